@@ -1,0 +1,1 @@
+//! Test support for `refused`: listeners in known states, and (soon) hosts made of network namespaces.

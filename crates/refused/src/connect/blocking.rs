@@ -1,0 +1,117 @@
+//! A blocking facade over the async connect, for programs without a tokio runtime.
+//!
+//! Each thread keeps one small current-thread runtime, built on first use, so a blocking connect
+//! costs a connect and an epoll round, not a runtime start. Called from inside a tokio runtime
+//! (where blocking on a runtime would panic), the connect runs on a scoped helper thread instead.
+
+use std::cell::OnceCell;
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use super::{ConnectError, ConnectErrorKind, Connected, Dialer};
+use crate::outcome::Outcome;
+use crate::target::Target;
+
+thread_local! {
+    static RUNTIME: OnceCell<Option<tokio::runtime::Runtime>> = const { OnceCell::new() };
+}
+
+/// Connects to a TCP target given as text, with the default [`Dialer`], blocking the thread.
+///
+/// ```no_run
+/// let stream = refused::blocking::connect("localhost:6379")?;
+/// # Ok::<(), refused::ConnectError>(())
+/// ```
+pub fn connect(target: &str) -> Result<TcpStream, ConnectError> {
+    let parsed: Target = target.parse().map_err(|err| {
+        ConnectError::new(
+            target.to_owned(),
+            ConnectErrorKind::InvalidTarget(err),
+            Vec::new(),
+            Duration::ZERO,
+        )
+    })?;
+    dial(&Dialer::new(), &parsed).map(|c| c.stream)
+}
+
+/// [`Dialer::dial`], blocking, returning a std stream.
+pub fn dial(dialer: &Dialer, target: &Target) -> Result<Connected<TcpStream>, ConnectError> {
+    run(|| async { into_std(dialer.dial(target).await) })
+}
+
+/// [`Dialer::dial_addrs`], blocking, returning a std stream.
+pub fn dial_addrs(
+    dialer: &Dialer,
+    addrs: &[SocketAddr],
+) -> Result<Connected<TcpStream>, ConnectError> {
+    run(|| async { into_std(dialer.dial_addrs(addrs).await) })
+}
+
+fn into_std(
+    result: Result<Connected<tokio::net::TcpStream>, ConnectError>,
+) -> Result<Connected<TcpStream>, ConnectError> {
+    let connected = result?;
+    let Connected {
+        stream,
+        attempts,
+        elapsed,
+    } = connected;
+    let target = attempts.last().map(|a| a.address.to_string()).unwrap_or_default();
+    let stream = stream
+        .into_std()
+        .and_then(|s| s.set_nonblocking(false).map(|()| s))
+        .map_err(|err| {
+            let outcome = Outcome::from_io_error(&err);
+            ConnectError::new(target, ConnectErrorKind::Failed(outcome), attempts.clone(), elapsed)
+        })?;
+    Ok(Connected {
+        stream,
+        attempts,
+        elapsed,
+    })
+}
+
+fn run<F, Fut, T>(make: F) -> Result<T, ConnectError>
+where
+    F: FnOnce() -> Fut + Send,
+    Fut: Future<Output = Result<T, ConnectError>>,
+    T: Send,
+{
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return std::thread::scope(|scope| {
+            scope
+                .spawn(|| block_on(make))
+                .join()
+                .unwrap_or_else(|_| Err(runtime_failure()))
+        });
+    }
+    block_on(make)
+}
+
+fn block_on<F, Fut, T>(make: F) -> Result<T, ConnectError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, ConnectError>>,
+{
+    RUNTIME.with(|cell| {
+        let runtime = cell.get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()
+        });
+        match runtime {
+            Some(runtime) => runtime.block_on(make()),
+            None => Err(runtime_failure()),
+        }
+    })
+}
+
+fn runtime_failure() -> ConnectError {
+    ConnectError::new(
+        String::new(),
+        ConnectErrorKind::Failed(Outcome::TooManyOpenFiles),
+        Vec::new(),
+        Duration::ZERO,
+    )
+}

@@ -1,0 +1,295 @@
+//! The record of a connect: every attempt, and the error a failed connect returns.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::outcome::Outcome;
+use crate::resolve::ResolveError;
+use crate::target::TargetError;
+
+/// Where an attempt went: a socket address or a unix socket path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Address {
+    /// An IP socket address.
+    Inet(SocketAddr),
+    /// A unix socket path.
+    Unix(PathBuf),
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Inet(addr) => addr.fmt(f),
+            Self::Unix(path) => path.display().fmt(f),
+        }
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// One connect attempt to one address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    /// Where it went.
+    pub address: Address,
+    /// What it ended in.
+    pub outcome: Outcome,
+    /// The OS error number, where there was one.
+    pub errno: Option<i32>,
+    /// When it started, from the start of the whole connect.
+    #[serde(rename = "started_ms", serialize_with = "as_millis")]
+    pub started: Duration,
+    /// How long it took.
+    #[serde(rename = "elapsed_ms", serialize_with = "as_millis")]
+    pub elapsed: Duration,
+    /// Which try (1-based) of the retry policy it belonged to.
+    pub try_number: u32,
+}
+
+/// Serializes a duration as fractional milliseconds.
+pub fn as_millis<S: serde::Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
+}
+
+/// Why a connect failed, without the record of attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectErrorKind {
+    /// The target text did not parse.
+    InvalidTarget(TargetError),
+    /// The name did not resolve.
+    Resolve(ResolveError),
+    /// Every attempt failed; this is the most telling of their outcomes.
+    Failed(Outcome),
+    /// The overall deadline passed before any attempt finished.
+    DeadlineExceeded,
+    /// A unix socket target was given where a TCP connection was asked for.
+    NotTcp,
+}
+
+/// A failed connect: why, every attempt made, and how long it all took.
+#[derive(Debug, Clone)]
+pub struct ConnectError {
+    target: String,
+    kind: ConnectErrorKind,
+    attempts: Vec<Attempt>,
+    elapsed: Duration,
+}
+
+impl ConnectError {
+    pub(crate) fn new(
+        target: String,
+        kind: ConnectErrorKind,
+        attempts: Vec<Attempt>,
+        elapsed: Duration,
+    ) -> Self {
+        Self {
+            target,
+            kind,
+            attempts,
+            elapsed,
+        }
+    }
+
+    /// Why it failed.
+    pub const fn kind(&self) -> &ConnectErrorKind {
+        &self.kind
+    }
+
+    /// Every attempt, in the order they started.
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.attempts
+    }
+
+    /// From the start to the failure, retries and backoff included.
+    pub const fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// The target as given.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The outcome that stands for the whole failure, if attempts were made.
+    pub const fn outcome(&self) -> Option<Outcome> {
+        match self.kind {
+            ConnectErrorKind::Failed(outcome) => Some(outcome),
+            ConnectErrorKind::DeadlineExceeded => Some(Outcome::Timeout),
+            ConnectErrorKind::InvalidTarget(_)
+            | ConnectErrorKind::Resolve(_)
+            | ConnectErrorKind::NotTcp => None,
+        }
+    }
+
+    /// A short kebab-case label: the outcome's, or the DNS cause for a resolution failure.
+    pub fn as_label(&self) -> &'static str {
+        match &self.kind {
+            ConnectErrorKind::InvalidTarget(_) | ConnectErrorKind::NotTcp => "invalid-target",
+            ConnectErrorKind::Resolve(err) => err.kind.as_label(),
+            ConnectErrorKind::Failed(outcome) => outcome.as_label(),
+            ConnectErrorKind::DeadlineExceeded => Outcome::Timeout.as_label(),
+        }
+    }
+
+    /// The addresses whose attempts ended in `outcome`, each once.
+    fn addresses_with(&self, outcome: Outcome) -> Vec<&Address> {
+        let mut seen: Vec<&Address> = Vec::new();
+        for attempt in self.attempts.iter().filter(|a| a.outcome == outcome) {
+            if !seen.contains(&&attempt.address) {
+                seen.push(&attempt.address);
+            }
+        }
+        seen
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ConnectErrorKind::InvalidTarget(err) => return err.fmt(f),
+            ConnectErrorKind::NotTcp => {
+                return write!(f, "`{}` is a unix socket, not a TCP target", self.target);
+            }
+            ConnectErrorKind::Resolve(err) => write!(f, "{err}")?,
+            ConnectErrorKind::DeadlineExceeded => {
+                write!(f, "no connection to {} before the deadline", self.target)?;
+            }
+            ConnectErrorKind::Failed(outcome) => {
+                let addresses = self.addresses_with(*outcome);
+                let shown: Vec<String> = addresses.iter().take(3).map(ToString::to_string).collect();
+                let mut list = shown.join(", ");
+                if addresses.len() > 3 {
+                    list.push_str(", ...");
+                }
+                let phrase = match outcome {
+                    Outcome::Refused => "connection refused by",
+                    Outcome::Timeout => "connection timed out to",
+                    Outcome::HostUnreachable => "host unreachable:",
+                    Outcome::NetworkUnreachable => "network unreachable:",
+                    Outcome::PermissionDenied => "connection not permitted to",
+                    Outcome::AddressUnavailable => "no local address available to reach",
+                    Outcome::Reset => "connection reset by",
+                    Outcome::TooManyOpenFiles => "too many open files to connect to",
+                    Outcome::Connected | Outcome::Other(_) => "connection failed to",
+                };
+                write!(f, "{phrase} {list} ({}", outcome.explanation())?;
+                if let Outcome::Other(Some(errno)) = outcome {
+                    write!(f, ": {}", io::Error::from_raw_os_error(*errno))?;
+                }
+                f.write_str(")")?;
+            }
+        }
+        let count = self.attempts.len();
+        if count > 0 {
+            let noun = if count == 1 { "attempt" } else { "attempts" };
+            write!(f, ", {count} {noun} over {}", HumanDuration(self.elapsed))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ConnectErrorKind::InvalidTarget(err) => Some(err),
+            ConnectErrorKind::Resolve(err) => Some(err),
+            ConnectErrorKind::Failed(_)
+            | ConnectErrorKind::DeadlineExceeded
+            | ConnectErrorKind::NotTcp => None,
+        }
+    }
+}
+
+impl From<ConnectError> for io::Error {
+    /// Keeps the `ErrorKind` code written for `io::Error` expects (`ConnectionRefused`...), with
+    /// the whole `ConnectError` inside, reachable through `get_ref()` and `downcast`.
+    fn from(err: ConnectError) -> Self {
+        let kind = match &err.kind {
+            ConnectErrorKind::InvalidTarget(_) | ConnectErrorKind::NotTcp => {
+                io::ErrorKind::InvalidInput
+            }
+            ConnectErrorKind::Resolve(_) => io::ErrorKind::NotFound,
+            ConnectErrorKind::Failed(outcome) => outcome.io_error_kind(),
+            ConnectErrorKind::DeadlineExceeded => io::ErrorKind::TimedOut,
+        };
+        Self::new(kind, err)
+    }
+}
+
+/// A duration shown the way a person reads it: `0.4 ms`, `12 ms`, `1.2 s`.
+#[derive(Debug, Clone, Copy)]
+pub struct HumanDuration(pub Duration);
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_secs_f64() * 1000.0;
+        if ms < 10.0 {
+            write!(f, "{ms:.1} ms")
+        } else if ms < 1000.0 {
+            write!(f, "{ms:.0} ms")
+        } else {
+            write!(f, "{:.1} s", ms / 1000.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn attempt(port: u16, outcome: Outcome) -> Attempt {
+        Attempt {
+            address: Address::Inet(SocketAddr::from((Ipv4Addr::LOCALHOST, port))),
+            outcome,
+            errno: outcome.errno(),
+            started: Duration::ZERO,
+            elapsed: Duration::from_millis(1),
+            try_number: 1,
+        }
+    }
+
+    #[test]
+    fn displays_one_actionable_sentence() {
+        let err = ConnectError::new(
+            "127.0.0.1:8080".into(),
+            ConnectErrorKind::Failed(Outcome::Refused),
+            vec![attempt(8080, Outcome::Refused); 3],
+            Duration::from_millis(1200),
+        );
+        assert_eq!(
+            err.to_string(),
+            "connection refused by 127.0.0.1:8080 (nothing accepted on that port), 3 attempts over 1.2 s"
+        );
+    }
+
+    #[test]
+    fn converts_to_io_error_with_the_right_kind() {
+        let err = ConnectError::new(
+            "x".into(),
+            ConnectErrorKind::Failed(Outcome::Refused),
+            vec![attempt(1, Outcome::Refused)],
+            Duration::from_millis(1),
+        );
+        let io_err: io::Error = err.into();
+        assert_eq!(io_err.kind(), io::ErrorKind::ConnectionRefused);
+        let inner = io_err.get_ref().and_then(|e| e.downcast_ref::<ConnectError>());
+        assert_eq!(inner.map(ConnectError::attempts).map(<[_]>::len), Some(1));
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(HumanDuration(Duration::from_micros(420)).to_string(), "0.4 ms");
+        assert_eq!(HumanDuration(Duration::from_millis(12)).to_string(), "12 ms");
+        assert_eq!(HumanDuration(Duration::from_millis(1234)).to_string(), "1.2 s");
+    }
+}

@@ -1,0 +1,274 @@
+//! The classified connect: resolve, race the addresses (happy eyeballs), retry with backoff, and
+//! keep every attempt so a failure can say exactly what happened.
+
+mod backoff;
+pub mod blocking;
+mod error;
+mod eyeballs;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::net::{TcpStream, UnixStream};
+use tokio::time::Instant;
+
+pub use backoff::{Backoff, Delays, Jitter, RetryPolicy};
+pub use error::{Address, Attempt, ConnectError, ConnectErrorKind, HumanDuration, as_millis};
+pub use eyeballs::{ATTEMPT_DELAY, interleave};
+
+use crate::outcome::Outcome;
+use crate::resolve::{ResolveError, resolve};
+use crate::target::{Endpoint, Target};
+
+/// A connection made, with the attempts it took.
+#[derive(Debug)]
+pub struct Connected<S> {
+    /// The connected stream.
+    pub stream: S,
+    /// Every attempt that finished, the successful one last.
+    pub attempts: Vec<Attempt>,
+    /// From the start to the connection.
+    pub elapsed: Duration,
+}
+
+impl<S> Connected<S> {
+    /// The address that answered.
+    pub fn address(&self) -> Option<&Address> {
+        self.attempts.last().map(|a| &a.address)
+    }
+}
+
+/// Connects to targets with happy eyeballs, timeouts and a retry policy.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), refused::ConnectError> {
+/// use std::time::Duration;
+/// let dialer = refused::Dialer::new().attempt_timeout(Duration::from_secs(1));
+/// let target = "localhost:5432".parse().expect("valid target");
+/// let connected = dialer.dial(&target).await?;
+/// println!("connected to {:?}", connected.address());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dialer {
+    attempt_timeout: Duration,
+    deadline: Option<Duration>,
+    attempt_delay: Duration,
+    retry: RetryPolicy,
+}
+
+impl Default for Dialer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Dialer {
+    /// Three-second attempts, no overall deadline, 250 ms between address attempts, and the
+    /// default retry policy (three tries, refused and timeout retried).
+    pub fn new() -> Self {
+        Self {
+            attempt_timeout: Duration::from_secs(3),
+            deadline: None,
+            attempt_delay: ATTEMPT_DELAY,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Each attempt to one address gives up after this long.
+    #[must_use]
+    pub const fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// The whole connect (resolution, every attempt, every backoff) gives up after this long.
+    #[must_use]
+    pub const fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The wait before racing the next address (RFC 8305 allows 100 ms to 2 s; at least 10 ms).
+    #[must_use]
+    pub fn attempt_delay(mut self, delay: Duration) -> Self {
+        self.attempt_delay = delay.clamp(Duration::from_millis(10), Duration::from_secs(2));
+        self
+    }
+
+    /// When and how to try again.
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Connects to a TCP target (any scheme but `unix`).
+    pub async fn dial(&self, target: &Target) -> Result<Connected<TcpStream>, ConnectError> {
+        let Endpoint::Tcp { host, port } = target.endpoint() else {
+            return Err(ConnectError::new(
+                target.to_string(),
+                ConnectErrorKind::NotTcp,
+                Vec::new(),
+                Duration::ZERO,
+            ));
+        };
+        self.dial_with(target.as_str(), || resolve(host, *port))
+            .await
+    }
+
+    /// Connects to one of the given addresses, as if a resolver had returned them in this order.
+    pub async fn dial_addrs(
+        &self,
+        addrs: &[SocketAddr],
+    ) -> Result<Connected<TcpStream>, ConnectError> {
+        let label = addrs.first().map(ToString::to_string).unwrap_or_default();
+        self.dial_with(&label, || async { Ok(addrs.to_vec()) }).await
+    }
+
+    async fn dial_with<F, Fut>(
+        &self,
+        label: &str,
+        mut resolver: F,
+    ) -> Result<Connected<TcpStream>, ConnectError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Vec<SocketAddr>, ResolveError>>,
+    {
+        let start = Instant::now();
+        let deadline = self.deadline.map(|d| start + d);
+        let mut attempts = Vec::new();
+        let mut delays = self.retry.backoff.delays();
+        let max_tries = self.retry.max_tries.max(1);
+        let mut try_number = 1;
+        let fail = |kind, attempts| ConnectError::new(label.to_owned(), kind, attempts, start.elapsed());
+        loop {
+            let resolved = match deadline {
+                Some(at) => match tokio::time::timeout_at(at, resolver()).await {
+                    Ok(resolved) => resolved,
+                    Err(_) => return Err(fail(ConnectErrorKind::DeadlineExceeded, attempts)),
+                },
+                None => resolver().await,
+            };
+            let kind = match resolved {
+                Err(err) => {
+                    let retry = self.retry.retries_dns(err.kind);
+                    (ConnectErrorKind::Resolve(err), retry)
+                }
+                Ok(addrs) => {
+                    let race = eyeballs::Race {
+                        start,
+                        deadline,
+                        attempt_timeout: self.attempt_timeout,
+                        attempt_delay: self.attempt_delay,
+                        try_number,
+                    };
+                    match race.run(&addrs, &mut attempts).await {
+                        Ok(stream) => {
+                            return Ok(Connected {
+                                stream,
+                                attempts,
+                                elapsed: start.elapsed(),
+                            });
+                        }
+                        Err(outcome) => (ConnectErrorKind::Failed(outcome), self.retry.retries(outcome)),
+                    }
+                }
+            };
+            let (kind, retry) = kind;
+            let delay = delays.next().unwrap_or_default();
+            let out_of_time = deadline.is_some_and(|at| Instant::now() + delay >= at);
+            if !retry || try_number >= max_tries || out_of_time {
+                return Err(fail(kind, attempts));
+            }
+            tokio::time::sleep(delay).await;
+            try_number += 1;
+        }
+    }
+
+    /// Connects to a unix stream socket, once (a missing or stale socket does not heal by itself
+    /// within a connect's time frame; waiting for it is `wait`'s job).
+    pub async fn dial_unix(&self, path: &Path) -> Result<Connected<UnixStream>, ConnectError> {
+        let start = Instant::now();
+        let limit = self.deadline.unwrap_or(self.attempt_timeout).min(self.attempt_timeout);
+        let result = match tokio::time::timeout(limit, UnixStream::connect(path)).await {
+            Ok(result) => result,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        };
+        let (outcome, errno) = match &result {
+            Ok(_) => (Outcome::Connected, None),
+            Err(err) => (Outcome::from_io_error(err), err.raw_os_error()),
+        };
+        let attempts = vec![Attempt {
+            address: Address::Unix(path.to_owned()),
+            outcome,
+            errno,
+            started: Duration::ZERO,
+            elapsed: start.elapsed(),
+            try_number: 1,
+        }];
+        match result {
+            Ok(stream) => Ok(Connected {
+                stream,
+                attempts,
+                elapsed: start.elapsed(),
+            }),
+            Err(_) => Err(ConnectError::new(
+                path.display().to_string(),
+                ConnectErrorKind::Failed(outcome),
+                attempts,
+                start.elapsed(),
+            )),
+        }
+    }
+}
+
+/// Connects to a TCP target given as text (`localhost:5432`, `[::1]:6379`, `http://web:8080`)
+/// with the default [`Dialer`]: happy eyeballs, 3 s attempts, three tries.
+pub async fn connect(target: &str) -> Result<TcpStream, ConnectError> {
+    let parsed: Target = target.parse().map_err(|err| {
+        ConnectError::new(
+            target.to_owned(),
+            ConnectErrorKind::InvalidTarget(err),
+            Vec::new(),
+            Duration::ZERO,
+        )
+    })?;
+    Dialer::new().dial(&parsed).await.map(|c| c.stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::ResolveErrorKind;
+    use std::cell::Cell;
+
+    #[tokio::test(start_paused = true)]
+    async fn nxdomain_is_not_retried_but_a_resolver_timeout_is() {
+        for (kind, expected_calls) in [
+            (ResolveErrorKind::NotFound, 1),
+            (ResolveErrorKind::NoAddress, 1),
+            (ResolveErrorKind::Timeout, 3),
+        ] {
+            let calls = Cell::new(0);
+            let dialer = Dialer::new().retry(RetryPolicy::tries(3));
+            let err = dialer
+                .dial_with("x.test:80", || {
+                    calls.set(calls.get() + 1);
+                    async move {
+                        Err(ResolveError {
+                            name: "x.test".into(),
+                            kind,
+                        })
+                    }
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(calls.get(), expected_calls, "{kind:?}");
+            assert_eq!(err.as_label(), kind.as_label());
+            assert!(err.attempts().is_empty());
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Name resolution with the system resolver's semantics, keeping its failure kinds apart.
+//!
+//! std's and tokio's `lookup_host` lose getaddrinfo's `EAI_*` code (the error comes back with
+//! text only), so NXDOMAIN could not be told from a resolver that does not answer. We call
+//! getaddrinfo through `dns-lookup`, which keeps the code, and classify on it.
+
+use std::io;
+use std::net::SocketAddr;
+
+use crate::target::{Host, Port};
+
+/// glibc's `EAI_ADDRFAMILY` (a GNU extension the `libc` crate does not export).
+const EAI_ADDRFAMILY: i32 = -9;
+
+/// Why a name did not resolve to any address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum ResolveErrorKind {
+    /// The name does not exist (`EAI_NONAME`: NXDOMAIN, or unknown to `/etc/hosts` and DNS).
+    #[error("the name does not exist")]
+    NotFound,
+    /// The name exists but has no address of a usable family (`EAI_NODATA`, `EAI_ADDRFAMILY`).
+    #[error("the name has no address record")]
+    NoAddress,
+    /// The resolver did not answer in time or said to try again (`EAI_AGAIN`).
+    #[error("the resolver did not answer")]
+    Timeout,
+    /// The resolver failed for good (`EAI_FAIL`: SERVFAIL, refused).
+    #[error("the resolver failed")]
+    ServerFailure,
+    /// Anything else (`EAI_SYSTEM`, `EAI_MEMORY`...), with the code.
+    #[error("the resolver returned error {0}")]
+    Other(i32),
+}
+
+impl ResolveErrorKind {
+    /// Classifies a getaddrinfo return code.
+    pub fn from_eai(code: i32) -> Self {
+        match code {
+            libc::EAI_NONAME => Self::NotFound,
+            libc::EAI_NODATA | EAI_ADDRFAMILY => Self::NoAddress,
+            libc::EAI_AGAIN => Self::Timeout,
+            libc::EAI_FAIL => Self::ServerFailure,
+            other => Self::Other(other),
+        }
+    }
+
+    /// The cause label of DESIGN.md this failure maps to.
+    pub const fn as_label(self) -> &'static str {
+        match self {
+            Self::NotFound => "dns-not-found",
+            Self::NoAddress => "dns-no-address",
+            Self::Timeout | Self::ServerFailure | Self::Other(_) => "dns-failure",
+        }
+    }
+
+    /// Whether asking again later could help (a resolver timeout can; NXDOMAIN cannot).
+    pub const fn is_transient(self) -> bool {
+        matches!(self, Self::Timeout | Self::ServerFailure | Self::Other(_))
+    }
+}
+
+/// A name that did not resolve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{name}` did not resolve: {kind}")]
+pub struct ResolveError {
+    /// The name asked for.
+    pub name: String,
+    /// Why it failed.
+    pub kind: ResolveErrorKind,
+}
+
+/// Resolves a host to socket addresses, in the order the system resolver gives them
+/// (RFC 6724 sorting, `/etc/hosts` first where `nsswitch.conf` says so). An address literal is
+/// returned as is, without a lookup.
+pub fn resolve_blocking(host: &Host, port: Port) -> Result<Vec<SocketAddr>, ResolveError> {
+    let name = match host {
+        Host::Ip(ip) => return Ok(vec![SocketAddr::new(*ip, port.get())]),
+        Host::Name(name) => name,
+    };
+    let hints = dns_lookup::AddrInfoHints {
+        socktype: libc::SOCK_STREAM,
+        ..dns_lookup::AddrInfoHints::default()
+    };
+    let fail = |kind| ResolveError {
+        name: name.clone(),
+        kind,
+    };
+    let answers = dns_lookup::getaddrinfo(Some(name), None, Some(hints))
+        .map_err(|err| fail(ResolveErrorKind::from_eai(err.error_num())))?;
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for answer in answers {
+        let answer = answer.map_err(|err: io::Error| {
+            fail(ResolveErrorKind::Other(err.raw_os_error().unwrap_or(0)))
+        })?;
+        let addr = SocketAddr::new(answer.sockaddr.ip(), port.get());
+        if !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    }
+    if addrs.is_empty() {
+        return Err(fail(ResolveErrorKind::NoAddress));
+    }
+    Ok(addrs)
+}
+
+/// Resolves on tokio's blocking pool (getaddrinfo blocks), or at once for a literal.
+pub async fn resolve(host: &Host, port: Port) -> Result<Vec<SocketAddr>, ResolveError> {
+    if let Host::Ip(ip) = host {
+        return Ok(vec![SocketAddr::new(*ip, port.get())]);
+    }
+    let owned = host.clone();
+    tokio::task::spawn_blocking(move || resolve_blocking(&owned, port))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ResolveError {
+                name: host.to_string(),
+                kind: ResolveErrorKind::Other(0),
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv6Addr;
+
+    #[test]
+    fn literals_are_not_looked_up() {
+        let port = Port::new(5432).unwrap();
+        let addrs = resolve_blocking(&Host::Ip(Ipv6Addr::LOCALHOST.into()), port).unwrap();
+        assert_eq!(addrs, vec![SocketAddr::from((Ipv6Addr::LOCALHOST, 5432))]);
+    }
+
+    #[test]
+    fn localhost_resolves_to_loopback_through_the_hosts_file() {
+        let port = Port::new(80).unwrap();
+        let addrs = resolve_blocking(&Host::Name("localhost".into()), port).unwrap();
+        assert!(!addrs.is_empty());
+        assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 80), "{addrs:?}");
+    }
+
+    #[test]
+    fn eai_codes_map_to_kinds_and_causes() {
+        let cases = [
+            (libc::EAI_NONAME, ResolveErrorKind::NotFound, "dns-not-found"),
+            (libc::EAI_NODATA, ResolveErrorKind::NoAddress, "dns-no-address"),
+            (EAI_ADDRFAMILY, ResolveErrorKind::NoAddress, "dns-no-address"),
+            (libc::EAI_AGAIN, ResolveErrorKind::Timeout, "dns-failure"),
+            (libc::EAI_FAIL, ResolveErrorKind::ServerFailure, "dns-failure"),
+            (libc::EAI_MEMORY, ResolveErrorKind::Other(libc::EAI_MEMORY), "dns-failure"),
+        ];
+        for (code, kind, label) in cases {
+            assert_eq!(ResolveErrorKind::from_eai(code), kind);
+            assert_eq!(kind.as_label(), label);
+        }
+        assert!(!ResolveErrorKind::NotFound.is_transient());
+        assert!(ResolveErrorKind::Timeout.is_transient());
+    }
+}

@@ -1,0 +1,513 @@
+//! Targets: what the user asked to reach, parsed from `host:port`, `[v6]:port` or a URL.
+//!
+//! The parser is hand-written rather than built on the `url` crate so that every error names the
+//! exact part of the input that is wrong (`port `99999` is out of range`), and so that the forms
+//! people actually type (`localhost:5432`, `[::1]:6379`, `unix:///run/app.sock`) parse alike.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// A TCP port number, never zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Port(u16);
+
+impl Port {
+    /// The port, or `None` for 0 (which cannot be connected to).
+    pub const fn new(port: u16) -> Option<Self> {
+        if port == 0 { None } else { Some(Self(port)) }
+    }
+
+    /// The port number.
+    pub const fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The scheme a target was written with; it brings the default port and the readiness probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// A bare `host:port` or `tcp://host:port`: the port accepting is all that is asked.
+    Tcp,
+    /// `tls://host:port`: a TLS handshake on top of TCP.
+    Tls,
+    /// `http://`.
+    Http,
+    /// `https://`.
+    Https,
+    /// `postgres://` or `postgresql://`.
+    Postgres,
+    /// `redis://`.
+    Redis,
+    /// `mysql://`.
+    Mysql,
+    /// `unix:///path`, or a bare absolute path.
+    Unix,
+}
+
+impl Scheme {
+    /// The scheme for a URL prefix (without `://`), case-insensitive.
+    pub fn from_prefix(prefix: &str) -> Option<Self> {
+        Some(match prefix.to_ascii_lowercase().as_str() {
+            "tcp" => Self::Tcp,
+            "tls" => Self::Tls,
+            "http" => Self::Http,
+            "https" => Self::Https,
+            "postgres" | "postgresql" => Self::Postgres,
+            "redis" => Self::Redis,
+            "mysql" => Self::Mysql,
+            "unix" => Self::Unix,
+            _ => return None,
+        })
+    }
+
+    /// The port used when the target names none; `None` where the scheme has no usual port.
+    pub const fn default_port(self) -> Option<Port> {
+        match self {
+            Self::Tcp | Self::Tls | Self::Unix => None,
+            Self::Http => Some(Port(80)),
+            Self::Https => Some(Port(443)),
+            Self::Postgres => Some(Port(5432)),
+            Self::Redis => Some(Port(6379)),
+            Self::Mysql => Some(Port(3306)),
+        }
+    }
+
+    /// The lowercase name, as written before `://`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Tls => "tls",
+            Self::Http => "http",
+            Self::Https => "https",
+            Self::Postgres => "postgres",
+            Self::Redis => "redis",
+            Self::Mysql => "mysql",
+            Self::Unix => "unix",
+        }
+    }
+}
+
+/// A host: an address literal or a name to resolve.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    /// An IPv4 or IPv6 literal; nothing to resolve.
+    Ip(IpAddr),
+    /// A name such as `localhost` or `db.internal`, resolved with the system's resolver.
+    Name(String),
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
+            Self::Ip(IpAddr::V4(ip)) => ip.fmt(f),
+            Self::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// Where a target lives: a TCP host and port, or a unix socket path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// A TCP endpoint.
+    Tcp {
+        /// The host to resolve or the literal address.
+        host: Host,
+        /// The port, explicit or the scheme's default.
+        port: Port,
+    },
+    /// A unix stream socket.
+    Unix(PathBuf),
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Self::Unix(path) => write!(f, "unix://{}", path.display()),
+        }
+    }
+}
+
+/// A parsed target.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    scheme: Scheme,
+    endpoint: Endpoint,
+    /// What follows the authority in a URL (`/healthz?x=1`), empty for `host:port`.
+    path: String,
+    original: String,
+}
+
+impl Target {
+    /// The scheme (`Tcp` for a bare `host:port`).
+    pub const fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The TCP host and port, or the unix path.
+    pub const fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The URL path with its query (`/healthz?ready=1`), or `""`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The text the target was parsed from.
+    pub fn as_str(&self) -> &str {
+        &self.original
+    }
+
+    /// The TCP port, `None` for a unix socket.
+    pub const fn port(&self) -> Option<Port> {
+        match &self.endpoint {
+            Endpoint::Tcp { port, .. } => Some(*port),
+            Endpoint::Unix(_) => None,
+        }
+    }
+
+    /// The TCP host, `None` for a unix socket.
+    pub const fn host(&self) -> Option<&Host> {
+        match &self.endpoint {
+            Endpoint::Tcp { host, .. } => Some(host),
+            Endpoint::Unix(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.original)
+    }
+}
+
+impl FromStr for Target {
+    type Err = TargetError;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        parse(input).map_err(|kind| TargetError {
+            input: input.to_owned(),
+            kind,
+        })
+    }
+}
+
+/// A target that could not be parsed: the input and what is wrong with which part of it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid target `{input}`: {kind}")]
+pub struct TargetError {
+    input: String,
+    kind: TargetErrorKind,
+}
+
+impl TargetError {
+    /// What is wrong.
+    pub const fn kind(&self) -> &TargetErrorKind {
+        &self.kind
+    }
+
+    /// The input that failed to parse.
+    pub fn input(&self) -> &str {
+        &self.input
+    }
+}
+
+/// What is wrong with a target, naming the bad part.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetErrorKind {
+    /// Nothing was given.
+    #[error("the target is empty")]
+    Empty,
+    /// A scheme we do not know.
+    #[error(
+        "unknown scheme `{0}` (known: tcp, tls, http, https, postgres, redis, mysql, unix)"
+    )]
+    UnknownScheme(String),
+    /// No host before the port.
+    #[error("the host is missing before `:{0}`")]
+    MissingHost(String),
+    /// A host with characters no name or address has.
+    #[error("`{0}` is not a valid host name or address")]
+    InvalidHost(String),
+    /// `[` without `]`.
+    #[error("`{0}` opens `[` but never closes it")]
+    UnclosedBracket(String),
+    /// Something inside `[...]` that is not an IPv6 address.
+    #[error("`{0}` is not an IPv6 address")]
+    InvalidIpv6(String),
+    /// An IPv6 address written without brackets, where the port cannot be told apart.
+    #[error("IPv6 address `{0}` must be written in brackets, as `[{0}]:PORT`")]
+    BareIpv6(String),
+    /// Text after `]` that is not `:port`.
+    #[error("unexpected `{0}` after the IPv6 address (expected `:PORT`)")]
+    TrailingAfterBracket(String),
+    /// No port, and the scheme has no default.
+    #[error("no port given for `{0}` (write `{0}:PORT`)")]
+    MissingPort(String),
+    /// A port that is not a number.
+    #[error("port `{0}` is not a number")]
+    InvalidPort(String),
+    /// A port above 65535.
+    #[error("port `{0}` is out of range (1-65535)")]
+    PortOutOfRange(String),
+    /// Port 0.
+    #[error("port `0` cannot be connected to (1-65535)")]
+    PortZero,
+    /// `unix://` without an absolute path.
+    #[error("unix socket path `{0}` must be absolute, as `unix:///run/app.sock`")]
+    RelativeUnixPath(String),
+}
+
+fn parse(input: &str) -> Result<Target, TargetErrorKind> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return Err(TargetErrorKind::Empty);
+    }
+    if trimmed.starts_with('/') {
+        return Ok(unix_target(trimmed, trimmed));
+    }
+    let (scheme, rest) = match trimmed.split_once("://") {
+        Some((prefix, rest)) => (
+            Scheme::from_prefix(prefix)
+                .ok_or_else(|| TargetErrorKind::UnknownScheme(prefix.to_owned()))?,
+            rest,
+        ),
+        None => (Scheme::Tcp, trimmed),
+    };
+    if scheme == Scheme::Unix {
+        return if rest.starts_with('/') {
+            Ok(unix_target(trimmed, rest))
+        } else {
+            Err(TargetErrorKind::RelativeUnixPath(rest.to_owned()))
+        };
+    }
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    // Credentials (`user:pass@`) are not ours to use; the host starts after the last `@`.
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let (host, port) = split_host_port(host_port)?;
+    let port = match port {
+        Some(text) => parse_port(text)?,
+        None => scheme
+            .default_port()
+            .ok_or_else(|| TargetErrorKind::MissingPort(host_port.to_owned()))?,
+    };
+    Ok(Target {
+        scheme,
+        endpoint: Endpoint::Tcp { host, port },
+        path: path.to_owned(),
+        original: trimmed.to_owned(),
+    })
+}
+
+fn unix_target(original: &str, path: &str) -> Target {
+    Target {
+        scheme: Scheme::Unix,
+        endpoint: Endpoint::Unix(PathBuf::from(path)),
+        path: String::new(),
+        original: original.to_owned(),
+    }
+}
+
+/// Splits `host:port`, `[v6]:port`, `host` or `[v6]` into the host and the port's text.
+fn split_host_port(text: &str) -> Result<(Host, Option<&str>), TargetErrorKind> {
+    if let Some(inner) = text.strip_prefix('[') {
+        let (addr, after) = inner
+            .split_once(']')
+            .ok_or_else(|| TargetErrorKind::UnclosedBracket(text.to_owned()))?;
+        let ip: Ipv6Addr = addr
+            .parse()
+            .map_err(|_| TargetErrorKind::InvalidIpv6(addr.to_owned()))?;
+        let port = match after {
+            "" => None,
+            _ => Some(
+                after
+                    .strip_prefix(':')
+                    .ok_or_else(|| TargetErrorKind::TrailingAfterBracket(after.to_owned()))?,
+            ),
+        };
+        return Ok((Host::Ip(IpAddr::V6(ip)), port));
+    }
+    if text.matches(':').count() > 1 {
+        return Err(TargetErrorKind::BareIpv6(text.to_owned()));
+    }
+    let (host, port) = match text.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (text, None),
+    };
+    if host.is_empty() {
+        return Err(TargetErrorKind::MissingHost(port.unwrap_or("").to_owned()));
+    }
+    Ok((parse_host(host)?, port))
+}
+
+fn parse_host(host: &str) -> Result<Host, TargetErrorKind> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(Host::Ip(ip));
+    }
+    let valid = host.len() <= 253
+        && host
+            .split('.')
+            .enumerate()
+            .all(|(i, label)| is_label(label) || (i > 0 && label.is_empty() && host.ends_with('.')));
+    if valid {
+        Ok(Host::Name(host.to_ascii_lowercase()))
+    } else {
+        Err(TargetErrorKind::InvalidHost(host.to_owned()))
+    }
+}
+
+fn is_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 63
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn parse_port(text: &str) -> Result<Port, TargetErrorKind> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(TargetErrorKind::InvalidPort(text.to_owned()));
+    }
+    let value: u32 = text
+        .parse()
+        .map_err(|_| TargetErrorKind::PortOutOfRange(text.to_owned()))?;
+    let value = u16::try_from(value).map_err(|_| TargetErrorKind::PortOutOfRange(text.to_owned()))?;
+    Port::new(value).ok_or(TargetErrorKind::PortZero)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn tcp(input: &str) -> (Scheme, Host, u16) {
+        let target: Target = input.parse().unwrap_or_else(|e| panic!("{input}: {e}"));
+        match target.endpoint() {
+            Endpoint::Tcp { host, port } => (target.scheme(), host.clone(), port.get()),
+            Endpoint::Unix(_) => panic!("{input} parsed as unix"),
+        }
+    }
+
+    fn error(input: &str) -> TargetErrorKind {
+        input.parse::<Target>().expect_err(input).kind().clone()
+    }
+
+    fn name(n: &str) -> Host {
+        Host::Name(n.to_owned())
+    }
+
+    #[test]
+    fn every_form_with_its_default_port() {
+        let v4 = Host::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let v6 = Host::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST));
+        assert_eq!(tcp("localhost:22"), (Scheme::Tcp, name("localhost"), 22));
+        assert_eq!(tcp("127.0.0.1:8080"), (Scheme::Tcp, v4.clone(), 8080));
+        assert_eq!(tcp("[::1]:5432"), (Scheme::Tcp, v6.clone(), 5432));
+        assert_eq!(tcp("tcp://db:5432"), (Scheme::Tcp, name("db"), 5432));
+        assert_eq!(tcp("http://example.test"), (Scheme::Http, name("example.test"), 80));
+        assert_eq!(tcp("https://[::1]/healthz"), (Scheme::Https, v6, 443));
+        assert_eq!(tcp("postgres://u:p@db/app"), (Scheme::Postgres, name("db"), 5432));
+        assert_eq!(tcp("postgresql://db:5433"), (Scheme::Postgres, name("db"), 5433));
+        assert_eq!(tcp("redis://127.0.0.1"), (Scheme::Redis, v4.clone(), 6379));
+        assert_eq!(tcp("mysql://root@127.0.0.1"), (Scheme::Mysql, v4, 3306));
+        assert_eq!(tcp("HTTP://Web.Test:81"), (Scheme::Http, name("web.test"), 81));
+    }
+
+    #[test]
+    fn unix_paths() {
+        for input in ["unix:///run/app.sock", "/run/app.sock"] {
+            let target: Target = input.parse().unwrap();
+            assert_eq!(target.scheme(), Scheme::Unix);
+            assert_eq!(target.endpoint(), &Endpoint::Unix("/run/app.sock".into()));
+        }
+        assert_eq!(
+            error("unix://app.sock"),
+            TargetErrorKind::RelativeUnixPath("app.sock".into())
+        );
+    }
+
+    #[test]
+    fn url_path_is_kept() {
+        let target: Target = "http://localhost:8080/healthz?full=1".parse().unwrap();
+        assert_eq!(target.path(), "/healthz?full=1");
+    }
+
+    #[test]
+    fn errors_name_the_bad_part() {
+        assert_eq!(error(""), TargetErrorKind::Empty);
+        assert_eq!(error("   "), TargetErrorKind::Empty);
+        assert_eq!(error("localhost:99999"), TargetErrorKind::PortOutOfRange("99999".into()));
+        assert_eq!(error(":80"), TargetErrorKind::MissingHost("80".into()));
+        assert_eq!(error("http://[::1"), TargetErrorKind::UnclosedBracket("[::1".into()));
+        assert_eq!(error("localhost:http"), TargetErrorKind::InvalidPort("http".into()));
+        assert_eq!(error("localhost:"), TargetErrorKind::InvalidPort(String::new()));
+        assert_eq!(error("localhost:-1"), TargetErrorKind::InvalidPort("-1".into()));
+        assert_eq!(error("localhost:0"), TargetErrorKind::PortZero);
+        assert_eq!(error("localhost"), TargetErrorKind::MissingPort("localhost".into()));
+        assert_eq!(error("tcp://db"), TargetErrorKind::MissingPort("db".into()));
+        assert_eq!(error("ftp://host:21"), TargetErrorKind::UnknownScheme("ftp".into()));
+        assert_eq!(error("::1:80"), TargetErrorKind::BareIpv6("::1:80".into()));
+        assert_eq!(error("[zz]:80"), TargetErrorKind::InvalidIpv6("zz".into()));
+        assert_eq!(error("[::1]80"), TargetErrorKind::TrailingAfterBracket("80".into()));
+        assert_eq!(error("bad host:80"), TargetErrorKind::InvalidHost("bad host".into()));
+        assert_eq!(error("a..b:80"), TargetErrorKind::InvalidHost("a..b".into()));
+    }
+
+    #[test]
+    fn error_message_quotes_input_and_part() {
+        let err = "localhost:99999".parse::<Target>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid target `localhost:99999`: port `99999` is out of range (1-65535)"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(input in "\\PC{0,64}") {
+            let _ = input.parse::<Target>();
+        }
+
+        #[test]
+        fn ipv4_round_trips(ip in any::<Ipv4Addr>(), port in 1u16..) {
+            let (scheme, host, parsed) = tcp(&format!("{ip}:{port}"));
+            prop_assert_eq!(scheme, Scheme::Tcp);
+            prop_assert_eq!(host, Host::Ip(IpAddr::V4(ip)));
+            prop_assert_eq!(parsed, port);
+        }
+
+        #[test]
+        fn ipv6_round_trips(ip in any::<Ipv6Addr>(), port in 1u16..) {
+            let (_, host, parsed) = tcp(&format!("[{ip}]:{port}"));
+            prop_assert_eq!(host, Host::Ip(IpAddr::V6(ip)));
+            prop_assert_eq!(parsed, port);
+        }
+
+        #[test]
+        fn display_of_endpoint_parses_back(host in "[a-z][a-z0-9-]{0,20}(\\.[a-z0-9]{1,10}){0,3}", port in 1u16..) {
+            let target: Target = format!("{host}:{port}").parse().unwrap();
+            let again: Target = target.endpoint().to_string().parse().unwrap();
+            prop_assert_eq!(again.endpoint(), target.endpoint());
+        }
+
+        #[test]
+        fn out_of_range_ports_are_rejected(port in 65536u32..10_000_000) {
+            prop_assert_eq!(
+                error(&format!("localhost:{port}")),
+                TargetErrorKind::PortOutOfRange(port.to_string())
+            );
+        }
+    }
+}
