@@ -1,0 +1,203 @@
+//! The classified connect against real sockets: happy eyeballs, retry, deadlines.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::time::Duration;
+
+use refused::{Backoff, ConnectErrorKind, Dialer, Jitter, Outcome, RetryPolicy};
+use refused_lab::{FullQueue, RefusedPort};
+use tokio::time::Instant;
+
+fn no_jitter(tries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_tries: tries,
+        backoff: Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+            multiplier: 2.0,
+            jitter: Jitter::None,
+        },
+        ..RetryPolicy::default()
+    }
+}
+
+#[tokio::test]
+async fn connects_to_a_listener_and_records_the_attempt() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connected = Dialer::new().dial(&addr.to_string().parse().unwrap()).await.unwrap();
+    assert_eq!(connected.attempts.len(), 1);
+    assert_eq!(connected.attempts[0].outcome, Outcome::Connected);
+    assert_eq!(connected.stream.peer_addr().unwrap(), addr);
+}
+
+#[tokio::test]
+async fn falls_back_from_a_refusing_ipv6_address_to_ipv4() {
+    // The system resolver's order for `localhost` varies between machines, so the address list
+    // is given directly: [::1]:P refused (held bound, not listening), 127.0.0.1:P listening.
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let v4 = listener.local_addr().unwrap();
+    let v6 = SocketAddr::from((Ipv6Addr::LOCALHOST, v4.port()));
+    let _held = RefusedPort::at(v6).unwrap();
+    let start = std::time::Instant::now();
+    let connected = Dialer::new()
+        .retry(RetryPolicy::never())
+        .dial_addrs(&[v6, v4])
+        .await
+        .unwrap();
+    // A refusal starts the next attempt at once, without waiting the 250 ms.
+    assert!(start.elapsed() < Duration::from_millis(250), "{:?}", start.elapsed());
+    let record: Vec<_> = connected
+        .attempts
+        .iter()
+        .map(|a| (a.address.to_string(), a.outcome))
+        .collect();
+    assert_eq!(
+        record,
+        [(v6.to_string(), Outcome::Refused), (v4.to_string(), Outcome::Connected)]
+    );
+    assert_eq!(connected.stream.peer_addr().unwrap(), v4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_next_address_starts_250ms_after_a_silent_one() {
+    let silent = FullQueue::v4().unwrap();
+    let silent_addr = silent.addr().unwrap();
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let open = listener.local_addr().unwrap();
+    let connected = Dialer::new()
+        .retry(RetryPolicy::never())
+        .dial_addrs(&[silent_addr, open])
+        .await
+        .unwrap();
+    // Only the winner finished; the silent attempt was cancelled when it won.
+    let winner = connected.attempts.last().unwrap();
+    assert_eq!(winner.address.to_string(), open.to_string());
+    assert_eq!(winner.started, Duration::from_millis(250));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_a_refusal_with_exponential_backoff() {
+    let refusing = RefusedPort::v4().unwrap();
+    let start = Instant::now();
+    let err = Dialer::new()
+        .retry(no_jitter(4))
+        .dial_addrs(&[refusing.addr()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ConnectErrorKind::Failed(Outcome::Refused));
+    let starts: Vec<_> = err.attempts().iter().map(|a| a.started.as_millis()).collect();
+    // Backoff 100, 200, 400 ms between tries (no jitter); a refusal itself takes no time.
+    assert_eq!(starts, [0, 100, 300, 700]);
+    let tries: Vec<_> = err.attempts().iter().map(|a| a.try_number).collect();
+    assert_eq!(tries, [1, 2, 3, 4]);
+    assert!(start.elapsed() >= Duration::from_millis(700));
+    assert!(err.to_string().starts_with(&format!(
+        "connection refused by {} (nothing accepted on that port), 4 attempts over",
+        refusing.addr()
+    )));
+}
+
+#[tokio::test(start_paused = true)]
+async fn full_jitter_backoff_stays_under_its_ceiling() {
+    let refusing = RefusedPort::v4().unwrap();
+    let mut policy = no_jitter(6);
+    policy.backoff.jitter = Jitter::Full;
+    let err = Dialer::new().retry(policy.clone()).dial_addrs(&[refusing.addr()]).await.unwrap_err();
+    let starts: Vec<_> = err.attempts().iter().map(|a| a.started).collect();
+    assert_eq!(starts.len(), 6);
+    for (retry, pair) in starts.windows(2).enumerate() {
+        let gap = pair[1] - pair[0];
+        assert!(gap <= policy.backoff.ceiling(retry as u32), "retry {retry}: {gap:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn outcomes_outside_the_policy_are_not_retried() {
+    let refusing = RefusedPort::v4().unwrap();
+    let policy = RetryPolicy {
+        retry_on: vec![Outcome::Timeout],
+        ..no_jitter(5)
+    };
+    let err = Dialer::new().retry(policy).dial_addrs(&[refusing.addr()]).await.unwrap_err();
+    assert_eq!(err.attempts().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_bounds_attempts_and_backoff() {
+    let silent = FullQueue::v4().unwrap();
+    let start = Instant::now();
+    let err = Dialer::new()
+        .attempt_timeout(Duration::from_secs(10))
+        .deadline(Duration::from_millis(1500))
+        .retry(no_jitter(100))
+        .dial_addrs(&[silent.addr().unwrap()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.outcome(), Some(Outcome::Timeout));
+    assert_eq!(err.attempts().len(), 1);
+    assert_eq!(err.attempts()[0].elapsed, Duration::from_millis(1500));
+    assert!(start.elapsed() <= Duration::from_millis(1600));
+}
+
+#[tokio::test]
+async fn an_attempt_timeout_is_a_timeout_outcome() {
+    let silent = FullQueue::v4().unwrap();
+    let err = Dialer::new()
+        .attempt_timeout(Duration::from_millis(50))
+        .retry(RetryPolicy::never())
+        .dial_addrs(&[silent.addr().unwrap()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ConnectErrorKind::Failed(Outcome::Timeout));
+    let io_err: std::io::Error = err.into();
+    assert_eq!(io_err.kind(), std::io::ErrorKind::TimedOut);
+}
+
+#[tokio::test]
+async fn unix_socket_outcomes() {
+    let dir = std::env::temp_dir().join(format!("refused-it-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("app.sock");
+    let _ = std::fs::remove_file(&path);
+    let dialer = Dialer::new();
+    let missing = dialer.dial_unix(&path).await.unwrap_err();
+    assert_eq!(missing.attempts()[0].errno, Some(libc_enoent()));
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    assert!(dialer.dial_unix(&path).await.is_ok());
+    drop(listener); // the file stays: a stale socket
+    let stale = dialer.dial_unix(&path).await.unwrap_err();
+    assert_eq!(stale.outcome(), Some(Outcome::Refused));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn libc_enoent() -> i32 {
+    std::io::Error::from(std::io::ErrorKind::NotFound).raw_os_error().unwrap_or(2)
+}
+
+#[test]
+fn blocking_facade_connects_and_fails_alike() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let stream = refused::blocking::connect(&listener.local_addr().unwrap().to_string()).unwrap();
+    assert_eq!(stream.peer_addr().unwrap(), listener.local_addr().unwrap());
+    let refusing = RefusedPort::v4().unwrap();
+    let dialer = Dialer::new().retry(RetryPolicy::never());
+    let err = refused::blocking::dial_addrs(&dialer, &[refusing.addr()]).unwrap_err();
+    assert_eq!(err.outcome(), Some(Outcome::Refused));
+}
+
+#[tokio::test]
+async fn blocking_facade_works_inside_a_runtime_too() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    assert!(refused::blocking::connect(&addr).is_ok());
+}
+
+#[tokio::test]
+async fn text_targets_report_parse_errors_as_values() {
+    let err = refused::connect("localhost:99999").await.unwrap_err();
+    assert!(matches!(err.kind(), ConnectErrorKind::InvalidTarget(_)));
+    assert_eq!(
+        err.to_string(),
+        "invalid target `localhost:99999`: port `99999` is out of range (1-65535)"
+    );
+}

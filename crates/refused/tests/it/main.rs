@@ -1,0 +1,3 @@
+//! Integration tests of the library against real sockets on loopback.
+
+mod connect;
