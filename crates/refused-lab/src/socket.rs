@@ -43,7 +43,11 @@ impl ListenSpec {
 
     /// Binds and listens. Nothing accepts: the caller accepts on the returned listener, or not.
     pub fn listen(self) -> io::Result<TcpListener> {
-        let socket = Socket::new(Domain::for_address(self.addr), Type::STREAM, Some(Protocol::TCP))?;
+        let socket = Socket::new(
+            Domain::for_address(self.addr),
+            Type::STREAM,
+            Some(Protocol::TCP),
+        )?;
         if self.addr.is_ipv6() {
             socket.set_only_v6(self.v6only)?;
         }

@@ -20,7 +20,7 @@ pub enum Outcome {
     HostUnreachable,
     /// `ENETUNREACH` / `ENETDOWN`: no route to the network.
     NetworkUnreachable,
-    /// `EACCES` / `EPERM`: a local policy (firewall, SELinux) or an IPv6 admin-prohibited reject.
+    /// `EACCES` / `EPERM`: a local policy (firewall, `SELinux`) or an IPv6 admin-prohibited reject.
     PermissionDenied,
     /// `EADDRNOTAVAIL`: no free local port, or the address family is not usable here.
     AddressUnavailable,
@@ -113,7 +113,7 @@ impl Outcome {
     /// The `io::ErrorKind` that code expecting `io::Error` would see for this outcome.
     pub const fn io_error_kind(self) -> io::ErrorKind {
         match self {
-            Self::Connected | Self::Other(_) => io::ErrorKind::Other,
+            Self::Connected | Self::Other(_) | Self::TooManyOpenFiles => io::ErrorKind::Other,
             Self::Refused => io::ErrorKind::ConnectionRefused,
             Self::Timeout => io::ErrorKind::TimedOut,
             Self::HostUnreachable => io::ErrorKind::HostUnreachable,
@@ -121,7 +121,6 @@ impl Outcome {
             Self::PermissionDenied => io::ErrorKind::PermissionDenied,
             Self::AddressUnavailable => io::ErrorKind::AddrNotAvailable,
             Self::Reset => io::ErrorKind::ConnectionReset,
-            Self::TooManyOpenFiles => io::ErrorKind::Other,
         }
     }
 
@@ -177,7 +176,10 @@ mod tests {
         ];
         for (outcome, label) in all {
             assert_eq!(outcome.as_label(), label);
-            assert_eq!(serde_json::to_string(&outcome).unwrap(), format!("\"{label}\""));
+            assert_eq!(
+                serde_json::to_string(&outcome).unwrap(),
+                format!("\"{label}\"")
+            );
         }
     }
 
@@ -216,7 +218,8 @@ mod tests {
     #[test]
     fn real_refusal_from_a_bound_socket_that_does_not_listen() {
         // Bound but not listening: the port is ours, so nobody else can start listening on it.
-        let bound = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let bound =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
         bound
             .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
             .unwrap();

@@ -136,18 +136,41 @@ mod tests {
         let port = Port::new(80).unwrap();
         let addrs = resolve_blocking(&Host::Name("localhost".into()), port).unwrap();
         assert!(!addrs.is_empty());
-        assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 80), "{addrs:?}");
+        assert!(
+            addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 80),
+            "{addrs:?}"
+        );
     }
 
     #[test]
     fn eai_codes_map_to_kinds_and_causes() {
         let cases = [
-            (libc::EAI_NONAME, ResolveErrorKind::NotFound, "dns-not-found"),
-            (libc::EAI_NODATA, ResolveErrorKind::NoAddress, "dns-no-address"),
-            (EAI_ADDRFAMILY, ResolveErrorKind::NoAddress, "dns-no-address"),
+            (
+                libc::EAI_NONAME,
+                ResolveErrorKind::NotFound,
+                "dns-not-found",
+            ),
+            (
+                libc::EAI_NODATA,
+                ResolveErrorKind::NoAddress,
+                "dns-no-address",
+            ),
+            (
+                EAI_ADDRFAMILY,
+                ResolveErrorKind::NoAddress,
+                "dns-no-address",
+            ),
             (libc::EAI_AGAIN, ResolveErrorKind::Timeout, "dns-failure"),
-            (libc::EAI_FAIL, ResolveErrorKind::ServerFailure, "dns-failure"),
-            (libc::EAI_MEMORY, ResolveErrorKind::Other(libc::EAI_MEMORY), "dns-failure"),
+            (
+                libc::EAI_FAIL,
+                ResolveErrorKind::ServerFailure,
+                "dns-failure",
+            ),
+            (
+                libc::EAI_MEMORY,
+                ResolveErrorKind::Other(libc::EAI_MEMORY),
+                "dns-failure",
+            ),
         ];
         for (code, kind, label) in cases {
             assert_eq!(ResolveErrorKind::from_eai(code), kind);

@@ -229,9 +229,7 @@ pub enum TargetErrorKind {
     #[error("the target is empty")]
     Empty,
     /// A scheme we do not know.
-    #[error(
-        "unknown scheme `{0}` (known: tcp, tls, http, https, postgres, redis, mysql, unix)"
-    )]
+    #[error("unknown scheme `{0}` (known: tcp, tls, http, https, postgres, redis, mysql, unix)")]
     UnknownScheme(String),
     /// No host before the port.
     #[error("the host is missing before `:{0}`")]
@@ -356,10 +354,9 @@ fn parse_host(host: &str) -> Result<Host, TargetErrorKind> {
         return Ok(Host::Ip(ip));
     }
     let valid = host.len() <= 253
-        && host
-            .split('.')
-            .enumerate()
-            .all(|(i, label)| is_label(label) || (i > 0 && label.is_empty() && host.ends_with('.')));
+        && host.split('.').enumerate().all(|(i, label)| {
+            is_label(label) || (i > 0 && label.is_empty() && host.ends_with('.'))
+        });
     if valid {
         Ok(Host::Name(host.to_ascii_lowercase()))
     } else {
@@ -382,7 +379,8 @@ fn parse_port(text: &str) -> Result<Port, TargetErrorKind> {
     let value: u32 = text
         .parse()
         .map_err(|_| TargetErrorKind::PortOutOfRange(text.to_owned()))?;
-    let value = u16::try_from(value).map_err(|_| TargetErrorKind::PortOutOfRange(text.to_owned()))?;
+    let value =
+        u16::try_from(value).map_err(|_| TargetErrorKind::PortOutOfRange(text.to_owned()))?;
     Port::new(value).ok_or(TargetErrorKind::PortZero)
 }
 
@@ -416,13 +414,25 @@ mod tests {
         assert_eq!(tcp("127.0.0.1:8080"), (Scheme::Tcp, v4.clone(), 8080));
         assert_eq!(tcp("[::1]:5432"), (Scheme::Tcp, v6.clone(), 5432));
         assert_eq!(tcp("tcp://db:5432"), (Scheme::Tcp, name("db"), 5432));
-        assert_eq!(tcp("http://example.test"), (Scheme::Http, name("example.test"), 80));
+        assert_eq!(
+            tcp("http://example.test"),
+            (Scheme::Http, name("example.test"), 80)
+        );
         assert_eq!(tcp("https://[::1]/healthz"), (Scheme::Https, v6, 443));
-        assert_eq!(tcp("postgres://u:p@db/app"), (Scheme::Postgres, name("db"), 5432));
-        assert_eq!(tcp("postgresql://db:5433"), (Scheme::Postgres, name("db"), 5433));
+        assert_eq!(
+            tcp("postgres://u:p@db/app"),
+            (Scheme::Postgres, name("db"), 5432)
+        );
+        assert_eq!(
+            tcp("postgresql://db:5433"),
+            (Scheme::Postgres, name("db"), 5433)
+        );
         assert_eq!(tcp("redis://127.0.0.1"), (Scheme::Redis, v4.clone(), 6379));
         assert_eq!(tcp("mysql://root@127.0.0.1"), (Scheme::Mysql, v4, 3306));
-        assert_eq!(tcp("HTTP://Web.Test:81"), (Scheme::Http, name("web.test"), 81));
+        assert_eq!(
+            tcp("HTTP://Web.Test:81"),
+            (Scheme::Http, name("web.test"), 81)
+        );
     }
 
     #[test]
@@ -448,21 +458,51 @@ mod tests {
     fn errors_name_the_bad_part() {
         assert_eq!(error(""), TargetErrorKind::Empty);
         assert_eq!(error("   "), TargetErrorKind::Empty);
-        assert_eq!(error("localhost:99999"), TargetErrorKind::PortOutOfRange("99999".into()));
+        assert_eq!(
+            error("localhost:99999"),
+            TargetErrorKind::PortOutOfRange("99999".into())
+        );
         assert_eq!(error(":80"), TargetErrorKind::MissingHost("80".into()));
-        assert_eq!(error("http://[::1"), TargetErrorKind::UnclosedBracket("[::1".into()));
-        assert_eq!(error("localhost:http"), TargetErrorKind::InvalidPort("http".into()));
-        assert_eq!(error("localhost:"), TargetErrorKind::InvalidPort(String::new()));
-        assert_eq!(error("localhost:-1"), TargetErrorKind::InvalidPort("-1".into()));
+        assert_eq!(
+            error("http://[::1"),
+            TargetErrorKind::UnclosedBracket("[::1".into())
+        );
+        assert_eq!(
+            error("localhost:http"),
+            TargetErrorKind::InvalidPort("http".into())
+        );
+        assert_eq!(
+            error("localhost:"),
+            TargetErrorKind::InvalidPort(String::new())
+        );
+        assert_eq!(
+            error("localhost:-1"),
+            TargetErrorKind::InvalidPort("-1".into())
+        );
         assert_eq!(error("localhost:0"), TargetErrorKind::PortZero);
-        assert_eq!(error("localhost"), TargetErrorKind::MissingPort("localhost".into()));
+        assert_eq!(
+            error("localhost"),
+            TargetErrorKind::MissingPort("localhost".into())
+        );
         assert_eq!(error("tcp://db"), TargetErrorKind::MissingPort("db".into()));
-        assert_eq!(error("ftp://host:21"), TargetErrorKind::UnknownScheme("ftp".into()));
+        assert_eq!(
+            error("ftp://host:21"),
+            TargetErrorKind::UnknownScheme("ftp".into())
+        );
         assert_eq!(error("::1:80"), TargetErrorKind::BareIpv6("::1:80".into()));
         assert_eq!(error("[zz]:80"), TargetErrorKind::InvalidIpv6("zz".into()));
-        assert_eq!(error("[::1]80"), TargetErrorKind::TrailingAfterBracket("80".into()));
-        assert_eq!(error("bad host:80"), TargetErrorKind::InvalidHost("bad host".into()));
-        assert_eq!(error("a..b:80"), TargetErrorKind::InvalidHost("a..b".into()));
+        assert_eq!(
+            error("[::1]80"),
+            TargetErrorKind::TrailingAfterBracket("80".into())
+        );
+        assert_eq!(
+            error("bad host:80"),
+            TargetErrorKind::InvalidHost("bad host".into())
+        );
+        assert_eq!(
+            error("a..b:80"),
+            TargetErrorKind::InvalidHost("a..b".into())
+        );
     }
 
     #[test]

@@ -67,7 +67,10 @@ impl Backoff {
 
     /// The un-jittered delay before retry number `retry` (0 for the first retry), capped.
     pub fn ceiling(&self, retry: u32) -> Duration {
-        let factor = self.multiplier.max(1.0).powi(retry.min(64) as i32);
+        let factor = self
+            .multiplier
+            .max(1.0)
+            .powi(i32::try_from(retry.min(64)).unwrap_or(64));
         let secs = self.initial.as_secs_f64() * factor;
         if secs.is_finite() && secs < self.max.as_secs_f64() {
             Duration::from_secs_f64(secs)
@@ -188,7 +191,10 @@ mod tests {
 
     #[test]
     fn huge_retry_counts_stay_at_the_cap() {
-        assert_eq!(backoff(Jitter::None).ceiling(u32::MAX), Duration::from_secs(2));
+        assert_eq!(
+            backoff(Jitter::None).ceiling(u32::MAX),
+            Duration::from_secs(2)
+        );
     }
 
     #[test]

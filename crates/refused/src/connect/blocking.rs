@@ -56,13 +56,21 @@ fn into_std(
         attempts,
         elapsed,
     } = connected;
-    let target = attempts.last().map(|a| a.address.to_string()).unwrap_or_default();
+    let target = attempts
+        .last()
+        .map(|a| a.address.to_string())
+        .unwrap_or_default();
     let stream = stream
         .into_std()
         .and_then(|s| s.set_nonblocking(false).map(|()| s))
         .map_err(|err| {
             let outcome = Outcome::from_io_error(&err);
-            ConnectError::new(target, ConnectErrorKind::Failed(outcome), attempts.clone(), elapsed)
+            ConnectError::new(
+                target,
+                ConnectErrorKind::Failed(outcome),
+                attempts.clone(),
+                elapsed,
+            )
         })?;
     Ok(Connected {
         stream,

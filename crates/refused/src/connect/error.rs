@@ -165,7 +165,8 @@ impl fmt::Display for ConnectError {
             }
             ConnectErrorKind::Failed(outcome) => {
                 let addresses = self.addresses_with(*outcome);
-                let shown: Vec<String> = addresses.iter().take(3).map(ToString::to_string).collect();
+                let shown: Vec<String> =
+                    addresses.iter().take(3).map(ToString::to_string).collect();
                 let mut list = shown.join(", ");
                 if addresses.len() > 3 {
                     list.push_str(", ...");
@@ -181,8 +182,23 @@ impl fmt::Display for ConnectError {
                     Outcome::TooManyOpenFiles => "too many open files to connect to",
                     Outcome::Connected | Outcome::Other(_) => "connection failed to",
                 };
-                write!(f, "{phrase} {list} ({}", outcome.explanation())?;
-                if let Outcome::Other(Some(errno)) = outcome {
+                let unix = addresses.iter().all(|a| matches!(a, Address::Unix(_)));
+                let (phrase, explanation) = match (unix, outcome) {
+                    (true, Outcome::Other(Some(libc::ENOENT))) => {
+                        ("no socket at", "the path does not exist")
+                    }
+                    (true, Outcome::Refused) => (
+                        phrase,
+                        "the socket file exists but no process listens on it",
+                    ),
+                    (true, Outcome::PermissionDenied) => {
+                        (phrase, "this user may not open the socket")
+                    }
+                    _ => (phrase, outcome.explanation()),
+                };
+                write!(f, "{phrase} {list} ({explanation}")?;
+
+                if let (false, Outcome::Other(Some(errno))) = (unix, outcome) {
                     write!(f, ": {}", io::Error::from_raw_os_error(*errno))?;
                 }
                 f.write_str(")")?;
@@ -282,14 +298,25 @@ mod tests {
         );
         let io_err: io::Error = err.into();
         assert_eq!(io_err.kind(), io::ErrorKind::ConnectionRefused);
-        let inner = io_err.get_ref().and_then(|e| e.downcast_ref::<ConnectError>());
+        let inner = io_err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<ConnectError>());
         assert_eq!(inner.map(ConnectError::attempts).map(<[_]>::len), Some(1));
     }
 
     #[test]
     fn human_durations() {
-        assert_eq!(HumanDuration(Duration::from_micros(420)).to_string(), "0.4 ms");
-        assert_eq!(HumanDuration(Duration::from_millis(12)).to_string(), "12 ms");
-        assert_eq!(HumanDuration(Duration::from_millis(1234)).to_string(), "1.2 s");
+        assert_eq!(
+            HumanDuration(Duration::from_micros(420)).to_string(),
+            "0.4 ms"
+        );
+        assert_eq!(
+            HumanDuration(Duration::from_millis(12)).to_string(),
+            "12 ms"
+        );
+        assert_eq!(
+            HumanDuration(Duration::from_millis(1234)).to_string(),
+            "1.2 s"
+        );
     }
 }

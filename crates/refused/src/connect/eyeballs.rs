@@ -157,7 +157,10 @@ mod tests {
     }
 
     fn v6(last: u16) -> SocketAddr {
-        SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, last)), 80)
+        SocketAddr::new(
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, last)),
+            80,
+        )
     }
 
     #[test]

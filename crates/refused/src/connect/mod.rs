@@ -125,13 +125,14 @@ impl Dialer {
         addrs: &[SocketAddr],
     ) -> Result<Connected<TcpStream>, ConnectError> {
         let label = addrs.first().map(ToString::to_string).unwrap_or_default();
-        self.dial_with(&label, || async { Ok(addrs.to_vec()) }).await
+        self.dial_with(&label, || async { Ok(addrs.to_vec()) })
+            .await
     }
 
     async fn dial_with<F, Fut>(
         &self,
         label: &str,
-        mut resolver: F,
+        mut lookup: F,
     ) -> Result<Connected<TcpStream>, ConnectError>
     where
         F: FnMut() -> Fut,
@@ -143,16 +144,17 @@ impl Dialer {
         let mut delays = self.retry.backoff.delays();
         let max_tries = self.retry.max_tries.max(1);
         let mut try_number = 1;
-        let fail = |kind, attempts| ConnectError::new(label.to_owned(), kind, attempts, start.elapsed());
+        let fail =
+            |kind, attempts| ConnectError::new(label.to_owned(), kind, attempts, start.elapsed());
         loop {
             let resolved = match deadline {
-                Some(at) => match tokio::time::timeout_at(at, resolver()).await {
-                    Ok(resolved) => resolved,
+                Some(at) => match tokio::time::timeout_at(at, lookup()).await {
+                    Ok(answer) => answer,
                     Err(_) => return Err(fail(ConnectErrorKind::DeadlineExceeded, attempts)),
                 },
-                None => resolver().await,
+                None => lookup().await,
             };
-            let kind = match resolved {
+            let (kind, retry) = match resolved {
                 Err(err) => {
                     let retry = self.retry.retries_dns(err.kind);
                     (ConnectErrorKind::Resolve(err), retry)
@@ -173,11 +175,13 @@ impl Dialer {
                                 elapsed: start.elapsed(),
                             });
                         }
-                        Err(outcome) => (ConnectErrorKind::Failed(outcome), self.retry.retries(outcome)),
+                        Err(outcome) => (
+                            ConnectErrorKind::Failed(outcome),
+                            self.retry.retries(outcome),
+                        ),
                     }
                 }
             };
-            let (kind, retry) = kind;
             let delay = delays.next().unwrap_or_default();
             let out_of_time = deadline.is_some_and(|at| Instant::now() + delay >= at);
             if !retry || try_number >= max_tries || out_of_time {
@@ -192,7 +196,10 @@ impl Dialer {
     /// within a connect's time frame; waiting for it is `wait`'s job).
     pub async fn dial_unix(&self, path: &Path) -> Result<Connected<UnixStream>, ConnectError> {
         let start = Instant::now();
-        let limit = self.deadline.unwrap_or(self.attempt_timeout).min(self.attempt_timeout);
+        let limit = self
+            .deadline
+            .unwrap_or(self.attempt_timeout)
+            .min(self.attempt_timeout);
         let result = match tokio::time::timeout(limit, UnixStream::connect(path)).await {
             Ok(result) => result,
             Err(_) => Err(std::io::ErrorKind::TimedOut.into()),

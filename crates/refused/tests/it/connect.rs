@@ -24,7 +24,10 @@ fn no_jitter(tries: u32) -> RetryPolicy {
 async fn connects_to_a_listener_and_records_the_attempt() {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let addr = listener.local_addr().unwrap();
-    let connected = Dialer::new().dial(&addr.to_string().parse().unwrap()).await.unwrap();
+    let connected = Dialer::new()
+        .dial(&addr.to_string().parse().unwrap())
+        .await
+        .unwrap();
     assert_eq!(connected.attempts.len(), 1);
     assert_eq!(connected.attempts[0].outcome, Outcome::Connected);
     assert_eq!(connected.stream.peer_addr().unwrap(), addr);
@@ -45,7 +48,11 @@ async fn falls_back_from_a_refusing_ipv6_address_to_ipv4() {
         .await
         .unwrap();
     // A refusal starts the next attempt at once, without waiting the 250 ms.
-    assert!(start.elapsed() < Duration::from_millis(250), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        start.elapsed()
+    );
     let record: Vec<_> = connected
         .attempts
         .iter()
@@ -53,7 +60,10 @@ async fn falls_back_from_a_refusing_ipv6_address_to_ipv4() {
         .collect();
     assert_eq!(
         record,
-        [(v6.to_string(), Outcome::Refused), (v4.to_string(), Outcome::Connected)]
+        [
+            (v6.to_string(), Outcome::Refused),
+            (v4.to_string(), Outcome::Connected)
+        ]
     );
     assert_eq!(connected.stream.peer_addr().unwrap(), v4);
 }
@@ -85,7 +95,11 @@ async fn retries_a_refusal_with_exponential_backoff() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), &ConnectErrorKind::Failed(Outcome::Refused));
-    let starts: Vec<_> = err.attempts().iter().map(|a| a.started.as_millis()).collect();
+    let starts: Vec<_> = err
+        .attempts()
+        .iter()
+        .map(|a| a.started.as_millis())
+        .collect();
     // Backoff 100, 200, 400 ms between tries (no jitter); a refusal itself takes no time.
     assert_eq!(starts, [0, 100, 300, 700]);
     let tries: Vec<_> = err.attempts().iter().map(|a| a.try_number).collect();
@@ -102,12 +116,19 @@ async fn full_jitter_backoff_stays_under_its_ceiling() {
     let refusing = RefusedPort::v4().unwrap();
     let mut policy = no_jitter(6);
     policy.backoff.jitter = Jitter::Full;
-    let err = Dialer::new().retry(policy.clone()).dial_addrs(&[refusing.addr()]).await.unwrap_err();
+    let err = Dialer::new()
+        .retry(policy.clone())
+        .dial_addrs(&[refusing.addr()])
+        .await
+        .unwrap_err();
     let starts: Vec<_> = err.attempts().iter().map(|a| a.started).collect();
     assert_eq!(starts.len(), 6);
     for (retry, pair) in starts.windows(2).enumerate() {
-        let gap = pair[1] - pair[0];
-        assert!(gap <= policy.backoff.ceiling(retry as u32), "retry {retry}: {gap:?}");
+        let gap = pair[1].checked_sub(pair[0]).unwrap();
+        assert!(
+            gap <= policy.backoff.ceiling(retry as u32),
+            "retry {retry}: {gap:?}"
+        );
     }
 }
 
@@ -118,7 +139,11 @@ async fn outcomes_outside_the_policy_are_not_retried() {
         retry_on: vec![Outcome::Timeout],
         ..no_jitter(5)
     };
-    let err = Dialer::new().retry(policy).dial_addrs(&[refusing.addr()]).await.unwrap_err();
+    let err = Dialer::new()
+        .retry(policy)
+        .dial_addrs(&[refusing.addr()])
+        .await
+        .unwrap_err();
     assert_eq!(err.attempts().len(), 1);
 }
 
@@ -171,7 +196,9 @@ async fn unix_socket_outcomes() {
 }
 
 fn libc_enoent() -> i32 {
-    std::io::Error::from(std::io::ErrorKind::NotFound).raw_os_error().unwrap_or(2)
+    std::io::Error::from(std::io::ErrorKind::NotFound)
+        .raw_os_error()
+        .unwrap_or(2)
 }
 
 #[test]

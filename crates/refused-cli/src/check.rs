@@ -1,0 +1,116 @@
+//! `refused check`: one connect per target, a state and a reason per target.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use refused::connect::{Attempt, HumanDuration, as_millis};
+use refused::{ConnectError, Dialer, Endpoint, RetryPolicy, Target};
+use serde::Serialize;
+
+use crate::args::CheckArgs;
+use crate::output::{self, BAD, GOOD};
+use crate::{EXIT_DOWN, EXIT_USAGE};
+
+/// What one target's check found.
+#[derive(Debug, Serialize)]
+struct Report {
+    target: String,
+    /// `up` or `down`.
+    state: &'static str,
+    /// The outcome label (`connected`, `refused`, ...) or a DNS cause (`dns-not-found`, ...).
+    reason: &'static str,
+    summary: String,
+    #[serde(serialize_with = "as_millis", rename = "elapsed_ms")]
+    elapsed: Duration,
+    attempts: Vec<Attempt>,
+}
+
+pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut targets = Vec::with_capacity(args.targets.len());
+    for text in &args.targets {
+        match text.parse::<Target>() {
+            Ok(target) => targets.push(target),
+            Err(err) => {
+                output::error(&err.to_string());
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+        }
+    }
+    let dialer = Dialer::new()
+        .attempt_timeout(args.timeout)
+        .deadline(args.timeout)
+        .retry(RetryPolicy::never());
+    let checks = targets.iter().map(|target| check(&dialer, target));
+    let reports = futures_util::future::join_all(checks).await;
+
+    let width = reports.iter().map(|r| r.target.len()).max().unwrap_or(0);
+    let mut stdout = anstream::stdout().lock();
+    for report in &reports {
+        if args.json {
+            output::json_line(report)?;
+        } else {
+            let style = if report.state == "up" { GOOD } else { BAD };
+            writeln!(
+                stdout,
+                "{style}{:<4}{style:#} {:<width$}  {}",
+                report.state, report.target, report.summary
+            )?;
+        }
+    }
+    let all_up = reports.iter().all(|r| r.state == "up");
+    Ok(if all_up {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DOWN)
+    })
+}
+
+async fn check(dialer: &Dialer, target: &Target) -> Report {
+    let result = match target.endpoint() {
+        Endpoint::Unix(path) => dialer
+            .dial_unix(path)
+            .await
+            .map(|c| (c.attempts, c.elapsed)),
+        Endpoint::Tcp { .. } => dialer.dial(target).await.map(|c| (c.attempts, c.elapsed)),
+    };
+    match result {
+        Ok((attempts, elapsed)) => up(target, attempts, elapsed),
+        Err(err) => down(target, &err),
+    }
+}
+
+fn up(target: &Target, attempts: Vec<Attempt>, elapsed: Duration) -> Report {
+    let via = attempts
+        .last()
+        .map(|a| a.address.to_string())
+        .unwrap_or_default();
+    let mut summary = format!("connected to {via} in {}", HumanDuration(elapsed));
+    let failed: Vec<String> = attempts
+        .iter()
+        .filter(|a| !a.outcome.is_connected())
+        .map(|a| format!("{} {}", a.address, a.outcome))
+        .collect();
+    if !failed.is_empty() {
+        summary = format!("{summary} (after {})", failed.join(", "));
+    }
+    Report {
+        target: target.to_string(),
+        state: "up",
+        reason: "connected",
+        summary,
+        elapsed,
+        attempts,
+    }
+}
+
+fn down(target: &Target, err: &ConnectError) -> Report {
+    Report {
+        target: target.to_string(),
+        state: "down",
+        reason: err.as_label(),
+        summary: err.to_string(),
+        elapsed: err.elapsed(),
+        attempts: err.attempts().to_vec(),
+    }
+}

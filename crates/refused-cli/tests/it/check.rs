@@ -1,0 +1,110 @@
+//! `refused check` against real loopback sockets.
+
+use std::net::{Ipv4Addr, TcpListener};
+
+use refused_lab::RefusedPort;
+
+use crate::common::refused;
+use crate::snapshot;
+
+#[test]
+fn open_port_is_up() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let output = refused()
+        .args(["check", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    snapshot!("check_open", &output, &[port]);
+}
+
+#[test]
+fn refused_port_is_down() {
+    let refusing = RefusedPort::v4().unwrap();
+    let output = refused()
+        .args(["check", &refusing.addr().to_string()])
+        .output()
+        .unwrap();
+    snapshot!("check_refused", &output, &[refusing.port()]);
+}
+
+#[test]
+fn one_down_target_fails_the_whole_check() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let open = listener.local_addr().unwrap().port();
+    let refusing = RefusedPort::v4().unwrap();
+    let output = refused()
+        .args([
+            "check",
+            &format!("localhost:{open}"),
+            &refusing.addr().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn json_is_one_object_per_target() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let open = listener.local_addr().unwrap().port();
+    let refusing = RefusedPort::v4().unwrap();
+    let output = refused()
+        .args([
+            "check",
+            "--json",
+            &format!("127.0.0.1:{open}"),
+            &refusing.addr().to_string(),
+        ])
+        .output()
+        .unwrap();
+    snapshot!("check_json", &output, &[open, refusing.port()]);
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["reason"], "connected");
+    assert_eq!(lines[1]["reason"], "refused");
+    assert_eq!(lines[1]["attempts"][0]["errno"], 111);
+}
+
+#[test]
+fn missing_unix_socket() {
+    let path = std::env::temp_dir().join(format!("refused-check-{}.sock", std::process::id()));
+    let output = refused()
+        .args(["check", &format!("unix://{}", path.display())])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("the path does not exist"), "{stdout}");
+}
+
+#[test]
+fn bad_target_is_a_usage_error_naming_the_part() {
+    let output = refused()
+        .args(["check", "localhost:99999"])
+        .output()
+        .unwrap();
+    snapshot!("check_bad_port", &output, &[]);
+    let output = refused().args(["check", "http://[::1"]).output().unwrap();
+    snapshot!("check_unclosed_bracket", &output, &[]);
+}
+
+#[test]
+fn bad_timeout_is_a_usage_error() {
+    let output = refused()
+        .args(["check", "--timeout", "3x", "localhost:1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown unit `x`"));
+}
+
+#[test]
+fn no_target_is_a_usage_error() {
+    let output = refused().arg("check").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}

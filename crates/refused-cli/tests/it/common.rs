@@ -1,0 +1,53 @@
+//! Running the built binary and snapshotting what a user sees.
+
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// The built `refused` binary, with colours off and a fixed environment.
+pub fn refused() -> Command {
+    let mut cmd = Command::cargo_bin("refused").expect("the refused binary is built");
+    cmd.env("NO_COLOR", "1").env_remove("REFUSED_TIMEOUT");
+    cmd
+}
+
+/// Exit code, stdout and stderr in one text, for a snapshot.
+pub fn render(output: &Output) -> String {
+    format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        output
+            .status
+            .code()
+            .map_or_else(|| "signal".to_owned(), |c| c.to_string()),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    )
+}
+
+/// Filters that replace what changes from run to run: durations, then ports.
+pub fn filters(ports: &[u16]) -> Vec<(String, String)> {
+    let mut filters = vec![
+        (r"\d+(\.\d+)? (ms|s)\b".to_owned(), "[TIME]".to_owned()),
+        (
+            r#""(elapsed_ms|started_ms)":[0-9.e-]+"#.to_owned(),
+            r#""$1":"[MS]""#.to_owned(),
+        ),
+    ];
+    for port in ports {
+        filters.push((format!(r"\b{port}\b"), "[PORT]".to_owned()));
+    }
+    filters
+}
+
+/// Snapshots a command's output under the given filters.
+#[macro_export]
+macro_rules! snapshot {
+    ($name:expr, $output:expr, $ports:expr) => {{
+        let filters = $crate::common::filters($ports);
+        let filters: Vec<(&str, &str)> =
+            filters.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        insta::with_settings!({ filters => filters }, {
+            insta::assert_snapshot!($name, $crate::common::render($output));
+        });
+    }};
+}

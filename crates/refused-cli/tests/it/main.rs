@@ -1,0 +1,4 @@
+//! Integration tests of the built `refused` binary.
+
+mod check;
+mod common;
