@@ -8,7 +8,7 @@ use std::cell::OnceCell;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use super::{ConnectError, ConnectErrorKind, Connected, Dialer};
+use super::{ConnectError, ConnectErrorKind, Connected, Dialer, Waiting};
 use crate::outcome::Outcome;
 use crate::target::Target;
 
@@ -36,7 +36,12 @@ pub fn connect(target: &str) -> Result<TcpStream, ConnectError> {
 
 /// [`Dialer::dial`], blocking, returning a std stream.
 pub fn dial(dialer: &Dialer, target: &Target) -> Result<Connected<TcpStream>, ConnectError> {
-    run(|| async { into_std(dialer.dial(target).await) })
+    run(|| async {
+        dialer
+            .dial_socket(target, Waiting::Thread)
+            .await
+            .and_then(into_std)
+    })
 }
 
 /// [`Dialer::dial_addrs`], blocking, returning a std stream.
@@ -44,38 +49,18 @@ pub fn dial_addrs(
     dialer: &Dialer,
     addrs: &[SocketAddr],
 ) -> Result<Connected<TcpStream>, ConnectError> {
-    run(|| async { into_std(dialer.dial_addrs(addrs).await) })
+    run(|| async {
+        dialer
+            .dial_addrs_socket(addrs, Waiting::Thread)
+            .await
+            .and_then(into_std)
+    })
 }
 
-fn into_std(
-    result: Result<Connected<tokio::net::TcpStream>, ConnectError>,
-) -> Result<Connected<TcpStream>, ConnectError> {
-    let connected = result?;
-    let Connected {
-        stream,
-        attempts,
-        elapsed,
-    } = connected;
-    let target = attempts
-        .last()
-        .map(|a| a.address.to_string())
-        .unwrap_or_default();
-    let stream = stream
-        .into_std()
-        .and_then(|s| s.set_nonblocking(false).map(|()| s))
-        .map_err(|err| {
-            let outcome = Outcome::from_io_error(&err);
-            ConnectError::new(
-                target,
-                ConnectErrorKind::Failed(outcome),
-                attempts.clone(),
-                elapsed,
-            )
-        })?;
-    Ok(Connected {
-        stream,
-        attempts,
-        elapsed,
+fn into_std(connected: Connected<socket2::Socket>) -> Result<Connected<TcpStream>, ConnectError> {
+    connected.try_map(|socket| {
+        socket.set_nonblocking(false)?;
+        Ok(socket.into())
     })
 }
 

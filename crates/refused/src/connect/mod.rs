@@ -11,11 +11,13 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use socket2::Socket;
 use tokio::net::{TcpStream, UnixStream};
 use tokio::time::Instant;
 
 pub use backoff::{Backoff, Delays, Jitter, RetryPolicy};
 pub use error::{Address, Attempt, ConnectError, ConnectErrorKind, HumanDuration, as_millis};
+use eyeballs::Waiting;
 pub use eyeballs::{ATTEMPT_DELAY, interleave};
 
 use crate::outcome::Outcome;
@@ -34,6 +36,34 @@ pub struct Connected<S> {
 }
 
 impl<S> Connected<S> {
+    /// Converts the stream, keeping the record; a failed conversion becomes a `ConnectError`.
+    pub(crate) fn try_map<T>(
+        self,
+        convert: impl FnOnce(S) -> std::io::Result<T>,
+    ) -> Result<Connected<T>, ConnectError> {
+        let Self {
+            stream,
+            attempts,
+            elapsed,
+        } = self;
+        match convert(stream) {
+            Ok(stream) => Ok(Connected {
+                stream,
+                attempts,
+                elapsed,
+            }),
+            Err(err) => Err(ConnectError::new(
+                attempts
+                    .last()
+                    .map(|a| a.address.to_string())
+                    .unwrap_or_default(),
+                ConnectErrorKind::Failed(Outcome::from_io_error(&err)),
+                attempts,
+                elapsed,
+            )),
+        }
+    }
+
     /// The address that answered.
     pub fn address(&self) -> Option<&Address> {
         self.attempts.last().map(|a| &a.address)
@@ -107,6 +137,26 @@ impl Dialer {
 
     /// Connects to a TCP target (any scheme but `unix`).
     pub async fn dial(&self, target: &Target) -> Result<Connected<TcpStream>, ConnectError> {
+        self.dial_socket(target, Waiting::Reactor)
+            .await
+            .and_then(register)
+    }
+
+    /// Connects to one of the given addresses, as if a resolver had returned them in this order.
+    pub async fn dial_addrs(
+        &self,
+        addrs: &[SocketAddr],
+    ) -> Result<Connected<TcpStream>, ConnectError> {
+        self.dial_addrs_socket(addrs, Waiting::Reactor)
+            .await
+            .and_then(register)
+    }
+
+    pub(crate) async fn dial_socket(
+        &self,
+        target: &Target,
+        waiting: Waiting,
+    ) -> Result<Connected<Socket>, ConnectError> {
         let Endpoint::Tcp { host, port } = target.endpoint() else {
             return Err(ConnectError::new(
                 target.to_string(),
@@ -115,25 +165,26 @@ impl Dialer {
                 Duration::ZERO,
             ));
         };
-        self.dial_with(target.as_str(), || resolve(host, *port))
+        self.dial_with(target.as_str(), waiting, || resolve(host, *port))
             .await
     }
 
-    /// Connects to one of the given addresses, as if a resolver had returned them in this order.
-    pub async fn dial_addrs(
+    pub(crate) async fn dial_addrs_socket(
         &self,
         addrs: &[SocketAddr],
-    ) -> Result<Connected<TcpStream>, ConnectError> {
+        waiting: Waiting,
+    ) -> Result<Connected<Socket>, ConnectError> {
         let label = addrs.first().map(ToString::to_string).unwrap_or_default();
-        self.dial_with(&label, || async { Ok(addrs.to_vec()) })
+        self.dial_with(&label, waiting, || async { Ok(addrs.to_vec()) })
             .await
     }
 
     async fn dial_with<F, Fut>(
         &self,
         label: &str,
+        waiting: Waiting,
         mut lookup: F,
-    ) -> Result<Connected<TcpStream>, ConnectError>
+    ) -> Result<Connected<Socket>, ConnectError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Vec<SocketAddr>, ResolveError>>,
@@ -166,6 +217,7 @@ impl Dialer {
                         attempt_timeout: self.attempt_timeout,
                         attempt_delay: self.attempt_delay,
                         try_number,
+                        waiting,
                     };
                     match race.run(&addrs, &mut attempts).await {
                         Ok(stream) => {
@@ -232,6 +284,11 @@ impl Dialer {
     }
 }
 
+/// Hands a connected socket to tokio's reactor.
+fn register(connected: Connected<Socket>) -> Result<Connected<TcpStream>, ConnectError> {
+    connected.try_map(|socket| TcpStream::from_std(std::net::TcpStream::from(socket)))
+}
+
 /// Connects to a TCP target given as text (`localhost:5432`, `[::1]:6379`, `http://web:8080`)
 /// with the default [`Dialer`]: happy eyeballs, 3 s attempts, three tries.
 pub async fn connect(target: &str) -> Result<TcpStream, ConnectError> {
@@ -262,7 +319,7 @@ mod tests {
             let calls = Cell::new(0);
             let dialer = Dialer::new().retry(RetryPolicy::tries(3));
             let err = dialer
-                .dial_with("x.test:80", || {
+                .dial_with("x.test:80", Waiting::Reactor, || {
                     calls.set(calls.get() + 1);
                     async move {
                         Err(ResolveError {

@@ -212,6 +212,18 @@ fn blocking_facade_connects_and_fails_alike() {
     assert_eq!(err.outcome(), Some(Outcome::Refused));
 }
 
+#[test]
+fn blocking_facade_times_out_by_itself() {
+    let silent = FullQueue::v4().unwrap();
+    let dialer = Dialer::new()
+        .attempt_timeout(Duration::from_millis(100))
+        .retry(RetryPolicy::never());
+    let start = std::time::Instant::now();
+    let err = refused::blocking::dial_addrs(&dialer, &[silent.addr().unwrap()]).unwrap_err();
+    assert_eq!(err.outcome(), Some(Outcome::Timeout));
+    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+}
+
 #[tokio::test]
 async fn blocking_facade_works_inside_a_runtime_too() {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
