@@ -52,4 +52,3 @@ fn refused_async_dial_addrs(bencher: divan::Bencher) {
         runtime.block_on(async { dialer.dial_addrs(&[addr]).await.expect("connect") })
     });
 }
-

@@ -221,7 +221,11 @@ fn blocking_facade_times_out_by_itself() {
     let start = std::time::Instant::now();
     let err = refused::blocking::dial_addrs(&dialer, &[silent.addr().unwrap()]).unwrap_err();
     assert_eq!(err.outcome(), Some(Outcome::Timeout));
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test]
