@@ -4,7 +4,7 @@
 //! - [`Target`]: what to reach, parsed from `host:port`, `[::1]:5432` or a URL;
 //! - [`Outcome`]: what one connect attempt to one address ended in, classified from the errno;
 //! - [`resolve`]: the system resolver, with its failure kinds kept apart;
-//! - [`Dialer`] and [`connect`]: happy eyeballs, timeouts, retry with backoff, and a
+//! - [`Dialer`] and [`connect()`]: happy eyeballs, timeouts, retry with backoff, and a
 //!   [`ConnectError`] that keeps every attempt.
 //!
 //! ```no_run
