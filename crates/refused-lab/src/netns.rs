@@ -1,0 +1,205 @@
+//! One network namespace: a host of the lab. Deleted when dropped, with its veths, its
+//! `/etc/netns/NAME` files and the processes the lab started in it.
+
+use std::fs;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+
+use crate::LabError;
+
+/// A named network namespace (`ip netns add NAME`).
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+    children: Mutex<Vec<Child>>,
+}
+
+impl Netns {
+    /// Creates the namespace with its loopback up.
+    pub(crate) fn create(name: String) -> Result<Self, LabError> {
+        ip(&["netns", "add", &name])?;
+        let netns = Self {
+            name,
+            children: Mutex::new(Vec::new()),
+        };
+        netns.ip(&["link", "set", "lo", "up"])?;
+        Ok(netns)
+    }
+
+    /// The namespace's name, for `ip netns exec NAME`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `ip -n NAME ARGS...`.
+    pub fn ip(&self, args: &[&str]) -> Result<(), LabError> {
+        let mut full = vec!["-n", &self.name];
+        full.extend_from_slice(args);
+        ip(&full)
+    }
+
+    /// A command that runs inside the namespace (`ip netns exec NAME PROGRAM`), which also sees
+    /// this namespace's `/etc/netns/NAME/hosts` and `resolv.conf` in place of `/etc`'s.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name]).arg(program);
+        cmd
+    }
+
+    /// Runs a shell-free command inside the namespace and checks it succeeded.
+    pub fn exec(&self, program: &str, args: &[&str]) -> Result<Output, LabError> {
+        let output = self
+            .command(program)
+            .args(args)
+            .output()
+            .map_err(|err| LabError::Tool {
+                tool: program.to_owned(),
+                message: err.to_string(),
+            })?;
+        check(program, args, &output)?;
+        Ok(output)
+    }
+
+    /// Starts a long-running process in the namespace; it is killed when the namespace drops.
+    pub fn spawn(&self, program: &str, args: &[&str]) -> Result<(), LabError> {
+        let child = self
+            .command(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|err| LabError::Tool {
+                tool: program.to_owned(),
+                message: err.to_string(),
+            })?;
+        self.children
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(child);
+        Ok(())
+    }
+
+    /// Loads an nftables ruleset into the namespace (`nft -f -`).
+    pub fn nft(&self, ruleset: &str) -> Result<(), LabError> {
+        let mut child = self
+            .command("nft")
+            .args(["-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|err| LabError::Tool {
+                tool: "nft".into(),
+                message: err.to_string(),
+            })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(ruleset.as_bytes())
+                .map_err(|err| LabError::Tool {
+                    tool: "nft".into(),
+                    message: err.to_string(),
+                })?;
+        }
+        let output = child.wait_with_output().map_err(|err| LabError::Tool {
+            tool: "nft".into(),
+            message: err.to_string(),
+        })?;
+        check("nft", &["-f", "-"], &output)
+    }
+
+    /// Adds filter rules on a hook (`input` or `output`) in a table of their own, for example
+    /// `filter("input", &["tcp dport 7001 drop"])` or
+    /// `filter("output", &["tcp dport 5432 reject with icmp type admin-prohibited"])`.
+    pub fn filter(&self, hook: &str, rules: &[&str]) -> Result<(), LabError> {
+        let mut ruleset = format!(
+            "table inet lab_{hook} {{\n  chain {hook} {{\n    type filter hook {hook} priority 0;\n"
+        );
+        for rule in rules {
+            ruleset.push_str("    ");
+            ruleset.push_str(rule);
+            ruleset.push('\n');
+        }
+        ruleset.push_str("  }\n}\n");
+        self.nft(&ruleset)
+    }
+
+    /// Sets a sysctl inside the namespace (`net.ipv4.ip_local_port_range`, say).
+    pub fn sysctl(&self, key: &str, value: &str) -> Result<(), LabError> {
+        self.exec("sysctl", &["-q", "-w", &format!("{key}={value}")])
+            .map(drop)
+    }
+
+    /// Runs `work` on a thread that has entered this namespace: sockets it creates (listeners,
+    /// clients) live in the namespace and stay there when handed back to the caller.
+    pub fn run<T: Send>(&self, work: impl FnOnce() -> T + Send) -> Result<T, LabError> {
+        let path = format!("/run/netns/{}", self.name);
+        let file = fs::File::open(&path).map_err(|err| LabError::Io(path.clone(), err))?;
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    rustix::thread::move_into_link_name_space(
+                        file.as_fd(),
+                        Some(rustix::thread::LinkNameSpaceType::Network),
+                    )
+                    .map_err(|err| LabError::Io(path.clone(), err.into()))?;
+                    Ok(work())
+                })
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    /// Writes `/etc/netns/NAME/FILE`, which `ip netns exec` binds over `/etc/FILE`.
+    pub fn write_etc(&self, file: &str, contents: &str) -> Result<(), LabError> {
+        let dir = self.etc_dir();
+        fs::create_dir_all(&dir).map_err(|err| LabError::Io(dir.display().to_string(), err))?;
+        let path = dir.join(file);
+        fs::write(&path, contents).map_err(|err| LabError::Io(path.display().to_string(), err))
+    }
+
+    fn etc_dir(&self) -> PathBuf {
+        PathBuf::from("/etc/netns").join(&self.name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let children = self
+            .children
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for child in children.iter_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = fs::remove_dir_all(self.etc_dir());
+        // Deleting the namespace deletes its veth ends, addresses, routes and rules.
+        let _ = ip(&["netns", "del", &self.name]);
+    }
+}
+
+/// Runs `ip ARGS...`, checking it succeeded.
+pub(crate) fn ip(args: &[&str]) -> Result<(), LabError> {
+    let output = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|err| LabError::Tool {
+            tool: "ip".into(),
+            message: err.to_string(),
+        })?;
+    check("ip", args, &output)
+}
+
+fn check(program: &str, args: &[&str], output: &Output) -> Result<(), LabError> {
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(LabError::Tool {
+        tool: format!("{program} {}", args.join(" ")),
+        message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+    })
+}
