@@ -1,4 +1,5 @@
 //! Integration tests of the built `refused` binary.
 
 mod check;
+mod check_lab;
 mod common;

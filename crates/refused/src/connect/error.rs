@@ -69,8 +69,6 @@ pub enum ConnectErrorKind {
     Resolve(ResolveError),
     /// Every attempt failed; this is the most telling of their outcomes.
     Failed(Outcome),
-    /// The overall deadline passed before any attempt finished.
-    DeadlineExceeded,
     /// A unix socket target was given where a TCP connection was asked for.
     NotTcp,
 }
@@ -123,7 +121,6 @@ impl ConnectError {
     pub const fn outcome(&self) -> Option<Outcome> {
         match self.kind {
             ConnectErrorKind::Failed(outcome) => Some(outcome),
-            ConnectErrorKind::DeadlineExceeded => Some(Outcome::Timeout),
             ConnectErrorKind::InvalidTarget(_)
             | ConnectErrorKind::Resolve(_)
             | ConnectErrorKind::NotTcp => None,
@@ -136,7 +133,6 @@ impl ConnectError {
             ConnectErrorKind::InvalidTarget(_) | ConnectErrorKind::NotTcp => "invalid-target",
             ConnectErrorKind::Resolve(err) => err.kind.as_label(),
             ConnectErrorKind::Failed(outcome) => outcome.as_label(),
-            ConnectErrorKind::DeadlineExceeded => Outcome::Timeout.as_label(),
         }
     }
 
@@ -160,9 +156,6 @@ impl fmt::Display for ConnectError {
                 return write!(f, "`{}` is a unix socket, not a TCP target", self.target);
             }
             ConnectErrorKind::Resolve(err) => write!(f, "{err}")?,
-            ConnectErrorKind::DeadlineExceeded => {
-                write!(f, "no connection to {} before the deadline", self.target)?;
-            }
             ConnectErrorKind::Failed(outcome) => {
                 let addresses = self.addresses_with(*outcome);
                 let shown: Vec<String> =
@@ -218,9 +211,7 @@ impl std::error::Error for ConnectError {
         match &self.kind {
             ConnectErrorKind::InvalidTarget(err) => Some(err),
             ConnectErrorKind::Resolve(err) => Some(err),
-            ConnectErrorKind::Failed(_)
-            | ConnectErrorKind::DeadlineExceeded
-            | ConnectErrorKind::NotTcp => None,
+            ConnectErrorKind::Failed(_) | ConnectErrorKind::NotTcp => None,
         }
     }
 }
@@ -235,7 +226,6 @@ impl From<ConnectError> for io::Error {
             }
             ConnectErrorKind::Resolve(_) => io::ErrorKind::NotFound,
             ConnectErrorKind::Failed(outcome) => outcome.io_error_kind(),
-            ConnectErrorKind::DeadlineExceeded => io::ErrorKind::TimedOut,
         };
         Self::new(kind, err)
     }

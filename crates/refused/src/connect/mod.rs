@@ -21,7 +21,7 @@ use eyeballs::Waiting;
 pub use eyeballs::{ATTEMPT_DELAY, interleave};
 
 use crate::outcome::Outcome;
-use crate::resolve::{ResolveError, resolve};
+use crate::resolve::{ResolveError, ResolveErrorKind, resolve};
 use crate::target::{Endpoint, Target};
 
 /// A connection made, with the attempts it took.
@@ -199,10 +199,15 @@ impl Dialer {
             |kind, attempts| ConnectError::new(label.to_owned(), kind, attempts, start.elapsed());
         loop {
             let resolved = match deadline {
-                Some(at) => match tokio::time::timeout_at(at, lookup()).await {
-                    Ok(answer) => answer,
-                    Err(_) => return Err(fail(ConnectErrorKind::DeadlineExceeded, attempts)),
-                },
+                // The deadline ran out while resolving: the resolver did not answer in time.
+                Some(at) => tokio::time::timeout_at(at, lookup())
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(ResolveError {
+                            name: label.to_owned(),
+                            kind: ResolveErrorKind::Timeout,
+                        })
+                    }),
                 None => lookup().await,
             };
             let (kind, retry) = match resolved {
@@ -306,7 +311,6 @@ pub async fn connect(target: &str) -> Result<TcpStream, ConnectError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::ResolveErrorKind;
     use std::cell::Cell;
 
     #[tokio::test(start_paused = true)]
@@ -334,5 +338,19 @@ mod tests {
             assert_eq!(err.as_label(), kind.as_label());
             assert!(err.attempts().is_empty());
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resolver_slower_than_the_deadline_is_a_dns_failure() {
+        let dialer = Dialer::new().deadline(Duration::from_secs(1));
+        let err = dialer
+            .dial_with("slow.test:80", Waiting::Reactor, || async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok(Vec::new())
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.as_label(), "dns-failure");
+        assert_eq!(err.elapsed(), Duration::from_secs(1));
     }
 }
