@@ -193,18 +193,11 @@ impl Lab {
             .map_err(netem_unsupported)
     }
 
-    /// Drops `percent` of the packets the server sends (tc netem).
+    /// Drops `percent` of the packets the server sends, at random. nftables (`numgen random`)
+    /// rather than netem, so it works on kernels without `sch_netem`.
     pub fn loss(&self, percent: u8) -> Result<(), LabError> {
-        let loss = format!("{percent}%");
-        self.server
-            .exec(
-                "tc",
-                &[
-                    "qdisc", "add", "dev", "eth0", "root", "netem", "loss", &loss,
-                ],
-            )
-            .map(drop)
-            .map_err(netem_unsupported)
+        let rule = format!("numgen random mod 100 < {} drop", percent.min(100));
+        self.server.filter("output", &[&rule])
     }
 
     /// The server's address of a family, with a port.

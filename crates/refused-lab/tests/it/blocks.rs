@@ -239,6 +239,36 @@ fn netem_delay_shows_in_the_connect_time() {
 }
 
 #[test]
+fn loss_shows_as_retransmissions() {
+    let Some(lab) = Lab::or_skip("loss_shows_as_retransmissions") else {
+        return;
+    };
+    let listener = listen_on_server(&lab, Family::V4);
+    let addr = listener.local_addr().unwrap();
+    lab.loss(50).unwrap();
+    // 20 connects at once; each loses its SYN-ACK with probability 1/2, and a lost SYN-ACK costs
+    // a retransmission (~1 s). All connect; the chance that none was slowed is 2^-20.
+    let results: Vec<(Outcome, Duration)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..20)
+            .map(|_| scope.spawn(|| connect_from(&lab.client, addr, Duration::from_secs(20))))
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    assert!(
+        results
+            .iter()
+            .all(|(outcome, _)| *outcome == Outcome::Connected),
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .any(|(_, elapsed)| *elapsed >= Duration::from_millis(900)),
+        "{results:?}"
+    );
+}
+
+#[test]
 fn dropping_the_lab_leaves_nothing_behind() {
     let Some(lab) = Lab::or_skip("dropping_the_lab_leaves_nothing_behind") else {
         return;

@@ -13,7 +13,7 @@ use crate::outcome::Outcome;
 use crate::target::Target;
 
 thread_local! {
-    static RUNTIME: OnceCell<Option<tokio::runtime::Runtime>> = const { OnceCell::new() };
+    static RUNTIME: OnceCell<Result<tokio::runtime::Runtime, Outcome>> = const { OnceCell::new() };
 }
 
 /// Connects to a TCP target given as text, with the default [`Dialer`], blocking the thread.
@@ -75,7 +75,7 @@ where
             scope
                 .spawn(|| block_on(make))
                 .join()
-                .unwrap_or_else(|_| Err(runtime_failure()))
+                .unwrap_or_else(|_| Err(runtime_failure(Outcome::Other(None))))
         });
     }
     block_on(make)
@@ -91,19 +91,20 @@ where
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .ok()
+                .map_err(|err| Outcome::from_io_error(&err))
         });
         match runtime {
-            Some(runtime) => runtime.block_on(make()),
-            None => Err(runtime_failure()),
+            Ok(runtime) => runtime.block_on(make()),
+            Err(outcome) => Err(runtime_failure(*outcome)),
         }
     })
 }
 
-fn runtime_failure() -> ConnectError {
+/// The runtime could not be built (out of file descriptors, usually), or its thread panicked.
+fn runtime_failure(outcome: Outcome) -> ConnectError {
     ConnectError::new(
         String::new(),
-        ConnectErrorKind::Failed(Outcome::TooManyOpenFiles),
+        ConnectErrorKind::Failed(outcome),
         Vec::new(),
         Duration::ZERO,
     )
