@@ -8,7 +8,7 @@ use std::cell::OnceCell;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use super::{ConnectError, ConnectErrorKind, Connected, Dialer, Waiting};
+use super::{ConnectError, ConnectErrorKind, Connected, Dialer, Waiting, parse_target};
 use crate::outcome::Outcome;
 use crate::target::Target;
 
@@ -23,14 +23,7 @@ thread_local! {
 /// # Ok::<(), refused::ConnectError>(())
 /// ```
 pub fn connect(target: &str) -> Result<TcpStream, ConnectError> {
-    let parsed: Target = target.parse().map_err(|err| {
-        ConnectError::new(
-            target.to_owned(),
-            ConnectErrorKind::InvalidTarget(err),
-            Vec::new(),
-            Duration::ZERO,
-        )
-    })?;
+    let parsed = parse_target(target)?;
     dial(&Dialer::new(), &parsed).map(|c| c.stream)
 }
 

@@ -289,6 +289,18 @@ impl Dialer {
     }
 }
 
+/// Parses a target given as text, as a `ConnectError` when it does not parse.
+pub(crate) fn parse_target(text: &str) -> Result<Target, ConnectError> {
+    text.parse().map_err(|err| {
+        ConnectError::new(
+            text.to_owned(),
+            ConnectErrorKind::InvalidTarget(err),
+            Vec::new(),
+            Duration::ZERO,
+        )
+    })
+}
+
 /// Hands a connected socket to tokio's reactor.
 fn register(connected: Connected<Socket>) -> Result<Connected<TcpStream>, ConnectError> {
     connected.try_map(|socket| TcpStream::from_std(std::net::TcpStream::from(socket)))
@@ -297,14 +309,7 @@ fn register(connected: Connected<Socket>) -> Result<Connected<TcpStream>, Connec
 /// Connects to a TCP target given as text (`localhost:5432`, `[::1]:6379`, `http://web:8080`)
 /// with the default [`Dialer`]: happy eyeballs, 3 s attempts, three tries.
 pub async fn connect(target: &str) -> Result<TcpStream, ConnectError> {
-    let parsed: Target = target.parse().map_err(|err| {
-        ConnectError::new(
-            target.to_owned(),
-            ConnectErrorKind::InvalidTarget(err),
-            Vec::new(),
-            Duration::ZERO,
-        )
-    })?;
+    let parsed = parse_target(target)?;
     Dialer::new().dial(&parsed).await.map(|c| c.stream)
 }
 
