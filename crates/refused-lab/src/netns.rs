@@ -55,10 +55,7 @@ impl Netns {
             .command(program)
             .args(args)
             .output()
-            .map_err(|err| LabError::Tool {
-                tool: program.to_owned(),
-                message: err.to_string(),
-            })?;
+            .map_err(|err| not_run(program, &err))?;
         check(program, args, &output)?;
         Ok(output)
     }
@@ -72,10 +69,7 @@ impl Netns {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|err| LabError::Tool {
-                tool: program.to_owned(),
-                message: err.to_string(),
-            })?;
+            .map_err(|err| not_run(program, &err))?;
         self.children
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -92,22 +86,15 @@ impl Netns {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|err| LabError::Tool {
-                tool: "nft".into(),
-                message: err.to_string(),
-            })?;
+            .map_err(|err| not_run("nft", &err))?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin
                 .write_all(ruleset.as_bytes())
-                .map_err(|err| LabError::Tool {
-                    tool: "nft".into(),
-                    message: err.to_string(),
-                })?;
+                .map_err(|err| not_run("nft", &err))?;
         }
-        let output = child.wait_with_output().map_err(|err| LabError::Tool {
-            tool: "nft".into(),
-            message: err.to_string(),
-        })?;
+        let output = child
+            .wait_with_output()
+            .map_err(|err| not_run("nft", &err))?;
         check("nft", &["-f", "-"], &output)
     }
 
@@ -187,11 +174,16 @@ pub(crate) fn ip(args: &[&str]) -> Result<(), LabError> {
     let output = Command::new("ip")
         .args(args)
         .output()
-        .map_err(|err| LabError::Tool {
-            tool: "ip".into(),
-            message: err.to_string(),
-        })?;
+        .map_err(|err| not_run("ip", &err))?;
     check("ip", args, &output)
+}
+
+/// A tool that could not be started or talked to (missing, say).
+fn not_run(tool: &str, err: &std::io::Error) -> LabError {
+    LabError::Tool {
+        tool: tool.to_owned(),
+        message: err.to_string(),
+    }
 }
 
 fn check(program: &str, args: &[&str], output: &Output) -> Result<(), LabError> {

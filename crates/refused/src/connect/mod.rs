@@ -255,8 +255,7 @@ impl Dialer {
         let start = Instant::now();
         let limit = self
             .deadline
-            .unwrap_or(self.attempt_timeout)
-            .min(self.attempt_timeout);
+            .map_or(self.attempt_timeout, |d| d.min(self.attempt_timeout));
         let result = match tokio::time::timeout(limit, UnixStream::connect(path)).await {
             Ok(result) => result,
             Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
