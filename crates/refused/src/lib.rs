@@ -24,6 +24,7 @@
 pub mod connect;
 pub mod outcome;
 pub mod resolve;
+pub mod sys;
 pub mod target;
 
 pub use connect::{

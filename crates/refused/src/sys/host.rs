@@ -1,0 +1,148 @@
+//! Facts about this host: its own addresses, its IPv6, its neighbours, its hosts file.
+
+use std::fs;
+use std::net::{IpAddr, SocketAddr};
+
+use serde::Serialize;
+use socket2::{Domain, Socket, Type};
+
+/// Whether `ip` is one of this host's own addresses (any interface, all of 127.0.0.0/8, `::1`).
+///
+/// Asked of the kernel itself: binding a socket to an address only works for a local one
+/// (`EADDRNOTAVAIL` otherwise), which also covers addresses `getifaddrs` would not list, such
+/// as all of 127.0.0.0/8. `ip_nonlocal_bind` would fool it; it is off unless set on purpose.
+pub fn is_local_address(ip: IpAddr) -> bool {
+    if ip.is_loopback() || ip.is_unspecified() {
+        return true;
+    }
+    let Ok(socket) = Socket::new(
+        Domain::for_address(SocketAddr::new(ip, 0)),
+        Type::DGRAM,
+        None,
+    ) else {
+        return false;
+    };
+    socket.bind(&SocketAddr::new(ip, 0).into()).is_ok()
+}
+
+/// Whether this host can use IPv6 at all (a kernel with IPv6, not disabled, with `::1`).
+pub fn is_ipv6_usable() -> bool {
+    let disabled = fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6")
+        .is_ok_and(|v| v.trim() == "1");
+    !disabled && is_local_address_bound(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST))
+}
+
+fn is_local_address_bound(ip: IpAddr) -> bool {
+    Socket::new(
+        Domain::for_address(SocketAddr::new(ip, 0)),
+        Type::DGRAM,
+        None,
+    )
+    .and_then(|s| s.bind(&SocketAddr::new(ip, 0).into()))
+    .is_ok()
+}
+
+/// The ephemeral port range connects take their local port from.
+pub fn ephemeral_ports() -> Option<(u16, u16)> {
+    let text = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut parts = text.split_whitespace().map(str::parse);
+    Some((parts.next()?.ok()?, parts.next()?.ok()?))
+}
+
+/// What neighbour discovery knows of an address on a local link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Neighbour {
+    /// It answered: a link-layer address is known.
+    Answered,
+    /// Asked, never answered (an incomplete or failed entry).
+    NoAnswer,
+}
+
+/// The ARP table's word on an IPv4 address, if it has an entry (`/proc/net/arp`).
+pub fn neighbour(ip: IpAddr) -> Option<Neighbour> {
+    let IpAddr::V4(ip) = ip else {
+        return None;
+    };
+    parse_arp(&fs::read_to_string("/proc/net/arp").ok()?, ip.into())
+}
+
+/// Finds `ip` in the text of `/proc/net/arp`: flags `0x2` (ATF_COM) mean it answered.
+pub fn parse_arp(text: &str, ip: IpAddr) -> Option<Neighbour> {
+    text.lines().skip(1).find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let address: IpAddr = fields.next()?.parse().ok()?;
+        let flags = u32::from_str_radix(fields.nth(1)?.trim_start_matches("0x"), 16).ok()?;
+        (address == ip).then_some(if flags & 0x2 == 0 {
+            Neighbour::NoAnswer
+        } else {
+            Neighbour::Answered
+        })
+    })
+}
+
+/// Where a name's addresses came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NameSource {
+    /// `/etc/hosts`.
+    Hosts,
+    /// DNS (or another source `nsswitch.conf` names).
+    Dns,
+}
+
+/// Whether `/etc/hosts` has `name` (the system resolver looks there first on Linux).
+pub fn name_source(name: &str) -> NameSource {
+    let hosts = fs::read_to_string("/etc/hosts").unwrap_or_default();
+    if hosts_file_has(&hosts, name) {
+        NameSource::Hosts
+    } else {
+        NameSource::Dns
+    }
+}
+
+/// Whether a hosts file's text lists `name` (case-insensitive, comments ignored).
+pub fn hosts_file_has(text: &str, name: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    text.lines().any(|line| {
+        let line = line.split('#').next().unwrap_or_default();
+        let mut fields = line.split_whitespace();
+        fields
+            .next()
+            .is_some_and(|addr| addr.parse::<IpAddr>().is_ok())
+            && fields.any(|alias| alias.eq_ignore_ascii_case(name))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_local_and_documentation_addresses_are_not() {
+        assert!(is_local_address("127.0.0.1".parse().unwrap()));
+        assert!(is_local_address("127.3.2.1".parse().unwrap()));
+        assert!(!is_local_address("192.0.2.77".parse().unwrap()));
+        assert!(!is_local_address("2001:db8::77".parse().unwrap()));
+    }
+
+    #[test]
+    fn reads_arp_entries() {
+        let arp = "IP address       HW type     Flags       HW address            Mask     Device\n\
+                   10.77.0.2        0x1         0x2         02:fc:00:00:00:05     *        eth0\n\
+                   10.77.0.99       0x1         0x0         00:00:00:00:00:00     *        eth0\n";
+        let ip = |s: &str| s.parse().unwrap();
+        assert_eq!(parse_arp(arp, ip("10.77.0.2")), Some(Neighbour::Answered));
+        assert_eq!(parse_arp(arp, ip("10.77.0.99")), Some(Neighbour::NoAnswer));
+        assert_eq!(parse_arp(arp, ip("10.77.0.3")), None);
+    }
+
+    #[test]
+    fn finds_names_in_a_hosts_file() {
+        let hosts = "127.0.0.1 localhost\n::1 localhost ip6-localhost # v6\n# 10.0.0.1 db\n";
+        assert!(hosts_file_has(hosts, "LOCALHOST"));
+        assert!(hosts_file_has(hosts, "ip6-localhost"));
+        assert!(!hosts_file_has(hosts, "db"));
+        assert!(!hosts_file_has(hosts, "v6"));
+    }
+}

@@ -1,0 +1,113 @@
+//! Well-known services: which program usually listens on a port, and how it is started.
+
+use std::path::Path;
+
+/// A service people often run locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+    /// Its usual name.
+    pub name: &'static str,
+    /// Its usual ports.
+    pub ports: &'static [u16],
+    /// Command names (`/proc/PID/comm`) of its server processes.
+    pub commands: &'static [&'static str],
+    /// systemd units that start it, in the order to suggest them.
+    pub units: &'static [&'static str],
+}
+
+const SERVICES: &[Service] = &[
+    Service {
+        name: "PostgreSQL",
+        ports: &[5432],
+        commands: &["postgres", "postmaster"],
+        units: &["postgresql"],
+    },
+    Service {
+        name: "Redis",
+        ports: &[6379],
+        commands: &["redis-server", "valkey-server"],
+        units: &["redis-server", "redis", "valkey-server"],
+    },
+    Service {
+        name: "MySQL",
+        ports: &[3306],
+        commands: &["mysqld", "mariadbd"],
+        units: &["mariadb", "mysql", "mysqld"],
+    },
+    Service {
+        name: "MongoDB",
+        ports: &[27017],
+        commands: &["mongod"],
+        units: &["mongod"],
+    },
+    Service {
+        name: "memcached",
+        ports: &[11211],
+        commands: &["memcached"],
+        units: &["memcached"],
+    },
+    Service {
+        name: "SSH",
+        ports: &[22],
+        commands: &["sshd"],
+        units: &["ssh", "sshd"],
+    },
+    Service {
+        name: "a web server",
+        ports: &[80, 443],
+        commands: &["nginx", "apache2", "httpd", "caddy"],
+        units: &["nginx", "apache2", "httpd", "caddy"],
+    },
+    Service {
+        name: "RabbitMQ",
+        ports: &[5672],
+        commands: &["beam.smp"],
+        units: &["rabbitmq-server"],
+    },
+    Service {
+        name: "Elasticsearch",
+        ports: &[9200],
+        commands: &["java"],
+        units: &["elasticsearch"],
+    },
+];
+
+/// The service usually found on `port`.
+pub fn by_port(port: u16) -> Option<&'static Service> {
+    SERVICES.iter().find(|s| s.ports.contains(&port))
+}
+
+impl Service {
+    /// Whether a process with this command name is one of this service's servers.
+    pub fn is_command(&self, command: &str) -> bool {
+        self.commands.iter().any(|c| command == *c)
+    }
+
+    /// The systemd unit installed on this host that starts it, if any.
+    pub fn installed_unit(&self) -> Option<&'static str> {
+        const UNIT_DIRS: [&str; 4] = [
+            "/etc/systemd/system",
+            "/lib/systemd/system",
+            "/usr/lib/systemd/system",
+            "/run/systemd/system",
+        ];
+        self.units.iter().copied().find(|unit| {
+            UNIT_DIRS
+                .iter()
+                .any(|dir| Path::new(dir).join(format!("{unit}.service")).exists())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knows_the_common_database_ports() {
+        assert_eq!(by_port(5432).map(|s| s.name), Some("PostgreSQL"));
+        assert!(by_port(6379).unwrap().is_command("redis-server"));
+        assert!(by_port(3306).unwrap().is_command("mariadbd"));
+        assert!(by_port(8080).is_none());
+    }
+}
