@@ -4,11 +4,12 @@ mod args;
 mod check;
 mod duration;
 mod output;
+mod why;
 
 use std::io;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::args::{Cli, Command};
 
@@ -47,7 +48,15 @@ fn run() -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Check(args) => runtime.block_on(check::run(args)),
+        Some(Command::Check(args)) => runtime.block_on(check::run(args)),
+        Some(Command::Why(args)) => runtime.block_on(why::run(args)),
+        None => {
+            if let Some(args) = cli.why {
+                return runtime.block_on(why::run(args));
+            }
+            Cli::command().print_help()?;
+            Ok(ExitCode::from(EXIT_USAGE))
+        }
     }
 }
 

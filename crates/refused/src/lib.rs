@@ -22,6 +22,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod connect;
+pub mod diagnose;
 pub mod outcome;
 pub mod resolve;
 pub mod sys;

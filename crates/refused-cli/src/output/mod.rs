@@ -10,6 +10,11 @@ pub const GOOD: Style = AnsiColor::Green.on_default().bold();
 /// Red, for what does not.
 pub const BAD: Style = AnsiColor::Red.on_default().bold();
 
+/// Yellow, for warnings.
+pub const WARN: Style = AnsiColor::Yellow.on_default().bold();
+/// Dim, for section headings.
+pub const DIM: Style = Style::new().dimmed();
+
 /// Prints `error: MESSAGE` to stderr.
 pub fn error(message: &str) {
     let mut stderr = anstream::stderr();

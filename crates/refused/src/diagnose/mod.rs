@@ -1,0 +1,86 @@
+//! The diagnosis: why a connection to a target fails (or what may fail for other clients when it
+//! works), with the evidence and what to do.
+//!
+//! [`diagnose`] collects facts ([`collect`]: resolve, one attempt per address, this host's socket
+//! tables, owners, other namespaces, firewall rules, neighbours) and hands them to the rules
+//! ([`rules::infer`]), which name exactly one [`Cause`] of DESIGN.md's table.
+
+pub mod cause;
+mod collect;
+pub mod evidence;
+pub mod facts;
+pub mod rules;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::connect::{Attempt, as_millis};
+use crate::target::Target;
+
+pub use cause::Cause;
+pub use evidence::{Evidence, HeldListener, UnixSocketFacts, Unseen};
+pub use facts::{AddressFacts, Facts, Resolution};
+pub use rules::{Finding, Unexplained};
+
+/// How a diagnosis runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Each attempt's time limit (and the resolver's).
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// What a diagnosis found: DESIGN.md's JSON document.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    /// The target as given.
+    pub target: String,
+    /// The cause.
+    pub cause: Cause,
+    /// One sentence.
+    pub summary: String,
+    /// One attempt per resolved address.
+    pub attempts: Vec<Attempt>,
+    /// The facts the cause rests on.
+    pub evidence: Vec<Evidence>,
+    /// What to do.
+    pub suggestions: Vec<String>,
+    /// What works now but may fail for other clients.
+    pub warnings: Vec<String>,
+    /// What could not be seen, and how to see it.
+    pub unseen: Vec<Unseen>,
+    /// How long the diagnosis took.
+    #[serde(rename = "elapsed_ms", serialize_with = "as_millis")]
+    pub elapsed: Duration,
+}
+
+/// Diagnoses a target. Fails only when an attempt ends in a way no rule explains (out of file
+/// descriptors, an unknown errno).
+pub async fn diagnose(target: &Target, options: &Options) -> Result<Diagnosis, Unexplained> {
+    let start = Instant::now();
+    let facts = collect::facts(target, options).await;
+    let finding = rules::infer(&facts)?;
+    let attempts = match &facts.unix {
+        Some((attempt, _)) => vec![attempt.clone()],
+        None => facts.addresses.iter().map(|a| a.attempt.clone()).collect(),
+    };
+    Ok(Diagnosis {
+        target: target.to_string(),
+        cause: finding.cause,
+        summary: finding.summary,
+        attempts,
+        evidence: finding.evidence,
+        suggestions: finding.suggestions,
+        warnings: finding.warnings,
+        unseen: facts.unseen,
+        elapsed: start.elapsed(),
+    })
+}

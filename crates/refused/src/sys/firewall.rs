@@ -51,9 +51,21 @@ pub struct Blocker {
     pub rule: String,
     /// `drop` or `reject`.
     pub verdict: &'static str,
+    /// The rule's handle (`nft delete rule ... handle N`); `None` for a policy.
+    pub handle: Option<u64>,
     /// False when the rule has matches we do not evaluate (interfaces, marks, named sets...):
     /// it may stop the packet, or may not.
     pub certain: bool,
+}
+
+impl Blocker {
+    /// `input` or `output`.
+    pub const fn hook_name(&self) -> &'static str {
+        match self.hook {
+            Hook::Output => "output",
+            Hook::Input => "input",
+        }
+    }
 }
 
 /// Why the ruleset could not be read.
@@ -121,12 +133,13 @@ pub fn blockers(ruleset: &Value, hook: Hook, packet: &Packet) -> Vec<Blocker> {
             .filter(|rule| {
                 rule["family"] == family && rule["table"] == table && rule["chain"] == name
             });
-        let at = |rule: String, verdict, certain| Blocker {
+        let at = |rule: String, handle, verdict, certain| Blocker {
             table: format!("{family} {table}"),
             chain: name.to_owned(),
             hook,
             rule,
             verdict,
+            handle,
             certain,
         };
         // Once a rule that may accept has been passed, nothing later is certain.
@@ -145,11 +158,11 @@ pub fn blockers(ruleset: &Value, hook: Hook, packet: &Packet) -> Vec<Blocker> {
                     decided = true;
                     break;
                 }
-                (None, Some(Verdict::Accept | Verdict::Other)) => sure = false,
-                (Some(true), Some(Verdict::Other)) => sure = false,
+                (None, Some(Verdict::Accept | Verdict::Other))
+                | (Some(true), Some(Verdict::Other)) => sure = false,
                 (matched, Some(Verdict::Stop(kind))) => {
                     let certain = sure && matched == Some(true);
-                    found.push(at(render(exprs), kind, certain));
+                    found.push(at(render(exprs), rule["handle"].as_u64(), kind, certain));
                     if certain {
                         decided = true;
                         break;
@@ -158,7 +171,7 @@ pub fn blockers(ruleset: &Value, hook: Hook, packet: &Packet) -> Vec<Blocker> {
             }
         }
         if !decided && chain["policy"] == "drop" {
-            found.push(at("policy drop".to_owned(), "drop", sure));
+            found.push(at("policy drop".to_owned(), None, "drop", sure));
         }
     }
     found
@@ -184,7 +197,6 @@ fn verdict_of(expr: &Value) -> Option<Verdict> {
 }
 
 /// `Some(true)` and `Some(true)` is `Some(true)`; any `Some(false)` wins; else unknown.
-#[expect(clippy::unnecessary_wraps, reason = "a fold over three-valued logic")]
 fn and(a: Option<bool>, b: Option<bool>) -> Option<bool> {
     match (a, b) {
         (Some(false), _) | (_, Some(false)) => Some(false),
@@ -210,11 +222,10 @@ fn matches(expr: &Value, packet: &Packet) -> Option<bool> {
             ("ip6", "daddr") if packet.dst.is_ipv6() => address_in(packet.dst, right)?,
             ("ip", "saddr") if packet.dst.is_ipv4() => address_in(packet.src?, right)?,
             ("ip6", "saddr") if packet.dst.is_ipv6() => address_in(packet.src?, right)?,
-            // An `ip` match never matches an IPv6 packet, and the other way round.
-            ("ip", _) | ("ip6", _) => return Some(false),
             ("tcp" | "th", "dport") => port_in(packet.dport, right)?,
             ("tcp" | "th", "sport") => port_in(packet.sport?, right)?,
-            ("udp" | "sctp" | "icmp" | "icmpv6", _) => return Some(false),
+            // An `ip` match never matches an IPv6 packet, and the other way round.
+            ("ip" | "ip6" | "udp" | "sctp" | "icmp" | "icmpv6", _) => return Some(false),
             _ => return None,
         }
     } else if let Some(meta) = left.get("meta") {
@@ -276,7 +287,7 @@ fn address_in(ip: IpAddr, right: &Value) -> Option<bool> {
         } else if let Some(prefix) = value.get("prefix") {
             let net: IpAddr = prefix["addr"].as_str()?.parse().ok()?;
             let len = u32::try_from(prefix["len"].as_u64()?).ok()?;
-            hit |= in_prefix(ip, net, len)?;
+            hit |= in_prefix(ip, net, len);
         } else {
             return None;
         }
@@ -284,8 +295,8 @@ fn address_in(ip: IpAddr, right: &Value) -> Option<bool> {
     Some(hit)
 }
 
-fn in_prefix(ip: IpAddr, net: IpAddr, len: u32) -> Option<bool> {
-    Some(match (ip, net) {
+fn in_prefix(ip: IpAddr, net: IpAddr, len: u32) -> bool {
+    match (ip, net) {
         (IpAddr::V4(ip), IpAddr::V4(net)) => {
             let mask = u32::MAX.checked_shl(32 - len.min(32)).unwrap_or(0);
             u32::from(ip) & mask == u32::from(net) & mask
@@ -295,7 +306,7 @@ fn in_prefix(ip: IpAddr, net: IpAddr, len: u32) -> Option<bool> {
             u128::from(ip) & mask == u128::from(net) & mask
         }
         _ => false,
-    })
+    }
 }
 
 fn named_in(name: &str, right: &Value) -> Option<bool> {

@@ -25,6 +25,19 @@ pub fn is_local_address(ip: IpAddr) -> bool {
     socket.bind(&SocketAddr::new(ip, 0).into()).is_ok()
 }
 
+/// The address this host would send from to reach `ip` (a connected UDP socket: no packet is
+/// sent).
+pub fn source_address_for(ip: IpAddr) -> Option<IpAddr> {
+    let socket = Socket::new(
+        Domain::for_address(SocketAddr::new(ip, 0)),
+        Type::DGRAM,
+        None,
+    )
+    .ok()?;
+    socket.connect(&SocketAddr::new(ip, 9).into()).ok()?;
+    Some(socket.local_addr().ok()?.as_socket()?.ip())
+}
+
 /// Whether this host can use IPv6 at all (a kernel with IPv6, not disabled, with `::1`).
 pub fn is_ipv6_usable() -> bool {
     let disabled = fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6")
@@ -67,7 +80,7 @@ pub fn neighbour(ip: IpAddr) -> Option<Neighbour> {
     parse_arp(&fs::read_to_string("/proc/net/arp").ok()?, ip.into())
 }
 
-/// Finds `ip` in the text of `/proc/net/arp`: flags `0x2` (ATF_COM) mean it answered.
+/// Finds `ip` in the text of `/proc/net/arp`: flags `0x2` (`ATF_COM`) mean it answered.
 pub fn parse_arp(text: &str, ip: IpAddr) -> Option<Neighbour> {
     text.lines().skip(1).find_map(|line| {
         let mut fields = line.split_whitespace();

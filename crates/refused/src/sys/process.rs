@@ -38,7 +38,7 @@ impl Owners {
 
 /// Looks for the processes holding the sockets with these inodes. When several hold one socket
 /// (a forked server), the lowest pid, usually the parent, is kept.
-pub fn owners(inodes: &HashSet<u64>) -> Owners {
+pub fn owners<S: std::hash::BuildHasher>(inodes: &HashSet<u64, S>) -> Owners {
     let mut owners = Owners::default();
     if inodes.is_empty() {
         return owners;

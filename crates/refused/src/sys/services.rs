@@ -80,7 +80,7 @@ pub fn by_port(port: u16) -> Option<&'static Service> {
 impl Service {
     /// Whether a process with this command name is one of this service's servers.
     pub fn is_command(&self, command: &str) -> bool {
-        self.commands.iter().any(|c| command == *c)
+        self.commands.contains(&command)
     }
 
     /// The systemd unit installed on this host that starts it, if any.

@@ -23,7 +23,7 @@ pub struct Listener {
     /// The bound port.
     pub port: u16,
     /// For an IPv6 listener, whether it refuses IPv4 (`IPV6_V6ONLY`); `None` when the source
-    /// cannot tell (`/proc/net/tcp6` cannot, sock_diag can).
+    /// cannot tell (`/proc/net/tcp6` cannot, `sock_diag` can).
     pub v6only: Option<bool>,
     /// Connections waiting in the accept queue.
     pub queue: u32,

@@ -1,0 +1,80 @@
+//! `refused why TARGET` (and plain `refused TARGET`): the cause, the evidence, the fix.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use refused::Target;
+use refused::connect::HumanDuration;
+use refused::diagnose::{self, Diagnosis, Options};
+
+use crate::args::WhyArgs;
+use crate::output::{self, BAD, DIM, GOOD, WARN};
+use crate::{EXIT_DOWN, EXIT_INTERNAL, EXIT_USAGE};
+
+pub async fn run(args: WhyArgs) -> anyhow::Result<ExitCode> {
+    let target: Target = match args.target.parse() {
+        Ok(target) => target,
+        Err(err) => {
+            output::error(&err.to_string());
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let options = Options {
+        timeout: args.timeout,
+    };
+    let diagnosis = match diagnose::diagnose(&target, &options).await {
+        Ok(diagnosis) => diagnosis,
+        Err(err) => {
+            output::error(&err.to_string());
+            return Ok(ExitCode::from(EXIT_INTERNAL));
+        }
+    };
+    if args.json {
+        output::json_line(&diagnosis)?;
+    } else {
+        render(&diagnosis)?;
+    }
+    Ok(if diagnosis.cause.is_reachable() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DOWN)
+    })
+}
+
+/// Cause first, then the evidence, the fix, and what could not be seen.
+fn render(d: &Diagnosis) -> anyhow::Result<()> {
+    let mut out = anstream::stdout().lock();
+    let style = if d.cause.is_reachable() { GOOD } else { BAD };
+    writeln!(out, "{style}{}{style:#}  {}", d.cause, d.target)?;
+    writeln!(out, "  {}", d.summary)?;
+    for warning in &d.warnings {
+        writeln!(out, "  {WARN}warning{WARN:#}: {warning}")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "  {DIM}evidence{DIM:#}")?;
+    for attempt in &d.attempts {
+        writeln!(
+            out,
+            "    {} {} in {}",
+            attempt.address,
+            attempt.outcome,
+            HumanDuration(attempt.elapsed)
+        )?;
+    }
+    for evidence in &d.evidence {
+        writeln!(out, "    {evidence}")?;
+    }
+    if !d.suggestions.is_empty() {
+        writeln!(out, "  {DIM}fix{DIM:#}")?;
+        for suggestion in &d.suggestions {
+            writeln!(out, "    {suggestion}")?;
+        }
+    }
+    if !d.unseen.is_empty() {
+        writeln!(out, "  {DIM}not seen{DIM:#}")?;
+        for unseen in &d.unseen {
+            writeln!(out, "    {}: {}", unseen.what, unseen.how)?;
+        }
+    }
+    Ok(())
+}

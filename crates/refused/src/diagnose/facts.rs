@@ -1,0 +1,76 @@
+//! Facts: everything collected about one target, the input of the rules. Plain data, so each
+//! rule can be tested on facts made by hand.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::connect::Attempt;
+use crate::resolve::ResolveError;
+use crate::sys::firewall::Blocker;
+use crate::sys::host::{NameSource, Neighbour};
+use crate::target::Target;
+
+use super::evidence::{HeldListener, UnixSocketFacts, Unseen};
+
+/// What was collected about one target.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The target as given.
+    pub target: Target,
+    /// What the name resolved to (empty for a literal or a unix socket).
+    pub resolution: Resolution,
+    /// One per address, in the resolver's order.
+    pub addresses: Vec<AddressFacts>,
+    /// This namespace's TCP listeners, with their owners (`None`: could not be read).
+    pub listeners: Option<Vec<HeldListener>>,
+    /// Listeners on the target's port in other namespaces of this host.
+    pub foreign: Vec<HeldListener>,
+    /// The ephemeral port range.
+    pub ephemeral_ports: Option<(u16, u16)>,
+    /// Whether IPv6 works on this host.
+    pub ipv6_usable: bool,
+    /// For a unix target: the attempt and what the path is.
+    pub unix: Option<(Attempt, UnixSocketFacts)>,
+    /// What could not be seen.
+    pub unseen: Vec<Unseen>,
+}
+
+/// What the name of the target resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// An address literal or a unix path: nothing to resolve.
+    None,
+    /// The name's addresses, each with where it came from.
+    Resolved {
+        /// The name.
+        name: String,
+        /// Its addresses in the resolver's order.
+        addresses: Vec<IpAddr>,
+        /// Where they came from.
+        source: NameSource,
+    },
+    /// The name did not resolve.
+    Failed(ResolveError),
+}
+
+/// What was found about one address of the target.
+#[derive(Debug, Clone)]
+pub struct AddressFacts {
+    /// The connect attempt.
+    pub attempt: Attempt,
+    /// The socket address tried.
+    pub addr: SocketAddr,
+    /// Whether the address is one of this host's own.
+    pub local: bool,
+    /// ARP's word on it, for a remote IPv4 address that did not answer.
+    pub neighbour: Option<Neighbour>,
+    /// Rules of this host's firewall that stop this connection (`None`: could not be read).
+    pub blockers: Option<Vec<Blocker>>,
+}
+
+impl AddressFacts {
+    /// How long the attempt took.
+    pub const fn elapsed(&self) -> Duration {
+        self.attempt.elapsed
+    }
+}

@@ -1,0 +1,667 @@
+//! The inference: from facts to one cause, its evidence, and what to do. Plain code that reads
+//! top to bottom; every rule is tested on facts made by hand (see the tests below), and the whole
+//! in the lab (`crates/refused-cli/tests/it/why_lab.rs`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::outcome::Outcome;
+use crate::resolve::ResolveErrorKind;
+use crate::sys::host::Neighbour;
+use crate::sys::services;
+
+use super::cause::Cause;
+use super::evidence::{Evidence, HeldListener};
+use super::facts::{AddressFacts, Facts, Resolution};
+
+/// An `EHOSTUNREACH` faster than this came from an ICMP reject, not from neighbour discovery
+/// giving up (which takes about 3 s on Linux).
+const FAST_UNREACHABLE: Duration = Duration::from_secs(2);
+
+/// What the rules concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The cause.
+    pub cause: Cause,
+    /// One sentence.
+    pub summary: String,
+    /// The facts it rests on.
+    pub evidence: Vec<Evidence>,
+    /// What to do.
+    pub suggestions: Vec<String>,
+    /// Things that work now but may fail for other clients.
+    pub warnings: Vec<String>,
+}
+
+impl Finding {
+    fn new(cause: Cause, summary: impl Into<String>) -> Self {
+        Self {
+            cause,
+            summary: summary.into(),
+            evidence: Vec::new(),
+            suggestions: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn evidence(mut self, evidence: impl IntoIterator<Item = Evidence>) -> Self {
+        self.evidence.extend(evidence);
+        self
+    }
+
+    fn suggest(mut self, suggestion: impl Into<String>) -> Self {
+        self.suggestions.push(suggestion.into());
+        self
+    }
+}
+
+/// An outcome no rule explains (`EMFILE`, an errno we do not know): the caller's failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("connecting to {address} failed in a way `refused` cannot diagnose: {outcome}")]
+pub struct Unexplained {
+    /// Where.
+    pub address: String,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// Names the cause.
+pub fn infer(facts: &Facts) -> Result<Finding, Unexplained> {
+    if let Some((attempt, path)) = &facts.unix {
+        return unix(attempt.outcome, path, &attempt.address.to_string());
+    }
+    if let Resolution::Failed(err) = &facts.resolution {
+        return Ok(dns(&err.name, err.kind));
+    }
+    if let Some(connected) = facts
+        .addresses
+        .iter()
+        .position(|a| a.attempt.outcome.is_connected())
+    {
+        return Ok(reachable(facts, connected));
+    }
+    let mut best: Option<Finding> = None;
+    for address in &facts.addresses {
+        let finding = explain(facts, address)?;
+        if best
+            .as_ref()
+            .is_none_or(|b| finding.cause.specificity() > b.cause.specificity())
+        {
+            best = Some(finding);
+        }
+    }
+    best.ok_or_else(|| Unexplained {
+        address: facts.target.to_string(),
+        outcome: Outcome::Other(None),
+    })
+}
+
+fn dns(name: &str, kind: ResolveErrorKind) -> Finding {
+    let evidence = Evidence::DnsError {
+        name: name.to_owned(),
+        error: kind.as_label(),
+        detail: kind.to_string(),
+    };
+    let lookup = format!("`getent ahosts {name}` shows what this host resolves it to");
+    let finding = match kind {
+        ResolveErrorKind::NotFound => Finding::new(
+            Cause::DnsNotFound,
+            format!("`{name}` does not exist: neither /etc/hosts nor DNS knows it"),
+        )
+        .suggest(format!(
+            "check the spelling of `{name}`, or add it to DNS or /etc/hosts"
+        ))
+        .suggest(lookup),
+        ResolveErrorKind::NoAddress => Finding::new(
+            Cause::DnsNoAddress,
+            format!("`{name}` exists but has no address (no A or AAAA record)"),
+        )
+        .suggest(format!(
+            "add an A or AAAA record for `{name}`, or connect to its address"
+        ))
+        .suggest(lookup),
+        ResolveErrorKind::Timeout
+        | ResolveErrorKind::ServerFailure
+        | ResolveErrorKind::Other(_) => Finding::new(
+            Cause::DnsFailure,
+            format!("the resolver failed while looking up `{name}`: {kind}"),
+        )
+        .suggest("check the nameservers in /etc/resolv.conf: are they up and reachable?")
+        .suggest(lookup),
+    };
+    finding.evidence([evidence])
+}
+
+fn reachable(facts: &Facts, connected: usize) -> Finding {
+    let winner = &facts.addresses[connected];
+    let mut finding = Finding::new(
+        Cause::Reachable,
+        format!(
+            "{} accepts connections (connected in {})",
+            winner.addr,
+            crate::connect::HumanDuration(winner.elapsed())
+        ),
+    );
+    if let Some(first) = facts.addresses.first().filter(|_| connected > 0) {
+        let name = match &facts.resolution {
+            Resolution::Resolved { name, .. } => format!("`{name}`"),
+            _ => "the target".to_owned(),
+        };
+        finding.warnings.push(format!(
+            "{name} gives {} first, and {} was {}: clients that try only the first address \
+             (without happy eyeballs, such as Node 17 to 19) fail here; connect to {} or make \
+             the service listen on {} too",
+            first.addr.ip(),
+            first.addr,
+            first.attempt.outcome,
+            winner.addr.ip(),
+            first.addr.ip(),
+        ));
+    }
+    finding.evidence(resolution_evidence(facts))
+}
+
+/// The evidence of a resolved name: one line per address.
+pub fn resolution_evidence(facts: &Facts) -> Vec<Evidence> {
+    match &facts.resolution {
+        Resolution::Resolved {
+            name,
+            addresses,
+            source,
+        } => addresses
+            .iter()
+            .map(|address| Evidence::Resolved {
+                name: name.clone(),
+                address: *address,
+                family: if address.is_ipv4() { "ipv4" } else { "ipv6" },
+                source: *source,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Explains one failed address.
+fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
+    let addr = address.addr;
+    let outcome = address.attempt.outcome;
+    let took = crate::connect::HumanDuration(address.elapsed());
+
+    // This host's own firewall, when its rules say so (and the outcome fits the verdict).
+    if let Some(finding) = blocked_by_rule(address) {
+        return Ok(finding);
+    }
+    if address.local {
+        return local(facts, address);
+    }
+    let host = addr.ip();
+    let port = addr.port();
+    let finding = match outcome {
+        Outcome::Refused | Outcome::Reset => Finding::new(
+            Cause::Closed,
+            format!("{host} is up and answered with a reset: nothing listens on port {port} there"),
+        )
+        .suggest(format!("start the service on {host}, or check its port: on that host, `ss -ltnp` lists what listens"))
+        .suggest(format!("if something does listen there, a firewall on {host} rejects port {port} with a reset")),
+        Outcome::Timeout if address.neighbour == Some(Neighbour::NoAnswer) => unreachable_host(address),
+        Outcome::Timeout => Finding::new(
+            Cause::Filtered,
+            format!("no answer from {addr} within {took}: a firewall drops the packets, or the path is broken"),
+        )
+        .suggest(format!("check the firewall of {host} and any security group or network ACL on the way for TCP port {port}"))
+        .suggest("if the host is slow rather than filtered, try a longer `--timeout`"),
+        Outcome::HostUnreachable if address.elapsed() < FAST_UNREACHABLE && address.neighbour != Some(Neighbour::NoAnswer) => {
+            Finding::new(
+                Cause::Rejected,
+                format!("{addr} was rejected within {took} (ICMP host or admin prohibited): a firewall on {host} or on the path rejects it on purpose"),
+            )
+            .suggest(format!("open TCP port {port} in the firewall of {host} (or of the router that rejects it)"))
+        }
+        Outcome::HostUnreachable => unreachable_host(address),
+        Outcome::PermissionDenied => Finding::new(
+            Cause::Rejected,
+            format!("{addr} was rejected (permission denied: an ICMP admin-prohibited from the path, or a local policy such as SELinux)"),
+        )
+        .suggest(format!("open TCP port {port} in the firewall of {host} or of the router that rejects it"))
+        .suggest("if it is this host's policy: `sudo nft list ruleset`, or SELinux's audit log (`ausearch -m avc`)"),
+        Outcome::NetworkUnreachable | Outcome::AddressUnavailable
+            if host.is_ipv6() && !facts.ipv6_usable =>
+        {
+            no_ipv6(addr)
+        }
+        Outcome::NetworkUnreachable => Finding::new(
+            Cause::NetworkUnreachable,
+            format!("this host has no route to {host}"),
+        )
+        .suggest(format!("`ip route get {host}` shows the route this host would take; add one, or check the address")),
+        Outcome::AddressUnavailable => ports_exhausted(facts, addr),
+        Outcome::Connected | Outcome::TooManyOpenFiles | Outcome::Other(_) => {
+            return Err(Unexplained { address: addr.to_string(), outcome });
+        }
+    };
+    Ok(finding.evidence(resolution_evidence(facts)))
+}
+
+fn unreachable_host(address: &AddressFacts) -> Finding {
+    let host = address.addr.ip();
+    let mut finding = Finding::new(
+        Cause::HostUnreachable,
+        format!("nobody on the local network has {host}: neighbour discovery got no answer"),
+    )
+    .suggest(format!("check that the host is up and that {host} is its address; `ip neigh show {host}` shows what this host learned"));
+    if let Some(state) = address.neighbour {
+        finding.evidence.push(Evidence::Neighbour {
+            address: host,
+            state,
+        });
+    }
+    finding
+}
+
+fn no_ipv6(addr: SocketAddr) -> Finding {
+    Finding::new(
+        Cause::NetworkUnreachable,
+        format!("IPv6 is disabled on this host, so {addr} cannot be reached"),
+    )
+    .evidence([Evidence::Ipv6Unusable])
+    .suggest("connect over IPv4, or enable IPv6: `sudo sysctl -w net.ipv6.conf.all.disable_ipv6=0`")
+}
+
+fn ports_exhausted(facts: &Facts, addr: SocketAddr) -> Finding {
+    let mut finding = Finding::new(
+        Cause::PortsExhausted,
+        format!("no local port was free to connect to {addr}: every ephemeral port is in use"),
+    )
+    .suggest("count the connections holding them: `ss -tan state time-wait | wc -l` and `ss -tan | wc -l`")
+    .suggest("widen the range: `sudo sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"`, and reuse connections (pooling, keep-alive)");
+    if let Some((low, high)) = facts.ephemeral_ports {
+        finding
+            .evidence
+            .push(Evidence::EphemeralPorts { low, high });
+    }
+    finding
+}
+
+/// A rule of this host's firewall that matches, when the outcome fits what the rule does: a
+/// drop shows as a timeout, a reject as a refusal, an unreachable or a permission error.
+fn blocked_by_rule(address: &AddressFacts) -> Option<Finding> {
+    let outcome = address.attempt.outcome;
+    let fits = |verdict: &str| match verdict {
+        "drop" => outcome == Outcome::Timeout,
+        _ => matches!(
+            outcome,
+            Outcome::Refused
+                | Outcome::HostUnreachable
+                | Outcome::PermissionDenied
+                | Outcome::NetworkUnreachable
+        ),
+    };
+    let blockers = address.blockers.as_deref()?;
+    let blocker = blockers
+        .iter()
+        .find(|b| b.certain && fits(b.verdict))
+        .or_else(|| blockers.iter().find(|b| fits(b.verdict)))?;
+    let how = if blocker.certain { "" } else { " probably" };
+    let mut finding = Finding::new(
+        Cause::BlockedLocally,
+        format!(
+            "this host's own firewall{how} stops the connection to {}: `{}` ({} {}, chain `{}`)",
+            address.addr,
+            blocker.rule,
+            blocker.hook_name(),
+            blocker.table,
+            blocker.chain
+        ),
+    )
+    .evidence([Evidence::from(blocker)]);
+    finding = match blocker.handle {
+        Some(handle) => finding.suggest(format!(
+            "remove the rule if it is not wanted: `sudo nft delete rule {} {} handle {handle}`",
+            blocker.table, blocker.chain
+        )),
+        None => finding.suggest(format!(
+            "the chain's policy drops it: add an accept rule, for example `sudo nft insert rule {} {} tcp dport {} accept`",
+            blocker.table,
+            blocker.chain,
+            address.addr.port()
+        )),
+    };
+    Some(finding.suggest(format!(
+        "`sudo nft -a list chain {} {}` shows the chain",
+        blocker.table, blocker.chain
+    )))
+}
+
+/// A failed address of this very host: its socket tables say who listens where.
+fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
+    let ip = address.addr.ip();
+    let port = address.addr.port();
+    let listeners = facts.listeners.as_deref().unwrap_or_default();
+    let on_port: Vec<&HeldListener> = listeners
+        .iter()
+        .filter(|l| l.listener.port == port)
+        .collect();
+    let exact: Vec<&HeldListener> = on_port
+        .iter()
+        .copied()
+        .filter(|l| l.listener.accepts(ip))
+        .collect();
+
+    match address.attempt.outcome {
+        Outcome::Timeout => return Ok(local_timeout(address, &exact)),
+        Outcome::Refused | Outcome::Reset => {}
+        Outcome::PermissionDenied => {
+            return Ok(Finding::new(
+                Cause::BlockedLocally,
+                format!(
+                    "connecting to {} was denied by a local policy (firewall or SELinux)",
+                    address.addr
+                ),
+            )
+            .evidence([Evidence::LocalAddress { address: ip }])
+            .suggest("`sudo nft list ruleset` shows the firewall rules; SELinux's audit log: `ausearch -m avc`"));
+        }
+        _ => return explain_remote_like(facts, address),
+    }
+    if let Some(listener) = exact.first() {
+        // Something listens right there and we were still refused: a reject rule of this host.
+        let finding = Finding::new(
+            Cause::BlockedLocally,
+            format!(
+                "{} listens on {}, yet the connection was refused: this host's firewall rejects it",
+                listener.owner(),
+                listener.endpoint()
+            ),
+        )
+        .evidence(listed(&exact));
+        return Ok(see_the_rules(finding, address));
+    }
+    if !on_port.is_empty() {
+        return Ok(listening_elsewhere(address.addr, &on_port));
+    }
+    if let Some(foreign) = facts.foreign.first() {
+        return Ok(other_namespace(address.addr, foreign, &facts.foreign));
+    }
+    if let Some((candidate, why)) = intended(facts, ip, port, listeners) {
+        return Ok(Finding::new(
+            Cause::WrongPort,
+            format!(
+                "nothing listens on port {port}, but {} listens on {} ({why})",
+                candidate.owner(),
+                candidate.endpoint()
+            ),
+        )
+        .evidence([
+            Evidence::Listener(candidate.clone()),
+            Evidence::LocalAddress { address: ip },
+        ])
+        .suggest(format!("connect to {} instead", candidate.endpoint()))
+        .suggest(format!("or make the service listen on port {port}")));
+    }
+    Ok(no_listener(ip, port))
+}
+
+fn listed(listeners: &[&HeldListener]) -> Vec<Evidence> {
+    listeners
+        .iter()
+        .map(|l| Evidence::Listener((*l).clone()))
+        .collect()
+}
+
+fn see_the_rules(mut finding: Finding, address: &AddressFacts) -> Finding {
+    if address.blockers.is_none() {
+        finding = finding
+            .suggest("run as root to see the rule: `sudo refused why` reads the firewall rules");
+    }
+    finding.suggest("`sudo nft list ruleset` shows the rules")
+}
+
+/// No answer from an address of this host: a full accept queue, or this host's firewall (the
+/// packets never leave the host, so a drop can only be its own).
+fn local_timeout(address: &AddressFacts, exact: &[&HeldListener]) -> Finding {
+    let full = exact.iter().find(|l| {
+        l.listener.queue > 0 && (l.listener.is_queue_full() || l.listener.backlog.is_none())
+    });
+    if let Some(full) = full {
+        let l = &full.listener;
+        let limit = l
+            .backlog
+            .map_or_else(|| "its limit".to_owned(), |b| b.to_string());
+        return Finding::new(
+            Cause::ListenQueueFull,
+            format!(
+                "{} listens on {}, but its accept queue is full ({} waiting, limit {limit}): new connections are dropped",
+                full.owner(),
+                full.endpoint(),
+                l.queue
+            ),
+        )
+        .evidence(listed(&[full]))
+        .suggest(format!(
+            "{} does not accept connections fast enough: it is stuck, overloaded, or never calls accept()",
+            full.owner()
+        ))
+        .suggest("raise its listen() backlog and `sudo sysctl -w net.core.somaxconn=4096`, or find what blocks it");
+    }
+    let finding = Finding::new(
+        Cause::BlockedLocally,
+        format!(
+            "{} is this host's own address, yet the connection got no answer: this host's firewall drops it",
+            address.addr
+        ),
+    )
+    .evidence([Evidence::LocalAddress {
+        address: address.addr.ip(),
+    }])
+    .evidence(listed(exact));
+    see_the_rules(finding, address)
+}
+
+/// Something has the port, but on an address or family the target does not reach.
+fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener]) -> Finding {
+    let ip = addr.ip();
+    let family = |v4: bool| if v4 { "IPv4" } else { "IPv6" };
+    let bound = on_port[0];
+    let v6only = on_port
+        .iter()
+        .find(|l| l.listener.v6only == Some(true) && ip.is_ipv4());
+    let (cause, summary) = if on_port
+        .iter()
+        .all(|l| l.listener.address.is_ipv4() != ip.is_ipv4())
+    {
+        (
+            Cause::ListeningOnOtherFamily,
+            format!(
+                "{} listens on {} ({} only), and {addr} is {}",
+                bound.owner(),
+                bound.endpoint(),
+                family(!ip.is_ipv4()),
+                family(ip.is_ipv4())
+            ),
+        )
+    } else if let Some(v6only) = v6only {
+        (
+            Cause::ListeningOnOtherFamily,
+            format!(
+                "{} listens on {} with IPV6_V6ONLY, so IPv4 {addr} is not taken",
+                v6only.owner(),
+                v6only.endpoint()
+            ),
+        )
+    } else {
+        (
+            Cause::ListeningOnOtherAddress,
+            format!(
+                "{} listens on port {}, but only on {}, not on {ip}",
+                bound.owner(),
+                addr.port(),
+                bound.listener.address
+            ),
+        )
+    };
+    let finding = Finding::new(cause, summary)
+        .evidence(listed(on_port))
+        .evidence([Evidence::LocalAddress { address: ip }])
+        .suggest(format!("connect to {} instead", bound.endpoint()));
+    if cause == Cause::ListeningOnOtherFamily {
+        let literal = if bound.listener.address.is_ipv4() {
+            "127.0.0.1"
+        } else {
+            "::1"
+        };
+        finding.suggest(format!(
+            "or make the service listen on both families: bind it to `::` (dual stack), or to both 127.0.0.1 and ::1; instead of `localhost`, use `{literal}`"
+        ))
+    } else {
+        let every = if ip.is_ipv4() { "0.0.0.0" } else { "::" };
+        finding.suggest(format!(
+            "or make the service listen on {ip} too: bind it to {every} (every address) or to {ip}"
+        ))
+    }
+}
+
+fn no_listener(ip: IpAddr, port: u16) -> Finding {
+    let finding = Finding::new(
+        Cause::NoListener,
+        format!(
+            "nothing listens on port {port} on this host ({ip} is local), and nothing near it looks meant"
+        ),
+    )
+    .evidence([Evidence::LocalAddress { address: ip }]);
+    let finding = match services::by_port(port) {
+        Some(service) => match service.installed_unit() {
+            Some(unit) => finding.suggest(format!(
+                "start {}: `sudo systemctl start {unit}`",
+                service.name
+            )),
+            None => finding.suggest(format!(
+                "start {} (it usually listens on port {port})",
+                service.name
+            )),
+        },
+        None => finding.suggest(format!(
+            "start the program that should listen on port {port}, and check the address and port it says it uses"
+        )),
+    };
+    finding.suggest("`ss -ltnp` lists what listens on this host")
+}
+
+/// Outcomes on a local address that are not about listeners.
+fn explain_remote_like(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
+    let remote = AddressFacts {
+        local: false,
+        ..address.clone()
+    };
+    explain(facts, &remote)
+}
+
+fn other_namespace(addr: SocketAddr, foreign: &HeldListener, all: &[HeldListener]) -> Finding {
+    let port = addr.port();
+    let netns = foreign.netns.clone().unwrap_or_default();
+    let finding = Finding::new(
+        Cause::ListenerInOtherNamespace,
+        format!("nothing listens on port {port} here, but {} listens on {} in another network namespace ({netns})", foreign.owner(), foreign.endpoint()),
+    )
+    .evidence(all.iter().map(|l| Evidence::Listener(l.clone())));
+    match (foreign.container, foreign.pid) {
+        (Some(runtime @ ("docker" | "podman")), _) => finding
+            .suggest(format!("publish the port: `{runtime} run -p {port}:{port} ...` (compose: `ports: [\"{port}:{port}\"]`)")),
+        (Some(_), _) => finding.suggest(format!("expose port {port} of the container (a Service or a port mapping)")),
+        (None, _) if !netns.starts_with("net:[") && !netns.starts_with("pid ") => finding
+            .suggest(format!("connect from inside it: `sudo ip netns exec {netns} refused check {}`", foreign.endpoint()))
+            .suggest("or forward the port into it (a veth and a route, or `socat`)"),
+        (None, Some(pid)) => finding
+            .suggest(format!("connect from inside it: `sudo nsenter -t {pid} -n refused check {}`", foreign.endpoint()))
+            .suggest("or forward the port into it"),
+        (None, None) => finding.suggest("connect from inside that namespace, or forward the port into it"),
+    }
+}
+
+/// The listener a person most likely meant: the scheme's default port, the server of the
+/// port's well-known service, or a near port (one digit off, or two apart).
+fn intended<'a>(
+    facts: &Facts,
+    ip: IpAddr,
+    port: u16,
+    listeners: &'a [HeldListener],
+) -> Option<(&'a HeldListener, String)> {
+    let reachable = || {
+        listeners
+            .iter()
+            .filter(|l| l.listener.port != port && l.listener.accepts(ip))
+    };
+    let scheme = facts.target.scheme();
+    if let Some(default) = scheme
+        .default_port()
+        .map(crate::target::Port::get)
+        .filter(|d| *d != port)
+    {
+        if let Some(l) = reachable().find(|l| l.listener.port == default) {
+            return Some((l, format!("the default port of {}://", scheme.as_str())));
+        }
+    }
+    if let Some(service) = services::by_port(port) {
+        if let Some(l) =
+            reachable().find(|l| l.process.as_deref().is_some_and(|p| service.is_command(p)))
+        {
+            return Some((l, format!("{}'s server, usually on {port}", service.name)));
+        }
+    }
+    reachable()
+        .filter(|l| is_near(port, l.listener.port))
+        .min_by_key(|l| l.listener.port.abs_diff(port))
+        .map(|l| (l, "a port near the one asked for".to_owned()))
+}
+
+/// Ports a person might mix up: two apart, or the same number of digits with one digit changed.
+fn is_near(a: u16, b: u16) -> bool {
+    if a.abs_diff(b) <= 2 {
+        return true;
+    }
+    let (a, b) = (a.to_string(), b.to_string());
+    a.len() == b.len() && a.chars().zip(b.chars()).filter(|(x, y)| x != y).count() == 1
+}
+
+/// Explains a unix socket target.
+fn unix(
+    outcome: Outcome,
+    facts: &super::evidence::UnixSocketFacts,
+    path: &str,
+) -> Result<Finding, Unexplained> {
+    let evidence = Evidence::UnixSocket(facts.clone());
+    let finding = match outcome {
+        Outcome::Connected => Finding::new(Cause::Reachable, format!("{path} accepts connections")),
+        _ if !facts.exists => Finding::new(Cause::SocketMissing, format!("{path} does not exist: the service is not running, or it uses another path"))
+            .suggest("start the service; `ss -lxp` lists the unix sockets that listen, and their paths"),
+        _ if facts.file_type != Some("socket") => Finding::new(
+            Cause::SocketMissing,
+            format!("{path} is a {}, not a socket", facts.file_type.unwrap_or("file")),
+        )
+        .suggest("check the socket path the service is configured with; `ss -lxp` lists the unix sockets that listen"),
+        Outcome::PermissionDenied => Finding::new(
+            Cause::SocketPermissionDenied,
+            format!("{path} exists, but this user may not connect to it"),
+        )
+        .suggest(match (&facts.mode, facts.uid, facts.gid) {
+            (Some(mode), Some(uid), Some(gid)) => format!("it has mode {mode} and belongs to uid {uid}, gid {gid}: run as that user or a member of that group (`sudo usermod -aG GROUP $USER`), or change the mode the service gives it"),
+            _ => "run as the user or group that owns it, or change the mode the service gives it".to_owned(),
+        }),
+        Outcome::Refused => Finding::new(
+            Cause::SocketStale,
+            format!("{path} is a socket file, but no process listens on it: it was left by a server that is gone"),
+        )
+        .suggest("start the service again (it replaces the file); if it refuses to start because the file exists, remove the file first"),
+        Outcome::Other(Some(libc::EAGAIN)) => Finding::new(
+            Cause::ListenQueueFull,
+            format!("a process listens on {path}, but its accept queue is full"),
+        )
+        .suggest("the server does not accept connections fast enough: it is stuck or overloaded"),
+        Outcome::Timeout => Finding::new(Cause::ListenQueueFull, format!("{path} did not accept within the timeout: its server does not call accept()")),
+        other => return Err(Unexplained { address: path.to_owned(), outcome: other }),
+    };
+    Ok(finding.evidence([evidence]))
+}
+
+#[cfg(test)]
+#[path = "rules_tests.rs"]
+mod tests;
