@@ -465,7 +465,16 @@ fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener]) -> Finding {
     let v6only = on_port
         .iter()
         .find(|l| l.listener.v6only == Some(true) && ip.is_ipv4());
-    let (cause, summary) = if on_port
+    let (cause, summary) = if let Some(v6only) = v6only {
+        (
+            Cause::ListeningOnOtherFamily,
+            format!(
+                "{} listens on {} with IPV6_V6ONLY, so IPv4 {addr} is not taken",
+                v6only.owner(),
+                v6only.endpoint()
+            ),
+        )
+    } else if on_port
         .iter()
         .all(|l| l.listener.address.is_ipv4() != ip.is_ipv4())
     {
@@ -477,15 +486,6 @@ fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener]) -> Finding {
                 bound.endpoint(),
                 family(!ip.is_ipv4()),
                 family(ip.is_ipv4())
-            ),
-        )
-    } else if let Some(v6only) = v6only {
-        (
-            Cause::ListeningOnOtherFamily,
-            format!(
-                "{} listens on {} with IPV6_V6ONLY, so IPv4 {addr} is not taken",
-                v6only.owner(),
-                v6only.endpoint()
             ),
         )
     } else {
