@@ -19,8 +19,11 @@ pub async fn run(args: WhyArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
+    let program =
+        std::env::current_exe().map_or_else(|_| "refused".to_owned(), |p| p.display().to_string());
     let options = Options {
         timeout: args.timeout,
+        program: program.clone(),
     };
     let diagnosis = match diagnose::diagnose(&target, &options).await {
         Ok(diagnosis) => diagnosis,
@@ -32,7 +35,7 @@ pub async fn run(args: WhyArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         output::json_line(&diagnosis)?;
     } else {
-        render(&diagnosis)?;
+        render(&diagnosis, &format!("sudo {program} why {}", args.target))?;
     }
     Ok(if diagnosis.cause.is_reachable() {
         ExitCode::SUCCESS
@@ -42,7 +45,7 @@ pub async fn run(args: WhyArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Cause first, then the evidence, the fix, and what could not be seen.
-fn render(d: &Diagnosis) -> anyhow::Result<()> {
+fn render(d: &Diagnosis, as_root: &str) -> anyhow::Result<()> {
     let mut out = anstream::stdout().lock();
     let style = if d.cause.is_reachable() { GOOD } else { BAD };
     writeln!(out, "{style}{}{style:#}  {}", d.cause, d.target)?;
@@ -75,6 +78,13 @@ fn render(d: &Diagnosis) -> anyhow::Result<()> {
         for unseen in &d.unseen {
             writeln!(out, "    {}: {}", unseen.what, unseen.how)?;
         }
+        if d.unseen.iter().any(|u| u.needs_root) && !is_root() {
+            writeln!(out, "    to see them: `{as_root}`")?;
+        }
     }
     Ok(())
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
 }

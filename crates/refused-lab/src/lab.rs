@@ -95,18 +95,20 @@ impl Lab {
     ///
     /// Under CI, when the lab cannot be built.
     pub fn or_skip(test: &str) -> Option<Self> {
-        match Self::new() {
-            Ok(lab) => Some(lab),
-            Err(err) if std::env::var_os("CI").is_some() => {
-                panic!("{test}: the lab is required in CI: {err}")
-            }
-            Err(err) => {
-                // Straight to the stream, past libtest's capture of `eprintln!`, so the reason
-                // shows in a plain `cargo test` run.
-                let _ = writeln!(std::io::stderr(), "skipping {test}: {err}");
-                None
-            }
+        Self::new().map_err(|err| skip(test, &err)).ok()
+    }
+
+    /// Whether the test runs as root; like [`Lab::or_skip`], it skips outside CI and fails in it.
+    ///
+    /// # Panics
+    ///
+    /// Under CI, without root.
+    pub fn root_or_skip(test: &str) -> bool {
+        let root = rustix::process::geteuid().is_root();
+        if !root {
+            skip(test, &LabError::NotRoot);
         }
+        root
     }
 
     /// Starts dnsmasq on the server as the client's only resolver, for the zone `lab.test`:
@@ -294,4 +296,15 @@ fn sweep_stale() {
             let _ = std::fs::remove_dir_all(format!("/etc/netns/{name}"));
         }
     }
+}
+
+/// Skips a test that cannot run here, or fails it under CI (`CI` set), where everything must run.
+fn skip(test: &str, err: &LabError) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: the lab is required in CI: {err}"
+    );
+    // Straight to the stream, past libtest's capture of `eprintln!`, so the reason shows in a
+    // plain `cargo test` run.
+    let _ = writeln!(std::io::stderr(), "skipping {test}: {err}");
 }

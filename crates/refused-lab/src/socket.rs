@@ -126,13 +126,18 @@ impl FullQueue {
 
     /// Listens on `addr` with the smallest backlog and fills the queue.
     pub fn on(addr: SocketAddr) -> io::Result<Self> {
-        let listener = ListenSpec::new(addr).backlog(0).listen()?;
+        Self::with_backlog(addr, 0)
+    }
+
+    /// Listens on `addr` with `backlog` and fills the queue.
+    pub fn with_backlog(addr: SocketAddr, backlog: i32) -> io::Result<Self> {
+        let listener = ListenSpec::new(addr).backlog(backlog).listen()?;
         let target = listener.local_addr()?;
         // With backlog 0 the kernel queues one connection (the queue is full when its length
         // exceeds the backlog); a second is queued while the first completes. Fill until a
         // connect no longer completes at once.
         let mut queued = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..backlog + 4 {
             match TcpStream::connect_timeout(&target, std::time::Duration::from_millis(200)) {
                 Ok(stream) => queued.push(stream),
                 Err(_) => break,

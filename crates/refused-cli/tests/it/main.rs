@@ -3,3 +3,4 @@
 mod check;
 mod check_lab;
 mod common;
+mod why_lab;

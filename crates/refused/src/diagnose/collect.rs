@@ -19,7 +19,7 @@ use super::Options;
 use super::evidence::{HeldListener, UnixSocketFacts, Unseen};
 use super::facts::{AddressFacts, Facts, Resolution};
 
-const AS_ROOT: &str = "run as root (`sudo refused why ...`)";
+const AS_ROOT: &str = "run as root";
 
 pub async fn facts(target: &Target, options: &Options) -> Facts {
     let mut facts = Facts {
@@ -32,6 +32,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         ipv6_usable: host::is_ipv6_usable(),
         unix: None,
         unseen: Vec::new(),
+        program: options.program.clone(),
     };
     let dialer = Dialer::new()
         .attempt_timeout(options.timeout)
@@ -112,6 +113,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                     facts.unseen.push(Unseen {
                         what: format!("the listeners of network namespace {name}"),
                         how: AS_ROOT.to_owned(),
+                        needs_root: true,
                     });
                 }
                 held(facts, own, foreign.listeners);
@@ -119,6 +121,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
             Err(err) => facts.unseen.push(Unseen {
                 what: format!("this host's socket tables ({err})"),
                 how: "check that /proc is mounted".to_owned(),
+                needs_root: false,
             }),
         }
     }
@@ -126,14 +129,15 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     let ruleset = match firewall::read_ruleset() {
         Ok(ruleset) => Some(ruleset),
         Err(err) => {
-            let how = match err {
-                FirewallError::NotPermitted => AS_ROOT.to_owned(),
-                FirewallError::NoTool => "install nftables (`nft`) and run as root".to_owned(),
-                FirewallError::Failed(_) => "run `sudo nft list ruleset` to see why".to_owned(),
+            let (what, how) = match err {
+                FirewallError::NotPermitted => (String::new(), AS_ROOT),
+                FirewallError::NoTool => (format!(" ({err})"), "install nftables"),
+                FirewallError::Failed(_) => (format!(" ({err})"), "`sudo nft list ruleset`"),
             };
             facts.unseen.push(Unseen {
-                what: format!("this host's firewall rules: {err}"),
-                how,
+                what: format!("this host's firewall rules{what}"),
+                how: how.to_owned(),
+                needs_root: true,
             });
             None
         }
@@ -189,6 +193,7 @@ fn held(facts: &mut Facts, own: Vec<Listener>, foreign: Vec<netns::ForeignListen
                 owners.unreadable
             ),
             how: AS_ROOT.to_owned(),
+            needs_root: true,
         });
     }
 }

@@ -117,9 +117,22 @@ impl HeldListener {
         }
     }
 
-    /// Where to connect to reach it: `127.0.0.1:8000`, `[::1]:8000`.
+    /// Where it listens: `127.0.0.1:8000`, `0.0.0.0:8000`.
     pub fn endpoint(&self) -> String {
         std::net::SocketAddr::new(self.listener.address, self.listener.port).to_string()
+    }
+
+    /// Where to connect to reach it from `via` (the address that was tried): a listener on every
+    /// address is reached at `via` itself, or at loopback when `via` is of the other family.
+    pub fn reach_at(&self, via: IpAddr) -> String {
+        let address = self.listener.address;
+        let ip = match (address.is_unspecified(), address.is_ipv4() == via.is_ipv4()) {
+            (false, _) => address,
+            (true, true) => via,
+            (true, false) if address.is_ipv4() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            (true, false) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        };
+        std::net::SocketAddr::new(ip, self.listener.port).to_string()
     }
 }
 
@@ -247,4 +260,6 @@ pub struct Unseen {
     pub what: String,
     /// How to see it.
     pub how: String,
+    /// Whether running as root would show it.
+    pub needs_root: bool,
 }

@@ -33,6 +33,8 @@ pub struct Facts {
     pub unix: Option<(Attempt, UnixSocketFacts)>,
     /// What could not be seen.
     pub unseen: Vec<Unseen>,
+    /// How suggestions name this program (`refused`, or the path it runs from).
+    pub program: String,
 }
 
 /// What the name of the target resolved to.

@@ -24,16 +24,20 @@ pub use facts::{AddressFacts, Facts, Resolution};
 pub use rules::{Finding, Unexplained};
 
 /// How a diagnosis runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// Each attempt's time limit (and the resolver's).
     pub timeout: Duration,
+    /// How suggestions name this program, for commands to run as root: `sudo` does not search
+    /// `~/.cargo/bin`, so the CLI passes the path it runs from.
+    pub program: String,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(3),
+            program: "refused".to_owned(),
         }
     }
 }

@@ -305,10 +305,9 @@ fn blocked_by_rule(address: &AddressFacts) -> Option<Finding> {
     let mut finding = Finding::new(
         Cause::BlockedLocally,
         format!(
-            "this host's own firewall{how} stops the connection to {}: `{}` ({} {}, chain `{}`)",
+            "this host's own firewall{how} stops the connection to {}: `{}` (table `{}`, chain `{}`)",
             address.addr,
             blocker.rule,
-            blocker.hook_name(),
             blocker.table,
             blocker.chain
         ),
@@ -380,7 +379,12 @@ fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> 
         return Ok(listening_elsewhere(address.addr, &on_port));
     }
     if let Some(foreign) = facts.foreign.first() {
-        return Ok(other_namespace(address.addr, foreign, &facts.foreign));
+        return Ok(other_namespace(
+            facts,
+            address.addr,
+            foreign,
+            &facts.foreign,
+        ));
     }
     if let Some((candidate, why)) = intended(facts, ip, port, listeners) {
         return Ok(Finding::new(
@@ -395,7 +399,7 @@ fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> 
             Evidence::Listener(candidate.clone()),
             Evidence::LocalAddress { address: ip },
         ])
-        .suggest(format!("connect to {} instead", candidate.endpoint()))
+        .suggest(format!("connect to {} instead", candidate.reach_at(ip)))
         .suggest(format!("or make the service listen on port {port}")));
     }
     Ok(no_listener(ip, port))
@@ -410,8 +414,9 @@ fn listed(listeners: &[&HeldListener]) -> Vec<Evidence> {
 
 fn see_the_rules(mut finding: Finding, address: &AddressFacts) -> Finding {
     if address.blockers.is_none() {
-        finding = finding
-            .suggest("run as root to see the rule: `sudo refused why` reads the firewall rules");
+        finding = finding.suggest(
+            "run as root to see which rule: as root `refused why` reads the firewall rules",
+        );
     }
     finding.suggest("`sudo nft list ruleset` shows the rules")
 }
@@ -502,7 +507,7 @@ fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener]) -> Finding {
     let finding = Finding::new(cause, summary)
         .evidence(listed(on_port))
         .evidence([Evidence::LocalAddress { address: ip }])
-        .suggest(format!("connect to {} instead", bound.endpoint()));
+        .suggest(format!("connect to {} instead", bound.reach_at(ip)));
     if cause == Cause::ListeningOnOtherFamily {
         let literal = if bound.listener.address.is_ipv4() {
             "127.0.0.1"
@@ -555,7 +560,13 @@ fn explain_remote_like(facts: &Facts, address: &AddressFacts) -> Result<Finding,
     explain(facts, &remote)
 }
 
-fn other_namespace(addr: SocketAddr, foreign: &HeldListener, all: &[HeldListener]) -> Finding {
+fn other_namespace(
+    facts: &Facts,
+    addr: SocketAddr,
+    foreign: &HeldListener,
+    all: &[HeldListener],
+) -> Finding {
+    let program = &facts.program;
     let port = addr.port();
     let netns = foreign.netns.clone().unwrap_or_default();
     let finding = Finding::new(
@@ -568,10 +579,10 @@ fn other_namespace(addr: SocketAddr, foreign: &HeldListener, all: &[HeldListener
             .suggest(format!("publish the port: `{runtime} run -p {port}:{port} ...` (compose: `ports: [\"{port}:{port}\"]`)")),
         (Some(_), _) => finding.suggest(format!("expose port {port} of the container (a Service or a port mapping)")),
         (None, _) if !netns.starts_with("net:[") && !netns.starts_with("pid ") => finding
-            .suggest(format!("connect from inside it: `sudo ip netns exec {netns} refused check {}`", foreign.endpoint()))
+            .suggest(format!("connect from inside it: `sudo ip netns exec {netns} {program} check {}`", foreign.reach_at(addr.ip())))
             .suggest("or forward the port into it (a veth and a route, or `socat`)"),
         (None, Some(pid)) => finding
-            .suggest(format!("connect from inside it: `sudo nsenter -t {pid} -n refused check {}`", foreign.endpoint()))
+            .suggest(format!("connect from inside it: `sudo nsenter -t {pid} -n {program} check {}`", foreign.reach_at(addr.ip())))
             .suggest("or forward the port into it"),
         (None, None) => finding.suggest("connect from inside that namespace, or forward the port into it"),
     }

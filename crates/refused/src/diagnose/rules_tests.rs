@@ -23,6 +23,7 @@ fn facts(target: &str) -> Facts {
         ipv6_usable: true,
         unix: None,
         unseen: Vec::new(),
+        program: "refused".to_owned(),
     }
 }
 

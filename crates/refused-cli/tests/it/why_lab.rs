@@ -1,0 +1,384 @@
+//! `refused why --json` run inside the lab's client namespace: every scenario of DESIGN.md's
+//! cause table, as the built binary reports it.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::time::Duration;
+
+use refused_lab::{
+    CLIENT_V4, DnsZone, FullQueue, Lab, ListenSpec, NO_ROUTE_V4, NO_ROUTE_V6, SERVER_V4, SERVER_V6,
+    UNUSED_V4, UNUSED_V6,
+};
+use serde_json::Value;
+
+const REFUSED: &str = env!("CARGO_BIN_EXE_refused");
+
+/// Runs `refused why --json ARGS` through `command` and checks the exit status against the cause.
+fn diagnosis(mut command: Command, args: &[&str]) -> Value {
+    let output = command
+        .arg("why")
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|err| {
+        panic!(
+            "{args:?}: {err}: {stdout:?} {:?}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let expected_exit = i32::from(report["cause"] != "reachable");
+    assert_eq!(
+        output.status.code(),
+        Some(expected_exit),
+        "{args:?}: {report}"
+    );
+    report
+}
+
+/// `refused why --json` in the client namespace.
+fn why(lab: &Lab, args: &[&str]) -> Value {
+    diagnosis(lab.client.command(REFUSED), args)
+}
+
+fn cause(report: &Value) -> &str {
+    report["cause"].as_str().unwrap_or_default()
+}
+
+/// The evidence items of one kind.
+fn evidence<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+    report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .collect()
+}
+
+/// Listens in the client namespace (where `refused` runs), as this test process.
+fn listen_on_client(lab: &Lab, addr: SocketAddr) -> TcpListener {
+    lab.client
+        .run(|| ListenSpec::new(addr).listen())
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn local_listeners_explain_a_refusal() {
+    let Some(lab) = Lab::or_skip("local_listeners_explain_a_refusal") else {
+        return;
+    };
+    for port in ["1", "8080", "47123"] {
+        let report = why(&lab, &[&format!("127.0.0.1:{port}")]);
+        assert_eq!(cause(&report), "no-listener", "{report}");
+    }
+    let report = why(&lab, &["[::1]:5432"]);
+    assert_eq!(cause(&report), "no-listener", "{report}");
+
+    let _web = listen_on_client(&lab, "127.0.0.1:8000".parse().unwrap());
+    let report = why(&lab, &["127.0.0.1:8080"]);
+    assert_eq!(cause(&report), "wrong-port", "{report}");
+    let listener = evidence(&report, "listener")[0];
+    assert_eq!(listener["port"], 8000);
+    assert_eq!(listener["pid"], std::process::id());
+    assert!(listener["process"].is_string(), "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:8000")
+    );
+
+    // The scheme's default port: Postgres asked on 5433, listening on 5432.
+    let _pg = listen_on_client(&lab, "127.0.0.1:5432".parse().unwrap());
+    let report = why(&lab, &["postgres://127.0.0.1:5433/app"]);
+    assert_eq!(cause(&report), "wrong-port", "{report}");
+    assert_eq!(evidence(&report, "listener")[0]["port"], 5432);
+
+    let _metrics = listen_on_client(&lab, "127.0.0.1:9090".parse().unwrap());
+    let report = why(&lab, &[&format!("{CLIENT_V4}:9090")]);
+    assert_eq!(cause(&report), "listening-on-other-address", "{report}");
+    assert_eq!(evidence(&report, "listener")[0]["address"], "127.0.0.1");
+
+    let _app = listen_on_client(&lab, "127.0.0.1:3000".parse().unwrap());
+    let report = why(&lab, &["[::1]:3000"]);
+    assert_eq!(cause(&report), "listening-on-other-family", "{report}");
+
+    // A v6only listener does not take IPv4.
+    let _v6 = lab
+        .client
+        .run(|| {
+            ListenSpec::new(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 3100)))
+                .v6only(true)
+                .listen()
+        })
+        .unwrap()
+        .unwrap();
+    let report = why(&lab, &["127.0.0.1:3100"]);
+    assert_eq!(cause(&report), "listening-on-other-family", "{report}");
+    assert_eq!(evidence(&report, "listener")[0]["v6only"], true);
+}
+
+#[test]
+fn localhost_that_gives_ipv6_first_is_reachable_with_a_warning() {
+    let Some(lab) = Lab::or_skip("localhost_that_gives_ipv6_first_is_reachable_with_a_warning")
+    else {
+        return;
+    };
+    lab.client
+        .write_etc("hosts", "::1 localhost\n127.0.0.1 localhost\n")
+        .unwrap();
+    let _app = listen_on_client(&lab, "127.0.0.1:3000".parse().unwrap());
+    let report = why(&lab, &["localhost:3000"]);
+    assert_eq!(cause(&report), "reachable", "{report}");
+    let attempts = report["attempts"].as_array().unwrap();
+    assert_eq!(attempts[0]["address"], "[::1]:3000");
+    assert_eq!(attempts[0]["outcome"], "refused");
+    assert_eq!(attempts[1]["outcome"], "connected");
+    let warning = report["warnings"][0].as_str().unwrap();
+    assert!(warning.contains("::1"), "{warning}");
+    let resolved = evidence(&report, "resolved");
+    assert_eq!(resolved.len(), 2);
+    assert_eq!(resolved[0]["source"], "hosts");
+}
+
+#[test]
+fn a_listener_in_another_namespace_is_found() {
+    let Some(lab) = Lab::or_skip("a_listener_in_another_namespace_is_found") else {
+        return;
+    };
+    // The server namespace plays the container: its port is not published to the client.
+    for port in [8081, 18_081] {
+        let _inside = lab
+            .server
+            .run(|| ListenSpec::new(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))).listen())
+            .unwrap()
+            .unwrap();
+        let report = why(&lab, &[&format!("127.0.0.1:{port}")]);
+        assert_eq!(cause(&report), "listener-in-other-namespace", "{report}");
+        let listener = evidence(&report, "listener")[0];
+        assert_eq!(listener["port"], port);
+        assert_eq!(listener["netns"], lab.server.name(), "{report}");
+    }
+}
+
+#[test]
+fn a_full_accept_queue_is_named() {
+    let Some(lab) = Lab::or_skip("a_full_accept_queue_is_named") else {
+        return;
+    };
+    for backlog in [0, 1] {
+        let full = lab
+            .client
+            .run(|| FullQueue::with_backlog("127.0.0.1:0".parse().unwrap(), backlog))
+            .unwrap()
+            .unwrap();
+        let target = full.addr().unwrap().to_string();
+        let report = why(&lab, &["--timeout", "1s", &target]);
+        assert_eq!(cause(&report), "listen-queue-full", "{report}");
+        let listener = evidence(&report, "listener")[0];
+        assert_eq!(listener["backlog"], backlog);
+        assert_eq!(listener["pid"], std::process::id());
+    }
+}
+
+#[test]
+fn remote_hosts_closed_filtered_rejected() {
+    let Some(lab) = Lab::or_skip("remote_hosts_closed_filtered_rejected") else {
+        return;
+    };
+    lab.server
+        .filter(
+            "input",
+            &[
+                "tcp dport 7001 drop",
+                "ip protocol tcp tcp dport 7002 reject with icmp type host-prohibited",
+                "ip6 nexthdr tcp tcp dport 7002 reject with icmpv6 type admin-prohibited",
+            ],
+        )
+        .unwrap();
+    for target in [format!("{SERVER_V4}:9"), format!("[{SERVER_V6}]:4444")] {
+        let report = why(&lab, &[&target]);
+        assert_eq!(cause(&report), "closed", "{report}");
+        assert_eq!(report["attempts"][0]["outcome"], "refused");
+    }
+    for target in [format!("{SERVER_V4}:7001"), format!("[{SERVER_V6}]:7001")] {
+        let report = why(&lab, &["--timeout", "1s", &target]);
+        assert_eq!(cause(&report), "filtered", "{report}");
+    }
+    // IPv4 host-prohibited fails at once; IPv6 admin-prohibited only at the first SYN
+    // retransmit (~1 s), as EACCES.
+    for target in [format!("{SERVER_V4}:7002"), format!("[{SERVER_V6}]:7002")] {
+        let report = why(&lab, &[&target]);
+        assert_eq!(cause(&report), "rejected", "{report}");
+    }
+}
+
+#[test]
+fn this_hosts_own_firewall_is_blocked_locally() {
+    let Some(lab) = Lab::or_skip("this_hosts_own_firewall_is_blocked_locally") else {
+        return;
+    };
+    let _open = lab
+        .server
+        .run(|| ListenSpec::new(SocketAddr::from((SERVER_V4, 7100))).listen())
+        .unwrap()
+        .unwrap();
+    lab.client
+        .filter(
+            "output",
+            &[
+                "tcp dport 7100 drop",
+                "tcp dport 7101 reject with tcp reset",
+            ],
+        )
+        .unwrap();
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:7100")]);
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    let rule = evidence(&report, "firewall-rule")[0];
+    assert_eq!(rule["rule"], "tcp dport 7100 drop");
+    assert_eq!(rule["hook"], "output");
+    // A local reject looks exactly like a closed port; the rule tells them apart.
+    let report = why(&lab, &[&format!("{SERVER_V4}:7101")]);
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    // Other ports are not blocked: the rule is read, not assumed.
+    let report = why(&lab, &[&format!("{SERVER_V4}:7102")]);
+    assert_eq!(cause(&report), "closed", "{report}");
+}
+
+#[test]
+fn unreachable_hosts_and_networks() {
+    let Some(lab) = Lab::or_skip("unreachable_hosts_and_networks") else {
+        return;
+    };
+    // Neighbour discovery gives up after about 3 s: within the default timeout or just after it,
+    // the ARP table says nobody answered.
+    let report = why(&lab, &[&format!("{UNUSED_V4}:80")]);
+    assert_eq!(cause(&report), "host-unreachable", "{report}");
+    let report = why(&lab, &["--timeout", "5s", &format!("[{UNUSED_V6}]:80")]);
+    assert_eq!(cause(&report), "host-unreachable", "{report}");
+    for target in [format!("{NO_ROUTE_V4}:80"), format!("[{NO_ROUTE_V6}]:80")] {
+        let report = why(&lab, &[&target]);
+        assert_eq!(cause(&report), "network-unreachable", "{report}");
+    }
+}
+
+#[test]
+fn names_that_do_not_resolve_and_names_that_half_work() {
+    let Some(lab) = Lab::or_skip("names_that_do_not_resolve_and_names_that_half_work") else {
+        return;
+    };
+    let listener = lab
+        .server
+        .run(|| ListenSpec::new(SocketAddr::from((SERVER_V4, 0))).listen())
+        .unwrap()
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    lab.start_dns(
+        &DnsZone::new()
+            .host(
+                "web.lab.test",
+                &[IpAddr::V6(SERVER_V6), IpAddr::V4(SERVER_V4)],
+            )
+            .txt("txtonly.lab.test", "no address"),
+    )
+    .unwrap();
+    let report = why(&lab, &["missing.lab.test:80"]);
+    assert_eq!(cause(&report), "dns-not-found", "{report}");
+    let report = why(&lab, &["txtonly.lab.test:80"]);
+    assert_eq!(cause(&report), "dns-no-address", "{report}");
+
+    // Two addresses, the IPv6 one refused: reachable, with a warning and both attempts.
+    let report = why(&lab, &[&format!("web.lab.test:{port}")]);
+    assert_eq!(cause(&report), "reachable", "{report}");
+    let outcomes: Vec<&str> = report["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["refused", "connected"]);
+    assert_eq!(evidence(&report, "resolved")[0]["source"], "dns");
+
+    let report = why(&lab, &[&format!("{SERVER_V4}:{port}")]);
+    assert_eq!(cause(&report), "reachable", "{report}");
+    assert!(report["warnings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_silent_resolver_is_a_dns_failure() {
+    let Some(lab) = Lab::or_skip("why_a_silent_resolver_is_a_dns_failure") else {
+        return;
+    };
+    lab.silent_dns().unwrap();
+    let report = why(&lab, &["--timeout", "1s", "anything.lab.test:80"]);
+    assert_eq!(cause(&report), "dns-failure", "{report}");
+}
+
+#[test]
+fn ephemeral_ports_run_out() {
+    let Some(lab) = Lab::or_skip("ephemeral_ports_run_out") else {
+        return;
+    };
+    lab.client
+        .sysctl("net.ipv4.ip_local_port_range", "40000 40001")
+        .unwrap();
+    let listener = lab
+        .server
+        .run(|| ListenSpec::new(SocketAddr::from((SERVER_V4, 0))).listen())
+        .unwrap()
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _held: Vec<TcpStream> = lab
+        .client
+        .run(|| {
+            (0..2)
+                .map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap())
+                .collect()
+        })
+        .unwrap();
+    let report = why(&lab, &[&addr.to_string()]);
+    assert_eq!(cause(&report), "ports-exhausted", "{report}");
+    assert_eq!(evidence(&report, "ephemeral-ports")[0]["low"], 40000);
+}
+
+#[test]
+fn unix_sockets_missing_stale_and_forbidden() {
+    if !Lab::root_or_skip("unix_sockets_missing_stale_and_forbidden") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("refused-why-unix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let target = |name: &str| format!("unix://{}", dir.join(name).display());
+    let plain = || Command::new(REFUSED);
+
+    let report = diagnosis(plain(), &[&target("missing.sock")]);
+    assert_eq!(cause(&report), "socket-missing", "{report}");
+
+    let stale = std::os::unix::net::UnixListener::bind(dir.join("stale.sock")).unwrap();
+    drop(stale);
+    let report = diagnosis(plain(), &[&target("stale.sock")]);
+    assert_eq!(cause(&report), "socket-stale", "{report}");
+    assert_eq!(evidence(&report, "unix-socket")[0]["listening"], false);
+
+    let _private = std::os::unix::net::UnixListener::bind(dir.join("private.sock")).unwrap();
+    std::fs::set_permissions(
+        dir.join("private.sock"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let report = diagnosis(plain(), &[&target("private.sock")]);
+    assert_eq!(cause(&report), "reachable", "{report}");
+    // Another user (root may open anything).
+    let mut as_nobody = Command::new("setpriv");
+    as_nobody.args(["--reuid=65534", "--regid=65534", "--clear-groups", REFUSED]);
+    let report = diagnosis(as_nobody, &[&target("private.sock")]);
+    assert_eq!(cause(&report), "socket-permission-denied", "{report}");
+    assert_eq!(evidence(&report, "unix-socket")[0]["mode"], "0600");
+
+    std::fs::remove_dir_all(&dir).unwrap();
+}
