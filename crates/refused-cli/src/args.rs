@@ -15,6 +15,7 @@ use crate::duration::parse_duration;
     long_about = None,
     propagate_version = true,
     args_conflicts_with_subcommands = true,
+    arg_required_else_help = true,
     after_help = TOP_EXAMPLES
 )]
 pub struct Cli {

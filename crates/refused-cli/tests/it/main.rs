@@ -3,4 +3,5 @@
 mod check;
 mod check_lab;
 mod common;
+mod why;
 mod why_lab;

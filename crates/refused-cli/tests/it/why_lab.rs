@@ -382,3 +382,47 @@ fn unix_sockets_missing_stale_and_forbidden() {
 
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The human output, as a person reads it in a terminal (colours off).
+#[test]
+fn human_output_puts_the_cause_first() {
+    let Some(lab) = Lab::or_skip("human_output_puts_the_cause_first") else {
+        return;
+    };
+    let _web = listen_on_client(&lab, "127.0.0.1:8000".parse().unwrap());
+    lab.client
+        .filter("output", &["ip daddr 10.77.0.2 tcp dport 7100 drop"])
+        .unwrap();
+    let pid = std::process::id().to_string();
+    let program = std::env::current_exe().unwrap();
+    let program = program.file_name().unwrap().to_str().unwrap();
+    // `/proc/PID/comm` keeps 15 bytes of the name.
+    let comm = &program[..program.len().min(15)];
+    let filters = [
+        (pid.as_str(), "[PID]"),
+        (comm, "[TEST]"),
+        (r"\d+(\.\d+)? (ms|s)\b", "[TIME]"),
+        (r"handle \d+", "handle [N]"),
+    ];
+    for (name, args) in [
+        ("why_no_listener", vec!["127.0.0.1:8081"]),
+        ("why_wrong_port", vec!["127.0.0.1:8080"]),
+        (
+            "why_blocked_locally",
+            vec!["--timeout", "1s", "10.77.0.2:7100"],
+        ),
+        ("why_closed", vec!["10.77.0.2:7101"]),
+    ] {
+        let output = lab
+            .client
+            .command(REFUSED)
+            .env("NO_COLOR", "1")
+            .arg("why")
+            .args(&args)
+            .output()
+            .unwrap();
+        insta::with_settings!({ filters => filters.to_vec() }, {
+            insta::assert_snapshot!(name, crate::common::render(&output));
+        });
+    }
+}

@@ -1,0 +1,32 @@
+//! `refused why` on this host: usage errors, and the plain `refused TARGET` form.
+
+use crate::common::refused;
+
+#[test]
+fn a_bad_target_is_a_usage_error_naming_the_bad_part() {
+    let output = refused().args(["why", "localhost:99999"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("99999"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn no_target_is_a_usage_error() {
+    let output = refused().arg("why").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let output = refused().output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8(output.stderr).unwrap().contains("Usage"));
+}
+
+#[test]
+fn plain_refused_target_is_why() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap().to_string();
+    let output = refused().args([&target, "--json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "reachable");
+    assert_eq!(report["target"], target);
+}
