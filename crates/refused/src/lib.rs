@@ -5,7 +5,9 @@
 //! - [`Outcome`]: what one connect attempt to one address ended in, classified from the errno;
 //! - [`resolve`]: the system resolver, with its failure kinds kept apart;
 //! - [`Dialer`] and [`connect()`]: happy eyeballs, timeouts, retry with backoff, and a
-//!   [`ConnectError`] that keeps every attempt.
+//!   [`ConnectError`] that keeps every attempt;
+//! - [`diagnose`]: why a target does not connect, as one [`Cause`](diagnose::Cause) with the
+//!   evidence ([`sys`] reads it from this host) and what to do.
 //!
 //! ```no_run
 //! # async fn demo() {

@@ -1,7 +1,7 @@
 //! The diagnosis: why a connection to a target fails (or what may fail for other clients when it
 //! works), with the evidence and what to do.
 //!
-//! [`diagnose`] collects facts ([`collect`]: resolve, one attempt per address, this host's socket
+//! [`diagnose`] collects facts (resolve, one attempt per address, this host's socket
 //! tables, owners, other namespaces, firewall rules, neighbours) and hands them to the rules
 //! ([`rules::infer`]), which name exactly one [`Cause`] of DESIGN.md's table.
 

@@ -73,13 +73,23 @@ pub fn infer(facts: &Facts) -> Result<Finding, Unexplained> {
     if let Resolution::Failed(err) = &facts.resolution {
         return Ok(dns(&err.name, err.kind));
     }
-    if let Some(connected) = facts
+    let mut finding = match facts
         .addresses
         .iter()
         .position(|a| a.attempt.outcome.is_connected())
     {
-        return Ok(reachable(facts, connected));
-    }
+        Some(connected) => reachable(facts, connected),
+        None => most_specific(facts)?,
+    };
+    // What the name resolved to comes first: it is where every attempt started.
+    let mut evidence = resolution_evidence(facts);
+    evidence.append(&mut finding.evidence);
+    finding.evidence = evidence;
+    Ok(finding)
+}
+
+/// Explains every failed address and keeps the finding that says the most.
+fn most_specific(facts: &Facts) -> Result<Finding, Unexplained> {
     let mut best: Option<Finding> = None;
     for address in &facts.addresses {
         let finding = explain(facts, address)?;
@@ -158,7 +168,7 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
             first.addr.ip(),
         ));
     }
-    finding.evidence(resolution_evidence(facts))
+    finding
 }
 
 /// The evidence of a resolved name: one line per address.
@@ -239,7 +249,7 @@ fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained
             return Err(Unexplained { address: addr.to_string(), outcome });
         }
     };
-    Ok(finding.evidence(resolution_evidence(facts)))
+    Ok(finding)
 }
 
 fn unreachable_host(address: &AddressFacts) -> Finding {
