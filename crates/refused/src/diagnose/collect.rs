@@ -263,6 +263,12 @@ fn unix_facts(path: &Path) -> UnixSocketFacts {
         mode: meta.as_ref().map(|m| format!("{:04o}", m.mode() & 0o7777)),
         uid: meta.as_ref().map(MetadataExt::uid),
         gid: meta.as_ref().map(MetadataExt::gid),
+        user: meta
+            .as_ref()
+            .and_then(|m| host::account_name("/etc/passwd", m.uid())),
+        group: meta
+            .as_ref()
+            .and_then(|m| host::account_name("/etc/group", m.gid())),
         listening,
     }
 }

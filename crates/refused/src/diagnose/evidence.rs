@@ -151,6 +151,10 @@ pub struct UnixSocketFacts {
     pub uid: Option<u32>,
     /// Owner gid.
     pub gid: Option<u32>,
+    /// The owner's user name.
+    pub user: Option<String>,
+    /// The owner's group name.
+    pub group: Option<String>,
     /// Whether a socket of this namespace listens on the path (`/proc/net/unix`).
     pub listening: Option<bool>,
 }
@@ -236,7 +240,9 @@ impl fmt::Display for Evidence {
                         if let (Some(mode), Some(uid), Some(gid)) =
                             (&facts.mode, facts.uid, facts.gid)
                         {
-                            write!(f, " (mode {mode}, uid {uid}, gid {gid})")?;
+                            let user = facts.user.clone().unwrap_or_else(|| uid.to_string());
+                            let group = facts.group.clone().unwrap_or_else(|| gid.to_string());
+                            write!(f, " (mode {mode}, owner {user}, group {group})")?;
                         }
                         match facts.listening {
                             Some(true) => f.write_str(", and a process listens on it"),

@@ -663,10 +663,7 @@ fn unix(
             Cause::SocketPermissionDenied,
             format!("{path} exists, but this user may not connect to it"),
         )
-        .suggest(match (&facts.mode, facts.uid, facts.gid) {
-            (Some(mode), Some(uid), Some(gid)) => format!("it has mode {mode} and belongs to uid {uid}, gid {gid}: run as that user or a member of that group (`sudo usermod -aG GROUP $USER`), or change the mode the service gives it"),
-            _ => "run as the user or group that owns it, or change the mode the service gives it".to_owned(),
-        }),
+        .suggest(permission_fix(facts)),
         Outcome::Refused => Finding::new(
             Cause::SocketStale,
             format!("{path} is a socket file, but no process listens on it: it was left by a server that is gone"),
@@ -681,6 +678,25 @@ fn unix(
         other => return Err(Unexplained { address: path.to_owned(), outcome: other }),
     };
     Ok(finding.evidence([evidence]))
+}
+
+/// How to get the right to connect to a unix socket: through its group when the group may write.
+fn permission_fix(facts: &super::evidence::UnixSocketFacts) -> String {
+    let mode = facts
+        .mode
+        .as_deref()
+        .and_then(|m| u32::from_str_radix(m, 8).ok())
+        .unwrap_or(0);
+    let user = facts.user.as_deref().unwrap_or("its owner");
+    match facts.group.as_deref() {
+        Some(group) if mode & 0o020 != 0 => format!(
+            "join its group `{group}`: `sudo usermod -aG {group} $USER`, then log in again (or run as {user})"
+        ),
+        _ => format!(
+            "only {user} may connect (mode {}): run as {user} (`sudo -u {user} ...`), or have the service create the socket with a wider mode or group",
+            facts.mode.as_deref().unwrap_or("unknown")
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -458,6 +458,8 @@ fn unix_facts(exists: bool, file_type: Option<&'static str>) -> UnixSocketFacts 
         mode: Some("0660".into()),
         uid: Some(0),
         gid: Some(27),
+        user: Some("root".into()),
+        group: Some("sudo".into()),
         listening: Some(false),
     }
 }

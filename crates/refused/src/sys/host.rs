@@ -127,6 +127,21 @@ pub fn hosts_file_has(text: &str, name: &str) -> bool {
     })
 }
 
+/// The name of user `uid` (`/etc/passwd`) or group `gid` (`/etc/group`).
+pub fn account_name(file: &str, id: u32) -> Option<String> {
+    find_account(&fs::read_to_string(file).ok()?, id)
+}
+
+/// Finds `id` in the text of `/etc/passwd` or `/etc/group` (`name:x:id:...`).
+pub fn find_account(text: &str, id: u32) -> Option<String> {
+    text.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let found: u32 = fields.nth(1)?.parse().ok()?;
+        (found == id).then(|| name.to_owned())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +163,14 @@ mod tests {
         assert_eq!(parse_arp(arp, ip("10.77.0.2")), Some(Neighbour::Answered));
         assert_eq!(parse_arp(arp, ip("10.77.0.99")), Some(Neighbour::NoAnswer));
         assert_eq!(parse_arp(arp, ip("10.77.0.3")), None);
+    }
+
+    #[test]
+    fn finds_account_names() {
+        let group = "root:x:0:\ndocker:x:999:alice,bob\nbroken\n";
+        assert_eq!(find_account(group, 999).as_deref(), Some("docker"));
+        assert_eq!(find_account(group, 0).as_deref(), Some("root"));
+        assert_eq!(find_account(group, 5), None);
     }
 
     #[test]
