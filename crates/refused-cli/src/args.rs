@@ -42,6 +42,79 @@ pub enum Command {
     /// Find out why a target does not connect: the cause, the evidence, the fix.
     #[command(after_help = WHY_EXAMPLES)]
     Why(WhyArgs),
+    /// Scan ports: open, closed or filtered, with nmap's reasons; open ports with their process.
+    #[command(after_help = SCAN_EXAMPLES)]
+    Scan(ScanArgs),
+}
+
+const SCAN_EXAMPLES: &str = "\
+Examples:
+  refused scan 127.0.0.1                  every port of this host
+  refused scan localhost -p 5432,6379,8000-8100
+  refused scan db.internal -6 -p 1-1024 --all
+  refused scan 10.0.0.0/28 -p 22 --json | jq '.hosts[].open'
+
+States and reasons as nmap names them: open (syn-ack), closed (conn-refused), filtered
+(no-response, host-unreach, net-unreach, admin-prohibited). A port without an answer is tried
+once more before it is called filtered.
+
+Exit status: 0 when the scan ran (whatever it found), 1 if a host did not resolve, 2 on a usage
+error.";
+
+/// `refused scan`.
+#[derive(Debug, Args)]
+#[expect(clippy::struct_excessive_bools, reason = "independent command-line flags")]
+pub struct ScanArgs {
+    /// Hosts: addresses, names (every address they resolve to) or CIDR blocks of at most 256
+    /// addresses (a /24).
+    #[arg(required = true, value_name = "HOST")]
+    pub hosts: Vec<String>,
+
+    /// Ports: `22`, `22,80,443`, `8000-8100`, `-1024`, or a mix.
+    #[arg(long, short = 'p', default_value = "1-65535", value_parser = parse_ports)]
+    pub ports: refused::scan::PortSet,
+
+    /// IPv4 addresses only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// IPv6 addresses only.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+
+    /// List every port, not only the open ones.
+    #[arg(long)]
+    pub all: bool,
+
+    /// One JSON document: per host the counts, the open ports (and every port with `--all`).
+    #[arg(long)]
+    pub json: bool,
+
+    /// With `--json`: one line per open port (every port with `--all`) as soon as it is known,
+    /// then the document as a last line with `"kind": "summary"`.
+    #[arg(long, requires = "json")]
+    pub stream: bool,
+
+    /// The most connects in flight at once (default: what the open-file limit allows).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
+
+    /// The most connects started per second.
+    #[arg(long, value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
+
+    /// The longest a port waits for an answer (the timeout adapts below it to the round trip).
+    #[arg(long, short = 't', default_value = "1s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Allow CIDR blocks larger than 256 addresses.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn parse_ports(text: &str) -> Result<refused::scan::PortSet, String> {
+    text.parse()
+        .map_err(|err: refused::scan::PortSetError| err.to_string())
 }
 
 const WHY_EXAMPLES: &str = "\

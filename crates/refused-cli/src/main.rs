@@ -4,6 +4,7 @@ mod args;
 mod check;
 mod duration;
 mod output;
+mod scan;
 mod why;
 
 use std::io;
@@ -50,6 +51,7 @@ fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Check(args)) => runtime.block_on(check::run(args)),
         Some(Command::Why(args)) => runtime.block_on(why::run(args)),
+        Some(Command::Scan(args)) => scan::run(&args),
         None => {
             if let Some(args) = cli.why {
                 return runtime.block_on(why::run(args));

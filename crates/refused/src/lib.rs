@@ -27,6 +27,7 @@ pub mod connect;
 pub mod diagnose;
 pub mod outcome;
 pub mod resolve;
+pub mod scan;
 pub mod sys;
 pub mod target;
 

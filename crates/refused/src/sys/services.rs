@@ -99,9 +99,46 @@ impl Service {
     }
 }
 
+/// TCP service names by port, from the text of `/etc/services` (`http 80/tcp www`).
+pub fn parse_services(text: &str) -> std::collections::HashMap<u16, String> {
+    let mut names = std::collections::HashMap::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or_default();
+        let mut fields = line.split_whitespace();
+        let (Some(name), Some(port)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let Some((port, "tcp")) = port.split_once('/') else {
+            continue;
+        };
+        if let Ok(port) = port.parse() {
+            names.entry(port).or_insert_with(|| name.to_owned());
+        }
+    }
+    names
+}
+
+/// This host's `/etc/services`, or nothing when it has none.
+pub fn service_names() -> std::collections::HashMap<u16, String> {
+    std::fs::read_to_string("/etc/services")
+        .map(|text| parse_services(&text))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_tcp_names_from_etc_services() {
+        let text =
+            "# comment\nssh\t\t22/tcp\nhttp 80/tcp www # WWW\nntp 123/udp\nbad line\nx 99999/tcp\n";
+        let names = parse_services(text);
+        assert_eq!(names.get(&22).map(String::as_str), Some("ssh"));
+        assert_eq!(names.get(&80).map(String::as_str), Some("http"));
+        assert_eq!(names.get(&123), None);
+        assert_eq!(names.len(), 2);
+    }
 
     #[test]
     fn knows_the_common_database_ports() {

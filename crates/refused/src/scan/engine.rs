@@ -1,0 +1,552 @@
+//! The scan's workers: one thread per core, each with its own probes in flight and its own epoll.
+//!
+//! A probe is a non-blocking `connect()` checked once at once: on loopback the handshake (or the
+//! reset) has already happened when the call returns, so the probe ends without touching epoll,
+//! and a worker runs as fast as a blocking loop would. Probes that take a round trip are
+//! registered with mio and waited for, up to the worker's share of the concurrency.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+use super::{
+    HostReport, PortReport, PortSet, Progress, Reason, ScanError, ScanOptions, ScanReport,
+    raise_open_file_limit,
+};
+
+/// Probes a worker takes from the shared list at a time.
+const CHUNK: usize = 64;
+/// Results a worker counts before telling the progress counter.
+const PROGRESS_BATCH: u64 = 256;
+/// Tries of a probe that failed for want of a local port (`EADDRNOTAVAIL`) before giving up.
+const MAX_LOCAL_TRIES: u8 = 20;
+/// Round-trip samples needed before the timeout follows them.
+const MIN_SAMPLES: u32 = 4;
+
+/// The probes, shared by the workers: index `i` is port `i % ports` of host `i / ports`.
+struct Work<'a> {
+    hosts: &'a [IpAddr],
+    ports: &'a [u16],
+    next: AtomicUsize,
+    progress: &'a Progress,
+    on_port: &'a (dyn Fn(IpAddr, PortReport) + Sync),
+}
+
+impl Work<'_> {
+    fn total(&self) -> usize {
+        self.hosts.len() * self.ports.len()
+    }
+
+    fn addr(&self, index: usize) -> SocketAddr {
+        let ports = self.ports.len();
+        SocketAddr::new(self.hosts[index / ports], self.ports[index % ports])
+    }
+
+    fn take(&self) -> Option<Range<usize>> {
+        let start = self.next.fetch_add(CHUNK, Ordering::Relaxed);
+        let total = self.total();
+        (start < total).then(|| start..(start + CHUNK).min(total))
+    }
+}
+
+pub fn run(
+    hosts: &[IpAddr],
+    ports: &PortSet,
+    options: &ScanOptions,
+    progress: &Progress,
+    on_port: &(dyn Fn(IpAddr, PortReport) + Sync),
+) -> Result<ScanReport, ScanError> {
+    let started = Instant::now();
+    let work = Work {
+        hosts,
+        ports: ports.as_slice(),
+        next: AtomicUsize::new(0),
+        progress,
+        on_port,
+    };
+    let total = work.total();
+    progress.total.store(total as u64, Ordering::Relaxed);
+    let budget = raise_open_file_limit().budget();
+    let concurrency = options.concurrency.unwrap_or(budget).clamp(1, budget);
+    let workers = options
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .clamp(1, concurrency)
+        .min(total.div_ceil(CHUNK));
+    let per_worker = (concurrency / workers).max(1);
+    let interval = options
+        .rate
+        .filter(|r| *r > 0)
+        .map(|rate| Duration::from_secs_f64(workers as f64 / f64::from(rate)));
+
+    let outcomes: Vec<io::Result<Worker>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let work = &work;
+                scope.spawn(move || {
+                    let mut worker = Worker::new(options, per_worker, interval)?;
+                    worker.run(work)?;
+                    Ok(worker)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a scan worker panicked")))
+            })
+            .collect()
+    });
+
+    let mut reasons: Vec<Option<Reason>> = vec![None; total];
+    let (mut connects, mut self_connects, mut max_in_flight) = (0, 0, 0);
+    for worker in outcomes {
+        let worker = worker?;
+        for (index, reason) in worker.results {
+            reasons[index] = Some(reason);
+        }
+        connects += worker.connects;
+        self_connects += worker.self_connects;
+        max_in_flight += worker.max_in_flight;
+    }
+    let ports = ports.as_slice();
+    let hosts = hosts
+        .iter()
+        .enumerate()
+        .map(|(h, address)| HostReport {
+            address: *address,
+            ports: ports
+                .iter()
+                .enumerate()
+                .map(|(p, port)| {
+                    let reason = reasons[h * ports.len() + p].unwrap_or(Reason::NoResponse);
+                    PortReport {
+                        port: *port,
+                        state: reason.state(),
+                        reason,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(ScanReport {
+        hosts,
+        elapsed: started.elapsed(),
+        connects,
+        self_connects,
+        max_in_flight,
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    index: usize,
+    /// Sends without an answer so far.
+    silent: u8,
+    /// Starts that failed for want of a local port.
+    local: u8,
+}
+
+struct Flight {
+    probe: Probe,
+    stream: mio::net::TcpStream,
+    started: Instant,
+    generation: u32,
+}
+
+/// RFC 6298's round-trip estimator.
+#[derive(Default)]
+struct Rtt {
+    srtt: f64,
+    rttvar: f64,
+    samples: u32,
+}
+
+impl Rtt {
+    fn sample(&mut self, rtt: Duration) {
+        let r = rtt.as_secs_f64();
+        if self.samples == 0 {
+            self.srtt = r;
+            self.rttvar = r / 2.0;
+        } else {
+            self.rttvar = 0.75 * self.rttvar + 0.25 * (self.srtt - r).abs();
+            self.srtt = 0.875 * self.srtt + 0.125 * r;
+        }
+        self.samples = self.samples.saturating_add(1);
+    }
+
+    fn timeout(&self, floor: Duration, ceiling: Duration) -> Duration {
+        if self.samples < MIN_SAMPLES {
+            return ceiling;
+        }
+        Duration::from_secs_f64(self.srtt + 4.0 * self.rttvar).clamp(floor, ceiling)
+    }
+}
+
+struct Worker {
+    poll: Poll,
+    events: Events,
+    slots: Vec<Option<Flight>>,
+    free: Vec<usize>,
+    generation: u32,
+    deadlines: BinaryHeap<Reverse<(Instant, usize, u32)>>,
+    retry: VecDeque<Probe>,
+    chunk: Range<usize>,
+    in_flight: usize,
+    cap: usize,
+    interval: Option<Duration>,
+    next_start: Instant,
+    rtt: Rtt,
+    floor: Duration,
+    ceiling: Duration,
+    retries: u8,
+    unreported: u64,
+    results: Vec<(usize, Reason)>,
+    connects: u64,
+    self_connects: u64,
+    max_in_flight: usize,
+}
+
+enum Step {
+    Done(Reason),
+    /// No answer: try again, or call it filtered.
+    Silent,
+    /// No local port (or descriptor) was free: start it again.
+    Again,
+    /// The kernel connected the socket to itself (local port = target port, on this host): this
+    /// says nothing of the port. Start it again: the next connect gets another local port.
+    SelfConnect,
+    Pending(mio::net::TcpStream),
+}
+
+impl Worker {
+    fn new(options: &ScanOptions, cap: usize, interval: Option<Duration>) -> io::Result<Self> {
+        Ok(Self {
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+            slots: Vec::new(),
+            free: Vec::new(),
+            generation: 0,
+            deadlines: BinaryHeap::new(),
+            retry: VecDeque::new(),
+            chunk: 0..0,
+            in_flight: 0,
+            cap,
+            interval,
+            next_start: Instant::now(),
+            rtt: Rtt::default(),
+            floor: options.min_timeout.min(options.timeout),
+            ceiling: options.timeout,
+            retries: options.retries,
+            unreported: 0,
+            results: Vec::new(),
+            connects: 0,
+            self_connects: 0,
+            max_in_flight: 0,
+        })
+    }
+
+    fn run(&mut self, work: &Work<'_>) -> io::Result<()> {
+        loop {
+            self.fill(work);
+            if self.in_flight == 0 {
+                if self.retry.is_empty() && self.chunk.is_empty() && !self.refill(work) {
+                    break;
+                }
+                // Only the rate holds probes back: wait for the next start.
+                if let Some(wait) = self.next_start.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                continue;
+            }
+            let now = Instant::now();
+            let mut wait = self
+                .deadlines
+                .peek()
+                .map_or(self.ceiling, |Reverse((at, _, _))| {
+                    at.saturating_duration_since(now)
+                });
+            if self.interval.is_some() && self.has_work() {
+                wait = wait.min(self.next_start.saturating_duration_since(now));
+            }
+            match self.poll.poll(&mut self.events, Some(wait)) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+            let ready: Vec<usize> = self.events.iter().map(|e| e.token().0).collect();
+            for slot in ready {
+                self.answer(work, slot);
+            }
+            self.expire(work);
+        }
+        work.progress
+            .done
+            .fetch_add(self.unreported, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn has_work(&self) -> bool {
+        !self.retry.is_empty() || !self.chunk.is_empty()
+    }
+
+    fn refill(&mut self, work: &Work<'_>) -> bool {
+        match work.take() {
+            Some(chunk) => {
+                self.chunk = chunk;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Starts probes while there is room (and the rate allows).
+    fn fill(&mut self, work: &Work<'_>) {
+        while self.in_flight < self.cap {
+            if let Some(interval) = self.interval {
+                let now = Instant::now();
+                if now < self.next_start {
+                    return;
+                }
+                // Unused time does not pile up into a burst: at most one interval of credit.
+                let earliest = now.checked_sub(interval).unwrap_or(now);
+                self.next_start = self.next_start.max(earliest) + interval;
+            }
+            let probe = if let Some(probe) = self.retry.pop_front() {
+                probe
+            } else {
+                if self.chunk.is_empty() && !self.refill(work) {
+                    return;
+                }
+                let index = self.chunk.start;
+                self.chunk.start += 1;
+                Probe {
+                    index,
+                    silent: 0,
+                    local: 0,
+                }
+            };
+            let started = Instant::now();
+            let step = self.start(work.addr(probe.index));
+            self.step(work, probe, started, step);
+        }
+    }
+
+    fn step(&mut self, work: &Work<'_>, mut probe: Probe, started: Instant, step: Step) {
+        match step {
+            Step::Done(reason) => {
+                if matches!(reason, Reason::SynAck | Reason::ConnRefused) {
+                    self.rtt.sample(started.elapsed());
+                }
+                self.record(work, probe.index, reason);
+            }
+            Step::Silent => {
+                if probe.silent < self.retries {
+                    probe.silent += 1;
+                    self.retry.push_back(probe);
+                } else {
+                    self.record(work, probe.index, Reason::NoResponse);
+                }
+            }
+            Step::SelfConnect => {
+                self.self_connects += 1;
+                probe.local += 1;
+                if probe.local > MAX_LOCAL_TRIES {
+                    // Only a port nobody listens on can be taken as a local port: closed.
+                    self.record(work, probe.index, Reason::ConnRefused);
+                } else {
+                    self.retry.push_front(probe);
+                }
+            }
+            Step::Again => {
+                probe.local += 1;
+                if probe.local > MAX_LOCAL_TRIES {
+                    self.record(work, probe.index, Reason::NoResponse);
+                } else {
+                    if probe.local > 2 {
+                        // Out of local ports: let some close before trying again.
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    self.retry.push_back(probe);
+                }
+            }
+            Step::Pending(mut stream) => {
+                let slot = self.free.pop().unwrap_or_else(|| {
+                    self.slots.push(None);
+                    self.slots.len() - 1
+                });
+                if self
+                    .poll
+                    .registry()
+                    .register(&mut stream, Token(slot), Interest::WRITABLE)
+                    .is_err()
+                {
+                    self.free.push(slot);
+                    self.retry.push_back(probe);
+                    return;
+                }
+                self.generation = self.generation.wrapping_add(1);
+                let deadline = started + self.rtt.timeout(self.floor, self.ceiling);
+                self.deadlines
+                    .push(Reverse((deadline, slot, self.generation)));
+                self.slots[slot] = Some(Flight {
+                    probe,
+                    stream,
+                    started,
+                    generation: self.generation,
+                });
+                self.in_flight += 1;
+                self.max_in_flight = self.max_in_flight.max(self.in_flight);
+            }
+        }
+    }
+
+    fn record(&mut self, work: &Work<'_>, index: usize, reason: Reason) {
+        self.results.push((index, reason));
+        let addr = work.addr(index);
+        (work.on_port)(
+            addr.ip(),
+            PortReport {
+                port: addr.port(),
+                state: reason.state(),
+                reason,
+            },
+        );
+        self.unreported += 1;
+        if self.unreported >= PROGRESS_BATCH {
+            work.progress
+                .done
+                .fetch_add(self.unreported, Ordering::Relaxed);
+            self.unreported = 0;
+        }
+    }
+
+    /// One connect, checked once before any waiting.
+    fn start(&mut self, addr: SocketAddr) -> Step {
+        let socket = match Socket::new(
+            Domain::for_address(addr),
+            Type::STREAM.nonblocking(),
+            Some(Protocol::TCP),
+        ) {
+            Ok(socket) => socket,
+            Err(err) => {
+                // Out of descriptors (another thread, a lower limit than measured): hold fewer.
+                if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+                    self.cap = self.in_flight.max(1);
+                }
+                return Step::Again;
+            }
+        };
+        self.connects += 1;
+        match socket.connect(&addr.into()) {
+            Ok(()) => return connected(&SockRef::from(&socket)),
+            Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(err) => return failed(&err),
+        }
+        match finished(&SockRef::from(&socket)) {
+            Some(Ok(())) => connected(&SockRef::from(&socket)),
+            Some(Err(err)) => failed(&err),
+            None => Step::Pending(mio::net::TcpStream::from_std(std::net::TcpStream::from(
+                socket,
+            ))),
+        }
+    }
+
+    fn answer(&mut self, work: &Work<'_>, slot: usize) {
+        let Some(flight) = self.slots.get(slot).and_then(Option::as_ref) else {
+            return;
+        };
+        let step = match finished(&SockRef::from(&flight.stream)) {
+            None => return,
+            Some(Ok(())) => connected(&SockRef::from(&flight.stream)),
+            Some(Err(err)) => failed(&err),
+        };
+        if let Some(flight) = self.take(slot) {
+            self.finish(work, flight, step);
+        }
+    }
+
+    fn finish(&mut self, work: &Work<'_>, flight: Flight, step: Step) {
+        let Flight {
+            probe,
+            stream,
+            started,
+            ..
+        } = flight;
+        // Closing the socket also takes it out of epoll.
+        drop(stream);
+        self.step(work, probe, started, step);
+    }
+
+    fn take(&mut self, slot: usize) -> Option<Flight> {
+        let flight = self.slots.get_mut(slot)?.take()?;
+        self.free.push(slot);
+        self.in_flight -= 1;
+        Some(flight)
+    }
+
+    /// Probes whose time is up get no answer.
+    fn expire(&mut self, work: &Work<'_>) {
+        let now = Instant::now();
+        while let Some(Reverse((at, slot, generation))) = self.deadlines.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop();
+            let current = self.slots[slot]
+                .as_ref()
+                .is_some_and(|f| f.generation == generation);
+            if current {
+                if let Some(flight) = self.take(slot) {
+                    self.finish(work, flight, Step::Silent);
+                }
+            }
+        }
+    }
+}
+
+/// A completed handshake: open, unless the kernel connected the socket to itself.
+fn connected(socket: &SockRef<'_>) -> Step {
+    let local = socket.local_addr().ok().and_then(|a| a.as_socket());
+    let peer = socket.peer_addr().ok().and_then(|a| a.as_socket());
+    // Close with a reset: no TIME_WAIT left behind per open port.
+    let _ = socket.set_linger(Some(Duration::ZERO));
+    if local.is_some() && local == peer {
+        return Step::SelfConnect;
+    }
+    Step::Done(Reason::SynAck)
+}
+
+/// What a connect's error says of the port.
+fn failed(err: &io::Error) -> Step {
+    match err.raw_os_error() {
+        Some(libc::ECONNREFUSED | libc::ECONNRESET) => Step::Done(Reason::ConnRefused),
+        Some(libc::EHOSTUNREACH | libc::EHOSTDOWN) => Step::Done(Reason::HostUnreach),
+        Some(libc::ENETUNREACH | libc::ENETDOWN) => Step::Done(Reason::NetUnreach),
+        Some(libc::EACCES | libc::EPERM) => Step::Done(Reason::AdminProhibited),
+        Some(libc::EADDRNOTAVAIL | libc::EAGAIN) => Step::Again,
+        _ => Step::Silent,
+    }
+}
+
+/// Whether a non-blocking connect has finished: `Some(Ok)` connected, `Some(Err)` failed,
+/// `None` still in progress.
+fn finished(socket: &SockRef<'_>) -> Option<io::Result<()>> {
+    match socket.take_error() {
+        Ok(Some(err)) | Err(err) => return Some(Err(err)),
+        Ok(None) => {}
+    }
+    match socket.peer_addr() {
+        Ok(_) => Some(Ok(())),
+        Err(err) if err.raw_os_error() == Some(libc::ENOTCONN) => None,
+        Err(err) => Some(Err(err)),
+    }
+}

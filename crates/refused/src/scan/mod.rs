@@ -1,0 +1,196 @@
+//! A TCP connect scan: every port's state, as nmap names them, near the kernel's own connect rate.
+//!
+//! [`scan`] spreads (address, port) probes over one worker per core ([`engine`]). A worker keeps
+//! up to its share of the concurrency in flight, checks each connect once before waiting (on
+//! loopback the answer is there when `connect()` returns, so no epoll work is done at all), and
+//! waits on epoll (mio) only for answers that take a round trip. Timeouts follow the round trip
+//! measured on the answers so far (RFC 6298's estimator, between a floor and the `timeout`
+//! ceiling), and a probe without an answer is sent once more before its port is `filtered`.
+
+mod engine;
+mod limits;
+pub mod ports;
+pub mod targets;
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::connect::as_millis;
+pub use limits::{OpenFileLimit, raise_open_file_limit};
+pub use ports::{PortSet, PortSetError};
+pub use targets::{Family, HostSpec, HostSpecError};
+
+/// A port's state, as nmap names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortState {
+    /// Something accepted the connection.
+    Open,
+    /// The host answered with a reset.
+    Closed,
+    /// No answer, or an ICMP error: something in the way.
+    Filtered,
+}
+
+/// Why a port has its state, with nmap's `--reason` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// The handshake completed.
+    SynAck,
+    /// A reset answered the SYN.
+    ConnRefused,
+    /// Nothing came back, twice.
+    NoResponse,
+    /// An ICMP host unreachable (or host-prohibited), or neighbour discovery failed.
+    HostUnreach,
+    /// An ICMP network unreachable, or no route.
+    NetUnreach,
+    /// An ICMP administratively prohibited (`EACCES`/`EPERM`).
+    AdminProhibited,
+}
+
+impl Reason {
+    /// The state this reason gives a port.
+    pub const fn state(self) -> PortState {
+        match self {
+            Self::SynAck => PortState::Open,
+            Self::ConnRefused => PortState::Closed,
+            Self::NoResponse | Self::HostUnreach | Self::NetUnreach | Self::AdminProhibited => {
+                PortState::Filtered
+            }
+        }
+    }
+}
+
+/// One port of one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PortReport {
+    /// The port.
+    pub port: u16,
+    /// Its state.
+    pub state: PortState,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// Every port of one address, ascending.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostReport {
+    /// The address.
+    pub address: IpAddr,
+    /// Its ports.
+    pub ports: Vec<PortReport>,
+}
+
+impl HostReport {
+    /// The ports in a state.
+    pub fn in_state(&self, state: PortState) -> impl Iterator<Item = &PortReport> {
+        self.ports.iter().filter(move |p| p.state == state)
+    }
+}
+
+/// What a scan found.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    /// One per address, in the order given.
+    pub hosts: Vec<HostReport>,
+    /// How long it took.
+    #[serde(rename = "elapsed_ms", serialize_with = "as_millis")]
+    pub elapsed: Duration,
+    /// How many connects were made (retries included).
+    pub connects: u64,
+    /// Connects the kernel made to the scanning socket itself (local port = target port on this
+    /// host), which say nothing of the port: retried, never reported as open.
+    pub self_connects: u64,
+    /// The most probes that were in flight at once.
+    pub max_in_flight: usize,
+}
+
+/// How a scan runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// The most connects in flight at once, across workers. `None`: as many as the open-file limit
+    /// allows, with a margin.
+    pub concurrency: Option<usize>,
+    /// The most connects started per second, across workers.
+    pub rate: Option<u32>,
+    /// The longest a probe waits for an answer (the ceiling of the adaptive timeout).
+    pub timeout: Duration,
+    /// The shortest a probe waits once round trips are known.
+    pub min_timeout: Duration,
+    /// How many more times a probe without an answer is sent before its port is `filtered`.
+    pub retries: u8,
+    /// Worker threads; `None`: one per core.
+    pub workers: Option<usize>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: None,
+            rate: None,
+            timeout: Duration::from_secs(1),
+            min_timeout: Duration::from_millis(100),
+            retries: 1,
+            workers: None,
+        }
+    }
+}
+
+/// Why a scan could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// A worker could not set up its event loop.
+    #[error("the scan could not start: {0}")]
+    Setup(#[from] std::io::Error),
+    /// Nothing to scan.
+    #[error("nothing to scan: no addresses or no ports")]
+    Empty,
+}
+
+/// How far a running scan is, for a progress bar: read from another thread.
+#[derive(Debug, Default)]
+pub struct Progress {
+    done: AtomicU64,
+    total: AtomicU64,
+}
+
+impl Progress {
+    /// Probes finished (a port counts once, when its state is known).
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    /// Probes in all.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+}
+
+/// Scans `ports` on every address in `hosts`. Blocks until done (it runs its own threads).
+pub fn scan(
+    hosts: &[IpAddr],
+    ports: &PortSet,
+    options: &ScanOptions,
+) -> Result<ScanReport, ScanError> {
+    scan_with(hosts, ports, options, &Progress::default(), &|_, _| {})
+}
+
+/// [`scan`], telling `progress` how far it is and `on_port` each port's state as soon as it is
+/// known (called from the worker threads, in no particular order).
+pub fn scan_with(
+    hosts: &[IpAddr],
+    ports: &PortSet,
+    options: &ScanOptions,
+    progress: &Progress,
+    on_port: &(dyn Fn(IpAddr, PortReport) + Sync),
+) -> Result<ScanReport, ScanError> {
+    if hosts.is_empty() || ports.is_empty() {
+        return Err(ScanError::Empty);
+    }
+    engine::run(hosts, ports, options, progress, on_port)
+}
