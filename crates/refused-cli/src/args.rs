@@ -63,7 +63,10 @@ error.";
 
 /// `refused scan`.
 #[derive(Debug, Args)]
-#[expect(clippy::struct_excessive_bools, reason = "independent command-line flags")]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent command-line flags"
+)]
 pub struct ScanArgs {
     /// Hosts: addresses, names (every address they resolve to) or CIDR blocks of at most 256
     /// addresses (a /24).

@@ -296,14 +296,14 @@ fn render(report: &ScanReport, owners: &Owners, all: bool) -> anyhow::Result<()>
                 (Some(command), Some(pid)) => format!("{command} (pid {pid})"),
                 _ => String::new(),
             };
-            writeln!(
-                out,
+            let line = format!(
                 "{:<10} {style}{:<9}{style:#} {:<17} {:<14} {process}",
                 format!("{}/tcp", port.port),
                 state.as_str().unwrap_or_default(),
                 reason.as_str().unwrap_or_default(),
                 owners.service(port.port).unwrap_or("-"),
-            )?;
+            );
+            writeln!(out, "{}", line.trim_end())?;
         }
     }
     Ok(())

@@ -3,5 +3,6 @@
 mod check;
 mod check_lab;
 mod common;
+mod scan;
 mod why;
 mod why_lab;

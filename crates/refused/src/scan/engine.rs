@@ -27,6 +27,8 @@ const CHUNK: usize = 64;
 const PROGRESS_BATCH: u64 = 256;
 /// Tries of a probe that failed for want of a local port (`EADDRNOTAVAIL`) before giving up.
 const MAX_LOCAL_TRIES: u8 = 20;
+/// Retries of a silent port in the second pass, once loss has been seen.
+const LOSS_RETRIES: u8 = 3;
 /// Round-trip samples needed before the timeout follows them.
 const MIN_SAMPLES: u32 = 4;
 
@@ -34,6 +36,8 @@ const MIN_SAMPLES: u32 = 4;
 struct Work<'a> {
     hosts: &'a [IpAddr],
     ports: &'a [u16],
+    /// The probes of this pass, when not all of them (a second pass over silent ports).
+    order: Option<Vec<usize>>,
     next: AtomicUsize,
     progress: &'a Progress,
     on_port: &'a (dyn Fn(IpAddr, PortReport) + Sync),
@@ -44,6 +48,18 @@ impl Work<'_> {
         self.hosts.len() * self.ports.len()
     }
 
+    /// Probes in this pass.
+    fn len(&self) -> usize {
+        self.order.as_ref().map_or_else(|| self.total(), Vec::len)
+    }
+
+    /// The probe at a position of this pass.
+    fn index(&self, position: usize) -> usize {
+        self.order
+            .as_ref()
+            .map_or(position, |order| order[position])
+    }
+
     fn addr(&self, index: usize) -> SocketAddr {
         let ports = self.ports.len();
         SocketAddr::new(self.hosts[index / ports], self.ports[index % ports])
@@ -51,8 +67,8 @@ impl Work<'_> {
 
     fn take(&self) -> Option<Range<usize>> {
         let start = self.next.fetch_add(CHUNK, Ordering::Relaxed);
-        let total = self.total();
-        (start < total).then(|| start..(start + CHUNK).min(total))
+        let len = self.len();
+        (start < len).then(|| start..(start + CHUNK).min(len))
     }
 }
 
@@ -64,9 +80,10 @@ pub fn run(
     on_port: &(dyn Fn(IpAddr, PortReport) + Sync),
 ) -> Result<ScanReport, ScanError> {
     let started = Instant::now();
-    let work = Work {
+    let mut work = Work {
         hosts,
         ports: ports.as_slice(),
+        order: None,
         next: AtomicUsize::new(0),
         progress,
         on_port,
@@ -75,11 +92,82 @@ pub fn run(
     progress.total.store(total as u64, Ordering::Relaxed);
     let budget = raise_open_file_limit().budget();
     let concurrency = options.concurrency.unwrap_or(budget).clamp(1, budget);
+
+    let mut reasons: Vec<Option<Reason>> = vec![None; total];
+    let mut stats = Stats::default();
+    let loss_seen = pass(&work, options, concurrency, &mut reasons, &mut stats)?;
+
+    // Some answers came only on a retry: packets are being lost, so a port without an answer may
+    // be an open port whose SYN-ACK was lost twice. Ask those ports again, harder.
+    let silent: Vec<usize> = (0..total)
+        .filter(|i| reasons[*i].is_none_or(|r| r == Reason::NoResponse))
+        .collect();
+    if loss_seen && !silent.is_empty() {
+        let quiet = Progress::default();
+        work.order = Some(silent);
+        work.next = AtomicUsize::new(0);
+        work.progress = &quiet;
+        let harder = ScanOptions {
+            retries: LOSS_RETRIES,
+            ..options.clone()
+        };
+        pass(&work, &harder, concurrency, &mut reasons, &mut stats)?;
+    }
+
+    let ports = ports.as_slice();
+    let hosts = hosts
+        .iter()
+        .enumerate()
+        .map(|(h, address)| HostReport {
+            address: *address,
+            ports: ports
+                .iter()
+                .enumerate()
+                .map(|(p, port)| {
+                    let reason = reasons[h * ports.len() + p].unwrap_or(Reason::NoResponse);
+                    let report = PortReport {
+                        port: *port,
+                        state: reason.state(),
+                        reason,
+                    };
+                    // Silent ports were held back until no further pass could change them.
+                    if reason == Reason::NoResponse {
+                        on_port(*address, report);
+                    }
+                    report
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(ScanReport {
+        hosts,
+        elapsed: started.elapsed(),
+        connects: stats.connects,
+        self_connects: stats.self_connects,
+        max_in_flight: stats.max_in_flight,
+    })
+}
+
+#[derive(Default)]
+struct Stats {
+    connects: u64,
+    self_connects: u64,
+    max_in_flight: usize,
+}
+
+/// One pass of workers over the work list; returns whether a probe answered only on a retry.
+fn pass(
+    work: &Work<'_>,
+    options: &ScanOptions,
+    concurrency: usize,
+    reasons: &mut [Option<Reason>],
+    stats: &mut Stats,
+) -> Result<bool, ScanError> {
     let workers = options
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
         .clamp(1, concurrency)
-        .min(total.div_ceil(CHUNK));
+        .min(work.len().div_ceil(CHUNK));
     let per_worker = (concurrency / workers).max(1);
     let interval = options
         .rate
@@ -89,7 +177,6 @@ pub fn run(
     let outcomes: Vec<io::Result<Worker>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                let work = &work;
                 scope.spawn(move || {
                     let mut worker = Worker::new(options, per_worker, interval)?;
                     worker.run(work)?;
@@ -105,45 +192,18 @@ pub fn run(
             })
             .collect()
     });
-
-    let mut reasons: Vec<Option<Reason>> = vec![None; total];
-    let (mut connects, mut self_connects, mut max_in_flight) = (0, 0, 0);
+    let mut loss_seen = false;
     for worker in outcomes {
         let worker = worker?;
         for (index, reason) in worker.results {
             reasons[index] = Some(reason);
         }
-        connects += worker.connects;
-        self_connects += worker.self_connects;
-        max_in_flight += worker.max_in_flight;
+        stats.connects += worker.connects;
+        stats.self_connects += worker.self_connects;
+        stats.max_in_flight = stats.max_in_flight.max(worker.max_in_flight);
+        loss_seen |= worker.loss_seen;
     }
-    let ports = ports.as_slice();
-    let hosts = hosts
-        .iter()
-        .enumerate()
-        .map(|(h, address)| HostReport {
-            address: *address,
-            ports: ports
-                .iter()
-                .enumerate()
-                .map(|(p, port)| {
-                    let reason = reasons[h * ports.len() + p].unwrap_or(Reason::NoResponse);
-                    PortReport {
-                        port: *port,
-                        state: reason.state(),
-                        reason,
-                    }
-                })
-                .collect(),
-        })
-        .collect();
-    Ok(ScanReport {
-        hosts,
-        elapsed: started.elapsed(),
-        connects,
-        self_connects,
-        max_in_flight,
-    })
+    Ok(loss_seen)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -213,6 +273,8 @@ struct Worker {
     connects: u64,
     self_connects: u64,
     max_in_flight: usize,
+    /// A probe answered after a silent try: packets are being lost.
+    loss_seen: bool,
 }
 
 enum Step {
@@ -251,6 +313,7 @@ impl Worker {
             connects: 0,
             self_connects: 0,
             max_in_flight: 0,
+            loss_seen: false,
         })
     }
 
@@ -326,7 +389,7 @@ impl Worker {
                 if self.chunk.is_empty() && !self.refill(work) {
                     return;
                 }
-                let index = self.chunk.start;
+                let index = work.index(self.chunk.start);
                 self.chunk.start += 1;
                 Probe {
                     index,
@@ -345,6 +408,7 @@ impl Worker {
             Step::Done(reason) => {
                 if matches!(reason, Reason::SynAck | Reason::ConnRefused) {
                     self.rtt.sample(started.elapsed());
+                    self.loss_seen |= probe.silent > 0;
                 }
                 self.record(work, probe.index, reason);
             }
@@ -411,6 +475,17 @@ impl Worker {
 
     fn record(&mut self, work: &Work<'_>, index: usize, reason: Reason) {
         self.results.push((index, reason));
+        self.unreported += 1;
+        if self.unreported >= PROGRESS_BATCH {
+            work.progress
+                .done
+                .fetch_add(self.unreported, Ordering::Relaxed);
+            self.unreported = 0;
+        }
+        // A silent port may still answer in a later pass: it is told at the end.
+        if reason == Reason::NoResponse {
+            return;
+        }
         let addr = work.addr(index);
         (work.on_port)(
             addr.ip(),
@@ -420,13 +495,6 @@ impl Worker {
                 reason,
             },
         );
-        self.unreported += 1;
-        if self.unreported >= PROGRESS_BATCH {
-            work.progress
-                .done
-                .fetch_add(self.unreported, Ordering::Relaxed);
-            self.unreported = 0;
-        }
     }
 
     /// One connect, checked once before any waiting.
@@ -548,5 +616,67 @@ fn finished(socket: &SockRef<'_>) -> Option<io::Result<()>> {
         Ok(_) => Some(Ok(())),
         Err(err) if err.raw_os_error() == Some(libc::ENOTCONN) => None,
         Err(err) => Some(Err(err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    /// A socket bound to a port and connected to that same port connects to itself (TCP
+    /// simultaneous open): what the kernel sometimes does to a scan of its ephemeral range.
+    #[test]
+    fn a_socket_connected_to_itself_is_not_an_open_port() {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        socket
+            .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+            .unwrap();
+        let own = socket.local_addr().unwrap();
+        socket.connect(&own).unwrap();
+        assert!(matches!(
+            connected(&SockRef::from(&socket)),
+            Step::SelfConnect
+        ));
+
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        assert!(matches!(
+            connected(&SockRef::from(&stream)),
+            Step::Done(Reason::SynAck)
+        ));
+    }
+
+    #[test]
+    fn errors_map_to_nmaps_reasons() {
+        let reason = |errno| match failed(&io::Error::from_raw_os_error(errno)) {
+            Step::Done(reason) => Some(reason),
+            _ => None,
+        };
+        assert_eq!(reason(libc::ECONNREFUSED), Some(Reason::ConnRefused));
+        assert_eq!(reason(libc::EHOSTUNREACH), Some(Reason::HostUnreach));
+        assert_eq!(reason(libc::ENETUNREACH), Some(Reason::NetUnreach));
+        assert_eq!(reason(libc::EACCES), Some(Reason::AdminProhibited));
+        assert_eq!(reason(libc::EADDRNOTAVAIL), None);
+        assert_eq!(reason(libc::ETIMEDOUT), None);
+    }
+
+    #[test]
+    fn the_timeout_follows_the_round_trip_between_floor_and_ceiling() {
+        let (floor, ceiling) = (Duration::from_millis(100), Duration::from_secs(1));
+        let mut rtt = Rtt::default();
+        assert_eq!(rtt.timeout(floor, ceiling), ceiling, "no samples yet");
+        for _ in 0..10 {
+            rtt.sample(Duration::from_micros(50));
+        }
+        assert_eq!(rtt.timeout(floor, ceiling), floor);
+        for _ in 0..10 {
+            rtt.sample(Duration::from_millis(200));
+        }
+        let timeout = rtt.timeout(floor, ceiling);
+        assert!(
+            timeout > Duration::from_millis(200) && timeout <= ceiling,
+            "{timeout:?}"
+        );
     }
 }

@@ -74,7 +74,11 @@ impl FromStr for PortSet {
             match part.split_once('-') {
                 Some((low, high)) => {
                     // `-1024` and `1024-` as nmap reads them: from 1, up to 65535.
-                    let low = if low.trim().is_empty() { 1 } else { number(low)? };
+                    let low = if low.trim().is_empty() {
+                        1
+                    } else {
+                        number(low)?
+                    };
                     let high = if high.trim().is_empty() {
                         u16::MAX
                     } else {

@@ -1,3 +1,4 @@
 //! Integration tests of the library against real sockets on loopback.
 
 mod connect;
+mod scan;

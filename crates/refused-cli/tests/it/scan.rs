@@ -1,0 +1,97 @@
+//! `refused scan`: usage errors on this host, output and JSON in the lab.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+
+use refused_lab::{Lab, ListenSpec, SERVER_V4};
+use serde_json::Value;
+
+use crate::common::refused;
+
+#[test]
+fn bad_ports_and_hosts_are_usage_errors_naming_the_bad_part() {
+    for (args, needle) in [
+        (vec!["scan", "127.0.0.1", "-p", "80,http"], "`http`"),
+        (vec!["scan", "127.0.0.1", "-p", "90-80"], "`90-80`"),
+        (vec!["scan", "10.0.0.0/16"], "`--force`"),
+        (vec!["scan", "10.0.0.0/40"], "`/40`"),
+        (vec!["scan", "not a host"], "`not a host`"),
+        (vec!["scan", "127.0.0.1", "--concurrency", "0"], "0"),
+    ] {
+        let output = refused().args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn our_own_open_port_shows_with_this_process() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let output = refused()
+        .args(["scan", "127.0.0.1", "-p", &port, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let open = &report["hosts"][0]["open"][0];
+    assert_eq!(open["port"].to_string(), port);
+    assert_eq!(open["pid"], std::process::id());
+}
+
+#[test]
+fn a_remote_scan_lists_states_reasons_and_counts() {
+    let Some(lab) = Lab::or_skip("a_remote_scan_lists_states_reasons_and_counts") else {
+        return;
+    };
+    let _open = lab
+        .server
+        .run(|| ListenSpec::new(SocketAddr::from((SERVER_V4, 7005))).listen())
+        .unwrap()
+        .unwrap();
+    lab.server
+        .filter(
+            "input",
+            &[
+                "tcp dport 7007 drop",
+                "tcp dport 7008 reject with icmp type host-prohibited",
+            ],
+        )
+        .unwrap();
+    let scan = |args: &[&str]| {
+        lab.client
+            .command(env!("CARGO_BIN_EXE_refused"))
+            .env("NO_COLOR", "1")
+            .args(["scan", "10.77.0.2", "-p", "7000-7010", "--timeout", "300ms"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = scan(&["--all"]);
+    insta::with_settings!({ filters => vec![(r"in \d+(\.\d+)? (ms|s)", "in [TIME]")] }, {
+        insta::assert_snapshot!("scan_remote_all", crate::common::render(&output));
+    });
+
+    let output = scan(&["--json"]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let host = &report["hosts"][0];
+    assert_eq!(host["counts"]["open"], 1);
+    assert_eq!(host["counts"]["filtered"], 2);
+    assert_eq!(host["counts"]["closed"], 8);
+    assert_eq!(host["open"][0]["port"], 7005);
+    assert!(host.get("ports").is_none(), "every port only with --all");
+
+    let output = scan(&["--json", "--stream", "--all"]);
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 12, "11 ports, then the summary");
+    assert_eq!(lines[11]["kind"], "summary");
+    let filtered: Vec<&Value> = lines[..11]
+        .iter()
+        .filter(|l| l["state"] == "filtered")
+        .collect();
+    assert_eq!(filtered.len(), 2);
+}

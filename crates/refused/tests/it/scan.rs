@@ -1,0 +1,231 @@
+//! The scanner against real sockets: exactness at every concurrency, self-connects, and, in the
+//! lab, remote states and reasons over IPv4 and IPv6, and packet loss.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::time::Duration;
+
+use rand::seq::IteratorRandom;
+use refused::scan::{PortSet, PortState, Reason, ScanOptions, ScanReport, scan};
+use refused_lab::{Lab, ListenSpec, RefusedPort, SERVER_V4, SERVER_V6};
+
+fn open_ports(report: &ScanReport) -> BTreeSet<u16> {
+    report.hosts[0]
+        .in_state(PortState::Open)
+        .map(|p| p.port)
+        .collect()
+}
+
+fn reason_of(report: &ScanReport, port: u16) -> Reason {
+    report.hosts[0]
+        .ports
+        .iter()
+        .find(|p| p.port == port)
+        .map_or_else(|| panic!("port {port} not in the report"), |p| p.reason)
+}
+
+/// Listens on `count` random free ports of `ip` in `range` (in the calling thread's namespace).
+fn listen_on_random_ports(
+    ip: IpAddr,
+    range: std::ops::RangeInclusive<u16>,
+    count: usize,
+) -> Vec<TcpListener> {
+    let mut rng = rand::rng();
+    range
+        .choose_multiple(&mut rng, count * 2)
+        .into_iter()
+        .filter_map(|port| ListenSpec::new(SocketAddr::new(ip, port)).listen().ok())
+        .take(count)
+        .collect()
+}
+
+fn ports_of(listeners: &[TcpListener]) -> BTreeSet<u16> {
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+#[test]
+fn ports_of_our_own_sockets_have_their_states() {
+    // On this host other tests listen too, so only our own ports are checked here; the exact
+    // set is checked in a namespace of its own below.
+    let open: Vec<TcpListener> = (0..5)
+        .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap())
+        .collect();
+    let refusing: Vec<RefusedPort> = (0..5).map(|_| RefusedPort::v4().unwrap()).collect();
+    let ports: PortSet = open
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .chain(refusing.iter().map(RefusedPort::port))
+        .collect();
+    let report = scan(
+        &[IpAddr::V4(Ipv4Addr::LOCALHOST)],
+        &ports,
+        &ScanOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(open_ports(&report), ports_of(&open));
+    for refused in &refusing {
+        assert_eq!(reason_of(&report, refused.port()), Reason::ConnRefused);
+    }
+}
+
+#[test]
+fn the_open_set_is_exact_at_every_concurrency() {
+    let Some(lab) = Lab::or_skip("the_open_set_is_exact_at_every_concurrency") else {
+        return;
+    };
+    lab.client
+        .run(|| {
+            let v4 = IpAddr::V4(Ipv4Addr::LOCALHOST);
+            // Half in the ephemeral range, where self-connects happen.
+            let listeners = listen_on_random_ports(v4, 1024..=65535, 300);
+            let expected = ports_of(&listeners);
+            for (concurrency, ports) in [
+                (Some(1), PortSet::all()),
+                (None, PortSet::all()),
+                (Some(2), "20000-45000".parse().unwrap()),
+                (Some(10), "20000-45000".parse().unwrap()),
+                (Some(1000), "20000-45000".parse().unwrap()),
+                (None, PortSet::all()),
+            ] {
+                let options = ScanOptions {
+                    concurrency,
+                    ..ScanOptions::default()
+                };
+                let report = scan(&[v4], &ports, &options).unwrap();
+                let within: BTreeSet<u16> = expected
+                    .iter()
+                    .copied()
+                    .filter(|p| ports.as_slice().binary_search(p).is_ok())
+                    .collect();
+                assert_eq!(open_ports(&report), within, "concurrency {concurrency:?}");
+                assert_eq!(report.hosts[0].ports.len(), ports.len());
+            }
+            // IPv6 loopback too.
+            let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+            let listeners6 = listen_on_random_ports(v6, 30000..=40000, 50);
+            let report = scan(
+                &[v6],
+                &"30000-40000".parse().unwrap(),
+                &ScanOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(open_ports(&report), ports_of(&listeners6));
+        })
+        .unwrap();
+}
+
+#[test]
+fn self_connects_are_never_open() {
+    let Some(lab) = Lab::or_skip("self_connects_are_never_open") else {
+        return;
+    };
+    // A narrow ephemeral range scanned whole: the kernel now and then picks the target port as
+    // the local port, and the socket connects to itself.
+    lab.client
+        .sysctl("net.ipv4.ip_local_port_range", "40000 40063")
+        .unwrap();
+    let ports: PortSet = "40000-40063".parse().unwrap();
+    let self_connects = lab
+        .client
+        .run(|| {
+            let mut self_connects = 0;
+            for _ in 0..50 {
+                let report = scan(
+                    &[IpAddr::V4(Ipv4Addr::LOCALHOST)],
+                    &ports,
+                    &ScanOptions::default(),
+                )
+                .unwrap();
+                assert!(
+                    open_ports(&report).is_empty(),
+                    "a ghost open port: {report:?}"
+                );
+                self_connects += report.self_connects;
+            }
+            self_connects
+        })
+        .unwrap();
+    assert!(
+        self_connects > 0,
+        "the kernel never self-connected: the filter went untested"
+    );
+}
+
+#[test]
+fn remote_ports_are_open_closed_or_filtered_with_the_reason() {
+    let Some(lab) = Lab::or_skip("remote_ports_are_open_closed_or_filtered_with_the_reason") else {
+        return;
+    };
+    let _open: Vec<TcpListener> = [SERVER_V4.into(), IpAddr::V6(SERVER_V6)]
+        .into_iter()
+        .flat_map(|ip: IpAddr| {
+            [7010, 7011].map(|port| {
+                lab.server
+                    .run(|| ListenSpec::new(SocketAddr::new(ip, port)).listen())
+                    .unwrap()
+                    .unwrap()
+            })
+        })
+        .collect();
+    lab.server
+        .filter(
+            "input",
+            &[
+                "tcp dport 7020-7024 drop",
+                "ip protocol tcp tcp dport 7030-7034 reject with icmp type host-prohibited",
+                "ip6 nexthdr tcp tcp dport 7030-7034 reject with icmpv6 type admin-prohibited",
+            ],
+        )
+        .unwrap();
+    let ports: PortSet = "7000-7040".parse().unwrap();
+    let options = ScanOptions {
+        timeout: Duration::from_millis(500),
+        ..ScanOptions::default()
+    };
+    for (ip, rejected) in [
+        (IpAddr::V4(SERVER_V4), Reason::HostUnreach),
+        (IpAddr::V6(SERVER_V6), Reason::AdminProhibited),
+    ] {
+        let report = lab
+            .client
+            .run(|| scan(&[ip], &ports, &options))
+            .unwrap()
+            .unwrap();
+        for port in ports.as_slice() {
+            let expected = match port {
+                7010 | 7011 => Reason::SynAck,
+                7020..=7024 => Reason::NoResponse,
+                7030..=7034 => rejected,
+                _ => Reason::ConnRefused,
+            };
+            assert_eq!(reason_of(&report, *port), expected, "{ip} port {port}");
+        }
+    }
+}
+
+#[test]
+fn light_packet_loss_hides_no_open_port() {
+    let Some(lab) = Lab::or_skip("light_packet_loss_hides_no_open_port") else {
+        return;
+    };
+    let listeners = lab
+        .server
+        .run(|| listen_on_random_ports(IpAddr::V4(SERVER_V4), 1..=3000, 100))
+        .unwrap();
+    lab.loss(5).unwrap();
+    let report = lab
+        .client
+        .run(|| {
+            scan(
+                &[IpAddr::V4(SERVER_V4)],
+                &"1-3000".parse().unwrap(),
+                &ScanOptions::default(),
+            )
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(open_ports(&report), ports_of(&listeners));
+}
