@@ -26,6 +26,7 @@
 pub mod connect;
 pub mod diagnose;
 pub mod outcome;
+pub mod probe;
 pub mod resolve;
 pub mod scan;
 pub mod sys;

@@ -176,6 +176,15 @@ impl Target {
         }
     }
 
+    /// The user name of a URL's userinfo (`postgres://app@db/...` -> `app`), if any.
+    pub fn user(&self) -> Option<&str> {
+        let (_, rest) = self.original.split_once("://")?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let (userinfo, _) = authority.rsplit_once('@')?;
+        let user = userinfo.split(':').next()?;
+        (!user.is_empty()).then_some(user)
+    }
+
     /// The TCP host, `None` for a unix socket.
     pub const fn host(&self) -> Option<&Host> {
         match &self.endpoint {
@@ -387,6 +396,17 @@ fn parse_port(text: &str) -> Result<Port, TargetErrorKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_comes_from_the_userinfo() {
+        let user = |t: &str| t.parse::<Target>().unwrap().user().map(str::to_owned);
+        assert_eq!(
+            user("postgres://app:secret@db:5432/x").as_deref(),
+            Some("app")
+        );
+        assert_eq!(user("postgres://db/x@y").as_deref(), None);
+        assert_eq!(user("db:5432"), None);
+    }
     use proptest::prelude::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
 

@@ -1,0 +1,222 @@
+//! `http://` and `https://`: the status (200-399 by default, or a set), and optionally a header
+//! and the body. A 503 is not ready, not reachable.
+
+use std::str::FromStr;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::Request;
+use hyper::header::{HOST, USER_AGENT};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+
+use super::Readiness;
+use super::bounded::{protocol, too_slow};
+use crate::target::Target;
+
+/// The most bytes of response head a probe reads.
+const MAX_HEAD: usize = 64 * 1024;
+/// The most bytes of body a probe reads to look for its text.
+const MAX_BODY: usize = 256 * 1024;
+
+/// What an HTTP response must look like to be ready.
+#[derive(Debug, Clone, Default)]
+pub struct HttpCheck {
+    /// Statuses that are ready (default 200-399).
+    pub statuses: StatusSet,
+    /// Text the body must contain.
+    pub body: Option<String>,
+    /// A pattern the body must match.
+    pub body_regex: Option<regex::Regex>,
+    /// A header that must be present (name), with a value if given (`name: value`).
+    pub header: Option<(String, Option<String>)>,
+}
+
+/// HTTP statuses, as ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSet(Vec<(u16, u16)>);
+
+impl Default for StatusSet {
+    fn default() -> Self {
+        Self(vec![(200, 399)])
+    }
+}
+
+impl StatusSet {
+    /// Whether `status` is in the set.
+    pub fn contains(&self, status: u16) -> bool {
+        self.0.iter().any(|(lo, hi)| (*lo..=*hi).contains(&status))
+    }
+}
+
+/// A status list that did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid status list `{input}`: `{part}` is not a status (100-599) or a range of them")]
+pub struct StatusSetError {
+    input: String,
+    part: String,
+}
+
+impl FromStr for StatusSet {
+    type Err = StatusSetError;
+
+    /// `200`, `200,204`, `200-299`, or a mix.
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let mut ranges = Vec::new();
+        for part in input.split(',') {
+            let status = |t: &str| {
+                t.trim()
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|s| (100..=599).contains(s))
+            };
+            let range = match part.split_once('-') {
+                Some((lo, hi)) => status(lo).zip(status(hi)).filter(|(lo, hi)| lo <= hi),
+                None => status(part).map(|s| (s, s)),
+            };
+            ranges.push(range.ok_or_else(|| StatusSetError {
+                input: input.to_owned(),
+                part: part.trim().to_owned(),
+            })?);
+        }
+        Ok(Self(ranges))
+    }
+}
+
+pub async fn probe<S>(target: &Target, stream: S, check: &HttpCheck, deadline: Instant) -> Readiness
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match tokio::time::timeout_at(deadline, exchange(target, stream, check)).await {
+        Ok(readiness) => readiness,
+        Err(_) => too_slow("HTTP response"),
+    }
+}
+
+async fn exchange<S>(target: &Target, stream: S, check: &HttpCheck) -> Readiness
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let handshake = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(MAX_HEAD)
+        .handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+        .await;
+    let (mut sender, conn) = match handshake {
+        Ok(parts) => parts,
+        Err(err) => return protocol(format!("HTTP failed: {err}")),
+    };
+    let host = target.host().map(ToString::to_string).unwrap_or_default();
+    let authority = match (target.port(), target.scheme().default_port()) {
+        (Some(port), Some(default)) if port != default => format!("{host}:{port}"),
+        _ => host,
+    };
+    let path = if target.path().is_empty() {
+        "/"
+    } else {
+        target.path()
+    };
+    let request = Request::get(path)
+        .header(HOST, authority)
+        .header(USER_AGENT, concat!("refused/", env!("CARGO_PKG_VERSION")))
+        .body(Empty::<Bytes>::new());
+    let request = match request {
+        Ok(request) => request,
+        Err(err) => return protocol(format!("the URL's path cannot be sent: {err}")),
+    };
+    let exchange = async {
+        let response = match sender.send_request(request).await {
+            Ok(response) => response,
+            Err(err) => return protocol(format!("no valid HTTP response: {err}")),
+        };
+        let status = response.status();
+        let line = format!(
+            "HTTP {}{}",
+            status.as_u16(),
+            status
+                .canonical_reason()
+                .map(|r| format!(" {r}"))
+                .unwrap_or_default()
+        );
+        if !check.statuses.contains(status.as_u16()) {
+            return Readiness::NotReady(line);
+        }
+        if let Some((name, value)) = &check.header {
+            let found = response.headers().get_all(name.as_str()).iter().any(|v| {
+                value
+                    .as_ref()
+                    .is_none_or(|want| v.to_str().is_ok_and(|v| v.trim() == want))
+            });
+            if !found {
+                let wanted = value
+                    .as_ref()
+                    .map_or_else(|| name.clone(), |v| format!("{name}: {v}"));
+                return Readiness::NotReady(format!("{line}, without the header `{wanted}`"));
+            }
+        }
+        if check.body.is_none() && check.body_regex.is_none() {
+            return Readiness::Ready(line);
+        }
+        let body = match read_body(response.into_body()).await {
+            Ok(body) => body,
+            Err(err) => return protocol(format!("reading the body failed: {err}")),
+        };
+        let text = String::from_utf8_lossy(&body);
+        if let Some(needle) = &check.body {
+            if !text.contains(needle.as_str()) {
+                return Readiness::NotReady(format!(
+                    "{line}, but the body does not contain `{needle}`"
+                ));
+            }
+        }
+        if let Some(pattern) = &check.body_regex {
+            if !pattern.is_match(&text) {
+                return Readiness::NotReady(format!(
+                    "{line}, but the body does not match `{pattern}`"
+                ));
+            }
+        }
+        Readiness::Ready(line)
+    };
+    // The connection is driven alongside the request, in this task.
+    let driver = async {
+        let _ = conn.await;
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        readiness = exchange => readiness,
+        () = driver => unreachable!("the driver never ends by itself"),
+    }
+}
+
+/// The first [`MAX_BODY`] bytes of a body.
+async fn read_body(mut body: hyper::body::Incoming) -> Result<Vec<u8>, hyper::Error> {
+    let mut bytes = Vec::new();
+    while bytes.len() < MAX_BODY {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
+        if let Ok(data) = frame?.into_data() {
+            let room = MAX_BODY - bytes.len();
+            bytes.extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_sets() {
+        let default = StatusSet::default();
+        assert!(default.contains(200) && default.contains(302) && !default.contains(503));
+        let set: StatusSet = "200,204, 300-302".parse().unwrap();
+        assert!(set.contains(204) && set.contains(301) && !set.contains(201));
+        for bad in ["2OO", "600", "300-200", "", "200,"] {
+            let err = bad.parse::<StatusSet>().unwrap_err();
+            assert!(err.to_string().contains(&format!("`{bad}`")), "{err}");
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Readiness probes: is the service behind a target ready, not just listening?
+//!
+//! [`probe`] connects (happy eyeballs, bounded by the time left) and then speaks just enough of
+//! the target's protocol: `tcp` checks that the peer does not close at once (a port proxy with
+//! nothing behind it accepts and drops), `http`/`https` check the status (and optionally a header
+//! or the body), `tls` completes a handshake, `postgres` sends a startup packet as `pg_isready`
+//! does, `redis` sends `PING`, `mysql` reads the server greeting. Every read is bounded in size
+//! and time, so a hostile server cannot make a probe hang or eat memory.
+
+mod bounded;
+mod http;
+mod mysql;
+mod postgres;
+mod redis;
+mod tcp;
+mod tls;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::connect::{Attempt, ConnectError, Dialer, RetryPolicy};
+use crate::target::{Endpoint, Scheme, Target};
+
+pub use http::{HttpCheck, StatusSet, StatusSetError};
+
+/// How probes check readiness beyond the connect.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeOptions {
+    /// How long a TCP connection must stay open after the connect to count as ready.
+    pub settle: Duration,
+    /// What an HTTP response must look like.
+    pub http: HttpCheck,
+    /// Skip TLS certificate verification.
+    pub insecure: bool,
+    /// A PEM file of extra trusted certificate authorities.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl ProbeOptions {
+    /// The defaults: a 5 ms settle, HTTP status 200-399, verified TLS.
+    pub fn new() -> Self {
+        Self {
+            settle: tcp::DEFAULT_SETTLE,
+            ..Self::default()
+        }
+    }
+}
+
+/// What a probe found.
+#[derive(Debug, Clone)]
+pub enum Readiness {
+    /// The service is ready; what it said, if anything.
+    Ready(String),
+    /// The service answered but is not ready: its own reason (`HTTP 503`, `57P03`).
+    NotReady(String),
+    /// The probe failed: the connect (see the attempts), or the protocol exchange.
+    Failed(ProbeFailure),
+}
+
+/// Why a probe failed.
+#[derive(Debug, Clone)]
+pub enum ProbeFailure {
+    /// The connect failed.
+    Connect(ConnectError),
+    /// Connected, but the exchange failed: no answer in time, an answer that is not the
+    /// protocol, too large, a TLS error.
+    Protocol(String),
+}
+
+impl Readiness {
+    /// `ready`, `not-ready` or `failed`.
+    pub const fn as_label(&self) -> &'static str {
+        match self {
+            Self::Ready(_) => "ready",
+            Self::NotReady(_) => "not-ready",
+            Self::Failed(_) => "failed",
+        }
+    }
+
+    /// Whether the service is ready.
+    pub const fn is_ready(&self) -> bool {
+        matches!(self, Self::Ready(_))
+    }
+
+    /// The reason label: the connect outcome or DNS cause of a failed connect, `protocol` for a
+    /// failed exchange, `not-ready` or `ready`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Ready(_) => "ready",
+            Self::NotReady(_) => "not-ready",
+            Self::Failed(ProbeFailure::Connect(err)) => err.as_label(),
+            Self::Failed(ProbeFailure::Protocol(_)) => "protocol",
+        }
+    }
+}
+
+impl std::fmt::Display for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ready(detail) if detail.is_empty() => f.write_str("ready"),
+            Self::Ready(detail) => write!(f, "ready: {detail}"),
+            Self::NotReady(reason) => write!(f, "not ready: {reason}"),
+            Self::Failed(ProbeFailure::Connect(err)) => err.fmt(f),
+            Self::Failed(ProbeFailure::Protocol(detail)) => f.write_str(detail),
+        }
+    }
+}
+
+/// One probe of one target.
+#[derive(Debug, Clone)]
+pub struct ProbeReport {
+    /// What it found.
+    pub readiness: Readiness,
+    /// The connect attempts.
+    pub attempts: Vec<Attempt>,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl Serialize for ProbeReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("ProbeReport", 4)?;
+        s.serialize_field("state", self.readiness.as_label())?;
+        s.serialize_field("reason", self.readiness.reason())?;
+        s.serialize_field("summary", &self.readiness.to_string())?;
+        s.serialize_field(
+            "elapsed_ms",
+            &((self.elapsed.as_secs_f64() * 1e6).round() / 1e3),
+        )?;
+        s.end()
+    }
+}
+
+/// Probes `target` once; nothing (connect or exchange) goes on past `timeout`.
+pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -> ProbeReport {
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let dialer = Dialer::new()
+        .attempt_timeout(timeout)
+        .deadline(timeout)
+        .retry(RetryPolicy::never());
+    let (readiness, attempts) = match target.endpoint() {
+        Endpoint::Unix(path) => match dialer.dial_unix(path).await {
+            Ok(connected) => (
+                exchange(target, connected.stream, options, deadline).await,
+                connected.attempts,
+            ),
+            Err(err) => failed(err),
+        },
+        Endpoint::Tcp { .. } => match dialer.dial(target).await {
+            Ok(connected) => {
+                let _ = connected.stream.set_nodelay(true);
+                (
+                    exchange(target, connected.stream, options, deadline).await,
+                    connected.attempts,
+                )
+            }
+            Err(err) => failed(err),
+        },
+    };
+    ProbeReport {
+        readiness,
+        attempts,
+        elapsed: start.elapsed(),
+    }
+}
+
+fn failed(err: ConnectError) -> (Readiness, Vec<Attempt>) {
+    let attempts = err.attempts().to_vec();
+    (Readiness::Failed(ProbeFailure::Connect(err)), attempts)
+}
+
+async fn exchange<S>(
+    target: &Target,
+    stream: S,
+    options: &ProbeOptions,
+    deadline: Instant,
+) -> Readiness
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let deadline = tokio::time::Instant::from_std(deadline);
+    match target.scheme() {
+        Scheme::Tcp | Scheme::Unix => tcp::settle(stream, options.settle, deadline).await,
+        Scheme::Http => http::probe(target, stream, &options.http, deadline).await,
+        Scheme::Https => match tls::handshake(target, stream, options, deadline).await {
+            Ok(stream) => http::probe(target, stream, &options.http, deadline).await,
+            Err(readiness) => readiness,
+        },
+        Scheme::Tls => match tls::handshake(target, stream, options, deadline).await {
+            Ok(_) => Readiness::Ready("TLS handshake completed".to_owned()),
+            Err(readiness) => readiness,
+        },
+        Scheme::Postgres => postgres::probe(target, stream, deadline).await,
+        Scheme::Redis => redis::probe(stream, deadline).await,
+        Scheme::Mysql => mysql::probe(stream, deadline).await,
+    }
+}

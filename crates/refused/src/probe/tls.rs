@@ -1,0 +1,172 @@
+//! TLS with rustls: the handshake for `tls://` and `https://`, with certificate errors said
+//! plainly (expired, not yet valid, unknown authority, wrong name).
+
+use std::sync::{Arc, OnceLock};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use super::bounded::{protocol, too_slow};
+use super::{ProbeOptions, Readiness};
+use crate::target::{Host, Scheme, Target};
+
+pub async fn handshake<S>(
+    target: &Target,
+    stream: S,
+    options: &ProbeOptions,
+    deadline: Instant,
+) -> Result<TlsStream<S>, Readiness>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let config = config(options, target.scheme() == Scheme::Https)?;
+    let name = match target.host() {
+        Some(Host::Ip(ip)) => ServerName::IpAddress((*ip).into()),
+        Some(Host::Name(name)) => ServerName::try_from(name.clone())
+            .map_err(|_| protocol(format!("`{name}` cannot be a TLS server name")))?,
+        None => return Err(protocol("TLS needs a host name")),
+    };
+    let connector = TlsConnector::from(Arc::new(config));
+    match tokio::time::timeout_at(deadline, connector.connect(name, stream)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(err)) => Err(protocol(describe(&err, target))),
+        Err(_) => Err(too_slow("TLS handshake")),
+    }
+}
+
+fn config(options: &ProbeOptions, http: bool) -> Result<ClientConfig, Readiness> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|err| protocol(format!("TLS setup failed: {err}")))?;
+    let mut config = if options.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth()
+    } else {
+        let mut roots = system_roots().clone();
+        if let Some(path) = &options.ca_file {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+                .map_err(|err| {
+                    protocol(format!("cannot read CA file {}: {err}", path.display()))
+                })?;
+            for cert in certs {
+                roots.add(cert).map_err(|err| {
+                    protocol(format!(
+                        "a certificate in {} is not usable: {err}",
+                        path.display()
+                    ))
+                })?;
+            }
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    if http {
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    }
+    Ok(config)
+}
+
+/// The system's trusted authorities (`/etc/ssl/certs`), loaded once.
+fn system_roots() -> &'static RootCertStore {
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        roots
+    })
+}
+
+/// A certificate error in words a person can act on.
+fn describe(err: &std::io::Error, target: &Target) -> String {
+    let Some(tls) = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    else {
+        return format!("the TLS handshake failed: {err} (is it a TLS port?)");
+    };
+    let host = target.host().map(ToString::to_string).unwrap_or_default();
+    let skip = "`--insecure` skips the check";
+    match tls {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                format!("the server's certificate has expired ({skip})")
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                format!("the server's certificate is not valid yet: check both clocks ({skip})")
+            }
+            CertificateError::UnknownIssuer => format!(
+                "the server's certificate is signed by an authority this host does not trust (`--cacert FILE` trusts one, {skip})"
+            ),
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                format!("the server's certificate is not valid for `{host}` ({skip})")
+            }
+            other => format!("the server's certificate was rejected: {other:?} ({skip})"),
+        },
+        rustls::Error::AlertReceived(alert) => {
+            format!("the server ended the TLS handshake: {alert:?}")
+        }
+        other => format!("the TLS handshake failed: {other} (is it a TLS port?)"),
+    }
+}
+
+/// `--insecure`: accepts any certificate, still checking the handshake's signatures.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
