@@ -36,12 +36,15 @@ Examples:
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Connect once to each target; exit 0 only if every one connected.
+    /// Probe each target once (connect, then its scheme's readiness check); exit 0 only if all are up.
     #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
     /// Find out why a target does not connect: the cause, the evidence, the fix.
     #[command(after_help = WHY_EXAMPLES)]
     Why(WhyArgs),
+    /// Wait until targets are ready (protocol-level), then run a command.
+    #[command(after_help = WAIT_EXAMPLES)]
+    Wait(WaitArgs),
     /// Scan ports: open, closed or filtered, with nmap's reasons; open ports with their process.
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(ScanArgs),
@@ -155,6 +158,135 @@ Examples:
 
 Exit status: 0 if every target connected, 1 if any did not, 2 on a usage error.";
 
+const WAIT_EXAMPLES: &str = "\
+Examples:
+  refused wait postgres://db:5432 redis://cache -- ./start-app
+  refused wait http://localhost:8080/healthz --status 200 --timeout 1m
+  refused wait localhost:3000 --down                 until it stops accepting
+  REFUSED_TARGETS='db:5432 cache:6379' refused wait -- ./entrypoint.sh
+
+Readiness by scheme: tcp (accepts and does not drop at once), http/https (status 200-399 or
+--status, --body, --header), tls (handshake), postgres (not starting up, not too many clients),
+redis (PING, not LOADING), mysql (greeting).
+
+Exit status: that of the command when one is given and everything got ready (it replaces
+`refused`); else 0 when ready, 1 on timeout (each target's last outcome and cause are printed),
+2 on a usage error, 126/127 when the command cannot be run, 130/143 on Ctrl-C/SIGTERM.";
+
+/// How probes judge readiness, for `check` and `wait`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// HTTP statuses that are ready: `200`, `200,204`, `200-299` (default 200-399).
+    #[arg(long, value_name = "LIST", value_parser = parse_statuses, env = "REFUSED_STATUS")]
+    pub status: Option<refused::probe::StatusSet>,
+
+    /// Text the HTTP body must contain.
+    #[arg(long, value_name = "TEXT")]
+    pub body: Option<String>,
+
+    /// A regular expression the HTTP body must match.
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
+    pub body_regex: Option<regex::Regex>,
+
+    /// A header the HTTP response must have: `NAME` or `NAME: VALUE`.
+    #[arg(long, value_name = "HEADER")]
+    pub header: Option<String>,
+
+    /// Skip TLS certificate verification.
+    #[arg(long, short = 'k', env = "REFUSED_INSECURE")]
+    pub insecure: bool,
+
+    /// A PEM file of certificate authorities to trust, besides the system's.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
+
+    /// How long a TCP connection must stay open to count (a port proxy accepts and drops).
+    #[arg(long, value_name = "DURATION", default_value = "5ms", value_parser = parse_duration)]
+    pub settle: Duration,
+}
+
+impl ProbeArgs {
+    /// The library's options.
+    pub fn options(&self) -> refused::probe::ProbeOptions {
+        let header = self.header.as_ref().map(|h| match h.split_once(':') {
+            Some((name, value)) => (name.trim().to_owned(), Some(value.trim().to_owned())),
+            None => (h.trim().to_owned(), None),
+        });
+        refused::probe::ProbeOptions {
+            settle: self.settle,
+            http: refused::probe::HttpCheck {
+                statuses: self.status.clone().unwrap_or_default(),
+                body: self.body.clone(),
+                body_regex: self.body_regex.clone(),
+                header,
+            },
+            insecure: self.insecure,
+            ca_file: self.cacert.clone(),
+        }
+    }
+}
+
+fn parse_statuses(text: &str) -> Result<refused::probe::StatusSet, String> {
+    text.parse()
+        .map_err(|err: refused::probe::StatusSetError| err.to_string())
+}
+
+fn parse_regex(text: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(text).map_err(|err| format!("invalid regular expression: {err}"))
+}
+
+/// `refused wait`.
+#[derive(Debug, Args)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent command-line flags"
+)]
+pub struct WaitArgs {
+    /// Targets, as for `check` (also from `REFUSED_TARGETS`, separated by spaces or commas).
+    #[arg(
+        value_name = "TARGET",
+        env = "REFUSED_TARGETS",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub targets: Vec<String>,
+
+    /// The command to run once ready (after `--`); it replaces `refused`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
+
+    /// How long to wait in all (`0` waits for ever).
+    #[arg(long, short = 't', default_value = "30s", value_parser = parse_duration, env = "REFUSED_TIMEOUT")]
+    pub timeout: Duration,
+
+    /// Done when any one target is ready (default: all of them).
+    #[arg(long, env = "REFUSED_ANY")]
+    pub any: bool,
+
+    /// Wait until the targets no longer accept connections.
+    #[arg(long, env = "REFUSED_DOWN")]
+    pub down: bool,
+
+    /// The longest pause between two probes of a target (probing starts faster).
+    #[arg(long, default_value = "25ms", value_parser = parse_duration, env = "REFUSED_INTERVAL")]
+    pub interval: Duration,
+
+    /// Ready probes in a row needed (as Kubernetes' successThreshold).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), env = "REFUSED_SUCCESSES")]
+    pub successes: u32,
+
+    /// Print nothing while waiting (errors still go to stderr).
+    #[arg(long, short = 'q', env = "REFUSED_QUIET")]
+    pub quiet: bool,
+
+    /// Events as JSON, one per line, on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+}
+
 /// `refused check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -170,4 +302,7 @@ pub struct CheckArgs {
     /// One JSON object per target, one per line.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub probe: ProbeArgs,
 }

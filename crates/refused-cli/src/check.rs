@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use refused::connect::{Attempt, HumanDuration, as_millis};
-use refused::{ConnectError, Dialer, Endpoint, RetryPolicy, Target};
+use refused::probe::{ProbeFailure, ProbeOptions, Readiness, probe};
+use refused::{ConnectError, Target};
 use serde::Serialize;
 
 use crate::args::CheckArgs;
@@ -37,11 +38,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let dialer = Dialer::new()
-        .attempt_timeout(args.timeout)
-        .deadline(args.timeout)
-        .retry(RetryPolicy::never());
-    let checks = targets.iter().map(|target| check(&dialer, target));
+    let options = args.probe.options();
+    let checks = targets
+        .iter()
+        .map(|target| check(target, &options, args.timeout));
     let reports = futures_util::future::join_all(checks).await;
 
     let width = reports.iter().map(|r| r.target.len()).max().unwrap_or(0);
@@ -66,26 +66,34 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn check(dialer: &Dialer, target: &Target) -> Report {
-    let result = match target.endpoint() {
-        Endpoint::Unix(path) => dialer
-            .dial_unix(path)
-            .await
-            .map(|c| (c.attempts, c.elapsed)),
-        Endpoint::Tcp { .. } => dialer.dial(target).await.map(|c| (c.attempts, c.elapsed)),
-    };
-    match result {
-        Ok((attempts, elapsed)) => up(target, attempts, elapsed),
-        Err(err) => down(target, &err),
+/// One probe: the connect, then the scheme's readiness check (HTTP status, Postgres startup...).
+async fn check(target: &Target, options: &ProbeOptions, timeout: Duration) -> Report {
+    let report = probe(target, options, timeout).await;
+    match report.readiness {
+        Readiness::Ready(detail) => up(target, report.attempts, report.elapsed, &detail),
+        Readiness::Failed(ProbeFailure::Connect(err)) => down(target, &err),
+        not_ready @ (Readiness::NotReady(_) | Readiness::Failed(ProbeFailure::Protocol(_))) => {
+            Report {
+                target: target.to_string(),
+                state: "down",
+                reason: not_ready.reason(),
+                summary: not_ready.to_string(),
+                elapsed: report.elapsed,
+                attempts: report.attempts,
+            }
+        }
     }
 }
 
-fn up(target: &Target, attempts: Vec<Attempt>, elapsed: Duration) -> Report {
+fn up(target: &Target, attempts: Vec<Attempt>, elapsed: Duration, detail: &str) -> Report {
     let via = attempts
         .last()
         .map(|a| a.address.to_string())
         .unwrap_or_default();
     let mut summary = format!("connected to {via} in {}", HumanDuration(elapsed));
+    if !detail.is_empty() {
+        summary = format!("{summary}: {detail}");
+    }
     let failed: Vec<String> = attempts
         .iter()
         .filter(|a| !a.outcome.is_connected())

@@ -5,6 +5,7 @@ mod check;
 mod duration;
 mod output;
 mod scan;
+mod wait;
 mod why;
 
 use std::io;
@@ -52,6 +53,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Check(args)) => runtime.block_on(check::run(args)),
         Some(Command::Why(args)) => runtime.block_on(why::run(args)),
         Some(Command::Scan(args)) => scan::run(&args),
+        Some(Command::Wait(args)) => runtime.block_on(wait::run(args)),
         None => {
             if let Some(args) = cli.why {
                 return runtime.block_on(why::run(args));

@@ -6,6 +6,7 @@
 
 mod lab;
 mod netns;
+pub mod servers;
 pub mod socket;
 
 pub use lab::{

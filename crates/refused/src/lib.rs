@@ -31,6 +31,7 @@ pub mod resolve;
 pub mod scan;
 pub mod sys;
 pub mod target;
+pub mod wait;
 
 pub use connect::{
     Attempt, Backoff, ConnectError, ConnectErrorKind, Connected, Dialer, Jitter, RetryPolicy,

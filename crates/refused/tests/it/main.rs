@@ -1,4 +1,5 @@
 //! Integration tests of the library against real sockets on loopback.
 
 mod connect;
+mod probe;
 mod scan;

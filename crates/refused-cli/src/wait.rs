@@ -1,0 +1,307 @@
+//! `refused wait TARGET... [-- CMD ARGS...]`: wait until ready, then `exec` the command.
+
+use std::cell::RefCell;
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::os::unix::process::CommandExt;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use refused::Target;
+use refused::connect::HumanDuration;
+use refused::diagnose::{self, Options};
+use refused::probe::ProbeReport;
+use refused::wait::{Until, WaitEvent, WaitOptions, wait};
+use serde::Serialize;
+
+use crate::args::WaitArgs;
+use crate::output::{self, BAD, DIM, GOOD, WARN};
+use crate::{EXIT_DOWN, EXIT_USAGE};
+
+/// How long the diagnosis of a target that never got ready may take.
+const WHY_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub async fn run(args: WaitArgs) -> anyhow::Result<ExitCode> {
+    let mut targets = Vec::new();
+    for text in args.targets.iter().flat_map(|t| t.split([' ', ',', '\n'])) {
+        if text.is_empty() {
+            continue;
+        }
+        match text.parse::<Target>() {
+            Ok(target) => targets.push(target),
+            Err(err) => {
+                output::error(&err.to_string());
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+        }
+    }
+    if targets.is_empty() {
+        output::error("no targets: give them as arguments or in REFUSED_TARGETS");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
+    let options = WaitOptions {
+        timeout: (!args.timeout.is_zero()).then_some(args.timeout),
+        until: if args.any { Until::Any } else { Until::All },
+        down: args.down,
+        interval: args.interval,
+        successes: args.successes,
+        probe: args.probe.options(),
+    };
+
+    let mode = if args.json {
+        Mode::Json
+    } else if args.quiet {
+        Mode::Quiet
+    } else if std::io::stderr().is_terminal() {
+        Mode::Live
+    } else {
+        Mode::Lines
+    };
+    let display = RefCell::new(Display::new(mode, &targets, args.down));
+    let waiting = wait(&targets, &options, |event| {
+        display.borrow_mut().event(&event);
+    });
+    let signal = signalled();
+    tokio::pin!(waiting, signal);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let result = loop {
+        tokio::select! {
+            result = &mut waiting => break result,
+            code = &mut signal => {
+                display.borrow_mut().finish();
+                return Ok(ExitCode::from(code));
+            }
+            _ = tick.tick(), if mode == Mode::Live => display.borrow_mut().draw(),
+        }
+    };
+    display.borrow_mut().finish();
+
+    if !result.satisfied {
+        report_timeout(&targets, &result.targets, &args, mode).await?;
+        return Ok(ExitCode::from(EXIT_DOWN));
+    }
+    if let Some((program, rest)) = args.command.split_first() {
+        return Ok(exec(program, rest));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Replaces this process with the command; returns only if that fails (126 or 127, as shells).
+fn exec(program: &OsString, args: &[OsString]) -> ExitCode {
+    let err = std::process::Command::new(program).args(args).exec();
+    output::error(&format!(
+        "cannot run `{}`: {err}",
+        program.to_string_lossy()
+    ));
+    ExitCode::from(if err.kind() == std::io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    })
+}
+
+/// The exit status of a wait ended by Ctrl-C (130) or SIGTERM (143).
+async fn signalled() -> u8 {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => 130,
+        _ = terminate.recv() => 143,
+    }
+}
+
+/// For each target not done: its last probe and, when it did not connect, the cause.
+async fn report_timeout(
+    targets: &[Target],
+    state: &[(bool, Option<ProbeReport>)],
+    args: &WaitArgs,
+    mode: Mode,
+) -> anyhow::Result<()> {
+    let waited = HumanDuration(args.timeout);
+    for (target, (done, last)) in targets.iter().zip(state) {
+        if *done {
+            continue;
+        }
+        let last_text = last
+            .as_ref()
+            .map_or_else(|| "never probed".to_owned(), |r| r.readiness.to_string());
+        let connected = last.as_ref().is_some_and(|r| {
+            !matches!(
+                r.readiness,
+                refused::probe::Readiness::Failed(refused::probe::ProbeFailure::Connect(_))
+            )
+        });
+        // A service that connects but is not ready needs no `why`: its own reason says it.
+        let cause = if args.down || connected {
+            None
+        } else {
+            let options = Options {
+                timeout: WHY_TIMEOUT,
+                ..Options::default()
+            };
+            diagnose::diagnose(target, &options).await.ok()
+        };
+        if mode == Mode::Json {
+            output::json_line(&TimeoutEvent {
+                event: "timeout",
+                target: target.to_string(),
+                last: last.as_ref(),
+                cause: cause.as_ref().map(|d| d.cause.as_label()),
+                why: cause.as_ref().map(|d| d.summary.as_str()),
+            })?;
+            continue;
+        }
+        let mut err = anstream::stderr().lock();
+        let goal = if args.down { "down" } else { "ready" };
+        writeln!(
+            err,
+            "{BAD}timeout{BAD:#} {target} not {goal} after {waited}: {last_text}"
+        )?;
+        if let Some(d) = cause {
+            writeln!(err, "  {BAD}{}{BAD:#}: {}", d.cause, d.summary)?;
+            if let Some(fix) = d.suggestions.first() {
+                writeln!(err, "  {DIM}fix{DIM:#}: {fix}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct TimeoutEvent<'a> {
+    event: &'static str,
+    target: String,
+    last: Option<&'a ProbeReport>,
+    cause: Option<&'static str>,
+    why: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct StateEvent<'a> {
+    event: &'static str,
+    target: String,
+    /// When, from the start of the wait.
+    at_ms: f64,
+    #[serde(flatten)]
+    report: Option<&'a ProbeReport>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A live line per target on a terminal.
+    Live,
+    /// A line per change.
+    Lines,
+    /// NDJSON events on stdout.
+    Json,
+    /// Nothing.
+    Quiet,
+}
+
+/// What the user sees while waiting.
+struct Display<'a> {
+    mode: Mode,
+    targets: &'a [Target],
+    down: bool,
+    start: Instant,
+    lines: Vec<String>,
+    drawn: usize,
+    last_draw: Instant,
+}
+
+const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
+
+impl<'a> Display<'a> {
+    fn new(mode: Mode, targets: &'a [Target], down: bool) -> Self {
+        Self {
+            mode,
+            targets,
+            down,
+            start: Instant::now(),
+            lines: vec!["waiting".to_owned(); targets.len()],
+            drawn: 0,
+            last_draw: Instant::now(),
+        }
+    }
+
+    fn event(&mut self, event: &WaitEvent<'_>) {
+        let elapsed = self.start.elapsed();
+        let (index, text) = match event {
+            WaitEvent::Changed { index, report } => {
+                if self.mode == Mode::Json {
+                    let _ = output::json_line(&StateEvent {
+                        event: "probe",
+                        target: self.targets[*index].to_string(),
+                        at_ms: elapsed.as_secs_f64() * 1e3,
+                        report: Some(report),
+                    });
+                }
+                (*index, report.readiness.to_string())
+            }
+            WaitEvent::Done { index } => {
+                if self.mode == Mode::Json {
+                    let _ = output::json_line(&StateEvent {
+                        event: if self.down { "down" } else { "ready" },
+                        target: self.targets[*index].to_string(),
+                        at_ms: elapsed.as_secs_f64() * 1e3,
+                        report: None,
+                    });
+                }
+                let done = if self.down { "down" } else { "ready" };
+                (
+                    *index,
+                    format!("{GOOD}{done}{GOOD:#} after {}", HumanDuration(elapsed)),
+                )
+            }
+        };
+        match self.mode {
+            Mode::Lines => {
+                let mut err = anstream::stderr().lock();
+                let _ = writeln!(
+                    err,
+                    "{} {}: {text}",
+                    HumanDuration(elapsed),
+                    self.targets[index]
+                );
+            }
+            Mode::Live => {
+                self.lines[index] = text;
+                if self.last_draw.elapsed() >= Duration::from_millis(50)
+                    || matches!(event, WaitEvent::Done { .. })
+                {
+                    self.draw();
+                }
+            }
+            Mode::Json | Mode::Quiet => {}
+        }
+    }
+
+    /// Redraws one line per target in place.
+    fn draw(&mut self) {
+        let mut err = anstream::stderr().lock();
+        if self.drawn > 0 {
+            let _ = write!(err, "\x1b[{}A", self.drawn);
+        }
+        let spin = SPINNER[(self.start.elapsed().as_millis() / 100) as usize % SPINNER.len()];
+        let elapsed = HumanDuration(self.start.elapsed());
+        for (target, line) in self.targets.iter().zip(&self.lines) {
+            let _ = writeln!(
+                err,
+                "\x1b[2K{WARN}{spin}{WARN:#} {target} {DIM}{elapsed}{DIM:#} {line}"
+            );
+        }
+        self.drawn = self.targets.len();
+        self.last_draw = Instant::now();
+    }
+
+    fn finish(&mut self) {
+        if self.mode == Mode::Live {
+            self.draw();
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Real servers from Debian's packages, started by tests on loopback ports of their own:
+//! PostgreSQL (`postgresql`) and Redis (`redis-server`). Each is stopped and its files removed
+//! when dropped.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::LabError;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A port nobody listens on right now (bound, read, released).
+pub fn free_port() -> Result<u16, LabError> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|err| LabError::Io("a free port".into(), err))
+}
+
+/// A server process, stopped (SIGTERM, then waited for) on drop.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+        }
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn scratch(name: &str) -> Result<PathBuf, LabError> {
+    let dir = std::env::temp_dir().join(format!(
+        "refused-{name}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|err| LabError::Io(dir.display().to_string(), err))?;
+    Ok(dir)
+}
+
+fn missing(tool: &str, err: &std::io::Error) -> LabError {
+    LabError::Tool {
+        tool: tool.to_owned(),
+        message: format!("{err} (install it: apt-get install {})", package_of(tool)),
+    }
+}
+
+fn package_of(tool: &str) -> &'static str {
+    if tool.contains("redis") {
+        "redis-server"
+    } else {
+        "postgresql"
+    }
+}
+
+/// Starts `redis-server` on a free loopback port, with `args` added (`--requirepass x`).
+pub fn redis(args: &[&str]) -> Result<Server, LabError> {
+    let port = free_port()?;
+    let dir = scratch("redis")?;
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(&dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|err| missing("redis-server", &err))?;
+    Ok(Server {
+        child,
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        dir,
+    })
+}
+
+/// Where Debian keeps PostgreSQL's server binaries (`/usr/lib/postgresql/NN/bin`), newest first.
+fn postgres_bin() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| Some(e.ok()?.path().join("bin")))
+        .filter(|bin| bin.join("postgres").exists())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+/// PostgreSQL refuses to run as root: as root, run it as the `postgres` user of the package.
+fn as_postgres(program: &Path) -> Result<Command, LabError> {
+    if !rustix::process::geteuid().is_root() {
+        return Ok(Command::new(program));
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let ids = passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        match fields.as_slice() {
+            ["postgres", _, uid, gid, ..] => Some(((*uid).to_owned(), (*gid).to_owned())),
+            _ => None,
+        }
+    });
+    let Some((uid, gid)) = ids else {
+        return Err(LabError::Tool {
+            tool: "postgres".into(),
+            message: "no `postgres` user to run it as (apt-get install postgresql)".into(),
+        });
+    };
+    let mut command = Command::new("setpriv");
+    command
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={gid}"))
+        .arg("--clear-groups")
+        .arg(program);
+    Ok(command)
+}
+
+/// Initialises a cluster in a scratch folder and starts PostgreSQL on a free loopback port
+/// (trust authentication, no fsync; its unix socket in the same folder).
+pub fn postgres() -> Result<Server, LabError> {
+    let bin = postgres_bin().ok_or_else(|| LabError::Tool {
+        tool: "postgres".into(),
+        message: "no /usr/lib/postgresql/*/bin/postgres (apt-get install postgresql)".into(),
+    })?;
+    let dir = scratch("postgres")?;
+    if rustix::process::geteuid().is_root() {
+        let _ = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&dir)
+            .status();
+    }
+    let data = dir.join("data");
+    let init = as_postgres(&bin.join("initdb"))?
+        .arg("-D")
+        .arg(&data)
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "--no-instructions",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| missing("initdb", &err))?;
+    if !init.status.success() {
+        return Err(LabError::Tool {
+            tool: "initdb".into(),
+            message: String::from_utf8_lossy(&init.stderr).trim().to_owned(),
+        });
+    }
+    let port = free_port()?;
+    let child = as_postgres(&bin.join("postgres"))?
+        .arg("-D")
+        .arg(&data)
+        .args([
+            "-p",
+            &port.to_string(),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+        ])
+        .arg("-k")
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|err| missing("postgres", &err))?;
+    Ok(Server {
+        child,
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        dir,
+    })
+}

@@ -1,0 +1,390 @@
+//! Probes against real servers (PostgreSQL, Redis from Debian's packages), small fake servers for
+//! the states a real one cannot show on demand, hostile servers, and TLS with rcgen certificates.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use refused::Target;
+use refused::probe::{ProbeOptions, Readiness, probe};
+use refused::wait::{WaitOptions, wait};
+use refused_lab::servers::{self, Server};
+
+/// A server whose every connection is handled by `handle` on its own thread.
+fn fake(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> SocketAddr {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = Arc::new(handle);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let handle = Arc::clone(&handle);
+            std::thread::spawn(move || handle(stream));
+        }
+    });
+    addr
+}
+
+/// Reads what the client sent (one read), then writes `reply`.
+fn replying(reply: &'static [u8]) -> impl Fn(TcpStream) + Send + Sync {
+    move |mut stream| {
+        let mut buf = [0u8; 1024];
+        let _ = stream.read(&mut buf);
+        let _ = stream.write_all(reply);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A MySQL server's first packet: it speaks first.
+fn greeting(payload: &'static [u8]) -> impl Fn(TcpStream) + Send + Sync {
+    move |mut stream| {
+        let length = u32::try_from(payload.len()).unwrap().to_le_bytes();
+        let _ = stream.write_all(&[length[0], length[1], length[2], 0]);
+        let _ = stream.write_all(payload);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A PostgreSQL `ErrorResponse`, as a server starting up sends it.
+fn postgres_error(code: &str, message: &str) -> &'static [u8] {
+    let body = format!("SFATAL\0C{code}\0M{message}\0\0");
+    let mut packet = vec![b'E'];
+    packet.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_be_bytes());
+    packet.extend_from_slice(body.as_bytes());
+    Box::leak(packet.into_boxed_slice())
+}
+
+async fn probe_text(target: &str, options: &ProbeOptions) -> Readiness {
+    let target: Target = target.parse().unwrap();
+    probe(&target, options, Duration::from_secs(2))
+        .await
+        .readiness
+}
+
+/// A real server, or a skip outside CI (the binaries come from `.ci/run`'s packages).
+fn server_or_skip(test: &str, started: Result<Server, refused_lab::LabError>) -> Option<Server> {
+    match started {
+        Ok(server) => Some(server),
+        Err(err) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{test}: needs the server in CI: {err}"
+            );
+            let _ = writeln!(std::io::stderr(), "skipping {test}: {err}");
+            None
+        }
+    }
+}
+
+/// Waits (with the library's own `wait`) for a freshly started server.
+async fn ready(target: &str) -> Readiness {
+    let target: Target = target.parse().unwrap();
+    let options = WaitOptions {
+        timeout: Some(Duration::from_secs(30)),
+        ..WaitOptions::default()
+    };
+    let result = wait(std::slice::from_ref(&target), &options, |_| {}).await;
+    let last = result.targets[0].1.clone().unwrap();
+    assert!(result.satisfied, "{target}: {}", last.readiness);
+    last.readiness
+}
+
+#[tokio::test]
+async fn a_real_redis_answers_ping_and_one_with_a_password_is_still_up() {
+    let test = "a_real_redis_answers_ping";
+    let Some(redis) = server_or_skip(test, servers::redis(&[])) else {
+        return;
+    };
+    let readiness = ready(&format!("redis://{}", redis.addr)).await;
+    assert_eq!(readiness.to_string(), "ready: PING answered PONG");
+
+    let Some(locked) = server_or_skip(test, servers::redis(&["--requirepass", "secret"])) else {
+        return;
+    };
+    let readiness = ready(&format!("redis://{}", locked.addr)).await;
+    assert!(readiness.to_string().contains("NOAUTH"), "{readiness}");
+}
+
+#[tokio::test]
+async fn a_real_postgres_accepts_connections() {
+    let Some(pg) = server_or_skip("a_real_postgres_accepts_connections", servers::postgres())
+    else {
+        return;
+    };
+    let readiness = ready(&format!("postgres://postgres@{}/postgres", pg.addr)).await;
+    assert_eq!(readiness.to_string(), "ready: accepting connections");
+    // A role that does not exist still proves a server that accepts connections.
+    let readiness = probe_text(
+        &format!("postgres://nobody@{}/x", pg.addr),
+        &ProbeOptions::new(),
+    )
+    .await;
+    assert!(readiness.is_ready(), "{readiness}");
+}
+
+#[tokio::test]
+async fn servers_that_are_up_but_not_ready_say_so() {
+    let options = ProbeOptions::new();
+    let http = fake(replying(
+        b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n",
+    ));
+    let starting = fake(replying(postgres_error(
+        "57P03",
+        "the database system is starting up",
+    )));
+    let loading = fake(replying(
+        b"-LOADING Redis is loading the dataset in memory\r\n",
+    ));
+    let busy_mysql = fake(greeting(b"\xff\x10\x04#08004Too many connections"));
+    let mysql = fake(greeting(b"\x0a8.0.36\0rest-of-greeting"));
+    for (target, expected) in [
+        (
+            format!("http://{http}/"),
+            "not ready: HTTP 503 Service Unavailable",
+        ),
+        (
+            format!("postgres://{starting}/db"),
+            "not ready: the database system is starting up (57P03)",
+        ),
+        (
+            format!("redis://{loading}"),
+            "not ready: LOADING Redis is loading the dataset in memory",
+        ),
+        (
+            format!("mysql://{busy_mysql}"),
+            "not ready: Too many connections (1040)",
+        ),
+        (format!("mysql://{mysql}"), "ready: server 8.0.36"),
+    ] {
+        assert_eq!(
+            probe_text(&target, &options).await.to_string(),
+            expected,
+            "{target}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn http_checks_status_header_and_body() {
+    let ok = fake(replying(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{\"status\":\"up\"}",
+    ));
+    let target = format!("http://{ok}/healthz");
+    let mut options = ProbeOptions::new();
+    assert_eq!(
+        probe_text(&target, &options).await.to_string(),
+        "ready: HTTP 200 OK"
+    );
+    options.http.statuses = "204".parse().unwrap();
+    assert_eq!(
+        probe_text(&target, &options).await.to_string(),
+        "not ready: HTTP 200 OK"
+    );
+    options.http.statuses = "200-299".parse().unwrap();
+    options.http.body = Some("\"up\"".into());
+    options.http.header = Some(("content-type".into(), Some("application/json".into())));
+    assert!(probe_text(&target, &options).await.is_ready());
+    options.http.body_regex = Some(regex::Regex::new(r#""status":\s*"down""#).unwrap());
+    let readiness = probe_text(&target, &options).await;
+    assert!(
+        readiness.to_string().contains("does not match"),
+        "{readiness}"
+    );
+    options.http.body_regex = None;
+    options.http.header = Some(("x-ready".into(), None));
+    let readiness = probe_text(&target, &options).await;
+    assert!(
+        readiness
+            .to_string()
+            .contains("without the header `x-ready`"),
+        "{readiness}"
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_that_accepts_and_drops_is_not_ready() {
+    let dropping = fake(drop);
+    let holding = fake(|stream| {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(stream);
+    });
+    let options = ProbeOptions::new();
+    let readiness = probe_text(&dropping.to_string(), &options).await;
+    assert_eq!(readiness.as_label(), "not-ready", "{readiness}");
+    assert!(probe_text(&holding.to_string(), &options).await.is_ready());
+}
+
+#[tokio::test]
+async fn hostile_servers_cannot_hang_a_probe_or_fill_its_memory() {
+    let endless = fake(|mut stream| {
+        let chunk = [b'A'; 4096];
+        while stream.write_all(&chunk).is_ok() {}
+    });
+    let silent = fake(|mut stream| {
+        let mut buf = [0u8; 1024];
+        while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    let garbage = fake(replying(b"\x00\xff\x13garbage\r\n\x00\x00\x00\x00\x00"));
+    let options = ProbeOptions::new();
+    for server in [endless, silent, garbage] {
+        for scheme in ["http", "postgres", "redis", "mysql", "tls"] {
+            let target: Target = format!("{scheme}://{server}").parse().unwrap();
+            let started = Instant::now();
+            let report = probe(&target, &options, Duration::from_millis(800)).await;
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "{target} took {:?}",
+                started.elapsed()
+            );
+            assert!(
+                !report.readiness.is_ready(),
+                "{target}: {}",
+                report.readiness
+            );
+            assert!(!report.readiness.to_string().is_empty());
+        }
+    }
+}
+
+mod tls {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    struct Pki {
+        ca_pem: String,
+        chain: Vec<CertificateDer<'static>>,
+        key: Vec<u8>,
+    }
+
+    /// A CA and a server certificate for `localhost` and 127.0.0.1, valid from `from` to `to`.
+    fn pki(from: (i32, u8, u8), to: (i32, u8, u8)) -> Pki {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::from_params(&ca, &ca_key);
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
+        params.not_after = rcgen::date_time_ymd(to.0, to.1, to.2);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        Pki {
+            ca_pem: ca_cert.pem(),
+            chain: vec![cert.der().clone()],
+            key: key.serialize_der(),
+        }
+    }
+
+    /// A TLS server (rustls) that completes handshakes and answers HTTP 200.
+    async fn serve(pki: &Pki) -> SocketAddr {
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            pki.chain.clone(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key.clone())),
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    if let Ok(mut tls) = acceptor.accept(stream).await {
+                        let mut buf = [0u8; 1024];
+                        let _ = tls.read(&mut buf).await;
+                        let _ = tls
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                            .await;
+                        let _ = tls.shutdown().await;
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn with_ca(pki: &Pki) -> (ProbeOptions, tempfile_path::Guard) {
+        let guard = tempfile_path::write(&pki.ca_pem);
+        let options = ProbeOptions {
+            ca_file: Some(guard.path.clone()),
+            ..ProbeOptions::new()
+        };
+        (options, guard)
+    }
+
+    #[tokio::test]
+    async fn a_trusted_certificate_completes_the_handshake() {
+        let pki = pki((2020, 1, 1), (2099, 1, 1));
+        let addr = serve(&pki).await;
+        let (options, _guard) = with_ca(&pki);
+        let port = addr.port();
+        assert!(
+            probe_text(&format!("tls://localhost:{port}"), &options)
+                .await
+                .is_ready()
+        );
+        let readiness = probe_text(&format!("https://127.0.0.1:{port}/"), &options).await;
+        assert_eq!(readiness.to_string(), "ready: HTTP 200 OK");
+    }
+
+    #[tokio::test]
+    async fn expired_unknown_and_insecure() {
+        let expired = pki((2001, 1, 1), (2002, 1, 1));
+        let addr = serve(&expired).await;
+        let target = format!("tls://localhost:{}", addr.port());
+        let (options, _guard) = with_ca(&expired);
+        let readiness = probe_text(&target, &options).await;
+        assert!(readiness.to_string().contains("expired"), "{readiness}");
+
+        let valid = pki((2020, 1, 1), (2099, 1, 1));
+        let addr = serve(&valid).await;
+        let target = format!("tls://localhost:{}", addr.port());
+        let readiness = probe_text(&target, &ProbeOptions::new()).await;
+        assert!(
+            readiness.to_string().contains("does not trust"),
+            "{readiness}"
+        );
+
+        let insecure = ProbeOptions {
+            insecure: true,
+            ..ProbeOptions::new()
+        };
+        assert!(probe_text(&target, &insecure).await.is_ready());
+    }
+
+    /// A CA file for one test, removed afterwards.
+    mod tempfile_path {
+        use std::path::PathBuf;
+        use std::sync::atomic::{AtomicU32, Ordering};
+
+        pub struct Guard {
+            pub path: PathBuf,
+        }
+
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+
+        pub fn write(contents: &str) -> Guard {
+            static NEXT: AtomicU32 = AtomicU32::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "refused-ca-{}-{}.pem",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::write(&path, contents).unwrap();
+            Guard { path }
+        }
+    }
+}
