@@ -260,6 +260,9 @@ impl<'a> Display<'a> {
             }
         };
         match self.mode {
+            // The state that ends a target's wait is said once, by its `Done`.
+            Mode::Lines if matches!(event, WaitEvent::Changed { report, .. } if self.ends(report)) =>
+                {}
             Mode::Lines => {
                 let mut err = anstream::stderr().lock();
                 let _ = writeln!(
@@ -278,6 +281,19 @@ impl<'a> Display<'a> {
                 }
             }
             Mode::Json | Mode::Quiet => {}
+        }
+    }
+
+    /// Whether a probe is the state this wait is for.
+    fn ends(&self, report: &ProbeReport) -> bool {
+        let refused = matches!(
+            report.readiness,
+            refused::probe::Readiness::Failed(refused::probe::ProbeFailure::Connect(_))
+        );
+        if self.down {
+            refused
+        } else {
+            report.readiness.is_ready()
         }
     }
 

@@ -4,5 +4,6 @@ mod check;
 mod check_lab;
 mod common;
 mod scan;
+mod wait;
 mod why;
 mod why_lab;

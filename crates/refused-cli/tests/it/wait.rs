@@ -1,0 +1,249 @@
+//! `refused wait` against real loopback sockets: a listener that appears late, `--down`,
+//! `--any`, the timeout's explanation, signals, the environment, and the command's exec.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use refused_lab::RefusedPort;
+
+use crate::common::refused;
+
+/// Starts listening on the refused port's socket after `delay`, and holds it for `hold`.
+fn listen_later(port: RefusedPort, delay: Duration, hold: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        port.socket().listen(128).unwrap();
+        std::thread::sleep(hold);
+        drop(port);
+    });
+}
+
+#[test]
+fn a_late_listener_is_noticed_and_the_command_replaces_refused() {
+    let port = RefusedPort::v4().unwrap();
+    let target = port.addr().to_string();
+    listen_later(port, Duration::from_millis(300), Duration::from_secs(5));
+    let started = Instant::now();
+    let output = refused()
+        .args([
+            "wait",
+            &target,
+            "--timeout",
+            "10s",
+            "--",
+            "sh",
+            "-c",
+            "echo ran; exit 7",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(7),
+        "the command's status is ours"
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "ran\n");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn ipv6_literals_and_several_targets_wait_for_all() {
+    let v6 = TcpListener::bind("[::1]:0").unwrap();
+    let v4 = RefusedPort::v4().unwrap();
+    let late = v4.addr().to_string();
+    listen_later(v4, Duration::from_millis(200), Duration::from_secs(5));
+    let output = refused()
+        .args([
+            "wait",
+            &format!("[::1]:{}", v6.local_addr().unwrap().port()),
+            &late,
+            "--timeout",
+            "10s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn any_is_done_with_the_first_ready_target() {
+    let open = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let never = RefusedPort::v4().unwrap();
+    let output = refused()
+        .args([
+            "wait",
+            "--any",
+            "--timeout",
+            "5s",
+            &open.local_addr().unwrap().to_string(),
+            &never.addr().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn down_waits_until_it_no_longer_accepts() {
+    let port = RefusedPort::v4().unwrap();
+    let target = port.addr().to_string();
+    port.socket().listen(128).unwrap();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(port);
+    });
+    let output = refused()
+        .args(["wait", "--down", "--timeout", "10s", &target])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_timeout_exits_1_with_the_cause_and_runs_nothing() {
+    let never = RefusedPort::v4().unwrap();
+    let marker = std::env::temp_dir().join(format!("refused-wait-ran-{}", std::process::id()));
+    let output = refused()
+        .args([
+            "wait",
+            "--timeout",
+            "300ms",
+            &never.addr().to_string(),
+            "--",
+            "touch",
+        ])
+        .arg(&marker)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("timeout"), "{stderr}");
+    assert!(stderr.contains("no-listener"), "{stderr}");
+    assert!(!marker.exists(), "the command ran after a timeout");
+}
+
+#[test]
+fn the_timeout_bounds_the_whole_wait_even_against_a_silent_host() {
+    // A full accept queue drops SYNs: each attempt would hang, but is cut to the time left.
+    let full = refused_lab::FullQueue::v4().unwrap();
+    let started = Instant::now();
+    let output = refused()
+        .args([
+            "wait",
+            "--timeout",
+            "700ms",
+            &full.addr().unwrap().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    // 0.7 s of waiting, plus the explanation's own bounded look (at most 1 s).
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn sigterm_and_ctrl_c_end_the_wait_at_once() {
+    let never = RefusedPort::v4().unwrap();
+    for (signal, code) in [
+        (rustix::process::Signal::TERM, 143),
+        (rustix::process::Signal::INT, 130),
+    ] {
+        let child = Command::new(env!("CARGO_BIN_EXE_refused"))
+            .args(["wait", "--timeout", "30s", &never.addr().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap();
+        rustix::process::kill_process(pid, signal).unwrap();
+        let started = Instant::now();
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(code));
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn settings_come_from_the_environment_too() {
+    let open = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let never = RefusedPort::v4().unwrap();
+    let output = refused()
+        .arg("wait")
+        .env(
+            "REFUSED_TARGETS",
+            format!("{} {}", open.local_addr().unwrap(), never.addr()),
+        )
+        .env("REFUSED_TIMEOUT", "200ms")
+        .env("REFUSED_ANY", "true")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_command_that_cannot_run_is_126_or_127() {
+    let open = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let output = refused()
+        .args([
+            "wait",
+            &open.local_addr().unwrap().to_string(),
+            "--",
+            "/nonexistent/program",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/program"));
+}
+
+#[test]
+fn json_events_say_each_change_and_the_end() {
+    let port = RefusedPort::v4().unwrap();
+    let target = port.addr().to_string();
+    listen_later(port, Duration::from_millis(200), Duration::from_secs(5));
+    let output = refused()
+        .args(["wait", "--json", "--timeout", "10s", &target])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let events: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap(),
+                e["state"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [("probe", "failed"), ("probe", "ready"), ("ready", "")]
+    );
+    assert_eq!(events[0]["reason"], "refused");
+}
