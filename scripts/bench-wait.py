@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""How fast does a waiter notice a port that starts listening, and what does waiting cost?
+
+Side by side in one run: `refused wait`, Debian's `wait-for-it`, and an `nc -z` loop at 0.1 s.
+Each run starts the waiter, waits 2-4 s (random), starts listening on 127.0.0.1, and measures
+the delay from listen() to the waiter's exit, and the CPU the waiter used per second of waiting (its start included).
+
+    scripts/bench-wait.py [RUNS]        (default 10; builds refused in release first)
+"""
+import os, random, resource, shutil, socket, statistics, subprocess, sys, time
+
+runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "refused-cli"], cwd=root, check=True)
+refused = os.path.join(root, "target", "release", "refused")
+
+tools = {
+    "refused wait": lambda p: [refused, "wait", f"127.0.0.1:{p}", "--timeout", "30s", "--quiet"],
+    "wait-for-it": lambda p: ["wait-for-it", "-q", "-t", "30", f"127.0.0.1:{p}"],
+    "nc -z loop (0.1 s)": lambda p: ["sh", "-c", f"until nc -z 127.0.0.1 {p}; do sleep 0.1; done"],
+}
+for name, needs in [("wait-for-it", "wait-for-it"), ("nc -z loop (0.1 s)", "nc")]:
+    if not shutil.which(needs):
+        print(f"skipping {name}: `{needs}` is not installed (apt-get install {needs if needs != 'nc' else 'netcat-openbsd'})")
+        del tools[name]
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
+
+def one(command):
+    port = free_port()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    waiter = subprocess.Popen(command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = time.monotonic()
+    time.sleep(random.uniform(2.0, 4.0))
+    listener = socket.socket(); listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port)); listener.listen(128)
+    listening = time.monotonic()
+    code = waiter.wait()
+    done = time.monotonic()
+    listener.close()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert code == 0, f"{command(port)} exited {code}"
+    return (done - listening) * 1e3, cpu / (done - started) * 100
+
+results = {name: [] for name in tools}
+for _ in range(runs):                     # interleaved, so a noisy moment hits every tool alike
+    for name, command in tools.items():
+        results[name].append(one(command))
+
+print(f"{runs} runs each; delay = from listen() to the waiter's exit")
+print(f"{'waiter':22} {'median delay':>13} {'max delay':>10} {'CPU while waiting':>18}")
+base = statistics.median(d for d, _ in results["refused wait"])
+for name, samples in results.items():
+    delays = [d for d, _ in samples]
+    cpu = statistics.median(c for _, c in samples)
+    print(f"{name:22} {statistics.median(delays):10.1f} ms {max(delays):7.1f} ms {cpu:14.2f} % of a core"
+          f"   ({statistics.median(delays) / base:.0f}x)")
