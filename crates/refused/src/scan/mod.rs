@@ -1,6 +1,6 @@
 //! A TCP connect scan: every port's state, as nmap names them, near the kernel's own connect rate.
 //!
-//! [`scan`] spreads (address, port) probes over one worker per core ([`engine`]). A worker keeps
+//! [`scan`] spreads (address, port) probes over one worker per core (`engine`). A worker keeps
 //! up to its share of the concurrency in flight, checks each connect once before waiting (on
 //! loopback the answer is there when `connect()` returns, so no epoll work is done at all), and
 //! waits on epoll (mio) only for answers that take a round trip. Timeouts follow the round trip
