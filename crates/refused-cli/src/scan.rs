@@ -104,7 +104,7 @@ fn progress_bar(progress: &Progress, finished: &AtomicBool) {
         std::thread::sleep(Duration::from_millis(100));
         if bar.is_none() && started.elapsed() >= QUIET_START {
             let style = indicatif::ProgressStyle::with_template(
-                "{spinner} {pos}/{len} ports [{bar:30}] {per_sec}, {eta} left",
+                "{spinner} {pos}/{len} ports [{bar:30}] {eta} left",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> ");

@@ -24,6 +24,16 @@ pub fn render(output: &Output) -> String {
     )
 }
 
+/// Asserts an exit status, showing stderr when it differs.
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Filters that replace what changes from run to run: durations, then ports.
 pub fn filters(ports: &[u16]) -> Vec<(String, String)> {
     let mut filters = vec![

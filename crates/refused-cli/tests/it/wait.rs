@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use refused_lab::RefusedPort;
 
-use crate::common::refused;
+use crate::common::{assert_exit, refused};
 
 /// Starts listening on the refused port's socket after `delay`, and holds it for `hold`.
 fn listen_later(port: RefusedPort, delay: Duration, hold: Duration) {
@@ -63,12 +63,7 @@ fn ipv6_literals_and_several_targets_wait_for_all() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
 }
 
 #[test]
@@ -102,12 +97,7 @@ fn down_waits_until_it_no_longer_accepts() {
         .args(["wait", "--down", "--timeout", "10s", &target])
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
 }
 
 #[test]
@@ -193,12 +183,7 @@ fn settings_come_from_the_environment_too() {
         .env("REFUSED_ANY", "true")
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
 }
 
 #[test]
@@ -246,4 +231,23 @@ fn json_events_say_each_change_and_the_end() {
         [("probe", "failed"), ("probe", "ready"), ("ready", "")]
     );
     assert_eq!(events[0]["reason"], "refused");
+}
+
+#[test]
+fn successes_asks_for_several_ready_probes_in_a_row() {
+    let open = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let output = refused()
+        .args(["wait", "--json", "--successes", "3", "--timeout", "5s"])
+        .arg(open.local_addr().unwrap().to_string())
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    // One `probe` event (the state never changed), then `ready` after the third ready probe.
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "ready");
+    assert!(
+        last["at_ms"].as_f64().unwrap() >= 2.0,
+        "three probes, 2 ms apart at least: {stdout}"
+    );
 }

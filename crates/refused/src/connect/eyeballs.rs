@@ -207,7 +207,7 @@ async fn connect_one(addr: SocketAddr) -> io::Result<Socket> {
 
 /// Whether a non-blocking connect has finished: `Some(Ok)` connected, `Some(Err)` failed with the
 /// socket's pending error, `None` still in progress.
-fn finished(socket: &socket2::SockRef<'_>) -> Option<io::Result<()>> {
+pub(crate) fn finished(socket: &socket2::SockRef<'_>) -> Option<io::Result<()>> {
     match socket.take_error() {
         Ok(Some(err)) | Err(err) => return Some(Err(err)),
         Ok(None) => {}

@@ -4,7 +4,7 @@
 mod backoff;
 pub mod blocking;
 mod error;
-mod eyeballs;
+pub(crate) mod eyeballs;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
+use crate::connect::eyeballs::finished;
+
 use super::{
     HostReport, PortReport, PortSet, Progress, Reason, ScanError, ScanOptions, ScanReport,
     raise_open_file_limit,
@@ -602,20 +604,6 @@ fn failed(err: &io::Error) -> Step {
         Some(libc::EACCES | libc::EPERM) => Step::Done(Reason::AdminProhibited),
         Some(libc::EADDRNOTAVAIL | libc::EAGAIN) => Step::Again,
         _ => Step::Silent,
-    }
-}
-
-/// Whether a non-blocking connect has finished: `Some(Ok)` connected, `Some(Err)` failed,
-/// `None` still in progress.
-fn finished(socket: &SockRef<'_>) -> Option<io::Result<()>> {
-    match socket.take_error() {
-        Ok(Some(err)) | Err(err) => return Some(Err(err)),
-        Ok(None) => {}
-    }
-    match socket.peer_addr() {
-        Ok(_) => Some(Ok(())),
-        Err(err) if err.raw_os_error() == Some(libc::ENOTCONN) => None,
-        Err(err) => Some(Err(err)),
     }
 }
 

@@ -103,6 +103,13 @@ fn the_open_set_is_exact_at_every_concurrency() {
                 assert_eq!(open_ports(&report), within, "concurrency {concurrency:?}");
                 assert_eq!(report.hosts[0].ports.len(), ports.len());
             }
+            // Open probes close with a reset: no TIME_WAIT left behind, whatever the sweeps found.
+            let table = std::fs::read_to_string("/proc/thread-self/net/tcp").unwrap();
+            let time_wait = table
+                .lines()
+                .filter(|l| l.split_whitespace().nth(3) == Some("06"))
+                .count();
+            assert!(time_wait < 10, "{time_wait} sockets in TIME_WAIT");
             // IPv6 loopback too.
             let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
             let listeners6 = listen_on_random_ports(v6, 30000..=40000, 50);
@@ -228,4 +235,22 @@ fn light_packet_loss_hides_no_open_port() {
         .unwrap()
         .unwrap();
     assert_eq!(open_ports(&report), ports_of(&listeners));
+}
+
+#[test]
+fn a_rate_spaces_the_connects_out() {
+    let ports: PortSet = "1-60".parse().unwrap();
+    let options = ScanOptions {
+        rate: Some(200),
+        ..ScanOptions::default()
+    };
+    let report = scan(&[IpAddr::V4(Ipv4Addr::LOCALHOST)], &ports, &options).unwrap();
+    // 60 connects at 200 a second cannot take less than about 0.3 s (a lower bound, so a busy
+    // machine cannot make it fail).
+    assert!(
+        report.elapsed >= Duration::from_millis(250),
+        "{:?}",
+        report.elapsed
+    );
+    assert_eq!(report.hosts[0].ports.len(), 60);
 }
