@@ -9,11 +9,12 @@ use std::path::Path;
 use futures_util::future::join_all;
 
 use crate::connect::{Attempt, Dialer, RetryPolicy};
+use crate::probe::{self, ProbeOptions};
 use crate::resolve::{self, ResolveError, ResolveErrorKind};
 use crate::sys::firewall::{self, FirewallError, Hook, Packet};
 use crate::sys::tables::{self, Listener};
 use crate::sys::{host, netns, process, sock_diag};
-use crate::target::{Endpoint, Host, Port, Target};
+use crate::target::{Endpoint, Host, Port, Scheme, Target};
 
 use super::Options;
 use super::evidence::{HeldListener, UnixSocketFacts, Unseen};
@@ -33,6 +34,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         unix: None,
         unseen: Vec::new(),
         program: options.program.clone(),
+        probe: None,
     };
     let dialer = Dialer::new()
         .attempt_timeout(options.timeout)
@@ -90,6 +92,11 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         .iter()
         .any(|a| a.attempt.outcome.is_connected())
     {
+        // It connects: is the service behind it ready? (`not-ready` is about the protocol.)
+        if !matches!(target.scheme(), Scheme::Tcp | Scheme::Unix) {
+            let report = probe::probe(target, &ProbeOptions::new(), options.timeout).await;
+            facts.probe = Some(report.readiness);
+        }
         return facts;
     }
     look_at_this_host(&mut facts, port.get());

@@ -33,6 +33,9 @@ pub struct Facts {
     pub unix: Option<(Attempt, UnixSocketFacts)>,
     /// What could not be seen.
     pub unseen: Vec<Unseen>,
+    /// For a scheme with a readiness probe (http, tls, postgres...) that connected: what the
+    /// probe found.
+    pub probe: Option<crate::probe::Readiness>,
     /// How suggestions name this program (`refused`, or the path it runs from).
     pub program: String,
 }

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::outcome::Outcome;
+use crate::probe::Readiness;
 use crate::resolve::ResolveErrorKind;
 use crate::sys::host::Neighbour;
 use crate::sys::services;
@@ -144,6 +145,22 @@ fn dns(name: &str, kind: ResolveErrorKind) -> Finding {
 
 fn reachable(facts: &Facts, connected: usize) -> Finding {
     let winner = &facts.addresses[connected];
+    if let Some(readiness @ (Readiness::NotReady(_) | Readiness::Failed(_))) = &facts.probe {
+        let scheme = facts.target.scheme().as_str();
+        let how = match readiness {
+            Readiness::NotReady(_) => "the {scheme} service is",
+            _ => "the {scheme} exchange failed:",
+        }
+        .replace("{scheme}", scheme);
+        return Finding::new(
+            Cause::NotReady,
+            format!("{} accepts connections, but {how} {readiness}", winner.addr),
+        )
+        .suggest(format!(
+            "the service is up but not ready: wait for it (`{} wait {}`), or look at its logs",
+            facts.program, facts.target
+        ));
+    }
     let mut finding = Finding::new(
         Cause::Reachable,
         format!(

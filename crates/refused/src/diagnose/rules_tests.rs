@@ -24,6 +24,7 @@ fn facts(target: &str) -> Facts {
         unix: None,
         unseen: Vec::new(),
         program: "refused".to_owned(),
+        probe: None,
     }
 }
 
@@ -509,4 +510,25 @@ fn an_ip_literal_needs_no_resolution_evidence() {
     let f = one("127.0.0.1:80", tried("127.0.0.1:80", Outcome::Connected, 0));
     assert!(resolution_evidence(&f).is_empty());
     let _: IpAddr = "127.0.0.1".parse().unwrap();
+}
+
+#[test]
+fn connected_but_the_protocol_says_not_ready() {
+    let f = Facts {
+        probe: Some(crate::probe::Readiness::NotReady(
+            "HTTP 503 Service Unavailable".into(),
+        )),
+        ..one(
+            "http://127.0.0.1:8080/health",
+            tried("127.0.0.1:8080", Outcome::Connected, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert!(finding.summary.contains("HTTP 503"), "{}", finding.summary);
+    let f = Facts {
+        probe: Some(crate::probe::Readiness::Ready("HTTP 200 OK".into())),
+        ..f
+    };
+    assert_eq!(cause(&f), Cause::Reachable);
 }
