@@ -14,9 +14,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
+use rand::seq::SliceRandom;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::connect::eyeballs::finished;
+use crate::sys::host::is_local_address;
 
 use super::{
     HostReport, PortReport, PortSet, Progress, Reason, ScanError, ScanOptions, ScanReport,
@@ -38,7 +40,8 @@ const MIN_SAMPLES: u32 = 4;
 struct Work<'a> {
     hosts: &'a [IpAddr],
     ports: &'a [u16],
-    /// The probes of this pass, when not all of them (a second pass over silent ports).
+    /// The probes of this pass, in the order to send them (all, shuffled; or a second pass's
+    /// silent ones); `None`: all, in order.
     order: Option<Vec<usize>>,
     next: AtomicUsize,
     progress: &'a Progress,
@@ -82,15 +85,24 @@ pub fn run(
     on_port: &(dyn Fn(IpAddr, PortReport) + Sync),
 ) -> Result<ScanReport, ScanError> {
     let started = Instant::now();
+    let total = hosts.len() * ports.len();
+    // In random order, as nmap does: answers from closed ports come early and set the timeout
+    // for everything else, even when a long run of filtered ports comes first in port order.
+    // On this host every answer is there at once, and port order is kinder to the kernel's
+    // port tables.
+    let order = (!hosts.iter().all(|ip| is_local_address(*ip))).then(|| {
+        let mut order: Vec<usize> = (0..total).collect();
+        order.shuffle(&mut rand::rng());
+        order
+    });
     let mut work = Work {
         hosts,
         ports: ports.as_slice(),
-        order: None,
+        order,
         next: AtomicUsize::new(0),
         progress,
         on_port,
     };
-    let total = work.total();
     progress.total.store(total as u64, Ordering::Relaxed);
     let budget = raise_open_file_limit().budget();
     let concurrency = options.concurrency.unwrap_or(budget).clamp(1, budget);
