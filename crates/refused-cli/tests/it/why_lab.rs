@@ -246,6 +246,24 @@ fn this_hosts_own_firewall_is_blocked_locally() {
     // Other ports are not blocked: the rule is read, not assumed.
     let report = why(&lab, &[&format!("{SERVER_V4}:7102")]);
     assert_eq!(cause(&report), "closed", "{report}");
+
+    // Without root the rules cannot be read: the best the evidence supports, and a plain word
+    // on what was not seen.
+    let mut as_nobody = lab.client.command("setpriv");
+    as_nobody.args(["--reuid=65534", "--regid=65534", "--clear-groups", REFUSED]);
+    let report = diagnosis(
+        as_nobody,
+        &["--timeout", "1s", &format!("{SERVER_V4}:7100")],
+    );
+    assert_eq!(cause(&report), "filtered", "{report}");
+    let unseen = report["unseen"].as_array().unwrap();
+    assert!(
+        unseen
+            .iter()
+            .any(|u| u["what"].as_str().unwrap().contains("firewall rules")
+                && u["needs_root"] == true),
+        "{report}"
+    );
 }
 
 #[test]
