@@ -122,6 +122,52 @@ fn local_listeners_explain_a_refusal() {
 }
 
 #[test]
+fn the_server_of_the_ports_service_listening_elsewhere_is_the_wrong_port() {
+    let test = "the_server_of_the_ports_service_listening_elsewhere_is_the_wrong_port";
+    let Some(lab) = Lab::or_skip(test) else {
+        return;
+    };
+    // A real Redis (`redis-server` from Debian) on 7777, while clients ask 6379.
+    let args = [
+        "--port",
+        "7777",
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ];
+    if let Err(err) = lab.client.spawn("redis-server", &args) {
+        assert!(std::env::var_os("CI").is_none(), "{test}: {err}");
+        eprintln!("skipping {test}: {err}");
+        return;
+    }
+    let ready = lab
+        .client
+        .command(REFUSED)
+        .args([
+            "wait",
+            "--quiet",
+            "--timeout",
+            "10s",
+            "redis://127.0.0.1:7777",
+        ])
+        .status()
+        .unwrap();
+    assert!(ready.success(), "redis-server did not get ready");
+    let report = why(&lab, &["127.0.0.1:6379"]);
+    assert_eq!(cause(&report), "wrong-port", "{report}");
+    let listener = evidence(&report, "listener")[0];
+    assert_eq!(listener["port"], 7777);
+    assert_eq!(listener["process"], "redis-server");
+    assert!(
+        report["summary"].as_str().unwrap().contains("Redis"),
+        "{report}"
+    );
+}
+
+#[test]
 fn localhost_that_gives_ipv6_first_is_reachable_with_a_warning() {
     let Some(lab) = Lab::or_skip("localhost_that_gives_ipv6_first_is_reachable_with_a_warning")
     else {
