@@ -95,3 +95,30 @@ fn a_remote_scan_lists_states_reasons_and_counts() {
         .collect();
     assert_eq!(filtered.len(), 2);
 }
+
+#[test]
+fn a_low_open_file_limit_slows_a_scan_but_never_fails_it() {
+    let Some(lab) = Lab::or_skip("a_low_open_file_limit_slows_a_scan_but_never_fails_it") else {
+        return;
+    };
+    lab.server
+        .filter("input", &["tcp dport 7000-7299 drop"])
+        .unwrap();
+    // 300 silent ports, each holding a descriptor until its timeout, with 128 descriptors.
+    let script = format!(
+        "ulimit -n 128 && exec {} scan 10.77.0.2 -p 7000-7399 --timeout 200ms --json",
+        env!("CARGO_BIN_EXE_refused")
+    );
+    let output = lab
+        .client
+        .command("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    crate::common::assert_exit(&output, 0);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let host = &report["hosts"][0];
+    assert_eq!(host["counts"]["filtered"], 300, "{report}");
+    assert_eq!(host["counts"]["closed"], 100, "{report}");
+    assert!(report["max_in_flight"].as_u64().unwrap() <= 128, "{report}");
+}

@@ -207,6 +207,7 @@ fn pass(
             .collect()
     });
     let mut loss_seen = false;
+    let mut in_flight = 0;
     for worker in outcomes {
         let worker = worker?;
         for (index, reason) in worker.results {
@@ -214,9 +215,10 @@ fn pass(
         }
         stats.connects += worker.connects;
         stats.self_connects += worker.self_connects;
-        stats.max_in_flight = stats.max_in_flight.max(worker.max_in_flight);
+        in_flight += worker.max_in_flight;
         loss_seen |= worker.loss_seen;
     }
+    stats.max_in_flight = stats.max_in_flight.max(in_flight);
     Ok(loss_seen)
 }
 

@@ -106,7 +106,8 @@ pub struct ScanReport {
     /// Connects the kernel made to the scanning socket itself (local port = target port on this
     /// host), which say nothing of the port: retried, never reported as open.
     pub self_connects: u64,
-    /// The most probes that were in flight at once.
+    /// At most this many probes were waiting for an answer at once (the sum of each worker's
+    /// most; probes answered inside `connect()`, as on loopback, never wait).
     pub max_in_flight: usize,
 }
 
