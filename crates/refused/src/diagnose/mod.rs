@@ -4,6 +4,19 @@
 //! [`diagnose`] collects facts (resolve, one attempt per address, this host's socket
 //! tables, owners, other namespaces, firewall rules, neighbours) and hands them to the rules
 //! ([`rules::infer`]), which name exactly one [`Cause`] of DESIGN.md's table.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use refused::diagnose::{Options, diagnose};
+//! let diagnosis = diagnose(&"localhost:8080".parse()?, &Options::default()).await?;
+//! // "wrong-port: nothing listens on port 8080, but python3 (pid 4242) listens on 127.0.0.1:8000 ..."
+//! println!("{}: {}", diagnosis.cause, diagnosis.summary);
+//! for fix in &diagnosis.suggestions {
+//!     println!("  {fix}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod cause;
 mod collect;

@@ -6,6 +6,17 @@
 //! or the body), `tls` completes a handshake, `postgres` sends a startup packet as `pg_isready`
 //! does, `redis` sends `PING`, `mysql` reads the server greeting. Every read is bounded in size
 //! and time, so a hostile server cannot make a probe hang or eat memory.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use refused::probe::{ProbeOptions, probe};
+//! let report = probe(&"postgres://db:5432/app".parse()?, &ProbeOptions::new(), Duration::from_secs(2)).await;
+//! // "ready: accepting connections", or "not ready: the database system is starting up (57P03)"
+//! println!("{}", report.readiness);
+//! # Ok(())
+//! # }
+//! ```
 
 mod bounded;
 mod http;

@@ -6,6 +6,15 @@
 //! waits on epoll (mio) only for answers that take a round trip. Timeouts follow the round trip
 //! measured on the answers so far (RFC 6298's estimator, between a floor and the `timeout`
 //! ceiling), and a probe without an answer is sent once more before its port is `filtered`.
+//!
+//! ```no_run
+//! use refused::scan::{PortState, ScanOptions, scan};
+//! let report = scan(&["127.0.0.1".parse()?], &"1-65535".parse()?, &ScanOptions::default())?;
+//! for port in report.hosts[0].in_state(PortState::Open) {
+//!     println!("{} open", port.port);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod engine;
 mod limits;
