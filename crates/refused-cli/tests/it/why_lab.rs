@@ -70,7 +70,8 @@ fn local_listeners_explain_a_refusal() {
     let Some(lab) = Lab::or_skip("local_listeners_explain_a_refusal") else {
         return;
     };
-    for port in ["1", "8080", "47123"] {
+    // Ports no test listens on in any namespace (`why` looks at all of them).
+    for port in ["1", "8080", "19123"] {
         let report = why(&lab, &[&format!("127.0.0.1:{port}")]);
         assert_eq!(cause(&report), "no-listener", "{report}");
     }
@@ -469,7 +470,7 @@ fn human_output_puts_the_cause_first() {
         (r"handle \d+", "handle [N]"),
     ];
     for (name, args) in [
-        ("why_no_listener", vec!["127.0.0.1:8081"]),
+        ("why_no_listener", vec!["127.0.0.1:8093"]),
         ("why_wrong_port", vec!["127.0.0.1:8080"]),
         (
             "why_blocked_locally",

@@ -91,7 +91,12 @@ pub fn listeners_on_port(port: u16, own: &[Listener]) -> ForeignSearch {
         }
         match listeners_inside(&name_path(name)) {
             Ok(listeners) => keep(&mut search, listeners, name, None),
-            Err(_) => search.not_entered.push(name.clone()),
+            // Entering needs CAP_SYS_ADMIN; any other failure is a namespace being deleted
+            // while we looked (its file unmounted or gone): nothing to see there.
+            Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
+                search.not_entered.push(name.clone());
+            }
+            Err(_) => {}
         }
     }
     search
