@@ -111,6 +111,25 @@ impl Lab {
         root
     }
 
+    /// The DNS tests' standard setup: a listener on the server's IPv4 address (returned, keep it)
+    /// and the zone `web.lab.test` -> [`SERVER_V6`], [`SERVER_V4`] (IPv6 first, and refused: the
+    /// listener is IPv4 only), `txtonly.lab.test` with a TXT record and no address.
+    pub fn half_working_names(&self) -> Result<std::net::TcpListener, LabError> {
+        let listener = self
+            .server
+            .run(|| std::net::TcpListener::bind((SERVER_V4, 0)))?
+            .map_err(|err| LabError::Io("a listener on the server".into(), err))?;
+        self.start_dns(
+            &DnsZone::new()
+                .host(
+                    "web.lab.test",
+                    &[IpAddr::V6(SERVER_V6), IpAddr::V4(SERVER_V4)],
+                )
+                .txt("txtonly.lab.test", "no address"),
+        )?;
+        Ok(listener)
+    }
+
     /// Starts dnsmasq on the server as the client's only resolver, for the zone `lab.test`:
     /// names it does not know get NXDOMAIN, and nothing is ever forwarded.
     pub fn start_dns(&self, zone: &DnsZone) -> Result<(), LabError> {

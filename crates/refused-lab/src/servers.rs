@@ -66,21 +66,28 @@ fn package_of(tool: &str) -> &'static str {
     }
 }
 
+/// `redis-server`'s arguments for a throwaway server on 127.0.0.1:`port` (nothing saved).
+pub fn redis_args(port: u16) -> Vec<String> {
+    [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 /// Starts `redis-server` on a free loopback port, with `args` added (`--requirepass x`).
 pub fn redis(args: &[&str]) -> Result<Server, LabError> {
     let port = free_port()?;
     let dir = scratch("redis")?;
     let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
+        .args(redis_args(port))
         .arg("--dir")
         .arg(&dir)
         .args(args)

@@ -1,9 +1,7 @@
 //! `refused check` run inside the lab's client namespace: DNS failure kinds and remote outcomes,
 //! as the built binary reports them in JSON.
 
-use std::net::IpAddr;
-
-use refused_lab::{DnsZone, Lab, NO_ROUTE_V4, SERVER_V4, SERVER_V6};
+use refused_lab::{Lab, NO_ROUTE_V4, SERVER_V4, SERVER_V6};
 
 /// Runs `refused check --json --timeout 1s TARGET` in the client namespace; returns the reason.
 fn reason(lab: &Lab, target: &str) -> String {
@@ -30,21 +28,8 @@ fn dns_failures_are_told_apart() {
     let Some(lab) = Lab::or_skip("dns_failures_are_told_apart") else {
         return;
     };
-    let listener = lab
-        .server
-        .run(|| std::net::TcpListener::bind((SERVER_V4, 0)))
-        .unwrap()
-        .unwrap();
+    let listener = lab.half_working_names().unwrap();
     let port = listener.local_addr().unwrap().port();
-    lab.start_dns(
-        &DnsZone::new()
-            .host(
-                "web.lab.test",
-                &[IpAddr::V6(SERVER_V6), IpAddr::V4(SERVER_V4)],
-            )
-            .txt("txtonly.lab.test", "no address"),
-    )
-    .unwrap();
     // Two addresses, the IPv6 one refused: happy eyeballs connects through IPv4.
     assert_eq!(reason(&lab, &format!("web.lab.test:{port}")), "connected");
     assert_eq!(reason(&lab, "missing.lab.test:80"), "dns-not-found");

@@ -1,13 +1,13 @@
 //! `refused why --json` run inside the lab's client namespace: every scenario of DESIGN.md's
 //! cause table, as the built binary reports it.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
 use refused_lab::{
-    CLIENT_V4, DnsZone, FullQueue, Lab, ListenSpec, NO_ROUTE_V4, NO_ROUTE_V6, SERVER_V4, SERVER_V6,
+    CLIENT_V4, FullQueue, Lab, ListenSpec, NO_ROUTE_V4, NO_ROUTE_V6, SERVER_V4, SERVER_V6,
     UNUSED_V4, UNUSED_V6,
 };
 use serde_json::Value;
@@ -129,16 +129,8 @@ fn the_server_of_the_ports_service_listening_elsewhere_is_the_wrong_port() {
         return;
     };
     // A real Redis (`redis-server` from Debian) on 7777, while clients ask 6379.
-    let args = [
-        "--port",
-        "7777",
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ];
+    let args = refused_lab::servers::redis_args(7777);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     if let Err(err) = lab.client.spawn("redis-server", &args) {
         assert!(std::env::var_os("CI").is_none(), "{test}: {err}");
         eprintln!("skipping {test}: {err}");
@@ -335,21 +327,8 @@ fn names_that_do_not_resolve_and_names_that_half_work() {
     let Some(lab) = Lab::or_skip("names_that_do_not_resolve_and_names_that_half_work") else {
         return;
     };
-    let listener = lab
-        .server
-        .run(|| ListenSpec::new(SocketAddr::from((SERVER_V4, 0))).listen())
-        .unwrap()
-        .unwrap();
+    let listener = lab.half_working_names().unwrap();
     let port = listener.local_addr().unwrap().port();
-    lab.start_dns(
-        &DnsZone::new()
-            .host(
-                "web.lab.test",
-                &[IpAddr::V6(SERVER_V6), IpAddr::V4(SERVER_V4)],
-            )
-            .txt("txtonly.lab.test", "no address"),
-    )
-    .unwrap();
     let report = why(&lab, &["missing.lab.test:80"]);
     assert_eq!(cause(&report), "dns-not-found", "{report}");
     let report = why(&lab, &["txtonly.lab.test:80"]);
