@@ -224,7 +224,12 @@ impl fmt::Display for Evidence {
             }
             Self::Neighbour { address, state } => match state {
                 Neighbour::Answered => write!(f, "{address} answers neighbour discovery"),
-                Neighbour::NoAnswer => write!(f, "nobody answered ARP for {address}"),
+                Neighbour::NoAnswer if address.is_ipv4() => {
+                    write!(f, "nobody answered ARP for {address}")
+                }
+                Neighbour::NoAnswer => {
+                    write!(f, "nobody answered neighbour discovery for {address}")
+                }
             },
             Self::LocalAddress { address } => write!(f, "{address} is this host's own address"),
             Self::EphemeralPorts { low, high } => {

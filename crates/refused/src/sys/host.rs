@@ -72,12 +72,32 @@ pub enum Neighbour {
     NoAnswer,
 }
 
-/// The ARP table's word on an IPv4 address, if it has an entry (`/proc/net/arp`).
+/// The neighbour table's word on an address, if it has an entry: `/proc/net/arp` for IPv4,
+/// `ip -6 neigh show ADDRESS` for IPv6 (the kernel has no `/proc` file for it).
 pub fn neighbour(ip: IpAddr) -> Option<Neighbour> {
-    let IpAddr::V4(ip) = ip else {
-        return None;
-    };
-    parse_arp(&fs::read_to_string("/proc/net/arp").ok()?, ip.into())
+    match ip {
+        IpAddr::V4(_) => parse_arp(&fs::read_to_string("/proc/net/arp").ok()?, ip),
+        IpAddr::V6(_) => {
+            let output = std::process::Command::new("ip")
+                .args(["-6", "neigh", "show", &ip.to_string()])
+                .output()
+                .ok()?;
+            parse_ip_neigh(&String::from_utf8_lossy(&output.stdout))
+        }
+    }
+}
+
+/// Reads `ip neigh show ADDRESS`: `... FAILED` or `... INCOMPLETE` never answered; an entry
+/// with a link-layer address (`lladdr`) did.
+pub fn parse_ip_neigh(text: &str) -> Option<Neighbour> {
+    let line = text.lines().find(|l| !l.trim().is_empty())?;
+    if line.contains("lladdr") {
+        Some(Neighbour::Answered)
+    } else if line.contains("FAILED") || line.contains("INCOMPLETE") {
+        Some(Neighbour::NoAnswer)
+    } else {
+        None
+    }
 }
 
 /// Finds `ip` in the text of `/proc/net/arp`: flags `0x2` (`ATF_COM`) mean it answered.
@@ -163,6 +183,23 @@ mod tests {
         assert_eq!(parse_arp(arp, ip("10.77.0.2")), Some(Neighbour::Answered));
         assert_eq!(parse_arp(arp, ip("10.77.0.99")), Some(Neighbour::NoAnswer));
         assert_eq!(parse_arp(arp, ip("10.77.0.3")), None);
+    }
+
+    #[test]
+    fn reads_ip_neigh_lines() {
+        assert_eq!(
+            parse_ip_neigh("fd00:77::99 dev eth0 FAILED\n"),
+            Some(Neighbour::NoAnswer)
+        );
+        assert_eq!(
+            parse_ip_neigh("fd00:77::99 dev eth0  INCOMPLETE\n"),
+            Some(Neighbour::NoAnswer)
+        );
+        assert_eq!(
+            parse_ip_neigh("fd00:77::2 dev eth0 lladdr 02:00:00:00:00:02 REACHABLE\n"),
+            Some(Neighbour::Answered)
+        );
+        assert_eq!(parse_ip_neigh(""), None);
     }
 
     #[test]
