@@ -75,7 +75,7 @@ fn local_listeners_explain_a_refusal() {
         let report = why(&lab, &[&format!("127.0.0.1:{port}")]);
         assert_eq!(cause(&report), "no-listener", "{report}");
     }
-    let report = why(&lab, &["[::1]:5432"]);
+    let report = why(&lab, &["[::1]:8080"]);
     assert_eq!(cause(&report), "no-listener", "{report}");
 
     let _web = listen_on_client(&lab, "127.0.0.1:8000".parse().unwrap());
