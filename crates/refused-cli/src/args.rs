@@ -36,7 +36,7 @@ Examples:
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Probe each target once (connect, then its scheme's readiness check); exit 0 only if all are up.
+    /// Probe each target once (connect, then its scheme's check); exit 0 if every one is up.
     #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
     /// Find out why a target does not connect: the cause, the evidence, the fix.
