@@ -58,12 +58,12 @@ pub struct Blocker {
     pub certain: bool,
 }
 
-impl Blocker {
-    /// `input` or `output`.
-    pub const fn hook_name(&self) -> &'static str {
-        match self.hook {
-            Hook::Output => "output",
-            Hook::Input => "input",
+impl Hook {
+    /// nft's name for it: `output`, `input`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Output => "output",
+            Self::Input => "input",
         }
     }
 }
@@ -108,11 +108,7 @@ pub fn blockers(ruleset: &Value, hook: Hook, packet: &Packet) -> Vec<Blocker> {
         .map_or(&[][..], Vec::as_slice);
     let mut found = Vec::new();
     for chain in items.iter().filter_map(|item| item.get("chain")) {
-        let hook_name = match hook {
-            Hook::Output => "output",
-            Hook::Input => "input",
-        };
-        if chain["hook"] != hook_name || chain["type"] != "filter" {
+        if chain["hook"] != hook.as_str() || chain["type"] != "filter" {
             continue;
         }
         let family = chain["family"].as_str().unwrap_or_default();
