@@ -12,7 +12,7 @@ use refused::scan::{
     Family, HostReport, HostSpec, PortReport, PortState, Progress, ScanOptions, ScanReport,
     scan_with,
 };
-use refused::sys::{host, process, services, sock_diag, tables};
+use refused::sys::{self, host, process, services};
 use serde::Serialize;
 
 use crate::args::ScanArgs;
@@ -137,9 +137,7 @@ impl Owners {
             .filter(|ip| host::is_local_address(*ip))
             .collect();
         if !local.is_empty() {
-            let listeners = sock_diag::tcp_listeners()
-                .or_else(|_| tables::read_tcp_listeners(std::path::Path::new("/proc/net")))
-                .unwrap_or_default();
+            let listeners = sys::own_tcp_listeners().unwrap_or_default();
             let inodes: std::collections::HashSet<u64> =
                 listeners.iter().map(|l| l.inode).collect();
             let owners = process::owners(&inodes);

@@ -13,7 +13,7 @@ use crate::probe::{self, ProbeOptions};
 use crate::resolve::{self, ResolveError, ResolveErrorKind};
 use crate::sys::firewall::{self, FirewallError, Hook, Packet};
 use crate::sys::tables::{self, Listener};
-use crate::sys::{host, netns, process, sock_diag};
+use crate::sys::{self, host, netns, process};
 use crate::target::{Endpoint, Host, Port, Scheme, Target};
 
 use super::Options;
@@ -107,8 +107,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
 fn look_at_this_host(facts: &mut Facts, port: u16) {
     let any_local = facts.addresses.iter().any(|a| a.local);
     if any_local {
-        let own = sock_diag::tcp_listeners()
-            .or_else(|_| tables::read_tcp_listeners(Path::new("/proc/net")));
+        let own = sys::own_tcp_listeners();
         match own {
             Ok(own) => {
                 let foreign = if own.iter().any(|l| l.port == port) {

@@ -11,3 +11,10 @@ pub mod process;
 pub mod services;
 pub mod sock_diag;
 pub mod tables;
+
+/// This namespace's TCP listeners: through `sock_diag` (with backlog and v6only), or, where
+/// netlink is not allowed, from `/proc/net/tcp{,6}`.
+pub fn own_tcp_listeners() -> std::io::Result<Vec<tables::Listener>> {
+    sock_diag::tcp_listeners()
+        .or_else(|_| tables::read_tcp_listeners(std::path::Path::new("/proc/net")))
+}
