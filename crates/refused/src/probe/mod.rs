@@ -38,7 +38,7 @@ use crate::target::{Endpoint, Scheme, Target};
 pub use http::{HttpCheck, StatusSet, StatusSetError};
 
 /// How probes check readiness beyond the connect.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ProbeOptions {
     /// How long a TCP connection must stay open after the connect to count as ready.
     pub settle: Duration,
@@ -50,13 +50,22 @@ pub struct ProbeOptions {
     pub ca_file: Option<PathBuf>,
 }
 
-impl ProbeOptions {
-    /// The defaults: a 5 ms settle, HTTP status 200-399, verified TLS.
-    pub fn new() -> Self {
+impl Default for ProbeOptions {
+    /// A 5 ms settle, HTTP status 200-399, verified TLS.
+    fn default() -> Self {
         Self {
             settle: tcp::DEFAULT_SETTLE,
-            ..Self::default()
+            http: HttpCheck::default(),
+            insecure: false,
+            ca_file: None,
         }
+    }
+}
+
+impl ProbeOptions {
+    /// The defaults (as [`ProbeOptions::default`]).
+    pub fn new() -> Self {
+        Self::default()
     }
 }
 
