@@ -29,8 +29,9 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         addresses: Vec::new(),
         listeners: None,
         foreign: Vec::new(),
-        ephemeral_ports: host::ephemeral_ports(),
-        ipv6_usable: host::is_ipv6_usable(),
+        // Read with the rest of the host's evidence, only if something failed.
+        ephemeral_ports: None,
+        ipv6_usable: true,
         unix: None,
         unseen: Vec::new(),
         program: options.program.clone(),
@@ -105,6 +106,8 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
 
 /// The host-side evidence of a failed connect: listeners, owners, namespaces, rules, neighbours.
 fn look_at_this_host(facts: &mut Facts, port: u16) {
+    facts.ephemeral_ports = host::ephemeral_ports();
+    facts.ipv6_usable = host::is_ipv6_usable();
     let any_local = facts.addresses.iter().any(|a| a.local);
     if any_local {
         let own = sys::own_tcp_listeners();

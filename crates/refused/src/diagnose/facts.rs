@@ -25,9 +25,9 @@ pub struct Facts {
     pub listeners: Option<Vec<HeldListener>>,
     /// Listeners on the target's port in other namespaces of this host.
     pub foreign: Vec<HeldListener>,
-    /// The ephemeral port range.
+    /// The ephemeral port range (read only when a connect failed).
     pub ephemeral_ports: Option<(u16, u16)>,
-    /// Whether IPv6 works on this host.
+    /// Whether IPv6 works on this host (read only when a connect failed).
     pub ipv6_usable: bool,
     /// For a unix target: the attempt and what the path is.
     pub unix: Option<(Attempt, UnixSocketFacts)>,
