@@ -9,12 +9,12 @@ use std::path::Path;
 use futures_util::future::join_all;
 
 use crate::connect::{Attempt, Dialer, RetryPolicy};
-use crate::probe::{self, ProbeOptions};
+use crate::probe;
 use crate::resolve::{self, ResolveError, ResolveErrorKind};
 use crate::sys::firewall::{self, FirewallError, Hook, Packet};
 use crate::sys::tables::{self, Listener};
 use crate::sys::{self, host, netns, process};
-use crate::target::{Endpoint, Host, Port, Scheme, Target};
+use crate::target::{Endpoint, Host, Port, Target};
 
 use super::Options;
 use super::evidence::{HeldListener, UnixSocketFacts, Unseen};
@@ -93,10 +93,17 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         .iter()
         .any(|a| a.attempt.outcome.is_connected())
     {
-        // It connects: is the service behind it ready? (`not-ready` is about the protocol.)
-        if !matches!(target.scheme(), Scheme::Tcp | Scheme::Unix) {
-            let report = probe::probe(target, &ProbeOptions::new(), options.timeout).await;
-            facts.probe = Some(report.readiness);
+        // It connects: is the service behind it ready? For plain TCP, that the connection stays
+        // open (a port proxy with no backend accepts and closes); else the protocol's answer.
+        let report = probe::probe(target, &options.probe, options.timeout).await;
+        let ready = report.readiness.is_ready();
+        facts.probe = Some(report.readiness);
+        // Who accepted and dropped it, when it is a program of this host (docker-proxy...).
+        if !ready && facts.addresses.iter().any(|a| a.local) {
+            if let Ok(own) = sys::own_tcp_listeners() {
+                let own = own.into_iter().filter(|l| l.port == port.get()).collect();
+                held(&mut facts, own, Vec::new());
+            }
         }
         return facts;
     }

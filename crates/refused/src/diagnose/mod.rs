@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::connect::{Attempt, as_millis};
+use crate::probe::ProbeOptions;
 use crate::target::Target;
 
 pub use cause::Cause;
@@ -37,10 +38,13 @@ pub use facts::{AddressFacts, Facts, Resolution};
 pub use rules::{Finding, Unexplained};
 
 /// How a diagnosis runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Each attempt's time limit (and the resolver's).
     pub timeout: Duration,
+    /// How the readiness probe of a target that connects runs (the TCP settle, HTTP status,
+    /// TLS trust).
+    pub probe: ProbeOptions,
     /// How suggestions name this program, for commands to run as root: `sudo` does not search
     /// `~/.cargo/bin`, so the CLI passes the path it runs from.
     pub program: String,
@@ -50,6 +54,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(3),
+            probe: ProbeOptions::default(),
             program: "refused".to_owned(),
         }
     }

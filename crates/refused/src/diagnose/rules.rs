@@ -10,6 +10,7 @@ use crate::probe::Readiness;
 use crate::resolve::ResolveErrorKind;
 use crate::sys::host::Neighbour;
 use crate::sys::services;
+use crate::target::Scheme;
 
 use super::cause::Cause;
 use super::evidence::{Evidence, HeldListener};
@@ -146,20 +147,7 @@ fn dns(name: &str, kind: ResolveErrorKind) -> Finding {
 fn reachable(facts: &Facts, connected: usize) -> Finding {
     let winner = &facts.addresses[connected];
     if let Some(readiness @ (Readiness::NotReady(_) | Readiness::Failed(_))) = &facts.probe {
-        let scheme = facts.target.scheme().as_str();
-        let how = match readiness {
-            Readiness::NotReady(_) => "the {scheme} service is",
-            _ => "the {scheme} exchange failed:",
-        }
-        .replace("{scheme}", scheme);
-        return Finding::new(
-            Cause::NotReady,
-            format!("{} accepts connections, but {how} {readiness}", winner.addr),
-        )
-        .suggest(format!(
-            "the service is up but not ready: wait for it (`{} wait {}`), or look at its logs",
-            facts.program, facts.target
-        ));
+        return not_ready(facts, winner.addr, readiness);
     }
     let mut finding = Finding::new(
         Cause::Reachable,
@@ -186,6 +174,53 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
         ));
     }
     finding
+}
+
+/// It connects, but the service behind it is not ready: its protocol says so, or the
+/// connection is closed or reset as soon as it is accepted.
+fn not_ready(facts: &Facts, addr: SocketAddr, readiness: &Readiness) -> Finding {
+    let scheme = facts.target.scheme();
+    let summary = match (scheme, readiness) {
+        (Scheme::Tcp | Scheme::Unix, _) => format!("{addr} accepts connections, but {readiness}"),
+        (_, Readiness::NotReady(_)) => format!(
+            "{addr} accepts connections, but the {} service is {readiness}",
+            scheme.as_str()
+        ),
+        _ => format!(
+            "{addr} accepts connections, but the {} exchange failed: {readiness}",
+            scheme.as_str()
+        ),
+    };
+    let holders: Vec<&HeldListener> = facts
+        .listeners
+        .iter()
+        .flatten()
+        .filter(|l| l.listener.port == addr.port() && l.listener.accepts(addr.ip()))
+        .collect();
+    let mut finding = Finding::new(Cause::NotReady, summary).evidence(listed(&holders));
+    if matches!(scheme, Scheme::Tcp) {
+        finding = finding.suggest(proxy_fix(holders.first().copied()));
+    }
+    finding.suggest(format!(
+        "the service is up but not ready: wait for it (`{} wait {}`), or look at its logs",
+        facts.program, facts.target
+    ))
+}
+
+/// What to do about a listener that accepts and drops: the backend of a proxy is down.
+fn proxy_fix(holder: Option<&HeldListener>) -> String {
+    match holder.and_then(|h| h.process.as_deref()) {
+        Some("docker-proxy") => "docker-proxy publishes this port, but the container behind it \
+            does not answer: `docker ps` (is it running?) and `docker logs` on it"
+            .to_owned(),
+        Some(process) => format!(
+            "{process} accepts and drops the connection: if it is a proxy or load balancer, \
+             the backend behind it is down; else look at its logs for why it closes"
+        ),
+        None => "a port proxy or load balancer whose backend is down does this; else the \
+            server closes connections on purpose (an allowlist, a limit): look at its logs"
+            .to_owned(),
+    }
 }
 
 /// The evidence of a resolved name: one line per address.
@@ -388,6 +423,22 @@ fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> 
             .suggest("`sudo nft list ruleset` shows the firewall rules; SELinux's audit log: `ausearch -m avc`"));
         }
         _ => return explain_remote_like(facts, address),
+    }
+    if let Some(listener) = exact
+        .first()
+        .filter(|_| address.attempt.outcome == Outcome::Reset)
+    {
+        // The handshake completed and the program reset it: accepted, then dropped.
+        return Ok(Finding::new(
+            Cause::NotReady,
+            format!(
+                "{} listens on {}, but reset the connection as soon as it was made",
+                listener.owner(),
+                listener.endpoint()
+            ),
+        )
+        .evidence(listed(&exact))
+        .suggest(proxy_fix(Some(listener))));
     }
     if let Some(listener) = exact.first() {
         // Something listens right there and we were still refused: a reject rule of this host.

@@ -532,3 +532,38 @@ fn connected_but_the_protocol_says_not_ready() {
     };
     assert_eq!(cause(&f), Cause::Reachable);
 }
+
+#[test]
+fn a_listener_that_accepts_and_drops_is_not_ready_and_a_proxy_is_named() {
+    // Reset during the connect: the program took the connection and reset it, no rule did.
+    let f = Facts {
+        listeners: Some(vec![listening("0.0.0.0:8080", "docker-proxy")]),
+        ..one("127.0.0.1:8080", tried("127.0.0.1:8080", Outcome::Reset, 0))
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert!(finding.suggestions[0].contains("docker ps"), "{finding:?}");
+
+    // Connected, then closed during the settle.
+    let f = Facts {
+        probe: Some(crate::probe::Readiness::NotReady(
+            "the connection was closed right after it was accepted".into(),
+        )),
+        listeners: Some(vec![listening("127.0.0.1:8080", "socat")]),
+        ..one(
+            "127.0.0.1:8080",
+            tried("127.0.0.1:8080", Outcome::Connected, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert!(
+        finding.summary.contains("closed right after"),
+        "{finding:?}"
+    );
+    assert!(
+        matches!(&finding.evidence[..], [Evidence::Listener(l)] if l.process.as_deref() == Some("socat")),
+        "{finding:?}"
+    );
+    assert!(finding.suggestions[0].contains("socat"), "{finding:?}");
+}

@@ -166,7 +166,7 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
     let (readiness, attempts) = match target.endpoint() {
         Endpoint::Unix(path) => match dialer.dial_unix(path).await {
             Ok(connected) => (
-                exchange(target, connected.stream, options, deadline).await,
+                exchange(target, connected.stream, options, deadline, None).await,
                 connected.attempts,
             ),
             Err(err) => failed(err),
@@ -174,8 +174,16 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
         Endpoint::Tcp { .. } => match dialer.dial(target).await {
             Ok(connected) => {
                 let _ = connected.stream.set_nodelay(true);
+                let ends = connected
+                    .stream
+                    .local_addr()
+                    .and_then(|client| {
+                        let server = connected.stream.peer_addr()?;
+                        Ok(tcp::Ends { client, server })
+                    })
+                    .ok();
                 (
-                    exchange(target, connected.stream, options, deadline).await,
+                    exchange(target, connected.stream, options, deadline, ends).await,
                     connected.attempts,
                 )
             }
@@ -199,13 +207,14 @@ async fn exchange<S>(
     stream: S,
     options: &ProbeOptions,
     deadline: Instant,
+    ends: Option<tcp::Ends>,
 ) -> Readiness
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let deadline = tokio::time::Instant::from_std(deadline);
     match target.scheme() {
-        Scheme::Tcp | Scheme::Unix => tcp::settle(stream, options.settle, deadline).await,
+        Scheme::Tcp | Scheme::Unix => tcp::settle(stream, options.settle, deadline, ends).await,
         Scheme::Http => http::probe(target, stream, &options.http, deadline).await,
         Scheme::Https => match tls::handshake(target, stream, options, deadline).await {
             Ok(stream) => http::probe(target, stream, &options.http, deadline).await,
