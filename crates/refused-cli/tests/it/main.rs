@@ -7,4 +7,5 @@ mod proxy;
 mod scan;
 mod wait;
 mod why;
+mod why_hosts_lab;
 mod why_lab;

@@ -12,7 +12,7 @@ use refused_lab::{
 };
 use serde_json::Value;
 
-const REFUSED: &str = env!("CARGO_BIN_EXE_refused");
+pub(crate) const REFUSED: &str = env!("CARGO_BIN_EXE_refused");
 
 /// Runs `refused why --json ARGS` through `command` and checks the exit status against the cause.
 fn diagnosis(mut command: Command, args: &[&str]) -> Value {
@@ -39,16 +39,16 @@ fn diagnosis(mut command: Command, args: &[&str]) -> Value {
 }
 
 /// `refused why --json` in the client namespace.
-fn why(lab: &Lab, args: &[&str]) -> Value {
+pub(crate) fn why(lab: &Lab, args: &[&str]) -> Value {
     diagnosis(lab.client.command(REFUSED), args)
 }
 
-fn cause(report: &Value) -> &str {
+pub(crate) fn cause(report: &Value) -> &str {
     report["cause"].as_str().unwrap_or_default()
 }
 
 /// The evidence items of one kind.
-fn evidence<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+pub(crate) fn evidence<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
     report["evidence"]
         .as_array()
         .unwrap()

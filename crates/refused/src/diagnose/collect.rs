@@ -8,10 +8,11 @@ use std::path::Path;
 
 use futures_util::future::join_all;
 
-use crate::connect::{Attempt, Dialer, RetryPolicy};
+use crate::connect::{Address, Attempt, Dialer, RetryPolicy};
 use crate::probe;
 use crate::resolve::{self, ResolveError, ResolveErrorKind};
 use crate::sys::firewall::{self, FirewallError, Hook, Packet};
+use crate::sys::route::{self, RejectingRoute};
 use crate::sys::tables::{self, Listener};
 use crate::sys::{self, host, netns, process};
 use crate::target::{Endpoint, Host, Port, Target};
@@ -84,6 +85,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
                 local: host::is_local_address(addr.ip()),
                 neighbour: None,
                 blockers: None,
+                route: None,
             })
         })
         .collect();
@@ -177,6 +179,21 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         if !address.local {
             address.neighbour = host::neighbour(ip);
         }
+        address.route = rejected_by_route(&address.attempt);
+    }
+}
+
+/// The route of this host that failed the attempt: the kernel's lookup fails the same way.
+fn rejected_by_route(attempt: &Attempt) -> Option<RejectingRoute> {
+    let ip = match &attempt.address {
+        Address::Inet(addr) => addr.ip(),
+        Address::Unix(_) => return None,
+    };
+    match route::lookup(ip) {
+        route::Lookup::Rejected(kind) if attempt.errno == Some(kind.errno()) => {
+            Some(route::rejecting_route(ip, kind))
+        }
+        _ => None,
     }
 }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::sys::firewall::{Blocker, Hook};
 use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::process::Process;
+use crate::sys::route::RejectingRoute;
 use crate::sys::tables::Listener;
 
 /// One fact behind a diagnosis.
@@ -76,6 +77,8 @@ pub enum Evidence {
     },
     /// IPv6 cannot be used on this host.
     Ipv6Unusable,
+    /// A route of this host that rejects the address: no packet left the host.
+    Route(RejectingRoute),
     /// What the unix socket path is.
     UnixSocket(UnixSocketFacts),
 }
@@ -236,6 +239,12 @@ impl fmt::Display for Evidence {
                 write!(f, "local ports come from {low}-{high}")
             }
             Self::Ipv6Unusable => f.write_str("IPv6 is disabled or missing on this host"),
+            Self::Route(route) => write!(
+                f,
+                "this host's route `{} {}` rejects it",
+                route.kind.as_str(),
+                route.destination.as_deref().unwrap_or("(not listed)")
+            ),
             Self::UnixSocket(facts) => {
                 let path = facts.path.display();
                 match (facts.exists, facts.file_type) {

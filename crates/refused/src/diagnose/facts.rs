@@ -8,6 +8,7 @@ use crate::connect::Attempt;
 use crate::resolve::ResolveError;
 use crate::sys::firewall::Blocker;
 use crate::sys::host::{NameSource, Neighbour};
+use crate::sys::route::RejectingRoute;
 use crate::target::Target;
 
 use super::evidence::{HeldListener, UnixSocketFacts, Unseen};
@@ -71,6 +72,9 @@ pub struct AddressFacts {
     pub neighbour: Option<Neighbour>,
     /// Rules of this host's firewall that stop this connection (`None`: could not be read).
     pub blockers: Option<Vec<Blocker>>,
+    /// A route of this host that rejects the address (`unreachable`, `prohibit`, `blackhole`),
+    /// when the attempt failed the way such a route fails it.
+    pub route: Option<RejectingRoute>,
 }
 
 impl AddressFacts {

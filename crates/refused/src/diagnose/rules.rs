@@ -9,6 +9,7 @@ use crate::outcome::Outcome;
 use crate::probe::Readiness;
 use crate::resolve::ResolveErrorKind;
 use crate::sys::host::Neighbour;
+use crate::sys::route::{RejectingRoute, RouteKind};
 use crate::sys::services;
 use crate::target::Scheme;
 
@@ -249,6 +250,10 @@ fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained
     let outcome = address.attempt.outcome;
     let took = crate::connect::HumanDuration(address.elapsed());
 
+    // A route of this host failed it: nothing was sent.
+    if let Some(route) = &address.route {
+        return Ok(rejected_by_route(addr, route));
+    }
     // This host's own firewall, when its rules say so (and the outcome fits the verdict).
     if let Some(finding) = blocked_by_rule(address) {
         return Ok(finding);
@@ -302,6 +307,41 @@ fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained
         }
     };
     Ok(finding)
+}
+
+/// A route of type `unreachable`, `blackhole` (network-unreachable) or `prohibit`
+/// (blocked-locally) of this host: the kernel failed the connect before sending anything.
+fn rejected_by_route(addr: SocketAddr, route: &RejectingRoute) -> Finding {
+    let ip = addr.ip();
+    let (cause, what) = match route.kind {
+        RouteKind::Prohibit => (Cause::BlockedLocally, "forbids"),
+        RouteKind::Unreachable => (Cause::NetworkUnreachable, "marks as unreachable"),
+        RouteKind::Blackhole => (Cause::NetworkUnreachable, "drops (blackhole)"),
+    };
+    let named = route.destination.as_deref().map_or_else(
+        || format!("a `{}` route of this host", route.kind.as_str()),
+        |d| format!("this host's route `{} {d}`", route.kind.as_str()),
+    );
+    let finding = Finding::new(
+        cause,
+        format!("{named} {what} {ip}: the connection to {addr} never left this host"),
+    )
+    .evidence([Evidence::Route(route.clone())])
+    .suggest(format!(
+        "`{}` shows the route; `ip route get {ip}` shows the lookup",
+        route.ip_route("show", ip)
+    ));
+    if route.destination.is_some() {
+        finding.suggest(format!(
+            "if it is not wanted, remove it: `sudo {}` (and from the network configuration that adds it)",
+            route.ip_route("del", ip)
+        ))
+    } else {
+        finding.suggest(format!(
+            "`ip route show table all type {}` lists such routes",
+            route.kind.as_str()
+        ))
+    }
 }
 
 fn unreachable_host(address: &AddressFacts) -> Finding {

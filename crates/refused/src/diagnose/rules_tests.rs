@@ -43,6 +43,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         local: addr.ip().is_loopback(),
         neighbour: None,
         blockers: Some(Vec::new()),
+        route: None,
     }
 }
 
@@ -566,4 +567,61 @@ fn a_listener_that_accepts_and_drops_is_not_ready_and_a_proxy_is_named() {
         "{finding:?}"
     );
     assert!(finding.suggestions[0].contains("socat"), "{finding:?}");
+}
+
+#[test]
+fn a_rejecting_route_of_this_host_is_named_not_blamed_on_the_remote_firewall() {
+    use crate::sys::route::{RejectingRoute, RouteKind};
+    let routed = |outcome, errno, kind, destination: &str| {
+        let mut address = tried("10.99.1.2:80", outcome, 0);
+        address.attempt.errno = Some(errno);
+        address.route = Some(RejectingRoute {
+            kind,
+            destination: Some(destination.to_owned()),
+            table: None,
+        });
+        one("10.99.1.2:80", address)
+    };
+    let f = routed(
+        Outcome::HostUnreachable,
+        libc::EHOSTUNREACH,
+        RouteKind::Unreachable,
+        "10.99.0.0/16",
+    );
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NetworkUnreachable);
+    assert!(
+        finding.summary.contains("`unreachable 10.99.0.0/16`"),
+        "{finding:?}"
+    );
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("sudo ip route del unreachable 10.99.0.0/16")),
+        "{finding:?}"
+    );
+    let f = routed(
+        Outcome::PermissionDenied,
+        libc::EACCES,
+        RouteKind::Prohibit,
+        "10.99.0.0/16",
+    );
+    assert_eq!(cause(&f), Cause::BlockedLocally);
+    let f = routed(
+        Outcome::Other(Some(libc::EINVAL)),
+        libc::EINVAL,
+        RouteKind::Blackhole,
+        "default",
+    );
+    assert_eq!(cause(&f), Cause::NetworkUnreachable);
+    // Without the route, the same fast EHOSTUNREACH is a rejection from the path.
+    let mut f = routed(
+        Outcome::HostUnreachable,
+        libc::EHOSTUNREACH,
+        RouteKind::Unreachable,
+        "x",
+    );
+    f.addresses[0].route = None;
+    assert_eq!(cause(&f), Cause::Rejected);
 }

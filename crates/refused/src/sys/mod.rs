@@ -8,6 +8,7 @@ pub mod firewall;
 pub mod host;
 pub mod netns;
 pub mod process;
+pub mod route;
 pub mod services;
 pub mod sock_diag;
 pub mod tables;
