@@ -1,9 +1,11 @@
 //! `refused why` on setups shaped like real hosts, in the lab: routes of this host that reject,
 //! port proxies, containers' own addresses, published ports.
 
-use refused_lab::Lab;
+use std::net::SocketAddr;
 
-use crate::why_lab::{cause, evidence, why};
+use refused_lab::{CLIENT_V4, Lab};
+
+use crate::why_lab::{cause, evidence, listen_on_client, why};
 
 #[test]
 fn a_rejecting_route_of_this_host_is_named_with_how_to_remove_it() {
@@ -52,4 +54,25 @@ fn a_rejecting_route_of_this_host_is_named_with_how_to_remove_it() {
             "{report}"
         );
     }
+}
+
+#[test]
+fn localhost_while_the_program_listens_on_the_lan_address_only_is_another_address() {
+    let Some(lab) = Lab::or_skip(
+        "localhost_while_the_program_listens_on_the_lan_address_only_is_another_address",
+    ) else {
+        return;
+    };
+    let listener = listen_on_client(&lab, SocketAddr::new(CLIENT_V4.into(), 46101));
+    let report = why(&lab, &["localhost:46101"]);
+    assert_eq!(cause(&report), "listening-on-other-address", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains(&CLIENT_V4.to_string()), "{report}");
+    let suggestions = report["suggestions"].to_string();
+    assert!(
+        suggestions.contains(&format!("{CLIENT_V4}:46101")),
+        "{report}"
+    );
+    assert!(!suggestions.contains("`127.0.0.1`"), "{report}");
+    drop(listener);
 }

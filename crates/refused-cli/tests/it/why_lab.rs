@@ -58,7 +58,7 @@ pub(crate) fn evidence<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
 }
 
 /// Listens in the client namespace (where `refused` runs), as this test process.
-fn listen_on_client(lab: &Lab, addr: SocketAddr) -> TcpListener {
+pub(crate) fn listen_on_client(lab: &Lab, addr: SocketAddr) -> TcpListener {
     lab.client
         .run(|| ListenSpec::new(addr).listen())
         .unwrap()

@@ -600,6 +600,9 @@ fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener]) -> Finding {
     } else if on_port
         .iter()
         .all(|l| l.listener.address.is_ipv4() != ip.is_ipv4())
+        && on_port
+            .iter()
+            .any(|l| is_counterpart(l.listener.address, ip))
     {
         (
             Cause::ListeningOnOtherFamily,
@@ -641,6 +644,13 @@ fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener]) -> Finding {
             "or make the service listen on {ip} too: bind it to {every} (every address) or to {ip}"
         ))
     }
+}
+
+/// Whether `bound`, of the other family, is where a client of `ip` meant to go: the wildcard, or
+/// loopback for loopback (`::1` and `127.0.0.1` are both `localhost`). A listener on a LAN
+/// address is another address, whatever its family.
+fn is_counterpart(bound: IpAddr, ip: IpAddr) -> bool {
+    bound.is_unspecified() || (bound.is_loopback() && ip.is_loopback()) || !ip.is_loopback()
 }
 
 fn no_listener(ip: IpAddr, port: u16) -> Finding {

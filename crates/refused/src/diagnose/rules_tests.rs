@@ -336,6 +336,32 @@ fn the_port_on_another_address_or_family() {
         "{finding:?}"
     );
 
+    // `localhost` (both families refused) while the program listens on the LAN address only:
+    // another address, not another family, and the fix is not "use 127.0.0.1".
+    let f = Facts {
+        addresses: vec![
+            AddressFacts {
+                local: true,
+                ..tried("[::1]:5000", Outcome::Refused, 0)
+            },
+            AddressFacts {
+                local: true,
+                ..tried("127.0.0.1:5000", Outcome::Refused, 0)
+            },
+        ],
+        ..v4_only("localhost:5000", "[::1]:5000", "192.168.1.20:5000")
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherAddress, "{finding:?}");
+    assert!(finding.summary.contains("192.168.1.20"), "{finding:?}");
+    assert!(
+        !finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("`127.0.0.1`")),
+        "{finding:?}"
+    );
+
     let f = v4_only("10.77.0.1:9090", "10.77.0.1:9090", "127.0.0.1:9090");
     let finding = infer(&f).unwrap();
     assert_eq!(finding.cause, Cause::ListeningOnOtherAddress);
