@@ -14,12 +14,12 @@ use crate::resolve::{self, ResolveError, ResolveErrorKind};
 use crate::sys::firewall::{self, FirewallError, Hook, Packet};
 use crate::sys::route::{self, RejectingRoute};
 use crate::sys::tables::{self, Listener};
-use crate::sys::{self, host, netns, process};
+use crate::sys::{self, addresses, host, netns, process};
 use crate::target::{Endpoint, Host, Port, Target};
 
 use super::Options;
 use super::evidence::{HeldListener, UnixSocketFacts, Unseen};
-use super::facts::{AddressFacts, Facts, Resolution};
+use super::facts::{AddressFacts, Facts, Holder, Resolution};
 
 const AS_ROOT: &str = "run as root";
 
@@ -86,6 +86,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
                 neighbour: None,
                 blockers: None,
                 route: None,
+                holder: None,
             })
         })
         .collect();
@@ -180,6 +181,23 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
             address.neighbour = host::neighbour(ip);
         }
         address.route = rejected_by_route(&address.attempt);
+        if !address.local && !address.attempt.outcome.is_connected() {
+            let mut holders = addresses::holders_of(ip);
+            if holders.len() > 1 {
+                let names: Vec<&str> = holders.iter().map(|ns| ns.name.as_str()).collect();
+                facts.unseen.push(Unseen {
+                    what: format!(
+                        "which of the network namespaces {} (each holds {ip}) answers here",
+                        names.join(", ")
+                    ),
+                    how: "`ip route get` and `ip link` show the interface the packets leave by"
+                        .to_owned(),
+                    needs_root: false,
+                });
+            } else if let Some(ns) = holders.pop() {
+                address.holder = Some(holder(ns, &mut facts.unseen));
+            }
+        }
     }
 }
 
@@ -194,6 +212,37 @@ fn rejected_by_route(attempt: &Attempt) -> Option<RejectingRoute> {
             Some(route::rejecting_route(ip, kind))
         }
         _ => None,
+    }
+}
+
+/// The namespace that holds an address, with its listeners and their owners.
+fn holder(ns: netns::Namespace, unseen: &mut Vec<Unseen>) -> Holder {
+    let listeners = netns::tcp_listeners_in(&ns).ok().map(|listeners| {
+        let inodes: HashSet<u64> = listeners.iter().map(|l| l.inode).collect();
+        let owners = process::owners(&inodes);
+        listeners
+            .into_iter()
+            .map(|l| {
+                let owner = owners
+                    .get(l.inode)
+                    .cloned()
+                    .or_else(|| ns.pid.map(process::process));
+                HeldListener::new(l, owner.as_ref(), Some(ns.name.clone()))
+            })
+            .collect()
+    });
+    if listeners.is_none() {
+        unseen.push(Unseen {
+            what: format!("the listeners of network namespace {}", ns.name),
+            how: AS_ROOT.to_owned(),
+            needs_root: true,
+        });
+    }
+    Holder {
+        netns: ns.name,
+        named: ns.named,
+        pid: ns.pid,
+        listeners,
     }
 }
 

@@ -79,6 +79,16 @@ pub enum Evidence {
     Ipv6Unusable,
     /// A route of this host that rejects the address: no packet left the host.
     Route(RejectingRoute),
+    /// Another network namespace of this host holds the address (a container's own IP).
+    Namespace {
+        /// The namespace's name, or `net:[INODE]`.
+        netns: String,
+        /// The address it holds.
+        address: IpAddr,
+        /// A process in it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pid: Option<u32>,
+    },
     /// What the unix socket path is.
     UnixSocket(UnixSocketFacts),
 }
@@ -239,6 +249,12 @@ impl fmt::Display for Evidence {
                 write!(f, "local ports come from {low}-{high}")
             }
             Self::Ipv6Unusable => f.write_str("IPv6 is disabled or missing on this host"),
+            Self::Namespace { netns, address, .. } => {
+                write!(
+                    f,
+                    "{address} belongs to network namespace {netns} of this host"
+                )
+            }
             Self::Route(route) => write!(
                 f,
                 "this host's route `{} {}` rejects it",

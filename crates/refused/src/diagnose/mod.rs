@@ -20,6 +20,7 @@
 
 pub mod cause;
 mod collect;
+mod elsewhere;
 pub mod evidence;
 pub mod facts;
 pub mod rules;
@@ -34,7 +35,7 @@ use crate::target::Target;
 
 pub use cause::Cause;
 pub use evidence::{Evidence, HeldListener, UnixSocketFacts, Unseen};
-pub use facts::{AddressFacts, Facts, Resolution};
+pub use facts::{AddressFacts, Facts, Holder, Resolution};
 pub use rules::{Finding, Unexplained};
 
 /// How a diagnosis runs.

@@ -37,7 +37,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(cause: Cause, summary: impl Into<String>) -> Self {
+    pub(super) fn new(cause: Cause, summary: impl Into<String>) -> Self {
         Self {
             cause,
             summary: summary.into(),
@@ -47,12 +47,12 @@ impl Finding {
         }
     }
 
-    fn evidence(mut self, evidence: impl IntoIterator<Item = Evidence>) -> Self {
+    pub(super) fn evidence(mut self, evidence: impl IntoIterator<Item = Evidence>) -> Self {
         self.evidence.extend(evidence);
         self
     }
 
-    fn suggest(mut self, suggestion: impl Into<String>) -> Self {
+    pub(super) fn suggest(mut self, suggestion: impl Into<String>) -> Self {
         self.suggestions.push(suggestion.into());
         self
     }
@@ -209,7 +209,7 @@ fn not_ready(facts: &Facts, addr: SocketAddr, readiness: &Readiness) -> Finding 
 }
 
 /// What to do about a listener that accepts and drops: the backend of a proxy is down.
-fn proxy_fix(holder: Option<&HeldListener>) -> String {
+pub(super) fn proxy_fix(holder: Option<&HeldListener>) -> String {
     match holder.and_then(|h| h.process.as_deref()) {
         Some("docker-proxy") => "docker-proxy publishes this port, but the container behind it \
             does not answer: `docker ps` (is it running?) and `docker logs` on it"
@@ -260,6 +260,13 @@ fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained
     }
     if address.local {
         return local(facts, address);
+    }
+    if let Some(finding) = address
+        .holder
+        .as_ref()
+        .and_then(|holder| super::elsewhere::held(facts, address, addr, holder))
+    {
+        return Ok(finding);
     }
     let host = addr.ip();
     let port = addr.port();
@@ -523,7 +530,7 @@ fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> 
     Ok(no_listener(ip, port))
 }
 
-fn listed(listeners: &[&HeldListener]) -> Vec<Evidence> {
+pub(super) fn listed(listeners: &[&HeldListener]) -> Vec<Evidence> {
     listeners
         .iter()
         .map(|l| Evidence::Listener((*l).clone()))
@@ -539,18 +546,17 @@ fn see_the_rules(mut finding: Finding, address: &AddressFacts) -> Finding {
     finding.suggest("`sudo nft list ruleset` shows the rules")
 }
 
-/// No answer from an address of this host: a full accept queue, or this host's firewall (the
-/// packets never leave the host, so a drop can only be its own).
-fn local_timeout(address: &AddressFacts, exact: &[&HeldListener]) -> Finding {
+/// A listener among `exact` whose accept queue is full: new connections are dropped.
+pub(super) fn full_queue(exact: &[&HeldListener]) -> Option<Finding> {
     let full = exact.iter().find(|l| {
         l.listener.queue > 0 && (l.listener.is_queue_full() || l.listener.backlog.is_none())
     });
-    if let Some(full) = full {
+    full.map(|full| {
         let l = &full.listener;
         let limit = l
             .backlog
             .map_or_else(|| "its limit".to_owned(), |b| b.to_string());
-        return Finding::new(
+        Finding::new(
             Cause::ListenQueueFull,
             format!(
                 "{} listens on {}, but its accept queue is full ({} waiting, limit {limit}): new connections are dropped",
@@ -564,7 +570,15 @@ fn local_timeout(address: &AddressFacts, exact: &[&HeldListener]) -> Finding {
             "{} does not accept connections fast enough: it is stuck, overloaded, or never calls accept()",
             full.owner()
         ))
-        .suggest("raise its listen() backlog and `sudo sysctl -w net.core.somaxconn=4096`, or find what blocks it");
+        .suggest("raise its listen() backlog and `sudo sysctl -w net.core.somaxconn=4096`, or find what blocks it")
+    })
+}
+
+/// No answer from an address of this host: a full accept queue, or this host's firewall (the
+/// packets never leave the host, so a drop can only be its own).
+fn local_timeout(address: &AddressFacts, exact: &[&HeldListener]) -> Finding {
+    if let Some(finding) = full_queue(exact) {
+        return finding;
     }
     let finding = Finding::new(
         Cause::BlockedLocally,
@@ -718,7 +732,7 @@ fn other_namespace(
 
 /// The listener a person most likely meant: the scheme's default port, the server of the
 /// port's well-known service, or a near port (one digit off, or two apart).
-fn intended<'a>(
+pub(super) fn intended<'a>(
     facts: &Facts,
     ip: IpAddr,
     port: u16,

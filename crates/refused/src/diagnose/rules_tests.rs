@@ -44,6 +44,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         neighbour: None,
         blockers: Some(Vec::new()),
         route: None,
+        holder: None,
     }
 }
 

@@ -4,6 +4,7 @@
 //! tested on fixtures. What cannot be read without root comes back as an error or an explicit
 //! "not seen", never as an empty answer.
 
+pub mod addresses;
 pub mod firewall;
 pub mod host;
 pub mod netns;
