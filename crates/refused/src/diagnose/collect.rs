@@ -9,7 +9,7 @@ use std::path::Path;
 use futures_util::future::join_all;
 
 use crate::connect::{Attempt, Dialer, RetryPolicy};
-use crate::probe::{self, ProbeOptions};
+use crate::probe;
 use crate::resolve::{self, ResolveError, ResolveErrorKind};
 use crate::sys::firewall::{self, FirewallError, Hook, Packet};
 use crate::sys::tables::{self, Listener};
@@ -95,7 +95,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
     {
         // It connects: is the service behind it ready? (`not-ready` is about the protocol.)
         if !matches!(target.scheme(), Scheme::Tcp | Scheme::Unix) {
-            let report = probe::probe(target, &ProbeOptions::new(), options.timeout).await;
+            let report = probe::probe(target, &options.probe, options.timeout).await;
             facts.probe = Some(report.readiness);
         }
         return facts;

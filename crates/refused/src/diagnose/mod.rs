@@ -37,13 +37,16 @@ pub use facts::{AddressFacts, Facts, Resolution};
 pub use rules::{Finding, Unexplained};
 
 /// How a diagnosis runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Each attempt's time limit (and the resolver's).
     pub timeout: Duration,
     /// How suggestions name this program, for commands to run as root: `sudo` does not search
     /// `~/.cargo/bin`, so the CLI passes the path it runs from.
     pub program: String,
+    /// How the scheme's readiness probe runs once the target connects (TLS trust: `--cacert`,
+    /// `--insecure`).
+    pub probe: crate::probe::ProbeOptions,
 }
 
 impl Default for Options {
@@ -51,6 +54,7 @@ impl Default for Options {
         Self {
             timeout: Duration::from_secs(3),
             program: "refused".to_owned(),
+            probe: crate::probe::ProbeOptions::default(),
         }
     }
 }
