@@ -370,7 +370,10 @@ impl Worker {
             if self.interval.is_some() && self.has_work() {
                 wait = wait.min(self.next_start.saturating_duration_since(now));
             }
-            match self.poll.poll(&mut self.events, Some(wait.min(CANCEL_CHECK))) {
+            match self
+                .poll
+                .poll(&mut self.events, Some(wait.min(CANCEL_CHECK)))
+            {
                 Ok(()) => {}
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(err),
