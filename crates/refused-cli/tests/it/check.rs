@@ -135,3 +135,25 @@ fn thousands_of_targets_under_a_low_open_file_limit_are_all_really_tried() {
     assert!(down.is_empty(), "{} down, first: {}", down.len(), down[0]);
     assert_eq!(output.status.code(), Some(0));
 }
+
+#[test]
+fn an_ipv6_zone_is_part_of_the_target() {
+    let listener = TcpListener::bind("[::1]:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let output = refused()
+        .args(["check", &format!("[::1%lo]:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = refused()
+        .args(["check", &format!("[fe80::1%no-such-if0]:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no network interface"));
+}

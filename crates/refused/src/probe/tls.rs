@@ -1,6 +1,7 @@
 //! TLS with rustls: the handshake for `tls://` and `https://`, with certificate errors said
 //! plainly (expired, not yet valid, unknown authority, wrong name).
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -31,6 +32,7 @@ where
     let config = config(options, target.scheme() == Scheme::Https)?;
     let name = match target.host() {
         Some(Host::Ip(ip)) => ServerName::IpAddress((*ip).into()),
+        Some(Host::ScopedIpv6 { ip, .. }) => ServerName::IpAddress(IpAddr::V6(*ip).into()),
         Some(Host::Name(name)) => ServerName::try_from(name.clone())
             .map_err(|_| protocol(format!("`{name}` cannot be a TLS server name")))?,
         None => return Err(protocol("TLS needs a host name")),
