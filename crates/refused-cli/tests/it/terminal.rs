@@ -24,9 +24,13 @@ struct Terminal {
 
 impl Terminal {
     fn run(args: &[&str], no_color: bool) -> Self {
+        Self::sized(args, no_color, ROWS)
+    }
+
+    fn sized(args: &[&str], no_color: bool, rows: u16) -> Self {
         let pair = native_pty_system()
             .openpty(PtySize {
-                rows: ROWS,
+                rows,
                 cols: COLUMNS,
                 pixel_width: 0,
                 pixel_height: 0,
@@ -87,6 +91,11 @@ impl Terminal {
         self.writer.flush().unwrap();
     }
 
+    /// Everything written so far.
+    fn output(&self) -> Vec<u8> {
+        self.output.lock().unwrap().clone()
+    }
+
     /// Waits for the exit; returns the status and every byte written.
     fn finish(mut self) -> (u32, Vec<u8>) {
         let status = self.child.wait().unwrap();
@@ -98,8 +107,13 @@ impl Terminal {
 
 /// The screen after replaying `bytes`.
 fn screen(bytes: &[u8]) -> Vec<String> {
+    screen_of(bytes, ROWS)
+}
+
+/// The screen of `rows` rows after replaying `bytes`.
+fn screen_of(bytes: &[u8], rows: u16) -> Vec<String> {
     let nonzero = |n| std::num::NonZeroU16::new(n).unwrap();
-    let mut parser = vt100::Parser::new(nonzero(ROWS), nonzero(COLUMNS), 0);
+    let mut parser = vt100::Parser::new(nonzero(rows), nonzero(COLUMNS), 0);
     parser.process(bytes);
     parser
         .screen()
@@ -157,6 +171,38 @@ fn wait_redraws_its_lines_in_place_at_80_columns_with_and_without_colour() {
             String::from_utf8_lossy(&bytes)
         );
     }
+}
+
+#[test]
+fn more_targets_than_rows_draw_a_screenful_and_a_count() {
+    let ports: Vec<RefusedPort> = (0..8).map(|_| RefusedPort::v4().unwrap()).collect();
+    let targets: Vec<String> = ports.iter().map(|p| p.addr().to_string()).collect();
+    let mut args = vec!["wait", "--timeout", "60s"];
+    args.extend(targets.iter().map(String::as_str));
+    // Six rows: the cursor cannot go up past the top, so at most five lines are redrawn.
+    let mut terminal = Terminal::sized(&args, true, 6);
+    terminal.wait_for("more targets");
+    // Let a few redraws happen before looking.
+    std::thread::sleep(Duration::from_millis(500));
+    let rows = screen_of(&terminal.output(), 6);
+    terminal.ctrl_c();
+    let (status, _) = terminal.finish();
+    assert_eq!(status, 130);
+    let shown = rows.join("\n");
+    for (i, target) in targets.iter().enumerate() {
+        let count = rows
+            .iter()
+            .filter(|row| row.contains(target.as_str()))
+            .count();
+        assert_eq!(count, usize::from(i < 4), "{target}:\n{shown}");
+    }
+    assert_eq!(
+        rows.iter()
+            .filter(|row| row.contains("and 4 more targets (0 done)"))
+            .count(),
+        1,
+        "{shown}"
+    );
 }
 
 #[test]
