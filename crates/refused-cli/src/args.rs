@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::duration::parse_duration;
+use crate::duration::{Timeout, parse_duration, parse_timeout};
 
 /// Why is the connection refused? Diagnose, check, wait for and scan TCP services.
 #[derive(Debug, Parser)]
@@ -14,7 +15,8 @@ use crate::duration::parse_duration;
     about,
     long_about = None,
     propagate_version = true,
-    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    override_usage = "refused [OPTIONS] <TARGET>\n       refused [OPTIONS] <COMMAND> [ARGS]...",
     arg_required_else_help = true,
     after_help = TOP_EXAMPLES
 )]
@@ -26,12 +28,55 @@ pub struct Cli {
     /// `refused TARGET` is `refused why TARGET`.
     #[command(flatten)]
     pub why: Option<WhyArgs>,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print nothing but errors: the exit status says it (`--json` still prints its JSON).
+    #[arg(
+        long,
+        short = 'q',
+        global = true,
+        env = "REFUSED_QUIET",
+        action = ArgAction::SetTrue,
+        value_parser = BoolishValueParser::new()
+    )]
+    pub quiet: bool,
+
+    /// When to use colours: `auto` (on a terminal, unless `NO_COLOR` is set), `always`, `never`.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always, even into a pipe.
+    Always,
+    /// Never.
+    Never,
 }
 
 const TOP_EXAMPLES: &str = "\
 Examples:
   refused localhost:8080             why is it refused? (same as `refused why localhost:8080`)
-  refused check db:5432 cache:6379   is each one up?";
+  refused check db:5432 cache:6379   is each one up?
+  refused wait db:5432 -- ./start    wait until it is ready, then run ./start
+  refused scan 127.0.0.1 -p -1024    what listens on this host's low ports?
+
+Exit status:
+  0  reachable, up, ready (`wait` with a command: the command's own status)
+  1  not reachable (the cause is diagnosed), down, not ready in time
+  2  usage error: a bad option, target or file
+  3  `refused` itself failed
+  126/127  `wait`'s command cannot be run / is not found
+  130/143  ended by Ctrl-C / SIGTERM";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
@@ -43,11 +88,31 @@ pub enum Command {
     #[command(after_help = WHY_EXAMPLES)]
     Why(WhyArgs),
     /// Wait until targets are ready (protocol-level), then run a command.
-    #[command(after_help = WAIT_EXAMPLES)]
+    #[command(after_help = WAIT_EXAMPLES, disable_help_flag = true)]
     Wait(WaitArgs),
     /// Scan ports: open, closed or filtered, with nmap's reasons; open ports with their process.
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(ScanArgs),
+    /// Print a shell completion script: `refused completions bash > /etc/bash_completion.d/refused`.
+    Completions(CompletionsArgs),
+    /// Print a manual page (roff): `refused man | man -l -`, `refused man wait`.
+    Man(ManArgs),
+}
+
+/// `refused man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A subcommand's own page (`refused-wait(1)`) instead of `refused(1)`.
+    #[arg(value_parser = ["why", "check", "wait", "scan", "completions", "man"])]
+    pub subcommand: Option<String>,
+}
+
+/// `refused completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 const SCAN_EXAMPLES: &str = "\
@@ -76,8 +141,14 @@ pub struct ScanArgs {
     #[arg(required = true, value_name = "HOST")]
     pub hosts: Vec<String>,
 
-    /// Ports: `22`, `22,80,443`, `8000-8100`, `-1024`, or a mix.
-    #[arg(long, short = 'p', default_value = "1-65535", value_parser = parse_ports)]
+    /// Ports: `22`, `22,80,443`, `8000-8100`, `-1024` (1-1024), `60000-` (to 65535), or a mix.
+    #[arg(
+        long,
+        short = 'p',
+        default_value = "1-65535",
+        value_parser = parse_ports,
+        allow_hyphen_values = true
+    )]
     pub ports: refused::scan::PortSet,
 
     /// IPv4 addresses only.
@@ -109,9 +180,10 @@ pub struct ScanArgs {
     #[arg(long, value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..))]
     pub rate: Option<u32>,
 
-    /// The longest a port waits for an answer (the timeout adapts below it to the round trip).
-    #[arg(long, short = 't', default_value = "1s", value_parser = parse_duration)]
-    pub timeout: Duration,
+    /// The longest a port waits for an answer (the timeout adapts below it to the round trip);
+    /// `0`: no limit but the system's own.
+    #[arg(long, short = 't', default_value = "1s", value_parser = parse_timeout)]
+    pub timeout: Timeout,
 
     /// Allow CIDR blocks larger than 256 addresses.
     #[arg(long)]
@@ -140,13 +212,36 @@ pub struct WhyArgs {
     #[arg(value_name = "TARGET", required = true)]
     pub target: String,
 
-    /// How long each connect attempt (and the name lookup) may take: 500ms, 3s, 1m.
-    #[arg(long, short = 't', default_value = "3s", value_parser = parse_duration)]
-    pub timeout: Duration,
+    /// How long each connect attempt (and the name lookup) may take: 500ms, 3s, 1m; `0`: no
+    /// limit but the system's own.
+    #[arg(long, short = 't', default_value = "3s", value_parser = parse_timeout)]
+    pub timeout: Timeout,
 
     /// One JSON object: target, cause, summary, attempts, evidence, suggestions.
     #[arg(long)]
     pub json: bool,
+
+    // `TlsArgs`' two options, written out: clap cannot tell whether a flattened `Option<WhyArgs>`
+    // (`refused TARGET`) was given when it has a flattened struct of its own, and takes a value
+    // from the environment as the sign that it was (so no `REFUSED_INSECURE` here).
+    /// Skip TLS certificate verification.
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+
+    /// A PEM file of certificate authorities to trust, besides the system's (read at start: a
+    /// missing or unusable file is a usage error).
+    #[arg(long, value_name = "FILE", value_parser = parse_cacert)]
+    pub cacert: Option<std::path::PathBuf>,
+}
+
+impl WhyArgs {
+    /// The TLS options, as `check` and `wait` take them.
+    pub fn tls(&self) -> TlsArgs {
+        TlsArgs {
+            insecure: self.insecure,
+            cacert: self.cacert.clone(),
+        }
+    }
 }
 
 const CHECK_EXAMPLES: &str = "\
@@ -164,6 +259,7 @@ Examples:
   refused wait http://localhost:8080/healthz --status 200 --timeout 1m
   refused wait localhost:3000 --down                 until it stops accepting
   REFUSED_TARGETS='db:5432 cache:6379' refused wait -- ./entrypoint.sh
+  refused wait -h db -p 5432 -t 15 -- ./start      wait-for-it's form
 
 Readiness by scheme: tcp (accepts and does not drop at once), http/https (status 200-399 or
 --status, --body, --header), tls (handshake), postgres (not starting up, not too many clients),
@@ -177,7 +273,13 @@ Exit status: that of the command when one is given and everything got ready (it 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
     /// HTTP statuses that are ready: `200`, `200,204`, `200-299` (default 200-399).
-    #[arg(long, value_name = "LIST", value_parser = parse_statuses, env = "REFUSED_STATUS")]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_parser = parse_statuses,
+        env = "REFUSED_STATUS",
+        alias = "expect-status-code"
+    )]
     pub status: Option<refused::probe::StatusSet>,
 
     /// Text the HTTP body must contain.
@@ -185,24 +287,53 @@ pub struct ProbeArgs {
     pub body: Option<String>,
 
     /// A regular expression the HTTP body must match.
-    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex, alias = "expect-body-regex")]
     pub body_regex: Option<regex::Regex>,
 
     /// A header the HTTP response must have: `NAME` or `NAME: VALUE`.
-    #[arg(long, value_name = "HEADER")]
+    #[arg(long, value_name = "HEADER", alias = "expect-header")]
     pub header: Option<String>,
 
-    /// Skip TLS certificate verification.
-    #[arg(long, short = 'k', env = "REFUSED_INSECURE")]
-    pub insecure: bool,
-
-    /// A PEM file of certificate authorities to trust, besides the system's.
-    #[arg(long, value_name = "FILE")]
-    pub cacert: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 
     /// How long a TCP connection must stay open to count (a port proxy accepts and drops).
     #[arg(long, value_name = "DURATION", default_value = "5ms", value_parser = parse_duration)]
     pub settle: Duration,
+}
+
+/// Whom TLS trusts, for `check`, `wait` and `why`.
+#[derive(Debug, Args)]
+pub struct TlsArgs {
+    /// Skip TLS certificate verification.
+    #[arg(
+        long,
+        short = 'k',
+        env = "REFUSED_INSECURE",
+        alias = "insecure-skip-tls-verify",
+        action = ArgAction::SetTrue,
+        value_parser = BoolishValueParser::new()
+    )]
+    pub insecure: bool,
+
+    /// A PEM file of certificate authorities to trust, besides the system's (read at start: a
+    /// missing or unusable file is a usage error).
+    #[arg(long, value_name = "FILE", value_parser = parse_cacert)]
+    pub cacert: Option<std::path::PathBuf>,
+}
+
+impl TlsArgs {
+    /// The probe options with these TLS settings.
+    pub fn apply(&self, options: &mut refused::probe::ProbeOptions) {
+        options.insecure = self.insecure;
+        options.ca_file.clone_from(&self.cacert);
+    }
+}
+
+fn parse_cacert(text: &str) -> Result<std::path::PathBuf, String> {
+    let path = std::path::PathBuf::from(text);
+    refused::probe::check_ca_file(&path).map_err(|err| err.to_string())?;
+    Ok(path)
 }
 
 impl ProbeArgs {
@@ -212,7 +343,7 @@ impl ProbeArgs {
             Some((name, value)) => (name.trim().to_owned(), Some(value.trim().to_owned())),
             None => (h.trim().to_owned(), None),
         });
-        refused::probe::ProbeOptions {
+        let mut options = refused::probe::ProbeOptions {
             settle: self.settle,
             http: refused::probe::HttpCheck {
                 statuses: self.status.clone().unwrap_or_default(),
@@ -220,9 +351,10 @@ impl ProbeArgs {
                 body_regex: self.body_regex.clone(),
                 header,
             },
-            insecure: self.insecure,
-            ca_file: self.cacert.clone(),
-        }
+            ..refused::probe::ProbeOptions::default()
+        };
+        self.tls.apply(&mut options);
+        options
     }
 }
 
@@ -235,49 +367,59 @@ fn parse_regex(text: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(text).map_err(|err| format!("invalid regular expression: {err}"))
 }
 
-/// `refused wait`.
+/// `refused wait`. `-h` is wait-for-it's `--host` here, so help is `--help` only.
 #[derive(Debug, Args)]
 #[expect(
     clippy::struct_excessive_bools,
     reason = "independent command-line flags"
 )]
 pub struct WaitArgs {
-    /// Targets, as for `check` (also from `REFUSED_TARGETS`, separated by spaces or commas).
-    #[arg(
-        value_name = "TARGET",
-        env = "REFUSED_TARGETS",
-        value_delimiter = ',',
-        required = true
-    )]
+    /// Targets, as for `check`; each argument is one target (a URL may hold commas). Without
+    /// any, from `REFUSED_TARGETS` (separated by spaces).
+    #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
     /// The command to run once ready (after `--`); it replaces `refused`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
 
-    /// How long to wait in all (`0` waits for ever).
-    #[arg(long, short = 't', default_value = "30s", value_parser = parse_duration, env = "REFUSED_TIMEOUT")]
-    pub timeout: Duration,
+    /// A host to wait for, with `--port` (wait-for-it's form of `HOST:PORT`).
+    #[arg(long, short = 'h', value_name = "HOST", requires = "port")]
+    pub host: Option<String>,
+
+    /// The port of `--host`.
+    #[arg(long, short = 'p', value_name = "PORT", requires = "host", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// How long to wait in all: 30s, 2m, 15 (seconds); `0` waits for ever.
+    #[arg(long, short = 't', default_value = "30s", value_parser = parse_timeout, env = "REFUSED_TIMEOUT")]
+    pub timeout: Timeout,
 
     /// Done when any one target is ready (default: all of them).
-    #[arg(long, env = "REFUSED_ANY")]
+    #[arg(long, env = "REFUSED_ANY", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub any: bool,
 
     /// Wait until the targets no longer accept connections.
-    #[arg(long, env = "REFUSED_DOWN")]
+    #[arg(
+        long,
+        env = "REFUSED_DOWN",
+        alias = "invert-check",
+        action = ArgAction::SetTrue,
+        value_parser = BoolishValueParser::new()
+    )]
     pub down: bool,
 
     /// The longest pause between two probes of a target (probing starts faster).
-    #[arg(long, default_value = "25ms", value_parser = parse_duration, env = "REFUSED_INTERVAL")]
+    #[arg(long, short = 'i', default_value = "25ms", value_parser = parse_duration, env = "REFUSED_INTERVAL")]
     pub interval: Duration,
 
     /// Ready probes in a row needed (as Kubernetes' successThreshold).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), env = "REFUSED_SUCCESSES")]
     pub successes: u32,
 
-    /// Print nothing while waiting (errors still go to stderr).
-    #[arg(long, short = 'q', env = "REFUSED_QUIET")]
-    pub quiet: bool,
+    /// Accepted for wait-for-it: the command only ever runs once everything is ready.
+    #[arg(long, short = 's')]
+    pub strict: bool,
 
     /// Events as JSON, one per line, on stdout.
     #[arg(long)]
@@ -285,6 +427,31 @@ pub struct WaitArgs {
 
     #[command(flatten)]
     pub probe: ProbeArgs,
+
+    /// Print help.
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+impl WaitArgs {
+    /// The targets' texts: the arguments, `--host`/`--port`, else `REFUSED_TARGETS`.
+    pub fn target_texts(&self) -> Vec<String> {
+        let mut texts = self.targets.clone();
+        if let (Some(host), Some(port)) = (&self.host, self.port) {
+            // An IPv6 literal needs its brackets once a port follows it.
+            if host.contains(':') && !host.starts_with('[') {
+                texts.push(format!("[{host}]:{port}"));
+            } else {
+                texts.push(format!("{host}:{port}"));
+            }
+        }
+        if texts.is_empty() {
+            if let Ok(list) = std::env::var("REFUSED_TARGETS") {
+                texts.extend(list.split_whitespace().map(str::to_owned));
+            }
+        }
+        texts
+    }
 }
 
 /// `refused check`.
@@ -295,9 +462,9 @@ pub struct CheckArgs {
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
 
-    /// How long each target may take: 500ms, 3s, 1m.
-    #[arg(long, short = 't', default_value = "3s", value_parser = parse_duration)]
-    pub timeout: Duration,
+    /// How long each target may take: 500ms, 3s, 1m; `0`: no limit but the system's own.
+    #[arg(long, short = 't', default_value = "3s", value_parser = parse_timeout)]
+    pub timeout: Timeout,
 
     /// One JSON object per target, one per line.
     #[arg(long)]
@@ -305,4 +472,39 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub probe: ProbeArgs,
+}
+
+/// `refused chek db:5432`: the first word is close to a subcommand's name and cannot be a
+/// target (no port, no scheme), so it is taken as a mistyped subcommand. Without this, clap reads
+/// it as `why`'s target and complains about the next argument instead.
+pub fn mistyped_subcommand(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Option<clap::Error> {
+    use clap::CommandFactory;
+    let first = args.into_iter().nth(1)?;
+    let first = first.to_str()?;
+    if first.starts_with('-') || first.contains([':', '/', '[', '.', '@']) {
+        return None;
+    }
+    let mut command = Cli::command();
+    let names: Vec<String> = command
+        .get_subcommands()
+        .flat_map(|c| std::iter::once(c.get_name()).chain(c.get_all_aliases()))
+        .chain(std::iter::once("help"))
+        .map(str::to_owned)
+        .collect();
+    if names.iter().any(|n| n == first) {
+        return None;
+    }
+    // clap's own threshold for "a similar subcommand exists".
+    let (score, best) = names
+        .iter()
+        .map(|name| (strsim::jaro(first, name), name))
+        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    (score > 0.7).then(|| {
+        command.error(
+            clap::error::ErrorKind::InvalidSubcommand,
+            format!("unrecognized subcommand `{first}`\n\n  tip: did you mean `{best}`?"),
+        )
+    })
 }

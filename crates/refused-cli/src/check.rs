@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use refused::connect::{Attempt, HumanDuration, as_millis};
 use refused::probe::{ProbeFailure, ProbeOptions, Readiness, probe};
 use refused::{ConnectError, Target};
@@ -27,7 +28,11 @@ struct Report {
     attempts: Vec<Attempt>,
 }
 
-pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+/// Descriptors one check may hold at once: the connect (two while happy eyeballs races a second
+/// address), and the TLS or protocol exchange on the same socket.
+const DESCRIPTORS_PER_CHECK: usize = 2;
+
+pub async fn run(args: CheckArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let mut targets = Vec::with_capacity(args.targets.len());
     for text in &args.targets {
         match text.parse::<Target>() {
@@ -39,17 +44,22 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let options = args.probe.options();
-    let checks = targets
-        .iter()
-        .map(|target| check(target, &options, args.timeout));
-    let reports = futures_util::future::join_all(checks).await;
+    // As many at once as the open-file limit allows (raised to its hard limit first, as `scan`
+    // does); the rest wait their turn, so none fails for want of a descriptor it never had.
+    let budget = refused::scan::raise_open_file_limit().budget() / DESCRIPTORS_PER_CHECK;
+    let timeout = args.timeout.or_max();
+    let reports: Vec<Report> = futures_util::stream::iter(&targets)
+        .map(|target| check(target, &options, timeout))
+        .buffered(budget.max(1))
+        .collect()
+        .await;
 
     let width = reports.iter().map(|r| r.target.len()).max().unwrap_or(0);
     let mut stdout = anstream::stdout().lock();
     for report in &reports {
         if args.json {
             output::json_line(report)?;
-        } else {
+        } else if !quiet {
             let style = if report.state == "up" { GOOD } else { BAD };
             writeln!(
                 stdout,

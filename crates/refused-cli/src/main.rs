@@ -2,13 +2,13 @@
 
 mod args;
 mod check;
+mod docs;
 mod duration;
 mod output;
 mod scan;
 mod wait;
 mod why;
 
-use std::io;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
         Err(err) => {
-            if is_broken_pipe(&err) {
+            if output::is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
             output::error(&format!("{err:#}"));
@@ -36,6 +36,10 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
+    if let Some(err) = args::mistyped_subcommand(std::env::args_os()) {
+        err.print()?;
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -46,26 +50,37 @@ fn run() -> anyhow::Result<ExitCode> {
             ));
         }
     };
+    output::set_color(cli.global.color);
+    let quiet = cli.global.quiet;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    if let (Some(_), Some(why)) = (&cli.command, &cli.why) {
+        // `refused db:5432 check`: the subcommand comes first.
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "unexpected `{}` before the subcommand (the subcommand comes first)",
+                    why.target
+                ),
+            )
+            .print()?;
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
     match cli.command {
-        Some(Command::Check(args)) => runtime.block_on(check::run(args)),
-        Some(Command::Why(args)) => runtime.block_on(why::run(args)),
-        Some(Command::Scan(args)) => scan::run(&args),
-        Some(Command::Wait(args)) => runtime.block_on(wait::run(args)),
+        Some(Command::Check(args)) => runtime.block_on(check::run(args, quiet)),
+        Some(Command::Why(args)) => runtime.block_on(why::run(args, quiet)),
+        Some(Command::Scan(args)) => scan::run(&args, quiet),
+        Some(Command::Wait(args)) => runtime.block_on(wait::run(args, quiet)),
+        Some(Command::Completions(args)) => docs::completions(args.shell),
+        Some(Command::Man(args)) => docs::man(args.subcommand.as_deref()),
         None => {
             if let Some(args) = cli.why {
-                return runtime.block_on(why::run(args));
+                return runtime.block_on(why::run(args, quiet));
             }
             Cli::command().print_help()?;
             Ok(ExitCode::from(EXIT_USAGE))
         }
     }
-}
-
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain()
-        .filter_map(|e| e.downcast_ref::<io::Error>())
-        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
 use refused::connect::HumanDuration;
@@ -16,13 +16,13 @@ use refused::sys::{self, host, process, services};
 use serde::Serialize;
 
 use crate::args::ScanArgs;
-use crate::output::{self, BAD, DIM, GOOD};
+use crate::output::{self, BAD, DIM, GOOD, WARN, term};
 use crate::{EXIT_DOWN, EXIT_USAGE};
 
 /// A scan shorter than this shows no progress bar.
 const QUIET_START: Duration = Duration::from_secs(1);
 
-pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &ScanArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let family = match (args.ipv4, args.ipv6) {
         (true, _) => Family::V4,
         (_, true) => Family::V6,
@@ -58,27 +58,49 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     let options = ScanOptions {
         concurrency: args.concurrency.map(|n| n as usize),
         rate: args.rate,
-        timeout: args.timeout,
+        timeout: args.timeout.or_max(),
         ..ScanOptions::default()
     };
 
     let progress = Progress::default();
     let finished = AtomicBool::new(false);
+    let signal = AtomicU8::new(0);
+    let closed = AtomicBool::new(false);
     let stream_all = args.all;
     let on_port = |address: IpAddr, port: PortReport| {
-        if args.stream && (stream_all || port.state == PortState::Open) {
-            // Nothing sensible is left to do if stdout fails mid-scan; the summary will say so.
-            let _ = output::json_line(&StreamedPort { address, port });
+        if args.stream
+            && (stream_all || port.state == PortState::Open)
+            && !closed.load(Ordering::Relaxed)
+        {
+            if let Err(err) = output::json_line(&StreamedPort { address, port }) {
+                // The reader is gone (`| head -1`) or stdout failed: nothing more can be said.
+                closed.store(true, Ordering::Relaxed);
+                progress.cancel();
+                if !output::is_broken_pipe(&err) {
+                    output::error(&format!("{err:#}"));
+                }
+            }
         }
     };
     let report = std::thread::scope(|scope| {
-        if std::io::stderr().is_terminal() && !args.stream {
+        if std::io::stderr().is_terminal() && !args.stream && !quiet {
             scope.spawn(|| progress_bar(&progress, &finished));
         }
+        scope.spawn(|| watch_signals(&progress, &finished, &signal));
         let report = scan_with(&hosts, &args.ports, &options, &progress, &on_port);
         finished.store(true, Ordering::Relaxed);
         report
     })?;
+    if closed.load(Ordering::Relaxed) {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let code = match signal.load(Ordering::Relaxed) {
+        0 => ExitCode::SUCCESS,
+        code => ExitCode::from(code),
+    };
+    if quiet && !args.json {
+        return Ok(code);
+    }
 
     let owners = Owners::of(&report);
     if args.json {
@@ -92,31 +114,103 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
             output::json_line(&document)?;
         }
     } else {
-        render(&report, &owners, args.all)?;
+        render(&report, &owners, args.all, args.ports.as_slice().len())?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
+/// Ctrl-C or SIGTERM stop the scan; what it found so far is still printed, and the exit status
+/// says it was stopped (130 / 143, as a shell would).
+fn watch_signals(progress: &Progress, finished: &AtomicBool, signal: &AtomicU8) {
+    use tokio::signal::unix::{SignalKind, signal as listen};
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+    else {
+        return;
+    };
+    runtime.block_on(async {
+        let (Ok(mut interrupt), Ok(mut terminate)) = (
+            listen(SignalKind::interrupt()),
+            listen(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            let code = tokio::select! {
+                _ = interrupt.recv() => 130,
+                _ = terminate.recv() => 143,
+                _ = tick.tick() => {
+                    if finished.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            signal.store(code, Ordering::Relaxed);
+            progress.cancel();
+            return;
+        }
+    });
+}
+
+/// A bar on stderr once a scan takes more than a second. It shows the time spent, not a time
+/// left: silent ports each take a full timeout, and are retried at the end (and asked again in
+/// a second pass when packets are lost), so no rate measured so far predicts the rest.
+///
+/// Drawn by hand rather than with a progress-bar crate: the line is clipped to leave the last
+/// column free, so the `^C` a terminal echoes lands on the bar's own row, and one clear of that
+/// row leaves nothing behind (a bar padded to the full width makes the echo wrap to a new row).
 fn progress_bar(progress: &Progress, finished: &AtomicBool) {
     let started = std::time::Instant::now();
-    let mut bar: Option<indicatif::ProgressBar> = None;
+    let mut drawn = false;
+    let mut frame = 0_usize;
     while !finished.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
-        if bar.is_none() && started.elapsed() >= QUIET_START {
-            let style = indicatif::ProgressStyle::with_template(
-                "{spinner} {pos}/{len} ports [{bar:30}] {eta} left",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> ");
-            bar = Some(indicatif::ProgressBar::new(progress.total()).with_style(style));
+        if started.elapsed() < QUIET_START || finished.load(Ordering::Relaxed) {
+            continue;
         }
-        if let Some(bar) = &bar {
-            bar.set_position(progress.done());
-        }
+        let (width, _) = term::stderr_size().unwrap_or((80, 24));
+        let line = bar_line(
+            progress.done(),
+            progress.total(),
+            started.elapsed(),
+            SPINNER[frame % SPINNER.len()],
+        );
+        frame += 1;
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r\x1b[2K{}",
+            term::clip(&line, width.saturating_sub(1).max(1))
+        );
+        let _ = err.flush();
+        drawn = true;
     }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
+    if drawn {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K");
+        let _ = err.flush();
     }
+}
+
+const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
+
+/// `/ 1500/65535 probes [==>        ] 3.2 s`
+fn bar_line(done: u64, total: u64, elapsed: Duration, spin: char) -> String {
+    const WIDTH: u64 = 30;
+    let filled = (done.min(total) * WIDTH).checked_div(total).unwrap_or(0) as usize;
+    let mut bar = "=".repeat(filled);
+    if filled < WIDTH as usize {
+        bar.push('>');
+    }
+    format!(
+        "{spin} {done}/{total} probes [{bar:<width$}] {}",
+        HumanDuration(elapsed),
+        width = WIDTH as usize
+    )
 }
 
 /// Service names, and for addresses of this host the process behind each listening port.
@@ -190,6 +284,9 @@ struct Document<'a> {
     connects: u64,
     self_connects: u64,
     max_in_flight: usize,
+    /// Ctrl-C or SIGTERM stopped the scan: each host lists only the ports it had finished.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    interrupted: bool,
 }
 
 #[derive(Serialize)]
@@ -238,6 +335,7 @@ impl<'a> Document<'a> {
             connects: report.connects,
             self_connects: report.self_connects,
             max_in_flight: report.max_in_flight,
+            interrupted: report.interrupted,
         }
     }
 }
@@ -254,15 +352,32 @@ fn counts(host: &HostReport) -> BTreeMap<PortState, usize> {
     counts
 }
 
-fn render(report: &ScanReport, owners: &Owners, all: bool) -> anyhow::Result<()> {
+/// `1 port`, `2 ports`.
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+fn render(report: &ScanReport, owners: &Owners, all: bool, total: usize) -> anyhow::Result<()> {
     let mut out = anstream::stdout().lock();
     for host in &report.hosts {
         let counts = counts(host);
+        let scanned = if report.interrupted {
+            format!(
+                "{} of {} ({WARN}interrupted{WARN:#})",
+                host.ports.len(),
+                plural(total, "port")
+            )
+        } else {
+            plural(host.ports.len(), "port")
+        };
         writeln!(
             out,
-            "{}  {} ports in {}: {} open, {} closed, {} filtered",
+            "{}  {scanned} in {}: {} open, {} closed, {} filtered",
             host.address,
-            host.ports.len(),
             HumanDuration(report.elapsed),
             counts[&PortState::Open],
             counts[&PortState::Closed],
@@ -305,4 +420,27 @@ fn render(report: &ScanReport, owners: &Owners, all: bool) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_says_probes_done_and_time_spent() {
+        let line = bar_line(1500, 3000, Duration::from_millis(3200), '/');
+        assert_eq!(
+            line,
+            format!("/ 1500/3000 probes [{:<30}] 3.2 s", "=".repeat(15) + ">")
+        );
+        let full = bar_line(10, 10, Duration::from_secs(1), '|');
+        assert!(full.contains(&format!("[{}]", "=".repeat(30))), "{full}");
+    }
+
+    #[test]
+    fn one_port_is_singular() {
+        assert_eq!(plural(1, "port"), "1 port");
+        assert_eq!(plural(2, "port"), "2 ports");
+        assert_eq!(plural(0, "port"), "0 ports");
+    }
 }

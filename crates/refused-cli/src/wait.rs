@@ -1,7 +1,9 @@
 //! `refused wait TARGET... [-- CMD ARGS...]`: wait until ready, then `exec` the command.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
@@ -15,18 +17,16 @@ use refused::wait::{Until, WaitEvent, WaitOptions, wait};
 use serde::Serialize;
 
 use crate::args::WaitArgs;
-use crate::output::{self, BAD, DIM, GOOD, WARN};
+use crate::output::{self, BAD, DIM, GOOD, WARN, term};
 use crate::{EXIT_DOWN, EXIT_USAGE};
 
 /// How long the diagnosis of a target that never got ready may take.
 const WHY_TIMEOUT: Duration = Duration::from_secs(1);
 
-pub async fn run(args: WaitArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: WaitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let mut targets = Vec::new();
-    for text in args.targets.iter().flat_map(|t| t.split([' ', ',', '\n'])) {
-        if text.is_empty() {
-            continue;
-        }
+    // One argument is one target: a URL may hold commas (`?a=1,2`), never a space.
+    for text in args.target_texts() {
         match text.parse::<Target>() {
             Ok(target) => targets.push(target),
             Err(err) => {
@@ -36,11 +36,13 @@ pub async fn run(args: WaitArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if targets.is_empty() {
-        output::error("no targets: give them as arguments or in REFUSED_TARGETS");
+        output::error(
+            "no targets: give them as arguments, as `--host HOST --port PORT`, or in REFUSED_TARGETS",
+        );
         return Ok(ExitCode::from(EXIT_USAGE));
     }
     let options = WaitOptions {
-        timeout: (!args.timeout.is_zero()).then_some(args.timeout),
+        timeout: args.timeout.limit(),
         until: if args.any { Until::Any } else { Until::All },
         down: args.down,
         interval: args.interval,
@@ -50,7 +52,7 @@ pub async fn run(args: WaitArgs) -> anyhow::Result<ExitCode> {
 
     let mode = if args.json {
         Mode::Json
-    } else if args.quiet {
+    } else if quiet {
         Mode::Quiet
     } else if std::io::stderr().is_terminal() {
         Mode::Live
@@ -77,7 +79,9 @@ pub async fn run(args: WaitArgs) -> anyhow::Result<ExitCode> {
     display.borrow_mut().finish();
 
     if !result.satisfied {
-        report_timeout(&targets, &result.targets, &args, mode).await?;
+        if mode != Mode::Quiet {
+            report_timeout(&targets, &result.targets, &args, mode).await?;
+        }
         return Ok(ExitCode::from(EXIT_DOWN));
     }
     if let Some((program, rest)) = args.command.split_first() {
@@ -122,7 +126,7 @@ async fn report_timeout(
     args: &WaitArgs,
     mode: Mode,
 ) -> anyhow::Result<()> {
-    let waited = HumanDuration(args.timeout);
+    let waited = args.timeout;
     for (target, (done, last)) in targets.iter().zip(state) {
         if *done {
             continue;
@@ -210,6 +214,8 @@ struct Display<'a> {
     down: bool,
     start: Instant,
     lines: Vec<String>,
+    /// Which targets are done (for the summary line of those that do not fit on the screen).
+    done: Vec<bool>,
     drawn: usize,
     last_draw: Instant,
 }
@@ -224,6 +230,7 @@ impl<'a> Display<'a> {
             down,
             start: Instant::now(),
             lines: vec!["waiting".to_owned(); targets.len()],
+            done: vec![false; targets.len()],
             drawn: 0,
             last_draw: Instant::now(),
         }
@@ -244,6 +251,7 @@ impl<'a> Display<'a> {
                 (*index, report.readiness.to_string())
             }
             WaitEvent::Done { index } => {
+                self.done[*index] = true;
                 if self.mode == Mode::Json {
                     let _ = output::json_line(&StateEvent {
                         event: if self.down { "down" } else { "ready" },
@@ -297,21 +305,56 @@ impl<'a> Display<'a> {
         }
     }
 
-    /// Redraws one line per target in place.
+    /// Redraws one line per target in place. Each line is clipped to the terminal's width (a
+    /// wrapped line would take two rows, and the redraw would leave copies behind), and at most
+    /// a screenful is drawn (the cursor cannot go up past the top). The cursor movements go to
+    /// stderr as they are: only the colours follow `--color` and `NO_COLOR`.
     fn draw(&mut self) {
-        let mut err = anstream::stderr().lock();
-        if self.drawn > 0 {
-            let _ = write!(err, "\x1b[{}A", self.drawn);
-        }
+        let (width, height) = term::stderr_size().unwrap_or((80, 24));
+        let colour = term::stderr_has_color();
         let spin = SPINNER[(self.start.elapsed().as_millis() / 100) as usize % SPINNER.len()];
         let elapsed = HumanDuration(self.start.elapsed());
-        for (target, line) in self.targets.iter().zip(&self.lines) {
-            let _ = writeln!(
-                err,
-                "\x1b[2K{WARN}{spin}{WARN:#} {target} {DIM}{elapsed}{DIM:#} {line}"
-            );
+        let room = height.saturating_sub(1).max(1);
+        let shown = if self.targets.len() <= room {
+            self.targets.len()
+        } else {
+            room.saturating_sub(1)
+        };
+        let mut lines: Vec<String> = self
+            .targets
+            .iter()
+            .zip(&self.lines)
+            .take(shown)
+            .map(|(target, line)| {
+                format!("{WARN}{spin}{WARN:#} {target} {DIM}{elapsed}{DIM:#} {line}")
+            })
+            .collect();
+        if shown < self.targets.len() {
+            let ready = self.done[shown..].iter().filter(|done| **done).count();
+            lines.push(format!(
+                "  and {} more targets ({ready} done)",
+                self.targets.len() - shown
+            ));
         }
-        self.drawn = self.targets.len();
+        let mut frame = String::new();
+        if self.drawn > 0 {
+            let _ = write!(frame, "\r\x1b[{}A", self.drawn);
+        }
+        for line in &lines {
+            let line = if colour {
+                Cow::Borrowed(line.as_str())
+            } else {
+                Cow::Owned(anstream::adapter::strip_str(line).to_string())
+            };
+            frame.push_str("\x1b[2K");
+            // One column spare: text in the last column leaves some terminals about to wrap.
+            frame.push_str(&term::clip(&line, width.saturating_sub(1).max(1)));
+            frame.push('\n');
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(frame.as_bytes());
+        let _ = err.flush();
+        self.drawn = lines.len();
         self.last_draw = Instant::now();
     }
 

@@ -11,7 +11,7 @@ use crate::args::WhyArgs;
 use crate::output::{self, BAD, DIM, GOOD, WARN};
 use crate::{EXIT_DOWN, EXIT_INTERNAL, EXIT_USAGE};
 
-pub async fn run(args: WhyArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: WhyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let target: Target = match args.target.parse() {
         Ok(target) => target,
         Err(err) => {
@@ -21,11 +21,12 @@ pub async fn run(args: WhyArgs) -> anyhow::Result<ExitCode> {
     };
     let program =
         std::env::current_exe().map_or_else(|_| "refused".to_owned(), |p| p.display().to_string());
-    let options = Options {
-        timeout: args.timeout,
+    let mut options = Options {
+        timeout: args.timeout.or_max(),
         program: program.clone(),
         ..Options::default()
     };
+    args.tls().apply(&mut options.probe);
     let diagnosis = match diagnose::diagnose(&target, &options).await {
         Ok(diagnosis) => diagnosis,
         Err(err) => {
@@ -35,7 +36,7 @@ pub async fn run(args: WhyArgs) -> anyhow::Result<ExitCode> {
     };
     if args.json {
         output::json_line(&diagnosis)?;
-    } else {
+    } else if !quiet {
         render(&diagnosis, &format!("sudo {program} why {}", args.target))?;
     }
     Ok(if diagnosis.cause.is_reachable() {

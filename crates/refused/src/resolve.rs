@@ -74,7 +74,9 @@ pub struct ResolveError {
 /// returned as is, without a lookup.
 pub fn resolve_blocking(host: &Host, port: Port) -> Result<Vec<SocketAddr>, ResolveError> {
     let name = match host {
-        Host::Ip(ip) => return Ok(vec![SocketAddr::new(*ip, port.get())]),
+        Host::Ip(_) | Host::ScopedIpv6 { .. } => {
+            return Ok(host.socket_addr(port).into_iter().collect());
+        }
         Host::Name(name) => name,
     };
     let hints = dns_lookup::AddrInfoHints {
@@ -105,8 +107,8 @@ pub fn resolve_blocking(host: &Host, port: Port) -> Result<Vec<SocketAddr>, Reso
 
 /// Resolves on tokio's blocking pool (getaddrinfo blocks), or at once for a literal.
 pub async fn resolve(host: &Host, port: Port) -> Result<Vec<SocketAddr>, ResolveError> {
-    if let Host::Ip(ip) = host {
-        return Ok(vec![SocketAddr::new(*ip, port.get())]);
+    if let Some(addr) = host.socket_addr(port) {
+        return Ok(vec![addr]);
     }
     let owned = host.clone();
     tokio::task::spawn_blocking(move || resolve_blocking(&owned, port))

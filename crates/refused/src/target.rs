@@ -5,7 +5,7 @@
 //! people actually type (`localhost:5432`, `[::1]:6379`, `unix:///run/app.sock`) parse alike.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -100,8 +100,43 @@ impl Scheme {
 pub enum Host {
     /// An IPv4 or IPv6 literal; nothing to resolve.
     Ip(IpAddr),
+    /// An IPv6 literal with a zone, `[fe80::1%eth0]`: a link-local address means nothing
+    /// without the interface it is on.
+    ScopedIpv6 {
+        /// The address.
+        ip: Ipv6Addr,
+        /// The zone as written: an interface name (`eth0`) or its index (`2`).
+        zone: String,
+        /// The interface's index, the socket address's `scope_id`.
+        scope_id: u32,
+    },
     /// A name such as `localhost` or `db.internal`, resolved with the system's resolver.
     Name(String),
+}
+
+impl Host {
+    /// The socket address of a literal (with its scope), `None` for a name.
+    pub fn socket_addr(&self, port: Port) -> Option<SocketAddr> {
+        match self {
+            Self::Ip(ip) => Some(SocketAddr::new(*ip, port.get())),
+            Self::ScopedIpv6 { ip, scope_id, .. } => Some(SocketAddr::V6(SocketAddrV6::new(
+                *ip,
+                port.get(),
+                0,
+                *scope_id,
+            ))),
+            Self::Name(_) => None,
+        }
+    }
+
+    /// The address of a literal, without its scope; `None` for a name.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Self::Ip(ip) => Some(*ip),
+            Self::ScopedIpv6 { ip, .. } => Some(IpAddr::V6(*ip)),
+            Self::Name(_) => None,
+        }
+    }
 }
 
 impl fmt::Display for Host {
@@ -109,6 +144,7 @@ impl fmt::Display for Host {
         match self {
             Self::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
             Self::Ip(IpAddr::V4(ip)) => ip.fmt(f),
+            Self::ScopedIpv6 { ip, zone, .. } => write!(f, "[{ip}%{zone}]"),
             Self::Name(name) => f.write_str(name),
         }
     }
@@ -270,6 +306,12 @@ pub enum TargetErrorKind {
     /// Port 0.
     #[error("port `0` cannot be connected to (1-65535)")]
     PortZero,
+    /// `%` after an IPv6 address with nothing (usable) after it.
+    #[error("zone `{0}` is not an interface name or index (as in `[fe80::1%eth0]:PORT`)")]
+    InvalidZone(String),
+    /// A zone that names no interface of this host.
+    #[error("zone `{0}`: this host has no network interface of that name")]
+    UnknownInterface(String),
     /// `unix://` without an absolute path.
     #[error("unix socket path `{0}` must be absolute, as `unix:///run/app.sock`")]
     RelativeUnixPath(String),
@@ -302,7 +344,12 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
     let (authority, path) = rest.split_at(authority_end);
     // Credentials (`user:pass@`) are not ours to use; the host starts after the last `@`.
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
-    let (host, port) = split_host_port(host_port)?;
+    let form = if trimmed.contains("://") {
+        Form::Url
+    } else {
+        Form::HostPort
+    };
+    let (host, port) = split_host_port(host_port, form)?;
     let port = match port {
         Some(text) => parse_port(text)?,
         None => scheme
@@ -327,11 +374,28 @@ fn unix_target(original: &str, path: &str) -> Target {
 }
 
 /// Splits `host:port`, `[v6]:port`, `host` or `[v6]` into the host and the port's text.
-fn split_host_port(text: &str) -> Result<(Host, Option<&str>), TargetErrorKind> {
+/// How a target was written: a URL percent-encodes the `%` of an IPv6 zone (RFC 6874).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// `scheme://...`: `[fe80::1%25eth0]` (and, as people write it, `[fe80::1%eth0]`).
+    Url,
+    /// `host:port`: `[fe80::1%eth0]`; `[fe80::1%25]` is interface 25.
+    HostPort,
+}
+
+fn split_host_port(text: &str, form: Form) -> Result<(Host, Option<&str>), TargetErrorKind> {
     if let Some(inner) = text.strip_prefix('[') {
         let (addr, after) = inner
             .split_once(']')
             .ok_or_else(|| TargetErrorKind::UnclosedBracket(text.to_owned()))?;
+        let (addr, zone) = match addr.split_once('%') {
+            // RFC 6874 writes the `%` of a zone as `%25` inside a URL; people write `%`.
+            Some((addr, zone)) if form == Form::Url && zone.len() > 2 && zone.starts_with("25") => {
+                (addr, Some(&zone[2..]))
+            }
+            Some((addr, zone)) => (addr, Some(zone)),
+            None => (addr, None),
+        };
         let ip: Ipv6Addr = addr
             .parse()
             .map_err(|_| TargetErrorKind::InvalidIpv6(addr.to_owned()))?;
@@ -343,7 +407,15 @@ fn split_host_port(text: &str) -> Result<(Host, Option<&str>), TargetErrorKind> 
                     .ok_or_else(|| TargetErrorKind::TrailingAfterBracket(after.to_owned()))?,
             ),
         };
-        return Ok((Host::Ip(IpAddr::V6(ip)), port));
+        let host = match zone {
+            None => Host::Ip(IpAddr::V6(ip)),
+            Some(zone) => Host::ScopedIpv6 {
+                ip,
+                zone: zone.to_owned(),
+                scope_id: scope_id(zone)?,
+            },
+        };
+        return Ok((host, port));
     }
     if text.matches(':').count() > 1 {
         return Err(TargetErrorKind::BareIpv6(text.to_owned()));
@@ -356,6 +428,33 @@ fn split_host_port(text: &str) -> Result<(Host, Option<&str>), TargetErrorKind> 
         return Err(TargetErrorKind::MissingHost(port.unwrap_or("").to_owned()));
     }
     Ok((parse_host(host)?, port))
+}
+
+/// The interface index of a zone: a number as it is, a name asked of the kernel (in this
+/// process's network namespace).
+fn scope_id(zone: &str) -> Result<u32, TargetErrorKind> {
+    // Linux interface names: at most 15 bytes, no `/`, no whitespace.
+    let plausible = !zone.is_empty()
+        && zone.len() <= 15
+        && zone
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'%');
+    if !plausible {
+        return Err(TargetErrorKind::InvalidZone(zone.to_owned()));
+    }
+    if zone.bytes().all(|b| b.is_ascii_digit()) {
+        return zone
+            .parse()
+            .map_err(|_| TargetErrorKind::InvalidZone(zone.to_owned()));
+    }
+    let socket = rustix::net::socket(
+        rustix::net::AddressFamily::INET,
+        rustix::net::SocketType::DGRAM,
+        None,
+    )
+    .map_err(|_| TargetErrorKind::UnknownInterface(zone.to_owned()))?;
+    rustix::net::netdevice::name_to_index(&socket, zone)
+        .map_err(|_| TargetErrorKind::UnknownInterface(zone.to_owned()))
 }
 
 fn parse_host(host: &str) -> Result<Host, TargetErrorKind> {
@@ -475,6 +574,61 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_zones_name_the_interface() {
+        let lo = |input: &str| match input.parse::<Target>().unwrap().host().cloned() {
+            Some(Host::ScopedIpv6 { ip, zone, scope_id }) => (ip, zone, scope_id),
+            other => panic!("{input}: {other:?}"),
+        };
+        let link_local: Ipv6Addr = "fe80::1".parse().unwrap();
+        // `lo` exists in every network namespace; its index is the kernel's to give.
+        let (ip, zone, lo_index) = lo("[fe80::1%lo]:8080");
+        assert_eq!((ip, zone.as_str()), (link_local, "lo"));
+        assert!(lo_index > 0);
+        assert_eq!(lo("[fe80::1%7]:80"), (link_local, "7".to_owned(), 7));
+        // RFC 6874's URL form.
+        let (_, zone, index) = lo("http://[fe80::1%25lo]:8080/health");
+        assert_eq!((zone.as_str(), index), ("lo", lo_index));
+
+        let target: Target = "[fe80::1%lo]:8080".parse().unwrap();
+        assert_eq!(target.endpoint().to_string(), "[fe80::1%lo]:8080");
+        let addr = target
+            .host()
+            .unwrap()
+            .socket_addr(target.port().unwrap())
+            .unwrap();
+        assert_eq!(
+            addr,
+            SocketAddr::V6(SocketAddrV6::new(link_local, 8080, 0, lo_index))
+        );
+        let again: Target = target.endpoint().to_string().parse().unwrap();
+        assert_eq!(again.endpoint(), target.endpoint());
+    }
+
+    #[test]
+    fn bad_zones_are_named() {
+        assert_eq!(
+            error("[fe80::1%no-such-if0]:80"),
+            TargetErrorKind::UnknownInterface("no-such-if0".into())
+        );
+        assert_eq!(
+            error("[fe80::1%]:80"),
+            TargetErrorKind::InvalidZone(String::new())
+        );
+        assert_eq!(
+            error("[fe80::1%an-interface-name-too-long]:80"),
+            TargetErrorKind::InvalidZone("an-interface-name-too-long".into())
+        );
+        assert_eq!(
+            error("[fe80::1%99999999999]:80"),
+            TargetErrorKind::InvalidZone("99999999999".into())
+        );
+        assert_eq!(
+            error("[zz%lo]:80"),
+            TargetErrorKind::InvalidIpv6("zz".into())
+        );
+    }
+
+    #[test]
     fn errors_name_the_bad_part() {
         assert_eq!(error(""), TargetErrorKind::Empty);
         assert_eq!(error("   "), TargetErrorKind::Empty);
@@ -546,6 +700,15 @@ mod tests {
             prop_assert_eq!(scheme, Scheme::Tcp);
             prop_assert_eq!(host, Host::Ip(IpAddr::V4(ip)));
             prop_assert_eq!(parsed, port);
+        }
+
+        #[test]
+        fn scoped_ipv6_round_trips(ip in any::<Ipv6Addr>(), port in 1u16.., scope in 1u32..) {
+            let target: Target = format!("[{ip}%{scope}]:{port}").parse().unwrap();
+            let addr = target.host().unwrap().socket_addr(target.port().unwrap()).unwrap();
+            prop_assert_eq!(addr, SocketAddr::V6(SocketAddrV6::new(ip, port, 0, scope)));
+            let again: Target = target.endpoint().to_string().parse().unwrap();
+            prop_assert_eq!(again.endpoint(), target.endpoint());
         }
 
         #[test]

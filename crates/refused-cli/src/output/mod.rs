@@ -1,9 +1,13 @@
 //! Rendering for people and programs: colours only on a terminal (`NO_COLOR` honoured, through
-//! anstream), NDJSON for `--json`.
+//! anstream; `--color` overrides), NDJSON for `--json`.
+
+pub mod term;
 
 use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
+
+use crate::args::ColorWhen;
 
 /// Green, for what works.
 pub const GOOD: Style = AnsiColor::Green.on_default().bold();
@@ -15,6 +19,16 @@ pub const WARN: Style = AnsiColor::Yellow.on_default().bold();
 /// Dim, for section headings.
 pub const DIM: Style = Style::new().dimmed();
 
+/// Applies `--color` to every stream anstream writes afterwards.
+pub fn set_color(when: ColorWhen) {
+    let choice = match when {
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+    };
+    choice.write_global();
+}
+
 /// Prints `error: MESSAGE` to stderr.
 pub fn error(message: &str) {
     let mut stderr = anstream::stderr();
@@ -22,10 +36,23 @@ pub fn error(message: &str) {
     let _ = writeln!(stderr, "{BAD}error{BAD:#}: {message}");
 }
 
-/// Writes one JSON value on its own line to stdout.
+/// Writes one JSON value on its own line to stdout, in one write: a reader never sees half a
+/// line, and a closed pipe comes back as the `io::Error` it is (`BrokenPipe`), not wrapped in a
+/// serialisation error.
 pub fn json_line<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut line = serde_json::to_vec(value)?;
+    line.push(b'\n');
     let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer(&mut stdout, value)?;
-    stdout.write_all(b"\n")?;
+    stdout.write_all(&line)?;
+    stdout.flush()?;
     Ok(())
+}
+
+/// Whether an error is stdout closed under us (`refused ... | head -1`): the reader has all it
+/// wants, so the command ends quietly.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

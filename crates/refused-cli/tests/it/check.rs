@@ -108,3 +108,52 @@ fn no_target_is_a_usage_error() {
     let output = refused().arg("check").output().unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn thousands_of_targets_under_a_low_open_file_limit_are_all_really_tried() {
+    // A listener that never accepts: each connect completes in the kernel's accept queue and stays
+    // open (so the settle check passes), until the queue's 4096 places are used.
+    let port = RefusedPort::v4().unwrap();
+    port.socket().listen(4096).unwrap();
+    let target = port.addr().to_string();
+    let targets = vec![target.as_str(); 2000];
+    // `ulimit -n 256` lowers both limits in dash: 256 descriptors, however many targets.
+    let output = std::process::Command::new("sh")
+        .args(["-c", r#"ulimit -n 256 && exec "$0" check --json "$@""#])
+        .arg(env!("CARGO_BIN_EXE_refused"))
+        .args(&targets)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2000);
+    let down: Vec<&serde_json::Value> = lines.iter().filter(|l| l["state"] != "up").collect();
+    assert!(down.is_empty(), "{} down, first: {}", down.len(), down[0]);
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn an_ipv6_zone_is_part_of_the_target() {
+    let listener = TcpListener::bind("[::1]:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let output = refused()
+        .args(["check", &format!("[::1%lo]:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = refused()
+        .args(["check", &format!("[fe80::1%no-such-if0]:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no network interface"));
+}

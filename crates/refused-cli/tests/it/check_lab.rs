@@ -71,3 +71,58 @@ fn remote_outcomes() {
         "network-unreachable"
     );
 }
+
+/// The server's link-local IPv6 address on its veth, once duplicate address detection is done.
+fn server_link_local(lab: &Lab) -> std::net::Ipv6Addr {
+    for _ in 0..200 {
+        let output = lab
+            .server
+            .exec(
+                "ip",
+                &["-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"],
+            )
+            .unwrap();
+        let text = String::from_utf8(output.stdout).unwrap();
+        // `2: eth0    inet6 fe80::.../64 scope link tentative ...` until DAD is over.
+        if let Some(line) = text.lines().find(|l| !l.contains("tentative")) {
+            let addr = line
+                .split_whitespace()
+                .skip_while(|w| *w != "inet6")
+                .nth(1)
+                .and_then(|a| a.split('/').next())
+                .unwrap();
+            return addr.parse().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the server's eth0 got no usable link-local address");
+}
+
+#[test]
+fn a_link_local_target_names_its_interface() {
+    let Some(lab) = Lab::or_skip("a_link_local_target_names_its_interface") else {
+        return;
+    };
+    let link_local = server_link_local(&lab);
+    let _listener = lab
+        .server
+        .run(|| {
+            refused_lab::ListenSpec::new((std::net::Ipv6Addr::UNSPECIFIED, 7011).into()).listen()
+        })
+        .unwrap()
+        .unwrap();
+    // Without the zone the kernel cannot know which link: the target is refused at parse time
+    // only when the zone is wrong, and connects when it names the client's own veth.
+    assert_eq!(
+        reason(&lab, &format!("[{link_local}%eth0]:7011")),
+        "connected"
+    );
+    let output = lab
+        .client
+        .command(env!("CARGO_BIN_EXE_refused"))
+        .args(["check", &format!("[{link_local}%eth9]:7011")])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`eth9`"));
+}

@@ -99,8 +99,10 @@ fn check_and_wait_agree_with_why() {
         return;
     };
     let target = proxy.addr.to_string();
+    // socat closes from a child it forks after the accept: on a loaded machine that can take
+    // longer than the default 5 ms settle, which this test is not about.
     let output = refused()
-        .args(["check", "--json", &target])
+        .args(["check", "--json", "--settle", "100ms", &target])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
@@ -108,7 +110,7 @@ fn check_and_wait_agree_with_why() {
     assert_eq!(line["reason"], "not-ready", "{line}");
 
     let output = refused()
-        .args(["wait", "--timeout", "700ms", &target])
+        .args(["wait", "--timeout", "700ms", "--settle", "100ms", &target])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "{output:?}");

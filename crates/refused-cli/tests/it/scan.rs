@@ -122,3 +122,49 @@ fn a_low_open_file_limit_slows_a_scan_but_never_fails_it() {
     assert_eq!(host["counts"]["closed"], 100, "{report}");
     assert!(report["max_in_flight"].as_u64().unwrap() <= 128, "{report}");
 }
+
+#[test]
+fn a_closed_pipe_ends_a_streamed_scan_quietly() {
+    use std::io::BufRead;
+    // `refused scan 127.0.0.1 --json --stream --all | head -1`: the reader leaves after a line.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_refused"))
+        .args([
+            "scan",
+            "127.0.0.1",
+            "--json",
+            "--stream",
+            "--all",
+            "-p",
+            "1-65535",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let line: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(line["address"], "127.0.0.1");
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "",
+        "a closed pipe is no error"
+    );
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn one_port_is_one_port() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let output = refused()
+        .args(["scan", "127.0.0.1", "-p", &port])
+        .output()
+        .unwrap();
+    crate::common::assert_exit(&output, 0);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.starts_with("127.0.0.1  1 port in "), "{stdout}");
+}

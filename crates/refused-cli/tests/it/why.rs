@@ -56,3 +56,86 @@ fn a_service_that_connects_but_answers_503_is_not_ready() {
         "{report}"
     );
 }
+
+/// An HTTPS server on loopback whose certificate (for 127.0.0.1) is signed by a CA of its own;
+/// returns its address and that CA as PEM.
+fn https_with_own_ca() -> (std::net::SocketAddr, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::from_params(&ca, &ca_key);
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der().clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    )
+    .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let config = Arc::clone(&config);
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, stream);
+                let mut buf = [0u8; 1024];
+                if tls.read(&mut buf).is_ok() {
+                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+                    let _ = tls.flush();
+                }
+            });
+        }
+    });
+    (addr, ca_cert.pem())
+}
+
+#[test]
+fn why_takes_the_cacert_and_insecure_it_suggests() {
+    let (addr, ca) = https_with_own_ca();
+    let target = format!("https://{addr}/");
+    let output = refused().args(["why", "--json", &target]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "not-ready", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("--cacert"), "{summary}");
+
+    let ca_file = std::env::temp_dir().join(format!("refused-why-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_file, ca).unwrap();
+    let output = refused()
+        .args(["why", "--json", &target, "--cacert"])
+        .arg(&ca_file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&ca_file);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "reachable");
+
+    for insecure in ["-k", "--insecure"] {
+        let output = refused().args(["why", insecure, &target]).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{insecure}");
+    }
+}

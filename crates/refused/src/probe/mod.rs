@@ -36,6 +36,7 @@ use crate::connect::{Attempt, ConnectError, Dialer, RetryPolicy};
 use crate::target::{Endpoint, Scheme, Target};
 
 pub use http::{HttpCheck, StatusSet, StatusSetError};
+pub use tls::{CaFileError, check_ca_file};
 
 /// How probes check readiness beyond the connect.
 #[derive(Debug, Clone)]

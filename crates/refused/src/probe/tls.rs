@@ -1,6 +1,8 @@
 //! TLS with rustls: the handshake for `tls://` and `https://`, with certificate errors said
 //! plainly (expired, not yet valid, unknown authority, wrong name).
 
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -31,6 +33,7 @@ where
     let config = config(options, target.scheme() == Scheme::Https)?;
     let name = match target.host() {
         Some(Host::Ip(ip)) => ServerName::IpAddress((*ip).into()),
+        Some(Host::ScopedIpv6 { ip, .. }) => ServerName::IpAddress(IpAddr::V6(*ip).into()),
         Some(Host::Name(name)) => ServerName::try_from(name.clone())
             .map_err(|_| protocol(Kind::Setup, format!("`{name}` cannot be a TLS server name")))?,
         None => return Err(protocol(Kind::Setup, "TLS needs a host name")),
@@ -56,22 +59,7 @@ fn config(options: &ProbeOptions, http: bool) -> Result<ClientConfig, Readiness>
     } else {
         let mut roots = system_roots().clone();
         if let Some(path) = &options.ca_file {
-            let certs = CertificateDer::pem_file_iter(path)
-                .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-                .map_err(|err| {
-                    protocol(
-                        Kind::Setup,
-                        format!("cannot read CA file {}: {err}", path.display()),
-                    )
-                })?;
-            for cert in certs {
-                roots.add(cert).map_err(|err| {
-                    protocol(
-                        Kind::Setup,
-                        format!("a certificate in {} is not usable: {err}", path.display()),
-                    )
-                })?;
-            }
+            add_ca_file(&mut roots, path).map_err(|err| protocol(Kind::Setup, err.to_string()))?;
         }
         builder.with_root_certificates(roots).with_no_client_auth()
     };
@@ -79,6 +67,73 @@ fn config(options: &ProbeOptions, http: bool) -> Result<ClientConfig, Readiness>
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
     }
     Ok(config)
+}
+
+/// A `--cacert` file that cannot be used: the path and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum CaFileError {
+    /// The file cannot be read (missing, a directory, no permission).
+    #[error("cannot read CA file `{path}`: {source}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not PEM, or a PEM block in it is broken.
+    #[error("CA file `{path}` is not PEM: {problem}")]
+    NotPem {
+        /// The file.
+        path: PathBuf,
+        /// What the PEM reader said.
+        problem: String,
+    },
+    /// The file has no `CERTIFICATE` block.
+    #[error("CA file `{path}` holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)")]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A certificate in it cannot be a trust anchor.
+    #[error("a certificate in CA file `{path}` is not usable: {problem}")]
+    Unusable {
+        /// The file.
+        path: PathBuf,
+        /// What rustls said.
+        problem: String,
+    },
+}
+
+/// Checks a `--cacert` file as a probe would load it, so that a command can reject it at start
+/// rather than fail every probe; returns how many certificates it holds.
+pub fn check_ca_file(path: &Path) -> Result<usize, CaFileError> {
+    add_ca_file(&mut RootCertStore::empty(), path)
+}
+
+fn add_ca_file(roots: &mut RootCertStore, path: &Path) -> Result<usize, CaFileError> {
+    let bytes = std::fs::read(path).map_err(|source| CaFileError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| CaFileError::NotPem {
+            path: path.to_owned(),
+            problem: err.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(CaFileError::NoCertificate {
+            path: path.to_owned(),
+        });
+    }
+    let count = certs.len();
+    for cert in certs {
+        roots.add(cert).map_err(|err| CaFileError::Unusable {
+            path: path.to_owned(),
+            problem: err.to_string(),
+        })?;
+    }
+    Ok(count)
 }
 
 /// The system's trusted authorities (`/etc/ssl/certs`), loaded once.

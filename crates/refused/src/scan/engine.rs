@@ -35,6 +35,8 @@ const MAX_LOCAL_TRIES: u8 = 20;
 const LOSS_RETRIES: u8 = 3;
 /// Round-trip samples needed before the timeout follows them.
 const MIN_SAMPLES: u32 = 4;
+/// The longest a worker sleeps or waits on epoll before looking whether it was cancelled.
+const CANCEL_CHECK: Duration = Duration::from_millis(50);
 
 /// The probes, shared by the workers: index `i` is port `i % ports` of host `i / ports`.
 struct Work<'a> {
@@ -116,11 +118,12 @@ pub fn run(
     let silent: Vec<usize> = (0..total)
         .filter(|i| reasons[*i].is_none_or(|r| r == Reason::NoResponse))
         .collect();
-    if loss_seen && !silent.is_empty() {
-        let quiet = Progress::default();
+    if loss_seen && !silent.is_empty() && !progress.is_cancelled() {
+        progress
+            .total
+            .fetch_add(silent.len() as u64, Ordering::Relaxed);
         work.order = Some(silent);
         work.next = AtomicUsize::new(0);
-        work.progress = &quiet;
         let harder = ScanOptions {
             retries: LOSS_RETRIES,
             ..options.clone()
@@ -128,6 +131,8 @@ pub fn run(
         pass(&work, &harder, concurrency, &mut reasons, &mut stats)?;
     }
 
+    // A cancelled scan leaves ports it never finished: they are left out, not called filtered.
+    let interrupted = progress.is_cancelled();
     let ports = ports.as_slice();
     let hosts = hosts
         .iter()
@@ -137,8 +142,12 @@ pub fn run(
             ports: ports
                 .iter()
                 .enumerate()
-                .map(|(p, port)| {
-                    let reason = reasons[h * ports.len() + p].unwrap_or(Reason::NoResponse);
+                .filter_map(|(p, port)| {
+                    let reason = match reasons[h * ports.len() + p] {
+                        Some(reason) => reason,
+                        None if interrupted => return None,
+                        None => Reason::NoResponse,
+                    };
                     let report = PortReport {
                         port: *port,
                         state: reason.state(),
@@ -148,7 +157,7 @@ pub fn run(
                     if reason == Reason::NoResponse {
                         on_port(*address, report);
                     }
-                    report
+                    Some(report)
                 })
                 .collect(),
         })
@@ -159,6 +168,7 @@ pub fn run(
         connects: stats.connects,
         self_connects: stats.self_connects,
         max_in_flight: stats.max_in_flight,
+        interrupted,
     })
 }
 
@@ -335,6 +345,10 @@ impl Worker {
 
     fn run(&mut self, work: &Work<'_>) -> io::Result<()> {
         loop {
+            if work.progress.is_cancelled() {
+                // Probes in flight close with their sockets; their ports stay unknown.
+                break;
+            }
             self.fill(work);
             if self.in_flight == 0 {
                 if self.retry.is_empty() && self.chunk.is_empty() && !self.refill(work) {
@@ -342,7 +356,7 @@ impl Worker {
                 }
                 // Only the rate holds probes back: wait for the next start.
                 if let Some(wait) = self.next_start.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
+                    std::thread::sleep(wait.min(CANCEL_CHECK));
                 }
                 continue;
             }
@@ -356,7 +370,10 @@ impl Worker {
             if self.interval.is_some() && self.has_work() {
                 wait = wait.min(self.next_start.saturating_duration_since(now));
             }
-            match self.poll.poll(&mut self.events, Some(wait)) {
+            match self
+                .poll
+                .poll(&mut self.events, Some(wait.min(CANCEL_CHECK)))
+            {
                 Ok(()) => {}
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(err),
@@ -378,6 +395,9 @@ impl Worker {
     }
 
     fn refill(&mut self, work: &Work<'_>) -> bool {
+        if work.progress.is_cancelled() {
+            return false;
+        }
         match work.take() {
             Some(chunk) => {
                 self.chunk = chunk;

@@ -22,7 +22,7 @@ pub mod ports;
 pub mod targets;
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -118,6 +118,9 @@ pub struct ScanReport {
     /// At most this many probes were waiting for an answer at once (the sum of each worker's
     /// most; probes answered inside `connect()`, as on loopback, never wait).
     pub max_in_flight: usize,
+    /// The scan was cancelled ([`Progress::cancel`]): each host's `ports` holds only the ports
+    /// whose state was known by then.
+    pub interrupted: bool,
 }
 
 /// How a scan runs.
@@ -167,17 +170,30 @@ pub enum ScanError {
 pub struct Progress {
     done: AtomicU64,
     total: AtomicU64,
+    cancelled: AtomicBool,
 }
 
 impl Progress {
-    /// Probes finished (a port counts once, when its state is known).
+    /// Probes finished (a port counts once a pass, when that pass knows its state).
     pub fn done(&self) -> u64 {
         self.done.load(Ordering::Relaxed)
     }
 
-    /// Probes in all.
+    /// Probes in all: every port once, and every port of a second pass (when packet loss was
+    /// seen, the silent ports are asked again) from the moment that pass starts.
     pub fn total(&self) -> u64 {
         self.total.load(Ordering::Relaxed)
+    }
+
+    /// Asks the scan to stop soon (Ctrl-C, a closed output): probes in flight are dropped, and
+    /// the report holds only the ports whose state was known (`ScanReport::interrupted`).
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Progress::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
     }
 }
 
