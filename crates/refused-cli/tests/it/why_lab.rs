@@ -278,6 +278,12 @@ fn this_hosts_own_firewall_is_blocked_locally() {
     let rule = evidence(&report, "firewall-rule")[0];
     assert_eq!(rule["rule"], "tcp dport 7100 drop");
     assert_eq!(rule["hook"], "output");
+    // Run as root (as the lab is), the fix is the command itself, without `sudo`.
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains("`nft delete rule") && !fixes.contains("sudo"),
+        "{report}"
+    );
     // A local reject looks exactly like a closed port; the rule tells them apart.
     let report = why(&lab, &[&format!("{SERVER_V4}:7101")]);
     assert_eq!(cause(&report), "blocked-locally", "{report}");

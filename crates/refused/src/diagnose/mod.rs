@@ -20,6 +20,7 @@
 
 pub mod cause;
 mod collect;
+mod commands;
 pub mod evidence;
 pub mod facts;
 pub mod rules;
@@ -33,7 +34,7 @@ use crate::target::Target;
 
 pub use cause::Cause;
 pub use evidence::{Evidence, HeldListener, UnixSocketFacts, Unseen};
-pub use facts::{AddressFacts, Facts, Resolution};
+pub use facts::{AddressFacts, Facts, Init, Privilege, Resolution};
 pub use rules::{Finding, Unexplained};
 
 /// How a diagnosis runs.
