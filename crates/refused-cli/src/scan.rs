@@ -15,9 +15,10 @@ use refused::scan::{
 use refused::sys::{self, host, process, services};
 use serde::Serialize;
 
+use crate::EXIT_DOWN;
 use crate::args::ScanArgs;
 use crate::output::{self, BAD, DIM, GOOD};
-use crate::{EXIT_DOWN, EXIT_USAGE};
+use crate::usage::{self, UsageError};
 
 /// A scan shorter than this shows no progress bar.
 const QUIET_START: Duration = Duration::from_secs(1);
@@ -30,13 +31,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     };
     let mut hosts: Vec<IpAddr> = Vec::new();
     for text in &args.hosts {
-        let spec: HostSpec = match text.parse() {
-            Ok(spec) => spec,
-            Err(err) => {
-                output::error(&err.to_string());
-                return Ok(ExitCode::from(EXIT_USAGE));
-            }
-        };
+        let spec: HostSpec = usage::parse(text)?;
         match spec.addresses(family, args.force) {
             Ok(addrs) => {
                 for addr in addrs {
@@ -46,8 +41,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             Err(err @ refused::scan::HostSpecError::TooLarge { .. }) => {
-                output::error(&err.to_string());
-                return Ok(ExitCode::from(EXIT_USAGE));
+                return Err(UsageError(err.to_string()).into());
             }
             Err(err) => {
                 output::error(&err.to_string());
