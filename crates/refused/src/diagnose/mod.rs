@@ -33,7 +33,10 @@ use crate::connect::{Attempt, as_millis};
 use crate::target::Target;
 
 pub use cause::Cause;
-pub use evidence::{Evidence, HeldListener, UnixSocketFacts, Unseen};
+pub use evidence::{
+    Blocker, Evidence, HeldListener, Hook, Listener, NameSource, Neighbour, Process,
+    UnixSocketFacts, Unseen,
+};
 pub use facts::{AddressFacts, Facts, Init, Privilege, Resolution};
 pub use rules::{Finding, Unexplained};
 

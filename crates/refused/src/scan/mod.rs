@@ -18,6 +18,7 @@
 
 mod engine;
 mod limits;
+mod owners;
 pub mod ports;
 pub mod targets;
 
@@ -29,6 +30,7 @@ use serde::Serialize;
 
 use crate::connect::as_millis;
 pub use limits::{OpenFileLimit, raise_open_file_limit};
+pub use owners::{PortOwners, Process};
 pub use ports::{PortSet, PortSetError};
 pub use targets::{Family, HostSpec, HostSpecError};
 
