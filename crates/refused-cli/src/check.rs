@@ -10,9 +10,10 @@ use refused::probe::{ProbeFailure, ProbeOptions, Readiness, probe};
 use refused::{ConnectError, Target};
 use serde::Serialize;
 
+use crate::EXIT_DOWN;
 use crate::args::CheckArgs;
 use crate::output::{self, BAD, GOOD};
-use crate::{EXIT_DOWN, EXIT_USAGE};
+use crate::usage;
 
 /// What one target's check found.
 #[derive(Debug, Serialize)]
@@ -33,16 +34,11 @@ struct Report {
 const DESCRIPTORS_PER_CHECK: usize = 2;
 
 pub async fn run(args: CheckArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    let mut targets = Vec::with_capacity(args.targets.len());
-    for text in &args.targets {
-        match text.parse::<Target>() {
-            Ok(target) => targets.push(target),
-            Err(err) => {
-                output::error(&err.to_string());
-                return Ok(ExitCode::from(EXIT_USAGE));
-            }
-        }
-    }
+    let targets: Vec<Target> = args
+        .targets
+        .iter()
+        .map(|text| usage::parse(text))
+        .collect::<Result<_, _>>()?;
     let options = args.probe.options();
     // As many at once as the open-file limit allows (raised to its hard limit first, as `scan`
     // does); the rest wait their turn, so none fails for want of a descriptor it never had.

@@ -6,6 +6,7 @@ mod docs;
 mod duration;
 mod output;
 mod scan;
+mod usage;
 mod wait;
 mod why;
 
@@ -28,6 +29,10 @@ fn main() -> ExitCode {
         Err(err) => {
             if output::is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
+            }
+            if let Some(usage) = err.downcast_ref::<usage::UsageError>() {
+                output::error(&usage.0);
+                return ExitCode::from(EXIT_USAGE);
             }
             output::error(&format!("{err:#}"));
             ExitCode::from(EXIT_INTERNAL)

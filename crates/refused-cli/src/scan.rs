@@ -1,6 +1,6 @@
 //! `refused scan HOST... [-p PORTS]`: every port's state, open ports with service and process.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use refused::connect::HumanDuration;
 use refused::scan::{
-    Family, HostReport, HostSpec, PortReport, PortState, Progress, ScanOptions, ScanReport,
-    scan_with,
+    Family, HostReport, HostSpec, PortOwners, PortReport, PortState, Progress, ScanOptions,
+    ScanReport, scan_with,
 };
-use refused::sys::{self, host, process, services};
 use serde::Serialize;
 
+use crate::EXIT_DOWN;
 use crate::args::ScanArgs;
 use crate::output::{self, BAD, DIM, GOOD, WARN, term};
-use crate::{EXIT_DOWN, EXIT_USAGE};
+use crate::usage::{self, UsageError};
 
 /// A scan shorter than this shows no progress bar.
 const QUIET_START: Duration = Duration::from_secs(1);
@@ -30,13 +30,7 @@ pub fn run(args: &ScanArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     };
     let mut hosts: Vec<IpAddr> = Vec::new();
     for text in &args.hosts {
-        let spec: HostSpec = match text.parse() {
-            Ok(spec) => spec,
-            Err(err) => {
-                output::error(&err.to_string());
-                return Ok(ExitCode::from(EXIT_USAGE));
-            }
-        };
+        let spec: HostSpec = usage::parse(text)?;
         match spec.addresses(family, args.force) {
             Ok(addrs) => {
                 for addr in addrs {
@@ -46,8 +40,7 @@ pub fn run(args: &ScanArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                 }
             }
             Err(err @ refused::scan::HostSpecError::TooLarge { .. }) => {
-                output::error(&err.to_string());
-                return Ok(ExitCode::from(EXIT_USAGE));
+                return Err(UsageError(err.to_string()).into());
             }
             Err(err) => {
                 output::error(&err.to_string());
@@ -102,7 +95,7 @@ pub fn run(args: &ScanArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         return Ok(code);
     }
 
-    let owners = Owners::of(&report);
+    let owners = PortOwners::of(report.hosts.iter().map(|h| h.address));
     if args.json {
         let document = Document::new(&report, &owners, args.all);
         if args.stream {
@@ -213,55 +206,6 @@ fn bar_line(done: u64, total: u64, elapsed: Duration, spin: char) -> String {
     )
 }
 
-/// Service names, and for addresses of this host the process behind each listening port.
-struct Owners {
-    services: HashMap<u16, String>,
-    /// (address, port) -> "command (pid N)".
-    processes: HashMap<(IpAddr, u16), (Option<u32>, Option<String>)>,
-}
-
-impl Owners {
-    fn of(report: &ScanReport) -> Self {
-        let services = services::service_names();
-        let mut processes = HashMap::new();
-        let local: Vec<IpAddr> = report
-            .hosts
-            .iter()
-            .map(|h| h.address)
-            .filter(|ip| host::is_local_address(*ip))
-            .collect();
-        if !local.is_empty() {
-            let listeners = sys::own_tcp_listeners().unwrap_or_default();
-            let inodes: std::collections::HashSet<u64> =
-                listeners.iter().map(|l| l.inode).collect();
-            let owners = process::owners(&inodes);
-            for ip in local {
-                for listener in listeners.iter().filter(|l| l.accepts(ip)) {
-                    let owner = owners.get(listener.inode);
-                    processes.insert(
-                        (ip, listener.port),
-                        (owner.map(|o| o.pid), owner.map(|o| o.command.clone())),
-                    );
-                }
-            }
-        }
-        Self {
-            services,
-            processes,
-        }
-    }
-
-    fn service(&self, port: u16) -> Option<&str> {
-        self.services.get(&port).map(String::as_str)
-    }
-
-    fn process(&self, ip: IpAddr, port: u16) -> (Option<u32>, Option<&str>) {
-        self.processes
-            .get(&(ip, port))
-            .map_or((None, None), |(pid, command)| (*pid, command.as_deref()))
-    }
-}
-
 #[derive(Serialize)]
 struct StreamedPort {
     address: IpAddr,
@@ -308,7 +252,7 @@ struct PortDocument<'a> {
 }
 
 impl<'a> Document<'a> {
-    fn new(report: &'a ScanReport, owners: &'a Owners, all: bool) -> Self {
+    fn new(report: &'a ScanReport, owners: &'a PortOwners, all: bool) -> Self {
         Self {
             hosts: report
                 .hosts
@@ -319,12 +263,12 @@ impl<'a> Document<'a> {
                     open: host
                         .in_state(PortState::Open)
                         .map(|port| {
-                            let (pid, process) = owners.process(host.address, port.port);
+                            let process = owners.process(host.address, port.port);
                             PortDocument {
                                 port: *port,
                                 service: owners.service(port.port),
-                                pid,
-                                process,
+                                pid: process.map(|p| p.pid),
+                                process: process.map(|p| p.command.as_str()),
                             }
                         })
                         .collect(),
@@ -361,7 +305,7 @@ fn plural(count: usize, noun: &str) -> String {
     }
 }
 
-fn render(report: &ScanReport, owners: &Owners, all: bool, total: usize) -> anyhow::Result<()> {
+fn render(report: &ScanReport, owners: &PortOwners, all: bool, total: usize) -> anyhow::Result<()> {
     let mut out = anstream::stdout().lock();
     for host in &report.hosts {
         let counts = counts(host);
@@ -404,11 +348,10 @@ fn render(report: &ScanReport, owners: &Owners, all: bool, total: usize) -> anyh
             };
             let state = serde_json::to_value(port.state)?;
             let reason = serde_json::to_value(port.reason)?;
-            let (pid, process) = owners.process(host.address, port.port);
-            let process = match (process, pid) {
-                (Some(command), Some(pid)) => format!("{command} (pid {pid})"),
-                _ => String::new(),
-            };
+            let process = owners
+                .process(host.address, port.port)
+                .map(|p| format!("{} (pid {})", p.command, p.pid))
+                .unwrap_or_default();
             let line = format!(
                 "{:<10} {style}{:<9}{style:#} {:<17} {:<14} {process}",
                 format!("{}/tcp", port.port),

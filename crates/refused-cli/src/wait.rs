@@ -16,9 +16,10 @@ use refused::probe::ProbeReport;
 use refused::wait::{Until, WaitEvent, WaitOptions, wait};
 use serde::Serialize;
 
+use crate::EXIT_DOWN;
 use crate::args::WaitArgs;
 use crate::output::{self, BAD, DIM, GOOD, WARN, term};
-use crate::{EXIT_DOWN, EXIT_USAGE};
+use crate::usage::{self, UsageError};
 
 /// How long the diagnosis of a target that never got ready may take.
 const WHY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -27,19 +28,11 @@ pub async fn run(args: WaitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let mut targets = Vec::new();
     // One argument is one target: a URL may hold commas (`?a=1,2`), never a space.
     for text in args.target_texts() {
-        match text.parse::<Target>() {
-            Ok(target) => targets.push(target),
-            Err(err) => {
-                output::error(&err.to_string());
-                return Ok(ExitCode::from(EXIT_USAGE));
-            }
-        }
+        targets.push(usage::parse::<Target>(&text)?);
     }
     if targets.is_empty() {
-        output::error(
-            "no targets: give them as arguments, as `--host HOST --port PORT`, or in REFUSED_TARGETS",
-        );
-        return Ok(ExitCode::from(EXIT_USAGE));
+        let missing = "no targets: give them as arguments, as `--host HOST --port PORT`, or in REFUSED_TARGETS";
+        return Err(UsageError(missing.to_owned()).into());
     }
     let options = WaitOptions {
         timeout: args.timeout.limit(),

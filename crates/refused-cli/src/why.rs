@@ -9,16 +9,11 @@ use refused::diagnose::{self, Diagnosis, Options};
 
 use crate::args::WhyArgs;
 use crate::output::{self, BAD, DIM, GOOD, WARN};
-use crate::{EXIT_DOWN, EXIT_INTERNAL, EXIT_USAGE};
+use crate::usage;
+use crate::{EXIT_DOWN, EXIT_INTERNAL};
 
 pub async fn run(args: WhyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    let target: Target = match args.target.parse() {
-        Ok(target) => target,
-        Err(err) => {
-            output::error(&err.to_string());
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
-    };
+    let target: Target = usage::parse(&args.target)?;
     let program =
         std::env::current_exe().map_or_else(|_| "refused".to_owned(), |p| p.display().to_string());
     let mut options = Options {

@@ -1,13 +1,13 @@
 //! The lab: a client host and a server host, each a network namespace, joined by a veth pair
 //! with IPv4 and IPv6 (ULA) addresses. Every packet a lab test sends stays inside them.
 
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::LabError;
 use crate::netns::{Netns, ip};
+use crate::tools::{Tool, missing, skip};
 
 /// The client's address on the lab link.
 pub const CLIENT_V4: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
@@ -88,13 +88,35 @@ impl Lab {
         Ok(Self { client, server })
     }
 
-    /// Builds a lab, or says why not: outside CI a test without root prints one line and gets
-    /// `None` (skip); under CI (`CI` set) a lab that cannot be built is a failure.
+    /// Builds a lab, or says why not: outside CI a test without root (or without `ip`) prints
+    /// one line and gets `None` (skip); under CI (`CI` set) a lab that cannot be built is a
+    /// failure.
     ///
     /// # Panics
     ///
     /// Under CI, when the lab cannot be built.
     pub fn or_skip(test: &str) -> Option<Self> {
+        Self::or_skip_needing(test, &[])
+    }
+
+    /// [`Lab::or_skip`] for a test that also needs `tools` (`&[Tool::Nft]` for
+    /// [`Netns::filter`], [`Lab::loss`] and [`Lab::silent_dns`]; `Tool::Dnsmasq` for
+    /// [`Lab::start_dns`]): a missing one is a skip naming its package outside CI, a failure in
+    /// CI.
+    ///
+    /// # Panics
+    ///
+    /// Under CI, when the lab cannot be built or a tool is missing.
+    pub fn or_skip_needing(test: &str, tools: &[Tool]) -> Option<Self> {
+        if !Self::root_or_skip(test) {
+            return None;
+        }
+        let mut needed = vec![Tool::Ip];
+        needed.extend_from_slice(tools);
+        if let Some(reason) = missing(&needed) {
+            skip(test, &reason);
+            return None;
+        }
         Self::new().map_err(|err| skip(test, &err)).ok()
     }
 
@@ -315,15 +337,4 @@ fn sweep_stale() {
             let _ = std::fs::remove_dir_all(format!("/etc/netns/{name}"));
         }
     }
-}
-
-/// Skips a test that cannot run here, or fails it under CI (`CI` set), where everything must run.
-fn skip(test: &str, err: &LabError) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{test}: the lab is required in CI: {err}"
-    );
-    // Straight to the stream, past libtest's capture of `eprintln!`, so the reason shows in a
-    // plain `cargo test` run.
-    let _ = writeln!(std::io::stderr(), "skipping {test}: {err}");
 }

@@ -8,6 +8,7 @@ mod lab;
 mod netns;
 pub mod servers;
 pub mod socket;
+mod tools;
 
 pub use lab::{
     CLIENT_V4, CLIENT_V6, DnsZone, Family, Lab, NO_ROUTE_V4, NO_ROUTE_V6, PREFIX, SERVER_V4,
@@ -15,6 +16,7 @@ pub use lab::{
 };
 pub use netns::Netns;
 pub use socket::{FullQueue, ListenSpec, RefusedPort};
+pub use tools::{Tool, missing, require};
 
 /// Why the lab could not do something.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +24,8 @@ pub enum LabError {
     /// Network namespaces need root.
     #[error("the lab needs root to create network namespaces (run as root, or in CI)")]
     NotRoot,
-    /// A tool (`ip`, `nft`, `tc`, `dnsmasq`) failed or is missing.
+    /// A tool (`ip`, `nft`, `tc`, `dnsmasq`) failed or is missing (the message then names the
+    /// package to install).
     #[error("`{tool}` failed: {message}")]
     Tool {
         /// The command line.

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 
 use crate::LabError;
+use crate::tools::installed;
 
 /// A named network namespace (`ip netns add NAME`).
 #[derive(Debug)]
@@ -73,6 +74,7 @@ impl Netns {
 
     /// Runs a shell-free command inside the namespace and checks it succeeded.
     pub fn exec(&self, program: &str, args: &[&str]) -> Result<Output, LabError> {
+        installed(program)?;
         let output = self
             .command(program)
             .args(args)
@@ -84,6 +86,7 @@ impl Netns {
 
     /// Starts a long-running process in the namespace; it is killed when the namespace drops.
     pub fn spawn(&self, program: &str, args: &[&str]) -> Result<(), LabError> {
+        installed(program)?;
         let child = self
             .command(program)
             .args(args)
@@ -101,6 +104,7 @@ impl Netns {
 
     /// Loads an nftables ruleset into the namespace (`nft -f -`).
     pub fn nft(&self, ruleset: &str) -> Result<(), LabError> {
+        installed("nft")?;
         let mut child = self
             .command("nft")
             .args(["-f", "-"])
@@ -193,6 +197,7 @@ impl Drop for Netns {
 
 /// Runs `ip ARGS...`, checking it succeeded.
 pub(crate) fn ip(args: &[&str]) -> Result<(), LabError> {
+    installed("ip")?;
     let output = Command::new("ip")
         .args(args)
         .output()

@@ -1,6 +1,6 @@
 //! Real servers from Debian's packages, started by tests on loopback ports of their own:
 //! PostgreSQL (`postgresql`) and Redis (`redis-server`). Each is stopped and its files removed
-//! when dropped.
+//! when dropped. A test checks first that they are installed: `require(test, &[Tool::Postgres])`.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::LabError;
+use crate::tools::Tool;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -51,18 +52,10 @@ fn scratch(name: &str) -> Result<PathBuf, LabError> {
     Ok(dir)
 }
 
-fn missing(tool: &str, err: &std::io::Error) -> LabError {
+fn not_started(tool: Tool, err: &std::io::Error) -> LabError {
     LabError::Tool {
-        tool: tool.to_owned(),
-        message: format!("{err} (install it: apt-get install {})", package_of(tool)),
-    }
-}
-
-fn package_of(tool: &str) -> &'static str {
-    if tool.contains("redis") {
-        "redis-server"
-    } else {
-        "postgresql"
+        tool: tool.program().to_owned(),
+        message: format!("{err} (install it: apt-get install {})", tool.package()),
     }
 }
 
@@ -95,23 +88,12 @@ pub fn redis(args: &[&str]) -> Result<Server, LabError> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|err| missing("redis-server", &err))?;
+        .map_err(|err| not_started(Tool::RedisServer, &err))?;
     Ok(Server {
         child,
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
         dir,
     })
-}
-
-/// Where Debian keeps PostgreSQL's server binaries (`/usr/lib/postgresql/NN/bin`), newest first.
-fn postgres_bin() -> Option<PathBuf> {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| Some(e.ok()?.path().join("bin")))
-        .filter(|bin| bin.join("postgres").exists())
-        .collect();
-    versions.sort();
-    versions.pop()
 }
 
 /// PostgreSQL refuses to run as root: as root, run it as the `postgres` user of the package.
@@ -145,7 +127,7 @@ fn as_postgres(program: &Path) -> Result<Command, LabError> {
 /// Initialises a cluster in a scratch folder and starts PostgreSQL on a free loopback port
 /// (trust authentication, no fsync; its unix socket in the same folder).
 pub fn postgres() -> Result<Server, LabError> {
-    let bin = postgres_bin().ok_or_else(|| LabError::Tool {
+    let bin = Tool::Postgres.path().ok_or_else(|| LabError::Tool {
         tool: "postgres".into(),
         message: "no /usr/lib/postgresql/*/bin/postgres (apt-get install postgresql)".into(),
     })?;
@@ -170,7 +152,7 @@ pub fn postgres() -> Result<Server, LabError> {
         ])
         .stdin(Stdio::null())
         .output()
-        .map_err(|err| missing("initdb", &err))?;
+        .map_err(|err| not_started(Tool::Postgres, &err))?;
     if !init.status.success() {
         return Err(LabError::Tool {
             tool: "initdb".into(),
@@ -195,7 +177,7 @@ pub fn postgres() -> Result<Server, LabError> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|err| missing("postgres", &err))?;
+        .map_err(|err| not_started(Tool::Postgres, &err))?;
     Ok(Server {
         child,
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),

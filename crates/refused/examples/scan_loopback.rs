@@ -2,6 +2,7 @@
 //!
 //! Run: `cargo run --release -p refused --example scan_loopback -- 1-65535`
 
+use refused::connect::HumanDuration;
 use refused::scan::{PortSet, PortState, ScanOptions, scan};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,8 +16,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|p| p.port)
         .collect();
     println!(
-        "open {open:?} in {:?}; {} connects, {} self-connects, {} most in flight",
-        report.elapsed, report.connects, report.self_connects, report.max_in_flight
+        "open {open:?} in {}; {} connects, {} self-connects, {} most in flight",
+        HumanDuration(report.elapsed),
+        report.connects,
+        report.self_connects,
+        report.max_in_flight
     );
     Ok(())
 }

@@ -7,7 +7,9 @@
 //! - [`Dialer`] and [`connect()`]: happy eyeballs, timeouts, retry with backoff, and a
 //!   [`ConnectError`] that keeps every attempt;
 //! - [`diagnose`]: why a target does not connect, as one [`Cause`](diagnose::Cause) with the
-//!   evidence ([`sys`] reads it from this host) and what to do.
+//!   evidence (read from this host: socket tables, processes, namespaces, firewall) and what
+//!   to do;
+//! - [`wait`], [`probe`] and [`scan`]: readiness, and every port's state with its owner.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -19,6 +21,7 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
+#![warn(unnameable_types)]
 // A library returns values: it never prints, exits or unwraps (tests may unwrap).
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
@@ -29,7 +32,7 @@ pub mod outcome;
 pub mod probe;
 pub mod resolve;
 pub mod scan;
-pub mod sys;
+mod sys;
 pub mod target;
 pub mod wait;
 

@@ -1,7 +1,7 @@
 //! `refused check` run inside the lab's client namespace: DNS failure kinds and remote outcomes,
 //! as the built binary reports them in JSON.
 
-use refused_lab::{Lab, NO_ROUTE_V4, SERVER_V4, SERVER_V6};
+use refused_lab::{Lab, NO_ROUTE_V4, SERVER_V4, SERVER_V6, Tool};
 
 /// Runs `refused check --json --timeout 1s TARGET` in the client namespace; returns the reason.
 fn reason(lab: &Lab, target: &str) -> String {
@@ -25,7 +25,7 @@ fn reason(lab: &Lab, target: &str) -> String {
 
 #[test]
 fn dns_failures_are_told_apart() {
-    let Some(lab) = Lab::or_skip("dns_failures_are_told_apart") else {
+    let Some(lab) = Lab::or_skip_needing("dns_failures_are_told_apart", &[Tool::Dnsmasq]) else {
         return;
     };
     let listener = lab.half_working_names().unwrap();
@@ -38,7 +38,7 @@ fn dns_failures_are_told_apart() {
 
 #[test]
 fn a_silent_resolver_is_a_dns_failure() {
-    let Some(lab) = Lab::or_skip("a_silent_resolver_is_a_dns_failure") else {
+    let Some(lab) = Lab::or_skip_needing("a_silent_resolver_is_a_dns_failure", &[Tool::Nft]) else {
         return;
     };
     lab.silent_dns().unwrap();
@@ -47,7 +47,7 @@ fn a_silent_resolver_is_a_dns_failure() {
 
 #[test]
 fn remote_outcomes() {
-    let Some(lab) = Lab::or_skip("remote_outcomes") else {
+    let Some(lab) = Lab::or_skip_needing("remote_outcomes", &[Tool::Nft]) else {
         return;
     };
     lab.server

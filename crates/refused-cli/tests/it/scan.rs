@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 
-use refused_lab::{Lab, ListenSpec, SERVER_V4};
+use refused_lab::{Lab, ListenSpec, SERVER_V4, Tool};
 use serde_json::Value;
 
 use crate::common::refused;
@@ -41,7 +41,10 @@ fn our_own_open_port_shows_with_this_process() {
 
 #[test]
 fn a_remote_scan_lists_states_reasons_and_counts() {
-    let Some(lab) = Lab::or_skip("a_remote_scan_lists_states_reasons_and_counts") else {
+    let Some(lab) = Lab::or_skip_needing(
+        "a_remote_scan_lists_states_reasons_and_counts",
+        &[Tool::Nft],
+    ) else {
         return;
     };
     let _open = lab
@@ -98,7 +101,10 @@ fn a_remote_scan_lists_states_reasons_and_counts() {
 
 #[test]
 fn a_low_open_file_limit_slows_a_scan_but_never_fails_it() {
-    let Some(lab) = Lab::or_skip("a_low_open_file_limit_slows_a_scan_but_never_fails_it") else {
+    let Some(lab) = Lab::or_skip_needing(
+        "a_low_open_file_limit_slows_a_scan_but_never_fails_it",
+        &[Tool::Nft],
+    ) else {
         return;
     };
     lab.server

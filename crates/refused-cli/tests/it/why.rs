@@ -12,6 +12,37 @@ fn a_bad_target_is_a_usage_error_naming_the_bad_part() {
 }
 
 #[test]
+fn every_command_names_a_bad_target_the_same_way_and_exits_2() {
+    let said = "error: invalid target `localhost:99999`: port `99999` is out of range (1-65535)\n";
+    for args in [
+        vec!["localhost:99999"],
+        vec!["why", "localhost:99999"],
+        vec!["check", "127.0.0.1:1", "localhost:99999"],
+        vec!["wait", "127.0.0.1:1", "localhost:99999"],
+    ] {
+        let output = refused().args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stderr), said, "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    let output = refused().args(["scan", "not a host"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.starts_with("error: invalid host `not a host`"),
+        "{stderr}"
+    );
+    let output = refused()
+        .arg("wait")
+        .env("REFUSED_TARGETS", " ")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.starts_with("error: no targets"), "{stderr}");
+}
+
+#[test]
 fn no_target_is_a_usage_error() {
     let output = refused().arg("why").output().unwrap();
     assert_eq!(output.status.code(), Some(2));

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use refused::Outcome;
 use refused_lab::{
-    Family, Lab, LabError, ListenSpec, NO_ROUTE_V4, NO_ROUTE_V6, Netns, UNUSED_V4, UNUSED_V6,
+    Family, Lab, LabError, ListenSpec, NO_ROUTE_V4, NO_ROUTE_V6, Netns, Tool, UNUSED_V4, UNUSED_V6,
 };
 
 /// Connects from inside `netns`, returning the outcome and how long it took.
@@ -67,7 +67,7 @@ fn a_closed_port_resets() {
 
 #[test]
 fn a_dropped_port_times_out() {
-    let Some(lab) = Lab::or_skip("a_dropped_port_times_out") else {
+    let Some(lab) = Lab::or_skip_needing("a_dropped_port_times_out", &[Tool::Nft]) else {
         return;
     };
     lab.server
@@ -86,7 +86,10 @@ fn a_dropped_port_times_out() {
 
 #[test]
 fn an_icmp_reject_comes_back_fast_as_unreachable_or_denied() {
-    let Some(lab) = Lab::or_skip("an_icmp_reject_comes_back_fast_as_unreachable_or_denied") else {
+    let Some(lab) = Lab::or_skip_needing(
+        "an_icmp_reject_comes_back_fast_as_unreachable_or_denied",
+        &[Tool::Nft],
+    ) else {
         return;
     };
     lab.server
@@ -240,7 +243,7 @@ fn netem_delay_shows_in_the_connect_time() {
 
 #[test]
 fn loss_shows_as_retransmissions() {
-    let Some(lab) = Lab::or_skip("loss_shows_as_retransmissions") else {
+    let Some(lab) = Lab::or_skip_needing("loss_shows_as_retransmissions", &[Tool::Nft]) else {
         return;
     };
     let listener = listen_on_server(&lab, Family::V4);

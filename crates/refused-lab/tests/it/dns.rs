@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use refused_lab::{DnsZone, Lab, SERVER_V4, SERVER_V6};
+use refused_lab::{DnsZone, Lab, SERVER_V4, SERVER_V6, Tool};
 
 /// Resolves `name` inside the client namespace; `Ok(addresses)` or `Err(EAI code)`.
 fn resolve(lab: &Lab, name: &str) -> Result<Vec<IpAddr>, i32> {
@@ -27,7 +27,7 @@ fn resolve(lab: &Lab, name: &str) -> Result<Vec<IpAddr>, i32> {
 
 #[test]
 fn the_lab_dns_answers_as_asked() {
-    let Some(lab) = Lab::or_skip("the_lab_dns_answers_as_asked") else {
+    let Some(lab) = Lab::or_skip_needing("the_lab_dns_answers_as_asked", &[Tool::Dnsmasq]) else {
         return;
     };
     let zone = DnsZone::new()
@@ -52,7 +52,8 @@ fn the_lab_dns_answers_as_asked() {
 
 #[test]
 fn a_silent_resolver_is_a_resolver_failure() {
-    let Some(lab) = Lab::or_skip("a_silent_resolver_is_a_resolver_failure") else {
+    let Some(lab) = Lab::or_skip_needing("a_silent_resolver_is_a_resolver_failure", &[Tool::Nft])
+    else {
         return;
     };
     lab.silent_dns().unwrap();

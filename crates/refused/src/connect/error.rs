@@ -206,15 +206,9 @@ impl fmt::Display for ConnectError {
     }
 }
 
-impl std::error::Error for ConnectError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
-            ConnectErrorKind::InvalidTarget(err) => Some(err),
-            ConnectErrorKind::Resolve(err) => Some(err),
-            ConnectErrorKind::Failed(_) | ConnectErrorKind::NotTcp => None,
-        }
-    }
-}
+/// No `source()`: the message already says what the target or resolver error says, and a chain
+/// printer (`anyhow`'s `{:#}`) would say it twice. The typed inner error is [`ConnectError::kind`].
+impl std::error::Error for ConnectError {}
 
 impl From<ConnectError> for io::Error {
     /// Keeps the `ErrorKind` code written for `io::Error` expects (`ConnectionRefused`...), with
@@ -276,6 +270,48 @@ mod tests {
             err.to_string(),
             "connection refused by 127.0.0.1:8080 (nothing accepted on that port), 3 attempts over 1.2 s"
         );
+    }
+
+    /// Every message of an error's chain, as `anyhow`'s `{:#}` prints them.
+    fn chain(err: &dyn std::error::Error) -> String {
+        std::iter::successors(Some(err), |e| e.source())
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(": ")
+    }
+
+    #[test]
+    fn an_error_chain_says_each_thing_once() {
+        let invalid = crate::connect::parse_target("localhost:99999").unwrap_err();
+        let resolve = ConnectError::new(
+            "db.invalid:5432".into(),
+            ConnectErrorKind::Resolve(ResolveError {
+                name: "db.invalid".into(),
+                kind: crate::resolve::ResolveErrorKind::NotFound,
+            }),
+            Vec::new(),
+            Duration::from_millis(3),
+        );
+        let refused = ConnectError::new(
+            "127.0.0.1:8080".into(),
+            ConnectErrorKind::Failed(Outcome::Refused),
+            vec![attempt(8080, Outcome::Refused)],
+            Duration::from_millis(1),
+        );
+        for (err, sentence) in [
+            (invalid, "port `99999` is out of range"),
+            (
+                resolve,
+                "`db.invalid` did not resolve: the name does not exist",
+            ),
+            (refused, "connection refused by 127.0.0.1:8080"),
+        ] {
+            let said = chain(&err);
+            assert_eq!(said.matches(sentence).count(), 1, "{said}");
+            // And through `std::io::Error`, which code written for std gets.
+            let said = chain(&io::Error::from(err));
+            assert_eq!(said.matches(sentence).count(), 1, "{said}");
+        }
     }
 
     #[test]

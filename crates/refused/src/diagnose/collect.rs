@@ -18,8 +18,9 @@ use crate::sys::{self, addresses, host, netns, process};
 use crate::target::{Endpoint, Host, Port, Target};
 
 use super::Options;
+use super::commands;
 use super::evidence::{HeldListener, UnixSocketFacts, Unseen};
-use super::facts::{AddressFacts, Facts, Holder, Resolution};
+use super::facts::{AddressFacts, Facts, Holder, Init, Privilege, Resolution};
 
 const AS_ROOT: &str = "run as root";
 
@@ -37,6 +38,16 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         unseen: Vec::new(),
         program: options.program.clone(),
         probe: None,
+        privilege: if host::is_root() {
+            Privilege::Root
+        } else {
+            Privilege::User
+        },
+        init: if host::runs_systemd() {
+            Init::Systemd
+        } else {
+            Init::Other
+        },
     };
     let dialer = Dialer::new()
         .attempt_timeout(options.timeout)
@@ -155,7 +166,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
             };
             facts.unseen.push(Unseen {
                 what: format!("this host's firewall rules{what}"),
-                how: how.to_owned(),
+                how: commands::fit(how, facts.privilege, facts.init),
                 needs_root: true,
             });
             None

@@ -6,11 +6,13 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::sys::firewall::{Blocker, Hook};
-use crate::sys::host::{NameSource, Neighbour};
-use crate::sys::process::Process;
-use crate::sys::route::RejectingRoute;
-use crate::sys::tables::Listener;
+// What the host collectors found, as the evidence and the facts carry it (`sys` itself is
+// private: how the host is read is not part of the API).
+pub use crate::sys::firewall::{Blocker, Hook};
+pub use crate::sys::host::{NameSource, Neighbour};
+pub use crate::sys::process::Process;
+pub use crate::sys::route::{RejectingRoute, RouteKind};
+pub use crate::sys::tables::Listener;
 
 /// One fact behind a diagnosis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -39,6 +39,29 @@ pub struct Facts {
     pub probe: Option<crate::probe::Readiness>,
     /// How suggestions name this program (`refused`, or the path it runs from).
     pub program: String,
+    /// Who runs the diagnosis: commands suggested to root go without `sudo`.
+    pub privilege: Privilege,
+    /// What starts services here: `systemctl` is suggested only where systemd runs.
+    pub init: Init,
+}
+
+/// Who runs the diagnosis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privilege {
+    /// Effective uid 0.
+    Root,
+    /// Anyone else: commands that need root are suggested with `sudo`.
+    User,
+}
+
+/// What starts services on this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    /// systemd runs (`/run/systemd/system` exists): `systemctl start UNIT`.
+    Systemd,
+    /// No systemd (a container, WSL 1, another init): `service UNIT start`, the init-script
+    /// wrapper that Debian, Ubuntu and Red Hat ship.
+    Other,
 }
 
 /// What the name of the target resolved to.

@@ -20,6 +20,7 @@
 
 pub mod cause;
 mod collect;
+mod commands;
 mod elsewhere;
 pub mod evidence;
 pub mod facts;
@@ -34,8 +35,11 @@ use crate::probe::ProbeOptions;
 use crate::target::Target;
 
 pub use cause::Cause;
-pub use evidence::{Evidence, HeldListener, UnixSocketFacts, Unseen};
-pub use facts::{AddressFacts, Facts, Holder, Resolution};
+pub use evidence::{
+    Blocker, Evidence, HeldListener, Hook, Listener, NameSource, Neighbour, Process,
+    RejectingRoute, RouteKind, UnixSocketFacts, Unseen,
+};
+pub use facts::{AddressFacts, Facts, Holder, Init, Privilege, Resolution};
 pub use rules::{Finding, Unexplained};
 
 /// How a diagnosis runs.

@@ -14,6 +14,7 @@ use crate::sys::services;
 use crate::target::Scheme;
 
 use super::cause::Cause;
+use super::commands;
 use super::evidence::{Evidence, HeldListener};
 use super::facts::{AddressFacts, Facts, Resolution};
 
@@ -68,8 +69,17 @@ pub struct Unexplained {
     pub outcome: Outcome,
 }
 
-/// Names the cause.
+/// Names the cause; the suggested commands fit this host (no `sudo` for root, no `systemctl`
+/// without systemd).
 pub fn infer(facts: &Facts) -> Result<Finding, Unexplained> {
+    let mut finding = cause_of(facts)?;
+    for suggestion in &mut finding.suggestions {
+        *suggestion = commands::fit(suggestion, facts.privilege, facts.init);
+    }
+    Ok(finding)
+}
+
+fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
     if let Some((attempt, path)) = &facts.unix {
         return unix(attempt.outcome, path, &attempt.address.to_string());
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::connect::{Address, Attempt};
 use crate::diagnose::evidence::UnixSocketFacts;
+use crate::diagnose::facts::{Init, Privilege};
 use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Hook};
 use crate::sys::host::NameSource;
@@ -25,6 +26,8 @@ fn facts(target: &str) -> Facts {
         unseen: Vec::new(),
         program: "refused".to_owned(),
         probe: None,
+        privilege: Privilege::User,
+        init: Init::Systemd,
     }
 }
 
@@ -651,4 +654,88 @@ fn a_rejecting_route_of_this_host_is_named_not_blamed_on_the_remote_firewall() {
     );
     f.addresses[0].route = None;
     assert_eq!(cause(&f), Cause::Rejected);
+}
+
+#[test]
+fn root_is_never_told_to_sudo() {
+    // A local rule, a listener in a named namespace, an exhausted port range: each fix needs root.
+    let mut address = tried("192.0.2.7:7001", Outcome::Timeout, 1000);
+    address.blockers = Some(vec![blocker("tcp dport 7001 drop", "drop", true)]);
+    let blocked = one("192.0.2.7:7001", address);
+    let mut foreign = listening("0.0.0.0:8081", "node");
+    foreign.netns = Some("blue".into());
+    let namespaced = Facts {
+        foreign: vec![foreign],
+        ..one(
+            "127.0.0.1:8081",
+            tried("127.0.0.1:8081", Outcome::Refused, 0),
+        )
+    };
+    let exhausted = one(
+        "192.0.2.7:80",
+        tried("192.0.2.7:80", Outcome::AddressUnavailable, 0),
+    );
+    for facts in [blocked, namespaced, exhausted] {
+        let as_user = infer(&facts).unwrap();
+        assert!(
+            as_user.suggestions.iter().any(|s| s.contains("`sudo ")),
+            "{as_user:?}"
+        );
+        let as_root = infer(&Facts {
+            privilege: Privilege::Root,
+            ..facts
+        })
+        .unwrap();
+        assert!(
+            as_root.suggestions.iter().all(|s| !s.contains("sudo")),
+            "{as_root:?}"
+        );
+        let unsudoed: Vec<String> = as_user
+            .suggestions
+            .iter()
+            .map(|s| s.replace("`sudo ", "`"))
+            .collect();
+        assert_eq!(as_root.suggestions, unsudoed);
+    }
+}
+
+#[test]
+fn systemctl_is_suggested_only_where_systemd_runs() {
+    // Nothing on PostgreSQL's port: its unit is named when this host has it installed (the
+    // rule looks for the unit file; Debian's `postgresql` package installs one).
+    let facts = one(
+        "127.0.0.1:5432",
+        tried("127.0.0.1:5432", Outcome::Refused, 0),
+    );
+    let unit = services::by_port(5432).and_then(services::Service::installed_unit);
+    let with_systemd = infer(&facts).unwrap();
+    let without = infer(&Facts {
+        init: Init::Other,
+        ..facts.clone()
+    })
+    .unwrap();
+    let as_root_without = infer(&Facts {
+        init: Init::Other,
+        privilege: Privilege::Root,
+        ..facts
+    })
+    .unwrap();
+    for finding in [&without, &as_root_without] {
+        assert!(
+            finding.suggestions.iter().all(|s| !s.contains("systemctl")),
+            "{finding:?}"
+        );
+    }
+    let has = |finding: &Finding, text: &str| finding.suggestions.iter().any(|s| s.contains(text));
+    match unit {
+        Some(unit) => {
+            assert!(has(
+                &with_systemd,
+                &format!("`sudo systemctl start {unit}`")
+            ));
+            assert!(has(&without, &format!("`sudo service {unit} start`")));
+            assert!(has(&as_root_without, &format!("`service {unit} start`")));
+        }
+        None => assert_eq!(with_systemd.suggestions, without.suggestions),
+    }
 }

@@ -18,6 +18,7 @@
 
 mod engine;
 mod limits;
+mod owners;
 pub mod ports;
 pub mod targets;
 
@@ -29,6 +30,7 @@ use serde::Serialize;
 
 use crate::connect::as_millis;
 pub use limits::{OpenFileLimit, raise_open_file_limit};
+pub use owners::{PortOwners, Process};
 pub use ports::{PortSet, PortSetError};
 pub use targets::{Family, HostSpec, HostSpecError};
 
@@ -154,15 +156,22 @@ impl Default for ScanOptions {
     }
 }
 
-/// Why a scan could not run.
+/// Why a scan could not run. The message says it all: no `source()`, so an error chain
+/// (`anyhow`'s `{:#}`) does not repeat the OS error.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     /// A worker could not set up its event loop.
     #[error("the scan could not start: {0}")]
-    Setup(#[from] std::io::Error),
+    Setup(std::io::Error),
     /// Nothing to scan.
     #[error("nothing to scan: no addresses or no ports")]
     Empty,
+}
+
+impl From<std::io::Error> for ScanError {
+    fn from(err: std::io::Error) -> Self {
+        Self::Setup(err)
+    }
 }
 
 /// How far a running scan is, for a progress bar: read from another thread.
@@ -219,4 +228,19 @@ pub fn scan_with(
         return Err(ScanError::Empty);
     }
     engine::run(hosts, ports, options, progress, on_port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_setup_error_says_the_os_error_once() {
+        let err = ScanError::from(std::io::Error::from_raw_os_error(libc::EMFILE));
+        assert_eq!(
+            err.to_string(),
+            "the scan could not start: Too many open files (os error 24)"
+        );
+        assert!(std::error::Error::source(&err).is_none());
+    }
 }

@@ -55,6 +55,17 @@ fn is_local_address_bound(ip: IpAddr) -> bool {
     .is_ok()
 }
 
+/// Whether this process runs as root (effective uid 0).
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Whether systemd manages this host's services: the test of `sd_booted(3)`, which is what
+/// `systemctl` needs (containers and WSL 1 have unit files but no systemd running).
+pub fn runs_systemd() -> bool {
+    fs::symlink_metadata("/run/systemd/system").is_ok_and(|meta| meta.is_dir())
+}
+
 /// The ephemeral port range connects take their local port from.
 pub fn ephemeral_ports() -> Option<(u16, u16)> {
     let text = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;

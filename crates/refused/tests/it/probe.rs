@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use refused::Target;
 use refused::probe::{ProbeOptions, Readiness, probe};
 use refused::wait::{WaitOptions, wait};
-use refused_lab::servers::{self, Server};
+use refused_lab::servers;
+use refused_lab::{Tool, require};
 
 /// A server whose every connection is handled by `handle` on its own thread.
 fn fake(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> SocketAddr {
@@ -61,21 +62,6 @@ async fn probe_text(target: &str, options: &ProbeOptions) -> Readiness {
         .readiness
 }
 
-/// A real server, or a skip outside CI (the binaries come from `.ci/run`'s packages).
-fn server_or_skip(test: &str, started: Result<Server, refused_lab::LabError>) -> Option<Server> {
-    match started {
-        Ok(server) => Some(server),
-        Err(err) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{test}: needs the server in CI: {err}"
-            );
-            let _ = writeln!(std::io::stderr(), "skipping {test}: {err}");
-            None
-        }
-    }
-}
-
 /// Waits (with the library's own `wait`) for a freshly started server.
 async fn ready(target: &str) -> Readiness {
     let target: Target = target.parse().unwrap();
@@ -91,26 +77,24 @@ async fn ready(target: &str) -> Readiness {
 
 #[tokio::test]
 async fn a_real_redis_answers_ping_and_one_with_a_password_is_still_up() {
-    let test = "a_real_redis_answers_ping";
-    let Some(redis) = server_or_skip(test, servers::redis(&[])) else {
+    if !require("a_real_redis_answers_ping", &[Tool::RedisServer]) {
         return;
-    };
+    }
+    let redis = servers::redis(&[]).unwrap();
     let readiness = ready(&format!("redis://{}", redis.addr)).await;
     assert_eq!(readiness.to_string(), "ready: PING answered PONG");
 
-    let Some(locked) = server_or_skip(test, servers::redis(&["--requirepass", "secret"])) else {
-        return;
-    };
+    let locked = servers::redis(&["--requirepass", "secret"]).unwrap();
     let readiness = ready(&format!("redis://{}", locked.addr)).await;
     assert!(readiness.to_string().contains("NOAUTH"), "{readiness}");
 }
 
 #[tokio::test]
 async fn a_real_postgres_accepts_connections() {
-    let Some(pg) = server_or_skip("a_real_postgres_accepts_connections", servers::postgres())
-    else {
+    if !require("a_real_postgres_accepts_connections", &[Tool::Postgres]) {
         return;
-    };
+    }
+    let pg = servers::postgres().unwrap();
     let readiness = ready(&format!("postgres://postgres@{}/postgres", pg.addr)).await;
     assert_eq!(readiness.to_string(), "ready: accepting connections");
     // A role that does not exist still proves a server that accepts connections.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rand::seq::IteratorRandom;
 use refused::scan::{PortSet, PortState, Reason, ScanOptions, ScanReport, scan};
-use refused_lab::{Lab, ListenSpec, RefusedPort, SERVER_V4, SERVER_V6};
+use refused_lab::{Lab, ListenSpec, RefusedPort, SERVER_V4, SERVER_V6, Tool};
 
 fn open_ports(report: &ScanReport) -> BTreeSet<u16> {
     report.hosts[0]
@@ -165,7 +165,10 @@ fn self_connects_are_never_open() {
 
 #[test]
 fn remote_ports_are_open_closed_or_filtered_with_the_reason() {
-    let Some(lab) = Lab::or_skip("remote_ports_are_open_closed_or_filtered_with_the_reason") else {
+    let Some(lab) = Lab::or_skip_needing(
+        "remote_ports_are_open_closed_or_filtered_with_the_reason",
+        &[Tool::Nft],
+    ) else {
         return;
     };
     let _open: Vec<TcpListener> = [SERVER_V4.into(), IpAddr::V6(SERVER_V6)]
@@ -217,7 +220,8 @@ fn remote_ports_are_open_closed_or_filtered_with_the_reason() {
 
 #[test]
 fn light_packet_loss_hides_no_open_port() {
-    let Some(lab) = Lab::or_skip("light_packet_loss_hides_no_open_port") else {
+    let Some(lab) = Lab::or_skip_needing("light_packet_loss_hides_no_open_port", &[Tool::Nft])
+    else {
         return;
     };
     let listeners = lab
