@@ -4,6 +4,7 @@ mod check;
 mod check_lab;
 mod common;
 mod scan;
+mod unix;
 mod wait;
 mod why;
 mod why_lab;

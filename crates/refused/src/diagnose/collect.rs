@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::fs;
 use std::net::SocketAddr;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use futures_util::future::join_all;
@@ -13,6 +13,7 @@ use crate::probe::{self, ProbeOptions};
 use crate::resolve::{self, ResolveError, ResolveErrorKind};
 use crate::sys::firewall::{self, FirewallError, Hook, Packet};
 use crate::sys::tables::{self, Listener};
+use crate::sys::unix_path::{self, FileType, Lookup, Mode, Owner};
 use crate::sys::{self, host, netns, process};
 use crate::target::{Endpoint, Host, Port, Scheme, Target};
 
@@ -240,44 +241,42 @@ async fn unix(dialer: &Dialer, path: &Path) -> (Attempt, UnixSocketFacts) {
 }
 
 fn unix_facts(path: &Path) -> UnixSocketFacts {
-    let meta = fs::metadata(path).ok();
-    let file_type = meta.as_ref().map(|m| {
-        let t = m.file_type();
-        if t.is_socket() {
-            "socket"
-        } else if t.is_dir() {
-            "directory"
-        } else if t.is_fifo() {
-            "fifo"
-        } else if t.is_file() {
-            "regular file"
-        } else {
-            "special file"
-        }
-    });
-    let listening = (file_type == Some("socket"))
-        .then(|| {
-            let canonical = fs::canonicalize(path).ok();
-            tables::read_unix_listeners().ok().map(|listeners| {
-                listeners
-                    .iter()
-                    .any(|l| l.path == path || canonical.as_deref() == Some(l.path.as_path()))
-            })
-        })
-        .flatten();
-    UnixSocketFacts {
+    let mut facts = UnixSocketFacts {
         path: path.to_owned(),
-        exists: meta.is_some(),
-        file_type,
-        mode: meta.as_ref().map(|m| format!("{:04o}", m.mode() & 0o7777)),
-        uid: meta.as_ref().map(MetadataExt::uid),
-        gid: meta.as_ref().map(MetadataExt::gid),
-        user: meta
-            .as_ref()
-            .and_then(|m| host::account_name("/etc/passwd", m.uid())),
-        group: meta
-            .as_ref()
-            .and_then(|m| host::account_name("/etc/group", m.gid())),
-        listening,
+        exists: Some(false),
+        file_type: None,
+        mode: None,
+        uid: None,
+        gid: None,
+        user: None,
+        group: None,
+        listening: None,
+        closed_directory: None,
+    };
+    let metadata = match unix_path::lookup(path) {
+        Lookup::Found(metadata) => metadata,
+        Lookup::Missing => return facts,
+        Lookup::Hidden(closed) => {
+            facts.exists = None;
+            facts.closed_directory = closed;
+            return facts;
+        }
+    };
+    let owner = Owner::of(&metadata);
+    facts.exists = Some(true);
+    facts.file_type = Some(FileType::of(&metadata));
+    facts.mode = Some(Mode::from_st_mode(metadata.mode()));
+    facts.uid = Some(owner.uid);
+    facts.gid = Some(owner.gid);
+    facts.user = owner.user;
+    facts.group = owner.group;
+    if facts.is_socket() {
+        let canonical = fs::canonicalize(path).ok();
+        facts.listening = tables::read_unix_listeners().ok().map(|listeners| {
+            listeners
+                .iter()
+                .any(|l| l.path == path || canonical.as_deref() == Some(l.path.as_path()))
+        });
     }
+    facts
 }
