@@ -340,7 +340,9 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
 /// would fail before reaching the kernel, which is the user's input to fix, not a diagnosis.
 fn unix_target(original: &str, path: &str) -> Result<Target, TargetErrorKind> {
     if path.contains('\0') {
-        return Err(TargetErrorKind::UnixPathNul(path.escape_debug().to_string()));
+        return Err(TargetErrorKind::UnixPathNul(
+            path.escape_debug().to_string(),
+        ));
     }
     if path.len() > UNIX_PATH_MAX {
         return Err(TargetErrorKind::UnixPathTooLong {
@@ -522,7 +524,10 @@ mod tests {
             TargetErrorKind::UnixPathTooLong { bytes: 109, .. }
         ));
         let message = over.parse::<Target>().unwrap_err().to_string();
-        assert!(message.contains("108 bytes long, over the limit of 107"), "{message}");
+        assert!(
+            message.contains("108 bytes long, over the limit of 107"),
+            "{message}"
+        );
         assert_eq!(
             error("unix:///run/a\0b.sock"),
             TargetErrorKind::UnixPathNul("/run/a\\0b.sock".into())

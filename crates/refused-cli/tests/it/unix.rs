@@ -53,11 +53,7 @@ fn json(output: &Output) -> Value {
 }
 
 fn why_json(mut command: Command, path: &Path) -> Value {
-    let output = command
-        .args(["why", "--json"])
-        .arg(path)
-        .output()
-        .unwrap();
+    let output = command.args(["why", "--json"]).arg(path).output().unwrap();
     let report = json(&output);
     assert_eq!(output.status.code(), Some(1), "{report}");
     report
@@ -131,10 +127,7 @@ fn what_is_not_a_socket_is_named_by_check_and_why() {
         assert_eq!(report["cause"], "socket-missing", "{report}");
         assert_eq!(unix_evidence(&report)["file_type"], kind, "{report}");
         assert!(
-            report["summary"]
-                .as_str()
-                .unwrap()
-                .contains("not a socket"),
+            report["summary"].as_str().unwrap().contains("not a socket"),
             "{report}"
         );
     }
@@ -201,6 +194,86 @@ fn a_socket_in_a_directory_this_user_may_not_search_is_permission_denied() {
     );
 
     // Root may search it: the same socket is reachable.
-    let output = Command::new(&binary).arg("why").arg(&socket).output().unwrap();
+    let output = Command::new(&binary)
+        .arg("why")
+        .arg(&socket)
+        .output()
+        .unwrap();
     assert_exit(&output, 0);
+}
+
+#[test]
+fn a_socket_file_replaced_under_a_live_server_is_stale_and_names_the_server() {
+    let scratch = Scratch::new("replaced");
+    let path = scratch.join("app.sock");
+    // The server binds and listens; then its file is deleted and a second instance binds the
+    // path and exits, leaving its own file: the first still listens, on the deleted file.
+    let server = UnixListener::bind(&path).unwrap();
+    fs::remove_file(&path).unwrap();
+    let second = UnixListener::bind(&path).unwrap();
+    drop(second);
+
+    let report = why_json(plain(), &path);
+    assert_eq!(report["cause"], "socket-stale", "{report}");
+    let facts = unix_evidence(&report);
+    assert_eq!(facts["file_type"], "socket", "{report}");
+    assert_eq!(facts["listening"], false, "{report}");
+    let earlier = &facts["earlier_listeners"][0];
+    assert_eq!(earlier["pid"], std::process::id(), "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("still listens on an earlier file of that name"),
+        "{summary}"
+    );
+    assert!(
+        report["suggestions"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("restart "),
+        "{report}"
+    );
+
+    // A regular file put in its place: not a socket, and nothing said about listening.
+    fs::remove_file(&path).unwrap();
+    fs::write(&path, "").unwrap();
+    let report = why_json(plain(), &path);
+    assert_eq!(report["cause"], "socket-missing", "{report}");
+    let facts = unix_evidence(&report);
+    assert_eq!(facts["file_type"], "regular file", "{report}");
+    assert_eq!(facts["listening"], Value::Null, "{report}");
+    drop(server);
+
+    // A socket file whose server is gone, with no other listener of that name.
+    fs::remove_file(&path).unwrap();
+    drop(UnixListener::bind(&path).unwrap());
+    let report = why_json(plain(), &path);
+    assert_eq!(report["cause"], "socket-stale", "{report}");
+    assert_eq!(unix_evidence(&report)["listening"], false, "{report}");
+    assert!(
+        unix_evidence(&report).get("earlier_listeners").is_none(),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_live_socket_is_listened_on_by_its_own_file() {
+    let scratch = Scratch::new("live");
+    let path = scratch.join("app.sock");
+    let _server = UnixListener::bind(&path).unwrap();
+    let output = plain().args(["why", "--json"]).arg(&path).output().unwrap();
+    let report = json(&output);
+    assert_exit(&output, 0);
+    assert_eq!(report["cause"], "reachable", "{report}");
+    assert_eq!(unix_evidence(&report)["listening"], true, "{report}");
+}
+
+#[test]
+fn a_datagram_socket_is_not_a_stream_server() {
+    let scratch = Scratch::new("datagram");
+    let path = scratch.join("log.sock");
+    let _datagram = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    let report = why_json(plain(), &path);
+    assert_eq!(report["cause"], "socket-missing", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("socket of another type"), "{summary}");
 }

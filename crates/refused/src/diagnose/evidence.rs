@@ -162,6 +162,31 @@ pub struct UnixSocketFacts {
     /// The directory on the way that this user may not search.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub closed_directory: Option<ClosedDirectory>,
+    /// Sockets that listen under this path but on an earlier file there (deleted or replaced
+    /// since they bound it): their server runs, yet cannot be reached through the path.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub earlier_listeners: Vec<EarlierListener>,
+}
+
+/// A socket still bound to a file that was at the path once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EarlierListener {
+    /// The socket's inode.
+    pub inode: u64,
+    /// The process holding it (`None`: not found, or not readable without root).
+    pub pid: Option<u32>,
+    /// Its command name.
+    pub process: Option<String>,
+}
+
+impl EarlierListener {
+    /// `nginx (pid 123)`, or `a process` when it could not be seen.
+    pub fn owner(&self) -> String {
+        match (&self.process, self.pid) {
+            (Some(process), Some(pid)) => format!("{process} (pid {pid})"),
+            _ => "a process".to_owned(),
+        }
+    }
 }
 
 impl UnixSocketFacts {
@@ -276,10 +301,18 @@ fn unix_socket(f: &mut fmt::Formatter<'_>, facts: &UnixSocketFacts) -> fmt::Resu
                 write!(f, " (mode {mode}, owner {user}, group {group})")?;
             }
             match facts.listening {
-                Some(true) => f.write_str(", and a process listens on it"),
-                Some(false) => f.write_str(", and no process listens on it"),
-                None => Ok(()),
+                Some(true) => f.write_str(", and a process listens on it")?,
+                Some(false) => f.write_str(", and no process listens on it")?,
+                None => {}
             }
+            if let Some(earlier) = facts.earlier_listeners.first() {
+                write!(
+                    f,
+                    "; {} listens on an earlier file of that name, deleted or replaced since",
+                    earlier.owner()
+                )?;
+            }
+            Ok(())
         }
         (Some(true), kind) => write!(
             f,

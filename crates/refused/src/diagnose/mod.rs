@@ -32,7 +32,7 @@ use crate::connect::{Attempt, as_millis};
 use crate::target::Target;
 
 pub use cause::Cause;
-pub use evidence::{Evidence, HeldListener, UnixSocketFacts, Unseen};
+pub use evidence::{EarlierListener, Evidence, HeldListener, UnixSocketFacts, Unseen};
 pub use facts::{AddressFacts, Facts, Resolution};
 pub use rules::{Finding, Unexplained};
 

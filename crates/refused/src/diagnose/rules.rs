@@ -680,20 +680,44 @@ fn unix(outcome: Outcome, facts: &UnixSocketFacts, path: &str) -> Result<Finding
             format!("{path} exists, but this user may not connect to it"),
         )
         .suggest(permission_fix(facts)),
-        Outcome::Refused => Finding::new(
-            Cause::SocketStale,
-            format!("{path} is a socket file, but no process listens on it: it was left by a server that is gone"),
-        )
-        .suggest("start the service again (it replaces the file); if it refuses to start because the file exists, remove the file first"),
+        Outcome::Refused => stale(facts, path),
         Outcome::Other(Some(libc::EAGAIN)) => Finding::new(
             Cause::ListenQueueFull,
             format!("a process listens on {path}, but its accept queue is full"),
         )
         .suggest("the server does not accept connections fast enough: it is stuck or overloaded"),
         Outcome::Timeout => Finding::new(Cause::ListenQueueFull, format!("{path} did not accept within the timeout: its server does not call accept()")),
+        Outcome::Other(Some(libc::EPROTOTYPE)) => Finding::new(
+            Cause::SocketMissing,
+            format!("{path} is a socket of another type (datagram or seqpacket): a stream connection cannot reach it"),
+        )
+        .suggest("check the socket path the service is configured with; `ss -lxp` lists the unix stream sockets that listen"),
         other => return Err(Unexplained { address: path.to_owned(), outcome: other }),
     };
     Ok(finding.evidence([evidence]))
+}
+
+/// A socket file nobody listens on: left by a server that is gone, or replaced while its server
+/// still listens on the earlier file (deleted or overwritten by another instance or a cleanup).
+fn stale(facts: &UnixSocketFacts, path: &str) -> Finding {
+    let Some(earlier) = facts.earlier_listeners.first() else {
+        return Finding::new(
+            Cause::SocketStale,
+            format!("{path} is a socket file, but no process listens on it: it was left by a server that is gone"),
+        )
+        .suggest("start the service again (it replaces the file); if it refuses to start because the file exists, remove the file first");
+    };
+    let owner = earlier.owner();
+    Finding::new(
+        Cause::SocketStale,
+        format!(
+            "no process listens on the socket file at {path}, but {owner} still listens on an earlier file of that name: the file was deleted or replaced after it started"
+        ),
+    )
+    .suggest(format!(
+        "restart {owner} so that it binds {path} again; until then nothing can reach it through that path"
+    ))
+    .suggest("find what replaced the file: a second instance of the service, or a cleanup of its directory (`systemd-tmpfiles`, a startup script)")
 }
 
 /// A path that a directory on the way hides from this user: the kernel denies the connect (and
@@ -704,7 +728,9 @@ fn hidden(facts: &UnixSocketFacts, path: &str) -> Finding {
             Cause::SocketPermissionDenied,
             format!("this user may not look at {path}: a directory on the way may not be searched"),
         )
-        .suggest(format!("`namei -l {path}` shows the mode and owner of each directory on the way"));
+        .suggest(format!(
+            "`namei -l {path}` shows the mode and owner of each directory on the way"
+        ));
     };
     let shown = dir.path.display();
     let user = dir.owner.user_name();
@@ -723,7 +749,9 @@ fn hidden(facts: &UnixSocketFacts, path: &str) -> Finding {
             "run as {user} (`sudo -u {user} ...`), or let the service create {shown} with a mode others may search (`sudo chmod o+x {shown}`; the socket's own mode still decides who may connect)"
         )),
     };
-    finding.suggest(format!("`sudo ls -l {shown}` shows whether the socket is there"))
+    finding.suggest(format!(
+        "`sudo ls -l {shown}` shows whether the socket is there"
+    ))
 }
 
 /// How to get the right to connect to a unix socket: through its group when the group may write.
@@ -738,7 +766,9 @@ fn permission_fix(facts: &UnixSocketFacts) -> String {
         ),
         _ => format!(
             "only {user} may connect (mode {}): run as {user} (`sudo -u {user} ...`), or have the service create the socket with a wider mode or group",
-            facts.mode.map_or_else(|| "unknown".to_owned(), |m| m.to_string())
+            facts
+                .mode
+                .map_or_else(|| "unknown".to_owned(), |m| m.to_string())
         ),
     }
 }

@@ -464,6 +464,7 @@ fn unix_facts(exists: bool, file_type: Option<FileType>) -> UnixSocketFacts {
         group: Some("sudo".into()),
         listening: Some(false),
         closed_directory: None,
+        earlier_listeners: Vec::new(),
     }
 }
 
@@ -536,6 +537,39 @@ fn a_socket_its_group_may_write_is_reached_by_joining_the_group() {
         finding.suggestions[0].starts_with("only root may connect (mode 0600)"),
         "{:?}",
         finding.suggestions
+    );
+}
+
+#[test]
+fn a_socket_file_replaced_under_its_server_is_stale_and_names_the_server() {
+    let replaced = UnixSocketFacts {
+        earlier_listeners: vec![crate::diagnose::EarlierListener {
+            inode: 4242,
+            pid: Some(321),
+            process: Some("app".into()),
+        }],
+        ..unix_facts(true, Some(FileType::Socket))
+    };
+    let finding = unix_finding(Outcome::Refused, replaced);
+    assert_eq!(finding.cause, Cause::SocketStale);
+    assert!(
+        finding
+            .summary
+            .contains("app (pid 321) still listens on an earlier file"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0].starts_with("restart app (pid 321)"),
+        "{:?}",
+        finding.suggestions
+    );
+    // Without one, the server is gone.
+    let finding = unix_finding(Outcome::Refused, unix_facts(true, Some(FileType::Socket)));
+    assert!(
+        finding.summary.contains("a server that is gone"),
+        "{}",
+        finding.summary
     );
 }
 

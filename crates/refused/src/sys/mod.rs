@@ -11,6 +11,7 @@ pub mod process;
 pub mod services;
 pub mod sock_diag;
 pub mod tables;
+pub mod unix_diag;
 pub mod unix_path;
 
 /// This namespace's TCP listeners: through `sock_diag` (with backlog and v6only), or, where

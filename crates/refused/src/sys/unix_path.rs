@@ -258,7 +258,13 @@ mod tests {
         .collect();
         assert_eq!(
             names,
-            ["socket", "directory", "fifo", "regular file", "special file"]
+            [
+                "socket",
+                "directory",
+                "fifo",
+                "regular file",
+                "special file"
+            ]
         );
     }
 
