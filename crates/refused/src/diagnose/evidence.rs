@@ -157,7 +157,8 @@ pub struct UnixSocketFacts {
     pub user: Option<String>,
     /// The owner's group name.
     pub group: Option<String>,
-    /// Whether a socket of this namespace listens on the path.
+    /// Whether a socket listens on the very file at the path (matched by inode and device
+    /// through `sock_diag`, not by name: a replaced file keeps the name); `None` when unknown.
     pub listening: Option<bool>,
     /// The directory on the way that this user may not search.
     #[serde(skip_serializing_if = "Option::is_none")]
