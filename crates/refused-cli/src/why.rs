@@ -24,6 +24,7 @@ pub async fn run(args: WhyArgs) -> anyhow::Result<ExitCode> {
     let options = Options {
         timeout: args.timeout,
         program: program.clone(),
+        ..Options::default()
     };
     let diagnosis = match diagnose::diagnose(&target, &options).await {
         Ok(diagnosis) => diagnosis,

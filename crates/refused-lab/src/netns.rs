@@ -49,6 +49,28 @@ impl Netns {
         cmd
     }
 
+    /// A command that runs inside the namespace as on a machine of its own: it sees only its own
+    /// processes (a new pid namespace and `/proc`) and no named namespace (an empty `/run/netns`),
+    /// so the lab's other namespaces are remote hosts to it, as real ones are. [`Netns::command`]
+    /// instead sees the whole machine, the way a program on a host sees its containers.
+    pub fn command_alone(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        const HIDE_NAMED: &str = "for d in /run/netns /run/docker/netns; do \
+            if [ -d \"$d\" ]; then mount -t tmpfs -o size=64k lab-alone \"$d\" || exit 125; fi; \
+            done; exec \"$@\"";
+        let mut cmd = self.command("unshare");
+        cmd.args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "sh",
+            "-c",
+            HIDE_NAMED,
+            "sh",
+        ])
+        .arg(program);
+        cmd
+    }
+
     /// Runs a shell-free command inside the namespace and checks it succeeded.
     pub fn exec(&self, program: &str, args: &[&str]) -> Result<Output, LabError> {
         let output = self

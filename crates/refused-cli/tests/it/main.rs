@@ -3,8 +3,10 @@
 mod check;
 mod check_lab;
 mod common;
+mod proxy;
 mod scan;
 mod unix;
 mod wait;
 mod why;
+mod why_hosts_lab;
 mod why_lab;

@@ -12,7 +12,7 @@ use refused_lab::{
 };
 use serde_json::Value;
 
-const REFUSED: &str = env!("CARGO_BIN_EXE_refused");
+pub(crate) const REFUSED: &str = env!("CARGO_BIN_EXE_refused");
 
 /// Runs `refused why --json ARGS` through `command` and checks the exit status against the cause.
 fn diagnosis(mut command: Command, args: &[&str]) -> Value {
@@ -38,17 +38,24 @@ fn diagnosis(mut command: Command, args: &[&str]) -> Value {
     report
 }
 
-/// `refused why --json` in the client namespace.
-fn why(lab: &Lab, args: &[&str]) -> Value {
+/// `refused why --json` in the client namespace, which sees the whole machine (the server
+/// namespace can play a container of the client's host).
+pub(crate) fn why(lab: &Lab, args: &[&str]) -> Value {
     diagnosis(lab.client.command(REFUSED), args)
 }
 
-fn cause(report: &Value) -> &str {
+/// `refused why --json` in the client namespace as a machine of its own: the server is a remote
+/// host (its namespace is not one of this host's).
+pub(crate) fn why_alone(lab: &Lab, args: &[&str]) -> Value {
+    diagnosis(lab.client.command_alone(REFUSED), args)
+}
+
+pub(crate) fn cause(report: &Value) -> &str {
     report["cause"].as_str().unwrap_or_default()
 }
 
 /// The evidence items of one kind.
-fn evidence<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+pub(crate) fn evidence<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
     report["evidence"]
         .as_array()
         .unwrap()
@@ -58,7 +65,7 @@ fn evidence<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
 }
 
 /// Listens in the client namespace (where `refused` runs), as this test process.
-fn listen_on_client(lab: &Lab, addr: SocketAddr) -> TcpListener {
+pub(crate) fn listen_on_client(lab: &Lab, addr: SocketAddr) -> TcpListener {
     lab.client
         .run(|| ListenSpec::new(addr).listen())
         .unwrap()
@@ -239,18 +246,18 @@ fn remote_hosts_closed_filtered_rejected() {
         )
         .unwrap();
     for target in [format!("{SERVER_V4}:9"), format!("[{SERVER_V6}]:4444")] {
-        let report = why(&lab, &[&target]);
+        let report = why_alone(&lab, &[&target]);
         assert_eq!(cause(&report), "closed", "{report}");
         assert_eq!(report["attempts"][0]["outcome"], "refused");
     }
     for target in [format!("{SERVER_V4}:7001"), format!("[{SERVER_V6}]:7001")] {
-        let report = why(&lab, &["--timeout", "1s", &target]);
+        let report = why_alone(&lab, &["--timeout", "1s", &target]);
         assert_eq!(cause(&report), "filtered", "{report}");
     }
     // IPv4 host-prohibited fails at once; IPv6 admin-prohibited only at the first SYN
     // retransmit (~1 s), as EACCES.
     for target in [format!("{SERVER_V4}:7002"), format!("[{SERVER_V6}]:7002")] {
-        let report = why(&lab, &[&target]);
+        let report = why_alone(&lab, &[&target]);
         assert_eq!(cause(&report), "rejected", "{report}");
     }
 }
@@ -274,21 +281,21 @@ fn this_hosts_own_firewall_is_blocked_locally() {
             ],
         )
         .unwrap();
-    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:7100")]);
+    let report = why_alone(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:7100")]);
     assert_eq!(cause(&report), "blocked-locally", "{report}");
     let rule = evidence(&report, "firewall-rule")[0];
     assert_eq!(rule["rule"], "tcp dport 7100 drop");
     assert_eq!(rule["hook"], "output");
     // A local reject looks exactly like a closed port; the rule tells them apart.
-    let report = why(&lab, &[&format!("{SERVER_V4}:7101")]);
+    let report = why_alone(&lab, &[&format!("{SERVER_V4}:7101")]);
     assert_eq!(cause(&report), "blocked-locally", "{report}");
     // Other ports are not blocked: the rule is read, not assumed.
-    let report = why(&lab, &[&format!("{SERVER_V4}:7102")]);
+    let report = why_alone(&lab, &[&format!("{SERVER_V4}:7102")]);
     assert_eq!(cause(&report), "closed", "{report}");
 
     // Without root the rules cannot be read: the best the evidence supports, and a plain word
     // on what was not seen.
-    let mut as_nobody = lab.client.command("setpriv");
+    let mut as_nobody = lab.client.command_alone("setpriv");
     as_nobody.args(["--reuid=65534", "--regid=65534", "--clear-groups", REFUSED]);
     let report = diagnosis(
         as_nobody,
@@ -457,9 +464,14 @@ fn human_output_puts_the_cause_first() {
         ),
         ("why_closed", vec!["10.77.0.2:7101"]),
     ] {
-        let output = lab
-            .client
-            .command(REFUSED)
+        // The server is a remote host for the last two: nothing of its namespace is seen.
+        let remote = args.iter().any(|a| a.starts_with("10.77.0.2"));
+        let mut command = if remote {
+            lab.client.command_alone(REFUSED)
+        } else {
+            lab.client.command(REFUSED)
+        };
+        let output = command
             .env("NO_COLOR", "1")
             .arg("why")
             .args(&args)

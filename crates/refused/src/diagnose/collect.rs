@@ -8,19 +8,20 @@ use std::path::Path;
 
 use futures_util::future::join_all;
 
-use crate::connect::{Attempt, Dialer, RetryPolicy};
-use crate::probe::{self, ProbeOptions};
+use crate::connect::{Address, Attempt, Dialer, RetryPolicy};
+use crate::probe;
 use crate::resolve::{self, ResolveError, ResolveErrorKind};
 use crate::sys::firewall::{self, FirewallError, Hook, Packet};
+use crate::sys::route::{self, RejectingRoute};
 use crate::sys::tables::{self, Listener};
 use crate::sys::unix_diag;
 use crate::sys::unix_path::{self, FileType, Lookup, Mode, Owner};
-use crate::sys::{self, host, netns, process};
-use crate::target::{Endpoint, Host, Port, Scheme, Target};
+use crate::sys::{self, addresses, host, netns, process};
+use crate::target::{Endpoint, Host, Port, Target};
 
 use super::Options;
 use super::evidence::{EarlierListener, HeldListener, UnixSocketFacts, Unseen};
-use super::facts::{AddressFacts, Facts, Resolution};
+use super::facts::{AddressFacts, Facts, Holder, Resolution};
 
 const AS_ROOT: &str = "run as root";
 
@@ -86,6 +87,8 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
                 local: host::is_local_address(addr.ip()),
                 neighbour: None,
                 blockers: None,
+                route: None,
+                holder: None,
             })
         })
         .collect();
@@ -95,10 +98,17 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         .iter()
         .any(|a| a.attempt.outcome.is_connected())
     {
-        // It connects: is the service behind it ready? (`not-ready` is about the protocol.)
-        if !matches!(target.scheme(), Scheme::Tcp | Scheme::Unix) {
-            let report = probe::probe(target, &ProbeOptions::new(), options.timeout).await;
-            facts.probe = Some(report.readiness);
+        // It connects: is the service behind it ready? For plain TCP, that the connection stays
+        // open (a port proxy with no backend accepts and closes); else the protocol's answer.
+        let report = probe::probe(target, &options.probe, options.timeout).await;
+        let ready = report.readiness.is_ready();
+        facts.probe = Some(report.readiness);
+        // Who accepted and dropped it, when it is a program of this host (docker-proxy...).
+        if !ready && facts.addresses.iter().any(|a| a.local) {
+            if let Ok(own) = sys::own_tcp_listeners() {
+                let own = own.into_iter().filter(|l| l.port == port.get()).collect();
+                held(&mut facts, own, Vec::new());
+            }
         }
         return facts;
     }
@@ -172,6 +182,69 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         if !address.local {
             address.neighbour = host::neighbour(ip);
         }
+        address.route = rejected_by_route(&address.attempt);
+        if !address.local && !address.attempt.outcome.is_connected() {
+            let mut holders = addresses::holders_of(ip);
+            if holders.len() > 1 {
+                let names: Vec<&str> = holders.iter().map(|ns| ns.name.as_str()).collect();
+                facts.unseen.push(Unseen {
+                    what: format!(
+                        "which of the network namespaces {} (each holds {ip}) answers here",
+                        names.join(", ")
+                    ),
+                    how: "`ip route get` and `ip link` show the interface the packets leave by"
+                        .to_owned(),
+                    needs_root: false,
+                });
+            } else if let Some(ns) = holders.pop() {
+                address.holder = Some(holder(ns, &mut facts.unseen));
+            }
+        }
+    }
+}
+
+/// The route of this host that failed the attempt: the kernel's lookup fails the same way.
+fn rejected_by_route(attempt: &Attempt) -> Option<RejectingRoute> {
+    let ip = match &attempt.address {
+        Address::Inet(addr) => addr.ip(),
+        Address::Unix(_) => return None,
+    };
+    match route::lookup(ip) {
+        route::Lookup::Rejected(kind) if attempt.errno == Some(kind.errno()) => {
+            Some(route::rejecting_route(ip, kind))
+        }
+        _ => None,
+    }
+}
+
+/// The namespace that holds an address, with its listeners and their owners.
+fn holder(ns: netns::Namespace, unseen: &mut Vec<Unseen>) -> Holder {
+    let listeners = netns::tcp_listeners_in(&ns).ok().map(|listeners| {
+        let inodes: HashSet<u64> = listeners.iter().map(|l| l.inode).collect();
+        let owners = process::owners(&inodes);
+        listeners
+            .into_iter()
+            .map(|l| {
+                let owner = owners
+                    .get(l.inode)
+                    .cloned()
+                    .or_else(|| ns.pid.map(process::process));
+                HeldListener::new(l, owner.as_ref(), Some(ns.name.clone()))
+            })
+            .collect()
+    });
+    if listeners.is_none() {
+        unseen.push(Unseen {
+            what: format!("the listeners of network namespace {}", ns.name),
+            how: AS_ROOT.to_owned(),
+            needs_root: true,
+        });
+    }
+    Holder {
+        netns: ns.name,
+        named: ns.named,
+        pid: ns.pid,
+        listeners,
     }
 }
 

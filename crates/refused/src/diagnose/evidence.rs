@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::sys::firewall::{Blocker, Hook};
 use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::process::Process;
+use crate::sys::route::RejectingRoute;
 use crate::sys::tables::Listener;
 use crate::sys::unix_path::{ClosedDirectory, FileType, Mode};
 
@@ -77,6 +78,18 @@ pub enum Evidence {
     },
     /// IPv6 cannot be used on this host.
     Ipv6Unusable,
+    /// A route of this host that rejects the address: no packet left the host.
+    Route(RejectingRoute),
+    /// Another network namespace of this host holds the address (a container's own IP).
+    Namespace {
+        /// The namespace's name, or `net:[INODE]`.
+        netns: String,
+        /// The address it holds.
+        address: IpAddr,
+        /// A process in it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pid: Option<u32>,
+    },
     /// What the unix socket path is.
     UnixSocket(UnixSocketFacts),
 }
@@ -274,6 +287,18 @@ impl fmt::Display for Evidence {
                 write!(f, "local ports come from {low}-{high}")
             }
             Self::Ipv6Unusable => f.write_str("IPv6 is disabled or missing on this host"),
+            Self::Namespace { netns, address, .. } => {
+                write!(
+                    f,
+                    "{address} belongs to network namespace {netns} of this host"
+                )
+            }
+            Self::Route(route) => write!(
+                f,
+                "this host's route `{} {}` rejects it",
+                route.kind.as_str(),
+                route.destination.as_deref().unwrap_or("(not listed)")
+            ),
             Self::UnixSocket(facts) => unix_socket(f, facts),
         }
     }

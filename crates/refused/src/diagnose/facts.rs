@@ -8,6 +8,7 @@ use crate::connect::Attempt;
 use crate::resolve::ResolveError;
 use crate::sys::firewall::Blocker;
 use crate::sys::host::{NameSource, Neighbour};
+use crate::sys::route::RejectingRoute;
 use crate::target::Target;
 
 use super::evidence::{HeldListener, UnixSocketFacts, Unseen};
@@ -71,6 +72,25 @@ pub struct AddressFacts {
     pub neighbour: Option<Neighbour>,
     /// Rules of this host's firewall that stop this connection (`None`: could not be read).
     pub blockers: Option<Vec<Blocker>>,
+    /// A route of this host that rejects the address (`unreachable`, `prohibit`, `blackhole`),
+    /// when the attempt failed the way such a route fails it.
+    pub route: Option<RejectingRoute>,
+    /// Another network namespace of this host that holds the address (a container's own IP).
+    pub holder: Option<Holder>,
+}
+
+/// A network namespace of this host, other than ours, that holds an address, and who listens in
+/// it: such an address is as local as our own, only its tables are another namespace's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The namespace's name (under `/run/netns`), or `net:[INODE]`.
+    pub netns: String,
+    /// Whether `netns` is a name that `ip netns exec` takes.
+    pub named: bool,
+    /// A process in it.
+    pub pid: Option<u32>,
+    /// Its TCP listeners with their owners (`None`: could not be read).
+    pub listeners: Option<Vec<HeldListener>>,
 }
 
 impl AddressFacts {

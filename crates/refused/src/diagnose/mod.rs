@@ -20,6 +20,7 @@
 
 pub mod cause;
 mod collect;
+mod elsewhere;
 pub mod evidence;
 pub mod facts;
 pub mod rules;
@@ -29,18 +30,22 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::connect::{Attempt, as_millis};
+use crate::probe::ProbeOptions;
 use crate::target::Target;
 
 pub use cause::Cause;
 pub use evidence::{EarlierListener, Evidence, HeldListener, UnixSocketFacts, Unseen};
-pub use facts::{AddressFacts, Facts, Resolution};
+pub use facts::{AddressFacts, Facts, Holder, Resolution};
 pub use rules::{Finding, Unexplained};
 
 /// How a diagnosis runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Each attempt's time limit (and the resolver's).
     pub timeout: Duration,
+    /// How the readiness probe of a target that connects runs (the TCP settle, HTTP status,
+    /// TLS trust).
+    pub probe: ProbeOptions,
     /// How suggestions name this program, for commands to run as root: `sudo` does not search
     /// `~/.cargo/bin`, so the CLI passes the path it runs from.
     pub program: String,
@@ -50,6 +55,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(3),
+            probe: ProbeOptions::default(),
             program: "refused".to_owned(),
         }
     }

@@ -9,7 +9,9 @@ use crate::outcome::Outcome;
 use crate::probe::Readiness;
 use crate::resolve::ResolveErrorKind;
 use crate::sys::host::Neighbour;
+use crate::sys::route::{RejectingRoute, RouteKind};
 use crate::sys::services;
+use crate::target::Scheme;
 
 use super::cause::Cause;
 use crate::sys::unix_path::{Class, FileType, Permission};
@@ -37,7 +39,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(cause: Cause, summary: impl Into<String>) -> Self {
+    pub(super) fn new(cause: Cause, summary: impl Into<String>) -> Self {
         Self {
             cause,
             summary: summary.into(),
@@ -47,12 +49,12 @@ impl Finding {
         }
     }
 
-    fn evidence(mut self, evidence: impl IntoIterator<Item = Evidence>) -> Self {
+    pub(super) fn evidence(mut self, evidence: impl IntoIterator<Item = Evidence>) -> Self {
         self.evidence.extend(evidence);
         self
     }
 
-    fn suggest(mut self, suggestion: impl Into<String>) -> Self {
+    pub(super) fn suggest(mut self, suggestion: impl Into<String>) -> Self {
         self.suggestions.push(suggestion.into());
         self
     }
@@ -148,20 +150,7 @@ fn dns(name: &str, kind: ResolveErrorKind) -> Finding {
 fn reachable(facts: &Facts, connected: usize) -> Finding {
     let winner = &facts.addresses[connected];
     if let Some(readiness @ (Readiness::NotReady(_) | Readiness::Failed(_))) = &facts.probe {
-        let scheme = facts.target.scheme().as_str();
-        let how = match readiness {
-            Readiness::NotReady(_) => "the {scheme} service is",
-            _ => "the {scheme} exchange failed:",
-        }
-        .replace("{scheme}", scheme);
-        return Finding::new(
-            Cause::NotReady,
-            format!("{} accepts connections, but {how} {readiness}", winner.addr),
-        )
-        .suggest(format!(
-            "the service is up but not ready: wait for it (`{} wait {}`), or look at its logs",
-            facts.program, facts.target
-        ));
+        return not_ready(facts, winner.addr, readiness);
     }
     let mut finding = Finding::new(
         Cause::Reachable,
@@ -190,6 +179,53 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
     finding
 }
 
+/// It connects, but the service behind it is not ready: its protocol says so, or the
+/// connection is closed or reset as soon as it is accepted.
+fn not_ready(facts: &Facts, addr: SocketAddr, readiness: &Readiness) -> Finding {
+    let scheme = facts.target.scheme();
+    let summary = match (scheme, readiness) {
+        (Scheme::Tcp | Scheme::Unix, _) => format!("{addr} accepts connections, but {readiness}"),
+        (_, Readiness::NotReady(_)) => format!(
+            "{addr} accepts connections, but the {} service is {readiness}",
+            scheme.as_str()
+        ),
+        _ => format!(
+            "{addr} accepts connections, but the {} exchange failed: {readiness}",
+            scheme.as_str()
+        ),
+    };
+    let holders: Vec<&HeldListener> = facts
+        .listeners
+        .iter()
+        .flatten()
+        .filter(|l| l.listener.port == addr.port() && l.listener.accepts(addr.ip()))
+        .collect();
+    let mut finding = Finding::new(Cause::NotReady, summary).evidence(listed(&holders));
+    if matches!(scheme, Scheme::Tcp) {
+        finding = finding.suggest(proxy_fix(holders.first().copied()));
+    }
+    finding.suggest(format!(
+        "the service is up but not ready: wait for it (`{} wait {}`), or look at its logs",
+        facts.program, facts.target
+    ))
+}
+
+/// What to do about a listener that accepts and drops: the backend of a proxy is down.
+pub(super) fn proxy_fix(holder: Option<&HeldListener>) -> String {
+    match holder.and_then(|h| h.process.as_deref()) {
+        Some("docker-proxy") => "docker-proxy publishes this port, but the container behind it \
+            does not answer: `docker ps` (is it running?) and `docker logs` on it"
+            .to_owned(),
+        Some(process) => format!(
+            "{process} accepts and drops the connection: if it is a proxy or load balancer, \
+             the backend behind it is down; else look at its logs for why it closes"
+        ),
+        None => "a port proxy or load balancer whose backend is down does this; else the \
+            server closes connections on purpose (an allowlist, a limit): look at its logs"
+            .to_owned(),
+    }
+}
+
 /// The evidence of a resolved name: one line per address.
 pub fn resolution_evidence(facts: &Facts) -> Vec<Evidence> {
     match &facts.resolution {
@@ -216,12 +252,23 @@ fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained
     let outcome = address.attempt.outcome;
     let took = crate::connect::HumanDuration(address.elapsed());
 
+    // A route of this host failed it: nothing was sent.
+    if let Some(route) = &address.route {
+        return Ok(rejected_by_route(addr, route));
+    }
     // This host's own firewall, when its rules say so (and the outcome fits the verdict).
     if let Some(finding) = blocked_by_rule(address) {
         return Ok(finding);
     }
     if address.local {
         return local(facts, address);
+    }
+    if let Some(finding) = address
+        .holder
+        .as_ref()
+        .and_then(|holder| super::elsewhere::held(facts, address, addr, holder))
+    {
+        return Ok(finding);
     }
     let host = addr.ip();
     let port = addr.port();
@@ -269,6 +316,41 @@ fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained
         }
     };
     Ok(finding)
+}
+
+/// A route of type `unreachable`, `blackhole` (network-unreachable) or `prohibit`
+/// (blocked-locally) of this host: the kernel failed the connect before sending anything.
+fn rejected_by_route(addr: SocketAddr, route: &RejectingRoute) -> Finding {
+    let ip = addr.ip();
+    let (cause, what) = match route.kind {
+        RouteKind::Prohibit => (Cause::BlockedLocally, "forbids"),
+        RouteKind::Unreachable => (Cause::NetworkUnreachable, "marks as unreachable"),
+        RouteKind::Blackhole => (Cause::NetworkUnreachable, "drops (blackhole)"),
+    };
+    let named = route.destination.as_deref().map_or_else(
+        || format!("a `{}` route of this host", route.kind.as_str()),
+        |d| format!("this host's route `{} {d}`", route.kind.as_str()),
+    );
+    let finding = Finding::new(
+        cause,
+        format!("{named} {what} {ip}: the connection to {addr} never left this host"),
+    )
+    .evidence([Evidence::Route(route.clone())])
+    .suggest(format!(
+        "`{}` shows the route; `ip route get {ip}` shows the lookup",
+        route.ip_route("show", ip)
+    ));
+    if route.destination.is_some() {
+        finding.suggest(format!(
+            "if it is not wanted, remove it: `sudo {}` (and from the network configuration that adds it)",
+            route.ip_route("del", ip)
+        ))
+    } else {
+        finding.suggest(format!(
+            "`ip route show table all type {}` lists such routes",
+            route.kind.as_str()
+        ))
+    }
 }
 
 fn unreachable_host(address: &AddressFacts) -> Finding {
@@ -391,6 +473,22 @@ fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> 
         }
         _ => return explain_remote_like(facts, address),
     }
+    if let Some(listener) = exact
+        .first()
+        .filter(|_| address.attempt.outcome == Outcome::Reset)
+    {
+        // The handshake completed and the program reset it: accepted, then dropped.
+        return Ok(Finding::new(
+            Cause::NotReady,
+            format!(
+                "{} listens on {}, but reset the connection as soon as it was made",
+                listener.owner(),
+                listener.endpoint()
+            ),
+        )
+        .evidence(listed(&exact))
+        .suggest(proxy_fix(Some(listener))));
+    }
     if let Some(listener) = exact.first() {
         // Something listens right there and we were still refused: a reject rule of this host.
         let finding = Finding::new(
@@ -434,7 +532,7 @@ fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> 
     Ok(no_listener(ip, port))
 }
 
-fn listed(listeners: &[&HeldListener]) -> Vec<Evidence> {
+pub(super) fn listed(listeners: &[&HeldListener]) -> Vec<Evidence> {
     listeners
         .iter()
         .map(|l| Evidence::Listener((*l).clone()))
@@ -450,18 +548,17 @@ fn see_the_rules(mut finding: Finding, address: &AddressFacts) -> Finding {
     finding.suggest("`sudo nft list ruleset` shows the rules")
 }
 
-/// No answer from an address of this host: a full accept queue, or this host's firewall (the
-/// packets never leave the host, so a drop can only be its own).
-fn local_timeout(address: &AddressFacts, exact: &[&HeldListener]) -> Finding {
+/// A listener among `exact` whose accept queue is full: new connections are dropped.
+pub(super) fn full_queue(exact: &[&HeldListener]) -> Option<Finding> {
     let full = exact.iter().find(|l| {
         l.listener.queue > 0 && (l.listener.is_queue_full() || l.listener.backlog.is_none())
     });
-    if let Some(full) = full {
+    full.map(|full| {
         let l = &full.listener;
         let limit = l
             .backlog
             .map_or_else(|| "its limit".to_owned(), |b| b.to_string());
-        return Finding::new(
+        Finding::new(
             Cause::ListenQueueFull,
             format!(
                 "{} listens on {}, but its accept queue is full ({} waiting, limit {limit}): new connections are dropped",
@@ -475,7 +572,15 @@ fn local_timeout(address: &AddressFacts, exact: &[&HeldListener]) -> Finding {
             "{} does not accept connections fast enough: it is stuck, overloaded, or never calls accept()",
             full.owner()
         ))
-        .suggest("raise its listen() backlog and `sudo sysctl -w net.core.somaxconn=4096`, or find what blocks it");
+        .suggest("raise its listen() backlog and `sudo sysctl -w net.core.somaxconn=4096`, or find what blocks it")
+    })
+}
+
+/// No answer from an address of this host: a full accept queue, or this host's firewall (the
+/// packets never leave the host, so a drop can only be its own).
+fn local_timeout(address: &AddressFacts, exact: &[&HeldListener]) -> Finding {
+    if let Some(finding) = full_queue(exact) {
+        return finding;
     }
     let finding = Finding::new(
         Cause::BlockedLocally,
@@ -511,6 +616,9 @@ fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener]) -> Finding {
     } else if on_port
         .iter()
         .all(|l| l.listener.address.is_ipv4() != ip.is_ipv4())
+        && on_port
+            .iter()
+            .any(|l| is_counterpart(l.listener.address, ip))
     {
         (
             Cause::ListeningOnOtherFamily,
@@ -552,6 +660,13 @@ fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener]) -> Finding {
             "or make the service listen on {ip} too: bind it to {every} (every address) or to {ip}"
         ))
     }
+}
+
+/// Whether `bound`, of the other family, is where a client of `ip` meant to go: the wildcard, or
+/// loopback for loopback (`::1` and `127.0.0.1` are both `localhost`). A listener on a LAN
+/// address is another address, whatever its family.
+fn is_counterpart(bound: IpAddr, ip: IpAddr) -> bool {
+    bound.is_unspecified() || (bound.is_loopback() && ip.is_loopback()) || !ip.is_loopback()
 }
 
 fn no_listener(ip: IpAddr, port: u16) -> Finding {
@@ -619,7 +734,7 @@ fn other_namespace(
 
 /// The listener a person most likely meant: the scheme's default port, the server of the
 /// port's well-known service, or a near port (one digit off, or two apart).
-fn intended<'a>(
+pub(super) fn intended<'a>(
     facts: &Facts,
     ip: IpAddr,
     port: u16,

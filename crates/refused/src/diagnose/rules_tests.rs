@@ -44,6 +44,8 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         local: addr.ip().is_loopback(),
         neighbour: None,
         blockers: Some(Vec::new()),
+        route: None,
+        holder: None,
     }
 }
 
@@ -333,6 +335,32 @@ fn the_port_on_another_address_or_family() {
     assert_eq!(finding.cause, Cause::ListeningOnOtherFamily);
     assert!(
         finding.suggestions[0].contains("127.0.0.1:3000"),
+        "{finding:?}"
+    );
+
+    // `localhost` (both families refused) while the program listens on the LAN address only:
+    // another address, not another family, and the fix is not "use 127.0.0.1".
+    let f = Facts {
+        addresses: vec![
+            AddressFacts {
+                local: true,
+                ..tried("[::1]:5000", Outcome::Refused, 0)
+            },
+            AddressFacts {
+                local: true,
+                ..tried("127.0.0.1:5000", Outcome::Refused, 0)
+            },
+        ],
+        ..v4_only("localhost:5000", "[::1]:5000", "192.168.1.20:5000")
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherAddress, "{finding:?}");
+    assert!(finding.summary.contains("192.168.1.20"), "{finding:?}");
+    assert!(
+        !finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("`127.0.0.1`")),
         "{finding:?}"
     );
 
@@ -657,4 +685,96 @@ fn connected_but_the_protocol_says_not_ready() {
         ..f
     };
     assert_eq!(cause(&f), Cause::Reachable);
+}
+
+#[test]
+fn a_listener_that_accepts_and_drops_is_not_ready_and_a_proxy_is_named() {
+    // Reset during the connect: the program took the connection and reset it, no rule did.
+    let f = Facts {
+        listeners: Some(vec![listening("0.0.0.0:8080", "docker-proxy")]),
+        ..one("127.0.0.1:8080", tried("127.0.0.1:8080", Outcome::Reset, 0))
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert!(finding.suggestions[0].contains("docker ps"), "{finding:?}");
+
+    // Connected, then closed during the settle.
+    let f = Facts {
+        probe: Some(crate::probe::Readiness::NotReady(
+            "the connection was closed right after it was accepted".into(),
+        )),
+        listeners: Some(vec![listening("127.0.0.1:8080", "socat")]),
+        ..one(
+            "127.0.0.1:8080",
+            tried("127.0.0.1:8080", Outcome::Connected, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert!(
+        finding.summary.contains("closed right after"),
+        "{finding:?}"
+    );
+    assert!(
+        matches!(&finding.evidence[..], [Evidence::Listener(l)] if l.process.as_deref() == Some("socat")),
+        "{finding:?}"
+    );
+    assert!(finding.suggestions[0].contains("socat"), "{finding:?}");
+}
+
+#[test]
+fn a_rejecting_route_of_this_host_is_named_not_blamed_on_the_remote_firewall() {
+    use crate::sys::route::{RejectingRoute, RouteKind};
+    let routed = |outcome, errno, kind, destination: &str| {
+        let mut address = tried("10.99.1.2:80", outcome, 0);
+        address.attempt.errno = Some(errno);
+        address.route = Some(RejectingRoute {
+            kind,
+            destination: Some(destination.to_owned()),
+            table: None,
+        });
+        one("10.99.1.2:80", address)
+    };
+    let f = routed(
+        Outcome::HostUnreachable,
+        libc::EHOSTUNREACH,
+        RouteKind::Unreachable,
+        "10.99.0.0/16",
+    );
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NetworkUnreachable);
+    assert!(
+        finding.summary.contains("`unreachable 10.99.0.0/16`"),
+        "{finding:?}"
+    );
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("sudo ip route del unreachable 10.99.0.0/16")),
+        "{finding:?}"
+    );
+    let f = routed(
+        Outcome::PermissionDenied,
+        libc::EACCES,
+        RouteKind::Prohibit,
+        "10.99.0.0/16",
+    );
+    assert_eq!(cause(&f), Cause::BlockedLocally);
+    let f = routed(
+        Outcome::Other(Some(libc::EINVAL)),
+        libc::EINVAL,
+        RouteKind::Blackhole,
+        "default",
+    );
+    assert_eq!(cause(&f), Cause::NetworkUnreachable);
+    // Without the route, the same fast EHOSTUNREACH is a rejection from the path.
+    let mut f = routed(
+        Outcome::HostUnreachable,
+        libc::EHOSTUNREACH,
+        RouteKind::Unreachable,
+        "x",
+    );
+    f.addresses[0].route = None;
+    assert_eq!(cause(&f), Cause::Rejected);
 }

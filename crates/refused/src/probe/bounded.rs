@@ -4,18 +4,22 @@
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
-use super::{ProbeFailure, Readiness};
+use super::{ProbeFailure, ProtocolError, ProtocolErrorKind as Kind, Readiness};
 
 /// A protocol failure, as a readiness.
-pub fn protocol(detail: impl Into<String>) -> Readiness {
-    Readiness::Failed(ProbeFailure::Protocol(detail.into()))
+pub fn protocol(kind: Kind, detail: impl Into<String>) -> Readiness {
+    Readiness::Failed(ProbeFailure::Protocol(ProtocolError {
+        kind,
+        detail: detail.into(),
+    }))
 }
 
 /// The failure of a read that ran out of time.
 pub fn too_slow(what: &str) -> Readiness {
-    protocol(format!(
-        "no {what} before the timeout (the server accepted but did not answer)"
-    ))
+    protocol(
+        Kind::NoAnswer,
+        format!("no {what} before the timeout (the server accepted but did not answer)"),
+    )
 }
 
 /// Reads exactly `buf.len()` bytes before `deadline`.
@@ -27,10 +31,14 @@ pub async fn read_exact<S: AsyncRead + Unpin>(
 ) -> Result<(), Readiness> {
     match tokio::time::timeout_at(deadline, stream.read_exact(buf)).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(err)) if err.kind() == std::io::ErrorKind::UnexpectedEof => Err(protocol(format!(
-            "the server closed the connection instead of sending its {what}"
-        ))),
-        Ok(Err(err)) => Err(protocol(format!("reading the {what} failed: {err}"))),
+        Ok(Err(err)) if err.kind() == std::io::ErrorKind::UnexpectedEof => Err(protocol(
+            Kind::Closed,
+            format!("the server closed the connection instead of sending its {what}"),
+        )),
+        Ok(Err(err)) => Err(protocol(
+            Kind::Io,
+            format!("reading the {what} failed: {err}"),
+        )),
         Err(_) => Err(too_slow(what)),
     }
 }
@@ -46,9 +54,10 @@ pub async fn read_line<S: AsyncRead + Unpin>(
     let mut byte = [0u8; 1];
     while !line.ends_with(b"\r\n") {
         if line.len() >= limit {
-            return Err(protocol(format!(
-                "the {what} is longer than {limit} bytes: not the expected protocol"
-            )));
+            return Err(protocol(
+                Kind::NotTheProtocol,
+                format!("the {what} is longer than {limit} bytes: not the expected protocol"),
+            ));
         }
         read_exact(stream, &mut byte, deadline, what).await?;
         line.push(byte[0]);

@@ -11,6 +11,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
+use super::ProtocolErrorKind as Kind;
 use super::Readiness;
 use super::bounded::{protocol, too_slow};
 use crate::target::Target;
@@ -104,7 +105,7 @@ where
         .await;
     let (mut sender, conn) = match handshake {
         Ok(parts) => parts,
-        Err(err) => return protocol(format!("HTTP failed: {err}")),
+        Err(err) => return protocol(Kind::NotTheProtocol, format!("HTTP failed: {err}")),
     };
     let host = target.host().map(ToString::to_string).unwrap_or_default();
     let authority = match (target.port(), target.scheme().default_port()) {
@@ -122,12 +123,17 @@ where
         .body(Empty::<Bytes>::new());
     let request = match request {
         Ok(request) => request,
-        Err(err) => return protocol(format!("the URL's path cannot be sent: {err}")),
+        Err(err) => return protocol(Kind::Setup, format!("the URL's path cannot be sent: {err}")),
     };
     let exchange = async {
         let response = match sender.send_request(request).await {
             Ok(response) => response,
-            Err(err) => return protocol(format!("no valid HTTP response: {err}")),
+            Err(err) => {
+                return protocol(
+                    Kind::NotTheProtocol,
+                    format!("no valid HTTP response: {err}"),
+                );
+            }
         };
         let status = response.status();
         let line = format!(
@@ -159,7 +165,7 @@ where
         }
         let body = match read_body(response.into_body()).await {
             Ok(body) => body,
-            Err(err) => return protocol(format!("reading the body failed: {err}")),
+            Err(err) => return protocol(Kind::Io, format!("reading the body failed: {err}")),
         };
         let text = String::from_utf8_lossy(&body);
         if let Some(needle) = &check.body {

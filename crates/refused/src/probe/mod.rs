@@ -85,9 +85,35 @@ pub enum Readiness {
 pub enum ProbeFailure {
     /// The connect failed.
     Connect(ConnectError),
-    /// Connected, but the exchange failed: no answer in time, an answer that is not the
-    /// protocol, too large, a TLS error.
-    Protocol(String),
+    /// Connected, but the exchange failed.
+    Protocol(ProtocolError),
+}
+
+/// A failed exchange after the connect: what kind, and in words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct ProtocolError {
+    /// What went wrong.
+    pub kind: ProtocolErrorKind,
+    /// One sentence, with the server's own words where it sent any.
+    pub detail: String,
+}
+
+/// What went wrong in an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolErrorKind {
+    /// The server accepted but sent nothing in time.
+    NoAnswer,
+    /// The server closed the connection instead of answering.
+    Closed,
+    /// Reading or writing failed (a reset, a broken pipe).
+    Io,
+    /// The answer is not the protocol asked for, or too large.
+    NotTheProtocol,
+    /// The TLS handshake failed (the certificate, the versions).
+    Tls,
+    /// The probe could not be set up on this side (a CA file, a server name, a URL).
+    Setup,
 }
 
 impl Readiness {
@@ -124,7 +150,7 @@ impl std::fmt::Display for Readiness {
             Self::Ready(detail) => write!(f, "ready: {detail}"),
             Self::NotReady(reason) => write!(f, "not ready: {reason}"),
             Self::Failed(ProbeFailure::Connect(err)) => err.fmt(f),
-            Self::Failed(ProbeFailure::Protocol(detail)) => f.write_str(detail),
+            Self::Failed(ProbeFailure::Protocol(err)) => err.fmt(f),
         }
     }
 }
@@ -166,7 +192,7 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
     let (readiness, attempts) = match target.endpoint() {
         Endpoint::Unix(path) => match dialer.dial_unix(path).await {
             Ok(connected) => (
-                exchange(target, connected.stream, options, deadline).await,
+                exchange(target, connected.stream, options, deadline, None).await,
                 connected.attempts,
             ),
             Err(err) => failed(err),
@@ -174,8 +200,16 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
         Endpoint::Tcp { .. } => match dialer.dial(target).await {
             Ok(connected) => {
                 let _ = connected.stream.set_nodelay(true);
+                let ends = connected
+                    .stream
+                    .local_addr()
+                    .and_then(|client| {
+                        let server = connected.stream.peer_addr()?;
+                        Ok(tcp::Ends { client, server })
+                    })
+                    .ok();
                 (
-                    exchange(target, connected.stream, options, deadline).await,
+                    exchange(target, connected.stream, options, deadline, ends).await,
                     connected.attempts,
                 )
             }
@@ -199,13 +233,14 @@ async fn exchange<S>(
     stream: S,
     options: &ProbeOptions,
     deadline: Instant,
+    ends: Option<tcp::Ends>,
 ) -> Readiness
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let deadline = tokio::time::Instant::from_std(deadline);
     match target.scheme() {
-        Scheme::Tcp | Scheme::Unix => tcp::settle(stream, options.settle, deadline).await,
+        Scheme::Tcp | Scheme::Unix => tcp::settle(stream, options.settle, deadline, ends).await,
         Scheme::Http => http::probe(target, stream, &options.http, deadline).await,
         Scheme::Https => match tls::handshake(target, stream, options, deadline).await {
             Ok(stream) => http::probe(target, stream, &options.http, deadline).await,

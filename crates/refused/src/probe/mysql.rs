@@ -4,6 +4,7 @@
 use tokio::io::AsyncRead;
 use tokio::time::Instant;
 
+use super::ProtocolErrorKind as Kind;
 use super::Readiness;
 use super::bounded::{protocol, read_exact};
 
@@ -18,9 +19,10 @@ pub async fn probe<S: AsyncRead + Unpin>(mut stream: S, deadline: Instant) -> Re
     let length =
         usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
     if length == 0 || length > MAX_PACKET {
-        return protocol(format!(
-            "not a MySQL server: a first packet of {length} bytes"
-        ));
+        return protocol(
+            Kind::NotTheProtocol,
+            format!("not a MySQL server: a first packet of {length} bytes"),
+        );
     }
     let mut payload = vec![0u8; length];
     if let Err(readiness) = read_exact(&mut stream, &mut payload, deadline, "greeting").await {
@@ -44,7 +46,10 @@ fn greeting(payload: &[u8]) -> Readiness {
             };
             Readiness::NotReady(format!("{} ({code})", String::from_utf8_lossy(message)))
         }
-        _ => protocol("not a MySQL server: the greeting is not protocol 10"),
+        _ => protocol(
+            Kind::NotTheProtocol,
+            "not a MySQL server: the greeting is not protocol 10",
+        ),
     }
 }
 

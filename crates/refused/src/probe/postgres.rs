@@ -5,6 +5,7 @@
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
+use super::ProtocolErrorKind as Kind;
 use super::Readiness;
 use super::bounded::{protocol, read_exact};
 use crate::target::Target;
@@ -30,7 +31,10 @@ pub async fn probe<S: AsyncRead + AsyncWrite + Unpin>(
         .filter(|d| !d.is_empty())
         .unwrap_or(user);
     if let Err(err) = stream.write_all(&startup(user, database)).await {
-        return protocol(format!("sending the startup packet failed: {err}"));
+        return protocol(
+            Kind::Io,
+            format!("sending the startup packet failed: {err}"),
+        );
     }
     let mut header = [0u8; 5];
     if let Err(readiness) = read_exact(
@@ -46,13 +50,19 @@ pub async fn probe<S: AsyncRead + AsyncWrite + Unpin>(
     let kind = header[0];
     let length = i32::from_be_bytes([header[1], header[2], header[3], header[4]]);
     let Some(body_len) = usize::try_from(length).ok().and_then(|l| l.checked_sub(4)) else {
-        return protocol("not a PostgreSQL server: a message with a negative length");
+        return protocol(
+            Kind::NotTheProtocol,
+            "not a PostgreSQL server: a message with a negative length",
+        );
     };
     if !matches!(kind, b'R' | b'E' | b'N') || body_len > MAX_MESSAGE {
-        return protocol(format!(
-            "not a PostgreSQL server: its answer starts with {:?}",
-            String::from_utf8_lossy(&header)
-        ));
+        return protocol(
+            Kind::NotTheProtocol,
+            format!(
+                "not a PostgreSQL server: its answer starts with {:?}",
+                String::from_utf8_lossy(&header)
+            ),
+        );
     }
     let mut body = vec![0u8; body_len];
     if let Err(readiness) = read_exact(&mut stream, &mut body, deadline, "startup answer").await {

@@ -3,6 +3,7 @@
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
+use super::ProtocolErrorKind as Kind;
 use super::Readiness;
 use super::bounded::{protocol, read_line};
 
@@ -14,7 +15,7 @@ pub async fn probe<S: AsyncRead + AsyncWrite + Unpin>(
     deadline: Instant,
 ) -> Readiness {
     if let Err(err) = stream.write_all(b"*1\r\n$4\r\nPING\r\n").await {
-        return protocol(format!("sending PING failed: {err}"));
+        return protocol(Kind::Io, format!("sending PING failed: {err}"));
     }
     match read_line(&mut stream, MAX_LINE, deadline, "reply to PING").await {
         Ok(line) => reply(&line),
@@ -29,10 +30,13 @@ fn reply(line: &[u8]) -> Readiness {
         return Readiness::Ready(format!("PING answered {status}"));
     }
     let Some(error) = text.strip_prefix('-') else {
-        return protocol(format!(
-            "not a Redis reply: `{}`",
-            text.chars().take(60).collect::<String>()
-        ));
+        return protocol(
+            Kind::NotTheProtocol,
+            format!(
+                "not a Redis reply: `{}`",
+                text.chars().take(60).collect::<String>()
+            ),
+        );
     };
     let code = error.split_whitespace().next().unwrap_or_default();
     match code {

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use super::ProtocolErrorKind as Kind;
 use super::bounded::{protocol, too_slow};
 use super::{ProbeOptions, Readiness};
 use crate::target::{Host, Scheme, Target};
@@ -31,13 +32,13 @@ where
     let name = match target.host() {
         Some(Host::Ip(ip)) => ServerName::IpAddress((*ip).into()),
         Some(Host::Name(name)) => ServerName::try_from(name.clone())
-            .map_err(|_| protocol(format!("`{name}` cannot be a TLS server name")))?,
-        None => return Err(protocol("TLS needs a host name")),
+            .map_err(|_| protocol(Kind::Setup, format!("`{name}` cannot be a TLS server name")))?,
+        None => return Err(protocol(Kind::Setup, "TLS needs a host name")),
     };
     let connector = TlsConnector::from(Arc::new(config));
     match tokio::time::timeout_at(deadline, connector.connect(name, stream)).await {
         Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(err)) => Err(protocol(describe(&err, target))),
+        Ok(Err(err)) => Err(protocol(Kind::Tls, describe(&err, target))),
         Err(_) => Err(too_slow("TLS handshake")),
     }
 }
@@ -46,7 +47,7 @@ fn config(options: &ProbeOptions, http: bool) -> Result<ClientConfig, Readiness>
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|err| protocol(format!("TLS setup failed: {err}")))?;
+        .map_err(|err| protocol(Kind::Setup, format!("TLS setup failed: {err}")))?;
     let mut config = if options.insecure {
         builder
             .dangerous()
@@ -58,14 +59,17 @@ fn config(options: &ProbeOptions, http: bool) -> Result<ClientConfig, Readiness>
             let certs = CertificateDer::pem_file_iter(path)
                 .and_then(Iterator::collect::<Result<Vec<_>, _>>)
                 .map_err(|err| {
-                    protocol(format!("cannot read CA file {}: {err}", path.display()))
+                    protocol(
+                        Kind::Setup,
+                        format!("cannot read CA file {}: {err}", path.display()),
+                    )
                 })?;
             for cert in certs {
                 roots.add(cert).map_err(|err| {
-                    protocol(format!(
-                        "a certificate in {} is not usable: {err}",
-                        path.display()
-                    ))
+                    protocol(
+                        Kind::Setup,
+                        format!("a certificate in {} is not usable: {err}", path.display()),
+                    )
                 })?;
             }
         }

@@ -4,10 +4,12 @@
 //! tested on fixtures. What cannot be read without root comes back as an error or an explicit
 //! "not seen", never as an empty answer.
 
+pub mod addresses;
 pub mod firewall;
 pub mod host;
 pub mod netns;
 pub mod process;
+pub mod route;
 pub mod services;
 pub mod sock_diag;
 pub mod tables;

@@ -159,6 +159,75 @@ fn name_path(name: &str) -> PathBuf {
 
 /// Reads the tables of a named namespace from a thread that entered it (needs root).
 fn listeners_inside(path: &Path) -> io::Result<Vec<Listener>> {
+    inside(path, || {
+        read_tcp_listeners(Path::new("/proc/thread-self/net"))
+    })
+}
+
+/// Another network namespace of this host, and how to read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    /// Its name under `/run/netns` when it has one, else `net:[INODE]`.
+    pub name: String,
+    /// Whether `name` is a name (`ip netns exec NAME` enters it).
+    pub named: bool,
+    /// A process running in it, through whose `/proc/PID/net` it is read without root.
+    pub pid: Option<u32>,
+}
+
+/// The network namespaces of this host other than ours: those of running processes, then the
+/// named ones with no process in them.
+pub fn others() -> Vec<Namespace> {
+    let own = namespace_id(Path::new("/proc/thread-self/ns/net"));
+    let names = named_namespaces();
+    let mut seen: HashSet<u64> = own.into_iter().collect();
+    let mut found = Vec::new();
+    for pid in pids() {
+        match namespace_id(Path::new(&format!("/proc/{pid}/ns/net"))) {
+            Some(ns) if seen.insert(ns) => found.push(Namespace {
+                name: names
+                    .get(&ns)
+                    .cloned()
+                    .unwrap_or_else(|| format!("net:[{ns}]")),
+                named: names.contains_key(&ns),
+                pid: Some(pid),
+            }),
+            _ => {}
+        }
+    }
+    for (ns, name) in &names {
+        if seen.insert(*ns) {
+            found.push(Namespace {
+                name: name.clone(),
+                named: true,
+                pid: None,
+            });
+        }
+    }
+    found
+}
+
+/// A file of a namespace's `/proc/net` (`fib_trie`, `if_inet6`): through a process in it, or by
+/// entering a named one (root).
+pub fn read_net_file(ns: &Namespace, file: &str) -> io::Result<String> {
+    match ns.pid {
+        Some(pid) => fs::read_to_string(format!("/proc/{pid}/net/{file}")),
+        None => inside(&name_path(&ns.name), || {
+            fs::read_to_string(Path::new("/proc/thread-self/net").join(file))
+        }),
+    }
+}
+
+/// The TCP listeners of a namespace.
+pub fn tcp_listeners_in(ns: &Namespace) -> io::Result<Vec<Listener>> {
+    match ns.pid {
+        Some(pid) => read_tcp_listeners(Path::new(&format!("/proc/{pid}/net"))),
+        None => listeners_inside(&name_path(&ns.name)),
+    }
+}
+
+/// Runs `work` on a thread that entered the namespace bound at `path` (needs root).
+fn inside<T: Send>(path: &Path, work: impl FnOnce() -> io::Result<T> + Send) -> io::Result<T> {
     let file = fs::File::open(path)?;
     std::thread::scope(|scope| {
         scope
@@ -167,7 +236,7 @@ fn listeners_inside(path: &Path) -> io::Result<Vec<Listener>> {
                     std::os::fd::AsFd::as_fd(&file),
                     Some(rustix::thread::LinkNameSpaceType::Network),
                 )?;
-                read_tcp_listeners(Path::new("/proc/thread-self/net"))
+                work()
             })
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the namespace reader thread panicked")))

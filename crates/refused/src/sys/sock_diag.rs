@@ -28,30 +28,76 @@ pub fn tcp_listeners() -> io::Result<Vec<Listener>> {
 }
 
 fn dump(socket: &Socket, family: u8) -> io::Result<Vec<Listener>> {
-    let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
     let socket_id = if family == AF_INET {
         SocketId::new_v4()
     } else {
         SocketId::new_v6()
     };
-    let mut request = NetlinkMessage::new(
-        header,
-        SockDiagMessage::InetRequest(InetRequest {
-            family,
-            protocol: IPPROTO_TCP,
-            extensions: ExtensionFlags::empty(),
-            states: StateFlags::LISTEN,
-            socket_id,
-        })
-        .into(),
-    );
+    let request = InetRequest {
+        family,
+        protocol: IPPROTO_TCP,
+        extensions: ExtensionFlags::empty(),
+        states: StateFlags::LISTEN,
+        socket_id,
+    };
+    let responses = ask(socket, request, NLM_F_REQUEST | NLM_F_DUMP)?;
+    Ok(responses.iter().map(listener).collect())
+}
+
+/// `TCP_ESTABLISHED` and `TCP_SYN_RECV` of the kernel's `tcp_states.h`.
+const TCP_ESTABLISHED: u8 = 1;
+const TCP_SYN_RECV: u8 = 3;
+
+/// Whether the program listening at `server` has accepted the connection from `client`:
+/// until `accept()` gives it a file, the server's end of a connection has no inode (and once
+/// it is closed, it has none again, but is no longer established).
+/// `Ok(None)`: the server's end is not in this namespace (a remote server, or gone).
+pub fn is_accepted(
+    client: std::net::SocketAddr,
+    server: std::net::SocketAddr,
+) -> io::Result<Option<bool>> {
+    let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
+    socket.bind_auto()?;
+    socket.connect(&SocketAddr::new(0, 0))?;
+    let family = if server.is_ipv4() { AF_INET } else { AF_INET6 };
+    let request = InetRequest {
+        family,
+        protocol: IPPROTO_TCP,
+        extensions: ExtensionFlags::empty(),
+        states: StateFlags::all(),
+        socket_id: SocketId {
+            source_port: server.port(),
+            destination_port: client.port(),
+            source_address: server.ip(),
+            destination_address: client.ip(),
+            interface_id: 0,
+            // INET_DIAG_NOCOOKIE: match on the addresses alone.
+            cookie: [0xff; 8],
+        },
+    };
+    match ask(&socket, request, NLM_F_REQUEST) {
+        // A closed end has no file either: only an open, file-less end is still queued.
+        Ok(responses) => Ok(responses.first().map(|r| {
+            let queued = matches!(r.header.state, TCP_ESTABLISHED | TCP_SYN_RECV);
+            r.header.inode != 0 || !queued
+        })),
+        Err(err) if err.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Sends one request and reads every answer until the end of the dump (or the one answer).
+fn ask(socket: &Socket, request: InetRequest, flags: u16) -> io::Result<Vec<InetResponse>> {
+    let mut header = NetlinkHeader::default();
+    header.flags = flags;
+    let mut request = NetlinkMessage::new(header, SockDiagMessage::InetRequest(request).into());
     request.finalize();
     let mut buf = vec![0; request.buffer_len()];
     request.serialize(&mut buf);
     socket.send(&buf, 0)?;
 
-    let mut listeners = Vec::new();
+    let dump = flags & NLM_F_DUMP != 0;
+    let mut responses = Vec::new();
     loop {
         let (data, _) = socket.recv_from_full()?;
         let mut offset = 0;
@@ -61,9 +107,12 @@ fn dump(socket: &Socket, family: u8) -> io::Result<Vec<Listener>> {
             let length = message.header.length as usize;
             match message.payload {
                 NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
-                    listeners.push(listener(&response));
+                    responses.push(*response);
+                    if !dump {
+                        return Ok(responses);
+                    }
                 }
-                NetlinkPayload::Done(_) => return Ok(listeners),
+                NetlinkPayload::Done(_) => return Ok(responses),
                 NetlinkPayload::Error(err) => {
                     return Err(err.code.map_or_else(
                         || io::Error::other("sock_diag failed"),
@@ -125,5 +174,24 @@ mod tests {
         assert_eq!(ours.backlog, Some(7));
         assert_eq!(ours.v6only, Some(true));
         assert_eq!(ours.queue, 0);
+    }
+}
+#[cfg(test)]
+mod accept_tests {
+    use super::is_accepted;
+    use std::net::{TcpListener, TcpStream};
+
+    #[test]
+    fn a_connection_is_accepted_once_the_program_takes_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = listener.local_addr().unwrap();
+        let stream = TcpStream::connect(server).unwrap();
+        let client = stream.local_addr().unwrap();
+        assert_eq!(is_accepted(client, server).unwrap(), Some(false));
+        let (_accepted, _) = listener.accept().unwrap();
+        assert_eq!(is_accepted(client, server).unwrap(), Some(true));
+        drop(listener);
+        let elsewhere = "127.0.0.1:9".parse().unwrap();
+        assert_eq!(is_accepted(client, elsewhere).unwrap(), None);
     }
 }

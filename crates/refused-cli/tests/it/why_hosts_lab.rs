@@ -1,0 +1,158 @@
+//! `refused why` on setups shaped like real hosts, in the lab: routes of this host that reject,
+//! port proxies, containers' own addresses, published ports.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use refused_lab::{CLIENT_V4, FullQueue, Lab, ListenSpec};
+
+use crate::why_lab::{cause, evidence, listen_on_client, why};
+
+#[test]
+fn a_rejecting_route_of_this_host_is_named_with_how_to_remove_it() {
+    let Some(lab) = Lab::or_skip("a_rejecting_route_of_this_host_is_named_with_how_to_remove_it")
+    else {
+        return;
+    };
+    let routes: [(&[&str], &str, &str, &str); 4] = [
+        (
+            &["route", "add", "unreachable", "10.91.0.0/16"],
+            "10.91.3.4:80",
+            "network-unreachable",
+            "unreachable",
+        ),
+        (
+            &["route", "add", "prohibit", "10.92.0.0/16"],
+            "10.92.3.4:80",
+            "blocked-locally",
+            "prohibit",
+        ),
+        (
+            &["route", "add", "blackhole", "10.93.0.0/16"],
+            "10.93.3.4:80",
+            "network-unreachable",
+            "blackhole",
+        ),
+        (
+            &["-6", "route", "add", "prohibit", "fd93::/32"],
+            "[fd93::4]:80",
+            "blocked-locally",
+            "prohibit",
+        ),
+    ];
+    for (add, target, expected, kind) in routes {
+        lab.client.ip(add).unwrap();
+        let report = why(&lab, &[target, "--timeout", "2s"]);
+        assert_eq!(cause(&report), expected, "{target}: {report}");
+        let route = evidence(&report, "route");
+        assert_eq!(route.len(), 1, "{target}: {report}");
+        assert_eq!(route[0]["type"], kind, "{report}");
+        assert_eq!(route[0]["destination"], add[add.len() - 1], "{report}");
+        let suggestions = report["suggestions"].to_string();
+        assert!(suggestions.contains("route del"), "{report}");
+        assert!(
+            !report["summary"].as_str().unwrap().contains("remote"),
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn localhost_while_the_program_listens_on_the_lan_address_only_is_another_address() {
+    let Some(lab) = Lab::or_skip(
+        "localhost_while_the_program_listens_on_the_lan_address_only_is_another_address",
+    ) else {
+        return;
+    };
+    let listener = listen_on_client(&lab, SocketAddr::new(CLIENT_V4.into(), 46101));
+    let report = why(&lab, &["localhost:46101"]);
+    assert_eq!(cause(&report), "listening-on-other-address", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains(&CLIENT_V4.to_string()), "{report}");
+    let suggestions = report["suggestions"].to_string();
+    assert!(
+        suggestions.contains(&format!("{CLIENT_V4}:46101")),
+        "{report}"
+    );
+    assert!(!suggestions.contains("`127.0.0.1`"), "{report}");
+    drop(listener);
+}
+
+/// The server namespace plays a container of the client's host: its own address is local
+/// evidence, read from its tables like this host's.
+#[test]
+fn a_containers_own_address_is_explained_from_its_listeners() {
+    let Some(lab) = Lab::or_skip("a_containers_own_address_is_explained_from_its_listeners") else {
+        return;
+    };
+    // Every lab's server holds SERVER_V4, and other tests' labs run beside this one: an address
+    // of this lab's server alone, so that one namespace of the machine holds it.
+    let pid = std::process::id();
+    let own = Ipv4Addr::new(10, 78, (pid >> 8) as u8, (pid & 0xff) as u8);
+    lab.server
+        .ip(&["addr", "add", &format!("{own}/32"), "dev", "eth0"])
+        .unwrap();
+    lab.client
+        .ip(&["route", "add", &format!("{own}/32"), "dev", "eth0"])
+        .unwrap();
+    let in_server = |addr: SocketAddr| {
+        lab.server
+            .run(|| ListenSpec::new(addr).listen())
+            .unwrap()
+            .unwrap()
+    };
+    let namespace = |report: &serde_json::Value| {
+        let found = evidence(report, "namespace");
+        assert_eq!(found.len(), 1, "{report}");
+        assert_eq!(found[0]["netns"], lab.server.name(), "{report}");
+    };
+
+    // Its accept queue is full: the SYNs are dropped, and the queue says why.
+    let full = lab
+        .server
+        .run(|| FullQueue::with_backlog(SocketAddr::new(own.into(), 46201), 0))
+        .unwrap()
+        .unwrap();
+    let report = why(&lab, &["--timeout", "1s", &format!("{own}:46201")]);
+    assert_eq!(cause(&report), "listen-queue-full", "{report}");
+    assert_eq!(evidence(&report, "listener")[0]["port"], 46201);
+    namespace(&report);
+    drop(full);
+
+    // The program inside listens on its own loopback only (the classic `127.0.0.1` in a
+    // container): another address, and the fix is inside it.
+    let _loopback = in_server(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 46202));
+    let report = why(&lab, &[&format!("{own}:46202")]);
+    assert_eq!(cause(&report), "listening-on-other-address", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("only programs inside"),
+        "{report}"
+    );
+    assert!(
+        report["suggestions"].to_string().contains("0.0.0.0"),
+        "{report}"
+    );
+    namespace(&report);
+
+    // A near port there is the wrong port; nothing at all is no listener, in that namespace.
+    let _near = in_server(SocketAddr::new(own.into(), 46213));
+    let report = why(&lab, &[&format!("{own}:46203")]);
+    assert_eq!(cause(&report), "wrong-port", "{report}");
+    assert_eq!(evidence(&report, "listener")[0]["port"], 46213);
+    let report = why(&lab, &[&format!("{own}:46299")]);
+    assert_eq!(cause(&report), "no-listener", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains(lab.server.name()),
+        "{report}"
+    );
+    namespace(&report);
+
+    // Seen from a machine of its own, the same address is a remote host's.
+    let report = crate::why_lab::why_alone(&lab, &[&format!("{own}:46299")]);
+    assert_eq!(cause(&report), "closed", "{report}");
+}

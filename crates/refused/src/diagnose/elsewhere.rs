@@ -1,0 +1,123 @@
+//! Rules for an address that another network namespace of this host holds (a container's own
+//! IP): its listeners are readable, so the address is explained like one of this host's own,
+//! with the namespace named and fixes that work from outside it.
+
+use std::net::SocketAddr;
+
+use crate::outcome::Outcome;
+
+use super::cause::Cause;
+use super::evidence::{Evidence, HeldListener};
+use super::facts::{AddressFacts, Facts, Holder};
+use super::rules::{Finding, full_queue, intended, listed, proxy_fix};
+
+/// Explains a failed connect to `dest`, held by `holder`; `None` when its listeners could not
+/// be read or the outcome is not about listeners (the generic rules then speak).
+pub(super) fn held(
+    facts: &Facts,
+    address: &AddressFacts,
+    dest: SocketAddr,
+    holder: &Holder,
+) -> Option<Finding> {
+    let listeners = holder.listeners.as_deref()?;
+    let (ip, port) = (dest.ip(), dest.port());
+    let netns = &holder.netns;
+    let on_port: Vec<&HeldListener> = listeners
+        .iter()
+        .filter(|l| l.listener.port == port)
+        .collect();
+    let exact: Vec<&HeldListener> = on_port
+        .iter()
+        .copied()
+        .filter(|l| l.listener.accepts(ip))
+        .collect();
+    let inside = format!("network namespace {netns}, which holds {ip}");
+    let enter = match holder.pid {
+        Some(pid) if !holder.named => format!("sudo nsenter -t {pid} -n"),
+        _ => format!("sudo ip netns exec {netns}"),
+    };
+
+    let finding = match (address.attempt.outcome, exact.first()) {
+        (Outcome::Timeout, Some(_)) => match full_queue(&exact) {
+            Some(finding) => finding,
+            None => Finding::new(
+                Cause::Filtered,
+                format!(
+                    "{} listens on {dest} in {inside}, but the connection got no answer: a firewall of this host or of that namespace drops it",
+                    exact[0].owner()
+                ),
+            )
+            .evidence(listed(&exact))
+            .suggest(format!("`{enter} nft list ruleset` shows the namespace's rules; `sudo nft list ruleset` this host's")),
+        },
+        (Outcome::Reset, Some(listener)) => Finding::new(
+            Cause::NotReady,
+            format!(
+                "{} listens on {} in {inside}, but reset the connection as soon as it was made",
+                listener.owner(),
+                listener.endpoint()
+            ),
+        )
+        .evidence(listed(&exact))
+        .suggest(proxy_fix(Some(listener))),
+        (Outcome::Refused, Some(listener)) => Finding::new(
+            Cause::BlockedLocally,
+            format!(
+                "{} listens on {} in {inside}, yet the connection was refused: a firewall of that namespace rejects it",
+                listener.owner(),
+                listener.endpoint()
+            ),
+        )
+        .evidence(listed(&exact))
+        .suggest(format!("`{enter} nft list ruleset` shows the namespace's rules")),
+        (Outcome::Refused | Outcome::Reset, None) if !on_port.is_empty() => {
+            let bound = on_port[0];
+            let every = if ip.is_ipv4() { "0.0.0.0" } else { "::" };
+            let only_inside = if bound.listener.address.is_loopback() {
+                format!(", which only programs inside {netns} can reach")
+            } else {
+                String::new()
+            };
+            Finding::new(
+                Cause::ListeningOnOtherAddress,
+                format!(
+                    "{} listens on port {port} in {inside}, but only on {}{only_inside}",
+                    bound.owner(),
+                    bound.listener.address
+                ),
+            )
+            .evidence(listed(&on_port))
+            .suggest(format!(
+                "make the program listen on {every} (every address) inside the namespace: its bind or host setting (`--host {every}`, `--bind {every}`, `listen_addresses = '*'`)"
+            ))
+        }
+        (Outcome::Refused | Outcome::Reset, None) => {
+            match intended(facts, ip, port, listeners) {
+                Some((candidate, why)) => Finding::new(
+                    Cause::WrongPort,
+                    format!(
+                        "nothing listens on port {port} in {inside}, but {} listens on {} there ({why})",
+                        candidate.owner(),
+                        candidate.endpoint()
+                    ),
+                )
+                .evidence([Evidence::Listener(candidate.clone())])
+                .suggest(format!("connect to {} instead", candidate.reach_at(ip)))
+                .suggest(format!("or make the service listen on port {port}")),
+                None => Finding::new(
+                    Cause::NoListener,
+                    format!("nothing listens on port {port} in {inside}"),
+                )
+                .suggest(format!(
+                    "start the service in that namespace (a container: is its program running? its logs say why not); `{enter} ss -ltnp` lists what listens there"
+                )),
+            }
+        }
+        _ => return None,
+    };
+    Some(finding.evidence([Evidence::Namespace {
+        netns: netns.clone(),
+        address: ip,
+        pid: holder.pid,
+    }]))
+}
