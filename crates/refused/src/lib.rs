@@ -43,3 +43,12 @@ pub use connect::{
 pub use outcome::Outcome;
 pub use resolve::{ResolveError, ResolveErrorKind};
 pub use target::{Endpoint, Host, Port, Scheme, Target, TargetError, TargetErrorKind};
+
+/// The pure parsers of the host's text, for the fuzz targets in `fuzz/`: not part of the API
+/// (how the host is read is private), and free to change.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::sys::tables::{
+        TableError, UnixListener, parse_tcp_listeners, parse_unix_listeners,
+    };
+}

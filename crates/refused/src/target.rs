@@ -315,7 +315,26 @@ pub enum TargetErrorKind {
     /// `unix://` without an absolute path.
     #[error("unix socket path `{0}` must be absolute, as `unix:///run/app.sock`")]
     RelativeUnixPath(String),
+    /// A unix socket path longer than `sun_path` holds.
+    #[error(
+        "unix socket path `{path}` is {bytes} bytes long, over the limit of {UNIX_PATH_MAX} \
+         (`sun_path` holds 108 bytes, the closing NUL included): use a shorter path, or a \
+         symbolic link to the socket's directory"
+    )]
+    UnixPathTooLong {
+        /// The path.
+        path: String,
+        /// Its length in bytes.
+        bytes: usize,
+    },
+    /// A unix socket path with a NUL byte in it, which no file name has.
+    #[error("unix socket path `{0}` contains a NUL byte")]
+    UnixPathNul(String),
 }
+
+/// The longest unix socket path in bytes: `sun_path` is 108 bytes, and the path must end in NUL
+/// there (std and tokio refuse a path that fills it).
+pub const UNIX_PATH_MAX: usize = 107;
 
 fn parse(input: &str) -> Result<Target, TargetErrorKind> {
     let trimmed = input.trim();
@@ -323,7 +342,7 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
         return Err(TargetErrorKind::Empty);
     }
     if trimmed.starts_with('/') {
-        return Ok(unix_target(trimmed, trimmed));
+        return unix_target(trimmed, trimmed);
     }
     let (scheme, rest) = match trimmed.split_once("://") {
         Some((prefix, rest)) => (
@@ -335,7 +354,7 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
     };
     if scheme == Scheme::Unix {
         return if rest.starts_with('/') {
-            Ok(unix_target(trimmed, rest))
+            unix_target(trimmed, rest)
         } else {
             Err(TargetErrorKind::RelativeUnixPath(rest.to_owned()))
         };
@@ -364,13 +383,26 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
     })
 }
 
-fn unix_target(original: &str, path: &str) -> Target {
-    Target {
+/// A unix target, if the kernel can take its path: a connect to a longer one or one with a NUL
+/// would fail before reaching the kernel, which is the user's input to fix, not a diagnosis.
+fn unix_target(original: &str, path: &str) -> Result<Target, TargetErrorKind> {
+    if path.contains('\0') {
+        return Err(TargetErrorKind::UnixPathNul(
+            path.escape_debug().to_string(),
+        ));
+    }
+    if path.len() > UNIX_PATH_MAX {
+        return Err(TargetErrorKind::UnixPathTooLong {
+            path: path.to_owned(),
+            bytes: path.len(),
+        });
+    }
+    Ok(Target {
         scheme: Scheme::Unix,
         endpoint: Endpoint::Unix(PathBuf::from(path)),
         path: String::new(),
         original: original.to_owned(),
-    }
+    })
 }
 
 /// Splits `host:port`, `[v6]:port`, `host` or `[v6]` into the host and the port's text.
@@ -564,6 +596,40 @@ mod tests {
         assert_eq!(
             error("unix://app.sock"),
             TargetErrorKind::RelativeUnixPath("app.sock".into())
+        );
+    }
+
+    #[test]
+    fn unix_paths_must_fit_sun_path() {
+        let longest = format!("/{}", "a".repeat(UNIX_PATH_MAX - 1));
+        for input in [longest.clone(), format!("unix://{longest}")] {
+            let target: Target = input.parse().unwrap();
+            assert_eq!(target.endpoint(), &Endpoint::Unix(longest.clone().into()));
+        }
+        let over = format!("{longest}b");
+        for input in [over.clone(), format!("unix://{over}")] {
+            assert_eq!(
+                error(&input),
+                TargetErrorKind::UnixPathTooLong {
+                    path: over.clone(),
+                    bytes: 108
+                }
+            );
+        }
+        // Bytes, not characters: 54 two-byte characters are 109 bytes.
+        let wide = format!("/{}", "é".repeat(54));
+        assert!(matches!(
+            error(&wide),
+            TargetErrorKind::UnixPathTooLong { bytes: 109, .. }
+        ));
+        let message = over.parse::<Target>().unwrap_err().to_string();
+        assert!(
+            message.contains("108 bytes long, over the limit of 107"),
+            "{message}"
+        );
+        assert_eq!(
+            error("unix:///run/a\0b.sock"),
+            TargetErrorKind::UnixPathNul("/run/a\\0b.sock".into())
         );
     }
 

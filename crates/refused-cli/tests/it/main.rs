@@ -9,6 +9,7 @@ mod docs;
 mod proxy;
 mod scan;
 mod terminal;
+mod unix;
 mod wait;
 mod why;
 mod why_hosts_lab;

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::outcome::Outcome;
 use crate::resolve::ResolveError;
+use crate::sys::unix_path::FileType;
 use crate::target::TargetError;
 
 /// Where an attempt went: a socket address or a unix socket path.
@@ -71,6 +72,10 @@ pub enum ConnectErrorKind {
     Failed(Outcome),
     /// A unix socket target was given where a TCP connection was asked for.
     NotTcp,
+    /// A unix socket path names a file that is not a socket (a directory, a regular file, a
+    /// FIFO): the kernel refused the connect (`ECONNREFUSED`, the attempt's outcome), and no
+    /// server will ever listen on that file.
+    NotASocket(FileType),
 }
 
 /// A failed connect: why, every attempt made, and how long it all took.
@@ -121,6 +126,7 @@ impl ConnectError {
     pub const fn outcome(&self) -> Option<Outcome> {
         match self.kind {
             ConnectErrorKind::Failed(outcome) => Some(outcome),
+            ConnectErrorKind::NotASocket(_) => Some(Outcome::Refused),
             ConnectErrorKind::InvalidTarget(_)
             | ConnectErrorKind::Resolve(_)
             | ConnectErrorKind::NotTcp => None,
@@ -133,6 +139,7 @@ impl ConnectError {
             ConnectErrorKind::InvalidTarget(_) | ConnectErrorKind::NotTcp => "invalid-target",
             ConnectErrorKind::Resolve(err) => err.kind.as_label(),
             ConnectErrorKind::Failed(outcome) => outcome.as_label(),
+            ConnectErrorKind::NotASocket(_) => Outcome::Refused.as_label(),
         }
     }
 
@@ -156,6 +163,14 @@ impl fmt::Display for ConnectError {
                 return write!(f, "`{}` is a unix socket, not a TCP target", self.target);
             }
             ConnectErrorKind::Resolve(err) => write!(f, "{err}")?,
+            ConnectErrorKind::NotASocket(file_type) => {
+                let path = self.attempts.first().map(|a| &a.address);
+                match path {
+                    Some(path) => write!(f, "{path} is a {file_type}, not a socket")?,
+                    None => write!(f, "{} is a {file_type}, not a socket", self.target)?,
+                }
+                f.write_str(" (the connect was refused: check the socket path the service uses)")?;
+            }
             ConnectErrorKind::Failed(outcome) => {
                 let addresses = self.addresses_with(*outcome);
                 let shown: Vec<String> =
@@ -220,6 +235,7 @@ impl From<ConnectError> for io::Error {
             }
             ConnectErrorKind::Resolve(_) => io::ErrorKind::NotFound,
             ConnectErrorKind::Failed(outcome) => outcome.io_error_kind(),
+            ConnectErrorKind::NotASocket(_) => Outcome::Refused.io_error_kind(),
         };
         Self::new(kind, err)
     }

@@ -22,6 +22,7 @@ pub use eyeballs::{ATTEMPT_DELAY, interleave};
 
 use crate::outcome::Outcome;
 use crate::resolve::{ResolveError, ResolveErrorKind, resolve};
+use crate::sys::unix_path::{self, FileType, Lookup};
 use crate::target::{Endpoint, Target};
 
 /// A connection made, with the attempts it took.
@@ -280,7 +281,7 @@ impl Dialer {
             }),
             Err(_) => Err(ConnectError::new(
                 path.display().to_string(),
-                ConnectErrorKind::Failed(outcome),
+                unix_failure(path, outcome),
                 attempts,
                 start.elapsed(),
             )),
@@ -301,6 +302,21 @@ pub(crate) fn parse_target(text: &str) -> Result<Target, ConnectError> {
 }
 
 /// Hands a connected socket to tokio's reactor.
+/// Why a unix connect failed: a refusal by a file that is not a socket says more than the
+/// refusal (the kernel refuses those too, and no server will ever listen there). Looked at only
+/// after a refusal, so the success path costs nothing.
+fn unix_failure(path: &Path, outcome: Outcome) -> ConnectErrorKind {
+    if outcome == Outcome::Refused {
+        if let Lookup::Found(metadata) = unix_path::lookup(path) {
+            let file_type = FileType::of(&metadata);
+            if file_type != FileType::Socket {
+                return ConnectErrorKind::NotASocket(file_type);
+            }
+        }
+    }
+    ConnectErrorKind::Failed(outcome)
+}
+
 fn register(connected: Connected<Socket>) -> Result<Connected<TcpStream>, ConnectError> {
     connected.try_map(|socket| TcpStream::from_std(std::net::TcpStream::from(socket)))
 }

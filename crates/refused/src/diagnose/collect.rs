@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::fs;
 use std::net::SocketAddr;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use futures_util::future::join_all;
@@ -14,12 +14,14 @@ use crate::resolve::{self, ResolveError, ResolveErrorKind};
 use crate::sys::firewall::{self, FirewallError, Hook, Packet};
 use crate::sys::route::{self, RejectingRoute};
 use crate::sys::tables::{self, Listener};
+use crate::sys::unix_diag;
+use crate::sys::unix_path::{self, FileType, Lookup, Mode, Owner};
 use crate::sys::{self, addresses, host, netns, process};
 use crate::target::{Endpoint, Host, Port, Target};
 
 use super::Options;
 use super::commands;
-use super::evidence::{HeldListener, UnixSocketFacts, Unseen};
+use super::evidence::{EarlierListener, HeldListener, UnixSocketFacts, Unseen};
 use super::facts::{AddressFacts, Facts, Holder, Init, Privilege, Resolution};
 
 const AS_ROOT: &str = "run as root";
@@ -320,48 +322,152 @@ async fn unix(dialer: &Dialer, path: &Path) -> (Attempt, UnixSocketFacts) {
         elapsed: std::time::Duration::ZERO,
         try_number: 1,
     });
-    (attempt, unix_facts(path))
+    let facts = unix_facts(path, attempt.outcome);
+    (attempt, facts)
 }
 
-fn unix_facts(path: &Path) -> UnixSocketFacts {
-    let meta = fs::metadata(path).ok();
-    let file_type = meta.as_ref().map(|m| {
-        let t = m.file_type();
-        if t.is_socket() {
-            "socket"
-        } else if t.is_dir() {
-            "directory"
-        } else if t.is_fifo() {
-            "fifo"
-        } else if t.is_file() {
-            "regular file"
-        } else {
-            "special file"
-        }
-    });
-    let listening = (file_type == Some("socket"))
-        .then(|| {
-            let canonical = fs::canonicalize(path).ok();
-            tables::read_unix_listeners().ok().map(|listeners| {
-                listeners
-                    .iter()
-                    .any(|l| l.path == path || canonical.as_deref() == Some(l.path.as_path()))
-            })
-        })
-        .flatten();
-    UnixSocketFacts {
+fn unix_facts(path: &Path, outcome: crate::Outcome) -> UnixSocketFacts {
+    let mut facts = UnixSocketFacts {
         path: path.to_owned(),
-        exists: meta.is_some(),
-        file_type,
-        mode: meta.as_ref().map(|m| format!("{:04o}", m.mode() & 0o7777)),
-        uid: meta.as_ref().map(MetadataExt::uid),
-        gid: meta.as_ref().map(MetadataExt::gid),
-        user: meta
-            .as_ref()
-            .and_then(|m| host::account_name("/etc/passwd", m.uid())),
-        group: meta
-            .as_ref()
-            .and_then(|m| host::account_name("/etc/group", m.gid())),
-        listening,
+        exists: Some(false),
+        file_type: None,
+        mode: None,
+        uid: None,
+        gid: None,
+        user: None,
+        group: None,
+        listening: None,
+        closed_directory: None,
+        earlier_listeners: Vec::new(),
+    };
+    let metadata = match unix_path::lookup(path) {
+        Lookup::Found(metadata) => metadata,
+        Lookup::Missing => return facts,
+        Lookup::Hidden(closed) => {
+            facts.exists = None;
+            facts.closed_directory = closed;
+            return facts;
+        }
+    };
+    let owner = Owner::of(&metadata);
+    facts.exists = Some(true);
+    facts.file_type = Some(FileType::of(&metadata));
+    facts.mode = Some(Mode::from_st_mode(metadata.mode()));
+    facts.uid = Some(owner.uid);
+    facts.gid = Some(owner.gid);
+    facts.user = owner.user;
+    facts.group = owner.group;
+    if facts.is_socket() {
+        let (listening, earlier) = listeners_of(path, &metadata, outcome);
+        facts.listening = listening;
+        facts.earlier_listeners = earlier_listeners(&earlier);
+    }
+    facts
+}
+
+/// Whether a socket listens on the very file at `path`, and the socket inodes of those that
+/// listen under its name on an earlier file. `sock_diag` knows the file each listener is bound
+/// to; without it, the connect's own answer decides, and a refused connect to a socket whose
+/// path `/proc/net/unix` lists as listening means that listener holds an earlier file.
+fn listeners_of(
+    path: &Path,
+    metadata: &fs::Metadata,
+    outcome: crate::Outcome,
+) -> (Option<bool>, Vec<u64>) {
+    let canonical = fs::canonicalize(path).ok();
+    let canonical = canonical.as_deref();
+    if let Ok(listeners) = unix_diag::unix_listeners() {
+        let file = unix_diag::FileId::of(metadata);
+        let listening = listeners
+            .iter()
+            .any(|l| l.listens_on(file, path, canonical));
+        let earlier = listeners
+            .iter()
+            .filter(|l| l.has_path(path, canonical) && !l.listens_on(file, path, canonical))
+            .map(|l| l.inode)
+            .collect();
+        return (Some(listening), earlier);
+    }
+    let table = tables::read_unix_listeners().unwrap_or_default();
+    by_outcome(outcome, &table, path, canonical)
+}
+
+/// Without `sock_diag`: the connect answered for the file itself (a refusal means nothing
+/// listens on it), and a listener that `/proc/net/unix` shows under the same path after a
+/// refusal is bound to an earlier file.
+fn by_outcome(
+    outcome: crate::Outcome,
+    table: &[tables::UnixListener],
+    path: &Path,
+    canonical: Option<&Path>,
+) -> (Option<bool>, Vec<u64>) {
+    match outcome {
+        crate::Outcome::Connected => (Some(true), Vec::new()),
+        crate::Outcome::Refused => {
+            let earlier = table
+                .iter()
+                .filter(|l| l.path == path || Some(l.path.as_path()) == canonical)
+                .map(|l| l.inode)
+                .collect();
+            (Some(false), earlier)
+        }
+        _ => (None, Vec::new()),
+    }
+}
+
+/// The processes holding sockets that listen on an earlier file of the path.
+fn earlier_listeners(inodes: &[u64]) -> Vec<EarlierListener> {
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let owners = process::owners(&inodes.iter().copied().collect::<HashSet<u64>>());
+    inodes
+        .iter()
+        .map(|&inode| {
+            let owner = owners.get(inode);
+            EarlierListener {
+                inode,
+                pid: owner.map(|p| p.pid),
+                process: owner.map(|p| p.command.clone()),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Outcome;
+    use crate::sys::tables::UnixListener;
+
+    #[test]
+    fn without_sock_diag_the_connect_answers_for_the_file() {
+        let path = Path::new("/run/app.sock");
+        let table = [
+            UnixListener {
+                path: path.to_owned(),
+                inode: 7,
+            },
+            UnixListener {
+                path: "/run/other.sock".into(),
+                inode: 8,
+            },
+        ];
+        assert_eq!(
+            by_outcome(Outcome::Refused, &table, path, None),
+            (Some(false), vec![7])
+        );
+        assert_eq!(
+            by_outcome(Outcome::Refused, &table[1..], path, None),
+            (Some(false), vec![])
+        );
+        assert_eq!(
+            by_outcome(Outcome::Connected, &table, path, None),
+            (Some(true), vec![])
+        );
+        assert_eq!(
+            by_outcome(Outcome::PermissionDenied, &table, path, None),
+            (None, vec![])
+        );
     }
 }

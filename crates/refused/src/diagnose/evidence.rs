@@ -13,6 +13,7 @@ pub use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::process::Process;
 pub use crate::sys::route::{RejectingRoute, RouteKind};
 pub use crate::sys::tables::Listener;
+pub use crate::sys::unix_path::{Class, ClosedDirectory, FileType, Mode, Owner, Permission};
 
 /// One fact behind a diagnosis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -151,18 +152,19 @@ impl HeldListener {
     }
 }
 
-/// A unix socket path, as `stat` and `/proc/net/unix` see it.
+/// A unix socket path, as `stat` and the kernel's unix socket table see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnixSocketFacts {
     /// The path.
     pub path: PathBuf,
-    /// Whether anything exists there.
-    pub exists: bool,
-    /// `socket`, `directory`, `file`, ... when it exists.
-    pub file_type: Option<&'static str>,
-    /// Permission bits, in octal (`0660`).
-    pub mode: Option<String>,
-    /// Owner uid and gid.
+    /// Whether anything exists there; `None` when a directory on the way hides it from this
+    /// user ([`Self::closed_directory`]).
+    pub exists: Option<bool>,
+    /// What kind of file it is, when it exists.
+    pub file_type: Option<FileType>,
+    /// Permission bits (`0660` in JSON).
+    pub mode: Option<Mode>,
+    /// Owner uid.
     pub uid: Option<u32>,
     /// Owner gid.
     pub gid: Option<u32>,
@@ -170,8 +172,44 @@ pub struct UnixSocketFacts {
     pub user: Option<String>,
     /// The owner's group name.
     pub group: Option<String>,
-    /// Whether a socket of this namespace listens on the path (`/proc/net/unix`).
+    /// Whether a socket listens on the very file at the path (matched by inode and device
+    /// through `sock_diag`, not by name: a replaced file keeps the name); `None` when unknown.
     pub listening: Option<bool>,
+    /// The directory on the way that this user may not search.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_directory: Option<ClosedDirectory>,
+    /// Sockets that listen under this path but on an earlier file there (deleted or replaced
+    /// since they bound it): their server runs, yet cannot be reached through the path.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub earlier_listeners: Vec<EarlierListener>,
+}
+
+/// A socket still bound to a file that was at the path once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EarlierListener {
+    /// The socket's inode.
+    pub inode: u64,
+    /// The process holding it (`None`: not found, or not readable without root).
+    pub pid: Option<u32>,
+    /// Its command name.
+    pub process: Option<String>,
+}
+
+impl EarlierListener {
+    /// `nginx (pid 123)`, or `a process` when it could not be seen.
+    pub fn owner(&self) -> String {
+        match (&self.process, self.pid) {
+            (Some(process), Some(pid)) => format!("{process} (pid {pid})"),
+            _ => "a process".to_owned(),
+        }
+    }
+}
+
+impl UnixSocketFacts {
+    /// Whether the path is a socket file.
+    pub fn is_socket(&self) -> bool {
+        self.file_type == Some(FileType::Socket)
+    }
 }
 
 impl From<&Blocker> for Evidence {
@@ -263,31 +301,52 @@ impl fmt::Display for Evidence {
                 route.kind.as_str(),
                 route.destination.as_deref().unwrap_or("(not listed)")
             ),
-            Self::UnixSocket(facts) => {
-                let path = facts.path.display();
-                match (facts.exists, facts.file_type) {
-                    (false, _) => write!(f, "{path} does not exist"),
-                    (true, Some("socket")) => {
-                        write!(f, "{path} is a socket")?;
-                        if let (Some(mode), Some(uid), Some(gid)) =
-                            (&facts.mode, facts.uid, facts.gid)
-                        {
-                            let user = facts.user.clone().unwrap_or_else(|| uid.to_string());
-                            let group = facts.group.clone().unwrap_or_else(|| gid.to_string());
-                            write!(f, " (mode {mode}, owner {user}, group {group})")?;
-                        }
-                        match facts.listening {
-                            Some(true) => f.write_str(", and a process listens on it"),
-                            Some(false) => f.write_str(", and no process listens on it"),
-                            None => Ok(()),
-                        }
-                    }
-                    (true, kind) => {
-                        write!(f, "{path} is a {}, not a socket", kind.unwrap_or("file"))
-                    }
-                }
-            }
+            Self::UnixSocket(facts) => unix_socket(f, facts),
         }
+    }
+}
+
+fn unix_socket(f: &mut fmt::Formatter<'_>, facts: &UnixSocketFacts) -> fmt::Result {
+    let path = facts.path.display();
+    if let Some(dir) = &facts.closed_directory {
+        return write!(
+            f,
+            "directory {} (mode {}, owner {}, group {}) may not be searched by this user",
+            dir.path.display(),
+            dir.mode,
+            dir.owner.user_name(),
+            dir.owner.group_name()
+        );
+    }
+    match (facts.exists, facts.file_type) {
+        (None, _) => write!(f, "{path} cannot be looked at by this user"),
+        (Some(false), _) => write!(f, "{path} does not exist"),
+        (Some(true), Some(FileType::Socket)) => {
+            write!(f, "{path} is a socket")?;
+            if let (Some(mode), Some(uid), Some(gid)) = (facts.mode, facts.uid, facts.gid) {
+                let user = facts.user.clone().unwrap_or_else(|| uid.to_string());
+                let group = facts.group.clone().unwrap_or_else(|| gid.to_string());
+                write!(f, " (mode {mode}, owner {user}, group {group})")?;
+            }
+            match facts.listening {
+                Some(true) => f.write_str(", and a process listens on it")?,
+                Some(false) => f.write_str(", and no process listens on it")?,
+                None => {}
+            }
+            if let Some(earlier) = facts.earlier_listeners.first() {
+                write!(
+                    f,
+                    "; {} listens on an earlier file of that name, deleted or replaced since",
+                    earlier.owner()
+                )?;
+            }
+            Ok(())
+        }
+        (Some(true), kind) => write!(
+            f,
+            "{path} is a {}, not a socket",
+            kind.map_or("file", FileType::as_str)
+        ),
     }
 }
 

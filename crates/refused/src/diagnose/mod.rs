@@ -36,8 +36,9 @@ use crate::target::Target;
 
 pub use cause::Cause;
 pub use evidence::{
-    Blocker, Evidence, HeldListener, Hook, Listener, NameSource, Neighbour, Process,
-    RejectingRoute, RouteKind, UnixSocketFacts, Unseen,
+    Blocker, Class, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener, Hook,
+    Listener, Mode, NameSource, Neighbour, Owner, Permission, Process, RejectingRoute, RouteKind,
+    UnixSocketFacts, Unseen,
 };
 pub use facts::{AddressFacts, Facts, Holder, Init, Privilege, Resolution};
 pub use rules::{Finding, Unexplained};

@@ -14,8 +14,10 @@ use crate::sys::services;
 use crate::target::Scheme;
 
 use super::cause::Cause;
+use crate::sys::unix_path::{Class, FileType, Permission};
+
 use super::commands;
-use super::evidence::{Evidence, HeldListener};
+use super::evidence::{Evidence, HeldListener, UnixSocketFacts};
 use super::facts::{AddressFacts, Facts, Resolution};
 
 /// An `EHOSTUNREACH` faster than this came from an ICMP reject, not from neighbour discovery
@@ -786,19 +788,16 @@ fn is_near(a: u16, b: u16) -> bool {
 }
 
 /// Explains a unix socket target.
-fn unix(
-    outcome: Outcome,
-    facts: &super::evidence::UnixSocketFacts,
-    path: &str,
-) -> Result<Finding, Unexplained> {
+fn unix(outcome: Outcome, facts: &UnixSocketFacts, path: &str) -> Result<Finding, Unexplained> {
     let evidence = Evidence::UnixSocket(facts.clone());
     let finding = match outcome {
         Outcome::Connected => Finding::new(Cause::Reachable, format!("{path} accepts connections")),
-        _ if !facts.exists => Finding::new(Cause::SocketMissing, format!("{path} does not exist: the service is not running, or it uses another path"))
+        _ if facts.exists.is_none() => hidden(facts, path),
+        _ if facts.exists == Some(false) => Finding::new(Cause::SocketMissing, format!("{path} does not exist: the service is not running, or it uses another path"))
             .suggest("start the service; `ss -lxp` lists the unix sockets that listen, and their paths"),
-        _ if facts.file_type != Some("socket") => Finding::new(
+        _ if !facts.is_socket() => Finding::new(
             Cause::SocketMissing,
-            format!("{path} is a {}, not a socket", facts.file_type.unwrap_or("file")),
+            format!("{path} is a {}, not a socket", facts.file_type.map_or("file", FileType::as_str)),
         )
         .suggest("check the socket path the service is configured with; `ss -lxp` lists the unix sockets that listen"),
         Outcome::PermissionDenied => Finding::new(
@@ -806,37 +805,95 @@ fn unix(
             format!("{path} exists, but this user may not connect to it"),
         )
         .suggest(permission_fix(facts)),
-        Outcome::Refused => Finding::new(
-            Cause::SocketStale,
-            format!("{path} is a socket file, but no process listens on it: it was left by a server that is gone"),
-        )
-        .suggest("start the service again (it replaces the file); if it refuses to start because the file exists, remove the file first"),
+        Outcome::Refused => stale(facts, path),
         Outcome::Other(Some(libc::EAGAIN)) => Finding::new(
             Cause::ListenQueueFull,
             format!("a process listens on {path}, but its accept queue is full"),
         )
         .suggest("the server does not accept connections fast enough: it is stuck or overloaded"),
         Outcome::Timeout => Finding::new(Cause::ListenQueueFull, format!("{path} did not accept within the timeout: its server does not call accept()")),
+        Outcome::Other(Some(libc::EPROTOTYPE)) => Finding::new(
+            Cause::SocketMissing,
+            format!("{path} is a socket of another type (datagram or seqpacket): a stream connection cannot reach it"),
+        )
+        .suggest("check the socket path the service is configured with; `ss -lxp` lists the unix stream sockets that listen"),
         other => return Err(Unexplained { address: path.to_owned(), outcome: other }),
     };
     Ok(finding.evidence([evidence]))
 }
 
+/// A socket file nobody listens on: left by a server that is gone, or replaced while its server
+/// still listens on the earlier file (deleted or overwritten by another instance or a cleanup).
+fn stale(facts: &UnixSocketFacts, path: &str) -> Finding {
+    let Some(earlier) = facts.earlier_listeners.first() else {
+        return Finding::new(
+            Cause::SocketStale,
+            format!("{path} is a socket file, but no process listens on it: it was left by a server that is gone"),
+        )
+        .suggest("start the service again (it replaces the file); if it refuses to start because the file exists, remove the file first");
+    };
+    let owner = earlier.owner();
+    Finding::new(
+        Cause::SocketStale,
+        format!(
+            "no process listens on the socket file at {path}, but {owner} still listens on an earlier file of that name: the file was deleted or replaced after it started"
+        ),
+    )
+    .suggest(format!(
+        "restart {owner} so that it binds {path} again; until then nothing can reach it through that path"
+    ))
+    .suggest("find what replaced the file: a second instance of the service, or a cleanup of its directory (`systemd-tmpfiles`, a startup script)")
+}
+
+/// A path that a directory on the way hides from this user: the kernel denies the connect (and
+/// even a look at whether the socket exists) before the socket's own mode counts.
+fn hidden(facts: &UnixSocketFacts, path: &str) -> Finding {
+    let Some(dir) = &facts.closed_directory else {
+        return Finding::new(
+            Cause::SocketPermissionDenied,
+            format!("this user may not look at {path}: a directory on the way may not be searched"),
+        )
+        .suggest(format!(
+            "`namei -l {path}` shows the mode and owner of each directory on the way"
+        ));
+    };
+    let shown = dir.path.display();
+    let user = dir.owner.user_name();
+    let finding = Finding::new(
+        Cause::SocketPermissionDenied,
+        format!(
+            "this user may not search directory {shown} (mode {}, owner {user}), so it cannot reach {path}, nor tell whether it exists",
+            dir.mode
+        ),
+    );
+    let finding = match &dir.owner.group {
+        Some(group) if dir.mode.grants(Class::Group, Permission::Search) => finding.suggest(format!(
+            "join its group `{group}`: `sudo usermod -aG {group} $USER`, then log in again (or run as {user})"
+        )),
+        _ => finding.suggest(format!(
+            "run as {user} (`sudo -u {user} ...`), or let the service create {shown} with a mode others may search (`sudo chmod o+x {shown}`; the socket's own mode still decides who may connect)"
+        )),
+    };
+    finding.suggest(format!(
+        "`sudo ls -l {shown}` shows whether the socket is there"
+    ))
+}
+
 /// How to get the right to connect to a unix socket: through its group when the group may write.
-fn permission_fix(facts: &super::evidence::UnixSocketFacts) -> String {
-    let mode = facts
+fn permission_fix(facts: &UnixSocketFacts) -> String {
+    let group_may_write = facts
         .mode
-        .as_deref()
-        .and_then(|m| u32::from_str_radix(m, 8).ok())
-        .unwrap_or(0);
+        .is_some_and(|m| m.grants(Class::Group, Permission::Write));
     let user = facts.user.as_deref().unwrap_or("its owner");
     match facts.group.as_deref() {
-        Some(group) if mode & 0o020 != 0 => format!(
+        Some(group) if group_may_write => format!(
             "join its group `{group}`: `sudo usermod -aG {group} $USER`, then log in again (or run as {user})"
         ),
         _ => format!(
             "only {user} may connect (mode {}): run as {user} (`sudo -u {user} ...`), or have the service create the socket with a wider mode or group",
-            facts.mode.as_deref().unwrap_or("unknown")
+            facts
+                .mode
+                .map_or_else(|| "unknown".to_owned(), |m| m.to_string())
         ),
     }
 }

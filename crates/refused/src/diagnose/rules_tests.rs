@@ -12,6 +12,7 @@ use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Hook};
 use crate::sys::host::NameSource;
 use crate::sys::tables::Listener;
+use crate::sys::unix_path::{ClosedDirectory, FileType, Mode, Owner};
 
 fn facts(target: &str) -> Facts {
     Facts {
@@ -482,53 +483,178 @@ fn an_unexplained_outcome_is_an_error() {
     assert!(infer(&f).is_err());
 }
 
-fn unix_facts(exists: bool, file_type: Option<&'static str>) -> UnixSocketFacts {
+fn unix_facts(exists: bool, file_type: Option<FileType>) -> UnixSocketFacts {
     UnixSocketFacts {
         path: PathBuf::from("/run/app.sock"),
-        exists,
+        exists: Some(exists),
         file_type,
-        mode: Some("0660".into()),
+        mode: Some(Mode::from_st_mode(0o660)),
         uid: Some(0),
         gid: Some(27),
         user: Some("root".into()),
         group: Some("sudo".into()),
         listening: Some(false),
+        closed_directory: None,
+        earlier_listeners: Vec::new(),
     }
+}
+
+fn unix_finding(outcome: Outcome, facts: UnixSocketFacts) -> Finding {
+    let attempt = Attempt {
+        address: Address::Unix(facts.path.clone()),
+        outcome,
+        errno: None,
+        started: Duration::ZERO,
+        elapsed: Duration::ZERO,
+        try_number: 1,
+    };
+    infer(&Facts {
+        unix: Some((attempt, facts)),
+        ..facts_unix()
+    })
+    .unwrap()
 }
 
 #[test]
 fn unix_sockets() {
-    let with = |outcome, facts: UnixSocketFacts| {
-        let attempt = Attempt {
-            address: Address::Unix(facts.path.clone()),
-            outcome,
-            errno: None,
-            started: Duration::ZERO,
-            elapsed: Duration::ZERO,
-            try_number: 1,
-        };
-        cause(&Facts {
-            unix: Some((attempt, facts)),
-            ..facts_unix()
-        })
-    };
+    let with = |outcome, facts| unix_finding(outcome, facts).cause;
     let other = Outcome::Other(Some(libc::ENOENT));
     assert_eq!(with(other, unix_facts(false, None)), Cause::SocketMissing);
+    for not_a_socket in [FileType::Directory, FileType::RegularFile, FileType::Fifo] {
+        let finding = unix_finding(Outcome::Refused, unix_facts(true, Some(not_a_socket)));
+        assert_eq!(finding.cause, Cause::SocketMissing);
+        assert!(
+            finding
+                .summary
+                .contains(&format!("is a {not_a_socket}, not a socket")),
+            "{}",
+            finding.summary
+        );
+    }
     assert_eq!(
-        with(Outcome::Refused, unix_facts(true, Some("directory"))),
-        Cause::SocketMissing
-    );
-    assert_eq!(
-        with(Outcome::Refused, unix_facts(true, Some("socket"))),
+        with(Outcome::Refused, unix_facts(true, Some(FileType::Socket))),
         Cause::SocketStale
     );
     assert_eq!(
-        with(Outcome::PermissionDenied, unix_facts(true, Some("socket"))),
+        with(
+            Outcome::PermissionDenied,
+            unix_facts(true, Some(FileType::Socket))
+        ),
         Cause::SocketPermissionDenied
     );
     assert_eq!(
-        with(Outcome::Connected, unix_facts(true, Some("socket"))),
+        with(Outcome::Connected, unix_facts(true, Some(FileType::Socket))),
         Cause::Reachable
+    );
+}
+
+#[test]
+fn a_socket_its_group_may_write_is_reached_by_joining_the_group() {
+    let finding = unix_finding(
+        Outcome::PermissionDenied,
+        unix_facts(true, Some(FileType::Socket)),
+    );
+    assert!(
+        finding.suggestions[0].contains("sudo usermod -aG sudo $USER"),
+        "{:?}",
+        finding.suggestions
+    );
+    let private = UnixSocketFacts {
+        mode: Some(Mode::from_st_mode(0o600)),
+        ..unix_facts(true, Some(FileType::Socket))
+    };
+    let finding = unix_finding(Outcome::PermissionDenied, private);
+    assert!(
+        finding.suggestions[0].starts_with("only root may connect (mode 0600)"),
+        "{:?}",
+        finding.suggestions
+    );
+}
+
+#[test]
+fn a_socket_file_replaced_under_its_server_is_stale_and_names_the_server() {
+    let replaced = UnixSocketFacts {
+        earlier_listeners: vec![crate::diagnose::EarlierListener {
+            inode: 4242,
+            pid: Some(321),
+            process: Some("app".into()),
+        }],
+        ..unix_facts(true, Some(FileType::Socket))
+    };
+    let finding = unix_finding(Outcome::Refused, replaced);
+    assert_eq!(finding.cause, Cause::SocketStale);
+    assert!(
+        finding
+            .summary
+            .contains("app (pid 321) still listens on an earlier file"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0].starts_with("restart app (pid 321)"),
+        "{:?}",
+        finding.suggestions
+    );
+    // Without one, the server is gone.
+    let finding = unix_finding(Outcome::Refused, unix_facts(true, Some(FileType::Socket)));
+    assert!(
+        finding.summary.contains("a server that is gone"),
+        "{}",
+        finding.summary
+    );
+}
+
+#[test]
+fn a_directory_this_user_may_not_search_denies_the_socket() {
+    let closed = |mode: u32| UnixSocketFacts {
+        exists: None,
+        file_type: None,
+        mode: None,
+        uid: None,
+        gid: None,
+        user: None,
+        group: None,
+        listening: None,
+        closed_directory: Some(ClosedDirectory {
+            path: PathBuf::from("/run/app"),
+            mode: Mode::from_st_mode(mode),
+            owner: Owner {
+                uid: 0,
+                gid: 27,
+                user: Some("root".into()),
+                group: Some("sudo".into()),
+            },
+        }),
+        ..unix_facts(false, None)
+    };
+    let finding = unix_finding(Outcome::PermissionDenied, closed(0o700));
+    assert_eq!(finding.cause, Cause::SocketPermissionDenied);
+    assert!(
+        finding
+            .summary
+            .contains("may not search directory /run/app (mode 0700, owner root)"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0].contains("sudo chmod o+x /run/app"),
+        "{:?}",
+        finding.suggestions
+    );
+    let finding = unix_finding(Outcome::PermissionDenied, closed(0o750));
+    assert!(
+        finding.suggestions[0].contains("sudo usermod -aG sudo $USER"),
+        "{:?}",
+        finding.suggestions
+    );
+    // Without the directory found, still not "missing".
+    let unknown = UnixSocketFacts {
+        closed_directory: None,
+        ..closed(0o700)
+    };
+    assert_eq!(
+        unix_finding(Outcome::PermissionDenied, unknown).cause,
+        Cause::SocketPermissionDenied
     );
 }
 

@@ -13,6 +13,8 @@ pub mod route;
 pub mod services;
 pub mod sock_diag;
 pub mod tables;
+pub mod unix_diag;
+pub mod unix_path;
 
 /// This namespace's TCP listeners: through `sock_diag` (with backlog and v6only), or, where
 /// netlink is not allowed, from `/proc/net/tcp{,6}`.

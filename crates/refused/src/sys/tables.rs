@@ -166,10 +166,7 @@ pub fn parse_unix_listeners(text: &str) -> Result<Vec<UnixListener>, TableError>
         };
         let flags = u32::from_str_radix(flags, 16).map_err(|_| bad())?;
         // The path is the rest of the line; it may hold spaces.
-        let path = line
-            .find(inode)
-            .map(|at| line[at + inode.len()..].trim_start())
-            .unwrap_or_default();
+        let path = after_fields(line, 7);
         if flags & SO_ACCEPTCON == 0 || path.is_empty() {
             continue;
         }
@@ -179,6 +176,16 @@ pub fn parse_unix_listeners(text: &str) -> Result<Vec<UnixListener>, TableError>
         });
     }
     Ok(listeners)
+}
+
+/// The text after the first `count` whitespace-separated fields, without leading whitespace.
+fn after_fields(line: &str, count: usize) -> &str {
+    let mut rest = line;
+    for _ in 0..count {
+        rest = rest.trim_start();
+        rest = &rest[rest.find(char::is_whitespace).unwrap_or(rest.len())..];
+    }
+    rest.trim_start()
 }
 
 /// The TCP listeners (IPv4 and IPv6) of the network namespace `proc_net` belongs to:
@@ -267,6 +274,17 @@ mod tests {
                 "/tmp/with space.sock"
             ]
         );
+    }
+
+    #[test]
+    fn the_path_is_what_follows_the_inode_even_when_its_digits_came_before() {
+        // Inode 1: its digit is in the flags column too, before the path.
+        let text = "Num RefCount Protocol Flags Type St Inode Path\n\
+                    0000000000000000: 00000002 00000000 00010000 0001 01 1 /run/a b.sock\n";
+        let listeners = parse_unix_listeners(text).unwrap();
+        assert_eq!(listeners.len(), 1);
+        assert_eq!(listeners[0].path, PathBuf::from("/run/a b.sock"));
+        assert_eq!(listeners[0].inode, 1);
     }
 
     #[test]

@@ -192,6 +192,21 @@ async fn unix_socket_outcomes() {
     drop(listener); // the file stays: a stale socket
     let stale = dialer.dial_unix(&path).await.unwrap_err();
     assert_eq!(stale.outcome(), Some(Outcome::Refused));
+    assert_eq!(stale.kind(), &ConnectErrorKind::Failed(Outcome::Refused));
+    // A directory refuses too, and the error says what it is instead.
+    let not_a_socket = dialer.dial_unix(&dir).await.unwrap_err();
+    assert_eq!(
+        not_a_socket.kind(),
+        &ConnectErrorKind::NotASocket(refused::diagnose::FileType::Directory)
+    );
+    assert_eq!(not_a_socket.outcome(), Some(Outcome::Refused));
+    assert_eq!(not_a_socket.as_label(), "refused");
+    assert!(
+        not_a_socket
+            .to_string()
+            .starts_with(&format!("{} is a directory, not a socket", dir.display())),
+        "{not_a_socket}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -1,0 +1,279 @@
+//! Unix socket targets as `why`, `check` and `wait` see them: paths that do not fit, files that
+//! are not sockets, sockets hidden by a directory, socket files replaced under a live server.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use refused_lab::Lab;
+use serde_json::Value;
+
+use crate::common::{assert_exit, refused};
+
+/// A fresh directory under the temp dir that any user may search, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("refused-unix-{}-{test}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        Self(dir)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The built binary as a plain command, as another user's command is built.
+fn plain() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_refused"));
+    command.env("NO_COLOR", "1").env_remove("REFUSED_TIMEOUT");
+    command
+}
+
+fn json(output: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|err| {
+        panic!(
+            "{err}: {stdout:?} {:?}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn why_json(mut command: Command, path: &Path) -> Value {
+    let output = command.args(["why", "--json"]).arg(path).output().unwrap();
+    let report = json(&output);
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    report
+}
+
+fn unix_evidence(report: &Value) -> &Value {
+    report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "unix-socket")
+        .unwrap_or_else(|| panic!("no unix-socket evidence: {report}"))
+}
+
+#[test]
+fn a_path_longer_than_sun_path_is_a_usage_error_for_every_command() {
+    // 108 bytes: one more than `sun_path` holds with its closing NUL.
+    let path = format!("/tmp/{}", "s".repeat(103));
+    assert_eq!(path.len(), 108);
+    for target in [path.clone(), format!("unix://{path}")] {
+        for args in [
+            vec!["why", &target],
+            vec!["why", "--json", &target],
+            vec!["check", &target],
+            vec!["wait", "--timeout", "1s", &target],
+        ] {
+            let output = refused().args(&args).output().unwrap();
+            assert_exit(&output, 2);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                stderr.contains("is 108 bytes long, over the limit of 107"),
+                "{args:?}: {stderr}"
+            );
+            assert!(output.stdout.is_empty(), "{args:?}");
+        }
+    }
+}
+
+#[test]
+fn what_is_not_a_socket_is_named_by_check_and_why() {
+    let scratch = Scratch::new("not-a-socket");
+    let dir = scratch.join("dir.sock");
+    fs::create_dir(&dir).unwrap();
+    let file = scratch.join("file.sock");
+    fs::write(&file, "").unwrap();
+    let fifo = scratch.join("fifo.sock");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+
+    for (path, kind) in [(dir, "directory"), (file, "regular file"), (fifo, "fifo")] {
+        let output = refused().arg("check").arg(&path).output().unwrap();
+        assert_exit(&output, 1);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains(&format!("{} is a {kind}, not a socket", path.display())),
+            "{stdout}"
+        );
+
+        let output = refused()
+            .args(["check", "--json"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let report = json(&output);
+        assert_eq!(report["state"], "down", "{report}");
+        // The attempt's outcome stays what the kernel said.
+        assert_eq!(report["reason"], "refused", "{report}");
+        assert_eq!(report["attempts"][0]["errno"], 111, "{report}");
+
+        let report = why_json(plain(), &path);
+        assert_eq!(report["cause"], "socket-missing", "{report}");
+        assert_eq!(unix_evidence(&report)["file_type"], kind, "{report}");
+        assert!(
+            report["summary"].as_str().unwrap().contains("not a socket"),
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn a_socket_in_a_directory_this_user_may_not_search_is_permission_denied() {
+    let test = "a_socket_in_a_directory_this_user_may_not_search_is_permission_denied";
+    if !Lab::root_or_skip(test) {
+        return;
+    }
+    let scratch = Scratch::new("closed-dir");
+    // The binary, where `nobody` may run it (the target dir may be under a private home).
+    let binary = scratch.join("refused");
+    fs::copy(env!("CARGO_BIN_EXE_refused"), &binary).unwrap();
+    let closed = scratch.join("closed");
+    fs::create_dir(&closed).unwrap();
+    fs::set_permissions(&closed, fs::Permissions::from_mode(0o700)).unwrap();
+    let socket = closed.join("app.sock");
+    let _live = UnixListener::bind(&socket).unwrap();
+    // The socket itself lets anyone in: only the directory stops `nobody`.
+    fs::set_permissions(&socket, fs::Permissions::from_mode(0o777)).unwrap();
+
+    let as_nobody = || {
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&binary)
+            .env("NO_COLOR", "1");
+        command
+    };
+    let report = why_json(as_nobody(), &socket);
+    assert_eq!(report["cause"], "socket-permission-denied", "{report}");
+    assert_eq!(report["attempts"][0]["errno"], 13, "{report}");
+    let facts = unix_evidence(&report);
+    assert_eq!(facts["exists"], Value::Null, "{report}");
+    let dir = &facts["closed_directory"];
+    assert_eq!(dir["path"], closed.to_str().unwrap(), "{report}");
+    assert_eq!(dir["mode"], "0700", "{report}");
+    assert_eq!(dir["uid"], 0, "{report}");
+    assert_eq!(dir["user"], "root", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            "may not search directory {} (mode 0700, owner root)",
+            closed.display()
+        )),
+        "{summary}"
+    );
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains(&format!("sudo chmod o+x {}", closed.display())),
+        "{fixes}"
+    );
+
+    // The human report says the same, cause first.
+    let output = as_nobody().arg("why").arg(&socket).output().unwrap();
+    assert_exit(&output, 1);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("socket-permission-denied"), "{stdout}");
+    assert!(
+        !stdout.contains("not running"),
+        "a live socket is not missing: {stdout}"
+    );
+
+    // Root may search it: the same socket is reachable.
+    let output = Command::new(&binary)
+        .arg("why")
+        .arg(&socket)
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+}
+
+#[test]
+fn a_socket_file_replaced_under_a_live_server_is_stale_and_names_the_server() {
+    let scratch = Scratch::new("replaced");
+    let path = scratch.join("app.sock");
+    // The server binds and listens; then its file is deleted and a second instance binds the
+    // path and exits, leaving its own file: the first still listens, on the deleted file.
+    let server = UnixListener::bind(&path).unwrap();
+    fs::remove_file(&path).unwrap();
+    let second = UnixListener::bind(&path).unwrap();
+    drop(second);
+
+    let report = why_json(plain(), &path);
+    assert_eq!(report["cause"], "socket-stale", "{report}");
+    let facts = unix_evidence(&report);
+    assert_eq!(facts["file_type"], "socket", "{report}");
+    assert_eq!(facts["listening"], false, "{report}");
+    let earlier = &facts["earlier_listeners"][0];
+    assert_eq!(earlier["pid"], std::process::id(), "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("still listens on an earlier file of that name"),
+        "{summary}"
+    );
+    assert!(
+        report["suggestions"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("restart "),
+        "{report}"
+    );
+
+    // A regular file put in its place: not a socket, and nothing said about listening.
+    fs::remove_file(&path).unwrap();
+    fs::write(&path, "").unwrap();
+    let report = why_json(plain(), &path);
+    assert_eq!(report["cause"], "socket-missing", "{report}");
+    let facts = unix_evidence(&report);
+    assert_eq!(facts["file_type"], "regular file", "{report}");
+    assert_eq!(facts["listening"], Value::Null, "{report}");
+    drop(server);
+
+    // A socket file whose server is gone, with no other listener of that name.
+    fs::remove_file(&path).unwrap();
+    drop(UnixListener::bind(&path).unwrap());
+    let report = why_json(plain(), &path);
+    assert_eq!(report["cause"], "socket-stale", "{report}");
+    assert_eq!(unix_evidence(&report)["listening"], false, "{report}");
+    assert!(
+        unix_evidence(&report).get("earlier_listeners").is_none(),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_live_socket_is_listened_on_by_its_own_file() {
+    let scratch = Scratch::new("live");
+    let path = scratch.join("app.sock");
+    let _server = UnixListener::bind(&path).unwrap();
+    let output = plain().args(["why", "--json"]).arg(&path).output().unwrap();
+    let report = json(&output);
+    assert_exit(&output, 0);
+    assert_eq!(report["cause"], "reachable", "{report}");
+    assert_eq!(unix_evidence(&report)["listening"], true, "{report}");
+}
+
+#[test]
+fn a_datagram_socket_is_not_a_stream_server() {
+    let scratch = Scratch::new("datagram");
+    let path = scratch.join("log.sock");
+    let _datagram = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    let report = why_json(plain(), &path);
+    assert_eq!(report["cause"], "socket-missing", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("socket of another type"), "{summary}");
+}

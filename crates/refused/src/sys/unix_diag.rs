@@ -1,0 +1,203 @@
+//! Listening unix sockets of this network namespace through netlink `sock_diag`, with the file
+//! each is bound to (`UNIX_DIAG_VFS`: the file's inode and device).
+//!
+//! `/proc/net/unix` shows a listener's path and its socket inode, not which file it is bound
+//! to, so it cannot tell a server still bound to a deleted or replaced file from one bound to the
+//! file at that path now. The socket inode there is the socket's own (sockfs), not the `st_ino`
+//! of the file, so matching the two never works; the file's identity comes only from here.
+
+use std::ffi::OsString;
+use std::fs::Metadata;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use netlink_packet_core::{
+    Emitable, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+};
+use netlink_packet_sock_diag::SockDiagMessage;
+use netlink_packet_sock_diag::unix::nlas::{Nla, UnixDiagName, Vfs};
+use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags, UnixRequest, UnixResponse};
+use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
+
+/// Which file: device and inode, as `stat` gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    /// `st_dev`.
+    pub device: u64,
+    /// The low 32 bits of `st_ino` (all that `sock_diag` reports).
+    pub inode: u32,
+}
+
+impl FileId {
+    /// The file `metadata` describes.
+    pub fn of(metadata: &Metadata) -> Self {
+        Self {
+            device: metadata.dev(),
+            // The kernel's `udiag_vfs_ino` is 32 bits wide: compare what it can hold.
+            #[expect(clippy::cast_possible_truncation, reason = "sock_diag keeps 32 bits")]
+            inode: metadata.ino() as u32,
+        }
+    }
+
+    /// From `UNIX_DIAG_VFS`, whose device is the kernel's own `dev_t` (major in the top 12
+    /// bits, minor in the low 20), not the encoding `stat` returns.
+    fn from_kernel(device: u32, inode: u32) -> Self {
+        Self {
+            device: libc::makedev(device >> 20, device & 0xf_ffff),
+            inode,
+        }
+    }
+}
+
+/// A unix socket that listens, with the file it is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundListener {
+    /// The socket's own inode (as in `/proc/net/unix` and `/proc/PID/fd`).
+    pub inode: u64,
+    /// The path it was bound with (`None` for an abstract or unnamed socket).
+    pub path: Option<PathBuf>,
+    /// The file it is bound to, if it is bound to one.
+    pub file: Option<FileId>,
+}
+
+impl BoundListener {
+    /// Whether it listens on the file `file` at `path`. The inode must match; the device
+    /// must too, or the path must be the one it was bound with (overlayfs gives `stat` the
+    /// device of the layer below, the kernel here the overlay's).
+    pub fn listens_on(&self, file: FileId, path: &Path, canonical: Option<&Path>) -> bool {
+        self.file.is_some_and(|own| {
+            own.inode == file.inode && (own.device == file.device || self.has_path(path, canonical))
+        })
+    }
+
+    /// Whether it was bound with this path (as given or as canonicalized).
+    pub fn has_path(&self, path: &Path, canonical: Option<&Path>) -> bool {
+        self.path
+            .as_deref()
+            .is_some_and(|own| own == path || Some(own) == canonical)
+    }
+}
+
+/// The listening unix sockets of this network namespace.
+pub fn unix_listeners() -> io::Result<Vec<BoundListener>> {
+    let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
+    socket.bind_auto()?;
+    socket.connect(&SocketAddr::new(0, 0))?;
+
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    let mut request = NetlinkMessage::new(
+        header,
+        SockDiagMessage::UnixRequest(UnixRequest {
+            state_flags: StateFlags::LISTEN,
+            inode: 0,
+            show_flags: ShowFlags::NAME | ShowFlags::VFS,
+            cookie: [0; 8],
+        })
+        .into(),
+    );
+    request.finalize();
+    let mut buf = vec![0; request.buffer_len()];
+    request.serialize(&mut buf);
+    socket.send(&buf, 0)?;
+
+    let mut listeners = Vec::new();
+    loop {
+        let (data, _) = socket.recv_from_full()?;
+        let mut offset = 0;
+        while offset < data.len() {
+            let message = NetlinkMessage::<SockDiagMessage>::deserialize(&data[offset..])
+                .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err.to_string()))?;
+            let length = message.header.length as usize;
+            match message.payload {
+                NetlinkPayload::InnerMessage(SockDiagMessage::UnixResponse(response)) => {
+                    listeners.push(listener(&response));
+                }
+                NetlinkPayload::Done(_) => return Ok(listeners),
+                NetlinkPayload::Error(err) => {
+                    return Err(err.code.map_or_else(
+                        || io::Error::other("sock_diag failed"),
+                        |code| io::Error::from_raw_os_error(-code.get()),
+                    ));
+                }
+                _ => {}
+            }
+            if length == 0 {
+                break;
+            }
+            offset += length;
+        }
+    }
+}
+
+fn listener(response: &UnixResponse) -> BoundListener {
+    let path = match response.name() {
+        Some(UnixDiagName::Pathname(path)) => Some(PathBuf::from(OsString::clone(path))),
+        _ => None,
+    };
+    let file = response.nlas.iter().find_map(|nla| match nla {
+        Nla::Vfs(vfs) => Some(vfs_file(vfs)),
+        _ => None,
+    });
+    BoundListener {
+        inode: u64::from(response.header.inode),
+        path,
+        file,
+    }
+}
+
+/// The crate keeps `Vfs`'s fields private; its wire form (two native-endian `u32`s, inode
+/// then device: `struct unix_diag_vfs`) is public through `Emitable`.
+fn vfs_file(vfs: &Vfs) -> FileId {
+    let mut raw = [0u8; 8];
+    if vfs.buffer_len() == raw.len() {
+        vfs.emit(&mut raw);
+    }
+    let [i0, i1, i2, i3, d0, d1, d2, d3] = raw;
+    FileId::from_kernel(
+        u32::from_ne_bytes([d0, d1, d2, d3]),
+        u32::from_ne_bytes([i0, i1, i2, i3]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_our_listener_by_the_file_it_is_bound_to_and_not_a_replacement() {
+        let dir = std::env::temp_dir().join(format!("refused-unix-diag-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("app.sock");
+        let live = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let file = FileId::of(&std::fs::metadata(&path).unwrap());
+
+        let listeners = unix_listeners().unwrap();
+        let ours: Vec<&BoundListener> = listeners
+            .iter()
+            .filter(|l| l.listens_on(file, &path, None))
+            .collect();
+        assert_eq!(
+            ours.len(),
+            1,
+            "{path:?} ({file:?}) not once among {listeners:?}"
+        );
+        assert_eq!(ours[0].path.as_deref(), Some(path.as_path()));
+        // The kernel's device number, converted, is the one `stat` gives.
+        assert_eq!(ours[0].file, Some(file));
+
+        // The file replaced by another socket that does not listen: the server still listens
+        // under the same name, but not on the file there now.
+        std::fs::remove_file(&path).unwrap();
+        let _replacement = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let now = FileId::of(&std::fs::metadata(&path).unwrap());
+        assert_ne!(now, file);
+        let listeners = unix_listeners().unwrap();
+        assert!(!listeners.iter().any(|l| l.listens_on(now, &path, None)));
+        assert!(listeners.iter().any(|l| l.has_path(&path, None)));
+        drop(live);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
