@@ -249,12 +249,20 @@ fn a_rule_is_removed_with_the_tool_that_made_it() {
             .to_vec(),
         tool: Tool::Ufw,
         position: Some(2),
-        ..blocker("tcp dport 5555 reject with tcp reset", Verdict::Reject, true)
+        ..blocker(
+            "tcp dport 5555 reject with tcp reset",
+            Verdict::Reject,
+            true,
+        )
     };
     address.blockers = Some(vec![ufw.clone()]);
     let finding = infer(&one("192.0.2.7:5555", address.clone())).unwrap();
     assert_eq!(finding.cause, Cause::BlockedLocally);
-    assert!(finding.summary.starts_with("ufw stops"), "{}", finding.summary);
+    assert!(
+        finding.summary.starts_with("ufw stops"),
+        "{}",
+        finding.summary
+    );
     assert!(
         finding
             .summary
@@ -303,8 +311,19 @@ fn a_rule_that_drops_the_replies_explains_a_timeout_only() {
     address.blockers = Some(vec![reply.clone()]);
     let finding = infer(&one("192.0.2.7:80", address.clone())).unwrap();
     assert_eq!(finding.cause, Cause::BlockedLocally);
-    assert!(finding.summary.contains("drops the replies from 192.0.2.7:80"), "{}", finding.summary);
-    assert!(finding.suggestions.iter().any(|s| s.contains("ct state established,related accept")));
+    assert!(
+        finding
+            .summary
+            .contains("drops the replies from 192.0.2.7:80"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("ct state established,related accept"))
+    );
 
     // Even a reject of the reply: the client only sees silence.
     address.blockers = Some(vec![Blocker {
@@ -321,7 +340,11 @@ fn a_reset_with_the_rules_unread_says_it_may_be_a_local_reject() {
     address.blockers = None;
     let finding = infer(&one("192.0.2.7:80", address.clone())).unwrap();
     assert_eq!(finding.cause, Cause::Closed);
-    assert!(finding.summary.contains("`reject with tcp reset`"), "{}", finding.summary);
+    assert!(
+        finding.summary.contains("`reject with tcp reset`"),
+        "{}",
+        finding.summary
+    );
     assert!(!finding.summary.contains("is up"), "{}", finding.summary);
 
     // With the rules read and none matching, the reset is the remote host's.

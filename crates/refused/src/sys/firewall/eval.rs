@@ -138,9 +138,29 @@ enum Action<'a> {
 
 /// Targets of iptables that do their work and let the packet go on to the next rule.
 const XT_NON_TERMINAL: &[&str] = &[
-    "LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "TCPMSS", "CT", "NOTRACK", "TRACE", "AUDIT",
-    "CLASSIFY", "CHECKSUM", "DSCP", "TOS", "TTL", "HL", "SECMARK", "CONNSECMARK", "IDLETIMER",
-    "LED", "TEE", "HMARK", "SET",
+    "LOG",
+    "NFLOG",
+    "ULOG",
+    "MARK",
+    "CONNMARK",
+    "TCPMSS",
+    "CT",
+    "NOTRACK",
+    "TRACE",
+    "AUDIT",
+    "CLASSIFY",
+    "CHECKSUM",
+    "DSCP",
+    "TOS",
+    "TTL",
+    "HL",
+    "SECMARK",
+    "CONNSECMARK",
+    "IDLETIMER",
+    "LED",
+    "TEE",
+    "HMARK",
+    "SET",
 ];
 
 /// A verdict object (`{"accept": null}`, `{"jump": {"target": "X"}}`) as an action.
@@ -194,6 +214,12 @@ fn judge<'a>(rule: &'a Value, packet: &Packet, sets: &TableSets<'_, 'a>) -> (Tru
                 (Some("target"), Some("DNAT" | "REDIRECT")) => Action::Nat(expr),
                 (Some("target"), Some(name)) if XT_NON_TERMINAL.contains(&name) => continue,
                 (Some("target"), _) => Action::Unknown,
+                // IPv6 extension headers (`-m rt`, ufw6's `--rt-type 0` drop): a TCP packet of
+                // this host's stack carries none, and without the header the match fails.
+                (Some("match"), Some("rt" | "frag" | "hbh" | "dst")) => {
+                    truth = Truth::No;
+                    continue;
+                }
                 // An extension match we could not translate (see `xt`).
                 _ => {
                     truth = truth.and(Truth::Maybe);
@@ -314,7 +340,14 @@ impl<'a> Walker<'_, 'a> {
             let ends = self.walk(family, table, name, sure, &mut path);
             if ends != Truth::Yes && self.mode == Mode::Filter && chain["policy"] == "drop" {
                 let certain = sure && ends == Truth::No;
-                self.hit(family, table, path, None, Found::Stop(Verdict::Drop), certain);
+                self.hit(
+                    family,
+                    table,
+                    path,
+                    None,
+                    Found::Stop(Verdict::Drop),
+                    certain,
+                );
             }
         }
     }
@@ -510,7 +543,10 @@ fn family_fits(statement: &Value, dst: IpAddr) -> bool {
     match inner["family"].as_str() {
         Some("ip") => dst.is_ipv4(),
         Some("ip6") => dst.is_ipv6(),
-        _ => match inner["addr"].as_str().and_then(|a| a.parse::<IpAddr>().ok()) {
+        _ => match inner["addr"]
+            .as_str()
+            .and_then(|a| a.parse::<IpAddr>().ok())
+        {
             Some(addr) => addr.is_ipv4() == dst.is_ipv4(),
             None => true,
         },
@@ -544,8 +580,7 @@ fn tool(index: &Index<'_>, hit: &Hit<'_>) -> Tool {
         return Tool::Nft;
     }
     let ufw_chain = chain.starts_with("ufw-") || chain.starts_with("ufw6-");
-    let ufw_policy =
-        hit.rule.is_none() && index.ufw_tables.contains(&(hit.family, hit.table));
+    let ufw_policy = hit.rule.is_none() && index.ufw_tables.contains(&(hit.family, hit.table));
     if ufw_chain || ufw_policy {
         Tool::Ufw
     } else {

@@ -106,9 +106,10 @@ fn read<'p>(left: &Value, packet: &'p Packet) -> Read<'p> {
             ("ip", "protocol") | ("ip6", "nexthdr") => Read::Known(Field::Word("tcp")),
             ("tcp" | "th", "dport") => known(packet.dport.map(Field::Port)),
             ("tcp" | "th", "sport") => known(packet.sport.map(Field::Port)),
-            ("udp" | "udplite" | "sctp" | "dccp" | "icmp" | "icmpv6" | "esp" | "ah" | "comp", _) => {
-                Read::Never
-            }
+            (
+                "udp" | "udplite" | "sctp" | "dccp" | "icmp" | "icmpv6" | "esp" | "ah" | "comp",
+                _,
+            ) => Read::Never,
             _ => Read::Unknown,
         };
     }
@@ -135,6 +136,14 @@ fn read<'p>(left: &Value, packet: &'p Packet) -> Read<'p> {
             }
             _ => Read::Unknown,
         };
+    }
+    // A field of an IPv6 extension header (`rt type 0`): our packets carry none, and without
+    // the header nft's match fails whatever its operator.
+    if ["rt", "frag", "hbh", "dst", "mh", "srh"]
+        .iter()
+        .any(|header| left.get(header).is_some())
+    {
+        return Read::Never;
     }
     if let Some(ct) = left.get("ct") {
         if ct["key"] == "state" && ct.get("dir").is_none() {
@@ -255,7 +264,9 @@ fn address_in(ip: IpAddr, value: &Value) -> Truth {
             .map_or(Truth::Maybe, |a| Truth::from_bool(a == ip));
     }
     if let Some(prefix) = value.get("prefix") {
-        let net = prefix["addr"].as_str().and_then(|a| a.parse::<IpAddr>().ok());
+        let net = prefix["addr"]
+            .as_str()
+            .and_then(|a| a.parse::<IpAddr>().ok());
         let len = prefix["len"].as_u64().and_then(|l| u32::try_from(l).ok());
         return match (net, len) {
             (Some(net), Some(len)) => Truth::from_bool(in_prefix(ip, net, len)),

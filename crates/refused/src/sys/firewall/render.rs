@@ -90,7 +90,10 @@ fn render_left(left: &Value) -> String {
     } else if let Some(meta) = left.get("meta") {
         let key = plain(&meta["key"]);
         // nft writes these without `meta`.
-        if matches!(key.as_str(), "iifname" | "oifname" | "iif" | "oif" | "mark" | "skuid") {
+        if matches!(
+            key.as_str(),
+            "iifname" | "oifname" | "iif" | "oif" | "mark" | "skuid"
+        ) {
             key
         } else {
             format!("meta {key}")
@@ -142,4 +145,3 @@ fn plain(value: &Value) -> String {
         other => other.to_string(),
     }
 }
-

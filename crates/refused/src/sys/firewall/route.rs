@@ -31,7 +31,17 @@ pub fn via_v4(table: &str, ip: Ipv4Addr) -> Option<String> {
     let mut best: Option<(u32, u32, &str)> = None;
     for line in table.lines().skip(1) {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let [iface, dest, _gateway, flags, _refcnt, _use, metric, mask, ..] = fields.as_slice()
+        let [
+            iface,
+            dest,
+            _gateway,
+            flags,
+            _refcnt,
+            _use,
+            metric,
+            mask,
+            ..,
+        ] = fields.as_slice()
         else {
             continue;
         };
@@ -48,7 +58,11 @@ pub fn via_v4(table: &str, ip: Ipv4Addr) -> Option<String> {
         }
         let len = mask.leading_ones();
         if best.is_none_or(|(l, m, _)| len > l || (len == l && metric < m)) {
-            best = Some((len, metric, if flags & RTF_REJECT != 0 { "" } else { iface }));
+            best = Some((
+                len,
+                metric,
+                if flags & RTF_REJECT != 0 { "" } else { iface },
+            ));
         }
     }
     best.map(|(_, _, iface)| iface.to_owned())
@@ -60,8 +74,18 @@ pub fn via_v6(table: &str, ip: Ipv6Addr) -> Option<String> {
     let mut best: Option<(u32, u32, &str)> = None;
     for line in table.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let [dest, len, _src, _src_len, _next, metric, _refcnt, _use, flags, iface] =
-            fields.as_slice()
+        let [
+            dest,
+            len,
+            _src,
+            _src_len,
+            _next,
+            metric,
+            _refcnt,
+            _use,
+            flags,
+            iface,
+        ] = fields.as_slice()
         else {
             continue;
         };
@@ -78,7 +102,11 @@ pub fn via_v6(table: &str, ip: Ipv6Addr) -> Option<String> {
             continue;
         }
         if best.is_none_or(|(l, m, _)| len > l || (len == l && metric < m)) {
-            best = Some((len, metric, if flags & RTF_REJECT != 0 { "" } else { iface }));
+            best = Some((
+                len,
+                metric,
+                if flags & RTF_REJECT != 0 { "" } else { iface },
+            ));
         }
     }
     best.map(|(_, _, iface)| iface.to_owned())

@@ -54,24 +54,25 @@ pub fn parse_listing(listing: &str) -> HashMap<RuleKey, String> {
             None => (line, None),
         };
         if let Some(head) = body.strip_suffix('{') {
-            let words: Vec<&str> = head.split_whitespace().collect();
-            match words.as_slice() {
-                ["table", fam, name] => {
-                    family = (*fam).to_owned();
-                    table = unquote(name);
-                    stack.push(Block::Table);
-                }
-                ["chain", name] => {
-                    chain = unquote(name);
-                    stack.push(Block::Chain);
-                }
-                _ => stack.push(Block::Other),
+            let head = head.trim();
+            if let Some((fam, name)) = head.strip_prefix("table ").and_then(|r| r.split_once(' ')) {
+                family = fam.to_owned();
+                table = unquote(name);
+                stack.push(Block::Table);
+            } else if let Some(name) = head.strip_prefix("chain ") {
+                chain = unquote(name);
+                stack.push(Block::Chain);
+            } else {
+                stack.push(Block::Other);
             }
         } else if body == "}" {
             stack.pop();
         } else if let (Some(Block::Chain), Some(handle)) = (stack.last(), handle) {
             // `-s` leaves the word `counter` where a counter is: nothing to show.
-            let text: Vec<&str> = body.split(' ').filter(|w| *w != "counter").collect();
+            let text: Vec<&str> = body
+                .split_whitespace()
+                .filter(|w| *w != "counter")
+                .collect();
             rules.insert(
                 (family.clone(), table.clone(), chain.clone(), handle),
                 text.join(" "),
@@ -82,7 +83,7 @@ pub fn parse_listing(listing: &str) -> HashMap<RuleKey, String> {
 }
 
 fn unquote(name: &str) -> String {
-    name.trim_matches('"').to_owned()
+    name.trim().trim_matches('"').to_owned()
 }
 
 /// Replaces the xtables extensions of `ruleset`'s rules by native expressions, read from nft's
@@ -126,8 +127,9 @@ pub fn translate(ruleset: &mut Value, listing: &str) {
 fn native_of(xt: &Value, text: &str, rule: &[Value]) -> Option<Vec<Value>> {
     let has_native = |left_key: &str, detail: &str| {
         rule.iter().any(|e| {
-            e.get("match")
-                .is_some_and(|m| m["left"].get(left_key).is_some() && m.to_string().contains(detail))
+            e.get("match").is_some_and(|m| {
+                m["left"].get(left_key).is_some() && m.to_string().contains(detail)
+            })
         })
     };
     match (xt["type"].as_str()?, xt["name"].as_str()?) {
@@ -135,13 +137,23 @@ fn native_of(xt: &Value, text: &str, rule: &[Value]) -> Option<Vec<Value>> {
         ("match", "comment") => Some(Vec::new()),
         ("match", "conntrack" | "state") => {
             // Only `--ctstate`: any other conntrack option leaves the match unknown.
-            let others = ["ct status", "ct direction", "ct original", "ct reply", "ct expiration"];
+            let others = [
+                "ct status",
+                "ct direction",
+                "ct original",
+                "ct reply",
+                "ct expiration",
+            ];
             if others.iter().any(|o| text.contains(o)) || has_native("ct", "state") {
                 return None;
             }
             let (op, value) = single_clause(text, "ct state ")?;
             let words: Vec<Value> = value.split(',').map(|w| json!(w)).collect();
-            Some(vec![match_expr(op, &json!({"ct": {"key": "state"}}), Value::Array(words))])
+            Some(vec![match_expr(
+                op,
+                &json!({"ct": {"key": "state"}}),
+                Value::Array(words),
+            )])
         }
         ("match", "addrtype") => {
             let mut found = Vec::new();
@@ -156,10 +168,11 @@ fn native_of(xt: &Value, text: &str, rule: &[Value]) -> Option<Vec<Value>> {
                 .then_some(found)
         }
         ("match", "multiport") => {
-            if rule
-                .iter()
-                .any(|e| e.get("match").is_some_and(|m| m["left"].get("payload").is_some() && m.to_string().contains("port")))
-            {
+            if rule.iter().any(|e| {
+                e.get("match").is_some_and(|m| {
+                    m["left"].get("payload").is_some() && m.to_string().contains("port")
+                })
+            }) {
                 return None;
             }
             let mut found = None;
@@ -233,7 +246,9 @@ fn single_clause<'t>(text: &'t str, clause: &str) -> Option<(&'static str, Strin
 /// `local` or `{ local, multicast }` as a JSON value.
 fn words_value(value: &str) -> Value {
     match value.strip_prefix('{').and_then(|v| v.strip_suffix('}')) {
-        Some(inner) => json!({"set": inner.split(',').map(str::trim).filter(|w| !w.is_empty()).collect::<Vec<_>>()}),
+        Some(inner) => {
+            json!({"set": inner.split(',').map(str::trim).filter(|w| !w.is_empty()).collect::<Vec<_>>()})
+        }
         None => json!(value),
     }
 }
@@ -242,7 +257,9 @@ fn words_value(value: &str) -> Value {
 fn ports_value(value: &str) -> Option<Value> {
     let one = |port: &str| -> Option<Value> {
         match port.split_once('-') {
-            Some((lo, hi)) => Some(json!({"range": [lo.parse::<u16>().ok()?, hi.parse::<u16>().ok()?]})),
+            Some((lo, hi)) => {
+                Some(json!({"range": [lo.parse::<u16>().ok()?, hi.parse::<u16>().ok()?]}))
+            }
             None => Some(json!(port.parse::<u16>().ok()?)),
         }
     };
