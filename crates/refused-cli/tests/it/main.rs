@@ -6,4 +6,5 @@ mod common;
 mod scan;
 mod wait;
 mod why;
+mod why_firewall_lab;
 mod why_lab;
