@@ -90,23 +90,44 @@ fn unquote(name: &str) -> String {
 /// listing of the same ruleset; each such rule also gets its listed text as `"listing"`.
 pub fn translate(ruleset: &mut Value, listing: &str) {
     let listed = parse_listing(listing);
-    let Some(items) = ruleset["nftables"].as_array_mut() else {
+    let Some(items) = ruleset
+        .get_mut("nftables")
+        .and_then(Value::as_array_mut)
+    else {
         return;
     };
-    for rule in items.iter_mut().filter_map(|item| item.get_mut("rule")) {
-        if !exprs(rule).iter().any(|e| e.get("xt").is_some()) {
+    let rules = items
+        .iter_mut()
+        .filter_map(|item| item.get_mut("rule"))
+        .filter_map(Value::as_object_mut);
+    for rule in rules {
+        let exprs = |rule: &serde_json::Map<String, Value>| {
+            rule.get("expr")
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice)
+                .to_vec()
+        };
+        let field = |rule: &serde_json::Map<String, Value>, key: &str| {
+            rule.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let native = exprs(rule);
+        if !native.iter().any(|e| e.get("xt").is_some()) {
             continue;
         }
         let key = (
-            rule["family"].as_str().unwrap_or_default().to_owned(),
-            rule["table"].as_str().unwrap_or_default().to_owned(),
-            rule["chain"].as_str().unwrap_or_default().to_owned(),
-            rule["handle"].as_u64().unwrap_or(u64::MAX),
+            field(rule, "family"),
+            field(rule, "table"),
+            field(rule, "chain"),
+            rule.get("handle")
+                .and_then(Value::as_u64)
+                .unwrap_or(u64::MAX),
         );
         let Some(text) = listed.get(&key) else {
             continue;
         };
-        let native: Vec<Value> = exprs(rule).to_vec();
         let mut translated = Vec::with_capacity(native.len());
         for expr in &native {
             match expr.get("xt") {
@@ -117,8 +138,8 @@ pub fn translate(ruleset: &mut Value, listing: &str) {
                 None => translated.push(expr.clone()),
             }
         }
-        rule["expr"] = Value::Array(translated);
-        rule["listing"] = Value::String(text.clone());
+        rule.insert("expr".to_owned(), Value::Array(translated));
+        rule.insert("listing".to_owned(), Value::String(text.clone()));
     }
 }
 
