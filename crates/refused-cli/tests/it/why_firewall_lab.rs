@@ -37,7 +37,7 @@ fn why(lab: &Lab, args: &[&str]) -> Value {
 }
 
 /// The firewall rule the report names (the first), after checking the cause.
-fn blocked_by<'a>(report: &'a Value) -> &'a Value {
+fn blocked_by(report: &Value) -> &Value {
     assert_eq!(report["cause"], "blocked-locally", "{report}");
     report["evidence"]
         .as_array()

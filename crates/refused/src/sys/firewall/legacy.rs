@@ -1,7 +1,7 @@
-//! iptables-legacy: rules that live in the kernel's x_tables, which `nft` does not show.
+//! iptables-legacy: rules that live in the kernel's `x_tables`, which `nft` does not show.
 //!
 //! `/proc/net/ip_tables_names` and `ip6_tables_names` list the legacy tables that exist (with
-//! iptables-nft only, they are empty: nftables does not register x_tables tables); reading them
+//! iptables-nft only, they are empty: nftables does not register `x_tables` tables); reading them
 //! needs root. A table can exist with nothing in it (`iptables-legacy -L` creates it), so the
 //! rules are counted with `iptables-legacy-save` before anything is said.
 

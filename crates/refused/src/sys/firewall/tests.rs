@@ -98,7 +98,7 @@ fn made_by(name: &str) -> Value {
     ruleset
 }
 
-/// The SYN this host sends to `dst:dport` from 10.77.0.1 (or fd00:77::1) by `eth0`.
+/// The SYN this host sends to `dst:dport` from 10.77.0.1 (or `fd00:77::1`) by `eth0`.
 fn syn(dst: &str, dport: u16) -> Packet {
     let dst: IpAddr = dst.parse().unwrap();
     let src = if dst.is_ipv4() {

@@ -56,7 +56,7 @@ pub fn parse_listing(listing: &str) -> HashMap<RuleKey, String> {
         if let Some(head) = body.strip_suffix('{') {
             let head = head.trim();
             if let Some((fam, name)) = head.strip_prefix("table ").and_then(|r| r.split_once(' ')) {
-                family = fam.to_owned();
+                fam.clone_into(&mut family);
                 table = unquote(name);
                 stack.push(Block::Table);
             } else if let Some(name) = head.strip_prefix("chain ") {
@@ -90,10 +90,7 @@ fn unquote(name: &str) -> String {
 /// listing of the same ruleset; each such rule also gets its listed text as `"listing"`.
 pub fn translate(ruleset: &mut Value, listing: &str) {
     let listed = parse_listing(listing);
-    let Some(items) = ruleset
-        .get_mut("nftables")
-        .and_then(Value::as_array_mut)
-    else {
+    let Some(items) = ruleset.get_mut("nftables").and_then(Value::as_array_mut) else {
         return;
     };
     let rules = items
@@ -173,7 +170,7 @@ fn native_of(xt: &Value, text: &str, rule: &[Value]) -> Option<Vec<Value>> {
             Some(vec![match_expr(
                 op,
                 &json!({"ct": {"key": "state"}}),
-                Value::Array(words),
+                &Value::Array(words),
             )])
         }
         ("match", "addrtype") => {
@@ -182,7 +179,7 @@ fn native_of(xt: &Value, text: &str, rule: &[Value]) -> Option<Vec<Value>> {
                 let clause = format!("fib {which} type ");
                 if let Some((op, value)) = single_clause(text, &clause) {
                     let left = json!({"fib": {"result": "type", "flags": [which]}});
-                    found.push(match_expr(op, &left, words_value(&value)));
+                    found.push(match_expr(op, &left, &words_value(&value)));
                 }
             }
             (!found.is_empty() && !text.contains(" . iif") && !text.contains(" . oif"))
@@ -205,7 +202,7 @@ fn native_of(xt: &Value, text: &str, rule: &[Value]) -> Option<Vec<Value>> {
                             return None;
                         }
                         let left = json!({"payload": {"protocol": protocol, "field": field}});
-                        found = Some(match_expr(op, &left, ports_value(&value)?));
+                        found = Some(match_expr(op, &left, &ports_value(&value)?));
                     }
                 }
             }
@@ -235,7 +232,7 @@ fn native_of(xt: &Value, text: &str, rule: &[Value]) -> Option<Vec<Value>> {
     }
 }
 
-fn match_expr(op: &str, left: &Value, right: Value) -> Value {
+fn match_expr(op: &str, left: &Value, right: &Value) -> Value {
     json!({"match": {"op": op, "left": left, "right": right}})
 }
 
