@@ -140,6 +140,42 @@ impl Netns {
         self.nft(&ruleset)
     }
 
+    /// `iptables ARGS...` inside the namespace (on Debian, iptables-nft: its rules show in
+    /// nft's ruleset, as on a real host).
+    pub fn iptables(&self, args: &[&str]) -> Result<(), LabError> {
+        self.exec("iptables", args).map(drop)
+    }
+
+    /// `ip6tables ARGS...` inside the namespace.
+    pub fn ip6tables(&self, args: &[&str]) -> Result<(), LabError> {
+        self.exec("ip6tables", args).map(drop)
+    }
+
+    /// `ufw ARGS...` inside the namespace, enabling ufw there first: its configuration is
+    /// copied to `/etc/netns/NAME/`, which `ip netns exec` binds over `/etc`, so the host's own
+    /// ufw stays as it is.
+    pub fn ufw(&self, args: &[&str]) -> Result<(), LabError> {
+        let dir = self.etc_dir();
+        if !dir.join("ufw").exists() {
+            let default = dir.join("default");
+            fs::create_dir_all(&default)
+                .map_err(|err| LabError::Io(default.display().to_string(), err))?;
+            let copy = |from: &str, to: PathBuf| {
+                let output = Command::new("cp")
+                    .arg("-a")
+                    .arg(from)
+                    .arg(&to)
+                    .output()
+                    .map_err(|err| not_run("cp", &err))?;
+                check("cp", &["-a", from, &to.display().to_string()], &output)
+            };
+            copy("/etc/ufw", dir.join("ufw"))?;
+            copy("/etc/default/ufw", default.join("ufw"))?;
+            self.exec("ufw", &["--force", "enable"])?;
+        }
+        self.exec("ufw", args).map(drop)
+    }
+
     /// Sets a sysctl inside the namespace (`net.ipv4.ip_local_port_range`, say).
     pub fn sysctl(&self, key: &str, value: &str) -> Result<(), LabError> {
         self.exec("sysctl", &["-q", "-w", &format!("{key}={value}")])

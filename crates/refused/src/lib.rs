@@ -44,10 +44,11 @@ pub use outcome::Outcome;
 pub use resolve::{ResolveError, ResolveErrorKind};
 pub use target::{Endpoint, Host, Port, Scheme, Target, TargetError, TargetErrorKind};
 
-/// The pure parsers of the host's text, for the fuzz targets in `fuzz/`: not part of the API
-/// (how the host is read is private), and free to change.
+/// How the host is read (the parsers of its text, the firewall evaluator), for the fuzz targets
+/// in `fuzz/` and the lab's tests: not part of the API, and free to change.
 #[doc(hidden)]
-pub mod fuzzing {
+pub mod internals {
+    pub use crate::sys::firewall;
     pub use crate::sys::tables::{
         TableError, UnixListener, parse_tcp_listeners, parse_unix_listeners,
     };

@@ -12,5 +12,6 @@ mod terminal;
 mod unix;
 mod wait;
 mod why;
+mod why_firewall_lab;
 mod why_hosts_lab;
 mod why_lab;

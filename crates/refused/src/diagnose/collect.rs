@@ -11,8 +11,8 @@ use futures_util::future::join_all;
 use crate::connect::{Address, Attempt, Dialer, RetryPolicy};
 use crate::probe;
 use crate::resolve::{self, ResolveError, ResolveErrorKind};
-use crate::sys::firewall::{self, FirewallError, Hook, Packet};
-use crate::sys::route::{self, RejectingRoute};
+use crate::sys::firewall::{self, FirewallError, Hook, Interface, NatHook, Packet, route};
+use crate::sys::route::{self as host_route, RejectingRoute};
 use crate::sys::tables::{self, Listener};
 use crate::sys::unix_diag;
 use crate::sys::unix_path::{self, FileType, Lookup, Mode, Owner};
@@ -174,22 +174,18 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
             None
         }
     };
+    if ruleset.is_some() {
+        legacy_tables(facts);
+    }
     for address in &mut facts.addresses {
         let ip = address.addr.ip();
-        let packet = Packet {
-            src: host::source_address_for(ip),
-            dst: ip,
-            sport: None,
-            dport: address.addr.port(),
-            established: false,
-        };
-        address.blockers = ruleset.as_ref().map(|ruleset| {
-            let mut found = firewall::blockers(ruleset, Hook::Output, &packet);
-            if address.local {
-                found.extend(firewall::blockers(ruleset, Hook::Input, &packet));
-            }
-            found
-        });
+        if let Some(ruleset) = &ruleset {
+            let mut packet =
+                Packet::outgoing(host::source_address_for(ip), ip, address.addr.port());
+            packet.dst_local = Some(address.local);
+            packet.oif = route::interface_to(ip, address.local);
+            address.blockers = Some(blockers(ruleset, &packet));
+        }
         if !address.local {
             address.neighbour = host::neighbour(ip);
         }
@@ -220,9 +216,9 @@ fn rejected_by_route(attempt: &Attempt) -> Option<RejectingRoute> {
         Address::Inet(addr) => addr.ip(),
         Address::Unix(_) => return None,
     };
-    match route::lookup(ip) {
-        route::Lookup::Rejected(kind) if attempt.errno == Some(kind.errno()) => {
-            Some(route::rejecting_route(ip, kind))
+    match host_route::lookup(ip) {
+        host_route::Lookup::Rejected(kind) if attempt.errno == Some(kind.errno()) => {
+            Some(host_route::rejecting_route(ip, kind))
         }
         _ => None,
     }
@@ -256,6 +252,68 @@ fn holder(ns: netns::Namespace, unseen: &mut Vec<Unseen>) -> Holder {
         named: ns.named,
         pid: ns.pid,
         listeners,
+    }
+}
+
+/// The rules of this host that stop a connection: its request on the way out (and, to an
+/// address of this host, on the way in), and the server's reply on the way in.
+fn blockers(ruleset: &serde_json::Value, packet: &Packet) -> Vec<firewall::Blocker> {
+    // The nat output hook comes before the filter's: the filter sees a translated destination.
+    let mut out = packet.clone();
+    let translated = firewall::dnat(ruleset, NatHook::Output, packet)
+        .into_iter()
+        .find(|d| d.certain)
+        .and_then(|d| d.destination(packet));
+    if let Some(to) = translated {
+        let local = host::is_local_address(to.ip());
+        out.dst = to.ip();
+        out.dport = Some(to.port());
+        out.dst_local = Some(local);
+        out.oif = route::interface_to(to.ip(), local);
+    }
+    let mut found = firewall::blockers(ruleset, Hook::Output, &out);
+    let local = out.dst_local == Some(true);
+    if local {
+        // A packet to this host itself comes back in by `lo`.
+        let arriving = Packet {
+            iif: Interface::Named("lo".to_owned()),
+            oif: Interface::None,
+            ..out.clone()
+        };
+        found.extend(firewall::blockers(ruleset, Hook::Input, &arriving));
+    }
+    if let Some(reply) = out.reply() {
+        if local {
+            let leaving = Packet {
+                iif: Interface::None,
+                oif: Interface::Named("lo".to_owned()),
+                ..reply.clone()
+            };
+            found.extend(firewall::blockers(ruleset, Hook::Output, &leaving));
+        }
+        found.extend(firewall::blockers(ruleset, Hook::Input, &reply));
+    }
+    found
+}
+
+/// iptables-legacy tables hold rules `nft` does not show: say so, and how to see them.
+fn legacy_tables(facts: &mut Facts) {
+    let Ok(found) = firewall::legacy::find() else {
+        return;
+    };
+    for legacy in found.iter().filter(|l| l.may_matter()) {
+        let rules = legacy
+            .rules
+            .map_or_else(String::new, |n| format!(" ({n} rules or policies)"));
+        facts.unseen.push(Unseen {
+            what: format!(
+                "this host's {} tables {}{rules}: nftables does not show them, and they were not evaluated",
+                legacy.command,
+                legacy.tables.join(", ")
+            ),
+            how: format!("`sudo {}-save`", legacy.command),
+            needs_root: true,
+        });
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 // What the host collectors found, as the evidence and the facts carry it (`sys` itself is
 // private: how the host is read is not part of the API).
-pub use crate::sys::firewall::{Blocker, Hook};
+pub use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
 pub use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::process::Process;
 pub use crate::sys::route::{RejectingRoute, RouteKind};
@@ -41,24 +41,10 @@ pub enum Evidence {
     },
     /// A socket listening on a port, with who holds it.
     Listener(HeldListener),
-    /// A firewall rule (or policy) of this host that stops the connection.
-    FirewallRule {
-        /// `family table`.
-        table: String,
-        /// The chain.
-        chain: String,
-        /// `input` or `output`.
-        hook: Hook,
-        /// The rule as nft writes it.
-        rule: String,
-        /// `drop` or `reject`.
-        verdict: &'static str,
-        /// The rule's handle, for `nft delete rule`.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        handle: Option<u64>,
-        /// False when the rule has matches that were not evaluated.
-        certain: bool,
-    },
+    /// A firewall rule (or policy) of this host that stops the connection: where it is
+    /// (`table`, `chain`, the `path` of chains from the base chain), what it says and does,
+    /// its `handle` and `position`, the `tool` that made it, and which packet it `stops`.
+    FirewallRule(Blocker),
     /// What neighbour discovery (ARP) knows of an address.
     Neighbour {
         /// The address.
@@ -214,15 +200,7 @@ impl UnixSocketFacts {
 
 impl From<&Blocker> for Evidence {
     fn from(blocker: &Blocker) -> Self {
-        Self::FirewallRule {
-            table: blocker.table.clone(),
-            chain: blocker.chain.clone(),
-            hook: blocker.hook,
-            rule: blocker.rule.clone(),
-            verdict: blocker.verdict,
-            handle: blocker.handle,
-            certain: blocker.certain,
-        }
+        Self::FirewallRule(blocker.clone())
     }
 }
 
@@ -262,18 +240,24 @@ impl fmt::Display for Evidence {
                     _ => Ok(()),
                 }
             }
-            Self::FirewallRule {
-                table,
-                chain,
-                rule,
-                certain,
-                ..
-            } => {
-                let how = if *certain { "matches" } else { "may match" };
+            Self::FirewallRule(blocker) => {
+                let how = if blocker.certain {
+                    "matches"
+                } else {
+                    "may match"
+                };
                 write!(
                     f,
-                    "firewall rule `{rule}` in `{table}` chain `{chain}` {how}"
-                )
+                    "firewall rule `{}` in `{}` chain `{}`",
+                    blocker.rule, blocker.table, blocker.chain
+                )?;
+                if blocker.path.len() > 1 {
+                    write!(f, " (reached by {})", blocker.path.join(" -> "))?;
+                }
+                match blocker.stops {
+                    Stops::Request => write!(f, " {how}"),
+                    Stops::Reply => write!(f, " {how} the replies"),
+                }
             }
             Self::Neighbour { address, state } => match state {
                 Neighbour::Answered => write!(f, "{address} answers neighbour discovery"),

@@ -267,7 +267,7 @@ fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained
         return Ok(rejected_by_route(addr, route));
     }
     // This host's own firewall, when its rules say so (and the outcome fits the verdict).
-    if let Some(finding) = blocked_by_rule(address) {
+    if let Some(finding) = blocked::by_rule(address) {
         return Ok(finding);
     }
     if address.local {
@@ -283,6 +283,12 @@ fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained
     let host = addr.ip();
     let port = addr.port();
     let finding = match outcome {
+        Outcome::Refused | Outcome::Reset if address.blockers.is_none() => Finding::new(
+            Cause::Closed,
+            format!("{host} answered with a reset, or something did in its name: nothing listens on port {port} there, or a firewall rejects it; this host's own rules could not be read, and a local `reject with tcp reset` rule looks the same"),
+        )
+        .suggest(format!("start the service on {host}, or check its port: on that host, `ss -ltnp` lists what listens"))
+        .suggest("run as root to read this host's firewall rules: as root `refused why` tells a local reject from a remote reset"),
         Outcome::Refused | Outcome::Reset => Finding::new(
             Cause::Closed,
             format!("{host} is up and answered with a reset: nothing listens on port {port} there"),
@@ -292,7 +298,11 @@ fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained
         Outcome::Timeout if address.neighbour == Some(Neighbour::NoAnswer) => unreachable_host(address),
         Outcome::Timeout => Finding::new(
             Cause::Filtered,
-            format!("no answer from {addr} within {took}: a firewall drops the packets, or the path is broken"),
+            if address.blockers.is_none() {
+                format!("no answer from {addr} within {took}: a firewall drops the packets (this host's own included: its rules could not be read), or the path is broken")
+            } else {
+                format!("no answer from {addr} within {took}: a firewall drops the packets, or the path is broken")
+            },
         )
         .suggest(format!("check the firewall of {host} and any security group or network ACL on the way for TCP port {port}"))
         .suggest("if the host is slow rather than filtered, try a longer `--timeout`"),
@@ -401,55 +411,6 @@ fn ports_exhausted(facts: &Facts, addr: SocketAddr) -> Finding {
             .push(Evidence::EphemeralPorts { low, high });
     }
     finding
-}
-
-/// A rule of this host's firewall that matches, when the outcome fits what the rule does: a
-/// drop shows as a timeout, a reject as a refusal, an unreachable or a permission error.
-fn blocked_by_rule(address: &AddressFacts) -> Option<Finding> {
-    let outcome = address.attempt.outcome;
-    let fits = |verdict: &str| match verdict {
-        "drop" => outcome == Outcome::Timeout,
-        _ => matches!(
-            outcome,
-            Outcome::Refused
-                | Outcome::HostUnreachable
-                | Outcome::PermissionDenied
-                | Outcome::NetworkUnreachable
-        ),
-    };
-    let blockers = address.blockers.as_deref()?;
-    let blocker = blockers
-        .iter()
-        .find(|b| b.certain && fits(b.verdict))
-        .or_else(|| blockers.iter().find(|b| fits(b.verdict)))?;
-    let how = if blocker.certain { "" } else { " probably" };
-    let mut finding = Finding::new(
-        Cause::BlockedLocally,
-        format!(
-            "this host's own firewall{how} stops the connection to {}: `{}` (table `{}`, chain `{}`)",
-            address.addr,
-            blocker.rule,
-            blocker.table,
-            blocker.chain
-        ),
-    )
-    .evidence([Evidence::from(blocker)]);
-    finding = match blocker.handle {
-        Some(handle) => finding.suggest(format!(
-            "remove the rule if it is not wanted: `sudo nft delete rule {} {} handle {handle}`",
-            blocker.table, blocker.chain
-        )),
-        None => finding.suggest(format!(
-            "the chain's policy drops it: add an accept rule, for example `sudo nft insert rule {} {} tcp dport {} accept`",
-            blocker.table,
-            blocker.chain,
-            address.addr.port()
-        )),
-    };
-    Some(finding.suggest(format!(
-        "`sudo nft -a list chain {} {}` shows the chain",
-        blocker.table, blocker.chain
-    )))
 }
 
 /// A failed address of this very host: its socket tables say who listens where.
@@ -898,6 +859,8 @@ fn permission_fix(facts: &UnixSocketFacts) -> String {
     }
 }
 
+#[path = "blocked.rs"]
+mod blocked;
 #[cfg(test)]
 #[path = "rules_tests.rs"]
 mod tests;

@@ -9,7 +9,7 @@ use crate::connect::{Address, Attempt};
 use crate::diagnose::evidence::UnixSocketFacts;
 use crate::diagnose::facts::{Init, Privilege};
 use crate::resolve::ResolveError;
-use crate::sys::firewall::{Blocker, Hook};
+use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
 use crate::sys::host::NameSource;
 use crate::sys::tables::Listener;
 use crate::sys::unix_path::{ClosedDirectory, FileType, Mode, Owner};
@@ -71,14 +71,18 @@ fn listening(addr: &str, process: &str) -> HeldListener {
     }
 }
 
-fn blocker(rule: &str, verdict: &'static str, certain: bool) -> Blocker {
+fn blocker(rule: &str, verdict: Verdict, certain: bool) -> Blocker {
     Blocker {
         table: "inet filter".to_owned(),
         chain: "output".to_owned(),
+        path: vec!["output".to_owned()],
         hook: Hook::Output,
         rule: rule.to_owned(),
         verdict,
         handle: Some(7),
+        position: Some(1),
+        tool: Tool::Nft,
+        stops: Stops::Request,
         certain,
     }
 }
@@ -214,7 +218,7 @@ fn ports_exhausted_shows_the_range() {
 #[test]
 fn a_local_rule_that_fits_the_outcome_is_blocked_locally() {
     let mut address = tried("192.0.2.7:7001", Outcome::Timeout, 1000);
-    address.blockers = Some(vec![blocker("tcp dport 7001 drop", "drop", true)]);
+    address.blockers = Some(vec![blocker("tcp dport 7001 drop", Verdict::Drop, true)]);
     let finding = infer(&one("192.0.2.7:7001", address.clone())).unwrap();
     assert_eq!(finding.cause, Cause::BlockedLocally);
     assert!(
@@ -234,10 +238,125 @@ fn a_local_rule_that_fits_the_outcome_is_blocked_locally() {
 
     // A rule that may match is said to be probable, not certain.
     address.attempt.outcome = Outcome::Timeout;
-    address.blockers = Some(vec![blocker("oifname \"eth1\" drop", "drop", false)]);
+    address.blockers = Some(vec![blocker("oifname \"eth1\" drop", Verdict::Drop, false)]);
     let finding = infer(&one("192.0.2.7:7001", address)).unwrap();
     assert_eq!(finding.cause, Cause::BlockedLocally);
     assert!(finding.summary.contains("probably"), "{}", finding.summary);
+}
+
+#[test]
+fn a_rule_is_removed_with_the_tool_that_made_it() {
+    let mut address = tried("192.0.2.7:5555", Outcome::Refused, 1);
+    let ufw = Blocker {
+        table: "ip filter".to_owned(),
+        chain: "ufw-user-output".to_owned(),
+        path: ["OUTPUT", "ufw-before-output", "ufw-user-output"]
+            .map(str::to_owned)
+            .to_vec(),
+        tool: Tool::Ufw,
+        position: Some(2),
+        ..blocker(
+            "tcp dport 5555 reject with tcp reset",
+            Verdict::Reject,
+            true,
+        )
+    };
+    address.blockers = Some(vec![ufw.clone()]);
+    let finding = infer(&one("192.0.2.7:5555", address.clone())).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally);
+    assert!(
+        finding.summary.starts_with("ufw stops"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding
+            .summary
+            .contains("OUTPUT -> ufw-before-output -> ufw-user-output"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("sudo ufw status numbered") && s.contains("ufw delete")),
+        "{finding:?}"
+    );
+
+    let iptables = Blocker {
+        table: "ip6 filter".to_owned(),
+        chain: "MYCHAIN".to_owned(),
+        path: vec!["OUTPUT".to_owned(), "MYCHAIN".to_owned()],
+        tool: Tool::Iptables,
+        position: Some(3),
+        ..ufw
+    };
+    address.blockers = Some(vec![iptables]);
+    let finding = infer(&one("192.0.2.7:5555", address)).unwrap();
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("`sudo ip6tables -D MYCHAIN 3`")),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn a_rule_that_drops_the_replies_explains_a_timeout_only() {
+    let mut address = tried("192.0.2.7:80", Outcome::Timeout, 1000);
+    let reply = Blocker {
+        hook: Hook::Input,
+        chain: "input".to_owned(),
+        stops: Stops::Reply,
+        handle: None,
+        position: None,
+        ..blocker("policy drop", Verdict::Drop, true)
+    };
+    address.blockers = Some(vec![reply.clone()]);
+    let finding = infer(&one("192.0.2.7:80", address.clone())).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally);
+    assert!(
+        finding
+            .summary
+            .contains("drops the replies from 192.0.2.7:80"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("ct state established,related accept"))
+    );
+
+    // Even a reject of the reply: the client only sees silence.
+    address.blockers = Some(vec![Blocker {
+        verdict: Verdict::Reject,
+        ..reply
+    }]);
+    address.attempt.outcome = Outcome::Refused;
+    assert_eq!(cause(&one("192.0.2.7:80", address)), Cause::Closed);
+}
+
+#[test]
+fn a_reset_with_the_rules_unread_says_it_may_be_a_local_reject() {
+    let mut address = tried("192.0.2.7:80", Outcome::Refused, 1);
+    address.blockers = None;
+    let finding = infer(&one("192.0.2.7:80", address.clone())).unwrap();
+    assert_eq!(finding.cause, Cause::Closed);
+    assert!(
+        finding.summary.contains("`reject with tcp reset`"),
+        "{}",
+        finding.summary
+    );
+    assert!(!finding.summary.contains("is up"), "{}", finding.summary);
+
+    // With the rules read and none matching, the reset is the remote host's.
+    address.blockers = Some(Vec::new());
+    let finding = infer(&one("192.0.2.7:80", address)).unwrap();
+    assert!(finding.summary.contains("is up"), "{}", finding.summary);
 }
 
 #[test]
@@ -786,7 +905,7 @@ fn a_rejecting_route_of_this_host_is_named_not_blamed_on_the_remote_firewall() {
 fn root_is_never_told_to_sudo() {
     // A local rule, a listener in a named namespace, an exhausted port range: each fix needs root.
     let mut address = tried("192.0.2.7:7001", Outcome::Timeout, 1000);
-    address.blockers = Some(vec![blocker("tcp dport 7001 drop", "drop", true)]);
+    address.blockers = Some(vec![blocker("tcp dport 7001 drop", Verdict::Drop, true)]);
     let blocked = one("192.0.2.7:7001", address);
     let mut foreign = listening("0.0.0.0:8081", "node");
     foreign.netns = Some("blue".into());

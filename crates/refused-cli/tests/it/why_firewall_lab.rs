@@ -1,0 +1,469 @@
+//! `refused why --json` against firewalls made by the tools people run — iptables (user chains,
+//! Docker's chains and DNAT), ip6tables, ufw, iptables-legacy — inside the lab's client
+//! namespace. Each case checks the cause and that the evidence names the rule that matched:
+//! its chain, the way there, and the handle nft gives it. Ports 41000-41999 are this file's.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
+
+use refused::internals::firewall::{self, Interface, NatHook, NatTo, Packet};
+use refused_lab::{CLIENT_V4, Lab, ListenSpec, SERVER_V4, SERVER_V6};
+use serde_json::Value;
+
+const REFUSED: &str = env!("CARGO_BIN_EXE_refused");
+
+/// Runs `refused why --json ARGS` through `command`; the exit status must fit the cause.
+fn diagnosis(mut command: Command, args: &[&str]) -> Value {
+    let output = command
+        .arg("why")
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|err| {
+        panic!(
+            "{args:?}: {err}: {stdout:?} {:?}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let expected_exit = i32::from(report["cause"] != "reachable");
+    assert_eq!(output.status.code(), Some(expected_exit), "{report}");
+    report
+}
+
+fn why(lab: &Lab, args: &[&str]) -> Value {
+    diagnosis(lab.client.command_alone(REFUSED), args)
+}
+
+/// The firewall rule the report names (the first), after checking the cause.
+fn blocked_by(report: &Value) -> &Value {
+    assert_eq!(report["cause"], "blocked-locally", "{report}");
+    report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "firewall-rule")
+        .unwrap_or_else(|| panic!("no firewall rule in {report}"))
+}
+
+/// The handle nft gives the rule of `table`'s `chain` whose text contains `needle`, as this
+/// namespace's `nft -a` lists it: the rule the report must name.
+fn handle(lab: &Lab, table: &str, chain: &str, needle: &str) -> u64 {
+    let mut args = vec!["-a", "-s", "list", "chain"];
+    args.extend(table.split(' '));
+    args.push(chain);
+    let output = lab.client.exec("nft", &args).unwrap();
+    let listing = String::from_utf8_lossy(&output.stdout);
+    let line = listing
+        .lines()
+        // Rules only, not the table's or chain's own line; `counter` is noise.
+        .filter(|l| l.contains("# handle ") && !l.contains('{'))
+        .find(|l| l.replace(" counter", "").contains(needle))
+        .unwrap_or_else(|| panic!("no `{needle}` in {listing}"));
+    line.rsplit_once("# handle ")
+        .and_then(|(_, h)| h.trim().parse().ok())
+        .unwrap()
+}
+
+/// A listener on the server for each port: without the client's rules, every one connects.
+fn listen_on_server(lab: &Lab, ports: &[u16]) -> Vec<TcpListener> {
+    let mut listeners = Vec::new();
+    for &port in ports {
+        for addr in [
+            SocketAddr::from((SERVER_V4, port)),
+            SocketAddr::from((SERVER_V6, port)),
+        ] {
+            listeners.push(
+                lab.server
+                    .run(|| ListenSpec::new(addr).listen())
+                    .unwrap()
+                    .unwrap(),
+            );
+        }
+    }
+    listeners
+}
+
+fn has_suggestion(report: &Value, needle: &str) -> bool {
+    report["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s.as_str().unwrap().contains(needle))
+}
+
+#[test]
+fn iptables_user_chains_reached_from_output_are_blocked_locally() {
+    let Some(lab) = Lab::or_skip("iptables_user_chains_reached_from_output_are_blocked_locally")
+    else {
+        return;
+    };
+    let _open = listen_on_server(&lab, &[41001, 41002, 41003, 41004]);
+    let c = &lab.client;
+    c.iptables(&["-N", "APP-OUT"]).unwrap();
+    c.iptables(&["-A", "OUTPUT", "-j", "APP-OUT"]).unwrap();
+    let rule = |port: &str, target: &[&str]| {
+        let mut args = vec!["-A", "APP-OUT", "-p", "tcp", "--dport", port, "-j"];
+        args.extend(target);
+        c.iptables(&args).unwrap();
+    };
+    rule("41001", &["DROP"]);
+    rule("41002", &["REJECT", "--reject-with", "tcp-reset"]);
+    rule("41003", &["REJECT"]);
+
+    let cases = [
+        ("41001", "tcp dport 41001 drop", "drop", 1),
+        (
+            "41002",
+            "tcp dport 41002 reject with tcp reset",
+            "reject",
+            2,
+        ),
+        ("41003", "tcp dport 41003 reject", "reject", 3),
+    ];
+    for (port, text, verdict, position) in cases {
+        let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:{port}")]);
+        let rule = blocked_by(&report);
+        assert_eq!(rule["table"], "ip filter", "{report}");
+        assert_eq!(rule["chain"], "APP-OUT", "{report}");
+        assert_eq!(rule["path"], serde_json::json!(["OUTPUT", "APP-OUT"]));
+        assert_eq!(rule["rule"], text, "{report}");
+        assert_eq!(rule["verdict"], verdict);
+        assert_eq!(rule["handle"], handle(&lab, "ip filter", "APP-OUT", text));
+        assert_eq!(rule["position"], position);
+        assert_eq!(rule["tool"], "iptables");
+        assert_eq!(rule["certain"], true);
+        // The lab runs as root: the command has no `sudo`.
+        assert!(
+            has_suggestion(&report, &format!("`iptables -D APP-OUT {position}")),
+            "{report}"
+        );
+    }
+    // The REJECTs fail at once: the refusal was this host's own, not the server's.
+    let report = why(&lab, &[&format!("{SERVER_V4}:41002")]);
+    assert_eq!(report["attempts"][0]["outcome"], "refused");
+    // A port no rule names connects.
+    assert_eq!(
+        why(&lab, &[&format!("{SERVER_V4}:41004")])["cause"],
+        "reachable"
+    );
+
+    // ip6tables: the same shape, in `ip6 filter`.
+    c.ip6tables(&["-N", "APP-OUT"]).unwrap();
+    c.ip6tables(&["-A", "OUTPUT", "-j", "APP-OUT"]).unwrap();
+    let reset = ["REJECT", "--reject-with", "tcp-reset"];
+    let mut args = vec!["-A", "APP-OUT", "-p", "tcp", "--dport", "41002", "-j"];
+    args.extend(reset);
+    c.ip6tables(&args).unwrap();
+    let report = why(&lab, &[&format!("[{SERVER_V6}]:41002")]);
+    let rule = blocked_by(&report);
+    assert_eq!(rule["table"], "ip6 filter", "{report}");
+    assert_eq!(rule["chain"], "APP-OUT");
+    let text = "tcp dport 41002 reject with tcp reset";
+    assert_eq!(rule["handle"], handle(&lab, "ip6 filter", "APP-OUT", text));
+    assert!(
+        has_suggestion(&report, "`ip6tables -D APP-OUT 1"),
+        "{report}"
+    );
+}
+
+#[test]
+fn ufw_rules_and_its_default_policy_are_blocked_locally() {
+    let Some(lab) = Lab::or_skip("ufw_rules_and_its_default_policy_are_blocked_locally") else {
+        return;
+    };
+    let _open = listen_on_server(&lab, &[41011, 41012, 41013, 41014]);
+    let c = &lab.client;
+    c.ufw(&["deny", "out", "41011/tcp"]).unwrap();
+    c.ufw(&["reject", "out", "41012/tcp"]).unwrap();
+
+    // Two jumps deep: OUTPUT -> ufw-before-output -> ufw-user-output (ufw6-* for IPv6).
+    for (target, chain, before) in [
+        (
+            format!("{SERVER_V4}:41011"),
+            "ufw-user-output",
+            "ufw-before-output",
+        ),
+        (
+            format!("[{SERVER_V6}]:41011"),
+            "ufw6-user-output",
+            "ufw6-before-output",
+        ),
+    ] {
+        let report = why(&lab, &["--timeout", "1s", &target]);
+        let rule = blocked_by(&report);
+        assert_eq!(rule["chain"], chain, "{report}");
+        assert_eq!(rule["path"], serde_json::json!(["OUTPUT", before, chain]));
+        assert_eq!(rule["tool"], "ufw");
+        assert_eq!(rule["verdict"], "drop");
+        assert_eq!(rule["certain"], true);
+        let table = if chain.starts_with("ufw6") {
+            "ip6 filter"
+        } else {
+            "ip filter"
+        };
+        assert_eq!(rule["handle"], handle(&lab, table, chain, "dport 41011"));
+        assert!(has_suggestion(&report, "`ufw status numbered"), "{report}");
+    }
+    // `ufw reject out` fails at once with a refusal that ufw made.
+    let report = why(&lab, &[&format!("{SERVER_V4}:41012")]);
+    assert_eq!(report["attempts"][0]["outcome"], "refused");
+    let rule = blocked_by(&report);
+    assert_eq!(rule["chain"], "ufw-user-output");
+    assert_eq!(rule["verdict"], "reject");
+    assert_eq!(
+        rule["handle"],
+        handle(&lab, "ip filter", "ufw-user-output", "dport 41012")
+    );
+    assert_eq!(
+        why(&lab, &[&format!("{SERVER_V4}:41013")])["cause"],
+        "reachable"
+    );
+
+    // `ufw default reject outgoing`, with one port allowed: the others are rejected by
+    // ufw-reject-output.
+    c.ufw(&["allow", "out", "41013/tcp"]).unwrap();
+    c.ufw(&["default", "reject", "outgoing"]).unwrap();
+    assert_eq!(
+        why(&lab, &[&format!("{SERVER_V4}:41013")])["cause"],
+        "reachable"
+    );
+    let report = why(&lab, &[&format!("{SERVER_V4}:41014")]);
+    let rule = blocked_by(&report);
+    assert_eq!(rule["chain"], "ufw-reject-output", "{report}");
+    assert_eq!(rule["verdict"], "reject");
+    assert_eq!(rule["certain"], true);
+    assert_eq!(
+        rule["handle"],
+        handle(&lab, "ip filter", "ufw-reject-output", "reject")
+    );
+    assert!(
+        has_suggestion(&report, "`ufw allow out 41014/tcp"),
+        "{report}"
+    );
+}
+
+/// The chains Docker makes for `docker run -p 41021:80` (written with iptables-restore, as
+/// Docker's iptables backend does), the "container" being the lab's server.
+const DOCKER_RULES: &str = "*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:DOCKER - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 10.77.0.0/24 ! -o docker0 -j MASQUERADE
+-A DOCKER -i docker0 -j RETURN
+-A DOCKER ! -i docker0 -p tcp -m tcp --dport 41021 -j DNAT --to-destination 10.77.0.2:41022
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:DOCKER - [0:0]
+:DOCKER-ISOLATION-STAGE-1 - [0:0]
+:DOCKER-ISOLATION-STAGE-2 - [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -o docker0 -j DOCKER
+-A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+-A FORWARD -i docker0 -o docker0 -j ACCEPT
+-A DOCKER -d 10.77.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 41022 -j ACCEPT
+-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-1 -j RETURN
+-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+-A DOCKER-ISOLATION-STAGE-2 -j RETURN
+-A DOCKER-USER -p tcp -m tcp --dport 41022 -j DROP
+-A DOCKER-USER -j RETURN
+COMMIT
+";
+
+#[test]
+fn dockers_chains_are_followed_and_its_dnat_is_read() {
+    let Some(lab) = Lab::or_skip("dockers_chains_are_followed_and_its_dnat_is_read") else {
+        return;
+    };
+    let _open = listen_on_server(&lab, &[41022, 41025]);
+    let c = &lab.client;
+    let mut restore = c.command("iptables-restore");
+    restore.stdin(std::process::Stdio::piped());
+    let mut child = restore.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), DOCKER_RULES.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+
+    // The published port, read from the live ruleset (through nft's listing of Docker's xt
+    // rules): this host's address, port 41021, goes to 10.77.0.2:41022.
+    let ruleset = c.run(firewall::read_ruleset).unwrap().unwrap();
+    let packet = Packet {
+        dst_local: Some(true),
+        oif: Interface::Named("lo".to_owned()),
+        ..Packet::outgoing(Some(CLIENT_V4.into()), CLIENT_V4.into(), 41021)
+    };
+    let found = firewall::dnat(&ruleset, NatHook::Output, &packet);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let dnat = &found[0];
+    assert_eq!(
+        (dnat.table.as_str(), dnat.chain.as_str()),
+        ("ip nat", "DOCKER")
+    );
+    assert_eq!(dnat.path, ["OUTPUT", "DOCKER"]);
+    assert_eq!(
+        dnat.to,
+        NatTo::Address {
+            address: SERVER_V4.into(),
+            port: Some(41022)
+        }
+    );
+    assert_eq!(
+        dnat.handle,
+        Some(handle(&lab, "ip nat", "DOCKER", "dport 41021"))
+    );
+    assert!(dnat.certain);
+
+    // DOCKER-USER and DOCKER-ISOLATION-STAGE-2 drop, but only what Docker forwards: this
+    // host's own connection to the "container" is not theirs to stop.
+    assert_eq!(
+        why(&lab, &[&format!("{SERVER_V4}:41022")])["cause"],
+        "reachable"
+    );
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41023")]);
+    assert_ne!(report["cause"], "blocked-locally", "{report}");
+
+    // A rule of OUTPUT sees the translated destination (the nat hook comes first): the
+    // published port is rejected by a rule written for the container's address and port.
+    c.iptables(&[
+        "-I",
+        "OUTPUT",
+        "-d",
+        "10.77.0.2",
+        "-p",
+        "tcp",
+        "--dport",
+        "41022",
+        "-j",
+        "REJECT",
+        "--reject-with",
+        "tcp-reset",
+    ])
+    .unwrap();
+    let report = why(&lab, &[&format!("{CLIENT_V4}:41021")]);
+    let rule = blocked_by(&report);
+    assert_eq!(rule["chain"], "OUTPUT", "{report}");
+    assert_eq!(
+        rule["handle"],
+        handle(&lab, "ip filter", "OUTPUT", "dport 41022")
+    );
+    assert_eq!(rule["tool"], "iptables");
+}
+
+#[test]
+fn an_input_rule_that_drops_the_replies_is_blocked_locally() {
+    let Some(lab) = Lab::or_skip("an_input_rule_that_drops_the_replies_is_blocked_locally") else {
+        return;
+    };
+    let _open = listen_on_server(&lab, &[41031, 41032]);
+    lab.client
+        .iptables(&[
+            "-A",
+            "INPUT",
+            "-s",
+            "10.77.0.2",
+            "-p",
+            "tcp",
+            "--sport",
+            "41031",
+            "-j",
+            "DROP",
+        ])
+        .unwrap();
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41031")]);
+    assert_eq!(report["attempts"][0]["outcome"], "timeout");
+    let rule = blocked_by(&report);
+    assert_eq!(rule["hook"], "input", "{report}");
+    assert_eq!(rule["chain"], "INPUT");
+    assert_eq!(rule["stops"], "reply");
+    assert_eq!(
+        rule["handle"],
+        handle(&lab, "ip filter", "INPUT", "tcp sport 41031")
+    );
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("drops the replies"),
+        "{report}"
+    );
+    // Replies from another port pass.
+    assert_eq!(
+        why(&lab, &[&format!("{SERVER_V4}:41032")])["cause"],
+        "reachable"
+    );
+}
+
+#[test]
+fn iptables_legacy_rules_are_said_to_be_unseen() {
+    let Some(lab) = Lab::or_skip("iptables_legacy_rules_are_said_to_be_unseen") else {
+        return;
+    };
+    let _open = listen_on_server(&lab, &[41041]);
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41042")]);
+    let legacy = |report: &Value| {
+        report["unseen"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["what"].as_str().unwrap().contains("iptables-legacy"))
+    };
+    // No legacy table: nothing to say.
+    assert!(!legacy(&report), "{report}");
+    lab.client
+        .exec(
+            "iptables-legacy",
+            &[
+                "-A", "OUTPUT", "-p", "tcp", "--dport", "41041", "-j", "DROP",
+            ],
+        )
+        .unwrap();
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41041")]);
+    // nft does not show the rule: the remote side is blamed, but the report says what it
+    // could not read, and how to.
+    assert_eq!(report["cause"], "filtered", "{report}");
+    assert!(legacy(&report), "{report}");
+    let unseen = report["unseen"].to_string();
+    assert!(unseen.contains("iptables-legacy-save"), "{report}");
+}
+
+#[test]
+fn a_reset_seen_without_the_rules_says_it_may_be_local() {
+    let Some(lab) = Lab::or_skip("a_reset_seen_without_the_rules_says_it_may_be_local") else {
+        return;
+    };
+    lab.client
+        .iptables(&[
+            "-A",
+            "OUTPUT",
+            "-p",
+            "tcp",
+            "--dport",
+            "41051",
+            "-j",
+            "REJECT",
+            "--reject-with",
+            "tcp-reset",
+        ])
+        .unwrap();
+    let mut as_nobody = lab.client.command_alone("setpriv");
+    as_nobody.args(["--reuid=65534", "--regid=65534", "--clear-groups", REFUSED]);
+    let report = diagnosis(as_nobody, &[&format!("{SERVER_V4}:41051")]);
+    assert_eq!(report["cause"], "closed", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("reject with tcp reset"), "{report}");
+    assert!(!summary.contains("is up"), "{report}");
+    // As root, the rule is read and named.
+    let report = why(&lab, &[&format!("{SERVER_V4}:41051")]);
+    assert_eq!(blocked_by(&report)["chain"], "OUTPUT");
+}

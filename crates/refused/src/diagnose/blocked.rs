@@ -1,0 +1,142 @@
+//! `blocked-locally` from this host's own rules: which rule, found where, and how to remove it
+//! with the tool that made it (nft, iptables, ufw).
+
+use crate::outcome::Outcome;
+use crate::sys::firewall::{Blocker, Stops, Tool, Verdict};
+
+use super::{AddressFacts, Cause, Evidence, Finding};
+
+/// A rule of this host's firewall that matches, when the outcome fits what the rule does: a
+/// drop of the request shows as a timeout, a reject as a refusal, an unreachable or a permission
+/// error; any rule that stops the server's reply shows as a timeout.
+pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
+    let outcome = address.attempt.outcome;
+    let fits = |b: &Blocker| match (b.stops, b.verdict) {
+        (Stops::Reply, _) | (Stops::Request, Verdict::Drop) => outcome == Outcome::Timeout,
+        (Stops::Request, Verdict::Reject) => matches!(
+            outcome,
+            Outcome::Refused
+                | Outcome::HostUnreachable
+                | Outcome::PermissionDenied
+                | Outcome::NetworkUnreachable
+        ),
+    };
+    let blockers = address.blockers.as_deref()?;
+    let blocker = blockers
+        .iter()
+        .find(|b| b.certain && fits(b))
+        .or_else(|| blockers.iter().find(|b| fits(b)))?;
+    let how = if blocker.certain { "" } else { " probably" };
+    let what = match blocker.stops {
+        Stops::Request => format!("stops the connection to {}", address.addr),
+        Stops::Reply => format!("drops the replies from {}", address.addr),
+    };
+    let whose = match blocker.tool {
+        Tool::Ufw => "ufw",
+        Tool::Nft | Tool::Iptables => "this host's own firewall",
+    };
+    let mut reached = String::new();
+    if blocker.path.len() > 1 {
+        reached = format!(", reached by {}", blocker.path.join(" -> "));
+    }
+    let finding = Finding::new(
+        Cause::BlockedLocally,
+        format!(
+            "{whose}{how} {what}: `{}` (table `{}`, chain `{}`{reached})",
+            blocker.rule, blocker.table, blocker.chain
+        ),
+    )
+    .evidence([Evidence::from(blocker)]);
+    Some(match blocker.tool {
+        Tool::Nft => nft_fix(finding, blocker, address),
+        Tool::Iptables => iptables_fix(finding, blocker, address),
+        Tool::Ufw => ufw_fix(finding, blocker, address),
+    })
+}
+
+fn nft_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Finding {
+    let (table, chain) = (&blocker.table, &blocker.chain);
+    let finding = match (blocker.handle, blocker.stops) {
+        (Some(handle), _) => finding.suggest(format!(
+            "remove the rule if it is not wanted: `sudo nft delete rule {table} {chain} handle {handle}`"
+        )),
+        (None, Stops::Request) => finding.suggest(format!(
+            "the chain's policy drops it: add an accept rule, for example `sudo nft insert rule {table} {chain} tcp dport {} accept`",
+            address.addr.port()
+        )),
+        (None, Stops::Reply) => finding.suggest(format!(
+            "the chain's policy drops the replies: accept them, for example `sudo nft insert rule {table} {chain} ct state established,related accept`"
+        )),
+    };
+    finding.suggest(format!(
+        "`sudo nft -a list chain {table} {chain}` shows the chain"
+    ))
+}
+
+fn iptables_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Finding {
+    let command = blocker.iptables_command();
+    let table = match blocker.table_name() {
+        "filter" => String::new(),
+        other => format!(" -t {other}"),
+    };
+    let chain = &blocker.chain;
+    let finding = match (blocker.position, blocker.stops) {
+        (Some(position), _) => finding.suggest(format!(
+            "remove the rule if it is not wanted: `sudo {command}{table} -D {chain} {position}` (rule {position} of {chain}; check with `sudo {command}{table} -L {chain} -n --line-numbers` first)"
+        )),
+        (None, Stops::Request) => finding.suggest(format!(
+            "the chain's policy drops it: accept the port, for example `sudo {command}{table} -I {chain} -p tcp --dport {} -j ACCEPT`",
+            address.addr.port()
+        )),
+        (None, Stops::Reply) => finding.suggest(format!(
+            "the chain's policy drops the replies: accept them, for example `sudo {command}{table} -I {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`"
+        )),
+    };
+    finding.suggest(format!("`sudo {command}-save` shows every rule"))
+}
+
+fn ufw_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Finding {
+    let port = address.addr.port();
+    let out = match blocker.hook {
+        crate::sys::firewall::Hook::Output => " out",
+        crate::sys::firewall::Hook::Input => "",
+    };
+    let chain = blocker.chain.as_str();
+    let family = if chain.starts_with("ufw6-") { "6" } else { "" };
+    if chain.contains("-user-") && blocker.position.is_some() {
+        let does = match blocker.verdict {
+            Verdict::Drop => "deny",
+            Verdict::Reject => "reject",
+        };
+        finding
+            .suggest(format!(
+                "it is a ufw rule (`ufw {does}{out} ...`): `sudo ufw status numbered` lists them; remove it with `sudo ufw delete NUMBER`"
+            ))
+            .suggest(format!(
+                "or allow the port before it: `sudo ufw insert 1 allow{out} {port}/tcp`"
+            ))
+    } else if chain.contains("-before-") || chain.contains("-after-") {
+        let file = if chain.contains("-before-") {
+            "before"
+        } else {
+            "after"
+        };
+        finding.suggest(format!(
+            "the rule comes from /etc/ufw/{file}{family}.rules: change it there, then `sudo ufw reload`"
+        ))
+    } else {
+        // The default policy (ufw-reject-*, ufw-skip-to-policy-*, a builtin chain's policy).
+        let direction = if out.is_empty() {
+            "incoming"
+        } else {
+            "outgoing"
+        };
+        finding
+            .suggest(format!(
+                "ufw's default policy for {direction} connections stops it: `sudo ufw allow{out} {port}/tcp`"
+            ))
+            .suggest(format!(
+                "or change the default: `sudo ufw default allow {direction}`; `sudo ufw status verbose` shows it"
+            ))
+    }
+}

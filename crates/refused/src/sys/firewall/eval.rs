@@ -1,0 +1,686 @@
+//! The walk of one packet through the chains of one hook: base chains in priority order, the
+//! chains they jump or go to, verdict maps, and the three-valued certainty of each step.
+//!
+//! Certainty travels two ways. Down: a chain entered by a rule that only *may* match is not
+//! surely reached, so nothing found in it is certain. Along: once a rule that may end the chain
+//! (accept, drop, a jump to a chain that may decide) has been passed, what comes after is not
+//! surely reached either. Whatever the input, the walk is bounded (depth and rule budget).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde_json::Value;
+
+use super::expr::{self, Sets, Truth};
+use super::{Blocker, CtState, Dnat, Hook, NatHook, NatTo, Packet, Stops, Tool, Verdict, render};
+
+/// nft refuses rulesets that jump deeper than this.
+const MAX_DEPTH: usize = 16;
+/// Rules looked at in one walk, at most: a hostile ruleset (a chain jumped to from every rule of
+/// a chain jumped to from every rule...) cannot make the walk exponential.
+const BUDGET: usize = 200_000;
+
+/// `(family, table, name)`.
+type Key<'a> = (&'a str, &'a str, &'a str);
+
+/// The ruleset's chains, their rules in order, and its named sets and maps.
+struct Index<'a> {
+    chains: HashMap<Key<'a>, Chain<'a>>,
+    sets: HashMap<Key<'a>, &'a [Value]>,
+    /// Tables with ufw's chains: their builtin chains' policies are ufw's.
+    ufw_tables: Vec<(&'a str, &'a str)>,
+    /// Base chains, in the ruleset's order.
+    bases: Vec<&'a Value>,
+}
+
+struct Chain<'a> {
+    rules: Vec<&'a Value>,
+}
+
+fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
+    value[key].as_str().unwrap_or_default()
+}
+
+impl<'a> Index<'a> {
+    fn new(ruleset: &'a Value) -> Self {
+        let items = ruleset["nftables"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        let mut index = Index {
+            chains: HashMap::new(),
+            sets: HashMap::new(),
+            ufw_tables: Vec::new(),
+            bases: Vec::new(),
+        };
+        for item in items {
+            if let Some(chain) = item.get("chain") {
+                let (family, table, name) = (
+                    str_of(chain, "family"),
+                    str_of(chain, "table"),
+                    str_of(chain, "name"),
+                );
+                index
+                    .chains
+                    .entry((family, table, name))
+                    .or_insert(Chain { rules: Vec::new() });
+                if chain.get("hook").is_some() {
+                    index.bases.push(chain);
+                }
+                if name.starts_with("ufw-") || name.starts_with("ufw6-") {
+                    index.ufw_tables.push((family, table));
+                }
+            } else if let Some(set) = item.get("set").or_else(|| item.get("map")) {
+                let elements = set["elem"].as_array().map_or(&[][..], Vec::as_slice);
+                index.sets.insert(
+                    (
+                        str_of(set, "family"),
+                        str_of(set, "table"),
+                        str_of(set, "name"),
+                    ),
+                    elements,
+                );
+            }
+        }
+        for rule in items.iter().filter_map(|item| item.get("rule")) {
+            let key = (
+                str_of(rule, "family"),
+                str_of(rule, "table"),
+                str_of(rule, "chain"),
+            );
+            if let Some(chain) = index.chains.get_mut(&key) {
+                chain.rules.push(rule);
+            }
+        }
+        index
+    }
+}
+
+/// The named sets of one table.
+struct TableSets<'i, 'a> {
+    index: &'i Index<'a>,
+    family: &'a str,
+    table: &'a str,
+}
+
+impl<'a> TableSets<'_, 'a> {
+    fn named(&self, name: &str) -> Option<&'a [Value]> {
+        self.index
+            .sets
+            .get(&(self.family, self.table, name))
+            .copied()
+    }
+}
+
+impl Sets for TableSets<'_, '_> {
+    fn elements(&self, name: &str) -> Option<&[Value]> {
+        self.named(name)
+    }
+}
+
+/// What a rule does when it matches.
+enum Action<'a> {
+    /// Nothing that ends it (counters, logs, marks): the next rule follows.
+    Nothing,
+    Accept,
+    Stop(Verdict),
+    /// A `dnat` or `redirect` statement (or iptables' untranslated DNAT/REDIRECT target).
+    Nat(&'a Value),
+    /// Ends the chain in a way we do not follow (queue, snat, an unknown target).
+    OtherEnd,
+    /// Something we do not know: it may end the chain, or not.
+    Unknown,
+    Jump(&'a str),
+    Goto(&'a str),
+    Return,
+    /// A verdict map: `(key, [(element key, verdict)])`.
+    Vmap(&'a Value, Vec<(&'a Value, &'a Value)>),
+}
+
+/// Targets of iptables that do their work and let the packet go on to the next rule.
+const XT_NON_TERMINAL: &[&str] = &[
+    "LOG",
+    "NFLOG",
+    "ULOG",
+    "MARK",
+    "CONNMARK",
+    "TCPMSS",
+    "CT",
+    "NOTRACK",
+    "TRACE",
+    "AUDIT",
+    "CLASSIFY",
+    "CHECKSUM",
+    "DSCP",
+    "TOS",
+    "TTL",
+    "HL",
+    "SECMARK",
+    "CONNSECMARK",
+    "IDLETIMER",
+    "LED",
+    "TEE",
+    "HMARK",
+    "SET",
+];
+
+/// A verdict object (`{"accept": null}`, `{"jump": {"target": "X"}}`) as an action.
+fn verdict_action(verdict: &Value) -> Action<'_> {
+    let Some((key, value)) = verdict.as_object().and_then(|o| o.iter().next()) else {
+        return Action::Unknown;
+    };
+    let target = || value["target"].as_str();
+    match key.as_str() {
+        "accept" => Action::Accept,
+        "drop" => Action::Stop(Verdict::Drop),
+        "reject" => Action::Stop(Verdict::Reject),
+        "return" => Action::Return,
+        "continue" => Action::Nothing,
+        "jump" => target().map_or(Action::Unknown, Action::Jump),
+        "goto" => target().map_or(Action::Unknown, Action::Goto),
+        "queue" => Action::OtherEnd,
+        _ => Action::Unknown,
+    }
+}
+
+/// Whether a rule matches the packet, and what it then does.
+fn judge<'a>(rule: &'a Value, packet: &Packet, sets: &TableSets<'_, 'a>) -> (Truth, Action<'a>) {
+    let exprs = rule["expr"].as_array().map_or(&[][..], Vec::as_slice);
+    let mut truth = Truth::Yes;
+    for expr in exprs {
+        let Some((key, value)) = expr.as_object().and_then(|o| o.iter().next()) else {
+            truth = truth.and(Truth::Maybe);
+            continue;
+        };
+        let action = match key.as_str() {
+            "match" => {
+                truth = truth.and(expr::matches(value, packet, sets));
+                continue;
+            }
+            "counter" | "log" | "mangle" | "notrack" | "set" | "map" | "dup" | "secmark"
+            | "ct helper" | "ct timeout" | "ct expectation" | "continue" => continue,
+            "accept" | "drop" | "reject" | "return" | "jump" | "goto" | "queue" => {
+                let mut action = verdict_action(expr);
+                // A reject statement carries its options, never a chain.
+                if key == "reject" {
+                    action = Action::Stop(Verdict::Reject);
+                }
+                action
+            }
+            "dnat" | "redirect" => Action::Nat(expr),
+            "snat" | "masquerade" | "tproxy" | "fwd" | "synproxy" => Action::OtherEnd,
+            "vmap" => vmap(value, sets),
+            "xt" => match (value["type"].as_str(), value["name"].as_str()) {
+                (Some("target"), Some("REJECT")) => Action::Stop(Verdict::Reject),
+                (Some("target"), Some("DNAT" | "REDIRECT")) => Action::Nat(expr),
+                (Some("target"), Some(name)) if XT_NON_TERMINAL.contains(&name) => continue,
+                (Some("target"), _) => Action::Unknown,
+                // IPv6 extension headers (`-m rt`, ufw6's `--rt-type 0` drop): a TCP packet of
+                // this host's stack carries none, and without the header the match fails.
+                (Some("match"), Some("rt" | "frag" | "hbh" | "dst")) => {
+                    truth = Truth::No;
+                    continue;
+                }
+                // An extension match we could not translate (see `xt`).
+                _ => {
+                    truth = truth.and(Truth::Maybe);
+                    continue;
+                }
+            },
+            // limit, quota, meter and whatever else: a match we do not evaluate.
+            _ => {
+                truth = truth.and(Truth::Maybe);
+                continue;
+            }
+        };
+        return (truth, action);
+    }
+    (truth, Action::Nothing)
+}
+
+fn vmap<'a>(value: &'a Value, sets: &TableSets<'_, 'a>) -> Action<'a> {
+    let data = &value["data"];
+    let elements: &'a [Value] = if let Some(set) = data.get("set").and_then(Value::as_array) {
+        set
+    } else if let Some(name) = data.as_str().and_then(|d| d.strip_prefix('@')) {
+        match sets.named(name) {
+            Some(elements) => elements,
+            None => return Action::Unknown,
+        }
+    } else {
+        return Action::Unknown;
+    };
+    let pairs = elements
+        .iter()
+        .filter_map(|e| match e.as_array().map(Vec::as_slice) {
+            Some([key, verdict]) => Some((key, verdict)),
+            _ => None,
+        })
+        .collect();
+    Action::Vmap(&value["key"], pairs)
+}
+
+/// What a walk looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Filter,
+    Nat,
+}
+
+/// Something found on the way.
+struct Hit<'a> {
+    family: &'a str,
+    table: &'a str,
+    path: Vec<&'a str>,
+    /// `None`: the base chain's policy.
+    rule: Option<(&'a Value, usize)>,
+    what: Found<'a>,
+    certain: bool,
+}
+
+enum Found<'a> {
+    Stop(Verdict),
+    Nat(&'a Value),
+}
+
+/// How a rule's action leaves the chain being walked.
+enum Flow {
+    /// The next rule follows, surely if it did so before.
+    Next,
+    /// The next rule follows, but perhaps the chain ended here.
+    Unclear,
+    /// The chain ends here: `Yes` with a verdict, `No` by returning to its caller, `Maybe`.
+    End(Truth),
+}
+
+struct Walker<'i, 'a> {
+    index: &'i Index<'a>,
+    packet: &'i Packet,
+    mode: Mode,
+    budget: usize,
+    hits: Vec<Hit<'a>>,
+    /// A rule may have ended the packet's way (or we stopped looking): later base chains are
+    /// not surely reached.
+    unsure: bool,
+    /// A rule surely ended it (dropped, rejected, translated): later base chains are not met.
+    ended: bool,
+}
+
+impl<'a> Walker<'_, 'a> {
+    /// Walks the base chains of `hook` whose type is one of `types`, lowest priority first.
+    fn run(&mut self, hook: &str, types: &[&str]) {
+        let v4 = self.packet.dst.is_ipv4();
+        let mut bases: Vec<&'a Value> = self
+            .index
+            .bases
+            .iter()
+            .copied()
+            .filter(|chain| {
+                chain["hook"] == hook
+                    && types.iter().any(|t| chain["type"] == *t)
+                    && match str_of(chain, "family") {
+                        "inet" => true,
+                        "ip" => v4,
+                        "ip6" => !v4,
+                        _ => false,
+                    }
+            })
+            .collect();
+        bases.sort_by_key(|chain| chain["prio"].as_i64().unwrap_or(0));
+        for chain in bases {
+            if self.ended {
+                break;
+            }
+            let (family, table, name) = (
+                str_of(chain, "family"),
+                str_of(chain, "table"),
+                str_of(chain, "name"),
+            );
+            let sure = !self.unsure;
+            let mut path = vec![name];
+            let ends = self.walk(family, table, name, sure, &mut path);
+            if ends != Truth::Yes && self.mode == Mode::Filter && chain["policy"] == "drop" {
+                let certain = sure && ends == Truth::No;
+                self.hit(
+                    family,
+                    table,
+                    path,
+                    None,
+                    Found::Stop(Verdict::Drop),
+                    certain,
+                );
+            }
+        }
+    }
+
+    fn hit(
+        &mut self,
+        family: &'a str,
+        table: &'a str,
+        path: Vec<&'a str>,
+        rule: Option<(&'a Value, usize)>,
+        what: Found<'a>,
+        certain: bool,
+    ) {
+        if certain {
+            self.ended = true;
+        } else {
+            self.unsure = true;
+        }
+        self.hits.push(Hit {
+            family,
+            table,
+            path,
+            rule,
+            what,
+            certain,
+        });
+    }
+
+    /// Walks one chain; `sure`: whether the packet surely gets here. Says whether the chain
+    /// surely ends with a verdict (`Yes`), surely returns (`No`), or may do either.
+    fn walk(
+        &mut self,
+        family: &'a str,
+        table: &'a str,
+        name: &'a str,
+        sure: bool,
+        path: &mut Vec<&'a str>,
+    ) -> Truth {
+        let index = self.index;
+        let Some(chain) = index.chains.get(&(family, table, name)) else {
+            self.unsure = true;
+            return Truth::Maybe;
+        };
+        let sets = TableSets {
+            index,
+            family,
+            table,
+        };
+        let mut clear = true;
+        for (position, &rule) in chain.rules.iter().enumerate() {
+            if self.budget == 0 {
+                self.unsure = true;
+                return Truth::Maybe;
+            }
+            self.budget -= 1;
+            let (truth, action) = judge(rule, self.packet, &sets);
+            if truth == Truth::No {
+                continue;
+            }
+            let step = Step {
+                family,
+                table,
+                rule: (rule, position + 1),
+                sets: &sets,
+            };
+            match self.act(&step, truth, clear, sure, action, path) {
+                Flow::Next => {}
+                Flow::Unclear => clear = false,
+                Flow::End(ends) => return ends,
+            }
+        }
+        if clear { Truth::No } else { Truth::Maybe }
+    }
+
+    fn act(
+        &mut self,
+        step: &Step<'_, 'a>,
+        truth: Truth,
+        clear: bool,
+        sure: bool,
+        action: Action<'a>,
+        path: &mut Vec<&'a str>,
+    ) -> Flow {
+        // This rule surely acts, if the chain is surely walked this far.
+        let here = truth == Truth::Yes && clear;
+        let ends_here = |here: bool| {
+            if here {
+                Flow::End(Truth::Yes)
+            } else {
+                Flow::Unclear
+            }
+        };
+        match action {
+            Action::Nothing => Flow::Next,
+            Action::Accept => ends_here(here),
+            Action::Stop(verdict) => {
+                if self.mode == Mode::Filter {
+                    let certain = sure && here;
+                    let rule = Some(step.rule);
+                    let found = Found::Stop(verdict);
+                    self.hit(step.family, step.table, path.clone(), rule, found, certain);
+                }
+                ends_here(here)
+            }
+            Action::Nat(statement) => {
+                if !family_fits(statement, self.packet.dst) {
+                    return Flow::Next;
+                }
+                if self.mode == Mode::Nat {
+                    let certain = sure && here;
+                    let rule = Some(step.rule);
+                    let found = Found::Nat(statement);
+                    self.hit(step.family, step.table, path.clone(), rule, found, certain);
+                }
+                ends_here(here)
+            }
+            Action::OtherEnd => {
+                self.unsure = true;
+                ends_here(here)
+            }
+            Action::Unknown => {
+                self.unsure = true;
+                Flow::Unclear
+            }
+            Action::Return if here => Flow::End(Truth::No),
+            Action::Return => Flow::Unclear,
+            Action::Jump(target) => match self.enter(step, target, sure && here, path) {
+                Truth::No => Flow::Next,
+                Truth::Yes if here => Flow::End(Truth::Yes),
+                _ => Flow::Unclear,
+            },
+            Action::Goto(target) => {
+                let ends = self.enter(step, target, sure && here, path);
+                if here { Flow::End(ends) } else { Flow::Unclear }
+            }
+            Action::Vmap(key, elements) => {
+                // At most one key matches: the elements read as rules one after the other.
+                let mut still_clear = clear;
+                for (element, verdict) in elements {
+                    let hit = expr::compare(key, "==", element, self.packet, step.sets);
+                    let truth = truth.and(hit);
+                    if truth == Truth::No {
+                        continue;
+                    }
+                    let action = verdict_action(verdict);
+                    match self.act(step, truth, still_clear, sure, action, path) {
+                        Flow::Next => {}
+                        Flow::Unclear => still_clear = false,
+                        end @ Flow::End(_) => return end,
+                    }
+                }
+                if still_clear == clear {
+                    Flow::Next
+                } else {
+                    Flow::Unclear
+                }
+            }
+        }
+    }
+
+    fn enter(
+        &mut self,
+        step: &Step<'_, 'a>,
+        target: &'a str,
+        sure: bool,
+        path: &mut Vec<&'a str>,
+    ) -> Truth {
+        if path.len() >= MAX_DEPTH || path.contains(&target) {
+            self.unsure = true;
+            return Truth::Maybe;
+        }
+        path.push(target);
+        let ends = self.walk(step.family, step.table, target, sure, path);
+        path.pop();
+        ends
+    }
+}
+
+/// Where a rule is, for what it finds.
+struct Step<'s, 'a> {
+    family: &'a str,
+    table: &'a str,
+    rule: (&'a Value, usize),
+    sets: &'s dyn Sets,
+}
+
+/// A `dnat ip to ...` in an `inet` table translates IPv4 packets only.
+fn family_fits(statement: &Value, dst: IpAddr) -> bool {
+    let inner = statement
+        .get("dnat")
+        .or_else(|| statement.get("redirect"))
+        .unwrap_or(&Value::Null);
+    match inner["family"].as_str() {
+        Some("ip") => dst.is_ipv4(),
+        Some("ip6") => dst.is_ipv6(),
+        _ => match inner["addr"]
+            .as_str()
+            .and_then(|a| a.parse::<IpAddr>().ok())
+        {
+            Some(addr) => addr.is_ipv4() == dst.is_ipv4(),
+            None => true,
+        },
+    }
+}
+
+fn walker<'i, 'a>(index: &'i Index<'a>, packet: &'i Packet, mode: Mode) -> Walker<'i, 'a> {
+    Walker {
+        index,
+        packet,
+        mode,
+        budget: BUDGET,
+        hits: Vec::new(),
+        unsure: false,
+        ended: false,
+    }
+}
+
+const IPTABLES_TABLES: &[&str] = &["filter", "nat", "mangle", "raw", "security"];
+const IPTABLES_CHAINS: &[&str] = &["INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING"];
+
+/// Which tool made a rule: iptables names its tables and builtin chains its own way; ufw's
+/// chains are `ufw-*` / `ufw6-*`, and it sets the builtin chains' policies of its tables.
+fn tool(index: &Index<'_>, hit: &Hit<'_>) -> Tool {
+    let base = hit.path.first().copied().unwrap_or_default();
+    let chain = hit.path.last().copied().unwrap_or_default();
+    let iptables = matches!(hit.family, "ip" | "ip6")
+        && IPTABLES_TABLES.contains(&hit.table)
+        && IPTABLES_CHAINS.contains(&base);
+    if !iptables {
+        return Tool::Nft;
+    }
+    let ufw_chain = chain.starts_with("ufw-") || chain.starts_with("ufw6-");
+    let ufw_policy = hit.rule.is_none() && index.ufw_tables.contains(&(hit.family, hit.table));
+    if ufw_chain || ufw_policy {
+        Tool::Ufw
+    } else {
+        Tool::Iptables
+    }
+}
+
+fn rule_text(rule: &Value) -> String {
+    match rule["listing"].as_str() {
+        Some(listing) => listing.to_owned(),
+        None => render::render(rule["expr"].as_array().map_or(&[][..], Vec::as_slice)),
+    }
+}
+
+/// See [`super::blockers`].
+pub fn blockers(ruleset: &Value, hook: Hook, packet: &Packet) -> Vec<Blocker> {
+    let index = Index::new(ruleset);
+    let mut walker = walker(&index, packet, Mode::Filter);
+    let types: &[&str] = match hook {
+        // iptables' mangle OUTPUT is a `route` chain, and may drop too.
+        Hook::Output => &["filter", "route"],
+        Hook::Input => &["filter"],
+    };
+    walker.run(hook.as_str(), types);
+    let stops = match packet.state {
+        CtState::New => Stops::Request,
+        CtState::Established => Stops::Reply,
+    };
+    walker
+        .hits
+        .iter()
+        .filter_map(|hit| {
+            let Found::Stop(verdict) = hit.what else {
+                return None;
+            };
+            Some(Blocker {
+                table: format!("{} {}", hit.family, hit.table),
+                chain: hit.path.last().copied().unwrap_or_default().to_owned(),
+                path: hit.path.iter().map(|c| (*c).to_owned()).collect(),
+                hook,
+                rule: hit
+                    .rule
+                    .map_or_else(|| "policy drop".to_owned(), |(rule, _)| rule_text(rule)),
+                verdict,
+                handle: hit.rule.and_then(|(rule, _)| rule["handle"].as_u64()),
+                position: hit.rule.map(|(_, position)| position),
+                tool: tool(&index, hit),
+                stops,
+                certain: hit.certain,
+            })
+        })
+        .collect()
+}
+
+/// See [`super::dnat`].
+pub fn dnat(ruleset: &Value, hook: NatHook, packet: &Packet) -> Vec<Dnat> {
+    let index = Index::new(ruleset);
+    let mut walker = walker(&index, packet, Mode::Nat);
+    walker.run(hook.as_str(), &["nat"]);
+    walker
+        .hits
+        .iter()
+        .filter_map(|hit| {
+            let (Found::Nat(statement), Some((rule, position))) = (&hit.what, hit.rule) else {
+                return None;
+            };
+            Some(Dnat {
+                to: nat_to(statement),
+                table: format!("{} {}", hit.family, hit.table),
+                chain: hit.path.last().copied().unwrap_or_default().to_owned(),
+                path: hit.path.iter().map(|c| (*c).to_owned()).collect(),
+                hook,
+                rule: rule_text(rule),
+                handle: rule["handle"].as_u64(),
+                position: Some(position),
+                tool: tool(&index, hit),
+                certain: hit.certain,
+            })
+        })
+        .collect()
+}
+
+/// Where a `dnat` / `redirect` statement sends the packet.
+fn nat_to(statement: &Value) -> NatTo {
+    let port = |value: &Value| match value.get("port") {
+        None | Some(Value::Null) => Some(None),
+        Some(port) => port.as_u64().and_then(|p| u16::try_from(p).ok()).map(Some),
+    };
+    if let Some(dnat) = statement.get("dnat") {
+        let address = dnat["addr"].as_str().and_then(|a| a.parse::<IpAddr>().ok());
+        return match (address, port(dnat)) {
+            (Some(address), Some(port)) => NatTo::Address { address, port },
+            _ => NatTo::Unknown,
+        };
+    }
+    if let Some(redirect) = statement.get("redirect") {
+        return match port(redirect) {
+            Some(port) => NatTo::ThisHost { port },
+            None => NatTo::Unknown,
+        };
+    }
+    NatTo::Unknown
+}

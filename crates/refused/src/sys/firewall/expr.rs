@@ -1,0 +1,305 @@
+//! Three-valued matching of one nft expression against a packet: yes, no, or "may" when the
+//! expression looks at something we do not evaluate.
+
+use std::net::IpAddr;
+
+use serde_json::Value;
+
+use super::{Interface, Packet};
+
+/// Whether a match holds: known either way, or not known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Truth {
+    /// It matches.
+    Yes,
+    /// It does not.
+    No,
+    /// It may.
+    Maybe,
+}
+
+impl Truth {
+    /// Both hold: any `No` wins, then any `Maybe`.
+    pub fn and(self, other: Self) -> Self {
+        match (self, other) {
+            (Self::No, _) | (_, Self::No) => Self::No,
+            (Self::Yes, Self::Yes) => Self::Yes,
+            _ => Self::Maybe,
+        }
+    }
+
+    fn from_bool(b: bool) -> Self {
+        if b { Self::Yes } else { Self::No }
+    }
+
+    fn not(self) -> Self {
+        match self {
+            Self::Yes => Self::No,
+            Self::No => Self::Yes,
+            Self::Maybe => Self::Maybe,
+        }
+    }
+}
+
+/// Named sets and maps are looked up in the rule's own table.
+pub trait Sets {
+    /// The elements of set or map `name` (without its `@`).
+    fn elements(&self, name: &str) -> Option<&[Value]>;
+}
+
+/// What the packet has in one field.
+enum Field<'p> {
+    Addr(IpAddr),
+    Port(u16),
+    /// A word compared by name (`tcp`, `established`, `local`).
+    Word(&'static str),
+    /// An interface name (`""` for none).
+    Ifname(&'p str),
+    /// An interface of unknown name that is not loopback.
+    NotLoopback,
+}
+
+/// What one side of a match reads from the packet.
+enum Read<'p> {
+    Known(Field<'p>),
+    /// The match cannot hold for this packet whatever its operator: nft adds a dependency
+    /// (`udp dport` implies `meta l4proto udp`, `ip daddr` implies IPv4).
+    Never,
+    Unknown,
+}
+
+/// Whether a `{"match": ...}` expression holds.
+pub fn matches(m: &Value, packet: &Packet, sets: &dyn Sets) -> Truth {
+    let op = m["op"].as_str().unwrap_or("==");
+    compare(&m["left"], op, &m["right"], packet, sets)
+}
+
+/// Whether `left OP right` holds (also a verdict map's key against one of its keys).
+pub fn compare(left: &Value, op: &str, right: &Value, packet: &Packet, sets: &dyn Sets) -> Truth {
+    let field = match read(left, packet) {
+        Read::Known(field) => field,
+        Read::Never => return Truth::No,
+        Read::Unknown => return Truth::Maybe,
+    };
+    let hit = contains(&field, right, sets);
+    match op {
+        "==" | "in" => hit,
+        "!=" => hit.not(),
+        _ => Truth::Maybe,
+    }
+}
+
+fn read<'p>(left: &Value, packet: &'p Packet) -> Read<'p> {
+    let v4 = packet.dst.is_ipv4();
+    if let Some(payload) = left.get("payload") {
+        let (Some(protocol), Some(field)) =
+            (payload["protocol"].as_str(), payload["field"].as_str())
+        else {
+            return Read::Unknown;
+        };
+        let known = |value: Option<Field<'p>>| value.map_or(Read::Unknown, Read::Known);
+        return match (protocol, field) {
+            ("ip", _) if !v4 => Read::Never,
+            ("ip6", _) if v4 => Read::Never,
+            ("ip" | "ip6", "daddr") => Read::Known(Field::Addr(packet.dst)),
+            ("ip" | "ip6", "saddr") => known(packet.src.map(Field::Addr)),
+            ("ip", "protocol") | ("ip6", "nexthdr") => Read::Known(Field::Word("tcp")),
+            ("tcp" | "th", "dport") => known(packet.dport.map(Field::Port)),
+            ("tcp" | "th", "sport") => known(packet.sport.map(Field::Port)),
+            (
+                "udp" | "udplite" | "sctp" | "dccp" | "icmp" | "icmpv6" | "esp" | "ah" | "comp",
+                _,
+            ) => Read::Never,
+            _ => Read::Unknown,
+        };
+    }
+    if let Some(meta) = left.get("meta") {
+        return match meta["key"].as_str() {
+            Some("l4proto") => Read::Known(Field::Word("tcp")),
+            Some("nfproto") => Read::Known(Field::Word(if v4 { "ipv4" } else { "ipv6" })),
+            Some("protocol") => Read::Known(Field::Word(if v4 { "ip" } else { "ip6" })),
+            Some(key @ ("iifname" | "oifname" | "iif" | "oif")) => {
+                let interface = if key.starts_with('i') {
+                    &packet.iif
+                } else {
+                    &packet.oif
+                };
+                match interface {
+                    // `iif`/`oif` (by index) without a device do not match at all; the names
+                    // read as "".
+                    Interface::None if !key.ends_with("name") => Read::Never,
+                    Interface::None => Read::Known(Field::Ifname("")),
+                    Interface::Named(name) => Read::Known(Field::Ifname(name)),
+                    Interface::NotLoopback => Read::Known(Field::NotLoopback),
+                    Interface::Unknown => Read::Unknown,
+                }
+            }
+            _ => Read::Unknown,
+        };
+    }
+    // A field of an IPv6 extension header (`rt type 0`): our packets carry none, and without
+    // the header nft's match fails whatever its operator.
+    if ["rt", "frag", "hbh", "dst", "mh", "srh"]
+        .iter()
+        .any(|header| left.get(header).is_some())
+    {
+        return Read::Never;
+    }
+    if let Some(ct) = left.get("ct") {
+        if ct["key"] == "state" && ct.get("dir").is_none() {
+            return Read::Known(Field::Word(packet.state.as_str()));
+        }
+        return Read::Unknown;
+    }
+    if let Some(fib) = left.get("fib") {
+        let flags: Vec<&str> = match &fib["flags"] {
+            Value::Array(flags) => flags.iter().filter_map(Value::as_str).collect(),
+            Value::String(flag) => vec![flag.as_str()],
+            _ => Vec::new(),
+        };
+        let (address, local) = match flags.as_slice() {
+            ["daddr"] => (Some(packet.dst), packet.dst_local),
+            ["saddr"] => (packet.src, packet.src_local),
+            _ => return Read::Unknown,
+        };
+        if fib["result"] != "type" {
+            return Read::Unknown;
+        }
+        return match (address, local) {
+            (Some(_), Some(true)) => Read::Known(Field::Word("local")),
+            (Some(ip), Some(false)) if ip.is_multicast() => Read::Known(Field::Word("multicast")),
+            (Some(_), Some(false)) => Read::Known(Field::Word("unicast")),
+            _ => Read::Unknown,
+        };
+    }
+    Read::Unknown
+}
+
+/// Whether `field` is in `right`: a value, a list, an anonymous set, or a named set.
+fn contains(field: &Field<'_>, right: &Value, sets: &dyn Sets) -> Truth {
+    let named;
+    let items: &[Value] = if let Some(set) = right.get("set").and_then(Value::as_array) {
+        set
+    } else if let Some(list) = right.as_array() {
+        list
+    } else if let Some(name) = right.as_str().and_then(|r| r.strip_prefix('@')) {
+        let Some(elements) = sets.elements(name) else {
+            return Truth::Maybe;
+        };
+        named = elements;
+        named
+    } else {
+        return one(field, right);
+    };
+    let mut result = Truth::No;
+    for item in items {
+        match one(field, item) {
+            Truth::Yes => return Truth::Yes,
+            Truth::Maybe => result = Truth::Maybe,
+            Truth::No => {}
+        }
+    }
+    result
+}
+
+/// Whether `field` equals or falls in one value (a literal, a prefix, a range).
+fn one(field: &Field<'_>, value: &Value) -> Truth {
+    // Elements of named sets may carry options: `{"elem": {"val": ..., "timeout": ...}}`.
+    if let Some(inner) = value.get("elem").and_then(|e| e.get("val")) {
+        return one(field, inner);
+    }
+    match field {
+        Field::Addr(ip) => address_in(*ip, value),
+        Field::Port(port) => port_in(*port, value),
+        Field::Word(word) => word_is(word, value),
+        Field::Ifname(name) => value.as_str().map_or(Truth::Maybe, |pattern| {
+            Truth::from_bool(ifname_matches(name, pattern))
+        }),
+        Field::NotLoopback => match value.as_str() {
+            Some("lo") => Truth::No,
+            _ => Truth::Maybe,
+        },
+    }
+}
+
+fn word_is(word: &str, value: &Value) -> Truth {
+    match value {
+        Value::String(text) => Truth::from_bool(text == word),
+        // Protocol numbers: 6 is TCP.
+        Value::Number(n) if word == "tcp" => Truth::from_bool(n.as_u64() == Some(6)),
+        _ => Truth::Maybe,
+    }
+}
+
+/// nft's interface patterns: a trailing `*` is a prefix match, `\*` a literal star.
+fn ifname_matches(name: &str, pattern: &str) -> bool {
+    if let Some(prefix) = pattern.strip_suffix('*') {
+        if !prefix.ends_with('\\') {
+            return name.starts_with(prefix);
+        }
+    }
+    name == pattern.replace("\\*", "*")
+}
+
+fn port_in(port: u16, value: &Value) -> Truth {
+    if let Some(n) = value.as_u64() {
+        return Truth::from_bool(n == u64::from(port));
+    }
+    if let Some([lo, hi]) = value
+        .get("range")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        if let (Some(lo), Some(hi)) = (lo.as_u64(), hi.as_u64()) {
+            return Truth::from_bool((lo..=hi).contains(&u64::from(port)));
+        }
+    }
+    Truth::Maybe
+}
+
+fn address_in(ip: IpAddr, value: &Value) -> Truth {
+    if let Some(text) = value.as_str() {
+        return text
+            .parse::<IpAddr>()
+            .map_or(Truth::Maybe, |a| Truth::from_bool(a == ip));
+    }
+    if let Some(prefix) = value.get("prefix") {
+        let net = prefix["addr"]
+            .as_str()
+            .and_then(|a| a.parse::<IpAddr>().ok());
+        let len = prefix["len"].as_u64().and_then(|l| u32::try_from(l).ok());
+        return match (net, len) {
+            (Some(net), Some(len)) => Truth::from_bool(in_prefix(ip, net, len)),
+            _ => Truth::Maybe,
+        };
+    }
+    if let Some([lo, hi]) = value
+        .get("range")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        let parse = |v: &Value| v.as_str().and_then(|a| a.parse::<IpAddr>().ok());
+        return match (parse(lo), parse(hi)) {
+            (Some(lo), Some(hi)) if lo.is_ipv4() == ip.is_ipv4() => {
+                Truth::from_bool(lo <= ip && ip <= hi)
+            }
+            (Some(_), Some(_)) => Truth::No,
+            _ => Truth::Maybe,
+        };
+    }
+    Truth::Maybe
+}
+
+fn in_prefix(ip: IpAddr, net: IpAddr, len: u32) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => {
+            let mask = u32::MAX.checked_shl(32 - len.min(32)).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) => {
+            let mask = u128::MAX.checked_shl(128 - len.min(128)).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,405 @@
+//! This host's firewall, read from the nftables ruleset (`nft -j list ruleset`; iptables-nft
+//! and ufw rules show there too), and the rules that would stop or translate a connection.
+//!
+//! Reading the ruleset needs `CAP_NET_ADMIN`. The evaluation is a pure function of the
+//! ruleset's JSON and one packet, tested on fixtures made by the real tools: it follows the
+//! chains a base chain jumps or goes to (`jump`, `goto`, `return`, verdict maps), understands
+//! the matches that decide where a TCP connection goes (addresses, ports, protocol,
+//! interfaces, `ct state`, `fib ... type`, named sets) and calls a rule with any other match one
+//! that *may* apply, so an unknown rule is never stated as the cause.
+
+mod eval;
+mod expr;
+pub mod legacy;
+mod render;
+pub mod route;
+#[cfg(test)]
+mod tests;
+pub mod xt;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::process::Command;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// A packet of a TCP connection, as the firewall sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    /// Source address, when known.
+    pub src: Option<IpAddr>,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Source port, when known.
+    pub sport: Option<u16>,
+    /// Destination port, when known (a reply goes to an ephemeral port we do not know).
+    pub dport: Option<u16>,
+    /// What conntrack makes of it.
+    pub state: CtState,
+    /// The interface it came in by (`meta iifname`): none for a packet this host sends.
+    pub iif: Interface,
+    /// The interface it leaves by (`meta oifname`): none on the input hook.
+    pub oif: Interface,
+    /// Whether the source address is one of this host's (`fib saddr type local`), when known.
+    pub src_local: Option<bool>,
+    /// Whether the destination is one of this host's (`fib daddr type local`, iptables'
+    /// `-m addrtype --dst-type LOCAL`), when known.
+    pub dst_local: Option<bool>,
+}
+
+impl Packet {
+    /// The first packet (the SYN) of a connection this host opens to `dst`:`dport`, before the
+    /// route is known (no input interface; output interface unknown).
+    pub const fn outgoing(src: Option<IpAddr>, dst: IpAddr, dport: u16) -> Self {
+        Self {
+            src,
+            dst,
+            sport: None,
+            dport: Some(dport),
+            state: CtState::New,
+            iif: Interface::None,
+            oif: Interface::Unknown,
+            src_local: Some(true),
+            dst_local: None,
+        }
+    }
+
+    /// The server's reply to this packet (the SYN-ACK): addresses and ports swapped, part of
+    /// an established connection, coming in by the interface this one went out by.
+    #[must_use]
+    pub fn reply(&self) -> Option<Self> {
+        Some(Self {
+            src: Some(self.dst),
+            dst: self.src?,
+            sport: self.dport,
+            dport: self.sport,
+            state: CtState::Established,
+            iif: self.oif.clone(),
+            oif: Interface::None,
+            src_local: self.dst_local,
+            dst_local: self.src_local,
+        })
+    }
+}
+
+/// Conntrack's state of a packet (`ct state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CtState {
+    /// The first packet of a connection.
+    New,
+    /// Part of a connection already seen both ways (a reply, the SYN-ACK included).
+    Established,
+}
+
+impl CtState {
+    /// nft's word for it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Established => "established",
+        }
+    }
+}
+
+/// A network interface, as `meta iifname` / `oifname` see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Interface {
+    /// No interface (the input interface of a packet this host sends): nft sees `""`.
+    None,
+    /// This one.
+    Named(String),
+    /// Some interface that is not loopback (the route to a remote address), name unknown.
+    NotLoopback,
+    /// Not known.
+    Unknown,
+}
+
+/// The filter hook a chain is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Hook {
+    /// Packets this host sends.
+    Output,
+    /// Packets for this host.
+    Input,
+}
+
+impl Hook {
+    /// nft's name for it: `output`, `input`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Output => "output",
+            Self::Input => "input",
+        }
+    }
+}
+
+/// The nat hook a DNAT rule works at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NatHook {
+    /// Packets this host sends (iptables' `-t nat OUTPUT`).
+    Output,
+    /// Packets arriving from elsewhere, before routing (`-t nat PREROUTING`).
+    Prerouting,
+}
+
+impl NatHook {
+    /// nft's name for it: `output`, `prerouting`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Output => "output",
+            Self::Prerouting => "prerouting",
+        }
+    }
+}
+
+/// What a rule that stops a packet does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Silently: the sender sees a timeout.
+    Drop,
+    /// With a TCP reset or an ICMP error: the sender sees a refusal or an unreachable.
+    Reject,
+}
+
+impl Verdict {
+    /// `drop`, `reject`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Drop => "drop",
+            Self::Reject => "reject",
+        }
+    }
+}
+
+/// Which tool made a rule, and so which tool should change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tool {
+    /// nftables itself (`nft`), or a tool we do not recognise.
+    Nft,
+    /// `iptables` / `ip6tables` (iptables-nft: an `ip`/`ip6` table named as iptables names
+    /// them, with chains hooked as `INPUT`, `OUTPUT`...).
+    Iptables,
+    /// ufw (its `ufw-*` / `ufw6-*` chains of an iptables table).
+    Ufw,
+}
+
+/// Which packet of the connection a rule stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stops {
+    /// The connection request (the SYN).
+    Request,
+    /// The server's reply (the SYN-ACK).
+    Reply,
+}
+
+/// A rule (or a chain's policy) that stops the packet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Blocker {
+    /// `family table` (`inet filter`, `ip filter`).
+    pub table: String,
+    /// The chain the rule is in.
+    pub chain: String,
+    /// The chains from the base chain to `chain`, both included: how the packet got there
+    /// (`["OUTPUT", "ufw-before-output", "ufw-user-output"]`).
+    pub path: Vec<String>,
+    /// The base chain's hook.
+    pub hook: Hook,
+    /// The rule, written as nft would (`tcp dport 7001 drop`), or `policy drop`.
+    pub rule: String,
+    /// What it does.
+    pub verdict: Verdict,
+    /// The rule's handle (`nft delete rule ... handle N`); absent for a policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handle: Option<u64>,
+    /// Its place in its chain, from 1 (iptables' rule number: `iptables -D CHAIN N`); absent
+    /// for a policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
+    /// The tool that made it.
+    pub tool: Tool,
+    /// The packet it stops.
+    pub stops: Stops,
+    /// False when the rule, or one before it on the way, has matches we do not evaluate
+    /// (marks, rate limits, unknown interfaces...): it may stop the packet, or may not.
+    pub certain: bool,
+}
+
+impl Blocker {
+    /// The iptables command for its table's family: `iptables` or `ip6tables`.
+    pub fn iptables_command(&self) -> &'static str {
+        if self.table.starts_with("ip6 ") {
+            "ip6tables"
+        } else {
+            "iptables"
+        }
+    }
+
+    /// The table's name without its family (`filter`).
+    pub fn table_name(&self) -> &str {
+        self.table
+            .split_once(' ')
+            .map_or(self.table.as_str(), |(_, name)| name)
+    }
+}
+
+/// Where a DNAT or redirect rule sends a packet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum NatTo {
+    /// `dnat to ADDRESS[:PORT]` (iptables' `-j DNAT --to-destination`).
+    Address {
+        /// The new destination address.
+        address: IpAddr,
+        /// The new port; absent: the port is kept.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+    },
+    /// `redirect [to :PORT]` (`-j REDIRECT`): this host itself (loopback for a packet it
+    /// sends; the address it arrived at otherwise).
+    ThisHost {
+        /// The new port; absent: the port is kept.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+    },
+    /// A translation we cannot read (a map, a range of addresses or ports).
+    Unknown,
+}
+
+/// A rule that translates the destination of a packet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dnat {
+    /// Where it sends the packet.
+    pub to: NatTo,
+    /// `family table` (`ip nat`).
+    pub table: String,
+    /// The chain the rule is in (`DOCKER`).
+    pub chain: String,
+    /// The chains from the base chain to `chain`, both included (`["OUTPUT", "DOCKER"]`).
+    pub path: Vec<String>,
+    /// The base chain's hook.
+    pub hook: NatHook,
+    /// The rule, written as nft would (`iifname != "docker0" tcp dport 8080 dnat to
+    /// 172.17.0.2:80`).
+    pub rule: String,
+    /// The rule's handle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handle: Option<u64>,
+    /// Its place in its chain, from 1 (iptables' rule number).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
+    /// The tool that made it.
+    pub tool: Tool,
+    /// False when the rule, or one before it on the way, has matches we do not evaluate
+    /// (Docker's `-m addrtype --dst-type LOCAL` without knowing whether the address is local,
+    /// say): it may translate the packet, or may not.
+    pub certain: bool,
+}
+
+impl Dnat {
+    /// Where `packet` goes after this translation, when that can be told.
+    pub fn destination(&self, packet: &Packet) -> Option<SocketAddr> {
+        let (address, port) = match self.to {
+            NatTo::Address { address, port } => (address, port),
+            NatTo::ThisHost { port } => {
+                let address = match (self.hook, packet.dst) {
+                    (NatHook::Prerouting, dst) => dst,
+                    (NatHook::Output, IpAddr::V4(_)) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    (NatHook::Output, IpAddr::V6(_)) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+                };
+                (address, port)
+            }
+            NatTo::Unknown => return None,
+        };
+        Some(SocketAddr::new(address, port.or(packet.dport)?))
+    }
+}
+
+/// Why the ruleset could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FirewallError {
+    /// `nft` is not installed.
+    #[error("`nft` is not installed")]
+    NoTool,
+    /// Reading the ruleset needs `CAP_NET_ADMIN` (root).
+    #[error("reading the firewall rules needs root")]
+    NotPermitted,
+    /// `nft` failed otherwise, or printed something we could not read.
+    #[error("`nft` failed: {0}")]
+    Failed(String),
+}
+
+/// The nftables ruleset of this network namespace, as JSON, with the iptables extensions
+/// that nft's JSON leaves opaque (`xt`) replaced by what nft's listing says they do (see
+/// [`xt`]).
+pub fn read_ruleset() -> Result<Value, FirewallError> {
+    // Asked of the kernel, not read from nft's error text: without CAP_NET_ADMIN the netlink
+    // dump is refused.
+    if !has_net_admin() {
+        return Err(FirewallError::NotPermitted);
+    }
+    let output = nft(&["-j", "list", "ruleset"])?;
+    let mut ruleset: Value = serde_json::from_slice(&output)
+        .map_err(|err| FirewallError::Failed(format!("unreadable JSON: {err}")))?;
+    if xt::has_xt(&ruleset) {
+        // The listing is only a help: without it the xt matches stay "may match".
+        if let Ok(listing) = nft(&["-a", "-s", "list", "ruleset"]) {
+            xt::translate(&mut ruleset, &String::from_utf8_lossy(&listing));
+        }
+    }
+    Ok(ruleset)
+}
+
+fn nft(args: &[&str]) -> Result<Vec<u8>, FirewallError> {
+    let output = Command::new("nft")
+        .args(args)
+        .output()
+        .map_err(|err| match err.kind() {
+            std::io::ErrorKind::NotFound => FirewallError::NoTool,
+            _ => FirewallError::Failed(err.to_string()),
+        })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(FirewallError::Failed(stderr.trim().to_owned()));
+    }
+    Ok(output.stdout)
+}
+
+/// `CAP_NET_ADMIN`'s bit in the capability sets.
+const CAP_NET_ADMIN: u32 = 12;
+
+/// Whether this thread has `CAP_NET_ADMIN` in its effective set (`/proc/thread-self/status`).
+pub fn has_net_admin() -> bool {
+    std::fs::read_to_string("/proc/thread-self/status")
+        .ok()
+        .and_then(|status| effective_caps(&status))
+        .is_some_and(|caps| caps & (1 << CAP_NET_ADMIN) != 0)
+}
+
+/// The `CapEff:` line of a `/proc/PID/status`.
+fn effective_caps(status: &str) -> Option<u64> {
+    let hex = status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))?
+        .trim();
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// The rules and policies of `ruleset` that stop `packet` at `hook`, in the order the packet
+/// meets them, following the chains the base chains jump or go to.
+pub fn blockers(ruleset: &Value, hook: Hook, packet: &Packet) -> Vec<Blocker> {
+    eval::blockers(ruleset, hook, packet)
+}
+
+/// The DNAT and redirect rules of `ruleset` that translate `packet` at `hook` (the nat
+/// `output` hook for a packet this host sends, `prerouting` for one arriving), in the order the
+/// packet meets them: where each sends it, the rule, and whether it certainly applies. At most
+/// one applies; the first certain one is where the packet goes.
+pub fn dnat(ruleset: &Value, hook: NatHook, packet: &Packet) -> Vec<Dnat> {
+    eval::dnat(ruleset, hook, packet)
+}

@@ -1,0 +1,515 @@
+//! The evaluator on rulesets made by nft, iptables and ufw (fixtures in `tests/fixtures/`).
+
+use super::*;
+
+const RULESET: &str = include_str!("../../../tests/fixtures/nft_ruleset.json");
+
+fn ruleset() -> Value {
+    serde_json::from_str(RULESET).unwrap()
+}
+
+fn to(dst: &str, dport: u16) -> Packet {
+    Packet::outgoing(None, dst.parse().unwrap(), dport)
+}
+
+fn rules(found: &[Blocker]) -> Vec<(&str, bool)> {
+    found.iter().map(|b| (b.rule.as_str(), b.certain)).collect()
+}
+
+#[test]
+fn a_port_drop_stops_that_port_only() {
+    let found = blockers(&ruleset(), Hook::Output, &to("10.1.2.3", 7001));
+    assert_eq!(rules(&found), [("tcp dport 7001 drop", true)]);
+    assert_eq!(found[0].table, "inet t");
+    assert_eq!(found[0].verdict, Verdict::Drop);
+    assert!(blockers(&ruleset(), Hook::Output, &to("10.1.2.3", 7002)).is_empty());
+}
+
+#[test]
+fn address_sets_and_ranges_are_evaluated() {
+    let found = blockers(&ruleset(), Hook::Output, &to("10.77.0.2", 443));
+    assert_eq!(
+        rules(&found),
+        [(
+            "ip daddr 10.77.0.2 tcp dport { 80, 443 } reject with icmp host-prohibited",
+            true
+        )]
+    );
+    assert!(blockers(&ruleset(), Hook::Output, &to("10.77.0.3", 443)).is_empty());
+    let found = blockers(&ruleset(), Hook::Output, &to("fd00:77::5", 1500));
+    assert_eq!(
+        rules(&found),
+        [(
+            "ip6 daddr fd00:77::/64 tcp dport 1000-2000 reject with tcp reset",
+            true
+        )]
+    );
+    // An IPv4 packet never matches an ip6 match.
+    assert!(blockers(&ruleset(), Hook::Output, &to("10.9.9.9", 1500)).is_empty());
+}
+
+#[test]
+fn an_unknown_match_makes_a_rule_uncertain_and_an_accept_ends_the_chain() {
+    let found = blockers(&ruleset(), Hook::Output, &to("10.1.2.3", 9999));
+    assert_eq!(
+        rules(&found),
+        [(r#"oifname "eth9" tcp dport 9999 drop"#, false)]
+    );
+    // `tcp dport 5555 accept` comes before `tcp dport 5555 drop`.
+    assert!(blockers(&ruleset(), Hook::Output, &to("10.1.2.3", 5555)).is_empty());
+}
+
+#[test]
+fn a_drop_policy_stops_what_no_rule_accepts() {
+    let new = to("127.0.0.1", 8080);
+    assert_eq!(
+        rules(&blockers(&ruleset(), Hook::Input, &new)),
+        [("policy drop", true)]
+    );
+    let reply = Packet {
+        state: CtState::Established,
+        ..new
+    };
+    assert!(blockers(&ruleset(), Hook::Input, &reply).is_empty());
+}
+
+#[test]
+fn junk_is_no_rules() {
+    for junk in [
+        "{}",
+        "[]",
+        r#"{"nftables": 3}"#,
+        r#"{"nftables": [{"chain": 1}]}"#,
+    ] {
+        let value: Value = serde_json::from_str(junk).unwrap();
+        assert!(blockers(&value, Hook::Output, &to("::1", 1)).is_empty());
+    }
+}
+
+/// A fixture made by `tests/fixtures/firewall/make.sh`, its xt extensions translated as
+/// `read_ruleset` does.
+fn made_by(name: &str) -> Value {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/firewall/");
+    let json = std::fs::read_to_string(format!("{dir}{name}.json")).unwrap();
+    let listing = std::fs::read_to_string(format!("{dir}{name}.txt")).unwrap();
+    let mut ruleset: Value = serde_json::from_str(&json).unwrap();
+    assert!(xt::has_xt(&ruleset));
+    xt::translate(&mut ruleset, &listing);
+    ruleset
+}
+
+/// The SYN this host sends to `dst:dport` from 10.77.0.1 (or `fd00:77::1`) by `eth0`.
+fn syn(dst: &str, dport: u16) -> Packet {
+    let dst: IpAddr = dst.parse().unwrap();
+    let src = if dst.is_ipv4() {
+        "10.77.0.1"
+    } else {
+        "fd00:77::1"
+    };
+    Packet {
+        oif: Interface::Named("eth0".to_owned()),
+        dst_local: Some(false),
+        ..Packet::outgoing(Some(src.parse().unwrap()), dst, dport)
+    }
+}
+
+fn found(found: &[Blocker]) -> Vec<(&str, &str, Option<u64>, Verdict, bool)> {
+    found
+        .iter()
+        .map(|b| {
+            (
+                b.chain.as_str(),
+                b.rule.as_str(),
+                b.handle,
+                b.verdict,
+                b.certain,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn iptables_user_chains_are_followed_from_output() {
+    let ruleset = made_by("iptables");
+    let drop = blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 7201));
+    assert_eq!(
+        found(&drop),
+        [(
+            "APP-OUT",
+            "meta l4proto tcp tcp dport { 7201, 7211 } drop",
+            Some(27),
+            Verdict::Drop,
+            true
+        )]
+    );
+    let b = &drop[0];
+    assert_eq!(b.table, "ip filter");
+    assert_eq!(b.path, ["OUTPUT", "APP-OUT"]);
+    assert_eq!(
+        (b.position, b.tool, b.stops),
+        (Some(1), Tool::Iptables, Stops::Request)
+    );
+    // multiport's other port; and a port no rule names.
+    assert_eq!(
+        blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 7211)).len(),
+        1
+    );
+    assert!(blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 7299)).is_empty());
+
+    // The comment match does not make the rule uncertain.
+    let reset = blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 7202));
+    assert_eq!(
+        found(&reset),
+        [(
+            "APP-OUT",
+            "tcp dport 7202 reject with tcp reset",
+            Some(28),
+            Verdict::Reject,
+            true
+        )]
+    );
+    let icmp = blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 7203));
+    assert_eq!(found(&icmp)[0].1, "tcp dport 7203 reject");
+    assert_eq!(icmp[0].position, Some(3));
+
+    // The interface is evaluated: out by eth0 it matches, out by another it does not, and
+    // unknown it may.
+    assert!(blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 7205))[0].certain);
+    let by_eth1 = Packet {
+        oif: Interface::Named("eth1".to_owned()),
+        ..syn("10.77.0.2", 7205)
+    };
+    assert!(blockers(&ruleset, Hook::Output, &by_eth1).is_empty());
+    let unknown = Packet {
+        oif: Interface::Unknown,
+        ..syn("10.77.0.2", 7205)
+    };
+    // `oifname "lo" accept` comes first: with the interface unknown, nothing is certain.
+    assert_eq!(
+        found(&blockers(&ruleset, Hook::Output, &unknown)),
+        [(
+            "APP-OUT",
+            r#"oifname "eth0" ip daddr 10.77.0.0/24 tcp dport 7205 drop"#,
+            Some(30),
+            Verdict::Drop,
+            false
+        )]
+    );
+}
+
+#[test]
+fn ip6tables_rules_stop_ipv6_only() {
+    let ruleset = made_by("iptables");
+    let found = blockers(&ruleset, Hook::Output, &syn("fd00:77::2", 7202));
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (
+            found[0].table.as_str(),
+            found[0].chain.as_str(),
+            found[0].handle
+        ),
+        ("ip6 filter", "APP-OUT", Some(7))
+    );
+    assert!(found[0].certain);
+    // 7203 is rejected over IPv4 only.
+    assert!(blockers(&ruleset, Hook::Output, &syn("fd00:77::2", 7203)).is_empty());
+}
+
+#[test]
+fn a_rule_against_the_replies_is_found_in_input() {
+    let ruleset = made_by("iptables");
+    let reply = syn("10.77.0.2", 7204).reply().unwrap();
+    assert_eq!(reply.state, CtState::Established);
+    let found = blockers(&ruleset, Hook::Input, &reply);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].stops, Stops::Reply);
+    assert_eq!(found[0].path, ["INPUT", "APP-IN"]);
+    assert!(found[0].certain);
+    // The request itself is not what it stops; nor replies from another port.
+    assert!(blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 7204)).is_empty());
+    let other = syn("10.77.0.2", 7207).reply().unwrap();
+    assert!(blockers(&ruleset, Hook::Input, &other).is_empty());
+    // A rate limit is not evaluated: the rule may drop.
+    let limited = syn("10.77.0.2", 7206).reply().unwrap();
+    let found = blockers(&ruleset, Hook::Input, &limited);
+    assert_eq!(found.len(), 1);
+    assert!(!found[0].certain);
+}
+
+#[test]
+fn dockers_forward_chains_do_not_stop_what_this_host_sends() {
+    let ruleset = made_by("iptables");
+    // DOCKER-USER drops port 80 and DOCKER-ISOLATION-STAGE-2 drops by docker0: both are
+    // reached from FORWARD, never by a packet of this host.
+    let to_container = Packet {
+        oif: Interface::Named("docker0".to_owned()),
+        ..syn("172.17.0.2", 80)
+    };
+    assert!(blockers(&ruleset, Hook::Output, &to_container).is_empty());
+}
+
+#[test]
+fn dockers_published_port_is_translated_by_its_dnat_rule() {
+    let ruleset = made_by("iptables");
+    // This host connecting to its own address, port 8080 (`-t nat OUTPUT ! -d 127.0.0.0/8
+    // -m addrtype --dst-type LOCAL -j DOCKER`).
+    let packet = Packet {
+        dst_local: Some(true),
+        oif: Interface::Named("lo".to_owned()),
+        ..syn("10.77.0.1", 8080)
+    };
+    let found = dnat(&ruleset, NatHook::Output, &packet);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let d = &found[0];
+    assert_eq!(
+        d.to,
+        NatTo::Address {
+            address: "172.17.0.2".parse().unwrap(),
+            port: Some(80)
+        }
+    );
+    assert_eq!(
+        d.destination(&packet),
+        Some("172.17.0.2:80".parse().unwrap())
+    );
+    assert_eq!(
+        (d.table.as_str(), d.chain.as_str(), d.handle),
+        ("ip nat", "DOCKER", Some(11))
+    );
+    assert_eq!(d.path, ["OUTPUT", "DOCKER"]);
+    assert_eq!(
+        d.rule,
+        r#"iifname != "docker0" tcp dport 8080 dnat to 172.17.0.2:80"#
+    );
+    assert_eq!((d.position, d.tool), (Some(2), Tool::Iptables));
+    assert!(d.certain);
+
+    // 127.0.0.1 is left alone by Docker's OUTPUT rule (docker-proxy handles it).
+    let loopback = Packet {
+        dst_local: Some(true),
+        ..syn("127.0.0.1", 8080)
+    };
+    assert!(dnat(&ruleset, NatHook::Output, &loopback).is_empty());
+    // Whether the address is local is what decides: unknown, it may apply.
+    let unknown = Packet {
+        dst_local: None,
+        ..packet.clone()
+    };
+    let found = dnat(&ruleset, NatHook::Output, &unknown);
+    assert_eq!(found.len(), 1);
+    assert!(!found[0].certain);
+    // Another port of the same host is not published.
+    assert!(
+        dnat(
+            &ruleset,
+            NatHook::Output,
+            &Packet {
+                dport: Some(8081),
+                ..packet
+            }
+        )
+        .is_empty()
+    );
+
+    // Arriving from elsewhere (PREROUTING), by eth0: published; from docker0 itself: not.
+    let arriving = Packet {
+        src: Some("10.77.0.9".parse().unwrap()),
+        iif: Interface::Named("eth0".to_owned()),
+        oif: Interface::None,
+        src_local: Some(false),
+        dst_local: Some(true),
+        ..syn("10.77.0.1", 8443)
+    };
+    let found = dnat(&ruleset, NatHook::Prerouting, &arriving);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].path, ["PREROUTING", "DOCKER"]);
+    assert_eq!(
+        found[0].destination(&arriving),
+        Some("172.17.0.3:443".parse().unwrap())
+    );
+    assert!(found[0].certain);
+    let from_bridge = Packet {
+        iif: Interface::Named("docker0".to_owned()),
+        ..arriving
+    };
+    assert!(dnat(&ruleset, NatHook::Prerouting, &from_bridge).is_empty());
+}
+
+#[test]
+fn ufw_rules_two_jumps_deep_are_found() {
+    let ruleset = made_by("ufw");
+    let deny = blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 5555));
+    assert_eq!(
+        found(&deny),
+        [(
+            "ufw-user-output",
+            "tcp dport 5555 drop",
+            deny[0].handle,
+            Verdict::Drop,
+            true
+        )]
+    );
+    assert_eq!(
+        deny[0].path,
+        ["OUTPUT", "ufw-before-output", "ufw-user-output"]
+    );
+    assert_eq!(deny[0].tool, Tool::Ufw);
+    let reject = blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 5556));
+    assert_eq!(reject[0].rule, "tcp dport 5556 reject with tcp reset");
+    assert!(reject[0].certain);
+    // IPv6: ufw6-user-output.
+    let v6 = blockers(&ruleset, Hook::Output, &syn("fd00:77::2", 5555));
+    assert_eq!(
+        v6[0].path,
+        ["OUTPUT", "ufw6-before-output", "ufw6-user-output"]
+    );
+    assert!(v6[0].certain);
+
+    // `ufw default reject outgoing`: what no rule allows is rejected by ufw-reject-output
+    // (and never reaches the OUTPUT policy); `ufw allow out 53` lets 53 through.
+    let default = blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 7000));
+    assert_eq!(
+        found(&default),
+        [(
+            "ufw-reject-output",
+            "reject",
+            default[0].handle,
+            Verdict::Reject,
+            true
+        )]
+    );
+    assert_eq!(default[0].tool, Tool::Ufw);
+    assert!(blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 53)).is_empty());
+
+    // The replies are accepted (`ct state related,established` in ufw-before-input), though
+    // INPUT's policy is drop; and loopback is let through.
+    let reply = syn("10.77.0.2", 5000).reply().unwrap();
+    assert!(blockers(&ruleset, Hook::Input, &reply).is_empty());
+    let local = Packet {
+        oif: Interface::Named("lo".to_owned()),
+        dst_local: Some(true),
+        ..syn("127.0.0.1", 5555)
+    };
+    assert!(blockers(&ruleset, Hook::Output, &local).is_empty());
+}
+
+#[test]
+fn verdict_maps_named_sets_and_goto_are_followed() {
+    let ruleset: Value = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/firewall/nft_maps.json"
+    ))
+    .unwrap();
+    // `ct state vmap { established : accept, ... }`: a new connection goes on.
+    let to = |dst: &str, port| Packet {
+        oif: Interface::Named("eth0".to_owned()),
+        dst_local: Some(false),
+        ..Packet::outgoing(
+            Some("10.77.0.1".parse().unwrap()),
+            dst.parse().unwrap(),
+            port,
+        )
+    };
+    // `tcp dport vmap @portv` (23 : drop), a named map.
+    let found = blockers(&ruleset, Hook::Output, &to("10.1.1.1", 23));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].certain);
+    assert!(blockers(&ruleset, Hook::Output, &to("10.1.1.1", 22)).is_empty());
+    // `ip daddr @blocked tcp dport 99 drop`, a named set with a prefix.
+    assert!(blockers(&ruleset, Hook::Output, &to("10.2.3.4", 99))[0].certain);
+    assert!(blockers(&ruleset, Hook::Output, &to("172.16.0.1", 99)).is_empty());
+    // `tcp dport vmap { 5000 : jump sub, 5001 : goto sub }`: both reach `sub`'s reject of
+    // 5000 / 5001, then `return`.
+    for port in [5000, 5001] {
+        let found = blockers(&ruleset, Hook::Output, &to("10.1.1.1", port));
+        assert_eq!(found.len(), 1, "{port}: {found:?}");
+        assert_eq!(found[0].path, ["out", "sub"]);
+        assert_eq!(found[0].verdict, Verdict::Reject);
+        assert!(found[0].certain);
+    }
+    // An established packet is accepted by the first map.
+    let established = Packet {
+        state: CtState::Established,
+        ..to("10.1.1.1", 23)
+    };
+    assert!(blockers(&ruleset, Hook::Output, &established).is_empty());
+    // `oifname "br-*" accept`: a wildcard.
+    let bridge = Packet {
+        oif: Interface::Named("br-1234".to_owned()),
+        ..to("10.1.1.1", 23)
+    };
+    assert!(blockers(&ruleset, Hook::Output, &bridge).is_empty());
+    // `fib daddr type local tcp dport 7 drop`: only when the address is local.
+    let local = Packet {
+        dst_local: Some(true),
+        ..to("10.1.1.1", 7)
+    };
+    assert!(blockers(&ruleset, Hook::Output, &local)[0].certain);
+    assert!(blockers(&ruleset, Hook::Output, &to("10.1.1.1", 7)).is_empty());
+}
+
+#[test]
+fn loops_and_deep_or_missing_chains_end_uncertain() {
+    let ruleset = serde_json::json!({"nftables": [
+        {"chain": {"family": "inet", "table": "t", "name": "out", "type": "filter", "hook": "output", "prio": 0, "policy": "drop"}},
+        {"chain": {"family": "inet", "table": "t", "name": "a"}},
+        {"rule": {"family": "inet", "table": "t", "chain": "out", "handle": 1, "expr": [{"jump": {"target": "a"}}]}},
+        {"rule": {"family": "inet", "table": "t", "chain": "a", "handle": 2, "expr": [{"jump": {"target": "a"}}]}},
+        {"rule": {"family": "inet", "table": "t", "chain": "a", "handle": 3, "expr": [{"goto": {"target": "missing"}}]}},
+    ]});
+    let found = blockers(&ruleset, Hook::Output, &to("10.0.0.1", 1));
+    assert_eq!(rules(&found), [("policy drop", false)]);
+}
+
+#[test]
+fn capabilities_come_from_the_status_file() {
+    let status = "Name:\tnft\nCapInh:\t0000000000000000\nCapEff:\t000001ffffffffff\n";
+    assert_eq!(effective_caps(status), Some(0x01ff_ffff_ffff));
+    assert!(effective_caps("Name: x\n").is_none());
+    let nobody = effective_caps("CapEff:\t0000000000000000\n").unwrap();
+    assert_eq!(nobody & (1 << CAP_NET_ADMIN), 0);
+}
+
+#[test]
+fn legacy_tables_and_their_rules_are_counted() {
+    assert_eq!(legacy::parse_names("nat\nfilter\n"), ["nat", "filter"]);
+    assert!(legacy::parse_names("").is_empty());
+    let save = "# Generated by iptables-save\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -p tcp -m tcp --dport 5000 -j DROP\nCOMMIT\n";
+    assert_eq!(legacy::count_rules(save), 2);
+    let empty =
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
+    assert_eq!(legacy::count_rules(empty), 0);
+}
+
+#[test]
+fn routes_name_the_interface() {
+    let v4 = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+              eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+              eth1\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+    assert_eq!(
+        route::via_v4(v4, "192.0.2.7".parse().unwrap()).as_deref(),
+        Some("eth1")
+    );
+    assert_eq!(
+        route::via_v4(v4, "8.8.8.8".parse().unwrap()).as_deref(),
+        Some("eth0")
+    );
+    let v6 = "fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth2\n";
+    assert_eq!(
+        route::via_v6(v6, "fd00::5".parse().unwrap()).as_deref(),
+        Some("eth2")
+    );
+    assert_eq!(route::via_v6(v6, "fe80::5".parse().unwrap()), None);
+}
+
+#[test]
+fn the_listing_is_read_by_table_chain_and_handle() {
+    let listing = "table ip filter { # handle 2\n\tset s { # handle 9\n\t\ttype ipv4_addr\n\t}\n\tchain \"A B\" { # handle 4\n\t\ttcp dport 1 counter drop # handle 7\n\t}\n}\n";
+    let rules = xt::parse_listing(listing);
+    assert_eq!(
+        rules
+            .get(&("ip".into(), "filter".into(), "A B".into(), 7))
+            .map(String::as_str),
+        Some("tcp dport 1 drop")
+    );
+    assert_eq!(rules.len(), 1);
+}
