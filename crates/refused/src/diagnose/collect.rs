@@ -22,7 +22,7 @@ use crate::target::{Endpoint, Host, Port, Target};
 use super::Options;
 use super::commands;
 use super::evidence::{EarlierListener, HeldListener, UnixSocketFacts, Unseen};
-use super::facts::{AddressFacts, Facts, Holder, Init, Privilege, Resolution};
+use super::facts::{AddressFacts, Facts, Holder, Init, Privilege, Published, Resolution};
 
 const AS_ROOT: &str = "run as root";
 
@@ -100,6 +100,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
                 blockers: None,
                 route: None,
                 holder: None,
+                published: None,
             })
         })
         .collect();
@@ -184,13 +185,20 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                 Packet::outgoing(host::source_address_for(ip), ip, address.addr.port());
             packet.dst_local = Some(address.local);
             packet.oif = route::interface_to(ip, address.local);
-            address.blockers = Some(blockers(ruleset, &packet));
+            address.published = published(ruleset, &packet);
+            address.blockers = Some(blockers(ruleset, &packet, address.published.as_ref()));
         }
         if !address.local {
             address.neighbour = host::neighbour(ip);
         }
         address.route = rejected_by_route(&address.attempt);
-        if !address.local && !address.attempt.outcome.is_connected() {
+        // Where the packets really go: the published port's destination, or the address.
+        let (dest, dest_local) = address
+            .published
+            .as_ref()
+            .map_or((ip, address.local), |p| (p.to.ip(), p.to_local));
+        if !dest_local && !address.attempt.outcome.is_connected() {
+            let ip = dest;
             let mut holders = addresses::holders_of(ip);
             if holders.len() > 1 {
                 let names: Vec<&str> = holders.iter().map(|ns| ns.name.as_str()).collect();
@@ -255,17 +263,30 @@ fn holder(ns: netns::Namespace, unseen: &mut Vec<Unseen>) -> Holder {
     }
 }
 
+/// The DNAT rule of this host's nat output hook that certainly sends the connection elsewhere.
+fn published(ruleset: &serde_json::Value, packet: &Packet) -> Option<Published> {
+    let rule = firewall::dnat(ruleset, NatHook::Output, packet)
+        .into_iter()
+        .find(|d| d.certain)?;
+    let to = rule.destination(packet)?;
+    (to != SocketAddr::new(packet.dst, packet.dport?)).then(|| Published {
+        to_local: host::is_local_address(to.ip()),
+        rule,
+        to,
+    })
+}
+
 /// The rules of this host that stop a connection: its request on the way out (and, to an
 /// address of this host, on the way in), and the server's reply on the way in.
-fn blockers(ruleset: &serde_json::Value, packet: &Packet) -> Vec<firewall::Blocker> {
+fn blockers(
+    ruleset: &serde_json::Value,
+    packet: &Packet,
+    published: Option<&Published>,
+) -> Vec<firewall::Blocker> {
     // The nat output hook comes before the filter's: the filter sees a translated destination.
     let mut out = packet.clone();
-    let translated = firewall::dnat(ruleset, NatHook::Output, packet)
-        .into_iter()
-        .find(|d| d.certain)
-        .and_then(|d| d.destination(packet));
-    if let Some(to) = translated {
-        let local = host::is_local_address(to.ip());
+    if let Some(published) = published {
+        let (to, local) = (published.to, published.to_local);
         out.dst = to.ip();
         out.dport = Some(to.port());
         out.dst_local = Some(local);

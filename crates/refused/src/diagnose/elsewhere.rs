@@ -1,6 +1,6 @@
 //! Rules for an address that another network namespace of this host holds (a container's own
-//! IP): its listeners are readable, so the address is explained like one of this host's own,
-//! with the namespace named and fixes that work from outside it.
+//! IP), and for a port this host publishes elsewhere by DNAT: the listeners where the packets
+//! really go decide, named with their namespace and fixes that work from outside it.
 
 use std::net::SocketAddr;
 
@@ -8,8 +8,52 @@ use crate::outcome::Outcome;
 
 use super::cause::Cause;
 use super::evidence::{Evidence, HeldListener};
-use super::facts::{AddressFacts, Facts, Holder};
-use super::rules::{Finding, full_queue, intended, listed, proxy_fix};
+use super::facts::{AddressFacts, Facts, Holder, Published};
+use super::rules::{Finding, Unexplained, explain, full_queue, intended, listed, local, proxy_fix};
+
+/// A port this host publishes by DNAT: explained where it is sent, with the rule as evidence.
+pub(super) fn published(
+    facts: &Facts,
+    address: &AddressFacts,
+    published: &Published,
+) -> Result<Finding, Unexplained> {
+    let to = published.to;
+    // The same attempt, as if made to where the rule sends it.
+    let there = AddressFacts {
+        addr: to,
+        local: published.to_local,
+        published: None,
+        ..address.clone()
+    };
+    let inner = match (&address.holder, published.to_local) {
+        (_, true) => local(facts, &there)?,
+        (Some(holder), false) => match held(facts, &there, to, holder) {
+            Some(finding) => finding,
+            None => explain(facts, &there)?,
+        },
+        (None, false) => explain(facts, &there)?,
+    };
+    let mut finding = Finding {
+        summary: format!(
+            "{} is published to {to} by this host's DNAT rule (chain `{}`); there, {}",
+            address.addr, published.rule.chain, inner.summary
+        ),
+        ..inner
+    };
+    if finding.cause == Cause::WrongPort && published.rule.chain == "DOCKER" {
+        if let Some(Evidence::Listener(candidate)) = finding.evidence.first() {
+            let (port, inside) = (address.addr.port(), candidate.listener.port);
+            finding.suggestions.insert(
+                0,
+                format!("publish the port the program listens on: `docker run -p {port}:{inside} ...` (compose: `ports: [\"{port}:{inside}\"]`)"),
+            );
+        }
+    }
+    finding
+        .evidence
+        .insert(0, Evidence::Dnat(published.rule.clone()));
+    Ok(finding)
+}
 
 /// Explains a failed connect to `dest`, held by `holder`; `None` when its listeners could not
 /// be read or the outcome is not about listeners (the generic rules then speak).

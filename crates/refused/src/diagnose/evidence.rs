@@ -8,7 +8,7 @@ use serde::Serialize;
 
 // What the host collectors found, as the evidence and the facts carry it (`sys` itself is
 // private: how the host is read is not part of the API).
-pub use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
+pub use crate::sys::firewall::{Blocker, Dnat, Hook, NatHook, NatTo, Stops, Tool, Verdict};
 pub use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::process::Process;
 pub use crate::sys::route::{RejectingRoute, RouteKind};
@@ -68,6 +68,8 @@ pub enum Evidence {
     Ipv6Unusable,
     /// A route of this host that rejects the address: no packet left the host.
     Route(RejectingRoute),
+    /// A DNAT rule of this host that publishes the port to another address.
+    Dnat(Dnat),
     /// Another network namespace of this host holds the address (a container's own IP).
     Namespace {
         /// The namespace's name, or `net:[INODE]`.
@@ -279,6 +281,11 @@ impl fmt::Display for Evidence {
                     "{address} belongs to network namespace {netns} of this host"
                 )
             }
+            Self::Dnat(dnat) => write!(
+                f,
+                "this host's DNAT rule `{}` (table `{}`, chain `{}`) publishes the port",
+                dnat.rule, dnat.table, dnat.chain
+            ),
             Self::Route(route) => write!(
                 f,
                 "this host's route `{} {}` rejects it",

@@ -257,7 +257,7 @@ pub fn resolution_evidence(facts: &Facts) -> Vec<Evidence> {
 }
 
 /// Explains one failed address.
-fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
+pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
     let addr = address.addr;
     let outcome = address.attempt.outcome;
     let took = crate::connect::HumanDuration(address.elapsed());
@@ -269,6 +269,9 @@ fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained
     // This host's own firewall, when its rules say so (and the outcome fits the verdict).
     if let Some(finding) = blocked::by_rule(address) {
         return Ok(finding);
+    }
+    if let Some(published) = &address.published {
+        return super::elsewhere::published(facts, address, published);
     }
     if address.local {
         return local(facts, address);
@@ -414,7 +417,7 @@ fn ports_exhausted(facts: &Facts, addr: SocketAddr) -> Finding {
 }
 
 /// A failed address of this very host: its socket tables say who listens where.
-fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
+pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
     let ip = address.addr.ip();
     let port = address.addr.port();
     let listeners = facts.listeners.as_deref().unwrap_or_default();

@@ -49,6 +49,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         blockers: Some(Vec::new()),
         route: None,
         holder: None,
+        published: None,
     }
 }
 
