@@ -182,7 +182,7 @@ fn held(facts: &mut Facts, own: Vec<Listener>, foreign: Vec<netns::ForeignListen
         .collect();
     let owners = process::owners(&inodes);
     let mut unowned = false;
-    let mut hold = |listener: Listener, netns: Option<String>, pid: Option<u32>| {
+    let mut hold = |listener: Listener, netns: Option<netns::Namespace>, pid: Option<u32>| {
         let found = owners.get(listener.inode).cloned();
         // A namespace found through a process: that process, if the socket's own was not seen.
         let owner = found.or_else(|| pid.map(process::process));

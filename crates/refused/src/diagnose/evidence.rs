@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use crate::sys::firewall::{Blocker, Hook};
 use crate::sys::host::{NameSource, Neighbour};
-use crate::sys::process::Process;
+use crate::sys::netns::Namespace;
+use crate::sys::process::{ContainerRuntime, Process};
 use crate::sys::tables::Listener;
 
 /// One fact behind a diagnosis.
@@ -92,14 +93,14 @@ pub struct HeldListener {
     pub process: Option<String>,
     /// Its container runtime, when its cgroup names one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub container: Option<&'static str>,
-    /// The network namespace: `None` for ours, else its name or `net:[INODE]`.
-    pub netns: Option<String>,
+    pub container: Option<ContainerRuntime>,
+    /// The network namespace: `None` for ours.
+    pub netns: Option<Namespace>,
 }
 
 impl HeldListener {
     /// A listener with what was found of its owner.
-    pub fn new(listener: Listener, owner: Option<&Process>, netns: Option<String>) -> Self {
+    pub fn new(listener: Listener, owner: Option<&Process>, netns: Option<Namespace>) -> Self {
         Self {
             listener,
             pid: owner.map(|p| p.pid),

@@ -9,6 +9,7 @@ use crate::outcome::Outcome;
 use crate::probe::Readiness;
 use crate::resolve::ResolveErrorKind;
 use crate::sys::host::Neighbour;
+use crate::sys::netns::Namespace;
 use crate::sys::services;
 
 use super::cause::Cause;
@@ -595,23 +596,27 @@ fn other_namespace(
 ) -> Finding {
     let program = &facts.program;
     let port = addr.port();
-    let netns = foreign.netns.clone().unwrap_or_default();
+    let netns = foreign
+        .netns
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let finding = Finding::new(
         Cause::ListenerInOtherNamespace,
         format!("nothing listens on port {port} here, but {} listens on {} in another network namespace ({netns})", foreign.owner(), foreign.endpoint()),
     )
     .evidence(all.iter().map(|l| Evidence::Listener(l.clone())));
-    match (foreign.container, foreign.pid) {
-        (Some(runtime @ ("docker" | "podman")), _) => finding
+    match (foreign.container, &foreign.netns, foreign.pid) {
+        (Some(runtime), _, _) if runtime.has_run_publish() => finding
             .suggest(format!("publish the port: `{runtime} run -p {port}:{port} ...` (compose: `ports: [\"{port}:{port}\"]`)")),
-        (Some(_), _) => finding.suggest(format!("expose port {port} of the container (a Service or a port mapping)")),
-        (None, _) if !netns.starts_with("net:[") && !netns.starts_with("pid ") => finding
-            .suggest(format!("connect from inside it: `sudo ip netns exec {netns} {program} check {}`", foreign.reach_at(addr.ip())))
+        (Some(_), _, _) => finding.suggest(format!("expose port {port} of the container (a Service or a port mapping)")),
+        (None, Some(Namespace::Named(name)), _) => finding
+            .suggest(format!("connect from inside it: `sudo ip netns exec {name} {program} check {}`", foreign.reach_at(addr.ip())))
             .suggest("or forward the port into it (a veth and a route, or `socat`)"),
-        (None, Some(pid)) => finding
+        (None, _, Some(pid)) => finding
             .suggest(format!("connect from inside it: `sudo nsenter -t {pid} -n {program} check {}`", foreign.reach_at(addr.ip())))
             .suggest("or forward the port into it"),
-        (None, None) => finding.suggest("connect from inside that namespace, or forward the port into it"),
+        (None, _, None) => finding.suggest("connect from inside that namespace, or forward the port into it"),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::diagnose::evidence::UnixSocketFacts;
 use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Hook};
 use crate::sys::host::NameSource;
+use crate::sys::process::ContainerRuntime;
 use crate::sys::tables::Listener;
 
 fn facts(target: &str) -> Facts {
@@ -370,8 +371,8 @@ fn a_listener_right_there_that_refuses_is_a_local_reject() {
 #[test]
 fn a_listener_in_a_container_names_the_port_to_publish() {
     let mut foreign = listening("0.0.0.0:8081", "node");
-    foreign.netns = Some("net:[4026532999]".into());
-    foreign.container = Some("docker");
+    foreign.netns = Some(Namespace::Unnamed(4_026_532_999));
+    foreign.container = Some(ContainerRuntime::Docker);
     let f = Facts {
         foreign: vec![foreign.clone()],
         ..one(
@@ -387,7 +388,7 @@ fn a_listener_in_a_container_names_the_port_to_publish() {
     );
 
     foreign.container = None;
-    foreign.netns = Some("blue".into());
+    foreign.netns = Some(Namespace::Named("blue".into()));
     let f = Facts {
         foreign: vec![foreign],
         ..f
@@ -395,6 +396,19 @@ fn a_listener_in_a_container_names_the_port_to_publish() {
     let finding = infer(&f).unwrap();
     assert!(
         finding.suggestions[0].contains("sudo ip netns exec blue"),
+        "{finding:?}"
+    );
+
+    // No name: entered through a process of it.
+    let mut unnamed = f.foreign[0].clone();
+    unnamed.netns = Some(Namespace::Unnamed(4_026_532_999));
+    let f = Facts {
+        foreign: vec![unnamed],
+        ..f
+    };
+    let finding = infer(&f).unwrap();
+    assert!(
+        finding.suggestions[0].contains("sudo nsenter -t 4242 -n"),
         "{finding:?}"
     );
 }

@@ -4,6 +4,7 @@
 //! without an owner, and [`Owners::unreadable`] says how many processes could not be looked at.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::fs;
 use std::path::Path;
 
@@ -16,9 +17,49 @@ pub struct Process {
     pub pid: u32,
     /// Its command name (`/proc/PID/comm`).
     pub command: String,
-    /// The container runtime it runs under, if its cgroup says so (`docker`, `podman`, ...).
+    /// The container runtime it runs under, if its cgroup says so.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub container: Option<&'static str>,
+    pub container: Option<ContainerRuntime>,
+}
+
+/// A container runtime, as a process's cgroup path names it. Serialized in lowercase (`docker`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerRuntime {
+    /// Docker (`docker-ID.scope`, `/docker/ID`).
+    Docker,
+    /// Podman (`libpod-ID.scope`).
+    Podman,
+    /// A Kubernetes pod (`kubepods`).
+    Kubernetes,
+    /// containerd without Kubernetes.
+    Containerd,
+    /// LXC or LXD.
+    Lxc,
+}
+
+impl ContainerRuntime {
+    /// Its name, also its command where it has one: `docker`, `podman`, `kubernetes`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Docker => "docker",
+            Self::Podman => "podman",
+            Self::Kubernetes => "kubernetes",
+            Self::Containerd => "containerd",
+            Self::Lxc => "lxc",
+        }
+    }
+
+    /// Whether its containers publish a port with `RUNTIME run -p HOST:CONTAINER`.
+    pub fn has_run_publish(self) -> bool {
+        matches!(self, Self::Docker | Self::Podman)
+    }
+}
+
+impl fmt::Display for ContainerRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The owners found for a set of socket inodes.
@@ -95,13 +136,13 @@ fn socket_inode(link: &Path) -> Option<u64> {
 }
 
 /// The container runtime named in a process's cgroup path.
-pub fn container_runtime(cgroup: &str) -> Option<&'static str> {
+pub fn container_runtime(cgroup: &str) -> Option<ContainerRuntime> {
     [
-        ("docker", "docker"),
-        ("libpod", "podman"),
-        ("kubepods", "kubernetes"),
-        ("containerd", "containerd"),
-        ("lxc", "lxc"),
+        ("docker", ContainerRuntime::Docker),
+        ("libpod", ContainerRuntime::Podman),
+        ("kubepods", ContainerRuntime::Kubernetes),
+        ("containerd", ContainerRuntime::Containerd),
+        ("lxc", ContainerRuntime::Lxc),
     ]
     .into_iter()
     .find_map(|(needle, name)| cgroup.contains(needle).then_some(name))
@@ -129,7 +170,7 @@ mod tests {
         assert_eq!(socket_inode(Path::new("pipe:[4026]")), None);
         assert_eq!(
             container_runtime("0::/system.slice/docker-3f2a.scope"),
-            Some("docker")
+            Some(ContainerRuntime::Docker)
         );
         assert_eq!(container_runtime("0::/user.slice/session-1.scope"), None);
     }

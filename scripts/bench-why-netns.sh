@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Times `refused why` on a host shaped like a busy container host: 50 other network namespaces
+# (25 named under /run/netns with no process, like `ip netns add`; 25 unnamed with a process in
+# them, like containers; 20 of the 50 with a listener) and 10,000 open loopback connections. The
+# target is a local port nothing listens on anywhere, the worst case: every namespace is searched.
+# Prints hyperfine's table and the median. DESIGN.md's target: under 50 ms.
+#
+#   sudo scripts/bench-why-netns.sh [RUNS]     # root: it makes namespaces; builds the release binary
+#   sudo REFUSED_BIN=/path/to/refused scripts/bench-why-netns.sh   # time that binary instead
+#
+# Also times the parts: `nft -j list ruleset` (the firewall collector's subprocess), and `why` run
+# as `nobody` (no setns: every namespace read through /proc/PID/net/tcp).
+# Everything it makes it removes on exit, failure or Ctrl-C included. Packets stay on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-30}
+[ "$(id -u)" = 0 ] || { echo "run as root: the benchmark makes network namespaces" >&2; exit 2; }
+for tool in hyperfine ip unshare python3 nft; do
+  command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 2; }
+done
+
+NAMESPACES=50
+CONNECTIONS=10000
+# Ports of this script only (the target must have no listener in any namespace of the host).
+SINK_PORT=43001
+TARGET_PORT=43999
+LISTEN_BASE=43100
+prefix="rfbench$$n"
+work=$(mktemp -d /tmp/refused-bench-why-netns.XXXXXX)
+pids=()
+named=()
+
+cleanup() {
+  set +e
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  for name in "${named[@]}"; do ip netns del "$name" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# REFUSED_BIN: time another build (an older one, to compare) instead of building this one.
+if [ -z "${REFUSED_BIN:-}" ]; then
+  cargo build --release --quiet -p refused-cli
+fi
+bin=${REFUSED_BIN:-${CARGO_TARGET_DIR:-target}/release/refused}
+
+# A listener that blocks forever once it listens (the socket is made before it reports ready).
+cat >"$work/listen.py" <<'EOF'
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
+open(sys.argv[2], "w").close()
+time.sleep(1e9)
+EOF
+# 10,000 loopback connections: the server side in one process, the client side in another, so
+# neither passes the open-file limit (20,000 on our machines).
+cat >"$work/connections.py" <<'EOF'
+import os, resource, socket, sys, time
+port, count, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", port)); server.listen(4096)
+child = os.fork()
+if child == 0:
+    server.close()
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    time.sleep(1e9)
+accepted = [server.accept()[0] for _ in range(count)]
+server.close()  # only the connections remain: no listener on the sink port
+open(ready, "w").close()
+try:
+    os.waitpid(child, 0)
+finally:
+    os.kill(child, 9)
+EOF
+
+wait_for() { for _ in $(seq 500); do [ -e "$1" ] && return 0; sleep 0.01; done; echo "timed out waiting for $1" >&2; exit 3; }
+
+echo "setting up: $NAMESPACES namespaces, $CONNECTIONS loopback connections" >&2
+for i in $(seq 1 "$NAMESPACES"); do
+  port=$((LISTEN_BASE + i))
+  if [ $((i % 2)) = 0 ]; then
+    # Named, like `ip netns add`; every fifth with a process that listens.
+    name="$prefix$i"
+    ip netns add "$name"
+    named+=("$name")
+    ip netns exec "$name" ip link set lo up
+    if [ $((i % 5)) = 0 ]; then
+      ip netns exec "$name" python3 "$work/listen.py" "$port" "$work/ready$i" &
+      pids+=($!)
+      wait_for "$work/ready$i"
+    fi
+  else
+    # Unnamed, with a process in it, like a container; some listen, the others sleep.
+    if [ $((i % 3)) = 0 ] || [ $((i % 5)) = 0 ]; then
+      unshare --net python3 "$work/listen.py" "$port" "$work/ready$i" &
+      pids+=($!)
+      wait_for "$work/ready$i"
+    else
+      unshare --net sleep infinity &
+      pids+=($!)
+    fi
+  fi
+done
+python3 "$work/connections.py" "$SINK_PORT" "$CONNECTIONS" "$work/connected" &
+pids+=($!)
+wait_for "$work/connected"
+sleep 0.5  # let every unshare finish entering its namespace
+
+echo "namespaces: $(find /proc/[0-9]*/ns/net -maxdepth 0 -printf '%l\n' 2>/dev/null | sort -u | wc -l) with a process, $(ip netns list | wc -l) named; TCP sockets on the host: $(wc -l </proc/net/tcp)" >&2
+cause=$("$bin" why --json "127.0.0.1:$TARGET_PORT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["cause"])' || true)
+[ "$cause" = no-listener ] || { echo "why 127.0.0.1:$TARGET_PORT says \`$cause\`, not no-listener: is the port taken?" >&2; exit 3; }
+
+hyperfine -N --warmup 5 --runs "$runs" --ignore-failure \
+  --export-json "$work/why.json" --export-markdown /dev/stdout \
+  -n "why 127.0.0.1:$TARGET_PORT (root)" "$bin why 127.0.0.1:$TARGET_PORT" \
+  -n "why 127.0.0.1:$TARGET_PORT (nobody)" "setpriv --reuid=nobody --regid=nogroup --clear-groups $bin why 127.0.0.1:$TARGET_PORT" \
+  -n "nft -j list ruleset" "nft -j list ruleset"
+python3 - "$work/why.json" <<'EOF'
+import json, sys
+for result in json.load(open(sys.argv[1]))["results"]:
+    print(f"median {result['median'] * 1000:7.1f} ms  {result['command']}")
+EOF
