@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-30}
 [ "$(id -u)" = 0 ] || { echo "run as root: the benchmark makes network namespaces" >&2; exit 2; }
-for tool in hyperfine ip unshare python3 nft; do
+for tool in hyperfine ip unshare python3 nft setpriv; do
   command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 2; }
 done
 
@@ -55,26 +55,30 @@ open(sys.argv[2], "w").close()
 time.sleep(1e9)
 EOF
 # 10,000 loopback connections: the server side in one process, the client side in another, so
-# neither passes the open-file limit (20,000 on our machines).
+# neither passes the open-file limit (20,000 on our machines). The clients bind source addresses
+# 127.0.0.2-127.0.0.16 and ports 43200-43899, not ephemeral ports: other programs that bind a
+# fixed port meanwhile must not find it taken.
 cat >"$work/connections.py" <<'EOF'
-import os, resource, socket, sys, time
+import ctypes, itertools, os, resource, signal, socket, sys, time
 port, count, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind(("127.0.0.1", port)); server.listen(4096)
+sources = itertools.product((f"127.0.0.{i}" for i in range(2, 17)), range(43200, 43900))
 child = os.fork()
 if child == 0:
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: end with the parent
     server.close()
-    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    clients = []
+    for source in itertools.islice(sources, count):
+        client = socket.socket(); client.bind(source)
+        client.connect(("127.0.0.1", port)); clients.append(client)
     time.sleep(1e9)
 accepted = [server.accept()[0] for _ in range(count)]
 server.close()  # only the connections remain: no listener on the sink port
 open(ready, "w").close()
-try:
-    os.waitpid(child, 0)
-finally:
-    os.kill(child, 9)
+os.waitpid(child, 0)
 EOF
 
 wait_for() { for _ in $(seq 500); do [ -e "$1" ] && return 0; sleep 0.01; done; echo "timed out waiting for $1" >&2; exit 3; }

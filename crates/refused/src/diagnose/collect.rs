@@ -19,6 +19,7 @@ use crate::target::{Endpoint, Host, Port, Scheme, Target};
 use super::Options;
 use super::evidence::{HeldListener, UnixSocketFacts, Unseen};
 use super::facts::{AddressFacts, Facts, Resolution};
+use super::rules;
 
 const AS_ROOT: &str = "run as root";
 
@@ -125,7 +126,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                         needs_root: true,
                     });
                 }
-                held(facts, own, foreign.listeners);
+                held(facts, port, own, foreign.listeners);
             }
             Err(err) => facts.unseen.push(Unseen {
                 what: format!("this host's socket tables ({err})"),
@@ -173,10 +174,12 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     }
 }
 
-/// Attaches owners to our listeners and the foreign ones.
-fn held(facts: &mut Facts, own: Vec<Listener>, foreign: Vec<netns::ForeignListener>) {
+/// Attaches owners to the foreign listeners and to ours that the rules may name.
+fn held(facts: &mut Facts, port: u16, own: Vec<Listener>, foreign: Vec<netns::ForeignListener>) {
+    let scheme = facts.target.scheme();
     let inodes: HashSet<u64> = own
         .iter()
+        .filter(|l| rules::may_name_owner(scheme, port, l.port))
         .map(|l| l.inode)
         .chain(foreign.iter().map(|f| f.listener.inode))
         .collect();
@@ -186,7 +189,7 @@ fn held(facts: &mut Facts, own: Vec<Listener>, foreign: Vec<netns::ForeignListen
         let found = owners.get(listener.inode).cloned();
         // A namespace found through a process: that process, if the socket's own was not seen.
         let owner = found.or_else(|| pid.map(process::process));
-        unowned |= owner.is_none();
+        unowned |= owner.is_none() && inodes.contains(&listener.inode);
         HeldListener::new(listener, owner.as_ref(), netns)
     };
     let listeners = own.into_iter().map(|l| hold(l, None, None)).collect();

@@ -87,7 +87,8 @@ pub struct HeldListener {
     /// The socket.
     #[serde(flatten)]
     pub listener: Listener,
-    /// The process holding it (`None`: not found, or not readable without root).
+    /// The process holding it (`None`: not found, not readable without root, or not looked up
+    /// because no rule names it).
     pub pid: Option<u32>,
     /// Its command name.
     pub process: Option<String>,

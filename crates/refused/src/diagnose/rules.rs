@@ -11,6 +11,7 @@ use crate::resolve::ResolveErrorKind;
 use crate::sys::host::Neighbour;
 use crate::sys::netns::Namespace;
 use crate::sys::services;
+use crate::target::Scheme;
 
 use super::cause::Cause;
 use super::evidence::{Evidence, HeldListener};
@@ -654,6 +655,20 @@ fn intended<'a>(
         .filter(|l| is_near(port, l.listener.port))
         .min_by_key(|l| l.listener.port.abs_diff(port))
         .map(|l| (l, "a port near the one asked for".to_owned()))
+}
+
+/// Whether the rules may name the process holding a listener on `listener_port` when `port` was
+/// asked for: a listener on that port, on the scheme's default port or a near one, and any
+/// listener when the port is a well-known service's (its server is looked for among them; see
+/// [`intended`]). The collector looks up the owners of these only: reading `/proc/PID/fd` of a
+/// process with thousands of connections costs tens of milliseconds.
+pub(super) fn may_name_owner(scheme: Scheme, port: u16, listener_port: u16) -> bool {
+    listener_port == port
+        || scheme
+            .default_port()
+            .is_some_and(|d| d.get() == listener_port)
+        || is_near(port, listener_port)
+        || services::by_port(port).is_some()
 }
 
 /// Ports a person might mix up: two apart, or the same number of digits with one digit changed.

@@ -317,6 +317,19 @@ fn near_ports() {
 }
 
 #[test]
+fn owners_are_looked_up_for_the_listeners_a_rule_may_name() {
+    use crate::target::Scheme;
+    // The port itself, a near one, the scheme's default port.
+    assert!(may_name_owner(Scheme::Tcp, 43_999, 43_999));
+    assert!(may_name_owner(Scheme::Tcp, 43_999, 43_998));
+    assert!(may_name_owner(Scheme::Postgres, 43_999, 5432));
+    assert!(!may_name_owner(Scheme::Tcp, 43_999, 2024));
+    assert!(!may_name_owner(Scheme::Tcp, 43_999, 5432));
+    // A well-known service's port: its server may listen anywhere.
+    assert!(may_name_owner(Scheme::Tcp, 5432, 2024));
+}
+
+#[test]
 fn the_port_on_another_address_or_family() {
     let v4_only = |target: &str, addr: &str, listener: &str| Facts {
         listeners: Some(vec![listening(listener, "node")]),

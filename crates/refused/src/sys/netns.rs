@@ -415,9 +415,6 @@ mod tests {
                 .spawn()
                 .unwrap(),
         );
-        let container_ns = Namespace::Unnamed(
-            namespace_id(Path::new(&format!("/proc/{}/ns/net", container.0.id()))).unwrap(),
-        );
 
         let own = read_tcp_listeners(Path::new("/proc/net")).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -429,6 +426,10 @@ mod tests {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
+        // Read once it listens: `unshare` runs in our namespace until it has made its own.
+        let container_ns = Namespace::Unnamed(
+            namespace_id(Path::new(&format!("/proc/{}/ns/net", container.0.id()))).unwrap(),
+        );
         let slow = listeners_on_port_with(PORT, &own, Reader::ProcOnly);
 
         // The same listeners, namespaces and processes, both ways, where both can look.
