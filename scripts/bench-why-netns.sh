@@ -72,16 +72,33 @@ if child == 0:
     server.close()
     clients = []
     for source in itertools.islice(sources, count):
-        client = socket.socket(); client.bind(source)
+        # SO_REUSEADDR: this script's former connections may be in TIME_WAIT on these ports.
+        client = socket.socket(); client.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        client.bind(source)
         client.connect(("127.0.0.1", port)); clients.append(client)
     time.sleep(1e9)
-accepted = [server.accept()[0] for _ in range(count)]
+server.settimeout(1)
+accepted = []
+while len(accepted) < count:
+    try:
+        accepted.append(server.accept()[0])
+    except socket.timeout:
+        if os.waitpid(child, os.WNOHANG) != (0, 0):
+            sys.exit("the client side failed")
 server.close()  # only the connections remain: no listener on the sink port
 open(ready, "w").close()
 os.waitpid(child, 0)
 EOF
 
-wait_for() { for _ in $(seq 500); do [ -e "$1" ] && return 0; sleep 0.01; done; echo "timed out waiting for $1" >&2; exit 3; }
+# wait_for FILE PID: until PID made FILE; fails if PID ended first.
+wait_for() {
+  for _ in $(seq 2000); do
+    [ -e "$1" ] && return 0
+    kill -0 "$2" 2>/dev/null || { echo "process $2 ended before making $1" >&2; exit 3; }
+    sleep 0.01
+  done
+  echo "timed out waiting for $1" >&2; exit 3
+}
 
 echo "setting up: $NAMESPACES namespaces, $CONNECTIONS loopback connections" >&2
 for i in $(seq 1 "$NAMESPACES"); do
@@ -95,14 +112,14 @@ for i in $(seq 1 "$NAMESPACES"); do
     if [ $((i % 5)) = 0 ]; then
       ip netns exec "$name" python3 "$work/listen.py" "$port" "$work/ready$i" &
       pids+=($!)
-      wait_for "$work/ready$i"
+      wait_for "$work/ready$i" $!
     fi
   else
     # Unnamed, with a process in it, like a container; some listen, the others sleep.
     if [ $((i % 3)) = 0 ] || [ $((i % 5)) = 0 ]; then
       unshare --net python3 "$work/listen.py" "$port" "$work/ready$i" &
       pids+=($!)
-      wait_for "$work/ready$i"
+      wait_for "$work/ready$i" $!
     else
       unshare --net sleep infinity &
       pids+=($!)
@@ -111,18 +128,22 @@ for i in $(seq 1 "$NAMESPACES"); do
 done
 python3 "$work/connections.py" "$SINK_PORT" "$CONNECTIONS" "$work/connected" &
 pids+=($!)
-wait_for "$work/connected"
+wait_for "$work/connected" $!
 sleep 0.5  # let every unshare finish entering its namespace
 
 echo "namespaces: $(find /proc/[0-9]*/ns/net -maxdepth 0 -printf '%l\n' 2>/dev/null | sort -u | wc -l) with a process, $(ip netns list | wc -l) named; TCP sockets on the host: $(wc -l </proc/net/tcp)" >&2
 cause=$("$bin" why --json "127.0.0.1:$TARGET_PORT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["cause"])' || true)
 [ "$cause" = no-listener ] || { echo "why 127.0.0.1:$TARGET_PORT says \`$cause\`, not no-listener: is the port taken?" >&2; exit 3; }
 
+# In the background, waited for: a signal then ends the script (and the trap kills hyperfine) at
+# once, where bash would run the trap only after a foreground command ends.
 hyperfine -N --warmup 5 --runs "$runs" --ignore-failure \
   --export-json "$work/why.json" --export-markdown /dev/stdout \
   -n "why 127.0.0.1:$TARGET_PORT (root)" "$bin why 127.0.0.1:$TARGET_PORT" \
   -n "why 127.0.0.1:$TARGET_PORT (nobody)" "setpriv --reuid=nobody --regid=nogroup --clear-groups $bin why 127.0.0.1:$TARGET_PORT" \
-  -n "nft -j list ruleset" "nft -j list ruleset"
+  -n "nft -j list ruleset" "nft -j list ruleset" &
+pids+=($!)
+wait $!
 python3 - "$work/why.json" <<'EOF'
 import json, sys
 for result in json.load(open(sys.argv[1]))["results"]:
