@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Times `refused why` on a host shaped like a busy container host: 50 other network namespaces
-# (25 named under /run/netns with no process, like `ip netns add`; 25 unnamed with a process in
-# them, like containers; 20 of the 50 with a listener) and 10,000 open loopback connections. The
-# target is a local port nothing listens on anywhere, the worst case: every namespace is searched.
+# (25 named under /run/netns, like `ip netns add`, 10 of them with a process that listens and 15
+# with no process; 25 unnamed with a process in each, like containers, 10 of them listening) and
+# 10,000 open loopback connections. The target is a local port nothing listens on anywhere, the
+# worst case: every namespace is searched.
 # Prints hyperfine's table and the median. DESIGN.md's target: under 50 ms.
 #
 #   sudo scripts/bench-why-netns.sh [RUNS]     # root: it makes namespaces; builds the release binary
@@ -103,27 +104,26 @@ wait_for() {
 echo "setting up: $NAMESPACES namespaces, $CONNECTIONS loopback connections" >&2
 for i in $(seq 1 "$NAMESPACES"); do
   port=$((LISTEN_BASE + i))
+  listens=$(( i % 5 < 2 ))  # 20 of the 50
   if [ $((i % 2)) = 0 ]; then
-    # Named, like `ip netns add`; every fifth with a process that listens.
+    # Named, like `ip netns add`: a process that listens, or no process at all.
     name="$prefix$i"
     ip netns add "$name"
     named+=("$name")
     ip netns exec "$name" ip link set lo up
-    if [ $((i % 5)) = 0 ]; then
+    if [ "$listens" = 1 ]; then
       ip netns exec "$name" python3 "$work/listen.py" "$port" "$work/ready$i" &
       pids+=($!)
       wait_for "$work/ready$i" $!
     fi
+  elif [ "$listens" = 1 ]; then
+    # Unnamed, with a process in it, like a container.
+    unshare --net python3 "$work/listen.py" "$port" "$work/ready$i" &
+    pids+=($!)
+    wait_for "$work/ready$i" $!
   else
-    # Unnamed, with a process in it, like a container; some listen, the others sleep.
-    if [ $((i % 3)) = 0 ] || [ $((i % 5)) = 0 ]; then
-      unshare --net python3 "$work/listen.py" "$port" "$work/ready$i" &
-      pids+=($!)
-      wait_for "$work/ready$i" $!
-    else
-      unshare --net sleep infinity &
-      pids+=($!)
-    fi
+    unshare --net sleep infinity &
+    pids+=($!)
   fi
 done
 python3 "$work/connections.py" "$SINK_PORT" "$CONNECTIONS" "$work/connected" &
@@ -134,16 +134,22 @@ sleep 0.5  # let every unshare finish entering its namespace
 echo "namespaces: $(find /proc/[0-9]*/ns/net -maxdepth 0 -printf '%l\n' 2>/dev/null | sort -u | wc -l) with a process, $(ip netns list | wc -l) named; TCP sockets on the host: $(wc -l </proc/net/tcp)" >&2
 cause=$("$bin" why --json "127.0.0.1:$TARGET_PORT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["cause"])' || true)
 [ "$cause" = no-listener ] || { echo "why 127.0.0.1:$TARGET_PORT says \`$cause\`, not no-listener: is the port taken?" >&2; exit 3; }
+# The namespaces are searched: the listeners in an unnamed and in a named one are found.
+for port in $((LISTEN_BASE + 1)) $((LISTEN_BASE + 10)); do
+  cause=$("$bin" why --json "127.0.0.1:$port" | python3 -c 'import json, sys; print(json.load(sys.stdin)["cause"])' || true)
+  [ "$cause" = listener-in-other-namespace ] || { echo "why 127.0.0.1:$port says \`$cause\`, not listener-in-other-namespace" >&2; exit 3; }
+done
 
 # In the background, waited for: a signal then ends the script (and the trap kills hyperfine) at
 # once, where bash would run the trap only after a foreground command ends.
 hyperfine -N --warmup 5 --runs "$runs" --ignore-failure \
-  --export-json "$work/why.json" --export-markdown /dev/stdout \
+  --export-json "$work/why.json" --export-markdown "$work/why.md" \
   -n "why 127.0.0.1:$TARGET_PORT (root)" "$bin why 127.0.0.1:$TARGET_PORT" \
   -n "why 127.0.0.1:$TARGET_PORT (nobody)" "setpriv --reuid=nobody --regid=nogroup --clear-groups $bin why 127.0.0.1:$TARGET_PORT" \
   -n "nft -j list ruleset" "nft -j list ruleset" &
 pids+=($!)
 wait $!
+cat "$work/why.md"
 python3 - "$work/why.json" <<'EOF'
 import json, sys
 for result in json.load(open(sys.argv[1]))["results"]:
