@@ -7,3 +7,4 @@ mod scan;
 mod wait;
 mod why;
 mod why_lab;
+mod why_netns;

@@ -15,7 +15,7 @@ use serde_json::Value;
 const REFUSED: &str = env!("CARGO_BIN_EXE_refused");
 
 /// Runs `refused why --json ARGS` through `command` and checks the exit status against the cause.
-fn diagnosis(mut command: Command, args: &[&str]) -> Value {
+pub(crate) fn diagnosis(mut command: Command, args: &[&str]) -> Value {
     let output = command
         .arg("why")
         .arg("--json")
@@ -43,12 +43,12 @@ fn why(lab: &Lab, args: &[&str]) -> Value {
     diagnosis(lab.client.command(REFUSED), args)
 }
 
-fn cause(report: &Value) -> &str {
+pub(crate) fn cause(report: &Value) -> &str {
     report["cause"].as_str().unwrap_or_default()
 }
 
 /// The evidence items of one kind.
-fn evidence<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+pub(crate) fn evidence<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
     report["evidence"]
         .as_array()
         .unwrap()

@@ -134,7 +134,7 @@ impl Search {
         Self {
             port,
             found: ForeignSearch::default(),
-            seen_ns: namespace_id(&this.join("ns/net")).into_iter().collect(),
+            seen_ns: namespace_inode(&this.join("ns/net")).into_iter().collect(),
             seen_tables: table_id(&this.join("net")).into_iter().collect(),
             seen_sockets: own.iter().map(|l| l.inode).collect(),
             may_enter: reader == Reader::Fastest,
@@ -145,7 +145,13 @@ impl Search {
         let names = named_namespaces();
         for pid in pids() {
             let process = PathBuf::from(format!("/proc/{pid}"));
-            let ns = namespace_id(&process.join("ns/net"));
+            // The namespace file, held open: its inode names the namespace, and entering it
+            // enters that one, even if the process moves or ends meanwhile.
+            let ns_file = fs::File::open(process.join("ns/net")).ok();
+            let ns = ns_file
+                .as_ref()
+                .and_then(|file| file.metadata().ok())
+                .map(|m| m.ino());
             if ns.is_some_and(|ns| !self.seen_ns.insert(ns)) {
                 continue;
             }
@@ -153,10 +159,7 @@ impl Search {
             if table_id(&net).is_some_and(|table| !self.seen_tables.insert(table)) {
                 continue;
             }
-            let entered = match ns {
-                Some(_) => self.enter(&process.join("ns/net")),
-                None => None,
-            };
+            let entered = ns_file.and_then(|file| self.enter(&file));
             let listeners = match entered {
                 Some(Ok(listeners)) => listeners,
                 _ => match read_tcp_listeners(&net) {
@@ -179,7 +182,12 @@ impl Search {
             if self.seen_ns.contains(ns) {
                 continue;
             }
-            match self.enter(&name_path(name)) {
+            let entered = match fs::File::open(name_path(name)) {
+                Ok(file) => self.enter(&file),
+                Err(err) if err.kind() == io::ErrorKind::PermissionDenied => None,
+                Err(err) => Some(Err(err)),
+            };
+            match entered {
                 Some(Ok(listeners)) => self.keep(listeners, &Namespace::Named(name.clone()), None),
                 // Entering needs CAP_SYS_ADMIN.
                 None => self.found.not_entered.push(name.clone()),
@@ -191,19 +199,17 @@ impl Search {
         self.found
     }
 
-    /// Moves this thread into the namespace at `path` and asks it for the listeners on the port.
-    /// `None` when entering is not permitted (now or before).
-    fn enter(&mut self, path: &Path) -> Option<io::Result<Vec<Listener>>> {
+    /// Moves this thread into the namespace `file` is open on, and asks it for the listeners on
+    /// the port. `None` when entering is not permitted (now or before).
+    fn enter(&mut self, file: &fs::File) -> Option<io::Result<Vec<Listener>>> {
         if !self.may_enter {
             return None;
         }
-        let entered = fs::File::open(path).and_then(|file| {
-            rustix::thread::move_into_link_name_space(
-                file.as_fd(),
-                Some(rustix::thread::LinkNameSpaceType::Network),
-            )
-            .map_err(io::Error::from)
-        });
+        let entered = rustix::thread::move_into_link_name_space(
+            file.as_fd(),
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        )
+        .map_err(io::Error::from);
         match entered {
             Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
                 self.may_enter = false;
@@ -244,16 +250,10 @@ fn pids() -> Vec<u32> {
     pids
 }
 
-/// `net:[4026531833]` -> 4026531833, from a `/proc/.../ns/net` link (unreadable without the right
-/// to ptrace the process).
-fn namespace_id(link: &Path) -> Option<u64> {
-    let target = fs::read_link(link).ok()?;
-    target
-        .to_str()?
-        .strip_prefix("net:[")?
-        .strip_suffix(']')?
-        .parse()
-        .ok()
+/// A namespace's inode (the `INODE` of `net:[INODE]`), through a `/proc/.../ns/net` file, which
+/// only those allowed to ptrace the process may follow.
+fn namespace_inode(path: &Path) -> Option<u64> {
+    fs::metadata(path).ok().map(|meta| meta.ino())
 }
 
 /// The inode of a namespace's `/proc/.../net/tcp` entry: each namespace has its own, the same for
@@ -315,8 +315,10 @@ mod tests {
 
     #[test]
     fn reads_namespace_links_and_table_ids() {
-        assert!(namespace_id(Path::new("/proc/self/ns/net")).is_some());
-        assert_eq!(namespace_id(Path::new("/nonexistent")), None);
+        let ours = namespace_inode(Path::new("/proc/self/ns/net")).unwrap();
+        let link = fs::read_link("/proc/self/ns/net").unwrap();
+        assert_eq!(link.to_str(), Some(format!("net:[{ours}]").as_str()));
+        assert_eq!(namespace_inode(Path::new("/nonexistent")), None);
         // One namespace, one table, whichever process or thread it is read through.
         let ours = table_id(Path::new("/proc/thread-self/net"));
         assert!(ours.is_some());
@@ -428,7 +430,7 @@ mod tests {
         };
         // Read once it listens: `unshare` runs in our namespace until it has made its own.
         let container_ns = Namespace::Unnamed(
-            namespace_id(Path::new(&format!("/proc/{}/ns/net", container.0.id()))).unwrap(),
+            namespace_inode(Path::new(&format!("/proc/{}/ns/net", container.0.id()))).unwrap(),
         );
         let slow = listeners_on_port_with(PORT, &own, Reader::ProcOnly);
 
