@@ -15,3 +15,4 @@ mod why;
 mod why_firewall_lab;
 mod why_hosts_lab;
 mod why_lab;
+mod why_netns;

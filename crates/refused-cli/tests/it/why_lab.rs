@@ -15,7 +15,7 @@ use serde_json::Value;
 pub(crate) const REFUSED: &str = env!("CARGO_BIN_EXE_refused");
 
 /// Runs `refused why --json ARGS` through `command` and checks the exit status against the cause.
-fn diagnosis(mut command: Command, args: &[&str]) -> Value {
+pub(crate) fn diagnosis(mut command: Command, args: &[&str]) -> Value {
     let output = command
         .arg("why")
         .arg("--json")

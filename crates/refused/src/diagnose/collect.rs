@@ -23,6 +23,7 @@ use super::Options;
 use super::commands;
 use super::evidence::{EarlierListener, HeldListener, UnixSocketFacts, Unseen};
 use super::facts::{AddressFacts, Facts, Holder, Init, Privilege, Published, Resolution};
+use super::rules;
 
 const AS_ROOT: &str = "run as root";
 
@@ -119,7 +120,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         if !ready && facts.addresses.iter().any(|a| a.local) {
             if let Ok(own) = sys::own_tcp_listeners() {
                 let own = own.into_iter().filter(|l| l.port == port.get()).collect();
-                held(&mut facts, own, Vec::new());
+                held(&mut facts, port.get(), own, Vec::new());
             }
         }
         return facts;
@@ -149,7 +150,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                         needs_root: true,
                     });
                 }
-                held(facts, own, foreign.listeners);
+                held(facts, port, own, foreign.listeners);
             }
             Err(err) => facts.unseen.push(Unseen {
                 what: format!("this host's socket tables ({err})"),
@@ -201,7 +202,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
             let ip = dest;
             let mut holders = addresses::holders_of(ip);
             if holders.len() > 1 {
-                let names: Vec<&str> = holders.iter().map(|ns| ns.name.as_str()).collect();
+                let names: Vec<String> = holders.iter().map(|ns| ns.netns.to_string()).collect();
                 facts.unseen.push(Unseen {
                     what: format!(
                         "which of the network namespaces {} (each holds {ip}) answers here",
@@ -233,7 +234,7 @@ fn rejected_by_route(attempt: &Attempt) -> Option<RejectingRoute> {
 }
 
 /// The namespace that holds an address, with its listeners and their owners.
-fn holder(ns: netns::Namespace, unseen: &mut Vec<Unseen>) -> Holder {
+fn holder(ns: netns::Other, unseen: &mut Vec<Unseen>) -> Holder {
     let listeners = netns::tcp_listeners_in(&ns).ok().map(|listeners| {
         let inodes: HashSet<u64> = listeners.iter().map(|l| l.inode).collect();
         let owners = process::owners(&inodes);
@@ -244,20 +245,19 @@ fn holder(ns: netns::Namespace, unseen: &mut Vec<Unseen>) -> Holder {
                     .get(l.inode)
                     .cloned()
                     .or_else(|| ns.pid.map(process::process));
-                HeldListener::new(l, owner.as_ref(), Some(ns.name.clone()))
+                HeldListener::new(l, owner.as_ref(), Some(ns.netns.clone()))
             })
             .collect()
     });
     if listeners.is_none() {
         unseen.push(Unseen {
-            what: format!("the listeners of network namespace {}", ns.name),
+            what: format!("the listeners of network namespace {}", ns.netns),
             how: AS_ROOT.to_owned(),
             needs_root: true,
         });
     }
     Holder {
-        netns: ns.name,
-        named: ns.named,
+        netns: ns.netns,
         pid: ns.pid,
         listeners,
     }
@@ -338,20 +338,22 @@ fn legacy_tables(facts: &mut Facts) {
     }
 }
 
-/// Attaches owners to our listeners and the foreign ones.
-fn held(facts: &mut Facts, own: Vec<Listener>, foreign: Vec<netns::ForeignListener>) {
+/// Attaches owners to the foreign listeners and to ours that the rules may name.
+fn held(facts: &mut Facts, port: u16, own: Vec<Listener>, foreign: Vec<netns::ForeignListener>) {
+    let scheme = facts.target.scheme();
     let inodes: HashSet<u64> = own
         .iter()
+        .filter(|l| rules::may_name_owner(scheme, port, l.port))
         .map(|l| l.inode)
         .chain(foreign.iter().map(|f| f.listener.inode))
         .collect();
     let owners = process::owners(&inodes);
     let mut unowned = false;
-    let mut hold = |listener: Listener, netns: Option<String>, pid: Option<u32>| {
+    let mut hold = |listener: Listener, netns: Option<netns::Namespace>, pid: Option<u32>| {
         let found = owners.get(listener.inode).cloned();
         // A namespace found through a process: that process, if the socket's own was not seen.
         let owner = found.or_else(|| pid.map(process::process));
-        unowned |= owner.is_none();
+        unowned |= owner.is_none() && inodes.contains(&listener.inode);
         HeldListener::new(listener, owner.as_ref(), netns)
     };
     let listeners = own.into_iter().map(|l| hold(l, None, None)).collect();

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use crate::outcome::Outcome;
+use crate::sys::netns::Namespace;
 
 use super::cause::Cause;
 use super::evidence::{Evidence, HeldListener};
@@ -77,23 +78,14 @@ pub(super) fn held(
         .collect();
     let inside = format!("network namespace {netns}, which holds {ip}");
     let enter = match holder.pid {
-        Some(pid) if !holder.named => format!("sudo nsenter -t {pid} -n"),
+        Some(pid) if !matches!(holder.netns, Namespace::Named(_)) => {
+            format!("sudo nsenter -t {pid} -n")
+        }
         _ => format!("sudo ip netns exec {netns}"),
     };
 
     let finding = match (address.attempt.outcome, exact.first()) {
-        (Outcome::Timeout, Some(_)) => match full_queue(&exact) {
-            Some(finding) => finding,
-            None => Finding::new(
-                Cause::Filtered,
-                format!(
-                    "{} listens on {dest} in {inside}, but the connection got no answer: a firewall of this host or of that namespace drops it",
-                    exact[0].owner()
-                ),
-            )
-            .evidence(listed(&exact))
-            .suggest(format!("`{enter} nft list ruleset` shows the namespace's rules; `sudo nft list ruleset` this host's")),
-        },
+        (Outcome::Timeout, Some(_)) => silent(&exact, dest, &inside, &enter),
         (Outcome::Reset, Some(listener)) => Finding::new(
             Cause::NotReady,
             format!(
@@ -160,8 +152,23 @@ pub(super) fn held(
         _ => return None,
     };
     Some(finding.evidence([Evidence::Namespace {
-        netns: netns.clone(),
+        netns: netns.to_string(),
         address: ip,
         pid: holder.pid,
     }]))
+}
+
+/// No answer from a listener's address in another namespace: its full queue, or a firewall.
+fn silent(exact: &[&HeldListener], dest: SocketAddr, inside: &str, enter: &str) -> Finding {
+    full_queue(exact).unwrap_or_else(|| {
+        Finding::new(
+            Cause::Filtered,
+            format!(
+                "{} listens on {dest} in {inside}, but the connection got no answer: a firewall of this host or of that namespace drops it",
+                exact[0].owner()
+            ),
+        )
+        .evidence(listed(exact))
+        .suggest(format!("`{enter} nft list ruleset` shows the namespace's rules; `sudo nft list ruleset` this host's"))
+    })
 }

@@ -8,6 +8,7 @@ use crate::connect::Attempt;
 use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Dnat};
 use crate::sys::host::{NameSource, Neighbour};
+use crate::sys::netns::Namespace;
 use crate::sys::route::RejectingRoute;
 use crate::target::Target;
 
@@ -120,10 +121,8 @@ pub struct Published {
 /// it: such an address is as local as our own, only its tables are another namespace's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
-    /// The namespace's name (under `/run/netns`), or `net:[INODE]`.
-    pub netns: String,
-    /// Whether `netns` is a name that `ip netns exec` takes.
-    pub named: bool,
+    /// The namespace.
+    pub netns: Namespace,
     /// A process in it.
     pub pid: Option<u32>,
     /// Its TCP listeners with their owners (`None`: could not be read).
