@@ -5,6 +5,7 @@ mod check;
 mod duration;
 mod output;
 mod scan;
+mod signals;
 mod wait;
 mod why;
 
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 use crate::args::{Cli, Command};
+use crate::signals::Signals;
 
 /// Exit status: the target is not reachable (diagnosed), or a check failed.
 const EXIT_DOWN: u8 = 1;
@@ -46,22 +48,28 @@ fn run() -> anyhow::Result<ExitCode> {
             ));
         }
     };
+    let command = match (cli.command, cli.why) {
+        (Some(command), _) => command,
+        (None, Some(args)) => Command::Why(args),
+        (None, None) => {
+            Cli::command().print_help()?;
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    match cli.command {
-        Some(Command::Check(args)) => runtime.block_on(check::run(args)),
-        Some(Command::Why(args)) => runtime.block_on(why::run(args)),
-        Some(Command::Scan(args)) => scan::run(&args),
-        Some(Command::Wait(args)) => runtime.block_on(wait::run(args)),
-        None => {
-            if let Some(args) = cli.why {
-                return runtime.block_on(why::run(args));
-            }
-            Cli::command().print_help()?;
-            Ok(ExitCode::from(EXIT_USAGE))
-        }
-    }
+    let result = match command {
+        Command::Check(args) => runtime.block_on(signals::or_signalled(check::run(args))),
+        Command::Why(args) => runtime.block_on(signals::or_signalled(why::run(args))),
+        Command::Wait(args) => runtime.block_on(async { wait::run(args, Signals::catch()).await }),
+        // Synchronous, outside the runtime: the signals keep their default action.
+        Command::Scan(args) => scan::run(&args),
+    };
+    // Dropping a runtime waits for its blocking tasks; one abandoned at the deadline (a read of
+    // this host's evidence) must not keep the process past its `--timeout`.
+    runtime.shutdown_background();
+    result
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

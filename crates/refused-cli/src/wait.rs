@@ -10,18 +10,16 @@ use std::time::{Duration, Instant};
 use refused::Target;
 use refused::connect::HumanDuration;
 use refused::diagnose::{self, Options};
-use refused::probe::ProbeReport;
+use refused::probe::{ProbeFailure, ProbeReport, Readiness};
 use refused::wait::{Until, WaitEvent, WaitOptions, wait};
 use serde::Serialize;
 
 use crate::args::WaitArgs;
 use crate::output::{self, BAD, DIM, GOOD, WARN};
+use crate::signals::Signals;
 use crate::{EXIT_DOWN, EXIT_USAGE};
 
-/// How long the diagnosis of a target that never got ready may take.
-const WHY_TIMEOUT: Duration = Duration::from_secs(1);
-
-pub async fn run(args: WaitArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: WaitArgs, mut signals: Signals) -> anyhow::Result<ExitCode> {
     let mut targets = Vec::new();
     for text in args.targets.iter().flat_map(|t| t.split([' ', ',', '\n'])) {
         if text.is_empty() {
@@ -61,13 +59,12 @@ pub async fn run(args: WaitArgs) -> anyhow::Result<ExitCode> {
     let waiting = wait(&targets, &options, |event| {
         display.borrow_mut().event(&event);
     });
-    let signal = signalled();
-    tokio::pin!(waiting, signal);
+    tokio::pin!(waiting);
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let result = loop {
         tokio::select! {
             result = &mut waiting => break result,
-            code = &mut signal => {
+            code = signals.next() => {
                 display.borrow_mut().finish();
                 return Ok(ExitCode::from(code));
             }
@@ -77,7 +74,13 @@ pub async fn run(args: WaitArgs) -> anyhow::Result<ExitCode> {
     display.borrow_mut().finish();
 
     if !result.satisfied {
-        report_timeout(&targets, &result.targets, &args, mode).await?;
+        // The explanation is bounded by what is left of `--timeout` (nothing, or next to
+        // nothing: the library then gives it a floor of a few tens of ms), and a signal ends it.
+        let left = args.timeout.saturating_sub(result.elapsed);
+        tokio::select! {
+            reported = report_timeout(&targets, &result.targets, &args, mode, left) => reported?,
+            code = signals.next() => return Ok(ExitCode::from(code)),
+        }
         return Ok(ExitCode::from(EXIT_DOWN));
     }
     if let Some((program, rest)) = args.command.split_first() {
@@ -100,52 +103,47 @@ fn exec(program: &OsString, args: &[OsString]) -> ExitCode {
     })
 }
 
-/// The exit status of a wait ended by Ctrl-C (130) or SIGTERM (143).
-async fn signalled() -> u8 {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = interrupt.recv() => 130,
-        _ = terminate.recv() => 143,
-    }
-}
-
 /// For each target not done: its last probe and, when it did not connect, the cause.
 async fn report_timeout(
     targets: &[Target],
     state: &[(bool, Option<ProbeReport>)],
     args: &WaitArgs,
     mode: Mode,
+    left: Duration,
 ) -> anyhow::Result<()> {
     let waited = HumanDuration(args.timeout);
-    for (target, (done, last)) in targets.iter().zip(state) {
+    let options = Options {
+        timeout: left,
+        ..Options::default()
+    };
+    // All at once, so that they share the time left. The last probe's failed connect is the
+    // evidence of the network (made over the whole wait): only this host's is read again. A
+    // service that connects but is not ready needs no `why`: its own reason says it.
+    let causes = futures_util::future::join_all(targets.iter().zip(state).map(
+        |(target, (done, last))| {
+            let failure = match last.as_ref().map(|r| &r.readiness) {
+                Some(Readiness::Failed(ProbeFailure::Connect(err))) if !done && !args.down => {
+                    Some(err)
+                }
+                _ => None,
+            };
+            let options = &options;
+            async move {
+                match failure {
+                    Some(err) => diagnose::diagnose_failure(target, err, options).await.ok(),
+                    None => None,
+                }
+            }
+        },
+    ))
+    .await;
+    for ((target, (done, last)), cause) in targets.iter().zip(state).zip(causes) {
         if *done {
             continue;
         }
         let last_text = last
             .as_ref()
             .map_or_else(|| "never probed".to_owned(), |r| r.readiness.to_string());
-        let connected = last.as_ref().is_some_and(|r| {
-            !matches!(
-                r.readiness,
-                refused::probe::Readiness::Failed(refused::probe::ProbeFailure::Connect(_))
-            )
-        });
-        // A service that connects but is not ready needs no `why`: its own reason says it.
-        let cause = if args.down || connected {
-            None
-        } else {
-            let options = Options {
-                timeout: WHY_TIMEOUT,
-                ..Options::default()
-            };
-            diagnose::diagnose(target, &options).await.ok()
-        };
         if mode == Mode::Json {
             output::json_line(&TimeoutEvent {
                 event: "timeout",

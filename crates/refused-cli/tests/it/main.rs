@@ -3,6 +3,7 @@
 mod check;
 mod check_lab;
 mod common;
+mod deadline_lab;
 mod scan;
 mod wait;
 mod why;

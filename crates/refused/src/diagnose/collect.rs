@@ -10,20 +10,22 @@ use futures_util::future::join_all;
 
 use crate::connect::{Attempt, Dialer, RetryPolicy};
 use crate::probe::{self, ProbeOptions};
-use crate::resolve::{self, ResolveError, ResolveErrorKind};
+use crate::resolve;
 use crate::sys::firewall::{self, FirewallError, Hook, Packet};
 use crate::sys::tables::{self, Listener};
 use crate::sys::{self, host, netns, process};
-use crate::target::{Endpoint, Host, Port, Scheme, Target};
+use crate::target::{Endpoint, Host, Scheme, Target};
 
 use super::Options;
+use super::budget::Budget;
 use super::evidence::{HeldListener, UnixSocketFacts, Unseen};
 use super::facts::{AddressFacts, Facts, Resolution};
 
 const AS_ROOT: &str = "run as root";
 
-pub async fn facts(target: &Target, options: &Options) -> Facts {
-    let mut facts = Facts {
+/// Facts with nothing collected yet.
+pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
+    Facts {
         target: target.clone(),
         resolution: Resolution::None,
         addresses: Vec::new(),
@@ -36,20 +38,29 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         unseen: Vec::new(),
         program: options.program.clone(),
         probe: None,
-    };
-    let dialer = Dialer::new()
-        .attempt_timeout(options.timeout)
-        .deadline(options.timeout)
-        .retry(RetryPolicy::never());
+    }
+}
+
+/// One attempt to each address, all bounded by what is left of the network's budget.
+fn dialer(left: std::time::Duration) -> Dialer {
+    Dialer::new()
+        .attempt_timeout(left)
+        .deadline(left)
+        .retry(RetryPolicy::never())
+}
+
+pub async fn facts(target: &Target, options: &Options) -> Facts {
+    let budget = Budget::starting_now(options.timeout);
+    let mut facts = nothing_yet(target, options);
     let (host, port) = match target.endpoint() {
         Endpoint::Unix(path) => {
-            facts.unix = Some(unix(&dialer, path).await);
+            facts.unix = Some(unix(&dialer(budget.network_left()), path).await);
             return facts;
         }
         Endpoint::Tcp { host, port } => (host, *port),
     };
 
-    let addrs = match resolve_within(host, port, options).await {
+    let addrs = match resolve::resolve_until(host, port, budget.network_until()).await {
         Ok(addrs) => addrs,
         Err(err) => {
             facts.resolution = Resolution::Failed(err);
@@ -64,6 +75,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         };
     }
 
+    let dialer = dialer(budget.network_left());
     let tries = addrs.iter().map(|addr| {
         let dialer = &dialer;
         async move {
@@ -95,13 +107,37 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
     {
         // It connects: is the service behind it ready? (`not-ready` is about the protocol.)
         if !matches!(target.scheme(), Scheme::Tcp | Scheme::Unix) {
-            let report = probe::probe(target, &ProbeOptions::new(), options.timeout).await;
+            let report = probe::probe(target, &ProbeOptions::new(), budget.last_left()).await;
             facts.probe = Some(report.readiness);
         }
         return facts;
     }
-    look_at_this_host(&mut facts, port.get());
-    facts
+    host_evidence(facts, port.get(), budget.last_until()).await
+}
+
+/// Reads this host's evidence on the blocking pool (it reads `/proc` and runs `nft`), giving up
+/// at `until`: the read is then abandoned, and what it would have shown is listed as unseen.
+pub(super) async fn host_evidence(facts: Facts, port: u16, until: tokio::time::Instant) -> Facts {
+    let mut reading = facts.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        look_at_this_host(&mut reading, port);
+        reading
+    });
+    match tokio::time::timeout_at(until, read).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(failed)) => std::panic::resume_unwind(failed.into_panic()),
+        Err(_) => {
+            let mut facts = facts;
+            facts.unseen.push(Unseen {
+                what: "this host's listeners, processes and firewall rules (the time limit ran \
+                       out while they were read)"
+                    .to_owned(),
+                how: "allow a longer time limit".to_owned(),
+                needs_root: false,
+            });
+            facts
+        }
+    }
 }
 
 /// The host-side evidence of a failed connect: listeners, owners, namespaces, rules, neighbours.
@@ -207,20 +243,6 @@ fn held(facts: &mut Facts, own: Vec<Listener>, foreign: Vec<netns::ForeignListen
     }
 }
 
-async fn resolve_within(
-    host: &Host,
-    port: Port,
-    options: &Options,
-) -> Result<Vec<SocketAddr>, ResolveError> {
-    match tokio::time::timeout(options.timeout, resolve::resolve(host, port)).await {
-        Ok(result) => result,
-        Err(_) => Err(ResolveError {
-            name: host.to_string(),
-            kind: ResolveErrorKind::Timeout,
-        }),
-    }
-}
-
 async fn unix(dialer: &Dialer, path: &Path) -> (Attempt, UnixSocketFacts) {
     let attempt = match dialer.dial_unix(path).await {
         Ok(connected) => connected.attempts,
@@ -239,7 +261,7 @@ async fn unix(dialer: &Dialer, path: &Path) -> (Attempt, UnixSocketFacts) {
     (attempt, unix_facts(path))
 }
 
-fn unix_facts(path: &Path) -> UnixSocketFacts {
+pub(super) fn unix_facts(path: &Path) -> UnixSocketFacts {
     let meta = fs::metadata(path).ok();
     let file_type = meta.as_ref().map(|m| {
         let t = m.file_type();

@@ -18,6 +18,8 @@
 //! # }
 //! ```
 
+mod after;
+mod budget;
 pub mod cause;
 mod collect;
 pub mod evidence;
@@ -28,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::connect::{Attempt, as_millis};
+use crate::connect::{Attempt, ConnectError, as_millis};
 use crate::target::Target;
 
 pub use cause::Cause;
@@ -39,7 +41,10 @@ pub use rules::{Finding, Unexplained};
 /// How a diagnosis runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// Each attempt's time limit (and the resolver's).
+    /// The time limit of the whole diagnosis. Resolution and the attempts share it, less a fifth
+    /// (at most 200 ms) kept for reading this host's evidence afterwards; what has not been read
+    /// by the end is listed as unseen. When less than 60 ms is left for the evidence (a zero
+    /// limit), it gets 60 ms past the limit: the diagnosis ends within that of the limit.
     pub timeout: Duration,
     /// How suggestions name this program, for commands to run as root: `sudo` does not search
     /// `~/.cargo/bin`, so the CLI passes the path it runs from.
@@ -84,6 +89,26 @@ pub struct Diagnosis {
 pub async fn diagnose(target: &Target, options: &Options) -> Result<Diagnosis, Unexplained> {
     let start = Instant::now();
     let facts = collect::facts(target, options).await;
+    conclude(target, facts, start)
+}
+
+/// Diagnoses a connect that already failed (the last probe of a wait that ran out of time)
+/// without dialling again: its attempts stand for the network, and only this host's evidence is
+/// read, within `options.timeout` (a wait that has run out of time passes what is left of it,
+/// nothing: the evidence then gets the 60 ms floor of [`Options::timeout`]). A failure with no
+/// attempt and no DNS error is diagnosed afresh, as [`diagnose`] does.
+pub async fn diagnose_failure(
+    target: &Target,
+    failure: &ConnectError,
+    options: &Options,
+) -> Result<Diagnosis, Unexplained> {
+    let start = Instant::now();
+    let facts = after::facts_of_failure(target, failure, options).await;
+    conclude(target, facts, start)
+}
+
+/// The rules' finding on the facts, as the report.
+fn conclude(target: &Target, facts: Facts, start: Instant) -> Result<Diagnosis, Unexplained> {
     let finding = rules::infer(&facts)?;
     let attempts = match &facts.unix {
         Some((attempt, _)) => vec![attempt.clone()],
