@@ -1,5 +1,7 @@
 //! `refused wait TARGET... [-- CMD ARGS...]`: wait until ready, then `exec` the command.
 
+mod explain;
+
 use std::cell::RefCell;
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -9,14 +11,15 @@ use std::time::{Duration, Instant};
 
 use refused::Target;
 use refused::connect::HumanDuration;
-use refused::diagnose::{self, Options};
-use refused::probe::{ProbeFailure, ProbeReport, Readiness};
+use refused::diagnose::Diagnosis;
+use refused::probe::ProbeReport;
 use refused::wait::{Until, WaitEvent, WaitOptions, wait};
 use serde::Serialize;
 
 use crate::args::WaitArgs;
 use crate::output::{self, BAD, DIM, GOOD, WARN};
 use crate::signals::Signals;
+use explain::Explainer;
 use crate::{EXIT_DOWN, EXIT_USAGE};
 
 pub async fn run(args: WaitArgs, mut signals: Signals) -> anyhow::Result<ExitCode> {
@@ -56,31 +59,48 @@ pub async fn run(args: WaitArgs, mut signals: Signals) -> anyhow::Result<ExitCod
         Mode::Lines
     };
     let display = RefCell::new(Display::new(mode, &targets, args.down));
-    let waiting = wait(&targets, &options, |event| {
-        display.borrow_mut().event(&event);
-    });
-    tokio::pin!(waiting);
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let result = loop {
-        tokio::select! {
-            result = &mut waiting => break result,
-            code = signals.next() => {
-                display.borrow_mut().finish();
-                return Ok(ExitCode::from(code));
+    let explainer = RefCell::new(Explainer::new(&targets, options.timeout, args.down));
+    let read_ahead_at = explainer.borrow().read_ahead_at();
+    let result = {
+        let waiting = wait(&targets, &options, |event| {
+            display.borrow_mut().event(&event);
+            explainer.borrow_mut().seen(&event);
+        });
+        let read_ahead = async {
+            match read_ahead_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
             }
-            _ = tick.tick(), if mode == Mode::Live => display.borrow_mut().draw(),
+        };
+        tokio::pin!(waiting, read_ahead);
+        let mut read_ahead_started = false;
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                result = &mut waiting => break result,
+                code = signals.next() => {
+                    display.borrow_mut().finish();
+                    return Ok(ExitCode::from(code));
+                }
+                () = &mut read_ahead, if !read_ahead_started => {
+                    read_ahead_started = true;
+                    explainer.borrow_mut().read_ahead();
+                }
+                _ = tick.tick(), if mode == Mode::Live => display.borrow_mut().draw(),
+            }
         }
     };
     display.borrow_mut().finish();
 
     if !result.satisfied {
-        // The explanation is bounded by what is left of `--timeout` (nothing, or next to
-        // nothing: the library then gives it a floor of a few tens of ms), and a signal ends it.
+        // The explanation is bounded by what is left of `--timeout`, and a signal ends it.
         let left = args.timeout.saturating_sub(result.elapsed);
-        tokio::select! {
-            reported = report_timeout(&targets, &result.targets, &args, mode, left) => reported?,
+        let explaining = explainer.into_inner().explain(&result.targets, left);
+        let causes = tokio::select! {
+            causes = explaining => causes,
             code = signals.next() => return Ok(ExitCode::from(code)),
-        }
+        };
+        report_timeout(&targets, &result.targets, causes, &args, mode)?;
         return Ok(ExitCode::from(EXIT_DOWN));
     }
     if let Some((program, rest)) = args.command.split_first() {
@@ -104,39 +124,14 @@ fn exec(program: &OsString, args: &[OsString]) -> ExitCode {
 }
 
 /// For each target not done: its last probe and, when it did not connect, the cause.
-async fn report_timeout(
+fn report_timeout(
     targets: &[Target],
     state: &[(bool, Option<ProbeReport>)],
+    causes: Vec<Option<Diagnosis>>,
     args: &WaitArgs,
     mode: Mode,
-    left: Duration,
 ) -> anyhow::Result<()> {
     let waited = HumanDuration(args.timeout);
-    let options = Options {
-        timeout: left,
-        ..Options::default()
-    };
-    // All at once, so that they share the time left. The last probe's failed connect is the
-    // evidence of the network (made over the whole wait): only this host's is read again. A
-    // service that connects but is not ready needs no `why`: its own reason says it.
-    let causes = futures_util::future::join_all(targets.iter().zip(state).map(
-        |(target, (done, last))| {
-            let failure = match last.as_ref().map(|r| &r.readiness) {
-                Some(Readiness::Failed(ProbeFailure::Connect(err))) if !done && !args.down => {
-                    Some(err)
-                }
-                _ => None,
-            };
-            let options = &options;
-            async move {
-                match failure {
-                    Some(err) => diagnose::diagnose_failure(target, err, options).await.ok(),
-                    None => None,
-                }
-            }
-        },
-    ))
-    .await;
     for ((target, (done, last)), cause) in targets.iter().zip(state).zip(causes) {
         if *done {
             continue;

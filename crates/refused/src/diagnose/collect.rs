@@ -7,6 +7,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use futures_util::future::join_all;
+use tokio::task::JoinHandle;
 
 use crate::connect::{Attempt, Dialer, RetryPolicy};
 use crate::probe::{self, ProbeOptions};
@@ -118,26 +119,42 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
 /// Reads this host's evidence on the blocking pool (it reads `/proc` and runs `nft`), giving up
 /// at `until`: the read is then abandoned, and what it would have shown is listed as unseen.
 pub(super) async fn host_evidence(facts: Facts, port: u16, until: tokio::time::Instant) -> Facts {
-    let mut reading = facts.clone();
-    let read = tokio::task::spawn_blocking(move || {
-        look_at_this_host(&mut reading, port);
-        reading
-    });
-    match tokio::time::timeout_at(until, read).await {
+    let reading = start_reading_host(facts.clone(), port);
+    host_evidence_read(facts, reading, until).await
+}
+
+/// Starts reading this host's evidence into a copy of `facts`, in the background.
+pub(super) fn start_reading_host(mut facts: Facts, port: u16) -> JoinHandle<Facts> {
+    tokio::task::spawn_blocking(move || {
+        look_at_this_host(&mut facts, port);
+        facts
+    })
+}
+
+/// The facts a read started by [`start_reading_host`] gave by `until`; else `facts` with the
+/// host's evidence listed as unseen (the read is abandoned).
+pub(super) async fn host_evidence_read(
+    facts: Facts,
+    reading: JoinHandle<Facts>,
+    until: tokio::time::Instant,
+) -> Facts {
+    match tokio::time::timeout_at(until, reading).await {
         Ok(Ok(read)) => read,
         Ok(Err(failed)) => std::panic::resume_unwind(failed.into_panic()),
-        Err(_) => {
-            let mut facts = facts;
-            facts.unseen.push(Unseen {
-                what: "this host's listeners, processes and firewall rules (the time limit ran \
-                       out while they were read)"
-                    .to_owned(),
-                how: "allow a longer time limit".to_owned(),
-                needs_root: false,
-            });
-            facts
-        }
+        Err(_) => out_of_time(facts),
     }
+}
+
+/// `facts` with this host's evidence listed as unseen: its read did not end in time.
+pub(super) fn out_of_time(mut facts: Facts) -> Facts {
+    facts.unseen.push(Unseen {
+        what: "this host's listeners, processes and firewall rules (the time limit ran out while \
+               they were read)"
+            .to_owned(),
+        how: "allow a longer time limit".to_owned(),
+        needs_root: false,
+    });
+    facts
 }
 
 /// The host-side evidence of a failed connect: listeners, owners, namespaces, rules, neighbours.

@@ -33,6 +33,7 @@ use serde::Serialize;
 use crate::connect::{Attempt, ConnectError, as_millis};
 use crate::target::Target;
 
+pub use after::ReadAhead;
 pub use cause::Cause;
 pub use evidence::{Evidence, HeldListener, UnixSocketFacts, Unseen};
 pub use facts::{AddressFacts, Facts, Resolution};
@@ -104,6 +105,30 @@ pub async fn diagnose_failure(
 ) -> Result<Diagnosis, Unexplained> {
     let start = Instant::now();
     let facts = after::facts_of_failure(target, failure, options).await;
+    conclude(target, facts, start)
+}
+
+/// Starts reading this host's evidence about a target that fails to connect, in the background,
+/// ahead of need: a wait about to run out of time starts it shortly before its deadline, so that
+/// explaining its last failure afterwards ([`diagnose_read_ahead`]) needs no time past it.
+/// `seen` is a failure of the target already seen, if any: without one, the read is about the
+/// addresses the target resolves to, each expected to time out (a probe still out after most of
+/// the wait hangs). Needs a tokio runtime; dropping the value abandons the read.
+pub fn read_ahead(target: &Target, seen: Option<&ConnectError>, options: &Options) -> ReadAhead {
+    ReadAhead::start(target, seen, options)
+}
+
+/// [`diagnose_failure`] on the evidence `ahead` read, waited for within `options.timeout` (with
+/// the same floor). When it is not about the failure's addresses and outcomes (or a DNS failure
+/// came instead), the host is read again.
+pub async fn diagnose_read_ahead(
+    target: &Target,
+    failure: &ConnectError,
+    ahead: ReadAhead,
+    options: &Options,
+) -> Result<Diagnosis, Unexplained> {
+    let start = Instant::now();
+    let facts = ahead.facts(target, failure, options).await;
     conclude(target, facts, start)
 }
 
