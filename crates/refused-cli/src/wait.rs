@@ -19,8 +19,8 @@ use serde::Serialize;
 use crate::args::WaitArgs;
 use crate::output::{self, BAD, DIM, GOOD, WARN};
 use crate::signals::Signals;
-use explain::Explainer;
 use crate::{EXIT_DOWN, EXIT_USAGE};
+use explain::Explainer;
 
 pub async fn run(args: WaitArgs, mut signals: Signals) -> anyhow::Result<ExitCode> {
     let mut targets = Vec::new();

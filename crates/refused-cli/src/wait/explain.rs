@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
-use refused::{ConnectError, Target};
 use refused::diagnose::{self, Diagnosis, Options, ReadAhead};
 use refused::probe::{ProbeFailure, ProbeReport, Readiness};
 use refused::wait::WaitEvent;
+use refused::{ConnectError, Target};
 use tokio::time::Instant;
 
 /// How long before the deadline this host's evidence is read (at most a quarter of the wait):
@@ -37,7 +37,8 @@ impl<'a> Explainer<'a> {
             targets,
             seen: vec![Seen::Nothing; targets.len()],
             ahead: targets.iter().map(|_| None).collect(),
-            read_ahead_at: timeout.and_then(|t| start.checked_add(t - READ_AHEAD.min(t / 4))),
+            read_ahead_at: timeout
+                .and_then(|t| start.checked_add(t.saturating_sub(READ_AHEAD.min(t / 4)))),
             down,
         }
     }
@@ -91,25 +92,28 @@ impl<'a> Explainer<'a> {
             ..Options::default()
         };
         let targets = self.targets;
-        let causes = state.iter().zip(self.ahead).enumerate().map(
-            |(index, ((done, last), ahead))| {
-                let options = &options;
-                async move {
-                    let err = last.as_ref().and_then(connect_failure)?;
-                    if *done || self.down {
-                        return None;
-                    }
-                    let target = &targets[index];
-                    let diagnosis = match ahead {
-                        Some(ahead) => {
-                            diagnose::diagnose_read_ahead(target, err, ahead, options).await
+        let causes =
+            state
+                .iter()
+                .zip(self.ahead)
+                .enumerate()
+                .map(|(index, ((done, last), ahead))| {
+                    let options = &options;
+                    async move {
+                        let err = last.as_ref().and_then(connect_failure)?;
+                        if *done || self.down {
+                            return None;
                         }
-                        None => diagnose::diagnose_failure(target, err, options).await,
-                    };
-                    diagnosis.ok()
-                }
-            },
-        );
+                        let target = &targets[index];
+                        let diagnosis = match ahead {
+                            Some(ahead) => {
+                                diagnose::diagnose_read_ahead(target, err, ahead, options).await
+                            }
+                            None => diagnose::diagnose_failure(target, err, options).await,
+                        };
+                        diagnosis.ok()
+                    }
+                });
         futures_util::future::join_all(causes).await
     }
 }

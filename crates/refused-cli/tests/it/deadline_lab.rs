@@ -46,7 +46,11 @@ fn bounded(lab: &Lab, command: &str, target: &str) -> Output {
         took < TIMEOUT + MARGIN,
         "`{command} --timeout 1s {target}` took {took:?}: {stderr}"
     );
-    assert_eq!(output.status.code(), Some(1), "{command} {target}: {stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{command} {target}: {stderr}"
+    );
     output
 }
 

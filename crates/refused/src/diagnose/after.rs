@@ -92,10 +92,21 @@ fn last_attempts(failure: &ConnectError) -> Vec<(SocketAddr, Attempt)> {
 /// the network, which is not asked again, and this host's evidence is read within the budget.
 /// Without a usable attempt (none was made), a fresh collection.
 pub async fn facts_of_failure(target: &Target, failure: &ConnectError, options: &Options) -> Facts {
-    within(target, failure, options, Budget::starting_now(options.timeout)).await
+    within(
+        target,
+        failure,
+        options,
+        Budget::starting_now(options.timeout),
+    )
+    .await
 }
 
-async fn within(target: &Target, failure: &ConnectError, options: &Options, budget: Budget) -> Facts {
+async fn within(
+    target: &Target,
+    failure: &ConnectError,
+    options: &Options,
+    budget: Budget,
+) -> Facts {
     match known(target, failure, options) {
         Known::Complete(facts) => facts,
         Known::Addresses(facts, port) => {
@@ -210,4 +221,108 @@ async fn expected(target: &Target, options: &Options) -> Option<(Facts, u16)> {
     let mut facts = collect::nothing_yet(target, options);
     with_addresses(&mut facts, host, expected);
     Some((facts, port.get()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::evidence::Unseen;
+
+    fn attempt(addr: SocketAddr, outcome: Outcome, elapsed_ms: u64) -> Attempt {
+        Attempt {
+            address: Address::Inet(addr),
+            outcome,
+            errno: None,
+            started: Duration::ZERO,
+            elapsed: Duration::from_millis(elapsed_ms),
+            try_number: 1,
+        }
+    }
+
+    fn failure(attempts: Vec<Attempt>) -> ConnectError {
+        ConnectError::new(
+            "test".to_owned(),
+            ConnectErrorKind::Failed(Outcome::Timeout),
+            attempts,
+            Duration::ZERO,
+        )
+    }
+
+    /// What a read ahead found, marked so that a test can tell it from a fresh read.
+    fn read_ahead_with(target: &Target, seen: &ConnectError) -> ReadAhead {
+        let Known::Addresses(mut facts, _) = known(target, seen, &Options::default()) else {
+            panic!("a failure with attempts");
+        };
+        facts.unseen.push(Unseen {
+            what: "marker".to_owned(),
+            how: String::new(),
+            needs_root: false,
+        });
+        ReadAhead {
+            reading: tokio::spawn(async move { Some(facts) }),
+        }
+    }
+
+    fn has_marker(facts: &Facts) -> bool {
+        facts.unseen.iter().any(|u| u.what == "marker")
+    }
+
+    #[test]
+    fn the_last_attempt_to_each_address_stands_for_it() {
+        let v6: SocketAddr = "[::1]:42201".parse().unwrap();
+        let v4: SocketAddr = "127.0.0.1:42201".parse().unwrap();
+        let last = last_attempts(&failure(vec![
+            attempt(v6, Outcome::Refused, 1),
+            attempt(v4, Outcome::Refused, 1),
+            attempt(v4, Outcome::Timeout, 900),
+        ]));
+        let outcomes: Vec<(SocketAddr, Outcome)> =
+            last.iter().map(|(a, at)| (*a, at.outcome)).collect();
+        assert_eq!(
+            outcomes,
+            vec![(v6, Outcome::Refused), (v4, Outcome::Timeout)]
+        );
+    }
+
+    #[tokio::test]
+    async fn evidence_read_ahead_is_used_with_the_last_attempts() {
+        let target: Target = "127.0.0.1:42201".parse().unwrap();
+        let addr: SocketAddr = "127.0.0.1:42201".parse().unwrap();
+        let ahead = read_ahead_with(&target, &failure(vec![attempt(addr, Outcome::Timeout, 0)]));
+        let last = failure(vec![attempt(addr, Outcome::Timeout, 1000)]);
+        let facts = ahead.facts(&target, &last, &Options::default()).await;
+        assert!(has_marker(&facts), "{:?}", facts.unseen);
+        assert_eq!(facts.addresses.len(), 1);
+        assert_eq!(facts.addresses[0].elapsed(), Duration::from_secs(1));
+        assert!(facts.addresses[0].local);
+    }
+
+    #[tokio::test]
+    async fn evidence_read_about_other_outcomes_is_read_again() {
+        let target: Target = "127.0.0.1:42202".parse().unwrap();
+        let addr: SocketAddr = "127.0.0.1:42202".parse().unwrap();
+        let ahead = read_ahead_with(&target, &failure(vec![attempt(addr, Outcome::Timeout, 0)]));
+        let last = failure(vec![attempt(addr, Outcome::Refused, 0)]);
+        let facts = ahead.facts(&target, &last, &Options::default()).await;
+        assert!(!has_marker(&facts), "{:?}", facts.unseen);
+        assert_eq!(facts.addresses[0].attempt.outcome, Outcome::Refused);
+    }
+
+    #[tokio::test]
+    async fn a_dns_failure_needs_no_evidence_of_this_host() {
+        let target: Target = "db.invalid:5432".parse().unwrap();
+        let err = crate::resolve::ResolveError {
+            name: "db.invalid".to_owned(),
+            kind: crate::ResolveErrorKind::Timeout,
+        };
+        let last = ConnectError::new(
+            "db.invalid:5432".to_owned(),
+            ConnectErrorKind::Resolve(err.clone()),
+            Vec::new(),
+            Duration::ZERO,
+        );
+        let facts = facts_of_failure(&target, &last, &Options::default()).await;
+        assert_eq!(facts.resolution, Resolution::Failed(err));
+        assert!(facts.listeners.is_none() && facts.unseen.is_empty());
+    }
 }

@@ -31,7 +31,7 @@ impl Budget {
         let now = Instant::now();
         let share = (timeout / 5).min(EVIDENCE_SHARE);
         Self {
-            network: later(now, timeout - share),
+            network: later(now, timeout.saturating_sub(share)),
             deadline: later(now, timeout),
         }
     }
