@@ -38,10 +38,21 @@ fn diagnosis(mut command: Command, args: &[&str]) -> Value {
     report
 }
 
-/// `refused why --json` in the client namespace.
+/// `refused why --json` in the client namespace, with a generous `--timeout` unless the test
+/// gives one (see [`ROOMY`]).
 fn why(lab: &Lab, args: &[&str]) -> Value {
-    diagnosis(lab.client.command(REFUSED), args)
+    let mut args = args.to_vec();
+    if !args.contains(&"--timeout") {
+        args.splice(0..0, ["--timeout", ROOMY]);
+    }
+    diagnosis(lab.client.command(REFUSED), &args)
 }
+
+/// `--timeout` bounds the whole diagnosis, reading this host's evidence included, and that read
+/// walks every namespace and process of the host: seconds on a crowded machine during a full
+/// test run. A test that does not wait for a timeout gives it room (a refusal ends the
+/// diagnosis as soon as the evidence is read, whatever the limit).
+const ROOMY: &str = "10s";
 
 fn cause(report: &Value) -> &str {
     report["cause"].as_str().unwrap_or_default()
@@ -449,13 +460,16 @@ fn human_output_puts_the_cause_first() {
         (r"handle \d+", "handle [N]"),
     ];
     for (name, args) in [
-        ("why_no_listener", vec!["127.0.0.1:8093"]),
-        ("why_wrong_port", vec!["127.0.0.1:8080"]),
+        (
+            "why_no_listener",
+            vec!["--timeout", ROOMY, "127.0.0.1:8093"],
+        ),
+        ("why_wrong_port", vec!["--timeout", ROOMY, "127.0.0.1:8080"]),
         (
             "why_blocked_locally",
             vec!["--timeout", "1s", "10.77.0.2:7100"],
         ),
-        ("why_closed", vec!["10.77.0.2:7101"]),
+        ("why_closed", vec!["--timeout", ROOMY, "10.77.0.2:7101"]),
     ] {
         let output = lab
             .client

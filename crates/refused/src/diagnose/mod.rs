@@ -44,8 +44,9 @@ pub use rules::{Finding, Unexplained};
 pub struct Options {
     /// The time limit of the whole diagnosis. Resolution and the attempts share it, less a fifth
     /// (at most 200 ms) kept for reading this host's evidence afterwards; what has not been read
-    /// by the end is listed as unseen. When less than 60 ms is left for the evidence (a zero
-    /// limit), it gets 60 ms past the limit: the diagnosis ends within that of the limit.
+    /// by the end is listed as unseen. The evidence gets at least 60 ms, even past the limit
+    /// (a zero limit, or a resolver that answered at the last moment): a diagnosis ends within
+    /// 60 ms past it.
     pub timeout: Duration,
     /// How suggestions name this program, for commands to run as root: `sudo` does not search
     /// `~/.cargo/bin`, so the CLI passes the path it runs from.
