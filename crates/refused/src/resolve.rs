@@ -103,6 +103,11 @@ pub fn resolve_blocking(host: &Host, port: Port) -> Result<Vec<SocketAddr>, Reso
     Ok(addrs)
 }
 
+/// How many lookups may run at once (their threads included, abandoned ones too): many names at
+/// once (`check` with a long list) queue here instead of failing to get a thread, and a resolver
+/// that never answers holds at most this many threads.
+static LOOKUPS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(256);
+
 /// Resolves without blocking the runtime, or at once for a literal.
 ///
 /// getaddrinfo has no deadline (with a resolver that never answers it blocks for resolv.conf's
@@ -114,18 +119,23 @@ pub async fn resolve(host: &Host, port: Port) -> Result<Vec<SocketAddr>, Resolve
     if let Host::Ip(ip) = host {
         return Ok(vec![SocketAddr::new(*ip, port.get())]);
     }
+    let fail = |kind| ResolveError {
+        name: host.to_string(),
+        kind,
+    };
+    // The semaphore is never closed.
+    let Ok(permit) = LOOKUPS.acquire().await else {
+        return Err(fail(ResolveErrorKind::Other(libc::EAI_SYSTEM)));
+    };
     let owned = host.clone();
     let (answer, answered) = tokio::sync::oneshot::channel();
     let lookup = std::thread::Builder::new()
         .name("refused-resolve".to_owned())
         .spawn(move || {
+            let _permit = permit;
             // The receiver is gone when the caller stopped waiting: nobody to tell.
             let _ = answer.send(resolve_blocking(&owned, port));
         });
-    let fail = |kind| ResolveError {
-        name: host.to_string(),
-        kind,
-    };
     if lookup.is_err() {
         // No thread to be had (out of memory or of the thread limit): the system's error.
         return Err(fail(ResolveErrorKind::Other(libc::EAI_SYSTEM)));
@@ -173,6 +183,15 @@ mod tests {
             addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 80),
             "{addrs:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn more_lookups_than_threads_allowed_queue_and_all_answer() {
+        let port = Port::new(80).unwrap();
+        let host = Host::Name("localhost".into());
+        let lookups = (0..300).map(|_| resolve(&host, port));
+        let answers = futures_util::future::join_all(lookups).await;
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
     }
 
     #[test]
