@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::connect::{Address, Attempt, ConnectError, ConnectErrorKind};
 use crate::outcome::Outcome;
@@ -92,26 +93,20 @@ fn last_attempts(failure: &ConnectError) -> Vec<(SocketAddr, Attempt)> {
 /// the network, which is not asked again, and this host's evidence is read within the budget.
 /// Without a usable attempt (none was made), a fresh collection.
 pub async fn facts_of_failure(target: &Target, failure: &ConnectError, options: &Options) -> Facts {
-    within(
-        target,
-        failure,
-        options,
-        Budget::starting_now(options.timeout),
-    )
-    .await
+    let until = Budget::starting_now(options.timeout).last_until();
+    within(target, failure, options, until).await
 }
 
+/// [`facts_of_failure`], this host's evidence read by `until`.
 async fn within(
     target: &Target,
     failure: &ConnectError,
     options: &Options,
-    budget: Budget,
+    until: Instant,
 ) -> Facts {
     match known(target, failure, options) {
         Known::Complete(facts) => facts,
-        Known::Addresses(facts, port) => {
-            collect::host_evidence(facts, port, budget.last_until()).await
-        }
+        Known::Addresses(facts, port) => collect::host_evidence(facts, port, until).await,
         Known::Nothing => collect::facts(target, options).await,
     }
 }
@@ -160,13 +155,14 @@ impl ReadAhead {
         failure: &ConnectError,
         options: &Options,
     ) -> Facts {
-        let budget = Budget::starting_now(options.timeout);
+        // One end for the read ahead and, should it not fit, for reading again.
+        let until = Budget::starting_now(options.timeout).last_until();
         let Known::Addresses(facts, _) = known(target, failure, options) else {
-            return within(target, failure, options, budget).await;
+            return within(target, failure, options, until).await;
         };
-        let read = match tokio::time::timeout_at(budget.last_until(), &mut self.reading).await {
+        let read = match tokio::time::timeout_at(until, &mut self.reading).await {
             Ok(Ok(Some(read))) => read,
-            Ok(Ok(None) | Err(_)) => return within(target, failure, options, budget).await,
+            Ok(Ok(None) | Err(_)) => return within(target, failure, options, until).await,
             Err(_) => return collect::out_of_time(facts),
         };
         let fits = facts.addresses.iter().all(|last| {
@@ -175,7 +171,7 @@ impl ReadAhead {
                 .any(|a| a.addr == last.addr && a.attempt.outcome == last.attempt.outcome)
         });
         if !fits {
-            return within(target, failure, options, budget).await;
+            return within(target, failure, options, until).await;
         }
         // The host as read ahead, the attempts as they last ended.
         let addresses = facts
