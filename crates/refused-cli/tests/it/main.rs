@@ -5,6 +5,7 @@ mod check;
 mod check_lab;
 mod common;
 mod compat;
+mod deadline_lab;
 mod docs;
 mod proxy;
 mod scan;

@@ -7,19 +7,21 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use futures_util::future::join_all;
+use tokio::task::JoinHandle;
 
 use crate::connect::{Address, Attempt, Dialer, RetryPolicy};
 use crate::probe;
-use crate::resolve::{self, ResolveError, ResolveErrorKind};
+use crate::resolve;
 use crate::sys::firewall::{self, FirewallError, Hook, Interface, NatHook, Packet, route};
 use crate::sys::route::{self as host_route, RejectingRoute};
 use crate::sys::tables::{self, Listener};
 use crate::sys::unix_diag;
 use crate::sys::unix_path::{self, FileType, Lookup, Mode, Owner};
 use crate::sys::{self, addresses, host, netns, process};
-use crate::target::{Endpoint, Host, Port, Target};
+use crate::target::{Endpoint, Host, Target};
 
 use super::Options;
+use super::budget::Budget;
 use super::commands;
 use super::evidence::{EarlierListener, HeldListener, UnixSocketFacts, Unseen};
 use super::facts::{AddressFacts, Facts, Holder, Init, Privilege, Published, Resolution};
@@ -27,8 +29,9 @@ use super::rules;
 
 const AS_ROOT: &str = "run as root";
 
-pub async fn facts(target: &Target, options: &Options) -> Facts {
-    let mut facts = Facts {
+/// Facts with nothing collected yet.
+pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
+    Facts {
         target: target.clone(),
         resolution: Resolution::None,
         addresses: Vec::new(),
@@ -51,20 +54,29 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         } else {
             Init::Other
         },
-    };
-    let dialer = Dialer::new()
-        .attempt_timeout(options.timeout)
-        .deadline(options.timeout)
-        .retry(RetryPolicy::never());
+    }
+}
+
+/// One attempt to each address, all bounded by what is left of the network's budget.
+fn dialer(left: std::time::Duration) -> Dialer {
+    Dialer::new()
+        .attempt_timeout(left)
+        .deadline(left)
+        .retry(RetryPolicy::never())
+}
+
+pub async fn facts(target: &Target, options: &Options) -> Facts {
+    let budget = Budget::starting_now(options.timeout);
+    let mut facts = nothing_yet(target, options);
     let (host, port) = match target.endpoint() {
         Endpoint::Unix(path) => {
-            facts.unix = Some(unix(&dialer, path).await);
+            facts.unix = Some(unix(&dialer(budget.network_left()), path).await);
             return facts;
         }
         Endpoint::Tcp { host, port } => (host, *port),
     };
 
-    let addrs = match resolve_within(host, port, options).await {
+    let addrs = match resolve::resolve_until(host, port, budget.network_until()).await {
         Ok(addrs) => addrs,
         Err(err) => {
             facts.resolution = Resolution::Failed(err);
@@ -79,6 +91,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         };
     }
 
+    let dialer = dialer(budget.network_left());
     let tries = addrs.iter().map(|addr| {
         let dialer = &dialer;
         async move {
@@ -113,7 +126,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
     {
         // It connects: is the service behind it ready? For plain TCP, that the connection stays
         // open (a port proxy with no backend accepts and closes); else the protocol's answer.
-        let report = probe::probe(target, &options.probe, options.timeout).await;
+        let report = probe::probe(target, &options.probe, budget.last_left()).await;
         let ready = report.readiness.is_ready();
         facts.probe = Some(report.readiness);
         // Who accepted and dropped it, when it is a program of this host (docker-proxy...).
@@ -125,7 +138,47 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         }
         return facts;
     }
-    look_at_this_host(&mut facts, port.get());
+    host_evidence(facts, port.get(), budget.last_until()).await
+}
+
+/// Reads this host's evidence on the blocking pool (it reads `/proc` and runs `nft`), giving up
+/// at `until`: the read is then abandoned, and what it would have shown is listed as unseen.
+pub(super) async fn host_evidence(facts: Facts, port: u16, until: tokio::time::Instant) -> Facts {
+    let reading = start_reading_host(facts.clone(), port);
+    host_evidence_read(facts, reading, until).await
+}
+
+/// Starts reading this host's evidence into a copy of `facts`, in the background.
+pub(super) fn start_reading_host(mut facts: Facts, port: u16) -> JoinHandle<Facts> {
+    tokio::task::spawn_blocking(move || {
+        look_at_this_host(&mut facts, port);
+        facts
+    })
+}
+
+/// The facts a read started by [`start_reading_host`] gave by `until`; else `facts` with the
+/// host's evidence listed as unseen (the read is abandoned).
+pub(super) async fn host_evidence_read(
+    facts: Facts,
+    reading: JoinHandle<Facts>,
+    until: tokio::time::Instant,
+) -> Facts {
+    match tokio::time::timeout_at(until, reading).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(failed)) => std::panic::resume_unwind(failed.into_panic()),
+        Err(_) => out_of_time(facts),
+    }
+}
+
+/// `facts` with this host's evidence listed as unseen: its read did not end in time.
+pub(super) fn out_of_time(mut facts: Facts) -> Facts {
+    facts.unseen.push(Unseen {
+        what: "this host's listeners, processes and firewall rules (the time limit ran out while \
+               they were read)"
+            .to_owned(),
+        how: "allow a longer time limit".to_owned(),
+        needs_root: false,
+    });
     facts
 }
 
@@ -374,20 +427,6 @@ fn held(facts: &mut Facts, port: u16, own: Vec<Listener>, foreign: Vec<netns::Fo
     }
 }
 
-async fn resolve_within(
-    host: &Host,
-    port: Port,
-    options: &Options,
-) -> Result<Vec<SocketAddr>, ResolveError> {
-    match tokio::time::timeout(options.timeout, resolve::resolve(host, port)).await {
-        Ok(result) => result,
-        Err(_) => Err(ResolveError {
-            name: host.to_string(),
-            kind: ResolveErrorKind::Timeout,
-        }),
-    }
-}
-
 async fn unix(dialer: &Dialer, path: &Path) -> (Attempt, UnixSocketFacts) {
     let attempt = match dialer.dial_unix(path).await {
         Ok(connected) => connected.attempts,
@@ -407,7 +446,7 @@ async fn unix(dialer: &Dialer, path: &Path) -> (Attempt, UnixSocketFacts) {
     (attempt, facts)
 }
 
-fn unix_facts(path: &Path, outcome: crate::Outcome) -> UnixSocketFacts {
+pub(super) fn unix_facts(path: &Path, outcome: crate::Outcome) -> UnixSocketFacts {
     let mut facts = UnixSocketFacts {
         path: path.to_owned(),
         exists: Some(false),
