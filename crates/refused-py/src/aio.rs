@@ -5,6 +5,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
+use refused::Connected;
 use refused::diagnose;
 
 use crate::types::{Diagnosis, ProbeReport, ScanReport, WaitResult};
@@ -34,11 +35,20 @@ fn aio_connect<'py>(
         let result = dialer.dial(&target).await;
         Python::attach(|py| match result {
             Ok(connected) => {
-                let stream = connected
-                    .stream
+                let Connected {
+                    stream,
+                    attempts,
+                    elapsed,
+                } = connected;
+                let stream = stream
                     .into_std()
                     .map_err(pyo3::exceptions::PyOSError::new_err)?;
-                into_socket(py, stream).map(Bound::unbind)
+                let connected = Connected {
+                    stream,
+                    attempts,
+                    elapsed,
+                };
+                into_socket(py, connected).map(Bound::unbind)
             }
             Err(err) => Err(errors::connect_error(py, &err)),
         })

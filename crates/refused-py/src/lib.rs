@@ -11,18 +11,19 @@ mod errors;
 mod types;
 
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::IntoRawFd;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyTuple;
 
-use refused::connect::blocking;
+use refused::connect::{Address, blocking};
 use refused::diagnose::{self, Options};
 use refused::scan::{Family, HostSpec, HostSpecError, PortSet, ScanOptions};
 use refused::wait::{Until, WaitOptions};
-use refused::{Backoff, Dialer, RetryPolicy, Target};
+use refused::{Backoff, Connected, Dialer, RetryPolicy, Target};
 
 use types::{Diagnosis, ProbeReport, ScanReport, WaitResult};
 
@@ -57,7 +58,7 @@ fn connect<'py>(
     let target = parse(py, &target_text(target, port))?;
     let dialer = dialer(timeout, retries, backoff, backoff_max)?;
     match py.detach(|| blocking::dial(&dialer, &target)) {
-        Ok(connected) => into_socket(py, connected.stream),
+        Ok(connected) => into_socket(py, connected),
         Err(err) => Err(errors::connect_error(py, &err)),
     }
 }
@@ -255,12 +256,23 @@ async fn probe_all(targets: Vec<Target>, timeout: Duration) -> Vec<refused::prob
 }
 
 /// Hands a connected stream's descriptor to a `socket.socket`, which owns it from then on.
-fn into_socket(py: Python<'_>, stream: std::net::TcpStream) -> PyResult<Bound<'_, PyAny>> {
-    let kwargs = PyDict::new(py);
-    kwargs.set_item("fileno", stream.into_raw_fd())?;
-    py.import("socket")?
-        .getattr("socket")?
-        .call((), Some(&kwargs))
+/// Family, type and protocol are given, so Python does not ask the kernel for them.
+fn into_socket(
+    py: Python<'_>,
+    connected: Connected<std::net::TcpStream>,
+) -> PyResult<Bound<'_, PyAny>> {
+    static SOCKET: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let class = SOCKET.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py.import("socket")?.getattr("socket")?.unbind())
+    })?;
+    let family = match connected.address() {
+        Some(Address::Inet(SocketAddr::V6(_))) => libc::AF_INET6,
+        _ => libc::AF_INET,
+    };
+    let fd = connected.stream.into_raw_fd();
+    class
+        .bind(py)
+        .call1((family, libc::SOCK_STREAM, libc::IPPROTO_TCP, fd))
 }
 
 /// Runs a future on the shared runtime with the GIL released, taking it back every

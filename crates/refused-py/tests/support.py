@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -248,16 +249,20 @@ def cli() -> str:
 
 
 def comparable(document: dict, program: Optional[str] = None) -> dict:
-    """A diagnosis document without what differs between two runs: timings, and the path the
-    CLI names itself by in its suggestions (the library says `refused`)."""
+    """A diagnosis document without what differs between two runs: timings (fields and in
+    sentences), and the path the CLI names itself by in its suggestions (the library says
+    `refused`)."""
 
     def strip(value):
         if isinstance(value, dict):
             return {k: strip(v) for k, v in value.items() if k not in ("elapsed_ms", "started_ms")}
         if isinstance(value, list):
             return [strip(v) for v in value]
-        if isinstance(value, str) and program:
-            return value.replace(program, "refused")
+        if isinstance(value, str):
+            if program:
+                value = value.replace(program, "refused")
+            # Durations inside sentences ("connected in 0.1 ms") differ from run to run.
+            return re.sub(r"\b\d+(\.\d+)? (ms|s)\b", "<duration>", value)
         return value
 
     return strip(json.loads(json.dumps(document)))

@@ -4,6 +4,11 @@ import asyncio
 import socket
 
 import pytest
+import httpx
+import psycopg
+import redis
+import requests
+import urllib3
 
 import refused
 from support import POSTGRES_PORT, REDIS_PORT, refused_port
@@ -53,7 +58,6 @@ def test_what_is_not_a_connection_failure_is_not_explained():
 
 
 def test_requests_connection_error():
-    requests = pytest.importorskip("requests")
     with refused_port(47653) as port:
         exc = caught(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2))
         assert isinstance(exc, requests.ConnectionError)
@@ -62,7 +66,6 @@ def test_requests_connection_error():
 
 
 def test_urllib3_new_connection_error():
-    urllib3 = pytest.importorskip("urllib3")
     with refused_port(47655) as port:
         pool = urllib3.PoolManager(retries=False)
         exc = caught(lambda: pool.request("GET", f"http://127.0.0.1:{port}/"))
@@ -72,7 +75,6 @@ def test_urllib3_new_connection_error():
 
 
 def test_httpx_connect_error():
-    httpx = pytest.importorskip("httpx")
     with refused_port(47657) as port:
         exc = caught(lambda: httpx.get(f"http://127.0.0.1:{port}/"))
         assert isinstance(exc, httpx.ConnectError)
@@ -93,7 +95,6 @@ def test_asyncio_open_connection():
 
 
 def test_redis_without_a_server():
-    redis = pytest.importorskip("redis")
     with refused_port(47675) as port:
         client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=2)
         exc = caught(client.ping)
@@ -103,7 +104,6 @@ def test_redis_without_a_server():
 
 
 def test_redis_next_to_the_real_server_is_the_wrong_port(redis_server):
-    redis = pytest.importorskip("redis")
     assert redis.Redis(host="127.0.0.1", port=redis_server).ping() is True
     with refused_port(REDIS_PORT + 1) as port:
         exc = caught(redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=2).ping)
@@ -113,7 +113,6 @@ def test_redis_next_to_the_real_server_is_the_wrong_port(redis_server):
 
 
 def test_psycopg_without_a_server():
-    psycopg = pytest.importorskip("psycopg")
     with refused_port(47677) as port:
         exc = caught(lambda: psycopg.connect(host="127.0.0.1", port=port, user="postgres", connect_timeout=2))
         assert isinstance(exc, psycopg.OperationalError)
@@ -126,7 +125,6 @@ def test_psycopg_without_a_server():
 
 
 def test_psycopg_next_to_the_real_server_is_the_wrong_port(postgres_server):
-    psycopg = pytest.importorskip("psycopg")
     with psycopg.connect(host="127.0.0.1", port=postgres_server, user="postgres", dbname="postgres") as conn:
         assert conn.execute("select 1").fetchone() == (1,)
     with refused_port(POSTGRES_PORT + 1) as port:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 import refused
 from support import refused_port
@@ -75,7 +76,6 @@ def test_the_success_path_is_untouched(installed, listener):
 
 
 def test_requests_failure_carries_the_note_in_its_chain(installed):
-    requests = pytest.importorskip("requests")
     with refused_port(47737) as port:
         with pytest.raises(requests.ConnectionError) as caught:
             requests.get(f"http://127.0.0.1:{port}/", timeout=2)
