@@ -3,14 +3,16 @@
 //!
 //! The classes live in Python rather than in `create_exception!` because they need a lazy
 //! `diagnosis` property and multiple bases (`socket.gaierror` is not a pyo3 built-in); the
-//! `#[pyclass(extends = PyConnectionRefusedError)]` route compiles but crashes CPython 3.11.
+//! `#[pyclass(extends = PyConnectionRefusedError)]` route compiles but crashes `CPython` 3.11.
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use refused::connect::Address;
-use refused::{ConnectError, Host, ResolveError, ConnectErrorKind, Outcome, ResolveErrorKind, TargetError};
+use refused::{
+    ConnectError, ConnectErrorKind, Host, Outcome, ResolveError, ResolveErrorKind, TargetError,
+};
 
 use crate::types::Attempt;
 
@@ -31,13 +33,7 @@ fn build(py: Python<'_>, err: &ConnectError) -> PyResult<PyErr> {
         ConnectErrorKind::InvalidTarget(target) => return Ok(invalid_target(py, target)),
         ConnectErrorKind::NotTcp => ("InvalidTarget", None),
         ConnectErrorKind::Resolve(resolve) => {
-            let class = match resolve.kind {
-                ResolveErrorKind::NotFound | ResolveErrorKind::NoAddress => "NameNotFound",
-                ResolveErrorKind::Timeout
-                | ResolveErrorKind::ServerFailure
-                | ResolveErrorKind::Other(_) => "ResolverFailure",
-            };
-            (class, Some(eai_code(resolve.kind)))
+            (resolve_class(resolve.kind), Some(eai_code(resolve.kind)))
         }
         ConnectErrorKind::Failed(outcome) => (class_of(*outcome), outcome.errno()),
     };
@@ -72,6 +68,16 @@ fn class_of(outcome: Outcome) -> &'static str {
     }
 }
 
+/// The class a resolver failure raises: both are `socket.gaierror`s.
+fn resolve_class(kind: ResolveErrorKind) -> &'static str {
+    match kind {
+        ResolveErrorKind::NotFound | ResolveErrorKind::NoAddress => "NameNotFound",
+        ResolveErrorKind::Timeout
+        | ResolveErrorKind::ServerFailure
+        | ResolveErrorKind::Other(_) => "ResolverFailure",
+    }
+}
+
 /// `socket.gaierror` carries getaddrinfo's code as its errno; the library keeps the kind.
 fn eai_code(kind: ResolveErrorKind) -> i32 {
     match kind {
@@ -83,7 +89,7 @@ fn eai_code(kind: ResolveErrorKind) -> i32 {
     }
 }
 
-/// The address CPython's `ConnectionRefusedError` leaves out: `(host, port)` of the first
+/// The address `CPython`'s `ConnectionRefusedError` leaves out: `(host, port)` of the first
 /// attempt that ended in the failure's outcome, the socket path for a unix socket, or the name
 /// and port asked for when the name did not resolve.
 fn address<'py>(py: Python<'py>, err: &ConnectError) -> PyResult<Bound<'py, PyAny>> {
@@ -113,15 +119,13 @@ fn pair(py: Python<'_>, host: String, port: u16) -> PyResult<Bound<'_, PyAny>> {
 
 /// A host name that did not resolve (for `scan`): `NameNotFound` or `ResolverFailure`.
 pub fn resolve_error(py: Python<'_>, err: &ResolveError) -> PyErr {
-    let class = match err.kind {
-        ResolveErrorKind::NotFound | ResolveErrorKind::NoAddress => "NameNotFound",
-        ResolveErrorKind::Timeout | ResolveErrorKind::ServerFailure | ResolveErrorKind::Other(_) => {
-            "ResolverFailure"
-        }
-    };
+    let class = resolve_class(err.kind);
     let build = || -> PyResult<PyErr> {
         let message = err.to_string();
-        let exc = py.import(ERRORS_MODULE)?.getattr(class)?.call1((message.as_str(),))?;
+        let exc = py
+            .import(ERRORS_MODULE)?
+            .getattr(class)?
+            .call1((message.as_str(),))?;
         exc.setattr("errno", eai_code(err.kind))?;
         exc.setattr("strerror", message.as_str())?;
         exc.setattr("cause", err.kind.as_label())?;

@@ -73,8 +73,13 @@ fn connect<'py>(
 fn why(py: Python<'_>, target: &str, timeout: f64) -> PyResult<Diagnosis> {
     let target = parse(py, target)?;
     let options = why_options(timeout)?;
-    let diagnosis = block_on(py, async move { diagnose::diagnose(&target, &options).await })?;
-    diagnosis.map(Diagnosis).map_err(|err| errors::unexplained(&err))
+    let diagnosis = block_on(
+        py,
+        async move { diagnose::diagnose(&target, &options).await },
+    )?;
+    diagnosis
+        .map(Diagnosis)
+        .map_err(|err| errors::unexplained(&err))
 }
 
 /// Probes each target once, all at the same time: the connect, then the scheme's readiness
@@ -83,15 +88,15 @@ fn why(py: Python<'_>, target: &str, timeout: f64) -> PyResult<Diagnosis> {
 /// Returns one ``ProbeReport`` per target, in order; a report is true when its target is ready.
 #[pyfunction]
 #[pyo3(signature = (*targets, timeout = 3.0))]
-fn check(
-    py: Python<'_>,
-    targets: &Bound<'_, PyTuple>,
-    timeout: f64,
-) -> PyResult<Vec<ProbeReport>> {
+fn check(py: Python<'_>, targets: &Bound<'_, PyTuple>, timeout: f64) -> PyResult<Vec<ProbeReport>> {
     let (texts, parsed) = parse_all(py, targets)?;
     let timeout = duration("timeout", timeout)?;
     let reports = block_on(py, probe_all(parsed, timeout))?;
-    Ok(texts.into_iter().zip(reports).map(|(t, r)| ProbeReport::new(t, r)).collect())
+    Ok(texts
+        .into_iter()
+        .zip(reports)
+        .map(|(t, r)| ProbeReport::new(t, r))
+        .collect())
 }
 
 /// Waits until every target is ready (``any=True``: one of them), or with ``down=True`` until
@@ -160,9 +165,9 @@ fn scan_args(
         Err(err) => return Err(errors::bad_argument("host", &err.to_string())),
     };
     let ports = match ports {
-        PortsArg::Text(text) => text
-            .parse()
-            .map_err(|err: refused::scan::PortSetError| errors::bad_argument("ports", &err.to_string()))?,
+        PortsArg::Text(text) => text.parse().map_err(|err: refused::scan::PortSetError| {
+            errors::bad_argument("ports", &err.to_string())
+        })?,
         PortsArg::One(port) => std::iter::once(port).collect(),
         PortsArg::Many(list) => list.into_iter().collect(),
     };
@@ -191,10 +196,7 @@ fn parse(py: Python<'_>, text: &str) -> PyResult<Target> {
 
 /// The targets of a `*targets` call, as given and parsed; every one is checked before any
 /// probe starts.
-fn parse_all(
-    py: Python<'_>,
-    targets: &Bound<'_, PyTuple>,
-) -> PyResult<(Vec<String>, Vec<Target>)> {
+fn parse_all(py: Python<'_>, targets: &Bound<'_, PyTuple>) -> PyResult<(Vec<String>, Vec<Target>)> {
     if targets.is_empty() {
         return Err(errors::bad_argument("targets", "give at least one target"));
     }
@@ -211,8 +213,9 @@ fn parse_all(
 
 /// Seconds as a `Duration`, or a `ValueError` naming the argument.
 fn duration(name: &str, seconds: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(seconds)
-        .map_err(|_| errors::bad_argument(name, &format!("{seconds} is not a number of seconds >= 0")))
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        errors::bad_argument(name, &format!("{seconds} is not a number of seconds >= 0"))
+    })
 }
 
 fn dialer(timeout: f64, retries: u32, backoff: f64, backoff_max: f64) -> PyResult<Dialer> {
@@ -237,7 +240,12 @@ fn why_options(timeout: f64) -> PyResult<Options> {
     })
 }
 
-fn wait_options(timeout: Option<f64>, any: bool, down: bool, interval: f64) -> PyResult<WaitOptions> {
+fn wait_options(
+    timeout: Option<f64>,
+    any: bool,
+    down: bool,
+    interval: f64,
+) -> PyResult<WaitOptions> {
     Ok(WaitOptions {
         timeout: timeout.map(|t| duration("timeout", t)).transpose()?,
         until: if any { Until::Any } else { Until::All },

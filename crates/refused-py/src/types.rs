@@ -1,5 +1,5 @@
 //! The library's results as Python objects: read-only views over the Rust values, with
-//! `to_dict()` giving the same document as the CLI's `--json` (serde_json of the same value).
+//! `to_dict()` giving the same document as the CLI's `--json` (`serde_json` of the same value).
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -10,7 +10,7 @@ use refused::probe::{self, Readiness};
 use refused::scan;
 
 /// A serialisable value as plain Python objects (dict, list, str, int, float, bool, None),
-/// through the same serde_json the CLI prints with.
+/// through the same `serde_json` the CLI prints with.
 pub fn to_python<'py>(py: Python<'py>, value: &impl Serialize) -> PyResult<Bound<'py, PyAny>> {
     let text = serde_json::to_string(value)
         .map_err(|err| pyo3::exceptions::PyRuntimeError::new_err(err.to_string()))?;
@@ -170,14 +170,10 @@ impl Diagnosis {
     /// The cause, the summary and the fix, in a few lines.
     fn __str__(&self) -> String {
         let d = &self.0;
-        let mut text = format!("{}: {}", d.cause, d.summary);
-        for warning in &d.warnings {
-            text.push_str(&format!("\nwarning: {warning}"));
-        }
-        for suggestion in &d.suggestions {
-            text.push_str(&format!("\nfix: {suggestion}"));
-        }
-        text
+        let mut lines = vec![format!("{}: {}", d.cause, d.summary)];
+        lines.extend(d.warnings.iter().map(|w| format!("warning: {w}")));
+        lines.extend(d.suggestions.iter().map(|s| format!("fix: {s}")));
+        lines.join("\n")
     }
 
     fn __repr__(&self) -> String {
@@ -313,7 +309,11 @@ impl WaitResult {
     }
 
     fn __repr__(&self) -> String {
-        let state = if self.satisfied { "satisfied" } else { "timed out" };
+        let state = if self.satisfied {
+            "satisfied"
+        } else {
+            "timed out"
+        };
         format!("<WaitResult {state} after {:.3} s>", self.elapsed)
     }
 }
@@ -405,6 +405,9 @@ impl ScanReport {
             .iter()
             .map(|h| h.in_state(scan::PortState::Open).count())
             .sum::<usize>();
-        format!("<ScanReport {open} open in {:.3} s>", self.0.elapsed.as_secs_f64())
+        format!(
+            "<ScanReport {open} open in {:.3} s>",
+            self.0.elapsed.as_secs_f64()
+        )
     }
 }

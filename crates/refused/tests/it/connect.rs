@@ -250,7 +250,8 @@ fn blocking_facade_leaves_no_timeout_on_the_stream() {
     // The connect's `SO_SNDTIMEO` must not outlive the connect: writes would fail after it.
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let dialer = Dialer::new().attempt_timeout(Duration::from_millis(500));
-    let connected = refused::blocking::dial_addrs(&dialer, &[listener.local_addr().unwrap()]).unwrap();
+    let connected =
+        refused::blocking::dial_addrs(&dialer, &[listener.local_addr().unwrap()]).unwrap();
     assert_eq!(connected.stream.write_timeout().unwrap(), None);
     assert_eq!(connected.stream.read_timeout().unwrap(), None);
 }
