@@ -29,9 +29,9 @@ import pytest
 
 IN_CI = os.environ.get("CI") == "true"
 
-#: The servers' ports, and the refused ports next to them (the wrong-port cases).
-REDIS_PORT = 47910
-POSTGRES_PORT = 47920
+#: The servers' ports, the first free one taken; the wrong-port tests refuse on the next one.
+REDIS_PORTS = (47910, 47930, 47950)
+POSTGRES_PORTS = (47920, 47940, 47960)
 
 
 def need(condition: bool, reason: str) -> None:
@@ -121,30 +121,39 @@ def full_queue(port: int) -> Iterator[int]:
         server.close()
 
 
-def _wait_ready(target: str, what: str, proc: subprocess.Popen) -> None:
+def _start(what: str, command, target, ports) -> "tuple[subprocess.Popen, int]":
+    """Starts a server on the first of `ports` where it comes up. Our range lies inside the
+    ephemeral port range, so any connection on the host may hold a port of it for a while: a
+    server that cannot bind exits, and the next port is tried."""
     import refused
 
-    result = refused.wait(target, timeout=30.0)
-    if not result:
+    for port in ports:
+        proc = subprocess.Popen(
+            command(port), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            if refused.wait(target(port), timeout=0.5):
+                return proc, port
         proc.kill()
-        raise RuntimeError(f"{what} did not become ready on {target}: {result.reports[0]!r}")
+        proc.wait()
+    raise RuntimeError(f"{what} did not start on any of the ports {list(ports)}")
 
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[int]:
-    """A real redis-server on 127.0.0.1:REDIS_PORT (nothing saved)."""
+    """A real redis-server on 127.0.0.1, on the first free port of REDIS_PORTS (nothing saved)."""
     binary = shutil.which("redis-server")
     need(binary is not None, "redis-server is not installed (apt-get install redis-server)")
     workdir = tempfile.mkdtemp(prefix="refused-py-redis-")
-    proc = subprocess.Popen(
-        [binary, "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    proc, port = _start(
+        "redis-server",
+        lambda port: [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
+        lambda port: f"redis://127.0.0.1:{port}",
+        REDIS_PORTS,
     )
     try:
-        _wait_ready(f"redis://127.0.0.1:{REDIS_PORT}", "redis-server", proc)
-        yield REDIS_PORT
+        yield port
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -159,7 +168,7 @@ def _postgres_bin() -> Optional[Path]:
 
 @pytest.fixture(scope="module")
 def postgres_server() -> Iterator[int]:
-    """A real PostgreSQL on 127.0.0.1:POSTGRES_PORT, trust authentication, run as the
+    """A real PostgreSQL on 127.0.0.1 (a port of POSTGRES_PORTS), trust authentication, run as the
     `postgres` user when we are root (it refuses to run as root)."""
     bin_dir = _postgres_bin()
     need(bin_dir is not None, "no /usr/lib/postgresql/*/bin/postgres (apt-get install postgresql)")
@@ -176,16 +185,15 @@ def postgres_server() -> Iterator[int]:
         stdin=subprocess.DEVNULL,
         capture_output=True,
     )
-    proc = subprocess.Popen(
-        [*prefix, str(bin_dir / "postgres"), "-D", str(data), "-p", str(POSTGRES_PORT),
-         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-k", str(workdir)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    proc, port = _start(
+        "postgres",
+        lambda port: [*prefix, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
+                      "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-k", str(workdir)],
+        lambda port: f"postgres://postgres@127.0.0.1:{port}/postgres",
+        POSTGRES_PORTS,
     )
     try:
-        _wait_ready(f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/postgres", "postgres", proc)
-        yield POSTGRES_PORT
+        yield port
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -266,6 +274,18 @@ def comparable(document: dict, program: Optional[str] = None) -> dict:
         return value
 
     return strip(json.loads(json.dumps(document)))
+
+
+def same_as_cli(ours, theirs, cli: str) -> bool:
+    """Whether two diagnoses, ours and the CLI's (callables), say the same. The host changes
+    between two runs (a process of another user exits, and its sockets' owner cannot be read
+    for a moment): a difference counts only when it shows twice in a row."""
+    for _ in range(2):
+        a, b = comparable(ours()), comparable(theirs(), program=cli)
+        if a == b:
+            return True
+    assert a == b
+    return False
 
 
 def cli_why(cli: str, target: str, *, prefix: tuple = ()) -> dict:

@@ -9,9 +9,14 @@ import psycopg
 import redis
 import requests
 import urllib3
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 import refused
-from support import POSTGRES_PORT, REDIS_PORT, refused_port
+from support import refused_port
+
+#: redis-py retries a failed connect with backoff by default: once is enough here.
+NO_RETRY = Retry(NoBackoff(), 0)
 
 
 def caught(call):
@@ -96,7 +101,7 @@ def test_asyncio_open_connection():
 
 def test_redis_without_a_server():
     with refused_port(47675) as port:
-        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=2)
+        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=2, retry=NO_RETRY)
         exc = caught(client.ping)
         assert isinstance(exc, redis.ConnectionError)
         assert refused.find_address(exc) == f"127.0.0.1:{port}"
@@ -105,11 +110,11 @@ def test_redis_without_a_server():
 
 def test_redis_next_to_the_real_server_is_the_wrong_port(redis_server):
     assert redis.Redis(host="127.0.0.1", port=redis_server).ping() is True
-    with refused_port(REDIS_PORT + 1) as port:
-        exc = caught(redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=2).ping)
+    with refused_port(redis_server + 1) as port:
+        exc = caught(redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=2, retry=NO_RETRY).ping)
         d = refused.explain(exc)
     assert d.cause == "wrong-port", d.summary
-    assert str(REDIS_PORT) in d.summary and "redis-server" in d.summary
+    assert str(redis_server) in d.summary and "redis-server" in d.summary
 
 
 def test_psycopg_without_a_server():
@@ -127,8 +132,17 @@ def test_psycopg_without_a_server():
 def test_psycopg_next_to_the_real_server_is_the_wrong_port(postgres_server):
     with psycopg.connect(host="127.0.0.1", port=postgres_server, user="postgres", dbname="postgres") as conn:
         assert conn.execute("select 1").fetchone() == (1,)
-    with refused_port(POSTGRES_PORT + 1) as port:
+    with refused_port(postgres_server + 1) as port:
         exc = caught(lambda: psycopg.connect(host="127.0.0.1", port=port, user="postgres", connect_timeout=2))
         d = refused.explain(exc)
     assert d.cause == "wrong-port", d.summary
-    assert str(POSTGRES_PORT) in d.summary and "postgres" in d.summary
+    assert str(postgres_server) in d.summary and "postgres" in d.summary
+
+
+def test_check_speaks_each_real_servers_protocol(redis_server, postgres_server):
+    cache, db = refused.check(
+        f"redis://127.0.0.1:{redis_server}",
+        f"postgres://postgres@127.0.0.1:{postgres_server}/postgres",
+    )
+    assert cache.ready and db.ready, (cache.summary, db.summary)
+    assert [cache.state, db.state] == ["ready", "ready"]

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import refused
-from support import Listener, cli_why, comparable, refused_port
+from support import Listener, cli_why, refused_port, same_as_cli
 
 
 def test_why_names_no_listener_with_evidence_and_fix():
@@ -33,16 +33,13 @@ def test_to_dict_is_the_documents_of_the_json_and_the_cli(cli):
     with refused_port(47573) as port:
         target = f"127.0.0.1:{port}"
         ours = refused.why(target)
-        theirs = cli_why(cli, target)
+        assert same_as_cli(lambda: refused.why(target).to_dict(), lambda: cli_why(cli, target), cli)
     assert ours.to_dict() == json.loads(ours.to_json())
-    assert comparable(ours.to_dict()) == comparable(theirs, program=cli)
     assert set(ours.to_dict()) >= {"target", "cause", "summary", "attempts", "evidence", "suggestions", "unseen"}
 
 
 def test_to_dict_matches_the_cli_for_a_reachable_target(cli, listener):
-    ours = refused.why(listener.target).to_dict()
-    theirs = cli_why(cli, listener.target)
-    assert comparable(ours) == comparable(theirs, program=cli)
+    assert same_as_cli(lambda: refused.why(listener.target).to_dict(), lambda: cli_why(cli, listener.target), cli)
 
 
 def test_an_invalid_target_is_a_value_error():
