@@ -58,7 +58,8 @@ def test_an_error_raised_while_handling_one_is_explained_through_its_context():
 
 def test_what_is_not_a_connection_failure_is_not_explained():
     assert refused.explain(ValueError("nope")) is None
-    assert refused.explain(FileNotFoundError(2, "No such file")) is None
+    assert refused.explain(FileNotFoundError(2, "No such file", "/etc/app.conf")) is None
+    assert refused.explain(PermissionError(13, "Permission denied", "/var/run/app.pid")) is None
     assert refused.find_address(KeyError("host")) is None
 
 

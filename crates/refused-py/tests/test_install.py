@@ -75,6 +75,23 @@ def test_the_success_path_is_untouched(installed, listener):
             assert not hasattr(e, "__notes__")
 
 
+def test_asyncio_sock_connect_gets_one_note_from_the_async_wrapper(installed):
+    """asyncio's sock_connect calls socket.connect on a non-blocking socket: the note comes from
+    the async wrapper (awaited), not from a blocking diagnosis inside the loop."""
+    with refused_port(47739) as port:
+        async def connect():
+            loop = asyncio.get_running_loop()
+            sock = socket.socket()
+            sock.setblocking(False)
+            with sock:
+                await loop.sock_connect(sock, ("127.0.0.1", port))
+
+        with pytest.raises(ConnectionRefusedError) as caught:
+            asyncio.run(connect())
+    assert caught.value.address == ("127.0.0.1", port)
+    assert notes(caught.value).count("refused: no-listener") == 1
+
+
 def test_requests_failure_carries_the_note_in_its_chain(installed):
     with refused_port(47737) as port:
         with pytest.raises(requests.ConnectionError) as caught:

@@ -94,7 +94,8 @@ def is_connection_failure(exc: BaseException) -> bool:
     if isinstance(exc, socket.gaierror):
         return True
     if isinstance(exc, OSError):
-        if exc.errno in CONNECT_ERRNOS and not isinstance(exc, FileNotFoundError):
+        # A file's error carries its file name; a socket's does not (EACCES, ENOENT are both).
+        if exc.errno in CONNECT_ERRNOS and exc.filename is None:
             return True
         if isinstance(exc, TimeoutError):
             return True
@@ -237,8 +238,9 @@ def _from_frames(e: BaseException) -> Optional[str]:
         tb = tb.tb_next
     for frame in reversed(frames):
         local = frame.f_locals
-        # socket.create_connection's `sa`, asyncio's sock_connect `address`, socket.connect's.
-        for name in ("sa", "address", "addr", "socket_address"):
+        # socket.create_connection's `address` (the name asked for) before its `sa` (the last
+        # address tried); asyncio's sock_connect `address`; redis-py's `socket_address`.
+        for name in ("address", "sa", "addr", "socket_address"):
             found = _from_address(local.get(name)) if isinstance(local.get(name), tuple) else None
             if found is not None:
                 return found

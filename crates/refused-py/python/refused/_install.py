@@ -147,7 +147,9 @@ def _wrap_connect(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(self, address)
         except OSError as exc:
             _record(exc, address)
-            if not _outer.get():
+            # A non-blocking socket belongs to an event loop (asyncio's sock_connect calls this):
+            # diagnosing here would stall the loop; its async wrapper diagnoses instead.
+            if not _outer.get() and self.gettimeout() != 0.0:
                 _diagnose_into(exc, _socket_target(self, address))
             raise
 
