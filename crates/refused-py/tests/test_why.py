@@ -111,3 +111,30 @@ def test_scan_finds_the_open_port_and_the_closed_one(listener):
 def test_scan_rejects_bad_ports():
     with pytest.raises(ValueError, match="ports"):
         refused.scan("127.0.0.1", "70000")
+
+
+def test_ctrl_c_interrupts_a_wait_for_ever():
+    """The GIL is released while waiting, yet a signal still gets through: the wait takes it
+    back now and then to run Python's signal handlers."""
+    import signal
+    import subprocess
+    import sys
+
+    with refused_port(47597) as port:
+        code = (
+            "import refused, sys\n"
+            "print('waiting', flush=True)\n"
+            f"refused.wait('127.0.0.1:{port}', timeout=None)\n"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline() == "waiting\n"
+            time.sleep(0.2)
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+            proc.wait()
+    # CPython ends an uncaught KeyboardInterrupt by killing itself with SIGINT.
+    assert proc.returncode == -signal.SIGINT
+    assert stderr.rstrip().endswith("KeyboardInterrupt"), stderr
