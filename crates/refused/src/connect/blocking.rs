@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::{ConnectError, ConnectErrorKind, Connected, Dialer, Waiting, parse_target};
 use crate::outcome::Outcome;
-use crate::target::Target;
+use crate::target::{Endpoint, Target};
 
 thread_local! {
     static RUNTIME: OnceCell<Result<Runtime, Outcome>> = const { OnceCell::new() };
@@ -42,6 +42,11 @@ pub fn connect(target: &str) -> Result<TcpStream, ConnectError> {
 
 /// [`Dialer::dial`], blocking, returning a std stream.
 pub fn dial(dialer: &Dialer, target: &Target) -> Result<Connected<TcpStream>, ConnectError> {
+    if let Endpoint::Tcp { host, port } = target.endpoint() {
+        if let Some(addr) = host.socket_addr(*port) {
+            return dial_lone(dialer, Some(target.as_str()), addr);
+        }
+    }
     run(|| async {
         dialer
             .dial_socket(target, Waiting::Thread)
@@ -55,6 +60,9 @@ pub fn dial_addrs(
     dialer: &Dialer,
     addrs: &[SocketAddr],
 ) -> Result<Connected<TcpStream>, ConnectError> {
+    if let [addr] = addrs {
+        return dial_lone(dialer, None, *addr);
+    }
     run(|| async {
         dialer
             .dial_addrs_socket(addrs, Waiting::Thread)
@@ -63,11 +71,33 @@ pub fn dial_addrs(
     })
 }
 
+/// One address (a literal, or one given): the first try connects in this thread without
+/// entering the runtime, so a connect that succeeds costs what std's does plus the setting and
+/// clearing of its timeout; only the retries after a failure need the runtime (for the backoff).
+/// `target`: the text the error names (the address's own, made only on a failure, by default).
+fn dial_lone(
+    dialer: &Dialer,
+    target: Option<&str>,
+    addr: SocketAddr,
+) -> Result<Connected<TcpStream>, ConnectError> {
+    match dialer.first_try_in_thread(addr) {
+        Ok(connected) => into_std(connected),
+        Err(tried) => {
+            let label = target.map_or_else(|| addr.to_string(), str::to_owned);
+            run(|| async {
+                dialer
+                    .dial_with(&label, Waiting::Thread, || async { Ok(vec![addr]) }, Some(tried))
+                    .await
+                    .and_then(into_std)
+            })
+        }
+    }
+}
+
+/// The socket is blocking already: `Waiting::Thread` connects it so (or clears the flag of a
+/// race's winner), so no `fcntl` is needed here.
 fn into_std(connected: Connected<socket2::Socket>) -> Result<Connected<TcpStream>, ConnectError> {
-    connected.try_map(|socket| {
-        socket.set_nonblocking(false)?;
-        Ok(socket.into())
-    })
+    connected.try_map(|socket| Ok(socket.into()))
 }
 
 fn run<F, Fut, T>(make: F) -> Result<T, ConnectError>

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use rustix::event::{PollFd, PollFlags, Timespec};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -76,11 +77,13 @@ impl Race {
         let order = interleave(addrs);
         if let [only] = order.as_slice() {
             // One address: no race, no task set, so the common case costs no more than a connect.
-            let (started, result) = match self.waiting {
-                Waiting::Reactor => self.attempt(*only).await,
-                Waiting::Thread => self.attempt_blocking(*only),
+            return match self.waiting {
+                Waiting::Reactor => {
+                    let (started, result) = self.attempt(*only).await;
+                    self.record(attempts, *only, started, result)
+                }
+                Waiting::Thread => self.run_in_thread(*only, attempts),
             };
-            return self.record(attempts, *only, started, result);
         }
         let mut pending = FuturesUnordered::new();
         let mut next = order.iter();
@@ -118,6 +121,16 @@ impl Race {
         }
     }
 
+    /// One address, connected in the calling thread (`Waiting::Thread`): no reactor, no task.
+    pub fn run_in_thread(
+        &self,
+        addr: SocketAddr,
+        attempts: &mut Vec<Attempt>,
+    ) -> Result<Socket, Outcome> {
+        let (started, result) = self.attempt_blocking(addr);
+        self.record(attempts, addr, started, result)
+    }
+
     fn limit(&self, started: Instant) -> Instant {
         let limit = started + self.attempt_timeout;
         self.deadline.map_or(limit, |deadline| limit.min(deadline))
@@ -125,10 +138,25 @@ impl Race {
 
     async fn attempt(&self, addr: SocketAddr) -> (Instant, io::Result<Socket>) {
         let started = Instant::now();
-        let limit = self.limit(started);
-        let result = match tokio::time::timeout_at(limit, connect_one(addr)).await {
-            Ok(result) => result,
-            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        // The timer is made only for a connect that did not finish in the call.
+        let result = match connect_one(addr) {
+            Ok(Connecting::Done(socket)) => Ok(socket),
+            Ok(Connecting::InProgress(socket)) => {
+                match tokio::time::timeout_at(self.limit(started), handshake(socket)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(io::ErrorKind::TimedOut.into()),
+                }
+            }
+            Err(err) => Err(err),
+        };
+        let result = match self.waiting {
+            Waiting::Reactor => result,
+            // The race's sockets are non-blocking; a blocking caller gets its stream blocking.
+            // One `ioctl`, where clearing the flag through `fcntl` reads the flags first.
+            Waiting::Thread => result.and_then(|socket| {
+                rustix::io::ioctl_fionbio(&socket, false)?;
+                Ok(socket)
+            }),
         };
         (started, result)
     }
@@ -180,33 +208,64 @@ impl Race {
     }
 }
 
-/// Connects one socket. On loopback the handshake has usually completed by the time `connect()`
-/// returns `EINPROGRESS`, so the socket is checked once before it is registered with the reactor:
-/// the common case then costs what a blocking connect costs, which keeps `connect()` within a few
-/// percent of `std::net::TcpStream::connect`.
-async fn connect_one(addr: SocketAddr) -> io::Result<Socket> {
+/// A connect started: finished in the call, or still going.
+enum Connecting {
+    Done(Socket),
+    InProgress(Socket),
+}
+
+/// Starts a connect. On loopback the handshake has usually completed by the time `connect()`
+/// returns `EINPROGRESS`, so the socket is checked once before anything is registered with the
+/// reactor or a timer is armed: the common case then costs what a blocking connect costs, which
+/// keeps `connect()` close to `std::net::TcpStream::connect`.
+fn connect_one(addr: SocketAddr) -> io::Result<Connecting> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking(),
         Some(Protocol::TCP),
     )?;
     match socket.connect(&addr.into()) {
-        Ok(()) => return Ok(socket),
+        Ok(()) => return Ok(Connecting::Done(socket)),
         Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(err) => return Err(err),
     }
-    if let Some(done) = finished(&socket2::SockRef::from(&socket)) {
-        return done.map(|()| socket);
+    match connected_now(&socket) {
+        Some(Ok(())) => Ok(Connecting::Done(socket)),
+        Some(Err(err)) => Err(err),
+        None => Ok(Connecting::InProgress(socket)),
     }
-    // Still in progress (a real round trip): wait on the reactor. The socket goes back to a
-    // plain one afterwards, registration being the caller's choice (blocking callers have none).
+}
+
+/// Waits on the reactor for a handshake that takes a real round trip. The socket goes back to a
+/// plain one afterwards, registration being the caller's choice (blocking callers have none).
+async fn handshake(socket: Socket) -> io::Result<Socket> {
     let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
     loop {
         stream.writable().await?;
-        let socket = socket2::SockRef::from(&stream);
-        if let Some(done) = finished(&socket) {
+        if let Some(done) = connected_now(&socket2::SockRef::from(&stream)) {
             return done.and_then(|()| stream.into_std()).map(Socket::from);
         }
+    }
+}
+
+/// [`finished`] for a connect expected to succeed: one `poll()` says that it connected (writable,
+/// no error, no hang-up), where asking the pending error and then the peer's address takes two
+/// calls; the error is read only when there is one. (The scanner, whose probes mostly fail, asks
+/// the error first: one call for a refusal.)
+fn connected_now(socket: &Socket) -> Option<io::Result<()>> {
+    let mut fds = [PollFd::new(socket, PollFlags::OUT)];
+    let revents = match rustix::event::poll(&mut fds, Some(&Timespec::default())) {
+        Ok(0) => return None,
+        Ok(_) => fds[0].revents(),
+        Err(err) => return Some(Err(err.into())),
+    };
+    if !revents.intersects(PollFlags::ERR | PollFlags::HUP) {
+        return revents.contains(PollFlags::OUT).then_some(Ok(()));
+    }
+    match socket.take_error() {
+        Ok(Some(err)) | Err(err) => Some(Err(err)),
+        // Closed with no error left to read: whatever ended it was reported elsewhere.
+        Ok(None) => Some(Err(io::Error::from_raw_os_error(libc::ECONNABORTED))),
     }
 }
 

@@ -71,6 +71,17 @@ impl<S> Connected<S> {
     }
 }
 
+/// A first try made before [`Dialer::dial_with`] (in the calling thread), and how it failed.
+#[derive(Debug)]
+pub(crate) struct Tried {
+    /// When the connect started.
+    start: Instant,
+    /// The first try's attempts.
+    attempts: Vec<Attempt>,
+    /// What the try ended in.
+    outcome: Outcome,
+}
+
 /// Connects to targets with happy eyeballs, timeouts and a retry policy.
 ///
 /// ```no_run
@@ -166,7 +177,7 @@ impl Dialer {
                 Duration::ZERO,
             ));
         };
-        self.dial_with(target.as_str(), waiting, || resolve(host, *port))
+        self.dial_with(target.as_str(), waiting, || resolve(host, *port), None)
             .await
     }
 
@@ -176,30 +187,77 @@ impl Dialer {
         waiting: Waiting,
     ) -> Result<Connected<Socket>, ConnectError> {
         let label = addrs.first().map(ToString::to_string).unwrap_or_default();
-        self.dial_with(&label, waiting, || async { Ok(addrs.to_vec()) })
+        self.dial_with(&label, waiting, || async { Ok(addrs.to_vec()) }, None)
             .await
     }
 
-    async fn dial_with<F, Fut>(
+    /// The first try at one address, connected in the calling thread, with no runtime entered:
+    /// the blocking facade's common case (an address literal, or one address given). A failure
+    /// comes back as what [`Dialer::dial_with`] goes on from, so the retries and their record
+    /// are the same as if the whole connect had run there.
+    pub(crate) fn first_try_in_thread(&self, addr: SocketAddr) -> Result<Connected<Socket>, Tried> {
+        let start = Instant::now();
+        let mut attempts = Vec::with_capacity(1);
+        match self.race(start, 1, Waiting::Thread).run_in_thread(addr, &mut attempts) {
+            Ok(stream) => Ok(Connected {
+                stream,
+                attempts,
+                elapsed: start.elapsed(),
+            }),
+            Err(outcome) => Err(Tried {
+                start,
+                attempts,
+                outcome,
+            }),
+        }
+    }
+
+    fn race(&self, start: Instant, try_number: u32, waiting: Waiting) -> eyeballs::Race {
+        eyeballs::Race {
+            start,
+            deadline: self.deadline.map(|d| start + d),
+            attempt_timeout: self.attempt_timeout,
+            attempt_delay: self.attempt_delay,
+            try_number,
+            waiting,
+        }
+    }
+
+    /// Resolve, race, retry. `tried`: the first try was made already (and failed).
+    pub(crate) async fn dial_with<F, Fut>(
         &self,
         label: &str,
         waiting: Waiting,
         mut lookup: F,
+        tried: Option<Tried>,
     ) -> Result<Connected<Socket>, ConnectError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Vec<SocketAddr>, ResolveError>>,
     {
-        let start = Instant::now();
+        let (start, mut attempts, mut failed_first) = match tried {
+            Some(Tried {
+                start,
+                attempts,
+                outcome,
+            }) => (start, attempts, Some(outcome)),
+            None => (Instant::now(), Vec::new(), None),
+        };
         let deadline = self.deadline.map(|d| start + d);
-        let mut attempts = Vec::new();
         // Drawn on the first retry only: seeding a generator is wasted on the common success.
         let mut delays = None;
-        let max_tries = self.retry.max_tries.max(1);
         let mut try_number = 1;
         let fail =
             |kind, attempts| ConnectError::new(label.to_owned(), kind, attempts, start.elapsed());
         loop {
+            if let Some(outcome) = failed_first.take() {
+                let (kind, retry) = (ConnectErrorKind::Failed(outcome), self.retry.retries(outcome));
+                if !self.again(&mut delays, retry, try_number, deadline).await {
+                    return Err(fail(kind, attempts));
+                }
+                try_number += 1;
+                continue;
+            }
             let resolved = match deadline {
                 // The deadline ran out while resolving: the resolver did not answer in time.
                 Some(at) => tokio::time::timeout_at(at, lookup())
@@ -218,14 +276,7 @@ impl Dialer {
                     (ConnectErrorKind::Resolve(err), retry)
                 }
                 Ok(addrs) => {
-                    let race = eyeballs::Race {
-                        start,
-                        deadline,
-                        attempt_timeout: self.attempt_timeout,
-                        attempt_delay: self.attempt_delay,
-                        try_number,
-                        waiting,
-                    };
+                    let race = self.race(start, try_number, waiting);
                     match race.run(&addrs, &mut attempts).await {
                         Ok(stream) => {
                             return Ok(Connected {
@@ -241,17 +292,31 @@ impl Dialer {
                     }
                 }
             };
-            let delay = delays
-                .get_or_insert_with(|| self.retry.backoff.delays())
-                .next()
-                .unwrap_or_default();
-            let out_of_time = deadline.is_some_and(|at| Instant::now() + delay >= at);
-            if !retry || try_number >= max_tries || out_of_time {
+            if !self.again(&mut delays, retry, try_number, deadline).await {
                 return Err(fail(kind, attempts));
             }
-            tokio::time::sleep(delay).await;
             try_number += 1;
         }
+    }
+
+    /// After a failed try: whether to try again, having slept the backoff if so.
+    async fn again(
+        &self,
+        delays: &mut Option<Delays<rand::rngs::StdRng>>,
+        retry: bool,
+        try_number: u32,
+        deadline: Option<Instant>,
+    ) -> bool {
+        let delay = delays
+            .get_or_insert_with(|| self.retry.backoff.delays())
+            .next()
+            .unwrap_or_default();
+        let out_of_time = deadline.is_some_and(|at| Instant::now() + delay >= at);
+        if !retry || try_number >= self.retry.max_tries.max(1) || out_of_time {
+            return false;
+        }
+        tokio::time::sleep(delay).await;
+        true
     }
 
     /// Connects to a unix stream socket, once (a missing or stale socket does not heal by itself
@@ -347,7 +412,10 @@ mod tests {
             let calls = Cell::new(0);
             let dialer = Dialer::new().retry(RetryPolicy::tries(3));
             let err = dialer
-                .dial_with("x.test:80", Waiting::Reactor, || {
+                .dial_with(
+                    "x.test:80",
+                    Waiting::Reactor,
+                    || {
                     calls.set(calls.get() + 1);
                     async move {
                         Err(ResolveError {
@@ -355,7 +423,9 @@ mod tests {
                             kind,
                         })
                     }
-                })
+                    },
+                    None,
+                )
                 .await
                 .unwrap_err();
             assert_eq!(calls.get(), expected_calls, "{kind:?}");
@@ -368,10 +438,15 @@ mod tests {
     async fn a_resolver_slower_than_the_deadline_is_a_dns_failure() {
         let dialer = Dialer::new().deadline(Duration::from_secs(1));
         let err = dialer
-            .dial_with("slow.test:80", Waiting::Reactor, || async {
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                Ok(Vec::new())
-            })
+            .dial_with(
+                "slow.test:80",
+                Waiting::Reactor,
+                || async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    Ok(Vec::new())
+                },
+                None,
+            )
             .await
             .unwrap_err();
         assert_eq!(err.as_label(), "dns-failure");
