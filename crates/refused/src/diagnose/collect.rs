@@ -50,7 +50,11 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         Endpoint::Tcp { host, port } => (host, *port),
     };
 
-    let addrs = match resolve_within(host, port, options).await {
+    let resolved = match target.pinned() {
+        Some(addrs) => Ok(addrs.to_vec()),
+        None => resolve_within(host, port, options).await,
+    };
+    let addrs = match resolved {
         Ok(addrs) => addrs,
         Err(err) => {
             facts.resolution = Resolution::Failed(err);

@@ -138,6 +138,8 @@ pub struct ProbeReport {
     pub attempts: Vec<Attempt>,
     /// How long it took.
     pub elapsed: Duration,
+    /// The HTTP status of the response, for `http`/`https` targets that got one.
+    pub http_status: Option<u16>,
 }
 
 impl Serialize for ProbeReport {
@@ -163,7 +165,7 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
         .attempt_timeout(timeout)
         .deadline(timeout)
         .retry(RetryPolicy::never());
-    let (readiness, attempts) = match target.endpoint() {
+    let ((readiness, http_status), attempts) = match target.endpoint() {
         Endpoint::Unix(path) => match dialer.dial_unix(path).await {
             Ok(connected) => (
                 exchange(target, connected.stream, options, deadline, None).await,
@@ -194,12 +196,13 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
         readiness,
         attempts,
         elapsed: start.elapsed(),
+        http_status,
     }
 }
 
-fn failed(err: ConnectError) -> (Readiness, Vec<Attempt>) {
+fn failed(err: ConnectError) -> ((Readiness, Option<u16>), Vec<Attempt>) {
     let attempts = err.attempts().to_vec();
-    (Readiness::Failed(ProbeFailure::Connect(err)), attempts)
+    ((Readiness::Failed(ProbeFailure::Connect(err)), None), attempts)
 }
 
 async fn exchange<S>(
@@ -208,16 +211,16 @@ async fn exchange<S>(
     options: &ProbeOptions,
     deadline: Instant,
     ends: Option<tcp::Ends>,
-) -> Readiness
+) -> (Readiness, Option<u16>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let deadline = tokio::time::Instant::from_std(deadline);
-    match target.scheme() {
+    let readiness = match target.scheme() {
         Scheme::Tcp | Scheme::Unix => tcp::settle(stream, options.settle, deadline, ends).await,
-        Scheme::Http => http::probe(target, stream, &options.http, deadline).await,
+        Scheme::Http => return http::probe(target, stream, &options.http, deadline).await,
         Scheme::Https => match tls::handshake(target, stream, options, deadline).await {
-            Ok(stream) => http::probe(target, stream, &options.http, deadline).await,
+            Ok(stream) => return http::probe(target, stream, &options.http, deadline).await,
             Err(readiness) => readiness,
         },
         Scheme::Tls => match tls::handshake(target, stream, options, deadline).await {
@@ -227,5 +230,6 @@ where
         Scheme::Postgres => postgres::probe(target, stream, deadline).await,
         Scheme::Redis => redis::probe(stream, deadline).await,
         Scheme::Mysql => mysql::probe(stream, deadline).await,
-    }
+    };
+    (readiness, None)
 }
