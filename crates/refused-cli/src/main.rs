@@ -5,6 +5,7 @@ mod check;
 mod duration;
 mod output;
 mod scan;
+mod serve;
 mod wait;
 mod why;
 
@@ -54,6 +55,8 @@ fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Why(args)) => runtime.block_on(why::run(args)),
         Some(Command::Scan(args)) => scan::run(&args),
         Some(Command::Wait(args)) => runtime.block_on(wait::run(args)),
+        // A multi-threaded runtime of its own: probes run in parallel.
+        Some(Command::Serve(args)) => serve::run(&args),
         None => {
             if let Some(args) = cli.why {
                 return runtime.block_on(why::run(args));

@@ -29,6 +29,8 @@ pub mod outcome;
 pub mod probe;
 pub mod resolve;
 pub mod scan;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod sys;
 pub mod target;
 pub mod wait;
