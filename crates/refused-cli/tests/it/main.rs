@@ -5,6 +5,7 @@ mod check_lab;
 mod common;
 mod proxy;
 mod scan;
+mod serve;
 mod wait;
 mod why;
 mod why_hosts_lab;

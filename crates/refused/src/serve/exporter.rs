@@ -2,12 +2,14 @@
 //! addresses, pin them, probe, diagnose a failure, and render blackbox_exporter's metrics plus ours.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use tokio::sync::Semaphore;
 
 use super::config::{FamilyChoice, IpFamily, ProbeModule, Prober, Tls};
 use super::{Allowlist, Format, encode};
@@ -120,23 +122,26 @@ fn choose(family: FamilyChoice, resolved: Vec<SocketAddr>) -> Option<Vec<SocketA
     (fallback && !resolved.is_empty()).then_some(resolved)
 }
 
-/// Runs one probe within `budget`: the rendered answer, and whether the probe succeeded.
+/// Runs one probe within `budget`: the rendered answer, and whether the probe succeeded. A
+/// failure is diagnosed if one of `diagnoses` is free.
 pub async fn run(
     module: &ProbeModule,
     target: Target,
     allow: &Allowlist,
     budget: Duration,
+    diagnoses: &Arc<Semaphore>,
     format: Format,
 ) -> Result<(String, bool), Refusal> {
-    let findings = find(module, target, allow, budget).await?;
+    let findings = find(module, target, allow, budget, diagnoses).await?;
     Ok((render(&findings, module, format), findings.success))
 }
 
-pub(crate) async fn find(
+async fn find(
     module: &ProbeModule,
     target: Target,
     allow: &Allowlist,
     budget: Duration,
+    diagnoses: &Arc<Semaphore>,
 ) -> Result<Findings, Refusal> {
     let start = Instant::now();
     let deadline = start + budget;
@@ -207,18 +212,23 @@ pub(crate) async fn find(
         });
     }
     if !report.readiness.is_ready() {
-        findings.failure = Some(explain(&target, module, &report.readiness, deadline).await);
+        findings.failure =
+            Some(explain(target, module, &report.readiness, deadline, diagnoses).await);
     }
     findings.duration = start.elapsed();
     Ok(findings)
 }
 
-/// The diagnosis of a failed probe, in the time left.
+/// The diagnosis of a failed probe, in the time left. It reads this host's tables without
+/// yielding (tens of milliseconds, seconds with many namespaces), so it runs on a blocking
+/// thread: the runtime keeps serving, and the deadline holds (a late diagnosis is left to finish
+/// on its own, holding its slot).
 async fn explain(
-    target: &Target,
+    target: Target,
     module: &ProbeModule,
     readiness: &Readiness,
     deadline: Instant,
+    diagnoses: &Arc<Semaphore>,
 ) -> Failure {
     let outcome = match readiness {
         Readiness::Failed(ProbeFailure::Connect(err)) => {
@@ -232,19 +242,29 @@ async fn explain(
         probe: module.options.clone(),
         ..diagnose::Options::default()
     };
+    let own_words = |note: &str| Failure {
+        cause: String::new(),
+        outcome: outcome.clone(),
+        summary: shorten(&format!("{readiness}{note}")),
+    };
+    let Ok(permit) = Arc::clone(diagnoses).try_acquire_owned() else {
+        return own_words(" (not diagnosed: too many diagnoses running)");
+    };
+    let runtime = tokio::runtime::Handle::current();
+    let diagnosis = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        runtime.block_on(diagnose(&target, &options))
+    });
     let tokio_deadline = tokio::time::Instant::from_std(deadline);
-    match tokio::time::timeout_at(tokio_deadline, diagnose(target, &options)).await {
-        Ok(Ok(diagnosis)) => Failure {
+    match tokio::time::timeout_at(tokio_deadline, diagnosis).await {
+        Ok(Ok(Ok(diagnosis))) => Failure {
             cause: diagnosis.cause.as_label().to_owned(),
             outcome,
             summary: shorten(&diagnosis.summary),
         },
-        // Out of time, or an outcome no rule explains: the probe's own words, no cause.
-        _ => Failure {
-            cause: String::new(),
-            outcome,
-            summary: shorten(&readiness.to_string()),
-        },
+        // An outcome no rule explains: the probe's own words, no cause.
+        Ok(_) => own_words(""),
+        Err(_) => own_words(" (not diagnosed in the time left)"),
     }
 }
 

@@ -148,7 +148,8 @@ async fn probe(shared: &Shared, request: &Request<hyper::body::Incoming>, format
     };
     let _in_flight = shared.metrics.start();
     let start = Instant::now();
-    match exporter::run(module, target, &shared.config.allow, budget, format).await {
+    let allow = &shared.config.allow;
+    match exporter::run(module, target, allow, budget, &shared.diagnoses, format).await {
         Ok((body, success)) => {
             shared.metrics.finished(module_name, success, start.elapsed());
             metrics(format, body)

@@ -86,6 +86,8 @@ fn encode(registry: &Registry, format: Format) -> String {
 struct Shared {
     config: Config,
     probes: Arc<Semaphore>,
+    /// Diagnoses running, including those past their request's deadline.
+    diagnoses: Arc<Semaphore>,
     connections: Arc<Semaphore>,
     metrics: metrics::Metrics,
 }
@@ -99,6 +101,7 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let shared = Arc::new(Shared {
         probes: Arc::new(Semaphore::new(config.max_concurrent_probes)),
+        diagnoses: Arc::new(Semaphore::new(config.max_concurrent_probes)),
         // Connections beyond this are answered 503 and closed without being read: each costs
         // a descriptor, and a flood must not take the ones probes need.
         connections: Arc::new(Semaphore::new(config.max_concurrent_probes * 4 + 64)),
