@@ -23,6 +23,16 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// used unchanged by both exporters.
 const BLACKBOX_YML: &str = include_str!("../../../refused/src/serve/testdata/blackbox-debian.yml");
 
+/// The README, whose alert rule recipe Prometheus evaluates here.
+const README: &str = include_str!("../../../../README.md");
+
+/// The README's alert rule file: the YAML block that starts with `groups:`.
+fn readme_rules() -> &'static str {
+    let start = README.find("groups:\n").expect("the README has an alert rule");
+    let end = start + README[start..].find("```").unwrap();
+    &README[start..end]
+}
+
 /// A process killed (SIGTERM, then waited for) on drop.
 struct Running(Child);
 
@@ -298,8 +308,11 @@ fn prometheus_scrapes_success_and_the_cause_and_blackbox_agrees() {
     // Prometheus scrapes both, through the usual relabelling, every 5 s (the diagnosis reads every
     // namespace of a busy host: its time must fit in the scrape timeout).
     let targets = [format!("'{open_target}'"), format!("'{refused_target}'")];
+    let rules = scratch.file("rules.yml", readme_rules());
     let config = format!(
-        "global:\n  scrape_interval: 5s\n  scrape_timeout: 5s\nscrape_configs:\n{}{}",
+        "global:\n  scrape_interval: 5s\n  scrape_timeout: 5s\n  evaluation_interval: 1s\n\
+         rule_files: ['{}']\nscrape_configs:\n{}{}",
+        rules.display(),
         scrape_job("refused", "tcp_connect", exporter, &targets),
         scrape_job("blackbox", "tcp_connect", blackbox_addr, &targets),
     );
@@ -364,6 +377,18 @@ fn prometheus_scrapes_success_and_the_cause_and_blackbox_agrees() {
     };
     assert_eq!(address(&attempts, &open_target), Some(1.0), "{attempts:?}");
     assert_eq!(address(&attempts, &refused_target), Some(0.0), "{attempts:?}");
+
+    // The README's alert rule: pending (its `for:` is minutes), its annotation already says why.
+    let alert = eventually("the README's alert", || {
+        let (_, body) = get(prometheus_addr, "/api/v1/alerts");
+        let json = &body[body.find('{')?..=body.rfind('}')?];
+        let answer: serde_json::Value = serde_json::from_str(json).ok()?;
+        answer["data"]["alerts"].as_array()?.first().cloned()
+    });
+    assert_eq!(alert["labels"]["alertname"], "TargetDown", "{alert}");
+    assert_eq!(alert["labels"]["instance"], refused_target.as_str(), "{alert}");
+    let summary = alert["annotations"]["summary"].as_str().unwrap_or_default();
+    assert_eq!(summary, format!("{refused_target} is down: {cause} (refused)"), "{alert}");
 }
 
 #[test]
