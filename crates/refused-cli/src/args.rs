@@ -48,7 +48,7 @@ pub enum Command {
     /// Scan ports: open, closed or filtered, with nmap's reasons; open ports with their process.
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(ScanArgs),
-    /// Serve Prometheus probes (blackbox_exporter's `/probe`) that say why a target is down.
+    /// Serve Prometheus probes (`blackbox_exporter`'s `/probe`) that say why a target is down.
     #[command(after_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
 }
@@ -327,7 +327,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:9115", value_name = "ADDR")]
     pub listen: std::net::SocketAddr,
 
-    /// A YAML file: blackbox_exporter's `modules:`, and `allow:` rules (CIDRs, host patterns,
+    /// A YAML file: `blackbox_exporter`'s `modules:`, and `allow:` rules (CIDRs, host patterns,
     /// ports).
     #[arg(long, value_name = "FILE", env = "REFUSED_SERVE_CONFIG")]
     pub config: Option<std::path::PathBuf>,

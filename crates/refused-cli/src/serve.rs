@@ -20,7 +20,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let mut stderr = anstream::stderr();
     for (name, reason) in config.unsupported() {
-        writeln!(stderr, "refused serve: module `{name}` cannot be used: {reason}")?;
+        writeln!(
+            stderr,
+            "refused serve: module `{name}` cannot be used: {reason}"
+        )?;
     }
     if args.config_check {
         let mut stdout = std::io::stdout().lock();
@@ -54,7 +57,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             "targets in the allowlist"
         };
         // Tests and scripts read the port from this line when listening on port 0.
-        writeln!(stderr, "refused serve: listening on http://{address} ({allow})")?;
+        writeln!(
+            stderr,
+            "refused serve: listening on http://{address} ({allow})"
+        )?;
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .context("cannot handle SIGTERM")?;

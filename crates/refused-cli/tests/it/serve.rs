@@ -1,6 +1,6 @@
 //! `refused serve` as a process, with the real components: Debian's Prometheus scrapes it through
 //! the standard relabelling and is asked for the series; `promtool check metrics` reads its output;
-//! Debian's blackbox_exporter runs beside it on the same targets with the same blackbox.yml, and
+//! Debian's `blackbox_exporter` runs beside it on the same targets with the same blackbox.yml, and
 //! the metrics both have must agree. Also the CLI's own behaviour: config errors with their line,
 //! SIGTERM drains.
 
@@ -28,7 +28,9 @@ const README: &str = include_str!("../../../../README.md");
 
 /// The README's alert rule file: the YAML block that starts with `groups:`.
 fn readme_rules() -> &'static str {
-    let start = README.find("groups:\n").expect("the README has an alert rule");
+    let start = README
+        .find("groups:\n")
+        .expect("the README has an alert rule");
     let end = start + README[start..].find("```").unwrap();
     &README[start..end]
 }
@@ -129,11 +131,22 @@ fn start_refused(args: &[&str]) -> (Running, SocketAddr) {
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect_timeout(&addr, LIMIT).unwrap();
     stream.set_read_timeout(Some(LIMIT)).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
-    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -163,7 +176,11 @@ fn web_server() -> SocketAddr {
                 let mut buf = [0u8; 4096];
                 let n = stream.read(&mut buf).unwrap_or(0);
                 let head = String::from_utf8_lossy(&buf[..n]);
-                let status = if head.starts_with("GET /missing") { "404 Not Found" } else { "200 OK" };
+                let status = if head.starts_with("GET /missing") {
+                    "404 Not Found"
+                } else {
+                    "200 OK"
+                };
                 let _ = write!(
                     stream,
                     "HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
@@ -190,7 +207,12 @@ fn promtool_accepts(promtool: &Path, text: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
@@ -201,7 +223,7 @@ fn promtool_accepts(promtool: &Path, text: &str) {
 }
 
 /// Asks Prometheus' HTTP API for an instant vector: each series' labels and value.
-fn query(prometheus: SocketAddr, promql: &str) -> Vec<(serde_json::Value, f64)> {
+fn query(prometheus: SocketAddr, promql: &str) -> Vec<(serde_json::Value, String)> {
     let encoded: String = promql
         .bytes()
         .map(|b| match b {
@@ -219,7 +241,7 @@ fn query(prometheus: SocketAddr, promql: &str) -> Vec<(serde_json::Value, f64)> 
         .unwrap()
         .iter()
         .map(|series| {
-            let value = series["value"][1].as_str().unwrap().parse().unwrap();
+            let value = series["value"][1].as_str().unwrap().to_owned();
             (series["metric"].clone(), value)
         })
         .collect()
@@ -245,150 +267,209 @@ fn scrape_job(job: &str, module: &str, exporter: SocketAddr, targets: &[String])
     )
 }
 
+/// The components of the real-pipeline test, started.
+struct Pipeline {
+    scratch: Scratch,
+    promtool: PathBuf,
+    prometheus: PathBuf,
+    /// `refused serve` and where it listens.
+    serve: (Running, SocketAddr),
+    /// `blackbox_exporter` and where it listens.
+    blackbox: (Running, SocketAddr),
+    blackbox_yml: PathBuf,
+}
+
+impl Pipeline {
+    fn or_skip(test: &str) -> Option<Self> {
+        let (Some(prometheus), Some(promtool), Some(blackbox)) = (
+            tool_or_skip(test, "prometheus", "prometheus"),
+            tool_or_skip(test, "promtool", "prometheus"),
+            tool_or_skip(
+                test,
+                "prometheus-blackbox-exporter",
+                "prometheus-blackbox-exporter",
+            ),
+        ) else {
+            return None;
+        };
+        let scratch = Scratch::new("prometheus");
+        let blackbox_yml = scratch.file("blackbox.yml", BLACKBOX_YML);
+        let serve = start_refused(&["--config", blackbox_yml.to_str().unwrap()]);
+        let blackbox_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port().unwrap()));
+        let running = Running(
+            Command::new(&blackbox)
+                .arg(format!("--config.file={}", blackbox_yml.display()))
+                .arg(format!("--web.listen-address={blackbox_addr}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        eventually("blackbox_exporter", || {
+            answers(blackbox_addr, "/-/healthy").then_some(())
+        });
+        Some(Self {
+            scratch,
+            promtool,
+            prometheus,
+            serve,
+            blackbox: (running, blackbox_addr),
+            blackbox_yml,
+        })
+    }
+
+    /// The shared metrics, straight from both exporters: same targets, same modules, same file;
+    /// and promtool reads ours.
+    fn compare(&self, targets: &[(&str, &str)]) {
+        let (ours_at, theirs_at) = (self.serve.1, self.blackbox.1);
+        for (module, target) in targets {
+            let path = format!("/probe?module={module}&target={target}");
+            let (status, ours) = get(ours_at, &path);
+            assert_eq!(status, 200, "{path}: {ours}");
+            let (status, theirs) = get(theirs_at, &path);
+            assert_eq!(status, 200, "{path}: {theirs}");
+            for name in [
+                "probe_success",
+                "probe_ip_protocol",
+                "probe_http_status_code",
+            ] {
+                assert_eq!(
+                    sample(&ours, name),
+                    sample(&theirs, name),
+                    "{name} for {module} {target}:\n--- refused serve\n{ours}\n--- blackbox_exporter\n{theirs}"
+                );
+            }
+            assert!(sample(&ours, "probe_success").is_some(), "{ours}");
+            assert!(sample(&ours, "probe_ip_protocol").is_some(), "{ours}");
+            if *module == "http_2xx" {
+                assert!(sample(&ours, "probe_http_status_code").is_some(), "{ours}");
+            }
+            promtool_accepts(&self.promtool, &ours);
+        }
+        promtool_accepts(&self.promtool, &get(ours_at, "/metrics").1);
+    }
+
+    /// Prometheus scraping both exporters for `targets` with `tcp_connect`, through the usual
+    /// relabelling, every 5 s (the diagnosis reads every namespace of a busy host: its time must
+    /// fit in the scrape timeout), with the README's alert rule.
+    fn prometheus(&self, targets: &[String]) -> (Running, SocketAddr) {
+        let quoted: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+        let rules = self.scratch.file("rules.yml", readme_rules());
+        let config = format!(
+            "global:\n  scrape_interval: 5s\n  scrape_timeout: 5s\n  evaluation_interval: 1s\n\
+             rule_files: ['{}']\nscrape_configs:\n{}{}",
+            rules.display(),
+            scrape_job("refused", "tcp_connect", self.serve.1, &quoted),
+            scrape_job("blackbox", "tcp_connect", self.blackbox.1, &quoted),
+        );
+        let prometheus_yml = self.scratch.file("prometheus.yml", &config);
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port().unwrap()));
+        let running = Running(
+            Command::new(&self.prometheus)
+                .arg(format!("--config.file={}", prometheus_yml.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    self.scratch.0.join("data").display()
+                ))
+                .arg(format!("--web.listen-address={addr}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        eventually("Prometheus", || answers(addr, "/-/ready").then_some(()));
+        (running, addr)
+    }
+}
+
+/// The value of the series whose `label` is `value`.
+fn value_where(series: &[(serde_json::Value, String)], label: &str, value: &str) -> Option<String> {
+    series
+        .iter()
+        .find(|(labels, _)| labels[label] == value)
+        .map(|(_, v)| v.clone())
+}
+
+/// Polls Prometheus until `promql` gives `count` series.
+fn series(prometheus: SocketAddr, promql: &str, count: usize) -> Vec<(serde_json::Value, String)> {
+    eventually(promql, || {
+        let series = query(prometheus, promql);
+        (series.len() == count).then_some(series)
+    })
+}
+
 #[test]
 fn prometheus_scrapes_success_and_the_cause_and_blackbox_agrees() {
     let test = "prometheus_scrapes_success_and_the_cause_and_blackbox_agrees";
-    let (Some(prometheus), Some(promtool), Some(blackbox)) = (
-        tool_or_skip(test, "prometheus", "prometheus"),
-        tool_or_skip(test, "promtool", "prometheus"),
-        tool_or_skip(test, "prometheus-blackbox-exporter", "prometheus-blackbox-exporter"),
-    ) else {
+    let Some(pipeline) = Pipeline::or_skip(test) else {
         return;
     };
-    let scratch = Scratch::new("prometheus");
-    let blackbox_yml = scratch.file("blackbox.yml", BLACKBOX_YML);
+    assert!(pipeline.blackbox_yml.is_file());
     let web = web_server();
     let closed = RefusedPort::v4().unwrap();
-    let open_target = web.to_string();
-    let refused_target = closed.addr().to_string();
-
-    let (_serve, exporter) = start_refused(&["--config", blackbox_yml.to_str().unwrap()]);
-    let blackbox_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port().unwrap()));
-    let _blackbox = Running(
-        Command::new(&blackbox)
-            .arg(format!("--config.file={}", blackbox_yml.display()))
-            .arg(format!("--web.listen-address={blackbox_addr}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    eventually("blackbox_exporter", || answers(blackbox_addr, "/-/healthy").then_some(()));
-
-    // The shared metrics, straight from both exporters: same targets, same modules, same file.
+    let (open, refused) = (web.to_string(), closed.addr().to_string());
     let missing = format!("{web}/missing");
-    let cases = [
-        ("tcp_connect", open_target.as_str()),
-        ("tcp_connect", refused_target.as_str()),
-        ("http_2xx", open_target.as_str()),
-        ("http_2xx", missing.as_str()),
-        ("http_2xx", refused_target.as_str()),
-    ];
-    for (module, target) in cases {
-        let path = format!("/probe?module={module}&target={target}");
-        let (status, ours) = get(exporter, &path);
-        assert_eq!(status, 200, "{path}: {ours}");
-        let (status, theirs) = get(blackbox_addr, &path);
-        assert_eq!(status, 200, "{path}: {theirs}");
-        for name in ["probe_success", "probe_ip_protocol", "probe_http_status_code"] {
-            assert_eq!(
-                sample(&ours, name),
-                sample(&theirs, name),
-                "{name} for {module} {target}:\n--- refused serve\n{ours}\n--- blackbox_exporter\n{theirs}"
-            );
-        }
-        assert!(sample(&ours, "probe_success").is_some() && sample(&ours, "probe_ip_protocol").is_some());
-        if module == "http_2xx" {
-            assert!(sample(&ours, "probe_http_status_code").is_some(), "{ours}");
-        }
-        promtool_accepts(&promtool, &ours);
+    pipeline.compare(&[
+        ("tcp_connect", &open),
+        ("tcp_connect", &refused),
+        ("http_2xx", &open),
+        ("http_2xx", &missing),
+        ("http_2xx", &refused),
+    ]);
+
+    let (_prometheus, at) = pipeline.prometheus(&[open.clone(), refused.clone()]);
+    let one = Some("1".to_owned());
+    let zero = Some("0".to_owned());
+    for job in ["refused", "blackbox"] {
+        let success = series(at, &format!("probe_success{{job=\"{job}\"}}"), 2);
+        assert_eq!(value_where(&success, "instance", &open), one, "{success:?}");
+        assert_eq!(
+            value_where(&success, "instance", &refused),
+            zero,
+            "{success:?}"
+        );
+        let up = series(at, &format!("up{{job=\"{job}\"}}"), 2);
+        assert!(up.iter().all(|(_, v)| v == "1"), "{up:?}");
     }
-    promtool_accepts(&promtool, &get(exporter, "/metrics").1);
-
-    // Prometheus scrapes both, through the usual relabelling, every 5 s (the diagnosis reads every
-    // namespace of a busy host: its time must fit in the scrape timeout).
-    let targets = [format!("'{open_target}'"), format!("'{refused_target}'")];
-    let rules = scratch.file("rules.yml", readme_rules());
-    let config = format!(
-        "global:\n  scrape_interval: 5s\n  scrape_timeout: 5s\n  evaluation_interval: 1s\n\
-         rule_files: ['{}']\nscrape_configs:\n{}{}",
-        rules.display(),
-        scrape_job("refused", "tcp_connect", exporter, &targets),
-        scrape_job("blackbox", "tcp_connect", blackbox_addr, &targets),
-    );
-    let prometheus_yml = scratch.file("prometheus.yml", &config);
-    let prometheus_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port().unwrap()));
-    let _prometheus = Running(
-        Command::new(&prometheus)
-            .arg(format!("--config.file={}", prometheus_yml.display()))
-            .arg(format!("--storage.tsdb.path={}", scratch.0.join("data").display()))
-            .arg(format!("--web.listen-address={prometheus_addr}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    eventually("Prometheus", || answers(prometheus_addr, "/-/ready").then_some(()));
-
-    let by_instance = |promql: &str| {
-        eventually(promql, || {
-            let series = query(prometheus_addr, promql);
-            (series.len() == 2).then_some(series)
-        })
-    };
-    let value_of = |series: &[(serde_json::Value, f64)], instance: &str| {
-        series
-            .iter()
-            .find(|(labels, _)| labels["instance"] == instance)
-            .map(|(_, v)| *v)
-    };
-    let ours = by_instance(r#"probe_success{job="refused"}"#);
-    assert_eq!(value_of(&ours, &open_target), Some(1.0), "{ours:?}");
-    assert_eq!(value_of(&ours, &refused_target), Some(0.0), "{ours:?}");
-    let theirs = by_instance(r#"probe_success{job="blackbox"}"#);
-    assert_eq!(value_of(&theirs, &open_target), Some(1.0), "{theirs:?}");
-    assert_eq!(value_of(&theirs, &refused_target), Some(0.0), "{theirs:?}");
-    let up = by_instance(r#"up{job="refused"}"#);
-    assert!(up.iter().all(|(_, v)| *v == 1.0), "{up:?}");
-
-    let failures = eventually("probe_failure_info", || {
-        let series = query(prometheus_addr, r#"probe_failure_info{job="refused"}"#);
-        (!series.is_empty()).then_some(series)
-    });
-    assert_eq!(failures.len(), 1, "only the refused target fails: {failures:?}");
+    let failures = series(at, r#"probe_failure_info{job="refused"}"#, 1);
     let (labels, value) = &failures[0];
-    assert_eq!(*value, 1.0);
-    assert_eq!(labels["instance"], refused_target.as_str());
+    assert_eq!(value, "1");
+    assert_eq!(labels["instance"], refused.as_str());
     assert_eq!(labels["outcome"], "refused", "{labels}");
     // Nothing listens there: `no-listener`, or `wrong-port` if another test listens on a near
     // port at that moment.
     let cause = labels["cause"].as_str().unwrap_or_default();
     assert!(["no-listener", "wrong-port"].contains(&cause), "{labels}");
-    assert!(
-        labels["summary"]
-            .as_str()
-            .is_some_and(|s| s.contains(&closed.port().to_string())),
-        "{labels}"
-    );
+    let summary = labels["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains(&closed.port().to_string()), "{labels}");
     // One series per address tried.
-    let attempts = by_instance(r#"probe_attempt_success{job="refused"}"#);
-    let address = |series: &[(serde_json::Value, f64)], a: &str| {
-        series.iter().find(|(l, _)| l["address"] == a).map(|(_, v)| *v)
-    };
-    assert_eq!(address(&attempts, &open_target), Some(1.0), "{attempts:?}");
-    assert_eq!(address(&attempts, &refused_target), Some(0.0), "{attempts:?}");
+    let attempts = series(at, r#"probe_attempt_success{job="refused"}"#, 2);
+    assert_eq!(
+        value_where(&attempts, "address", &open),
+        one,
+        "{attempts:?}"
+    );
+    assert_eq!(
+        value_where(&attempts, "address", &refused),
+        zero,
+        "{attempts:?}"
+    );
 
     // The README's alert rule: pending (its `for:` is minutes), its annotation already says why.
     let alert = eventually("the README's alert", || {
-        let (_, body) = get(prometheus_addr, "/api/v1/alerts");
+        let (_, body) = get(at, "/api/v1/alerts");
         let json = &body[body.find('{')?..=body.rfind('}')?];
         let answer: serde_json::Value = serde_json::from_str(json).ok()?;
         answer["data"]["alerts"].as_array()?.first().cloned()
     });
     assert_eq!(alert["labels"]["alertname"], "TargetDown", "{alert}");
-    assert_eq!(alert["labels"]["instance"], refused_target.as_str(), "{alert}");
+    assert_eq!(alert["labels"]["instance"], refused.as_str(), "{alert}");
     let summary = alert["annotations"]["summary"].as_str().unwrap_or_default();
-    assert_eq!(summary, format!("{refused_target} is down: {cause} (refused)"), "{alert}");
+    assert_eq!(
+        summary,
+        format!("{refused} is down: {cause} (refused)"),
+        "{alert}"
+    );
 }
 
 #[test]
@@ -405,7 +486,10 @@ fn an_unknown_field_stops_the_start_with_its_line() {
         .unwrap();
     crate::common::assert_exit(&output, 2);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("unknown field `preferred_ip_protcol`"), "{stderr}");
+    assert!(
+        stderr.contains("unknown field `preferred_ip_protcol`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("line 5"), "{stderr}");
 }
 
@@ -414,7 +498,12 @@ fn debians_blackbox_yml_is_checked_unchanged() {
     let scratch = Scratch::new("serve-check");
     let path = scratch.file("blackbox.yml", BLACKBOX_YML);
     let output = refused()
-        .args(["serve", "--config-check", "--config", path.to_str().unwrap()])
+        .args([
+            "serve",
+            "--config-check",
+            "--config",
+            path.to_str().unwrap(),
+        ])
         .timeout(LIMIT)
         .output()
         .unwrap();
@@ -435,7 +524,10 @@ fn sigterm_lets_the_probe_in_flight_answer_then_exits_0() {
     let target = full.addr().unwrap();
     let (mut serve, exporter) = start_refused(&[]);
     let probe = std::thread::spawn(move || {
-        get(exporter, &format!("/probe?module=tcp_connect&target={target}"))
+        get(
+            exporter,
+            &format!("/probe?module=tcp_connect&target={target}"),
+        )
     });
     eventually("the probe to start", || {
         let (_, metrics) = get(exporter, "/metrics");

@@ -198,12 +198,12 @@ impl Dialer {
         let deadline = self.deadline.map(|d| start + d);
         let mut attempts = Vec::new();
         // A `Send` generator (the thread's is not), so a connect can run in a spawned task.
-        let mut delays = self
-            .retry
-            .backoff
-            .delays_with(<rand::rngs::StdRng as rand::SeedableRng>::from_rng(
-                &mut rand::rng(),
-            ));
+        let mut delays =
+            self.retry
+                .backoff
+                .delays_with(<rand::rngs::StdRng as rand::SeedableRng>::from_rng(
+                    &mut rand::rng(),
+                ));
         let max_tries = self.retry.max_tries.max(1);
         let mut try_number = 1;
         let fail =

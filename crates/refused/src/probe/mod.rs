@@ -202,7 +202,10 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
 
 fn failed(err: ConnectError) -> ((Readiness, Option<u16>), Vec<Attempt>) {
     let attempts = err.attempts().to_vec();
-    ((Readiness::Failed(ProbeFailure::Connect(err)), None), attempts)
+    (
+        (Readiness::Failed(ProbeFailure::Connect(err)), None),
+        attempts,
+    )
 }
 
 async fn exchange<S>(

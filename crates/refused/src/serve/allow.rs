@@ -32,7 +32,9 @@ impl Cidr {
         };
         match (self.network, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
@@ -58,7 +60,11 @@ impl FromStr for Cidr {
         let network: IpAddr = address.parse().map_err(|_| fail())?;
         let max = if network.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(fail)?,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(fail)?,
             None => max,
         };
         Ok(Self { network, prefix })
@@ -135,7 +141,7 @@ impl Allowlist {
         }
     }
 
-    /// The default without configuration: 127.0.0.0/8 and ::1.
+    /// The default without configuration: `127.0.0.0/8` and `::1`.
     pub fn loopback() -> Self {
         Self {
             rules: vec![
@@ -225,7 +231,9 @@ impl RawRule {
                 if bare.is_empty() || bare.contains('*') {
                     Err(ConfigError::invalid(
                         place("host"),
-                        format!("`{text}` is not a host pattern (examples: db.internal, *.internal)"),
+                        format!(
+                            "`{text}` is not a host pattern (examples: db.internal, *.internal)"
+                        ),
                     ))
                 } else {
                     Ok(HostPattern(pattern))
@@ -273,7 +281,9 @@ mod tests {
         let all: Cidr = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains("192.0.2.1".parse().unwrap()));
         let one: Cidr = "fd00::1".parse().unwrap();
-        assert!(one.contains("fd00::1".parse().unwrap()) && !one.contains("fd00::2".parse().unwrap()));
+        assert!(
+            one.contains("fd00::1".parse().unwrap()) && !one.contains("fd00::2".parse().unwrap())
+        );
         for bad in ["10.0.0.0/33", "10.0.0/8", "db", "::/129", ""] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
@@ -282,10 +292,16 @@ mod tests {
     #[test]
     fn loopback_by_default() {
         let allow = Allowlist::loopback();
-        assert_eq!(allow.first_denied(None, &[addr("127.0.0.1:80"), addr("[::1]:80")]), None);
+        assert_eq!(
+            allow.first_denied(None, &[addr("127.0.0.1:80"), addr("[::1]:80")]),
+            None
+        );
         assert_eq!(allow.first_denied(None, &[addr("127.1.2.3:1")]), None);
         assert_eq!(
-            allow.first_denied(Some("localhost"), &[addr("127.0.0.1:80"), addr("10.0.0.1:80")]),
+            allow.first_denied(
+                Some("localhost"),
+                &[addr("127.0.0.1:80"), addr("10.0.0.1:80")]
+            ),
             Some(addr("10.0.0.1:80"))
         );
         assert!(allow.first_denied(None, &[addr("[::2]:80")]).is_some());
@@ -306,16 +322,45 @@ allow:
         assert!(!allow.is_default());
         assert_eq!(allow.first_denied(None, &[addr("10.9.9.9:5432")]), None);
         assert!(allow.first_denied(None, &[addr("10.9.9.9:22")]).is_some());
-        assert_eq!(allow.first_denied(Some("a.web.internal"), &[addr("203.0.113.5:443")]), None);
-        assert_eq!(allow.first_denied(Some("A.B.Web.Internal."), &[addr("203.0.113.5:443")]), None);
-        assert!(allow.first_denied(Some("web.internal"), &[addr("203.0.113.5:443")]).is_some());
-        assert!(allow.first_denied(Some("xweb.internal"), &[addr("203.0.113.5:443")]).is_some());
-        assert!(allow.first_denied(None, &[addr("203.0.113.5:443")]).is_some());
-        assert_eq!(allow.first_denied(Some("exact.internal"), &[addr("192.0.2.9:1")]), None);
+        assert_eq!(
+            allow.first_denied(Some("a.web.internal"), &[addr("203.0.113.5:443")]),
+            None
+        );
+        assert_eq!(
+            allow.first_denied(Some("A.B.Web.Internal."), &[addr("203.0.113.5:443")]),
+            None
+        );
+        assert!(
+            allow
+                .first_denied(Some("web.internal"), &[addr("203.0.113.5:443")])
+                .is_some()
+        );
+        assert!(
+            allow
+                .first_denied(Some("xweb.internal"), &[addr("203.0.113.5:443")])
+                .is_some()
+        );
+        assert!(
+            allow
+                .first_denied(None, &[addr("203.0.113.5:443")])
+                .is_some()
+        );
+        assert_eq!(
+            allow.first_denied(Some("exact.internal"), &[addr("192.0.2.9:1")]),
+            None
+        );
         // The name matches, but it resolved outside the rule's block.
-        assert!(allow.first_denied(Some("exact.internal"), &[addr("10.0.0.1:1")]).is_some());
+        assert!(
+            allow
+                .first_denied(Some("exact.internal"), &[addr("10.0.0.1:1")])
+                .is_some()
+        );
         // Loopback is no longer allowed once rules are given.
-        assert!(allow.first_denied(None, &[addr("127.0.0.1:5432")]).is_some());
+        assert!(
+            allow
+                .first_denied(None, &[addr("127.0.0.1:5432")])
+                .is_some()
+        );
     }
 
     #[test]
@@ -323,8 +368,14 @@ allow:
         let cases = [
             ("allow:\n  - cidr: 10.0.0.0/40\n", "allow[0].cidr"),
             ("allow:\n  - ports: 80\n", "allow[0]: a rule needs"),
-            ("allow:\n  - cidr: ::/0\n  - host: 'a.*.b'\n", "allow[1].host"),
-            ("allow:\n  - cidr: ::/0\n    ports: 80-x\n", "allow[0].ports"),
+            (
+                "allow:\n  - cidr: ::/0\n  - host: 'a.*.b'\n",
+                "allow[1].host",
+            ),
+            (
+                "allow:\n  - cidr: ::/0\n    ports: 80-x\n",
+                "allow[0].ports",
+            ),
         ];
         for (text, expected) in cases {
             let err = Config::from_yaml(text).unwrap_err().to_string();

@@ -1,8 +1,8 @@
-//! The exporter's YAML configuration: blackbox_exporter's `modules:` schema for `tcp` and `http`
+//! The exporter's YAML configuration: blackbox exporter's `modules:` schema for `tcp` and `http`
 //! modules (an existing `blackbox.yml` loads unchanged), our own `postgres`, `redis` and `mysql`
 //! probers, and the `allow:` list.
 //!
-//! Every field blackbox_exporter 0.23 knows is accepted, so its files load; a field nobody knows
+//! Every field blackbox exporter 0.23 knows is accepted, so its files load; a field nobody knows
 //! (a typo) is an error at start with its line. A module that needs a blackbox feature we do not
 //! implement (`query_response`, `method: POST`, the `icmp` prober...) loads as unsupported: asking
 //! for it answers 400 with the reason, and [`Config::unsupported`] lists them for the start-up log.
@@ -18,7 +18,7 @@ use serde_norway::Value;
 use super::allow::{AllowRule, Allowlist, RawRule};
 use crate::probe::{HttpCheck, ProbeOptions, StatusSet};
 
-/// A module's timeout when the configuration gives none (blackbox_exporter's default is the
+/// A module's timeout when the configuration gives none (blackbox exporter's default is the
 /// scrape timeout; ours caps it too).
 pub const DEFAULT_MODULE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -113,10 +113,12 @@ impl Config {
 
     /// The modules that cannot be used, with why: for the start-up log.
     pub fn unsupported(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.modules.iter().filter_map(|(name, module)| match module {
-            Module::Unsupported(reason) => Some((name.as_str(), reason.as_str())),
-            Module::Probe(_) => None,
-        })
+        self.modules
+            .iter()
+            .filter_map(|(name, module)| match module {
+                Module::Unsupported(reason) => Some((name.as_str(), reason.as_str())),
+                Module::Probe(_) => None,
+            })
     }
 }
 
@@ -125,7 +127,7 @@ impl Config {
 pub enum Module {
     /// A module we run.
     Probe(ProbeModule),
-    /// A module of blackbox_exporter's schema that needs what we do not implement.
+    /// A module of blackbox exporter's schema that needs what we do not implement.
     Unsupported(String),
 }
 
@@ -181,7 +183,7 @@ pub enum Tls {
 pub enum FamilyChoice {
     /// Every address, raced with happy eyeballs (the library's way; our per-scheme modules).
     All,
-    /// blackbox_exporter's way: the addresses of one family; the other only if there are none
+    /// blackbox exporter's way: the addresses of one family; the other only if there are none
     /// and `fallback` is on.
     Prefer {
         /// The family wanted (`preferred_ip_protocol`, `ip6` by default as in blackbox).
@@ -191,7 +193,7 @@ pub enum FamilyChoice {
     },
 }
 
-/// An IP family, spelled as blackbox_exporter does.
+/// An IP family, spelled as blackbox exporter does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum IpFamily {
     /// IPv4.
@@ -276,7 +278,7 @@ struct RawModule {
     _grpc: Option<IgnoredAny>,
 }
 
-/// blackbox_exporter 0.23's `HTTPProbe`, `HTTPClientConfig` inlined.
+/// blackbox exporter 0.23's `HTTPProbe`, `HTTPClientConfig` inlined.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHttp {
@@ -315,7 +317,7 @@ struct RawHttp {
     _enable_http2: Option<bool>,
 }
 
-/// blackbox_exporter 0.23's `TCPProbe`.
+/// blackbox exporter 0.23's `TCPProbe`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTcp {
@@ -423,7 +425,10 @@ impl RawModule {
             if !codes.is_empty() {
                 let list: Vec<String> = codes.iter().map(ToString::to_string).collect();
                 check.statuses = list.join(",").parse().map_err(|err| {
-                    ConfigError::invalid(format!("{place}.http.valid_status_codes"), format!("{err}"))
+                    ConfigError::invalid(
+                        format!("{place}.http.valid_status_codes"),
+                        format!("{err}"),
+                    )
                 })?;
             }
         }
@@ -514,8 +519,14 @@ impl RawHttp {
             }
         }
         let set = [
-            ("http.headers", self.headers.as_ref().is_some_and(|h| !h.is_empty())),
-            ("http.body", self.body.as_ref().is_some_and(|b| !b.is_empty())),
+            (
+                "http.headers",
+                self.headers.as_ref().is_some_and(|h| !h.is_empty()),
+            ),
+            (
+                "http.body",
+                self.body.as_ref().is_some_and(|b| !b.is_empty()),
+            ),
             (
                 "http.fail_if_body_matches_regexp",
                 self.fail_if_body_matches_regexp
@@ -524,7 +535,9 @@ impl RawHttp {
             ),
             (
                 "http.fail_if_header_matches",
-                self.fail_if_header_matches.as_ref().is_some_and(|r| !r.is_empty()),
+                self.fail_if_header_matches
+                    .as_ref()
+                    .is_some_and(|r| !r.is_empty()),
             ),
             (
                 "http.fail_if_header_not_matches",
@@ -548,7 +561,10 @@ impl RawHttp {
                 "http.proxy_from_environment",
                 self.proxy_from_environment == Some(true),
             ),
-            ("http.proxy_connect_header", self.proxy_connect_header.is_some()),
+            (
+                "http.proxy_connect_header",
+                self.proxy_connect_header.is_some(),
+            ),
             (
                 "http.skip_resolve_phase_with_proxy",
                 self.skip_resolve_phase_with_proxy == Some(true),
@@ -680,7 +696,10 @@ mod tests {
     fn an_unknown_field_is_an_error_with_its_line() {
         let text = "modules:\n  tcp_connect:\n    prober: tcp\n    tcp:\n      preferred_ip_protcol: ip4\n";
         let err = Config::from_yaml(text).unwrap_err().to_string();
-        assert!(err.contains("unknown field `preferred_ip_protcol`"), "{err}");
+        assert!(
+            err.contains("unknown field `preferred_ip_protcol`"),
+            "{err}"
+        );
         assert!(err.contains("line 5"), "{err}");
     }
 
@@ -708,9 +727,11 @@ mod tests {
             let err = Config::from_yaml(text).unwrap_err().to_string();
             assert!(err.contains(expected), "{err}");
         }
-        let err = Config::from_yaml("modules:\n  m:\n    prober: tcp\n    tcp:\n      preferred_ip_protocol: ip5\n")
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_yaml(
+            "modules:\n  m:\n    prober: tcp\n    tcp:\n      preferred_ip_protocol: ip5\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("ip5") && err.contains("line 5"), "{err}");
     }
 
@@ -759,7 +780,10 @@ modules:
         let Module::Probe(pg) = &config.modules["pg"] else {
             panic!()
         };
-        assert_eq!((pg.prober, pg.family), (Prober::Postgres, FamilyChoice::All));
+        assert_eq!(
+            (pg.prober, pg.family),
+            (Prober::Postgres, FamilyChoice::All)
+        );
         // The built-in modules are still there.
         assert!(config.modules.contains_key("redis"));
     }

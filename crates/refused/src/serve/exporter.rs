@@ -1,5 +1,5 @@
 //! One `/probe` request: build the target for the module, resolve it, check the allowlist on the
-//! addresses, pin them, probe, diagnose a failure, and render blackbox_exporter's metrics plus ours.
+//! addresses, pin them, probe, diagnose a failure, and render blackbox exporter's metrics plus ours.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -161,7 +161,12 @@ async fn find(
     let chosen = match resolved.map(|addrs| choose(module.family, addrs)) {
         Ok(Some(addrs)) => addrs,
         Ok(None) | Err(ResolveErrorKind::NoAddress) => {
-            return Ok(dns_failure(findings, ResolveErrorKind::NoAddress, &host, start));
+            return Ok(dns_failure(
+                findings,
+                ResolveErrorKind::NoAddress,
+                &host,
+                start,
+            ));
         }
         Err(kind) => return Ok(dns_failure(findings, kind, &host, start)),
     };
@@ -170,7 +175,9 @@ async fn find(
         Host::Ip(_) => None,
     };
     if let Some(denied) = allow.first_denied(name, &chosen) {
-        let via = name.map(|n| format!(" (`{n}` resolved to it)")).unwrap_or_default();
+        let via = name
+            .map(|n| format!(" (`{n}` resolved to it)"))
+            .unwrap_or_default();
         return Err(Refusal::Forbidden(format!(
             "{denied}{via} is not in the allowlist: nothing was sent"
         )));
@@ -204,7 +211,11 @@ async fn find(
     findings.success = report.readiness.is_ready();
     if findings.success && (module.fail_if_ssl && is_tls || module.fail_if_not_ssl && !is_tls) {
         findings.success = false;
-        let which = if is_tls { "fail_if_ssl" } else { "fail_if_not_ssl" };
+        let which = if is_tls {
+            "fail_if_ssl"
+        } else {
+            "fail_if_not_ssl"
+        };
         findings.failure = Some(Failure {
             cause: String::new(),
             outcome: "connected".to_owned(),
@@ -251,16 +262,16 @@ async fn explain(
         return own_words(" (not diagnosed: too many diagnoses running)");
     };
     let runtime = tokio::runtime::Handle::current();
-    let diagnosis = tokio::task::spawn_blocking(move || {
+    let running = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         runtime.block_on(diagnose(&target, &options))
     });
     let tokio_deadline = tokio::time::Instant::from_std(deadline);
-    match tokio::time::timeout_at(tokio_deadline, diagnosis).await {
-        Ok(Ok(Ok(diagnosis))) => Failure {
-            cause: diagnosis.cause.as_label().to_owned(),
-            outcome,
-            summary: shorten(&diagnosis.summary),
+    match tokio::time::timeout_at(tokio_deadline, running).await {
+        Ok(Ok(Ok(found))) => Failure {
+            cause: found.cause.as_label().to_owned(),
+            outcome: outcome.clone(),
+            summary: shorten(&found.summary),
         },
         // An outcome no rule explains: the probe's own words, no cause.
         Ok(_) => own_words(""),

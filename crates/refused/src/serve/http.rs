@@ -27,7 +27,7 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// What is kept from the scrape timeout for the answer to travel back (blackbox's
 /// `--timeout-offset`).
 const TIMEOUT_OFFSET: f64 = 0.5;
-/// blackbox_exporter's module when `module=` is missing.
+/// blackbox exporter's module when `module=` is missing.
 const DEFAULT_MODULE: &str = "http_2xx";
 
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 29\r\nconnection: close\r\n\r\ntoo many connections at once\n";
@@ -35,7 +35,11 @@ const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/pla
 type Answer = Response<Full<Bytes>>;
 
 /// Serves one connection until the client closes it or the server stops.
-pub async fn connection(mut stream: TcpStream, shared: Arc<Shared>, mut stopping: watch::Receiver<bool>) {
+pub async fn connection(
+    mut stream: TcpStream,
+    shared: Arc<Shared>,
+    mut stopping: watch::Receiver<bool>,
+) {
     let Ok(_permit) = Arc::clone(&shared.connections).try_acquire_owned() else {
         shared.metrics.rejected(Rejection::Busy);
         let _ = stream.write_all(BUSY).await;
@@ -81,7 +85,11 @@ async fn route(shared: &Shared, request: &Request<hyper::body::Incoming>) -> Ans
     }
 }
 
-async fn probe(shared: &Shared, request: &Request<hyper::body::Incoming>, format: Format) -> Answer {
+async fn probe(
+    shared: &Shared,
+    request: &Request<hyper::body::Incoming>,
+    format: Format,
+) -> Answer {
     let refuse = |why: Rejection, status, message: String| {
         shared.metrics.rejected(why);
         text(status, &format!("{message}\n"))
@@ -98,7 +106,12 @@ async fn probe(shared: &Shared, request: &Request<hyper::body::Incoming>, format
         Ok(params) => params,
         Err(why) => return refuse(Rejection::BadRequest, StatusCode::BAD_REQUEST, why),
     };
-    let param = |name: &str| params.iter().rfind(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let param = |name: &str| {
+        params
+            .iter()
+            .rfind(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let Some(target) = param("target").filter(|t| !t.is_empty()) else {
         return refuse(
             Rejection::BadRequest,
@@ -106,7 +119,9 @@ async fn probe(shared: &Shared, request: &Request<hyper::body::Incoming>, format
             "target parameter is missing".into(),
         );
     };
-    let module_name = param("module").filter(|m| !m.is_empty()).unwrap_or(DEFAULT_MODULE);
+    let module_name = param("module")
+        .filter(|m| !m.is_empty())
+        .unwrap_or(DEFAULT_MODULE);
     let module = match shared.config.modules.get(module_name) {
         Some(Module::Probe(module)) => module,
         Some(Module::Unsupported(reason)) => {
@@ -151,7 +166,9 @@ async fn probe(shared: &Shared, request: &Request<hyper::body::Incoming>, format
     let allow = &shared.config.allow;
     match exporter::run(module, target, allow, budget, &shared.diagnoses, format).await {
         Ok((body, success)) => {
-            shared.metrics.finished(module_name, success, start.elapsed());
+            shared
+                .metrics
+                .finished(module_name, success, start.elapsed());
             metrics(format, body)
         }
         Err(Refusal::Forbidden(why)) => refuse(Rejection::Forbidden, StatusCode::FORBIDDEN, why),
@@ -180,7 +197,7 @@ fn scrape_timeout(request: &Request<hyper::body::Incoming>) -> Result<Option<Dur
     Ok(Duration::try_from_secs_f64(usable).ok())
 }
 
-/// OpenMetrics when the scraper lists it, else the Prometheus text format.
+/// `OpenMetrics` when the scraper lists it, else the Prometheus text format.
 fn negotiate(request: &Request<hyper::body::Incoming>) -> Format {
     let accepts = request
         .headers()
@@ -256,7 +273,8 @@ mod tests {
 
     #[test]
     fn queries_decode_as_forms() {
-        let params = parse_query("target=http%3A%2F%2Fweb%3A80%2F&module=http_2xx&x=a+b&flag").unwrap();
+        let params =
+            parse_query("target=http%3A%2F%2Fweb%3A80%2F&module=http_2xx&x=a+b&flag").unwrap();
         assert_eq!(
             params,
             [

@@ -67,7 +67,9 @@ impl Metrics {
             rejected.clone(),
         );
         let durations = Family::<Labels, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+            Histogram::new([
+                0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ])
         });
         registry.register_with_unit(
             PROBE_DURATION,
@@ -76,11 +78,7 @@ impl Metrics {
             durations.clone(),
         );
         // Every reason from the start, so a rate() over them works before the first one.
-        for reason in [
-            Rejection::Forbidden,
-            Rejection::Busy,
-            Rejection::BadRequest,
-        ] {
+        for reason in [Rejection::Forbidden, Rejection::Busy, Rejection::BadRequest] {
             let _ = rejected.get_or_create(&vec![("reason", reason.as_label().to_owned())]);
         }
         Self {

@@ -1,4 +1,4 @@
-//! `refused serve`: a Prometheus probe exporter, compatible with blackbox_exporter's `/probe`,
+//! `refused serve`: a Prometheus probe exporter, compatible with blackbox exporter's `/probe`,
 //! that says why a target is down (`probe_failure_info{cause="...",outcome="..."}`).
 //!
 //! [`run`] takes an already-bound listener and a shutdown future (mini-redis's shape), so tests
@@ -53,9 +53,9 @@ pub enum ServeError {
 /// Which text format an answer is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// The Prometheus text format 0.0.4 (what blackbox_exporter answers, `promtool` reads).
+    /// The Prometheus text format 0.0.4 (what blackbox exporter answers, `promtool` reads).
     Prometheus,
-    /// OpenMetrics 1.0, when the scraper asks for it.
+    /// `OpenMetrics` 1.0, when the scraper asks for it.
     OpenMetrics,
 }
 

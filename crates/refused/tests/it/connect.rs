@@ -272,7 +272,15 @@ async fn a_pinned_target_goes_to_its_addresses_only_for_connect_probe_and_diagno
     )
     .await
     .unwrap();
-    let tried: Vec<String> = diagnosis.attempts.iter().map(|a| a.address.to_string()).collect();
+    let tried: Vec<String> = diagnosis
+        .attempts
+        .iter()
+        .map(|a| a.address.to_string())
+        .collect();
     assert_eq!(tried, [closed.addr().to_string()]);
-    assert!(!diagnosis.cause.as_label().starts_with("dns-"), "{}", diagnosis.cause.as_label());
+    assert!(
+        !diagnosis.cause.as_label().starts_with("dns-"),
+        "{}",
+        diagnosis.cause.as_label()
+    );
 }

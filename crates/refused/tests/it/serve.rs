@@ -56,7 +56,7 @@ async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, St
         let mut stream = TcpStream::connect(addr).await?;
         let mut request = format!("GET {path} HTTP/1.1\r\nHost: exporter\r\nConnection: close\r\n");
         for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
+            request += &[name, ": ", value, "\r\n"].concat();
         }
         request.push_str("\r\n");
         stream.write_all(request.as_bytes()).await?;
@@ -116,7 +116,10 @@ async fn an_open_and_a_refused_target_get_success_and_the_cause() {
     assert_eq!(value(&body, "probe_success", &[]), Some(1.0), "{body}");
     assert_eq!(value(&body, "probe_ip_protocol", &[]), Some(4.0), "{body}");
     let address = format!("address=\"{open}\"");
-    assert_eq!(value(&body, "probe_attempt_success", &[&address]), Some(1.0));
+    assert_eq!(
+        value(&body, "probe_attempt_success", &[&address]),
+        Some(1.0)
+    );
     assert!(!body.contains("probe_failure_info"), "{body}");
 
     let target = refused.addr();
@@ -126,7 +129,10 @@ async fn an_open_and_a_refused_target_get_success_and_the_cause() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(value(&body, "probe_success", &[]), Some(0.0), "{body}");
     let address = format!("address=\"{target}\"");
-    assert_eq!(value(&body, "probe_attempt_success", &[&address]), Some(0.0));
+    assert_eq!(
+        value(&body, "probe_attempt_success", &[&address]),
+        Some(0.0)
+    );
     // Nothing listens on the port: `no-listener`, or `wrong-port` when some other test's
     // listener happens to be on a near port; the connect itself was refused either way.
     let failure = body
@@ -138,14 +144,24 @@ async fn an_open_and_a_refused_target_get_success_and_the_cause() {
         "{failure}"
     );
     assert!(failure.contains(r#"outcome="refused""#), "{failure}");
-    assert_eq!(failure.rsplit(' ').next().and_then(|v| v.parse().ok()), Some(1.0), "{failure}");
+    assert_eq!(
+        failure.rsplit(' ').next().and_then(|v| v.parse().ok()),
+        Some(1.0),
+        "{failure}"
+    );
 
     // The exporter's own metrics count both.
     let (status, metrics) = exporter.get("/metrics").await;
     assert_eq!(status, 200);
     let probes = "refused_serve_probes_total";
-    assert_eq!(value(&metrics, probes, &["tcp_connect", "success"]), Some(1.0));
-    assert_eq!(value(&metrics, probes, &["tcp_connect", "failure"]), Some(1.0));
+    assert_eq!(
+        value(&metrics, probes, &["tcp_connect", "success"]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&metrics, probes, &["tcp_connect", "failure"]),
+        Some(1.0)
+    );
     assert_eq!(exporter.get("/-/healthy").await.0, 200);
     exporter.stop().await;
 }
@@ -160,20 +176,35 @@ async fn http_modules_report_the_status_as_blackbox_does() {
                 let mut buf = vec![0u8; 4096];
                 let n = stream.read(&mut buf).await.unwrap_or(0);
                 let head = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let status = if head.starts_with("GET /down") { "503 Service Unavailable" } else { "204 No Content" };
-                let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let status = if head.starts_with("GET /down") {
+                    "503 Service Unavailable"
+                } else {
+                    "204 No Content"
+                };
+                let reply =
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
                 let _ = stream.write_all(reply.as_bytes()).await;
             });
         }
     });
     let exporter = Exporter::start(Config::default()).await;
-    let (_, body) = exporter.get(&format!("/probe?module=http_2xx&target=http://{web}/up")).await;
+    let (_, body) = exporter
+        .get(&format!("/probe?module=http_2xx&target=http://{web}/up"))
+        .await;
     assert_eq!(value(&body, "probe_success", &[]), Some(1.0), "{body}");
-    assert_eq!(value(&body, "probe_http_status_code", &[]), Some(204.0), "{body}");
+    assert_eq!(
+        value(&body, "probe_http_status_code", &[]),
+        Some(204.0),
+        "{body}"
+    );
     // `module=` missing is http_2xx, as in blackbox_exporter; a target without a scheme is http.
     let (_, body) = exporter.get(&format!("/probe?target={web}/down")).await;
     assert_eq!(value(&body, "probe_success", &[]), Some(0.0), "{body}");
-    assert_eq!(value(&body, "probe_http_status_code", &[]), Some(503.0), "{body}");
+    assert_eq!(
+        value(&body, "probe_http_status_code", &[]),
+        Some(503.0),
+        "{body}"
+    );
     assert!(body.contains(r#"cause="not-ready""#), "{body}");
     assert!(body.contains(r#"outcome="connected""#), "{body}");
     exporter.stop().await;
@@ -190,23 +221,33 @@ fn connected_to(listener: &std::net::TcpListener) -> bool {
 async fn targets_outside_the_allowlist_get_403_and_no_packet() {
     // Allowed: 127.0.0.2 only. The recording listeners are on 127.0.0.1, outside.
     let mut config = Config::default();
-    config.allow_more(vec![AllowRule::cidr("127.0.0.2/32".parse::<Cidr>().unwrap())]);
+    config.allow_more(vec![AllowRule::cidr(
+        "127.0.0.2/32".parse::<Cidr>().unwrap(),
+    )]);
     let exporter = Exporter::start(config).await;
     let recorder = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = recorder.local_addr().unwrap().port();
 
     let (status, body) = exporter
-        .get(&format!("/probe?module=tcp_connect&target=127.0.0.1:{port}"))
+        .get(&format!(
+            "/probe?module=tcp_connect&target=127.0.0.1:{port}"
+        ))
         .await;
     assert_eq!(status, 403, "{body}");
-    assert!(body.contains("127.0.0.1") && body.contains("nothing was sent"), "{body}");
+    assert!(
+        body.contains("127.0.0.1") && body.contains("nothing was sent"),
+        "{body}"
+    );
     // A name is checked on what it resolves to: localhost is 127.0.0.1 (or ::1), outside too.
     let (status, body) = exporter
         .get(&format!("/probe?module=tcp&target=localhost:{port}"))
         .await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("`localhost` resolved to it"), "{body}");
-    assert!(!connected_to(&recorder), "a refused target got a connection");
+    assert!(
+        !connected_to(&recorder),
+        "a refused target got a connection"
+    );
 
     // An allowed address is probed (and the listener there sees it).
     let allowed = std::net::TcpListener::bind((Ipv4Addr::new(127, 0, 0, 2), 0)).unwrap();
@@ -214,11 +255,19 @@ async fn targets_outside_the_allowlist_get_403_and_no_packet() {
     let (status, body) = exporter
         .get(&format!("/probe?module=tcp_connect&target={target}"))
         .await;
-    assert_eq!((status, value(&body, "probe_success", &[])), (200, Some(1.0)), "{body}");
+    assert_eq!(
+        (status, value(&body, "probe_success", &[])),
+        (200, Some(1.0)),
+        "{body}"
+    );
     assert!(connected_to(&allowed));
     let (_, metrics) = exporter.get("/metrics").await;
     assert_eq!(
-        value(&metrics, "refused_serve_requests_rejected_total", &["forbidden"]),
+        value(
+            &metrics,
+            "refused_serve_requests_rejected_total",
+            &["forbidden"]
+        ),
         Some(2.0)
     );
     exporter.stop().await;
@@ -228,11 +277,31 @@ async fn targets_outside_the_allowlist_get_403_and_no_packet() {
 async fn bad_requests_get_400_and_the_exporter_keeps_serving() {
     let exporter = Exporter::start(Config::default()).await;
     let cases = [
-        ("/probe?module=nope&target=127.0.0.1:1", 400, "unknown module `nope`"),
-        ("/probe?module=tcp_connect", 400, "target parameter is missing"),
-        ("/probe?module=tcp_connect&target=127.0.0.1:99999", 400, "invalid target"),
-        ("/probe?module=tcp_connect&target=unix:///run/x.sock", 400, "unix sockets"),
-        ("/probe?module=tcp_connect&target=%zz", 400, "percent-encoding"),
+        (
+            "/probe?module=nope&target=127.0.0.1:1",
+            400,
+            "unknown module `nope`",
+        ),
+        (
+            "/probe?module=tcp_connect",
+            400,
+            "target parameter is missing",
+        ),
+        (
+            "/probe?module=tcp_connect&target=127.0.0.1:99999",
+            400,
+            "invalid target",
+        ),
+        (
+            "/probe?module=tcp_connect&target=unix:///run/x.sock",
+            400,
+            "unix sockets",
+        ),
+        (
+            "/probe?module=tcp_connect&target=%zz",
+            400,
+            "percent-encoding",
+        ),
         ("/nowhere", 404, "not found"),
     ];
     for (path, expected, text) in cases {
@@ -241,14 +310,22 @@ async fn bad_requests_get_400_and_the_exporter_keeps_serving() {
         assert!(body.contains(text), "{path}: {body}");
     }
     // A long query: ours (400) below hyper's head limit, hyper's own refusal above it.
-    let long = format!("/probe?module=tcp_connect&target=127.0.0.1:1&pad={}", "x".repeat(8 * 1024));
+    let long = format!(
+        "/probe?module=tcp_connect&target=127.0.0.1:1&pad={}",
+        "x".repeat(8 * 1024)
+    );
     let (status, body) = exporter.get(&long).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("longer than"), "{body}");
     let huge = format!("/probe?target={}", "x".repeat(100 * 1024));
     let (status, _) = exporter.get(&huge).await;
     assert!([414, 431].contains(&status), "{status}");
-    let (status, _) = get(exporter.addr, "/-/healthy", &[("X-Prometheus-Scrape-Timeout-Seconds", "soon")]).await;
+    let (status, _) = get(
+        exporter.addr,
+        "/-/healthy",
+        &[("X-Prometheus-Scrape-Timeout-Seconds", "soon")],
+    )
+    .await;
     assert_eq!(status, 200);
     let (status, body) = get(
         exporter.addr,
@@ -284,8 +361,10 @@ async fn wait_for_in_flight(exporter: &Exporter, count: f64) {
 async fn past_the_bound_requests_get_503_at_once_and_every_one_is_answered() {
     let full = FullQueue::v4().unwrap();
     let target = full.addr().unwrap();
-    let mut config = Config::default();
-    config.max_concurrent_probes = 2;
+    let config = Config {
+        max_concurrent_probes: 2,
+        ..Config::default()
+    };
     let exporter = Exporter::start(config).await;
     let timeout = [("X-Prometheus-Scrape-Timeout-Seconds", "3")];
     let addr = exporter.addr;
@@ -298,6 +377,7 @@ async fn past_the_bound_requests_get_503_at_once_and_every_one_is_answered() {
     assert_eq!(status, 503, "{body}");
     // 10,000 at once: each gets an answer, 503 (probes or connections at their bound) or 200
     // when a slot was free again.
+    let baseline = open_files();
     let limit = refused::scan::raise_open_file_limit();
     // Two descriptors a request in this one process (client and server side): keep room.
     let many = limit.budget().saturating_sub(4_000).clamp(100, 10_000);
@@ -318,7 +398,21 @@ async fn past_the_bound_requests_get_503_at_once_and_every_one_is_answered() {
     }
     wait_for_in_flight(&exporter, 0.0).await;
     assert_eq!(exporter.get("/-/healthy").await.0, 200);
+    // Nothing leaks: the descriptors come back to where they were (a few may still be a
+    // diagnosis finishing, or the runtime's).
+    tokio::time::timeout(LIMIT, async {
+        while open_files() > baseline + 8 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{} descriptors open, {baseline} before", open_files()));
     exporter.stop().await;
+}
+
+/// How many descriptors this process has open.
+fn open_files() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,7 +422,12 @@ async fn shutdown_lets_the_probe_in_flight_answer() {
     let exporter = Exporter::start(Config::default()).await;
     let addr = exporter.addr;
     let probe = tokio::spawn(async move {
-        get(addr, &slow_probe(target), &[("X-Prometheus-Scrape-Timeout-Seconds", "2")]).await
+        get(
+            addr,
+            &slow_probe(target),
+            &[("X-Prometheus-Scrape-Timeout-Seconds", "2")],
+        )
+        .await
     });
     wait_for_in_flight(&exporter, 1.0).await;
     exporter.stop().await;
