@@ -62,7 +62,10 @@ async fn probe_text(target: &str, options: &ProbeOptions) -> Readiness {
 }
 
 /// A real server, or a skip outside CI (the binaries come from `.ci/run`'s packages).
-fn server_or_skip(test: &str, started: Result<Server, refused_lab::LabError>) -> Option<Server> {
+pub fn server_or_skip(
+    test: &str,
+    started: Result<Server, refused_lab::LabError>,
+) -> Option<Server> {
     match started {
         Ok(server) => Some(server),
         Err(err) => {
@@ -77,7 +80,7 @@ fn server_or_skip(test: &str, started: Result<Server, refused_lab::LabError>) ->
 }
 
 /// Waits (with the library's own `wait`) for a freshly started server.
-async fn ready(target: &str) -> Readiness {
+pub async fn ready(target: &str) -> Readiness {
     let target: Target = target.parse().unwrap();
     let options = WaitOptions {
         timeout: Some(Duration::from_secs(30)),

@@ -438,3 +438,48 @@ async fn shutdown_lets_the_probe_in_flight_answer() {
     // And nothing listens any more.
     assert!(TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_module_speaks_to_a_real_redis() {
+    let test = "the_redis_module_speaks_to_a_real_redis";
+    let Some(redis) = crate::probe::server_or_skip(test, refused_lab::servers::redis(&[])) else {
+        return;
+    };
+    crate::probe::ready(&format!("redis://{}", redis.addr)).await;
+    let exporter = Exporter::start(Config::default()).await;
+    let (status, body) = exporter
+        .get(&format!("/probe?module=redis&target={}", redis.addr))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(value(&body, "probe_success", &[]), Some(1.0), "{body}");
+    // Postgres' startup packet to Redis: connected, but not the protocol.
+    let path = format!("/probe?module=postgres&target={}", redis.addr);
+    let (_, body) = get(
+        exporter.addr,
+        &path,
+        &[("X-Prometheus-Scrape-Timeout-Seconds", "2")],
+    )
+    .await;
+    assert_eq!(value(&body, "probe_success", &[]), Some(0.0), "{body}");
+    assert!(body.contains(r#"outcome="connected""#), "{body}");
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackbox_module_we_cannot_run_answers_400_with_the_reason() {
+    let config =
+        Config::from_yaml(include_str!("../../src/serve/testdata/blackbox-debian.yml")).unwrap();
+    let exporter = Exporter::start(config).await;
+    let (status, body) = exporter
+        .get("/probe?module=ssh_banner&target=127.0.0.1:22")
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("`tcp.query_response` is not implemented"),
+        "{body}"
+    );
+    let (status, body) = exporter.get("/probe?module=icmp&target=127.0.0.1").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("the `icmp` prober"), "{body}");
+    exporter.stop().await;
+}
