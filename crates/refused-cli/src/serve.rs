@@ -93,6 +93,11 @@ fn load(args: &ServeArgs) -> Result<Config, String> {
     if let Some(max) = args.max_concurrent_probes {
         config.max_concurrent_probes = max as usize;
     }
+    // Every connection and every probe is a descriptor (a diagnosis a few more): keep the
+    // connections within what the open-file limit leaves after the probes.
+    let budget = refused::scan::raise_open_file_limit().budget();
+    let room = budget.saturating_sub(config.max_concurrent_probes * 4).max(16);
+    config.max_connections = config.max_connections.min(room);
     Ok(config)
 }
 

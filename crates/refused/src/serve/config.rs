@@ -56,6 +56,9 @@ pub struct Config {
     pub allow: Allowlist,
     /// The most probes running at once; a request past it gets 503 at once.
     pub max_concurrent_probes: usize,
+    /// The most connections open at once (Prometheus keeps one alive per target); past it, a
+    /// connection is answered 503 and closed without being read.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -65,6 +68,7 @@ impl Default for Config {
             modules: builtin_modules(),
             allow: Allowlist::loopback(),
             max_concurrent_probes: 256,
+            max_connections: 4096,
         }
     }
 }
@@ -95,6 +99,12 @@ impl Config {
                 ));
             }
             config.max_concurrent_probes = max;
+        }
+        if let Some(max) = raw.max_connections {
+            if max == 0 {
+                return Err(ConfigError::invalid("max_connections", "must be at least 1"));
+            }
+            config.max_connections = max;
         }
         Ok(config)
     }
@@ -260,6 +270,7 @@ struct RawFile {
     modules: BTreeMap<String, RawModule>,
     allow: Option<Vec<RawRule>>,
     max_concurrent_probes: Option<usize>,
+    max_connections: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -104,7 +104,7 @@ pub async fn run(
         diagnoses: Arc::new(Semaphore::new(config.max_concurrent_probes)),
         // Connections beyond this are answered 503 and closed without being read: each costs
         // a descriptor, and a flood must not take the ones probes need.
-        connections: Arc::new(Semaphore::new(config.max_concurrent_probes * 4 + 64)),
+        connections: Arc::new(Semaphore::new(config.max_connections)),
         metrics: metrics::Metrics::new(),
         config,
     });

@@ -363,6 +363,7 @@ async fn past_the_bound_requests_get_503_at_once_and_every_one_is_answered() {
     let target = full.addr().unwrap();
     let config = Config {
         max_concurrent_probes: 2,
+        max_connections: 256,
         ..Config::default()
     };
     let exporter = Exporter::start(config).await;
