@@ -96,7 +96,9 @@ fn load(args: &ServeArgs) -> Result<Config, String> {
     // Every connection and every probe is a descriptor (a diagnosis a few more): keep the
     // connections within what the open-file limit leaves after the probes.
     let budget = refused::scan::raise_open_file_limit().budget();
-    let room = budget.saturating_sub(config.max_concurrent_probes * 4).max(16);
+    let room = budget
+        .saturating_sub(config.max_concurrent_probes * 4)
+        .max(16);
     config.max_connections = config.max_connections.min(room);
     Ok(config)
 }

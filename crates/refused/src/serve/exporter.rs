@@ -3,16 +3,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
 use tokio::sync::Semaphore;
 
 use super::config::{FamilyChoice, IpFamily, ProbeModule, Prober, Tls};
-use super::{Allowlist, Format, encode};
+use super::{Allowlist, Format};
 use crate::connect::Address;
 use crate::diagnose::{self, diagnose};
 use crate::probe::{ProbeFailure, Readiness, probe};
@@ -38,27 +34,36 @@ pub enum Refusal {
 
 /// What a probe found, before it is rendered.
 #[derive(Debug, Default)]
-pub(crate) struct Findings {
-    success: bool,
-    duration: Duration,
-    dns: Duration,
-    family: Option<IpFamily>,
-    http: Option<HttpFindings>,
-    failure: Option<Failure>,
-    attempts: Vec<(String, bool, Duration)>,
+pub(super) struct Findings {
+    pub(super) success: bool,
+    pub(super) duration: Duration,
+    pub(super) dns: Duration,
+    pub(super) family: Option<IpFamily>,
+    pub(super) http: Option<HttpFindings>,
+    pub(super) failure: Option<Failure>,
+    pub(super) attempts: Vec<(String, bool, Duration)>,
+    pub(super) tls: Option<TlsFindings>,
+}
+
+/// blackbox's TLS metrics.
+#[derive(Debug)]
+pub(super) struct TlsFindings {
+    pub(super) version: String,
+    /// The earliest `notAfter` of the certificates sent, in Unix seconds.
+    pub(super) earliest_expiry: Option<i64>,
 }
 
 #[derive(Debug, Default)]
-struct HttpFindings {
-    status: u16,
-    ssl: bool,
+pub(super) struct HttpFindings {
+    pub(super) status: u16,
+    pub(super) ssl: bool,
 }
 
 #[derive(Debug)]
-struct Failure {
-    cause: String,
-    outcome: String,
-    summary: String,
+pub(super) struct Failure {
+    pub(super) cause: String,
+    pub(super) outcome: String,
+    pub(super) summary: String,
 }
 
 /// Turns the target text into the module's kind of target (blackbox's forms: `host:port` for
@@ -133,7 +138,10 @@ pub async fn run(
     format: Format,
 ) -> Result<(String, bool), Refusal> {
     let findings = find(module, target, allow, budget, diagnoses).await?;
-    Ok((render(&findings, module, format), findings.success))
+    Ok((
+        super::render::render(&findings, module, format),
+        findings.success,
+    ))
 }
 
 async fn find(
@@ -208,6 +216,15 @@ async fn find(
         http.status = report.http_status.unwrap_or(0);
         http.ssl = is_tls && report.http_status.is_some();
     }
+    findings.tls = report.tls.as_ref().map(|session| TlsFindings {
+        version: session.version.clone(),
+        earliest_expiry: session
+            .certificates
+            .iter()
+            .filter_map(|der| x509_parser::parse_x509_certificate(der).ok())
+            .map(|(_, cert)| cert.validity().not_after.timestamp())
+            .min(),
+    });
     findings.success = report.readiness.is_ready();
     if findings.success && (module.fail_if_ssl && is_tls || module.fail_if_not_ssl && !is_tls) {
         findings.success = false;
@@ -313,115 +330,6 @@ pub fn shorten(text: &str) -> String {
         _ => cut.as_str(),
     };
     format!("{}…", cut.trim_end_matches([',', ';', ':', ' ']))
-}
-
-type Labels = Vec<(&'static str, String)>;
-
-fn gauge(registry: &mut Registry, name: &str, help: &str, value: f64) {
-    let g = Gauge::<f64, AtomicU64>::default();
-    g.set(value);
-    registry.register(name, help, g);
-}
-
-fn labelled(registry: &mut Registry, name: &str, help: &str, series: &[(Labels, f64)]) {
-    let family = Family::<Labels, Gauge<f64, AtomicU64>>::default();
-    for (labels, value) in series {
-        family.get_or_create(labels).set(*value);
-    }
-    registry.register(name, help, family);
-}
-
-fn render(findings: &Findings, module: &ProbeModule, format: Format) -> String {
-    let mut registry = Registry::default();
-    let flag = |b: bool| if b { 1.0 } else { 0.0 };
-    gauge(
-        &mut registry,
-        "probe_dns_lookup_time_seconds",
-        "Returns the time taken for probe dns lookup in seconds",
-        findings.dns.as_secs_f64(),
-    );
-    if let Some(family) = findings.family {
-        let version = match family {
-            IpFamily::V4 => 4.0,
-            IpFamily::V6 => 6.0,
-        };
-        gauge(
-            &mut registry,
-            "probe_ip_protocol",
-            "Specifies whether probe ip protocol is IP4 or IP6",
-            version,
-        );
-    }
-    if let Some(http) = &findings.http {
-        gauge(
-            &mut registry,
-            "probe_http_status_code",
-            "Response HTTP status code",
-            f64::from(http.status),
-        );
-        gauge(
-            &mut registry,
-            "probe_http_ssl",
-            "Indicates if SSL was used for the final redirect",
-            flag(http.ssl),
-        );
-    }
-    if !findings.attempts.is_empty() {
-        let success: Vec<(Labels, f64)> = findings
-            .attempts
-            .iter()
-            .map(|(address, ok, _)| (vec![("address", address.clone())], flag(*ok)))
-            .collect();
-        labelled(
-            &mut registry,
-            "probe_attempt_success",
-            "Whether the connect to this address succeeded",
-            &success,
-        );
-        let durations: Vec<(Labels, f64)> = findings
-            .attempts
-            .iter()
-            .map(|(address, _, took)| (vec![("address", address.clone())], took.as_secs_f64()))
-            .collect();
-        labelled(
-            &mut registry,
-            "probe_attempt_duration_seconds",
-            "How long the connect to this address took",
-            &durations,
-        );
-    }
-    if let Some(failure) = &findings.failure {
-        let labels = vec![
-            ("cause", failure.cause.clone()),
-            ("outcome", failure.outcome.clone()),
-            ("summary", failure.summary.clone()),
-        ];
-        labelled(
-            &mut registry,
-            "probe_failure_info",
-            "Why the probe failed: the diagnosed cause, the connect outcome and a summary",
-            &[(labels, 1.0)],
-        );
-    }
-    gauge(
-        &mut registry,
-        "probe_module_timeout_seconds",
-        "The module's timeout",
-        module.timeout.as_secs_f64(),
-    );
-    gauge(
-        &mut registry,
-        "probe_duration_seconds",
-        "Returns how long the probe took to complete in seconds",
-        findings.duration.as_secs_f64(),
-    );
-    gauge(
-        &mut registry,
-        "probe_success",
-        "Displays whether or not the probe was a success",
-        flag(findings.success),
-    );
-    encode(&registry, format)
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ mod config;
 mod exporter;
 mod http;
 mod metrics;
+mod render;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -166,8 +166,8 @@ async fn an_open_and_a_refused_target_get_success_and_the_cause() {
     exporter.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http_modules_report_the_status_as_blackbox_does() {
+/// A plain HTTP server: 503 for `/down...`, else 204.
+async fn web_server() -> SocketAddr {
     let server = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
     let web = server.local_addr().unwrap();
     tokio::spawn(async move {
@@ -187,6 +187,12 @@ async fn http_modules_report_the_status_as_blackbox_does() {
             });
         }
     });
+    web
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_modules_report_the_status_as_blackbox_does() {
+    let web = web_server().await;
     let exporter = Exporter::start(Config::default()).await;
     let (_, body) = exporter
         .get(&format!("/probe?module=http_2xx&target=http://{web}/up"))
@@ -482,5 +488,79 @@ async fn a_blackbox_module_we_cannot_run_answers_400_with_the_reason() {
     let (status, body) = exporter.get("/probe?module=icmp&target=127.0.0.1").await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("the `icmp` prober"), "{body}");
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_targets_report_the_earliest_certificate_expiry_and_the_version() {
+    use crate::probe::tls::{pki, serve, tempfile_path};
+    let pki = pki((2020, 1, 1), (2099, 1, 1));
+    let web = serve(&pki).await;
+    let ca = tempfile_path::write(&pki.ca_pem);
+    let config = Config::from_yaml(&format!(
+        "modules:
+  https_2xx:
+    prober: http
+    http:
+      fail_if_not_ssl: true
+      tls_config:
+        ca_file: {ca}
+  tls_connect:
+    prober: tcp
+    tcp:
+      tls: true
+      tls_config:
+        ca_file: {ca}
+",
+        ca = ca.path.display()
+    ))
+    .unwrap();
+    let exporter = Exporter::start(config).await;
+    // 2099-01-01T00:00:00Z, the certificate's notAfter.
+    let expiry = Some(4_070_908_800.0);
+    for path in [
+        format!(
+            "/probe?module=https_2xx&target=https://localhost:{}/",
+            web.port()
+        ),
+        format!("/probe?module=tls_connect&target=localhost:{}", web.port()),
+    ] {
+        let (status, body) = exporter.get(&path).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            value(&body, "probe_success", &[]),
+            Some(1.0),
+            "{path}: {body}"
+        );
+        assert_eq!(
+            value(&body, "probe_ssl_earliest_cert_expiry", &[]),
+            expiry,
+            "{body}"
+        );
+        assert_eq!(
+            value(&body, "probe_tls_version_info", &[r#"version="TLS 1.3""#]),
+            Some(1.0),
+            "{body}"
+        );
+    }
+    let (_, body) = exporter
+        .get(&format!(
+            "/probe?module=https_2xx&target=https://localhost:{}/",
+            web.port()
+        ))
+        .await;
+    assert_eq!(value(&body, "probe_http_ssl", &[]), Some(1.0), "{body}");
+    // `fail_if_not_ssl`: the same module over plain HTTP fails, though the server answers.
+    let plain = web_server().await;
+    let (_, body) = exporter
+        .get(&format!("/probe?module=https_2xx&target=http://{plain}/"))
+        .await;
+    assert_eq!(
+        value(&body, "probe_http_status_code", &[]),
+        Some(204.0),
+        "{body}"
+    );
+    assert_eq!(value(&body, "probe_success", &[]), Some(0.0), "{body}");
+    assert!(body.contains("fail_if_not_ssl"), "{body}");
     exporter.stop().await;
 }
