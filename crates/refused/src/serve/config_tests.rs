@@ -99,22 +99,22 @@ fn modules_map_blackbox_fields_to_the_probe_options() {
     let text = "
 modules:
   strict:
-prober: http
-timeout: 2s
-http:
-  valid_status_codes: [200, 204]
-  preferred_ip_protocol: ip4
-  ip_protocol_fallback: false
-  fail_if_not_ssl: true
-  fail_if_body_not_matches_regexp: ['ok']
-  tls_config:
-    insecure_skip_verify: true
+    prober: http
+    timeout: 2s
+    http:
+      valid_status_codes: [200, 204]
+      preferred_ip_protocol: ip4
+      ip_protocol_fallback: false
+      fail_if_not_ssl: true
+      fail_if_body_not_matches_regexp: ['ok']
+      tls_config:
+        insecure_skip_verify: true
   tls_banner:
-prober: tcp
-tcp:
-  tls: true
+    prober: tcp
+    tcp:
+      tls: true
   pg:
-prober: postgres
+    prober: postgres
 ";
     let config = Config::from_yaml(text).unwrap();
     let Module::Probe(strict) = &config.modules["strict"] else {
