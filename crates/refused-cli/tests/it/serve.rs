@@ -540,3 +540,32 @@ fn sigterm_lets_the_probe_in_flight_answer_then_exits_0() {
     let status = eventually("the exit", || serve.0.try_wait().unwrap());
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn a_bad_allow_or_listen_address_is_a_usage_error_naming_it() {
+    let output = refused()
+        .args(["serve", "--allow", "10.0.0.0/33"])
+        .timeout(LIMIT)
+        .output()
+        .unwrap();
+    crate::common::assert_exit(&output, 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("`10.0.0.0/33` is not a CIDR block"),
+        "{stderr}"
+    );
+    // A port this test holds: the exporter cannot take it.
+    let held = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = held.local_addr().unwrap().to_string();
+    let output = refused()
+        .args(["serve", "--listen", &addr])
+        .timeout(LIMIT)
+        .output()
+        .unwrap();
+    crate::common::assert_exit(&output, 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on `{addr}`")),
+        "{stderr}"
+    );
+}
