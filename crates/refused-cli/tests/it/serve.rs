@@ -331,6 +331,7 @@ impl Pipeline {
             for name in [
                 "probe_success",
                 "probe_ip_protocol",
+                "probe_ip_addr_hash",
                 "probe_http_status_code",
             ] {
                 assert_eq!(
@@ -341,6 +342,7 @@ impl Pipeline {
             }
             assert!(sample(&ours, "probe_success").is_some(), "{ours}");
             assert!(sample(&ours, "probe_ip_protocol").is_some(), "{ours}");
+            assert!(sample(&ours, "probe_ip_addr_hash").is_some(), "{ours}");
             if *module == "http_2xx" {
                 assert!(sample(&ours, "probe_http_status_code").is_some(), "{ours}");
             }

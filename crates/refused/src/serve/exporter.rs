@@ -38,7 +38,8 @@ pub(super) struct Findings {
     pub(super) success: bool,
     pub(super) duration: Duration,
     pub(super) dns: Duration,
-    pub(super) family: Option<IpFamily>,
+    /// The address probed: the one that connected, else the first tried.
+    pub(super) address: Option<IpAddr>,
     pub(super) http: Option<HttpFindings>,
     pub(super) failure: Option<Failure>,
     pub(super) attempts: Vec<(String, bool, Duration)>,
@@ -190,7 +191,7 @@ async fn find(
             "{denied}{via} is not in the allowlist: nothing was sent"
         )));
     }
-    findings.family = chosen.first().map(|a| family_of(a.ip()));
+    findings.address = chosen.first().map(SocketAddr::ip);
     let target = target.pin(chosen);
 
     let probe_budget = deadline
@@ -209,7 +210,7 @@ async fn find(
         .rfind(|a| a.outcome.is_connected())
         .map(|a| &a.address)
     {
-        findings.family = Some(family_of(addr.ip()));
+        findings.address = Some(addr.ip());
     }
     let is_tls = target.scheme() == Scheme::Https;
     if let Some(http) = &mut findings.http {
@@ -309,13 +310,6 @@ fn dns_failure(
     });
     findings.duration = start.elapsed();
     findings
-}
-
-const fn family_of(ip: IpAddr) -> IpFamily {
-    match ip {
-        IpAddr::V4(_) => IpFamily::V4,
-        IpAddr::V6(_) => IpFamily::V6,
-    }
 }
 
 /// At most [`MAX_SUMMARY`] characters, cut at a word with `…` when longer.

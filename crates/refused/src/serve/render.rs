@@ -7,7 +7,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::config::{IpFamily, ProbeModule};
+use std::net::IpAddr;
+
+use super::config::ProbeModule;
 use super::exporter::{Findings, TlsFindings};
 use super::{Format, encode};
 
@@ -36,16 +38,19 @@ pub(super) fn render(findings: &Findings, module: &ProbeModule, format: Format) 
         "Returns the time taken for probe dns lookup in seconds",
         findings.dns.as_secs_f64(),
     );
-    if let Some(family) = findings.family {
-        let version = match family {
-            IpFamily::V4 => 4.0,
-            IpFamily::V6 => 6.0,
-        };
+    if let Some(address) = findings.address {
+        let version = if address.is_ipv4() { 4.0 } else { 6.0 };
         gauge(
             &mut registry,
             "probe_ip_protocol",
             "Specifies whether probe ip protocol is IP4 or IP6",
             version,
+        );
+        gauge(
+            &mut registry,
+            "probe_ip_addr_hash",
+            "Specifies the hash of IP address. It's useful to detect if the IP address changes.",
+            f64::from(ip_hash(address)),
         );
     }
     if let Some(http) = &findings.http {
@@ -138,4 +143,37 @@ fn render_tls(registry: &mut Registry, tls: &TlsFindings) {
         "Returns the TLS version used or NaN when unknown",
         &[(vec![("version", tls.version.clone())], 1.0)],
     );
+}
+
+/// blackbox exporter's `probe_ip_addr_hash`: FNV-1a (32 bits) of the address's bytes (4 for
+/// IPv4, 16 for IPv6), so the two exporters agree on it.
+fn ip_hash(address: IpAddr) -> u32 {
+    let bytes = match address {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    };
+    bytes.iter().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_of_the_address_bytes() {
+        // FNV-1a 32 of the empty input is the offset basis; of "a" (0x61) a known value.
+        assert_eq!(
+            [0x61_u8]
+                .iter()
+                .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b))
+                    .wrapping_mul(0x0100_0193)),
+            0xe40c_292c
+        );
+        assert_ne!(
+            ip_hash("127.0.0.1".parse().unwrap()),
+            ip_hash("127.0.0.2".parse().unwrap())
+        );
+    }
 }

@@ -24,7 +24,7 @@ struct Exporter {
 }
 
 impl Exporter {
-    async fn start(config: Config) -> Self {
+    fn start(config: Config) -> Self {
         // The deepest accept queue the kernel allows (somaxconn), for the flood.
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.bind((Ipv4Addr::LOCALHOST, 0).into()).unwrap();
@@ -110,7 +110,7 @@ async fn open_listener() -> SocketAddr {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_and_a_refused_target_get_success_and_the_cause() {
-    let exporter = Exporter::start(Config::default()).await;
+    let exporter = Exporter::start(Config::default());
     let open = open_listener().await;
     let refused = RefusedPort::v4().unwrap();
 
@@ -198,7 +198,7 @@ async fn web_server() -> SocketAddr {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_modules_report_the_status_as_blackbox_does() {
     let web = web_server().await;
-    let exporter = Exporter::start(Config::default()).await;
+    let exporter = Exporter::start(Config::default());
     let (_, body) = exporter
         .get(&format!("/probe?module=http_2xx&target=http://{web}/up"))
         .await;
@@ -235,7 +235,7 @@ async fn targets_outside_the_allowlist_get_403_and_no_packet() {
     config.allow_more(vec![AllowRule::cidr(
         "127.0.0.2/32".parse::<Cidr>().unwrap(),
     )]);
-    let exporter = Exporter::start(config).await;
+    let exporter = Exporter::start(config);
     let recorder = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = recorder.local_addr().unwrap().port();
 
@@ -286,7 +286,7 @@ async fn targets_outside_the_allowlist_get_403_and_no_packet() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_400_and_the_exporter_keeps_serving() {
-    let exporter = Exporter::start(Config::default()).await;
+    let exporter = Exporter::start(Config::default());
     let cases = [
         (
             "/probe?module=nope&target=127.0.0.1:1",
@@ -377,7 +377,7 @@ async fn past_the_bound_requests_get_503_at_once_and_every_one_is_answered() {
         max_connections: 256,
         ..Config::default()
     };
-    let exporter = Exporter::start(config).await;
+    let exporter = Exporter::start(config);
     let timeout = [("X-Prometheus-Scrape-Timeout-Seconds", "3")];
     let addr = exporter.addr;
     let slow: Vec<_> = (0..2)
@@ -431,7 +431,7 @@ fn open_files() -> usize {
 async fn shutdown_lets_the_probe_in_flight_answer() {
     let full = FullQueue::v4().unwrap();
     let target = full.addr().unwrap();
-    let exporter = Exporter::start(Config::default()).await;
+    let exporter = Exporter::start(Config::default());
     let addr = exporter.addr;
     let probe = tokio::spawn(async move {
         get(
@@ -458,7 +458,7 @@ async fn the_redis_module_speaks_to_a_real_redis() {
         return;
     };
     crate::probe::ready(&format!("redis://{}", redis.addr)).await;
-    let exporter = Exporter::start(Config::default()).await;
+    let exporter = Exporter::start(Config::default());
     let (status, body) = exporter
         .get(&format!("/probe?module=redis&target={}", redis.addr))
         .await;
@@ -481,7 +481,7 @@ async fn the_redis_module_speaks_to_a_real_redis() {
 async fn a_blackbox_module_we_cannot_run_answers_400_with_the_reason() {
     let config =
         Config::from_yaml(include_str!("../../src/serve/testdata/blackbox-debian.yml")).unwrap();
-    let exporter = Exporter::start(config).await;
+    let exporter = Exporter::start(config);
     let (status, body) = exporter
         .get("/probe?module=ssh_banner&target=127.0.0.1:22")
         .await;
@@ -520,7 +520,7 @@ async fn tls_targets_report_the_earliest_certificate_expiry_and_the_version() {
         ca = ca.path.display()
     ))
     .unwrap();
-    let exporter = Exporter::start(config).await;
+    let exporter = Exporter::start(config);
     // 2099-01-01T00:00:00Z, the certificate's notAfter.
     let expiry = Some(4_070_908_800.0);
     for path in [
