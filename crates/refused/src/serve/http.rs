@@ -106,10 +106,11 @@ async fn probe(
         Ok(params) => params,
         Err(why) => return refuse(Rejection::BadRequest, StatusCode::BAD_REQUEST, why),
     };
+    // The first value of a repeated parameter, as Go's `url.Values.Get` (blackbox) takes it.
     let param = |name: &str| {
         params
             .iter()
-            .rfind(|(k, _)| k == name)
+            .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
     let Some(target) = param("target").filter(|t| !t.is_empty()) else {

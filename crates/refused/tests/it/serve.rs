@@ -115,7 +115,10 @@ async fn an_open_and_a_refused_target_get_success_and_the_cause() {
     let refused = RefusedPort::v4().unwrap();
 
     let (status, body) = exporter
-        .get(&format!("/probe?module=tcp_connect&target={open}"))
+        // A repeated parameter's first value counts, as in blackbox (the second is forbidden).
+        .get(&format!(
+            "/probe?module=tcp_connect&target={open}&target=192.0.2.1:80&module=nope"
+        ))
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(value(&body, "probe_success", &[]), Some(1.0), "{body}");
