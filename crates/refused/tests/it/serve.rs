@@ -115,9 +115,9 @@ async fn an_open_and_a_refused_target_get_success_and_the_cause() {
     let refused = RefusedPort::v4().unwrap();
 
     let (status, body) = exporter
-        // A repeated parameter's first value counts, as in blackbox (the second is forbidden).
+        // A repeated parameter's first value counts, as in blackbox (the second is refused).
         .get(&format!(
-            "/probe?module=tcp_connect&target={open}&target=192.0.2.1:80&module=nope"
+            "/probe?module=tcp_connect&target={open}&target=unix:///nowhere&module=nope"
         ))
         .await;
     assert_eq!(status, 200, "{body}");
