@@ -9,6 +9,7 @@ mod deadline_lab;
 mod docs;
 mod proxy;
 mod scan;
+mod serve;
 mod terminal;
 mod unix;
 mod wait;

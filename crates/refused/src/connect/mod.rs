@@ -166,6 +166,11 @@ impl Dialer {
                 Duration::ZERO,
             ));
         };
+        if let Some(addrs) = target.pinned() {
+            return self
+                .dial_with(target.as_str(), waiting, || async { Ok(addrs.to_vec()) })
+                .await;
+        }
         self.dial_with(target.as_str(), waiting, || resolve(host, *port))
             .await
     }

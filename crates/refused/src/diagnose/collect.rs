@@ -76,7 +76,11 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         Endpoint::Tcp { host, port } => (host, *port),
     };
 
-    let addrs = match resolve::resolve_until(host, port, budget.network_until()).await {
+    let resolved = match target.pinned() {
+        Some(addrs) => Ok(addrs.to_vec()),
+        None => resolve::resolve_until(host, port, budget.network_until()).await,
+    };
+    let addrs = match resolved {
         Ok(addrs) => addrs,
         Err(err) => {
             facts.resolution = Resolution::Failed(err);
