@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::probe::{ProbeFailure, ProbeOptions, ProbeReport, Readiness, probe};
-use crate::target::Target;
+use crate::target::{Scheme, Target};
 
 /// The first pause between probes of a target.
 pub const FIRST_INTERVAL: Duration = Duration::from_millis(2);
@@ -14,6 +14,9 @@ pub const FIRST_INTERVAL: Duration = Duration::from_millis(2);
 /// refused local connect costs a few tens of µs, so 40 probes a second stay far under 1% of a
 /// core.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(25);
+/// How long a connection must stay open, once a target has closed one right after accepting
+/// it: enough for a proxy that forks per connection to fail its backend and close.
+const PROXY_SETTLE: Duration = Duration::from_millis(100);
 /// The longest one probe may take, even with a long wait ahead.
 const MAX_ATTEMPT: Duration = Duration::from_secs(3);
 
@@ -97,10 +100,22 @@ pub async fn wait(
     let mut pending: FuturesUnordered<_> = targets
         .iter()
         .enumerate()
-        .map(|(index, target)| probe_after(index, target, options, deadline, Duration::ZERO))
+        .map(|(index, target)| {
+            probe_after(
+                index,
+                target,
+                options.probe.clone(),
+                deadline,
+                Duration::ZERO,
+            )
+        })
         .collect();
     let mut pauses = vec![FIRST_INTERVAL; targets.len()];
     let mut streaks = vec![0u32; targets.len()];
+    // A target that closed a connection right after accepting it is a port proxy with nothing
+    // behind it: each later probe watches longer, so a proxy slow to close (one that forks per
+    // connection) cannot pass for ready on one lucky probe.
+    let mut settles = vec![options.probe.settle; targets.len()];
     let mut done = 0;
     while let Some((index, report)) = pending.next().await {
         let Some(report) = report else {
@@ -125,6 +140,11 @@ pub async fn wait(
                 report: &report,
             });
         }
+        if matches!(targets[index].scheme(), Scheme::Tcp | Scheme::Unix)
+            && matches!(report.readiness, Readiness::NotReady(_))
+        {
+            settles[index] = settles[index].max(PROXY_SETTLE);
+        }
         state[index].1 = Some(report);
         streaks[index] = if satisfied { streaks[index] + 1 } else { 0 };
         if streaks[index] >= options.successes.max(1) {
@@ -143,10 +163,14 @@ pub async fn wait(
         }
         let pause = pauses[index];
         pauses[index] = (pause.mul_f64(1.5)).min(options.interval.max(FIRST_INTERVAL));
+        let probe_options = ProbeOptions {
+            settle: settles[index],
+            ..options.probe.clone()
+        };
         pending.push(probe_after(
             index,
             &targets[index],
-            options,
+            probe_options,
             deadline,
             pause,
         ));
@@ -174,7 +198,7 @@ fn same_state(a: &Readiness, b: &Readiness) -> bool {
 async fn probe_after(
     index: usize,
     target: &Target,
-    options: &WaitOptions,
+    options: ProbeOptions,
     deadline: Option<Instant>,
     pause: Duration,
 ) -> (usize, Option<ProbeReport>) {
@@ -187,5 +211,5 @@ async fn probe_after(
     if budget.is_zero() {
         return (index, None);
     }
-    (index, Some(probe(target, &options.probe, budget).await))
+    (index, Some(probe(target, &options, budget).await))
 }
