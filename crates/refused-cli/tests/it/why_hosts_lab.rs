@@ -263,4 +263,19 @@ fn a_published_port_is_followed_to_the_container_behind_it() {
             .contains("docker run -p 46301:46303"),
         "{report}"
     );
+
+    // With the program listening where the rule sends it, the published port works, but not on
+    // loopback: Docker's rules skip 127.0.0.0/8 (its proxy listens there, when it runs).
+    let _right = in_server(SocketAddr::new(own.into(), 46302));
+    assert_eq!(cause(&why(&lab, &[&target])), "reachable");
+    let report = why(&lab, &["127.0.0.1:46301"]);
+    assert_eq!(cause(&report), "listening-on-other-address", "{report}");
+    assert_eq!(evidence(&report, "dnat").len(), 1, "{report}");
+    assert!(
+        report["suggestions"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{CLIENT_V4}:46301")),
+        "{report}"
+    );
 }

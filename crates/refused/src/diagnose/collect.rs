@@ -234,6 +234,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
             packet.oif = route::interface_to(ip, address.local);
             address.published = published(ruleset, &packet);
             address.blockers = Some(blockers(ruleset, &packet, address.published.as_ref()));
+            if address.published.is_none() && ip.is_loopback() {
+                address.published_beside = published_beside(ruleset, address.addr);
+            }
         }
         if !address.local {
             address.neighbour = host::neighbour(ip);
@@ -243,6 +246,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         let (dest, dest_local) = address
             .published
             .as_ref()
+            .or(address.published_beside.as_ref().map(|(_, p)| p))
             .map_or((ip, address.local), |p| (p.to.ip(), p.to_local));
         if !dest_local && !address.attempt.outcome.is_connected() {
             let ip = dest;
@@ -320,6 +324,20 @@ fn published(ruleset: &serde_json::Value, packet: &Packet) -> Option<Published> 
         rule,
         to,
     })
+}
+
+/// The port as the DNAT rules publish it on this host's other address, for a loopback address
+/// they skip.
+fn published_beside(
+    ruleset: &serde_json::Value,
+    addr: SocketAddr,
+) -> Option<(SocketAddr, Published)> {
+    let other = addresses::own_beside_loopback(addr.is_ipv4())?;
+    let mut packet = Packet::outgoing(Some(other), other, addr.port());
+    packet.dst_local = Some(true);
+    packet.oif = Interface::Named("lo".to_owned());
+    let found = published(ruleset, &packet)?;
+    Some((SocketAddr::new(other, addr.port()), found))
 }
 
 /// The rules of this host that stop a connection: its request on the way out (and, to an

@@ -104,6 +104,9 @@ pub struct AddressFacts {
     pub holder: Option<Holder>,
     /// A DNAT rule of this host that publishes the port elsewhere: the packets go there.
     pub published: Option<Published>,
+    /// For a loopback address the rules do not publish: the port as this host's other address
+    /// publishes it (Docker's rules skip 127.0.0.0/8, where its proxy listens instead).
+    pub published_beside: Option<(SocketAddr, Published)>,
 }
 
 /// A port this host publishes to another address by DNAT (Docker's `-p`, a port forward).
@@ -141,6 +144,7 @@ impl AddressFacts {
             route: None,
             holder: None,
             published: None,
+            published_beside: None,
         }
     }
 

@@ -489,6 +489,9 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
     if !on_port.is_empty() {
         return Ok(listening_elsewhere(address.addr, &on_port));
     }
+    if let Some(finding) = super::elsewhere::published_beside_loopback(facts, address) {
+        return Ok(finding);
+    }
     if let Some(foreign) = facts.foreign.first() {
         return Ok(other_namespace(
             facts,

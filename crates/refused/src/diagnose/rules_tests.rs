@@ -52,6 +52,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         route: None,
         holder: None,
         published: None,
+        published_beside: None,
     }
 }
 

@@ -23,6 +23,24 @@ pub fn holders_of(ip: IpAddr) -> Vec<Other> {
         .collect()
 }
 
+/// An address of our own namespace in `ip`'s family that is neither loopback nor link-local
+/// (the one a published port is reached at from this host), if it has one.
+pub fn own_beside_loopback(v4: bool) -> Option<IpAddr> {
+    if v4 {
+        let text = std::fs::read_to_string("/proc/thread-self/net/fib_trie").ok()?;
+        fib_trie_locals(&text)
+            .into_iter()
+            .find(|(ip, length)| *length == 32 && !ip.is_loopback() && !ip.is_link_local())
+            .map(|(ip, _)| IpAddr::V4(ip))
+    } else {
+        let text = std::fs::read_to_string("/proc/thread-self/net/if_inet6").ok()?;
+        if_inet6_addresses(&text)
+            .into_iter()
+            .find(|ip| !ip.is_loopback() && !ip.is_unicast_link_local())
+            .map(IpAddr::V6)
+    }
+}
+
 /// Whether the text of `fib_trie` (IPv4) or `if_inet6` (IPv6) holds `ip` as a local address.
 pub fn holds(text: &str, ip: IpAddr) -> bool {
     match ip {
