@@ -122,7 +122,9 @@ def test_ctrl_c_interrupts_a_wait_for_ever():
 
     with refused_port(47597) as port:
         code = (
-            "import refused, sys\n"
+            "import refused, signal, sys\n"
+            # A shell's background job inherits SIGINT ignored, and Python then leaves it so.
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
             "print('waiting', flush=True)\n"
             f"refused.wait('127.0.0.1:{port}', timeout=None)\n"
         )
