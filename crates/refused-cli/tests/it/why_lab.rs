@@ -219,6 +219,17 @@ fn a_listener_in_another_namespace_is_found() {
         let listener = evidence(&report, "listener")[0];
         assert_eq!(listener["port"], port);
         assert_eq!(listener["netns"], lab.server.name(), "{report}");
+        // Inside the namespace it is reached on loopback; from here, at the namespace's own
+        // address, not at the address that was asked.
+        let fixes = report["suggestions"].to_string();
+        assert!(
+            fixes.contains(&format!("check 127.0.0.1:{port}")),
+            "{report}"
+        );
+        assert!(
+            fixes.contains(&format!("check {SERVER_V4}:{port}")),
+            "{report}"
+        );
     }
 }
 

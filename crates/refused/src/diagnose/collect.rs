@@ -37,6 +37,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         addresses: Vec::new(),
         listeners: None,
         foreign: Vec::new(),
+        foreign_reach: None,
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
         ipv6_usable: true,
@@ -197,6 +198,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                     });
                 }
                 held(facts, port, own, foreign.listeners);
+                facts.foreign_reach = facts.foreign.first().and_then(reach_from_here);
             }
             Err(err) => facts.unseen.push(Unseen {
                 what: format!("this host's socket tables ({err})"),
@@ -267,6 +269,28 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
             }
         }
     }
+}
+
+/// Where this namespace reaches a listener of another namespace: the address it is bound to,
+/// or, bound to every address, its namespace's own.
+fn reach_from_here(foreign: &HeldListener) -> Option<SocketAddr> {
+    let bound = foreign.listener.address;
+    let ip = if bound.is_unspecified() {
+        // The socket's owner may live in another namespace than the socket (it entered this
+        // one to make it): a named namespace is read by its name.
+        let netns = foreign.netns.clone()?;
+        let pid = match netns {
+            netns::Namespace::Named(_) => None,
+            _ => foreign.pid,
+        };
+        let ns = netns::Other { netns, pid };
+        addresses::of_namespace_beside_loopback(&ns, bound.is_ipv4())?
+    } else if bound.is_loopback() {
+        return None;
+    } else {
+        bound
+    };
+    Some(SocketAddr::new(ip, foreign.listener.port))
 }
 
 /// The route of this host that failed the attempt: the kernel's lookup fails the same way.

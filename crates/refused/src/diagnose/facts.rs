@@ -27,6 +27,9 @@ pub struct Facts {
     pub listeners: Option<Vec<HeldListener>>,
     /// Listeners on the target's port in other namespaces of this host.
     pub foreign: Vec<HeldListener>,
+    /// Where this namespace reaches the first of them: its namespace's own address (a
+    /// container's IP) and the port, when it listens there too.
+    pub foreign_reach: Option<SocketAddr>,
     /// The ephemeral port range (read only when a connect failed).
     pub ephemeral_ports: Option<(u16, u16)>,
     /// Whether IPv6 works on this host (read only when a connect failed).

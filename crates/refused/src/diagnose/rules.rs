@@ -709,17 +709,35 @@ fn other_namespace(
         format!("nothing listens on port {port} here, but {} listens on {} in another network namespace ({netns})", foreign.owner(), foreign.endpoint()),
     )
     .evidence(all.iter().map(|l| Evidence::Listener(l.clone())));
-    match (foreign.container, &foreign.netns, foreign.pid) {
+    // Inside its namespace, the listener is reached where it is bound (loopback for every
+    // address); from here, at its namespace's own address, when it has one.
+    let inside = if foreign.listener.address.is_unspecified() {
+        let loopback = if foreign.listener.address.is_ipv4() {
+            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        };
+        SocketAddr::new(loopback, foreign.listener.port).to_string()
+    } else {
+        foreign.endpoint()
+    };
+    let finding = match (foreign.container, &foreign.netns, foreign.pid) {
         (Some(runtime), _, _) if runtime.has_run_publish() => finding
             .suggest(format!("publish the port: `{runtime} run -p {port}:{port} ...` (compose: `ports: [\"{port}:{port}\"]`)")),
         (Some(_), _, _) => finding.suggest(format!("expose port {port} of the container (a Service or a port mapping)")),
         (None, Some(Namespace::Named(name)), _) => finding
-            .suggest(format!("connect from inside it: `sudo ip netns exec {name} {program} check {}`", foreign.reach_at(addr.ip())))
+            .suggest(format!("connect from inside it: `sudo ip netns exec {name} {program} check {inside}`"))
             .suggest("or forward the port into it (a veth and a route, or `socat`)"),
         (None, _, Some(pid)) => finding
-            .suggest(format!("connect from inside it: `sudo nsenter -t {pid} -n {program} check {}`", foreign.reach_at(addr.ip())))
+            .suggest(format!("connect from inside it: `sudo nsenter -t {pid} -n {program} check {inside}`"))
             .suggest("or forward the port into it"),
         (None, _, None) => finding.suggest("connect from inside that namespace, or forward the port into it"),
+    };
+    match facts.foreign_reach {
+        Some(reach) => finding.suggest(format!(
+            "from this host it is reached at its namespace's own address: `{program} check {reach}`"
+        )),
+        None => finding,
     }
 }
 

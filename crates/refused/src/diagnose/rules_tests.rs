@@ -23,6 +23,7 @@ fn facts(target: &str) -> Facts {
         addresses: Vec::new(),
         listeners: Some(Vec::new()),
         foreign: Vec::new(),
+        foreign_reach: None,
         ephemeral_ports: Some((32768, 60999)),
         ipv6_usable: true,
         unix: None,
