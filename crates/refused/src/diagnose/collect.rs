@@ -43,6 +43,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         ipv6_usable: true,
         unix: None,
         unseen: Vec::new(),
+        legacy_rules: false,
         program: options.program.clone(),
         probe: None,
         privilege: if host::is_root() {
@@ -411,6 +412,7 @@ fn legacy_tables(facts: &mut Facts) {
         return;
     };
     for legacy in found.iter().filter(|l| l.may_matter()) {
+        facts.legacy_rules = true;
         let rules = legacy
             .rules
             .map_or_else(String::new, |n| format!(" ({n} rules or policies)"));

@@ -108,7 +108,7 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
 fn most_specific(facts: &Facts) -> Result<Finding, Unexplained> {
     let mut best: Option<Finding> = None;
     for address in &facts.addresses {
-        let finding = explain(facts, address)?;
+        let finding = hedged(explain(facts, address)?, facts, address);
         if best
             .as_ref()
             .is_none_or(|b| finding.cause.specificity() > b.cause.specificity())
@@ -255,6 +255,44 @@ pub fn resolution_evidence(facts: &Facts) -> Vec<Evidence> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// A cause the unread part of this host's firewall could also explain, said so: without root
+/// nft shows nothing, and iptables-legacy rules are never evaluated; a local reject, drop or
+/// DNAT rule among them would look the same.
+fn hedged(mut finding: Finding, facts: &Facts, address: &AddressFacts) -> Finding {
+    let unread = address.blockers.is_none();
+    let unsure = match finding.cause {
+        Cause::Closed | Cause::Filtered => facts.legacy_rules,
+        Cause::Rejected => unread || facts.legacy_rules,
+        Cause::NoListener => unread && address.local,
+        _ => false,
+    };
+    if !unsure || finding.summary.contains("could not be read") {
+        return finding;
+    }
+    let what = if finding.cause == Cause::NoListener {
+        "a DNAT rule of this host that publishes the port elsewhere"
+    } else {
+        "a rule of this host's own firewall"
+    };
+    let which = if unread {
+        "this host's firewall rules could not be read"
+    } else {
+        "this host's iptables-legacy rules were not evaluated"
+    };
+    finding.summary = format!(
+        "{}; {which}, and {what} would look the same",
+        finding.summary
+    );
+    finding.suggestions.push(if unread {
+        "run as root to read this host's firewall rules: as root `refused why` tells them apart"
+            .to_owned()
+    } else {
+        "`sudo iptables-legacy-save` shows the legacy rules (and `sudo ip6tables-legacy-save`)"
+            .to_owned()
+    });
+    finding
 }
 
 /// Explains one failed address.

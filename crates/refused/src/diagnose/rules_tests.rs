@@ -28,6 +28,7 @@ fn facts(target: &str) -> Facts {
         ipv6_usable: true,
         unix: None,
         unseen: Vec::new(),
+        legacy_rules: false,
         program: "refused".to_owned(),
         probe: None,
         privilege: Privilege::User,
@@ -1014,4 +1015,48 @@ fn systemctl_is_suggested_only_where_systemd_runs() {
         }
         None => assert_eq!(with_systemd.suggestions, without.suggestions),
     }
+}
+
+#[test]
+fn what_the_unread_rules_could_explain_is_said() {
+    // Without root, a fast EHOSTUNREACH may be this host's own `reject with icmp ...` rule.
+    let mut address = tried("192.0.2.7:7003", Outcome::HostUnreachable, 1);
+    address.blockers = None;
+    let finding = infer(&one("192.0.2.7:7003", address)).unwrap();
+    assert_eq!(finding.cause, Cause::Rejected);
+    assert!(finding.summary.contains("could not be read"), "{finding:?}");
+    // With legacy rules unevaluated, a remote reset is not stated as certain.
+    let f = Facts {
+        legacy_rules: true,
+        ..one(
+            "192.0.2.7:7007",
+            tried("192.0.2.7:7007", Outcome::Refused, 1),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::Closed);
+    assert!(finding.summary.contains("iptables-legacy"), "{finding:?}");
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("iptables-legacy-save")),
+        "{finding:?}"
+    );
+    // Nothing on a local port, the rules unread: a DNAT rule may publish it elsewhere.
+    let mut address = tried("127.0.0.1:8080", Outcome::Refused, 0);
+    address.blockers = None;
+    let finding = infer(&one("127.0.0.1:8080", address)).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert!(finding.summary.contains("DNAT"), "{finding:?}");
+    // Read, and nothing: no hedge.
+    let finding = infer(&one(
+        "127.0.0.1:8080",
+        tried("127.0.0.1:8080", Outcome::Refused, 0),
+    ))
+    .unwrap();
+    assert!(
+        !finding.summary.contains("would look the same"),
+        "{finding:?}"
+    );
 }

@@ -376,18 +376,23 @@ pub mod tls {
 #[tokio::test]
 async fn a_proxy_that_closed_once_is_watched_longer_by_wait() {
     // A proxy that forks per connection closes at a moment that varies: at once the first time,
-    // 30 ms after the accept the next (past the default 5 ms settle). Once a close was seen,
-    // `wait` must not take a later lucky probe for ready.
+    // 50 ms after the accept the next (past a 30 ms settle: the margins keep a loaded machine's
+    // delays from deciding). Once a close was seen, `wait` must not take a later lucky probe
+    // for ready.
     let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let proxy = fake(move |stream| {
         if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
-            std::thread::sleep(Duration::from_millis(30));
+            std::thread::sleep(Duration::from_millis(50));
         }
         drop(stream);
     });
     let target: Target = format!("tcp://{proxy}").parse().unwrap();
     let options = WaitOptions {
         timeout: Some(Duration::from_millis(600)),
+        probe: ProbeOptions {
+            settle: Duration::from_millis(30),
+            ..ProbeOptions::default()
+        },
         ..WaitOptions::default()
     };
     let result = wait(std::slice::from_ref(&target), &options, |_| {}).await;
