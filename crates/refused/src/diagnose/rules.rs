@@ -211,9 +211,11 @@ fn not_ready(facts: &Facts, addr: SocketAddr, readiness: &Readiness) -> Finding 
         .flatten()
         .filter(|l| l.listener.port == addr.port() && l.listener.accepts(addr.ip()))
         .collect();
-    let mut finding = Finding::new(Cause::NotReady, summary).evidence(listed(&holders));
-    if matches!(scheme, Scheme::Tcp) {
-        finding = finding.suggest(proxy_fix(holders.first().copied()));
+    let finding = Finding::new(Cause::NotReady, summary).evidence(listed(&holders));
+    if matches!(scheme, Scheme::Tcp | Scheme::Unix) {
+        // Closed as soon as accepted: waiting does not help a proxy whose backend is down or
+        // unreachable (a container's program bound to its own loopback looks the same).
+        return finding.suggest(proxy_fix(holders.first().copied()));
     }
     finding.suggest(format!(
         "the service is up but not ready: wait for it (`{} wait {}`), or look at its logs",
@@ -225,11 +227,13 @@ fn not_ready(facts: &Facts, addr: SocketAddr, readiness: &Readiness) -> Finding 
 pub(super) fn proxy_fix(holder: Option<&HeldListener>) -> String {
     match holder.and_then(|h| h.process.as_deref()) {
         Some("docker-proxy") => "docker-proxy publishes this port, but the container behind it \
-            does not answer: `docker ps` (is it running?) and `docker logs` on it"
+            does not answer: `docker ps` (is it running?) and `docker logs` on it; a program in \
+            the container must listen on 0.0.0.0, not on its own 127.0.0.1"
             .to_owned(),
         Some(process) => format!(
             "{process} accepts and drops the connection: if it is a proxy or load balancer, \
-             the backend behind it is down; else look at its logs for why it closes"
+             the backend behind it is down or does not accept from it (a backend bound to its \
+             own 127.0.0.1 in a container); else look at its logs for why it closes"
         ),
         None => "a port proxy or load balancer whose backend is down does this; else the \
             server closes connections on purpose (an allowlist, a limit): look at its logs"
