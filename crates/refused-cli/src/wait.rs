@@ -10,10 +10,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use refused::Target;
-use refused::connect::HumanDuration;
+use refused::connect::{HumanDuration, as_millis};
 use refused::diagnose::{self, Options};
 use refused::probe::ProbeReport;
-use refused::wait::{Until, WaitEvent, WaitOptions, wait};
+use refused::wait::{Goal, TargetState, Until, WaitEvent, WaitOptions, wait};
 use serde::Serialize;
 
 use crate::EXIT_DOWN;
@@ -37,7 +37,7 @@ pub async fn run(args: WaitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let options = WaitOptions {
         timeout: args.timeout.limit(),
         until: if args.any { Until::Any } else { Until::All },
-        down: args.down,
+        goal: if args.down { Goal::Down } else { Goal::Ready },
         interval: args.interval,
         successes: args.successes,
         probe: args.probe.options(),
@@ -52,7 +52,7 @@ pub async fn run(args: WaitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     } else {
         Mode::Lines
     };
-    let display = RefCell::new(Display::new(mode, &targets, args.down));
+    let display = RefCell::new(Display::new(mode, &targets, options.goal));
     let waiting = wait(&targets, &options, |event| {
         display.borrow_mut().event(&event);
     });
@@ -115,26 +115,19 @@ async fn signalled() -> u8 {
 /// For each target not done: its last probe and, when it did not connect, the cause.
 async fn report_timeout(
     targets: &[Target],
-    state: &[(bool, Option<ProbeReport>)],
+    states: &[TargetState],
     args: &WaitArgs,
     mode: Mode,
 ) -> anyhow::Result<()> {
     let waited = args.timeout;
-    for (target, (done, last)) in targets.iter().zip(state) {
-        if *done {
+    for (target, state) in targets.iter().zip(states) {
+        if state.done {
             continue;
         }
-        let last_text = last
-            .as_ref()
-            .map_or_else(|| "never probed".to_owned(), |r| r.readiness.to_string());
-        let connected = last.as_ref().is_some_and(|r| {
-            !matches!(
-                r.readiness,
-                refused::probe::Readiness::Failed(refused::probe::ProbeFailure::Connect(_))
-            )
-        });
+        let last = state.last.as_ref();
+        let last_text = last.map_or_else(|| "never probed".to_owned(), |r| r.readiness.to_string());
         // A service that connects but is not ready needs no `why`: its own reason says it.
-        let cause = if args.down || connected {
+        let cause = if args.down || !state.is_connect_failure() {
             None
         } else {
             let options = Options {
@@ -144,13 +137,15 @@ async fn report_timeout(
             diagnose::diagnose(target, &options).await.ok()
         };
         if mode == Mode::Json {
-            output::json_line(&TimeoutEvent {
-                event: "timeout",
-                target: target.to_string(),
-                last: last.as_ref(),
-                cause: cause.as_ref().map(|d| d.cause.as_label()),
-                why: cause.as_ref().map(|d| d.summary.as_str()),
-            })?;
+            output::json_line(
+                "timeout",
+                &TimeoutEvent {
+                    target: target.to_string(),
+                    last,
+                    cause: cause.as_ref().map(|d| d.cause.as_label()),
+                    summary: cause.as_ref().map_or(&last_text, |d| &d.summary),
+                },
+            )?;
             continue;
         }
         let mut err = anstream::stderr().lock();
@@ -169,21 +164,24 @@ async fn report_timeout(
     Ok(())
 }
 
+/// `kind: "timeout"`: a target not done when the time ran out.
 #[derive(Serialize)]
 struct TimeoutEvent<'a> {
-    event: &'static str,
     target: String,
     last: Option<&'a ProbeReport>,
+    /// `refused why`'s cause, when the last probe did not connect.
     cause: Option<&'static str>,
-    why: Option<&'a str>,
+    /// Why it is not done: the diagnosis's sentence, else the last probe's.
+    summary: &'a str,
 }
 
+/// `kind: "probe"` (with the probe's fields), `"ready"` or `"down"` (the goal reached).
 #[derive(Serialize)]
 struct StateEvent<'a> {
-    event: &'static str,
     target: String,
     /// When, from the start of the wait.
-    at_ms: f64,
+    #[serde(rename = "at_ms", serialize_with = "as_millis")]
+    at: Duration,
     #[serde(flatten)]
     report: Option<&'a ProbeReport>,
 }
@@ -204,7 +202,7 @@ enum Mode {
 struct Display<'a> {
     mode: Mode,
     targets: &'a [Target],
-    down: bool,
+    goal: Goal,
     start: Instant,
     lines: Vec<String>,
     /// Which targets are done (for the summary line of those that do not fit on the screen).
@@ -216,11 +214,11 @@ struct Display<'a> {
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
 impl<'a> Display<'a> {
-    fn new(mode: Mode, targets: &'a [Target], down: bool) -> Self {
+    fn new(mode: Mode, targets: &'a [Target], goal: Goal) -> Self {
         Self {
             mode,
             targets,
-            down,
+            goal,
             start: Instant::now(),
             lines: vec!["waiting".to_owned(); targets.len()],
             done: vec![false; targets.len()],
@@ -234,26 +232,30 @@ impl<'a> Display<'a> {
         let (index, text) = match event {
             WaitEvent::Changed { index, report } => {
                 if self.mode == Mode::Json {
-                    let _ = output::json_line(&StateEvent {
-                        event: "probe",
-                        target: self.targets[*index].to_string(),
-                        at_ms: elapsed.as_secs_f64() * 1e3,
-                        report: Some(report),
-                    });
+                    let _ = output::json_line(
+                        "probe",
+                        &StateEvent {
+                            target: self.targets[*index].to_string(),
+                            at: elapsed,
+                            report: Some(report),
+                        },
+                    );
                 }
                 (*index, report.readiness.to_string())
             }
             WaitEvent::Done { index } => {
                 self.done[*index] = true;
                 if self.mode == Mode::Json {
-                    let _ = output::json_line(&StateEvent {
-                        event: if self.down { "down" } else { "ready" },
-                        target: self.targets[*index].to_string(),
-                        at_ms: elapsed.as_secs_f64() * 1e3,
-                        report: None,
-                    });
+                    let _ = output::json_line(
+                        self.goal.as_label(),
+                        &StateEvent {
+                            target: self.targets[*index].to_string(),
+                            at: elapsed,
+                            report: None,
+                        },
+                    );
                 }
-                let done = if self.down { "down" } else { "ready" };
+                let done = self.goal.as_label();
                 (
                     *index,
                     format!("{GOOD}{done}{GOOD:#} after {}", HumanDuration(elapsed)),
@@ -287,15 +289,7 @@ impl<'a> Display<'a> {
 
     /// Whether a probe is the state this wait is for.
     fn ends(&self, report: &ProbeReport) -> bool {
-        let refused = matches!(
-            report.readiness,
-            refused::probe::Readiness::Failed(refused::probe::ProbeFailure::Connect(_))
-        );
-        if self.down {
-            refused
-        } else {
-            report.readiness.is_ready()
-        }
+        self.goal.is_met(&report.readiness)
     }
 
     /// Redraws one line per target in place. Each line is clipped to the terminal's width (a

@@ -18,7 +18,6 @@
 //! # }
 //! ```
 
-pub mod cause;
 mod collect;
 mod commands;
 mod elsewhere;
@@ -34,7 +33,9 @@ use crate::connect::{Attempt, as_millis};
 use crate::probe::ProbeOptions;
 use crate::target::Target;
 
-pub use cause::Cause;
+// The cause vocabulary lives beside the outcomes (the probe and the connect error name causes
+// too); `diagnose::cause` and `diagnose::Cause` stay where callers found them.
+pub use crate::cause::{self, Cause};
 pub use evidence::{
     Blocker, Class, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener, Hook,
     Listener, Mode, NameSource, Neighbour, Owner, Permission, Process, RejectingRoute, RouteKind,

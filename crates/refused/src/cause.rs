@@ -1,4 +1,6 @@
-//! The cause of a diagnosis: DESIGN.md's vocabulary, one root cause a person must fix.
+//! The cause of a diagnosis: the contract's vocabulary (docs/contract.md), one root cause a
+//! person must fix. `check` and `wait` name a probe's result with it too, where the probe alone
+//! proves the cause.
 
 use std::fmt;
 
