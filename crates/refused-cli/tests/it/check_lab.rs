@@ -31,7 +31,7 @@ fn dns_failures_are_told_apart() {
     let listener = lab.half_working_names().unwrap();
     let port = listener.local_addr().unwrap().port();
     // Two addresses, the IPv6 one refused: happy eyeballs connects through IPv4.
-    assert_eq!(reason(&lab, &format!("web.lab.test:{port}")), "connected");
+    assert_eq!(reason(&lab, &format!("web.lab.test:{port}")), "reachable");
     assert_eq!(reason(&lab, "missing.lab.test:80"), "dns-not-found");
     assert_eq!(reason(&lab, "txtonly.lab.test:80"), "dns-no-address");
 }
@@ -115,7 +115,7 @@ fn a_link_local_target_names_its_interface() {
     // only when the zone is wrong, and connects when it names the client's own veth.
     assert_eq!(
         reason(&lab, &format!("[{link_local}%eth0]:7011")),
-        "connected"
+        "reachable"
     );
     let output = lab
         .client

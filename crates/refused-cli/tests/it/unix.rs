@@ -119,8 +119,9 @@ fn what_is_not_a_socket_is_named_by_check_and_why() {
             .unwrap();
         let report = json(&output);
         assert_eq!(report["state"], "down", "{report}");
-        // The attempt's outcome stays what the kernel said.
-        assert_eq!(report["reason"], "refused", "{report}");
+        // The reason is `why`'s cause; the attempt's outcome stays what the kernel said.
+        assert_eq!(report["reason"], "socket-missing", "{report}");
+        assert_eq!(report["attempts"][0]["outcome"], "refused", "{report}");
         assert_eq!(report["attempts"][0]["errno"], 111, "{report}");
 
         let report = why_json(plain(), &path);

@@ -192,7 +192,8 @@ impl State {
 
 impl std::fmt::Display for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_label())
+        // `pad`: a column of states (`{:<4}`) lines up.
+        f.pad(self.as_label())
     }
 }
 
@@ -224,7 +225,7 @@ impl Reason {
 
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_label())
+        f.pad(self.as_label())
     }
 }
 
