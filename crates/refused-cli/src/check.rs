@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use refused::connect::{Attempt, HumanDuration, as_millis};
 use refused::Target;
+use refused::connect::{Attempt, HumanDuration, as_millis};
 use refused::probe::{ProbeOptions, Readiness, Reason, State, probe};
 use serde::Serialize;
 

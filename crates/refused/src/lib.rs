@@ -37,11 +37,11 @@ mod sys;
 pub mod target;
 pub mod wait;
 
+pub use cause::Cause;
 pub use connect::{
     Attempt, Backoff, ConnectError, ConnectErrorKind, Connected, Dialer, Jitter, RetryPolicy,
     blocking, connect,
 };
-pub use cause::Cause;
 pub use outcome::Outcome;
 pub use resolve::{ResolveError, ResolveErrorKind};
 pub use target::{Endpoint, Host, Port, Scheme, Target, TargetError, TargetErrorKind};

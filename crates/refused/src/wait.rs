@@ -415,7 +415,10 @@ mod tests {
         // Two pauses of 2 and 3 ms (each rounded up to the timer's millisecond at most).
         assert!(done - up <= 7 * MS, "up at {up:?}, done at {done:?}");
         assert!(done - up >= 5 * MS, "up at {up:?}, done at {done:?}");
-        assert!(result.targets[0].probes > 3, "refused probes, then three ready");
+        assert!(
+            result.targets[0].probes > 3,
+            "refused probes, then three ready"
+        );
     }
 
     /// `Goal::Down`: done at the first failed connect after the listener closes.

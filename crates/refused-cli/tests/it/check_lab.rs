@@ -18,6 +18,7 @@ fn reason(lab: &Lab, target: &str) -> String {
             String::from_utf8_lossy(&output.stderr)
         )
     });
+    crate::schema::assert_valid(crate::schema::Schema::Check, &report);
     let expected_exit = i32::from(report["state"] != "up");
     assert_eq!(output.status.code(), Some(expected_exit), "{target}");
     report["reason"].as_str().unwrap().to_owned()

@@ -8,6 +8,7 @@ mod compat;
 mod docs;
 mod proxy;
 mod scan;
+mod schema;
 mod terminal;
 mod unix;
 mod wait;

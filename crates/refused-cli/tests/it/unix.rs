@@ -55,6 +55,7 @@ fn json(output: &Output) -> Value {
 fn why_json(mut command: Command, path: &Path) -> Value {
     let output = command.args(["why", "--json"]).arg(path).output().unwrap();
     let report = json(&output);
+    crate::schema::assert_valid(crate::schema::Schema::Why, &report);
     assert_eq!(output.status.code(), Some(1), "{report}");
     report
 }

@@ -226,13 +226,13 @@ fn json_events_say_each_change_and_the_end() {
             )
         })
         .collect();
-    assert_eq!(
-        kinds,
-        [("probe", "down"), ("probe", "up"), ("ready", "")]
-    );
+    assert_eq!(kinds, [("probe", "down"), ("probe", "up"), ("ready", "")]);
     assert_eq!(events[0]["reason"], "refused");
     assert_eq!(events[1]["reason"], "reachable");
-    assert!(events.iter().all(|e| e["schema_version"] == 1), "{events:?}");
+    assert!(
+        events.iter().all(|e| e["schema_version"] == 1),
+        "{events:?}"
+    );
 }
 
 #[test]

@@ -27,6 +27,7 @@ fn diagnosis(mut command: Command, args: &[&str]) -> Value {
             String::from_utf8_lossy(&output.stderr)
         )
     });
+    crate::schema::assert_valid(crate::schema::Schema::Why, &report);
     let expected_exit = i32::from(report["cause"] != "reachable");
     assert_eq!(output.status.code(), Some(expected_exit), "{report}");
     report

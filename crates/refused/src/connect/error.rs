@@ -391,11 +391,23 @@ mod tests {
             )
         };
         let cases = [
-            (unix_attempt(Outcome::Other(Some(libc::ENOENT))), Some(Cause::SocketMissing)),
-            (unix_attempt(Outcome::Other(Some(libc::EPROTOTYPE))), Some(Cause::SocketMissing)),
+            (
+                unix_attempt(Outcome::Other(Some(libc::ENOENT))),
+                Some(Cause::SocketMissing),
+            ),
+            (
+                unix_attempt(Outcome::Other(Some(libc::EPROTOTYPE))),
+                Some(Cause::SocketMissing),
+            ),
             (unix_attempt(Outcome::Refused), Some(Cause::SocketStale)),
-            (unix_attempt(Outcome::PermissionDenied), Some(Cause::SocketPermissionDenied)),
-            (unix_attempt(Outcome::Other(Some(libc::EAGAIN))), Some(Cause::ListenQueueFull)),
+            (
+                unix_attempt(Outcome::PermissionDenied),
+                Some(Cause::SocketPermissionDenied),
+            ),
+            (
+                unix_attempt(Outcome::Other(Some(libc::EAGAIN))),
+                Some(Cause::ListenQueueFull),
+            ),
             (unix_attempt(Outcome::Other(Some(libc::EIO))), None),
             // A TCP refusal may be any of several causes: only a diagnosis tells.
             (attempt(80, Outcome::Refused), None),
