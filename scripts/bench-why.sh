@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "hyperfine is needed: apt-get install hyperfine" >&2; exit 2; }
 cargo build --release --quiet
-bin=target/release/refused
+bin=${CARGO_TARGET_DIR:-target}/release/refused
 
 # A port that refuses (bound by nobody: picked, then released) and a listener that accepts.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

@@ -212,7 +212,7 @@ pub struct WhyArgs {
     #[arg(value_name = "TARGET", required = true)]
     pub target: String,
 
-    /// How long each connect attempt (and the name lookup) may take: 500ms, 3s, 1m; `0`: no
+    /// How long the whole diagnosis may take, name lookup included: 500ms, 3s, 1m; `0`: no
     /// limit but the system's own.
     #[arg(long, short = 't', default_value = "3s", value_parser = parse_timeout)]
     pub timeout: Timeout,
@@ -462,7 +462,8 @@ pub struct CheckArgs {
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
 
-    /// How long each target may take: 500ms, 3s, 1m; `0`: no limit but the system's own.
+    /// How long each target may take, name lookup included: 500ms, 3s, 1m; `0`: no limit but
+    /// the system's own.
     #[arg(long, short = 't', default_value = "3s", value_parser = parse_timeout)]
     pub timeout: Timeout,
 

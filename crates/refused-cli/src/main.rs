@@ -6,6 +6,7 @@ mod docs;
 mod duration;
 mod output;
 mod scan;
+mod signals;
 mod usage;
 mod wait;
 mod why;
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 use crate::args::{Cli, Command};
+use crate::signals::Signals;
 
 /// Exit status: the target is not reachable (diagnosed), or a check failed.
 const EXIT_DOWN: u8 = 1;
@@ -57,9 +59,6 @@ fn run() -> anyhow::Result<ExitCode> {
     };
     output::set_color(cli.global.color);
     let quiet = cli.global.quiet;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     if let (Some(_), Some(why)) = (&cli.command, &cli.why) {
         // `refused db:5432 check`: the subcommand comes first.
         Cli::command()
@@ -73,19 +72,30 @@ fn run() -> anyhow::Result<ExitCode> {
             .print()?;
         return Ok(ExitCode::from(EXIT_USAGE));
     }
-    match cli.command {
-        Some(Command::Check(args)) => runtime.block_on(check::run(args, quiet)),
-        Some(Command::Why(args)) => runtime.block_on(why::run(args, quiet)),
-        Some(Command::Scan(args)) => scan::run(&args, quiet),
-        Some(Command::Wait(args)) => runtime.block_on(wait::run(args, quiet)),
-        Some(Command::Completions(args)) => docs::completions(args.shell),
-        Some(Command::Man(args)) => docs::man(args.subcommand.as_deref()),
-        None => {
-            if let Some(args) = cli.why {
-                return runtime.block_on(why::run(args, quiet));
-            }
+    let command = match (cli.command, cli.why) {
+        (Some(command), _) => command,
+        (None, Some(args)) => Command::Why(args),
+        (None, None) => {
             Cli::command().print_help()?;
-            Ok(ExitCode::from(EXIT_USAGE))
+            return Ok(ExitCode::from(EXIT_USAGE));
         }
-    }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = match command {
+        Command::Check(args) => runtime.block_on(signals::or_signalled(check::run(args, quiet))),
+        Command::Why(args) => runtime.block_on(signals::or_signalled(why::run(args, quiet))),
+        Command::Wait(args) => {
+            runtime.block_on(async { wait::run(args, quiet, Signals::catch()).await })
+        }
+        // Synchronous, outside the runtime: the signals keep their default action.
+        Command::Scan(args) => scan::run(&args, quiet),
+        Command::Completions(args) => docs::completions(args.shell),
+        Command::Man(args) => docs::man(args.subcommand.as_deref()),
+    };
+    // Dropping a runtime waits for its blocking tasks; one abandoned at the deadline (a read of
+    // this host's evidence) must not keep the process past its `--timeout`.
+    runtime.shutdown_background();
+    result
 }

@@ -1,5 +1,7 @@
 //! `refused wait TARGET... [-- CMD ARGS...]`: wait until ready, then `exec` the command.
 
+mod explain;
+
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use refused::Target;
 use refused::connect::{HumanDuration, as_millis};
-use refused::diagnose::{self, Options};
+use refused::diagnose::Diagnosis;
 use refused::probe::ProbeReport;
 use refused::wait::{Goal, TargetState, Until, WaitEvent, WaitOptions, wait};
 use serde::Serialize;
@@ -19,12 +21,11 @@ use serde::Serialize;
 use crate::EXIT_DOWN;
 use crate::args::WaitArgs;
 use crate::output::{self, BAD, DIM, GOOD, WARN, term};
+use crate::signals::Signals;
 use crate::usage::{self, UsageError};
+use explain::Explainer;
 
-/// How long the diagnosis of a target that never got ready may take.
-const WHY_TIMEOUT: Duration = Duration::from_secs(1);
-
-pub async fn run(args: WaitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(args: WaitArgs, quiet: bool, mut signals: Signals) -> anyhow::Result<ExitCode> {
     let mut targets = Vec::new();
     // One argument is one target: a URL may hold commas (`?a=1,2`), never a space.
     for text in args.target_texts() {
@@ -53,27 +54,49 @@ pub async fn run(args: WaitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         Mode::Lines
     };
     let display = RefCell::new(Display::new(mode, &targets, options.goal));
-    let waiting = wait(&targets, &options, |event| {
-        display.borrow_mut().event(&event);
-    });
-    let signal = signalled();
-    tokio::pin!(waiting, signal);
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let result = loop {
-        tokio::select! {
-            result = &mut waiting => break result,
-            code = &mut signal => {
-                display.borrow_mut().finish();
-                return Ok(ExitCode::from(code));
+    let explainer = RefCell::new(Explainer::new(&targets, options.timeout, args.down));
+    let read_ahead_at = explainer.borrow().read_ahead_at();
+    let result = {
+        let waiting = wait(&targets, &options, |event| {
+            display.borrow_mut().event(&event);
+            explainer.borrow_mut().seen(&event);
+        });
+        let read_ahead = async {
+            match read_ahead_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
             }
-            _ = tick.tick(), if mode == Mode::Live => display.borrow_mut().draw(),
+        };
+        tokio::pin!(waiting, read_ahead);
+        let mut read_ahead_started = false;
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                result = &mut waiting => break result,
+                code = signals.next() => {
+                    display.borrow_mut().finish();
+                    return Ok(ExitCode::from(code));
+                }
+                () = &mut read_ahead, if !read_ahead_started => {
+                    read_ahead_started = true;
+                    explainer.borrow_mut().read_ahead();
+                }
+                _ = tick.tick(), if mode == Mode::Live => display.borrow_mut().draw(),
+            }
         }
     };
     display.borrow_mut().finish();
 
     if !result.satisfied {
+        // The explanation is bounded by what is left of `--timeout`, and a signal ends it.
+        let left = args.timeout.or_max().saturating_sub(result.elapsed);
+        let explaining = explainer.into_inner().explain(&result.targets, left);
+        let causes = tokio::select! {
+            causes = explaining => causes,
+            code = signals.next() => return Ok(ExitCode::from(code)),
+        };
         if mode != Mode::Quiet {
-            report_timeout(&targets, &result.targets, &args, mode).await?;
+            report_timeout(&targets, &result.targets, causes, &args, mode)?;
         }
         return Ok(ExitCode::from(EXIT_DOWN));
     }
@@ -97,45 +120,21 @@ fn exec(program: &OsString, args: &[OsString]) -> ExitCode {
     })
 }
 
-/// The exit status of a wait ended by Ctrl-C (130) or SIGTERM (143).
-async fn signalled() -> u8 {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = interrupt.recv() => 130,
-        _ = terminate.recv() => 143,
-    }
-}
-
 /// For each target not done: its last probe and, when it did not connect, the cause.
-async fn report_timeout(
+fn report_timeout(
     targets: &[Target],
     states: &[TargetState],
+    causes: Vec<Option<Diagnosis>>,
     args: &WaitArgs,
     mode: Mode,
 ) -> anyhow::Result<()> {
     let waited = args.timeout;
-    for (target, state) in targets.iter().zip(states) {
+    for ((target, state), cause) in targets.iter().zip(states).zip(causes) {
         if state.done {
             continue;
         }
         let last = state.last.as_ref();
         let last_text = last.map_or_else(|| "never probed".to_owned(), |r| r.readiness.to_string());
-        // A service that connects but is not ready needs no `why`: its own reason says it.
-        let cause = if args.down || !state.is_connect_failure() {
-            None
-        } else {
-            let options = Options {
-                timeout: WHY_TIMEOUT,
-                ..Options::default()
-            };
-            diagnose::diagnose(target, &options).await.ok()
-        };
         if mode == Mode::Json {
             output::json_line(
                 "timeout",

@@ -111,18 +111,61 @@ pub fn resolve_blocking(host: &Host, port: Port) -> Result<Vec<SocketAddr>, Reso
     Ok(addrs)
 }
 
-/// Resolves on tokio's blocking pool (getaddrinfo blocks), or at once for a literal.
+/// How many lookups may run at once (their threads included, abandoned ones too): many names at
+/// once (`check` with a long list) queue here instead of failing to get a thread, and a resolver
+/// that never answers holds at most this many threads.
+static LOOKUPS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(256);
+
+/// Resolves without blocking the runtime, or at once for a literal.
+///
+/// getaddrinfo has no deadline (with a resolver that never answers it blocks for resolv.conf's
+/// `timeout` × `attempts`, 10 s by default), so it runs on a thread of its own rather than on
+/// tokio's blocking pool: a caller that stops waiting (drops this future, as a
+/// `tokio::time::timeout` does) abandons the lookup, and neither the caller nor the runtime's
+/// shutdown waits for it. The thread ends by itself when getaddrinfo returns.
 pub async fn resolve(host: &Host, port: Port) -> Result<Vec<SocketAddr>, ResolveError> {
     if let Some(addr) = host.socket_addr(port) {
         return Ok(vec![addr]);
     }
+    let fail = |kind| ResolveError {
+        name: host.to_string(),
+        kind,
+    };
+    // The semaphore is never closed.
+    let Ok(permit) = LOOKUPS.acquire().await else {
+        return Err(fail(ResolveErrorKind::Other(libc::EAI_SYSTEM)));
+    };
     let owned = host.clone();
-    tokio::task::spawn_blocking(move || resolve_blocking(&owned, port))
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let lookup = std::thread::Builder::new()
+        .name("refused-resolve".to_owned())
+        .spawn(move || {
+            let _permit = permit;
+            // The receiver is gone when the caller stopped waiting: nobody to tell.
+            let _ = answer.send(resolve_blocking(&owned, port));
+        });
+    if lookup.is_err() {
+        // No thread to be had (out of memory or of the thread limit): the system's error.
+        return Err(fail(ResolveErrorKind::Other(libc::EAI_SYSTEM)));
+    }
+    answered
+        .await
+        .unwrap_or_else(|_| Err(fail(ResolveErrorKind::Other(libc::EAI_SYSTEM))))
+}
+
+/// [`resolve`], giving up at `deadline`: a resolver that has not answered by then is a
+/// [`ResolveErrorKind::Timeout`], and its lookup is abandoned.
+pub async fn resolve_until(
+    host: &Host,
+    port: Port,
+    deadline: tokio::time::Instant,
+) -> Result<Vec<SocketAddr>, ResolveError> {
+    tokio::time::timeout_at(deadline, resolve(host, port))
         .await
         .unwrap_or_else(|_| {
             Err(ResolveError {
                 name: host.to_string(),
-                kind: ResolveErrorKind::Other(0),
+                kind: ResolveErrorKind::Timeout,
             })
         })
 }
@@ -148,6 +191,15 @@ mod tests {
             addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 80),
             "{addrs:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn more_lookups_than_threads_allowed_queue_and_all_answer() {
+        let port = Port::new(80).unwrap();
+        let host = Host::Name("localhost".into());
+        let lookups = (0..300).map(|_| resolve(&host, port));
+        let answers = futures_util::future::join_all(lookups).await;
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use refused::diagnose::evidence::{Hook, Stops, Tool, Verdict};
+use refused::diagnose::evidence::{
+    ContainerRuntime, Dnat, Hook, Namespace, NatHook, NatTo, Stops, Tool, Verdict,
+};
 use refused::diagnose::{
     Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener, Listener, Mode,
     NameSource, Neighbour, Owner, RejectingRoute, RouteKind, UnixSocketFacts,
@@ -434,6 +436,7 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::EphemeralPorts { .. } => "ephemeral-ports",
         Evidence::Ipv6Unusable => "ipv6-unusable",
         Evidence::Route(_) => "route",
+        Evidence::Dnat(_) => "dnat",
         Evidence::Namespace { .. } => "namespace",
         Evidence::UnixSocket(_) => "unix-socket",
     }
@@ -509,8 +512,8 @@ fn evidence_samples() -> Vec<Evidence> {
             },
             pid: Some(99),
             process: Some("postgres".into()),
-            container: Some("docker"),
-            netns: Some("net:[4026532]".into()),
+            container: Some(ContainerRuntime::Docker),
+            netns: Some(Namespace::Unnamed(4_026_532)),
         }),
         Evidence::FirewallRule(rule.clone()),
         Evidence::FirewallRule(Blocker {
@@ -545,6 +548,33 @@ fn evidence_samples() -> Vec<Evidence> {
             kind: RouteKind::Blackhole,
             destination: None,
             table: None,
+        }),
+        Evidence::Dnat(Dnat {
+            to: NatTo::Address {
+                address: "172.17.0.2".parse().unwrap(),
+                port: Some(80),
+            },
+            table: "ip nat".into(),
+            chain: "DOCKER".into(),
+            path: vec!["OUTPUT".into(), "DOCKER".into()],
+            hook: NatHook::Output,
+            rule: "tcp dport 8080 dnat to 172.17.0.2:80".into(),
+            handle: Some(7),
+            position: Some(1),
+            tool: Tool::Iptables,
+            certain: true,
+        }),
+        Evidence::Dnat(Dnat {
+            to: NatTo::ThisHost { port: None },
+            table: "inet nat".into(),
+            chain: "prerouting".into(),
+            path: vec!["prerouting".into()],
+            hook: NatHook::Prerouting,
+            rule: "redirect".into(),
+            handle: None,
+            position: None,
+            tool: Tool::Nft,
+            certain: false,
         }),
         Evidence::Namespace {
             netns: "web".into(),

@@ -138,7 +138,8 @@ fn the_timeout_bounds_the_whole_wait_even_against_a_silent_host() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    // 0.7 s of waiting, plus the explanation's own bounded look (at most 1 s).
+    // 0.7 s of waiting, the explanation after it within the same limit (`deadline_lab.rs` holds
+    // that to a tight margin; this test runs without root too).
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "{:?}",

@@ -3,7 +3,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use refused_lab::{CLIENT_V4, FullQueue, Lab, ListenSpec};
+use refused_lab::{CLIENT_V4, FullQueue, Lab, ListenSpec, Tool};
 
 use crate::why_lab::{cause, evidence, listen_on_client, why};
 
@@ -84,16 +84,7 @@ fn a_containers_own_address_is_explained_from_its_listeners() {
     let Some(lab) = Lab::or_skip("a_containers_own_address_is_explained_from_its_listeners") else {
         return;
     };
-    // Every lab's server holds SERVER_V4, and other tests' labs run beside this one: an address
-    // of this lab's server alone, so that one namespace of the machine holds it.
-    let pid = std::process::id();
-    let own = Ipv4Addr::new(10, 78, (pid >> 8) as u8, (pid & 0xff) as u8);
-    lab.server
-        .ip(&["addr", "add", &format!("{own}/32"), "dev", "eth0"])
-        .unwrap();
-    lab.client
-        .ip(&["route", "add", &format!("{own}/32"), "dev", "eth0"])
-        .unwrap();
+    let own = server_only_address(&lab);
     let in_server = |addr: SocketAddr| {
         lab.server
             .run(|| ListenSpec::new(addr).listen())
@@ -155,4 +146,121 @@ fn a_containers_own_address_is_explained_from_its_listeners() {
     // Seen from a machine of its own, the same address is a remote host's.
     let report = crate::why_lab::why_alone(&lab, &[&format!("{own}:46299")]);
     assert_eq!(cause(&report), "closed", "{report}");
+}
+
+/// An address of this lab's server alone (every lab's server holds `SERVER_V4`, and other
+/// tests' labs run beside this one), routed from the client: one namespace of the machine
+/// holds it.
+fn server_only_address(lab: &Lab) -> Ipv4Addr {
+    let pid = std::process::id();
+    let own = Ipv4Addr::new(10, 78, (pid >> 8) as u8, (pid & 0xff) as u8);
+    lab.server
+        .ip(&["addr", "add", &format!("{own}/32"), "dev", "eth0"])
+        .unwrap();
+    lab.client
+        .ip(&["route", "add", &format!("{own}/32"), "dev", "eth0"])
+        .unwrap();
+    own
+}
+
+/// A port of the client published into the server by the nat rules Docker writes for
+/// `docker run -p 46301:46302` (the DOCKER chain, reached from nat OUTPUT for local addresses):
+/// the listener behind the rule decides, and the fix is not "publish the port".
+#[test]
+fn a_published_port_is_followed_to_the_container_behind_it() {
+    let Some(lab) = Lab::or_skip_needing(
+        "a_published_port_is_followed_to_the_container_behind_it",
+        &[Tool::Iptables],
+    ) else {
+        return;
+    };
+    let own = server_only_address(&lab);
+    let client = &lab.client;
+    client.iptables(&["-t", "nat", "-N", "DOCKER"]).unwrap();
+    client
+        .iptables(&[
+            "-t",
+            "nat",
+            "-A",
+            "OUTPUT",
+            "!",
+            "-d",
+            "127.0.0.0/8",
+            "-m",
+            "addrtype",
+            "--dst-type",
+            "LOCAL",
+            "-j",
+            "DOCKER",
+        ])
+        .unwrap();
+    client
+        .iptables(&[
+            "-t",
+            "nat",
+            "-A",
+            "DOCKER",
+            "!",
+            "-i",
+            "docker0",
+            "-p",
+            "tcp",
+            "-m",
+            "tcp",
+            "--dport",
+            "46301",
+            "-j",
+            "DNAT",
+            "--to-destination",
+            &format!("{own}:46302"),
+        ])
+        .unwrap();
+    let target = format!("{CLIENT_V4}:46301");
+    let dnat = |report: &serde_json::Value| {
+        let found = evidence(report, "dnat");
+        assert_eq!(found.len(), 1, "{report}");
+        assert_eq!(found[0]["chain"], "DOCKER", "{report}");
+        assert!(
+            report["summary"]
+                .as_str()
+                .unwrap()
+                .contains("is published to"),
+            "{report}"
+        );
+    };
+
+    // Nothing listens behind it: the container's program is not running.
+    let report = why(&lab, &[&target]);
+    assert_eq!(cause(&report), "no-listener", "{report}");
+    dnat(&report);
+
+    // The program in the container listens on its loopback only.
+    let in_server = |addr: SocketAddr| {
+        lab.server
+            .run(|| ListenSpec::new(addr).listen())
+            .unwrap()
+            .unwrap()
+    };
+    let loopback = in_server(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 46302));
+    let report = why(&lab, &[&target]);
+    assert_eq!(cause(&report), "listening-on-other-address", "{report}");
+    dnat(&report);
+    assert!(
+        !report["suggestions"].to_string().contains("publish"),
+        "{report}"
+    );
+    drop(loopback);
+
+    // It listens on another port than the one published: publish that one.
+    let _near = in_server(SocketAddr::new(own.into(), 46303));
+    let report = why(&lab, &[&target]);
+    assert_eq!(cause(&report), "wrong-port", "{report}");
+    dnat(&report);
+    assert!(
+        report["suggestions"][0]
+            .as_str()
+            .unwrap()
+            .contains("docker run -p 46301:46303"),
+        "{report}"
+    );
 }

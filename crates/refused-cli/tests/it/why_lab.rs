@@ -15,7 +15,7 @@ use serde_json::Value;
 pub(crate) const REFUSED: &str = env!("CARGO_BIN_EXE_refused");
 
 /// Runs `refused why --json ARGS` through `command` and checks the exit status against the cause.
-fn diagnosis(mut command: Command, args: &[&str]) -> Value {
+pub(crate) fn diagnosis(mut command: Command, args: &[&str]) -> Value {
     let output = command
         .arg("why")
         .arg("--json")
@@ -40,16 +40,32 @@ fn diagnosis(mut command: Command, args: &[&str]) -> Value {
 }
 
 /// `refused why --json` in the client namespace, which sees the whole machine (the server
-/// namespace can play a container of the client's host).
+/// namespace can play a container of the client's host), with a generous `--timeout` unless the
+/// test gives one (see [`ROOMY`]).
 pub(crate) fn why(lab: &Lab, args: &[&str]) -> Value {
-    diagnosis(lab.client.command(REFUSED), args)
+    diagnosis(lab.client.command(REFUSED), &roomy(args))
 }
 
 /// `refused why --json` in the client namespace as a machine of its own: the server is a remote
 /// host (its namespace is not one of this host's).
 pub(crate) fn why_alone(lab: &Lab, args: &[&str]) -> Value {
-    diagnosis(lab.client.command_alone(REFUSED), args)
+    diagnosis(lab.client.command_alone(REFUSED), &roomy(args))
 }
+
+/// The arguments, with `--timeout` [`ROOMY`] unless they give one.
+fn roomy<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut args = args.to_vec();
+    if !args.contains(&"--timeout") {
+        args.splice(0..0, ["--timeout", ROOMY]);
+    }
+    args
+}
+
+/// `--timeout` bounds the whole diagnosis, reading this host's evidence included, and that read
+/// walks every namespace and process of the host: seconds on a crowded machine during a full
+/// test run. A test that does not wait for a timeout gives it room (a refusal ends the
+/// diagnosis as soon as the evidence is read, whatever the limit).
+const ROOMY: &str = "10s";
 
 pub(crate) fn cause(report: &Value) -> &str {
     report["cause"].as_str().unwrap_or_default()
@@ -466,13 +482,16 @@ fn human_output_puts_the_cause_first() {
         (r"handle \d+", "handle [N]"),
     ];
     for (name, args) in [
-        ("why_no_listener", vec!["127.0.0.1:8093"]),
-        ("why_wrong_port", vec!["127.0.0.1:8080"]),
+        (
+            "why_no_listener",
+            vec!["--timeout", ROOMY, "127.0.0.1:8093"],
+        ),
+        ("why_wrong_port", vec!["--timeout", ROOMY, "127.0.0.1:8080"]),
         (
             "why_blocked_locally",
             vec!["--timeout", "1s", "10.77.0.2:7100"],
         ),
-        ("why_closed", vec!["10.77.0.2:7101"]),
+        ("why_closed", vec!["--timeout", ROOMY, "10.77.0.2:7101"]),
     ] {
         // The server is a remote host for the last two: nothing of its namespace is seen.
         let remote = args.iter().any(|a| a.starts_with("10.77.0.2"));

@@ -13,7 +13,20 @@ use crate::outcome::Outcome;
 use crate::target::Target;
 
 thread_local! {
-    static RUNTIME: OnceCell<Result<tokio::runtime::Runtime, Outcome>> = const { OnceCell::new() };
+    static RUNTIME: OnceCell<Result<Runtime, Outcome>> = const { OnceCell::new() };
+}
+
+/// The thread's runtime, shut down without waiting when the thread ends: dropping a tokio
+/// runtime waits for every task on its blocking pool, and a task abandoned at a deadline (a
+/// lookup, a read of `/proc`) must not hold a thread's exit for as long as it takes.
+struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// Connects to a TCP target given as text, with the default [`Dialer`], blocking the thread.
@@ -84,10 +97,12 @@ where
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
+                .map(|runtime| Runtime(Some(runtime)))
                 .map_err(|err| Outcome::from_io_error(&err))
         });
         match runtime {
-            Ok(runtime) => runtime.block_on(make()),
+            Ok(Runtime(Some(runtime))) => runtime.block_on(make()),
+            Ok(Runtime(None)) => Err(runtime_failure(Outcome::Other(None))),
             Err(outcome) => Err(runtime_failure(*outcome)),
         }
     })

@@ -7,27 +7,31 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use futures_util::future::join_all;
+use tokio::task::JoinHandle;
 
 use crate::connect::{Address, Attempt, Dialer, RetryPolicy};
 use crate::probe;
-use crate::resolve::{self, ResolveError, ResolveErrorKind};
+use crate::resolve;
 use crate::sys::firewall::{self, FirewallError, Hook, Interface, NatHook, Packet, route};
 use crate::sys::route::{self as host_route, RejectingRoute};
 use crate::sys::tables::{self, Listener};
 use crate::sys::unix_diag;
 use crate::sys::unix_path::{self, FileType, Lookup, Mode, Owner};
 use crate::sys::{self, addresses, host, netns, process};
-use crate::target::{Endpoint, Host, Port, Target};
+use crate::target::{Endpoint, Host, Target};
 
 use super::Options;
+use super::budget::Budget;
 use super::commands;
 use super::evidence::{EarlierListener, HeldListener, UnixSocketFacts, Unseen};
-use super::facts::{AddressFacts, Facts, Holder, Init, Privilege, Resolution};
+use super::facts::{AddressFacts, Facts, Holder, Init, Privilege, Published, Resolution};
+use super::rules;
 
 const AS_ROOT: &str = "run as root";
 
-pub async fn facts(target: &Target, options: &Options) -> Facts {
-    let mut facts = Facts {
+/// Facts with nothing collected yet.
+pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
+    Facts {
         target: target.clone(),
         resolution: Resolution::None,
         addresses: Vec::new(),
@@ -50,20 +54,29 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         } else {
             Init::Other
         },
-    };
-    let dialer = Dialer::new()
-        .attempt_timeout(options.timeout)
-        .deadline(options.timeout)
-        .retry(RetryPolicy::never());
+    }
+}
+
+/// One attempt to each address, all bounded by what is left of the network's budget.
+fn dialer(left: std::time::Duration) -> Dialer {
+    Dialer::new()
+        .attempt_timeout(left)
+        .deadline(left)
+        .retry(RetryPolicy::never())
+}
+
+pub async fn facts(target: &Target, options: &Options) -> Facts {
+    let budget = Budget::starting_now(options.timeout);
+    let mut facts = nothing_yet(target, options);
     let (host, port) = match target.endpoint() {
         Endpoint::Unix(path) => {
-            facts.unix = Some(unix(&dialer, path).await);
+            facts.unix = Some(unix(&dialer(budget.network_left()), path).await);
             return facts;
         }
         Endpoint::Tcp { host, port } => (host, *port),
     };
 
-    let addrs = match resolve_within(host, port, options).await {
+    let addrs = match resolve::resolve_until(host, port, budget.network_until()).await {
         Ok(addrs) => addrs,
         Err(err) => {
             facts.resolution = Resolution::Failed(err);
@@ -78,6 +91,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         };
     }
 
+    let dialer = dialer(budget.network_left());
     let tries = addrs.iter().map(|addr| {
         let dialer = &dialer;
         async move {
@@ -100,6 +114,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
                 blockers: None,
                 route: None,
                 holder: None,
+                published: None,
             })
         })
         .collect();
@@ -111,19 +126,59 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
     {
         // It connects: is the service behind it ready? For plain TCP, that the connection stays
         // open (a port proxy with no backend accepts and closes); else the protocol's answer.
-        let report = probe::probe(target, &options.probe, options.timeout).await;
+        let report = probe::probe(target, &options.probe, budget.last_left()).await;
         let ready = report.readiness.is_ready();
         facts.probe = Some(report.readiness);
         // Who accepted and dropped it, when it is a program of this host (docker-proxy...).
         if !ready && facts.addresses.iter().any(|a| a.local) {
             if let Ok(own) = sys::own_tcp_listeners() {
                 let own = own.into_iter().filter(|l| l.port == port.get()).collect();
-                held(&mut facts, own, Vec::new());
+                held(&mut facts, port.get(), own, Vec::new());
             }
         }
         return facts;
     }
-    look_at_this_host(&mut facts, port.get());
+    host_evidence(facts, port.get(), budget.last_until()).await
+}
+
+/// Reads this host's evidence on the blocking pool (it reads `/proc` and runs `nft`), giving up
+/// at `until`: the read is then abandoned, and what it would have shown is listed as unseen.
+pub(super) async fn host_evidence(facts: Facts, port: u16, until: tokio::time::Instant) -> Facts {
+    let reading = start_reading_host(facts.clone(), port);
+    host_evidence_read(facts, reading, until).await
+}
+
+/// Starts reading this host's evidence into a copy of `facts`, in the background.
+pub(super) fn start_reading_host(mut facts: Facts, port: u16) -> JoinHandle<Facts> {
+    tokio::task::spawn_blocking(move || {
+        look_at_this_host(&mut facts, port);
+        facts
+    })
+}
+
+/// The facts a read started by [`start_reading_host`] gave by `until`; else `facts` with the
+/// host's evidence listed as unseen (the read is abandoned).
+pub(super) async fn host_evidence_read(
+    facts: Facts,
+    reading: JoinHandle<Facts>,
+    until: tokio::time::Instant,
+) -> Facts {
+    match tokio::time::timeout_at(until, reading).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(failed)) => std::panic::resume_unwind(failed.into_panic()),
+        Err(_) => out_of_time(facts),
+    }
+}
+
+/// `facts` with this host's evidence listed as unseen: its read did not end in time.
+pub(super) fn out_of_time(mut facts: Facts) -> Facts {
+    facts.unseen.push(Unseen {
+        what: "this host's listeners, processes and firewall rules (the time limit ran out while \
+               they were read)"
+            .to_owned(),
+        how: "allow a longer time limit".to_owned(),
+        needs_root: false,
+    });
     facts
 }
 
@@ -148,7 +203,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                         needs_root: true,
                     });
                 }
-                held(facts, own, foreign.listeners);
+                held(facts, port, own, foreign.listeners);
             }
             Err(err) => facts.unseen.push(Unseen {
                 what: format!("this host's socket tables ({err})"),
@@ -184,16 +239,23 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                 Packet::outgoing(host::source_address_for(ip), ip, address.addr.port());
             packet.dst_local = Some(address.local);
             packet.oif = route::interface_to(ip, address.local);
-            address.blockers = Some(blockers(ruleset, &packet));
+            address.published = published(ruleset, &packet);
+            address.blockers = Some(blockers(ruleset, &packet, address.published.as_ref()));
         }
         if !address.local {
             address.neighbour = host::neighbour(ip);
         }
         address.route = rejected_by_route(&address.attempt);
-        if !address.local && !address.attempt.outcome.is_connected() {
+        // Where the packets really go: the published port's destination, or the address.
+        let (dest, dest_local) = address
+            .published
+            .as_ref()
+            .map_or((ip, address.local), |p| (p.to.ip(), p.to_local));
+        if !dest_local && !address.attempt.outcome.is_connected() {
+            let ip = dest;
             let mut holders = addresses::holders_of(ip);
             if holders.len() > 1 {
-                let names: Vec<&str> = holders.iter().map(|ns| ns.name.as_str()).collect();
+                let names: Vec<String> = holders.iter().map(|ns| ns.netns.to_string()).collect();
                 facts.unseen.push(Unseen {
                     what: format!(
                         "which of the network namespaces {} (each holds {ip}) answers here",
@@ -225,7 +287,7 @@ fn rejected_by_route(attempt: &Attempt) -> Option<RejectingRoute> {
 }
 
 /// The namespace that holds an address, with its listeners and their owners.
-fn holder(ns: netns::Namespace, unseen: &mut Vec<Unseen>) -> Holder {
+fn holder(ns: netns::Other, unseen: &mut Vec<Unseen>) -> Holder {
     let listeners = netns::tcp_listeners_in(&ns).ok().map(|listeners| {
         let inodes: HashSet<u64> = listeners.iter().map(|l| l.inode).collect();
         let owners = process::owners(&inodes);
@@ -236,36 +298,48 @@ fn holder(ns: netns::Namespace, unseen: &mut Vec<Unseen>) -> Holder {
                     .get(l.inode)
                     .cloned()
                     .or_else(|| ns.pid.map(process::process));
-                HeldListener::new(l, owner.as_ref(), Some(ns.name.clone()))
+                HeldListener::new(l, owner.as_ref(), Some(ns.netns.clone()))
             })
             .collect()
     });
     if listeners.is_none() {
         unseen.push(Unseen {
-            what: format!("the listeners of network namespace {}", ns.name),
+            what: format!("the listeners of network namespace {}", ns.netns),
             how: AS_ROOT.to_owned(),
             needs_root: true,
         });
     }
     Holder {
-        netns: ns.name,
-        named: ns.named,
+        netns: ns.netns,
         pid: ns.pid,
         listeners,
     }
 }
 
+/// The DNAT rule of this host's nat output hook that certainly sends the connection elsewhere.
+fn published(ruleset: &serde_json::Value, packet: &Packet) -> Option<Published> {
+    let rule = firewall::dnat(ruleset, NatHook::Output, packet)
+        .into_iter()
+        .find(|d| d.certain)?;
+    let to = rule.destination(packet)?;
+    (to != SocketAddr::new(packet.dst, packet.dport?)).then(|| Published {
+        to_local: host::is_local_address(to.ip()),
+        rule,
+        to,
+    })
+}
+
 /// The rules of this host that stop a connection: its request on the way out (and, to an
 /// address of this host, on the way in), and the server's reply on the way in.
-fn blockers(ruleset: &serde_json::Value, packet: &Packet) -> Vec<firewall::Blocker> {
+fn blockers(
+    ruleset: &serde_json::Value,
+    packet: &Packet,
+    published: Option<&Published>,
+) -> Vec<firewall::Blocker> {
     // The nat output hook comes before the filter's: the filter sees a translated destination.
     let mut out = packet.clone();
-    let translated = firewall::dnat(ruleset, NatHook::Output, packet)
-        .into_iter()
-        .find(|d| d.certain)
-        .and_then(|d| d.destination(packet));
-    if let Some(to) = translated {
-        let local = host::is_local_address(to.ip());
+    if let Some(published) = published {
+        let (to, local) = (published.to, published.to_local);
         out.dst = to.ip();
         out.dport = Some(to.port());
         out.dst_local = Some(local);
@@ -317,20 +391,22 @@ fn legacy_tables(facts: &mut Facts) {
     }
 }
 
-/// Attaches owners to our listeners and the foreign ones.
-fn held(facts: &mut Facts, own: Vec<Listener>, foreign: Vec<netns::ForeignListener>) {
+/// Attaches owners to the foreign listeners and to ours that the rules may name.
+fn held(facts: &mut Facts, port: u16, own: Vec<Listener>, foreign: Vec<netns::ForeignListener>) {
+    let scheme = facts.target.scheme();
     let inodes: HashSet<u64> = own
         .iter()
+        .filter(|l| rules::may_name_owner(scheme, port, l.port))
         .map(|l| l.inode)
         .chain(foreign.iter().map(|f| f.listener.inode))
         .collect();
     let owners = process::owners(&inodes);
     let mut unowned = false;
-    let mut hold = |listener: Listener, netns: Option<String>, pid: Option<u32>| {
+    let mut hold = |listener: Listener, netns: Option<netns::Namespace>, pid: Option<u32>| {
         let found = owners.get(listener.inode).cloned();
         // A namespace found through a process: that process, if the socket's own was not seen.
         let owner = found.or_else(|| pid.map(process::process));
-        unowned |= owner.is_none();
+        unowned |= owner.is_none() && inodes.contains(&listener.inode);
         HeldListener::new(listener, owner.as_ref(), netns)
     };
     let listeners = own.into_iter().map(|l| hold(l, None, None)).collect();
@@ -348,20 +424,6 @@ fn held(facts: &mut Facts, own: Vec<Listener>, foreign: Vec<netns::ForeignListen
             how: AS_ROOT.to_owned(),
             needs_root: true,
         });
-    }
-}
-
-async fn resolve_within(
-    host: &Host,
-    port: Port,
-    options: &Options,
-) -> Result<Vec<SocketAddr>, ResolveError> {
-    match tokio::time::timeout(options.timeout, resolve::resolve(host, port)).await {
-        Ok(result) => result,
-        Err(_) => Err(ResolveError {
-            name: host.to_string(),
-            kind: ResolveErrorKind::Timeout,
-        }),
     }
 }
 
@@ -384,7 +446,7 @@ async fn unix(dialer: &Dialer, path: &Path) -> (Attempt, UnixSocketFacts) {
     (attempt, facts)
 }
 
-fn unix_facts(path: &Path, outcome: crate::Outcome) -> UnixSocketFacts {
+pub(super) fn unix_facts(path: &Path, outcome: crate::Outcome) -> UnixSocketFacts {
     let mut facts = UnixSocketFacts {
         path: path.to_owned(),
         exists: Some(false),

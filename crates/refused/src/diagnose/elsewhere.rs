@@ -1,15 +1,60 @@
 //! Rules for an address that another network namespace of this host holds (a container's own
-//! IP): its listeners are readable, so the address is explained like one of this host's own,
-//! with the namespace named and fixes that work from outside it.
+//! IP), and for a port this host publishes elsewhere by DNAT: the listeners where the packets
+//! really go decide, named with their namespace and fixes that work from outside it.
 
 use std::net::SocketAddr;
 
 use crate::outcome::Outcome;
+use crate::sys::netns::Namespace;
 
 use super::cause::Cause;
 use super::evidence::{Evidence, HeldListener};
-use super::facts::{AddressFacts, Facts, Holder};
-use super::rules::{Finding, full_queue, intended, listed, proxy_fix};
+use super::facts::{AddressFacts, Facts, Holder, Published};
+use super::rules::{Finding, Unexplained, explain, full_queue, intended, listed, local, proxy_fix};
+
+/// A port this host publishes by DNAT: explained where it is sent, with the rule as evidence.
+pub(super) fn published(
+    facts: &Facts,
+    address: &AddressFacts,
+    published: &Published,
+) -> Result<Finding, Unexplained> {
+    let to = published.to;
+    // The same attempt, as if made to where the rule sends it.
+    let there = AddressFacts {
+        addr: to,
+        local: published.to_local,
+        published: None,
+        ..address.clone()
+    };
+    let inner = match (&address.holder, published.to_local) {
+        (_, true) => local(facts, &there)?,
+        (Some(holder), false) => match held(facts, &there, to, holder) {
+            Some(finding) => finding,
+            None => explain(facts, &there)?,
+        },
+        (None, false) => explain(facts, &there)?,
+    };
+    let mut finding = Finding {
+        summary: format!(
+            "{} is published to {to} by this host's DNAT rule (chain `{}`); there, {}",
+            address.addr, published.rule.chain, inner.summary
+        ),
+        ..inner
+    };
+    if finding.cause == Cause::WrongPort && published.rule.chain == "DOCKER" {
+        if let Some(Evidence::Listener(candidate)) = finding.evidence.first() {
+            let (port, inside) = (address.addr.port(), candidate.listener.port);
+            finding.suggestions.insert(
+                0,
+                format!("publish the port the program listens on: `docker run -p {port}:{inside} ...` (compose: `ports: [\"{port}:{inside}\"]`)"),
+            );
+        }
+    }
+    finding
+        .evidence
+        .insert(0, Evidence::Dnat(published.rule.clone()));
+    Ok(finding)
+}
 
 /// Explains a failed connect to `dest`, held by `holder`; `None` when its listeners could not
 /// be read or the outcome is not about listeners (the generic rules then speak).
@@ -33,23 +78,14 @@ pub(super) fn held(
         .collect();
     let inside = format!("network namespace {netns}, which holds {ip}");
     let enter = match holder.pid {
-        Some(pid) if !holder.named => format!("sudo nsenter -t {pid} -n"),
+        Some(pid) if !matches!(holder.netns, Namespace::Named(_)) => {
+            format!("sudo nsenter -t {pid} -n")
+        }
         _ => format!("sudo ip netns exec {netns}"),
     };
 
     let finding = match (address.attempt.outcome, exact.first()) {
-        (Outcome::Timeout, Some(_)) => match full_queue(&exact) {
-            Some(finding) => finding,
-            None => Finding::new(
-                Cause::Filtered,
-                format!(
-                    "{} listens on {dest} in {inside}, but the connection got no answer: a firewall of this host or of that namespace drops it",
-                    exact[0].owner()
-                ),
-            )
-            .evidence(listed(&exact))
-            .suggest(format!("`{enter} nft list ruleset` shows the namespace's rules; `sudo nft list ruleset` this host's")),
-        },
+        (Outcome::Timeout, Some(_)) => silent(&exact, dest, &inside, &enter),
         (Outcome::Reset, Some(listener)) => Finding::new(
             Cause::NotReady,
             format!(
@@ -116,8 +152,23 @@ pub(super) fn held(
         _ => return None,
     };
     Some(finding.evidence([Evidence::Namespace {
-        netns: netns.clone(),
+        netns: netns.to_string(),
         address: ip,
         pid: holder.pid,
     }]))
+}
+
+/// No answer from a listener's address in another namespace: its full queue, or a firewall.
+fn silent(exact: &[&HeldListener], dest: SocketAddr, inside: &str, enter: &str) -> Finding {
+    full_queue(exact).unwrap_or_else(|| {
+        Finding::new(
+            Cause::Filtered,
+            format!(
+                "{} listens on {dest} in {inside}, but the connection got no answer: a firewall of this host or of that namespace drops it",
+                exact[0].owner()
+            ),
+        )
+        .evidence(listed(exact))
+        .suggest(format!("`{enter} nft list ruleset` shows the namespace's rules; `sudo nft list ruleset` this host's"))
+    })
 }

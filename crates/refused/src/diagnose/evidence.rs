@@ -8,8 +8,10 @@ use serde::Serialize;
 
 // What the host collectors found, as the evidence and the facts carry it (`sys` itself is
 // private: how the host is read is not part of the API).
-pub use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
+pub use crate::sys::firewall::{Blocker, Dnat, Hook, NatHook, NatTo, Stops, Tool, Verdict};
 pub use crate::sys::host::{NameSource, Neighbour};
+pub use crate::sys::netns::Namespace;
+pub use crate::sys::process::ContainerRuntime;
 pub use crate::sys::process::Process;
 pub use crate::sys::route::{RejectingRoute, RouteKind};
 pub use crate::sys::tables::Listener;
@@ -68,6 +70,8 @@ pub enum Evidence {
     Ipv6Unusable,
     /// A route of this host that rejects the address: no packet left the host.
     Route(RejectingRoute),
+    /// A DNAT rule of this host that publishes the port to another address.
+    Dnat(Dnat),
     /// Another network namespace of this host holds the address (a container's own IP).
     Namespace {
         /// The namespace's name, or `net:[INODE]`.
@@ -88,20 +92,21 @@ pub struct HeldListener {
     /// The socket.
     #[serde(flatten)]
     pub listener: Listener,
-    /// The process holding it (`None`: not found, or not readable without root).
+    /// The process holding it (`None`: not found, not readable without root, or not looked up
+    /// because no rule names it).
     pub pid: Option<u32>,
     /// Its command name.
     pub process: Option<String>,
     /// Its container runtime, when its cgroup names one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub container: Option<&'static str>,
-    /// The network namespace: `None` for ours, else its name or `net:[INODE]`.
-    pub netns: Option<String>,
+    pub container: Option<ContainerRuntime>,
+    /// The network namespace: `None` for ours.
+    pub netns: Option<Namespace>,
 }
 
 impl HeldListener {
     /// A listener with what was found of its owner.
-    pub fn new(listener: Listener, owner: Option<&Process>, netns: Option<String>) -> Self {
+    pub fn new(listener: Listener, owner: Option<&Process>, netns: Option<Namespace>) -> Self {
         Self {
             listener,
             pid: owner.map(|p| p.pid),
@@ -279,6 +284,11 @@ impl fmt::Display for Evidence {
                     "{address} belongs to network namespace {netns} of this host"
                 )
             }
+            Self::Dnat(dnat) => write!(
+                f,
+                "this host's DNAT rule `{}` (table `{}`, chain `{}`) publishes the port",
+                dnat.rule, dnat.table, dnat.chain
+            ),
             Self::Route(route) => write!(
                 f,
                 "this host's route `{} {}` rejects it",

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use crate::connect::Attempt;
 use crate::resolve::ResolveError;
-use crate::sys::firewall::Blocker;
+use crate::sys::firewall::{Blocker, Dnat};
 use crate::sys::host::{NameSource, Neighbour};
+use crate::sys::netns::Namespace;
 use crate::sys::route::RejectingRoute;
 use crate::target::Target;
 
@@ -98,18 +99,30 @@ pub struct AddressFacts {
     /// A route of this host that rejects the address (`unreachable`, `prohibit`, `blackhole`),
     /// when the attempt failed the way such a route fails it.
     pub route: Option<RejectingRoute>,
-    /// Another network namespace of this host that holds the address (a container's own IP).
+    /// Another network namespace of this host that holds the address the packets go to (a
+    /// container's own IP, or where a DNAT rule sends a published port).
     pub holder: Option<Holder>,
+    /// A DNAT rule of this host that publishes the port elsewhere: the packets go there.
+    pub published: Option<Published>,
+}
+
+/// A port this host publishes to another address by DNAT (Docker's `-p`, a port forward).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The rule.
+    pub rule: Dnat,
+    /// Where it sends the connection.
+    pub to: SocketAddr,
+    /// Whether `to` is an address of our own namespace (a redirect, a local port forward).
+    pub to_local: bool,
 }
 
 /// A network namespace of this host, other than ours, that holds an address, and who listens in
 /// it: such an address is as local as our own, only its tables are another namespace's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
-    /// The namespace's name (under `/run/netns`), or `net:[INODE]`.
-    pub netns: String,
-    /// Whether `netns` is a name that `ip netns exec` takes.
-    pub named: bool,
+    /// The namespace.
+    pub netns: Namespace,
     /// A process in it.
     pub pid: Option<u32>,
     /// Its TCP listeners with their owners (`None`: could not be read).

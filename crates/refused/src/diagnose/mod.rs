@@ -18,6 +18,8 @@
 //! # }
 //! ```
 
+mod after;
+mod budget;
 mod collect;
 mod commands;
 mod elsewhere;
@@ -29,10 +31,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::connect::{Attempt, as_millis};
+use crate::connect::{Attempt, ConnectError, as_millis};
 use crate::probe::ProbeOptions;
 use crate::target::Target;
 
+pub use after::ReadAhead;
 // The cause vocabulary lives beside the outcomes (the probe and the connect error name causes
 // too); `diagnose::cause` and `diagnose::Cause` stay where callers found them.
 pub use crate::cause::{self, Cause};
@@ -47,7 +50,11 @@ pub use rules::{Finding, Unexplained};
 /// How a diagnosis runs.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Each attempt's time limit (and the resolver's).
+    /// The time limit of the whole diagnosis. Resolution and the attempts share it, less a fifth
+    /// (at most 200 ms) kept for reading this host's evidence afterwards; what has not been read
+    /// by the end is listed as unseen. The evidence gets at least 60 ms, even past the limit
+    /// (a zero limit, or a resolver that answered at the last moment): a diagnosis ends within
+    /// 60 ms past it.
     pub timeout: Duration,
     /// How the readiness probe of a target that connects runs (the TCP settle, HTTP status,
     /// TLS trust).
@@ -96,6 +103,50 @@ pub struct Diagnosis {
 pub async fn diagnose(target: &Target, options: &Options) -> Result<Diagnosis, Unexplained> {
     let start = Instant::now();
     let facts = collect::facts(target, options).await;
+    conclude(target, facts, start)
+}
+
+/// Diagnoses a connect that already failed (the last probe of a wait that ran out of time)
+/// without dialling again: its attempts stand for the network, and only this host's evidence is
+/// read, within `options.timeout` (a wait that has run out of time passes what is left of it,
+/// nothing: the evidence then gets the 60 ms floor of [`Options::timeout`]). A failure with no
+/// attempt and no DNS error is diagnosed afresh, as [`diagnose`] does.
+pub async fn diagnose_failure(
+    target: &Target,
+    failure: &ConnectError,
+    options: &Options,
+) -> Result<Diagnosis, Unexplained> {
+    let start = Instant::now();
+    let facts = after::facts_of_failure(target, failure, options).await;
+    conclude(target, facts, start)
+}
+
+/// Starts reading this host's evidence about a target that fails to connect, in the background,
+/// ahead of need: a wait about to run out of time starts it shortly before its deadline, so that
+/// explaining its last failure afterwards ([`diagnose_read_ahead`]) needs no time past it.
+/// `seen` is a failure of the target already seen, if any: without one, the read is about the
+/// addresses the target resolves to, each expected to time out (a probe still out after most of
+/// the wait hangs). Needs a tokio runtime; dropping the value abandons the read.
+pub fn read_ahead(target: &Target, seen: Option<&ConnectError>, options: &Options) -> ReadAhead {
+    ReadAhead::start(target, seen, options)
+}
+
+/// [`diagnose_failure`] on the evidence `ahead` read, waited for within `options.timeout` (with
+/// the same floor). When it is not about the failure's addresses and outcomes (or a DNS failure
+/// came instead), the host is read again.
+pub async fn diagnose_read_ahead(
+    target: &Target,
+    failure: &ConnectError,
+    ahead: ReadAhead,
+    options: &Options,
+) -> Result<Diagnosis, Unexplained> {
+    let start = Instant::now();
+    let facts = ahead.facts(target, failure, options).await;
+    conclude(target, facts, start)
+}
+
+/// The rules' finding on the facts, as the report.
+fn conclude(target: &Target, facts: Facts, start: Instant) -> Result<Diagnosis, Unexplained> {
     let finding = rules::infer(&facts)?;
     let attempts = match &facts.unix {
         Some((attempt, _)) => vec![attempt.clone()],

@@ -9,6 +9,7 @@ use crate::outcome::Outcome;
 use crate::probe::Readiness;
 use crate::resolve::ResolveErrorKind;
 use crate::sys::host::Neighbour;
+use crate::sys::netns::Namespace;
 use crate::sys::route::{RejectingRoute, RouteKind};
 use crate::sys::services;
 use crate::target::Scheme;
@@ -257,7 +258,7 @@ pub fn resolution_evidence(facts: &Facts) -> Vec<Evidence> {
 }
 
 /// Explains one failed address.
-fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
+pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
     let addr = address.addr;
     let outcome = address.attempt.outcome;
     let took = crate::connect::HumanDuration(address.elapsed());
@@ -269,6 +270,9 @@ fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained
     // This host's own firewall, when its rules say so (and the outcome fits the verdict).
     if let Some(finding) = blocked::by_rule(address) {
         return Ok(finding);
+    }
+    if let Some(published) = &address.published {
+        return super::elsewhere::published(facts, address, published);
     }
     if address.local {
         return local(facts, address);
@@ -414,7 +418,7 @@ fn ports_exhausted(facts: &Facts, addr: SocketAddr) -> Finding {
 }
 
 /// A failed address of this very host: its socket tables say who listens where.
-fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
+pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
     let ip = address.addr.ip();
     let port = address.addr.port();
     let listeners = facts.listeners.as_deref().unwrap_or_default();
@@ -683,23 +687,27 @@ fn other_namespace(
 ) -> Finding {
     let program = &facts.program;
     let port = addr.port();
-    let netns = foreign.netns.clone().unwrap_or_default();
+    let netns = foreign
+        .netns
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let finding = Finding::new(
         Cause::ListenerInOtherNamespace,
         format!("nothing listens on port {port} here, but {} listens on {} in another network namespace ({netns})", foreign.owner(), foreign.endpoint()),
     )
     .evidence(all.iter().map(|l| Evidence::Listener(l.clone())));
-    match (foreign.container, foreign.pid) {
-        (Some(runtime @ ("docker" | "podman")), _) => finding
+    match (foreign.container, &foreign.netns, foreign.pid) {
+        (Some(runtime), _, _) if runtime.has_run_publish() => finding
             .suggest(format!("publish the port: `{runtime} run -p {port}:{port} ...` (compose: `ports: [\"{port}:{port}\"]`)")),
-        (Some(_), _) => finding.suggest(format!("expose port {port} of the container (a Service or a port mapping)")),
-        (None, _) if !netns.starts_with("net:[") && !netns.starts_with("pid ") => finding
-            .suggest(format!("connect from inside it: `sudo ip netns exec {netns} {program} check {}`", foreign.reach_at(addr.ip())))
+        (Some(_), _, _) => finding.suggest(format!("expose port {port} of the container (a Service or a port mapping)")),
+        (None, Some(Namespace::Named(name)), _) => finding
+            .suggest(format!("connect from inside it: `sudo ip netns exec {name} {program} check {}`", foreign.reach_at(addr.ip())))
             .suggest("or forward the port into it (a veth and a route, or `socat`)"),
-        (None, Some(pid)) => finding
+        (None, _, Some(pid)) => finding
             .suggest(format!("connect from inside it: `sudo nsenter -t {pid} -n {program} check {}`", foreign.reach_at(addr.ip())))
             .suggest("or forward the port into it"),
-        (None, None) => finding.suggest("connect from inside that namespace, or forward the port into it"),
+        (None, _, None) => finding.suggest("connect from inside that namespace, or forward the port into it"),
     }
 }
 
@@ -737,6 +745,20 @@ pub(super) fn intended<'a>(
         .filter(|l| is_near(port, l.listener.port))
         .min_by_key(|l| l.listener.port.abs_diff(port))
         .map(|l| (l, "a port near the one asked for".to_owned()))
+}
+
+/// Whether the rules may name the process holding a listener on `listener_port` when `port` was
+/// asked for: a listener on that port, on the scheme's default port or a near one, and any
+/// listener when the port is a well-known service's (its server is looked for among them; see
+/// [`intended`]). The collector looks up the owners of these only: reading `/proc/PID/fd` of a
+/// process with thousands of connections costs tens of milliseconds.
+pub(super) fn may_name_owner(scheme: Scheme, port: u16, listener_port: u16) -> bool {
+    listener_port == port
+        || scheme
+            .default_port()
+            .is_some_and(|d| d.get() == listener_port)
+        || is_near(port, listener_port)
+        || services::by_port(port).is_some()
 }
 
 /// Ports a person might mix up: two apart, or the same number of digits with one digit changed.

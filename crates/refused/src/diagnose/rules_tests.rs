@@ -11,6 +11,8 @@ use crate::diagnose::facts::{Init, Privilege};
 use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
 use crate::sys::host::NameSource;
+use crate::sys::netns::Namespace;
+use crate::sys::process::ContainerRuntime;
 use crate::sys::tables::Listener;
 use crate::sys::unix_path::{ClosedDirectory, FileType, Mode, Owner};
 
@@ -49,6 +51,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         blockers: Some(Vec::new()),
         route: None,
         holder: None,
+        published: None,
     }
 }
 
@@ -441,6 +444,19 @@ fn near_ports() {
 }
 
 #[test]
+fn owners_are_looked_up_for_the_listeners_a_rule_may_name() {
+    use crate::target::Scheme;
+    // The port itself, a near one, the scheme's default port.
+    assert!(may_name_owner(Scheme::Tcp, 43_999, 43_999));
+    assert!(may_name_owner(Scheme::Tcp, 43_999, 43_998));
+    assert!(may_name_owner(Scheme::Postgres, 43_999, 5432));
+    assert!(!may_name_owner(Scheme::Tcp, 43_999, 2024));
+    assert!(!may_name_owner(Scheme::Tcp, 43_999, 5432));
+    // A well-known service's port: its server may listen anywhere.
+    assert!(may_name_owner(Scheme::Tcp, 5432, 2024));
+}
+
+#[test]
 fn the_port_on_another_address_or_family() {
     let v4_only = |target: &str, addr: &str, listener: &str| Facts {
         listeners: Some(vec![listening(listener, "node")]),
@@ -521,8 +537,8 @@ fn a_listener_right_there_that_refuses_is_a_local_reject() {
 #[test]
 fn a_listener_in_a_container_names_the_port_to_publish() {
     let mut foreign = listening("0.0.0.0:8081", "node");
-    foreign.netns = Some("net:[4026532999]".into());
-    foreign.container = Some("docker");
+    foreign.netns = Some(Namespace::Unnamed(4_026_532_999));
+    foreign.container = Some(ContainerRuntime::Docker);
     let f = Facts {
         foreign: vec![foreign.clone()],
         ..one(
@@ -538,7 +554,7 @@ fn a_listener_in_a_container_names_the_port_to_publish() {
     );
 
     foreign.container = None;
-    foreign.netns = Some("blue".into());
+    foreign.netns = Some(Namespace::Named("blue".into()));
     let f = Facts {
         foreign: vec![foreign],
         ..f
@@ -546,6 +562,19 @@ fn a_listener_in_a_container_names_the_port_to_publish() {
     let finding = infer(&f).unwrap();
     assert!(
         finding.suggestions[0].contains("sudo ip netns exec blue"),
+        "{finding:?}"
+    );
+
+    // No name: entered through a process of it.
+    let mut unnamed = f.foreign[0].clone();
+    unnamed.netns = Some(Namespace::Unnamed(4_026_532_999));
+    let f = Facts {
+        foreign: vec![unnamed],
+        ..f
+    };
+    let finding = infer(&f).unwrap();
+    assert!(
+        finding.suggestions[0].contains("sudo nsenter -t 4242 -n"),
         "{finding:?}"
     );
 }
@@ -908,7 +937,7 @@ fn root_is_never_told_to_sudo() {
     address.blockers = Some(vec![blocker("tcp dport 7001 drop", Verdict::Drop, true)]);
     let blocked = one("192.0.2.7:7001", address);
     let mut foreign = listening("0.0.0.0:8081", "node");
-    foreign.netns = Some("blue".into());
+    foreign.netns = Some(Namespace::Named("blue".into()));
     let namespaced = Facts {
         foreign: vec![foreign],
         ..one(

@@ -7,12 +7,12 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use super::netns::{self, Namespace};
+use super::netns::{self, Other};
 
 /// The namespaces of this host, other than ours, that hold `ip` (never loopback: each namespace
 /// has its own, and ours is the one a client reaches). More than one is possible (isolated
 /// networks may reuse addresses); then which one answers is not known.
-pub fn holders_of(ip: IpAddr) -> Vec<Namespace> {
+pub fn holders_of(ip: IpAddr) -> Vec<Other> {
     if ip.is_loopback() || ip.is_unspecified() {
         return Vec::new();
     }

@@ -4,7 +4,9 @@
 //! without an owner, and [`Owners::unreadable`] says how many processes could not be looked at.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use serde::Serialize;
@@ -16,9 +18,49 @@ pub struct Process {
     pub pid: u32,
     /// Its command name (`/proc/PID/comm`).
     pub command: String,
-    /// The container runtime it runs under, if its cgroup says so (`docker`, `podman`, ...).
+    /// The container runtime it runs under, if its cgroup says so.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub container: Option<&'static str>,
+    pub container: Option<ContainerRuntime>,
+}
+
+/// A container runtime, as a process's cgroup path names it. Serialized in lowercase (`docker`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerRuntime {
+    /// Docker (`docker-ID.scope`, `/docker/ID`).
+    Docker,
+    /// Podman (`libpod-ID.scope`).
+    Podman,
+    /// A Kubernetes pod (`kubepods`).
+    Kubernetes,
+    /// containerd without Kubernetes.
+    Containerd,
+    /// LXC or LXD.
+    Lxc,
+}
+
+impl ContainerRuntime {
+    /// Its name, also its command where it has one: `docker`, `podman`, `kubernetes`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Docker => "docker",
+            Self::Podman => "podman",
+            Self::Kubernetes => "kubernetes",
+            Self::Containerd => "containerd",
+            Self::Lxc => "lxc",
+        }
+    }
+
+    /// Whether its containers publish a port with `RUNTIME run -p HOST:CONTAINER`.
+    pub fn has_run_publish(self) -> bool {
+        matches!(self, Self::Docker | Self::Podman)
+    }
+}
+
+impl fmt::Display for ContainerRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The owners found for a set of socket inodes.
@@ -38,6 +80,10 @@ impl Owners {
 
 /// Looks for the processes holding the sockets with these inodes. When several hold one socket
 /// (a forked server), the lowest pid, usually the parent, is kept.
+///
+/// Processes with few open files are looked at first, and a process is skipped once every socket
+/// has been found in a lower pid: the descriptors of a server with thousands of connections (tens
+/// of milliseconds to list and read for 10,000) are read only when a socket may be its.
 pub fn owners<S: std::hash::BuildHasher>(inodes: &HashSet<u64, S>) -> Owners {
     let mut owners = Owners::default();
     if inodes.is_empty() {
@@ -46,28 +92,54 @@ pub fn owners<S: std::hash::BuildHasher>(inodes: &HashSet<u64, S>) -> Owners {
     let Ok(entries) = fs::read_dir("/proc") else {
         return owners;
     };
-    let mut pids: Vec<u32> = entries
+    let mut pids: Vec<(u64, u32)> = entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .map(|pid| (open_files(pid), pid))
         .collect();
     pids.sort_unstable();
-    for pid in pids {
-        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+    // The highest pid among the owners found, once all are found.
+    let mut settled_below = None;
+    for (_, pid) in pids {
+        if settled_below.is_some_and(|highest| pid > highest) {
+            continue;
+        }
+        let Some(held) = sockets_of(pid) else {
             owners.unreadable += 1;
             continue;
         };
-        for fd in fds.filter_map(Result::ok) {
-            let Some(inode) = fs::read_link(fd.path()).ok().and_then(|l| socket_inode(&l)) else {
-                continue;
-            };
-            if inodes.contains(&inode) && !owners.found.contains_key(&inode) {
+        for inode in held.into_iter().filter(|inode| inodes.contains(inode)) {
+            if owners.found.get(&inode).is_none_or(|owner| owner.pid > pid) {
                 owners.found.insert(inode, process(pid));
             }
         }
         if owners.found.len() == inodes.len() {
-            break;
+            settled_below = owners.found.values().map(|owner| owner.pid).max();
         }
     }
     owners
+}
+
+/// How many files a process has open: the size Linux (6.2 and later) gives `/proc/PID/fd`; 0
+/// where it gives none, which keeps such processes in pid order.
+fn open_files(pid: u32) -> u64 {
+    fs::metadata(format!("/proc/{pid}/fd")).map_or(0, |meta| meta.size())
+}
+
+/// The socket inodes a process holds, `None` when its descriptors cannot be read (another
+/// user's process, without root).
+fn sockets_of(pid: u32) -> Option<Vec<u64>> {
+    let path = format!("/proc/{pid}/fd");
+    let fds = fs::read_dir(&path).ok()?;
+    // Links read relative to the open folder: no path lookup from `/` for each descriptor.
+    let dir = fs::File::open(&path).ok()?;
+    Some(
+        fds.filter_map(Result::ok)
+            .filter_map(|fd| {
+                let link = rustix::fs::readlinkat(&dir, fd.file_name(), Vec::new()).ok()?;
+                socket_inode(Path::new(link.to_str().ok()?))
+            })
+            .collect(),
+    )
 }
 
 /// What `/proc` says about one process.
@@ -95,13 +167,13 @@ fn socket_inode(link: &Path) -> Option<u64> {
 }
 
 /// The container runtime named in a process's cgroup path.
-pub fn container_runtime(cgroup: &str) -> Option<&'static str> {
+pub fn container_runtime(cgroup: &str) -> Option<ContainerRuntime> {
     [
-        ("docker", "docker"),
-        ("libpod", "podman"),
-        ("kubepods", "kubernetes"),
-        ("containerd", "containerd"),
-        ("lxc", "lxc"),
+        ("docker", ContainerRuntime::Docker),
+        ("libpod", ContainerRuntime::Podman),
+        ("kubepods", ContainerRuntime::Kubernetes),
+        ("containerd", ContainerRuntime::Containerd),
+        ("lxc", ContainerRuntime::Lxc),
     ]
     .into_iter()
     .find_map(|(needle, name)| cgroup.contains(needle).then_some(name))
@@ -124,12 +196,34 @@ mod tests {
     }
 
     #[test]
+    fn the_lowest_pid_holding_a_socket_owns_it_though_it_has_more_files_open() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let link = fs::read_link(format!("/proc/self/fd/{}", listener.as_raw_fd())).unwrap();
+        let inode = socket_inode(&link).unwrap();
+        // More open files here than in the child, which is looked at first.
+        let _files: Vec<fs::File> = (0..64)
+            .map(|_| fs::File::open("/proc/self/stat").unwrap())
+            .collect();
+        let shared = std::os::fd::OwnedFd::from(listener.try_clone().unwrap());
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .stdin(std::process::Stdio::from(shared))
+            .spawn()
+            .unwrap();
+        let owners = owners(&HashSet::from([inode]));
+        let _ = child.kill();
+        let _ = child.wait();
+        let lowest = std::process::id().min(child.id());
+        assert_eq!(owners.get(inode).map(|p| p.pid), Some(lowest));
+    }
+
+    #[test]
     fn reads_socket_links_and_cgroups() {
         assert_eq!(socket_inode(Path::new("socket:[4026]")), Some(4026));
         assert_eq!(socket_inode(Path::new("pipe:[4026]")), None);
         assert_eq!(
             container_runtime("0::/system.slice/docker-3f2a.scope"),
-            Some("docker")
+            Some(ContainerRuntime::Docker)
         );
         assert_eq!(container_runtime("0::/user.slice/session-1.scope"), None);
     }

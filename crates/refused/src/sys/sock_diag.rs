@@ -1,7 +1,13 @@
 //! LISTEN sockets of this network namespace through netlink `sock_diag`, the source `ss` uses.
 //!
 //! Unlike `/proc/net/tcp` it gives a listener's backlog (`idiag_wqueue` of a LISTEN socket) and
-//! whether an IPv6 listener is v6only (`INET_DIAG_SKV6ONLY`), and it needs no privilege.
+//! whether an IPv6 listener is v6only (`INET_DIAG_SKV6ONLY`), and it needs no privilege. It is
+//! also cheap: asked for LISTEN sockets only, the kernel walks its listening hash and skips the
+//! established one, where reading `/proc/net/tcp` walks every connection of the host (~1.5 ms with
+//! an idle table; far more with thousands of connections open).
+//!
+//! The netlink socket answers for the namespace it was created in: created on a thread that
+//! entered another namespace (`setns`), it lists that namespace's listeners.
 
 use std::io;
 
@@ -17,22 +23,35 @@ use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 
 use super::tables::Listener;
 
-/// The TCP listeners of this network namespace, IPv4 and IPv6.
+/// The TCP listeners of this network namespace (the calling thread's), IPv4 and IPv6.
 pub fn tcp_listeners() -> io::Result<Vec<Listener>> {
+    query(None)
+}
+
+/// The TCP listeners of the calling thread's namespace on `port` only. The kernel skips the
+/// others itself (a dump request's source port is a filter for listeners), so the answer stays a
+/// few sockets however many the namespace has.
+pub fn tcp_listeners_on(port: u16) -> io::Result<Vec<Listener>> {
+    query(Some(port))
+}
+
+fn query(port: Option<u16>) -> io::Result<Vec<Listener>> {
     let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
-    let mut listeners = dump(&socket, AF_INET)?;
-    listeners.extend(dump(&socket, AF_INET6)?);
+    let mut listeners = dump(&socket, AF_INET, port)?;
+    listeners.extend(dump(&socket, AF_INET6, port)?);
     Ok(listeners)
 }
 
-fn dump(socket: &Socket, family: u8) -> io::Result<Vec<Listener>> {
-    let socket_id = if family == AF_INET {
+fn dump(socket: &Socket, family: u8, port: Option<u16>) -> io::Result<Vec<Listener>> {
+    let mut socket_id = if family == AF_INET {
         SocketId::new_v4()
     } else {
         SocketId::new_v6()
     };
+    // 0: every port.
+    socket_id.source_port = port.unwrap_or(0);
     let request = InetRequest {
         family,
         protocol: IPPROTO_TCP,
@@ -174,6 +193,32 @@ mod tests {
         assert_eq!(ours.backlog, Some(7));
         assert_eq!(ours.v6only, Some(true));
         assert_eq!(ours.queue, 0);
+    }
+
+    #[test]
+    fn asks_the_kernel_for_one_port() {
+        let bind = |addr: InetAddr| {
+            let socket = RawSocket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+            if addr.is_ipv6() {
+                socket.set_only_v6(true).unwrap();
+            }
+            socket.bind(&addr.into()).unwrap();
+            socket.listen(3).unwrap();
+            socket
+        };
+        let v4 = bind(InetAddr::from(([127, 0, 0, 1], 0)));
+        let port = v4.local_addr().unwrap().as_socket().unwrap().port();
+        let _v6 = bind(InetAddr::from((Ipv6Addr::LOCALHOST, port)));
+        let _other = bind(InetAddr::from(([127, 0, 0, 1], 0)));
+
+        let on_port = tcp_listeners_on(port).unwrap();
+        assert_eq!(on_port.len(), 2, "{on_port:?}");
+        assert!(
+            on_port
+                .iter()
+                .all(|l| l.port == port && l.backlog == Some(3))
+        );
+        assert!(tcp_listeners().unwrap().len() > on_port.len());
     }
 }
 #[cfg(test)]

@@ -70,7 +70,7 @@ async fn ready(target: &str) -> Readiness {
         ..WaitOptions::default()
     };
     let result = wait(std::slice::from_ref(&target), &options, |_| {}).await;
-    let last = result.targets[0].1.clone().unwrap();
+    let last = result.targets[0].last.clone().unwrap();
     assert!(result.satisfied, "{target}: {}", last.readiness);
     last.readiness
 }
