@@ -54,7 +54,7 @@ pub enum Cause {
 }
 
 impl Cause {
-    /// Every cause, in DESIGN.md's order.
+    /// Every cause, in the contract's order (docs/contract.md).
     pub const ALL: [Self; 21] = [
         Self::Reachable,
         Self::NotReady,
@@ -79,7 +79,7 @@ impl Cause {
         Self::SocketPermissionDenied,
     ];
 
-    /// The kebab-case label of DESIGN.md.
+    /// The kebab-case label of the contract.
     pub const fn as_label(self) -> &'static str {
         match self {
             Self::Reachable => "reachable",

@@ -6,7 +6,8 @@
 use std::fmt;
 use std::io;
 
-/// What a single connect attempt to one address ended in. The labels are DESIGN.md's contract.
+/// What a single connect attempt to one address ended in. The labels are part of the contract
+/// (docs/contract.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// The handshake completed.

@@ -1,5 +1,5 @@
 //! The explanation of a wait that ran out of time: the `refused why` cause of each target whose
-//! connects still fail, within the wait's own `--timeout` (DESIGN.md: a process ends within
+//! connects still fail, within the wait's own `--timeout` (docs/contract.md: a process ends within
 //! 100 ms past it). The last probe's failed connect is the evidence of the network, made over the
 //! whole wait, so it is not made again; this host's evidence is read ahead, shortly before the
 //! deadline, so that explaining takes next to no time after it.

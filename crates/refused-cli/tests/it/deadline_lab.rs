@@ -3,7 +3,7 @@
 //! accept queue, end soon after it; and SIGTERM or Ctrl-C end `why` and `check` (as PID 1 too)
 //! while they wait.
 //!
-//! The contract is a time bound, so these tests time: DESIGN.md allows 100 ms past `--timeout`,
+//! The contract is a time bound, so these tests time: docs/contract.md allows 100 ms past `--timeout`,
 //! the bugs they guard against cost seconds (a blocking getaddrinfo waited for at exit: 10 s; a
 //! diagnosis after `wait` with a second of its own), and this shared machine is noisy, so the
 //! bound asserted is [`MARGIN`] past `--timeout`. The precise overshoot is measured by

@@ -1,4 +1,4 @@
-//! `refused why --json` run inside the lab's client namespace: every scenario of DESIGN.md's
+//! `refused why --json` run inside the lab's client namespace: every scenario of the contract's
 //! cause table, as the built binary reports it.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};

@@ -3,7 +3,7 @@
 //!
 //! [`diagnose`] collects facts (resolve, one attempt per address, this host's socket
 //! tables, owners, other namespaces, firewall rules, neighbours) and hands them to the rules
-//! ([`rules::infer`]), which name exactly one [`Cause`] of DESIGN.md's table.
+//! ([`rules::infer`]), which name exactly one [`Cause`] of the contract's table (docs/contract.md).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -74,7 +74,7 @@ impl Default for Options {
     }
 }
 
-/// What a diagnosis found: DESIGN.md's JSON document.
+/// What a diagnosis found: `refused why --json`'s document (docs/contract.md).
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnosis {
     /// The target as given.
