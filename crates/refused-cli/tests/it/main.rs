@@ -8,6 +8,7 @@ mod compat;
 mod deadline_lab;
 mod docs;
 mod proxy;
+mod readme;
 mod scan;
 mod schema;
 mod terminal;
