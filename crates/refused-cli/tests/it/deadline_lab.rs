@@ -74,8 +74,9 @@ fn all_three_bounded(lab: &Lab, target: &str, cause: &str, reason: &str) {
     assert_eq!(check[0]["reason"], reason, "{check:?}");
 
     let wait = lines(&bounded(lab, "wait", target));
-    wait.iter()
-        .for_each(|event| assert_valid(Schema::Wait, event));
+    for event in &wait {
+        assert_valid(Schema::Wait, event);
+    }
     let timeout = wait
         .iter()
         .find(|event| event["kind"] == "timeout")

@@ -443,54 +443,9 @@ fn kind_of(evidence: &Evidence) -> &'static str {
 }
 
 /// One sample of every evidence kind, in each of its shapes (a rule and a policy, a listener
-/// with and without its process...).
+/// with and without its process...), in the library's order of kinds.
 fn evidence_samples() -> Vec<Evidence> {
-    let listener = Listener {
-        address: "::".parse().unwrap(),
-        port: 8080,
-        v6only: Some(true),
-        queue: 3,
-        backlog: Some(128),
-        uid: 1000,
-        inode: 4242,
-    };
-    let rule = Blocker {
-        table: "inet filter".into(),
-        chain: "ufw-user-output".into(),
-        path: vec!["OUTPUT".into(), "ufw-user-output".into()],
-        hook: Hook::Output,
-        rule: "tcp dport 7001 reject".into(),
-        verdict: Verdict::Reject,
-        handle: Some(12),
-        position: Some(3),
-        tool: Tool::Ufw,
-        stops: Stops::Request,
-        certain: true,
-    };
-    let owner = Owner {
-        uid: 0,
-        gid: 0,
-        user: Some("root".into()),
-        group: None,
-    };
-    let socket = UnixSocketFacts {
-        path: "/run/app.sock".into(),
-        exists: Some(true),
-        file_type: Some(FileType::Socket),
-        mode: Some(Mode::from_st_mode(0o140_660)),
-        uid: Some(0),
-        gid: Some(0),
-        user: Some("root".into()),
-        group: Some("root".into()),
-        listening: Some(false),
-        closed_directory: None,
-        earlier_listeners: vec![EarlierListener {
-            inode: 77,
-            pid: Some(12),
-            process: Some("nginx".into()),
-        }],
-    };
-    vec![
+    let mut samples = vec![
         Evidence::Resolved {
             name: "db".into(),
             address: "10.0.0.5".parse().unwrap(),
@@ -502,31 +457,10 @@ fn evidence_samples() -> Vec<Evidence> {
             error: "dns-not-found",
             detail: "the name does not exist".into(),
         },
-        Evidence::Listener(HeldListener::new(listener.clone(), None, None)),
-        Evidence::Listener(HeldListener {
-            listener: Listener {
-                address: "127.0.0.1".parse().unwrap(),
-                v6only: None,
-                backlog: None,
-                ..listener
-            },
-            pid: Some(99),
-            process: Some("postgres".into()),
-            container: Some(ContainerRuntime::Docker),
-            netns: Some(Namespace::Unnamed(4_026_532)),
-        }),
-        Evidence::FirewallRule(rule.clone()),
-        Evidence::FirewallRule(Blocker {
-            rule: "policy drop".into(),
-            verdict: Verdict::Drop,
-            handle: None,
-            position: None,
-            tool: Tool::Nft,
-            stops: Stops::Reply,
-            hook: Hook::Input,
-            certain: false,
-            ..rule
-        }),
+    ];
+    samples.extend(listener_samples());
+    samples.extend(firewall_samples());
+    samples.extend([
         Evidence::Neighbour {
             address: "fd00::9".parse().unwrap(),
             state: Neighbour::NoAnswer,
@@ -549,6 +483,76 @@ fn evidence_samples() -> Vec<Evidence> {
             destination: None,
             table: None,
         }),
+    ]);
+    samples.extend(dnat_samples());
+    samples.push(Evidence::Namespace {
+        netns: "web".into(),
+        address: "172.17.0.2".parse().unwrap(),
+        pid: Some(5),
+    });
+    samples.extend(unix_socket_samples());
+    samples
+}
+
+fn listener_samples() -> [Evidence; 2] {
+    let listener = Listener {
+        address: "::".parse().unwrap(),
+        port: 8080,
+        v6only: Some(true),
+        queue: 3,
+        backlog: Some(128),
+        uid: 1000,
+        inode: 4242,
+    };
+    [
+        Evidence::Listener(HeldListener::new(listener.clone(), None, None)),
+        Evidence::Listener(HeldListener {
+            listener: Listener {
+                address: "127.0.0.1".parse().unwrap(),
+                v6only: None,
+                backlog: None,
+                ..listener
+            },
+            pid: Some(99),
+            process: Some("postgres".into()),
+            container: Some(ContainerRuntime::Docker),
+            netns: Some(Namespace::Unnamed(4_026_532)),
+        }),
+    ]
+}
+
+fn firewall_samples() -> [Evidence; 2] {
+    let rule = Blocker {
+        table: "inet filter".into(),
+        chain: "ufw-user-output".into(),
+        path: vec!["OUTPUT".into(), "ufw-user-output".into()],
+        hook: Hook::Output,
+        rule: "tcp dport 7001 reject".into(),
+        verdict: Verdict::Reject,
+        handle: Some(12),
+        position: Some(3),
+        tool: Tool::Ufw,
+        stops: Stops::Request,
+        certain: true,
+    };
+    [
+        Evidence::FirewallRule(rule.clone()),
+        Evidence::FirewallRule(Blocker {
+            rule: "policy drop".into(),
+            verdict: Verdict::Drop,
+            handle: None,
+            position: None,
+            tool: Tool::Nft,
+            stops: Stops::Reply,
+            hook: Hook::Input,
+            certain: false,
+            ..rule
+        }),
+    ]
+}
+
+fn dnat_samples() -> [Evidence; 2] {
+    [
         Evidence::Dnat(Dnat {
             to: NatTo::Address {
                 address: "172.17.0.2".parse().unwrap(),
@@ -576,11 +580,34 @@ fn evidence_samples() -> Vec<Evidence> {
             tool: Tool::Nft,
             certain: false,
         }),
-        Evidence::Namespace {
-            netns: "web".into(),
-            address: "172.17.0.2".parse().unwrap(),
-            pid: Some(5),
-        },
+    ]
+}
+
+fn unix_socket_samples() -> [Evidence; 2] {
+    let socket = UnixSocketFacts {
+        path: "/run/app.sock".into(),
+        exists: Some(true),
+        file_type: Some(FileType::Socket),
+        mode: Some(Mode::from_st_mode(0o140_660)),
+        uid: Some(0),
+        gid: Some(0),
+        user: Some("root".into()),
+        group: Some("root".into()),
+        listening: Some(false),
+        closed_directory: None,
+        earlier_listeners: vec![EarlierListener {
+            inode: 77,
+            pid: Some(12),
+            process: Some("nginx".into()),
+        }],
+    };
+    let owner = Owner {
+        uid: 0,
+        gid: 0,
+        user: Some("root".into()),
+        group: None,
+    };
+    [
         Evidence::UnixSocket(socket.clone()),
         Evidence::UnixSocket(UnixSocketFacts {
             exists: None,
