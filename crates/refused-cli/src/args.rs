@@ -93,6 +93,9 @@ pub enum Command {
     /// Scan ports: open, closed or filtered, with nmap's reasons; open ports with their process.
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(ScanArgs),
+    /// Serve Prometheus probes (`blackbox_exporter`'s `/probe`) that say why a target is down.
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
     /// Print a shell completion script: `refused completions bash > /etc/bash_completion.d/refused`.
     Completions(CompletionsArgs),
     /// Print a manual page (roff): `refused man | man -l -`, `refused man wait`.
@@ -508,4 +511,45 @@ pub fn mistyped_subcommand(
             format!("unrecognized subcommand `{first}`\n\n  tip: did you mean `{best}`?"),
         )
     })
+}
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  refused serve                                   127.0.0.1:9115, loopback targets only
+  refused serve --listen 0.0.0.0:9115 --allow 10.0.0.0/8
+  refused serve --config /etc/prometheus/blackbox.yml --config-check
+  curl 'localhost:9115/probe?module=tcp_connect&target=localhost:5432'
+
+The config file is blackbox_exporter's (its tcp and http modules work unchanged) plus an `allow:`
+list. SIGTERM or Ctrl-C lets the probes in flight finish, then exits 0.";
+
+/// `refused serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9115", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+
+    /// A YAML file: `blackbox_exporter`'s `modules:`, and `allow:` rules (CIDRs, host patterns,
+    /// ports).
+    #[arg(long, value_name = "FILE", env = "REFUSED_SERVE_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// Allow targets in this CIDR block too (repeatable). Without it and without `allow:` in
+    /// the config, only loopback targets are probed.
+    #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
+    pub allow: Vec<refused::serve::Cidr>,
+
+    /// The most probes running at once; more get 503 at once (default 256).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_probes: Option<u32>,
+
+    /// Check the configuration, print the modules, and exit.
+    #[arg(long)]
+    pub config_check: bool,
+}
+
+fn parse_cidr(text: &str) -> Result<refused::serve::Cidr, String> {
+    text.parse()
+        .map_err(|err: refused::serve::CidrError| err.to_string())
 }

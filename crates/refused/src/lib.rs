@@ -33,6 +33,8 @@ pub mod outcome;
 pub mod probe;
 pub mod resolve;
 pub mod scan;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod sys;
 pub mod target;
 pub mod wait;

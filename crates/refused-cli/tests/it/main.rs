@@ -11,6 +11,7 @@ mod proxy;
 mod readme;
 mod scan;
 mod schema;
+mod serve;
 mod terminal;
 mod unix;
 mod wait;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 use crate::outcome::Outcome;
 use crate::resolve::ResolveErrorKind;
@@ -50,9 +50,11 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    /// The delays, one per retry, drawn from the thread's random generator.
-    pub fn delays(&self) -> Delays<rand::rngs::ThreadRng> {
-        self.delays_with(rand::rng())
+    /// The delays, one per retry, from a generator seeded by the thread's. Not the thread's
+    /// own generator: that one is `!Send`, and a connect future that holds it across an await
+    /// could not be spawned on a multi-threaded runtime (as the Python binding does).
+    pub fn delays(&self) -> Delays<rand::rngs::StdRng> {
+        self.delays_with(rand::rngs::StdRng::from_rng(&mut rand::rng()))
     }
 
     /// The delays drawn from a given generator (seeded in tests).

@@ -142,7 +142,12 @@ impl Race {
             let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
             socket.set_write_timeout(Some(budget.max(Duration::from_millis(1))))?;
             match socket.connect(&addr.into()) {
-                Ok(()) => Ok(socket),
+                Ok(()) => {
+                    // The timeout was the connect's: left on, the caller's writes would fail
+                    // with `EAGAIN` after it.
+                    socket.set_write_timeout(None)?;
+                    Ok(socket)
+                }
                 Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {
                     Err(io::ErrorKind::TimedOut.into())
                 }

@@ -166,6 +166,11 @@ impl Dialer {
                 Duration::ZERO,
             ));
         };
+        if let Some(addrs) = target.pinned() {
+            return self
+                .dial_with(target.as_str(), waiting, || async { Ok(addrs.to_vec()) })
+                .await;
+        }
         self.dial_with(target.as_str(), waiting, || resolve(host, *port))
             .await
     }
@@ -193,7 +198,8 @@ impl Dialer {
         let start = Instant::now();
         let deadline = self.deadline.map(|d| start + d);
         let mut attempts = Vec::new();
-        let mut delays = self.retry.backoff.delays();
+        // Drawn on the first retry only: seeding a generator is wasted on the common success.
+        let mut delays = None;
         let max_tries = self.retry.max_tries.max(1);
         let mut try_number = 1;
         let fail =
@@ -240,7 +246,10 @@ impl Dialer {
                     }
                 }
             };
-            let delay = delays.next().unwrap_or_default();
+            let delay = delays
+                .get_or_insert_with(|| self.retry.backoff.delays())
+                .next()
+                .unwrap_or_default();
             let out_of_time = deadline.is_some_and(|at| Instant::now() + delay >= at);
             if !retry || try_number >= max_tries || out_of_time {
                 return Err(fail(kind, attempts));

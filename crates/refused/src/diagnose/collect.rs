@@ -12,8 +12,8 @@ use tokio::task::JoinHandle;
 use crate::connect::{Address, Attempt, Dialer, RetryPolicy};
 use crate::probe;
 use crate::resolve;
-use crate::sys::firewall::{self, FirewallError, Hook, Interface, NatHook, Packet, route};
-use crate::sys::route::{self as host_route, RejectingRoute};
+use crate::sys::firewall::{self, FirewallError, Hook, Interface, NatHook, Packet};
+use crate::sys::route::{self, RejectingRoute};
 use crate::sys::tables::{self, Listener};
 use crate::sys::unix_diag;
 use crate::sys::unix_path::{self, FileType, Lookup, Mode, Owner};
@@ -76,7 +76,11 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         Endpoint::Tcp { host, port } => (host, *port),
     };
 
-    let addrs = match resolve::resolve_until(host, port, budget.network_until()).await {
+    let resolved = match target.pinned() {
+        Some(addrs) => Ok(addrs.to_vec()),
+        None => resolve::resolve_until(host, port, budget.network_until()).await,
+    };
+    let addrs = match resolved {
         Ok(addrs) => addrs,
         Err(err) => {
             facts.resolution = Resolution::Failed(err);
@@ -105,18 +109,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
     facts.addresses = addrs
         .iter()
         .zip(attempts)
-        .filter_map(|(addr, attempts)| {
-            Some(AddressFacts {
-                attempt: attempts.into_iter().last()?,
-                addr: *addr,
-                local: host::is_local_address(addr.ip()),
-                neighbour: None,
-                blockers: None,
-                route: None,
-                holder: None,
-                published: None,
-            })
-        })
+        .filter_map(|(addr, attempts)| Some(AddressFacts::new(attempts.into_iter().last()?, *addr)))
         .collect();
 
     if facts
@@ -278,9 +271,9 @@ fn rejected_by_route(attempt: &Attempt) -> Option<RejectingRoute> {
         Address::Inet(addr) => addr.ip(),
         Address::Unix(_) => return None,
     };
-    match host_route::lookup(ip) {
-        host_route::Lookup::Rejected(kind) if attempt.errno == Some(kind.errno()) => {
-            Some(host_route::rejecting_route(ip, kind))
+    match route::lookup(ip) {
+        route::Lookup::Rejected(kind) if attempt.errno == Some(kind.errno()) => {
+            Some(route::rejecting_route(ip, kind))
         }
         _ => None,
     }

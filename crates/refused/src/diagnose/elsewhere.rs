@@ -67,15 +67,7 @@ pub(super) fn held(
     let listeners = holder.listeners.as_deref()?;
     let (ip, port) = (dest.ip(), dest.port());
     let netns = &holder.netns;
-    let on_port: Vec<&HeldListener> = listeners
-        .iter()
-        .filter(|l| l.listener.port == port)
-        .collect();
-    let exact: Vec<&HeldListener> = on_port
-        .iter()
-        .copied()
-        .filter(|l| l.listener.accepts(ip))
-        .collect();
+    let (on_port, exact) = super::rules::on_port(listeners, dest);
     let inside = format!("network namespace {netns}, which holds {ip}");
     let enter = match holder.pid {
         Some(pid) if !matches!(holder.netns, Namespace::Named(_)) => {

@@ -130,6 +130,20 @@ pub struct Holder {
 }
 
 impl AddressFacts {
+    /// An attempt to `addr`, with nothing of the host read yet.
+    pub fn new(attempt: Attempt, addr: SocketAddr) -> Self {
+        Self {
+            attempt,
+            addr,
+            local: crate::sys::host::is_local_address(addr.ip()),
+            neighbour: None,
+            blockers: None,
+            route: None,
+            holder: None,
+            published: None,
+        }
+    }
+
     /// How long the attempt took.
     pub const fn elapsed(&self) -> Duration {
         self.attempt.elapsed

@@ -417,20 +417,29 @@ fn ports_exhausted(facts: &Facts, addr: SocketAddr) -> Finding {
     finding
 }
 
+/// The listeners on `addr`'s port, and those of them that take a connection to `addr`.
+pub(super) fn on_port(
+    listeners: &[HeldListener],
+    addr: SocketAddr,
+) -> (Vec<&HeldListener>, Vec<&HeldListener>) {
+    let on_port: Vec<&HeldListener> = listeners
+        .iter()
+        .filter(|l| l.listener.port == addr.port())
+        .collect();
+    let exact = on_port
+        .iter()
+        .copied()
+        .filter(|l| l.listener.accepts(addr.ip()))
+        .collect();
+    (on_port, exact)
+}
+
 /// A failed address of this very host: its socket tables say who listens where.
 pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
     let ip = address.addr.ip();
     let port = address.addr.port();
     let listeners = facts.listeners.as_deref().unwrap_or_default();
-    let on_port: Vec<&HeldListener> = listeners
-        .iter()
-        .filter(|l| l.listener.port == port)
-        .collect();
-    let exact: Vec<&HeldListener> = on_port
-        .iter()
-        .copied()
-        .filter(|l| l.listener.accepts(ip))
-        .collect();
+    let (on_port, exact) = on_port(listeners, address.addr);
 
     match address.attempt.outcome {
         Outcome::Timeout => return Ok(local_timeout(address, &exact)),

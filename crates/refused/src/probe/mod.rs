@@ -256,6 +256,26 @@ pub struct ProbeReport {
     pub attempts: Vec<Attempt>,
     /// How long it took.
     pub elapsed: Duration,
+    /// The HTTP status of the response, for `http`/`https` targets that got one.
+    pub http_status: Option<u16>,
+    /// What the TLS handshake showed, for `tls`/`https` targets that completed one.
+    pub tls: Option<TlsSession>,
+}
+
+/// What a completed TLS handshake showed.
+#[derive(Debug, Clone)]
+pub struct TlsSession {
+    /// The protocol version: `TLS 1.2`, `TLS 1.3`.
+    pub version: String,
+    /// The certificates the server sent (DER), its own first.
+    pub certificates: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+/// What an exchange found besides the readiness.
+#[derive(Debug, Default)]
+struct Extras {
+    http_status: Option<u16>,
+    tls: Option<TlsSession>,
 }
 
 /// `{"state", "reason", "summary", "elapsed_ms", "attempts"}`: the fields `check` and `wait`
@@ -290,7 +310,7 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
         .attempt_timeout(timeout)
         .deadline(timeout)
         .retry(RetryPolicy::never());
-    let (readiness, attempts) = match target.endpoint() {
+    let ((readiness, extras), attempts) = match target.endpoint() {
         Endpoint::Unix(path) => match dialer.dial_unix(path).await {
             Ok(connected) => (
                 exchange(target, connected.stream, options, deadline, None).await,
@@ -321,12 +341,20 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
         readiness,
         attempts,
         elapsed: start.elapsed(),
+        http_status: extras.http_status,
+        tls: extras.tls,
     }
 }
 
-fn failed(err: ConnectError) -> (Readiness, Vec<Attempt>) {
+fn failed(err: ConnectError) -> ((Readiness, Extras), Vec<Attempt>) {
     let attempts = err.attempts().to_vec();
-    (Readiness::Failed(ProbeFailure::Connect(err)), attempts)
+    (
+        (
+            Readiness::Failed(ProbeFailure::Connect(err)),
+            Extras::default(),
+        ),
+        attempts,
+    )
 }
 
 async fn exchange<S>(
@@ -335,23 +363,38 @@ async fn exchange<S>(
     options: &ProbeOptions,
     deadline: Instant,
     ends: Option<tcp::Ends>,
-) -> Readiness
+) -> (Readiness, Extras)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    match target.scheme() {
+    let mut extras = Extras::default();
+    let readiness = match target.scheme() {
         Scheme::Tcp | Scheme::Unix => tcp::settle(stream, options.settle, deadline, ends).await,
-        Scheme::Http => http::probe(target, stream, &options.http, deadline).await,
+        Scheme::Http => {
+            let (readiness, status) = http::probe(target, stream, &options.http, deadline).await;
+            extras.http_status = status;
+            readiness
+        }
         Scheme::Https => match tls::handshake(target, stream, options, deadline).await {
-            Ok(stream) => http::probe(target, stream, &options.http, deadline).await,
+            Ok(stream) => {
+                extras.tls = Some(tls::session(&stream));
+                let (readiness, status) =
+                    http::probe(target, stream, &options.http, deadline).await;
+                extras.http_status = status;
+                readiness
+            }
             Err(readiness) => readiness,
         },
         Scheme::Tls => match tls::handshake(target, stream, options, deadline).await {
-            Ok(_) => Readiness::Ready("TLS handshake completed".to_owned()),
+            Ok(stream) => {
+                extras.tls = Some(tls::session(&stream));
+                Readiness::Ready("TLS handshake completed".to_owned())
+            }
             Err(readiness) => readiness,
         },
         Scheme::Postgres => postgres::probe(target, stream, deadline).await,
         Scheme::Redis => redis::probe(stream, deadline).await,
         Scheme::Mysql => mysql::probe(stream, deadline).await,
-    }
+    };
+    (readiness, extras)
 }

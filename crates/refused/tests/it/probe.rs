@@ -63,7 +63,7 @@ async fn probe_text(target: &str, options: &ProbeOptions) -> Readiness {
 }
 
 /// Waits (with the library's own `wait`) for a freshly started server.
-async fn ready(target: &str) -> Readiness {
+pub async fn ready(target: &str) -> Readiness {
     let target: Target = target.parse().unwrap();
     let options = WaitOptions {
         timeout: Some(Duration::from_secs(30)),
@@ -230,19 +230,19 @@ async fn hostile_servers_cannot_hang_a_probe_or_fill_its_memory() {
     }
 }
 
-mod tls {
+pub mod tls {
     use super::*;
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-    struct Pki {
-        ca_pem: String,
+    pub struct Pki {
+        pub ca_pem: String,
         chain: Vec<CertificateDer<'static>>,
         key: Vec<u8>,
     }
 
     /// A CA and a server certificate for `localhost` and 127.0.0.1, valid from `from` to `to`.
-    fn pki(from: (i32, u8, u8), to: (i32, u8, u8)) -> Pki {
+    pub fn pki(from: (i32, u8, u8), to: (i32, u8, u8)) -> Pki {
         let ca_key = KeyPair::generate().unwrap();
         let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -262,7 +262,7 @@ mod tls {
     }
 
     /// A TLS server (rustls) that completes handshakes and answers HTTP 200.
-    async fn serve(pki: &Pki) -> SocketAddr {
+    pub async fn serve(pki: &Pki) -> SocketAddr {
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -346,7 +346,7 @@ mod tls {
     }
 
     /// A CA file for one test, removed afterwards.
-    mod tempfile_path {
+    pub mod tempfile_path {
         use std::path::PathBuf;
         use std::sync::atomic::{AtomicU32, Ordering};
 

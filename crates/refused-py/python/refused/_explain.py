@@ -1,0 +1,275 @@
+"""Explain the connection failures other libraries raise: find the failure in an exception's
+chain and the address it was for, then ask ``refused.why``.
+
+The address comes from the objects in the chain, never guessed from text where an object
+holds it: the attribute ``install()`` (or ``refused.connect``) sets, urllib3's failed
+connection (``.conn``), httpx's and requests' request URL, psycopg's connection parameters,
+then the locals of the frames the failure went through (``socket.create_connection``'s
+``address``, asyncio's ``sock_connect``, redis-py's connection object). Message text is read
+last, and only for libraries that keep the address nowhere else.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import re
+import socket
+from typing import Any, Iterator, Optional
+
+__all__ = ["explain", "find_address", "is_connection_failure", "target_text"]
+
+#: The errnos of a connect that failed (as opposed to a read or a file error).
+CONNECT_ERRNOS = frozenset(
+    {
+        _errno.ECONNREFUSED,
+        _errno.ETIMEDOUT,
+        _errno.EHOSTUNREACH,
+        _errno.EHOSTDOWN,
+        _errno.ENETUNREACH,
+        _errno.ENETDOWN,
+        _errno.EACCES,
+        _errno.EPERM,
+        _errno.EADDRNOTAVAIL,
+        _errno.ECONNRESET,
+        _errno.ECONNABORTED,
+        _errno.ENOENT,
+    }
+)
+
+#: Connection-failure classes of other libraries, by module prefix and class name (matched
+#: along the class's MRO, so none of these libraries is imported here).
+_LIBRARY_FAILURES = {
+    ("urllib3", "NewConnectionError"),
+    ("urllib3", "ConnectTimeoutError"),
+    ("httpx", "ConnectError"),
+    ("httpx", "ConnectTimeout"),
+    ("httpcore", "ConnectError"),
+    ("httpcore", "ConnectTimeout"),
+    ("requests", "ConnectionError"),
+    ("redis", "ConnectionError"),
+    ("redis", "TimeoutError"),
+    ("psycopg", "OperationalError"),
+    ("psycopg2", "OperationalError"),
+}
+
+_SCHEME_PORTS = {"http": 80, "https": 443, "postgres": 5432, "postgresql": 5432, "redis": 6379}
+
+
+def explain(exc: BaseException, *, timeout: float = 3.0):
+    """Diagnose the connection failure in ``exc``'s chain.
+
+    ``exc`` may be a bare ``ConnectionRefusedError`` from ``socket``, requests'
+    ``ConnectionError``, urllib3's ``NewConnectionError``, redis-py's ``ConnectionError``,
+    psycopg's ``OperationalError``, httpx's ``ConnectError``, asyncio's "Connect call failed",
+    or any exception raised while handling one of those. Returns the ``refused.Diagnosis`` of
+    the address that failed, or ``None`` when the chain holds no connection failure or no
+    address could be found for it.
+    """
+    target = find_address(exc)
+    if target is None:
+        return None
+    from refused import why
+
+    return why(target, timeout=timeout)
+
+
+def find_address(exc: BaseException) -> Optional[str]:
+    """The target (``"host:port"``, ``"[::1]:5432"``, ``"http://host"``,
+    ``"unix:///path"``) whose connect failed somewhere in ``exc``'s chain, or ``None``."""
+    chain = list(_chain(exc))
+    if not any(is_connection_failure(e) for e in chain):
+        return None
+    for finder in (_from_attributes, _from_frames, _from_text):
+        for e in chain:
+            found = finder(e)
+            if found is not None:
+                return found
+    return None
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` itself is a failed connect (not an error raised later on a connection)."""
+    if isinstance(exc, (BlockingIOError, InterruptedError)):
+        return False
+    if isinstance(exc, socket.gaierror):
+        return True
+    if isinstance(exc, OSError):
+        # A file's error carries its file name; a socket's does not (EACCES, ENOENT are both).
+        if exc.errno in CONNECT_ERRNOS and exc.filename is None:
+            return True
+        if isinstance(exc, TimeoutError):
+            return True
+        message = str(exc)
+        # asyncio's own: "Connect call failed ('127.0.0.1', 8080)", "Multiple exceptions: ..."
+        if message.startswith(("Connect call failed", "Multiple exceptions: [Errno")):
+            return True
+    for cls in type(exc).__mro__:
+        module = cls.__module__.split(".")[0]
+        if (module, cls.__name__) in _LIBRARY_FAILURES:
+            return True
+    return False
+
+
+def target_text(host: Any, port: Any) -> Optional[str]:
+    """``host:port`` as a target, bracketing an IPv6 literal; ``None`` when either is missing."""
+    if isinstance(host, bytes):
+        host = host.decode(errors="replace")
+    if not host or port in (None, ""):
+        return None
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        return None
+    host = str(host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host.split('%')[0]}]"
+    return f"{host}:{port}"
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception reachable from it: causes, contexts, the exceptions other
+    libraries wrap in ``args``, ``reason`` (urllib3) or ``exceptions`` (groups)."""
+    seen: set[int] = set()
+    queue = [exc]
+    while queue:
+        e = queue.pop(0)
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        nested = [e.__cause__, e.__context__, getattr(e, "reason", None)]
+        nested += [a for a in getattr(e, "args", ()) if isinstance(a, BaseException)]
+        nested += list(getattr(e, "exceptions", None) or ())
+        queue += [n for n in nested if isinstance(n, BaseException)]
+
+
+def _from_attributes(e: BaseException) -> Optional[str]:
+    # What refused itself set: refused.connect's errors and install()'s annotation.
+    target = e.__dict__.get("target") if hasattr(e, "__dict__") else None
+    if isinstance(target, str) and target and type(e).__module__.startswith("refused"):
+        return target
+    address = e.__dict__.get("address") if hasattr(e, "__dict__") else None
+    found = _from_address(address)
+    if found is not None:
+        return found
+    # urllib3 2 keeps the connection as `.conn`, urllib3 1 as `.pool`.
+    for name in ("conn", "pool"):
+        found = _from_connection(getattr(e, name, None))
+        if found is not None:
+            return found
+    # httpx (ConnectError.request raises RuntimeError when unset) and requests.
+    try:
+        request = getattr(e, "request", None)
+    except RuntimeError:
+        request = None
+    url = getattr(request, "url", None)
+    if url is not None:
+        found = _from_url(url)
+        if found is not None:
+            return found
+    # psycopg 3 keeps the failed connection's libpq object, with its parameters.
+    found = _from_connection(getattr(e, "pgconn", None))
+    if found is not None:
+        return found
+    return None
+
+
+def _from_address(address: Any) -> Optional[str]:
+    """A `socket` address: `(host, port)`, `(host, port, flow, scope)` or a unix path."""
+    if isinstance(address, tuple) and len(address) in (2, 4):
+        return target_text(address[0], address[1])
+    if isinstance(address, (str, bytes)) and address:
+        path = address.decode(errors="replace") if isinstance(address, bytes) else address
+        if path.startswith("/"):
+            return f"unix://{path}"
+        if path.startswith(("unix://", "tcp://")) or re.fullmatch(r".+:\d+", path):
+            return path
+    return None
+
+
+def _from_connection(conn: Any) -> Optional[str]:
+    """An object with `host` and `port` (urllib3's HTTPConnection, redis-py's Connection,
+    psycopg's PGconn), or `path` for a unix socket connection."""
+    if conn is None or isinstance(conn, (str, bytes, int, tuple)):
+        return None
+    try:
+        host = getattr(conn, "host", None)
+        port = getattr(conn, "port", None)
+        path = getattr(conn, "path", None)
+    except Exception:  # a closed psycopg connection raises on access
+        return None
+    if isinstance(path, (str, bytes)) and path and not host:
+        return _from_address(path)
+    if isinstance(host, bytes) and host.startswith(b"/") or isinstance(host, str) and host.startswith("/"):
+        # libpq's host may be a unix socket directory: the socket is .s.PGSQL.PORT in it.
+        directory = host.decode() if isinstance(host, bytes) else host
+        port_text = port.decode() if isinstance(port, bytes) else str(port or 5432)
+        return f"unix://{directory.rstrip('/')}/.s.PGSQL.{port_text}"
+    if port is None and host:
+        scheme = getattr(conn, "scheme", None)
+        port = _SCHEME_PORTS.get(scheme) if isinstance(scheme, str) else None
+    return target_text(host, port)
+
+
+def _from_url(url: Any) -> Optional[str]:
+    """A request URL (httpx.URL or requests' string): `scheme://host[:port]`, so that the
+    scheme's default port and readiness probe apply."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(str(url))
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    if port is None:
+        port = _SCHEME_PORTS.get(parts.scheme)
+    hostport = target_text(host, port)
+    return hostport if hostport else None
+
+
+def _from_frames(e: BaseException) -> Optional[str]:
+    """The locals of the frames the failure was raised through, innermost first."""
+    tb = e.__traceback__
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        local = frame.f_locals
+        # socket.create_connection's `address` (the name asked for) before its `sa` (the last
+        # address tried); asyncio's sock_connect `address`; redis-py's `socket_address`.
+        for name in ("address", "sa", "addr", "socket_address"):
+            found = _from_address(local.get(name)) if isinstance(local.get(name), tuple) else None
+            if found is not None:
+                return found
+        found = target_text(local.get("host"), local.get("port"))
+        if found is not None and isinstance(local.get("host"), (str, bytes)):
+            return found
+        found = _from_connection(local.get("self"))
+        if found is not None:
+            return found
+    return None
+
+
+_TEXT_PATTERNS = (
+    # asyncio: "Connect call failed ('127.0.0.1', 8080)" (IPv6 adds flow and scope).
+    re.compile(r"Connect call failed \('(?P<host>[^']+)', (?P<port>\d+)"),
+    # psycopg / libpq: 'connection to server at "127.0.0.1", port 5432 failed'.
+    re.compile(r'server at "(?P<host>[^"]+)"(?: \([^)]*\))?, port (?P<port>\d+) failed'),
+    # redis-py: "Error 111 connecting to localhost:6379."
+    re.compile(r"connecting to (?P<host>\[?[\w.:-]+?\]?):(?P<port>\d+)\."),
+    # urllib3 pools: "HTTPConnectionPool(host='localhost', port=8080)".
+    re.compile(r"host='(?P<host>[^']+)', port=(?P<port>\d+)"),
+)
+
+
+def _from_text(e: BaseException) -> Optional[str]:
+    """The last resort, for libraries that keep the address in their message only."""
+    message = str(e)
+    for pattern in _TEXT_PATTERNS:
+        match = pattern.search(message)
+        if match:
+            return target_text(match.group("host").strip("[]"), match.group("port"))
+    return None

@@ -1,0 +1,301 @@
+"""Test support: real sockets on loopback, real Redis and PostgreSQL servers, lab namespaces.
+
+Ports: this suite owns 47500-47999 (each engineer of the project has a range, and `why` looks at
+every namespace of the host, so a port someone else listens on would change a diagnosis).
+Refused ports are bound but not listening, which guarantees the refusal. Ports of "nothing
+listens" tests are kept two digits away from the servers' ports, which `why` would otherwise
+name as the port meant (one digit off counts as near).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator, Optional
+
+import pytest
+
+IN_CI = os.environ.get("CI") == "true"
+
+#: The servers' ports, the first free one taken; the wrong-port tests refuse on the next one.
+REDIS_PORTS = (47910, 47930, 47950)
+POSTGRES_PORTS = (47920, 47940, 47960)
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip with a reason outside CI; in CI (root, every tool installed) a skip is a failure."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must run this test: {reason}")
+    pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def refused_port(port: int) -> Iterator[int]:
+    """A loopback port that refuses: bound, so nobody else takes it, but not listening."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    try:
+        yield port
+    finally:
+        sock.close()
+
+
+class Listener:
+    """A loopback TCP server that accepts, answers each connection with `hello\\n`, and closes."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.bind((host, 0))
+        self.sock.listen(512)
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def target(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            with conn:
+                with contextlib.suppress(OSError):
+                    conn.sendall(b"hello\n")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    server = Listener()
+    yield server
+    server.close()
+
+
+@contextlib.contextmanager
+def full_queue(port: int) -> Iterator[int]:
+    """A listener on `port` that never accepts, with its accept queue full: a connect to it
+    gets no answer (the SYN is dropped), so it times out."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", port))
+    server.listen(0)  # Linux queues backlog + 1 connections: one client fills it
+    clients = []
+    try:
+        for _ in range(2):
+            client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            client.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                client.connect(("127.0.0.1", port))
+            clients.append(client)
+        yield port
+    finally:
+        for client in clients:
+            client.close()
+        server.close()
+
+
+def _start(what: str, command, target, ports) -> "tuple[subprocess.Popen, int]":
+    """Starts a server on the first of `ports` where it comes up. Our range lies inside the
+    ephemeral port range, so any connection on the host may hold a port of it for a while: a
+    server that cannot bind exits, and the next port is tried."""
+    import refused
+
+    for port in ports:
+        proc = subprocess.Popen(
+            command(port), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            if refused.wait(target(port), timeout=0.5):
+                return proc, port
+        proc.kill()
+        proc.wait()
+    raise RuntimeError(f"{what} did not start on any of the ports {list(ports)}")
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[int]:
+    """A real redis-server on 127.0.0.1, on the first free port of REDIS_PORTS (nothing saved)."""
+    binary = shutil.which("redis-server")
+    need(binary is not None, "redis-server is not installed (apt-get install redis-server)")
+    workdir = tempfile.mkdtemp(prefix="refused-py-redis-")
+    proc, port = _start(
+        "redis-server",
+        lambda port: [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
+        lambda port: f"redis://127.0.0.1:{port}",
+        REDIS_PORTS,
+    )
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _postgres_bin() -> Optional[Path]:
+    root = Path("/usr/lib/postgresql")
+    versions = sorted(p / "bin" for p in root.glob("*") if (p / "bin" / "postgres").exists()) if root.exists() else []
+    return versions[-1] if versions else None
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[int]:
+    """A real PostgreSQL on 127.0.0.1 (a port of POSTGRES_PORTS), trust authentication, run as the
+    `postgres` user when we are root (it refuses to run as root)."""
+    bin_dir = _postgres_bin()
+    need(bin_dir is not None, "no /usr/lib/postgresql/*/bin/postgres (apt-get install postgresql)")
+    workdir = Path(tempfile.mkdtemp(prefix="refused-py-pg-"))
+    prefix: list = []
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam("postgres")
+        os.chown(workdir, entry.pw_uid, entry.pw_gid)
+        prefix = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups"]
+    data = workdir / "data"
+    subprocess.run(
+        [*prefix, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "--no-instructions"],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
+    proc, port = _start(
+        "postgres",
+        lambda port: [*prefix, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
+                      "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-k", str(workdir)],
+        lambda port: f"postgres://postgres@127.0.0.1:{port}/postgres",
+        POSTGRES_PORTS,
+    )
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class Namespace:
+    """A lab network namespace (`ip netns`), with its own /etc files and only `lo` up."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.etc = Path("/etc/netns") / name
+
+    def write_etc(self, filename: str, text: str) -> None:
+        self.etc.mkdir(parents=True, exist_ok=True)
+        (self.etc / filename).write_text(text)
+
+    def run(self, *argv: str, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["ip", "netns", "exec", self.name, *argv],
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=timeout,
+        )
+
+    def python(self, code: str) -> subprocess.CompletedProcess:
+        return self.run(sys.executable, "-c", code)
+
+
+@pytest.fixture
+def lab() -> Iterator[Namespace]:
+    """A namespace of our own: names resolve from its hosts file only (a name not in it is
+    NXDOMAIN, and no packet leaves), and no route but loopback."""
+    need(os.geteuid() == 0, "lab namespaces need root (ip netns add)")
+    need(shutil.which("ip") is not None, "iproute2 is not installed (apt-get install iproute2)")
+    name = f"rfpy{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+    ns = Namespace(name)
+    try:
+        ns.write_etc("hosts", "127.0.0.1 localhost\n")
+        ns.write_etc("nsswitch.conf", "hosts: files\n")
+        ns.write_etc("resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+        ns.run("ip", "link", "set", "lo", "up", check=True)
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+        shutil.rmtree(ns.etc, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def cli() -> str:
+    """The `refused` command built from this repository: $REFUSED_BIN, else target/debug."""
+    candidates = [os.environ.get("REFUSED_BIN", "")]
+    repo = Path(__file__).resolve().parents[3]
+    target_dir = Path(os.environ.get("CARGO_TARGET_DIR", repo / "target"))
+    candidates += [str(target_dir / "debug" / "refused"), str(target_dir / "release" / "refused")]
+    found = next((c for c in candidates if c and os.access(c, os.X_OK)), None)
+    need(found is not None, "the refused CLI is not built (cargo build -p refused-cli, or set REFUSED_BIN)")
+    return found
+
+
+def comparable(document: dict, program: Optional[str] = None) -> dict:
+    """A diagnosis document without what differs between two runs: timings (fields and in
+    sentences), the path the CLI names itself by in its suggestions (the library says
+    `refused`), and the CLI's `schema_version`, which it adds to the library's document."""
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {
+                k: strip(v) for k, v in value.items() if k not in ("elapsed_ms", "started_ms", "schema_version")
+            }
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        if isinstance(value, str):
+            if program:
+                value = value.replace(program, "refused")
+            # Durations inside sentences ("connected in 0.1 ms") differ from run to run.
+            return re.sub(r"\b\d+(\.\d+)? (ms|s)\b", "<duration>", value)
+        return value
+
+    return strip(json.loads(json.dumps(document)))
+
+
+def same_as_cli(ours, theirs, cli: str) -> bool:
+    """Whether two diagnoses, ours and the CLI's (callables), say the same. The host changes
+    between two runs (a process of another user exits, and its sockets' owner cannot be read
+    for a moment): a difference counts only when it shows twice in a row."""
+    for _ in range(2):
+        a, b = comparable(ours()), comparable(theirs(), program=cli)
+        if a == b:
+            return True
+    assert a == b
+    return False
+
+
+def cli_why(cli: str, target: str, *, prefix: tuple = ()) -> dict:
+    done = subprocess.run([*prefix, cli, "why", target, "--json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(done.stdout)
+
+
+def settle() -> None:
+    """Lets a closed listener's socket leave the tables before a diagnosis reads them."""
+    time.sleep(0.01)

@@ -1,0 +1,80 @@
+"""The asyncio twins: the same answers, and the event loop keeps running meanwhile."""
+
+import asyncio
+
+import pytest
+
+import refused
+from support import full_queue, refused_port
+
+
+def test_aio_why_check_wait_scan(listener):
+    async def main():
+        with refused_port(47773) as port:
+            d = await refused.aio.why(f"127.0.0.1:{port}")
+            reports = await refused.aio.check(listener.target, f"127.0.0.1:{port}")
+            waited = await refused.aio.wait(f"127.0.0.1:{port}", timeout=0.2)
+            scanned = await refused.aio.scan("127.0.0.1", [listener.port, port])
+        return d, reports, waited, scanned
+
+    d, reports, waited, scanned = asyncio.run(main())
+    assert d.cause == "no-listener"
+    assert [r.ready for r in reports] == [True, False]
+    assert not waited and waited.reports[0].reason == "refused"
+    assert [p.port for p in scanned.open] == [listener.port]
+
+
+def test_aio_connect_raises_the_same_exceptions():
+    async def main():
+        with refused_port(47775) as port:
+            with pytest.raises(ConnectionRefusedError) as caught:
+                await refused.aio.connect("127.0.0.1", port)
+        return caught.value, port
+
+    e, port = asyncio.run(main())
+    assert type(e) is refused.ConnectionRefused and e.address == ("127.0.0.1", port)
+
+
+def test_aio_open_connection_streams(listener):
+    async def main():
+        reader, writer = await refused.aio.open_connection("127.0.0.1", listener.port)
+        line = await reader.readline()
+        writer.close()
+        await writer.wait_closed()
+        return line
+
+    assert asyncio.run(main()) == b"hello\n"
+
+
+def test_the_event_loop_runs_while_a_connect_waits():
+    async def main(port):
+        ticks = 0
+
+        async def tick():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.005)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        with pytest.raises(TimeoutError):
+            await refused.aio.connect("127.0.0.1", port, timeout=0.3)
+        ticker.cancel()
+        return ticks
+
+    with full_queue(47777) as port:
+        ticks = asyncio.run(main(port))
+    # Blocked, the loop would not have ticked at all before the connect gave up.
+    assert ticks >= 5, ticks
+
+
+def test_cancelling_the_task_cancels_the_wait():
+    async def main(port):
+        task = asyncio.create_task(refused.aio.wait(f"127.0.0.1:{port}", timeout=None))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with refused_port(47779) as port:
+        asyncio.run(main(port))

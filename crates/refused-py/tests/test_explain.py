@@ -1,0 +1,149 @@
+"""explain() on what the real client libraries raise, against no server and real servers."""
+
+import asyncio
+import socket
+
+import pytest
+import httpx
+import psycopg
+import redis
+import requests
+import urllib3
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+import refused
+from support import refused_port
+
+#: redis-py retries a failed connect with backoff by default: once is enough here.
+NO_RETRY = Retry(NoBackoff(), 0)
+
+
+def caught(call):
+    try:
+        call()
+    except BaseException as exc:  # noqa: BLE001 - the point is to look at whatever it raised
+        return exc
+    raise AssertionError("it did not fail")
+
+
+def test_socket_create_connection():
+    with refused_port(47633) as port:
+        exc = caught(lambda: socket.create_connection(("127.0.0.1", port), timeout=2))
+        assert type(exc) is ConnectionRefusedError
+        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        d = refused.explain(exc)
+    assert d.cause == "no-listener" and d.target == f"127.0.0.1:{port}"
+
+
+def test_a_bare_socket_connect_whose_frame_holds_the_address():
+    with refused_port(47635) as port:
+        address = ("127.0.0.1", port)
+        sock = socket.socket()
+        with sock:
+            exc = caught(lambda: sock.connect(address))
+        assert refused.explain(exc).cause == "no-listener"
+
+
+def test_an_error_raised_while_handling_one_is_explained_through_its_context():
+    with refused_port(47637) as port:
+        try:
+            try:
+                socket.create_connection(("127.0.0.1", port))
+            except ConnectionRefusedError:
+                raise RuntimeError("the cache is down")
+        except RuntimeError as exc:
+            assert refused.find_address(exc) == f"127.0.0.1:{port}"
+
+
+def test_what_is_not_a_connection_failure_is_not_explained():
+    assert refused.explain(ValueError("nope")) is None
+    assert refused.explain(FileNotFoundError(2, "No such file", "/etc/app.conf")) is None
+    assert refused.explain(PermissionError(13, "Permission denied", "/var/run/app.pid")) is None
+    assert refused.find_address(KeyError("host")) is None
+
+
+def test_requests_connection_error():
+    with refused_port(47653) as port:
+        exc = caught(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2))
+        assert isinstance(exc, requests.ConnectionError)
+        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.explain(exc).cause == "no-listener"
+
+
+def test_urllib3_new_connection_error():
+    with refused_port(47655) as port:
+        pool = urllib3.PoolManager(retries=False)
+        exc = caught(lambda: pool.request("GET", f"http://127.0.0.1:{port}/"))
+        assert isinstance(exc, urllib3.exceptions.NewConnectionError)
+        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.explain(exc).cause == "no-listener"
+
+
+def test_httpx_connect_error():
+    with refused_port(47657) as port:
+        exc = caught(lambda: httpx.get(f"http://127.0.0.1:{port}/"))
+        assert isinstance(exc, httpx.ConnectError)
+        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.explain(exc).cause == "no-listener"
+
+
+def test_asyncio_open_connection():
+    with refused_port(47673) as port:
+        async def connect():
+            await asyncio.open_connection("127.0.0.1", port)
+
+        exc = caught(lambda: asyncio.run(connect()))
+        assert isinstance(exc, ConnectionRefusedError)
+        assert "Connect call failed" in str(exc)
+        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.explain(exc).cause == "no-listener"
+
+
+def test_redis_without_a_server():
+    with refused_port(47675) as port:
+        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=2, retry=NO_RETRY)
+        exc = caught(client.ping)
+        assert isinstance(exc, redis.ConnectionError)
+        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.explain(exc).cause == "no-listener"
+
+
+def test_redis_next_to_the_real_server_is_the_wrong_port(redis_server):
+    assert redis.Redis(host="127.0.0.1", port=redis_server).ping() is True
+    with refused_port(redis_server + 1) as port:
+        exc = caught(redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=2, retry=NO_RETRY).ping)
+        d = refused.explain(exc)
+    assert d.cause == "wrong-port", d.summary
+    assert str(redis_server) in d.summary and "redis-server" in d.summary
+
+
+def test_psycopg_without_a_server():
+    with refused_port(47677) as port:
+        exc = caught(lambda: psycopg.connect(host="127.0.0.1", port=port, user="postgres", connect_timeout=2))
+        assert isinstance(exc, psycopg.OperationalError)
+        # From the failed connection's parameters, not from the message.
+        from refused._explain import _from_attributes
+
+        assert _from_attributes(exc) == f"127.0.0.1:{port}"
+        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.explain(exc).cause == "no-listener"
+
+
+def test_psycopg_next_to_the_real_server_is_the_wrong_port(postgres_server):
+    with psycopg.connect(host="127.0.0.1", port=postgres_server, user="postgres", dbname="postgres") as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+    with refused_port(postgres_server + 1) as port:
+        exc = caught(lambda: psycopg.connect(host="127.0.0.1", port=port, user="postgres", connect_timeout=2))
+        d = refused.explain(exc)
+    assert d.cause == "wrong-port", d.summary
+    assert str(postgres_server) in d.summary and "postgres" in d.summary
+
+
+def test_check_speaks_each_real_servers_protocol(redis_server, postgres_server):
+    cache, db = refused.check(
+        f"redis://127.0.0.1:{redis_server}",
+        f"postgres://postgres@127.0.0.1:{postgres_server}/postgres",
+    )
+    assert cache.ready and db.ready, (cache.summary, db.summary)
+    assert [cache.state, db.state] == ["up", "up"]
