@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
-use refused::connect::HumanDuration;
+use refused::connect::{HumanDuration, as_millis};
 use refused::scan::{
     Family, HostReport, HostSpec, PortOwners, PortReport, PortState, Progress, ScanOptions,
     ScanReport, scan_with,
@@ -65,7 +65,7 @@ pub fn run(args: &ScanArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             && (stream_all || port.state == PortState::Open)
             && !closed.load(Ordering::Relaxed)
         {
-            if let Err(err) = output::json_line(&StreamedPort { address, port }) {
+            if let Err(err) = output::json_line("port", &StreamedPort { address, port }) {
                 // The reader is gone (`| head -1`) or stdout failed: nothing more can be said.
                 closed.store(true, Ordering::Relaxed);
                 progress.cancel();
@@ -99,12 +99,9 @@ pub fn run(args: &ScanArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     if args.json {
         let document = Document::new(&report, &owners, args.all);
         if args.stream {
-            output::json_line(&Summary {
-                kind: "summary",
-                document,
-            })?;
+            output::json_line("summary", &document)?;
         } else {
-            output::json_line(&document)?;
+            output::json_document(&document)?;
         }
     } else {
         render(&report, &owners, args.all, args.ports.as_slice().len())?;
@@ -213,18 +210,12 @@ struct StreamedPort {
     port: PortReport,
 }
 
-#[derive(Serialize)]
-struct Summary<'a> {
-    kind: &'static str,
-    #[serde(flatten)]
-    document: Document<'a>,
-}
-
 /// The `--json` document.
 #[derive(Serialize)]
 struct Document<'a> {
     hosts: Vec<HostDocument<'a>>,
-    elapsed_ms: f64,
+    #[serde(rename = "elapsed_ms", serialize_with = "as_millis")]
+    elapsed: Duration,
     connects: u64,
     self_connects: u64,
     max_in_flight: usize,
@@ -275,7 +266,7 @@ impl<'a> Document<'a> {
                     ports: all.then_some(host.ports.as_slice()),
                 })
                 .collect(),
-            elapsed_ms: report.elapsed.as_secs_f64() * 1e3,
+            elapsed: report.elapsed,
             connects: report.connects,
             self_connects: report.self_connects,
             max_in_flight: report.max_in_flight,

@@ -55,6 +55,7 @@ fn json(output: &Output) -> Value {
 fn why_json(mut command: Command, path: &Path) -> Value {
     let output = command.args(["why", "--json"]).arg(path).output().unwrap();
     let report = json(&output);
+    crate::schema::assert_valid(crate::schema::Schema::Why, &report);
     assert_eq!(output.status.code(), Some(1), "{report}");
     report
 }
@@ -119,8 +120,9 @@ fn what_is_not_a_socket_is_named_by_check_and_why() {
             .unwrap();
         let report = json(&output);
         assert_eq!(report["state"], "down", "{report}");
-        // The attempt's outcome stays what the kernel said.
-        assert_eq!(report["reason"], "refused", "{report}");
+        // The reason is `why`'s cause; the attempt's outcome stays what the kernel said.
+        assert_eq!(report["reason"], "socket-missing", "{report}");
+        assert_eq!(report["attempts"][0]["outcome"], "refused", "{report}");
         assert_eq!(report["attempts"][0]["errno"], 111, "{report}");
 
         let report = why_json(plain(), &path);

@@ -175,46 +175,7 @@ fn a_published_port_is_followed_to_the_container_behind_it() {
         return;
     };
     let own = server_only_address(&lab);
-    let client = &lab.client;
-    client.iptables(&["-t", "nat", "-N", "DOCKER"]).unwrap();
-    client
-        .iptables(&[
-            "-t",
-            "nat",
-            "-A",
-            "OUTPUT",
-            "!",
-            "-d",
-            "127.0.0.0/8",
-            "-m",
-            "addrtype",
-            "--dst-type",
-            "LOCAL",
-            "-j",
-            "DOCKER",
-        ])
-        .unwrap();
-    client
-        .iptables(&[
-            "-t",
-            "nat",
-            "-A",
-            "DOCKER",
-            "!",
-            "-i",
-            "docker0",
-            "-p",
-            "tcp",
-            "-m",
-            "tcp",
-            "--dport",
-            "46301",
-            "-j",
-            "DNAT",
-            "--to-destination",
-            &format!("{own}:46302"),
-        ])
-        .unwrap();
+    docker_publishes(&lab, 46301, SocketAddr::new(own.into(), 46302));
     let target = format!("{CLIENT_V4}:46301");
     let dnat = |report: &serde_json::Value| {
         let found = evidence(report, "dnat");
@@ -278,4 +239,22 @@ fn a_published_port_is_followed_to_the_container_behind_it() {
             .contains(&format!("{CLIENT_V4}:46301")),
         "{report}"
     );
+}
+
+/// The nat rules Docker writes for a published port: the DOCKER chain, reached from nat OUTPUT
+/// for this host's own addresses but not loopback, with a DNAT of `port` to `to`.
+fn docker_publishes(lab: &Lab, port: u16, to: SocketAddr) {
+    let (port, to) = (port.to_string(), to.to_string());
+    let client = &lab.client;
+    client.iptables(&["-t", "nat", "-N", "DOCKER"]).unwrap();
+    let jump = "-t nat -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER";
+    client
+        .iptables(&jump.split(' ').collect::<Vec<_>>())
+        .unwrap();
+    let dnat =
+        "-t nat -A DOCKER ! -i docker0 -p tcp -m tcp --dport PORT -j DNAT --to-destination TO";
+    let dnat = dnat.replace("PORT", &port).replace("TO", &to);
+    client
+        .iptables(&dnat.split(' ').collect::<Vec<_>>())
+        .unwrap();
 }

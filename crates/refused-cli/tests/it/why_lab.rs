@@ -1,4 +1,4 @@
-//! `refused why --json` run inside the lab's client namespace: every scenario of DESIGN.md's
+//! `refused why --json` run inside the lab's client namespace: every scenario of the contract's
 //! cause table, as the built binary reports it.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -29,6 +29,7 @@ pub(crate) fn diagnosis(mut command: Command, args: &[&str]) -> Value {
             String::from_utf8_lossy(&output.stderr)
         )
     });
+    crate::schema::assert_valid(crate::schema::Schema::Why, &report);
     let expected_exit = i32::from(report["cause"] != "reachable");
     assert_eq!(
         output.status.code(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::cause::Cause;
 use crate::outcome::Outcome;
 use crate::resolve::ResolveError;
 use crate::sys::unix_path::FileType;
@@ -143,6 +144,31 @@ impl ConnectError {
         }
     }
 
+    /// The cause this error alone proves, as `refused why` names it, without looking at the
+    /// host: a name that did not resolve (`dns-*`), or what a unix socket path is
+    /// (`socket-missing`, `socket-stale`, `socket-permission-denied`, `listen-queue-full`). A
+    /// failed TCP connect proves none: a refusal may be `no-listener`, `wrong-port`, `closed` or
+    /// `blocked-locally`, which only a diagnosis tells apart.
+    pub fn cause(&self) -> Option<Cause> {
+        match &self.kind {
+            ConnectErrorKind::Resolve(err) => Some(err.kind.cause()),
+            ConnectErrorKind::NotASocket(_) => Some(Cause::SocketMissing),
+            ConnectErrorKind::Failed(outcome) if self.is_unix() => unix_cause(*outcome),
+            ConnectErrorKind::Failed(_)
+            | ConnectErrorKind::InvalidTarget(_)
+            | ConnectErrorKind::NotTcp => None,
+        }
+    }
+
+    /// Whether the attempts went to a unix socket path.
+    fn is_unix(&self) -> bool {
+        !self.attempts.is_empty()
+            && self
+                .attempts
+                .iter()
+                .all(|a| matches!(a.address, Address::Unix(_)))
+    }
+
     /// The addresses whose attempts ended in `outcome`, each once.
     fn addresses_with(&self, outcome: Outcome) -> Vec<&Address> {
         let mut seen: Vec<&Address> = Vec::new();
@@ -218,6 +244,23 @@ impl fmt::Display for ConnectError {
             write!(f, ", {count} {noun} over {}", HumanDuration(self.elapsed))?;
         }
         Ok(())
+    }
+}
+
+/// What a failed connect to a unix socket path says by itself, as the diagnosis's rules read
+/// the same outcomes (`diagnose::rules`, which also look at the file).
+const fn unix_cause(outcome: Outcome) -> Option<Cause> {
+    match outcome {
+        // No such path, a path through a file, or a socket of another type (datagram).
+        Outcome::Other(Some(libc::ENOENT | libc::ENOTDIR | libc::EPROTOTYPE)) => {
+            Some(Cause::SocketMissing)
+        }
+        // A socket file nobody listens on (a file that is not a socket is `NotASocket`).
+        Outcome::Refused => Some(Cause::SocketStale),
+        Outcome::PermissionDenied => Some(Cause::SocketPermissionDenied),
+        // A unix listener whose queue is full makes a connect fail at once (`EAGAIN`) or wait.
+        Outcome::Other(Some(libc::EAGAIN)) | Outcome::Timeout => Some(Cause::ListenQueueFull),
+        _ => None,
     }
 }
 
@@ -328,6 +371,69 @@ mod tests {
             let said = chain(&io::Error::from(err));
             assert_eq!(said.matches(sentence).count(), 1, "{said}");
         }
+    }
+
+    fn unix_attempt(outcome: Outcome) -> Attempt {
+        Attempt {
+            address: Address::Unix(PathBuf::from("/run/app.sock")),
+            ..attempt(0, outcome)
+        }
+    }
+
+    #[test]
+    fn the_cause_an_error_proves_alone() {
+        let failed = |attempt: Attempt| {
+            ConnectError::new(
+                "t".into(),
+                ConnectErrorKind::Failed(attempt.outcome),
+                vec![attempt],
+                Duration::from_millis(1),
+            )
+        };
+        let cases = [
+            (
+                unix_attempt(Outcome::Other(Some(libc::ENOENT))),
+                Some(Cause::SocketMissing),
+            ),
+            (
+                unix_attempt(Outcome::Other(Some(libc::EPROTOTYPE))),
+                Some(Cause::SocketMissing),
+            ),
+            (unix_attempt(Outcome::Refused), Some(Cause::SocketStale)),
+            (
+                unix_attempt(Outcome::PermissionDenied),
+                Some(Cause::SocketPermissionDenied),
+            ),
+            (
+                unix_attempt(Outcome::Other(Some(libc::EAGAIN))),
+                Some(Cause::ListenQueueFull),
+            ),
+            (unix_attempt(Outcome::Other(Some(libc::EIO))), None),
+            // A TCP refusal may be any of several causes: only a diagnosis tells.
+            (attempt(80, Outcome::Refused), None),
+            (attempt(80, Outcome::Timeout), None),
+        ];
+        for (attempt, cause) in cases {
+            let outcome = attempt.outcome;
+            assert_eq!(failed(attempt).cause(), cause, "{outcome:?}");
+        }
+        let not_a_socket = ConnectError::new(
+            "t".into(),
+            ConnectErrorKind::NotASocket(FileType::Directory),
+            vec![unix_attempt(Outcome::Refused)],
+            Duration::from_millis(1),
+        );
+        assert_eq!(not_a_socket.cause(), Some(Cause::SocketMissing));
+        let resolve = ConnectError::new(
+            "db.invalid:5432".into(),
+            ConnectErrorKind::Resolve(ResolveError {
+                name: "db.invalid".into(),
+                kind: crate::resolve::ResolveErrorKind::NoAddress,
+            }),
+            Vec::new(),
+            Duration::from_millis(1),
+        );
+        assert_eq!(resolve.cause(), Some(Cause::DnsNoAddress));
     }
 
     #[test]

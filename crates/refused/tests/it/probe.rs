@@ -70,7 +70,7 @@ pub async fn ready(target: &str) -> Readiness {
         ..WaitOptions::default()
     };
     let result = wait(std::slice::from_ref(&target), &options, |_| {}).await;
-    let last = result.targets[0].1.clone().unwrap();
+    let last = result.targets[0].last.clone().unwrap();
     assert!(result.satisfied, "{target}: {}", last.readiness);
     last.readiness
 }
@@ -400,7 +400,7 @@ async fn a_proxy_that_closed_once_is_watched_longer_by_wait() {
         !result.satisfied,
         "{:?}",
         result.targets[0]
-            .1
+            .last
             .as_ref()
             .map(|r| r.readiness.to_string())
     );
