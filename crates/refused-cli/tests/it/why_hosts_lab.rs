@@ -1,7 +1,7 @@
 //! `refused why` on setups shaped like real hosts, in the lab: routes of this host that reject,
 //! port proxies, containers' own addresses, published ports.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use refused_lab::{CLIENT_V4, FullQueue, Lab, ListenSpec, Tool};
 
@@ -257,4 +257,73 @@ fn docker_publishes(lab: &Lab, port: u16, to: SocketAddr) {
     client
         .iptables(&dnat.split(' ').collect::<Vec<_>>())
         .unwrap();
+}
+
+/// The server namespace plays a container of the client's host, with its own firewall (ufw
+/// inside it) that rejects one port and drops the others (ufw's default deny incoming). The
+/// client host's own ufw rejects the same port coming in, which a connection going out never
+/// meets: no rule of this host is to blame. Ports 22510-22519 are this test's.
+#[test]
+fn a_firewall_inside_a_container_of_this_host_is_named_as_the_containers() {
+    let test = "a_firewall_inside_a_container_of_this_host_is_named_as_the_containers";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Ufw]) else {
+        return;
+    };
+    let own = server_only_address(&lab);
+    let (rejected, dropped) = (22_510, 22_511);
+    // `[::]`, dual-stack: the listener's own address is not the one asked.
+    let _open: Vec<_> = [rejected, dropped]
+        .iter()
+        .map(|&port| {
+            lab.server
+                .run(|| {
+                    ListenSpec::new(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)))
+                        .v6only(false)
+                        .listen()
+                })
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    lab.server
+        .ufw(&["reject", &format!("{rejected}/tcp")])
+        .unwrap();
+    lab.client
+        .ufw(&["reject", &format!("{rejected}/tcp")])
+        .unwrap();
+    let netns = lab.server.name();
+    let inside = format!("`ip netns exec {netns} nft list ruleset`");
+    let suggests = |report: &serde_json::Value, needle: &str| {
+        report["suggestions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().contains(needle))
+    };
+
+    let report = why(&lab, &[&format!("{own}:{rejected}")]);
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            "listens on [::]:{rejected} in network namespace {netns}"
+        )) && summary.contains("a firewall of that namespace rejects it"),
+        "{summary}"
+    );
+    assert!(!summary.contains("this host's"), "{summary}");
+    assert!(suggests(&report, &inside), "{report}");
+    assert!(!suggests(&report, "ufw delete"), "{report}");
+    assert!(evidence(&report, "firewall-rule").is_empty(), "{report}");
+
+    let asked = format!("{own}:{dropped}");
+    let report = why(&lab, &["--timeout", "1s", &asked]);
+    assert_eq!(cause(&report), "filtered", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            "listens on [::]:{dropped} in network namespace {netns}"
+        )) && summary.contains(&format!("the connection to {asked} got no answer")),
+        "the listener's own endpoint and the address asked: {summary}"
+    );
+    assert!(suggests(&report, &inside), "{report}");
 }

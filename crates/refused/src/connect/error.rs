@@ -74,8 +74,9 @@ pub enum ConnectErrorKind {
     /// A unix socket target was given where a TCP connection was asked for.
     NotTcp,
     /// A unix socket path names a file that is not a socket (a directory, a regular file, a
-    /// FIFO): the kernel refused the connect (`ECONNREFUSED`, the attempt's outcome), and no
-    /// server will ever listen on that file.
+    /// FIFO): the kernel refused the connect (`ECONNREFUSED`), or denied it to a user who may
+    /// not write the file (`EACCES`); the attempt's outcome says which. No server will ever
+    /// listen on that file.
     NotASocket(FileType),
 }
 
@@ -124,23 +125,28 @@ impl ConnectError {
     }
 
     /// The outcome that stands for the whole failure, if attempts were made.
-    pub const fn outcome(&self) -> Option<Outcome> {
+    pub fn outcome(&self) -> Option<Outcome> {
         match self.kind {
             ConnectErrorKind::Failed(outcome) => Some(outcome),
-            ConnectErrorKind::NotASocket(_) => Some(Outcome::Refused),
+            ConnectErrorKind::NotASocket(_) => Some(self.not_a_socket_outcome()),
             ConnectErrorKind::InvalidTarget(_)
             | ConnectErrorKind::Resolve(_)
             | ConnectErrorKind::NotTcp => None,
         }
     }
 
-    /// A short kebab-case label: the outcome's, or the DNS cause for a resolution failure.
+    /// A short kebab-case label: the outcome's, or the cause where the outcome says less than
+    /// the cause's word: the DNS cause for a resolution failure, `socket-missing` for a unix path
+    /// that does not exist (its outcome is `other`, `ENOENT`).
     pub fn as_label(&self) -> &'static str {
         match &self.kind {
             ConnectErrorKind::InvalidTarget(_) | ConnectErrorKind::NotTcp => "invalid-target",
             ConnectErrorKind::Resolve(err) => err.kind.as_label(),
+            ConnectErrorKind::Failed(Outcome::Other(Some(libc::ENOENT))) if self.is_unix() => {
+                "socket-missing"
+            }
             ConnectErrorKind::Failed(outcome) => outcome.as_label(),
-            ConnectErrorKind::NotASocket(_) => Outcome::Refused.as_label(),
+            ConnectErrorKind::NotASocket(_) => self.not_a_socket_outcome().as_label(),
         }
     }
 
@@ -158,6 +164,13 @@ impl ConnectError {
             | ConnectErrorKind::InvalidTarget(_)
             | ConnectErrorKind::NotTcp => None,
         }
+    }
+
+    /// What the kernel answered a connect to a file that is not a socket: refused, or denied.
+    fn not_a_socket_outcome(&self) -> Outcome {
+        self.attempts
+            .last()
+            .map_or(Outcome::Refused, |attempt| attempt.outcome)
     }
 
     /// Whether the attempts went to a unix socket path.
@@ -195,7 +208,14 @@ impl fmt::Display for ConnectError {
                     Some(path) => write!(f, "{path} is a {file_type}, not a socket")?,
                     None => write!(f, "{} is a {file_type}, not a socket", self.target)?,
                 }
-                f.write_str(" (the connect was refused: check the socket path the service uses)")?;
+                let answer = match self.not_a_socket_outcome() {
+                    Outcome::PermissionDenied => "denied",
+                    _ => "refused",
+                };
+                write!(
+                    f,
+                    " (the connect was {answer}: check the socket path the service uses)"
+                )?;
             }
             ConnectErrorKind::Failed(outcome) => {
                 let addresses = self.addresses_with(*outcome);
@@ -278,7 +298,7 @@ impl From<ConnectError> for io::Error {
             }
             ConnectErrorKind::Resolve(_) => io::ErrorKind::NotFound,
             ConnectErrorKind::Failed(outcome) => outcome.io_error_kind(),
-            ConnectErrorKind::NotASocket(_) => Outcome::Refused.io_error_kind(),
+            ConnectErrorKind::NotASocket(_) => err.not_a_socket_outcome().io_error_kind(),
         };
         Self::new(kind, err)
     }
@@ -450,6 +470,52 @@ mod tests {
             .get_ref()
             .and_then(|e| e.downcast_ref::<ConnectError>());
         assert_eq!(inner.map(ConnectError::attempts).map(<[_]>::len), Some(1));
+    }
+
+    #[test]
+    fn unix_failures_keep_the_kernels_outcome_and_say_the_cause() {
+        let unix = |outcome: Outcome, errno: Option<i32>| Attempt {
+            address: Address::Unix(PathBuf::from("/run/app.sock")),
+            outcome,
+            errno,
+            ..attempt(1, outcome)
+        };
+        let denied = ConnectError::new(
+            "unix:///run/app.sock".into(),
+            ConnectErrorKind::NotASocket(FileType::Directory),
+            vec![unix(Outcome::PermissionDenied, Some(libc::EACCES))],
+            Duration::ZERO,
+        );
+        assert_eq!(denied.outcome(), Some(Outcome::PermissionDenied));
+        assert_eq!(denied.as_label(), "permission-denied");
+        assert!(
+            denied
+                .to_string()
+                .starts_with("/run/app.sock is a directory, not a socket (the connect was denied"),
+            "{denied}"
+        );
+        assert_eq!(
+            io::Error::from(denied).kind(),
+            io::ErrorKind::PermissionDenied
+        );
+
+        let enoent = Outcome::Other(Some(libc::ENOENT));
+        let missing = ConnectError::new(
+            "unix:///run/app.sock".into(),
+            ConnectErrorKind::Failed(enoent),
+            vec![unix(enoent, Some(libc::ENOENT))],
+            Duration::ZERO,
+        );
+        assert_eq!(missing.outcome(), Some(enoent));
+        assert_eq!(missing.as_label(), "socket-missing");
+        // Over TCP, the same errno is only `other`.
+        let tcp = ConnectError::new(
+            "127.0.0.1:1".into(),
+            ConnectErrorKind::Failed(enoent),
+            vec![attempt(1, enoent)],
+            Duration::ZERO,
+        );
+        assert_eq!(tcp.as_label(), "other");
     }
 
     #[test]

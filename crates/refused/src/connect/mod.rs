@@ -312,10 +312,11 @@ pub(crate) fn parse_target(text: &str) -> Result<Target, ConnectError> {
 
 /// Hands a connected socket to tokio's reactor.
 /// Why a unix connect failed: a refusal by a file that is not a socket says more than the
-/// refusal (the kernel refuses those too, and no server will ever listen there). Looked at only
-/// after a refusal, so the success path costs nothing.
+/// refusal (the kernel refuses those too, and no server will ever listen there), and so does a
+/// denial (`EACCES`: a user who may not write the file is denied before the kernel looks for a
+/// socket). Looked at only after a failure, so the success path costs nothing.
 fn unix_failure(path: &Path, outcome: Outcome) -> ConnectErrorKind {
-    if outcome == Outcome::Refused {
+    if matches!(outcome, Outcome::Refused | Outcome::PermissionDenied) {
         if let Lookup::Found(metadata) = unix_path::lookup(path) {
             let file_type = FileType::of(&metadata);
             if file_type != FileType::Socket {

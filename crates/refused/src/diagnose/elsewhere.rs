@@ -151,13 +151,15 @@ pub(super) fn held(
 }
 
 /// No answer from a listener's address in another namespace: its full queue, or a firewall.
+/// The listener is named by its own endpoint (`[::]:8000`), the connection by the address asked.
 fn silent(exact: &[&HeldListener], dest: SocketAddr, inside: &str, enter: &str) -> Finding {
     full_queue(exact).unwrap_or_else(|| {
         Finding::new(
             Cause::Filtered,
             format!(
-                "{} listens on {dest} in {inside}, but the connection got no answer: a firewall of this host or of that namespace drops it",
-                exact[0].owner()
+                "{} listens on {} in {inside}, but the connection to {dest} got no answer: a firewall of this host or of that namespace drops it",
+                exact[0].owner(),
+                exact[0].endpoint()
             ),
         )
         .evidence(listed(exact))

@@ -855,12 +855,14 @@ fn unix(outcome: Outcome, facts: &UnixSocketFacts, path: &str) -> Result<Finding
             format!("{path} is a {}, not a socket", facts.file_type.map_or("file", FileType::as_str)),
         )
         .suggest("check the socket path the service is configured with; `ss -lxp` lists the unix sockets that listen"),
+        // Nobody listens on that very file: whether this user may write it does not matter.
+        Outcome::PermissionDenied if facts.listening == Some(false) => stale(facts, path, outcome),
         Outcome::PermissionDenied => Finding::new(
             Cause::SocketPermissionDenied,
             format!("{path} exists, but this user may not connect to it"),
         )
         .suggest(permission_fix(facts)),
-        Outcome::Refused => stale(facts, path),
+        Outcome::Refused => stale(facts, path, outcome),
         Outcome::Other(Some(libc::EAGAIN)) => Finding::new(
             Cause::ListenQueueFull,
             format!("a process listens on {path}, but its accept queue is full"),
@@ -879,11 +881,20 @@ fn unix(outcome: Outcome, facts: &UnixSocketFacts, path: &str) -> Result<Finding
 
 /// A socket file nobody listens on: left by a server that is gone, or replaced while its server
 /// still listens on the earlier file (deleted or overwritten by another instance or a cleanup).
-fn stale(facts: &UnixSocketFacts, path: &str) -> Finding {
+/// A connect denied by the file's mode (`outcome`) is said too: the new server's file may have
+/// the same mode.
+fn stale(facts: &UnixSocketFacts, path: &str, outcome: Outcome) -> Finding {
+    let denied = match (outcome, facts.mode) {
+        (Outcome::PermissionDenied, Some(mode)) => {
+            format!(" (and its mode {mode} would not let this user connect)")
+        }
+        (Outcome::PermissionDenied, None) => " (and this user may not connect to it)".to_owned(),
+        _ => String::new(),
+    };
     let Some(earlier) = facts.earlier_listeners.first() else {
         return Finding::new(
             Cause::SocketStale,
-            format!("{path} is a socket file, but no process listens on it: it was left by a server that is gone"),
+            format!("{path} is a socket file, but no process listens on it{denied}: it was left by a server that is gone"),
         )
         .suggest("start the service again (it replaces the file); if it refuses to start because the file exists, remove the file first");
     };
@@ -891,7 +902,7 @@ fn stale(facts: &UnixSocketFacts, path: &str) -> Finding {
     Finding::new(
         Cause::SocketStale,
         format!(
-            "no process listens on the socket file at {path}, but {owner} still listens on an earlier file of that name: the file was deleted or replaced after it started"
+            "no process listens on the socket file at {path}{denied}, but {owner} still listens on an earlier file of that name: the file was deleted or replaced after it started"
         ),
     )
     .suggest(format!(

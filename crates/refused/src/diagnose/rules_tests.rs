@@ -686,13 +686,22 @@ fn unix_sockets() {
         with(Outcome::Refused, unix_facts(true, Some(FileType::Socket))),
         Cause::SocketStale
     );
-    assert_eq!(
-        with(
-            Outcome::PermissionDenied,
-            unix_facts(true, Some(FileType::Socket))
-        ),
-        Cause::SocketPermissionDenied
-    );
+    // Denied: the mode counts only when something listens on the file, or it is not known.
+    for (listening, cause) in [
+        (Some(true), Cause::SocketPermissionDenied),
+        (None, Cause::SocketPermissionDenied),
+        (Some(false), Cause::SocketStale),
+    ] {
+        let facts = UnixSocketFacts {
+            listening,
+            ..unix_facts(true, Some(FileType::Socket))
+        };
+        assert_eq!(
+            with(Outcome::PermissionDenied, facts),
+            cause,
+            "{listening:?}"
+        );
+    }
     assert_eq!(
         with(Outcome::Connected, unix_facts(true, Some(FileType::Socket))),
         Cause::Reachable
@@ -701,10 +710,11 @@ fn unix_sockets() {
 
 #[test]
 fn a_socket_its_group_may_write_is_reached_by_joining_the_group() {
-    let finding = unix_finding(
-        Outcome::PermissionDenied,
-        unix_facts(true, Some(FileType::Socket)),
-    );
+    let live = UnixSocketFacts {
+        listening: Some(true),
+        ..unix_facts(true, Some(FileType::Socket))
+    };
+    let finding = unix_finding(Outcome::PermissionDenied, live.clone());
     assert!(
         finding.suggestions[0].contains("sudo usermod -aG sudo $USER"),
         "{:?}",
@@ -712,11 +722,33 @@ fn a_socket_its_group_may_write_is_reached_by_joining_the_group() {
     );
     let private = UnixSocketFacts {
         mode: Some(Mode::from_st_mode(0o600)),
-        ..unix_facts(true, Some(FileType::Socket))
+        ..live
     };
-    let finding = unix_finding(Outcome::PermissionDenied, private);
+    let finding = unix_finding(Outcome::PermissionDenied, private.clone());
     assert!(
         finding.suggestions[0].starts_with("only root may connect (mode 0600)"),
+        "{:?}",
+        finding.suggestions
+    );
+    // Nobody listens on it: the fix is a server, not a user; the mode is still said.
+    let stale = UnixSocketFacts {
+        listening: Some(false),
+        ..private
+    };
+    let finding = unix_finding(Outcome::PermissionDenied, stale);
+    assert_eq!(finding.cause, Cause::SocketStale);
+    assert!(
+        finding.summary.contains(
+            "no process listens on it (and its mode 0600 would not let this user connect)"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        !finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("run as root")),
         "{:?}",
         finding.suggestions
     );
