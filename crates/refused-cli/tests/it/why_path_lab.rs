@@ -41,7 +41,10 @@ fn blames_the_gateway(report: &serde_json::Value, gateway: &str, target: &str) {
     assert_eq!(entry["gateway_for"], target, "{report}");
     let summary = report["summary"].as_str().unwrap();
     assert!(summary.contains(gateway), "{report}");
-    assert!(!summary.contains("nobody on the local network has"), "{report}");
+    assert!(
+        !summary.contains("nobody on the local network has"),
+        "{report}"
+    );
     let fixes = report["suggestions"].to_string();
     assert!(
         fixes.contains("gateway") && !fixes.contains("firewall of"),
@@ -51,7 +54,8 @@ fn blames_the_gateway(report: &serde_json::Value, gateway: &str, target: &str) {
 
 #[test]
 fn a_dead_default_gateway_is_host_unreachable_naming_the_gateway() {
-    let Some(lab) = with_dead_gateway("a_dead_default_gateway_is_host_unreachable_naming_the_gateway")
+    let Some(lab) =
+        with_dead_gateway("a_dead_default_gateway_is_host_unreachable_naming_the_gateway")
     else {
         return;
     };
@@ -60,7 +64,10 @@ fn a_dead_default_gateway_is_host_unreachable_naming_the_gateway() {
         // Neighbour discovery for the gateway gives up after about 3 s: EHOSTUNREACH, made by
         // this host.
         let report = why_alone(&lab, &[&target]);
-        assert_eq!(report["attempts"][0]["outcome"], "host-unreachable", "{report}");
+        assert_eq!(
+            report["attempts"][0]["outcome"], "host-unreachable",
+            "{report}"
+        );
         blames_the_gateway(&report, gateway, remote);
         // A time limit shorter than that: a timeout, with the gateway's entry unanswered.
         let report = why_alone(&lab, &["--timeout", "1s", &target]);

@@ -25,9 +25,7 @@ use super::Options;
 use super::budget::Budget;
 use super::commands;
 use super::evidence::{EarlierListener, HeldListener, UnixSocketFacts, Unseen};
-use super::facts::{
-    AddressFacts, Facts, Gateway, Holder, Init, Privilege, Published, Resolution,
-};
+use super::facts::{AddressFacts, Facts, Gateway, Holder, Init, Privilege, Published, Resolution};
 use super::rules;
 
 const AS_ROOT: &str = "run as root";

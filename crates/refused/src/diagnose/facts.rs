@@ -9,8 +9,8 @@ use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Dnat};
 use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::netns::Namespace;
-use crate::sys::route::RejectingRoute;
 pub use crate::sys::route::Lookup as RouteLookup;
+use crate::sys::route::RejectingRoute;
 use crate::target::Target;
 
 use super::evidence::{HeldListener, UnixSocketFacts, Unseen};

@@ -175,9 +175,10 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
         Resolution::Resolved { name, .. } => format!("`{name}`"),
         _ => "the target".to_owned(),
     };
-    let ipv6_off = facts.addresses.iter().find(|a| {
-        a.addr.is_ipv6() && !a.attempt.outcome.is_connected() && !facts.ipv6_usable
-    });
+    let ipv6_off = facts
+        .addresses
+        .iter()
+        .find(|a| a.addr.is_ipv6() && !a.attempt.outcome.is_connected() && !facts.ipv6_usable);
     if let Some(failed) = ipv6_off {
         finding.warnings.push(format!(
             "IPv6 is disabled on this host, yet {name} also gives {}: {} was {}, and clients \
@@ -560,7 +561,11 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
         return Ok(see_the_rules(finding, address));
     }
     if !on_port.is_empty() {
-        return Ok(listening_elsewhere(address.addr, &on_port, resolved_name(facts)));
+        return Ok(listening_elsewhere(
+            address.addr,
+            &on_port,
+            resolved_name(facts),
+        ));
     }
     if let Some(foreign) = facts.foreign.first() {
         return Ok(other_namespace(

@@ -1039,7 +1039,11 @@ fn a_dead_gateway_is_host_unreachable_naming_it_however_long_the_connect_took() 
         (Outcome::Timeout, 1000),
     ] {
         let finding = infer(&through_gateway(outcome, ms, Some(Neighbour::NoAnswer))).unwrap();
-        assert_eq!(finding.cause, Cause::HostUnreachable, "{outcome:?} {finding:?}");
+        assert_eq!(
+            finding.cause,
+            Cause::HostUnreachable,
+            "{outcome:?} {finding:?}"
+        );
         assert!(
             finding.summary.contains("gateway 10.77.0.254"),
             "{finding:?}"
@@ -1072,15 +1076,12 @@ fn a_gateway_that_answers_leaves_rejections_and_timeouts_to_the_path() {
     // A slow host-unreachable past a live gateway: a router found nobody, not this host's link.
     let finding = infer(&through_gateway(Outcome::HostUnreachable, 3050, answered)).unwrap();
     assert_eq!(finding.cause, Cause::HostUnreachable);
-    assert!(
-        !finding.summary.contains("local network"),
-        "{finding:?}"
-    );
+    assert!(!finding.summary.contains("local network"), "{finding:?}");
     // The target's own entry still counts on its link; a neighbour's evidence says no gateway.
     let mut address = tried("10.77.0.99:80", Outcome::HostUnreachable, 3050);
     address.neighbour = Some(Neighbour::NoAnswer);
-    let json = serde_json::to_value(&infer(&one("10.77.0.99:80", address)).unwrap().evidence[0])
-        .unwrap();
+    let json =
+        serde_json::to_value(&infer(&one("10.77.0.99:80", address)).unwrap().evidence[0]).unwrap();
     assert_eq!(json["address"], "10.77.0.99");
     assert!(json.get("gateway_for").is_none(), "{json}");
 }

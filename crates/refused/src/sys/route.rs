@@ -415,7 +415,8 @@ mod tests {
             Some("fe80::1".parse().unwrap())
         );
         // On a link of this host: no gateway.
-        let on_link = serde_json::json!([{"dst": "10.77.0.2", "dev": "eth0", "prefsrc": "10.77.0.1"}]);
+        let on_link =
+            serde_json::json!([{"dst": "10.77.0.2", "dev": "eth0", "prefsrc": "10.77.0.1"}]);
         assert_eq!(gateway_in(&on_link), None);
         assert_eq!(gateway_in(&serde_json::json!([])), None);
     }
