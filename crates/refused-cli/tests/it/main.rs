@@ -20,3 +20,4 @@ mod why_firewall_lab;
 mod why_hosts_lab;
 mod why_lab;
 mod why_netns;
+mod why_path_lab;

@@ -464,6 +464,12 @@ fn evidence_samples() -> Vec<Evidence> {
         Evidence::Neighbour {
             address: "fd00::9".parse().unwrap(),
             state: Neighbour::NoAnswer,
+            gateway_for: None,
+        },
+        Evidence::Neighbour {
+            address: "10.0.0.1".parse().unwrap(),
+            state: Neighbour::NoAnswer,
+            gateway_for: Some("192.0.2.7".parse().unwrap()),
         },
         Evidence::LocalAddress {
             address: "::1".parse().unwrap(),

@@ -380,7 +380,10 @@ fn check_names_what_the_path_is_for_a_user_who_may_not_write_it() {
         // What the path is proves the cause (`why`'s word); the attempt keeps the kernel's
         // answer: it denied this user before it looked for a socket.
         assert_eq!(report["reason"], "socket-missing", "{report}");
-        assert_eq!(report["attempts"][0]["outcome"], "permission-denied", "{report}");
+        assert_eq!(
+            report["attempts"][0]["outcome"], "permission-denied",
+            "{report}"
+        );
         assert_eq!(report["attempts"][0]["errno"], 13, "{report}");
 
         let report = why_json(as_nobody(&binary), &path);

@@ -144,6 +144,12 @@ fn local_listeners_explain_a_refusal() {
     let report = why(&lab, &["127.0.0.1:3100"]);
     assert_eq!(cause(&report), "listening-on-other-family", "{report}");
     assert_eq!(evidence(&report, "listener")[0]["v6only"], true);
+    // It is bound to `::` already: the fix is the option, and no name was given.
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains("IPV6_V6ONLY off") && !fixes.contains("localhost"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -335,6 +341,12 @@ fn this_hosts_own_firewall_is_blocked_locally() {
         &["--timeout", "1s", &format!("{SERVER_V4}:7100")],
     );
     assert_eq!(cause(&report), "filtered", "{report}");
+    assert!(
+        report["suggestions"]
+            .to_string()
+            .contains("run as root to read this host's firewall rules"),
+        "{report}"
+    );
     let unseen = report["unseen"].as_array().unwrap();
     assert!(
         unseen

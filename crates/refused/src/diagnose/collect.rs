@@ -10,6 +10,7 @@ use futures_util::future::join_all;
 use tokio::task::JoinHandle;
 
 use crate::connect::{Address, Attempt, Dialer, RetryPolicy};
+use crate::outcome::Outcome;
 use crate::probe;
 use crate::resolve;
 use crate::sys::firewall::{self, FirewallError, Hook, Interface, NatHook, Packet};
@@ -24,7 +25,7 @@ use super::Options;
 use super::budget::Budget;
 use super::commands;
 use super::evidence::{EarlierListener, HeldListener, UnixSocketFacts, Unseen};
-use super::facts::{AddressFacts, Facts, Holder, Init, Privilege, Published, Resolution};
+use super::facts::{AddressFacts, Facts, Gateway, Holder, Init, Privilege, Published, Resolution};
 use super::rules;
 
 const AS_ROOT: &str = "run as root";
@@ -121,6 +122,14 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
     {
         // It connects: is the service behind it ready? For plain TCP, that the connection stays
         // open (a port proxy with no backend accepts and closes); else the protocol's answer.
+        // An IPv6 address that failed while another connected: because IPv6 is off here?
+        if facts
+            .addresses
+            .iter()
+            .any(|a| a.addr.is_ipv6() && !a.attempt.outcome.is_connected())
+        {
+            facts.ipv6_usable = host::is_ipv6_usable();
+        }
         let report = probe::probe(target, &options.probe, budget.last_left()).await;
         let ready = report.readiness.is_ready();
         facts.probe = Some(report.readiness);
@@ -243,8 +252,16 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         }
         if !address.local {
             address.neighbour = host::neighbour(ip);
+            if matches!(
+                address.attempt.outcome,
+                Outcome::HostUnreachable | Outcome::Timeout
+            ) {
+                address.gateway = gateway(ip);
+            }
         }
-        address.route = rejected_by_route(&address.attempt);
+        let lookup = route::lookup(ip);
+        address.route_lookup = Some(lookup);
+        address.route = rejected_by_route(&address.attempt, lookup);
         // Where the packets really go: the published port's destination, or the address.
         let (dest, dest_local) = address
             .published
@@ -294,13 +311,23 @@ fn reach_from_here(foreign: &HeldListener) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, foreign.listener.port))
 }
 
+/// The gateway the packets to `ip` go to, and whether it answers neighbour discovery: a dead
+/// one fails the connect the way a dead host on the link does.
+fn gateway(ip: std::net::IpAddr) -> Option<Gateway> {
+    let hop = route::gateway_to(ip)?;
+    Some(Gateway {
+        address: hop.address,
+        neighbour: host::neighbour_on(hop.address, hop.dev.as_deref()),
+    })
+}
+
 /// The route of this host that failed the attempt: the kernel's lookup fails the same way.
-fn rejected_by_route(attempt: &Attempt) -> Option<RejectingRoute> {
+fn rejected_by_route(attempt: &Attempt, lookup: route::Lookup) -> Option<RejectingRoute> {
     let ip = match &attempt.address {
         Address::Inet(addr) => addr.ip(),
         Address::Unix(_) => return None,
     };
-    match route::lookup(ip) {
+    match lookup {
         route::Lookup::Rejected(kind) if attempt.errno == Some(kind.errno()) => {
             Some(route::rejecting_route(ip, kind))
         }

@@ -9,6 +9,7 @@ use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Dnat};
 use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::netns::Namespace;
+pub use crate::sys::route::Lookup as RouteLookup;
 use crate::sys::route::RejectingRoute;
 use crate::target::Target;
 
@@ -105,6 +106,12 @@ pub struct AddressFacts {
     /// A route of this host that rejects the address (`unreachable`, `prohibit`, `blackhole`),
     /// when the attempt failed the way such a route fails it.
     pub route: Option<RejectingRoute>,
+    /// What this host's route lookup for the address says (`None`: not asked).
+    pub route_lookup: Option<RouteLookup>,
+    /// The gateway the route to a remote address goes through, with its neighbour entry (`None`:
+    /// the address is on a link of this host, or the route could not be read). `neighbour` is
+    /// then of no use: the packets are sent to the gateway, never to the address itself.
+    pub gateway: Option<Gateway>,
     /// Another network namespace of this host that holds the address the packets go to (a
     /// container's own IP, or where a DNAT rule sends a published port).
     pub holder: Option<Holder>,
@@ -113,6 +120,15 @@ pub struct AddressFacts {
     /// For a loopback address the rules do not publish: the port as this host's other address
     /// publishes it (Docker's rules skip 127.0.0.0/8, where its proxy listens instead).
     pub published_beside: Option<(SocketAddr, Published)>,
+}
+
+/// The gateway to an address, and what neighbour discovery knows of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gateway {
+    /// Its address.
+    pub address: IpAddr,
+    /// Its neighbour entry, if there is one.
+    pub neighbour: Option<Neighbour>,
 }
 
 /// A port this host publishes to another address by DNAT (Docker's `-p`, a port forward).
@@ -148,6 +164,8 @@ impl AddressFacts {
             neighbour: None,
             blockers: None,
             route: None,
+            route_lookup: None,
+            gateway: None,
             holder: None,
             published: None,
             published_beside: None,

@@ -44,7 +44,7 @@ pub use evidence::{
     Listener, Mode, NameSource, Neighbour, Owner, Permission, Process, RejectingRoute, RouteKind,
     UnixSocketFacts, Unseen,
 };
-pub use facts::{AddressFacts, Facts, Holder, Init, Privilege, Resolution};
+pub use facts::{AddressFacts, Facts, Gateway, Holder, Init, Privilege, Resolution, RouteLookup};
 pub use rules::{Finding, Unexplained};
 
 /// How a diagnosis runs.

@@ -19,7 +19,7 @@ use crate::sys::unix_path::{Class, FileType, Permission};
 
 use super::commands;
 use super::evidence::{Evidence, HeldListener, UnixSocketFacts};
-use super::facts::{AddressFacts, Facts, Resolution};
+use super::facts::{AddressFacts, Facts, Gateway, Resolution, RouteLookup};
 
 /// An `EHOSTUNREACH` faster than this came from an ICMP reject, not from neighbour discovery
 /// giving up (which takes about 3 s on Linux).
@@ -171,11 +171,26 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
             crate::connect::HumanDuration(winner.elapsed())
         ),
     );
-    if let Some(first) = facts.addresses.first().filter(|_| connected > 0) {
-        let name = match &facts.resolution {
-            Resolution::Resolved { name, .. } => format!("`{name}`"),
-            _ => "the target".to_owned(),
-        };
+    let name = match &facts.resolution {
+        Resolution::Resolved { name, .. } => format!("`{name}`"),
+        _ => "the target".to_owned(),
+    };
+    let ipv6_off = facts
+        .addresses
+        .iter()
+        .find(|a| a.addr.is_ipv6() && !a.attempt.outcome.is_connected() && !facts.ipv6_usable);
+    if let Some(failed) = ipv6_off {
+        finding.warnings.push(format!(
+            "IPv6 is disabled on this host, yet {name} also gives {}: {} was {}, and clients \
+             that try {} first (or only) may fail; connect to {} or enable IPv6 \
+             (`sudo sysctl -w net.ipv6.conf.all.disable_ipv6=0`)",
+            failed.addr.ip(),
+            failed.addr,
+            failed.attempt.outcome,
+            failed.addr.ip(),
+            winner.addr.ip(),
+        ));
+    } else if let Some(first) = facts.addresses.first().filter(|_| connected > 0) {
         finding.warnings.push(format!(
             "{name} gives {} first, and {} was {}: clients that try only the first address \
              (without happy eyeballs, such as Node 17 to 19) fail here; connect to {} or make \
@@ -341,8 +356,8 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
         )
         .suggest(format!("start the service on {host}, or check its port: on that host, `ss -ltnp` lists what listens"))
         .suggest(format!("if something does listen there, a firewall on {host} rejects port {port} with a reset")),
-        Outcome::Timeout if address.neighbour == Some(Neighbour::NoAnswer) => unreachable_host(address),
-        Outcome::Timeout => Finding::new(
+        Outcome::Timeout if is_next_hop_dead(address) => unreachable_host(address),
+        Outcome::Timeout => unless_local_rules(address, Finding::new(
             Cause::Filtered,
             if address.blockers.is_none() {
                 format!("no answer from {addr} within {took}: a firewall drops the packets (this host's own included: its rules could not be read), or the path is broken")
@@ -351,13 +366,15 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
             },
         )
         .suggest(format!("check the firewall of {host} and any security group or network ACL on the way for TCP port {port}"))
-        .suggest("if the host is slow rather than filtered, try a longer `--timeout`"),
-        Outcome::HostUnreachable if address.elapsed() < FAST_UNREACHABLE && address.neighbour != Some(Neighbour::NoAnswer) => {
-            Finding::new(
+        .suggest("if the host is slow rather than filtered, try a longer `--timeout`")),
+        // A dead next hop fails every packet queued on it at once: a connect that joined its
+        // neighbour discovery late fails fast, as an ICMP reject would.
+        Outcome::HostUnreachable if address.elapsed() < FAST_UNREACHABLE && !is_next_hop_dead(address) => {
+            unless_local_rules(address, Finding::new(
                 Cause::Rejected,
                 format!("{addr} was rejected within {took} (ICMP host or admin prohibited): a firewall on {host} or on the path rejects it on purpose"),
             )
-            .suggest(format!("open TCP port {port} in the firewall of {host} (or of the router that rejects it)"))
+            .suggest(format!("open TCP port {port} in the firewall of {host} (or of the router that rejects it)")))
         }
         Outcome::HostUnreachable => unreachable_host(address),
         Outcome::PermissionDenied => Finding::new(
@@ -370,6 +387,15 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
             if host.is_ipv6() && !facts.ipv6_usable =>
         {
             no_ipv6(addr)
+        }
+        // This host has a route: the error came back from a router on the way or the host.
+        Outcome::NetworkUnreachable if address.route_lookup == Some(RouteLookup::Routed) => {
+            unless_local_rules(address, Finding::new(
+                Cause::Rejected,
+                format!("{addr} was rejected: a router or the host answered network unreachable (ICMP), though this host has a route to {host}"),
+            )
+            .suggest(format!("check the routes of the routers on the way to {host}, and the firewall of {host} for TCP port {port} (a reject with ICMP net-unreachable looks the same)"))
+            .suggest(format!("`ip route get {host}` shows the route this host takes, and its first router")))
         }
         Outcome::NetworkUnreachable => Finding::new(
             Cause::NetworkUnreachable,
@@ -419,20 +445,68 @@ fn rejected_by_route(addr: SocketAddr, route: &RejectingRoute) -> Finding {
     }
 }
 
+/// Whether the next hop to the address never answered neighbour discovery: the gateway, when
+/// the route goes through one, else the address itself on the link.
+fn is_next_hop_dead(address: &AddressFacts) -> bool {
+    let state = match &address.gateway {
+        Some(gateway) => gateway.neighbour,
+        None => address.neighbour,
+    };
+    state == Some(Neighbour::NoAnswer)
+}
+
+/// Adds how to tell this host's own rules apart, when they could not be read: a local drop or
+/// reject looks the same as one on the way.
+fn unless_local_rules(address: &AddressFacts, finding: Finding) -> Finding {
+    if address.blockers.is_some() {
+        return finding;
+    }
+    finding.suggest("run as root to read this host's firewall rules: as root `refused why` tells this host's own drop or reject from one on the way")
+}
+
 fn unreachable_host(address: &AddressFacts) -> Finding {
     let host = address.addr.ip();
-    let mut finding = Finding::new(
-        Cause::HostUnreachable,
-        format!("nobody on the local network has {host}: neighbour discovery got no answer"),
-    )
-    .suggest(format!("check that the host is up and that {host} is its address; `ip neigh show {host}` shows what this host learned"));
-    if let Some(state) = address.neighbour {
-        finding.evidence.push(Evidence::Neighbour {
+    match &address.gateway {
+        Some(gateway) if gateway.neighbour == Some(Neighbour::NoAnswer) => dead_gateway(address, gateway),
+        Some(gateway) => Finding::new(
+            Cause::HostUnreachable,
+            format!("nobody answered for {host}: a router on the way (the route goes through {}) found nobody with that address on its network", gateway.address),
+        )
+        .evidence(gateway.neighbour.map(|state| Evidence::Neighbour {
+            address: gateway.address,
+            state,
+            gateway_for: Some(host),
+        }))
+        .suggest(format!("check that the host is up and that {host} is its address; `ip route get {host}` shows the route this host takes")),
+        None => Finding::new(
+            Cause::HostUnreachable,
+            format!("nobody on the local network has {host}: neighbour discovery got no answer"),
+        )
+        .evidence(address.neighbour.map(|state| Evidence::Neighbour {
             address: host,
             state,
-        });
+            gateway_for: None,
+        }))
+        .suggest(format!("check that the host is up and that {host} is its address; `ip neigh show {host}` shows what this host learned")),
     }
-    finding
+}
+
+/// The gateway of the route never answered neighbour discovery: this host made the
+/// `EHOSTUNREACH` (or the connect timed out waiting), the SYN never left.
+fn dead_gateway(address: &AddressFacts, gateway: &Gateway) -> Finding {
+    let host = address.addr.ip();
+    let via = gateway.address;
+    Finding::new(
+        Cause::HostUnreachable,
+        format!("the gateway {via}, which the route to {host} goes through, does not answer neighbour discovery: the packets never left this host"),
+    )
+    .evidence([Evidence::Neighbour {
+        address: via,
+        state: Neighbour::NoAnswer,
+        gateway_for: Some(host),
+    }])
+    .suggest(format!("check the gateway {via}: is it up, and on this host's link? `ip neigh show {via}` shows what this host learned"))
+    .suggest(format!("or fix the route: `ip route get {host}` shows the route this host takes (the default route, when no other matches)"))
 }
 
 fn no_ipv6(addr: SocketAddr) -> Finding {
@@ -529,7 +603,11 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
         return Ok(see_the_rules(finding, address));
     }
     if !on_port.is_empty() {
-        return Ok(listening_elsewhere(address.addr, &on_port));
+        return Ok(listening_elsewhere(
+            address.addr,
+            &on_port,
+            resolved_name(facts),
+        ));
     }
     if let Some(finding) = super::elsewhere::published_beside_loopback(facts, address) {
         return Ok(finding);
@@ -625,8 +703,17 @@ fn local_timeout(address: &AddressFacts, exact: &[&HeldListener]) -> Finding {
     see_the_rules(finding, address)
 }
 
-/// Something has the port, but on an address or family the target does not reach.
-fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener]) -> Finding {
+/// The name the target's addresses came from; `None` for an address literal.
+fn resolved_name(facts: &Facts) -> Option<&str> {
+    match &facts.resolution {
+        Resolution::Resolved { name, .. } => Some(name),
+        _ => None,
+    }
+}
+
+/// Something has the port, but on an address or family the target does not reach; `name` is
+/// the name the target gave, if it gave one.
+fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener], name: Option<&str>) -> Finding {
     let ip = addr.ip();
     let family = |v4: bool| if v4 { "IPv4" } else { "IPv6" };
     let bound = on_port[0];
@@ -674,15 +761,26 @@ fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener]) -> Finding {
         .evidence(listed(on_port))
         .evidence([Evidence::LocalAddress { address: ip }])
         .suggest(format!("connect to {} instead", bound.reach_at(ip)));
-    if cause == Cause::ListeningOnOtherFamily {
+    if let Some(v6only) = v6only.filter(|l| l.listener.address.is_unspecified()) {
+        // It is bound to `::` already: only the option keeps IPv4 out.
+        finding.suggest(format!(
+            "or let {} take IPv4 too: turn IPV6_V6ONLY off on its socket (its dual-stack or \
+             ipv6only setting; `sysctl net.ipv6.bindv6only` is the default for sockets that do \
+             not set it)",
+            v6only.owner()
+        ))
+    } else if cause == Cause::ListeningOnOtherFamily {
         let literal = if bound.listener.address.is_ipv4() {
             "127.0.0.1"
         } else {
             "::1"
         };
-        finding.suggest(format!(
-            "or make the service listen on both families: bind it to `::` (dual stack), or to both 127.0.0.1 and ::1; instead of `localhost`, use `{literal}`"
-        ))
+        let both = "or make the service listen on both families: bind it to `::` (dual stack), \
+            or to both 127.0.0.1 and ::1";
+        finding.suggest(match name {
+            Some(name) => format!("{both}; instead of `{name}`, use `{literal}`"),
+            None => both.to_owned(),
+        })
     } else {
         let every = if ip.is_ipv4() { "0.0.0.0" } else { "::" };
         finding.suggest(format!(

@@ -10,6 +10,10 @@
 //! The interface, for the firewall's `oifname` and `iifname` matches, comes from the main
 //! routing table (`/proc/net/route`, `/proc/net/ipv6_route`), longest prefix first. Policy
 //! routing is not followed; an address of this host leaves by `lo`.
+//!
+//! The gateway a packet goes through comes from the kernel's own lookup, `ip -j route get`
+//! (policy routing included; nothing is sent): a gateway that does not answer neighbour
+//! discovery fails every connect through it with this host's own `EHOSTUNREACH`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::Command;
@@ -184,6 +188,36 @@ fn prefix_holding(destination: &str, ip: IpAddr) -> Option<u32> {
         _ => false,
     };
     holds.then_some(length)
+}
+
+/// The gateway this host sends packets for `ip` to, with the interface it is on; `None` when
+/// `ip` is on a link of this host (it is its own next hop) or the lookup could not be made.
+pub fn gateway_to(ip: IpAddr) -> Option<Gateway> {
+    let family = if ip.is_ipv4() { "-4" } else { "-6" };
+    let output = Command::new("ip")
+        .args([family, "-j", "route", "get", &ip.to_string()])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())?;
+    gateway_in(&serde_json::from_slice(&output.stdout).ok()?)
+}
+
+/// A gateway: the next hop of a route that does not end on a link of this host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gateway {
+    /// Its address (for IPv6 often link-local: `fe80::1`).
+    pub address: IpAddr,
+    /// The interface it is reached by.
+    pub dev: Option<String>,
+}
+
+/// The gateway in `ip -j route get` output (`[{"dst":...,"gateway":"10.0.0.1","dev":"eth0"}]`).
+pub fn gateway_in(routes: &Value) -> Option<Gateway> {
+    let route = routes.as_array()?.first()?;
+    Some(Gateway {
+        address: route["gateway"].as_str()?.parse().ok()?,
+        dev: route["dev"].as_str().map(str::to_owned),
+    })
 }
 
 const RTF_UP: u32 = 0x1;
@@ -362,6 +396,29 @@ mod tests {
         assert_eq!(prefix_holding("10.0.0.0/99", ip("10.0.0.1")), None);
         assert_eq!(prefix_holding("garbage", ip("10.0.0.1")), None);
         assert_eq!(prefix_holding("fd00::/8", ip("fd12::1")), Some(8));
+    }
+
+    #[test]
+    fn the_gateway_of_a_route_lookup() {
+        let routed = serde_json::json!([{"dst": "10.199.60.1", "gateway": "10.77.0.254",
+            "dev": "eth0", "prefsrc": "10.77.0.1", "flags": [], "uid": 0, "cache": []}]);
+        assert_eq!(
+            gateway_in(&routed),
+            Some(Gateway {
+                address: "10.77.0.254".parse().unwrap(),
+                dev: Some("eth0".to_owned())
+            })
+        );
+        let six = serde_json::json!([{"dst": "2001:db8::1", "gateway": "fe80::1", "dev": "wlan0"}]);
+        assert_eq!(
+            gateway_in(&six).map(|g| g.address),
+            Some("fe80::1".parse().unwrap())
+        );
+        // On a link of this host: no gateway.
+        let on_link =
+            serde_json::json!([{"dst": "10.77.0.2", "dev": "eth0", "prefsrc": "10.77.0.1"}]);
+        assert_eq!(gateway_in(&on_link), None);
+        assert_eq!(gateway_in(&serde_json::json!([])), None);
     }
 
     #[test]
