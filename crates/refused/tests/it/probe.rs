@@ -375,22 +375,30 @@ pub mod tls {
 
 #[tokio::test]
 async fn a_proxy_that_closed_once_is_watched_longer_by_wait() {
-    // A proxy that forks per connection closes at a moment that varies: at once the first time,
-    // 50 ms after the accept the next (past a 30 ms settle: the margins keep a loaded machine's
-    // delays from deciding). Once a close was seen, `wait` must not take a later lucky probe
-    // for ready.
-    let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let proxy = fake(move |stream| {
-        if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
-            std::thread::sleep(Duration::from_millis(50));
+    // A proxy that forks per connection closes at a moment that varies: at once the first time
+    // (here in the accepting thread itself, so no scheduling delay can hold it), 40 ms after
+    // the accept the next (past a 10 ms settle, well within the 100 ms a target that closed
+    // once gets). Once a close was seen, `wait` must not take a later lucky probe for ready.
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let proxy = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut first = true;
+        for stream in listener.incoming().flatten() {
+            if std::mem::take(&mut first) {
+                drop(stream);
+            } else {
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(40));
+                    drop(stream);
+                });
+            }
         }
-        drop(stream);
     });
     let target: Target = format!("tcp://{proxy}").parse().unwrap();
     let options = WaitOptions {
         timeout: Some(Duration::from_millis(600)),
         probe: ProbeOptions {
-            settle: Duration::from_millis(30),
+            settle: Duration::from_millis(10),
             ..ProbeOptions::default()
         },
         ..WaitOptions::default()
