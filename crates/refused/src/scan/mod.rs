@@ -21,6 +21,7 @@ mod limits;
 mod owners;
 pub mod ports;
 pub mod targets;
+mod timing;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
