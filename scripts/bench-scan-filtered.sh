@@ -3,10 +3,12 @@
 # -t 100ms` (a fixed 100 ms timeout: the floor the adaptive one should come near), and
 # `nmap -sT --min-rate 20000`, in two network namespaces joined by a veth pair:
 #   one host  every port (1-65535) of 10.79.0.2 dropped by nft but 10 that listen;
-#   64 hosts  ports 1-1024 of 10.79.0.100-163 (64 addresses on the server's veth), all dropped.
+#   64 hosts  ports 1-1024 of 10.79.0.100-163 (64 addresses on the server's veth), all dropped;
+#             also with `--no-ping` (nothing answers at all, so nothing can shorten the timeout).
 # Checks that every tool found exactly the ports that listen, then prints median times (min-max)
 # and the ratios: refused default / refused -t 100ms (the goal: at most 1.5), nmap / refused.
-# Only the server's TCP ports are filtered: it answers ping, as most hosts do.
+# Only the server's TCP ports are filtered: it answers ping, as most hosts do, and both refused
+# and nmap (no `-Pn`) ping each host first and take its round trip as their first estimate.
 #
 #   sudo scripts/bench-scan-filtered.sh [RUNS]   (default 5; root: it makes namespaces; needs
 #                                                 hyperfine, nmap, nft, ip, python3; builds the
@@ -84,12 +86,13 @@ in_client="ip netns exec $client"
 declare -A commands=(
   [one-default]="$in_client $bin scan 10.79.0.2 --json"
   [one-100ms]="$in_client $bin scan 10.79.0.2 -t 100ms --json"
-  [one-nmap]="$in_client nmap -sT --min-rate 20000 -p- -n -Pn -oG - 10.79.0.2"
+  [one-nmap]="$in_client nmap -sT --min-rate 20000 -p- -n -oG - 10.79.0.2"
   [many-default]="$in_client $bin scan 10.79.0.100-163 -p 1-1024 --json"
   [many-100ms]="$in_client $bin scan 10.79.0.100-163 -p 1-1024 -t 100ms --json"
-  [many-nmap]="$in_client nmap -sT --min-rate 20000 -p 1-1024 -n -Pn -oG - 10.79.0.100-163"
+  [many-nmap]="$in_client nmap -sT --min-rate 20000 -p 1-1024 -n -oG - 10.79.0.100-163"
+  [noping-default]="$in_client $bin scan 10.79.0.100-163 -p 1-1024 --no-ping --json"
 )
-order=(one-default one-100ms one-nmap many-default many-100ms many-nmap)
+order=(one-default one-100ms one-nmap many-default many-100ms many-nmap noping-default)
 
 echo "== open ports found (one run each; expected: $OPEN_PORTS on 10.79.0.2, none on the 64 hosts)"
 for name in "${order[@]}"; do
@@ -127,9 +130,15 @@ import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 def cell(name):
     x = r[name]
-    return f"{x['median']:6.2f} s ({x['min']:.2f}-{x['max']:.2f})"
-print(f"  {'case':28} {'refused':>22} {'refused -t 100ms':>22} {'nmap --min-rate 20000':>24}  default/-t100ms  nmap/default")
-for case, label in (("one", "1 host x 65535, 10 open"), ("many", "64 hosts x 1024, all dropped")):
-    d, f, n = (r[f"{case}-{k}"]["median"] for k in ("default", "100ms", "nmap"))
-    print(f"  {label:28} {cell(case + '-default'):>22} {cell(case + '-100ms'):>22} {cell(case + '-nmap'):>24}  {d / f:13.2f}x  {n / d:11.1f}x")
+    return f"{x['median']:.2f} s ({x['min']:.2f}-{x['max']:.2f})"
+print(f"  {'case':36} {'refused':>19} {'refused -t 100ms':>19} {'nmap --min-rate 20000':>22} {'default/-t100ms':>16} {'nmap/default':>13}")
+for case, fixed, peer, label in (
+    ("one", "one", "one", "1 host x 65535 ports, 10 open"),
+    ("many", "many", "many", "64 hosts x 1024 ports, all dropped"),
+    ("noping", "many", None, "the same, refused --no-ping"),
+):
+    d, f = r[f"{case}-default"]["median"], r[f"{fixed}-100ms"]["median"]
+    n = f"{r[peer + '-nmap']['median'] / d:12.1f}x" if peer else f"{'-':>13}"
+    nmap = cell(peer + "-nmap") if peer else "-"
+    print(f"  {label:36} {cell(case + '-default'):>19} {cell(fixed + '-100ms'):>19} {nmap:>22} {d / f:15.2f}x {n}")
 PY

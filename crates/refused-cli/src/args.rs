@@ -193,6 +193,12 @@ pub struct ScanArgs {
     #[arg(long, short = 't', default_value = "1s", value_parser = parse_timeout)]
     pub timeout: Timeout,
 
+    /// Send no ICMP echo. By default each host not on this host is pinged once as the scan
+    /// starts, and a reply's round trip sets that host's timeout before any port answers (nmap's
+    /// host discovery does the same; this is its `-Pn`).
+    #[arg(long)]
+    pub no_ping: bool,
+
     /// Allow CIDR blocks larger than 256 addresses (up to a /16).
     #[arg(long)]
     pub force: bool,

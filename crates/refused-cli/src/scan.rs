@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use refused::connect::HumanDuration;
 use refused::scan::{
-    Family, HostReport, HostSpec, HostSpecError, MAX_ADDRESSES, PortOwners, PortReport, PortState,
-    Progress, ScanOptions, ScanReport, check_size, scan_with,
+    Echo, Family, HostReport, HostSpec, HostSpecError, MAX_ADDRESSES, PortOwners, PortReport,
+    PortState, Progress, ScanOptions, ScanReport, check_size, scan_with,
 };
 use serde::Serialize;
 
@@ -36,6 +36,7 @@ pub fn run(args: &ScanArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         concurrency: args.concurrency.map(|n| n as usize),
         rate: args.rate,
         timeout: args.timeout.or_max(),
+        echo: if args.no_ping { Echo::Off } else { Echo::Seed },
         ..ScanOptions::default()
     };
 

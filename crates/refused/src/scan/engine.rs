@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
@@ -22,7 +22,7 @@ use crate::sys::host::is_local_address;
 
 use super::timing::{Deadlines, Sample, Timing};
 use super::{
-    HostReport, PortReport, PortSet, Progress, Reason, ScanError, ScanOptions, ScanReport,
+    Echo, HostReport, PortReport, PortSet, Progress, Reason, ScanError, ScanOptions, ScanReport,
     raise_open_file_limit,
 };
 
@@ -98,7 +98,10 @@ pub fn run(
     // for everything else, even when a long run of filtered ports comes first in port order.
     // On this host every answer is there at once, and port order is kinder to the kernel's
     // port tables.
-    let order = (!hosts.iter().all(|ip| is_local_address(*ip))).then(|| {
+    let remote: Vec<usize> = (0..hosts.len())
+        .filter(|h| !is_local_address(hosts[*h]))
+        .collect();
+    let order = (!remote.is_empty()).then(|| {
         let mut order: Vec<usize> = (0..total).collect();
         order.shuffle(&mut rand::rng());
         order
@@ -119,14 +122,24 @@ pub fn run(
     let mut stats = Stats::default();
     // One estimate per host for the whole scan: a second pass starts from what the first learned.
     let timing = Timing::new(hosts.len(), options.min_timeout, options.timeout);
-    let loss_seen = pass(
-        &work,
-        options,
-        &timing,
-        concurrency,
-        &mut reasons,
-        &mut stats,
-    )?;
+    let stop = AtomicBool::new(false);
+    let loss_seen = std::thread::scope(|scope| {
+        if options.echo == Echo::Seed && !remote.is_empty() {
+            // Beside the workers, not before them: the first probes go out at once, and their
+            // deadlines move when the replies come in.
+            scope.spawn(|| super::echo::seed(hosts, &remote, &timing, options.timeout, &stop));
+        }
+        let loss_seen = pass(
+            &work,
+            options,
+            &timing,
+            concurrency,
+            &mut reasons,
+            &mut stats,
+        );
+        stop.store(true, Ordering::Relaxed);
+        loss_seen
+    })?;
 
     // Some answers came only on a retry: packets are being lost, so a port without an answer may
     // be an open port whose SYN-ACK was lost twice. Ask those ports again, harder.

@@ -16,6 +16,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod echo;
 mod engine;
 mod limits;
 mod owners;
@@ -146,6 +147,20 @@ pub struct ScanOptions {
     pub retries: u8,
     /// Worker threads; `None`: one per core.
     pub workers: Option<usize>,
+    /// Whether remote hosts are pinged as the scan starts, to learn their round trip.
+    pub echo: Echo,
+}
+
+/// Whether a scan pings its remote hosts as it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Echo {
+    /// One ICMP echo to each host not on this host (through a ping socket, or a raw one as root);
+    /// a reply's round trip seeds the host's timeout, so a host whose every port is dropped is
+    /// not waited on for the full `timeout`. No reply, or no ICMP socket: nothing is learnt.
+    #[default]
+    Seed,
+    /// No ICMP at all: the timeout learns from the ports' answers only (nmap's `-Pn`).
+    Off,
 }
 
 impl Default for ScanOptions {
@@ -157,6 +172,7 @@ impl Default for ScanOptions {
             min_timeout: Duration::from_millis(100),
             retries: 1,
             workers: None,
+            echo: Echo::Seed,
         }
     }
 }
