@@ -11,8 +11,8 @@
 # and nmap (no `-Pn`) ping each host first and take its round trip as their first estimate.
 #
 #   sudo scripts/bench-scan-filtered.sh [RUNS]   (default 5; root: it makes namespaces; needs
-#                                                 hyperfine, nmap, nft, ip, python3; builds the
-#                                                 release binary)
+#                                                 nmap, nft, ip, python3; builds the release
+#                                                 binary)
 #   sudo REFUSED_BIN=/path/to/refused scripts/bench-scan-filtered.sh   # time that build instead
 #
 # Everything it makes it removes on exit, failure or Ctrl-C included. Packets go only between
@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
 [ "$(id -u)" = 0 ] || { echo "run as root: the benchmark makes network namespaces" >&2; exit 2; }
-for tool in hyperfine nmap nft ip python3; do
+for tool in nmap nft ip python3; do
   command -v "$tool" >/dev/null || { echo "$tool is needed (apt-get install $tool)" >&2; exit 2; }
 done
 
@@ -120,25 +120,31 @@ for name in names:
 sys.exit(0 if ok else 1)
 PY
 
-echo "== $runs runs each"
-args=()
-for name in "${order[@]}"; do args+=(-n "$name" "${commands[$name]}"); done
-hyperfine -N --runs "$runs" --warmup 1 --style none \
-  --export-json "$work/times.json" "${args[@]}" >/dev/null
-python3 - "$work/times.json" <<'PY'
-import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+echo "== $runs rounds, each running every command once (interleaved, the order rotating)"
+for name in "${order[@]}"; do printf '%s\t%s\n' "$name" "${commands[$name]}"; done > "$work/commands"
+python3 - "$work/commands" "$runs" <<'PY'
+import statistics, subprocess, sys, time
+commands = dict(line.rstrip("\n").split("\t", 1) for line in open(sys.argv[1]))
+runs, names = int(sys.argv[2]), list(commands)
+times = {name: [] for name in names}
+for round in range(runs):
+    shift = round % len(names)
+    for name in names[shift:] + names[:shift]:
+        start = time.perf_counter()
+        subprocess.run(commands[name].split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times[name].append(time.perf_counter() - start)
+med = {name: statistics.median(t) for name, t in times.items()}
 def cell(name):
-    x = r[name]
-    return f"{x['median']:.2f} s ({x['min']:.2f}-{x['max']:.2f})"
+    t = times[name]
+    return f"{med[name]:.2f} s ({min(t):.2f}-{max(t):.2f})"
 print(f"  {'case':36} {'refused':>19} {'refused -t 100ms':>19} {'nmap --min-rate 20000':>22} {'default/-t100ms':>16} {'nmap/default':>13}")
 for case, fixed, peer, label in (
     ("one", "one", "one", "1 host x 65535 ports, 10 open"),
     ("many", "many", "many", "64 hosts x 1024 ports, all dropped"),
     ("noping", "many", None, "the same, refused --no-ping"),
 ):
-    d, f = r[f"{case}-default"]["median"], r[f"{fixed}-100ms"]["median"]
-    n = f"{r[peer + '-nmap']['median'] / d:12.1f}x" if peer else f"{'-':>13}"
+    d, f = med[f"{case}-default"], med[f"{fixed}-100ms"]
+    ratio = f"{med[peer + '-nmap'] / d:12.1f}x" if peer else f"{'-':>13}"
     nmap = cell(peer + "-nmap") if peer else "-"
-    print(f"  {label:36} {cell(case + '-default'):>19} {cell(fixed + '-100ms'):>19} {nmap:>22} {d / f:15.2f}x {n}")
+    print(f"  {label:36} {cell(case + '-default'):>19} {cell(fixed + '-100ms'):>19} {nmap:>22} {d / f:15.2f}x {ratio}")
 PY

@@ -245,6 +245,7 @@ mod tests {
     /// Skips without a ping or raw socket (an unprivileged user where `ping_group_range` is
     /// closed): then the scan has no seed either.
     #[test]
+    #[expect(clippy::print_stderr, reason = "a skipped test says why")]
     fn an_echo_reply_seeds_the_hosts_timeout() {
         if EchoSocket::open(false).is_none() {
             assert!(
