@@ -140,7 +140,7 @@ error.";
 pub struct ScanArgs {
     /// Hosts: addresses, names (every address they resolve to), CIDR blocks (`10.0.0.0/28`; more
     /// than 256 addresses need `--force`) or ranges of the last octet (`10.0.0.10-73`). At most
-    /// 65,536 addresses in all, and 16,777,216 probes (addresses × ports).
+    /// 65,536 addresses in all, and 16,777,216 probes (addresses times ports).
     #[arg(required_unless_present = "hosts_file", value_name = "HOST")]
     pub hosts: Vec<String>,
 

@@ -33,7 +33,7 @@ fn bad_ports_and_hosts_are_usage_errors_naming_the_bad_part() {
         ),
         (
             vec!["scan", "127.1.0.0/23", "--force"],
-            "512 addresses × 65535 ports is more than the 16777216 probes",
+            "512 addresses of 65535 ports is more than the 16777216 probes",
         ),
         (
             vec!["scan", "--hosts-file", "/nonexistent/hosts"],

@@ -189,7 +189,7 @@ pub enum ScanError {
     Empty,
     /// More probes than [`MAX_PROBES`].
     #[error(
-        "{addresses} addresses × {ports} ports is more than the {MAX_PROBES} probes a scan takes: \
+        "{addresses} addresses of {ports} ports is more than the {MAX_PROBES} probes a scan takes: \
          scan fewer ports or fewer addresses at a time"
     )]
     TooLarge {
@@ -282,7 +282,7 @@ mod tests {
         let err = check_size(257, 65_535).unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("257 addresses × 65535 ports is more than"),
+                .starts_with("257 addresses of 65535 ports is more than"),
             "{err}"
         );
         let err = scan(
