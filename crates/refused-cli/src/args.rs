@@ -124,6 +124,8 @@ Examples:
   refused scan localhost -p 5432,6379,8000-8100
   refused scan db.internal -6 -p 1-1024 --all
   refused scan 10.0.0.0/28 -p 22 --json | jq '.hosts[].open'
+  refused scan 10.0.0.10-73 10.0.1.5 -p 80,443
+  refused scan --hosts-file hosts.txt -p 22   (one host or more a line, `#` comments; `-`: stdin)
 
 States and reasons as nmap names them: open (syn-ack), closed (conn-refused), filtered
 (no-response, host-unreach, net-unreach, admin-prohibited). A port without an answer is tried
@@ -139,10 +141,16 @@ error.";
     reason = "independent command-line flags"
 )]
 pub struct ScanArgs {
-    /// Hosts: addresses, names (every address they resolve to) or CIDR blocks of at most 256
-    /// addresses (a /24).
-    #[arg(required = true, value_name = "HOST")]
+    /// Hosts: addresses, names (every address they resolve to), CIDR blocks (`10.0.0.0/28`; more
+    /// than 256 addresses need `--force`) or ranges of the last octet (`10.0.0.10-73`). At most
+    /// 65,536 addresses in all, and 16,777,216 probes (addresses times ports).
+    #[arg(required_unless_present = "hosts_file", value_name = "HOST")]
     pub hosts: Vec<String>,
+
+    /// Read hosts from a file too, as nmap's `-iL`: any of the forms of HOST, separated by spaces
+    /// or new lines, `#` to the end of a line a comment; `-` reads standard input.
+    #[arg(long, short = 'i', value_name = "FILE")]
+    pub hosts_file: Option<std::path::PathBuf>,
 
     /// Ports: `22`, `22,80,443`, `8000-8100`, `-1024` (1-1024), `60000-` (to 65535), or a mix.
     #[arg(
@@ -188,7 +196,13 @@ pub struct ScanArgs {
     #[arg(long, short = 't', default_value = "1s", value_parser = parse_timeout)]
     pub timeout: Timeout,
 
-    /// Allow CIDR blocks larger than 256 addresses.
+    /// Send no ICMP echo. By default each host not on this host is pinged once as the scan
+    /// starts, and a reply's round trip sets that host's timeout before any port answers (nmap's
+    /// host discovery does the same; this is its `-Pn`).
+    #[arg(long)]
+    pub no_ping: bool,
+
+    /// Allow CIDR blocks larger than 256 addresses (up to a /16).
     #[arg(long)]
     pub force: bool,
 }
