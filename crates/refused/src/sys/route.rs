@@ -271,16 +271,28 @@ pub fn via_v4(table: &str, ip: Ipv4Addr) -> Option<String> {
             continue;
         }
         let len = mask.leading_ones();
-        if best.is_none_or(|(l, m, _)| len > l || (len == l && metric < m)) {
-            best = Some((
-                len,
-                metric,
-                if flags & RTF_REJECT != 0 { "" } else { iface },
-            ));
-        }
+        keep_better(&mut best, len, metric, flags, iface);
     }
     best.map(|(_, _, iface)| iface.to_owned())
         .filter(|iface| !iface.is_empty() && iface != "*")
+}
+
+/// Keeps the route that is more specific (then of lower metric) than `best`; a rejecting
+/// route names no interface.
+fn keep_better<'a>(
+    best: &mut Option<(u32, u32, &'a str)>,
+    len: u32,
+    metric: u32,
+    flags: u32,
+    iface: &'a str,
+) {
+    if best.is_none_or(|(l, m, _)| len > l || (len == l && metric < m)) {
+        *best = Some((
+            len,
+            metric,
+            if flags & RTF_REJECT != 0 { "" } else { iface },
+        ));
+    }
 }
 
 /// The interface of the longest matching route of `/proc/net/ipv6_route`.
@@ -315,13 +327,7 @@ pub fn via_v6(table: &str, ip: Ipv6Addr) -> Option<String> {
         if flags & RTF_UP == 0 || u128::from(ip) & mask != dest & mask {
             continue;
         }
-        if best.is_none_or(|(l, m, _)| len > l || (len == l && metric < m)) {
-            best = Some((
-                len,
-                metric,
-                if flags & RTF_REJECT != 0 { "" } else { iface },
-            ));
-        }
+        keep_better(&mut best, len, metric, flags, iface);
     }
     best.map(|(_, _, iface)| iface.to_owned())
         .filter(|iface| !iface.is_empty() && iface != "lo")
