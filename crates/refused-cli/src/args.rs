@@ -93,6 +93,9 @@ pub enum Command {
     /// Scan ports: open, closed or filtered, with nmap's reasons; open ports with their process.
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(ScanArgs),
+    /// Serve Prometheus probes (`blackbox_exporter`'s `/probe`) that say why a target is down.
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
     /// Print a shell completion script: `refused completions bash > /etc/bash_completion.d/refused`.
     Completions(CompletionsArgs),
     /// Print a manual page (roff): `refused man | man -l -`, `refused man wait`.
@@ -121,6 +124,8 @@ Examples:
   refused scan localhost -p 5432,6379,8000-8100
   refused scan db.internal -6 -p 1-1024 --all
   refused scan 10.0.0.0/28 -p 22 --json | jq '.hosts[].open'
+  refused scan 10.0.0.10-73 10.0.1.5 -p 80,443
+  refused scan --hosts-file hosts.txt -p 22   (one host or more a line, `#` comments; `-`: stdin)
 
 States and reasons as nmap names them: open (syn-ack), closed (conn-refused), filtered
 (no-response, host-unreach, net-unreach, admin-prohibited). A port without an answer is tried
@@ -136,10 +141,16 @@ error.";
     reason = "independent command-line flags"
 )]
 pub struct ScanArgs {
-    /// Hosts: addresses, names (every address they resolve to) or CIDR blocks of at most 256
-    /// addresses (a /24).
-    #[arg(required = true, value_name = "HOST")]
+    /// Hosts: addresses, names (every address they resolve to), CIDR blocks (`10.0.0.0/28`; more
+    /// than 256 addresses need `--force`) or ranges of the last octet (`10.0.0.10-73`). At most
+    /// 65,536 addresses in all, and 16,777,216 probes (addresses times ports).
+    #[arg(required_unless_present = "hosts_file", value_name = "HOST")]
     pub hosts: Vec<String>,
+
+    /// Read hosts from a file too, as nmap's `-iL`: any of the forms of HOST, separated by spaces
+    /// or new lines, `#` to the end of a line a comment; `-` reads standard input.
+    #[arg(long, short = 'i', value_name = "FILE")]
+    pub hosts_file: Option<std::path::PathBuf>,
 
     /// Ports: `22`, `22,80,443`, `8000-8100`, `-1024` (1-1024), `60000-` (to 65535), or a mix.
     #[arg(
@@ -185,7 +196,13 @@ pub struct ScanArgs {
     #[arg(long, short = 't', default_value = "1s", value_parser = parse_timeout)]
     pub timeout: Timeout,
 
-    /// Allow CIDR blocks larger than 256 addresses.
+    /// Send no ICMP echo. By default each host not on this host is pinged once as the scan
+    /// starts, and a reply's round trip sets that host's timeout before any port answers (nmap's
+    /// host discovery does the same; this is its `-Pn`).
+    #[arg(long)]
+    pub no_ping: bool,
+
+    /// Allow CIDR blocks larger than 256 addresses (up to a /16).
     #[arg(long)]
     pub force: bool,
 }
@@ -508,4 +525,45 @@ pub fn mistyped_subcommand(
             format!("unrecognized subcommand `{first}`\n\n  tip: did you mean `{best}`?"),
         )
     })
+}
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  refused serve                                   127.0.0.1:9115, loopback targets only
+  refused serve --listen 0.0.0.0:9115 --allow 10.0.0.0/8
+  refused serve --config /etc/prometheus/blackbox.yml --config-check
+  curl 'localhost:9115/probe?module=tcp_connect&target=localhost:5432'
+
+The config file is blackbox_exporter's (its tcp and http modules work unchanged) plus an `allow:`
+list. SIGTERM or Ctrl-C lets the probes in flight finish, then exits 0.";
+
+/// `refused serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9115", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+
+    /// A YAML file: `blackbox_exporter`'s `modules:`, and `allow:` rules (CIDRs, host patterns,
+    /// ports).
+    #[arg(long, value_name = "FILE", env = "REFUSED_SERVE_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// Allow targets in this CIDR block too (repeatable). Without it and without `allow:` in
+    /// the config, only loopback targets are probed.
+    #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
+    pub allow: Vec<refused::serve::Cidr>,
+
+    /// The most probes running at once; more get 503 at once (default 256).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_probes: Option<u32>,
+
+    /// Check the configuration, print the modules, and exit.
+    #[arg(long)]
+    pub config_check: bool,
+}
+
+fn parse_cidr(text: &str) -> Result<refused::serve::Cidr, String> {
+    text.parse()
+        .map_err(|err: refused::serve::CidrError| err.to_string())
 }

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use refused::Target;
 use refused::connect::{Attempt, HumanDuration, as_millis};
-use refused::probe::{ProbeFailure, ProbeOptions, Readiness, probe};
-use refused::{ConnectError, Target};
+use refused::probe::{ProbeOptions, Readiness, Reason, State, probe};
 use serde::Serialize;
 
 use crate::EXIT_DOWN;
@@ -15,14 +15,15 @@ use crate::args::CheckArgs;
 use crate::output::{self, BAD, GOOD};
 use crate::usage;
 
-/// What one target's check found.
+/// What one target's check found: the fields of a probe as `wait` prints them (`state`,
+/// `reason`, `summary`, `elapsed_ms`, `attempts`), with a summary that says where it connected.
 #[derive(Debug, Serialize)]
 struct Report {
     target: String,
-    /// `up` or `down`.
-    state: &'static str,
-    /// The outcome label (`connected`, `refused`, ...) or a DNS cause (`dns-not-found`, ...).
-    reason: &'static str,
+    state: State,
+    /// A cause of `why` where the probe proves it (`reachable`, `not-ready`, `dns-*`,
+    /// `socket-*`), else the failed connect's outcome (`refused`, `timeout`...).
+    reason: Reason,
     summary: String,
     #[serde(serialize_with = "as_millis", rename = "elapsed_ms")]
     elapsed: Duration,
@@ -54,9 +55,12 @@ pub async fn run(args: CheckArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let mut stdout = anstream::stdout().lock();
     for report in &reports {
         if args.json {
-            output::json_line(report)?;
+            output::json_line("probe", report)?;
         } else if !quiet {
-            let style = if report.state == "up" { GOOD } else { BAD };
+            let style = match report.state {
+                State::Up => GOOD,
+                State::Down => BAD,
+            };
             writeln!(
                 stdout,
                 "{style}{:<4}{style:#} {:<width$}  {}",
@@ -64,7 +68,7 @@ pub async fn run(args: CheckArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    let all_up = reports.iter().all(|r| r.state == "up");
+    let all_up = reports.iter().all(|r| r.state == State::Up);
     Ok(if all_up {
         ExitCode::SUCCESS
     } else {
@@ -75,23 +79,23 @@ pub async fn run(args: CheckArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 /// One probe: the connect, then the scheme's readiness check (HTTP status, Postgres startup...).
 async fn check(target: &Target, options: &ProbeOptions, timeout: Duration) -> Report {
     let report = probe(target, options, timeout).await;
-    match report.readiness {
-        Readiness::Ready(detail) => up(target, report.attempts, report.elapsed, &detail),
-        Readiness::Failed(ProbeFailure::Connect(err)) => down(target, &err),
-        not_ready @ (Readiness::NotReady(_) | Readiness::Failed(ProbeFailure::Protocol(_))) => {
-            Report {
-                target: target.to_string(),
-                state: "down",
-                reason: not_ready.reason(),
-                summary: not_ready.to_string(),
-                elapsed: report.elapsed,
-                attempts: report.attempts,
-            }
-        }
+    let summary = match &report.readiness {
+        Readiness::Ready(detail) => connected(&report.attempts, report.elapsed, detail),
+        // A failed connect says what happened at each address; a service its own reason.
+        other => other.to_string(),
+    };
+    Report {
+        target: target.to_string(),
+        state: report.readiness.state(),
+        reason: report.readiness.reason(),
+        summary,
+        elapsed: report.elapsed,
+        attempts: report.attempts,
     }
 }
 
-fn up(target: &Target, attempts: Vec<Attempt>, elapsed: Duration, detail: &str) -> Report {
+/// `connected to 127.0.0.1:8000 in 6.1 ms: HTTP 200 OK (after [::1]:8000 refused)`.
+fn connected(attempts: &[Attempt], elapsed: Duration, detail: &str) -> String {
     let via = attempts
         .last()
         .map(|a| a.address.to_string())
@@ -108,23 +112,5 @@ fn up(target: &Target, attempts: Vec<Attempt>, elapsed: Duration, detail: &str) 
     if !failed.is_empty() {
         summary = format!("{summary} (after {})", failed.join(", "));
     }
-    Report {
-        target: target.to_string(),
-        state: "up",
-        reason: "connected",
-        summary,
-        elapsed,
-        attempts,
-    }
-}
-
-fn down(target: &Target, err: &ConnectError) -> Report {
-    Report {
-        target: target.to_string(),
-        state: "down",
-        reason: err.as_label(),
-        summary: err.to_string(),
-        elapsed: err.elapsed(),
-        attempts: err.attempts().to_vec(),
-    }
+    summary
 }

@@ -6,6 +6,7 @@ mod docs;
 mod duration;
 mod output;
 mod scan;
+mod serve;
 mod signals;
 mod usage;
 mod wait;
@@ -89,6 +90,8 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Wait(args) => {
             runtime.block_on(async { wait::run(args, quiet, Signals::catch()).await })
         }
+        // A multi-threaded runtime of its own: probes run in parallel.
+        Command::Serve(args) => serve::run(&args),
         // Synchronous, outside the runtime: the signals keep their default action.
         Command::Scan(args) => scan::run(&args, quiet),
         Command::Completions(args) => docs::completions(args.shell),

@@ -1,16 +1,16 @@
 //! `refused scan HOST... [-p PORTS]`: every port's state, open ports with service and process.
 
-use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::collections::{BTreeMap, HashSet};
+use std::io::{IsTerminal, Read, Write};
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
-use refused::connect::HumanDuration;
+use refused::connect::{HumanDuration, as_millis};
 use refused::scan::{
-    Family, HostReport, HostSpec, PortOwners, PortReport, PortState, Progress, ScanOptions,
-    ScanReport, scan_with,
+    Echo, Family, HostReport, HostSpec, HostSpecError, MAX_ADDRESSES, PortOwners, PortReport,
+    PortState, Progress, ScanOptions, ScanReport, check_size, scan_with,
 };
 use serde::Serialize;
 
@@ -28,30 +28,15 @@ pub fn run(args: &ScanArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         (_, true) => Family::V6,
         _ => Family::Any,
     };
-    let mut hosts: Vec<IpAddr> = Vec::new();
-    for text in &args.hosts {
-        let spec: HostSpec = usage::parse(text)?;
-        match spec.addresses(family, args.force) {
-            Ok(addrs) => {
-                for addr in addrs {
-                    if !hosts.contains(&addr) {
-                        hosts.push(addr);
-                    }
-                }
-            }
-            Err(err @ refused::scan::HostSpecError::TooLarge { .. }) => {
-                return Err(UsageError(err.to_string()).into());
-            }
-            Err(err) => {
-                output::error(&err.to_string());
-                return Ok(ExitCode::from(EXIT_DOWN));
-            }
-        }
-    }
+    let Some(hosts) = addresses(&host_specs(args)?, family, args.force)? else {
+        return Ok(ExitCode::from(EXIT_DOWN));
+    };
+    check_size(hosts.len(), args.ports.len()).map_err(|err| UsageError(err.to_string()))?;
     let options = ScanOptions {
         concurrency: args.concurrency.map(|n| n as usize),
         rate: args.rate,
         timeout: args.timeout.or_max(),
+        echo: if args.no_ping { Echo::Off } else { Echo::Seed },
         ..ScanOptions::default()
     };
 
@@ -65,7 +50,7 @@ pub fn run(args: &ScanArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             && (stream_all || port.state == PortState::Open)
             && !closed.load(Ordering::Relaxed)
         {
-            if let Err(err) = output::json_line(&StreamedPort { address, port }) {
+            if let Err(err) = output::json_line("port", &StreamedPort { address, port }) {
                 // The reader is gone (`| head -1`) or stdout failed: nothing more can be said.
                 closed.store(true, Ordering::Relaxed);
                 progress.cancel();
@@ -99,17 +84,95 @@ pub fn run(args: &ScanArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     if args.json {
         let document = Document::new(&report, &owners, args.all);
         if args.stream {
-            output::json_line(&Summary {
-                kind: "summary",
-                document,
-            })?;
+            output::json_line("summary", &document)?;
         } else {
-            output::json_line(&document)?;
+            output::json_document(&document)?;
         }
     } else {
         render(&report, &owners, args.all, args.ports.as_slice().len())?;
     }
     Ok(code)
+}
+
+/// Every host argument, then every host of `--hosts-file`: all parsed before any name is resolved,
+/// so a bad one is a usage error at once.
+fn host_specs(args: &ScanArgs) -> Result<Vec<HostSpec>, UsageError> {
+    let mut specs = args
+        .hosts
+        .iter()
+        .map(|text| usage::parse(text))
+        .collect::<Result<Vec<HostSpec>, _>>()?;
+    if let Some(path) = &args.hosts_file {
+        let shown = if path.as_os_str() == "-" {
+            "standard input".to_owned()
+        } else {
+            format!("`{}`", path.display())
+        };
+        let text = read_hosts_file(path)
+            .map_err(|err| UsageError(format!("cannot read {shown}: {err}")))?;
+        let listed = parse_host_list(&text)
+            .map_err(|(line, err)| UsageError(format!("{shown} line {line}: {err}")))?;
+        if listed.is_empty() {
+            return Err(UsageError(format!("{shown} names no host")));
+        }
+        specs.extend(listed);
+    }
+    Ok(specs)
+}
+
+fn read_hosts_file(path: &std::path::Path) -> std::io::Result<String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().lock().read_to_string(&mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// nmap's `-iL` list: hosts separated by white space, `#` to the end of a line a comment. On a
+/// bad host: its line (from 1) and the error.
+fn parse_host_list(text: &str) -> Result<Vec<HostSpec>, (usize, HostSpecError)> {
+    let mut specs = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.split_once('#').map_or(line, |(before, _)| before);
+        for word in line.split_whitespace() {
+            specs.push(word.parse().map_err(|err| (number + 1, err))?);
+        }
+    }
+    Ok(specs)
+}
+
+/// The addresses of every host, in order, each once; at most [`MAX_ADDRESSES`]. `None` when a
+/// name did not resolve (said on stderr).
+fn addresses(
+    specs: &[HostSpec],
+    family: Family,
+    force: bool,
+) -> Result<Option<Vec<IpAddr>>, UsageError> {
+    let mut hosts: Vec<IpAddr> = Vec::new();
+    let mut seen: HashSet<IpAddr> = HashSet::new();
+    for spec in specs {
+        match spec.addresses(family, force) {
+            Ok(addrs) => {
+                hosts.extend(addrs.into_iter().filter(|addr| seen.insert(*addr)));
+                if hosts.len() > MAX_ADDRESSES {
+                    return Err(UsageError(format!(
+                        "the hosts hold more than {MAX_ADDRESSES} addresses, the most a scan takes \
+                         (at `{spec}`)"
+                    )));
+                }
+            }
+            Err(err @ (HostSpecError::TooLarge { .. } | HostSpecError::TooMany { .. })) => {
+                return Err(UsageError(err.to_string()));
+            }
+            Err(err) => {
+                output::error(&err.to_string());
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(hosts))
 }
 
 /// Ctrl-C or SIGTERM stop the scan; what it found so far is still printed, and the exit status
@@ -213,18 +276,12 @@ struct StreamedPort {
     port: PortReport,
 }
 
-#[derive(Serialize)]
-struct Summary<'a> {
-    kind: &'static str,
-    #[serde(flatten)]
-    document: Document<'a>,
-}
-
 /// The `--json` document.
 #[derive(Serialize)]
 struct Document<'a> {
     hosts: Vec<HostDocument<'a>>,
-    elapsed_ms: f64,
+    #[serde(rename = "elapsed_ms", serialize_with = "as_millis")]
+    elapsed: Duration,
     connects: u64,
     self_connects: u64,
     max_in_flight: usize,
@@ -275,7 +332,7 @@ impl<'a> Document<'a> {
                     ports: all.then_some(host.ports.as_slice()),
                 })
                 .collect(),
-            elapsed_ms: report.elapsed.as_secs_f64() * 1e3,
+            elapsed: report.elapsed,
             connects: report.connects,
             self_connects: report.self_connects,
             max_in_flight: report.max_in_flight,
@@ -378,6 +435,55 @@ mod tests {
         );
         let full = bar_line(10, 10, Duration::from_secs(1), '|');
         assert!(full.contains(&format!("[{}]", "=".repeat(30))), "{full}");
+    }
+
+    #[test]
+    fn a_hosts_file_holds_hosts_separated_by_white_space_with_comments() {
+        let text = "# lab hosts\n10.0.0.1 10.0.0.2\n\n  10.0.1.0/30\t# the block\nweb-1.lab.test\n10.0.2.10-12\n";
+        let specs = parse_host_list(text).unwrap();
+        let shown: Vec<String> = specs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "10.0.0.1",
+                "10.0.0.2",
+                "10.0.1.0/30",
+                "web-1.lab.test",
+                "10.0.2.10-12"
+            ]
+        );
+        assert!(parse_host_list("# nothing\n\n").unwrap().is_empty());
+        let (line, err) = parse_host_list("10.0.0.1\n# fine\n10.0.0.2 10.0.0.9-3\n").unwrap_err();
+        assert_eq!(line, 3);
+        assert!(err.to_string().contains("`10.0.0.9-3`"), "{err}");
+    }
+
+    #[test]
+    fn the_addresses_are_each_listed_once_in_order_and_bounded() {
+        let specs: Vec<HostSpec> = ["10.0.0.2", "10.0.0.0/30", "10.0.0.1-5"]
+            .iter()
+            .map(|t| t.parse().unwrap())
+            .collect();
+        let hosts = addresses(&specs, Family::Any, false).unwrap().unwrap();
+        let shown: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "10.0.0.2", "10.0.0.0", "10.0.0.1", "10.0.0.3", "10.0.0.4", "10.0.0.5"
+            ]
+        );
+        // Two /16s: each is allowed with `--force`, both are more than a scan takes.
+        let specs: Vec<HostSpec> = ["10.1.0.0/16", "10.2.0.0/16"]
+            .iter()
+            .map(|t| t.parse().unwrap())
+            .collect();
+        let err = addresses(&specs, Family::Any, true).unwrap_err();
+        assert!(
+            err.0.contains("more than 65536 addresses") && err.0.contains("`10.2.0.0/16`"),
+            "{err}"
+        );
+        let err = addresses(&specs[..1], Family::Any, false).unwrap_err();
+        assert!(err.0.contains("`--force`"), "{err}");
     }
 
     #[test]

@@ -12,10 +12,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use refused::Target;
-use refused::connect::HumanDuration;
+use refused::connect::{HumanDuration, as_millis};
 use refused::diagnose::Diagnosis;
 use refused::probe::ProbeReport;
-use refused::wait::{Until, WaitEvent, WaitOptions, wait};
+use refused::wait::{Goal, TargetState, Until, WaitEvent, WaitOptions, wait};
 use serde::Serialize;
 
 use crate::EXIT_DOWN;
@@ -38,7 +38,7 @@ pub async fn run(args: WaitArgs, quiet: bool, mut signals: Signals) -> anyhow::R
     let options = WaitOptions {
         timeout: args.timeout.limit(),
         until: if args.any { Until::Any } else { Until::All },
-        down: args.down,
+        goal: if args.down { Goal::Down } else { Goal::Ready },
         interval: args.interval,
         successes: args.successes,
         probe: args.probe.options(),
@@ -53,7 +53,7 @@ pub async fn run(args: WaitArgs, quiet: bool, mut signals: Signals) -> anyhow::R
     } else {
         Mode::Lines
     };
-    let display = RefCell::new(Display::new(mode, &targets, args.down));
+    let display = RefCell::new(Display::new(mode, &targets, options.goal));
     let explainer = RefCell::new(Explainer::new(&targets, options.timeout, args.down));
     let read_ahead_at = explainer.borrow().read_ahead_at();
     let result = {
@@ -123,27 +123,28 @@ fn exec(program: &OsString, args: &[OsString]) -> ExitCode {
 /// For each target not done: its last probe and, when it did not connect, the cause.
 fn report_timeout(
     targets: &[Target],
-    state: &[(bool, Option<ProbeReport>)],
+    states: &[TargetState],
     causes: Vec<Option<Diagnosis>>,
     args: &WaitArgs,
     mode: Mode,
 ) -> anyhow::Result<()> {
     let waited = args.timeout;
-    for ((target, (done, last)), cause) in targets.iter().zip(state).zip(causes) {
-        if *done {
+    for ((target, state), cause) in targets.iter().zip(states).zip(causes) {
+        if state.done {
             continue;
         }
-        let last_text = last
-            .as_ref()
-            .map_or_else(|| "never probed".to_owned(), |r| r.readiness.to_string());
+        let last = state.last.as_ref();
+        let last_text = last.map_or_else(|| "never probed".to_owned(), |r| r.readiness.to_string());
         if mode == Mode::Json {
-            output::json_line(&TimeoutEvent {
-                event: "timeout",
-                target: target.to_string(),
-                last: last.as_ref(),
-                cause: cause.as_ref().map(|d| d.cause.as_label()),
-                why: cause.as_ref().map(|d| d.summary.as_str()),
-            })?;
+            output::json_line(
+                "timeout",
+                &TimeoutEvent {
+                    target: target.to_string(),
+                    last,
+                    cause: cause.as_ref().map(|d| d.cause.as_label()),
+                    summary: cause.as_ref().map_or(&last_text, |d| &d.summary),
+                },
+            )?;
             continue;
         }
         let mut err = anstream::stderr().lock();
@@ -162,21 +163,24 @@ fn report_timeout(
     Ok(())
 }
 
+/// `kind: "timeout"`: a target not done when the time ran out.
 #[derive(Serialize)]
 struct TimeoutEvent<'a> {
-    event: &'static str,
     target: String,
     last: Option<&'a ProbeReport>,
+    /// `refused why`'s cause, when the last probe did not connect.
     cause: Option<&'static str>,
-    why: Option<&'a str>,
+    /// Why it is not done: the diagnosis's sentence, else the last probe's.
+    summary: &'a str,
 }
 
+/// `kind: "probe"` (with the probe's fields), `"ready"` or `"down"` (the goal reached).
 #[derive(Serialize)]
 struct StateEvent<'a> {
-    event: &'static str,
     target: String,
     /// When, from the start of the wait.
-    at_ms: f64,
+    #[serde(rename = "at_ms", serialize_with = "as_millis")]
+    at: Duration,
     #[serde(flatten)]
     report: Option<&'a ProbeReport>,
 }
@@ -197,7 +201,7 @@ enum Mode {
 struct Display<'a> {
     mode: Mode,
     targets: &'a [Target],
-    down: bool,
+    goal: Goal,
     start: Instant,
     lines: Vec<String>,
     /// Which targets are done (for the summary line of those that do not fit on the screen).
@@ -209,11 +213,11 @@ struct Display<'a> {
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
 impl<'a> Display<'a> {
-    fn new(mode: Mode, targets: &'a [Target], down: bool) -> Self {
+    fn new(mode: Mode, targets: &'a [Target], goal: Goal) -> Self {
         Self {
             mode,
             targets,
-            down,
+            goal,
             start: Instant::now(),
             lines: vec!["waiting".to_owned(); targets.len()],
             done: vec![false; targets.len()],
@@ -227,26 +231,30 @@ impl<'a> Display<'a> {
         let (index, text) = match event {
             WaitEvent::Changed { index, report } => {
                 if self.mode == Mode::Json {
-                    let _ = output::json_line(&StateEvent {
-                        event: "probe",
-                        target: self.targets[*index].to_string(),
-                        at_ms: elapsed.as_secs_f64() * 1e3,
-                        report: Some(report),
-                    });
+                    let _ = output::json_line(
+                        "probe",
+                        &StateEvent {
+                            target: self.targets[*index].to_string(),
+                            at: elapsed,
+                            report: Some(report),
+                        },
+                    );
                 }
                 (*index, report.readiness.to_string())
             }
             WaitEvent::Done { index } => {
                 self.done[*index] = true;
                 if self.mode == Mode::Json {
-                    let _ = output::json_line(&StateEvent {
-                        event: if self.down { "down" } else { "ready" },
-                        target: self.targets[*index].to_string(),
-                        at_ms: elapsed.as_secs_f64() * 1e3,
-                        report: None,
-                    });
+                    let _ = output::json_line(
+                        self.goal.as_label(),
+                        &StateEvent {
+                            target: self.targets[*index].to_string(),
+                            at: elapsed,
+                            report: None,
+                        },
+                    );
                 }
-                let done = if self.down { "down" } else { "ready" };
+                let done = self.goal.as_label();
                 (
                     *index,
                     format!("{GOOD}{done}{GOOD:#} after {}", HumanDuration(elapsed)),
@@ -280,15 +288,7 @@ impl<'a> Display<'a> {
 
     /// Whether a probe is the state this wait is for.
     fn ends(&self, report: &ProbeReport) -> bool {
-        let refused = matches!(
-            report.readiness,
-            refused::probe::Readiness::Failed(refused::probe::ProbeFailure::Connect(_))
-        );
-        if self.down {
-            refused
-        } else {
-            report.readiness.is_ready()
-        }
+        self.goal.is_met(&report.readiness)
     }
 
     /// Redraws one line per target in place. Each line is clipped to the terminal's width (a

@@ -30,7 +30,7 @@ pub async fn run(args: WhyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         }
     };
     if args.json {
-        output::json_line(&diagnosis)?;
+        output::json_document(&diagnosis)?;
     } else if !quiet {
         render(&diagnosis, &format!("sudo {program} why {}", args.target))?;
     }

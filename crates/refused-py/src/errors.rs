@@ -36,8 +36,11 @@ fn build(py: Python<'_>, err: &ConnectError) -> PyResult<PyErr> {
             (resolve_class(resolve.kind), Some(eai_code(resolve.kind)))
         }
         ConnectErrorKind::Failed(outcome) => (class_of(*outcome), outcome.errno()),
-        // A unix path that is not a socket: refused, as the kernel says.
-        ConnectErrorKind::NotASocket(_) => ("ConnectionRefused", Outcome::Refused.errno()),
+        // A unix path that is not a socket: refused, or denied to this user, as the kernel says.
+        ConnectErrorKind::NotASocket(_) => {
+            let outcome = err.outcome().unwrap_or(Outcome::Refused);
+            (class_of(outcome), outcome.errno())
+        }
     };
     let cls = py.import(ERRORS_MODULE)?.getattr(class)?;
     let message = err.to_string();

@@ -22,7 +22,7 @@ use pyo3::types::PyTuple;
 use refused::connect::{Address, blocking};
 use refused::diagnose::{self, Options};
 use refused::scan::{Family, HostSpec, HostSpecError, PortSet, ScanOptions};
-use refused::wait::{Until, WaitOptions};
+use refused::wait::{Goal, Until, WaitOptions};
 use refused::{Backoff, Connected, Dialer, RetryPolicy, Target};
 
 use types::{Diagnosis, ProbeReport, ScanReport, WaitResult};
@@ -249,7 +249,7 @@ fn wait_options(
     Ok(WaitOptions {
         timeout: timeout.map(|t| duration("timeout", t)).transpose()?,
         until: if any { Until::Any } else { Until::All },
-        down,
+        goal: if down { Goal::Down } else { Goal::Ready },
         interval: duration("interval", interval)?,
         ..WaitOptions::default()
     })

@@ -209,17 +209,18 @@ impl ProbeReport {
         self.report.readiness.is_ready()
     }
 
-    /// `ready`, `not-ready` or `failed`.
+    /// `up` or `down`, as `refused check` says.
     #[getter]
     fn state(&self) -> &'static str {
-        self.report.readiness.as_label()
+        self.report.readiness.state().as_label()
     }
 
-    /// `ready`, `not-ready`, `protocol`, or the failed connect's outcome (`refused`, `timeout`,
-    /// `dns-not-found`, ...).
+    /// As `refused check` says: the cause where the probe proves it (`reachable`, `not-ready`,
+    /// `dns-not-found`, `socket-missing`, ...), else the failed connect's outcome (`refused`,
+    /// `timeout`, ...).
     #[getter]
     fn reason(&self) -> &'static str {
-        self.report.readiness.reason()
+        self.report.readiness.reason().as_label()
     }
 
     /// One sentence: what the service said, or why the connect failed.
@@ -254,7 +255,7 @@ impl ProbeReport {
     fn __repr__(&self) -> String {
         let summary = match &self.report.readiness {
             Readiness::Ready(_) | Readiness::NotReady(_) => self.report.readiness.to_string(),
-            Readiness::Failed(_) => self.report.readiness.reason().to_owned(),
+            Readiness::Failed(_) => self.report.readiness.reason().as_label().to_owned(),
         };
         format!("<ProbeReport {} {}>", self.target, summary)
     }
@@ -286,9 +287,9 @@ impl WaitResult {
     ) -> PyResult<Self> {
         let mut done = Vec::new();
         let mut reports = Vec::new();
-        for (target, (is_done, report)) in targets.iter().zip(result.targets) {
-            done.push(is_done);
-            reports.push(match report {
+        for (target, state) in targets.iter().zip(result.targets) {
+            done.push(state.done);
+            reports.push(match state.last {
                 Some(report) => Some(Py::new(py, ProbeReport::new(target.clone(), report))?),
                 None => None,
             });

@@ -258,12 +258,14 @@ def cli() -> str:
 
 def comparable(document: dict, program: Optional[str] = None) -> dict:
     """A diagnosis document without what differs between two runs: timings (fields and in
-    sentences), and the path the CLI names itself by in its suggestions (the library says
-    `refused`)."""
+    sentences), the path the CLI names itself by in its suggestions (the library says
+    `refused`), and the CLI's `schema_version`, which it adds to the library's document."""
 
     def strip(value):
         if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k not in ("elapsed_ms", "started_ms")}
+            return {
+                k: strip(v) for k, v in value.items() if k not in ("elapsed_ms", "started_ms", "schema_version")
+            }
         if isinstance(value, list):
             return [strip(v) for v in value]
         if isinstance(value, str):

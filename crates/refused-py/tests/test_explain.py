@@ -146,4 +146,4 @@ def test_check_speaks_each_real_servers_protocol(redis_server, postgres_server):
         f"postgres://postgres@127.0.0.1:{postgres_server}/postgres",
     )
     assert cache.ready and db.ready, (cache.summary, db.summary)
-    assert [cache.state, db.state] == ["ready", "ready"]
+    assert [cache.state, db.state] == ["up", "up"]

@@ -50,8 +50,8 @@ def test_an_invalid_target_is_a_value_error():
 def test_check_reports_each_target_in_order(listener):
     with refused_port(47577) as port:
         up, down = refused.check(listener.target, f"127.0.0.1:{port}", timeout=1.0)
-    assert up and up.ready and up.state == "ready" and up.reason == "ready"
-    assert not down and down.state == "failed" and down.reason == "refused"
+    assert up and up.ready and up.state == "up" and up.reason == "reachable"
+    assert not down and down.state == "down" and down.reason == "refused"
     assert down.summary.startswith(f"connection refused by 127.0.0.1:{port}")
     assert down.to_dict()["target"] == f"127.0.0.1:{port}"
     assert [a.outcome for a in down.attempts] == ["refused"]
@@ -122,7 +122,9 @@ def test_ctrl_c_interrupts_a_wait_for_ever():
 
     with refused_port(47597) as port:
         code = (
-            "import refused, sys\n"
+            "import refused, signal, sys\n"
+            # A shell's background job inherits SIGINT ignored, and Python then leaves it so.
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
             "print('waiting', flush=True)\n"
             f"refused.wait('127.0.0.1:{port}', timeout=None)\n"
         )

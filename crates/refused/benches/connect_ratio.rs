@@ -63,7 +63,10 @@ impl Contender {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let addr = listener();
     let bench = Bench::new(addr);
@@ -71,7 +74,9 @@ fn main() {
     if let Some(at) = args.iter().position(|a| a == "--only") {
         let key = args.get(at + 1).map_or("", String::as_str);
         let Some(contender) = Contender::ALL.into_iter().find(|c| c.key() == key) else {
-            eprintln!("--only takes one of: std std-text blocking blocking-addrs async async-addrs");
+            eprintln!(
+                "--only takes one of: std std-text blocking blocking-addrs async async-addrs"
+            );
             std::process::exit(2);
         };
         for _ in 0..numbers.first().copied().unwrap_or(1000).div_ceil(BATCH) {
@@ -114,7 +119,10 @@ fn main() {
     println!(
         "(a round's figure is its batch's median; a repeat's ratio the median of its rounds' ratios)"
     );
-    println!("{:46} {:>9}   ratio to std: median (min-max of the repeats)", "", "median");
+    println!(
+        "{:46} {:>9}   ratio to std: median (min-max of the repeats)",
+        "", "median"
+    );
     for (index, contender) in Contender::ALL.iter().enumerate() {
         let own = &mut ratios[index];
         let middle = median_f64(own);

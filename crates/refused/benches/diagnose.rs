@@ -1,5 +1,5 @@
 //! `refused::diagnose` on local targets: the whole diagnosis, facts and rules, end to end in the
-//! library (DESIGN.md's target: under 50 ms). `scripts/bench-why.sh` times the built binary.
+//! library (the target: under 50 ms). `scripts/bench-why.sh` times the built binary.
 //!
 //! Run: `cargo bench -p refused --bench diagnose`
 

@@ -6,7 +6,7 @@
 //! - [`resolve`]: the system resolver, with its failure kinds kept apart;
 //! - [`Dialer`] and [`connect()`]: happy eyeballs, timeouts, retry with backoff, and a
 //!   [`ConnectError`] that keeps every attempt;
-//! - [`diagnose`]: why a target does not connect, as one [`Cause`](diagnose::Cause) with the
+//! - [`diagnose`]: why a target does not connect, as one [`Cause`] with the
 //!   evidence (read from this host: socket tables, processes, namespaces, firewall) and what
 //!   to do;
 //! - [`wait`], [`probe`] and [`scan`]: readiness, and every port's state with its owner.
@@ -26,16 +26,20 @@
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod cause;
 pub mod connect;
 pub mod diagnose;
 pub mod outcome;
 pub mod probe;
 pub mod resolve;
 pub mod scan;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod sys;
 pub mod target;
 pub mod wait;
 
+pub use cause::Cause;
 pub use connect::{
     Attempt, Backoff, ConnectError, ConnectErrorKind, Connected, Dialer, Jitter, RetryPolicy,
     blocking, connect,

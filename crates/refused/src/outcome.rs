@@ -6,7 +6,8 @@
 use std::fmt;
 use std::io;
 
-/// What a single connect attempt to one address ended in. The labels are DESIGN.md's contract.
+/// What a single connect attempt to one address ended in. The labels are part of the contract
+/// (docs/contract.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// The handshake completed.
@@ -33,6 +34,21 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in the contract's order (`Other` stands for every errno it holds): the
+    /// published JSON schemas list exactly these labels.
+    pub const ALL: [Self; 10] = [
+        Self::Connected,
+        Self::Refused,
+        Self::Timeout,
+        Self::HostUnreachable,
+        Self::NetworkUnreachable,
+        Self::PermissionDenied,
+        Self::AddressUnavailable,
+        Self::Reset,
+        Self::TooManyOpenFiles,
+        Self::Other(None),
+    ];
+
     /// Classifies an I/O error from `connect()`.
     pub fn from_io_error(err: &io::Error) -> Self {
         match err.raw_os_error() {
@@ -174,6 +190,11 @@ mod tests {
             (Outcome::TooManyOpenFiles, "too-many-open-files"),
             (Outcome::Other(Some(libc::EPROTO)), "other"),
         ];
+        assert_eq!(
+            Outcome::ALL.map(Outcome::as_label),
+            all.map(|(_, label)| label),
+            "ALL lists every outcome, in order"
+        );
         for (outcome, label) in all {
             assert_eq!(outcome.as_label(), label);
             assert_eq!(

@@ -7,6 +7,7 @@
 use std::io;
 use std::net::SocketAddr;
 
+use crate::cause::Cause;
 use crate::target::{Host, Port};
 
 /// glibc's `EAI_ADDRFAMILY` (a GNU extension the `libc` crate does not export).
@@ -44,13 +45,18 @@ impl ResolveErrorKind {
         }
     }
 
-    /// The cause label of DESIGN.md this failure maps to.
-    pub const fn as_label(self) -> &'static str {
+    /// The cause this failure is: `dns-not-found`, `dns-no-address` or `dns-failure`.
+    pub const fn cause(self) -> Cause {
         match self {
-            Self::NotFound => "dns-not-found",
-            Self::NoAddress => "dns-no-address",
-            Self::Timeout | Self::ServerFailure | Self::Other(_) => "dns-failure",
+            Self::NotFound => Cause::DnsNotFound,
+            Self::NoAddress => Cause::DnsNoAddress,
+            Self::Timeout | Self::ServerFailure | Self::Other(_) => Cause::DnsFailure,
         }
+    }
+
+    /// The label of its cause.
+    pub const fn as_label(self) -> &'static str {
+        self.cause().as_label()
     }
 
     /// Whether asking again later could help (a resolver timeout can; NXDOMAIN cannot).

@@ -181,9 +181,26 @@ pub struct Target {
     /// What follows the authority in a URL (`/healthz?x=1`), empty for `host:port`.
     path: String,
     original: String,
+    /// Addresses resolved beforehand: connects and diagnoses use these, never the resolver.
+    pinned: Option<Vec<SocketAddr>>,
 }
 
 impl Target {
+    /// This target, to be reached at these addresses only (in this order), as if the resolver
+    /// had answered them: the name stays for HTTP's `Host`, TLS's server name and the reports.
+    /// A server that checks resolved addresses against an allowlist pins them, so a second
+    /// lookup cannot answer differently (DNS rebinding).
+    #[must_use]
+    pub fn pin(mut self, addresses: Vec<SocketAddr>) -> Self {
+        self.pinned = Some(addresses);
+        self
+    }
+
+    /// The pinned addresses, if any (see [`Target::pin`]).
+    pub fn pinned(&self) -> Option<&[SocketAddr]> {
+        self.pinned.as_deref()
+    }
+
     /// The scheme (`Tcp` for a bare `host:port`).
     pub const fn scheme(&self) -> Scheme {
         self.scheme
@@ -380,6 +397,7 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
         endpoint: Endpoint::Tcp { host, port },
         path: path.to_owned(),
         original: trimmed.to_owned(),
+        pinned: None,
     })
 }
 
@@ -402,6 +420,7 @@ fn unix_target(original: &str, path: &str) -> Result<Target, TargetErrorKind> {
         endpoint: Endpoint::Unix(PathBuf::from(path)),
         path: String::new(),
         original: original.to_owned(),
+        pinned: None,
     })
 }
 

@@ -1,12 +1,15 @@
-//! Waiting for targets: probe each until it is ready (or, with `down`, until it no longer
-//! accepts), polling fast at first and backing off to a cap, never past the deadline.
+//! Waiting for targets: probe each until it is ready (or, with [`Goal::Down`], until it no
+//! longer accepts), polling fast at first and backing off to a cap, never past the deadline.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+// tokio's clock, not std's: under a paused clock (`tokio::time::pause`) the pauses and the
+// deadline run in virtual time, so the schedule is tested exactly and without waiting.
+use tokio::time::Instant;
 
-use crate::probe::{ProbeFailure, ProbeOptions, ProbeReport, Readiness, probe};
-use crate::target::Target;
+use crate::probe::{ProbeOptions, ProbeReport, Readiness, probe};
+use crate::target::{Scheme, Target};
 
 /// The first pause between probes of a target.
 pub const FIRST_INTERVAL: Duration = Duration::from_millis(2);
@@ -14,6 +17,9 @@ pub const FIRST_INTERVAL: Duration = Duration::from_millis(2);
 /// refused local connect costs a few tens of µs, so 40 probes a second stay far under 1% of a
 /// core.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(25);
+/// How long a connection must stay open, once a target has closed one right after accepting
+/// it: enough for a proxy that forks per connection to fail its backend and close.
+const PROXY_SETTLE: Duration = Duration::from_millis(100);
 /// The longest one probe may take, even with a long wait ahead.
 const MAX_ATTEMPT: Duration = Duration::from_secs(3);
 
@@ -27,6 +33,35 @@ pub enum Until {
     Any,
 }
 
+/// What a wait waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Goal {
+    /// The target is ready: it connects and its protocol says yes.
+    #[default]
+    Ready,
+    /// The target no longer accepts connections: the connect itself fails (a service that
+    /// accepts and says "not ready" is still up).
+    Down,
+}
+
+impl Goal {
+    /// Whether a probe reached this goal.
+    pub const fn is_met(self, readiness: &Readiness) -> bool {
+        match self {
+            Self::Ready => readiness.is_ready(),
+            Self::Down => readiness.is_connect_failure(),
+        }
+    }
+
+    /// `ready` or `down`.
+    pub const fn as_label(self) -> &'static str {
+        match self {
+            Self::Ready => "ready",
+            Self::Down => "down",
+        }
+    }
+}
+
 /// How to wait.
 #[derive(Debug, Clone)]
 pub struct WaitOptions {
@@ -34,11 +69,12 @@ pub struct WaitOptions {
     pub timeout: Option<Duration>,
     /// All targets, or any.
     pub until: Until,
-    /// Wait until targets no longer accept connections, instead.
-    pub down: bool,
+    /// Ready, or down.
+    pub goal: Goal,
     /// The cap of the pause between probes of a target.
     pub interval: Duration,
-    /// Ready probes in a row that make a target ready (Kubernetes' `successThreshold`).
+    /// Probes in a row that reach the goal to make a target done (Kubernetes'
+    /// `successThreshold`).
     pub successes: u32,
     /// How each probe checks readiness.
     pub probe: ProbeOptions,
@@ -49,7 +85,7 @@ impl Default for WaitOptions {
         Self {
             timeout: Some(Duration::from_secs(30)),
             until: Until::All,
-            down: false,
+            goal: Goal::Ready,
             interval: DEFAULT_INTERVAL,
             successes: 1,
             probe: ProbeOptions::new(),
@@ -67,11 +103,73 @@ pub enum WaitEvent<'a> {
         /// The probe.
         report: &'a ProbeReport,
     },
-    /// Target `index` is done (ready, or down with `down`).
+    /// Target `index` reached the goal.
     Done {
         /// Which target.
         index: usize,
     },
+}
+
+/// Where one target's wait stands.
+#[derive(Debug, Clone)]
+pub struct TargetState {
+    /// Whether it reached the goal (as many probes in a row as asked).
+    pub done: bool,
+    /// Its last probe; `None` if none finished in time.
+    pub last: Option<ProbeReport>,
+    /// How many probes finished.
+    pub probes: u32,
+    /// Probes in a row that reached the goal.
+    streak: u32,
+    /// The pause before its next probe.
+    pause: Duration,
+}
+
+impl TargetState {
+    fn new() -> Self {
+        Self {
+            done: false,
+            last: None,
+            probes: 0,
+            streak: 0,
+            pause: FIRST_INTERVAL,
+        }
+    }
+
+    /// Records a probe; returns whether it ended differently from the one before.
+    fn record(&mut self, report: ProbeReport, goal: Goal) -> bool {
+        let changed = self
+            .last
+            .as_ref()
+            .is_none_or(|last| !same_state(&last.readiness, &report.readiness));
+        self.streak = if goal.is_met(&report.readiness) {
+            self.streak + 1
+        } else {
+            0
+        };
+        self.probes += 1;
+        self.last = Some(report);
+        changed
+    }
+
+    /// The pause before the next probe: from [`FIRST_INTERVAL`] after a change (a service that
+    /// just went from refused to not-ready is about to be ready), growing ×1.5 to the cap.
+    fn next_pause(&mut self, changed: bool, cap: Duration) -> Duration {
+        if changed {
+            self.pause = FIRST_INTERVAL;
+        }
+        let pause = self.pause;
+        self.pause = pause.mul_f64(1.5).min(cap.max(FIRST_INTERVAL));
+        pause
+    }
+
+    /// Whether its last probe was a failed connect (nothing to diagnose otherwise: a service
+    /// that connects and says no has said why).
+    pub fn is_connect_failure(&self) -> bool {
+        self.last
+            .as_ref()
+            .is_some_and(|r| r.readiness.is_connect_failure())
+    }
 }
 
 /// How a wait ended.
@@ -79,8 +177,8 @@ pub enum WaitEvent<'a> {
 pub struct WaitResult {
     /// Whether the wait's condition was met.
     pub satisfied: bool,
-    /// Per target: whether it is done, and its last probe.
-    pub targets: Vec<(bool, Option<ProbeReport>)>,
+    /// Each target's state, in the order given.
+    pub targets: Vec<TargetState>,
     /// How long it took.
     pub elapsed: Duration,
 }
@@ -92,43 +190,48 @@ pub async fn wait(
     mut on_event: impl FnMut(WaitEvent<'_>),
 ) -> WaitResult {
     let start = Instant::now();
-    let deadline = options.timeout.map(|t| start + t);
-    let mut state: Vec<(bool, Option<ProbeReport>)> = vec![(false, None); targets.len()];
+    let deadline = options.timeout.and_then(|t| start.checked_add(t));
+    let mut states: Vec<TargetState> = targets.iter().map(|_| TargetState::new()).collect();
     let mut pending: FuturesUnordered<_> = targets
         .iter()
         .enumerate()
-        .map(|(index, target)| probe_after(index, target, options, deadline, Duration::ZERO))
+        .map(|(index, target)| {
+            probe_after(
+                index,
+                target,
+                options.probe.clone(),
+                deadline,
+                Duration::ZERO,
+            )
+        })
         .collect();
-    let mut pauses = vec![FIRST_INTERVAL; targets.len()];
-    let mut streaks = vec![0u32; targets.len()];
+    // A target that closed a connection right after accepting it is a port proxy with nothing
+    // behind it: each later probe watches longer, so a proxy slow to close (one that forks per
+    // connection) cannot pass for ready on one lucky probe.
+    let mut settles = vec![options.probe.settle; targets.len()];
     let mut done = 0;
     while let Some((index, report)) = pending.next().await {
         let Some(report) = report else {
             // Out of time for this target.
             continue;
         };
-        let satisfied = if options.down {
-            matches!(
-                report.readiness,
-                Readiness::Failed(ProbeFailure::Connect(_))
-            )
-        } else {
-            report.readiness.is_ready()
-        };
-        let changed = state[index]
-            .1
-            .as_ref()
-            .is_none_or(|last| !same_state(&last.readiness, &report.readiness));
+        let state = &mut states[index];
+        let changed = state.record(report, options.goal);
         if changed {
-            on_event(WaitEvent::Changed {
-                index,
-                report: &report,
-            });
+            if let Some(report) = &state.last {
+                on_event(WaitEvent::Changed { index, report });
+            }
         }
-        state[index].1 = Some(report);
-        streaks[index] = if satisfied { streaks[index] + 1 } else { 0 };
-        if streaks[index] >= options.successes.max(1) {
-            state[index].0 = true;
+        let closed_at_once = matches!(targets[index].scheme(), Scheme::Tcp | Scheme::Unix)
+            && state
+                .last
+                .as_ref()
+                .is_some_and(|r| matches!(r.readiness, Readiness::NotReady(_)));
+        if closed_at_once {
+            settles[index] = settles[index].max(PROXY_SETTLE);
+        }
+        if state.streak >= options.successes.max(1) {
+            state.done = true;
             done += 1;
             on_event(WaitEvent::Done { index });
             if options.until == Until::Any || done == targets.len() {
@@ -136,28 +239,26 @@ pub async fn wait(
             }
             continue;
         }
-        // A change starts the pauses over: a service that just went from refused to
-        // not-ready is about to be ready.
-        if changed {
-            pauses[index] = FIRST_INTERVAL;
-        }
-        let pause = pauses[index];
-        pauses[index] = (pause.mul_f64(1.5)).min(options.interval.max(FIRST_INTERVAL));
+        let pause = state.next_pause(changed, options.interval);
+        let probe_options = ProbeOptions {
+            settle: settles[index],
+            ..options.probe.clone()
+        };
         pending.push(probe_after(
             index,
             &targets[index],
-            options,
+            probe_options,
             deadline,
             pause,
         ));
     }
     let satisfied = match options.until {
-        Until::All => state.iter().all(|(done, _)| *done),
-        Until::Any => state.iter().any(|(done, _)| *done),
+        Until::All => states.iter().all(|s| s.done),
+        Until::Any => states.iter().any(|s| s.done),
     };
     WaitResult {
         satisfied,
-        targets: state,
+        targets: states,
         elapsed: start.elapsed(),
     }
 }
@@ -174,7 +275,7 @@ fn same_state(a: &Readiness, b: &Readiness) -> bool {
 async fn probe_after(
     index: usize,
     target: &Target,
-    options: &WaitOptions,
+    options: ProbeOptions,
     deadline: Option<Instant>,
     pause: Duration,
 ) -> (usize, Option<ProbeReport>) {
@@ -187,5 +288,191 @@ async fn probe_after(
     if budget.is_zero() {
         return (index, None);
     }
-    (index, Some(probe(target, &options.probe, budget).await))
+    (index, Some(probe(target, &options, budget).await))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use refused_lab::RefusedPort;
+
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn options(goal: Goal, timeout: Duration) -> WaitOptions {
+        let mut probe = ProbeOptions::new();
+        // No settle: a listener that nobody accepts from is ready at once, and no probe sleeps.
+        probe.settle = Duration::ZERO;
+        WaitOptions {
+            timeout: Some(timeout),
+            goal,
+            probe,
+            ..WaitOptions::default()
+        }
+    }
+
+    fn target(port: &RefusedPort) -> Target {
+        port.addr().to_string().parse().unwrap()
+    }
+
+    #[test]
+    fn the_pauses_grow_to_the_cap_and_start_over_on_a_change() {
+        let mut state = TargetState::new();
+        let pauses: Vec<Duration> = (0..9)
+            .map(|_| state.next_pause(false, DEFAULT_INTERVAL))
+            .collect();
+        let micros: Vec<u128> = pauses.iter().map(Duration::as_micros).collect();
+        assert_eq!(
+            micros,
+            [2000, 3000, 4500, 6750, 10125, 15187, 22781, 25000, 25000]
+        );
+        assert_eq!(state.next_pause(true, DEFAULT_INTERVAL), FIRST_INTERVAL);
+        assert_eq!(state.next_pause(false, DEFAULT_INTERVAL), 3 * MS);
+        // A cap under the first pause is the first pause.
+        let mut state = TargetState::new();
+        assert_eq!(state.next_pause(false, Duration::ZERO), FIRST_INTERVAL);
+        assert_eq!(state.next_pause(false, Duration::ZERO), FIRST_INTERVAL);
+    }
+
+    #[test]
+    fn the_goal_down_is_a_failed_connect_not_a_service_that_says_no() {
+        assert!(Goal::Ready.is_met(&Readiness::Ready(String::new())));
+        assert!(!Goal::Ready.is_met(&Readiness::NotReady("503".into())));
+        assert!(!Goal::Down.is_met(&Readiness::NotReady("503".into())));
+        assert!(!Goal::Down.is_met(&Readiness::Ready(String::new())));
+    }
+
+    /// Under a paused clock, a refused target is probed exactly on the schedule: at 0, then after
+    /// each pause (2, 3, 4.5 ... ms, then 25 ms) while the pause ends before the deadline.
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_target_is_probed_on_the_schedule_until_the_deadline() {
+        let port = RefusedPort::v4().unwrap();
+        let timeout = Duration::from_secs(1);
+        let started = Instant::now();
+        let mut changes = 0;
+        let result = wait(&[target(&port)], &options(Goal::Ready, timeout), |event| {
+            assert!(matches!(event, WaitEvent::Changed { .. }), "{event:?}");
+            changes += 1;
+        })
+        .await;
+        assert!(!result.satisfied);
+        assert_eq!(changes, 1, "one change: the first probe");
+        let state = &result.targets[0];
+        assert!(!state.done);
+        assert!(state.is_connect_failure());
+        // The schedule, worked out apart from the code: probes start while the sum of the
+        // pauses is under the timeout.
+        let mut expected = 1;
+        let (mut at, mut pause) = (Duration::ZERO, FIRST_INTERVAL);
+        loop {
+            at += pause;
+            if at >= timeout {
+                break;
+            }
+            expected += 1;
+            pause = pause.mul_f64(1.5).min(DEFAULT_INTERVAL);
+        }
+        assert_eq!(expected, 45);
+        assert_eq!(state.probes, expected);
+        // The wait ends at its deadline, not a pause later.
+        assert_eq!(result.elapsed, timeout);
+        assert_eq!(started.elapsed(), timeout);
+    }
+
+    /// A listener that starts at 100 ms is noticed by the next probe: within one cap of the
+    /// pause (25 ms), whatever the clock.
+    #[tokio::test(start_paused = true)]
+    async fn a_late_listener_is_noticed_within_one_pause() {
+        let port = Arc::new(RefusedPort::v4().unwrap());
+        let late = Arc::clone(&port);
+        tokio::spawn(async move {
+            tokio::time::sleep(100 * MS).await;
+            late.socket().listen(16).unwrap();
+        });
+        let started = Instant::now();
+        let done_at = Mutex::new(None);
+        let result = wait(
+            &[target(&port)],
+            &options(Goal::Ready, Duration::from_secs(5)),
+            |event| {
+                if let WaitEvent::Done { .. } = event {
+                    *done_at.lock().unwrap() = Some(started.elapsed());
+                }
+            },
+        )
+        .await;
+        assert!(result.satisfied);
+        let done_at = done_at.into_inner().unwrap().unwrap();
+        assert!(
+            done_at >= 100 * MS && done_at <= 125 * MS,
+            "noticed at {done_at:?}"
+        );
+        assert_eq!(result.elapsed, done_at);
+    }
+
+    /// After a change the pauses start over at 2 ms: three ready probes in a row take a few
+    /// ms after the service came up, not three caps.
+    #[tokio::test(start_paused = true)]
+    async fn a_change_starts_the_pauses_over() {
+        let port = Arc::new(RefusedPort::v4().unwrap());
+        let late = Arc::clone(&port);
+        tokio::spawn(async move {
+            tokio::time::sleep(300 * MS).await;
+            late.socket().listen(16).unwrap();
+        });
+        let started = Instant::now();
+        let seen = Mutex::new(Vec::new());
+        let mut options = options(Goal::Ready, Duration::from_secs(5));
+        options.successes = 3;
+        let result = wait(&[target(&port)], &options, |event| {
+            let kind = match event {
+                WaitEvent::Changed { report, .. } => report.readiness.state().as_label(),
+                WaitEvent::Done { .. } => "done",
+            };
+            seen.lock().unwrap().push((kind, started.elapsed()));
+        })
+        .await;
+        assert!(result.satisfied);
+        let seen = seen.into_inner().unwrap();
+        let kinds: Vec<&str> = seen.iter().map(|(kind, _)| *kind).collect();
+        assert_eq!(kinds, ["down", "up", "done"]);
+        let (up, done) = (seen[1].1, seen[2].1);
+        // Two pauses of 2 and 3 ms (each rounded up to the timer's millisecond at most).
+        let gap = done.checked_sub(up).unwrap();
+        assert!(
+            gap >= 5 * MS && gap <= 7 * MS,
+            "up at {up:?}, done at {done:?}"
+        );
+        assert!(
+            result.targets[0].probes > 3,
+            "refused probes, then three ready"
+        );
+    }
+
+    /// `Goal::Down`: done at the first failed connect after the listener closes.
+    #[tokio::test(start_paused = true)]
+    async fn down_is_done_when_the_listener_goes() {
+        let port = RefusedPort::v4().unwrap();
+        port.socket().listen(16).unwrap();
+        let addr = target(&port);
+        tokio::spawn(async move {
+            tokio::time::sleep(50 * MS).await;
+            drop(port);
+        });
+        let started = Instant::now();
+        let result = wait(
+            &[addr],
+            &options(Goal::Down, Duration::from_secs(5)),
+            |_| {},
+        )
+        .await;
+        assert!(result.satisfied);
+        let state = &result.targets[0];
+        assert!(state.done);
+        assert!(state.is_connect_failure());
+        let elapsed = started.elapsed();
+        assert!(elapsed >= 50 * MS && elapsed <= 75 * MS, "{elapsed:?}");
+    }
 }

@@ -36,10 +36,43 @@ pub fn error(message: &str) {
     let _ = writeln!(stderr, "{BAD}error{BAD:#}: {message}");
 }
 
+/// The version of the JSON contract, in every document and NDJSON line as `schema_version`
+/// (the schemas in `schemas/` describe it; docs/contract.md says what may change within one).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What every JSON line carries before the value's own fields.
+#[derive(serde::Serialize)]
+struct Versioned<'a, T> {
+    schema_version: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(flatten)]
+    value: &'a T,
+}
+
+/// Writes a command's one JSON document (`why`, `scan`), with its `schema_version`.
+pub fn json_document<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    write_json(&Versioned {
+        schema_version: SCHEMA_VERSION,
+        kind: None,
+        value,
+    })
+}
+
+/// Writes one NDJSON line (`check`, `wait`, `scan --stream`): `schema_version`, then `kind`,
+/// which says which of the command's line shapes it is, then the value's fields.
+pub fn json_line<T: serde::Serialize>(kind: &'static str, value: &T) -> anyhow::Result<()> {
+    write_json(&Versioned {
+        schema_version: SCHEMA_VERSION,
+        kind: Some(kind),
+        value,
+    })
+}
+
 /// Writes one JSON value on its own line to stdout, in one write: a reader never sees half a
 /// line, and a closed pipe comes back as the `io::Error` it is (`BrokenPipe`), not wrapped in a
 /// serialisation error.
-pub fn json_line<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+fn write_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let mut line = serde_json::to_vec(value)?;
     line.push(b'\n');
     let mut stdout = std::io::stdout().lock();

@@ -1,5 +1,5 @@
 //! The explanation of a wait that ran out of time: the `refused why` cause of each target whose
-//! connects still fail, within the wait's own `--timeout` (DESIGN.md: a process ends within
+//! connects still fail, within the wait's own `--timeout` (docs/contract.md: a process ends within
 //! 100 ms past it). The last probe's failed connect is the evidence of the network, made over the
 //! whole wait, so it is not made again; this host's evidence is read ahead, shortly before the
 //! deadline, so that explaining takes next to no time after it.
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use refused::diagnose::{self, Diagnosis, Options, ReadAhead};
 use refused::probe::{ProbeFailure, ProbeReport, Readiness};
-use refused::wait::WaitEvent;
+use refused::wait::{TargetState, WaitEvent};
 use refused::{ConnectError, Target};
 use tokio::time::Instant;
 
@@ -82,38 +82,33 @@ impl<'a> Explainer<'a> {
     /// share `left`, what is left of `--timeout`: nothing, or next to nothing; the library then
     /// allows a floor of a few tens of ms). A service that connects but is not ready needs no
     /// `why`: its own reason says it.
-    pub async fn explain(
-        self,
-        state: &[(bool, Option<ProbeReport>)],
-        left: Duration,
-    ) -> Vec<Option<Diagnosis>> {
+    pub async fn explain(self, states: &[TargetState], left: Duration) -> Vec<Option<Diagnosis>> {
         let options = Options {
             timeout: left,
             ..Options::default()
         };
         let targets = self.targets;
-        let causes =
-            state
-                .iter()
-                .zip(self.ahead)
-                .enumerate()
-                .map(|(index, ((done, last), ahead))| {
-                    let options = &options;
-                    async move {
-                        let err = last.as_ref().and_then(connect_failure)?;
-                        if *done || self.down {
-                            return None;
-                        }
-                        let target = &targets[index];
-                        let diagnosis = match ahead {
-                            Some(ahead) => {
-                                diagnose::diagnose_read_ahead(target, err, ahead, options).await
-                            }
-                            None => diagnose::diagnose_failure(target, err, options).await,
-                        };
-                        diagnosis.ok()
+        let causes = states
+            .iter()
+            .zip(self.ahead)
+            .enumerate()
+            .map(|(index, (state, ahead))| {
+                let options = &options;
+                async move {
+                    let err = state.last.as_ref().and_then(connect_failure)?;
+                    if state.done || self.down {
+                        return None;
                     }
-                });
+                    let target = &targets[index];
+                    let diagnosis = match ahead {
+                        Some(ahead) => {
+                            diagnose::diagnose_read_ahead(target, err, ahead, options).await
+                        }
+                        None => diagnose::diagnose_failure(target, err, options).await,
+                    };
+                    diagnosis.ok()
+                }
+            });
         futures_util::future::join_all(causes).await
     }
 }

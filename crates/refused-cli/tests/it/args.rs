@@ -206,7 +206,7 @@ fn targets_from_the_environment_are_separated_by_spaces() {
     let ready: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|e| e["event"] == "ready")
+        .filter(|e| e["kind"] == "ready")
         .collect();
     assert_eq!(ready.len(), 2, "{stdout}");
 }

@@ -65,7 +65,7 @@ fn json_is_one_object_per_target() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0]["reason"], "connected");
+    assert_eq!(lines[0]["reason"], "reachable");
     assert_eq!(lines[1]["reason"], "refused");
     assert_eq!(lines[1]["attempts"][0]["errno"], 111);
 }

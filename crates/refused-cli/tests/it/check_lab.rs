@@ -18,6 +18,7 @@ fn reason(lab: &Lab, target: &str) -> String {
             String::from_utf8_lossy(&output.stderr)
         )
     });
+    crate::schema::assert_valid(crate::schema::Schema::Check, &report);
     let expected_exit = i32::from(report["state"] != "up");
     assert_eq!(output.status.code(), Some(expected_exit), "{target}");
     report["reason"].as_str().unwrap().to_owned()
@@ -31,7 +32,7 @@ fn dns_failures_are_told_apart() {
     let listener = lab.half_working_names().unwrap();
     let port = listener.local_addr().unwrap().port();
     // Two addresses, the IPv6 one refused: happy eyeballs connects through IPv4.
-    assert_eq!(reason(&lab, &format!("web.lab.test:{port}")), "connected");
+    assert_eq!(reason(&lab, &format!("web.lab.test:{port}")), "reachable");
     assert_eq!(reason(&lab, "missing.lab.test:80"), "dns-not-found");
     assert_eq!(reason(&lab, "txtonly.lab.test:80"), "dns-no-address");
 }
@@ -115,7 +116,7 @@ fn a_link_local_target_names_its_interface() {
     // only when the zone is wrong, and connects when it names the client's own veth.
     assert_eq!(
         reason(&lab, &format!("[{link_local}%eth0]:7011")),
-        "connected"
+        "reachable"
     );
     let output = lab
         .client

@@ -3,7 +3,7 @@
 //! accept queue, end soon after it; and SIGTERM or Ctrl-C end `why` and `check` (as PID 1 too)
 //! while they wait.
 //!
-//! The contract is a time bound, so these tests time: DESIGN.md allows 100 ms past `--timeout`,
+//! The contract is a time bound, so these tests time: docs/contract.md allows 100 ms past `--timeout`,
 //! the bugs they guard against cost seconds (a blocking getaddrinfo waited for at exit: 10 s; a
 //! diagnosis after `wait` with a second of its own), and this shared machine is noisy, so the
 //! bound asserted is [`MARGIN`] past `--timeout`. The precise overshoot is measured by
@@ -64,16 +64,22 @@ fn lines(output: &Output) -> Vec<Value> {
 
 /// `why`, `check` and `wait` on one target: each bounded, each with the expected answer.
 fn all_three_bounded(lab: &Lab, target: &str, cause: &str, reason: &str) {
+    use crate::schema::{Schema, assert_valid};
     let why = lines(&bounded(lab, "why", target));
+    assert_valid(Schema::Why, &why[0]);
     assert_eq!(why[0]["cause"], cause, "{why:?}");
 
     let check = lines(&bounded(lab, "check", target));
+    assert_valid(Schema::Check, &check[0]);
     assert_eq!(check[0]["reason"], reason, "{check:?}");
 
     let wait = lines(&bounded(lab, "wait", target));
+    for event in &wait {
+        assert_valid(Schema::Wait, event);
+    }
     let timeout = wait
         .iter()
-        .find(|event| event["event"] == "timeout")
+        .find(|event| event["kind"] == "timeout")
         .unwrap_or_else(|| panic!("no timeout event: {wait:?}"));
     assert_eq!(timeout["cause"], cause, "{wait:?}");
 }

@@ -16,11 +16,102 @@ fn bad_ports_and_hosts_are_usage_errors_naming_the_bad_part() {
         (vec!["scan", "10.0.0.0/40"], "`/40`"),
         (vec!["scan", "not a host"], "`not a host`"),
         (vec!["scan", "127.0.0.1", "--concurrency", "0"], "0"),
+        // Loopback addresses: were a check missing, the scan would still stay on this host.
+        (
+            vec!["scan", "127.0.0.73-10"],
+            "`10` is not a last octet from 73 to 255",
+        ),
+        (
+            vec!["scan", "127.0-3.0.1"],
+            "`127.0` is not an IPv4 address",
+        ),
+        (vec!["scan", "127.0.0.300"], "`127.0.0.300`"),
+        (vec!["scan", "127.0.0.0/8", "--force"], "at most 65536"),
+        (
+            vec!["scan", "127.1.0.0/16", "127.2.0.0/16", "--force", "-p", "1"],
+            "more than 65536 addresses, the most a scan takes (at `127.2.0.0/16`)",
+        ),
+        (
+            vec!["scan", "127.1.0.0/23", "--force"],
+            "512 addresses of 65535 ports is more than the 16777216 probes",
+        ),
+        (
+            vec!["scan", "--hosts-file", "/nonexistent/hosts"],
+            "cannot read `/nonexistent/hosts`: No such file",
+        ),
+        (vec!["scan"], "<HOST>"),
     ] {
         let output = refused().args(&args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8(output.stderr).unwrap();
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_bad_host_in_a_hosts_file_names_the_file_and_the_line() {
+    let dir = std::env::temp_dir().join(format!("refused-scan-hosts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("hosts.txt");
+    std::fs::write(&file, "127.0.0.1 # fine\n127.0.0.2\n127.0.0.9-3\n").unwrap();
+    let output = refused()
+        .args(["scan", "-p", "1", "--hosts-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    crate::common::assert_exit(&output, 2);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "`{}` line 3: invalid host `127.0.0.9-3`",
+            file.display()
+        )),
+        "{stderr}"
+    );
+
+    let output = refused()
+        .args(["scan", "-p", "1", "--hosts-file", "-"])
+        .write_stdin("# nothing here\n\n")
+        .output()
+        .unwrap();
+    crate::common::assert_exit(&output, 2);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("standard input names no host"), "{stderr}");
+}
+
+#[test]
+fn ranges_blocks_and_a_hosts_file_on_stdin_are_scanned_once_each_in_order() {
+    // Bound to 127.0.0.1 only: open there, closed on the other loopback addresses.
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let output = refused()
+        .args(["scan", "127.0.0.1-3", "127.0.0.2/31", "-p", &port, "--json"])
+        .args(["--hosts-file", "-"])
+        .write_stdin("# more\n127.0.0.5 127.0.0.1\n127.0.0.6-7 # a range\n")
+        .output()
+        .unwrap();
+    crate::common::assert_exit(&output, 0);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let hosts = report["hosts"].as_array().unwrap();
+    let addresses: Vec<&str> = hosts
+        .iter()
+        .map(|h| h["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            "127.0.0.1",
+            "127.0.0.2",
+            "127.0.0.3",
+            "127.0.0.5",
+            "127.0.0.6",
+            "127.0.0.7"
+        ]
+    );
+    assert_eq!(hosts[0]["open"][0]["port"].to_string(), port);
+    for host in &hosts[1..] {
+        assert_eq!(host["counts"]["closed"], 1, "{host}");
     }
 }
 

@@ -27,6 +27,14 @@ impl Scratch {
     fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
+
+    /// A copy of the binary, where `nobody` may run it (the target dir may be under a private
+    /// home).
+    fn binary(&self) -> PathBuf {
+        let binary = self.join("refused");
+        fs::copy(env!("CARGO_BIN_EXE_refused"), &binary).unwrap();
+        binary
+    }
 }
 
 impl Drop for Scratch {
@@ -39,6 +47,17 @@ impl Drop for Scratch {
 fn plain() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_refused"));
     command.env("NO_COLOR", "1").env_remove("REFUSED_TIMEOUT");
+    command
+}
+
+/// `binary` run as `nobody`, with no group (the caller checked that this is root).
+fn as_nobody(binary: &Path) -> Command {
+    let mut command = Command::new("setpriv");
+    command
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(binary)
+        .env("NO_COLOR", "1")
+        .env_remove("REFUSED_TIMEOUT");
     command
 }
 
@@ -55,6 +74,7 @@ fn json(output: &Output) -> Value {
 fn why_json(mut command: Command, path: &Path) -> Value {
     let output = command.args(["why", "--json"]).arg(path).output().unwrap();
     let report = json(&output);
+    crate::schema::assert_valid(crate::schema::Schema::Why, &report);
     assert_eq!(output.status.code(), Some(1), "{report}");
     report
 }
@@ -119,8 +139,9 @@ fn what_is_not_a_socket_is_named_by_check_and_why() {
             .unwrap();
         let report = json(&output);
         assert_eq!(report["state"], "down", "{report}");
-        // The attempt's outcome stays what the kernel said.
-        assert_eq!(report["reason"], "refused", "{report}");
+        // The reason is `why`'s cause; the attempt's outcome stays what the kernel said.
+        assert_eq!(report["reason"], "socket-missing", "{report}");
+        assert_eq!(report["attempts"][0]["outcome"], "refused", "{report}");
         assert_eq!(report["attempts"][0]["errno"], 111, "{report}");
 
         let report = why_json(plain(), &path);
@@ -140,9 +161,7 @@ fn a_socket_in_a_directory_this_user_may_not_search_is_permission_denied() {
         return;
     }
     let scratch = Scratch::new("closed-dir");
-    // The binary, where `nobody` may run it (the target dir may be under a private home).
-    let binary = scratch.join("refused");
-    fs::copy(env!("CARGO_BIN_EXE_refused"), &binary).unwrap();
+    let binary = scratch.binary();
     let closed = scratch.join("closed");
     fs::create_dir(&closed).unwrap();
     fs::set_permissions(&closed, fs::Permissions::from_mode(0o700)).unwrap();
@@ -151,14 +170,7 @@ fn a_socket_in_a_directory_this_user_may_not_search_is_permission_denied() {
     // The socket itself lets anyone in: only the directory stops `nobody`.
     fs::set_permissions(&socket, fs::Permissions::from_mode(0o777)).unwrap();
 
-    let as_nobody = || {
-        let mut command = Command::new("setpriv");
-        command
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&binary)
-            .env("NO_COLOR", "1");
-        command
-    };
+    let as_nobody = || as_nobody(&binary);
     let report = why_json(as_nobody(), &socket);
     assert_eq!(report["cause"], "socket-permission-denied", "{report}");
     assert_eq!(report["attempts"][0]["errno"], 13, "{report}");
@@ -276,4 +288,136 @@ fn a_datagram_socket_is_not_a_stream_server() {
     assert_eq!(report["cause"], "socket-missing", "{report}");
     let summary = report["summary"].as_str().unwrap();
     assert!(summary.contains("socket of another type"), "{summary}");
+}
+
+#[test]
+fn a_stale_socket_this_user_may_not_write_is_stale_not_permission_denied() {
+    let test = "a_stale_socket_this_user_may_not_write_is_stale_not_permission_denied";
+    if !Lab::root_or_skip(test) {
+        return;
+    }
+    let scratch = Scratch::new("perm-stale");
+    let binary = scratch.binary();
+    let path = scratch.join("permstale.sock");
+    // A root server bound it, made it private, and exited: the file stays, nobody listens.
+    drop(UnixListener::bind(&path).unwrap());
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+
+    for (who, command) in [("nobody", as_nobody(&binary)), ("root", plain())] {
+        let report = why_json(command, &path);
+        assert_eq!(report["cause"], "socket-stale", "{who}: {report}");
+        assert_eq!(
+            unix_evidence(&report)["listening"],
+            false,
+            "{who}: {report}"
+        );
+        let summary = report["summary"].as_str().unwrap();
+        assert!(
+            summary.contains("no process listens on it"),
+            "{who}: {summary}"
+        );
+        let fixes = report["suggestions"].to_string();
+        assert!(!fixes.contains("run as root"), "{who}: {fixes}");
+        assert!(fixes.contains("start the service again"), "{who}: {fixes}");
+    }
+    // Nobody's connect itself was denied: the attempt says so, and the summary too.
+    let report = why_json(as_nobody(&binary), &path);
+    assert_eq!(report["attempts"][0]["errno"], 13, "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("its mode 0600 would not let this user connect"),
+        "{report}"
+    );
+
+    // A live socket of that mode, with the same user: still permission denied.
+    fs::remove_file(&path).unwrap();
+    let _live = UnixListener::bind(&path).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    let report = why_json(as_nobody(&binary), &path);
+    assert_eq!(report["cause"], "socket-permission-denied", "{report}");
+    assert_eq!(unix_evidence(&report)["listening"], true, "{report}");
+    assert!(
+        report["suggestions"].to_string().contains("run as root"),
+        "{report}"
+    );
+}
+
+#[test]
+fn check_names_what_the_path_is_for_a_user_who_may_not_write_it() {
+    let test = "check_names_what_the_path_is_for_a_user_who_may_not_write_it";
+    if !Lab::root_or_skip(test) {
+        return;
+    }
+    let scratch = Scratch::new("not-a-socket-nobody");
+    let binary = scratch.binary();
+    let dir = scratch.join("dir.sock");
+    fs::create_dir(&dir).unwrap();
+    let file = scratch.join("file.sock");
+    fs::write(&file, "").unwrap();
+    let fifo = scratch.join("fifo.sock");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+
+    for (path, kind) in [(dir, "directory"), (file, "regular file"), (fifo, "fifo")] {
+        let output = as_nobody(&binary).arg("check").arg(&path).output().unwrap();
+        assert_exit(&output, 1);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains(&format!("{} is a {kind}, not a socket", path.display())),
+            "{stdout}"
+        );
+        assert!(!stdout.contains("may not open"), "{stdout}");
+
+        let output = as_nobody(&binary)
+            .args(["check", "--json"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let report = json(&output);
+        assert_eq!(report["state"], "down", "{report}");
+        // What the path is proves the cause (`why`'s word); the attempt keeps the kernel's
+        // answer: it denied this user before it looked for a socket.
+        assert_eq!(report["reason"], "socket-missing", "{report}");
+        assert_eq!(
+            report["attempts"][0]["outcome"], "permission-denied",
+            "{report}"
+        );
+        assert_eq!(report["attempts"][0]["errno"], 13, "{report}");
+
+        let report = why_json(as_nobody(&binary), &path);
+        assert_eq!(report["cause"], "socket-missing", "{report}");
+    }
+}
+
+#[test]
+fn check_says_a_missing_path_does_not_exist() {
+    let scratch = Scratch::new("missing");
+    let path = scratch.join("gone.sock");
+    let output = plain().arg("check").arg(&path).output().unwrap();
+    assert_exit(&output, 1);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "no socket at {} (the path does not exist)",
+            path.display()
+        )),
+        "{stdout}"
+    );
+
+    let output = plain()
+        .args(["check", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let report = json(&output);
+    // The cause's word, as for a name that does not resolve; the attempt keeps the errno.
+    assert_eq!(report["reason"], "socket-missing", "{report}");
+    assert_eq!(report["attempts"][0]["outcome"], "other", "{report}");
+    assert_eq!(report["attempts"][0]["errno"], 2, "{report}");
+
+    let report = why_json(plain(), &path);
+    assert_eq!(report["cause"], "socket-missing", "{report}");
 }

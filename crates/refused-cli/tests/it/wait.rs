@@ -222,16 +222,18 @@ fn json_events_say_each_change_and_the_end() {
         .iter()
         .map(|e| {
             (
-                e["event"].as_str().unwrap(),
+                e["kind"].as_str().unwrap(),
                 e["state"].as_str().unwrap_or(""),
             )
         })
         .collect();
-    assert_eq!(
-        kinds,
-        [("probe", "failed"), ("probe", "ready"), ("ready", "")]
-    );
+    assert_eq!(kinds, [("probe", "down"), ("probe", "up"), ("ready", "")]);
     assert_eq!(events[0]["reason"], "refused");
+    assert_eq!(events[1]["reason"], "reachable");
+    assert!(
+        events.iter().all(|e| e["schema_version"] == 1),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -246,7 +248,7 @@ fn successes_asks_for_several_ready_probes_in_a_row() {
     // One `probe` event (the state never changed), then `ready` after the third ready probe.
     let stdout = String::from_utf8(output.stdout).unwrap();
     let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
-    assert_eq!(last["event"], "ready");
+    assert_eq!(last["kind"], "ready");
     assert!(
         last["at_ms"].as_f64().unwrap() >= 2.0,
         "three probes, 2 ms apart at least: {stdout}"

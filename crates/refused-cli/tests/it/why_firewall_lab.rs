@@ -4,37 +4,13 @@
 //! its chain, the way there, and the handle nft gives it. Ports 41000-41999 are this file's.
 
 use std::net::{SocketAddr, TcpListener};
-use std::process::Command;
 
 use refused::internals::firewall::{self, Interface, NatHook, NatTo, Packet};
 use refused_lab::{CLIENT_V4, Lab, ListenSpec, SERVER_V4, SERVER_V6};
 use serde_json::Value;
 
-const REFUSED: &str = env!("CARGO_BIN_EXE_refused");
-
-/// Runs `refused why --json ARGS` through `command`; the exit status must fit the cause.
-fn diagnosis(mut command: Command, args: &[&str]) -> Value {
-    let output = command
-        .arg("why")
-        .arg("--json")
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|err| {
-        panic!(
-            "{args:?}: {err}: {stdout:?} {:?}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    let expected_exit = i32::from(report["cause"] != "reachable");
-    assert_eq!(output.status.code(), Some(expected_exit), "{report}");
-    report
-}
-
-fn why(lab: &Lab, args: &[&str]) -> Value {
-    diagnosis(lab.client.command_alone(REFUSED), args)
-}
+/// This file's hosts are separate machines: the server is a remote host to the client.
+use crate::why_lab::{REFUSED, diagnosis, why_alone as why};
 
 /// The firewall rule the report names (the first), after checking the cause.
 fn blocked_by(report: &Value) -> &Value {

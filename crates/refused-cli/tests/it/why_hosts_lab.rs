@@ -1,7 +1,7 @@
 //! `refused why` on setups shaped like real hosts, in the lab: routes of this host that reject,
 //! port proxies, containers' own addresses, published ports.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use refused_lab::{CLIENT_V4, FullQueue, Lab, ListenSpec, Tool};
 
@@ -175,46 +175,7 @@ fn a_published_port_is_followed_to_the_container_behind_it() {
         return;
     };
     let own = server_only_address(&lab);
-    let client = &lab.client;
-    client.iptables(&["-t", "nat", "-N", "DOCKER"]).unwrap();
-    client
-        .iptables(&[
-            "-t",
-            "nat",
-            "-A",
-            "OUTPUT",
-            "!",
-            "-d",
-            "127.0.0.0/8",
-            "-m",
-            "addrtype",
-            "--dst-type",
-            "LOCAL",
-            "-j",
-            "DOCKER",
-        ])
-        .unwrap();
-    client
-        .iptables(&[
-            "-t",
-            "nat",
-            "-A",
-            "DOCKER",
-            "!",
-            "-i",
-            "docker0",
-            "-p",
-            "tcp",
-            "-m",
-            "tcp",
-            "--dport",
-            "46301",
-            "-j",
-            "DNAT",
-            "--to-destination",
-            &format!("{own}:46302"),
-        ])
-        .unwrap();
+    docker_publishes(&lab, 46301, SocketAddr::new(own.into(), 46302));
     let target = format!("{CLIENT_V4}:46301");
     let dnat = |report: &serde_json::Value| {
         let found = evidence(report, "dnat");
@@ -263,4 +224,106 @@ fn a_published_port_is_followed_to_the_container_behind_it() {
             .contains("docker run -p 46301:46303"),
         "{report}"
     );
+
+    // With the program listening where the rule sends it, the published port works, but not on
+    // loopback: Docker's rules skip 127.0.0.0/8 (its proxy listens there, when it runs).
+    let _right = in_server(SocketAddr::new(own.into(), 46302));
+    assert_eq!(cause(&why(&lab, &[&target])), "reachable");
+    let report = why(&lab, &["127.0.0.1:46301"]);
+    assert_eq!(cause(&report), "listening-on-other-address", "{report}");
+    assert_eq!(evidence(&report, "dnat").len(), 1, "{report}");
+    assert!(
+        report["suggestions"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{CLIENT_V4}:46301")),
+        "{report}"
+    );
+}
+
+/// The nat rules Docker writes for a published port: the DOCKER chain, reached from nat OUTPUT
+/// for this host's own addresses but not loopback, with a DNAT of `port` to `to`.
+fn docker_publishes(lab: &Lab, port: u16, to: SocketAddr) {
+    let (port, to) = (port.to_string(), to.to_string());
+    let client = &lab.client;
+    client.iptables(&["-t", "nat", "-N", "DOCKER"]).unwrap();
+    let jump = "-t nat -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER";
+    client
+        .iptables(&jump.split(' ').collect::<Vec<_>>())
+        .unwrap();
+    let dnat =
+        "-t nat -A DOCKER ! -i docker0 -p tcp -m tcp --dport PORT -j DNAT --to-destination TO";
+    let dnat = dnat.replace("PORT", &port).replace("TO", &to);
+    client
+        .iptables(&dnat.split(' ').collect::<Vec<_>>())
+        .unwrap();
+}
+
+/// The server namespace plays a container of the client's host, with its own firewall (ufw
+/// inside it) that rejects one port and drops the others (ufw's default deny incoming). The
+/// client host's own ufw rejects the same port coming in, which a connection going out never
+/// meets: no rule of this host is to blame. Ports 22510-22519 are this test's.
+#[test]
+fn a_firewall_inside_a_container_of_this_host_is_named_as_the_containers() {
+    let test = "a_firewall_inside_a_container_of_this_host_is_named_as_the_containers";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Ufw]) else {
+        return;
+    };
+    let own = server_only_address(&lab);
+    let (rejected, dropped) = (22_510, 22_511);
+    // `[::]`, dual-stack: the listener's own address is not the one asked.
+    let _open: Vec<_> = [rejected, dropped]
+        .iter()
+        .map(|&port| {
+            lab.server
+                .run(|| {
+                    ListenSpec::new(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)))
+                        .v6only(false)
+                        .listen()
+                })
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    lab.server
+        .ufw(&["reject", &format!("{rejected}/tcp")])
+        .unwrap();
+    lab.client
+        .ufw(&["reject", &format!("{rejected}/tcp")])
+        .unwrap();
+    let netns = lab.server.name();
+    let inside = format!("`ip netns exec {netns} nft list ruleset`");
+    let suggests = |report: &serde_json::Value, needle: &str| {
+        report["suggestions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().contains(needle))
+    };
+
+    let report = why(&lab, &[&format!("{own}:{rejected}")]);
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            "listens on [::]:{rejected} in network namespace {netns}"
+        )) && summary.contains("a firewall of that namespace rejects it"),
+        "{summary}"
+    );
+    assert!(!summary.contains("this host's"), "{summary}");
+    assert!(suggests(&report, &inside), "{report}");
+    assert!(!suggests(&report, "ufw delete"), "{report}");
+    assert!(evidence(&report, "firewall-rule").is_empty(), "{report}");
+
+    let asked = format!("{own}:{dropped}");
+    let report = why(&lab, &["--timeout", "1s", &asked]);
+    assert_eq!(cause(&report), "filtered", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            "listens on [::]:{dropped} in network namespace {netns}"
+        )) && summary.contains(&format!("the connection to {asked} got no answer")),
+        "the listener's own endpoint and the address asked: {summary}"
+    );
+    assert!(suggests(&report, &inside), "{report}");
 }

@@ -1,4 +1,4 @@
-//! `refused why --json` run inside the lab's client namespace: every scenario of DESIGN.md's
+//! `refused why --json` run inside the lab's client namespace: every scenario of the contract's
 //! cause table, as the built binary reports it.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -29,6 +29,7 @@ pub(crate) fn diagnosis(mut command: Command, args: &[&str]) -> Value {
             String::from_utf8_lossy(&output.stderr)
         )
     });
+    crate::schema::assert_valid(crate::schema::Schema::Why, &report);
     let expected_exit = i32::from(report["cause"] != "reachable");
     assert_eq!(
         output.status.code(),
@@ -143,6 +144,12 @@ fn local_listeners_explain_a_refusal() {
     let report = why(&lab, &["127.0.0.1:3100"]);
     assert_eq!(cause(&report), "listening-on-other-family", "{report}");
     assert_eq!(evidence(&report, "listener")[0]["v6only"], true);
+    // It is bound to `::` already: the fix is the option, and no name was given.
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains("IPV6_V6ONLY off") && !fixes.contains("localhost"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -219,6 +226,17 @@ fn a_listener_in_another_namespace_is_found() {
         let listener = evidence(&report, "listener")[0];
         assert_eq!(listener["port"], port);
         assert_eq!(listener["netns"], lab.server.name(), "{report}");
+        // Inside the namespace it is reached on loopback; from here, at the namespace's own
+        // address, not at the address that was asked.
+        let fixes = report["suggestions"].to_string();
+        assert!(
+            fixes.contains(&format!("check 127.0.0.1:{port}")),
+            "{report}"
+        );
+        assert!(
+            fixes.contains(&format!("check {SERVER_V4}:{port}")),
+            "{report}"
+        );
     }
 }
 
@@ -323,6 +341,12 @@ fn this_hosts_own_firewall_is_blocked_locally() {
         &["--timeout", "1s", &format!("{SERVER_V4}:7100")],
     );
     assert_eq!(cause(&report), "filtered", "{report}");
+    assert!(
+        report["suggestions"]
+            .to_string()
+            .contains("run as root to read this host's firewall rules"),
+        "{report}"
+    );
     let unseen = report["unseen"].as_array().unwrap();
     assert!(
         unseen

@@ -42,10 +42,8 @@ pub fn connect(target: &str) -> Result<TcpStream, ConnectError> {
 
 /// [`Dialer::dial`], blocking, returning a std stream.
 pub fn dial(dialer: &Dialer, target: &Target) -> Result<Connected<TcpStream>, ConnectError> {
-    if let Endpoint::Tcp { host, port } = target.endpoint() {
-        if let Some(addr) = host.socket_addr(*port) {
-            return dial_lone(dialer, Some(target.as_str()), addr);
-        }
+    if let Some(addr) = lone_address(target) {
+        return dial_lone(dialer, Some(target.as_str()), addr);
     }
     run(|| async {
         dialer
@@ -71,6 +69,19 @@ pub fn dial_addrs(
     })
 }
 
+/// The one address a TCP target is reached at without a resolver: its only pinned address, or
+/// its literal (a target pinned to several races them, as resolved ones do).
+fn lone_address(target: &Target) -> Option<SocketAddr> {
+    let Endpoint::Tcp { host, port } = target.endpoint() else {
+        return None;
+    };
+    match target.pinned() {
+        Some([addr]) => Some(*addr),
+        Some(_) => None,
+        None => host.socket_addr(*port),
+    }
+}
+
 /// One address (a literal, or one given): the first try connects in this thread without
 /// entering the runtime, so a connect that succeeds costs what std's does plus the setting and
 /// clearing of its timeout; only the retries after a failure need the runtime (for the backoff).
@@ -86,7 +97,12 @@ fn dial_lone(
             let label = target.map_or_else(|| addr.to_string(), str::to_owned);
             run(|| async {
                 dialer
-                    .dial_with(&label, Waiting::Thread, || async { Ok(vec![addr]) }, Some(tried))
+                    .dial_with(
+                        &label,
+                        Waiting::Thread,
+                        || async { Ok(vec![addr]) },
+                        Some(tried),
+                    )
                     .await
                     .and_then(into_std)
             })

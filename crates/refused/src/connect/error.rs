@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::cause::Cause;
 use crate::outcome::Outcome;
 use crate::resolve::ResolveError;
 use crate::sys::unix_path::FileType;
@@ -73,8 +74,9 @@ pub enum ConnectErrorKind {
     /// A unix socket target was given where a TCP connection was asked for.
     NotTcp,
     /// A unix socket path names a file that is not a socket (a directory, a regular file, a
-    /// FIFO): the kernel refused the connect (`ECONNREFUSED`, the attempt's outcome), and no
-    /// server will ever listen on that file.
+    /// FIFO): the kernel refused the connect (`ECONNREFUSED`), or denied it to a user who may
+    /// not write the file (`EACCES`); the attempt's outcome says which. No server will ever
+    /// listen on that file.
     NotASocket(FileType),
 }
 
@@ -123,24 +125,61 @@ impl ConnectError {
     }
 
     /// The outcome that stands for the whole failure, if attempts were made.
-    pub const fn outcome(&self) -> Option<Outcome> {
+    pub fn outcome(&self) -> Option<Outcome> {
         match self.kind {
             ConnectErrorKind::Failed(outcome) => Some(outcome),
-            ConnectErrorKind::NotASocket(_) => Some(Outcome::Refused),
+            ConnectErrorKind::NotASocket(_) => Some(self.not_a_socket_outcome()),
             ConnectErrorKind::InvalidTarget(_)
             | ConnectErrorKind::Resolve(_)
             | ConnectErrorKind::NotTcp => None,
         }
     }
 
-    /// A short kebab-case label: the outcome's, or the DNS cause for a resolution failure.
+    /// A short kebab-case label: the outcome's, or the cause where the outcome says less than
+    /// the cause's word: the DNS cause for a resolution failure, `socket-missing` for a unix path
+    /// that does not exist (its outcome is `other`, `ENOENT`).
     pub fn as_label(&self) -> &'static str {
         match &self.kind {
             ConnectErrorKind::InvalidTarget(_) | ConnectErrorKind::NotTcp => "invalid-target",
             ConnectErrorKind::Resolve(err) => err.kind.as_label(),
+            ConnectErrorKind::Failed(Outcome::Other(Some(libc::ENOENT))) if self.is_unix() => {
+                "socket-missing"
+            }
             ConnectErrorKind::Failed(outcome) => outcome.as_label(),
-            ConnectErrorKind::NotASocket(_) => Outcome::Refused.as_label(),
+            ConnectErrorKind::NotASocket(_) => self.not_a_socket_outcome().as_label(),
         }
+    }
+
+    /// The cause this error alone proves, as `refused why` names it, without looking at the
+    /// host: a name that did not resolve (`dns-*`), or what a unix socket path is
+    /// (`socket-missing`, `socket-stale`, `socket-permission-denied`, `listen-queue-full`). A
+    /// failed TCP connect proves none: a refusal may be `no-listener`, `wrong-port`, `closed` or
+    /// `blocked-locally`, which only a diagnosis tells apart.
+    pub fn cause(&self) -> Option<Cause> {
+        match &self.kind {
+            ConnectErrorKind::Resolve(err) => Some(err.kind.cause()),
+            ConnectErrorKind::NotASocket(_) => Some(Cause::SocketMissing),
+            ConnectErrorKind::Failed(outcome) if self.is_unix() => unix_cause(*outcome),
+            ConnectErrorKind::Failed(_)
+            | ConnectErrorKind::InvalidTarget(_)
+            | ConnectErrorKind::NotTcp => None,
+        }
+    }
+
+    /// What the kernel answered a connect to a file that is not a socket: refused, or denied.
+    fn not_a_socket_outcome(&self) -> Outcome {
+        self.attempts
+            .last()
+            .map_or(Outcome::Refused, |attempt| attempt.outcome)
+    }
+
+    /// Whether the attempts went to a unix socket path.
+    fn is_unix(&self) -> bool {
+        !self.attempts.is_empty()
+            && self
+                .attempts
+                .iter()
+                .all(|a| matches!(a.address, Address::Unix(_)))
     }
 
     /// The addresses whose attempts ended in `outcome`, each once.
@@ -169,7 +208,14 @@ impl fmt::Display for ConnectError {
                     Some(path) => write!(f, "{path} is a {file_type}, not a socket")?,
                     None => write!(f, "{} is a {file_type}, not a socket", self.target)?,
                 }
-                f.write_str(" (the connect was refused: check the socket path the service uses)")?;
+                let answer = match self.not_a_socket_outcome() {
+                    Outcome::PermissionDenied => "denied",
+                    _ => "refused",
+                };
+                write!(
+                    f,
+                    " (the connect was {answer}: check the socket path the service uses)"
+                )?;
             }
             ConnectErrorKind::Failed(outcome) => {
                 let addresses = self.addresses_with(*outcome);
@@ -221,6 +267,23 @@ impl fmt::Display for ConnectError {
     }
 }
 
+/// What a failed connect to a unix socket path says by itself, as the diagnosis's rules read
+/// the same outcomes (`diagnose::rules`, which also look at the file).
+const fn unix_cause(outcome: Outcome) -> Option<Cause> {
+    match outcome {
+        // No such path, a path through a file, or a socket of another type (datagram).
+        Outcome::Other(Some(libc::ENOENT | libc::ENOTDIR | libc::EPROTOTYPE)) => {
+            Some(Cause::SocketMissing)
+        }
+        // A socket file nobody listens on (a file that is not a socket is `NotASocket`).
+        Outcome::Refused => Some(Cause::SocketStale),
+        Outcome::PermissionDenied => Some(Cause::SocketPermissionDenied),
+        // A unix listener whose queue is full makes a connect fail at once (`EAGAIN`) or wait.
+        Outcome::Other(Some(libc::EAGAIN)) | Outcome::Timeout => Some(Cause::ListenQueueFull),
+        _ => None,
+    }
+}
+
 /// No `source()`: the message already says what the target or resolver error says, and a chain
 /// printer (`anyhow`'s `{:#}`) would say it twice. The typed inner error is [`ConnectError::kind`].
 impl std::error::Error for ConnectError {}
@@ -235,7 +298,7 @@ impl From<ConnectError> for io::Error {
             }
             ConnectErrorKind::Resolve(_) => io::ErrorKind::NotFound,
             ConnectErrorKind::Failed(outcome) => outcome.io_error_kind(),
-            ConnectErrorKind::NotASocket(_) => Outcome::Refused.io_error_kind(),
+            ConnectErrorKind::NotASocket(_) => err.not_a_socket_outcome().io_error_kind(),
         };
         Self::new(kind, err)
     }
@@ -330,6 +393,69 @@ mod tests {
         }
     }
 
+    fn unix_attempt(outcome: Outcome) -> Attempt {
+        Attempt {
+            address: Address::Unix(PathBuf::from("/run/app.sock")),
+            ..attempt(0, outcome)
+        }
+    }
+
+    #[test]
+    fn the_cause_an_error_proves_alone() {
+        let failed = |attempt: Attempt| {
+            ConnectError::new(
+                "t".into(),
+                ConnectErrorKind::Failed(attempt.outcome),
+                vec![attempt],
+                Duration::from_millis(1),
+            )
+        };
+        let cases = [
+            (
+                unix_attempt(Outcome::Other(Some(libc::ENOENT))),
+                Some(Cause::SocketMissing),
+            ),
+            (
+                unix_attempt(Outcome::Other(Some(libc::EPROTOTYPE))),
+                Some(Cause::SocketMissing),
+            ),
+            (unix_attempt(Outcome::Refused), Some(Cause::SocketStale)),
+            (
+                unix_attempt(Outcome::PermissionDenied),
+                Some(Cause::SocketPermissionDenied),
+            ),
+            (
+                unix_attempt(Outcome::Other(Some(libc::EAGAIN))),
+                Some(Cause::ListenQueueFull),
+            ),
+            (unix_attempt(Outcome::Other(Some(libc::EIO))), None),
+            // A TCP refusal may be any of several causes: only a diagnosis tells.
+            (attempt(80, Outcome::Refused), None),
+            (attempt(80, Outcome::Timeout), None),
+        ];
+        for (attempt, cause) in cases {
+            let outcome = attempt.outcome;
+            assert_eq!(failed(attempt).cause(), cause, "{outcome:?}");
+        }
+        let not_a_socket = ConnectError::new(
+            "t".into(),
+            ConnectErrorKind::NotASocket(FileType::Directory),
+            vec![unix_attempt(Outcome::Refused)],
+            Duration::from_millis(1),
+        );
+        assert_eq!(not_a_socket.cause(), Some(Cause::SocketMissing));
+        let resolve = ConnectError::new(
+            "db.invalid:5432".into(),
+            ConnectErrorKind::Resolve(ResolveError {
+                name: "db.invalid".into(),
+                kind: crate::resolve::ResolveErrorKind::NoAddress,
+            }),
+            Vec::new(),
+            Duration::from_millis(1),
+        );
+        assert_eq!(resolve.cause(), Some(Cause::DnsNoAddress));
+    }
+
     #[test]
     fn converts_to_io_error_with_the_right_kind() {
         let err = ConnectError::new(
@@ -344,6 +470,52 @@ mod tests {
             .get_ref()
             .and_then(|e| e.downcast_ref::<ConnectError>());
         assert_eq!(inner.map(ConnectError::attempts).map(<[_]>::len), Some(1));
+    }
+
+    #[test]
+    fn unix_failures_keep_the_kernels_outcome_and_say_the_cause() {
+        let unix = |outcome: Outcome, errno: Option<i32>| Attempt {
+            address: Address::Unix(PathBuf::from("/run/app.sock")),
+            outcome,
+            errno,
+            ..attempt(1, outcome)
+        };
+        let denied = ConnectError::new(
+            "unix:///run/app.sock".into(),
+            ConnectErrorKind::NotASocket(FileType::Directory),
+            vec![unix(Outcome::PermissionDenied, Some(libc::EACCES))],
+            Duration::ZERO,
+        );
+        assert_eq!(denied.outcome(), Some(Outcome::PermissionDenied));
+        assert_eq!(denied.as_label(), "permission-denied");
+        assert!(
+            denied
+                .to_string()
+                .starts_with("/run/app.sock is a directory, not a socket (the connect was denied"),
+            "{denied}"
+        );
+        assert_eq!(
+            io::Error::from(denied).kind(),
+            io::ErrorKind::PermissionDenied
+        );
+
+        let enoent = Outcome::Other(Some(libc::ENOENT));
+        let missing = ConnectError::new(
+            "unix:///run/app.sock".into(),
+            ConnectErrorKind::Failed(enoent),
+            vec![unix(enoent, Some(libc::ENOENT))],
+            Duration::ZERO,
+        );
+        assert_eq!(missing.outcome(), Some(enoent));
+        assert_eq!(missing.as_label(), "socket-missing");
+        // Over TCP, the same errno is only `other`.
+        let tcp = ConnectError::new(
+            "127.0.0.1:1".into(),
+            ConnectErrorKind::Failed(enoent),
+            vec![attempt(1, enoent)],
+            Duration::ZERO,
+        );
+        assert_eq!(tcp.as_label(), "other");
     }
 
     #[test]

@@ -177,6 +177,16 @@ impl Dialer {
                 Duration::ZERO,
             ));
         };
+        if let Some(addrs) = target.pinned() {
+            return self
+                .dial_with(
+                    target.as_str(),
+                    waiting,
+                    || async { Ok(addrs.to_vec()) },
+                    None,
+                )
+                .await;
+        }
         self.dial_with(target.as_str(), waiting, || resolve(host, *port), None)
             .await
     }
@@ -198,7 +208,10 @@ impl Dialer {
     pub(crate) fn first_try_in_thread(&self, addr: SocketAddr) -> Result<Connected<Socket>, Tried> {
         let start = Instant::now();
         let mut attempts = Vec::with_capacity(1);
-        match self.race(start, 1, Waiting::Thread).run_in_thread(addr, &mut attempts) {
+        match self
+            .race(start, 1, Waiting::Thread)
+            .run_in_thread(addr, &mut attempts)
+        {
             Ok(stream) => Ok(Connected {
                 stream,
                 attempts,
@@ -251,7 +264,10 @@ impl Dialer {
             |kind, attempts| ConnectError::new(label.to_owned(), kind, attempts, start.elapsed());
         loop {
             if let Some(outcome) = failed_first.take() {
-                let (kind, retry) = (ConnectErrorKind::Failed(outcome), self.retry.retries(outcome));
+                let (kind, retry) = (
+                    ConnectErrorKind::Failed(outcome),
+                    self.retry.retries(outcome),
+                );
                 if !self.again(&mut delays, retry, try_number, deadline).await {
                     return Err(fail(kind, attempts));
                 }
@@ -372,10 +388,11 @@ pub(crate) fn parse_target(text: &str) -> Result<Target, ConnectError> {
 
 /// Hands a connected socket to tokio's reactor.
 /// Why a unix connect failed: a refusal by a file that is not a socket says more than the
-/// refusal (the kernel refuses those too, and no server will ever listen there). Looked at only
-/// after a refusal, so the success path costs nothing.
+/// refusal (the kernel refuses those too, and no server will ever listen there), and so does a
+/// denial (`EACCES`: a user who may not write the file is denied before the kernel looks for a
+/// socket). Looked at only after a failure, so the success path costs nothing.
 fn unix_failure(path: &Path, outcome: Outcome) -> ConnectErrorKind {
-    if outcome == Outcome::Refused {
+    if matches!(outcome, Outcome::Refused | Outcome::PermissionDenied) {
         if let Lookup::Found(metadata) = unix_path::lookup(path) {
             let file_type = FileType::of(&metadata);
             if file_type != FileType::Socket {
@@ -416,13 +433,13 @@ mod tests {
                     "x.test:80",
                     Waiting::Reactor,
                     || {
-                    calls.set(calls.get() + 1);
-                    async move {
-                        Err(ResolveError {
-                            name: "x.test".into(),
-                            kind,
-                        })
-                    }
+                        calls.set(calls.get() + 1);
+                        async move {
+                            Err(ResolveError {
+                                name: "x.test".into(),
+                                kind,
+                            })
+                        }
                     },
                     None,
                 )

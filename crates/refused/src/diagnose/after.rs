@@ -57,16 +57,7 @@ fn known(target: &Target, failure: &ConnectError, options: &Options) -> Known {
 fn with_addresses(facts: &mut Facts, host: &Host, attempts: Vec<(SocketAddr, Attempt)>) {
     facts.addresses = attempts
         .into_iter()
-        .map(|(addr, attempt)| AddressFacts {
-            attempt,
-            addr,
-            local: host::is_local_address(addr.ip()),
-            neighbour: None,
-            blockers: None,
-            route: None,
-            holder: None,
-            published: None,
-        })
+        .map(|(addr, attempt)| AddressFacts::new(attempt, addr))
         .collect();
     if let Host::Name(name) = host {
         facts.resolution = Resolution::Resolved {

@@ -1,6 +1,6 @@
 //! How a diagnosis shares its time limit: the network first (resolution, the attempts), this
 //! host's evidence last, so that the whole ends by the deadline whatever the resolver, the path
-//! or the host does (DESIGN.md: a process ends within 100 ms past `--timeout`).
+//! or the host does (docs/contract.md: a process ends within 100 ms past `--timeout`).
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use tokio::time::Instant;
 const EVIDENCE_SHARE: Duration = Duration::from_millis(200);
 
 /// What reading this host's evidence may take past the deadline when nothing is left of it: the
-/// diagnosis after a `wait` that ran out of time. DESIGN.md allows 100 ms past `--timeout` in
+/// diagnosis after a `wait` that ran out of time. The contract allows 100 ms past `--timeout` in
 /// all; this leaves the rest for printing and exiting.
 pub(crate) const EVIDENCE_FLOOR: Duration = Duration::from_millis(60);
 

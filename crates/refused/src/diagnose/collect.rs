@@ -10,10 +10,11 @@ use futures_util::future::join_all;
 use tokio::task::JoinHandle;
 
 use crate::connect::{Address, Attempt, Dialer, RetryPolicy};
+use crate::outcome::Outcome;
 use crate::probe;
 use crate::resolve;
-use crate::sys::firewall::{self, FirewallError, Hook, Interface, NatHook, Packet, route};
-use crate::sys::route::{self as host_route, RejectingRoute};
+use crate::sys::firewall::{self, FirewallError, Hook, Interface, NatHook, Packet};
+use crate::sys::route::{self, RejectingRoute};
 use crate::sys::tables::{self, Listener};
 use crate::sys::unix_diag;
 use crate::sys::unix_path::{self, FileType, Lookup, Mode, Owner};
@@ -24,7 +25,7 @@ use super::Options;
 use super::budget::Budget;
 use super::commands;
 use super::evidence::{EarlierListener, HeldListener, UnixSocketFacts, Unseen};
-use super::facts::{AddressFacts, Facts, Holder, Init, Privilege, Published, Resolution};
+use super::facts::{AddressFacts, Facts, Gateway, Holder, Init, Privilege, Published, Resolution};
 use super::rules;
 
 const AS_ROOT: &str = "run as root";
@@ -37,11 +38,13 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         addresses: Vec::new(),
         listeners: None,
         foreign: Vec::new(),
+        foreign_reach: None,
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
         ipv6_usable: true,
         unix: None,
         unseen: Vec::new(),
+        legacy_rules: false,
         program: options.program.clone(),
         probe: None,
         privilege: if host::is_root() {
@@ -76,7 +79,11 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         Endpoint::Tcp { host, port } => (host, *port),
     };
 
-    let addrs = match resolve::resolve_until(host, port, budget.network_until()).await {
+    let resolved = match target.pinned() {
+        Some(addrs) => Ok(addrs.to_vec()),
+        None => resolve::resolve_until(host, port, budget.network_until()).await,
+    };
+    let addrs = match resolved {
         Ok(addrs) => addrs,
         Err(err) => {
             facts.resolution = Resolution::Failed(err);
@@ -105,18 +112,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
     facts.addresses = addrs
         .iter()
         .zip(attempts)
-        .filter_map(|(addr, attempts)| {
-            Some(AddressFacts {
-                attempt: attempts.into_iter().last()?,
-                addr: *addr,
-                local: host::is_local_address(addr.ip()),
-                neighbour: None,
-                blockers: None,
-                route: None,
-                holder: None,
-                published: None,
-            })
-        })
+        .filter_map(|(addr, attempts)| Some(AddressFacts::new(attempts.into_iter().last()?, *addr)))
         .collect();
 
     if facts
@@ -126,6 +122,14 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
     {
         // It connects: is the service behind it ready? For plain TCP, that the connection stays
         // open (a port proxy with no backend accepts and closes); else the protocol's answer.
+        // An IPv6 address that failed while another connected: because IPv6 is off here?
+        if facts
+            .addresses
+            .iter()
+            .any(|a| a.addr.is_ipv6() && !a.attempt.outcome.is_connected())
+        {
+            facts.ipv6_usable = host::is_ipv6_usable();
+        }
         let report = probe::probe(target, &options.probe, budget.last_left()).await;
         let ready = report.readiness.is_ready();
         facts.probe = Some(report.readiness);
@@ -204,6 +208,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                     });
                 }
                 held(facts, port, own, foreign.listeners);
+                facts.foreign_reach = facts.foreign.first().and_then(reach_from_here);
             }
             Err(err) => facts.unseen.push(Unseen {
                 what: format!("this host's socket tables ({err})"),
@@ -241,15 +246,27 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
             packet.oif = route::interface_to(ip, address.local);
             address.published = published(ruleset, &packet);
             address.blockers = Some(blockers(ruleset, &packet, address.published.as_ref()));
+            if address.published.is_none() && ip.is_loopback() {
+                address.published_beside = published_beside(ruleset, address.addr);
+            }
         }
         if !address.local {
             address.neighbour = host::neighbour(ip);
+            if matches!(
+                address.attempt.outcome,
+                Outcome::HostUnreachable | Outcome::Timeout
+            ) {
+                address.gateway = gateway(ip);
+            }
         }
-        address.route = rejected_by_route(&address.attempt);
+        let lookup = route::lookup(ip);
+        address.route_lookup = Some(lookup);
+        address.route = rejected_by_route(&address.attempt, lookup);
         // Where the packets really go: the published port's destination, or the address.
         let (dest, dest_local) = address
             .published
             .as_ref()
+            .or(address.published_beside.as_ref().map(|(_, p)| p))
             .map_or((ip, address.local), |p| (p.to.ip(), p.to_local));
         if !dest_local && !address.attempt.outcome.is_connected() {
             let ip = dest;
@@ -272,15 +289,47 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     }
 }
 
+/// Where this namespace reaches a listener of another namespace: the address it is bound to,
+/// or, bound to every address, its namespace's own.
+fn reach_from_here(foreign: &HeldListener) -> Option<SocketAddr> {
+    let bound = foreign.listener.address;
+    let ip = if bound.is_unspecified() {
+        // The socket's owner may live in another namespace than the socket (it entered this
+        // one to make it): a named namespace is read by its name.
+        let netns = foreign.netns.clone()?;
+        let pid = match netns {
+            netns::Namespace::Named(_) => None,
+            _ => foreign.pid,
+        };
+        let ns = netns::Other { netns, pid };
+        addresses::of_namespace_beside_loopback(&ns, bound.is_ipv4())?
+    } else if bound.is_loopback() {
+        return None;
+    } else {
+        bound
+    };
+    Some(SocketAddr::new(ip, foreign.listener.port))
+}
+
+/// The gateway the packets to `ip` go to, and whether it answers neighbour discovery: a dead
+/// one fails the connect the way a dead host on the link does.
+fn gateway(ip: std::net::IpAddr) -> Option<Gateway> {
+    let hop = route::gateway_to(ip)?;
+    Some(Gateway {
+        address: hop.address,
+        neighbour: host::neighbour_on(hop.address, hop.dev.as_deref()),
+    })
+}
+
 /// The route of this host that failed the attempt: the kernel's lookup fails the same way.
-fn rejected_by_route(attempt: &Attempt) -> Option<RejectingRoute> {
+fn rejected_by_route(attempt: &Attempt, lookup: route::Lookup) -> Option<RejectingRoute> {
     let ip = match &attempt.address {
         Address::Inet(addr) => addr.ip(),
         Address::Unix(_) => return None,
     };
-    match host_route::lookup(ip) {
-        host_route::Lookup::Rejected(kind) if attempt.errno == Some(kind.errno()) => {
-            Some(host_route::rejecting_route(ip, kind))
+    match lookup {
+        route::Lookup::Rejected(kind) if attempt.errno == Some(kind.errno()) => {
+            Some(route::rejecting_route(ip, kind))
         }
         _ => None,
     }
@@ -327,6 +376,20 @@ fn published(ruleset: &serde_json::Value, packet: &Packet) -> Option<Published> 
         rule,
         to,
     })
+}
+
+/// The port as the DNAT rules publish it on this host's other address, for a loopback address
+/// they skip.
+fn published_beside(
+    ruleset: &serde_json::Value,
+    addr: SocketAddr,
+) -> Option<(SocketAddr, Published)> {
+    let other = addresses::own_beside_loopback(addr.is_ipv4())?;
+    let mut packet = Packet::outgoing(Some(other), other, addr.port());
+    packet.dst_local = Some(true);
+    packet.oif = Interface::Named("lo".to_owned());
+    let found = published(ruleset, &packet)?;
+    Some((SocketAddr::new(other, addr.port()), found))
 }
 
 /// The rules of this host that stop a connection: its request on the way out (and, to an
@@ -376,6 +439,7 @@ fn legacy_tables(facts: &mut Facts) {
         return;
     };
     for legacy in found.iter().filter(|l| l.may_matter()) {
+        facts.legacy_rules = true;
         let rules = legacy
             .rules
             .map_or_else(String::new, |n| format!(" ({n} rules or policies)"));

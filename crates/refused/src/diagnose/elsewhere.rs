@@ -67,15 +67,7 @@ pub(super) fn held(
     let listeners = holder.listeners.as_deref()?;
     let (ip, port) = (dest.ip(), dest.port());
     let netns = &holder.netns;
-    let on_port: Vec<&HeldListener> = listeners
-        .iter()
-        .filter(|l| l.listener.port == port)
-        .collect();
-    let exact: Vec<&HeldListener> = on_port
-        .iter()
-        .copied()
-        .filter(|l| l.listener.accepts(ip))
-        .collect();
+    let (on_port, exact) = super::rules::on_port(listeners, dest);
     let inside = format!("network namespace {netns}, which holds {ip}");
     let enter = match holder.pid {
         Some(pid) if !matches!(holder.netns, Namespace::Named(_)) => {
@@ -159,16 +151,52 @@ pub(super) fn held(
 }
 
 /// No answer from a listener's address in another namespace: its full queue, or a firewall.
+/// The listener is named by its own endpoint (`[::]:8000`), the connection by the address asked.
 fn silent(exact: &[&HeldListener], dest: SocketAddr, inside: &str, enter: &str) -> Finding {
     full_queue(exact).unwrap_or_else(|| {
         Finding::new(
             Cause::Filtered,
             format!(
-                "{} listens on {dest} in {inside}, but the connection got no answer: a firewall of this host or of that namespace drops it",
-                exact[0].owner()
+                "{} listens on {} in {inside}, but the connection to {dest} got no answer: a firewall of this host or of that namespace drops it",
+                exact[0].owner(),
+                exact[0].endpoint()
             ),
         )
         .evidence(listed(exact))
         .suggest(format!("`{enter} nft list ruleset` shows the namespace's rules; `sudo nft list ruleset` this host's"))
+    })
+}
+
+/// A loopback port nothing listens on, which this host's other address publishes by DNAT to a
+/// program that does listen: the rules skip loopback (Docker's do, leaving it to its proxy).
+pub(super) fn published_beside_loopback(facts: &Facts, address: &AddressFacts) -> Option<Finding> {
+    let (via, published) = address.published_beside.as_ref()?;
+    let to = published.to;
+    let listeners = if published.to_local {
+        facts.listeners.as_deref()?
+    } else {
+        address.holder.as_ref()?.listeners.as_deref()?
+    };
+    let (_, exact) = super::rules::on_port(listeners, to);
+    let listener = exact.first()?;
+    let finding = Finding::new(
+        Cause::ListeningOnOtherAddress,
+        format!(
+            "nothing listens on {}, but {via} is published to {to} by this host's DNAT rule (chain `{}`), where {} listens: the rule skips loopback, and no proxy listens there",
+            address.addr,
+            published.rule.chain,
+            listener.owner()
+        ),
+    )
+    .evidence([Evidence::Dnat(published.rule.clone())])
+    .evidence(listed(&exact))
+    .suggest(format!("connect to {via} (or to {to}) instead"));
+    Some(if published.rule.chain == "DOCKER" {
+        finding.suggest("or let Docker listen on loopback again: its userland proxy (`\"userland-proxy\": true` in /etc/docker/daemon.json, the default), then restart the container")
+    } else {
+        finding.suggest(format!(
+            "or publish the port on loopback too: a DNAT rule without `ip daddr != 127.0.0.0/8` (and `sysctl net.ipv4.conf.all.route_localnet=1`), or a proxy such as `socat TCP-LISTEN:{},bind=127.0.0.1,fork TCP:{to}`",
+            address.addr.port()
+        ))
     })
 }

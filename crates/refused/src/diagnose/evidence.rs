@@ -47,12 +47,16 @@ pub enum Evidence {
     /// (`table`, `chain`, the `path` of chains from the base chain), what it says and does,
     /// its `handle` and `position`, the `tool` that made it, and which packet it `stops`.
     FirewallRule(Blocker),
-    /// What neighbour discovery (ARP) knows of an address.
+    /// What neighbour discovery (ARP) knows of an address: the target's own, on a link of this
+    /// host, or the gateway the route to the target goes through.
     Neighbour {
         /// The address.
         address: IpAddr,
         /// Whether it answered.
         state: Neighbour,
+        /// When `address` is a gateway: the target address whose route goes through it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        gateway_for: Option<IpAddr>,
     },
     /// The address is one of this host's own.
     LocalAddress {
@@ -264,15 +268,25 @@ impl fmt::Display for Evidence {
                     Stops::Reply => write!(f, " {how} the replies"),
                 }
             }
-            Self::Neighbour { address, state } => match state {
-                Neighbour::Answered => write!(f, "{address} answers neighbour discovery"),
-                Neighbour::NoAnswer if address.is_ipv4() => {
-                    write!(f, "nobody answered ARP for {address}")
+            Self::Neighbour {
+                address,
+                state,
+                gateway_for,
+            } => {
+                let who = gateway_for.map_or_else(
+                    || address.to_string(),
+                    |to| format!("the gateway {address} (the route to {to} goes through it)"),
+                );
+                match state {
+                    Neighbour::Answered => write!(f, "{who} answers neighbour discovery"),
+                    Neighbour::NoAnswer if address.is_ipv4() => {
+                        write!(f, "nobody answered ARP for {who}")
+                    }
+                    Neighbour::NoAnswer => {
+                        write!(f, "nobody answered neighbour discovery for {who}")
+                    }
                 }
-                Neighbour::NoAnswer => {
-                    write!(f, "nobody answered neighbour discovery for {address}")
-                }
-            },
+            }
             Self::LocalAddress { address } => write!(f, "{address} is this host's own address"),
             Self::EphemeralPorts { low, high } => {
                 write!(f, "local ports come from {low}-{high}")

@@ -9,6 +9,7 @@ use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Dnat};
 use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::netns::Namespace;
+pub use crate::sys::route::Lookup as RouteLookup;
 use crate::sys::route::RejectingRoute;
 use crate::target::Target;
 
@@ -27,6 +28,9 @@ pub struct Facts {
     pub listeners: Option<Vec<HeldListener>>,
     /// Listeners on the target's port in other namespaces of this host.
     pub foreign: Vec<HeldListener>,
+    /// Where this namespace reaches the first of them: its namespace's own address (a
+    /// container's IP) and the port, when it listens there too.
+    pub foreign_reach: Option<SocketAddr>,
     /// The ephemeral port range (read only when a connect failed).
     pub ephemeral_ports: Option<(u16, u16)>,
     /// Whether IPv6 works on this host (read only when a connect failed).
@@ -35,6 +39,9 @@ pub struct Facts {
     pub unix: Option<(Attempt, UnixSocketFacts)>,
     /// What could not be seen.
     pub unseen: Vec<Unseen>,
+    /// Whether iptables-legacy tables hold rules that were not evaluated (nft does not show
+    /// them): a cause outside this host is then not certain.
+    pub legacy_rules: bool,
     /// For a scheme with a readiness probe (http, tls, postgres...) that connected: what the
     /// probe found.
     pub probe: Option<crate::probe::Readiness>,
@@ -99,11 +106,29 @@ pub struct AddressFacts {
     /// A route of this host that rejects the address (`unreachable`, `prohibit`, `blackhole`),
     /// when the attempt failed the way such a route fails it.
     pub route: Option<RejectingRoute>,
+    /// What this host's route lookup for the address says (`None`: not asked).
+    pub route_lookup: Option<RouteLookup>,
+    /// The gateway the route to a remote address goes through, with its neighbour entry (`None`:
+    /// the address is on a link of this host, or the route could not be read). `neighbour` is
+    /// then of no use: the packets are sent to the gateway, never to the address itself.
+    pub gateway: Option<Gateway>,
     /// Another network namespace of this host that holds the address the packets go to (a
     /// container's own IP, or where a DNAT rule sends a published port).
     pub holder: Option<Holder>,
     /// A DNAT rule of this host that publishes the port elsewhere: the packets go there.
     pub published: Option<Published>,
+    /// For a loopback address the rules do not publish: the port as this host's other address
+    /// publishes it (Docker's rules skip 127.0.0.0/8, where its proxy listens instead).
+    pub published_beside: Option<(SocketAddr, Published)>,
+}
+
+/// The gateway to an address, and what neighbour discovery knows of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gateway {
+    /// Its address.
+    pub address: IpAddr,
+    /// Its neighbour entry, if there is one.
+    pub neighbour: Option<Neighbour>,
 }
 
 /// A port this host publishes to another address by DNAT (Docker's `-p`, a port forward).
@@ -130,6 +155,23 @@ pub struct Holder {
 }
 
 impl AddressFacts {
+    /// An attempt to `addr`, with nothing of the host read yet.
+    pub fn new(attempt: Attempt, addr: SocketAddr) -> Self {
+        Self {
+            attempt,
+            addr,
+            local: crate::sys::host::is_local_address(addr.ip()),
+            neighbour: None,
+            blockers: None,
+            route: None,
+            route_lookup: None,
+            gateway: None,
+            holder: None,
+            published: None,
+            published_beside: None,
+        }
+    }
+
     /// How long the attempt took.
     pub const fn elapsed(&self) -> Duration {
         self.attempt.elapsed

@@ -3,7 +3,7 @@
 //!
 //! [`diagnose`] collects facts (resolve, one attempt per address, this host's socket
 //! tables, owners, other namespaces, firewall rules, neighbours) and hands them to the rules
-//! ([`rules::infer`]), which name exactly one [`Cause`] of DESIGN.md's table.
+//! ([`rules::infer`]), which name exactly one [`Cause`] of the contract's table (docs/contract.md).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,7 +20,6 @@
 
 mod after;
 mod budget;
-pub mod cause;
 mod collect;
 mod commands;
 mod elsewhere;
@@ -37,13 +36,15 @@ use crate::probe::ProbeOptions;
 use crate::target::Target;
 
 pub use after::ReadAhead;
-pub use cause::Cause;
+// The cause vocabulary lives beside the outcomes (the probe and the connect error name causes
+// too); `diagnose::cause` and `diagnose::Cause` stay where callers found them.
+pub use crate::cause::{self, Cause};
 pub use evidence::{
     Blocker, Class, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener, Hook,
     Listener, Mode, NameSource, Neighbour, Owner, Permission, Process, RejectingRoute, RouteKind,
     UnixSocketFacts, Unseen,
 };
-pub use facts::{AddressFacts, Facts, Holder, Init, Privilege, Resolution};
+pub use facts::{AddressFacts, Facts, Gateway, Holder, Init, Privilege, Resolution, RouteLookup};
 pub use rules::{Finding, Unexplained};
 
 /// How a diagnosis runs.
@@ -73,7 +74,7 @@ impl Default for Options {
     }
 }
 
-/// What a diagnosis found: DESIGN.md's JSON document.
+/// What a diagnosis found: `refused why --json`'s document (docs/contract.md).
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnosis {
     /// The target as given.

@@ -19,7 +19,7 @@ use crate::sys::unix_path::{Class, FileType, Permission};
 
 use super::commands;
 use super::evidence::{Evidence, HeldListener, UnixSocketFacts};
-use super::facts::{AddressFacts, Facts, Resolution};
+use super::facts::{AddressFacts, Facts, Gateway, Resolution, RouteLookup};
 
 /// An `EHOSTUNREACH` faster than this came from an ICMP reject, not from neighbour discovery
 /// giving up (which takes about 3 s on Linux).
@@ -108,7 +108,7 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
 fn most_specific(facts: &Facts) -> Result<Finding, Unexplained> {
     let mut best: Option<Finding> = None;
     for address in &facts.addresses {
-        let finding = explain(facts, address)?;
+        let finding = hedged(explain(facts, address)?, facts, address);
         if best
             .as_ref()
             .is_none_or(|b| finding.cause.specificity() > b.cause.specificity())
@@ -171,11 +171,26 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
             crate::connect::HumanDuration(winner.elapsed())
         ),
     );
-    if let Some(first) = facts.addresses.first().filter(|_| connected > 0) {
-        let name = match &facts.resolution {
-            Resolution::Resolved { name, .. } => format!("`{name}`"),
-            _ => "the target".to_owned(),
-        };
+    let name = match &facts.resolution {
+        Resolution::Resolved { name, .. } => format!("`{name}`"),
+        _ => "the target".to_owned(),
+    };
+    let ipv6_off = facts
+        .addresses
+        .iter()
+        .find(|a| a.addr.is_ipv6() && !a.attempt.outcome.is_connected() && !facts.ipv6_usable);
+    if let Some(failed) = ipv6_off {
+        finding.warnings.push(format!(
+            "IPv6 is disabled on this host, yet {name} also gives {}: {} was {}, and clients \
+             that try {} first (or only) may fail; connect to {} or enable IPv6 \
+             (`sudo sysctl -w net.ipv6.conf.all.disable_ipv6=0`)",
+            failed.addr.ip(),
+            failed.addr,
+            failed.attempt.outcome,
+            failed.addr.ip(),
+            winner.addr.ip(),
+        ));
+    } else if let Some(first) = facts.addresses.first().filter(|_| connected > 0) {
         finding.warnings.push(format!(
             "{name} gives {} first, and {} was {}: clients that try only the first address \
              (without happy eyeballs, such as Node 17 to 19) fail here; connect to {} or make \
@@ -211,9 +226,11 @@ fn not_ready(facts: &Facts, addr: SocketAddr, readiness: &Readiness) -> Finding 
         .flatten()
         .filter(|l| l.listener.port == addr.port() && l.listener.accepts(addr.ip()))
         .collect();
-    let mut finding = Finding::new(Cause::NotReady, summary).evidence(listed(&holders));
-    if matches!(scheme, Scheme::Tcp) {
-        finding = finding.suggest(proxy_fix(holders.first().copied()));
+    let finding = Finding::new(Cause::NotReady, summary).evidence(listed(&holders));
+    if matches!(scheme, Scheme::Tcp | Scheme::Unix) {
+        // Closed as soon as accepted: waiting does not help a proxy whose backend is down or
+        // unreachable (a container's program bound to its own loopback looks the same).
+        return finding.suggest(proxy_fix(holders.first().copied()));
     }
     finding.suggest(format!(
         "the service is up but not ready: wait for it (`{} wait {}`), or look at its logs",
@@ -225,11 +242,13 @@ fn not_ready(facts: &Facts, addr: SocketAddr, readiness: &Readiness) -> Finding 
 pub(super) fn proxy_fix(holder: Option<&HeldListener>) -> String {
     match holder.and_then(|h| h.process.as_deref()) {
         Some("docker-proxy") => "docker-proxy publishes this port, but the container behind it \
-            does not answer: `docker ps` (is it running?) and `docker logs` on it"
+            does not answer: `docker ps` (is it running?) and `docker logs` on it; a program in \
+            the container must listen on 0.0.0.0, not on its own 127.0.0.1"
             .to_owned(),
         Some(process) => format!(
             "{process} accepts and drops the connection: if it is a proxy or load balancer, \
-             the backend behind it is down; else look at its logs for why it closes"
+             the backend behind it is down or does not accept from it (a backend bound to its \
+             own 127.0.0.1 in a container); else look at its logs for why it closes"
         ),
         None => "a port proxy or load balancer whose backend is down does this; else the \
             server closes connections on purpose (an allowlist, a limit): look at its logs"
@@ -255,6 +274,44 @@ pub fn resolution_evidence(facts: &Facts) -> Vec<Evidence> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// A cause the unread part of this host's firewall could also explain, said so: without root
+/// nft shows nothing, and iptables-legacy rules are never evaluated; a local reject, drop or
+/// DNAT rule among them would look the same.
+fn hedged(mut finding: Finding, facts: &Facts, address: &AddressFacts) -> Finding {
+    let unread = address.blockers.is_none();
+    let unsure = match finding.cause {
+        Cause::Closed | Cause::Filtered => facts.legacy_rules,
+        Cause::Rejected => unread || facts.legacy_rules,
+        Cause::NoListener => unread && address.local,
+        _ => false,
+    };
+    if !unsure || finding.summary.contains("could not be read") {
+        return finding;
+    }
+    let what = if finding.cause == Cause::NoListener {
+        "a DNAT rule of this host that publishes the port elsewhere"
+    } else {
+        "a rule of this host's own firewall"
+    };
+    let which = if unread {
+        "this host's firewall rules could not be read"
+    } else {
+        "this host's iptables-legacy rules were not evaluated"
+    };
+    finding.summary = format!(
+        "{}; {which}, and {what} would look the same",
+        finding.summary
+    );
+    finding.suggestions.push(if unread {
+        "run as root to read this host's firewall rules: as root `refused why` tells them apart"
+            .to_owned()
+    } else {
+        "`sudo iptables-legacy-save` shows the legacy rules (and `sudo ip6tables-legacy-save`)"
+            .to_owned()
+    });
+    finding
 }
 
 /// Explains one failed address.
@@ -299,8 +356,8 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
         )
         .suggest(format!("start the service on {host}, or check its port: on that host, `ss -ltnp` lists what listens"))
         .suggest(format!("if something does listen there, a firewall on {host} rejects port {port} with a reset")),
-        Outcome::Timeout if address.neighbour == Some(Neighbour::NoAnswer) => unreachable_host(address),
-        Outcome::Timeout => Finding::new(
+        Outcome::Timeout if is_next_hop_dead(address) => unreachable_host(address),
+        Outcome::Timeout => unless_local_rules(address, Finding::new(
             Cause::Filtered,
             if address.blockers.is_none() {
                 format!("no answer from {addr} within {took}: a firewall drops the packets (this host's own included: its rules could not be read), or the path is broken")
@@ -309,13 +366,15 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
             },
         )
         .suggest(format!("check the firewall of {host} and any security group or network ACL on the way for TCP port {port}"))
-        .suggest("if the host is slow rather than filtered, try a longer `--timeout`"),
-        Outcome::HostUnreachable if address.elapsed() < FAST_UNREACHABLE && address.neighbour != Some(Neighbour::NoAnswer) => {
-            Finding::new(
+        .suggest("if the host is slow rather than filtered, try a longer `--timeout`")),
+        // A dead next hop fails every packet queued on it at once: a connect that joined its
+        // neighbour discovery late fails fast, as an ICMP reject would.
+        Outcome::HostUnreachable if address.elapsed() < FAST_UNREACHABLE && !is_next_hop_dead(address) => {
+            unless_local_rules(address, Finding::new(
                 Cause::Rejected,
                 format!("{addr} was rejected within {took} (ICMP host or admin prohibited): a firewall on {host} or on the path rejects it on purpose"),
             )
-            .suggest(format!("open TCP port {port} in the firewall of {host} (or of the router that rejects it)"))
+            .suggest(format!("open TCP port {port} in the firewall of {host} (or of the router that rejects it)")))
         }
         Outcome::HostUnreachable => unreachable_host(address),
         Outcome::PermissionDenied => Finding::new(
@@ -328,6 +387,15 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
             if host.is_ipv6() && !facts.ipv6_usable =>
         {
             no_ipv6(addr)
+        }
+        // This host has a route: the error came back from a router on the way or the host.
+        Outcome::NetworkUnreachable if address.route_lookup == Some(RouteLookup::Routed) => {
+            unless_local_rules(address, Finding::new(
+                Cause::Rejected,
+                format!("{addr} was rejected: a router or the host answered network unreachable (ICMP), though this host has a route to {host}"),
+            )
+            .suggest(format!("check the routes of the routers on the way to {host}, and the firewall of {host} for TCP port {port} (a reject with ICMP net-unreachable looks the same)"))
+            .suggest(format!("`ip route get {host}` shows the route this host takes, and its first router")))
         }
         Outcome::NetworkUnreachable => Finding::new(
             Cause::NetworkUnreachable,
@@ -377,20 +445,68 @@ fn rejected_by_route(addr: SocketAddr, route: &RejectingRoute) -> Finding {
     }
 }
 
+/// Whether the next hop to the address never answered neighbour discovery: the gateway, when
+/// the route goes through one, else the address itself on the link.
+fn is_next_hop_dead(address: &AddressFacts) -> bool {
+    let state = match &address.gateway {
+        Some(gateway) => gateway.neighbour,
+        None => address.neighbour,
+    };
+    state == Some(Neighbour::NoAnswer)
+}
+
+/// Adds how to tell this host's own rules apart, when they could not be read: a local drop or
+/// reject looks the same as one on the way.
+fn unless_local_rules(address: &AddressFacts, finding: Finding) -> Finding {
+    if address.blockers.is_some() {
+        return finding;
+    }
+    finding.suggest("run as root to read this host's firewall rules: as root `refused why` tells this host's own drop or reject from one on the way")
+}
+
 fn unreachable_host(address: &AddressFacts) -> Finding {
     let host = address.addr.ip();
-    let mut finding = Finding::new(
-        Cause::HostUnreachable,
-        format!("nobody on the local network has {host}: neighbour discovery got no answer"),
-    )
-    .suggest(format!("check that the host is up and that {host} is its address; `ip neigh show {host}` shows what this host learned"));
-    if let Some(state) = address.neighbour {
-        finding.evidence.push(Evidence::Neighbour {
+    match &address.gateway {
+        Some(gateway) if gateway.neighbour == Some(Neighbour::NoAnswer) => dead_gateway(address, gateway),
+        Some(gateway) => Finding::new(
+            Cause::HostUnreachable,
+            format!("nobody answered for {host}: a router on the way (the route goes through {}) found nobody with that address on its network", gateway.address),
+        )
+        .evidence(gateway.neighbour.map(|state| Evidence::Neighbour {
+            address: gateway.address,
+            state,
+            gateway_for: Some(host),
+        }))
+        .suggest(format!("check that the host is up and that {host} is its address; `ip route get {host}` shows the route this host takes")),
+        None => Finding::new(
+            Cause::HostUnreachable,
+            format!("nobody on the local network has {host}: neighbour discovery got no answer"),
+        )
+        .evidence(address.neighbour.map(|state| Evidence::Neighbour {
             address: host,
             state,
-        });
+            gateway_for: None,
+        }))
+        .suggest(format!("check that the host is up and that {host} is its address; `ip neigh show {host}` shows what this host learned")),
     }
-    finding
+}
+
+/// The gateway of the route never answered neighbour discovery: this host made the
+/// `EHOSTUNREACH` (or the connect timed out waiting), the SYN never left.
+fn dead_gateway(address: &AddressFacts, gateway: &Gateway) -> Finding {
+    let host = address.addr.ip();
+    let via = gateway.address;
+    Finding::new(
+        Cause::HostUnreachable,
+        format!("the gateway {via}, which the route to {host} goes through, does not answer neighbour discovery: the packets never left this host"),
+    )
+    .evidence([Evidence::Neighbour {
+        address: via,
+        state: Neighbour::NoAnswer,
+        gateway_for: Some(host),
+    }])
+    .suggest(format!("check the gateway {via}: is it up, and on this host's link? `ip neigh show {via}` shows what this host learned"))
+    .suggest(format!("or fix the route: `ip route get {host}` shows the route this host takes (the default route, when no other matches)"))
 }
 
 fn no_ipv6(addr: SocketAddr) -> Finding {
@@ -417,20 +533,29 @@ fn ports_exhausted(facts: &Facts, addr: SocketAddr) -> Finding {
     finding
 }
 
+/// The listeners on `addr`'s port, and those of them that take a connection to `addr`.
+pub(super) fn on_port(
+    listeners: &[HeldListener],
+    addr: SocketAddr,
+) -> (Vec<&HeldListener>, Vec<&HeldListener>) {
+    let on_port: Vec<&HeldListener> = listeners
+        .iter()
+        .filter(|l| l.listener.port == addr.port())
+        .collect();
+    let exact = on_port
+        .iter()
+        .copied()
+        .filter(|l| l.listener.accepts(addr.ip()))
+        .collect();
+    (on_port, exact)
+}
+
 /// A failed address of this very host: its socket tables say who listens where.
 pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
     let ip = address.addr.ip();
     let port = address.addr.port();
     let listeners = facts.listeners.as_deref().unwrap_or_default();
-    let on_port: Vec<&HeldListener> = listeners
-        .iter()
-        .filter(|l| l.listener.port == port)
-        .collect();
-    let exact: Vec<&HeldListener> = on_port
-        .iter()
-        .copied()
-        .filter(|l| l.listener.accepts(ip))
-        .collect();
+    let (on_port, exact) = on_port(listeners, address.addr);
 
     match address.attempt.outcome {
         Outcome::Timeout => return Ok(local_timeout(address, &exact)),
@@ -478,7 +603,14 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
         return Ok(see_the_rules(finding, address));
     }
     if !on_port.is_empty() {
-        return Ok(listening_elsewhere(address.addr, &on_port));
+        return Ok(listening_elsewhere(
+            address.addr,
+            &on_port,
+            resolved_name(facts),
+        ));
+    }
+    if let Some(finding) = super::elsewhere::published_beside_loopback(facts, address) {
+        return Ok(finding);
     }
     if let Some(foreign) = facts.foreign.first() {
         return Ok(other_namespace(
@@ -571,8 +703,17 @@ fn local_timeout(address: &AddressFacts, exact: &[&HeldListener]) -> Finding {
     see_the_rules(finding, address)
 }
 
-/// Something has the port, but on an address or family the target does not reach.
-fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener]) -> Finding {
+/// The name the target's addresses came from; `None` for an address literal.
+fn resolved_name(facts: &Facts) -> Option<&str> {
+    match &facts.resolution {
+        Resolution::Resolved { name, .. } => Some(name),
+        _ => None,
+    }
+}
+
+/// Something has the port, but on an address or family the target does not reach; `name` is
+/// the name the target gave, if it gave one.
+fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener], name: Option<&str>) -> Finding {
     let ip = addr.ip();
     let family = |v4: bool| if v4 { "IPv4" } else { "IPv6" };
     let bound = on_port[0];
@@ -620,15 +761,26 @@ fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener]) -> Finding {
         .evidence(listed(on_port))
         .evidence([Evidence::LocalAddress { address: ip }])
         .suggest(format!("connect to {} instead", bound.reach_at(ip)));
-    if cause == Cause::ListeningOnOtherFamily {
+    if let Some(v6only) = v6only.filter(|l| l.listener.address.is_unspecified()) {
+        // It is bound to `::` already: only the option keeps IPv4 out.
+        finding.suggest(format!(
+            "or let {} take IPv4 too: turn IPV6_V6ONLY off on its socket (its dual-stack or \
+             ipv6only setting; `sysctl net.ipv6.bindv6only` is the default for sockets that do \
+             not set it)",
+            v6only.owner()
+        ))
+    } else if cause == Cause::ListeningOnOtherFamily {
         let literal = if bound.listener.address.is_ipv4() {
             "127.0.0.1"
         } else {
             "::1"
         };
-        finding.suggest(format!(
-            "or make the service listen on both families: bind it to `::` (dual stack), or to both 127.0.0.1 and ::1; instead of `localhost`, use `{literal}`"
-        ))
+        let both = "or make the service listen on both families: bind it to `::` (dual stack), \
+            or to both 127.0.0.1 and ::1";
+        finding.suggest(match name {
+            Some(name) => format!("{both}; instead of `{name}`, use `{literal}`"),
+            None => both.to_owned(),
+        })
     } else {
         let every = if ip.is_ipv4() { "0.0.0.0" } else { "::" };
         finding.suggest(format!(
@@ -697,17 +849,35 @@ fn other_namespace(
         format!("nothing listens on port {port} here, but {} listens on {} in another network namespace ({netns})", foreign.owner(), foreign.endpoint()),
     )
     .evidence(all.iter().map(|l| Evidence::Listener(l.clone())));
-    match (foreign.container, &foreign.netns, foreign.pid) {
+    // Inside its namespace, the listener is reached where it is bound (loopback for every
+    // address); from here, at its namespace's own address, when it has one.
+    let inside = if foreign.listener.address.is_unspecified() {
+        let loopback = if foreign.listener.address.is_ipv4() {
+            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        };
+        SocketAddr::new(loopback, foreign.listener.port).to_string()
+    } else {
+        foreign.endpoint()
+    };
+    let finding = match (foreign.container, &foreign.netns, foreign.pid) {
         (Some(runtime), _, _) if runtime.has_run_publish() => finding
             .suggest(format!("publish the port: `{runtime} run -p {port}:{port} ...` (compose: `ports: [\"{port}:{port}\"]`)")),
         (Some(_), _, _) => finding.suggest(format!("expose port {port} of the container (a Service or a port mapping)")),
         (None, Some(Namespace::Named(name)), _) => finding
-            .suggest(format!("connect from inside it: `sudo ip netns exec {name} {program} check {}`", foreign.reach_at(addr.ip())))
+            .suggest(format!("connect from inside it: `sudo ip netns exec {name} {program} check {inside}`"))
             .suggest("or forward the port into it (a veth and a route, or `socat`)"),
         (None, _, Some(pid)) => finding
-            .suggest(format!("connect from inside it: `sudo nsenter -t {pid} -n {program} check {}`", foreign.reach_at(addr.ip())))
+            .suggest(format!("connect from inside it: `sudo nsenter -t {pid} -n {program} check {inside}`"))
             .suggest("or forward the port into it"),
         (None, _, None) => finding.suggest("connect from inside that namespace, or forward the port into it"),
+    };
+    match facts.foreign_reach {
+        Some(reach) => finding.suggest(format!(
+            "from this host it is reached at its namespace's own address: `{program} check {reach}`"
+        )),
+        None => finding,
     }
 }
 
@@ -783,12 +953,14 @@ fn unix(outcome: Outcome, facts: &UnixSocketFacts, path: &str) -> Result<Finding
             format!("{path} is a {}, not a socket", facts.file_type.map_or("file", FileType::as_str)),
         )
         .suggest("check the socket path the service is configured with; `ss -lxp` lists the unix sockets that listen"),
+        // Nobody listens on that very file: whether this user may write it does not matter.
+        Outcome::PermissionDenied if facts.listening == Some(false) => stale(facts, path, outcome),
         Outcome::PermissionDenied => Finding::new(
             Cause::SocketPermissionDenied,
             format!("{path} exists, but this user may not connect to it"),
         )
         .suggest(permission_fix(facts)),
-        Outcome::Refused => stale(facts, path),
+        Outcome::Refused => stale(facts, path, outcome),
         Outcome::Other(Some(libc::EAGAIN)) => Finding::new(
             Cause::ListenQueueFull,
             format!("a process listens on {path}, but its accept queue is full"),
@@ -807,11 +979,20 @@ fn unix(outcome: Outcome, facts: &UnixSocketFacts, path: &str) -> Result<Finding
 
 /// A socket file nobody listens on: left by a server that is gone, or replaced while its server
 /// still listens on the earlier file (deleted or overwritten by another instance or a cleanup).
-fn stale(facts: &UnixSocketFacts, path: &str) -> Finding {
+/// A connect denied by the file's mode (`outcome`) is said too: the new server's file may have
+/// the same mode.
+fn stale(facts: &UnixSocketFacts, path: &str, outcome: Outcome) -> Finding {
+    let denied = match (outcome, facts.mode) {
+        (Outcome::PermissionDenied, Some(mode)) => {
+            format!(" (and its mode {mode} would not let this user connect)")
+        }
+        (Outcome::PermissionDenied, None) => " (and this user may not connect to it)".to_owned(),
+        _ => String::new(),
+    };
     let Some(earlier) = facts.earlier_listeners.first() else {
         return Finding::new(
             Cause::SocketStale,
-            format!("{path} is a socket file, but no process listens on it: it was left by a server that is gone"),
+            format!("{path} is a socket file, but no process listens on it{denied}: it was left by a server that is gone"),
         )
         .suggest("start the service again (it replaces the file); if it refuses to start because the file exists, remove the file first");
     };
@@ -819,7 +1000,7 @@ fn stale(facts: &UnixSocketFacts, path: &str) -> Finding {
     Finding::new(
         Cause::SocketStale,
         format!(
-            "no process listens on the socket file at {path}, but {owner} still listens on an earlier file of that name: the file was deleted or replaced after it started"
+            "no process listens on the socket file at {path}{denied}, but {owner} still listens on an earlier file of that name: the file was deleted or replaced after it started"
         ),
     )
     .suggest(format!(

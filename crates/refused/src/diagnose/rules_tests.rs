@@ -23,10 +23,12 @@ fn facts(target: &str) -> Facts {
         addresses: Vec::new(),
         listeners: Some(Vec::new()),
         foreign: Vec::new(),
+        foreign_reach: None,
         ephemeral_ports: Some((32768, 60999)),
         ipv6_usable: true,
         unix: None,
         unseen: Vec::new(),
+        legacy_rules: false,
         program: "refused".to_owned(),
         probe: None,
         privilege: Privilege::User,
@@ -50,8 +52,11 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         neighbour: None,
         blockers: Some(Vec::new()),
         route: None,
+        route_lookup: None,
+        gateway: None,
         holder: None,
         published: None,
+        published_beside: None,
     }
 }
 
@@ -683,13 +688,22 @@ fn unix_sockets() {
         with(Outcome::Refused, unix_facts(true, Some(FileType::Socket))),
         Cause::SocketStale
     );
-    assert_eq!(
-        with(
-            Outcome::PermissionDenied,
-            unix_facts(true, Some(FileType::Socket))
-        ),
-        Cause::SocketPermissionDenied
-    );
+    // Denied: the mode counts only when something listens on the file, or it is not known.
+    for (listening, cause) in [
+        (Some(true), Cause::SocketPermissionDenied),
+        (None, Cause::SocketPermissionDenied),
+        (Some(false), Cause::SocketStale),
+    ] {
+        let facts = UnixSocketFacts {
+            listening,
+            ..unix_facts(true, Some(FileType::Socket))
+        };
+        assert_eq!(
+            with(Outcome::PermissionDenied, facts),
+            cause,
+            "{listening:?}"
+        );
+    }
     assert_eq!(
         with(Outcome::Connected, unix_facts(true, Some(FileType::Socket))),
         Cause::Reachable
@@ -698,10 +712,11 @@ fn unix_sockets() {
 
 #[test]
 fn a_socket_its_group_may_write_is_reached_by_joining_the_group() {
-    let finding = unix_finding(
-        Outcome::PermissionDenied,
-        unix_facts(true, Some(FileType::Socket)),
-    );
+    let live = UnixSocketFacts {
+        listening: Some(true),
+        ..unix_facts(true, Some(FileType::Socket))
+    };
+    let finding = unix_finding(Outcome::PermissionDenied, live.clone());
     assert!(
         finding.suggestions[0].contains("sudo usermod -aG sudo $USER"),
         "{:?}",
@@ -709,11 +724,33 @@ fn a_socket_its_group_may_write_is_reached_by_joining_the_group() {
     );
     let private = UnixSocketFacts {
         mode: Some(Mode::from_st_mode(0o600)),
-        ..unix_facts(true, Some(FileType::Socket))
+        ..live
     };
-    let finding = unix_finding(Outcome::PermissionDenied, private);
+    let finding = unix_finding(Outcome::PermissionDenied, private.clone());
     assert!(
         finding.suggestions[0].starts_with("only root may connect (mode 0600)"),
+        "{:?}",
+        finding.suggestions
+    );
+    // Nobody listens on it: the fix is a server, not a user; the mode is still said.
+    let stale = UnixSocketFacts {
+        listening: Some(false),
+        ..private
+    };
+    let finding = unix_finding(Outcome::PermissionDenied, stale);
+    assert_eq!(finding.cause, Cause::SocketStale);
+    assert!(
+        finding.summary.contains(
+            "no process listens on it (and its mode 0600 would not let this user connect)"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        !finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("run as root")),
         "{:?}",
         finding.suggestions
     );
@@ -1012,4 +1049,257 @@ fn systemctl_is_suggested_only_where_systemd_runs() {
         }
         None => assert_eq!(with_systemd.suggestions, without.suggestions),
     }
+}
+
+/// A remote address whose route goes through `gateway`, whose neighbour entry is `state`.
+fn through_gateway(outcome: Outcome, ms: u64, state: Option<Neighbour>) -> Facts {
+    let mut address = tried("10.199.60.1:80", outcome, ms);
+    address.route_lookup = Some(RouteLookup::Routed);
+    address.gateway = Some(Gateway {
+        address: "10.77.0.254".parse().unwrap(),
+        neighbour: state,
+    });
+    one("10.199.60.1:80", address)
+}
+
+#[test]
+fn a_dead_gateway_is_host_unreachable_naming_it_however_long_the_connect_took() {
+    let gateway: IpAddr = "10.77.0.254".parse().unwrap();
+    let target: IpAddr = "10.199.60.1".parse().unwrap();
+    // Fast (the connect joined a lookup already failing), slow (~3 s: the lookup gave up), and
+    // a timeout while the lookup got no answer.
+    for (outcome, ms) in [
+        (Outcome::HostUnreachable, 549),
+        (Outcome::HostUnreachable, 3050),
+        (Outcome::Timeout, 1000),
+    ] {
+        let finding = infer(&through_gateway(outcome, ms, Some(Neighbour::NoAnswer))).unwrap();
+        assert_eq!(
+            finding.cause,
+            Cause::HostUnreachable,
+            "{outcome:?} {finding:?}"
+        );
+        assert!(
+            finding.summary.contains("gateway 10.77.0.254"),
+            "{finding:?}"
+        );
+        assert!(finding.evidence.contains(&Evidence::Neighbour {
+            address: gateway,
+            state: Neighbour::NoAnswer,
+            gateway_for: Some(target),
+        }));
+        assert!(
+            finding.suggestions.iter().all(|s| !s.contains("firewall")),
+            "{finding:?}"
+        );
+        let json = serde_json::to_value(&finding.evidence[0]).unwrap();
+        assert_eq!(json["gateway_for"], "10.199.60.1", "{json}");
+    }
+}
+
+#[test]
+fn a_gateway_that_answers_leaves_rejections_and_timeouts_to_the_path() {
+    let answered = Some(Neighbour::Answered);
+    assert_eq!(
+        cause(&through_gateway(Outcome::HostUnreachable, 2, answered)),
+        Cause::Rejected
+    );
+    assert_eq!(
+        cause(&through_gateway(Outcome::Timeout, 3000, answered)),
+        Cause::Filtered
+    );
+    // A slow host-unreachable past a live gateway: a router found nobody, not this host's link.
+    let finding = infer(&through_gateway(Outcome::HostUnreachable, 3050, answered)).unwrap();
+    assert_eq!(finding.cause, Cause::HostUnreachable);
+    assert!(!finding.summary.contains("local network"), "{finding:?}");
+    // The target's own entry still counts on its link; a neighbour's evidence says no gateway.
+    let mut address = tried("10.77.0.99:80", Outcome::HostUnreachable, 3050);
+    address.neighbour = Some(Neighbour::NoAnswer);
+    let json =
+        serde_json::to_value(&infer(&one("10.77.0.99:80", address)).unwrap().evidence[0]).unwrap();
+    assert_eq!(json["address"], "10.77.0.99");
+    assert!(json.get("gateway_for").is_none(), "{json}");
+}
+
+#[test]
+fn net_unreachable_with_a_route_here_is_a_rejection_from_the_path() {
+    let with = |lookup: Option<RouteLookup>| {
+        let mut address = tried("10.77.0.2:22010", Outcome::NetworkUnreachable, 1);
+        address.route_lookup = lookup;
+        infer(&one("10.77.0.2:22010", address)).unwrap()
+    };
+    let finding = with(Some(RouteLookup::Routed));
+    assert_eq!(finding.cause, Cause::Rejected, "{finding:?}");
+    assert!(
+        finding.summary.contains("network unreachable") && !finding.summary.contains("no route"),
+        "{finding:?}"
+    );
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("routes of the routers")),
+        "{finding:?}"
+    );
+    // No route here: this host's own error.
+    for lookup in [Some(RouteLookup::NoRoute), None] {
+        assert_eq!(with(lookup).cause, Cause::NetworkUnreachable);
+    }
+}
+
+#[test]
+fn filtered_and_rejected_without_the_rules_say_how_to_read_them() {
+    let as_root_line = |finding: &Finding| {
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("run as root to read this host's firewall rules"))
+    };
+    for (outcome, ms, expected) in [
+        (Outcome::Timeout, 3000, Cause::Filtered),
+        (Outcome::HostUnreachable, 2, Cause::Rejected),
+    ] {
+        let unread = AddressFacts {
+            blockers: None,
+            ..tried("10.77.0.2:7001", outcome, ms)
+        };
+        let finding = infer(&one("10.77.0.2:7001", unread)).unwrap();
+        assert_eq!(finding.cause, expected);
+        assert!(as_root_line(&finding), "{finding:?}");
+        // Read, and none of them stops it: nothing to add.
+        let read = tried("10.77.0.2:7001", outcome, ms);
+        assert!(!as_root_line(&infer(&one("10.77.0.2:7001", read)).unwrap()));
+    }
+}
+
+#[test]
+fn a_v6only_wildcard_listener_is_fixed_by_its_option_not_by_binding_it_again() {
+    let mut v6only = listening("[::]:3100", "app");
+    v6only.listener.v6only = Some(true);
+    let f = Facts {
+        listeners: Some(vec![v6only]),
+        ..one(
+            "127.0.0.1:3100",
+            AddressFacts {
+                local: true,
+                ..tried("127.0.0.1:3100", Outcome::Refused, 0)
+            },
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherFamily);
+    let fixes = finding.suggestions.join("\n");
+    assert!(fixes.contains("IPV6_V6ONLY off"), "{fixes}");
+    assert!(!fixes.contains("bind it to `::`"), "{fixes}");
+    assert!(!fixes.contains("localhost"), "{fixes}");
+
+    // An IPv4-only listener and a literal `::1`: no word of a name that was not given; with
+    // the name, the name it gave.
+    let v4_only = |target: &str, resolution: Resolution| Facts {
+        listeners: Some(vec![listening("127.0.0.1:3000", "node")]),
+        resolution,
+        ..one(
+            target,
+            AddressFacts {
+                local: true,
+                ..tried("[::1]:3000", Outcome::Refused, 0)
+            },
+        )
+    };
+    let literal = infer(&v4_only("[::1]:3000", Resolution::None)).unwrap();
+    assert!(
+        literal.suggestions.iter().all(|s| !s.contains("localhost")),
+        "{literal:?}"
+    );
+    let named = infer(&v4_only(
+        "localhost:3000",
+        Resolution::Resolved {
+            name: "localhost".into(),
+            addresses: vec!["::1".parse().unwrap()],
+            source: NameSource::Hosts,
+        },
+    ))
+    .unwrap();
+    assert!(
+        named
+            .suggestions
+            .iter()
+            .any(|s| s.contains("instead of `localhost`, use `127.0.0.1`")),
+        "{named:?}"
+    );
+}
+
+#[test]
+fn reachable_with_ipv6_disabled_warns_about_the_ipv6_address() {
+    // The resolver sorts an unusable ::1 after 127.0.0.1: the first address connected.
+    let f = Facts {
+        resolution: Resolution::Resolved {
+            name: "localhost".into(),
+            addresses: vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
+            source: NameSource::Hosts,
+        },
+        addresses: vec![
+            tried("127.0.0.1:3000", Outcome::Connected, 0),
+            tried("[::1]:3000", Outcome::AddressUnavailable, 0),
+        ],
+        ipv6_usable: false,
+        ..facts("localhost:3000")
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::Reachable);
+    assert_eq!(finding.warnings.len(), 1, "{finding:?}");
+    assert!(
+        finding.warnings[0].contains("IPv6 is disabled") && finding.warnings[0].contains("::1"),
+        "{finding:?}"
+    );
+    // IPv6 works: a failed ::1 that came second is no warning of this kind.
+    let f = Facts {
+        ipv6_usable: true,
+        ..f
+    };
+    assert!(infer(&f).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn what_the_unread_rules_could_explain_is_said() {
+    // Without root, a fast EHOSTUNREACH may be this host's own `reject with icmp ...` rule.
+    let mut address = tried("192.0.2.7:7003", Outcome::HostUnreachable, 1);
+    address.blockers = None;
+    let finding = infer(&one("192.0.2.7:7003", address)).unwrap();
+    assert_eq!(finding.cause, Cause::Rejected);
+    assert!(finding.summary.contains("could not be read"), "{finding:?}");
+    // With legacy rules unevaluated, a remote reset is not stated as certain.
+    let f = Facts {
+        legacy_rules: true,
+        ..one(
+            "192.0.2.7:7007",
+            tried("192.0.2.7:7007", Outcome::Refused, 1),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::Closed);
+    assert!(finding.summary.contains("iptables-legacy"), "{finding:?}");
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("iptables-legacy-save")),
+        "{finding:?}"
+    );
+    // Nothing on a local port, the rules unread: a DNAT rule may publish it elsewhere.
+    let mut address = tried("127.0.0.1:8080", Outcome::Refused, 0);
+    address.blockers = None;
+    let finding = infer(&one("127.0.0.1:8080", address)).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert!(finding.summary.contains("DNAT"), "{finding:?}");
+    // Read, and nothing: no hedge.
+    let finding = infer(&one(
+        "127.0.0.1:8080",
+        tried("127.0.0.1:8080", Outcome::Refused, 0),
+    ))
+    .unwrap();
+    assert!(
+        !finding.summary.contains("would look the same"),
+        "{finding:?}"
+    );
 }

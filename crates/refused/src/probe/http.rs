@@ -85,17 +85,31 @@ impl FromStr for StatusSet {
     }
 }
 
-pub async fn probe<S>(target: &Target, stream: S, check: &HttpCheck, deadline: Instant) -> Readiness
+/// Sends one `GET`; the readiness and the status of the response, if one came.
+pub async fn probe<S>(
+    target: &Target,
+    stream: S,
+    check: &HttpCheck,
+    deadline: Instant,
+) -> (Readiness, Option<u16>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    match tokio::time::timeout_at(deadline, exchange(target, stream, check)).await {
-        Ok(readiness) => readiness,
-        Err(_) => too_slow("HTTP response"),
-    }
+    let status = std::sync::OnceLock::new();
+    let readiness =
+        match tokio::time::timeout_at(deadline, exchange(target, stream, check, &status)).await {
+            Ok(readiness) => readiness,
+            Err(_) => too_slow("HTTP response"),
+        };
+    (readiness, status.get().copied())
 }
 
-async fn exchange<S>(target: &Target, stream: S, check: &HttpCheck) -> Readiness
+async fn exchange<S>(
+    target: &Target,
+    stream: S,
+    check: &HttpCheck,
+    seen: &std::sync::OnceLock<u16>,
+) -> Readiness
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -136,6 +150,7 @@ where
             }
         };
         let status = response.status();
+        let _ = seen.set(status.as_u16());
         let line = format!(
             "HTTP {}{}",
             status.as_u16(),

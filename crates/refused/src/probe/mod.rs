@@ -27,12 +27,16 @@ mod tcp;
 mod tls;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite};
+// tokio's clock, as every protocol module's: `wait` runs its probes under a paused clock in tests.
+use tokio::time::Instant;
 
-use crate::connect::{Attempt, ConnectError, Dialer, RetryPolicy};
+use crate::cause::Cause;
+use crate::connect::{Attempt, ConnectError, Dialer, RetryPolicy, as_millis};
+use crate::outcome::Outcome;
 use crate::target::{Endpoint, Scheme, Target};
 
 pub use http::{HttpCheck, StatusSet, StatusSetError};
@@ -132,15 +136,102 @@ impl Readiness {
         matches!(self, Self::Ready(_))
     }
 
-    /// The reason label: the connect outcome or DNS cause of a failed connect, `protocol` for a
-    /// failed exchange, `not-ready` or `ready`.
-    pub fn reason(&self) -> &'static str {
+    /// Whether the connect itself failed (the name, the route, nothing listening...), as
+    /// opposed to a service that accepted and then said no or failed the exchange: what
+    /// `wait --down` waits for, and what a diagnosis can explain.
+    pub const fn is_connect_failure(&self) -> bool {
+        matches!(self, Self::Failed(ProbeFailure::Connect(_)))
+    }
+
+    /// `up` when ready, else `down`.
+    pub const fn state(&self) -> State {
         match self {
-            Self::Ready(_) => "ready",
-            Self::NotReady(_) => "not-ready",
-            Self::Failed(ProbeFailure::Connect(err)) => err.as_label(),
-            Self::Failed(ProbeFailure::Protocol(_)) => "protocol",
+            Self::Ready(_) => State::Up,
+            Self::NotReady(_) | Self::Failed(_) => State::Down,
         }
+    }
+
+    /// Why the probe ended so, in the words of `refused why` where the probe alone proves the
+    /// cause, else the connect's outcome (see [`Reason`]).
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::Ready(_) => Reason::Cause(Cause::Reachable),
+            // `why` names both the same: it connects, and the service is not usable.
+            Self::NotReady(_) | Self::Failed(ProbeFailure::Protocol(_)) => {
+                Reason::Cause(Cause::NotReady)
+            }
+            Self::Failed(ProbeFailure::Connect(err)) => match (err.cause(), err.outcome()) {
+                (Some(cause), _) => Reason::Cause(cause),
+                (None, Some(outcome)) => Reason::Outcome(outcome),
+                // Not reached by a probe (its target is parsed, and unix is dialled as unix).
+                (None, None) => Reason::Outcome(Outcome::Other(None)),
+            },
+        }
+    }
+}
+
+/// A probe's verdict, as `check` and `wait` print it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Ready: connected, and the protocol (if any) says yes.
+    Up,
+    /// Not ready, or not reachable.
+    Down,
+}
+
+impl State {
+    /// `up` or `down`.
+    pub const fn as_label(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Down => "down",
+        }
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`: a column of states (`{:<4}`) lines up.
+        f.pad(self.as_label())
+    }
+}
+
+/// Why a probe ended as it did: one label, from the contract's two vocabularies.
+///
+/// A [`Cause`] where the probe alone proves it, so that `check` and `wait` say what `refused
+/// why` would: `reachable`; `not-ready` (the service answered no, closed at once, or failed
+/// the exchange: TLS, not the protocol); `dns-not-found`, `dns-no-address`, `dns-failure`; and
+/// for a unix socket path `socket-missing`, `socket-stale`, `socket-permission-denied`,
+/// `listen-queue-full`. Otherwise the [`Outcome`] of the failed TCP connect (`refused`,
+/// `timeout`, `host-unreachable`...): which cause is behind it takes a diagnosis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// A cause the probe proves.
+    Cause(Cause),
+    /// The outcome of a failed connect.
+    Outcome(Outcome),
+}
+
+impl Reason {
+    /// The label: the cause's or the outcome's.
+    pub const fn as_label(self) -> &'static str {
+        match self {
+            Self::Cause(cause) => cause.as_label(),
+            Self::Outcome(outcome) => outcome.as_label(),
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_label())
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_label())
     }
 }
 
@@ -165,20 +256,49 @@ pub struct ProbeReport {
     pub attempts: Vec<Attempt>,
     /// How long it took.
     pub elapsed: Duration,
+    /// The HTTP status of the response, for `http`/`https` targets that got one.
+    pub http_status: Option<u16>,
+    /// What the TLS handshake showed, for `tls`/`https` targets that completed one.
+    pub tls: Option<TlsSession>,
 }
 
+/// What a completed TLS handshake showed.
+#[derive(Debug, Clone)]
+pub struct TlsSession {
+    /// The protocol version: `TLS 1.2`, `TLS 1.3`.
+    pub version: String,
+    /// The certificates the server sent (DER), its own first.
+    pub certificates: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+/// What an exchange found besides the readiness.
+#[derive(Debug, Default)]
+struct Extras {
+    http_status: Option<u16>,
+    tls: Option<TlsSession>,
+}
+
+/// `{"state", "reason", "summary", "elapsed_ms", "attempts"}`: the fields `check` and `wait`
+/// print for a probe.
 impl Serialize for ProbeReport {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("ProbeReport", 4)?;
-        s.serialize_field("state", self.readiness.as_label())?;
-        s.serialize_field("reason", self.readiness.reason())?;
-        s.serialize_field("summary", &self.readiness.to_string())?;
-        s.serialize_field(
-            "elapsed_ms",
-            &((self.elapsed.as_secs_f64() * 1e6).round() / 1e3),
-        )?;
-        s.end()
+        #[derive(Serialize)]
+        struct Json<'a> {
+            state: State,
+            reason: Reason,
+            summary: String,
+            #[serde(rename = "elapsed_ms", serialize_with = "as_millis")]
+            elapsed: Duration,
+            attempts: &'a [Attempt],
+        }
+        Json {
+            state: self.readiness.state(),
+            reason: self.readiness.reason(),
+            summary: self.readiness.to_string(),
+            elapsed: self.elapsed,
+            attempts: &self.attempts,
+        }
+        .serialize(serializer)
     }
 }
 
@@ -190,7 +310,7 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
         .attempt_timeout(timeout)
         .deadline(timeout)
         .retry(RetryPolicy::never());
-    let (readiness, attempts) = match target.endpoint() {
+    let ((readiness, extras), attempts) = match target.endpoint() {
         Endpoint::Unix(path) => match dialer.dial_unix(path).await {
             Ok(connected) => (
                 exchange(target, connected.stream, options, deadline, None).await,
@@ -221,12 +341,20 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
         readiness,
         attempts,
         elapsed: start.elapsed(),
+        http_status: extras.http_status,
+        tls: extras.tls,
     }
 }
 
-fn failed(err: ConnectError) -> (Readiness, Vec<Attempt>) {
+fn failed(err: ConnectError) -> ((Readiness, Extras), Vec<Attempt>) {
     let attempts = err.attempts().to_vec();
-    (Readiness::Failed(ProbeFailure::Connect(err)), attempts)
+    (
+        (
+            Readiness::Failed(ProbeFailure::Connect(err)),
+            Extras::default(),
+        ),
+        attempts,
+    )
 }
 
 async fn exchange<S>(
@@ -235,24 +363,38 @@ async fn exchange<S>(
     options: &ProbeOptions,
     deadline: Instant,
     ends: Option<tcp::Ends>,
-) -> Readiness
+) -> (Readiness, Extras)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let deadline = tokio::time::Instant::from_std(deadline);
-    match target.scheme() {
+    let mut extras = Extras::default();
+    let readiness = match target.scheme() {
         Scheme::Tcp | Scheme::Unix => tcp::settle(stream, options.settle, deadline, ends).await,
-        Scheme::Http => http::probe(target, stream, &options.http, deadline).await,
+        Scheme::Http => {
+            let (readiness, status) = http::probe(target, stream, &options.http, deadline).await;
+            extras.http_status = status;
+            readiness
+        }
         Scheme::Https => match tls::handshake(target, stream, options, deadline).await {
-            Ok(stream) => http::probe(target, stream, &options.http, deadline).await,
+            Ok(stream) => {
+                extras.tls = Some(tls::session(&stream));
+                let (readiness, status) =
+                    http::probe(target, stream, &options.http, deadline).await;
+                extras.http_status = status;
+                readiness
+            }
             Err(readiness) => readiness,
         },
         Scheme::Tls => match tls::handshake(target, stream, options, deadline).await {
-            Ok(_) => Readiness::Ready("TLS handshake completed".to_owned()),
+            Ok(stream) => {
+                extras.tls = Some(tls::session(&stream));
+                Readiness::Ready("TLS handshake completed".to_owned())
+            }
             Err(readiness) => readiness,
         },
         Scheme::Postgres => postgres::probe(target, stream, deadline).await,
         Scheme::Redis => redis::probe(stream, deadline).await,
         Scheme::Mysql => mysql::probe(stream, deadline).await,
-    }
+    };
+    (readiness, extras)
 }

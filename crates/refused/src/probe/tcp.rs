@@ -47,9 +47,15 @@ pub async fn settle<S: AsyncRead + Unpin>(
             ));
         }
     }
-    let until = (Instant::now() + settle).min(deadline);
+    let full = Instant::now() + settle;
+    let until = full.min(deadline);
     let mut byte = [0u8; 1];
     match tokio::time::timeout_at(until, stream.read(&mut byte)).await {
+        // The time ran out before the connection had stayed open for the settle: not proven.
+        Err(_) if until < full => Readiness::NotReady(format!(
+            "the time ran out before the connection had stayed open {} ms",
+            settle.as_millis()
+        )),
         Err(_) => Readiness::Ready(String::new()),
         Ok(Ok(0)) => Readiness::NotReady(
             "the connection was closed right after it was accepted (a port proxy with nothing behind it?)"

@@ -18,7 +18,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::ProtocolErrorKind as Kind;
 use super::bounded::{protocol, too_slow};
-use super::{ProbeOptions, Readiness};
+use super::{ProbeOptions, Readiness, TlsSession};
 use crate::target::{Host, Scheme, Target};
 
 pub async fn handshake<S>(
@@ -43,6 +43,25 @@ where
         Ok(Ok(stream)) => Ok(stream),
         Ok(Err(err)) => Err(protocol(Kind::Tls, describe(&err, target))),
         Err(_) => Err(too_slow("TLS handshake")),
+    }
+}
+
+/// The version and the certificates of a completed handshake.
+pub fn session<S>(stream: &TlsStream<S>) -> TlsSession {
+    let connection = stream.get_ref().1;
+    let version = match connection.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_owned(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_owned(),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    };
+    let certificates = connection
+        .peer_certificates()
+        .map(|chain| chain.iter().map(|c| c.clone().into_owned()).collect())
+        .unwrap_or_default();
+    TlsSession {
+        version,
+        certificates,
     }
 }
 

@@ -3,14 +3,14 @@
 //! A probe is a non-blocking `connect()` checked once at once: on loopback the handshake (or the
 //! reset) has already happened when the call returns, so the probe ends without touching epoll,
 //! and a worker runs as fast as a blocking loop would. Probes that take a round trip are
-//! registered with mio and waited for, up to the worker's share of the concurrency.
+//! registered with mio and waited for, up to the worker's share of the concurrency, each until
+//! its host's timeout (shared by the workers, `timing`) says it is late.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
@@ -20,8 +20,9 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use crate::connect::eyeballs::finished;
 use crate::sys::host::is_local_address;
 
+use super::timing::{Deadlines, Sample, Timing};
 use super::{
-    HostReport, PortReport, PortSet, Progress, Reason, ScanError, ScanOptions, ScanReport,
+    Echo, HostReport, PortReport, PortSet, Progress, Reason, ScanError, ScanOptions, ScanReport,
     raise_open_file_limit,
 };
 
@@ -33,8 +34,8 @@ const PROGRESS_BATCH: u64 = 256;
 const MAX_LOCAL_TRIES: u8 = 20;
 /// Retries of a silent port in the second pass, once loss has been seen.
 const LOSS_RETRIES: u8 = 3;
-/// Round-trip samples needed before the timeout follows them.
-const MIN_SAMPLES: u32 = 4;
+/// Round trips a worker measures before handing them to the shared estimate (a lock each time).
+const SAMPLE_BATCH: usize = 64;
 /// The longest a worker sleeps or waits on epoll before looking whether it was cancelled.
 const CANCEL_CHECK: Duration = Duration::from_millis(50);
 
@@ -67,6 +68,11 @@ impl Work<'_> {
             .map_or(position, |order| order[position])
     }
 
+    /// The host (its index in `hosts`) of a probe.
+    fn host(&self, index: usize) -> usize {
+        index / self.ports.len()
+    }
+
     fn addr(&self, index: usize) -> SocketAddr {
         let ports = self.ports.len();
         SocketAddr::new(self.hosts[index / ports], self.ports[index % ports])
@@ -92,7 +98,10 @@ pub fn run(
     // for everything else, even when a long run of filtered ports comes first in port order.
     // On this host every answer is there at once, and port order is kinder to the kernel's
     // port tables.
-    let order = (!hosts.iter().all(|ip| is_local_address(*ip))).then(|| {
+    let remote: Vec<usize> = (0..hosts.len())
+        .filter(|h| !is_local_address(hosts[*h]))
+        .collect();
+    let order = (!remote.is_empty()).then(|| {
         let mut order: Vec<usize> = (0..total).collect();
         order.shuffle(&mut rand::rng());
         order
@@ -111,7 +120,26 @@ pub fn run(
 
     let mut reasons: Vec<Option<Reason>> = vec![None; total];
     let mut stats = Stats::default();
-    let loss_seen = pass(&work, options, concurrency, &mut reasons, &mut stats)?;
+    // One estimate per host for the whole scan: a second pass starts from what the first learned.
+    let timing = Timing::new(hosts.len(), options.min_timeout, options.timeout);
+    let stop = AtomicBool::new(false);
+    let loss_seen = std::thread::scope(|scope| {
+        if options.echo == Echo::Seed && !remote.is_empty() {
+            // Beside the workers, not before them: the first probes go out at once, and their
+            // deadlines move when the replies come in.
+            scope.spawn(|| super::echo::seed(hosts, &remote, &timing, options.timeout, &stop));
+        }
+        let loss_seen = pass(
+            &work,
+            options,
+            &timing,
+            concurrency,
+            &mut reasons,
+            &mut stats,
+        );
+        stop.store(true, Ordering::Relaxed);
+        loss_seen
+    })?;
 
     // Some answers came only on a retry: packets are being lost, so a port without an answer may
     // be an open port whose SYN-ACK was lost twice. Ask those ports again, harder.
@@ -128,7 +156,14 @@ pub fn run(
             retries: LOSS_RETRIES,
             ..options.clone()
         };
-        pass(&work, &harder, concurrency, &mut reasons, &mut stats)?;
+        pass(
+            &work,
+            &harder,
+            &timing,
+            concurrency,
+            &mut reasons,
+            &mut stats,
+        )?;
     }
 
     // A cancelled scan leaves ports it never finished: they are left out, not called filtered.
@@ -183,6 +218,7 @@ struct Stats {
 fn pass(
     work: &Work<'_>,
     options: &ScanOptions,
+    timing: &Timing,
     concurrency: usize,
     reasons: &mut [Option<Reason>],
     stats: &mut Stats,
@@ -198,11 +234,12 @@ fn pass(
         .filter(|r| *r > 0)
         .map(|rate| Duration::from_secs_f64(workers as f64 / f64::from(rate)));
 
-    let outcomes: Vec<io::Result<Worker>> = std::thread::scope(|scope| {
+    let outcomes: Vec<io::Result<Worker<'_>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(move || {
-                    let mut worker = Worker::new(options, per_worker, interval)?;
+                    let mut worker =
+                        Worker::new(options, timing, work.hosts.len(), per_worker, interval)?;
                     worker.run(work)?;
                     Ok(worker)
                 })
@@ -248,51 +285,28 @@ struct Flight {
     generation: u32,
 }
 
-/// RFC 6298's round-trip estimator.
-#[derive(Default)]
-struct Rtt {
-    srtt: f64,
-    rttvar: f64,
-    samples: u32,
-}
-
-impl Rtt {
-    fn sample(&mut self, rtt: Duration) {
-        let r = rtt.as_secs_f64();
-        if self.samples == 0 {
-            self.srtt = r;
-            self.rttvar = r / 2.0;
-        } else {
-            self.rttvar = 0.75 * self.rttvar + 0.25 * (self.srtt - r).abs();
-            self.srtt = 0.875 * self.srtt + 0.125 * r;
-        }
-        self.samples = self.samples.saturating_add(1);
-    }
-
-    fn timeout(&self, floor: Duration, ceiling: Duration) -> Duration {
-        if self.samples < MIN_SAMPLES {
-            return ceiling;
-        }
-        Duration::from_secs_f64(self.srtt + 4.0 * self.rttvar).clamp(floor, ceiling)
-    }
-}
-
-struct Worker {
+struct Worker<'a> {
     poll: Poll,
     events: Events,
     slots: Vec<Option<Flight>>,
     free: Vec<usize>,
     generation: u32,
-    deadlines: BinaryHeap<Reverse<(Instant, usize, u32)>>,
+    /// The timeouts, shared with the other workers.
+    timing: &'a Timing,
+    /// The probes in flight, by host, oldest first.
+    deadlines: Deadlines,
+    /// The earliest deadline of a probe in flight, as the timeouts were when last looked at.
+    next_deadline: Option<Instant>,
+    /// Probes `deadlines` found late, to finish.
+    expired: Vec<(usize, u32)>,
+    /// Round trips not yet handed to `timing`.
+    samples: Vec<Sample>,
     retry: VecDeque<Probe>,
     chunk: Range<usize>,
     in_flight: usize,
     cap: usize,
     interval: Option<Duration>,
     next_start: Instant,
-    rtt: Rtt,
-    floor: Duration,
-    ceiling: Duration,
     retries: u8,
     unreported: u64,
     results: Vec<(usize, Reason)>,
@@ -315,24 +329,31 @@ enum Step {
     Pending(mio::net::TcpStream),
 }
 
-impl Worker {
-    fn new(options: &ScanOptions, cap: usize, interval: Option<Duration>) -> io::Result<Self> {
+impl<'a> Worker<'a> {
+    fn new(
+        options: &ScanOptions,
+        timing: &'a Timing,
+        hosts: usize,
+        cap: usize,
+        interval: Option<Duration>,
+    ) -> io::Result<Self> {
         Ok(Self {
             poll: Poll::new()?,
             events: Events::with_capacity(1024),
             slots: Vec::new(),
             free: Vec::new(),
             generation: 0,
-            deadlines: BinaryHeap::new(),
+            timing,
+            deadlines: Deadlines::new(hosts),
+            next_deadline: None,
+            expired: Vec::new(),
+            samples: Vec::new(),
             retry: VecDeque::new(),
             chunk: 0..0,
             in_flight: 0,
             cap,
             interval,
             next_start: Instant::now(),
-            rtt: Rtt::default(),
-            floor: options.min_timeout.min(options.timeout),
-            ceiling: options.timeout,
             retries: options.retries,
             unreported: 0,
             results: Vec::new(),
@@ -361,12 +382,11 @@ impl Worker {
                 continue;
             }
             let now = Instant::now();
+            // Another worker's answers may shorten the timeouts meanwhile: looked at again
+            // within `CANCEL_CHECK` at the latest.
             let mut wait = self
-                .deadlines
-                .peek()
-                .map_or(self.ceiling, |Reverse((at, _, _))| {
-                    at.saturating_duration_since(now)
-                });
+                .next_deadline
+                .map_or(CANCEL_CHECK, |at| at.saturating_duration_since(now));
             if self.interval.is_some() && self.has_work() {
                 wait = wait.min(self.next_start.saturating_duration_since(now));
             }
@@ -382,8 +402,10 @@ impl Worker {
             for slot in ready {
                 self.answer(work, slot);
             }
+            self.flush();
             self.expire(work);
         }
+        self.flush();
         work.progress
             .done
             .fetch_add(self.unreported, Ordering::Relaxed);
@@ -443,7 +465,11 @@ impl Worker {
         match step {
             Step::Done(reason) => {
                 if matches!(reason, Reason::SynAck | Reason::ConnRefused) {
-                    self.rtt.sample(started.elapsed());
+                    self.samples
+                        .push((work.host(probe.index), started.elapsed()));
+                    if self.samples.len() >= SAMPLE_BATCH {
+                        self.flush();
+                    }
                     self.loss_seen |= probe.silent > 0;
                 }
                 self.record(work, probe.index, reason);
@@ -494,9 +520,10 @@ impl Worker {
                     return;
                 }
                 self.generation = self.generation.wrapping_add(1);
-                let deadline = started + self.rtt.timeout(self.floor, self.ceiling);
-                self.deadlines
-                    .push(Reverse((deadline, slot, self.generation)));
+                let host = work.host(probe.index);
+                self.deadlines.push(host, started, (slot, self.generation));
+                let deadline = started + self.timing.timeout(host);
+                self.next_deadline = Some(self.next_deadline.map_or(deadline, |d| d.min(deadline)));
                 self.slots[slot] = Some(Flight {
                     probe,
                     stream,
@@ -597,23 +624,32 @@ impl Worker {
         Some(flight)
     }
 
+    /// Hands the round trips measured so far to the shared estimate.
+    fn flush(&mut self) {
+        self.timing.record(&self.samples);
+        self.samples.clear();
+    }
+
     /// Probes whose time is up get no answer.
     fn expire(&mut self, work: &Work<'_>) {
-        let now = Instant::now();
-        while let Some(Reverse((at, slot, generation))) = self.deadlines.peek().copied() {
-            if at > now {
-                break;
-            }
-            self.deadlines.pop();
-            let current = self.slots[slot]
-                .as_ref()
-                .is_some_and(|f| f.generation == generation);
-            if current {
-                if let Some(flight) = self.take(slot) {
-                    self.finish(work, flight, Step::Silent);
-                }
+        let slots = &self.slots;
+        self.next_deadline = self.deadlines.expire(
+            Instant::now(),
+            self.timing,
+            |(slot, generation)| {
+                slots[slot]
+                    .as_ref()
+                    .is_some_and(|f| f.generation == generation)
+            },
+            &mut self.expired,
+        );
+        let mut expired = std::mem::take(&mut self.expired);
+        for (slot, _) in expired.drain(..) {
+            if let Some(flight) = self.take(slot) {
+                self.finish(work, flight, Step::Silent);
             }
         }
+        self.expired = expired;
     }
 }
 
@@ -681,24 +717,5 @@ mod tests {
         assert_eq!(reason(libc::EACCES), Some(Reason::AdminProhibited));
         assert_eq!(reason(libc::EADDRNOTAVAIL), None);
         assert_eq!(reason(libc::ETIMEDOUT), None);
-    }
-
-    #[test]
-    fn the_timeout_follows_the_round_trip_between_floor_and_ceiling() {
-        let (floor, ceiling) = (Duration::from_millis(100), Duration::from_secs(1));
-        let mut rtt = Rtt::default();
-        assert_eq!(rtt.timeout(floor, ceiling), ceiling, "no samples yet");
-        for _ in 0..10 {
-            rtt.sample(Duration::from_micros(50));
-        }
-        assert_eq!(rtt.timeout(floor, ceiling), floor);
-        for _ in 0..10 {
-            rtt.sample(Duration::from_millis(200));
-        }
-        let timeout = rtt.timeout(floor, ceiling);
-        assert!(
-            timeout > Duration::from_millis(200) && timeout <= ceiling,
-            "{timeout:?}"
-        );
     }
 }

@@ -16,11 +16,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod echo;
 mod engine;
 mod limits;
 mod owners;
 pub mod ports;
 pub mod targets;
+mod timing;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,7 +34,11 @@ use crate::connect::as_millis;
 pub use limits::{OpenFileLimit, raise_open_file_limit};
 pub use owners::{PortOwners, Process};
 pub use ports::{PortSet, PortSetError};
-pub use targets::{Family, HostSpec, HostSpecError};
+pub use targets::{Family, HostSpec, HostSpecError, MAX_ADDRESSES};
+
+/// The most probes (addresses × ports) a scan takes: every port of a /24. Each probe's state is
+/// kept until the end (a few bytes each, and its report).
+pub const MAX_PROBES: usize = 1 << 24;
 
 /// A port's state, as nmap names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -141,6 +147,20 @@ pub struct ScanOptions {
     pub retries: u8,
     /// Worker threads; `None`: one per core.
     pub workers: Option<usize>,
+    /// Whether remote hosts are pinged as the scan starts, to learn their round trip.
+    pub echo: Echo,
+}
+
+/// Whether a scan pings its remote hosts as it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Echo {
+    /// One ICMP echo to each host not on this host (through a ping socket, or a raw one as root);
+    /// a reply's round trip seeds the host's timeout, so a host whose every port is dropped is
+    /// not waited on for the full `timeout`. No reply, or no ICMP socket: nothing is learnt.
+    #[default]
+    Seed,
+    /// No ICMP at all: the timeout learns from the ports' answers only (nmap's `-Pn`).
+    Off,
 }
 
 impl Default for ScanOptions {
@@ -152,6 +172,7 @@ impl Default for ScanOptions {
             min_timeout: Duration::from_millis(100),
             retries: 1,
             workers: None,
+            echo: Echo::Seed,
         }
     }
 }
@@ -166,6 +187,17 @@ pub enum ScanError {
     /// Nothing to scan.
     #[error("nothing to scan: no addresses or no ports")]
     Empty,
+    /// More probes than [`MAX_PROBES`].
+    #[error(
+        "{addresses} addresses of {ports} ports is more than the {MAX_PROBES} probes a scan takes: \
+         scan fewer ports or fewer addresses at a time"
+    )]
+    TooLarge {
+        /// How many addresses were given.
+        addresses: usize,
+        /// How many ports each.
+        ports: usize,
+    },
 }
 
 impl From<std::io::Error> for ScanError {
@@ -227,12 +259,43 @@ pub fn scan_with(
     if hosts.is_empty() || ports.is_empty() {
         return Err(ScanError::Empty);
     }
+    check_size(hosts.len(), ports.len())?;
     engine::run(hosts, ports, options, progress, on_port)
+}
+
+/// Whether a scan of `addresses` × `ports` is one [`scan`] takes ([`MAX_PROBES`] at most), to
+/// say so before resolving names or starting anything.
+pub fn check_size(addresses: usize, ports: usize) -> Result<(), ScanError> {
+    if addresses.saturating_mul(ports) > MAX_PROBES {
+        return Err(ScanError::TooLarge { addresses, ports });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_port_of_a_slash_24_is_the_largest_scan() {
+        assert!(check_size(256, 65_535).is_ok());
+        let err = check_size(257, 65_535).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("257 addresses of 65535 ports is more than"),
+            "{err}"
+        );
+        let err = scan(
+            &vec![IpAddr::from([127, 0, 0, 1]); 300],
+            &PortSet::all(),
+            &ScanOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ScanError::TooLarge { addresses: 300, .. }),
+            "{err}"
+        );
+    }
 
     #[test]
     fn a_setup_error_says_the_os_error_once() {

@@ -23,6 +23,36 @@ pub fn holders_of(ip: IpAddr) -> Vec<Other> {
         .collect()
 }
 
+/// An address of our own namespace in that family that is neither loopback nor link-local
+/// (the one a published port is reached at from this host), if it has one.
+pub fn own_beside_loopback(v4: bool) -> Option<IpAddr> {
+    let file = if v4 { "fib_trie" } else { "if_inet6" };
+    let text = std::fs::read_to_string(format!("/proc/thread-self/net/{file}")).ok()?;
+    beside_loopback(&text, v4)
+}
+
+/// The same for another namespace of this host: where it is reached from ours.
+pub fn of_namespace_beside_loopback(ns: &Other, v4: bool) -> Option<IpAddr> {
+    let file = if v4 { "fib_trie" } else { "if_inet6" };
+    beside_loopback(&netns::read_net_file(ns, file).ok()?, v4)
+}
+
+/// The first address of `fib_trie` (IPv4) or `if_inet6` text that is neither loopback nor
+/// link-local.
+fn beside_loopback(text: &str, v4: bool) -> Option<IpAddr> {
+    if v4 {
+        fib_trie_locals(text)
+            .into_iter()
+            .find(|(ip, length)| *length == 32 && !ip.is_loopback() && !ip.is_link_local())
+            .map(|(ip, _)| IpAddr::V4(ip))
+    } else {
+        if_inet6_addresses(text)
+            .into_iter()
+            .find(|ip| !ip.is_loopback() && !ip.is_unicast_link_local())
+            .map(IpAddr::V6)
+    }
+}
+
 /// Whether the text of `fib_trie` (IPv4) or `if_inet6` (IPv6) holds `ip` as a local address.
 pub fn holds(text: &str, ip: IpAddr) -> bool {
     match ip {
@@ -116,6 +146,9 @@ garbage
         assert!(holds(IF_INET6, ip("fe80::fc:ff:fe00:1")));
         assert!(!holds(IF_INET6, ip("fd00::3")));
         assert!(!holds("", ip("10.0.0.1")));
+        assert_eq!(beside_loopback(FIB_TRIE, true), Some(ip("10.77.0.2")));
+        assert_eq!(beside_loopback(IF_INET6, false), Some(ip("fd00::2")));
+        assert_eq!(beside_loopback("", true), None);
     }
 
     #[test]

@@ -86,13 +86,21 @@ pub enum Neighbour {
 /// The neighbour table's word on an address, if it has an entry: `/proc/net/arp` for IPv4,
 /// `ip -6 neigh show ADDRESS` for IPv6 (the kernel has no `/proc` file for it).
 pub fn neighbour(ip: IpAddr) -> Option<Neighbour> {
+    neighbour_on(ip, None)
+}
+
+/// [`neighbour`] on one interface, when known: an IPv6 gateway is often link-local (`fe80::1`),
+/// an address every link may have.
+pub fn neighbour_on(ip: IpAddr, dev: Option<&str>) -> Option<Neighbour> {
     match ip {
         IpAddr::V4(_) => parse_arp(&fs::read_to_string("/proc/net/arp").ok()?, ip),
         IpAddr::V6(_) => {
-            let output = std::process::Command::new("ip")
-                .args(["-6", "neigh", "show", &ip.to_string()])
-                .output()
-                .ok()?;
+            let ip = ip.to_string();
+            let mut args = vec!["-6", "neigh", "show", &ip];
+            if let Some(dev) = dev {
+                args.extend(["dev", dev]);
+            }
+            let output = std::process::Command::new("ip").args(args).output().ok()?;
             parse_ip_neigh(&String::from_utf8_lossy(&output.stdout))
         }
     }

@@ -1,17 +1,28 @@
-//! This host's routes to an address: the kernel's own lookup, and the route that rejects.
+//! This host's routes to an address: the kernel's own lookup, the route that rejects, and the
+//! interface a packet leaves by.
 //!
 //! A connected UDP socket makes the kernel look the route up without sending anything; the
 //! lookup fails with the errno a route of type `unreachable` (`EHOSTUNREACH`), `prohibit`
 //! (`EACCES`) or `blackhole` (`EINVAL`) gives, the same a TCP connect gets. Such an error was
 //! made by this host, not by the network. Which route it was comes from
 //! `ip -j route show table all` (the longest prefix of a rejecting type that holds the address).
+//!
+//! The interface, for the firewall's `oifname` and `iifname` matches, comes from the main
+//! routing table (`/proc/net/route`, `/proc/net/ipv6_route`), longest prefix first. Policy
+//! routing is not followed; an address of this host leaves by `lo`.
+//!
+//! The gateway a packet goes through comes from the kernel's own lookup, `ip -j route get`
+//! (policy routing included; nothing is sent): a gateway that does not answer neighbour
+//! discovery fails every connect through it with this host's own `EHOSTUNREACH`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::Command;
 
 use serde::Serialize;
 use serde_json::Value;
 use socket2::{Domain, Socket, Type};
+
+use super::firewall::Interface;
 
 /// What the kernel's route lookup for an address says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +190,149 @@ fn prefix_holding(destination: &str, ip: IpAddr) -> Option<u32> {
     holds.then_some(length)
 }
 
+/// The gateway this host sends packets for `ip` to, with the interface it is on; `None` when
+/// `ip` is on a link of this host (it is its own next hop) or the lookup could not be made.
+pub fn gateway_to(ip: IpAddr) -> Option<Gateway> {
+    let family = if ip.is_ipv4() { "-4" } else { "-6" };
+    let output = Command::new("ip")
+        .args([family, "-j", "route", "get", &ip.to_string()])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())?;
+    gateway_in(&serde_json::from_slice(&output.stdout).ok()?)
+}
+
+/// A gateway: the next hop of a route that does not end on a link of this host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gateway {
+    /// Its address (for IPv6 often link-local: `fe80::1`).
+    pub address: IpAddr,
+    /// The interface it is reached by.
+    pub dev: Option<String>,
+}
+
+/// The gateway in `ip -j route get` output (`[{"dst":...,"gateway":"10.0.0.1","dev":"eth0"}]`).
+pub fn gateway_in(routes: &Value) -> Option<Gateway> {
+    let route = routes.as_array()?.first()?;
+    Some(Gateway {
+        address: route["gateway"].as_str()?.parse().ok()?,
+        dev: route["dev"].as_str().map(str::to_owned),
+    })
+}
+
+const RTF_UP: u32 = 0x1;
+const RTF_REJECT: u32 = 0x200;
+
+/// The interface a packet to `dst` leaves by: `lo` for an address of this host, else the main
+/// table's route; [`Interface::NotLoopback`] when no route names one.
+pub fn interface_to(dst: IpAddr, local: bool) -> Interface {
+    if local {
+        return Interface::Named("lo".to_owned());
+    }
+    let found = match dst {
+        IpAddr::V4(ip) => std::fs::read_to_string("/proc/net/route")
+            .ok()
+            .and_then(|text| via_v4(&text, ip)),
+        IpAddr::V6(ip) => std::fs::read_to_string("/proc/net/ipv6_route")
+            .ok()
+            .and_then(|text| via_v6(&text, ip)),
+    };
+    found.map_or(Interface::NotLoopback, Interface::Named)
+}
+
+/// The interface of the longest matching route of `/proc/net/route` (lowest metric on a tie).
+pub fn via_v4(table: &str, ip: Ipv4Addr) -> Option<String> {
+    let mut best: Option<(u32, u32, &str)> = None;
+    for line in table.lines().skip(1) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [
+            iface,
+            dest,
+            _gateway,
+            flags,
+            _refcnt,
+            _use,
+            metric,
+            mask,
+            ..,
+        ] = fields.as_slice()
+        else {
+            continue;
+        };
+        let hex = |h: &str| u32::from_str_radix(h, 16).ok();
+        let (Some(dest), Some(flags), Some(metric), Some(mask)) =
+            (hex(dest), hex(flags), metric.parse::<u32>().ok(), hex(mask))
+        else {
+            continue;
+        };
+        // The kernel prints the addresses' bytes as a host-order number.
+        let (dest, mask) = (u32::from_be(dest), u32::from_be(mask));
+        if flags & RTF_UP == 0 || u32::from(ip) & mask != dest & mask {
+            continue;
+        }
+        let len = mask.leading_ones();
+        keep_better(&mut best, len, metric, flags, iface);
+    }
+    best.map(|(_, _, iface)| iface.to_owned())
+        .filter(|iface| !iface.is_empty() && iface != "*")
+}
+
+/// Keeps the route that is more specific (then of lower metric) than `best`; a rejecting
+/// route names no interface.
+fn keep_better<'a>(
+    best: &mut Option<(u32, u32, &'a str)>,
+    len: u32,
+    metric: u32,
+    flags: u32,
+    iface: &'a str,
+) {
+    if best.is_none_or(|(l, m, _)| len > l || (len == l && metric < m)) {
+        *best = Some((
+            len,
+            metric,
+            if flags & RTF_REJECT != 0 { "" } else { iface },
+        ));
+    }
+}
+
+/// The interface of the longest matching route of `/proc/net/ipv6_route`.
+pub fn via_v6(table: &str, ip: Ipv6Addr) -> Option<String> {
+    let mut best: Option<(u32, u32, &str)> = None;
+    for line in table.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [
+            dest,
+            len,
+            _src,
+            _src_len,
+            _next,
+            metric,
+            _refcnt,
+            _use,
+            flags,
+            iface,
+        ] = fields.as_slice()
+        else {
+            continue;
+        };
+        let (Ok(dest), Ok(len), Ok(metric), Ok(flags)) = (
+            u128::from_str_radix(dest, 16),
+            u32::from_str_radix(len, 16),
+            u32::from_str_radix(metric, 16),
+            u32::from_str_radix(flags, 16),
+        ) else {
+            continue;
+        };
+        let mask = u128::MAX.checked_shl(128 - len.min(128)).unwrap_or(0);
+        if flags & RTF_UP == 0 || u128::from(ip) & mask != dest & mask {
+            continue;
+        }
+        keep_better(&mut best, len, metric, flags, iface);
+    }
+    best.map(|(_, _, iface)| iface.to_owned())
+        .filter(|iface| !iface.is_empty() && iface != "lo")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +402,29 @@ mod tests {
         assert_eq!(prefix_holding("10.0.0.0/99", ip("10.0.0.1")), None);
         assert_eq!(prefix_holding("garbage", ip("10.0.0.1")), None);
         assert_eq!(prefix_holding("fd00::/8", ip("fd12::1")), Some(8));
+    }
+
+    #[test]
+    fn the_gateway_of_a_route_lookup() {
+        let routed = serde_json::json!([{"dst": "10.199.60.1", "gateway": "10.77.0.254",
+            "dev": "eth0", "prefsrc": "10.77.0.1", "flags": [], "uid": 0, "cache": []}]);
+        assert_eq!(
+            gateway_in(&routed),
+            Some(Gateway {
+                address: "10.77.0.254".parse().unwrap(),
+                dev: Some("eth0".to_owned())
+            })
+        );
+        let six = serde_json::json!([{"dst": "2001:db8::1", "gateway": "fe80::1", "dev": "wlan0"}]);
+        assert_eq!(
+            gateway_in(&six).map(|g| g.address),
+            Some("fe80::1".parse().unwrap())
+        );
+        // On a link of this host: no gateway.
+        let on_link =
+            serde_json::json!([{"dst": "10.77.0.2", "dev": "eth0", "prefsrc": "10.77.0.1"}]);
+        assert_eq!(gateway_in(&on_link), None);
+        assert_eq!(gateway_in(&serde_json::json!([])), None);
     }
 
     #[test]

@@ -36,9 +36,7 @@ pub fn tcp_listeners_on(port: u16) -> io::Result<Vec<Listener>> {
 }
 
 fn query(port: Option<u16>) -> io::Result<Vec<Listener>> {
-    let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
-    socket.bind_auto()?;
-    socket.connect(&SocketAddr::new(0, 0))?;
+    let socket = open()?;
     let mut listeners = dump(&socket, AF_INET, port)?;
     listeners.extend(dump(&socket, AF_INET6, port)?);
     Ok(listeners)
@@ -75,9 +73,7 @@ pub fn is_accepted(
     client: std::net::SocketAddr,
     server: std::net::SocketAddr,
 ) -> io::Result<Option<bool>> {
-    let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
-    socket.bind_auto()?;
-    socket.connect(&SocketAddr::new(0, 0))?;
+    let socket = open()?;
     let family = if server.is_ipv4() { AF_INET } else { AF_INET6 };
     let request = InetRequest {
         family,
@@ -105,18 +101,43 @@ pub fn is_accepted(
     }
 }
 
-/// Sends one request and reads every answer until the end of the dump (or the one answer).
+/// Sends one inet request and reads its answers.
 fn ask(socket: &Socket, request: InetRequest, flags: u16) -> io::Result<Vec<InetResponse>> {
+    let answers = exchange(socket, SockDiagMessage::InetRequest(request), flags)?;
+    Ok(answers
+        .into_iter()
+        .filter_map(|answer| match answer {
+            SockDiagMessage::InetResponse(response) => Some(*response),
+            _ => None,
+        })
+        .collect())
+}
+
+/// A netlink socket for `sock_diag` requests, in the calling thread's namespace.
+pub(super) fn open() -> io::Result<Socket> {
+    let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
+    socket.bind_auto()?;
+    socket.connect(&SocketAddr::new(0, 0))?;
+    Ok(socket)
+}
+
+/// Sends one request and reads every answer until the end of the dump (or the one answer, when
+/// `flags` asks for no dump).
+pub(super) fn exchange(
+    socket: &Socket,
+    request: SockDiagMessage,
+    flags: u16,
+) -> io::Result<Vec<SockDiagMessage>> {
     let mut header = NetlinkHeader::default();
     header.flags = flags;
-    let mut request = NetlinkMessage::new(header, SockDiagMessage::InetRequest(request).into());
+    let mut request = NetlinkMessage::new(header, request.into());
     request.finalize();
     let mut buf = vec![0; request.buffer_len()];
     request.serialize(&mut buf);
     socket.send(&buf, 0)?;
 
     let dump = flags & NLM_F_DUMP != 0;
-    let mut responses = Vec::new();
+    let mut answers = Vec::new();
     loop {
         let (data, _) = socket.recv_from_full()?;
         let mut offset = 0;
@@ -125,13 +146,13 @@ fn ask(socket: &Socket, request: InetRequest, flags: u16) -> io::Result<Vec<Inet
                 .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err.to_string()))?;
             let length = message.header.length as usize;
             match message.payload {
-                NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
-                    responses.push(*response);
+                NetlinkPayload::InnerMessage(answer) => {
+                    answers.push(answer);
                     if !dump {
-                        return Ok(responses);
+                        return Ok(answers);
                     }
                 }
-                NetlinkPayload::Done(_) => return Ok(responses),
+                NetlinkPayload::Done(_) => return Ok(answers),
                 NetlinkPayload::Error(err) => {
                     return Err(err.code.map_or_else(
                         || io::Error::other("sock_diag failed"),

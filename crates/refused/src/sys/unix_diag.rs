@@ -12,13 +12,12 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use netlink_packet_core::{
-    Emitable, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
-};
+use netlink_packet_core::{Emitable, NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_packet_sock_diag::SockDiagMessage;
+
+use super::sock_diag;
 use netlink_packet_sock_diag::unix::nlas::{Nla, UnixDiagName, Vfs};
 use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags, UnixRequest, UnixResponse};
-use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 
 /// Which file: device and inode, as `stat` gives them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,54 +80,21 @@ impl BoundListener {
 
 /// The listening unix sockets of this network namespace.
 pub fn unix_listeners() -> io::Result<Vec<BoundListener>> {
-    let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
-    socket.bind_auto()?;
-    socket.connect(&SocketAddr::new(0, 0))?;
-
-    let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-    let mut request = NetlinkMessage::new(
-        header,
-        SockDiagMessage::UnixRequest(UnixRequest {
-            state_flags: StateFlags::LISTEN,
-            inode: 0,
-            show_flags: ShowFlags::NAME | ShowFlags::VFS,
-            cookie: [0; 8],
+    let socket = sock_diag::open()?;
+    let request = SockDiagMessage::UnixRequest(UnixRequest {
+        state_flags: StateFlags::LISTEN,
+        inode: 0,
+        show_flags: ShowFlags::NAME | ShowFlags::VFS,
+        cookie: [0; 8],
+    });
+    let answers = sock_diag::exchange(&socket, request, NLM_F_REQUEST | NLM_F_DUMP)?;
+    Ok(answers
+        .iter()
+        .filter_map(|answer| match answer {
+            SockDiagMessage::UnixResponse(response) => Some(listener(response)),
+            _ => None,
         })
-        .into(),
-    );
-    request.finalize();
-    let mut buf = vec![0; request.buffer_len()];
-    request.serialize(&mut buf);
-    socket.send(&buf, 0)?;
-
-    let mut listeners = Vec::new();
-    loop {
-        let (data, _) = socket.recv_from_full()?;
-        let mut offset = 0;
-        while offset < data.len() {
-            let message = NetlinkMessage::<SockDiagMessage>::deserialize(&data[offset..])
-                .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err.to_string()))?;
-            let length = message.header.length as usize;
-            match message.payload {
-                NetlinkPayload::InnerMessage(SockDiagMessage::UnixResponse(response)) => {
-                    listeners.push(listener(&response));
-                }
-                NetlinkPayload::Done(_) => return Ok(listeners),
-                NetlinkPayload::Error(err) => {
-                    return Err(err.code.map_or_else(
-                        || io::Error::other("sock_diag failed"),
-                        |code| io::Error::from_raw_os_error(-code.get()),
-                    ));
-                }
-                _ => {}
-            }
-            if length == 0 {
-                break;
-            }
-            offset += length;
-        }
-    }
+        .collect())
 }
 
 fn listener(response: &UnixResponse) -> BoundListener {

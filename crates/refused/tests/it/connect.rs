@@ -280,3 +280,43 @@ fn connect_futures_can_be_spawned_on_a_multi_threaded_runtime() {
     assert_send(&dialer.dial(&target));
     assert_send(&refused::connect("127.0.0.1:1"));
 }
+
+#[tokio::test]
+async fn a_pinned_target_goes_to_its_addresses_only_for_connect_probe_and_diagnose() {
+    // `name.invalid` never resolves: only the pinned addresses can make these work.
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let open = listener.local_addr().unwrap();
+    let target: refused::Target = format!("name.invalid:{}", open.port()).parse().unwrap();
+    let pinned = target.clone().pin(vec![open]);
+    assert_eq!(pinned.pinned(), Some(&[open][..]));
+    assert_eq!(pinned.to_string(), target.to_string());
+    let connected = Dialer::new().dial(&pinned).await.unwrap();
+    assert_eq!(connected.stream.peer_addr().unwrap(), open);
+    let report = refused::probe::probe(
+        &pinned,
+        &refused::probe::ProbeOptions::default(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(report.readiness.is_ready(), "{}", report.readiness);
+
+    let closed = RefusedPort::v4().unwrap();
+    let target: refused::Target = format!("name.invalid:{}", closed.port()).parse().unwrap();
+    let diagnosis = refused::diagnose::diagnose(
+        &target.pin(vec![closed.addr()]),
+        &refused::diagnose::Options::default(),
+    )
+    .await
+    .unwrap();
+    let tried: Vec<String> = diagnosis
+        .attempts
+        .iter()
+        .map(|a| a.address.to_string())
+        .collect();
+    assert_eq!(tried, [closed.addr().to_string()]);
+    assert!(
+        !diagnosis.cause.as_label().starts_with("dns-"),
+        "{}",
+        diagnosis.cause.as_label()
+    );
+}

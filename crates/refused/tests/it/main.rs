@@ -3,3 +3,5 @@
 mod connect;
 mod probe;
 mod scan;
+#[cfg(feature = "serve")]
+mod serve;

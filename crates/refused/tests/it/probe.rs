@@ -63,14 +63,14 @@ async fn probe_text(target: &str, options: &ProbeOptions) -> Readiness {
 }
 
 /// Waits (with the library's own `wait`) for a freshly started server.
-async fn ready(target: &str) -> Readiness {
+pub async fn ready(target: &str) -> Readiness {
     let target: Target = target.parse().unwrap();
     let options = WaitOptions {
         timeout: Some(Duration::from_secs(30)),
         ..WaitOptions::default()
     };
     let result = wait(std::slice::from_ref(&target), &options, |_| {}).await;
-    let last = result.targets[0].1.clone().unwrap();
+    let last = result.targets[0].last.clone().unwrap();
     assert!(result.satisfied, "{target}: {}", last.readiness);
     last.readiness
 }
@@ -230,19 +230,19 @@ async fn hostile_servers_cannot_hang_a_probe_or_fill_its_memory() {
     }
 }
 
-mod tls {
+pub mod tls {
     use super::*;
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-    struct Pki {
-        ca_pem: String,
+    pub struct Pki {
+        pub ca_pem: String,
         chain: Vec<CertificateDer<'static>>,
         key: Vec<u8>,
     }
 
     /// A CA and a server certificate for `localhost` and 127.0.0.1, valid from `from` to `to`.
-    fn pki(from: (i32, u8, u8), to: (i32, u8, u8)) -> Pki {
+    pub fn pki(from: (i32, u8, u8), to: (i32, u8, u8)) -> Pki {
         let ca_key = KeyPair::generate().unwrap();
         let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -262,7 +262,7 @@ mod tls {
     }
 
     /// A TLS server (rustls) that completes handshakes and answers HTTP 200.
-    async fn serve(pki: &Pki) -> SocketAddr {
+    pub async fn serve(pki: &Pki) -> SocketAddr {
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -346,7 +346,7 @@ mod tls {
     }
 
     /// A CA file for one test, removed afterwards.
-    mod tempfile_path {
+    pub mod tempfile_path {
         use std::path::PathBuf;
         use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -371,4 +371,45 @@ mod tls {
             Guard { path }
         }
     }
+}
+
+#[tokio::test]
+async fn a_proxy_that_closed_once_is_watched_longer_by_wait() {
+    // A proxy that forks per connection closes at a moment that varies: at once the first time
+    // (here in the accepting thread itself, so no scheduling delay can hold it), 40 ms after
+    // the accept the next (past a 10 ms settle, well within the 100 ms a target that closed
+    // once gets). Once a close was seen, `wait` must not take a later lucky probe for ready.
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let proxy = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut first = true;
+        for stream in listener.incoming().flatten() {
+            if std::mem::take(&mut first) {
+                drop(stream);
+            } else {
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(40));
+                    drop(stream);
+                });
+            }
+        }
+    });
+    let target: Target = format!("tcp://{proxy}").parse().unwrap();
+    let options = WaitOptions {
+        timeout: Some(Duration::from_millis(600)),
+        probe: ProbeOptions {
+            settle: Duration::from_millis(10),
+            ..ProbeOptions::default()
+        },
+        ..WaitOptions::default()
+    };
+    let result = wait(std::slice::from_ref(&target), &options, |_| {}).await;
+    assert!(
+        !result.satisfied,
+        "{:?}",
+        result.targets[0]
+            .last
+            .as_ref()
+            .map(|r| r.readiness.to_string())
+    );
 }

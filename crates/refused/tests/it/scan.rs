@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
 use rand::seq::IteratorRandom;
-use refused::scan::{PortSet, PortState, Reason, ScanOptions, ScanReport, scan};
+use refused::scan::{Echo, PortSet, PortState, Reason, ScanOptions, ScanReport, scan};
 use refused_lab::{Lab, ListenSpec, RefusedPort, SERVER_V4, SERVER_V6, Tool};
 
 fn open_ports(report: &ScanReport) -> BTreeSet<u16> {
@@ -214,6 +214,80 @@ fn remote_ports_are_open_closed_or_filtered_with_the_reason() {
                 _ => Reason::ConnRefused,
             };
             assert_eq!(reason_of(&report, *port), expected, "{ip} port {port}");
+        }
+    }
+}
+
+/// The timeouts shrink while probes are in flight (one estimate shared by the workers, seeded by
+/// the hosts' echo replies): no open port may be called filtered for it, on a host that drops all
+/// but a few ports nor on hosts that drop every one, with the echo or without.
+#[test]
+fn filtered_hosts_give_the_exact_open_set() {
+    let Some(lab) = Lab::or_skip_needing("filtered_hosts_give_the_exact_open_set", &[Tool::Nft])
+    else {
+        return;
+    };
+    let listeners = lab
+        .server
+        .run(|| listen_on_random_ports(IpAddr::V4(SERVER_V4), 20000..=20999, 10))
+        .unwrap();
+    let open = ports_of(&listeners);
+    let hosts: Vec<IpAddr> = (100..116)
+        .map(|last| IpAddr::V4(Ipv4Addr::new(10, 77, 0, last)))
+        .collect();
+    for host in &hosts {
+        lab.server
+            .ip(&["addr", "add", &format!("{host}/24"), "dev", "eth0"])
+            .unwrap();
+    }
+    let kept: Vec<String> = open.iter().map(u16::to_string).collect();
+    let drop_all_but_open = format!(
+        "ip daddr {SERVER_V4} tcp dport != {{ {} }} drop",
+        kept.join(", ")
+    );
+    lab.server
+        .filter(
+            "input",
+            &[
+                &drop_all_but_open,
+                "ip daddr 10.77.0.100-10.77.0.115 tcp dport 20000-20999 drop",
+            ],
+        )
+        .unwrap();
+    let ports: PortSet = "20000-20999".parse().unwrap();
+    for echo in [Echo::Seed, Echo::Off] {
+        let options = ScanOptions {
+            echo,
+            ..ScanOptions::default()
+        };
+        let one = lab
+            .client
+            .run(|| scan(&[IpAddr::V4(SERVER_V4)], &ports, &options))
+            .unwrap()
+            .unwrap();
+        assert_eq!(open_ports(&one), open, "{echo:?}");
+        for port in ports.as_slice() {
+            if !open.contains(port) {
+                assert_eq!(
+                    reason_of(&one, *port),
+                    Reason::NoResponse,
+                    "{echo:?} {port}"
+                );
+            }
+        }
+        let many = lab
+            .client
+            .run(|| scan(&hosts, &"20000-20255".parse().unwrap(), &options))
+            .unwrap()
+            .unwrap();
+        assert_eq!(many.hosts.len(), hosts.len());
+        for host in &many.hosts {
+            assert_eq!(host.ports.len(), 256);
+            assert!(
+                host.ports.iter().all(|p| p.reason == Reason::NoResponse),
+                "{echo:?} {}",
+                host.address
+            );
         }
     }
 }

@@ -12,7 +12,6 @@ mod eval;
 mod expr;
 pub mod legacy;
 mod render;
-pub mod route;
 #[cfg(test)]
 mod tests;
 pub mod xt;

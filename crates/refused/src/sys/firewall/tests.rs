@@ -486,19 +486,22 @@ fn routes_name_the_interface() {
               eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
               eth1\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
     assert_eq!(
-        route::via_v4(v4, "192.0.2.7".parse().unwrap()).as_deref(),
+        crate::sys::route::via_v4(v4, "192.0.2.7".parse().unwrap()).as_deref(),
         Some("eth1")
     );
     assert_eq!(
-        route::via_v4(v4, "8.8.8.8".parse().unwrap()).as_deref(),
+        crate::sys::route::via_v4(v4, "8.8.8.8".parse().unwrap()).as_deref(),
         Some("eth0")
     );
     let v6 = "fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth2\n";
     assert_eq!(
-        route::via_v6(v6, "fd00::5".parse().unwrap()).as_deref(),
+        crate::sys::route::via_v6(v6, "fd00::5".parse().unwrap()).as_deref(),
         Some("eth2")
     );
-    assert_eq!(route::via_v6(v6, "fe80::5".parse().unwrap()), None);
+    assert_eq!(
+        crate::sys::route::via_v6(v6, "fe80::5".parse().unwrap()),
+        None
+    );
 }
 
 #[test]

@@ -1,4 +1,6 @@
-//! The cause of a diagnosis: DESIGN.md's vocabulary, one root cause a person must fix.
+//! The cause of a diagnosis: the contract's vocabulary (docs/contract.md), one root cause a
+//! person must fix. `check` and `wait` name a probe's result with it too, where the probe alone
+//! proves the cause.
 
 use std::fmt;
 
@@ -52,7 +54,7 @@ pub enum Cause {
 }
 
 impl Cause {
-    /// Every cause, in DESIGN.md's order.
+    /// Every cause, in the contract's order (docs/contract.md).
     pub const ALL: [Self; 21] = [
         Self::Reachable,
         Self::NotReady,
@@ -77,7 +79,7 @@ impl Cause {
         Self::SocketPermissionDenied,
     ];
 
-    /// The kebab-case label of DESIGN.md.
+    /// The kebab-case label of the contract.
     pub const fn as_label(self) -> &'static str {
         match self {
             Self::Reachable => "reachable",

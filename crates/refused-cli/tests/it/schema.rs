@@ -1,0 +1,666 @@
+//! The JSON contract: real outputs of the built binary (`why`, `check`, `wait`, `scan`, in each
+//! of their shapes) validate against the schemas published in `schemas/`, and the schemas'
+//! vocabularies are the library's own. The lab tests validate what they get through
+//! [`assert_valid`] too, so every cause they reach is checked against the schema.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use refused::diagnose::evidence::{
+    ContainerRuntime, Dnat, Hook, Namespace, NatHook, NatTo, Stops, Tool, Verdict,
+};
+use refused::diagnose::{
+    Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener, Listener, Mode,
+    NameSource, Neighbour, Owner, RejectingRoute, RouteKind, UnixSocketFacts,
+};
+use refused::{Cause, Outcome};
+use refused_lab::{FullQueue, RefusedPort};
+use serde_json::Value;
+
+use crate::common::{assert_exit, refused};
+
+/// The published schemas, one per command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    Why,
+    Check,
+    Wait,
+    Scan,
+}
+
+impl Schema {
+    const ALL: [Self; 4] = [Self::Why, Self::Check, Self::Wait, Self::Scan];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Why => "why",
+            Self::Check => "check",
+            Self::Wait => "wait",
+            Self::Scan => "scan",
+        }
+    }
+
+    fn path(self) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../schemas")
+            .join(format!("{}.json", self.name()))
+    }
+
+    /// The schema file, parsed.
+    fn document(self) -> Value {
+        let path = self.path();
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+    }
+
+    fn validator(self) -> &'static jsonschema::Validator {
+        static VALIDATORS: [OnceLock<jsonschema::Validator>; 4] = [
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+        ];
+        let index = Self::ALL.iter().position(|s| *s == self).unwrap();
+        VALIDATORS[index].get_or_init(|| {
+            jsonschema::validator_for(&self.document())
+                .unwrap_or_else(|err| panic!("schemas/{}.json: {err}", self.name()))
+        })
+    }
+}
+
+/// Asserts that `value` validates against `schema`, and that its numbers are rounded (at most
+/// three decimals: the schema says so with `multipleOf`, checked here on the text as well).
+pub fn assert_valid(schema: Schema, value: &Value) {
+    let errors: Vec<String> = schema
+        .validator()
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not valid against schemas/{}.json:\n  {}\n{value}",
+        schema.name(),
+        errors.join("\n  ")
+    );
+    assert_rounded(value);
+}
+
+/// Every number has at most three decimals (milliseconds to the microsecond).
+fn assert_rounded(value: &Value) {
+    match value {
+        Value::Number(n) => {
+            let text = n.to_string();
+            let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+            assert!(decimals <= 3, "{text} is not rounded");
+        }
+        Value::Array(items) => items.iter().for_each(assert_rounded),
+        Value::Object(map) => map.values().for_each(assert_rounded),
+        _ => {}
+    }
+}
+
+/// Each line of an NDJSON output, parsed.
+fn lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|err| panic!("{err}: {l}")))
+        .collect()
+}
+
+/// Validates every line of an NDJSON output, each with a `kind`; returns them.
+fn valid_lines(schema: Schema, stdout: &[u8]) -> Vec<Value> {
+    let lines = lines(stdout);
+    assert!(!lines.is_empty(), "no output");
+    for line in &lines {
+        assert!(line["kind"].is_string(), "no kind: {line}");
+        assert_valid(schema, line);
+    }
+    lines
+}
+
+/// An HTTP server on loopback that answers every request with `answer`.
+fn http_server(answer: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 2048];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(answer);
+        }
+    });
+    addr
+}
+
+const UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n";
+
+fn temp_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("refused-schema-{}-{name}", std::process::id()))
+}
+
+fn why(target: &str) -> Value {
+    let output = refused()
+        .args(["why", "--json", "--timeout", "2s", target])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "{target}: {err}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert!(report.get("kind").is_none(), "a document has no kind");
+    assert_valid(Schema::Why, &report);
+    report
+}
+
+#[test]
+fn why_documents_match_the_schema() {
+    let open = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let refusing = RefusedPort::v4().unwrap();
+    let queue = FullQueue::v4().unwrap();
+    let unavailable = http_server(UNAVAILABLE);
+    let missing = temp_path("missing.sock");
+    let directory = temp_path("dir");
+    std::fs::create_dir_all(&directory).unwrap();
+    let stale = temp_path("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+
+    let cases = [
+        (open.local_addr().unwrap().to_string(), Some("reachable")),
+        // `no-listener` or `wrong-port`, as this host's listeners have it.
+        (refusing.addr().to_string(), None),
+        (queue.addr().unwrap().to_string(), Some("listen-queue-full")),
+        (format!("http://{unavailable}/"), Some("not-ready")),
+        (
+            format!("unix://{}", missing.display()),
+            Some("socket-missing"),
+        ),
+        (
+            format!("unix://{}", directory.display()),
+            Some("socket-missing"),
+        ),
+        (format!("unix://{}", stale.display()), Some("socket-stale")),
+    ];
+    for (target, cause) in cases {
+        let report = why(&target);
+        if let Some(cause) = cause {
+            assert_eq!(report["cause"], cause, "{report}");
+        }
+    }
+    let _ = std::fs::remove_dir(&directory);
+    let _ = std::fs::remove_file(&stale);
+}
+
+#[test]
+fn check_lines_match_the_schema_and_say_whys_cause_where_the_probe_proves_it() {
+    let open = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let refusing = RefusedPort::v4().unwrap();
+    let unavailable = http_server(UNAVAILABLE);
+    let not_http = http_server(b"SSH-2.0-OpenSSH_9.2\r\n");
+    let missing = temp_path("check-missing.sock");
+    let stale = temp_path("check-stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+
+    let cases = [
+        (open.local_addr().unwrap().to_string(), "up", "reachable"),
+        (refusing.addr().to_string(), "down", "refused"),
+        (format!("http://{unavailable}/"), "down", "not-ready"),
+        (format!("http://{not_http}/"), "down", "not-ready"),
+        (
+            format!("unix://{}", missing.display()),
+            "down",
+            "socket-missing",
+        ),
+        (
+            format!("unix://{}", stale.display()),
+            "down",
+            "socket-stale",
+        ),
+    ];
+    let targets: Vec<&str> = cases.iter().map(|(t, _, _)| t.as_str()).collect();
+    let output = refused()
+        .args(["check", "--json", "--timeout", "2s"])
+        .args(&targets)
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let lines = valid_lines(Schema::Check, &output.stdout);
+    assert_eq!(lines.len(), cases.len());
+    for (line, (target, state, reason)) in lines.iter().zip(&cases) {
+        assert_eq!(line["target"], *target.as_str(), "{line}");
+        assert_eq!(line["kind"], "probe", "{line}");
+        assert_eq!(
+            (line["state"].as_str(), line["reason"].as_str()),
+            (Some(*state), Some(*reason)),
+            "{line}"
+        );
+    }
+    // Where a probe proves a cause, `why` names the same one.
+    for (target, _, reason) in &cases[2..] {
+        assert_eq!(why(target)["cause"], *reason, "{target}");
+    }
+    let _ = std::fs::remove_file(&stale);
+}
+
+#[test]
+fn wait_events_match_the_schema() {
+    // A late listener: `probe` (down), `probe` (up), `ready`.
+    let late = RefusedPort::v4().unwrap();
+    let target = late.addr().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        late.socket().listen(16).unwrap();
+        std::thread::sleep(Duration::from_secs(10));
+    });
+    let output = refused()
+        .args(["wait", "--json", "--timeout", "10s", &target])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    let events = valid_lines(Schema::Wait, &output.stdout);
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["probe", "probe", "ready"]);
+
+    // `--down`: `probe` (down, refused), `down`.
+    let gone = RefusedPort::v4().unwrap();
+    let output = refused()
+        .args(["wait", "--json", "--down", "--timeout", "5s"])
+        .arg(gone.addr().to_string())
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    let events = valid_lines(Schema::Wait, &output.stdout);
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["probe", "down"]);
+
+    // Timeouts: a refused port is diagnosed (`cause`, and `why`'s sentence as the summary); a
+    // service that says no is not (`cause` null, its own reason as the summary).
+    let never = RefusedPort::v4().unwrap();
+    let unavailable = http_server(UNAVAILABLE);
+    let output = refused()
+        .args(["wait", "--json", "--timeout", "300ms"])
+        .arg(never.addr().to_string())
+        .arg(format!("http://{unavailable}/"))
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let events = valid_lines(Schema::Wait, &output.stdout);
+    let timeouts: Vec<&Value> = events.iter().filter(|e| e["kind"] == "timeout").collect();
+    assert_eq!(timeouts.len(), 2, "{events:?}");
+    let refused_port = timeouts[0];
+    assert!(refused_port["cause"].is_string(), "{refused_port}");
+    assert_eq!(refused_port["last"]["reason"], "refused", "{refused_port}");
+    assert_ne!(refused_port["summary"], refused_port["last"]["summary"]);
+    let not_ready = timeouts[1];
+    assert!(not_ready["cause"].is_null(), "{not_ready}");
+    assert_eq!(not_ready["last"]["reason"], "not-ready", "{not_ready}");
+    assert_eq!(not_ready["summary"], not_ready["last"]["summary"]);
+}
+
+#[test]
+fn scan_outputs_match_the_schema_whole_and_streamed() {
+    let open = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = open.local_addr().unwrap().port();
+    let ports = format!("{}-{}", port.saturating_sub(2), port.saturating_add(2));
+    for all in [false, true] {
+        let mut args = vec!["scan", "127.0.0.1", "-p", &ports, "--json"];
+        if all {
+            args.push("--all");
+        }
+        let output = refused().args(&args).output().unwrap();
+        assert_exit(&output, 0);
+        let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(document.get("kind").is_none(), "{document}");
+        assert_valid(Schema::Scan, &document);
+        assert_eq!(document["hosts"][0]["open"][0]["port"], port, "{document}");
+        assert_eq!(
+            document["hosts"][0].get("ports").is_some(),
+            all,
+            "{document}"
+        );
+
+        args.push("--stream");
+        let output = refused().args(&args).output().unwrap();
+        assert_exit(&output, 0);
+        let lines = valid_lines(Schema::Scan, &output.stdout);
+        let (last, ports_seen) = lines.split_last().unwrap();
+        assert_eq!(last["kind"], "summary", "{last}");
+        assert!(ports_seen.iter().all(|l| l["kind"] == "port"), "{lines:?}");
+        assert_eq!(ports_seen.len(), if all { 5 } else { 1 }, "{lines:?}");
+    }
+}
+
+/// The `enum` at `pointer` in a schema, as strings.
+fn enum_at(schema: Schema, pointer: &str) -> Vec<String> {
+    let document = schema.document();
+    let values = document
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("schemas/{}.json has no enum at {pointer}", schema.name()));
+    values
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_schemas_vocabularies_are_the_librarys() {
+    let causes: Vec<String> = Cause::ALL.iter().map(|c| c.as_label().to_owned()).collect();
+    let outcomes: Vec<String> = Outcome::ALL
+        .iter()
+        .map(|o| o.as_label().to_owned())
+        .collect();
+    assert_eq!(enum_at(Schema::Why, "/$defs/cause/enum"), causes);
+    assert_eq!(enum_at(Schema::Wait, "/$defs/cause/enum"), causes);
+    // A probe's reason: a cause, or the outcome of a connect that failed.
+    let reasons: Vec<String> = causes
+        .iter()
+        .chain(outcomes.iter().filter(|o| *o != "connected"))
+        .cloned()
+        .collect();
+    for schema in [Schema::Why, Schema::Check, Schema::Wait] {
+        assert_eq!(
+            enum_at(schema, "/$defs/outcome/enum"),
+            outcomes,
+            "{schema:?}"
+        );
+    }
+    for schema in [Schema::Check, Schema::Wait] {
+        assert_eq!(enum_at(schema, "/$defs/reason/enum"), reasons, "{schema:?}");
+        assert_eq!(
+            enum_at(schema, "/$defs/state/enum"),
+            ["up", "down"],
+            "{schema:?}"
+        );
+    }
+    // What the schemas share is written alike in each.
+    let shared = |pointer: &str, schemas: &[Schema]| {
+        let first = schemas[0].document().pointer(pointer).cloned();
+        assert!(first.is_some(), "{pointer}");
+        for schema in &schemas[1..] {
+            assert_eq!(
+                schema.document().pointer(pointer).cloned(),
+                first,
+                "{pointer} in {schema:?}"
+            );
+        }
+    };
+    shared(
+        "/$defs/attempt",
+        &[Schema::Why, Schema::Check, Schema::Wait],
+    );
+    shared("/$defs/duration_ms", &Schema::ALL);
+    shared("/$defs/reason", &[Schema::Check, Schema::Wait]);
+    for schema in Schema::ALL {
+        // Every schema is itself a valid JSON Schema (draft 2020-12).
+        jsonschema::meta::validate(&schema.document())
+            .unwrap_or_else(|err| panic!("schemas/{}.json: {err}", schema.name()));
+    }
+}
+
+/// `multipleOf: 0.001` holds for a rounded float and fails for an unrounded one, whatever the
+/// floating-point error of the division: the schema's rounding rule really is checked.
+#[test]
+fn the_schemas_reject_unrounded_milliseconds() {
+    let mut line = serde_json::json!({
+        "schema_version": 1, "kind": "ready", "target": "127.0.0.1:1", "at_ms": 7.857
+    });
+    assert!(Schema::Wait.validator().is_valid(&line), "{line}");
+    line["at_ms"] = serde_json::json!(7.857_183_999_999_999);
+    assert!(!Schema::Wait.validator().is_valid(&line), "{line}");
+    // And a line of another version, or without its kind, is not the contract.
+    line["at_ms"] = serde_json::json!(0.1);
+    assert!(Schema::Wait.validator().is_valid(&line), "{line}");
+    line["schema_version"] = serde_json::json!(2);
+    assert!(!Schema::Wait.validator().is_valid(&line), "{line}");
+    line["schema_version"] = serde_json::json!(1);
+    line.as_object_mut().unwrap().remove("kind");
+    assert!(!Schema::Wait.validator().is_valid(&line), "{line}");
+}
+
+/// The evidence kinds, by an exhaustive match: a kind added to the library stops this test
+/// from compiling until it is given a sample here (and so is checked against the schema).
+fn kind_of(evidence: &Evidence) -> &'static str {
+    match evidence {
+        Evidence::Resolved { .. } => "resolved",
+        Evidence::DnsError { .. } => "dns-error",
+        Evidence::Listener(_) => "listener",
+        Evidence::FirewallRule(_) => "firewall-rule",
+        Evidence::Neighbour { .. } => "neighbour",
+        Evidence::LocalAddress { .. } => "local-address",
+        Evidence::EphemeralPorts { .. } => "ephemeral-ports",
+        Evidence::Ipv6Unusable => "ipv6-unusable",
+        Evidence::Route(_) => "route",
+        Evidence::Dnat(_) => "dnat",
+        Evidence::Namespace { .. } => "namespace",
+        Evidence::UnixSocket(_) => "unix-socket",
+    }
+}
+
+/// One sample of every evidence kind, in each of its shapes (a rule and a policy, a listener
+/// with and without its process...), in the library's order of kinds.
+fn evidence_samples() -> Vec<Evidence> {
+    let mut samples = vec![
+        Evidence::Resolved {
+            name: "db".into(),
+            address: "10.0.0.5".parse().unwrap(),
+            family: "ipv4",
+            source: NameSource::Hosts,
+        },
+        Evidence::DnsError {
+            name: "db.example".into(),
+            error: "dns-not-found",
+            detail: "the name does not exist".into(),
+        },
+    ];
+    samples.extend(listener_samples());
+    samples.extend(firewall_samples());
+    samples.extend([
+        Evidence::Neighbour {
+            address: "fd00::9".parse().unwrap(),
+            state: Neighbour::NoAnswer,
+            gateway_for: None,
+        },
+        Evidence::Neighbour {
+            address: "10.0.0.1".parse().unwrap(),
+            state: Neighbour::NoAnswer,
+            gateway_for: Some("192.0.2.7".parse().unwrap()),
+        },
+        Evidence::LocalAddress {
+            address: "::1".parse().unwrap(),
+        },
+        Evidence::EphemeralPorts {
+            low: 32768,
+            high: 60999,
+        },
+        Evidence::Ipv6Unusable,
+        Evidence::Route(RejectingRoute {
+            kind: RouteKind::Prohibit,
+            destination: Some("10.92.0.0/16".into()),
+            table: Some("100".into()),
+        }),
+        Evidence::Route(RejectingRoute {
+            kind: RouteKind::Blackhole,
+            destination: None,
+            table: None,
+        }),
+    ]);
+    samples.extend(dnat_samples());
+    samples.push(Evidence::Namespace {
+        netns: "web".into(),
+        address: "172.17.0.2".parse().unwrap(),
+        pid: Some(5),
+    });
+    samples.extend(unix_socket_samples());
+    samples
+}
+
+fn listener_samples() -> [Evidence; 2] {
+    let listener = Listener {
+        address: "::".parse().unwrap(),
+        port: 8080,
+        v6only: Some(true),
+        queue: 3,
+        backlog: Some(128),
+        uid: 1000,
+        inode: 4242,
+    };
+    [
+        Evidence::Listener(HeldListener::new(listener.clone(), None, None)),
+        Evidence::Listener(HeldListener {
+            listener: Listener {
+                address: "127.0.0.1".parse().unwrap(),
+                v6only: None,
+                backlog: None,
+                ..listener
+            },
+            pid: Some(99),
+            process: Some("postgres".into()),
+            container: Some(ContainerRuntime::Docker),
+            netns: Some(Namespace::Unnamed(4_026_532)),
+        }),
+    ]
+}
+
+fn firewall_samples() -> [Evidence; 2] {
+    let rule = Blocker {
+        table: "inet filter".into(),
+        chain: "ufw-user-output".into(),
+        path: vec!["OUTPUT".into(), "ufw-user-output".into()],
+        hook: Hook::Output,
+        rule: "tcp dport 7001 reject".into(),
+        verdict: Verdict::Reject,
+        handle: Some(12),
+        position: Some(3),
+        tool: Tool::Ufw,
+        stops: Stops::Request,
+        certain: true,
+    };
+    [
+        Evidence::FirewallRule(rule.clone()),
+        Evidence::FirewallRule(Blocker {
+            rule: "policy drop".into(),
+            verdict: Verdict::Drop,
+            handle: None,
+            position: None,
+            tool: Tool::Nft,
+            stops: Stops::Reply,
+            hook: Hook::Input,
+            certain: false,
+            ..rule
+        }),
+    ]
+}
+
+fn dnat_samples() -> [Evidence; 2] {
+    [
+        Evidence::Dnat(Dnat {
+            to: NatTo::Address {
+                address: "172.17.0.2".parse().unwrap(),
+                port: Some(80),
+            },
+            table: "ip nat".into(),
+            chain: "DOCKER".into(),
+            path: vec!["OUTPUT".into(), "DOCKER".into()],
+            hook: NatHook::Output,
+            rule: "tcp dport 8080 dnat to 172.17.0.2:80".into(),
+            handle: Some(7),
+            position: Some(1),
+            tool: Tool::Iptables,
+            certain: true,
+        }),
+        Evidence::Dnat(Dnat {
+            to: NatTo::ThisHost { port: None },
+            table: "inet nat".into(),
+            chain: "prerouting".into(),
+            path: vec!["prerouting".into()],
+            hook: NatHook::Prerouting,
+            rule: "redirect".into(),
+            handle: None,
+            position: None,
+            tool: Tool::Nft,
+            certain: false,
+        }),
+    ]
+}
+
+fn unix_socket_samples() -> [Evidence; 2] {
+    let socket = UnixSocketFacts {
+        path: "/run/app.sock".into(),
+        exists: Some(true),
+        file_type: Some(FileType::Socket),
+        mode: Some(Mode::from_st_mode(0o140_660)),
+        uid: Some(0),
+        gid: Some(0),
+        user: Some("root".into()),
+        group: Some("root".into()),
+        listening: Some(false),
+        closed_directory: None,
+        earlier_listeners: vec![EarlierListener {
+            inode: 77,
+            pid: Some(12),
+            process: Some("nginx".into()),
+        }],
+    };
+    let owner = Owner {
+        uid: 0,
+        gid: 0,
+        user: Some("root".into()),
+        group: None,
+    };
+    [
+        Evidence::UnixSocket(socket.clone()),
+        Evidence::UnixSocket(UnixSocketFacts {
+            exists: None,
+            file_type: None,
+            mode: None,
+            uid: None,
+            gid: None,
+            user: None,
+            group: None,
+            listening: None,
+            closed_directory: Some(ClosedDirectory {
+                path: "/run/private".into(),
+                mode: Mode::from_st_mode(0o040_700),
+                owner,
+            }),
+            earlier_listeners: Vec::new(),
+            ..socket
+        }),
+    ]
+}
+
+#[test]
+fn every_evidence_kind_matches_the_schema() {
+    // A schema for one evidence item: why.json's own definitions, entered at `evidence`.
+    let mut schema = Schema::Why.document();
+    let defs = schema["$defs"].take();
+    let schema = serde_json::json!({
+        "$schema": schema["$schema"],
+        "$ref": "#/$defs/evidence",
+        "$defs": defs,
+    });
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let samples = evidence_samples();
+    for sample in &samples {
+        let value = serde_json::to_value(sample).unwrap();
+        assert_eq!(value["kind"], kind_of(sample));
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{value}: {errors:?}");
+    }
+    // The schema lists exactly the kinds the library has.
+    let mut kinds: Vec<&str> = samples.iter().map(kind_of).collect();
+    kinds.dedup();
+    assert_eq!(
+        enum_at(Schema::Why, "/$defs/evidence/properties/kind/enum"),
+        kinds
+    );
+}

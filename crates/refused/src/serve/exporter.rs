@@ -1,0 +1,402 @@
+//! One `/probe` request: build the target for the module, resolve it, check the allowlist on the
+//! addresses, pin them, probe, diagnose a failure, and render blackbox exporter's metrics plus ours.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use super::config::{FamilyChoice, IpFamily, ProbeModule, Prober, Tls};
+use super::{Allowlist, Format};
+use crate::connect::Address;
+use crate::diagnose::{self, diagnose};
+use crate::probe::{ProbeFailure, Readiness, probe};
+use crate::resolve::{ResolveErrorKind, resolve};
+use crate::target::{Endpoint, Host, Scheme, Target};
+
+/// The longest `summary` label: a long sentence would make the series hard to read and its
+/// changes (a pid in the text) would churn the series more.
+pub const MAX_SUMMARY: usize = 100;
+
+/// The share of the time budget the probe may use; the rest is the diagnosis's, so that the
+/// answer comes before the scrape times out.
+const PROBE_SHARE: f64 = 0.9;
+
+/// Why a probe request gets no metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// 400: the target or module is wrong for this exporter.
+    BadRequest(String),
+    /// 403: the target is outside the allowlist; nothing was sent to it.
+    Forbidden(String),
+}
+
+/// What a probe found, before it is rendered.
+#[derive(Debug, Default)]
+pub(super) struct Findings {
+    pub(super) success: bool,
+    pub(super) duration: Duration,
+    pub(super) dns: Duration,
+    /// The address probed: the one that connected, else the first tried.
+    pub(super) address: Option<IpAddr>,
+    pub(super) http: Option<HttpFindings>,
+    pub(super) failure: Option<Failure>,
+    pub(super) attempts: Vec<(String, bool, Duration)>,
+    pub(super) tls: Option<TlsFindings>,
+}
+
+/// blackbox's TLS metrics.
+#[derive(Debug)]
+pub(super) struct TlsFindings {
+    pub(super) version: String,
+    /// The earliest `notAfter` of the certificates sent, in Unix seconds.
+    pub(super) earliest_expiry: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct HttpFindings {
+    pub(super) status: u16,
+    pub(super) ssl: bool,
+}
+
+#[derive(Debug)]
+pub(super) struct Failure {
+    pub(super) cause: String,
+    pub(super) outcome: String,
+    pub(super) summary: String,
+}
+
+/// Turns the target text into the module's kind of target (blackbox's forms: `host:port` for
+/// tcp, a URL or `host[:port]` for http).
+pub fn target_for(module: &ProbeModule, text: &str) -> Result<Target, Refusal> {
+    let bad = |why: String| Refusal::BadRequest(why);
+    let has_scheme = text.contains("://");
+    let (scheme, wanted): (&str, &[Scheme]) = match module.prober {
+        Prober::Tcp { tls: Tls::Off } => ("tcp", &[]),
+        Prober::Tcp { tls: Tls::On } => ("tls", &[]),
+        Prober::Http {
+            default_tls: Tls::Off,
+        } => ("http", &[Scheme::Http, Scheme::Https]),
+        Prober::Http {
+            default_tls: Tls::On,
+        } => ("https", &[Scheme::Http, Scheme::Https]),
+        Prober::Postgres => ("postgres", &[Scheme::Postgres]),
+        Prober::Redis => ("redis", &[Scheme::Redis]),
+        Prober::Mysql => ("mysql", &[Scheme::Mysql]),
+    };
+    let parsed: Target = if has_scheme {
+        text.parse()
+    } else {
+        format!("{scheme}://{text}").parse()
+    }
+    .map_err(|err| bad(format!("invalid target: {err}")))?;
+    let Endpoint::Tcp { .. } = parsed.endpoint() else {
+        return Err(bad(
+            "unix sockets are not probed by refused serve (no allowlist can cover them)".into(),
+        ));
+    };
+    if wanted.is_empty() {
+        // A tcp module probes the endpoint, whatever the scheme written (`postgres://db` too).
+        let endpoint = parsed.endpoint().to_string();
+        return format!("{scheme}://{endpoint}")
+            .parse()
+            .map_err(|err| bad(format!("invalid target: {err}")));
+    }
+    if !wanted.contains(&parsed.scheme()) {
+        return Err(bad(format!(
+            "the module probes {scheme}, not `{}://` targets",
+            parsed.scheme().as_str()
+        )));
+    }
+    Ok(parsed)
+}
+
+/// The addresses a module tries, of those resolved: `None` when none is of a family it may use.
+fn choose(family: FamilyChoice, resolved: Vec<SocketAddr>) -> Option<Vec<SocketAddr>> {
+    let FamilyChoice::Prefer { family, fallback } = family else {
+        return Some(resolved);
+    };
+    let is = |addr: &SocketAddr| match family {
+        IpFamily::V4 => addr.is_ipv4(),
+        IpFamily::V6 => addr.is_ipv6(),
+    };
+    let preferred: Vec<SocketAddr> = resolved.iter().copied().filter(is).collect();
+    if !preferred.is_empty() {
+        return Some(preferred);
+    }
+    (fallback && !resolved.is_empty()).then_some(resolved)
+}
+
+/// Runs one probe within `budget`: the rendered answer, and whether the probe succeeded. A
+/// failure is diagnosed if one of `diagnoses` is free.
+pub async fn run(
+    module: &ProbeModule,
+    target: Target,
+    allow: &Allowlist,
+    budget: Duration,
+    diagnoses: &Arc<Semaphore>,
+    format: Format,
+) -> Result<(String, bool), Refusal> {
+    let findings = find(module, target, allow, budget, diagnoses).await?;
+    Ok((
+        super::render::render(&findings, module, format),
+        findings.success,
+    ))
+}
+
+async fn find(
+    module: &ProbeModule,
+    target: Target,
+    allow: &Allowlist,
+    budget: Duration,
+    diagnoses: &Arc<Semaphore>,
+) -> Result<Findings, Refusal> {
+    let start = Instant::now();
+    let deadline = start + budget;
+    let (host, port) = match target.endpoint() {
+        Endpoint::Tcp { host, port } => (host.clone(), *port),
+        Endpoint::Unix(_) => return Err(Refusal::BadRequest("not a TCP target".into())),
+    };
+    let mut findings = Findings {
+        http: matches!(module.prober, Prober::Http { .. }).then(HttpFindings::default),
+        ..Findings::default()
+    };
+    let resolved = match tokio::time::timeout(budget, resolve(&host, port)).await {
+        Ok(result) => result.map_err(|err| err.kind),
+        Err(_) => Err(ResolveErrorKind::Timeout),
+    };
+    findings.dns = start.elapsed();
+    let chosen = match resolved.map(|addrs| choose(module.family, addrs)) {
+        Ok(Some(addrs)) => addrs,
+        Ok(None) | Err(ResolveErrorKind::NoAddress) => {
+            return Ok(dns_failure(
+                findings,
+                ResolveErrorKind::NoAddress,
+                &host,
+                start,
+            ));
+        }
+        Err(kind) => return Ok(dns_failure(findings, kind, &host, start)),
+    };
+    let name = match &host {
+        Host::Name(name) => Some(name.as_str()),
+        Host::Ip(_) | Host::ScopedIpv6 { .. } => None,
+    };
+    if let Some(denied) = allow.first_denied(name, &chosen) {
+        let via = name
+            .map(|n| format!(" (`{n}` resolved to it)"))
+            .unwrap_or_default();
+        return Err(Refusal::Forbidden(format!(
+            "{denied}{via} is not in the allowlist: nothing was sent"
+        )));
+    }
+    findings.address = chosen.first().map(SocketAddr::ip);
+    let target = target.pin(chosen);
+
+    let probe_budget = deadline
+        .saturating_duration_since(Instant::now())
+        .mul_f64(PROBE_SHARE);
+    let report = probe(&target, &module.options, probe_budget).await;
+    for attempt in &report.attempts {
+        let address = attempt.address.to_string();
+        let ok = attempt.outcome.is_connected();
+        findings.attempts.retain(|(a, _, _)| *a != address);
+        findings.attempts.push((address, ok, attempt.elapsed));
+    }
+    if let Some(Address::Inet(addr)) = report
+        .attempts
+        .iter()
+        .rfind(|a| a.outcome.is_connected())
+        .map(|a| &a.address)
+    {
+        findings.address = Some(addr.ip());
+    }
+    let is_tls = target.scheme() == Scheme::Https;
+    if let Some(http) = &mut findings.http {
+        http.status = report.http_status.unwrap_or(0);
+        http.ssl = is_tls && report.http_status.is_some();
+    }
+    findings.tls = report.tls.as_ref().map(|session| TlsFindings {
+        version: session.version.clone(),
+        earliest_expiry: session
+            .certificates
+            .iter()
+            .filter_map(|der| x509_parser::parse_x509_certificate(der).ok())
+            .map(|(_, cert)| cert.validity().not_after.timestamp())
+            .min(),
+    });
+    findings.success = report.readiness.is_ready();
+    if findings.success && (module.fail_if_ssl && is_tls || module.fail_if_not_ssl && !is_tls) {
+        findings.success = false;
+        let which = if is_tls {
+            "fail_if_ssl"
+        } else {
+            "fail_if_not_ssl"
+        };
+        findings.failure = Some(Failure {
+            cause: String::new(),
+            outcome: "connected".to_owned(),
+            summary: format!("the module's `{which}` is set"),
+        });
+    }
+    if !report.readiness.is_ready() {
+        findings.failure =
+            Some(explain(target, module, &report.readiness, deadline, diagnoses).await);
+    }
+    findings.duration = start.elapsed();
+    Ok(findings)
+}
+
+/// The diagnosis of a failed probe, in the time left. It reads this host's tables without
+/// yielding (tens of milliseconds, seconds with many namespaces), so it runs on a blocking
+/// thread: the runtime keeps serving, and the deadline holds (a late diagnosis is left to finish
+/// on its own, holding its slot).
+async fn explain(
+    target: Target,
+    module: &ProbeModule,
+    readiness: &Readiness,
+    deadline: Instant,
+    diagnoses: &Arc<Semaphore>,
+) -> Failure {
+    let outcome = match readiness {
+        Readiness::Failed(ProbeFailure::Connect(err)) => {
+            err.outcome().map_or("", |o| o.as_label()).to_owned()
+        }
+        _ => "connected".to_owned(),
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    let options = diagnose::Options {
+        timeout: left,
+        probe: module.options.clone(),
+        ..diagnose::Options::default()
+    };
+    let own_words = |note: &str| Failure {
+        cause: String::new(),
+        outcome: outcome.clone(),
+        summary: shorten(&format!("{readiness}{note}")),
+    };
+    let Ok(permit) = Arc::clone(diagnoses).try_acquire_owned() else {
+        return own_words(" (not diagnosed: too many diagnoses running)");
+    };
+    let runtime = tokio::runtime::Handle::current();
+    let running = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        runtime.block_on(diagnose(&target, &options))
+    });
+    let tokio_deadline = tokio::time::Instant::from_std(deadline);
+    match tokio::time::timeout_at(tokio_deadline, running).await {
+        Ok(Ok(Ok(found))) => Failure {
+            cause: found.cause.as_label().to_owned(),
+            outcome: outcome.clone(),
+            summary: shorten(&found.summary),
+        },
+        // An outcome no rule explains: the probe's own words, no cause.
+        Ok(_) => own_words(""),
+        Err(_) => own_words(" (not diagnosed in the time left)"),
+    }
+}
+
+fn dns_failure(
+    mut findings: Findings,
+    kind: ResolveErrorKind,
+    host: &Host,
+    start: Instant,
+) -> Findings {
+    findings.failure = Some(Failure {
+        cause: kind.as_label().to_owned(),
+        outcome: String::new(),
+        summary: shorten(&format!("`{host}` did not resolve: {kind}")),
+    });
+    findings.duration = start.elapsed();
+    findings
+}
+
+/// At most [`MAX_SUMMARY`] characters, cut at a word with `…` when longer.
+pub fn shorten(text: &str) -> String {
+    let text = text.trim();
+    if text.chars().count() <= MAX_SUMMARY {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(MAX_SUMMARY - 1).collect();
+    let cut = match cut.rfind(' ') {
+        Some(space) if space > MAX_SUMMARY / 2 => &cut[..space],
+        _ => cut.as_str(),
+    };
+    format!("{}…", cut.trim_end_matches([',', ';', ':', ' ']))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::config::{Module, builtin_modules};
+
+    fn module(name: &str) -> ProbeModule {
+        match builtin_modules().remove(name) {
+            Some(Module::Probe(module)) => module,
+            _ => panic!("{name}"),
+        }
+    }
+
+    #[test]
+    fn targets_take_the_modules_scheme() {
+        let cases = [
+            ("tcp_connect", "db:5432", "tcp", "db:5432"),
+            ("tcp_connect", "postgres://db/app", "tcp", "db:5432"),
+            ("tls", "web:443", "tls", "web:443"),
+            ("http_2xx", "web:8080/healthz", "http", "web:8080"),
+            ("http_2xx", "https://web/", "https", "web:443"),
+            ("https", "web", "https", "web:443"),
+            ("postgres", "db", "postgres", "db:5432"),
+            ("redis", "redis://cache:6380", "redis", "cache:6380"),
+        ];
+        for (name, text, scheme, endpoint) in cases {
+            let target = target_for(&module(name), text).unwrap();
+            assert_eq!(target.scheme().as_str(), scheme, "{name} {text}");
+            assert_eq!(target.endpoint().to_string(), endpoint, "{name} {text}");
+        }
+        assert_eq!(
+            target_for(&module("http_2xx"), "web:8080/healthz")
+                .unwrap()
+                .path(),
+            "/healthz"
+        );
+        for (name, text, expected) in [
+            ("http_2xx", "redis://cache", "probes http"),
+            ("postgres", "mysql://db", "probes postgres"),
+            ("tcp_connect", "unix:///run/x.sock", "unix sockets"),
+            ("tcp_connect", "db:99999", "invalid target"),
+            ("tcp_connect", "db", "invalid target"),
+        ] {
+            let Err(Refusal::BadRequest(why)) = target_for(&module(name), text) else {
+                panic!("{name} {text}")
+            };
+            assert!(why.contains(expected), "{why}");
+        }
+    }
+
+    #[test]
+    fn families_as_blackbox_chooses_them() {
+        let v4: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let v6: SocketAddr = "[::1]:80".parse().unwrap();
+        let prefer = |family, fallback| FamilyChoice::Prefer { family, fallback };
+        assert_eq!(
+            choose(prefer(IpFamily::V6, true), vec![v4, v6]),
+            Some(vec![v6])
+        );
+        assert_eq!(choose(prefer(IpFamily::V6, true), vec![v4]), Some(vec![v4]));
+        assert_eq!(choose(prefer(IpFamily::V6, false), vec![v4]), None);
+        assert_eq!(choose(FamilyChoice::All, vec![v4, v6]), Some(vec![v4, v6]));
+    }
+
+    #[test]
+    fn summaries_are_cut_at_a_word() {
+        assert_eq!(shorten(" short "), "short");
+        let long = "nothing listens on port 8080, but python3 (pid 4242) listens on 127.0.0.1:8000 which looks like the program meant";
+        let short = shorten(long);
+        assert!(short.chars().count() <= MAX_SUMMARY, "{short}");
+        assert!(short.ends_with('…') && long.starts_with(short.trim_end_matches('…')));
+        let unbroken = "x".repeat(300);
+        assert_eq!(shorten(&unbroken).chars().count(), MAX_SUMMARY);
+    }
+}
