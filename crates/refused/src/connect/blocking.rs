@@ -8,7 +8,10 @@ use std::cell::OnceCell;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use super::{ConnectError, ConnectErrorKind, Connected, Dialer, Waiting, parse_target};
+use super::{
+    ConnectError, ConnectErrorKind, Connected, Dialer, Label, Waiting, parse_target,
+    socket_addr_literal,
+};
 use crate::outcome::Outcome;
 use crate::target::{Endpoint, Target};
 
@@ -36,14 +39,18 @@ impl Drop for Runtime {
 /// # Ok::<(), refused::ConnectError>(())
 /// ```
 pub fn connect(target: &str) -> Result<TcpStream, ConnectError> {
+    let dialer = Dialer::new();
+    if let Some(addr) = socket_addr_literal(target) {
+        return dial_lone(&dialer, Label::Text(target), addr).map(|c| c.stream);
+    }
     let parsed = parse_target(target)?;
-    dial(&Dialer::new(), &parsed).map(|c| c.stream)
+    dial(&dialer, &parsed).map(|c| c.stream)
 }
 
 /// [`Dialer::dial`], blocking, returning a std stream.
 pub fn dial(dialer: &Dialer, target: &Target) -> Result<Connected<TcpStream>, ConnectError> {
     if let Some(addr) = lone_address(target) {
-        return dial_lone(dialer, Some(target.as_str()), addr);
+        return dial_lone(dialer, Label::Text(target.as_str()), addr);
     }
     run(|| async {
         dialer
@@ -59,7 +66,7 @@ pub fn dial_addrs(
     addrs: &[SocketAddr],
 ) -> Result<Connected<TcpStream>, ConnectError> {
     if let [addr] = addrs {
-        return dial_lone(dialer, None, *addr);
+        return dial_lone(dialer, Label::Address(Some(*addr)), *addr);
     }
     run(|| async {
         dialer
@@ -83,35 +90,28 @@ fn lone_address(target: &Target) -> Option<SocketAddr> {
 }
 
 /// One address (a literal, or one given): the first try connects in this thread without
-/// entering the runtime, so a connect that succeeds costs what std's does plus the setting and
-/// clearing of its timeout; only the retries after a failure need the runtime (for the backoff).
-/// `target`: the text the error names (the address's own, made only on a failure, by default).
+/// entering the runtime, so a connect that succeeds costs what std's does plus two calls (asking
+/// whether the non-blocking connect finished, and making the socket blocking); only the retries
+/// after a failure need the runtime (for the backoff).
 fn dial_lone(
     dialer: &Dialer,
-    target: Option<&str>,
+    label: Label<'_>,
     addr: SocketAddr,
 ) -> Result<Connected<TcpStream>, ConnectError> {
     match dialer.first_try_in_thread(addr) {
         Ok(connected) => into_std(connected),
-        Err(tried) => {
-            let label = target.map_or_else(|| addr.to_string(), str::to_owned);
-            run(|| async {
-                dialer
-                    .dial_with(
-                        &label,
-                        Waiting::Thread,
-                        || async { Ok(vec![addr]) },
-                        Some(tried),
-                    )
-                    .await
-                    .and_then(into_std)
-            })
-        }
+        Err(tried) => run(|| async {
+            let addrs = [addr];
+            dialer
+                .dial_with(label, Waiting::Thread, || async { Ok(&addrs) }, Some(tried))
+                .await
+                .and_then(into_std)
+        }),
     }
 }
 
-/// The socket is blocking already: `Waiting::Thread` connects it so (or clears the flag of a
-/// race's winner), so no `fcntl` is needed here.
+/// The socket is blocking already (`Waiting::Thread` hands every socket back so), so no
+/// `fcntl` is needed here.
 fn into_std(connected: Connected<socket2::Socket>) -> Result<Connected<TcpStream>, ConnectError> {
     connected.try_map(|socket| Ok(socket.into()))
 }

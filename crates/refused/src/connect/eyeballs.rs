@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use rustix::event::{PollFd, PollFlags, Timespec};
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -44,8 +44,9 @@ pub(crate) struct Race {
 pub(crate) enum Waiting {
     /// On the tokio reactor: the only choice for async callers.
     Reactor,
-    /// In the `connect()` call itself, for the blocking facade: a blocking connect costs measurably
-    /// less than a non-blocking one plus a readiness check, and the thread is ours to block.
+    /// In the calling thread, for the blocking facade, which owns it: a lone address needs no
+    /// reactor (`poll()` waits for a handshake that takes a round trip), and every socket comes
+    /// back in blocking mode.
     Thread,
 }
 
@@ -74,9 +75,9 @@ impl Race {
         addrs: &[SocketAddr],
         attempts: &mut Vec<Attempt>,
     ) -> Result<Socket, Outcome> {
-        let order = interleave(addrs);
-        if let [only] = order.as_slice() {
-            // One address: no race, no task set, so the common case costs no more than a connect.
+        if let [only] = addrs {
+            // One address: no race, no task set, no ordering, so the common case costs no more
+            // than a connect.
             return match self.waiting {
                 Waiting::Reactor => {
                     let (started, result) = self.attempt(*only).await;
@@ -85,6 +86,7 @@ impl Race {
                 Waiting::Thread => self.run_in_thread(*only, attempts),
             };
         }
+        let order = interleave(addrs);
         let mut pending = FuturesUnordered::new();
         let mut next = order.iter();
         let mut next_start = Instant::now();
@@ -141,8 +143,8 @@ impl Race {
         // The timer is made only for a connect that did not finish in the call.
         let result = match connect_one(addr) {
             Ok(Connecting::Done(socket)) => Ok(socket),
-            Ok(Connecting::InProgress(socket)) => {
-                match tokio::time::timeout_at(self.limit(started), handshake(socket)).await {
+            Ok(Connecting::InProgress(socket, peer)) => {
+                match tokio::time::timeout_at(self.limit(started), handshake(socket, peer)).await {
                     Ok(result) => result,
                     Err(_) => Err(io::ErrorKind::TimedOut.into()),
                 }
@@ -152,37 +154,23 @@ impl Race {
         let result = match self.waiting {
             Waiting::Reactor => result,
             // The race's sockets are non-blocking; a blocking caller gets its stream blocking.
-            // One `ioctl`, where clearing the flag through `fcntl` reads the flags first.
-            Waiting::Thread => result.and_then(|socket| {
-                rustix::io::ioctl_fionbio(&socket, false)?;
-                Ok(socket)
-            }),
+            Waiting::Thread => result.and_then(into_blocking),
         };
         (started, result)
     }
 
-    /// A blocking connect bounded by `SO_SNDTIMEO` (Linux applies it to `connect()`, failing with
-    /// `EINPROGRESS` when it runs out). Only for callers that own the thread: the blocking facade.
+    /// [`Race::attempt`] without the reactor, for a caller that owns the thread: a handshake
+    /// that takes a round trip is waited for with `poll()`, bounded by the attempt's limit.
     fn attempt_blocking(&self, addr: SocketAddr) -> (Instant, io::Result<Socket>) {
         let started = Instant::now();
-        let budget = self.limit(started).saturating_duration_since(started);
-        let result = (|| {
-            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-            socket.set_write_timeout(Some(budget.max(Duration::from_millis(1))))?;
-            match socket.connect(&addr.into()) {
-                Ok(()) => {
-                    // The timeout was the connect's: left on, the caller's writes would fail
-                    // with `EAGAIN` after it.
-                    socket.set_write_timeout(None)?;
-                    Ok(socket)
-                }
-                Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {
-                    Err(io::ErrorKind::TimedOut.into())
-                }
-                Err(err) => Err(err),
+        let result = match connect_one(addr) {
+            Ok(Connecting::Done(socket)) => Ok(socket),
+            Ok(Connecting::InProgress(socket, peer)) => {
+                wait_in_thread(&socket, &peer, self.limit(started)).map(|()| socket)
             }
-        })();
-        (started, result)
+            Err(err) => Err(err),
+        };
+        (started, result.and_then(into_blocking))
     }
 
     fn record(
@@ -208,65 +196,91 @@ impl Race {
     }
 }
 
-/// A connect started: finished in the call, or still going.
+/// A connect started: finished in the call, or still going (with the address it goes to).
 enum Connecting {
     Done(Socket),
-    InProgress(Socket),
+    InProgress(Socket, SockAddr),
 }
 
 /// Starts a connect. On loopback the handshake has usually completed by the time `connect()`
-/// returns `EINPROGRESS`, so the socket is checked once before anything is registered with the
-/// reactor or a timer is armed: the common case then costs what a blocking connect costs, which
-/// keeps `connect()` close to `std::net::TcpStream::connect`.
+/// returns `EINPROGRESS`, so the socket is asked once before anything is registered with the
+/// reactor or a timer is armed: the common case then costs one call more than a blocking
+/// connect, which keeps `connect()` close to `std::net::TcpStream::connect`.
 fn connect_one(addr: SocketAddr) -> io::Result<Connecting> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking(),
         Some(Protocol::TCP),
     )?;
-    match socket.connect(&addr.into()) {
+    let peer = SockAddr::from(addr);
+    match socket.connect(&peer) {
         Ok(()) => return Ok(Connecting::Done(socket)),
         Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(err) => return Err(err),
     }
-    match connected_now(&socket) {
+    match connected_now(&socket, &peer) {
         Some(Ok(())) => Ok(Connecting::Done(socket)),
         Some(Err(err)) => Err(err),
-        None => Ok(Connecting::InProgress(socket)),
+        None => Ok(Connecting::InProgress(socket, peer)),
     }
 }
 
 /// Waits on the reactor for a handshake that takes a real round trip. The socket goes back to a
 /// plain one afterwards, registration being the caller's choice (blocking callers have none).
-async fn handshake(socket: Socket) -> io::Result<Socket> {
+async fn handshake(socket: Socket, peer: SockAddr) -> io::Result<Socket> {
     let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
     loop {
         stream.writable().await?;
-        if let Some(done) = connected_now(&socket2::SockRef::from(&stream)) {
+        if let Some(done) = connected_now(&socket2::SockRef::from(&stream), &peer) {
             return done.and_then(|()| stream.into_std()).map(Socket::from);
         }
     }
 }
 
-/// [`finished`] for a connect expected to succeed: one `poll()` says that it connected (writable,
-/// no error, no hang-up), where asking the pending error and then the peer's address takes two
-/// calls; the error is read only when there is one. (The scanner, whose probes mostly fail, asks
-/// the error first: one call for a refusal.)
-fn connected_now(socket: &Socket) -> Option<io::Result<()>> {
-    let mut fds = [PollFd::new(socket, PollFlags::OUT)];
-    let revents = match rustix::event::poll(&mut fds, Some(&Timespec::default())) {
-        Ok(0) => return None,
-        Ok(_) => fds[0].revents(),
-        Err(err) => return Some(Err(err.into())),
-    };
-    if !revents.intersects(PollFlags::ERR | PollFlags::HUP) {
-        return revents.contains(PollFlags::OUT).then_some(Ok(()));
+/// Waits in this thread, with `poll()`, for a handshake that takes a real round trip; past
+/// `limit` it is a timeout.
+fn wait_in_thread(socket: &Socket, peer: &SockAddr, limit: Instant) -> io::Result<()> {
+    loop {
+        let left = limit.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        // A limit too far to express is no limit worth keeping.
+        let timeout = Timespec::try_from(left).ok();
+        let mut fds = [PollFd::new(socket, PollFlags::OUT)];
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(err) => return Err(err.into()),
+        }
+        if let Some(done) = connected_now(socket, peer) {
+            return done;
+        }
     }
-    match socket.take_error() {
-        Ok(Some(err)) | Err(err) => Some(Err(err)),
-        // Closed with no error left to read: whatever ended it was reported elsewhere.
-        Ok(None) => Some(Err(io::Error::from_raw_os_error(libc::ECONNABORTED))),
+}
+
+/// Whether a non-blocking connect has finished, asked by connecting again: Linux answers `0`
+/// (or `EISCONN`) once connected, `EALREADY` while the handshake goes on, and the error that
+/// ended it otherwise. One call for every answer, where `poll()` or [`finished`] take a second
+/// (the pending error, the peer's address) for some. Only after `EINPROGRESS`: on a socket whose
+/// connect failed, a connect starts a new one.
+fn connected_now(socket: &Socket, peer: &SockAddr) -> Option<io::Result<()>> {
+    match socket.connect(peer) {
+        Ok(()) => Some(Ok(())),
+        Err(err) => match err.raw_os_error() {
+            Some(libc::EALREADY | libc::EINPROGRESS) => None,
+            Some(libc::EISCONN) => Some(Ok(())),
+            _ => Some(Err(err)),
+        },
     }
+}
+
+/// A connected socket in blocking mode, as the blocking facade's callers expect it: one
+/// `ioctl`, where clearing the flag through `fcntl` reads the flags first.
+fn into_blocking(socket: Socket) -> io::Result<Socket> {
+    rustix::io::ioctl_fionbio(&socket, false)?;
+    Ok(socket)
 }
 
 /// Whether a non-blocking connect has finished: `Some(Ok)` connected, `Some(Err)` failed with the
