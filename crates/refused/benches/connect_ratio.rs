@@ -7,14 +7,21 @@
 //! whole is repeated, and the report is the median of the repeats' median ratios, with the
 //! lowest and highest of them.
 //!
+//! Three rows are references, not `refused`: tokio's own connect; std's connect with the stream
+//! then registered with tokio's reactor (and deregistered when dropped), the least any connect
+//! that hands back a tokio stream costs; and the same with the non-blocking connect an async
+//! connect must make (it may not block the runtime's thread), asked once whether it finished.
+//!
 //! Run: `scripts/bench-connect.sh [ROUNDS [REPEATS]]` (or `cargo bench -p refused --bench
 //! connect_ratio -- ROUNDS REPEATS`); `-- --only KEY N` makes N connects of one contender alone,
 //! for `strace -c -f`.
 
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use refused::{Dialer, RetryPolicy};
+use socket2::{Domain, SockAddr, Socket, Type};
 
 /// Connects per contender per round.
 const BATCH: usize = 50;
@@ -27,16 +34,22 @@ enum Contender {
     BlockingDialAddrs,
     AsyncConnect,
     AsyncDialAddrs,
+    TokioConnect,
+    TokioFloor,
+    NonBlockingFloor,
 }
 
 impl Contender {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 9] = [
         Self::Std,
         Self::StdText,
         Self::BlockingConnect,
         Self::BlockingDialAddrs,
         Self::AsyncConnect,
         Self::AsyncDialAddrs,
+        Self::TokioConnect,
+        Self::TokioFloor,
+        Self::NonBlockingFloor,
     ];
 
     const fn key(self) -> &'static str {
@@ -47,6 +60,9 @@ impl Contender {
             Self::BlockingDialAddrs => "blocking-addrs",
             Self::AsyncConnect => "async",
             Self::AsyncDialAddrs => "async-addrs",
+            Self::TokioConnect => "tokio",
+            Self::TokioFloor => "tokio-floor",
+            Self::NonBlockingFloor => "non-blocking-floor",
         }
     }
 
@@ -58,6 +74,9 @@ impl Contender {
             Self::BlockingDialAddrs => "refused::blocking::dial_addrs(&[addr])",
             Self::AsyncConnect => "refused::connect(\"127.0.0.1:P\").await",
             Self::AsyncDialAddrs => "Dialer::dial_addrs(&[addr]).await",
+            Self::TokioConnect => "(ref) tokio::net::TcpStream::connect(addr)",
+            Self::TokioFloor => "(ref) std connect, tokio registration",
+            Self::NonBlockingFloor => "(ref) non-blocking connect, tokio registration",
         }
     }
 }
@@ -74,9 +93,8 @@ fn main() {
     if let Some(at) = args.iter().position(|a| a == "--only") {
         let key = args.get(at + 1).map_or("", String::as_str);
         let Some(contender) = Contender::ALL.into_iter().find(|c| c.key() == key) else {
-            eprintln!(
-                "--only takes one of: std std-text blocking blocking-addrs async async-addrs"
-            );
+            let keys: Vec<&str> = Contender::ALL.iter().map(|c| c.key()).collect();
+            eprintln!("--only takes one of: {}", keys.join(" "));
             std::process::exit(2);
         };
         for _ in 0..numbers.first().copied().unwrap_or(1000).div_ceil(BATCH) {
@@ -168,41 +186,40 @@ impl Bench {
         } = self;
         let addr = *addr;
         let mut samples = Vec::with_capacity(BATCH);
+        let mut time = |connect: &mut dyn FnMut()| {
+            let start = Instant::now();
+            connect();
+            samples.push(start.elapsed());
+        };
         match contender {
             Contender::Std => {
                 for _ in 0..BATCH {
-                    let start = Instant::now();
-                    drop(TcpStream::connect(addr).expect("connect"));
-                    samples.push(start.elapsed());
+                    time(&mut || drop(TcpStream::connect(addr).expect("connect")));
                 }
             }
             Contender::StdText => {
                 for _ in 0..BATCH {
-                    let start = Instant::now();
-                    drop(TcpStream::connect(text.as_str()).expect("connect"));
-                    samples.push(start.elapsed());
+                    time(&mut || drop(TcpStream::connect(text.as_str()).expect("connect")));
                 }
             }
             Contender::BlockingConnect => {
                 for _ in 0..BATCH {
-                    let start = Instant::now();
-                    drop(refused::blocking::connect(text).expect("connect"));
-                    samples.push(start.elapsed());
+                    time(&mut || drop(refused::blocking::connect(text).expect("connect")));
                 }
             }
             Contender::BlockingDialAddrs => {
                 for _ in 0..BATCH {
-                    let start = Instant::now();
-                    drop(refused::blocking::dial_addrs(dialer, &[addr]).expect("connect"));
-                    samples.push(start.elapsed());
+                    time(&mut || {
+                        drop(refused::blocking::dial_addrs(dialer, &[addr]).expect("connect"));
+                    });
                 }
             }
-            // The whole batch runs in one task, as an async program's connects do.
             Contender::AsyncConnect => runtime.block_on(async {
                 for _ in 0..BATCH {
                     let start = Instant::now();
                     drop(refused::connect(text).await.expect("connect"));
                     samples.push(start.elapsed());
+                    between_connects().await;
                 }
             }),
             Contender::AsyncDialAddrs => runtime.block_on(async {
@@ -210,11 +227,55 @@ impl Bench {
                     let start = Instant::now();
                     drop(dialer.dial_addrs(&[addr]).await.expect("connect"));
                     samples.push(start.elapsed());
+                    between_connects().await;
+                }
+            }),
+            Contender::TokioConnect => runtime.block_on(async {
+                for _ in 0..BATCH {
+                    let start = Instant::now();
+                    drop(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+                    samples.push(start.elapsed());
+                    between_connects().await;
+                }
+            }),
+            // Left blocking (tokio asks for a non-blocking socket): the stream is only dropped,
+            // and making it non-blocking would be one call more than the floor.
+            Contender::TokioFloor => runtime.block_on(async {
+                for _ in 0..BATCH {
+                    let start = Instant::now();
+                    let stream = TcpStream::connect(addr).expect("connect");
+                    drop(tokio::net::TcpStream::from_std(stream).expect("register"));
+                    samples.push(start.elapsed());
+                    between_connects().await;
+                }
+            }),
+            // What an async connect cannot do without: a non-blocking connect, asked once
+            // whether it finished (a second `connect()`), and the registration.
+            Contender::NonBlockingFloor => runtime.block_on(async {
+                let peer = SockAddr::from(addr);
+                for _ in 0..BATCH {
+                    let start = Instant::now();
+                    let socket = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None)
+                        .expect("socket");
+                    let in_progress = socket.connect(&peer).expect_err("in progress");
+                    assert_eq!(in_progress.raw_os_error(), Some(libc::EINPROGRESS));
+                    socket.connect(&peer).expect("connected");
+                    let stream = TcpStream::from(socket);
+                    drop(tokio::net::TcpStream::from_std(stream).expect("register"));
+                    samples.push(start.elapsed());
+                    between_connects().await;
                 }
             }),
         }
         median(&mut samples)
     }
+}
+
+/// What an async program does between connects, untimed: it yields, and the runtime turns its
+/// reactor, which frees the registrations of the streams dropped since. A batch that never
+/// yields would pile up every dropped registration, growing the cost of each connect.
+async fn between_connects() {
+    tokio::task::yield_now().await;
 }
 
 fn median_f64(values: &mut [f64]) -> f64 {
@@ -227,13 +288,34 @@ fn median(samples: &mut [Duration]) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// A listener that accepts and drops connections for the whole run, so the queue never fills.
+/// A listener that accepts for the whole run, so its queue never fills, and leaves no
+/// `TIME_WAIT` behind: a run makes more connects than there are ephemeral ports, and with
+/// thousands of sockets in `TIME_WAIT` every connect pays for a long search of the port range
+/// (the same for every contender, which would flatten the ratios), and a port reused while the
+/// server's side still waits on it costs a lost SYN and a second's retransmission. So the
+/// listener's sockets close with a reset (`SO_LINGER` 0, inherited by the accepted ones), and
+/// only after the client has closed its side: the last `HELD` are kept, far longer than a
+/// contender keeps its stream, so the reset never races a connect still being checked.
 fn listener() -> SocketAddr {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind loopback");
+    const HELD: usize = 64;
+    // Far more than std's 128: on a busy 2-core machine the accepting thread can fall hundreds
+    // of connects behind, and a full queue drops the SYN (a second's stall). The kernel caps it
+    // at `net.core.somaxconn`.
+    const QUEUE: i32 = 4096;
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket.set_linger(Some(Duration::ZERO)).expect("SO_LINGER");
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    socket.bind(&loopback.into()).expect("bind loopback");
+    socket.listen(QUEUE).expect("listen");
+    let listener = TcpListener::from(socket);
     let addr = listener.local_addr().expect("local addr");
     std::thread::spawn(move || {
+        let mut held = VecDeque::with_capacity(HELD + 1);
         for stream in listener.incoming() {
-            drop(stream);
+            held.push_back(stream);
+            if held.len() > HELD {
+                drop(held.pop_front());
+            }
         }
     });
     addr
