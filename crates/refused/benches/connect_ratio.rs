@@ -7,10 +7,13 @@
 //! whole is repeated, and the report is the median of the repeats' median ratios, with the
 //! lowest and highest of them.
 //!
-//! Three rows are references, not `refused`: tokio's own connect; std's connect with the stream
-//! then registered with tokio's reactor (and deregistered when dropped), the least any connect
-//! that hands back a tokio stream costs; and the same with the non-blocking connect an async
-//! connect must make (it may not block the runtime's thread), asked once whether it finished.
+//! The rows marked `(ref)` are not `refused`, they say where its floors are: a non-blocking
+//! connect asked once whether it finished, then made blocking (the least a blocking connect
+//! bounded by a timeout costs: a blocking connect has no timeout of its own but the kernel's
+//! two minutes); tokio's own connect; std's connect with the stream then registered with
+//! tokio's reactor (and deregistered when dropped), the least any connect that hands back a
+//! tokio stream costs; and the same with the non-blocking connect an async connect must make (it
+//! may not block the runtime's thread).
 //!
 //! Run: `scripts/bench-connect.sh [ROUNDS [REPEATS]]` (or `cargo bench -p refused --bench
 //! connect_ratio -- ROUNDS REPEATS`); `-- --only KEY N` makes N connects of one contender alone,
@@ -32,6 +35,7 @@ enum Contender {
     StdText,
     BlockingConnect,
     BlockingDialAddrs,
+    BlockingFloor,
     AsyncConnect,
     AsyncDialAddrs,
     TokioConnect,
@@ -40,11 +44,12 @@ enum Contender {
 }
 
 impl Contender {
-    const ALL: [Self; 9] = [
+    const ALL: [Self; 10] = [
         Self::Std,
         Self::StdText,
         Self::BlockingConnect,
         Self::BlockingDialAddrs,
+        Self::BlockingFloor,
         Self::AsyncConnect,
         Self::AsyncDialAddrs,
         Self::TokioConnect,
@@ -58,6 +63,7 @@ impl Contender {
             Self::StdText => "std-text",
             Self::BlockingConnect => "blocking",
             Self::BlockingDialAddrs => "blocking-addrs",
+            Self::BlockingFloor => "blocking-floor",
             Self::AsyncConnect => "async",
             Self::AsyncDialAddrs => "async-addrs",
             Self::TokioConnect => "tokio",
@@ -72,6 +78,7 @@ impl Contender {
             Self::StdText => "std::net::TcpStream::connect(\"127.0.0.1:P\")",
             Self::BlockingConnect => "refused::blocking::connect(\"127.0.0.1:P\")",
             Self::BlockingDialAddrs => "refused::blocking::dial_addrs(&[addr])",
+            Self::BlockingFloor => "(ref) non-blocking connect, made blocking",
             Self::AsyncConnect => "refused::connect(\"127.0.0.1:P\").await",
             Self::AsyncDialAddrs => "Dialer::dial_addrs(&[addr]).await",
             Self::TokioConnect => "(ref) tokio::net::TcpStream::connect(addr)",
@@ -214,6 +221,19 @@ impl Bench {
                     });
                 }
             }
+            // What a connect bounded by a timeout cannot do without, in a thread it may block:
+            // a non-blocking connect, asked once whether it finished, and the stream made
+            // blocking again.
+            Contender::BlockingFloor => {
+                let peer = SockAddr::from(addr);
+                for _ in 0..BATCH {
+                    time(&mut || {
+                        let socket = connect_non_blocking(&peer);
+                        rustix::io::ioctl_fionbio(&socket, false).expect("FIONBIO");
+                        drop(TcpStream::from(socket));
+                    });
+                }
+            }
             Contender::AsyncConnect => runtime.block_on(async {
                 for _ in 0..BATCH {
                     let start = Instant::now();
@@ -255,12 +275,7 @@ impl Bench {
                 let peer = SockAddr::from(addr);
                 for _ in 0..BATCH {
                     let start = Instant::now();
-                    let socket = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None)
-                        .expect("socket");
-                    let in_progress = socket.connect(&peer).expect_err("in progress");
-                    assert_eq!(in_progress.raw_os_error(), Some(libc::EINPROGRESS));
-                    socket.connect(&peer).expect("connected");
-                    let stream = TcpStream::from(socket);
+                    let stream = TcpStream::from(connect_non_blocking(&peer));
                     drop(tokio::net::TcpStream::from_std(stream).expect("register"));
                     samples.push(start.elapsed());
                     between_connects().await;
@@ -269,6 +284,16 @@ impl Bench {
         }
         median(&mut samples)
     }
+}
+
+/// A non-blocking connect to a loopback listener, asked once (by connecting again) whether it
+/// finished, as `refused` asks: on loopback it always has.
+fn connect_non_blocking(peer: &SockAddr) -> Socket {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None).expect("socket");
+    let in_progress = socket.connect(peer).expect_err("in progress");
+    assert_eq!(in_progress.raw_os_error(), Some(libc::EINPROGRESS));
+    socket.connect(peer).expect("connected");
+    socket
 }
 
 /// What an async program does between connects, untimed: it yields, and the runtime turns its
