@@ -207,8 +207,9 @@ pub async fn wait(
         .collect();
     // A target that closed a connection right after accepting it is a port proxy with nothing
     // behind it: each later probe watches longer, so a proxy slow to close (one that forks per
-    // connection) cannot pass for ready on one lucky probe.
-    let mut settles = vec![options.probe.settle; targets.len()];
+    // connection) cannot pass for ready on one lucky probe, and its program's name no longer
+    // ends the settle early (it proved that it closes, whatever it is called).
+    let mut closed_once = vec![false; targets.len()];
     let mut done = 0;
     while let Some((index, report)) = pending.next().await {
         let Some(report) = report else {
@@ -227,9 +228,7 @@ pub async fn wait(
                 .last
                 .as_ref()
                 .is_some_and(|r| matches!(r.readiness, Readiness::NotReady(_)));
-        if closed_at_once {
-            settles[index] = settles[index].max(PROXY_SETTLE);
-        }
+        closed_once[index] |= closed_at_once;
         if state.streak >= options.successes.max(1) {
             state.done = true;
             done += 1;
@@ -240,9 +239,14 @@ pub async fn wait(
             continue;
         }
         let pause = state.next_pause(changed, options.interval);
-        let probe_options = ProbeOptions {
-            settle: settles[index],
-            ..options.probe.clone()
+        let probe_options = if closed_once[index] {
+            ProbeOptions {
+                settle: options.probe.settle.max(PROXY_SETTLE),
+                owner_check: false,
+                ..options.probe.clone()
+            }
+        } else {
+            options.probe.clone()
         };
         pending.push(probe_after(
             index,

@@ -7,7 +7,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
 use super::Readiness;
-use crate::sys::sock_diag;
+use crate::sys::process::{self, Process};
+use crate::sys::sock_diag::{self, ServerEnd};
 
 /// How long a fresh connection must stay open: a port proxy (docker-proxy, kube-proxy userspace)
 /// whose backend is down accepts and closes within a millisecond or two.
@@ -17,6 +18,46 @@ pub const DEFAULT_SETTLE: Duration = Duration::from_millis(5);
 /// before settling: the settle counts from the program's `accept()`, not from the handshake
 /// the kernel did alone, so a proxy that is slow to accept and then closes is still caught.
 const ACCEPT_GRACE: Duration = Duration::from_millis(50);
+
+/// Programs that forward the connections they accept to a backend, by `/proc/PID/comm` (cut to
+/// 15 bytes, as the kernel keeps it): with nothing behind them they accept and then close, so
+/// only the settle tells them from a service. Container runtimes' and VMs' port forwarders,
+/// tunnels, TCP proxies, and the super-servers that hand a connection to a program they start.
+const FORWARDERS: &[&str] = &[
+    "docker-proxy",
+    "rootlesskit",
+    "rootlessport",
+    "slirp4netns",
+    "pasta",
+    "passt",
+    "gvproxy",
+    "vpnkit",
+    "kube-proxy",
+    "kubectl",
+    "socat",
+    "ssh",
+    "sshd",
+    "haproxy",
+    "nginx",
+    "envoy",
+    "traefik",
+    "stunnel",
+    "stunnel4",
+    "redir",
+    "rinetd",
+    "inetd",
+    "xinetd",
+    "systemd",
+    "systemd-socket-",
+    "qemu-system-x86",
+    "qemu-system-aar",
+];
+
+/// Whether a program may forward what it accepts (see [`FORWARDERS`]); `qemu-*` forwards a
+/// guest's ports (`hostfwd`).
+fn is_forwarder(command: &str) -> bool {
+    FORWARDERS.contains(&command) || command.starts_with("qemu")
+}
 
 /// The two ends of a TCP connection: ours and the server's.
 #[derive(Debug, Clone, Copy)]
@@ -29,30 +70,74 @@ pub struct Ends {
 
 /// Waits `settle` (cut to the deadline) for the peer to close or reset; silence or data is ready.
 /// With the ends of a TCP connection to a listener of this host, the settle starts when the
-/// program accepted it.
+/// program accepted it, and with `owner_check`, a program found in `/proc` that is no port
+/// forwarder ends it early: only a forwarder accepts and then closes for want of a backend.
 pub async fn settle<S: AsyncRead + Unpin>(
     mut stream: S,
     settle: Duration,
     deadline: Instant,
     ends: Option<Ends>,
+    owner_check: bool,
 ) -> Readiness {
     if settle.is_zero() {
         return Readiness::Ready(String::new());
     }
+    let mut accepted = None;
     if let Some(ends) = ends {
-        if let Accept::NotYet = until_accepted(ends, deadline).await {
-            return Readiness::Ready(format!(
-                "the program has not accepted the connection within {} ms (the kernel holds it in the queue)",
-                ACCEPT_GRACE.as_millis()
-            ));
+        match until_accepted(ends, deadline).await {
+            Accept::NotYet => {
+                return Readiness::Ready(format!(
+                    "the program has not accepted the connection within {} ms (the kernel holds it in the queue)",
+                    ACCEPT_GRACE.as_millis()
+                ));
+            }
+            Accept::Now(inode) => accepted = inode.filter(|_| owner_check),
         }
     }
     let full = Instant::now() + settle;
     let until = full.min(deadline);
     let mut byte = [0u8; 1];
-    match tokio::time::timeout_at(until, stream.read(&mut byte)).await {
+    let read = tokio::time::timeout_at(until, stream.read(&mut byte));
+    tokio::pin!(read);
+    if let Some(inode) = accepted {
+        // Looked up beside the settle, which it can only shorten: a walk of `/proc` takes about
+        // a millisecond on a quiet host and may take longer than the settle on a busy one.
+        let holder = tokio::task::spawn_blocking(move || holder(inode));
+        tokio::select! {
+            // A close that came meanwhile is seen first.
+            biased;
+            read = &mut read => return judge(read, until < full, settle),
+            holder = holder => {
+                if let Ok(Some(program)) = holder {
+                    if !is_forwarder(&program.command) {
+                        return Readiness::Ready(format!(
+                            "accepted by {} (pid {}), not a port forwarder",
+                            program.command, program.pid
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    judge(read.await, until < full, settle)
+}
+
+/// The process holding an accepted socket (the lowest pid: a forking server's parent, until it
+/// closes its copy), if `/proc` shows it (another user's process does not show without root).
+fn holder(inode: u64) -> Option<Process> {
+    let owners = process::owners(&std::collections::HashSet::from([inode]));
+    owners.get(inode).cloned()
+}
+
+/// What the read of the settle says. `cut`: the deadline came before the settle's end.
+fn judge(
+    read: Result<std::io::Result<usize>, tokio::time::error::Elapsed>,
+    cut: bool,
+    settle: Duration,
+) -> Readiness {
+    match read {
         // The time ran out before the connection had stayed open for the settle: not proven.
-        Err(_) if until < full => Readiness::NotReady(format!(
+        Err(_) if cut => Readiness::NotReady(format!(
             "the time ran out before the connection had stayed open {} ms",
             settle.as_millis()
         )),
@@ -69,8 +154,9 @@ pub async fn settle<S: AsyncRead + Unpin>(
 }
 
 enum Accept {
-    /// Taken by the program, or not knowable (a server of another host): settle now.
-    Now,
+    /// Taken by the program (with its socket's inode), or not knowable (a server of another
+    /// host): settle now.
+    Now(Option<u64>),
     /// Still on the listener's queue after the grace.
     NotYet,
 }
@@ -79,9 +165,10 @@ async fn until_accepted(ends: Ends, deadline: Instant) -> Accept {
     let until = (Instant::now() + ACCEPT_GRACE).min(deadline);
     let mut pause = Duration::from_micros(250);
     loop {
-        match sock_diag::is_accepted(ends.client, ends.server) {
-            Ok(Some(false)) => {}
-            Ok(Some(true) | None) | Err(_) => return Accept::Now,
+        match sock_diag::server_end(ends.client, ends.server) {
+            Ok(Some(ServerEnd::Queued)) => {}
+            Ok(Some(ServerEnd::Accepted(inode))) => return Accept::Now(Some(inode)),
+            Ok(Some(ServerEnd::Closed) | None) | Err(_) => return Accept::Now(None),
         }
         if Instant::now() >= until {
             return Accept::NotYet;

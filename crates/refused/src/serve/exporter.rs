@@ -11,7 +11,7 @@ use super::config::{FamilyChoice, IpFamily, ProbeModule, Prober, Tls};
 use super::{Allowlist, Format};
 use crate::connect::Address;
 use crate::diagnose::{self, diagnose};
-use crate::probe::{ProbeFailure, Readiness, probe};
+use crate::probe::{ProbeFailure, ProbeOptions, Readiness, probe};
 use crate::resolve::{ResolveErrorKind, resolve};
 use crate::target::{Endpoint, Host, Scheme, Target};
 
@@ -197,7 +197,13 @@ async fn find(
     let probe_budget = deadline
         .saturating_duration_since(Instant::now())
         .mul_f64(PROBE_SHARE);
-    let report = probe(&target, &module.options, probe_budget).await;
+    // No walk of `/proc` for each probe (see `ProbeOptions::owner_check`): an exporter probes
+    // too often for it; its TCP probes keep the whole settle.
+    let options = ProbeOptions {
+        owner_check: false,
+        ..module.options.clone()
+    };
+    let report = probe(&target, &options, probe_budget).await;
     for attempt in &report.attempts {
         let address = attempt.address.to_string();
         let ok = attempt.outcome.is_connected();

@@ -65,14 +65,25 @@ fn dump(socket: &Socket, family: u8, port: Option<u16>) -> io::Result<Vec<Listen
 const TCP_ESTABLISHED: u8 = 1;
 const TCP_SYN_RECV: u8 = 3;
 
-/// Whether the program listening at `server` has accepted the connection from `client`:
-/// until `accept()` gives it a file, the server's end of a connection has no inode (and once
-/// it is closed, it has none again, but is no longer established).
+/// Where the server's end of a connection to a listener of this host stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerEnd {
+    /// Still on the listener's accept queue: the program has not taken it.
+    Queued,
+    /// Taken by the program's `accept()`: the socket's inode, by which `/proc` names its holder.
+    Accepted(u64),
+    /// No longer established (closed, or closing).
+    Closed,
+}
+
+/// Where the server's end of the connection from `client` to `server` stands: until `accept()`
+/// gives it a file, the server's end has no inode (and once it is closed, it has none again, but
+/// is no longer established).
 /// `Ok(None)`: the server's end is not in this namespace (a remote server, or gone).
-pub fn is_accepted(
+pub fn server_end(
     client: std::net::SocketAddr,
     server: std::net::SocketAddr,
-) -> io::Result<Option<bool>> {
+) -> io::Result<Option<ServerEnd>> {
     let socket = open()?;
     let family = if server.is_ipv4() { AF_INET } else { AF_INET6 };
     let request = InetRequest {
@@ -91,10 +102,13 @@ pub fn is_accepted(
         },
     };
     match ask(&socket, request, NLM_F_REQUEST) {
-        // A closed end has no file either: only an open, file-less end is still queued.
         Ok(responses) => Ok(responses.first().map(|r| {
-            let queued = matches!(r.header.state, TCP_ESTABLISHED | TCP_SYN_RECV);
-            r.header.inode != 0 || !queued
+            let open = matches!(r.header.state, TCP_ESTABLISHED | TCP_SYN_RECV);
+            match (open, r.header.inode) {
+                (false, _) => ServerEnd::Closed,
+                (true, 0) => ServerEnd::Queued,
+                (true, inode) => ServerEnd::Accepted(u64::from(inode)),
+            }
         })),
         Err(err) if err.raw_os_error() == Some(libc::ENOENT) => Ok(None),
         Err(err) => Err(err),
@@ -244,8 +258,9 @@ mod tests {
 }
 #[cfg(test)]
 mod accept_tests {
-    use super::is_accepted;
+    use super::{ServerEnd, server_end};
     use std::net::{TcpListener, TcpStream};
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn a_connection_is_accepted_once_the_program_takes_it() {
@@ -253,11 +268,21 @@ mod accept_tests {
         let server = listener.local_addr().unwrap();
         let stream = TcpStream::connect(server).unwrap();
         let client = stream.local_addr().unwrap();
-        assert_eq!(is_accepted(client, server).unwrap(), Some(false));
-        let (_accepted, _) = listener.accept().unwrap();
-        assert_eq!(is_accepted(client, server).unwrap(), Some(true));
+        assert_eq!(server_end(client, server).unwrap(), Some(ServerEnd::Queued));
+        let (accepted, _) = listener.accept().unwrap();
+        // The inode is the accepted socket's own, the one `/proc/PID/fd` links to.
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&accepted);
+        let inode = std::fs::metadata(format!("/proc/self/fd/{fd}"))
+            .unwrap()
+            .ino();
+        assert_eq!(
+            server_end(client, server).unwrap(),
+            Some(ServerEnd::Accepted(inode))
+        );
+        drop(accepted);
+        assert_eq!(server_end(client, server).unwrap(), Some(ServerEnd::Closed));
         drop(listener);
         let elsewhere = "127.0.0.1:9".parse().unwrap();
-        assert_eq!(is_accepted(client, elsewhere).unwrap(), None);
+        assert_eq!(server_end(client, elsewhere).unwrap(), None);
     }
 }

@@ -192,10 +192,40 @@ async fn a_proxy_that_accepts_and_drops_is_not_ready() {
         std::thread::sleep(Duration::from_millis(300));
         drop(stream);
     });
-    let options = ProbeOptions::new();
+    // The fake servers run in this test's process, which is no port forwarder by name: without
+    // the owner check, the settle alone must tell them apart.
+    let options = ProbeOptions {
+        owner_check: false,
+        ..ProbeOptions::new()
+    };
     let readiness = probe_text(&dropping.to_string(), &options).await;
     assert_eq!(readiness.as_label(), "not-ready", "{readiness}");
     assert!(probe_text(&holding.to_string(), &options).await.is_ready());
+}
+
+#[tokio::test]
+async fn a_local_program_that_is_no_forwarder_needs_no_settle() {
+    // It holds the connection (as a server waiting for a request does); the settle is long
+    // enough that only the owner check can end the probe with this reason: the program found in
+    // `/proc` is this test's own process.
+    let holding = fake(|stream| {
+        std::thread::sleep(Duration::from_secs(3));
+        drop(stream);
+    });
+    let options = ProbeOptions {
+        settle: Duration::from_secs(20),
+        ..ProbeOptions::new()
+    };
+    let target: Target = holding.to_string().parse().unwrap();
+    let report = probe(&target, &options, Duration::from_secs(30)).await;
+    let Readiness::Ready(detail) = &report.readiness else {
+        panic!("{}", report.readiness);
+    };
+    let pid = std::process::id();
+    assert!(
+        detail.starts_with("accepted by ") && detail.contains(&format!("(pid {pid})")),
+        "{detail}"
+    );
 }
 
 #[tokio::test]
