@@ -2,7 +2,7 @@
 # refused's connects against `std::net::TcpStream::connect` on the success path, interleaved in
 # one run: `refused::blocking::connect` and `blocking::dial_addrs` (goal: within 5% of std),
 # `refused::connect` and `Dialer::dial_addrs` (goal: within 10%). Rounds of 50 connects
-# per contender, in an order that rotates each round; ROUNDS rounds make a repeat, and each line
+# per contender, in an order shuffled each round; ROUNDS rounds make a repeat, and each line
 # reads: the median connect, then the median over the REPEATS of each repeat's median ratio to
 # std, with the lowest and highest of them. Rows marked `(ref)` are floors and peers, not
 # refused (see crates/refused/benches/connect_ratio.rs). Packets go to 127.0.0.1 only.

@@ -1,11 +1,12 @@
 //! `refused`'s connects against `std::net::TcpStream::connect`, interleaved, as ratios.
 //!
 //! A loopback listener accepts in the background. Each round times a batch of connects (each one
-//! connect and close, timed alone) for every contender, in an order that rotates from round to
-//! round, so a noisy moment of a shared machine falls on all of them alike; a round's figure is
-//! the median of its batch, and a contender's ratio in that round is its median over std's. The
-//! whole is repeated, and the report is the median of the repeats' median ratios, with the
-//! lowest and highest of them.
+//! connect and close, timed alone) for every contender, in an order shuffled from round to
+//! round, so a noisy moment of a shared machine falls on all of them alike, and so does what a
+//! contender leaves behind for the next (in a rotating order each would always follow the same
+//! one). A round's figure is the median of its batch, and a contender's ratio in that round is
+//! its median over std's. The whole is repeated, and the report is the median of the repeats'
+//! median ratios, with the lowest and highest of them.
 //!
 //! The rows marked `(ref)` are not `refused`, they say where its floors are: a non-blocking
 //! connect asked once whether it finished, then made blocking (the least a blocking connect
@@ -23,6 +24,9 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use refused::{Dialer, RetryPolicy};
 use socket2::{Domain, SockAddr, Socket, Type};
 
@@ -119,11 +123,14 @@ fn main() {
     // Per repeat and contender: the median over the rounds of its ratio to std, and its median.
     let mut ratios = vec![Vec::with_capacity(repeats); Contender::ALL.len()];
     let mut typical = vec![Vec::with_capacity(repeats); Contender::ALL.len()];
+    // Seeded: a run's orders can be had again.
+    let mut rng = StdRng::seed_from_u64(14);
+    let mut order: Vec<usize> = (0..Contender::ALL.len()).collect();
     for _ in 0..repeats {
         let mut medians = vec![Vec::with_capacity(rounds); Contender::ALL.len()];
-        for round in 0..rounds {
-            for step in 0..Contender::ALL.len() {
-                let which = (round + step) % Contender::ALL.len();
+        for _ in 0..rounds {
+            order.shuffle(&mut rng);
+            for &which in &order {
                 medians[which].push(bench.time_batch(Contender::ALL[which]));
             }
         }

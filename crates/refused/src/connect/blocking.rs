@@ -39,12 +39,12 @@ impl Drop for Runtime {
 /// # Ok::<(), refused::ConnectError>(())
 /// ```
 pub fn connect(target: &str) -> Result<TcpStream, ConnectError> {
-    let dialer = Dialer::new();
+    let dialer = Dialer::shared();
     if let Some(addr) = socket_addr_literal(target) {
-        return dial_lone(&dialer, Label::Text(target), addr).map(|c| c.stream);
+        return dial_lone(dialer, Label::Text(target), addr).map(|c| c.stream);
     }
     let parsed = parse_target(target)?;
-    dial(&dialer, &parsed).map(|c| c.stream)
+    dial(dialer, &parsed).map(|c| c.stream)
 }
 
 /// [`Dialer::dial`], blocking, returning a std stream.
@@ -70,7 +70,12 @@ pub fn dial_addrs(
     }
     run(|| async {
         dialer
-            .dial_addrs_socket(addrs, Waiting::Thread)
+            .dial_given(
+                Label::Address(addrs.first().copied()),
+                addrs,
+                Waiting::Thread,
+                None,
+            )
             .await
             .and_then(into_std)
     })
@@ -101,9 +106,8 @@ fn dial_lone(
     match dialer.first_try_in_thread(addr) {
         Ok(connected) => into_std(connected),
         Err(tried) => run(|| async {
-            let addrs = [addr];
             dialer
-                .dial_with(label, Waiting::Thread, || async { Ok(&addrs) }, Some(tried))
+                .dial_given(label, &[addr], Waiting::Thread, Some(tried))
                 .await
                 .and_then(into_std)
         }),

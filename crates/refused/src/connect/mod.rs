@@ -139,6 +139,13 @@ impl Dialer {
         }
     }
 
+    /// The default dialer, made once: `connect(&str)` would otherwise build and drop one (and
+    /// its retry policy's list) on every call.
+    pub(crate) fn shared() -> &'static Self {
+        static SHARED: std::sync::LazyLock<Dialer> = std::sync::LazyLock::new(Dialer::new);
+        &SHARED
+    }
+
     /// Each attempt to one address gives up after this long.
     #[must_use]
     pub const fn attempt_timeout(mut self, timeout: Duration) -> Self {
@@ -179,9 +186,14 @@ impl Dialer {
         &self,
         addrs: &[SocketAddr],
     ) -> Result<Connected<TcpStream>, ConnectError> {
-        self.dial_addrs_socket(addrs, Waiting::Reactor)
-            .await
-            .and_then(register)
+        self.dial_given(
+            Label::Address(addrs.first().copied()),
+            addrs,
+            Waiting::Reactor,
+            None,
+        )
+        .await
+        .and_then(register)
     }
 
     pub(crate) async fn dial_socket(
@@ -199,28 +211,27 @@ impl Dialer {
         };
         let label = Label::Text(target.as_str());
         if let Some(addrs) = target.pinned() {
-            return self
-                .dial_with(label, waiting, || async { Ok(addrs) }, None)
-                .await;
+            return self.dial_given(label, addrs, waiting, None).await;
         }
         if let Some(addr) = host.socket_addr(*port) {
             // A literal: the resolver would answer it at once, but with a vector to allocate.
-            let addrs = [addr];
-            return self
-                .dial_with(label, waiting, || async { Ok(&addrs) }, None)
-                .await;
+            return self.dial_given(label, &[addr], waiting, None).await;
         }
         self.dial_with(label, waiting, || resolve(host, *port), None)
             .await
     }
 
-    pub(crate) async fn dial_addrs_socket(
+    /// [`Dialer::dial_with`] for addresses known beforehand (given, pinned, or a literal's):
+    /// every such connect shares this one copy of the loop, so a program that connects in
+    /// several of these ways keeps less of it in its caches.
+    pub(crate) async fn dial_given(
         &self,
+        label: Label<'_>,
         addrs: &[SocketAddr],
         waiting: Waiting,
+        tried: Option<Tried>,
     ) -> Result<Connected<Socket>, ConnectError> {
-        let label = Label::Address(addrs.first().copied());
-        self.dial_with(label, waiting, || async { Ok(addrs) }, None)
+        self.dial_with(label, waiting, || async { Ok(addrs) }, tried)
             .await
     }
 
@@ -455,16 +466,10 @@ fn register(connected: Connected<Socket>) -> Result<Connected<TcpStream>, Connec
 /// Connects to a TCP target given as text (`localhost:5432`, `[::1]:6379`, `http://web:8080`)
 /// with the default [`Dialer`]: happy eyeballs, 3 s attempts, three tries.
 pub async fn connect(target: &str) -> Result<TcpStream, ConnectError> {
-    let dialer = Dialer::new();
+    let dialer = Dialer::shared();
     if let Some(addr) = socket_addr_literal(target) {
-        let addrs = [addr];
         return dialer
-            .dial_with(
-                Label::Text(target),
-                Waiting::Reactor,
-                || async { Ok(&addrs) },
-                None,
-            )
+            .dial_given(Label::Text(target), &[addr], Waiting::Reactor, None)
             .await
             .and_then(register)
             .map(|c| c.stream);
