@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use rustix::event::{PollFd, PollFlags, Timespec};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use rustix::io::Errno;
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -83,7 +84,7 @@ impl Race {
                     let (started, result) = self.attempt(*only).await;
                     self.record(attempts, *only, started, result)
                 }
-                Waiting::Thread => self.run_in_thread(*only, attempts),
+                Waiting::Thread => self.run_in_thread(*only, Instant::now(), attempts),
             };
         }
         let order = interleave(addrs);
@@ -124,12 +125,15 @@ impl Race {
     }
 
     /// One address, connected in the calling thread (`Waiting::Thread`): no reactor, no task.
+    /// `started`: now, or the connect's start when nothing came before this attempt (one clock
+    /// read fewer).
     pub fn run_in_thread(
         &self,
         addr: SocketAddr,
+        started: Instant,
         attempts: &mut Vec<Attempt>,
     ) -> Result<Socket, Outcome> {
-        let (started, result) = self.attempt_blocking(addr);
+        let result = self.attempt_blocking(addr, started);
         self.record(attempts, addr, started, result)
     }
 
@@ -143,8 +147,8 @@ impl Race {
         // The timer is made only for a connect that did not finish in the call.
         let result = match connect_one(addr) {
             Ok(Connecting::Done(socket)) => Ok(socket),
-            Ok(Connecting::InProgress(socket, peer)) => {
-                match tokio::time::timeout_at(self.limit(started), handshake(socket, peer)).await {
+            Ok(Connecting::InProgress(socket)) => {
+                match tokio::time::timeout_at(self.limit(started), handshake(socket, addr)).await {
                     Ok(result) => result,
                     Err(_) => Err(io::ErrorKind::TimedOut.into()),
                 }
@@ -161,16 +165,15 @@ impl Race {
 
     /// [`Race::attempt`] without the reactor, for a caller that owns the thread: a handshake
     /// that takes a round trip is waited for with `poll()`, bounded by the attempt's limit.
-    fn attempt_blocking(&self, addr: SocketAddr) -> (Instant, io::Result<Socket>) {
-        let started = Instant::now();
+    fn attempt_blocking(&self, addr: SocketAddr, started: Instant) -> io::Result<Socket> {
         let result = match connect_one(addr) {
             Ok(Connecting::Done(socket)) => Ok(socket),
-            Ok(Connecting::InProgress(socket, peer)) => {
-                wait_in_thread(&socket, &peer, self.limit(started)).map(|()| socket)
+            Ok(Connecting::InProgress(socket)) => {
+                wait_in_thread(&socket, addr, self.limit(started)).map(|()| socket)
             }
             Err(err) => Err(err),
         };
-        (started, result.and_then(into_blocking))
+        result.and_then(into_blocking)
     }
 
     fn record(
@@ -196,10 +199,10 @@ impl Race {
     }
 }
 
-/// A connect started: finished in the call, or still going (with the address it goes to).
+/// A connect started: finished in the call, or still going.
 enum Connecting {
     Done(Socket),
-    InProgress(Socket, SockAddr),
+    InProgress(Socket),
 }
 
 /// Starts a connect. On loopback the handshake has usually completed by the time `connect()`
@@ -212,26 +215,26 @@ fn connect_one(addr: SocketAddr) -> io::Result<Connecting> {
         Type::STREAM.nonblocking(),
         Some(Protocol::TCP),
     )?;
-    let peer = SockAddr::from(addr);
-    match socket.connect(&peer) {
+    // rustix's `connect` is the system call alone: libc's wraps it as a cancellation point.
+    match rustix::net::connect(&socket, &addr) {
         Ok(()) => return Ok(Connecting::Done(socket)),
-        Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(err) => return Err(err),
+        Err(Errno::INPROGRESS) => {}
+        Err(err) => return Err(err.into()),
     }
-    match connected_now(&socket, &peer) {
+    match connected_now(&socket, addr) {
         Some(Ok(())) => Ok(Connecting::Done(socket)),
         Some(Err(err)) => Err(err),
-        None => Ok(Connecting::InProgress(socket, peer)),
+        None => Ok(Connecting::InProgress(socket)),
     }
 }
 
 /// Waits on the reactor for a handshake that takes a real round trip. The socket goes back to a
 /// plain one afterwards, registration being the caller's choice (blocking callers have none).
-async fn handshake(socket: Socket, peer: SockAddr) -> io::Result<Socket> {
+async fn handshake(socket: Socket, addr: SocketAddr) -> io::Result<Socket> {
     let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
     loop {
         stream.writable().await?;
-        if let Some(done) = connected_now(&socket2::SockRef::from(&stream), &peer) {
+        if let Some(done) = connected_now(&socket2::SockRef::from(&stream), addr) {
             return done.and_then(|()| stream.into_std()).map(Socket::from);
         }
     }
@@ -239,7 +242,7 @@ async fn handshake(socket: Socket, peer: SockAddr) -> io::Result<Socket> {
 
 /// Waits in this thread, with `poll()`, for a handshake that takes a real round trip; past
 /// `limit` it is a timeout.
-fn wait_in_thread(socket: &Socket, peer: &SockAddr, limit: Instant) -> io::Result<()> {
+fn wait_in_thread(socket: &Socket, addr: SocketAddr, limit: Instant) -> io::Result<()> {
     loop {
         let left = limit.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -254,7 +257,7 @@ fn wait_in_thread(socket: &Socket, peer: &SockAddr, limit: Instant) -> io::Resul
             Err(rustix::io::Errno::INTR) => continue,
             Err(err) => return Err(err.into()),
         }
-        if let Some(done) = connected_now(socket, peer) {
+        if let Some(done) = connected_now(socket, addr) {
             return done;
         }
     }
@@ -265,14 +268,11 @@ fn wait_in_thread(socket: &Socket, peer: &SockAddr, limit: Instant) -> io::Resul
 /// ended it otherwise. One call for every answer, where `poll()` or [`finished`] take a second
 /// (the pending error, the peer's address) for some. Only after `EINPROGRESS`: on a socket whose
 /// connect failed, a connect starts a new one.
-fn connected_now(socket: &Socket, peer: &SockAddr) -> Option<io::Result<()>> {
-    match socket.connect(peer) {
-        Ok(()) => Some(Ok(())),
-        Err(err) => match err.raw_os_error() {
-            Some(libc::EALREADY | libc::EINPROGRESS) => None,
-            Some(libc::EISCONN) => Some(Ok(())),
-            _ => Some(Err(err)),
-        },
+fn connected_now(socket: &Socket, addr: SocketAddr) -> Option<io::Result<()>> {
+    match rustix::net::connect(socket, &addr) {
+        Ok(()) | Err(Errno::ISCONN) => Some(Ok(())),
+        Err(Errno::ALREADY | Errno::INPROGRESS) => None,
+        Err(err) => Some(Err(err.into())),
     }
 }
 

@@ -244,7 +244,7 @@ impl Dialer {
         let mut attempts = Vec::with_capacity(1);
         match self
             .race(start, 1, Waiting::Thread)
-            .run_in_thread(addr, &mut attempts)
+            .run_in_thread(addr, start, &mut attempts)
         {
             Ok(stream) => Ok(Connected {
                 stream,
