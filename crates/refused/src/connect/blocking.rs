@@ -1,8 +1,11 @@
 //! A blocking facade over the async connect, for programs without a tokio runtime.
 //!
-//! Each thread keeps one small current-thread runtime, built on first use, so a blocking connect
-//! costs a connect and an epoll round, not a runtime start. Called from inside a tokio runtime
-//! (where blocking on a runtime would panic), the connect runs on a scoped helper thread instead.
+//! One address (a literal, or a single one given or pinned) is tried in the calling thread with
+//! no runtime at all: the common case then costs std's calls and two more. Its retries, names to
+//! resolve and several addresses to race run on one small current-thread runtime per thread,
+//! built on first use, so they cost a runtime's round, not a runtime start. Called from inside a
+//! tokio runtime (where blocking on a runtime would panic), those run on a scoped helper thread
+//! instead.
 
 use std::cell::OnceCell;
 use std::net::{SocketAddr, TcpStream};

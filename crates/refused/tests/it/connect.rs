@@ -317,7 +317,8 @@ async fn text_targets_report_parse_errors_as_values() {
 
 #[test]
 fn blocking_facade_leaves_no_timeout_on_the_stream() {
-    // The connect's `SO_SNDTIMEO` must not outlive the connect: writes would fail after it.
+    // The connect's timeout must not outlive the connect (as `SO_SNDTIMEO`, writes would fail
+    // after it).
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let dialer = Dialer::new().attempt_timeout(Duration::from_millis(500));
     let connected =
