@@ -442,7 +442,6 @@ pub(crate) fn parse_target(text: &str) -> Result<Target, ConnectError> {
     })
 }
 
-/// Hands a connected socket to tokio's reactor.
 /// Why a unix connect failed: a refusal by a file that is not a socket says more than the
 /// refusal (the kernel refuses those too, and no server will ever listen there), and so does a
 /// denial (`EACCES`: a user who may not write the file is denied before the kernel looks for a
@@ -459,6 +458,8 @@ fn unix_failure(path: &Path, outcome: Outcome) -> ConnectErrorKind {
     ConnectErrorKind::Failed(outcome)
 }
 
+/// Hands a connected socket to tokio's reactor: the one registration (`epoll_ctl`) an async
+/// connect that succeeds at once makes.
 fn register(connected: Connected<Socket>) -> Result<Connected<TcpStream>, ConnectError> {
     connected.try_map(|socket| TcpStream::from_std(std::net::TcpStream::from(socket)))
 }
