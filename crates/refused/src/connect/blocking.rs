@@ -1,16 +1,22 @@
 //! A blocking facade over the async connect, for programs without a tokio runtime.
 //!
-//! Each thread keeps one small current-thread runtime, built on first use, so a blocking connect
-//! costs a connect and an epoll round, not a runtime start. Called from inside a tokio runtime
-//! (where blocking on a runtime would panic), the connect runs on a scoped helper thread instead.
+//! One address (a literal, or a single one given or pinned) is tried in the calling thread with
+//! no runtime at all: the common case then costs std's calls and two more. Its retries, names to
+//! resolve and several addresses to race run on one small current-thread runtime per thread,
+//! built on first use, so they cost a runtime's round, not a runtime start. Called from inside a
+//! tokio runtime (where blocking on a runtime would panic), those run on a scoped helper thread
+//! instead.
 
 use std::cell::OnceCell;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use super::{ConnectError, ConnectErrorKind, Connected, Dialer, Waiting, parse_target};
+use super::{
+    ConnectError, ConnectErrorKind, Connected, Dialer, Label, Waiting, parse_target,
+    socket_addr_literal,
+};
 use crate::outcome::Outcome;
-use crate::target::Target;
+use crate::target::{Endpoint, Target};
 
 thread_local! {
     static RUNTIME: OnceCell<Result<Runtime, Outcome>> = const { OnceCell::new() };
@@ -36,12 +42,19 @@ impl Drop for Runtime {
 /// # Ok::<(), refused::ConnectError>(())
 /// ```
 pub fn connect(target: &str) -> Result<TcpStream, ConnectError> {
+    let dialer = Dialer::shared();
+    if let Some(addr) = socket_addr_literal(target) {
+        return dial_lone(dialer, Label::Text(target), addr).map(|c| c.stream);
+    }
     let parsed = parse_target(target)?;
-    dial(&Dialer::new(), &parsed).map(|c| c.stream)
+    dial(dialer, &parsed).map(|c| c.stream)
 }
 
 /// [`Dialer::dial`], blocking, returning a std stream.
 pub fn dial(dialer: &Dialer, target: &Target) -> Result<Connected<TcpStream>, ConnectError> {
+    if let Some(addr) = lone_address(target) {
+        return dial_lone(dialer, Label::Text(target.as_str()), addr);
+    }
     run(|| async {
         dialer
             .dial_socket(target, Waiting::Thread)
@@ -55,19 +68,59 @@ pub fn dial_addrs(
     dialer: &Dialer,
     addrs: &[SocketAddr],
 ) -> Result<Connected<TcpStream>, ConnectError> {
+    if let [addr] = addrs {
+        return dial_lone(dialer, Label::Address(Some(*addr)), *addr);
+    }
     run(|| async {
         dialer
-            .dial_addrs_socket(addrs, Waiting::Thread)
+            .dial_given(
+                Label::Address(addrs.first().copied()),
+                addrs,
+                Waiting::Thread,
+                None,
+            )
             .await
             .and_then(into_std)
     })
 }
 
+/// The one address a TCP target is reached at without a resolver: its only pinned address, or
+/// its literal (a target pinned to several races them, as resolved ones do).
+fn lone_address(target: &Target) -> Option<SocketAddr> {
+    let Endpoint::Tcp { host, port } = target.endpoint() else {
+        return None;
+    };
+    match target.pinned() {
+        Some([addr]) => Some(*addr),
+        Some(_) => None,
+        None => host.socket_addr(*port),
+    }
+}
+
+/// One address (a literal, or one given): the first try connects in this thread without
+/// entering the runtime, so a connect that succeeds costs what std's does plus two calls (asking
+/// whether the non-blocking connect finished, and making the socket blocking); only the retries
+/// after a failure need the runtime (for the backoff).
+fn dial_lone(
+    dialer: &Dialer,
+    label: Label<'_>,
+    addr: SocketAddr,
+) -> Result<Connected<TcpStream>, ConnectError> {
+    match dialer.first_try_in_thread(addr) {
+        Ok(connected) => into_std(connected),
+        Err(tried) => run(|| async {
+            dialer
+                .dial_given(label, &[addr], Waiting::Thread, Some(tried))
+                .await
+                .and_then(into_std)
+        }),
+    }
+}
+
+/// The socket is blocking already (`Waiting::Thread` hands every socket back so), so no
+/// `fcntl` is needed here.
 fn into_std(connected: Connected<socket2::Socket>) -> Result<Connected<TcpStream>, ConnectError> {
-    connected.try_map(|socket| {
-        socket.set_nonblocking(false)?;
-        Ok(socket.into())
-    })
+    connected.try_map(|socket| Ok(socket.into()))
 }
 
 fn run<F, Fut, T>(make: F) -> Result<T, ConnectError>

@@ -11,6 +11,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -43,8 +45,9 @@ pub(crate) struct Race {
 pub(crate) enum Waiting {
     /// On the tokio reactor: the only choice for async callers.
     Reactor,
-    /// In the `connect()` call itself, for the blocking facade: a blocking connect costs measurably
-    /// less than a non-blocking one plus a readiness check, and the thread is ours to block.
+    /// In the calling thread, for the blocking facade, which owns it: a lone address needs no
+    /// reactor (`poll()` waits for a handshake that takes a round trip), and every socket comes
+    /// back in blocking mode.
     Thread,
 }
 
@@ -73,15 +76,18 @@ impl Race {
         addrs: &[SocketAddr],
         attempts: &mut Vec<Attempt>,
     ) -> Result<Socket, Outcome> {
-        let order = interleave(addrs);
-        if let [only] = order.as_slice() {
-            // One address: no race, no task set, so the common case costs no more than a connect.
-            let (started, result) = match self.waiting {
-                Waiting::Reactor => self.attempt(*only).await,
-                Waiting::Thread => self.attempt_blocking(*only),
+        if let [only] = addrs {
+            // One address: no race, no task set, no ordering, so the common case costs no more
+            // than a connect.
+            return match self.waiting {
+                Waiting::Reactor => {
+                    let (started, result) = self.attempt(*only).await;
+                    self.record(attempts, *only, started, result)
+                }
+                Waiting::Thread => self.run_in_thread(*only, Instant::now(), attempts),
             };
-            return self.record(attempts, *only, started, result);
         }
+        let order = interleave(addrs);
         let mut pending = FuturesUnordered::new();
         let mut next = order.iter();
         let mut next_start = Instant::now();
@@ -118,6 +124,19 @@ impl Race {
         }
     }
 
+    /// One address, connected in the calling thread (`Waiting::Thread`): no reactor, no task.
+    /// `started`: now, or the connect's start when nothing came before this attempt (one clock
+    /// read fewer).
+    pub fn run_in_thread(
+        &self,
+        addr: SocketAddr,
+        started: Instant,
+        attempts: &mut Vec<Attempt>,
+    ) -> Result<Socket, Outcome> {
+        let result = self.attempt_blocking(addr, started);
+        self.record(attempts, addr, started, result)
+    }
+
     fn limit(&self, started: Instant) -> Instant {
         let limit = started + self.attempt_timeout;
         self.deadline.map_or(limit, |deadline| limit.min(deadline))
@@ -125,36 +144,36 @@ impl Race {
 
     async fn attempt(&self, addr: SocketAddr) -> (Instant, io::Result<Socket>) {
         let started = Instant::now();
-        let limit = self.limit(started);
-        let result = match tokio::time::timeout_at(limit, connect_one(addr)).await {
-            Ok(result) => result,
-            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        // The timer is made only for a connect that did not finish in the call.
+        let result = match connect_one(addr) {
+            Ok(Connecting::Done(socket)) => Ok(socket),
+            Ok(Connecting::InProgress(socket)) => {
+                match tokio::time::timeout_at(self.limit(started), handshake(socket, addr)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(io::ErrorKind::TimedOut.into()),
+                }
+            }
+            Err(err) => Err(err),
+        };
+        let result = match self.waiting {
+            Waiting::Reactor => result,
+            // The race's sockets are non-blocking; a blocking caller gets its stream blocking.
+            Waiting::Thread => result.and_then(into_blocking),
         };
         (started, result)
     }
 
-    /// A blocking connect bounded by `SO_SNDTIMEO` (Linux applies it to `connect()`, failing with
-    /// `EINPROGRESS` when it runs out). Only for callers that own the thread: the blocking facade.
-    fn attempt_blocking(&self, addr: SocketAddr) -> (Instant, io::Result<Socket>) {
-        let started = Instant::now();
-        let budget = self.limit(started).saturating_duration_since(started);
-        let result = (|| {
-            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-            socket.set_write_timeout(Some(budget.max(Duration::from_millis(1))))?;
-            match socket.connect(&addr.into()) {
-                Ok(()) => {
-                    // The timeout was the connect's: left on, the caller's writes would fail
-                    // with `EAGAIN` after it.
-                    socket.set_write_timeout(None)?;
-                    Ok(socket)
-                }
-                Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {
-                    Err(io::ErrorKind::TimedOut.into())
-                }
-                Err(err) => Err(err),
+    /// [`Race::attempt`] without the reactor, for a caller that owns the thread: a handshake
+    /// that takes a round trip is waited for with `poll()`, bounded by the attempt's limit.
+    fn attempt_blocking(&self, addr: SocketAddr, started: Instant) -> io::Result<Socket> {
+        let result = match connect_one(addr) {
+            Ok(Connecting::Done(socket)) => Ok(socket),
+            Ok(Connecting::InProgress(socket)) => {
+                wait_in_thread(&socket, addr, self.limit(started)).map(|()| socket)
             }
-        })();
-        (started, result)
+            Err(err) => Err(err),
+        };
+        result.and_then(into_blocking)
     }
 
     fn record(
@@ -180,34 +199,88 @@ impl Race {
     }
 }
 
-/// Connects one socket. On loopback the handshake has usually completed by the time `connect()`
-/// returns `EINPROGRESS`, so the socket is checked once before it is registered with the reactor:
-/// the common case then costs what a blocking connect costs, which keeps `connect()` within a few
-/// percent of `std::net::TcpStream::connect`.
-async fn connect_one(addr: SocketAddr) -> io::Result<Socket> {
+/// A connect started: finished in the call, or still going.
+enum Connecting {
+    Done(Socket),
+    InProgress(Socket),
+}
+
+/// Starts a connect. On loopback the handshake has usually completed by the time `connect()`
+/// returns `EINPROGRESS`, so the socket is asked once before anything is registered with the
+/// reactor or a timer is armed: the common case then costs one call more than a blocking
+/// connect, which keeps `connect()` close to `std::net::TcpStream::connect`.
+fn connect_one(addr: SocketAddr) -> io::Result<Connecting> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking(),
         Some(Protocol::TCP),
     )?;
-    match socket.connect(&addr.into()) {
-        Ok(()) => return Ok(socket),
-        Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(err) => return Err(err),
+    // rustix's `connect` is the system call alone: libc's wraps it as a cancellation point.
+    match rustix::net::connect(&socket, &addr) {
+        Ok(()) => return Ok(Connecting::Done(socket)),
+        Err(Errno::INPROGRESS) => {}
+        Err(err) => return Err(err.into()),
     }
-    if let Some(done) = finished(&socket2::SockRef::from(&socket)) {
-        return done.map(|()| socket);
+    match connected_now(&socket, addr) {
+        Some(Ok(())) => Ok(Connecting::Done(socket)),
+        Some(Err(err)) => Err(err),
+        None => Ok(Connecting::InProgress(socket)),
     }
-    // Still in progress (a real round trip): wait on the reactor. The socket goes back to a
-    // plain one afterwards, registration being the caller's choice (blocking callers have none).
+}
+
+/// Waits on the reactor for a handshake that takes a real round trip. The socket goes back to a
+/// plain one afterwards, registration being the caller's choice (blocking callers have none).
+async fn handshake(socket: Socket, addr: SocketAddr) -> io::Result<Socket> {
     let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
     loop {
         stream.writable().await?;
-        let socket = socket2::SockRef::from(&stream);
-        if let Some(done) = finished(&socket) {
+        if let Some(done) = connected_now(&socket2::SockRef::from(&stream), addr) {
             return done.and_then(|()| stream.into_std()).map(Socket::from);
         }
     }
+}
+
+/// Waits in this thread, with `poll()`, for a handshake that takes a real round trip; past
+/// `limit` it is a timeout.
+fn wait_in_thread(socket: &Socket, addr: SocketAddr, limit: Instant) -> io::Result<()> {
+    loop {
+        let left = limit.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        // A limit too far to express is no limit worth keeping.
+        let timeout = Timespec::try_from(left).ok();
+        let mut fds = [PollFd::new(socket, PollFlags::OUT)];
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(err) => return Err(err.into()),
+        }
+        if let Some(done) = connected_now(socket, addr) {
+            return done;
+        }
+    }
+}
+
+/// Whether a non-blocking connect has finished, asked by connecting again: Linux answers `0`
+/// (or `EISCONN`) once connected, `EALREADY` while the handshake goes on, and the error that
+/// ended it otherwise. One call for every answer, where `poll()` or [`finished`] take a second
+/// (the pending error, the peer's address) for some. Only after `EINPROGRESS`: on a socket whose
+/// connect failed, a connect starts a new one.
+fn connected_now(socket: &Socket, addr: SocketAddr) -> Option<io::Result<()>> {
+    match rustix::net::connect(socket, &addr) {
+        Ok(()) | Err(Errno::ISCONN) => Some(Ok(())),
+        Err(Errno::ALREADY | Errno::INPROGRESS) => None,
+        Err(err) => Some(Err(err.into())),
+    }
+}
+
+/// A connected socket in blocking mode, as the blocking facade's callers expect it: one
+/// `ioctl`, where clearing the flag through `fcntl` reads the flags first.
+fn into_blocking(socket: Socket) -> io::Result<Socket> {
+    rustix::io::ioctl_fionbio(&socket, false)?;
+    Ok(socket)
 }
 
 /// Whether a non-blocking connect has finished: `Some(Ok)` connected, `Some(Err)` failed with the

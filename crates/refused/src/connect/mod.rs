@@ -6,6 +6,7 @@ pub mod blocking;
 mod error;
 pub(crate) mod eyeballs;
 
+use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -71,6 +72,36 @@ impl<S> Connected<S> {
     }
 }
 
+/// What a failed connect names: the target as written, or the first of the addresses given.
+/// An address is written out only for an error: formatting it on every connect would cost more
+/// than a system call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Label<'a> {
+    Text(&'a str),
+    Address(Option<SocketAddr>),
+}
+
+impl fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Text(text) => f.write_str(text),
+            Self::Address(Some(addr)) => addr.fmt(f),
+            Self::Address(None) => Ok(()),
+        }
+    }
+}
+
+/// A first try made before [`Dialer::dial_with`] (in the calling thread), and how it failed.
+#[derive(Debug)]
+pub(crate) struct Tried {
+    /// When the connect started.
+    start: Instant,
+    /// The first try's attempts.
+    attempts: Vec<Attempt>,
+    /// What the try ended in.
+    outcome: Outcome,
+}
+
 /// Connects to targets with happy eyeballs, timeouts and a retry policy.
 ///
 /// ```no_run
@@ -106,6 +137,13 @@ impl Dialer {
             attempt_delay: ATTEMPT_DELAY,
             retry: RetryPolicy::default(),
         }
+    }
+
+    /// The default dialer, made once: `connect(&str)` would otherwise build and drop one (and
+    /// its retry policy's list) on every call.
+    pub(crate) fn shared() -> &'static Self {
+        static SHARED: std::sync::LazyLock<Dialer> = std::sync::LazyLock::new(Dialer::new);
+        &SHARED
     }
 
     /// Each attempt to one address gives up after this long.
@@ -148,9 +186,14 @@ impl Dialer {
         &self,
         addrs: &[SocketAddr],
     ) -> Result<Connected<TcpStream>, ConnectError> {
-        self.dial_addrs_socket(addrs, Waiting::Reactor)
-            .await
-            .and_then(register)
+        self.dial_given(
+            Label::Address(addrs.first().copied()),
+            addrs,
+            Waiting::Reactor,
+            None,
+        )
+        .await
+        .and_then(register)
     }
 
     pub(crate) async fn dial_socket(
@@ -166,52 +209,116 @@ impl Dialer {
                 Duration::ZERO,
             ));
         };
+        let label = Label::Text(target.as_str());
         if let Some(addrs) = target.pinned() {
-            return self
-                .dial_with(target.as_str(), waiting, || async { Ok(addrs.to_vec()) })
-                .await;
+            return self.dial_given(label, addrs, waiting, None).await;
         }
-        self.dial_with(target.as_str(), waiting, || resolve(host, *port))
+        if let Some(addr) = host.socket_addr(*port) {
+            // A literal: the resolver would answer it at once, but with a vector to allocate.
+            return self.dial_given(label, &[addr], waiting, None).await;
+        }
+        self.dial_with(label, waiting, || resolve(host, *port), None)
             .await
     }
 
-    pub(crate) async fn dial_addrs_socket(
+    /// [`Dialer::dial_with`] for addresses known beforehand (given, pinned, or a literal's):
+    /// every such connect shares this one copy of the loop, so a program that connects in
+    /// several of these ways keeps less of it in its caches.
+    pub(crate) async fn dial_given(
         &self,
+        label: Label<'_>,
         addrs: &[SocketAddr],
         waiting: Waiting,
+        tried: Option<Tried>,
     ) -> Result<Connected<Socket>, ConnectError> {
-        let label = addrs.first().map(ToString::to_string).unwrap_or_default();
-        self.dial_with(&label, waiting, || async { Ok(addrs.to_vec()) })
+        self.dial_with(label, waiting, || async { Ok(addrs) }, tried)
             .await
     }
 
-    async fn dial_with<F, Fut>(
+    /// The first try at one address, connected in the calling thread, with no runtime entered:
+    /// the blocking facade's common case (an address literal, or one address given). A failure
+    /// comes back as what [`Dialer::dial_with`] goes on from, so the retries and their record
+    /// are the same as if the whole connect had run there.
+    pub(crate) fn first_try_in_thread(&self, addr: SocketAddr) -> Result<Connected<Socket>, Tried> {
+        let start = Instant::now();
+        let mut attempts = Vec::with_capacity(1);
+        match self
+            .race(start, 1, Waiting::Thread)
+            .run_in_thread(addr, start, &mut attempts)
+        {
+            Ok(stream) => Ok(Connected {
+                stream,
+                elapsed: connected_after(&attempts),
+                attempts,
+            }),
+            Err(outcome) => Err(Tried {
+                start,
+                attempts,
+                outcome,
+            }),
+        }
+    }
+
+    fn race(&self, start: Instant, try_number: u32, waiting: Waiting) -> eyeballs::Race {
+        eyeballs::Race {
+            start,
+            deadline: self.deadline.map(|d| start + d),
+            attempt_timeout: self.attempt_timeout,
+            attempt_delay: self.attempt_delay,
+            try_number,
+            waiting,
+        }
+    }
+
+    /// Resolve, race, retry. `lookup` answers the addresses of each try (a resolver's, or ones
+    /// given, borrowed); `tried`: the first try was made already (and failed).
+    pub(crate) async fn dial_with<F, Fut, A>(
         &self,
-        label: &str,
+        label: Label<'_>,
         waiting: Waiting,
         mut lookup: F,
+        tried: Option<Tried>,
     ) -> Result<Connected<Socket>, ConnectError>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<Vec<SocketAddr>, ResolveError>>,
+        Fut: Future<Output = Result<A, ResolveError>>,
+        A: AsRef<[SocketAddr]>,
     {
-        let start = Instant::now();
+        let (start, mut attempts, mut failed_first) = match tried {
+            Some(Tried {
+                start,
+                attempts,
+                outcome,
+            }) => (start, attempts, Some(outcome)),
+            // Room for the one attempt most connects make: a small allocation, where the
+            // vector's first growth would make room for four.
+            None => (Instant::now(), Vec::with_capacity(1), None),
+        };
         let deadline = self.deadline.map(|d| start + d);
-        let mut attempts = Vec::new();
         // Drawn on the first retry only: seeding a generator is wasted on the common success.
         let mut delays = None;
-        let max_tries = self.retry.max_tries.max(1);
         let mut try_number = 1;
         let fail =
-            |kind, attempts| ConnectError::new(label.to_owned(), kind, attempts, start.elapsed());
+            |kind, attempts| ConnectError::new(label.to_string(), kind, attempts, start.elapsed());
         loop {
+            if let Some(outcome) = failed_first.take() {
+                let (kind, retry) = (
+                    ConnectErrorKind::Failed(outcome),
+                    self.retry.retries(outcome),
+                );
+                if !self.again(&mut delays, retry, try_number, deadline).await {
+                    return Err(fail(kind, attempts));
+                }
+                try_number += 1;
+                continue;
+            }
             let resolved = match deadline {
                 // The deadline ran out while resolving: the resolver did not answer in time.
                 Some(at) => tokio::time::timeout_at(at, lookup())
                     .await
                     .unwrap_or_else(|_| {
                         Err(ResolveError {
-                            name: label.to_owned(),
+                            name: label.to_string(),
                             kind: ResolveErrorKind::Timeout,
                         })
                     }),
@@ -223,20 +330,13 @@ impl Dialer {
                     (ConnectErrorKind::Resolve(err), retry)
                 }
                 Ok(addrs) => {
-                    let race = eyeballs::Race {
-                        start,
-                        deadline,
-                        attempt_timeout: self.attempt_timeout,
-                        attempt_delay: self.attempt_delay,
-                        try_number,
-                        waiting,
-                    };
-                    match race.run(&addrs, &mut attempts).await {
+                    let race = self.race(start, try_number, waiting);
+                    match race.run(addrs.as_ref(), &mut attempts).await {
                         Ok(stream) => {
                             return Ok(Connected {
                                 stream,
+                                elapsed: connected_after(&attempts),
                                 attempts,
-                                elapsed: start.elapsed(),
                             });
                         }
                         Err(outcome) => (
@@ -246,17 +346,31 @@ impl Dialer {
                     }
                 }
             };
-            let delay = delays
-                .get_or_insert_with(|| self.retry.backoff.delays())
-                .next()
-                .unwrap_or_default();
-            let out_of_time = deadline.is_some_and(|at| Instant::now() + delay >= at);
-            if !retry || try_number >= max_tries || out_of_time {
+            if !self.again(&mut delays, retry, try_number, deadline).await {
                 return Err(fail(kind, attempts));
             }
-            tokio::time::sleep(delay).await;
             try_number += 1;
         }
+    }
+
+    /// After a failed try: whether to try again, having slept the backoff if so.
+    async fn again(
+        &self,
+        delays: &mut Option<Delays<rand::rngs::StdRng>>,
+        retry: bool,
+        try_number: u32,
+        deadline: Option<Instant>,
+    ) -> bool {
+        let delay = delays
+            .get_or_insert_with(|| self.retry.backoff.delays())
+            .next()
+            .unwrap_or_default();
+        let out_of_time = deadline.is_some_and(|at| Instant::now() + delay >= at);
+        if !retry || try_number >= self.retry.max_tries.max(1) || out_of_time {
+            return false;
+        }
+        tokio::time::sleep(delay).await;
+        true
     }
 
     /// Connects to a unix stream socket, once (a missing or stale socket does not heal by itself
@@ -298,6 +412,24 @@ impl Dialer {
     }
 }
 
+/// The address of a target written as a socket address literal (`127.0.0.1:8080`,
+/// `[::1]:6379`), read as std reads it: about 20 ns, where parsing a [`Target`] takes 90 to 150,
+/// a measurable part of a loopback connect. The address is the one the [`Target`] would give.
+/// Anything else (a name, a URL, a zone, port 0, which the [`Target`] parser rejects with its
+/// reason) is `None`, left to that parser.
+pub(crate) fn socket_addr_literal(text: &str) -> Option<SocketAddr> {
+    let addr: SocketAddr = text.parse().ok()?;
+    (addr.port() != 0 && !text.contains('%')).then_some(addr)
+}
+
+/// How long a connect took, read off its record (the winning attempt's end, counted from the
+/// connect's start) rather than from the clock once more.
+fn connected_after(attempts: &[Attempt]) -> Duration {
+    attempts
+        .last()
+        .map_or(Duration::ZERO, |won| won.started + won.elapsed)
+}
+
 /// Parses a target given as text, as a `ConnectError` when it does not parse.
 pub(crate) fn parse_target(text: &str) -> Result<Target, ConnectError> {
     text.parse().map_err(|err| {
@@ -310,7 +442,6 @@ pub(crate) fn parse_target(text: &str) -> Result<Target, ConnectError> {
     })
 }
 
-/// Hands a connected socket to tokio's reactor.
 /// Why a unix connect failed: a refusal by a file that is not a socket says more than the
 /// refusal (the kernel refuses those too, and no server will ever listen there), and so does a
 /// denial (`EACCES`: a user who may not write the file is denied before the kernel looks for a
@@ -327,6 +458,8 @@ fn unix_failure(path: &Path, outcome: Outcome) -> ConnectErrorKind {
     ConnectErrorKind::Failed(outcome)
 }
 
+/// Hands a connected socket to tokio's reactor: the one registration (`epoll_ctl`) an async
+/// connect that succeeds at once makes.
 fn register(connected: Connected<Socket>) -> Result<Connected<TcpStream>, ConnectError> {
     connected.try_map(|socket| TcpStream::from_std(std::net::TcpStream::from(socket)))
 }
@@ -334,8 +467,16 @@ fn register(connected: Connected<Socket>) -> Result<Connected<TcpStream>, Connec
 /// Connects to a TCP target given as text (`localhost:5432`, `[::1]:6379`, `http://web:8080`)
 /// with the default [`Dialer`]: happy eyeballs, 3 s attempts, three tries.
 pub async fn connect(target: &str) -> Result<TcpStream, ConnectError> {
+    let dialer = Dialer::shared();
+    if let Some(addr) = socket_addr_literal(target) {
+        return dialer
+            .dial_given(Label::Text(target), &[addr], Waiting::Reactor, None)
+            .await
+            .and_then(register)
+            .map(|c| c.stream);
+    }
     let parsed = parse_target(target)?;
-    Dialer::new().dial(&parsed).await.map(|c| c.stream)
+    dialer.dial(&parsed).await.map(|c| c.stream)
 }
 
 #[cfg(test)]
@@ -353,15 +494,20 @@ mod tests {
             let calls = Cell::new(0);
             let dialer = Dialer::new().retry(RetryPolicy::tries(3));
             let err = dialer
-                .dial_with("x.test:80", Waiting::Reactor, || {
-                    calls.set(calls.get() + 1);
-                    async move {
-                        Err(ResolveError {
-                            name: "x.test".into(),
-                            kind,
-                        })
-                    }
-                })
+                .dial_with(
+                    Label::Text("x.test:80"),
+                    Waiting::Reactor,
+                    || {
+                        calls.set(calls.get() + 1);
+                        async move {
+                            Err::<Vec<SocketAddr>, _>(ResolveError {
+                                name: "x.test".into(),
+                                kind,
+                            })
+                        }
+                    },
+                    None,
+                )
                 .await
                 .unwrap_err();
             assert_eq!(calls.get(), expected_calls, "{kind:?}");
@@ -374,13 +520,48 @@ mod tests {
     async fn a_resolver_slower_than_the_deadline_is_a_dns_failure() {
         let dialer = Dialer::new().deadline(Duration::from_secs(1));
         let err = dialer
-            .dial_with("slow.test:80", Waiting::Reactor, || async {
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                Ok(Vec::new())
-            })
+            .dial_with(
+                Label::Text("slow.test:80"),
+                Waiting::Reactor,
+                || async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    Ok(Vec::<SocketAddr>::new())
+                },
+                None,
+            )
             .await
             .unwrap_err();
         assert_eq!(err.as_label(), "dns-failure");
         assert_eq!(err.elapsed(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_socket_address_literal_is_the_address_its_target_names() {
+        for text in [
+            "127.0.0.1:80",
+            "10.0.0.1:065",
+            "[::1]:6379",
+            "[2001:db8::1]:443",
+            "[::ffff:192.0.2.1]:8080",
+        ] {
+            let target = parse_target(text).unwrap();
+            let Endpoint::Tcp { host, port } = target.endpoint() else {
+                panic!("{text} is not TCP");
+            };
+            assert_eq!(socket_addr_literal(text), host.socket_addr(*port), "{text}");
+            assert_eq!(target.as_str(), text);
+        }
+        // Left to the target parser: a name, a URL, a port it rejects, a zone (a name or an
+        // index), space around the text.
+        for text in [
+            "localhost:80",
+            "tcp://127.0.0.1:80",
+            "127.0.0.1:0",
+            "[fe80::1%1]:80",
+            " 127.0.0.1:80",
+            "127.0.0.1",
+        ] {
+            assert_eq!(socket_addr_literal(text), None, "{text}");
+        }
     }
 }

@@ -243,6 +243,61 @@ fn blocking_facade_times_out_by_itself() {
     );
 }
 
+#[test]
+fn blocking_facade_retries_one_address_as_the_async_connect_does() {
+    // The first try runs in the calling thread, the retries on the thread's runtime: one
+    // record, one target, the try numbers in order.
+    let refusing = RefusedPort::v4().unwrap();
+    let quick = RetryPolicy {
+        backoff: Backoff {
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(2),
+            multiplier: 2.0,
+            jitter: Jitter::None,
+        },
+        ..no_jitter(3)
+    };
+    let dialer = Dialer::new().retry(quick);
+    let err = refused::blocking::dial_addrs(&dialer, &[refusing.addr()]).unwrap_err();
+    assert_eq!(err.kind(), &ConnectErrorKind::Failed(Outcome::Refused));
+    assert_eq!(err.target(), refusing.addr().to_string());
+    let tries: Vec<_> = err.attempts().iter().map(|a| a.try_number).collect();
+    assert_eq!(tries, [1, 2, 3]);
+    assert!(
+        err.attempts()
+            .windows(2)
+            .all(|w| w[0].started < w[1].started)
+    );
+
+    let text = refusing.addr().to_string();
+    let err = refused::blocking::dial(&dialer, &text.parse().unwrap()).unwrap_err();
+    assert_eq!(err.target(), text);
+    assert_eq!(err.attempts().len(), 3);
+}
+
+#[test]
+fn blocking_facade_stops_retrying_one_address_at_the_deadline() {
+    // The backoff (100 ms) would end past the deadline: no second try, and no sleep.
+    let refusing = RefusedPort::v4().unwrap();
+    let dialer = Dialer::new()
+        .retry(no_jitter(5))
+        .deadline(Duration::from_millis(50));
+    let err = refused::blocking::dial_addrs(&dialer, &[refusing.addr()]).unwrap_err();
+    assert_eq!(err.outcome(), Some(Outcome::Refused));
+    assert_eq!(err.attempts().len(), 1);
+}
+
+#[test]
+fn blocking_facade_goes_to_a_pinned_address() {
+    // `name.invalid` never resolves: only the pinned address can make this work.
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let open = listener.local_addr().unwrap();
+    let target: refused::Target = format!("name.invalid:{}", open.port()).parse().unwrap();
+    let connected = refused::blocking::dial(&Dialer::new(), &target.pin(vec![open])).unwrap();
+    assert_eq!(connected.stream.peer_addr().unwrap(), open);
+    assert_eq!(connected.attempts.len(), 1);
+}
+
 #[tokio::test]
 async fn blocking_facade_works_inside_a_runtime_too() {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
@@ -262,13 +317,34 @@ async fn text_targets_report_parse_errors_as_values() {
 
 #[test]
 fn blocking_facade_leaves_no_timeout_on_the_stream() {
-    // The connect's `SO_SNDTIMEO` must not outlive the connect: writes would fail after it.
+    // The connect's timeout must not outlive the connect (as `SO_SNDTIMEO`, writes would fail
+    // after it).
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let dialer = Dialer::new().attempt_timeout(Duration::from_millis(500));
     let connected =
         refused::blocking::dial_addrs(&dialer, &[listener.local_addr().unwrap()]).unwrap();
     assert_eq!(connected.stream.write_timeout().unwrap(), None);
     assert_eq!(connected.stream.read_timeout().unwrap(), None);
+}
+
+#[test]
+fn blocking_facade_hands_back_blocking_streams() {
+    // Its connects are non-blocking underneath, alone or racing: a std stream left so would
+    // make the caller's reads fail with `WouldBlock`.
+    let is_blocking = |stream: &std::net::TcpStream| {
+        !rustix::fs::fcntl_getfl(stream)
+            .unwrap()
+            .contains(rustix::fs::OFlags::NONBLOCK)
+    };
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let open = listener.local_addr().unwrap();
+    let refusing = RefusedPort::v4().unwrap();
+    let dialer = Dialer::new().retry(RetryPolicy::never());
+    let lone = refused::blocking::dial_addrs(&dialer, &[open]).unwrap();
+    assert!(is_blocking(&lone.stream));
+    let raced = refused::blocking::dial_addrs(&dialer, &[refusing.addr(), open]).unwrap();
+    assert_eq!(raced.attempts.len(), 2);
+    assert!(is_blocking(&raced.stream));
 }
 
 #[test]

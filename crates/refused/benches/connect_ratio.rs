@@ -1,0 +1,354 @@
+//! `refused`'s connects against `std::net::TcpStream::connect`, interleaved, as ratios.
+//!
+//! A loopback listener accepts in the background. Each round times a batch of connects (each one
+//! connect and close, timed alone) for every contender, in an order shuffled from round to
+//! round, so a noisy moment of a shared machine falls on all of them alike, and so does what a
+//! contender leaves behind for the next (in a rotating order each would always follow the same
+//! one). A round's figure is the median of its batch, and a contender's ratio in that round is
+//! its median over std's. The whole is repeated, and the report is the median of the repeats'
+//! median ratios, with the lowest and highest of them.
+//!
+//! The rows marked `(ref)` are not `refused`, they say where its floors are: a non-blocking
+//! connect asked once whether it finished, then made blocking (the least a blocking connect
+//! bounded by a timeout costs: a blocking connect has no timeout of its own but the kernel's
+//! two minutes); tokio's own connect; std's connect with the stream then registered with
+//! tokio's reactor (and deregistered when dropped), the least any connect that hands back a
+//! tokio stream costs; and the same with the non-blocking connect an async connect must make (it
+//! may not block the runtime's thread).
+//!
+//! Run: `scripts/bench-connect.sh [ROUNDS [REPEATS]]` (or `cargo bench -p refused --bench
+//! connect_ratio -- ROUNDS REPEATS`); `-- --only KEY N` makes N connects of one contender alone,
+//! for `strace -c -f`.
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use refused::{Dialer, RetryPolicy};
+use socket2::{Domain, SockAddr, Socket, Type};
+
+/// Connects per contender per round.
+const BATCH: usize = 50;
+
+#[derive(Clone, Copy)]
+enum Contender {
+    Std,
+    StdText,
+    BlockingConnect,
+    BlockingDialAddrs,
+    BlockingFloor,
+    AsyncConnect,
+    AsyncDialAddrs,
+    TokioConnect,
+    TokioFloor,
+    NonBlockingFloor,
+}
+
+impl Contender {
+    const ALL: [Self; 10] = [
+        Self::Std,
+        Self::StdText,
+        Self::BlockingConnect,
+        Self::BlockingDialAddrs,
+        Self::BlockingFloor,
+        Self::AsyncConnect,
+        Self::AsyncDialAddrs,
+        Self::TokioConnect,
+        Self::TokioFloor,
+        Self::NonBlockingFloor,
+    ];
+
+    const fn key(self) -> &'static str {
+        match self {
+            Self::Std => "std",
+            Self::StdText => "std-text",
+            Self::BlockingConnect => "blocking",
+            Self::BlockingDialAddrs => "blocking-addrs",
+            Self::BlockingFloor => "blocking-floor",
+            Self::AsyncConnect => "async",
+            Self::AsyncDialAddrs => "async-addrs",
+            Self::TokioConnect => "tokio",
+            Self::TokioFloor => "tokio-floor",
+            Self::NonBlockingFloor => "non-blocking-floor",
+        }
+    }
+
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Std => "std::net::TcpStream::connect(addr)",
+            Self::StdText => "std::net::TcpStream::connect(\"127.0.0.1:P\")",
+            Self::BlockingConnect => "refused::blocking::connect(\"127.0.0.1:P\")",
+            Self::BlockingDialAddrs => "refused::blocking::dial_addrs(&[addr])",
+            Self::BlockingFloor => "(ref) non-blocking connect, made blocking",
+            Self::AsyncConnect => "refused::connect(\"127.0.0.1:P\").await",
+            Self::AsyncDialAddrs => "Dialer::dial_addrs(&[addr]).await",
+            Self::TokioConnect => "(ref) tokio::net::TcpStream::connect(addr)",
+            Self::TokioFloor => "(ref) std connect, tokio registration",
+            Self::NonBlockingFloor => "(ref) non-blocking connect, tokio registration",
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let addr = listener();
+    let bench = Bench::new(addr);
+    // `--only KEY [N]`: N connects of one contender and nothing else, for `strace -c -f`.
+    if let Some(at) = args.iter().position(|a| a == "--only") {
+        let key = args.get(at + 1).map_or("", String::as_str);
+        let Some(contender) = Contender::ALL.into_iter().find(|c| c.key() == key) else {
+            let keys: Vec<&str> = Contender::ALL.iter().map(|c| c.key()).collect();
+            eprintln!("--only takes one of: {}", keys.join(" "));
+            std::process::exit(2);
+        };
+        for _ in 0..numbers.first().copied().unwrap_or(1000).div_ceil(BATCH) {
+            bench.time_batch(contender);
+        }
+        return;
+    }
+    let rounds = numbers.first().copied().unwrap_or(200).max(1);
+    let repeats = numbers.get(1).copied().unwrap_or(5).max(1);
+
+    // A warm-up round: the thread's runtime, the allocator, the listener's thread.
+    for contender in Contender::ALL {
+        bench.time_batch(contender);
+    }
+    // Per repeat and contender: the median over the rounds of its ratio to std, and its median.
+    let mut ratios = vec![Vec::with_capacity(repeats); Contender::ALL.len()];
+    let mut typical = vec![Vec::with_capacity(repeats); Contender::ALL.len()];
+    // Seeded: a run's orders can be had again.
+    let mut rng = StdRng::seed_from_u64(14);
+    let mut order: Vec<usize> = (0..Contender::ALL.len()).collect();
+    for _ in 0..repeats {
+        let mut medians = vec![Vec::with_capacity(rounds); Contender::ALL.len()];
+        for _ in 0..rounds {
+            order.shuffle(&mut rng);
+            for &which in &order {
+                medians[which].push(bench.time_batch(Contender::ALL[which]));
+            }
+        }
+        for (index, own) in medians.iter().enumerate() {
+            let mut per_round: Vec<f64> = own
+                .iter()
+                .zip(&medians[0])
+                .map(|(m, b)| m.as_secs_f64() / b.as_secs_f64())
+                .collect();
+            ratios[index].push(median_f64(&mut per_round));
+            typical[index].push(median(&mut own.clone()));
+        }
+    }
+
+    println!(
+        "{repeats} repeats of {rounds} rounds of {BATCH} connects to a loopback listener, interleaved"
+    );
+    println!(
+        "(a round's figure is its batch's median; a repeat's ratio the median of its rounds' ratios)"
+    );
+    println!(
+        "{:46} {:>9}   ratio to std: median (min-max of the repeats)",
+        "", "median"
+    );
+    for (index, contender) in Contender::ALL.iter().enumerate() {
+        let own = &mut ratios[index];
+        let middle = median_f64(own);
+        println!(
+            "{:46} {:>6.1} µs   {:.3}× ({:.3}-{:.3})",
+            contender.name(),
+            median(&mut typical[index]).as_secs_f64() * 1e6,
+            middle,
+            own[0],
+            own[own.len() - 1],
+        );
+    }
+}
+
+/// What the contenders connect with and to.
+struct Bench {
+    addr: SocketAddr,
+    text: String,
+    dialer: Dialer,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Bench {
+    fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            text: addr.to_string(),
+            dialer: Dialer::new().retry(RetryPolicy::never()),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime"),
+        }
+    }
+
+    /// The median of a batch of connects (each a connect and a close).
+    fn time_batch(&self, contender: Contender) -> Duration {
+        let Self {
+            addr,
+            text,
+            dialer,
+            runtime,
+        } = self;
+        let addr = *addr;
+        let mut samples = Vec::with_capacity(BATCH);
+        let mut time = |connect: &mut dyn FnMut()| {
+            let start = Instant::now();
+            connect();
+            samples.push(start.elapsed());
+        };
+        match contender {
+            Contender::Std => {
+                for _ in 0..BATCH {
+                    time(&mut || drop(TcpStream::connect(addr).expect("connect")));
+                }
+            }
+            Contender::StdText => {
+                for _ in 0..BATCH {
+                    time(&mut || drop(TcpStream::connect(text.as_str()).expect("connect")));
+                }
+            }
+            Contender::BlockingConnect => {
+                for _ in 0..BATCH {
+                    time(&mut || drop(refused::blocking::connect(text).expect("connect")));
+                }
+            }
+            Contender::BlockingDialAddrs => {
+                for _ in 0..BATCH {
+                    time(&mut || {
+                        drop(refused::blocking::dial_addrs(dialer, &[addr]).expect("connect"));
+                    });
+                }
+            }
+            // What a connect bounded by a timeout cannot do without, in a thread it may block:
+            // a non-blocking connect, asked once whether it finished, and the stream made
+            // blocking again.
+            Contender::BlockingFloor => {
+                let peer = SockAddr::from(addr);
+                for _ in 0..BATCH {
+                    time(&mut || {
+                        let socket = connect_non_blocking(&peer);
+                        rustix::io::ioctl_fionbio(&socket, false).expect("FIONBIO");
+                        drop(TcpStream::from(socket));
+                    });
+                }
+            }
+            Contender::AsyncConnect => runtime.block_on(async {
+                for _ in 0..BATCH {
+                    let start = Instant::now();
+                    drop(refused::connect(text).await.expect("connect"));
+                    samples.push(start.elapsed());
+                    between_connects().await;
+                }
+            }),
+            Contender::AsyncDialAddrs => runtime.block_on(async {
+                for _ in 0..BATCH {
+                    let start = Instant::now();
+                    drop(dialer.dial_addrs(&[addr]).await.expect("connect"));
+                    samples.push(start.elapsed());
+                    between_connects().await;
+                }
+            }),
+            Contender::TokioConnect => runtime.block_on(async {
+                for _ in 0..BATCH {
+                    let start = Instant::now();
+                    drop(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+                    samples.push(start.elapsed());
+                    between_connects().await;
+                }
+            }),
+            // Left blocking (tokio asks for a non-blocking socket): the stream is only dropped,
+            // and making it non-blocking would be one call more than the floor.
+            Contender::TokioFloor => runtime.block_on(async {
+                for _ in 0..BATCH {
+                    let start = Instant::now();
+                    let stream = TcpStream::connect(addr).expect("connect");
+                    drop(tokio::net::TcpStream::from_std(stream).expect("register"));
+                    samples.push(start.elapsed());
+                    between_connects().await;
+                }
+            }),
+            // What an async connect cannot do without: a non-blocking connect, asked once
+            // whether it finished (a second `connect()`), and the registration.
+            Contender::NonBlockingFloor => runtime.block_on(async {
+                let peer = SockAddr::from(addr);
+                for _ in 0..BATCH {
+                    let start = Instant::now();
+                    let stream = TcpStream::from(connect_non_blocking(&peer));
+                    drop(tokio::net::TcpStream::from_std(stream).expect("register"));
+                    samples.push(start.elapsed());
+                    between_connects().await;
+                }
+            }),
+        }
+        median(&mut samples)
+    }
+}
+
+/// A non-blocking connect to a loopback listener, asked once (by connecting again) whether it
+/// finished, as `refused` asks: on loopback it always has.
+fn connect_non_blocking(peer: &SockAddr) -> Socket {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None).expect("socket");
+    let in_progress = socket.connect(peer).expect_err("in progress");
+    assert_eq!(in_progress.raw_os_error(), Some(libc::EINPROGRESS));
+    socket.connect(peer).expect("connected");
+    socket
+}
+
+/// What an async program does between connects, untimed: it yields, and the runtime turns its
+/// reactor, which frees the registrations of the streams dropped since. A batch that never
+/// yields would pile up every dropped registration, growing the cost of each connect.
+async fn between_connects() {
+    tokio::task::yield_now().await;
+}
+
+fn median_f64(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+/// A listener that accepts for the whole run, so its queue never fills, and leaves no
+/// `TIME_WAIT` behind: a run makes more connects than there are ephemeral ports, and with
+/// thousands of sockets in `TIME_WAIT` every connect pays for a long search of the port range
+/// (the same for every contender, which would flatten the ratios), and a port reused while the
+/// server's side still waits on it costs a lost SYN and a second's retransmission. So the
+/// listener's sockets close with a reset (`SO_LINGER` 0, inherited by the accepted ones), and
+/// only after the client has closed its side: the last `HELD` are kept, far longer than a
+/// contender keeps its stream, so the reset never races a connect still being checked.
+fn listener() -> SocketAddr {
+    const HELD: usize = 64;
+    // Far more than std's 128: on a busy 2-core machine the accepting thread can fall hundreds
+    // of connects behind, and a full queue drops the SYN (a second's stall). The kernel caps it
+    // at `net.core.somaxconn`.
+    const QUEUE: i32 = 4096;
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket.set_linger(Some(Duration::ZERO)).expect("SO_LINGER");
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    socket.bind(&loopback.into()).expect("bind loopback");
+    socket.listen(QUEUE).expect("listen");
+    let listener = TcpListener::from(socket);
+    let addr = listener.local_addr().expect("local addr");
+    std::thread::spawn(move || {
+        let mut held = VecDeque::with_capacity(HELD + 1);
+        for stream in listener.incoming() {
+            held.push_back(stream);
+            if held.len() > HELD {
+                drop(held.pop_front());
+            }
+        }
+    });
+    addr
+}
