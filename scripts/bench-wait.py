@@ -12,7 +12,8 @@ import os, random, resource, shutil, socket, statistics, subprocess, sys, time
 runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "refused-cli"], cwd=root, check=True)
-refused = os.path.join(root, "target", "release", "refused")
+# Where cargo put it: CARGO_TARGET_DIR when set (a worktree sharing a target dir), else ./target.
+refused = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "refused")
 
 tools = {
     "refused wait": lambda p: [refused, "wait", f"127.0.0.1:{p}", "--timeout", "30s", "--quiet"],
