@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::probe::{ProbeOptions, ProbeReport, Readiness, probe};
+use crate::sys::ticker::Ticker;
 use crate::target::{Scheme, Target};
 pub use gate::REAL_PROBE_EVERY;
 use gate::{Gate, Hold};
@@ -331,11 +332,21 @@ impl Round {
         let deadline = self.deadline;
         let left =
             |now: Instant| deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
-        // One timer for the whole round, moved at each pause rather than made anew.
+        // One timer for the whole round, moved at each pause rather than made anew; once the
+        // pauses reach their cap, a kernel timer instead (see `Ticker`), unless the deadline
+        // comes first.
         let sleep = tokio::time::sleep(pause.min(left(Instant::now())));
         tokio::pin!(sleep);
+        let mut ticker: Option<Ticker> = None;
         loop {
-            sleep.as_mut().await;
+            match &mut ticker {
+                Some(kernel) => {
+                    if kernel.tick().await.is_err() {
+                        ticker = None;
+                    }
+                }
+                None => sleep.as_mut().await,
+            }
             let now = Instant::now();
             if left(now).is_zero() {
                 return (self, None);
@@ -346,7 +357,18 @@ impl Round {
             // Nothing recorded: the state keeps the last real probe.
             self.skipped += 1;
             let pause = self.pauses.take(false, self.cap);
-            sleep.as_mut().reset(now + pause.min(left(now)));
+            if pause >= left(now) {
+                // The last pause, cut to the deadline.
+                ticker = None;
+                sleep.as_mut().reset(now + left(now));
+            } else if ticker.is_none() {
+                if pause == self.cap.max(FIRST_INTERVAL) && is_clock_real() {
+                    ticker = Ticker::new(pause).ok();
+                }
+                if ticker.is_none() {
+                    sleep.as_mut().reset(now + pause);
+                }
+            }
         }
         let started = Instant::now();
         let budget = left(started).min(MAX_ATTEMPT);
@@ -357,6 +379,19 @@ impl Round {
         self.gate.probed(&report, started);
         (self, Some(Box::new(report)))
     }
+}
+
+/// Whether tokio's clock is the real one, which a kernel timer follows. It is, unless paused
+/// (`tokio::time::pause`, tests): then it only moves when the runtime idles or is told to, and a
+/// paused clock that moved at all is apart from the real one by far more than a millisecond
+/// (a round asks only after one pause on tokio's clock, 2 ms at the least).
+fn is_clock_real() -> bool {
+    let tokio = Instant::now().into_std();
+    let real = std::time::Instant::now();
+    let apart = real
+        .saturating_duration_since(tokio)
+        .max(tokio.saturating_duration_since(real));
+    apart < Duration::from_millis(1)
 }
 
 #[cfg(test)]
@@ -484,6 +519,29 @@ mod tests {
         assert_eq!(result.elapsed, done_at);
         let state = &result.targets[0];
         assert_eq!(state.probes, 2, "{state:?}");
+        assert!(state.skipped > 0, "{state:?}");
+    }
+
+    /// On the real clock, the polls at the cap run on a kernel timer: a listener that appears is
+    /// noticed the same way, by the poll after it (two probes, or three if this machine stalled
+    /// past the real probe of 1 s).
+    #[tokio::test]
+    async fn on_the_real_clock_a_late_listener_is_noticed_too() {
+        let port = Arc::new(RefusedPort::v4().unwrap());
+        let late = Arc::clone(&port);
+        tokio::spawn(async move {
+            tokio::time::sleep(300 * MS).await;
+            late.socket().listen(16).unwrap();
+        });
+        let result = wait(
+            &[target(&port)],
+            &options(Goal::Ready, Duration::from_secs(30)),
+            |_| {},
+        )
+        .await;
+        assert!(result.satisfied);
+        let state = &result.targets[0];
+        assert!(matches!(state.probes, 2 | 3), "{state:?}");
         assert!(state.skipped > 0, "{state:?}");
     }
 

@@ -41,7 +41,7 @@ impl EntryWatch {
         let fd = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK)?;
         inotify::add_watch(&fd, dir, CHANGES)?;
         Ok(Self {
-            fd: register(fd)?,
+            fd: super::register(fd)?,
             name: name.to_owned(),
         })
     }
@@ -114,18 +114,6 @@ impl EntryWatch {
             };
         }
     }
-}
-
-/// Hands the descriptor to tokio's reactor. `AsyncFd::new` is deprecated because a type whose
-/// `as_raw_fd` could change or close its descriptor early breaks the reactor (tokio#8587), and
-/// its replacement is `unsafe`; an `OwnedFd` keeps one descriptor, open, for as long as it lives,
-/// which is the whole contract, so the safe call is kept rather than `unsafe` in this crate.
-#[expect(
-    deprecated,
-    reason = "OwnedFd meets AsyncFd::register's contract; no unsafe here"
-)]
-fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
-    AsyncFd::new(fd)
 }
 
 #[cfg(test)]
