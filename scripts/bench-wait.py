@@ -2,18 +2,23 @@
 """How fast does a waiter notice a port that starts listening, and what does waiting cost?
 
 Side by side in one run: `refused wait`, Debian's `wait-for-it`, and an `nc -z` loop at 0.1 s.
-Each run starts the waiter, waits 2-4 s (random), starts listening on 127.0.0.1, and measures
-the delay from listen() to the waiter's exit, and the CPU the waiter used per second of waiting (its start included).
+Each run starts the waiter, waits 2-4 s (random), starts listening on 127.0.0.1 and accepting
+(as a server does: `refused` counts a connection ready once the program took it), and measures
+the delay from listen() to the waiter's exit, and the CPU the waiter used per second of waiting
+(its start included).
 
     scripts/bench-wait.py [RUNS]        (default 10; builds refused in release first)
+    REFUSED_BIN=/path/to/refused scripts/bench-wait.py [RUNS]     (another build, not built here)
 """
-import os, random, resource, shutil, socket, statistics, subprocess, sys, time
+import os, random, resource, shutil, socket, statistics, subprocess, sys, threading, time
 
 runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "refused-cli"], cwd=root, check=True)
-# Where cargo put it: CARGO_TARGET_DIR when set (a worktree sharing a target dir), else ./target.
-refused = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "refused")
+refused = os.environ.get("REFUSED_BIN")
+if not refused:
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "refused-cli"], cwd=root, check=True)
+    # Where cargo put it: CARGO_TARGET_DIR when set (a worktree sharing a target dir), else ./target.
+    refused = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "refused")
 
 tools = {
     "refused wait": lambda p: [refused, "wait", f"127.0.0.1:{p}", "--timeout", "30s", "--quiet"],
@@ -28,6 +33,15 @@ for name, needs in [("wait-for-it", "wait-for-it"), ("nc -z loop (0.1 s)", "nc")
 def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
 
+def serve(listener):
+    """Accepts and holds every connection until the listener closes."""
+    held = []
+    try:
+        while True:
+            held.append(listener.accept()[0])
+    except OSError:
+        pass
+
 def one(command):
     port = free_port()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -37,6 +51,7 @@ def one(command):
     listener = socket.socket(); listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port)); listener.listen(128)
     listening = time.monotonic()
+    threading.Thread(target=serve, args=(listener,), daemon=True).start()
     code = waiter.wait()
     done = time.monotonic()
     listener.close()
