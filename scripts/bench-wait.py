@@ -5,12 +5,13 @@ Side by side in one run: `refused wait`, Debian's `wait-for-it`, and an `nc -z` 
 Each run starts the waiter, waits 2-4 s (random), starts listening on 127.0.0.1 and accepting
 (as a server does: `refused` counts a connection ready once the program took it), and measures
 the delay from listen() to the waiter's exit, and the CPU the waiter used per second of waiting
-(its start included).
+(its start included). Then, apart from its start: each waiter on a port that stays closed, ended
+after 1 s and after 6 s (SIGTERM to its process group), the difference per second, median of 3.
 
     scripts/bench-wait.py [RUNS]        (default 10; builds refused in release first)
     REFUSED_BIN=/path/to/refused scripts/bench-wait.py [RUNS]     (another build, not built here)
 """
-import os, random, resource, shutil, socket, statistics, subprocess, sys, threading, time
+import os, random, resource, shutil, signal, socket, statistics, subprocess, sys, threading, time
 
 runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,16 +61,32 @@ def one(command):
     assert code == 0, f"{command(port)} exited {code}"
     return (done - listening) * 1e3, cpu / (done - started) * 100
 
+def cpu_over(command, seconds):
+    """CPU of a waiter on a closed port, ended after `seconds`."""
+    port = free_port()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    waiter = subprocess.Popen(command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    time.sleep(seconds)
+    os.killpg(waiter.pid, signal.SIGTERM)
+    waiter.wait()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
 results = {name: [] for name in tools}
 for _ in range(runs):                     # interleaved, so a noisy moment hits every tool alike
     for name, command in tools.items():
         results[name].append(one(command))
+steady = {name: [] for name in tools}
+for _ in range(3):
+    for name, command in tools.items():
+        steady[name].append((cpu_over(command, 6.0) - cpu_over(command, 1.0)) / 5.0 * 100)
 
 print(f"{runs} runs each; delay = from listen() to the waiter's exit")
-print(f"{'waiter':22} {'median delay':>13} {'max delay':>10} {'CPU while waiting':>18}")
+print(f"{'waiter':22} {'median delay':>13} {'max delay':>10} {'CPU while waiting':>18} {'apart from start':>17}")
 base = statistics.median(d for d, _ in results["refused wait"])
 for name, samples in results.items():
     delays = [d for d, _ in samples]
     cpu = statistics.median(c for _, c in samples)
     print(f"{name:22} {statistics.median(delays):10.1f} ms {max(delays):7.1f} ms {cpu:14.2f} % of a core"
-          f"   ({statistics.median(delays) / base:.0f}x)")
+          f" {statistics.median(steady[name]):10.2f} %   ({statistics.median(delays) / base:.0f}x)")
