@@ -623,6 +623,32 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A stale socket that stays stale is still probed for real every second (a server in
+    /// another network namespace may be bound to it), and never between.
+    #[tokio::test(start_paused = true)]
+    async fn a_stale_unix_socket_is_probed_every_second() {
+        let dir = std::env::temp_dir().join(format!("refused-wait-still-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("app.sock");
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        let target: Target = format!("unix://{}", path.display()).parse().unwrap();
+        let result = wait(
+            &[target],
+            &options(Goal::Ready, Duration::from_millis(2500)),
+            |_| {},
+        )
+        .await;
+        assert!(!result.satisfied);
+        let state = &result.targets[0];
+        assert_eq!(state.probes, 3, "{state:?}");
+        assert_eq!(
+            state.last.as_ref().map(|r| r.readiness.reason().as_label()),
+            Some("socket-stale")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// A socket bound but not listening yet is not stale: `listen()` changes nothing on the file
     /// system, so it is polled as usual.
     #[tokio::test(start_paused = true)]

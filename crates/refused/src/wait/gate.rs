@@ -72,6 +72,10 @@ enum Kind {
         path: PathBuf,
         /// Set while the path is missing or stale: the watch of the entry that must change.
         watch: Option<EntryWatch>,
+        /// The stale file last found with no socket bound to it: it stays so (a socket can
+        /// only bind by making a new file), so the next real probe need not list every unix
+        /// socket again.
+        stale: Option<StaleFile>,
     },
 }
 
@@ -87,6 +91,7 @@ impl Gate {
             (Goal::Ready, Endpoint::Unix(path)) => Kind::Unix {
                 path: path.clone(),
                 watch: None,
+                stale: None,
             },
         };
         Self {
@@ -160,10 +165,14 @@ impl Gate {
                         Address::Unix(_) => None,
                     })
                     .collect();
-                // A resolver failure tried nothing: no address to ask about.
-                let gated = failed
-                    && !tried.is_empty()
-                    && (tried == *local || tried.iter().all(|a| is_local_address(a.ip())));
+                // A resolver failure tried nothing: no address to ask about. A link-local IPv6
+                // address belongs to one interface, and its listeners are bound to it: the
+                // lookup through `lo` would not see them.
+                let gated =
+                    failed && !tried.is_empty() && (tried == *local || tried.iter().all(|a| {
+                        is_local_address(a.ip())
+                            && !matches!(a, SocketAddr::V6(v6) if v6.ip().is_unicast_link_local())
+                    }));
                 if !gated {
                     local.clear();
                     return;
@@ -177,7 +186,7 @@ impl Gate {
                 }
                 *local = tried;
             }
-            Kind::Unix { path, watch } => {
+            Kind::Unix { path, watch, stale } => {
                 *watch = None;
                 let Some(attempt) = report.attempts.first().filter(|_| failed) else {
                     return;
@@ -193,7 +202,7 @@ impl Gate {
                 let Ok(entry) = EntryWatch::nearest(path) else {
                     return;
                 };
-                if state.is_still(path) {
+                if state.is_still(path, stale) {
                     *watch = Some(entry);
                 }
             }
@@ -212,8 +221,9 @@ enum Entry {
 }
 
 impl Entry {
-    /// Whether the path is still so (the last probe may be a moment old).
-    fn is_still(self, path: &Path) -> bool {
+    /// Whether the path is still so (the last probe may be a moment old). `stale` remembers the
+    /// stale file found last.
+    fn is_still(self, path: &Path, stale: &mut Option<StaleFile>) -> bool {
         let found = std::fs::symlink_metadata(path);
         match self {
             Self::Missing => found.is_err_and(|err| {
@@ -225,9 +235,31 @@ impl Entry {
             // (a container sharing the directory) may be, and listen later: the real probe
             // every second finds it.
             Self::Stale => found.is_ok_and(|metadata| {
-                std::os::unix::fs::FileTypeExt::is_socket(&metadata.file_type())
-                    && is_file_bound(FileId::of(&metadata), path).is_ok_and(|bound| !bound)
+                let file = StaleFile::of(&metadata);
+                let is_stale = std::os::unix::fs::FileTypeExt::is_socket(&metadata.file_type())
+                    && (*stale == Some(file)
+                        || is_file_bound(file.id, path).is_ok_and(|bound| !bound));
+                *stale = is_stale.then_some(file);
+                is_stale
             }),
+        }
+    }
+}
+
+/// Which file a stale socket is: its inode and device, and its change time, since a file made
+/// anew can get the inode number of one just removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StaleFile {
+    id: FileId,
+    changed: (i64, i64),
+}
+
+impl StaleFile {
+    fn of(metadata: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            id: FileId::of(metadata),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
         }
     }
 }
