@@ -338,8 +338,12 @@ impl Round {
         let sleep = tokio::time::sleep(pause.min(left(Instant::now())));
         tokio::pin!(sleep);
         let mut ticker: Option<Ticker> = None;
+        // No pause (a target's first poll): no timer either, which would wait for the timer
+        // wheel's next millisecond.
+        let mut pausing = !pause.is_zero();
         loop {
             match &mut ticker {
+                _ if !pausing => pausing = true,
                 Some(kernel) => {
                     if kernel.tick().await.is_err() {
                         ticker = None;
