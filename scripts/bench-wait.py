@@ -5,8 +5,10 @@ Side by side in one run: `refused wait`, Debian's `wait-for-it`, and an `nc -z` 
 Each run starts the waiter, waits 2-4 s (random), starts listening on 127.0.0.1 and accepting
 (as a server does: `refused` counts a connection ready once the program took it), and measures
 the delay from listen() to the waiter's exit, and the CPU the waiter used per second of waiting
-(its start included). Then, apart from its start: each waiter on a port that stays closed, ended
-after 1 s and after 6 s (SIGTERM to its process group), the difference per second, median of 3.
+(its start included). Then, apart from its start: each waiter on a port that stays closed for
+about 1 s and 6 s (`refused` ended by SIGTERM, the others by their own bound, so that their
+children are waited for and counted), the difference per second, median of 3; and the floor
+of 40 wakeups a second on this machine: a process that does nothing but sleep 25 ms at a time.
 
     scripts/bench-wait.py [RUNS]        (default 10; builds refused in release first)
     REFUSED_BIN=/path/to/refused scripts/bench-wait.py [RUNS]     (another build, not built here)
@@ -61,26 +63,44 @@ def one(command):
     assert code == 0, f"{command(port)} exited {code}"
     return (done - listening) * 1e3, cpu / (done - started) * 100
 
-def cpu_over(command, seconds):
-    """CPU of a waiter on a closed port, ended after `seconds`."""
-    port = free_port()
+# The same waiters on a closed port for about `s` seconds: (command, seconds before SIGTERM or
+# None when it ends by itself).
+bounded = {
+    "refused wait": lambda p, s: (tools["refused wait"](p), s),
+    "wait-for-it": lambda p, s: (["wait-for-it", "-q", "-t", str(int(s)), f"127.0.0.1:{p}"], None),
+    "nc -z loop (0.1 s)": lambda p, s: (["sh", "-c", f"i=0; until nc -z 127.0.0.1 {p} || [ $i -ge {int(s * 10)} ]; "
+                                               "do sleep 0.1; i=$((i+1)); done"], None),
+}
+
+# Sleeps 25 ms at a time and does nothing else: what 40 wakeups a second cost here.
+bounded["floor"] = lambda p, s: ([sys.executable, "-c", f"import time\nfor _ in range({int(s * 40)}): time.sleep(0.025)"], None)
+
+def cpu_over(name, seconds):
+    """CPU and time of a waiter on a closed port for about `seconds`."""
+    command, kill_after = bounded[name](free_port(), seconds)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    waiter = subprocess.Popen(command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
-    time.sleep(seconds)
-    os.killpg(waiter.pid, signal.SIGTERM)
+    started = time.monotonic()
+    waiter = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if kill_after is not None:
+        time.sleep(kill_after)
+        waiter.send_signal(signal.SIGTERM)
     waiter.wait()
+    elapsed = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), elapsed
+
+def per_second(name):
+    (short, short_time), (long, long_time) = cpu_over(name, 1.0), cpu_over(name, 6.0)
+    return (long - short) / (long_time - short_time) * 100
 
 results = {name: [] for name in tools}
 for _ in range(runs):                     # interleaved, so a noisy moment hits every tool alike
     for name, command in tools.items():
         results[name].append(one(command))
-steady = {name: [] for name in tools}
+steady = {name: [] for name in [*tools, "floor"]}
 for _ in range(3):
-    for name, command in tools.items():
-        steady[name].append((cpu_over(command, 6.0) - cpu_over(command, 1.0)) / 5.0 * 100)
+    for name in steady:
+        steady[name].append(per_second(name))
 
 print(f"{runs} runs each; delay = from listen() to the waiter's exit")
 print(f"{'waiter':22} {'median delay':>13} {'max delay':>10} {'CPU while waiting':>18} {'apart from start':>17}")
@@ -90,3 +110,5 @@ for name, samples in results.items():
     cpu = statistics.median(c for _, c in samples)
     print(f"{name:22} {statistics.median(delays):10.1f} ms {max(delays):7.1f} ms {cpu:14.2f} % of a core"
           f" {statistics.median(steady[name]):10.2f} %   ({statistics.median(delays) / base:.0f}x)")
+print(f"floor: a process that only sleeps 25 ms at a time costs {statistics.median(steady['floor']):.2f} % of a core"
+      " (40 wakeups a second, apart from its start)")
