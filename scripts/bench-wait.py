@@ -7,7 +7,7 @@ Each run starts the waiter, waits 2-4 s (random), starts listening on 127.0.0.1 
 the delay from listen() to the waiter's exit, and the CPU the waiter used per second of waiting
 (its start included). Then, apart from its start: each waiter on a port that stays closed for
 about 1 s and 6 s (`refused` ended by SIGTERM, the others by their own bound, so that their
-children are waited for and counted), the difference per second, median of 3; and the floor
+children are waited for and counted), the difference per second, median of 5; and the floor
 of 40 wakeups a second on this machine: a process that does nothing but sleep 25 ms at a time.
 
     scripts/bench-wait.py [RUNS]        (default 10; builds refused in release first)
@@ -98,7 +98,7 @@ for _ in range(runs):                     # interleaved, so a noisy moment hits 
     for name, command in tools.items():
         results[name].append(one(command))
 steady = {name: [] for name in [*tools, "floor"]}
-for _ in range(3):
+for _ in range(5):
     for name in steady:
         steady[name].append(per_second(name))
 
