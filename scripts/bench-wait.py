@@ -2,17 +2,26 @@
 """How fast does a waiter notice a port that starts listening, and what does waiting cost?
 
 Side by side in one run: `refused wait`, Debian's `wait-for-it`, and an `nc -z` loop at 0.1 s.
-Each run starts the waiter, waits 2-4 s (random), starts listening on 127.0.0.1, and measures
-the delay from listen() to the waiter's exit, and the CPU the waiter used per second of waiting (its start included).
+Each run starts the waiter, waits 2-4 s (random), starts listening on 127.0.0.1 and accepting
+(as a server does: `refused` counts a connection ready once the program took it), and measures
+the delay from listen() to the waiter's exit, and the CPU the waiter used per second of waiting
+(its start included). Then, apart from its start: each waiter on a port that stays closed for
+about 1 s and 6 s (`refused` ended by SIGTERM, the others by their own bound, so that their
+children are waited for and counted), the difference per second, median of 5; and the floor
+of 40 wakeups a second on this machine: a process that does nothing but sleep 25 ms at a time.
 
     scripts/bench-wait.py [RUNS]        (default 10; builds refused in release first)
+    REFUSED_BIN=/path/to/refused scripts/bench-wait.py [RUNS]     (another build, not built here)
 """
-import os, random, resource, shutil, socket, statistics, subprocess, sys, time
+import os, random, resource, shutil, signal, socket, statistics, subprocess, sys, threading, time
 
 runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "refused-cli"], cwd=root, check=True)
-refused = os.path.join(root, "target", "release", "refused")
+refused = os.environ.get("REFUSED_BIN")
+if not refused:
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "refused-cli"], cwd=root, check=True)
+    # Where cargo put it: CARGO_TARGET_DIR when set (a worktree sharing a target dir), else ./target.
+    refused = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "refused")
 
 tools = {
     "refused wait": lambda p: [refused, "wait", f"127.0.0.1:{p}", "--timeout", "30s", "--quiet"],
@@ -27,6 +36,15 @@ for name, needs in [("wait-for-it", "wait-for-it"), ("nc -z loop (0.1 s)", "nc")
 def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
 
+def serve(listener):
+    """Accepts and holds every connection until the listener closes."""
+    held = []
+    try:
+        while True:
+            held.append(listener.accept()[0])
+    except OSError:
+        pass
+
 def one(command):
     port = free_port()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -36,6 +54,7 @@ def one(command):
     listener = socket.socket(); listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port)); listener.listen(128)
     listening = time.monotonic()
+    threading.Thread(target=serve, args=(listener,), daemon=True).start()
     code = waiter.wait()
     done = time.monotonic()
     listener.close()
@@ -44,16 +63,52 @@ def one(command):
     assert code == 0, f"{command(port)} exited {code}"
     return (done - listening) * 1e3, cpu / (done - started) * 100
 
+# The same waiters on a closed port for about `s` seconds: (command, seconds before SIGTERM or
+# None when it ends by itself).
+bounded = {
+    "refused wait": lambda p, s: (tools["refused wait"](p), s),
+    "wait-for-it": lambda p, s: (["wait-for-it", "-q", "-t", str(int(s)), f"127.0.0.1:{p}"], None),
+    "nc -z loop (0.1 s)": lambda p, s: (["sh", "-c", f"i=0; until nc -z 127.0.0.1 {p} || [ $i -ge {int(s * 10)} ]; "
+                                               "do sleep 0.1; i=$((i+1)); done"], None),
+}
+
+# Sleeps 25 ms at a time and does nothing else: what 40 wakeups a second cost here.
+bounded["floor"] = lambda p, s: ([sys.executable, "-c", f"import time\nfor _ in range({int(s * 40)}): time.sleep(0.025)"], None)
+
+def cpu_over(name, seconds):
+    """CPU and time of a waiter on a closed port for about `seconds`."""
+    command, kill_after = bounded[name](free_port(), seconds)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    waiter = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if kill_after is not None:
+        time.sleep(kill_after)
+        waiter.send_signal(signal.SIGTERM)
+    waiter.wait()
+    elapsed = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), elapsed
+
+def per_second(name):
+    (short, short_time), (long, long_time) = cpu_over(name, 1.0), cpu_over(name, 6.0)
+    return (long - short) / (long_time - short_time) * 100
+
 results = {name: [] for name in tools}
 for _ in range(runs):                     # interleaved, so a noisy moment hits every tool alike
     for name, command in tools.items():
         results[name].append(one(command))
+steady = {name: [] for name in [*tools, "floor"]}
+for _ in range(5):
+    for name in steady:
+        steady[name].append(per_second(name))
 
 print(f"{runs} runs each; delay = from listen() to the waiter's exit")
-print(f"{'waiter':22} {'median delay':>13} {'max delay':>10} {'CPU while waiting':>18}")
+print(f"{'waiter':22} {'median delay':>13} {'max delay':>10} {'CPU while waiting':>18} {'apart from start':>17}")
 base = statistics.median(d for d, _ in results["refused wait"])
 for name, samples in results.items():
     delays = [d for d, _ in samples]
     cpu = statistics.median(c for _, c in samples)
     print(f"{name:22} {statistics.median(delays):10.1f} ms {max(delays):7.1f} ms {cpu:14.2f} % of a core"
-          f"   ({statistics.median(delays) / base:.0f}x)")
+          f" {statistics.median(steady[name]):10.2f} %   ({statistics.median(delays) / base:.0f}x)")
+print(f"floor: a process that only sleeps 25 ms at a time costs {statistics.median(steady['floor']):.2f} % of a core"
+      " (40 wakeups a second, apart from its start)")

@@ -1,5 +1,11 @@
 //! Waiting for targets: probe each until it is ready (or, with [`Goal::Down`], until it no
 //! longer accepts), polling fast at first and backing off to a cap, never past the deadline.
+//!
+//! A target of this host that does not connect is not probed at every poll: the kernel is asked
+//! whether a connect could succeed now, and a unix socket path is watched, with a real probe at
+//! least every [`REAL_PROBE_EVERY`] all the same.
+
+mod gate;
 
 use std::time::Duration;
 
@@ -9,13 +15,17 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
 use crate::probe::{ProbeOptions, ProbeReport, Readiness, probe};
+use crate::sys::ticker::Ticker;
 use crate::target::{Scheme, Target};
+pub use gate::REAL_PROBE_EVERY;
+use gate::{Gate, Hold};
 
 /// The first pause between probes of a target.
 pub const FIRST_INTERVAL: Duration = Duration::from_millis(2);
-/// The default cap of the pause: a service is noticed within half of it on average, and a
-/// refused local connect costs a few tens of µs, so 40 probes a second stay far under 1% of a
-/// core.
+/// The default cap of the pause: a service is noticed within half of it on average. A poll of
+/// a closed port of this host is one wakeup and one question to the kernel: 40
+/// a second cost about 0.2% of a core on a small VM, where a process that does nothing but wake
+/// 40 times a second costs 0.18%.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(25);
 /// How long a connection must stay open, once a target has closed one right after accepting
 /// it: enough for a proxy that forks per connection to fail its backend and close.
@@ -119,10 +129,13 @@ pub struct TargetState {
     pub last: Option<ProbeReport>,
     /// How many probes finished.
     pub probes: u32,
+    /// Polls that made no probe: the kernel said no connect could succeed yet, or a unix
+    /// socket's directory had not changed (see [`REAL_PROBE_EVERY`]).
+    pub skipped: u32,
     /// Probes in a row that reached the goal.
     streak: u32,
-    /// The pause before its next probe.
-    pause: Duration,
+    /// The pauses before its next polls.
+    pauses: Pauses,
 }
 
 impl TargetState {
@@ -131,8 +144,11 @@ impl TargetState {
             done: false,
             last: None,
             probes: 0,
+            skipped: 0,
             streak: 0,
-            pause: FIRST_INTERVAL,
+            pauses: Pauses {
+                next: FIRST_INTERVAL,
+            },
         }
     }
 
@@ -152,15 +168,9 @@ impl TargetState {
         changed
     }
 
-    /// The pause before the next probe: from [`FIRST_INTERVAL`] after a change (a service that
-    /// just went from refused to not-ready is about to be ready), growing ×1.5 to the cap.
+    /// The pause before the next poll (see [`Pauses::take`]).
     fn next_pause(&mut self, changed: bool, cap: Duration) -> Duration {
-        if changed {
-            self.pause = FIRST_INTERVAL;
-        }
-        let pause = self.pause;
-        self.pause = pause.mul_f64(1.5).min(cap.max(FIRST_INTERVAL));
-        pause
+        self.pauses.take(changed, cap)
     }
 
     /// Whether its last probe was a failed connect (nothing to diagnose otherwise: a service
@@ -169,6 +179,26 @@ impl TargetState {
         self.last
             .as_ref()
             .is_some_and(|r| r.readiness.is_connect_failure())
+    }
+}
+
+/// The pauses between one target's polls.
+#[derive(Debug, Clone, Copy)]
+struct Pauses {
+    /// The next one.
+    next: Duration,
+}
+
+impl Pauses {
+    /// The pause before the next poll: from [`FIRST_INTERVAL`] after a change (a service that
+    /// just went from refused to not-ready is about to be ready), growing ×1.5 to the cap.
+    fn take(&mut self, changed: bool, cap: Duration) -> Duration {
+        if changed {
+            self.next = FIRST_INTERVAL;
+        }
+        let pause = self.next;
+        self.next = pause.mul_f64(1.5).min(cap.max(FIRST_INTERVAL));
+        pause
     }
 }
 
@@ -184,6 +214,9 @@ pub struct WaitResult {
 }
 
 /// Waits for `targets`, telling `on_event` of every change.
+///
+/// Each target's polls, from one real probe to the next, are one future: a poll the gate skips
+/// never comes back to this loop.
 pub async fn wait(
     targets: &[Target],
     options: &WaitOptions,
@@ -192,32 +225,37 @@ pub async fn wait(
     let start = Instant::now();
     let deadline = options.timeout.and_then(|t| start.checked_add(t));
     let mut states: Vec<TargetState> = targets.iter().map(|_| TargetState::new()).collect();
-    let mut pending: FuturesUnordered<_> = targets
-        .iter()
-        .enumerate()
-        .map(|(index, target)| {
-            probe_after(
+    let mut rounds = FuturesUnordered::new();
+    for (index, target) in targets.iter().enumerate() {
+        rounds.push(
+            Round {
                 index,
-                target,
-                options.probe.clone(),
+                target: target.clone(),
+                options: options.probe.clone(),
                 deadline,
-                Duration::ZERO,
-            )
-        })
-        .collect();
+                cap: options.interval,
+                pauses: states[index].pauses,
+                gate: Gate::new(target, options.goal),
+                skipped: 0,
+            }
+            .run(Duration::ZERO),
+        );
+    }
     // A target that closed a connection right after accepting it is a port proxy with nothing
     // behind it: each later probe watches longer, so a proxy slow to close (one that forks per
     // connection) cannot pass for ready on one lucky probe, and its program's name no longer
     // ends the settle early (it proved that it closes, whatever it is called).
-    let mut closed_once = vec![false; targets.len()];
     let mut done = 0;
-    while let Some((index, report)) = pending.next().await {
+    while let Some((mut round, report)) = rounds.next().await {
+        let index = round.index;
+        let state = &mut states[index];
+        state.skipped += std::mem::take(&mut round.skipped);
+        state.pauses = round.pauses;
         let Some(report) = report else {
             // Out of time for this target.
             continue;
         };
-        let state = &mut states[index];
-        let changed = state.record(report, options.goal);
+        let changed = state.record(*report, options.goal);
         if changed {
             if let Some(report) = &state.last {
                 on_event(WaitEvent::Changed { index, report });
@@ -228,7 +266,10 @@ pub async fn wait(
                 .last
                 .as_ref()
                 .is_some_and(|r| matches!(r.readiness, Readiness::NotReady(_)));
-        closed_once[index] |= closed_at_once;
+        if closed_at_once {
+            round.options.settle = round.options.settle.max(PROXY_SETTLE);
+            round.options.owner_check = false;
+        }
         if state.streak >= options.successes.max(1) {
             state.done = true;
             done += 1;
@@ -239,22 +280,8 @@ pub async fn wait(
             continue;
         }
         let pause = state.next_pause(changed, options.interval);
-        let probe_options = if closed_once[index] {
-            ProbeOptions {
-                settle: options.probe.settle.max(PROXY_SETTLE),
-                owner_check: false,
-                ..options.probe.clone()
-            }
-        } else {
-            options.probe.clone()
-        };
-        pending.push(probe_after(
-            index,
-            &targets[index],
-            probe_options,
-            deadline,
-            pause,
-        ));
+        round.pauses = state.pauses;
+        rounds.push(round.run(pause));
     }
     let satisfied = match options.until {
         Until::All => states.iter().all(|s| s.done),
@@ -275,24 +302,96 @@ fn same_state(a: &Readiness, b: &Readiness) -> bool {
     }
 }
 
-/// Sleeps `pause`, then probes, all cut to the deadline; `None` when no time is left.
-async fn probe_after(
+/// One target's polls up to its next real probe: what they need, handed from one round to the
+/// next.
+#[derive(Debug)]
+struct Round {
     index: usize,
-    target: &Target,
+    target: Target,
+    /// How it probes (the settle longer once it looked like a proxy).
     options: ProbeOptions,
     deadline: Option<Instant>,
-    pause: Duration,
-) -> (usize, Option<ProbeReport>) {
-    let left = |now: Instant| deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
-    let pause = pause.min(left(Instant::now()));
-    if !pause.is_zero() {
-        tokio::time::sleep(pause).await;
+    /// The cap of the pauses.
+    cap: Duration,
+    /// The pauses after the first of the round.
+    pauses: Pauses,
+    gate: Gate,
+    /// Polls the gate skipped this round.
+    skipped: u32,
+}
+
+impl Round {
+    /// Sleeps `pause`, then polls until the gate lets a probe through and probes, pausing as the
+    /// schedule says after each skipped poll, all cut to the deadline. Gives itself back with the
+    /// report, or `None` when no time was left for a probe.
+    async fn run(mut self, pause: Duration) -> (Self, Option<Box<ProbeReport>>) {
+        let deadline = self.deadline;
+        let left =
+            |now: Instant| deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
+        // One timer for the whole round, moved at each pause rather than made anew; once the
+        // pauses reach their cap, a kernel timer instead (see `Ticker`), unless the deadline
+        // comes first.
+        let sleep = tokio::time::sleep(pause.min(left(Instant::now())));
+        tokio::pin!(sleep);
+        let mut ticker: Option<Ticker> = None;
+        // No pause (a target's first poll): no timer either, which would wait for the timer
+        // wheel's next millisecond.
+        let mut pausing = !pause.is_zero();
+        loop {
+            match &mut ticker {
+                _ if !pausing => pausing = true,
+                Some(kernel) => {
+                    if kernel.tick().await.is_err() {
+                        ticker = None;
+                    }
+                }
+                None => sleep.as_mut().await,
+            }
+            let now = Instant::now();
+            if left(now).is_zero() {
+                return (self, None);
+            }
+            if self.gate.hold(deadline).await == Hold::Probe {
+                break;
+            }
+            // Nothing recorded: the state keeps the last real probe.
+            self.skipped += 1;
+            let pause = self.pauses.take(false, self.cap);
+            if pause >= left(now) {
+                // The last pause, cut to the deadline.
+                ticker = None;
+                sleep.as_mut().reset(now + left(now));
+            } else if ticker.is_none() {
+                if pause == self.cap.max(FIRST_INTERVAL) && is_clock_real() {
+                    ticker = Ticker::new(pause).ok();
+                }
+                if ticker.is_none() {
+                    sleep.as_mut().reset(now + pause);
+                }
+            }
+        }
+        let started = Instant::now();
+        let budget = left(started).min(MAX_ATTEMPT);
+        if budget.is_zero() {
+            return (self, None);
+        }
+        let report = probe(&self.target, &self.options, budget).await;
+        self.gate.probed(&report, started);
+        (self, Some(Box::new(report)))
     }
-    let budget = left(Instant::now()).min(MAX_ATTEMPT);
-    if budget.is_zero() {
-        return (index, None);
-    }
-    (index, Some(probe(target, &options, budget).await))
+}
+
+/// Whether tokio's clock is the real one, which a kernel timer follows. It is, unless paused
+/// (`tokio::time::pause`, tests): then it only moves when the runtime idles or is told to, and a
+/// paused clock that moved at all is apart from the real one by far more than a millisecond
+/// (a round asks only after one pause on tokio's clock, 2 ms at the least).
+fn is_clock_real() -> bool {
+    let tokio = Instant::now().into_std();
+    let real = std::time::Instant::now();
+    let apart = real
+        .saturating_duration_since(tokio)
+        .max(tokio.saturating_duration_since(real));
+    apart < Duration::from_millis(1)
 }
 
 #[cfg(test)]
@@ -348,8 +447,10 @@ mod tests {
         assert!(!Goal::Down.is_met(&Readiness::Ready(String::new())));
     }
 
-    /// Under a paused clock, a refused target is probed exactly on the schedule: at 0, then after
-    /// each pause (2, 3, 4.5 ... ms, then 25 ms) while the pause ends before the deadline.
+    /// Under a paused clock, a refused target is polled exactly on the schedule: at 0, then after
+    /// each pause (2, 3, 4.5 ... ms, then 25 ms) while the pause ends before the deadline. Only
+    /// the first poll probes: nothing listens, the kernel says so, and the real probe every
+    /// second is not due within the wait.
     #[tokio::test(start_paused = true)]
     async fn a_refused_target_is_probed_on_the_schedule_until_the_deadline() {
         let port = RefusedPort::v4().unwrap();
@@ -379,14 +480,16 @@ mod tests {
             pause = pause.mul_f64(1.5).min(DEFAULT_INTERVAL);
         }
         assert_eq!(expected, 45);
-        assert_eq!(state.probes, expected);
+        assert_eq!(state.probes + state.skipped, expected);
+        assert_eq!((state.probes, state.skipped), (1, 44));
         // The wait ends at its deadline, not a pause later.
         assert_eq!(result.elapsed, timeout);
         assert_eq!(started.elapsed(), timeout);
     }
 
-    /// A listener that starts at 100 ms is noticed by the next probe: within one cap of the
-    /// pause (25 ms), whatever the clock.
+    /// A listener that starts at 100 ms is noticed by the next poll: within one cap of the pause
+    /// (25 ms), whatever the clock. The kernel's answer lets that poll probe: two probes in
+    /// all, the first and the one that connects.
     #[tokio::test(start_paused = true)]
     async fn a_late_listener_is_noticed_within_one_pause() {
         let port = Arc::new(RefusedPort::v4().unwrap());
@@ -414,6 +517,168 @@ mod tests {
             "noticed at {done_at:?}"
         );
         assert_eq!(result.elapsed, done_at);
+        let state = &result.targets[0];
+        assert_eq!(state.probes, 2, "{state:?}");
+        assert!(state.skipped > 0, "{state:?}");
+    }
+
+    /// On the real clock, the polls at the cap run on a kernel timer: a listener that appears is
+    /// noticed the same way, by the poll after it (two probes, or three if this machine stalled
+    /// past the real probe of 1 s).
+    #[tokio::test]
+    async fn on_the_real_clock_a_late_listener_is_noticed_too() {
+        let port = Arc::new(RefusedPort::v4().unwrap());
+        let late = Arc::clone(&port);
+        tokio::spawn(async move {
+            tokio::time::sleep(300 * MS).await;
+            late.socket().listen(16).unwrap();
+        });
+        let result = wait(
+            &[target(&port)],
+            &options(Goal::Ready, Duration::from_secs(30)),
+            |_| {},
+        )
+        .await;
+        assert!(result.satisfied);
+        let state = &result.targets[0];
+        assert!(matches!(state.probes, 2 | 3), "{state:?}");
+        assert!(state.skipped > 0, "{state:?}");
+    }
+
+    /// A port nobody listens on is still probed for real every second (a DNAT rule could serve
+    /// it): at 0, then at the first polls past 1 s and 2 s.
+    #[tokio::test(start_paused = true)]
+    async fn a_gated_target_is_still_probed_every_second() {
+        let port = RefusedPort::v4().unwrap();
+        let result = wait(
+            &[target(&port)],
+            &options(Goal::Ready, Duration::from_millis(2500)),
+            |_| {},
+        )
+        .await;
+        assert!(!result.satisfied);
+        let state = &result.targets[0];
+        assert_eq!(state.probes, 3, "{state:?}");
+        assert!(state.skipped > 80, "{state:?}");
+        assert!(state.is_connect_failure());
+    }
+
+    /// A unix socket path that does not exist is not polled: the wait sleeps on its directory
+    /// and probes when the socket appears, at once, whatever the pause.
+    #[tokio::test(start_paused = true)]
+    async fn a_unix_socket_that_appears_is_noticed_through_its_directory() {
+        let dir = std::env::temp_dir().join(format!("refused-wait-unix-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("app.sock");
+        let late = path.clone();
+        let server = tokio::spawn(async move {
+            tokio::time::sleep(300 * MS).await;
+            std::os::unix::net::UnixListener::bind(late).unwrap()
+        });
+        let target: Target = format!("unix://{}", path.display()).parse().unwrap();
+        let result = wait(
+            &[target],
+            &options(Goal::Ready, Duration::from_secs(5)),
+            |_| {},
+        )
+        .await;
+        assert!(result.satisfied);
+        // At the bind itself, not at the next pause or the real probe of 1 s.
+        assert_eq!(result.elapsed, 300 * MS);
+        let state = &result.targets[0];
+        assert_eq!((state.probes, state.skipped), (2, 0), "{state:?}");
+        drop(server.await.unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A stale socket file (its server gone, nothing bound to it) is waited on the same way; a
+    /// server that starts again replaces it.
+    #[tokio::test(start_paused = true)]
+    async fn a_stale_unix_socket_is_waited_on_until_replaced() {
+        let dir = std::env::temp_dir().join(format!("refused-wait-stale-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("app.sock");
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        let late = path.clone();
+        let server = tokio::spawn(async move {
+            tokio::time::sleep(300 * MS).await;
+            std::fs::remove_file(&late).unwrap();
+            std::os::unix::net::UnixListener::bind(late).unwrap()
+        });
+        let target: Target = format!("unix://{}", path.display()).parse().unwrap();
+        let result = wait(
+            &[target],
+            &options(Goal::Ready, Duration::from_secs(5)),
+            |_| {},
+        )
+        .await;
+        assert!(result.satisfied);
+        assert_eq!(result.elapsed, 300 * MS);
+        // The first probe (refused), then one at the removal (missing) or the bind (ready).
+        let state = &result.targets[0];
+        assert!(matches!(state.probes, 2 | 3), "{state:?}");
+        drop(server.await.unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A stale socket that stays stale is still probed for real every second (a server in
+    /// another network namespace may be bound to it), and never between.
+    #[tokio::test(start_paused = true)]
+    async fn a_stale_unix_socket_is_probed_every_second() {
+        let dir = std::env::temp_dir().join(format!("refused-wait-still-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("app.sock");
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        let target: Target = format!("unix://{}", path.display()).parse().unwrap();
+        let result = wait(
+            &[target],
+            &options(Goal::Ready, Duration::from_millis(2500)),
+            |_| {},
+        )
+        .await;
+        assert!(!result.satisfied);
+        let state = &result.targets[0];
+        assert_eq!(state.probes, 3, "{state:?}");
+        assert_eq!(
+            state.last.as_ref().map(|r| r.readiness.reason().as_label()),
+            Some("socket-stale")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A socket bound but not listening yet is not stale: `listen()` changes nothing on the file
+    /// system, so it is polled as usual.
+    #[tokio::test(start_paused = true)]
+    async fn a_bound_unix_socket_that_listens_later_is_polled() {
+        let dir = std::env::temp_dir().join(format!("refused-wait-bound-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("app.sock");
+        let socket =
+            socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(&socket2::SockAddr::unix(&path).unwrap())
+            .unwrap();
+        let server = tokio::spawn(async move {
+            tokio::time::sleep(100 * MS).await;
+            socket.listen(8).unwrap();
+            socket
+        });
+        let target: Target = format!("unix://{}", path.display()).parse().unwrap();
+        let result = wait(
+            &[target],
+            &options(Goal::Ready, Duration::from_secs(5)),
+            |_| {},
+        )
+        .await;
+        assert!(result.satisfied);
+        assert!(result.elapsed <= 125 * MS, "{:?}", result.elapsed);
+        assert_eq!(result.targets[0].skipped, 0);
+        drop(server.await.unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// After a change the pauses start over at 2 ms: three ready probes in a row take a few
@@ -476,6 +741,7 @@ mod tests {
         let state = &result.targets[0];
         assert!(state.done);
         assert!(state.is_connect_failure());
+        assert_eq!(state.skipped, 0, "waiting for down never skips a probe");
         let elapsed = started.elapsed();
         assert!(elapsed >= 50 * MS && elapsed <= 75 * MS, "{elapsed:?}");
     }

@@ -254,3 +254,32 @@ fn successes_asks_for_several_ready_probes_in_a_row() {
         "three probes, 2 ms apart at least: {stdout}"
     );
 }
+
+/// A unix socket created later, in a directory that does not exist yet when the wait starts:
+/// the wait sleeps on the nearest directory that exists, then on the socket's own (inotify),
+/// and the socket is noticed when it is bound.
+#[test]
+fn a_unix_socket_created_later_is_noticed() {
+    let dir = std::env::temp_dir().join(format!("refused-wait-unix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).unwrap();
+    let path = dir.join("run/app.sock");
+    let late = path.clone();
+    let server = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        std::fs::create_dir(late.parent().unwrap()).unwrap();
+        std::os::unix::net::UnixListener::bind(&late).unwrap()
+    });
+    let output = refused()
+        .args([
+            "wait",
+            "--timeout",
+            "10s",
+            &format!("unix://{}", path.display()),
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    drop(server.join().unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

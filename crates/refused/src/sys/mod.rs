@@ -5,6 +5,7 @@
 //! "not seen", never as an empty answer.
 
 pub mod addresses;
+pub mod entry_watch;
 pub mod firewall;
 pub mod host;
 pub mod netns;
@@ -13,6 +14,7 @@ pub mod route;
 pub mod services;
 pub mod sock_diag;
 pub mod tables;
+pub mod ticker;
 pub mod unix_diag;
 pub mod unix_path;
 
@@ -21,4 +23,18 @@ pub mod unix_path;
 pub fn own_tcp_listeners() -> std::io::Result<Vec<tables::Listener>> {
     sock_diag::tcp_listeners()
         .or_else(|_| tables::read_tcp_listeners(std::path::Path::new("/proc/net")))
+}
+
+/// Hands a descriptor to tokio's reactor. `AsyncFd::new` is deprecated because a type whose
+/// `as_raw_fd` could change or close its descriptor early breaks the reactor (tokio#8587), and
+/// its replacement is `unsafe`; an `OwnedFd` keeps one descriptor, open, for as long as it lives,
+/// which is the whole contract, so the safe call is kept rather than `unsafe` in this crate.
+#[expect(
+    deprecated,
+    reason = "OwnedFd meets AsyncFd::register's contract; no unsafe here"
+)]
+fn register(
+    fd: std::os::fd::OwnedFd,
+) -> std::io::Result<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>> {
+    tokio::io::unix::AsyncFd::new(fd)
 }

@@ -80,9 +80,25 @@ impl BoundListener {
 
 /// The listening unix sockets of this network namespace.
 pub fn unix_listeners() -> io::Result<Vec<BoundListener>> {
+    unix_sockets(StateFlags::LISTEN)
+}
+
+/// Whether any unix socket of this namespace, listening or not yet, is bound to the file `file`
+/// at `path`. None is: the file is stale for good, since no socket can bind to a file that
+/// exists (a server that starts again removes it and binds anew, a new file); one is: it may
+/// call `listen()` at any moment, and nothing on the file system would tell.
+pub fn is_file_bound(file: FileId, path: &Path) -> io::Result<bool> {
+    // Every state: the crate names only LISTEN and ESTABLISHED, and a socket bound and not yet
+    // listening is in TCP_CLOSE.
+    Ok(unix_sockets(StateFlags::from_bits_retain(u32::MAX))?
+        .iter()
+        .any(|socket| socket.listens_on(file, path, None)))
+}
+
+fn unix_sockets(states: StateFlags) -> io::Result<Vec<BoundListener>> {
     let socket = sock_diag::open()?;
     let request = SockDiagMessage::UnixRequest(UnixRequest {
-        state_flags: StateFlags::LISTEN,
+        state_flags: states,
         inode: 0,
         show_flags: ShowFlags::NAME | ShowFlags::VFS,
         cookie: [0; 8],
@@ -157,12 +173,19 @@ mod tests {
         // The file replaced by another socket that does not listen: the server still listens
         // under the same name, but not on the file there now.
         std::fs::remove_file(&path).unwrap();
-        let _replacement = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let replacement = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
         let now = FileId::of(&std::fs::metadata(&path).unwrap());
         assert_ne!(now, file);
         let listeners = unix_listeners().unwrap();
         assert!(!listeners.iter().any(|l| l.listens_on(now, &path, None)));
         assert!(listeners.iter().any(|l| l.has_path(&path, None)));
+        // Bound, though not listening: the datagram socket holds the file.
+        assert!(is_file_bound(now, &path).unwrap());
+        drop(replacement);
+        assert!(
+            !is_file_bound(now, &path).unwrap(),
+            "stale: nothing holds it"
+        );
         drop(live);
         std::fs::remove_dir_all(&dir).unwrap();
     }

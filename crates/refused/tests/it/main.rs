@@ -5,3 +5,4 @@ mod probe;
 mod scan;
 #[cfg(feature = "serve")]
 mod serve;
+mod wait;

@@ -1,0 +1,268 @@
+//! Polls that cost next to nothing: between real probes of a target of this host that failed
+//! to connect, ask the kernel whether a connect could succeed now, and probe only when it could.
+//!
+//! A refused connect on loopback is cheap in the kernel (about 7 µs), but a probe is not: name
+//! resolution, the dialer's bookkeeping, a socket made and dropped, timers set and cancelled,
+//! the caller woken. Under load, where every wakeup finds cold caches, that cost 0.5-0.8% of a
+//! core at 40 polls a second; a gated poll is one wakeup and one netlink round trip.
+//! - TCP: the addresses the last probe tried are this host's, so the kernel can say whether a
+//!   SYN to them would find a listener, with the lookup it does for a real SYN
+//!   ([`ListenerLookup`]: one netlink round trip on a socket kept open, about 5 µs). No
+//!   listener: the poll ends there, with nothing recorded.
+//! - Unix socket: missing, or a stale file no socket is bound to, the path cannot start to
+//!   work without a change to its directory (a server binds a new file), so the wait sleeps on
+//!   inotify ([`EntryWatch`]) instead of polling: no wakeup at all until the directory changes.
+//!
+//! Neither is proof: a port of this host can be served with no listener of its own (a DNAT rule,
+//! as Docker publishes ports with its userland proxy off; a listener in another namespace reached
+//! through NAT; a listener bound to a VRF the lookup through `lo` does not enter); a unix socket
+//! path can sit on a file system whose changes inotify does not see (NFS, another machine's side
+//! of it), or a server of another network namespace sharing the directory can be bound to a file
+//! that looks stale from here and `listen()` later. So a real probe is
+//! made at least every [`REAL_PROBE_EVERY`] whatever the kernel says: such a target is noticed
+//! within a second instead of one pause. Waiting for `down` is never gated: a connect that would
+//! fail is what it waits for, and only a real one proves it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::Goal;
+use crate::connect::Address;
+use crate::outcome::Outcome;
+use crate::probe::ProbeReport;
+use crate::sys::entry_watch::EntryWatch;
+use crate::sys::host::is_local_address;
+use crate::sys::sock_diag::ListenerLookup;
+use crate::sys::unix_diag::{FileId, is_file_bound};
+use crate::target::{Endpoint, Target};
+
+/// The longest a gated target goes without a real probe: what a target the kernel cannot see
+/// (served through NAT) waits at worst, and one refused connect a second costs nothing.
+pub const REAL_PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// What a poll should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hold {
+    /// Probe for real.
+    Probe,
+    /// Nothing can have changed: skip this poll.
+    Quiet,
+}
+
+/// What one target's wait knows, between probes, to skip them.
+#[derive(Debug)]
+pub(super) struct Gate {
+    kind: Kind,
+    /// When the last real probe started.
+    last_probe: Option<Instant>,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// Every poll probes: `--down`, or the kernel could not be asked.
+    Off,
+    Tcp {
+        /// Opened at the first gated poll, kept for the whole wait.
+        lookup: Option<ListenerLookup>,
+        /// The addresses the last probe tried, when it failed to connect and all are this
+        /// host's; empty: not gated.
+        local: Vec<SocketAddr>,
+    },
+    Unix {
+        path: PathBuf,
+        /// Set while the path is missing or stale: the watch of the entry that must change.
+        watch: Option<EntryWatch>,
+        /// The stale file last found with no socket bound to it: it stays so (a socket can
+        /// only bind by making a new file), so the next real probe need not list every unix
+        /// socket again.
+        stale: Option<StaleFile>,
+    },
+}
+
+impl Gate {
+    /// A gate for `target`, closed until a real probe says what to wait for.
+    pub(super) fn new(target: &Target, goal: Goal) -> Self {
+        let kind = match (goal, target.endpoint()) {
+            (Goal::Down, _) => Kind::Off,
+            (Goal::Ready, Endpoint::Tcp { .. }) => Kind::Tcp {
+                lookup: None,
+                local: Vec::new(),
+            },
+            (Goal::Ready, Endpoint::Unix(path)) => Kind::Unix {
+                path: path.clone(),
+                watch: None,
+                stale: None,
+            },
+        };
+        Self {
+            kind,
+            last_probe: None,
+        }
+    }
+
+    /// Whether the poll due now should probe. For a unix socket path that is gated, waits
+    /// first (no wakeup) until its directory changes, the real probe is due, or `deadline`.
+    pub(super) async fn hold(&mut self, deadline: Option<Instant>) -> Hold {
+        let Some(last) = self.last_probe else {
+            return Hold::Probe;
+        };
+        let due = last + REAL_PROBE_EVERY;
+        if Instant::now() >= due {
+            return Hold::Probe;
+        }
+        match &mut self.kind {
+            Kind::Off => Hold::Probe,
+            Kind::Tcp { lookup, local } => {
+                if local.is_empty() {
+                    return Hold::Probe;
+                }
+                let Some(lookup) = lookup else {
+                    return Hold::Probe;
+                };
+                for addr in local.iter() {
+                    match lookup.is_taken(*addr) {
+                        Ok(false) => {}
+                        Ok(true) => return Hold::Probe,
+                        Err(_) => {
+                            // Not allowed here (a seccomp filter, an old kernel): connect.
+                            self.kind = Kind::Off;
+                            return Hold::Probe;
+                        }
+                    }
+                }
+                Hold::Quiet
+            }
+            Kind::Unix { watch, .. } => {
+                let Some(entry) = watch else {
+                    return Hold::Probe;
+                };
+                let until = deadline.map_or(due, |d| d.min(due));
+                tokio::select! {
+                    changed = entry.changed() => {
+                        if changed.is_err() {
+                            self.kind = Kind::Off;
+                        }
+                    }
+                    () = tokio::time::sleep_until(until) => {}
+                }
+                Hold::Probe
+            }
+        }
+    }
+
+    /// Takes in a real probe that started at `started`: whether the next polls may be gated.
+    pub(super) fn probed(&mut self, report: &ProbeReport, started: Instant) {
+        self.last_probe = Some(started);
+        let failed = report.readiness.is_connect_failure();
+        match &mut self.kind {
+            Kind::Off => {}
+            Kind::Tcp { lookup, local } => {
+                let tried: Vec<SocketAddr> = report
+                    .attempts
+                    .iter()
+                    .filter_map(|attempt| match &attempt.address {
+                        Address::Inet(addr) => Some(*addr),
+                        Address::Unix(_) => None,
+                    })
+                    .collect();
+                // A resolver failure tried nothing: no address to ask about. A link-local IPv6
+                // address belongs to one interface, and its listeners are bound to it: the
+                // lookup through `lo` would not see them.
+                let gated =
+                    failed && !tried.is_empty() && (tried == *local || tried.iter().all(|a| {
+                        is_local_address(a.ip())
+                            && !matches!(a, SocketAddr::V6(v6) if v6.ip().is_unicast_link_local())
+                    }));
+                if !gated {
+                    local.clear();
+                    return;
+                }
+                if lookup.is_none() {
+                    let Ok(opened) = ListenerLookup::new() else {
+                        self.kind = Kind::Off;
+                        return;
+                    };
+                    *lookup = Some(opened);
+                }
+                *local = tried;
+            }
+            Kind::Unix { path, watch, stale } => {
+                *watch = None;
+                let Some(attempt) = report.attempts.first().filter(|_| failed) else {
+                    return;
+                };
+                let state = match (attempt.outcome, attempt.errno) {
+                    (_, Some(libc::ENOENT | libc::ENOTDIR)) => Entry::Missing,
+                    (Outcome::Refused, _) => Entry::Stale,
+                    // Denied, a full queue, a datagram socket...: probe as usual.
+                    _ => return,
+                };
+                // Watch first, then look: a change after the look is an event, one before it
+                // is seen by the look.
+                let Ok(entry) = EntryWatch::nearest(path) else {
+                    return;
+                };
+                if state.is_still(path, stale) {
+                    *watch = Some(entry);
+                }
+            }
+        }
+    }
+}
+
+/// Why a unix socket path does not connect, in the two cases only a change to its directory can
+/// end.
+#[derive(Debug, Clone, Copy)]
+enum Entry {
+    /// Nothing at the path (or a directory of it is missing).
+    Missing,
+    /// A socket file no socket is bound to: its server is gone.
+    Stale,
+}
+
+impl Entry {
+    /// Whether the path is still so (the last probe may be a moment old). `stale` remembers the
+    /// stale file found last.
+    fn is_still(self, path: &Path, stale: &mut Option<StaleFile>) -> bool {
+        let found = std::fs::symlink_metadata(path);
+        match self {
+            Self::Missing => found.is_err_and(|err| {
+                err.kind() == std::io::ErrorKind::NotFound
+                    || err.raw_os_error() == Some(libc::ENOTDIR)
+            }),
+            // Not a symbolic link (the file it leads to changes in another directory), a
+            // socket, and no socket of this namespace bound to it. One of another namespace
+            // (a container sharing the directory) may be, and listen later: the real probe
+            // every second finds it.
+            Self::Stale => found.is_ok_and(|metadata| {
+                let file = StaleFile::of(&metadata);
+                let is_stale = std::os::unix::fs::FileTypeExt::is_socket(&metadata.file_type())
+                    && (*stale == Some(file)
+                        || is_file_bound(file.id, path).is_ok_and(|bound| !bound));
+                *stale = is_stale.then_some(file);
+                is_stale
+            }),
+        }
+    }
+}
+
+/// Which file a stale socket is: its inode and device, and its change time, since a file made
+/// anew can get the inode number of one just removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StaleFile {
+    id: FileId,
+    changed: (i64, i64),
+}
+
+impl StaleFile {
+    fn of(metadata: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            id: FileId::of(metadata),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
+        }
+    }
+}
