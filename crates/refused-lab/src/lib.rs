@@ -6,6 +6,7 @@
 
 mod lab;
 mod netns;
+mod scratch;
 pub mod servers;
 pub mod socket;
 mod tools;
@@ -15,6 +16,7 @@ pub use lab::{
     SERVER_V6, UNUSED_V4, UNUSED_V6,
 };
 pub use netns::Netns;
+pub use scratch::Scratch;
 pub use socket::{FullQueue, ListenSpec, RefusedPort};
 pub use tools::{Tool, missing, require};
 

@@ -3,14 +3,11 @@
 //! when dropped. A test checks first that they are installed: `require(test, &[Tool::Postgres])`.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::LabError;
 use crate::tools::Tool;
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
+use crate::{LabError, Scratch};
 
 /// A port nobody listens on right now (bound, read, released).
 pub fn free_port() -> Result<u16, LabError> {
@@ -26,7 +23,8 @@ pub struct Server {
     child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
-    dir: PathBuf,
+    /// Its files, removed (on drop, after the process is stopped).
+    _dir: Scratch,
 }
 
 impl Drop for Server {
@@ -37,19 +35,12 @@ impl Drop for Server {
             }
         }
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-fn scratch(name: &str) -> Result<PathBuf, LabError> {
-    let dir = std::env::temp_dir().join(format!(
-        "refused-{name}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|err| LabError::Io(dir.display().to_string(), err))?;
-    Ok(dir)
+fn scratch(name: &str) -> Result<Scratch, LabError> {
+    Scratch::try_new(name)
+        .map_err(|err| LabError::Io(format!("a scratch directory for {name}"), err))
 }
 
 fn not_started(tool: Tool, err: &std::io::Error) -> LabError {
@@ -82,7 +73,7 @@ pub fn redis(args: &[&str]) -> Result<Server, LabError> {
     let child = Command::new("redis-server")
         .args(redis_args(port))
         .arg("--dir")
-        .arg(&dir)
+        .arg(dir.path())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -92,7 +83,7 @@ pub fn redis(args: &[&str]) -> Result<Server, LabError> {
     Ok(Server {
         child,
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        dir,
+        _dir: dir,
     })
 }
 
@@ -135,7 +126,7 @@ pub fn postgres() -> Result<Server, LabError> {
     if rustix::process::geteuid().is_root() {
         let _ = Command::new("chown")
             .args(["postgres:postgres"])
-            .arg(&dir)
+            .arg(dir.path())
             .status();
     }
     let data = dir.join("data");
@@ -172,7 +163,7 @@ pub fn postgres() -> Result<Server, LabError> {
             "fsync=off",
         ])
         .arg("-k")
-        .arg(&dir)
+        .arg(dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -181,6 +172,6 @@ pub fn postgres() -> Result<Server, LabError> {
     Ok(Server {
         child,
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        dir,
+        _dir: dir,
     })
 }

@@ -398,7 +398,7 @@ fn is_clock_real() -> bool {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use refused_lab::RefusedPort;
+    use refused_lab::{RefusedPort, Scratch};
 
     use super::*;
 
@@ -567,9 +567,7 @@ mod tests {
     /// and probes when the socket appears, at once, whatever the pause.
     #[tokio::test(start_paused = true)]
     async fn a_unix_socket_that_appears_is_noticed_through_its_directory() {
-        let dir = std::env::temp_dir().join(format!("refused-wait-unix-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
+        let dir = Scratch::new("wait-unix");
         let path = dir.join("app.sock");
         let late = path.clone();
         let server = tokio::spawn(async move {
@@ -589,16 +587,13 @@ mod tests {
         let state = &result.targets[0];
         assert_eq!((state.probes, state.skipped), (2, 0), "{state:?}");
         drop(server.await.unwrap());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A stale socket file (its server gone, nothing bound to it) is waited on the same way; a
     /// server that starts again replaces it.
     #[tokio::test(start_paused = true)]
     async fn a_stale_unix_socket_is_waited_on_until_replaced() {
-        let dir = std::env::temp_dir().join(format!("refused-wait-stale-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
+        let dir = Scratch::new("wait-stale");
         let path = dir.join("app.sock");
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
         let late = path.clone();
@@ -620,16 +615,13 @@ mod tests {
         let state = &result.targets[0];
         assert!(matches!(state.probes, 2 | 3), "{state:?}");
         drop(server.await.unwrap());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A stale socket that stays stale is still probed for real every second (a server in
     /// another network namespace may be bound to it), and never between.
     #[tokio::test(start_paused = true)]
     async fn a_stale_unix_socket_is_probed_every_second() {
-        let dir = std::env::temp_dir().join(format!("refused-wait-still-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
+        let dir = Scratch::new("wait-still");
         let path = dir.join("app.sock");
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
         let target: Target = format!("unix://{}", path.display()).parse().unwrap();
@@ -646,16 +638,13 @@ mod tests {
             state.last.as_ref().map(|r| r.readiness.reason().as_label()),
             Some("socket-stale")
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A socket bound but not listening yet is not stale: `listen()` changes nothing on the file
     /// system, so it is polled as usual.
     #[tokio::test(start_paused = true)]
     async fn a_bound_unix_socket_that_listens_later_is_polled() {
-        let dir = std::env::temp_dir().join(format!("refused-wait-bound-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
+        let dir = Scratch::new("wait-bound");
         let path = dir.join("app.sock");
         let socket =
             socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
@@ -678,7 +667,6 @@ mod tests {
         assert!(result.elapsed <= 125 * MS, "{:?}", result.elapsed);
         assert_eq!(result.targets[0].skipped, 0);
         drop(server.await.unwrap());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// After a change the pauses start over at 2 ms: three ready probes in a row take a few

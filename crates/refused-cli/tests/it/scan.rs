@@ -50,16 +50,13 @@ fn bad_ports_and_hosts_are_usage_errors_naming_the_bad_part() {
 
 #[test]
 fn a_bad_host_in_a_hosts_file_names_the_file_and_the_line() {
-    let dir = std::env::temp_dir().join(format!("refused-scan-hosts-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("hosts.txt");
-    std::fs::write(&file, "127.0.0.1 # fine\n127.0.0.2\n127.0.0.9-3\n").unwrap();
+    let dir = refused_lab::Scratch::new("scan-hosts");
+    let file = dir.file("hosts.txt", "127.0.0.1 # fine\n127.0.0.2\n127.0.0.9-3\n");
     let output = refused()
         .args(["scan", "-p", "1", "--hosts-file"])
         .arg(&file)
         .output()
         .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
     crate::common::assert_exit(&output, 2);
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(

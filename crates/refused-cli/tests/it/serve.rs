@@ -11,8 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use refused_lab::RefusedPort;
 use refused_lab::servers::free_port;
+use refused_lab::{RefusedPort, Scratch};
 
 use crate::common::refused;
 
@@ -72,30 +72,6 @@ fn tool_or_skip(test: &str, program: &str, package: &str) -> Option<PathBuf> {
         );
     }
     found
-}
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("refused-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// `refused serve` on a port of its own choosing: the process and its address, read from the
@@ -371,7 +347,7 @@ impl Pipeline {
                 .arg(format!("--config.file={}", prometheus_yml.display()))
                 .arg(format!(
                     "--storage.tsdb.path={}",
-                    self.scratch.0.join("data").display()
+                    self.scratch.join("data").display()
                 ))
                 .arg(format!("--web.listen-address={addr}"))
                 .stdout(Stdio::null())

@@ -7,40 +7,17 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use refused_lab::Lab;
+use refused_lab::{Lab, Scratch};
 use serde_json::Value;
 
 use crate::common::{assert_exit, refused};
 
-/// A fresh directory under the temp dir that any user may search, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("refused-unix-{}-{test}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        Self(dir)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    /// A copy of the binary, where `nobody` may run it (the target dir may be under a private
-    /// home).
-    fn binary(&self) -> PathBuf {
-        let binary = self.join("refused");
-        fs::copy(env!("CARGO_BIN_EXE_refused"), &binary).unwrap();
-        binary
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+/// A copy of the binary in `scratch`, where `nobody` may run it (the target dir may be under a
+/// private home).
+fn binary_in(scratch: &Scratch) -> PathBuf {
+    let binary = scratch.join("refused");
+    fs::copy(env!("CARGO_BIN_EXE_refused"), &binary).unwrap();
+    binary
 }
 
 /// The built binary as a plain command, as another user's command is built.
@@ -161,7 +138,7 @@ fn a_socket_in_a_directory_this_user_may_not_search_is_permission_denied() {
         return;
     }
     let scratch = Scratch::new("closed-dir");
-    let binary = scratch.binary();
+    let binary = binary_in(&scratch);
     let closed = scratch.join("closed");
     fs::create_dir(&closed).unwrap();
     fs::set_permissions(&closed, fs::Permissions::from_mode(0o700)).unwrap();
@@ -297,7 +274,7 @@ fn a_stale_socket_this_user_may_not_write_is_stale_not_permission_denied() {
         return;
     }
     let scratch = Scratch::new("perm-stale");
-    let binary = scratch.binary();
+    let binary = binary_in(&scratch);
     let path = scratch.join("permstale.sock");
     // A root server bound it, made it private, and exited: the file stays, nobody listens.
     drop(UnixListener::bind(&path).unwrap());
@@ -351,7 +328,7 @@ fn check_names_what_the_path_is_for_a_user_who_may_not_write_it() {
         return;
     }
     let scratch = Scratch::new("not-a-socket-nobody");
-    let binary = scratch.binary();
+    let binary = binary_in(&scratch);
     let dir = scratch.join("dir.sock");
     fs::create_dir(&dir).unwrap();
     let file = scratch.join("file.sock");

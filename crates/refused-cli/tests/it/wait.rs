@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use refused_lab::RefusedPort;
+use refused_lab::{RefusedPort, Scratch};
 
 use crate::common::{assert_exit, refused};
 
@@ -260,9 +260,7 @@ fn successes_asks_for_several_ready_probes_in_a_row() {
 /// and the socket is noticed when it is bound.
 #[test]
 fn a_unix_socket_created_later_is_noticed() {
-    let dir = std::env::temp_dir().join(format!("refused-wait-unix-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir(&dir).unwrap();
+    let dir = Scratch::new("wait-unix");
     let path = dir.join("run/app.sock");
     let late = path.clone();
     let server = std::thread::spawn(move || {
@@ -281,5 +279,4 @@ fn a_unix_socket_created_later_is_noticed() {
         .unwrap();
     assert_exit(&output, 0);
     drop(server.join().unwrap());
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use refused_lab::{
-    CLIENT_V4, FullQueue, Lab, ListenSpec, NO_ROUTE_V4, NO_ROUTE_V6, SERVER_V4, SERVER_V6, Tool,
-    UNUSED_V4, UNUSED_V6,
+    CLIENT_V4, FullQueue, Lab, ListenSpec, NO_ROUTE_V4, NO_ROUTE_V6, SERVER_V4, SERVER_V6, Scratch,
+    Tool, UNUSED_V4, UNUSED_V6,
 };
 use serde_json::Value;
 
@@ -449,10 +449,7 @@ fn unix_sockets_missing_stale_and_forbidden() {
     if !Lab::root_or_skip("unix_sockets_missing_stale_and_forbidden") {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("refused-why-unix-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = Scratch::new("why-unix");
     let target = |name: &str| format!("unix://{}", dir.join(name).display());
     let plain = || Command::new(REFUSED);
 
@@ -479,8 +476,6 @@ fn unix_sockets_missing_stale_and_forbidden() {
     let report = diagnosis(as_nobody, &[&target("private.sock")]);
     assert_eq!(cause(&report), "socket-permission-denied", "{report}");
     assert_eq!(evidence(&report, "unix-socket")[0]["mode"], "0600");
-
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The human output, as a person reads it in a terminal (colours off).

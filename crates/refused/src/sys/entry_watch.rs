@@ -119,14 +119,7 @@ impl EntryWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
-
-    fn scratch(test: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("refused-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
-        dir
-    }
+    use refused_lab::Scratch;
 
     /// Other entries of the directory wake nobody; the entry's creation does.
     /// A wait that would never end fails the test instead.
@@ -139,7 +132,7 @@ mod tests {
 
     #[tokio::test]
     async fn wakes_for_its_entry_only() {
-        let dir = scratch("entry-watch");
+        let dir = Scratch::new("entry-watch");
         let path = dir.join("app.sock");
         let mut watch = EntryWatch::nearest(&path).unwrap();
         assert_eq!(watch.name(), "app.sock");
@@ -147,14 +140,13 @@ mod tests {
         assert!(!watch.drain().unwrap(), "another entry is not news");
         let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         changed(&mut watch).await;
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A path under directories that do not exist yet: the nearest one is watched, for the
     /// first missing one's name.
     #[tokio::test]
     async fn watches_the_nearest_directory_that_exists() {
-        let dir = scratch("entry-watch-nearest");
+        let dir = Scratch::new("entry-watch-nearest");
         let path = dir.join("run/app/app.sock");
         let mut watch = EntryWatch::nearest(&path).unwrap();
         assert_eq!(watch.name(), "run");
@@ -164,6 +156,5 @@ mod tests {
         assert_eq!(watch.name(), "app.sock");
         let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         changed(&mut watch).await;
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -149,9 +149,7 @@ mod tests {
 
     #[test]
     fn finds_our_listener_by_the_file_it_is_bound_to_and_not_a_replacement() {
-        let dir = std::env::temp_dir().join(format!("refused-unix-diag-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
+        let dir = refused_lab::Scratch::new("unix-diag");
         let path = dir.join("app.sock");
         let live = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let file = FileId::of(&std::fs::metadata(&path).unwrap());
@@ -187,6 +185,5 @@ mod tests {
             "stale: nothing holds it"
         );
         drop(live);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
