@@ -49,12 +49,10 @@ const FORWARDERS: &[&str] = &[
     "xinetd",
     "systemd",
     "systemd-socket-",
-    "qemu-system-x86",
-    "qemu-system-aar",
 ];
 
-/// Whether a program may forward what it accepts (see [`FORWARDERS`]); `qemu-*` forwards a
-/// guest's ports (`hostfwd`).
+/// Whether a program may forward what it accepts (see [`FORWARDERS`]); any `qemu-*` forwards
+/// a guest's ports (`hostfwd`), whatever its architecture.
 fn is_forwarder(command: &str) -> bool {
     FORWARDERS.contains(&command) || command.starts_with("qemu")
 }

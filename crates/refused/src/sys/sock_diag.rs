@@ -85,23 +85,7 @@ pub fn server_end(
     server: std::net::SocketAddr,
 ) -> io::Result<Option<ServerEnd>> {
     let socket = open()?;
-    let family = if server.is_ipv4() { AF_INET } else { AF_INET6 };
-    let request = InetRequest {
-        family,
-        protocol: IPPROTO_TCP,
-        extensions: ExtensionFlags::empty(),
-        states: StateFlags::all(),
-        socket_id: SocketId {
-            source_port: server.port(),
-            destination_port: client.port(),
-            source_address: server.ip(),
-            destination_address: client.ip(),
-            interface_id: 0,
-            // INET_DIAG_NOCOOKIE: match on the addresses alone.
-            cookie: [0xff; 8],
-        },
-    };
-    match ask(&socket, request, NLM_F_REQUEST) {
+    match ask(&socket, exact(server, client, 0), NLM_F_REQUEST) {
         Ok(responses) => Ok(responses.first().map(|r| {
             let open = matches!(r.header.state, TCP_ESTABLISHED | TCP_SYN_RECV);
             match (open, r.header.inode) {
@@ -193,24 +177,13 @@ impl ListenerLookup {
 /// The exact request about the socket a SYN from this host to `addr` would reach.
 fn lookup_request(addr: std::net::SocketAddr) -> Vec<u8> {
     let ip = addr.ip().to_canonical();
-    let family = if ip.is_ipv4() { AF_INET } else { AF_INET6 };
-    let request = InetRequest {
-        family,
-        protocol: IPPROTO_TCP,
-        extensions: ExtensionFlags::empty(),
-        states: StateFlags::all(),
-        socket_id: SocketId {
-            source_port: addr.port(),
-            // Port 0: no established connection matches, only a listener can.
-            destination_port: 0,
-            source_address: ip,
-            // From this host to itself: the address is its own.
-            destination_address: ip,
-            interface_id: LOOPBACK_IFINDEX,
-            // INET_DIAG_NOCOOKIE: whichever socket the lookup finds.
-            cookie: [0xff; 8],
-        },
-    };
+    // From this host to itself (the address is its own), from port 0: no established
+    // connection matches, only a listener can.
+    let request = exact(
+        std::net::SocketAddr::new(ip, addr.port()),
+        std::net::SocketAddr::new(ip, 0),
+        LOOPBACK_IFINDEX,
+    );
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST;
     let mut message = NetlinkMessage::new(header, SockDiagMessage::InetRequest(request).into());
@@ -222,6 +195,30 @@ fn lookup_request(addr: std::net::SocketAddr) -> Vec<u8> {
 
 fn invalid(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
+}
+
+/// A request for the one TCP socket the kernel's own lookup finds for these ends (no dump):
+/// `local` is the socket's, `remote` its peer's; `interface_id` 0 for any.
+fn exact(
+    local: std::net::SocketAddr,
+    remote: std::net::SocketAddr,
+    interface_id: u32,
+) -> InetRequest {
+    InetRequest {
+        family: if local.is_ipv4() { AF_INET } else { AF_INET6 },
+        protocol: IPPROTO_TCP,
+        extensions: ExtensionFlags::empty(),
+        states: StateFlags::all(),
+        socket_id: SocketId {
+            source_port: local.port(),
+            destination_port: remote.port(),
+            source_address: local.ip(),
+            destination_address: remote.ip(),
+            interface_id,
+            // INET_DIAG_NOCOOKIE: whichever socket the lookup finds.
+            cookie: [0xff; 8],
+        },
+    }
 }
 
 /// Sends one inet request and reads its answers.
