@@ -1,7 +1,7 @@
 //! The lab: a client host and a server host, each a network namespace, joined by a veth pair
 //! with IPv4 and IPv6 (ULA) addresses. Every packet a lab test sends stays inside them.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -85,6 +85,7 @@ impl Lab {
         for netns in [&client, &server] {
             wait_for_link(netns)?;
         }
+        wait_for_neighbours(&client)?;
         Ok(Self { client, server })
     }
 
@@ -269,6 +270,37 @@ fn wait_for_link(netns: &Netns) -> Result<(), LabError> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Waits until the server answers the client on both families: a connect to its discard port
+/// (nothing listens on a fresh server) is refused once neighbour discovery resolved it. A link
+/// that is up can still lose the first ARP or neighbour solicitation while a loaded machine
+/// sets up the namespaces, and a test's first connect would then fail with `EHOSTUNREACH`
+/// after neighbour discovery's retries, as if the host were gone. Each side learns the other's
+/// link-layer address, as hosts that have talked do.
+fn wait_for_neighbours(client: &Netns) -> Result<(), LabError> {
+    let start = Instant::now();
+    for server in [IpAddr::V4(SERVER_V4), IpAddr::V6(SERVER_V6)] {
+        let addr = SocketAddr::new(server, 9);
+        loop {
+            let answer =
+                client.run(|| TcpStream::connect_timeout(&addr, Duration::from_secs(1)))?;
+            match answer {
+                Ok(_) => break,
+                Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => break,
+                Err(err) if start.elapsed() > Duration::from_secs(10) => {
+                    return Err(LabError::Tool {
+                        tool: "lab link".into(),
+                        message: format!(
+                            "the server did not answer the client at {addr} within 10 s: {err}"
+                        ),
+                    });
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An address family, for tests that run over both.

@@ -478,6 +478,18 @@ fn unreachable_host(address: &AddressFacts) -> Finding {
             gateway_for: Some(host),
         }))
         .suggest(format!("check that the host is up and that {host} is its address; `ip route get {host}` shows the route this host takes")),
+        // The kernel's `EHOSTUNREACH` on the link is neighbour discovery that failed; an entry
+        // with an address now means the host answered since: it was away for a moment.
+        None if address.neighbour == Some(Neighbour::Answered) => Finding::new(
+            Cause::HostUnreachable,
+            format!("{host} did not answer neighbour discovery during the connect, but it answers now: it was down, busy or off the link for a moment"),
+        )
+        .evidence([Evidence::Neighbour {
+            address: host,
+            state: Neighbour::Answered,
+            gateway_for: None,
+        }])
+        .suggest("try again: if it keeps failing, the host or its link drops out now and then (a flapping link, a host under load, a duplicate address)"),
         None => Finding::new(
             Cause::HostUnreachable,
             format!("nobody on the local network has {host}: neighbour discovery got no answer"),

@@ -193,6 +193,35 @@ fn a_timeout_to_a_neighbour_that_never_answered_is_host_unreachable() {
 }
 
 #[test]
+fn a_neighbour_that_failed_the_connect_but_answers_now_is_said_to_be_back() {
+    let mut address = tried("10.77.0.2:80", Outcome::HostUnreachable, 3050);
+    address.neighbour = Some(Neighbour::Answered);
+    let finding = infer(&one("10.77.0.2:80", address)).unwrap();
+    assert_eq!(finding.cause, Cause::HostUnreachable);
+    assert!(
+        finding.summary.contains("answers now") && !finding.summary.contains("no answer"),
+        "{finding:?}"
+    );
+    assert!(
+        finding.suggestions[0].starts_with("try again"),
+        "{finding:?}"
+    );
+    assert!(matches!(
+        finding.evidence[0],
+        Evidence::Neighbour {
+            state: Neighbour::Answered,
+            ..
+        }
+    ));
+
+    // Never answered: nobody has the address.
+    let mut address = tried("10.77.0.99:80", Outcome::HostUnreachable, 3050);
+    address.neighbour = Some(Neighbour::NoAnswer);
+    let finding = infer(&one("10.77.0.99:80", address)).unwrap();
+    assert!(finding.summary.contains("got no answer"), "{finding:?}");
+}
+
+#[test]
 fn ipv6_that_cannot_work_here_is_said_so() {
     let f = Facts {
         ipv6_usable: false,
