@@ -7,15 +7,16 @@ Each run starts the waiter, waits 2-4 s (random), starts listening on 127.0.0.1 
 the delay from listen() to the waiter's exit, and the CPU the waiter used per second of waiting
 (its start included). Then, apart from its start: each waiter on a port that stays closed for
 about 1 s and 6 s (`refused` ended by SIGTERM, the others by their own bound, so that their
-children are waited for and counted), the difference per second, median of 5; and the floor
+children are waited for and counted), the difference per second, median of STEADY; and the floor
 of 40 wakeups a second on this machine: a process that does nothing but sleep 25 ms at a time.
 
-    scripts/bench-wait.py [RUNS]        (default 10; builds refused in release first)
-    REFUSED_BIN=/path/to/refused scripts/bench-wait.py [RUNS]     (another build, not built here)
+    scripts/bench-wait.py [RUNS [STEADY]]   (default 10 and 9; builds refused in release first)
+    REFUSED_BIN=/path/to/refused scripts/bench-wait.py [RUNS [STEADY]]   (another build, not built here)
 """
 import os, random, resource, shutil, signal, socket, statistics, subprocess, sys, threading, time
 
 runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+steady_runs = int(sys.argv[2]) if len(sys.argv) > 2 else 9
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 refused = os.environ.get("REFUSED_BIN")
 if not refused:
@@ -98,8 +99,8 @@ for _ in range(runs):                     # interleaved, so a noisy moment hits 
     for name, command in tools.items():
         results[name].append(one(command))
 steady = {name: [] for name in [*tools, "floor"]}
-for _ in range(5):
-    for name in steady:
+for _ in range(steady_runs):              # shuffled each time: no waiter always follows another
+    for name in random.sample(list(steady), len(steady)):
         steady[name].append(per_second(name))
 
 print(f"{runs} runs each; delay = from listen() to the waiter's exit")
@@ -110,5 +111,9 @@ for name, samples in results.items():
     cpu = statistics.median(c for _, c in samples)
     print(f"{name:22} {statistics.median(delays):10.1f} ms {max(delays):7.1f} ms {cpu:14.2f} % of a core"
           f" {statistics.median(steady[name]):10.2f} %   ({statistics.median(delays) / base:.0f}x)")
-print(f"floor: a process that only sleeps 25 ms at a time costs {statistics.median(steady['floor']):.2f} % of a core"
+floor = statistics.median(steady["floor"])
+print(f"floor: a process that only sleeps 25 ms at a time costs {floor:.2f} % of a core"
       " (40 wakeups a second, apart from its start)")
+print(f"apart from start, {steady_runs} runs of each, in a shuffled order: median (min-max)")
+for name, samples in steady.items():
+    print(f"  {name:22} {statistics.median(samples):.3f} % ({min(samples):.3f}-{max(samples):.3f})")

@@ -8,13 +8,15 @@
 //! its median over std's. The whole is repeated, and the report is the median of the repeats'
 //! median ratios, with the lowest and highest of them.
 //!
-//! The rows marked `(ref)` are not `refused`, they say where its floors are: a non-blocking
-//! connect asked once whether it finished, then made blocking (the least a blocking connect
-//! bounded by a timeout costs: a blocking connect has no timeout of its own but the kernel's
-//! two minutes); tokio's own connect; std's connect with the stream then registered with
-//! tokio's reactor (and deregistered when dropped), the least any connect that hands back a
-//! tokio stream costs; and the same with the non-blocking connect an async connect must make (it
-//! may not block the runtime's thread).
+//! The rows marked `(ref)` are not `refused`, they say where its floors are: std's own connect
+//! bounded by a timeout (`connect_timeout`, what a program that must not hang for two minutes
+//! uses without `refused`); a non-blocking connect asked once whether it finished, then made
+//! blocking (the least a blocking connect bounded by a timeout costs: a blocking connect has no
+//! timeout of its own but the kernel's two minutes); tokio's own connect; std's connect with the
+//! stream then registered with tokio's reactor (and deregistered when dropped), the least any
+//! connect that hands back a tokio stream costs; and the same with the non-blocking connect an
+//! async connect must make (it may not block the runtime's thread). The async rows are also
+//! measured against tokio's connect, their peer: what an async program would call instead.
 //!
 //! Run: `scripts/bench-connect.sh [ROUNDS [REPEATS]]` (or `cargo bench -p refused --bench
 //! connect_ratio -- ROUNDS REPEATS`); `-- --only KEY N` makes N connects of one contender alone,
@@ -37,6 +39,7 @@ const BATCH: usize = 50;
 enum Contender {
     Std,
     StdText,
+    StdTimeout,
     BlockingConnect,
     BlockingDialAddrs,
     BlockingFloor,
@@ -48,9 +51,10 @@ enum Contender {
 }
 
 impl Contender {
-    const ALL: [Self; 10] = [
+    const ALL: [Self; 11] = [
         Self::Std,
         Self::StdText,
+        Self::StdTimeout,
         Self::BlockingConnect,
         Self::BlockingDialAddrs,
         Self::BlockingFloor,
@@ -65,6 +69,7 @@ impl Contender {
         match self {
             Self::Std => "std",
             Self::StdText => "std-text",
+            Self::StdTimeout => "std-timeout",
             Self::BlockingConnect => "blocking",
             Self::BlockingDialAddrs => "blocking-addrs",
             Self::BlockingFloor => "blocking-floor",
@@ -80,6 +85,7 @@ impl Contender {
         match self {
             Self::Std => "std::net::TcpStream::connect(addr)",
             Self::StdText => "std::net::TcpStream::connect(\"127.0.0.1:P\")",
+            Self::StdTimeout => "(ref) std's connect_timeout(addr, 10 s)",
             Self::BlockingConnect => "refused::blocking::connect(\"127.0.0.1:P\")",
             Self::BlockingDialAddrs => "refused::blocking::dial_addrs(&[addr])",
             Self::BlockingFloor => "(ref) non-blocking connect, made blocking",
@@ -88,6 +94,18 @@ impl Contender {
             Self::TokioConnect => "(ref) tokio::net::TcpStream::connect(addr)",
             Self::TokioFloor => "(ref) std connect, tokio registration",
             Self::NonBlockingFloor => "(ref) non-blocking connect, tokio registration",
+        }
+    }
+
+    /// What it is measured against besides std: an async connect against tokio's own, the
+    /// connect any tokio program makes (a blocking one has std for its peer).
+    const fn peer(self) -> Option<Self> {
+        match self {
+            Self::AsyncConnect
+            | Self::AsyncDialAddrs
+            | Self::TokioFloor
+            | Self::NonBlockingFloor => Some(Self::TokioConnect),
+            _ => None,
         }
     }
 }
@@ -120,8 +138,15 @@ fn main() {
     for contender in Contender::ALL {
         bench.time_batch(contender);
     }
+    report(&bench, rounds, repeats);
+}
+
+/// Measures `repeats` repeats of `rounds` rounds, and prints the table.
+fn report(bench: &Bench, rounds: usize, repeats: usize) {
     // Per repeat and contender: the median over the rounds of its ratio to std, and its median.
     let mut ratios = vec![Vec::with_capacity(repeats); Contender::ALL.len()];
+    // The same, to its peer (tokio's connect for the async rows).
+    let mut to_peer = vec![Vec::with_capacity(repeats); Contender::ALL.len()];
     let mut typical = vec![Vec::with_capacity(repeats); Contender::ALL.len()];
     // Seeded: a run's orders can be had again.
     let mut rng = StdRng::seed_from_u64(14);
@@ -134,13 +159,23 @@ fn main() {
                 medians[which].push(bench.time_batch(Contender::ALL[which]));
             }
         }
-        for (index, own) in medians.iter().enumerate() {
+        let ratio_of = |own: &[Duration], base: &[Duration]| {
             let mut per_round: Vec<f64> = own
                 .iter()
-                .zip(&medians[0])
+                .zip(base)
                 .map(|(m, b)| m.as_secs_f64() / b.as_secs_f64())
                 .collect();
-            ratios[index].push(median_f64(&mut per_round));
+            median_f64(&mut per_round)
+        };
+        for (index, own) in medians.iter().enumerate() {
+            ratios[index].push(ratio_of(own, &medians[0]));
+            if let Some(peer) = Contender::ALL[index].peer() {
+                let at = Contender::ALL
+                    .iter()
+                    .position(|c| c.key() == peer.key())
+                    .expect("the peer is a contender");
+                to_peer[index].push(ratio_of(own, &medians[at]));
+            }
             typical[index].push(median(&mut own.clone()));
         }
     }
@@ -152,20 +187,22 @@ fn main() {
         "(a round's figure is its batch's median; a repeat's ratio the median of its rounds' ratios)"
     );
     println!(
-        "{:46} {:>9}   ratio to std: median (min-max of the repeats)",
+        "{:46} {:>9}   ratio to std: median (min-max of the repeats)   to tokio's connect",
         "", "median"
     );
     for (index, contender) in Contender::ALL.iter().enumerate() {
-        let own = &mut ratios[index];
-        let middle = median_f64(own);
-        println!(
-            "{:46} {:>6.1} µs   {:.3}× ({:.3}-{:.3})",
+        let to_tokio = if to_peer[index].is_empty() {
+            String::new()
+        } else {
+            spread(&mut to_peer[index])
+        };
+        let line = format!(
+            "{:46} {:>6.1} µs   {:28}   {to_tokio}",
             contender.name(),
             median(&mut typical[index]).as_secs_f64() * 1e6,
-            middle,
-            own[0],
-            own[own.len() - 1],
+            spread(&mut ratios[index]),
         );
+        println!("{}", line.trim_end());
     }
 }
 
@@ -214,6 +251,12 @@ impl Bench {
             Contender::StdText => {
                 for _ in 0..BATCH {
                     time(&mut || drop(TcpStream::connect(text.as_str()).expect("connect")));
+                }
+            }
+            Contender::StdTimeout => {
+                let connect = || TcpStream::connect_timeout(&addr, Duration::from_secs(10));
+                for _ in 0..BATCH {
+                    time(&mut || drop(connect().expect("connect")));
                 }
             }
             Contender::BlockingConnect => {
@@ -308,6 +351,16 @@ fn connect_non_blocking(peer: &SockAddr) -> Socket {
 /// yields would pile up every dropped registration, growing the cost of each connect.
 async fn between_connects() {
     tokio::task::yield_now().await;
+}
+
+/// The median of the repeats' ratios, with the lowest and highest.
+fn spread(ratios: &mut [f64]) -> String {
+    let middle = median_f64(ratios);
+    format!(
+        "{middle:.3}× ({:.3}-{:.3})",
+        ratios[0],
+        ratios[ratios.len() - 1]
+    )
 }
 
 fn median_f64(values: &mut [f64]) -> f64 {

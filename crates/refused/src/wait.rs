@@ -7,9 +7,10 @@
 
 mod gate;
 
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
 // tokio's clock, not std's: under a paused clock (`tokio::time::pause`) the pauses and the
 // deadline run in virtual time, so the schedule is tested exactly and without waiting.
 use tokio::time::Instant;
@@ -225,7 +226,7 @@ pub async fn wait(
     let start = Instant::now();
     let deadline = options.timeout.and_then(|t| start.checked_add(t));
     let mut states: Vec<TargetState> = targets.iter().map(|_| TargetState::new()).collect();
-    let mut rounds = FuturesUnordered::new();
+    let mut rounds = InFlight::default();
     for (index, target) in targets.iter().enumerate() {
         rounds.push(
             Round {
@@ -291,6 +292,45 @@ pub async fn wait(
         satisfied,
         targets: states,
         elapsed: start.elapsed(),
+    }
+}
+
+/// The targets' rounds in flight, each polled at every wakeup of the wait (a few targets: a
+/// few polls of futures that find nothing ready, no system call). Not `FuturesUnordered`,
+/// which polls only the woken ones but, once it has polled as many as it holds, wakes its
+/// caller again to be fair to the rest: with one target (most waits) that is every tick, and
+/// each costs the runtime a second look at its driver (an `epoll_wait`) and a second poll of
+/// everything above.
+struct InFlight<F> {
+    rounds: Vec<Pin<Box<F>>>,
+}
+
+impl<F> Default for InFlight<F> {
+    fn default() -> Self {
+        Self { rounds: Vec::new() }
+    }
+}
+
+impl<F: Future> InFlight<F> {
+    fn push(&mut self, round: F) {
+        self.rounds.push(Box::pin(round));
+    }
+
+    /// The next round to end, or `None` when none is left.
+    async fn next(&mut self) -> Option<F::Output> {
+        if self.rounds.is_empty() {
+            return None;
+        }
+        std::future::poll_fn(|cx| {
+            for index in 0..self.rounds.len() {
+                if let Poll::Ready(output) = self.rounds[index].as_mut().poll(cx) {
+                    drop(self.rounds.swap_remove(index));
+                    return Poll::Ready(Some(output));
+                }
+            }
+            Poll::Pending
+        })
+        .await
     }
 }
 
@@ -403,6 +443,45 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+
+    /// Counts the wakes it gets.
+    #[derive(Default)]
+    struct Wakes(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// A round that is not ready leaves its caller asleep (no wake of its own), and a ready one
+    /// comes out whichever its place.
+    #[test]
+    fn rounds_in_flight_do_not_wake_their_caller() {
+        let counted = Arc::new(Wakes::default());
+        let waker = std::task::Waker::from(Arc::clone(&counted));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut in_flight = InFlight::default();
+        let (sender, receiver) = tokio::sync::oneshot::channel::<u8>();
+        in_flight
+            .push(Box::pin(async { receiver.await.unwrap_or(0) })
+                as Pin<Box<dyn Future<Output = u8>>>);
+        for _ in 0..3 {
+            assert!(
+                Box::pin(in_flight.next())
+                    .as_mut()
+                    .poll(&mut cx)
+                    .is_pending()
+            );
+        }
+        assert_eq!(counted.0.load(std::sync::atomic::Ordering::Relaxed), 0);
+        in_flight.push(Box::pin(std::future::pending()));
+        sender.send(7).unwrap();
+        assert_eq!(counted.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+        let next = Box::pin(in_flight.next()).as_mut().poll(&mut cx);
+        assert_eq!(next, Poll::Ready(Some(7)));
+        assert_eq!(in_flight.rounds.len(), 1);
+    }
 
     fn options(goal: Goal, timeout: Duration) -> WaitOptions {
         let mut probe = ProbeOptions::new();
