@@ -97,12 +97,15 @@ impl Contender {
         }
     }
 
-    /// What it is measured against besides std: an async connect against tokio's own, the
-    /// connect any tokio program makes (a blocking one has std for its peer).
+    /// What it is measured against besides std's connect to a `SocketAddr`: the same call of
+    /// std with the same argument (a text), or for an async connect tokio's own, the connect
+    /// any tokio program makes.
     const fn peer(self) -> Option<Self> {
         match self {
+            Self::BlockingConnect => Some(Self::StdText),
             Self::AsyncConnect
             | Self::AsyncDialAddrs
+            | Self::TokioConnect
             | Self::TokioFloor
             | Self::NonBlockingFloor => Some(Self::TokioConnect),
             _ => None,
@@ -187,23 +190,25 @@ fn report(bench: &Bench, rounds: usize, repeats: usize) {
         "(a round's figure is its batch's median; a repeat's ratio the median of its rounds' ratios)"
     );
     println!(
-        "{:46} {:>9}   ratio to std: median (min-max of the repeats)   to tokio's connect",
+        "{:46} {:>9}   ratio to std: median (min-max of the repeats)   to its peer (*)",
         "", "median"
     );
     for (index, contender) in Contender::ALL.iter().enumerate() {
-        let to_tokio = if to_peer[index].is_empty() {
-            String::new()
-        } else {
-            spread(&mut to_peer[index])
+        let to_peer_text = match contender.peer() {
+            Some(peer) => format!("{} of {}", spread(&mut to_peer[index]), peer.key()),
+            None => String::new(),
         };
         let line = format!(
-            "{:46} {:>6.1} µs   {:28}   {to_tokio}",
+            "{:46} {:>6.1} µs   {:28}   {to_peer_text}",
             contender.name(),
             median(&mut typical[index]).as_secs_f64() * 1e6,
             spread(&mut ratios[index]),
         );
         println!("{}", line.trim_end());
     }
+    println!(
+        "(*) its peer: std's connect with the same argument (std-text: a text), tokio's for async"
+    );
 }
 
 /// What the contenders connect with and to.

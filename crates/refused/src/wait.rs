@@ -403,6 +403,14 @@ impl Round {
                 sleep.as_mut().reset(now + left(now));
             } else if ticker.is_none() {
                 if pause == self.cap.max(FIRST_INTERVAL) && is_clock_real() {
+                    // A gated TCP target polls in a thread up to its next probe.
+                    if let Some(skipped) = self.gate.polls_in_thread(pause, deadline).await {
+                        self.skipped += skipped;
+                        if left(Instant::now()).is_zero() {
+                            return (self, None);
+                        }
+                        break;
+                    }
                     ticker = Ticker::new(pause).ok();
                 }
                 if ticker.is_none() {
