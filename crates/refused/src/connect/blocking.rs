@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use super::{
-    ConnectError, ConnectErrorKind, Connected, Dialer, Label, Waiting, parse_target,
+    ConnectError, ConnectErrorKind, Connected, Dialer, Label, Tried, Waiting, parse_target,
     socket_addr_literal,
 };
 use crate::outcome::Outcome;
@@ -44,7 +44,11 @@ impl Drop for Runtime {
 pub fn connect(target: &str) -> Result<TcpStream, ConnectError> {
     let dialer = Dialer::shared();
     if let Some(addr) = socket_addr_literal(target) {
-        return dial_lone(dialer, Label::Text(target), addr).map(|c| c.stream);
+        // The stream alone is returned: its first try keeps no record of a success.
+        return match dialer.first_stream_in_thread(addr) {
+            Ok(socket) => Ok(socket.into()),
+            Err(tried) => retry_lone(dialer, Label::Text(target), addr, tried).map(|c| c.stream),
+        };
     }
     let parsed = parse_target(target)?;
     dial(dialer, &parsed).map(|c| c.stream)
@@ -108,13 +112,23 @@ fn dial_lone(
 ) -> Result<Connected<TcpStream>, ConnectError> {
     match dialer.first_try_in_thread(addr) {
         Ok(connected) => into_std(connected),
-        Err(tried) => run(|| async {
-            dialer
-                .dial_given(label, &[addr], Waiting::Thread, Some(tried))
-                .await
-                .and_then(into_std)
-        }),
+        Err(tried) => retry_lone(dialer, label, addr, tried),
     }
+}
+
+/// The retries after a first try in this thread failed, on the thread's runtime.
+fn retry_lone(
+    dialer: &Dialer,
+    label: Label<'_>,
+    addr: SocketAddr,
+    tried: Tried,
+) -> Result<Connected<TcpStream>, ConnectError> {
+    run(|| async {
+        dialer
+            .dial_given(label, &[addr], Waiting::Thread, Some(tried))
+            .await
+            .and_then(into_std)
+    })
 }
 
 /// The socket is blocking already (`Waiting::Thread` hands every socket back so), so no

@@ -137,6 +137,20 @@ impl Race {
         self.record(attempts, addr, started, result)
     }
 
+    /// [`Race::run_in_thread`] for a caller that keeps no record of a success (it returns the
+    /// stream alone): the attempt is recorded, in a vector made then, only when it fails.
+    pub fn stream_in_thread(
+        &self,
+        addr: SocketAddr,
+        started: Instant,
+    ) -> Result<Socket, (Vec<Attempt>, Outcome)> {
+        self.attempt_blocking(addr, started).map_err(|err| {
+            let outcome = Outcome::from_io_error(&err);
+            let attempt = self.attempt_of(addr, started, outcome, err.raw_os_error());
+            (vec![attempt], outcome)
+        })
+    }
+
     fn limit(&self, started: Instant) -> Instant {
         let limit = started + self.attempt_timeout;
         self.deadline.map_or(limit, |deadline| limit.min(deadline))
@@ -187,15 +201,26 @@ impl Race {
             Ok(_) => (Outcome::Connected, None),
             Err(err) => (Outcome::from_io_error(err), err.raw_os_error()),
         };
-        attempts.push(Attempt {
+        attempts.push(self.attempt_of(addr, started, outcome, errno));
+        result.map_err(|_| outcome)
+    }
+
+    /// The record of an attempt at `addr` that started at `started` and just ended so.
+    fn attempt_of(
+        &self,
+        addr: SocketAddr,
+        started: Instant,
+        outcome: Outcome,
+        errno: Option<i32>,
+    ) -> Attempt {
+        Attempt {
             address: Address::Inet(addr),
             outcome,
             errno,
             started: started.duration_since(self.start),
             elapsed: started.elapsed(),
             try_number: self.try_number,
-        });
-        result.map_err(|_| outcome)
+        }
     }
 }
 

@@ -259,6 +259,19 @@ impl Dialer {
         }
     }
 
+    /// [`Dialer::first_try_in_thread`] for a caller that wants the stream alone: a success
+    /// allocates nothing (no record of its attempt).
+    pub(crate) fn first_stream_in_thread(&self, addr: SocketAddr) -> Result<Socket, Tried> {
+        let start = Instant::now();
+        self.race(start, 1, Waiting::Thread)
+            .stream_in_thread(addr, start)
+            .map_err(|(attempts, outcome)| Tried {
+                start,
+                attempts,
+                outcome,
+            })
+    }
+
     fn race(&self, start: Instant, try_number: u32, waiting: Waiting) -> eyeballs::Race {
         eyeballs::Race {
             start,

@@ -225,6 +225,15 @@ fn blocking_facade_connects_and_fails_alike() {
     let dialer = Dialer::new().retry(RetryPolicy::never());
     let err = refused::blocking::dial_addrs(&dialer, &[refusing.addr()]).unwrap_err();
     assert_eq!(err.outcome(), Some(Outcome::Refused));
+    // `connect(&str)` keeps no record of a first try that succeeds; one that fails is
+    // recorded with the retries that follow (the default policy: three tries, 0.3 s at most).
+    let text = refusing.addr().to_string();
+    let err = refused::blocking::connect(&text).unwrap_err();
+    assert_eq!(err.kind(), &ConnectErrorKind::Failed(Outcome::Refused));
+    assert_eq!(err.target(), text);
+    let tries: Vec<_> = err.attempts().iter().map(|a| a.try_number).collect();
+    assert_eq!(tries, [1, 2, 3]);
+    assert_eq!(err.attempts()[0].errno, Some(libc::ECONNREFUSED));
 }
 
 #[test]
