@@ -279,20 +279,27 @@ impl Gate {
     }
 }
 
-/// One of the [`POLL_THREADS`]: given back, and its loop told to stop, when dropped.
+/// One of the [`POLL_THREADS`] counted by `polling`: given back, and its loop told to stop,
+/// when dropped.
 struct PollThread {
     stop: Arc<AtomicBool>,
+    polling: &'static AtomicUsize,
 }
 
 impl PollThread {
     fn take() -> Option<Self> {
-        POLLING
+        Self::take_from(&POLLING)
+    }
+
+    fn take_from(polling: &'static AtomicUsize) -> Option<Self> {
+        polling
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < POLL_THREADS).then_some(n + 1)
             })
             .ok()?;
         Some(Self {
             stop: Arc::default(),
+            polling,
         })
     }
 }
@@ -300,7 +307,7 @@ impl PollThread {
 impl Drop for PollThread {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        POLLING.fetch_sub(1, Ordering::AcqRel);
+        self.polling.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -455,14 +462,17 @@ mod tests {
     /// No more than [`POLL_THREADS`] at once; a slot given back can be taken again.
     #[test]
     fn poll_threads_are_bounded() {
+        // A counter of its own: the process's may be in use by another test's wait.
+        static POLLING: AtomicUsize = AtomicUsize::new(0);
         let mut taken = Vec::new();
-        while let Some(slot) = PollThread::take() {
+        while let Some(slot) = PollThread::take_from(&POLLING) {
             taken.push(slot);
             assert!(taken.len() <= POLL_THREADS);
         }
+        assert_eq!(taken.len(), POLL_THREADS);
         let stop = Arc::clone(&taken[0].stop);
         taken.pop();
-        assert!(PollThread::take().is_some());
+        assert!(PollThread::take_from(&POLLING).is_some());
         drop(taken);
         assert!(
             stop.load(Ordering::Relaxed),
