@@ -189,14 +189,16 @@ impl Gate {
         }
         let slot = PollThread::take()?;
         let mut asked = lookup.take()?;
-        let until = deadline
-            .map_or(last + REAL_PROBE_EVERY, |d| d.min(last + REAL_PROBE_EVERY))
-            .into_std();
+        let times = Times {
+            period,
+            due: (last + REAL_PROBE_EVERY).into_std(),
+            deadline: deadline.map(Instant::into_std),
+        };
         let addrs = local.clone();
         // The loop stops at its next wakeup once this future is dropped (the wait ended).
         let stop = Arc::clone(&slot.stop);
         let polled = tokio::task::spawn_blocking(move || {
-            let polled = quiet_polls(&mut asked, &addrs, period, until, &stop);
+            let polled = quiet_polls(&mut asked, &addrs, times, &stop);
             (asked, polled)
         })
         .await;
@@ -311,36 +313,53 @@ impl Drop for PollThread {
     }
 }
 
+/// When [`quiet_polls`] polls and stops.
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    /// Between polls.
+    period: Duration,
+    /// From then on the next poll is a real probe's: it ends the loop instead.
+    due: std::time::Instant,
+    /// The wait's end: the loop ends then, between polls if need be.
+    deadline: Option<std::time::Instant>,
+}
+
 /// Why [`quiet_polls`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum QuietEnd {
     /// A SYN to one of the addresses would find a listener now.
     Taken,
-    /// The time given came.
+    /// A poll came at or after the real probe's time.
     Due,
+    /// The deadline came.
+    Deadline,
     /// Told to stop.
     Stopped,
 }
 
-/// Asks the kernel every `period` whether a SYN to any of `addrs` would find a listener, until
-/// one would, `until`, or `stop`: the polls skipped, and why it ended (or the lookup's error).
+/// Asks the kernel every period whether a SYN to any of `addrs` would find a listener, until
+/// one would, a poll falls due for a real probe, the deadline, or `stop`: the polls skipped,
+/// and why it ended (or the lookup's error). The polls keep the period, as the runtime's would
+/// (a period longer than a second makes every poll a real probe's).
 fn quiet_polls(
     lookup: &mut ListenerLookup,
     addrs: &[SocketAddr],
-    period: Duration,
-    until: std::time::Instant,
+    times: Times,
     stop: &AtomicBool,
 ) -> (u32, std::io::Result<QuietEnd>) {
     let mut skipped = 0;
-    let mut next = std::time::Instant::now() + period;
+    let mut next = std::time::Instant::now() + times.period;
     loop {
-        let now = std::time::Instant::now();
-        let due = next >= until;
-        std::thread::sleep(next.min(until).saturating_duration_since(now));
+        let wake = times.deadline.map_or(next, |deadline| next.min(deadline));
+        std::thread::sleep(wake.saturating_duration_since(std::time::Instant::now()));
         if stop.load(Ordering::Relaxed) {
             return (skipped, Ok(QuietEnd::Stopped));
         }
-        if due {
+        let now = std::time::Instant::now();
+        if times.deadline.is_some_and(|deadline| now >= deadline) {
+            return (skipped, Ok(QuietEnd::Deadline));
+        }
+        if now >= times.due {
             return (skipped, Ok(QuietEnd::Due));
         }
         for addr in addrs {
@@ -352,7 +371,7 @@ fn quiet_polls(
         }
         skipped += 1;
         // A thread that woke late polls on from now, not in a burst to catch up.
-        next = (next + period).max(std::time::Instant::now());
+        next = (next + times.period).max(std::time::Instant::now());
     }
 }
 
@@ -418,8 +437,16 @@ mod tests {
 
     const PERIOD: Duration = Duration::from_millis(5);
 
-    fn far() -> std::time::Instant {
-        std::time::Instant::now() + Duration::from_secs(60)
+    fn in_(time: Duration) -> std::time::Instant {
+        std::time::Instant::now() + time
+    }
+
+    fn times(due: Duration, deadline: Option<Duration>) -> Times {
+        Times {
+            period: PERIOD,
+            due: in_(due),
+            deadline: deadline.map(in_),
+        }
     }
 
     /// A port that starts listening ends the polls, told so by the kernel.
@@ -433,7 +460,8 @@ mod tests {
             std::thread::sleep(Duration::from_millis(50));
             late.socket().listen(16).unwrap();
         });
-        let (skipped, end) = quiet_polls(&mut lookup, &[port.addr()], PERIOD, far(), &stop);
+        let far = times(Duration::from_secs(60), None);
+        let (skipped, end) = quiet_polls(&mut lookup, &[port.addr()], far, &stop);
         assert_eq!(end.unwrap(), QuietEnd::Taken);
         assert!(
             skipped >= 1,
@@ -442,20 +470,39 @@ mod tests {
         listener.join().unwrap();
     }
 
-    /// With nothing listening they end when the time comes; told to stop, at the next wakeup.
+    /// With nothing listening they end at the first poll due for a real probe, or at the
+    /// deadline, whichever comes first; told to stop, at the next wakeup.
     #[test]
-    fn quiet_polls_end_when_due_or_stopped() {
+    fn quiet_polls_end_when_due_at_the_deadline_or_stopped() {
         let port = RefusedPort::v4().unwrap();
+        let addrs = [port.addr()];
         let mut lookup = ListenerLookup::new().unwrap();
         let stop = AtomicBool::new(false);
-        let until = std::time::Instant::now() + 10 * PERIOD;
-        let (skipped, end) = quiet_polls(&mut lookup, &[port.addr()], PERIOD, until, &stop);
+
+        let due = times(10 * PERIOD, Some(Duration::from_secs(60)));
+        let (skipped, end) = quiet_polls(&mut lookup, &addrs, due, &stop);
         assert_eq!(end.unwrap(), QuietEnd::Due);
-        assert!(std::time::Instant::now() >= until);
+        assert!(std::time::Instant::now() >= due.due);
         assert!((1..10).contains(&skipped), "{skipped} polls in 10 periods");
 
+        // A period longer than the time to the real probe: the poll keeps its period.
+        let long = Times {
+            period: 20 * PERIOD,
+            ..times(PERIOD, None)
+        };
+        let started = std::time::Instant::now();
+        let (skipped, end) = quiet_polls(&mut lookup, &addrs, long, &stop);
+        assert_eq!((skipped, end.unwrap()), (0, QuietEnd::Due));
+        assert!(started.elapsed() >= long.period);
+
+        let cut = times(Duration::from_secs(60), Some(3 * PERIOD));
+        let (_, end) = quiet_polls(&mut lookup, &addrs, cut, &stop);
+        assert_eq!(end.unwrap(), QuietEnd::Deadline);
+        assert!(std::time::Instant::now() >= cut.deadline.unwrap());
+
         stop.store(true, Ordering::Relaxed);
-        let (skipped, end) = quiet_polls(&mut lookup, &[port.addr()], PERIOD, far(), &stop);
+        let far = times(Duration::from_secs(60), None);
+        let (skipped, end) = quiet_polls(&mut lookup, &addrs, far, &stop);
         assert_eq!((skipped, end.unwrap()), (0, QuietEnd::Stopped));
     }
 
