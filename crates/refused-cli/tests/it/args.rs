@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 
-use refused_lab::RefusedPort;
+use refused_lab::{RefusedPort, Scratch};
 use serde_json::Value;
 
 use crate::common::{assert_exit, refused};
@@ -213,8 +213,8 @@ fn targets_from_the_environment_are_separated_by_spaces() {
 
 #[test]
 fn a_bad_cacert_is_a_usage_error_at_start() {
-    let not_pem = std::env::temp_dir().join(format!("refused-not-pem-{}", std::process::id()));
-    std::fs::write(&not_pem, "this is not a certificate\n").unwrap();
+    let scratch = Scratch::new("a_bad_cacert_is_a_usage_error_at_start");
+    let not_pem = scratch.file("not.pem", "this is not a certificate\n");
     let not_pem = not_pem.to_str().unwrap();
     for (file, needle) in [
         (

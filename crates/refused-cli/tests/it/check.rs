@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, TcpListener};
 
-use refused_lab::RefusedPort;
+use refused_lab::{RefusedPort, Scratch};
 
 use crate::common::refused;
 use crate::snapshot;
@@ -72,7 +72,8 @@ fn json_is_one_object_per_target() {
 
 #[test]
 fn missing_unix_socket() {
-    let path = std::env::temp_dir().join(format!("refused-check-{}.sock", std::process::id()));
+    let scratch = Scratch::new("missing_unix_socket");
+    let path = scratch.join("app.sock");
     let output = refused()
         .args(["check", &format!("unix://{}", path.display())])
         .output()

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener};
 
-use refused_lab::RefusedPort;
+use refused_lab::{RefusedPort, Scratch};
 
 use crate::common::{assert_exit, refused};
 
@@ -48,7 +48,8 @@ fn wait_for_its_host_and_port_flags_wait_and_run_the_command() {
 #[test]
 fn wait_for_its_host_port_first_form_and_a_timeout_in_seconds() {
     let refusing = RefusedPort::v4().unwrap();
-    let marker = std::env::temp_dir().join(format!("refused-compat-ran-{}", std::process::id()));
+    let scratch = Scratch::new("wait_for_its_host_port_first_form_and_a_timeout_in_seconds");
+    let marker = scratch.join("ran");
     // `-t 0.3`: a bare number is seconds, as in wait-for-it; `-s`: the command runs only when
     // ready, which is what refused always does.
     let output = refused()

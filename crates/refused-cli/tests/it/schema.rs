@@ -17,7 +17,7 @@ use refused::diagnose::{
     NameSource, Neighbour, Owner, RejectingRoute, RouteKind, UnixSocketFacts,
 };
 use refused::{Cause, Outcome};
-use refused_lab::{FullQueue, RefusedPort};
+use refused_lab::{FullQueue, RefusedPort, Scratch};
 use serde_json::Value;
 
 use crate::common::{assert_exit, refused};
@@ -138,10 +138,6 @@ fn http_server(answer: &'static [u8]) -> SocketAddr {
 
 const UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n";
 
-fn temp_path(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("refused-schema-{}-{name}", std::process::id()))
-}
-
 fn why(target: &str) -> Value {
     let output = refused()
         .args(["why", "--json", "--timeout", "2s", target])
@@ -164,10 +160,11 @@ fn why_documents_match_the_schema() {
     let refusing = RefusedPort::v4().unwrap();
     let queue = FullQueue::v4().unwrap();
     let unavailable = http_server(UNAVAILABLE);
-    let missing = temp_path("missing.sock");
-    let directory = temp_path("dir");
+    let scratch = Scratch::new("why_documents_match_the_schema");
+    let missing = scratch.join("missing.sock");
+    let directory = scratch.join("dir");
     std::fs::create_dir_all(&directory).unwrap();
-    let stale = temp_path("stale.sock");
+    let stale = scratch.join("stale.sock");
     drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
 
     let cases = [
@@ -192,8 +189,6 @@ fn why_documents_match_the_schema() {
             assert_eq!(report["cause"], cause, "{report}");
         }
     }
-    let _ = std::fs::remove_dir(&directory);
-    let _ = std::fs::remove_file(&stale);
 }
 
 #[test]
@@ -202,8 +197,9 @@ fn check_lines_match_the_schema_and_say_whys_cause_where_the_probe_proves_it() {
     let refusing = RefusedPort::v4().unwrap();
     let unavailable = http_server(UNAVAILABLE);
     let not_http = http_server(b"SSH-2.0-OpenSSH_9.2\r\n");
-    let missing = temp_path("check-missing.sock");
-    let stale = temp_path("check-stale.sock");
+    let scratch = Scratch::new("check_lines_match_the_schema_and_say_whys_cause");
+    let missing = scratch.join("missing.sock");
+    let stale = scratch.join("stale.sock");
     drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
 
     let cases = [
@@ -244,7 +240,6 @@ fn check_lines_match_the_schema_and_say_whys_cause_where_the_probe_proves_it() {
     for (target, _, reason) in &cases[2..] {
         assert_eq!(why(target)["cause"], *reason, "{target}");
     }
-    let _ = std::fs::remove_file(&stale);
 }
 
 #[test]

@@ -103,7 +103,8 @@ fn down_waits_until_it_no_longer_accepts() {
 #[test]
 fn a_timeout_exits_1_with_the_cause_and_runs_nothing() {
     let never = RefusedPort::v4().unwrap();
-    let marker = std::env::temp_dir().join(format!("refused-wait-ran-{}", std::process::id()));
+    let scratch = Scratch::new("a_timeout_exits_1_with_the_cause_and_runs_nothing");
+    let marker = scratch.join("ran");
     let output = refused()
         .args([
             "wait",

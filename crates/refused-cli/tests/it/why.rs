@@ -1,5 +1,7 @@
 //! `refused why` on this host: usage errors, and the plain `refused TARGET` form.
 
+use refused_lab::Scratch;
+
 use crate::common::refused;
 
 #[test]
@@ -148,14 +150,13 @@ fn why_takes_the_cacert_and_insecure_it_suggests() {
     let summary = report["summary"].as_str().unwrap();
     assert!(summary.contains("--cacert"), "{summary}");
 
-    let ca_file = std::env::temp_dir().join(format!("refused-why-ca-{}.pem", std::process::id()));
-    std::fs::write(&ca_file, ca).unwrap();
+    let scratch = Scratch::new("why_takes_the_cacert_and_insecure_it_suggests");
+    let ca_file = scratch.file("ca.pem", &ca);
     let output = refused()
         .args(["why", "--json", &target, "--cacert"])
         .arg(&ca_file)
         .output()
         .unwrap();
-    let _ = std::fs::remove_file(&ca_file);
     assert_eq!(
         output.status.code(),
         Some(0),

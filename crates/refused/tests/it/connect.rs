@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
 use refused::{Backoff, ConnectErrorKind, Dialer, Jitter, Outcome, RetryPolicy};
-use refused_lab::{FullQueue, RefusedPort};
+use refused_lab::{FullQueue, RefusedPort, Scratch};
 use tokio::time::Instant;
 
 fn no_jitter(tries: u32) -> RetryPolicy {
@@ -180,10 +180,9 @@ async fn an_attempt_timeout_is_a_timeout_outcome() {
 
 #[tokio::test]
 async fn unix_socket_outcomes() {
-    let dir = std::env::temp_dir().join(format!("refused-it-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("app.sock");
-    let _ = std::fs::remove_file(&path);
+    let scratch = Scratch::new("unix_socket_outcomes");
+    let dir = scratch.path().to_path_buf();
+    let path = scratch.join("app.sock");
     let dialer = Dialer::new();
     let missing = dialer.dial_unix(&path).await.unwrap_err();
     assert_eq!(missing.attempts()[0].errno, Some(libc_enoent()));
@@ -207,7 +206,6 @@ async fn unix_socket_outcomes() {
             .starts_with(&format!("{} is a directory, not a socket", dir.display())),
         "{not_a_socket}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn libc_enoent() -> i32 {
