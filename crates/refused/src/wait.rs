@@ -503,6 +503,15 @@ mod tests {
         }
     }
 
+    /// Waits for one target until `goal` or `timeout`, with no events.
+    async fn wait_for(target: Target, goal: Goal, timeout: Duration) -> WaitResult {
+        wait(&[target], &options(goal, timeout), |_| {}).await
+    }
+
+    fn unix_target(path: &std::path::Path) -> Target {
+        format!("unix://{}", path.display()).parse().unwrap()
+    }
+
     fn target(port: &RefusedPort) -> Target {
         port.addr().to_string().parse().unwrap()
     }
@@ -620,12 +629,7 @@ mod tests {
             tokio::time::sleep(300 * MS).await;
             late.socket().listen(16).unwrap();
         });
-        let result = wait(
-            &[target(&port)],
-            &options(Goal::Ready, Duration::from_secs(30)),
-            |_| {},
-        )
-        .await;
+        let result = wait_for(target(&port), Goal::Ready, Duration::from_secs(30)).await;
         assert!(result.satisfied);
         let state = &result.targets[0];
         assert!(matches!(state.probes, 2 | 3), "{state:?}");
@@ -637,12 +641,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_gated_target_is_still_probed_every_second() {
         let port = RefusedPort::v4().unwrap();
-        let result = wait(
-            &[target(&port)],
-            &options(Goal::Ready, Duration::from_millis(2500)),
-            |_| {},
-        )
-        .await;
+        let result = wait_for(target(&port), Goal::Ready, Duration::from_millis(2500)).await;
         assert!(!result.satisfied);
         let state = &result.targets[0];
         assert_eq!(state.probes, 3, "{state:?}");
@@ -661,13 +660,8 @@ mod tests {
             tokio::time::sleep(300 * MS).await;
             std::os::unix::net::UnixListener::bind(late).unwrap()
         });
-        let target: Target = format!("unix://{}", path.display()).parse().unwrap();
-        let result = wait(
-            &[target],
-            &options(Goal::Ready, Duration::from_secs(5)),
-            |_| {},
-        )
-        .await;
+        let target = unix_target(&path);
+        let result = wait_for(target, Goal::Ready, Duration::from_secs(5)).await;
         assert!(result.satisfied);
         // At the bind itself, not at the next pause or the real probe of 1 s.
         assert_eq!(result.elapsed, 300 * MS);
@@ -689,13 +683,8 @@ mod tests {
             std::fs::remove_file(&late).unwrap();
             std::os::unix::net::UnixListener::bind(late).unwrap()
         });
-        let target: Target = format!("unix://{}", path.display()).parse().unwrap();
-        let result = wait(
-            &[target],
-            &options(Goal::Ready, Duration::from_secs(5)),
-            |_| {},
-        )
-        .await;
+        let target = unix_target(&path);
+        let result = wait_for(target, Goal::Ready, Duration::from_secs(5)).await;
         assert!(result.satisfied);
         assert_eq!(result.elapsed, 300 * MS);
         // The first probe (refused), then one at the removal (missing) or the bind (ready).
@@ -711,13 +700,8 @@ mod tests {
         let dir = Scratch::new("wait-still");
         let path = dir.join("app.sock");
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
-        let target: Target = format!("unix://{}", path.display()).parse().unwrap();
-        let result = wait(
-            &[target],
-            &options(Goal::Ready, Duration::from_millis(2500)),
-            |_| {},
-        )
-        .await;
+        let target = unix_target(&path);
+        let result = wait_for(target, Goal::Ready, Duration::from_millis(2500)).await;
         assert!(!result.satisfied);
         let state = &result.targets[0];
         assert_eq!(state.probes, 3, "{state:?}");
@@ -743,13 +727,8 @@ mod tests {
             socket.listen(8).unwrap();
             socket
         });
-        let target: Target = format!("unix://{}", path.display()).parse().unwrap();
-        let result = wait(
-            &[target],
-            &options(Goal::Ready, Duration::from_secs(5)),
-            |_| {},
-        )
-        .await;
+        let target = unix_target(&path);
+        let result = wait_for(target, Goal::Ready, Duration::from_secs(5)).await;
         assert!(result.satisfied);
         assert!(result.elapsed <= 125 * MS, "{:?}", result.elapsed);
         assert_eq!(result.targets[0].skipped, 0);
@@ -806,12 +785,7 @@ mod tests {
             drop(port);
         });
         let started = Instant::now();
-        let result = wait(
-            &[addr],
-            &options(Goal::Down, Duration::from_secs(5)),
-            |_| {},
-        )
-        .await;
+        let result = wait_for(addr, Goal::Down, Duration::from_secs(5)).await;
         assert!(result.satisfied);
         let state = &result.targets[0];
         assert!(state.done);

@@ -77,12 +77,7 @@ pub fn dial_addrs(
     }
     run(|| async {
         dialer
-            .dial_given(
-                Label::Address(addrs.first().copied()),
-                addrs,
-                Waiting::Thread,
-                None,
-            )
+            .dial_addrs_socket(addrs, Waiting::Thread)
             .await
             .and_then(into_std)
     })

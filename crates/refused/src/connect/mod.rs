@@ -186,14 +186,19 @@ impl Dialer {
         &self,
         addrs: &[SocketAddr],
     ) -> Result<Connected<TcpStream>, ConnectError> {
-        self.dial_given(
-            Label::Address(addrs.first().copied()),
-            addrs,
-            Waiting::Reactor,
-            None,
-        )
-        .await
-        .and_then(register)
+        self.dial_addrs_socket(addrs, Waiting::Reactor)
+            .await
+            .and_then(register)
+    }
+
+    /// [`Dialer::dial_addrs`] for either facade: the socket, left as `waiting` wants it.
+    pub(crate) async fn dial_addrs_socket(
+        &self,
+        addrs: &[SocketAddr],
+        waiting: Waiting,
+    ) -> Result<Connected<Socket>, ConnectError> {
+        let label = Label::Address(addrs.first().copied());
+        self.dial_given(label, addrs, waiting, None).await
     }
 
     pub(crate) async fn dial_socket(

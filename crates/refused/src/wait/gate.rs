@@ -184,9 +184,10 @@ impl Gate {
         let Kind::Tcp { lookup, local } = &mut self.kind else {
             return None;
         };
-        if local.is_empty() || lookup.is_none() {
+        if local.is_empty() {
             return None;
         }
+        // The lookup is there whenever `local` is set (`probed` opens it first).
         let slot = PollThread::take()?;
         let mut asked = lookup.take()?;
         let times = Times {
