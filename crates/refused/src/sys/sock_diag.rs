@@ -184,9 +184,14 @@ fn lookup_request(addr: std::net::SocketAddr) -> Vec<u8> {
         std::net::SocketAddr::new(ip, 0),
         LOOPBACK_IFINDEX,
     );
+    serialized(SockDiagMessage::InetRequest(request), NLM_F_REQUEST)
+}
+
+/// A request as the kernel reads it.
+fn serialized(request: SockDiagMessage, flags: u16) -> Vec<u8> {
     let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST;
-    let mut message = NetlinkMessage::new(header, SockDiagMessage::InetRequest(request).into());
+    header.flags = flags;
+    let mut message = NetlinkMessage::new(header, request.into());
     message.finalize();
     let mut bytes = vec![0; message.buffer_len()];
     message.serialize(&mut bytes);
@@ -248,13 +253,7 @@ pub(super) fn exchange(
     request: SockDiagMessage,
     flags: u16,
 ) -> io::Result<Vec<SockDiagMessage>> {
-    let mut header = NetlinkHeader::default();
-    header.flags = flags;
-    let mut request = NetlinkMessage::new(header, request.into());
-    request.finalize();
-    let mut buf = vec![0; request.buffer_len()];
-    request.serialize(&mut buf);
-    socket.send(&buf, 0)?;
+    socket.send(&serialized(request, flags), 0)?;
 
     let dump = flags & NLM_F_DUMP != 0;
     let mut answers = Vec::new();
@@ -362,6 +361,7 @@ mod tests {
         assert!(tcp_listeners().unwrap().len() > on_port.len());
     }
 }
+
 #[cfg(test)]
 mod lookup_tests {
     use super::ListenerLookup;
