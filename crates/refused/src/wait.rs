@@ -135,8 +135,6 @@ pub struct TargetState {
     pub skipped: u32,
     /// Probes in a row that reached the goal.
     streak: u32,
-    /// The pauses before its next polls.
-    pauses: Pauses,
 }
 
 impl TargetState {
@@ -147,9 +145,6 @@ impl TargetState {
             probes: 0,
             skipped: 0,
             streak: 0,
-            pauses: Pauses {
-                next: FIRST_INTERVAL,
-            },
         }
     }
 
@@ -169,11 +164,6 @@ impl TargetState {
         changed
     }
 
-    /// The pause before the next poll (see [`Pauses::take`]).
-    fn next_pause(&mut self, changed: bool, cap: Duration) -> Duration {
-        self.pauses.take(changed, cap)
-    }
-
     /// Whether its last probe was a failed connect (nothing to diagnose otherwise: a service
     /// that connects and says no has said why).
     pub fn is_connect_failure(&self) -> bool {
@@ -191,6 +181,12 @@ struct Pauses {
 }
 
 impl Pauses {
+    const fn new() -> Self {
+        Self {
+            next: FIRST_INTERVAL,
+        }
+    }
+
     /// The pause before the next poll: from [`FIRST_INTERVAL`] after a change (a service that
     /// just went from refused to not-ready is about to be ready), growing ×1.5 to the cap.
     fn take(&mut self, changed: bool, cap: Duration) -> Duration {
@@ -235,7 +231,7 @@ pub async fn wait(
                 options: options.probe.clone(),
                 deadline,
                 cap: options.interval,
-                pauses: states[index].pauses,
+                pauses: Pauses::new(),
                 gate: Gate::new(target, options.goal),
                 skipped: 0,
             }
@@ -251,7 +247,6 @@ pub async fn wait(
         let index = round.index;
         let state = &mut states[index];
         state.skipped += std::mem::take(&mut round.skipped);
-        state.pauses = round.pauses;
         let Some(report) = report else {
             // Out of time for this target.
             continue;
@@ -280,8 +275,7 @@ pub async fn wait(
             }
             continue;
         }
-        let pause = state.next_pause(changed, options.interval);
-        round.pauses = state.pauses;
+        let pause = round.pauses.take(changed, options.interval);
         rounds.push(round.run(pause));
     }
     let satisfied = match options.until {
@@ -353,7 +347,7 @@ struct Round {
     deadline: Option<Instant>,
     /// The cap of the pauses.
     cap: Duration,
-    /// The pauses after the first of the round.
+    /// Its pauses: the first of each round is taken by the wait's loop, the rest by the round.
     pauses: Pauses,
     gate: Gate,
     /// Polls the gate skipped this round.
@@ -518,21 +512,21 @@ mod tests {
 
     #[test]
     fn the_pauses_grow_to_the_cap_and_start_over_on_a_change() {
-        let mut state = TargetState::new();
+        let mut state = Pauses::new();
         let pauses: Vec<Duration> = (0..9)
-            .map(|_| state.next_pause(false, DEFAULT_INTERVAL))
+            .map(|_| state.take(false, DEFAULT_INTERVAL))
             .collect();
         let micros: Vec<u128> = pauses.iter().map(Duration::as_micros).collect();
         assert_eq!(
             micros,
             [2000, 3000, 4500, 6750, 10125, 15187, 22781, 25000, 25000]
         );
-        assert_eq!(state.next_pause(true, DEFAULT_INTERVAL), FIRST_INTERVAL);
-        assert_eq!(state.next_pause(false, DEFAULT_INTERVAL), 3 * MS);
+        assert_eq!(state.take(true, DEFAULT_INTERVAL), FIRST_INTERVAL);
+        assert_eq!(state.take(false, DEFAULT_INTERVAL), 3 * MS);
         // A cap under the first pause is the first pause.
-        let mut state = TargetState::new();
-        assert_eq!(state.next_pause(false, Duration::ZERO), FIRST_INTERVAL);
-        assert_eq!(state.next_pause(false, Duration::ZERO), FIRST_INTERVAL);
+        let mut state = Pauses::new();
+        assert_eq!(state.take(false, Duration::ZERO), FIRST_INTERVAL);
+        assert_eq!(state.take(false, Duration::ZERO), FIRST_INTERVAL);
     }
 
     #[test]
