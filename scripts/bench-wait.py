@@ -7,13 +7,15 @@ Each run starts the waiter, waits 2-4 s (random), starts listening on 127.0.0.1 
 the delay from listen() to the waiter's exit, and the CPU the waiter used per second of waiting
 (its start included). Then, apart from its start: each waiter on a port that stays closed for
 about 1 s and 6 s (`refused` ended by SIGTERM, the others by their own bound, so that their
-children are waited for and counted), the difference per second, median of STEADY; and the floor
-of 40 wakeups a second on this machine: a process that does nothing but sleep 25 ms at a time.
+children are waited for and counted), the difference per second, median of STEADY; and two
+floors, small C programs built here with `cc`: one that does nothing but sleep 25 ms at a time (40
+wakeups a second), and one that also asks the kernel at each wakeup what a gated poll of
+`refused wait` asks (whether a SYN to 127.0.0.1:PORT would find a listener).
 
     scripts/bench-wait.py [RUNS [STEADY]]   (default 10 and 9; builds refused in release first)
     REFUSED_BIN=/path/to/refused scripts/bench-wait.py [RUNS [STEADY]]   (another build, not built here)
 """
-import os, random, resource, shutil, signal, socket, statistics, subprocess, sys, threading, time
+import atexit, os, random, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
 runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 steady_runs = int(sys.argv[2]) if len(sys.argv) > 2 else 9
@@ -73,8 +75,68 @@ bounded = {
                                                "do sleep 0.1; i=$((i+1)); done"], None),
 }
 
-# Sleeps 25 ms at a time and does nothing else: what 40 wakeups a second cost here.
-bounded["floor"] = lambda p, s: ([sys.executable, "-c", f"import time\nfor _ in range({int(s * 40)}): time.sleep(0.025)"], None)
+# Two floors, in C so that no interpreter's work is counted: a loop that only sleeps 25 ms at a
+# time (what 40 wakeups a second cost here), and one that also asks the kernel, at each wakeup, the
+# question a gated poll of `refused wait` asks (an exact sock_diag lookup of 127.0.0.1:PORT on a
+# netlink socket kept open): the cheapest program polling that way. Without a C compiler, the
+# first floor is a Python sleep loop (which counts the interpreter's work too) and the second is
+# left out.
+FLOORS_C = r"""
+#include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+int main(int argc, char **argv) {
+    int wakeups = atoi(argv[1]), port = argc > 2 ? atoi(argv[2]) : 0;
+    struct timespec pause = {0, 25000000};
+    struct { struct nlmsghdr header; struct inet_diag_req_v2 request; } ask;
+    memset(&ask, 0, sizeof ask);
+    ask.header.nlmsg_len = sizeof ask;
+    ask.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    ask.header.nlmsg_flags = NLM_F_REQUEST;
+    ask.request.sdiag_family = AF_INET;
+    ask.request.sdiag_protocol = IPPROTO_TCP;
+    ask.request.idiag_states = ~0U;
+    ask.request.id.idiag_dport = htons(port);
+    inet_pton(AF_INET, "127.0.0.1", ask.request.id.idiag_src);
+    inet_pton(AF_INET, "127.0.0.1", ask.request.id.idiag_dst);
+    ask.request.id.idiag_if = 1;
+    ask.request.id.idiag_cookie[0] = ask.request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    int diag = port ? socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG) : -1;
+    char answer[4096];
+    for (int i = 0; i < wakeups; i++) {
+        nanosleep(&pause, 0);
+        if (diag >= 0 && (send(diag, &ask, sizeof ask, 0) < 0 || recv(diag, answer, sizeof answer, 0) < 0))
+            return 1;
+    }
+    return 0;
+}
+"""
+def build_floors():
+    """The C floors' program, or None without a C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    directory = tempfile.mkdtemp(prefix="bench-wait-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    source, program = os.path.join(directory, "floors.c"), os.path.join(directory, "floors")
+    with open(source, "w") as f:
+        f.write(FLOORS_C)
+    subprocess.run([cc, "-O2", "-o", program, source], check=True)
+    return program
+
+floors = build_floors()
+if floors:
+    bounded["floor"] = lambda p, s: ([floors, str(int(s * 40))], None)
+    bounded["same polls in C"] = lambda p, s: ([floors, str(int(s * 40)), str(p)], None)
+else:
+    print("no C compiler: the floor is a Python sleep loop, and the same polls in C are left out")
+    bounded["floor"] = lambda p, s: ([sys.executable, "-c", f"import time\nfor _ in range({int(s * 40)}): time.sleep(0.025)"], None)
 
 def cpu_over(name, seconds):
     """CPU and time of a waiter on a closed port for about `seconds`."""
@@ -98,7 +160,7 @@ results = {name: [] for name in tools}
 for _ in range(runs):                     # interleaved, so a noisy moment hits every tool alike
     for name, command in tools.items():
         results[name].append(one(command))
-steady = {name: [] for name in [*tools, "floor"]}
+steady = {name: [] for name in [*tools, *(n for n in bounded if n not in tools)]}
 for _ in range(steady_runs):              # shuffled each time: no waiter always follows another
     for name in random.sample(list(steady), len(steady)):
         steady[name].append(per_second(name))
@@ -114,6 +176,9 @@ for name, samples in results.items():
 floor = statistics.median(steady["floor"])
 print(f"floor: a process that only sleeps 25 ms at a time costs {floor:.2f} % of a core"
       " (40 wakeups a second, apart from its start)")
+if "same polls in C" in steady:
+    print(f"same polls in C: that loop asking the kernel refused's question at each wakeup costs"
+          f" {statistics.median(steady['same polls in C']):.2f} %")
 print(f"apart from start, {steady_runs} runs of each, in a shuffled order: median (min-max)")
 for name, samples in steady.items():
     print(f"  {name:22} {statistics.median(samples):.3f} % ({min(samples):.3f}-{max(samples):.3f})")
