@@ -1,7 +1,7 @@
 //! `refused serve` as a process, with the real components: Debian's Prometheus scrapes it through
 //! the standard relabelling and is asked for the series; `promtool check metrics` reads its output;
-//! Debian's `blackbox_exporter` runs beside it on the same targets with the same blackbox.yml, and
-//! the metrics both have must agree. Also the CLI's own behaviour: config errors with their line,
+//! Debian's `blackbox_exporter` runs beside it on the same targets with the same blackbox.yml
+//! (Debian's, plus a module that does not follow redirects), and the metrics both have must agree. Also the CLI's own behaviour: config errors with their line,
 //! SIGTERM drains.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -22,6 +22,14 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// Debian's own blackbox.yml (`/etc/prometheus/blackbox.yml` of prometheus-blackbox-exporter),
 /// used unchanged by both exporters.
 const BLACKBOX_YML: &str = include_str!("../../../refused/src/serve/testdata/blackbox-debian.yml");
+
+/// A module added to Debian's file for the comparison: blackbox's deprecated spelling.
+const NO_FOLLOW: &str = "
+  http_2xx_no_follow:
+    prober: http
+    http:
+      no_follow_redirects: true
+";
 
 /// The README, whose alert rule recipe Prometheus evaluates here.
 const README: &str = include_str!("../../../../README.md");
@@ -142,7 +150,9 @@ fn answers(addr: SocketAddr, path: &str) -> bool {
     TcpStream::connect(addr).is_ok() && get(addr, path).0 == 200
 }
 
-/// A tiny HTTP server: 200 on every path but `/missing` (404).
+/// A tiny HTTP server: 200 on every path but `/missing` (404), `/redirect/N` (302 to
+/// `/redirect/N-1`, `/redirect/0` is 200) and `/away` (301 to this server's `/missing`, as an
+/// absolute URL).
 fn web_server() -> SocketAddr {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let addr = listener.local_addr().unwrap();
@@ -152,14 +162,27 @@ fn web_server() -> SocketAddr {
                 let mut buf = [0u8; 4096];
                 let n = stream.read(&mut buf).unwrap_or(0);
                 let head = String::from_utf8_lossy(&buf[..n]);
-                let status = if head.starts_with("GET /missing") {
-                    "404 Not Found"
-                } else {
-                    "200 OK"
+                let path = head.split(' ').nth(1).unwrap_or("/");
+                let hops = path
+                    .strip_prefix("/redirect/")
+                    .and_then(|n| n.parse::<u32>().ok());
+                let (status, location) = match (path, hops) {
+                    ("/missing", _) => ("404 Not Found", None),
+                    ("/away", _) => (
+                        "301 Moved Permanently",
+                        Some(format!("http://{addr}/missing")),
+                    ),
+                    (_, Some(hops)) if hops > 0 => {
+                        ("302 Found", Some(format!("/redirect/{}", hops - 1)))
+                    }
+                    _ => ("200 OK", None),
                 };
+                let location = location
+                    .map(|to| format!("location: {to}\r\n"))
+                    .unwrap_or_default();
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                    "HTTP/1.1 {status}\r\n{location}content-length: 2\r\nconnection: close\r\n\r\nok"
                 );
             });
         }
@@ -269,7 +292,7 @@ impl Pipeline {
             return None;
         };
         let scratch = Scratch::new("prometheus");
-        let blackbox_yml = scratch.file("blackbox.yml", BLACKBOX_YML);
+        let blackbox_yml = scratch.file("blackbox.yml", &format!("{BLACKBOX_YML}\n{NO_FOLLOW}"));
         let serve = start_refused(&["--config", blackbox_yml.to_str().unwrap()]);
         let blackbox_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port().unwrap()));
         let running = Running(
@@ -309,6 +332,7 @@ impl Pipeline {
                 "probe_ip_protocol",
                 "probe_ip_addr_hash",
                 "probe_http_status_code",
+                "probe_http_redirects",
             ] {
                 assert_eq!(
                     sample(&ours, name),
@@ -319,8 +343,9 @@ impl Pipeline {
             assert!(sample(&ours, "probe_success").is_some(), "{ours}");
             assert!(sample(&ours, "probe_ip_protocol").is_some(), "{ours}");
             assert!(sample(&ours, "probe_ip_addr_hash").is_some(), "{ours}");
-            if *module == "http_2xx" {
+            if module.starts_with("http_2xx") {
                 assert!(sample(&ours, "probe_http_status_code").is_some(), "{ours}");
+                assert!(sample(&ours, "probe_http_redirects").is_some(), "{ours}");
             }
             promtool_accepts(&self.promtool, &ours);
         }
@@ -387,12 +412,25 @@ fn prometheus_scrapes_success_and_the_cause_and_blackbox_agrees() {
     let closed = RefusedPort::v4().unwrap();
     let (open, refused) = (web.to_string(), closed.addr().to_string());
     let missing = format!("{web}/missing");
+    let redirects = |hops: u32| format!("{web}/redirect/{hops}");
+    let (one_hop, ten, eleven, away) = (
+        redirects(1),
+        redirects(10),
+        redirects(11),
+        format!("{web}/away"),
+    );
     pipeline.compare(&[
         ("tcp_connect", &open),
         ("tcp_connect", &refused),
         ("http_2xx", &open),
         ("http_2xx", &missing),
         ("http_2xx", &refused),
+        // Followed to the end (10 at most: the 11th is the answer), or not at all.
+        ("http_2xx", &one_hop),
+        ("http_2xx", &ten),
+        ("http_2xx", &eleven),
+        ("http_2xx", &away),
+        ("http_2xx_no_follow", &one_hop),
     ]);
 
     let (_prometheus, at) = pipeline.prometheus(&[open.clone(), refused.clone()]);

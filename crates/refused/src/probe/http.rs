@@ -85,30 +85,57 @@ impl FromStr for StatusSet {
     }
 }
 
-/// Sends one `GET`; the readiness and the status of the response, if one came.
-pub async fn probe<S>(
+/// The statuses a client follows to their `Location` (as browsers and Go's client do; 300 and 304
+/// are not).
+pub const REDIRECTS: [u16; 5] = [301, 302, 303, 307, 308];
+
+/// What the head of a response said, besides the readiness.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Head {
+    pub(super) status: u16,
+    /// The `Location` of a redirect (a status of [`REDIRECTS`]), as sent.
+    pub(super) location: Option<String>,
+}
+
+impl Head {
+    fn of<B>(response: &hyper::Response<B>) -> Self {
+        let status = response.status().as_u16();
+        let location = REDIRECTS
+            .contains(&status)
+            .then(|| response.headers().get(hyper::header::LOCATION))
+            .flatten()
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned);
+        Self { status, location }
+    }
+}
+
+/// Sends one `GET`; the readiness and the head of the response, if one came.
+pub(super) async fn probe<S>(
     target: &Target,
     stream: S,
     check: &HttpCheck,
     deadline: Instant,
-) -> (Readiness, Option<u16>)
+) -> (Readiness, Option<Head>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let status = std::sync::OnceLock::new();
+    let head = std::sync::OnceLock::new();
     let readiness =
-        match tokio::time::timeout_at(deadline, exchange(target, stream, check, &status)).await {
+        match tokio::time::timeout_at(deadline, exchange(target, stream, check, &head)).await {
             Ok(readiness) => readiness,
             Err(_) => too_slow("HTTP response"),
         };
-    (readiness, status.get().copied())
+    (readiness, head.into_inner())
 }
 
 async fn exchange<S>(
     target: &Target,
     stream: S,
     check: &HttpCheck,
-    seen: &std::sync::OnceLock<u16>,
+    seen: &std::sync::OnceLock<Head>,
 ) -> Readiness
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -150,7 +177,7 @@ where
             }
         };
         let status = response.status();
-        let _ = seen.set(status.as_u16());
+        let _ = seen.set(Head::of(&response));
         let line = format!(
             "HTTP {}{}",
             status.as_u16(),

@@ -39,7 +39,7 @@ use crate::connect::{Attempt, ConnectError, Dialer, RetryPolicy, as_millis};
 use crate::outcome::Outcome;
 use crate::target::{Endpoint, Scheme, Target};
 
-pub use http::{HttpCheck, StatusSet, StatusSetError};
+pub use http::{HttpCheck, REDIRECTS, StatusSet, StatusSetError};
 pub use tls::{CaFileError, check_ca_file};
 
 /// How probes check readiness beyond the connect.
@@ -266,6 +266,9 @@ pub struct ProbeReport {
     pub elapsed: Duration,
     /// The HTTP status of the response, for `http`/`https` targets that got one.
     pub http_status: Option<u16>,
+    /// The `Location` of that response when it is a redirect (301, 302, 303, 307, 308), as the
+    /// server sent it (often relative). A probe does not follow it.
+    pub http_location: Option<String>,
     /// What the TLS handshake showed, for `tls`/`https` targets that completed one.
     pub tls: Option<TlsSession>,
 }
@@ -282,7 +285,7 @@ pub struct TlsSession {
 /// What an exchange found besides the readiness.
 #[derive(Debug, Default)]
 struct Extras {
-    http_status: Option<u16>,
+    http: Option<http::Head>,
     tls: Option<TlsSession>,
 }
 
@@ -349,7 +352,8 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
         readiness,
         attempts,
         elapsed: start.elapsed(),
-        http_status: extras.http_status,
+        http_status: extras.http.as_ref().map(|head| head.status),
+        http_location: extras.http.and_then(|head| head.location),
         tls: extras.tls,
     }
 }
@@ -381,16 +385,15 @@ where
             tcp::settle(stream, options.settle, deadline, ends, options.owner_check).await
         }
         Scheme::Http => {
-            let (readiness, status) = http::probe(target, stream, &options.http, deadline).await;
-            extras.http_status = status;
+            let (readiness, head) = http::probe(target, stream, &options.http, deadline).await;
+            extras.http = head;
             readiness
         }
         Scheme::Https => match tls::handshake(target, stream, options, deadline).await {
             Ok(stream) => {
                 extras.tls = Some(tls::session(&stream));
-                let (readiness, status) =
-                    http::probe(target, stream, &options.http, deadline).await;
-                extras.http_status = status;
+                let (readiness, head) = http::probe(target, stream, &options.http, deadline).await;
+                extras.http = head;
                 readiness
             }
             Err(readiness) => readiness,

@@ -159,7 +159,13 @@ pub struct ProbeModule {
     pub fail_if_ssl: bool,
     /// A plain `http` target fails (`fail_if_not_ssl`).
     pub fail_if_not_ssl: bool,
+    /// An HTTP redirect is followed (blackbox's `follow_redirects`, on by default in its
+    /// modules), up to [`MAX_REDIRECTS`], each hop within the allowlist.
+    pub follow_redirects: bool,
 }
+
+/// The most redirects an HTTP probe follows, as blackbox exporter (and Go's client).
+pub const MAX_REDIRECTS: u32 = 10;
 
 /// What a module speaks; the target's scheme is set from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,6 +239,7 @@ pub fn builtin_modules() -> BTreeMap<String, Module> {
             options,
             fail_if_ssl: false,
             fail_if_not_ssl: false,
+            follow_redirects: false,
         })
     };
     let two_xx = ProbeOptions {
@@ -248,7 +255,10 @@ pub fn builtin_modules() -> BTreeMap<String, Module> {
     let all = FamilyChoice::All;
     [
         ("tcp_connect", module(tcp(Tls::Off), blackbox, plain())),
-        ("http_2xx", module(http(Tls::Off), blackbox, two_xx)),
+        (
+            "http_2xx",
+            following(module(http(Tls::Off), blackbox, two_xx)),
+        ),
         ("tcp", module(tcp(Tls::Off), all, plain())),
         ("tls", module(tcp(Tls::On), all, plain())),
         ("http", module(http(Tls::Off), all, plain())),
@@ -260,6 +270,18 @@ pub fn builtin_modules() -> BTreeMap<String, Module> {
     .into_iter()
     .map(|(name, module)| (name.to_owned(), module))
     .collect()
+}
+
+/// blackbox's `http_2xx` follows redirects, as every blackbox HTTP module by default; our
+/// per-scheme `http` and `https` do not (a redirect is ready, as for `refused check`).
+fn following(module: Module) -> Module {
+    match module {
+        Module::Probe(probe) => Module::Probe(ProbeModule {
+            follow_redirects: true,
+            ..probe
+        }),
+        unsupported @ Module::Unsupported(_) => unsupported,
+    }
 }
 
 fn two_xx() -> StatusSet {
@@ -301,8 +323,7 @@ struct RawHttp {
     preferred_ip_protocol: Option<IpFamily>,
     ip_protocol_fallback: Option<bool>,
     skip_resolve_phase_with_proxy: Option<bool>,
-    #[serde(rename = "no_follow_redirects")]
-    _no_follow_redirects: Option<bool>,
+    no_follow_redirects: Option<bool>,
     fail_if_ssl: Option<bool>,
     fail_if_not_ssl: Option<bool>,
     method: Option<String>,
@@ -325,8 +346,7 @@ struct RawHttp {
     no_proxy: Option<String>,
     proxy_from_environment: Option<bool>,
     proxy_connect_header: Option<Value>,
-    #[serde(rename = "follow_redirects")]
-    _follow_redirects: Option<bool>,
+    follow_redirects: Option<bool>,
     #[serde(rename = "enable_http2")]
     _enable_http2: Option<bool>,
 }
@@ -426,6 +446,7 @@ impl RawModule {
             options,
             fail_if_ssl: false,
             fail_if_not_ssl: false,
+            follow_redirects: false,
         })
     }
 
@@ -481,6 +502,10 @@ impl RawModule {
                 options,
                 fail_if_ssl: http.fail_if_ssl.unwrap_or(false),
                 fail_if_not_ssl: http.fail_if_not_ssl.unwrap_or(false),
+                // blackbox 0.23: the deprecated `no_follow_redirects`, when set, wins.
+                follow_redirects: http
+                    .no_follow_redirects
+                    .map_or(http.follow_redirects.unwrap_or(true), |no| !no),
             })
         }))
     }
@@ -512,6 +537,7 @@ impl RawModule {
             options: ProbeOptions::default(),
             fail_if_ssl: false,
             fail_if_not_ssl: false,
+            follow_redirects: false,
         })
     }
 }
@@ -586,8 +612,7 @@ impl RawHttp {
         ];
         match set.iter().find(|(_, is_set)| *is_set) {
             Some((field, _)) => Err(unsupported(field)),
-            // Redirects are not followed (`follow_redirects`, `no_follow_redirects`), and HTTP/2
-            // is not offered (`enable_http2`): the README says so; neither stops a module.
+            // HTTP/2 is not offered (`enable_http2`): the README says so; it stops no module.
             None => Ok(()),
         }
     }

@@ -146,3 +146,36 @@ modules:
     // The built-in modules are still there.
     assert!(config.modules.contains_key("redis"));
 }
+
+#[test]
+fn redirects_are_followed_unless_a_module_says_not() {
+    let text = "modules:
+  plain:
+    prober: http
+  off:
+    prober: http
+    http:
+      follow_redirects: false
+  deprecated_off:
+    prober: http
+    http:
+      no_follow_redirects: true
+  deprecated_wins:
+    prober: http
+    http:
+      follow_redirects: false
+      no_follow_redirects: false
+";
+    let config = Config::from_yaml(text).unwrap();
+    let follows = |name: &str| match &config.modules[name] {
+        Module::Probe(module) => module.follow_redirects,
+        Module::Unsupported(reason) => panic!("{name}: {reason}"),
+    };
+    assert!(follows("plain"));
+    assert!(!follows("off"));
+    assert!(!follows("deprecated_off"));
+    assert!(follows("deprecated_wins"));
+    // Built in: blackbox's `http_2xx` follows; our `http` and `https` take a redirect as ready.
+    assert!(follows("http_2xx"));
+    assert!(!follows("http") && !follows("https"));
+}

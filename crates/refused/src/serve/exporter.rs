@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
-use super::config::{FamilyChoice, IpFamily, ProbeModule, Prober, Tls};
+use super::config::{FamilyChoice, IpFamily, MAX_REDIRECTS, ProbeModule, Prober, Tls};
 use super::{Allowlist, Format};
 use crate::connect::Address;
 use crate::diagnose::{self, diagnose};
-use crate::probe::{ProbeFailure, ProbeOptions, Readiness, probe};
+use crate::probe::{ProbeFailure, ProbeOptions, ProbeReport, Readiness, probe};
 use crate::resolve::{ResolveErrorKind, resolve};
-use crate::target::{Endpoint, Host, Scheme, Target};
+use crate::target::{Endpoint, Host, Port, Scheme, Target};
 
 /// The longest `summary` label: a long sentence would make the series hard to read and its
 /// changes (a pid in the text) would churn the series more.
@@ -56,8 +56,11 @@ pub(super) struct TlsFindings {
 
 #[derive(Debug, Default)]
 pub(super) struct HttpFindings {
+    /// The last response's.
     pub(super) status: u16,
     pub(super) ssl: bool,
+    /// The redirects answered (the last one too when it was not followed).
+    pub(super) redirects: u32,
 }
 
 #[derive(Debug)]
@@ -154,84 +157,81 @@ async fn find(
 ) -> Result<Findings, Refusal> {
     let start = Instant::now();
     let deadline = start + budget;
-    let (host, port) = match target.endpoint() {
-        Endpoint::Tcp { host, port } => (host.clone(), *port),
-        Endpoint::Unix(_) => return Err(Refusal::BadRequest("not a TCP target".into())),
-    };
     let mut findings = Findings {
         http: matches!(module.prober, Prober::Http { .. }).then(HttpFindings::default),
         ..Findings::default()
     };
-    let resolved = match tokio::time::timeout(budget, resolve(&host, port)).await {
-        Ok(result) => result.map_err(|err| err.kind),
-        Err(_) => Err(ResolveErrorKind::Timeout),
-    };
-    findings.dns = start.elapsed();
-    let chosen = match resolved.map(|addrs| choose(module.family, addrs)) {
-        Ok(Some(addrs)) => addrs,
-        Ok(None) | Err(ResolveErrorKind::NoAddress) => {
-            return Ok(dns_failure(
+    // Each pass probes one URL: the target's, then that of each redirect followed, with its own
+    // resolution, allowlist check and connection (another host, port or scheme maybe).
+    let mut next = target;
+    let (target, report) = loop {
+        let target = next;
+        let first = findings
+            .http
+            .as_ref()
+            .is_none_or(|http| http.redirects == 0);
+        let (host, port) = match target.endpoint() {
+            Endpoint::Tcp { host, port } => (host.clone(), *port),
+            Endpoint::Unix(_) => return Err(Refusal::BadRequest("not a TCP target".into())),
+        };
+        let chosen = addresses(module, &host, port, deadline).await;
+        if first {
+            findings.dns = start.elapsed();
+        }
+        let chosen = match chosen {
+            Ok(addrs) => addrs,
+            Err(kind) => return Ok(dns_failure(findings, kind, &host, start)),
+        };
+        let name = match &host {
+            Host::Name(name) => Some(name.as_str()),
+            Host::Ip(_) | Host::ScopedIpv6 { .. } => None,
+        };
+        if let Some(denied) = allow.first_denied(name, &chosen) {
+            let via = name
+                .map(|n| format!(" (`{n}` resolved to it)"))
+                .unwrap_or_default();
+            let outside = format!("{denied}{via} is not in the allowlist");
+            if first {
+                return Err(Refusal::Forbidden(format!("{outside}: nothing was sent")));
+            }
+            // A redirect out of the allowlist: the probe ends at the redirect, failed.
+            return Ok(stopped(
                 findings,
-                ResolveErrorKind::NoAddress,
-                &host,
                 start,
+                &format!("redirected to {target}, not followed: {outside}"),
             ));
         }
-        Err(kind) => return Ok(dns_failure(findings, kind, &host, start)),
-    };
-    let name = match &host {
-        Host::Name(name) => Some(name.as_str()),
-        Host::Ip(_) | Host::ScopedIpv6 { .. } => None,
-    };
-    if let Some(denied) = allow.first_denied(name, &chosen) {
-        let via = name
-            .map(|n| format!(" (`{n}` resolved to it)"))
-            .unwrap_or_default();
-        return Err(Refusal::Forbidden(format!(
-            "{denied}{via} is not in the allowlist: nothing was sent"
-        )));
-    }
-    findings.address = chosen.first().map(SocketAddr::ip);
-    let target = target.pin(chosen);
+        findings.address = chosen.first().map(SocketAddr::ip);
+        let target = target.pin(chosen);
 
-    let probe_budget = deadline
-        .saturating_duration_since(Instant::now())
-        .mul_f64(PROBE_SHARE);
-    // No walk of `/proc` for each probe (see `ProbeOptions::owner_check`): an exporter probes
-    // too often for it; its TCP probes keep the whole settle.
-    let options = ProbeOptions {
-        owner_check: false,
-        ..module.options.clone()
+        let probe_budget = deadline
+            .saturating_duration_since(Instant::now())
+            .mul_f64(PROBE_SHARE);
+        // No walk of `/proc` for each probe (see `ProbeOptions::owner_check`): an exporter probes
+        // too often for it; its TCP probes keep the whole settle.
+        let options = ProbeOptions {
+            owner_check: false,
+            ..module.options.clone()
+        };
+        let report = probe(&target, &options, probe_budget).await;
+        record(&mut findings, &target, &report);
+        let (Some(http), Some(location)) = (&mut findings.http, &report.http_location) else {
+            break (target, report);
+        };
+        // Counted as blackbox counts them: each redirect answered, followed or not.
+        http.redirects += 1;
+        if !module.follow_redirects || http.redirects > MAX_REDIRECTS {
+            break (target, report);
+        }
+        next = match redirected(&target, location) {
+            Ok(url) => url,
+            Err(why) => {
+                let summary = format!("redirected to `{location}`, not followed: {why}");
+                return Ok(stopped(findings, start, &summary));
+            }
+        };
     };
-    let report = probe(&target, &options, probe_budget).await;
-    for attempt in &report.attempts {
-        let address = attempt.address.to_string();
-        let ok = attempt.outcome.is_connected();
-        findings.attempts.retain(|(a, _, _)| *a != address);
-        findings.attempts.push((address, ok, attempt.elapsed));
-    }
-    if let Some(Address::Inet(addr)) = report
-        .attempts
-        .iter()
-        .rfind(|a| a.outcome.is_connected())
-        .map(|a| &a.address)
-    {
-        findings.address = Some(addr.ip());
-    }
     let is_tls = target.scheme() == Scheme::Https;
-    if let Some(http) = &mut findings.http {
-        http.status = report.http_status.unwrap_or(0);
-        http.ssl = is_tls && report.http_status.is_some();
-    }
-    findings.tls = report.tls.as_ref().map(|session| TlsFindings {
-        version: session.version.clone(),
-        earliest_expiry: session
-            .certificates
-            .iter()
-            .filter_map(|der| x509_parser::parse_x509_certificate(der).ok())
-            .map(|(_, cert)| cert.validity().not_after.timestamp())
-            .min(),
-    });
     findings.success = report.readiness.is_ready();
     if findings.success && (module.fail_if_ssl && is_tls || module.fail_if_not_ssl && !is_tls) {
         findings.success = false;
@@ -252,6 +252,86 @@ async fn find(
     }
     findings.duration = start.elapsed();
     Ok(findings)
+}
+
+/// The addresses of `host` the module tries, resolved before `deadline`.
+async fn addresses(
+    module: &ProbeModule,
+    host: &Host,
+    port: Port,
+    deadline: Instant,
+) -> Result<Vec<SocketAddr>, ResolveErrorKind> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let resolved = match tokio::time::timeout(left, resolve(host, port)).await {
+        Ok(result) => result.map_err(|err| err.kind)?,
+        Err(_) => return Err(ResolveErrorKind::Timeout),
+    };
+    choose(module.family, resolved).ok_or(ResolveErrorKind::NoAddress)
+}
+
+/// What one probe (of the target or of a redirect) adds to the findings: its attempts, the
+/// address that connected, and the last response's status and TLS session.
+fn record(findings: &mut Findings, target: &Target, report: &ProbeReport) {
+    for attempt in &report.attempts {
+        let address = attempt.address.to_string();
+        let ok = attempt.outcome.is_connected();
+        findings.attempts.retain(|(a, _, _)| *a != address);
+        findings.attempts.push((address, ok, attempt.elapsed));
+    }
+    if let Some(Address::Inet(addr)) = report
+        .attempts
+        .iter()
+        .rfind(|a| a.outcome.is_connected())
+        .map(|a| &a.address)
+    {
+        findings.address = Some(addr.ip());
+    }
+    if let Some(http) = &mut findings.http {
+        http.status = report.http_status.unwrap_or(0);
+        http.ssl = target.scheme() == Scheme::Https && report.http_status.is_some();
+    }
+    findings.tls = report.tls.as_ref().map(|session| TlsFindings {
+        version: session.version.clone(),
+        earliest_expiry: session
+            .certificates
+            .iter()
+            .filter_map(|der| x509_parser::parse_x509_certificate(der).ok())
+            .map(|(_, cert)| cert.validity().not_after.timestamp())
+            .min(),
+    });
+}
+
+/// The URL a redirect from `from` to `location` (relative or not, as sent) leads to.
+fn redirected(from: &Target, location: &str) -> Result<Target, String> {
+    let path = if from.path().is_empty() {
+        "/"
+    } else {
+        from.path()
+    };
+    let base = format!("{}://{}{path}", from.scheme().as_str(), from.endpoint());
+    let base = url::Url::parse(&base).map_err(|err| format!("`{base}` is no base URL: {err}"))?;
+    let mut url = base.join(location).map_err(|err| err.to_string())?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{}:` is not HTTP", url.scheme()));
+    }
+    // The fragment stays with the client; nothing of it is sent.
+    url.set_fragment(None);
+    url.as_str()
+        .parse()
+        .map_err(|err: crate::target::TargetError| err.to_string())
+}
+
+/// A probe that ended at a redirect it could not follow: failed, the status that of the
+/// redirect.
+fn stopped(mut findings: Findings, start: Instant, summary: &str) -> Findings {
+    findings.success = false;
+    findings.failure = Some(Failure {
+        cause: String::new(),
+        outcome: "connected".to_owned(),
+        summary: shorten(summary),
+    });
+    findings.duration = start.elapsed();
+    findings
 }
 
 /// The diagnosis of a failed probe, in the time left. It reads this host's tables without
@@ -393,6 +473,32 @@ mod tests {
         assert_eq!(choose(prefer(IpFamily::V6, true), vec![v4]), Some(vec![v4]));
         assert_eq!(choose(prefer(IpFamily::V6, false), vec![v4]), None);
         assert_eq!(choose(FamilyChoice::All, vec![v4, v6]), Some(vec![v4, v6]));
+    }
+
+    #[test]
+    fn redirects_lead_where_a_browser_goes() {
+        let from: Target = "http://web:8080/a/b?x=1".parse().unwrap();
+        let cases = [
+            ("/up", "http", "web:8080", "/up"),
+            ("c", "http", "web:8080", "/a/c"),
+            ("../c?y=2", "http", "web:8080", "/c?y=2"),
+            ("?z", "http", "web:8080", "/a/b?z"),
+            ("https://other/", "https", "other:443", "/"),
+            ("//other:81/p#frag", "http", "other:81", "/p"),
+            ("http://[::1]:9/", "http", "[::1]:9", "/"),
+        ];
+        for (location, scheme, endpoint, path) in cases {
+            let to = redirected(&from, location).unwrap();
+            assert_eq!(to.scheme().as_str(), scheme, "{location}");
+            assert_eq!(to.endpoint().to_string(), endpoint, "{location}");
+            assert_eq!(to.path(), path, "{location}");
+        }
+        let root: Target = "http://web".parse().unwrap();
+        assert_eq!(redirected(&root, "up").unwrap().path(), "/up");
+        for (location, why) in [("ftp://web/", "not HTTP"), ("http://web:99999/", "")] {
+            let err = redirected(&from, location).unwrap_err();
+            assert!(err.contains(why), "{location}: {err}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use prometheus_client::registry::Registry;
 use std::net::IpAddr;
 
 use super::config::ProbeModule;
-use super::exporter::{Findings, TlsFindings};
+use super::exporter::{Findings, HttpFindings, TlsFindings};
 use super::{Format, encode};
 
 type Labels = Vec<(&'static str, String)>;
@@ -54,18 +54,7 @@ pub(super) fn render(findings: &Findings, module: &ProbeModule, format: Format) 
         );
     }
     if let Some(http) = &findings.http {
-        gauge(
-            &mut registry,
-            "probe_http_status_code",
-            "Response HTTP status code",
-            f64::from(http.status),
-        );
-        gauge(
-            &mut registry,
-            "probe_http_ssl",
-            "Indicates if SSL was used for the final redirect",
-            flag(http.ssl),
-        );
+        render_http(&mut registry, http);
     }
     if let Some(tls) = &findings.tls {
         render_tls(&mut registry, tls);
@@ -126,6 +115,27 @@ pub(super) fn render(findings: &Findings, module: &ProbeModule, format: Format) 
         flag(findings.success),
     );
     encode(&registry, format)
+}
+
+fn render_http(registry: &mut Registry, http: &HttpFindings) {
+    gauge(
+        registry,
+        "probe_http_status_code",
+        "Response HTTP status code",
+        f64::from(http.status),
+    );
+    gauge(
+        registry,
+        "probe_http_ssl",
+        "Indicates if SSL was used for the final redirect",
+        if http.ssl { 1.0 } else { 0.0 },
+    );
+    gauge(
+        registry,
+        "probe_http_redirects",
+        "The number of redirects",
+        f64::from(http.redirects),
+    );
 }
 
 fn render_tls(registry: &mut Registry, tls: &TlsFindings) {

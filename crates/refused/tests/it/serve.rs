@@ -287,6 +287,107 @@ async fn targets_outside_the_allowlist_get_403_and_no_packet() {
     exporter.stop().await;
 }
 
+/// An HTTP server on `ip` that answers every request with a 302 to `location`.
+async fn redirector(ip: Ipv4Addr, location: String) -> SocketAddr {
+    let server = TcpListener::bind((ip, 0)).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = server.accept().await {
+            let reply = format!(
+                "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\n\
+                 connection: close\r\n\r\n"
+            );
+            tokio::spawn(async move {
+                let _ = stream.read(&mut [0u8; 4096]).await;
+                let _ = stream.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_followed_within_the_allowlist_only() {
+    // Allowed: 127.0.0.2 only; the recording listener is on 127.0.0.1, outside.
+    let mut config = Config::default();
+    config.allow_more(vec![AllowRule::cidr(
+        "127.0.0.2/32".parse::<Cidr>().unwrap(),
+    )]);
+    let exporter = Exporter::start(config);
+    let recorder = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let outside = recorder.local_addr().unwrap();
+    let up = tokio::net::TcpListener::bind((Ipv4Addr::new(127, 0, 0, 2), 0))
+        .await
+        .unwrap();
+    let inside = up.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = up.accept().await {
+            let _ = stream.read(&mut [0u8; 4096]).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                .await;
+        }
+    });
+    let to_inside = redirector(Ipv4Addr::new(127, 0, 0, 2), format!("http://{inside}/up")).await;
+    let to_outside = redirector(Ipv4Addr::new(127, 0, 0, 2), format!("http://{outside}/")).await;
+
+    // Within the allowlist: followed, to its answer.
+    let (status, body) = exporter
+        .get(&format!(
+            "/probe?module=http_2xx&target=http://{to_inside}/"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(value(&body, "probe_success", &[]), Some(1.0), "{body}");
+    assert_eq!(
+        value(&body, "probe_http_status_code", &[]),
+        Some(204.0),
+        "{body}"
+    );
+    assert_eq!(
+        value(&body, "probe_http_redirects", &[]),
+        Some(1.0),
+        "{body}"
+    );
+
+    // Out of it: the probe ends at the redirect, failed, and nothing reaches the address.
+    let (status, body) = exporter
+        .get(&format!(
+            "/probe?module=http_2xx&target=http://{to_outside}/"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(value(&body, "probe_success", &[]), Some(0.0), "{body}");
+    assert_eq!(
+        value(&body, "probe_http_status_code", &[]),
+        Some(302.0),
+        "{body}"
+    );
+    assert_eq!(
+        value(&body, "probe_http_redirects", &[]),
+        Some(1.0),
+        "{body}"
+    );
+    assert!(
+        body.contains("not followed") && body.contains("not in the allowlist"),
+        "{body}"
+    );
+    assert!(!connected_to(&recorder), "a redirect left the allowlist");
+
+    // Our per-scheme `http` module does not follow: a redirect is an answer, as for `check`.
+    let (_, body) = exporter
+        .get(&format!("/probe?module=http&target=http://{to_outside}/"))
+        .await;
+    assert_eq!(value(&body, "probe_success", &[]), Some(1.0), "{body}");
+    assert_eq!(
+        value(&body, "probe_http_redirects", &[]),
+        Some(1.0),
+        "{body}"
+    );
+    assert!(!connected_to(&recorder), "a redirect left the allowlist");
+    exporter.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_400_and_the_exporter_keeps_serving() {
     let exporter = Exporter::start(Config::default());
