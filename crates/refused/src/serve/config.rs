@@ -160,7 +160,7 @@ pub struct ProbeModule {
     /// A plain `http` target fails (`fail_if_not_ssl`).
     pub fail_if_not_ssl: bool,
     /// An HTTP redirect is followed (blackbox's `follow_redirects`, on by default in its
-    /// modules), up to [`MAX_REDIRECTS`], each hop within the allowlist.
+    /// modules), up to 10, each hop within the allowlist.
     pub follow_redirects: bool,
 }
 

@@ -174,13 +174,25 @@ async fn find(
             Endpoint::Tcp { host, port } => (host.clone(), *port),
             Endpoint::Unix(_) => return Err(Refusal::BadRequest("not a TCP target".into())),
         };
+        if !first && Instant::now() >= deadline {
+            lost_response(&mut findings);
+            return Ok(stopped(
+                findings,
+                start,
+                "out of time before the redirect's request",
+            ));
+        }
         let chosen = addresses(module, &host, port, deadline).await;
         if first {
             findings.dns = start.elapsed();
         }
         let chosen = match chosen {
             Ok(addrs) => addrs,
-            Err(kind) => return Ok(dns_failure(findings, kind, &host, start)),
+            Err(kind) => {
+                // A redirect's request that was never sent has no response.
+                lost_response(&mut findings);
+                return Ok(dns_failure(findings, kind, &host, start));
+            }
         };
         let name = match &host {
             Host::Name(name) => Some(name.as_str()),
@@ -194,14 +206,18 @@ async fn find(
             if first {
                 return Err(Refusal::Forbidden(format!("{outside}: nothing was sent")));
             }
-            // A redirect out of the allowlist: the probe ends at the redirect, failed.
+            // A redirect out of the allowlist: the probe ends at the redirect (its status kept),
+            // failed. The summary names the address, not the URL (a query would churn the series).
             return Ok(stopped(
                 findings,
                 start,
-                &format!("redirected to {target}, not followed: {outside}"),
+                &format!("a redirect was not followed: {outside}"),
             ));
         }
-        findings.address = chosen.first().map(SocketAddr::ip);
+        if first {
+            // blackbox's `probe_ip_*` are of the target's own address, whatever the redirects.
+            findings.address = chosen.first().map(SocketAddr::ip);
+        }
         let target = target.pin(chosen);
 
         let probe_budget = deadline
@@ -214,19 +230,13 @@ async fn find(
             ..module.options.clone()
         };
         let report = probe(&target, &options, probe_budget).await;
-        record(&mut findings, &target, &report);
-        let (Some(http), Some(location)) = (&mut findings.http, &report.http_location) else {
-            break (target, report);
-        };
-        // Counted as blackbox counts them: each redirect answered, followed or not.
-        http.redirects += 1;
-        if !module.follow_redirects || http.redirects > MAX_REDIRECTS {
-            break (target, report);
-        }
-        next = match redirected(&target, location) {
-            Ok(url) => url,
-            Err(why) => {
-                let summary = format!("redirected to `{location}`, not followed: {why}");
+        record(&mut findings, first, &target, &report);
+        next = match follow(module, &mut findings, &target, &report) {
+            None => break (target, report),
+            Some(Ok(url)) => url,
+            Some(Err(why)) => {
+                lost_response(&mut findings);
+                let summary = format!("a redirect was not followed: {why}");
                 return Ok(stopped(findings, start, &summary));
             }
         };
@@ -269,9 +279,10 @@ async fn addresses(
     choose(module.family, resolved).ok_or(ResolveErrorKind::NoAddress)
 }
 
-/// What one probe (of the target or of a redirect) adds to the findings: its attempts, the
-/// address that connected, and the last response's status and TLS session.
-fn record(findings: &mut Findings, target: &Target, report: &ProbeReport) {
+/// What one probe (of the target, or of a redirect) says of the last request: its attempts, its
+/// response's status and TLS session; for the target's own, the address that connected.
+fn record(findings: &mut Findings, first: bool, target: &Target, report: &ProbeReport) {
+    findings.attempts.clear();
     for attempt in &report.attempts {
         let address = attempt.address.to_string();
         let ok = attempt.outcome.is_connected();
@@ -283,6 +294,7 @@ fn record(findings: &mut Findings, target: &Target, report: &ProbeReport) {
         .iter()
         .rfind(|a| a.outcome.is_connected())
         .map(|a| &a.address)
+        .filter(|_| first)
     {
         findings.address = Some(addr.ip());
     }
@@ -301,28 +313,80 @@ fn record(findings: &mut Findings, target: &Target, report: &ProbeReport) {
     });
 }
 
-/// The URL a redirect from `from` to `location` (relative or not, as sent) leads to.
-fn redirected(from: &Target, location: &str) -> Result<Target, String> {
+/// The next URL when the probe answered a redirect the module follows, counted as blackbox
+/// counts them (Go's `CheckRedirect`: each redirect whose `Location` parsed, followed or not);
+/// `None` to end with this response (no redirect, not followed, or the 11th).
+fn follow(
+    module: &ProbeModule,
+    findings: &mut Findings,
+    from: &Target,
+    report: &ProbeReport,
+) -> Option<Result<Target, String>> {
+    let (Some(http), Some(location)) = (&mut findings.http, &report.http_location) else {
+        return None;
+    };
+    if !module.follow_redirects {
+        http.redirects += 1;
+        return None;
+    }
+    let next = redirected(from, location);
+    if !matches!(next, Err(Unfollowable::Unparsable(_))) {
+        http.redirects += 1;
+    }
+    (http.redirects <= MAX_REDIRECTS).then(|| next.map_err(|why| why.to_string()))
+}
+
+/// Why a redirect cannot be followed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Unfollowable {
+    /// Its `Location` is no URL, even relative to the one it came from.
+    #[error("its location is not a URL ({0})")]
+    Unparsable(String),
+    /// It leads to a URL we cannot probe.
+    #[error("it leads to {0}")]
+    Unsupported(String),
+}
+
+/// The URL a redirect from `from` to `location` (relative or not, as sent) leads to. A relative
+/// one from a zoned IPv6 address (`[fe80::1%eth0]`) is unparsable: URLs have no zones.
+fn redirected(from: &Target, location: &str) -> Result<Target, Unfollowable> {
     let path = if from.path().is_empty() {
         "/"
     } else {
         from.path()
     };
     let base = format!("{}://{}{path}", from.scheme().as_str(), from.endpoint());
-    let base = url::Url::parse(&base).map_err(|err| format!("`{base}` is no base URL: {err}"))?;
-    let mut url = base.join(location).map_err(|err| err.to_string())?;
+    let unparsable = |err: url::ParseError| Unfollowable::Unparsable(err.to_string());
+    let mut url = url::Url::parse(&base)
+        .and_then(|base| base.join(location))
+        .map_err(unparsable)?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("`{}:` is not HTTP", url.scheme()));
+        return Err(Unfollowable::Unsupported(format!(
+            "a `{}:` URL, not HTTP",
+            url.scheme()
+        )));
     }
     // The fragment stays with the client; nothing of it is sent.
     url.set_fragment(None);
     url.as_str()
         .parse()
-        .map_err(|err: crate::target::TargetError| err.to_string())
+        .map_err(|err: crate::target::TargetError| {
+            Unfollowable::Unsupported(format!("no target refused can probe: {}", err.kind()))
+        })
 }
 
-/// A probe that ended at a redirect it could not follow: failed, the status that of the
-/// redirect.
+/// The last request got no response (a redirect's, never sent or never answered): no status,
+/// no TLS, no attempts, as blackbox reports a request that failed.
+fn lost_response(findings: &mut Findings) {
+    if let Some(http) = &mut findings.http {
+        http.status = 0;
+        http.ssl = false;
+    }
+    findings.tls = None;
+    findings.attempts.clear();
+}
+
+/// A probe that ended at a redirect it could not follow: failed.
 fn stopped(mut findings: Findings, start: Instant, summary: &str) -> Findings {
     findings.success = false;
     findings.failure = Some(Failure {
@@ -495,8 +559,12 @@ mod tests {
         }
         let root: Target = "http://web".parse().unwrap();
         assert_eq!(redirected(&root, "up").unwrap().path(), "/up");
-        for (location, why) in [("ftp://web/", "not HTTP"), ("http://web:99999/", "")] {
-            let err = redirected(&from, location).unwrap_err();
+        for (location, why) in [
+            ("ftp://web/", "`ftp:` URL, not HTTP"),
+            ("http://web:99999/", "not a URL (invalid port number)"),
+            ("http://[::1/", "not a URL"),
+        ] {
+            let err = redirected(&from, location).unwrap_err().to_string();
             assert!(err.contains(why), "{location}: {err}");
         }
     }

@@ -388,6 +388,78 @@ async fn a_redirect_is_followed_within_the_allowlist_only() {
     exporter.stop().await;
 }
 
+/// An HTTP server counting down: `/N` is a 302 to `/N-1`, `/0` a 204, anything else a 302 to
+/// `ftp://web/`.
+async fn countdown() -> SocketAddr {
+    let server = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = server.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = head.split(' ').nth(1).unwrap_or("/");
+                let reply = match path[1..].parse::<u32>() {
+                    Ok(0) => "HTTP/1.1 204 No Content\r\n".to_owned(),
+                    Ok(n) => format!("HTTP/1.1 302 Found\r\nlocation: /{}\r\n", n - 1),
+                    Err(_) => "HTTP/1.1 302 Found\r\nlocation: ftp://web/\r\n".to_owned(),
+                };
+                let reply = format!("{reply}content-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = stream.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_followed_ten_times_as_blackbox_does() {
+    let web = countdown().await;
+    let config = Config::from_yaml(
+        "modules:\n  once:\n    prober: http\n    http:\n      no_follow_redirects: true\n",
+    )
+    .unwrap();
+    let exporter = Exporter::start(config);
+    // (module, path): success, the last status, the redirects counted.
+    let cases = [
+        ("http_2xx", "/1", 1.0, 204.0, 1.0),
+        ("http_2xx", "/10", 1.0, 204.0, 10.0),
+        // The 11th redirect is the answer, and a 302 is no 2xx.
+        ("http_2xx", "/11", 0.0, 302.0, 11.0),
+        ("once", "/1", 0.0, 302.0, 1.0),
+        // A redirect to no HTTP URL: counted, and its request got no response.
+        ("http_2xx", "/elsewhere", 0.0, 0.0, 1.0),
+    ];
+    for (module, path, success, status, redirects) in cases {
+        let (code, body) = exporter
+            .get(&format!("/probe?module={module}&target=http://{web}{path}"))
+            .await;
+        assert_eq!(code, 200, "{module} {path}: {body}");
+        let found = [
+            "probe_success",
+            "probe_http_status_code",
+            "probe_http_redirects",
+        ]
+        .map(|name| value(&body, name, &[]));
+        assert_eq!(
+            found,
+            [Some(success), Some(status), Some(redirects)],
+            "{module} {path}: {body}"
+        );
+    }
+    let (_, body) = exporter
+        .get(&format!(
+            "/probe?module=http_2xx&target=http://{web}/elsewhere"
+        ))
+        .await;
+    assert!(
+        body.contains("a redirect was not followed: it leads to a `ftp:` URL, not HTTP"),
+        "{body}"
+    );
+    exporter.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_400_and_the_exporter_keeps_serving() {
     let exporter = Exporter::start(Config::default());
