@@ -367,6 +367,7 @@ impl ProbeArgs {
                 body: self.body.clone(),
                 body_regex: self.body_regex.clone(),
                 header,
+                read_body: false,
             },
             ..refused::probe::ProbeOptions::default()
         };

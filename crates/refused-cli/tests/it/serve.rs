@@ -190,6 +190,17 @@ fn web_server() -> SocketAddr {
     addr
 }
 
+/// The `phase` labels of `probe_http_duration_seconds` in a text exposition, sorted.
+fn phases(body: &str) -> Vec<String> {
+    let mut phases: Vec<String> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("probe_http_duration_seconds{phase=\""))
+        .filter_map(|rest| Some(rest.split_once('"')?.0.to_owned()))
+        .collect();
+    phases.sort();
+    phases
+}
+
 /// `name`'s value in a text exposition, for the one series without labels or with `labels`.
 fn sample(body: &str, name: &str) -> Option<f64> {
     body.lines()
@@ -333,6 +344,8 @@ impl Pipeline {
                 "probe_ip_addr_hash",
                 "probe_http_status_code",
                 "probe_http_redirects",
+                "probe_http_version",
+                "probe_http_content_length",
             ] {
                 assert_eq!(
                     sample(&ours, name),
@@ -346,6 +359,8 @@ impl Pipeline {
             if module.starts_with("http_2xx") {
                 assert!(sample(&ours, "probe_http_status_code").is_some(), "{ours}");
                 assert!(sample(&ours, "probe_http_redirects").is_some(), "{ours}");
+                // The same phases (their times differ: two probes, one after the other).
+                assert_eq!(phases(&ours), phases(&theirs), "{ours}\n{theirs}");
             }
             promtool_accepts(&self.promtool, &ours);
         }

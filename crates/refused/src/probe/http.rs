@@ -2,11 +2,12 @@
 //! and the body. A 503 is not ready, not reachable.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::Request;
-use hyper::header::{HOST, USER_AGENT};
+use hyper::header::{CONTENT_LENGTH, HOST, LOCATION, USER_AGENT};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -32,6 +33,9 @@ pub struct HttpCheck {
     pub body_regex: Option<regex::Regex>,
     /// A header that must be present (name), with a value if given (`name: value`).
     pub header: Option<(String, Option<String>)>,
+    /// Read the body (its first 256 KiB) even with nothing to look for in it, as blackbox
+    /// exporter does, for its transfer time.
+    pub read_body: bool,
 }
 
 /// HTTP statuses, as ranges.
@@ -89,53 +93,83 @@ impl FromStr for StatusSet {
 /// are not).
 pub const REDIRECTS: [u16; 5] = [301, 302, 303, 307, 308];
 
-/// What the head of a response said, besides the readiness.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct Head {
-    pub(super) status: u16,
-    /// The `Location` of a redirect (a status of [`REDIRECTS`]), as sent.
-    pub(super) location: Option<String>,
+/// What an HTTP response showed besides the readiness, and how long it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The status.
+    pub status: u16,
+    /// The protocol version, as (major, minor): `(1, 1)`.
+    pub version: (u8, u8),
+    /// The `Content-Length` the server sent, if it sent one.
+    pub content_length: Option<u64>,
+    /// The `Location` of a redirect (a status of [`REDIRECTS`]), as sent (often relative). A
+    /// probe does not follow it.
+    pub location: Option<String>,
+    /// From sending the request to the response's head (blackbox's `processing` phase).
+    pub processing: Duration,
+    /// Reading the body (blackbox's `transfer`), when it was read: a body check, or
+    /// [`HttpCheck::read_body`].
+    pub transfer: Option<Duration>,
 }
 
-impl Head {
-    fn of<B>(response: &hyper::Response<B>) -> Self {
+impl HttpResponse {
+    fn of<B>(response: &hyper::Response<B>, processing: Duration) -> Self {
         let status = response.status().as_u16();
-        let location = REDIRECTS
-            .contains(&status)
-            .then(|| response.headers().get(hyper::header::LOCATION))
-            .flatten()
-            .and_then(|value| value.to_str().ok())
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value: &hyper::header::HeaderValue| value.to_str().ok())
+                .map(str::trim)
+        };
+        let location = header(LOCATION)
+            .filter(|value| REDIRECTS.contains(&status) && !value.is_empty())
             .map(str::to_owned);
-        Self { status, location }
+        let version = match response.version() {
+            hyper::Version::HTTP_09 => (0, 9),
+            hyper::Version::HTTP_10 => (1, 0),
+            hyper::Version::HTTP_2 => (2, 0),
+            hyper::Version::HTTP_3 => (3, 0),
+            _ => (1, 1),
+        };
+        Self {
+            status,
+            version,
+            content_length: header(CONTENT_LENGTH).and_then(|value| value.parse().ok()),
+            location,
+            processing,
+            transfer: None,
+        }
     }
 }
 
-/// Sends one `GET`; the readiness and the head of the response, if one came.
+/// Sends one `GET`; the readiness and the response, if its head came.
 pub(super) async fn probe<S>(
     target: &Target,
     stream: S,
     check: &HttpCheck,
     deadline: Instant,
-) -> (Readiness, Option<Head>)
+) -> (Readiness, Option<HttpResponse>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let head = std::sync::OnceLock::new();
+    let seen = std::sync::Mutex::new(None);
     let readiness =
-        match tokio::time::timeout_at(deadline, exchange(target, stream, check, &head)).await {
+        match tokio::time::timeout_at(deadline, exchange(target, stream, check, &seen)).await {
             Ok(readiness) => readiness,
             Err(_) => too_slow("HTTP response"),
         };
-    (readiness, head.into_inner())
+    let response = seen
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    (readiness, response)
 }
 
 async fn exchange<S>(
     target: &Target,
     stream: S,
     check: &HttpCheck,
-    seen: &std::sync::OnceLock<Head>,
+    seen: &std::sync::Mutex<Option<HttpResponse>>,
 ) -> Readiness
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -166,7 +200,15 @@ where
         Ok(request) => request,
         Err(err) => return protocol(Kind::Setup, format!("the URL's path cannot be sent: {err}")),
     };
+    let record = |update: &dyn Fn(&mut Option<HttpResponse>)| {
+        update(
+            &mut seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+    };
     let exchange = async {
+        let sent = Instant::now();
         let response = match sender.send_request(request).await {
             Ok(response) => response,
             Err(err) => {
@@ -177,54 +219,31 @@ where
             }
         };
         let status = response.status();
-        let _ = seen.set(Head::of(&response));
-        let line = format!(
-            "HTTP {}{}",
-            status.as_u16(),
-            status
-                .canonical_reason()
-                .map(|r| format!(" {r}"))
-                .unwrap_or_default()
-        );
-        if !check.statuses.contains(status.as_u16()) {
-            return Readiness::NotReady(line);
-        }
-        if let Some((name, value)) = &check.header {
-            let found = response.headers().get_all(name.as_str()).iter().any(|v| {
-                value
-                    .as_ref()
-                    .is_none_or(|want| v.to_str().is_ok_and(|v| v.trim() == want))
+        let head = HttpResponse::of(&response, sent.elapsed());
+        record(&|seen| *seen = Some(head.clone()));
+        let (parts, body) = response.into_parts();
+        let wants_text = check.body.is_some() || check.body_regex.is_some();
+        let ok = check.statuses.contains(status.as_u16());
+        let mut text = None;
+        if check.read_body || wants_text && ok {
+            let reading = Instant::now();
+            // Boxed: read for a body check or an exporter only, it stays out of the future of
+            // every probe (and of a diagnosis awaiting one), which it took past 16 KiB.
+            match Box::pin(read_body(body)).await {
+                Ok(body) => text = Some(String::from_utf8_lossy(&body).into_owned()),
+                Err(err) if ok => {
+                    return protocol(Kind::Io, format!("reading the body failed: {err}"));
+                }
+                Err(_) => {}
+            }
+            let transfer = reading.elapsed();
+            record(&|seen| {
+                if let Some(response) = seen {
+                    response.transfer = Some(transfer);
+                }
             });
-            if !found {
-                let wanted = value
-                    .as_ref()
-                    .map_or_else(|| name.clone(), |v| format!("{name}: {v}"));
-                return Readiness::NotReady(format!("{line}, without the header `{wanted}`"));
-            }
         }
-        if check.body.is_none() && check.body_regex.is_none() {
-            return Readiness::Ready(line);
-        }
-        let body = match read_body(response.into_body()).await {
-            Ok(body) => body,
-            Err(err) => return protocol(Kind::Io, format!("reading the body failed: {err}")),
-        };
-        let text = String::from_utf8_lossy(&body);
-        if let Some(needle) = &check.body {
-            if !text.contains(needle.as_str()) {
-                return Readiness::NotReady(format!(
-                    "{line}, but the body does not contain `{needle}`"
-                ));
-            }
-        }
-        if let Some(pattern) = &check.body_regex {
-            if !pattern.is_match(&text) {
-                return Readiness::NotReady(format!(
-                    "{line}, but the body does not match `{pattern}`"
-                ));
-            }
-        }
-        Readiness::Ready(line)
+        verdict(check, status, &parts.headers, text.as_deref())
     };
     // The connection is driven alongside the request, in this task.
     let driver = async {
@@ -235,6 +254,54 @@ where
         readiness = exchange => readiness,
         () = driver => unreachable!("the driver never ends by itself"),
     }
+}
+
+/// Whether a response is ready: its status, then the header asked for, then its body's text
+/// (read when a check needs it).
+fn verdict(
+    check: &HttpCheck,
+    status: hyper::StatusCode,
+    headers: &hyper::HeaderMap,
+    text: Option<&str>,
+) -> Readiness {
+    let line = format!(
+        "HTTP {}{}",
+        status.as_u16(),
+        status
+            .canonical_reason()
+            .map(|r| format!(" {r}"))
+            .unwrap_or_default()
+    );
+    if !check.statuses.contains(status.as_u16()) {
+        return Readiness::NotReady(line);
+    }
+    if let Some((name, value)) = &check.header {
+        let found = headers.get_all(name.as_str()).iter().any(|v| {
+            value
+                .as_ref()
+                .is_none_or(|want| v.to_str().is_ok_and(|v| v.trim() == want))
+        });
+        if !found {
+            let wanted = value
+                .as_ref()
+                .map_or_else(|| name.clone(), |v| format!("{name}: {v}"));
+            return Readiness::NotReady(format!("{line}, without the header `{wanted}`"));
+        }
+    }
+    let text = text.unwrap_or_default();
+    if let Some(needle) = &check.body {
+        if !text.contains(needle.as_str()) {
+            return Readiness::NotReady(format!(
+                "{line}, but the body does not contain `{needle}`"
+            ));
+        }
+    }
+    if let Some(pattern) = &check.body_regex {
+        if !pattern.is_match(text) {
+            return Readiness::NotReady(format!("{line}, but the body does not match `{pattern}`"));
+        }
+    }
+    Readiness::Ready(line)
 }
 
 /// The first [`MAX_BODY`] bytes of a body.

@@ -39,7 +39,7 @@ use crate::connect::{Attempt, ConnectError, Dialer, RetryPolicy, as_millis};
 use crate::outcome::Outcome;
 use crate::target::{Endpoint, Scheme, Target};
 
-pub use http::{HttpCheck, REDIRECTS, StatusSet, StatusSetError};
+pub use http::{HttpCheck, HttpResponse, REDIRECTS, StatusSet, StatusSetError};
 pub use tls::{CaFileError, check_ca_file};
 
 /// How probes check readiness beyond the connect.
@@ -264,11 +264,10 @@ pub struct ProbeReport {
     pub attempts: Vec<Attempt>,
     /// How long it took.
     pub elapsed: Duration,
-    /// The HTTP status of the response, for `http`/`https` targets that got one.
-    pub http_status: Option<u16>,
-    /// The `Location` of that response when it is a redirect (301, 302, 303, 307, 308), as the
-    /// server sent it (often relative). A probe does not follow it.
-    pub http_location: Option<String>,
+    /// How long the connect took (the whole race, every address tried), when it succeeded.
+    pub connect: Option<Duration>,
+    /// The HTTP response, for `http`/`https` targets that got one (at least its head).
+    pub http: Option<HttpResponse>,
     /// What the TLS handshake showed, for `tls`/`https` targets that completed one.
     pub tls: Option<TlsSession>,
 }
@@ -280,12 +279,14 @@ pub struct TlsSession {
     pub version: String,
     /// The certificates the server sent (DER), its own first.
     pub certificates: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// How long the handshake took.
+    pub handshake: Duration,
 }
 
 /// What an exchange found besides the readiness.
 #[derive(Debug, Default)]
 struct Extras {
-    http: Option<http::Head>,
+    http: Option<HttpResponse>,
     tls: Option<TlsSession>,
 }
 
@@ -321,16 +322,21 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
         .attempt_timeout(timeout)
         .deadline(timeout)
         .retry(RetryPolicy::never());
+    let mut connect = None;
     let ((readiness, extras), attempts) = match target.endpoint() {
         Endpoint::Unix(path) => match dialer.dial_unix(path).await {
-            Ok(connected) => (
-                exchange(target, connected.stream, options, deadline, None).await,
-                connected.attempts,
-            ),
+            Ok(connected) => {
+                connect = Some(start.elapsed());
+                (
+                    exchange(target, connected.stream, options, deadline, None).await,
+                    connected.attempts,
+                )
+            }
             Err(err) => failed(err),
         },
         Endpoint::Tcp { .. } => match dialer.dial(target).await {
             Ok(connected) => {
+                connect = Some(start.elapsed());
                 let _ = connected.stream.set_nodelay(true);
                 let ends = connected
                     .stream
@@ -352,8 +358,8 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
         readiness,
         attempts,
         elapsed: start.elapsed(),
-        http_status: extras.http.as_ref().map(|head| head.status),
-        http_location: extras.http.and_then(|head| head.location),
+        connect,
+        http: extras.http,
         tls: extras.tls,
     }
 }
@@ -390,8 +396,8 @@ where
             readiness
         }
         Scheme::Https => match tls::handshake(target, stream, options, deadline).await {
-            Ok(stream) => {
-                extras.tls = Some(tls::session(&stream));
+            Ok((stream, took)) => {
+                extras.tls = Some(tls::session(&stream, took));
                 let (readiness, head) = http::probe(target, stream, &options.http, deadline).await;
                 extras.http = head;
                 readiness
@@ -399,8 +405,8 @@ where
             Err(readiness) => readiness,
         },
         Scheme::Tls => match tls::handshake(target, stream, options, deadline).await {
-            Ok(stream) => {
-                extras.tls = Some(tls::session(&stream));
+            Ok((stream, took)) => {
+                extras.tls = Some(tls::session(&stream, took));
                 Readiness::Ready("TLS handshake completed".to_owned())
             }
             Err(readiness) => readiness,

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
@@ -26,7 +27,7 @@ pub async fn handshake<S>(
     stream: S,
     options: &ProbeOptions,
     deadline: Instant,
-) -> Result<TlsStream<S>, Readiness>
+) -> Result<(TlsStream<S>, Duration), Readiness>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -39,15 +40,16 @@ where
         None => return Err(protocol(Kind::Setup, "TLS needs a host name")),
     };
     let connector = TlsConnector::from(Arc::new(config));
+    let started = Instant::now();
     match tokio::time::timeout_at(deadline, connector.connect(name, stream)).await {
-        Ok(Ok(stream)) => Ok(stream),
+        Ok(Ok(stream)) => Ok((stream, started.elapsed())),
         Ok(Err(err)) => Err(protocol(Kind::Tls, describe(&err, target))),
         Err(_) => Err(too_slow("TLS handshake")),
     }
 }
 
-/// The version and the certificates of a completed handshake.
-pub fn session<S>(stream: &TlsStream<S>) -> TlsSession {
+/// The version and the certificates of a completed handshake, which took `handshake`.
+pub fn session<S>(stream: &TlsStream<S>, handshake: Duration) -> TlsSession {
     let connection = stream.get_ref().1;
     let version = match connection.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_owned(),
@@ -62,6 +64,7 @@ pub fn session<S>(stream: &TlsStream<S>) -> TlsSession {
     TlsSession {
         version,
         certificates,
+        handshake,
     }
 }
 

@@ -56,11 +56,28 @@ pub(super) struct TlsFindings {
 
 #[derive(Debug, Default)]
 pub(super) struct HttpFindings {
-    /// The last response's.
+    /// The last response's status, 0 without one.
     pub(super) status: u16,
     pub(super) ssl: bool,
+    /// The last response's version (1.1), 0 without one.
+    pub(super) version: f64,
+    /// The last response's `Content-Length`: -1 when it sent none, 0 without a response (as
+    /// Go's `ContentLength`).
+    pub(super) content_length: i64,
     /// The redirects answered (the last one too when it was not followed).
     pub(super) redirects: u32,
+    /// blackbox's phases, summed over every request (each redirect's too).
+    pub(super) phases: Phases,
+}
+
+/// Time spent by phase, as blackbox names them.
+#[derive(Debug, Default)]
+pub(super) struct Phases {
+    pub(super) resolve: Duration,
+    pub(super) connect: Duration,
+    pub(super) tls: Duration,
+    pub(super) processing: Duration,
+    pub(super) transfer: Duration,
 }
 
 #[derive(Debug)]
@@ -182,9 +199,13 @@ async fn find(
                 "out of time before the redirect's request",
             ));
         }
+        let resolving = Instant::now();
         let chosen = addresses(module, &host, port, deadline).await;
         if first {
             findings.dns = start.elapsed();
+        }
+        if let Some(http) = &mut findings.http {
+            http.phases.resolve += resolving.elapsed();
         }
         let chosen = match chosen {
             Ok(addrs) => addrs,
@@ -223,13 +244,7 @@ async fn find(
         let probe_budget = deadline
             .saturating_duration_since(Instant::now())
             .mul_f64(PROBE_SHARE);
-        // No walk of `/proc` for each probe (see `ProbeOptions::owner_check`): an exporter probes
-        // too often for it; its TCP probes keep the whole settle.
-        let options = ProbeOptions {
-            owner_check: false,
-            ..module.options.clone()
-        };
-        let report = probe(&target, &options, probe_budget).await;
+        let report = probe(&target, &exporter_options(module), probe_budget).await;
         record(&mut findings, first, &target, &report);
         next = match follow(module, &mut findings, &target, &report) {
             None => break (target, report),
@@ -262,6 +277,18 @@ async fn find(
     }
     findings.duration = start.elapsed();
     Ok(findings)
+}
+
+/// How an exporter probes with `module`: no walk of `/proc` for each probe (see
+/// `ProbeOptions::owner_check`), an exporter probes too often for it, so its TCP probes keep the
+/// whole settle; the body read, as blackbox reads it, for the transfer phase.
+fn exporter_options(module: &ProbeModule) -> ProbeOptions {
+    let mut options = ProbeOptions {
+        owner_check: false,
+        ..module.options.clone()
+    };
+    options.http.read_body = true;
+    options
 }
 
 /// The addresses of `host` the module tries, resolved before `deadline`.
@@ -299,8 +326,21 @@ fn record(findings: &mut Findings, first: bool, target: &Target, report: &ProbeR
         findings.address = Some(addr.ip());
     }
     if let Some(http) = &mut findings.http {
-        http.status = report.http_status.unwrap_or(0);
-        http.ssl = target.scheme() == Scheme::Https && report.http_status.is_some();
+        let response = report.http.as_ref();
+        http.status = response.map_or(0, |r| r.status);
+        http.ssl = target.scheme() == Scheme::Https && response.is_some();
+        http.version = response.map_or(0.0, |r| {
+            f64::from(r.version.0) + f64::from(r.version.1) / 10.0
+        });
+        http.content_length = response.map_or(0, |r| {
+            r.content_length
+                .map_or(-1, |length| i64::try_from(length).unwrap_or(i64::MAX))
+        });
+        let phases = &mut http.phases;
+        phases.connect += report.connect.unwrap_or_default();
+        phases.tls += report.tls.as_ref().map(|t| t.handshake).unwrap_or_default();
+        phases.processing += response.map(|r| r.processing).unwrap_or_default();
+        phases.transfer += response.and_then(|r| r.transfer).unwrap_or_default();
     }
     findings.tls = report.tls.as_ref().map(|session| TlsFindings {
         version: session.version.clone(),
@@ -322,7 +362,8 @@ fn follow(
     from: &Target,
     report: &ProbeReport,
 ) -> Option<Result<Target, String>> {
-    let (Some(http), Some(location)) = (&mut findings.http, &report.http_location) else {
+    let location = report.http.as_ref().and_then(|r| r.location.as_ref());
+    let (Some(http), Some(location)) = (&mut findings.http, location) else {
         return None;
     };
     if !module.follow_redirects {
@@ -381,6 +422,8 @@ fn lost_response(findings: &mut Findings) {
     if let Some(http) = &mut findings.http {
         http.status = 0;
         http.ssl = false;
+        http.version = 0.0;
+        http.content_length = 0;
     }
     findings.tls = None;
     findings.attempts.clear();

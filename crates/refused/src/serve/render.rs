@@ -136,6 +136,37 @@ fn render_http(registry: &mut Registry, http: &HttpFindings) {
         "The number of redirects",
         f64::from(http.redirects),
     );
+    gauge(
+        registry,
+        "probe_http_version",
+        "Returns the version of HTTP of the probe response",
+        http.version,
+    );
+    #[allow(clippy::cast_precision_loss)] // a length past 2^53 bytes is no body a probe reads
+    let length = http.content_length as f64;
+    gauge(
+        registry,
+        "probe_http_content_length",
+        "Length of http content response",
+        length,
+    );
+    let phases = &http.phases;
+    let series: Vec<(Labels, f64)> = [
+        ("resolve", phases.resolve),
+        ("connect", phases.connect),
+        ("tls", phases.tls),
+        ("processing", phases.processing),
+        ("transfer", phases.transfer),
+    ]
+    .into_iter()
+    .map(|(phase, took)| (vec![("phase", phase.to_owned())], took.as_secs_f64()))
+    .collect();
+    labelled(
+        registry,
+        "probe_http_duration_seconds",
+        "Duration of http request by phase, summed over all redirects",
+        &series,
+    );
 }
 
 fn render_tls(registry: &mut Registry, tls: &TlsFindings) {

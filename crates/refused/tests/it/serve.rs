@@ -732,6 +732,16 @@ async fn tls_targets_report_the_earliest_certificate_expiry_and_the_version() {
         ))
         .await;
     assert_eq!(value(&body, "probe_http_ssl", &[]), Some(1.0), "{body}");
+    // blackbox's phases: each step this request took has its time, the handshake included.
+    for phase in ["resolve", "connect", "tls", "processing", "transfer"] {
+        let took = value(
+            &body,
+            "probe_http_duration_seconds",
+            &[&format!("phase=\"{phase}\"")],
+        );
+        assert!(took.is_some_and(|t| t > 0.0), "{phase}: {body}");
+    }
+    assert_eq!(value(&body, "probe_http_version", &[]), Some(1.1), "{body}");
     // `fail_if_not_ssl`: the same module over plain HTTP fails, though the server answers.
     let plain = web_server().await;
     let (_, body) = exporter
