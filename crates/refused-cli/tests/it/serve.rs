@@ -111,15 +111,12 @@ fn start_refused(args: &[&str]) -> (Running, SocketAddr) {
     }
 }
 
-/// One GET (HTTP/1.1, `Connection: close`): the status and the body.
+/// One GET (HTTP/1.0, so the connection closes after the answer): the status and the body.
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect_timeout(&addr, LIMIT).unwrap();
     stream.set_read_timeout(Some(LIMIT)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    // HTTP/1.0: the answer is the body as it is, never chunked (Go's server chunks a long one).
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     let status = answer
@@ -149,6 +146,10 @@ fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 fn answers(addr: SocketAddr, path: &str) -> bool {
     TcpStream::connect(addr).is_ok() && get(addr, path).0 == 200
 }
+
+/// What `web_server` says its pages were last modified: an RFC 850 date, the form of HTTP's
+/// three that a parser is most likely to miss.
+const LAST_MODIFIED: &str = "Wednesday, 21-Oct-15 07:28:00 GMT";
 
 /// A tiny HTTP server: 200 on every path but `/missing` (404), `/redirect/N` (302 to
 /// `/redirect/N-1`, `/redirect/0` is 200) and `/away` (301 to this server's `/missing`, as an
@@ -182,7 +183,8 @@ fn web_server() -> SocketAddr {
                     .unwrap_or_default();
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status}\r\n{location}content-length: 2\r\nconnection: close\r\n\r\nok"
+                    "HTTP/1.1 {status}\r\n{location}last-modified: {LAST_MODIFIED}\r\n\
+                     content-length: 2\r\nconnection: close\r\n\r\nok"
                 );
             });
         }
@@ -346,6 +348,8 @@ impl Pipeline {
                 "probe_http_redirects",
                 "probe_http_version",
                 "probe_http_content_length",
+                "probe_http_uncompressed_body_length",
+                "probe_http_last_modified_timestamp_seconds",
             ] {
                 assert_eq!(
                     sample(&ours, name),
@@ -359,6 +363,10 @@ impl Pipeline {
             if module.starts_with("http_2xx") {
                 assert!(sample(&ours, "probe_http_status_code").is_some(), "{ours}");
                 assert!(sample(&ours, "probe_http_redirects").is_some(), "{ours}");
+                assert!(
+                    sample(&ours, "probe_http_uncompressed_body_length").is_some(),
+                    "{ours}"
+                );
                 // The same phases (their times differ: two probes, one after the other).
                 assert_eq!(phases(&ours), phases(&theirs), "{ours}\n{theirs}");
             }

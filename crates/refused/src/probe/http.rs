@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::Request;
-use hyper::header::{CONTENT_LENGTH, HOST, LOCATION, USER_AGENT};
+use hyper::header::{CONTENT_LENGTH, HOST, LAST_MODIFIED, LOCATION, USER_AGENT};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -33,8 +33,9 @@ pub struct HttpCheck {
     pub body_regex: Option<regex::Regex>,
     /// A header that must be present (name), with a value if given (`name: value`).
     pub header: Option<(String, Option<String>)>,
-    /// Read the body (its first 256 KiB) even with nothing to look for in it, as blackbox
-    /// exporter does, for its transfer time.
+    /// Read the whole body (keeping its first 256 KiB) even with nothing to look for in it, as
+    /// blackbox exporter does, for its length and transfer time. Within the probe's deadline: a
+    /// body that never ends fails the probe as too slow.
     pub read_body: bool,
 }
 
@@ -110,6 +111,11 @@ pub struct HttpResponse {
     /// Reading the body (blackbox's `transfer`), when it was read: a body check, or
     /// [`HttpCheck::read_body`].
     pub transfer: Option<Duration>,
+    /// The bytes of body read: all of them with [`HttpCheck::read_body`], else at most the
+    /// first 256 KiB a body check reads.
+    pub body_length: Option<u64>,
+    /// The `Last-Modified` time the server sent, if it parsed (the three forms of RFC 9110).
+    pub last_modified: Option<std::time::SystemTime>,
 }
 
 impl HttpResponse {
@@ -139,6 +145,9 @@ impl HttpResponse {
             location,
             processing,
             transfer: None,
+            body_length: None,
+            last_modified: header(LAST_MODIFIED)
+                .and_then(|value| httpdate::parse_http_date(value).ok()),
         }
     }
 }
@@ -154,11 +163,13 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let seen = std::sync::Mutex::new(None);
-    let readiness =
-        match tokio::time::timeout_at(deadline, exchange(target, stream, check, &seen)).await {
-            Ok(readiness) => readiness,
-            Err(_) => too_slow("HTTP response"),
-        };
+    // Boxed: hyper's connection and the body's reading stay out of the future of every probe
+    // (and of a diagnosis that awaits one), which they took past 16 KiB.
+    let exchange = Box::pin(exchange(target, stream, check, &seen));
+    let readiness = match tokio::time::timeout_at(deadline, exchange).await {
+        Ok(readiness) => readiness,
+        Err(_) => too_slow("HTTP response"),
+    };
     let response = seen
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -227,10 +238,12 @@ where
         let mut text = None;
         if check.read_body || wants_text && ok {
             let reading = Instant::now();
-            // Boxed: read for a body check or an exporter only, it stays out of the future of
-            // every probe (and of a diagnosis awaiting one), which it took past 16 KiB.
-            match Box::pin(read_body(body)).await {
-                Ok(body) => text = Some(String::from_utf8_lossy(&body).into_owned()),
+            let mut length = None;
+            match read_body(body, check.read_body).await {
+                Ok((body, read)) => {
+                    text = Some(String::from_utf8_lossy(&body).into_owned());
+                    length = Some(read);
+                }
                 Err(err) if ok => {
                     return protocol(Kind::Io, format!("reading the body failed: {err}"));
                 }
@@ -240,6 +253,7 @@ where
             record(&|seen| {
                 if let Some(response) = seen {
                     response.transfer = Some(transfer);
+                    response.body_length = length;
                 }
             });
         }
@@ -304,19 +318,25 @@ fn verdict(
     Readiness::Ready(line)
 }
 
-/// The first [`MAX_BODY`] bytes of a body.
-async fn read_body(mut body: hyper::body::Incoming) -> Result<Vec<u8>, hyper::Error> {
+/// The first [`MAX_BODY`] bytes of a body, and how many bytes were read: up to the end with
+/// `to_end` (what is past the first ones counted, not kept), else those first ones.
+async fn read_body(
+    mut body: hyper::body::Incoming,
+    to_end: bool,
+) -> Result<(Vec<u8>, u64), hyper::Error> {
     let mut bytes = Vec::new();
-    while bytes.len() < MAX_BODY {
+    let mut read = 0u64;
+    while to_end || bytes.len() < MAX_BODY {
         let Some(frame) = body.frame().await else {
             break;
         };
         if let Ok(data) = frame?.into_data() {
+            read += data.len() as u64;
             let room = MAX_BODY - bytes.len();
             bytes.extend_from_slice(&data[..data.len().min(room)]);
         }
     }
-    Ok(bytes)
+    Ok((bytes, read))
 }
 
 #[cfg(test)]

@@ -64,6 +64,10 @@ pub(super) struct HttpFindings {
     /// The last response's `Content-Length`: -1 when it sent none, 0 without a response (as
     /// Go's `ContentLength`).
     pub(super) content_length: i64,
+    /// The bytes of the last response's body.
+    pub(super) body_length: u64,
+    /// The last response's `Last-Modified`, in Unix seconds.
+    pub(super) last_modified: Option<i64>,
     /// The redirects answered (the last one too when it was not followed).
     pub(super) redirects: u32,
     /// blackbox's phases, summed over every request (each redirect's too).
@@ -336,11 +340,21 @@ fn record(findings: &mut Findings, first: bool, target: &Target, report: &ProbeR
             r.content_length
                 .map_or(-1, |length| i64::try_from(length).unwrap_or(i64::MAX))
         });
+        // Go hands a redirect's response over with its body closed, unread, followed or not:
+        // blackbox counts no body and no transfer for it.
+        let body_read = response.filter(|r| r.location.is_none());
+        http.body_length = body_read.and_then(|r| r.body_length).unwrap_or(0);
+        http.last_modified = response.and_then(|r| r.last_modified).map(|time| {
+            time.duration_since(std::time::UNIX_EPOCH).map_or_else(
+                |before| -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+                |after| i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+            )
+        });
         let phases = &mut http.phases;
         phases.connect += report.connect.unwrap_or_default();
         phases.tls += report.tls.as_ref().map(|t| t.handshake).unwrap_or_default();
         phases.processing += response.map(|r| r.processing).unwrap_or_default();
-        phases.transfer += response.and_then(|r| r.transfer).unwrap_or_default();
+        phases.transfer += body_read.and_then(|r| r.transfer).unwrap_or_default();
     }
     findings.tls = report.tls.as_ref().map(|session| TlsFindings {
         version: session.version.clone(),
@@ -424,6 +438,8 @@ fn lost_response(findings: &mut Findings) {
         http.ssl = false;
         http.version = 0.0;
         http.content_length = 0;
+        http.body_length = 0;
+        http.last_modified = None;
     }
     findings.tls = None;
     findings.attempts.clear();

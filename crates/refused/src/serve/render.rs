@@ -150,6 +150,24 @@ fn render_http(registry: &mut Registry, http: &HttpFindings) {
         "Length of http content response",
         length,
     );
+    #[allow(clippy::cast_precision_loss)] // as above
+    let body = http.body_length as f64;
+    gauge(
+        registry,
+        "probe_http_uncompressed_body_length",
+        "Length of uncompressed response body",
+        body,
+    );
+    if let Some(time) = http.last_modified {
+        #[allow(clippy::cast_precision_loss)] // seconds: exact to 2^53
+        let time = time as f64;
+        gauge(
+            registry,
+            "probe_http_last_modified_timestamp_seconds",
+            "Returns the Last-Modified HTTP response header in unixtime",
+            time,
+        );
+    }
     let phases = &http.phases;
     let series: Vec<(Labels, f64)> = [
         ("resolve", phases.resolve),
