@@ -1,72 +1,179 @@
-//! The `asyncio` twins: the same calls as awaitables, run on the shared tokio runtime
-//! (pyo3-async-runtimes), so the event loop never blocks; cancelling the asyncio task drops the
-//! Rust future, which cancels its connects.
+//! The `asyncio` twins: the same calls as awaitables, run on the shared tokio runtime, so the
+//! event loop never blocks; cancelling the asyncio task drops the Rust future, which cancels its
+//! connects.
+//!
+//! The runtime's threads never take the GIL. A call returns a [`Pending`]: its task leaves the
+//! Rust result in a slot and writes to an eventfd the event loop watches (`loop.add_reader`, in
+//! `refused/aio.py`), and the loop's own thread turns the result into Python objects. Handing the
+//! result over with `call_soon_threadsafe` from a runtime thread (pyo3-async-runtimes'
+//! `future_into_py`) crashed about one `asyncio.run(aio.why(...))` in twelve at exit: the loop's
+//! thread could finish and finalize the interpreter while the runtime thread was still inside that
+//! call, waiting to take the GIL back after writing to the loop's self-pipe.
 
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use pyo3::BoundObject;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
+use rustix::event::{EventfdFlags, eventfd};
 
-use refused::Connected;
 use refused::diagnose;
+use refused::{ConnectError, Connected};
 
 use crate::types::{Diagnosis, ProbeReport, ScanReport, WaitResult};
 use crate::{
-    PortsArg, dialer, duration, errors, into_socket, parse, parse_all, probe_all, scan_args,
-    target_text, wait_options, why_options,
+    PortsArg, dialer, duration, errors, into_socket, parse, parse_all, probe_all, runtime,
+    scan_args, target_text, wait_options, why_options,
 };
 
-use pyo3_async_runtimes::tokio::future_into_py;
+/// What turns a finished task's result into Python's, in the event loop's thread.
+type Finish = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+/// An awaitable's work on the runtime: `fileno()` turns readable when it is done, `take()` gives
+/// its result (or raises its error), `cancel()` drops it. Dropped, it cancels the work too.
+#[pyclass(module = "refused._refused")]
+pub struct Pending {
+    ready: OwnedFd,
+    slot: Arc<Mutex<Option<Finish>>>,
+    task: tokio::task::AbortHandle,
+}
+
+#[pymethods]
+impl Pending {
+    /// The eventfd that turns readable once the result is in.
+    fn fileno(&self) -> i32 {
+        self.ready.as_raw_fd()
+    }
+
+    /// The result, as Python objects; a `RuntimeError` if the work has not finished.
+    fn take(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let finish = self
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match finish {
+            Some(finish) => finish(py),
+            None => Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "the result is not ready, or was taken",
+            )),
+        }
+    }
+
+    /// Drops the work if it is still running (its connects are closed).
+    fn cancel(&self) {
+        self.task.abort();
+    }
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let done = self
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
+        f.debug_struct("Pending")
+            .field("ready", &self.ready)
+            .field("done", &done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Runs `work` on the runtime; `finish` makes its output Python's once the loop takes it.
+fn pending<T, W, F>(work: W, finish: F) -> PyResult<Pending>
+where
+    T: Send + 'static,
+    W: Future<Output = T> + Send + 'static,
+    F: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    let os_error = |err: std::io::Error| pyo3::exceptions::PyOSError::new_err(err);
+    let flags = EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK;
+    let ready = eventfd(0, flags).map_err(|errno| os_error(errno.into()))?;
+    let signal = ready.try_clone().map_err(os_error)?;
+    let slot: Arc<Mutex<Option<Finish>>> = Arc::new(Mutex::new(None));
+    let filled = Arc::clone(&slot);
+    let task = runtime().spawn(async move {
+        let output = work.await;
+        let finish: Finish = Box::new(move |py| finish(py, output));
+        *filled.lock().unwrap_or_else(PoisonError::into_inner) = Some(finish);
+        // An eventfd's counter: one write cannot overflow it, so this cannot fail.
+        let _ = rustix::io::write(&signal, &1u64.to_ne_bytes());
+    });
+    Ok(Pending {
+        ready,
+        slot,
+        task: task.abort_handle(),
+    })
+}
+
+/// A Python object of any pyclass or collection of them.
+fn object<'py, T: IntoPyObject<'py>>(py: Python<'py>, value: T) -> PyResult<Py<PyAny>>
+where
+    PyErr: From<T::Error>,
+{
+    Ok(value.into_pyobject(py)?.into_any().unbind())
+}
 
 /// Awaitable ``connect``: the connected ``socket.socket`` (non-blocking, ready for
 /// ``asyncio.open_connection(sock=...)``).
 #[pyfunction]
 #[pyo3(signature = (target, port = None, *, timeout = 3.0, retries = 0, backoff = 0.1, backoff_max = 5.0))]
-fn aio_connect<'py>(
-    py: Python<'py>,
+fn aio_connect(
+    py: Python<'_>,
     target: &str,
     port: Option<u16>,
     timeout: f64,
     retries: u32,
     backoff: f64,
     backoff_max: f64,
-) -> PyResult<Bound<'py, PyAny>> {
+) -> PyResult<Pending> {
     let target = parse(py, &target_text(target, port))?;
     let dialer = dialer(timeout, retries, backoff, backoff_max)?;
-    future_into_py(py, async move {
-        let result = dialer.dial(&target).await;
-        Python::attach(|py| match result {
-            Ok(connected) => {
-                let Connected {
-                    stream,
-                    attempts,
-                    elapsed,
-                } = connected;
-                let stream = stream
-                    .into_std()
-                    .map_err(pyo3::exceptions::PyOSError::new_err)?;
-                let connected = Connected {
-                    stream,
-                    attempts,
-                    elapsed,
-                };
-                into_socket(py, connected).map(Bound::unbind)
+    pending(
+        async move {
+            let Connected {
+                stream,
+                attempts,
+                elapsed,
+            } = dialer.dial(&target).await?;
+            // Out of the runtime's reactor, here where it was registered.
+            Ok(stream.into_std().map(|stream| Connected {
+                stream,
+                attempts,
+                elapsed,
+            }))
+        },
+        |py, result: Result<std::io::Result<Connected<std::net::TcpStream>>, ConnectError>| {
+            match result {
+                Ok(Ok(connected)) => into_socket(py, connected).map(Bound::unbind),
+                Ok(Err(err)) => Err(pyo3::exceptions::PyOSError::new_err(err)),
+                Err(err) => Err(errors::connect_error(py, &err)),
             }
-            Err(err) => Err(errors::connect_error(py, &err)),
-        })
-    })
+        },
+    )
 }
 
 /// Awaitable ``why``.
 #[pyfunction]
 #[pyo3(signature = (target, *, timeout = 3.0))]
-fn aio_why<'py>(py: Python<'py>, target: &str, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
+fn aio_why(py: Python<'_>, target: &str, timeout: f64) -> PyResult<Pending> {
     let target = parse(py, target)?;
     let options = why_options(timeout)?;
-    future_into_py(py, async move {
-        diagnose::diagnose(&target, &options)
-            .await
-            .map(Diagnosis)
-            .map_err(|err| errors::unexplained(&err))
-    })
+    pending(
+        async move { diagnose::diagnose(&target, &options).await },
+        |py, found| match found {
+            Ok(diagnosis) => object(py, Diagnosis(diagnosis)),
+            Err(err) => Err(errors::unexplained(&err)),
+        },
+    )
 }
 
 /// Awaitable ``check``.
@@ -76,16 +183,16 @@ fn aio_check<'py>(
     py: Python<'py>,
     targets: &Bound<'py, PyTuple>,
     timeout: f64,
-) -> PyResult<Bound<'py, PyAny>> {
+) -> PyResult<Pending> {
     let (texts, parsed) = parse_all(py, targets)?;
     let timeout = duration("timeout", timeout)?;
-    future_into_py(py, async move {
-        let reports = probe_all(parsed, timeout).await;
-        Ok(texts
+    pending(probe_all(parsed, timeout), move |py, reports| {
+        let reports: Vec<ProbeReport> = texts
             .into_iter()
             .zip(reports)
             .map(|(t, r)| ProbeReport::new(t, r))
-            .collect::<Vec<_>>())
+            .collect();
+        object(py, reports)
     })
 }
 
@@ -99,36 +206,36 @@ fn aio_wait<'py>(
     any: bool,
     down: bool,
     interval: f64,
-) -> PyResult<Bound<'py, PyAny>> {
+) -> PyResult<Pending> {
     let (texts, parsed) = parse_all(py, targets)?;
     let options = wait_options(timeout, any, down, interval)?;
-    future_into_py(py, async move {
-        let result = refused::wait::wait(&parsed, &options, |_| {}).await;
-        Python::attach(|py| WaitResult::new(py, &texts, result))
-    })
+    pending(
+        async move { refused::wait::wait(&parsed, &options, |_| {}).await },
+        move |py, result| object(py, WaitResult::new(py, &texts, result)?),
+    )
 }
 
 /// Awaitable ``scan`` (the scan runs on its own threads; the event loop only waits).
 #[pyfunction]
 #[pyo3(signature = (host, ports = PortsArg::Text("1-1024".to_owned()), *, timeout = 1.0, concurrency = None))]
-fn aio_scan<'py>(
-    py: Python<'py>,
+fn aio_scan(
+    py: Python<'_>,
     host: &str,
     ports: PortsArg,
     timeout: f64,
     concurrency: Option<usize>,
-) -> PyResult<Bound<'py, PyAny>> {
+) -> PyResult<Pending> {
     let (hosts, ports, options) = scan_args(py, host, ports, timeout, concurrency)?;
-    future_into_py(py, async move {
-        let joined =
-            tokio::task::spawn_blocking(move || refused::scan::scan(&hosts, &ports, &options))
-                .await;
-        match joined {
-            Ok(Ok(report)) => Ok(ScanReport(report)),
+    pending(
+        async move {
+            tokio::task::spawn_blocking(move || refused::scan::scan(&hosts, &ports, &options)).await
+        },
+        |py, joined| match joined {
+            Ok(Ok(report)) => object(py, ScanReport(report)),
             Ok(Err(err)) => Err(errors::bad_argument("host", &err.to_string())),
             Err(err) => Err(errors::unexplained(&err)),
-        }
-    })
+        },
+    )
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -137,5 +244,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(aio_check, m)?)?;
     m.add_function(wrap_pyfunction!(aio_wait, m)?)?;
     m.add_function(wrap_pyfunction!(aio_scan, m)?)?;
+    m.add_class::<Pending>()?;
     Ok(())
 }

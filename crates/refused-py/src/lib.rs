@@ -283,6 +283,19 @@ fn into_socket(
         .call1((family, libc::SOCK_STREAM, libc::IPPROTO_TCP, fd))
 }
 
+/// The runtime every call shares, started at the first (multi-threaded: the blocking calls run
+/// their futures from Python's threads, the awaitables' tasks on its workers).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("refused")
+            .build()
+            .unwrap_or_else(|err| panic!("the tokio runtime cannot start: {err}"))
+    })
+}
+
 /// Runs a future on the shared runtime with the GIL released, taking it back every
 /// [`SIGNAL_CHECK`] to let Ctrl-C through (the future is dropped, which cancels it).
 fn block_on<F>(py: Python<'_>, future: F) -> PyResult<F::Output>
@@ -290,7 +303,7 @@ where
     F: Future + Send,
     F::Output: Send,
 {
-    let runtime = pyo3_async_runtimes::tokio::get_runtime();
+    let runtime = runtime();
     let mut future = Box::pin(future);
     loop {
         let step = py.detach(|| {

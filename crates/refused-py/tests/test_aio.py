@@ -1,6 +1,8 @@
 """The asyncio twins: the same answers, and the event loop keeps running meanwhile."""
 
 import asyncio
+import subprocess
+import sys
 
 import pytest
 
@@ -78,3 +80,24 @@ def test_cancelling_the_task_cancels_the_wait():
 
     with refused_port(47779) as port:
         asyncio.run(main(port))
+
+
+def test_a_program_that_awaits_a_call_then_exits_ends_cleanly_every_time():
+    """The result reaches the event loop without a runtime thread taking the GIL. One that did
+    (``call_soon_threadsafe`` from the runtime, as pyo3-async-runtimes does) crashed about one
+    exit in twelve here: the interpreter finalized while that thread waited for the GIL. Sixty
+    such programs, three at a time."""
+    with refused_port(47779) as port:
+        code = (
+            "import asyncio\n"
+            "from refused import aio\n"
+            f"print(asyncio.run(aio.why('127.0.0.1:{port}', timeout=1.0)).cause)\n"
+        )
+        for _ in range(20):
+            runs = [
+                subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(3)
+            ]
+            for run in runs:
+                out, err = run.communicate(timeout=60)
+                assert (run.returncode, out) == (0, "no-listener\n"), err

@@ -1,5 +1,8 @@
 """The ``asyncio`` twins of ``refused``'s calls: awaitables that never block the event loop
-(the work runs on the library's own tokio runtime; cancelling the task cancels it)."""
+(the work runs on the library's own tokio runtime; cancelling the task cancels it).
+
+The runtime's threads never touch Python: each call's work signals an eventfd the event loop
+watches, and the result is made into Python objects here, in the loop's thread."""
 
 from __future__ import annotations
 
@@ -13,6 +16,26 @@ from refused._refused import Diagnosis, ProbeReport, ScanReport, WaitResult
 __all__ = ["connect", "open_connection", "why", "check", "wait", "scan"]
 
 
+async def _done(pending: "_refused.Pending"):
+    """The result of work started on the runtime, once its eventfd says it is in. Cancelled,
+    the work is dropped (its connects closed)."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+    fd = pending.fileno()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+        pending.cancel()
+    return pending.take()
+
+
 async def connect(
     target: str,
     port: Optional[int] = None,
@@ -23,9 +46,9 @@ async def connect(
     backoff_max: float = 5.0,
 ) -> socket.socket:
     """Connect as ``refused.connect`` does; the socket is non-blocking, for asyncio."""
-    return await _refused.aio_connect(
+    return await _done(_refused.aio_connect(
         target, port, timeout=timeout, retries=retries, backoff=backoff, backoff_max=backoff_max
-    )
+    ))
 
 
 async def open_connection(
@@ -44,12 +67,12 @@ async def open_connection(
 
 async def why(target: str, *, timeout: float = 3.0) -> Diagnosis:
     """Diagnose ``target`` as ``refused.why`` does."""
-    return await _refused.aio_why(target, timeout=timeout)
+    return await _done(_refused.aio_why(target, timeout=timeout))
 
 
 async def check(*targets: str, timeout: float = 3.0) -> list[ProbeReport]:
     """Probe each target once, as ``refused.check`` does."""
-    return await _refused.aio_check(*targets, timeout=timeout)
+    return await _done(_refused.aio_check(*targets, timeout=timeout))
 
 
 async def wait(
@@ -60,9 +83,9 @@ async def wait(
     interval: float = 0.025,
 ) -> WaitResult:
     """Wait for the targets as ``refused.wait`` does."""
-    return await _refused.aio_wait(
+    return await _done(_refused.aio_wait(
         *targets, timeout=timeout, any=any, down=down, interval=interval
-    )
+    ))
 
 
 async def scan(
@@ -73,4 +96,4 @@ async def scan(
     concurrency: Optional[int] = None,
 ) -> ScanReport:
     """Scan as ``refused.scan`` does."""
-    return await _refused.aio_scan(host, ports, timeout=timeout, concurrency=concurrency)
+    return await _done(_refused.aio_scan(host, ports, timeout=timeout, concurrency=concurrency))

@@ -356,7 +356,7 @@ fn blocking_facade_hands_back_blocking_streams() {
 
 #[test]
 fn connect_futures_can_be_spawned_on_a_multi_threaded_runtime() {
-    // The Python binding spawns them on pyo3-async-runtimes' runtime, which needs `Send`.
+    // The Python binding spawns them on a multi-threaded runtime, which needs `Send`.
     fn assert_send<T: Send>(_: &T) {}
     let dialer = Dialer::new();
     let target = "127.0.0.1:1".parse().unwrap();
