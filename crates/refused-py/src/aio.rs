@@ -11,7 +11,10 @@
 //! call, waiting to take the GIL back after writing to the loop's self-pipe.
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use futures_util::FutureExt;
 
 use pyo3::BoundObject;
 use pyo3::prelude::*;
@@ -34,7 +37,7 @@ type Finish = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 /// its result (or raises its error), `cancel()` drops it. Dropped, it cancels the work too.
 #[pyclass(module = "refused._refused")]
 pub struct Pending {
-    ready: OwnedFd,
+    ready: Arc<OwnedFd>,
     slot: Arc<Mutex<Option<Finish>>>,
     task: tokio::task::AbortHandle,
 }
@@ -94,24 +97,49 @@ where
     W: Future<Output = T> + Send + 'static,
     F: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
-    let os_error = |err: std::io::Error| pyo3::exceptions::PyOSError::new_err(err);
     let flags = EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK;
-    let ready = eventfd(0, flags).map_err(|errno| os_error(errno.into()))?;
-    let signal = ready.try_clone().map_err(os_error)?;
+    let ready = eventfd(0, flags)
+        .map_err(|errno| pyo3::exceptions::PyOSError::new_err(std::io::Error::from(errno)))?;
+    let ready = Arc::new(ready);
     let slot: Arc<Mutex<Option<Finish>>> = Arc::new(Mutex::new(None));
     let filled = Arc::clone(&slot);
-    let task = runtime().spawn(async move {
-        let output = work.await;
-        let finish: Finish = Box::new(move |py| finish(py, output));
+    // Written when the task ends whichever way (done, panicked, aborted): the loop never waits
+    // for a task that is gone.
+    let signal = Signal(Arc::clone(&ready));
+    let task = runtime()?.spawn(async move {
+        let _signal = signal;
+        let finish: Finish = match AssertUnwindSafe(work).catch_unwind().await {
+            Ok(output) => Box::new(move |py| finish(py, output)),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(ToString::to_string)
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Box::new(move |_| {
+                    Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                        "refused failed inside (a bug, please report it): {what}"
+                    )))
+                })
+            }
+        };
         *filled.lock().unwrap_or_else(PoisonError::into_inner) = Some(finish);
-        // An eventfd's counter: one write cannot overflow it, so this cannot fail.
-        let _ = rustix::io::write(&signal, &1u64.to_ne_bytes());
     });
     Ok(Pending {
         ready,
         slot,
         task: task.abort_handle(),
     })
+}
+
+/// Wakes the event loop when dropped: one write to the eventfd it watches.
+struct Signal(Arc<OwnedFd>);
+
+impl Drop for Signal {
+    fn drop(&mut self) {
+        // An eventfd's counter: one write cannot overflow it, so this cannot fail.
+        let _ = rustix::io::write(&*self.0, &1u64.to_ne_bytes());
+    }
 }
 
 /// A Python object of any pyclass or collection of them.

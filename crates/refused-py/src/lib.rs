@@ -284,16 +284,32 @@ fn into_socket(
 }
 
 /// The runtime every call shares, started at the first (multi-threaded: the blocking calls run
-/// their futures from Python's threads, the awaitables' tasks on its workers).
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("refused")
-            .build()
-            .unwrap_or_else(|err| panic!("the tokio runtime cannot start: {err}"))
-    })
+/// their futures from Python's threads, the awaitables' tasks on its workers). A process forked
+/// from one that had started it (`multiprocessing`'s default on Linux) has none of its threads:
+/// it starts its own, and the inherited one is left alone (never dropped: its drop would wait
+/// for threads that are not there).
+fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
+    static RUNTIME: std::sync::Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> =
+        std::sync::Mutex::new(None);
+    let mut shared = RUNTIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pid = std::process::id();
+    if let Some((started_in, runtime)) = *shared {
+        if started_in == pid {
+            return Ok(runtime);
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("refused")
+        .build()
+        .map_err(|err| {
+            pyo3::exceptions::PyOSError::new_err(format!("refused cannot start its runtime: {err}"))
+        })?;
+    let runtime: &'static tokio::runtime::Runtime = Box::leak(Box::new(runtime));
+    *shared = Some((pid, runtime));
+    Ok(runtime)
 }
 
 /// Runs a future on the shared runtime with the GIL released, taking it back every
@@ -303,7 +319,7 @@ where
     F: Future + Send,
     F::Output: Send,
 {
-    let runtime = runtime();
+    let runtime = runtime()?;
     let mut future = Box::pin(future);
     loop {
         let step = py.detach(|| {

@@ -86,18 +86,53 @@ def test_a_program_that_awaits_a_call_then_exits_ends_cleanly_every_time():
     """The result reaches the event loop without a runtime thread taking the GIL. One that did
     (``call_soon_threadsafe`` from the runtime, as pyo3-async-runtimes does) crashed about one
     exit in twelve here: the interpreter finalized while that thread waited for the GIL. Sixty
-    such programs, three at a time."""
-    with refused_port(47779) as port:
-        code = (
+    such programs, three at a time; and as many that exit while a call still runs (cancelled)."""
+    with refused_port(47781) as port:
+        done = (
             "import asyncio\n"
             "from refused import aio\n"
             f"print(asyncio.run(aio.why('127.0.0.1:{port}', timeout=1.0)).cause)\n"
         )
-        for _ in range(20):
-            runs = [
-                subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for _ in range(3)
-            ]
-            for run in runs:
-                out, err = run.communicate(timeout=60)
-                assert (run.returncode, out) == (0, "no-listener\n"), err
+        cut = (
+            "import asyncio\n"
+            "from refused import aio\n"
+            "try:\n"
+            f"    asyncio.run(asyncio.wait_for(aio.wait('127.0.0.1:{port}', timeout=None), 0.05))\n"
+            "except asyncio.TimeoutError:\n"
+            "    print('cut')\n"
+        )
+        for code, expected in [(done, "no-listener\n"), (cut, "cut\n")]:
+            for _ in range(20):
+                runs = [
+                    subprocess.Popen(
+                        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                    )
+                    for _ in range(3)
+                ]
+                try:
+                    for run in runs:
+                        out, err = run.communicate(timeout=60)
+                        assert (run.returncode, out) == (0, expected), err
+                finally:
+                    for run in runs:
+                        run.kill()
+                        run.wait()
+
+
+def test_a_forked_child_gets_a_runtime_of_its_own():
+    """``multiprocessing`` forks: the child has none of the parent's runtime threads, so it
+    starts its own (the inherited one would never run anything)."""
+    with refused_port(47783) as port:
+        code = (
+            "import asyncio, os, refused\n"
+            "from refused import aio\n"
+            f"target = '127.0.0.1:{port}'\n"
+            "refused.why(target, timeout=1.0)\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    print(refused.why(target, timeout=1.0).cause, asyncio.run(aio.why(target, timeout=1.0)).cause)\n"
+            "    os._exit(0)\n"
+            "print(os.waitpid(pid, 0)[1])\n"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "no-listener no-listener\n0\n"), done.stderr
