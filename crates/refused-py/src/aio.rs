@@ -142,6 +142,15 @@ impl Drop for Signal {
     }
 }
 
+/// Cancels a scan when dropped (a no-op once it has ended).
+struct StopOnDrop(Arc<refused::scan::Progress>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 /// A Python object of any pyclass or collection of them.
 fn object<'py, T: IntoPyObject<'py>>(py: Python<'py>, value: T) -> PyResult<Py<PyAny>>
 where
@@ -254,9 +263,16 @@ fn aio_scan(
     concurrency: Option<usize>,
 ) -> PyResult<Pending> {
     let (hosts, ports, options) = scan_args(py, host, ports, timeout, concurrency)?;
+    let progress = Arc::new(refused::scan::Progress::default());
     pending(
         async move {
-            tokio::task::spawn_blocking(move || refused::scan::scan(&hosts, &ports, &options)).await
+            // The scan runs on threads an abort does not reach: dropping the task (a cancelled
+            // asyncio task) tells them to stop.
+            let _stop = StopOnDrop(Arc::clone(&progress));
+            tokio::task::spawn_blocking(move || {
+                refused::scan::scan_with(&hosts, &ports, &options, &progress, &|_, _| {})
+            })
+            .await
         },
         |py, joined| match joined {
             Ok(Ok(report)) => object(py, ScanReport(report)),

@@ -136,3 +136,36 @@ def test_a_forked_child_gets_a_runtime_of_its_own():
         )
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, "no-listener no-listener\n0\n"), done.stderr
+
+
+def test_cancelling_a_scan_stops_its_threads(lab):
+    """The scan runs on threads of its own: a cancelled ``aio.scan`` tells them to stop, and its
+    sockets close at once instead of when a scan of every port, each dropped, would end. In a lab
+    namespace whose loopback drops every TCP packet (nftables)."""
+    lab.run("nft", "add table inet lab", check=True)
+    lab.run("nft", "add chain inet lab input { type filter hook input priority 0 ; }", check=True)
+    lab.run("nft", "add rule inet lab input tcp dport 1-65535 drop", check=True)
+    code = (
+        "import asyncio, os\n"
+        "from refused import aio\n"
+        "fds = lambda: len(os.listdir('/proc/self/fd'))\n"
+        "async def main():\n"
+        "    await aio.check('127.0.0.1:1', timeout=0.05)\n"  # the runtime started: its fds counted
+        "    base = fds()\n"
+        "    task = asyncio.ensure_future(aio.scan('127.0.0.1', '1-65535', timeout=2.0, concurrency=200))\n"
+        "    await asyncio.sleep(0.5)\n"
+        "    during = fds()\n"
+        "    task.cancel()\n"
+        "    try:\n"
+        "        await task\n"
+        "    except asyncio.CancelledError:\n"
+        "        pass\n"
+        "    for _ in range(60):\n"
+        "        await asyncio.sleep(0.05)\n"
+        "        if fds() <= base + 5:\n"
+        "            break\n"
+        "    print(during - base > 50, fds() <= base + 5)\n"
+        "asyncio.run(main())\n"
+    )
+    done = lab.python(code)
+    assert (done.returncode, done.stdout) == (0, "True True\n"), done.stderr
