@@ -211,12 +211,11 @@ where
         Ok(request) => request,
         Err(err) => return protocol(Kind::Setup, format!("the URL's path cannot be sent: {err}")),
     };
-    let record = |update: &dyn Fn(&mut Option<HttpResponse>)| {
-        update(
-            &mut seen
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
+    // Kept where `probe` finds it even if the deadline cuts the exchange short.
+    let keep = |response: &HttpResponse| {
+        *seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(response.clone());
     };
     let exchange = async {
         let sent = Instant::now();
@@ -230,32 +229,26 @@ where
             }
         };
         let status = response.status();
-        let head = HttpResponse::of(&response, sent.elapsed());
-        record(&|seen| *seen = Some(head.clone()));
+        let mut head = HttpResponse::of(&response, sent.elapsed());
+        keep(&head);
         let (parts, body) = response.into_parts();
         let wants_text = check.body.is_some() || check.body_regex.is_some();
         let ok = check.statuses.contains(status.as_u16());
         let mut text = None;
         if check.read_body || wants_text && ok {
             let reading = Instant::now();
-            let mut length = None;
             match read_body(body, check.read_body).await {
                 Ok((body, read)) => {
                     text = Some(String::from_utf8_lossy(&body).into_owned());
-                    length = Some(read);
+                    head.body_length = Some(read);
                 }
                 Err(err) if ok => {
                     return protocol(Kind::Io, format!("reading the body failed: {err}"));
                 }
                 Err(_) => {}
             }
-            let transfer = reading.elapsed();
-            record(&|seen| {
-                if let Some(response) = seen {
-                    response.transfer = Some(transfer);
-                    response.body_length = length;
-                }
-            });
+            head.transfer = Some(reading.elapsed());
+            keep(&head);
         }
         verdict(check, status, &parts.headers, text.as_deref())
     };

@@ -11,7 +11,7 @@ use super::config::{FamilyChoice, IpFamily, MAX_REDIRECTS, ProbeModule, Prober, 
 use super::{Allowlist, Format};
 use crate::connect::Address;
 use crate::diagnose::{self, diagnose};
-use crate::probe::{ProbeFailure, ProbeOptions, ProbeReport, Readiness, probe};
+use crate::probe::{HttpResponse, ProbeFailure, ProbeOptions, ProbeReport, Readiness, probe};
 use crate::resolve::{ResolveErrorKind, resolve};
 use crate::target::{Endpoint, Host, Port, Scheme, Target};
 
@@ -56,22 +56,51 @@ pub(super) struct TlsFindings {
 
 #[derive(Debug, Default)]
 pub(super) struct HttpFindings {
-    /// The last response's status, 0 without one.
-    pub(super) status: u16,
-    pub(super) ssl: bool,
-    /// The last response's version (1.1), 0 without one.
-    pub(super) version: f64,
-    /// The last response's `Content-Length`: -1 when it sent none, 0 without a response (as
-    /// Go's `ContentLength`).
-    pub(super) content_length: i64,
-    /// The bytes of the last response's body.
-    pub(super) body_length: u64,
-    /// The last response's `Last-Modified`, in Unix seconds.
-    pub(super) last_modified: Option<i64>,
+    /// The last request's response, as blackbox reports it.
+    pub(super) last: LastResponse,
     /// The redirects answered (the last one too when it was not followed).
     pub(super) redirects: u32,
     /// blackbox's phases, summed over every request (each redirect's too).
     pub(super) phases: Phases,
+}
+
+/// What blackbox reports of the last response; all zero (the default) without one.
+#[derive(Debug, Default)]
+pub(super) struct LastResponse {
+    pub(super) status: u16,
+    pub(super) ssl: bool,
+    /// The version (1.1).
+    pub(super) version: f64,
+    /// The `Content-Length`: -1 when it sent none (as Go's `ContentLength`).
+    pub(super) content_length: i64,
+    /// The bytes of its body.
+    pub(super) body_length: u64,
+    /// Its `Last-Modified`, in Unix seconds.
+    pub(super) last_modified: Option<i64>,
+}
+
+impl LastResponse {
+    /// Of `response`, received over TLS or not.
+    fn of(response: &HttpResponse, tls: bool) -> Self {
+        // Go hands a redirect's response over with its body closed, unread, followed or not:
+        // blackbox counts no body for it.
+        let body_read = response.location.is_none();
+        Self {
+            status: response.status,
+            ssl: tls,
+            version: f64::from(response.version.0) + f64::from(response.version.1) / 10.0,
+            content_length: response
+                .content_length
+                .map_or(-1, |length| i64::try_from(length).unwrap_or(i64::MAX)),
+            body_length: response.body_length.filter(|_| body_read).unwrap_or(0),
+            last_modified: response.last_modified.map(|time| {
+                time.duration_since(std::time::UNIX_EPOCH).map_or_else(
+                    |before| -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+                    |after| i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+                )
+            }),
+        }
+    }
 }
 
 /// Time spent by phase, as blackbox names them.
@@ -331,25 +360,12 @@ fn record(findings: &mut Findings, first: bool, target: &Target, report: &ProbeR
     }
     if let Some(http) = &mut findings.http {
         let response = report.http.as_ref();
-        http.status = response.map_or(0, |r| r.status);
-        http.ssl = target.scheme() == Scheme::Https && response.is_some();
-        http.version = response.map_or(0.0, |r| {
-            f64::from(r.version.0) + f64::from(r.version.1) / 10.0
-        });
-        http.content_length = response.map_or(0, |r| {
-            r.content_length
-                .map_or(-1, |length| i64::try_from(length).unwrap_or(i64::MAX))
-        });
-        // Go hands a redirect's response over with its body closed, unread, followed or not:
-        // blackbox counts no body and no transfer for it.
+        let tls = target.scheme() == Scheme::Https;
+        http.last = response
+            .map(|r| LastResponse::of(r, tls))
+            .unwrap_or_default();
+        // A redirect's body is not read (see `LastResponse::of`): no transfer either.
         let body_read = response.filter(|r| r.location.is_none());
-        http.body_length = body_read.and_then(|r| r.body_length).unwrap_or(0);
-        http.last_modified = response.and_then(|r| r.last_modified).map(|time| {
-            time.duration_since(std::time::UNIX_EPOCH).map_or_else(
-                |before| -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
-                |after| i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-            )
-        });
         let phases = &mut http.phases;
         phases.connect += report.connect.unwrap_or_default();
         phases.tls += report.tls.as_ref().map(|t| t.handshake).unwrap_or_default();
@@ -434,12 +450,7 @@ fn redirected(from: &Target, location: &str) -> Result<Target, Unfollowable> {
 /// no TLS, no attempts, as blackbox reports a request that failed.
 fn lost_response(findings: &mut Findings) {
     if let Some(http) = &mut findings.http {
-        http.status = 0;
-        http.ssl = false;
-        http.version = 0.0;
-        http.content_length = 0;
-        http.body_length = 0;
-        http.last_modified = None;
+        http.last = LastResponse::default();
     }
     findings.tls = None;
     findings.attempts.clear();

@@ -118,17 +118,18 @@ pub(super) fn render(findings: &Findings, module: &ProbeModule, format: Format) 
 }
 
 fn render_http(registry: &mut Registry, http: &HttpFindings) {
+    let last = &http.last;
     gauge(
         registry,
         "probe_http_status_code",
         "Response HTTP status code",
-        f64::from(http.status),
+        f64::from(last.status),
     );
     gauge(
         registry,
         "probe_http_ssl",
         "Indicates if SSL was used for the final redirect",
-        if http.ssl { 1.0 } else { 0.0 },
+        if last.ssl { 1.0 } else { 0.0 },
     );
     gauge(
         registry,
@@ -140,10 +141,10 @@ fn render_http(registry: &mut Registry, http: &HttpFindings) {
         registry,
         "probe_http_version",
         "Returns the version of HTTP of the probe response",
-        http.version,
+        last.version,
     );
     #[allow(clippy::cast_precision_loss)] // a length past 2^53 bytes is no body a probe reads
-    let length = http.content_length as f64;
+    let length = last.content_length as f64;
     gauge(
         registry,
         "probe_http_content_length",
@@ -151,14 +152,14 @@ fn render_http(registry: &mut Registry, http: &HttpFindings) {
         length,
     );
     #[allow(clippy::cast_precision_loss)] // as above
-    let body = http.body_length as f64;
+    let body = last.body_length as f64;
     gauge(
         registry,
         "probe_http_uncompressed_body_length",
         "Length of uncompressed response body",
         body,
     );
-    if let Some(time) = http.last_modified {
+    if let Some(time) = last.last_modified {
         #[allow(clippy::cast_precision_loss)] // seconds: exact to 2^53
         let time = time as f64;
         gauge(

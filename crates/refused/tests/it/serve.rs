@@ -287,6 +287,16 @@ async fn targets_outside_the_allowlist_get_403_and_no_packet() {
     exporter.stop().await;
 }
 
+/// `probe_success`, `probe_http_status_code` and `probe_http_redirects` of a probe's answer.
+fn http_outcome(body: &str) -> [Option<f64>; 3] {
+    [
+        "probe_success",
+        "probe_http_status_code",
+        "probe_http_redirects",
+    ]
+    .map(|name| value(body, name, &[]))
+}
+
 /// An HTTP server on `ip` that answers every request with a 302 to `location`.
 async fn redirector(ip: Ipv4Addr, location: String) -> SocketAddr {
     let server = TcpListener::bind((ip, 0)).await.unwrap();
@@ -338,15 +348,9 @@ async fn a_redirect_is_followed_within_the_allowlist_only() {
         ))
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(value(&body, "probe_success", &[]), Some(1.0), "{body}");
     assert_eq!(
-        value(&body, "probe_http_status_code", &[]),
-        Some(204.0),
-        "{body}"
-    );
-    assert_eq!(
-        value(&body, "probe_http_redirects", &[]),
-        Some(1.0),
+        http_outcome(&body),
+        [Some(1.0), Some(204.0), Some(1.0)],
         "{body}"
     );
 
@@ -357,15 +361,9 @@ async fn a_redirect_is_followed_within_the_allowlist_only() {
         ))
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(value(&body, "probe_success", &[]), Some(0.0), "{body}");
     assert_eq!(
-        value(&body, "probe_http_status_code", &[]),
-        Some(302.0),
-        "{body}"
-    );
-    assert_eq!(
-        value(&body, "probe_http_redirects", &[]),
-        Some(1.0),
+        http_outcome(&body),
+        [Some(0.0), Some(302.0), Some(1.0)],
         "{body}"
     );
     assert!(
@@ -436,14 +434,8 @@ async fn redirects_are_followed_ten_times_as_blackbox_does() {
             .get(&format!("/probe?module={module}&target=http://{web}{path}"))
             .await;
         assert_eq!(code, 200, "{module} {path}: {body}");
-        let found = [
-            "probe_success",
-            "probe_http_status_code",
-            "probe_http_redirects",
-        ]
-        .map(|name| value(&body, name, &[]));
         assert_eq!(
-            found,
+            http_outcome(&body),
             [Some(success), Some(status), Some(redirects)],
             "{module} {path}: {body}"
         );
