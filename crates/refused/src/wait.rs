@@ -25,8 +25,8 @@ use gate::{Gate, Hold};
 pub const FIRST_INTERVAL: Duration = Duration::from_millis(2);
 /// The default cap of the pause: a service is noticed within half of it on average. A poll of
 /// a closed port of this host is one wakeup and one question to the kernel: 40 a second cost
-/// 0.24-0.29% of a core on a small VM, where a C loop asking the same question costs 0.21-0.25%
-/// and one that only wakes 40 times a second 0.20% (`scripts/bench-wait.py`).
+/// 0.12-0.29% of a core on a small VM, about what a C loop asking the same question costs
+/// (0.21-0.29%), and one that only wakes 40 times a second 0.17-0.21% (`scripts/bench-wait.py`).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(25);
 /// How long a connection must stay open, once a target has closed one right after accepting
 /// it: enough for a proxy that forks per connection to fail its backend and close.
