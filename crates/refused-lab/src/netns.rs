@@ -176,6 +176,34 @@ impl Netns {
         self.exec("ufw", args).map(drop)
     }
 
+    /// Makes `iptables`, `ip6tables` and their `-save` / `-restore` the legacy ones inside the
+    /// namespace, as on a host whose alternatives choose iptables-legacy (Ubuntu 20.04, say):
+    /// `/etc/alternatives` is copied to `/etc/netns/NAME/`, which `ip netns exec` binds over
+    /// `/etc`, and its iptables links point at the `-legacy` commands. ufw, run afterwards, then
+    /// writes its rules to the legacy tables. Call it before [`Netns::ufw`].
+    pub fn use_legacy_iptables(&self) -> Result<(), LabError> {
+        installed("iptables-legacy")?;
+        let dir = self.etc_dir();
+        fs::create_dir_all(&dir).map_err(|err| LabError::Io(dir.display().to_string(), err))?;
+        let alternatives = dir.join("alternatives");
+        let target = alternatives.display().to_string();
+        let output = Command::new("cp")
+            .args(["-a", "/etc/alternatives", &target])
+            .output()
+            .map_err(|err| not_run("cp", &err))?;
+        check("cp", &["-a", "/etc/alternatives", &target], &output)?;
+        for family in ["iptables", "ip6tables"] {
+            for suffix in ["", "-save", "-restore"] {
+                let link = alternatives.join(format!("{family}{suffix}"));
+                let legacy = format!("/usr/sbin/{family}-legacy{suffix}");
+                let _ = fs::remove_file(&link);
+                std::os::unix::fs::symlink(&legacy, &link)
+                    .map_err(|err| LabError::Io(link.display().to_string(), err))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sets a sysctl inside the namespace (`net.ipv4.ip_local_port_range`, say).
     pub fn sysctl(&self, key: &str, value: &str) -> Result<(), LabError> {
         self.exec("sysctl", &["-q", "-w", &format!("{key}={value}")])

@@ -539,11 +539,12 @@ fn firewall_samples() -> [Evidence; 2] {
     [
         Evidence::FirewallRule(rule.clone()),
         Evidence::FirewallRule(Blocker {
+            table: "ip filter".into(),
             rule: "policy drop".into(),
             verdict: Verdict::Drop,
             handle: None,
             position: None,
-            tool: Tool::Nft,
+            tool: Tool::IptablesLegacy,
             stops: Stops::Reply,
             hook: Hook::Input,
             certain: false,

@@ -1,7 +1,8 @@
 //! `refused why --json` against firewalls made by the tools people run — iptables (user chains,
-//! Docker's chains and DNAT), ip6tables, ufw, iptables-legacy — inside the lab's client
-//! namespace. Each case checks the cause and that the evidence names the rule that matched:
-//! its chain, the way there, and the handle nft gives it. Ports 41000-41999 are this file's.
+//! Docker's chains and DNAT), ip6tables, ufw, iptables-legacy and ufw on it — inside the lab's
+//! client namespace. Each case checks the cause and that the evidence names the rule that
+//! matched: its chain, the way there, and the handle nft gives it (the position, for a legacy
+//! rule). Ports 41000-41999 are this file's.
 
 use std::net::{SocketAddr, TcpListener};
 
@@ -380,37 +381,126 @@ fn an_input_rule_that_drops_the_replies_is_blocked_locally() {
     );
 }
 
+/// Whether the report says some iptables-legacy tables could not be read.
+fn legacy_unseen(report: &Value) -> bool {
+    report["unseen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["what"].as_str().unwrap().contains("legacy"))
+}
+
+/// Rules of the kernel's `x_tables`, which nft does not show, are read with
+/// `iptables-legacy-save` and evaluated: the rule is named as iptables wrote it, with the
+/// command that removes it.
 #[test]
-fn iptables_legacy_rules_are_said_to_be_unseen() {
-    let Some(lab) = Lab::or_skip("iptables_legacy_rules_are_said_to_be_unseen") else {
+fn iptables_legacy_rules_are_evaluated() {
+    let Some(lab) = Lab::or_skip("iptables_legacy_rules_are_evaluated") else {
         return;
     };
-    let _open = listen_on_server(&lab, &[41041]);
-    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41042")]);
-    let legacy = |report: &Value| {
-        report["unseen"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|u| u["what"].as_str().unwrap().contains("iptables-legacy"))
+    let _open = listen_on_server(&lab, &[41041, 41042]);
+    let c = &lab.client;
+    let legacy = |command: &str, rule: &str| {
+        c.exec(command, &rule.split(' ').collect::<Vec<_>>())
+            .unwrap();
     };
-    // No legacy table: nothing to say.
-    assert!(!legacy(&report), "{report}");
-    lab.client
-        .exec(
-            "iptables-legacy",
-            &[
-                "-A", "OUTPUT", "-p", "tcp", "--dport", "41041", "-j", "DROP",
-            ],
-        )
-        .unwrap();
+    legacy("iptables-legacy", "-N APP-OUT");
+    legacy("iptables-legacy", "-A OUTPUT -j APP-OUT");
+    legacy(
+        "iptables-legacy",
+        "-A APP-OUT -p tcp --dport 41040 -j ACCEPT",
+    );
+    legacy("iptables-legacy", "-A APP-OUT -p tcp --dport 41041 -j DROP");
     let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41041")]);
-    // nft does not show the rule: the remote side is blamed, but the report says what it
-    // could not read, and how to.
-    assert_eq!(report["cause"], "filtered", "{report}");
-    assert!(legacy(&report), "{report}");
-    let unseen = report["unseen"].to_string();
-    assert!(unseen.contains("iptables-legacy-save"), "{report}");
+    let rule = blocked_by(&report);
+    assert_eq!(rule["table"], "ip filter", "{report}");
+    assert_eq!(rule["chain"], "APP-OUT");
+    assert_eq!(rule["path"], serde_json::json!(["OUTPUT", "APP-OUT"]));
+    assert_eq!(
+        rule["rule"],
+        "-A APP-OUT -p tcp -m tcp --dport 41041 -j DROP"
+    );
+    assert_eq!(rule["position"], 2);
+    assert_eq!(rule["tool"], "iptables-legacy");
+    assert_eq!(rule["certain"], true);
+    assert!(rule.get("handle").is_none(), "{report}");
+    assert!(
+        has_suggestion(&report, "`iptables-legacy -D APP-OUT 2"),
+        "{report}"
+    );
+    assert!(!legacy_unseen(&report), "{report}");
+    // A port no legacy rule stops connects.
+    assert_eq!(
+        why(&lab, &[&format!("{SERVER_V4}:41042")])["cause"],
+        "reachable"
+    );
+
+    // ip6tables-legacy: a reset made by this host, IPv6 only.
+    legacy(
+        "ip6tables-legacy",
+        "-A OUTPUT -p tcp --dport 41042 -j REJECT --reject-with tcp-reset",
+    );
+    let report = why(&lab, &[&format!("[{SERVER_V6}]:41042")]);
+    assert_eq!(report["attempts"][0]["outcome"], "refused");
+    let rule = blocked_by(&report);
+    assert_eq!(rule["table"], "ip6 filter", "{report}");
+    assert_eq!(rule["verdict"], "reject");
+    assert!(
+        has_suggestion(&report, "`ip6tables-legacy -D OUTPUT 1"),
+        "{report}"
+    );
+    assert_eq!(
+        why(&lab, &[&format!("{SERVER_V4}:41042")])["cause"],
+        "reachable"
+    );
+}
+
+/// ufw on a host whose `iptables` is the legacy one (Ubuntu 20.04's default): its rules and its
+/// default policy live in the legacy tables, and are found there as they are in nftables.
+#[test]
+fn ufw_on_legacy_iptables_is_blocked_locally() {
+    let Some(lab) = Lab::or_skip("ufw_on_legacy_iptables_is_blocked_locally") else {
+        return;
+    };
+    let _open = listen_on_server(&lab, &[41061, 41062, 41063]);
+    let c = &lab.client;
+    c.use_legacy_iptables().unwrap();
+    c.ufw(&["deny", "out", "41061/tcp"]).unwrap();
+    c.ufw(&["allow", "out", "41062/tcp"]).unwrap();
+    c.ufw(&["default", "reject", "outgoing"]).unwrap();
+    // ufw wrote to the legacy tables, not to nftables.
+    let save = c.exec("iptables-legacy-save", &[]).unwrap();
+    assert!(String::from_utf8_lossy(&save.stdout).contains("ufw-user-output"));
+    let nft = c.exec("nft", &["list", "ruleset"]).unwrap();
+    assert!(!String::from_utf8_lossy(&nft.stdout).contains("ufw"));
+
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41061")]);
+    let rule = blocked_by(&report);
+    assert_eq!(rule["chain"], "ufw-user-output", "{report}");
+    assert_eq!(
+        rule["path"],
+        serde_json::json!(["OUTPUT", "ufw-before-output", "ufw-user-output"])
+    );
+    assert_eq!(rule["tool"], "ufw");
+    assert_eq!(rule["verdict"], "drop");
+    assert_eq!(rule["certain"], true);
+    assert!(has_suggestion(&report, "`ufw status numbered"), "{report}");
+    let report = why(&lab, &["--timeout", "1s", &format!("[{SERVER_V6}]:41061")]);
+    assert_eq!(blocked_by(&report)["chain"], "ufw6-user-output", "{report}");
+
+    assert_eq!(
+        why(&lab, &[&format!("{SERVER_V4}:41062")])["cause"],
+        "reachable"
+    );
+    let report = why(&lab, &[&format!("{SERVER_V4}:41063")]);
+    let rule = blocked_by(&report);
+    assert_eq!(rule["chain"], "ufw-reject-output", "{report}");
+    assert_eq!(rule["verdict"], "reject");
+    assert!(
+        has_suggestion(&report, "`ufw allow out 41063/tcp"),
+        "{report}"
+    );
+    assert!(!legacy_unseen(&report), "{report}");
 }
 
 #[test]

@@ -174,8 +174,39 @@ fn a_published_port_is_followed_to_the_container_behind_it() {
     ) else {
         return;
     };
-    let own = server_only_address(&lab);
-    docker_publishes(&lab, 46301, SocketAddr::new(own.into(), 46302));
+    published_port_is_followed(&lab);
+}
+
+/// The same, on a host whose `iptables` is the legacy one (Docker then writes its rules to the
+/// `x_tables`, which nft does not show): the legacy rules are read and followed.
+#[test]
+fn a_port_published_by_legacy_rules_is_followed_too() {
+    let Some(lab) = Lab::or_skip_needing(
+        "a_port_published_by_legacy_rules_is_followed_too",
+        &[Tool::Iptables],
+    ) else {
+        return;
+    };
+    lab.client.use_legacy_iptables().unwrap();
+    published_port_is_followed(&lab);
+    let output = lab.client.exec("iptables-legacy-save", &[]).unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("-j DNAT"));
+    let report = why(&lab, &[&format!("{CLIENT_V4}:46301")]);
+    let dnat = &evidence(&report, "dnat")[0];
+    assert_eq!(dnat["tool"], "iptables-legacy", "{report}");
+    assert!(dnat.get("handle").is_none(), "{report}");
+    assert!(
+        dnat["rule"]
+            .as_str()
+            .unwrap()
+            .starts_with("-A DOCKER ! -i docker0 -p tcp -m tcp --dport 46301 -j DNAT"),
+        "{report}"
+    );
+}
+
+fn published_port_is_followed(lab: &Lab) {
+    let own = server_only_address(lab);
+    docker_publishes(lab, 46301, SocketAddr::new(own.into(), 46302));
     let target = format!("{CLIENT_V4}:46301");
     let dnat = |report: &serde_json::Value| {
         let found = evidence(report, "dnat");
@@ -191,7 +222,7 @@ fn a_published_port_is_followed_to_the_container_behind_it() {
     };
 
     // Nothing listens behind it: the container's program is not running.
-    let report = why(&lab, &[&target]);
+    let report = why(lab, &[&target]);
     assert_eq!(cause(&report), "no-listener", "{report}");
     dnat(&report);
 
@@ -203,7 +234,7 @@ fn a_published_port_is_followed_to_the_container_behind_it() {
             .unwrap()
     };
     let loopback = in_server(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 46302));
-    let report = why(&lab, &[&target]);
+    let report = why(lab, &[&target]);
     assert_eq!(cause(&report), "listening-on-other-address", "{report}");
     dnat(&report);
     assert!(
@@ -214,7 +245,7 @@ fn a_published_port_is_followed_to_the_container_behind_it() {
 
     // It listens on another port than the one published: publish that one.
     let _near = in_server(SocketAddr::new(own.into(), 46303));
-    let report = why(&lab, &[&target]);
+    let report = why(lab, &[&target]);
     assert_eq!(cause(&report), "wrong-port", "{report}");
     dnat(&report);
     assert!(
@@ -228,8 +259,8 @@ fn a_published_port_is_followed_to_the_container_behind_it() {
     // With the program listening where the rule sends it, the published port works, but not on
     // loopback: Docker's rules skip 127.0.0.0/8 (its proxy listens there, when it runs).
     let _right = in_server(SocketAddr::new(own.into(), 46302));
-    assert_eq!(cause(&why(&lab, &[&target])), "reachable");
-    let report = why(&lab, &["127.0.0.1:46301"]);
+    assert_eq!(cause(&why(lab, &[&target])), "reachable");
+    let report = why(lab, &["127.0.0.1:46301"]);
     assert_eq!(cause(&report), "listening-on-other-address", "{report}");
     assert_eq!(evidence(&report, "dnat").len(), 1, "{report}");
     assert!(

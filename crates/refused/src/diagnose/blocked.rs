@@ -34,6 +34,7 @@ pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
     let whose = match blocker.tool {
         Tool::Ufw => "ufw",
         Tool::Nft | Tool::Iptables => "this host's own firewall",
+        Tool::IptablesLegacy => "this host's own firewall (iptables-legacy)",
     };
     let mut reached = String::new();
     if blocker.path.len() > 1 {
@@ -49,7 +50,7 @@ pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
     .evidence([Evidence::from(blocker)]);
     Some(match blocker.tool {
         Tool::Nft => nft_fix(finding, blocker, address),
-        Tool::Iptables => iptables_fix(finding, blocker, address),
+        Tool::Iptables | Tool::IptablesLegacy => iptables_fix(finding, blocker, address),
         Tool::Ufw => ufw_fix(finding, blocker, address),
     })
 }

@@ -218,25 +218,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         }
     }
 
-    let ruleset = match firewall::read_ruleset() {
-        Ok(ruleset) => Some(ruleset),
-        Err(err) => {
-            let (what, how) = match err {
-                FirewallError::NotPermitted => (String::new(), AS_ROOT),
-                FirewallError::NoTool => (format!(" ({err})"), "install nftables"),
-                FirewallError::Failed(_) => (format!(" ({err})"), "`sudo nft list ruleset`"),
-            };
-            facts.unseen.push(Unseen {
-                what: format!("this host's firewall rules{what}"),
-                how: commands::fit(how, facts.privilege, facts.init),
-                needs_root: true,
-            });
-            None
-        }
-    };
-    if ruleset.is_some() {
-        legacy_tables(facts);
-    }
+    let ruleset = read_rules(facts);
     for address in &mut facts.addresses {
         let ip = address.addr.ip();
         if let Some(ruleset) = &ruleset {
@@ -286,6 +268,37 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                 address.holder = Some(holder(ns, &mut facts.unseen));
             }
         }
+    }
+}
+
+/// This host's firewall rules: nft's ruleset and the iptables-legacy tables beside it; what
+/// could not be read is listed as unseen.
+fn read_rules(facts: &mut Facts) -> Option<serde_json::Value> {
+    let nft = match firewall::read_ruleset() {
+        Ok(ruleset) => Some(ruleset),
+        Err(err) => {
+            let (what, how) = match err {
+                FirewallError::NotPermitted => (String::new(), AS_ROOT),
+                FirewallError::NoTool => (format!(" ({err})"), "install nftables"),
+                FirewallError::Failed(_) => (format!(" ({err})"), "`sudo nft list ruleset`"),
+            };
+            facts.unseen.push(Unseen {
+                what: format!("this host's firewall rules{what}"),
+                how: commands::fit(how, facts.privilege, facts.init),
+                needs_root: true,
+            });
+            None
+        }
+    };
+    // Reading them needs root too: without, nft's unseen entry says so for both.
+    let legacy = if firewall::has_net_admin() {
+        legacy_tables(facts)
+    } else {
+        Vec::new()
+    };
+    match (nft, legacy.is_empty()) {
+        (None, true) => None,
+        (nft, _) => Some(firewall::with_legacy(nft.unwrap_or_default(), legacy)),
     }
 }
 
@@ -433,26 +446,31 @@ fn blockers(
     found
 }
 
-/// iptables-legacy tables hold rules `nft` does not show: say so, and how to see them.
-fn legacy_tables(facts: &mut Facts) {
+/// The iptables-legacy tables that hold rules (`nft` does not show them), as rulesets to
+/// evaluate beside nft's; those that could not be listed are said to be unseen.
+fn legacy_tables(facts: &mut Facts) -> Vec<serde_json::Value> {
     let Ok(found) = firewall::legacy::find() else {
-        return;
+        return Vec::new();
     };
+    let mut rulesets = Vec::new();
     for legacy in found.iter().filter(|l| l.may_matter()) {
+        if let Some(ruleset) = legacy.ruleset() {
+            rulesets.push(ruleset);
+            continue;
+        }
         facts.legacy_rules = true;
-        let rules = legacy
-            .rules
-            .map_or_else(String::new, |n| format!(" ({n} rules or policies)"));
         facts.unseen.push(Unseen {
             what: format!(
-                "this host's {} tables {}{rules}: nftables does not show them, and they were not evaluated",
+                "this host's {} tables {}: nftables does not show them, and `{}-save` could not list them",
                 legacy.command,
-                legacy.tables.join(", ")
+                legacy.tables.join(", "),
+                legacy.command,
             ),
             how: format!("`sudo {}-save`", legacy.command),
             needs_root: true,
         });
     }
+    rulesets
 }
 
 /// Attaches owners to the foreign listeners and to ours that the rules may name.

@@ -39,8 +39,9 @@ pub struct Facts {
     pub unix: Option<(Attempt, UnixSocketFacts)>,
     /// What could not be seen.
     pub unseen: Vec<Unseen>,
-    /// Whether iptables-legacy tables hold rules that were not evaluated (nft does not show
-    /// them): a cause outside this host is then not certain.
+    /// Whether iptables-legacy tables may hold rules that were not evaluated (nft does not
+    /// show them, and `iptables-legacy-save` could not list them): a cause outside this host
+    /// is then not certain.
     pub legacy_rules: bool,
     /// For a scheme with a readiness probe (http, tls, postgres...) that connected: what the
     /// probe found.

@@ -277,7 +277,8 @@ pub fn resolution_evidence(facts: &Facts) -> Vec<Evidence> {
 }
 
 /// A cause the unread part of this host's firewall could also explain, said so: without root
-/// nft shows nothing, and iptables-legacy rules are never evaluated; a local reject, drop or
+/// nft shows nothing, and iptables-legacy tables that could not be listed are not evaluated; a
+/// local reject, drop or
 /// DNAT rule among them would look the same.
 fn hedged(mut finding: Finding, facts: &Facts, address: &AddressFacts) -> Finding {
     let unread = address.blockers.is_none();

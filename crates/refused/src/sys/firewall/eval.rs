@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::expr::{self, Sets, Truth};
@@ -25,6 +26,9 @@ type Key<'a> = (&'a str, &'a str, &'a str);
 
 /// The ruleset's chains, their rules in order, and its named sets and maps.
 struct Index<'a> {
+    /// The tool of an iptables-legacy ruleset (see `legacy`); `None`: nft's, whose tool is
+    /// told by the names of its tables and chains.
+    legacy: Option<Tool>,
     chains: HashMap<Key<'a>, Chain<'a>>,
     sets: HashMap<Key<'a>, &'a [Value]>,
     /// Tables with ufw's chains: their builtin chains' policies are ufw's.
@@ -42,11 +46,22 @@ fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
 }
 
 impl<'a> Index<'a> {
-    fn new(ruleset: &'a Value) -> Self {
+    /// nft's ruleset, then each iptables-legacy one beside it.
+    fn all(ruleset: &'a Value) -> Vec<Self> {
+        let mut all = vec![Self::new(ruleset, None)];
+        for legacy in ruleset["legacy"].as_array().into_iter().flatten() {
+            let tool = Tool::deserialize(&legacy["tool"]).unwrap_or(Tool::IptablesLegacy);
+            all.push(Self::new(legacy, Some(tool)));
+        }
+        all
+    }
+
+    fn new(ruleset: &'a Value, legacy: Option<Tool>) -> Self {
         let items = ruleset["nftables"]
             .as_array()
             .map_or(&[][..], Vec::as_slice);
         let mut index = Index {
+            legacy,
             chains: HashMap::new(),
             sets: HashMap::new(),
             ufw_tables: Vec::new(),
@@ -275,6 +290,7 @@ struct Hit<'a> {
     rule: Option<(&'a Value, usize)>,
     what: Found<'a>,
     certain: bool,
+    tool: Tool,
 }
 
 enum Found<'a> {
@@ -366,6 +382,7 @@ impl<'a> Walker<'_, 'a> {
         } else {
             self.unsure = true;
         }
+        let tool = tool(self.index, family, table, &path, rule.is_none());
         self.hits.push(Hit {
             family,
             table,
@@ -373,6 +390,7 @@ impl<'a> Walker<'_, 'a> {
             rule,
             what,
             certain,
+            tool,
         });
     }
 
@@ -553,38 +571,52 @@ fn family_fits(statement: &Value, dst: IpAddr) -> bool {
     }
 }
 
-fn walker<'i, 'a>(index: &'i Index<'a>, packet: &'i Packet, mode: Mode) -> Walker<'i, 'a> {
-    Walker {
-        index,
+/// Walks the base chains of `hook` of every ruleset in turn: what one ruleset surely ends, the
+/// next does not see, and what one may end, the next is not surely reached by.
+fn walk<'i, 'a>(
+    indexes: &'i [Index<'a>],
+    packet: &'i Packet,
+    mode: Mode,
+    hook: &str,
+    types: &[&str],
+) -> Walker<'i, 'a> {
+    let mut walker = Walker {
+        index: &indexes[0],
         packet,
         mode,
         budget: BUDGET,
         hits: Vec::new(),
         unsure: false,
         ended: false,
+    };
+    for index in indexes {
+        walker.index = index;
+        walker.run(hook, types);
     }
+    walker
 }
 
 const IPTABLES_TABLES: &[&str] = &["filter", "nat", "mangle", "raw", "security"];
 const IPTABLES_CHAINS: &[&str] = &["INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING"];
 
-/// Which tool made a rule: iptables names its tables and builtin chains its own way; ufw's
-/// chains are `ufw-*` / `ufw6-*`, and it sets the builtin chains' policies of its tables.
-fn tool(index: &Index<'_>, hit: &Hit<'_>) -> Tool {
-    let base = hit.path.first().copied().unwrap_or_default();
-    let chain = hit.path.last().copied().unwrap_or_default();
-    let iptables = matches!(hit.family, "ip" | "ip6")
-        && IPTABLES_TABLES.contains(&hit.table)
+/// Which tool made a rule (`policy`: the base chain's policy): iptables names its tables and
+/// builtin chains its own way; ufw's chains are `ufw-*` / `ufw6-*`, and it sets the builtin
+/// chains' policies of its tables. In the legacy tables, what is not ufw's is iptables'.
+fn tool(index: &Index<'_>, family: &str, table: &str, path: &[&str], policy: bool) -> Tool {
+    let base = path.first().copied().unwrap_or_default();
+    let chain = path.last().copied().unwrap_or_default();
+    let iptables = matches!(family, "ip" | "ip6")
+        && IPTABLES_TABLES.contains(&table)
         && IPTABLES_CHAINS.contains(&base);
     if !iptables {
         return Tool::Nft;
     }
     let ufw_chain = chain.starts_with("ufw-") || chain.starts_with("ufw6-");
-    let ufw_policy = hit.rule.is_none() && index.ufw_tables.contains(&(hit.family, hit.table));
+    let ufw_policy = policy && index.ufw_tables.contains(&(family, table));
     if ufw_chain || ufw_policy {
         Tool::Ufw
     } else {
-        Tool::Iptables
+        index.legacy.unwrap_or(Tool::Iptables)
     }
 }
 
@@ -597,14 +629,13 @@ fn rule_text(rule: &Value) -> String {
 
 /// See [`super::blockers`].
 pub fn blockers(ruleset: &Value, hook: Hook, packet: &Packet) -> Vec<Blocker> {
-    let index = Index::new(ruleset);
-    let mut walker = walker(&index, packet, Mode::Filter);
     let types: &[&str] = match hook {
         // iptables' mangle OUTPUT is a `route` chain, and may drop too.
         Hook::Output => &["filter", "route"],
         Hook::Input => &["filter"],
     };
-    walker.run(hook.as_str(), types);
+    let indexes = Index::all(ruleset);
+    let walker = walk(&indexes, packet, Mode::Filter, hook.as_str(), types);
     let stops = match packet.state {
         CtState::New => Stops::Request,
         CtState::Established => Stops::Reply,
@@ -627,7 +658,7 @@ pub fn blockers(ruleset: &Value, hook: Hook, packet: &Packet) -> Vec<Blocker> {
                 verdict,
                 handle: hit.rule.and_then(|(rule, _)| rule["handle"].as_u64()),
                 position: hit.rule.map(|(_, position)| position),
-                tool: tool(&index, hit),
+                tool: hit.tool,
                 stops,
                 certain: hit.certain,
             })
@@ -637,9 +668,8 @@ pub fn blockers(ruleset: &Value, hook: Hook, packet: &Packet) -> Vec<Blocker> {
 
 /// See [`super::dnat`].
 pub fn dnat(ruleset: &Value, hook: NatHook, packet: &Packet) -> Vec<Dnat> {
-    let index = Index::new(ruleset);
-    let mut walker = walker(&index, packet, Mode::Nat);
-    walker.run(hook.as_str(), &["nat"]);
+    let indexes = Index::all(ruleset);
+    let walker = walk(&indexes, packet, Mode::Nat, hook.as_str(), &["nat"]);
     walker
         .hits
         .iter()
@@ -656,7 +686,7 @@ pub fn dnat(ruleset: &Value, hook: NatHook, packet: &Packet) -> Vec<Dnat> {
                 rule: rule_text(rule),
                 handle: rule["handle"].as_u64(),
                 position: Some(position),
-                tool: tool(&index, hit),
+                tool: hit.tool,
                 certain: hit.certain,
             })
         })

@@ -2,36 +2,76 @@
 //!
 //! `/proc/net/ip_tables_names` and `ip6_tables_names` list the legacy tables that exist (with
 //! iptables-nft only, they are empty: nftables does not register `x_tables` tables); reading them
-//! needs root. A table can exist with nothing in it (`iptables-legacy -L` creates it), so the
-//! rules are counted with `iptables-legacy-save` before anything is said.
+//! needs root. Hosts whose `iptables` is the legacy one (Ubuntu 20.04, Amazon Linux 2, Red Hat
+//! 7; Docker and ufw on them) keep every rule there.
+//!
+//! The tables are listed with `iptables-legacy-save` (`iptables-save` where iptables predates
+//! the split, 1.6 and older) and [`translate`]d into the shape of nft's JSON: base chains at the
+//! hooks and priorities `x_tables` registers them with, and rules made of nft's expressions for
+//! the matches that decide where a TCP connection goes. The walk that evaluates nft's ruleset
+//! then evaluates them too. A match or target not translated becomes an `xt` extension, as
+//! iptables-nft's untranslated ones are: a rule that may apply, never one stated as the cause.
 
 use std::io;
 use std::process::Command;
 
-/// The legacy tables of one family, and what is in them.
+use serde_json::{Value, json};
+
+use super::Tool;
+
+/// The legacy tables of one family, listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegacyTables {
-    /// `iptables-legacy` or `ip6tables-legacy`.
+    /// The command that lists and changes them: `iptables-legacy` or `ip6tables-legacy`
+    /// (`iptables`, `ip6tables` before the split).
     pub command: &'static str,
+    /// `ip` or `ip6`.
+    pub family: &'static str,
     /// The tables (`filter`, `nat`).
     pub tables: Vec<String>,
-    /// Rules and non-ACCEPT policies in them; `None` when `COMMAND-save` could not list them.
-    pub rules: Option<usize>,
+    /// `COMMAND-save`'s output; `None` when it could not be run.
+    pub save: Option<String>,
 }
 
 impl LegacyTables {
-    /// Whether they may hold something that stops or translates a packet.
+    /// The tables as a ruleset to evaluate beside nft's (see [`translate`]); `None` when they
+    /// could not be listed.
+    pub fn ruleset(&self) -> Option<Value> {
+        let tool = if self.command.ends_with("-legacy") {
+            Tool::IptablesLegacy
+        } else {
+            Tool::Iptables
+        };
+        Some(translate(self.save.as_deref()?, self.family, tool))
+    }
+
+    /// Whether they hold something that may stop or translate a packet (a table can exist
+    /// with nothing in it: `iptables-legacy -L` creates it).
     pub fn may_matter(&self) -> bool {
-        !self.tables.is_empty() && self.rules != Some(0)
+        !self.tables.is_empty()
+            && self
+                .save
+                .as_deref()
+                .is_none_or(|save| count_rules(save) > 0)
     }
 }
 
 /// The legacy tables of this namespace, both families (`Err`: not readable, as without root).
 pub fn find() -> io::Result<Vec<LegacyTables>> {
     let mut found = Vec::new();
-    for (file, command) in [
-        ("/proc/net/ip_tables_names", "iptables-legacy"),
-        ("/proc/net/ip6_tables_names", "ip6tables-legacy"),
+    for (file, family, command, before_split) in [
+        (
+            "/proc/net/ip_tables_names",
+            "ip",
+            "iptables-legacy",
+            "iptables",
+        ),
+        (
+            "/proc/net/ip6_tables_names",
+            "ip6",
+            "ip6tables-legacy",
+            "ip6tables",
+        ),
     ] {
         let tables = match std::fs::read_to_string(file) {
             Ok(text) => parse_names(&text),
@@ -42,18 +82,41 @@ pub fn find() -> io::Result<Vec<LegacyTables>> {
         if tables.is_empty() {
             continue;
         }
-        let rules = Command::new(format!("{command}-save"))
-            .output()
-            .ok()
-            .filter(|out| out.status.success())
-            .map(|out| count_rules(&String::from_utf8_lossy(&out.stdout)));
+        let (command, save) = match save(command) {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                // iptables 1.6 and older have no `-legacy` commands: theirs are legacy, unless
+                // this `iptables` is the nft one and the legacy tables were made otherwise.
+                let nft = version(before_split).is_some_and(|v| v.contains("nf_tables"));
+                let save = if nft { None } else { save(before_split).ok() };
+                (before_split, save)
+            }
+            result => (command, result.ok()),
+        };
         found.push(LegacyTables {
             command,
+            family,
             tables,
-            rules,
+            save,
         });
     }
     Ok(found)
+}
+
+/// `COMMAND-save`'s output, when it ran and succeeded.
+fn save(command: &str) -> io::Result<String> {
+    let output = Command::new(format!("{command}-save")).output()?;
+    if !output.status.success() {
+        return Err(io::Error::other(
+            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// `COMMAND -V`: `iptables v1.8.9 (nf_tables)`.
+fn version(command: &str) -> Option<String> {
+    let output = Command::new(command).arg("-V").output().ok()?;
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// The table names of `/proc/net/ip_tables_names`, one a line.
@@ -78,4 +141,350 @@ pub fn count_rules(save: &str) -> usize {
                         .is_some_and(|policy| policy != "ACCEPT" && policy != "-"))
         })
         .count()
+}
+
+/// The base chain an `x_tables` table registers for a builtin chain: `(type, hook, priority)`,
+/// as nft names them (iptables' mangle OUTPUT reroutes: a `route` chain).
+fn base_chain(table: &str, chain: &str) -> Option<(&'static str, &'static str, i64)> {
+    let hook = match chain {
+        "PREROUTING" => "prerouting",
+        "INPUT" => "input",
+        "FORWARD" => "forward",
+        "OUTPUT" => "output",
+        "POSTROUTING" => "postrouting",
+        _ => return None,
+    };
+    match table {
+        "raw" => Some(("filter", hook, -300)),
+        "mangle" if chain == "OUTPUT" => Some(("route", hook, -150)),
+        "mangle" => Some(("filter", hook, -150)),
+        "nat" if matches!(chain, "PREROUTING" | "OUTPUT") => Some(("nat", hook, -100)),
+        "nat" => Some(("nat", hook, 100)),
+        "filter" => Some(("filter", hook, 0)),
+        "security" => Some(("filter", hook, 50)),
+        _ => None,
+    }
+}
+
+/// `iptables-save` output of `family` (`ip`, `ip6`) as a ruleset in nft's JSON shape:
+/// `{"tool": ..., "nftables": [chains and rules]}`. Each rule keeps its line as `listing`
+/// (`-A APP -p tcp -m tcp --dport 7001 -j DROP`), the way it is shown and deleted.
+pub fn translate(save: &str, family: &str, tool: Tool) -> Value {
+    // The chains of each table: a `-j NAME` of one of them is a jump.
+    let mut chains: Vec<(&str, Vec<&str>)> = Vec::new();
+    for line in save.lines() {
+        if let Some(name) = line.strip_prefix('*') {
+            chains.push((name.trim(), Vec::new()));
+        } else if let (Some((_, names)), Some(decl)) = (chains.last_mut(), line.strip_prefix(':')) {
+            names.extend(decl.split_whitespace().next());
+        }
+    }
+    let mut items = Vec::new();
+    let mut table = "";
+    let mut declared: &[&str] = &[];
+    for line in save.lines() {
+        let line = line.trim_end();
+        if let Some(name) = line.strip_prefix('*') {
+            table = name.trim();
+            declared = chains
+                .iter()
+                .find(|(t, _)| *t == table)
+                .map_or(&[][..], |(_, names)| names.as_slice());
+        } else if let Some(decl) = line.strip_prefix(':') {
+            let mut words = decl.split_whitespace();
+            let (Some(name), policy) = (words.next(), words.next()) else {
+                continue;
+            };
+            let mut chain = json!({"family": family, "table": table, "name": name});
+            if let Some((kind, hook, prio)) = base_chain(table, name) {
+                chain["type"] = json!(kind);
+                chain["hook"] = json!(hook);
+                chain["prio"] = json!(prio);
+                chain["policy"] = json!(policy.unwrap_or("ACCEPT").to_ascii_lowercase());
+            }
+            items.push(json!({ "chain": chain }));
+        } else if let Some(rest) = line.strip_prefix("-A ") {
+            let (chain, spec) = rest.split_once(' ').unwrap_or((rest, ""));
+            let expr = rule(spec, family, declared);
+            items.push(json!({"rule": {
+                "family": family,
+                "table": table,
+                "chain": chain,
+                "expr": expr,
+                "listing": line,
+            }}));
+        }
+    }
+    json!({"tool": tool, "nftables": items})
+}
+
+/// An extension we do not translate: a match that may hold (see the walk's `xt`).
+fn unknown_match(name: &str) -> Value {
+    json!({"xt": {"type": "match", "name": name}})
+}
+
+/// `left OP right`, nft's match.
+fn matching(left: Value, op: &str, right: Value) -> Value {
+    let mut fields = serde_json::Map::new();
+    fields.insert("op".to_owned(), Value::from(op));
+    fields.insert("left".to_owned(), left);
+    fields.insert("right".to_owned(), right);
+    let mut matching = serde_json::Map::new();
+    matching.insert("match".to_owned(), Value::Object(fields));
+    Value::Object(matching)
+}
+
+/// The expressions of one rule's specification (what follows `-A CHAIN`).
+fn rule(spec: &str, family: &str, chains: &[&str]) -> Vec<Value> {
+    let Some(words) = shlex::split(spec) else {
+        // Quoting we cannot read: a rule that may do anything.
+        return vec![
+            unknown_match("?"),
+            json!({"xt": {"type": "target", "name": "?"}}),
+        ];
+    };
+    let mut exprs = Vec::new();
+    let mut words = words.iter().map(String::as_str).peekable();
+    let mut negated = false;
+    // The `-m` module whose options follow.
+    let mut module = "";
+    while let Some(word) = words.next() {
+        if word == "!" {
+            negated = true;
+            continue;
+        }
+        let op = if std::mem::take(&mut negated) {
+            "!="
+        } else {
+            "=="
+        };
+        let mut value = || words.next().unwrap_or_default();
+        match word {
+            "-s" | "--source" | "-d" | "--destination" => {
+                let field = if matches!(word, "-s" | "--source") {
+                    "saddr"
+                } else {
+                    "daddr"
+                };
+                let left = json!({"payload": {"protocol": family, "field": field}});
+                exprs.push(matching(left, op, address(value())));
+            }
+            "-p" | "--protocol" => {
+                let protocol = value().to_ascii_lowercase();
+                if protocol != "all" && protocol != "0" {
+                    let right = protocol
+                        .parse::<u64>()
+                        .map_or(json!(protocol), |n| json!(n));
+                    exprs.push(matching(json!({"meta": {"key": "l4proto"}}), op, right));
+                }
+            }
+            "-i" | "--in-interface" | "-o" | "--out-interface" => {
+                let key = if matches!(word, "-i" | "--in-interface") {
+                    "iifname"
+                } else {
+                    "oifname"
+                };
+                let name = value();
+                // iptables' `eth+` is nft's `eth*`.
+                let pattern = name
+                    .strip_suffix('+')
+                    .map_or_else(|| name.to_owned(), |prefix| format!("{prefix}*"));
+                exprs.push(matching(json!({"meta": {"key": key}}), op, json!(pattern)));
+            }
+            // A later fragment: never the first packet of a connection.
+            "-f" | "--fragment" if op == "==" => exprs.push(unknown_match("frag")),
+            "-f" | "--fragment" => {}
+            "-m" | "--match" => {
+                module = value();
+                if !matches!(
+                    module,
+                    "tcp" | "udp" | "multiport" | "conntrack" | "state" | "addrtype" | "comment"
+                ) {
+                    exprs.push(unknown_match(module));
+                }
+            }
+            "-j" | "--jump" => {
+                let target = value();
+                let options: Vec<&str> = words.collect();
+                exprs.push(verdict(target, &options, family, chains));
+                break;
+            }
+            "-g" | "--goto" => {
+                exprs.push(json!({"goto": {"target": value()}}));
+                break;
+            }
+            option if option.starts_with("--") => {
+                let translated = module_option(module, option, op, &mut words);
+                exprs.push(translated.unwrap_or_else(|| unknown_match(module)));
+            }
+            // Counters (`-c PKTS BYTES`) and the like: nothing that decides.
+            "-c" | "--set-counters" => {
+                words.next();
+                words.next();
+            }
+            _ => exprs.push(unknown_match("?")),
+        }
+    }
+    exprs.retain(|e| !e.is_null());
+    exprs
+}
+
+/// One option of a `-m` module, as nft's match; `None`: one we do not evaluate (its values
+/// are skipped). `Some(Null)`: one that decides nothing (a comment).
+fn module_option<'w>(
+    module: &str,
+    option: &str,
+    op: &str,
+    words: &mut std::iter::Peekable<impl Iterator<Item = &'w str>>,
+) -> Option<Value> {
+    let th = |field: &str| json!({"payload": {"protocol": "th", "field": field}});
+    let list = |text: &str, each: fn(&str) -> Value| json!({"set": text.split(',').map(each).collect::<Vec<_>>()});
+    let mut value = || words.next().unwrap_or_default();
+    let found = match (module, option) {
+        ("tcp" | "udp", "--dport" | "--destination-port" | "--sport" | "--source-port") => {
+            let field = if option.contains('d') {
+                "dport"
+            } else {
+                "sport"
+            };
+            // `udp dport` cannot hold for a TCP packet.
+            let left = json!({"payload": {"protocol": module, "field": field}});
+            matching(left, op, ports(value()))
+        }
+        ("multiport", "--dports" | "--destination-ports") => {
+            matching(th("dport"), op, list(value(), ports))
+        }
+        ("multiport", "--sports" | "--source-ports") => {
+            matching(th("sport"), op, list(value(), ports))
+        }
+        ("conntrack", "--ctstate") | ("state", "--state") => {
+            let states = value().to_ascii_lowercase();
+            let left = json!({"ct": {"key": "state"}});
+            matching(left, op, list(&states, |s| json!(s)))
+        }
+        ("addrtype", "--dst-type" | "--src-type") => {
+            let flag = if option == "--dst-type" {
+                "daddr"
+            } else {
+                "saddr"
+            };
+            let types = value().to_ascii_lowercase();
+            let left = json!({"fib": {"flags": [flag], "result": "type"}});
+            matching(left, op, list(&types, |t| json!(t)))
+        }
+        ("comment", "--comment") => {
+            value();
+            Value::Null
+        }
+        _ => {
+            // Skip its values: the words up to the next option.
+            while words
+                .peek()
+                .is_some_and(|w| !w.starts_with('-') && *w != "!")
+            {
+                words.next();
+            }
+            return None;
+        }
+    };
+    Some(found)
+}
+
+/// What `-j TARGET OPTIONS...` does.
+fn verdict(target: &str, options: &[&str], family: &str, chains: &[&str]) -> Value {
+    let option = |name: &str| {
+        options
+            .iter()
+            .position(|o| *o == name)
+            .and_then(|i| options.get(i + 1).copied())
+    };
+    match target {
+        "ACCEPT" => json!({"accept": null}),
+        "DROP" => json!({"drop": null}),
+        "REJECT" => json!({"reject": null}),
+        "RETURN" => json!({"return": null}),
+        "QUEUE" | "NFQUEUE" => json!({"queue": null}),
+        "SNAT" => json!({"snat": null}),
+        "MASQUERADE" => json!({"masquerade": null}),
+        "DNAT" => {
+            let Some(to) = option("--to-destination") else {
+                return json!({"dnat": {}});
+            };
+            let (addr, port) = split_destination(to, family);
+            let mut dnat = json!({"family": family, "addr": addr});
+            if let Some(port) = port {
+                dnat["port"] = port;
+            }
+            json!({ "dnat": dnat })
+        }
+        "REDIRECT" => match option("--to-ports") {
+            Some(port) => json!({"redirect": {"port": port_value(port)}}),
+            None => json!({"redirect": null}),
+        },
+        chain if chains.contains(&chain) => json!({"jump": {"target": chain}}),
+        other => json!({"xt": {"type": "target", "name": other}}),
+    }
+}
+
+/// `10.0.0.2:80`, `10.0.0.2`, `[::1]:80`, `::1`: the address and the port. A range of either
+/// stays text, which reads as a translation we cannot follow.
+fn split_destination(to: &str, family: &str) -> (String, Option<Value>) {
+    let (addr, port) = if let Some(rest) = to.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((addr, tail)) => (addr, tail.strip_prefix(':')),
+            None => (to, None),
+        }
+    } else if family == "ip" {
+        to.split_once(':').map_or((to, None), |(a, p)| (a, Some(p)))
+    } else {
+        (to, None)
+    };
+    (addr.to_owned(), port.map(port_value))
+}
+
+/// A port as nft writes it: a number, or the text when it is a range.
+fn port_value(text: &str) -> Value {
+    text.parse::<u16>()
+        .map_or_else(|_| json!(text), |p| json!(p))
+}
+
+/// `80`, `1:1023`, `:1023`, `1024:` as nft's value or range.
+fn ports(text: &str) -> Value {
+    let Some((lo, hi)) = text.split_once(':') else {
+        return port_value(text);
+    };
+    let lo = if lo.is_empty() {
+        Ok(0)
+    } else {
+        lo.parse::<u16>()
+    };
+    let hi = if hi.is_empty() {
+        Ok(u16::MAX)
+    } else {
+        hi.parse::<u16>()
+    };
+    match (lo, hi) {
+        (Ok(lo), Ok(hi)) => json!({"range": [lo, hi]}),
+        _ => json!(text),
+    }
+}
+
+/// `10.0.0.0/16`, `10.1.2.3/32`, `10.0.0.0/255.255.0.0`, `::1/128` as nft's value or prefix.
+fn address(text: &str) -> Value {
+    let Some((addr, mask)) = text.split_once('/') else {
+        return json!(text);
+    };
+    let len = mask.parse::<u32>().ok().or_else(|| {
+        // A mask written out: only a contiguous one is a prefix.
+        let mask: std::net::IpAddr = mask.parse().ok()?;
+        let bits = match mask {
+            std::net::IpAddr::V4(m) => u128::from(u32::from(m)) << 96,
+            std::net::IpAddr::V6(m) => u128::from(m),
+        };
+        (bits.leading_ones() + bits.trailing_zeros() == 128).then(|| bits.leading_ones())
+    });
+    match len {
+        Some(len) => json!({"prefix": {"addr": addr, "len": len}}),
+        None => json!(text),
+    }
 }

@@ -1,5 +1,6 @@
 //! This host's firewall, read from the nftables ruleset (`nft -j list ruleset`; iptables-nft
-//! and ufw rules show there too), and the rules that would stop or translate a connection.
+//! and ufw rules show there too) and from the iptables-legacy tables beside it ([`legacy`]),
+//! and the rules that would stop or translate a connection.
 //!
 //! Reading the ruleset needs `CAP_NET_ADMIN`. The evaluation is a pure function of the
 //! ruleset's JSON and one packet, tested on fixtures made by the real tools: it follows the
@@ -19,7 +20,7 @@ pub mod xt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::Command;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A packet of a TCP connection, as the firewall sees it.
@@ -175,7 +176,7 @@ impl Verdict {
 }
 
 /// Which tool made a rule, and so which tool should change it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Tool {
     /// nftables itself (`nft`), or a tool we do not recognise.
@@ -185,6 +186,9 @@ pub enum Tool {
     Iptables,
     /// ufw (its `ufw-*` / `ufw6-*` chains of an iptables table).
     Ufw,
+    /// `iptables-legacy` / `ip6tables-legacy`: a rule of the kernel's `x_tables`, which nft
+    /// does not show (see [`legacy`]).
+    IptablesLegacy,
 }
 
 /// Which packet of the connection a rule stops.
@@ -230,12 +234,14 @@ pub struct Blocker {
 }
 
 impl Blocker {
-    /// The iptables command for its table's family: `iptables` or `ip6tables`.
+    /// The iptables command for its table's family and its tool: `iptables`, `ip6tables`,
+    /// `iptables-legacy` or `ip6tables-legacy`.
     pub fn iptables_command(&self) -> &'static str {
-        if self.table.starts_with("ip6 ") {
-            "ip6tables"
-        } else {
-            "iptables"
+        match (self.table.starts_with("ip6 "), self.tool) {
+            (false, Tool::IptablesLegacy) => "iptables-legacy",
+            (true, Tool::IptablesLegacy) => "ip6tables-legacy",
+            (false, _) => "iptables",
+            (true, _) => "ip6tables",
         }
     }
 
@@ -387,6 +393,21 @@ fn effective_caps(status: &str) -> Option<u64> {
         .find_map(|line| line.strip_prefix("CapEff:"))?
         .trim();
     u64::from_str_radix(hex, 16).ok()
+}
+
+/// `ruleset` (nft's, or an empty one) with the iptables-legacy tables `legacy` (each made by
+/// [`legacy::LegacyTables::ruleset`]) beside it: the walks evaluate both, nft's chains first
+/// (the kernel's order between an nft chain and an `x_tables` one of the same priority is not
+/// known).
+pub fn with_legacy(mut ruleset: Value, legacy: Vec<Value>) -> Value {
+    if legacy.is_empty() {
+        return ruleset;
+    }
+    if !ruleset.is_object() {
+        ruleset = Value::Object(serde_json::Map::new());
+    }
+    ruleset["legacy"] = Value::Array(legacy);
+    ruleset
 }
 
 /// The rules and policies of `ruleset` that stop `packet` at `hook`, in the order the packet

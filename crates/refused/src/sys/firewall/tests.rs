@@ -516,3 +516,235 @@ fn the_listing_is_read_by_table_chain_and_handle() {
     );
     assert_eq!(rules.len(), 1);
 }
+
+/// The fixture `NAME`'s rules as iptables-legacy keeps them (`NAME.legacy4`, `NAME.legacy6`,
+/// listed by `iptables-legacy-save`), translated as a host with legacy tables reads them.
+fn legacy_made_by(name: &str) -> Value {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/firewall/");
+    let read = |ext: &str| std::fs::read_to_string(format!("{dir}{name}.{ext}")).unwrap();
+    let tables = vec![
+        legacy::translate(&read("legacy4"), "ip", Tool::IptablesLegacy),
+        legacy::translate(&read("legacy6"), "ip6", Tool::IptablesLegacy),
+    ];
+    with_legacy(Value::Null, tables)
+}
+
+/// What a blocker says, but for how the rule is written and which tool keeps it.
+type Stop = (String, Vec<String>, Verdict, Option<usize>, Stops, bool);
+
+fn stops(found: &[Blocker]) -> Vec<Stop> {
+    found
+        .iter()
+        .map(|b| {
+            let path = b.path.clone();
+            (
+                b.table.clone(),
+                path,
+                b.verdict,
+                b.position,
+                b.stops,
+                b.certain,
+            )
+        })
+        .collect()
+}
+
+/// Packets that meet every rule of the `iptables` and `ufw` fixtures: requests out by eth0,
+/// another interface, an unknown one and `lo`, both families, their replies, to a local address
+/// and to a container's.
+fn packets() -> Vec<(Hook, Packet)> {
+    let mut packets = Vec::new();
+    for dst in ["10.77.0.2", "fd00:77::2", "172.17.0.2"] {
+        for port in [
+            22, 53, 80, 443, 5000, 5555, 5556, 7000, 7201, 7202, 7203, 7204, 7205, 7206, 7207,
+            7211, 7299, 8080,
+        ] {
+            let syn = syn(dst, port);
+            for oif in [
+                Interface::Named("eth1".to_owned()),
+                Interface::Named("docker0".to_owned()),
+                Interface::Unknown,
+            ] {
+                let out = Packet { oif, ..syn.clone() };
+                packets.push((Hook::Output, out));
+            }
+            packets.push((Hook::Input, syn.reply().unwrap()));
+            packets.push((Hook::Output, syn));
+        }
+    }
+    for dst in ["127.0.0.1", "::1", "10.77.0.1"] {
+        let local = Packet {
+            oif: Interface::Named("lo".to_owned()),
+            dst_local: Some(true),
+            ..syn(dst, 8080)
+        };
+        let arriving = Packet {
+            iif: Interface::Named("lo".to_owned()),
+            oif: Interface::None,
+            ..local.clone()
+        };
+        packets.push((Hook::Input, arriving));
+        packets.push((Hook::Output, local));
+    }
+    packets
+}
+
+#[test]
+fn legacy_tables_stop_what_the_same_rules_in_nftables_stop() {
+    for name in ["iptables", "ufw"] {
+        let (nft, legacy) = (made_by(name), legacy_made_by(name));
+        let mut stopped = 0;
+        for (hook, packet) in packets() {
+            let (by_nft, by_legacy) = (
+                blockers(&nft, hook, &packet),
+                blockers(&legacy, hook, &packet),
+            );
+            assert_eq!(
+                stops(&by_nft),
+                stops(&by_legacy),
+                "{name}, {hook:?}: {packet:?}\n{by_nft:#?}\n{by_legacy:#?}"
+            );
+            stopped += by_nft.len();
+            for (nft, legacy) in by_nft.iter().zip(&by_legacy) {
+                let tool = match nft.tool {
+                    Tool::Iptables => Tool::IptablesLegacy,
+                    other => other,
+                };
+                assert_eq!(legacy.tool, tool, "{legacy:?}");
+                assert_eq!(legacy.handle, None);
+            }
+        }
+        // The packets do meet the rules.
+        assert!(stopped > 20, "{name}: {stopped}");
+    }
+}
+
+#[test]
+fn legacy_rules_are_shown_as_iptables_saves_them() {
+    let ruleset = legacy_made_by("iptables");
+    let found = blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 7202));
+    assert_eq!(
+        rules(&found),
+        [(
+            r#"-A APP-OUT -p tcp -m tcp --dport 7202 -m comment --comment "no app" -j REJECT --reject-with tcp-reset"#,
+            true
+        )]
+    );
+    assert_eq!(found[0].iptables_command(), "iptables-legacy");
+    let v6 = blockers(&ruleset, Hook::Output, &syn("fd00:77::2", 7202));
+    assert_eq!(v6[0].iptables_command(), "ip6tables-legacy");
+    assert_eq!(v6[0].table, "ip6 filter");
+}
+
+#[test]
+fn legacy_dnat_publishes_as_nfts_does() {
+    let (nft, legacy) = (made_by("iptables"), legacy_made_by("iptables"));
+    let local = Packet {
+        dst_local: Some(true),
+        oif: Interface::Named("lo".to_owned()),
+        ..syn("10.77.0.1", 8080)
+    };
+    let arriving = Packet {
+        src: Some("10.77.0.9".parse().unwrap()),
+        iif: Interface::Named("eth0".to_owned()),
+        oif: Interface::None,
+        src_local: Some(false),
+        dst_local: Some(true),
+        ..syn("10.77.0.1", 8443)
+    };
+    let unknown = Packet {
+        dst_local: None,
+        ..local.clone()
+    };
+    let cases = [
+        (NatHook::Output, local.clone()),
+        (NatHook::Output, unknown),
+        (NatHook::Output, syn("127.0.0.1", 8080)),
+        (NatHook::Prerouting, arriving.clone()),
+        (
+            NatHook::Prerouting,
+            Packet {
+                iif: Interface::Named("docker0".to_owned()),
+                ..arriving
+            },
+        ),
+    ];
+    let seen = |found: Vec<Dnat>| -> Vec<_> {
+        found
+            .into_iter()
+            .map(|d| (d.to, d.table, d.path, d.position, d.certain))
+            .collect()
+    };
+    for (hook, packet) in cases {
+        let by_legacy = dnat(&legacy, hook, &packet);
+        assert!(by_legacy.iter().all(|d| d.tool == Tool::IptablesLegacy));
+        assert_eq!(
+            seen(dnat(&nft, hook, &packet)),
+            seen(by_legacy),
+            "{packet:?}"
+        );
+    }
+    let found = dnat(&legacy, NatHook::Output, &local);
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].rule,
+        "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80"
+    );
+}
+
+#[test]
+fn legacy_rules_translate_each_match() {
+    let save = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT DROP [0:0]\n:X - [0:0]\n\
+        -A OUTPUT -o eth+ -p tcp -m tcp --dport 20000:30000 -g X\n\
+        -A OUTPUT -d 10.0.0.0/255.255.0.0 -p 6 -m multiport --dports 80,8000:8100 -j REJECT\n\
+        -A OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m tcp --dport 7 -j DROP\n\
+        -A OUTPUT -f -j DROP\n\
+        -A OUTPUT -p udp -m udp --dport 9 -j DROP\n\
+        -A OUTPUT -m state --state NEW -m addrtype --dst-type LOCAL -j DROP\n\
+        -A OUTPUT -p tcp -m tcp --dport 11 -m comment --comment \"an \\\"odd\\\" one\" -j LOG\n\
+        -A OUTPUT -p tcp -m tcp ! --dport 11:13 -j ACCEPT\n\
+        -A X -p tcp -m tcp --dport 25000 -j DROP\n\
+        COMMIT\n";
+    let ruleset = with_legacy(
+        Value::Null,
+        vec![legacy::translate(save, "ip", Tool::IptablesLegacy)],
+    );
+    let seen = |packet: &Packet| {
+        blockers(&ruleset, Hook::Output, packet)
+            .iter()
+            .map(|b| (b.chain.clone(), b.position, b.certain))
+            .collect::<Vec<_>>()
+    };
+    let out = |dst: &str, port| seen(&syn(dst, port));
+    let at = |chain: &str, position, certain| (chain.to_owned(), position, certain);
+    let policy = |certain| at("OUTPUT", None, certain);
+    // `-o eth+` (eth0 is in), a port range, `-g X`: X's drop; or, X ending, OUTPUT's policy.
+    assert_eq!(out("10.77.0.2", 25000), [at("X", Some(1), true)]);
+    assert_eq!(out("10.77.0.2", 26000), [policy(true)]);
+    // Out by wlan0, the goto does not apply, and `! --dport 11:13` accepts.
+    let by_wlan = Packet {
+        oif: Interface::Named("wlan0".to_owned()),
+        ..syn("10.77.0.2", 25000)
+    };
+    assert_eq!(seen(&by_wlan), []);
+    // A prefix written as a mask, the protocol as a number, multiport's list and range.
+    assert_eq!(out("10.0.0.5", 80), [at("OUTPUT", Some(2), true)]);
+    assert_eq!(out("10.0.0.5", 8050), [at("OUTPUT", Some(2), true)]);
+    assert_eq!(out("10.1.0.5", 80), []);
+    // `--tcp-flags` is not evaluated: the drop may apply, and so may the policy after it.
+    assert_eq!(
+        out("10.1.0.5", 7),
+        [at("OUTPUT", Some(3), false), policy(false)]
+    );
+    // A later fragment, a UDP port: never this connection's first packet.
+    assert_eq!(out("10.1.0.5", 9), []);
+    // `-m state --state NEW -m addrtype --dst-type LOCAL`.
+    let local = Packet {
+        dst_local: Some(true),
+        ..syn("10.77.0.1", 12)
+    };
+    assert_eq!(seen(&local), [at("OUTPUT", Some(6), true)]);
+    // The quoted comment is read, the LOG goes on, `! --dport 11:13` does not accept 11: the
+    // policy drops it.
+    assert_eq!(out("10.1.0.5", 11), [policy(true)]);
+}
