@@ -298,7 +298,14 @@ fn rule(spec: &str, family: &str, chains: &[&str]) -> Vec<Value> {
                 module = value();
                 if !matches!(
                     module,
-                    "tcp" | "udp" | "multiport" | "conntrack" | "state" | "addrtype" | "comment"
+                    "tcp"
+                        | "udp"
+                        | "multiport"
+                        | "conntrack"
+                        | "state"
+                        | "addrtype"
+                        | "iprange"
+                        | "comment"
                 ) {
                     exprs.push(unknown_match(module));
                 }
@@ -314,7 +321,7 @@ fn rule(spec: &str, family: &str, chains: &[&str]) -> Vec<Value> {
                 break;
             }
             option if option.starts_with("--") => {
-                let translated = module_option(module, option, op, &mut words);
+                let translated = module_option(module, option, op, family, &mut words);
                 exprs.push(translated.unwrap_or_else(|| unknown_match(module)));
             }
             // Counters (`-c PKTS BYTES`) and the like: nothing that decides.
@@ -335,9 +342,11 @@ fn module_option<'w>(
     module: &str,
     option: &str,
     op: &str,
+    family: &str,
     words: &mut std::iter::Peekable<impl Iterator<Item = &'w str>>,
 ) -> Option<Value> {
     let th = |field: &str| json!({"payload": {"protocol": "th", "field": field}});
+    let ip = |field: &str| json!({"payload": {"protocol": family, "field": field}});
     let list = |text: &str, each: fn(&str) -> Value| json!({"set": text.split(',').map(each).collect::<Vec<_>>()});
     let mut value = || words.next().unwrap_or_default();
     let found = match (module, option) {
@@ -371,6 +380,18 @@ fn module_option<'w>(
             let types = value().to_ascii_lowercase();
             let left = json!({"fib": {"flags": [flag], "result": "type"}});
             matching(left, op, list(&types, |t| json!(t)))
+        }
+        ("iprange", "--src-range" | "--dst-range") => {
+            let field = if option == "--src-range" {
+                "saddr"
+            } else {
+                "daddr"
+            };
+            let text = value();
+            let right = text
+                .split_once('-')
+                .map_or_else(|| json!(text), |(lo, hi)| json!({"range": [lo, hi]}));
+            matching(ip(field), op, right)
         }
         ("comment", "--comment") => {
             value();

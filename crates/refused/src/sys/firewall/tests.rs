@@ -702,6 +702,7 @@ fn legacy_rules_translate_each_match() {
         -A OUTPUT -p udp -m udp --dport 9 -j DROP\n\
         -A OUTPUT -m state --state NEW -m addrtype --dst-type LOCAL -j DROP\n\
         -A OUTPUT -p tcp -m tcp --dport 11 -m comment --comment \"an \\\"odd\\\" one\" -j LOG\n\
+        -A OUTPUT -m iprange --dst-range 10.9.0.1-10.9.0.9 -j REJECT\n\
         -A OUTPUT -p tcp -m tcp ! --dport 11:13 -j ACCEPT\n\
         -A X -p tcp -m tcp --dport 25000 -j DROP\n\
         COMMIT\n";
@@ -744,6 +745,9 @@ fn legacy_rules_translate_each_match() {
         ..syn("10.77.0.1", 12)
     };
     assert_eq!(seen(&local), [at("OUTPUT", Some(6), true)]);
+    // iprange.
+    assert_eq!(out("10.9.0.5", 80), [at("OUTPUT", Some(8), true)]);
+    assert_eq!(out("10.9.0.10", 80), []);
     // The quoted comment is read, the LOG goes on, `! --dport 11:13` does not accept 11: the
     // policy drops it.
     assert_eq!(out("10.1.0.5", 11), [policy(true)]);
