@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use refused::diagnose::evidence::{
-    ContainerRuntime, Dnat, Hook, Namespace, NatHook, NatTo, Stops, Tool, Verdict,
+    ContainerRuntime, Dnat, Hook, Nameserver, NameserverSource, Namespace, NatHook, NatTo, Stops,
+    Tool, Verdict,
 };
 use refused::diagnose::{
     Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener, Listener, Mode,
@@ -424,6 +425,7 @@ fn kind_of(evidence: &Evidence) -> &'static str {
     match evidence {
         Evidence::Resolved { .. } => "resolved",
         Evidence::DnsError { .. } => "dns-error",
+        Evidence::Nameserver(_) => "nameserver",
         Evidence::Listener(_) => "listener",
         Evidence::FirewallRule(_) => "firewall-rule",
         Evidence::Neighbour { .. } => "neighbour",
@@ -452,6 +454,22 @@ fn evidence_samples() -> Vec<Evidence> {
             error: "dns-not-found",
             detail: "the name does not exist".into(),
         },
+        Evidence::Nameserver(Nameserver {
+            address: "127.0.0.53".parse().unwrap(),
+            source: NameserverSource::ResolvConf,
+            local: true,
+            listening: Some(true),
+            pid: Some(412),
+            process: Some("systemd-resolve".into()),
+        }),
+        Evidence::Nameserver(Nameserver {
+            address: "10.0.0.1".parse().unwrap(),
+            source: NameserverSource::Default,
+            local: false,
+            listening: None,
+            pid: None,
+            process: None,
+        }),
     ];
     samples.extend(listener_samples());
     samples.extend(firewall_samples());

@@ -417,6 +417,68 @@ fn a_silent_resolver_is_a_dns_failure() {
     assert_eq!(cause(&report), "dns-failure", "{report}");
 }
 
+/// The resolver's only nameserver is this host's own 127.0.0.53 (systemd-resolved's stub): with
+/// nothing receiving there, the report names the stopped stub and how to start it; with a socket
+/// there that never answers (a stub whose own servers are unreachable), the program holding it.
+#[test]
+fn a_stopped_local_resolver_is_named() {
+    let Some(lab) = Lab::or_skip("a_stopped_local_resolver_is_named") else {
+        return;
+    };
+    let c = &lab.client;
+    c.write_etc(
+        "resolv.conf",
+        "nameserver 127.0.0.53\noptions timeout:1 attempts:1\n",
+    )
+    .unwrap();
+    c.write_etc("hosts", "127.0.0.1 localhost\n").unwrap();
+    let nameserver = |report: &Value| {
+        let found = evidence(report, "nameserver");
+        assert_eq!(found.len(), 1, "{report}");
+        assert_eq!(found[0]["address"], "127.0.0.53", "{report}");
+        assert_eq!(found[0]["source"], "resolv-conf");
+        assert_eq!(found[0]["local"], true);
+        found[0].clone()
+    };
+
+    let report = why(&lab, &["--timeout", "3s", "db.lab.test:5432"]);
+    assert_eq!(cause(&report), "dns-failure", "{report}");
+    assert_eq!(nameserver(&report)["listening"], false, "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("nothing receives on its port 53"),
+        "{report}"
+    );
+    assert!(
+        report["suggestions"][0]
+            .as_str()
+            .unwrap()
+            .contains("systemd-resolved's stub: start it"),
+        "{report}"
+    );
+
+    // Something receives there, and never answers.
+    let _silent = c
+        .run(|| std::net::UdpSocket::bind("127.0.0.53:53"))
+        .unwrap()
+        .unwrap();
+    let report = why(&lab, &["--timeout", "3s", "db.lab.test:5432"]);
+    assert_eq!(cause(&report), "dns-failure", "{report}");
+    let server = nameserver(&report);
+    assert_eq!(server["listening"], true, "{report}");
+    assert_eq!(server["pid"], std::process::id(), "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("which runs but did not resolve it"),
+        "{report}"
+    );
+
+    // A name that does not exist is the name's fault: no nameserver is examined.
+    c.write_etc("hosts", "127.0.0.1 localhost\n").unwrap();
+    let report = why(&lab, &["--timeout", "3s", "localhost:1"]);
+    assert!(evidence(&report, "nameserver").is_empty(), "{report}");
+}
+
 #[test]
 fn ephemeral_ports_run_out() {
     let Some(lab) = Lab::or_skip("ephemeral_ports_run_out") else {

@@ -35,6 +35,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
     Facts {
         target: target.clone(),
         resolution: Resolution::None,
+        nameservers: Vec::new(),
         addresses: Vec::new(),
         listeners: None,
         foreign: Vec::new(),
@@ -86,6 +87,12 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
     let addrs = match resolved {
         Ok(addrs) => addrs,
         Err(err) => {
+            if !matches!(
+                err.kind,
+                resolve::ResolveErrorKind::NotFound | resolve::ResolveErrorKind::NoAddress
+            ) {
+                facts.nameservers = crate::sys::resolv::nameservers();
+            }
             facts.resolution = Resolution::Failed(err);
             return facts;
         }

@@ -13,6 +13,7 @@ pub use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::netns::Namespace;
 pub use crate::sys::process::ContainerRuntime;
 pub use crate::sys::process::Process;
+pub use crate::sys::resolv::{Nameserver, NameserverSource};
 pub use crate::sys::route::{RejectingRoute, RouteKind};
 pub use crate::sys::tables::Listener;
 pub use crate::sys::unix_path::{Class, ClosedDirectory, FileType, Mode, Owner, Permission};
@@ -41,6 +42,10 @@ pub enum Evidence {
         /// What the resolver said, in words.
         detail: String,
     },
+    /// A nameserver the resolver asks (after a lookup that failed): its address, where it was
+    /// found, whether it is this host's own and, if so, whether anything receives on its port
+    /// 53, and which process.
+    Nameserver(Nameserver),
     /// A socket listening on a port, with who holds it.
     Listener(HeldListener),
     /// A firewall rule (or policy) of this host that stops the connection: where it is
@@ -229,6 +234,7 @@ impl fmt::Display for Evidence {
                 write!(f, "`{name}` resolves to {address} ({from})")
             }
             Self::DnsError { name, detail, .. } => write!(f, "`{name}`: {detail}"),
+            Self::Nameserver(server) => server.fmt(f),
             Self::Listener(held) => {
                 let l = &held.listener;
                 write!(f, "{} listens on {}", held.owner(), held.endpoint())?;

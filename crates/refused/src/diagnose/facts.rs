@@ -22,6 +22,9 @@ pub struct Facts {
     pub target: Target,
     /// What the name resolved to (empty for a literal or a unix socket).
     pub resolution: Resolution,
+    /// After a lookup the resolver failed (not a name that does not exist): the nameservers
+    /// it asks, and what this host knows of them.
+    pub nameservers: Vec<crate::sys::resolv::Nameserver>,
     /// One per address, in the resolver's order.
     pub addresses: Vec<AddressFacts>,
     /// This namespace's TCP listeners, with their owners (`None`: could not be read).

@@ -10,6 +10,7 @@ use crate::probe::Readiness;
 use crate::resolve::ResolveErrorKind;
 use crate::sys::host::Neighbour;
 use crate::sys::netns::Namespace;
+use crate::sys::resolv::{Nameserver, NameserverSource};
 use crate::sys::route::{RejectingRoute, RouteKind};
 use crate::sys::services;
 use crate::target::Scheme;
@@ -87,7 +88,7 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
         return unix(attempt.outcome, path, &attempt.address.to_string());
     }
     if let Resolution::Failed(err) = &facts.resolution {
-        return Ok(dns(&err.name, err.kind));
+        return Ok(dns(&err.name, err.kind, &facts.nameservers));
     }
     let mut finding = match facts
         .addresses
@@ -122,7 +123,7 @@ fn most_specific(facts: &Facts) -> Result<Finding, Unexplained> {
     })
 }
 
-fn dns(name: &str, kind: ResolveErrorKind) -> Finding {
+fn dns(name: &str, kind: ResolveErrorKind, nameservers: &[Nameserver]) -> Finding {
     let evidence = Evidence::DnsError {
         name: name.to_owned(),
         error: kind.as_label(),
@@ -148,14 +149,80 @@ fn dns(name: &str, kind: ResolveErrorKind) -> Finding {
         .suggest(lookup),
         ResolveErrorKind::Timeout
         | ResolveErrorKind::ServerFailure
-        | ResolveErrorKind::Other(_) => Finding::new(
-            Cause::DnsFailure,
-            format!("the resolver failed while looking up `{name}`: {kind}"),
-        )
-        .suggest("check the nameservers in /etc/resolv.conf: are they up and reachable?")
-        .suggest(lookup),
+        | ResolveErrorKind::Other(_) => resolver_failed(name, kind, nameservers).suggest(lookup),
     };
-    finding.evidence([evidence])
+    finding.evidence([evidence]).evidence(
+        nameservers
+            .iter()
+            .map(|server| Evidence::Nameserver(server.clone())),
+    )
+}
+
+/// systemd-resolved's stub resolver.
+const RESOLVED_STUB: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 53));
+
+/// `dns-failure`, said from what this host knows of its nameservers: every one of them on this
+/// host with nothing receiving on its port (a stopped systemd-resolved or dnsmasq), or a local
+/// one that runs but did not answer (its own upstream servers are what failed).
+fn resolver_failed(name: &str, kind: ResolveErrorKind, nameservers: &[Nameserver]) -> Finding {
+    let failed = format!("the resolver failed while looking up `{name}`: {kind}");
+    let dead = |n: &Nameserver| n.local && n.listening == Some(false);
+    if !nameservers.is_empty() && nameservers.iter().all(dead) {
+        let addresses: Vec<String> = nameservers.iter().map(|n| n.address.to_string()).collect();
+        let (it, them) = if addresses.len() == 1 {
+            ("its nameserver", "nothing receives on its port 53")
+        } else {
+            ("its nameservers", "nothing receives on their port 53")
+        };
+        let mut finding = Finding::new(
+            Cause::DnsFailure,
+            format!(
+                "`{name}` could not be looked up: {it} {} {} this host's own, and {them}",
+                addresses.join(", "),
+                if addresses.len() == 1 { "is" } else { "are" },
+            ),
+        );
+        for server in nameservers {
+            finding = match server.source {
+                NameserverSource::Default => finding.suggest(
+                    "/etc/resolv.conf names no nameserver, so the resolver asks 127.0.0.1: add a `nameserver` line with a working DNS server",
+                ),
+                NameserverSource::ResolvConf if server.address == RESOLVED_STUB => finding.suggest(
+                    "127.0.0.53 is systemd-resolved's stub: start it (`sudo systemctl start systemd-resolved`; `resolvectl status` shows its state)",
+                ),
+                NameserverSource::ResolvConf => finding.suggest(format!(
+                    "start the DNS server meant to listen on {}:53 (dnsmasq, unbound, named...), or point /etc/resolv.conf at a working nameserver",
+                    server.address
+                )),
+            };
+        }
+        return finding;
+    }
+    if let Some(server) = nameservers
+        .iter()
+        .find(|n| n.local && n.listening == Some(true))
+    {
+        let who = server.process.as_ref().map_or_else(
+            || "a DNS server of this host".to_owned(),
+            |process| format!("{process} (pid {})", server.pid.unwrap_or_default()),
+        );
+        let finding = Finding::new(
+            Cause::DnsFailure,
+            format!(
+                "{failed}; its nameserver {} is {who}, which runs but did not resolve it: the servers it asks in turn may be unreachable",
+                server.address
+            ),
+        );
+        return if server.address == RESOLVED_STUB {
+            finding.suggest("`resolvectl status` shows the DNS servers systemd-resolved asks; `resolvectl query NAME` asks them")
+        } else {
+            finding.suggest(format!(
+                "check the upstream servers in {who}'s configuration, and its log"
+            ))
+        };
+    }
+    Finding::new(Cause::DnsFailure, failed)
+        .suggest("check the nameservers in /etc/resolv.conf: are they up and reachable?")
 }
 
 fn reachable(facts: &Facts, connected: usize) -> Finding {

@@ -20,6 +20,7 @@ fn facts(target: &str) -> Facts {
     Facts {
         target: target.parse().unwrap(),
         resolution: Resolution::None,
+        nameservers: Vec::new(),
         addresses: Vec::new(),
         listeners: Some(Vec::new()),
         foreign: Vec::new(),
@@ -129,6 +130,96 @@ fn dns_failures_are_told_apart() {
             finding.summary
         );
     }
+}
+
+fn nameserver(address: &str, local: bool, listening: Option<bool>) -> Nameserver {
+    Nameserver {
+        address: address.parse().unwrap(),
+        source: NameserverSource::ResolvConf,
+        local,
+        listening,
+        pid: None,
+        process: None,
+    }
+}
+
+fn failed_lookup(nameservers: Vec<Nameserver>) -> Finding {
+    let f = Facts {
+        resolution: Resolution::Failed(ResolveError {
+            name: "db.example".into(),
+            kind: ResolveErrorKind::Timeout,
+        }),
+        nameservers,
+        ..facts("db.example:5432")
+    };
+    infer(&f).unwrap()
+}
+
+#[test]
+fn a_stopped_local_resolver_is_named_with_its_fix() {
+    // systemd-resolved's stub, with nothing on its port.
+    let finding = failed_lookup(vec![nameserver("127.0.0.53", true, Some(false))]);
+    assert_eq!(finding.cause, Cause::DnsFailure);
+    assert!(
+        finding.summary.contains(
+            "its nameserver 127.0.0.53 is this host's own, and nothing receives on its port 53"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert!(finding.suggestions[0].contains("systemctl start systemd-resolved"));
+    let nameservers: Vec<_> = finding
+        .evidence
+        .iter()
+        .filter(|e| matches!(e, Evidence::Nameserver(_)))
+        .collect();
+    assert_eq!(nameservers.len(), 1);
+
+    // No nameserver line: the default, 127.0.0.1.
+    let default = Nameserver {
+        source: NameserverSource::Default,
+        ..nameserver("127.0.0.1", true, Some(false))
+    };
+    let finding = failed_lookup(vec![default]);
+    assert!(finding.suggestions[0].contains("names no nameserver"));
+
+    // Another local server that is down, with a remote one beside it: the remote one may be
+    // what failed, so nothing is blamed on the local one.
+    let finding = failed_lookup(vec![
+        nameserver("127.0.0.1", true, Some(false)),
+        nameserver("10.0.0.1", false, None),
+    ]);
+    assert!(
+        !finding.summary.contains("nothing receives"),
+        "{}",
+        finding.summary
+    );
+    assert!(finding.suggestions[0].contains("/etc/resolv.conf"));
+    // Not known whether anything receives: nothing is said.
+    let finding = failed_lookup(vec![nameserver("127.0.0.1", true, None)]);
+    assert!(
+        !finding.summary.contains("nothing receives"),
+        "{}",
+        finding.summary
+    );
+}
+
+#[test]
+fn a_running_local_resolver_that_did_not_answer_points_at_its_upstreams() {
+    let running = Nameserver {
+        pid: Some(412),
+        process: Some("systemd-resolve".into()),
+        ..nameserver("127.0.0.53", true, Some(true))
+    };
+    let finding = failed_lookup(vec![running]);
+    assert!(
+        finding
+            .summary
+            .contains("systemd-resolve (pid 412), which runs"),
+        "{}",
+        finding.summary
+    );
+    assert!(finding.suggestions[0].contains("resolvectl status"));
 }
 
 #[test]

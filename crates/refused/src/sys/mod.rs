@@ -10,6 +10,7 @@ pub mod firewall;
 pub mod host;
 pub mod netns;
 pub mod process;
+pub mod resolv;
 pub mod route;
 pub mod services;
 pub mod sock_diag;

@@ -15,7 +15,8 @@ const TCP_LISTEN: u8 = 0x0A;
 /// `__SO_ACCEPTCON` in the unix table's `Flags` column: the socket listens.
 const SO_ACCEPTCON: u32 = 0x0001_0000;
 
-/// A TCP socket in the LISTEN state.
+/// A TCP socket in the LISTEN state (or an unconnected UDP socket, which receives what is
+/// sent to its address: see [`parse_udp_receivers`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Listener {
     /// The bound address (`0.0.0.0` or `::` for every address).
@@ -78,6 +79,21 @@ pub struct TableError {
 
 /// Parses `/proc/net/tcp` or `/proc/net/tcp6` and returns the LISTEN sockets.
 pub fn parse_tcp_listeners(text: &str) -> Result<Vec<Listener>, TableError> {
+    parse_sockets(text, TCP_LISTEN)
+}
+
+/// `TCP_CLOSE` in the `st` column: an unconnected UDP socket, which receives what is sent to
+/// its address and port (a DNS server's).
+const UDP_UNCONNECTED: u8 = 0x07;
+
+/// Parses `/proc/net/udp` or `/proc/net/udp6` and returns the unconnected sockets: those a
+/// datagram to their address and port is delivered to (`queue` is then the receive queue).
+pub fn parse_udp_receivers(text: &str) -> Result<Vec<Listener>, TableError> {
+    parse_sockets(text, UDP_UNCONNECTED)
+}
+
+/// The sockets of a `/proc/net` table in the state `wanted`.
+fn parse_sockets(text: &str, wanted: u8) -> Result<Vec<Listener>, TableError> {
     let mut listeners = Vec::new();
     for (index, line) in text.lines().enumerate().skip(1) {
         if line.trim().is_empty() {
@@ -91,7 +107,7 @@ pub fn parse_tcp_listeners(text: &str) -> Result<Vec<Listener>, TableError> {
         let [_, local, _, state, queues, _, _, uid, _, inode, ..] = fields.as_slice() else {
             return Err(bad());
         };
-        if u8::from_str_radix(state, 16).map_err(|_| bad())? != TCP_LISTEN {
+        if u8::from_str_radix(state, 16).map_err(|_| bad())? != wanted {
             continue;
         }
         let (address, port) = parse_endpoint(local).ok_or_else(bad)?;
@@ -191,15 +207,28 @@ fn after_fields(line: &str, count: usize) -> &str {
 /// The TCP listeners (IPv4 and IPv6) of the network namespace `proc_net` belongs to:
 /// `/proc/net` for our own, `/proc/PID/net` for a process's.
 pub fn read_tcp_listeners(proc_net: &Path) -> io::Result<Vec<Listener>> {
+    read_table(proc_net, "tcp", parse_tcp_listeners)
+}
+
+/// The unconnected UDP sockets (IPv4 and IPv6) of this network namespace.
+pub fn read_udp_receivers() -> io::Result<Vec<Listener>> {
+    read_table(Path::new("/proc/net"), "udp", parse_udp_receivers)
+}
+
+fn read_table(
+    proc_net: &Path,
+    name: &str,
+    parse: fn(&str) -> Result<Vec<Listener>, TableError>,
+) -> io::Result<Vec<Listener>> {
     let mut listeners = Vec::new();
-    for file in ["tcp", "tcp6"] {
-        let text = match std::fs::read_to_string(proc_net.join(file)) {
+    for file in [name.to_owned(), format!("{name}6")] {
+        let text = match std::fs::read_to_string(proc_net.join(&file)) {
             Ok(text) => text,
             // No IPv6 on this host: no tcp6 table.
-            Err(err) if err.kind() == io::ErrorKind::NotFound && file == "tcp6" => continue,
+            Err(err) if err.kind() == io::ErrorKind::NotFound && file.ends_with('6') => continue,
             Err(err) => return Err(err),
         };
-        listeners.extend(parse_tcp_listeners(&text).map_err(io::Error::other)?);
+        listeners.extend(parse(&text).map_err(io::Error::other)?);
     }
     Ok(listeners)
 }
@@ -233,6 +262,21 @@ mod tests {
                 ("10.77.0.1".to_owned(), 8080, 3, 1000, 98_765),
             ]
         );
+    }
+
+    /// `/proc/net/udp` of a host running systemd-resolved (its stub on 127.0.0.53:53) with a
+    /// connected socket (st 01) beside it, which receives from its peer only.
+    #[test]
+    fn reads_unconnected_udp_sockets() {
+        let udp = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+             \x20 1: 3500007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000   991        0 17016 2 0000000000000000 0\n\
+             \x20 2: 0100007F:A3C2 0100007F:0035 01 00000000:00000000 00:00000000 00000000  1000        0 22001 2 0000000000000000 0\n";
+        let receivers = parse_udp_receivers(udp).unwrap();
+        let seen: Vec<(String, u16, u32, u64)> = receivers
+            .iter()
+            .map(|r| (r.address.to_string(), r.port, r.uid, r.inode))
+            .collect();
+        assert_eq!(seen, [("127.0.0.53".to_owned(), 53, 991, 17_016)]);
     }
 
     #[test]

@@ -1,0 +1,195 @@
+//! The nameservers this host's resolver asks (`/etc/resolv.conf`), and, for those on this host,
+//! whether anything receives on their port 53: a stopped systemd-resolved (127.0.0.53) or
+//! dnsmasq (127.0.0.1) is the commonest reason names stop resolving on a machine whose network
+//! is fine.
+//!
+//! Nothing is sent to any nameserver: what they answered is what the lookup itself got.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::Serialize;
+
+use super::{host, process, tables};
+
+/// glibc's `MAXNS`: the resolver asks the first three nameservers only.
+const MAX_NAMESERVERS: usize = 3;
+
+/// The DNS port.
+const DNS_PORT: u16 = 53;
+
+/// Where the resolver found a nameserver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NameserverSource {
+    /// A `nameserver` line of `/etc/resolv.conf`.
+    ResolvConf,
+    /// `/etc/resolv.conf` names none (or is missing): glibc and musl then ask 127.0.0.1.
+    Default,
+}
+
+/// One nameserver the resolver asks, and what this host knows of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Nameserver {
+    /// Its address.
+    pub address: IpAddr,
+    /// Where the resolver found it.
+    pub source: NameserverSource,
+    /// Whether the address is one of this host's own (loopback included).
+    pub local: bool,
+    /// For a local nameserver, whether a UDP socket receives on its port 53 (`None`: not
+    /// local, the socket table could not be read, or only a dual-stack `[::]` socket might).
+    pub listening: Option<bool>,
+    /// The pid of the process that holds that socket, when found.
+    pub pid: Option<u32>,
+    /// Its command name (`systemd-resolve`, `dnsmasq`).
+    pub process: Option<String>,
+}
+
+impl std::fmt::Display for Nameserver {
+    /// `nameserver 127.0.0.53 (from /etc/resolv.conf) is this host's, and nothing receives on
+    /// its port 53`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let from = match self.source {
+            NameserverSource::ResolvConf => "from /etc/resolv.conf",
+            NameserverSource::Default => "none in /etc/resolv.conf: the default",
+        };
+        write!(f, "nameserver {} ({from})", self.address)?;
+        match (self.local, self.listening, &self.process) {
+            (true, Some(false), _) => {
+                f.write_str(" is this host's, and nothing receives on its port 53")
+            }
+            (true, Some(true), Some(process)) => write!(
+                f,
+                " is this host's: {process} (pid {}) receives on port 53",
+                self.pid.unwrap_or_default()
+            ),
+            (true, Some(true), None) => {
+                f.write_str(" is this host's: a socket receives on port 53")
+            }
+            (true, None, _) => f.write_str(" is this host's"),
+            (false, ..) => Ok(()),
+        }
+    }
+}
+
+/// The nameservers of a `resolv.conf`, in order, at most three; none named: 127.0.0.1.
+pub fn parse(text: &str) -> Vec<(IpAddr, NameserverSource)> {
+    let named: Vec<(IpAddr, NameserverSource)> = text
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next()? == "nameserver").then_some(())?;
+            // A link-local IPv6 server carries its interface: `fe80::1%eth0`.
+            let address = words.next()?.split('%').next()?;
+            Some((address.parse().ok()?, NameserverSource::ResolvConf))
+        })
+        .take(MAX_NAMESERVERS)
+        .collect();
+    if named.is_empty() {
+        return vec![(IpAddr::V4(Ipv4Addr::LOCALHOST), NameserverSource::Default)];
+    }
+    named
+}
+
+/// This host's nameservers, with whether those on this host receive on port 53.
+pub fn nameservers() -> Vec<Nameserver> {
+    let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let servers = parse(&text);
+    let local: Vec<bool> = servers
+        .iter()
+        .map(|(address, _)| address.is_loopback() || host::is_local_address(*address))
+        .collect();
+    // Receivers on port 53, when a nameserver is local and the table could be read.
+    let receivers: Option<Vec<tables::Listener>> = local
+        .contains(&true)
+        .then(|| tables::read_udp_receivers().ok())
+        .flatten()
+        .map(|all| all.into_iter().filter(|r| r.port == DNS_PORT).collect());
+    let inodes: HashSet<u64> = receivers.iter().flatten().map(|r| r.inode).collect();
+    let owners = process::owners(&inodes);
+    servers
+        .into_iter()
+        .zip(local)
+        .map(|((address, source), local)| {
+            let (listening, process) = match &receivers {
+                Some(on_port) if local => receiving(on_port, address, &owners),
+                _ => (None, None),
+            };
+            Nameserver {
+                address,
+                source,
+                local,
+                listening,
+                pid: process.as_ref().map(|p| p.pid),
+                process: process.map(|p| p.command),
+            }
+        })
+        .collect()
+}
+
+/// Whether a datagram to `address`, port 53, reaches one of `on_port`, and who holds it.
+fn receiving(
+    on_port: &[tables::Listener],
+    address: IpAddr,
+    owners: &process::Owners,
+) -> (Option<bool>, Option<process::Process>) {
+    if let Some(found) = on_port.iter().find(|r| r.accepts(address)) {
+        return (Some(true), owners.get(found.inode).cloned());
+    }
+    // A `[::]` socket may be dual-stack: `/proc` does not say.
+    let perhaps = address.is_ipv4()
+        && on_port
+            .iter()
+            .any(|r| r.address == IpAddr::V6(Ipv6Addr::UNSPECIFIED) && r.v6only.is_none());
+    (if perhaps { None } else { Some(false) }, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_three_nameservers_are_asked() {
+        let text = "# made by hand\nsearch lab\nnameserver 127.0.0.53\nnameserver fe80::1%eth0\n\
+                    nameserver  10.0.0.1 \nnameserver 10.0.0.2\nnameserver 10.0.0.3\n";
+        let servers: Vec<String> = parse(text).iter().map(|(a, _)| a.to_string()).collect();
+        assert_eq!(servers, ["127.0.0.53", "fe80::1", "10.0.0.1"]);
+        assert!(
+            parse(text)
+                .iter()
+                .all(|(_, s)| *s == NameserverSource::ResolvConf)
+        );
+    }
+
+    #[test]
+    fn none_named_is_loopback() {
+        for text in ["", "search lab\n", "nameserver not-an-address\n"] {
+            assert_eq!(
+                parse(text),
+                [(IpAddr::V4(Ipv4Addr::LOCALHOST), NameserverSource::Default)]
+            );
+        }
+    }
+
+    #[test]
+    fn a_receiver_is_matched_by_address_and_a_dual_stack_one_is_unknown() {
+        let receiver = |address: &str, v6only| tables::Listener {
+            address: address.parse().unwrap(),
+            port: DNS_PORT,
+            v6only,
+            queue: 0,
+            backlog: None,
+            uid: 0,
+            inode: 1,
+        };
+        let owners = process::Owners::default();
+        let stub: IpAddr = "127.0.0.53".parse().unwrap();
+        let at = |receivers: &[tables::Listener]| receiving(receivers, stub, &owners).0;
+        assert_eq!(at(&[receiver("127.0.0.53", None)]), Some(true));
+        assert_eq!(at(&[receiver("0.0.0.0", None)]), Some(true));
+        assert_eq!(at(&[receiver("127.0.0.1", None)]), Some(false));
+        assert_eq!(at(&[]), Some(false));
+        assert_eq!(at(&[receiver("::", None)]), None);
+    }
+}
