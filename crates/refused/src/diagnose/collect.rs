@@ -46,6 +46,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         unix: None,
         unseen: Vec::new(),
         legacy_rules: false,
+        nft_unread: false,
         program: options.program.clone(),
         probe: None,
         privilege: if host::is_root() {
@@ -305,7 +306,10 @@ fn read_rules(facts: &mut Facts) -> Option<serde_json::Value> {
     };
     match (nft, legacy.is_empty()) {
         (None, true) => None,
-        (nft, _) => Some(firewall::with_legacy(nft.unwrap_or_default(), legacy)),
+        (nft, _) => {
+            facts.nft_unread = nft.is_none();
+            Some(firewall::with_legacy(nft.unwrap_or_default(), legacy))
+        }
     }
 }
 
@@ -428,7 +432,7 @@ fn blockers(
         out.dst_local = Some(local);
         out.oif = route::interface_to(to.ip(), local);
     }
-    let mut found = firewall::blockers(ruleset, Hook::Output, &out);
+    let mut found = firewall::blockers_translated(ruleset, Hook::Output, packet, &out);
     let local = out.dst_local == Some(true);
     if local {
         // A packet to this host itself comes back in by `lo`.

@@ -46,6 +46,9 @@ pub struct Facts {
     /// show them, and `iptables-legacy-save` could not list them): a cause outside this host
     /// is then not certain.
     pub legacy_rules: bool,
+    /// Whether nft's ruleset could not be read while iptables-legacy tables were (and are
+    /// evaluated alone): a rule of nft's could still explain what was seen.
+    pub nft_unread: bool,
     /// For a scheme with a readiness probe (http, tls, postgres...) that connected: what the
     /// probe found.
     pub probe: Option<crate::probe::Readiness>,

@@ -348,7 +348,7 @@ pub fn resolution_evidence(facts: &Facts) -> Vec<Evidence> {
 /// local reject, drop or
 /// DNAT rule among them would look the same.
 fn hedged(mut finding: Finding, facts: &Facts, address: &AddressFacts) -> Finding {
-    let unread = address.blockers.is_none();
+    let unread = address.blockers.is_none() || facts.nft_unread;
     let unsure = match finding.cause {
         Cause::Closed | Cause::Filtered => facts.legacy_rules,
         Cause::Rejected => unread || facts.legacy_rules,
@@ -384,18 +384,49 @@ fn hedged(mut finding: Finding, facts: &Facts, address: &AddressFacts) -> Findin
 
 /// Explains one failed address.
 pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
-    let addr = address.addr;
     let outcome = address.attempt.outcome;
-    let took = crate::connect::HumanDuration(address.elapsed());
 
     // A route of this host failed it: nothing was sent.
     if let Some(route) = &address.route {
-        return Ok(rejected_by_route(addr, route));
+        return Ok(rejected_by_route(address.addr, route));
     }
     // This host's own firewall, when its rules say so (and the outcome fits the verdict).
-    if let Some(finding) = blocked::by_rule(address) {
-        return Ok(finding);
+    let Some(by_rule) = blocked::by_rule(address) else {
+        return beyond_the_rules(facts, address);
+    };
+    let rule = by_rule.evidence.iter().find_map(|e| match e {
+        Evidence::FirewallRule(rule) if !rule.certain => Some(rule),
+        _ => None,
+    });
+    // A rule that only may reject, against a refusal that nothing listening where the packet
+    // went explains for sure: the kernel's own reset is the answer, and the rule a warning.
+    if let (Some(rule), Outcome::Refused) = (rule, outcome) {
+        if let Ok(mut finding) = beyond_the_rules(facts, address) {
+            if matches!(
+                finding.cause,
+                Cause::NoListener
+                    | Cause::WrongPort
+                    | Cause::ListeningOnOtherAddress
+                    | Cause::ListeningOnOtherFamily
+                    | Cause::ListenerInOtherNamespace
+            ) {
+                finding.warnings.push(format!(
+                    "a rule of this host's firewall may reject it too (it has matches that were not evaluated): `{}` (table `{}`, chain `{}`)",
+                    rule.rule, rule.table, rule.chain
+                ));
+                return Ok(finding);
+            }
+        }
     }
+    Ok(by_rule)
+}
+
+/// [`explain`] past this host's firewall rules: a published port, this host's listeners, a
+/// namespace that holds the address, what the remote side answered.
+fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
+    let addr = address.addr;
+    let outcome = address.attempt.outcome;
+    let took = crate::connect::HumanDuration(address.elapsed());
     if let Some(published) = &address.published {
         return super::elsewhere::published(facts, address, published);
     }

@@ -30,6 +30,7 @@ fn facts(target: &str) -> Facts {
         unix: None,
         unseen: Vec::new(),
         legacy_rules: false,
+        nft_unread: false,
         program: "refused".to_owned(),
         probe: None,
         privilege: Privilege::User,
@@ -485,6 +486,33 @@ fn a_reset_with_the_rules_unread_says_it_may_be_a_local_reject() {
     address.blockers = Some(Vec::new());
     let finding = infer(&one("192.0.2.7:80", address)).unwrap();
     assert!(finding.summary.contains("is up"), "{}", finding.summary);
+}
+
+/// A refusal from this host's own port with nothing listening is the kernel's reset: a reject
+/// rule that only may match is a warning then, not the cause. A certain one is the cause.
+#[test]
+fn nothing_listening_outranks_a_reject_rule_that_may_not_match() {
+    let mut address = tried("127.0.0.1:8080", Outcome::Refused, 0);
+    let maybe = blocker(
+        "meta mark 0x1 tcp dport 8080 reject",
+        Verdict::Reject,
+        false,
+    );
+    address.blockers = Some(vec![maybe.clone()]);
+    let finding = infer(&one("127.0.0.1:8080", address.clone())).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener, "{finding:?}");
+    assert!(
+        finding.warnings[0].contains("meta mark 0x1 tcp dport 8080 reject"),
+        "{finding:?}"
+    );
+    address.blockers = Some(vec![Blocker {
+        certain: true,
+        ..maybe
+    }]);
+    assert_eq!(
+        cause(&one("127.0.0.1:8080", address)),
+        Cause::BlockedLocally
+    );
 }
 
 #[test]

@@ -321,51 +321,60 @@ struct Walker<'i, 'a> {
     ended: bool,
 }
 
-impl<'a> Walker<'_, 'a> {
-    /// Walks the base chains of `hook` whose type is one of `types`, lowest priority first.
-    fn run(&mut self, hook: &str, types: &[&str]) {
-        let v4 = self.packet.dst.is_ipv4();
-        let mut bases: Vec<&'a Value> = self
-            .index
-            .bases
-            .iter()
-            .copied()
-            .filter(|chain| {
-                chain["hook"] == hook
-                    && types.iter().any(|t| chain["type"] == *t)
-                    && match str_of(chain, "family") {
-                        "inet" => true,
-                        "ip" => v4,
-                        "ip6" => !v4,
-                        _ => false,
-                    }
-            })
-            .collect();
-        bases.sort_by_key(|chain| chain["prio"].as_i64().unwrap_or(0));
-        for chain in bases {
-            if self.ended {
-                break;
-            }
-            let (family, table, name) = (
-                str_of(chain, "family"),
-                str_of(chain, "table"),
-                str_of(chain, "name"),
+impl<'i, 'a> Walker<'i, 'a> {
+    /// Walks one base chain of `index` and, in filter mode, meets its drop policy.
+    fn base(&mut self, index: &'i Index<'a>, chain: &'a Value, packet: &'i Packet) {
+        if self.ended {
+            return;
+        }
+        self.index = index;
+        self.packet = packet;
+        let (family, table, name) = (
+            str_of(chain, "family"),
+            str_of(chain, "table"),
+            str_of(chain, "name"),
+        );
+        let sure = !self.unsure;
+        let mut path = vec![name];
+        let ends = self.walk(family, table, name, sure, &mut path);
+        if ends != Truth::Yes && self.mode == Mode::Filter && chain["policy"] == "drop" {
+            let certain = sure && ends == Truth::No;
+            self.hit(
+                family,
+                table,
+                path,
+                None,
+                Found::Stop(Verdict::Drop),
+                certain,
             );
-            let sure = !self.unsure;
-            let mut path = vec![name];
-            let ends = self.walk(family, table, name, sure, &mut path);
-            if ends != Truth::Yes && self.mode == Mode::Filter && chain["policy"] == "drop" {
-                let certain = sure && ends == Truth::No;
-                self.hit(
-                    family,
-                    table,
-                    path,
-                    None,
-                    Found::Stop(Verdict::Drop),
-                    certain,
-                );
+        }
+    }
+
+    /// Walks base chains of one priority that come from different rulesets (nft's and the
+    /// iptables-legacy tables'): the kernel's order between them is not known, so each is
+    /// walked as if it came first, and when more than one of them stops the packet, none is
+    /// surely the one that does.
+    fn tied(&mut self, chains: &[(&'i Index<'a>, &'a Value, &'i Packet)]) {
+        if self.ended {
+            return;
+        }
+        let (unsure, first) = (self.unsure, self.hits.len());
+        let (mut ended, mut any_unsure) = (false, unsure);
+        for &(index, chain, packet) in chains {
+            self.ended = false;
+            self.unsure = unsure;
+            self.base(index, chain, packet);
+            ended |= self.ended;
+            any_unsure |= self.unsure;
+        }
+        let certain = self.hits[first..].iter().filter(|h| h.certain).count();
+        if certain > 1 {
+            for hit in &mut self.hits[first..] {
+                hit.certain = false;
             }
         }
+        self.ended = ended;
+        self.unsure = any_unsure;
     }
 
     fn hit(
@@ -571,29 +580,90 @@ fn family_fits(statement: &Value, dst: IpAddr) -> bool {
     }
 }
 
-/// Walks the base chains of `hook` of every ruleset in turn: what one ruleset surely ends, the
-/// next does not see, and what one may end, the next is not surely reached by.
-fn walk<'i, 'a>(
-    indexes: &'i [Index<'a>],
-    packet: &'i Packet,
+/// Where nat's output and prerouting chains translate the destination (`NF_IP_PRI_NAT_DST`):
+/// output chains below it see the packet as it was sent.
+const NAT_PRIORITY: i64 = -100;
+/// Where conntrack looks the packet up (`NF_IP_PRI_CONNTRACK`): chains below it see no state,
+/// which nft's `ct state` reads as `invalid`.
+const CONNTRACK_PRIORITY: i64 = -200;
+
+fn priority(chain: &Value) -> i64 {
+    chain["prio"].as_i64().unwrap_or(0)
+}
+
+/// The packet a base chain of `hook` at `priority` sees: as sent, before the destination is
+/// translated (and before conntrack, without a state), or as translated.
+pub struct Seen<'p> {
+    /// Before nat output's DNAT.
+    pub sent: &'p Packet,
+    /// After it.
+    pub translated: &'p Packet,
+}
+
+/// Walks the base chains of `hook` whose type is one of `types`, of every ruleset (nft's and
+/// the iptables-legacy tables') together, lowest priority first, as the kernel runs them.
+fn walk<'a>(
+    indexes: &[Index<'a>],
+    seen: &Seen<'_>,
     mode: Mode,
     hook: &str,
     types: &[&str],
-) -> Walker<'i, 'a> {
+) -> Vec<Hit<'a>> {
+    let v4 = seen.translated.dst.is_ipv4();
+    let untracked = Packet {
+        state: CtState::Invalid,
+        ..seen.sent.clone()
+    };
+    let output = hook == "output";
+    let packet_at = |prio: i64| match prio {
+        prio if output && prio < CONNTRACK_PRIORITY => &untracked,
+        prio if output && prio < NAT_PRIORITY => seen.sent,
+        _ => seen.translated,
+    };
+    let mut bases: Vec<(usize, &Index<'a>, &'a Value)> = indexes
+        .iter()
+        .enumerate()
+        .flat_map(|(source, index)| index.bases.iter().map(move |c| (source, index, *c)))
+        .filter(|(_, _, chain)| {
+            chain["hook"] == hook
+                && types.iter().any(|t| chain["type"] == *t)
+                && match str_of(chain, "family") {
+                    "inet" => true,
+                    "ip" => v4,
+                    "ip6" => !v4,
+                    _ => false,
+                }
+        })
+        .collect();
+    // Stable: within a priority and a ruleset, the ruleset's order.
+    bases.sort_by_key(|(_, _, chain)| priority(chain));
+    let Some(&(_, first, _)) = bases.first() else {
+        return Vec::new();
+    };
     let mut walker = Walker {
-        index: &indexes[0],
-        packet,
+        index: first,
+        packet: seen.translated,
         mode,
         budget: BUDGET,
         hits: Vec::new(),
         unsure: false,
         ended: false,
     };
-    for index in indexes {
-        walker.index = index;
-        walker.run(hook, types);
+    for same in bases.chunk_by(|a, b| priority(a.2) == priority(b.2)) {
+        let mixed = same.iter().any(|(source, ..)| *source != same[0].0);
+        let chains: Vec<_> = same
+            .iter()
+            .map(|&(_, index, chain)| (index, chain, packet_at(priority(chain))))
+            .collect();
+        if mixed {
+            walker.tied(&chains);
+        } else {
+            for (index, chain, packet) in chains {
+                walker.base(index, chain, packet);
+            }
+        }
     }
-    walker
+    walker.hits
 }
 
 const IPTABLES_TABLES: &[&str] = &["filter", "nat", "mangle", "raw", "security"];
@@ -628,21 +698,19 @@ fn rule_text(rule: &Value) -> String {
 }
 
 /// See [`super::blockers`].
-pub fn blockers(ruleset: &Value, hook: Hook, packet: &Packet) -> Vec<Blocker> {
+pub fn blockers(ruleset: &Value, hook: Hook, seen: &Seen<'_>) -> Vec<Blocker> {
     let types: &[&str] = match hook {
         // iptables' mangle OUTPUT is a `route` chain, and may drop too.
         Hook::Output => &["filter", "route"],
         Hook::Input => &["filter"],
     };
     let indexes = Index::all(ruleset);
-    let walker = walk(&indexes, packet, Mode::Filter, hook.as_str(), types);
-    let stops = match packet.state {
-        CtState::New => Stops::Request,
+    let hits = walk(&indexes, seen, Mode::Filter, hook.as_str(), types);
+    let stops = match seen.translated.state {
         CtState::Established => Stops::Reply,
+        CtState::New | CtState::Invalid => Stops::Request,
     };
-    walker
-        .hits
-        .iter()
+    hits.iter()
         .filter_map(|hit| {
             let Found::Stop(verdict) = hit.what else {
                 return None;
@@ -669,10 +737,12 @@ pub fn blockers(ruleset: &Value, hook: Hook, packet: &Packet) -> Vec<Blocker> {
 /// See [`super::dnat`].
 pub fn dnat(ruleset: &Value, hook: NatHook, packet: &Packet) -> Vec<Dnat> {
     let indexes = Index::all(ruleset);
-    let walker = walk(&indexes, packet, Mode::Nat, hook.as_str(), &["nat"]);
-    walker
-        .hits
-        .iter()
+    let seen = Seen {
+        sent: packet,
+        translated: packet,
+    };
+    let hits = walk(&indexes, &seen, Mode::Nat, hook.as_str(), &["nat"]);
+    hits.iter()
         .filter_map(|hit| {
             let (Found::Nat(statement), Some((rule, position))) = (&hit.what, hit.rule) else {
                 return None;

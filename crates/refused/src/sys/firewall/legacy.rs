@@ -85,10 +85,13 @@ pub fn find() -> io::Result<Vec<LegacyTables>> {
         let (command, save) = match save(command) {
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
                 // iptables 1.6 and older have no `-legacy` commands: theirs are legacy, unless
-                // this `iptables` is the nft one and the legacy tables were made otherwise.
-                let nft = version(before_split).is_some_and(|v| v.contains("nf_tables"));
-                let save = if nft { None } else { save(before_split).ok() };
-                (before_split, save)
+                // this `iptables` is the nft one (its `-save` would list nft's rules, not
+                // these) and the legacy tables were made otherwise.
+                if version(before_split).is_some_and(|v| v.contains("nf_tables")) {
+                    (command, None)
+                } else {
+                    (before_split, save(before_split).ok())
+                }
             }
             result => (command, result.ok()),
         };
@@ -368,6 +371,10 @@ fn module_option<'w>(
         }
         ("conntrack", "--ctstate") | ("state", "--state") => {
             let states = value().to_ascii_lowercase();
+            // SNAT and DNAT are conntrack's status bits, not states (nft's `ct status`).
+            if states.split(',').any(|s| s == "snat" || s == "dnat") {
+                return None;
+            }
             let left = json!({"ct": {"key": "state"}});
             matching(left, op, list(&states, |s| json!(s)))
         }

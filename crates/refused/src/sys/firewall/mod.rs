@@ -90,6 +90,9 @@ pub enum CtState {
     New,
     /// Part of a connection already seen both ways (a reply, the SYN-ACK included).
     Established,
+    /// Not looked up by conntrack yet (a chain of the output hook under priority -200, such as
+    /// iptables' raw table): nft's `ct state` reads `invalid`.
+    Invalid,
 }
 
 impl CtState {
@@ -98,6 +101,7 @@ impl CtState {
         match self {
             Self::New => "new",
             Self::Established => "established",
+            Self::Invalid => "invalid",
         }
     }
 }
@@ -413,7 +417,23 @@ pub fn with_legacy(mut ruleset: Value, legacy: Vec<Value>) -> Value {
 /// The rules and policies of `ruleset` that stop `packet` at `hook`, in the order the packet
 /// meets them, following the chains the base chains jump or go to.
 pub fn blockers(ruleset: &Value, hook: Hook, packet: &Packet) -> Vec<Blocker> {
-    eval::blockers(ruleset, hook, packet)
+    let seen = eval::Seen {
+        sent: packet,
+        translated: packet,
+    };
+    eval::blockers(ruleset, hook, &seen)
+}
+
+/// [`blockers`] of a packet whose destination nat output translated: output chains that come
+/// before the translation (raw, mangle: priority under -100) see it as `sent`, the others as
+/// `translated`.
+pub fn blockers_translated(
+    ruleset: &Value,
+    hook: Hook,
+    sent: &Packet,
+    translated: &Packet,
+) -> Vec<Blocker> {
+    eval::blockers(ruleset, hook, &eval::Seen { sent, translated })
 }
 
 /// The DNAT and redirect rules of `ruleset` that translate `packet` at `hook` (the nat

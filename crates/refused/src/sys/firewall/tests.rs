@@ -752,3 +752,86 @@ fn legacy_rules_translate_each_match() {
     // policy drops it.
     assert_eq!(out("10.1.0.5", 11), [policy(true)]);
 }
+
+fn legacy4(save: &str) -> Value {
+    legacy::translate(save, "ip", Tool::IptablesLegacy)
+}
+
+/// nft's chains and the legacy tables' run interleaved by priority: a legacy filter chain (0)
+/// before an nft chain at 100; at the same priority, their order is not known.
+#[test]
+fn nft_and_legacy_chains_are_met_by_priority() {
+    let nft = |prio: i64| {
+        serde_json::json!({"nftables": [
+            {"chain": {"family": "ip", "table": "t", "name": "out", "type": "filter",
+                       "hook": "output", "prio": prio, "policy": "accept"}},
+            {"rule": {"family": "ip", "table": "t", "chain": "out", "handle": 2, "expr": [
+                {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 80}},
+                {"drop": null}]}}
+        ]})
+    };
+    let save = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+        -A OUTPUT -p tcp -m tcp --dport 80 -j REJECT --reject-with tcp-reset\nCOMMIT\n";
+    let seen = |prio| {
+        let ruleset = with_legacy(nft(prio), vec![legacy4(save)]);
+        blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 80))
+            .iter()
+            .map(|b| (b.tool, b.certain))
+            .collect::<Vec<_>>()
+    };
+    // The legacy REJECT comes first and surely ends the packet's way.
+    assert_eq!(seen(100), [(Tool::IptablesLegacy, true)]);
+    // The nft drop comes first.
+    assert_eq!(seen(-10), [(Tool::Nft, true)]);
+    // Either may: both are named, neither as certain.
+    assert_eq!(seen(0), [(Tool::Nft, false), (Tool::IptablesLegacy, false)]);
+}
+
+/// `--ctstate DNAT` is conntrack's status bit, not a state: it may hold or not.
+#[test]
+fn a_ctstate_of_dnat_is_not_read_as_a_state() {
+    let save = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+        -A OUTPUT -p tcp -m tcp --dport 80 -m conntrack ! --ctstate DNAT -j DROP\nCOMMIT\n";
+    let ruleset = with_legacy(Value::Null, vec![legacy4(save)]);
+    let found = blockers(&ruleset, Hook::Output, &syn("172.17.0.2", 80));
+    assert!(!rules(&found)[0].1, "{found:?}");
+}
+
+/// Output chains under priority -200 (the raw table) run before conntrack, and under -100
+/// (raw, mangle) before the destination is translated.
+#[test]
+fn raw_and_mangle_see_the_packet_as_sent() {
+    let save = "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+        -A OUTPUT -p tcp -m tcp --dport 80 -m conntrack --ctstate NEW -j DROP\n\
+        -A OUTPUT -p tcp -m tcp --dport 81 -m conntrack --ctstate INVALID -j DROP\n\
+        COMMIT\n\
+        *mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n\
+        -A OUTPUT -p tcp -m tcp --dport 9000 -j DROP\n\
+        -A OUTPUT -p tcp -m tcp --dport 8080 -m conntrack --ctstate NEW -j DROP\n\
+        COMMIT\n";
+    let ruleset = with_legacy(Value::Null, vec![legacy4(save)]);
+    let chains = |found: Vec<Blocker>| -> Vec<(String, Option<usize>)> {
+        found.into_iter().map(|b| (b.table, b.position)).collect()
+    };
+    // No state yet in raw: NEW does not hold, INVALID does.
+    assert_eq!(
+        chains(blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 80))),
+        []
+    );
+    assert_eq!(
+        chains(blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 81))),
+        [("ip raw".to_owned(), Some(2))]
+    );
+    // Sent to 8080, translated to 9000: mangle sees 8080, and by then conntrack's NEW.
+    let sent = syn("10.77.0.1", 8080);
+    let translated = syn("10.99.0.1", 9000);
+    assert_eq!(
+        chains(blockers_translated(
+            &ruleset,
+            Hook::Output,
+            &sent,
+            &translated
+        )),
+        [("ip mangle".to_owned(), Some(2))]
+    );
+}
