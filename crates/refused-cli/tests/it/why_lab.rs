@@ -473,6 +473,30 @@ fn a_stopped_local_resolver_is_named() {
         "{report}"
     );
 
+    // Docker's embedded DNS in a container of a user-defined network: 127.0.0.11, its socket on
+    // a random port that a DNAT rule sends 53 to. Nothing on port 53 there, but it is not said
+    // to be stopped.
+    c.write_etc(
+        "resolv.conf",
+        "nameserver 127.0.0.11\noptions timeout:1 attempts:1\n",
+    )
+    .unwrap();
+    let _embedded = c
+        .run(|| std::net::UdpSocket::bind("127.0.0.11:0"))
+        .unwrap()
+        .unwrap();
+    let report = why(&lab, &["--timeout", "3s", "db.lab.test:5432"]);
+    assert_eq!(cause(&report), "dns-failure", "{report}");
+    let found = evidence(&report, "nameserver");
+    assert_eq!(found[0]["listening"], Value::Null, "{report}");
+    assert!(
+        !report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("nothing receives"),
+        "{report}"
+    );
+
     // A name that does not exist is the name's fault: no nameserver is examined.
     c.write_etc("hosts", "127.0.0.1 localhost\n").unwrap();
     let report = why(&lab, &["--timeout", "3s", "localhost:1"]);

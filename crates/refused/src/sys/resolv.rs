@@ -100,20 +100,24 @@ pub fn nameservers() -> Vec<Nameserver> {
         .iter()
         .map(|(address, _)| address.is_loopback() || host::is_local_address(*address))
         .collect();
-    // Receivers on port 53, when a nameserver is local and the table could be read.
+    // This namespace's UDP receivers, when a nameserver is local and the table could be read.
     let receivers: Option<Vec<tables::Listener>> = local
         .contains(&true)
         .then(|| tables::read_udp_receivers().ok())
+        .flatten();
+    let inodes: HashSet<u64> = receivers
+        .iter()
         .flatten()
-        .map(|all| all.into_iter().filter(|r| r.port == DNS_PORT).collect());
-    let inodes: HashSet<u64> = receivers.iter().flatten().map(|r| r.inode).collect();
+        .filter(|r| r.port == DNS_PORT)
+        .map(|r| r.inode)
+        .collect();
     let owners = process::owners(&inodes);
     servers
         .into_iter()
         .zip(local)
         .map(|((address, source), local)| {
             let (listening, process) = match &receivers {
-                Some(on_port) if local => receiving(on_port, address, &owners),
+                Some(receivers) if local => receiving(receivers, address, &owners),
                 _ => (None, None),
             };
             Nameserver {
@@ -128,21 +132,27 @@ pub fn nameservers() -> Vec<Nameserver> {
         .collect()
 }
 
-/// Whether a datagram to `address`, port 53, reaches one of `on_port`, and who holds it.
+/// Whether a datagram to `address`, port 53, reaches one of `receivers` (this namespace's UDP
+/// sockets), and who holds it.
 fn receiving(
-    on_port: &[tables::Listener],
+    receivers: &[tables::Listener],
     address: IpAddr,
     owners: &process::Owners,
 ) -> (Option<bool>, Option<process::Process>) {
-    if let Some(found) = on_port.iter().find(|r| r.accepts(address)) {
+    let on_port = || receivers.iter().filter(|r| r.port == DNS_PORT);
+    if let Some(found) = on_port().find(|r| r.accepts(address)) {
         return (Some(true), owners.get(found.inode).cloned());
     }
-    // A `[::]` socket may be dual-stack: `/proc` does not say.
-    let perhaps = address.is_ipv4()
-        && on_port
-            .iter()
-            .any(|r| r.address == IpAddr::V6(Ipv6Addr::UNSPECIFIED) && r.v6only.is_none());
-    (if perhaps { None } else { Some(false) }, None)
+    // A `[::]` socket may be dual-stack: `/proc` does not say. A socket on the very address but
+    // another port may be where a DNAT rule sends port 53: Docker's embedded DNS, 127.0.0.11 in
+    // a container of a user-defined network, listens on a random port so.
+    let dual_stack = address.is_ipv4()
+        && on_port().any(|r| r.address == IpAddr::V6(Ipv6Addr::UNSPECIFIED) && r.v6only.is_none());
+    let redirected = receivers.iter().any(|r| r.address == address);
+    if dual_stack || redirected {
+        return (None, None);
+    }
+    (Some(false), None)
 }
 
 #[cfg(test)]
@@ -191,5 +201,16 @@ mod tests {
         assert_eq!(at(&[receiver("127.0.0.1", None)]), Some(false));
         assert_eq!(at(&[]), Some(false));
         assert_eq!(at(&[receiver("::", None)]), None);
+        // Docker's embedded DNS: its socket on another port, where a DNAT rule sends 53.
+        let docker: IpAddr = "127.0.0.11".parse().unwrap();
+        let elsewhere = tables::Listener {
+            port: 41_234,
+            ..receiver("127.0.0.11", None)
+        };
+        assert_eq!(
+            receiving(std::slice::from_ref(&elsewhere), docker, &owners).0,
+            None
+        );
+        assert_eq!(receiving(&[elsewhere], stub, &owners).0, Some(false));
     }
 }

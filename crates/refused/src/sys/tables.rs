@@ -16,7 +16,7 @@ const TCP_LISTEN: u8 = 0x0A;
 const SO_ACCEPTCON: u32 = 0x0001_0000;
 
 /// A TCP socket in the LISTEN state (or an unconnected UDP socket, which receives what is
-/// sent to its address: see [`parse_udp_receivers`]).
+/// sent to its address: see `parse_udp_receivers`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Listener {
     /// The bound address (`0.0.0.0` or `::` for every address).
