@@ -6,8 +6,14 @@ import socket
 import pytest
 import httpx
 import psycopg
+import aiohttp
+import asyncpg
+import pika
+import pymongo
+import pymysql
 import redis
 import requests
+import sqlalchemy
 import urllib3
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -96,6 +102,68 @@ def test_asyncio_open_connection():
         exc = caught(lambda: asyncio.run(connect()))
         assert isinstance(exc, ConnectionRefusedError)
         assert "Connect call failed" in str(exc)
+        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.explain(exc).cause == "no-listener"
+
+
+def test_aiohttp_client_connector_error():
+    async def get(port):
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/"):
+                pass
+
+    with refused_port(47833) as port:
+        exc = caught(lambda: asyncio.run(get(port)))
+        assert isinstance(exc, aiohttp.ClientConnectorError)
+        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.explain(exc).cause == "no-listener"
+
+
+def test_asyncpg_without_a_server():
+    with refused_port(47835) as port:
+        connect = asyncpg.connect(host="127.0.0.1", port=port, user="app", timeout=2)
+        exc = caught(lambda: asyncio.run(connect))
+        assert isinstance(exc, OSError)
+        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.explain(exc).cause == "no-listener"
+
+
+def test_sqlalchemy_over_psycopg_and_pymysql():
+    # SQLAlchemy wraps the driver's error in its own OperationalError.
+    with refused_port(47837) as port:
+        for url in (
+            f"postgresql+psycopg://app@127.0.0.1:{port}/db",
+            f"mysql+pymysql://app@127.0.0.1:{port}/db",
+        ):
+            engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 2})
+            exc = caught(engine.connect)
+            assert isinstance(exc, sqlalchemy.exc.OperationalError), url
+            assert refused.find_address(exc) == f"127.0.0.1:{port}", url
+            assert refused.explain(exc).cause == "no-listener"
+
+
+def test_pymysql_without_a_server():
+    with refused_port(47839) as port:
+        exc = caught(lambda: pymysql.connect(host="127.0.0.1", port=port, connect_timeout=2))
+        assert isinstance(exc, pymysql.err.OperationalError)
+        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+
+
+def test_pymongo_server_selection_names_the_server():
+    with refused_port(47853) as port:
+        client = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=300)
+        exc = caught(lambda: client.admin.command("ping"))
+        client.close()
+        assert isinstance(exc, pymongo.errors.ServerSelectionTimeoutError)
+        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.explain(exc).cause == "no-listener"
+
+
+def test_pika_keeps_the_address_in_its_parameters():
+    parameters = pika.ConnectionParameters(host="127.0.0.1", port=47855, connection_attempts=1)
+    with refused_port(47855) as port:
+        exc = caught(lambda: pika.BlockingConnection(parameters))
+        assert isinstance(exc, pika.exceptions.AMQPConnectionError)
         assert refused.find_address(exc) == f"127.0.0.1:{port}"
         assert refused.explain(exc).cause == "no-listener"
 

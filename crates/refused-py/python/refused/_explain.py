@@ -5,8 +5,9 @@ The address comes from the objects in the chain, never guessed from text where a
 holds it: the attribute ``install()`` (or ``refused.connect``) sets, urllib3's failed
 connection (``.conn``), httpx's and requests' request URL, psycopg's connection parameters,
 then the locals of the frames the failure went through (``socket.create_connection``'s
-``address``, asyncio's ``sock_connect``, redis-py's connection object). Message text is read
-last, and only for libraries that keep the address nowhere else.
+``address``, asyncio's ``sock_connect``, redis-py's connection object, pika's connection
+parameters). Message text is read last, and only for libraries that keep the address nowhere
+else (pymongo's server selection, libpq's message).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ _LIBRARY_FAILURES = {
     ("redis", "TimeoutError"),
     ("psycopg", "OperationalError"),
     ("psycopg2", "OperationalError"),
+    # Raised when no server could be reached in time; its message names each one and why.
+    ("pymongo", "ServerSelectionTimeoutError"),
 }
 
 _SCHEME_PORTS = {"http": 80, "https": 443, "postgres": 5432, "postgresql": 5432, "redis": 6379}
@@ -61,7 +64,9 @@ def explain(exc: BaseException, *, timeout: float = 3.0):
     ``exc`` may be a bare ``ConnectionRefusedError`` from ``socket``, requests'
     ``ConnectionError``, urllib3's ``NewConnectionError``, redis-py's ``ConnectionError``,
     psycopg's ``OperationalError``, httpx's ``ConnectError``, asyncio's "Connect call failed",
-    or any exception raised while handling one of those. Returns the ``refused.Diagnosis`` of
+    aiohttp's ``ClientConnectorError``, SQLAlchemy's wrapping of a driver's error, pymongo's
+    ``ServerSelectionTimeoutError``, pika's ``AMQPConnectionError``, or any exception raised
+    while handling one of those. Returns the ``refused.Diagnosis`` of
     the address that failed, or ``None`` when the chain holds no connection failure or no
     address could be found for it.
     """
@@ -81,7 +86,10 @@ def find_address(exc: BaseException) -> Optional[str]:
         return None
     for finder in (_from_attributes, _from_frames, _from_text):
         for e in chain:
-            found = finder(e)
+            try:
+                found = finder(e)
+            except Exception:  # another library's object that misbehaves: look further
+                continue
             if found is not None:
                 return found
     return None
@@ -137,7 +145,9 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(e))
         yield e
+        # pika keeps the socket's error as `.exception`.
         nested = [e.__cause__, e.__context__, getattr(e, "reason", None)]
+        nested.append(getattr(e, "exception", None))
         nested += [a for a in getattr(e, "args", ()) if isinstance(a, BaseException)]
         nested += list(getattr(e, "exceptions", None) or ())
         queue += [n for n in nested if isinstance(n, BaseException)]
@@ -198,6 +208,13 @@ def _from_connection(conn: Any) -> Optional[str]:
         path = getattr(conn, "path", None)
     except Exception:  # a closed psycopg connection raises on access
         return None
+    # Only plain values: other objects answer any attribute (a pymongo Database gives a
+    # collection named `host`), and some refuse even bool().
+    plain = (str, bytes, type(None))
+    if not isinstance(host, plain) or not isinstance(port, (int, *plain)):
+        return None
+    if not isinstance(path, (str, bytes)):
+        path = None
     if isinstance(path, (str, bytes)) and path and not host:
         return _from_address(path)
     if isinstance(host, bytes) and host.startswith(b"/") or isinstance(host, str) and host.startswith("/"):
@@ -247,9 +264,11 @@ def _from_frames(e: BaseException) -> Optional[str]:
         found = target_text(local.get("host"), local.get("port"))
         if found is not None and isinstance(local.get("host"), (str, bytes)):
             return found
-        found = _from_connection(local.get("self"))
-        if found is not None:
-            return found
+        # pika's ConnectionParameters, passed as `parameters`.
+        for name in ("self", "parameters"):
+            found = _from_connection(local.get(name))
+            if found is not None:
+                return found
     return None
 
 
@@ -262,6 +281,8 @@ _TEXT_PATTERNS = (
     re.compile(r"connecting to (?P<host>\[?[\w.:-]+?\]?):(?P<port>\d+)\."),
     # urllib3 pools: "HTTPConnectionPool(host='localhost', port=8080)".
     re.compile(r"host='(?P<host>[^']+)', port=(?P<port>\d+)"),
+    # pymongo's server selection: "localhost:27017: [Errno 111] Connection refused (...)".
+    re.compile(r"(?P<host>\[[0-9A-Fa-f:.%\w]+\]|[\w.-]+):(?P<port>\d+): \[Errno \d+\]"),
 )
 
 
