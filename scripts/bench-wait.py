@@ -10,7 +10,10 @@ about 1 s and 6 s (`refused` ended by SIGTERM, the others by their own bound, so
 children are waited for and counted), the difference per second, median of STEADY; and two
 floors, small C programs built here with `cc`: one that does nothing but sleep 25 ms at a time (40
 wakeups a second), and one that also asks the kernel at each wakeup what a gated poll of
-`refused wait` asks (whether a SYN to 127.0.0.1:PORT would find a listener).
+`refused wait` asks (whether a SYN to 127.0.0.1:PORT would find a listener). Last, the three
+single processes (refused and the two floors) are measured again from the kernel's own account of
+their threads' time on a CPU (/proc/PID/task/*/schedstat, in ns), between 2 s and 12 s of one
+run: no start in it, and no difference of two runs, so a precise ratio to the floors.
 
     scripts/bench-wait.py [RUNS [STEADY]]   (default 10 and 9; builds refused in release first)
     REFUSED_BIN=/path/to/refused scripts/bench-wait.py [RUNS [STEADY]]   (another build, not built here)
@@ -165,6 +168,37 @@ for _ in range(steady_runs):              # shuffled each time: no waiter always
     for name in random.sample(list(steady), len(steady)):
         steady[name].append(per_second(name))
 
+def on_cpu_ns(pid):
+    """Time on a CPU of every thread of `pid`, in ns, and how many times they were switched in."""
+    ns = switches = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                fields = f.read().split()
+            ns += int(fields[0])
+            switches += int(fields[2])
+        except (FileNotFoundError, ProcessLookupError):
+            pass                              # a thread that just ended
+    return ns, switches
+
+def kernel_account(name, settle=2.0, span=10.0):
+    """% of a core and wakeups a second of a single-process waiter, from `settle` to `settle + span`."""
+    command, _ = bounded[name](free_port(), settle + span + 5)
+    waiter = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(settle)
+    (ns0, sw0), t0 = on_cpu_ns(waiter.pid), time.monotonic()
+    time.sleep(span)
+    (ns1, sw1), t1 = on_cpu_ns(waiter.pid), time.monotonic()
+    waiter.kill(); waiter.wait()
+    return (ns1 - ns0) / (t1 - t0) / 1e7, (sw1 - sw0) / (t1 - t0)
+
+accounted = [n for n in ("refused wait", "floor", "same polls in C") if n in bounded]
+kernel = {name: [] for name in accounted}
+if floors:
+    for _ in range(3):
+        for name in random.sample(accounted, len(accounted)):
+            kernel[name].append(kernel_account(name))
+
 print(f"{runs} runs each; delay = from listen() to the waiter's exit")
 print(f"{'waiter':22} {'median delay':>13} {'max delay':>10} {'CPU while waiting':>18} {'apart from start':>17}")
 base = statistics.median(d for d, _ in results["refused wait"])
@@ -182,3 +216,10 @@ if "same polls in C" in steady:
 print(f"apart from start, {steady_runs} runs of each, in a shuffled order: median (min-max)")
 for name, samples in steady.items():
     print(f"  {name:22} {statistics.median(samples):.3f} % ({min(samples):.3f}-{max(samples):.3f})")
+if floors:
+    print("the kernel's account (schedstat), 10 s of steady waiting, 3 runs each: median (min-max)")
+    for name, samples in kernel.items():
+        cpu = [c for c, _ in samples]
+        wakeups = statistics.median(w for _, w in samples)
+        print(f"  {name:22} {statistics.median(cpu):.3f} % ({min(cpu):.3f}-{max(cpu):.3f}),"
+              f" {wakeups:.0f} wakeups/s, {statistics.median(cpu) * 1e4 / wakeups:.0f} us each")

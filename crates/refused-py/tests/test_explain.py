@@ -159,6 +159,33 @@ def test_pymongo_server_selection_names_the_server():
         assert refused.explain(exc).cause == "no-listener"
 
 
+def test_pymongo_messages_name_the_server_whatever_its_error():
+    for message, target in (
+        ("db.example:27017: [Errno -2] Name or service not known, Timeout: 30s", "db.example:27017"),
+        ("10.0.0.5:27017: timed out (configured timeouts: ...)", "10.0.0.5:27017"),
+        ("[fd00::5]:27017: [Errno 111] Connection refused", "[fd00::5]:27017"),
+    ):
+        exc = pymongo.errors.ServerSelectionTimeoutError(message)
+        assert refused.find_address(exc) == target, message
+    # Only pymongo's own messages are read so: another that quotes a file and line is not.
+    refusal = ConnectionRefusedError(111, "see loader.py:12: [Errno 13] Permission denied")
+    assert refused.find_address(refusal) is None
+
+
+def test_exceptions_that_misbehave_are_not_explained_and_do_not_break_explain():
+    class Odd(ConnectionRefusedError):
+        exceptions = 5
+
+        @property
+        def exception(self):
+            raise RuntimeError("no")
+
+        def __str__(self):
+            raise RuntimeError("no message either")
+
+    assert refused.find_address(Odd(111, "refused")) is None
+
+
 def test_pika_keeps_the_address_in_its_parameters():
     parameters = pika.ConnectionParameters(host="127.0.0.1", port=47855, connection_attempts=1)
     with refused_port(47855) as port:

@@ -461,6 +461,7 @@ fn evidence_samples() -> Vec<Evidence> {
             listening: Some(true),
             pid: Some(412),
             process: Some("systemd-resolve".into()),
+            dangling_link: None,
         }),
         Evidence::Nameserver(Nameserver {
             address: "10.0.0.1".parse().unwrap(),
@@ -469,6 +470,7 @@ fn evidence_samples() -> Vec<Evidence> {
             listening: None,
             pid: None,
             process: None,
+            dangling_link: Some("../run/systemd/resolve/stub-resolv.conf".into()),
         }),
     ];
     samples.extend(listener_samples());

@@ -449,11 +449,15 @@ fn a_stopped_local_resolver_is_named() {
         summary.contains("nothing receives on its port 53"),
         "{report}"
     );
+    // Where systemd runs, start the stub; where it does not (a container's copy of its host's
+    // file), name another server.
+    let advice = if std::path::Path::new("/run/systemd/system").is_dir() {
+        "systemd-resolved's stub: start it"
+    } else {
+        "systemd does not run here"
+    };
     assert!(
-        report["suggestions"][0]
-            .as_str()
-            .unwrap()
-            .contains("systemd-resolved's stub: start it"),
+        report["suggestions"][0].as_str().unwrap().contains(advice),
         "{report}"
     );
 

@@ -81,8 +81,11 @@ def explain(exc: BaseException, *, timeout: float = 3.0):
 def find_address(exc: BaseException) -> Optional[str]:
     """The target (``"host:port"``, ``"[::1]:5432"``, ``"http://host"``,
     ``"unix:///path"``) whose connect failed somewhere in ``exc``'s chain, or ``None``."""
-    chain = list(_chain(exc))
-    if not any(is_connection_failure(e) for e in chain):
+    try:
+        chain = list(_chain(exc))
+        if not any(is_connection_failure(e) for e in chain):
+            return None
+    except Exception:  # another library's exception that misbehaves: nothing to say
         return None
     for finder in (_from_attributes, _from_frames, _from_text):
         for e in chain:
@@ -107,7 +110,10 @@ def is_connection_failure(exc: BaseException) -> bool:
             return True
         if isinstance(exc, TimeoutError):
             return True
-        message = str(exc)
+        try:
+            message = str(exc)
+        except Exception:  # a __str__ that fails: not a message to read
+            message = ""
         # asyncio's own: "Connect call failed ('127.0.0.1', 8080)", "Multiple exceptions: ..."
         if message.startswith(("Connect call failed", "Multiple exceptions: [Errno")):
             return True
@@ -145,11 +151,16 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(e))
         yield e
-        # pika keeps the socket's error as `.exception`.
-        nested = [e.__cause__, e.__context__, getattr(e, "reason", None)]
-        nested.append(getattr(e, "exception", None))
-        nested += [a for a in getattr(e, "args", ()) if isinstance(a, BaseException)]
-        nested += list(getattr(e, "exceptions", None) or ())
+        nested = [e.__cause__, e.__context__]
+        # urllib3's `reason`, pika's `.exception` (the socket's error), the exceptions wrapped
+        # in `args` and in groups' `exceptions`: attributes of other libraries, which may be
+        # properties that raise, or not what they seem.
+        for name in ("reason", "exception", "args", "exceptions"):
+            try:
+                value = getattr(e, name, None)
+                nested += list(value) if isinstance(value, (tuple, list)) else [value]
+            except Exception:
+                continue
         queue += [n for n in nested if isinstance(n, BaseException)]
 
 
@@ -281,15 +292,23 @@ _TEXT_PATTERNS = (
     re.compile(r"connecting to (?P<host>\[?[\w.:-]+?\]?):(?P<port>\d+)\."),
     # urllib3 pools: "HTTPConnectionPool(host='localhost', port=8080)".
     re.compile(r"host='(?P<host>[^']+)', port=(?P<port>\d+)"),
-    # pymongo's server selection: "localhost:27017: [Errno 111] Connection refused (...)".
-    re.compile(r"(?P<host>\[[0-9A-Fa-f:.%\w]+\]|[\w.-]+):(?P<port>\d+): \[Errno \d+\]"),
+)
+
+#: pymongo's server selection names each server and its error: "localhost:27017: [Errno 111]
+#: Connection refused", "db:27017: [Errno -2] Name or service not known", "10.0.0.5:27017: timed
+#: out". Read from pymongo's errors only: other messages have `file.py:12: [Errno 13]` too.
+_PYMONGO_SERVER = re.compile(
+    r"(?P<host>\[[0-9A-Fa-f:.%\w]+\]|[\w.-]+):(?P<port>\d+): (?:\[Errno -?\d+\]|timed out)"
 )
 
 
 def _from_text(e: BaseException) -> Optional[str]:
     """The last resort, for libraries that keep the address in their message only."""
     message = str(e)
-    for pattern in _TEXT_PATTERNS:
+    patterns = _TEXT_PATTERNS
+    if type(e).__module__.split(".")[0] == "pymongo":
+        patterns = (_PYMONGO_SERVER,)
+    for pattern in patterns:
         match = pattern.search(message)
         if match:
             return target_text(match.group("host").strip("[]"), match.group("port"))

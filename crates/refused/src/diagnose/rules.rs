@@ -20,7 +20,7 @@ use crate::sys::unix_path::{Class, FileType, Permission};
 
 use super::commands;
 use super::evidence::{Evidence, HeldListener, UnixSocketFacts};
-use super::facts::{AddressFacts, Facts, Gateway, Resolution, RouteLookup};
+use super::facts::{AddressFacts, Facts, Gateway, Init, Resolution, RouteLookup};
 
 /// An `EHOSTUNREACH` faster than this came from an ICMP reject, not from neighbour discovery
 /// giving up (which takes about 3 s on Linux).
@@ -88,7 +88,7 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
         return unix(attempt.outcome, path, &attempt.address.to_string());
     }
     if let Resolution::Failed(err) = &facts.resolution {
-        return Ok(dns(&err.name, err.kind, &facts.nameservers));
+        return Ok(dns(&err.name, err.kind, &facts.nameservers, facts.init));
     }
     let mut finding = match facts
         .addresses
@@ -123,7 +123,7 @@ fn most_specific(facts: &Facts) -> Result<Finding, Unexplained> {
     })
 }
 
-fn dns(name: &str, kind: ResolveErrorKind, nameservers: &[Nameserver]) -> Finding {
+fn dns(name: &str, kind: ResolveErrorKind, nameservers: &[Nameserver], init: Init) -> Finding {
     let evidence = Evidence::DnsError {
         name: name.to_owned(),
         error: kind.as_label(),
@@ -149,7 +149,9 @@ fn dns(name: &str, kind: ResolveErrorKind, nameservers: &[Nameserver]) -> Findin
         .suggest(lookup),
         ResolveErrorKind::Timeout
         | ResolveErrorKind::ServerFailure
-        | ResolveErrorKind::Other(_) => resolver_failed(name, kind, nameservers).suggest(lookup),
+        | ResolveErrorKind::Other(_) => {
+            resolver_failed(name, kind, nameservers, init).suggest(lookup)
+        }
     };
     finding.evidence([evidence]).evidence(
         nameservers
@@ -158,13 +160,52 @@ fn dns(name: &str, kind: ResolveErrorKind, nameservers: &[Nameserver]) -> Findin
     )
 }
 
-/// systemd-resolved's stub resolver.
-const RESOLVED_STUB: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 53));
+/// Whether an address is systemd-resolved's: its stub (127.0.0.53) or its proxy stub
+/// (127.0.0.54).
+fn is_resolved_stub(address: IpAddr) -> bool {
+    address == IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 53))
+        || address == IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 54))
+}
+
+/// How to bring back a nameserver of this host that nothing answers for.
+fn start_the_resolver(server: &Nameserver, init: Init) -> String {
+    match (server.source, &server.dangling_link) {
+        (NameserverSource::Default, Some(target)) => {
+            return format!(
+                "/etc/resolv.conf links to {target}, which does not exist (systemd-resolved writes it while it runs): start systemd-resolved, or make /etc/resolv.conf a file that names a working nameserver"
+            );
+        }
+        (NameserverSource::Default, None) => {
+            return "/etc/resolv.conf names no nameserver, so the resolver asks 127.0.0.1: add a `nameserver` line with a working DNS server".to_owned();
+        }
+        (NameserverSource::ResolvConf, _) => {}
+    }
+    match (is_resolved_stub(server.address), init) {
+        (true, Init::Systemd) => format!(
+            "{} is systemd-resolved's stub: start it (`sudo systemctl start systemd-resolved`; `resolvectl status` shows its state)",
+            server.address
+        ),
+        // A container's or pod's copy of its host's file: the stub is the host's, not here.
+        (true, Init::Other) => format!(
+            "{} is systemd-resolved's stub, and systemd does not run here (a container's copy of its host's /etc/resolv.conf?): name a DNS server this host reaches instead (the host's own are in its /run/systemd/resolve/resolv.conf)",
+            server.address
+        ),
+        (false, _) => format!(
+            "start the DNS server meant to listen on {}:53 (dnsmasq, unbound, named...), or point /etc/resolv.conf at a working nameserver",
+            server.address
+        ),
+    }
+}
 
 /// `dns-failure`, said from what this host knows of its nameservers: every one of them on this
 /// host with nothing receiving on its port (a stopped systemd-resolved or dnsmasq), or a local
 /// one that runs but did not answer (its own upstream servers are what failed).
-fn resolver_failed(name: &str, kind: ResolveErrorKind, nameservers: &[Nameserver]) -> Finding {
+fn resolver_failed(
+    name: &str,
+    kind: ResolveErrorKind,
+    nameservers: &[Nameserver],
+    init: Init,
+) -> Finding {
     let failed = format!("the resolver failed while looking up `{name}`: {kind}");
     let dead = |n: &Nameserver| n.local && n.listening == Some(false);
     if !nameservers.is_empty() && nameservers.iter().all(dead) {
@@ -183,18 +224,7 @@ fn resolver_failed(name: &str, kind: ResolveErrorKind, nameservers: &[Nameserver
             ),
         );
         for server in nameservers {
-            finding = match server.source {
-                NameserverSource::Default => finding.suggest(
-                    "/etc/resolv.conf names no nameserver, so the resolver asks 127.0.0.1: add a `nameserver` line with a working DNS server",
-                ),
-                NameserverSource::ResolvConf if server.address == RESOLVED_STUB => finding.suggest(
-                    "127.0.0.53 is systemd-resolved's stub: start it (`sudo systemctl start systemd-resolved`; `resolvectl status` shows its state)",
-                ),
-                NameserverSource::ResolvConf => finding.suggest(format!(
-                    "start the DNS server meant to listen on {}:53 (dnsmasq, unbound, named...), or point /etc/resolv.conf at a working nameserver",
-                    server.address
-                )),
-            };
+            finding = finding.suggest(start_the_resolver(server, init));
         }
         return finding;
     }
@@ -206,6 +236,10 @@ fn resolver_failed(name: &str, kind: ResolveErrorKind, nameservers: &[Nameserver
             || "a DNS server of this host".to_owned(),
             |process| format!("{process} (pid {})", server.pid.unwrap_or_default()),
         );
+        let whose = server.process.as_ref().map_or_else(
+            || "the DNS server's".to_owned(),
+            |process| format!("{process}'s"),
+        );
         let finding = Finding::new(
             Cause::DnsFailure,
             format!(
@@ -213,11 +247,11 @@ fn resolver_failed(name: &str, kind: ResolveErrorKind, nameservers: &[Nameserver
                 server.address
             ),
         );
-        return if server.address == RESOLVED_STUB {
+        return if is_resolved_stub(server.address) {
             finding.suggest("`resolvectl status` shows the DNS servers systemd-resolved asks; `resolvectl query NAME` asks them")
         } else {
             finding.suggest(format!(
-                "check the upstream servers in {who}'s configuration, and its log"
+                "check the upstream servers in {whose} configuration, and its log"
             ))
         };
     }
@@ -399,15 +433,15 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
         _ => None,
     });
     // A rule that only may reject, against a refusal that nothing listening where the packet
-    // went explains for sure: the kernel's own reset is the answer, and the rule a warning.
-    if let (Some(rule), Outcome::Refused) = (rule, outcome) {
+    // went explains for sure (the socket table read, and no socket there that could take it):
+    // the kernel's own reset is the answer, and the rule a warning.
+    if let (Some(rule), Outcome::Refused, Some(_)) = (rule, outcome, &facts.listeners) {
         if let Ok(mut finding) = beyond_the_rules(facts, address) {
             if matches!(
                 finding.cause,
                 Cause::NoListener
                     | Cause::WrongPort
                     | Cause::ListeningOnOtherAddress
-                    | Cause::ListeningOnOtherFamily
                     | Cause::ListenerInOtherNamespace
             ) {
                 finding.warnings.push(format!(

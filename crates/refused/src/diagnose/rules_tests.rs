@@ -141,11 +141,17 @@ fn nameserver(address: &str, local: bool, listening: Option<bool>) -> Nameserver
         listening,
         pid: None,
         process: None,
+        dangling_link: None,
     }
 }
 
 fn failed_lookup(nameservers: Vec<Nameserver>) -> Finding {
+    failed_lookup_under(nameservers, Init::Systemd)
+}
+
+fn failed_lookup_under(nameservers: Vec<Nameserver>, init: Init) -> Finding {
     let f = Facts {
+        init,
         resolution: Resolution::Failed(ResolveError {
             name: "db.example".into(),
             kind: ResolveErrorKind::Timeout,
@@ -176,13 +182,35 @@ fn a_stopped_local_resolver_is_named_with_its_fix() {
         .collect();
     assert_eq!(nameservers.len(), 1);
 
+    // A container's copy of its host's file: systemd does not run here, the stub is the host's.
+    let finding = failed_lookup_under(
+        vec![nameserver("127.0.0.53", true, Some(false))],
+        Init::Other,
+    );
+    assert!(
+        finding.suggestions[0].contains("systemd does not run here"),
+        "{finding:?}"
+    );
+    assert!(!finding.suggestions[0].contains("start it"), "{finding:?}");
+
     // No nameserver line: the default, 127.0.0.1.
     let default = Nameserver {
         source: NameserverSource::Default,
         ..nameserver("127.0.0.1", true, Some(false))
     };
-    let finding = failed_lookup(vec![default]);
+    let finding = failed_lookup(vec![default.clone()]);
     assert!(finding.suggestions[0].contains("names no nameserver"));
+    // None because /etc/resolv.conf links to a file systemd-resolved did not write.
+    let dangling = Nameserver {
+        dangling_link: Some("../run/systemd/resolve/stub-resolv.conf".into()),
+        ..default
+    };
+    let finding = failed_lookup(vec![dangling]);
+    assert!(
+        finding.suggestions[0]
+            .contains("links to ../run/systemd/resolve/stub-resolv.conf, which does not exist"),
+        "{finding:?}"
+    );
 
     // Another local server that is down, with a remote one beside it: the remote one may be
     // what failed, so nothing is blamed on the local one.
@@ -221,6 +249,12 @@ fn a_running_local_resolver_that_did_not_answer_points_at_its_upstreams() {
         finding.summary
     );
     assert!(finding.suggestions[0].contains("resolvectl status"));
+    // Its process not found: said without a name.
+    let finding = failed_lookup(vec![nameserver("127.0.0.1", true, Some(true))]);
+    assert_eq!(
+        finding.suggestions[0],
+        "check the upstream servers in the DNS server's configuration, and its log"
+    );
 }
 
 #[test]
@@ -513,6 +547,62 @@ fn nothing_listening_outranks_a_reject_rule_that_may_not_match() {
         cause(&one("127.0.0.1:8080", address)),
         Cause::BlockedLocally
     );
+}
+
+/// Two rules that surely reject, of nft and of iptables-legacy at the same priority: whichever
+/// runs first, the SYN is rejected. The firewall is the cause, not the missing listener.
+#[test]
+fn two_certain_rejects_tied_by_priority_are_the_cause() {
+    use crate::sys::firewall::{self, Interface, Packet};
+    let nft = serde_json::json!({"nftables": [
+        {"chain": {"family": "ip", "table": "t", "name": "out", "type": "filter",
+                   "hook": "output", "prio": 0, "policy": "accept"}},
+        {"rule": {"family": "ip", "table": "t", "chain": "out", "handle": 2, "expr": [
+            {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}},
+            {"reject": null}]}}
+    ]});
+    let save = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+        -A OUTPUT -p tcp -m tcp --dport 8080 -j REJECT --reject-with tcp-reset\nCOMMIT\n";
+    let legacy = firewall::legacy::translate(save, "ip", Tool::IptablesLegacy);
+    let ruleset = firewall::with_legacy(nft, vec![legacy]);
+    let packet = Packet {
+        oif: Interface::Named("lo".to_owned()),
+        dst_local: Some(true),
+        ..Packet::outgoing(
+            Some("127.0.0.1".parse().unwrap()),
+            "127.0.0.1".parse().unwrap(),
+            8080,
+        )
+    };
+    let mut address = tried("127.0.0.1:8080", Outcome::Refused, 0);
+    address.blockers = Some(firewall::blockers(&ruleset, Hook::Output, &packet));
+    let finding = infer(&one("127.0.0.1:8080", address)).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally, "{}", finding.summary);
+}
+
+/// A `[::]` listener whose v6only is unknown (the `/proc` fallback) may take IPv4 (Linux's
+/// default): a refusal of 127.0.0.1 is then the reject rule's, which may match.
+#[test]
+fn a_listener_that_may_be_dual_stack_does_not_outrank_a_reject_rule() {
+    let mut address = tried("127.0.0.1:8080", Outcome::Refused, 0);
+    address.blockers = Some(vec![blocker(
+        "meta skuid 1000 tcp dport 8080 reject",
+        Verdict::Reject,
+        false,
+    )]);
+    let mut listener = listening("[::]:8080", "app");
+    listener.listener.v6only = None;
+    let f = Facts {
+        listeners: Some(vec![listener]),
+        ..one("127.0.0.1:8080", address)
+    };
+    assert_eq!(cause(&f), Cause::BlockedLocally);
+    // The socket table unread: nothing is known to be missing either.
+    let f = Facts {
+        listeners: None,
+        ..f
+    };
+    assert_eq!(cause(&f), Cause::BlockedLocally);
 }
 
 #[test]

@@ -10,13 +10,16 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
-use super::{host, process, tables};
+use super::{process, tables};
 
 /// glibc's `MAXNS`: the resolver asks the first three nameservers only.
 const MAX_NAMESERVERS: usize = 3;
 
 /// The DNS port.
 const DNS_PORT: u16 = 53;
+
+/// Docker's embedded DNS server, in containers of user-defined networks.
+const DOCKER_DNS: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11));
 
 /// Where the resolver found a nameserver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,6 +47,10 @@ pub struct Nameserver {
     pub pid: Option<u32>,
     /// Its command name (`systemd-resolve`, `dnsmasq`).
     pub process: Option<String>,
+    /// For the default (none named): where `/etc/resolv.conf` links to when that is missing
+    /// (Ubuntu's link to systemd-resolved's file, which it writes only while it runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dangling_link: Option<String>,
 }
 
 impl std::fmt::Display for Nameserver {
@@ -78,8 +85,9 @@ pub fn parse(text: &str) -> Vec<(IpAddr, NameserverSource)> {
     let named: Vec<(IpAddr, NameserverSource)> = text
         .lines()
         .filter_map(|line| {
+            // glibc matches the keyword at the start of the line only.
             let mut words = line.split_whitespace();
-            (words.next()? == "nameserver").then_some(())?;
+            (line.starts_with("nameserver") && words.next()? == "nameserver").then_some(())?;
             // A link-local IPv6 server carries its interface: `fe80::1%eth0`.
             let address = words.next()?.split('%').next()?;
             Some((address.parse().ok()?, NameserverSource::ResolvConf))
@@ -94,11 +102,18 @@ pub fn parse(text: &str) -> Vec<(IpAddr, NameserverSource)> {
 
 /// This host's nameservers, with whether those on this host receive on port 53.
 pub fn nameservers() -> Vec<Nameserver> {
-    let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    const RESOLV_CONF: &str = "/etc/resolv.conf";
+    let text = std::fs::read_to_string(RESOLV_CONF).unwrap_or_default();
+    let dangling_link = std::fs::read_link(RESOLV_CONF)
+        .ok()
+        .filter(|_| std::fs::metadata(RESOLV_CONF).is_err())
+        .map(|target| target.display().to_string());
     let servers = parse(&text);
+    // On this host: loopback only. A bind() test would call any address local where
+    // `ip_nonlocal_bind` is set, and a cluster DNS address that IPVS holds has no socket.
     let local: Vec<bool> = servers
         .iter()
-        .map(|(address, _)| address.is_loopback() || host::is_local_address(*address))
+        .map(|(address, _)| address.is_loopback())
         .collect();
     // This namespace's UDP receivers, when a nameserver is local and the table could be read.
     let receivers: Option<Vec<tables::Listener>> = local
@@ -127,6 +142,9 @@ pub fn nameservers() -> Vec<Nameserver> {
                 listening,
                 pid: process.as_ref().map(|p| p.pid),
                 process: process.map(|p| p.command),
+                dangling_link: dangling_link
+                    .clone()
+                    .filter(|_| source == NameserverSource::Default),
             }
         })
         .collect()
@@ -143,12 +161,12 @@ fn receiving(
     if let Some(found) = on_port().find(|r| r.accepts(address)) {
         return (Some(true), owners.get(found.inode).cloned());
     }
-    // A `[::]` socket may be dual-stack: `/proc` does not say. A socket on the very address but
-    // another port may be where a DNAT rule sends port 53: Docker's embedded DNS, 127.0.0.11 in
-    // a container of a user-defined network, listens on a random port so.
+    // A `[::]` socket may be dual-stack: `/proc` does not say. Docker's embedded DNS (127.0.0.11
+    // in a container of a user-defined network) listens on a random port, where a DNAT rule
+    // sends port 53.
     let dual_stack = address.is_ipv4()
         && on_port().any(|r| r.address == IpAddr::V6(Ipv6Addr::UNSPECIFIED) && r.v6only.is_none());
-    let redirected = receivers.iter().any(|r| r.address == address);
+    let redirected = address == DOCKER_DNS && receivers.iter().any(|r| r.address == address);
     if dual_stack || redirected {
         return (None, None);
     }
@@ -174,7 +192,13 @@ mod tests {
 
     #[test]
     fn none_named_is_loopback() {
-        for text in ["", "search lab\n", "nameserver not-an-address\n"] {
+        for text in [
+            "",
+            "search lab\n",
+            "nameserver not-an-address\n",
+            // glibc reads the keyword at the start of the line only.
+            " nameserver 10.0.0.1\n",
+        ] {
             assert_eq!(
                 parse(text),
                 [(IpAddr::V4(Ipv4Addr::LOCALHOST), NameserverSource::Default)]
@@ -212,5 +236,12 @@ mod tests {
             None
         );
         assert_eq!(receiving(&[elsewhere], stub, &owners).0, Some(false));
+        // chronyd's command socket on 127.0.0.1:323 says nothing of port 53 there.
+        let chrony = tables::Listener {
+            port: 323,
+            ..receiver("127.0.0.1", None)
+        };
+        let dnsmasq: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(receiving(&[chrony], dnsmasq, &owners).0, Some(false));
     }
 }

@@ -352,13 +352,13 @@ impl<'i, 'a> Walker<'i, 'a> {
 
     /// Walks base chains of one priority that come from different rulesets (nft's and the
     /// iptables-legacy tables'): the kernel's order between them is not known, so each is
-    /// walked as if it came first, and when more than one of them stops the packet, none is
-    /// surely the one that does.
+    /// walked as if it came first. A rule that surely stops the packet stays certain: whichever
+    /// runs first, the packet is stopped; every such rule is found, not only one.
     fn tied(&mut self, chains: &[(&'i Index<'a>, &'a Value, &'i Packet)]) {
         if self.ended {
             return;
         }
-        let (unsure, first) = (self.unsure, self.hits.len());
+        let unsure = self.unsure;
         let (mut ended, mut any_unsure) = (false, unsure);
         for &(index, chain, packet) in chains {
             self.ended = false;
@@ -366,12 +366,6 @@ impl<'i, 'a> Walker<'i, 'a> {
             self.base(index, chain, packet);
             ended |= self.ended;
             any_unsure |= self.unsure;
-        }
-        let certain = self.hits[first..].iter().filter(|h| h.certain).count();
-        if certain > 1 {
-            for hit in &mut self.hits[first..] {
-                hit.certain = false;
-            }
         }
         self.ended = ended;
         self.unsure = any_unsure;

@@ -783,8 +783,8 @@ fn nft_and_legacy_chains_are_met_by_priority() {
     assert_eq!(seen(100), [(Tool::IptablesLegacy, true)]);
     // The nft drop comes first.
     assert_eq!(seen(-10), [(Tool::Nft, true)]);
-    // Either may: both are named, neither as certain.
-    assert_eq!(seen(0), [(Tool::Nft, false), (Tool::IptablesLegacy, false)]);
+    // Either may come first: both are named, and both surely stop it.
+    assert_eq!(seen(0), [(Tool::Nft, true), (Tool::IptablesLegacy, true)]);
 }
 
 /// `--ctstate DNAT` is conntrack's status bit, not a state: it may hold or not.
