@@ -25,7 +25,9 @@ use super::Options;
 use super::budget::Budget;
 use super::commands;
 use super::evidence::{EarlierListener, HeldListener, UnixSocketFacts, Unseen};
-use super::facts::{AddressFacts, Facts, Gateway, Holder, Init, Privilege, Published, Resolution};
+use super::facts::{
+    AddressFacts, Facts, Gateway, Holder, Init, Privilege, Published, Resolution, RulesRead,
+};
 use super::rules;
 
 const AS_ROOT: &str = "run as root";
@@ -45,8 +47,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         ipv6_usable: true,
         unix: None,
         unseen: Vec::new(),
-        legacy_rules: false,
-        nft_unread: false,
+        rules_read: RulesRead::default(),
         program: options.program.clone(),
         probe: None,
         privilege: if host::is_root() {
@@ -307,7 +308,8 @@ fn read_rules(facts: &mut Facts) -> Option<serde_json::Value> {
     match (nft, legacy.is_empty()) {
         (None, true) => None,
         (nft, _) => {
-            facts.nft_unread = nft.is_none();
+            facts.rules_read.nft_unread = nft.is_none();
+            facts.rules_read.legacy_read = !legacy.is_empty();
             Some(firewall::with_legacy(nft.unwrap_or_default(), legacy))
         }
     }
@@ -469,7 +471,7 @@ fn legacy_tables(facts: &mut Facts) -> Vec<serde_json::Value> {
             rulesets.push(ruleset);
             continue;
         }
-        facts.legacy_rules = true;
+        facts.rules_read.legacy_unlisted = true;
         facts.unseen.push(Unseen {
             what: format!(
                 "this host's {} tables {}: nftables does not show them, and `{}-save` could not list them",

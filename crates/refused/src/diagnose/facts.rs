@@ -42,13 +42,8 @@ pub struct Facts {
     pub unix: Option<(Attempt, UnixSocketFacts)>,
     /// What could not be seen.
     pub unseen: Vec<Unseen>,
-    /// Whether iptables-legacy tables may hold rules that were not evaluated (nft does not
-    /// show them, and `iptables-legacy-save` could not list them): a cause outside this host
-    /// is then not certain.
-    pub legacy_rules: bool,
-    /// Whether nft's ruleset could not be read while iptables-legacy tables were (and are
-    /// evaluated alone): a rule of nft's could still explain what was seen.
-    pub nft_unread: bool,
+    /// What of this host's firewall rules was read, beyond each address's `blockers`.
+    pub rules_read: RulesRead,
     /// For a scheme with a readiness probe (http, tls, postgres...) that connected: what the
     /// probe found.
     pub probe: Option<crate::probe::Readiness>,
@@ -77,6 +72,20 @@ pub enum Init {
     /// No systemd (a container, WSL 1, another init): `service UNIT start`, the init-script
     /// wrapper that Debian, Ubuntu and Red Hat ship.
     Other,
+}
+
+/// What of this host's firewall rules was read: nft's ruleset and the iptables-legacy tables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RulesRead {
+    /// iptables-legacy tables may hold rules that were not evaluated (nft does not show them,
+    /// and `iptables-legacy-save` could not list them): a cause outside this host is then not
+    /// certain.
+    pub legacy_unlisted: bool,
+    /// nft's ruleset could not be read while iptables-legacy tables were (and are evaluated
+    /// alone): a rule of nft's could still explain what was seen.
+    pub nft_unread: bool,
+    /// iptables-legacy tables with rules were read, and evaluated beside nft's.
+    pub legacy_read: bool,
 }
 
 /// What the name of the target resolved to.

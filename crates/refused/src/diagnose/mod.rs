@@ -44,7 +44,9 @@ pub use evidence::{
     Listener, Mode, NameSource, Neighbour, Owner, Permission, Process, RejectingRoute, RouteKind,
     UnixSocketFacts, Unseen,
 };
-pub use facts::{AddressFacts, Facts, Gateway, Holder, Init, Privilege, Resolution, RouteLookup};
+pub use facts::{
+    AddressFacts, Facts, Gateway, Holder, Init, Privilege, Resolution, RouteLookup, RulesRead,
+};
 pub use rules::{Finding, Unexplained};
 
 /// How a diagnosis runs.

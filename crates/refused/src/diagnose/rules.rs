@@ -382,10 +382,10 @@ pub fn resolution_evidence(facts: &Facts) -> Vec<Evidence> {
 /// local reject, drop or
 /// DNAT rule among them would look the same.
 fn hedged(mut finding: Finding, facts: &Facts, address: &AddressFacts) -> Finding {
-    let unread = address.blockers.is_none() || facts.nft_unread;
+    let unread = address.blockers.is_none() || facts.rules_read.nft_unread;
     let unsure = match finding.cause {
-        Cause::Closed | Cause::Filtered => facts.legacy_rules,
-        Cause::Rejected => unread || facts.legacy_rules,
+        Cause::Closed | Cause::Filtered => facts.rules_read.legacy_unlisted,
+        Cause::Rejected => unread || facts.rules_read.legacy_unlisted,
         Cause::NoListener => unread && address.local,
         _ => false,
     };
@@ -703,7 +703,7 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
     let (on_port, exact) = on_port(listeners, address.addr);
 
     match address.attempt.outcome {
-        Outcome::Timeout => return Ok(local_timeout(address, &exact)),
+        Outcome::Timeout => return Ok(local_timeout(facts, address, &exact)),
         Outcome::Refused | Outcome::Reset => {}
         Outcome::PermissionDenied => {
             return Ok(Finding::new(
@@ -745,7 +745,7 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
             ),
         )
         .evidence(listed(&exact));
-        return Ok(see_the_rules(finding, address));
+        return Ok(see_the_rules(finding, facts, address));
     }
     if !on_port.is_empty() {
         return Ok(listening_elsewhere(
@@ -791,10 +791,16 @@ pub(super) fn listed(listeners: &[&HeldListener]) -> Vec<Evidence> {
         .collect()
 }
 
-fn see_the_rules(mut finding: Finding, address: &AddressFacts) -> Finding {
+fn see_the_rules(mut finding: Finding, facts: &Facts, address: &AddressFacts) -> Finding {
     if address.blockers.is_none() {
         finding = finding.suggest(
             "run as root to see which rule: as root `refused why` reads the firewall rules",
+        );
+    }
+    if facts.rules_read.legacy_read {
+        // The host's iptables is the legacy one: its rules are where people look first.
+        finding = finding.suggest(
+            "`sudo iptables-legacy-save` and `sudo ip6tables-legacy-save` show the iptables rules",
         );
     }
     finding.suggest("`sudo nft list ruleset` shows the rules")
@@ -830,7 +836,7 @@ pub(super) fn full_queue(exact: &[&HeldListener]) -> Option<Finding> {
 
 /// No answer from an address of this host: a full accept queue, or this host's firewall (the
 /// packets never leave the host, so a drop can only be its own).
-fn local_timeout(address: &AddressFacts, exact: &[&HeldListener]) -> Finding {
+fn local_timeout(facts: &Facts, address: &AddressFacts, exact: &[&HeldListener]) -> Finding {
     if let Some(finding) = full_queue(exact) {
         return finding;
     }
@@ -845,7 +851,7 @@ fn local_timeout(address: &AddressFacts, exact: &[&HeldListener]) -> Finding {
         address: address.addr.ip(),
     }])
     .evidence(listed(exact));
-    see_the_rules(finding, address)
+    see_the_rules(finding, facts, address)
 }
 
 /// The name the target's addresses came from; `None` for an address literal.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::connect::{Address, Attempt};
 use crate::diagnose::evidence::UnixSocketFacts;
-use crate::diagnose::facts::{Init, Privilege};
+use crate::diagnose::facts::{Init, Privilege, RulesRead};
 use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
 use crate::sys::host::NameSource;
@@ -29,8 +29,7 @@ fn facts(target: &str) -> Facts {
         ipv6_usable: true,
         unix: None,
         unseen: Vec::new(),
-        legacy_rules: false,
-        nft_unread: false,
+        rules_read: RulesRead::default(),
         program: "refused".to_owned(),
         probe: None,
         privilege: Privilege::User,
@@ -775,6 +774,22 @@ fn a_listener_right_there_that_refuses_is_a_local_reject() {
         ..one("127.0.0.1:80", tried("127.0.0.1:80", Outcome::Refused, 0))
     };
     assert_eq!(cause(&f), Cause::BlockedLocally);
+    let legacy = |finding: &Finding| {
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("iptables-legacy-save"))
+    };
+    assert!(!legacy(&infer(&f).unwrap()));
+    // On a host whose iptables is the legacy one, its listing is named too.
+    let f = Facts {
+        rules_read: RulesRead {
+            legacy_read: true,
+            ..RulesRead::default()
+        },
+        ..f
+    };
+    assert!(legacy(&infer(&f).unwrap()));
 }
 
 #[test]
@@ -1508,7 +1523,10 @@ fn what_the_unread_rules_could_explain_is_said() {
     assert!(finding.summary.contains("could not be read"), "{finding:?}");
     // With legacy rules unevaluated, a remote reset is not stated as certain.
     let f = Facts {
-        legacy_rules: true,
+        rules_read: RulesRead {
+            legacy_unlisted: true,
+            ..RulesRead::default()
+        },
         ..one(
             "192.0.2.7:7007",
             tried("192.0.2.7:7007", Outcome::Refused, 1),
