@@ -379,21 +379,13 @@ fn module_option<'w>(
             matching(left, op, list(&states, |s| json!(s)))
         }
         ("addrtype", "--dst-type" | "--src-type") => {
-            let flag = if option == "--dst-type" {
-                "daddr"
-            } else {
-                "saddr"
-            };
+            let flag = address_field(option);
             let types = value().to_ascii_lowercase();
             let left = json!({"fib": {"flags": [flag], "result": "type"}});
             matching(left, op, list(&types, |t| json!(t)))
         }
         ("iprange", "--src-range" | "--dst-range") => {
-            let field = if option == "--src-range" {
-                "saddr"
-            } else {
-                "daddr"
-            };
+            let field = address_field(option);
             let text = value();
             let right = text
                 .split_once('-')
@@ -416,6 +408,15 @@ fn module_option<'w>(
         }
     };
     Some(found)
+}
+
+/// The address an option of `addrtype` or `iprange` looks at: `--src-*` the source's.
+fn address_field(option: &str) -> &'static str {
+    if option.starts_with("--src") {
+        "saddr"
+    } else {
+        "daddr"
+    }
 }
 
 /// What `-j TARGET OPTIONS...` does.

@@ -113,6 +113,18 @@ fn syn(dst: &str, dport: u16) -> Packet {
     }
 }
 
+/// A SYN from 10.77.0.9 arriving by `eth0` for this host's 10.77.0.1 (PREROUTING's view).
+fn arriving_by_eth0(dport: u16) -> Packet {
+    Packet {
+        src: Some("10.77.0.9".parse().unwrap()),
+        iif: Interface::Named("eth0".to_owned()),
+        oif: Interface::None,
+        src_local: Some(false),
+        dst_local: Some(true),
+        ..syn("10.77.0.1", dport)
+    }
+}
+
 fn found(found: &[Blocker]) -> Vec<(&str, &str, Option<u64>, Verdict, bool)> {
     found
         .iter()
@@ -312,14 +324,7 @@ fn dockers_published_port_is_translated_by_its_dnat_rule() {
     );
 
     // Arriving from elsewhere (PREROUTING), by eth0: published; from docker0 itself: not.
-    let arriving = Packet {
-        src: Some("10.77.0.9".parse().unwrap()),
-        iif: Interface::Named("eth0".to_owned()),
-        oif: Interface::None,
-        src_local: Some(false),
-        dst_local: Some(true),
-        ..syn("10.77.0.1", 8443)
-    };
+    let arriving = arriving_by_eth0(8443);
     let found = dnat(&ruleset, NatHook::Prerouting, &arriving);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].path, ["PREROUTING", "DOCKER"]);
@@ -644,14 +649,7 @@ fn legacy_dnat_publishes_as_nfts_does() {
         oif: Interface::Named("lo".to_owned()),
         ..syn("10.77.0.1", 8080)
     };
-    let arriving = Packet {
-        src: Some("10.77.0.9".parse().unwrap()),
-        iif: Interface::Named("eth0".to_owned()),
-        oif: Interface::None,
-        src_local: Some(false),
-        dst_local: Some(true),
-        ..syn("10.77.0.1", 8443)
-    };
+    let arriving = arriving_by_eth0(8443);
     let unknown = Packet {
         dst_local: None,
         ..local.clone()
