@@ -68,6 +68,19 @@ pub async fn run(args: CheckArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
+    // A failed connect's outcome says what happened, not why: say where the cause is told
+    // (on stderr, so that the lines stay one a target).
+    let unexplained = reports
+        .iter()
+        .find(|r| r.state == State::Down && matches!(r.reason, Reason::Outcome(_)));
+    if let (Some(report), false, false) = (unexplained, args.json, quiet) {
+        let mut stderr = anstream::stderr().lock();
+        writeln!(
+            stderr,
+            "`refused why {}` tells the cause behind it, with the evidence and the fix",
+            report.target
+        )?;
+    }
     let all_up = reports.iter().all(|r| r.state == State::Up);
     Ok(if all_up {
         ExitCode::SUCCESS
