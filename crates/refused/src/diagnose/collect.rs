@@ -227,7 +227,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         }
     }
 
-    let ruleset = read_rules(facts);
+    let read = read_rules(facts);
+    // Indexed once for every address and packet asked about.
+    let ruleset = read.as_ref().map(firewall::Indexed::new);
     for address in &mut facts.addresses {
         let ip = address.addr.ip();
         if let Some(ruleset) = &ruleset {
@@ -392,8 +394,9 @@ fn holder(ns: netns::Other, unseen: &mut Vec<Unseen>) -> Holder {
 }
 
 /// The DNAT rule of this host's nat output hook that certainly sends the connection elsewhere.
-fn published(ruleset: &serde_json::Value, packet: &Packet) -> Option<Published> {
-    let rule = firewall::dnat(ruleset, NatHook::Output, packet)
+fn published(ruleset: &firewall::Indexed<'_>, packet: &Packet) -> Option<Published> {
+    let rule = ruleset
+        .dnat(NatHook::Output, packet)
         .into_iter()
         .find(|d| d.certain)?;
     let to = rule.destination(packet)?;
@@ -407,7 +410,7 @@ fn published(ruleset: &serde_json::Value, packet: &Packet) -> Option<Published> 
 /// The port as the DNAT rules publish it on this host's other address, for a loopback address
 /// they skip.
 fn published_beside(
-    ruleset: &serde_json::Value,
+    ruleset: &firewall::Indexed<'_>,
     addr: SocketAddr,
 ) -> Option<(SocketAddr, Published)> {
     let other = addresses::own_beside_loopback(addr.is_ipv4())?;
@@ -421,7 +424,7 @@ fn published_beside(
 /// The rules of this host that stop a connection: its request on the way out (and, to an
 /// address of this host, on the way in), and the server's reply on the way in.
 fn blockers(
-    ruleset: &serde_json::Value,
+    ruleset: &firewall::Indexed<'_>,
     packet: &Packet,
     published: Option<&Published>,
 ) -> Vec<firewall::Blocker> {
@@ -434,7 +437,7 @@ fn blockers(
         out.dst_local = Some(local);
         out.oif = route::interface_to(to.ip(), local);
     }
-    let mut found = firewall::blockers_translated(ruleset, Hook::Output, packet, &out);
+    let mut found = ruleset.blockers(Hook::Output, packet, &out);
     let local = out.dst_local == Some(true);
     if local {
         // A packet to this host itself comes back in by `lo`.
@@ -443,7 +446,7 @@ fn blockers(
             oif: Interface::None,
             ..out.clone()
         };
-        found.extend(firewall::blockers(ruleset, Hook::Input, &arriving));
+        found.extend(ruleset.blockers(Hook::Input, &arriving, &arriving));
     }
     if let Some(reply) = out.reply() {
         if local {
@@ -452,9 +455,9 @@ fn blockers(
                 oif: Interface::Named("lo".to_owned()),
                 ..reply.clone()
             };
-            found.extend(firewall::blockers(ruleset, Hook::Output, &leaving));
+            found.extend(ruleset.blockers(Hook::Output, &leaving, &leaving));
         }
-        found.extend(firewall::blockers(ruleset, Hook::Input, &reply));
+        found.extend(ruleset.blockers(Hook::Input, &reply, &reply));
     }
     found
 }

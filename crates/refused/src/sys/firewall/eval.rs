@@ -24,6 +24,29 @@ const BUDGET: usize = 200_000;
 /// `(family, table, name)`.
 type Key<'a> = (&'a str, &'a str, &'a str);
 
+/// A ruleset (nft's and the iptables-legacy tables beside it) indexed once for the walks of
+/// every packet asked about: kube-proxy's tables hold tens of thousands of rules.
+pub struct Indexed<'a> {
+    indexes: Vec<Index<'a>>,
+}
+
+impl std::fmt::Debug for Indexed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Indexed")
+            .field("rulesets", &self.indexes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Indexed<'a> {
+    /// Indexes `ruleset` (see [`super::with_legacy`]).
+    pub fn new(ruleset: &'a Value) -> Self {
+        Self {
+            indexes: Index::all(ruleset),
+        }
+    }
+}
+
 /// The ruleset's chains, their rules in order, and its named sets and maps.
 struct Index<'a> {
     /// The tool of an iptables-legacy ruleset (see `legacy`); `None`: nft's, whose tool is
@@ -692,14 +715,13 @@ fn rule_text(rule: &Value) -> String {
 }
 
 /// See [`super::blockers`].
-pub fn blockers(ruleset: &Value, hook: Hook, seen: &Seen<'_>) -> Vec<Blocker> {
+pub fn blockers(indexed: &Indexed<'_>, hook: Hook, seen: &Seen<'_>) -> Vec<Blocker> {
     let types: &[&str] = match hook {
         // iptables' mangle OUTPUT is a `route` chain, and may drop too.
         Hook::Output => &["filter", "route"],
         Hook::Input => &["filter"],
     };
-    let indexes = Index::all(ruleset);
-    let hits = walk(&indexes, seen, Mode::Filter, hook.as_str(), types);
+    let hits = walk(&indexed.indexes, seen, Mode::Filter, hook.as_str(), types);
     let stops = match seen.translated.state {
         CtState::Established => Stops::Reply,
         CtState::New | CtState::Invalid => Stops::Request,
@@ -729,13 +751,12 @@ pub fn blockers(ruleset: &Value, hook: Hook, seen: &Seen<'_>) -> Vec<Blocker> {
 }
 
 /// See [`super::dnat`].
-pub fn dnat(ruleset: &Value, hook: NatHook, packet: &Packet) -> Vec<Dnat> {
-    let indexes = Index::all(ruleset);
+pub fn dnat(indexed: &Indexed<'_>, hook: NatHook, packet: &Packet) -> Vec<Dnat> {
     let seen = Seen {
         sent: packet,
         translated: packet,
     };
-    let hits = walk(&indexes, &seen, Mode::Nat, hook.as_str(), &["nat"]);
+    let hits = walk(&indexed.indexes, &seen, Mode::Nat, hook.as_str(), &["nat"]);
     hits.iter()
         .filter_map(|hit| {
             let (Found::Nat(statement), Some((rule, position))) = (&hit.what, hit.rule) else {

@@ -12,6 +12,7 @@
 //! then evaluates them too. A match or target not translated becomes an `xt` extension, as
 //! iptables-nft's untranslated ones are: a rule that may apply, never one stated as the cause.
 
+use std::collections::HashSet;
 use std::io;
 use std::process::Command;
 
@@ -173,18 +174,20 @@ fn base_chain(table: &str, chain: &str) -> Option<(&'static str, &'static str, i
 /// `{"tool": ..., "nftables": [chains and rules]}`. Each rule keeps its line as `listing`
 /// (`-A APP -p tcp -m tcp --dport 7001 -j DROP`), the way it is shown and deleted.
 pub fn translate(save: &str, family: &str, tool: Tool) -> Value {
-    // The chains of each table: a `-j NAME` of one of them is a jump.
-    let mut chains: Vec<(&str, Vec<&str>)> = Vec::new();
+    // The chains of each table: a `-j NAME` of one of them is a jump (kube-proxy declares
+    // thousands: a set, not a list).
+    let mut chains: Vec<(&str, HashSet<&str>)> = Vec::new();
     for line in save.lines() {
         if let Some(name) = line.strip_prefix('*') {
-            chains.push((name.trim(), Vec::new()));
+            chains.push((name.trim(), HashSet::new()));
         } else if let (Some((_, names)), Some(decl)) = (chains.last_mut(), line.strip_prefix(':')) {
             names.extend(decl.split_whitespace().next());
         }
     }
+    let none = HashSet::new();
     let mut items = Vec::new();
     let mut table = "";
-    let mut declared: &[&str] = &[];
+    let mut declared = &none;
     for line in save.lines() {
         let line = line.trim_end();
         if let Some(name) = line.strip_prefix('*') {
@@ -192,7 +195,7 @@ pub fn translate(save: &str, family: &str, tool: Tool) -> Value {
             declared = chains
                 .iter()
                 .find(|(t, _)| *t == table)
-                .map_or(&[][..], |(_, names)| names.as_slice());
+                .map_or(&none, |(_, names)| names);
         } else if let Some(decl) = line.strip_prefix(':') {
             let mut words = decl.split_whitespace();
             let (Some(name), policy) = (words.next(), words.next()) else {
@@ -205,20 +208,23 @@ pub fn translate(save: &str, family: &str, tool: Tool) -> Value {
                 chain["prio"] = json!(prio);
                 chain["policy"] = json!(policy.unwrap_or("ACCEPT").to_ascii_lowercase());
             }
-            items.push(json!({ "chain": chain }));
+            items.push(object([("chain", chain)]));
         } else if let Some(rest) = line.strip_prefix("-A ") {
             let (chain, spec) = rest.split_once(' ').unwrap_or((rest, ""));
             let expr = rule(spec, family, declared);
-            items.push(json!({"rule": {
-                "family": family,
-                "table": table,
-                "chain": chain,
-                "expr": expr,
-                "listing": line,
-            }}));
+            items.push(object([(
+                "rule",
+                object([
+                    ("family", json!(family)),
+                    ("table", json!(table)),
+                    ("chain", json!(chain)),
+                    ("expr", Value::Array(expr)),
+                    ("listing", json!(line)),
+                ]),
+            )]));
         }
     }
-    json!({"tool": tool, "nftables": items})
+    object([("tool", json!(tool)), ("nftables", Value::Array(items))])
 }
 
 /// An extension we do not translate: a match that may hold (see the walk's `xt`).
@@ -226,19 +232,26 @@ fn unknown_match(name: &str) -> Value {
     json!({"xt": {"type": "match", "name": name}})
 }
 
+/// An object of `fields`, moved in (`json!` would copy a `Value` it is given).
+fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect(),
+    )
+}
+
 /// `left OP right`, nft's match.
 fn matching(left: Value, op: &str, right: Value) -> Value {
-    let mut fields = serde_json::Map::new();
-    fields.insert("op".to_owned(), Value::from(op));
-    fields.insert("left".to_owned(), left);
-    fields.insert("right".to_owned(), right);
-    let mut matching = serde_json::Map::new();
-    matching.insert("match".to_owned(), Value::Object(fields));
-    Value::Object(matching)
+    object([(
+        "match",
+        object([("op", Value::from(op)), ("left", left), ("right", right)]),
+    )])
 }
 
 /// The expressions of one rule's specification (what follows `-A CHAIN`).
-fn rule(spec: &str, family: &str, chains: &[&str]) -> Vec<Value> {
+fn rule(spec: &str, family: &str, chains: &HashSet<&str>) -> Vec<Value> {
     let Some(words) = shlex::split(spec) else {
         // Quoting we cannot read: a rule that may do anything.
         return vec![
@@ -350,7 +363,9 @@ fn module_option<'w>(
 ) -> Option<Value> {
     let th = |field: &str| json!({"payload": {"protocol": "th", "field": field}});
     let ip = |field: &str| json!({"payload": {"protocol": family, "field": field}});
-    let list = |text: &str, each: fn(&str) -> Value| json!({"set": text.split(',').map(each).collect::<Vec<_>>()});
+    let list = |text: &str, each: fn(&str) -> Value| {
+        object([("set", text.split(',').map(each).collect())])
+    };
     let mut value = || words.next().unwrap_or_default();
     let found = match (module, option) {
         ("tcp" | "udp", "--dport" | "--destination-port" | "--sport" | "--source-port") => {
@@ -420,7 +435,7 @@ fn address_field(option: &str) -> &'static str {
 }
 
 /// What `-j TARGET OPTIONS...` does.
-fn verdict(target: &str, options: &[&str], family: &str, chains: &[&str]) -> Value {
+fn verdict(target: &str, options: &[&str], family: &str, chains: &HashSet<&str>) -> Value {
     let option = |name: &str| {
         options
             .iter()
@@ -444,13 +459,13 @@ fn verdict(target: &str, options: &[&str], family: &str, chains: &[&str]) -> Val
             if let Some(port) = port {
                 dnat["port"] = port;
             }
-            json!({ "dnat": dnat })
+            object([("dnat", dnat)])
         }
         "REDIRECT" => match option("--to-ports") {
             Some(port) => json!({"redirect": {"port": port_value(port)}}),
             None => json!({"redirect": null}),
         },
-        chain if chains.contains(&chain) => json!({"jump": {"target": chain}}),
+        chain if chains.contains(chain) => json!({"jump": {"target": chain}}),
         other => json!({"xt": {"type": "target", "name": other}}),
     }
 }

@@ -414,26 +414,12 @@ pub fn with_legacy(mut ruleset: Value, legacy: Vec<Value>) -> Value {
     ruleset
 }
 
+pub use eval::Indexed;
+
 /// The rules and policies of `ruleset` that stop `packet` at `hook`, in the order the packet
 /// meets them, following the chains the base chains jump or go to.
 pub fn blockers(ruleset: &Value, hook: Hook, packet: &Packet) -> Vec<Blocker> {
-    let seen = eval::Seen {
-        sent: packet,
-        translated: packet,
-    };
-    eval::blockers(ruleset, hook, &seen)
-}
-
-/// [`blockers`] of a packet whose destination nat output translated: output chains that come
-/// before the translation (raw, mangle: priority under -100) see it as `sent`, the others as
-/// `translated`.
-pub fn blockers_translated(
-    ruleset: &Value,
-    hook: Hook,
-    sent: &Packet,
-    translated: &Packet,
-) -> Vec<Blocker> {
-    eval::blockers(ruleset, hook, &eval::Seen { sent, translated })
+    Indexed::new(ruleset).blockers(hook, packet, packet)
 }
 
 /// The DNAT and redirect rules of `ruleset` that translate `packet` at `hook` (the nat
@@ -441,5 +427,19 @@ pub fn blockers_translated(
 /// packet meets them: where each sends it, the rule, and whether it certainly applies. At most
 /// one applies; the first certain one is where the packet goes.
 pub fn dnat(ruleset: &Value, hook: NatHook, packet: &Packet) -> Vec<Dnat> {
-    eval::dnat(ruleset, hook, packet)
+    Indexed::new(ruleset).dnat(hook, packet)
+}
+
+impl Indexed<'_> {
+    /// [`blockers`] of a packet, once indexed; `sent` and `translated` differ when nat output
+    /// translated its destination: output chains that come before the translation (raw,
+    /// mangle: priority under -100) see it as `sent`, the others as `translated`.
+    pub fn blockers(&self, hook: Hook, sent: &Packet, translated: &Packet) -> Vec<Blocker> {
+        eval::blockers(self, hook, &eval::Seen { sent, translated })
+    }
+
+    /// [`dnat`], once indexed.
+    pub fn dnat(&self, hook: NatHook, packet: &Packet) -> Vec<Dnat> {
+        eval::dnat(self, hook, packet)
+    }
 }

@@ -824,12 +824,7 @@ fn raw_and_mangle_see_the_packet_as_sent() {
     let sent = syn("10.77.0.1", 8080);
     let translated = syn("10.99.0.1", 9000);
     assert_eq!(
-        chains(blockers_translated(
-            &ruleset,
-            Hook::Output,
-            &sent,
-            &translated
-        )),
+        chains(Indexed::new(&ruleset).blockers(Hook::Output, &sent, &translated)),
         [("ip mangle".to_owned(), Some(2))]
     );
 }
