@@ -89,6 +89,11 @@ pub async fn settle<S: AsyncRead + Unpin>(
                     ACCEPT_GRACE.as_millis()
                 ));
             }
+            Accept::OutOfTime => {
+                return Readiness::NotReady(
+                    "the time ran out before the program accepted the connection".to_owned(),
+                );
+            }
             Accept::Now(inode) => accepted = inode.filter(|_| owner_check),
         }
     }
@@ -157,10 +162,13 @@ enum Accept {
     Now(Option<u64>),
     /// Still on the listener's queue after the grace.
     NotYet,
+    /// Still on the queue when the deadline came, before the grace's end.
+    OutOfTime,
 }
 
 async fn until_accepted(ends: Ends, deadline: Instant) -> Accept {
-    let until = (Instant::now() + ACCEPT_GRACE).min(deadline);
+    let grace = Instant::now() + ACCEPT_GRACE;
+    let until = grace.min(deadline);
     let mut pause = Duration::from_micros(250);
     loop {
         match sock_diag::server_end(ends.client, ends.server) {
@@ -169,7 +177,12 @@ async fn until_accepted(ends: Ends, deadline: Instant) -> Accept {
             Ok(Some(ServerEnd::Closed) | None) | Err(_) => return Accept::Now(None),
         }
         if Instant::now() >= until {
-            return Accept::NotYet;
+            // The deadline came first: the grace did not run out, nothing is proven.
+            return if until < grace {
+                Accept::OutOfTime
+            } else {
+                Accept::NotYet
+            };
         }
         tokio::time::sleep_until((Instant::now() + pause).min(until)).await;
         pause = (pause * 2).min(Duration::from_millis(4));

@@ -443,3 +443,23 @@ async fn a_proxy_that_closed_once_is_watched_longer_by_wait() {
             .map(|r| r.readiness.to_string())
     );
 }
+
+/// A listener whose program never calls `accept()` (the kernel queues the connection): after
+/// the accept grace it is up, slow as it is; but a deadline that comes before the grace's end
+/// proves nothing, and the probe is not ready (a `wait` ending there must not say ready).
+#[tokio::test]
+async fn a_deadline_inside_the_accept_grace_is_not_ready() {
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let target: Target = listener.local_addr().unwrap().to_string().parse().unwrap();
+    let options = ProbeOptions::new();
+    let cut = probe(&target, &options, Duration::from_millis(20)).await;
+    assert_eq!(cut.readiness.as_label(), "not-ready", "{}", cut.readiness);
+    assert!(
+        cut.readiness.to_string().contains("the time ran out"),
+        "{}",
+        cut.readiness
+    );
+    let whole = probe(&target, &options, Duration::from_secs(5)).await;
+    assert!(whole.readiness.is_ready(), "{}", whole.readiness);
+    drop(listener);
+}
