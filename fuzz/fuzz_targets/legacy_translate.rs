@@ -27,7 +27,12 @@ fuzz_target!(|data: &[u8]| {
     let syn6 = Packet::outgoing(None, "fd00::2".parse().unwrap(), 443);
     for packet in [syn.clone(), syn.reply().unwrap(), syn6] {
         for hook in [Hook::Output, Hook::Input] {
-            let _ = indexed.blockers(hook, &packet, &packet);
+            let found = indexed.blockers(hook, &packet, &packet);
+            // One ruleset per family and no nft one: nothing ties on priority, so a certain
+            // blocker ends the packet's way, as in `firewall_eval`.
+            if let Some(at) = found.iter().position(|b| b.certain) {
+                assert_eq!(at, found.len() - 1, "{found:?}");
+            }
         }
         for hook in [NatHook::Output, NatHook::Prerouting] {
             for dnat in indexed.dnat(hook, &packet) {

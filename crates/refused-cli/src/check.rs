@@ -74,12 +74,16 @@ pub async fn run(args: CheckArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         .iter()
         .find(|r| r.state == State::Down && matches!(r.reason, Reason::Outcome(_)));
     if let (Some(report), false, false) = (unexplained, args.json, quiet) {
+        // A hint only: a stderr that cannot take it (its reader gone: `2>&1 | head -1`) must not
+        // turn the exit status of a down target into a broken pipe's 0.
         let mut stderr = anstream::stderr().lock();
-        writeln!(
+        // Quoted where a shell would read it otherwise (`[::1]:80` is a glob, `&` ends a command).
+        let target =
+            shlex::try_quote(&report.target).unwrap_or_else(|_| report.target.clone().into());
+        let _ = writeln!(
             stderr,
-            "`refused why {}` tells the cause behind it, with the evidence and the fix",
-            report.target
-        )?;
+            "`refused why {target}` tells the cause behind it, with the evidence and the fix"
+        );
     }
     let all_up = reports.iter().all(|r| r.state == State::Up);
     Ok(if all_up {

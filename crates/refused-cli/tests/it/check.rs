@@ -158,3 +158,20 @@ fn an_ipv6_zone_is_part_of_the_target() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no network interface"));
 }
+
+/// The hint on stderr is only a hint: a stderr whose reader is gone (`2>&1 | head -1` once head
+/// has exited) must not turn a down target's exit status 1 into the broken pipe's 0.
+#[test]
+fn a_closed_stderr_keeps_a_down_checks_status() {
+    let refusing = RefusedPort::v4().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = std::process::Command::new(assert_cmd::cargo::cargo_bin("refused"))
+        .env("NO_COLOR", "1")
+        .args(["check", &refusing.addr().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(writer)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+}

@@ -311,7 +311,6 @@ fn read_rules(facts: &mut Facts) -> Option<serde_json::Value> {
         (None, true) => None,
         (nft, _) => {
             facts.rules_read.nft_unread = nft.is_none();
-            facts.rules_read.legacy_read = !legacy.is_empty();
             Some(firewall::with_legacy(nft.unwrap_or_default(), legacy))
         }
     }
@@ -472,6 +471,8 @@ fn legacy_tables(facts: &mut Facts) -> Vec<serde_json::Value> {
     for legacy in found.iter().filter(|l| l.may_matter()) {
         if let Some(ruleset) = legacy.ruleset() {
             rulesets.push(ruleset);
+            let family = usize::from(legacy.family == "ip6");
+            facts.rules_read.legacy_read[family] = Some(legacy.command);
             continue;
         }
         facts.rules_read.legacy_unlisted = true;

@@ -84,8 +84,10 @@ pub struct RulesRead {
     /// nft's ruleset could not be read while iptables-legacy tables were (and are evaluated
     /// alone): a rule of nft's could still explain what was seen.
     pub nft_unread: bool,
-    /// iptables-legacy tables with rules were read, and evaluated beside nft's.
-    pub legacy_read: bool,
+    /// The commands whose `-save` listed iptables-legacy tables with rules, evaluated beside
+    /// nft's, by family (`ip`, `ip6`): `iptables-legacy`, `ip6tables-legacy`, or `iptables`,
+    /// `ip6tables` on a host from before the split (which has no `-legacy` commands).
+    pub legacy_read: [Option<&'static str>; 2],
 }
 
 /// What the name of the target resolved to.

@@ -797,11 +797,18 @@ fn see_the_rules(mut finding: Finding, facts: &Facts, address: &AddressFacts) ->
             "run as root to see which rule: as root `refused why` reads the firewall rules",
         );
     }
-    if facts.rules_read.legacy_read {
-        // The host's iptables is the legacy one: its rules are where people look first.
-        finding = finding.suggest(
-            "`sudo iptables-legacy-save` and `sudo ip6tables-legacy-save` show the iptables rules",
-        );
+    // The host's iptables is the legacy one: its rules are where people look first, listed by
+    // the commands that listed them (no `-legacy` ones before the split).
+    let saves: Vec<String> = facts
+        .rules_read
+        .legacy_read
+        .iter()
+        .flatten()
+        .map(|command| format!("`sudo {command}-save`"))
+        .collect();
+    if !saves.is_empty() {
+        let verb = if saves.len() == 1 { "shows" } else { "show" };
+        finding = finding.suggest(format!("{} {verb} the iptables rules", saves.join(" and ")));
     }
     finding.suggest("`sudo nft list ruleset` shows the rules")
 }

@@ -784,12 +784,31 @@ fn a_listener_right_there_that_refuses_is_a_local_reject() {
     // On a host whose iptables is the legacy one, its listing is named too.
     let f = Facts {
         rules_read: RulesRead {
-            legacy_read: true,
+            legacy_read: [Some("iptables-legacy"), None],
+            ..RulesRead::default()
+        },
+        ..f.clone()
+    };
+    assert!(legacy(&infer(&f).unwrap()));
+    // Before the split (iptables 1.6, CentOS 7) there is no `iptables-legacy-save`: the
+    // command that listed the tables is named.
+    let old = Facts {
+        rules_read: RulesRead {
+            legacy_read: [Some("iptables"), Some("ip6tables")],
             ..RulesRead::default()
         },
         ..f
     };
-    assert!(legacy(&infer(&f).unwrap()));
+    let found = infer(&old).unwrap();
+    assert!(!legacy(&found), "{:?}", found.suggestions);
+    assert!(
+        found
+            .suggestions
+            .iter()
+            .any(|s| s.contains("`sudo iptables-save` and `sudo ip6tables-save`")),
+        "{:?}",
+        found.suggestions
+    );
 }
 
 #[test]
