@@ -174,28 +174,43 @@ async fn an_open_and_a_refused_target_get_success_and_the_cause() {
     exporter.stop().await;
 }
 
-/// A plain HTTP server: 503 for `/down...`, else 204.
-async fn web_server() -> SocketAddr {
-    let server = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-    let web = server.local_addr().unwrap();
+/// An HTTP server on `ip` that answers each request with `head(request)` (status line and
+/// headers, without the empty line), no body, and closes.
+async fn http_server(
+    ip: Ipv4Addr,
+    head: impl Fn(&str) -> String + Send + Sync + 'static,
+) -> SocketAddr {
+    let server = TcpListener::bind((ip, 0)).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let head = std::sync::Arc::new(head);
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = server.accept().await {
+            let head = std::sync::Arc::clone(&head);
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 4096];
                 let n = stream.read(&mut buf).await.unwrap_or(0);
-                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let status = if head.starts_with("GET /down") {
-                    "503 Service Unavailable"
-                } else {
-                    "204 No Content"
-                };
-                let reply =
-                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let reply = format!(
+                    "{}content-length: 0\r\nconnection: close\r\n\r\n",
+                    head(&request)
+                );
                 let _ = stream.write_all(reply.as_bytes()).await;
             });
         }
     });
-    web
+    addr
+}
+
+/// A plain HTTP server: 503 for `/down...`, else 204.
+async fn web_server() -> SocketAddr {
+    http_server(Ipv4Addr::LOCALHOST, |request| {
+        if request.starts_with("GET /down") {
+            "HTTP/1.1 503 Service Unavailable\r\n".to_owned()
+        } else {
+            "HTTP/1.1 204 No Content\r\n".to_owned()
+        }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,21 +314,10 @@ fn http_outcome(body: &str) -> [Option<f64>; 3] {
 
 /// An HTTP server on `ip` that answers every request with a 302 to `location`.
 async fn redirector(ip: Ipv4Addr, location: String) -> SocketAddr {
-    let server = TcpListener::bind((ip, 0)).await.unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = server.accept().await {
-            let reply = format!(
-                "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\n\
-                 connection: close\r\n\r\n"
-            );
-            tokio::spawn(async move {
-                let _ = stream.read(&mut [0u8; 4096]).await;
-                let _ = stream.write_all(reply.as_bytes()).await;
-            });
-        }
-    });
-    addr
+    http_server(ip, move |_| {
+        format!("HTTP/1.1 302 Found\r\nlocation: {location}\r\n")
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -389,26 +393,15 @@ async fn a_redirect_is_followed_within_the_allowlist_only() {
 /// An HTTP server counting down: `/N` is a 302 to `/N-1`, `/0` a 204, anything else a 302 to
 /// `ftp://web/`.
 async fn countdown() -> SocketAddr {
-    let server = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = server.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let path = head.split(' ').nth(1).unwrap_or("/");
-                let reply = match path[1..].parse::<u32>() {
-                    Ok(0) => "HTTP/1.1 204 No Content\r\n".to_owned(),
-                    Ok(n) => format!("HTTP/1.1 302 Found\r\nlocation: /{}\r\n", n - 1),
-                    Err(_) => "HTTP/1.1 302 Found\r\nlocation: ftp://web/\r\n".to_owned(),
-                };
-                let reply = format!("{reply}content-length: 0\r\nconnection: close\r\n\r\n");
-                let _ = stream.write_all(reply.as_bytes()).await;
-            });
+    http_server(Ipv4Addr::LOCALHOST, |request| {
+        let path = request.split(' ').nth(1).unwrap_or("/");
+        match path.get(1..).unwrap_or_default().parse::<u32>() {
+            Ok(0) => "HTTP/1.1 204 No Content\r\n".to_owned(),
+            Ok(n) => format!("HTTP/1.1 302 Found\r\nlocation: /{}\r\n", n - 1),
+            Err(_) => "HTTP/1.1 302 Found\r\nlocation: ftp://web/\r\n".to_owned(),
         }
-    });
-    addr
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
