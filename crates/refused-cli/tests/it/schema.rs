@@ -462,6 +462,17 @@ fn evidence_samples() -> Vec<Evidence> {
             pid: Some(412),
             process: Some("systemd-resolve".into()),
             dangling_link: None,
+            resolved_pid: None,
+        }),
+        Evidence::Nameserver(Nameserver {
+            address: "127.0.0.53".parse().unwrap(),
+            source: NameserverSource::ResolvConf,
+            local: true,
+            listening: Some(false),
+            pid: None,
+            process: None,
+            dangling_link: None,
+            resolved_pid: Some(412),
         }),
         Evidence::Nameserver(Nameserver {
             address: "10.0.0.1".parse().unwrap(),
@@ -471,6 +482,7 @@ fn evidence_samples() -> Vec<Evidence> {
             pid: None,
             process: None,
             dangling_link: Some("../run/systemd/resolve/stub-resolv.conf".into()),
+            resolved_pid: None,
         }),
     ];
     samples.extend(listener_samples());

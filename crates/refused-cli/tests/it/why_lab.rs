@@ -461,6 +461,33 @@ fn a_stopped_local_resolver_is_named() {
         "{report}"
     );
 
+    // systemd-resolved runs with its stub listener off (`DNSStubListener=no`): nothing receives
+    // there though it runs, and starting it is not the fix. A process of its name stands for it
+    // (the real one needs systemd and D-Bus; its name is what is read): `sleep` through a link
+    // named `systemd-resolved`, whose `comm` the kernel cuts to `systemd-resolve`.
+    let dir = std::env::temp_dir().join(format!("refused-lab-resolved-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let resolved = dir.join("systemd-resolved");
+    let _ = std::fs::remove_file(&resolved);
+    std::os::unix::fs::symlink("/bin/sleep", &resolved).unwrap();
+    let mut running = c.command(&resolved).arg("60").spawn().unwrap();
+    let report = why(&lab, &["--timeout", "3s", "db.lab.test:5432"]);
+    running.kill().unwrap();
+    running.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(cause(&report), "dns-failure", "{report}");
+    assert_eq!(
+        nameserver(&report)["resolved_pid"],
+        running.id(),
+        "{report}"
+    );
+    let advice = report["suggestions"][0].as_str().unwrap();
+    assert!(
+        advice.contains(&format!("systemd-resolved runs (pid {})", running.id()))
+            && advice.contains("stub listener is off"),
+        "{report}"
+    );
+
     // Something receives there, and never answers.
     let _silent = c
         .run(|| std::net::UdpSocket::bind("127.0.0.53:53"))

@@ -10,7 +10,7 @@ use crate::probe::Readiness;
 use crate::resolve::ResolveErrorKind;
 use crate::sys::host::Neighbour;
 use crate::sys::netns::Namespace;
-use crate::sys::resolv::{Nameserver, NameserverSource};
+use crate::sys::resolv::{Nameserver, NameserverSource, is_resolved_stub};
 use crate::sys::route::{RejectingRoute, RouteKind};
 use crate::sys::services;
 use crate::target::Scheme;
@@ -160,13 +160,6 @@ fn dns(name: &str, kind: ResolveErrorKind, nameservers: &[Nameserver], init: Ini
     )
 }
 
-/// Whether an address is systemd-resolved's: its stub (127.0.0.53) or its proxy stub
-/// (127.0.0.54).
-fn is_resolved_stub(address: IpAddr) -> bool {
-    address == IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 53))
-        || address == IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 54))
-}
-
 /// How to bring back a nameserver of this host that nothing answers for.
 fn start_the_resolver(server: &Nameserver, init: Init) -> String {
     match (server.source, &server.dangling_link) {
@@ -181,6 +174,11 @@ fn start_the_resolver(server: &Nameserver, init: Init) -> String {
         (NameserverSource::ResolvConf, _) => {}
     }
     match (is_resolved_stub(server.address), init) {
+        (true, _) if server.resolved_pid.is_some() => format!(
+            "systemd-resolved runs (pid {}) but does not receive on {}: its stub listener is off (`DNSStubListener=no` in /etc/systemd/resolved.conf or its resolved.conf.d): turn it back on and restart it, or link /etc/resolv.conf to /run/systemd/resolve/resolv.conf, which names the servers it asks",
+            server.resolved_pid.unwrap_or_default(),
+            server.address
+        ),
         (true, Init::Systemd) => format!(
             "{} is systemd-resolved's stub: start it (`sudo systemctl start systemd-resolved`; `resolvectl status` shows its state)",
             server.address

@@ -141,6 +141,7 @@ fn nameserver(address: &str, local: bool, listening: Option<bool>) -> Nameserver
         pid: None,
         process: None,
         dangling_link: None,
+        resolved_pid: None,
     }
 }
 
@@ -191,6 +192,21 @@ fn a_stopped_local_resolver_is_named_with_its_fix() {
         "{finding:?}"
     );
     assert!(!finding.suggestions[0].contains("start it"), "{finding:?}");
+
+    // systemd-resolved runs with its stub listener off: starting it is not the fix.
+    let finding = failed_lookup(vec![Nameserver {
+        resolved_pid: Some(412),
+        ..nameserver("127.0.0.53", true, Some(false))
+    }]);
+    assert!(
+        finding.suggestions[0].contains("systemd-resolved runs (pid 412)")
+            && finding.suggestions[0].contains("DNSStubListener=no"),
+        "{finding:?}"
+    );
+    assert!(
+        !finding.suggestions[0].contains("systemctl start"),
+        "{finding:?}"
+    );
 
     // No nameserver line: the default, 127.0.0.1.
     let default = Nameserver {

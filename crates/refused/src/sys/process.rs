@@ -157,6 +157,28 @@ pub fn process(pid: u32) -> Process {
     }
 }
 
+/// The lowest pid of a process of this network namespace whose command name is `command`
+/// (`/proc/PID/comm`, at most 15 bytes: `systemd-resolve`). A process whose namespace cannot be
+/// read (another user's, without root) counts as this namespace's: most hosts have one.
+pub fn find_command(command: &str) -> Option<u32> {
+    let own_net = fs::read_link("/proc/self/ns/net").ok();
+    fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == command)
+        })
+        .filter(
+            |pid| match (&own_net, fs::read_link(format!("/proc/{pid}/ns/net"))) {
+                (Some(own), Ok(theirs)) => *own == theirs,
+                _ => true,
+            },
+        )
+        .min()
+}
+
 /// `socket:[12345]` -> 12345.
 fn socket_inode(link: &Path) -> Option<u64> {
     link.to_str()?
@@ -183,6 +205,16 @@ pub fn container_runtime(cgroup: &str) -> Option<ContainerRuntime> {
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_process_is_found_by_its_command_name() {
+        let comm = fs::read_to_string("/proc/self/comm").unwrap();
+        let found = find_command(comm.trim_end()).unwrap();
+        // This test's process, or a lower pid of the same name (another test binary's run).
+        assert!(found <= std::process::id());
+        assert_eq!(process(found).command, comm.trim_end());
+        assert_eq!(find_command("no such command"), None);
+    }
 
     #[test]
     fn finds_this_process_as_the_owner_of_its_socket() {

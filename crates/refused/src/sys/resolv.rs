@@ -18,6 +18,9 @@ const MAX_NAMESERVERS: usize = 3;
 /// The DNS port.
 const DNS_PORT: u16 = 53;
 
+/// systemd-resolved's command name (`/proc/PID/comm` keeps 15 bytes).
+const RESOLVED_COMMAND: &str = "systemd-resolve";
+
 /// Docker's embedded DNS server, in containers of user-defined networks.
 const DOCKER_DNS: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11));
 
@@ -51,6 +54,18 @@ pub struct Nameserver {
     /// (Ubuntu's link to systemd-resolved's file, which it writes only while it runs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dangling_link: Option<String>,
+    /// For systemd-resolved's stub address with nothing receiving there: the pid of a
+    /// systemd-resolved that runs all the same (its stub listener is off:
+    /// `DNSStubListener=no`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_pid: Option<u32>,
+}
+
+/// Whether an address is systemd-resolved's: its stub (127.0.0.53) or its proxy stub
+/// (127.0.0.54).
+pub fn is_resolved_stub(address: IpAddr) -> bool {
+    address == IpAddr::V4(Ipv4Addr::new(127, 0, 0, 53))
+        || address == IpAddr::V4(Ipv4Addr::new(127, 0, 0, 54))
 }
 
 impl std::fmt::Display for Nameserver {
@@ -127,7 +142,7 @@ pub fn nameservers() -> Vec<Nameserver> {
         .map(|r| r.inode)
         .collect();
     let owners = process::owners(&inodes);
-    servers
+    let mut servers: Vec<Nameserver> = servers
         .into_iter()
         .zip(local)
         .map(|((address, source), local)| {
@@ -145,9 +160,20 @@ pub fn nameservers() -> Vec<Nameserver> {
                 dangling_link: dangling_link
                     .clone()
                     .filter(|_| source == NameserverSource::Default),
+                resolved_pid: None,
             }
         })
-        .collect()
+        .collect();
+    // A stub nothing receives on, with systemd-resolved running: its stub listener is off, and
+    // starting it is not the fix.
+    let silent_stub = |n: &Nameserver| is_resolved_stub(n.address) && n.listening == Some(false);
+    if servers.iter().any(silent_stub) {
+        let resolved = process::find_command(RESOLVED_COMMAND);
+        for server in servers.iter_mut().filter(|n| silent_stub(n)) {
+            server.resolved_pid = resolved;
+        }
+    }
+    servers
 }
 
 /// Whether a datagram to `address`, port 53, reaches one of `receivers` (this namespace's UDP
