@@ -513,7 +513,7 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
             format!("{addr} was rejected (permission denied: an ICMP admin-prohibited from the path, or a local policy such as SELinux)"),
         )
         .suggest(format!("open TCP port {port} in the firewall of {host} or of the router that rejects it"))
-        .suggest("if it is this host's policy: `sudo nft list ruleset`, or SELinux's audit log (`ausearch -m avc`)"),
+        .suggest(format!("if it is this host's policy: {} its firewall rules, or SELinux's audit log (`ausearch -m avc`)", rule_listings(facts))),
         Outcome::NetworkUnreachable | Outcome::AddressUnavailable
             if host.is_ipv6() && !facts.ipv6_usable =>
         {
@@ -712,7 +712,10 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
                 ),
             )
             .evidence([Evidence::LocalAddress { address: ip }])
-            .suggest("`sudo nft list ruleset` shows the firewall rules; SELinux's audit log: `ausearch -m avc`"));
+            .suggest(format!(
+                "{} the firewall rules; SELinux's audit log: `ausearch -m avc`",
+                rule_listings(facts)
+            )));
         }
         _ => return explain_remote_like(facts, address),
     }
@@ -795,20 +798,29 @@ fn see_the_rules(mut finding: Finding, facts: &Facts, address: &AddressFacts) ->
             "run as root to see which rule: as root `refused why` reads the firewall rules",
         );
     }
-    // The host's iptables is the legacy one: its rules are where people look first, listed by
-    // the commands that listed them (no `-legacy` ones before the split).
-    let saves: Vec<String> = facts
+    finding.suggest(format!("{} the rules", rule_listings(facts)))
+}
+
+/// The commands that show this host's firewall rules, as a subject: `` `sudo nft list ruleset`
+/// shows``, or, where the host's iptables is the legacy one (whose rules are where people look
+/// first, and `nft` does not show), the `-save` commands that listed them first (no `-legacy`
+/// ones before the split): `` `sudo iptables-legacy-save` and `sudo nft list ruleset` show``.
+fn rule_listings(facts: &Facts) -> String {
+    let mut commands: Vec<String> = facts
         .rules_read
         .legacy_read
         .iter()
         .flatten()
         .map(|command| format!("`sudo {command}-save`"))
         .collect();
-    if !saves.is_empty() {
-        let verb = if saves.len() == 1 { "shows" } else { "show" };
-        finding = finding.suggest(format!("{} {verb} the iptables rules", saves.join(" and ")));
+    commands.push("`sudo nft list ruleset`".to_owned());
+    let verb = if commands.len() == 1 { "shows" } else { "show" };
+    let last = commands.pop().unwrap_or_default();
+    if commands.is_empty() {
+        format!("{last} {verb}")
+    } else {
+        format!("{} and {last} {verb}", commands.join(", "))
     }
-    finding.suggest("`sudo nft list ruleset` shows the rules")
 }
 
 /// A listener among `exact` whose accept queue is full: new connections are dropped.

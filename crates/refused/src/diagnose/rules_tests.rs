@@ -821,7 +821,7 @@ fn a_listener_right_there_that_refuses_is_a_local_reject() {
         found
             .suggestions
             .iter()
-            .any(|s| s.contains("`sudo iptables-save` and `sudo ip6tables-save`")),
+            .any(|s| s == "`sudo iptables-save`, `sudo ip6tables-save` and `sudo nft list ruleset` show the rules"),
         "{:?}",
         found.suggestions
     );
