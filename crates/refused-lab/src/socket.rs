@@ -15,6 +15,9 @@ pub struct ListenSpec {
     pub backlog: i32,
     /// For an IPv6 socket: accept IPv6 only (`true`) or IPv4-mapped too (`false`).
     pub v6only: bool,
+    /// The interface to bind the socket to (`SO_BINDTODEVICE`): it then takes only the
+    /// connections that come in through it.
+    pub device: Option<&'static str>,
 }
 
 impl ListenSpec {
@@ -24,7 +27,15 @@ impl ListenSpec {
             addr,
             backlog: 128,
             v6only: true,
+            device: None,
         }
+    }
+
+    /// Binds the socket to an interface (`SO_BINDTODEVICE`, needs root).
+    #[must_use]
+    pub const fn device(mut self, device: &'static str) -> Self {
+        self.device = Some(device);
+        self
     }
 
     /// Sets the backlog.
@@ -52,6 +63,9 @@ impl ListenSpec {
             socket.set_only_v6(self.v6only)?;
         }
         socket.set_reuse_address(true)?;
+        if let Some(device) = self.device {
+            socket.bind_device(Some(device.as_bytes()))?;
+        }
         socket.bind(&self.addr.into())?;
         socket.listen(self.backlog)?;
         Ok(socket.into())

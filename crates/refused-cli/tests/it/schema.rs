@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use refused::diagnose::evidence::{
-    ContainerRuntime, Dnat, Hook, Nameserver, NameserverSource, Namespace, NatHook, NatTo, Stops,
-    Tool, Verdict,
+    BoundDevice, ContainerRuntime, Dnat, Hook, Nameserver, NameserverSource, Namespace, NatHook,
+    NatTo, Stops, Tool, Verdict,
 };
 use refused::diagnose::{
     Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener, Listener, Mode,
@@ -536,6 +536,7 @@ fn listener_samples() -> [Evidence; 2] {
         backlog: Some(128),
         uid: 1000,
         inode: 4242,
+        device: None,
     };
     [
         Evidence::Listener(HeldListener::new(listener.clone(), None, None)),
@@ -544,6 +545,11 @@ fn listener_samples() -> [Evidence; 2] {
                 address: "127.0.0.1".parse().unwrap(),
                 v6only: None,
                 backlog: None,
+                device: Some(BoundDevice {
+                    index: 3,
+                    name: Some("eth0".into()),
+                    addresses: vec!["10.0.0.2".parse().unwrap()],
+                }),
                 ..listener
             },
             pid: Some(99),

@@ -646,3 +646,46 @@ fn human_output_puts_the_cause_first() {
         });
     }
 }
+
+/// A listener bound to an interface (`SO_BINDTODEVICE`: socat's `so-bindtodevice`, a server's
+/// "interface" setting) takes only what comes in through it: a connection from this host to
+/// 127.0.0.1 comes in through `lo` and is refused as if nothing listened. No firewall is there
+/// to blame; the interface's own address is where it is reached.
+#[test]
+fn a_listener_bound_to_an_interface_is_named_with_its_address() {
+    let Some(lab) = Lab::or_skip("a_listener_bound_to_an_interface_is_named_with_its_address")
+    else {
+        return;
+    };
+    let listener = lab
+        .client
+        .run(|| {
+            ListenSpec::new(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
+                .device("eth0")
+                .listen()
+        })
+        .unwrap()
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+
+    let report = why(&lab, &[&format!("127.0.0.1:{port}")]);
+    assert_eq!(cause(&report), "listening-on-other-address", "{report}");
+    let listeners = evidence(&report, "listener");
+    assert_eq!(listeners[0]["device"], "eth0", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("bound to interface eth0 (SO_BINDTODEVICE)"),
+        "{report}"
+    );
+    assert_eq!(
+        report["suggestions"][0],
+        format!("connect to {CLIENT_V4}:{port} instead (an address of eth0)"),
+        "{report}"
+    );
+
+    // Through the interface's own address it connects.
+    let report = why(&lab, &[&format!("{CLIENT_V4}:{port}")]);
+    assert_eq!(cause(&report), "reachable", "{report}");
+}

@@ -15,7 +15,7 @@ pub use crate::sys::process::ContainerRuntime;
 pub use crate::sys::process::Process;
 pub use crate::sys::resolv::{Nameserver, NameserverSource};
 pub use crate::sys::route::{RejectingRoute, RouteKind};
-pub use crate::sys::tables::Listener;
+pub use crate::sys::tables::{BoundDevice, Listener};
 pub use crate::sys::unix_path::{Class, ClosedDirectory, FileType, Mode, Owner, Permission};
 
 /// One fact behind a diagnosis.

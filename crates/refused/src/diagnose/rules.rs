@@ -736,17 +736,7 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
         .suggest(proxy_fix(Some(listener))));
     }
     if let Some(listener) = exact.first() {
-        // Something listens right there and we were still refused: a reject rule of this host.
-        let finding = Finding::new(
-            Cause::BlockedLocally,
-            format!(
-                "{} listens on {}, yet the connection was refused: this host's firewall rejects it",
-                listener.owner(),
-                listener.endpoint()
-            ),
-        )
-        .evidence(listed(&exact));
-        return Ok(see_the_rules(finding, facts, address));
+        return Ok(refused_with_a_listener(facts, address, listener, &exact));
     }
     if !on_port.is_empty() {
         return Ok(listening_elsewhere(
@@ -783,6 +773,46 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
         .suggest(format!("or make the service listen on port {port}")));
     }
     Ok(no_listener(ip, port))
+}
+
+/// A refused connection to an address of this host where `listener` (first of `exact`) listens.
+fn refused_with_a_listener(
+    facts: &Facts,
+    address: &AddressFacts,
+    listener: &HeldListener,
+    exact: &[&HeldListener],
+) -> Finding {
+    let rules_all_read = matches!(&address.blockers, Some(blockers) if blockers.is_empty())
+        && !facts.rules_read.nft_unread
+        && !facts.rules_read.legacy_unlisted;
+    if rules_all_read {
+        // Every rule was read and none stops it: no firewall of this host to blame. What
+        // is left is time (the listener came after the attempt: a service that was
+        // starting) or what the tables do not show (an eBPF socket lookup).
+        return Finding::new(
+            Cause::NotReady,
+            format!(
+                "{} listens on {} now, yet the connection was refused, and no rule of this host's firewall rejects it: it may have started listening just after the attempt",
+                listener.owner(),
+                listener.endpoint()
+            ),
+        )
+        .evidence(listed(exact))
+        .suggest(format!("try again, or wait for it: `{} wait {}`", facts.program, address.addr))
+        .suggest("if it stays refused: an eBPF program of this host (`bpftool prog show`, type sk_lookup) may steer its connections elsewhere");
+    }
+    // Something listens right there and we were still refused: a reject rule of this
+    // host, whose rules could not all be read.
+    let finding = Finding::new(
+        Cause::BlockedLocally,
+        format!(
+            "{} listens on {}, yet the connection was refused: this host's firewall rejects it, most likely (not all of its rules could be read)",
+            listener.owner(),
+            listener.endpoint()
+        ),
+    )
+    .evidence(listed(exact));
+    see_the_rules(finding, facts, address)
 }
 
 pub(super) fn listed(listeners: &[&HeldListener]) -> Vec<Evidence> {
@@ -883,6 +913,9 @@ fn resolved_name(facts: &Facts) -> Option<&str> {
 /// the name the target gave, if it gave one.
 fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener], name: Option<&str>) -> Finding {
     let ip = addr.ip();
+    if let Some(finding) = bound_to_another_device(addr, on_port) {
+        return finding;
+    }
     let family = |v4: bool| if v4 { "IPv4" } else { "IPv6" };
     let bound = on_port[0];
     let v6only = on_port
@@ -955,6 +988,48 @@ fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener], name: Option
             "or make the service listen on {ip} too: bind it to {every} (every address) or to {ip}"
         ))
     }
+}
+
+/// A listener whose address holds `addr` but that is bound to an interface (`SO_BINDTODEVICE`)
+/// that a connection from this host to `addr` does not come in through: the kernel refuses it
+/// as if nothing listened.
+fn bound_to_another_device(addr: SocketAddr, on_port: &[&HeldListener]) -> Option<Finding> {
+    let ip = addr.ip();
+    let (held, device) = on_port.iter().find_map(|l| {
+        let device = l.listener.device.as_ref()?;
+        (l.listener.holds(ip) && !device.takes(ip)).then_some((*l, device))
+    })?;
+    let mut finding = Finding::new(
+        Cause::ListeningOnOtherAddress,
+        format!(
+            "{} listens on {} bound to interface {device} (SO_BINDTODEVICE): it takes only connections that come in through {device}, and {ip} is not one of its addresses",
+            held.owner(),
+            held.endpoint()
+        ),
+    )
+    .evidence(listed(on_port))
+    .evidence([Evidence::LocalAddress { address: ip }]);
+    // One of the interface's own addresses, of the family tried where it has one, and one a
+    // client can use (not link-local, which needs the interface named).
+    let usable = |a: &&IpAddr| match a {
+        IpAddr::V4(_) => true,
+        IpAddr::V6(v6) => !v6.is_unicast_link_local(),
+    };
+    let reach = device
+        .addresses
+        .iter()
+        .filter(usable)
+        .filter(|a| held.listener.holds(**a))
+        .min_by_key(|a| a.is_ipv4() != ip.is_ipv4());
+    if let Some(reach) = reach {
+        finding = finding.suggest(format!(
+            "connect to {} instead (an address of {device})",
+            SocketAddr::new(*reach, addr.port())
+        ));
+    }
+    Some(finding.suggest(format!(
+        "or make the service listen without binding to {device} (its bind-to-device or interface setting), to take connections through every interface"
+    )))
 }
 
 /// Whether `bound`, of the other family, is where a client of `ip` meant to go: the wildcard, or

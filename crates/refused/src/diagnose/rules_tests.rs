@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::connect::{Address, Attempt};
-use crate::diagnose::evidence::UnixSocketFacts;
+use crate::diagnose::evidence::{BoundDevice, UnixSocketFacts};
 use crate::diagnose::facts::{Init, Privilege, RulesRead};
 use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
@@ -72,6 +72,7 @@ fn listening(addr: &str, process: &str) -> HeldListener {
             backlog: Some(128),
             uid: 1000,
             inode: u64::from(addr.port()),
+            device: None,
         },
         pid: Some(4242),
         process: Some(process.to_owned()),
@@ -785,9 +786,16 @@ fn the_port_on_another_address_or_family() {
 
 #[test]
 fn a_listener_right_there_that_refuses_is_a_local_reject() {
+    // Without root: the rules could not be read.
     let f = Facts {
         listeners: Some(vec![listening("0.0.0.0:80", "nginx")]),
-        ..one("127.0.0.1:80", tried("127.0.0.1:80", Outcome::Refused, 0))
+        ..one(
+            "127.0.0.1:80",
+            AddressFacts {
+                blockers: None,
+                ..tried("127.0.0.1:80", Outcome::Refused, 0)
+            },
+        )
     };
     assert_eq!(cause(&f), Cause::BlockedLocally);
     let legacy = |finding: &Finding| {
@@ -797,20 +805,28 @@ fn a_listener_right_there_that_refuses_is_a_local_reject() {
             .any(|s| s.contains("iptables-legacy-save"))
     };
     assert!(!legacy(&infer(&f).unwrap()));
-    // On a host whose iptables is the legacy one, its listing is named too.
+    // On a host whose iptables is the legacy one, its listing is named too (here nft's rules
+    // could not be read, so a reject rule is still what is most likely).
     let f = Facts {
         rules_read: RulesRead {
             legacy_read: [Some("iptables-legacy"), None],
+            nft_unread: true,
             ..RulesRead::default()
         },
-        ..f.clone()
+        ..one("127.0.0.1:80", tried("127.0.0.1:80", Outcome::Refused, 0))
     };
+    let f = Facts {
+        listeners: Some(vec![listening("0.0.0.0:80", "nginx")]),
+        ..f
+    };
+    assert_eq!(cause(&f), Cause::BlockedLocally);
     assert!(legacy(&infer(&f).unwrap()));
     // Before the split (iptables 1.6, CentOS 7) there is no `iptables-legacy-save`: the
     // command that listed the tables is named.
     let old = Facts {
         rules_read: RulesRead {
             legacy_read: [Some("iptables"), Some("ip6tables")],
+            nft_unread: true,
             ..RulesRead::default()
         },
         ..f
@@ -1593,4 +1609,67 @@ fn what_the_unread_rules_could_explain_is_said() {
         !finding.summary.contains("would look the same"),
         "{finding:?}"
     );
+}
+
+#[test]
+fn a_listener_right_there_that_refuses_with_every_rule_read_blames_no_firewall() {
+    // Every rule read, none stops it: the listener may have come after the attempt.
+    let f = Facts {
+        listeners: Some(vec![listening("0.0.0.0:80", "nginx")]),
+        ..one("127.0.0.1:80", tried("127.0.0.1:80", Outcome::Refused, 0))
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady, "{finding:?}");
+    assert!(
+        finding
+            .summary
+            .contains("no rule of this host's firewall rejects it"),
+        "{finding:?}"
+    );
+    assert!(
+        finding.suggestions[0].contains("refused wait 127.0.0.1:80"),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn a_listener_bound_to_another_interface_is_another_address() {
+    // socat's `so-bindtodevice=eth1`: `0.0.0.0%eth1:8080` takes what comes in through eth1
+    // only, and a connection from this host to 127.0.0.1 comes in through lo.
+    let mut bound = listening("0.0.0.0:8080", "socat");
+    bound.listener.device = Some(BoundDevice {
+        index: 5,
+        name: Some("eth1".into()),
+        addresses: vec!["fe80::5".parse().unwrap(), "10.1.0.5".parse().unwrap()],
+    });
+    let f = Facts {
+        listeners: Some(vec![bound.clone()]),
+        ..one(
+            "127.0.0.1:8080",
+            tried("127.0.0.1:8080", Outcome::Refused, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherAddress, "{finding:?}");
+    assert!(
+        finding
+            .summary
+            .contains("bound to interface eth1 (SO_BINDTODEVICE)"),
+        "{finding:?}"
+    );
+    assert_eq!(
+        finding.suggestions[0],
+        "connect to 10.1.0.5:8080 instead (an address of eth1)"
+    );
+    // At the interface's own address it takes the connection: nothing to say against it.
+    assert!(bound.listener.accepts("10.1.0.5".parse().unwrap()));
+    assert!(!bound.listener.accepts("127.0.0.1".parse().unwrap()));
+    // Bound to lo, it takes all of loopback.
+    bound.listener.device = Some(BoundDevice {
+        index: 1,
+        name: Some("lo".into()),
+        addresses: vec!["127.0.0.1".parse().unwrap()],
+    });
+    assert!(bound.listener.accepts("127.0.0.53".parse().unwrap()));
+    assert!(!bound.listener.accepts("10.1.0.5".parse().unwrap()));
 }

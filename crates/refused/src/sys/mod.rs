@@ -8,6 +8,7 @@ pub mod addresses;
 pub mod entry_watch;
 pub mod firewall;
 pub mod host;
+pub mod interfaces;
 pub mod netns;
 pub mod process;
 pub mod resolv;

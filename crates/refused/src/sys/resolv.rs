@@ -242,6 +242,7 @@ mod tests {
             backlog: None,
             uid: 0,
             inode: 1,
+            device: None,
         };
         let owners = process::Owners::default();
         let stub: IpAddr = "127.0.0.53".parse().unwrap();

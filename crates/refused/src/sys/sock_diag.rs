@@ -21,7 +21,8 @@ use netlink_packet_sock_diag::inet::{
 };
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 
-use super::tables::Listener;
+use super::interfaces;
+use super::tables::{BoundDevice, Listener};
 
 /// The TCP listeners of this network namespace (the calling thread's), IPv4 and IPv6.
 pub fn tcp_listeners() -> io::Result<Vec<Listener>> {
@@ -39,7 +40,23 @@ fn query(port: Option<u16>) -> io::Result<Vec<Listener>> {
     let socket = open()?;
     let mut listeners = dump(&socket, AF_INET, port)?;
     listeners.extend(dump(&socket, AF_INET6, port)?);
+    name_devices(&mut listeners);
     Ok(listeners)
+}
+
+/// Gives the interfaces listeners are bound to their names and addresses, from this namespace's
+/// list of interfaces, read only when a listener is bound to one.
+fn name_devices(listeners: &mut [Listener]) {
+    if listeners.iter().all(|l| l.device.is_none()) {
+        return;
+    }
+    let interfaces = interfaces::interfaces();
+    for device in listeners.iter_mut().filter_map(|l| l.device.as_mut()) {
+        if let Some(interface) = interfaces.iter().find(|i| i.index == device.index) {
+            device.name = Some(interface.name.clone());
+            device.addresses.clone_from(&interface.addresses);
+        }
+    }
 }
 
 fn dump(socket: &Socket, family: u8, port: Option<u16>) -> io::Result<Vec<Listener>> {
@@ -306,6 +323,12 @@ fn listener(response: &InetResponse) -> Listener {
         backlog: Some(header.send_queue),
         uid: header.uid,
         inode: u64::from(header.inode),
+        // A listener's `idiag_if` is the interface it is bound to (0: none).
+        device: (header.socket_id.interface_id != 0).then(|| BoundDevice {
+            index: header.socket_id.interface_id,
+            name: None,
+            addresses: Vec::new(),
+        }),
     }
 }
 

@@ -34,11 +34,66 @@ pub struct Listener {
     pub uid: u32,
     /// The socket's inode, which links it to the process holding it (`/proc/PID/fd`).
     pub inode: u64,
+    /// The interface it is bound to (`SO_BINDTODEVICE`), where the source says (`sock_diag`
+    /// does, `/proc/net/tcp` does not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<BoundDevice>,
+}
+
+/// The interface a listener is bound to (`SO_BINDTODEVICE`, socat's `so-bindtodevice`, a
+/// server's "interface" setting): it takes only the connections that come in through it.
+/// Serialized as the interface's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
+pub struct BoundDevice {
+    /// Its index.
+    pub index: u32,
+    /// Its name, when the interface could be listed.
+    pub name: Option<String>,
+    /// Its addresses.
+    pub addresses: Vec<IpAddr>,
+}
+
+/// `lo`'s index, the same in every namespace.
+const LOOPBACK_INDEX: u32 = 1;
+
+impl BoundDevice {
+    /// Whether a connection from this host to `ip`, an address of this host, comes in through
+    /// this interface: the kernel counts it as arriving through the interface that holds the
+    /// address (`lo` for 127.0.0.0/8 and `::1`). An interface with no address of its own (a
+    /// VRF's master, whose members hold them) or one that could not be listed is not judged.
+    pub fn takes(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.addresses.is_empty()
+            || self.addresses.contains(&ip)
+            || (self.index == LOOPBACK_INDEX && ip.is_loopback())
+    }
+}
+
+impl std::fmt::Display for BoundDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(name) => f.write_str(name),
+            None => write!(f, "interface {}", self.index),
+        }
+    }
+}
+
+impl From<BoundDevice> for String {
+    fn from(device: BoundDevice) -> Self {
+        device.to_string()
+    }
 }
 
 impl Listener {
-    /// Whether a connection to `ip` (with this listener's port) would reach this listener.
+    /// Whether a connection to `ip` (with this listener's port) would reach this listener: its
+    /// address holds `ip`, and any interface it is bound to takes it.
     pub fn accepts(&self, ip: IpAddr) -> bool {
+        self.holds(ip) && self.device.as_ref().is_none_or(|device| device.takes(ip))
+    }
+
+    /// Whether its address holds `ip`, whatever interface it is bound to.
+    pub fn holds(&self, ip: IpAddr) -> bool {
         match (self.address, ip) {
             (IpAddr::V4(bound), IpAddr::V4(ip)) => bound.is_unspecified() || bound == ip,
             (IpAddr::V6(bound), IpAddr::V6(ip)) => bound.is_unspecified() || bound == ip,
@@ -120,6 +175,7 @@ fn parse_sockets(text: &str, wanted: u8) -> Result<Vec<Listener>, TableError> {
             backlog: None,
             uid: uid.parse().map_err(|_| bad())?,
             inode: inode.parse().map_err(|_| bad())?,
+            device: None,
         });
     }
     Ok(listeners)
@@ -341,6 +397,7 @@ mod tests {
             backlog: None,
             uid: 0,
             inode: 1,
+            device: None,
         };
         let v4: IpAddr = "127.0.0.1".parse().unwrap();
         let v6: IpAddr = "::1".parse().unwrap();
