@@ -105,21 +105,56 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
     Ok(finding)
 }
 
-/// Explains every failed address and keeps the finding that says the most.
+/// Explains every failed address and keeps the finding that says the most. Between two that
+/// say as much, one that sends the client to a listener it also tried and failed to reach
+/// (`localhost`'s ::1 refused for a listener on 127.0.0.1, which timed out) loses to the
+/// finding about that listener, and is kept as a warning.
 fn most_specific(facts: &Facts) -> Result<Finding, Unexplained> {
+    let rank = |f: &Finding| {
+        (
+            f.cause.specificity(),
+            !points_at_a_failed_listener(facts, f),
+        )
+    };
     let mut best: Option<Finding> = None;
+    let mut passed_over: Vec<Finding> = Vec::new();
     for address in &facts.addresses {
         let finding = hedged(explain(facts, address)?, facts, address);
-        if best
-            .as_ref()
-            .is_none_or(|b| finding.cause.specificity() > b.cause.specificity())
-        {
-            best = Some(finding);
+        match &best {
+            Some(b) if rank(&finding) <= rank(b) => passed_over.push(finding),
+            _ => passed_over.extend(best.replace(finding)),
         }
     }
-    best.ok_or_else(|| Unexplained {
+    let mut best = best.ok_or_else(|| Unexplained {
         address: facts.target.to_string(),
         outcome: Outcome::Other(None),
+    })?;
+    for other in passed_over {
+        if points_at_a_failed_listener(facts, &other)
+            && other.cause.specificity() == best.cause.specificity()
+        {
+            best.warnings.push(format!("also: {}", other.summary));
+        }
+    }
+    Ok(best)
+}
+
+/// Whether `finding` names another address as the fix (a listener there) that the client tried
+/// too, and failed: that listener is where the trouble is.
+fn points_at_a_failed_listener(facts: &Facts, finding: &Finding) -> bool {
+    if !matches!(
+        finding.cause,
+        Cause::ListeningOnOtherAddress | Cause::ListeningOnOtherFamily
+    ) {
+        return false;
+    }
+    finding.evidence.iter().any(|e| match e {
+        Evidence::Listener(held) if held.netns.is_none() => facts.addresses.iter().any(|a| {
+            !a.attempt.outcome.is_connected()
+                && a.addr.port() == held.listener.port
+                && held.listener.accepts(a.addr.ip())
+        }),
+        _ => false,
     })
 }
 

@@ -1673,3 +1673,37 @@ fn a_listener_bound_to_another_interface_is_another_address() {
     assert!(bound.listener.accepts("127.0.0.53".parse().unwrap()));
     assert!(!bound.listener.accepts("10.1.0.5".parse().unwrap()));
 }
+
+#[test]
+fn a_listener_tried_and_failed_is_not_the_fix_for_its_counterpart() {
+    // `localhost`: ::1 refused (the server binds 127.0.0.1 only), then 127.0.0.1 timed out:
+    // the server is hung, its queue over its backlog. "Connect to 127.0.0.1 instead" would send
+    // the client where it failed too: the full queue is the finding, the family a warning.
+    let mut hung = listening("127.0.0.1:9100", "server");
+    hung.listener.queue = 2;
+    hung.listener.backlog = Some(1);
+    let f = Facts {
+        addresses: vec![
+            tried("[::1]:9100", Outcome::Refused, 0),
+            tried("127.0.0.1:9100", Outcome::Timeout, 3000),
+        ],
+        listeners: Some(vec![hung]),
+        ..facts("localhost:9100")
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListenQueueFull, "{finding:?}");
+    assert!(
+        finding
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("also: ") && w.contains("127.0.0.1:9100")),
+        "{finding:?}"
+    );
+
+    // Where the counterpart was not tried, or worked, the family is the fix as before.
+    let f = Facts {
+        addresses: vec![tried("[::1]:9100", Outcome::Refused, 0)],
+        ..f
+    };
+    assert_eq!(cause(&f), Cause::ListeningOnOtherFamily);
+}
