@@ -107,7 +107,7 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
 
 /// Explains every failed address and keeps the finding that says the most. Between two that
 /// say as much, one that sends the client to a listener it also tried and failed to reach
-/// (`localhost`'s ::1 refused for a listener on 127.0.0.1, which timed out) loses to the
+/// (`localhost`'s `::1` refused for a listener on 127.0.0.1, which timed out) loses to the
 /// finding about that listener, and is kept as a warning.
 fn most_specific(facts: &Facts) -> Result<Finding, Unexplained> {
     let rank = |f: &Finding| {
