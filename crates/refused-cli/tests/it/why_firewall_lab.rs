@@ -381,6 +381,61 @@ fn an_input_rule_that_drops_the_replies_is_blocked_locally() {
     );
 }
 
+/// A blocklist by source in iptables' raw PREROUTING (before conntrack: where ipset blocklists
+/// often go) or in an nft chain at prerouting drops the server's replies before INPUT sees
+/// them: this host's rule, named, not the server's firewall.
+#[test]
+fn a_prerouting_rule_that_drops_the_replies_is_blocked_locally() {
+    let Some(lab) = Lab::or_skip("a_prerouting_rule_that_drops_the_replies_is_blocked_locally")
+    else {
+        return;
+    };
+    let _open = listen_on_server(&lab, &[41041, 41042, 41043]);
+    let c = &lab.client;
+    c.iptables(&[
+        "-t",
+        "raw",
+        "-A",
+        "PREROUTING",
+        "-s",
+        "10.77.0.2",
+        "-p",
+        "tcp",
+        "--sport",
+        "41041",
+        "-j",
+        "DROP",
+    ])
+    .unwrap();
+    c.nft(
+        "table inet blocklist {
+            chain pre {
+                type filter hook prerouting priority -300; policy accept;
+                ip saddr 10.77.0.2 tcp sport 41042 drop
+            }
+        }",
+    )
+    .unwrap();
+    for (port, table, chain) in [
+        ("41041", "ip raw", "PREROUTING"),
+        ("41042", "inet blocklist", "pre"),
+    ] {
+        let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:{port}")]);
+        assert_eq!(report["cause"], "blocked-locally", "{report}");
+        let rule = blocked_by(&report);
+        assert_eq!(rule["hook"], "prerouting", "{report}");
+        assert_eq!(rule["table"], table, "{report}");
+        assert_eq!(rule["chain"], chain, "{report}");
+        assert_eq!(rule["stops"], "reply", "{report}");
+        assert_eq!(rule["certain"], true, "{report}");
+    }
+    // Replies from another port pass.
+    assert_eq!(
+        why(&lab, &[&format!("{SERVER_V4}:41043")])["cause"],
+        "reachable"
+    );
+}
+
 /// Whether the report says some iptables-legacy tables could not be read.
 fn legacy_unseen(report: &Value) -> bool {
     report["unseen"]

@@ -100,7 +100,7 @@ fn ufw_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Findi
     let port = address.addr.port();
     let out = match blocker.hook {
         crate::sys::firewall::Hook::Output => " out",
-        crate::sys::firewall::Hook::Input => "",
+        crate::sys::firewall::Hook::Prerouting | crate::sys::firewall::Hook::Input => "",
     };
     let chain = blocker.chain.as_str();
     let family = if chain.starts_with("ufw6-") { "6" } else { "" };

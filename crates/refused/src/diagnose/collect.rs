@@ -445,7 +445,7 @@ fn blockers(
             oif: Interface::None,
             ..out.clone()
         };
-        found.extend(ruleset.blockers(Hook::Input, &arriving, &arriving));
+        found.extend(arriving_blockers(ruleset, &arriving));
     }
     if let Some(reply) = out.reply() {
         if local {
@@ -456,8 +456,15 @@ fn blockers(
             };
             found.extend(ruleset.blockers(Hook::Output, &leaving, &leaving));
         }
-        found.extend(ruleset.blockers(Hook::Input, &reply, &reply));
+        found.extend(arriving_blockers(ruleset, &reply));
     }
+    found
+}
+
+/// The rules that stop a packet arriving at this host: at prerouting first, then at input.
+fn arriving_blockers(ruleset: &firewall::Indexed<'_>, packet: &Packet) -> Vec<firewall::Blocker> {
+    let mut found = ruleset.blockers(Hook::Prerouting, packet, packet);
+    found.extend(ruleset.blockers(Hook::Input, packet, packet));
     found
 }
 

@@ -719,7 +719,7 @@ pub fn blockers(indexed: &Indexed<'_>, hook: Hook, seen: &Seen<'_>) -> Vec<Block
     let types: &[&str] = match hook {
         // iptables' mangle OUTPUT is a `route` chain, and may drop too.
         Hook::Output => &["filter", "route"],
-        Hook::Input => &["filter"],
+        Hook::Prerouting | Hook::Input => &["filter"],
     };
     let hits = walk(&indexed.indexes, seen, Mode::Filter, hook.as_str(), types);
     let stops = match seen.translated.state {

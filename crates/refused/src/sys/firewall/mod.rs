@@ -125,6 +125,10 @@ pub enum Interface {
 pub enum Hook {
     /// Packets this host sends.
     Output,
+    /// Packets arriving at this host, before routing says they are for it (iptables' raw and
+    /// mangle PREROUTING, nft filter chains there: where blocklists by source often live).
+    /// A packet this host sends itself arrives here again, through `lo`.
+    Prerouting,
     /// Packets for this host.
     Input,
 }
@@ -134,6 +138,7 @@ impl Hook {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Output => "output",
+            Self::Prerouting => "prerouting",
             Self::Input => "input",
         }
     }
