@@ -166,6 +166,14 @@ fn dns(name: &str, kind: ResolveErrorKind, nameservers: &[Nameserver], init: Ini
     };
     let lookup = format!("`getent ahosts {name}` shows what this host resolves it to");
     let finding = match kind {
+        // A hosts file without its `localhost` lines (a container image's, one written by a
+        // script): the name every program expects is gone, and DNS rightly does not know it.
+        ResolveErrorKind::NotFound if name.eq_ignore_ascii_case("localhost") => Finding::new(
+            Cause::DnsNotFound,
+            "`localhost` is not in /etc/hosts, and DNS does not know it".to_owned(),
+        )
+        .suggest("add the lines every system has to /etc/hosts: `127.0.0.1 localhost` and `::1 localhost ip6-localhost ip6-loopback`")
+        .suggest(lookup),
         ResolveErrorKind::NotFound => Finding::new(
             Cause::DnsNotFound,
             format!("`{name}` does not exist: neither /etc/hosts nor DNS knows it"),
@@ -699,7 +707,7 @@ fn no_ipv6(addr: SocketAddr) -> Finding {
 fn ports_exhausted(facts: &Facts, addr: SocketAddr) -> Finding {
     let mut finding = Finding::new(
         Cause::PortsExhausted,
-        format!("no local port was free to connect to {addr}: every ephemeral port is in use"),
+        format!("no local port was free to connect to {addr}: every ephemeral port is in use for connections to it"),
     )
     .suggest("count the connections holding them: `ss -tan state time-wait | wc -l` and `ss -tan | wc -l`")
     .suggest("widen the range: `sudo sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"`, and reuse connections (pooling, keep-alive)");
@@ -947,6 +955,8 @@ fn resolved_name(facts: &Facts) -> Option<&str> {
 /// Something has the port, but on an address or family the target does not reach; `name` is
 /// the name the target gave, if it gave one.
 fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener], name: Option<&str>) -> Finding {
+    // An IPv4-mapped address is IPv4 on the wire: said as such.
+    let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
     let ip = addr.ip();
     if let Some(finding) = bound_to_another_device(addr, on_port) {
         return finding;

@@ -1707,3 +1707,38 @@ fn a_listener_tried_and_failed_is_not_the_fix_for_its_counterpart() {
     };
     assert_eq!(cause(&f), Cause::ListeningOnOtherFamily);
 }
+
+#[test]
+fn localhost_missing_from_the_hosts_file_says_which_lines_to_add() {
+    let f = Facts {
+        resolution: Resolution::Failed(ResolveError {
+            name: "localhost".into(),
+            kind: ResolveErrorKind::NotFound,
+        }),
+        ..facts("localhost:8080")
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::DnsNotFound);
+    assert!(
+        finding.suggestions[0].contains("`127.0.0.1 localhost`"),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn an_ipv4_mapped_address_is_ipv4() {
+    // `[::ffff:127.0.0.1]:P` reaches IPv4 listeners; a listener on ::1 is the other family.
+    let v4 = listening("127.0.0.1:9300", "server").listener;
+    assert!(v4.accepts("::ffff:127.0.0.1".parse().unwrap()));
+    let f = Facts {
+        listeners: Some(vec![listening("[::1]:9300", "server")]),
+        ..one(
+            "[::ffff:127.0.0.1]:9300",
+            AddressFacts {
+                local: true,
+                ..tried("[::ffff:127.0.0.1]:9300", Outcome::Refused, 0)
+            },
+        )
+    };
+    assert_eq!(cause(&f), Cause::ListeningOnOtherFamily);
+}

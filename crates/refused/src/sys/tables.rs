@@ -92,9 +92,10 @@ impl Listener {
         self.holds(ip) && self.device.as_ref().is_none_or(|device| device.takes(ip))
     }
 
-    /// Whether its address holds `ip`, whatever interface it is bound to.
+    /// Whether its address holds `ip`, whatever interface it is bound to. An IPv4-mapped IPv6
+    /// address (`::ffff:127.0.0.1`) is IPv4 on the wire, and is taken as such.
     pub fn holds(&self, ip: IpAddr) -> bool {
-        match (self.address, ip) {
+        match (self.address, ip.to_canonical()) {
             (IpAddr::V4(bound), IpAddr::V4(ip)) => bound.is_unspecified() || bound == ip,
             (IpAddr::V6(bound), IpAddr::V6(ip)) => bound.is_unspecified() || bound == ip,
             // A dual-stack `[::]` listener takes IPv4 too; `/proc` cannot say, so only a
