@@ -136,9 +136,7 @@ pub struct ListenerLookup {
     answer: Vec<u8>,
 }
 
-/// `lo`'s interface index, the same in every namespace (`LOOPBACK_IFINDEX`): a connection to an
-/// address of this host goes out and comes in through it, and a listener bound to another
-/// device (`SO_BINDTODEVICE`) does not take it.
+/// `lo`'s interface index, the same in every namespace (`LOOPBACK_IFINDEX`).
 const LOOPBACK_IFINDEX: u32 = 1;
 
 impl ListenerLookup {
@@ -199,9 +197,23 @@ fn lookup_request(addr: std::net::SocketAddr) -> Vec<u8> {
     let request = exact(
         std::net::SocketAddr::new(ip, addr.port()),
         std::net::SocketAddr::new(ip, 0),
-        LOOPBACK_IFINDEX,
+        arriving_through(ip),
     );
     serialized(SockDiagMessage::InetRequest(request), NLM_F_REQUEST)
+}
+
+/// The interface a connection from this host to its own address `ip` counts as arriving
+/// through: the one that holds the address (the kernel routes it through `lo`, but gives it the
+/// holder's index), `lo` for loopback. A listener bound to another interface
+/// (`SO_BINDTODEVICE`) does not take it; one bound to this one does.
+fn arriving_through(ip: std::net::IpAddr) -> u32 {
+    if ip.is_loopback() {
+        return LOOPBACK_IFINDEX;
+    }
+    interfaces::interfaces()
+        .iter()
+        .find(|interface| interface.addresses.contains(&ip))
+        .map_or(LOOPBACK_IFINDEX, |interface| interface.index)
 }
 
 /// A request as the kernel reads it.
@@ -337,6 +349,39 @@ mod tests {
     use super::*;
     use socket2::{Domain, Protocol, Socket as RawSocket, Type};
     use std::net::{Ipv6Addr, SocketAddr as InetAddr};
+
+    /// A listener bound to an interface (`SO_BINDTODEVICE`) is taken for a connection to that
+    /// interface's address and not for one to loopback, as the kernel takes a real SYN; the
+    /// dump names the interface.
+    #[test]
+    fn a_listener_bound_to_an_interface_is_found_through_its_address_only() {
+        let Some(lab) = refused_lab::Lab::or_skip(
+            "a_listener_bound_to_an_interface_is_found_through_its_address_only",
+        ) else {
+            return;
+        };
+        let (taken, dumped) = lab
+            .client
+            .run(|| {
+                let listener = refused_lab::ListenSpec::new(InetAddr::from(([0, 0, 0, 0], 0)))
+                    .device("eth0")
+                    .listen()
+                    .unwrap();
+                let port = listener.local_addr().unwrap().port();
+                let mut lookup = ListenerLookup::new().unwrap();
+                let taken = [
+                    InetAddr::from((refused_lab::CLIENT_V4, port)),
+                    InetAddr::from(([127, 0, 0, 1], port)),
+                ]
+                .map(|addr| lookup.is_taken(addr).unwrap());
+                (taken, tcp_listeners_on(port).unwrap())
+            })
+            .unwrap();
+        assert_eq!(taken, [true, false]);
+        let device = dumped[0].device.as_ref().unwrap();
+        assert_eq!(device.name.as_deref(), Some("eth0"));
+        assert!(device.takes(refused_lab::CLIENT_V4.into()));
+    }
 
     #[test]
     fn sees_our_own_listener_with_its_backlog_and_v6only() {
