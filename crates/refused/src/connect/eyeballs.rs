@@ -259,9 +259,29 @@ async fn handshake(socket: Socket, addr: SocketAddr) -> io::Result<Socket> {
     let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
     loop {
         stream.writable().await?;
-        if let Some(done) = connected_now(&socket2::SockRef::from(&stream), addr) {
-            return done.and_then(|()| stream.into_std()).map(Socket::from);
+        // A wakeup that ends nothing clears the readiness, so the next await waits for the
+        // next event instead of returning at once (a busy loop that starved the timers).
+        match stream.try_io(tokio::io::Interest::WRITABLE, || {
+            still_connecting(&socket2::SockRef::from(&stream), addr)
+        }) {
+            Ok(done) => return done.and_then(|()| stream.into_std()).map(Socket::from),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(err) => return Err(err),
         }
+    }
+}
+
+/// After a wakeup: how the handshake ended, or `WouldBlock` while it goes on. An ICMP error
+/// for the SYN (admin-prohibited from a router) can leave the socket's error pending while it
+/// stays in SYN_SENT until a retransmission draws a second one (Linux 6.x): `connect()` then
+/// says `EALREADY`, and the pending error, which is what woke the socket, is the answer.
+fn still_connecting(socket: &Socket, addr: SocketAddr) -> io::Result<io::Result<()>> {
+    match connected_now(socket, addr) {
+        Some(done) => Ok(done),
+        None => match socket.take_error()? {
+            Some(err) => Ok(Err(err)),
+            None => Err(io::ErrorKind::WouldBlock.into()),
+        },
     }
 }
 
@@ -282,8 +302,10 @@ fn wait_in_thread(socket: &Socket, addr: SocketAddr, limit: Instant) -> io::Resu
             Err(rustix::io::Errno::INTR) => continue,
             Err(err) => return Err(err.into()),
         }
-        if let Some(done) = connected_now(socket, addr) {
-            return done;
+        match still_connecting(socket, addr) {
+            Ok(done) => return done,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(err) => return Err(err),
         }
     }
 }

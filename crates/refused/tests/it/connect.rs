@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
 use refused::{Backoff, ConnectErrorKind, Dialer, Jitter, Outcome, RetryPolicy};
-use refused_lab::{FullQueue, RefusedPort, Scratch};
+use refused_lab::{FullQueue, Lab, RefusedPort, SERVER_V4, Scratch, Tool};
 use tokio::time::Instant;
 
 fn no_jitter(tries: u32) -> RetryPolicy {
@@ -402,4 +402,58 @@ async fn a_pinned_target_goes_to_its_addresses_only_for_connect_probe_and_diagno
         "{}",
         diagnosis.cause.as_label()
     );
+}
+
+/// The server answers the first SYN with ICMP admin-prohibited and drops what follows (a
+/// router's ICMP rate limit, or an answer lost): Linux 6.x keeps the socket in SYN_SENT with the
+/// error pending, `connect()` says `EALREADY`, and the socket stays writable. The attempt ends
+/// with that error, async and blocking alike, where the async one spun on the wakeup, starving
+/// its own timeout and the process's signals, until the kernel gave up two minutes later.
+#[test]
+fn an_icmp_error_for_the_first_syn_ends_the_attempt() {
+    let Some(lab) = Lab::or_skip_needing(
+        "an_icmp_error_for_the_first_syn_ends_the_attempt",
+        &[Tool::Nft],
+    ) else {
+        return;
+    };
+    let _listening = lab
+        .server
+        .run(|| TcpListener::bind((SERVER_V4, 7101)))
+        .unwrap()
+        .unwrap();
+    let dialer = Dialer::new()
+        .retry(RetryPolicy::never())
+        .attempt_timeout(Duration::from_secs(20));
+    let addr = SocketAddr::from((SERVER_V4, 7101));
+    for blocking in [false, true] {
+        // One ICMP for the first SYN each round, then silence.
+        lab.server
+            .nft(
+                "table ip once\ndelete table ip once\ntable ip once {\n  chain input {\n    \
+                 type filter hook input priority 0; policy accept;\n    \
+                 tcp dport 7101 limit rate 1/hour burst 1 packets reject with icmp type \
+                 admin-prohibited\n    tcp dport 7101 drop\n  }\n}\n",
+            )
+            .unwrap();
+        let failed = lab
+            .client
+            .run(|| {
+                if blocking {
+                    return refused::blocking::dial_addrs(&dialer, &[addr]).map(drop);
+                }
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(dialer.dial_addrs(&[addr])).map(drop)
+            })
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            failed.attempts()[0].outcome,
+            Outcome::HostUnreachable,
+            "blocking: {blocking}: {failed:?}"
+        );
+    }
 }
