@@ -273,7 +273,7 @@ async fn handshake(socket: Socket, addr: SocketAddr) -> io::Result<Socket> {
 
 /// After a wakeup: how the handshake ended, or `WouldBlock` while it goes on. An ICMP error
 /// for the SYN (admin-prohibited from a router) can leave the socket's error pending while it
-/// stays in SYN_SENT until a retransmission draws a second one (Linux 6.x): `connect()` then
+/// stays in `SYN_SENT` until a retransmission draws a second one (Linux 6.x): `connect()` then
 /// says `EALREADY`, and the pending error, which is what woke the socket, is the answer.
 fn still_connecting(socket: &Socket, addr: SocketAddr) -> io::Result<io::Result<()>> {
     match connected_now(socket, addr) {
