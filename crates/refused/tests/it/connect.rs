@@ -405,7 +405,7 @@ async fn a_pinned_target_goes_to_its_addresses_only_for_connect_probe_and_diagno
 }
 
 /// The server answers the first SYN with ICMP admin-prohibited and drops what follows (a
-/// router's ICMP rate limit, or an answer lost): Linux 6.x keeps the socket in SYN_SENT with the
+/// router's ICMP rate limit, or an answer lost): Linux 6.x keeps the socket in `SYN_SENT` with the
 /// error pending, `connect()` says `EALREADY`, and the socket stays writable. The attempt ends
 /// with that error, async and blocking alike, where the async one spun on the wakeup, starving
 /// its own timeout and the process's signals, until the kernel gave up two minutes later.
