@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use crate::tools::Tool;
-use crate::{LabError, Scratch};
+use crate::{LabError, Netns, Scratch};
 
 /// A port nobody listens on right now (bound, read, released).
 pub fn free_port() -> Result<u16, LabError> {
@@ -21,10 +21,18 @@ pub fn free_port() -> Result<u16, LabError> {
 #[derive(Debug)]
 pub struct Server {
     child: Child,
-    /// Where it listens.
+    /// Where it listens (for a server on its unix socket alone, where it would: PostgreSQL
+    /// names its socket for the port).
     pub addr: SocketAddr,
     /// Its files, removed (on drop, after the process is stopped).
-    _dir: Scratch,
+    dir: Scratch,
+}
+
+impl Server {
+    /// Its scratch folder, where PostgreSQL puts its unix socket.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
 }
 
 impl Drop for Server {
@@ -83,14 +91,18 @@ pub fn redis(args: &[&str]) -> Result<Server, LabError> {
     Ok(Server {
         child,
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        _dir: dir,
+        dir,
     })
 }
 
 /// PostgreSQL refuses to run as root: as root, run it as the `postgres` user of the package.
-fn as_postgres(program: &Path) -> Result<Command, LabError> {
+/// In `netns` when given (`ip netns exec`), else in this namespace.
+fn as_postgres(program: &Path, netns: Option<&Netns>) -> Result<Command, LabError> {
+    let command = |program: &std::ffi::OsStr| {
+        netns.map_or_else(|| Command::new(program), |netns| netns.command(program))
+    };
     if !rustix::process::geteuid().is_root() {
-        return Ok(Command::new(program));
+        return Ok(command(program.as_os_str()));
     }
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let ids = passwd.lines().find_map(|line| {
@@ -106,7 +118,7 @@ fn as_postgres(program: &Path) -> Result<Command, LabError> {
             message: "no `postgres` user to run it as (apt-get install postgresql)".into(),
         });
     };
-    let mut command = Command::new("setpriv");
+    let mut command = command("setpriv".as_ref());
     command
         .arg(format!("--reuid={uid}"))
         .arg(format!("--regid={gid}"))
@@ -115,9 +127,23 @@ fn as_postgres(program: &Path) -> Result<Command, LabError> {
     Ok(command)
 }
 
+/// Where a PostgreSQL of [`postgres_with`] takes connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostgresListen {
+    /// On 127.0.0.1, and its unix socket.
+    Loopback,
+    /// On its unix socket alone (`listen_addresses = ''`).
+    SocketOnly,
+}
+
 /// Initialises a cluster in a scratch folder and starts PostgreSQL on a free loopback port
 /// (trust authentication, no fsync; its unix socket in the same folder).
 pub fn postgres() -> Result<Server, LabError> {
+    postgres_with(None, PostgresListen::Loopback)
+}
+
+/// [`postgres`], run in `netns` (this namespace when `None`), listening as `listen` says.
+pub fn postgres_with(netns: Option<&Netns>, listen: PostgresListen) -> Result<Server, LabError> {
     let bin = Tool::Postgres.path().ok_or_else(|| LabError::Tool {
         tool: "postgres".into(),
         message: "no /usr/lib/postgresql/*/bin/postgres (apt-get install postgresql)".into(),
@@ -130,7 +156,7 @@ pub fn postgres() -> Result<Server, LabError> {
             .status();
     }
     let data = dir.join("data");
-    let init = as_postgres(&bin.join("initdb"))?
+    let init = as_postgres(&bin.join("initdb"), None)?
         .arg("-D")
         .arg(&data)
         .args([
@@ -151,17 +177,14 @@ pub fn postgres() -> Result<Server, LabError> {
         });
     }
     let port = free_port()?;
-    let child = as_postgres(&bin.join("postgres"))?
+    let addresses = match listen {
+        PostgresListen::Loopback => "listen_addresses=127.0.0.1",
+        PostgresListen::SocketOnly => "listen_addresses=",
+    };
+    let child = as_postgres(&bin.join("postgres"), netns)?
         .arg("-D")
         .arg(&data)
-        .args([
-            "-p",
-            &port.to_string(),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "fsync=off",
-        ])
+        .args(["-p", &port.to_string(), "-c", addresses, "-c", "fsync=off"])
         .arg("-k")
         .arg(dir.path())
         .stdin(Stdio::null())
@@ -172,6 +195,6 @@ pub fn postgres() -> Result<Server, LabError> {
     Ok(Server {
         child,
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        _dir: dir,
+        dir,
     })
 }

@@ -254,7 +254,9 @@ impl ProbeReport {
 
     fn __repr__(&self) -> String {
         let summary = match &self.report.readiness {
-            Readiness::Ready(_) | Readiness::NotReady(_) => self.report.readiness.to_string(),
+            Readiness::Ready(_) | Readiness::NotReady(_) | Readiness::Denied(_) => {
+                self.report.readiness.to_string()
+            }
             Readiness::Failed(_) => self.report.readiness.reason().as_label().to_owned(),
         };
         format!("<ProbeReport {} {}>", self.target, summary)

@@ -331,7 +331,11 @@ impl<F: Future> InFlight<F> {
 /// Whether two probes ended alike (their timings aside).
 fn same_state(a: &Readiness, b: &Readiness) -> bool {
     match (a, b) {
-        (Readiness::NotReady(a), Readiness::NotReady(b)) => a == b,
+        (Readiness::NotReady(a), Readiness::NotReady(b))
+        | (Readiness::Denied(a), Readiness::Denied(b)) => a == b,
+        // Both `not-ready`, but one passes with time and the other does not.
+        (Readiness::NotReady(_), Readiness::Denied(_))
+        | (Readiness::Denied(_), Readiness::NotReady(_)) => false,
         _ => a.as_label() == b.as_label() && a.reason() == b.reason(),
     }
 }
@@ -535,6 +539,15 @@ mod tests {
         assert!(!Goal::Ready.is_met(&Readiness::NotReady("503".into())));
         assert!(!Goal::Down.is_met(&Readiness::NotReady("503".into())));
         assert!(!Goal::Down.is_met(&Readiness::Ready(String::new())));
+    }
+
+    #[test]
+    fn a_denied_client_is_a_new_state_after_not_ready() {
+        let loading = Readiness::NotReady("LOADING Redis is loading the dataset".into());
+        let denied = Readiness::Denied("DENIED Redis is running in protected mode".into());
+        assert!(!same_state(&loading, &denied));
+        assert!(same_state(&denied, &denied.clone()));
+        assert!(!Goal::Down.is_met(&denied));
     }
 
     /// Under a paused clock, a refused target is polled exactly on the schedule: at 0, then after

@@ -21,3 +21,4 @@ mod why_hosts_lab;
 mod why_lab;
 mod why_netns;
 mod why_path_lab;
+mod why_service_lab;

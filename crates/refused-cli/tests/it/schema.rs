@@ -14,8 +14,8 @@ use refused::diagnose::evidence::{
     NatTo, Stops, Tool, Verdict,
 };
 use refused::diagnose::{
-    Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener, Listener, Mode,
-    NameSource, Neighbour, Owner, RejectingRoute, RouteKind, UnixSocketFacts,
+    Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener, HeldUnixListener,
+    Listener, Mode, NameSource, Neighbour, Owner, RejectingRoute, RouteKind, UnixSocketFacts,
 };
 use refused::{Cause, Outcome};
 use refused_lab::{FullQueue, RefusedPort, Scratch};
@@ -436,6 +436,7 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::Dnat(_) => "dnat",
         Evidence::Namespace { .. } => "namespace",
         Evidence::UnixSocket(_) => "unix-socket",
+        Evidence::UnixListener(_) => "unix-listener",
     }
 }
 
@@ -524,6 +525,12 @@ fn evidence_samples() -> Vec<Evidence> {
         pid: Some(5),
     });
     samples.extend(unix_socket_samples());
+    samples.push(Evidence::UnixListener(HeldUnixListener {
+        path: "/run/postgresql/.s.PGSQL.5432".into(),
+        inode: 4243,
+        pid: 812,
+        process: "postgres".into(),
+    }));
     samples
 }
 

@@ -24,11 +24,12 @@ use crate::target::{Endpoint, Host, Target};
 use super::Options;
 use super::budget::Budget;
 use super::commands;
-use super::evidence::{EarlierListener, HeldListener, UnixSocketFacts, Unseen};
+use super::evidence::{EarlierListener, HeldListener, HeldUnixListener, UnixSocketFacts, Unseen};
 use super::facts::{
     AddressFacts, Facts, Gateway, Holder, Init, Privilege, Published, Resolution, RulesRead,
 };
 use super::rules;
+use super::socket_only;
 
 const AS_ROOT: &str = "run as root";
 
@@ -42,6 +43,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         listeners: None,
         foreign: Vec::new(),
         foreign_reach: None,
+        unix_listeners: Vec::new(),
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
         ipv6_usable: true,
@@ -204,7 +206,8 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         let own = sys::own_tcp_listeners();
         match own {
             Ok(own) => {
-                let foreign = if own.iter().any(|l| l.port == port) {
+                let port_taken = own.iter().any(|l| l.port == port);
+                let foreign = if port_taken {
                     netns::ForeignSearch::default()
                 } else {
                     netns::listeners_on_port(port, &own)
@@ -218,6 +221,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                 }
                 held(facts, port, own, foreign.listeners);
                 facts.foreign_reach = facts.foreign.first().and_then(reach_from_here);
+                if !port_taken && facts.foreign.is_empty() {
+                    service_sockets(facts, port);
+                }
             }
             Err(err) => facts.unseen.push(Unseen {
                 what: format!("this host's socket tables ({err})"),
@@ -278,6 +284,48 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
             } else if let Some(ns) = holders.pop() {
                 address.holder = Some(holder(ns, &mut facts.unseen));
             }
+        }
+    }
+}
+
+/// The unix sockets that the server of the target's service listens on, when nothing listens on
+/// its port: a server configured for its socket alone runs, and is not to be started.
+fn service_sockets(facts: &mut Facts, port: u16) {
+    let Some(service) = socket_only::service(facts.target.scheme(), port) else {
+        return;
+    };
+    let servers = process::servers(service.commands);
+    if servers.is_empty() {
+        return;
+    }
+    let table = tables::read_unix_listeners().unwrap_or_default();
+    for listener in table {
+        // The lowest pid that holds it: the parent of a forked server.
+        let holder = servers.iter().find(|server| {
+            server
+                .sockets
+                .as_ref()
+                .is_some_and(|held| held.contains(&listener.inode))
+        });
+        if let Some(server) = holder {
+            facts.unix_listeners.push(HeldUnixListener {
+                path: listener.path,
+                inode: listener.inode,
+                pid: server.process.pid,
+                process: server.process.command.clone(),
+            });
+        }
+    }
+    if facts.unix_listeners.is_empty() {
+        if let Some(hidden) = servers.iter().find(|server| server.sockets.is_none()) {
+            facts.unseen.push(Unseen {
+                what: format!(
+                    "which sockets {} (pid {}) listens on: {} may listen on a unix socket alone",
+                    hidden.process.command, hidden.process.pid, service.name
+                ),
+                how: AS_ROOT.to_owned(),
+                needs_root: true,
+            });
         }
     }
 }

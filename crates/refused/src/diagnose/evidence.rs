@@ -93,6 +93,9 @@ pub enum Evidence {
     },
     /// What the unix socket path is.
     UnixSocket(UnixSocketFacts),
+    /// A unix socket that the server of the target's service listens on, while nothing listens
+    /// on the port (PostgreSQL with `listen_addresses = ''`).
+    UnixListener(HeldUnixListener),
 }
 
 /// A listener and, where it could be seen, the process and namespace it belongs to.
@@ -149,6 +152,37 @@ impl HeldListener {
             (true, false) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
         };
         std::net::SocketAddr::new(ip, self.listener.port).to_string()
+    }
+}
+
+/// A unix socket that listens on a path, and the process holding it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldUnixListener {
+    /// The path it is bound to.
+    pub path: PathBuf,
+    /// The socket's inode.
+    pub inode: u64,
+    /// The process holding it.
+    pub pid: u32,
+    /// Its command name.
+    pub process: String,
+}
+
+impl HeldUnixListener {
+    /// `postgres (pid 123)`.
+    pub fn owner(&self) -> String {
+        format!("{} (pid {})", self.process, self.pid)
+    }
+}
+
+impl fmt::Display for HeldUnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} listens on unix socket {}",
+            self.owner(),
+            self.path.display()
+        )
     }
 }
 
@@ -316,6 +350,7 @@ impl fmt::Display for Evidence {
                 route.destination.as_deref().unwrap_or("(not listed)")
             ),
             Self::UnixSocket(facts) => unix_socket(f, facts),
+            Self::UnixListener(held) => held.fmt(f),
         }
     }
 }

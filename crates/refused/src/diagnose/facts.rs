@@ -13,7 +13,7 @@ pub use crate::sys::route::Lookup as RouteLookup;
 use crate::sys::route::RejectingRoute;
 use crate::target::Target;
 
-use super::evidence::{HeldListener, UnixSocketFacts, Unseen};
+use super::evidence::{HeldListener, HeldUnixListener, UnixSocketFacts, Unseen};
 
 /// What was collected about one target.
 #[derive(Debug, Clone)]
@@ -34,6 +34,10 @@ pub struct Facts {
     /// Where this namespace reaches the first of them: its namespace's own address (a
     /// container's IP) and the port, when it listens there too.
     pub foreign_reach: Option<SocketAddr>,
+    /// When nothing of this namespace listens on the target's port: the unix sockets that the
+    /// server of the target's service listens on (PostgreSQL with `listen_addresses = ''`, Redis
+    /// with `port 0`), with their owners.
+    pub unix_listeners: Vec<HeldUnixListener>,
     /// The ephemeral port range (read only when a connect failed).
     pub ephemeral_ports: Option<(u16, u16)>,
     /// Whether IPv6 works on this host (read only when a connect failed).

@@ -22,10 +22,12 @@ mod after;
 mod budget;
 mod collect;
 mod commands;
+mod denied;
 mod elsewhere;
 pub mod evidence;
 pub mod facts;
 pub mod rules;
+mod socket_only;
 
 use std::time::{Duration, Instant};
 
@@ -40,9 +42,9 @@ pub use after::ReadAhead;
 // too); `diagnose::cause` and `diagnose::Cause` stay where callers found them.
 pub use crate::cause::{self, Cause};
 pub use evidence::{
-    Blocker, Class, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener, Hook,
-    Listener, Mode, NameSource, Neighbour, Owner, Permission, Process, RejectingRoute, RouteKind,
-    UnixSocketFacts, Unseen,
+    Blocker, Class, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener,
+    HeldUnixListener, Hook, Listener, Mode, NameSource, Neighbour, Owner, Permission, Process,
+    RejectingRoute, RouteKind, UnixSocketFacts, Unseen,
 };
 pub use facts::{
     AddressFacts, Facts, Gateway, Holder, Init, Privilege, Resolution, RouteLookup, RulesRead,

@@ -302,6 +302,9 @@ fn resolver_failed(
 
 fn reachable(facts: &Facts, connected: usize) -> Finding {
     let winner = &facts.addresses[connected];
+    if let Some(Readiness::Denied(reason)) = &facts.probe {
+        return super::denied::denied(facts, winner, reason);
+    }
     if let Some(readiness @ (Readiness::NotReady(_) | Readiness::Failed(_))) = &facts.probe {
         return not_ready(facts, winner.addr, readiness);
     }
@@ -814,6 +817,9 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
         ])
         .suggest(format!("connect to {} instead", candidate.reach_at(ip)))
         .suggest(format!("or make the service listen on port {port}")));
+    }
+    if let Some(finding) = super::socket_only::socket_only(facts, ip, port) {
+        return Ok(finding);
     }
     Ok(no_listener(ip, port))
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::connect::{Address, Attempt};
-use crate::diagnose::evidence::{BoundDevice, UnixSocketFacts};
+use crate::diagnose::evidence::{BoundDevice, HeldUnixListener, UnixSocketFacts};
 use crate::diagnose::facts::{Init, Privilege, RulesRead};
 use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
@@ -25,6 +25,7 @@ fn facts(target: &str) -> Facts {
         listeners: Some(Vec::new()),
         foreign: Vec::new(),
         foreign_reach: None,
+        unix_listeners: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
         ipv6_usable: true,
         unix: None,
@@ -632,6 +633,90 @@ fn nothing_on_a_local_port_is_no_listener() {
     assert!(finding.suggestions.iter().any(|s| s.contains("ss -ltnp")));
 }
 
+/// A server of the target's service that listens on its unix socket alone: still nothing on
+/// the port, but the fix is the socket or TCP turned on, not starting the service.
+#[test]
+fn a_server_on_its_unix_socket_alone_is_named_not_started() {
+    let socket = |path: &str, process: &str| HeldUnixListener {
+        path: path.into(),
+        inode: 77,
+        pid: 812,
+        process: process.to_owned(),
+    };
+    let f = Facts {
+        unix_listeners: vec![socket("/run/postgresql/.s.PGSQL.5432", "postgres")],
+        ..one(
+            "postgres://app@localhost/shop",
+            tried("127.0.0.1:5432", Outcome::Refused, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert!(
+        finding.summary.contains(
+            "PostgreSQL runs: postgres (pid 812) listens only on its unix socket /run/postgresql/.s.PGSQL.5432"
+        ),
+        "{finding:?}"
+    );
+    assert!(
+        matches!(&finding.evidence[..], [Evidence::LocalAddress { .. }, Evidence::UnixListener(l)] if l.pid == 812),
+        "{finding:?}"
+    );
+    let fixes = finding.suggestions.join("\n");
+    assert!(
+        fixes.contains("`psql \"postgresql://app@/shop?host=/run/postgresql\"`")
+            && fixes.contains("refused check unix:///run/postgresql/.s.PGSQL.5432")
+            && fixes.contains("listen_addresses = 'localhost'")
+            && !fixes.contains("start PostgreSQL"),
+        "{fixes}"
+    );
+
+    // A socket named for another port: libpq is told the port, and TCP needs it too.
+    let f = Facts {
+        unix_listeners: vec![socket("/tmp/pg/.s.PGSQL.5433", "postgres")],
+        ..one(
+            "127.0.0.1:5432",
+            tried("127.0.0.1:5432", Outcome::Refused, 0),
+        )
+    };
+    let fixes = infer(&f).unwrap().suggestions.join("\n");
+    assert!(
+        fixes.contains("postgresql:///?host=/tmp/pg&port=5433") && fixes.contains("`port = 5432`"),
+        "{fixes}"
+    );
+
+    // Redis on a port of its own choosing: the scheme names the service.
+    let f = Facts {
+        unix_listeners: vec![socket("/run/redis/redis.sock", "redis-server")],
+        ..one(
+            "redis://127.0.0.1:7000",
+            tried("127.0.0.1:7000", Outcome::Refused, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert!(finding.summary.contains("Redis runs"), "{finding:?}");
+    assert!(
+        finding.suggestions[0].contains("`redis-cli -s /run/redis/redis.sock`")
+            && finding.suggestions[1].contains("`port 7000`"),
+        "{finding:?}"
+    );
+
+    // The same process on TCP elsewhere: not "only" its socket.
+    let f = Facts {
+        listeners: Some(vec![HeldListener {
+            pid: Some(812),
+            ..listening("10.0.0.5:7001", "redis-server")
+        }]),
+        ..f
+    };
+    let finding = infer(&f).unwrap();
+    assert!(
+        finding.summary.contains("listens on its unix socket"),
+        "{finding:?}"
+    );
+}
+
 #[test]
 fn a_near_port_the_schemes_port_or_the_services_server_is_the_wrong_port() {
     let with = |target: &str, addr: &str, listener: HeldListener| Facts {
@@ -1177,6 +1262,54 @@ fn connected_but_the_protocol_says_not_ready() {
         ..f
     };
     assert_eq!(cause(&f), Cause::Reachable);
+}
+
+/// Redis in protected mode answers a client off loopback `-DENIED`: not ready, and no wait
+/// ends it: the fixes are its configuration, or a client on loopback.
+#[test]
+fn a_client_the_configuration_turns_away_is_not_told_to_wait() {
+    let denied = crate::probe::Readiness::Denied(
+        "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user".into(),
+    );
+    let f = Facts {
+        probe: Some(denied),
+        listeners: Some(vec![listening("0.0.0.0:6379", "redis-server")]),
+        ..one(
+            "redis://10.0.0.5:6379",
+            AddressFacts {
+                local: true,
+                ..tried("10.0.0.5:6379", Outcome::Connected, 0)
+            },
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert!(
+        finding.summary.ends_with(
+            "refuses this client by its configuration: DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user"
+        ),
+        "{finding:?}"
+    );
+    let fixes = finding.suggestions.join("\n");
+    assert!(
+        fixes.contains("requirepass")
+            && fixes.contains("protected-mode no")
+            && fixes.contains("`refused check redis://127.0.0.1:6379`")
+            && !fixes.contains("wait"),
+        "{fixes}"
+    );
+
+    // From another host: loopback is the server's, not a place to connect to from here.
+    let f = Facts {
+        listeners: None,
+        addresses: vec![tried("10.0.0.5:6379", Outcome::Connected, 0)],
+        ..f
+    };
+    let fixes = infer(&f).unwrap().suggestions.join("\n");
+    assert!(
+        fixes.contains("from Redis's own host over loopback") && !fixes.contains("check redis://"),
+        "{fixes}"
+    );
 }
 
 #[test]

@@ -89,6 +89,10 @@ pub enum Readiness {
     Ready(String),
     /// The service answered but is not ready: its own reason (`HTTP 503`, `57P03`).
     NotReady(String),
+    /// The service answered, but its configuration turns this client away (Redis's protected
+    /// mode): its own reason. Unlike [`Readiness::NotReady`], no wait ends it, only a change of
+    /// the server's configuration (or of where the client connects from).
+    Denied(String),
     /// The probe failed: the connect (see the attempts), or the protocol exchange.
     Failed(ProbeFailure),
 }
@@ -130,11 +134,11 @@ pub enum ProtocolErrorKind {
 }
 
 impl Readiness {
-    /// `ready`, `not-ready` or `failed`.
+    /// `ready`, `not-ready` (also for a client the service denies) or `failed`.
     pub const fn as_label(&self) -> &'static str {
         match self {
             Self::Ready(_) => "ready",
-            Self::NotReady(_) => "not-ready",
+            Self::NotReady(_) | Self::Denied(_) => "not-ready",
             Self::Failed(_) => "failed",
         }
     }
@@ -155,7 +159,7 @@ impl Readiness {
     pub const fn state(&self) -> State {
         match self {
             Self::Ready(_) => State::Up,
-            Self::NotReady(_) | Self::Failed(_) => State::Down,
+            Self::NotReady(_) | Self::Denied(_) | Self::Failed(_) => State::Down,
         }
     }
 
@@ -164,8 +168,8 @@ impl Readiness {
     pub fn reason(&self) -> Reason {
         match self {
             Self::Ready(_) => Reason::Cause(Cause::Reachable),
-            // `why` names both the same: it connects, and the service is not usable.
-            Self::NotReady(_) | Self::Failed(ProbeFailure::Protocol(_)) => {
+            // `why` names these the same: it connects, and the service is not usable.
+            Self::NotReady(_) | Self::Denied(_) | Self::Failed(ProbeFailure::Protocol(_)) => {
                 Reason::Cause(Cause::NotReady)
             }
             Self::Failed(ProbeFailure::Connect(err)) => match (err.cause(), err.outcome()) {
@@ -249,6 +253,7 @@ impl std::fmt::Display for Readiness {
             Self::Ready(detail) if detail.is_empty() => f.write_str("ready"),
             Self::Ready(detail) => write!(f, "ready: {detail}"),
             Self::NotReady(reason) => write!(f, "not ready: {reason}"),
+            Self::Denied(reason) => write!(f, "refuses this client by its configuration: {reason}"),
             Self::Failed(ProbeFailure::Connect(err)) => err.fmt(f),
             Self::Failed(ProbeFailure::Protocol(err)) => err.fmt(f),
         }

@@ -179,6 +179,39 @@ pub fn find_command(command: &str) -> Option<u32> {
         .min()
 }
 
+/// A running server program and the sockets it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// The process.
+    pub process: Process,
+    /// The inodes of the sockets it holds; `None` when its descriptors cannot be read (another
+    /// user's process, without root).
+    pub sockets: Option<Vec<u64>>,
+}
+
+/// The processes whose command name (`/proc/PID/comm`) is one of `commands`, in pid order, with
+/// the sockets each holds. Only their descriptors are read: cheaper than [`owners`] for every
+/// socket of a table, when the program is known.
+pub fn servers(commands: &[&str]) -> Vec<Server> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<u32> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| commands.contains(&comm.trim_end()))
+        })
+        .collect();
+    pids.sort_unstable();
+    pids.into_iter()
+        .map(|pid| Server {
+            process: process(pid),
+            sockets: sockets_of(pid),
+        })
+        .collect()
+}
+
 /// `socket:[12345]` -> 12345.
 fn socket_inode(link: &Path) -> Option<u64> {
     link.to_str()?
@@ -247,6 +280,25 @@ mod tests {
         let _ = child.wait();
         let lowest = std::process::id().min(child.id());
         assert_eq!(owners.get(inode).map(|p| p.pid), Some(lowest));
+    }
+
+    #[test]
+    fn a_server_is_found_by_its_command_name_with_its_sockets() {
+        let listener = std::os::unix::net::UnixListener::bind(
+            std::env::temp_dir().join(format!("refused-servers-{}.sock", std::process::id())),
+        )
+        .unwrap();
+        let link = fs::read_link(format!("/proc/self/fd/{}", listener.as_raw_fd())).unwrap();
+        let inode = socket_inode(&link).unwrap();
+        let comm = fs::read_to_string("/proc/self/comm").unwrap();
+        let found = servers(&["no such command", comm.trim_end()]);
+        let me = found
+            .iter()
+            .find(|s| s.process.pid == std::process::id())
+            .unwrap();
+        assert!(me.sockets.as_ref().unwrap().contains(&inode));
+        let _ = fs::remove_file(listener.local_addr().unwrap().as_pathname().unwrap());
+        assert!(servers(&["no such command"]).is_empty());
     }
 
     #[test]

@@ -1,0 +1,150 @@
+//! `refused why` against real servers from Debian's packages whose configuration, not their
+//! state, keeps a client out: Redis in protected mode, and PostgreSQL and Redis listening on
+//! their unix socket alone. Waiting or starting them is never the fix.
+
+use refused_lab::servers::{PostgresListen, postgres_with};
+use refused_lab::{CLIENT_V4, Lab, Scratch, Tool};
+
+use crate::why_lab::{REFUSED, cause, diagnosis, evidence, why};
+
+/// Waits (`refused wait`, inside the client namespace) until `target` is ready.
+fn wait_ready(lab: &Lab, target: &str) {
+    let ready = lab
+        .client
+        .command(REFUSED)
+        .args(["wait", "--quiet", "--timeout", "10s", target])
+        .status()
+        .unwrap();
+    assert!(ready.success(), "{target} did not get ready");
+}
+
+/// Redis with protected mode on and no password, bound to every address: a client off
+/// loopback gets `-DENIED` and a paragraph of advice. `not-ready` in one sentence, with the
+/// configuration to change; loopback still works, and is suggested on the server's own host.
+#[test]
+fn redis_in_protected_mode_is_configuration_not_a_wait() {
+    let test = "redis_in_protected_mode_is_configuration_not_a_wait";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::RedisServer]) else {
+        return;
+    };
+    let dir = Scratch::new("redis-protected");
+    let dir_arg = dir.path().to_str().unwrap();
+    #[rustfmt::skip]
+    let args = [
+        "--port", "6390", "--bind", "* -::*", "--protected-mode", "yes",
+        "--save", "", "--appendonly", "no", "--dir", dir_arg,
+    ];
+    lab.client.spawn("redis-server", &args).unwrap();
+    // Protected mode lets loopback in: the server is up.
+    wait_ready(&lab, "redis://127.0.0.1:6390");
+
+    let target = format!("redis://{CLIENT_V4}:6390");
+    let report = why(&lab, &[&target]);
+    assert_eq!(cause(&report), "not-ready", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.ends_with(
+            "refuses this client by its configuration: DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user"
+        ),
+        "{report}"
+    );
+    assert_eq!(evidence(&report, "listener")[0]["process"], "redis-server");
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains("requirepass")
+            && fixes.contains("protected-mode no")
+            && fixes.contains("check redis://127.0.0.1:6390")
+            && !fixes.contains("wait"),
+        "{report}"
+    );
+
+    // From another host: the same cause and fixes, but no loopback of ours to go to.
+    let report = diagnosis(
+        lab.server.command_alone(REFUSED),
+        &["--timeout", "10s", &target],
+    );
+    assert_eq!(cause(&report), "not-ready", "{report}");
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains("from Redis's own host over loopback") && !fixes.contains("wait"),
+        "{report}"
+    );
+}
+
+/// PostgreSQL with `listen_addresses = ''`: nothing on its port, so `no-listener`, but it runs,
+/// and the report names it and its socket instead of telling to start it.
+#[test]
+fn postgres_on_its_unix_socket_alone_is_named_not_started() {
+    let test = "postgres_on_its_unix_socket_alone_is_named_not_started";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Postgres]) else {
+        return;
+    };
+    let pg = postgres_with(Some(&lab.client), PostgresListen::SocketOnly).unwrap();
+    let port = pg.addr.port();
+    let socket = pg.dir().join(format!(".s.PGSQL.{port}"));
+    wait_ready(&lab, &format!("unix://{}", socket.display()));
+
+    let report = why(&lab, &[&format!("postgres://127.0.0.1:{port}/app")]);
+    assert_eq!(cause(&report), "no-listener", "{report}");
+    let held = evidence(&report, "unix-listener");
+    assert_eq!(held.len(), 1, "{report}");
+    assert_eq!(held[0]["path"], socket.to_str().unwrap(), "{report}");
+    assert_eq!(held[0]["process"], "postgres", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            "PostgreSQL runs: postgres (pid {}) listens only on its unix socket {}",
+            held[0]["pid"],
+            socket.display()
+        )),
+        "{report}"
+    );
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains(&format!("postgresql:///app?host={}", pg.dir().display()))
+            && fixes.contains("listen_addresses = 'localhost'")
+            && !fixes.contains("start PostgreSQL"),
+        "{report}"
+    );
+}
+
+/// Redis with `port 0`: only its unix socket, on a port of the client's choosing (the scheme
+/// names the service).
+#[test]
+fn redis_on_its_unix_socket_alone_is_named_not_started() {
+    let test = "redis_on_its_unix_socket_alone_is_named_not_started";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::RedisServer]) else {
+        return;
+    };
+    let dir = Scratch::new("redis-socket");
+    let socket = dir.join("redis.sock");
+    let socket_arg = socket.to_str().unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    #[rustfmt::skip]
+    let args = [
+        "--port", "0", "--unixsocket", socket_arg, "--save", "", "--appendonly", "no",
+        "--dir", dir_arg,
+    ];
+    lab.client.spawn("redis-server", &args).unwrap();
+    wait_ready(&lab, &format!("unix://{socket_arg}"));
+
+    let report = why(&lab, &["redis://127.0.0.1:6391"]);
+    assert_eq!(cause(&report), "no-listener", "{report}");
+    let held = evidence(&report, "unix-listener");
+    assert_eq!(held[0]["path"], socket_arg, "{report}");
+    assert_eq!(held[0]["process"], "redis-server", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("Redis runs: redis-server (pid"),
+        "{report}"
+    );
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains(&format!("redis-cli -s {socket_arg}"))
+            && fixes.contains("`port 6391`")
+            && !fixes.contains("start Redis"),
+        "{report}"
+    );
+}
