@@ -19,6 +19,7 @@ mod why;
 mod why_firewall_lab;
 mod why_hosts_lab;
 mod why_lab;
+mod why_loopback_lab;
 mod why_netns;
 mod why_path_lab;
 mod why_service_lab;

@@ -15,7 +15,8 @@ use refused::diagnose::evidence::{
 };
 use refused::diagnose::{
     Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener, HeldUnixListener,
-    Listener, Mode, NameSource, Neighbour, Owner, RejectingRoute, RouteKind, UnixSocketFacts,
+    Ipv6Switch, Listener, Mode, NameSource, Neighbour, Owner, RejectingRoute, RouteKind,
+    UnixSocketFacts,
 };
 use refused::{Cause, Outcome};
 use refused_lab::{FullQueue, RefusedPort, Scratch};
@@ -431,7 +432,8 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::Neighbour { .. } => "neighbour",
         Evidence::LocalAddress { .. } => "local-address",
         Evidence::EphemeralPorts { .. } => "ephemeral-ports",
-        Evidence::Ipv6Unusable => "ipv6-unusable",
+        Evidence::Ipv6Unusable { .. } => "ipv6-unusable",
+        Evidence::LoopbackDown => "loopback-down",
         Evidence::Route(_) => "route",
         Evidence::Dnat(_) => "dnat",
         Evidence::Namespace { .. } => "namespace",
@@ -506,7 +508,13 @@ fn evidence_samples() -> Vec<Evidence> {
             low: 32768,
             high: 60999,
         },
-        Evidence::Ipv6Unusable,
+        Evidence::Ipv6Unusable {
+            disabled_by: Vec::new(),
+        },
+        Evidence::Ipv6Unusable {
+            disabled_by: vec![Ipv6Switch::Default, Ipv6Switch::Lo],
+        },
+        Evidence::LoopbackDown,
         Evidence::Route(RejectingRoute {
             kind: RouteKind::Prohibit,
             destination: Some("10.92.0.0/16".into()),

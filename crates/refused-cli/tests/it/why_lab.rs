@@ -241,6 +241,44 @@ fn a_listener_in_another_namespace_is_found() {
 }
 
 #[test]
+fn a_namespace_with_no_link_here_is_not_suggested_at_its_own_address() {
+    let Some(lab) =
+        Lab::or_skip("a_namespace_with_no_link_here_is_not_suggested_at_its_own_address")
+    else {
+        return;
+    };
+    // The server keeps an address, on a link of its own that leads nowhere near the client.
+    lab.client.ip(&["link", "del", "eth0"]).unwrap();
+    lab.server
+        .ip(&["link", "add", "x0", "type", "veth", "peer", "name", "x1"])
+        .unwrap();
+    lab.server
+        .ip(&["addr", "add", "10.98.7.1/24", "dev", "x0"])
+        .unwrap();
+    for dev in ["x0", "x1"] {
+        lab.server.ip(&["link", "set", dev, "up"]).unwrap();
+    }
+    let port = 43_972;
+    let _inside = lab
+        .server
+        .run(|| ListenSpec::new(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))).listen())
+        .unwrap()
+        .unwrap();
+    let report = why(&lab, &[&format!("127.0.0.1:{port}")]);
+    assert_eq!(cause(&report), "listener-in-other-namespace", "{report}");
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        !fixes.contains(&format!("check 10.98.7.1:{port}")),
+        "{report}"
+    );
+    assert!(fixes.contains("`ip route get 10.98.7.1`"), "{report}");
+    assert!(
+        fixes.contains(&format!("ip netns exec {}", lab.server.name())),
+        "{report}"
+    );
+}
+
+#[test]
 fn a_full_accept_queue_is_named() {
     let Some(lab) = Lab::or_skip("a_full_accept_queue_is_named") else {
         return;

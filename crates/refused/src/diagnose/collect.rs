@@ -18,7 +18,7 @@ use crate::sys::route::{self, RejectingRoute};
 use crate::sys::tables::{self, Listener};
 use crate::sys::unix_diag;
 use crate::sys::unix_path::{self, FileType, Lookup, Mode, Owner};
-use crate::sys::{self, addresses, host, netns, process};
+use crate::sys::{self, addresses, host, loopback, netns, process};
 use crate::target::{Endpoint, Host, Target};
 
 use super::Options;
@@ -26,7 +26,8 @@ use super::budget::Budget;
 use super::commands;
 use super::evidence::{EarlierListener, HeldListener, HeldUnixListener, UnixSocketFacts, Unseen};
 use super::facts::{
-    AddressFacts, Facts, Gateway, Holder, Init, Privilege, Published, Resolution, RulesRead,
+    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, Privilege, Published, Resolution,
+    RulesRead,
 };
 use super::rules;
 use super::socket_only;
@@ -47,6 +48,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
         ipv6_usable: true,
+        loopback: None,
         unix: None,
         unseen: Vec::new(),
         rules_read: RulesRead::default(),
@@ -140,6 +142,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
             .any(|a| a.addr.is_ipv6() && !a.attempt.outcome.is_connected())
         {
             facts.ipv6_usable = host::is_ipv6_usable();
+            facts.loopback = Some(loopback::loopback());
         }
         let report = probe::probe(target, &options.probe, budget.last_left()).await;
         let ready = report.readiness.is_ready();
@@ -201,6 +204,7 @@ pub(super) fn out_of_time(mut facts: Facts) -> Facts {
 fn look_at_this_host(facts: &mut Facts, port: u16) {
     facts.ephemeral_ports = host::ephemeral_ports();
     facts.ipv6_usable = host::is_ipv6_usable();
+    facts.loopback = Some(loopback::loopback());
     let any_local = facts.addresses.iter().any(|a| a.local);
     if any_local {
         let own = sys::own_tcp_listeners();
@@ -220,7 +224,11 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                     });
                 }
                 held(facts, port, own, foreign.listeners);
-                facts.foreign_reach = facts.foreign.first().and_then(reach_from_here);
+                facts.foreign_reach = facts
+                    .foreign
+                    .first()
+                    .and_then(reach_from_here)
+                    .map(linked_or_not);
                 if !port_taken && facts.foreign.is_empty() {
                     service_sockets(facts, port);
                 }
@@ -384,6 +392,18 @@ fn reach_from_here(foreign: &HeldListener) -> Option<SocketAddr> {
         bound
     };
     Some(SocketAddr::new(ip, foreign.listener.port))
+}
+
+/// Whether a link of this namespace leads to `addr`: a route there that goes through no gateway
+/// (a bridge or a veth to the other namespace). A namespace of this host with no link to ours
+/// has no route from here, or only the default route, through a gateway away from this host.
+fn linked_or_not(addr: SocketAddr) -> ForeignReach {
+    let ip = addr.ip();
+    if route::lookup(ip) == route::Lookup::Routed && route::gateway_to(ip).is_none() {
+        ForeignReach::Linked(addr)
+    } else {
+        ForeignReach::Unlinked(addr)
+    }
 }
 
 /// The gateway the packets to `ip` go to, and whether it answers neighbour discovery: a dead

@@ -10,6 +10,7 @@ use serde::Serialize;
 // private: how the host is read is not part of the API).
 pub use crate::sys::firewall::{Blocker, Dnat, Hook, NatHook, NatTo, Stops, Tool, Verdict};
 pub use crate::sys::host::{NameSource, Neighbour};
+pub use crate::sys::loopback::{Ipv6Switch, Loopback};
 pub use crate::sys::netns::Namespace;
 pub use crate::sys::process::ContainerRuntime;
 pub use crate::sys::process::Process;
@@ -75,8 +76,16 @@ pub enum Evidence {
         /// Highest port.
         high: u16,
     },
-    /// IPv6 cannot be used on this host.
-    Ipv6Unusable,
+    /// IPv6 cannot be used on this host, or not on its loopback interface.
+    Ipv6Unusable {
+        /// The `disable_ipv6` sysctls that are on (`net.ipv6.conf.lo.disable_ipv6`...); none
+        /// for a kernel without IPv6.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        disabled_by: Vec<Ipv6Switch>,
+    },
+    /// The loopback interface `lo` of this network namespace is down: it has no 127.0.0.1 and
+    /// no `::1`, and connections to its own addresses go nowhere.
+    LoopbackDown,
     /// A route of this host that rejects the address: no packet left the host.
     Route(RejectingRoute),
     /// A DNAT rule of this host that publishes the port to another address.
@@ -331,7 +340,10 @@ impl fmt::Display for Evidence {
             Self::EphemeralPorts { low, high } => {
                 write!(f, "local ports come from {low}-{high}")
             }
-            Self::Ipv6Unusable => f.write_str("IPv6 is disabled or missing on this host"),
+            Self::Ipv6Unusable { disabled_by } => ipv6_unusable(f, disabled_by),
+            Self::LoopbackDown => f.write_str(
+                "the loopback interface `lo` of this network namespace is down (`ip link show lo`)",
+            ),
             Self::Namespace { netns, address, .. } => {
                 write!(
                     f,
@@ -353,6 +365,18 @@ impl fmt::Display for Evidence {
             Self::UnixListener(held) => held.fmt(f),
         }
     }
+}
+
+/// IPv6 that cannot be used: the sysctls that switch it off, when they do.
+fn ipv6_unusable(f: &mut fmt::Formatter<'_>, disabled_by: &[Ipv6Switch]) -> fmt::Result {
+    if disabled_by.is_empty() {
+        return f.write_str("IPv6 is disabled or missing on this host");
+    }
+    let names: Vec<String> = disabled_by
+        .iter()
+        .map(|switch| format!("`{}`", switch.sysctl()))
+        .collect();
+    write!(f, "IPv6 is switched off: {} = 1", names.join(", "))
 }
 
 fn unix_socket(f: &mut fmt::Formatter<'_>, facts: &UnixSocketFacts) -> fmt::Result {

@@ -13,7 +13,7 @@ pub use crate::sys::route::Lookup as RouteLookup;
 use crate::sys::route::RejectingRoute;
 use crate::target::Target;
 
-use super::evidence::{HeldListener, HeldUnixListener, UnixSocketFacts, Unseen};
+use super::evidence::{HeldListener, HeldUnixListener, Loopback, UnixSocketFacts, Unseen};
 
 /// What was collected about one target.
 #[derive(Debug, Clone)]
@@ -31,9 +31,9 @@ pub struct Facts {
     pub listeners: Option<Vec<HeldListener>>,
     /// Listeners on the target's port in other namespaces of this host.
     pub foreign: Vec<HeldListener>,
-    /// Where this namespace reaches the first of them: its namespace's own address (a
-    /// container's IP) and the port, when it listens there too.
-    pub foreign_reach: Option<SocketAddr>,
+    /// Where this namespace would reach the first of them: its namespace's own address (a
+    /// container's IP) and the port, when it listens there too, and whether a link leads there.
+    pub foreign_reach: Option<ForeignReach>,
     /// When nothing of this namespace listens on the target's port: the unix sockets that the
     /// server of the target's service listens on (PostgreSQL with `listen_addresses = ''`, Redis
     /// with `port 0`), with their owners.
@@ -42,6 +42,9 @@ pub struct Facts {
     pub ephemeral_ports: Option<(u16, u16)>,
     /// Whether IPv6 works on this host (read only when a connect failed).
     pub ipv6_usable: bool,
+    /// This namespace's loopback interface: up or down, and the `disable_ipv6` sysctls that are
+    /// on (`None`: not read; read when a connect failed).
+    pub loopback: Option<Loopback>,
     /// For a unix target: the attempt and what the path is.
     pub unix: Option<(Attempt, UnixSocketFacts)>,
     /// What could not be seen.
@@ -57,6 +60,17 @@ pub struct Facts {
     pub privilege: Privilege,
     /// What starts services here: `systemctl` is suggested only where systemd runs.
     pub init: Init,
+}
+
+/// Where this namespace would reach a listener of another namespace, at that namespace's own
+/// address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForeignReach {
+    /// A route on a link of this namespace leads there (a bridge or a veth to it): connect to it.
+    Linked(SocketAddr),
+    /// No link of this namespace leads there: no route at all, or only one through a gateway,
+    /// away from this host (the default route). Connecting to it from here cannot work.
+    Unlinked(SocketAddr),
 }
 
 /// Who runs the diagnosis.

@@ -26,6 +26,7 @@ mod denied;
 mod elsewhere;
 pub mod evidence;
 pub mod facts;
+mod loopback;
 pub mod rules;
 mod socket_only;
 
@@ -43,11 +44,12 @@ pub use after::ReadAhead;
 pub use crate::cause::{self, Cause};
 pub use evidence::{
     Blocker, Class, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener,
-    HeldUnixListener, Hook, Listener, Mode, NameSource, Neighbour, Owner, Permission, Process,
-    RejectingRoute, RouteKind, UnixSocketFacts, Unseen,
+    HeldUnixListener, Hook, Ipv6Switch, Listener, Loopback, Mode, NameSource, Neighbour, Owner,
+    Permission, Process, RejectingRoute, RouteKind, UnixSocketFacts, Unseen,
 };
 pub use facts::{
-    AddressFacts, Facts, Gateway, Holder, Init, Privilege, Resolution, RouteLookup, RulesRead,
+    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, Privilege, Resolution, RouteLookup,
+    RulesRead,
 };
 pub use rules::{Finding, Unexplained};
 

@@ -19,8 +19,8 @@ use super::cause::Cause;
 use crate::sys::unix_path::{Class, FileType, Permission};
 
 use super::commands;
-use super::evidence::{Evidence, HeldListener, UnixSocketFacts};
-use super::facts::{AddressFacts, Facts, Gateway, Init, Resolution, RouteLookup};
+use super::evidence::{Evidence, HeldListener, Ipv6Switch, UnixSocketFacts};
+use super::facts::{AddressFacts, Facts, ForeignReach, Gateway, Init, Resolution, RouteLookup};
 
 /// An `EHOSTUNREACH` faster than this came from an ICMP reject, not from neighbour discovery
 /// giving up (which takes about 3 s on Linux).
@@ -320,20 +320,20 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
         Resolution::Resolved { name, .. } => format!("`{name}`"),
         _ => "the target".to_owned(),
     };
-    let ipv6_off = facts
-        .addresses
-        .iter()
-        .find(|a| a.addr.is_ipv6() && !a.attempt.outcome.is_connected() && !facts.ipv6_usable);
+    let ipv6_off = facts.addresses.iter().find(|a| {
+        !a.attempt.outcome.is_connected() && super::loopback::is_ipv6_off_for(facts, a.addr.ip())
+    });
     if let Some(failed) = ipv6_off {
         finding.warnings.push(format!(
-            "IPv6 is disabled on this host, yet {name} also gives {}: {} was {}, and clients \
+            "IPv6 is disabled here, yet {name} also gives {}: {} was {}, and clients \
              that try {} first (or only) may fail; connect to {} or enable IPv6 \
-             (`sudo sysctl -w net.ipv6.conf.all.disable_ipv6=0`)",
+             (`sudo sysctl -w {}=0`)",
             failed.addr.ip(),
             failed.addr,
             failed.attempt.outcome,
             failed.addr.ip(),
             winner.addr.ip(),
+            super::loopback::ipv6_switch_for(facts, failed.addr.ip()).sysctl(),
         ));
     } else if let Some(first) = facts.addresses.first().filter(|_| connected > 0) {
         finding.warnings.push(format!(
@@ -464,6 +464,11 @@ fn hedged(mut finding: Finding, facts: &Facts, address: &AddressFacts) -> Findin
 pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, Unexplained> {
     let outcome = address.attempt.outcome;
 
+    // This namespace's loopback carries every connection to its own addresses: down, or
+    // without IPv6, nothing else about them matters.
+    if let Some(finding) = super::loopback::explain(facts, address) {
+        return Ok(finding);
+    }
     // A route of this host failed it: nothing was sent.
     if let Some(route) = &address.route {
         return Ok(rejected_by_route(address.addr, route));
@@ -563,7 +568,7 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
         Outcome::NetworkUnreachable | Outcome::AddressUnavailable
             if host.is_ipv6() && !facts.ipv6_usable =>
         {
-            no_ipv6(addr)
+            no_ipv6(facts, addr)
         }
         // This host has a route: the error came back from a router on the way or the host.
         Outcome::NetworkUnreachable if address.route_lookup == Some(RouteLookup::Routed) => {
@@ -698,13 +703,34 @@ fn dead_gateway(address: &AddressFacts, gateway: &Gateway) -> Finding {
     .suggest(format!("or fix the route: `ip route get {host}` shows the route this host takes (the default route, when no other matches)"))
 }
 
-fn no_ipv6(addr: SocketAddr) -> Finding {
-    Finding::new(
-        Cause::NetworkUnreachable,
-        format!("IPv6 is disabled on this host, so {addr} cannot be reached"),
-    )
-    .evidence([Evidence::Ipv6Unusable])
-    .suggest("connect over IPv4, or enable IPv6: `sudo sysctl -w net.ipv6.conf.all.disable_ipv6=0`")
+/// IPv6 cannot be used on this host: `all`'s `disable_ipv6` is on, or the kernel has no IPv6.
+/// IPv4 is suggested only when the target did not fail over IPv4 as well.
+fn no_ipv6(facts: &Facts, addr: SocketAddr) -> Finding {
+    let disabled_by = facts
+        .loopback
+        .as_ref()
+        .map(|l| l.ipv6_disabled_by.clone())
+        .unwrap_or_default();
+    let switched_off = disabled_by.contains(&Ipv6Switch::All);
+    let ipv4 = if facts.addresses.iter().any(|a| a.addr.is_ipv4()) {
+        ""
+    } else {
+        "connect over IPv4, or "
+    };
+    let finding = if switched_off {
+        Finding::new(
+            Cause::NetworkUnreachable,
+            format!("IPv6 is disabled on this host (`net.ipv6.conf.all.disable_ipv6` = 1), so {addr} cannot be reached"),
+        )
+        .suggest(format!("{ipv4}enable IPv6: `sudo sysctl -w net.ipv6.conf.all.disable_ipv6=0`"))
+    } else {
+        Finding::new(
+            Cause::NetworkUnreachable,
+            format!("IPv6 is disabled or missing on this host (an IPv6 socket cannot be made), so {addr} cannot be reached"),
+        )
+        .suggest(format!("{ipv4}boot without `ipv6.disable=1` (`cat /proc/cmdline` shows the kernel's command line)"))
+    };
+    finding.evidence([Evidence::Ipv6Unusable { disabled_by }])
 }
 
 fn ports_exhausted(facts: &Facts, addr: SocketAddr) -> Finding {
@@ -1168,8 +1194,13 @@ fn other_namespace(
         (None, _, None) => finding.suggest("connect from inside that namespace, or forward the port into it"),
     };
     match facts.foreign_reach {
-        Some(reach) => finding.suggest(format!(
+        Some(ForeignReach::Linked(reach)) => finding.suggest(format!(
             "from this host it is reached at its namespace's own address: `{program} check {reach}`"
+        )),
+        // Its address is no way in from here: suggesting it would fail the same way.
+        Some(ForeignReach::Unlinked(reach)) => finding.suggest(format!(
+            "its namespace's own address {ip} is no way in from here: no link of this namespace leads there (`ip route get {ip}` finds no route, or only one through a gateway away from this host); join the two namespaces (a veth pair or a bridge) to connect to it",
+            ip = reach.ip(),
         )),
         None => finding,
     }

@@ -11,6 +11,7 @@ use crate::diagnose::facts::{Init, Privilege, RulesRead};
 use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
 use crate::sys::host::NameSource;
+use crate::sys::loopback::{Ipv6Switch, Loopback};
 use crate::sys::netns::Namespace;
 use crate::sys::process::ContainerRuntime;
 use crate::sys::tables::Listener;
@@ -28,6 +29,11 @@ fn facts(target: &str) -> Facts {
         unix_listeners: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
         ipv6_usable: true,
+        loopback: Some(Loopback {
+            up: Some(true),
+            ipv6_disabled_by: Vec::new(),
+            netns: None,
+        }),
         unix: None,
         unseen: Vec::new(),
         rules_read: RulesRead::default(),
@@ -375,7 +381,178 @@ fn ipv6_that_cannot_work_here_is_said_so() {
     };
     let finding = infer(&f).unwrap();
     assert_eq!(finding.cause, Cause::NetworkUnreachable);
-    assert_eq!(finding.evidence, [Evidence::Ipv6Unusable]);
+    assert_eq!(
+        finding.evidence,
+        [Evidence::Ipv6Unusable {
+            disabled_by: Vec::new()
+        }]
+    );
+    assert!(finding.summary.contains("missing"), "{finding:?}");
+
+    // Switched off: the sysctl is named, and turning it back on suggested.
+    let f = Facts {
+        loopback: Some(Loopback {
+            up: Some(true),
+            ipv6_disabled_by: vec![Ipv6Switch::All, Ipv6Switch::Default, Ipv6Switch::Lo],
+            netns: None,
+        }),
+        ..f
+    };
+    let finding = infer(&f).unwrap();
+    assert!(
+        finding
+            .summary
+            .contains("`net.ipv6.conf.all.disable_ipv6` = 1"),
+        "{finding:?}"
+    );
+    assert_eq!(
+        finding.suggestions,
+        ["connect over IPv4, or enable IPv6: `sudo sysctl -w net.ipv6.conf.all.disable_ipv6=0`"]
+    );
+}
+
+/// A namespace whose loopback is as given.
+fn with_loopback(f: Facts, up: bool, ipv6_disabled_by: &[Ipv6Switch]) -> Facts {
+    Facts {
+        loopback: Some(Loopback {
+            up: Some(up),
+            ipv6_disabled_by: ipv6_disabled_by.to_vec(),
+            netns: Some("blue".into()),
+        }),
+        ..f
+    }
+}
+
+#[test]
+fn a_loopback_that_is_down_is_named_whatever_the_address() {
+    // `ip netns add` leaves `lo` down: ::1 has no source address, 127.0.0.1 no route, and the
+    // namespace's own other address keeps a local route whose packets are never delivered.
+    let mut own = tried("10.77.0.1:8080", Outcome::Timeout, 3000);
+    own.local = true;
+    let localhost = Facts {
+        addresses: vec![
+            tried("[::1]:8080", Outcome::AddressUnavailable, 0),
+            tried("127.0.0.1:8080", Outcome::NetworkUnreachable, 0),
+        ],
+        ..facts("localhost:8080")
+    };
+    for f in [
+        one(
+            "[::1]:8080",
+            tried("[::1]:8080", Outcome::AddressUnavailable, 0),
+        ),
+        one(
+            "127.0.0.1:8080",
+            tried("127.0.0.1:8080", Outcome::NetworkUnreachable, 0),
+        ),
+        localhost,
+        one("10.77.0.1:8080", own),
+    ] {
+        let finding = infer(&with_loopback(f, false, &[])).unwrap();
+        assert_eq!(finding.cause, Cause::NetworkUnreachable);
+        assert!(
+            finding.summary.contains("loopback interface `lo`")
+                && finding.summary.contains("is down"),
+            "{finding:?}"
+        );
+        assert!(
+            finding.evidence.contains(&Evidence::LoopbackDown),
+            "{finding:?}"
+        );
+        assert!(
+            finding.suggestions[0].contains("`sudo ip link set lo up`")
+                && finding.suggestions[0].contains("`sudo ip netns exec blue ip link set lo up`"),
+            "{finding:?}"
+        );
+        // Neither IPv6 nor a route is what is missing.
+        let said = format!("{finding:?}");
+        assert!(
+            !said.contains("disable_ipv6") && !said.contains("no route"),
+            "{said}"
+        );
+    }
+    // Up, the same refusal is the listeners' matter again.
+    let f = one(
+        "127.0.0.1:8080",
+        tried("127.0.0.1:8080", Outcome::Refused, 0),
+    );
+    let finding = infer(&with_loopback(f, true, &[])).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+}
+
+#[test]
+fn ipv6_switched_off_on_loopback_names_the_sysctl_that_is_set() {
+    let f = one(
+        "[::1]:8080",
+        tried("[::1]:8080", Outcome::AddressUnavailable, 0),
+    );
+    let finding = infer(&with_loopback(f.clone(), true, &[Ipv6Switch::Lo])).unwrap();
+    assert_eq!(finding.cause, Cause::NetworkUnreachable);
+    assert!(
+        finding
+            .summary
+            .contains("`net.ipv6.conf.lo.disable_ipv6` = 1")
+            && !finding.summary.contains("all.disable_ipv6"),
+        "{finding:?}"
+    );
+    assert_eq!(
+        finding.suggestions[0],
+        "turn it back on: `sudo sysctl -w net.ipv6.conf.lo.disable_ipv6=0`"
+    );
+    assert_eq!(
+        finding.evidence,
+        [Evidence::Ipv6Unusable {
+            disabled_by: vec![Ipv6Switch::Lo]
+        }]
+    );
+
+    // `default` too: interfaces made later are said to start without IPv6.
+    let finding = infer(&with_loopback(
+        f.clone(),
+        true,
+        &[Ipv6Switch::Default, Ipv6Switch::Lo],
+    ))
+    .unwrap();
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("net.ipv6.conf.default.disable_ipv6=0")),
+        "{finding:?}"
+    );
+
+    // `all`: writing it 0 sets every interface's own switch, `lo`'s included.
+    let finding = infer(&with_loopback(
+        f.clone(),
+        true,
+        &[Ipv6Switch::All, Ipv6Switch::Lo],
+    ))
+    .unwrap();
+    assert_eq!(
+        finding.suggestions[0],
+        "turn it back on: `sudo sysctl -w net.ipv6.conf.all.disable_ipv6=0`"
+    );
+
+    // A listener on 127.0.0.1 takes the port: it is the way in meanwhile.
+    let f = Facts {
+        listeners: Some(vec![listening("127.0.0.1:8080", "app")]),
+        ..f
+    };
+    let finding = infer(&with_loopback(f.clone(), true, &[Ipv6Switch::Lo])).unwrap();
+    assert!(
+        finding.suggestions.contains(
+            &"or connect to 127.0.0.1:8080 instead: app (pid 4242) listens there".to_owned()
+        ),
+        "{finding:?}"
+    );
+
+    // Nothing switched off and IPv6 in the kernel: ::1 itself was taken off `lo`.
+    let finding = infer(&with_loopback(f, true, &[])).unwrap();
+    assert!(finding.summary.contains("has no ::1"), "{finding:?}");
+    assert!(
+        finding.suggestions[0].contains("ip -6 addr add ::1/128 dev lo"),
+        "{finding:?}"
+    );
 }
 
 #[test]
@@ -969,6 +1146,56 @@ fn a_listener_in_a_container_names_the_port_to_publish() {
     let finding = infer(&f).unwrap();
     assert!(
         finding.suggestions[0].contains("sudo nsenter -t 4242 -n"),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn a_namespaces_own_address_is_suggested_only_where_a_link_leads() {
+    let mut foreign = listening("0.0.0.0:7100", "python3");
+    foreign.netns = Some(Namespace::Named("server".into()));
+    let reach: SocketAddr = "10.98.7.1:7100".parse().unwrap();
+    let f = Facts {
+        foreign: vec![foreign],
+        foreign_reach: Some(ForeignReach::Linked(reach)),
+        ..one(
+            "127.0.0.1:7100",
+            tried("127.0.0.1:7100", Outcome::Refused, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListenerInOtherNamespace);
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("`refused check 10.98.7.1:7100`")),
+        "{finding:?}"
+    );
+
+    // No link between the namespaces: the address would fail the same way.
+    let f = Facts {
+        foreign_reach: Some(ForeignReach::Unlinked(reach)),
+        ..f
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListenerInOtherNamespace);
+    assert!(
+        !finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("check 10.98.7.1")),
+        "{finding:?}"
+    );
+    assert!(
+        finding.suggestions[0].contains("sudo ip netns exec server refused check 127.0.0.1:7100"),
+        "{finding:?}"
+    );
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("`ip route get 10.98.7.1`")),
         "{finding:?}"
     );
 }
@@ -1689,12 +1916,23 @@ fn reachable_with_ipv6_disabled_warns_about_the_ipv6_address() {
         finding.warnings[0].contains("IPv6 is disabled") && finding.warnings[0].contains("::1"),
         "{finding:?}"
     );
+    assert!(
+        finding.warnings[0].contains("net.ipv6.conf.all.disable_ipv6=0"),
+        "{finding:?}"
+    );
     // IPv6 works: a failed ::1 that came second is no warning of this kind.
     let f = Facts {
         ipv6_usable: true,
         ..f
     };
     assert!(infer(&f).unwrap().warnings.is_empty());
+    // Off on `lo` only: that switch is the one to turn back on.
+    let finding = infer(&with_loopback(f, true, &[Ipv6Switch::Lo])).unwrap();
+    assert_eq!(finding.warnings.len(), 1, "{finding:?}");
+    assert!(
+        finding.warnings[0].contains("`sudo sysctl -w net.ipv6.conf.lo.disable_ipv6=0`"),
+        "{finding:?}"
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub mod entry_watch;
 pub mod firewall;
 pub mod host;
 pub mod interfaces;
+pub mod loopback;
 pub mod netns;
 pub mod process;
 pub mod resolv;

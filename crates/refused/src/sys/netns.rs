@@ -263,6 +263,16 @@ fn table_id(net: &Path) -> Option<u64> {
     fs::metadata(net.join("tcp")).ok().map(|meta| meta.ino())
 }
 
+/// The name `ip netns add` gave the calling thread's own namespace (under `/run/netns`, where
+/// `ip netns exec NAME` finds it), if it has one.
+pub fn own_name() -> Option<String> {
+    let inode = namespace_inode(Path::new("/proc/thread-self/ns/net"))?;
+    let name = named_namespaces().remove(&inode)?;
+    name_path(&name)
+        .starts_with(NAMED_NETNS_DIRS[0])
+        .then_some(name)
+}
+
 /// Named namespaces by namespace inode: a bind mount of a namespace has the namespace's inode.
 fn named_namespaces() -> HashMap<u64, String> {
     let mut names = HashMap::new();
