@@ -278,45 +278,8 @@ impl fmt::Display for Evidence {
             }
             Self::DnsError { name, detail, .. } => write!(f, "`{name}`: {detail}"),
             Self::Nameserver(server) => server.fmt(f),
-            Self::Listener(held) => {
-                let l = &held.listener;
-                write!(f, "{} listens on {}", held.owner(), held.endpoint())?;
-                if l.v6only == Some(true) {
-                    f.write_str(" (IPv6 only)")?;
-                }
-                if let Some(netns) = &held.netns {
-                    write!(f, " in network namespace {netns}")?;
-                }
-                if let Some(container) = held.container {
-                    write!(f, " ({container} container)")?;
-                }
-                match l.backlog {
-                    Some(backlog) if l.queue > 0 => {
-                        write!(f, ", {} waiting in a queue of {backlog}", l.queue)
-                    }
-                    None if l.queue > 0 => write!(f, ", {} waiting to be accepted", l.queue),
-                    _ => Ok(()),
-                }
-            }
-            Self::FirewallRule(blocker) => {
-                let how = if blocker.certain {
-                    "matches"
-                } else {
-                    "may match"
-                };
-                write!(
-                    f,
-                    "firewall rule `{}` in `{}` chain `{}`",
-                    blocker.rule, blocker.table, blocker.chain
-                )?;
-                if blocker.path.len() > 1 {
-                    write!(f, " (reached by {})", blocker.path.join(" -> "))?;
-                }
-                match blocker.stops {
-                    Stops::Request => write!(f, " {how}"),
-                    Stops::Reply => write!(f, " {how} the replies"),
-                }
-            }
+            Self::Listener(held) => listener(f, held),
+            Self::FirewallRule(blocker) => firewall_rule(f, blocker),
             Self::Neighbour {
                 address,
                 state,
@@ -364,6 +327,52 @@ impl fmt::Display for Evidence {
             Self::UnixSocket(facts) => unix_socket(f, facts),
             Self::UnixListener(held) => held.fmt(f),
         }
+    }
+}
+
+/// `python3 (pid 7) listens on 0.0.0.0:8000 (bound to interface eth0), 3 waiting in a queue of 5`.
+fn listener(f: &mut fmt::Formatter<'_>, held: &HeldListener) -> fmt::Result {
+    let l = &held.listener;
+    write!(f, "{} listens on {}", held.owner(), held.endpoint())?;
+    if l.v6only == Some(true) {
+        f.write_str(" (IPv6 only)")?;
+    }
+    if let Some(device) = &l.device {
+        write!(f, " (bound to interface {device})")?;
+    }
+    if let Some(netns) = &held.netns {
+        write!(f, " in network namespace {netns}")?;
+    }
+    if let Some(container) = held.container {
+        write!(f, " ({container} container)")?;
+    }
+    match l.backlog {
+        Some(backlog) if l.queue > 0 => {
+            write!(f, ", {} waiting in a queue of {backlog}", l.queue)
+        }
+        None if l.queue > 0 => write!(f, ", {} waiting to be accepted", l.queue),
+        _ => Ok(()),
+    }
+}
+
+/// `` firewall rule `tcp dport 7001 drop` in `inet filter` chain `output` matches ``.
+fn firewall_rule(f: &mut fmt::Formatter<'_>, blocker: &Blocker) -> fmt::Result {
+    let how = if blocker.certain {
+        "matches"
+    } else {
+        "may match"
+    };
+    write!(
+        f,
+        "firewall rule `{}` in `{}` chain `{}`",
+        blocker.rule, blocker.table, blocker.chain
+    )?;
+    if blocker.path.len() > 1 {
+        write!(f, " (reached by {})", blocker.path.join(" -> "))?;
+    }
+    match blocker.stops {
+        Stops::Request => write!(f, " {how}"),
+        Stops::Reply => write!(f, " {how} the replies"),
     }
 }
 
