@@ -4,10 +4,11 @@
 //! matched: its chain, the way there, and the handle nft gives it (the position, for a legacy
 //! rule). Ports 41000-41999 are this file's.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 
 use refused::internals::firewall::{self, Interface, NatHook, NatTo, Packet};
-use refused_lab::{CLIENT_V4, Lab, ListenSpec, SERVER_V4, SERVER_V6};
+use refused_lab::{CLIENT_V4, Lab, ListenSpec, SERVER_V4, SERVER_V6, Tool};
 use serde_json::Value;
 
 /// This file's hosts are separate machines: the server is a remote host to the client.
@@ -219,6 +220,131 @@ fn ufw_rules_and_its_default_policy_are_blocked_locally() {
         has_suggestion(&report, "`ufw allow out 41014/tcp"),
         "{report}"
     );
+}
+
+#[test]
+fn a_tripped_ufw_limit_is_a_rate_limit_not_a_rule_to_delete() {
+    let Some(lab) = Lab::or_skip("a_tripped_ufw_limit_is_a_rate_limit_not_a_rule_to_delete") else {
+        return;
+    };
+    let _open = listen_on_server(&lab, &[41071]);
+    let c = &lab.client;
+    c.ufw(&["limit", "out", "41071/tcp"]).unwrap();
+    let target = SocketAddr::from((SERVER_V4, 41071));
+    // ufw counts the new connections from this host: the sixth within 30 s is rejected.
+    let first_refused = c
+        .run(|| {
+            (1..=8).find(|_| TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_err())
+        })
+        .unwrap();
+    assert_eq!(first_refused, Some(6));
+
+    let report = why(&lab, &[&target.to_string()]);
+    assert_eq!(report["attempts"][0]["outcome"], "refused", "{report}");
+    let rule = blocked_by(&report);
+    assert_eq!(rule["chain"], "ufw-user-limit", "{report}");
+    assert_eq!(
+        rule["path"],
+        serde_json::json!([
+            "OUTPUT",
+            "ufw-before-output",
+            "ufw-user-output",
+            "ufw-user-limit"
+        ])
+    );
+    assert_eq!(rule["tool"], "ufw");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("ufw's rate limit (`ufw limit out 41071/tcp`)"),
+        "{report}"
+    );
+    assert!(summary.ends_with("and clears by itself"), "{report}");
+    assert!(!has_suggestion(&report, "ufw delete"), "{report}");
+    // The fix it gives works while the count is still over the limit: `allow` replaces it.
+    let allow = "`ufw allow out 41071/tcp` replaces the limit";
+    assert!(has_suggestion(&report, allow), "{report}");
+    c.ufw(&["allow", "out", "41071/tcp"]).unwrap();
+    assert_eq!(why(&lab, &[&target.to_string()])["cause"], "reachable");
+}
+
+/// Without root, a reject rule of this host's own in front of another namespace's listener: the
+/// rules that would tell whose it is could not be read, and the report says both.
+#[test]
+fn a_refusal_to_a_namespace_with_this_hosts_rules_unread_blames_neither_alone() {
+    let Some(lab) = Lab::or_skip_needing(
+        "a_refusal_to_a_namespace_with_this_hosts_rules_unread_blames_neither_alone",
+        &[Tool::Iptables, Tool::RedisServer],
+    ) else {
+        return;
+    };
+    // A real server in the server namespace, which plays a container of the client's host:
+    // without root its process is how that namespace is read.
+    let port = "41072";
+    lab.server
+        .spawn(
+            "redis-server",
+            &[
+                "--port",
+                port,
+                "--bind",
+                "0.0.0.0",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        )
+        .unwrap();
+    let target = SocketAddr::from((SERVER_V4, 41072));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lab
+        .client
+        .run(|| TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_err())
+        .unwrap()
+    {
+        assert!(Instant::now() < deadline, "redis-server never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let c = &lab.client;
+    c.iptables(&[
+        "-A",
+        "OUTPUT",
+        "-p",
+        "tcp",
+        "--dport",
+        port,
+        "-j",
+        "REJECT",
+        "--reject-with",
+        "tcp-reset",
+    ])
+    .unwrap();
+
+    let mut as_nobody = c.command("setpriv");
+    as_nobody.args(["--reuid=65534", "--regid=65534", "--clear-groups", REFUSED]);
+    let report = diagnosis(as_nobody, &["--timeout", "10s", &target.to_string()]);
+    assert_eq!(report["cause"], "blocked-locally", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("redis-server"), "{report}");
+    assert!(
+        summary.ends_with(
+            "a firewall rejects it: this host's (its rules could not be read) or that namespace's"
+        ),
+        "{report}"
+    );
+    assert!(
+        has_suggestion(&report, &format!("`sudo {REFUSED} why {target}`")),
+        "{report}"
+    );
+
+    // As root, the same refusal is this host's rule, named.
+    let report = diagnosis(
+        c.command(REFUSED),
+        &["--timeout", "10s", &target.to_string()],
+    );
+    let rule = blocked_by(&report);
+    assert_eq!(rule["chain"], "OUTPUT", "{report}");
+    assert_eq!(rule["rule"], "tcp dport 41072 reject with tcp reset");
 }
 
 /// The chains Docker makes for `docker run -p 41021:80` (written with iptables-restore, as

@@ -299,6 +299,46 @@ fn a_full_accept_queue_is_named() {
 }
 
 #[test]
+fn a_hung_server_whose_queue_takes_one_more_is_a_full_queue() {
+    let Some(lab) = Lab::or_skip("a_hung_server_whose_queue_takes_one_more_is_a_full_queue") else {
+        return;
+    };
+    // `listen(1)`, never accepted, one client already waiting: the kernel still completes one
+    // more handshake (the queue is full only past the backlog), so `why`'s connect succeeds and
+    // its probe's next connect is dropped.
+    let (hung, _waiting) = lab
+        .client
+        .run(|| {
+            let hung = ListenSpec::new("127.0.0.1:0".parse().unwrap())
+                .backlog(1)
+                .listen()
+                .unwrap();
+            let waiting = TcpStream::connect(hung.local_addr().unwrap()).unwrap();
+            (hung, waiting)
+        })
+        .unwrap();
+    let target = hung.local_addr().unwrap().to_string();
+    let report = why(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["attempts"][0]["outcome"], "connected", "{report}");
+    assert_eq!(cause(&report), "listen-queue-full", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the program is not accepting (hung, or too slow)"),
+        "{report}"
+    );
+    let listener = evidence(&report, "listener")[0];
+    assert_eq!(listener["backlog"], 1);
+    assert_eq!(listener["queue"], 2, "{report}");
+    assert_eq!(listener["pid"], std::process::id());
+    assert!(
+        !report["suggestions"].to_string().contains("backend"),
+        "{report}"
+    );
+}
+
+#[test]
 fn remote_hosts_closed_filtered_rejected() {
     let Some(lab) = Lab::or_skip_needing("remote_hosts_closed_filtered_rejected", &[Tool::Nft])
     else {

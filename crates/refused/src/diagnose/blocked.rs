@@ -32,18 +32,27 @@ pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
         Stops::Reply => format!("drops the replies from {}", address.addr),
     };
     let whose = match blocker.tool {
-        Tool::Ufw => "ufw",
-        Tool::Nft | Tool::Iptables => "this host's own firewall",
-        Tool::IptablesLegacy => "this host's own firewall (iptables-legacy)",
+        Tool::Ufw if is_ufw_limit(blocker) => format!(
+            "ufw's rate limit (`ufw {}`)",
+            ufw_limit_rule(blocker, address)
+        ),
+        Tool::Ufw => "ufw".to_owned(),
+        Tool::Nft | Tool::Iptables => "this host's own firewall".to_owned(),
+        Tool::IptablesLegacy => "this host's own firewall (iptables-legacy)".to_owned(),
     };
     let mut reached = String::new();
     if blocker.path.len() > 1 {
         reached = format!(", reached by {}", blocker.path.join(" -> "));
     }
+    let tripped = if is_ufw_limit(blocker) {
+        "; it trips at 6 or more new connections from this host within 30 s, and clears by itself"
+    } else {
+        ""
+    };
     let finding = Finding::new(
         Cause::BlockedLocally,
         format!(
-            "{whose}{how} {what}: `{}` (table `{}`, chain `{}`{reached})",
+            "{whose}{how} {what}: `{}` (table `{}`, chain `{}`{reached}){tripped}",
             blocker.rule, blocker.table, blocker.chain
         ),
     )
@@ -96,7 +105,48 @@ fn iptables_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> 
     finding.suggest(format!("`sudo {command}-save` shows every rule"))
 }
 
+/// ufw's rate limit: `ufw limit [out] PORT` makes rules that count the new connections from
+/// each source address (`-m recent`) and jump, at the limit, to `ufw-user-limit` (`ufw6-` for
+/// IPv6), whose log-and-reject is the rule that matches, else to its pair
+/// `ufw-user-limit-accept`. Both chains are ufw's own, made for `limit` rules only.
+fn is_ufw_limit(blocker: &Blocker) -> bool {
+    if blocker.tool != Tool::Ufw {
+        return false;
+    }
+    let chain = blocker.chain.as_str();
+    let chain = chain
+        .strip_prefix("ufw6-")
+        .or_else(|| chain.strip_prefix("ufw-"));
+    matches!(chain, Some("user-limit" | "user-limit-accept"))
+}
+
+/// The `ufw` arguments of the limit rule, as `ufw status` names it: `limit out 8080/tcp`.
+fn ufw_limit_rule(blocker: &Blocker, address: &AddressFacts) -> String {
+    let out = match blocker.hook {
+        crate::sys::firewall::Hook::Output => " out",
+        crate::sys::firewall::Hook::Prerouting | crate::sys::firewall::Hook::Input => "",
+    };
+    format!("limit{out} {}/tcp", address.addr.port())
+}
+
+/// ufw's limit tripped: not a rule to delete, a count that goes down by itself. ufw writes the
+/// limit as `--update --seconds 30 --hitcount 6` (the numbers are fixed, not configurable).
+fn ufw_limit_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Finding {
+    let rule = ufw_limit_rule(blocker, address);
+    let allow = rule.replacen("limit", "allow", 1);
+    finding
+        .suggest(format!(
+            "it is ufw's rate limit (`ufw {rule}`, shown as LIMIT by `sudo ufw status`), not a rule that denies the port: it lets connections through again once 30 s pass without new ones (`refused`'s own attempts count too)"
+        ))
+        .suggest(format!(
+            "if this client must connect more often: `sudo ufw {allow}` replaces the limit"
+        ))
+}
+
 fn ufw_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Finding {
+    if is_ufw_limit(blocker) {
+        return ufw_limit_fix(finding, blocker, address);
+    }
     let port = address.addr.port();
     let out = match blocker.hook {
         crate::sys::firewall::Hook::Output => " out",

@@ -88,6 +88,9 @@ pub(super) fn held(
         )
         .evidence(listed(&exact))
         .suggest(proxy_fix(Some(listener))),
+        (Outcome::Refused, Some(listener)) if are_own_rules_unread(facts, address) => {
+            this_host_or_that_namespace(facts, listener, &exact, &inside, &enter)
+        }
         (Outcome::Refused, Some(listener)) => Finding::new(
             Cause::BlockedLocally,
             format!(
@@ -148,6 +151,37 @@ pub(super) fn held(
         address: ip,
         pid: holder.pid,
     }]))
+}
+
+/// Whether this host's own rules went unread (no root: nft shows nothing), so that a reject of
+/// this host's would have gone unseen: [`super::blocked`] names one only from the rules.
+fn are_own_rules_unread(facts: &Facts, address: &AddressFacts) -> bool {
+    address.blockers.is_none() || facts.rules_read.nft_unread
+}
+
+/// Refused though `listener` listens right there, with this host's rules unread: a reject rule
+/// of this host (an `OUTPUT` reject with a reset) looks the same as one of that namespace's.
+fn this_host_or_that_namespace(
+    facts: &Facts,
+    listener: &HeldListener,
+    exact: &[&HeldListener],
+    inside: &str,
+    enter: &str,
+) -> Finding {
+    Finding::new(
+        Cause::BlockedLocally,
+        format!(
+            "{} listens on {} in {inside}, yet the connection was refused: a firewall rejects it: this host's (its rules could not be read) or that namespace's",
+            listener.owner(),
+            listener.endpoint()
+        ),
+    )
+    .evidence(listed(exact))
+    .suggest(format!(
+        "run as root to read this host's rules: `sudo {} why {}` names the rule of this host that rejects it, if one does",
+        facts.program, facts.target
+    ))
+    .suggest(format!("`{enter} nft list ruleset` shows the namespace's rules"))
 }
 
 /// No answer from a listener's address in another namespace: its full queue, or a firewall.

@@ -29,6 +29,7 @@ pub mod facts;
 mod loopback;
 pub mod rules;
 mod socket_only;
+mod unaccepted;
 
 use std::time::{Duration, Instant};
 

@@ -371,6 +371,10 @@ fn not_ready(facts: &Facts, addr: SocketAddr, readiness: &Readiness) -> Finding 
         .flatten()
         .filter(|l| l.listener.port == addr.port() && l.listener.accepts(addr.ip()))
         .collect();
+    // A hung program's queue takes one connection past its backlog: that connect "works".
+    if let Some(full) = super::unaccepted::not_accepting(addr, scheme, readiness, &holders) {
+        return full;
+    }
     let finding = Finding::new(Cause::NotReady, summary).evidence(listed(&holders));
     if matches!(scheme, Scheme::Tcp | Scheme::Unix) {
         // Closed as soon as accepted: waiting does not help a proxy whose backend is down or

@@ -2113,3 +2113,229 @@ fn an_ipv4_mapped_address_is_ipv4() {
     };
     assert_eq!(cause(&f), Cause::ListeningOnOtherFamily);
 }
+
+#[test]
+fn a_namespace_whose_listener_refuses_is_blamed_alone_only_when_this_hosts_rules_were_read() {
+    use crate::diagnose::facts::Holder;
+    let netns = Namespace::OfProcess(4242);
+    let mut inside = listening("0.0.0.0:7013", "socat");
+    inside.netns = Some(netns.clone());
+    let mut address = tried("10.77.0.2:7013", Outcome::Refused, 1);
+    address.holder = Some(Holder {
+        netns,
+        pid: Some(4242),
+        listeners: Some(vec![inside]),
+    });
+
+    // Without root nothing of this host's firewall was read: its own reject looks the same.
+    address.blockers = None;
+    let unread = infer(&one("10.77.0.2:7013", address.clone())).unwrap();
+    // nft's ruleset unread, the legacy tables read (and nothing there): the same.
+    address.blockers = Some(Vec::new());
+    let nft_unread = infer(&Facts {
+        rules_read: RulesRead {
+            nft_unread: true,
+            ..RulesRead::default()
+        },
+        ..one("10.77.0.2:7013", address.clone())
+    })
+    .unwrap();
+    for finding in [unread, nft_unread] {
+        assert_eq!(finding.cause, Cause::BlockedLocally);
+        assert!(
+            finding.summary.ends_with(
+                "a firewall rejects it: this host's (its rules could not be read) or that namespace's"
+            ),
+            "{}",
+            finding.summary
+        );
+        let fixes = finding.suggestions.join("\n");
+        assert!(
+            fixes.contains("`sudo refused why 10.77.0.2:7013`"),
+            "{fixes}"
+        );
+        assert!(
+            fixes.contains("`sudo nsenter -t 4242 -n nft list ruleset`"),
+            "{fixes}"
+        );
+    }
+
+    // Every rule of this host read, none rejecting: the namespace's own firewall is left.
+    let finding = infer(&one("10.77.0.2:7013", address)).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally);
+    assert!(
+        finding
+            .summary
+            .ends_with("yet the connection was refused: a firewall of that namespace rejects it"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        !finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("refused why")),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn a_tripped_ufw_limit_is_a_rate_limit_that_clears_not_a_rule_to_delete() {
+    // `ufw limit out 5555/tcp`: at the limit, ufw-user-output jumps to ufw-user-limit, whose
+    // log-and-reject matches (the `-m recent` count is not evaluated: only probably).
+    let limit = Blocker {
+        table: "ip filter".to_owned(),
+        chain: "ufw-user-limit".to_owned(),
+        path: [
+            "OUTPUT",
+            "ufw-before-output",
+            "ufw-user-output",
+            "ufw-user-limit",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        tool: Tool::Ufw,
+        position: Some(2),
+        ..blocker("reject", Verdict::Reject, false)
+    };
+    let mut address = tried("192.0.2.7:5555", Outcome::Refused, 1);
+    address.blockers = Some(vec![limit.clone()]);
+    let finding = infer(&one("192.0.2.7:5555", address.clone())).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally);
+    assert!(
+        finding
+            .summary
+            .starts_with("ufw's rate limit (`ufw limit out 5555/tcp`) probably stops"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding
+            .summary
+            .contains("6 or more new connections from this host within 30 s"),
+        "{}",
+        finding.summary
+    );
+    let fixes = finding.suggestions.join("\n");
+    assert!(
+        finding.summary.ends_with("and clears by itself"),
+        "{}",
+        finding.summary
+    );
+    assert!(fixes.contains("once 30 s pass without new ones"), "{fixes}");
+    assert!(fixes.contains("`sudo ufw allow out 5555/tcp`"), "{fixes}");
+    // Neither a deny or reject rule of the user's nor one to delete.
+    assert!(
+        !fixes.contains("ufw delete") && !fixes.contains("ufw reject"),
+        "{fixes}"
+    );
+
+    // The inbound limit (`ufw limit 5555/tcp`) on this host's own input, in IPv6's chains.
+    let inbound = Blocker {
+        table: "ip6 filter".to_owned(),
+        chain: "ufw6-user-limit".to_owned(),
+        path: [
+            "INPUT",
+            "ufw6-before-input",
+            "ufw6-user-input",
+            "ufw6-user-limit",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        hook: Hook::Input,
+        ..limit
+    };
+    let mut address = tried("[::1]:5555", Outcome::Refused, 1);
+    address.blockers = Some(vec![inbound]);
+    // Something listens there: the rule, not an empty port, refused it.
+    let f = Facts {
+        listeners: Some(vec![listening("[::]:5555", "sshd")]),
+        ..one("[::1]:5555", address)
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally);
+    assert!(
+        finding.summary.contains("(`ufw limit 5555/tcp`)"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("`sudo ufw allow 5555/tcp` replaces the limit")),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn a_connect_held_in_a_queue_over_its_backlog_is_a_full_queue_not_a_dead_backend() {
+    use crate::connect::{ConnectError, ConnectErrorKind};
+    use crate::probe::{ProbeFailure, ProtocolError, ProtocolErrorKind, Readiness};
+    // `listen(1)`, never accepted: one connection waited, ours made two (the kernel admits one
+    // past the backlog), and the probe's reconnect timed out at the full queue.
+    let mut hung = listening("127.0.0.1:9500", "python3");
+    hung.listener.queue = 2;
+    hung.listener.backlog = Some(1);
+    let timed_out = Readiness::Failed(ProbeFailure::Connect(ConnectError::new(
+        "127.0.0.1:9500".to_owned(),
+        ConnectErrorKind::Failed(Outcome::Timeout),
+        Vec::new(),
+        Duration::from_secs(3),
+    )));
+    let probed = |target: &str, readiness: &Readiness, listener: &HeldListener| Facts {
+        probe: Some(readiness.clone()),
+        listeners: Some(vec![listener.clone()]),
+        ..one(target, tried("127.0.0.1:9500", Outcome::Connected, 0))
+    };
+    let finding = infer(&probed("127.0.0.1:9500", &timed_out, &hung)).unwrap();
+    assert_eq!(finding.cause, Cause::ListenQueueFull);
+    assert!(
+        finding.summary.contains(
+            "its accept queue is full: 2 waiting, backlog 1: the program is not accepting (hung, or too slow)"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        matches!(&finding.evidence[..], [Evidence::Listener(l)] if l.listener.queue == 2),
+        "{finding:?}"
+    );
+    let fixes = finding.suggestions.join("\n");
+    assert!(
+        fixes.contains("does not call accept()") && !fixes.contains("backend"),
+        "{fixes}"
+    );
+
+    // The settle ran out before the program accepted (plain TCP), or a protocol got no answer:
+    // the same queue.
+    let settle = Readiness::NotReady("the time ran out before the program accepted".to_owned());
+    let silent = Readiness::Failed(ProbeFailure::Protocol(ProtocolError {
+        kind: ProtocolErrorKind::NoAnswer,
+        detail: "no answer within 3 s".to_owned(),
+    }));
+    for (target, readiness) in [
+        ("127.0.0.1:9500", &settle),
+        ("redis://127.0.0.1:9500", &silent),
+    ] {
+        assert_eq!(
+            cause(&probed(target, readiness, &hung)),
+            Cause::ListenQueueFull,
+            "{target}"
+        );
+    }
+
+    // A queue at its backlog still takes one more: nothing proves the program stuck.
+    let mut at_limit = hung.clone();
+    at_limit.listener.queue = 1;
+    assert_eq!(
+        cause(&probed("127.0.0.1:9500", &timed_out, &at_limit)),
+        Cause::NotReady
+    );
+    // The service's own answer says more than the queue.
+    let busy = Readiness::NotReady("HTTP 503 Service Unavailable".to_owned());
+    assert_eq!(
+        cause(&probed("http://127.0.0.1:9500/", &busy, &hung)),
+        Cause::NotReady
+    );
+}
