@@ -588,6 +588,7 @@ fn firewall_samples() -> [Evidence; 2] {
         tool: Tool::Ufw,
         stops: Stops::Request,
         certain: true,
+        matches: true,
     };
     [
         Evidence::FirewallRule(rule.clone()),

@@ -714,3 +714,124 @@ fn a_reset_seen_without_the_rules_says_it_may_be_local() {
     let report = why(&lab, &[&format!("{SERVER_V4}:41051")]);
     assert_eq!(blocked_by(&report)["chain"], "OUTPUT");
 }
+
+/// The packets `table`'s `chain` counted for its rule whose text contains `needle`.
+fn counted(lab: &Lab, table: &str, chain: &str, needle: &str) -> u64 {
+    let mut args = vec!["list", "chain"];
+    args.extend(table.split(' '));
+    args.push(chain);
+    let output = lab.client.exec("nft", &args).unwrap();
+    let listing = String::from_utf8_lossy(&output.stdout);
+    let line = listing
+        .lines()
+        .find(|l| l.contains(needle) && l.contains("counter packets "))
+        .unwrap_or_else(|| panic!("no counted `{needle}` in {listing}"));
+    line.split_once("counter packets ")
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap()
+}
+
+/// A blocklist of address-and-port pairs (`ip daddr . tcp dport @blocked`) stops only the
+/// pairs it holds: with the server's own firewall dropping the port, the cause is `filtered`,
+/// and a certain rule after the blocklist is named, not the blocklist.
+#[test]
+fn a_concatenation_set_stops_only_the_pairs_it_holds() {
+    let Some(lab) = Lab::or_skip("a_concatenation_set_stops_only_the_pairs_it_holds") else {
+        return;
+    };
+    let _open = listen_on_server(&lab, &[41081, 41082, 41083]);
+    lab.server
+        .filter("input", &["tcp dport 41081 counter drop"])
+        .unwrap();
+    lab.client
+        .nft(&format!(
+            "table inet block {{
+              set blocked {{ type ipv4_addr . inet_service; flags interval;
+                elements = {{ 192.0.2.10 . 8080, {SERVER_V4} . 41083 }} }}
+              chain output {{ type filter hook output priority 0; policy accept;
+                ip daddr . tcp dport @blocked counter drop
+                tcp dport 41082 counter drop
+              }}
+            }}"
+        ))
+        .unwrap();
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41081")]);
+    assert_eq!(report["cause"], "filtered", "{report}");
+    // The server's rule dropped the SYNs; the client's blocklist let them go.
+    assert_eq!(counted(&lab, "inet block", "output", "@blocked"), 0);
+
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41082")]);
+    let rule = blocked_by(&report);
+    assert_eq!(rule["rule"], "tcp dport 41082 drop", "{report}");
+    assert_eq!(rule["certain"], true, "{report}");
+
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41083")]);
+    let rule = blocked_by(&report);
+    assert_eq!(
+        rule["rule"], "ip daddr . tcp dport @blocked drop",
+        "{report}"
+    );
+    assert_eq!(rule["certain"], true, "{report}");
+    assert_eq!(
+        rule["handle"],
+        handle(&lab, "inet block", "output", "@blocked drop")
+    );
+}
+
+/// Two base chains at the output hook and priority 0, nft's and then iptables' (as Docker or
+/// ufw add theirs at boot), each dropping the port: the kernel runs the newer chain first (its
+/// counter counts the SYNs, the older one's stays at 0), and deleting either rule alone leaves
+/// the other. Both are named, the newer first, each with its fix.
+#[test]
+fn base_chains_of_one_priority_are_each_named() {
+    let Some(lab) = Lab::or_skip("base_chains_of_one_priority_are_each_named") else {
+        return;
+    };
+    let _open = listen_on_server(&lab, &[41084]);
+    lab.client
+        .nft(
+            "table inet filter {
+              chain output { type filter hook output priority 0; policy accept;
+                tcp dport 41084 counter drop
+              }
+            }",
+        )
+        .unwrap();
+    lab.client
+        .iptables(&[
+            "-A", "OUTPUT", "-p", "tcp", "--dport", "41084", "-j", "DROP",
+        ])
+        .unwrap();
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41084")]);
+    assert_eq!(report["cause"], "blocked-locally", "{report}");
+    assert!(counted(&lab, "ip filter", "OUTPUT", "41084") > 0);
+    assert_eq!(counted(&lab, "inet filter", "output", "41084"), 0);
+
+    let rules: Vec<(&Value, &Value, &Value)> = report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "firewall-rule")
+        .map(|e| (&e["table"], &e["tool"], &e["certain"]))
+        .collect();
+    assert_eq!(
+        serde_json::json!(rules),
+        serde_json::json!([
+            ["ip filter", "iptables", true],
+            ["inet filter", "nft", true]
+        ]),
+        "{report}"
+    );
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("stops it too"), "{report}");
+    assert!(has_suggestion(&report, "`iptables -D OUTPUT 1"), "{report}");
+    let nft = handle(&lab, "inet filter", "output", "tcp dport 41084 drop");
+    assert!(
+        has_suggestion(
+            &report,
+            &format!("`nft delete rule inet filter output handle {nft}`")
+        ),
+        "{report}"
+    );
+}

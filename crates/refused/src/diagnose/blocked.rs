@@ -1,6 +1,8 @@
 //! `blocked-locally` from this host's own rules: which rule, found where, and how to remove it
 //! with the tool that made it (nft, iptables, ufw).
 
+use std::fmt::Write as _;
+
 use crate::outcome::Outcome;
 use crate::sys::firewall::{Blocker, Stops, Tool, Verdict};
 
@@ -8,7 +10,10 @@ use super::{AddressFacts, Cause, Evidence, Finding};
 
 /// A rule of this host's firewall that matches, when the outcome fits what the rule does: a
 /// drop of the request shows as a timeout, a reject as a refusal, an unreachable or a permission
-/// error; any rule that stops the server's reply shows as a timeout.
+/// error; any rule that stops the server's reply shows as a timeout. A certain rule comes
+/// first, then one that surely matches if the packet gets to it, then any; with a certain one,
+/// every other certain one is named too (base chains whose order is not known, a reply dropped
+/// as well): each has to go before the connection gets through.
 pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
     let outcome = address.attempt.outcome;
     let fits = |b: &Blocker| match (b.stops, b.verdict) {
@@ -25,7 +30,22 @@ pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
     let blocker = blockers
         .iter()
         .find(|b| b.certain && fits(b))
+        .or_else(|| blockers.iter().find(|b| b.matches && fits(b)))
         .or_else(|| blockers.iter().find(|b| fits(b)))?;
+    let mut also: Vec<&Blocker> = Vec::new();
+    for other in blockers
+        .iter()
+        .filter(|b| blocker.certain && b.certain && fits(b))
+    {
+        // A rule that stops both the request and the reply (`ip daddr 127.0.0.1 drop`) is
+        // one rule to remove.
+        if !std::iter::once(blocker)
+            .chain(also.iter().copied())
+            .any(|b| same_rule(b, other))
+        {
+            also.push(other);
+        }
+    }
     let how = if blocker.certain { "" } else { " probably" };
     let what = match blocker.stops {
         Stops::Request => format!("stops the connection to {}", address.addr),
@@ -40,28 +60,58 @@ pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
         Tool::Nft | Tool::Iptables => "this host's own firewall".to_owned(),
         Tool::IptablesLegacy => "this host's own firewall (iptables-legacy)".to_owned(),
     };
+    let mut summary = format!("{whose}{how} {what}: {}", placed(blocker));
+    if is_ufw_limit(blocker) {
+        summary.push_str(
+            "; it trips at 6 or more new connections from this host within 30 s, and clears by itself",
+        );
+    }
+    if !also.is_empty() {
+        let others: Vec<String> = also.iter().map(|b| placed(b)).collect();
+        let _ = write!(
+            summary,
+            "; {} stops it too, and each has to go",
+            others.join(" and ")
+        );
+    }
+    let mut finding = Finding::new(Cause::BlockedLocally, summary).evidence(
+        std::iter::once(blocker)
+            .chain(also.iter().copied())
+            .map(Evidence::from),
+    );
+    for b in std::iter::once(blocker).chain(also) {
+        finding = fix(finding, b, address);
+    }
+    // Two rules of one table share the command that shows them.
+    let mut seen = std::collections::HashSet::new();
+    finding.suggestions.retain(|s| seen.insert(s.clone()));
+    Some(finding)
+}
+
+fn same_rule(a: &Blocker, b: &Blocker) -> bool {
+    (&a.table, &a.chain, a.handle, a.position, &a.rule)
+        == (&b.table, &b.chain, b.handle, b.position, &b.rule)
+}
+
+/// A rule and where it is: `` `tcp dport 80 drop` (table `inet filter`, chain `output`) ``.
+fn placed(blocker: &Blocker) -> String {
     let mut reached = String::new();
     if blocker.path.len() > 1 {
         reached = format!(", reached by {}", blocker.path.join(" -> "));
     }
-    let tripped = if is_ufw_limit(blocker) {
-        "; it trips at 6 or more new connections from this host within 30 s, and clears by itself"
-    } else {
-        ""
-    };
-    let finding = Finding::new(
-        Cause::BlockedLocally,
-        format!(
-            "{whose}{how} {what}: `{}` (table `{}`, chain `{}`{reached}){tripped}",
-            blocker.rule, blocker.table, blocker.chain
-        ),
+    format!(
+        "`{}` (table `{}`, chain `{}`{reached})",
+        blocker.rule, blocker.table, blocker.chain
     )
-    .evidence([Evidence::from(blocker)]);
-    Some(match blocker.tool {
+}
+
+/// How to remove `blocker`, with the tool that made it.
+fn fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Finding {
+    match blocker.tool {
         Tool::Nft => nft_fix(finding, blocker, address),
         Tool::Iptables | Tool::IptablesLegacy => iptables_fix(finding, blocker, address),
         Tool::Ufw => ufw_fix(finding, blocker, address),
-    })
+    }
 }
 
 fn nft_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Finding {

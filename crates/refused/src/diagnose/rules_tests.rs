@@ -101,6 +101,7 @@ fn blocker(rule: &str, verdict: Verdict, certain: bool) -> Blocker {
         tool: Tool::Nft,
         stops: Stops::Request,
         certain,
+        matches: certain,
     }
 }
 
@@ -772,6 +773,76 @@ fn two_certain_rejects_tied_by_priority_are_the_cause() {
     address.blockers = Some(firewall::blockers(&ruleset, Hook::Output, &packet));
     let finding = infer(&one("127.0.0.1:8080", address)).unwrap();
     assert_eq!(finding.cause, Cause::BlockedLocally, "{}", finding.summary);
+}
+
+/// Two uncertain rules: one whose own matches were not all evaluated, then one that surely
+/// matches and is uncertain only because the first may drop the packet before it. The second
+/// is the one named; the first is no stronger a lead for coming first.
+#[test]
+fn a_rule_that_surely_matches_is_named_before_one_that_only_may() {
+    let mut address = tried("192.0.2.7:47018", Outcome::Timeout, 1000);
+    let may = blocker("meta mark . tcp dport @marked drop", Verdict::Drop, false);
+    let surely = Blocker {
+        matches: true,
+        handle: Some(8),
+        position: Some(2),
+        ..blocker("tcp dport 47018 drop", Verdict::Drop, false)
+    };
+    address.blockers = Some(vec![may, surely]);
+    let finding = infer(&one("192.0.2.7:47018", address)).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally);
+    assert!(
+        finding
+            .summary
+            .contains("probably stops the connection to 192.0.2.7:47018: `tcp dport 47018 drop`"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0].contains("handle 8"),
+        "{:?}",
+        finding.suggestions
+    );
+}
+
+/// Base chains at one priority, both with a rule that surely drops the SYN: removing one
+/// leaves the other, so both are named, each with its fix.
+#[test]
+fn every_rule_that_surely_stops_the_packet_is_named() {
+    let mut address = tried("192.0.2.7:47016", Outcome::Timeout, 1000);
+    let iptables = Blocker {
+        table: "ip filter".to_owned(),
+        chain: "OUTPUT".to_owned(),
+        path: vec!["OUTPUT".to_owned()],
+        tool: Tool::Iptables,
+        handle: Some(2),
+        position: Some(1),
+        ..blocker("tcp dport 47016 drop", Verdict::Drop, true)
+    };
+    let nft = blocker("tcp dport 47016 drop", Verdict::Drop, true);
+    address.blockers = Some(vec![iptables, nft]);
+    let finding = infer(&one("192.0.2.7:47016", address)).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally);
+    assert!(
+        finding.summary.contains(
+            "`tcp dport 47016 drop` (table `ip filter`, chain `OUTPUT`); \
+             `tcp dport 47016 drop` (table `inet filter`, chain `output`) stops it too"
+        ),
+        "{}",
+        finding.summary
+    );
+    let rules = finding
+        .evidence
+        .iter()
+        .filter(|e| matches!(e, Evidence::FirewallRule(_)))
+        .count();
+    assert_eq!(rules, 2, "{:?}", finding.evidence);
+    let fixes = finding.suggestions.join("\n");
+    assert!(fixes.contains("sudo iptables -D OUTPUT 1"), "{fixes}");
+    assert!(
+        fixes.contains("sudo nft delete rule inet filter output handle 7"),
+        "{fixes}"
+    );
 }
 
 /// A `[::]` listener whose v6only is unknown (the `/proc` fallback) may take IPv4 (Linux's

@@ -313,6 +313,9 @@ struct Hit<'a> {
     rule: Option<(&'a Value, usize)>,
     what: Found<'a>,
     certain: bool,
+    /// The rule's own matches surely hold (or the chain surely falls through to its policy):
+    /// when not `certain`, only because the packet may not get there.
+    matches: bool,
     tool: Tool,
 }
 
@@ -361,22 +364,16 @@ impl<'i, 'a> Walker<'i, 'a> {
         let mut path = vec![name];
         let ends = self.walk(family, table, name, sure, &mut path);
         if ends != Truth::Yes && self.mode == Mode::Filter && chain["policy"] == "drop" {
-            let certain = sure && ends == Truth::No;
-            self.hit(
-                family,
-                table,
-                path,
-                None,
-                Found::Stop(Verdict::Drop),
-                certain,
-            );
+            let matches = ends == Truth::No;
+            let found = Found::Stop(Verdict::Drop);
+            self.hit(family, table, path, None, found, (sure && matches, matches));
         }
     }
 
-    /// Walks base chains of one priority that come from different rulesets (nft's and the
-    /// iptables-legacy tables'): the kernel's order between them is not known, so each is
-    /// walked as if it came first. A rule that surely stops the packet stays certain: whichever
-    /// runs first, the packet is stopped; every such rule is found, not only one.
+    /// Walks base chains of one hook and priority whose order the ruleset does not tell (see
+    /// [`newest_first`]): each is walked as if it came first. A rule that surely stops the
+    /// packet stays certain: whichever runs first, the packet is stopped; every such rule is
+    /// found, not only one, and each has to go before the packet gets through.
     fn tied(&mut self, chains: &[(&'i Index<'a>, &'a Value, &'i Packet)]) {
         if self.ended {
             return;
@@ -394,6 +391,7 @@ impl<'i, 'a> Walker<'i, 'a> {
         self.unsure = any_unsure;
     }
 
+    /// Records what was found; `(certain, matches)` as [`Hit`] has them.
     fn hit(
         &mut self,
         family: &'a str,
@@ -401,7 +399,7 @@ impl<'i, 'a> Walker<'i, 'a> {
         path: Vec<&'a str>,
         rule: Option<(&'a Value, usize)>,
         what: Found<'a>,
-        certain: bool,
+        (certain, matches): (bool, bool),
     ) {
         if certain {
             self.ended = true;
@@ -416,6 +414,7 @@ impl<'i, 'a> Walker<'i, 'a> {
             rule,
             what,
             certain,
+            matches,
             tool,
         });
     }
@@ -489,10 +488,10 @@ impl<'i, 'a> Walker<'i, 'a> {
             Action::Accept => ends_here(here),
             Action::Stop(verdict) => {
                 if self.mode == Mode::Filter {
-                    let certain = sure && here;
+                    let sureness = (sure && here, truth == Truth::Yes);
                     let rule = Some(step.rule);
                     let found = Found::Stop(verdict);
-                    self.hit(step.family, step.table, path.clone(), rule, found, certain);
+                    self.hit(step.family, step.table, path.clone(), rule, found, sureness);
                 }
                 ends_here(here)
             }
@@ -501,10 +500,10 @@ impl<'i, 'a> Walker<'i, 'a> {
                     return Flow::Next;
                 }
                 if self.mode == Mode::Nat {
-                    let certain = sure && here;
+                    let sureness = (sure && here, truth == Truth::Yes);
                     let rule = Some(step.rule);
                     let found = Found::Nat(statement);
-                    self.hit(step.family, step.table, path.clone(), rule, found, certain);
+                    self.hit(step.family, step.table, path.clone(), rule, found, sureness);
                 }
                 ends_here(here)
             }
@@ -667,20 +666,34 @@ fn walk<'a>(
         ended: false,
     };
     for same in bases.chunk_by(|a, b| priority(a.2) == priority(b.2)) {
-        let mixed = same.iter().any(|(source, ..)| *source != same[0].0);
-        let chains: Vec<_> = same
-            .iter()
-            .map(|&(_, index, chain)| (index, chain, packet_at(priority(chain))))
+        let chains: Vec<_> = newest_first(same)
+            .into_iter()
+            .map(|(index, chain)| (index, chain, packet_at(priority(chain))))
             .collect();
-        if mixed {
-            walker.tied(&chains);
-        } else {
-            for (index, chain, packet) in chains {
-                walker.base(index, chain, packet);
-            }
+        match chains.as_slice() {
+            [(index, chain, packet)] => walker.base(index, chain, packet),
+            _ => walker.tied(&chains),
         }
     }
     walker.hits
+}
+
+/// Base chains of one hook and priority (each with its ruleset's number, in the ruleset's
+/// order), in the order the kernel most likely runs them: nft's, newest first, then the
+/// iptables-legacy tables'. The kernel puts a hook before those of equal priority already
+/// there (`nf_hook_entries_grow`), so the chain registered last runs first; nft lists tables
+/// in the order they were made, and a table's chains in theirs, but a chain added later to an
+/// older table runs before a newer table's, and when `x_tables` registered its hooks is not
+/// shown at all. Only a guess, then: [`Walker::tied`] walks them as if each came first.
+fn newest_first<'i, 'a>(
+    same: &[(usize, &'i Index<'a>, &'a Value)],
+) -> Vec<(&'i Index<'a>, &'a Value)> {
+    let mut ordered: Vec<_> = same.iter().enumerate().collect();
+    ordered.sort_by_key(|&(listed, &(source, ..))| (source, std::cmp::Reverse(listed)));
+    ordered
+        .into_iter()
+        .map(|(_, &(_, index, chain))| (index, chain))
+        .collect()
 }
 
 const IPTABLES_TABLES: &[&str] = &["filter", "nat", "mangle", "raw", "security"];
@@ -745,6 +758,7 @@ pub fn blockers(indexed: &Indexed<'_>, hook: Hook, seen: &Seen<'_>) -> Vec<Block
                 tool: hit.tool,
                 stops,
                 certain: hit.certain,
+                matches: hit.matches,
             })
         })
         .collect()

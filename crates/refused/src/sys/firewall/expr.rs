@@ -76,17 +76,70 @@ pub fn matches(m: &Value, packet: &Packet, sets: &dyn Sets) -> Truth {
 
 /// Whether `left OP right` holds (also a verdict map's key against one of its keys).
 pub fn compare(left: &Value, op: &str, right: &Value, packet: &Packet, sets: &dyn Sets) -> Truth {
+    if let Some(parts) = left.get("concat").and_then(Value::as_array) {
+        return compare_concat(parts, op, right, packet, sets);
+    }
     let field = match read(left, packet) {
         Read::Known(field) => field,
         Read::Never => return Truth::No,
         Read::Unknown => return Truth::Maybe,
     };
-    let hit = contains(&field, right, sets);
+    let hit = any_of(right, sets, |value| one(&field, value));
+    apply(op, hit)
+}
+
+fn apply(op: &str, hit: Truth) -> Truth {
     match op {
         "==" | "in" => hit,
         "!=" => hit.not(),
         _ => Truth::Maybe,
     }
+}
+
+/// `ip daddr . tcp dport OP right`: the set's elements are concatenations too, compared field
+/// by field, so a blocklist of address-and-port pairs is told apart from one that holds the
+/// packet's (a field we do not read leaves its element, not the whole set, uncertain).
+fn compare_concat(
+    parts: &[Value],
+    op: &str,
+    right: &Value,
+    packet: &Packet,
+    sets: &dyn Sets,
+) -> Truth {
+    let mut fields = Vec::with_capacity(parts.len());
+    for part in parts {
+        fields.push(match read(part, packet) {
+            Read::Known(field) => Some(field),
+            // nft's dependency of that field fails, whatever the rest of the key.
+            Read::Never => return Truth::No,
+            Read::Unknown => None,
+        });
+    }
+    let hit = any_of(right, sets, |value| concat_one(&fields, value));
+    apply(op, hit)
+}
+
+/// Whether the packet's `fields` (`None`: not read) fall in one concatenated value, each in
+/// its own part (a literal, a prefix, a range).
+fn concat_one(fields: &[Option<Field<'_>>], value: &Value) -> Truth {
+    if let Some(inner) = value.get("elem").and_then(|e| e.get("val")) {
+        return concat_one(fields, inner);
+    }
+    let Some(values) = value.get("concat").and_then(Value::as_array) else {
+        return Truth::Maybe;
+    };
+    if values.len() != fields.len() {
+        return Truth::Maybe;
+    }
+    fields
+        .iter()
+        .zip(values)
+        .fold(Truth::Yes, |truth, (field, value)| {
+            let part = field
+                .as_ref()
+                .map_or(Truth::Maybe, |field| one(field, value));
+            truth.and(part)
+        })
 }
 
 fn read<'p>(left: &Value, packet: &'p Packet) -> Read<'p> {
@@ -175,8 +228,9 @@ fn read<'p>(left: &Value, packet: &'p Packet) -> Read<'p> {
     Read::Unknown
 }
 
-/// Whether `field` is in `right`: a value, a list, an anonymous set, or a named set.
-fn contains(field: &Field<'_>, right: &Value, sets: &dyn Sets) -> Truth {
+/// Whether one of `right`'s values passes `test`: a value, a list, an anonymous set, or a
+/// named set.
+fn any_of(right: &Value, sets: &dyn Sets, test: impl Fn(&Value) -> Truth) -> Truth {
     let named;
     let items: &[Value] = if let Some(set) = right.get("set").and_then(Value::as_array) {
         set
@@ -189,11 +243,11 @@ fn contains(field: &Field<'_>, right: &Value, sets: &dyn Sets) -> Truth {
         named = elements;
         named
     } else {
-        return one(field, right);
+        return test(right);
     };
     let mut result = Truth::No;
     for item in items {
-        match one(field, item) {
+        match test(item) {
             Truth::Yes => return Truth::Yes,
             Truth::Maybe => result = Truth::Maybe,
             Truth::No => {}

@@ -240,6 +240,10 @@ pub struct Blocker {
     /// False when the rule, or one before it on the way, has matches we do not evaluate
     /// (marks, rate limits, unknown interfaces...): it may stop the packet, or may not.
     pub certain: bool,
+    /// True when the rule's own matches all hold for the packet (for a policy: nothing in its
+    /// chain surely ends the packet's way before it), so that a rule that is not `certain` is
+    /// so only because one before it may have stopped or accepted the packet first.
+    pub matches: bool,
 }
 
 impl Blocker {

@@ -25,12 +25,7 @@ fn render_one(expr: &Value) -> String {
             Some("==" | "in") | None => String::new(),
             Some(op) => format!(" {op}"),
         };
-        let right = &m["right"];
-        let value = match right.as_str() {
-            // nft writes interface names quoted.
-            Some(name) if is_ifname(&m["left"]) => format!("\"{name}\""),
-            _ => render_value(right),
-        };
+        let value = render_keyed(&m["left"], &m["right"]);
         return format!("{}{op} {value}", render_left(&m["left"]));
     }
     let Some((key, value)) = expr.as_object().and_then(|o| o.iter().next()) else {
@@ -70,30 +65,73 @@ fn render_one(expr: &Value) -> String {
         "vmap" => format!(
             "{} vmap {}",
             render_left(&value["key"]),
-            render_value(&value["data"])
+            render_keyed(&value["key"], &value["data"])
         ),
         "xt" => format!("xt {} {}", plain(&value["type"]), plain(&value["name"])),
         other => other.to_owned(),
     }
 }
 
-fn is_ifname(left: &Value) -> bool {
-    left.get("meta")
-        .and_then(|m| m["key"].as_str())
-        .is_some_and(|key| matches!(key, "iifname" | "oifname" | "iif" | "oif"))
+/// The keys nft writes without `meta` (its `meta_key_is_unqualified`).
+const UNQUALIFIED: &[&str] = &["iifname", "oifname", "iif", "oif", "iifgroup", "oifgroup"];
+
+fn meta_key(left: &Value) -> Option<&str> {
+    left.get("meta").and_then(|m| m["key"].as_str())
+}
+
+/// The values `right` a key `left` is compared with, written as nft writes them for that key:
+/// interface names quoted, marks in hex, each part of a concatenation (`10.0.0.1 . 80`) as its
+/// own key's.
+fn render_keyed(left: &Value, right: &Value) -> String {
+    if let Some(set) = right.get("set").and_then(Value::as_array) {
+        let items: Vec<String> = set.iter().map(|item| render_keyed(left, item)).collect();
+        return format!("{{ {} }}", items.join(", "));
+    }
+    if let Some(inner) = right.get("elem").and_then(|e| e.get("val")) {
+        return render_keyed(left, inner);
+    }
+    // A map element: `[key, verdict]`.
+    if let Some([key, verdict]) = right.as_array().map(Vec::as_slice) {
+        if verdict.is_object() {
+            return format!("{} : {}", render_keyed(left, key), render_one(verdict));
+        }
+    }
+    if let (Some(keys), Some(values)) = (
+        left.get("concat").and_then(Value::as_array),
+        right.get("concat").and_then(Value::as_array),
+    ) {
+        if keys.len() == values.len() {
+            let parts: Vec<String> = keys
+                .iter()
+                .zip(values)
+                .map(|(key, value)| render_keyed(key, value))
+                .collect();
+            return parts.join(" . ");
+        }
+    }
+    let mark =
+        meta_key(left) == Some("mark") || left.get("ct").is_some_and(|ct| ct["key"] == "mark");
+    match right {
+        Value::String(name) if meta_key(left).is_some_and(|key| UNQUALIFIED.contains(&key)) => {
+            format!("\"{name}\"")
+        }
+        Value::Number(n) if mark => n
+            .as_u64()
+            .map_or_else(|| n.to_string(), |n| format!("0x{n:08x}")),
+        _ => render_value(right),
+    }
 }
 
 /// The left side of a match or a map's key: `tcp dport`, `oifname`, `ct state`.
 fn render_left(left: &Value) -> String {
-    if let Some(p) = left.get("payload") {
+    if let Some(parts) = left.get("concat").and_then(Value::as_array) {
+        let parts: Vec<String> = parts.iter().map(render_left).collect();
+        parts.join(" . ")
+    } else if let Some(p) = left.get("payload") {
         format!("{} {}", plain(&p["protocol"]), plain(&p["field"]))
     } else if let Some(meta) = left.get("meta") {
         let key = plain(&meta["key"]);
-        // nft writes these without `meta`.
-        if matches!(
-            key.as_str(),
-            "iifname" | "oifname" | "iif" | "oif" | "mark" | "skuid"
-        ) {
+        if UNQUALIFIED.contains(&key.as_str()) {
             key
         } else {
             format!("meta {key}")
@@ -125,6 +163,10 @@ fn render_value(value: &Value) -> String {
     }
     if let Some(prefix) = value.get("prefix") {
         return format!("{}/{}", plain(&prefix["addr"]), plain(&prefix["len"]));
+    }
+    if let Some(parts) = value.get("concat").and_then(Value::as_array) {
+        let parts: Vec<String> = parts.iter().map(render_value).collect();
+        return parts.join(" . ");
     }
     if let Some(list) = value.as_array() {
         // A map element is `[key, verdict]`; any other list is a set of flags.

@@ -828,3 +828,115 @@ fn raw_and_mangle_see_the_packet_as_sent() {
         [("ip mangle".to_owned(), Some(2))]
     );
 }
+
+/// `ip daddr . tcp dport @set` (see `nft_concat.json`): each element is compared field by
+/// field, prefixes and ranges inside it included, in named and anonymous sets and in verdict
+/// maps; a rule whose set does not hold the packet's pair is no rule of its.
+#[test]
+fn concatenations_are_compared_field_by_field() {
+    let ruleset: Value = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/firewall/nft_concat.json"
+    ))
+    .unwrap();
+    let found = |dst: &str, port| {
+        let found = blockers(&ruleset, Hook::Output, &syn(dst, port));
+        found
+            .iter()
+            .map(|b| (b.rule.clone(), b.certain, b.matches))
+            .collect::<Vec<_>>()
+    };
+    let certain = |rule: &str| vec![(rule.to_owned(), true, true)];
+    let blocked = "ip daddr . tcp dport @blocked drop";
+    assert_eq!(found("192.0.2.10", 8080), certain(blocked));
+    assert_eq!(found("10.9.3.4", 7005), certain(blocked));
+    assert_eq!(
+        found("192.0.2.11", 8081),
+        certain("ip daddr . tcp dport @pairs drop")
+    );
+    let anonymous = "ip daddr . tcp dport { 10.5.0.1 . 80, 10.5.0.0/24 . 90-99 } reject \
+        with icmp port-unreachable";
+    assert_eq!(found("10.5.0.1", 80), certain(anonymous));
+    assert_eq!(found("10.5.0.50", 95), certain(anonymous));
+    assert_eq!(
+        found("10.1.0.1", 22),
+        certain("ip daddr . tcp dport vmap @pv")
+    );
+    assert_eq!(
+        found("10.6.0.1", 443),
+        certain("ip daddr . tcp dport vmap { 10.6.0.1 . 443 : drop }")
+    );
+    assert_eq!(
+        found("10.7.0.2", 6000),
+        certain("ip daddr . tcp dport != { 10.7.0.1 . 1 } tcp dport 6000 drop")
+    );
+    assert_eq!(
+        found("fd00:77::2", 80),
+        certain("ip6 daddr . tcp dport { fd00:77::2 . 80 } drop")
+    );
+    // One field right and the other wrong, or both wrong: no element holds the pair.
+    for (dst, port) in [
+        ("192.0.2.10", 8081),
+        ("192.0.2.11", 8080),
+        ("10.9.3.4", 7011),
+        ("10.8.0.1", 7005),
+        ("10.5.0.50", 80),
+        ("10.1.0.1", 23),
+        ("10.77.0.2", 47017),
+        ("fd00:77::2", 8080),
+        ("10.7.0.1", 1),
+    ] {
+        assert_eq!(found(dst, port), [], "{dst} {port}");
+    }
+    // `accept` in the map ends the chain before `tcp dport 5000 drop`... not for this port.
+    assert_eq!(found("10.1.0.2", 23), []);
+    // An unknown field leaves its element uncertain, not the whole set: the mark's rule may
+    // match port 5000 only; the plain rule after it surely matches, if reached.
+    assert_eq!(
+        found("10.2.0.1", 5000),
+        [
+            (
+                "meta mark . tcp dport { 0x00000001 . 5000 } drop".to_owned(),
+                false,
+                false
+            ),
+            ("tcp dport 5000 drop".to_owned(), false, true),
+        ]
+    );
+    assert_eq!(found("10.2.0.1", 5001), []);
+}
+
+/// nft's `inet filter` and, made after it, iptables' `ip filter`, both at output priority 0
+/// (see `nft_same_priority.json`): the kernel runs the newer first, but which chain is newer
+/// is not always told by the listing, so each is walked as if it came first: both drops are
+/// certain, the newer's named first.
+#[test]
+fn base_chains_of_one_priority_each_stop_the_packet() {
+    let ruleset = made_by("nft_same_priority");
+    let found = |port| {
+        blockers(&ruleset, Hook::Output, &syn("10.77.0.2", port))
+            .into_iter()
+            .map(|b| (b.table, b.rule, b.certain))
+            .collect::<Vec<_>>()
+    };
+    let hit = |table: &str, rule: &str, certain| (table.to_owned(), rule.to_owned(), certain);
+    assert_eq!(
+        found(47016),
+        [
+            hit("ip filter", "tcp dport 47016 drop", true),
+            hit("inet filter", "tcp dport 47016 drop", true),
+        ]
+    );
+    // The newer chain's certain reject is not made uncertain by the older one's rule that may
+    // drop, nor the other way.
+    assert_eq!(
+        found(47019),
+        [
+            hit("ip filter", "tcp dport 47019 reject with tcp reset", true),
+            hit(
+                "inet filter",
+                "meta mark 0x00000001 tcp dport 47019 drop",
+                false
+            ),
+        ]
+    );
+}
