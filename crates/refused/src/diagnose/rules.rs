@@ -1001,7 +1001,11 @@ fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener], name: Option
     let bound = on_port[0];
     let v6only = on_port
         .iter()
-        .find(|l| l.listener.v6only == Some(true) && ip.is_ipv4());
+        // The kernel sets the flag on a socket bound to one IPv6 address too (`[::1]`), where
+        // it changes nothing: only on `::` is it why IPv4 is not taken.
+        .find(|l| {
+            l.listener.v6only == Some(true) && l.listener.address.is_unspecified() && ip.is_ipv4()
+        });
     let (cause, summary) = if let Some(v6only) = v6only {
         (
             Cause::ListeningOnOtherFamily,

@@ -2410,3 +2410,25 @@ fn a_connect_held_in_a_queue_over_its_backlog_is_a_full_queue_not_a_dead_backend
         Cause::NotReady
     );
 }
+
+#[test]
+fn a_listener_on_one_ipv6_address_is_the_other_family_not_v6only() {
+    // The kernel reports IPV6_V6ONLY for `[::1]`: what keeps 127.0.0.1 out is the address.
+    let mut v6 = listening("[::1]:9400", "server");
+    v6.listener.v6only = Some(true);
+    let f = Facts {
+        listeners: Some(vec![v6]),
+        ..one(
+            "127.0.0.1:9400",
+            tried("127.0.0.1:9400", Outcome::Refused, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherFamily);
+    assert!(!finding.summary.contains("V6ONLY"), "{}", finding.summary);
+    assert!(
+        finding.summary.contains("(IPv6 only)"),
+        "{}",
+        finding.summary
+    );
+}
