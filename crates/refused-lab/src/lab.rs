@@ -89,6 +89,19 @@ impl Lab {
         Ok(Self { client, server })
     }
 
+    /// One more host of this lab, named on its scheme (`rf{pid}x{n}{letter}`, swept like the
+    /// others when a test dies), with nothing but its loopback: the test links it where it
+    /// needs it (behind the server as a router, or as a container of the server). Deleted when
+    /// dropped; drop it before the lab.
+    pub fn another(&self, letter: char) -> Result<Netns, LabError> {
+        let id = self
+            .client
+            .name()
+            .strip_suffix('c')
+            .unwrap_or(self.client.name());
+        Netns::create(format!("{id}{letter}"))
+    }
+
     /// Builds a lab, or says why not: outside CI a test without root (or without `ip`) prints
     /// one line and gets `None` (skip); under CI (`CI` set) a lab that cannot be built is a
     /// failure.

@@ -338,13 +338,21 @@ fn a_firewall_inside_a_container_of_this_host_is_named_as_the_containers() {
     assert!(
         summary.contains(&format!(
             "listens on [::]:{rejected} in network namespace {netns}"
-        )) && summary.contains("a firewall of that namespace rejects it"),
+        )) && summary.contains("that namespace's own firewall stops it: `tcp dport 22510 reject"),
         "{summary}"
     );
     assert!(!summary.contains("this host's"), "{summary}");
-    assert!(suggests(&report, &inside), "{report}");
-    assert!(!suggests(&report, "ufw delete"), "{report}");
-    assert!(evidence(&report, "firewall-rule").is_empty(), "{report}");
+    assert!(
+        suggests(
+            &report,
+            &format!("`ip netns exec {netns} ufw status numbered`")
+        ),
+        "{report}"
+    );
+    assert!(!suggests(&report, "`sudo ufw"), "{report}");
+    let rules = evidence(&report, "firewall-rule");
+    assert_eq!(rules.len(), 1, "{report}");
+    assert_eq!(rules[0]["chain"], "ufw-user-input", "{report}");
 
     let asked = format!("{own}:{dropped}");
     let report = why(&lab, &["--timeout", "1s", &asked]);

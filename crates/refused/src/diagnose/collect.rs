@@ -26,8 +26,7 @@ use super::budget::Budget;
 use super::commands;
 use super::evidence::{EarlierListener, HeldListener, HeldUnixListener, UnixSocketFacts, Unseen};
 use super::facts::{
-    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, Privilege, Published, Resolution,
-    RulesRead,
+    AddressFacts, Facts, ForeignReach, Gateway, Init, Privilege, Published, Resolution, RulesRead,
 };
 use super::rules;
 use super::socket_only;
@@ -290,7 +289,17 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                     needs_root: false,
                 });
             } else if let Some(ns) = holders.pop() {
-                address.holder = Some(holder(ns, &mut facts.unseen));
+                let dest = address
+                    .published
+                    .as_ref()
+                    .or(address.published_beside.as_ref().map(|(_, p)| p))
+                    .map_or(address.addr, |p| p.to);
+                address.holder = Some(super::holder::holder(
+                    &ns,
+                    dest,
+                    super::holder::Follow::Dnat,
+                    &mut facts.unseen,
+                ));
             }
         }
     }
@@ -427,36 +436,6 @@ fn rejected_by_route(attempt: &Attempt, lookup: route::Lookup) -> Option<Rejecti
             Some(route::rejecting_route(ip, kind))
         }
         _ => None,
-    }
-}
-
-/// The namespace that holds an address, with its listeners and their owners.
-fn holder(ns: netns::Other, unseen: &mut Vec<Unseen>) -> Holder {
-    let listeners = netns::tcp_listeners_in(&ns).ok().map(|listeners| {
-        let inodes: HashSet<u64> = listeners.iter().map(|l| l.inode).collect();
-        let owners = process::owners(&inodes);
-        listeners
-            .into_iter()
-            .map(|l| {
-                let owner = owners
-                    .get(l.inode)
-                    .cloned()
-                    .or_else(|| ns.pid.map(process::process));
-                HeldListener::new(l, owner.as_ref(), Some(ns.netns.clone()))
-            })
-            .collect()
-    });
-    if listeners.is_none() {
-        unseen.push(Unseen {
-            what: format!("the listeners of network namespace {}", ns.netns),
-            how: AS_ROOT.to_owned(),
-            needs_root: true,
-        });
-    }
-    Holder {
-        netns: ns.netns,
-        pid: ns.pid,
-        listeners,
     }
 }
 

@@ -64,6 +64,10 @@ pub(super) fn held(
     dest: SocketAddr,
     holder: &Holder,
 ) -> Option<Finding> {
+    if let Some(published) = &holder.published {
+        // Its nat prerouting sends the port on before any listener of its own sees it.
+        return super::held_path::published_there(facts, address, dest, holder, published);
+    }
     let listeners = holder.listeners.as_deref()?;
     let (ip, port) = (dest.ip(), dest.port());
     let netns = &holder.netns;
@@ -76,40 +80,34 @@ pub(super) fn held(
         _ => format!("sudo ip netns exec {netns}"),
     };
 
-    let finding = match (address.attempt.outcome, exact.first()) {
-        (Outcome::Timeout, Some(_)) => silent(&exact, dest, &inside, &enter),
-        (Outcome::Reset, Some(listener)) => Finding::new(
-            Cause::NotReady,
-            format!(
-                "{} listens on {} in {inside}, but reset the connection as soon as it was made",
-                listener.owner(),
-                listener.endpoint()
-            ),
-        )
-        .evidence(listed(&exact))
-        .suggest(proxy_fix(Some(listener))),
-        (Outcome::Refused, Some(listener)) if are_own_rules_unread(facts, address) => {
-            this_host_or_that_namespace(facts, listener, &exact, &inside, &enter)
-        }
-        (Outcome::Refused, Some(listener)) => Finding::new(
-            Cause::BlockedLocally,
-            format!(
-                "{} listens on {} in {inside}, yet the connection was refused: a firewall of that namespace rejects it",
-                listener.owner(),
-                listener.endpoint()
-            ),
-        )
-        .evidence(listed(&exact))
-        .suggest(format!("`{enter} nft list ruleset` shows the namespace's rules")),
-        (Outcome::Refused | Outcome::Reset, None) if !on_port.is_empty() => {
-            let bound = on_port[0];
-            let every = if ip.is_ipv4() { "0.0.0.0" } else { "::" };
-            let only_inside = if bound.listener.address.is_loopback() {
-                format!(", which only programs inside {netns} can reach")
-            } else {
-                String::new()
-            };
-            Finding::new(
+    let finding =
+        match (address.attempt.outcome, exact.first()) {
+            (Outcome::Timeout, Some(_)) => silent(holder, &exact, dest, &inside, &enter),
+            (Outcome::Reset, Some(listener)) => Finding::new(
+                Cause::NotReady,
+                format!(
+                    "{} listens on {} in {inside}, but reset the connection as soon as it was made",
+                    listener.owner(),
+                    listener.endpoint()
+                ),
+            )
+            .evidence(listed(&exact))
+            .suggest(proxy_fix(Some(listener))),
+            (Outcome::Refused, Some(listener)) if are_own_rules_unread(facts, address) => {
+                this_host_or_that_namespace(facts, listener, &exact, &inside, &enter)
+            }
+            (Outcome::Refused, Some(listener)) => {
+                super::held_path::refused(holder, dest, listener, &exact, &inside, &enter)
+            }
+            (Outcome::Refused | Outcome::Reset, None) if !on_port.is_empty() => {
+                let bound = on_port[0];
+                let every = if ip.is_ipv4() { "0.0.0.0" } else { "::" };
+                let only_inside = if bound.listener.address.is_loopback() {
+                    format!(", which only programs inside {netns} can reach")
+                } else {
+                    String::new()
+                };
+                Finding::new(
                 Cause::ListeningOnOtherAddress,
                 format!(
                     "{} listens on port {port} in {inside}, but only on {}{only_inside}",
@@ -121,9 +119,9 @@ pub(super) fn held(
             .suggest(format!(
                 "make the program listen on {every} (every address) inside the namespace: its bind or host setting (`--host {every}`, `--bind {every}`, `listen_addresses = '*'`)"
             ))
-        }
-        (Outcome::Refused | Outcome::Reset, None) => {
-            match intended(facts, ip, port, listeners) {
+            }
+            (Outcome::Refused | Outcome::Reset, None) => {
+                match intended(facts, ip, port, listeners) {
                 Some((candidate, why)) => Finding::new(
                     Cause::WrongPort,
                     format!(
@@ -143,9 +141,9 @@ pub(super) fn held(
                     "start the service in that namespace (a container: is its program running? its logs say why not); `{enter} ss -ltnp` lists what listens there"
                 )),
             }
-        }
-        _ => return None,
-    };
+            }
+            _ => return None,
+        };
     Some(finding.evidence([Evidence::Namespace {
         netns: netns.to_string(),
         address: ip,
@@ -184,16 +182,25 @@ fn this_host_or_that_namespace(
     .suggest(format!("`{enter} nft list ruleset` shows the namespace's rules"))
 }
 
-/// No answer from a listener's address in another namespace: its full queue, or a firewall.
-/// The listener is named by its own endpoint (`[::]:8000`), the connection by the address asked.
-fn silent(exact: &[&HeldListener], dest: SocketAddr, inside: &str, enter: &str) -> Finding {
-    full_queue(exact).unwrap_or_else(|| {
+/// No answer from a listener's address in another namespace: its full queue, its missing route
+/// back, its firewall, or the path. The listener is named by its own endpoint (`[::]:8000`),
+/// the connection by the address asked.
+fn silent(
+    holder: &Holder,
+    exact: &[&HeldListener],
+    dest: SocketAddr,
+    inside: &str,
+    enter: &str,
+) -> Finding {
+    let beyond = || super::held_path::silent(holder, exact, dest, inside, enter);
+    full_queue(exact).or_else(beyond).unwrap_or_else(|| {
         Finding::new(
             Cause::Filtered,
             format!(
-                "{} listens on {} in {inside}, but the connection to {dest} got no answer: a firewall of this host or of that namespace drops it",
+                "{} listens on {} in {inside}, but the connection to {dest} got no answer: {}",
                 exact[0].owner(),
-                exact[0].endpoint()
+                exact[0].endpoint(),
+                super::held_path::path(holder)
             ),
         )
         .evidence(listed(exact))

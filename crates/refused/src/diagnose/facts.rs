@@ -188,6 +188,53 @@ pub struct Holder {
     pub pid: Option<u32>,
     /// Its TCP listeners with their owners (`None`: could not be read).
     pub listeners: Option<Vec<HeldListener>>,
+    /// The gateway this namespace's route to the address goes through: the packets cross a
+    /// router of their own (`None`: a link of ours leads there, or the route was not read).
+    pub via: Option<IpAddr>,
+    /// Its rules that stop the connection arriving from here (the SYN at prerouting and input,
+    /// its reply at output; `None`: could not be read, which needs root).
+    pub blockers: Option<Vec<Blocker>>,
+    /// A DNAT rule of its nat prerouting hook that certainly sends the connection on elsewhere
+    /// (a Docker host's published port): its own listeners never see it.
+    pub published: Option<Box<HeldPublished>>,
+    /// Its route back to this namespace's source address (`None`: not asked, which needs root).
+    pub route_back: Option<RouteBack>,
+}
+
+impl Holder {
+    /// `netns`, with its listeners, before anything else of it is read.
+    pub fn new(netns: Namespace, pid: Option<u32>, listeners: Option<Vec<HeldListener>>) -> Self {
+        Self {
+            netns,
+            pid,
+            listeners,
+            via: None,
+            blockers: None,
+            published: None,
+            route_back: None,
+        }
+    }
+}
+
+/// Where a DNAT rule of another namespace sends a connection arriving there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldPublished {
+    /// The rule.
+    pub rule: Dnat,
+    /// Where it sends the connection.
+    pub to: SocketAddr,
+    /// The namespace that holds `to` (the same one, for a redirect), read as a holder; `None`
+    /// when no namespace of this host, or more than one, holds it.
+    pub there: Option<Holder>,
+}
+
+/// What another namespace's route lookup says of the address its replies go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteBack {
+    /// This namespace's source address for the connection.
+    pub to: IpAddr,
+    /// The lookup, made inside that namespace.
+    pub lookup: RouteLookup,
 }
 
 impl AddressFacts {

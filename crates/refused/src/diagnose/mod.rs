@@ -26,6 +26,8 @@ mod denied;
 mod elsewhere;
 pub mod evidence;
 pub mod facts;
+mod held_path;
+mod holder;
 mod loopback;
 pub mod rules;
 mod socket_only;

@@ -2192,11 +2192,7 @@ fn a_namespace_whose_listener_refuses_is_blamed_alone_only_when_this_hosts_rules
     let mut inside = listening("0.0.0.0:7013", "socat");
     inside.netns = Some(netns.clone());
     let mut address = tried("10.77.0.2:7013", Outcome::Refused, 1);
-    address.holder = Some(Holder {
-        netns,
-        pid: Some(4242),
-        listeners: Some(vec![inside]),
-    });
+    address.holder = Some(Holder::new(netns, Some(4242), Some(vec![inside])));
 
     // Without root nothing of this host's firewall was read: its own reject looks the same.
     address.blockers = None;
@@ -2408,6 +2404,174 @@ fn a_connect_held_in_a_queue_over_its_backlog_is_a_full_queue_not_a_dead_backend
     assert_eq!(
         cause(&probed("http://127.0.0.1:9500/", &busy, &hung)),
         Cause::NotReady
+    );
+}
+
+/// A holder namespace `netns` of 10.77.2.2 whose socat listens on `port`, read as root: its
+/// rules (none) and its route back (there).
+fn held_by(netns: &str, port: u16) -> crate::diagnose::facts::Holder {
+    use crate::diagnose::facts::{Holder, RouteBack};
+    let netns = Namespace::Named(netns.to_owned());
+    let mut inside = listening(&format!("0.0.0.0:{port}"), "socat");
+    inside.netns = Some(netns.clone());
+    let mut holder = Holder::new(netns, None, Some(vec![inside]));
+    holder.blockers = Some(Vec::new());
+    holder.route_back = Some(RouteBack {
+        to: "10.77.1.2".parse().unwrap(),
+        lookup: crate::sys::route::Lookup::Routed,
+    });
+    holder
+}
+
+#[test]
+fn a_namespace_listener_refused_past_a_router_is_the_path_unless_its_own_rule_rejects() {
+    let mut address = tried("10.77.2.2:1100", Outcome::Refused, 1);
+    let mut holder = held_by("fxh-s", 1100);
+    holder.via = Some("10.77.1.1".parse().unwrap());
+    address.holder = Some(holder.clone());
+
+    // Its rules read, none rejecting, and a router on the way: the path, not its firewall.
+    let finding = infer(&one("10.77.2.2:1100", address.clone())).unwrap();
+    assert_eq!(finding.cause, Cause::Closed);
+    assert!(
+        finding.summary.ends_with(
+            "yet the connection was refused: something on the path (via 10.77.1.1) rejects it (no rule of that namespace does)"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0].contains("router 10.77.1.1"),
+        "{finding:?}"
+    );
+
+    // Its rules unread: the path or that host, never certainly its firewall.
+    let mut unread = holder.clone();
+    unread.blockers = None;
+    address.holder = Some(unread);
+    let finding = infer(&one("10.77.2.2:1100", address.clone())).unwrap();
+    assert_eq!(finding.cause, Cause::Closed);
+    assert!(
+        finding
+            .summary
+            .ends_with("something on the path (via 10.77.1.1) or that host rejects it"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("`sudo ip netns exec fxh-s nft list ruleset`")),
+        "{finding:?}"
+    );
+
+    // A rule of its own that rejects the port: named, with how to remove it in there.
+    let mut rejecting = holder;
+    rejecting.blockers = Some(vec![Blocker {
+        chain: "input".to_owned(),
+        path: vec!["input".to_owned()],
+        hook: Hook::Input,
+        ..blocker("tcp dport 1100 reject", Verdict::Reject, true)
+    }]);
+    address.holder = Some(rejecting);
+    let finding = infer(&one("10.77.2.2:1100", address)).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally);
+    assert!(
+        finding.summary.ends_with(
+            "that namespace's own firewall stops it: `tcp dport 1100 reject` (table `inet filter`, chain `input`)"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0]
+            .contains("`sudo ip netns exec fxh-s nft delete rule inet filter input handle 7`"),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn a_port_another_namespace_sends_on_by_dnat_is_explained_where_it_goes() {
+    use crate::diagnose::facts::HeldPublished;
+    use crate::sys::firewall::{Dnat, NatHook, NatTo};
+    let to: SocketAddr = "172.31.77.2:80".parse().unwrap();
+    // The Docker host listens on the port too (docker-proxy): its nat prerouting comes first.
+    let mut host = held_by("fxh-h", 8080);
+    let mut container = held_by("fxh-k", 9);
+    container.listeners = Some(Vec::new());
+    host.published = Some(Box::new(HeldPublished {
+        rule: Dnat {
+            to: NatTo::Address {
+                address: to.ip(),
+                port: Some(80),
+            },
+            table: "ip nat".to_owned(),
+            chain: "DOCKER".to_owned(),
+            path: vec!["PREROUTING".to_owned(), "DOCKER".to_owned()],
+            hook: NatHook::Prerouting,
+            rule: "iifname != \"br0\" tcp dport 8080 dnat to 172.31.77.2:80".to_owned(),
+            handle: Some(9),
+            position: Some(2),
+            tool: Tool::Iptables,
+            certain: true,
+        },
+        to,
+        there: Some(container),
+    }));
+    let mut address = tried("10.77.9.1:8080", Outcome::Refused, 1);
+    address.holder = Some(host);
+    let finding = infer(&one("10.77.9.1:8080", address)).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert_eq!(
+        finding.summary,
+        "10.77.9.1:8080 is published to 172.31.77.2:80 by the DNAT rule (chain `DOCKER`) of network namespace fxh-h, which holds 10.77.9.1; there, nothing listens on port 80 in network namespace fxh-k, which holds 172.31.77.2"
+    );
+    assert!(matches!(finding.evidence[0], Evidence::Dnat(_)));
+    assert!(
+        finding.suggestions[0].contains("ip netns exec fxh-k ss -ltnp"),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn a_namespace_listener_without_a_route_back_is_filtered_by_its_route() {
+    use crate::diagnose::facts::RouteBack;
+    let mut holder = held_by("fxh-s", 80);
+    holder.via = Some("10.77.1.1".parse().unwrap());
+    let mut address = tried("10.77.2.2:80", Outcome::Timeout, 3000);
+    address.holder = Some(holder.clone());
+
+    // A route back: the firewalls, or the path there.
+    let finding = infer(&one("10.77.2.2:80", address.clone())).unwrap();
+    assert_eq!(finding.cause, Cause::Filtered);
+    assert!(
+        finding
+            .summary
+            .ends_with("or the path there (via 10.77.1.1) loses it"),
+        "{}",
+        finding.summary
+    );
+
+    // None: the request arrives, the reply cannot leave.
+    holder.route_back = Some(RouteBack {
+        to: "10.77.1.2".parse().unwrap(),
+        lookup: crate::sys::route::Lookup::NoRoute,
+    });
+    address.holder = Some(holder);
+    let finding = infer(&one("10.77.2.2:80", address)).unwrap();
+    assert_eq!(finding.cause, Cause::Filtered);
+    assert!(
+        finding
+            .summary
+            .contains("that namespace has no route back to 10.77.1.2"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0]
+            .contains("`sudo ip netns exec fxh-s ip route add 10.77.1.2 via ROUTER`"),
+        "{finding:?}"
     );
 }
 

@@ -367,15 +367,21 @@ pub fn read_net_file(ns: &Other, file: &str) -> io::Result<String> {
 /// The TCP listeners of a namespace: `sock_diag` from inside it where entering is permitted
 /// (root), else its `/proc` tables.
 pub fn tcp_listeners_in(ns: &Other) -> io::Result<Vec<Listener>> {
+    within(ns, sock_diag::tcp_listeners).or_else(|err| match ns.pid {
+        Some(pid) => read_tcp_listeners(Path::new(&format!("/proc/{pid}/net"))),
+        None => Err(err),
+    })
+}
+
+/// Runs `work` on a thread that entered the namespace `ns` (needs root): sockets it opens and
+/// programs it starts (`nft`, `ip`) are that namespace's.
+pub fn within<T: Send>(ns: &Other, work: impl FnOnce() -> io::Result<T> + Send) -> io::Result<T> {
     let path = match (ns.pid, &ns.netns) {
         (Some(pid), _) => PathBuf::from(format!("/proc/{pid}/ns/net")),
         (None, Namespace::Named(name)) => name_path(name),
         (None, _) => return Err(io::Error::from(io::ErrorKind::NotFound)),
     };
-    inside(&path, sock_diag::tcp_listeners).or_else(|err| match ns.pid {
-        Some(pid) => read_tcp_listeners(Path::new(&format!("/proc/{pid}/net"))),
-        None => Err(err),
-    })
+    inside(&path, work)
 }
 
 /// Runs `work` on a thread that entered the namespace bound at `path` (needs root).

@@ -1,0 +1,211 @@
+//! `refused why` to another namespace of this host that is reached across a path: behind the
+//! lab's server as a router, or behind a DNAT of the server's (a Docker host seen from another
+//! machine of this host). What that namespace's listeners say is not the whole answer.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use refused_lab::{Lab, ListenSpec, Netns, SERVER_V4, Tool};
+
+use crate::why_lab::{cause, evidence, why};
+
+/// A third host linked to the lab's server (which forwards), at an address of its own that the
+/// client routes through the server: the address the holder holds, and the server's end.
+fn behind_the_server(lab: &Lab, letter: char, subnet: u8) -> (Netns, Ipv4Addr, Ipv4Addr) {
+    let pid = std::process::id();
+    let (high, low) = ((pid >> 8) as u8, (pid & 0xff) as u8);
+    let (own, gateway) = (
+        Ipv4Addr::new(10, subnet, high, low),
+        Ipv4Addr::new(10, subnet + 1, high, low),
+    );
+    let host = lab.another(letter).unwrap();
+    let link = format!("{letter}0");
+    lab.server
+        .ip(&[
+            "link",
+            "add",
+            &link,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            host.name(),
+        ])
+        .unwrap();
+    lab.server
+        .ip(&["addr", "add", &format!("{gateway}/32"), "dev", &link])
+        .unwrap();
+    lab.server.ip(&["link", "set", &link, "up"]).unwrap();
+    lab.server
+        .ip(&["route", "add", &format!("{own}/32"), "dev", &link])
+        .unwrap();
+    lab.server.sysctl("net.ipv4.ip_forward", "1").unwrap();
+    host.ip(&["addr", "add", &format!("{own}/32"), "dev", "eth0"])
+        .unwrap();
+    host.ip(&["link", "set", "eth0", "up"]).unwrap();
+    host.ip(&["route", "add", &format!("{gateway}/32"), "dev", "eth0"])
+        .unwrap();
+    host.ip(&["route", "add", "default", "via", &gateway.to_string()])
+        .unwrap();
+    (host, own, gateway)
+}
+
+fn listen_in(netns: &Netns, addr: SocketAddr) -> std::net::TcpListener {
+    netns
+        .run(|| ListenSpec::new(addr).listen())
+        .unwrap()
+        .unwrap()
+}
+
+/// The server routes to a third namespace that listens, with no rules of its own: a reject of
+/// the router (a reset, or ICMP port-unreachable) is the path's, not that namespace's firewall;
+/// a reject of its own is named; and without a route back, the missing route is. Ports
+/// 46541-46544 are this test's.
+#[test]
+fn a_namespace_behind_a_router_is_told_apart_from_its_own_firewall_and_routes() {
+    let test = "a_namespace_behind_a_router_is_told_apart_from_its_own_firewall_and_routes";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Nft]) else {
+        return;
+    };
+    let (host, own, _) = behind_the_server(&lab, 'h', 79);
+    lab.client
+        .ip(&[
+            "route",
+            "add",
+            &format!("{own}/32"),
+            "via",
+            &SERVER_V4.to_string(),
+        ])
+        .unwrap();
+    let listening: Vec<_> = (46_541..=46_544)
+        .map(|port| listen_in(&host, SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port)))
+        .collect();
+    lab.server
+        .nft(
+            "table inet lab_router {\n chain forward {\n  type filter hook forward priority 0;\n  tcp dport 46541 reject with tcp reset\n  tcp dport 46542 reject with icmp type port-unreachable\n }\n}\n",
+        )
+        .unwrap();
+    host.filter("input", &["tcp dport 46543 reject with tcp reset"])
+        .unwrap();
+    let netns = host.name();
+
+    for port in [46_541, 46_542] {
+        let report = why(&lab, &[&format!("{own}:{port}")]);
+        assert_eq!(cause(&report), "closed", "{report}");
+        let summary = report["summary"].as_str().unwrap();
+        assert!(
+            summary.contains(&format!("in network namespace {netns}"))
+                && summary.contains(&format!(
+                    "something on the path (via {SERVER_V4}) rejects it"
+                )),
+            "{summary}"
+        );
+        assert!(
+            !summary.contains("a firewall of that namespace"),
+            "{summary}"
+        );
+    }
+
+    let report = why(&lab, &[&format!("{own}:46543")]);
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("that namespace's own firewall stops it: `tcp dport 46543 reject"),
+        "{summary}"
+    );
+    assert_eq!(evidence(&report, "firewall-rule").len(), 1, "{report}");
+    assert!(
+        report["suggestions"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "ip netns exec {netns} nft delete rule inet lab_input input handle"
+            )),
+        "{report}"
+    );
+
+    // No route back to the client: the request arrives, the reply never leaves.
+    host.ip(&["route", "del", "default"]).unwrap();
+    let report = why(&lab, &["--timeout", "1s", &format!("{own}:46544")]);
+    assert_eq!(cause(&report), "filtered", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            "that namespace has no route back to {}",
+            refused_lab::CLIENT_V4
+        )),
+        "{summary}"
+    );
+    assert!(
+        report["suggestions"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("ip netns exec {netns} ip route add")),
+        "{report}"
+    );
+    drop(listening);
+    drop(host);
+}
+
+/// The server plays a Docker host that publishes its port 46551 to a container behind it
+/// (nat PREROUTING -> DOCKER -> DNAT) whose program is down, seen from another namespace of this
+/// machine: the answer is the container's, as on the Docker host itself, whether or not a
+/// docker-proxy listens on the published port.
+#[test]
+fn a_port_another_namespace_publishes_by_dnat_is_followed_to_its_container() {
+    let test = "a_port_another_namespace_publishes_by_dnat_is_followed_to_its_container";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Iptables]) else {
+        return;
+    };
+    let (container, inside, _) = behind_the_server(&lab, 'k', 81);
+    // The Docker host's own address, which no other lab's server holds.
+    let pid = std::process::id();
+    let host = Ipv4Addr::new(10, 83, (pid >> 8) as u8, (pid & 0xff) as u8);
+    lab.server
+        .ip(&["addr", "add", &format!("{host}/32"), "dev", "eth0"])
+        .unwrap();
+    lab.client
+        .ip(&["route", "add", &format!("{host}/32"), "dev", "eth0"])
+        .unwrap();
+    let to = format!("{inside}:80");
+    for rule in [
+        "-t nat -N DOCKER",
+        "-t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
+        "-t nat -A DOCKER ! -i docker0 -p tcp -m tcp --dport 46551 -j DNAT --to-destination TO",
+    ] {
+        let rule = rule.replace("TO", &to);
+        lab.server
+            .iptables(&rule.split(' ').collect::<Vec<_>>())
+            .unwrap();
+    }
+    let target = format!("{host}:46551");
+    let expected = format!(
+        "{target} is published to {to} by the DNAT rule (chain `DOCKER`) of network namespace {}, which holds {host}; there, nothing listens on port 80 in network namespace {}",
+        lab.server.name(),
+        container.name()
+    );
+    let check = |report: &serde_json::Value| {
+        assert_eq!(cause(report), "no-listener", "{report}");
+        assert!(
+            report["summary"].as_str().unwrap().starts_with(&expected),
+            "{report}"
+        );
+        assert_eq!(evidence(report, "dnat").len(), 1, "{report}");
+        assert!(
+            report["suggestions"][0]
+                .as_str()
+                .unwrap()
+                .contains(&format!("ip netns exec {} ss -ltnp", container.name())),
+            "{report}"
+        );
+    };
+    check(&why(&lab, &[&target]));
+    // docker-proxy on the published port: the DNAT takes the connection before it.
+    let _proxy = listen_in(
+        &lab.server,
+        SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 46_551),
+    );
+    check(&why(&lab, &[&target]));
+    drop(container);
+}

@@ -1,0 +1,219 @@
+//! What stops a connection to another namespace of this host whose program listens, beyond
+//! its listeners: that namespace's own rules, named as this host's are; its DNAT, which sends
+//! the port elsewhere; its route back; or the path between, through a router of its own.
+
+use std::net::SocketAddr;
+
+use crate::sys::firewall::{Blocker, Stops, Tool, Verdict};
+
+use super::cause::Cause;
+use super::evidence::{Evidence, HeldListener};
+use super::facts::{AddressFacts, Facts, HeldPublished, Holder, RouteLookup};
+use super::rules::{Finding, listed};
+
+/// A port the holder namespace sends on by DNAT (a Docker host's published port), explained
+/// where the rule sends it, as running on that host explains it; `None` when no one namespace
+/// holds where it goes, or nothing is said of the listeners there.
+pub(super) fn published_there(
+    facts: &Facts,
+    address: &AddressFacts,
+    dest: SocketAddr,
+    holder: &Holder,
+    published: &HeldPublished,
+) -> Option<Finding> {
+    let there_holder = published.there.as_ref()?;
+    let to = published.to;
+    let there = AddressFacts {
+        addr: to,
+        holder: Some(there_holder.clone()),
+        published: None,
+        published_beside: None,
+        ..address.clone()
+    };
+    let inner = super::elsewhere::held(facts, &there, to, there_holder)?;
+    let mut finding = Finding {
+        summary: format!(
+            "{dest} is published to {to} by the DNAT rule (chain `{}`) of network namespace {}, which holds {}; there, {}",
+            published.rule.chain,
+            holder.netns,
+            dest.ip(),
+            inner.summary
+        ),
+        ..inner
+    };
+    finding
+        .evidence
+        .insert(0, Evidence::Dnat(published.rule.clone()));
+    finding.evidence.push(Evidence::Namespace {
+        netns: holder.netns.to_string(),
+        address: dest.ip(),
+        pid: holder.pid,
+    });
+    Some(finding)
+}
+
+/// Refused though `listener` listens right there: a reject rule of that namespace, named;
+/// else, with its rules read or a router on the way, something on the path.
+pub(super) fn refused(
+    holder: &Holder,
+    dest: SocketAddr,
+    listener: &HeldListener,
+    exact: &[&HeldListener],
+    inside: &str,
+    enter: &str,
+) -> Finding {
+    let listens = format!(
+        "{} listens on {} in {inside}, yet the connection was refused",
+        listener.owner(),
+        listener.endpoint()
+    );
+    let rejects = |b: &&Blocker| b.stops == Stops::Request && b.verdict == Verdict::Reject;
+    if let Some(finding) = by_rule(holder, &listens, exact, enter, rejects) {
+        return finding;
+    }
+    let rules = format!("`{enter} nft list ruleset` shows the namespace's rules");
+    match (holder.via, holder.blockers.is_some()) {
+        (None, false) => Finding::new(
+            Cause::BlockedLocally,
+            format!("{listens}: a firewall of that namespace rejects it"),
+        )
+        .evidence(listed(exact))
+        .suggest(rules),
+        (via, read) => {
+            let path = via.map_or_else(
+                || "something between this namespace and that one".to_owned(),
+                |gateway| format!("something on the path (via {gateway})"),
+            );
+            let (who, none) = if read {
+                (path, " (no rule of that namespace does)")
+            } else {
+                (format!("{path} or that host"), "")
+            };
+            let mut finding =
+                Finding::new(Cause::Closed, format!("{listens}: {who} rejects it{none}"))
+                    .evidence(listed(exact));
+            if let Some(gateway) = via {
+                finding = finding.suggest(format!(
+                    "look at the firewall of the router {gateway} (a `reject` in its forward chain) and of any other on the way: `traceroute -T -p {} {}` shows the hops",
+                    dest.port(),
+                    dest.ip()
+                ));
+            }
+            if read {
+                finding
+            } else {
+                finding.suggest(rules)
+            }
+        }
+    }
+}
+
+/// No answer, though a listener of that namespace is there and its queue has room: no route
+/// back from it; `None` leaves the firewalls and the path to the caller.
+pub(super) fn silent(
+    holder: &Holder,
+    exact: &[&HeldListener],
+    dest: SocketAddr,
+    inside: &str,
+    enter: &str,
+) -> Option<Finding> {
+    let listens = format!(
+        "{} listens on {} in {inside}, but the connection to {dest} got no answer",
+        exact[0].owner(),
+        exact[0].endpoint()
+    );
+    if let Some(back) = holder
+        .route_back
+        .filter(|b| b.lookup != RouteLookup::Routed)
+    {
+        let to = back.to;
+        let six = if to.is_ipv6() { " -6" } else { "" };
+        return Some(
+            Finding::new(
+                Cause::Filtered,
+                format!(
+                    "{listens}: that namespace has no route back to {to}, this host's address, so the connection request arrives and the reply is never sent"
+                ),
+            )
+            .evidence(listed(exact))
+            .suggest(format!(
+                "add the route back in that namespace: `{enter} ip{six} route add {to} via ROUTER` (or a default route: `{enter} ip{six} route add default via ROUTER`), ROUTER being the next hop toward this host on its link"
+            ))
+            .suggest(format!("`{enter} ip{six} route get {to}` shows what it does now")),
+        );
+    }
+    None
+}
+
+/// The path the packets take there, for a silence no rule explains: through a router of its
+/// own, or a link.
+pub(super) fn path(holder: &Holder) -> String {
+    holder.via.map_or_else(
+        || "a firewall of this host or of that namespace drops it".to_owned(),
+        |gateway| {
+            format!("a firewall of this host or of that namespace drops it, or the path there (via {gateway}) loses it")
+        },
+    )
+}
+
+/// A rule of the holder's own firewall that stops the connection as `fits` says (a certain
+/// one first), named with how to remove it inside the namespace.
+fn by_rule(
+    holder: &Holder,
+    listens: &str,
+    exact: &[&HeldListener],
+    enter: &str,
+    fits: impl Fn(&&Blocker) -> bool,
+) -> Option<Finding> {
+    let blockers = holder.blockers.as_deref()?;
+    let blocker = blockers
+        .iter()
+        .filter(&fits)
+        .find(|b| b.certain)
+        .or_else(|| blockers.iter().filter(&fits).find(|b| b.matches))?;
+    let how = if blocker.certain { "" } else { " probably" };
+    let what = match blocker.stops {
+        Stops::Request => "stops it",
+        Stops::Reply => "drops the replies",
+    };
+    let mut reached = String::new();
+    if blocker.path.len() > 1 {
+        reached = format!(", reached by {}", blocker.path.join(" -> "));
+    }
+    let finding = Finding::new(
+        Cause::BlockedLocally,
+        format!(
+            "{listens}: that namespace's own firewall{how} {what}: `{}` (table `{}`, chain `{}`{reached})",
+            blocker.rule, blocker.table, blocker.chain
+        ),
+    )
+    .evidence([Evidence::from(blocker)])
+    .evidence(listed(exact));
+    Some(finding.suggest(removal(blocker, enter)))
+}
+
+/// How to remove `blocker` from inside the namespace, with the tool that made it.
+fn removal(blocker: &Blocker, enter: &str) -> String {
+    let (table, chain) = (&blocker.table, &blocker.chain);
+    match (blocker.tool, blocker.handle, blocker.position) {
+        (Tool::Ufw, _, Some(_)) => format!(
+            "it is a ufw rule of that namespace: `{enter} ufw status numbered` lists them (`ufw delete NUMBER` removes one)"
+        ),
+        (Tool::Iptables | Tool::IptablesLegacy, _, Some(position)) => {
+            let command = blocker.iptables_command();
+            let table = match blocker.table_name() {
+                "filter" => String::new(),
+                other => format!(" -t {other}"),
+            };
+            format!(
+                "remove the rule if it is not wanted: `{enter} {command}{table} -D {chain} {position}` (check with `{enter} {command}{table} -L {chain} -n --line-numbers` first)"
+            )
+        }
+        (Tool::Nft, Some(handle), _) => format!(
+            "remove the rule if it is not wanted: `{enter} nft delete rule {table} {chain} handle {handle}`"
+        ),
+        _ => format!(
+            "the chain's policy stops it: accept the connection first (`{enter} nft -a list chain {table} {chain}` shows the chain)"
+        ),
+    }
+}
