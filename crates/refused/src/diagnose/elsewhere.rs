@@ -10,6 +10,7 @@ use crate::sys::netns::Namespace;
 use super::cause::Cause;
 use super::evidence::{Evidence, HeldListener};
 use super::facts::{AddressFacts, Facts, Holder, Published};
+use super::held_path;
 use super::rules::{Finding, Unexplained, explain, full_queue, intended, listed, local, proxy_fix};
 
 /// A port this host publishes by DNAT: explained where it is sent, with the rule as evidence.
@@ -66,7 +67,7 @@ pub(super) fn held(
 ) -> Option<Finding> {
     if let Some(published) = &holder.published {
         // Its nat prerouting sends the port on before any listener of its own sees it.
-        return super::held_path::published_there(facts, address, dest, holder, published);
+        return held_path::published_there(facts, address, dest, holder, published);
     }
     let listeners = holder.listeners.as_deref()?;
     let (ip, port) = (dest.ip(), dest.port());
@@ -97,7 +98,7 @@ pub(super) fn held(
                 this_host_or_that_namespace(facts, listener, &exact, &inside, &enter)
             }
             (Outcome::Refused, Some(listener)) => {
-                super::held_path::refused(holder, dest, listener, &exact, &inside, &enter)
+                held_path::refused(holder, dest, listener, &exact, &inside, &enter)
             }
             (Outcome::Refused | Outcome::Reset, None) if !on_port.is_empty() => {
                 let bound = on_port[0];
@@ -183,8 +184,8 @@ fn this_host_or_that_namespace(
 }
 
 /// No answer from a listener's address in another namespace: its full queue, its missing route
-/// back, its firewall, or the path. The listener is named by its own endpoint (`[::]:8000`),
-/// the connection by the address asked.
+/// back, a firewall, or the path. The listener is named by its own endpoint (`[::]:8000`), the
+/// connection by the address asked.
 fn silent(
     holder: &Holder,
     exact: &[&HeldListener],
@@ -192,7 +193,7 @@ fn silent(
     inside: &str,
     enter: &str,
 ) -> Finding {
-    let beyond = || super::held_path::silent(holder, exact, dest, inside, enter);
+    let beyond = || held_path::silent(holder, exact, dest, inside, enter);
     full_queue(exact).or_else(beyond).unwrap_or_else(|| {
         Finding::new(
             Cause::Filtered,
@@ -200,7 +201,7 @@ fn silent(
                 "{} listens on {} in {inside}, but the connection to {dest} got no answer: {}",
                 exact[0].owner(),
                 exact[0].endpoint(),
-                super::held_path::path(holder)
+                held_path::path(holder)
             ),
         )
         .evidence(listed(exact))
