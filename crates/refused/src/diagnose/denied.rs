@@ -15,12 +15,7 @@ use super::rules::{Finding, listed};
 pub(super) fn denied(facts: &Facts, winner: &AddressFacts, reason: &str) -> Finding {
     let addr = winner.addr;
     let scheme = facts.target.scheme();
-    let holders: Vec<&HeldListener> = facts
-        .listeners
-        .iter()
-        .flatten()
-        .filter(|l| l.listener.port == addr.port() && l.listener.accepts(addr.ip()))
-        .collect();
+    let (_, holders) = super::rules::on_port(facts.listeners.as_deref().unwrap_or_default(), addr);
     let finding = Finding::new(
         Cause::NotReady,
         format!(

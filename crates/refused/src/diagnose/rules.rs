@@ -365,12 +365,7 @@ fn not_ready(facts: &Facts, addr: SocketAddr, readiness: &Readiness) -> Finding 
             scheme.as_str()
         ),
     };
-    let holders: Vec<&HeldListener> = facts
-        .listeners
-        .iter()
-        .flatten()
-        .filter(|l| l.listener.port == addr.port() && l.listener.accepts(addr.ip()))
-        .collect();
+    let (_, holders) = on_port(facts.listeners.as_deref().unwrap_or_default(), addr);
     // A hung program's queue takes one connection past its backlog: that connect "works".
     if let Some(full) = super::unaccepted::not_accepting(addr, scheme, readiness, &holders) {
         return full;
