@@ -28,11 +28,7 @@ fn blocked_by(report: &Value) -> &Value {
 /// The handle nft gives the rule of `table`'s `chain` whose text contains `needle`, as this
 /// namespace's `nft -a` lists it: the rule the report must name.
 fn handle(lab: &Lab, table: &str, chain: &str, needle: &str) -> u64 {
-    let mut args = vec!["-a", "-s", "list", "chain"];
-    args.extend(table.split(' '));
-    args.push(chain);
-    let output = lab.client.exec("nft", &args).unwrap();
-    let listing = String::from_utf8_lossy(&output.stdout);
+    let listing = chain_listing(lab, &["-a", "-s"], table, chain);
     let line = listing
         .lines()
         // Rules only, not the table's or chain's own line; `counter` is noise.
@@ -42,6 +38,16 @@ fn handle(lab: &Lab, table: &str, chain: &str, needle: &str) -> u64 {
     line.rsplit_once("# handle ")
         .and_then(|(_, h)| h.trim().parse().ok())
         .unwrap()
+}
+
+/// The client's `nft FLAGS list chain TABLE CHAIN`.
+fn chain_listing(lab: &Lab, flags: &[&str], table: &str, chain: &str) -> String {
+    let mut args = flags.to_vec();
+    args.extend(["list", "chain"]);
+    args.extend(table.split(' '));
+    args.push(chain);
+    let output = lab.client.exec("nft", &args).unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// A listener on the server for each port: without the client's rules, every one connects.
@@ -717,11 +723,7 @@ fn a_reset_seen_without_the_rules_says_it_may_be_local() {
 
 /// The packets `table`'s `chain` counted for its rule whose text contains `needle`.
 fn counted(lab: &Lab, table: &str, chain: &str, needle: &str) -> u64 {
-    let mut args = vec!["list", "chain"];
-    args.extend(table.split(' '));
-    args.push(chain);
-    let output = lab.client.exec("nft", &args).unwrap();
-    let listing = String::from_utf8_lossy(&output.stdout);
+    let listing = chain_listing(lab, &[], table, chain);
     let line = listing
         .lines()
         .find(|l| l.contains(needle) && l.contains("counter packets "))
