@@ -53,13 +53,20 @@ fn render(d: &Diagnosis, as_root: &str) -> anyhow::Result<()> {
     writeln!(out)?;
     writeln!(out, "  {DIM}evidence{DIM:#}")?;
     for attempt in &d.attempts {
-        writeln!(
+        write!(
             out,
             "    {} {} in {}",
             attempt.address,
             attempt.outcome,
             HumanDuration(attempt.elapsed)
         )?;
+        match attempt.icmp.as_ref() {
+            Some(icmp) => match icmp.from {
+                Some(from) => writeln!(out, ": {icmp} from {from}")?,
+                None => writeln!(out, ": {icmp}")?,
+            },
+            None => writeln!(out)?,
+        }
     }
     for evidence in &d.evidence {
         writeln!(out, "    {evidence}")?;

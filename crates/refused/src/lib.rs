@@ -41,8 +41,8 @@ pub mod wait;
 
 pub use cause::Cause;
 pub use connect::{
-    Attempt, Backoff, ConnectError, ConnectErrorKind, Connected, Dialer, Jitter, RetryPolicy,
-    blocking, connect,
+    Attempt, Backoff, ConnectError, ConnectErrorKind, Connected, Dialer, IcmpError, IcmpVersion,
+    Jitter, RetryPolicy, blocking, connect,
 };
 pub use outcome::Outcome;
 pub use resolve::{ResolveError, ResolveErrorKind};

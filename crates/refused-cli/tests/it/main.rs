@@ -19,6 +19,7 @@ mod why;
 mod why_firewall_lab;
 mod why_held_path_lab;
 mod why_hosts_lab;
+mod why_icmp_lab;
 mod why_lab;
 mod why_loopback_lab;
 mod why_netns;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::icmp::IcmpError;
 use crate::cause::Cause;
 use crate::outcome::Outcome;
 use crate::resolve::ResolveError;
@@ -55,6 +56,10 @@ pub struct Attempt {
     pub elapsed: Duration,
     /// Which try (1-based) of the retry policy it belonged to.
     pub try_number: u32,
+    /// The ICMP error a router or the host sent back for it, read only by the diagnosis's own
+    /// attempts (`refused why`); `None` elsewhere, or when none came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icmp: Option<IcmpError>,
 }
 
 /// Serializes a duration as fractional milliseconds.
@@ -334,6 +339,7 @@ mod tests {
             started: Duration::ZERO,
             elapsed: Duration::from_millis(1),
             try_number: 1,
+            icmp: None,
         }
     }
 

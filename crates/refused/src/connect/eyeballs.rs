@@ -18,6 +18,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::error::{Address, Attempt};
+use super::icmp::{self, IcmpError, IcmpErrors};
 use crate::outcome::Outcome;
 
 /// RFC 8305 §8: the recommended connection attempt delay.
@@ -38,6 +39,33 @@ pub(crate) struct Race {
     pub try_number: u32,
     /// How a lone address is waited for. With `Thread` the socket comes back in blocking mode.
     pub waiting: Waiting,
+    /// Whether a failed attempt reads the ICMP error behind it (the diagnosis's probes only).
+    pub icmp: IcmpErrors,
+}
+
+/// A failed attempt: its error, and the ICMP error behind it when the race reads those.
+#[derive(Debug)]
+struct Failure {
+    err: io::Error,
+    icmp: Option<IcmpError>,
+}
+
+impl From<io::Error> for Failure {
+    fn from(err: io::Error) -> Self {
+        Self { err, icmp: None }
+    }
+}
+
+impl Failure {
+    /// `err` ended the attempt on `socket`: with the ICMP error queued on it, read now, before
+    /// the socket is dropped and its queue with it.
+    fn of(err: io::Error, socket: &Socket, icmp: IcmpErrors) -> Self {
+        let icmp = match icmp {
+            IcmpErrors::Read => icmp::read(socket),
+            IcmpErrors::Ignore => None,
+        };
+        Self { err, icmp }
+    }
 }
 
 /// How a connect waits for the handshake.
@@ -144,9 +172,9 @@ impl Race {
         addr: SocketAddr,
         started: Instant,
     ) -> Result<Socket, (Vec<Attempt>, Outcome)> {
-        self.attempt_blocking(addr, started).map_err(|err| {
-            let outcome = Outcome::from_io_error(&err);
-            let attempt = self.attempt_of(addr, started, outcome, err.raw_os_error());
+        self.attempt_blocking(addr, started).map_err(|failure| {
+            let outcome = Outcome::from_io_error(&failure.err);
+            let attempt = self.attempt_of(addr, started, outcome, &failure);
             (vec![attempt], outcome)
         })
     }
@@ -156,38 +184,37 @@ impl Race {
         self.deadline.map_or(limit, |deadline| limit.min(deadline))
     }
 
-    async fn attempt(&self, addr: SocketAddr) -> (Instant, io::Result<Socket>) {
+    async fn attempt(&self, addr: SocketAddr) -> (Instant, Result<Socket, Failure>) {
         let started = Instant::now();
         // The timer is made only for a connect that did not finish in the call.
-        let result = match connect_one(addr) {
+        let result = match connect_one(addr, self.icmp) {
             Ok(Connecting::Done(socket)) => Ok(socket),
             Ok(Connecting::InProgress(socket)) => {
-                match tokio::time::timeout_at(self.limit(started), handshake(socket, addr)).await {
-                    Ok(result) => result,
-                    Err(_) => Err(io::ErrorKind::TimedOut.into()),
-                }
+                handshake(socket, addr, self.limit(started), self.icmp).await
             }
-            Err(err) => Err(err),
+            Err(failure) => Err(failure),
         };
         let result = match self.waiting {
             Waiting::Reactor => result,
             // The race's sockets are non-blocking; a blocking caller gets its stream blocking.
-            Waiting::Thread => result.and_then(into_blocking),
+            Waiting::Thread => result.and_then(|socket| Ok(into_blocking(socket)?)),
         };
         (started, result)
     }
 
     /// [`Race::attempt`] without the reactor, for a caller that owns the thread: a handshake
     /// that takes a round trip is waited for with `poll()`, bounded by the attempt's limit.
-    fn attempt_blocking(&self, addr: SocketAddr, started: Instant) -> io::Result<Socket> {
-        let result = match connect_one(addr) {
-            Ok(Connecting::Done(socket)) => Ok(socket),
-            Ok(Connecting::InProgress(socket)) => {
-                wait_in_thread(&socket, addr, self.limit(started)).map(|()| socket)
+    fn attempt_blocking(&self, addr: SocketAddr, started: Instant) -> Result<Socket, Failure> {
+        let socket = match connect_one(addr, self.icmp)? {
+            Connecting::Done(socket) => socket,
+            Connecting::InProgress(socket) => {
+                match wait_in_thread(&socket, addr, self.limit(started)) {
+                    Ok(()) => socket,
+                    Err(err) => return Err(Failure::of(err, &socket, self.icmp)),
+                }
             }
-            Err(err) => Err(err),
         };
-        result.and_then(into_blocking)
+        Ok(into_blocking(socket)?)
     }
 
     fn record(
@@ -195,31 +222,39 @@ impl Race {
         attempts: &mut Vec<Attempt>,
         addr: SocketAddr,
         started: Instant,
-        result: io::Result<Socket>,
+        result: Result<Socket, Failure>,
     ) -> Result<Socket, Outcome> {
-        let (outcome, errno) = match &result {
-            Ok(_) => (Outcome::Connected, None),
-            Err(err) => (Outcome::from_io_error(err), err.raw_os_error()),
-        };
-        attempts.push(self.attempt_of(addr, started, outcome, errno));
-        result.map_err(|_| outcome)
+        match result {
+            Ok(socket) => {
+                attempts.push(self.attempt_of(addr, started, Outcome::Connected, None));
+                Ok(socket)
+            }
+            Err(failure) => {
+                let outcome = Outcome::from_io_error(&failure.err);
+                attempts.push(self.attempt_of(addr, started, outcome, &failure));
+                Err(outcome)
+            }
+        }
     }
 
-    /// The record of an attempt at `addr` that started at `started` and just ended so.
-    fn attempt_of(
+    /// The record of an attempt at `addr` that started at `started` and just ended so
+    /// (`failure`: how, when it failed).
+    fn attempt_of<'a>(
         &self,
         addr: SocketAddr,
         started: Instant,
         outcome: Outcome,
-        errno: Option<i32>,
+        failure: impl Into<Option<&'a Failure>>,
     ) -> Attempt {
+        let failure = failure.into();
         Attempt {
             address: Address::Inet(addr),
             outcome,
-            errno,
+            errno: failure.and_then(|f| f.err.raw_os_error()),
             started: started.duration_since(self.start),
             elapsed: started.elapsed(),
             try_number: self.try_number,
+            icmp: failure.and_then(|f| f.icmp),
         }
     }
 }
@@ -234,37 +269,57 @@ enum Connecting {
 /// returns `EINPROGRESS`, so the socket is asked once before anything is registered with the
 /// reactor or a timer is armed: the common case then costs one call more than a blocking
 /// connect, which keeps `connect()` close to `std::net::TcpStream::connect`.
-fn connect_one(addr: SocketAddr) -> io::Result<Connecting> {
+fn connect_one(addr: SocketAddr, icmp: IcmpErrors) -> Result<Connecting, Failure> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking(),
         Some(Protocol::TCP),
     )?;
+    if icmp == IcmpErrors::Read {
+        icmp::ask(&socket, addr)?;
+    }
     // rustix's `connect` is the system call alone: libc's wraps it as a cancellation point.
+    // An error here is this host's own (no route, no port): nothing was sent, nothing answered.
     match rustix::net::connect(&socket, &addr) {
         Ok(()) => return Ok(Connecting::Done(socket)),
         Err(Errno::INPROGRESS) => {}
-        Err(err) => return Err(err.into()),
+        Err(err) => return Err(io::Error::from(err).into()),
     }
     match connected_now(&socket, addr) {
         Some(Ok(())) => Ok(Connecting::Done(socket)),
-        Some(Err(err)) => Err(err),
+        Some(Err(err)) => Err(Failure::of(err, &socket, icmp)),
         None => Ok(Connecting::InProgress(socket)),
     }
 }
 
-/// Waits on the reactor for a handshake that takes a real round trip. The socket goes back to a
-/// plain one afterwards, registration being the caller's choice (blocking callers have none).
-async fn handshake(socket: Socket, addr: SocketAddr) -> io::Result<Socket> {
+/// Waits on the reactor, until `limit`, for a handshake that takes a real round trip. The
+/// socket goes back to a plain one afterwards, registration being the caller's choice
+/// (blocking callers have none); a failure's ICMP error is read before the socket is dropped.
+async fn handshake(
+    socket: Socket,
+    addr: SocketAddr,
+    limit: Instant,
+    icmp: IcmpErrors,
+) -> Result<Socket, Failure> {
     let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
+    let err = match tokio::time::timeout_at(limit, connected(&stream, addr)).await {
+        Ok(Ok(())) => return Ok(stream.into_std().map(Socket::from)?),
+        Ok(Err(err)) => err,
+        Err(_) => io::ErrorKind::TimedOut.into(),
+    };
+    Err(Failure::of(err, &socket2::SockRef::from(&stream), icmp))
+}
+
+/// Waits on the reactor until the handshake of `stream` ends.
+async fn connected(stream: &TcpStream, addr: SocketAddr) -> io::Result<()> {
     loop {
         stream.writable().await?;
         // A wakeup that ends nothing clears the readiness, so the next await waits for the
         // next event instead of returning at once (a busy loop that starved the timers).
         match stream.try_io(tokio::io::Interest::WRITABLE, || {
-            still_connecting(&socket2::SockRef::from(&stream), addr)
+            still_connecting(&socket2::SockRef::from(stream), addr)
         }) {
-            Ok(done) => return done.and_then(|()| stream.into_std()).map(Socket::from),
+            Ok(done) => return done,
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
             Err(err) => return Err(err),
         }

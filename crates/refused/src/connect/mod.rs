@@ -5,6 +5,7 @@ mod backoff;
 pub mod blocking;
 mod error;
 pub(crate) mod eyeballs;
+mod icmp;
 
 use std::fmt;
 use std::future::Future;
@@ -20,6 +21,8 @@ pub use backoff::{Backoff, Delays, Jitter, RetryPolicy};
 pub use error::{Address, Attempt, ConnectError, ConnectErrorKind, HumanDuration, as_millis};
 use eyeballs::Waiting;
 pub use eyeballs::{ATTEMPT_DELAY, interleave};
+pub use icmp::{IcmpError, IcmpVersion};
+pub(crate) use icmp::{IcmpErrors, IcmpMeaning};
 
 use crate::outcome::Outcome;
 use crate::resolve::{ResolveError, ResolveErrorKind, resolve};
@@ -119,6 +122,9 @@ pub struct Dialer {
     deadline: Option<Duration>,
     attempt_delay: Duration,
     retry: RetryPolicy,
+    /// Crate-private: only the diagnosis reads the ICMP error behind a failure (see
+    /// [`IcmpErrors`]).
+    icmp: IcmpErrors,
 }
 
 impl Default for Dialer {
@@ -136,6 +142,7 @@ impl Dialer {
             deadline: None,
             attempt_delay: ATTEMPT_DELAY,
             retry: RetryPolicy::default(),
+            icmp: IcmpErrors::Ignore,
         }
     }
 
@@ -171,6 +178,15 @@ impl Dialer {
     #[must_use]
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
+        self
+    }
+
+    /// Reads the ICMP error behind each failed attempt into [`Attempt::icmp`]: for the
+    /// diagnosis's own probes, whose sockets are dropped after the attempt (on a stream handed
+    /// to a user, `IP_RECVERR` would make a later stray ICMP error fatal).
+    #[must_use]
+    pub(crate) const fn reading_icmp_errors(mut self) -> Self {
+        self.icmp = IcmpErrors::Read;
         self
     }
 
@@ -285,6 +301,7 @@ impl Dialer {
             attempt_delay: self.attempt_delay,
             try_number,
             waiting,
+            icmp: self.icmp,
         }
     }
 
@@ -413,6 +430,7 @@ impl Dialer {
             started: Duration::ZERO,
             elapsed: start.elapsed(),
             try_number: 1,
+            icmp: None,
         }];
         match result {
             Ok(stream) => Ok(Connected {

@@ -204,6 +204,7 @@ async fn expected(target: &Target, options: &Options) -> Option<(Facts, u16)> {
                 started: Duration::ZERO,
                 elapsed: Duration::ZERO,
                 try_number: 1,
+                icmp: None,
             };
             (addr, attempt)
         })
@@ -226,6 +227,7 @@ mod tests {
             started: Duration::ZERO,
             elapsed: Duration::from_millis(elapsed_ms),
             try_number: 1,
+            icmp: None,
         }
     }
 

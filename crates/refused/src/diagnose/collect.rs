@@ -66,12 +66,15 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
     }
 }
 
-/// One attempt to each address, all bounded by what is left of the network's budget.
+/// One attempt to each address, all bounded by what is left of the network's budget; a failed
+/// one keeps the ICMP error behind it (who rejected it, and how), which the rules read before
+/// guessing from the time it took.
 fn dialer(left: std::time::Duration) -> Dialer {
     Dialer::new()
         .attempt_timeout(left)
         .deadline(left)
         .retry(RetryPolicy::never())
+        .reading_icmp_errors()
 }
 
 pub async fn facts(target: &Target, options: &Options) -> Facts {
@@ -594,6 +597,7 @@ async fn unix(dialer: &Dialer, path: &Path) -> (Attempt, UnixSocketFacts) {
         started: std::time::Duration::ZERO,
         elapsed: std::time::Duration::ZERO,
         try_number: 1,
+        icmp: None,
     });
     let facts = unix_facts(path, attempt.outcome);
     (attempt, facts)

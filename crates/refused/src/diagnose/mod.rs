@@ -28,6 +28,7 @@ pub mod evidence;
 pub mod facts;
 mod held_path;
 mod holder;
+mod icmp;
 mod loopback;
 pub mod rules;
 mod socket_only;

@@ -23,7 +23,9 @@ use super::evidence::{Evidence, HeldListener, Ipv6Switch, UnixSocketFacts};
 use super::facts::{AddressFacts, Facts, ForeignReach, Gateway, Init, Resolution, RouteLookup};
 
 /// An `EHOSTUNREACH` faster than this came from an ICMP reject, not from neighbour discovery
-/// giving up (which takes about 3 s on Linux).
+/// giving up (which takes about 3 s on Linux). Only a guess, for an attempt whose ICMP error was
+/// not read (the diagnosis reads it: `diagnose::icmp`): a reject answered after lost SYNs is
+/// slower, and a gateway's own host-unreachable can come at any time.
 const FAST_UNREACHABLE: Duration = Duration::from_secs(2);
 
 /// What the rules concluded.
@@ -520,6 +522,10 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
         .as_ref()
         .and_then(|holder| super::elsewhere::held(facts, address, addr, holder))
     {
+        return Ok(finding);
+    }
+    // The ICMP error that ended the attempt says who answered and how: no guess from timing.
+    if let Some(finding) = super::icmp::explain(address) {
         return Ok(finding);
     }
     let host = addr.ip();

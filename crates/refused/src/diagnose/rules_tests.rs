@@ -54,6 +54,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
             started: Duration::ZERO,
             elapsed: Duration::from_millis(ms),
             try_number: 1,
+            icmp: None,
         },
         addr,
         local: addr.ip().is_loopback(),
@@ -1347,6 +1348,7 @@ fn unix_finding(outcome: Outcome, facts: UnixSocketFacts) -> Finding {
         started: Duration::ZERO,
         elapsed: Duration::ZERO,
         try_number: 1,
+        icmp: None,
     };
     infer(&Facts {
         unix: Some((attempt, facts)),
@@ -2595,4 +2597,154 @@ fn a_listener_on_one_ipv6_address_is_the_other_family_not_v6only() {
         "{}",
         finding.summary
     );
+}
+
+/// [`through_gateway`] with the ICMP error the attempt read: ICMP type 3, `code`, from `from`.
+fn answered_icmp(outcome: Outcome, ms: u64, code: u8, from: &str) -> Facts {
+    let mut facts = through_gateway(outcome, ms, Some(Neighbour::Answered));
+    facts.addresses[0].attempt.icmp = Some(crate::connect::IcmpError {
+        version: crate::connect::IcmpVersion::V4,
+        icmp_type: 3,
+        code,
+        from: Some(from.parse().unwrap()),
+    });
+    facts
+}
+
+#[test]
+fn a_prohibited_icmp_error_is_rejected_by_its_sender_however_long_it_took() {
+    // Slow: the router's answers to the first SYNs were lost, which the timing took for
+    // neighbour discovery giving up.
+    for code in [9, 10, 13] {
+        let finding = infer(&answered_icmp(
+            Outcome::HostUnreachable,
+            3050,
+            code,
+            "10.77.0.254",
+        ))
+        .unwrap();
+        assert_eq!(finding.cause, Cause::Rejected, "{code} {finding:?}");
+        assert!(
+            finding.summary.contains("by the gateway 10.77.0.254"),
+            "{finding:?}"
+        );
+        assert!(
+            finding.summary.contains(&format!("code {code}")),
+            "{finding:?}"
+        );
+    }
+    let finding = infer(&answered_icmp(
+        Outcome::HostUnreachable,
+        40,
+        13,
+        "192.0.2.7",
+    ))
+    .unwrap();
+    assert!(
+        finding.summary.contains("the router 192.0.2.7 on the way"),
+        "{finding:?}"
+    );
+    // A reject by the target's own firewall, and a port-unreachable (a TCP stack answers a
+    // closed port with a reset: this one is a firewall's `reject`).
+    let finding = infer(&answered_icmp(
+        Outcome::PermissionDenied,
+        5,
+        13,
+        "10.199.60.1",
+    ))
+    .unwrap();
+    assert_eq!(finding.cause, Cause::Rejected);
+    assert!(
+        finding.summary.contains("by 10.199.60.1 itself"),
+        "{finding:?}"
+    );
+    assert_eq!(
+        cause(&answered_icmp(Outcome::Refused, 5, 3, "10.77.0.254")),
+        Cause::Rejected
+    );
+}
+
+#[test]
+fn a_host_unreachable_icmp_error_names_the_router_or_the_forwarding_target() {
+    // Fast: the timing took it for a firewall's reject.
+    let finding = infer(&answered_icmp(
+        Outcome::HostUnreachable,
+        2,
+        1,
+        "10.77.0.254",
+    ))
+    .unwrap();
+    assert_eq!(finding.cause, Cause::HostUnreachable, "{finding:?}");
+    assert!(
+        finding
+            .summary
+            .contains("the gateway 10.77.0.254 answered with ICMP host-unreachable"),
+        "{finding:?}"
+    );
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .all(|s| !s.contains("firewall") && !s.contains("neighbour discovery")),
+        "{finding:?}"
+    );
+    // The target itself: it forwards the port to a host that does not answer; its neighbour
+    // entry on this host's link says nothing of that.
+    let mut address = tried("10.77.1.1:8080", Outcome::HostUnreachable, 1200);
+    address.neighbour = Some(Neighbour::Answered);
+    address.attempt.icmp = Some(crate::connect::IcmpError {
+        version: crate::connect::IcmpVersion::V4,
+        icmp_type: 3,
+        code: 1,
+        from: Some("10.77.1.1".parse().unwrap()),
+    });
+    let finding = infer(&one("10.77.1.1:8080", address)).unwrap();
+    assert_eq!(finding.cause, Cause::HostUnreachable);
+    assert!(
+        finding.summary.contains("10.77.1.1 itself")
+            && finding.summary.contains("forwards port 8080"),
+        "{finding:?}"
+    );
+    assert!(!finding.summary.contains("neighbour"), "{finding:?}");
+}
+
+#[test]
+fn a_net_unreachable_icmp_error_is_network_unreachable_naming_the_router() {
+    let finding = infer(&answered_icmp(
+        Outcome::NetworkUnreachable,
+        3,
+        0,
+        "192.0.2.7",
+    ))
+    .unwrap();
+    assert_eq!(finding.cause, Cause::NetworkUnreachable, "{finding:?}");
+    assert!(finding.summary.contains("192.0.2.7"), "{finding:?}");
+    // ICMPv6: code 1 is admin-prohibited (`EACCES`), code 0 no route.
+    let mut facts = answered_icmp(Outcome::PermissionDenied, 3, 1, "10.77.0.254");
+    facts.addresses[0].attempt.icmp.as_mut().unwrap().version = crate::connect::IcmpVersion::V6;
+    facts.addresses[0].attempt.icmp.as_mut().unwrap().icmp_type = 1;
+    assert_eq!(cause(&facts), Cause::Rejected);
+}
+
+#[test]
+fn an_icmp_error_of_no_meaning_here_leaves_the_timing_rules() {
+    // Fragmentation needed (code 4) says nothing of the destination: the timing decides.
+    assert_eq!(
+        cause(&answered_icmp(
+            Outcome::HostUnreachable,
+            2,
+            4,
+            "10.77.0.254"
+        )),
+        Cause::Rejected
+    );
+    let finding = infer(&answered_icmp(
+        Outcome::HostUnreachable,
+        3050,
+        4,
+        "10.77.0.254",
+    ))
+    .unwrap();
+    assert_eq!(finding.cause, Cause::HostUnreachable);
+    assert!(finding.summary.contains("nobody answered"), "{finding:?}");
 }
