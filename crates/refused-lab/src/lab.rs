@@ -61,18 +61,7 @@ impl Lab {
             netns.sysctl("net.ipv6.conf.all.accept_dad", "0")?;
             netns.sysctl("net.ipv6.conf.default.accept_dad", "0")?;
         }
-        client.ip(&[
-            "link",
-            "add",
-            "eth0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            server.name(),
-        ])?;
+        client.veth("eth0", &server, "eth0")?;
         for (netns, v4, v6) in [
             (&client, CLIENT_V4, CLIENT_V6),
             (&server, SERVER_V4, SERVER_V6),

@@ -42,6 +42,22 @@ impl Netns {
         ip(&full)
     }
 
+    /// A veth pair: `name` here, `peer_name` in `peer` (both down, without addresses).
+    pub fn veth(&self, name: &str, peer: &Self, peer_name: &str) -> Result<(), LabError> {
+        self.ip(&[
+            "link",
+            "add",
+            name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            peer_name,
+            "netns",
+            peer.name(),
+        ])
+    }
+
     /// A command that runs inside the namespace (`ip netns exec NAME PROGRAM`), which also sees
     /// this namespace's `/etc/netns/NAME/hosts` and `resolv.conf` in place of `/etc`'s.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {

@@ -19,20 +19,7 @@ fn behind_the_server(lab: &Lab, letter: char, subnet: u8) -> (Netns, Ipv4Addr, I
     );
     let host = lab.another(letter).unwrap();
     let link = format!("{letter}0");
-    lab.server
-        .ip(&[
-            "link",
-            "add",
-            &link,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            host.name(),
-        ])
-        .unwrap();
+    lab.server.veth(&link, &host, "eth0").unwrap();
     lab.server
         .ip(&["addr", "add", &format!("{gateway}/32"), "dev", &link])
         .unwrap();
