@@ -120,6 +120,13 @@ impl fmt::Display for IcmpError {
 pub(crate) fn ask(socket: &Socket, addr: SocketAddr) -> io::Result<()> {
     match addr {
         SocketAddr::V4(_) => setsockopt(socket, sockopt::Ipv4RecvErr, &true),
+        // An IPv4-mapped address goes out as IPv4, whose errors IP_RECVERR queues.
+        // Best effort: without it only the evidence is lost, never the attempt.
+        SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some() => {
+            setsockopt(socket, sockopt::Ipv6RecvErr, &true).map(|()| {
+                let _ = setsockopt(socket, sockopt::Ipv4RecvErr, &true);
+            })
+        }
         SocketAddr::V6(_) => setsockopt(socket, sockopt::Ipv6RecvErr, &true),
     }
     .map_err(io::Error::from)

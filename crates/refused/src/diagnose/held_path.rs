@@ -75,10 +75,25 @@ pub(super) fn refused(
     match (holder.via, holder.blockers.is_some()) {
         (None, false) => Finding::new(
             Cause::BlockedLocally,
-            format!("{listens}: a firewall of that namespace rejects it"),
+            format!(
+                "{listens}: a firewall of that namespace rejects it, most likely (its rules could not be read)"
+            ),
         )
         .evidence(listed(exact))
         .suggest(rules),
+        // A direct link, that namespace's rules read and none rejecting (this host's were
+        // read before we got here): nothing between them to blame. What is left is time, as
+        // for a listener of this namespace: it came after the attempt.
+        (None, true) => Finding::new(
+            Cause::NotReady,
+            format!(
+                "{listens}, and no rule of that namespace's firewall rejects it: it may have started listening just after the attempt"
+            ),
+        )
+        .evidence(listed(exact))
+        .suggest(format!(
+            "try again, or wait for it: `refused wait {dest}`"
+        )),
         (via, read) => {
             let path = via.map_or_else(
                 || "something between this namespace and that one".to_owned(),

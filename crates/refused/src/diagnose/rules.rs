@@ -430,7 +430,11 @@ fn hedged(mut finding: Finding, facts: &Facts, address: &AddressFacts) -> Findin
     let unread = address.blockers.is_none() || facts.rules_read.nft_unread;
     let unsure = match finding.cause {
         Cause::Closed | Cause::Filtered => facts.rules_read.legacy_unlisted,
-        Cause::Rejected => unread || facts.rules_read.legacy_unlisted,
+        // An ICMP error read from the socket names a sender other than this host: nothing of
+        // ours looks the same.
+        Cause::Rejected => {
+            (unread || facts.rules_read.legacy_unlisted) && address.attempt.icmp.is_none()
+        }
         Cause::NoListener => unread && address.local,
         _ => false,
     };
@@ -478,6 +482,17 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
     let Some(by_rule) = blocked::by_rule(address) else {
         return beyond_the_rules(facts, address);
     };
+    // An ICMP error kept on the socket came from another host (this host's own are left out):
+    // the packet left, and that host answered. It outranks a rule here that only may match.
+    let certain = by_rule.evidence.iter().any(|e| match e {
+        Evidence::FirewallRule(rule) => rule.certain,
+        _ => false,
+    });
+    if !certain {
+        if let Some(finding) = super::icmp::explain(address) {
+            return Ok(finding);
+        }
+    }
     let rule = by_rule.evidence.iter().find_map(|e| match e {
         Evidence::FirewallRule(rule) if !rule.certain => Some(rule),
         _ => None,

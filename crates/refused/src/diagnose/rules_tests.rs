@@ -2235,7 +2235,7 @@ fn a_namespace_whose_listener_refuses_is_blamed_alone_only_when_this_hosts_rules
     assert!(
         finding
             .summary
-            .ends_with("yet the connection was refused: a firewall of that namespace rejects it"),
+            .ends_with("yet the connection was refused: a firewall of that namespace rejects it, most likely (its rules could not be read)"),
         "{}",
         finding.summary
     );
@@ -2747,4 +2747,21 @@ fn an_icmp_error_of_no_meaning_here_leaves_the_timing_rules() {
     .unwrap();
     assert_eq!(finding.cause, Cause::HostUnreachable);
     assert!(finding.summary.contains("nobody answered"), "{finding:?}");
+}
+
+#[test]
+fn a_namespace_listener_refused_on_a_direct_link_with_every_rule_read_blames_no_firewall() {
+    // A direct veth (no gateway), that namespace's rules read and none rejecting: nothing on a
+    // path to blame and no firewall; as for a listener of this namespace, it came after.
+    let mut address = tried("10.77.2.2:1100", Outcome::Refused, 1);
+    address.holder = Some(held_by("fxh-s", 1100));
+    let finding = infer(&one("10.77.2.2:1100", address)).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady, "{finding:?}");
+    assert!(
+        finding
+            .summary
+            .ends_with("it may have started listening just after the attempt"),
+        "{}",
+        finding.summary
+    );
 }

@@ -47,7 +47,18 @@ fn query(port: Option<u16>) -> io::Result<Vec<Listener>> {
 /// Gives the interfaces listeners are bound to their names and addresses, from this namespace's
 /// list of interfaces, read only when a listener is bound to one.
 fn name_devices(listeners: &mut [Listener]) {
-    if listeners.iter().all(|l| l.device.is_none()) {
+    // `lo` is the same everywhere, and common (systemd-resolved's stub is `127.0.0.53%lo`):
+    // named here, it costs no listing.
+    for device in listeners.iter_mut().filter_map(|l| l.device.as_mut()) {
+        if device.index == LOOPBACK_IFINDEX {
+            device.name = Some("lo".to_owned());
+        }
+    }
+    if listeners.iter().all(|l| {
+        l.device
+            .as_ref()
+            .is_none_or(|d| d.index == LOOPBACK_IFINDEX)
+    }) {
         return;
     }
     let interfaces = interfaces::interfaces();

@@ -64,6 +64,10 @@ impl BoundDevice {
     /// VRF's master, whose members hold them) or one that could not be listed is not judged.
     pub fn takes(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
+        // `lo` is not listed (its addresses are loopback's, bar an address added to it).
+        if self.index == LOOPBACK_INDEX && self.addresses.is_empty() {
+            return ip.is_loopback();
+        }
         self.addresses.is_empty()
             || self.addresses.contains(&ip)
             || (self.index == LOOPBACK_INDEX && ip.is_loopback())

@@ -631,8 +631,11 @@ fn walk<'a>(
         ..seen.sent.clone()
     };
     let output = hook == "output";
+    // Conntrack runs at -200 at output and at prerouting: a chain before it (raw) sees a packet
+    // with no connection yet, whose `ct state` reads `invalid`.
+    let before_conntrack = output || hook == "prerouting";
     let packet_at = |prio: i64| match prio {
-        prio if output && prio < CONNTRACK_PRIORITY => &untracked,
+        prio if before_conntrack && prio < CONNTRACK_PRIORITY => &untracked,
         prio if output && prio < NAT_PRIORITY => seen.sent,
         _ => seen.translated,
     };

@@ -940,3 +940,31 @@ fn base_chains_of_one_priority_each_stop_the_packet() {
         ]
     );
 }
+
+#[test]
+fn a_chain_before_conntrack_at_prerouting_sees_no_connection() {
+    // `nft -j list ruleset` of a raw prerouting chain (nft 1.0.6): before conntrack (-200) a
+    // reply has no connection yet, so `ct state established accept` lets nothing through there
+    // and the drop after it stops the reply.
+    let ruleset: Value = serde_json::from_str(
+        r#"{"nftables": [{"table": {"family": "ip", "name": "raw", "handle": 1}},
+        {"chain": {"family": "ip", "table": "raw", "name": "pre", "handle": 1, "type": "filter",
+          "hook": "prerouting", "prio": -300, "policy": "accept"}},
+        {"rule": {"family": "ip", "table": "raw", "chain": "pre", "handle": 2, "expr": [
+          {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "established"}},
+          {"accept": null}]}},
+        {"rule": {"family": "ip", "table": "raw", "chain": "pre", "handle": 3, "expr": [
+          {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}},
+            "right": "10.77.0.2"}},
+          {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "sport"}},
+            "right": 7301}},
+          {"drop": null}]}}]}"#,
+    )
+    .unwrap();
+    let reply = syn("10.77.0.2", 7301).reply().unwrap();
+    assert_eq!(reply.state, CtState::Established);
+    let found = blockers(&ruleset, Hook::Prerouting, &reply);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].handle, Some(3));
+    assert!(found[0].certain);
+}
