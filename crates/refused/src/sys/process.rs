@@ -162,21 +162,28 @@ pub fn process(pid: u32) -> Process {
 /// read (another user's, without root) counts as this namespace's: most hosts have one.
 pub fn find_command(command: &str) -> Option<u32> {
     let own_net = fs::read_link("/proc/self/ns/net").ok();
-    fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+    pids_named(&[command]).into_iter().find(|pid| {
+        match (&own_net, fs::read_link(format!("/proc/{pid}/ns/net"))) {
+            (Some(own), Ok(theirs)) => *own == theirs,
+            _ => true,
+        }
+    })
+}
+
+/// The pids whose command name (`/proc/PID/comm`) is one of `commands`, lowest first.
+fn pids_named(commands: &[&str]) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<u32> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .filter(|pid| {
             fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|comm| comm.trim_end() == command)
+                .is_ok_and(|comm| commands.contains(&comm.trim_end()))
         })
-        .filter(
-            |pid| match (&own_net, fs::read_link(format!("/proc/{pid}/ns/net"))) {
-                (Some(own), Ok(theirs)) => *own == theirs,
-                _ => true,
-            },
-        )
-        .min()
+        .collect();
+    pids.sort_unstable();
+    pids
 }
 
 /// A running server program and the sockets it holds.
@@ -193,18 +200,8 @@ pub struct Server {
 /// the sockets each holds. Only their descriptors are read: cheaper than [`owners`] for every
 /// socket of a table, when the program is known.
 pub fn servers(commands: &[&str]) -> Vec<Server> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut pids: Vec<u32> = entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|comm| commands.contains(&comm.trim_end()))
-        })
-        .collect();
-    pids.sort_unstable();
-    pids.into_iter()
+    pids_named(commands)
+        .into_iter()
         .map(|pid| Server {
             process: process(pid),
             sockets: sockets_of(pid),
