@@ -1,10 +1,14 @@
-//! This network namespace's interfaces and their addresses (`ip -j address show`), for what
-//! depends on an interface: a listener bound to one takes only what comes in through it.
+//! This network namespace's interfaces: index, name, whether up, and addresses (`getifaddrs`,
+//! which asks rtnetlink on a socket of the calling thread's namespace: no subprocess, and a
+//! thread that entered another namespace lists that one's).
 
 use std::net::IpAddr;
-use std::process::Command;
 
-use serde_json::Value;
+use nix::ifaddrs::getifaddrs;
+use nix::net::if_::{InterfaceFlags, if_nametoindex};
+
+/// `lo`'s index, the same in every namespace (the kernel's `LOOPBACK_IFINDEX`).
+pub const LOOPBACK_INDEX: u32 = 1;
 
 /// An interface of a network namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,47 +17,41 @@ pub struct Interface {
     pub index: u32,
     /// Its name.
     pub name: String,
+    /// Whether it is administratively up (`ip link set NAME up`).
+    pub up: bool,
     /// Its addresses, both families.
     pub addresses: Vec<IpAddr>,
 }
 
-/// The interfaces of the calling thread's network namespace (a child process starts in the
-/// namespace of the thread that starts it); empty when `ip` is missing or fails.
+/// The interfaces of the calling thread's network namespace; empty when they cannot be listed.
 pub fn interfaces() -> Vec<Interface> {
-    Command::new("ip")
-        .args(["-j", "address", "show"])
-        .output()
-        .ok()
-        .filter(|out| out.status.success())
-        .and_then(|out| serde_json::from_slice::<Value>(&out.stdout).ok())
-        .map(|listed| parse(&listed))
-        .unwrap_or_default()
-}
-
-/// The interfaces in `ip -j address show`'s output; entries it cannot read are left out.
-pub fn parse(listed: &Value) -> Vec<Interface> {
-    let Some(entries) = listed.as_array() else {
+    let Ok(entries) = getifaddrs() else {
         return Vec::new();
     };
-    entries
-        .iter()
-        .filter_map(|entry| {
-            let index = u32::try_from(entry.get("ifindex")?.as_u64()?).ok()?;
-            let name = entry.get("ifname")?.as_str()?.to_owned();
-            let addresses = entry
-                .get("addr_info")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|info| info.get("local")?.as_str()?.parse().ok())
-                .collect();
-            Some(Interface {
-                index,
-                name,
-                addresses,
-            })
-        })
-        .collect()
+    let mut found: Vec<Interface> = Vec::new();
+    // One entry per address (and one with the link's own, `AF_PACKET`, for every interface,
+    // addresses or not), each with the interface's name and flags.
+    for entry in entries {
+        let address = entry.address.as_ref().and_then(|a| {
+            a.as_sockaddr_in()
+                .map(|v4| IpAddr::V4(v4.ip()))
+                .or_else(|| a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+        });
+        if let Some(known) = found.iter_mut().find(|i| i.name == entry.interface_name) {
+            known.addresses.extend(address);
+            continue;
+        }
+        let Ok(index) = if_nametoindex(entry.interface_name.as_str()) else {
+            continue;
+        };
+        found.push(Interface {
+            index,
+            up: entry.flags.contains(InterfaceFlags::IFF_UP),
+            name: entry.interface_name,
+            addresses: address.into_iter().collect(),
+        });
+    }
+    found
 }
 
 #[cfg(test)]
@@ -61,37 +59,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_ip_s_json() {
-        // `ip -j address show` of a namespace with lo and a veth (iproute2 6.1), shortened.
-        let listed: Value = serde_json::from_str(
-            r#"[{"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP","LOWER_UP"],
-                "addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8},
-                             {"family":"inet6","local":"::1","prefixlen":128}]},
-               {"ifindex":7,"link_index":6,"ifname":"veth0","flags":["BROADCAST","UP"],
-                "addr_info":[{"family":"inet","local":"10.0.0.2","prefixlen":24},
-                             {"family":"inet6","local":"fe80::1","prefixlen":64}]},
-               {"ifindex":9,"ifname":"down0","addr_info":[]},
-               {"ifname":"no index"}]"#,
-        )
-        .unwrap();
-        let found = parse(&listed);
-        assert_eq!(found.len(), 3);
-        assert_eq!(found[1].index, 7);
-        assert_eq!(found[1].name, "veth0");
-        assert_eq!(
-            found[1].addresses,
-            [
-                "10.0.0.2".parse::<IpAddr>().unwrap(),
-                "fe80::1".parse().unwrap()
-            ]
-        );
-        assert!(found[2].addresses.is_empty());
-    }
-
-    #[test]
     fn lists_this_namespace_s_loopback() {
         let found = interfaces();
-        let lo = found.iter().find(|i| i.index == 1).expect("lo is listed");
+        let lo = found
+            .iter()
+            .find(|i| i.index == LOOPBACK_INDEX)
+            .expect("lo is listed");
         assert_eq!(lo.name, "lo");
+        // The test host's `lo` is up with 127.0.0.1.
+        assert!(lo.up);
+        assert!(lo.addresses.contains(&IpAddr::from([127, 0, 0, 1])));
     }
 }

@@ -21,7 +21,7 @@ use netlink_packet_sock_diag::inet::{
 };
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 
-use super::interfaces;
+use super::interfaces::{self, LOOPBACK_INDEX};
 use super::tables::{BoundDevice, Listener};
 
 /// The TCP listeners of this network namespace (the calling thread's), IPv4 and IPv6.
@@ -50,15 +50,14 @@ fn name_devices(listeners: &mut [Listener]) {
     // `lo` is the same everywhere, and common (systemd-resolved's stub is `127.0.0.53%lo`):
     // named here, it costs no listing.
     for device in listeners.iter_mut().filter_map(|l| l.device.as_mut()) {
-        if device.index == LOOPBACK_IFINDEX {
+        if device.index == LOOPBACK_INDEX {
             device.name = Some("lo".to_owned());
         }
     }
-    if listeners.iter().all(|l| {
-        l.device
-            .as_ref()
-            .is_none_or(|d| d.index == LOOPBACK_IFINDEX)
-    }) {
+    if listeners
+        .iter()
+        .all(|l| l.device.as_ref().is_none_or(|d| d.index == LOOPBACK_INDEX))
+    {
         return;
     }
     let interfaces = interfaces::interfaces();
@@ -147,9 +146,6 @@ pub struct ListenerLookup {
     answer: Vec<u8>,
 }
 
-/// `lo`'s interface index, the same in every namespace (`LOOPBACK_IFINDEX`).
-const LOOPBACK_IFINDEX: u32 = 1;
-
 impl ListenerLookup {
     /// Opens the netlink socket, in the calling thread's namespace.
     pub fn new() -> io::Result<Self> {
@@ -219,12 +215,12 @@ fn lookup_request(addr: std::net::SocketAddr) -> Vec<u8> {
 /// (`SO_BINDTODEVICE`) does not take it; one bound to this one does.
 fn arriving_through(ip: std::net::IpAddr) -> u32 {
     if ip.is_loopback() {
-        return LOOPBACK_IFINDEX;
+        return LOOPBACK_INDEX;
     }
     interfaces::interfaces()
         .iter()
         .find(|interface| interface.addresses.contains(&ip))
-        .map_or(LOOPBACK_IFINDEX, |interface| interface.index)
+        .map_or(LOOPBACK_INDEX, |interface| interface.index)
 }
 
 /// A request as the kernel reads it.

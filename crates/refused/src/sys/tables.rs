@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::interfaces::LOOPBACK_INDEX;
+
 /// `TCP_LISTEN` in the `st` column.
 const TCP_LISTEN: u8 = 0x0A;
 /// `__SO_ACCEPTCON` in the unix table's `Flags` column: the socket listens.
@@ -53,9 +55,6 @@ pub struct BoundDevice {
     /// Its addresses.
     pub addresses: Vec<IpAddr>,
 }
-
-/// `lo`'s index, the same in every namespace.
-const LOOPBACK_INDEX: u32 = 1;
 
 impl BoundDevice {
     /// Whether a connection from this host to `ip`, an address of this host, comes in through
