@@ -147,15 +147,10 @@ pub(crate) fn read(socket: &Socket) -> Option<IcmpError> {
         let Ok(error) = next(socket) else { break };
         last = error.or(last);
     }
-    last.filter(|error| !error.from.is_some_and(is_own))
-}
-
-/// Whether `ip` is an address of this host: only those can be bound. Not the socket's own
-/// address, which a connect that failed has already let go of (`getsockname` then answers
-/// `0.0.0.0`). With `ip_nonlocal_bind` on, every address binds: the error is left out, and the
-/// rules fall back to what they did without it.
-fn is_own(ip: IpAddr) -> bool {
-    std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
+    // Sent by this host: its sender is one of our addresses (not the socket's own, which a
+    // failed connect has let go of). With `ip_nonlocal_bind` on every address looks ours: the
+    // error is left out, and the rules fall back to what they did without it.
+    last.filter(|error| !error.from.is_some_and(crate::sys::host::is_local_address))
 }
 
 /// The next entry of the error queue, `None` for one that is no ICMP error (a local one); an
