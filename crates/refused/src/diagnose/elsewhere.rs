@@ -94,11 +94,11 @@ pub(super) fn held(
             )
             .evidence(listed(&exact))
             .suggest(proxy_fix(Some(listener))),
-            (Outcome::Refused, Some(listener)) if are_own_rules_unread(facts, address) => {
+            (Outcome::Refused, Some(listener)) if facts.own_rules_unread(address) => {
                 this_host_or_that_namespace(facts, listener, &exact, &inside, &enter)
             }
             (Outcome::Refused, Some(listener)) => {
-                held_path::refused(holder, dest, listener, &exact, &inside, &enter)
+                held_path::refused(facts, holder, dest, listener, &exact, &inside, &enter)
             }
             (Outcome::Refused | Outcome::Reset, None) if !on_port.is_empty() => {
                 let bound = on_port[0];
@@ -150,12 +150,6 @@ pub(super) fn held(
         address: ip,
         pid: holder.pid,
     }]))
-}
-
-/// Whether this host's own rules went unread (no root: nft shows nothing), so that a reject of
-/// this host's would have gone unseen: [`super::blocked`] names one only from the rules.
-fn are_own_rules_unread(facts: &Facts, address: &AddressFacts) -> bool {
-    address.blockers.is_none() || facts.rules_read.nft_unread
 }
 
 /// Refused though `listener` listens right there, with this host's rules unread: a reject rule

@@ -62,6 +62,14 @@ pub struct Facts {
     pub init: Init,
 }
 
+impl Facts {
+    /// Whether this host's firewall rules that would judge `address` could not be read (no
+    /// root, or nft's ruleset failed): a local reject or drop then looks like a remote one.
+    pub fn own_rules_unread(&self, address: &AddressFacts) -> bool {
+        address.blockers.is_none() || self.rules_read.nft_unread
+    }
+}
+
 /// Where this namespace would reach a listener of another namespace, at that namespace's own
 /// address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

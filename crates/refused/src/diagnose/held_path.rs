@@ -55,6 +55,7 @@ pub(super) fn published_there(
 /// Refused though `listener` listens right there: a reject rule of that namespace, named;
 /// else, with its rules read or a router on the way, something on the path.
 pub(super) fn refused(
+    facts: &Facts,
     holder: &Holder,
     dest: SocketAddr,
     listener: &HeldListener,
@@ -84,16 +85,12 @@ pub(super) fn refused(
         // A direct link, that namespace's rules read and none rejecting (this host's were
         // read before we got here): nothing between them to blame. What is left is time, as
         // for a listener of this namespace: it came after the attempt.
-        (None, true) => Finding::new(
-            Cause::NotReady,
-            format!(
-                "{listens}, and no rule of that namespace's firewall rejects it: it may have started listening just after the attempt"
-            ),
-        )
-        .evidence(listed(exact))
-        .suggest(format!(
-            "try again, or wait for it: `refused wait {dest}`"
-        )),
+        (None, true) => super::rules::started_after(
+            facts,
+            &format!("{listens}, and no rule of that namespace's firewall rejects it"),
+            dest,
+            exact,
+        ),
         (via, read) => {
             let path = via.map_or_else(
                 || "something between this namespace and that one".to_owned(),

@@ -427,7 +427,7 @@ pub fn resolution_evidence(facts: &Facts) -> Vec<Evidence> {
 /// local reject, drop or
 /// DNAT rule among them would look the same.
 fn hedged(mut finding: Finding, facts: &Facts, address: &AddressFacts) -> Finding {
-    let unread = address.blockers.is_none() || facts.rules_read.nft_unread;
+    let unread = facts.own_rules_unread(address);
     let unsure = match finding.cause {
         Cause::Closed | Cause::Filtered => facts.rules_read.legacy_unlisted,
         // An ICMP error read from the socket names a sender other than this host: nothing of
@@ -877,24 +877,21 @@ fn refused_with_a_listener(
     listener: &HeldListener,
     exact: &[&HeldListener],
 ) -> Finding {
-    let rules_all_read = matches!(&address.blockers, Some(blockers) if blockers.is_empty())
-        && !facts.rules_read.nft_unread
-        && !facts.rules_read.legacy_unlisted;
+    let rules_all_read = !facts.own_rules_unread(address)
+        && !facts.rules_read.legacy_unlisted
+        && address.blockers.as_ref().is_some_and(Vec::is_empty);
     if rules_all_read {
-        // Every rule was read and none stops it: no firewall of this host to blame. What
-        // is left is time (the listener came after the attempt: a service that was
-        // starting) or what the tables do not show (an eBPF socket lookup).
-        return Finding::new(
-            Cause::NotReady,
-            format!(
-                "{} listens on {} now, yet the connection was refused, and no rule of this host's firewall rejects it: it may have started listening just after the attempt",
+        // Every rule was read and none stops it: no firewall of this host to blame.
+        return started_after(
+            facts,
+            &format!(
+                "{} listens on {} now, yet the connection was refused, and no rule of this host's firewall rejects it",
                 listener.owner(),
                 listener.endpoint()
             ),
-        )
-        .evidence(listed(exact))
-        .suggest(format!("try again, or wait for it: `{} wait {}`", facts.program, address.addr))
-        .suggest("if it stays refused: an eBPF program of this host (`bpftool prog show`, type sk_lookup) may steer its connections elsewhere");
+            address.addr,
+            exact,
+        );
     }
     // Something listens right there and we were still refused: a reject rule of this
     // host, whose rules could not all be read.
@@ -908,6 +905,27 @@ fn refused_with_a_listener(
     )
     .evidence(listed(exact));
     see_the_rules(finding, facts, address)
+}
+
+/// Refused by `addr` where `exact` listen, with every firewall rule on the way read and none
+/// rejecting: what is left is time (the listener came after the attempt: a service that was
+/// starting) or what the tables do not show (an eBPF socket lookup). `what` says where.
+pub(super) fn started_after(
+    facts: &Facts,
+    what: &str,
+    addr: SocketAddr,
+    exact: &[&HeldListener],
+) -> Finding {
+    Finding::new(
+        Cause::NotReady,
+        format!("{what}: it may have started listening just after the attempt"),
+    )
+    .evidence(listed(exact))
+    .suggest(format!(
+        "try again, or wait for it: `{} wait {addr}`",
+        facts.program
+    ))
+    .suggest("if it stays refused: an eBPF program (`bpftool prog show`, type sk_lookup) may steer its connections elsewhere")
 }
 
 pub(super) fn listed(listeners: &[&HeldListener]) -> Vec<Evidence> {
