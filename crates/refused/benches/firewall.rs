@@ -97,7 +97,7 @@ fn index(bencher: divan::Bencher) {
 }
 
 /// What `why` asks of the rules for one remote address: the DNAT of nat output, then filter
-/// output (with the translated packet) and input (the reply), on one index.
+/// output (with the translated packet), prerouting and input (the reply), on one index.
 #[divan::bench(sample_count = 20)]
 fn walks_of_one_address(bencher: divan::Bencher) {
     let ruleset = ruleset(&kube_proxy_save());
@@ -107,7 +107,8 @@ fn walks_of_one_address(bencher: divan::Bencher) {
         let dnat = indexed.dnat(NatHook::Output, &packet);
         let out = indexed.blockers(Hook::Output, &packet, &packet);
         let reply = packet.reply().expect("a reply");
+        let early = indexed.blockers(Hook::Prerouting, &reply, &reply);
         let back = indexed.blockers(Hook::Input, &reply, &reply);
-        (dnat, out, back)
+        (dnat, out, early, back)
     });
 }
