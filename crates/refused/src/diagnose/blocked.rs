@@ -54,7 +54,7 @@ pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
     let whose = match blocker.tool {
         Tool::Ufw if is_ufw_limit(blocker) => format!(
             "ufw's rate limit (`ufw {}`)",
-            ufw_limit_rule(blocker, address)
+            ufw_limit_rule(blocker, address.addr.port())
         ),
         Tool::Ufw => "ufw".to_owned(),
         Tool::Nft | Tool::Iptables => "this host's own firewall".to_owned(),
@@ -80,7 +80,7 @@ pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
             .map(Evidence::from),
     );
     for b in std::iter::once(blocker).chain(also) {
-        finding = fix(finding, b, address);
+        finding = fix(finding, b, address.addr.port(), "sudo");
     }
     // Two rules of one table share the command that shows them.
     let mut seen = std::collections::HashSet::new();
@@ -94,7 +94,7 @@ fn same_rule(a: &Blocker, b: &Blocker) -> bool {
 }
 
 /// A rule and where it is: `` `tcp dport 80 drop` (table `inet filter`, chain `output`) ``.
-fn placed(blocker: &Blocker) -> String {
+pub(in crate::diagnose) fn placed(blocker: &Blocker) -> String {
     let mut reached = String::new();
     if blocker.path.len() > 1 {
         reached = format!(", reached by {}", blocker.path.join(" -> "));
@@ -105,35 +105,40 @@ fn placed(blocker: &Blocker) -> String {
     )
 }
 
-/// How to remove `blocker`, with the tool that made it.
-fn fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Finding {
+/// How to remove `blocker`, which stops a connection to `port`, with the tool that made it,
+/// each command run by `run`: `sudo` on this host, `sudo ip netns exec NS` in another namespace.
+pub(in crate::diagnose) fn fix(
+    finding: Finding,
+    blocker: &Blocker,
+    port: u16,
+    run: &str,
+) -> Finding {
     match blocker.tool {
-        Tool::Nft => nft_fix(finding, blocker, address),
-        Tool::Iptables | Tool::IptablesLegacy => iptables_fix(finding, blocker, address),
-        Tool::Ufw => ufw_fix(finding, blocker, address),
+        Tool::Nft => nft_fix(finding, blocker, port, run),
+        Tool::Iptables | Tool::IptablesLegacy => iptables_fix(finding, blocker, port, run),
+        Tool::Ufw => ufw_fix(finding, blocker, port, run),
     }
 }
 
-fn nft_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Finding {
+fn nft_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding {
     let (table, chain) = (&blocker.table, &blocker.chain);
     let finding = match (blocker.handle, blocker.stops) {
         (Some(handle), _) => finding.suggest(format!(
-            "remove the rule if it is not wanted: `sudo nft delete rule {table} {chain} handle {handle}`"
+            "remove the rule if it is not wanted: `{run} nft delete rule {table} {chain} handle {handle}`"
         )),
         (None, Stops::Request) => finding.suggest(format!(
-            "the chain's policy drops it: add an accept rule, for example `sudo nft insert rule {table} {chain} tcp dport {} accept`",
-            address.addr.port()
+            "the chain's policy drops it: add an accept rule, for example `{run} nft insert rule {table} {chain} tcp dport {port} accept`"
         )),
         (None, Stops::Reply) => finding.suggest(format!(
-            "the chain's policy drops the replies: accept them, for example `sudo nft insert rule {table} {chain} ct state established,related accept`"
+            "the chain's policy drops the replies: accept them, for example `{run} nft insert rule {table} {chain} ct state established,related accept`"
         )),
     };
     finding.suggest(format!(
-        "`sudo nft -a list chain {table} {chain}` shows the chain"
+        "`{run} nft -a list chain {table} {chain}` shows the chain"
     ))
 }
 
-fn iptables_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Finding {
+fn iptables_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding {
     let command = blocker.iptables_command();
     let table = match blocker.table_name() {
         "filter" => String::new(),
@@ -142,17 +147,16 @@ fn iptables_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> 
     let chain = &blocker.chain;
     let finding = match (blocker.position, blocker.stops) {
         (Some(position), _) => finding.suggest(format!(
-            "remove the rule if it is not wanted: `sudo {command}{table} -D {chain} {position}` (rule {position} of {chain}; check with `sudo {command}{table} -L {chain} -n --line-numbers` first)"
+            "remove the rule if it is not wanted: `{run} {command}{table} -D {chain} {position}` (rule {position} of {chain}; check with `{run} {command}{table} -L {chain} -n --line-numbers` first)"
         )),
         (None, Stops::Request) => finding.suggest(format!(
-            "the chain's policy drops it: accept the port, for example `sudo {command}{table} -I {chain} -p tcp --dport {} -j ACCEPT`",
-            address.addr.port()
+            "the chain's policy drops it: accept the port, for example `{run} {command}{table} -I {chain} -p tcp --dport {port} -j ACCEPT`"
         )),
         (None, Stops::Reply) => finding.suggest(format!(
-            "the chain's policy drops the replies: accept them, for example `sudo {command}{table} -I {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`"
+            "the chain's policy drops the replies: accept them, for example `{run} {command}{table} -I {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`"
         )),
     };
-    finding.suggest(format!("`sudo {command}-save` shows every rule"))
+    finding.suggest(format!("`{run} {command}-save` shows every rule"))
 }
 
 /// ufw's rate limit: `ufw limit [out] PORT` makes rules that count the new connections from
@@ -171,33 +175,32 @@ fn is_ufw_limit(blocker: &Blocker) -> bool {
 }
 
 /// The `ufw` arguments of the limit rule, as `ufw status` names it: `limit out 8080/tcp`.
-fn ufw_limit_rule(blocker: &Blocker, address: &AddressFacts) -> String {
+fn ufw_limit_rule(blocker: &Blocker, port: u16) -> String {
     let out = match blocker.hook {
         crate::sys::firewall::Hook::Output => " out",
         crate::sys::firewall::Hook::Prerouting | crate::sys::firewall::Hook::Input => "",
     };
-    format!("limit{out} {}/tcp", address.addr.port())
+    format!("limit{out} {port}/tcp")
 }
 
 /// ufw's limit tripped: not a rule to delete, a count that goes down by itself. ufw writes the
 /// limit as `--update --seconds 30 --hitcount 6` (the numbers are fixed, not configurable).
-fn ufw_limit_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Finding {
-    let rule = ufw_limit_rule(blocker, address);
+fn ufw_limit_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding {
+    let rule = ufw_limit_rule(blocker, port);
     let allow = rule.replacen("limit", "allow", 1);
     finding
         .suggest(format!(
-            "it is ufw's rate limit (`ufw {rule}`, shown as LIMIT by `sudo ufw status`), not a rule that denies the port: it lets connections through again once 30 s pass without new ones (`refused`'s own attempts count too)"
+            "it is ufw's rate limit (`ufw {rule}`, shown as LIMIT by `{run} ufw status`), not a rule that denies the port: it lets connections through again once 30 s pass without new ones (`refused`'s own attempts count too)"
         ))
         .suggest(format!(
-            "if this client must connect more often: `sudo ufw {allow}` replaces the limit"
+            "if this client must connect more often: `{run} ufw {allow}` replaces the limit"
         ))
 }
 
-fn ufw_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Finding {
+fn ufw_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding {
     if is_ufw_limit(blocker) {
-        return ufw_limit_fix(finding, blocker, address);
+        return ufw_limit_fix(finding, blocker, port, run);
     }
-    let port = address.addr.port();
     let out = match blocker.hook {
         crate::sys::firewall::Hook::Output => " out",
         crate::sys::firewall::Hook::Prerouting | crate::sys::firewall::Hook::Input => "",
@@ -211,10 +214,10 @@ fn ufw_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Findi
         };
         finding
             .suggest(format!(
-                "it is a ufw rule (`ufw {does}{out} ...`): `sudo ufw status numbered` lists them; remove it with `sudo ufw delete NUMBER`"
+                "it is a ufw rule (`ufw {does}{out} ...`): `{run} ufw status numbered` lists them; remove it with `{run} ufw delete NUMBER`"
             ))
             .suggest(format!(
-                "or allow the port before it: `sudo ufw insert 1 allow{out} {port}/tcp`"
+                "or allow the port before it: `{run} ufw insert 1 allow{out} {port}/tcp`"
             ))
     } else if chain.contains("-before-") || chain.contains("-after-") {
         let file = if chain.contains("-before-") {
@@ -223,7 +226,7 @@ fn ufw_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Findi
             "after"
         };
         finding.suggest(format!(
-            "the rule comes from /etc/ufw/{file}{family}.rules: change it there, then `sudo ufw reload`"
+            "the rule comes from /etc/ufw/{file}{family}.rules: change it there, then `{run} ufw reload`"
         ))
     } else {
         // The default policy (ufw-reject-*, ufw-skip-to-policy-*, a builtin chain's policy).
@@ -234,10 +237,10 @@ fn ufw_fix(finding: Finding, blocker: &Blocker, address: &AddressFacts) -> Findi
         };
         finding
             .suggest(format!(
-                "ufw's default policy for {direction} connections stops it: `sudo ufw allow{out} {port}/tcp`"
+                "ufw's default policy for {direction} connections stops it: `{run} ufw allow{out} {port}/tcp`"
             ))
             .suggest(format!(
-                "or change the default: `sudo ufw default allow {direction}`; `sudo ufw status verbose` shows it"
+                "or change the default: `{run} ufw default allow {direction}`; `{run} ufw status verbose` shows it"
             ))
     }
 }

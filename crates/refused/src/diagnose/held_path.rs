@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use crate::sys::firewall::{Blocker, Stops, Tool, Verdict};
+use crate::sys::firewall::{Blocker, Stops, Verdict};
 
 use super::cause::Cause;
 use super::evidence::{Evidence, HeldListener};
@@ -69,7 +69,7 @@ pub(super) fn refused(
         listener.endpoint()
     );
     let rejects = |b: &&Blocker| b.stops == Stops::Request && b.verdict == Verdict::Reject;
-    if let Some(finding) = by_rule(holder, &listens, exact, enter, rejects) {
+    if let Some(finding) = by_rule(holder, &listens, exact, dest.port(), enter, rejects) {
         return finding;
     }
     let rules = format!("`{enter} nft list ruleset` shows the namespace's rules");
@@ -174,6 +174,7 @@ fn by_rule(
     holder: &Holder,
     listens: &str,
     exact: &[&HeldListener],
+    port: u16,
     enter: &str,
     fits: impl Fn(&&Blocker) -> bool,
 ) -> Option<Finding> {
@@ -188,44 +189,14 @@ fn by_rule(
         Stops::Request => "stops it",
         Stops::Reply => "drops the replies",
     };
-    let mut reached = String::new();
-    if blocker.path.len() > 1 {
-        reached = format!(", reached by {}", blocker.path.join(" -> "));
-    }
     let finding = Finding::new(
         Cause::BlockedLocally,
         format!(
-            "{listens}: that namespace's own firewall{how} {what}: `{}` (table `{}`, chain `{}`{reached})",
-            blocker.rule, blocker.table, blocker.chain
+            "{listens}: that namespace's own firewall{how} {what}: {}",
+            super::rules::blocked::placed(blocker)
         ),
     )
     .evidence([Evidence::from(blocker)])
     .evidence(listed(exact));
-    Some(finding.suggest(removal(blocker, enter)))
-}
-
-/// How to remove `blocker` from inside the namespace, with the tool that made it.
-fn removal(blocker: &Blocker, enter: &str) -> String {
-    let (table, chain) = (&blocker.table, &blocker.chain);
-    match (blocker.tool, blocker.handle, blocker.position) {
-        (Tool::Ufw, _, Some(_)) => format!(
-            "it is a ufw rule of that namespace: `{enter} ufw status numbered` lists them (`ufw delete NUMBER` removes one)"
-        ),
-        (Tool::Iptables | Tool::IptablesLegacy, _, Some(position)) => {
-            let command = blocker.iptables_command();
-            let table = match blocker.table_name() {
-                "filter" => String::new(),
-                other => format!(" -t {other}"),
-            };
-            format!(
-                "remove the rule if it is not wanted: `{enter} {command}{table} -D {chain} {position}` (check with `{enter} {command}{table} -L {chain} -n --line-numbers` first)"
-            )
-        }
-        (Tool::Nft, Some(handle), _) => format!(
-            "remove the rule if it is not wanted: `{enter} nft delete rule {table} {chain} handle {handle}`"
-        ),
-        _ => format!(
-            "the chain's policy stops it: accept the connection first (`{enter} nft -a list chain {table} {chain}` shows the chain)"
-        ),
-    }
+    Some(super::rules::blocked::fix(finding, blocker, port, enter))
 }

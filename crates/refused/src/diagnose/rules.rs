@@ -1430,7 +1430,7 @@ fn permission_fix(facts: &UnixSocketFacts) -> String {
 }
 
 #[path = "blocked.rs"]
-mod blocked;
+pub(in crate::diagnose) mod blocked;
 #[cfg(test)]
 #[path = "rules_tests.rs"]
 mod tests;
