@@ -276,9 +276,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
             .published
             .as_ref()
             .or(address.published_beside.as_ref().map(|(_, p)| p))
-            .map_or((ip, address.local), |p| (p.to.ip(), p.to_local));
+            .map_or((address.addr, address.local), |p| (p.to, p.to_local));
         if !dest_local && !address.attempt.outcome.is_connected() {
-            let ip = dest;
+            let ip = dest.ip();
             let mut holders = addresses::holders_of(ip);
             if holders.len() > 1 {
                 let names: Vec<String> = holders.iter().map(|ns| ns.netns.to_string()).collect();
@@ -292,11 +292,6 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                     needs_root: false,
                 });
             } else if let Some(ns) = holders.pop() {
-                let dest = address
-                    .published
-                    .as_ref()
-                    .or(address.published_beside.as_ref().map(|(_, p)| p))
-                    .map_or(address.addr, |p| p.to);
                 address.holder = Some(super::holder::holder(
                     &ns,
                     dest,
