@@ -26,7 +26,8 @@ use super::budget::Budget;
 use super::commands;
 use super::evidence::{EarlierListener, HeldListener, HeldUnixListener, UnixSocketFacts, Unseen};
 use super::facts::{
-    AddressFacts, Facts, ForeignReach, Gateway, Init, Privilege, Published, Resolution, RulesRead,
+    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, Privilege, Published, Resolution,
+    RulesRead,
 };
 use super::rules;
 use super::socket_only;
@@ -261,46 +262,72 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         }
         if !address.local {
             address.neighbour = host::neighbour(ip);
-            if matches!(
-                address.attempt.outcome,
-                Outcome::HostUnreachable | Outcome::Timeout
-            ) {
-                address.gateway = gateway(ip);
+            if gateway_wanted(address) {
+                // The gateway, and whether it answers neighbour discovery: a dead one fails
+                // the connect the way a dead host on the link does.
+                let found = route::gateway_to(ip);
+                address.gateway = found.as_ref().map(|hop| Gateway {
+                    address: hop.address,
+                    neighbour: host::neighbour_on(hop.address, hop.dev.as_deref()),
+                });
             }
         }
         let lookup = route::lookup(ip);
         address.route_lookup = Some(lookup);
         address.route = rejected_by_route(&address.attempt, lookup);
-        // Where the packets really go: the published port's destination, or the address.
-        let (dest, dest_local) = address
-            .published
-            .as_ref()
-            .or(address.published_beside.as_ref().map(|(_, p)| p))
-            .map_or((address.addr, address.local), |p| (p.to, p.to_local));
-        if !dest_local && !address.attempt.outcome.is_connected() {
-            let ip = dest.ip();
-            let mut holders = addresses::holders_of(ip);
-            if holders.len() > 1 {
-                let names: Vec<String> = holders.iter().map(|ns| ns.netns.to_string()).collect();
-                facts.unseen.push(Unseen {
-                    what: format!(
-                        "which of the network namespaces {} (each holds {ip}) answers here",
-                        names.join(", ")
-                    ),
-                    how: "`ip route get` and `ip link` show the interface the packets leave by"
-                        .to_owned(),
-                    needs_root: false,
-                });
-            } else if let Some(ns) = holders.pop() {
-                address.holder = Some(super::holder::holder(
-                    &ns,
-                    dest,
-                    super::holder::Follow::Dnat,
-                    &mut facts.unseen,
-                ));
-            }
-        }
+        address.holder = holder_of(address, &mut facts.unseen);
     }
+}
+
+/// Whether the gateway of the route to a remote address is looked up: when the attempt found
+/// nobody or nothing answered, which a dead gateway does.
+fn gateway_wanted(address: &AddressFacts) -> bool {
+    !address.local
+        && matches!(
+            address.attempt.outcome,
+            Outcome::HostUnreachable | Outcome::Timeout
+        )
+}
+
+/// The namespace of this host that holds where the packets of a failed attempt really go (the
+/// published port's destination, or the address), read as a holder.
+fn holder_of(address: &AddressFacts, unseen: &mut Vec<Unseen>) -> Option<Holder> {
+    let (dest, dest_local) = address
+        .published
+        .as_ref()
+        .or(address.published_beside.as_ref().map(|(_, p)| p))
+        .map_or((address.addr, address.local), |p| (p.to, p.to_local));
+    if dest_local || address.attempt.outcome.is_connected() {
+        return None;
+    }
+    let ip = dest.ip();
+    let mut holders = addresses::holders_of(ip);
+    if holders.len() > 1 {
+        let names: Vec<String> = holders.iter().map(|ns| ns.netns.to_string()).collect();
+        unseen.push(Unseen {
+            what: format!(
+                "which of the network namespaces {} (each holds {ip}) answers here",
+                names.join(", ")
+            ),
+            how: "`ip route get` and `ip link` show the interface the packets leave by".to_owned(),
+            needs_root: false,
+        });
+        return None;
+    }
+    let ns = holders.pop()?;
+    // The gateway, unless looked up already.
+    let via = if ip == address.addr.ip() && gateway_wanted(address) {
+        address.gateway.as_ref().map(|gateway| gateway.address)
+    } else {
+        route::gateway_to(ip).map(|hop| hop.address)
+    };
+    Some(super::holder::holder(
+        &ns,
+        dest,
+        via,
+        super::holder::Follow::Dnat,
+        unseen,
+    ))
 }
 
 /// The unix sockets that the server of the target's service listens on, when nothing listens on
@@ -411,16 +438,6 @@ fn linked_or_not(addr: SocketAddr) -> ForeignReach {
     } else {
         ForeignReach::Unlinked(addr)
     }
-}
-
-/// The gateway the packets to `ip` go to, and whether it answers neighbour discovery: a dead
-/// one fails the connect the way a dead host on the link does.
-fn gateway(ip: std::net::IpAddr) -> Option<Gateway> {
-    let hop = route::gateway_to(ip)?;
-    Some(Gateway {
-        address: hop.address,
-        neighbour: host::neighbour_on(hop.address, hop.dev.as_deref()),
-    })
 }
 
 /// The route of this host that failed the attempt: the kernel's lookup fails the same way.

@@ -22,43 +22,77 @@ pub(super) enum Follow {
 }
 
 /// The namespace `ns` that holds `dest`, with its listeners and their owners, the gateway our
-/// route there goes through, and what it does with the connection arriving from here.
+/// route there goes through (`via`: the caller may have looked it up already), and what it does
+/// with the connection arriving from here.
 pub(super) fn holder(
     ns: &netns::Other,
     dest: SocketAddr,
+    via: Option<IpAddr>,
     follow: Follow,
     unseen: &mut Vec<Unseen>,
 ) -> Holder {
-    let listeners = listeners(ns);
-    if listeners.is_none() {
-        unseen.push(Unseen {
-            what: format!("the listeners of network namespace {}", ns.netns),
-            how: "run as root".to_owned(),
-            needs_root: true,
+    let read = Read::of(ns, dest.ip(), unseen);
+    assess(ns, &read, dest, via, follow, unseen)
+}
+
+/// What is read of a namespace for a connection from here: each part once, whatever DNAT rule
+/// of it is followed.
+struct Read {
+    listeners: Option<Vec<HeldListener>>,
+    /// Our source address towards it, and what was read inside (`None`: not entered, so nothing
+    /// of it is known).
+    inside: Option<(IpAddr, Inside)>,
+}
+
+impl Read {
+    fn of(ns: &netns::Other, dest: IpAddr, unseen: &mut Vec<Unseen>) -> Self {
+        let listeners = listeners(ns);
+        if listeners.is_none() {
+            unseen.push(Unseen {
+                what: format!("the listeners of network namespace {}", ns.netns),
+                how: "run as root".to_owned(),
+                needs_root: true,
+            });
+        }
+        // Entering it needs root: without, nothing of this is known, and the rules say so.
+        let inside = host::source_address_for(dest).and_then(|src| {
+            let inside = netns::within(ns, || Ok(read_inside(src))).ok()?;
+            if inside.ruleset.is_none() {
+                unseen.push(Unseen {
+                    what: format!("the firewall rules of network namespace {}", ns.netns),
+                    how: format!("`ip netns exec {} nft list ruleset`", ns.netns),
+                    needs_root: true,
+                });
+            }
+            Some((src, inside))
         });
+        Self { listeners, inside }
     }
-    let mut holder = Holder::new(ns.netns.clone(), ns.pid, listeners);
-    holder.via = route::gateway_to(dest.ip()).map(|hop| hop.address);
-    let Some(src) = host::source_address_for(dest.ip()) else {
-        return holder;
+}
+
+/// What `ns`, as `read`, does with a connection from here to `dest`.
+fn assess(
+    ns: &netns::Other,
+    read: &Read,
+    dest: SocketAddr,
+    via: Option<IpAddr>,
+    follow: Follow,
+    unseen: &mut Vec<Unseen>,
+) -> Holder {
+    let mut held = Holder::new(ns.netns.clone(), ns.pid, read.listeners.clone());
+    held.via = via;
+    let Some((src, inside)) = &read.inside else {
+        return held;
     };
-    // Entering it needs root: without, nothing of this is known, and the rules say so.
-    let Ok(inside) = netns::within(ns, || Ok(read_inside(src))) else {
-        return holder;
-    };
-    holder.route_back = Some(RouteBack {
+    let src = *src;
+    held.route_back = Some(RouteBack {
         to: src,
         lookup: inside.back,
     });
-    let Some(ruleset) = inside.ruleset else {
-        unseen.push(Unseen {
-            what: format!("the firewall rules of network namespace {}", ns.netns),
-            how: format!("`ip netns exec {} nft list ruleset`", ns.netns),
-            needs_root: true,
-        });
-        return holder;
+    let Some(ruleset) = &inside.ruleset else {
+        return held;
     };
-    let ruleset = firewall::Indexed::new(&ruleset);
+    let ruleset = firewall::Indexed::new(ruleset);
     let arriving = Packet {
         src: Some(src),
         dst: dest.ip(),
@@ -85,10 +119,27 @@ pub(super) fn holder(
     if let Some((to, rule)) = published {
         // Sent on: the input hook never sees it, the namespace there decides.
         let there = match (follow, addresses::holders_of(to.ip()).as_slice()) {
-            (Follow::Dnat, [one]) => Some(holder_there(one, ns, to, unseen)),
+            // A redirect: this namespace again, as read, when our route to `to` leaves from
+            // the same source (the packets come back to it by the same route).
+            (Follow::Dnat, [one])
+                if one.netns == ns.netns && host::source_address_for(to.ip()) == Some(src) =>
+            {
+                let via = if to.ip() == dest.ip() {
+                    via
+                } else {
+                    route::gateway_to(to.ip()).map(|hop| hop.address)
+                };
+                Some(assess(ns, read, to, via, Follow::No, unseen))
+            }
+            (Follow::Dnat, [one]) => {
+                // A redirect is read as `ns` (the same namespace, found by address).
+                let there = if one.netns == ns.netns { ns } else { one };
+                let via = route::gateway_to(to.ip()).map(|hop| hop.address);
+                Some(holder(there, to, via, Follow::No, unseen))
+            }
             _ => None,
         };
-        holder.published = Some(Box::new(HeldPublished { rule, to, there }));
+        held.published = Some(Box::new(HeldPublished { rule, to, there }));
     } else {
         blockers.extend(ruleset.blockers(Hook::Input, &arriving, &arriving));
         let reply = Packet {
@@ -104,23 +155,8 @@ pub(super) fn holder(
         };
         blockers.extend(ruleset.blockers(Hook::Output, &reply, &reply));
     }
-    holder.blockers = Some(blockers);
-    holder
-}
-
-/// The namespace a DNAT rule of `from` sends the connection to: `from` itself for a redirect.
-fn holder_there(
-    there: &netns::Other,
-    from: &netns::Other,
-    to: SocketAddr,
-    unseen: &mut Vec<Unseen>,
-) -> Holder {
-    let ns = if there.netns == from.netns {
-        from
-    } else {
-        there
-    };
-    holder(ns, to, Follow::No, unseen)
+    held.blockers = Some(blockers);
+    held
 }
 
 /// The TCP listeners of `ns`, with their owners (`None`: could not be read).
@@ -155,15 +191,7 @@ struct Inside {
 /// Runs inside the namespace: a socket made here, and `nft` started from here, are its own.
 fn read_inside(src: IpAddr) -> Inside {
     let back = route::lookup(src);
-    // `/proc/net` is the process's namespace; the thread's own is under `thread-self`.
-    let back_dev = match src {
-        IpAddr::V4(ip) => std::fs::read_to_string("/proc/thread-self/net/route")
-            .ok()
-            .and_then(|text| route::via_v4(&text, ip)),
-        IpAddr::V6(ip) => std::fs::read_to_string("/proc/thread-self/net/ipv6_route")
-            .ok()
-            .and_then(|text| route::via_v6(&text, ip)),
-    };
+    let back_dev = route::route_device(src);
     Inside {
         back,
         back_dev,

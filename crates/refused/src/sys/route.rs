@@ -229,15 +229,21 @@ pub fn interface_to(dst: IpAddr, local: bool) -> Interface {
     if local {
         return Interface::Named("lo".to_owned());
     }
-    let found = match dst {
-        IpAddr::V4(ip) => std::fs::read_to_string("/proc/net/route")
+    route_device(dst).map_or(Interface::NotLoopback, Interface::Named)
+}
+
+/// The interface of the main table's route to `dst` in the calling thread's network namespace
+/// (`/proc/net` is the process's; a thread that entered another namespace reads its own under
+/// `/proc/thread-self/net`).
+pub fn route_device(dst: IpAddr) -> Option<String> {
+    match dst {
+        IpAddr::V4(ip) => std::fs::read_to_string("/proc/thread-self/net/route")
             .ok()
             .and_then(|text| via_v4(&text, ip)),
-        IpAddr::V6(ip) => std::fs::read_to_string("/proc/net/ipv6_route")
+        IpAddr::V6(ip) => std::fs::read_to_string("/proc/thread-self/net/ipv6_route")
             .ok()
             .and_then(|text| via_v6(&text, ip)),
-    };
-    found.map_or(Interface::NotLoopback, Interface::Named)
+    }
 }
 
 /// The interface of the longest matching route of `/proc/net/route` (lowest metric on a tie).
