@@ -144,8 +144,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
             .iter()
             .any(|a| a.addr.is_ipv6() && !a.attempt.outcome.is_connected())
         {
-            facts.ipv6_usable = host::is_ipv6_usable();
-            facts.loopback = Some(loopback::loopback());
+            read_loopback(&mut facts);
         }
         let report = probe::probe(target, &options.probe, budget.last_left()).await;
         let ready = report.readiness.is_ready();
@@ -203,11 +202,19 @@ pub(super) fn out_of_time(mut facts: Facts) -> Facts {
     facts
 }
 
+/// This namespace's loopback interface, and whether IPv6 can be used at all: a kernel with IPv6,
+/// and `all`'s `disable_ipv6` off.
+fn read_loopback(facts: &mut Facts) {
+    let lo = loopback::loopback();
+    facts.ipv6_usable =
+        !lo.ipv6_disabled_by.contains(&loopback::Ipv6Switch::All) && host::has_ipv6();
+    facts.loopback = Some(lo);
+}
+
 /// The host-side evidence of a failed connect: listeners, owners, namespaces, rules, neighbours.
 fn look_at_this_host(facts: &mut Facts, port: u16) {
     facts.ephemeral_ports = host::ephemeral_ports();
-    facts.ipv6_usable = host::is_ipv6_usable();
-    facts.loopback = Some(loopback::loopback());
+    read_loopback(facts);
     let any_local = facts.addresses.iter().any(|a| a.local);
     if any_local {
         let own = sys::own_tcp_listeners();

@@ -38,14 +38,11 @@ pub fn source_address_for(ip: IpAddr) -> Option<IpAddr> {
     Some(socket.local_addr().ok()?.as_socket()?.ip())
 }
 
-/// Whether this host can use IPv6 at all: a kernel with IPv6 (an IPv6 socket can be made; not
-/// booted with `ipv6.disable=1`) and `net.ipv6.conf.all.disable_ipv6` off. Whether `::1` is
-/// there is the loopback interface's own matter (down, or its own switch off): see
-/// [`super::loopback`].
-pub fn is_ipv6_usable() -> bool {
-    let disabled = fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6")
-        .is_ok_and(|v| v.trim() == "1");
-    !disabled && Socket::new(Domain::IPV6, Type::DGRAM, None).is_ok()
+/// Whether this host's kernel has IPv6: an IPv6 socket can be made (not booted with
+/// `ipv6.disable=1`). Whether it is switched off (`disable_ipv6`) is read with the loopback
+/// interface: see [`super::loopback`].
+pub fn has_ipv6() -> bool {
+    Socket::new(Domain::IPV6, Type::DGRAM, None).is_ok()
 }
 
 /// Whether this process runs as root (effective uid 0).
