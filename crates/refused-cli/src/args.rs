@@ -222,6 +222,9 @@ Examples:
 Exit status: 0 if the target is reachable, 1 if it is not (the cause is diagnosed), 2 on a usage
 error, 3 if the diagnosis itself failed.";
 
+/// `refused why`'s `--timeout` when none is given.
+pub const WHY_TIMEOUT: &str = "3s";
+
 /// `refused why`.
 #[derive(Debug, Args)]
 pub struct WhyArgs {
@@ -231,7 +234,7 @@ pub struct WhyArgs {
 
     /// How long the whole diagnosis may take, name lookup included: 500ms, 3s, 1m; `0`: no
     /// limit but the system's own.
-    #[arg(long, short = 't', default_value = "3s", value_parser = parse_timeout)]
+    #[arg(long, short = 't', default_value = WHY_TIMEOUT, value_parser = parse_timeout)]
     pub timeout: Timeout,
 
     /// One JSON object: target, cause, summary, attempts, evidence, suggestions.

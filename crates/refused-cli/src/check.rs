@@ -11,7 +11,8 @@ use refused::probe::{ProbeOptions, Readiness, Reason, State, probe};
 use serde::Serialize;
 
 use crate::EXIT_DOWN;
-use crate::args::CheckArgs;
+use crate::args::{CheckArgs, WHY_TIMEOUT};
+use crate::duration::parse_timeout;
 use crate::output::{self, BAD, GOOD};
 use crate::usage;
 
@@ -80,9 +81,16 @@ pub async fn run(args: CheckArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         // Quoted where a shell would read it otherwise (`[::1]:80` is a glob, `&` ends a command).
         let target =
             shlex::try_quote(&report.target).unwrap_or_else(|_| report.target.clone().into());
+        // `why` with the time this check gave it: a connect that timed out at `-t 10s` may
+        // not at 3 s. The other options are the service's checks, past a failed connect.
+        let timeout = if parse_timeout(WHY_TIMEOUT) == Ok(args.timeout) {
+            String::new()
+        } else {
+            format!(" --timeout {}", args.timeout.as_option())
+        };
         let _ = writeln!(
             stderr,
-            "`refused why {target}` tells the cause behind it, with the evidence and the fix"
+            "`refused why{timeout} {target}` tells the cause behind it, with the evidence and the fix"
         );
     }
     let all_up = reports.iter().all(|r| r.state == State::Up);

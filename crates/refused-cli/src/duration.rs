@@ -60,6 +60,15 @@ impl Timeout {
         }
     }
 
+    /// The option's value as `--timeout` reads it back: `1500ms`, `0` for no limit.
+    pub fn as_option(self) -> String {
+        match self {
+            Self::Limit(limit) if limit.subsec_nanos() == 0 => format!("{}s", limit.as_secs()),
+            Self::Limit(limit) => format!("{}ms", limit.as_secs_f64() * 1000.0),
+            Self::Unlimited => "0".to_owned(),
+        }
+    }
+
     /// The limit, or [`MAX`] where the library needs a number.
     pub const fn or_max(self) -> Duration {
         match self {

@@ -175,3 +175,30 @@ fn a_closed_stderr_keeps_a_down_checks_status() {
         .unwrap();
     assert_eq!(status.code(), Some(1));
 }
+
+/// The hint runs `why` with the time the check was given: a connect that timed out at 10 s may
+/// not at `why`'s default.
+#[test]
+fn the_hint_to_why_keeps_the_checks_timeout() {
+    let refusing = RefusedPort::v4().unwrap();
+    let addr = refusing.addr().to_string();
+    for (given, hint) in [
+        (None, format!("`refused why {addr}`")),
+        (Some("3s"), format!("`refused why {addr}`")),
+        (Some("10s"), format!("`refused why --timeout 10s {addr}`")),
+        (
+            Some("1.5s"),
+            format!("`refused why --timeout 1500ms {addr}`"),
+        ),
+        (Some("0"), format!("`refused why --timeout 0 {addr}`")),
+    ] {
+        let mut command = refused();
+        command.arg("check");
+        if let Some(timeout) = given {
+            command.args(["--timeout", timeout]);
+        }
+        let output = command.arg(&addr).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&hint), "{given:?}: {stderr}");
+    }
+}
