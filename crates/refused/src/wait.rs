@@ -123,6 +123,7 @@ pub enum WaitEvent<'a> {
 
 /// Where one target's wait stands.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TargetState {
     /// Whether it reached the goal (as many probes in a row as asked).
     pub done: bool,
@@ -201,6 +202,7 @@ impl Pauses {
 
 /// How a wait ended.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct WaitResult {
     /// Whether the wait's condition was met.
     pub satisfied: bool,

@@ -41,6 +41,7 @@ impl Serialize for Address {
 
 /// One connect attempt to one address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Attempt {
     /// Where it went.
     pub address: Address,
@@ -87,6 +88,7 @@ pub enum ConnectErrorKind {
 
 /// A failed connect: why, every attempt made, and how long it all took.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ConnectError {
     target: String,
     kind: ConnectErrorKind,

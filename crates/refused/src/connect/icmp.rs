@@ -38,6 +38,7 @@ pub enum IcmpVersion {
 
 /// The ICMP error a router or the host sent back for a connect's SYN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
 pub struct IcmpError {
     /// ICMP or ICMPv6 (the attempt's address family, except for an IPv4-mapped address).
     #[serde(skip)]

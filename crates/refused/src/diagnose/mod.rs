@@ -86,6 +86,7 @@ impl Default for Options {
 
 /// What a diagnosis found: `refused why --json`'s document (docs/contract.md).
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Diagnosis {
     /// The target as given.
     pub target: String,

@@ -262,6 +262,7 @@ impl std::fmt::Display for Readiness {
 
 /// One probe of one target.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ProbeReport {
     /// What it found.
     pub readiness: Readiness,
@@ -279,6 +280,7 @@ pub struct ProbeReport {
 
 /// What a completed TLS handshake showed.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TlsSession {
     /// The protocol version: `TLS 1.2`, `TLS 1.3`.
     pub version: String,

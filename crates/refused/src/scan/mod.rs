@@ -85,6 +85,7 @@ impl Reason {
 
 /// One port of one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PortReport {
     /// The port.
     pub port: u16,
@@ -96,6 +97,7 @@ pub struct PortReport {
 
 /// Every port of one address, ascending.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct HostReport {
     /// The address.
     pub address: IpAddr,
@@ -112,6 +114,7 @@ impl HostReport {
 
 /// What a scan found.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct ScanReport {
     /// One per address, in the order given.
     pub hosts: Vec<HostReport>,
