@@ -138,7 +138,8 @@ fn a_namespace_behind_a_router_is_told_apart_from_its_own_firewall_and_routes() 
 /// The server plays a Docker host that publishes its port 46551 to a container behind it
 /// (nat PREROUTING -> DOCKER -> DNAT) whose program is down, seen from another namespace of this
 /// machine: the answer is the container's, as on the Docker host itself, whether or not a
-/// docker-proxy listens on the published port.
+/// docker-proxy listens on the published port; and when its program listens on another port,
+/// that port is offered with the publishing to change.
 #[test]
 fn a_port_another_namespace_publishes_by_dnat_is_followed_to_its_container() {
     let test = "a_port_another_namespace_publishes_by_dnat_is_followed_to_its_container";
@@ -194,5 +195,24 @@ fn a_port_another_namespace_publishes_by_dnat_is_followed_to_its_container() {
         SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 46_551),
     );
     check(&why(&lab, &[&target]));
+    // The container's program listens, on its own port, not the one published to: that port is
+    // offered, with the publishing to change.
+    let _program = listen_in(
+        &container,
+        SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 3000),
+    );
+    let report = why(&lab, &[&target]);
+    assert_eq!(cause(&report), "wrong-port", "{report}");
+    assert!(
+        report["summary"].as_str().unwrap().ends_with(
+            "listens on 0.0.0.0:3000 there (the only port anything listens on in that namespace)"
+        ),
+        "{report}"
+    );
+    assert_eq!(
+        report["suggestions"][0].as_str().unwrap(),
+        "publish the port the program listens on: `docker run -p 46551:3000 ...` (compose: `ports: [\"46551:3000\"]`)",
+        "{report}"
+    );
     drop(container);
 }

@@ -2,7 +2,7 @@
 //! IP), and for a port this host publishes elsewhere by DNAT: the listeners where the packets
 //! really go decide, named with their namespace and fixes that work from outside it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::outcome::Outcome;
 use crate::sys::netns::Namespace;
@@ -42,19 +42,40 @@ pub(super) fn published(
         ),
         ..inner
     };
-    if finding.cause == Cause::WrongPort && published.rule.chain == "DOCKER" {
-        if let Some(Evidence::Listener(candidate)) = finding.evidence.first() {
-            let (port, inside) = (address.addr.port(), candidate.listener.port);
-            finding.suggestions.insert(
-                0,
-                format!("publish the port the program listens on: `docker run -p {port}:{inside} ...` (compose: `ports: [\"{port}:{inside}\"]`)"),
-            );
-        }
-    }
+    suggest_publishing(&mut finding, address.addr.port(), &published.rule.chain);
     finding
         .evidence
         .insert(0, Evidence::Dnat(published.rule.clone()));
     Ok(finding)
+}
+
+/// A port Docker publishes (its chain `DOCKER`) to one where nothing listens, while the
+/// program listens on another: the fix is the publishing, `-p PORT:THAT`, first.
+pub(super) fn suggest_publishing(finding: &mut Finding, port: u16, chain: &str) {
+    if finding.cause != Cause::WrongPort || chain != "DOCKER" {
+        return;
+    }
+    if let Some(Evidence::Listener(candidate)) = finding.evidence.first() {
+        let inside = candidate.listener.port;
+        finding.suggestions.insert(
+            0,
+            format!("publish the port the program listens on: `docker run -p {port}:{inside} ...` (compose: `ports: [\"{port}:{inside}\"]`)"),
+        );
+    }
+}
+
+/// The one port that anything reachable at `ip` listens on in another namespace, when there is
+/// just one and it is not `port`: a container runs one program, and a port published to one
+/// where nothing listens, while that program listens on its own port, is the usual mix-up
+/// (`-p 8080:80` for a program on 3000).
+fn only_port(listeners: &[HeldListener], ip: IpAddr, port: u16) -> Option<&HeldListener> {
+    let mut reachable = listeners
+        .iter()
+        .filter(|l| l.listener.port != port && l.listener.accepts(ip));
+    let first = reachable.next()?;
+    reachable
+        .all(|l| l.listener.port == first.listener.port)
+        .then_some(first)
 }
 
 /// Explains a failed connect to `dest`, held by `holder`; `None` when its listeners could not
@@ -81,34 +102,33 @@ pub(super) fn held(
         _ => format!("sudo ip netns exec {netns}"),
     };
 
-    let finding =
-        match (address.attempt.outcome, exact.first()) {
-            (Outcome::Timeout, Some(_)) => silent(holder, &exact, dest, &inside, &enter),
-            (Outcome::Reset, Some(listener)) => Finding::new(
-                Cause::NotReady,
-                format!(
-                    "{} listens on {} in {inside}, but reset the connection as soon as it was made",
-                    listener.owner(),
-                    listener.endpoint()
-                ),
-            )
-            .evidence(listed(&exact))
-            .suggest(proxy_fix(Some(listener))),
-            (Outcome::Refused, Some(listener)) if facts.own_rules_unread(address) => {
-                this_host_or_that_namespace(facts, listener, &exact, &inside, &enter)
-            }
-            (Outcome::Refused, Some(listener)) => {
-                held_path::refused(facts, holder, dest, listener, &exact, &inside, &enter)
-            }
-            (Outcome::Refused | Outcome::Reset, None) if !on_port.is_empty() => {
-                let bound = on_port[0];
-                let every = if ip.is_ipv4() { "0.0.0.0" } else { "::" };
-                let only_inside = if bound.listener.address.is_loopback() {
-                    format!(", which only programs inside {netns} can reach")
-                } else {
-                    String::new()
-                };
-                Finding::new(
+    let finding = match (address.attempt.outcome, exact.first()) {
+        (Outcome::Timeout, Some(_)) => silent(holder, &exact, dest, &inside, &enter),
+        (Outcome::Reset, Some(listener)) => Finding::new(
+            Cause::NotReady,
+            format!(
+                "{} listens on {} in {inside}, but reset the connection as soon as it was made",
+                listener.owner(),
+                listener.endpoint()
+            ),
+        )
+        .evidence(listed(&exact))
+        .suggest(proxy_fix(Some(listener))),
+        (Outcome::Refused, Some(listener)) if facts.own_rules_unread(address) => {
+            this_host_or_that_namespace(facts, listener, &exact, &inside, &enter)
+        }
+        (Outcome::Refused, Some(listener)) => {
+            held_path::refused(facts, holder, dest, listener, &exact, &inside, &enter)
+        }
+        (Outcome::Refused | Outcome::Reset, None) if !on_port.is_empty() => {
+            let bound = on_port[0];
+            let every = if ip.is_ipv4() { "0.0.0.0" } else { "::" };
+            let only_inside = if bound.listener.address.is_loopback() {
+                format!(", which only programs inside {netns} can reach")
+            } else {
+                String::new()
+            };
+            Finding::new(
                 Cause::ListeningOnOtherAddress,
                 format!(
                     "{} listens on port {port} in {inside}, but only on {}{only_inside}",
@@ -120,9 +140,17 @@ pub(super) fn held(
             .suggest(format!(
                 "make the program listen on {every} (every address) inside the namespace: its bind or host setting (`--host {every}`, `--bind {every}`, `listen_addresses = '*'`)"
             ))
-            }
-            (Outcome::Refused | Outcome::Reset, None) => {
-                match intended(facts, ip, port, listeners) {
+        }
+        (Outcome::Refused | Outcome::Reset, None) => {
+            let candidate = intended(facts, ip, port, listeners).or_else(|| {
+                only_port(listeners, ip, port).map(|l| {
+                    (
+                        l,
+                        "the only port anything listens on in that namespace".to_owned(),
+                    )
+                })
+            });
+            match candidate {
                 Some((candidate, why)) => Finding::new(
                     Cause::WrongPort,
                     format!(
@@ -142,9 +170,9 @@ pub(super) fn held(
                     "start the service in that namespace (a container: is its program running? its logs say why not); `{enter} ss -ltnp` lists what listens there"
                 )),
             }
-            }
-            _ => return None,
-        };
+        }
+        _ => return None,
+    };
     Some(finding.evidence([Evidence::Namespace {
         netns: netns.to_string(),
         address: ip,

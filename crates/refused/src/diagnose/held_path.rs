@@ -41,6 +41,7 @@ pub(super) fn published_there(
         ),
         ..inner
     };
+    super::elsewhere::suggest_publishing(&mut finding, dest.port(), &published.rule.chain);
     finding
         .evidence
         .insert(0, Evidence::Dnat(published.rule.clone()));

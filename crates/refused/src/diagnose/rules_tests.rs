@@ -2536,6 +2536,67 @@ fn a_port_another_namespace_sends_on_by_dnat_is_explained_where_it_goes() {
     );
 }
 
+/// `-p 8080:80` for a container whose program listens on 3000: the only port anything listens
+/// on in there is offered, with the publishing to change; with two programs there, neither is.
+#[test]
+fn a_container_whose_one_program_listens_on_another_port_is_the_wrong_port() {
+    use crate::diagnose::facts::HeldPublished;
+    use crate::sys::firewall::{Dnat, NatHook, NatTo};
+    let to: SocketAddr = "172.31.77.2:80".parse().unwrap();
+    let published = |container| {
+        let mut host = held_by("fxh-h", 8080);
+        host.published = Some(Box::new(HeldPublished {
+            rule: Dnat {
+                to: NatTo::Address {
+                    address: to.ip(),
+                    port: Some(80),
+                },
+                table: "ip nat".to_owned(),
+                chain: "DOCKER".to_owned(),
+                path: vec!["PREROUTING".to_owned(), "DOCKER".to_owned()],
+                hook: NatHook::Prerouting,
+                rule: "iifname != \"br0\" tcp dport 8080 dnat to 172.31.77.2:80".to_owned(),
+                handle: Some(9),
+                position: Some(2),
+                tool: Tool::Iptables,
+                certain: true,
+            },
+            to,
+            there: Some(container),
+        }));
+        let mut address = tried("10.77.9.1:8080", Outcome::Refused, 1);
+        address.holder = Some(host);
+        infer(&one("10.77.9.1:8080", address)).unwrap()
+    };
+    let finding = published(held_by("fxh-k", 3000));
+    assert_eq!(finding.cause, Cause::WrongPort);
+    assert!(
+        finding.summary.ends_with(
+            "there, nothing listens on port 80 in network namespace fxh-k, which holds 172.31.77.2, but socat (pid 4242) listens on 0.0.0.0:3000 there (the only port anything listens on in that namespace)"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert_eq!(
+        finding.suggestions[0],
+        "publish the port the program listens on: `docker run -p 8080:3000 ...` (compose: `ports: [\"8080:3000\"]`)"
+    );
+    // A second program on another port: which one was meant is not known.
+    let mut two = held_by("fxh-k", 3000);
+    let mut metrics = listening("0.0.0.0:9100", "node_exporter");
+    metrics.netns = Some(Namespace::Named("fxh-k".to_owned()));
+    two.listeners.as_mut().unwrap().push(metrics);
+    assert_eq!(published(two).cause, Cause::NoListener);
+    // Only on loopback in there: not reachable from outside, not offered.
+    let mut local = held_by("fxh-k", 3000);
+    local.listeners = Some(vec![{
+        let mut l = listening("127.0.0.1:3000", "node");
+        l.netns = Some(Namespace::Named("fxh-k".to_owned()));
+        l
+    }]);
+    assert_eq!(published(local).cause, Cause::NoListener);
+}
+
 #[test]
 fn a_namespace_listener_without_a_route_back_is_filtered_by_its_route() {
     use crate::diagnose::facts::RouteBack;
