@@ -5,12 +5,12 @@
 #   scripts/without-lab-packages.sh cargo nextest run --workspace --success-output final
 #   CI=true scripts/without-lab-packages.sh cargo nextest run --workspace    # fails instead
 #
-# nft, dnsmasq, redis-server, iptables and ufw are left off PATH (a folder of links to the rest);
+# nft, dnsmasq, redis-server, iptables, ufw and docker-proxy are left off PATH (a folder of links to the rest);
 # as root, /usr/lib/postgresql (initdb, postgres) is hidden under an empty tmpfs in a private
 # mount namespace. Nothing on the host changes.
 set -euo pipefail
 [ $# -gt 0 ] || { sed -n '2,10p' "$0" >&2; exit 2; }
-hide='^(nft|dnsmasq|redis-.*|iptables.*|ip6tables.*|ufw|initdb|pg_ctl|postgres)$'
+hide='^(nft|dnsmasq|redis-.*|iptables.*|ip6tables.*|ufw|docker-proxy|initdb|pg_ctl|postgres)$'
 bin=$(mktemp -d "${TMPDIR:-/tmp}/without-lab-packages.XXXXXX")
 trap 'rm -rf "$bin"' EXIT
 IFS=: read -ra dirs <<<"$PATH"

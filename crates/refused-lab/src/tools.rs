@@ -26,11 +26,14 @@ pub enum Tool {
     Iptables,
     /// `ufw`: the uncomplicated firewall, run inside a lab namespace.
     Ufw,
+    /// `docker-proxy` (docker.io; Docker's own packages install it too): Docker's userland port
+    /// proxy, run alone (no Docker daemon) in front of a namespace that plays the container.
+    DockerProxy,
 }
 
 impl Tool {
     /// Every tool, in the order the README's install command lists their packages.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Ip,
         Self::Nft,
         Self::Dnsmasq,
@@ -38,6 +41,7 @@ impl Tool {
         Self::Postgres,
         Self::Iptables,
         Self::Ufw,
+        Self::DockerProxy,
     ];
 
     /// The program's name.
@@ -50,6 +54,7 @@ impl Tool {
             Self::Postgres => "initdb",
             Self::Iptables => "iptables",
             Self::Ufw => "ufw",
+            Self::DockerProxy => "docker-proxy",
         }
     }
 
@@ -63,6 +68,7 @@ impl Tool {
             Self::Postgres => "postgresql",
             Self::Iptables => "iptables",
             Self::Ufw => "ufw",
+            Self::DockerProxy => "docker.io",
         }
     }
 

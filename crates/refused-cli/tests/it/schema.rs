@@ -439,6 +439,7 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::Namespace { .. } => "namespace",
         Evidence::UnixSocket(_) => "unix-socket",
         Evidence::UnixListener(_) => "unix-listener",
+        Evidence::PortProxy { .. } => "port-proxy",
     }
 }
 
@@ -533,13 +534,29 @@ fn evidence_samples() -> Vec<Evidence> {
         pid: Some(5),
     });
     samples.extend(unix_socket_samples());
-    samples.push(Evidence::UnixListener(HeldUnixListener {
-        path: "/run/postgresql/.s.PGSQL.5432".into(),
-        inode: 4243,
-        pid: 812,
-        process: "postgres".into(),
-    }));
+    samples.extend(server_samples());
     samples
+}
+
+/// A server's unix socket, and a port proxy that sends the port on.
+fn server_samples() -> [Evidence; 2] {
+    [
+        Evidence::UnixListener(HeldUnixListener {
+            path: "/run/postgresql/.s.PGSQL.5432".into(),
+            inode: 4243,
+            pid: 812,
+            process: "postgres".into(),
+        }),
+        Evidence::PortProxy {
+            proxy: refused::diagnose::PortProxy {
+                pid: 2211,
+                process: "docker-proxy".into(),
+                listens: "0.0.0.0:8080".parse().unwrap(),
+                to: "172.17.0.2:80".parse().unwrap(),
+            },
+            outcome: Outcome::Refused,
+        },
+    ]
 }
 
 fn listener_samples() -> [Evidence; 2] {

@@ -216,3 +216,98 @@ fn a_port_another_namespace_publishes_by_dnat_is_followed_to_its_container() {
     );
     drop(container);
 }
+
+/// The server plays a Docker host with its default userland proxy: Debian's real `docker-proxy`,
+/// run alone, publishes 127.0.0.1:46561 to a namespace behind it, which plays the container
+/// (at an address of this test's own: every lab's server holds the same one). The proxy
+/// accepts and closes each connection when its own to the container fails, which alone reads
+/// as a proxy with its backend down; the cause is where it sends it: the container's program
+/// listens on 3000, not on 80 (`wrong-port`, with the `-p` to use). Without root, the
+/// container's listeners are unseen, but a refused connect there still proves nothing listens
+/// on 80. Port 46561 is this test's.
+#[test]
+fn a_docker_proxy_closing_connections_is_explained_where_it_sends_them() {
+    let test = "a_docker_proxy_closing_connections_is_explained_where_it_sends_them";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::DockerProxy]) else {
+        return;
+    };
+    let (container, inside, _) = behind_the_server(&lab, 'd', 87);
+    // Docker hands it a pipe as fd 3 to say it started; without one, the fd it writes to and
+    // closes is its own listening socket's.
+    let proxy = format!(
+        "exec docker-proxy -proto tcp -host-ip 127.0.0.1 -host-port 46561 -container-ip {inside} -container-port 80 3>/dev/null"
+    );
+    lab.server.spawn("sh", &["-c", &proxy]).unwrap();
+    let _program = listen_in(
+        &container,
+        SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 3000),
+    );
+    let target = "127.0.0.1:46561";
+    // The proxy binds its port once it has started.
+    for _ in 0..100 {
+        if lab
+            .server
+            .run(|| std::net::TcpStream::connect(target).is_ok())
+            .unwrap()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let published = format!("{target} is published to {inside}:80 by docker-proxy (pid ");
+
+    let report = crate::why_lab::diagnosis(
+        lab.server.command(crate::why_lab::REFUSED),
+        &["--timeout", "10s", target],
+    );
+    assert_eq!(cause(&report), "wrong-port", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.starts_with(&published), "{report}");
+    assert!(
+        summary.ends_with(&format!(
+            "there, nothing listens on port 80 in network namespace {}, which holds {inside}, but {} listens on 0.0.0.0:3000 there (the only port anything listens on in that namespace)",
+            container.name(),
+            // The listener is this test's own socket, made inside the server's namespace.
+            report_owner(&report)
+        )),
+        "{report}"
+    );
+    assert_eq!(
+        report["suggestions"][0].as_str().unwrap(),
+        "publish the port the program listens on: `docker run -p 46561:3000 ...` (compose: `ports: [\"46561:3000\"]`)",
+        "{report}"
+    );
+    let proxy = &evidence(&report, "port-proxy")[0];
+    assert_eq!(proxy["process"], "docker-proxy", "{report}");
+    assert_eq!(proxy["listens"], target, "{report}");
+    assert_eq!(proxy["to"], format!("{inside}:80"), "{report}");
+    assert_eq!(proxy["outcome"], "refused", "{report}");
+
+    // Without root: the container's listeners cannot be read, the refused connect still tells.
+    let mut as_nobody = lab.server.command("setpriv");
+    as_nobody.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        crate::why_lab::REFUSED,
+    ]);
+    let report = crate::why_lab::diagnosis(as_nobody, &["--timeout", "10s", target]);
+    assert_eq!(cause(&report), "no-listener", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.starts_with(&published), "{report}");
+    assert!(
+        summary.ends_with(&format!("there, nothing listens on port 80 at {inside}")),
+        "{report}"
+    );
+    assert_eq!(evidence(&report, "port-proxy").len(), 1, "{report}");
+    drop(container);
+}
+
+/// Who a listener of the report's evidence belongs to, as the summary names it.
+fn report_owner(report: &serde_json::Value) -> String {
+    let listener = &evidence(report, "listener")[0];
+    match (listener["process"].as_str(), listener["pid"].as_u64()) {
+        (Some(process), Some(pid)) => format!("{process} (pid {pid})"),
+        _ => "a process".to_owned(),
+    }
+}

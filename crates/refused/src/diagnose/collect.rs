@@ -26,8 +26,8 @@ use super::budget::Budget;
 use super::commands;
 use super::evidence::{EarlierListener, HeldListener, HeldUnixListener, UnixSocketFacts, Unseen};
 use super::facts::{
-    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, Privilege, Published, Resolution,
-    RulesRead,
+    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, Privilege, Proxied, Published,
+    Resolution, RulesRead,
 };
 use super::rules;
 use super::socket_only;
@@ -45,6 +45,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         foreign: Vec::new(),
         foreign_reach: None,
         unix_listeners: Vec::new(),
+        proxied: None,
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
         ipv6_usable: true,
@@ -155,10 +156,46 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
                 let own = own.into_iter().filter(|l| l.port == port.get()).collect();
                 held(&mut facts, port.get(), own, Vec::new());
             }
+            facts.proxied = proxied(&mut facts, budget.network_left()).await;
         }
         return facts;
     }
     host_evidence(facts, port.get(), budget.last_until()).await
+}
+
+/// The port proxy of this host that took a local connection and closed it (docker-proxy), and
+/// what it ran into: where it sends the connection, tried from here, and the namespace that
+/// holds that address, read. `None` when no proxy takes the connected address.
+async fn proxied(facts: &mut Facts, left: std::time::Duration) -> Option<Proxied> {
+    let addr = facts
+        .addresses
+        .iter()
+        .find(|a| a.local && a.attempt.outcome.is_connected())?
+        .addr;
+    let proxy = process::port_proxies()
+        .into_iter()
+        .find(|proxy| proxy.takes(addr))?;
+    let to = proxy.to;
+    let attempt = match dialer(left).dial_addrs(&[to]).await {
+        Ok(connected) => connected.attempts,
+        Err(err) => err.attempts().to_vec(),
+    }
+    .pop()?;
+    let holder = match addresses::holders_of(to.ip()).as_slice() {
+        [ns] if !host::is_local_address(to.ip()) => Some(super::holder::holder(
+            ns,
+            to,
+            route::gateway_to(to.ip()).map(|hop| hop.address),
+            super::holder::Follow::No,
+            &mut facts.unseen,
+        )),
+        _ => None,
+    };
+    Some(Proxied {
+        proxy,
+        attempt,
+        holder,
+    })
 }
 
 /// Reads this host's evidence on the blocking pool (it reads `/proc` and runs `nft`), giving up

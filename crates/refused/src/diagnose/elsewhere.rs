@@ -42,17 +42,22 @@ pub(super) fn published(
         ),
         ..inner
     };
-    suggest_publishing(&mut finding, address.addr.port(), &published.rule.chain);
+    suggest_publishing(
+        &mut finding,
+        address.addr.port(),
+        published.rule.chain == "DOCKER",
+    );
     finding
         .evidence
         .insert(0, Evidence::Dnat(published.rule.clone()));
     Ok(finding)
 }
 
-/// A port Docker publishes (its chain `DOCKER`) to one where nothing listens, while the
-/// program listens on another: the fix is the publishing, `-p PORT:THAT`, first.
-pub(super) fn suggest_publishing(finding: &mut Finding, port: u16, chain: &str) {
-    if finding.cause != Cause::WrongPort || chain != "DOCKER" {
+/// A port Docker publishes (`by_docker`: its chain `DOCKER`, or its docker-proxy) to one where
+/// nothing listens, while the program listens on another: the fix is the publishing,
+/// `-p PORT:THAT`, first.
+pub(super) fn suggest_publishing(finding: &mut Finding, port: u16, by_docker: bool) {
+    if finding.cause != Cause::WrongPort || !by_docker {
         return;
     }
     if let Some(Evidence::Listener(candidate)) = finding.evidence.first() {
@@ -76,6 +81,68 @@ fn only_port(listeners: &[HeldListener], ip: IpAddr, port: u16) -> Option<&HeldL
     reachable
         .all(|l| l.listener.port == first.listener.port)
         .then_some(first)
+}
+
+/// A port proxy of this host (docker-proxy) that took the connection and closed it, its own
+/// connect to where it sends it having failed: explained there, as a published port is, from
+/// our connect there and, as root, the listeners of the namespace that holds it. `None` when
+/// that connect worked (the program there closed it: the proxy is not the story).
+pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
+    let proxied = facts.proxied.as_ref().filter(|p| p.proxy.takes(addr))?;
+    let outcome = proxied.attempt.outcome;
+    if outcome.is_connected() {
+        return None;
+    }
+    let proxy = &proxied.proxy;
+    let to = proxy.to;
+    let there = AddressFacts {
+        attempt: proxied.attempt.clone(),
+        addr: to,
+        local: false,
+        neighbour: None,
+        blockers: None,
+        route: None,
+        route_lookup: None,
+        gateway: None,
+        holder: proxied.holder.clone(),
+        published: None,
+        published_beside: None,
+    };
+    let inner = proxied
+        .holder
+        .as_ref()
+        .and_then(|holder| held(facts, &there, to, holder));
+    let inner = match (inner, outcome) {
+        (Some(inner), _) => inner,
+        // Its listeners unseen (no root): a refused connect there is still nothing on the port.
+        (None, Outcome::Refused) => Finding::new(
+            Cause::NoListener,
+            format!("nothing listens on port {} at {}", to.port(), to.ip()),
+        )
+        .suggest(format!(
+            "is the container running (`docker ps`), and what do its logs say (`docker logs`)? Its program must listen on 0.0.0.0:{} inside it; `sudo {} why {}` shows what it listens on",
+            to.port(),
+            facts.program,
+            facts.target
+        )),
+        (None, _) => explain(facts, &there).ok()?,
+    };
+    let mut finding = Finding {
+        summary: format!(
+            "{addr} is published to {to} by {} (pid {}), which accepts the connection and closes it when its own to {to} fails; there, {}",
+            proxy.process, proxy.pid, inner.summary
+        ),
+        ..inner
+    };
+    suggest_publishing(&mut finding, addr.port(), true);
+    finding.evidence.insert(
+        0,
+        Evidence::PortProxy {
+            proxy: proxy.clone(),
+            outcome,
+        },
+    );
+    Some(finding)
 }
 
 /// Explains a failed connect to `dest`, held by `holder`; `None` when its listeners could not

@@ -13,7 +13,7 @@ pub use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::loopback::{Ipv6Switch, Loopback};
 pub use crate::sys::netns::Namespace;
 pub use crate::sys::process::ContainerRuntime;
-pub use crate::sys::process::Process;
+pub use crate::sys::process::{PortProxy, Process};
 pub use crate::sys::resolv::{Nameserver, NameserverSource};
 pub use crate::sys::route::{RejectingRoute, RouteKind};
 pub use crate::sys::tables::{BoundDevice, Listener};
@@ -102,6 +102,15 @@ pub enum Evidence {
     },
     /// What the unix socket path is.
     UnixSocket(UnixSocketFacts),
+    /// A port proxy of this host (docker-proxy) that takes the connection and sends it to
+    /// `to`: there, our own connect ended in `outcome`.
+    PortProxy {
+        /// The proxy.
+        #[serde(flatten)]
+        proxy: PortProxy,
+        /// How our connect to `to` ended.
+        outcome: crate::outcome::Outcome,
+    },
     /// A unix socket that the server of the target's service listens on, while nothing listens
     /// on the port (PostgreSQL with `listen_addresses = ''`).
     UnixListener(HeldUnixListener),
@@ -326,6 +335,11 @@ impl fmt::Display for Evidence {
             ),
             Self::UnixSocket(facts) => unix_socket(f, facts),
             Self::UnixListener(held) => held.fmt(f),
+            Self::PortProxy { proxy, outcome } => write!(
+                f,
+                "{} (pid {}) listens on {} and sends each connection to {}; a connect from here to {} was {outcome}",
+                proxy.process, proxy.pid, proxy.listens, proxy.to, proxy.to
+            ),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Dnat};
 use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::netns::Namespace;
+use crate::sys::process::PortProxy;
 pub use crate::sys::route::Lookup as RouteLookup;
 use crate::sys::route::RejectingRoute;
 use crate::target::Target;
@@ -38,6 +39,9 @@ pub struct Facts {
     /// server of the target's service listens on (PostgreSQL with `listen_addresses = ''`, Redis
     /// with `port 0`), with their owners.
     pub unix_listeners: Vec<HeldUnixListener>,
+    /// A port proxy of this host that accepted the connection and closed it (docker-proxy),
+    /// with what it ran into where it sends the connection.
+    pub proxied: Option<Proxied>,
     /// The ephemeral port range (read only when a connect failed).
     pub ephemeral_ports: Option<(u16, u16)>,
     /// Whether IPv6 works on this host (read only when a connect failed).
@@ -68,6 +72,20 @@ impl Facts {
     pub fn own_rules_unread(&self, address: &AddressFacts) -> bool {
         address.blockers.is_none() || self.rules_read.nft_unread
     }
+}
+
+/// A port proxy of this host that accepted a connection and closed it, with our own connect to
+/// where it sends it (the proxy's connect there failed the same way: a refused one means
+/// nothing listens there), and the namespace that holds that address.
+#[derive(Debug, Clone)]
+pub struct Proxied {
+    /// The proxy, from its command line.
+    pub proxy: PortProxy,
+    /// Our connect to [`PortProxy::to`].
+    pub attempt: Attempt,
+    /// The namespace of this host that holds [`PortProxy::to`] (a container's), read as a
+    /// holder; `None` when none or several hold it.
+    pub holder: Option<Holder>,
 }
 
 /// Where this namespace would reach a listener of another namespace, at that namespace's own

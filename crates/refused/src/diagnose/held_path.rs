@@ -41,7 +41,11 @@ pub(super) fn published_there(
         ),
         ..inner
     };
-    super::elsewhere::suggest_publishing(&mut finding, dest.port(), &published.rule.chain);
+    super::elsewhere::suggest_publishing(
+        &mut finding,
+        dest.port(),
+        published.rule.chain == "DOCKER",
+    );
     finding
         .evidence
         .insert(0, Evidence::Dnat(published.rule.clone()));

@@ -49,11 +49,11 @@ pub use crate::cause::{self, Cause};
 pub use evidence::{
     Blocker, Class, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener,
     HeldUnixListener, Hook, Ipv6Switch, Listener, Loopback, Mode, NameSource, Neighbour, Owner,
-    Permission, Process, RejectingRoute, RouteKind, UnixSocketFacts, Unseen,
+    Permission, PortProxy, Process, RejectingRoute, RouteKind, UnixSocketFacts, Unseen,
 };
 pub use facts::{
-    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, Privilege, Resolution, RouteLookup,
-    RulesRead,
+    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, Privilege, Proxied, Resolution,
+    RouteLookup, RulesRead,
 };
 pub use rules::{Finding, Unexplained};
 

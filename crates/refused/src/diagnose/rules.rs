@@ -372,6 +372,10 @@ fn not_ready(facts: &Facts, addr: SocketAddr, readiness: &Readiness) -> Finding 
     if let Some(full) = super::unaccepted::not_accepting(addr, scheme, readiness, &holders) {
         return full;
     }
+    // A port proxy whose own connect failed closes ours: the cause is where it sends it.
+    if let Some(proxied) = super::elsewhere::proxied(facts, addr) {
+        return proxied;
+    }
     let finding = Finding::new(Cause::NotReady, summary).evidence(listed(&holders));
     if matches!(scheme, Scheme::Tcp | Scheme::Unix) {
         // Closed as soon as accepted: waiting does not help a proxy whose backend is down or

@@ -27,6 +27,7 @@ fn facts(target: &str) -> Facts {
         foreign: Vec::new(),
         foreign_reach: None,
         unix_listeners: Vec::new(),
+        proxied: None,
         ephemeral_ports: Some((32768, 60999)),
         ipv6_usable: true,
         loopback: Some(Loopback {

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs;
+use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -162,12 +163,111 @@ pub fn process(pid: u32) -> Process {
 /// read (another user's, without root) counts as this namespace's: most hosts have one.
 pub fn find_command(command: &str) -> Option<u32> {
     let own_net = fs::read_link("/proc/self/ns/net").ok();
-    pids_named(&[command]).into_iter().find(|pid| {
-        match (&own_net, fs::read_link(format!("/proc/{pid}/ns/net"))) {
-            (Some(own), Ok(theirs)) => *own == theirs,
-            _ => true,
+    pids_named(&[command])
+        .into_iter()
+        .find(|pid| is_in_namespace(*pid, own_net.as_deref()))
+}
+
+/// Whether process `pid` is in the network namespace `own` (`/proc/PID/ns/net`'s link); one
+/// whose namespace cannot be read counts as in it.
+fn is_in_namespace(pid: u32, own: Option<&Path>) -> bool {
+    match (own, fs::read_link(format!("/proc/{pid}/ns/net"))) {
+        (Some(own), Ok(theirs)) => own == theirs,
+        _ => true,
+    }
+}
+
+/// A userland port proxy of this network namespace: Docker's `docker-proxy`, one process a
+/// published port (Docker's default, `"userland-proxy": true`), which accepts on the host's
+/// port and connects to the container's for each connection, and closes the accepted one when
+/// that connect fails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortProxy {
+    /// Its pid.
+    pub pid: u32,
+    /// Its command name.
+    pub process: String,
+    /// The address it listens on (`-host-ip`, `-host-port`).
+    pub listens: SocketAddr,
+    /// Where it sends each connection: the container's address (`-container-ip`,
+    /// `-container-port`).
+    pub to: SocketAddr,
+}
+
+impl PortProxy {
+    /// Whether a connection to `addr` reaches this proxy.
+    pub fn takes(&self, addr: SocketAddr) -> bool {
+        self.listens.port() == addr.port()
+            && (self.listens.ip().is_unspecified() || self.listens.ip() == addr.ip())
+    }
+}
+
+/// The TCP port proxies of this network namespace, from their command lines (readable by every
+/// user, unlike the sockets in `/proc/PID/fd`).
+pub fn port_proxies() -> Vec<PortProxy> {
+    let own_net = fs::read_link("/proc/self/ns/net").ok();
+    pids_named(&["docker-proxy"])
+        .into_iter()
+        .filter(|pid| is_in_namespace(*pid, own_net.as_deref()))
+        .filter_map(|pid| {
+            let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let args: Vec<String> = raw
+                .split(|b| *b == 0)
+                .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                .collect();
+            let (listens, to) = docker_proxy_ends(&args)?;
+            Some(PortProxy {
+                pid,
+                process: "docker-proxy".to_owned(),
+                listens,
+                to,
+            })
+        })
+        .collect()
+}
+
+/// Where a `docker-proxy` listens and sends, from its arguments (Go's flags: `-name value`,
+/// `-name=value`, or with `--`): `-proto tcp -host-ip 0.0.0.0 -host-port 8080 -container-ip
+/// 172.17.0.2 -container-port 80` is (0.0.0.0:8080, 172.17.0.2:80). `None` for UDP or SCTP, or
+/// when one is missing.
+fn docker_proxy_ends(args: &[String]) -> Option<(SocketAddr, SocketAddr)> {
+    const VALUED: [&str; 5] = [
+        "proto",
+        "host-ip",
+        "host-port",
+        "container-ip",
+        "container-port",
+    ];
+    let mut flags: HashMap<&str, &str> = HashMap::new();
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        let Some(name) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+            continue;
+        };
+        match name.split_once('=') {
+            Some((name, value)) => {
+                flags.insert(name, value);
+            }
+            // Others (`-use-listen-fd`) take no value.
+            None if VALUED.contains(&name) => {
+                flags.insert(name, rest.next()?);
+            }
+            None => {}
         }
-    })
+    }
+    if flags.get("proto").is_some_and(|proto| *proto != "tcp") {
+        return None;
+    }
+    let end = |ip: &str, port: &str| -> Option<SocketAddr> {
+        Some(SocketAddr::new(
+            flags.get(ip)?.parse().ok()?,
+            flags.get(port)?.parse().ok()?,
+        ))
+    };
+    Some((
+        end("host-ip", "host-port")?,
+        end("container-ip", "container-port")?,
+    ))
 }
 
 /// The pids whose command name (`/proc/PID/comm`) is one of `commands`, lowest first.
@@ -235,6 +335,61 @@ pub fn container_runtime(cgroup: &str) -> Option<ContainerRuntime> {
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_docker_proxys_command_line_says_where_it_sends_the_port() {
+        let args = |line: &str| -> Vec<String> { line.split(' ').map(str::to_owned).collect() };
+        let ends = |line: &str| docker_proxy_ends(&args(line));
+        let expected = Some((
+            "0.0.0.0:8080".parse().unwrap(),
+            "172.17.0.2:80".parse().unwrap(),
+        ));
+        // Docker 20.10 (Debian's docker.io), and 28 with its listening socket handed over.
+        assert_eq!(
+            ends(
+                "/usr/sbin/docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port 8080 -container-ip 172.17.0.2 -container-port 80"
+            ),
+            expected
+        );
+        assert_eq!(
+            ends(
+                "/usr/bin/docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port 8080 -container-ip 172.17.0.2 -container-port 80 -use-listen-fd"
+            ),
+            expected
+        );
+        assert_eq!(
+            ends(
+                "docker-proxy -use-listen-fd --host-ip=0.0.0.0 -host-port=8080 -container-ip 172.17.0.2 -container-port 80"
+            ),
+            expected
+        );
+        assert_eq!(
+            ends(
+                "docker-proxy -proto tcp -host-ip :: -host-port 8080 -container-ip fd00::2 -container-port 80"
+            ),
+            Some((
+                "[::]:8080".parse().unwrap(),
+                "[fd00::2]:80".parse().unwrap()
+            ))
+        );
+        // UDP is not a connection; a line cut short or garbled says nothing.
+        assert_eq!(
+            ends(
+                "docker-proxy -proto udp -host-ip 0.0.0.0 -host-port 53 -container-ip 172.17.0.2 -container-port 53"
+            ),
+            None
+        );
+        assert_eq!(
+            ends("docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port"),
+            None
+        );
+        assert_eq!(
+            ends(
+                "docker-proxy -host-ip 0.0.0.0 -host-port x -container-ip 172.17.0.2 -container-port 80"
+            ),
+            None
+        );
+    }
 
     #[test]
     fn a_process_is_found_by_its_command_name() {
