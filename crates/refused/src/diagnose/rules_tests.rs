@@ -2494,15 +2494,14 @@ fn a_namespace_listener_refused_past_a_router_is_the_path_unless_its_own_rule_re
     );
 }
 
-#[test]
-fn a_port_another_namespace_sends_on_by_dnat_is_explained_where_it_goes() {
+/// A connection to the Docker host fxh-h's 10.77.9.1:8080, refused, where its nat prerouting
+/// (chain `DOCKER`) sends the port to the container `container` at 172.31.77.2:80.
+fn published_to_container(container: crate::diagnose::facts::Holder) -> Finding {
     use crate::diagnose::facts::HeldPublished;
     use crate::sys::firewall::{Dnat, NatHook, NatTo};
     let to: SocketAddr = "172.31.77.2:80".parse().unwrap();
     // The Docker host listens on the port too (docker-proxy): its nat prerouting comes first.
     let mut host = held_by("fxh-h", 8080);
-    let mut container = held_by("fxh-k", 9);
-    container.listeners = Some(Vec::new());
     host.published = Some(Box::new(HeldPublished {
         rule: Dnat {
             to: NatTo::Address {
@@ -2524,7 +2523,14 @@ fn a_port_another_namespace_sends_on_by_dnat_is_explained_where_it_goes() {
     }));
     let mut address = tried("10.77.9.1:8080", Outcome::Refused, 1);
     address.holder = Some(host);
-    let finding = infer(&one("10.77.9.1:8080", address)).unwrap();
+    infer(&one("10.77.9.1:8080", address)).unwrap()
+}
+
+#[test]
+fn a_port_another_namespace_sends_on_by_dnat_is_explained_where_it_goes() {
+    let mut container = held_by("fxh-k", 9);
+    container.listeners = Some(Vec::new());
+    let finding = published_to_container(container);
     assert_eq!(finding.cause, Cause::NoListener);
     assert_eq!(
         finding.summary,
@@ -2541,34 +2547,7 @@ fn a_port_another_namespace_sends_on_by_dnat_is_explained_where_it_goes() {
 /// on in there is offered, with the publishing to change; with two programs there, neither is.
 #[test]
 fn a_container_whose_one_program_listens_on_another_port_is_the_wrong_port() {
-    use crate::diagnose::facts::HeldPublished;
-    use crate::sys::firewall::{Dnat, NatHook, NatTo};
-    let to: SocketAddr = "172.31.77.2:80".parse().unwrap();
-    let published = |container| {
-        let mut host = held_by("fxh-h", 8080);
-        host.published = Some(Box::new(HeldPublished {
-            rule: Dnat {
-                to: NatTo::Address {
-                    address: to.ip(),
-                    port: Some(80),
-                },
-                table: "ip nat".to_owned(),
-                chain: "DOCKER".to_owned(),
-                path: vec!["PREROUTING".to_owned(), "DOCKER".to_owned()],
-                hook: NatHook::Prerouting,
-                rule: "iifname != \"br0\" tcp dport 8080 dnat to 172.31.77.2:80".to_owned(),
-                handle: Some(9),
-                position: Some(2),
-                tool: Tool::Iptables,
-                certain: true,
-            },
-            to,
-            there: Some(container),
-        }));
-        let mut address = tried("10.77.9.1:8080", Outcome::Refused, 1);
-        address.holder = Some(host);
-        infer(&one("10.77.9.1:8080", address)).unwrap()
-    };
+    let published = published_to_container;
     let finding = published(held_by("fxh-k", 3000));
     assert_eq!(finding.cause, Cause::WrongPort);
     assert!(
