@@ -14,9 +14,9 @@ use refused::diagnose::evidence::{
     NatTo, Stops, Tool, Verdict,
 };
 use refused::diagnose::{
-    Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener, HeldUnixListener,
-    Ipv6Switch, Listener, Mode, NameSource, Neighbour, Owner, RejectingRoute, RouteKind,
-    UnixSocketFacts,
+    Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldBy, HeldListener,
+    HeldUnixListener, Ipv6Switch, Listener, Mode, NameSource, Neighbour, Owner, RejectingRoute,
+    RouteKind, UnixSocketFacts,
 };
 use refused::{Cause, Outcome};
 use refused_lab::{FullQueue, RefusedPort, Scratch};
@@ -533,13 +533,21 @@ fn evidence_samples() -> Vec<Evidence> {
         pid: Some(5),
     });
     samples.extend(unix_socket_samples());
-    samples.push(Evidence::UnixListener(HeldUnixListener {
-        path: "/run/postgresql/.s.PGSQL.5432".into(),
-        inode: 4243,
-        pid: 812,
-        process: "postgres".into(),
-    }));
+    samples.extend(unix_listener_samples());
     samples
+}
+
+/// Held by its descriptors (root), and by its file's owner (without root).
+fn unix_listener_samples() -> [Evidence; 2] {
+    [HeldBy::Descriptors, HeldBy::FileOwner].map(|held_by| {
+        Evidence::UnixListener(HeldUnixListener {
+            path: "/run/postgresql/.s.PGSQL.5432".into(),
+            inode: 4243,
+            pid: 812,
+            process: "postgres".into(),
+            held_by,
+        })
+    })
 }
 
 fn listener_samples() -> [Evidence; 2] {
