@@ -342,6 +342,7 @@ fn _refused(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan, m)?)?;
     aio::register(m)?;
     m.add_class::<types::Attempt>()?;
+    m.add_class::<types::Icmp>()?;
     m.add_class::<Diagnosis>()?;
     m.add_class::<ProbeReport>()?;
     m.add_class::<WaitResult>()?;

@@ -66,6 +66,13 @@ impl Attempt {
         self.0.try_number
     }
 
+    /// The ICMP error a router or the host sent back for it, read only by `why`'s own
+    /// attempts; `None` elsewhere, or when none came.
+    #[getter]
+    fn icmp(&self) -> Option<Icmp> {
+        self.0.icmp.map(Icmp)
+    }
+
     /// The attempt as the CLI's JSON writes it.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_python(py, &self.0)
@@ -77,6 +84,68 @@ impl Attempt {
             self.0.address,
             self.0.outcome,
             self.0.elapsed.as_secs_f64() * 1e3
+        )
+    }
+}
+
+/// The ICMP error a router or the host sent back for a connect's SYN.
+#[pyclass(module = "refused", frozen, name = "Icmp")]
+#[derive(Debug, Clone)]
+pub struct Icmp(refused::IcmpError);
+
+#[pymethods]
+impl Icmp {
+    /// The ICMP type: 3 (destination unreachable) for ICMP, 1 for ICMPv6.
+    #[getter(r#type)]
+    fn icmp_type(&self) -> u8 {
+        self.0.icmp_type
+    }
+
+    /// The code: for destination unreachable 0 net, 1 host, 3 port, 9, 10 and 13 prohibited
+    /// (ICMPv6: 0 no route, 1 prohibited, 3 address unreachable, 4 port).
+    #[getter]
+    fn code(&self) -> u8 {
+        self.0.code
+    }
+
+    /// Who sent it (a router on the path, or the target itself), where the kernel says;
+    /// `from_` since `from` is a keyword (`to_dict()` names it `from`).
+    #[getter]
+    fn from_(&self) -> Option<String> {
+        self.0.from.map(|ip| ip.to_string())
+    }
+
+    /// Whether it came as ICMPv6 rather than ICMP.
+    #[getter]
+    fn v6(&self) -> bool {
+        matches!(self.0.version, refused::IcmpVersion::V6)
+    }
+
+    /// `{"type", "code", "from"}`, as the attempt's `icmp` in `refused why --json`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.0)
+    }
+
+    fn __eq__(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.0.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn __repr__(&self) -> String {
+        let from = self
+            .0
+            .from
+            .map_or_else(String::new, |ip| format!(" from {ip}"));
+        let name = if self.v6() { "ICMPv6" } else { "ICMP" };
+        format!(
+            "<Icmp {name} type {} code {}{from}>",
+            self.0.icmp_type, self.0.code
         )
     }
 }
@@ -227,6 +296,21 @@ impl ProbeReport {
     #[getter]
     fn summary(&self) -> String {
         self.report.readiness.to_string()
+    }
+
+    /// What the probe found: `ready`, `not-ready` (also for a client the service denies: see
+    /// `denied`) or `failed` (the connect or the exchange).
+    #[getter]
+    fn readiness(&self) -> &'static str {
+        self.report.readiness.as_label()
+    }
+
+    /// Whether the service answered but its configuration turns this client away (Redis in
+    /// protected mode answering `DENIED`): no wait ends it, only a change of its configuration
+    /// or of where the client connects from.
+    #[getter]
+    fn denied(&self) -> bool {
+        matches!(self.report.readiness, Readiness::Denied(_))
     }
 
     /// The connect attempts.

@@ -244,6 +244,58 @@ def lab() -> Iterator[Namespace]:
         shutil.rmtree(ns.etc, ignore_errors=True)
 
 
+#: The pair's addresses, on the veth between its two namespaces (nothing else sees them).
+PAIR_CLIENT = "10.79.0.1"
+PAIR_SERVER = "10.79.0.2"
+
+
+class Pair:
+    """Two lab namespaces joined by a veth (`eth0` in each): `client` at PAIR_CLIENT, `server`
+    at PAIR_SERVER, and loopback up in both."""
+
+    def __init__(self, client: Namespace, server: Namespace) -> None:
+        self.client = client
+        self.server = server
+
+
+def _namespace(name: str) -> Namespace:
+    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+    ns = Namespace(name)
+    ns.write_etc("hosts", "127.0.0.1 localhost\n")
+    ns.write_etc("nsswitch.conf", "hosts: files\n")
+    ns.write_etc("resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+    ns.run("ip", "link", "set", "lo", "up", check=True)
+    return ns
+
+
+@pytest.fixture
+def pair() -> Iterator[Pair]:
+    """A client and a server namespace of our own, joined by a veth: what crosses it is a real
+    packet between two hosts (a router's or a host's ICMP errors, a Redis client off loopback)."""
+    need(os.geteuid() == 0, "lab namespaces need root (ip netns add)")
+    need(shutil.which("ip") is not None, "iproute2 is not installed (apt-get install iproute2)")
+    tag = uuid.uuid4().hex[:7]
+    made = []
+    try:
+        for side in "cs":
+            made.append(_namespace(f"rfpy{tag}{side}"))
+        client, server = made
+        subprocess.run(
+            ["ip", "link", "add", f"rfpy{tag}c", "netns", client.name, "type", "veth",
+             "peer", "name", f"rfpy{tag}s", "netns", server.name],
+            check=True, capture_output=True,
+        )
+        for ns, side, address in ((client, "c", PAIR_CLIENT), (server, "s", PAIR_SERVER)):
+            ns.run("ip", "link", "set", f"rfpy{tag}{side}", "name", "eth0", check=True)
+            ns.run("ip", "addr", "add", f"{address}/24", "dev", "eth0", check=True)
+            ns.run("ip", "link", "set", "eth0", "up", check=True)
+        yield Pair(client, server)
+    finally:
+        for ns in made:
+            subprocess.run(["ip", "netns", "delete", ns.name], capture_output=True)
+            shutil.rmtree(ns.etc, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def cli() -> str:
     """The `refused` command built from this repository: $REFUSED_BIN, else target/debug."""

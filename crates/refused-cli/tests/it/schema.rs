@@ -14,9 +14,9 @@ use refused::diagnose::evidence::{
     NatTo, Stops, Tool, Verdict,
 };
 use refused::diagnose::{
-    Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener, HeldUnixListener,
-    Ipv6Switch, Listener, Mode, NameSource, Neighbour, Owner, RejectingRoute, RouteKind,
-    UnixSocketFacts,
+    Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldBy, HeldListener,
+    HeldUnixListener, Ipv6Switch, Listener, Mode, NameSource, Neighbour, Owner, RejectingRoute,
+    RouteKind, UnixSocketFacts,
 };
 use refused::{Cause, Outcome};
 use refused_lab::{FullQueue, RefusedPort, Scratch};
@@ -534,29 +534,30 @@ fn evidence_samples() -> Vec<Evidence> {
         pid: Some(5),
     });
     samples.extend(unix_socket_samples());
-    samples.extend(server_samples());
+    samples.extend(unix_listener_samples());
+    samples.push(Evidence::PortProxy {
+        proxy: refused::diagnose::PortProxy {
+            pid: 2211,
+            process: "docker-proxy".into(),
+            listens: "0.0.0.0:8080".parse().unwrap(),
+            to: "172.17.0.2:80".parse().unwrap(),
+        },
+        outcome: Outcome::Refused,
+    });
     samples
 }
 
-/// A server's unix socket, and a port proxy that sends the port on.
-fn server_samples() -> [Evidence; 2] {
-    [
+/// Held by its descriptors (root), and by its file's owner (without root).
+fn unix_listener_samples() -> [Evidence; 2] {
+    [HeldBy::Descriptors, HeldBy::FileOwner].map(|held_by| {
         Evidence::UnixListener(HeldUnixListener {
             path: "/run/postgresql/.s.PGSQL.5432".into(),
             inode: 4243,
             pid: 812,
             process: "postgres".into(),
-        }),
-        Evidence::PortProxy {
-            proxy: refused::diagnose::PortProxy {
-                pid: 2211,
-                process: "docker-proxy".into(),
-                listens: "0.0.0.0:8080".parse().unwrap(),
-                to: "172.17.0.2:80".parse().unwrap(),
-            },
-            outcome: Outcome::Refused,
-        },
-    ]
+            held_by,
+        })
+    })
 }
 
 fn listener_samples() -> [Evidence; 2] {

@@ -5,7 +5,19 @@
 use refused_lab::servers::{PostgresListen, postgres_with};
 use refused_lab::{CLIENT_V4, Lab, Scratch, Tool};
 
+use std::process::Command;
+
+use serde_json::Value;
+
 use crate::why_lab::{REFUSED, cause, diagnosis, evidence, why};
+
+/// `refused why --json ARGS` in the client namespace as `nobody`: another user's server's
+/// descriptors are closed to it.
+fn why_as_nobody(lab: &Lab, args: &[&str]) -> Value {
+    let mut as_nobody: Command = lab.client.command("setpriv");
+    as_nobody.args(["--reuid=65534", "--regid=65534", "--clear-groups", REFUSED]);
+    diagnosis(as_nobody, &[&["--timeout", "10s"], args].concat())
+}
 
 /// Waits (`refused wait`, inside the client namespace) until `target` is ready.
 fn wait_ready(lab: &Lab, target: &str) {
@@ -106,6 +118,31 @@ fn postgres_on_its_unix_socket_alone_is_named_not_started() {
             && !fixes.contains("start PostgreSQL"),
         "{report}"
     );
+
+    // Without root the server's descriptors are closed, but its socket file, its user's and
+    // taking connections, is seen all the same: the same fixes, not "start PostgreSQL".
+    let report = why_as_nobody(&lab, &[&format!("postgres://127.0.0.1:{port}/app")]);
+    assert_eq!(cause(&report), "no-listener", "{report}");
+    let held = evidence(&report, "unix-listener");
+    assert_eq!(held.len(), 1, "{report}");
+    assert_eq!(held[0]["path"], socket.to_str().unwrap(), "{report}");
+    assert_eq!(held[0]["process"], "postgres", "{report}");
+    assert_eq!(held[0]["held_by"], "file-owner", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            ", and its unix socket {}, a file of its user, takes connections",
+            socket.display()
+        )),
+        "{report}"
+    );
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains(&format!("postgresql:///app?host={}", pg.dir().display()))
+            && fixes.contains("listen_addresses = 'localhost'")
+            && !fixes.contains("start PostgreSQL"),
+        "{report}"
+    );
 }
 
 /// Redis with `port 0`: only its unix socket, on a port of the client's choosing (the scheme
@@ -145,6 +182,20 @@ fn redis_on_its_unix_socket_alone_is_named_not_started() {
         fixes.contains(&format!("redis-cli -s {socket_arg}"))
             && fixes.contains("`port 6391`")
             && !fixes.contains("start Redis"),
+        "{report}"
+    );
+
+    // Without root: the socket is root's, mode 0700 (Redis's `unixsocketperm` default), so
+    // `nobody` may not connect; the kernel's unix table ties a listener to that very file.
+    let report = why_as_nobody(&lab, &["redis://127.0.0.1:6391"]);
+    assert_eq!(cause(&report), "no-listener", "{report}");
+    let held = evidence(&report, "unix-listener");
+    assert_eq!(held.len(), 1, "{report}");
+    assert_eq!(held[0]["path"], socket_arg, "{report}");
+    assert_eq!(held[0]["held_by"], "file-owner", "{report}");
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains(&format!("redis-cli -s {socket_arg}")) && !fixes.contains("start Redis"),
         "{report}"
     );
 }

@@ -37,6 +37,7 @@ from refused._install import install, installed, uninstall
 from refused._refused import (
     Attempt,
     Diagnosis,
+    Icmp,
     PortResult,
     ProbeReport,
     ScanReport,
@@ -60,6 +61,7 @@ __all__ = [
     "ConnectionRefused",
     "ConnectionReset",
     "Diagnosis",
+    "Icmp",
     "InvalidTarget",
     "NameNotFound",
     "PermissionDenied",

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::fs;
 use std::net::SocketAddr;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use futures_util::future::join_all;
@@ -15,6 +15,7 @@ use crate::probe;
 use crate::resolve;
 use crate::sys::firewall::{self, FirewallError, Hook, Interface, NatHook, Packet};
 use crate::sys::route::{self, RejectingRoute};
+use crate::sys::services::Service;
 use crate::sys::tables::{self, Listener};
 use crate::sys::unix_diag;
 use crate::sys::unix_path::{self, FileType, Lookup, Mode, Owner};
@@ -24,7 +25,9 @@ use crate::target::{Endpoint, Host, Target};
 use super::Options;
 use super::budget::Budget;
 use super::commands;
-use super::evidence::{EarlierListener, HeldListener, HeldUnixListener, UnixSocketFacts, Unseen};
+use super::evidence::{
+    EarlierListener, HeldBy, HeldListener, HeldUnixListener, UnixSocketFacts, Unseen,
+};
 use super::facts::{
     AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, Privilege, Proxied, Published,
     Resolution, RulesRead,
@@ -385,7 +388,7 @@ fn service_sockets(facts: &mut Facts, port: u16) {
         return;
     }
     let table = tables::read_unix_listeners().unwrap_or_default();
-    for listener in table {
+    for listener in &table {
         // The lowest pid that holds it: the parent of a forked server.
         let holder = servers.iter().find(|server| {
             server
@@ -395,12 +398,16 @@ fn service_sockets(facts: &mut Facts, port: u16) {
         });
         if let Some(server) = holder {
             facts.unix_listeners.push(HeldUnixListener {
-                path: listener.path,
+                path: listener.path.clone(),
                 inode: listener.inode,
                 pid: server.process.pid,
                 process: server.process.command.clone(),
+                held_by: HeldBy::Descriptors,
             });
         }
+    }
+    if facts.unix_listeners.is_empty() {
+        facts.unix_listeners = by_file_owner(service, &servers, &table);
     }
     if facts.unix_listeners.is_empty() {
         if let Some(hidden) = servers.iter().find(|server| server.sockets.is_none()) {
@@ -413,6 +420,84 @@ fn service_sockets(facts: &mut Facts, port: u16) {
                 needs_root: true,
             });
         }
+    }
+}
+
+/// Without root, the descriptors of a server run by another user cannot be read, but its unix
+/// socket file can be seen: a listening socket of the kernel's table whose file bears the
+/// service's name, belongs to the user the server runs as, and takes a connect (which needs no
+/// root) is that server's. The lowest pid of that user stands for it (a forked server's parent).
+fn by_file_owner(
+    service: &Service,
+    servers: &[process::Server],
+    table: &[tables::UnixListener],
+) -> Vec<HeldUnixListener> {
+    let hidden: Vec<(&process::Server, u32)> = servers
+        .iter()
+        .filter(|server| server.sockets.is_none())
+        .filter_map(|server| {
+            let uid = fs::metadata(format!("/proc/{}", server.process.pid))
+                .ok()?
+                .uid();
+            Some((server, uid))
+        })
+        .collect();
+    if hidden.is_empty() {
+        return Vec::new();
+    }
+    let mut found: Vec<HeldUnixListener> = Vec::new();
+    for listener in table {
+        if !socket_only::named_for(service, &listener.path)
+            || found.iter().any(|held| held.path == listener.path)
+        {
+            continue;
+        }
+        let Ok(metadata) = fs::symlink_metadata(&listener.path) else {
+            continue;
+        };
+        let Some((server, _)) = hidden.iter().find(|(_, uid)| *uid == metadata.uid()) else {
+            continue;
+        };
+        if metadata.file_type().is_socket() && takes_connections(&listener.path, &metadata) {
+            found.push(HeldUnixListener {
+                path: listener.path.clone(),
+                inode: listener.inode,
+                pid: server.process.pid,
+                process: server.process.command.clone(),
+                held_by: HeldBy::FileOwner,
+            });
+        }
+    }
+    found
+}
+
+/// Whether a server listens on the socket file at `path`: a non-blocking connect is accepted,
+/// or waits in a full queue. A connect this user may not make (the file's mode) leaves it to
+/// `sock_diag`, which knows the file each listener is bound to.
+fn takes_connections(path: &Path, metadata: &fs::Metadata) -> bool {
+    let Ok(address) = socket2::SockAddr::unix(path) else {
+        return false;
+    };
+    let Ok(socket) = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)
+    else {
+        return false;
+    };
+    if socket.set_nonblocking(true).is_err() {
+        return false;
+    }
+    match socket.connect(&address) {
+        Ok(()) => true,
+        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => true,
+        Err(err) if err.raw_os_error() == Some(libc::EACCES) => {
+            let file = unix_diag::FileId::of(metadata);
+            let canonical = fs::canonicalize(path).ok();
+            unix_diag::unix_listeners().is_ok_and(|listeners| {
+                listeners
+                    .iter()
+                    .any(|l| l.listens_on(file, path, canonical.as_deref()))
+            })
+        }
+        Err(_) => false,
     }
 }
 

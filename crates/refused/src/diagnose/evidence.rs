@@ -184,6 +184,29 @@ pub struct HeldUnixListener {
     pub pid: u32,
     /// Its command name.
     pub process: String,
+    /// How the socket was tied to the process; serialized (`held_by`) only when not by its
+    /// descriptors.
+    #[serde(skip_serializing_if = "HeldBy::is_descriptors")]
+    pub held_by: HeldBy,
+}
+
+/// How a unix listener was tied to the process named as holding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeldBy {
+    /// The process's descriptors hold the socket (read as root, or as the process's user).
+    Descriptors,
+    /// Its descriptors could not be read (another user's process, without root): the socket
+    /// file bears the service's name, belongs to the process's user, the kernel lists a
+    /// listener on its path, and a connect to it was not refused.
+    FileOwner,
+}
+
+impl HeldBy {
+    /// Whether the process's descriptors were read (the default, not serialized).
+    pub fn is_descriptors(&self) -> bool {
+        matches!(self, Self::Descriptors)
+    }
 }
 
 impl HeldUnixListener {
@@ -195,12 +218,20 @@ impl HeldUnixListener {
 
 impl fmt::Display for HeldUnixListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} listens on unix socket {}",
-            self.owner(),
-            self.path.display()
-        )
+        match self.held_by {
+            HeldBy::Descriptors => write!(
+                f,
+                "{} listens on unix socket {}",
+                self.owner(),
+                self.path.display()
+            ),
+            HeldBy::FileOwner => write!(
+                f,
+                "unix socket {} takes connections, a file of the user of {} (which process holds it takes root to read)",
+                self.path.display(),
+                self.owner()
+            ),
+        }
     }
 }
 

@@ -47,7 +47,7 @@ pub use after::ReadAhead;
 // too); `diagnose::cause` and `diagnose::Cause` stay where callers found them.
 pub use crate::cause::{self, Cause};
 pub use evidence::{
-    Blocker, Class, ClosedDirectory, EarlierListener, Evidence, FileType, HeldListener,
+    Blocker, Class, ClosedDirectory, EarlierListener, Evidence, FileType, HeldBy, HeldListener,
     HeldUnixListener, Hook, Ipv6Switch, Listener, Loopback, Mode, NameSource, Neighbour, Owner,
     Permission, PortProxy, Process, RejectingRoute, RouteKind, UnixSocketFacts, Unseen,
 };

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::connect::{Address, Attempt};
-use crate::diagnose::evidence::{BoundDevice, HeldUnixListener, UnixSocketFacts};
+use crate::diagnose::evidence::{BoundDevice, HeldBy, HeldUnixListener, UnixSocketFacts};
 use crate::diagnose::facts::{Init, Privilege, RulesRead};
 use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
@@ -892,6 +892,7 @@ fn a_server_on_its_unix_socket_alone_is_named_not_started() {
         inode: 77,
         pid: 812,
         process: process.to_owned(),
+        held_by: HeldBy::Descriptors,
     };
     let f = Facts {
         unix_listeners: vec![socket("/run/postgresql/.s.PGSQL.5432", "postgres")],
@@ -965,6 +966,44 @@ fn a_server_on_its_unix_socket_alone_is_named_not_started() {
         finding.summary.contains("listens on its unix socket"),
         "{finding:?}"
     );
+}
+
+/// Without root, another user's server's descriptors cannot be read: its socket file, seen to
+/// take connections, is named all the same, without claiming what else the server holds, and
+/// the fix is still the socket or TCP turned on, not starting it.
+#[test]
+fn a_server_seen_by_its_socket_file_alone_is_named_not_started() {
+    let f = Facts {
+        unix_listeners: vec![HeldUnixListener {
+            path: "/var/run/postgresql/.s.PGSQL.5432".into(),
+            inode: 77,
+            pid: 812,
+            process: "postgres".to_owned(),
+            held_by: HeldBy::FileOwner,
+        }],
+        privilege: Privilege::User,
+        ..one(
+            "localhost:5432",
+            tried("127.0.0.1:5432", Outcome::Refused, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert!(
+        finding.summary.ends_with(
+            "but PostgreSQL runs: postgres (pid 812) runs, and its unix socket /var/run/postgresql/.s.PGSQL.5432, a file of its user, takes connections"
+        ),
+        "{finding:?}"
+    );
+    let fixes = finding.suggestions.join("\n");
+    assert!(
+        fixes.contains("host=/var/run/postgresql")
+            && fixes.contains("listen_addresses = 'localhost'")
+            && !fixes.contains("start PostgreSQL"),
+        "{fixes}"
+    );
+    let json = serde_json::to_value(&finding.evidence[1]).unwrap();
+    assert_eq!(json["held_by"], "file-owner", "{json}");
 }
 
 #[test]

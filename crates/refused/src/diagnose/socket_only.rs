@@ -10,7 +10,7 @@ use crate::sys::services::{self, Service};
 use crate::target::Scheme;
 
 use super::cause::Cause;
-use super::evidence::Evidence;
+use super::evidence::{Evidence, HeldBy};
 use super::facts::Facts;
 use super::rules::Finding;
 
@@ -46,12 +46,21 @@ pub(super) fn socket_only(facts: &Facts, ip: IpAddr, port: u16) -> Option<Findin
         .flatten()
         .any(|l| l.pid == Some(first.pid));
     let only = if also_tcp { "" } else { " only" };
+    let runs = match first.held_by {
+        HeldBy::Descriptors => format!("{} listens{only} on {sockets}", first.owner()),
+        // Its descriptors were not read: which sockets it holds, TCP ones too, is not known.
+        HeldBy::FileOwner => format!(
+            "{} runs, and {sockets}, {} of its user, {} connections",
+            first.owner(),
+            if paths.len() == 1 { "a file" } else { "files" },
+            if paths.len() == 1 { "takes" } else { "take" }
+        ),
+    };
     let finding = Finding::new(
         Cause::NoListener,
         format!(
-            "nothing listens on port {port} on this host ({ip} is local), but {} runs: {} listens{only} on {sockets}",
+            "nothing listens on port {port} on this host ({ip} is local), but {} runs: {runs}",
             service.name,
-            first.owner(),
         ),
     )
     .evidence([Evidence::LocalAddress { address: ip }])
@@ -106,6 +115,35 @@ pub(super) fn socket_only(facts: &Facts, ip: IpAddr, port: u16) -> Option<Findin
     Some(finding.suggest(through_socket).suggest(over_tcp))
 }
 
+/// Whether a unix socket at `path` bears a name the service's server gives its socket:
+/// PostgreSQL's `.s.PGSQL.PORT`, else one that names the program in its file or folder name
+/// (`redis-server.sock`, `/run/mysqld/mysqld.sock`: a command's name less `-server` or a
+/// daemon's trailing `d`). Without root this name, with the file's owner, is what ties a
+/// socket to a server whose descriptors cannot be read.
+pub(super) fn named_for(service: &Service, path: &Path) -> bool {
+    let file = path.file_name().and_then(|name| name.to_str());
+    if service.name == "PostgreSQL" {
+        return file.is_some_and(|name| name.starts_with(".s.PGSQL."));
+    }
+    let folder = path
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|name| name.to_str());
+    let names: Vec<String> = [file, folder]
+        .into_iter()
+        .flatten()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    service.commands.iter().any(|command| {
+        let stem = command.strip_suffix("-server").unwrap_or(command);
+        let stem = stem
+            .strip_suffix('d')
+            .filter(|rest| rest.len() > 2)
+            .unwrap_or(stem);
+        names.iter().any(|name| name.contains(stem))
+    })
+}
+
 /// The port a PostgreSQL socket is named for (`.s.PGSQL.5433`): libpq finds the socket by the
 /// directory and the port.
 fn socket_port(path: &Path) -> Option<u16> {
@@ -139,4 +177,31 @@ fn libpq_uri(facts: &Facts, path: &Path, port: u16) -> String {
         .filter(|p| *p != port)
         .map_or_else(String::new, |p| format!("&port={p}"));
     format!("postgresql://{user}/{database}?host={dir}{other_port}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_is_the_services_by_its_name() {
+        let postgres = services::by_port(5432).unwrap();
+        let redis = services::by_port(6379).unwrap();
+        let mysql = services::by_port(3306).unwrap();
+        assert!(named_for(
+            postgres,
+            Path::new("/var/run/postgresql/.s.PGSQL.5432")
+        ));
+        assert!(!named_for(
+            postgres,
+            Path::new("/var/run/postgresql/other.sock")
+        ));
+        assert!(named_for(redis, Path::new("/run/redis/redis-server.sock")));
+        assert!(named_for(redis, Path::new("/tmp/x/redis.sock")));
+        assert!(named_for(redis, Path::new("/run/valkey/valkey.sock")));
+        assert!(!named_for(redis, Path::new("/run/app/app.sock")));
+        assert!(named_for(mysql, Path::new("/run/mysqld/mysqld.sock")));
+        assert!(named_for(mysql, Path::new("/run/mysqld/server.sock")));
+        assert!(!named_for(mysql, Path::new("/run/redis/redis.sock")));
+    }
 }
