@@ -29,7 +29,7 @@ pub(super) fn published(
     };
     let inner = match (&address.holder, published.to_local) {
         (_, true) => local(facts, &there)?,
-        (Some(holder), false) => match held(facts, &there, to, holder) {
+        (Some(holder), false) => match held(facts, &there, to, holder, Sent::Published) {
             Some(finding) => finding,
             None => explain(facts, &there)?,
         },
@@ -62,6 +62,10 @@ pub(super) fn suggest_publishing(finding: &mut Finding, port: u16, by_docker: bo
     }
     if let Some(Evidence::Listener(candidate)) = finding.evidence.first() {
         let inside = candidate.listener.port;
+        // Docker's way of sending the published port elsewhere, in place of the general one.
+        finding
+            .suggestions
+            .retain(|s| !s.starts_with("send the published port to "));
         finding.suggestions.insert(
             0,
             format!("publish the port the program listens on: `docker run -p {port}:{inside} ...` (compose: `ports: [\"{port}:{inside}\"]`)"),
@@ -72,7 +76,8 @@ pub(super) fn suggest_publishing(finding: &mut Finding, port: u16, by_docker: bo
 /// The one port that anything reachable at `ip` listens on in another namespace, when there is
 /// just one and it is not `port`: a container runs one program, and a port published to one
 /// where nothing listens, while that program listens on its own port, is the usual mix-up
-/// (`-p 8080:80` for a program on 3000).
+/// (`-p 8080:80` for a program on 3000). Only for a published port: straight to a namespace's
+/// address, its one program (an sshd) need not be what was meant.
 fn only_port(listeners: &[HeldListener], ip: IpAddr, port: u16) -> Option<&HeldListener> {
     let mut reachable = listeners
         .iter()
@@ -111,7 +116,7 @@ pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
     let inner = proxied
         .holder
         .as_ref()
-        .and_then(|holder| held(facts, &there, to, holder));
+        .and_then(|holder| held(facts, &there, to, holder, Sent::Published));
     let inner = match (inner, outcome) {
         (Some(inner), _) => inner,
         // Its listeners unseen (no root): a refused connect there is still nothing on the port.
@@ -145,6 +150,16 @@ pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
     Some(finding)
 }
 
+/// How the connection came to a namespace's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sent {
+    /// Straight to it.
+    Directly,
+    /// Through a published port (a DNAT rule, a port proxy): whoever published it meant that
+    /// namespace's program, so its only port is the one meant.
+    Published,
+}
+
 /// Explains a failed connect to `dest`, held by `holder`; `None` when its listeners could not
 /// be read or the outcome is not about listeners (the generic rules then speak).
 pub(super) fn held(
@@ -152,6 +167,7 @@ pub(super) fn held(
     address: &AddressFacts,
     dest: SocketAddr,
     holder: &Holder,
+    sent: Sent,
 ) -> Option<Finding> {
     if let Some(published) = &holder.published {
         // Its nat prerouting sends the port on before any listener of its own sees it.
@@ -210,12 +226,14 @@ pub(super) fn held(
         }
         (Outcome::Refused | Outcome::Reset, None) => {
             let candidate = intended(facts, ip, port, listeners).or_else(|| {
-                only_port(listeners, ip, port).map(|l| {
-                    (
-                        l,
-                        "the only port anything listens on in that namespace".to_owned(),
-                    )
-                })
+                only_port(listeners, ip, port)
+                    .filter(|_| sent == Sent::Published)
+                    .map(|l| {
+                        (
+                            l,
+                            "the only port anything listens on in that namespace".to_owned(),
+                        )
+                    })
             });
             match candidate {
                 Some((candidate, why)) => Finding::new(
@@ -227,7 +245,12 @@ pub(super) fn held(
                     ),
                 )
                 .evidence([Evidence::Listener(candidate.clone())])
-                .suggest(format!("connect to {} instead", candidate.reach_at(ip)))
+                // Through a published port, the namespace's own address need not be reachable
+                // from here (a container's, from another machine): the publishing is the fix.
+                .suggest(match sent {
+                    Sent::Directly => format!("connect to {} instead", candidate.reach_at(ip)),
+                    Sent::Published => format!("send the published port to {} instead", candidate.reach_at(ip)),
+                })
                 .suggest(format!("or make the service listen on port {port}")),
                 None => Finding::new(
                     Cause::NoListener,

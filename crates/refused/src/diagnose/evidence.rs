@@ -160,14 +160,22 @@ impl HeldListener {
     }
 
     /// Where to connect to reach it from `via` (the address that was tried): a listener on every
-    /// address is reached at `via` itself, or at loopback when `via` is of the other family.
+    /// address is reached at `via` itself (an IPv6 one that is not IPv6-only takes IPv4 too), or,
+    /// in our namespace, at loopback when `via` is of the other family. Another namespace's
+    /// loopback is not ours: its listener is then named by its own address.
     pub fn reach_at(&self, via: IpAddr) -> String {
         let address = self.listener.address;
-        let ip = match (address.is_unspecified(), address.is_ipv4() == via.is_ipv4()) {
-            (false, _) => address,
-            (true, true) => via,
-            (true, false) if address.is_ipv4() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-            (true, false) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        let dual_stack = address.is_ipv6() && self.listener.v6only != Some(true);
+        let ip = if !address.is_unspecified() {
+            address
+        } else if address.is_ipv4() == via.is_ipv4() || (dual_stack && via.is_ipv4()) {
+            via
+        } else if self.netns.is_some() {
+            address
+        } else if address.is_ipv4() {
+            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
         };
         std::net::SocketAddr::new(ip, self.listener.port).to_string()
     }

@@ -30,7 +30,13 @@ pub(super) fn published_there(
         published_beside: None,
         ..address.clone()
     };
-    let inner = super::elsewhere::held(facts, &there, to, there_holder)?;
+    let inner = super::elsewhere::held(
+        facts,
+        &there,
+        to,
+        there_holder,
+        super::elsewhere::Sent::Published,
+    )?;
     let mut finding = Finding {
         summary: format!(
             "{dest} is published to {to} by the DNAT rule (chain `{}`) of network namespace {}, which holds {}; there, {}",

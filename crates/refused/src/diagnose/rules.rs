@@ -536,11 +536,15 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
     if address.local {
         return local(facts, address);
     }
-    if let Some(finding) = address
-        .holder
-        .as_ref()
-        .and_then(|holder| super::elsewhere::held(facts, address, addr, holder))
-    {
+    if let Some(finding) = address.holder.as_ref().and_then(|holder| {
+        super::elsewhere::held(
+            facts,
+            address,
+            addr,
+            holder,
+            super::elsewhere::Sent::Directly,
+        )
+    }) {
         return Ok(finding);
     }
     // The ICMP error that ended the attempt says who answered and how: no guess from timing.
@@ -1279,7 +1283,7 @@ pub(super) fn intended<'a>(
         if let Some(l) =
             reachable().find(|l| l.process.as_deref().is_some_and(|p| service.is_command(p)))
         {
-            return Some((l, format!("{}'s server, usually on {port}", service.name)));
+            return Some((l, format!("port {port} is usually {}'s", service.name)));
         }
     }
     reachable()

@@ -1048,7 +1048,7 @@ fn a_near_port_the_schemes_port_or_the_services_server_is_the_wrong_port() {
     .unwrap();
     assert_eq!(finding.cause, Cause::WrongPort);
     assert!(
-        finding.summary.contains("Redis's server"),
+        finding.summary.contains("(port 6379 is usually Redis's)"),
         "{}",
         finding.summary
     );
@@ -2844,4 +2844,28 @@ fn a_namespace_listener_refused_on_a_direct_link_with_every_rule_read_blames_no_
         "{}",
         finding.summary
     );
+}
+
+/// Where a listener on every address is reached from the address tried: that address when the
+/// family fits (a dual-stack `[::]` takes IPv4 too), our loopback of its family otherwise, and
+/// never our loopback for another namespace's listener (a container's `[::]:3000` seen from
+/// the Docker host through 172.17.0.2 is 172.17.0.2:3000, not `[::1]:3000`).
+#[test]
+fn a_listener_on_every_address_is_reached_where_it_takes_the_family() {
+    let v4: IpAddr = "172.17.0.2".parse().unwrap();
+    let v6: IpAddr = "fd00::2".parse().unwrap();
+    let dual = listening("[::]:3000", "httpd");
+    assert_eq!(dual.reach_at(v4), "172.17.0.2:3000");
+    assert_eq!(dual.reach_at(v6), "[fd00::2]:3000");
+    let mut only6 = dual.clone();
+    only6.listener.v6only = Some(true);
+    assert_eq!(only6.reach_at(v4), "[::1]:3000");
+    let any4 = listening("0.0.0.0:3000", "httpd");
+    assert_eq!(any4.reach_at(v4), "172.17.0.2:3000");
+    assert_eq!(any4.reach_at(v6), "127.0.0.1:3000");
+    let mut inside = only6;
+    inside.netns = Some(Namespace::Named("fxh-k".to_owned()));
+    assert_eq!(inside.reach_at(v4), "[::]:3000");
+    let bound = listening("10.0.0.5:3000", "httpd");
+    assert_eq!(bound.reach_at(v4), "10.0.0.5:3000");
 }

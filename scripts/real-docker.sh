@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# `refused why` against a real Docker, the classic mistake: `docker run -p 8080:80` for a
+# program that listens on 3000. Debian's dockerd and containerd (docker.io) run in a network
+# namespace of their own (their iptables rules, bridge and docker-proxy stay in it), with their
+# state under a temporary folder; the image is a busybox-static root file system imported from
+# Debian's package (no registry). Then `refused why` asks, as a user would, from the Docker host
+# (localhost: docker-proxy; its own address: the DOCKER chain's DNAT) and from another
+# namespace joined to it by a veth (the DNAT of a remote host). Everything is removed at exit.
+#
+#   sudo scripts/real-docker.sh [REFUSED]    (default: target/release/refused, built here)
+#
+# Needs root, docker.io (dockerd, containerd, runc, docker-proxy), busybox-static's .deb (fetched
+# with `apt-get download`), and cgroups mounted as Docker wants them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+refused=${1:-}
+if [ -z "$refused" ]; then
+  cargo build --release --quiet -p refused-cli
+  refused="${CARGO_TARGET_DIR:-target}/release/refused"
+fi
+refused=$(realpath "$refused")
+[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces, dockerd)" >&2; exit 2; }
+for tool in dockerd containerd docker-proxy docker; do
+  command -v "$tool" >/dev/null || { echo "\`$tool\` is missing: apt-get install docker.io" >&2; exit 2; }
+done
+
+work=$(mktemp -d /tmp/refused-docker.XXXXXX)
+host=rdk$$ client=rdc$$
+cleanup() {
+  set +e
+  [ -S "$work/docker.sock" ] && DOCKER_HOST="unix://$work/docker.sock" docker rm -f web >/dev/null 2>&1
+  pid=$(cat "$work/docker.pid" 2>/dev/null)
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  fi
+  # dockerd, containerd, the shims and the container, whatever is left of them.
+  pkill -9 -f "$work/" 2>/dev/null; sleep 1
+  # dockerd's bind mounts (its data root, the containers' network namespaces), deepest first.
+  grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
+  ip netns del "$host" 2>/dev/null; ip netns del "$client" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A root file system of busybox alone, from Debian's package.
+(cd "$work" && apt-get download -qq busybox-static 2>/dev/null && dpkg-deb -x busybox-static_*.deb bb)
+mkdir -p "$work/rootfs/bin"
+cp "$work/bb/bin/busybox" "$work/rootfs/bin/"
+ln -s busybox "$work/rootfs/bin/httpd"
+tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+
+# The Docker host: a namespace of its own. nsenter --net, not `ip netns exec`, which remounts
+# /sys and hides the cgroup mounts dockerd needs.
+ip netns add "$host"; ip netns add "$client"
+ip -n "$host" link set lo up; ip -n "$client" link set lo up
+ip link add "v$host" netns "$host" type veth peer name "v$client" netns "$client"
+ip -n "$host" addr add 10.97.0.1/24 dev "v$host"; ip -n "$host" link set "v$host" up
+ip -n "$client" addr add 10.97.0.2/24 dev "v$client"; ip -n "$client" link set "v$client" up
+in_host() { nsenter --net="/run/netns/$host" "$@"; }
+in_host containerd --root "$work/containerd" --state "$work/containerd-state" \
+  --address "$work/containerd.sock" >"$work/containerd.log" 2>&1 &
+sleep 2
+in_host dockerd --containerd "$work/containerd.sock" --data-root "$work/data" \
+  --exec-root "$work/exec" --pidfile "$work/docker.pid" -H "unix://$work/docker.sock" \
+  --storage-driver vfs >"$work/dockerd.log" 2>&1 &
+export DOCKER_HOST="unix://$work/docker.sock"
+for _ in $(seq 50); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
+docker version --format 'Docker {{.Server.Version}}'
+docker import "$work/rootfs.tar" refused-busybox >/dev/null
+docker run -d -q --name web -p 8080:80 refused-busybox /bin/httpd -f -p 3000 >/dev/null
+sleep 1
+docker ps --format '{{.Names}}: {{.Command}} {{.Ports}}'
+
+cd "$work"
+echo; echo "\$ refused why localhost:8080            # on the Docker host: docker-proxy"
+in_host "$refused" why localhost:8080 || true
+echo; echo "\$ refused why 10.97.0.1:8080            # on the Docker host, its own address: DNAT"
+in_host "$refused" why 10.97.0.1:8080 || true
+echo; echo "\$ refused why 10.97.0.1:8080            # from another host"
+nsenter --net="/run/netns/$client" "$refused" why 10.97.0.1:8080 || true
