@@ -5,7 +5,8 @@
 # state under a temporary folder; the image is a busybox-static root file system imported from
 # Debian's package (no registry). Then `refused why` asks, as a user would, from the Docker host
 # (localhost: docker-proxy; its own address: the DOCKER chain's DNAT) and from another
-# namespace joined to it by a veth (the DNAT of a remote host). Everything is removed at exit.
+# namespace joined to it by a veth (the DNAT of a remote host); and a second container whose
+# program listens on its own 127.0.0.1 (`-p 8081:80`). Everything is removed at exit.
 #
 #   sudo scripts/real-docker.sh [REFUSED]    (default: target/release/refused, built here)
 #
@@ -28,7 +29,7 @@ work=$(mktemp -d /tmp/refused-docker.XXXXXX)
 host=rdk$$ client=rdc$$
 cleanup() {
   set +e
-  [ -S "$work/docker.sock" ] && DOCKER_HOST="unix://$work/docker.sock" docker rm -f web >/dev/null 2>&1
+  [ -S "$work/docker.sock" ] && DOCKER_HOST="unix://$work/docker.sock" docker rm -f web local >/dev/null 2>&1
   pid=$(cat "$work/docker.pid" 2>/dev/null)
   if [ -n "$pid" ]; then
     kill "$pid" 2>/dev/null
@@ -69,6 +70,8 @@ for _ in $(seq 50); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
 docker version --format 'Docker {{.Server.Version}}'
 docker import "$work/rootfs.tar" refused-busybox >/dev/null
 docker run -d -q --name web -p 8080:80 refused-busybox /bin/httpd -f -p 3000 >/dev/null
+# The other classic: the program listens on the container's own loopback.
+docker run -d -q --name local -p 8081:80 refused-busybox /bin/httpd -f -p 127.0.0.1:80 >/dev/null
 sleep 1
 docker ps --format '{{.Names}}: {{.Command}} {{.Ports}}'
 
@@ -79,3 +82,6 @@ echo; echo "\$ refused why 10.97.0.1:8080            # on the Docker host, its o
 in_host "$refused" why 10.97.0.1:8080 || true
 echo; echo "\$ refused why 10.97.0.1:8080            # from another host"
 nsenter --net="/run/netns/$client" "$refused" why 10.97.0.1:8080 || true
+
+echo; echo "\$ refused why localhost:8081            # a program on the container's 127.0.0.1"
+in_host "$refused" why localhost:8081 || true
