@@ -52,8 +52,8 @@ pub use evidence::{
     Permission, Process, RejectingRoute, RouteKind, UnixSocketFacts, Unseen,
 };
 pub use facts::{
-    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, Privilege, Resolution, RouteLookup,
-    RulesRead,
+    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, OwnerBlocked, Privilege, Resolution,
+    RouteLookup, RulesRead,
 };
 pub use rules::{Finding, Unexplained};
 

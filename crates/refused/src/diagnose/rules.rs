@@ -20,7 +20,9 @@ use crate::sys::unix_path::{Class, FileType, Permission};
 
 use super::commands;
 use super::evidence::{Evidence, HeldListener, Ipv6Switch, UnixSocketFacts};
-use super::facts::{AddressFacts, Facts, ForeignReach, Gateway, Init, Resolution, RouteLookup};
+use super::facts::{
+    AddressFacts, Facts, ForeignReach, Gateway, Init, OwnerBlocked, Resolution, RouteLookup,
+};
 
 /// An `EHOSTUNREACH` faster than this came from an ICMP reject, not from neighbour discovery
 /// giving up (which takes about 3 s on Linux). Only a guess, for an attempt whose ICMP error was
@@ -349,7 +351,43 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
             first.addr.ip(),
         ));
     }
+    for other in &winner.blocked_for_others {
+        finding
+            .warnings
+            .push(blocked_for_others(facts, winner, other));
+        finding.evidence.push(Evidence::from(&other.blocker));
+    }
     finding
+}
+
+/// The warning for a rule that stops the connection for another user's programs, though not
+/// for ours: `refused why` run as root (or as another user) connects where they are refused.
+fn blocked_for_others(facts: &Facts, winner: &AddressFacts, other: &OwnerBlocked) -> String {
+    let blocker = &other.blocker;
+    let (does, so) = match blocker.verdict {
+        crate::sys::firewall::Verdict::Reject => ("rejects", "are refused"),
+        crate::sys::firewall::Verdict::Drop => ("drops", "time out"),
+    };
+    let how = if blocker.certain { "" } else { " probably" };
+    let us = match facts.privilege {
+        super::facts::Privilege::Root => "as root",
+        super::facts::Privilege::User => "as this user",
+    };
+    let fix = blocked::fix(
+        Finding::new(Cause::BlockedLocally, String::new()),
+        blocker,
+        winner.addr.port(),
+        "sudo",
+    );
+    let remove = fix.suggestions.first().map_or_else(String::new, |s| {
+        format!("{}; or ", commands::fit(s, facts.privilege, facts.init))
+    });
+    format!(
+        "this host's own firewall{how} {does} connections to {} from programs of {}: {}; this check ran {us}, which the rule does not match, so it connects while their programs {so}: {remove}run the program as a user it does not match",
+        winner.addr,
+        other.who(),
+        blocked::placed(blocker),
+    )
 }
 
 /// It connects, but the service behind it is not ready: its protocol says so, or the

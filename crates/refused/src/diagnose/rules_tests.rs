@@ -66,6 +66,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         holder: None,
         published: None,
         published_beside: None,
+        blocked_for_others: Vec::new(),
     }
 }
 
@@ -311,6 +312,54 @@ fn reachable_after_a_refused_first_address_warns_about_clients_without_happy_eye
         ..f
     };
     assert!(infer(&f).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn reachable_warns_of_a_rule_that_stops_another_users_programs() {
+    let mut winner = tried("127.0.0.1:8080", Outcome::Connected, 0);
+    let rule = Blocker {
+        table: "ip filter".to_owned(),
+        chain: "OUTPUT".to_owned(),
+        path: vec!["OUTPUT".to_owned()],
+        tool: Tool::Iptables,
+        ..blocker(
+            "tcp dport 8080 skuid 1000 counter reject with tcp reset",
+            Verdict::Reject,
+            true,
+        )
+    };
+    winner.blocked_for_others = vec![OwnerBlocked {
+        blocker: rule,
+        uid: Some(1000),
+        gid: None,
+        name: Some("alice".to_owned()),
+    }];
+    let f = Facts {
+        privilege: Privilege::Root,
+        ..one("127.0.0.1:8080", winner)
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::Reachable);
+    assert_eq!(finding.warnings.len(), 1, "{finding:?}");
+    let warning = &finding.warnings[0];
+    for said in [
+        "this host's own firewall rejects connections to 127.0.0.1:8080 from programs of uid 1000 (alice)",
+        "`tcp dport 8080 skuid 1000 counter reject with tcp reset` (table `ip filter`, chain `OUTPUT`)",
+        "this check ran as root",
+        "their programs are refused",
+        "`iptables -D OUTPUT 1`",
+        "run the program as a user it does not match",
+    ] {
+        assert!(warning.contains(said), "{said}: {warning}");
+    }
+    assert!(!warning.contains("sudo"), "root runs it: {warning}");
+    assert!(
+        finding
+            .evidence
+            .iter()
+            .any(|e| matches!(e, Evidence::FirewallRule(b) if b.rule.contains("skuid 1000"))),
+        "{finding:?}"
+    );
 }
 
 #[test]
