@@ -1,9 +1,12 @@
 //! `refused why` where its own attempt and the user's program are treated apart: a rule of the
 //! output path that matches the socket's owner (iptables' `-m owner`, nft's `meta skuid` /
-//! `skgid`, iptables-legacy's) stops the user's program and not root's. The report says so in a
-//! warning. Ports 42100-42199 are this file's.
+//! `skgid`, iptables-legacy's), and a name whose addresses one listener takes only one of
+//! (`localhost` with a server on `[::1]`). Each connects for `refused why` and fails for
+//! someone else: the report says so in a warning. Ports 42100-42199 are this file's.
 
-use refused_lab::Lab;
+use std::net::SocketAddr;
+
+use refused_lab::{Lab, ListenSpec};
 use serde_json::Value;
 
 use crate::why_lab::{REFUSED, diagnosis, evidence, listen_on_client, why_alone as why};
@@ -190,4 +193,49 @@ fn an_iptables_legacy_owner_rule_is_a_warning_when_root_connects() {
     );
     assert!(said.contains("`iptables-legacy -D OUTPUT 1`"), "{report}");
     assert!(said.contains("their programs time out"), "{report}");
+}
+
+#[test]
+fn localhost_with_one_family_refused_is_a_warning_naming_the_listener() {
+    let Some(lab) =
+        Lab::or_skip("localhost_with_one_family_refused_is_a_warning_naming_the_listener")
+    else {
+        return;
+    };
+    lab.client
+        .write_etc("hosts", "::1 localhost\n127.0.0.1 localhost\n")
+        .unwrap();
+    // A server on [::1] only: ::1 connects, 127.0.0.1 is refused.
+    let _v6 = listen_on_client(&lab, "[::1]:42120".parse().unwrap());
+    let report = why(&lab, &["localhost:42120"]);
+    let attempts = report["attempts"].as_array().unwrap();
+    assert_eq!(attempts[0]["outcome"], "connected", "{report}");
+    assert_eq!(attempts[1]["outcome"], "refused", "{report}");
+    let said = warning(&report);
+    for needle in [
+        "`localhost` also gives 127.0.0.1, and 127.0.0.1:42120 was refused",
+        "listens on [::1]:42120 (IPv6 only)",
+        "connect to [::1]:42120 instead",
+    ] {
+        assert!(said.contains(needle), "{needle}: {report}");
+    }
+    // On `[::]` with IPV6_V6ONLY: the option is named.
+    let addr: SocketAddr = "[::]:42121".parse().unwrap();
+    let _dual = lab
+        .client
+        .run(|| ListenSpec::new(addr).v6only(true).listen())
+        .unwrap()
+        .unwrap();
+    let said = warning(&why(&lab, &["localhost:42121"])).to_owned();
+    assert!(said.contains("127.0.0.1:42121 was refused"), "{said}");
+    assert!(said.contains("IPV6_V6ONLY"), "{said}");
+    // Both families taken: no warning.
+    let dual: SocketAddr = "[::]:42122".parse().unwrap();
+    let _both = lab
+        .client
+        .run(|| ListenSpec::new(dual).v6only(false).listen())
+        .unwrap()
+        .unwrap();
+    let report = why(&lab, &["localhost:42122"]);
+    assert_eq!(report["warnings"], serde_json::json!([]), "{report}");
 }

@@ -159,8 +159,13 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         let report = probe::probe(target, &options.probe, budget.last_left()).await;
         let ready = report.readiness.is_ready();
         facts.probe = Some(report.readiness);
-        // Who accepted and dropped it, when it is a program of this host (docker-proxy...).
-        if !ready && facts.addresses.iter().any(|a| a.local) {
+        // Who accepted and dropped it, when it is a program of this host (docker-proxy...); who
+        // listens, when another address of this host failed (`localhost`'s other family).
+        let local_failed = facts
+            .addresses
+            .iter()
+            .any(|a| a.local && !a.attempt.outcome.is_connected());
+        if (!ready || local_failed) && facts.addresses.iter().any(|a| a.local) {
             if let Ok(own) = sys::own_tcp_listeners() {
                 let own = own.into_iter().filter(|l| l.port == port.get()).collect();
                 held(&mut facts, port.get(), own, Vec::new());
