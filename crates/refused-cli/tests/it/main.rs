@@ -23,5 +23,6 @@ mod why_icmp_lab;
 mod why_lab;
 mod why_loopback_lab;
 mod why_netns;
+mod why_owner_lab;
 mod why_path_lab;
 mod why_service_lab;

@@ -13,7 +13,7 @@ use crate::connect::{Address, Attempt, Dialer, RetryPolicy};
 use crate::outcome::Outcome;
 use crate::probe;
 use crate::resolve;
-use crate::sys::firewall::{self, FirewallError, Hook, Interface, NatHook, Packet};
+use crate::sys::firewall::{self, FirewallError, Hook, Interface, NatHook, Packet, SocketOwner};
 use crate::sys::route::{self, RejectingRoute};
 use crate::sys::services::Service;
 use crate::sys::tables::{self, Listener};
@@ -29,8 +29,8 @@ use super::evidence::{
     EarlierListener, HeldBy, HeldListener, HeldUnixListener, UnixSocketFacts, Unseen,
 };
 use super::facts::{
-    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, Privilege, Proxied, Published,
-    Resolution, RulesRead,
+    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, OwnerBlocked, Privilege, Proxied,
+    Published, Resolution, RulesRead,
 };
 use super::rules;
 use super::socket_only;
@@ -150,16 +150,36 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         {
             read_loopback(&mut facts);
         }
+        // Our attempt met none of the rules that name a socket's owner: do they stop other
+        // users' programs? Read beside the probe, and only where the rules can be read at all.
+        let others = firewall::has_net_admin().then(|| {
+            let mut read = facts.clone();
+            tokio::task::spawn_blocking(move || {
+                blocked_for_others(&mut read);
+                read.addresses
+            })
+        });
         let report = probe::probe(target, &options.probe, budget.last_left()).await;
         let ready = report.readiness.is_ready();
         facts.probe = Some(report.readiness);
-        // Who accepted and dropped it, when it is a program of this host (docker-proxy...).
-        if !ready && facts.addresses.iter().any(|a| a.local) {
+        // Who accepted and dropped it, when it is a program of this host (docker-proxy...); who
+        // listens, when another address of this host failed (`localhost`'s other family).
+        let local_failed = facts
+            .addresses
+            .iter()
+            .any(|a| a.local && !a.attempt.outcome.is_connected());
+        if (!ready || local_failed) && facts.addresses.iter().any(|a| a.local) {
             if let Ok(own) = sys::own_tcp_listeners() {
                 let own = own.into_iter().filter(|l| l.port == port.get()).collect();
                 held(&mut facts, port.get(), own, Vec::new());
             }
             facts.proxied = proxied(&mut facts, budget.network_left()).await;
+        }
+        if let Some(reading) = others {
+            // Out of time: nothing to warn of, rather than a diagnosis late.
+            if let Ok(Ok(addresses)) = tokio::time::timeout_at(budget.last_until(), reading).await {
+                facts.addresses = addresses;
+            }
         }
         return facts;
     }
@@ -297,10 +317,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     for address in &mut facts.addresses {
         let ip = address.addr.ip();
         if let Some(ruleset) = &ruleset {
-            let mut packet =
-                Packet::outgoing(host::source_address_for(ip), ip, address.addr.port());
-            packet.dst_local = Some(address.local);
-            packet.oif = route::interface_to(ip, address.local);
+            let packet = our_packet(address);
             address.published = published(ruleset, &packet);
             address.blockers = Some(blockers(ruleset, &packet, address.published.as_ref()));
             if address.published.is_none() && ip.is_loopback() {
@@ -375,6 +392,112 @@ fn holder_of(address: &AddressFacts, unseen: &mut Vec<Unseen>) -> Option<Holder>
         super::holder::Follow::Dnat,
         unseen,
     ))
+}
+
+/// The first packet of our connection to `address`, as this host's rules see it.
+fn our_packet(address: &AddressFacts) -> Packet {
+    let ip = address.addr.ip();
+    let mut packet = Packet::outgoing(host::source_address_for(ip), ip, address.addr.port());
+    packet.dst_local = Some(address.local);
+    packet.oif = route::interface_to(ip, address.local);
+    packet.owner = SocketOwner::this_process();
+    packet
+}
+
+/// Owner matches name this many uids and gids at most before the rest are left out: each is
+/// one more walk of the output path.
+const OWNERS_ASKED: usize = 16;
+
+/// Whom a walk asks about, as [`OwnerBlocked`] names them: a uid, or a gid alone, and its name.
+type Asked = (Option<u32>, Option<u32>, Option<String>);
+
+/// For each address that connected: the rules of this host's output path that stop the
+/// connection for the programs of a user or group the rules name (and of the user who ran
+/// `sudo`), though not for ours.
+fn blocked_for_others(facts: &mut Facts) {
+    let Some(ruleset) = read_rules(facts) else {
+        return;
+    };
+    let (mut uids, gids) = firewall::owner_ids(&ruleset);
+    // `meta skuid != 0` names only root; the user who ran `sudo refused why` is the one
+    // most likely to run the program.
+    if let Some(uid) = std::env::var("SUDO_UID").ok().and_then(|u| u.parse().ok()) {
+        uids.push(uid);
+    }
+    if uids.is_empty() && gids.is_empty() {
+        return;
+    }
+    let ours = SocketOwner::this_process();
+    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let group = fs::read_to_string("/etc/group").unwrap_or_default();
+    uids.sort_unstable();
+    uids.dedup();
+    // Who is asked about: the socket owner of their programs, and how they are named.
+    let mut asked: Vec<(SocketOwner, Asked)> = Vec::new();
+    // Groups first: a rule on a group is said to be about the group, not about the first
+    // user whose primary group it is.
+    for gid in gids.into_iter().filter(|&g| Some(g) != ours.gid) {
+        let owner = SocketOwner {
+            uid: None,
+            gid: Some(gid),
+        };
+        asked.push((owner, (None, Some(gid), host::find_account(&group, gid))));
+    }
+    for uid in uids.into_iter().filter(|&u| Some(u) != ours.uid) {
+        let owner = SocketOwner {
+            uid: Some(uid),
+            gid: host::primary_gid(&passwd, uid),
+        };
+        asked.push((owner, (Some(uid), None, host::find_account(&passwd, uid))));
+    }
+    asked.truncate(OWNERS_ASKED);
+    let indexed = firewall::Indexed::new(&ruleset);
+    for address in facts
+        .addresses
+        .iter_mut()
+        .filter(|a| a.attempt.outcome.is_connected())
+    {
+        let packet = our_packet(address);
+        let published = published(&indexed, &packet);
+        // Our own request's: a rule that may stop the server's reply (whose owner matches
+        // read the listener's owner, not known here) is not told apart by who connects.
+        let stops_request =
+            |b: &firewall::Blocker| b.hook == Hook::Output && b.stops == firewall::Stops::Request;
+        let met: Vec<_> = blockers(&indexed, &packet, published.as_ref())
+            .into_iter()
+            .filter(stops_request)
+            .collect();
+        for (owner, (uid, gid, name)) in &asked {
+            let theirs = Packet {
+                owner: *owner,
+                ..packet.clone()
+            };
+            for blocker in blockers(&indexed, &theirs, published.as_ref()) {
+                let stops_theirs = stops_request(&blocker) && blocker.matches;
+                let known = |b: &firewall::Blocker| {
+                    (&b.table, &b.chain, b.handle, b.position, &b.rule)
+                        == (
+                            &blocker.table,
+                            &blocker.chain,
+                            blocker.handle,
+                            blocker.position,
+                            &blocker.rule,
+                        )
+                };
+                if stops_theirs
+                    && !met.iter().any(known)
+                    && !address.blocked_for_others.iter().any(|o| known(&o.blocker))
+                {
+                    address.blocked_for_others.push(OwnerBlocked {
+                        blocker,
+                        uid: *uid,
+                        gid: *gid,
+                        name: name.clone(),
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// The unix sockets that the server of the target's service listens on, when nothing listens on
@@ -631,9 +754,11 @@ fn blockers(
     let local = out.dst_local == Some(true);
     if local {
         // A packet to this host itself comes back in by `lo`.
+        // Handed to the server's end, it has no owner of ours any more (`lo` orphans it).
         let arriving = Packet {
             iif: Interface::Named("lo".to_owned()),
             oif: Interface::None,
+            owner: SocketOwner::default(),
             ..out.clone()
         };
         found.extend(arriving_blockers(ruleset, &arriving));

@@ -112,6 +112,7 @@ pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
         holder: proxied.holder.clone(),
         published: None,
         published_beside: None,
+        blocked_for_others: Vec::new(),
     };
     let inner = proxied
         .holder

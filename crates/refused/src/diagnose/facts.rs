@@ -182,6 +182,37 @@ pub struct AddressFacts {
     /// For a loopback address the rules do not publish: the port as this host's other address
     /// publishes it (Docker's rules skip 127.0.0.0/8, where its proxy listens instead).
     pub published_beside: Option<(SocketAddr, Published)>,
+    /// For an address that connected: rules of this host's output path that stop the
+    /// connection for programs of another user or group than ours (`meta skuid`, `-m owner`),
+    /// which our own attempt did not meet (read only with root, when it connected).
+    pub blocked_for_others: Vec<OwnerBlocked>,
+}
+
+/// A rule that stops a connection for the programs of one user or group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerBlocked {
+    /// The rule.
+    pub blocker: Blocker,
+    /// The uid whose programs it stops, when it was asked about a uid.
+    pub uid: Option<u32>,
+    /// The gid whose programs it stops, when it was asked about a group alone.
+    pub gid: Option<u32>,
+    /// The name `/etc/passwd` (for a uid) or `/etc/group` (for a gid) gives it.
+    pub name: Option<String>,
+}
+
+impl OwnerBlocked {
+    /// `uid 1000 (alice)`, `gid 27 (sudo)`.
+    pub fn who(&self) -> String {
+        let (kind, id) = match (self.uid, self.gid) {
+            (Some(uid), _) => ("uid", uid),
+            (None, gid) => ("gid", gid.unwrap_or_default()),
+        };
+        match &self.name {
+            Some(name) => format!("{kind} {id} ({name})"),
+            None => format!("{kind} {id}"),
+        }
+    }
 }
 
 /// The gateway to an address, and what neighbour discovery knows of it.
@@ -278,6 +309,7 @@ impl AddressFacts {
             holder: None,
             published: None,
             published_beside: None,
+            blocked_for_others: Vec::new(),
         }
     }
 

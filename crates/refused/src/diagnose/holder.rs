@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::sys::firewall::{self, CtState, Hook, Interface, NatHook, Packet};
+use crate::sys::firewall::{self, CtState, Hook, Interface, NatHook, Packet, SocketOwner};
 use crate::sys::{addresses, host, netns, process, route};
 
 use super::evidence::{HeldListener, Unseen};
@@ -108,6 +108,7 @@ fn assess(
         oif: Interface::None,
         src_local: Some(false),
         dst_local: Some(true),
+        owner: SocketOwner::default(),
     };
     let mut blockers = ruleset.blockers(Hook::Prerouting, &arriving, &arriving);
     let published = ruleset
@@ -152,6 +153,7 @@ fn assess(
             oif: arriving.iif.clone(),
             src_local: Some(true),
             dst_local: Some(false),
+            owner: SocketOwner::default(),
         };
         blockers.extend(ruleset.blockers(Hook::Output, &reply, &reply));
     }

@@ -52,8 +52,8 @@ pub use evidence::{
     Permission, PortProxy, Process, RejectingRoute, RouteKind, UnixSocketFacts, Unseen,
 };
 pub use facts::{
-    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, Privilege, Proxied, Resolution,
-    RouteLookup, RulesRead,
+    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, OwnerBlocked, Privilege, Proxied,
+    Resolution, RouteLookup, RulesRead,
 };
 pub use rules::{Finding, Unexplained};
 

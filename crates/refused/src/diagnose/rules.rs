@@ -20,7 +20,9 @@ use crate::sys::unix_path::{Class, FileType, Permission};
 
 use super::commands;
 use super::evidence::{Evidence, HeldListener, Ipv6Switch, UnixSocketFacts};
-use super::facts::{AddressFacts, Facts, ForeignReach, Gateway, Init, Resolution, RouteLookup};
+use super::facts::{
+    AddressFacts, Facts, ForeignReach, Gateway, Init, OwnerBlocked, Resolution, RouteLookup,
+};
 
 /// An `EHOSTUNREACH` faster than this came from an ICMP reject, not from neighbour discovery
 /// giving up (which takes about 3 s on Linux). Only a guess, for an attempt whose ICMP error was
@@ -348,8 +350,91 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
             winner.addr.ip(),
             first.addr.ip(),
         ));
+    } else if let Some(later) = facts.addresses[connected + 1..]
+        .iter()
+        .find(|a| !a.attempt.outcome.is_connected())
+    {
+        finding
+            .warnings
+            .push(later_failed(facts, &name, winner, later));
+    }
+    for other in &winner.blocked_for_others {
+        finding
+            .warnings
+            .push(blocked_for_others(facts, winner, other));
+        finding.evidence.push(Evidence::from(&other.blocker));
     }
     finding
+}
+
+/// The warning for an address the name also gives, tried after the one that connected, which
+/// failed: clients that take the addresses in another order, or one family only, fail there.
+/// Why it failed (who listens where) is what the rules say of it on its own.
+fn later_failed(facts: &Facts, name: &str, winner: &AddressFacts, later: &AddressFacts) -> String {
+    let ip = later.addr.ip();
+    let clients = if ip.is_ipv4() {
+        "clients that use IPv4 only or try it first (`curl -4`, Node before 17, Java with \
+         `java.net.preferIPv4Stack`, a program that takes the last address) fail here"
+    } else {
+        "clients that use IPv6 only or try it first (`curl -6`, a resolver set to prefer \
+         IPv6, a program that takes the last address) fail here"
+    };
+    let said = format!(
+        "{name} also gives {ip}, and {} was {}: {clients}",
+        later.addr, later.attempt.outcome
+    );
+    // The listeners are read when a local address failed: then the rules can say why.
+    let why = facts
+        .listeners
+        .as_ref()
+        .and_then(|_| explain(facts, later).ok())
+        .filter(|f| f.cause != Cause::Reachable);
+    let Some(why) = why else {
+        return format!(
+            "{said}; connect to {} or make the service listen on {ip} too",
+            winner.addr.ip()
+        );
+    };
+    let fixes: Vec<String> = why
+        .suggestions
+        .iter()
+        .map(|s| commands::fit(s, facts.privilege, facts.init))
+        .collect();
+    if fixes.is_empty() {
+        format!("{said}; {}", why.summary)
+    } else {
+        format!("{said}; {}: {}", why.summary, fixes.join("; "))
+    }
+}
+
+/// The warning for a rule that stops the connection for another user's programs, though not
+/// for ours: `refused why` run as root (or as another user) connects where they are refused.
+fn blocked_for_others(facts: &Facts, winner: &AddressFacts, other: &OwnerBlocked) -> String {
+    let blocker = &other.blocker;
+    let (does, so) = match blocker.verdict {
+        crate::sys::firewall::Verdict::Reject => ("rejects", "are refused"),
+        crate::sys::firewall::Verdict::Drop => ("drops", "time out"),
+    };
+    let how = if blocker.certain { "" } else { " probably" };
+    let us = match facts.privilege {
+        super::facts::Privilege::Root => "as root",
+        super::facts::Privilege::User => "as this user",
+    };
+    let fix = blocked::fix(
+        Finding::new(Cause::BlockedLocally, String::new()),
+        blocker,
+        winner.addr.port(),
+        "sudo",
+    );
+    let remove = fix.suggestions.first().map_or_else(String::new, |s| {
+        format!("{}; or ", commands::fit(s, facts.privilege, facts.init))
+    });
+    format!(
+        "this host's own firewall{how} {does} connections to {} from programs of {}: {}; this check ran {us}, which the rule does not match, so it connects while their programs {so}: {remove}run the program as a user it does not match",
+        winner.addr,
+        other.who(),
+        blocked::placed(blocker),
+    )
 }
 
 /// It connects, but the service behind it is not ready: its protocol says so, or the

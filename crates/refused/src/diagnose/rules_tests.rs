@@ -67,6 +67,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         holder: None,
         published: None,
         published_beside: None,
+        blocked_for_others: Vec::new(),
     }
 }
 
@@ -312,6 +313,95 @@ fn reachable_after_a_refused_first_address_warns_about_clients_without_happy_eye
         ..f
     };
     assert!(infer(&f).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn reachable_with_a_later_address_refused_warns_and_says_who_listens_where() {
+    // `localhost` gives ::1 first, which a server on [::1] only takes; 127.0.0.1 is refused.
+    let f = Facts {
+        resolution: Resolution::Resolved {
+            name: "localhost".into(),
+            addresses: vec!["::1".parse().unwrap(), "127.0.0.1".parse().unwrap()],
+            source: NameSource::Hosts,
+        },
+        addresses: vec![
+            tried("[::1]:3000", Outcome::Connected, 0),
+            tried("127.0.0.1:3000", Outcome::Refused, 0),
+        ],
+        listeners: Some(vec![listening("[::1]:3000", "node")]),
+        ..facts("localhost:3000")
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::Reachable);
+    assert_eq!(finding.warnings.len(), 1, "{finding:?}");
+    let warning = &finding.warnings[0];
+    for said in [
+        "`localhost` also gives 127.0.0.1, and 127.0.0.1:3000 was refused",
+        "`curl -4`",
+        "node (pid 4242) listens on [::1]:3000 (IPv6 only)",
+        "connect to [::1]:3000 instead",
+        "bind it to `::` (dual stack)",
+    ] {
+        assert!(warning.contains(said), "{said}: {warning}");
+    }
+    // Without the listeners read, the warning still names the address that works.
+    let f = Facts {
+        listeners: None,
+        ..f
+    };
+    let warning = &infer(&f).unwrap().warnings[0];
+    assert!(
+        warning.contains("connect to ::1 or make the service listen on 127.0.0.1 too"),
+        "{warning}"
+    );
+}
+
+#[test]
+fn reachable_warns_of_a_rule_that_stops_another_users_programs() {
+    let mut winner = tried("127.0.0.1:8080", Outcome::Connected, 0);
+    let rule = Blocker {
+        table: "ip filter".to_owned(),
+        chain: "OUTPUT".to_owned(),
+        path: vec!["OUTPUT".to_owned()],
+        tool: Tool::Iptables,
+        ..blocker(
+            "tcp dport 8080 skuid 1000 counter reject with tcp reset",
+            Verdict::Reject,
+            true,
+        )
+    };
+    winner.blocked_for_others = vec![OwnerBlocked {
+        blocker: rule,
+        uid: Some(1000),
+        gid: None,
+        name: Some("alice".to_owned()),
+    }];
+    let f = Facts {
+        privilege: Privilege::Root,
+        ..one("127.0.0.1:8080", winner)
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::Reachable);
+    assert_eq!(finding.warnings.len(), 1, "{finding:?}");
+    let warning = &finding.warnings[0];
+    for said in [
+        "this host's own firewall rejects connections to 127.0.0.1:8080 from programs of uid 1000 (alice)",
+        "`tcp dport 8080 skuid 1000 counter reject with tcp reset` (table `ip filter`, chain `OUTPUT`)",
+        "this check ran as root",
+        "their programs are refused",
+        "`iptables -D OUTPUT 1`",
+        "run the program as a user it does not match",
+    ] {
+        assert!(warning.contains(said), "{said}: {warning}");
+    }
+    assert!(!warning.contains("sudo"), "root runs it: {warning}");
+    assert!(
+        finding
+            .evidence
+            .iter()
+            .any(|e| matches!(e, Evidence::FirewallRule(b) if b.rule.contains("skuid 1000"))),
+        "{finding:?}"
+    );
 }
 
 #[test]
@@ -2033,12 +2123,18 @@ fn reachable_with_ipv6_disabled_warns_about_the_ipv6_address() {
         finding.warnings[0].contains("net.ipv6.conf.all.disable_ipv6=0"),
         "{finding:?}"
     );
-    // IPv6 works: a failed ::1 that came second is no warning of this kind.
+    // IPv6 works: a failed ::1 that came second is no warning of this kind, only the one of
+    // any later address that failed.
     let f = Facts {
         ipv6_usable: true,
         ..f
     };
-    assert!(infer(&f).unwrap().warnings.is_empty());
+    let warnings = infer(&f).unwrap().warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("`localhost` also gives ::1, and [::1]:3000 was"),
+        "{warnings:?}"
+    );
     // Off on `lo` only: that switch is the one to turn back on.
     let finding = infer(&with_loopback(f, true, &[Ipv6Switch::Lo])).unwrap();
     assert_eq!(finding.warnings.len(), 1, "{finding:?}");

@@ -171,6 +171,15 @@ pub fn find_account(text: &str, id: u32) -> Option<String> {
     })
 }
 
+/// The primary gid of user `uid` in the text of `/etc/passwd` (`name:x:uid:gid:...`).
+pub fn primary_gid(passwd: &str, uid: u32) -> Option<u32> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':').skip(2);
+        let found: u32 = fields.next()?.parse().ok()?;
+        (found == uid).then(|| fields.next()?.parse().ok())?
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,6 +57,8 @@ enum Field<'p> {
     Ifname(&'p str),
     /// An interface of unknown name that is not loopback.
     NotLoopback,
+    /// A uid or gid (`meta skuid`, `skgid`).
+    Id(u32),
 }
 
 /// What one side of a match reads from the packet.
@@ -171,6 +173,14 @@ fn read<'p>(left: &Value, packet: &'p Packet) -> Read<'p> {
             Some("l4proto") => Read::Known(Field::Word("tcp")),
             Some("nfproto") => Read::Known(Field::Word(if v4 { "ipv4" } else { "ipv6" })),
             Some("protocol") => Read::Known(Field::Word(if v4 { "ip" } else { "ip6" })),
+            Some("skuid") => packet
+                .owner
+                .uid
+                .map_or(Read::Unknown, |id| Read::Known(Field::Id(id))),
+            Some("skgid") => packet
+                .owner
+                .gid
+                .map_or(Read::Unknown, |id| Read::Known(Field::Id(id))),
             Some(key @ ("iifname" | "oifname" | "iif" | "oif")) => {
                 let interface = if key.starts_with('i') {
                     &packet.iif
@@ -264,7 +274,8 @@ fn one(field: &Field<'_>, value: &Value) -> Truth {
     }
     match field {
         Field::Addr(ip) => address_in(*ip, value),
-        Field::Port(port) => port_in(*port, value),
+        Field::Port(port) => number_in(u32::from(*port), value),
+        Field::Id(id) => number_in(*id, value),
         Field::Word(word) => word_is(word, value),
         Field::Ifname(name) => value.as_str().map_or(Truth::Maybe, |pattern| {
             Truth::from_bool(ifname_matches(name, pattern))
@@ -295,7 +306,9 @@ fn ifname_matches(name: &str, pattern: &str) -> bool {
     name == pattern.replace("\\*", "*")
 }
 
-fn port_in(port: u16, value: &Value) -> Truth {
+/// Whether a port (or an id) equals or falls in a value: a number, or a range (a user or
+/// group name, which nft prints for an id it knows by name, may match).
+fn number_in(port: u32, value: &Value) -> Truth {
     if let Some(n) = value.as_u64() {
         return Truth::from_bool(n == u64::from(port));
     }

@@ -321,6 +321,7 @@ fn rule(spec: &str, family: &str, chains: &HashSet<&str>) -> Vec<Value> {
                         | "state"
                         | "addrtype"
                         | "iprange"
+                        | "owner"
                         | "comment"
                 ) {
                     exprs.push(unknown_match(module));
@@ -406,6 +407,19 @@ fn module_option<'w>(
                 .split_once('-')
                 .map_or_else(|| json!(text), |(lo, hi)| json!({"range": [lo, hi]}));
             matching(ip(field), op, right)
+        }
+        // A name (`--uid-owner www-data`) is not read: iptables-save prints the number.
+        ("owner", "--uid-owner" | "--gid-owner") => {
+            let key = if option == "--uid-owner" {
+                "skuid"
+            } else {
+                "skgid"
+            };
+            matching(
+                json!({"meta": {"key": key}}),
+                op,
+                super::xt::ids_value(value())?,
+            )
         }
         ("comment", "--comment") => {
             value();

@@ -45,6 +45,29 @@ pub struct Packet {
     /// Whether the destination is one of this host's (`fib daddr type local`, iptables'
     /// `-m addrtype --dst-type LOCAL`), when known.
     pub dst_local: Option<bool>,
+    /// Who owns the socket that sends it (`meta skuid` / `skgid`, iptables' `-m owner`), as far
+    /// as known.
+    pub owner: SocketOwner,
+}
+
+/// The owner of the socket a packet leaves from, as the output hook's owner matches see it
+/// (the socket file's fsuid and fsgid). A part not known reads as "may match".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketOwner {
+    /// `meta skuid`, `--uid-owner`.
+    pub uid: Option<u32>,
+    /// `meta skgid`, `--gid-owner` (without `--suppl-groups`).
+    pub gid: Option<u32>,
+}
+
+impl SocketOwner {
+    /// This process: its effective uid and gid (the fsuid and fsgid a socket it opens gets).
+    pub fn this_process() -> Self {
+        Self {
+            uid: Some(rustix::process::geteuid().as_raw()),
+            gid: Some(rustix::process::getegid().as_raw()),
+        }
+    }
 }
 
 impl Packet {
@@ -61,6 +84,10 @@ impl Packet {
             oif: Interface::Unknown,
             src_local: Some(true),
             dst_local: None,
+            owner: SocketOwner {
+                uid: None,
+                gid: None,
+            },
         }
     }
 
@@ -78,6 +105,8 @@ impl Packet {
             oif: Interface::None,
             src_local: self.dst_local,
             dst_local: self.src_local,
+            // The server's socket, whoever owns it.
+            owner: SocketOwner::default(),
         })
     }
 }
@@ -424,6 +453,51 @@ pub fn with_legacy(mut ruleset: Value, legacy: Vec<Value>) -> Value {
 }
 
 pub use eval::Indexed;
+
+/// The uids and gids that the owner matches of `ruleset` name (`meta skuid 1000`, `skgid {
+/// 27, 100 }`, a range by its first id), each once, in order: whose programs a rule may treat
+/// apart from ours. An id named only by `!=` is not listed (everyone else is meant).
+pub fn owner_ids(ruleset: &Value) -> (Vec<u32>, Vec<u32>) {
+    fn ids(right: &Value, found: &mut Vec<u32>) {
+        let id = right
+            .as_u64()
+            .or_else(|| right.get("range")?.get(0)?.as_u64());
+        if let Some(id) = id.and_then(|id| u32::try_from(id).ok()) {
+            found.push(id);
+        } else if let Some(set) = right.get("set").and_then(Value::as_array) {
+            for element in set {
+                ids(element, found);
+            }
+        }
+    }
+    fn visit(value: &Value, uids: &mut Vec<u32>, gids: &mut Vec<u32>) {
+        match value {
+            Value::Array(items) => items.iter().for_each(|v| visit(v, uids, gids)),
+            Value::Object(object) => {
+                if let Some(m) = object.get("match") {
+                    let found = match m["left"]["meta"]["key"].as_str() {
+                        Some("skuid") => Some(&mut *uids),
+                        Some("skgid") => Some(&mut *gids),
+                        _ => None,
+                    };
+                    if let Some(found) = found.filter(|_| m["op"] != "!=") {
+                        ids(&m["right"], found);
+                        return;
+                    }
+                }
+                object.values().for_each(|v| visit(v, uids, gids));
+            }
+            _ => {}
+        }
+    }
+    let (mut uids, mut gids) = (Vec::new(), Vec::new());
+    visit(ruleset, &mut uids, &mut gids);
+    for found in [&mut uids, &mut gids] {
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|id| seen.insert(*id));
+    }
+    (uids, gids)
+}
 
 /// The rules and policies of `ruleset` that stop `packet` at `hook`, in the order the packet
 /// meets them, following the chains the base chains jump or go to.

@@ -208,6 +208,21 @@ fn native_of(xt: &Value, text: &str, rule: &[Value]) -> Option<Vec<Value>> {
             }
             found.map(|m| vec![m])
         }
+        // `--uid-owner` / `--gid-owner` alone are listed as `skuid` / `skgid`; with another
+        // option (`--suppl-groups`, `--socket-exists`, both ids) nft lists `xt match owner`.
+        ("match", "owner") => {
+            if text.contains("xt match owner") || text.contains("meta sk") {
+                return None;
+            }
+            let mut found = Vec::new();
+            for key in ["skuid", "skgid"] {
+                if let Some((op, value)) = single_clause(text, &format!("{key} ")) {
+                    let left = json!({"meta": {"key": key}});
+                    found.push(match_expr(op, &left, &ids_value(&value)?));
+                }
+            }
+            (found.len() == 1).then_some(found)
+        }
         ("target", "REJECT") => Some(vec![reject_of(text)]),
         ("target", "DNAT") => {
             let (_, to) = single_clause(text, "dnat to ")?;
@@ -292,6 +307,17 @@ fn ports_value(value: &str) -> Option<Value> {
             Some(json!({"set": items?}))
         }
         None => one(value),
+    }
+}
+
+/// `1000` or `1000-2000` (a uid or gid, or a range of them) as a JSON value; `None` for a
+/// name.
+pub(super) fn ids_value(value: &str) -> Option<Value> {
+    match value.split_once('-') {
+        Some((lo, hi)) => {
+            Some(json!({"range": [lo.parse::<u32>().ok()?, hi.parse::<u32>().ok()?]}))
+        }
+        None => Some(json!(value.parse::<u32>().ok()?)),
     }
 }
 
