@@ -103,6 +103,7 @@ fn blocker(rule: &str, verdict: Verdict, certain: bool) -> Blocker {
         stops: Stops::Request,
         certain,
         matches: certain,
+        rate_limit: false,
     }
 }
 
@@ -785,6 +786,7 @@ fn a_rule_that_surely_matches_is_named_before_one_that_only_may() {
     let may = blocker("meta mark . tcp dport @marked drop", Verdict::Drop, false);
     let surely = Blocker {
         matches: true,
+        rate_limit: false,
         handle: Some(8),
         position: Some(2),
         ..blocker("tcp dport 47018 drop", Verdict::Drop, false)
@@ -2765,3 +2767,4 @@ fn a_namespace_listener_refused_on_a_direct_link_with_every_rule_read_blames_no_
         finding.summary
     );
 }
+
