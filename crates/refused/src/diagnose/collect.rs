@@ -146,7 +146,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
             facts.ipv6_usable = host::is_ipv6_usable();
             facts.loopback = Some(loopback::loopback());
         }
-        let report = probe::probe(target, &options.probe, budget.last_left()).await;
+        let report = probe::probe(target, &options.probe, budget.probe_left()).await;
         let ready = report.readiness.is_ready();
         facts.probe = Some(report.readiness);
         // Who accepted and dropped it, when it is a program of this host (docker-proxy...).
@@ -156,9 +156,35 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
                 held(&mut facts, port.get(), own, Vec::new());
             }
         }
+        let silent = facts
+            .probe
+            .as_ref()
+            .is_some_and(|r| super::unaccepted::is_unserved(target.scheme(), r));
+        if silent {
+            facts = rate_limits(facts, budget.last_until()).await;
+        }
         return facts;
     }
     host_evidence(facts, port.get(), budget.last_until()).await
+}
+
+/// The rate limits on the server's side of each connected address (see [`super::rate_limit`]),
+/// read on the blocking pool (it runs `nft`) until `until`: unread after that.
+async fn rate_limits(facts: Facts, until: tokio::time::Instant) -> Facts {
+    let mut read = facts.clone();
+    let reading = tokio::task::spawn_blocking(move || {
+        for address in &mut read.addresses {
+            if address.attempt.outcome.is_connected() {
+                address.rate_limits = super::rate_limit::read(address);
+            }
+        }
+        read
+    });
+    match tokio::time::timeout_at(until, reading).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(failed)) => std::panic::resume_unwind(failed.into_panic()),
+        Err(_) => facts,
+    }
 }
 
 /// Reads this host's evidence on the blocking pool (it reads `/proc` and runs `nft`), giving up

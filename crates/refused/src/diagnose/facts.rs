@@ -164,6 +164,21 @@ pub struct AddressFacts {
     /// For a loopback address the rules do not publish: the port as this host's other address
     /// publishes it (Docker's rules skip 127.0.0.0/8, where its proxy listens instead).
     pub published_beside: Option<(SocketAddr, Published)>,
+    /// Rate limits of the server's side (this host's firewall, or the holder namespace's) that
+    /// drop packets of connections already made: read after a connect that went silent.
+    pub rate_limits: Option<RateLimits>,
+}
+
+/// The rate limits that packets from here to an address meet on the server's side.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    /// The namespace whose rules they are, and a process of it; `None`: this host's own.
+    pub netns: Option<(Namespace, Option<u32>)>,
+    /// Rules that a packet of a connection already made (the handshake's ACK, its data)
+    /// meets: each drops them once the rate is spent.
+    pub established: Vec<Blocker>,
+    /// Rules that a new connection's SYN meets (those of `established` too, most often).
+    pub new: Vec<Blocker>,
 }
 
 /// The gateway to an address, and what neighbour discovery knows of it.
@@ -260,6 +275,7 @@ impl AddressFacts {
             holder: None,
             published: None,
             published_beside: None,
+            rate_limits: None,
         }
     }
 

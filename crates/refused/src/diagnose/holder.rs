@@ -143,17 +143,17 @@ fn listeners(ns: &netns::Other) -> Option<Vec<HeldListener>> {
 }
 
 /// What is read on a thread inside the namespace.
-struct Inside {
+pub(super) struct Inside {
     /// Its route lookup for our source address.
     back: route::Lookup,
     /// The interface that route leaves by.
-    back_dev: Option<String>,
+    pub(super) back_dev: Option<String>,
     /// Its nft ruleset (`None`: could not be read).
-    ruleset: Option<serde_json::Value>,
+    pub(super) ruleset: Option<serde_json::Value>,
 }
 
 /// Runs inside the namespace: a socket made here, and `nft` started from here, are its own.
-fn read_inside(src: IpAddr) -> Inside {
+pub(super) fn read_inside(src: IpAddr) -> Inside {
     let back = route::lookup(src);
     // `/proc/net` is the process's namespace; the thread's own is under `thread-self`.
     let back_dev = match src {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::connect::{Address, Attempt};
 use crate::diagnose::evidence::{BoundDevice, HeldUnixListener, UnixSocketFacts};
-use crate::diagnose::facts::{Init, Privilege, RulesRead};
+use crate::diagnose::facts::{Init, Privilege, RateLimits, RulesRead};
 use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
 use crate::sys::host::NameSource;
@@ -66,6 +66,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         holder: None,
         published: None,
         published_beside: None,
+        rate_limits: None,
     }
 }
 
@@ -2768,3 +2769,95 @@ fn a_namespace_listener_refused_on_a_direct_link_with_every_rule_read_blames_no_
     );
 }
 
+#[test]
+fn a_rate_limit_that_drops_a_made_connections_packets_is_named_not_a_dead_backend() {
+    use crate::connect::{ConnectError, ConnectErrorKind};
+    use crate::probe::{ProbeFailure, Readiness};
+    // Connected (the SYN within the burst), then the probe's reconnect got no answer.
+    let timed_out = Readiness::Failed(ProbeFailure::Connect(ConnectError::new(
+        "10.77.0.2:8080".to_owned(),
+        ConnectErrorKind::Failed(Outcome::Timeout),
+        Vec::new(),
+        Duration::from_secs(1),
+    )));
+    let rule = "tcp dport 8080 meter c5 { ip saddr limit rate over 1/second burst 1 packets } drop";
+    let limit = Blocker {
+        chain: "input".to_owned(),
+        path: vec!["input".to_owned()],
+        hook: Hook::Input,
+        certain: false,
+        matches: false,
+        rate_limit: true,
+        ..blocker(rule, Verdict::Drop, false)
+    };
+    let mut address = tried("10.77.0.2:8080", Outcome::Connected, 0);
+    let f = |address: AddressFacts| Facts {
+        probe: Some(timed_out.clone()),
+        ..one("10.77.0.2:8080", address)
+    };
+    // Without the rules of the server's side: the proxy story, as before.
+    assert_eq!(cause(&f(address.clone())), Cause::NotReady);
+
+    address.rate_limits = Some(RateLimits {
+        netns: Some((Namespace::Named("web".to_owned()), None)),
+        established: vec![limit.clone()],
+        new: vec![limit],
+    });
+    let finding = infer(&f(address)).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
+    assert!(
+        finding.summary.contains(&format!(
+            "a rate limit of network namespace web's firewall (it holds 10.77.0.2) drops the connection's packets once its rate is spent, those of connections already made included (the handshake's last packet, the data), not only new connections: `{rule}`"
+        )),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        matches!(&finding.evidence[..], [Evidence::FirewallRule(b)] if b.rule == rule),
+        "{finding:?}"
+    );
+    let fixes = finding.suggestions.join("\n");
+    assert!(
+        fixes.contains(&format!(
+            "`sudo ip netns exec web nft replace rule inet filter input handle 7 ct state new {rule}`"
+        )) && fixes.contains("ct state established,related accept")
+            && !fixes.contains("backend"),
+        "{fixes}"
+    );
+}
+
+#[test]
+fn a_rate_limit_of_new_connections_alone_is_named_for_the_checks_second_connection() {
+    use crate::connect::{ConnectError, ConnectErrorKind};
+    use crate::probe::{ProbeFailure, Readiness};
+    let timed_out = Readiness::Failed(ProbeFailure::Connect(ConnectError::new(
+        "127.0.0.1:8081".to_owned(),
+        ConnectErrorKind::Failed(Outcome::Timeout),
+        Vec::new(),
+        Duration::from_secs(1),
+    )));
+    let rule = "tcp dport 8081 ct state new limit rate over 1/minute burst 1 packets drop";
+    let mut address = tried("127.0.0.1:8081", Outcome::Connected, 0);
+    address.rate_limits = Some(RateLimits {
+        netns: None,
+        established: Vec::new(),
+        new: vec![Blocker {
+            rate_limit: true,
+            ..blocker(rule, Verdict::Drop, false)
+        }],
+    });
+    let finding = infer(&Facts {
+        probe: Some(timed_out),
+        ..one("127.0.0.1:8081", address)
+    })
+    .unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
+    assert!(
+        finding.summary.contains(&format!(
+            "a rate limit of this host's own firewall drops new connections over its rate, and the check's second connection was one: `{rule}`"
+        )),
+        "{}",
+        finding.summary
+    );
+    assert!(!finding.suggestions.join("\n").contains("ct state new"));
+}
