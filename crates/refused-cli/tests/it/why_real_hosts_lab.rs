@@ -1,14 +1,15 @@
 //! `refused why --json` against rules as real hosts have them, where the first reading of the
 //! rules gave a wrong answer: a rate limit on the server that drops more than new connections,
-//! and a DNAT to a port alone. A host of the lab's own plays a container of the client's host,
-//! so its rules are read. Ports 42200-42299 are this file's.
+//! a DNAT to a port alone, and an iptables-legacy rule whose value reads `-j`. A host of the
+//! lab's own plays a container of the client's host, so its rules are read. Ports 42200-42299
+//! are this file's.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 
-use refused_lab::{Lab, ListenSpec, Netns};
+use refused_lab::{Lab, ListenSpec, Netns, SERVER_V4};
 use serde_json::Value;
 
-use crate::why_lab::why;
+use crate::why_lab::{why, why_alone};
 
 /// A host of the lab linked to the client alone, at an address of its own (made of this
 /// process's id: the lab's server address is held by every lab running at the time, and a
@@ -224,4 +225,31 @@ fn a_dnat_to_a_port_alone_is_followed_to_that_port() {
             .contains(&format!("is published to {ip}:42211")),
         "{report}"
     );
+}
+
+/// An iptables-legacy rule whose string match's value reads `-j` (iptables-save quotes it):
+/// the value was taken for the target (`--algo`), the rule for one that may do anything, and
+/// the silence blamed on some firewall. It is the rule, named.
+#[test]
+fn a_legacy_rule_whose_value_reads_dash_j_is_named() {
+    let Some(lab) = Lab::or_skip("a_legacy_rule_whose_value_reads_dash_j_is_named") else {
+        return;
+    };
+    let _open = lab
+        .server
+        .run(|| ListenSpec::new(SocketAddr::from((SERVER_V4, 42220))).listen())
+        .unwrap()
+        .unwrap();
+    let rule = "-A OUTPUT -p tcp -m tcp --dport 42220 -m string ! --string -j --algo bm -j DROP";
+    lab.client.exec("iptables-legacy", &words(rule)).unwrap();
+    let report = why_alone(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:42220")]);
+    assert_eq!(report["attempts"][0]["outcome"], "timeout", "{report}");
+    assert_eq!(report["cause"], "blocked-locally", "{report}");
+    let named = firewall_rule(&report);
+    assert_eq!(
+        named["rule"],
+        r#"-A OUTPUT -p tcp -m tcp --dport 42220 -m string ! --string "-j" --algo bm -j DROP"#,
+        "{report}"
+    );
+    assert_eq!(named["tool"], "iptables-legacy", "{report}");
 }
