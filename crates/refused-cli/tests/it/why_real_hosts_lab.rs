@@ -253,3 +253,46 @@ fn a_legacy_rule_whose_value_reads_dash_j_is_named() {
     );
     assert_eq!(named["tool"], "iptables-legacy", "{report}");
 }
+
+/// C8: a reject with a reset on the server, whose reset the server's own egress allow-list
+/// (OUTPUT policy drop, only port 22 let out) drops: the client sees a timeout, which was blamed
+/// on some firewall or the path. Both rules are named, and the fix that lets the reset out
+/// makes it a refusal.
+#[test]
+fn a_reset_dropped_by_the_servers_egress_rules_is_named() {
+    let Some(lab) = Lab::or_skip("a_reset_dropped_by_the_servers_egress_rules_is_named") else {
+        return;
+    };
+    let (host, ip) = own_host(&lab);
+    let _open = listen_in(&host, ip, 42230);
+    host.iptables(&words(
+        "-A INPUT -p tcp --dport 42230 -j REJECT --reject-with tcp-reset",
+    ))
+    .unwrap();
+    host.iptables(&words("-P OUTPUT DROP")).unwrap();
+    host.iptables(&words("-A OUTPUT -p tcp --sport 22 -j ACCEPT"))
+        .unwrap();
+    let target = format!("{ip}:42230");
+    let report = why(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["attempts"][0]["outcome"], "timeout", "{report}");
+    assert_eq!(report["cause"], "blocked-locally", "{report}");
+    assert!(
+        report["summary"].as_str().unwrap().contains(
+            "rejects it with a reset, `tcp dport 42230 reject with tcp reset` (table `ip filter`, chain `INPUT`), and its output rules drop that reset, `policy drop` (table `ip filter`, chain `OUTPUT`)"
+        ),
+        "{report}"
+    );
+    let netns = host.name();
+    let fix = format!(
+        "ip netns exec {netns} iptables -I OUTPUT 1 -m conntrack --ctstate RELATED -j ACCEPT"
+    );
+    assert!(
+        suggestions(&report).contains(&format!("`{fix}`")),
+        "{report}"
+    );
+    // The fix it gives: the reset gets out, the client is refused at once.
+    host.iptables(&words(fix.split_once(" iptables ").unwrap().1))
+        .unwrap();
+    let report = why(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["attempts"][0]["outcome"], "refused", "{report}");
+}

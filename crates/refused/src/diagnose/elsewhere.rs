@@ -188,7 +188,11 @@ fn silent(
     enter: &str,
 ) -> Finding {
     let beyond = || held_path::silent(holder, exact, dest, inside, enter);
-    full_queue(exact).or_else(beyond).unwrap_or_else(|| {
+    let reset_dropped = || held_path::reset_dropped(holder, exact, dest, inside, enter);
+    full_queue(exact)
+        .or_else(beyond)
+        .or_else(reset_dropped)
+        .unwrap_or_else(|| {
         Finding::new(
             Cause::Filtered,
             format!(

@@ -222,6 +222,9 @@ pub struct Holder {
     pub published: Option<Box<HeldPublished>>,
     /// Its route back to this namespace's source address (`None`: not asked, which needs root).
     pub route_back: Option<RouteBack>,
+    /// A rule of its output that drops the reset its own reject sends back (an egress
+    /// allow-list without `ct state related`): the client sees a silence, not a refusal.
+    pub reset_dropped: Option<Blocker>,
 }
 
 impl Holder {
@@ -235,6 +238,7 @@ impl Holder {
             blockers: None,
             published: None,
             route_back: None,
+            reset_dropped: None,
         }
     }
 }

@@ -5,7 +5,9 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::sys::firewall::{self, CtState, Hook, Interface, NatHook, Packet};
+use crate::sys::firewall::{
+    self, Blocker, CtState, Hook, Interface, NatHook, Packet, Stops, Verdict,
+};
 use crate::sys::{addresses, host, netns, process, route};
 
 use super::evidence::{HeldListener, Unseen};
@@ -103,9 +105,28 @@ pub(super) fn holder(
             dst_local: Some(false),
         };
         blockers.extend(ruleset.blockers(Hook::Output, &reply, &reply));
+        if blockers.iter().any(is_certain_reset) {
+            // The reset that reject sends back leaves by its output hook too.
+            let reset = Packet {
+                state: CtState::Related,
+                ..reply
+            };
+            holder.reset_dropped = ruleset
+                .blockers(Hook::Output, &reset, &reset)
+                .into_iter()
+                .find(|b| b.verdict == Verdict::Drop && (b.certain || b.matches));
+        }
     }
     holder.blockers = Some(blockers);
     holder
+}
+
+/// A reject that surely answers the connection request with a TCP reset.
+pub(super) fn is_certain_reset(blocker: &Blocker) -> bool {
+    blocker.certain
+        && blocker.stops == Stops::Request
+        && blocker.verdict == Verdict::Reject
+        && (blocker.rule.contains("tcp reset") || blocker.rule.contains("tcp-reset"))
 }
 
 /// The namespace a DNAT rule of `from` sends the connection to: `from` itself for a redirect.

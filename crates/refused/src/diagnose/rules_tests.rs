@@ -2861,3 +2861,53 @@ fn a_rate_limit_of_new_connections_alone_is_named_for_the_checks_second_connecti
     );
     assert!(!finding.suggestions.join("\n").contains("ct state new"));
 }
+
+#[test]
+fn a_namespaces_reset_dropped_by_its_own_egress_rules_is_named_not_a_silent_path() {
+    let mut address = tried("10.77.2.2:1200", Outcome::Timeout, 2000);
+    let mut holder = held_by("fxh-r", 1200);
+    let reject = Blocker {
+        chain: "INPUT".to_owned(),
+        hook: Hook::Input,
+        tool: Tool::Iptables,
+        table: "ip filter".to_owned(),
+        ..blocker(
+            "tcp dport 1200 reject with tcp reset",
+            Verdict::Reject,
+            true,
+        )
+    };
+    holder.blockers = Some(vec![reject]);
+    address.holder = Some(holder.clone());
+    // The reset let out: a silence no rule explains.
+    assert_eq!(
+        cause(&one("10.77.2.2:1200", address.clone())),
+        Cause::Filtered
+    );
+
+    holder.reset_dropped = Some(Blocker {
+        chain: "OUTPUT".to_owned(),
+        table: "ip filter".to_owned(),
+        tool: Tool::Iptables,
+        stops: Stops::Reply,
+        handle: None,
+        position: None,
+        ..blocker("policy drop", Verdict::Drop, true)
+    });
+    address.holder = Some(holder);
+    let finding = infer(&one("10.77.2.2:1200", address)).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
+    assert!(
+        finding.summary.ends_with(
+            "that namespace's own firewall rejects it with a reset, `tcp dport 1200 reject with tcp reset` (table `ip filter`, chain `INPUT`), and its output rules drop that reset, `policy drop` (table `ip filter`, chain `OUTPUT`): the client sees a timeout, not a refusal"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions.iter().any(|s| s.contains(
+            "`sudo ip netns exec fxh-r iptables -I OUTPUT 1 -m conntrack --ctstate RELATED -j ACCEPT`"
+        )),
+        "{finding:?}"
+    );
+}

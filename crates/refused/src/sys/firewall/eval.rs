@@ -785,7 +785,7 @@ pub fn blockers(indexed: &Indexed<'_>, hook: Hook, seen: &Seen<'_>) -> Vec<Block
     };
     let hits = walk(&indexed.indexes, seen, Mode::Filter, hook.as_str(), types);
     let stops = match seen.translated.state {
-        CtState::Established => Stops::Reply,
+        CtState::Established | CtState::Related => Stops::Reply,
         CtState::New | CtState::Invalid => Stops::Request,
     };
     hits.iter()

@@ -92,6 +92,9 @@ pub enum CtState {
     New,
     /// Part of a connection already seen both ways (a reply, the SYN-ACK included).
     Established,
+    /// Related to a connection: the reset or ICMP error that a reject sends back (conntrack
+    /// attaches it to the connection it rejects).
+    Related,
     /// Not looked up by conntrack yet (a chain of the output hook under priority -200, such as
     /// iptables' raw table): nft's `ct state` reads `invalid`.
     Invalid,
@@ -103,6 +106,7 @@ impl CtState {
         match self {
             Self::New => "new",
             Self::Established => "established",
+            Self::Related => "related",
             Self::Invalid => "invalid",
         }
     }

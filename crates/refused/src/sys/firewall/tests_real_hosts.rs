@@ -206,3 +206,39 @@ fn a_comment_in_nfts_listing_is_not_read_as_the_rule() {
         json!({"dnat": {"addr": "10.0.0.2", "port": 80}})
     );
 }
+
+/// The reset a reject sends back is related to the connection it rejects: an egress allow-list
+/// that accepts established packets only drops it; one that accepts related ones too does not.
+#[test]
+fn a_rejects_reset_is_related_to_the_connection() {
+    let reset = Packet {
+        src: Some("10.77.0.1".parse().unwrap()),
+        dst: "10.77.0.9".parse().unwrap(),
+        sport: Some(8080),
+        dport: None,
+        state: CtState::Related,
+        iif: Interface::None,
+        oif: Interface::Named("eth0".to_owned()),
+        src_local: Some(true),
+        dst_local: Some(false),
+    };
+    let out = |accept: &str| {
+        let save = format!(
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT DROP [0:0]\n\
+             -A OUTPUT -m conntrack --ctstate {accept} -j ACCEPT\n-A OUTPUT -p tcp -m tcp --sport 22 -j ACCEPT\nCOMMIT\n"
+        );
+        let ruleset = with_legacy(
+            Value::Null,
+            vec![legacy::translate(&save, "ip", Tool::IptablesLegacy)],
+        );
+        blockers(&ruleset, Hook::Output, &reset)
+            .iter()
+            .map(|b| (b.rule.clone(), b.stops, b.certain))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        out("ESTABLISHED"),
+        [("policy drop".to_owned(), Stops::Reply, true)]
+    );
+    assert!(out("RELATED,ESTABLISHED").is_empty());
+}
