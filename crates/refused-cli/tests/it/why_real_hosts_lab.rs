@@ -89,12 +89,19 @@ fn a_rate_limit_that_drops_made_connections_is_named_not_a_dead_backend() {
         return;
     };
     let (host, ip) = own_host(&lab);
-    let _open = [42201, 42203].map(|port| listen_in(&host, ip, port));
+    let _open = [42201, 42203, 42204].map(|port| listen_in(&host, ip, port));
     let s = &host;
     s.iptables(&words("-A INPUT -p tcp --dport 42201 -m hashlimit --hashlimit-above 1/min --hashlimit-burst 1 --hashlimit-mode srcip --hashlimit-name c5 -j DROP"))
     .unwrap();
     s.iptables(&words("-A INPUT -p tcp --dport 42203 -m conntrack --ctstate NEW -m hashlimit --hashlimit-above 1/min --hashlimit-burst 1 --hashlimit-mode srcip --hashlimit-name new -j DROP"))
     .unwrap();
+    // The plain `-m limit` shape: a limited accept, then a drop of the rest.
+    s.iptables(&words(
+        "-A INPUT -p tcp --dport 42204 -m limit --limit 1/min --limit-burst 1 -j ACCEPT",
+    ))
+    .unwrap();
+    s.iptables(&words("-A INPUT -p tcp --dport 42204 -j DROP"))
+        .unwrap();
     let netns = s.name();
 
     let report = why(&lab, &["--timeout", "2s", &format!("{ip}:42201")]);
@@ -125,6 +132,18 @@ fn a_rate_limit_that_drops_made_connections_is_named_not_a_dead_backend() {
             "`ip netns exec {netns} iptables -I INPUT 1 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`"
         )) && !fixes.contains("backend"),
         "{fixes}"
+    );
+
+    let report = why(&lab, &["--timeout", "2s", &format!("{ip}:42204")]);
+    assert_eq!(report["cause"], "blocked-locally", "{report}");
+    assert_eq!(
+        firewall_rule(&report)["rule"],
+        "tcp dport 42204 drop",
+        "{report}"
+    );
+    assert!(
+        suggestions(&report).contains("--ctstate ESTABLISHED,RELATED -j ACCEPT"),
+        "{report}"
     );
 
     // Limited to new connections: the check's second connection was over the rate, and the

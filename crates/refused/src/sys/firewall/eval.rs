@@ -386,6 +386,9 @@ struct Walker<'i, 'a> {
     unsure: bool,
     /// A rule surely ended it (dropped, rejected, translated): later base chains are not met.
     ended: bool,
+    /// A rate-limited accept whose other matches hold was passed (`-m limit -j ACCEPT`, then
+    /// a drop): what stops the packet after it does so once the rate is spent.
+    limited_accept: bool,
 }
 
 impl<'i, 'a> Walker<'i, 'a> {
@@ -529,10 +532,18 @@ impl<'i, 'a> Walker<'i, 'a> {
         };
         match action {
             Action::Nothing => Flow::Next,
-            Action::Accept => ends_here(here),
+            Action::Accept => {
+                self.limited_accept |= step.limited;
+                ends_here(here)
+            }
             Action::Stop(verdict) => {
                 if self.mode == Mode::Filter {
-                    let sureness = (sure && here, truth == Truth::Yes, step.limited);
+                    let after_limit = self.limited_accept && truth == Truth::Yes;
+                    let sureness = (
+                        sure && here,
+                        truth == Truth::Yes,
+                        step.limited || after_limit,
+                    );
                     let rule = Some(step.rule);
                     let found = Found::Stop(verdict);
                     self.hit(step.family, step.table, path.clone(), rule, found, sureness);
@@ -713,6 +724,7 @@ fn walk<'a>(
         hits: Vec::new(),
         unsure: false,
         ended: false,
+        limited_accept: false,
     };
     for same in bases.chunk_by(|a, b| priority(a.2) == priority(b.2)) {
         let chains: Vec<_> = newest_first(same)

@@ -36,11 +36,15 @@ fn a_rate_limit_that_also_drops_made_connections_is_named_as_one() {
     // With `--ctstate NEW`, only new ones.
     assert_eq!(input(&made(8081)).len(), 0);
     assert!(input(&arriving_by_eth0(8081))[0].rate_limit);
-    // `-m limit ... -j ACCEPT` then a drop: the drop is no rate limit, the accept before it is.
-    assert_eq!(
-        limits(&input(&arriving_by_eth0(8082))),
-        [("tcp dport 8082 drop", false, true, false)]
-    );
+    // `-m limit ... -j ACCEPT` then a drop: the drop stops what is over the accept's rate.
+    for packet in [arriving_by_eth0(8082), made(8082)] {
+        assert_eq!(
+            limits(&input(&packet)),
+            [("tcp dport 8082 drop", false, true, true)]
+        );
+    }
+    // A drop after it that the limited accept does not apply to is none.
+    assert!(input(&made(8083)).iter().all(|b| !b.rate_limit));
     // nft's own: `limit rate over`, a meter, a set that limits; and `ct state new` before one.
     for (port, rule) in [
         (
@@ -96,7 +100,7 @@ fn legacy_rate_limits_read_as_nfts_do() {
             after_limit[0].rate_limit,
             after_limit[0].matches
         ),
-        (Some(4), false, true)
+        (Some(4), true, true)
     );
 }
 
