@@ -25,4 +25,5 @@ mod why_loopback_lab;
 mod why_netns;
 mod why_owner_lab;
 mod why_path_lab;
+mod why_real_hosts_lab;
 mod why_service_lab;

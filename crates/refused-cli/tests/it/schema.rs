@@ -607,6 +607,7 @@ fn firewall_samples() -> [Evidence; 2] {
         stops: Stops::Request,
         certain: true,
         matches: true,
+        rate_limit: false,
     };
     [
         Evidence::FirewallRule(rule.clone()),

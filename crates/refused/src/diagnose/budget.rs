@@ -52,6 +52,17 @@ impl Budget {
         self.deadline.max(later(Instant::now(), EVIDENCE_FLOOR))
     }
 
+    /// What is left for the readiness probe of a target that connected: the network's time
+    /// while there is some, so that a probe that goes silent leaves the evidence's share for
+    /// the rules read after it (a rate limit that drops a made connection's packets); else
+    /// what is left of the last step.
+    pub fn probe_left(&self) -> Duration {
+        match self.network_left() {
+            Duration::ZERO => self.last_left(),
+            left => left,
+        }
+    }
+
     /// What is left for the last step.
     pub fn last_left(&self) -> Duration {
         self.last_until().saturating_duration_since(Instant::now())
@@ -90,6 +101,15 @@ mod tests {
         assert_eq!(budget.last_left(), EVIDENCE_FLOOR);
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert_eq!(budget.last_left(), EVIDENCE_FLOOR);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_probe_leaves_the_evidence_its_share_while_the_network_has_time() {
+        let budget = Budget::starting_now(Duration::from_secs(3));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(budget.probe_left(), Duration::from_millis(800));
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(budget.probe_left(), Duration::from_millis(100));
     }
 
     #[tokio::test(start_paused = true)]

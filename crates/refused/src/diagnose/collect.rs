@@ -140,50 +140,71 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         .iter()
         .any(|a| a.attempt.outcome.is_connected())
     {
-        // It connects: is the service behind it ready? For plain TCP, that the connection stays
-        // open (a port proxy with no backend accepts and closes); else the protocol's answer.
-        // An IPv6 address that failed while another connected: because IPv6 is off here?
-        if facts
-            .addresses
-            .iter()
-            .any(|a| a.addr.is_ipv6() && !a.attempt.outcome.is_connected())
-        {
-            read_loopback(&mut facts);
-        }
-        // Our attempt met none of the rules that name a socket's owner: do they stop other
-        // users' programs? Read beside the probe, and only where the rules can be read at all.
-        let others = firewall::has_net_admin().then(|| {
-            let mut read = facts.clone();
-            tokio::task::spawn_blocking(move || {
-                blocked_for_others(&mut read);
-                read.addresses
-            })
-        });
-        let report = probe::probe(target, &options.probe, budget.last_left()).await;
-        let ready = report.readiness.is_ready();
-        facts.probe = Some(report.readiness);
-        // Who accepted and dropped it, when it is a program of this host (docker-proxy...); who
-        // listens, when another address of this host failed (`localhost`'s other family).
-        let local_failed = facts
-            .addresses
-            .iter()
-            .any(|a| a.local && !a.attempt.outcome.is_connected());
-        if (!ready || local_failed) && facts.addresses.iter().any(|a| a.local) {
-            if let Ok(own) = sys::own_tcp_listeners() {
-                let own = own.into_iter().filter(|l| l.port == port.get()).collect();
-                held(&mut facts, port.get(), own, Vec::new());
-            }
-            facts.proxied = proxied(&mut facts, budget.network_left()).await;
-        }
-        if let Some(reading) = others {
-            // Out of time: nothing to warn of, rather than a diagnosis late.
-            if let Ok(Ok(addresses)) = tokio::time::timeout_at(budget.last_until(), reading).await {
-                facts.addresses = addresses;
-            }
-        }
-        return facts;
+        return connected(facts, target, options, &budget, port.get()).await;
     }
     host_evidence(facts, port.get(), budget.last_until()).await
+}
+
+/// The facts of a target that connected: is the service behind it ready? And what of this host
+/// explains a failure of the probe, or of another address, or warns of other users' programs.
+async fn connected(
+    mut facts: Facts,
+    target: &Target,
+    options: &Options,
+    budget: &Budget,
+    port: u16,
+) -> Facts {
+    // It connects: is the service behind it ready? For plain TCP, that the connection stays
+    // open (a port proxy with no backend accepts and closes); else the protocol's answer.
+    // An IPv6 address that failed while another connected: because IPv6 is off here?
+    if facts
+        .addresses
+        .iter()
+        .any(|a| a.addr.is_ipv6() && !a.attempt.outcome.is_connected())
+    {
+        read_loopback(&mut facts);
+    }
+    // Our attempt met none of the rules that name a socket's owner: do they stop other
+    // users' programs? Read beside the probe, and only where the rules can be read at all.
+    let others = firewall::has_net_admin().then(|| {
+        let mut read = facts.clone();
+        tokio::task::spawn_blocking(move || {
+            blocked_for_others(&mut read);
+            read.addresses
+        })
+    });
+    let report = probe::probe(target, &options.probe, budget.probe_left()).await;
+    let ready = report.readiness.is_ready();
+    facts.probe = Some(report.readiness);
+    // Who accepted and dropped it, when it is a program of this host (docker-proxy...); who
+    // listens, when another address of this host failed (`localhost`'s other family).
+    let local_failed = facts
+        .addresses
+        .iter()
+        .any(|a| a.local && !a.attempt.outcome.is_connected());
+    if (!ready || local_failed) && facts.addresses.iter().any(|a| a.local) {
+        if let Ok(own) = sys::own_tcp_listeners() {
+            let own = own.into_iter().filter(|l| l.port == port).collect();
+            held(&mut facts, port, own, Vec::new());
+        }
+        if !ready {
+            facts.proxied = proxied(&mut facts, budget.last_left()).await;
+        }
+    }
+    if let Some(reading) = others {
+        // Out of time: nothing to warn of, rather than a diagnosis late.
+        if let Ok(Ok(addresses)) = tokio::time::timeout_at(budget.last_until(), reading).await {
+            facts.addresses = addresses;
+        }
+    }
+    let silent = facts
+        .probe
+        .as_ref()
+        .is_some_and(|r| super::unaccepted::is_unserved(target.scheme(), r));
+    if silent {
+        facts = rate_limits(facts, budget.last_until()).await;
+    }
+    facts
 }
 
 /// The port proxy of this host that took a local connection and closed it (docker-proxy), and
@@ -219,6 +240,25 @@ async fn proxied(facts: &mut Facts, left: std::time::Duration) -> Option<Proxied
         attempt,
         holder,
     })
+}
+
+/// The rate limits on the server's side of each connected address (see [`super::rate_limit`]),
+/// read on the blocking pool (it runs `nft`) until `until`: unread after that.
+async fn rate_limits(facts: Facts, until: tokio::time::Instant) -> Facts {
+    let mut read = facts.clone();
+    let reading = tokio::task::spawn_blocking(move || {
+        for address in &mut read.addresses {
+            if address.attempt.outcome.is_connected() {
+                address.rate_limits = super::rate_limit::read(address);
+            }
+        }
+        read
+    });
+    match tokio::time::timeout_at(until, reading).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(failed)) => std::panic::resume_unwind(failed.into_panic()),
+        Err(_) => facts,
+    }
 }
 
 /// Reads this host's evidence on the blocking pool (it reads `/proc` and runs `nft`), giving up

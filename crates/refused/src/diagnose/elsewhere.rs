@@ -113,6 +113,7 @@ pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
         published: None,
         published_beside: None,
         blocked_for_others: Vec::new(),
+        rate_limits: None,
     };
     let inner = proxied
         .holder
@@ -307,7 +308,11 @@ fn silent(
     enter: &str,
 ) -> Finding {
     let beyond = || held_path::silent(holder, exact, dest, inside, enter);
-    full_queue(exact).or_else(beyond).unwrap_or_else(|| {
+    let reset_dropped = || held_path::reset_dropped(holder, exact, dest, inside, enter);
+    full_queue(exact)
+        .or_else(beyond)
+        .or_else(reset_dropped)
+        .unwrap_or_else(|| {
         Finding::new(
             Cause::Filtered,
             format!(

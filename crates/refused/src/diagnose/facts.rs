@@ -186,6 +186,9 @@ pub struct AddressFacts {
     /// connection for programs of another user or group than ours (`meta skuid`, `-m owner`),
     /// which our own attempt did not meet (read only with root, when it connected).
     pub blocked_for_others: Vec<OwnerBlocked>,
+    /// Rate limits of the server's side (this host's firewall, or the holder namespace's) that
+    /// drop packets of connections already made: read after a connect that went silent.
+    pub rate_limits: Option<RateLimits>,
 }
 
 /// A rule that stops a connection for the programs of one user or group.
@@ -213,6 +216,18 @@ impl OwnerBlocked {
             None => format!("{kind} {id}"),
         }
     }
+}
+
+/// The rate limits that packets from here to an address meet on the server's side.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    /// The namespace whose rules they are, and a process of it; `None`: this host's own.
+    pub netns: Option<(Namespace, Option<u32>)>,
+    /// Rules that a packet of a connection already made (the handshake's ACK, its data)
+    /// meets: each drops them once the rate is spent.
+    pub established: Vec<Blocker>,
+    /// Rules that a new connection's SYN meets (those of `established` too, most often).
+    pub new: Vec<Blocker>,
 }
 
 /// The gateway to an address, and what neighbour discovery knows of it.
@@ -256,6 +271,9 @@ pub struct Holder {
     pub published: Option<Box<HeldPublished>>,
     /// Its route back to this namespace's source address (`None`: not asked, which needs root).
     pub route_back: Option<RouteBack>,
+    /// A rule of its output that drops the reset its own reject sends back (an egress
+    /// allow-list without `ct state related`): the client sees a silence, not a refusal.
+    pub reset_dropped: Option<Blocker>,
 }
 
 impl Holder {
@@ -269,6 +287,7 @@ impl Holder {
             blockers: None,
             published: None,
             route_back: None,
+            reset_dropped: None,
         }
     }
 }
@@ -310,6 +329,7 @@ impl AddressFacts {
             published: None,
             published_beside: None,
             blocked_for_others: Vec::new(),
+            rate_limits: None,
         }
     }
 

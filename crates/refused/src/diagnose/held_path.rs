@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use crate::sys::firewall::{Blocker, Stops, Verdict};
+use crate::sys::firewall::{Blocker, Stops, Tool, Verdict};
 
 use super::cause::Cause;
 use super::evidence::{Evidence, HeldListener};
@@ -166,6 +166,52 @@ pub(super) fn silent(
         );
     }
     None
+}
+
+/// No answer, though a reject of that namespace's own answers the connection with a reset:
+/// its own output rules (an egress allow-list) drop that reset, so the client waits for
+/// nothing where a refusal was meant.
+pub(super) fn reset_dropped(
+    holder: &Holder,
+    exact: &[&HeldListener],
+    dest: SocketAddr,
+    inside: &str,
+    enter: &str,
+) -> Option<Finding> {
+    let dropping = holder.reset_dropped.as_ref()?;
+    let reject = holder
+        .blockers
+        .as_deref()?
+        .iter()
+        .find(|b| super::holder::is_certain_reset(b))?;
+    let listens = format!(
+        "{} listens on {} in {inside}, but the connection to {dest} got no answer",
+        exact[0].owner(),
+        exact[0].endpoint()
+    );
+    let placed = super::rules::blocked::placed;
+    let finding = Finding::new(
+        Cause::BlockedLocally,
+        format!(
+            "{listens}: that namespace's own firewall rejects it with a reset, {}, and its output rules drop that reset, {}: the client sees a timeout, not a refusal",
+            placed(reject),
+            placed(dropping)
+        ),
+    )
+    .evidence([Evidence::from(reject), Evidence::from(dropping)])
+    .evidence(listed(exact));
+    let finding = super::rules::blocked::fix(finding, reject, dest.port(), enter);
+    let (table, chain) = (&dropping.table, &dropping.chain);
+    let let_out = match dropping.tool {
+        Tool::Nft => format!("`{enter} nft insert rule {table} {chain} ct state related accept`"),
+        _ => format!(
+            "`{enter} {} -I {chain} 1 -m conntrack --ctstate RELATED -j ACCEPT`",
+            dropping.iptables_command()
+        ),
+    };
+    Some(finding.suggest(format!(
+        "if the reject is meant, let its resets out, so that clients see a refusal at once: {let_out}"
+    )))
 }
 
 /// The path the packets take there, for a silence no rule explains: through a router of its

@@ -5,7 +5,9 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::sys::firewall::{self, CtState, Hook, Interface, NatHook, Packet, SocketOwner};
+use crate::sys::firewall::{
+    self, Blocker, CtState, Hook, Interface, NatHook, Packet, SocketOwner, Stops, Verdict,
+};
 use crate::sys::{addresses, host, netns, process, route};
 
 use super::evidence::{HeldListener, Unseen};
@@ -156,9 +158,28 @@ fn assess(
             owner: SocketOwner::default(),
         };
         blockers.extend(ruleset.blockers(Hook::Output, &reply, &reply));
+        if blockers.iter().any(is_certain_reset) {
+            // The reset that reject sends back leaves by its output hook too.
+            let reset = Packet {
+                state: CtState::Related,
+                ..reply
+            };
+            held.reset_dropped = ruleset
+                .blockers(Hook::Output, &reset, &reset)
+                .into_iter()
+                .find(|b| b.verdict == Verdict::Drop && (b.certain || b.matches));
+        }
     }
     held.blockers = Some(blockers);
     held
+}
+
+/// A reject that surely answers the connection request with a TCP reset.
+pub(super) fn is_certain_reset(blocker: &Blocker) -> bool {
+    blocker.certain
+        && blocker.stops == Stops::Request
+        && blocker.verdict == Verdict::Reject
+        && (blocker.rule.contains("tcp reset") || blocker.rule.contains("tcp-reset"))
 }
 
 /// The TCP listeners of `ns`, with their owners (`None`: could not be read).
@@ -181,17 +202,17 @@ fn listeners(ns: &netns::Other) -> Option<Vec<HeldListener>> {
 }
 
 /// What is read on a thread inside the namespace.
-struct Inside {
+pub(super) struct Inside {
     /// Its route lookup for our source address.
     back: route::Lookup,
     /// The interface that route leaves by.
-    back_dev: Option<String>,
+    pub(super) back_dev: Option<String>,
     /// Its nft ruleset (`None`: could not be read).
-    ruleset: Option<serde_json::Value>,
+    pub(super) ruleset: Option<serde_json::Value>,
 }
 
 /// Runs inside the namespace: a socket made here, and `nft` started from here, are its own.
-fn read_inside(src: IpAddr) -> Inside {
+pub(super) fn read_inside(src: IpAddr) -> Inside {
     let back = route::lookup(src);
     let back_dev = route::route_device(src);
     Inside {

@@ -30,6 +30,7 @@ mod held_path;
 mod holder;
 mod icmp;
 mod loopback;
+mod rate_limit;
 pub mod rules;
 mod socket_only;
 mod unaccepted;

@@ -310,7 +310,7 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
         return super::denied::denied(facts, winner, reason);
     }
     if let Some(readiness @ (Readiness::NotReady(_) | Readiness::Failed(_))) = &facts.probe {
-        return not_ready(facts, winner.addr, readiness);
+        return not_ready(facts, winner, readiness);
     }
     let mut finding = Finding::new(
         Cause::Reachable,
@@ -439,8 +439,8 @@ fn blocked_for_others(facts: &Facts, winner: &AddressFacts, other: &OwnerBlocked
 
 /// It connects, but the service behind it is not ready: its protocol says so, or the
 /// connection is closed or reset as soon as it is accepted.
-fn not_ready(facts: &Facts, addr: SocketAddr, readiness: &Readiness) -> Finding {
-    let scheme = facts.target.scheme();
+fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Finding {
+    let (addr, scheme) = (winner.addr, facts.target.scheme());
     let summary = match (scheme, readiness) {
         (Scheme::Tcp | Scheme::Unix, _) => format!("{addr} accepts connections, but {readiness}"),
         (_, Readiness::NotReady(_)) => format!(
@@ -460,6 +460,10 @@ fn not_ready(facts: &Facts, addr: SocketAddr, readiness: &Readiness) -> Finding 
     // A port proxy whose own connect failed closes ours: the cause is where it sends it.
     if let Some(proxied) = super::elsewhere::proxied(facts, addr) {
         return proxied;
+    }
+    // A firewall's rate limit that drops the packets after the handshake's first.
+    if let Some(limited) = super::rate_limit::explain(winner, &summary) {
+        return limited.evidence(listed(&holders));
     }
     let finding = Finding::new(Cause::NotReady, summary).evidence(listed(&holders));
     if matches!(scheme, Scheme::Tcp | Scheme::Unix) {

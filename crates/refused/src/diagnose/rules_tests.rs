@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::connect::{Address, Attempt};
 use crate::diagnose::evidence::{BoundDevice, HeldBy, HeldUnixListener, UnixSocketFacts};
-use crate::diagnose::facts::{Init, Privilege, RulesRead};
+use crate::diagnose::facts::{Init, Privilege, RateLimits, RulesRead};
 use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
 use crate::sys::host::NameSource;
@@ -68,6 +68,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         published: None,
         published_beside: None,
         blocked_for_others: Vec::new(),
+        rate_limits: None,
     }
 }
 
@@ -105,6 +106,7 @@ fn blocker(rule: &str, verdict: Verdict, certain: bool) -> Blocker {
         stops: Stops::Request,
         certain,
         matches: certain,
+        rate_limit: false,
     }
 }
 
@@ -876,6 +878,7 @@ fn a_rule_that_surely_matches_is_named_before_one_that_only_may() {
     let may = blocker("meta mark . tcp dport @marked drop", Verdict::Drop, false);
     let surely = Blocker {
         matches: true,
+        rate_limit: false,
         handle: Some(8),
         position: Some(2),
         ..blocker("tcp dport 47018 drop", Verdict::Drop, false)
@@ -2964,4 +2967,147 @@ fn a_listener_on_every_address_is_reached_where_it_takes_the_family() {
     assert_eq!(inside.reach_at(v4), "[::]:3000");
     let bound = listening("10.0.0.5:3000", "httpd");
     assert_eq!(bound.reach_at(v4), "10.0.0.5:3000");
+}
+
+#[test]
+fn a_rate_limit_that_drops_a_made_connections_packets_is_named_not_a_dead_backend() {
+    use crate::connect::{ConnectError, ConnectErrorKind};
+    use crate::probe::{ProbeFailure, Readiness};
+    // Connected (the SYN within the burst), then the probe's reconnect got no answer.
+    let timed_out = Readiness::Failed(ProbeFailure::Connect(ConnectError::new(
+        "10.77.0.2:8080".to_owned(),
+        ConnectErrorKind::Failed(Outcome::Timeout),
+        Vec::new(),
+        Duration::from_secs(1),
+    )));
+    let rule = "tcp dport 8080 meter c5 { ip saddr limit rate over 1/second burst 1 packets } drop";
+    let limit = Blocker {
+        chain: "input".to_owned(),
+        path: vec!["input".to_owned()],
+        hook: Hook::Input,
+        certain: false,
+        matches: false,
+        rate_limit: true,
+        ..blocker(rule, Verdict::Drop, false)
+    };
+    let mut address = tried("10.77.0.2:8080", Outcome::Connected, 0);
+    let f = |address: AddressFacts| Facts {
+        probe: Some(timed_out.clone()),
+        ..one("10.77.0.2:8080", address)
+    };
+    // Without the rules of the server's side: the proxy story, as before.
+    assert_eq!(cause(&f(address.clone())), Cause::NotReady);
+
+    address.rate_limits = Some(RateLimits {
+        netns: Some((Namespace::Named("web".to_owned()), None)),
+        established: vec![limit.clone()],
+        new: vec![limit],
+    });
+    let finding = infer(&f(address)).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
+    assert!(
+        finding.summary.contains(&format!(
+            "a rate limit of network namespace web's firewall (it holds 10.77.0.2) drops the connection's packets once its rate is spent, those of connections already made included (the handshake's last packet, the data), not only new connections: `{rule}`"
+        )),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        matches!(&finding.evidence[..], [Evidence::FirewallRule(b)] if b.rule == rule),
+        "{finding:?}"
+    );
+    let fixes = finding.suggestions.join("\n");
+    assert!(
+        fixes.contains(&format!(
+            "`sudo ip netns exec web nft replace rule inet filter input handle 7 ct state new {rule}`"
+        )) && fixes.contains("ct state established,related accept")
+            && !fixes.contains("backend"),
+        "{fixes}"
+    );
+}
+
+#[test]
+fn a_rate_limit_of_new_connections_alone_is_named_for_the_checks_second_connection() {
+    use crate::connect::{ConnectError, ConnectErrorKind};
+    use crate::probe::{ProbeFailure, Readiness};
+    let timed_out = Readiness::Failed(ProbeFailure::Connect(ConnectError::new(
+        "127.0.0.1:8081".to_owned(),
+        ConnectErrorKind::Failed(Outcome::Timeout),
+        Vec::new(),
+        Duration::from_secs(1),
+    )));
+    let rule = "tcp dport 8081 ct state new limit rate over 1/minute burst 1 packets drop";
+    let mut address = tried("127.0.0.1:8081", Outcome::Connected, 0);
+    address.rate_limits = Some(RateLimits {
+        netns: None,
+        established: Vec::new(),
+        new: vec![Blocker {
+            rate_limit: true,
+            ..blocker(rule, Verdict::Drop, false)
+        }],
+    });
+    let finding = infer(&Facts {
+        probe: Some(timed_out),
+        ..one("127.0.0.1:8081", address)
+    })
+    .unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
+    assert!(
+        finding.summary.contains(&format!(
+            "a rate limit of this host's own firewall drops new connections over its rate, and the check's second connection was one: `{rule}`"
+        )),
+        "{}",
+        finding.summary
+    );
+    assert!(!finding.suggestions.join("\n").contains("ct state new"));
+}
+
+#[test]
+fn a_namespaces_reset_dropped_by_its_own_egress_rules_is_named_not_a_silent_path() {
+    let mut address = tried("10.77.2.2:1200", Outcome::Timeout, 2000);
+    let mut holder = held_by("fxh-r", 1200);
+    let reject = Blocker {
+        chain: "INPUT".to_owned(),
+        hook: Hook::Input,
+        tool: Tool::Iptables,
+        table: "ip filter".to_owned(),
+        ..blocker(
+            "tcp dport 1200 reject with tcp reset",
+            Verdict::Reject,
+            true,
+        )
+    };
+    holder.blockers = Some(vec![reject]);
+    address.holder = Some(holder.clone());
+    // The reset let out: a silence no rule explains.
+    assert_eq!(
+        cause(&one("10.77.2.2:1200", address.clone())),
+        Cause::Filtered
+    );
+
+    holder.reset_dropped = Some(Blocker {
+        chain: "OUTPUT".to_owned(),
+        table: "ip filter".to_owned(),
+        tool: Tool::Iptables,
+        stops: Stops::Reply,
+        handle: None,
+        position: None,
+        ..blocker("policy drop", Verdict::Drop, true)
+    });
+    address.holder = Some(holder);
+    let finding = infer(&one("10.77.2.2:1200", address)).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
+    assert!(
+        finding.summary.ends_with(
+            "that namespace's own firewall rejects it with a reset, `tcp dport 1200 reject with tcp reset` (table `ip filter`, chain `INPUT`), and its output rules drop that reset, `policy drop` (table `ip filter`, chain `OUTPUT`): the client sees a timeout, not a refusal"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions.iter().any(|s| s.contains(
+            "`sudo ip netns exec fxh-r iptables -I OUTPUT 1 -m conntrack --ctstate RELATED -j ACCEPT`"
+        )),
+        "{finding:?}"
+    );
 }

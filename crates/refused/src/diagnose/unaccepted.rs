@@ -55,7 +55,7 @@ pub(super) fn not_accepting(
 /// plain TCP, the settle did not end well (its other ends, a close or a reset right after the
 /// accept, also mean a program that is not serving while the queue is over its limit). A
 /// protocol's own answer (an HTTP 503) says more than the queue and is kept.
-fn is_unserved(scheme: Scheme, readiness: &Readiness) -> bool {
+pub(super) fn is_unserved(scheme: Scheme, readiness: &Readiness) -> bool {
     match readiness {
         // The service's own configuration turned this client away: it answered.
         Readiness::Ready(_) | Readiness::Denied(_) => false,

@@ -220,18 +220,34 @@ fn verdict_action(verdict: &Value) -> Action<'_> {
     }
 }
 
-/// Whether a rule matches the packet, and what it then does.
-fn judge<'a>(rule: &'a Value, packet: &Packet, sets: &TableSets<'_, 'a>) -> (Truth, Action<'a>) {
+/// Whether a rule matches the packet, what it then does, and whether it is a rate limit whose
+/// other matches all hold (see [`is_rate_limit`]).
+fn judge<'a>(
+    rule: &'a Value,
+    packet: &Packet,
+    sets: &TableSets<'_, 'a>,
+) -> (Truth, Action<'a>, bool) {
     let exprs = rule["expr"].as_array().map_or(&[][..], Vec::as_slice);
     let mut truth = Truth::Yes;
+    // The matches other than rate limits, and whether there was one.
+    let (mut rest, mut limited) = (Truth::Yes, false);
     for expr in exprs {
         let Some((key, value)) = expr.as_object().and_then(|o| o.iter().next()) else {
             truth = truth.and(Truth::Maybe);
+            rest = rest.and(Truth::Maybe);
             continue;
         };
+        if is_rate_limit(key, value) {
+            // Holds or not by how many packets came before: the rules do not tell.
+            truth = truth.and(Truth::Maybe);
+            limited = true;
+            continue;
+        }
         let action = match key.as_str() {
             "match" => {
-                truth = truth.and(expr::matches(value, packet, sets));
+                let hit = expr::matches(value, packet, sets);
+                truth = truth.and(hit);
+                rest = rest.and(hit);
                 continue;
             }
             "counter" | "log" | "mangle" | "notrack" | "set" | "map" | "dup" | "secmark"
@@ -256,23 +272,46 @@ fn judge<'a>(rule: &'a Value, packet: &Packet, sets: &TableSets<'_, 'a>) -> (Tru
                 // this host's stack carries none, and without the header the match fails.
                 (Some("match"), Some("rt" | "frag" | "hbh" | "dst")) => {
                     truth = Truth::No;
+                    rest = Truth::No;
                     continue;
                 }
                 // An extension match we could not translate (see `xt`).
                 _ => {
                     truth = truth.and(Truth::Maybe);
+                    rest = rest.and(Truth::Maybe);
                     continue;
                 }
             },
-            // limit, quota, meter and whatever else: a match we do not evaluate.
+            // quota, connlimit and whatever else: a match we do not evaluate.
             _ => {
                 truth = truth.and(Truth::Maybe);
+                rest = rest.and(Truth::Maybe);
                 continue;
             }
         };
-        return (truth, action);
+        return (truth, action, limited && rest == Truth::Yes);
     }
-    (truth, Action::Nothing)
+    (truth, Action::Nothing, false)
+}
+
+/// Whether an expression counts packets against a rate: nft's `limit`, a `meter` or a set
+/// statement (`update @x { ip saddr limit rate over 10/second }`) that limits per key, and
+/// iptables' `-m limit` and `-m hashlimit` (translated by nft's listing into these, or left
+/// as extensions). A set statement without a limit only adds to the set: it matches nothing.
+fn is_rate_limit(key: &str, value: &Value) -> bool {
+    let limits = |stmt: &Value| match stmt {
+        Value::Array(stmts) => stmts.iter().any(|s| s.get("limit").is_some()),
+        stmt => stmt.get("limit").is_some(),
+    };
+    match key {
+        "limit" => true,
+        "meter" | "set" => limits(&value["stmt"]),
+        "xt" => {
+            value["type"] == "match"
+                && matches!(value["name"].as_str(), Some("limit" | "hashlimit"))
+        }
+        _ => false,
+    }
 }
 
 fn vmap<'a>(value: &'a Value, sets: &TableSets<'_, 'a>) -> Action<'a> {
@@ -316,6 +355,8 @@ struct Hit<'a> {
     /// The rule's own matches surely hold (or the chain surely falls through to its policy):
     /// when not `certain`, only because the packet may not get there.
     matches: bool,
+    /// The rule is a rate limit whose other matches surely hold.
+    limited: bool,
     tool: Tool,
 }
 
@@ -345,6 +386,9 @@ struct Walker<'i, 'a> {
     unsure: bool,
     /// A rule surely ended it (dropped, rejected, translated): later base chains are not met.
     ended: bool,
+    /// A rate-limited accept whose other matches hold was passed (`-m limit -j ACCEPT`, then
+    /// a drop): what stops the packet after it does so once the rate is spent.
+    limited_accept: bool,
 }
 
 impl<'i, 'a> Walker<'i, 'a> {
@@ -366,7 +410,8 @@ impl<'i, 'a> Walker<'i, 'a> {
         if ends != Truth::Yes && self.mode == Mode::Filter && chain["policy"] == "drop" {
             let matches = ends == Truth::No;
             let found = Found::Stop(Verdict::Drop);
-            self.hit(family, table, path, None, found, (sure && matches, matches));
+            let sureness = (sure && matches, matches, false);
+            self.hit(family, table, path, None, found, sureness);
         }
     }
 
@@ -391,7 +436,7 @@ impl<'i, 'a> Walker<'i, 'a> {
         self.unsure = any_unsure;
     }
 
-    /// Records what was found; `(certain, matches)` as [`Hit`] has them.
+    /// Records what was found; `(certain, matches, limited)` as [`Hit`] has them.
     fn hit(
         &mut self,
         family: &'a str,
@@ -399,7 +444,7 @@ impl<'i, 'a> Walker<'i, 'a> {
         path: Vec<&'a str>,
         rule: Option<(&'a Value, usize)>,
         what: Found<'a>,
-        (certain, matches): (bool, bool),
+        (certain, matches, limited): (bool, bool, bool),
     ) {
         if certain {
             self.ended = true;
@@ -415,6 +460,7 @@ impl<'i, 'a> Walker<'i, 'a> {
             what,
             certain,
             matches,
+            limited,
             tool,
         });
     }
@@ -446,7 +492,7 @@ impl<'i, 'a> Walker<'i, 'a> {
                 return Truth::Maybe;
             }
             self.budget -= 1;
-            let (truth, action) = judge(rule, self.packet, &sets);
+            let (truth, action, limited) = judge(rule, self.packet, &sets);
             if truth == Truth::No {
                 continue;
             }
@@ -455,6 +501,7 @@ impl<'i, 'a> Walker<'i, 'a> {
                 table,
                 rule: (rule, position + 1),
                 sets: &sets,
+                limited,
             };
             match self.act(&step, truth, clear, sure, action, path) {
                 Flow::Next => {}
@@ -485,10 +532,18 @@ impl<'i, 'a> Walker<'i, 'a> {
         };
         match action {
             Action::Nothing => Flow::Next,
-            Action::Accept => ends_here(here),
+            Action::Accept => {
+                self.limited_accept |= step.limited;
+                ends_here(here)
+            }
             Action::Stop(verdict) => {
                 if self.mode == Mode::Filter {
-                    let sureness = (sure && here, truth == Truth::Yes);
+                    let after_limit = self.limited_accept && truth == Truth::Yes;
+                    let sureness = (
+                        sure && here,
+                        truth == Truth::Yes,
+                        step.limited || after_limit,
+                    );
                     let rule = Some(step.rule);
                     let found = Found::Stop(verdict);
                     self.hit(step.family, step.table, path.clone(), rule, found, sureness);
@@ -500,7 +555,7 @@ impl<'i, 'a> Walker<'i, 'a> {
                     return Flow::Next;
                 }
                 if self.mode == Mode::Nat {
-                    let sureness = (sure && here, truth == Truth::Yes);
+                    let sureness = (sure && here, truth == Truth::Yes, false);
                     let rule = Some(step.rule);
                     let found = Found::Nat(statement);
                     self.hit(step.family, step.table, path.clone(), rule, found, sureness);
@@ -575,6 +630,8 @@ struct Step<'s, 'a> {
     table: &'a str,
     rule: (&'a Value, usize),
     sets: &'s dyn Sets,
+    /// The rule is a rate limit whose other matches hold.
+    limited: bool,
 }
 
 /// A `dnat ip to ...` in an `inet` table translates IPv4 packets only.
@@ -667,6 +724,7 @@ fn walk<'a>(
         hits: Vec::new(),
         unsure: false,
         ended: false,
+        limited_accept: false,
     };
     for same in bases.chunk_by(|a, b| priority(a.2) == priority(b.2)) {
         let chains: Vec<_> = newest_first(same)
@@ -739,7 +797,7 @@ pub fn blockers(indexed: &Indexed<'_>, hook: Hook, seen: &Seen<'_>) -> Vec<Block
     };
     let hits = walk(&indexed.indexes, seen, Mode::Filter, hook.as_str(), types);
     let stops = match seen.translated.state {
-        CtState::Established => Stops::Reply,
+        CtState::Established | CtState::Related => Stops::Reply,
         CtState::New | CtState::Invalid => Stops::Request,
     };
     hits.iter()
@@ -762,6 +820,7 @@ pub fn blockers(indexed: &Indexed<'_>, hook: Hook, seen: &Seen<'_>) -> Vec<Block
                 stops,
                 certain: hit.certain,
                 matches: hit.matches,
+                rate_limit: hit.limited,
             })
         })
         .collect()
@@ -805,6 +864,8 @@ fn nat_to(statement: &Value) -> NatTo {
         let address = dnat["addr"].as_str().and_then(|a| a.parse::<IpAddr>().ok());
         return match (address, port(dnat)) {
             (Some(address), Some(port)) => NatTo::Address { address, port },
+            // `dnat to :PORT`: no address, the packet keeps its own.
+            (None, Some(Some(port))) if dnat.get("addr").is_none() => NatTo::SameAddress { port },
             _ => NatTo::Unknown,
         };
     }

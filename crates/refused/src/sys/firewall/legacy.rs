@@ -250,9 +250,53 @@ fn matching(left: Value, op: &str, right: Value) -> Value {
     )])
 }
 
+/// One word of a rule as `iptables-save` prints it, unquoted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Word {
+    pub(super) text: String,
+    /// It was quoted (all or part): a value, never an option, whatever it says (`--string
+    /// "-j"`, `--comment "-j DROP"`).
+    pub(super) quoted: bool,
+}
+
+/// The words of a rule's specification, split as `iptables-save` quotes them: a value with
+/// spaces or quotes in double quotes, `\"` and `\\` escaped within; `None` when a quote is
+/// not closed.
+pub(super) fn words(spec: &str) -> Option<Vec<Word>> {
+    let mut words = Vec::new();
+    let mut chars = spec.chars();
+    let mut word: Option<Word> = None;
+    let mut quoting = false;
+    while let Some(c) = chars.next() {
+        let current = word.get_or_insert_with(|| Word {
+            text: String::new(),
+            quoted: false,
+        });
+        match c {
+            '"' => {
+                quoting = !quoting;
+                current.quoted = true;
+            }
+            '\\' if quoting => current.text.push(chars.next()?),
+            c if c.is_whitespace() && !quoting => {
+                // A run of blanks between words: the word ends once.
+                if let Some(done) = word.take().filter(|w| w.quoted || !w.text.is_empty()) {
+                    words.push(done);
+                }
+            }
+            c => current.text.push(c),
+        }
+    }
+    if quoting {
+        return None;
+    }
+    words.extend(word.filter(|w| w.quoted || !w.text.is_empty()));
+    Some(words)
+}
+
 /// The expressions of one rule's specification (what follows `-A CHAIN`).
 fn rule(spec: &str, family: &str, chains: &HashSet<&str>) -> Vec<Value> {
-    let Some(words) = shlex::split(spec) else {
+    let Some(words) = words(spec) else {
         // Quoting we cannot read: a rule that may do anything.
         return vec![
             unknown_match("?"),
@@ -260,11 +304,17 @@ fn rule(spec: &str, family: &str, chains: &HashSet<&str>) -> Vec<Value> {
         ];
     };
     let mut exprs = Vec::new();
-    let mut words = words.iter().map(String::as_str).peekable();
+    let mut words = words.iter().peekable();
     let mut negated = false;
     // The `-m` module whose options follow.
     let mut module = "";
-    while let Some(word) = words.next() {
+    while let Some(next) = words.next() {
+        if next.quoted {
+            // A value where an option should be: the options before it were misread.
+            exprs.push(unknown_match("?"));
+            continue;
+        }
+        let word = next.text.as_str();
         if word == "!" {
             negated = true;
             continue;
@@ -274,7 +324,7 @@ fn rule(spec: &str, family: &str, chains: &HashSet<&str>) -> Vec<Value> {
         } else {
             "=="
         };
-        let mut value = || words.next().unwrap_or_default();
+        let mut value = || words.next().map_or("", |w| w.text.as_str());
         match word {
             "-s" | "--source" | "-d" | "--destination" => {
                 let field = if matches!(word, "-s" | "--source") {
@@ -329,7 +379,7 @@ fn rule(spec: &str, family: &str, chains: &HashSet<&str>) -> Vec<Value> {
             }
             "-j" | "--jump" => {
                 let target = value();
-                let options: Vec<&str> = words.collect();
+                let options: Vec<&str> = words.map(|w| w.text.as_str()).collect();
                 exprs.push(verdict(target, &options, family, chains));
                 break;
             }
@@ -360,14 +410,14 @@ fn module_option<'w>(
     option: &str,
     op: &str,
     family: &str,
-    words: &mut std::iter::Peekable<impl Iterator<Item = &'w str>>,
+    words: &mut std::iter::Peekable<impl Iterator<Item = &'w Word>>,
 ) -> Option<Value> {
     let th = |field: &str| json!({"payload": {"protocol": "th", "field": field}});
     let ip = |field: &str| json!({"payload": {"protocol": family, "field": field}});
     let list = |text: &str, each: fn(&str) -> Value| {
         object([("set", text.split(',').map(each).collect())])
     };
-    let mut value = || words.next().unwrap_or_default();
+    let mut value = || words.next().map_or("", |w| w.text.as_str());
     let found = match (module, option) {
         ("tcp" | "udp", "--dport" | "--destination-port" | "--sport" | "--source-port") => {
             let field = if option.contains('d') {
@@ -426,10 +476,11 @@ fn module_option<'w>(
             Value::Null
         }
         _ => {
-            // Skip its values: the words up to the next option.
+            // Skip its values: the words up to the next option. A quoted word is a value
+            // whatever it reads (`-m string --string "-j"`), never the target.
             while words
                 .peek()
-                .is_some_and(|w| !w.starts_with('-') && *w != "!")
+                .is_some_and(|w| w.quoted || (!w.text.starts_with('-') && w.text != "!"))
             {
                 words.next();
             }
@@ -469,7 +520,11 @@ fn verdict(target: &str, options: &[&str], family: &str, chains: &HashSet<&str>)
                 return json!({"dnat": {}});
             };
             let (addr, port) = split_destination(to, family);
-            let mut dnat = json!({"family": family, "addr": addr});
+            let mut dnat = json!({"family": family});
+            // `:PORT` keeps the packet's address: no `addr`, as nft's JSON has none.
+            if let Some(addr) = addr {
+                dnat["addr"] = json!(addr);
+            }
             if let Some(port) = port {
                 dnat["port"] = port;
             }
@@ -484,9 +539,13 @@ fn verdict(target: &str, options: &[&str], family: &str, chains: &HashSet<&str>)
     }
 }
 
-/// `10.0.0.2:80`, `10.0.0.2`, `[::1]:80`, `::1`: the address and the port. A range of either
-/// stays text, which reads as a translation we cannot follow.
-fn split_destination(to: &str, family: &str) -> (String, Option<Value>) {
+/// `10.0.0.2:80`, `10.0.0.2`, `[::1]:80`, `::1`: the address and the port; `:80` (the packet's
+/// own address, that port): no address. A range of either stays text, which reads as a
+/// translation we cannot follow.
+fn split_destination(to: &str, family: &str) -> (Option<String>, Option<Value>) {
+    if let Some(port) = to.strip_prefix(':').filter(|p| !p.starts_with(':')) {
+        return (None, Some(port_value(port)));
+    }
     let (addr, port) = if let Some(rest) = to.strip_prefix('[') {
         match rest.split_once(']') {
             Some((addr, tail)) => (addr, tail.strip_prefix(':')),
@@ -497,7 +556,7 @@ fn split_destination(to: &str, family: &str) -> (String, Option<Value>) {
     } else {
         (to, None)
     };
-    (addr.to_owned(), port.map(port_value))
+    (Some(addr.to_owned()), port.map(port_value))
 }
 
 /// A port as nft writes it: a number, or the text when it is a range.

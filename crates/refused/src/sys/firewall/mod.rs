@@ -15,6 +15,8 @@ pub mod legacy;
 mod render;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_real_hosts;
 pub mod xt;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -119,6 +121,9 @@ pub enum CtState {
     New,
     /// Part of a connection already seen both ways (a reply, the SYN-ACK included).
     Established,
+    /// Related to a connection: the reset or ICMP error that a reject sends back (conntrack
+    /// attaches it to the connection it rejects).
+    Related,
     /// Not looked up by conntrack yet (a chain of the output hook under priority -200, such as
     /// iptables' raw table): nft's `ct state` reads `invalid`.
     Invalid,
@@ -130,6 +135,7 @@ impl CtState {
         match self {
             Self::New => "new",
             Self::Established => "established",
+            Self::Related => "related",
             Self::Invalid => "invalid",
         }
     }
@@ -273,6 +279,12 @@ pub struct Blocker {
     /// chain surely ends the packet's way before it), so that a rule that is not `certain` is
     /// so only because one before it may have stopped or accepted the packet first.
     pub matches: bool,
+    /// True when the rule is a rate limit (nft's `limit`, a `meter` or set that limits per
+    /// source, iptables' `-m limit` / `-m hashlimit`) and its other matches all hold, or its
+    /// matches all hold after a rate-limited accept (`-m limit -j ACCEPT`, then `-j DROP`): it
+    /// stops the packet once the rate is spent, which the rules alone cannot tell.
+    #[serde(skip)]
+    pub rate_limit: bool,
 }
 
 impl Blocker {
@@ -313,6 +325,12 @@ pub enum NatTo {
         /// The new port; absent: the port is kept.
         #[serde(skip_serializing_if = "Option::is_none")]
         port: Option<u16>,
+    },
+    /// `dnat to :PORT` (iptables' `--to-destination :PORT`): the packet's own destination
+    /// address, that port.
+    SameAddress {
+        /// The new port.
+        port: u16,
     },
     /// A translation we cannot read (a map, a range of addresses or ports).
     Unknown,
@@ -361,6 +379,7 @@ impl Dnat {
                 };
                 (address, port)
             }
+            NatTo::SameAddress { port } => (packet.dst, Some(port)),
             NatTo::Unknown => return None,
         };
         Some(SocketAddr::new(address, port.or(packet.dport)?))

@@ -45,7 +45,8 @@ fn render_one(expr: &Value) -> String {
         "jump" | "goto" => format!("{key} {}", plain(&value["target"])),
         "dnat" => {
             let mut text = "dnat to ".to_owned();
-            let addr = render_value(&value["addr"]);
+            // `dnat to :PORT` has no address.
+            let addr = value.get("addr").map_or_else(String::new, render_value);
             let port = value.get("port").map(render_value);
             match port {
                 Some(port) if addr.contains(':') => {
@@ -68,7 +69,68 @@ fn render_one(expr: &Value) -> String {
             render_keyed(&value["key"], &value["data"])
         ),
         "xt" => format!("xt {} {}", plain(&value["type"]), plain(&value["name"])),
+        "limit" => render_limit(value),
+        // `meter NAME { ip saddr limit rate over 10/second }`
+        "meter" => format!(
+            "meter {} {{ {} {} }}",
+            plain(&value["name"]),
+            render_left(&value["key"]),
+            render_statements(&value["stmt"])
+        ),
+        // `update @NAME { ip saddr limit rate over 10/second }`
+        "set" => {
+            let stmts = render_statements(&value["stmt"]);
+            let stmts = if stmts.is_empty() {
+                stmts
+            } else {
+                format!(" {stmts}")
+            };
+            format!(
+                "{} {} {{ {}{stmts} }}",
+                plain(&value["op"]),
+                plain(&value["set"]),
+                render_left(&value["elem"])
+            )
+        }
         other => other.to_owned(),
+    }
+}
+
+/// `limit rate [over] 10/second [burst 5 packets]`, or in bytes (`10 kbytes/second`).
+fn render_limit(limit: &Value) -> String {
+    let over = if limit["inv"] == true { "over " } else { "" };
+    let unit = |key: &str| {
+        limit
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|u| *u != "packets")
+    };
+    let rate = match unit("rate_unit") {
+        Some(unit) => format!("{} {unit}", plain(&limit["rate"])),
+        None => plain(&limit["rate"]),
+    };
+    let mut text = format!("limit rate {over}{rate}/{}", plain(&limit["per"]));
+    match (
+        limit.get("burst").and_then(Value::as_u64),
+        unit("burst_unit"),
+    ) {
+        (None | Some(0), _) => {}
+        (Some(burst), Some(unit)) => {
+            let _ = write!(text, " burst {burst} {unit}");
+        }
+        (Some(burst), None) => {
+            let _ = write!(text, " burst {burst} packets");
+        }
+    }
+    text
+}
+
+/// The statements of a meter or a set statement: one object or a list.
+fn render_statements(stmt: &Value) -> String {
+    match stmt {
+        Value::Array(stmts) => render(stmts),
+        Value::Null => String::new(),
+        one => render_one(one),
     }
 }
 

@@ -88,7 +88,7 @@ fn junk_is_no_rules() {
 
 /// A fixture made by `tests/fixtures/firewall/make.sh`, its xt extensions translated as
 /// `read_ruleset` does.
-fn made_by(name: &str) -> Value {
+pub(super) fn made_by(name: &str) -> Value {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/firewall/");
     let json = std::fs::read_to_string(format!("{dir}{name}.json")).unwrap();
     let listing = std::fs::read_to_string(format!("{dir}{name}.txt")).unwrap();
@@ -114,7 +114,7 @@ fn syn(dst: &str, dport: u16) -> Packet {
 }
 
 /// A SYN from 10.77.0.9 arriving by `eth0` for this host's 10.77.0.1 (PREROUTING's view).
-fn arriving_by_eth0(dport: u16) -> Packet {
+pub(super) fn arriving_by_eth0(dport: u16) -> Packet {
     Packet {
         src: Some("10.77.0.9".parse().unwrap()),
         iif: Interface::Named("eth0".to_owned()),
@@ -524,7 +524,7 @@ fn the_listing_is_read_by_table_chain_and_handle() {
 
 /// The fixture `NAME`'s rules as iptables-legacy keeps them (`NAME.legacy4`, `NAME.legacy6`,
 /// listed by `iptables-legacy-save`), translated as a host with legacy tables reads them.
-fn legacy_made_by(name: &str) -> Value {
+pub(super) fn legacy_made_by(name: &str) -> Value {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/firewall/");
     let read = |ext: &str| std::fs::read_to_string(format!("{dir}{name}.{ext}")).unwrap();
     let tables = vec![

@@ -125,10 +125,12 @@ pub fn translate(ruleset: &mut Value, listing: &str) {
         let Some(text) = listed.get(&key) else {
             continue;
         };
+        // What a comment or another quoted string says is never a clause of the rule.
+        let bare = without_quoted(text);
         let mut translated = Vec::with_capacity(native.len());
         for expr in &native {
             match expr.get("xt") {
-                Some(xt) => match native_of(xt, text, &native) {
+                Some(xt) => match native_of(xt, &bare, &native) {
                     Some(replacement) => translated.extend(replacement),
                     None => translated.push(expr.clone()),
                 },
@@ -138,6 +140,42 @@ pub fn translate(ruleset: &mut Value, listing: &str) {
         rule.insert("expr".to_owned(), Value::Array(translated));
         rule.insert("listing".to_owned(), Value::String(text.clone()));
     }
+}
+
+/// `text` with what each quoted string says left out (`comment "reject with tcp reset"`
+/// reads `comment ""`), `\"` within one included.
+fn without_quoted(text: &str) -> String {
+    let mut bare = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    let mut quoting = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                quoting = !quoting;
+                bare.push(c);
+            }
+            '\\' if quoting => {
+                chars.next();
+            }
+            _ if quoting => {}
+            c => bare.push(c),
+        }
+    }
+    bare
+}
+
+/// nft's `dnat` statement for a listed `dnat to ADDR:PORT` (`:PORT`: the packet's own address).
+fn dnat_of(text: &str) -> Option<Value> {
+    let (_, to) = single_clause(text, "dnat to ")?;
+    let (addr, port) = split_address(&to)?;
+    let mut dnat = json!({});
+    if let Some(addr) = addr {
+        dnat["addr"] = json!(addr);
+    }
+    if let Some(port) = port {
+        dnat["port"] = json!(port);
+    }
+    Some(json!({"dnat": dnat}))
 }
 
 /// The native expressions one extension stands for, read from its rule's listed text; `None`
@@ -224,15 +262,7 @@ fn native_of(xt: &Value, text: &str, rule: &[Value]) -> Option<Vec<Value>> {
             (found.len() == 1).then_some(found)
         }
         ("target", "REJECT") => Some(vec![reject_of(text)]),
-        ("target", "DNAT") => {
-            let (_, to) = single_clause(text, "dnat to ")?;
-            let (addr, port) = split_address(&to)?;
-            let mut dnat = json!({"addr": addr});
-            if let Some(port) = port {
-                dnat["port"] = json!(port);
-            }
-            Some(vec![json!({"dnat": dnat})])
-        }
+        ("target", "DNAT") => Some(vec![dnat_of(text)?]),
         ("target", "REDIRECT") => {
             if !text.contains("redirect") {
                 return None;
@@ -321,8 +351,12 @@ pub(super) fn ids_value(value: &str) -> Option<Value> {
     }
 }
 
-/// `172.17.0.2:80`, `[fd00::2]:80`, `172.17.0.2`: a single address, and a single port if any.
-fn split_address(to: &str) -> Option<(String, Option<u16>)> {
+/// `172.17.0.2:80`, `[fd00::2]:80`, `172.17.0.2`: a single address, and a single port if any;
+/// `:80` (the packet's own address, that port): no address.
+fn split_address(to: &str) -> Option<(Option<String>, Option<u16>)> {
+    if let Some(port) = to.strip_prefix(':').filter(|p| !p.starts_with(':')) {
+        return Some((None, Some(port.parse::<u16>().ok()?)));
+    }
     let (addr, port) = if let Some(rest) = to.strip_prefix('[') {
         let (addr, rest) = rest.split_once(']')?;
         (addr, rest.strip_prefix(':'))
@@ -337,7 +371,7 @@ fn split_address(to: &str) -> Option<(String, Option<u16>)> {
         Some(port) => Some(port.parse::<u16>().ok()?),
         None => None,
     };
-    Some((addr.to_owned(), port))
+    Some((Some(addr.to_owned()), port))
 }
 
 /// The reject statement of a listed rule: `reject`, `reject with tcp reset`, `reject with icmp
