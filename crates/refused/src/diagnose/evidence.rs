@@ -363,7 +363,8 @@ impl fmt::Display for Evidence {
             }
             Self::Dnat(dnat) => write!(
                 f,
-                "this host's DNAT rule `{}` (table `{}`, chain `{}`) publishes the port",
+                // Whose rule it is (this host's, or another namespace's) the summary says.
+                "the DNAT rule `{}` (table `{}`, chain `{}`) publishes the port",
                 dnat.rule, dnat.table, dnat.chain
             ),
             Self::Route(route) => write!(
