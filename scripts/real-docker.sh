@@ -9,6 +9,7 @@
 # program listens on its own 127.0.0.1 (`-p 8081:80`). Everything is removed at exit.
 #
 #   sudo scripts/real-docker.sh [REFUSED]    (default: target/release/refused, built here)
+#   sudo DOCKERD_ARGS=--userland-proxy=false scripts/real-docker.sh    (no docker-proxy: DNAT alone)
 #
 # Needs root, docker.io (dockerd, containerd, runc, docker-proxy), busybox-static's .deb (fetched
 # with `apt-get download`), and cgroups mounted as Docker wants them.
@@ -64,7 +65,7 @@ in_host containerd --root "$work/containerd" --state "$work/containerd-state" \
 sleep 2
 in_host dockerd --containerd "$work/containerd.sock" --data-root "$work/data" \
   --exec-root "$work/exec" --pidfile "$work/docker.pid" -H "unix://$work/docker.sock" \
-  --storage-driver vfs >"$work/dockerd.log" 2>&1 &
+  --storage-driver vfs ${DOCKERD_ARGS:-} >"$work/dockerd.log" 2>&1 &
 export DOCKER_HOST="unix://$work/docker.sock"
 for _ in $(seq 50); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
 docker version --format 'Docker {{.Server.Version}}'
