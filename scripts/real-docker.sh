@@ -6,7 +6,8 @@
 # Debian's package (no registry). Then `refused why` asks, as a user would, from the Docker host
 # (localhost: docker-proxy; its own address: the DOCKER chain's DNAT) and from another
 # namespace joined to it by a veth (the DNAT of a remote host); and a second container whose
-# program listens on its own 127.0.0.1 (`-p 8081:80`). Everything is removed at exit.
+# program listens on its own 127.0.0.1 (`-p 8081:80`); and a third, as it should be, whose port
+# the host's DOCKER-USER chain drops for other hosts. Everything is removed at exit.
 #
 #   sudo scripts/real-docker.sh [REFUSED]    (default: target/release/refused, built here)
 #   sudo DOCKERD_ARGS=--userland-proxy=false scripts/real-docker.sh    (no docker-proxy: DNAT alone)
@@ -30,7 +31,7 @@ work=$(mktemp -d /tmp/refused-docker.XXXXXX)
 host=rdk$$ client=rdc$$
 cleanup() {
   set +e
-  [ -S "$work/docker.sock" ] && DOCKER_HOST="unix://$work/docker.sock" docker rm -f web local >/dev/null 2>&1
+  [ -S "$work/docker.sock" ] && DOCKER_HOST="unix://$work/docker.sock" docker rm -f web local ok >/dev/null 2>&1
   pid=$(cat "$work/docker.pid" 2>/dev/null)
   if [ -n "$pid" ]; then
     kill "$pid" 2>/dev/null
@@ -73,6 +74,10 @@ docker import "$work/rootfs.tar" refused-busybox >/dev/null
 docker run -d -q --name web -p 8080:80 refused-busybox /bin/httpd -f -p 3000 >/dev/null
 # The other classic: the program listens on the container's own loopback.
 docker run -d -q --name local -p 8081:80 refused-busybox /bin/httpd -f -p 127.0.0.1:80 >/dev/null
+# A program as it should be, whose port the host's DOCKER-USER chain (where Docker says to put
+# one's own rules) drops for every other host.
+docker run -d -q --name ok -p 8082:80 refused-busybox /bin/httpd -f -p 80 >/dev/null
+in_host iptables -I DOCKER-USER -p tcp --dport 80 -j DROP
 sleep 1
 docker ps --format '{{.Names}}: {{.Command}} {{.Ports}}'
 
@@ -86,3 +91,6 @@ nsenter --net="/run/netns/$client" "$refused" why 10.97.0.1:8080 || true
 
 echo; echo "\$ refused why localhost:8081            # a program on the container's 127.0.0.1"
 in_host "$refused" why localhost:8081 || true
+
+echo; echo "\$ refused why 10.97.0.1:8082            # from another host: DOCKER-USER drops it"
+nsenter --net="/run/netns/$client" "$refused" why --timeout 3s 10.97.0.1:8082 || true

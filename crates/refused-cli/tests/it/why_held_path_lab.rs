@@ -311,3 +311,67 @@ fn report_owner(report: &serde_json::Value) -> String {
         _ => "a process".to_owned(),
     }
 }
+
+/// The server plays a Docker host whose own rule in DOCKER-USER (reached from FORWARD, where
+/// Docker tells its users to put theirs) drops the port its DNAT sends to a container that
+/// listens as it should: seen from another namespace, that rule is named, with how to delete it
+/// in the host's namespace; once deleted, the port connects. Port 46571 is this test's.
+#[test]
+fn a_docker_hosts_forward_rule_dropping_a_published_port_is_named() {
+    let test = "a_docker_hosts_forward_rule_dropping_a_published_port_is_named";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Iptables]) else {
+        return;
+    };
+    let (container, inside, _) = behind_the_server(&lab, 'f', 89);
+    let pid = std::process::id();
+    let host = Ipv4Addr::new(10, 91, (pid >> 8) as u8, (pid & 0xff) as u8);
+    lab.server
+        .ip(&["addr", "add", &format!("{host}/32"), "dev", "eth0"])
+        .unwrap();
+    lab.client
+        .ip(&["route", "add", &format!("{host}/32"), "dev", "eth0"])
+        .unwrap();
+    let to = format!("{inside}:80");
+    for rule in [
+        "-t nat -N DOCKER",
+        "-t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
+        "-t nat -A DOCKER -p tcp -m tcp --dport 46571 -j DNAT --to-destination TO",
+        "-N DOCKER-USER",
+        "-A FORWARD -j DOCKER-USER",
+        "-A DOCKER-USER -p tcp -m tcp --dport 80 -j DROP",
+        "-A DOCKER-USER -j RETURN",
+    ] {
+        let rule = rule.replace("TO", &to);
+        lab.server
+            .iptables(&rule.split(' ').collect::<Vec<_>>())
+            .unwrap();
+    }
+    let _program = listen_in(
+        &container,
+        SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 80),
+    );
+    let target = format!("{host}:46571");
+    let report = why(&lab, &["--timeout", "3s", &target]);
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    assert!(
+        report["summary"].as_str().unwrap().ends_with(
+            "that namespace's own firewall stops it: `tcp dport 80 drop` (table `ip filter`, chain `DOCKER-USER`, reached by FORWARD -> DOCKER-USER)"
+        ),
+        "{report}"
+    );
+    let rule = &evidence(&report, "firewall-rule")[0];
+    assert_eq!(rule["hook"], "forward", "{report}");
+    assert!(
+        report["suggestions"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "ip netns exec {} iptables -D DOCKER-USER 1",
+                lab.server.name()
+            )),
+        "{report}"
+    );
+    lab.server.iptables(&["-D", "DOCKER-USER", "1"]).unwrap();
+    assert_eq!(cause(&why(&lab, &[&target])), "reachable");
+    drop(container);
+}

@@ -178,7 +178,9 @@ fn is_ufw_limit(blocker: &Blocker) -> bool {
 fn ufw_limit_rule(blocker: &Blocker, port: u16) -> String {
     let out = match blocker.hook {
         crate::sys::firewall::Hook::Output => " out",
-        crate::sys::firewall::Hook::Prerouting | crate::sys::firewall::Hook::Input => "",
+        crate::sys::firewall::Hook::Prerouting
+        | crate::sys::firewall::Hook::Input
+        | crate::sys::firewall::Hook::Forward => "",
     };
     format!("limit{out} {port}/tcp")
 }
@@ -203,7 +205,9 @@ fn ufw_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding
     }
     let out = match blocker.hook {
         crate::sys::firewall::Hook::Output => " out",
-        crate::sys::firewall::Hook::Prerouting | crate::sys::firewall::Hook::Input => "",
+        crate::sys::firewall::Hook::Prerouting
+        | crate::sys::firewall::Hook::Input
+        | crate::sys::firewall::Hook::Forward => "",
     };
     let chain = blocker.chain.as_str();
     let family = if chain.starts_with("ufw6-") { "6" } else { "" };

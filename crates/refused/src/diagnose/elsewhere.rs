@@ -152,6 +152,17 @@ pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
     Some(finding)
 }
 
+/// The prefix that runs a command inside `holder`'s namespace: `sudo ip netns exec NAME` for a
+/// named one, else `sudo nsenter -t PID -n` through a process of it (a container's).
+pub(super) fn enter(holder: &Holder) -> String {
+    match holder.pid {
+        Some(pid) if !matches!(holder.netns, Namespace::Named(_)) => {
+            format!("sudo nsenter -t {pid} -n")
+        }
+        _ => format!("sudo ip netns exec {}", holder.netns),
+    }
+}
+
 /// How the connection came to a namespace's address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Sent {
@@ -180,12 +191,7 @@ pub(super) fn held(
     let netns = &holder.netns;
     let (on_port, exact) = super::rules::on_port(listeners, dest);
     let inside = format!("network namespace {netns}, which holds {ip}");
-    let enter = match holder.pid {
-        Some(pid) if !matches!(holder.netns, Namespace::Named(_)) => {
-            format!("sudo nsenter -t {pid} -n")
-        }
-        _ => format!("sudo ip netns exec {netns}"),
-    };
+    let enter = enter(holder);
 
     let finding = match (address.attempt.outcome, exact.first()) {
         (Outcome::Timeout, Some(_)) => silent(holder, &exact, dest, &inside, &enter),

@@ -4,7 +4,8 @@
 
 use std::net::SocketAddr;
 
-use crate::sys::firewall::{Blocker, Stops, Tool, Verdict};
+use crate::outcome::Outcome;
+use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
 
 use super::cause::Cause;
 use super::evidence::{Evidence, HeldListener};
@@ -21,8 +22,30 @@ pub(super) fn published_there(
     holder: &Holder,
     published: &HeldPublished,
 ) -> Option<Finding> {
-    let there_holder = published.there.as_ref()?;
     let to = published.to;
+    let published_by = format!(
+        "{dest} is published to {to} by the DNAT rule (chain `{}`) of network namespace {}, which holds {}",
+        published.rule.chain,
+        holder.netns,
+        dest.ip()
+    );
+    // Its own forward chains stop it on the way there (Docker's DOCKER-USER), whatever listens.
+    let forwarded = |b: &&Blocker| b.hook == Hook::Forward && b.stops == Stops::Request;
+    if matches!(address.attempt.outcome, Outcome::Timeout | Outcome::Refused) {
+        let enter = super::elsewhere::enter(holder);
+        if let Some(finding) = by_rule(holder, &published_by, &[], to.port(), &enter, forwarded) {
+            return Some(
+                finding
+                    .evidence([Evidence::Dnat(published.rule.clone())])
+                    .evidence([Evidence::Namespace {
+                        netns: holder.netns.to_string(),
+                        address: dest.ip(),
+                        pid: holder.pid,
+                    }]),
+            );
+        }
+    }
+    let there_holder = published.there.as_ref()?;
     let there = AddressFacts {
         addr: to,
         holder: Some(there_holder.clone()),
@@ -38,13 +61,7 @@ pub(super) fn published_there(
         super::elsewhere::Sent::Published,
     )?;
     let mut finding = Finding {
-        summary: format!(
-            "{dest} is published to {to} by the DNAT rule (chain `{}`) of network namespace {}, which holds {}; there, {}",
-            published.rule.chain,
-            holder.netns,
-            dest.ip(),
-            inner.summary
-        ),
+        summary: format!("{published_by}; there, {}", inner.summary),
         ..inner
     };
     super::elsewhere::suggest_publishing(

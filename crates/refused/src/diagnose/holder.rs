@@ -121,7 +121,21 @@ fn assess(
         .filter(|(to, _)| *to != dest);
     if let Some((to, rule)) = published {
         // Sent on: the input hook never sees it, the namespace there decides.
-        let there = match (follow, addresses::holders_of(to.ip()).as_slice()) {
+        let holders = addresses::holders_of(to.ip());
+        if !holders.iter().any(|one| one.netns == ns.netns) {
+            // Routed on to another namespace (a container): this one's forward chains see it,
+            // translated (Docker's DOCKER-USER, FORWARD). Which interface it leaves by is not
+            // read: a rule on it may match.
+            let forwarded = Packet {
+                dst: to.ip(),
+                dport: Some(to.port()),
+                oif: Interface::Unknown,
+                dst_local: Some(false),
+                ..arriving.clone()
+            };
+            blockers.extend(ruleset.blockers(Hook::Forward, &forwarded, &forwarded));
+        }
+        let there = match (follow, holders.as_slice()) {
             // A redirect: this namespace again, as read, when our route to `to` leaves from
             // the same source (the packets come back to it by the same route).
             (Follow::Dnat, [one])

@@ -2635,6 +2635,16 @@ fn a_namespace_listener_refused_past_a_router_is_the_path_unless_its_own_rule_re
 /// A connection to the Docker host fxh-h's 10.77.9.1:8080, refused, where its nat prerouting
 /// (chain `DOCKER`) sends the port to the container `container` at 172.31.77.2:80.
 fn published_to_container(container: crate::diagnose::facts::Holder) -> Finding {
+    published_by_docker_host(container, Outcome::Refused, Vec::new())
+}
+
+/// As [`published_to_container`], the attempt ending in `outcome`, the Docker host's own rules
+/// for the connection being `rules`.
+fn published_by_docker_host(
+    container: crate::diagnose::facts::Holder,
+    outcome: Outcome,
+    rules: Vec<Blocker>,
+) -> Finding {
     use crate::diagnose::facts::HeldPublished;
     use crate::sys::firewall::{Dnat, NatHook, NatTo};
     let to: SocketAddr = "172.31.77.2:80".parse().unwrap();
@@ -2659,7 +2669,8 @@ fn published_to_container(container: crate::diagnose::facts::Holder) -> Finding 
         to,
         there: Some(container),
     }));
-    let mut address = tried("10.77.9.1:8080", Outcome::Refused, 1);
+    host.blockers = Some(rules);
+    let mut address = tried("10.77.9.1:8080", outcome, 3000);
     address.holder = Some(host);
     infer(&one("10.77.9.1:8080", address)).unwrap()
 }
@@ -3110,4 +3121,48 @@ fn a_namespaces_reset_dropped_by_its_own_egress_rules_is_named_not_a_silent_path
         )),
         "{finding:?}"
     );
+}
+
+/// A Docker host whose DOCKER-USER chain (reached from FORWARD) drops the port its DNAT sends to
+/// a working container: that rule is named, with how to delete it inside the host's namespace,
+/// not the container's listener or "some firewall"; a rule there that only may match says so.
+#[test]
+fn a_docker_hosts_forward_rule_that_drops_the_published_port_is_named() {
+    let forward = |certain: bool| Blocker {
+        table: "ip filter".to_owned(),
+        chain: "DOCKER-USER".to_owned(),
+        path: vec!["FORWARD".to_owned(), "DOCKER-USER".to_owned()],
+        hook: Hook::Forward,
+        tool: Tool::Iptables,
+        ..blocker("tcp dport 80 drop", Verdict::Drop, certain)
+    };
+    let finding =
+        published_by_docker_host(held_by("fxh-k", 80), Outcome::Timeout, vec![forward(true)]);
+    assert_eq!(finding.cause, Cause::BlockedLocally);
+    assert_eq!(
+        finding.summary,
+        "10.77.9.1:8080 is published to 172.31.77.2:80 by the DNAT rule (chain `DOCKER`) of network namespace fxh-h, which holds 10.77.9.1: that namespace's own firewall stops it: `tcp dport 80 drop` (table `ip filter`, chain `DOCKER-USER`, reached by FORWARD -> DOCKER-USER)"
+    );
+    assert!(
+        finding.suggestions[0].contains("ip netns exec fxh-h iptables -D DOCKER-USER 1"),
+        "{finding:?}"
+    );
+    // Not certain (a rule before it may accept), yet its own matches hold: "probably".
+    let mut maybe = forward(false);
+    maybe.matches = true;
+    let finding = published_by_docker_host(held_by("fxh-k", 80), Outcome::Timeout, vec![maybe]);
+    assert!(
+        finding
+            .summary
+            .contains("that namespace's own firewall probably stops it"),
+        "{}",
+        finding.summary
+    );
+    // An input rule of the host is not on a forwarded packet's way: the container decides.
+    let input = Blocker {
+        hook: Hook::Input,
+        ..forward(true)
+    };
+    let finding = published_by_docker_host(held_by("fxh-k", 80), Outcome::Timeout, vec![input]);
+    assert_ne!(finding.cause, Cause::BlockedLocally, "{finding:?}");
 }

@@ -793,7 +793,7 @@ pub fn blockers(indexed: &Indexed<'_>, hook: Hook, seen: &Seen<'_>) -> Vec<Block
     let types: &[&str] = match hook {
         // iptables' mangle OUTPUT is a `route` chain, and may drop too.
         Hook::Output => &["filter", "route"],
-        Hook::Prerouting | Hook::Input => &["filter"],
+        Hook::Prerouting | Hook::Input | Hook::Forward => &["filter"],
     };
     let hits = walk(&indexed.indexes, seen, Mode::Filter, hook.as_str(), types);
     let stops = match seen.translated.state {

@@ -166,6 +166,9 @@ pub enum Hook {
     Prerouting,
     /// Packets for this host.
     Input,
+    /// Packets this host routes on to another (a DNAT to a container: Docker's `DOCKER-USER`
+    /// and `FORWARD`).
+    Forward,
 }
 
 impl Hook {
@@ -175,6 +178,7 @@ impl Hook {
             Self::Output => "output",
             Self::Prerouting => "prerouting",
             Self::Input => "input",
+            Self::Forward => "forward",
         }
     }
 }
