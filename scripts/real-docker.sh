@@ -77,7 +77,8 @@ docker run -d -q --name local -p 8081:80 refused-busybox /bin/httpd -f -p 127.0.
 # A program as it should be, whose port the host's DOCKER-USER chain (where Docker says to put
 # one's own rules) drops for every other host.
 docker run -d -q --name ok -p 8082:80 refused-busybox /bin/httpd -f -p 80 >/dev/null
-in_host iptables -I DOCKER-USER -p tcp --dport 80 -j DROP
+ok_ip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' ok)
+in_host iptables -I DOCKER-USER -d "$ok_ip" -p tcp --dport 80 -j DROP
 sleep 1
 docker ps --format '{{.Names}}: {{.Command}} {{.Ports}}'
 
