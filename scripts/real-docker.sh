@@ -7,7 +7,8 @@
 # (localhost: docker-proxy; its own address: the DOCKER chain's DNAT) and from another
 # namespace joined to it by a veth (the DNAT of a remote host); and a second container whose
 # program listens on its own 127.0.0.1 (`-p 8081:80`); and a third, as it should be, whose port
-# the host's DOCKER-USER chain drops for other hosts. Everything is removed at exit.
+# the host's DOCKER-USER chain drops for other hosts; and a fourth, whose program exits at once.
+# Everything is removed at exit.
 #
 #   sudo scripts/real-docker.sh [REFUSED]    (default: target/release/refused, built here)
 #   sudo DOCKERD_ARGS=--userland-proxy=false scripts/real-docker.sh    (no docker-proxy: DNAT alone)
@@ -31,7 +32,7 @@ work=$(mktemp -d /tmp/refused-docker.XXXXXX)
 host=rdk$$ client=rdc$$
 cleanup() {
   set +e
-  [ -S "$work/docker.sock" ] && DOCKER_HOST="unix://$work/docker.sock" docker rm -f web local ok >/dev/null 2>&1
+  [ -S "$work/docker.sock" ] && DOCKER_HOST="unix://$work/docker.sock" docker rm -f web local ok gone >/dev/null 2>&1
   pid=$(cat "$work/docker.pid" 2>/dev/null)
   if [ -n "$pid" ]; then
     kill "$pid" 2>/dev/null
@@ -51,6 +52,7 @@ trap cleanup EXIT
 mkdir -p "$work/rootfs/bin"
 cp "$work/bb/bin/busybox" "$work/rootfs/bin/"
 ln -s busybox "$work/rootfs/bin/httpd"
+ln -s busybox "$work/rootfs/bin/sh"
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 
 # The Docker host: a namespace of its own. nsenter --net, not `ip netns exec`, which remounts
@@ -77,6 +79,9 @@ docker run -d -q --name local -p 8081:80 refused-busybox /bin/httpd -f -p 127.0.
 # A program as it should be, whose port the host's DOCKER-USER chain (where Docker says to put
 # one's own rules) drops for every other host.
 docker run -d -q --name ok -p 8082:80 refused-busybox /bin/httpd -f -p 80 >/dev/null
+# A program that exits at once: its container stops, and takes its DNAT rule and docker-proxy
+# with it; only Docker's daemon still knows it publishes 8083.
+docker run -d -q --name gone -p 8083:80 refused-busybox /bin/sh -c 'exit 3' >/dev/null
 ok_ip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' ok)
 in_host iptables -I DOCKER-USER -d "$ok_ip" -p tcp --dport 80 -j DROP
 sleep 1
@@ -95,3 +100,6 @@ in_host "$refused" why localhost:8081 || true
 
 echo; echo "\$ refused why 10.97.0.1:8082            # from another host: DOCKER-USER drops it"
 nsenter --net="/run/netns/$client" "$refused" why --timeout 3s 10.97.0.1:8082 || true
+
+echo; echo "\$ refused why localhost:8083            # a container that exited"
+in_host "$refused" why localhost:8083 || true

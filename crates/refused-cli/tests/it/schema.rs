@@ -440,6 +440,7 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::UnixSocket(_) => "unix-socket",
         Evidence::UnixListener(_) => "unix-listener",
         Evidence::PortProxy { .. } => "port-proxy",
+        Evidence::StoppedContainer(_) => "stopped-container",
     }
 }
 
@@ -535,16 +536,30 @@ fn evidence_samples() -> Vec<Evidence> {
     });
     samples.extend(unix_socket_samples());
     samples.extend(unix_listener_samples());
-    samples.push(Evidence::PortProxy {
-        proxy: refused::diagnose::PortProxy {
-            pid: 2211,
-            process: "docker-proxy".into(),
-            listens: "0.0.0.0:8080".parse().unwrap(),
-            to: "172.17.0.2:80".parse().unwrap(),
-        },
-        outcome: Outcome::Refused,
-    });
+    samples.extend(docker_samples());
     samples
+}
+
+/// Docker's: a proxy that sends the port on, and a stopped container that publishes it.
+fn docker_samples() -> [Evidence; 2] {
+    [
+        Evidence::PortProxy {
+            proxy: refused::diagnose::PortProxy {
+                pid: 2211,
+                process: "docker-proxy".into(),
+                listens: "0.0.0.0:8080".parse().unwrap(),
+                to: "172.17.0.2:80".parse().unwrap(),
+            },
+            outcome: Outcome::Refused,
+        },
+        Evidence::StoppedContainer(refused::diagnose::StoppedContainer {
+            name: "web".into(),
+            id: "2ae5270659a7".into(),
+            state: "exited".into(),
+            status: "Exited (1) 3 minutes ago".into(),
+            container_port: 80,
+        }),
+    ]
 }
 
 /// Held by its descriptors (root), and by its file's owner (without root).

@@ -49,6 +49,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         foreign_reach: None,
         unix_listeners: Vec::new(),
         proxied: None,
+        stopped_containers: Vec::new(),
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
         ipv6_usable: true,
@@ -311,6 +312,10 @@ fn read_loopback(facts: &mut Facts) {
     facts.loopback = Some(lo);
 }
 
+/// The longest Docker's daemon is asked about stopped containers (a list, then each stopped
+/// one's bindings: milliseconds when it answers).
+const DOCKER_ASKED_FOR: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// The host-side evidence of a failed connect: listeners, owners, namespaces, rules, neighbours.
 fn look_at_this_host(facts: &mut Facts, port: u16) {
     facts.ephemeral_ports = host::ephemeral_ports();
@@ -341,6 +346,10 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                     .map(linked_or_not);
                 if !port_taken && facts.foreign.is_empty() {
                     service_sockets(facts, port);
+                    // A stopped container publishes nothing the kernel shows: Docker knows.
+                    let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
+                    facts.stopped_containers =
+                        sys::docker::stopped_publishing(port, until).unwrap_or_default();
                 }
             }
             Err(err) => facts.unseen.push(Unseen {

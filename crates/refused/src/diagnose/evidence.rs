@@ -8,6 +8,7 @@ use serde::Serialize;
 
 // What the host collectors found, as the evidence and the facts carry it (`sys` itself is
 // private: how the host is read is not part of the API).
+pub use crate::sys::docker::StoppedContainer;
 pub use crate::sys::firewall::{Blocker, Dnat, Hook, NatHook, NatTo, Stops, Tool, Verdict};
 pub use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::loopback::{Ipv6Switch, Loopback};
@@ -102,6 +103,9 @@ pub enum Evidence {
     },
     /// What the unix socket path is.
     UnixSocket(UnixSocketFacts),
+    /// A container of Docker's that is not running and publishes the target's port when it
+    /// runs: nothing of it is left in the kernel, Docker's daemon says so.
+    StoppedContainer(StoppedContainer),
     /// A port proxy of this host (docker-proxy) that takes the connection and sends it to
     /// `to`: there, our own connect ended in `outcome`.
     PortProxy {
@@ -375,6 +379,11 @@ impl fmt::Display for Evidence {
             ),
             Self::UnixSocket(facts) => unix_socket(f, facts),
             Self::UnixListener(held) => held.fmt(f),
+            Self::StoppedContainer(container) => write!(
+                f,
+                "Docker's container `{}` ({}) publishes it to its port {} and is not running: {}",
+                container.name, container.id, container.container_port, container.status
+            ),
             Self::PortProxy { proxy, outcome } => write!(
                 f,
                 "{} (pid {}) listens on {} and sends each connection to {}; a connect from here to {} was {outcome}",

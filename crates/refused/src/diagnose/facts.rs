@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::connect::Attempt;
 use crate::resolve::ResolveError;
+use crate::sys::docker::StoppedContainer;
 use crate::sys::firewall::{Blocker, Dnat};
 use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::netns::Namespace;
@@ -39,6 +40,9 @@ pub struct Facts {
     /// server of the target's service listens on (PostgreSQL with `listen_addresses = ''`, Redis
     /// with `port 0`), with their owners.
     pub unix_listeners: Vec<HeldUnixListener>,
+    /// When nothing of any namespace listens on the target's port: Docker's stopped containers
+    /// that publish it (asked of its daemon; empty without one, or without access to it).
+    pub stopped_containers: Vec<StoppedContainer>,
     /// A port proxy of this host that accepted the connection and closed it (docker-proxy),
     /// with what it ran into where it sends the connection.
     pub proxied: Option<Proxied>,

@@ -945,6 +945,9 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
             &facts.foreign,
         ));
     }
+    if let Some(finding) = stopped_container(facts, ip, port) {
+        return Ok(finding);
+    }
     if let Some((candidate, why)) = intended(facts, ip, port, listeners) {
         return Ok(Finding::new(
             Cause::WrongPort,
@@ -1253,6 +1256,42 @@ fn bound_to_another_device(addr: SocketAddr, on_port: &[&HeldListener]) -> Optio
 /// address is another address, whatever its family.
 fn is_counterpart(bound: IpAddr, ip: IpAddr) -> bool {
     bound.is_unspecified() || (bound.is_loopback() && ip.is_loopback()) || !ip.is_loopback()
+}
+
+/// Nothing listens on the port, and a container of Docker's that publishes it is not running:
+/// it exited (or never started), and took its DNAT rule and docker-proxy with it.
+fn stopped_container(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
+    let first = facts.stopped_containers.first()?;
+    let mut finding = Finding::new(
+        Cause::NoListener,
+        format!(
+            "nothing listens on port {port} on this host ({ip} is local): Docker's container `{}` publishes it (`-p {port}:{}`) but is not running ({})",
+            first.name, first.container_port, first.status
+        ),
+    )
+    .evidence(
+        facts
+            .stopped_containers
+            .iter()
+            .cloned()
+            .map(Evidence::StoppedContainer),
+    )
+    .evidence([Evidence::LocalAddress { address: ip }])
+    .suggest(format!(
+        "`docker logs {0}` says why it stopped; `docker start {0}` starts it again (compose: `docker compose up -d`)",
+        first.name
+    ));
+    if let [_, others @ ..] = facts.stopped_containers.as_slice() {
+        if !others.is_empty() {
+            let names: Vec<String> = others.iter().map(|c| format!("`{}`", c.name)).collect();
+            let verb = if others.len() == 1 { "publishes" } else { "publish" };
+            finding.warnings.push(format!(
+                "{} {verb} port {port} too: only one of them can run at a time",
+                names.join(", ")
+            ));
+        }
+    }
+    Some(finding)
 }
 
 fn no_listener(ip: IpAddr, port: u16) -> Finding {

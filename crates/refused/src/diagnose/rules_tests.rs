@@ -28,6 +28,7 @@ fn facts(target: &str) -> Facts {
         foreign_reach: None,
         unix_listeners: Vec::new(),
         proxied: None,
+        stopped_containers: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
         ipv6_usable: true,
         loopback: Some(Loopback {
@@ -974,6 +975,43 @@ fn nothing_on_a_local_port_is_no_listener() {
     .unwrap();
     assert_eq!(finding.cause, Cause::NoListener);
     assert!(finding.suggestions.iter().any(|s| s.contains("ss -ltnp")));
+}
+
+/// Nothing on the port, and a container of Docker's that publishes it has exited: it is named,
+/// with its logs and how to start it; a second one that publishes it too is a warning.
+#[test]
+fn a_stopped_container_that_publishes_the_port_is_named() {
+    use crate::sys::docker::StoppedContainer;
+    let stopped = |name: &str| StoppedContainer {
+        name: name.into(),
+        id: "2ae5270659a7".into(),
+        state: "exited".into(),
+        status: "Exited (1) 3 minutes ago".into(),
+        container_port: 80,
+    };
+    let mut f = one(
+        "127.0.0.1:8080",
+        tried("127.0.0.1:8080", Outcome::Refused, 0),
+    );
+    f.stopped_containers = vec![stopped("web")];
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert_eq!(
+        finding.summary,
+        "nothing listens on port 8080 on this host (127.0.0.1 is local): Docker's container `web` publishes it (`-p 8080:80`) but is not running (Exited (1) 3 minutes ago)"
+    );
+    assert!(matches!(finding.evidence[0], Evidence::StoppedContainer(_)));
+    assert_eq!(
+        finding.suggestions[0],
+        "`docker logs web` says why it stopped; `docker start web` starts it again (compose: `docker compose up -d`)"
+    );
+    assert!(finding.warnings.is_empty());
+    f.stopped_containers.push(stopped("web-old"));
+    let finding = infer(&f).unwrap();
+    assert_eq!(
+        finding.warnings,
+        ["`web-old` publishes port 8080 too: only one of them can run at a time"]
+    );
 }
 
 /// A server of the target's service that listens on its unix socket alone: still nothing on

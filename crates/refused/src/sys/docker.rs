@@ -1,0 +1,186 @@
+//! Docker's own account of its containers, asked of its daemon on its unix socket (the Engine
+//! API, as `docker ps -a` asks it): which stopped container publishes a port. A stopped
+//! container leaves nothing in the kernel (no DNAT rule, no docker-proxy, no namespace), so a
+//! port it published reads as one nothing listens on; only the daemon still knows it.
+//!
+//! Root and the members of the `docker` group may use the socket; for anyone else, and where no
+//! daemon runs, the answer is an error and the diagnosis says nothing of containers.
+
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// The most containers asked about one by one (their port bindings): the stopped ones, newest
+/// first, as `docker ps -a` lists them.
+const MOST_ASKED: usize = 16;
+
+/// The most an answer may hold: a daemon's list of thousands of containers stays far below.
+const MOST_READ: u64 = 4 << 20;
+
+/// A container that is not running, and a port of this host it publishes when it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoppedContainer {
+    /// Its name, without Docker's leading `/`.
+    pub name: String,
+    /// Its id, short (12 characters), as `docker ps` prints it.
+    pub id: String,
+    /// Docker's state: `exited`, `created`, `dead`.
+    pub state: String,
+    /// Docker's status text: `Exited (1) 3 minutes ago`.
+    pub status: String,
+    /// The container's port the host's port goes to.
+    pub container_port: u16,
+}
+
+/// The daemon's socket: `DOCKER_HOST` when it names a unix socket, else Docker's default.
+fn socket_path() -> PathBuf {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|host| host.strip_prefix("unix://").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/var/run/docker.sock"))
+}
+
+/// The stopped containers that publish TCP `port` of this host, asked of Docker's daemon by
+/// `until`. An error when there is no daemon or its socket may not be used.
+pub fn stopped_publishing(port: u16, until: Instant) -> io::Result<Vec<StoppedContainer>> {
+    let socket = socket_path();
+    let list = get(
+        &socket,
+        "/containers/json?all=1&filters=%7B%22status%22%3A%5B%22exited%22%2C%22created%22%2C%22dead%22%5D%7D",
+        until,
+    )?;
+    let mut found = Vec::new();
+    for container in list.as_array().into_iter().flatten().take(MOST_ASKED) {
+        let Some(id) = container["Id"].as_str() else {
+            continue;
+        };
+        let Ok(inspected) = get(&socket, &format!("/containers/{id}/json"), until) else {
+            continue;
+        };
+        if let Some(stopped) = publishing(container, &inspected, port) {
+            found.push(stopped);
+        }
+    }
+    Ok(found)
+}
+
+/// The container of `listed` (an entry of `/containers/json`) as one that publishes `port`,
+/// from `inspected` (its `/containers/ID/json`): its `HostConfig.PortBindings`, which outlive
+/// the run (`NetworkSettings.Ports` empties when it stops).
+fn publishing(listed: &Value, inspected: &Value, port: u16) -> Option<StoppedContainer> {
+    let bindings = inspected["HostConfig"]["PortBindings"].as_object()?;
+    let container_port = bindings.iter().find_map(|(inside, hosts)| {
+        let (number, protocol) = inside.split_once('/')?;
+        let publishes = protocol == "tcp"
+            && hosts.as_array()?.iter().any(|host| {
+                host["HostPort"]
+                    .as_str()
+                    .and_then(|p| p.parse::<u16>().ok())
+                    == Some(port)
+            });
+        publishes.then(|| number.parse::<u16>().ok()).flatten()
+    })?;
+    let name = listed["Names"][0].as_str().unwrap_or_default();
+    Some(StoppedContainer {
+        name: name.trim_start_matches('/').to_owned(),
+        id: listed["Id"].as_str()?.chars().take(12).collect(),
+        state: listed["State"].as_str().unwrap_or_default().to_owned(),
+        status: listed["Status"].as_str().unwrap_or_default().to_owned(),
+        container_port,
+    })
+}
+
+/// `GET path` of the daemon's API on `socket`, its JSON body: HTTP/1.0, so that the daemon
+/// closes the connection after the answer and the body is everything after the head.
+fn get(socket: &std::path::Path, path: &str, until: Instant) -> io::Result<Value> {
+    let left = until
+        .checked_duration_since(Instant::now())
+        .filter(|left| !left.is_zero())
+        .ok_or_else(|| io::Error::from(io::ErrorKind::TimedOut))?;
+    let mut stream = UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+    stream.set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n").as_bytes())?;
+    let mut answer = Vec::new();
+    stream.take(MOST_READ).read_to_end(&mut answer)?;
+    body(&answer)
+}
+
+/// The JSON body of an HTTP answer whose status is 200.
+fn body(answer: &[u8]) -> io::Result<Value> {
+    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| invalid("no end of the head"))?;
+    let head = String::from_utf8_lossy(&answer[..split]);
+    let status = head.split_whitespace().nth(1).unwrap_or_default();
+    if status != "200" {
+        return Err(invalid(&format!("the daemon answered {status}")));
+    }
+    serde_json::from_slice(&answer[split + 4..]).map_err(|err| invalid(&err.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_stopped_container_publishes_the_ports_of_its_bindings() {
+        let listed = json!({
+            "Id": "2ae5270659a7070daed0d56bad18da6ffbc15333dcbd9cf3526bab1059aa12fa",
+            "Names": ["/web"],
+            "State": "exited",
+            "Status": "Exited (1) 3 minutes ago"
+        });
+        // As Docker 20.10 and 28 write them: the host's IP empty or set, several per port.
+        let inspected = json!({"HostConfig": {"PortBindings": {
+            "53/udp": [{"HostIp": "", "HostPort": "8080"}],
+            "80/tcp": [{"HostIp": "", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}],
+            "443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8443"}]
+        }}});
+        let web = publishing(&listed, &inspected, 8080).unwrap();
+        assert_eq!(
+            web,
+            StoppedContainer {
+                name: "web".into(),
+                id: "2ae5270659a7".into(),
+                state: "exited".into(),
+                status: "Exited (1) 3 minutes ago".into(),
+                container_port: 80,
+            }
+        );
+        assert_eq!(
+            publishing(&listed, &inspected, 8443)
+                .unwrap()
+                .container_port,
+            443
+        );
+        assert_eq!(publishing(&listed, &inspected, 9000), None);
+        // No bindings (`-P` unused, or none at all): nothing published.
+        assert_eq!(publishing(&listed, &json!({"HostConfig": {}}), 8080), None);
+        assert_eq!(
+            publishing(
+                &listed,
+                &json!({"HostConfig": {"PortBindings": null}}),
+                8080
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn the_body_is_read_only_from_a_200() {
+        let ok = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n[{\"Id\":\"a\"}]";
+        assert_eq!(body(ok).unwrap(), json!([{"Id": "a"}]));
+        let denied = b"HTTP/1.0 403 Forbidden\r\n\r\n{\"message\":\"no\"}";
+        assert!(body(denied).is_err());
+        assert!(body(b"HTTP/1.0 200 OK\r\n").is_err());
+        assert!(body(b"HTTP/1.0 200 OK\r\n\r\n{not json").is_err());
+    }
+}
