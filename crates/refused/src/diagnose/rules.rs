@@ -1284,7 +1284,11 @@ fn stopped_container(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
     if let [_, others @ ..] = facts.stopped_containers.as_slice() {
         if !others.is_empty() {
             let names: Vec<String> = others.iter().map(|c| format!("`{}`", c.name)).collect();
-            let verb = if others.len() == 1 { "publishes" } else { "publish" };
+            let verb = if others.len() == 1 {
+                "publishes"
+            } else {
+                "publish"
+            };
             finding.warnings.push(format!(
                 "{} {verb} port {port} too: only one of them can run at a time",
                 names.join(", ")
