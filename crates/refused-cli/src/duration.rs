@@ -64,7 +64,15 @@ impl Timeout {
     pub fn as_option(self) -> String {
         match self {
             Self::Limit(limit) if limit.subsec_nanos() == 0 => format!("{}s", limit.as_secs()),
-            Self::Limit(limit) => format!("{}ms", limit.as_secs_f64() * 1000.0),
+            Self::Limit(limit) if limit.subsec_nanos() % 1_000_000 == 0 => {
+                format!("{}ms", limit.as_millis())
+            }
+            // One division, correctly rounded: printed as the shortest decimal that reads back.
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "a timeout's microseconds are far below 2^53"
+            )]
+            Self::Limit(limit) => format!("{}ms", limit.as_micros() as f64 / 1000.0),
             Self::Unlimited => "0".to_owned(),
         }
     }

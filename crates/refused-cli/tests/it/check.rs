@@ -190,6 +190,14 @@ fn the_hint_to_why_keeps_the_checks_timeout() {
             Some("1.5s"),
             format!("`refused why --timeout 1500ms {addr}`"),
         ),
+        (
+            Some("1001ms"),
+            format!("`refused why --timeout 1001ms {addr}`"),
+        ),
+        (
+            Some("2.5ms"),
+            format!("`refused why --timeout 2.5ms {addr}`"),
+        ),
         (Some("0"), format!("`refused why --timeout 0 {addr}`")),
     ] {
         let mut command = refused();

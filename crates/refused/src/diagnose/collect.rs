@@ -176,12 +176,19 @@ async fn connected(
     });
     let report = probe::probe(target, &options.probe, budget.probe_left()).await;
     let ready = report.readiness.is_ready();
+    let silence = report.readiness.is_silence();
     facts.probe = Some(report.readiness);
+    // Every step from here ends by one deadline (each `last_until` would be later than the one
+    // before, and the steps' overruns would add up).
+    let until = budget.last_until();
     // Who accepted and dropped it, when it is a program of this host (docker-proxy...); who
     // listens, when another address of this host failed (`localhost`'s other family).
+    // Only a local address after one that connected is warned of with its listeners (an
+    // earlier one's warning needs none).
     let local_failed = facts
         .addresses
         .iter()
+        .skip_while(|a| !a.attempt.outcome.is_connected())
         .any(|a| a.local && !a.attempt.outcome.is_connected());
     if (!ready || local_failed) && facts.addresses.iter().any(|a| a.local) {
         if let Ok(own) = sys::own_tcp_listeners() {
@@ -189,21 +196,27 @@ async fn connected(
             held(&mut facts, port, own, Vec::new());
         }
         if !ready {
-            facts.proxied = proxied(&mut facts, budget.last_left()).await;
+            // A proxy closes or resets what it cannot send on; a silence is not its doing.
+            if !silence {
+                let left = until.saturating_duration_since(tokio::time::Instant::now());
+                facts.proxied = proxied(&mut facts, left).await;
+            }
         }
     }
-    if let Some(reading) = others {
+    // Its warnings go with a target that is ready alone: otherwise not waited for.
+    if let Some(reading) = others.filter(|_| ready) {
         // Out of time: nothing to warn of, rather than a diagnosis late.
-        if let Ok(Ok(addresses)) = tokio::time::timeout_at(budget.last_until(), reading).await {
+        if let Ok(Ok(addresses)) = tokio::time::timeout_at(until, reading).await {
             facts.addresses = addresses;
         }
     }
+    // Silence, not a close or a reset (an answer of the server's): a rate limit may drop it.
     let silent = facts
         .probe
         .as_ref()
-        .is_some_and(|r| super::unaccepted::is_unserved(target.scheme(), r));
+        .is_some_and(probe::Readiness::is_silence);
     if silent {
-        facts = rate_limits(facts, budget.last_until()).await;
+        facts = rate_limits(facts, until).await;
     }
     facts
 }
@@ -220,6 +233,18 @@ async fn proxied(facts: &mut Facts, left: std::time::Duration) -> Option<Proxied
     let proxy = process::port_proxies()
         .into_iter()
         .find(|proxy| proxy.takes(addr))?;
+    // The listener's owner, where it was seen, must be that proxy (or dockerd, which makes the
+    // socket and hands it over): a proxy of another namespace can look like ours without root.
+    let other_owner = facts
+        .listeners
+        .iter()
+        .flatten()
+        .filter(|l| l.listener.port == addr.port())
+        .filter_map(|l| Some((l.pid?, l.process.as_deref()?)))
+        .any(|(pid, process)| pid != proxy.pid && !matches!(process, "docker-proxy" | "dockerd"));
+    if other_owner {
+        return None;
+    }
     let to = proxy.to;
     let attempt = match dialer(left).dial_addrs(&[to]).await {
         Ok(connected) => connected.attempts,
@@ -467,20 +492,20 @@ fn blocked_for_others(facts: &mut Facts) {
     let Some(ruleset) = read_rules(facts) else {
         return;
     };
+    // No rule matches an owner: nothing can stop another user's programs and not ours.
+    if !firewall::has_owner_match(&ruleset) {
+        return;
+    }
     let (mut uids, gids) = firewall::owner_ids(&ruleset);
     // `meta skuid != 0` names only root; the user who ran `sudo refused why` is the one
-    // most likely to run the program.
+    // most likely to run the program, asked about first.
     if let Some(uid) = std::env::var("SUDO_UID").ok().and_then(|u| u.parse().ok()) {
-        uids.push(uid);
-    }
-    if uids.is_empty() && gids.is_empty() {
-        return;
+        uids.retain(|&u| u != uid);
+        uids.insert(0, uid);
     }
     let ours = SocketOwner::this_process();
     let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = fs::read_to_string("/etc/group").unwrap_or_default();
-    uids.sort_unstable();
-    uids.dedup();
     // Who is asked about: the socket owner of their programs, and how they are named.
     let mut asked: Vec<(SocketOwner, Asked)> = Vec::new();
     // Groups first: a rule on a group is said to be about the group, not about the first
@@ -492,13 +517,21 @@ fn blocked_for_others(facts: &mut Facts) {
         };
         asked.push((owner, (None, Some(gid), host::find_account(&group, gid))));
     }
-    for uid in uids.into_iter().filter(|&u| Some(u) != ours.uid) {
-        let owner = SocketOwner {
-            uid: Some(uid),
-            gid: host::primary_gid(&passwd, uid),
-        };
-        asked.push((owner, (Some(uid), None, host::find_account(&passwd, uid))));
-    }
+    let mut seen = std::collections::HashSet::new();
+    let users: Vec<_> = uids
+        .into_iter()
+        .filter(|&u| Some(u) != ours.uid && seen.insert(u))
+        .map(|uid| {
+            let owner = SocketOwner {
+                uid: Some(uid),
+                gid: host::primary_gid(&passwd, uid),
+            };
+            (owner, (Some(uid), None, host::find_account(&passwd, uid)))
+        })
+        .collect();
+    // Room for `sudo`'s user (first of `users`), the one not to leave out.
+    asked.truncate(OWNERS_ASKED - 1);
+    asked.extend(users);
     asked.truncate(OWNERS_ASKED);
     let indexed = firewall::Indexed::new(&ruleset);
     for address in facts

@@ -83,10 +83,34 @@ fn only_port(listeners: &[HeldListener], ip: IpAddr, port: u16) -> Option<&HeldL
         .iter()
         .filter(|l| l.listener.port != port && l.listener.accepts(ip));
     let first = reachable.next()?;
-    reachable
-        .all(|l| l.listener.port == first.listener.port)
-        .then_some(first)
+    // A system daemon alone there (a container or VM's sshd, a metrics exporter) is not the
+    // program meant: that one is down, or listens on nothing.
+    let daemon = first
+        .process
+        .as_deref()
+        .is_some_and(|process| NOT_THE_APP.contains(&process));
+    (!daemon && reachable.all(|l| l.listener.port == first.listener.port)).then_some(first)
 }
+
+/// Programs that listen beside an application rather than being it: never offered as the
+/// port meant by [`only_port`].
+const NOT_THE_APP: &[&str] = &[
+    "sshd",
+    "sshd-session",
+    "dropbear",
+    "node_exporter",
+    "cadvisor",
+    "dnsmasq",
+    "systemd-resolve",
+    "systemd",
+    "rpcbind",
+    "chronyd",
+    "cupsd",
+    "avahi-daemon",
+    "containerd",
+    "dockerd",
+    "tailscaled",
+];
 
 /// A port proxy of this host (docker-proxy) that took the connection and closed it, its own
 /// connect to where it sends it having failed: explained there, as a published port is, from
@@ -95,7 +119,9 @@ fn only_port(listeners: &[HeldListener], ip: IpAddr, port: u16) -> Option<&HeldL
 pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
     let proxied = facts.proxied.as_ref().filter(|p| p.proxy.takes(addr))?;
     let outcome = proxied.attempt.outcome;
-    if outcome.is_connected() {
+    // Refused or reset there: the proxy's own connect failed so, and it closed ours. Anything
+    // else (it connects, or nothing answers) does not say why ours was closed.
+    if !matches!(outcome, Outcome::Refused | Outcome::Reset) {
         return None;
     }
     let proxy = &proxied.proxy;
@@ -132,7 +158,7 @@ pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
             facts.program,
             facts.target
         )),
-        (None, _) => explain(facts, &there).ok()?,
+        (None, _) => return None,
     };
     let mut finding = Finding {
         summary: format!(

@@ -175,7 +175,9 @@ impl HeldListener {
         } else if address.is_ipv4() == via.is_ipv4() || (dual_stack && via.is_ipv4()) {
             via
         } else if self.netns.is_some() {
-            address
+            // Its own address of that family, which we do not know (`::` would be ours).
+            let family = if address.is_ipv4() { "IPv4" } else { "IPv6" };
+            return format!("its {family} address, port {}", self.listener.port);
         } else if address.is_ipv4() {
             IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
         } else {

@@ -181,7 +181,7 @@ fn assess(
             held.reset_dropped = ruleset
                 .blockers(Hook::Output, &reset, &reset)
                 .into_iter()
-                .find(|b| b.verdict == Verdict::Drop && (b.certain || b.matches));
+                .find(|b| b.verdict == Verdict::Drop && b.certain);
         }
     }
     held.blockers = Some(blockers);

@@ -102,12 +102,26 @@ fn limits(ruleset: &firewall::Indexed<'_>, packet: &Packet) -> Vec<Blocker> {
 
 /// The rate limit that explains a connection that was made and then went silent, named with
 /// how to make it count new connections only; `None` when no such rule was read.
-pub(super) fn explain(address: &AddressFacts, what: &str) -> Option<Finding> {
+pub(super) fn explain(
+    address: &AddressFacts,
+    what: &str,
+    readiness: &crate::probe::Readiness,
+) -> Option<Finding> {
+    // A close or a reset is the server's answer: no limit dropped it.
+    if !readiness.is_silence() {
+        return None;
+    }
     let limits = address.rate_limits.as_ref()?;
+    // A limit of new connections alone explains only the check's own connect timing out.
+    let check_connect_timed_out = matches!(
+        readiness,
+        crate::probe::Readiness::Failed(crate::probe::ProbeFailure::Connect(err))
+            if err.outcome() == Some(crate::outcome::Outcome::Timeout)
+    );
     let (blocker, made_too) = match (limits.established.first(), limits.new.first()) {
         (Some(blocker), _) => (blocker, true),
-        (None, Some(blocker)) => (blocker, false),
-        (None, None) => return None,
+        (None, Some(blocker)) if check_connect_timed_out => (blocker, false),
+        _ => return None,
     };
     let (whose, run) = match &limits.netns {
         None => ("this host's own firewall".to_owned(), "sudo".to_owned()),
@@ -126,13 +140,15 @@ pub(super) fn explain(address: &AddressFacts, what: &str) -> Option<Finding> {
         }
     };
     let placed = super::rules::blocked::placed(blocker);
+    // The rules cannot show that the rate was spent: certain only when the rule surely applies.
+    let likely = if blocker.certain { "" } else { "most likely " };
     let summary = if made_too {
         format!(
-            "{what}: a rate limit of {whose} drops the connection's packets once its rate is spent, those of connections already made included (the handshake's last packet, the data), not only new connections: {placed}"
+            "{what}: {likely}a rate limit of {whose} drops the connection's packets once its rate is spent, those of connections already made included (the handshake's last packet, the data), not only new connections: {placed}"
         )
     } else {
         format!(
-            "{what}: a rate limit of {whose} drops new connections over its rate, and the check's second connection was one: {placed}"
+            "{what}: {likely}a rate limit of {whose} drops new connections over its rate, and the check's second connection was one: {placed}"
         )
     };
     let finding = Finding::new(Cause::BlockedLocally, summary).evidence([Evidence::from(blocker)]);

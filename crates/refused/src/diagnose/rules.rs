@@ -462,7 +462,7 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
         return proxied;
     }
     // A firewall's rate limit that drops the packets after the handshake's first.
-    if let Some(limited) = super::rate_limit::explain(winner, &summary) {
+    if let Some(limited) = super::rate_limit::explain(winner, &summary, readiness) {
         return limited.evidence(listed(&holders));
     }
     let finding = Finding::new(Cause::NotReady, summary).evidence(listed(&holders));

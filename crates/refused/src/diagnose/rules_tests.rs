@@ -2754,6 +2754,10 @@ fn a_container_whose_one_program_listens_on_another_port_is_the_wrong_port() {
     metrics.netns = Some(Namespace::Named("fxh-k".to_owned()));
     two.listeners.as_mut().unwrap().push(metrics);
     assert_eq!(published(two).cause, Cause::NoListener);
+    // An sshd alone in there is not the program meant.
+    let mut sshd = held_by("fxh-k", 22);
+    sshd.listeners.as_mut().unwrap()[0].process = Some("sshd".to_owned());
+    assert_eq!(published(sshd).cause, Cause::NoListener);
     // Only on loopback in there: not reachable from outside, not offered.
     let mut local = held_by("fxh-k", 3000);
     local.listeners = Some(vec![{
@@ -3013,7 +3017,7 @@ fn a_listener_on_every_address_is_reached_where_it_takes_the_family() {
     assert_eq!(any4.reach_at(v6), "127.0.0.1:3000");
     let mut inside = only6;
     inside.netns = Some(Namespace::Named("fxh-k".to_owned()));
-    assert_eq!(inside.reach_at(v4), "[::]:3000");
+    assert_eq!(inside.reach_at(v4), "its IPv6 address, port 3000");
     let bound = listening("10.0.0.5:3000", "httpd");
     assert_eq!(bound.reach_at(v4), "10.0.0.5:3000");
 }
@@ -3056,7 +3060,7 @@ fn a_rate_limit_that_drops_a_made_connections_packets_is_named_not_a_dead_backen
     assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
     assert!(
         finding.summary.contains(&format!(
-            "a rate limit of network namespace web's firewall (it holds 10.77.0.2) drops the connection's packets once its rate is spent, those of connections already made included (the handshake's last packet, the data), not only new connections: `{rule}`"
+            "most likely a rate limit of network namespace web's firewall (it holds 10.77.0.2) drops the connection's packets once its rate is spent, those of connections already made included (the handshake's last packet, the data), not only new connections: `{rule}`"
         )),
         "{}",
         finding.summary
@@ -3073,6 +3077,35 @@ fn a_rate_limit_that_drops_a_made_connections_packets_is_named_not_a_dead_backen
             && !fixes.contains("backend"),
         "{fixes}"
     );
+}
+
+/// A connection the server closed or reset as soon as it was accepted is the server's answer:
+/// a rate limit on the port (sshd's usual brute-force limit) is not named for it, nor for a
+/// silence after the check's own connect worked when it limits new connections alone.
+#[test]
+fn a_rate_limit_is_not_named_for_a_close_or_for_a_made_connection_it_cannot_drop() {
+    use crate::probe::Readiness;
+    let rule = "tcp dport 22 ct state new limit rate over 10/minute drop";
+    let limit = Blocker {
+        rate_limit: true,
+        ..blocker(rule, Verdict::Drop, false)
+    };
+    let mut address = tried("127.0.0.1:22", Outcome::Connected, 0);
+    let probed = |address: AddressFacts, readiness: &str| Facts {
+        probe: Some(Readiness::NotReady(readiness.to_owned())),
+        ..one("127.0.0.1:22", address)
+    };
+    address.rate_limits = Some(RateLimits {
+        netns: None,
+        established: vec![limit.clone()],
+        new: vec![limit],
+    });
+    let closed = "the connection was closed right after it was accepted (a port proxy with nothing behind it?)";
+    assert_eq!(cause(&probed(address.clone(), closed)), Cause::NotReady);
+    // Silent after a connect that worked: a limit of new connections alone did not do it.
+    let silent = "the time ran out before the connection had stayed open 5 ms";
+    address.rate_limits.as_mut().unwrap().established.clear();
+    assert_eq!(cause(&probed(address, silent)), Cause::NotReady);
 }
 
 #[test]
@@ -3103,7 +3136,7 @@ fn a_rate_limit_of_new_connections_alone_is_named_for_the_checks_second_connecti
     assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
     assert!(
         finding.summary.contains(&format!(
-            "a rate limit of this host's own firewall drops new connections over its rate, and the check's second connection was one: `{rule}`"
+            "most likely a rate limit of this host's own firewall drops new connections over its rate, and the check's second connection was one: `{rule}`"
         )),
         "{}",
         finding.summary

@@ -134,6 +134,18 @@ pub enum ProtocolErrorKind {
 }
 
 impl Readiness {
+    /// Whether the probe met silence: the connect timed out, or it connected and then nothing
+    /// came (no accept, no answer, no close) before the time ran out. A close or a reset is
+    /// an answer, not silence.
+    pub fn is_silence(&self) -> bool {
+        match self {
+            Self::Failed(ProbeFailure::Connect(err)) => err.outcome() == Some(Outcome::Timeout),
+            Self::Failed(ProbeFailure::Protocol(err)) => err.kind == ProtocolErrorKind::NoAnswer,
+            Self::NotReady(text) => text.starts_with(tcp::TIME_RAN_OUT),
+            Self::Ready(_) | Self::Denied(_) => false,
+        }
+    }
+
     /// `ready`, `not-ready` (also for a client the service denies) or `failed`.
     pub const fn as_label(&self) -> &'static str {
         match self {

@@ -90,9 +90,9 @@ pub async fn settle<S: AsyncRead + Unpin>(
                 ));
             }
             Accept::OutOfTime => {
-                return Readiness::NotReady(
-                    "the time ran out before the program accepted the connection".to_owned(),
-                );
+                return Readiness::NotReady(format!(
+                    "{TIME_RAN_OUT} the program accepted the connection"
+                ));
             }
             Accept::Now(inode) => accepted = inode.filter(|_| owner_check),
         }
@@ -125,6 +125,10 @@ pub async fn settle<S: AsyncRead + Unpin>(
     judge(read.await, until < full, settle)
 }
 
+/// How a settle that saw nothing (no accept, no close, no data) before the time ran out begins:
+/// a silence, which [`Readiness::is_silence`] tells apart from a close or a reset.
+pub(super) const TIME_RAN_OUT: &str = "the time ran out before";
+
 /// The process holding an accepted socket (the lowest pid: a forking server's parent, until it
 /// closes its copy), if `/proc` shows it (another user's process does not show without root).
 fn holder(inode: u64) -> Option<Process> {
@@ -141,7 +145,7 @@ fn judge(
     match read {
         // The time ran out before the connection had stayed open for the settle: not proven.
         Err(_) if cut => Readiness::NotReady(format!(
-            "the time ran out before the connection had stayed open {} ms",
+            "{TIME_RAN_OUT} the connection had stayed open {} ms",
             settle.as_millis()
         )),
         Err(_) => Readiness::Ready(String::new()),

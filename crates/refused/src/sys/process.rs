@@ -197,7 +197,9 @@ pub struct PortProxy {
 impl PortProxy {
     /// Whether a connection to `addr` reaches this proxy.
     pub fn takes(&self, addr: SocketAddr) -> bool {
+        // Docker runs one proxy a family (`0.0.0.0` and `::`).
         self.listens.port() == addr.port()
+            && self.listens.is_ipv4() == addr.is_ipv4()
             && (self.listens.ip().is_unspecified() || self.listens.ip() == addr.ip())
     }
 }

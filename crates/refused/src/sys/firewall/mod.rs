@@ -477,6 +477,24 @@ pub fn with_legacy(mut ruleset: Value, legacy: Vec<Value>) -> Value {
 
 pub use eval::Indexed;
 
+/// Whether any rule of `ruleset` matches a socket's owner (`meta skuid` / `skgid`, whatever
+/// the operator: `!= 0` too).
+pub fn has_owner_match(ruleset: &Value) -> bool {
+    match ruleset {
+        Value::Array(items) => items.iter().any(has_owner_match),
+        Value::Object(object) => {
+            matches!(
+                object
+                    .get("meta")
+                    .and_then(|m| m.get("key"))
+                    .and_then(Value::as_str),
+                Some("skuid" | "skgid")
+            ) || object.values().any(has_owner_match)
+        }
+        _ => false,
+    }
+}
+
 /// The uids and gids that the owner matches of `ruleset` name (`meta skuid 1000`, `skgid {
 /// 27, 100 }`, a range by its first id), each once, in order: whose programs a rule may treat
 /// apart from ours. An id named only by `!=` is not listed (everyone else is meant).
