@@ -38,6 +38,41 @@ fn behind_the_server(lab: &Lab, letter: char, subnet: u8) -> (Netns, Ipv4Addr, I
     (host, own, gateway)
 }
 
+/// The server as a Docker host: a namespace behind it (`behind_the_server(letter, subnet)`)
+/// plays the container, the server gets an address of its own, `10.HOST_NET.x.y` (no other
+/// lab's server holds it), and its nat PREROUTING sends `port` there to the container's port 80
+/// (-> DOCKER -> DNAT, as Docker writes it). Returns the container, its address and the host's.
+fn docker_host(
+    lab: &Lab,
+    letter: char,
+    subnet: u8,
+    host_net: u8,
+    port: u16,
+) -> (Netns, Ipv4Addr, Ipv4Addr) {
+    let (container, inside, _) = behind_the_server(lab, letter, subnet);
+    let pid = std::process::id();
+    let host = Ipv4Addr::new(10, host_net, (pid >> 8) as u8, (pid & 0xff) as u8);
+    lab.server
+        .ip(&["addr", "add", &format!("{host}/32"), "dev", "eth0"])
+        .unwrap();
+    lab.client
+        .ip(&["route", "add", &format!("{host}/32"), "dev", "eth0"])
+        .unwrap();
+    let dnat = format!(
+        "-t nat -A DOCKER ! -i docker0 -p tcp -m tcp --dport {port} -j DNAT --to-destination {inside}:80"
+    );
+    for rule in [
+        "-t nat -N DOCKER",
+        "-t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
+        &dnat,
+    ] {
+        lab.server
+            .iptables(&rule.split(' ').collect::<Vec<_>>())
+            .unwrap();
+    }
+    (container, inside, host)
+}
+
 fn listen_in(netns: &Netns, addr: SocketAddr) -> std::net::TcpListener {
     netns
         .run(|| ListenSpec::new(addr).listen())
@@ -146,27 +181,8 @@ fn a_port_another_namespace_publishes_by_dnat_is_followed_to_its_container() {
     let Some(lab) = Lab::or_skip_needing(test, &[Tool::Iptables]) else {
         return;
     };
-    let (container, inside, _) = behind_the_server(&lab, 'k', 81);
-    // The Docker host's own address, which no other lab's server holds.
-    let pid = std::process::id();
-    let host = Ipv4Addr::new(10, 83, (pid >> 8) as u8, (pid & 0xff) as u8);
-    lab.server
-        .ip(&["addr", "add", &format!("{host}/32"), "dev", "eth0"])
-        .unwrap();
-    lab.client
-        .ip(&["route", "add", &format!("{host}/32"), "dev", "eth0"])
-        .unwrap();
+    let (container, inside, host) = docker_host(&lab, 'k', 81, 83, 46_551);
     let to = format!("{inside}:80");
-    for rule in [
-        "-t nat -N DOCKER",
-        "-t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
-        "-t nat -A DOCKER ! -i docker0 -p tcp -m tcp --dport 46551 -j DNAT --to-destination TO",
-    ] {
-        let rule = rule.replace("TO", &to);
-        lab.server
-            .iptables(&rule.split(' ').collect::<Vec<_>>())
-            .unwrap();
-    }
     let target = format!("{host}:46551");
     let expected = format!(
         "{target} is published to {to} by the DNAT rule (chain `DOCKER`) of network namespace {}, which holds {host}; there, nothing listens on port 80 in network namespace {}",
@@ -322,26 +338,13 @@ fn a_docker_hosts_forward_rule_dropping_a_published_port_is_named() {
     let Some(lab) = Lab::or_skip_needing(test, &[Tool::Iptables]) else {
         return;
     };
-    let (container, inside, _) = behind_the_server(&lab, 'f', 89);
-    let pid = std::process::id();
-    let host = Ipv4Addr::new(10, 91, (pid >> 8) as u8, (pid & 0xff) as u8);
-    lab.server
-        .ip(&["addr", "add", &format!("{host}/32"), "dev", "eth0"])
-        .unwrap();
-    lab.client
-        .ip(&["route", "add", &format!("{host}/32"), "dev", "eth0"])
-        .unwrap();
-    let to = format!("{inside}:80");
+    let (container, _, host) = docker_host(&lab, 'f', 89, 91, 46_571);
     for rule in [
-        "-t nat -N DOCKER",
-        "-t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
-        "-t nat -A DOCKER -p tcp -m tcp --dport 46571 -j DNAT --to-destination TO",
         "-N DOCKER-USER",
         "-A FORWARD -j DOCKER-USER",
         "-A DOCKER-USER -p tcp -m tcp --dport 80 -j DROP",
         "-A DOCKER-USER -j RETURN",
     ] {
-        let rule = rule.replace("TO", &to);
         lab.server
             .iptables(&rule.split(' ').collect::<Vec<_>>())
             .unwrap();
