@@ -7,8 +7,8 @@
 # (localhost: docker-proxy; its own address: the DOCKER chain's DNAT) and from another
 # namespace joined to it by a veth (the DNAT of a remote host); and a second container whose
 # program listens on its own 127.0.0.1 (`-p 8081:80`); and a third, as it should be, whose port
-# the host's DOCKER-USER chain drops for other hosts; and a fourth, whose program exits at once.
-# Everything is removed at exit.
+# the host's DOCKER-USER chain drops for other hosts; a fourth, whose program exits at once; and
+# a compose service's, whose name `db` is tried from the host. Everything is removed at exit.
 #
 #   sudo scripts/real-docker.sh [REFUSED]    (default: target/release/refused, built here)
 #   sudo DOCKERD_ARGS=--userland-proxy=false scripts/real-docker.sh    (no docker-proxy: DNAT alone)
@@ -32,7 +32,7 @@ work=$(mktemp -d /tmp/refused-docker.XXXXXX)
 host=rdk$$ client=rdc$$
 cleanup() {
   set +e
-  [ -S "$work/docker.sock" ] && DOCKER_HOST="unix://$work/docker.sock" docker rm -f web local ok gone >/dev/null 2>&1
+  [ -S "$work/docker.sock" ] && DOCKER_HOST="unix://$work/docker.sock" docker rm -f web local ok gone proj-db-1 >/dev/null 2>&1
   pid=$(cat "$work/docker.pid" 2>/dev/null)
   if [ -n "$pid" ]; then
     kill "$pid" 2>/dev/null
@@ -43,6 +43,7 @@ cleanup() {
   # dockerd's bind mounts (its data root, the containers' network namespaces), deepest first.
   grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
   ip netns del "$host" 2>/dev/null; ip netns del "$client" 2>/dev/null
+  rm -rf "/etc/netns/$host"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -79,6 +80,10 @@ docker run -d -q --name local -p 8081:80 refused-busybox /bin/httpd -f -p 127.0.
 # A program as it should be, whose port the host's DOCKER-USER chain (where Docker says to put
 # one's own rules) drops for every other host.
 docker run -d -q --name ok -p 8082:80 refused-busybox /bin/httpd -f -p 80 >/dev/null
+# A compose service's container (compose's label, as `docker compose up` sets it), whose name
+# `db` a client on this host tries: Docker's DNS answers it inside the container network only.
+docker run -d -q --name proj-db-1 --label com.docker.compose.service=db -p 5433:80 \
+  refused-busybox /bin/httpd -f -p 80 >/dev/null
 # A program that exits at once: its container stops, and takes its DNAT rule and docker-proxy
 # with it; only Docker's daemon still knows it publishes 8083.
 docker run -d -q --name gone -p 8083:80 refused-busybox /bin/sh -c 'exit 3' >/dev/null
@@ -103,3 +108,13 @@ nsenter --net="/run/netns/$client" "$refused" why --timeout 3s 10.97.0.1:8082 ||
 
 echo; echo "\$ refused why localhost:8083            # a container that exited"
 in_host "$refused" why localhost:8083 || true
+
+# Names are asked of a dnsmasq of the host's namespace that knows none and asks no one (no
+# query leaves the namespace): `db` does not exist, as on a real host outside the network.
+mkdir -p "/etc/netns/$host"
+echo "nameserver 127.0.0.1" > "/etc/netns/$host/resolv.conf"
+ip netns exec "$host" dnsmasq --keep-in-foreground --no-resolv --no-hosts --local='/#/' \
+  --listen-address=127.0.0.1 --bind-interfaces --pid-file="$work/dnsmasq.pid" &
+sleep 0.5
+echo; echo "\$ refused why db:80                      # a compose service's name, from the host"
+ip netns exec "$host" "$refused" why db:80 || true

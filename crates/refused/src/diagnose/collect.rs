@@ -50,6 +50,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         unix_listeners: Vec::new(),
         proxied: None,
         stopped_containers: Vec::new(),
+        named_containers: Vec::new(),
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
         ipv6_usable: true,
@@ -106,6 +107,13 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
                 resolve::ResolveErrorKind::NotFound | resolve::ResolveErrorKind::NoAddress
             ) {
                 facts.nameservers = crate::sys::resolv::nameservers();
+            }
+            if let (resolve::ResolveErrorKind::NotFound, Host::Name(name)) = (err.kind, host) {
+                // A container's or compose service's name: Docker's DNS answers it inside its
+                // networks alone.
+                let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
+                facts.named_containers =
+                    sys::docker::running_named(name, until).unwrap_or_default();
             }
             facts.resolution = Resolution::Failed(err);
             return facts;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::connect::Attempt;
 use crate::resolve::ResolveError;
+pub use crate::sys::docker::NamedContainer;
 use crate::sys::docker::StoppedContainer;
 use crate::sys::firewall::{Blocker, Dnat};
 use crate::sys::host::{NameSource, Neighbour};
@@ -43,6 +44,9 @@ pub struct Facts {
     /// When nothing of any namespace listens on the target's port: Docker's stopped containers
     /// that publish it (asked of its daemon; empty without one, or without access to it).
     pub stopped_containers: Vec<StoppedContainer>,
+    /// When the name does not exist: Docker's running containers it names inside their
+    /// networks (a container's or compose service's name), asked of its daemon.
+    pub named_containers: Vec<NamedContainer>,
     /// A port proxy of this host that accepted the connection and closed it (docker-proxy),
     /// with what it ran into where it sends the connection.
     pub proxied: Option<Proxied>,

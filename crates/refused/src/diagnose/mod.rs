@@ -54,8 +54,8 @@ pub use evidence::{
     Unseen,
 };
 pub use facts::{
-    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, OwnerBlocked, Privilege, Proxied,
-    Resolution, RouteLookup, RulesRead,
+    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, NamedContainer, OwnerBlocked,
+    Privilege, Proxied, Resolution, RouteLookup, RulesRead,
 };
 pub use rules::{Finding, Unexplained};
 

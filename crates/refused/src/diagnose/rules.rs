@@ -13,7 +13,7 @@ use crate::sys::netns::Namespace;
 use crate::sys::resolv::{Nameserver, NameserverSource, is_resolved_stub};
 use crate::sys::route::{RejectingRoute, RouteKind};
 use crate::sys::services;
-use crate::target::Scheme;
+use crate::target::{Endpoint, Scheme};
 
 use super::cause::Cause;
 use crate::sys::unix_path::{Class, FileType, Permission};
@@ -21,7 +21,8 @@ use crate::sys::unix_path::{Class, FileType, Permission};
 use super::commands;
 use super::evidence::{Evidence, HeldListener, Ipv6Switch, UnixSocketFacts};
 use super::facts::{
-    AddressFacts, Facts, ForeignReach, Gateway, Init, OwnerBlocked, Resolution, RouteLookup,
+    AddressFacts, Facts, ForeignReach, Gateway, Init, NamedContainer, OwnerBlocked, Resolution,
+    RouteLookup,
 };
 
 /// An `EHOSTUNREACH` faster than this came from an ICMP reject, not from neighbour discovery
@@ -92,7 +93,17 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
         return unix(attempt.outcome, path, &attempt.address.to_string());
     }
     if let Resolution::Failed(err) = &facts.resolution {
-        return Ok(dns(&err.name, err.kind, &facts.nameservers, facts.init));
+        let finding = dns(&err.name, err.kind, &facts.nameservers, facts.init);
+        let port = match facts.target.endpoint() {
+            Endpoint::Tcp { port, .. } => port.get(),
+            Endpoint::Unix(_) => 0,
+        };
+        return Ok(inside_docker(
+            finding,
+            &err.name,
+            port,
+            &facts.named_containers,
+        ));
     }
     let mut finding = match facts
         .addresses
@@ -160,6 +171,46 @@ fn points_at_a_failed_listener(facts: &Facts, finding: &Finding) -> bool {
         }),
         _ => false,
     })
+}
+
+/// A name that does not exist here, which Docker's embedded DNS gives a running container (its
+/// name, or its compose service's) inside its networks only: from this host, the port it
+/// publishes is the way in, first.
+fn inside_docker(
+    mut finding: Finding,
+    name: &str,
+    port: u16,
+    containers: &[NamedContainer],
+) -> Finding {
+    let Some(container) = containers.first() else {
+        return finding;
+    };
+    let what = match &container.service {
+        Some(service) => format!(
+            "the compose service `{service}` (container `{}`)",
+            container.name
+        ),
+        None => format!("Docker's container `{}`", container.name),
+    };
+    let way_in = match container.published.as_slice() {
+        [] => format!(
+            "it publishes no port: publish it (`ports: [\"{port}:{port}\"]` in compose, `docker run -p {port}:{port}`), then connect to localhost:{port}, or run this client in a container on the same network"
+        ),
+        ports => {
+            let ports: Vec<String> = ports
+                .iter()
+                .map(|(inside, host)| format!("localhost:{host} (its {inside})"))
+                .collect();
+            format!("connect to {} instead", ports.join(" or "))
+        }
+    };
+    finding.suggestions.insert(
+        0,
+        format!(
+            "`{name}` is {what}: Docker's DNS answers that name inside its networks, for other containers, and not on this host; {way_in}"
+        ),
+    );
+    finding
 }
 
 fn dns(name: &str, kind: ResolveErrorKind, nameservers: &[Nameserver], init: Init) -> Finding {

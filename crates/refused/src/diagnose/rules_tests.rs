@@ -29,6 +29,7 @@ fn facts(target: &str) -> Facts {
         unix_listeners: Vec::new(),
         proxied: None,
         stopped_containers: Vec::new(),
+        named_containers: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
         ipv6_usable: true,
         loopback: Some(Loopback {
@@ -145,6 +146,47 @@ fn dns_failures_are_told_apart() {
             finding.summary
         );
     }
+}
+
+/// A compose service's name, tried from the host: it does not exist here, and the way in is the
+/// port it publishes (or publishing one), first.
+#[test]
+fn a_compose_service_name_tried_from_the_host_points_to_its_published_port() {
+    use crate::diagnose::facts::NamedContainer;
+    let lookup = |containers: Vec<NamedContainer>| Facts {
+        resolution: Resolution::Failed(ResolveError {
+            name: "db".into(),
+            kind: ResolveErrorKind::NotFound,
+        }),
+        named_containers: containers,
+        ..facts("db:5432")
+    };
+    let db = NamedContainer {
+        name: "proj-db-1".into(),
+        service: Some("db".into()),
+        published: vec![(5432, 5433)],
+    };
+    let finding = infer(&lookup(vec![db.clone()])).unwrap();
+    assert_eq!(finding.cause, Cause::DnsNotFound);
+    assert_eq!(
+        finding.suggestions[0],
+        "`db` is the compose service `db` (container `proj-db-1`): Docker's DNS answers that name inside its networks, for other containers, and not on this host; connect to localhost:5433 (its 5432) instead"
+    );
+    let unpublished = NamedContainer {
+        service: None,
+        published: Vec::new(),
+        ..db
+    };
+    let finding = infer(&lookup(vec![unpublished])).unwrap();
+    assert!(
+        finding.suggestions[0].starts_with("`db` is Docker's container `proj-db-1`: ")
+            && finding.suggestions[0]
+                .contains("it publishes no port: publish it (`ports: [\"5432:5432\"]` in compose"),
+        "{finding:?}"
+    );
+    // No such container: the plain answer.
+    let finding = infer(&lookup(Vec::new())).unwrap();
+    assert!(finding.suggestions[0].starts_with("check the spelling of `db`"));
 }
 
 fn nameserver(address: &str, local: bool, listening: Option<bool>) -> Nameserver {

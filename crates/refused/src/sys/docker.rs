@@ -36,6 +36,62 @@ pub struct StoppedContainer {
     pub container_port: u16,
 }
 
+/// A running container that a name means inside its Docker networks: its own name, or its
+/// compose service's, which Docker's embedded DNS answers there and only there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedContainer {
+    /// The container's name (`proj-db-1`).
+    pub name: String,
+    /// Its compose service (`db`), when compose made it.
+    pub service: Option<String>,
+    /// The TCP ports it publishes on this host: (its own port, the host's port).
+    pub published: Vec<(u16, u16)>,
+}
+
+/// The running containers that `name` means inside Docker's networks (a container's name or a
+/// compose service's), asked of Docker's daemon by `until`. An error when there is no daemon or
+/// its socket may not be used.
+pub fn running_named(name: &str, until: Instant) -> io::Result<Vec<NamedContainer>> {
+    let list = get(&socket_path(), "/containers/json", until)?;
+    Ok(list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|container| named(container, name))
+        .collect())
+}
+
+/// The container of `listed` (an entry of `/containers/json`) when `name` is its name or its
+/// compose service's (case as DNS reads it: any).
+fn named(listed: &Value, name: &str) -> Option<NamedContainer> {
+    let own = listed["Names"][0].as_str()?.trim_start_matches('/');
+    let service = listed["Labels"]["com.docker.compose.service"].as_str();
+    let means =
+        own.eq_ignore_ascii_case(name) || service.is_some_and(|s| s.eq_ignore_ascii_case(name));
+    if !means {
+        return None;
+    }
+    let mut published: Vec<(u16, u16)> = listed["Ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|port| port["Type"] == "tcp")
+        .filter_map(|port| {
+            let private = u16::try_from(port["PrivatePort"].as_u64()?).ok()?;
+            let public = u16::try_from(port["PublicPort"].as_u64()?).ok()?;
+            Some((private, public))
+        })
+        .collect();
+    // Docker lists a port once for 0.0.0.0 and once for `::`.
+    published.sort_unstable();
+    published.dedup();
+    Some(NamedContainer {
+        name: own.to_owned(),
+        service: service.map(str::to_owned),
+        published,
+    })
+}
+
 /// The daemon's socket: `DOCKER_HOST` when it names a unix socket, else Docker's default.
 fn socket_path() -> PathBuf {
     std::env::var("DOCKER_HOST")
@@ -171,6 +227,40 @@ mod tests {
                 8080
             ),
             None
+        );
+    }
+
+    #[test]
+    fn a_name_means_a_container_or_its_compose_service() {
+        let listed = json!({
+            "Id": "5b097b060b19aa",
+            "Names": ["/proj-db-1"],
+            "Labels": {"com.docker.compose.service": "db", "com.docker.compose.project": "proj"},
+            "Ports": [
+                {"IP": "0.0.0.0", "PrivatePort": 5432, "PublicPort": 5433, "Type": "tcp"},
+                {"IP": "::", "PrivatePort": 5432, "PublicPort": 5433, "Type": "tcp"},
+                {"PrivatePort": 9187, "Type": "tcp"},
+                {"IP": "0.0.0.0", "PrivatePort": 53, "PublicPort": 53, "Type": "udp"}
+            ]
+        });
+        let expected = NamedContainer {
+            name: "proj-db-1".into(),
+            service: Some("db".into()),
+            published: vec![(5432, 5433)],
+        };
+        assert_eq!(named(&listed, "db"), Some(expected.clone()));
+        assert_eq!(named(&listed, "DB"), Some(expected.clone()));
+        assert_eq!(named(&listed, "proj-db-1"), Some(expected));
+        assert_eq!(named(&listed, "web"), None);
+        // Not made by compose, publishing nothing.
+        let plain = json!({"Names": ["/cache"], "Labels": {}, "Ports": []});
+        assert_eq!(
+            named(&plain, "cache"),
+            Some(NamedContainer {
+                name: "cache".into(),
+                service: None,
+                published: Vec::new()
+            })
         );
     }
 
