@@ -33,6 +33,7 @@ host=rdk$$ client=rdc$$
 cleanup() {
   set +e
   [ -S "$work/docker.sock" ] && DOCKER_HOST="unix://$work/docker.sock" docker rm -f web local ok gone proj-db-1 >/dev/null 2>&1
+  [ -S "$work/docker.sock" ] && DOCKER_HOST="unix://$work/docker.sock" docker network rm proj_default >/dev/null 2>&1
   pid=$(cat "$work/docker.pid" 2>/dev/null)
   if [ -n "$pid" ]; then
     kill "$pid" 2>/dev/null
@@ -82,8 +83,9 @@ docker run -d -q --name local -p 8081:80 refused-busybox /bin/httpd -f -p 127.0.
 docker run -d -q --name ok -p 8082:80 refused-busybox /bin/httpd -f -p 80 >/dev/null
 # A compose service's container (compose's label, as `docker compose up` sets it), whose name
 # `db` a client on this host tries: Docker's DNS answers it inside the container network only.
+docker network create proj_default >/dev/null
 docker run -d -q --name proj-db-1 --label com.docker.compose.service=db -p 5433:80 \
-  refused-busybox /bin/httpd -f -p 80 >/dev/null
+  --network proj_default --network-alias db refused-busybox /bin/httpd -f -p 80 >/dev/null
 # A program that exits at once: its container stops, and takes its DNAT rule and docker-proxy
 # with it; only Docker's daemon still knows it publishes 8083.
 docker run -d -q --name gone -p 8083:80 refused-busybox /bin/sh -c 'exit 3' >/dev/null

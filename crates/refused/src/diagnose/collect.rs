@@ -111,7 +111,8 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
             if let (resolve::ResolveErrorKind::NotFound, Host::Name(name)) = (err.kind, host) {
                 // A container's or compose service's name: Docker's DNS answers it inside its
                 // networks alone.
-                let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
+                let until = (std::time::Instant::now() + DOCKER_ASKED_FOR)
+                    .min(budget.last_until().into_std());
                 facts.named_containers =
                     sys::docker::running_named(name, until).unwrap_or_default();
             }
@@ -380,9 +381,16 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                 if !port_taken && facts.foreign.is_empty() {
                     service_sockets(facts, port);
                     // A stopped container publishes nothing the kernel shows: Docker knows.
+                    let local_ips: Vec<std::net::IpAddr> = facts
+                        .addresses
+                        .iter()
+                        .filter(|a| a.local)
+                        .map(|a| a.addr.ip())
+                        .collect();
                     let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
                     facts.stopped_containers =
-                        sys::docker::stopped_publishing(port, until).unwrap_or_default();
+                        sys::docker::stopped_publishing(port, &local_ips, until)
+                            .unwrap_or_default();
                 }
             }
             Err(err) => facts.unseen.push(Unseen {

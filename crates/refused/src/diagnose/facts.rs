@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::connect::Attempt;
 use crate::resolve::ResolveError;
-pub use crate::sys::docker::NamedContainer;
 use crate::sys::docker::StoppedContainer;
+pub use crate::sys::docker::{NamedContainer, PublishedPort};
 use crate::sys::firewall::{Blocker, Dnat};
 use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::netns::Namespace;

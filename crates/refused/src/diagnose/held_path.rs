@@ -30,8 +30,16 @@ pub(super) fn published_there(
         dest.ip()
     );
     // Its own forward chains stop it on the way there (Docker's DOCKER-USER), whatever listens.
-    let forwarded = |b: &&Blocker| b.hook == Hook::Forward && b.stops == Stops::Request;
-    if matches!(address.attempt.outcome, Outcome::Timeout | Outcome::Refused) {
+    // A drop makes a silence, a reject a refusal: only the kind that fits what happened.
+    let verdict = match address.attempt.outcome {
+        Outcome::Refused => Some(Verdict::Reject),
+        Outcome::Timeout => Some(Verdict::Drop),
+        _ => None,
+    };
+    let forwarded = |b: &&Blocker| {
+        b.hook == Hook::Forward && b.stops == Stops::Request && Some(b.verdict) == verdict
+    };
+    if verdict.is_some() {
         let enter = super::elsewhere::enter(holder);
         if let Some(finding) = by_rule(holder, &published_by, &[], to.port(), &enter, forwarded) {
             return Some(

@@ -199,7 +199,7 @@ fn inside_docker(
         ports => {
             let ports: Vec<String> = ports
                 .iter()
-                .map(|(inside, host)| format!("localhost:{host} (its {inside})"))
+                .map(|published| format!("{published} (its {})", published.inside))
                 .collect();
             format!("connect to {} instead", ports.join(" or "))
         }
@@ -1328,9 +1328,20 @@ fn stopped_container(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
             .map(Evidence::StoppedContainer),
     )
     .evidence([Evidence::LocalAddress { address: ip }])
+    .suggest(if first.state == "created" {
+        format!(
+            "`docker start {0}` starts it: it was made and never started (compose: `docker compose up -d`)",
+            first.name
+        )
+    } else {
+        format!(
+            "`docker logs {0}` says why it stopped; `docker start {0}` starts it again (compose: `docker compose up -d`)",
+            first.name
+        )
+    })
+    // It may be an old container, and the program meant another one.
     .suggest(format!(
-        "`docker logs {0}` says why it stopped; `docker start {0}` starts it again (compose: `docker compose up -d`)",
-        first.name
+        "if another program should listen on port {port}, start it: the container only says who published the port last"
     ));
     if let [_, others @ ..] = facts.stopped_containers.as_slice() {
         if !others.is_empty() {

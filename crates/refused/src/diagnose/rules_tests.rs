@@ -164,7 +164,11 @@ fn a_compose_service_name_tried_from_the_host_points_to_its_published_port() {
     let db = NamedContainer {
         name: "proj-db-1".into(),
         service: Some("db".into()),
-        published: vec![(5432, 5433)],
+        published: vec![crate::sys::docker::PublishedPort {
+            inside: 5432,
+            at: None,
+            port: 5433,
+        }],
     };
     let finding = infer(&lookup(vec![db.clone()])).unwrap();
     assert_eq!(finding.cause, Cause::DnsNotFound);
@@ -3271,6 +3275,10 @@ fn a_docker_hosts_forward_rule_that_drops_the_published_port_is_named() {
         "{}",
         finding.summary
     );
+    // A drop does not refuse: for a refusal, the container decides.
+    let finding =
+        published_by_docker_host(held_by("fxh-k", 9), Outcome::Refused, vec![forward(true)]);
+    assert_ne!(finding.cause, Cause::BlockedLocally, "{finding:?}");
     // An input rule of the host is not on a forwarded packet's way: the container decides.
     let input = Blocker {
         hook: Hook::Input,

@@ -7,9 +7,10 @@
 //! daemon runs, the answer is an error and the diagnosis says nothing of containers.
 
 use std::io::{self, Read, Write};
+use std::net::IpAddr;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -19,7 +20,7 @@ use serde_json::Value;
 const MOST_ASKED: usize = 16;
 
 /// The most an answer may hold: a daemon's list of thousands of containers stays far below.
-const MOST_READ: u64 = 4 << 20;
+const MOST_READ: usize = 4 << 20;
 
 /// A container that is not running, and a port of this host it publishes when it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,14 +45,40 @@ pub struct NamedContainer {
     pub name: String,
     /// Its compose service (`db`), when compose made it.
     pub service: Option<String>,
-    /// The TCP ports it publishes on this host: (its own port, the host's port).
-    pub published: Vec<(u16, u16)>,
+    /// The TCP ports it publishes on this host.
+    pub published: Vec<PublishedPort>,
+}
+
+/// A port of a container published on this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PublishedPort {
+    /// The container's own port.
+    pub inside: u16,
+    /// The host's address it is bound to; `None`: every address.
+    pub at: Option<IpAddr>,
+    /// The host's port.
+    pub port: u16,
+}
+
+impl std::fmt::Display for PublishedPort {
+    /// `localhost:5433`, `192.168.1.5:5433`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.at {
+            Some(ip) => std::net::SocketAddr::new(ip, self.port).fmt(f),
+            None => write!(f, "localhost:{}", self.port),
+        }
+    }
 }
 
 /// The running containers that `name` means inside Docker's networks (a container's name or a
 /// compose service's), asked of Docker's daemon by `until`. An error when there is no daemon or
 /// its socket may not be used.
 pub fn running_named(name: &str, until: Instant) -> io::Result<Vec<NamedContainer>> {
+    let name = name.to_owned();
+    in_time(until, move || running_named_now(&name, until))
+}
+
+fn running_named_now(name: &str, until: Instant) -> io::Result<Vec<NamedContainer>> {
     let list = get(&socket_path(), "/containers/json", until)?;
     Ok(list
         .as_array()
@@ -68,10 +95,19 @@ fn named(listed: &Value, name: &str) -> Option<NamedContainer> {
     let service = listed["Labels"]["com.docker.compose.service"].as_str();
     let means =
         own.eq_ignore_ascii_case(name) || service.is_some_and(|s| s.eq_ignore_ascii_case(name));
-    if !means {
+    // Docker's DNS answers names on networks of the user's (compose makes one); on the default
+    // bridge, or the host's, no one resolves the container's name.
+    let on_own_network = listed["NetworkSettings"]["Networks"]
+        .as_object()
+        .is_some_and(|networks| {
+            networks
+                .keys()
+                .any(|n| !matches!(n.as_str(), "bridge" | "host" | "none"))
+        });
+    if !means || !on_own_network {
         return None;
     }
-    let mut published: Vec<(u16, u16)> = listed["Ports"]
+    let mut published: Vec<PublishedPort> = listed["Ports"]
         .as_array()
         .into_iter()
         .flatten()
@@ -79,45 +115,97 @@ fn named(listed: &Value, name: &str) -> Option<NamedContainer> {
         .filter_map(|port| {
             let private = u16::try_from(port["PrivatePort"].as_u64()?).ok()?;
             let public = u16::try_from(port["PublicPort"].as_u64()?).ok()?;
-            Some((private, public))
+            // Bound to one address of the host: that one, else `localhost` reaches it.
+            let at = port["IP"]
+                .as_str()
+                .and_then(|ip| ip.parse::<IpAddr>().ok())
+                .filter(|ip| !ip.is_unspecified());
+            Some(PublishedPort {
+                inside: private,
+                at,
+                port: public,
+            })
         })
         .collect();
     // Docker lists a port once for 0.0.0.0 and once for `::`.
     published.sort_unstable();
     published.dedup();
     Some(NamedContainer {
-        name: own.to_owned(),
-        service: service.map(str::to_owned),
+        name: clean(own),
+        service: service.map(clean),
         published,
     })
 }
 
-/// The daemon's socket: `DOCKER_HOST` when it names a unix socket, else Docker's default.
+/// The daemon's socket: `DOCKER_HOST` when it names a unix socket, else Docker's default. Not
+/// `DOCKER_HOST` under `sudo` (root with `SUDO_UID`): a socket the user named would feed root's
+/// diagnosis whatever it likes.
 fn socket_path() -> PathBuf {
+    let sudo = std::env::var_os("SUDO_UID").is_some() && super::host::is_root();
     std::env::var("DOCKER_HOST")
         .ok()
+        .filter(|_| !sudo)
         .and_then(|host| host.strip_prefix("unix://").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("/var/run/docker.sock"))
 }
 
+/// Runs `work` (a question to the daemon) on a thread of its own, and gives up at `until`: a
+/// daemon that does not accept (its queue full) or answers slowly must not hold the diagnosis.
+fn in_time<T: Send + 'static>(
+    until: Instant,
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("refused-docker".to_owned())
+        .spawn(move || {
+            let _ = sender.send(work());
+        })?;
+    receiver
+        .recv_timeout(until.saturating_duration_since(Instant::now()))
+        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+}
+
+/// Text the daemon sent, without control characters (a terminal's escapes).
+fn clean(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
 /// The stopped containers that publish TCP `port` of this host, asked of Docker's daemon by
 /// `until`. An error when there is no daemon or its socket may not be used.
-pub fn stopped_publishing(port: u16, until: Instant) -> io::Result<Vec<StoppedContainer>> {
+pub fn stopped_publishing(
+    port: u16,
+    ips: &[IpAddr],
+    until: Instant,
+) -> io::Result<Vec<StoppedContainer>> {
+    let ips = ips.to_vec();
+    in_time(until, move || stopped_publishing_now(port, &ips, until))
+}
+
+fn stopped_publishing_now(
+    port: u16,
+    ips: &[IpAddr],
+    until: Instant,
+) -> io::Result<Vec<StoppedContainer>> {
     let socket = socket_path();
     let list = get(
         &socket,
-        "/containers/json?all=1&filters=%7B%22status%22%3A%5B%22exited%22%2C%22created%22%2C%22dead%22%5D%7D",
+        "/containers/json?all=1&filters=%7B%22status%22%3A%5B%22exited%22%2C%22created%22%2C%22dead%22%2C%22restarting%22%5D%7D",
         until,
     )?;
     let mut found = Vec::new();
     for container in list.as_array().into_iter().flatten().take(MOST_ASKED) {
-        let Some(id) = container["Id"].as_str() else {
+        // An id is hex; anything else is not put in a request's path.
+        let Some(id) = container["Id"]
+            .as_str()
+            .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit()))
+        else {
             continue;
         };
         let Ok(inspected) = get(&socket, &format!("/containers/{id}/json"), until) else {
             continue;
         };
-        if let Some(stopped) = publishing(container, &inspected, port) {
+        if let Some(stopped) = publishing(container, &inspected, port, ips) {
             found.push(stopped);
         }
     }
@@ -127,8 +215,23 @@ pub fn stopped_publishing(port: u16, until: Instant) -> io::Result<Vec<StoppedCo
 /// The container of `listed` (an entry of `/containers/json`) as one that publishes `port`,
 /// from `inspected` (its `/containers/ID/json`): its `HostConfig.PortBindings`, which outlive
 /// the run (`NetworkSettings.Ports` empties when it stops).
-fn publishing(listed: &Value, inspected: &Value, port: u16) -> Option<StoppedContainer> {
+fn publishing(
+    listed: &Value,
+    inspected: &Value,
+    port: u16,
+    ips: &[IpAddr],
+) -> Option<StoppedContainer> {
     let bindings = inspected["HostConfig"]["PortBindings"].as_object()?;
+    // Bound where the connection went: every address (`HostIp` empty), that family's
+    // wildcard, or the very address tried.
+    let bound_here = |host: &Value| match host["HostIp"].as_str().unwrap_or_default() {
+        "" => true,
+        text => text.parse::<IpAddr>().is_ok_and(|bound| {
+            ips.iter().any(|ip| {
+                bound == *ip || (bound.is_unspecified() && bound.is_ipv4() == ip.is_ipv4())
+            })
+        }),
+    };
     let container_port = bindings.iter().find_map(|(inside, hosts)| {
         let (number, protocol) = inside.split_once('/')?;
         let publishes = protocol == "tcp"
@@ -137,15 +240,16 @@ fn publishing(listed: &Value, inspected: &Value, port: u16) -> Option<StoppedCon
                     .as_str()
                     .and_then(|p| p.parse::<u16>().ok())
                     == Some(port)
+                    && bound_here(host)
             });
         publishes.then(|| number.parse::<u16>().ok()).flatten()
     })?;
     let name = listed["Names"][0].as_str().unwrap_or_default();
     Some(StoppedContainer {
-        name: name.trim_start_matches('/').to_owned(),
-        id: listed["Id"].as_str()?.chars().take(12).collect(),
-        state: listed["State"].as_str().unwrap_or_default().to_owned(),
-        status: listed["Status"].as_str().unwrap_or_default().to_owned(),
+        name: clean(name.trim_start_matches('/')),
+        id: clean(&listed["Id"].as_str()?.chars().take(12).collect::<String>()),
+        state: clean(listed["State"].as_str().unwrap_or_default()),
+        status: clean(listed["Status"].as_str().unwrap_or_default()),
         container_port,
     })
 }
@@ -158,11 +262,30 @@ fn get(socket: &std::path::Path, path: &str, until: Instant) -> io::Result<Value
         .filter(|left| !left.is_zero())
         .ok_or_else(|| io::Error::from(io::ErrorKind::TimedOut))?;
     let mut stream = UnixStream::connect(socket)?;
-    stream.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
-    stream.set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
+    stream.set_write_timeout(Some(left))?;
     stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n").as_bytes())?;
+    // Each read bounded by what is left of `until`, not by a timeout of its own: a daemon
+    // that sends a byte now and then does not stretch the answer past it.
     let mut answer = Vec::new();
-    stream.take(MOST_READ).read_to_end(&mut answer)?;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let left = until
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::TimedOut))?;
+        stream.set_read_timeout(Some(left))?;
+        let read = stream.read(&mut chunk)?;
+        if read == 0 {
+            break;
+        }
+        answer.extend_from_slice(&chunk[..read]);
+        if answer.len() > MOST_READ {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "too long an answer",
+            ));
+        }
+    }
     body(&answer)
 }
 
@@ -187,10 +310,10 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn a_stopped_container_publishes_the_ports_of_its_bindings() {
+    fn a_stopped_container_publishes_the_ports_of_its_bindings_where_they_are_bound() {
         let listed = json!({
             "Id": "2ae5270659a7070daed0d56bad18da6ffbc15333dcbd9cf3526bab1059aa12fa",
-            "Names": ["/web"],
+            "Names": ["/web\u{1b}[31m"],
             "State": "exited",
             "Status": "Exited (1) 3 minutes ago"
         });
@@ -200,38 +323,44 @@ mod tests {
             "80/tcp": [{"HostIp": "", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}],
             "443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8443"}]
         }}});
-        let web = publishing(&listed, &inspected, 8080).unwrap();
+        let v4: &[IpAddr] = &["127.0.0.1".parse().unwrap()];
+        let lan: &[IpAddr] = &["192.168.1.5".parse().unwrap()];
+        let web = publishing(&listed, &inspected, 8080, v4).unwrap();
         assert_eq!(
             web,
             StoppedContainer {
-                name: "web".into(),
+                // The daemon's text, without its control characters.
+                name: "web[31m".into(),
                 id: "2ae5270659a7".into(),
                 state: "exited".into(),
                 status: "Exited (1) 3 minutes ago".into(),
                 container_port: 80,
             }
         );
-        assert_eq!(
-            publishing(&listed, &inspected, 8443)
-                .unwrap()
-                .container_port,
-            443
-        );
-        assert_eq!(publishing(&listed, &inspected, 9000), None);
+        let at = |port, ips| publishing(&listed, &inspected, port, ips).map(|c| c.container_port);
+        assert_eq!(at(8443, v4), Some(443));
+        // Bound to 127.0.0.1 alone: starting it does not open the LAN address.
+        assert_eq!(at(8443, lan), None);
+        assert_eq!(at(8080, lan), Some(80));
+        assert_eq!(at(9000, v4), None);
         // No bindings (`-P` unused, or none at all): nothing published.
-        assert_eq!(publishing(&listed, &json!({"HostConfig": {}}), 8080), None);
+        assert_eq!(
+            publishing(&listed, &json!({"HostConfig": {}}), 8080, v4),
+            None
+        );
         assert_eq!(
             publishing(
                 &listed,
                 &json!({"HostConfig": {"PortBindings": null}}),
-                8080
+                8080,
+                v4
             ),
             None
         );
     }
 
     #[test]
-    fn a_name_means_a_container_or_its_compose_service() {
+    fn a_name_means_a_container_or_its_compose_service_on_a_network_of_its_own() {
         let listed = json!({
             "Id": "5b097b060b19aa",
             "Names": ["/proj-db-1"],
@@ -239,21 +368,40 @@ mod tests {
             "Ports": [
                 {"IP": "0.0.0.0", "PrivatePort": 5432, "PublicPort": 5433, "Type": "tcp"},
                 {"IP": "::", "PrivatePort": 5432, "PublicPort": 5433, "Type": "tcp"},
+                {"IP": "192.168.1.5", "PrivatePort": 8080, "PublicPort": 8081, "Type": "tcp"},
                 {"PrivatePort": 9187, "Type": "tcp"},
                 {"IP": "0.0.0.0", "PrivatePort": 53, "PublicPort": 53, "Type": "udp"}
-            ]
+            ],
+            "NetworkSettings": {"Networks": {"proj_default": {}}}
         });
         let expected = NamedContainer {
             name: "proj-db-1".into(),
             service: Some("db".into()),
-            published: vec![(5432, 5433)],
+            published: vec![
+                PublishedPort {
+                    inside: 5432,
+                    at: None,
+                    port: 5433,
+                },
+                PublishedPort {
+                    inside: 8080,
+                    at: Some("192.168.1.5".parse().unwrap()),
+                    port: 8081,
+                },
+            ],
         };
         assert_eq!(named(&listed, "db"), Some(expected.clone()));
         assert_eq!(named(&listed, "DB"), Some(expected.clone()));
-        assert_eq!(named(&listed, "proj-db-1"), Some(expected));
+        assert_eq!(named(&listed, "proj-db-1"), Some(expected.clone()));
         assert_eq!(named(&listed, "web"), None);
-        // Not made by compose, publishing nothing.
-        let plain = json!({"Names": ["/cache"], "Labels": {}, "Ports": []});
+        assert_eq!(expected.published[0].to_string(), "localhost:5433");
+        assert_eq!(expected.published[1].to_string(), "192.168.1.5:8081");
+        // `docker run --name cache` on the default bridge: Docker's DNS does not answer it.
+        let mut plain = json!({"Names": ["/cache"], "Labels": {}, "Ports": [],
+            "NetworkSettings": {"Networks": {"bridge": {}}}});
+        assert_eq!(named(&plain, "cache"), None);
+        // On a network of the user's, it does.
+        plain["NetworkSettings"]["Networks"] = json!({"backend": {}});
         assert_eq!(
             named(&plain, "cache"),
             Some(NamedContainer {
