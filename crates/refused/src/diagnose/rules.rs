@@ -210,6 +210,16 @@ fn inside_docker(
             "`{name}` is {what}: Docker's DNS answers that name inside its networks, for other containers, and not on this host; {way_in}"
         ),
     );
+    // Several projects with a service of that name: which one was meant is not known.
+    if let [_, others @ ..] = containers {
+        if !others.is_empty() {
+            let names: Vec<String> = others.iter().map(|c| format!("`{}`", c.name)).collect();
+            finding.warnings.push(format!(
+                "`{name}` also names {} (another compose project's, or another network's): check which one this client means",
+                names.join(", ")
+            ));
+        }
+    }
     finding
 }
 

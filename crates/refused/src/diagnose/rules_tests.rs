@@ -179,7 +179,7 @@ fn a_compose_service_name_tried_from_the_host_points_to_its_published_port() {
     let unpublished = NamedContainer {
         service: None,
         published: Vec::new(),
-        ..db
+        ..db.clone()
     };
     let finding = infer(&lookup(vec![unpublished])).unwrap();
     assert!(
@@ -187,6 +187,18 @@ fn a_compose_service_name_tried_from_the_host_points_to_its_published_port() {
             && finding.suggestions[0]
                 .contains("it publishes no port: publish it (`ports: [\"5432:5432\"]` in compose"),
         "{finding:?}"
+    );
+    // Two projects with a `db` service: the first is the suggestion, the other a warning.
+    let other = NamedContainer {
+        name: "other-db-1".into(),
+        ..db.clone()
+    };
+    let finding = infer(&lookup(vec![db, other])).unwrap();
+    assert_eq!(
+        finding.warnings,
+        [
+            "`db` also names `other-db-1` (another compose project's, or another network's): check which one this client means"
+        ]
     );
     // No such container: the plain answer.
     let finding = infer(&lookup(Vec::new())).unwrap();
