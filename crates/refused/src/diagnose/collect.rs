@@ -282,9 +282,17 @@ async fn proxied(facts: &mut Facts, left: std::time::Duration) -> Option<Proxied
 async fn rate_limits(facts: Facts, until: tokio::time::Instant) -> Facts {
     let mut read = facts.clone();
     let reading = tokio::task::spawn_blocking(move || {
+        // This host's rules, read as everywhere else (nft's and the legacy tables, what could
+        // not be read listed as unseen), when one of its own addresses connected.
+        let own = read
+            .addresses
+            .iter()
+            .any(|a| a.local && a.attempt.outcome.is_connected())
+            .then(|| read_rules(&mut read))
+            .flatten();
         for address in &mut read.addresses {
             if address.attempt.outcome.is_connected() {
-                address.rate_limits = super::rate_limit::read(address);
+                address.rate_limits = super::rate_limit::read(address, own.as_ref());
             }
         }
         read

@@ -178,14 +178,17 @@ pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
     Some(finding)
 }
 
-/// The prefix that runs a command inside `holder`'s namespace: `sudo ip netns exec NAME` for a
-/// named one, else `sudo nsenter -t PID -n` through a process of it (a container's).
+/// The prefix that runs a command inside `holder`'s namespace (see [`enter_namespace`]).
 pub(super) fn enter(holder: &Holder) -> String {
-    match holder.pid {
-        Some(pid) if !matches!(holder.netns, Namespace::Named(_)) => {
-            format!("sudo nsenter -t {pid} -n")
-        }
-        _ => format!("sudo ip netns exec {}", holder.netns),
+    enter_namespace(&holder.netns, holder.pid)
+}
+
+/// The prefix that runs a command inside `netns`: `sudo ip netns exec NAME` for a named one,
+/// else `sudo nsenter -t PID -n` through a process of it (a container's).
+pub(super) fn enter_namespace(netns: &Namespace, pid: Option<u32>) -> String {
+    match pid {
+        Some(pid) if !matches!(netns, Namespace::Named(_)) => format!("sudo nsenter -t {pid} -n"),
+        _ => format!("sudo ip netns exec {netns}"),
     }
 }
 

@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use crate::sys::firewall::{
     self, Blocker, CtState, Hook, Interface, Packet, SocketOwner, Stops, Tool,
 };
-use crate::sys::netns::{self, Namespace};
+use crate::sys::netns;
 use crate::sys::{addresses, host};
 
 use super::cause::Cause;
@@ -19,23 +19,16 @@ use super::facts::{AddressFacts, RateLimits};
 use super::rules::Finding;
 
 /// The rate limits that the connection to `address` meets where it arrives, when the rules
-/// there can be read: this host's for an address of its own, else those of the one namespace
-/// of this host that holds it (read from inside it: root).
-pub(super) fn read(address: &AddressFacts) -> Option<RateLimits> {
+/// there can be read: this host's (`own`, read by the caller) for an address of its own, else
+/// those of the one namespace of this host that holds it (read from inside it: root).
+pub(super) fn read(address: &AddressFacts, own: Option<&serde_json::Value>) -> Option<RateLimits> {
     let ip = address.addr.ip();
     let src = host::source_address_for(ip)?;
     if address.local {
-        let ruleset = firewall::read_ruleset().ok()?;
-        let legacy = firewall::legacy::find()
-            .unwrap_or_default()
-            .iter()
-            .filter(|l| l.may_matter())
-            .filter_map(firewall::legacy::LegacyTables::ruleset)
-            .collect();
-        let ruleset = firewall::with_legacy(ruleset, legacy);
+        let ruleset = own?;
         // A packet to this host itself comes in by `lo`.
         let lo = Interface::Named("lo".to_owned());
-        let (established, new) = both(&ruleset, src, address.addr, &lo, true);
+        let (established, new) = both(ruleset, src, address.addr, &lo, true);
         return Some(RateLimits {
             netns: None,
             established,
@@ -126,12 +119,7 @@ pub(super) fn explain(
     let (whose, run) = match &limits.netns {
         None => ("this host's own firewall".to_owned(), "sudo".to_owned()),
         Some((netns, pid)) => {
-            let run = match pid {
-                Some(pid) if !matches!(netns, Namespace::Named(_)) => {
-                    format!("sudo nsenter -t {pid} -n")
-                }
-                _ => format!("sudo ip netns exec {netns}"),
-            };
+            let run = super::elsewhere::enter_namespace(netns, *pid);
             let ip = address.addr.ip();
             (
                 format!("network namespace {netns}'s firewall (it holds {ip})"),
