@@ -23,6 +23,11 @@ pub(super) fn published_there(
     published: &HeldPublished,
 ) -> Option<Finding> {
     let to = published.to;
+    let namespace = Evidence::Namespace {
+        netns: holder.netns.to_string(),
+        address: dest.ip(),
+        pid: holder.pid,
+    };
     let published_by = format!(
         "{dest} is published to {to} by the DNAT rule (chain `{}`) of network namespace {}, which holds {}",
         published.rule.chain,
@@ -42,15 +47,7 @@ pub(super) fn published_there(
     if verdict.is_some() {
         let enter = super::elsewhere::enter(holder);
         if let Some(finding) = by_rule(holder, &published_by, &[], to.port(), &enter, forwarded) {
-            return Some(
-                finding
-                    .evidence([Evidence::Dnat(published.rule.clone())])
-                    .evidence([Evidence::Namespace {
-                        netns: holder.netns.to_string(),
-                        address: dest.ip(),
-                        pid: holder.pid,
-                    }]),
-            );
+            return Some(finding.evidence([Evidence::Dnat(published.rule.clone()), namespace]));
         }
     }
     let there_holder = published.there.as_ref()?;
@@ -80,11 +77,7 @@ pub(super) fn published_there(
     finding
         .evidence
         .insert(0, Evidence::Dnat(published.rule.clone()));
-    finding.evidence.push(Evidence::Namespace {
-        netns: holder.netns.to_string(),
-        address: dest.ip(),
-        pid: holder.pid,
-    });
+    finding.evidence.push(namespace);
     Some(finding)
 }
 
