@@ -610,8 +610,7 @@ fn hedged(mut finding: Finding, facts: &Facts, address: &AddressFacts) -> Findin
         finding.summary
     );
     finding.suggestions.push(if unread {
-        "run as root to read this host's firewall rules: as root `refused why` tells them apart"
-            .to_owned()
+        to_read_rules(facts, "tells them apart")
     } else {
         "`sudo iptables-legacy-save` shows the legacy rules (and `sudo ip6tables-legacy-save`)"
             .to_owned()
@@ -709,7 +708,7 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
             format!("{host} answered with a reset, or something did in its name: nothing listens on port {port} there, or a firewall rejects it; this host's own rules could not be read, and a local `reject with tcp reset` rule looks the same"),
         )
         .suggest(format!("start the service on {host}, or check its port: on that host, `ss -ltnp` lists what listens"))
-        .suggest("run as root to read this host's firewall rules: as root `refused why` tells a local reject from a remote reset"),
+        .suggest(to_read_rules(facts, "tells a local reject from a remote reset")),
         Outcome::Refused | Outcome::Reset => Finding::new(
             Cause::Closed,
             format!("{host} is up and answered with a reset: nothing listens on port {port} there"),
@@ -717,7 +716,7 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
         .suggest(format!("start the service on {host}, or check its port: on that host, `ss -ltnp` lists what listens"))
         .suggest(format!("if something does listen there, a firewall on {host} rejects port {port} with a reset")),
         Outcome::Timeout if is_next_hop_dead(address) => unreachable_host(address),
-        Outcome::Timeout => unless_local_rules(address, Finding::new(
+        Outcome::Timeout => unless_local_rules(facts, address, Finding::new(
             Cause::Filtered,
             if address.blockers.is_none() {
                 format!("no answer from {addr} within {took}: a firewall drops the packets (this host's own included: its rules could not be read), or the path is broken")
@@ -730,7 +729,7 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
         // A dead next hop fails every packet queued on it at once: a connect that joined its
         // neighbour discovery late fails fast, as an ICMP reject would.
         Outcome::HostUnreachable if address.elapsed() < FAST_UNREACHABLE && !is_next_hop_dead(address) => {
-            unless_local_rules(address, Finding::new(
+            unless_local_rules(facts, address, Finding::new(
                 Cause::Rejected,
                 format!("{addr} was rejected within {took} (ICMP host or admin prohibited): a firewall on {host} or on the path rejects it on purpose"),
             )
@@ -750,7 +749,7 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
         }
         // This host has a route: the error came back from a router on the way or the host.
         Outcome::NetworkUnreachable if address.route_lookup == Some(RouteLookup::Routed) => {
-            unless_local_rules(address, Finding::new(
+            unless_local_rules(facts, address, Finding::new(
                 Cause::Rejected,
                 format!("{addr} was rejected: a router or the host answered network unreachable (ICMP), though this host has a route to {host}"),
             )
@@ -817,11 +816,28 @@ fn is_next_hop_dead(address: &AddressFacts) -> bool {
 
 /// Adds how to tell this host's own rules apart, when they could not be read: a local drop or
 /// reject looks the same as one on the way.
-fn unless_local_rules(address: &AddressFacts, finding: Finding) -> Finding {
+fn unless_local_rules(facts: &Facts, address: &AddressFacts, finding: Finding) -> Finding {
     if address.blockers.is_some() {
         return finding;
     }
-    finding.suggest("run as root to read this host's firewall rules: as root `refused why` tells this host's own drop or reject from one on the way")
+    finding.suggest(to_read_rules(
+        facts,
+        "tells this host's own drop or reject from one on the way",
+    ))
+}
+
+/// How to have this host's firewall rules read, when they were not, and what `refused why`
+/// `tells` then. Without root, nft's dump is refused; as root, what stopped it (the time limit,
+/// nft missing or failing) is listed under "not seen", and "run as root" would be wrong.
+fn to_read_rules(facts: &Facts, tells: &str) -> String {
+    match facts.privilege {
+        super::facts::Privilege::User => {
+            format!("run as root to read this host's firewall rules: as root `refused why` {tells}")
+        }
+        super::facts::Privilege::Root => format!(
+            "once this host's firewall rules can be read (see \"not seen\" for why they were not), `refused why` {tells}"
+        ),
+    }
 }
 
 fn unreachable_host(address: &AddressFacts) -> Finding {

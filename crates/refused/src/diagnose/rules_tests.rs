@@ -2129,9 +2129,24 @@ fn filtered_and_rejected_without_the_rules_say_how_to_read_them() {
             blockers: None,
             ..tried("10.77.0.2:7001", outcome, ms)
         };
-        let finding = infer(&one("10.77.0.2:7001", unread)).unwrap();
+        let finding = infer(&one("10.77.0.2:7001", unread.clone())).unwrap();
         assert_eq!(finding.cause, expected);
         assert!(as_root_line(&finding), "{finding:?}");
+        // As root the rules went unread for another reason (the time limit, nft missing), which
+        // "not seen" gives: "run as root" would be wrong.
+        let as_root = Facts {
+            privilege: Privilege::Root,
+            ..one("10.77.0.2:7001", unread)
+        };
+        let finding = infer(&as_root).unwrap();
+        assert!(!as_root_line(&finding), "{finding:?}");
+        assert!(
+            finding
+                .suggestions
+                .iter()
+                .any(|s| s.contains("see \"not seen\"")),
+            "{finding:?}"
+        );
         // Read, and none of them stops it: nothing to add.
         let read = tried("10.77.0.2:7001", outcome, ms);
         assert!(!as_root_line(&infer(&one("10.77.0.2:7001", read)).unwrap()));
