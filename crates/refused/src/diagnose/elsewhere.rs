@@ -88,29 +88,9 @@ fn only_port(listeners: &[HeldListener], ip: IpAddr, port: u16) -> Option<&HeldL
     let daemon = first
         .process
         .as_deref()
-        .is_some_and(|process| NOT_THE_APP.contains(&process));
+        .is_some_and(crate::sys::services::is_beside_the_app);
     (!daemon && reachable.all(|l| l.listener.port == first.listener.port)).then_some(first)
 }
-
-/// Programs that listen beside an application rather than being it: never offered as the
-/// port meant by [`only_port`].
-const NOT_THE_APP: &[&str] = &[
-    "sshd",
-    "sshd-session",
-    "dropbear",
-    "node_exporter",
-    "cadvisor",
-    "dnsmasq",
-    "systemd-resolve",
-    "systemd",
-    "rpcbind",
-    "chronyd",
-    "cupsd",
-    "avahi-daemon",
-    "containerd",
-    "dockerd",
-    "tailscaled",
-];
 
 /// A port proxy of this host (docker-proxy) that took the connection and closed it, its own
 /// connect to where it sends it having failed: explained there, as a published port is, from

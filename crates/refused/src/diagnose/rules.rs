@@ -1500,14 +1500,21 @@ pub(super) fn intended<'a>(
         }
     }
     if let Some(service) = services::by_port(port) {
-        if let Some(l) =
-            reachable().find(|l| l.process.as_deref().is_some_and(|p| service.is_command(p)))
-        {
-            return Some((l, format!("port {port} is usually {}'s", service.name)));
-        }
+        // A well-known service's port: only its own server is meant (PgBouncer on 6432 is
+        // no PostgreSQL moved: it is the pooler in front of the one that is down).
+        return reachable()
+            .find(|l| l.process.as_deref().is_some_and(|p| service.is_command(p)))
+            .map(|l| (l, format!("port {port} is usually {}'s", service.name)));
     }
+    // A near port's program may be the one meant, unless it is a system daemon, or a
+    // well-known service on its own port (Alertmanager on 9093 is no Prometheus moved).
     reachable()
         .filter(|l| is_near(port, l.listener.port))
+        .filter(|l| {
+            l.process.as_deref().is_none_or(|p| {
+                !services::is_beside_the_app(p) && !services::is_at_home(p, l.listener.port)
+            })
+        })
         .min_by_key(|l| l.listener.port.abs_diff(port))
         .map(|l| (l, "a port near the one asked for".to_owned()))
 }
@@ -1526,13 +1533,16 @@ pub(super) fn may_name_owner(scheme: Scheme, port: u16, listener_port: u16) -> b
         || services::by_port(port).is_some()
 }
 
-/// Ports a person might mix up: two apart, or the same number of digits with one digit changed.
+/// Ports a person might mix up: two apart, or the same number of digits with one digit changed,
+/// not the first (8080 and 8000 or 8081; 3000 and 8000 are two ranges people pick apart).
 fn is_near(a: u16, b: u16) -> bool {
     if a.abs_diff(b) <= 2 {
         return true;
     }
     let (a, b) = (a.to_string(), b.to_string());
-    a.len() == b.len() && a.chars().zip(b.chars()).filter(|(x, y)| x != y).count() == 1
+    a.len() == b.len()
+        && a.chars().next() == b.chars().next()
+        && a.chars().zip(b.chars()).filter(|(x, y)| x != y).count() == 1
 }
 
 /// Explains a unix socket target.

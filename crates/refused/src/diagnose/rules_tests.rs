@@ -1263,6 +1263,57 @@ fn near_ports() {
     assert!(is_near(8080, 8000) && is_near(8080, 8081) && is_near(8080, 8088));
     assert!(is_near(5432, 5433) && is_near(3000, 3002) && is_near(999, 1000));
     assert!(!is_near(8080, 5000) && !is_near(8080, 80) && !is_near(22, 80));
+    // Another first digit is another range, not a slip: 3000 and 8000, 5432 and 6432.
+    assert!(!is_near(3000, 8000) && !is_near(5432, 6432) && !is_near(9090, 1090));
+}
+
+/// A near port's program is not offered as the one meant when it is another well-known
+/// service at home (a pooler, Alertmanager), a system daemon, or the port asked is a
+/// well-known service's whose server it is not (audit of real setups: each was `wrong-port`
+/// with "connect to ... instead", a fix that fails too).
+#[test]
+fn a_near_port_of_another_program_is_not_the_port_meant() {
+    let with = |target: &str, addr: &str, near: HeldListener| Facts {
+        listeners: Some(vec![near]),
+        ..one(
+            target,
+            AddressFacts {
+                local: true,
+                ..tried(addr, Outcome::Refused, 0)
+            },
+        )
+    };
+    // PostgreSQL is down; PgBouncer, in front of it, is up on its own port.
+    let f = with(
+        "postgres://app@localhost:5432/app",
+        "127.0.0.1:5432",
+        listening("0.0.0.0:6432", "pgbouncer"),
+    );
+    assert_eq!(cause(&f), Cause::NoListener);
+    // A well-known service's port: a near program that is not its server is not meant.
+    let f = with(
+        "127.0.0.1:6379",
+        "127.0.0.1:6379",
+        listening("0.0.0.0:6380", "node"),
+    );
+    assert_eq!(cause(&f), Cause::NoListener);
+    // Alertmanager on 9093 is not Prometheus (9090) moved; a system daemon is nobody's app.
+    for near in [
+        listening("0.0.0.0:9093", "alertmanager"),
+        listening("0.0.0.0:9091", "sshd"),
+    ] {
+        assert_eq!(
+            cause(&with("127.0.0.1:9090", "127.0.0.1:9090", near)),
+            Cause::NoListener
+        );
+    }
+    // An app one port off is still the one meant.
+    let f = with(
+        "127.0.0.1:3000",
+        "127.0.0.1:3000",
+        listening("0.0.0.0:3001", "node"),
+    );
+    assert_eq!(cause(&f), Cause::WrongPort);
 }
 
 #[test]

@@ -70,7 +70,62 @@ const SERVICES: &[Service] = &[
         commands: &["java"],
         units: &["elasticsearch"],
     },
+    // Programs that sit on a port near another well-known one: at home there, never that
+    // other service misplaced (a pooler in front of PostgreSQL, Prometheus' Alertmanager and
+    // exporter). Debian's names are cut to /proc's 15 characters.
+    Service {
+        name: "PgBouncer",
+        ports: &[6432],
+        commands: &["pgbouncer"],
+        units: &["pgbouncer"],
+    },
+    Service {
+        name: "Alertmanager",
+        ports: &[9093],
+        commands: &["alertmanager", "prometheus-aler"],
+        units: &["prometheus-alertmanager", "alertmanager"],
+    },
+    Service {
+        name: "node_exporter",
+        ports: &[9100],
+        commands: &["node_exporter", "prometheus-node"],
+        units: &["prometheus-node-exporter", "node_exporter"],
+    },
 ];
+
+/// Programs that listen beside an application rather than being it (a host's or container's
+/// sshd, a metrics exporter, the host's resolver): never offered as the port a person meant.
+const BESIDE_THE_APP: &[&str] = &[
+    "sshd",
+    "sshd-session",
+    "dropbear",
+    "node_exporter",
+    "prometheus-node",
+    "cadvisor",
+    "dnsmasq",
+    "systemd-resolve",
+    "systemd",
+    "rpcbind",
+    "chronyd",
+    "cupsd",
+    "avahi-daemon",
+    "containerd",
+    "dockerd",
+    "tailscaled",
+];
+
+/// Whether a program (`/proc/PID/comm`) listens beside an application rather than being it.
+pub fn is_beside_the_app(command: &str) -> bool {
+    BESIDE_THE_APP.contains(&command)
+}
+
+/// Whether a program listening on `port` is a well-known service's server on one of that
+/// service's own ports: at home there, not another service moved.
+pub fn is_at_home(command: &str, port: u16) -> bool {
+    SERVICES
+        .iter()
+        .any(|s| s.ports.contains(&port) && s.is_command(command))
+}
 
 /// The service usually found on `port`.
 pub fn by_port(port: u16) -> Option<&'static Service> {
