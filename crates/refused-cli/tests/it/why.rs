@@ -90,6 +90,57 @@ fn a_service_that_connects_but_answers_503_is_not_ready() {
     );
 }
 
+/// A server on loopback that answers every request with `response`, after reading what came.
+fn answering(response: &'static [u8]) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(response);
+        }
+    });
+    addr
+}
+
+/// The wrong scheme for the port is named, not "wait for it": `http://` to a TLS port (Go's
+/// `net/http` TLS server answers a plain request with this 400, in these words; a fake server,
+/// since no Go server is at hand), and `https://` to a plain HTTP server (it answers the
+/// `ClientHello` with an HTTP error, as any plain server does).
+#[test]
+fn the_wrong_scheme_for_the_port_is_named() {
+    let tls_port = answering(
+        b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+    );
+    let output = refused()
+        .args(["why", "--json", &format!("http://{tls_port}/healthz")])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "not-ready", "{report}");
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains(&format!("use `https://{tls_port}/healthz`")),
+        "{report}"
+    );
+    assert!(!fixes.contains("wait for it"), "{report}");
+
+    let plain = answering(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+    let output = refused()
+        .args(["why", "--json", &format!("https://{plain}/")])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "not-ready", "{report}");
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains(&format!("use `http://{plain}/`")),
+        "{report}"
+    );
+}
+
 /// An HTTPS server on loopback whose certificate (for 127.0.0.1) is signed by a CA of its own;
 /// returns its address and that CA as PEM.
 fn https_with_own_ca() -> (std::net::SocketAddr, String) {

@@ -532,10 +532,60 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
         // unreachable (a container's program bound to its own loopback looks the same).
         return finding.suggest(proxy_fix(holders.first().copied()));
     }
-    finding.suggest(format!(
-        "the service is up but not ready: wait for it (`{} wait {}`), or look at its logs",
-        facts.program, facts.target
-    ))
+    finding.suggest(not_ready_fix(facts, readiness))
+}
+
+/// What to do about a service that answered but not as ready: wait, unless waiting cannot
+/// change the answer (the wrong scheme for the port, a path the server does not have, a
+/// request it refuses).
+fn not_ready_fix(facts: &Facts, readiness: &Readiness) -> String {
+    let (program, target) = (&facts.program, &facts.target);
+    let text = match readiness {
+        Readiness::NotReady(text) => text.as_str(),
+        Readiness::Failed(crate::probe::ProbeFailure::Protocol(err)) => err.detail.as_str(),
+        _ => "",
+    };
+    let url = target.to_string();
+    let with_scheme = |from: &str, to: &str| {
+        url.strip_prefix(from)
+            .map_or_else(|| format!("{to}..."), |rest| format!("{to}{rest}"))
+    };
+    if text.contains(crate::probe::SPEAKS_TLS) {
+        return format!(
+            "the port speaks TLS: use `{}`",
+            with_scheme("http://", "https://")
+        );
+    }
+    if text.contains(crate::probe::PLAIN_NOT_TLS) {
+        return if target.scheme() == Scheme::Https {
+            format!(
+                "the port speaks plain HTTP (or another protocol), not TLS: use `{}`, or the server's TLS port",
+                with_scheme("https://", "http://")
+            )
+        } else {
+            "the port does not speak TLS: check the port, or use the service's TLS port".to_owned()
+        };
+    }
+    let status = text
+        .strip_prefix("HTTP ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse::<u16>().ok())
+        .filter(|_| matches!(target.scheme(), Scheme::Http | Scheme::Https));
+    match status {
+        Some(404 | 410) => format!(
+            "the server is up but has no such path: check the URL's path, or wait for the page another way (`{program} wait {target} --status 200-499` takes any answer)"
+        ),
+        Some(401 | 403 | 407) => format!(
+            "the server is up and refuses this request without credentials: waiting does not change that; if an answer is enough, `{program} wait {target} --status 200-399,{}`",
+            status.unwrap_or(401)
+        ),
+        Some(code @ 400..=499) if code != 408 && code != 429 => format!(
+            "the server is up and rejects this request (HTTP {code}): check the URL; waiting does not change that"
+        ),
+        _ => format!(
+            "the service is up but not ready: wait for it (`{program} wait {target}`), or look at its logs"
+        ),
+    }
 }
 
 /// What to do about a listener that accepts and drops: the backend of a proxy is down.

@@ -1844,6 +1844,58 @@ fn connected_but_the_protocol_says_not_ready() {
     assert_eq!(cause(&f), Cause::Reachable);
 }
 
+/// Waiting is suggested only where it can change the answer: not for the wrong scheme for
+/// the port, a path the server does not have, or a request it refuses (audit of real setups:
+/// each said "wait for it").
+#[test]
+fn a_not_ready_answer_that_waiting_cannot_change_says_what_would() {
+    let fix = |target: &str, readiness: Readiness| {
+        let f = Facts {
+            probe: Some(readiness),
+            ..one(target, tried("127.0.0.1:8443", Outcome::Connected, 0))
+        };
+        let finding = infer(&f).unwrap();
+        assert_eq!(finding.cause, Cause::NotReady);
+        finding.suggestions.join("\n")
+    };
+    let not_ready = |text: &str| Readiness::NotReady(text.to_owned());
+    let tls = fix(
+        "http://127.0.0.1:8443/health",
+        not_ready(&format!(
+            "HTTP 400 Bad Request: {}",
+            crate::probe::SPEAKS_TLS
+        )),
+    );
+    assert!(tls.contains("use `https://127.0.0.1:8443/health`"), "{tls}");
+    let plain = fix(
+        "https://127.0.0.1:8443/",
+        Readiness::Failed(crate::probe::ProbeFailure::Protocol(
+            crate::probe::ProtocolError {
+                kind: crate::probe::ProtocolErrorKind::Tls,
+                detail: crate::probe::PLAIN_NOT_TLS.to_owned(),
+            },
+        )),
+    );
+    assert!(plain.contains("use `http://127.0.0.1:8443/`"), "{plain}");
+    let path = fix(
+        "http://127.0.0.1:8443/healthz",
+        not_ready("HTTP 404 Not Found"),
+    );
+    assert!(
+        path.contains("no such path") && !path.contains("wait for it"),
+        "{path}"
+    );
+    let auth = fix("http://127.0.0.1:8443/", not_ready("HTTP 401 Unauthorized"));
+    assert!(auth.contains("--status 200-399,401"), "{auth}");
+    let bad = fix("http://127.0.0.1:8443/", not_ready("HTTP 400 Bad Request"));
+    assert!(bad.contains("waiting does not change that"), "{bad}");
+    // A server that is starting, overloaded or rate-limiting: waiting may help.
+    for busy in ["HTTP 503 Service Unavailable", "HTTP 429 Too Many Requests"] {
+        let wait = fix("http://127.0.0.1:8443/", not_ready(busy));
+        assert!(wait.contains("wait for it"), "{busy}: {wait}");
+    }
+}
+
 /// Redis in protected mode answers a client off loopback `-DENIED`: not ready, and no wait
 /// ends it: the fixes are its configuration, or a client on loopback.
 #[test]

@@ -235,7 +235,9 @@ where
         let wants_text = check.body.is_some() || check.body_regex.is_some();
         let ok = check.statuses.contains(status.as_u16());
         let mut text = None;
-        if check.read_body || wants_text && ok {
+        // A 400's body may say why: a plain request to a TLS port.
+        let bad_request = status == hyper::StatusCode::BAD_REQUEST;
+        if check.read_body || wants_text && ok || bad_request {
             let reading = Instant::now();
             match read_body(body, check.read_body).await {
                 Ok((body, read)) => {
@@ -263,6 +265,20 @@ where
     }
 }
 
+/// How a refusal of a plain request by a TLS port is told, in a readiness.
+pub(crate) const SPEAKS_TLS: &str = "the port speaks TLS, and the request was plain HTTP";
+
+/// Whether a 400's body is a TLS server's answer to a plain HTTP request: Go's `net/http`,
+/// nginx and Apache httpd say so in these words.
+fn is_tls_port_answer(body: &str) -> bool {
+    const SAID: [&str; 3] = [
+        "Client sent an HTTP request to an HTTPS server",
+        "The plain HTTP request was sent to HTTPS port",
+        "speaking plain HTTP to an SSL-enabled server port",
+    ];
+    SAID.iter().any(|said| body.contains(said))
+}
+
 /// Whether a response is ready: its status, then the header asked for, then its body's text
 /// (read when a check needs it).
 fn verdict(
@@ -280,6 +296,9 @@ fn verdict(
             .unwrap_or_default()
     );
     if !check.statuses.contains(status.as_u16()) {
+        if status == hyper::StatusCode::BAD_REQUEST && text.is_some_and(is_tls_port_answer) {
+            return Readiness::NotReady(format!("{line}: {SPEAKS_TLS}"));
+        }
         return Readiness::NotReady(line);
     }
     if let Some((name, value)) = &check.header {

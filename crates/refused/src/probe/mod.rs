@@ -26,6 +26,9 @@ mod redis;
 mod tcp;
 mod tls;
 
+pub(crate) use http::SPEAKS_TLS;
+pub(crate) use tls::PLAIN_NOT_TLS;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

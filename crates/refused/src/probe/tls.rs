@@ -170,6 +170,10 @@ fn system_roots() -> &'static RootCertStore {
     })
 }
 
+/// How a server that answered the TLS handshake in plain text is told, in a readiness.
+pub(crate) const PLAIN_NOT_TLS: &str =
+    "the server answered the TLS handshake in plain text: the port does not speak TLS";
+
 /// A certificate error in words a person can act on.
 fn describe(err: &std::io::Error, target: &Target) -> String {
     let Some(tls) = err
@@ -198,6 +202,11 @@ fn describe(err: &std::io::Error, target: &Target) -> String {
         },
         rustls::Error::AlertReceived(alert) => {
             format!("the server ended the TLS handshake: {alert:?}")
+        }
+        // Its first bytes are no TLS record: a plain server answering our ClientHello (an
+        // HTTP 400, a banner).
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            PLAIN_NOT_TLS.to_owned()
         }
         other => format!("the TLS handshake failed: {other} (is it a TLS port?)"),
     }
