@@ -513,6 +513,47 @@ fn an_input_rule_that_drops_the_replies_is_blocked_locally() {
     );
 }
 
+/// A Kubernetes node's kubelet drops packets marked 0x8000 in `KUBE-FIREWALL`, reached from
+/// OUTPUT: a rule whose match the rules alone cannot tell (nothing of ours is marked). A server
+/// that drops the port is then `filtered`, the node's rule only a warning, never "delete it".
+#[test]
+fn a_general_rule_that_only_may_drop_is_no_cause_of_a_timeout() {
+    let Some(lab) = Lab::or_skip("a_general_rule_that_only_may_drop_is_no_cause_of_a_timeout")
+    else {
+        return;
+    };
+    lab.client.iptables(&["-N", "KUBE-FIREWALL"]).unwrap();
+    lab.client
+        .iptables(&["-A", "OUTPUT", "-j", "KUBE-FIREWALL"])
+        .unwrap();
+    lab.client
+        .iptables(&[
+            "-A",
+            "KUBE-FIREWALL",
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes firewall for dropping marked packets",
+            "-m",
+            "mark",
+            "--mark",
+            "0x8000/0x8000",
+            "-j",
+            "DROP",
+        ])
+        .unwrap();
+    let server_drops = "add table inet t; add chain inet t in { type filter hook input priority 0; }; add rule inet t in tcp dport 41085 drop";
+    lab.server.exec("nft", &[server_drops]).unwrap();
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41085")]);
+    assert_eq!(report["attempts"][0]["outcome"], "timeout", "{report}");
+    assert_eq!(report["cause"], "filtered", "{report}");
+    assert!(
+        report["warnings"].to_string().contains("KUBE-FIREWALL"),
+        "{report}"
+    );
+    assert!(!has_suggestion(&report, "iptables -D"), "{report}");
+}
+
 /// A blocklist by source in iptables' raw PREROUTING (before conntrack: where ipset blocklists
 /// often go) or in an nft chain at prerouting drops the server's replies before INPUT sees
 /// them: this host's rule, named, not the server's firewall.

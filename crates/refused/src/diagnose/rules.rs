@@ -535,6 +535,19 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
     finding.suggest(not_ready_fix(facts, readiness))
 }
 
+/// Whether a rule's text names `addr`'s port or address (`tcp dport 5432`, `--dports 22,5432`,
+/// `ip daddr 10.0.0.5`): a rule written for this target, not a general one.
+fn names_target(rule: &crate::sys::firewall::Blocker, addr: SocketAddr) -> bool {
+    let port = addr.port().to_string();
+    let ip = addr.ip().to_string();
+    let text = rule.rule.as_str();
+    text.split(|c: char| !c.is_ascii_digit())
+        .any(|number| number == port)
+        || text
+            .split(|c: char| c.is_whitespace() || matches!(c, ',' | '{' | '}' | '"' | '/'))
+            .any(|word| word == ip)
+}
+
 /// What to do about a service that answered but not as ready: wait, unless waiting cannot
 /// change the answer (the wrong scheme for the port, a path the server does not have, a
 /// request it refuses).
@@ -700,6 +713,27 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
         Evidence::FirewallRule(rule) if !rule.certain => Some(rule),
         _ => None,
     });
+    // A drop whose own matches were not all evaluated (a mark, an interface, the port of a
+    // reply), and that does not name our port or address, may not apply at all: against a
+    // timeout, which a firewall anywhere on the way explains as well (`filtered` says so), it
+    // is no cause but a warning. (On a Kubernetes node, kubelet's `KUBE-FIREWALL` drop of
+    // marked packets was blamed for every timeout, with `iptables -D`.) A rule written for
+    // this port stays the likely cause; a refusal is another matter: see below.
+    if let Some(rule) = rule.filter(|rule| {
+        !rule.matches && outcome == Outcome::Timeout && !names_target(rule, address.addr)
+    }) {
+        if let Ok(mut finding) = beyond_the_rules(facts, address) {
+            let does = match rule.verdict {
+                crate::sys::firewall::Verdict::Drop => "drop",
+                crate::sys::firewall::Verdict::Reject => "reject",
+            };
+            finding.warnings.push(format!(
+                "a rule of this host's firewall may {does} it too, though it depends on what the rules alone cannot tell (a mark, an interface, a port of ours): {}",
+                blocked::placed(rule)
+            ));
+            return Ok(finding);
+        }
+    }
     // A rule that only may reject, against a refusal that nothing listening where the packet
     // went explains for sure (the socket table read, and no socket there that could take it):
     // the kernel's own reset is the answer, and the rule a warning.

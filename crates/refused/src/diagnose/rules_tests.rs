@@ -747,12 +747,35 @@ fn a_local_rule_that_fits_the_outcome_is_blocked_locally() {
         Cause::Closed
     );
 
-    // A rule that may match is said to be probable, not certain.
+    // A rule for this port that may match is said to be probable, not certain.
     address.attempt.outcome = Outcome::Timeout;
-    address.blockers = Some(vec![blocker("oifname \"eth1\" drop", Verdict::Drop, false)]);
-    let finding = infer(&one("192.0.2.7:7001", address)).unwrap();
+    address.blockers = Some(vec![blocker(
+        "oifname \"eth1\" tcp dport 7001 drop",
+        Verdict::Drop,
+        false,
+    )]);
+    let finding = infer(&one("192.0.2.7:7001", address.clone())).unwrap();
     assert_eq!(finding.cause, Cause::BlockedLocally);
     assert!(finding.summary.contains("probably"), "{}", finding.summary);
+
+    // A general rule that only may match (kubelet's drop of marked packets, on every
+    // Kubernetes node) is no cause of a timeout, which a firewall on the way explains as
+    // well: `filtered`, the rule a warning.
+    address.blockers = Some(vec![blocker(
+        "meta mark & 0x00008000 == 0x00008000 drop",
+        Verdict::Drop,
+        false,
+    )]);
+    let finding = infer(&one("192.0.2.7:7001", address)).unwrap();
+    assert_eq!(finding.cause, Cause::Filtered);
+    assert!(
+        finding.warnings.iter().any(|w| w.contains("0x00008000")),
+        "{finding:?}"
+    );
+    assert!(
+        !finding.suggestions.iter().any(|s| s.contains("delete")),
+        "{finding:?}"
+    );
 }
 
 #[test]
