@@ -554,6 +554,47 @@ fn a_general_rule_that_only_may_drop_is_no_cause_of_a_timeout() {
     assert!(!has_suggestion(&report, "iptables -D"), "{report}");
 }
 
+/// A port forward (a DNAT of nat PREROUTING, as for a VM or a container behind this host)
+/// tried from the forwarding host itself: its own connections take nat OUTPUT and never meet
+/// the rule. Nothing listens here, and the forward is named, with how to test it: not "start
+/// the program that should listen".
+#[test]
+fn a_port_forward_tried_from_the_forwarding_host_is_named() {
+    let Some(lab) = Lab::or_skip("a_port_forward_tried_from_the_forwarding_host_is_named") else {
+        return;
+    };
+    let _open = listen_on_server(&lab, &[41087]);
+    lab.client
+        .iptables(&[
+            "-t",
+            "nat",
+            "-A",
+            "PREROUTING",
+            "-p",
+            "tcp",
+            "--dport",
+            "41086",
+            "-j",
+            "DNAT",
+            "--to-destination",
+            &format!("{SERVER_V4}:41087"),
+        ])
+        .unwrap();
+    for target in [format!("{CLIENT_V4}:41086"), "127.0.0.1:41086".to_owned()] {
+        let report = why(&lab, &["--timeout", "1s", &target]);
+        assert_eq!(report["cause"], "no-listener", "{report}");
+        let dnat = report["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "dnat")
+            .unwrap_or_else(|| panic!("no dnat in {report}"));
+        assert_eq!(dnat["hook"], "prerouting", "{report}");
+        assert!(has_suggestion(&report, "from another host"), "{report}");
+        assert!(!has_suggestion(&report, "start the program"), "{report}");
+    }
+}
+
 /// A blocklist by source in iptables' raw PREROUTING (before conntrack: where ipset blocklists
 /// often go) or in an nft chain at prerouting drops the server's replies before INPUT sees
 /// them: this host's rule, named, not the server's firewall.

@@ -421,6 +421,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
             if address.published.is_none() && ip.is_loopback() {
                 address.published_beside = published_beside(ruleset, address.addr);
             }
+            if address.local && address.published.is_none() && address.published_beside.is_none() {
+                address.forwarded = forwarded_from_outside(ruleset, address.addr);
+            }
         }
         if !address.local {
             address.neighbour = host::neighbour(ip);
@@ -838,6 +841,36 @@ fn published_beside(
     packet.oif = Interface::Named("lo".to_owned());
     let found = published(ruleset, &packet)?;
     Some((SocketAddr::new(other, addr.port()), found))
+}
+
+/// The DNAT of this host's nat prerouting hook that forwards `addr`'s port for a connection
+/// arriving from another host (to this host's other address, for a loopback one): the first
+/// that surely applies, else the first that may (`-i vmbr0`: an interface such a connection may
+/// come in by).
+fn forwarded_from_outside(ruleset: &firewall::Indexed<'_>, addr: SocketAddr) -> Option<Published> {
+    let dst = if addr.ip().is_loopback() {
+        addresses::own_beside_loopback(addr.is_ipv4())?
+    } else {
+        addr.ip()
+    };
+    let mut packet = Packet::outgoing(None, dst, addr.port());
+    packet.iif = Interface::NotLoopback;
+    packet.oif = Interface::None;
+    packet.src_local = Some(false);
+    packet.dst_local = Some(true);
+    packet.owner = SocketOwner::default();
+    let rules = ruleset.dnat(NatHook::Prerouting, &packet);
+    let rule = rules
+        .iter()
+        .find(|d| d.certain)
+        .or_else(|| rules.first())?
+        .clone();
+    let to = rule.destination(&packet)?;
+    (to != SocketAddr::new(dst, addr.port())).then(|| Published {
+        to_local: host::is_local_address(to.ip()),
+        rule,
+        to,
+    })
 }
 
 /// The rules of this host that stop a connection: its request on the way out (and, to an

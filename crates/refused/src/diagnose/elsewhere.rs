@@ -118,6 +118,7 @@ pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
         holder: proxied.holder.clone(),
         published: None,
         published_beside: None,
+        forwarded: None,
         blocked_for_others: Vec::new(),
         rate_limits: None,
     };
@@ -340,6 +341,48 @@ fn silent(
         .evidence(listed(exact))
         .suggest(format!("`{enter} nft list ruleset` shows the namespace's rules; `sudo nft list ruleset` this host's"))
     })
+}
+
+/// A port of this host nothing listens on, which a DNAT of the nat prerouting hook forwards
+/// elsewhere: for connections from other hosts only. This host's own connections take the nat
+/// output hook, so a port forward tried from the host that forwards it (a VM's or a
+/// container's, on Proxmox, LXC, a router) meets nothing: the forward may well work.
+pub(super) fn forwarded_from_outside(address: &AddressFacts) -> Option<Finding> {
+    let forwarded = address.forwarded.as_ref()?;
+    let (addr, to) = (address.addr, forwarded.to);
+    let port = addr.port();
+    let rule = &forwarded.rule;
+    let finding = Finding::new(
+        Cause::NoListener,
+        format!(
+            "nothing listens on port {port} on this host: a DNAT rule of its nat prerouting hook (chain `{}`) forwards the port to {to}, but only for connections arriving from other hosts; this host's own connections do not pass through it",
+            rule.chain
+        ),
+    )
+    .evidence([Evidence::Dnat(rule.clone())])
+    .suggest(format!(
+        "test the forward from another host, or connect to {to} directly from here"
+    ));
+    let output = if rule.tool == crate::sys::firewall::Tool::Nft {
+        "a chain of `type nat hook output`".to_owned()
+    } else {
+        format!(
+            "`sudo iptables -t nat -A OUTPUT -p tcp -d {} --dport {port} -j DNAT --to-destination {to}`",
+            if addr.ip().is_loopback() {
+                "127.0.0.1".to_owned()
+            } else {
+                addr.ip().to_string()
+            }
+        )
+    };
+    let localnet = if addr.ip().is_loopback() {
+        " (to loopback, also `sysctl -w net.ipv4.conf.all.route_localnet=1` and a masquerade of what leaves for it)"
+    } else {
+        ""
+    };
+    Some(finding.suggest(format!(
+        "to reach it through this port from this host too, the same DNAT in the nat output hook: {output}{localnet}"
+    )))
 }
 
 /// A loopback port nothing listens on, which this host's other address publishes by DNAT to a

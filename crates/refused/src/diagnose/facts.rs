@@ -190,6 +190,11 @@ pub struct AddressFacts {
     /// For a loopback address the rules do not publish: the port as this host's other address
     /// publishes it (Docker's rules skip 127.0.0.0/8, where its proxy listens instead).
     pub published_beside: Option<(SocketAddr, Published)>,
+    /// For an address of this host the rules publish neither way: a DNAT of the nat
+    /// prerouting hook that forwards the port for connections from other hosts, which this
+    /// host's own connections never meet (they take nat output): a port forward tried from
+    /// the host that forwards it.
+    pub forwarded: Option<Published>,
     /// For an address that connected: rules of this host's output path that stop the
     /// connection for programs of another user or group than ours (`meta skuid`, `-m owner`),
     /// which our own attempt did not meet (read only with root, when it connected).
@@ -336,6 +341,7 @@ impl AddressFacts {
             holder: None,
             published: None,
             published_beside: None,
+            forwarded: None,
             blocked_for_others: Vec::new(),
             rate_limits: None,
         }

@@ -56,6 +56,7 @@ pub(super) fn published_there(
         holder: Some(there_holder.clone()),
         published: None,
         published_beside: None,
+        forwarded: None,
         ..address.clone()
     };
     let inner = super::elsewhere::held(

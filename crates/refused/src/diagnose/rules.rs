@@ -1098,6 +1098,9 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
     if let Some(finding) = super::elsewhere::published_beside_loopback(facts, address) {
         return Ok(finding);
     }
+    if let Some(finding) = super::elsewhere::forwarded_from_outside(address) {
+        return Ok(finding);
+    }
     if let Some(foreign) = facts.foreign.first() {
         return Ok(other_namespace(
             facts,

@@ -69,6 +69,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         holder: None,
         published: None,
         published_beside: None,
+        forwarded: None,
         blocked_for_others: Vec::new(),
         rate_limits: None,
     }
