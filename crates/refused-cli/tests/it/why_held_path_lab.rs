@@ -319,6 +319,63 @@ fn a_docker_proxy_closing_connections_is_explained_where_it_sends_them() {
     drop(container);
 }
 
+/// Debian's real `docker-proxy` in front of a container whose own firewall drops the port its
+/// program listens on: the proxy accepts, and waits on its own connect, which gets no answer;
+/// an HTTP probe meets silence. The cause is the container's rule, not "wait for it" (a
+/// silence was not followed to where the proxy sends it). Port 46562 is this test's.
+#[test]
+fn a_docker_proxy_waiting_on_a_silent_container_is_explained_there() {
+    let test = "a_docker_proxy_waiting_on_a_silent_container_is_explained_there";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::DockerProxy]) else {
+        return;
+    };
+    let (container, inside, _) = behind_the_server(&lab, 'y', 95);
+    let proxy = format!(
+        "exec docker-proxy -proto tcp -host-ip 127.0.0.1 -host-port 46562 -container-ip {inside} -container-port 80 3>/dev/null"
+    );
+    lab.server.spawn("sh", &["-c", &proxy]).unwrap();
+    let _program = listen_in(
+        &container,
+        SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 80),
+    );
+    container
+        .nft("add table inet c; add chain inet c in { type filter hook input priority 0; }; add rule inet c in tcp dport 80 drop")
+        .unwrap();
+    let target = "127.0.0.1:46562";
+    for _ in 0..100 {
+        if lab
+            .server
+            .run(|| std::net::TcpStream::connect(target).is_ok())
+            .unwrap()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let report = crate::why_lab::diagnosis(
+        lab.server.command(crate::why_lab::REFUSED),
+        &["--timeout", "4s", &format!("http://{target}/")],
+    );
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with(&format!(
+            "{target} is published to {inside}:80 by docker-proxy (pid "
+        )) && summary.contains("waits on its own"),
+        "{report}"
+    );
+    assert_eq!(
+        evidence(&report, "port-proxy")[0]["outcome"],
+        "timeout",
+        "{report}"
+    );
+    assert!(
+        !report["suggestions"].to_string().contains("wait for it"),
+        "{report}"
+    );
+    drop(container);
+}
+
 /// Who a listener of the report's evidence belongs to, as the summary names it.
 fn report_owner(report: &serde_json::Value) -> String {
     let listener = &evidence(report, "listener")[0];

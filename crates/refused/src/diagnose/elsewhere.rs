@@ -99,9 +99,19 @@ fn only_port(listeners: &[HeldListener], ip: IpAddr, port: u16) -> Option<&HeldL
 pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
     let proxied = facts.proxied.as_ref().filter(|p| p.proxy.takes(addr))?;
     let outcome = proxied.attempt.outcome;
-    // Refused or reset there: the proxy's own connect failed so, and it closed ours. Anything
-    // else (it connects, or nothing answers) does not say why ours was closed.
-    if !matches!(outcome, Outcome::Refused | Outcome::Reset) {
+    // Refused or reset there: the proxy's own connect failed so, and it closed ours. No answer
+    // there either, when ours met silence: the proxy waits on its own connect. Anything else
+    // (it connects there) does not say what happened to ours.
+    let silent = facts
+        .probe
+        .as_ref()
+        .is_some_and(crate::probe::Readiness::is_silence);
+    let fits = match outcome {
+        Outcome::Refused | Outcome::Reset => !silent,
+        Outcome::Timeout => silent,
+        _ => false,
+    };
+    if !fits {
         return None;
     }
     let proxy = &proxied.proxy;
@@ -141,9 +151,15 @@ pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
         )),
         (None, _) => return None,
     };
+    let does = if silent {
+        "which accepts the connection and waits on its own to {to}, which gets no answer"
+    } else {
+        "which accepts the connection and closes it when its own to {to} fails"
+    }
+    .replace("{to}", &to.to_string());
     let mut finding = Finding {
         summary: format!(
-            "{addr} is published to {to} by {} (pid {}), which accepts the connection and closes it when its own to {to} fails; there, {}",
+            "{addr} is published to {to} by {} (pid {}), {does}; there, {}",
             proxy.process, proxy.pid, inner.summary
         ),
         ..inner
@@ -324,10 +340,12 @@ fn silent(
     enter: &str,
 ) -> Finding {
     let beyond = || held_path::silent(holder, exact, dest, inside, enter);
+    let dropped = || held_path::dropped(holder, exact, dest, inside, enter);
     let reset_dropped = || held_path::reset_dropped(holder, exact, dest, inside, enter);
     full_queue(exact)
         .or_else(beyond)
         .or_else(reset_dropped)
+        .or_else(dropped)
         .unwrap_or_else(|| {
         Finding::new(
             Cause::Filtered,

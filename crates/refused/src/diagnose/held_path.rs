@@ -187,6 +187,24 @@ pub(super) fn silent(
     None
 }
 
+/// No answer, and a drop of that namespace's own firewall stops the connection or its replies
+/// (a container's `input` drop of its port): the rule, named.
+pub(super) fn dropped(
+    holder: &Holder,
+    exact: &[&HeldListener],
+    dest: SocketAddr,
+    inside: &str,
+    enter: &str,
+) -> Option<Finding> {
+    let listens = format!(
+        "{} listens on {} in {inside}, but the connection to {dest} got no answer",
+        exact[0].owner(),
+        exact[0].endpoint()
+    );
+    let drops = |b: &&Blocker| b.stops == Stops::Reply || b.verdict == Verdict::Drop;
+    by_rule(holder, &listens, exact, dest.port(), enter, drops)
+}
+
 /// No answer, though a reject of that namespace's own answers the connection with a reset:
 /// its own output rules (an egress allow-list) drop that reset, so the client waits for
 /// nothing where a refusal was meant.
