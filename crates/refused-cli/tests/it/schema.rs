@@ -441,6 +441,7 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::UnixListener(_) => "unix-listener",
         Evidence::PortProxy { .. } => "port-proxy",
         Evidence::StoppedContainer(_) => "stopped-container",
+        Evidence::ReversePathFilter { .. } => "reverse-path-filter",
     }
 }
 
@@ -537,6 +538,10 @@ fn evidence_samples() -> Vec<Evidence> {
     samples.extend(unix_socket_samples());
     samples.extend(unix_listener_samples());
     samples.extend(docker_samples());
+    samples.push(Evidence::ReversePathFilter {
+        dropped: 3,
+        strict_interfaces: vec!["eth0".into(), "wg0".into()],
+    });
     samples
 }
 

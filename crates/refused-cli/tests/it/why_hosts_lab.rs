@@ -371,3 +371,75 @@ fn a_firewall_inside_a_container_of_this_host_is_named_as_the_containers() {
         "{report}"
     );
 }
+
+/// The server sends its replies back by a second link (its own route to the client's address
+/// goes there), and the client's reverse-path filter is strict: the replies come in by another
+/// interface than the route out leaves by, and the client drops them. This host's filter is
+/// named, with the counter that rose and how to make it loose; loose, the port connects.
+/// (The server announces its second link's own address in ARP, as a router would: else the
+/// client's filter drops the ARP request too, and no reply is ever sent.) Port 22520 is this
+/// test's.
+#[test]
+fn replies_a_strict_reverse_path_filter_drops_are_this_hosts() {
+    let Some(lab) = Lab::or_skip("replies_a_strict_reverse_path_filter_drops_are_this_hosts")
+    else {
+        return;
+    };
+    let server = SocketAddr::from((refused_lab::SERVER_V4, 22_520));
+    let _open = lab
+        .server
+        .run(|| ListenSpec::new(server).listen())
+        .unwrap()
+        .unwrap();
+    lab.client.veth("rp0", &lab.server, "rp1").unwrap();
+    for (netns, link, address) in [
+        (&lab.client, "rp0", "10.79.0.1/24"),
+        (&lab.server, "rp1", "10.79.0.2/24"),
+    ] {
+        netns.ip(&["addr", "add", address, "dev", link]).unwrap();
+        netns.ip(&["link", "set", link, "up"]).unwrap();
+    }
+    lab.server
+        .sysctl("net.ipv4.conf.rp1.arp_announce", "2")
+        .unwrap();
+    lab.server
+        .ip(&[
+            "route",
+            "add",
+            &format!("{CLIENT_V4}/32"),
+            "via",
+            "10.79.0.1",
+            "dev",
+            "rp1",
+        ])
+        .unwrap();
+    lab.client
+        .sysctl("net.ipv4.conf.all.rp_filter", "1")
+        .unwrap();
+    lab.client
+        .sysctl("net.ipv4.conf.rp0.rp_filter", "1")
+        .unwrap();
+
+    let report = why(&lab, &["--timeout", "2s", &server.to_string()]);
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    let filter = &evidence(&report, "reverse-path-filter")[0];
+    assert!(filter["dropped"].as_u64().unwrap() >= 1, "{report}");
+    assert!(
+        filter["strict_interfaces"]
+            .as_array()
+            .unwrap()
+            .contains(&"rp0".into()),
+        "{report}"
+    );
+    assert!(
+        report["suggestions"]
+            .to_string()
+            .contains("net.ipv4.conf.rp0.rp_filter=2"),
+        "{report}"
+    );
+
+    lab.client
+        .sysctl("net.ipv4.conf.rp0.rp_filter", "2")
+        .unwrap();
+    assert_eq!(cause(&why(&lab, &[&server.to_string()])), "reachable");
+}

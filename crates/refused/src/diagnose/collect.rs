@@ -30,7 +30,7 @@ use super::evidence::{
 };
 use super::facts::{
     AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, OwnerBlocked, Privilege, Proxied,
-    Published, Resolution, RulesRead,
+    Published, Resolution, ReversePath, RulesRead,
 };
 use super::rules;
 use super::socket_only;
@@ -53,6 +53,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         named_containers: Vec::new(),
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
+        reverse_path: None,
         ipv6_usable: true,
         loopback: None,
         unix: None,
@@ -128,6 +129,10 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         };
     }
 
+    // The reverse-path filter's drops are counted for the whole namespace: read around the
+    // attempts, an increase is most likely theirs (the replies came back by another interface
+    // than the route out).
+    let reverse_path_before = sys::netstat::reverse_path_drops().ok();
     let dialer = dialer(budget.network_left());
     let tries = addrs.iter().map(|addr| {
         let dialer = &dialer;
@@ -139,6 +144,22 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         }
     });
     let attempts: Vec<Vec<Attempt>> = join_all(tries).await;
+    facts.reverse_path = reverse_path_before
+        .and_then(|before| {
+            Some(
+                sys::netstat::reverse_path_drops()
+                    .ok()?
+                    .saturating_sub(before),
+            )
+        })
+        .map(|dropped| ReversePath {
+            dropped,
+            strict: if dropped > 0 {
+                sys::netstat::strict_reverse_path()
+            } else {
+                Vec::new()
+            },
+        });
     facts.addresses = addrs
         .iter()
         .zip(attempts)

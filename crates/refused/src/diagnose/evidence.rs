@@ -115,6 +115,15 @@ pub enum Evidence {
         /// How our connect to `to` ended.
         outcome: crate::outcome::Outcome,
     },
+    /// This namespace's reverse-path filter dropped packets while the connection was tried: a
+    /// strict filter (`rp_filter` 1) drops a reply that comes in by another interface than the
+    /// route to its sender leaves by.
+    ReversePathFilter {
+        /// Packets dropped meanwhile (`IPReversePathFilter` of `/proc/net/netstat`).
+        dropped: u64,
+        /// The interfaces where the filter is strict.
+        strict_interfaces: Vec<String>,
+    },
     /// A unix socket that the server of the target's service listens on, while nothing listens
     /// on the port (PostgreSQL with `listen_addresses = ''`).
     UnixListener(HeldUnixListener),
@@ -358,6 +367,20 @@ impl fmt::Display for Evidence {
                 write!(f, "local ports come from {low}-{high}")
             }
             Self::Ipv6Unusable { disabled_by } => ipv6_unusable(f, disabled_by),
+            Self::ReversePathFilter {
+                dropped,
+                strict_interfaces,
+            } => {
+                write!(
+                    f,
+                    "this host's reverse-path filter dropped {dropped} packet{} while the connection was tried (`IPReversePathFilter` in /proc/net/netstat)",
+                    if *dropped == 1 { "" } else { "s" }
+                )?;
+                if !strict_interfaces.is_empty() {
+                    write!(f, "; it is strict on {}", strict_interfaces.join(", "))?;
+                }
+                Ok(())
+            }
             Self::LoopbackDown => f.write_str(
                 "the loopback interface `lo` of this network namespace is down (`ip link show lo`)",
             ),

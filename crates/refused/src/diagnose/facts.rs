@@ -52,6 +52,10 @@ pub struct Facts {
     pub proxied: Option<Proxied>,
     /// The ephemeral port range (read only when a connect failed).
     pub ephemeral_ports: Option<(u16, u16)>,
+    /// Packets this namespace's reverse-path filter dropped while the attempts ran, and the
+    /// interfaces where it is strict (`rp_filter` 1), read when it dropped any (`None`: the
+    /// counter could not be read).
+    pub reverse_path: Option<ReversePath>,
     /// Whether IPv6 works on this host (read only when a connect failed).
     pub ipv6_usable: bool,
     /// This namespace's loopback interface: up or down, and the `disable_ipv6` sysctls that are
@@ -80,6 +84,15 @@ impl Facts {
     pub fn own_rules_unread(&self, address: &AddressFacts) -> bool {
         address.blockers.is_none() || self.rules_read.nft_unread
     }
+}
+
+/// What the reverse-path filter did while the attempts ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReversePath {
+    /// Packets it dropped (the namespace's counter went up by that much).
+    pub dropped: u64,
+    /// The interfaces where it is strict, read only when it dropped any.
+    pub strict: Vec<String>,
 }
 
 /// A port proxy of this host that accepted a connection and closed it, with our own connect to

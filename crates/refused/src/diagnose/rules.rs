@@ -535,6 +535,40 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
     finding.suggest(not_ready_fix(facts, readiness))
 }
 
+/// A timeout to an IPv4 address while this host's reverse-path filter dropped packets: the
+/// replies came back by another interface than the route out (policy routing, a second
+/// interface, a VPN), and a strict filter drops them. The counter is the namespace's, so
+/// "most likely"; it is read around the attempts alone.
+fn reverse_path_drop(facts: &Facts, address: &AddressFacts) -> Option<Finding> {
+    let reverse = facts.reverse_path.as_ref().filter(|r| r.dropped > 0)?;
+    if address.attempt.outcome != Outcome::Timeout || !address.addr.is_ipv4() {
+        return None;
+    }
+    let addr = address.addr;
+    let mut finding = Finding::new(
+        Cause::BlockedLocally,
+        format!(
+            "this host's reverse-path filter most likely drops the replies from {addr}: it dropped {} packet{} while the connection was tried, as a strict filter (`rp_filter` 1) does with a reply that comes in by another interface than the route to {} leaves by",
+            reverse.dropped,
+            if reverse.dropped == 1 { "" } else { "s" },
+            addr.ip()
+        ),
+    )
+    .evidence([Evidence::ReversePathFilter {
+        dropped: reverse.dropped,
+        strict_interfaces: reverse.strict.clone(),
+    }]);
+    for interface in reverse.strict.iter().take(3) {
+        finding = finding.suggest(format!(
+            "if the replies come in by {interface}, make its filter loose: `sudo sysctl -w net.ipv4.conf.{interface}.rp_filter=2`"
+        ));
+    }
+    Some(finding.suggest(format!(
+        "or make the way back the way out: `ip route get {}` shows the route out; the replies come in elsewhere (an `ip rule`, a VPN, a second interface with its own default route)",
+        addr.ip()
+    )))
+}
+
 /// Whether a rule's text names `addr`'s port or address (`tcp dport 5432`, `--dports 22,5432`,
 /// `ip daddr 10.0.0.5`): a rule written for this target, not a general one.
 fn names_target(rule: &crate::sys::firewall::Blocker, addr: SocketAddr) -> bool {
@@ -768,6 +802,11 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
     }
     if address.local {
         return local(facts, address);
+    }
+    // This host's reverse-path filter dropped packets while it was tried: the replies, which
+    // never reach the socket (also when another namespace of this host holds the address).
+    if let Some(finding) = reverse_path_drop(facts, address) {
+        return Ok(finding);
     }
     if let Some(finding) = address.holder.as_ref().and_then(|holder| {
         super::elsewhere::held(

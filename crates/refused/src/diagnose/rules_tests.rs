@@ -31,6 +31,7 @@ fn facts(target: &str) -> Facts {
         stopped_containers: Vec::new(),
         named_containers: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
+        reverse_path: None,
         ipv6_usable: true,
         loopback: Some(Loopback {
             up: Some(true),

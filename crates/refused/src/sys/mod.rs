@@ -12,6 +12,7 @@ pub mod host;
 pub mod interfaces;
 pub mod loopback;
 pub mod netns;
+pub mod netstat;
 pub mod process;
 pub mod resolv;
 pub mod route;
