@@ -3559,3 +3559,39 @@ fn a_hosts_own_admin_prohibited_names_firewalld_as_the_likely_source() {
     .unwrap();
     assert!(!firewalld(&finding), "{finding:?}");
 }
+
+#[test]
+fn an_icmp_reject_from_a_namespace_whose_firewalld_rejects_names_its_zone() {
+    // firewalld's zone `public` answers 10.77.2.2:46110 with an admin-prohibited; its program
+    // listens.
+    let rules = firewalld_blockers("firewalld", "10.77.2.1", 46110);
+    let mut holder = held_by("fxh-s", 46110);
+    holder.blockers = Some(rules);
+    let mut address = tried("10.77.2.2:46110", Outcome::HostUnreachable, 1);
+    address.attempt.icmp = Some(crate::connect::IcmpError {
+        version: crate::connect::IcmpVersion::V4,
+        icmp_type: 3,
+        code: 13,
+        from: Some("10.77.2.2".parse().unwrap()),
+    });
+    address.holder = Some(holder.clone());
+    let finding = infer(&one("10.77.2.2:46110", address.clone())).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
+    assert!(
+        finding.summary.contains(
+            "listens on 0.0.0.0:46110 in network namespace fxh-s, which holds 10.77.2.2, yet the connection was rejected: that namespace's own firewall probably stops it: `reject with icmpx admin-prohibited` (table `inet firewalld`, chain `filter_IN_public`"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0]
+            .contains("`sudo ip netns exec fxh-s firewall-cmd --zone=public --add-port=46110/tcp`"),
+        "{finding:?}"
+    );
+    // No rule of its own rejects: the ICMP error says who answered.
+    holder.blockers = Some(Vec::new());
+    address.holder = Some(holder);
+    let finding = infer(&one("10.77.2.2:46110", address)).unwrap();
+    assert_eq!(finding.cause, Cause::Rejected, "{finding:?}");
+}
