@@ -192,6 +192,95 @@ impl Netns {
         self.exec("ufw", args).map(drop)
     }
 
+    /// Starts firewalld inside the namespace, with its default zone (Debian's `public`: ssh and
+    /// dhcpv6-client open, every other port rejected with `icmpx admin-prohibited`), and waits
+    /// until it has loaded its rules (`firewall-cmd --state`, ~0.5 s). It never touches the
+    /// machine's own: its configuration is a copy in `/etc/netns/NAME/firewalld`, which `ip netns
+    /// exec` binds over `/etc/firewalld`; its D-Bus system bus is a `dbus-daemon` of its own on
+    /// an abstract socket, and abstract sockets belong to the network namespace (the bus's
+    /// configuration sits in the copied folder, where firewalld ignores it); `/run` is a tmpfs
+    /// of its own (its temporary files). Both processes are stopped when the namespace drops.
+    /// [`Netns::firewall_cmd`] talks to it.
+    pub fn firewalld(&self) -> Result<(), LabError> {
+        installed("firewalld")?;
+        let dir = self.etc_dir();
+        fs::create_dir_all(&dir).map_err(|err| LabError::Io(dir.display().to_string(), err))?;
+        let config = dir.join("firewalld");
+        let target = config.display().to_string();
+        let output = Command::new("cp")
+            .args(["-a", "/etc/firewalld", &target])
+            .output()
+            .map_err(|err| not_run("cp", &err))?;
+        check("cp", &["-a", "/etc/firewalld", &target], &output)?;
+        let bus = config.join("lab-dbus.conf");
+        fs::write(&bus, FIREWALLD_BUS)
+            .map_err(|err| LabError::Io(bus.display().to_string(), err))?;
+        self.keep(
+            self.command("dbus-daemon")
+                .args(["--nofork", "--nopidfile"])
+                .arg("--config-file=/etc/firewalld/lab-dbus.conf"),
+            "dbus-daemon",
+        )?;
+        self.keep(
+            self.command("sh").args([
+                "-c",
+                "mount -t tmpfs -o size=1m,mode=755 refused-lab /run && \
+                 exec firewalld --nofork --nopid --log-target console",
+            ]),
+            "firewalld",
+        )?;
+        let start = std::time::Instant::now();
+        loop {
+            let state = self.firewall_cmd_output(&["--state"])?;
+            if state.status.success() {
+                return Ok(());
+            }
+            if start.elapsed() > std::time::Duration::from_secs(20) {
+                return Err(LabError::Tool {
+                    tool: "firewalld".into(),
+                    message: format!(
+                        "not running within 20 s: {}",
+                        String::from_utf8_lossy(&state.stderr).trim()
+                    ),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// `firewall-cmd ARGS...` inside the namespace, talking to the firewalld that
+    /// [`Netns::firewalld`] started there; checks it succeeded.
+    pub fn firewall_cmd(&self, args: &[&str]) -> Result<(), LabError> {
+        let output = self.firewall_cmd_output(args)?;
+        check("firewall-cmd", args, &output)
+    }
+
+    fn firewall_cmd_output(&self, args: &[&str]) -> Result<Output, LabError> {
+        self.command("firewall-cmd")
+            .args(args)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", FIREWALLD_BUS_ADDRESS)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|err| not_run("firewall-cmd", &err))
+    }
+
+    /// Starts `command` (of this namespace) in the background, on firewalld's D-Bus, and keeps
+    /// it to be killed when the namespace drops.
+    fn keep(&self, command: &mut Command, program: &str) -> Result<(), LabError> {
+        let child = command
+            .env("DBUS_SYSTEM_BUS_ADDRESS", FIREWALLD_BUS_ADDRESS)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|err| not_run(program, &err))?;
+        self.children
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(child);
+        Ok(())
+    }
+
     /// Makes `iptables`, `ip6tables` and their `-save` / `-restore` the legacy ones inside the
     /// namespace, as on a host whose alternatives choose iptables-legacy (Ubuntu 20.04, say):
     /// `/etc/alternatives` is copied to `/etc/netns/NAME/`, which `ip netns exec` binds over
@@ -274,6 +363,27 @@ impl Drop for Netns {
         let _ = ip(&["netns", "del", &self.name]);
     }
 }
+
+/// The address of the D-Bus system bus of a namespace's firewalld: an abstract socket, which
+/// only that network namespace sees.
+const FIREWALLD_BUS_ADDRESS: &str = "unix:abstract=refused-lab-firewalld";
+
+/// That bus's configuration: root alone, who may own and call any name, and no activation (a
+/// system bus would try to start polkit for each call firewalld checks).
+const FIREWALLD_BUS: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:abstract=refused-lab-firewalld</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="root"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+"#;
 
 /// Runs `ip ARGS...`, checking it succeeded.
 pub(crate) fn ip(args: &[&str]) -> Result<(), LabError> {

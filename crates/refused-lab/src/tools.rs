@@ -29,11 +29,14 @@ pub enum Tool {
     /// `docker-proxy` (docker.io; Docker's own packages install it too): Docker's userland port
     /// proxy, run alone (no Docker daemon) in front of a namespace that plays the container.
     DockerProxy,
+    /// `firewalld` (with `firewall-cmd` and, through its dependencies, `dbus-daemon`): run
+    /// inside a lab namespace alone, on a D-Bus of its own ([`crate::Netns::firewalld`]).
+    Firewalld,
 }
 
 impl Tool {
     /// Every tool, in the order the README's install command lists their packages.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Ip,
         Self::Nft,
         Self::Dnsmasq,
@@ -42,6 +45,7 @@ impl Tool {
         Self::Iptables,
         Self::Ufw,
         Self::DockerProxy,
+        Self::Firewalld,
     ];
 
     /// The program's name.
@@ -55,6 +59,7 @@ impl Tool {
             Self::Iptables => "iptables",
             Self::Ufw => "ufw",
             Self::DockerProxy => "docker-proxy",
+            Self::Firewalld => "firewalld",
         }
     }
 
@@ -69,6 +74,7 @@ impl Tool {
             Self::Iptables => "iptables",
             Self::Ufw => "ufw",
             Self::DockerProxy => "docker.io",
+            Self::Firewalld => "firewalld",
         }
     }
 

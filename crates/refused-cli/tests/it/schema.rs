@@ -613,7 +613,7 @@ fn listener_samples() -> [Evidence; 2] {
     ]
 }
 
-fn firewall_samples() -> [Evidence; 2] {
+fn firewall_samples() -> [Evidence; 3] {
     let rule = Blocker {
         table: "inet filter".into(),
         chain: "ufw-user-output".into(),
@@ -639,6 +639,20 @@ fn firewall_samples() -> [Evidence; 2] {
             position: None,
             tool: Tool::IptablesLegacy,
             stops: Stops::Reply,
+            hook: Hook::Input,
+            certain: false,
+            ..rule.clone()
+        }),
+        Evidence::FirewallRule(Blocker {
+            table: "inet firewalld".into(),
+            chain: "filter_IN_public".into(),
+            path: vec![
+                "filter_INPUT".into(),
+                "filter_INPUT_ZONES".into(),
+                "filter_IN_public".into(),
+            ],
+            rule: "reject with icmpx admin-prohibited".into(),
+            tool: Tool::Firewalld,
             hook: Hook::Input,
             certain: false,
             ..rule

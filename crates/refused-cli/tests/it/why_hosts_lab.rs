@@ -151,7 +151,7 @@ fn a_containers_own_address_is_explained_from_its_listeners() {
 /// An address of this lab's server alone (every lab's server holds `SERVER_V4`, and other
 /// tests' labs run beside this one), routed from the client: one namespace of the machine
 /// holds it.
-fn server_only_address(lab: &Lab) -> Ipv4Addr {
+pub(crate) fn server_only_address(lab: &Lab) -> Ipv4Addr {
     let pid = std::process::id();
     let own = Ipv4Addr::new(10, 78, (pid >> 8) as u8, (pid & 0xff) as u8);
     lab.server

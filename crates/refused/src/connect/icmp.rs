@@ -81,6 +81,12 @@ impl IcmpError {
         }
     }
 
+    /// Whether it is an administratively prohibited (ICMP code 13, ICMPv6 code 1): nft's
+    /// `reject with icmpx admin-prohibited`, which firewalld's zones send.
+    pub(crate) fn is_admin_prohibited(&self) -> bool {
+        self.name() == Some("admin-prohibited")
+    }
+
     /// The name of the message, as firewalls write it (`admin-prohibited`, nft's and
     /// iptables' `--reject-with` words).
     fn name(&self) -> Option<&'static str> {

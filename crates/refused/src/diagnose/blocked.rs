@@ -1,5 +1,5 @@
 //! `blocked-locally` from this host's own rules: which rule, found where, and how to remove it
-//! with the tool that made it (nft, iptables, ufw).
+//! with the tool that made it (nft, iptables, ufw, firewalld).
 
 use std::fmt::Write as _;
 
@@ -59,6 +59,7 @@ pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
         Tool::Ufw => "ufw".to_owned(),
         Tool::Nft | Tool::Iptables => "this host's own firewall".to_owned(),
         Tool::IptablesLegacy => "this host's own firewall (iptables-legacy)".to_owned(),
+        Tool::Firewalld => crate::diagnose::firewalld::whose(blocker),
     };
     let mut summary = format!("{whose}{how} {what}: {}", placed(blocker));
     if is_ufw_limit(blocker) {
@@ -117,6 +118,7 @@ pub(in crate::diagnose) fn fix(
         Tool::Nft => nft_fix(finding, blocker, port, run),
         Tool::Iptables | Tool::IptablesLegacy => iptables_fix(finding, blocker, port, run),
         Tool::Ufw => ufw_fix(finding, blocker, port, run),
+        Tool::Firewalld => crate::diagnose::firewalld::fix(finding, blocker, port, run),
     }
 }
 

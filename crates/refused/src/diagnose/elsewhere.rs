@@ -231,6 +231,10 @@ pub(super) fn held(
         )
         .evidence(listed(&exact))
         .suggest(proxy_fix(Some(listener))),
+        // An ICMP reject that the address itself sent: that namespace's rule, when one rejects.
+        (Outcome::HostUnreachable | Outcome::PermissionDenied | Outcome::NetworkUnreachable, _) => {
+            held_path::rejected(address, holder, &exact, &inside, &enter)?
+        }
         (Outcome::Refused, Some(listener)) if facts.own_rules_unread(address) => {
             this_host_or_that_namespace(facts, listener, &exact, &inside, &enter)
         }

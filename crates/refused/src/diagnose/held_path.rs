@@ -150,6 +150,31 @@ pub(super) fn refused(
     }
 }
 
+/// Rejected with an ICMP error from the address itself (an admin-prohibited: firewalld's
+/// zones, nft's `reject`), though a program listens right there: a reject rule of that
+/// namespace's own, named as for a refusal; `None` when none is, and the ICMP error then says
+/// who answered.
+pub(super) fn rejected(
+    address: &AddressFacts,
+    holder: &Holder,
+    exact: &[&HeldListener],
+    inside: &str,
+    enter: &str,
+) -> Option<Finding> {
+    let dest = address.addr;
+    let icmp = address.attempt.icmp.as_ref()?;
+    if icmp.from != Some(dest.ip()) {
+        return None;
+    }
+    let listens = format!(
+        "{} listens on {} in {inside}, yet the connection was rejected",
+        exact.first()?.owner(),
+        exact.first()?.endpoint()
+    );
+    let rejects = |b: &&Blocker| b.stops == Stops::Request && b.verdict == Verdict::Reject;
+    by_rule(holder, &listens, exact, dest.port(), enter, rejects)
+}
+
 /// No answer, though a listener of that namespace is there and its queue has room: no route
 /// back from it; `None` leaves the firewalls and the path to the caller.
 pub(super) fn silent(

@@ -85,6 +85,9 @@ fn rejected(addr: SocketAddr, icmp: &IcmpError, sender: Sender) -> Finding {
         ),
     );
     match sender {
+        Sender::Target if icmp.is_admin_prohibited() => finding
+            .suggest(format!("open TCP port {port} in the firewall of {host}: there, `sudo nft list ruleset` or `sudo {} -S` shows the rule that rejects it", iptables(host)))
+            .suggest(super::firewalld::admin_prohibited_hint(host, port)),
         Sender::Target => finding
             .suggest(format!("open TCP port {port} in the firewall of {host}: there, `sudo nft list ruleset` or `sudo {} -S` shows the rule that rejects it", iptables(host))),
         Sender::Gateway(router) | Sender::Router(router) => finding

@@ -26,6 +26,7 @@ mod denied;
 mod elsewhere;
 pub mod evidence;
 pub mod facts;
+mod firewalld;
 mod held_path;
 mod holder;
 mod icmp;

@@ -158,6 +158,12 @@ fn fix(finding: Finding, blocker: &Blocker, run: &str) -> Finding {
             blocker.rule
         )),
         (Tool::Nft, None) => finding,
+        (Tool::Firewalld, _) => {
+            let cmd = super::firewalld::firewall_cmd(run);
+            finding.suggest(format!(
+                "it is firewalld's, most likely a rich rule's `limit value=...` (`{cmd} --list-rich-rules` lists a zone's): change it with `{cmd} --remove-rich-rule` and `--add-rich-rule`, not with nft or iptables: firewalld rewrites its rules on every reload"
+            ))
+        }
         _ => {
             let command = blocker.iptables_command();
             let t = match blocker.table_name() {

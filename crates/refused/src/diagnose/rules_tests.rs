@@ -3442,3 +3442,299 @@ fn a_docker_hosts_forward_rule_that_drops_the_published_port_is_named() {
     let finding = published_by_docker_host(held_by("fxh-k", 80), Outcome::Timeout, vec![input]);
     assert_ne!(finding.cause, Cause::BlockedLocally, "{finding:?}");
 }
+
+/// The rules that stop a SYN from `src` for 10.77.2.2:`port` in the firewalld fixture `name`
+/// (`firewalld`: its nftables backend; `firewalld_iptables`: its iptables backend, as
+/// iptables-legacy keeps it), as a namespace holding 10.77.2.2 has them.
+fn firewalld_blockers(name: &str, src: &str, port: u16) -> Vec<Blocker> {
+    use crate::sys::firewall::{self, Interface, Packet};
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/firewall/");
+    let read = |ext: &str| std::fs::read_to_string(format!("{dir}{name}.{ext}")).unwrap();
+    let ruleset = if name == "firewalld" {
+        serde_json::from_str(&read("json")).unwrap()
+    } else {
+        let tables = vec![
+            firewall::legacy::translate(&read("legacy4"), "ip", Tool::IptablesLegacy),
+            firewall::legacy::translate(&read("legacy6"), "ip6", Tool::IptablesLegacy),
+        ];
+        firewall::with_legacy(serde_json::Value::Null, tables)
+    };
+    let packet = Packet {
+        src: Some(src.parse().unwrap()),
+        sport: Some(40000),
+        iif: Interface::Named("eth0".to_owned()),
+        oif: Interface::None,
+        src_local: Some(false),
+        dst_local: Some(true),
+        ..Packet::outgoing(None, "10.77.2.2".parse().unwrap(), port)
+    };
+    firewall::blockers(&ruleset, Hook::Input, &packet)
+}
+
+/// `refused why 10.77.2.2:PORT`, `outcome`, where namespace fxh-s holds the address, listens
+/// on the port and has `rules`.
+fn held_behind(port: u16, outcome: Outcome, rules: Vec<Blocker>) -> Finding {
+    let mut holder = held_by("fxh-s", port);
+    holder.blockers = Some(rules);
+    let target = format!("10.77.2.2:{port}");
+    let mut address = tried(&target, outcome, 1);
+    address.holder = Some(holder);
+    infer(&one(&target, address)).unwrap()
+}
+
+#[test]
+fn a_firewalld_zone_that_does_not_open_the_port_is_opened_with_firewall_cmd() {
+    for name in ["firewalld", "firewalld_iptables"] {
+        let rules = firewalld_blockers(name, "10.77.2.1", 46110);
+        let finding = held_behind(46110, Outcome::Refused, rules);
+        assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
+        let chain = if name == "firewalld" {
+            "filter_IN_public"
+        } else {
+            "IN_public"
+        };
+        assert!(
+            finding
+                .summary
+                .contains("that namespace's own firewall probably stops it: `"),
+            "{}",
+            finding.summary
+        );
+        assert!(
+            finding.summary.contains(&format!("chain `{chain}`")),
+            "{}",
+            finding.summary
+        );
+        let fixes = finding.suggestions.join("\n");
+        assert!(
+            fixes.contains("firewalld's zone `public` rejects every port it does not open: `sudo ip netns exec fxh-s firewall-cmd --zone=public --add-port=46110/tcp` opens port 46110 now, `sudo ip netns exec fxh-s firewall-cmd --permanent --zone=public --add-port=46110/tcp` keeps it open"),
+            "{fixes}"
+        );
+        assert!(
+            fixes
+                .contains("not with nft or iptables: firewalld rewrites its rules on every reload"),
+            "{fixes}"
+        );
+        // Never the wrong tool's command, which its next reload would undo.
+        assert!(
+            !fixes.contains("nft delete") && !fixes.contains("iptables-legacy -D"),
+            "{fixes}"
+        );
+    }
+}
+
+#[test]
+fn a_firewalld_rich_rule_or_zone_target_is_named_in_firewalld_terms() {
+    // A rich rule that rejects the port from one network.
+    let rules = firewalld_blockers("firewalld", "10.99.0.5", 46102);
+    let finding = held_behind(46102, Outcome::Refused, rules);
+    assert!(
+        finding.summary.contains("chain `filter_IN_public_deny`"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0].contains("`sudo ip netns exec fxh-s firewall-cmd --zone=public --list-rich-rules` lists them; remove it with `sudo ip netns exec fxh-s firewall-cmd --zone=public --remove-rich-rule='RULE'`"),
+        "{finding:?}"
+    );
+    // A source in the zone `drop`: a silence, its target. (This host's own rules: a silence
+    // from another namespace's rules is not named, whoever made them.)
+    let mut address = tried("10.77.2.2:46101", Outcome::Timeout, 3000);
+    address.blockers = Some(firewalld_blockers("firewalld", "10.88.0.5", 46101));
+    let finding = infer(&one("10.77.2.2:46101", address)).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
+    assert!(
+        finding.summary.starts_with(
+            "firewalld (zone `drop`) probably stops the connection to 10.77.2.2:46101: `drop` (table `inet firewalld`, chain `filter_IN_drop`, reached by filter_INPUT -> filter_INPUT_ZONES -> filter_IN_drop)"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0].starts_with(
+            "firewalld's zone `drop` drops (its target is DROP) every port it does not open: `sudo firewall-cmd --zone=drop --add-port=46101/tcp`"
+        ),
+        "{finding:?}"
+    );
+    // The zone `block`, a port that is a service of firewalld's: the service is added.
+    let rules = firewalld_blockers("firewalld", "10.66.0.5", 6379);
+    let finding = held_behind(6379, Outcome::Refused, rules);
+    assert!(
+        finding.suggestions[0]
+            .contains("`sudo ip netns exec fxh-s firewall-cmd --zone=block --add-service=redis`"),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn this_hosts_own_firewalld_policy_is_named_with_its_policy() {
+    let mut address = tried("192.0.2.7:5555", Outcome::Refused, 1);
+    address.blockers = Some(vec![Blocker {
+        table: "inet firewalld".to_owned(),
+        chain: "filter_OUT_policy_egress_deny".to_owned(),
+        path: [
+            "filter_OUTPUT",
+            "filter_OUTPUT_POLICIES_pre",
+            "filter_OUT_policy_egress",
+            "filter_OUT_policy_egress_deny",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        tool: Tool::Firewalld,
+        ..blocker(
+            "tcp dport 5555 reject with icmpx admin-prohibited",
+            Verdict::Reject,
+            true,
+        )
+    }]);
+    let finding = infer(&one("192.0.2.7:5555", address)).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally);
+    assert!(
+        finding
+            .summary
+            .starts_with("firewalld (policy `egress`) stops the connection to 192.0.2.7:5555"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0].contains("`sudo firewall-cmd --policy=egress --list-all`"),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn a_firewalld_rate_limit_is_changed_with_firewall_cmd() {
+    use crate::connect::{ConnectError, ConnectErrorKind};
+    use crate::probe::{ProbeFailure, Readiness};
+    let timed_out = Readiness::Failed(ProbeFailure::Connect(ConnectError::new(
+        "10.77.0.2:8080".to_owned(),
+        ConnectErrorKind::Failed(Outcome::Timeout),
+        Vec::new(),
+        Duration::from_secs(1),
+    )));
+    let rule = "tcp dport 8080 limit rate over 1/second burst 1 packets drop";
+    let limit = Blocker {
+        table: "inet firewalld".to_owned(),
+        chain: "filter_IN_public_deny".to_owned(),
+        path: vec![
+            "filter_INPUT".to_owned(),
+            "filter_IN_public_deny".to_owned(),
+        ],
+        hook: Hook::Input,
+        tool: Tool::Firewalld,
+        certain: false,
+        matches: false,
+        rate_limit: true,
+        ..blocker(rule, Verdict::Drop, false)
+    };
+    let mut address = tried("10.77.0.2:8080", Outcome::Connected, 0);
+    address.rate_limits = Some(RateLimits {
+        netns: Some((Namespace::Unnamed(4_026_532_999), Some(42))),
+        established: vec![limit.clone()],
+        new: vec![limit],
+    });
+    let finding = infer(&Facts {
+        probe: Some(timed_out),
+        ..one("10.77.0.2:8080", address)
+    })
+    .unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
+    let fixes = finding.suggestions.join("\n");
+    // In a container's namespace: its mount namespace too, so that firewall-cmd reaches the
+    // firewalld that runs there.
+    assert!(
+        fixes.contains("`sudo nsenter -t 42 -n -m firewall-cmd --list-rich-rules`"),
+        "{fixes}"
+    );
+    assert!(
+        !fixes.contains("iptables") || fixes.contains("not with nft or iptables"),
+        "{fixes}"
+    );
+    assert!(!fixes.contains("nft replace"), "{fixes}");
+}
+
+#[test]
+fn a_hosts_own_admin_prohibited_names_firewalld_as_the_likely_source() {
+    let firewalld = |finding: &Finding| finding.suggestions.iter().any(|s| s.contains("firewalld"));
+    // nft's `reject with icmpx admin-prohibited`, firewalld's zones' answer, from the host.
+    let finding = infer(&answered_icmp(
+        Outcome::HostUnreachable,
+        5,
+        13,
+        "10.199.60.1",
+    ))
+    .unwrap();
+    assert_eq!(finding.cause, Cause::Rejected);
+    // The summary stays what it was: the hint is a suggestion, worded as likely.
+    assert_eq!(
+        finding.summary,
+        "10.199.60.1:80 was rejected by 10.199.60.1 itself: it answered with ICMP admin-prohibited (type 3, code 13), a firewall's reject on purpose"
+    );
+    assert!(
+        finding.suggestions.iter().any(|s| s.starts_with(
+            "an admin-prohibited reject is what firewalld's zones send for a port they do not open"
+        ) && s.contains("if 10.199.60.1 runs firewalld, open the port there with `sudo firewall-cmd --add-port=80/tcp`")),
+        "{finding:?}"
+    );
+    // ICMPv6's admin-prohibited (code 1) too.
+    let mut facts = answered_icmp(Outcome::PermissionDenied, 1200, 1, "10.199.60.1");
+    let icmp = facts.addresses[0].attempt.icmp.as_mut().unwrap();
+    icmp.version = crate::connect::IcmpVersion::V6;
+    icmp.icmp_type = 1;
+    assert!(firewalld(&infer(&facts).unwrap()));
+    // Not for iptables' host-prohibited or port-unreachable, nor from a router.
+    for code in [3, 10] {
+        let finding = infer(&answered_icmp(
+            Outcome::HostUnreachable,
+            5,
+            code,
+            "10.199.60.1",
+        ))
+        .unwrap();
+        assert!(!firewalld(&finding), "{code} {finding:?}");
+    }
+    let finding = infer(&answered_icmp(
+        Outcome::HostUnreachable,
+        5,
+        13,
+        "10.77.0.254",
+    ))
+    .unwrap();
+    assert!(!firewalld(&finding), "{finding:?}");
+}
+
+#[test]
+fn an_icmp_reject_from_a_namespace_whose_firewalld_rejects_names_its_zone() {
+    // firewalld's zone `public` answers 10.77.2.2:46110 with an admin-prohibited; its program
+    // listens.
+    let rules = firewalld_blockers("firewalld", "10.77.2.1", 46110);
+    let mut holder = held_by("fxh-s", 46110);
+    holder.blockers = Some(rules);
+    let mut address = tried("10.77.2.2:46110", Outcome::HostUnreachable, 1);
+    address.attempt.icmp = Some(crate::connect::IcmpError {
+        version: crate::connect::IcmpVersion::V4,
+        icmp_type: 3,
+        code: 13,
+        from: Some("10.77.2.2".parse().unwrap()),
+    });
+    address.holder = Some(holder.clone());
+    let finding = infer(&one("10.77.2.2:46110", address.clone())).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
+    assert!(
+        finding.summary.contains(
+            "listens on 0.0.0.0:46110 in network namespace fxh-s, which holds 10.77.2.2, yet the connection was rejected: that namespace's own firewall probably stops it: `reject with icmpx admin-prohibited` (table `inet firewalld`, chain `filter_IN_public`"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0]
+            .contains("`sudo ip netns exec fxh-s firewall-cmd --zone=public --add-port=46110/tcp`"),
+        "{finding:?}"
+    );
+    // No rule of its own rejects: the ICMP error says who answered.
+    holder.blockers = Some(Vec::new());
+    address.holder = Some(holder);
+    let finding = infer(&one("10.77.2.2:46110", address)).unwrap();
+    assert_eq!(finding.cause, Cause::Rejected, "{finding:?}");
+}

@@ -56,6 +56,9 @@ struct Index<'a> {
     sets: HashMap<Key<'a>, &'a [Value]>,
     /// Tables with ufw's chains: their builtin chains' policies are ufw's.
     ufw_tables: Vec<(&'a str, &'a str)>,
+    /// iptables tables with the chains of firewalld's iptables backend (`INPUT_ZONES`): the
+    /// chains its builtin chains jump to are firewalld's.
+    firewalld_tables: Vec<(&'a str, &'a str)>,
     /// Base chains, in the ruleset's order.
     bases: Vec<&'a Value>,
 }
@@ -88,6 +91,7 @@ impl<'a> Index<'a> {
             chains: HashMap::new(),
             sets: HashMap::new(),
             ufw_tables: Vec::new(),
+            firewalld_tables: Vec::new(),
             bases: Vec::new(),
         };
         for item in items {
@@ -106,6 +110,9 @@ impl<'a> Index<'a> {
                 }
                 if name.starts_with("ufw-") || name.starts_with("ufw6-") {
                     index.ufw_tables.push((family, table));
+                }
+                if name == FIREWALLD_SIGN {
+                    index.firewalld_tables.push((family, table));
                 }
             } else if let Some(set) = item.get("set").or_else(|| item.get("map")) {
                 let elements = set["elem"].as_array().map_or(&[][..], Vec::as_slice);
@@ -523,9 +530,14 @@ impl<'i, 'a> Walker<'i, 'a> {
     ) -> Flow {
         // This rule surely acts, if the chain is surely walked this far.
         let here = truth == Truth::Yes && clear;
+        // A rule that surely matches ends the chain even after rules that may have acted
+        // (firewalld's `ct status dnat accept`, then `iifname "lo" accept`): whether with its
+        // verdict or an earlier rule's (or a `return`), nothing after it is met.
         let ends_here = |here: bool| {
             if here {
                 Flow::End(Truth::Yes)
+            } else if truth == Truth::Yes {
+                Flow::End(Truth::Maybe)
             } else {
                 Flow::Unclear
             }
@@ -575,6 +587,7 @@ impl<'i, 'a> Walker<'i, 'a> {
             Action::Jump(target) => match self.enter(step, target, sure && here, path) {
                 Truth::No => Flow::Next,
                 Truth::Yes if here => Flow::End(Truth::Yes),
+                Truth::Yes if truth == Truth::Yes => Flow::End(Truth::Maybe),
                 _ => Flow::Unclear,
             },
             Action::Goto(target) => {
@@ -763,7 +776,15 @@ const IPTABLES_CHAINS: &[&str] = &["INPUT", "OUTPUT", "FORWARD", "PREROUTING", "
 /// Which tool made a rule (`policy`: the base chain's policy): iptables names its tables and
 /// builtin chains its own way; ufw's chains are `ufw-*` / `ufw6-*`, and it sets the builtin
 /// chains' policies of its tables. In the legacy tables, what is not ufw's is iptables'.
+/// The chain that firewalld's iptables backend makes in every table it fills (the builtin
+/// `INPUT` jumps to it, and it goes to each zone's chain).
+const FIREWALLD_SIGN: &str = "INPUT_ZONES";
+
 fn tool(index: &Index<'_>, family: &str, table: &str, path: &[&str], policy: bool) -> Tool {
+    // `inet firewalld`, and `inet firewalld_policy_drop`, which it loads while it starts.
+    if family == "inet" && table.starts_with("firewalld") {
+        return Tool::Firewalld;
+    }
     let base = path.first().copied().unwrap_or_default();
     let chain = path.last().copied().unwrap_or_default();
     let iptables = matches!(family, "ip" | "ip6")
@@ -774,8 +795,14 @@ fn tool(index: &Index<'_>, family: &str, table: &str, path: &[&str], policy: boo
     }
     let ufw_chain = chain.starts_with("ufw-") || chain.starts_with("ufw6-");
     let ufw_policy = policy && index.ufw_tables.contains(&(family, table));
+    // The rules firewalld's iptables backend puts in the builtin chains themselves are few
+    // (conntrack, `lo`, the jumps, a last reject): a rule there may as well be the user's own
+    // `iptables -I INPUT`, so only the chains they jump to are said to be firewalld's.
+    let firewalld = path.len() > 1 && index.firewalld_tables.contains(&(family, table));
     if ufw_chain || ufw_policy {
         Tool::Ufw
+    } else if firewalld {
+        Tool::Firewalld
     } else {
         index.legacy.unwrap_or(Tool::Iptables)
     }

@@ -16,6 +16,8 @@ mod render;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_firewalld;
+#[cfg(test)]
 mod tests_real_hosts;
 pub mod xt;
 
@@ -237,6 +239,11 @@ pub enum Tool {
     /// `iptables-legacy` / `ip6tables-legacy`: a rule of the kernel's `x_tables`, which nft
     /// does not show (see [`legacy`]).
     IptablesLegacy,
+    /// firewalld (RHEL, Fedora, openSUSE): its table `inet firewalld` (the nftables backend),
+    /// or the chains its iptables backend adds to iptables' tables (`INPUT_ZONES`,
+    /// `IN_public`...). firewalld rewrites them on every reload: they are changed with
+    /// `firewall-cmd`, never with nft or iptables.
+    Firewalld,
 }
 
 /// Which packet of the connection a rule stops.
