@@ -595,6 +595,73 @@ fn a_port_forward_tried_from_the_forwarding_host_is_named() {
     }
 }
 
+/// A Kubernetes node's kube-proxy (iptables mode) rejects a Service's cluster IP and port
+/// while the Service has no ready endpoints, in `KUBE-SERVICES` reached from OUTPUT (the rules
+/// as kube-proxy writes them, by the real iptables): the Service's endpoints are named as what
+/// to fix, never `iptables -D`, which kube-proxy undoes. Port 41088 is this test's.
+#[test]
+fn kube_proxys_reject_of_a_service_without_endpoints_points_at_the_service() {
+    let test = "kube_proxys_reject_of_a_service_without_endpoints_points_at_the_service";
+    let Some(lab) = Lab::or_skip(test) else {
+        return;
+    };
+    let cluster_ip = SERVER_V4.to_string();
+    for rule in [
+        vec!["-N", "KUBE-SERVICES"],
+        vec![
+            "-A",
+            "OUTPUT",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes service portals",
+            "-j",
+            "KUBE-SERVICES",
+        ],
+        vec![
+            "-A",
+            "KUBE-SERVICES",
+            "-d",
+            &cluster_ip,
+            "-p",
+            "tcp",
+            "-m",
+            "comment",
+            "--comment",
+            "default/web:http has no endpoints",
+            "-m",
+            "tcp",
+            "--dport",
+            "41088",
+            "-j",
+            "REJECT",
+            "--reject-with",
+            "icmp-port-unreachable",
+        ],
+    ] {
+        lab.client.iptables(&rule).unwrap();
+    }
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41088")]);
+    let rule = blocked_by(&report);
+    assert_eq!(rule["chain"], "KUBE-SERVICES", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("kube-proxy's rule"),
+        "{report}"
+    );
+    assert!(
+        has_suggestion(&report, "kubectl get endpointslices"),
+        "{report}"
+    );
+    assert!(!has_suggestion(&report, "-D KUBE-SERVICES"), "{report}");
+}
+
 /// A blocklist by source in iptables' raw PREROUTING (before conntrack: where ipset blocklists
 /// often go) or in an nft chain at prerouting drops the server's replies before INPUT sees
 /// them: this host's rule, named, not the server's firewall.

@@ -57,6 +57,9 @@ pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
             ufw_limit_rule(blocker, address.addr.port())
         ),
         Tool::Ufw => "ufw".to_owned(),
+        _ if is_kube_proxy_reject(blocker) => {
+            "kube-proxy's rule for a Kubernetes Service with no ready endpoints, in this host's firewall,".to_owned()
+        }
         Tool::Nft | Tool::Iptables => "this host's own firewall".to_owned(),
         Tool::IptablesLegacy => "this host's own firewall (iptables-legacy)".to_owned(),
         Tool::Firewalld => crate::diagnose::firewalld::whose(blocker),
@@ -114,12 +117,37 @@ pub(in crate::diagnose) fn fix(
     port: u16,
     run: &str,
 ) -> Finding {
+    if is_kube_proxy_reject(blocker) {
+        return kube_proxy_fix(finding, blocker);
+    }
     match blocker.tool {
         Tool::Nft => nft_fix(finding, blocker, port, run),
         Tool::Iptables | Tool::IptablesLegacy => iptables_fix(finding, blocker, port, run),
         Tool::Ufw => ufw_fix(finding, blocker, port, run),
         Tool::Firewalld => crate::diagnose::firewalld::fix(finding, blocker, port, run),
     }
+}
+
+/// Whether a rule is kube-proxy's reject of a Service that has no ready endpoints: its
+/// `KUBE-SERVICES` and `KUBE-EXTERNAL-SERVICES` chains (iptables mode) and its `kube-proxy`
+/// table (nftables mode) reject nothing else.
+fn is_kube_proxy_reject(blocker: &Blocker) -> bool {
+    blocker.verdict == crate::sys::firewall::Verdict::Reject
+        && (matches!(
+            blocker.chain.as_str(),
+            "KUBE-SERVICES" | "KUBE-EXTERNAL-SERVICES"
+        ) || blocker.table.ends_with(" kube-proxy"))
+}
+
+/// kube-proxy writes its reject again at its next sync: what to fix is the Service's endpoints
+/// (its pods not running, not ready, or not matching its selector), not the rule.
+fn kube_proxy_fix(finding: Finding, blocker: &Blocker) -> Finding {
+    finding
+        .suggest(format!(
+            "the Service has no ready endpoints: its pods are not running, not ready, or not selected; `kubectl get services -A -o wide` finds the Service by its address and port, then `kubectl get endpointslices -n NAMESPACE -l kubernetes.io/service-name=NAME` and `kubectl get pods -n NAMESPACE -o wide` show why (the rule: {})",
+            placed(blocker)
+        ))
+        .suggest("deleting the rule does not help: kube-proxy writes it again at its next sync")
 }
 
 fn nft_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding {

@@ -780,6 +780,35 @@ fn a_local_rule_that_fits_the_outcome_is_blocked_locally() {
     );
 }
 
+/// kube-proxy rejects a Service's address and port while the Service has no ready endpoints:
+/// the Service is what to fix, and deleting the rule would not last (audit of real setups).
+#[test]
+fn kube_proxys_reject_points_at_the_services_endpoints() {
+    let mut address = tried("10.96.0.10:80", Outcome::Refused, 1);
+    address.blockers = Some(vec![Blocker {
+        table: "ip filter".to_owned(),
+        chain: "KUBE-SERVICES".to_owned(),
+        path: ["OUTPUT", "KUBE-SERVICES"].map(str::to_owned).to_vec(),
+        tool: Tool::Iptables,
+        position: Some(1),
+        ..blocker(
+            "meta l4proto tcp ip daddr 10.96.0.10 tcp dport 80 reject",
+            Verdict::Reject,
+            true,
+        )
+    }]);
+    let finding = infer(&one("10.96.0.10:80", address)).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally);
+    assert!(
+        finding.summary.starts_with("kube-proxy's rule"),
+        "{}",
+        finding.summary
+    );
+    let fixes = finding.suggestions.join("\n");
+    assert!(fixes.contains("kubectl get endpointslices"), "{fixes}");
+    assert!(!fixes.contains("-D KUBE-SERVICES"), "{fixes}");
+}
+
 #[test]
 fn a_rule_is_removed_with_the_tool_that_made_it() {
     let mut address = tried("192.0.2.7:5555", Outcome::Refused, 1);
