@@ -264,7 +264,9 @@ async fn proxied(facts: &mut Facts, left: std::time::Duration) -> Option<Proxied
         [ns] if !host::is_local_address(to.ip()) => Some(super::holder::holder(
             ns,
             to,
-            route::gateway_to(to.ip()).map(|hop| hop.address),
+            route::path_to(to.ip(), to.port())
+                .gateway
+                .map(|hop| hop.address),
             super::holder::Follow::No,
             &mut facts.unseen,
         )),
@@ -482,7 +484,9 @@ fn holder_of(address: &AddressFacts, unseen: &mut Vec<Unseen>) -> Option<Holder>
     let via = if ip == address.addr.ip() && gateway_wanted(address) {
         address.gateway.as_ref().map(|gateway| gateway.address)
     } else {
-        route::gateway_to(ip).map(|hop| hop.address)
+        route::path_to(ip, dest.port())
+            .gateway
+            .map(|hop| hop.address)
     };
     Some(super::holder::holder(
         &ns,
