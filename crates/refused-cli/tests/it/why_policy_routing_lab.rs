@@ -96,11 +96,11 @@ fn rules_on_the_tunnels_interface_are_judged_by_the_route_policy_routing_takes()
 }
 
 /// The route lookup is the connection's: a rule that selects on the TCP port sends it to a
-/// table whose route is `unreachable` (this host's own error, no ICMP came back), and rules of
-/// action `prohibit`, `unreachable` and `blackhole` are named as rules, with `ip rule del`.
+/// table whose route is `unreachable`. This host's own error (no ICMP came back), named with
+/// the route and the rule, not a firewall on the server.
 #[test]
-fn policy_rules_that_reject_are_named_with_how_to_remove_them() {
-    let Some(lab) = Lab::or_skip("policy_rules_that_reject_are_named_with_how_to_remove_them")
+fn a_rule_on_the_port_that_chooses_an_unreachable_route_is_named() {
+    let Some(lab) = Lab::or_skip("a_rule_on_the_port_that_chooses_an_unreachable_route_is_named")
     else {
         return;
     };
@@ -141,7 +141,20 @@ fn policy_rules_that_reject_are_named_with_how_to_remove_them() {
     let report = why(&lab, &["--timeout", "2s", &format!("{SERVER}:46411")]);
     assert_ne!(cause(&report), "network-unreachable", "{report}");
     assert!(evidence(&report, "route").is_empty(), "{report}");
+    drop(far);
+}
 
+/// Rules of action `prohibit`, `unreachable` and `blackhole` are named as rules, with `ip rule
+/// del`, one on the source address the connect picks included: no route is involved, and
+/// adding one cannot help.
+#[test]
+fn policy_rules_that_reject_are_named_with_how_to_remove_them() {
+    let Some(lab) = Lab::or_skip("policy_rules_that_reject_are_named_with_how_to_remove_them")
+    else {
+        return;
+    };
+    let far = tunnelled(&lab);
+    let c = &lab.client;
     let rules = [
         (
             "10.247.9.0/24",
@@ -190,5 +203,35 @@ fn policy_rules_that_reject_are_named_with_how_to_remove_them() {
             "{report}"
         );
     }
+
+    // A rule on the source stops only the connect's second lookup, from the source the first
+    // one picked (the tunnel's address): the kernel's own EACCES, not a rejection from the path.
+    c.ip(&[
+        "rule",
+        "add",
+        "pref",
+        "300",
+        "from",
+        CLIENT_WG,
+        "to",
+        "10.247.12.0/24",
+        "prohibit",
+    ])
+    .unwrap();
+    let report = why(&lab, &["--timeout", "2s", &format!("{SERVER}:46430")]);
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    let route = evidence(&report, "route");
+    assert_eq!(route.len(), 1, "{report}");
+    assert_eq!(
+        route[0]["rule"]["selector"],
+        format!("from {CLIENT_WG} to 10.247.12.0/24"),
+        "{report}"
+    );
+    assert!(
+        report["suggestions"].to_string().contains(&format!(
+            "`ip rule del pref 300 from {CLIENT_WG} to 10.247.12.0/24 prohibit`"
+        )),
+        "{report}"
+    );
     drop(far);
 }

@@ -21,6 +21,7 @@ const NLM_F_REQUEST: u16 = 1;
 const HEADER: usize = 16;
 const RTMSG: usize = 12;
 const RTA_DST: u16 = 1;
+const RTA_SRC: u16 = 2;
 const RTA_OIF: u16 = 4;
 const RTA_GATEWAY: u16 = 5;
 const RTA_PREFSRC: u16 = 7;
@@ -44,35 +45,53 @@ pub struct Answer {
     pub local: bool,
 }
 
-/// Asks the kernel for the route of a TCP packet to `ip` port `port`: the answer, or the errno
-/// the route or rule that stops it gives (`Err` with a raw OS error), or another I/O error when
-/// netlink could not be asked.
-pub fn get(ip: IpAddr, port: u16) -> io::Result<Answer> {
+/// Asks the kernel for the route of a TCP packet to `ip` port `port`, from `source` when given:
+/// the answer, or the errno the route or rule that stops it gives (`Err` with a raw OS error),
+/// or another I/O error when netlink could not be asked.
+///
+/// A connect from an unbound socket looks its route up twice: first from no address, which
+/// picks the source, then from that source (`ip_route_connect`); a rule on the source (`from
+/// 10.0.0.2 prohibit`) stops only the second.
+pub fn get(ip: IpAddr, port: u16, source: Option<IpAddr>) -> io::Result<Answer> {
     let mut socket = Socket::new(NETLINK_ROUTE)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
-    socket.send(&request(ip, port), 0)?;
+    socket.send(&request(ip, port, source), 0)?;
     let mut answer = Vec::with_capacity(4096);
     let length = socket.recv(&mut answer, 0)?;
     answer.truncate(length);
     parse(&answer)
 }
 
+fn octets(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    }
+}
+
 /// The request, as the kernel reads it.
-pub fn request(ip: IpAddr, port: u16) -> Vec<u8> {
-    let (family, length, address) = match ip {
-        IpAddr::V4(v4) => (libc::AF_INET as u8, 32, v4.octets().to_vec()),
-        IpAddr::V6(v6) => (libc::AF_INET6 as u8, 128, v6.octets().to_vec()),
+pub fn request(ip: IpAddr, port: u16, source: Option<IpAddr>) -> Vec<u8> {
+    let (family, length) = match ip {
+        IpAddr::V4(_) => (libc::AF_INET as u8, 32),
+        IpAddr::V6(_) => (libc::AF_INET6 as u8, 128),
     };
+    let source = source.filter(|src| src.is_ipv4() == ip.is_ipv4());
     let mut bytes = vec![0; HEADER];
     bytes[4..6].copy_from_slice(&RTM_GETROUTE.to_ne_bytes());
     bytes[6..8].copy_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-    // rtmsg: family, dst_len, then nothing chosen (no table, scope or type asked for).
+    // rtmsg: family, dst_len, src_len, then nothing chosen (no table, scope or type asked for).
     let mut rtmsg = [0; RTMSG];
     rtmsg[0] = family;
     rtmsg[1] = length;
+    if source.is_some() {
+        rtmsg[2] = length;
+    }
     bytes.extend_from_slice(&rtmsg);
-    attribute(&mut bytes, RTA_DST, &address);
+    attribute(&mut bytes, RTA_DST, &octets(ip));
+    if let Some(source) = source {
+        attribute(&mut bytes, RTA_SRC, &octets(source));
+    }
     attribute(&mut bytes, RTA_IP_PROTO, &[libc::IPPROTO_TCP as u8]);
     // The port in network order, as the kernel keeps it in the flow.
     attribute(&mut bytes, RTA_DPORT, &port.to_be_bytes());
@@ -190,7 +209,7 @@ mod tests {
 
     #[test]
     fn the_request_asks_for_tcp_and_the_port() {
-        let bytes = request("10.247.1.2".parse().unwrap(), 46400);
+        let bytes = request("10.247.1.2".parse().unwrap(), 46400, None);
         assert_eq!(bytes.len(), HEADER + RTMSG + 8 + 8 + 8);
         assert_eq!(&bytes[0..4], &(bytes.len() as u32).to_ne_bytes());
         assert_eq!(&bytes[4..6], &RTM_GETROUTE.to_ne_bytes());
@@ -202,9 +221,31 @@ mod tests {
         assert_eq!(attrs[12], libc::IPPROTO_TCP as u8);
         assert_eq!(&attrs[18..20], &RTA_DPORT.to_ne_bytes());
         assert_eq!(&attrs[20..22], &46400_u16.to_be_bytes());
-        let six = request("fd47::1".parse().unwrap(), 80);
+        let six = request("fd47::1".parse().unwrap(), 80, None);
         assert_eq!(six[HEADER + 1], 128);
         assert_eq!(six.len(), HEADER + RTMSG + 20 + 8 + 8);
+        // The second lookup, from the source the first picked; one of the other family is not
+        // a source.
+        let from = request(
+            "10.247.1.2".parse().unwrap(),
+            46400,
+            Some("10.247.1.1".parse().unwrap()),
+        );
+        assert_eq!(from[HEADER + 2], 32);
+        assert_eq!(
+            &from[HEADER + RTMSG + 8 + 2..HEADER + RTMSG + 8 + 4],
+            &RTA_SRC.to_ne_bytes()
+        );
+        assert_eq!(
+            &from[HEADER + RTMSG + 12..HEADER + RTMSG + 16],
+            &[10, 247, 1, 1]
+        );
+        let mixed = request(
+            "10.247.1.2".parse().unwrap(),
+            80,
+            Some("::1".parse().unwrap()),
+        );
+        assert_eq!(mixed, request("10.247.1.2".parse().unwrap(), 80, None));
     }
 
     #[test]
@@ -256,7 +297,7 @@ mod tests {
 
     #[test]
     fn loopback_is_answered_by_the_kernel() {
-        let found = get("127.0.0.1".parse().unwrap(), 9).unwrap();
+        let found = get("127.0.0.1".parse().unwrap(), 9, None).unwrap();
         assert!(found.local, "{found:?}");
         assert!(found.oif.is_some(), "{found:?}");
     }

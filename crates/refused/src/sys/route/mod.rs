@@ -178,7 +178,17 @@ pub struct Path {
 /// network namespace, policy rules included (see [`kernel`]). Where netlink cannot be asked,
 /// the UDP socket's lookup, the main table's interface and `ip route get`'s gateway.
 pub fn path_to(ip: IpAddr, port: u16) -> Path {
-    match kernel::get(ip, port) {
+    // As the connect does: a lookup from no address picks the source, then one from that
+    // source gives the route the packet takes (a rule on the source can stop only this one).
+    let first = kernel::get(ip, port, None);
+    let second = match &first {
+        Ok(answer) if answer.source.is_some() && !answer.local => {
+            Some(kernel::get(ip, port, answer.source))
+        }
+        _ => None,
+    };
+    let source = first.as_ref().ok().and_then(|answer| answer.source);
+    match second.unwrap_or(first) {
         Ok(answer) => {
             let dev = answer.oif.and_then(interface_name);
             Path {
@@ -188,7 +198,7 @@ pub fn path_to(ip: IpAddr, port: u16) -> Path {
                     dev: dev.clone(),
                 }),
                 dev,
-                source: answer.source,
+                source: answer.source.or(source),
                 table: answer.table,
             }
         }
@@ -201,7 +211,7 @@ pub fn path_to(ip: IpAddr, port: u16) -> Path {
                 lookup: err.raw_os_error().map_or(Lookup::Routed, Lookup::of_errno),
                 dev: None,
                 gateway: None,
-                source: None,
+                source,
                 table: None,
             }
         }
