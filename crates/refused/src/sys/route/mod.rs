@@ -170,8 +170,6 @@ pub struct Path {
     pub gateway: Option<Gateway>,
     /// The source address the kernel gives it.
     pub source: Option<IpAddr>,
-    /// The routing table its route was found in, when the kernel said so.
-    pub table: Option<u32>,
 }
 
 /// Asks the kernel for the route of a TCP packet to `ip` port `port`, in the calling thread's
@@ -199,7 +197,6 @@ pub fn path_to(ip: IpAddr, port: u16) -> Path {
                 }),
                 dev,
                 source: answer.source.or(source),
-                table: answer.table,
             }
         }
         Err(err)
@@ -212,7 +209,6 @@ pub fn path_to(ip: IpAddr, port: u16) -> Path {
                 dev: None,
                 gateway: None,
                 source,
-                table: None,
             }
         }
         Err(_) => Path {
@@ -220,7 +216,6 @@ pub fn path_to(ip: IpAddr, port: u16) -> Path {
             dev: route_device(ip),
             gateway: gateway_to(ip),
             source: super::host::source_address_for(ip),
-            table: None,
         },
     }
 }
