@@ -26,5 +26,6 @@ mod why_loopback_lab;
 mod why_netns;
 mod why_owner_lab;
 mod why_path_lab;
+mod why_policy_routing_lab;
 mod why_real_hosts_lab;
 mod why_service_lab;

@@ -15,8 +15,8 @@ use refused::diagnose::evidence::{
 };
 use refused::diagnose::{
     Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldBy, HeldListener,
-    HeldUnixListener, Ipv6Switch, Listener, Mode, NameSource, Neighbour, Owner, RejectingRoute,
-    RouteKind, UnixSocketFacts,
+    HeldUnixListener, Ipv6Switch, Listener, Mode, NameSource, Neighbour, Owner, PolicyRule,
+    RejectingRoute, RouteKind, UnixSocketFacts,
 };
 use refused::{Cause, Outcome};
 use refused_lab::{FullQueue, RefusedPort, Scratch};
@@ -518,17 +518,8 @@ fn evidence_samples() -> Vec<Evidence> {
             disabled_by: vec![Ipv6Switch::Default, Ipv6Switch::Lo],
         },
         Evidence::LoopbackDown,
-        Evidence::Route(RejectingRoute {
-            kind: RouteKind::Prohibit,
-            destination: Some("10.92.0.0/16".into()),
-            table: Some("100".into()),
-        }),
-        Evidence::Route(RejectingRoute {
-            kind: RouteKind::Blackhole,
-            destination: None,
-            table: None,
-        }),
     ]);
+    samples.extend(route_samples());
     samples.extend(dnat_samples());
     samples.push(Evidence::Namespace {
         netns: "web".into(),
@@ -656,6 +647,38 @@ fn firewall_samples() -> [Evidence; 3] {
             hook: Hook::Input,
             certain: false,
             ..rule
+        }),
+    ]
+}
+
+/// A route that rejects, one a policy rule chose, and a policy rule that rejects alone.
+fn route_samples() -> Vec<Evidence> {
+    vec![
+        Evidence::Route(RejectingRoute {
+            kind: RouteKind::Prohibit,
+            destination: Some("10.92.0.0/16".into()),
+            table: Some("100".into()),
+            rule: Some(PolicyRule {
+                priority: 32765,
+                selector: "ipproto tcp dport 5432".into(),
+                action: "lookup 100".into(),
+            }),
+        }),
+        Evidence::Route(RejectingRoute {
+            kind: RouteKind::Blackhole,
+            destination: None,
+            table: None,
+            rule: None,
+        }),
+        Evidence::Route(RejectingRoute {
+            kind: RouteKind::Unreachable,
+            destination: None,
+            table: None,
+            rule: Some(PolicyRule {
+                priority: 100,
+                selector: "to 10.92.0.0/16".into(),
+                action: "unreachable".into(),
+            }),
         }),
     ]
 }

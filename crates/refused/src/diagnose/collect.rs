@@ -287,7 +287,9 @@ async fn proxied(facts: &mut Facts, left: std::time::Duration) -> Option<Proxied
         [ns] if !host::is_local_address(to.ip()) => Some(super::holder::holder(
             ns,
             to,
-            route::gateway_to(to.ip()).map(|hop| hop.address),
+            route::path_to(to.ip(), to.port())
+                .gateway
+                .map(|hop| hop.address),
             super::holder::Follow::No,
             &mut facts.unseen,
         )),
@@ -437,8 +439,11 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     let ruleset = read.as_ref().map(firewall::Indexed::new);
     for address in &mut facts.addresses {
         let ip = address.addr.ip();
+        // The kernel's route for this very connection (policy rules on the port included):
+        // asked once, for the rules' packet, the gateway and what rejects it.
+        let path = route::path_to(ip, address.addr.port());
         if let Some(ruleset) = &ruleset {
-            let packet = our_packet(address);
+            let packet = our_packet(address, &path);
             address.published = published(ruleset, &packet);
             address.blockers = Some(blockers(ruleset, &packet, address.published.as_ref()));
             if address.published.is_none() && ip.is_loopback() {
@@ -453,16 +458,14 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
             if gateway_wanted(address) {
                 // The gateway, and whether it answers neighbour discovery: a dead one fails
                 // the connect the way a dead host on the link does.
-                let found = route::gateway_to(ip);
-                address.gateway = found.as_ref().map(|hop| Gateway {
+                address.gateway = path.gateway.as_ref().map(|hop| Gateway {
                     address: hop.address,
                     neighbour: host::neighbour_on(hop.address, hop.dev.as_deref()),
                 });
             }
         }
-        let lookup = route::lookup(ip);
-        address.route_lookup = Some(lookup);
-        address.route = rejected_by_route(&address.attempt, lookup);
+        address.route_lookup = Some(path.lookup);
+        address.route = rejected_by_route(&address.attempt, &path);
         address.holder = holder_of(address, &mut facts.unseen);
     }
 }
@@ -507,7 +510,9 @@ fn holder_of(address: &AddressFacts, unseen: &mut Vec<Unseen>) -> Option<Holder>
     let via = if ip == address.addr.ip() && gateway_wanted(address) {
         address.gateway.as_ref().map(|gateway| gateway.address)
     } else {
-        route::gateway_to(ip).map(|hop| hop.address)
+        route::path_to(ip, dest.port())
+            .gateway
+            .map(|hop| hop.address)
     };
     Some(super::holder::holder(
         &ns,
@@ -518,12 +523,14 @@ fn holder_of(address: &AddressFacts, unseen: &mut Vec<Unseen>) -> Option<Holder>
     ))
 }
 
-/// The first packet of our connection to `address`, as this host's rules see it.
-fn our_packet(address: &AddressFacts) -> Packet {
+/// The first packet of our connection to `address`, as this host's rules see it: leaving by
+/// the interface, from the source, that the kernel's lookup for it gives.
+fn our_packet(address: &AddressFacts, path: &route::Path) -> Packet {
     let ip = address.addr.ip();
-    let mut packet = Packet::outgoing(host::source_address_for(ip), ip, address.addr.port());
+    let source = path.source.or_else(|| host::source_address_for(ip));
+    let mut packet = Packet::outgoing(source, ip, address.addr.port());
     packet.dst_local = Some(address.local);
-    packet.oif = route::interface_to(ip, address.local);
+    packet.oif = route::interface_of(path, address.local);
     packet.owner = SocketOwner::this_process();
     packet
 }
@@ -589,7 +596,8 @@ fn blocked_for_others(facts: &mut Facts) {
         .iter_mut()
         .filter(|a| a.attempt.outcome.is_connected())
     {
-        let packet = our_packet(address);
+        let path = route::path_to(address.addr.ip(), address.addr.port());
+        let packet = our_packet(address, &path);
         let published = published(&indexed, &packet);
         // Our own request's: a rule that may stop the server's reply (whose owner matches
         // read the listener's owner, not known here) is not told apart by who connects.
@@ -817,25 +825,31 @@ fn reach_from_here(foreign: &HeldListener) -> Option<SocketAddr> {
 /// has no route from here, or only the default route, through a gateway away from this host.
 fn linked_or_not(addr: SocketAddr) -> ForeignReach {
     let ip = addr.ip();
-    if route::lookup(ip) == route::Lookup::Routed && route::gateway_to(ip).is_none() {
+    let path = route::path_to(ip, addr.port());
+    if path.lookup == route::Lookup::Routed && path.gateway.is_none() {
         ForeignReach::Linked(addr)
     } else {
         ForeignReach::Unlinked(addr)
     }
 }
 
-/// The route of this host that failed the attempt: the kernel's lookup fails the same way.
-fn rejected_by_route(attempt: &Attempt, lookup: route::Lookup) -> Option<RejectingRoute> {
-    let ip = match &attempt.address {
-        Address::Inet(addr) => addr.ip(),
+/// The route or policy rule of this host that failed the attempt: the kernel's lookup for the
+/// same packet fails the same way.
+fn rejected_by_route(attempt: &Attempt, path: &route::Path) -> Option<RejectingRoute> {
+    let addr = match &attempt.address {
+        Address::Inet(addr) => *addr,
         Address::Unix(_) => return None,
     };
-    match lookup {
-        route::Lookup::Rejected(kind) if attempt.errno == Some(kind.errno()) => {
-            Some(route::rejecting_route(ip, kind))
-        }
-        _ => None,
+    if attempt.errno.is_none() || attempt.errno != path.lookup.errno() {
+        return None;
     }
+    let flow = route::policy::Flow {
+        dst: addr.ip(),
+        dport: addr.port(),
+        src: path.source,
+        uid: rustix::process::geteuid().as_raw(),
+    };
+    route::rejecting(&flow, path.lookup)
 }
 
 /// The DNAT rule of this host's nat output hook that certainly sends the connection elsewhere.
@@ -910,7 +924,7 @@ fn blockers(
         out.dst = to.ip();
         out.dport = Some(to.port());
         out.dst_local = Some(local);
-        out.oif = route::interface_to(to.ip(), local);
+        out.oif = route::interface_of(&route::path_to(to.ip(), to.port()), local);
     }
     let mut found = ruleset.blockers(Hook::Output, packet, &out);
     let local = out.dst_local == Some(true);

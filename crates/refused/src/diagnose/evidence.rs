@@ -16,7 +16,7 @@ pub use crate::sys::netns::Namespace;
 pub use crate::sys::process::ContainerRuntime;
 pub use crate::sys::process::{PortProxy, Process};
 pub use crate::sys::resolv::{Nameserver, NameserverSource};
-pub use crate::sys::route::{RejectingRoute, RouteKind};
+pub use crate::sys::route::{PolicyRule, RejectingRoute, RouteKind};
 pub use crate::sys::tables::{BoundDevice, Listener};
 pub use crate::sys::unix_path::{Class, ClosedDirectory, FileType, Mode, Owner, Permission};
 
@@ -324,6 +324,19 @@ impl From<&Blocker> for Evidence {
     }
 }
 
+/// The reverse-path filter's drops, and where it is strict.
+fn reverse_path(f: &mut fmt::Formatter<'_>, dropped: u64, strict: &[String]) -> fmt::Result {
+    write!(
+        f,
+        "this host's reverse-path filter dropped {dropped} packet{} while the connection was tried (`IPReversePathFilter` in /proc/net/netstat)",
+        if dropped == 1 { "" } else { "s" }
+    )?;
+    if !strict.is_empty() {
+        write!(f, "; it is strict on {}", strict.join(", "))?;
+    }
+    Ok(())
+}
+
 impl fmt::Display for Evidence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -370,17 +383,7 @@ impl fmt::Display for Evidence {
             Self::ReversePathFilter {
                 dropped,
                 strict_interfaces,
-            } => {
-                write!(
-                    f,
-                    "this host's reverse-path filter dropped {dropped} packet{} while the connection was tried (`IPReversePathFilter` in /proc/net/netstat)",
-                    if *dropped == 1 { "" } else { "s" }
-                )?;
-                if !strict_interfaces.is_empty() {
-                    write!(f, "; it is strict on {}", strict_interfaces.join(", "))?;
-                }
-                Ok(())
-            }
+            } => reverse_path(f, *dropped, strict_interfaces),
             Self::LoopbackDown => f.write_str(
                 "the loopback interface `lo` of this network namespace is down (`ip link show lo`)",
             ),
@@ -396,12 +399,34 @@ impl fmt::Display for Evidence {
                 "the DNAT rule `{}` (table `{}`, chain `{}`) publishes the port",
                 dnat.rule, dnat.table, dnat.chain
             ),
-            Self::Route(route) => write!(
-                f,
-                "this host's route `{} {}` rejects it",
-                route.kind.as_str(),
-                route.destination.as_deref().unwrap_or("(not listed)")
-            ),
+            Self::Route(route) => match &route.rule {
+                Some(rule) if rule.rejects() => write!(
+                    f,
+                    "this host's policy rule `{}` (priority {}) rejects it",
+                    rule.text(),
+                    rule.priority
+                ),
+                rule => {
+                    write!(
+                        f,
+                        "this host's route `{} {}`",
+                        route.kind.as_str(),
+                        route.destination.as_deref().unwrap_or("(not listed)")
+                    )?;
+                    if let Some(table) = &route.table {
+                        write!(f, " in table {table}")?;
+                    }
+                    if let Some(rule) = rule {
+                        write!(
+                            f,
+                            ", which the policy rule `{}` (priority {}) chooses,",
+                            rule.text(),
+                            rule.priority
+                        )?;
+                    }
+                    write!(f, " rejects it")
+                }
+            },
             Self::UnixSocket(facts) => unix_socket(f, facts),
             Self::UnixListener(held) => held.fmt(f),
             Self::StoppedContainer(container) => write!(

@@ -144,14 +144,18 @@ fn assess(
                 let via = if to.ip() == dest.ip() {
                     via
                 } else {
-                    route::gateway_to(to.ip()).map(|hop| hop.address)
+                    route::path_to(to.ip(), to.port())
+                        .gateway
+                        .map(|hop| hop.address)
                 };
                 Some(assess(ns, read, to, via, Follow::No, unseen))
             }
             (Follow::Dnat, [one]) => {
                 // A redirect is read as `ns` (the same namespace, found by address).
                 let there = if one.netns == ns.netns { ns } else { one };
-                let via = route::gateway_to(to.ip()).map(|hop| hop.address);
+                let via = route::path_to(to.ip(), to.port())
+                    .gateway
+                    .map(|hop| hop.address);
                 Some(holder(there, to, via, Follow::No, unseen))
             }
             _ => None,
@@ -227,11 +231,11 @@ pub(super) struct Inside {
 
 /// Runs inside the namespace: a socket made here, and `nft` started from here, are its own.
 pub(super) fn read_inside(src: IpAddr) -> Inside {
-    let back = route::lookup(src);
-    let back_dev = route::route_device(src);
+    // The reply's own lookup, policy rules included; its port (our ephemeral one) is not known.
+    let back = route::path_to(src, 0);
     Inside {
-        back,
-        back_dev,
+        back: back.lookup,
+        back_dev: back.dev,
         ruleset: firewall::read_ruleset().ok(),
     }
 }

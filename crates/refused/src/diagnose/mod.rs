@@ -51,8 +51,8 @@ pub use crate::cause::{self, Cause};
 pub use evidence::{
     Blocker, Class, ClosedDirectory, EarlierListener, Evidence, FileType, HeldBy, HeldListener,
     HeldUnixListener, Hook, Ipv6Switch, Listener, Loopback, Mode, NameSource, Neighbour, Owner,
-    Permission, PortProxy, Process, RejectingRoute, RouteKind, StoppedContainer, UnixSocketFacts,
-    Unseen,
+    Permission, PolicyRule, PortProxy, Process, RejectingRoute, RouteKind, StoppedContainer,
+    UnixSocketFacts, Unseen,
 };
 pub use facts::{
     AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, NamedContainer, OwnerBlocked,

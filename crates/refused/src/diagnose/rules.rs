@@ -893,7 +893,8 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
 }
 
 /// A route of type `unreachable`, `blackhole` (network-unreachable) or `prohibit`
-/// (blocked-locally) of this host: the kernel failed the connect before sending anything.
+/// (blocked-locally) of this host, or a policy rule of those actions: the kernel failed the
+/// connect before sending anything.
 fn rejected_by_route(addr: SocketAddr, route: &RejectingRoute) -> Finding {
     let ip = addr.ip();
     let (cause, what) = match route.kind {
@@ -901,29 +902,70 @@ fn rejected_by_route(addr: SocketAddr, route: &RejectingRoute) -> Finding {
         RouteKind::Unreachable => (Cause::NetworkUnreachable, "marks as unreachable"),
         RouteKind::Blackhole => (Cause::NetworkUnreachable, "drops (blackhole)"),
     };
+    let six = if ip.is_ipv6() { " -6" } else { "" };
+    // The lookup the connect made: the port can choose the rule.
+    let get = format!("`ip{six} route get {ip} ipproto tcp dport {}`", addr.port());
+    if let Some(rule) = route.rule.as_ref().filter(|rule| rule.rejects()) {
+        return Finding::new(
+            cause,
+            format!(
+                "this host's policy rule `{}` (priority {}) {what} {ip}: the connection to {addr} never left this host",
+                rule.text(),
+                rule.priority
+            ),
+        )
+        .evidence([Evidence::Route(route.clone())])
+        .suggest(format!(
+            "`ip{six} rule show` lists the rules, in order; {get} shows the lookup"
+        ))
+        .suggest(format!(
+            "if it is not wanted, remove it: `sudo {}` (and from the network configuration that adds it); no route can help while it is there",
+            rule.ip_rule_del(ip)
+        ));
+    }
     let named = route.destination.as_deref().map_or_else(
         || format!("a `{}` route of this host", route.kind.as_str()),
         |d| format!("this host's route `{} {d}`", route.kind.as_str()),
     );
+    let chosen = match (&route.rule, &route.table) {
+        (Some(rule), Some(table)) => format!(
+            " (table {table}, chosen by the policy rule `{}`, priority {})",
+            rule.text(),
+            rule.priority
+        ),
+        (Some(rule), None) => format!(
+            " (chosen by the policy rule `{}`, priority {})",
+            rule.text(),
+            rule.priority
+        ),
+        (None, _) => String::new(),
+    };
     let finding = Finding::new(
         cause,
-        format!("{named} {what} {ip}: the connection to {addr} never left this host"),
+        format!("{named}{chosen} {what} {ip}: the connection to {addr} never left this host"),
     )
     .evidence([Evidence::Route(route.clone())])
     .suggest(format!(
-        "`{}` shows the route; `ip route get {ip}` shows the lookup",
+        "`{}` shows the route; {get} shows the lookup",
         route.ip_route("show", ip)
     ));
-    if route.destination.is_some() {
+    let finding = if route.destination.is_some() {
         finding.suggest(format!(
             "if it is not wanted, remove it: `sudo {}` (and from the network configuration that adds it)",
             route.ip_route("del", ip)
         ))
     } else {
         finding.suggest(format!(
-            "`ip route show table all type {}` lists such routes",
+            "`ip{six} route show table all type {}` lists such routes",
             route.kind.as_str()
         ))
+    };
+    match &route.rule {
+        Some(rule) => finding.suggest(format!(
+            "or, if the rule should not send it there: `sudo {}`",
+            rule.ip_rule_del(ip)
+        )),
+        None => finding,
     }
 }
 

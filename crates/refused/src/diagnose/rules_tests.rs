@@ -2043,6 +2043,7 @@ fn a_rejecting_route_of_this_host_is_named_not_blamed_on_the_remote_firewall() {
             kind,
             destination: Some(destination.to_owned()),
             table: None,
+            rule: None,
         });
         one("10.99.1.2:80", address)
     };
@@ -2088,6 +2089,115 @@ fn a_rejecting_route_of_this_host_is_named_not_blamed_on_the_remote_firewall() {
     );
     f.addresses[0].route = None;
     assert_eq!(cause(&f), Cause::Rejected);
+}
+
+#[test]
+fn a_policy_rule_that_rejects_is_named_as_a_rule_not_a_route() {
+    use crate::sys::route::{PolicyRule, RejectingRoute, RouteKind};
+    let ruled = |outcome, errno, kind, action: &str| {
+        let mut address = tried("10.247.9.2:80", outcome, 0);
+        address.attempt.errno = Some(errno);
+        address.route_lookup = Some(RouteLookup::NoRoute);
+        address.route = Some(RejectingRoute {
+            kind,
+            destination: None,
+            table: None,
+            rule: Some(PolicyRule {
+                priority: 32765,
+                selector: "to 10.247.9.0/24".to_owned(),
+                action: action.to_owned(),
+            }),
+        });
+        one("10.247.9.2:80", address)
+    };
+    // `ip rule add to X unreachable` fails the connect with ENETUNREACH, as no route does:
+    // adding a route cannot help, the rule comes first.
+    let f = ruled(
+        Outcome::NetworkUnreachable,
+        libc::ENETUNREACH,
+        RouteKind::Unreachable,
+        "unreachable",
+    );
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NetworkUnreachable);
+    assert!(
+        finding
+            .summary
+            .contains("policy rule `to 10.247.9.0/24 unreachable`"),
+        "{finding:?}"
+    );
+    assert!(!finding.summary.contains("no route"), "{finding:?}");
+    let suggestions = finding.suggestions.join("\n");
+    assert!(
+        suggestions.contains("sudo ip rule del pref 32765 to 10.247.9.0/24 unreachable"),
+        "{finding:?}"
+    );
+    assert!(!suggestions.contains("add one"), "{finding:?}");
+    assert!(!suggestions.contains("ip route show"), "{finding:?}");
+    assert_eq!(
+        finding.evidence[0].to_string(),
+        "this host's policy rule `to 10.247.9.0/24 unreachable` (priority 32765) rejects it"
+    );
+    // `prohibit`: blocked here, and no `(not listed)` route.
+    let f = ruled(
+        Outcome::PermissionDenied,
+        libc::EACCES,
+        RouteKind::Prohibit,
+        "prohibit",
+    );
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally);
+    assert!(
+        !finding.evidence[0].to_string().contains("not listed"),
+        "{finding:?}"
+    );
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("ip rule del pref 32765 to 10.247.9.0/24 prohibit")),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn a_route_that_a_rule_on_the_port_chose_is_named_with_the_rule() {
+    use crate::sys::route::{PolicyRule, RejectingRoute, RouteKind};
+    let mut address = tried("10.247.3.2:46410", Outcome::HostUnreachable, 0);
+    address.attempt.errno = Some(libc::EHOSTUNREACH);
+    address.route_lookup = Some(RouteLookup::Rejected(RouteKind::Unreachable));
+    address.route = Some(RejectingRoute {
+        kind: RouteKind::Unreachable,
+        destination: Some("10.247.0.0/16".to_owned()),
+        table: Some("100".to_owned()),
+        rule: Some(PolicyRule {
+            priority: 32765,
+            selector: "ipproto tcp dport 46410".to_owned(),
+            action: "lookup 100".to_owned(),
+        }),
+    });
+    let finding = infer(&one("10.247.3.2:46410", address)).unwrap();
+    // Not `rejected` ("a firewall on the server"): this host's route, which the rule chose.
+    assert_eq!(finding.cause, Cause::NetworkUnreachable);
+    assert!(
+        finding.summary.contains(
+            "route `unreachable 10.247.0.0/16` (table 100, chosen by the policy rule `ipproto tcp dport 46410 lookup 100`"
+        ),
+        "{finding:?}"
+    );
+    let suggestions = finding.suggestions.join("\n");
+    assert!(
+        suggestions.contains("sudo ip route del unreachable 10.247.0.0/16 table 100"),
+        "{finding:?}"
+    );
+    assert!(
+        suggestions.contains("ip route get 10.247.3.2 ipproto tcp dport 46410"),
+        "{finding:?}"
+    );
+    assert!(
+        suggestions.contains("sudo ip rule del pref 32765 ipproto tcp dport 46410 lookup 100"),
+        "{finding:?}"
+    );
 }
 
 #[test]

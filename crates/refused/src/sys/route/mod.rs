@@ -1,19 +1,27 @@
-//! This host's routes to an address: the kernel's own lookup, the route that rejects, and the
-//! interface a packet leaves by.
+//! This host's routes to an address: the kernel's own lookup, the route or rule that rejects,
+//! and the interface a packet leaves by.
 //!
-//! A connected UDP socket makes the kernel look the route up without sending anything; the
-//! lookup fails with the errno a route of type `unreachable` (`EHOSTUNREACH`), `prohibit`
-//! (`EACCES`) or `blackhole` (`EINVAL`) gives, the same a TCP connect gets. Such an error was
-//! made by this host, not by the network. Which route it was comes from
-//! `ip -j route show table all` (the longest prefix of a rejecting type that holds the address).
+//! The kernel is asked for the route of our connection's first packet itself ([`path_to`]:
+//! netlink's `RTM_GETROUTE` with the protocol, TCP, and the port, as `ip route get ADDR ipproto
+//! tcp dport PORT` asks; nothing is sent), so that policy routing is followed as the connect
+//! follows it: wg-quick's and Tailscale's tables, rules that select on the port. The answer
+//! gives the interface (for the firewall's `oifname` and `iifname` matches), the gateway and
+//! the source address. The lookup fails with the errno a route of type `unreachable`
+//! (`EHOSTUNREACH`), `prohibit` (`EACCES`) or `blackhole` (`EINVAL`) gives, or a rule of those
+//! actions (`ENETUNREACH` for `unreachable`), the same a TCP connect gets. Such an error was made
+//! by this host, not by the network. Which rule or route it was comes from walking `ip -j rule
+//! show` over `ip -j route show table all` ([`policy`]), else from the longest prefix of a
+//! rejecting type that holds the address in any table.
 //!
-//! The interface, for the firewall's `oifname` and `iifname` matches, comes from the main
-//! routing table (`/proc/net/route`, `/proc/net/ipv6_route`), longest prefix first. Policy
-//! routing is not followed; an address of this host leaves by `lo`.
+//! Where netlink cannot be asked, [`lookup`] connects a UDP socket (port 9: rules on the port
+//! do not match it) and the interface comes from the main routing table (`/proc/net/route`,
+//! `/proc/net/ipv6_route`), longest prefix first. An address of this host leaves by `lo`.
 //!
-//! The gateway a packet goes through comes from the kernel's own lookup, `ip -j route get`
-//! (policy routing included; nothing is sent): a gateway that does not answer neighbour
-//! discovery fails every connect through it with this host's own `EHOSTUNREACH`.
+//! A gateway that does not answer neighbour discovery fails every connect through it with this
+//! host's own `EHOSTUNREACH`.
+
+pub mod kernel;
+pub mod policy;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::Command;
@@ -23,6 +31,7 @@ use serde_json::Value;
 use socket2::{Domain, Socket, Type};
 
 use super::firewall::Interface;
+pub use policy::PolicyRule;
 
 /// What the kernel's route lookup for an address says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +75,7 @@ impl RouteKind {
         }
     }
 
-    fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         match name {
             "unreachable" => Some(Self::Unreachable),
             "prohibit" => Some(Self::Prohibit),
@@ -88,9 +97,19 @@ pub struct RejectingRoute {
     /// Its table, when not `main`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
+    /// The policy rule (`ip rule`) behind it: the one that rejects by its own action (there is
+    /// then no route: `destination` is `None`), or the one that chose the route's table
+    /// (selecting on the port, the mark, the address); `None` for the main table's own rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<PolicyRule>,
 }
 
 impl RejectingRoute {
+    /// Whether a policy rule rejects by its own action: no route is involved.
+    pub fn is_rule(&self) -> bool {
+        self.rule.as_ref().is_some_and(PolicyRule::rejects)
+    }
+
     /// The command that shows it or, with `del`, removes it.
     pub fn ip_route(&self, verb: &str, ip: IpAddr) -> String {
         let six = if ip.is_ipv6() { " -6" } else { "" };
@@ -114,32 +133,167 @@ pub fn lookup(ip: IpAddr) -> Lookup {
     };
     match socket.connect(&addr.into()) {
         Ok(()) => Lookup::Routed,
-        Err(err) => match err.raw_os_error() {
-            Some(libc::ENETUNREACH) => Lookup::NoRoute,
-            Some(libc::EHOSTUNREACH) => Lookup::Rejected(RouteKind::Unreachable),
-            Some(libc::EACCES) => Lookup::Rejected(RouteKind::Prohibit),
-            Some(libc::EINVAL) => Lookup::Rejected(RouteKind::Blackhole),
-            _ => Lookup::Routed,
+        Err(err) => err.raw_os_error().map_or(Lookup::Routed, Lookup::of_errno),
+    }
+}
+
+impl Lookup {
+    /// What a lookup that failed with `errno` says.
+    fn of_errno(errno: i32) -> Self {
+        match errno {
+            libc::ENETUNREACH => Self::NoRoute,
+            libc::EHOSTUNREACH => Self::Rejected(RouteKind::Unreachable),
+            libc::EACCES => Self::Rejected(RouteKind::Prohibit),
+            libc::EINVAL => Self::Rejected(RouteKind::Blackhole),
+            _ => Self::Routed,
+        }
+    }
+
+    /// The errno a connect gets from this lookup's answer (`None`: routed).
+    pub const fn errno(self) -> Option<i32> {
+        match self {
+            Self::Routed => None,
+            Self::NoRoute => Some(libc::ENETUNREACH),
+            Self::Rejected(kind) => Some(kind.errno()),
+        }
+    }
+}
+
+/// The kernel's route for the first packet of a TCP connection to an address and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    /// Whether it is routed, or what stops it.
+    pub lookup: Lookup,
+    /// The interface it leaves by (`lo` for an address of this host).
+    pub dev: Option<String>,
+    /// The gateway it is sent to; `None` on a link of this host, or when it is not routed.
+    pub gateway: Option<Gateway>,
+    /// The source address the kernel gives it.
+    pub source: Option<IpAddr>,
+}
+
+/// Asks the kernel for the route of a TCP packet to `ip` port `port`, in the calling thread's
+/// network namespace, policy rules included (see [`kernel`]). Where netlink cannot be asked,
+/// the UDP socket's lookup, the main table's interface and `ip route get`'s gateway.
+pub fn path_to(ip: IpAddr, port: u16) -> Path {
+    // As the connect does: a lookup from no address picks the source, then one from that
+    // source gives the route the packet takes (a rule on the source can stop only this one).
+    let first = kernel::get(ip, port, None);
+    let second = match &first {
+        Ok(answer) if answer.source.is_some() && !answer.local => {
+            Some(kernel::get(ip, port, answer.source))
+        }
+        _ => None,
+    };
+    let source = first.as_ref().ok().and_then(|answer| answer.source);
+    match second.unwrap_or(first) {
+        Ok(answer) => {
+            let dev = answer.oif.and_then(interface_name);
+            Path {
+                lookup: Lookup::Routed,
+                gateway: answer.gateway.map(|address| Gateway {
+                    address,
+                    dev: dev.clone(),
+                }),
+                dev,
+                source: answer.source.or(source),
+            }
+        }
+        Err(err)
+            if err
+                .raw_os_error()
+                .is_some_and(|e| Lookup::of_errno(e) != Lookup::Routed) =>
+        {
+            Path {
+                lookup: err.raw_os_error().map_or(Lookup::Routed, Lookup::of_errno),
+                dev: None,
+                gateway: None,
+                source,
+            }
+        }
+        Err(_) => Path {
+            lookup: lookup(ip),
+            dev: route_device(ip),
+            gateway: gateway_to(ip),
+            source: super::host::source_address_for(ip),
         },
     }
 }
 
-/// The route of `kind` that holds `ip`, named from `ip route`'s list when it can be read.
-pub fn rejecting_route(ip: IpAddr, kind: RouteKind) -> RejectingRoute {
-    let family = if ip.is_ipv4() { "-4" } else { "-6" };
-    let listed = Command::new("ip")
-        .args([family, "-j", "route", "show", "table", "all"])
-        .output()
-        .ok()
-        .filter(|out| out.status.success())
-        .and_then(|out| serde_json::from_slice::<Value>(&out.stdout).ok());
-    listed
-        .and_then(|routes| best_match(&routes, ip, kind))
-        .unwrap_or(RejectingRoute {
+/// The name of the interface of index `index` in the calling thread's namespace.
+fn interface_name(index: u32) -> Option<String> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, None)
+        .or_else(|_| Socket::new(Domain::IPV6, Type::DGRAM, None))
+        .ok()?;
+    rustix::net::netdevice::index_to_name(&socket, index).ok()
+}
+
+/// The rule or route of this host that stops a TCP packet to `ip` port `port` the way `lookup`
+/// says (the kernel's answer for it): the policy rules walked over the routes, else the
+/// longest route of that type in any table; `None` for a lookup that found no route at all and
+/// no rule of action `unreachable` (the plain missing route).
+pub fn rejecting(flow: &policy::Flow, lookup: Lookup) -> Option<RejectingRoute> {
+    let ip = flow.dst;
+    let (kind, rule_only) = match lookup {
+        Lookup::Routed => return None,
+        // A rule of action `unreachable` fails with `ENETUNREACH`, as no route does.
+        Lookup::NoRoute => (RouteKind::Unreachable, true),
+        Lookup::Rejected(kind) => (kind, false),
+    };
+    let routes = ip_json(ip, &["route", "show", "table", "all"]);
+    let walked = ip_json(ip, &["rule", "show"])
+        .zip(routes.as_ref())
+        .and_then(|(rules, routes)| policy::walk(&rules, routes, flow, kind));
+    // A rule of action `unreachable` fails with `ENETUNREACH`, a route of that type with
+    // `EHOSTUNREACH`: the walk's answer must be the one the kernel gave.
+    let fits = |found: &policy::Found| {
+        let by_rule = found.rule.as_ref().is_some_and(PolicyRule::rejects);
+        by_rule == rule_only || (by_rule && kind != RouteKind::Unreachable)
+    };
+    match walked.filter(fits) {
+        Some(policy::Found {
+            rule: Some(rule),
+            route: None,
+        }) => Some(RejectingRoute {
             kind,
             destination: None,
             table: None,
-        })
+            rule: Some(rule),
+        }),
+        Some(policy::Found {
+            rule,
+            route: Some((destination, table)),
+        }) => Some(RejectingRoute {
+            kind,
+            destination: Some(destination),
+            table,
+            rule,
+        }),
+        // No route at all, and no rule that rejects: the missing route the caller names.
+        _ if rule_only => None,
+        _ => Some(
+            routes
+                .and_then(|routes| best_match(&routes, ip, kind))
+                .unwrap_or(RejectingRoute {
+                    kind,
+                    destination: None,
+                    table: None,
+                    rule: None,
+                }),
+        ),
+    }
+}
+
+/// `ip -j -4|-6 ARGS`'s answer, for the family of `ip`.
+fn ip_json(ip: IpAddr, args: &[&str]) -> Option<Value> {
+    let family = if ip.is_ipv4() { "-4" } else { "-6" };
+    Command::new("ip")
+        .args([family, "-j"])
+        .args(args)
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .and_then(|out| serde_json::from_slice::<Value>(&out.stdout).ok())
 }
 
 /// The most specific route of `kind` in `ip -j route show` output that holds `ip`.
@@ -162,6 +316,7 @@ pub fn best_match(routes: &Value, ip: IpAddr, kind: RouteKind) -> Option<Rejecti
             kind,
             destination: Some(destination),
             table,
+            rule: None,
         })
 }
 
@@ -223,13 +378,15 @@ pub fn gateway_in(routes: &Value) -> Option<Gateway> {
 const RTF_UP: u32 = 0x1;
 const RTF_REJECT: u32 = 0x200;
 
-/// The interface a packet to `dst` leaves by: `lo` for an address of this host, else the main
-/// table's route; [`Interface::NotLoopback`] when no route names one.
-pub fn interface_to(dst: IpAddr, local: bool) -> Interface {
+/// The interface a packet leaves by, as the firewall's rules see it: `lo` for an address of
+/// this host, else the one of its `path`; [`Interface::NotLoopback`] when no route names one.
+pub fn interface_of(path: &Path, local: bool) -> Interface {
     if local {
         return Interface::Named("lo".to_owned());
     }
-    route_device(dst).map_or(Interface::NotLoopback, Interface::Named)
+    path.dev
+        .clone()
+        .map_or(Interface::NotLoopback, Interface::Named)
 }
 
 /// The interface of the main table's route to `dst` in the calling thread's network namespace
