@@ -66,17 +66,7 @@ fn plain_refused_target_is_why() {
 
 #[test]
 fn a_service_that_connects_but_answers_503_is_not_ready() {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut buf = [0u8; 1024];
-            let _ = stream.read(&mut buf);
-            let _ =
-                stream.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
-        }
-    });
+    let addr = answering(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
     let output = refused()
         .args(["why", "--json", &format!("http://{addr}/healthz")])
         .output()

@@ -248,28 +248,12 @@ fn a_docker_proxy_closing_connections_is_explained_where_it_sends_them() {
         return;
     };
     let (container, inside, _) = behind_the_server(&lab, 'd', 87);
-    // Docker hands it a pipe as fd 3 to say it started; without one, the fd it writes to and
-    // closes is its own listening socket's.
-    let proxy = format!(
-        "exec docker-proxy -proto tcp -host-ip 127.0.0.1 -host-port 46561 -container-ip {inside} -container-port 80 3>/dev/null"
-    );
-    lab.server.spawn("sh", &["-c", &proxy]).unwrap();
+    let target = docker_proxy(&lab, 46_561, inside);
+    let target = target.as_str();
     let _program = listen_in(
         &container,
         SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 3000),
     );
-    let target = "127.0.0.1:46561";
-    // The proxy binds its port once it has started.
-    for _ in 0..100 {
-        if lab
-            .server
-            .run(|| std::net::TcpStream::connect(target).is_ok())
-            .unwrap()
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
     let published = format!("{target} is published to {inside}:80 by docker-proxy (pid ");
 
     let report = crate::why_lab::diagnosis(
@@ -330,10 +314,6 @@ fn a_docker_proxy_waiting_on_a_silent_container_is_explained_there() {
         return;
     };
     let (container, inside, _) = behind_the_server(&lab, 'y', 95);
-    let proxy = format!(
-        "exec docker-proxy -proto tcp -host-ip 127.0.0.1 -host-port 46562 -container-ip {inside} -container-port 80 3>/dev/null"
-    );
-    lab.server.spawn("sh", &["-c", &proxy]).unwrap();
     let _program = listen_in(
         &container,
         SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 80),
@@ -341,17 +321,8 @@ fn a_docker_proxy_waiting_on_a_silent_container_is_explained_there() {
     container
         .nft("add table inet c; add chain inet c in { type filter hook input priority 0; }; add rule inet c in tcp dport 80 drop")
         .unwrap();
-    let target = "127.0.0.1:46562";
-    for _ in 0..100 {
-        if lab
-            .server
-            .run(|| std::net::TcpStream::connect(target).is_ok())
-            .unwrap()
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let target = docker_proxy(&lab, 46_562, inside);
+    let target = target.as_str();
     let report = crate::why_lab::diagnosis(
         lab.server.command(crate::why_lab::REFUSED),
         &["--timeout", "4s", &format!("http://{target}/")],
@@ -374,6 +345,30 @@ fn a_docker_proxy_waiting_on_a_silent_container_is_explained_there() {
         "{report}"
     );
     drop(container);
+}
+
+/// Debian's real `docker-proxy` in the server's namespace, publishing 127.0.0.1:`port` to
+/// `inside`:80, as Docker starts it; returns the published address once the proxy listens.
+fn docker_proxy(lab: &Lab, port: u16, inside: Ipv4Addr) -> String {
+    // Docker hands it a pipe as fd 3 to say it started; without one, the fd it writes to and
+    // closes is its own listening socket's.
+    let proxy = format!(
+        "exec docker-proxy -proto tcp -host-ip 127.0.0.1 -host-port {port} -container-ip {inside} -container-port 80 3>/dev/null"
+    );
+    lab.server.spawn("sh", &["-c", &proxy]).unwrap();
+    let target = format!("127.0.0.1:{port}");
+    // The proxy binds its port once it has started.
+    for _ in 0..100 {
+        if lab
+            .server
+            .run(|| std::net::TcpStream::connect(&target).is_ok())
+            .unwrap()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    target
 }
 
 /// Who a listener of the report's evidence belongs to, as the summary names it.

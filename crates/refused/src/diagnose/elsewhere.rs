@@ -354,9 +354,8 @@ fn silent(
         Finding::new(
             Cause::Filtered,
             format!(
-                "{} listens on {} in {inside}, but the connection to {dest} got no answer: {}",
-                exact[0].owner(),
-                exact[0].endpoint(),
+                "{}: {}",
+                held_path::no_answer(exact, inside, dest),
                 held_path::path(holder)
             ),
         )

@@ -175,6 +175,15 @@ pub(super) fn rejected(
     by_rule(holder, &listens, exact, dest.port(), enter, rejects)
 }
 
+/// How a silence of a namespace's listener begins: who listens where, and the address asked.
+pub(super) fn no_answer(exact: &[&HeldListener], inside: &str, dest: SocketAddr) -> String {
+    format!(
+        "{} listens on {} in {inside}, but the connection to {dest} got no answer",
+        exact[0].owner(),
+        exact[0].endpoint()
+    )
+}
+
 /// No answer, though a listener of that namespace is there and its queue has room: no route
 /// back from it; `None` leaves the firewalls and the path to the caller.
 pub(super) fn silent(
@@ -184,11 +193,7 @@ pub(super) fn silent(
     inside: &str,
     enter: &str,
 ) -> Option<Finding> {
-    let listens = format!(
-        "{} listens on {} in {inside}, but the connection to {dest} got no answer",
-        exact[0].owner(),
-        exact[0].endpoint()
-    );
+    let listens = no_answer(exact, inside, dest);
     if let Some(back) = holder
         .route_back
         .filter(|b| b.lookup != RouteLookup::Routed)
@@ -221,11 +226,7 @@ pub(super) fn dropped(
     inside: &str,
     enter: &str,
 ) -> Option<Finding> {
-    let listens = format!(
-        "{} listens on {} in {inside}, but the connection to {dest} got no answer",
-        exact[0].owner(),
-        exact[0].endpoint()
-    );
+    let listens = no_answer(exact, inside, dest);
     let drops = |b: &&Blocker| b.stops == Stops::Reply || b.verdict == Verdict::Drop;
     by_rule(holder, &listens, exact, dest.port(), enter, drops)
 }
@@ -246,11 +247,7 @@ pub(super) fn reset_dropped(
         .as_deref()?
         .iter()
         .find(|b| super::holder::is_certain_reset(b))?;
-    let listens = format!(
-        "{} listens on {} in {inside}, but the connection to {dest} got no answer",
-        exact[0].owner(),
-        exact[0].endpoint()
-    );
+    let listens = no_answer(exact, inside, dest);
     let placed = super::rules::blocked::placed;
     let finding = Finding::new(
         Cause::BlockedLocally,
