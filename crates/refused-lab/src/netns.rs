@@ -203,15 +203,7 @@ impl Netns {
     /// [`Netns::firewall_cmd`] talks to it.
     pub fn firewalld(&self) -> Result<(), LabError> {
         installed("firewalld")?;
-        let dir = self.etc_dir();
-        fs::create_dir_all(&dir).map_err(|err| LabError::Io(dir.display().to_string(), err))?;
-        let config = dir.join("firewalld");
-        let target = config.display().to_string();
-        let output = Command::new("cp")
-            .args(["-a", "/etc/firewalld", &target])
-            .output()
-            .map_err(|err| not_run("cp", &err))?;
-        check("cp", &["-a", "/etc/firewalld", &target], &output)?;
+        let config = self.copy_of_etc("firewalld")?;
         let bus = config.join("lab-dbus.conf");
         fs::write(&bus, FIREWALLD_BUS)
             .map_err(|err| LabError::Io(bus.display().to_string(), err))?;
@@ -281,6 +273,21 @@ impl Netns {
         Ok(())
     }
 
+    /// `/etc/NAME` copied into `/etc/netns/NAME/` of this namespace, which `ip netns exec`
+    /// binds over `/etc`: the copy, for this namespace's commands alone to change.
+    fn copy_of_etc(&self, name: &str) -> Result<std::path::PathBuf, LabError> {
+        let dir = self.etc_dir();
+        fs::create_dir_all(&dir).map_err(|err| LabError::Io(dir.display().to_string(), err))?;
+        let copy = dir.join(name);
+        let (from, target) = (format!("/etc/{name}"), copy.display().to_string());
+        let output = Command::new("cp")
+            .args(["-a", &from, &target])
+            .output()
+            .map_err(|err| not_run("cp", &err))?;
+        check("cp", &["-a", &from, &target], &output)?;
+        Ok(copy)
+    }
+
     /// Makes `iptables`, `ip6tables` and their `-save` / `-restore` the legacy ones inside the
     /// namespace, as on a host whose alternatives choose iptables-legacy (Ubuntu 20.04, say):
     /// `/etc/alternatives` is copied to `/etc/netns/NAME/`, which `ip netns exec` binds over
@@ -288,15 +295,7 @@ impl Netns {
     /// writes its rules to the legacy tables. Call it before [`Netns::ufw`].
     pub fn use_legacy_iptables(&self) -> Result<(), LabError> {
         installed("iptables-legacy")?;
-        let dir = self.etc_dir();
-        fs::create_dir_all(&dir).map_err(|err| LabError::Io(dir.display().to_string(), err))?;
-        let alternatives = dir.join("alternatives");
-        let target = alternatives.display().to_string();
-        let output = Command::new("cp")
-            .args(["-a", "/etc/alternatives", &target])
-            .output()
-            .map_err(|err| not_run("cp", &err))?;
-        check("cp", &["-a", "/etc/alternatives", &target], &output)?;
+        let alternatives = self.copy_of_etc("alternatives")?;
         for family in ["iptables", "ip6tables"] {
             for suffix in ["", "-save", "-restore"] {
                 let link = alternatives.join(format!("{family}{suffix}"));

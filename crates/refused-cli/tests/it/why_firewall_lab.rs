@@ -12,7 +12,7 @@ use refused_lab::{CLIENT_V4, Lab, ListenSpec, SERVER_V4, SERVER_V6, Tool};
 use serde_json::Value;
 
 /// This file's hosts are separate machines: the server is a remote host to the client.
-use crate::why_lab::{REFUSED, diagnosis, why_alone as why};
+use crate::why_lab::{REFUSED, diagnosis, suggests, why_alone as why};
 
 /// The firewall rule the report names (the first), after checking the cause.
 fn blocked_by(report: &Value) -> &Value {
@@ -69,14 +69,6 @@ fn listen_on_server(lab: &Lab, ports: &[u16]) -> Vec<TcpListener> {
     listeners
 }
 
-fn has_suggestion(report: &Value, needle: &str) -> bool {
-    report["suggestions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|s| s.as_str().unwrap().contains(needle))
-}
-
 #[test]
 fn iptables_user_chains_reached_from_output_are_blocked_locally() {
     let Some(lab) = Lab::or_skip("iptables_user_chains_reached_from_output_are_blocked_locally")
@@ -120,7 +112,7 @@ fn iptables_user_chains_reached_from_output_are_blocked_locally() {
         assert_eq!(rule["certain"], true);
         // The lab runs as root: the command has no `sudo`.
         assert!(
-            has_suggestion(&report, &format!("`iptables -D APP-OUT {position}")),
+            suggests(&report, &format!("`iptables -D APP-OUT {position}")),
             "{report}"
         );
     }
@@ -146,10 +138,7 @@ fn iptables_user_chains_reached_from_output_are_blocked_locally() {
     assert_eq!(rule["chain"], "APP-OUT");
     let text = "tcp dport 41002 reject with tcp reset";
     assert_eq!(rule["handle"], handle(&lab, "ip6 filter", "APP-OUT", text));
-    assert!(
-        has_suggestion(&report, "`ip6tables -D APP-OUT 1"),
-        "{report}"
-    );
+    assert!(suggests(&report, "`ip6tables -D APP-OUT 1"), "{report}");
 }
 
 #[test]
@@ -188,7 +177,7 @@ fn ufw_rules_and_its_default_policy_are_blocked_locally() {
             "ip filter"
         };
         assert_eq!(rule["handle"], handle(&lab, table, chain, "dport 41011"));
-        assert!(has_suggestion(&report, "`ufw status numbered"), "{report}");
+        assert!(suggests(&report, "`ufw status numbered"), "{report}");
     }
     // `ufw reject out` fails at once with a refusal that ufw made.
     let report = why(&lab, &[&format!("{SERVER_V4}:41012")]);
@@ -222,10 +211,7 @@ fn ufw_rules_and_its_default_policy_are_blocked_locally() {
         rule["handle"],
         handle(&lab, "ip filter", "ufw-reject-output", "reject")
     );
-    assert!(
-        has_suggestion(&report, "`ufw allow out 41014/tcp"),
-        "{report}"
-    );
+    assert!(suggests(&report, "`ufw allow out 41014/tcp"), "{report}");
 }
 
 #[test]
@@ -265,10 +251,10 @@ fn a_tripped_ufw_limit_is_a_rate_limit_not_a_rule_to_delete() {
         "{report}"
     );
     assert!(summary.ends_with("and clears by itself"), "{report}");
-    assert!(!has_suggestion(&report, "ufw delete"), "{report}");
+    assert!(!suggests(&report, "ufw delete"), "{report}");
     // The fix it gives works while the count is still over the limit: `allow` replaces it.
     let allow = "`ufw allow out 41071/tcp` replaces the limit";
-    assert!(has_suggestion(&report, allow), "{report}");
+    assert!(suggests(&report, allow), "{report}");
     c.ufw(&["allow", "out", "41071/tcp"]).unwrap();
     assert_eq!(why(&lab, &[&target.to_string()])["cause"], "reachable");
 }
@@ -339,7 +325,7 @@ fn a_refusal_to_a_namespace_with_this_hosts_rules_unread_blames_neither_alone() 
         "{report}"
     );
     assert!(
-        has_suggestion(&report, &format!("`sudo {REFUSED} why {target}`")),
+        suggests(&report, &format!("`sudo {REFUSED} why {target}`")),
         "{report}"
     );
 
@@ -551,7 +537,7 @@ fn a_general_rule_that_only_may_drop_is_no_cause_of_a_timeout() {
         report["warnings"].to_string().contains("KUBE-FIREWALL"),
         "{report}"
     );
-    assert!(!has_suggestion(&report, "iptables -D"), "{report}");
+    assert!(!suggests(&report, "iptables -D"), "{report}");
 }
 
 /// A port forward (a DNAT of nat PREROUTING, as for a VM or a container behind this host)
@@ -590,8 +576,8 @@ fn a_port_forward_tried_from_the_forwarding_host_is_named() {
             .find(|e| e["kind"] == "dnat")
             .unwrap_or_else(|| panic!("no dnat in {report}"));
         assert_eq!(dnat["hook"], "prerouting", "{report}");
-        assert!(has_suggestion(&report, "from another host"), "{report}");
-        assert!(!has_suggestion(&report, "start the program"), "{report}");
+        assert!(suggests(&report, "from another host"), "{report}");
+        assert!(!suggests(&report, "start the program"), "{report}");
     }
 }
 
@@ -655,11 +641,8 @@ fn kube_proxys_reject_of_a_service_without_endpoints_points_at_the_service() {
             .starts_with("kube-proxy's rule"),
         "{report}"
     );
-    assert!(
-        has_suggestion(&report, "kubectl get endpointslices"),
-        "{report}"
-    );
-    assert!(!has_suggestion(&report, "-D KUBE-SERVICES"), "{report}");
+    assert!(suggests(&report, "kubectl get endpointslices"), "{report}");
+    assert!(!suggests(&report, "-D KUBE-SERVICES"), "{report}");
 }
 
 /// A blocklist by source in iptables' raw PREROUTING (before conntrack: where ipset blocklists
@@ -761,7 +744,7 @@ fn iptables_legacy_rules_are_evaluated() {
     assert_eq!(rule["certain"], true);
     assert!(rule.get("handle").is_none(), "{report}");
     assert!(
-        has_suggestion(&report, "`iptables-legacy -D APP-OUT 2"),
+        suggests(&report, "`iptables-legacy -D APP-OUT 2"),
         "{report}"
     );
     assert!(!legacy_unseen(&report), "{report}");
@@ -782,7 +765,7 @@ fn iptables_legacy_rules_are_evaluated() {
     assert_eq!(rule["table"], "ip6 filter", "{report}");
     assert_eq!(rule["verdict"], "reject");
     assert!(
-        has_suggestion(&report, "`ip6tables-legacy -D OUTPUT 1"),
+        suggests(&report, "`ip6tables-legacy -D OUTPUT 1"),
         "{report}"
     );
     assert_eq!(
@@ -820,7 +803,7 @@ fn ufw_on_legacy_iptables_is_blocked_locally() {
     assert_eq!(rule["tool"], "ufw");
     assert_eq!(rule["verdict"], "drop");
     assert_eq!(rule["certain"], true);
-    assert!(has_suggestion(&report, "`ufw status numbered"), "{report}");
+    assert!(suggests(&report, "`ufw status numbered"), "{report}");
     let report = why(&lab, &["--timeout", "1s", &format!("[{SERVER_V6}]:41061")]);
     assert_eq!(blocked_by(&report)["chain"], "ufw6-user-output", "{report}");
 
@@ -832,10 +815,7 @@ fn ufw_on_legacy_iptables_is_blocked_locally() {
     let rule = blocked_by(&report);
     assert_eq!(rule["chain"], "ufw-reject-output", "{report}");
     assert_eq!(rule["verdict"], "reject");
-    assert!(
-        has_suggestion(&report, "`ufw allow out 41063/tcp"),
-        "{report}"
-    );
+    assert!(suggests(&report, "`ufw allow out 41063/tcp"), "{report}");
     assert!(!legacy_unseen(&report), "{report}");
 }
 
@@ -976,10 +956,10 @@ fn base_chains_of_one_priority_are_each_named() {
     );
     let summary = report["summary"].as_str().unwrap();
     assert!(summary.contains("stops it too"), "{report}");
-    assert!(has_suggestion(&report, "`iptables -D OUTPUT 1"), "{report}");
+    assert!(suggests(&report, "`iptables -D OUTPUT 1"), "{report}");
     let nft = handle(&lab, "inet filter", "output", "tcp dport 41084 drop");
     assert!(
-        has_suggestion(
+        suggests(
             &report,
             &format!("`nft delete rule inet filter output handle {nft}`")
         ),

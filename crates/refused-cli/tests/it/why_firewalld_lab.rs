@@ -7,18 +7,9 @@
 use std::net::{Ipv4Addr, TcpListener};
 
 use refused_lab::{Lab, Tool};
-use serde_json::Value;
 
 use crate::why_hosts_lab::server_only_address;
-use crate::why_lab::{REFUSED, cause, diagnosis, evidence, why, why_alone};
-
-fn suggests(report: &Value, needle: &str) -> bool {
-    report["suggestions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|s| s.as_str().unwrap().contains(needle))
-}
+use crate::why_lab::{REFUSED, cause, diagnosis, evidence, suggests, why, why_alone};
 
 #[test]
 fn a_port_firewalld_does_not_open_is_opened_with_firewall_cmd() {

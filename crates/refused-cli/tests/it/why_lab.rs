@@ -71,6 +71,15 @@ pub(crate) fn cause(report: &Value) -> &str {
     report["cause"].as_str().unwrap_or_default()
 }
 
+/// Whether a suggestion of the report contains `needle`.
+pub(crate) fn suggests(report: &Value, needle: &str) -> bool {
+    report["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s.as_str().unwrap().contains(needle))
+}
+
 /// The evidence items of one kind.
 pub(crate) fn evidence<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
     report["evidence"]
