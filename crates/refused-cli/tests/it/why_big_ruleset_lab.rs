@@ -13,9 +13,10 @@ use serde_json::Value;
 
 use crate::why_lab::why;
 
-/// The client's rules: a REJECT in OUTPUT, a DNAT of one of its ports to an address of the
-/// server's, `SERVER_ONLY` (where nothing listens), and kube-proxy's chains for a service without endpoints (its REJECT, as
-/// kube-proxy writes it), as iptables-save prints them.
+/// The client's rules, as iptables-save prints them: a REJECT in OUTPUT, a DNAT of one of its
+/// ports to an address of the server's, `SERVER_ONLY` (where nothing listens), and kube-proxy's
+/// chains for a service without endpoints (its REJECT) and for one whose endpoint is the server
+/// (its DNAT, `-p tcp -m tcp` with no option), as kube-proxy writes them.
 const RULES: &str = r#"*filter
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
@@ -30,7 +31,14 @@ COMMIT
 :INPUT ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
 :POSTROUTING ACCEPT [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-SVC-API - [0:0]
+:KUBE-SEP-API - [0:0]
 -A OUTPUT -d 10.77.0.1/32 -p tcp -m tcp --dport 46372 -j DNAT --to-destination SERVER_ONLY:46390
+-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A KUBE-SERVICES -d 10.96.0.11/32 -p tcp -m comment --comment "default/api:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-API
+-A KUBE-SVC-API -m comment --comment "default/api:http -> SERVER_ONLY:46391" -j KUBE-SEP-API
+-A KUBE-SEP-API -p tcp -m comment --comment "default/api:http" -m tcp -j DNAT --to-destination SERVER_ONLY:46391
 COMMIT
 "#;
 
@@ -85,13 +93,9 @@ fn answer(report: &Value) -> Value {
     Value::Object(answer.clone())
 }
 
-#[test]
-fn a_big_ruleset_read_by_parts_gives_the_same_answers() {
-    let Some(lab) = Lab::or_skip("a_big_ruleset_read_by_parts_gives_the_same_answers") else {
-        return;
-    };
-    // The targets' address is the server's alone (other tests' servers hold 10.77.0.2 too),
-    // and nothing listens there.
+/// The client's [`RULES`], their DNATs to an address of the server's alone (other tests'
+/// servers hold 10.77.0.2 too), which it returns, and nothing listening there.
+fn with_rules(lab: &Lab) -> Ipv4Addr {
     let pid = std::process::id();
     let own = Ipv4Addr::new(10, 79, (pid >> 8) as u8, (pid & 0xff) as u8);
     lab.server
@@ -100,45 +104,59 @@ fn a_big_ruleset_read_by_parts_gives_the_same_answers() {
     lab.client
         .ip(&["route", "add", &format!("{own}/32"), "dev", "eth0"])
         .unwrap();
-    restore(&lab, &[], &RULES.replace("SERVER_ONLY", &own.to_string()));
+    restore(lab, &[], &RULES.replace("SERVER_ONLY", &own.to_string()));
     // The service range is routed to the lab's link (the REJECT comes before it is used).
     lab.client
         .ip(&["route", "add", "10.96.0.0/12", "dev", "eth0"])
         .unwrap();
+    own
+}
+
+/// The firewall rule a report names, after checking the cause.
+fn blocked_by(report: &Value) -> Value {
+    assert_eq!(report["cause"], "blocked-locally", "{report}");
+    report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "firewall-rule")
+        .cloned()
+        .unwrap()
+}
+
+/// The kinds of a report's evidence.
+fn kinds(report: &Value) -> Vec<String> {
+    report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_big_ruleset_read_by_parts_gives_the_same_answers() {
+    let Some(lab) = Lab::or_skip("a_big_ruleset_read_by_parts_gives_the_same_answers") else {
+        return;
+    };
+    let own = with_rules(&lab);
     let targets = [
         format!("{own}:46371"),
         format!("{CLIENT_V4}:46372"),
         "10.96.0.10:80".to_owned(),
+        "10.96.0.11:80".to_owned(),
     ];
     let ask = |target: &str| why(&lab, &["--timeout", "10s", target]);
     let small: Vec<Value> = targets.iter().map(|t| ask(t)).collect();
 
     // The REJECT in OUTPUT: blocked-locally, rule 1 of OUTPUT.
-    let rule = |report: &Value| {
-        assert_eq!(report["cause"], "blocked-locally", "{report}");
-        report["evidence"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["kind"] == "firewall-rule")
-            .cloned()
-            .unwrap()
-    };
-    let reject = rule(&small[0]);
+    let reject = blocked_by(&small[0]);
     assert_eq!(
         (&reject["chain"], &reject["position"]),
         (&"OUTPUT".into(), &1.into())
     );
     assert_eq!(reject["rule"], "tcp dport 46371 reject with tcp reset");
     // The DNAT to the server, where nothing listens: that namespace's evidence.
-    let kinds = |report: &Value| -> Vec<String> {
-        report["evidence"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["kind"].as_str().unwrap().to_owned())
-            .collect()
-    };
     assert_eq!(small[1]["cause"], "no-listener", "{}", small[1]);
     assert!(
         kinds(&small[1]).contains(&"dnat".to_owned()),
@@ -151,10 +169,30 @@ fn a_big_ruleset_read_by_parts_gives_the_same_answers() {
         small[1]
     );
     // kube-proxy's REJECT, rule 1 of KUBE-SERVICES, reached from OUTPUT.
-    let kube = rule(&small[2]);
+    let kube = blocked_by(&small[2]);
     assert_eq!(kube["chain"], "KUBE-SERVICES", "{}", small[2]);
     assert_eq!(kube["position"], 1);
     assert_eq!(kube["path"], serde_json::json!(["OUTPUT", "KUBE-SERVICES"]));
+
+    // kube-proxy's DNAT to the service's endpoint, where nothing listens: that namespace's
+    // evidence, the rule named in its KUBE-SEP chain.
+    assert_eq!(small[3]["cause"], "no-listener", "{}", small[3]);
+    assert!(
+        kinds(&small[3]).contains(&"namespace".to_owned()),
+        "{}",
+        small[3]
+    );
+    let dnat = small[3]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "dnat")
+        .unwrap_or_else(|| panic!("no dnat in {}", small[3]));
+    assert_eq!(dnat["chain"], "KUBE-SEP-API", "{}", small[3]);
+    assert_eq!(
+        dnat["path"],
+        serde_json::json!(["OUTPUT", "KUBE-SERVICES", "KUBE-SVC-API", "KUBE-SEP-API"])
+    );
 
     // A Kubernetes node's count of rules: read by parts.
     restore(&lab, &["--noflush"], &padding(firewall::BIG));
@@ -164,11 +202,11 @@ fn a_big_ruleset_read_by_parts_gives_the_same_answers() {
     }
     // The rules as iptables-save prints them (they were read so), still deleted by position.
     assert_eq!(
-        rule(&big[0])["rule"],
+        blocked_by(&big[0])["rule"],
         "-A OUTPUT -p tcp -m tcp --dport 46371 -j REJECT --reject-with tcp-reset"
     );
     assert!(
-        rule(&big[2])["rule"]
+        blocked_by(&big[2])["rule"]
             .as_str()
             .unwrap()
             .starts_with("-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp"),

@@ -1142,3 +1142,43 @@ fn nfts_tables_and_iptables_tables_read_by_parts_meet_by_priority() {
     // After it: iptables' reject comes first.
     assert_eq!(first(10), ("ip filter".to_owned(), Tool::Iptables, 1));
 }
+
+/// kube-proxy's DNAT to an endpoint, `-p tcp -m comment --comment ... -m tcp -j DNAT
+/// --to-destination 10.244.1.2:46302`, as iptables-nft 1.8.9 writes it: an option-less `tcp`
+/// extension beside nft's own `meta l4proto tcp`, listed as the protocol alone. Read as
+/// nothing more, the DNAT is certain; `--tcp-flags`, kept in the extension, is still unknown.
+#[test]
+fn an_option_less_tcp_extension_is_the_protocol_alone() {
+    let ruleset = |flags: &str| {
+        let mut ruleset = serde_json::json!({"nftables": [
+            {"table": {"family": "ip", "name": "nat", "handle": 1}},
+            {"chain": {"family": "ip", "table": "nat", "name": "OUTPUT", "handle": 3,
+                "type": "nat", "hook": "output", "prio": -100, "policy": "accept"}},
+            {"rule": {"family": "ip", "table": "nat", "chain": "OUTPUT", "handle": 58, "expr": [
+                {"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}},
+                {"xt": {"type": "match", "name": "comment"}},
+                {"xt": {"type": "match", "name": "tcp"}},
+                {"counter": {"packets": 0, "bytes": 0}},
+                {"xt": {"type": "target", "name": "DNAT"}}]}}
+        ]});
+        let listing = format!(
+            "table ip nat {{ # handle 1\n\tchain OUTPUT {{ # handle 3\n\t\ttype nat hook output priority -100; policy accept;\n\t\tmeta l4proto tcp {flags}  counter dnat to 10.244.1.2:46302 # handle 58\n\t}}\n}}\n"
+        );
+        xt::translate(&mut ruleset, &listing);
+        ruleset
+    };
+    let packet = syn("10.96.0.3", 80);
+    let found = dnat(&ruleset(""), NatHook::Output, &packet);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].certain, "{found:?}");
+    assert_eq!(
+        found[0].destination(&packet),
+        Some("10.244.1.2:46302".parse().unwrap())
+    );
+    let flagged = dnat(
+        &ruleset("tcp flags syn / syn,ack"),
+        NatHook::Output,
+        &packet,
+    );
+    assert!(!flagged[0].certain, "{flagged:?}");
+}
