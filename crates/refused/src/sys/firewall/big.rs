@@ -11,6 +11,7 @@
 //! there that iptables cannot print) is read with nft too. The walk meets the base chains of both by
 //! priority, as the kernel runs them.
 
+use std::borrow::Cow;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
@@ -48,11 +49,11 @@ impl Saved {
             .collect()
     }
 
-    /// Its text without the tables it could not show in full.
-    fn compatible(&self) -> String {
+    /// Its text without the tables it could not show in full (not copied when it showed all).
+    fn compatible(&self) -> Cow<'_, str> {
         let incompatible = self.incompatible();
         if incompatible.is_empty() {
-            return self.text.clone();
+            return Cow::Borrowed(&self.text);
         }
         let mut kept = String::with_capacity(self.text.len());
         let mut skipping = false;
@@ -68,7 +69,7 @@ impl Saved {
                 skipping = false;
             }
         }
-        kept
+        Cow::Owned(kept)
     }
 }
 

@@ -110,10 +110,15 @@ pub fn translate(ruleset: &mut Value, listing: &str) {
                 .unwrap_or_default()
                 .to_owned()
         };
-        let native = exprs(rule);
-        if !native.iter().any(|e| e.get("xt").is_some()) {
+        // Most rules have none: not copied for nothing (kube-proxy's tens of thousands).
+        let has_xt = rule
+            .get("expr")
+            .and_then(Value::as_array)
+            .is_some_and(|exprs| exprs.iter().any(|e| e.get("xt").is_some()));
+        if !has_xt {
             continue;
         }
+        let native = exprs(rule);
         let key = (
             field(rule, "family"),
             field(rule, "table"),
