@@ -16,6 +16,7 @@ mod terminal;
 mod unix;
 mod wait;
 mod why;
+mod why_big_ruleset_lab;
 mod why_firewall_lab;
 mod why_firewalld_lab;
 mod why_held_path_lab;

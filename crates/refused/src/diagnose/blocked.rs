@@ -118,7 +118,7 @@ pub(in crate::diagnose) fn fix(
     run: &str,
 ) -> Finding {
     if is_kube_proxy_reject(blocker) {
-        return kube_proxy_fix(finding, blocker);
+        return kube_proxy_fix(finding);
     }
     match blocker.tool {
         Tool::Nft => nft_fix(finding, blocker, port, run),
@@ -141,12 +141,11 @@ fn is_kube_proxy_reject(blocker: &Blocker) -> bool {
 
 /// kube-proxy writes its reject again at its next sync: what to fix is the Service's endpoints
 /// (its pods not running, not ready, or not matching its selector), not the rule.
-fn kube_proxy_fix(finding: Finding, blocker: &Blocker) -> Finding {
+fn kube_proxy_fix(finding: Finding) -> Finding {
     finding
-        .suggest(format!(
-            "the Service has no ready endpoints: its pods are not running, not ready, or not selected; `kubectl get services -A -o wide` finds the Service by its address and port, then `kubectl get endpointslices -n NAMESPACE -l kubernetes.io/service-name=NAME` and `kubectl get pods -n NAMESPACE -o wide` show why (the rule: {})",
-            placed(blocker)
-        ))
+        .suggest(
+            "the Service has no ready endpoints: its pods are not running, not ready, or not selected; `kubectl get services -A -o wide` finds the Service by its address and port, then `kubectl get endpointslices -n NAMESPACE -l kubernetes.io/service-name=NAME` and `kubectl get pods -n NAMESPACE -o wide` show why",
+        )
         .suggest("deleting the rule does not help: kube-proxy writes it again at its next sync")
 }
 

@@ -49,8 +49,9 @@ impl<'a> Indexed<'a> {
 
 /// The ruleset's chains, their rules in order, and its named sets and maps.
 struct Index<'a> {
-    /// The tool of an iptables-legacy ruleset (see `legacy`); `None`: nft's, whose tool is
-    /// told by the names of its tables and chains.
+    /// The tool of a ruleset translated from iptables-save's text (see `legacy`: iptables-legacy's
+    /// tables, or iptables-nft's of a big ruleset, see `big`); `None`: nft's, whose tool is told
+    /// by the names of its tables and chains.
     legacy: Option<Tool>,
     chains: HashMap<Key<'a>, Chain<'a>>,
     sets: HashMap<Key<'a>, &'a [Value]>,
@@ -72,10 +73,14 @@ fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
 }
 
 impl<'a> Index<'a> {
-    /// nft's ruleset, then each iptables-legacy one beside it.
+    /// nft's ruleset, then iptables-nft's tables when they were read apart (a big ruleset:
+    /// see `big`), then each iptables-legacy ruleset beside it.
     fn all(ruleset: &'a Value) -> Vec<Self> {
         let mut all = vec![Self::new(ruleset, None)];
-        for legacy in ruleset["legacy"].as_array().into_iter().flatten() {
+        let apart = ["iptables", "legacy"]
+            .into_iter()
+            .flat_map(|key| ruleset[key].as_array().into_iter().flatten());
+        for legacy in apart {
             let tool = Tool::deserialize(&legacy["tool"]).unwrap_or(Tool::IptablesLegacy);
             all.push(Self::new(legacy, Some(tool)));
         }
@@ -753,8 +758,8 @@ fn walk<'a>(
 }
 
 /// Base chains of one hook and priority (each with its ruleset's number, in the ruleset's
-/// order), in the order the kernel most likely runs them: nft's, newest first, then the
-/// iptables-legacy tables'. The kernel puts a hook before those of equal priority already
+/// order), in the order the kernel most likely runs them: nft's, newest first, then
+/// iptables-nft's when they were read apart (a big ruleset), then the iptables-legacy tables'. The kernel puts a hook before those of equal priority already
 /// there (`nf_hook_entries_grow`), so the chain registered last runs first; nft lists tables
 /// in the order they were made, and a table's chains in theirs, but a chain added later to an
 /// older table runs before a newer table's, and when `x_tables` registered its hooks is not

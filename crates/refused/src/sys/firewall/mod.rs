@@ -9,6 +9,7 @@
 //! interfaces, `ct state`, `fib ... type`, named sets) and calls a rule with any other match one
 //! that *may* apply, so an unknown rule is never stated as the cause.
 
+mod big;
 mod eval;
 mod expr;
 pub mod legacy;
@@ -22,7 +23,7 @@ mod tests_real_hosts;
 pub mod xt;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -413,16 +414,25 @@ pub enum FirewallError {
 
 /// The nftables ruleset of this network namespace, as JSON, with the iptables extensions
 /// that nft's JSON leaves opaque (`xt`) replaced by what nft's listing says they do (see
-/// [`xt`]).
+/// [`xt`]). A big ruleset (a Kubernetes node's) is read by parts (see [`BIG`]): iptables-nft's
+/// tables with `iptables-nft-save`, under the `iptables` key, the others with nft.
 pub fn read_ruleset() -> Result<Value, FirewallError> {
     // Asked of the kernel, not read from nft's error text: without CAP_NET_ADMIN the netlink
     // dump is refused.
     if !has_net_admin() {
         return Err(FirewallError::NotPermitted);
     }
+    // iptables-nft's tables first: their count says whether the ruleset is big. Not beside
+    // nft's listing: on a big host nft would have taken its 200 MB before being stopped, and
+    // on a small one the count costs a few milliseconds.
+    if let Some(saved) = big::save_both().filter(|saved| big::is_big(saved)) {
+        return big::read(&saved);
+    }
     let output = nft(&["-j", "list", "ruleset"])?;
     let mut ruleset: Value = serde_json::from_slice(&output)
         .map_err(|err| FirewallError::Failed(format!("unreadable JSON: {err}")))?;
+    // Not held beside its parse and the listing below.
+    drop(output);
     if xt::has_xt(&ruleset) {
         // The listing is only a help: without it the xt matches stay "may match".
         if let Ok(listing) = nft(&["-a", "-s", "list", "ruleset"]) {
@@ -433,13 +443,19 @@ pub fn read_ruleset() -> Result<Value, FirewallError> {
 }
 
 fn nft(args: &[&str]) -> Result<Vec<u8>, FirewallError> {
-    let output = Command::new("nft")
+    let child = Command::new("nft")
         .args(args)
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|err| match err.kind() {
             std::io::ErrorKind::NotFound => FirewallError::NoTool,
             _ => FirewallError::Failed(err.to_string()),
         })?;
+    let output = child
+        .wait_with_output()
+        .map_err(|err| FirewallError::Failed(err.to_string()))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(FirewallError::Failed(stderr.trim().to_owned()));
@@ -482,6 +498,7 @@ pub fn with_legacy(mut ruleset: Value, legacy: Vec<Value>) -> Value {
     ruleset
 }
 
+pub use big::BIG;
 pub use eval::Indexed;
 
 /// Whether any rule of `ruleset` matches a socket's owner (`meta skuid` / `skgid`, whatever

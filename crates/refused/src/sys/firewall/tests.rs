@@ -1038,3 +1038,147 @@ fn owner_matches_stop_only_the_programs_they_name() {
     let reply = owned(8080, Some(1000), Some(1000)).reply();
     assert_eq!(reply.map(|r| r.owner), Some(SocketOwner::default()));
 }
+
+/// The fixture `NAME`'s rules as a big host's are read (see `big`): its iptables tables
+/// listed by iptables-save (`NAME.legacy4`, `NAME.legacy6`: the same text iptables-nft-save
+/// prints), nft's other tables beside them.
+fn read_by_parts(name: &str, others: Vec<Value>) -> Value {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/firewall/");
+    let read = |ext: &str| std::fs::read_to_string(format!("{dir}{name}.{ext}")).unwrap();
+    let saved = [
+        big::Saved {
+            family: "ip",
+            text: read("legacy4"),
+        },
+        big::Saved {
+            family: "ip6",
+            text: read("legacy6"),
+        },
+    ];
+    big::assemble(others, &saved)
+}
+
+#[test]
+fn a_big_hosts_iptables_tables_read_by_parts_stop_what_nfts_json_stops() {
+    for name in ["iptables", "ufw"] {
+        let (nft, parts) = (made_by(name), read_by_parts(name, Vec::new()));
+        let mut stopped = 0;
+        for (hook, packet) in packets() {
+            let (by_nft, by_parts) = (
+                blockers(&nft, hook, &packet),
+                blockers(&parts, hook, &packet),
+            );
+            assert_eq!(
+                stops(&by_nft),
+                stops(&by_parts),
+                "{name}, {hook:?}: {packet:?}\n{by_nft:#?}\n{by_parts:#?}"
+            );
+            stopped += by_nft.len();
+            for (nft, part) in by_nft.iter().zip(&by_parts) {
+                // Still iptables' (or ufw's) rules, deleted with `iptables`.
+                assert_eq!(part.tool, nft.tool, "{part:?}");
+                assert_eq!(part.iptables_command(), nft.iptables_command());
+                assert!(part.rule.starts_with("-A ") || part.rule == "policy drop");
+            }
+        }
+        assert!(stopped > 20, "{name}: {stopped}");
+    }
+    // Docker's DNAT, from this host and arriving.
+    let (nft, parts) = (made_by("iptables"), read_by_parts("iptables", Vec::new()));
+    let local = Packet {
+        dst_local: Some(true),
+        oif: Interface::Named("lo".to_owned()),
+        ..syn("10.77.0.1", 8080)
+    };
+    for (hook, packet) in [
+        (NatHook::Output, local),
+        (NatHook::Prerouting, arriving_by_eth0(8443)),
+    ] {
+        let seen = |found: Vec<Dnat>| -> Vec<_> {
+            found
+                .into_iter()
+                .map(|d| (d.to, d.chain, d.path, d.position, d.tool, d.certain))
+                .collect()
+        };
+        let by_parts = seen(dnat(&parts, hook, &packet));
+        assert_eq!(seen(dnat(&nft, hook, &packet)), by_parts, "{packet:?}");
+        assert_eq!(by_parts.len(), 1, "{by_parts:?}");
+    }
+}
+
+/// An nft table's base chain and iptables-nft's, one hook: whichever has the lower priority
+/// stops the packet first, whichever way each was read.
+#[test]
+fn nfts_tables_and_iptables_tables_read_by_parts_meet_by_priority() {
+    let nft_table = |prio: i64| {
+        vec![
+            serde_json::json!({"table": {"family": "inet", "name": "mine"}}),
+            serde_json::json!({"chain": {"family": "inet", "table": "mine", "name": "out",
+                "type": "filter", "hook": "output", "prio": prio, "policy": "accept"}}),
+            serde_json::json!({"rule": {"family": "inet", "table": "mine", "chain": "out",
+                "handle": 3, "expr": [
+                    {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}},
+                        "right": 7201}},
+                    {"drop": null}]}}),
+        ]
+    };
+    let saved = [big::Saved {
+        family: "ip",
+        text: "*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -p tcp -m tcp --dport 7201 -j REJECT\nCOMMIT\n"
+            .to_owned(),
+    }];
+    let packet = syn("10.77.0.2", 7201);
+    let first = |prio: i64| {
+        let found = blockers(
+            &big::assemble(nft_table(prio), &saved),
+            Hook::Output,
+            &packet,
+        );
+        assert!(found[0].certain, "{found:#?}");
+        (found[0].table.clone(), found[0].tool, found.len())
+    };
+    // Before iptables' filter (priority 0): nft's drop ends the packet's way there.
+    assert_eq!(first(-10), ("inet mine".to_owned(), Tool::Nft, 1));
+    // After it: iptables' reject comes first.
+    assert_eq!(first(10), ("ip filter".to_owned(), Tool::Iptables, 1));
+}
+
+/// kube-proxy's DNAT to an endpoint, `-p tcp -m comment --comment ... -m tcp -j DNAT
+/// --to-destination 10.244.1.2:46302`, as iptables-nft 1.8.9 writes it: an option-less `tcp`
+/// extension beside nft's own `meta l4proto tcp`, listed as the protocol alone. Read as
+/// nothing more, the DNAT is certain; `--tcp-flags`, kept in the extension, is still unknown.
+#[test]
+fn an_option_less_tcp_extension_is_the_protocol_alone() {
+    let ruleset = |flags: &str| {
+        let mut ruleset = serde_json::json!({"nftables": [
+            {"table": {"family": "ip", "name": "nat", "handle": 1}},
+            {"chain": {"family": "ip", "table": "nat", "name": "OUTPUT", "handle": 3,
+                "type": "nat", "hook": "output", "prio": -100, "policy": "accept"}},
+            {"rule": {"family": "ip", "table": "nat", "chain": "OUTPUT", "handle": 58, "expr": [
+                {"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}},
+                {"xt": {"type": "match", "name": "comment"}},
+                {"xt": {"type": "match", "name": "tcp"}},
+                {"counter": {"packets": 0, "bytes": 0}},
+                {"xt": {"type": "target", "name": "DNAT"}}]}}
+        ]});
+        let listing = format!(
+            "table ip nat {{ # handle 1\n\tchain OUTPUT {{ # handle 3\n\t\ttype nat hook output priority -100; policy accept;\n\t\tmeta l4proto tcp {flags}  counter dnat to 10.244.1.2:46302 # handle 58\n\t}}\n}}\n"
+        );
+        xt::translate(&mut ruleset, &listing);
+        ruleset
+    };
+    let packet = syn("10.96.0.3", 80);
+    let found = dnat(&ruleset(""), NatHook::Output, &packet);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].certain, "{found:?}");
+    assert_eq!(
+        found[0].destination(&packet),
+        Some("10.244.1.2:46302".parse().unwrap())
+    );
+    let flagged = dnat(
+        &ruleset("tcp flags syn / syn,ack"),
+        NatHook::Output,
+        &packet,
+    );
+    assert!(!flagged[0].certain, "{flagged:?}");
+}

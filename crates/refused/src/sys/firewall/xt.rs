@@ -110,10 +110,15 @@ pub fn translate(ruleset: &mut Value, listing: &str) {
                 .unwrap_or_default()
                 .to_owned()
         };
-        let native = exprs(rule);
-        if !native.iter().any(|e| e.get("xt").is_some()) {
+        // Most rules have none: not copied for nothing (kube-proxy's tens of thousands).
+        let has_xt = rule
+            .get("expr")
+            .and_then(Value::as_array)
+            .is_some_and(|exprs| exprs.iter().any(|e| e.get("xt").is_some()));
+        if !has_xt {
             continue;
         }
+        let native = exprs(rule);
         let key = (
             field(rule, "family"),
             field(rule, "table"),
@@ -260,6 +265,17 @@ fn native_of(xt: &Value, text: &str, rule: &[Value]) -> Option<Vec<Value>> {
                 }
             }
             (found.len() == 1).then_some(found)
+        }
+        // `-p tcp -m tcp` with no option (kube-proxy's DNAT to an endpoint): nft lists only
+        // the protocol, which a match of its own holds. An option nft kept in the extension
+        // (`--tcp-flags`) shows in the listing as a clause of that protocol: left unknown.
+        ("match", name @ ("tcp" | "udp")) => {
+            let mut rest = text.to_owned();
+            for protocol in ["meta l4proto", "ip protocol", "ip6 nexthdr"] {
+                rest = rest.replace(&format!("{protocol} {name}"), "");
+            }
+            let said = rest.split_whitespace().any(|w| w == name || w == "xt");
+            (!said).then(Vec::new)
         }
         ("target", "REJECT") => Some(vec![reject_of(text)]),
         ("target", "DNAT") => Some(vec![dnat_of(text)?]),
