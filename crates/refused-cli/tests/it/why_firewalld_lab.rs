@@ -37,7 +37,7 @@ fn a_port_firewalld_does_not_open_is_opened_with_firewall_cmd() {
     let summary = report["summary"].as_str().unwrap();
     assert!(
         summary.contains(&format!("in network namespace {netns}"))
-            && summary.contains("yet the connection was rejected: that namespace's own firewall probably stops it: `reject with icmpx admin-prohibited` (table `inet firewalld`, chain `filter_IN_public`, reached by filter_INPUT -> filter_INPUT_ZONES -> filter_IN_public)"),
+            && summary.contains("yet the connection was rejected: that namespace's own firewall stops it: `reject with icmpx admin-prohibited` (table `inet firewalld`, chain `filter_IN_public`, reached by filter_INPUT -> filter_INPUT_ZONES -> filter_IN_public)"),
         "{summary}"
     );
     let rules = evidence(&report, "firewall-rule");

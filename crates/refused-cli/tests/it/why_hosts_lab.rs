@@ -374,8 +374,9 @@ fn a_firewall_inside_a_container_of_this_host_is_named_as_the_containers() {
 
 /// The server sends its replies back by a second link (its own route to the client's address
 /// goes there), and the client's reverse-path filter is strict: the replies come in by another
-/// interface than the route out leaves by, and the client drops them. This host's filter is
-/// named, with the counter that rose and how to make it loose; loose, the port connects.
+/// interface than the route out leaves by, and the client drops them. With conntrack's word
+/// that the reply came, this host's filter is named, with the counter that rose and how to
+/// make it loose; without it, a warning only; loose, the port connects.
 /// (The server announces its second link's own address in ARP, as a router would: else the
 /// client's filter drops the ARP request too, and no reply is ever sent.) Port 22520 is this
 /// test's.
@@ -420,6 +421,21 @@ fn replies_a_strict_reverse_path_filter_drops_are_this_hosts() {
         .sysctl("net.ipv4.conf.rp0.rp_filter", "1")
         .unwrap();
 
+    // No rule of the client asks conntrack to track: the namespace's counter rose, but whose
+    // packets it counted, nothing says. `filtered`, and the filter a warning.
+    let report = why(&lab, &["--timeout", "2s", &server.to_string()]);
+    assert_eq!(cause(&report), "filtered", "{report}");
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("reverse-path filter"),
+        "{report}"
+    );
+    // A stateful rule (as any stateful firewall has) makes conntrack track: it saw the reply,
+    // which never reached the socket.
+    lab.client
+        .nft("add table inet stateful; add chain inet stateful in { type filter hook input priority 0; policy accept; }; add rule inet stateful in ct state established accept")
+        .unwrap();
     let report = why(&lab, &["--timeout", "2s", &server.to_string()]);
     assert_eq!(cause(&report), "blocked-locally", "{report}");
     let filter = &evidence(&report, "reverse-path-filter")[0];

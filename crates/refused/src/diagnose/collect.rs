@@ -144,6 +144,11 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         }
     });
     let attempts: Vec<Vec<Attempt>> = join_all(tries).await;
+    facts.addresses = addrs
+        .iter()
+        .zip(attempts)
+        .filter_map(|(addr, attempts)| Some(AddressFacts::new(attempts.into_iter().last()?, *addr)))
+        .collect();
     facts.reverse_path = reverse_path_before
         .and_then(|before| {
             Some(
@@ -152,19 +157,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
                     .saturating_sub(before),
             )
         })
-        .map(|dropped| ReversePath {
-            dropped,
-            strict: if dropped > 0 {
-                sys::netstat::strict_reverse_path()
-            } else {
-                Vec::new()
-            },
-        });
-    facts.addresses = addrs
-        .iter()
-        .zip(attempts)
-        .filter_map(|(addr, attempts)| Some(AddressFacts::new(attempts.into_iter().last()?, *addr)))
-        .collect();
+        .map(|dropped| reverse_path(dropped, &facts.addresses));
 
     if facts
         .addresses
@@ -521,6 +514,36 @@ fn holder_of(address: &AddressFacts, unseen: &mut Vec<Unseen>) -> Option<Holder>
         super::holder::Follow::Dnat,
         unseen,
     ))
+}
+
+/// What the reverse-path filter's `dropped` packets were: where it is strict and, for each IPv4
+/// address that timed out, whether conntrack saw its reply (which then never reached us).
+fn reverse_path(dropped: u64, addresses: &[AddressFacts]) -> ReversePath {
+    let mut found = ReversePath {
+        dropped,
+        ..ReversePath::default()
+    };
+    if dropped == 0 {
+        return found;
+    }
+    found.strict = sys::netstat::strict_reverse_path();
+    if found.strict.is_empty() {
+        return found;
+    }
+    for address in addresses
+        .iter()
+        .filter(|a| a.addr.is_ipv4() && a.attempt.outcome == Outcome::Timeout)
+    {
+        match sys::netstat::reply_seen(address.addr.ip(), address.addr.port()) {
+            Some(true) => {
+                found.conntrack_read = true;
+                found.replied.push(address.addr);
+            }
+            Some(false) => found.conntrack_read = true,
+            None => {}
+        }
+    }
+    found
 }
 
 /// The first packet of our connection to `address`, as this host's rules see it: leaving by
@@ -925,6 +948,7 @@ fn blockers(
         out.dport = Some(to.port());
         out.dst_local = Some(local);
         out.oif = route::interface_of(&route::path_to(to.ip(), to.port()), local);
+        out.dnat = Some(true);
     }
     let mut found = ruleset.blockers(Hook::Output, packet, &out);
     let local = out.dst_local == Some(true);

@@ -93,6 +93,12 @@ pub struct ReversePath {
     pub dropped: u64,
     /// The interfaces where it is strict, read only when it dropped any.
     pub strict: Vec<String>,
+    /// The addresses that timed out whose reply conntrack saw (read only when it dropped
+    /// any and is strict somewhere, as root): the reply came, and the filter dropped it.
+    pub replied: Vec<SocketAddr>,
+    /// Whether conntrack said anything of those addresses (root, and a namespace whose rules
+    /// make conntrack track): without it, the drops are only a warning.
+    pub conntrack_read: bool,
 }
 
 /// A port proxy of this host that accepted a connection and closed it, with our own connect to

@@ -111,6 +111,7 @@ fn assess(
         src_local: Some(false),
         dst_local: Some(true),
         owner: SocketOwner::default(),
+        dnat: Some(false),
     };
     let mut blockers = ruleset.blockers(Hook::Prerouting, &arriving, &arriving);
     let published = ruleset
@@ -131,6 +132,7 @@ fn assess(
                 dport: Some(to.port()),
                 oif: Interface::Unknown,
                 dst_local: Some(false),
+                dnat: Some(true),
                 ..arriving.clone()
             };
             blockers.extend(ruleset.blockers(Hook::Forward, &forwarded, &forwarded));
@@ -163,18 +165,7 @@ fn assess(
         held.published = Some(Box::new(HeldPublished { rule, to, there }));
     } else {
         blockers.extend(ruleset.blockers(Hook::Input, &arriving, &arriving));
-        let reply = Packet {
-            src: Some(dest.ip()),
-            dst: src,
-            sport: Some(dest.port()),
-            dport: None,
-            state: CtState::Established,
-            iif: Interface::None,
-            oif: arriving.iif.clone(),
-            src_local: Some(true),
-            dst_local: Some(false),
-            owner: SocketOwner::default(),
-        };
+        let reply = reply_to(&arriving);
         blockers.extend(ruleset.blockers(Hook::Output, &reply, &reply));
         if blockers.iter().any(is_certain_reset) {
             // The reset that reject sends back leaves by its output hook too.
@@ -190,6 +181,24 @@ fn assess(
     }
     held.blockers = Some(blockers);
     held
+}
+
+/// The server's reply to `arriving` in the namespace that holds its destination: leaving by the
+/// interface the request came in by.
+fn reply_to(arriving: &Packet) -> Packet {
+    Packet {
+        src: Some(arriving.dst),
+        dst: arriving.src.unwrap_or(arriving.dst),
+        sport: arriving.dport,
+        dport: None,
+        state: CtState::Established,
+        iif: Interface::None,
+        oif: arriving.iif.clone(),
+        src_local: Some(true),
+        dst_local: Some(false),
+        owner: SocketOwner::default(),
+        dnat: None,
+    }
 }
 
 /// A reject that surely answers the connection request with a TCP reset.

@@ -71,6 +71,8 @@ fn both(
         dst_local: Some(true),
         // Arriving: the server's rules cannot see the client's socket.
         owner: SocketOwner::default(),
+        // A port its DNAT sends on is read where it goes.
+        dnat: Some(false),
     };
     (
         limits(&ruleset, &packet(CtState::Established)),

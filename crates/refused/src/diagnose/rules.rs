@@ -113,6 +113,7 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
         Some(connected) => reachable(facts, connected),
         None => most_specific(facts)?,
     };
+    reverse_path_warning(facts, &mut finding);
     // What the name resolved to comes first: it is where every attempt started.
     let mut evidence = resolution_evidence(facts);
     evidence.append(&mut finding.evidence);
@@ -535,26 +536,35 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
     finding.suggest(not_ready_fix(facts, readiness))
 }
 
-/// A timeout to an IPv4 address while this host's reverse-path filter dropped packets: the
-/// replies came back by another interface than the route out (policy routing, a second
-/// interface, a VPN), and a strict filter drops them. The counter is the namespace's, so
-/// "most likely"; it is read around the attempts alone.
+/// A timeout to an IPv4 address whose reply conntrack saw while this host's strict
+/// reverse-path filter dropped packets: the reply came back by another interface than the
+/// route out (policy routing, a second interface, a VPN), and the filter dropped it before our
+/// socket saw it. Only conntrack's word ties the namespace's counter to this connection.
 fn reverse_path_drop(facts: &Facts, address: &AddressFacts) -> Option<Finding> {
-    let reverse = facts.reverse_path.as_ref().filter(|r| r.dropped > 0)?;
-    if address.attempt.outcome != Outcome::Timeout || !address.addr.is_ipv4() {
+    let reverse = facts.reverse_path.as_ref()?;
+    if address.attempt.outcome != Outcome::Timeout || !reverse.replied.contains(&address.addr) {
         return None;
     }
     let addr = address.addr;
-    let mut finding = Finding::new(
+    let finding = Finding::new(
         Cause::BlockedLocally,
         format!(
-            "this host's reverse-path filter most likely drops the replies from {addr}: it dropped {} packet{} while the connection was tried, as a strict filter (`rp_filter` 1) does with a reply that comes in by another interface than the route to {} leaves by",
+            "this host's reverse-path filter drops the replies from {addr}: conntrack saw the reply, which never reached the connection, while the filter, strict here (`rp_filter` 1), dropped {} packet{}: the replies come in by another interface than the route to {} leaves by",
             reverse.dropped,
             if reverse.dropped == 1 { "" } else { "s" },
             addr.ip()
         ),
-    )
-    .evidence([Evidence::ReversePathFilter {
+    );
+    Some(reverse_path_fixes(finding, reverse, addr))
+}
+
+/// The evidence of the reverse-path filter's drops and how to stop them.
+fn reverse_path_fixes(
+    finding: Finding,
+    reverse: &super::facts::ReversePath,
+    addr: SocketAddr,
+) -> Finding {
+    let mut finding = finding.evidence([Evidence::ReversePathFilter {
         dropped: reverse.dropped,
         strict_interfaces: reverse.strict.clone(),
     }]);
@@ -563,10 +573,40 @@ fn reverse_path_drop(facts: &Facts, address: &AddressFacts) -> Option<Finding> {
             "if the replies come in by {interface}, make its filter loose: `sudo sysctl -w net.ipv4.conf.{interface}.rp_filter=2`"
         ));
     }
-    Some(finding.suggest(format!(
+    finding.suggest(format!(
         "or make the way back the way out: `ip route get {}` shows the route out; the replies come in elsewhere (an `ip rule`, a VPN, a second interface with its own default route)",
         addr.ip()
-    )))
+    ))
+}
+
+/// A timeout that the finding does not put on the reverse-path filter, while the filter,
+/// strict somewhere, dropped packets and conntrack could not say whose: a warning, with the
+/// counter (namespace-wide: other traffic counts too).
+fn reverse_path_warning(facts: &Facts, finding: &mut Finding) {
+    let Some(reverse) = facts.reverse_path.as_ref() else {
+        return;
+    };
+    if reverse.dropped == 0
+        || reverse.strict.is_empty()
+        || reverse.conntrack_read
+        || finding.cause == Cause::BlockedLocally
+    {
+        return;
+    }
+    let Some(address) = facts
+        .addresses
+        .iter()
+        .find(|a| a.addr.is_ipv4() && a.attempt.outcome == Outcome::Timeout)
+    else {
+        return;
+    };
+    finding.warnings.push(format!(
+        "this host's reverse-path filter, strict on {}, dropped {} packet{} while the connection was tried (the namespace's counter: whose, it cannot tell without root and conntrack): if they were the replies from {}, they come in by another interface than the route out; `sudo sysctl -w net.ipv4.conf.IFACE.rp_filter=2` makes it loose",
+        reverse.strict.join(", "),
+        reverse.dropped,
+        if reverse.dropped == 1 { "" } else { "s" },
+        address.addr
+    ));
 }
 
 /// Whether a rule's text names `addr`'s port or address (`tcp dport 5432`, `--dports 22,5432`,

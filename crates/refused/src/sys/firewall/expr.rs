@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::{Interface, Packet};
+use super::{CtState, Interface, Packet};
 
 /// Whether a match holds: known either way, or not known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,8 +209,20 @@ fn read<'p>(left: &Value, packet: &'p Packet) -> Read<'p> {
         return Read::Never;
     }
     if let Some(ct) = left.get("ct") {
-        if ct["key"] == "state" && ct.get("dir").is_none() {
+        if ct.get("dir").is_some() {
+            return Read::Unknown;
+        }
+        if ct["key"] == "state" {
             return Read::Known(Field::Word(packet.state.as_str()));
+        }
+        // A first packet's status holds `dnat` if its destination was translated, and no
+        // other flag a rule tests (it is not confirmed, has seen no reply).
+        if ct["key"] == "status" && packet.state == CtState::New {
+            return match packet.dnat {
+                Some(true) => Read::Known(Field::Word("dnat")),
+                Some(false) => Read::Known(Field::Word("")),
+                None => Read::Unknown,
+            };
         }
         return Read::Unknown;
     }

@@ -53,6 +53,10 @@ pub struct Packet {
     /// Who owns the socket that sends it (`meta skuid` / `skgid`, iptables' `-m owner`), as far
     /// as known.
     pub owner: SocketOwner,
+    /// Whether the connection's destination was translated by the time the filter sees it
+    /// (`ct status dnat`, which firewalld's input chain accepts first), when known; read for a
+    /// connection's first packet only.
+    pub dnat: Option<bool>,
 }
 
 /// The owner of the socket a packet leaves from, as the output hook's owner matches see it
@@ -93,6 +97,8 @@ impl Packet {
                 uid: None,
                 gid: None,
             },
+            // Translated only by a DNAT of the nat output hook, which the caller follows.
+            dnat: Some(false),
         }
     }
 
@@ -112,6 +118,7 @@ impl Packet {
             dst_local: self.src_local,
             // The server's socket, whoever owns it.
             owner: SocketOwner::default(),
+            dnat: None,
         })
     }
 }

@@ -45,10 +45,23 @@ fn the_nftables_backends_rules_are_firewallds_with_the_zone_in_the_chain() {
             Verdict::Reject
         )
     );
-    // `ct status dnat accept` comes first, which the evaluator does not read: the rule
-    // surely matches, the packet may not get there.
-    assert!(default[0].matches && !default[0].certain);
+    // `ct status dnat accept` comes first: a packet whose destination was not translated
+    // passes it, and the reject is certain.
+    assert!(default[0].matches && default[0].certain, "{default:?}");
     assert_eq!(default[0].handle, Some(72));
+    // A translated one is accepted there; one of unknown status may be, so the reject is
+    // only probable.
+    let translated = Packet {
+        dnat: Some(true),
+        ..from("10.77.0.9", "10.77.0.1", 46110)
+    };
+    assert!(blockers(&ruleset, Hook::Input, &translated).is_empty());
+    let unknown = Packet {
+        dnat: None,
+        ..from("10.77.0.9", "10.77.0.1", 46110)
+    };
+    let unsure = blockers(&ruleset, Hook::Input, &unknown);
+    assert!(unsure[0].matches && !unsure[0].certain, "{unsure:?}");
     // filter_INPUT's own last reject is never met: the zones' chains end the packet's way.
     assert_eq!(default.len(), 1, "{default:?}");
     // What the zone opens: a port, a service, ssh.

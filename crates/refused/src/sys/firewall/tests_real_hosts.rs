@@ -227,6 +227,7 @@ fn a_rejects_reset_is_related_to_the_connection() {
         dst_local: Some(false),
         // The kernel's own reset belongs to no socket.
         owner: SocketOwner::default(),
+        dnat: None,
     };
     let out = |accept: &str| {
         let save = format!(
