@@ -609,17 +609,79 @@ fn reverse_path_warning(facts: &Facts, finding: &mut Finding) {
     ));
 }
 
-/// Whether a rule's text names `addr`'s port or address (`tcp dport 5432`, `--dports 22,5432`,
-/// `ip daddr 10.0.0.5`): a rule written for this target, not a general one.
+/// Whether a rule's text matches `addr`'s port or address by name: a `dport` (`tcp dport
+/// 5432`, `--dport 5432`, `--dports 22,5432`, a range `8000-8100` or `8000:8100`) or a
+/// destination (`ip daddr 10.0.0.5`, `-d 10.0.0.0/24`) that holds it. A rule written for this
+/// target, not a general one; a negated operand (`!=`, `!`) names nothing, and numbers
+/// elsewhere (a mark, a comment, an octet) are not read.
 fn names_target(rule: &crate::sys::firewall::Blocker, addr: SocketAddr) -> bool {
-    let port = addr.port().to_string();
-    let ip = addr.ip().to_string();
-    let text = rule.rule.as_str();
-    text.split(|c: char| !c.is_ascii_digit())
-        .any(|number| number == port)
-        || text
-            .split(|c: char| c.is_whitespace() || matches!(c, ',' | '{' | '}' | '"' | '/'))
-            .any(|word| word == ip)
+    let words: Vec<&str> = rule
+        .rule
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '{' | '}'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let port = addr.port();
+    for (at, word) in words.iter().enumerate() {
+        let operands = words[at + 1..].iter().skip_while(|w| **w == "==").copied();
+        match *word {
+            "dport" | "--dport" | "--dports" | "--destination-port" | "--destination-ports" => {
+                if words.get(at + 1).is_some_and(|w| matches!(*w, "!=" | "!")) {
+                    continue;
+                }
+                for operand in operands {
+                    match port_range(operand) {
+                        Some((low, high)) if (low..=high).contains(&port) => return true,
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+            }
+            "daddr" | "-d" | "--destination" | "--dst" => {
+                if words.get(at + 1).is_some_and(|w| matches!(*w, "!=" | "!")) {
+                    continue;
+                }
+                if operands
+                    .take_while(|w| network_holds(w, addr.ip()).is_some())
+                    .any(|w| network_holds(w, addr.ip()) == Some(true))
+                {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A port or a range of them as rules write it (`80`, `8000-8100`, `8000:8100`).
+fn port_range(word: &str) -> Option<(u16, u16)> {
+    if let Some((low, high)) = word.split_once(['-', ':']) {
+        return Some((low.parse().ok()?, high.parse().ok()?));
+    }
+    let port = word.parse().ok()?;
+    Some((port, port))
+}
+
+/// Whether an address or network as rules write it (`10.0.0.5`, `10.0.0.0/24`) holds `ip`;
+/// `None` when the word is neither.
+fn network_holds(word: &str, ip: IpAddr) -> Option<bool> {
+    let (net, len) = if let Some((net, len)) = word.split_once('/') {
+        (net.parse::<IpAddr>().ok()?, len.parse::<u32>().ok()?)
+    } else {
+        let net = word.parse::<IpAddr>().ok()?;
+        (net, if net.is_ipv4() { 32 } else { 128 })
+    };
+    Some(match (net, ip) {
+        (IpAddr::V4(net), IpAddr::V4(ip)) if len <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+            u32::from(net) & mask == u32::from(ip) & mask
+        }
+        (IpAddr::V6(net), IpAddr::V6(ip)) if len <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+            u128::from(net) & mask == u128::from(ip) & mask
+        }
+        _ => false,
+    })
 }
 
 /// What to do about a service that answered but not as ready: wait, unless waiting cannot
@@ -1707,21 +1769,24 @@ pub(super) fn intended<'a>(
             return Some((l, format!("the default port of {}://", scheme.as_str())));
         }
     }
-    if let Some(service) = services::by_port(port) {
-        // A well-known service's port: only its own server is meant (PgBouncer on 6432 is
-        // no PostgreSQL moved: it is the pooler in front of the one that is down).
-        return reachable()
-            .find(|l| l.process.as_deref().is_some_and(|p| service.is_command(p)))
-            .map(|l| (l, format!("port {port} is usually {}'s", service.name)));
+    // A well-known service's port: its own server is meant, wherever it listens, and no other
+    // program it can be told from (PgBouncer on 6432 is no PostgreSQL moved: it is the
+    // pooler in front of the one that is down). One whose program is not seen (another
+    // user's, without root) may still be a near port's.
+    let service = services::by_port(port);
+    if let Some(service) = service {
+        if let Some(l) =
+            reachable().find(|l| l.process.as_deref().is_some_and(|p| service.is_command(p)))
+        {
+            return Some((l, format!("port {port} is usually {}'s", service.name)));
+        }
     }
-    // A near port's program may be the one meant, unless it is a system daemon, or a
-    // well-known service on its own port (Alertmanager on 9093 is no Prometheus moved).
+    // A near port's program may be the one meant, unless it is a system daemon.
     reachable()
         .filter(|l| is_near(port, l.listener.port))
-        .filter(|l| {
-            l.process.as_deref().is_none_or(|p| {
-                !services::is_beside_the_app(p) && !services::is_at_home(p, l.listener.port)
-            })
+        .filter(|l| match l.process.as_deref() {
+            Some(p) => service.is_none() && !services::is_beside_the_app(p),
+            None => true,
         })
         .min_by_key(|l| l.listener.port.abs_diff(port))
         .map(|l| (l, "a port near the one asked for".to_owned()))

@@ -780,6 +780,35 @@ fn a_local_rule_that_fits_the_outcome_is_blocked_locally() {
     );
 }
 
+/// A rule names the target by its destination port or address operands alone: a mark's hex
+/// digits, an address's octets or a comment's numbers are not the port.
+#[test]
+fn a_rule_names_the_target_by_its_destination_operands() {
+    let named = |rule: &str, addr: &str| {
+        names_target(&blocker(rule, Verdict::Drop, false), addr.parse().unwrap())
+    };
+    assert!(named("tcp dport 8000 drop", "192.0.2.7:8000"));
+    assert!(named("tcp dport { 22, 8000 } drop", "192.0.2.7:8000"));
+    assert!(named("tcp dport 8000-8100 drop", "192.0.2.7:8080"));
+    assert!(named(
+        "-A INPUT -p tcp -m multiport --dports 22,8000:8100 -j DROP",
+        "192.0.2.7:8080"
+    ));
+    assert!(named("ip daddr 10.8.0.0/24 drop", "10.8.0.5:9"));
+    assert!(named("-A OUTPUT -d 10.8.0.5/32 -j DROP", "10.8.0.5:9"));
+    assert!(!named(
+        "-A KUBE-FIREWALL -m mark --mark 0x8000/0x8000 -j DROP",
+        "192.0.2.7:8000"
+    ));
+    assert!(!named(
+        "meta mark & 0x00008000 == 0x00008000 drop",
+        "192.0.2.7:8000"
+    ));
+    assert!(!named("ip saddr 10.0.0.22 drop", "192.0.2.7:22"));
+    assert!(!named("tcp dport != 8000 drop", "192.0.2.7:8000"));
+    assert!(!named("ip daddr 10.9.0.0/24 drop", "10.8.0.5:9"));
+}
+
 /// kube-proxy rejects a Service's address and port while the Service has no ready endpoints:
 /// the Service is what to fix, and deleting the rule would not last (audit of real setups).
 #[test]
@@ -1419,6 +1448,20 @@ fn a_near_port_of_another_program_is_not_the_port_meant() {
         "127.0.0.1:3000",
         listening("0.0.0.0:3001", "node"),
     );
+    assert_eq!(cause(&f), Cause::WrongPort);
+    // The commonest slip: a service's own server at home, one port from the one asked.
+    let f = with(
+        "127.0.0.1:5433",
+        "127.0.0.1:5433",
+        listening("127.0.0.1:5432", "postgres"),
+    );
+    assert_eq!(cause(&f), Cause::WrongPort);
+    // A program not seen (another user's, without root) near a well-known port may be its
+    // server (Debian's second PostgreSQL cluster on 5433).
+    let mut unseen = listening("127.0.0.1:5433", "postgres");
+    unseen.process = None;
+    unseen.pid = None;
+    let f = with("127.0.0.1:5432", "127.0.0.1:5432", unseen);
     assert_eq!(cause(&f), Cause::WrongPort);
 }
 

@@ -80,6 +80,12 @@ const SERVICES: &[Service] = &[
         units: &["pgbouncer"],
     },
     Service {
+        name: "Prometheus",
+        ports: &[9090],
+        commands: &["prometheus"],
+        units: &["prometheus"],
+    },
+    Service {
         name: "Alertmanager",
         ports: &[9093],
         commands: &["alertmanager", "prometheus-aler"],
@@ -117,14 +123,6 @@ const BESIDE_THE_APP: &[&str] = &[
 /// Whether a program (`/proc/PID/comm`) listens beside an application rather than being it.
 pub fn is_beside_the_app(command: &str) -> bool {
     BESIDE_THE_APP.contains(&command)
-}
-
-/// Whether a program listening on `port` is a well-known service's server on one of that
-/// service's own ports: at home there, not another service moved.
-pub fn is_at_home(command: &str, port: u16) -> bool {
-    SERVICES
-        .iter()
-        .any(|s| s.ports.contains(&port) && s.is_command(command))
 }
 
 /// The service usually found on `port`.
