@@ -129,14 +129,15 @@ pub(in crate::diagnose) fn fix(
 }
 
 /// Whether a rule is kube-proxy's reject of a Service that has no ready endpoints: its
-/// `KUBE-SERVICES` and `KUBE-EXTERNAL-SERVICES` chains (iptables mode) and its `kube-proxy`
-/// table (nftables mode) reject nothing else.
+/// `KUBE-SERVICES` and `KUBE-EXTERNAL-SERVICES` chains (iptables mode) reject nothing else;
+/// in nftables mode, its table's `reject-chain`, which the `no-endpoint-*` maps send to (its
+/// `cluster-ips-check` rejects a port the Service does not have: not this).
 fn is_kube_proxy_reject(blocker: &Blocker) -> bool {
     blocker.verdict == crate::sys::firewall::Verdict::Reject
         && (matches!(
             blocker.chain.as_str(),
             "KUBE-SERVICES" | "KUBE-EXTERNAL-SERVICES"
-        ) || blocker.table.ends_with(" kube-proxy"))
+        ) || (blocker.table.ends_with(" kube-proxy") && blocker.chain == "reject-chain"))
 }
 
 /// kube-proxy writes its reject again at its next sync: what to fix is the Service's endpoints

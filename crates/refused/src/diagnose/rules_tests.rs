@@ -836,6 +836,30 @@ fn kube_proxys_reject_points_at_the_services_endpoints() {
     let fixes = finding.suggestions.join("\n");
     assert!(fixes.contains("kubectl get endpointslices"), "{fixes}");
     assert!(!fixes.contains("-D KUBE-SERVICES"), "{fixes}");
+
+    // nftables mode: its reject-chain is that; its cluster-ips-check (a port the Service does
+    // not have) is not.
+    let nft_mode = |chain: &str| {
+        let mut address = tried("10.96.0.10:81", Outcome::Refused, 1);
+        address.blockers = Some(vec![Blocker {
+            table: "ip kube-proxy".to_owned(),
+            chain: chain.to_owned(),
+            path: ["filter-output", chain].map(str::to_owned).to_vec(),
+            tool: Tool::Nft,
+            ..blocker("reject", Verdict::Reject, true)
+        }]);
+        infer(&one("10.96.0.10:81", address)).unwrap()
+    };
+    assert!(
+        nft_mode("reject-chain")
+            .summary
+            .starts_with("kube-proxy's rule")
+    );
+    assert!(
+        !nft_mode("cluster-ips-check")
+            .summary
+            .starts_with("kube-proxy's rule")
+    );
 }
 
 /// The reverse-path filter's counter is the namespace's: it names the filter as the cause only

@@ -785,6 +785,17 @@ const IPTABLES_CHAINS: &[&str] = &["INPUT", "OUTPUT", "FORWARD", "PREROUTING", "
 /// `INPUT` jumps to it, and it goes to each zone's chain).
 const FIREWALLD_SIGN: &str = "INPUT_ZONES";
 
+/// Whether a chain of an iptables table is one firewalld's iptables backend makes: its
+/// `*_ZONES`, `*_direct` and policy chains, and each zone's (`IN_public`, `FWDI_`, `FWDO_`,
+/// `PRE_`, `POST_`... with their `_allow`, `_deny`, `_log` parts).
+fn is_firewalld_chain(chain: &str) -> bool {
+    const ZONE_PREFIXES: [&str; 7] = ["IN_", "FWD_", "FWDI_", "FWDO_", "PRE_", "POST_", "OUT_"];
+    chain.ends_with("_ZONES")
+        || chain.ends_with("_direct")
+        || chain.contains("_POLICIES")
+        || ZONE_PREFIXES.iter().any(|prefix| chain.starts_with(prefix))
+}
+
 fn tool(index: &Index<'_>, family: &str, table: &str, path: &[&str], policy: bool) -> Tool {
     // `inet firewalld`, and `inet firewalld_policy_drop`, which it loads while it starts.
     if family == "inet" && table.starts_with("firewalld") {
@@ -803,7 +814,11 @@ fn tool(index: &Index<'_>, family: &str, table: &str, path: &[&str], policy: boo
     // The rules firewalld's iptables backend puts in the builtin chains themselves are few
     // (conntrack, `lo`, the jumps, a last reject): a rule there may as well be the user's own
     // `iptables -I INPUT`, so only the chains they jump to are said to be firewalld's.
-    let firewalld = path.len() > 1 && index.firewalld_tables.contains(&(family, table));
+    // And only its own chains, by name: a user's chain, Docker's or kube-proxy's, jumped to
+    // from the same builtin chain, is not firewalld's to change.
+    let firewalld = path.len() > 1
+        && index.firewalld_tables.contains(&(family, table))
+        && path[1..].iter().all(|chain| is_firewalld_chain(chain));
     if ufw_chain || ufw_policy {
         Tool::Ufw
     } else if firewalld {

@@ -200,3 +200,32 @@ fn a_chain_named_like_firewallds_without_its_tables_is_not_firewallds() {
         Tool::Nft
     );
 }
+
+/// A chain of the user's (or Docker's, kube-proxy's) jumped to from INPUT in a table of
+/// firewalld's iptables backend is not firewalld's: changed with iptables, not firewall-cmd.
+#[test]
+fn a_users_chain_beside_firewallds_iptables_backend_is_not_firewallds() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/firewall/");
+    let save = std::fs::read_to_string(format!("{dir}firewalld_iptables.legacy4")).unwrap();
+    let first = save.find("\n-A INPUT ").unwrap() + 1;
+    let mine =
+        ":MYCHAIN - [0:0]\n-A INPUT -j MYCHAIN\n-A MYCHAIN -p tcp -m tcp --dport 5432 -j DROP\n";
+    let save = format!("{}{mine}{}", &save[..first], &save[first..]);
+    let ruleset = with_legacy(
+        Value::Null,
+        vec![legacy::translate(&save, "ip", Tool::IptablesLegacy)],
+    );
+    let found = blockers(&ruleset, Hook::Input, &from("10.77.0.9", "10.77.0.1", 5432));
+    assert_eq!(
+        (found[0].chain.as_str(), found[0].tool),
+        ("MYCHAIN", Tool::IptablesLegacy),
+        "{found:?}"
+    );
+    // firewalld's own zone chains stay its own.
+    let zone = blockers(
+        &ruleset,
+        Hook::Input,
+        &from("10.77.0.9", "10.77.0.1", 46110),
+    );
+    assert_eq!(zone[0].tool, Tool::Firewalld, "{zone:?}");
+}
