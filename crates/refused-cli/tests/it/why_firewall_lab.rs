@@ -578,6 +578,11 @@ fn a_port_forward_tried_from_the_forwarding_host_is_named() {
         assert_eq!(dnat["hook"], "prerouting", "{report}");
         assert!(suggests(&report, "from another host"), "{report}");
         assert!(!suggests(&report, "start the program"), "{report}");
+        // The nat OUTPUT rule for this host's address; never `route_localnet` for loopback,
+        // which lets 127.0.0.0/8 in from the network.
+        let output_rule = suggests(&report, "iptables -t nat -A OUTPUT");
+        assert_eq!(output_rule, !target.starts_with("127."), "{report}");
+        assert!(!suggests(&report, "route_localnet"), "{report}");
     }
 }
 

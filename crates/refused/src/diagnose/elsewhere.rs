@@ -384,25 +384,32 @@ pub(super) fn forwarded_from_outside(address: &AddressFacts) -> Option<Finding> 
     .suggest(format!(
         "test the forward from another host, or connect to {to} directly from here"
     ));
-    let output = if rule.tool == crate::sys::firewall::Tool::Nft {
-        "a chain of `type nat hook output`".to_owned()
-    } else {
-        format!(
+    // Through loopback the kernel routes no DNAT elsewhere unless `route_localnet` lets
+    // 127.0.0.0/8 onto the wire, which also lets packets for it in from the network
+    // (CVE-2020-8558): not a fix to hand out. IPv6 has no such switch for `::1`.
+    if addr.ip().is_loopback() {
+        return Some(finding.suggest(format!(
+            "from this host, the forward is tried at this host's own address on another interface, or at {to} itself"
+        )));
+    }
+    let to_rule = match (rule.tool, addr.is_ipv4()) {
+        (crate::sys::firewall::Tool::Iptables, true) => format!(
             "`sudo iptables -t nat -A OUTPUT -p tcp -d {} --dport {port} -j DNAT --to-destination {to}`",
-            if addr.ip().is_loopback() {
-                "127.0.0.1".to_owned()
-            } else {
-                addr.ip().to_string()
-            }
-        )
-    };
-    let localnet = if addr.ip().is_loopback() {
-        " (to loopback, also `sysctl -w net.ipv4.conf.all.route_localnet=1` and a masquerade of what leaves for it)"
-    } else {
-        ""
+            addr.ip()
+        ),
+        (crate::sys::firewall::Tool::Iptables, false) => format!(
+            "`sudo ip6tables -t nat -A OUTPUT -p tcp -d {} --dport {port} -j DNAT --to-destination {to}`",
+            addr.ip()
+        ),
+        // nft, firewalld (its forward-port is for other hosts too), the legacy tables: in
+        // their own terms.
+        _ => {
+            "a rule like it in a chain of `type nat hook output`, with the tool that made this one"
+                .to_owned()
+        }
     };
     Some(finding.suggest(format!(
-        "to reach it through this port from this host too, the same DNAT in the nat output hook: {output}{localnet}"
+        "to reach it through this port from this host too, the same DNAT in the nat output hook: {to_rule}"
     )))
 }
 
