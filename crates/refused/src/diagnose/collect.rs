@@ -169,6 +169,9 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
     host_evidence(facts, port.get(), budget.last_until()).await
 }
 
+/// The longest our own connect waits on the container behind a port proxy that met silence.
+const SILENT_BACKEND_DIAL: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// The facts of a target that connected: is the service behind it ready? And what of this host
 /// explains a failure of the probe, or of another address, or warns of other users' programs.
 async fn connected(
@@ -222,9 +225,14 @@ async fn connected(
             // A proxy closes or resets what it cannot send on, and waits in silence on what
             // does not answer it (docker-proxy's own connect to a container that drops it, or
             // whose program's queue is full): either way, where it sends the connection says
-            // why. A quarter of the time left is kept for reading the namespace there.
+            // why. A quarter of the time left is kept for reading the namespace there, and a
+            // container on this host answers in far less than the cap, or not at all.
             let left = until.saturating_duration_since(tokio::time::Instant::now());
-            let dial = if silence { left * 3 / 4 } else { left };
+            let dial = if silence {
+                (left * 3 / 4).min(SILENT_BACKEND_DIAL)
+            } else {
+                left
+            };
             facts.proxied = proxied(&mut facts, dial).await;
         }
     }

@@ -695,9 +695,26 @@ fn not_ready_fix(facts: &Facts, readiness: &Readiness) -> String {
         _ => "",
     };
     let url = target.to_string();
+    let port = match target.endpoint() {
+        Endpoint::Tcp { port, .. } => port.get(),
+        Endpoint::Unix(_) => 0,
+    };
+    // The other scheme, at the port the server answered on: an implicit one was the old
+    // scheme's default, which the new one would not use.
     let with_scheme = |from: &str, to: &str| {
-        url.strip_prefix(from)
-            .map_or_else(|| format!("{to}..."), |rest| format!("{to}{rest}"))
+        let Some(rest) = url.strip_prefix(from) else {
+            return format!("{to}...");
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        let explicit = authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+        if explicit {
+            format!("{to}{rest}")
+        } else {
+            format!("{to}{authority}:{port}{tail}")
+        }
     };
     if text.contains(crate::probe::SPEAKS_TLS) {
         return format!(
@@ -722,7 +739,7 @@ fn not_ready_fix(facts: &Facts, readiness: &Readiness) -> String {
         .filter(|_| matches!(target.scheme(), Scheme::Http | Scheme::Https));
     match status {
         Some(404 | 410) => format!(
-            "the server is up but has no such path: check the URL's path, or wait for the page another way (`{program} wait {target} --status 200-499` takes any answer)"
+            "the server answers that it has no such path: check the URL's path; a proxy (an ingress, Traefik) answers so too until its backend registers, so if one is starting, wait with `{program} wait {target} --status 200-499`, which takes any answer"
         ),
         Some(401 | 403 | 407) => format!(
             "the server is up and refuses this request without credentials: waiting does not change that; if an answer is enough, `{program} wait {target} --status 200-399,{}`",

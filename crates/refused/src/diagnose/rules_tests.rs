@@ -2050,6 +2050,18 @@ fn a_not_ready_answer_that_waiting_cannot_change_says_what_would() {
         )),
     );
     assert!(plain.contains("use `http://127.0.0.1:8443/`"), "{plain}");
+    // An implicit port is the old scheme's: the new scheme keeps it.
+    let implicit = fix(
+        "http://127.0.0.1/health",
+        not_ready(&format!(
+            "HTTP 400 Bad Request: {}",
+            crate::probe::SPEAKS_TLS
+        )),
+    );
+    assert!(
+        implicit.contains("use `https://127.0.0.1:80/health`"),
+        "{implicit}"
+    );
     let path = fix(
         "http://127.0.0.1:8443/healthz",
         not_ready("HTTP 404 Not Found"),
