@@ -46,7 +46,7 @@ fn a_port_firewalld_does_not_open_is_opened_with_firewall_cmd() {
         suggests(
             &report,
             &format!(
-                "`ip netns exec {netns} firewall-cmd --zone=public --add-port={port}/tcp` opens port {port} now"
+                "`ip netns exec {netns} env DBUS_SYSTEM_BUS_ADDRESS=BUS firewall-cmd --zone=public --add-port={port}/tcp` opens port {port} now"
             )
         ),
         "{report}"

@@ -63,15 +63,22 @@ pub(super) fn whose(blocker: &Blocker) -> String {
 /// The `firewall-cmd` that `run` runs. firewall-cmd talks to firewalld over the D-Bus system
 /// bus, found in the file system: in another namespace that a process of it names
 /// (`nsenter -t PID -n`), its mount namespace is entered too, so that the command reaches the
-/// firewalld running there, not this host's.
+/// firewalld running there, not this host's. `ip netns exec` keeps this host's bus, so the
+/// namespace's own must be named ([`NAMED_BUS`]).
 pub(super) fn firewall_cmd(run: &str) -> String {
     match run.strip_suffix(" -n") {
         Some(nsenter) if nsenter.starts_with("sudo nsenter ") => {
             format!("{nsenter} -n -m firewall-cmd")
         }
+        _ if run.contains("ip netns exec ") => {
+            format!("{run} env DBUS_SYSTEM_BUS_ADDRESS=BUS firewall-cmd")
+        }
         _ => format!("{run} firewall-cmd"),
     }
 }
+
+/// What `BUS` is in a command for a named namespace's firewalld.
+const NAMED_BUS: &str = "BUS is the D-Bus address the namespace's firewalld uses: `ip netns exec` keeps this host's bus, whose firewall-cmd would change this host's firewalld";
 
 /// firewalld's service for a port, for the few ports whose service is theirs alone (firewalld's
 /// `/usr/lib/firewalld/services`); `--add-service` then reads better than a bare port.
@@ -125,10 +132,15 @@ pub(super) fn fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> 
             "`{cmd} --list-all-zones` and `{cmd} --list-all-policies` show what firewalld allows"
         )),
     };
-    finding.suggest(format!(
+    let finding = finding.suggest(format!(
         "change it with firewall-cmd, not with nft or iptables: firewalld rewrites its rules on every reload (table `{}`)",
         blocker.table
-    ))
+    ));
+    if cmd.contains("DBUS_SYSTEM_BUS_ADDRESS=BUS") {
+        finding.suggest(NAMED_BUS)
+    } else {
+        finding
+    }
 }
 
 /// For a reject that came back from `host` itself as an ICMP admin-prohibited: what firewalld
@@ -184,7 +196,7 @@ mod tests {
         );
         assert_eq!(
             firewall_cmd("sudo ip netns exec web"),
-            "sudo ip netns exec web firewall-cmd"
+            "sudo ip netns exec web env DBUS_SYSTEM_BUS_ADDRESS=BUS firewall-cmd"
         );
     }
 }

@@ -3778,7 +3778,7 @@ fn a_firewalld_zone_that_does_not_open_the_port_is_opened_with_firewall_cmd() {
         );
         let fixes = finding.suggestions.join("\n");
         assert!(
-            fixes.contains("firewalld's zone `public` rejects every port it does not open: `sudo ip netns exec fxh-s firewall-cmd --zone=public --add-port=46110/tcp` opens port 46110 now, `sudo ip netns exec fxh-s firewall-cmd --permanent --zone=public --add-port=46110/tcp` keeps it open"),
+            fixes.contains("firewalld's zone `public` rejects every port it does not open: `sudo ip netns exec fxh-s env DBUS_SYSTEM_BUS_ADDRESS=BUS firewall-cmd --zone=public --add-port=46110/tcp` opens port 46110 now, `sudo ip netns exec fxh-s env DBUS_SYSTEM_BUS_ADDRESS=BUS firewall-cmd --permanent --zone=public --add-port=46110/tcp` keeps it open"),
             "{fixes}"
         );
         assert!(
@@ -3805,7 +3805,7 @@ fn a_firewalld_rich_rule_or_zone_target_is_named_in_firewalld_terms() {
         finding.summary
     );
     assert!(
-        finding.suggestions[0].contains("`sudo ip netns exec fxh-s firewall-cmd --zone=public --list-rich-rules` lists them; remove it with `sudo ip netns exec fxh-s firewall-cmd --zone=public --remove-rich-rule='RULE'`"),
+        finding.suggestions[0].contains("`sudo ip netns exec fxh-s env DBUS_SYSTEM_BUS_ADDRESS=BUS firewall-cmd --zone=public --list-rich-rules` lists them; remove it with `sudo ip netns exec fxh-s env DBUS_SYSTEM_BUS_ADDRESS=BUS firewall-cmd --zone=public --remove-rich-rule='RULE'`"),
         "{finding:?}"
     );
     // A source in the zone `drop`: a silence, its target. (This host's own rules: a silence
@@ -3832,7 +3832,7 @@ fn a_firewalld_rich_rule_or_zone_target_is_named_in_firewalld_terms() {
     let finding = held_behind(6379, Outcome::Refused, rules);
     assert!(
         finding.suggestions[0]
-            .contains("`sudo ip netns exec fxh-s firewall-cmd --zone=block --add-service=redis`"),
+            .contains("`sudo ip netns exec fxh-s env DBUS_SYSTEM_BUS_ADDRESS=BUS firewall-cmd --zone=block --add-service=redis`"),
         "{finding:?}"
     );
 }
@@ -4000,7 +4000,7 @@ fn an_icmp_reject_from_a_namespace_whose_firewalld_rejects_names_its_zone() {
     );
     assert!(
         finding.suggestions[0]
-            .contains("`sudo ip netns exec fxh-s firewall-cmd --zone=public --add-port=46110/tcp`"),
+            .contains("`sudo ip netns exec fxh-s env DBUS_SYSTEM_BUS_ADDRESS=BUS firewall-cmd --zone=public --add-port=46110/tcp`"),
         "{finding:?}"
     );
     // No rule of its own rejects: the ICMP error says who answered.
