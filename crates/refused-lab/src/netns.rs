@@ -111,10 +111,7 @@ impl Netns {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|err| not_run(program, &err))?;
-        self.children
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(child);
+        self.hold(child);
         Ok(())
     }
 
@@ -256,6 +253,14 @@ impl Netns {
             .map_err(|err| not_run("firewall-cmd", &err))
     }
 
+    /// Keeps a child of this namespace, to be killed when the namespace drops.
+    fn hold(&self, child: std::process::Child) {
+        self.children
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(child);
+    }
+
     /// Starts `command` (of this namespace) in the background, on firewalld's D-Bus, and keeps
     /// it to be killed when the namespace drops.
     fn keep(&self, command: &mut Command, program: &str) -> Result<(), LabError> {
@@ -266,10 +271,7 @@ impl Netns {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|err| not_run(program, &err))?;
-        self.children
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(child);
+        self.hold(child);
         Ok(())
     }
 
