@@ -650,6 +650,55 @@ fn kube_proxys_reject_of_a_service_without_endpoints_points_at_the_service() {
     assert!(!suggests(&report, "-D KUBE-SERVICES"), "{report}");
 }
 
+/// fail2ban bans the server's address for ssh alone: INPUT jumps to its chain on `--dports 22`,
+/// which the replies of a connection to another port never meet (their destination port is
+/// ours, which the diagnosis reads off its socket). The server's own drop is `filtered`, the ban
+/// neither the cause nor a warning. Port 41089 is this test's.
+#[test]
+fn a_ban_for_another_port_is_not_met_by_the_replies() {
+    let Some(lab) = Lab::or_skip("a_ban_for_another_port_is_not_met_by_the_replies") else {
+        return;
+    };
+    let server = SERVER_V4.to_string();
+    for rule in [
+        vec!["-N", "f2b-sshd"],
+        vec![
+            "-A",
+            "INPUT",
+            "-p",
+            "tcp",
+            "-m",
+            "multiport",
+            "--dports",
+            "22",
+            "-j",
+            "f2b-sshd",
+        ],
+        vec![
+            "-A",
+            "f2b-sshd",
+            "-s",
+            &server,
+            "-j",
+            "REJECT",
+            "--reject-with",
+            "icmp-port-unreachable",
+        ],
+        vec!["-A", "f2b-sshd", "-j", "RETURN"],
+    ] {
+        lab.client.iptables(&rule).unwrap();
+    }
+    let server_drops = "add table inet t; add chain inet t in { type filter hook input priority 0; }; add rule inet t in tcp dport 41089 drop";
+    lab.server.exec("nft", &[server_drops]).unwrap();
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41089")]);
+    assert_eq!(report["attempts"][0]["outcome"], "timeout", "{report}");
+    assert_eq!(report["cause"], "filtered", "{report}");
+    assert!(
+        !report["warnings"].to_string().contains("f2b-sshd"),
+        "{report}"
+    );
+}
+
 /// A blocklist by source in iptables' raw PREROUTING (before conntrack: where ipset blocklists
 /// often go) or in an nft chain at prerouting drops the server's replies before INPUT sees
 /// them: this host's rule, named, not the server's firewall.

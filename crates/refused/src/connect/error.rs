@@ -61,6 +61,10 @@ pub struct Attempt {
     /// attempts (`refused why`); `None` elsewhere, or when none came.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub icmp: Option<IcmpError>,
+    /// Our end of the failed attempt (the ephemeral port the replies were sent to), read only
+    /// by the diagnosis's own attempts, as [`Attempt::icmp`]: its rules judge the replies' port.
+    #[serde(skip)]
+    pub local: Option<SocketAddr>,
 }
 
 /// Serializes a duration as fractional milliseconds.
@@ -342,6 +346,7 @@ mod tests {
             elapsed: Duration::from_millis(1),
             try_number: 1,
             icmp: None,
+            local: None,
         }
     }
 

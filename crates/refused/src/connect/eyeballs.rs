@@ -48,11 +48,17 @@ pub(crate) struct Race {
 struct Failure {
     err: io::Error,
     icmp: Option<IcmpError>,
+    /// Our end of it, read with the ICMP error.
+    local: Option<SocketAddr>,
 }
 
 impl From<io::Error> for Failure {
     fn from(err: io::Error) -> Self {
-        Self { err, icmp: None }
+        Self {
+            err,
+            icmp: None,
+            local: None,
+        }
     }
 }
 
@@ -60,11 +66,14 @@ impl Failure {
     /// `err` ended the attempt on `socket`: with the ICMP error queued on it, read now, before
     /// the socket is dropped and its queue with it.
     fn of(err: io::Error, socket: &Socket, icmp: IcmpErrors) -> Self {
-        let icmp = match icmp {
-            IcmpErrors::Read => icmp::read(socket),
-            IcmpErrors::Ignore => None,
+        let (icmp, local) = match icmp {
+            IcmpErrors::Read => (
+                icmp::read(socket),
+                socket.local_addr().ok().and_then(|a| a.as_socket()),
+            ),
+            IcmpErrors::Ignore => (None, None),
         };
-        Self { err, icmp }
+        Self { err, icmp, local }
     }
 }
 
@@ -255,6 +264,7 @@ impl Race {
             elapsed: started.elapsed(),
             try_number: self.try_number,
             icmp: failure.and_then(|f| f.icmp),
+            local: failure.and_then(|f| f.local),
         }
     }
 }

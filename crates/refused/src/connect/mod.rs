@@ -431,6 +431,7 @@ impl Dialer {
             elapsed: start.elapsed(),
             try_number: 1,
             icmp: None,
+            local: None,
         }];
         match result {
             Ok(stream) => Ok(Connected {

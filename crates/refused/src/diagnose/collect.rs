@@ -563,6 +563,13 @@ fn our_packet(address: &AddressFacts, path: &route::Path) -> Packet {
     packet.dst_local = Some(address.local);
     packet.oif = route::interface_of(path, address.local);
     packet.owner = SocketOwner::this_process();
+    // Our end of the attempt: the replies' destination port, which rules on the way in (a
+    // jump on `dport 22`, fail2ban's) are judged by.
+    packet.sport = address
+        .attempt
+        .local
+        .map(|local| local.port())
+        .filter(|port| *port != 0);
     packet
 }
 
@@ -1072,6 +1079,7 @@ async fn unix(dialer: &Dialer, path: &Path) -> (Attempt, UnixSocketFacts) {
         elapsed: std::time::Duration::ZERO,
         try_number: 1,
         icmp: None,
+        local: None,
     });
     let facts = unix_facts(path, attempt.outcome);
     (attempt, facts)
