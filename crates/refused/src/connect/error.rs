@@ -61,10 +61,11 @@ pub struct Attempt {
     /// attempts (`refused why`); `None` elsewhere, or when none came.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub icmp: Option<IcmpError>,
-    /// Our end of the failed attempt (the ephemeral port the replies were sent to), read only
-    /// by the diagnosis's own attempts, as [`Attempt::icmp`]: its rules judge the replies' port.
+    /// Our end's port of the failed attempt (the ephemeral port the replies were sent to),
+    /// read only by the diagnosis's own attempts, as [`Attempt::icmp`]: its rules judge the
+    /// replies' port.
     #[serde(skip)]
-    pub local: Option<SocketAddr>,
+    pub local_port: Option<u16>,
 }
 
 /// Serializes a duration as fractional milliseconds.
@@ -346,7 +347,7 @@ mod tests {
             elapsed: Duration::from_millis(1),
             try_number: 1,
             icmp: None,
-            local: None,
+            local_port: None,
         }
     }
 

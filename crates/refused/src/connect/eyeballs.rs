@@ -48,8 +48,8 @@ pub(crate) struct Race {
 struct Failure {
     err: io::Error,
     icmp: Option<IcmpError>,
-    /// Our end of it, read with the ICMP error.
-    local: Option<SocketAddr>,
+    /// Our end's port, read with the ICMP error.
+    local_port: Option<u16>,
 }
 
 impl From<io::Error> for Failure {
@@ -57,7 +57,7 @@ impl From<io::Error> for Failure {
         Self {
             err,
             icmp: None,
-            local: None,
+            local_port: None,
         }
     }
 }
@@ -66,14 +66,22 @@ impl Failure {
     /// `err` ended the attempt on `socket`: with the ICMP error queued on it, read now, before
     /// the socket is dropped and its queue with it.
     fn of(err: io::Error, socket: &Socket, icmp: IcmpErrors) -> Self {
-        let (icmp, local) = match icmp {
+        let (icmp, local_port) = match icmp {
             IcmpErrors::Read => (
                 icmp::read(socket),
-                socket.local_addr().ok().and_then(|a| a.as_socket()),
+                socket
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_socket())
+                    .map(|a| a.port()),
             ),
             IcmpErrors::Ignore => (None, None),
         };
-        Self { err, icmp, local }
+        Self {
+            err,
+            icmp,
+            local_port,
+        }
     }
 }
 
@@ -264,7 +272,7 @@ impl Race {
             elapsed: started.elapsed(),
             try_number: self.try_number,
             icmp: failure.and_then(|f| f.icmp),
-            local: failure.and_then(|f| f.local),
+            local_port: failure.and_then(|f| f.local_port),
         }
     }
 }

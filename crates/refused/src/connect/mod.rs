@@ -431,7 +431,7 @@ impl Dialer {
             elapsed: start.elapsed(),
             try_number: 1,
             icmp: None,
-            local: None,
+            local_port: None,
         }];
         match result {
             Ok(stream) => Ok(Connected {

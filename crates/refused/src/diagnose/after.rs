@@ -205,7 +205,7 @@ async fn expected(target: &Target, options: &Options) -> Option<(Facts, u16)> {
                 elapsed: Duration::ZERO,
                 try_number: 1,
                 icmp: None,
-                local: None,
+                local_port: None,
             };
             (addr, attempt)
         })
@@ -229,7 +229,7 @@ mod tests {
             elapsed: Duration::from_millis(elapsed_ms),
             try_number: 1,
             icmp: None,
-            local: None,
+            local_port: None,
         }
     }
 

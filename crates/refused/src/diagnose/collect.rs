@@ -565,11 +565,7 @@ fn our_packet(address: &AddressFacts, path: &route::Path) -> Packet {
     packet.owner = SocketOwner::this_process();
     // Our end of the attempt: the replies' destination port, which rules on the way in (a
     // jump on `dport 22`, fail2ban's) are judged by.
-    packet.sport = address
-        .attempt
-        .local
-        .map(|local| local.port())
-        .filter(|port| *port != 0);
+    packet.sport = address.attempt.local_port.filter(|port| *port != 0);
     packet
 }
 
@@ -1079,7 +1075,7 @@ async fn unix(dialer: &Dialer, path: &Path) -> (Attempt, UnixSocketFacts) {
         elapsed: std::time::Duration::ZERO,
         try_number: 1,
         icmp: None,
-        local: None,
+        local_port: None,
     });
     let facts = unix_facts(path, attempt.outcome);
     (attempt, facts)

@@ -59,7 +59,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
             elapsed: Duration::from_millis(ms),
             try_number: 1,
             icmp: None,
-            local: None,
+            local_port: None,
         },
         addr,
         local: addr.ip().is_loopback(),
@@ -1803,7 +1803,7 @@ fn unix_finding(outcome: Outcome, facts: UnixSocketFacts) -> Finding {
         elapsed: Duration::ZERO,
         try_number: 1,
         icmp: None,
-        local: None,
+        local_port: None,
     };
     infer(&Facts {
         unix: Some((attempt, facts)),
