@@ -11,7 +11,7 @@ use refused::internals::firewall;
 use refused_lab::{CLIENT_V4, Lab};
 use serde_json::Value;
 
-use crate::why_lab::why;
+use crate::why_lab::{blocked_by, why};
 
 /// The client's rules, as iptables-save prints them: a REJECT in OUTPUT, a DNAT of one of its
 /// ports to an address of the server's, `SERVER_ONLY` (where nothing listens), and kube-proxy's
@@ -96,32 +96,13 @@ fn answer(report: &Value) -> Value {
 /// The client's [`RULES`], their DNATs to an address of the server's alone (other tests'
 /// servers hold 10.77.0.2 too), which it returns, and nothing listening there.
 fn with_rules(lab: &Lab) -> Ipv4Addr {
-    let pid = std::process::id();
-    let own = Ipv4Addr::new(10, 79, (pid >> 8) as u8, (pid & 0xff) as u8);
-    lab.server
-        .ip(&["addr", "add", &format!("{own}/32"), "dev", "eth0"])
-        .unwrap();
-    lab.client
-        .ip(&["route", "add", &format!("{own}/32"), "dev", "eth0"])
-        .unwrap();
+    let own = crate::why_hosts_lab::server_only_address(lab);
     restore(lab, &[], &RULES.replace("SERVER_ONLY", &own.to_string()));
     // The service range is routed to the lab's link (the REJECT comes before it is used).
     lab.client
         .ip(&["route", "add", "10.96.0.0/12", "dev", "eth0"])
         .unwrap();
     own
-}
-
-/// The firewall rule a report names, after checking the cause.
-fn blocked_by(report: &Value) -> Value {
-    assert_eq!(report["cause"], "blocked-locally", "{report}");
-    report["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "firewall-rule")
-        .cloned()
-        .unwrap()
 }
 
 /// The kinds of a report's evidence.

@@ -12,18 +12,7 @@ use refused_lab::{CLIENT_V4, Lab, ListenSpec, SERVER_V4, SERVER_V6, Tool};
 use serde_json::Value;
 
 /// This file's hosts are separate machines: the server is a remote host to the client.
-use crate::why_lab::{REFUSED, diagnosis, suggests, why_alone as why};
-
-/// The firewall rule the report names (the first), after checking the cause.
-fn blocked_by(report: &Value) -> &Value {
-    assert_eq!(report["cause"], "blocked-locally", "{report}");
-    report["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "firewall-rule")
-        .unwrap_or_else(|| panic!("no firewall rule in {report}"))
-}
+use crate::why_lab::{REFUSED, blocked_by, diagnosis, suggests, why_alone as why};
 
 /// The handle nft gives the rule of `table`'s `chain` whose text contains `needle`, as this
 /// namespace's `nft -a` lists it: the rule the report must name.

@@ -71,6 +71,17 @@ pub(crate) fn cause(report: &Value) -> &str {
     report["cause"].as_str().unwrap_or_default()
 }
 
+/// The firewall rule the report names (the first), after checking the cause.
+pub(crate) fn blocked_by(report: &Value) -> &Value {
+    assert_eq!(report["cause"], "blocked-locally", "{report}");
+    report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "firewall-rule")
+        .unwrap_or_else(|| panic!("no firewall rule in {report}"))
+}
+
 /// Whether a suggestion of the report contains `needle`.
 pub(crate) fn suggests(report: &Value, needle: &str) -> bool {
     report["suggestions"]
