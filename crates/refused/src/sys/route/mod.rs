@@ -240,8 +240,19 @@ pub fn rejecting(flow: &policy::Flow, lookup: Lookup) -> Option<RejectingRoute> 
         Lookup::NoRoute => (RouteKind::Unreachable, true),
         Lookup::Rejected(kind) => (kind, false),
     };
+    let rules = ip_json(ip, &["rule", "show"]);
+    // No route at all: only a rule of action `unreachable` can be behind it, and without one
+    // the routes (a full BGP table's, on a router) are not listed.
+    let unreachable_rule = |rules: &Value| {
+        rules
+            .as_array()
+            .is_some_and(|rules| rules.iter().any(|rule| rule["action"] == "unreachable"))
+    };
+    if rule_only && !rules.as_ref().is_some_and(unreachable_rule) {
+        return None;
+    }
     let routes = ip_json(ip, &["route", "show", "table", "all"]);
-    let walked = ip_json(ip, &["rule", "show"])
+    let walked = rules
         .zip(routes.as_ref())
         .and_then(|(rules, routes)| policy::walk(&rules, routes, flow, kind));
     // A rule of action `unreachable` fails with `ENETUNREACH`, a route of that type with
