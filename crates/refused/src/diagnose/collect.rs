@@ -132,7 +132,12 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
     // The reverse-path filter's drops are counted for the whole namespace: read around the
     // attempts, an increase is most likely theirs (the replies came back by another interface
     // than the route out).
-    let reverse_path_before = sys::netstat::reverse_path_drops().ok();
+    // (IPv4's alone, and never met on loopback.)
+    let reverse_path_before = addrs
+        .iter()
+        .any(|a| a.is_ipv4() && !a.ip().is_loopback())
+        .then(|| sys::netstat::reverse_path_drops().ok())
+        .flatten();
     let dialer = dialer(budget.network_left());
     let tries = addrs.iter().map(|addr| {
         let dialer = &dialer;
@@ -538,11 +543,14 @@ fn reverse_path(dropped: u64, addresses: &[AddressFacts]) -> ReversePath {
     if found.strict.is_empty() {
         return found;
     }
+    let Some(table) = sys::netstat::conntrack_table() else {
+        return found;
+    };
     for address in addresses
         .iter()
         .filter(|a| a.addr.is_ipv4() && a.attempt.outcome == Outcome::Timeout)
     {
-        match sys::netstat::reply_seen(address.addr.ip(), address.addr.port()) {
+        match sys::netstat::reply_seen(&table, address.addr) {
             Some(true) => {
                 found.conntrack_read = true;
                 found.replied.push(address.addr);

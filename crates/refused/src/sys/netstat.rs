@@ -24,21 +24,23 @@ fn counter(text: &str, group: &str, name: &str) -> Option<u64> {
     values.split_whitespace().nth(at)?.parse().ok()
 }
 
-/// Whether conntrack saw a reply to a TCP connection of ours to `dst`:`dport` (an entry of
+/// This namespace's conntrack table as `/proc` writes it; `None` where it cannot be read (no
+/// root, conntrack built without its `/proc` file).
+pub fn conntrack_table() -> Option<String> {
+    std::fs::read_to_string("/proc/thread-self/net/nf_conntrack").ok()
+}
+
+/// Whether conntrack saw a reply to a TCP connection of ours to `to` (an entry of
 /// this namespace's table whose original direction goes there and whose state is past the
 /// SYN: `SYN_RECV` or later). Conntrack sees a reply before the routing decision that a
 /// reverse-path filter makes, so a reply it saw and the socket never got was dropped here.
 /// `None` when the table cannot be read (no root, conntrack not built with its `/proc` file)
 /// or holds no entry for it (conntrack tracks nothing in a namespace no rule asks it to).
-pub fn reply_seen(dst: std::net::IpAddr, dport: u16) -> Option<bool> {
-    let text = std::fs::read_to_string("/proc/thread-self/net/nf_conntrack").ok()?;
-    reply_seen_in(&text, dst, dport)
-}
-
-fn reply_seen_in(text: &str, dst: std::net::IpAddr, dport: u16) -> Option<bool> {
-    let (dst, dport) = (format!("dst={dst}"), format!("dport={dport}"));
+/// `table` is [`conntrack_table`]'s.
+pub fn reply_seen(table: &str, to: std::net::SocketAddr) -> Option<bool> {
+    let (dst, dport) = (format!("dst={}", to.ip()), format!("dport={}", to.port()));
     let mut found = None;
-    for line in text.lines() {
+    for line in table.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         if words.get(2) != Some(&"tcp") {
             continue;
@@ -101,18 +103,18 @@ mod tests {
 
     #[test]
     fn a_reply_conntrack_saw_is_told_from_an_unreplied_syn() {
-        let dst: std::net::IpAddr = "10.249.3.2".parse().unwrap();
+        let to = |port: u16| std::net::SocketAddr::new("10.249.3.2".parse().unwrap(), port);
         let replied = "ipv4     2 tcp      6 57 SYN_RECV src=10.249.1.2 dst=10.249.3.2 sport=41000 dport=46580 src=10.249.3.2 dst=10.249.1.2 sport=46580 dport=41000 mark=0 zone=0 use=2\n";
         let unreplied = "ipv4     2 tcp      6 117 SYN_SENT src=10.249.1.2 dst=10.249.3.2 sport=41002 dport=46580 [UNREPLIED] src=10.249.3.2 dst=10.249.1.2 sport=46580 dport=41002 mark=0 zone=0 use=2\n";
         let other = "ipv4     2 tcp      6 57 SYN_RECV src=10.249.1.2 dst=10.249.3.9 sport=41000 dport=46580 src=10.249.3.9 dst=10.249.1.2 sport=46580 dport=41000 mark=0 zone=0 use=2\n";
-        assert_eq!(reply_seen_in(replied, dst, 46580), Some(true));
-        assert_eq!(reply_seen_in(unreplied, dst, 46580), Some(false));
+        assert_eq!(reply_seen(replied, to(46580)), Some(true));
+        assert_eq!(reply_seen(unreplied, to(46580)), Some(false));
         assert_eq!(
-            reply_seen_in(&format!("{unreplied}{replied}"), dst, 46580),
+            reply_seen(&format!("{unreplied}{replied}"), to(46580)),
             Some(true)
         );
-        assert_eq!(reply_seen_in(other, dst, 46580), None);
-        assert_eq!(reply_seen_in(replied, dst, 46581), None);
+        assert_eq!(reply_seen(other, to(46580)), None);
+        assert_eq!(reply_seen(replied, to(46581)), None);
     }
 
     #[test]
