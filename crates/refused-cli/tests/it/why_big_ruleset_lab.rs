@@ -163,12 +163,7 @@ fn a_big_ruleset_read_by_parts_gives_the_same_answers() {
         "{}",
         small[3]
     );
-    let dnat = small[3]["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "dnat")
-        .unwrap_or_else(|| panic!("no dnat in {}", small[3]));
+    let dnat = crate::why_lab::first_evidence(&small[3], "dnat");
     assert_eq!(dnat["chain"], "KUBE-SEP-API", "{}", small[3]);
     assert_eq!(
         dnat["path"],

@@ -558,12 +558,7 @@ fn a_port_forward_tried_from_the_forwarding_host_is_named() {
     for target in [format!("{CLIENT_V4}:41086"), "127.0.0.1:41086".to_owned()] {
         let report = why(&lab, &["--timeout", "1s", &target]);
         assert_eq!(report["cause"], "no-listener", "{report}");
-        let dnat = report["evidence"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["kind"] == "dnat")
-            .unwrap_or_else(|| panic!("no dnat in {report}"));
+        let dnat = crate::why_lab::first_evidence(&report, "dnat");
         assert_eq!(dnat["hook"], "prerouting", "{report}");
         assert!(suggests(&report, "from another host"), "{report}");
         assert!(!suggests(&report, "start the program"), "{report}");

@@ -74,12 +74,15 @@ pub(crate) fn cause(report: &Value) -> &str {
 /// The firewall rule the report names (the first), after checking the cause.
 pub(crate) fn blocked_by(report: &Value) -> &Value {
     assert_eq!(report["cause"], "blocked-locally", "{report}");
-    report["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "firewall-rule")
-        .unwrap_or_else(|| panic!("no firewall rule in {report}"))
+    first_evidence(report, "firewall-rule")
+}
+
+/// The report's first evidence item of one kind; a panic naming the report without one.
+pub(crate) fn first_evidence<'a>(report: &'a Value, kind: &str) -> &'a Value {
+    evidence(report, kind)
+        .first()
+        .copied()
+        .unwrap_or_else(|| panic!("no {kind} in {report}"))
 }
 
 /// Whether a suggestion of the report contains `needle`.

@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use refused_lab::{Lab, ListenSpec, Netns, SERVER_V4};
 use serde_json::Value;
 
-use crate::why_lab::{why, why_alone};
+use crate::why_lab::{first_evidence, why, why_alone};
 
 /// A host of the lab linked to the client alone, at an address of its own (made of this
 /// process's id: the lab's server address is held by every lab running at the time, and a
@@ -57,15 +57,6 @@ fn words(line: &str) -> Vec<&str> {
     line.split(' ').collect()
 }
 
-fn firewall_rule(report: &Value) -> &Value {
-    report["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "firewall-rule")
-        .unwrap_or_else(|| panic!("no firewall rule in {report}"))
-}
-
 fn suggestions(report: &Value) -> String {
     let all: Vec<&str> = report["suggestions"]
         .as_array()
@@ -107,7 +98,7 @@ fn a_rate_limit_that_drops_made_connections_is_named_not_a_dead_backend() {
     let report = why(&lab, &["--timeout", "2s", &format!("{ip}:42201")]);
     assert_eq!(report["attempts"][0]["outcome"], "connected", "{report}");
     assert_eq!(report["cause"], "blocked-locally", "{report}");
-    let rule = firewall_rule(&report);
+    let rule = first_evidence(&report, "firewall-rule");
     // nft's listing of iptables-nft's hashlimit (its `timeout` is the table's expiry).
     let text = rule["rule"].as_str().unwrap();
     assert!(
@@ -137,7 +128,7 @@ fn a_rate_limit_that_drops_made_connections_is_named_not_a_dead_backend() {
     let report = why(&lab, &["--timeout", "2s", &format!("{ip}:42204")]);
     assert_eq!(report["cause"], "blocked-locally", "{report}");
     assert_eq!(
-        firewall_rule(&report)["rule"],
+        first_evidence(&report, "firewall-rule")["rule"],
         "tcp dport 42204 drop",
         "{report}"
     );
@@ -182,7 +173,7 @@ fn an_nft_limit_over_that_drops_made_connections_is_named_with_its_fix() {
 
     let report = why(&lab, &["--timeout", "2s", &format!("{ip}:42202")]);
     assert_eq!(report["cause"], "blocked-locally", "{report}");
-    let rule = firewall_rule(&report);
+    let rule = first_evidence(&report, "firewall-rule");
     let text = "tcp dport 42202 limit rate over 1/minute burst 1 packets drop";
     assert_eq!(rule["rule"], text, "{report}");
     let handle = rule["handle"].as_u64().unwrap();
@@ -225,12 +216,7 @@ fn a_dnat_to_a_port_alone_is_followed_to_that_port() {
         .unwrap();
     let report = why(&lab, &["--timeout", "2s", &format!("{ip}:42210")]);
     assert_eq!(report["attempts"][0]["outcome"], "refused", "{report}");
-    let dnat = report["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "dnat")
-        .unwrap_or_else(|| panic!("no dnat in {report}"));
+    let dnat = first_evidence(&report, "dnat");
     assert_eq!(
         dnat["to"],
         serde_json::json!({"type": "same-address", "port": 42211}),
@@ -264,7 +250,7 @@ fn a_legacy_rule_whose_value_reads_dash_j_is_named() {
     let report = why_alone(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:42220")]);
     assert_eq!(report["attempts"][0]["outcome"], "timeout", "{report}");
     assert_eq!(report["cause"], "blocked-locally", "{report}");
-    let named = firewall_rule(&report);
+    let named = first_evidence(&report, "firewall-rule");
     assert_eq!(
         named["rule"],
         r#"-A OUTPUT -p tcp -m tcp --dport 42220 -m string ! --string "-j" --algo bm -j DROP"#,
