@@ -101,8 +101,10 @@ impl<'a> Explainer<'a> {
                     }
                     let target = &targets[index];
                     let diagnosis = match ahead {
+                        // Boxed: its future holds the whole read-ahead facts.
                         Some(ahead) => {
-                            diagnose::diagnose_read_ahead(target, err, ahead, options).await
+                            Box::pin(diagnose::diagnose_read_ahead(target, err, ahead, options))
+                                .await
                         }
                         None => diagnose::diagnose_failure(target, err, options).await,
                     };

@@ -619,6 +619,7 @@ fn firewall_samples() -> [Evidence; 3] {
         certain: true,
         matches: true,
         rate_limit: false,
+        netns: None,
     };
     [
         Evidence::FirewallRule(rule.clone()),
@@ -632,6 +633,8 @@ fn firewall_samples() -> [Evidence; 3] {
             stops: Stops::Reply,
             hook: Hook::Input,
             certain: false,
+            // A container's own rule, read in its namespace.
+            netns: Some(Namespace::Unnamed(4_026_532_999)),
             ..rule.clone()
         }),
         Evidence::FirewallRule(Blocker {
@@ -699,6 +702,7 @@ fn dnat_samples() -> [Evidence; 2] {
             position: Some(1),
             tool: Tool::Iptables,
             certain: true,
+            netns: None,
         }),
         Evidence::Dnat(Dnat {
             to: NatTo::ThisHost { port: None },
@@ -711,6 +715,8 @@ fn dnat_samples() -> [Evidence; 2] {
             position: None,
             tool: Tool::Nft,
             certain: false,
+            // The rule of the namespace a port is forwarded to.
+            netns: Some(Namespace::Named("router".into())),
         }),
     ]
 }

@@ -136,7 +136,10 @@ fn a_namespace_behind_a_router_is_told_apart_from_its_own_firewall_and_routes() 
         summary.contains("that namespace's own firewall stops it: `tcp dport 46543 reject"),
         "{summary}"
     );
-    assert_eq!(evidence(&report, "firewall-rule").len(), 1, "{report}");
+    let rules = evidence(&report, "firewall-rule");
+    assert_eq!(rules.len(), 1, "{report}");
+    // Whose rule it is, in the JSON as in the words.
+    assert_eq!(rules[0]["netns"], netns, "{report}");
     assert!(
         report["suggestions"][0]
             .as_str()
@@ -416,6 +419,12 @@ fn a_docker_hosts_forward_rule_dropping_a_published_port_is_named() {
     );
     let rule = &evidence(&report, "firewall-rule")[0];
     assert_eq!(rule["hook"], "forward", "{report}");
+    assert_eq!(rule["netns"], lab.server.name(), "{report}");
+    assert_eq!(
+        evidence(&report, "dnat")[0]["netns"],
+        lab.server.name(),
+        "{report}"
+    );
     assert!(
         report["suggestions"][0]
             .as_str()

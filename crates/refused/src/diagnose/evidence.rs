@@ -393,12 +393,7 @@ impl fmt::Display for Evidence {
                     "{address} belongs to network namespace {netns} of this host"
                 )
             }
-            Self::Dnat(dnat) => write!(
-                f,
-                // Whose rule it is (this host's, or another namespace's) the summary says.
-                "the DNAT rule `{}` (table `{}`, chain `{}`) publishes the port",
-                dnat.rule, dnat.table, dnat.chain
-            ),
+            Self::Dnat(dnat) => dnat_rule(f, dnat),
             Self::Route(route) => match &route.rule {
                 Some(rule) if rule.rejects() => write!(
                     f,
@@ -480,6 +475,9 @@ fn firewall_rule(f: &mut fmt::Formatter<'_>, blocker: &Blocker) -> fmt::Result {
         "firewall rule `{}` in `{}` chain `{}`",
         blocker.rule, blocker.table, blocker.chain
     )?;
+    if let Some(netns) = &blocker.netns {
+        write!(f, " of network namespace {netns}")?;
+    }
     if blocker.path.len() > 1 {
         write!(f, " (reached by {})", blocker.path.join(" -> "))?;
     }
@@ -487,6 +485,19 @@ fn firewall_rule(f: &mut fmt::Formatter<'_>, blocker: &Blocker) -> fmt::Result {
         Stops::Request => write!(f, " {how}"),
         Stops::Reply => write!(f, " {how} the replies"),
     }
+}
+
+/// A DNAT rule that publishes the port; whose, when another namespace's.
+fn dnat_rule(f: &mut fmt::Formatter<'_>, dnat: &Dnat) -> fmt::Result {
+    write!(
+        f,
+        "the DNAT rule `{}` (table `{}`, chain `{}`",
+        dnat.rule, dnat.table, dnat.chain
+    )?;
+    if let Some(netns) = &dnat.netns {
+        write!(f, " of network namespace {netns}")?;
+    }
+    f.write_str(") publishes the port")
 }
 
 /// IPv6 that cannot be used: the sysctls that switch it off, when they do.

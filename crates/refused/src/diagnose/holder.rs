@@ -180,6 +180,19 @@ fn assess(
         }
     }
     held.blockers = Some(blockers);
+    theirs(held)
+}
+
+/// The holder's rules marked as its own, not ours: the evidence says whose.
+fn theirs(mut held: Holder) -> Holder {
+    let netns = Some(held.netns.clone());
+    let blockers = held.blockers.iter_mut().flatten();
+    for blocker in blockers.chain(held.reset_dropped.as_mut()) {
+        blocker.netns.clone_from(&netns);
+    }
+    if let Some(published) = held.published.as_mut() {
+        published.rule.netns = netns;
+    }
     held
 }
 

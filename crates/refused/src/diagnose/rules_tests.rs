@@ -112,6 +112,7 @@ fn blocker(rule: &str, verdict: Verdict, certain: bool) -> Blocker {
         certain,
         matches: certain,
         rate_limit: false,
+        netns: None,
     }
 }
 
@@ -3176,6 +3177,7 @@ fn published_by_docker_host(
             position: Some(2),
             tool: Tool::Iptables,
             certain: true,
+            netns: None,
         },
         to,
         there: Some(container),

@@ -868,6 +868,7 @@ pub fn blockers(indexed: &Indexed<'_>, hook: Hook, seen: &Seen<'_>) -> Vec<Block
                 certain: hit.certain,
                 matches: hit.matches,
                 rate_limit: hit.limited,
+                netns: None,
             })
         })
         .collect()
@@ -896,6 +897,7 @@ pub fn dnat(indexed: &Indexed<'_>, hook: NatHook, packet: &Packet) -> Vec<Dnat> 
                 position: Some(position),
                 tool: hit.tool,
                 certain: hit.certain,
+                netns: None,
             })
         })
         .collect()

@@ -28,6 +28,8 @@ use std::process::{Command, Stdio};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::sys::netns::Namespace;
+
 /// A packet of a TCP connection, as the firewall sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet {
@@ -304,6 +306,10 @@ pub struct Blocker {
     /// stops the packet once the rate is spent, which the rules alone cannot tell.
     #[serde(skip)]
     pub rate_limit: bool,
+    /// The network namespace whose rule it is, when not ours (a container's own firewall, or
+    /// the namespace a port is forwarded to); absent for this namespace's rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<Namespace>,
 }
 
 impl Blocker {
@@ -383,6 +389,10 @@ pub struct Dnat {
     /// (Docker's `-m addrtype --dst-type LOCAL` without knowing whether the address is local,
     /// say): it may translate the packet, or may not.
     pub certain: bool,
+    /// The network namespace whose rule it is, when not ours (the namespace a port is
+    /// forwarded to); absent for this namespace's rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<Namespace>,
 }
 
 impl Dnat {
