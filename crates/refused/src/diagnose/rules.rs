@@ -1554,22 +1554,43 @@ fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener], name: Option
             v6only.owner()
         ))
     } else if cause == Cause::ListeningOnOtherFamily {
-        let literal = if bound.listener.address.is_ipv4() {
-            "127.0.0.1"
-        } else {
-            "::1"
-        };
-        let both = "or make the service listen on both families: bind it to `::` (dual stack), \
-            or to both 127.0.0.1 and ::1";
-        finding.suggest(match name {
-            Some(name) => format!("{both}; instead of `{name}`, use `{literal}`"),
-            None => both.to_owned(),
-        })
+        finding.suggest(both_families(bound.listener.address, ip, name))
     } else {
         let every = if ip.is_ipv4() { "0.0.0.0" } else { "::" };
         finding.suggest(format!(
             "or make the service listen on {ip} too: bind it to {every} (every address) or to {ip}"
         ))
+    }
+}
+
+/// The fix of a service that listens on `bound`, of the other family than the `ip` asked:
+/// bound to both, the address it has and the one asked (every address of both families when
+/// it listens on every one: binding it to two loopback addresses would cut other hosts off);
+/// and, for a name, the address to use instead, when one is known to reach it.
+fn both_families(bound: IpAddr, ip: IpAddr, name: Option<&str>) -> String {
+    let (v4, v6) = match (bound.is_unspecified(), bound.is_ipv4()) {
+        (true, _) => ("0.0.0.0".to_owned(), "::".to_owned()),
+        (false, true) => (bound.to_string(), ip.to_string()),
+        (false, false) => (ip.to_string(), bound.to_string()),
+    };
+    let both = format!(
+        "or make the service listen on both families: bind it to `::` (dual stack), or to both {v4} and {v6}"
+    );
+    let literal = if !bound.is_unspecified() {
+        Some(bound)
+    } else if ip.is_loopback() {
+        // Every address of its family, loopback's among them.
+        Some(if bound.is_ipv4() {
+            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        })
+    } else {
+        None
+    };
+    match (name, literal) {
+        (Some(name), Some(literal)) => format!("{both}; instead of `{name}`, use `{literal}`"),
+        _ => both,
     }
 }
 

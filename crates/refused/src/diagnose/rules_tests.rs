@@ -2612,6 +2612,48 @@ fn a_v6only_wildcard_listener_is_fixed_by_its_option_not_by_binding_it_again() {
 }
 
 #[test]
+fn the_other_familys_fix_names_the_addresses_of_the_name_not_loopback() {
+    // A name of this host's own addresses, `dual`: its IPv6 one listens, its IPv4 one asked.
+    let facts = |listener: &str, asked: &str| Facts {
+        listeners: Some(vec![listening(listener, "python3")]),
+        resolution: Resolution::Resolved {
+            name: "dual".into(),
+            addresses: vec![asked.parse::<SocketAddr>().unwrap().ip()],
+            source: NameSource::Hosts,
+        },
+        ..one(
+            &format!("dual:{}", asked.rsplit(':').next().unwrap()),
+            AddressFacts {
+                local: true,
+                ..tried(asked, Outcome::Refused, 0)
+            },
+        )
+    };
+    let finding = infer(&facts("[fd49:2::1]:8003", "10.249.2.1:8003")).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherFamily);
+    let fixes = finding.suggestions.join("\n");
+    assert!(
+        fixes.contains("or to both 10.249.2.1 and fd49:2::1; instead of `dual`, use `fd49:2::1`"),
+        "{fixes}"
+    );
+    assert!(
+        !fixes.contains("and ::1") && !fixes.contains("127.0.0.1"),
+        "{fixes}"
+    );
+
+    // Every IPv4 address taken, a global IPv6 one asked: binding loopback would cut every other
+    // host off; no address to use instead is known.
+    let finding = infer(&facts("0.0.0.0:8005", "[fd49:2::1]:8005")).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherFamily);
+    let fixes = finding.suggestions.join("\n");
+    assert!(fixes.contains("or to both 0.0.0.0 and ::"), "{fixes}");
+    assert!(
+        !fixes.contains("::1") && !fixes.contains("instead of `dual`"),
+        "{fixes}"
+    );
+}
+
+#[test]
 fn reachable_with_ipv6_disabled_warns_about_the_ipv6_address() {
     // The resolver sorts an unusable ::1 after 127.0.0.1: the first address connected.
     let f = Facts {
