@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use refused::Target;
 use refused::connect::HumanDuration;
 use refused::diagnose::{self, Diagnosis, Options};
+use refused::outcome::Outcome;
 
 use crate::args::WhyArgs;
 use crate::output::{self, BAD, DIM, GOOD, WARN};
@@ -53,13 +54,14 @@ fn render(d: &Diagnosis, as_root: &str) -> anyhow::Result<()> {
     writeln!(out)?;
     writeln!(out, "  {DIM}evidence{DIM:#}")?;
     for attempt in &d.attempts {
-        write!(
-            out,
-            "    {} {} in {}",
-            attempt.address,
-            attempt.outcome,
-            HumanDuration(attempt.elapsed)
-        )?;
+        write!(out, "    {} {}", attempt.address, attempt.outcome)?;
+        // `other` alone says nothing: what the kernel said, in its words.
+        if let Outcome::Other(Some(errno)) = attempt.outcome {
+            let error = std::io::Error::from_raw_os_error(errno).to_string();
+            let words = error.split(" (os error").next().unwrap_or(&error);
+            write!(out, " ({words}, errno {errno})")?;
+        }
+        write!(out, " in {}", HumanDuration(attempt.elapsed))?;
         match attempt.icmp.as_ref() {
             Some(icmp) => match icmp.from {
                 Some(from) => writeln!(out, ": {icmp} from {from}")?,

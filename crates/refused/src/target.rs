@@ -344,6 +344,19 @@ pub enum TargetErrorKind {
         /// Its length in bytes.
         bytes: usize,
     },
+    /// An abstract unix socket (`@name`: Linux's, with no file), which is not supported.
+    #[error(
+        "`{0}` is an abstract unix socket (no file: `ss -xl` lists it as `{0}`): not supported \
+         yet; a socket with a path is written `unix:///run/app.sock`"
+    )]
+    AbstractUnix(String),
+    /// A link-local IPv6 address without its interface: every link may have it, and a connect
+    /// cannot tell which is meant.
+    #[error(
+        "`{0}` is a link-local address: it needs the interface it is on, as `[{0}%eth0]:PORT` \
+         (`ip -6 addr` shows which)"
+    )]
+    LinkLocalWithoutZone(String),
     /// A unix socket path with a NUL byte in it, which no file name has.
     #[error("unix socket path `{0}` contains a NUL byte")]
     UnixPathNul(String),
@@ -361,6 +374,18 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
     if trimmed.starts_with('/') {
         return unix_target(trimmed, trimmed);
     }
+    if trimmed.starts_with('@') {
+        return Err(TargetErrorKind::AbstractUnix(trimmed.to_owned()));
+    }
+    // `unix:/run/app.sock`, as gunicorn, nginx and uWSGI write it.
+    if let Some(rest) = trimmed
+        .get(..5)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("unix:"))
+        .map(|_| &trimmed[5..])
+        .filter(|rest| !rest.starts_with("//"))
+    {
+        return unix_path(trimmed, rest);
+    }
     let (scheme, rest) = match trimmed.split_once("://") {
         Some((prefix, rest)) => (
             Scheme::from_prefix(prefix)
@@ -370,11 +395,7 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
         None => (Scheme::Tcp, trimmed),
     };
     if scheme == Scheme::Unix {
-        return if rest.starts_with('/') {
-            unix_target(trimmed, rest)
-        } else {
-            Err(TargetErrorKind::RelativeUnixPath(rest.to_owned()))
-        };
+        return unix_path(trimmed, rest);
     }
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(authority_end);
@@ -399,6 +420,17 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
         original: trimmed.to_owned(),
         pinned: None,
     })
+}
+
+/// The path after `unix://` or `unix:`: absolute, or an abstract socket's `@name`.
+fn unix_path(original: &str, path: &str) -> Result<Target, TargetErrorKind> {
+    if path.starts_with('/') {
+        unix_target(original, path)
+    } else if path.starts_with('@') {
+        Err(TargetErrorKind::AbstractUnix(path.to_owned()))
+    } else {
+        Err(TargetErrorKind::RelativeUnixPath(path.to_owned()))
+    }
 }
 
 /// A unix target, if the kernel can take its path: a connect to a longer one or one with a NUL
@@ -459,6 +491,9 @@ fn split_host_port(text: &str, form: Form) -> Result<(Host, Option<&str>), Targe
             ),
         };
         let host = match zone {
+            None if ip.is_unicast_link_local() => {
+                return Err(TargetErrorKind::LinkLocalWithoutZone(ip.to_string()));
+            }
             None => Host::Ip(IpAddr::V6(ip)),
             Some(zone) => Host::ScopedIpv6 {
                 ip,
@@ -616,6 +651,31 @@ mod tests {
             error("unix://app.sock"),
             TargetErrorKind::RelativeUnixPath("app.sock".into())
         );
+        // As gunicorn, nginx and uWSGI write it.
+        for input in ["unix:/run/app.sock", "UNIX:/run/app.sock"] {
+            let target: Target = input.parse().unwrap();
+            assert_eq!(target.endpoint(), &Endpoint::Unix("/run/app.sock".into()));
+        }
+        assert_eq!(
+            error("unix:app.sock"),
+            TargetErrorKind::RelativeUnixPath("app.sock".into())
+        );
+        // Abstract sockets have no file: said so, not read as a host or a port.
+        for input in ["unix:@app", "unix://@app", "@app"] {
+            assert_eq!(error(input), TargetErrorKind::AbstractUnix("@app".into()));
+        }
+    }
+
+    #[test]
+    fn a_link_local_address_needs_its_interface() {
+        for input in ["[fe80::1]:8005", "http://[fe80::1]:8005/", "[FE80::1]:80"] {
+            assert_eq!(
+                error(input),
+                TargetErrorKind::LinkLocalWithoutZone("fe80::1".into())
+            );
+        }
+        let message = "[fe80::1]:8005".parse::<Target>().unwrap_err().to_string();
+        assert!(message.contains("`[fe80::1%eth0]:PORT`"), "{message}");
     }
 
     #[test]

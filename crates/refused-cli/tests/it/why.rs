@@ -45,6 +45,46 @@ fn every_command_names_a_bad_target_the_same_way_and_exits_2() {
 }
 
 #[test]
+fn targets_no_connect_can_take_are_usage_errors_not_failures() {
+    // A link-local address without its interface (the connect's EINVAL was exit 3, "cannot
+    // diagnose"), and an abstract unix socket (read as a host and a port).
+    for (target, said) in [
+        ("[fe80::1]:8005", "`[fe80::1%eth0]:PORT`"),
+        ("unix:@app", "`@app` is an abstract unix socket"),
+    ] {
+        for json in [false, true] {
+            let mut command = refused();
+            command.args(["why", target]);
+            if json {
+                command.arg("--json");
+            }
+            let output = command.output().unwrap();
+            assert_eq!(output.status.code(), Some(2), "{target}");
+            let stderr = String::from_utf8(output.stderr).unwrap();
+            assert!(stderr.contains(said), "{stderr}");
+        }
+    }
+}
+
+#[test]
+fn an_attempt_that_ended_in_another_error_says_which_in_words() {
+    let scratch = Scratch::new("why-other-errno");
+    let path = scratch.path().join("none.sock");
+    // gunicorn's and nginx's way of writing a unix socket.
+    let output = refused()
+        .args(["why", &format!("unix:{}", path.display())])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.starts_with("socket-missing"), "{stdout}");
+    assert!(
+        stdout.contains("other (No such file or directory, errno 2) in"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn no_target_is_a_usage_error() {
     let output = refused().arg("why").output().unwrap();
     assert_eq!(output.status.code(), Some(2));
