@@ -112,22 +112,32 @@ fn a_namespace_behind_a_router_is_told_apart_from_its_own_firewall_and_routes() 
         .unwrap();
     let netns = host.name();
 
-    for port in [46_541, 46_542] {
-        let report = why(&lab, &[&format!("{own}:{port}")]);
-        assert_eq!(cause(&report), "closed", "{report}");
-        let summary = report["summary"].as_str().unwrap();
-        assert!(
-            summary.contains(&format!("in network namespace {netns}"))
-                && summary.contains(&format!(
-                    "something on the path (via {SERVER_V4}) rejects it"
-                )),
-            "{summary}"
-        );
-        assert!(
-            !summary.contains("a firewall of that namespace"),
-            "{summary}"
-        );
-    }
+    // The router's ICMP reject says who rejected, and what listens behind it.
+    let report = why(&lab, &[&format!("{own}:46542")]);
+    assert_eq!(cause(&report), "rejected", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            "was rejected by the router {SERVER_V4} on the way"
+        )),
+        "{summary}"
+    );
+    assert_eq!(evidence(&report, "listener").len(), 1, "{report}");
+    // Its reset, in the target's name, looks like the target's own: the path or that host.
+    let report = why(&lab, &[&format!("{own}:46541")]);
+    assert_eq!(cause(&report), "closed", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!("in network namespace {netns}"))
+            && summary.contains(&format!(
+                "something on the path (via {SERVER_V4}) rejects it"
+            )),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("a firewall of that namespace"),
+        "{summary}"
+    );
 
     let report = why(&lab, &[&format!("{own}:46543")]);
     assert_eq!(cause(&report), "blocked-locally", "{report}");

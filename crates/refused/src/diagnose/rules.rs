@@ -927,6 +927,20 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
     if let Some(finding) = reverse_path_drop(facts, address) {
         return Ok(finding);
     }
+    // An ICMP error from a router on the way (a libvirt host's `LIBVIRT_FWI` reject): the
+    // packet never reached the namespace that holds the address, whose listeners say nothing
+    // of it.
+    let from_router = address
+        .attempt
+        .icmp
+        .as_ref()
+        .is_some_and(|icmp| icmp.from.is_some_and(|from| from != addr.ip()));
+    if let Some(finding) = from_router.then(|| super::icmp::explain(address)).flatten() {
+        // What listens behind it, which the reject keeps the connection from.
+        let listeners = address.holder.as_ref().and_then(|h| h.listeners.as_deref());
+        let exact = listeners.map(|l| on_port(l, addr).1).unwrap_or_default();
+        return Ok(finding.evidence(listed(&exact)));
+    }
     if let Some(finding) = address.holder.as_ref().and_then(|holder| {
         super::elsewhere::held(
             facts,

@@ -3119,6 +3119,36 @@ fn held_by(netns: &str, port: u16) -> crate::diagnose::facts::Holder {
 }
 
 #[test]
+fn a_routers_icmp_reject_outranks_the_listeners_of_the_namespace_behind_it() {
+    // libvirt's NAT network: the host (10.77.1.1) rejects new connections from outside to the
+    // VM (a namespace of this host, socat on 1100) with a port-unreachable.
+    for asked in ["10.77.2.2:1100", "10.77.2.2:1101"] {
+        let mut address = tried(asked, Outcome::Refused, 1);
+        let mut holder = held_by("fxh-vm", 1100);
+        holder.via = Some("10.77.1.1".parse().unwrap());
+        address.holder = Some(holder);
+        address.attempt.icmp = Some(crate::connect::IcmpError {
+            version: crate::connect::IcmpVersion::V4,
+            icmp_type: 3,
+            code: 3,
+            from: Some("10.77.1.1".parse().unwrap()),
+        });
+        let finding = infer(&one(asked, address)).unwrap();
+        // Not `closed`, nor `wrong-port` to 1100, which the router rejects the same way.
+        assert_eq!(finding.cause, Cause::Rejected, "{asked} {finding:?}");
+        assert!(
+            finding.summary.contains("10.77.1.1 on the way"),
+            "{}",
+            finding.summary
+        );
+        assert!(
+            finding.suggestions[0].contains("firewall of the router 10.77.1.1"),
+            "{finding:?}"
+        );
+    }
+}
+
+#[test]
 fn a_namespace_listener_refused_past_a_router_is_the_path_unless_its_own_rule_rejects() {
     let mut address = tried("10.77.2.2:1100", Outcome::Refused, 1);
     let mut holder = held_by("fxh-s", 1100);
