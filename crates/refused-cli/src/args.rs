@@ -241,6 +241,12 @@ pub struct WhyArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Diagnose the direct connection even when `http_proxy`, `https_proxy` or `all_proxy`
+    /// sends an `http://` or `https://` target through a proxy (by default the proxy is asked
+    /// too: its refusal is the one curl and Python's requests report).
+    #[arg(long)]
+    pub no_proxy: bool,
+
     // `TlsArgs`' two options, written out: clap cannot tell whether a flattened `Option<WhyArgs>`
     // (`refused TARGET`) was given when it has a flattened struct of its own, and takes a value
     // from the environment as the sign that it was (so no `REFUSED_INSECURE` here).

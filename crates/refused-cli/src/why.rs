@@ -23,7 +23,15 @@ pub async fn run(args: WhyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         ..Options::default()
     };
     args.tls().apply(&mut options.probe);
-    let diagnosis = match diagnose::diagnose(&target, &options).await {
+    let proxy = (!args.no_proxy)
+        .then(|| refused::proxy::for_target(&target, |name| std::env::var(name).ok()))
+        .flatten();
+    let diagnosed = match &proxy {
+        // Boxed: two diagnoses at once.
+        Some(proxy) => Box::pin(diagnose::diagnose_through(&target, proxy, &options)).await,
+        None => diagnose::diagnose(&target, &options).await,
+    };
+    let diagnosis = match diagnosed {
         Ok(diagnosis) => diagnosis,
         Err(err) => {
             output::error(&err.to_string());

@@ -32,11 +32,13 @@ pub enum Tool {
     /// `firewalld` (with `firewall-cmd` and, through its dependencies, `dbus-daemon`): run
     /// inside a lab namespace alone, on a D-Bus of its own ([`crate::Netns::firewalld`]).
     Firewalld,
+    /// `tinyproxy`: a real HTTP proxy, for `why` through `http_proxy`.
+    Tinyproxy,
 }
 
 impl Tool {
     /// Every tool, in the order the README's install command lists their packages.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Ip,
         Self::Nft,
         Self::Dnsmasq,
@@ -46,6 +48,7 @@ impl Tool {
         Self::Ufw,
         Self::DockerProxy,
         Self::Firewalld,
+        Self::Tinyproxy,
     ];
 
     /// The program's name.
@@ -60,6 +63,7 @@ impl Tool {
             Self::Ufw => "ufw",
             Self::DockerProxy => "docker-proxy",
             Self::Firewalld => "firewalld",
+            Self::Tinyproxy => "tinyproxy",
         }
     }
 
@@ -75,6 +79,7 @@ impl Tool {
             Self::Ufw => "ufw",
             Self::DockerProxy => "docker.io",
             Self::Firewalld => "firewalld",
+            Self::Tinyproxy => "tinyproxy",
         }
     }
 

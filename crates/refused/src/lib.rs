@@ -31,6 +31,7 @@ pub mod connect;
 pub mod diagnose;
 pub mod outcome;
 pub mod probe;
+pub mod proxy;
 pub mod resolve;
 pub mod scan;
 #[cfg(feature = "serve")]

@@ -5,9 +5,25 @@ use std::process::Output;
 use assert_cmd::Command;
 
 /// The built `refused` binary, with colours off and a fixed environment.
+/// The variables that send HTTP clients through a proxy.
+pub const PROXY_VARIABLES: [&str; 8] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
 pub fn refused() -> Command {
     let mut cmd = Command::cargo_bin("refused").expect("the refused binary is built");
     cmd.env("NO_COLOR", "1").env_remove("REFUSED_TIMEOUT");
+    // A proxy of the machine's would change what `why` asks (see why_proxy.rs).
+    for proxy in PROXY_VARIABLES {
+        cmd.env_remove(proxy);
+    }
     cmd
 }
 

@@ -21,6 +21,7 @@ mod why_firewall_lab;
 mod why_firewalld_lab;
 mod why_held_path_lab;
 mod why_hosts_lab;
+mod why_http_proxy;
 mod why_icmp_lab;
 mod why_lab;
 mod why_loopback_lab;

@@ -48,6 +48,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         foreign: Vec::new(),
         foreign_reach: None,
         unix_listeners: Vec::new(),
+        proxy_address: false,
         proxied: None,
         stopped_containers: Vec::new(),
         named_containers: Vec::new(),

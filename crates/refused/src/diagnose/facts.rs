@@ -47,6 +47,9 @@ pub struct Facts {
     /// When the name does not exist: Docker's running containers it names inside their
     /// networks (a container's or compose service's name), asked of its daemon.
     pub named_containers: Vec<NamedContainer>,
+    /// Whether the target is the address of a proxy from the environment (`http_proxy`), not
+    /// one the user typed: no listener on another port is offered as the one meant.
+    pub proxy_address: bool,
     /// A port proxy of this host that accepted the connection and closed it (docker-proxy),
     /// with what it ran into where it sends the connection.
     pub proxied: Option<Proxied>,

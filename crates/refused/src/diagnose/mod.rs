@@ -42,6 +42,7 @@ use serde::Serialize;
 
 use crate::connect::{Attempt, ConnectError, as_millis};
 use crate::probe::ProbeOptions;
+use crate::proxy::Proxy;
 use crate::target::Target;
 
 pub use after::ReadAhead;
@@ -110,13 +111,119 @@ pub struct Diagnosis {
     /// How long the diagnosis took.
     #[serde(rename = "elapsed_ms", serialize_with = "as_millis")]
     pub elapsed: Duration,
+    /// The proxy an HTTP client would go through, when one is set for the target (see
+    /// [`diagnose_through`]); `None` for a direct diagnosis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ThroughProxy>,
+}
+
+/// The proxy of a diagnosis, and which connection the cause is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ThroughProxy {
+    /// The proxy.
+    #[serde(flatten)]
+    pub proxy: Proxy,
+    /// Which connection the cause, summary and evidence are about: the proxy's, when it fails
+    /// (that is the failure clients going through it meet), else the direct one.
+    pub diagnosed: Diagnosed,
+}
+
+/// Which connection a diagnosis with a proxy is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Diagnosed {
+    /// The connection to the proxy.
+    Proxy,
+    /// The connection to the target, without the proxy.
+    Direct,
+}
+
+/// Diagnoses `target` as an HTTP client that goes through `proxy` meets it (see
+/// [`crate::proxy::for_target`]), asking the proxy and the target at once: when the proxy does
+/// not take the connection, that is the failure such a client reports, and the diagnosis is
+/// the proxy's (the direct connection's answer a warning); when it does, the diagnosis is the
+/// direct one, with a warning that the client's request goes through the proxy.
+pub async fn diagnose_through(
+    target: &Target,
+    proxy: &Proxy,
+    options: &Options,
+) -> Result<Diagnosis, Unexplained> {
+    let named = format!(
+        "`{}` is set ({}): {} send this request through that proxy",
+        proxy.variable,
+        proxy.url,
+        proxy.readers()
+    );
+    let Some(to_proxy) = proxy.target() else {
+        let mut direct = diagnose(target, options).await?;
+        direct.warnings.push(format!(
+            "{named}, whose URL names no port (clients disagree on the default): this answer is about the direct connection"
+        ));
+        direct.proxy = Some(ThroughProxy {
+            proxy: proxy.clone(),
+            diagnosed: Diagnosed::Direct,
+        });
+        return Ok(direct);
+    };
+    let (through, direct) = tokio::join!(
+        diagnose_as(&to_proxy, options, true),
+        diagnose(target, options)
+    );
+    let (through, mut direct) = (through?, direct?);
+    let address = proxy.address.as_deref().unwrap_or_default();
+    if through.cause.is_reachable() {
+        direct.warnings.push(format!(
+            "{named}, and {address} accepts connections: what they meet past it is the proxy's answer (a 502 or 503 when it cannot connect either); this answer is about the direct connection from this host"
+        ));
+        direct.proxy = Some(ThroughProxy {
+            proxy: proxy.clone(),
+            diagnosed: Diagnosed::Direct,
+        });
+        return Ok(direct);
+    }
+    let host = target.host().map(ToString::to_string).unwrap_or_default();
+    let mut suggestions = through.suggestions;
+    suggestions.push(format!(
+        "or, if {host} is to be reached without the proxy: add it to `no_proxy` (`export no_proxy={host}`, or append `,{host}` to the list there)"
+    ));
+    let mut warnings = through.warnings;
+    warnings.push(format!(
+        "without the proxy, {}: {} ({})",
+        direct.target, direct.cause, direct.summary
+    ));
+    Ok(Diagnosis {
+        target: target.to_string(),
+        cause: through.cause,
+        summary: format!("{named}, {address}, and it fails: {}", through.summary),
+        attempts: through.attempts,
+        evidence: through.evidence,
+        suggestions,
+        warnings,
+        unseen: through.unseen,
+        elapsed: through.elapsed.max(direct.elapsed),
+        proxy: Some(ThroughProxy {
+            proxy: proxy.clone(),
+            diagnosed: Diagnosed::Proxy,
+        }),
+    })
 }
 
 /// Diagnoses a target. Fails only when an attempt ends in a way no rule explains (out of file
 /// descriptors, an unknown errno).
 pub async fn diagnose(target: &Target, options: &Options) -> Result<Diagnosis, Unexplained> {
+    diagnose_as(target, options, false).await
+}
+
+/// [`diagnose`], for a target that is a proxy's address (`proxy_address`) or not.
+async fn diagnose_as(
+    target: &Target,
+    options: &Options,
+    proxy_address: bool,
+) -> Result<Diagnosis, Unexplained> {
     let start = Instant::now();
-    let facts = collect::facts(target, options).await;
+    let mut facts = collect::facts(target, options).await;
+    facts.proxy_address = proxy_address;
     conclude(target, facts, start)
 }
 
@@ -176,5 +283,6 @@ fn conclude(target: &Target, facts: Facts, start: Instant) -> Result<Diagnosis, 
         warnings: finding.warnings,
         unseen: facts.unseen,
         elapsed: start.elapsed(),
+        proxy: None,
     })
 }

@@ -1806,6 +1806,10 @@ pub(super) fn intended<'a>(
     port: u16,
     listeners: &'a [HeldListener],
 ) -> Option<(&'a HeldListener, String)> {
+    // A proxy's address comes from the environment, not from a slip of the user's.
+    if facts.proxy_address {
+        return None;
+    }
     let reachable = || {
         listeners
             .iter()

@@ -27,6 +27,7 @@ fn facts(target: &str) -> Facts {
         foreign: Vec::new(),
         foreign_reach: None,
         unix_listeners: Vec::new(),
+        proxy_address: false,
         proxied: None,
         stopped_containers: Vec::new(),
         named_containers: Vec::new(),
