@@ -21,13 +21,12 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use rustix::event::{EventfdFlags, eventfd};
 
-use refused::diagnose;
 use refused::{ConnectError, Connected};
 
 use crate::types::{Diagnosis, ProbeReport, ScanReport, WaitResult};
 use crate::{
-    PortsArg, dialer, duration, errors, into_socket, parse, parse_all, probe_all, runtime,
-    scan_args, target_text, wait_options, why_options,
+    PortsArg, ProxyArg, diagnose_with, dialer, duration, errors, into_socket, parse, parse_all,
+    probe_all, proxy_for, runtime, scan_args, target_text, wait_options, why_options,
 };
 
 /// What turns a finished task's result into Python's, in the event loop's thread.
@@ -200,12 +199,18 @@ fn aio_connect(
 
 /// Awaitable ``why``.
 #[pyfunction]
-#[pyo3(signature = (target, *, timeout = 3.0))]
-fn aio_why(py: Python<'_>, target: &str, timeout: f64) -> PyResult<Pending> {
+#[pyo3(signature = (target, *, timeout = 3.0, proxy = None))]
+fn aio_why(
+    py: Python<'_>,
+    target: &str,
+    timeout: f64,
+    proxy: Option<ProxyArg>,
+) -> PyResult<Pending> {
     let target = parse(py, target)?;
     let options = why_options(timeout)?;
+    let proxy = proxy_for(py, &target, proxy)?;
     pending(
-        async move { diagnose::diagnose(&target, &options).await },
+        diagnose_with(target, proxy, options),
         |py, found| match found {
             Ok(diagnosis) => object(py, Diagnosis(diagnosis)),
             Err(err) => Err(errors::unexplained(&err)),

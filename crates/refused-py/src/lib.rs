@@ -21,6 +21,7 @@ use pyo3::types::PyTuple;
 
 use refused::connect::{Address, blocking};
 use refused::diagnose::{self, Options};
+use refused::proxy::Proxy;
 use refused::scan::{Family, HostSpec, HostSpecError, PortSet, ScanOptions};
 use refused::wait::{Goal, Until, WaitOptions};
 use refused::{Backoff, Connected, Dialer, RetryPolicy, Target};
@@ -68,15 +69,18 @@ fn connect<'py>(
 ///
 /// Returns a ``Diagnosis`` whose ``to_dict()`` is the document ``refused why --json`` prints.
 /// ``timeout`` bounds each connect attempt and the resolver.
+///
+/// For an ``http://`` or ``https://`` target, ``proxy`` says which proxy the client goes
+/// through, whose failure is the one it meets: ``None`` (or ``True``) the environment's
+/// (``http_proxy``, ``https_proxy``, ``all_proxy``, ``no_proxy``, as requests reads them),
+/// ``False`` none, or the proxy's URL.
 #[pyfunction]
-#[pyo3(signature = (target, *, timeout = 3.0))]
-fn why(py: Python<'_>, target: &str, timeout: f64) -> PyResult<Diagnosis> {
+#[pyo3(signature = (target, *, timeout = 3.0, proxy = None))]
+fn why(py: Python<'_>, target: &str, timeout: f64, proxy: Option<ProxyArg>) -> PyResult<Diagnosis> {
     let target = parse(py, target)?;
     let options = why_options(timeout)?;
-    let diagnosis = block_on(
-        py,
-        async move { diagnose::diagnose(&target, &options).await },
-    )?;
+    let proxy = proxy_for(py, &target, proxy)?;
+    let diagnosis = block_on(py, diagnose_with(target, proxy, options))?;
     diagnosis
         .map(Diagnosis)
         .map_err(|err| errors::unexplained(&err))
@@ -231,6 +235,40 @@ fn dialer(timeout: f64, retries: u32, backoff: f64, backoff_max: f64) -> PyResul
     Ok(Dialer::new()
         .attempt_timeout(duration("timeout", timeout)?)
         .retry(retry))
+}
+
+/// `why`'s `proxy`: a switch for the environment's, or a proxy's URL.
+#[derive(FromPyObject)]
+enum ProxyArg {
+    Switch(bool),
+    Url(String),
+}
+
+/// The proxy `why` asks through (see [`why`]).
+fn proxy_for(py: Python<'_>, target: &Target, arg: Option<ProxyArg>) -> PyResult<Option<Proxy>> {
+    Ok(match arg {
+        Some(ProxyArg::Switch(false)) => None,
+        Some(ProxyArg::Url(url)) => refused::proxy::given(&url),
+        // Python's own view of the environment, which `os.environ` changes.
+        None | Some(ProxyArg::Switch(true)) => {
+            let environ = py.import("os")?.getattr("environ")?;
+            refused::proxy::for_target(target, |name| {
+                environ.get_item(name).ok()?.extract::<String>().ok()
+            })
+        }
+    })
+}
+
+/// A diagnosis through `proxy`, or direct.
+async fn diagnose_with(
+    target: Target,
+    proxy: Option<Proxy>,
+    options: Options,
+) -> Result<diagnose::Diagnosis, diagnose::Unexplained> {
+    match proxy {
+        Some(proxy) => Box::pin(diagnose::diagnose_through(&target, &proxy, &options)).await,
+        None => diagnose::diagnose(&target, &options).await,
+    }
 }
 
 fn why_options(timeout: f64) -> PyResult<Options> {

@@ -242,3 +242,43 @@ def test_check_speaks_each_real_servers_protocol(redis_server, postgres_server):
     )
     assert cache.ready and db.ready, (cache.summary, db.summary)
     assert [cache.state, db.state] == ["up", "up"]
+
+
+def test_a_request_through_a_proxy_that_refuses_is_explained_at_the_proxy(listener, monkeypatch):
+    # The refusal requests and httpx report is the proxy's, not the target's (which answers).
+    url = f"http://{listener.target}/health"
+    with refused_port(47857) as proxy_port:
+        proxy = f"http://user:secret@127.0.0.1:{proxy_port}"
+        calls = [
+            ("requests, proxies=", lambda: requests.get(url, timeout=2, proxies={"http": proxy})),
+        ]
+        for name, call in calls:
+            exc = caught(call)
+            diagnosis = refused.explain(exc)
+            document = diagnosis.to_dict()
+            assert diagnosis.cause == "no-listener", (name, document)
+            assert document["proxy"]["address"] == f"127.0.0.1:{proxy_port}", (name, document)
+            assert document["proxy"]["diagnosed"] == "proxy", (name, document)
+            assert document["proxy"]["variable"] is None, (name, document)
+            assert "secret" not in str(document), (name, document)
+        # The environment's proxy, which requests and httpx read.
+        monkeypatch.setenv("http_proxy", proxy)
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        for name, call in [
+            ("requests, http_proxy", lambda: requests.get(url, timeout=2)),
+            ("httpx, http_proxy", lambda: httpx.get(url)),
+        ]:
+            exc = caught(call)
+            document = refused.explain(exc).to_dict()
+            assert document["cause"] == "no-listener", (name, document)
+            assert document["proxy"]["address"] == f"127.0.0.1:{proxy_port}", (name, document)
+            assert document["summary"].startswith("`http_proxy` is set"), (name, document)
+        # Bypassed by no_proxy: the request went direct, and so does the diagnosis.
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        with refused_port(47859) as down:
+            exc = caught(lambda: httpx.get(f"http://127.0.0.1:{down}/"))
+            document = refused.explain(exc).to_dict()
+            assert document["cause"] == "no-listener", document
+            assert "proxy" not in document, document
+            assert document["attempts"][0]["address"] == f"127.0.0.1:{down}", document

@@ -17,8 +17,9 @@ use crate::target::{Host, Scheme, Target};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Proxy {
-    /// The variable it was read from (`http_proxy`, `HTTPS_PROXY`, `all_proxy`...).
-    pub variable: String,
+    /// The variable it was read from (`http_proxy`, `HTTPS_PROXY`, `all_proxy`...); `None`
+    /// for one the client was given ([`given`]).
+    pub variable: Option<String>,
     /// Its URL as set, without credentials (`user:password@` is left out).
     pub url: String,
     /// `host:port` that clients connect to; `None` when the URL names none that can be
@@ -33,15 +34,41 @@ impl Proxy {
         format!("tcp://{}", self.address.as_ref()?).parse().ok()
     }
 
-    /// Which clients read the variable, in words.
-    pub fn readers(&self) -> &'static str {
-        match self.variable.as_str() {
+    /// Where it comes from and who goes through it, in words: "`http_proxy` is set (URL):
+    /// curl, wget, ... send this request through that proxy".
+    pub fn said(&self) -> String {
+        let Some(variable) = &self.variable else {
+            return format!(
+                "the client sends this request through the proxy {}",
+                self.url
+            );
+        };
+        let readers = match variable.as_str() {
             // curl reads only the lower-case one: a CGI program gets HTTP_PROXY from a request
             // header (httpoxy).
             "HTTP_PROXY" => "Python's requests and Go's net/http (curl reads only `http_proxy`)",
             _ => "curl, wget, Python's requests and Go's net/http",
-        }
+        };
+        format!(
+            "`{variable}` is set ({}): {readers} send this request through that proxy",
+            self.url
+        )
     }
+}
+
+/// The proxy a client was given (`proxies=` of Python's requests, urllib3's `ProxyManager`):
+/// its URL, as for [`for_target`]'s; `None` when `url` is empty.
+pub fn given(url: &str) -> Option<Proxy> {
+    let url = url.trim();
+    if url.is_empty() {
+        return None;
+    }
+    let (url, address) = read_url(url);
+    Some(Proxy {
+        variable: None,
+        url,
+        address,
+    })
 }
 
 /// The proxy `target`'s requests go through, from the variables `var` gives; `None` for a
@@ -57,6 +84,7 @@ pub fn for_target(target: &Target, var: impl Fn(&str) -> Option<String>) -> Opti
         let value = value.trim();
         (!value.is_empty()).then(|| ((*name).to_owned(), value.to_owned()))
     })?;
+    let variable = Some(variable);
     let host = target.host()?;
     let port = target.port()?.get();
     let no_proxy = var("no_proxy").or_else(|| var("NO_PROXY"));
@@ -188,13 +216,13 @@ mod tests {
             ("all_proxy", "socks5h://10.0.0.4:1080"),
         ];
         let http = proxy("http://api:8080/health", &vars).unwrap();
-        assert_eq!(http.variable, "http_proxy");
+        assert_eq!(http.variable.as_deref(), Some("http_proxy"));
         assert_eq!(http.address.as_deref(), Some("10.0.0.1:3128"));
         let https = proxy("https://api", &vars).unwrap();
-        assert_eq!(https.variable, "HTTPS_PROXY");
+        assert_eq!(https.variable.as_deref(), Some("HTTPS_PROXY"));
         assert_eq!(https.address.as_deref(), Some("10.0.0.3:8443"));
         let only_all = proxy("https://api", &vars[3..]).unwrap();
-        assert_eq!(only_all.variable, "all_proxy");
+        assert_eq!(only_all.variable.as_deref(), Some("all_proxy"));
         assert_eq!(only_all.address.as_deref(), Some("10.0.0.4:1080"));
         // Not HTTP: no client of those reads them.
         assert_eq!(proxy("redis://cache", &vars), None);
@@ -225,6 +253,23 @@ mod tests {
         assert_eq!(portless.target(), None);
         let odd = proxy("http://api", &[("http_proxy", "ftp://proxy:21")]).unwrap();
         assert_eq!(odd.address, None);
+    }
+
+    #[test]
+    fn a_given_proxy_is_said_as_the_clients() {
+        let p = given("http://u:p@10.0.0.1:3128").unwrap();
+        assert_eq!(p.variable, None);
+        assert_eq!(p.address.as_deref(), Some("10.0.0.1:3128"));
+        assert_eq!(
+            p.said(),
+            "the client sends this request through the proxy http://10.0.0.1:3128"
+        );
+        assert_eq!(given(" "), None);
+        let env = proxy("http://api", &[("HTTP_PROXY", "http://10.0.0.2:3128")]).unwrap();
+        assert!(
+            env.said()
+                .starts_with("`HTTP_PROXY` is set (http://10.0.0.2:3128): Python's requests")
+        );
     }
 
     #[test]

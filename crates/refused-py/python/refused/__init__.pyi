@@ -147,8 +147,12 @@ def connect(
 ) -> socket.socket:
     """Connect to a TCP target; a failure raises a subclass of the built-in exception."""
 
-def why(target: str, *, timeout: float = 3.0) -> Diagnosis:
-    """Diagnose a target: the cause, the evidence and the fix."""
+def why(
+    target: str, *, timeout: float = 3.0, proxy: Union[None, bool, str] = None
+) -> Diagnosis:
+    """Diagnose a target: the cause, the evidence and the fix. For ``http://`` and
+    ``https://``, ``proxy`` is the proxy the client goes through: ``None``/``True`` the
+    environment's, ``False`` none, or its URL."""
 
 def check(*targets: str, timeout: float = 3.0) -> list[ProbeReport]:
     """Probe each target once (connect, then its scheme's readiness check)."""

@@ -75,7 +75,59 @@ def explain(exc: BaseException, *, timeout: float = 3.0):
         return None
     from refused import why
 
-    return why(target, timeout=timeout)
+    proxied = _through_proxy(exc)
+    if proxied is not None:
+        url, proxy = proxied
+        # The proxy's failure is the one the client met: `why` asks it, and the target.
+        return why(url, timeout=timeout, proxy=True if proxy is None else proxy)
+    # The address the failure names was connected to directly.
+    return why(target, timeout=timeout, proxy=False)
+
+
+def _through_proxy(exc: BaseException) -> Optional[tuple]:
+    """For a failed request that went through a proxy: the request's URL, and the proxy's
+    (``None``: the environment's, which ``why`` reads as the client did); ``None`` for a
+    direct connection."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies_environment, proxy_bypass_environment
+
+    try:
+        chain = list(_chain(exc))
+        url = next((u for u in map(_request_url, chain) if u is not None), None)
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        # The environment's, as requests and httpx (trust_env) read it.
+        proxies = getproxies_environment()
+        from_env = proxies.get(parts.scheme) or proxies.get("all")
+        if from_env and proxy_bypass_environment(parts.hostname or "", proxies):
+            from_env = None
+        for e in chain:
+            # urllib3 (and requests through it) keep the proxy on the connection or its pool
+            # (in the instance: urllib3 2's `pool` property of a connection error warns).
+            for name in ("conn", "pool"):
+                holder = e.__dict__.get(name) if hasattr(e, "__dict__") else None
+                proxy = getattr(holder, "proxy", None)
+                host = getattr(proxy, "host", None)
+                if isinstance(host, str) and host:
+                    env = urlsplit(from_env) if from_env else None
+                    same = env is not None and (env.hostname, env.port) == (host, proxy.port)
+                    # The environment's, said as such by `why`; else the one it was given.
+                    return url, None if same else str(proxy)
+    except Exception:  # another library's object that misbehaves: no proxy to tell of
+        return None
+    return (url, None) if from_env else None
+
+
+def _request_url(e: BaseException) -> Optional[str]:
+    """The `http://` or `https://` URL of the request that failed (httpx's, requests')."""
+    try:
+        request = getattr(e, "request", None)
+    except RuntimeError:  # httpx's ConnectError.request, when unset
+        return None
+    url = getattr(request, "url", None)
+    text = str(url) if url is not None else ""
+    return text if text.startswith(("http://", "https://")) else None
 
 
 def find_address(exc: BaseException) -> Optional[str]:

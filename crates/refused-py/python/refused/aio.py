@@ -65,9 +65,11 @@ async def open_connection(
     return await asyncio.open_connection(sock=sock, **kwargs)
 
 
-async def why(target: str, *, timeout: float = 3.0) -> Diagnosis:
+async def why(
+    target: str, *, timeout: float = 3.0, proxy: Union[None, bool, str] = None
+) -> Diagnosis:
     """Diagnose ``target`` as ``refused.why`` does."""
-    return await _done(_refused.aio_why(target, timeout=timeout))
+    return await _done(_refused.aio_why(target, timeout=timeout, proxy=proxy))
 
 
 async def check(*targets: str, timeout: float = 3.0) -> list[ProbeReport]:

@@ -149,12 +149,7 @@ pub async fn diagnose_through(
     proxy: &Proxy,
     options: &Options,
 ) -> Result<Diagnosis, Unexplained> {
-    let named = format!(
-        "`{}` is set ({}): {} send this request through that proxy",
-        proxy.variable,
-        proxy.url,
-        proxy.readers()
-    );
+    let named = proxy.said();
     let Some(to_proxy) = proxy.target() else {
         let mut direct = diagnose(target, options).await?;
         direct.warnings.push(format!(
