@@ -74,7 +74,7 @@ fn remote_outcomes() {
 }
 
 /// The server's link-local IPv6 address on its veth, once duplicate address detection is done.
-fn server_link_local(lab: &Lab) -> std::net::Ipv6Addr {
+pub(crate) fn server_link_local(lab: &Lab) -> std::net::Ipv6Addr {
     for _ in 0..200 {
         let output = lab
             .server

@@ -449,3 +449,35 @@ fn a_docker_hosts_forward_rule_dropping_a_published_port_is_named() {
     assert_eq!(cause(&why(&lab, &[&target])), "reachable");
     drop(container);
 }
+
+/// A link-local address with its interface, held by another namespace whose own firewall
+/// rejects the port: its rules are read and the rule named, as for its global address (the
+/// way in was looked up without the interface, found none, and said its rules could not be
+/// read). Port 46546 is this test's.
+#[test]
+fn a_link_local_address_of_another_namespace_has_its_rules_read() {
+    let test = "a_link_local_address_of_another_namespace_has_its_rules_read";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Nft]) else {
+        return;
+    };
+    let address = crate::check_lab::server_link_local(&lab);
+    let _listening = listen_in(
+        &lab.server,
+        SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), 46_546),
+    );
+    lab.server
+        .filter("input", &["tcp dport 46546 reject with tcp reset"])
+        .unwrap();
+    let report = why(&lab, &[&format!("[{address}%eth0]:46546")]);
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("that namespace's own firewall stops it: `tcp dport 46546 reject"),
+        "{summary}"
+    );
+    assert_eq!(
+        evidence(&report, "firewall-rule")[0]["netns"],
+        lab.server.name(),
+        "{report}"
+    );
+}

@@ -33,7 +33,7 @@ pub(super) fn holder(
     follow: Follow,
     unseen: &mut Vec<Unseen>,
 ) -> Holder {
-    let read = Read::of(ns, dest.ip(), unseen);
+    let read = Read::of(ns, dest, unseen);
     assess(ns, &read, dest, via, follow, unseen)
 }
 
@@ -47,7 +47,7 @@ struct Read {
 }
 
 impl Read {
-    fn of(ns: &netns::Other, dest: IpAddr, unseen: &mut Vec<Unseen>) -> Self {
+    fn of(ns: &netns::Other, dest: SocketAddr, unseen: &mut Vec<Unseen>) -> Self {
         let listeners = listeners(ns);
         if listeners.is_none() {
             unseen.push(Unseen {
@@ -57,7 +57,7 @@ impl Read {
             });
         }
         // Entering it needs root: without, nothing of this is known, and the rules say so.
-        let inside = host::source_address_for(dest).and_then(|src| {
+        let inside = host::source_address_to(dest).and_then(|src| {
             let inside = netns::within(ns, || Ok(read_inside(src))).ok()?;
             if inside.ruleset.is_none() {
                 unseen.push(Unseen {

@@ -28,13 +28,14 @@ pub fn is_local_address(ip: IpAddr) -> bool {
 /// The address this host would send from to reach `ip` (a connected UDP socket: no packet is
 /// sent).
 pub fn source_address_for(ip: IpAddr) -> Option<IpAddr> {
-    let socket = Socket::new(
-        Domain::for_address(SocketAddr::new(ip, 0)),
-        Type::DGRAM,
-        None,
-    )
-    .ok()?;
-    socket.connect(&SocketAddr::new(ip, 9).into()).ok()?;
+    source_address_to(SocketAddr::new(ip, 9))
+}
+
+/// [`source_address_for`] an address with its scope: a link-local IPv6 address names no route
+/// without the interface it is on.
+pub fn source_address_to(addr: SocketAddr) -> Option<IpAddr> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, None).ok()?;
+    socket.connect(&addr.into()).ok()?;
     Some(socket.local_addr().ok()?.as_socket()?.ip())
 }
 
