@@ -120,6 +120,9 @@ pub(in crate::diagnose) fn fix(
     if is_kube_proxy_reject(blocker) {
         return kube_proxy_fix(finding);
     }
+    if let Some(table) = managed_table(blocker) {
+        return managed_table_fix(finding, blocker, table, port, run);
+    }
     match blocker.tool {
         Tool::Nft => nft_fix(finding, blocker, port, run),
         Tool::Iptables | Tool::IptablesLegacy => iptables_fix(finding, blocker, port, run),
@@ -148,6 +151,63 @@ fn kube_proxy_fix(finding: Finding) -> Finding {
             "the Service has no ready endpoints: its pods are not running, not ready, or not selected; `kubectl get services -A -o wide` finds the Service by its address and port, then `kubectl get endpointslices -n NAMESPACE -l kubernetes.io/service-name=NAME` and `kubectl get pods -n NAMESPACE -o wide` show why",
         )
         .suggest("deleting the rule does not help: kube-proxy writes it again at its next sync")
+}
+
+/// The nftables table of `blocker` when a manager writes it and writes it again (Incus's and
+/// LXD's network ACLs, libvirt's networks, Docker's nftables backend): its fix is in the
+/// manager's words, never an `nft delete` that its next change undoes.
+fn managed_table(blocker: &Blocker) -> Option<&'static str> {
+    if blocker.tool != Tool::Nft {
+        return None;
+    }
+    let table = blocker.table.split_whitespace().last()?;
+    ["incus", "lxd", "libvirt_network", "docker-bridges"]
+        .into_iter()
+        .find(|managed| *managed == table)
+}
+
+fn managed_table_fix(
+    finding: Finding,
+    blocker: &Blocker,
+    table: &str,
+    port: u16,
+    run: &str,
+) -> Finding {
+    // Incus's and LXD's chains end in the network's name: `acl.incusbr0`, `aclin.lxdbr0`.
+    let network = blocker
+        .chain
+        .split_once('.')
+        .map_or("NETWORK", |(_, network)| network);
+    let finding = match table {
+        "incus" | "lxd" => {
+            let (name, command) = if table == "incus" {
+                ("Incus", "incus")
+            } else {
+                ("LXD", "lxc")
+            };
+            finding
+                .suggest(format!(
+                    "{name} writes this table from network {network}'s ACLs, and writes it again on every change: `{command} network show {network}` shows its `security.acls` and the default actions (`security.acls.default.ingress.action`, `security.acls.default.egress.action`: `reject` or `drop` stops what no ACL allows)"
+                ))
+                .suggest(format!(
+                    "allow the port in an ACL of the network: `{command} network acl rule add ACL ingress action=allow protocol=tcp destination_port={port}` (`{command} network acl list` names them), or set the default action to `allow`"
+                ))
+        }
+        "libvirt_network" => finding
+            .suggest("libvirt writes this table for its virtual networks (`virsh net-list`), and writes it again when a network starts: a NAT network takes no new connections from outside it")
+            .suggest(format!(
+                "forward the port on this host to the guest (a DNAT of your own, in a table of your own), or give the guest a routed or bridged network (`virsh net-edit NETWORK`: `<forward mode='route'/>` or `mode='open'`) to reach port {port} from outside"
+            )),
+        _ => finding
+            .suggest("Docker's nftables backend writes this table, and writes it again on every change of its containers and networks")
+            .suggest(format!(
+                "publish the container's port (`docker run -p {port}:PORT`, compose's `ports:`), or connect from a container on the same network"
+            )),
+    };
+    finding.suggest(format!(
+        "`{run} nft -a list chain {} {}` shows the chain",
+        blocker.table, blocker.chain
+    ))
 }
 
 fn nft_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding {

@@ -732,6 +732,59 @@ fn ports_exhausted_shows_the_range() {
 }
 
 #[test]
+fn a_rule_of_a_table_a_manager_rewrites_is_fixed_in_the_managers_words() {
+    // Incus's network ACL of incusbr0, libvirt's NAT network, Docker's nftables backend: an
+    // `nft delete` lasts until their next change.
+    for (table, chain, says) in [
+        (
+            "inet incus",
+            "acl.incusbr0",
+            "`incus network show incusbr0`",
+        ),
+        (
+            "inet lxd",
+            "aclout.lxdbr0",
+            "`lxc network acl rule add ACL ingress action=allow protocol=tcp destination_port=80`",
+        ),
+        (
+            "ip libvirt_network",
+            "guest_input",
+            "`virsh net-edit NETWORK`",
+        ),
+        (
+            "ip docker-bridges",
+            "filter-forward",
+            "`docker run -p 80:PORT`",
+        ),
+    ] {
+        let mut address = tried("192.0.2.7:80", Outcome::Refused, 1);
+        address.blockers = Some(vec![Blocker {
+            table: table.to_owned(),
+            chain: chain.to_owned(),
+            ..blocker("reject", Verdict::Reject, true)
+        }]);
+        let finding = infer(&one("192.0.2.7:80", address)).unwrap();
+        assert_eq!(finding.cause, Cause::BlockedLocally, "{table}");
+        let fixes = finding.suggestions.join("\n");
+        assert!(fixes.contains(says), "{table}: {fixes}");
+        assert!(!fixes.contains("nft delete"), "{table}: {fixes}");
+    }
+    // A table of one's own keeps `nft delete`.
+    let mut address = tried("192.0.2.7:80", Outcome::Refused, 1);
+    address.blockers = Some(vec![Blocker {
+        table: "inet incusish".to_owned(),
+        ..blocker("reject", Verdict::Reject, true)
+    }]);
+    let finding = infer(&one("192.0.2.7:80", address)).unwrap();
+    assert!(
+        finding
+            .suggestions
+            .join("\n")
+            .contains("nft delete rule inet incusish")
+    );
+}
+
+#[test]
 fn a_local_rule_that_fits_the_outcome_is_blocked_locally() {
     let mut address = tried("192.0.2.7:7001", Outcome::Timeout, 1000);
     address.blockers = Some(vec![blocker("tcp dport 7001 drop", Verdict::Drop, true)]);
