@@ -149,10 +149,9 @@ fn bypasses(list: &str, host: &Host, port: u16) -> bool {
         }
         let entry = entry.to_ascii_lowercase();
         if let Some(ip) = ip {
-            if let Some((network, length)) = entry.split_once('/') {
-                return in_network(ip, network, length);
-            }
-            return entry.parse::<IpAddr>().is_ok_and(|e| e == ip);
+            // An address, or a network (`10.0.0.0/8`).
+            return crate::sys::prefix::parse(&entry)
+                .is_some_and(|(network, length)| crate::sys::prefix::holds(network, length, ip));
         }
         name == entry || name.ends_with(&format!(".{entry}"))
     })
@@ -173,24 +172,6 @@ fn split_port(entry: &str) -> (&str, Option<u16>) {
             Err(_) => (entry, None),
         },
         _ => (entry, None),
-    }
-}
-
-/// Whether `ip` is in `network`/`length`.
-fn in_network(ip: IpAddr, network: &str, length: &str) -> bool {
-    let (Ok(network), Ok(length)) = (network.parse::<IpAddr>(), length.parse::<u32>()) else {
-        return false;
-    };
-    match (network, ip) {
-        (IpAddr::V4(n), IpAddr::V4(a)) if length <= 32 => {
-            let mask = u32::MAX.checked_shl(32 - length).unwrap_or(0);
-            u32::from(n) & mask == u32::from(a) & mask
-        }
-        (IpAddr::V6(n), IpAddr::V6(a)) if length <= 128 => {
-            let mask = u128::MAX.checked_shl(128 - length).unwrap_or(0);
-            u128::from(n) & mask == u128::from(a) & mask
-        }
-        _ => false,
     }
 }
 

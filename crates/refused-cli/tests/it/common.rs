@@ -77,3 +77,19 @@ macro_rules! snapshot {
         });
     }};
 }
+
+/// A server on loopback that answers every request with `answer`, after reading what came (an
+/// HTTP server of one reply, or a hostile banner).
+pub fn answering(answer: &'static [u8]) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 2048];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(answer);
+        }
+    });
+    addr
+}

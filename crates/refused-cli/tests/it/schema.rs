@@ -3,8 +3,7 @@
 //! vocabularies are the library's own. The lab tests validate what they get through
 //! [`assert_valid`] too, so every cause they reach is checked against the schema.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -22,7 +21,7 @@ use refused::{Cause, Outcome};
 use refused_lab::{FullQueue, RefusedPort, Scratch};
 use serde_json::Value;
 
-use crate::common::{assert_exit, refused};
+use crate::common::{answering, assert_exit, refused};
 
 /// The published schemas, one per command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,20 +123,6 @@ fn valid_lines(schema: Schema, stdout: &[u8]) -> Vec<Value> {
     lines
 }
 
-/// An HTTP server on loopback that answers every request with `answer`.
-fn http_server(answer: &'static [u8]) -> SocketAddr {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut buf = [0u8; 2048];
-            let _ = stream.read(&mut buf);
-            let _ = stream.write_all(answer);
-        }
-    });
-    addr
-}
-
 const UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n";
 
 fn why(target: &str) -> Value {
@@ -161,7 +146,7 @@ fn why_documents_match_the_schema() {
     let open = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let refusing = RefusedPort::v4().unwrap();
     let queue = FullQueue::v4().unwrap();
-    let unavailable = http_server(UNAVAILABLE);
+    let unavailable = answering(UNAVAILABLE);
     let scratch = Scratch::new("why_documents_match_the_schema");
     let missing = scratch.join("missing.sock");
     let directory = scratch.join("dir");
@@ -197,8 +182,8 @@ fn why_documents_match_the_schema() {
 fn check_lines_match_the_schema_and_say_whys_cause_where_the_probe_proves_it() {
     let open = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let refusing = RefusedPort::v4().unwrap();
-    let unavailable = http_server(UNAVAILABLE);
-    let not_http = http_server(b"SSH-2.0-OpenSSH_9.2\r\n");
+    let unavailable = answering(UNAVAILABLE);
+    let not_http = answering(b"SSH-2.0-OpenSSH_9.2\r\n");
     let scratch = Scratch::new("check_lines_match_the_schema_and_say_whys_cause");
     let missing = scratch.join("missing.sock");
     let stale = scratch.join("stale.sock");
@@ -278,7 +263,7 @@ fn wait_events_match_the_schema() {
     // Timeouts: a refused port is diagnosed (`cause`, and `why`'s sentence as the summary); a
     // service that says no is not (`cause` null, its own reason as the summary).
     let never = RefusedPort::v4().unwrap();
-    let unavailable = http_server(UNAVAILABLE);
+    let unavailable = answering(UNAVAILABLE);
     let output = refused()
         .args(["wait", "--json", "--timeout", "300ms"])
         .arg(never.addr().to_string())

@@ -2,7 +2,7 @@
 
 use refused_lab::Scratch;
 
-use crate::common::refused;
+use crate::common::{answering, refused};
 
 #[test]
 fn a_bad_target_is_a_usage_error_naming_the_bad_part() {
@@ -118,21 +118,6 @@ fn a_service_that_connects_but_answers_503_is_not_ready() {
         report["summary"].as_str().unwrap().contains("HTTP 503"),
         "{report}"
     );
-}
-
-/// A server on loopback that answers every request with `response`, after reading what came.
-fn answering(response: &'static [u8]) -> std::net::SocketAddr {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut buf = [0u8; 1024];
-            let _ = stream.read(&mut buf);
-            let _ = stream.write_all(response);
-        }
-    });
-    addr
 }
 
 /// The wrong scheme for the port is named, not "wait for it": `http://` to a TLS port (Go's

@@ -2,7 +2,6 @@
 //! connect to the proxy, so the "connection refused" they report is the proxy's. Against a real
 //! proxy (Debian's tinyproxy) on loopback, and a proxy port where nothing listens.
 
-use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,22 +9,8 @@ use std::time::{Duration, Instant};
 use refused_lab::{RefusedPort, Scratch, Tool, require};
 use serde_json::Value;
 
-use crate::common::refused;
+use crate::common::{answering, refused};
 use crate::schema::{Schema, assert_valid};
-
-/// An HTTP server on loopback that answers 200 to everything.
-fn http_ok() -> SocketAddr {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut buf = [0u8; 2048];
-            let _ = stream.read(&mut buf);
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
-        }
-    });
-    addr
-}
 
 /// tinyproxy in the foreground on a loopback port, for loopback clients only.
 struct Tinyproxy {
@@ -96,7 +81,7 @@ fn why(target: &str, env: &[(&str, String)], extra: &[&str]) -> (Option<i32>, Va
 
 #[test]
 fn a_proxy_that_refuses_is_the_refusal_http_clients_meet() {
-    let server = http_ok();
+    let server = answering(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
     let target = format!("http://{server}/health");
     // The proxy's port next to the server's: the server is no proxy meant.
     let down = RefusedPort::at(SocketAddr::new(

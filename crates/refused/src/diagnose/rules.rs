@@ -665,23 +665,8 @@ fn port_range(word: &str) -> Option<(u16, u16)> {
 /// Whether an address or network as rules write it (`10.0.0.5`, `10.0.0.0/24`) holds `ip`;
 /// `None` when the word is neither.
 fn network_holds(word: &str, ip: IpAddr) -> Option<bool> {
-    let (net, len) = if let Some((net, len)) = word.split_once('/') {
-        (net.parse::<IpAddr>().ok()?, len.parse::<u32>().ok()?)
-    } else {
-        let net = word.parse::<IpAddr>().ok()?;
-        (net, if net.is_ipv4() { 32 } else { 128 })
-    };
-    Some(match (net, ip) {
-        (IpAddr::V4(net), IpAddr::V4(ip)) if len <= 32 => {
-            let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
-            u32::from(net) & mask == u32::from(ip) & mask
-        }
-        (IpAddr::V6(net), IpAddr::V6(ip)) if len <= 128 => {
-            let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
-            u128::from(net) & mask == u128::from(ip) & mask
-        }
-        _ => false,
-    })
+    let (network, length) = crate::sys::prefix::parse(word)?;
+    Some(crate::sys::prefix::holds(network, length, ip))
 }
 
 /// What to do about a service that answered but not as ready: wait, unless waiting cannot

@@ -13,6 +13,7 @@ pub mod interfaces;
 pub mod loopback;
 pub mod netns;
 pub mod netstat;
+pub mod prefix;
 pub mod process;
 pub mod resolv;
 pub mod route;

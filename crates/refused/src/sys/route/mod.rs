@@ -336,23 +336,8 @@ fn prefix_holding(destination: &str, ip: IpAddr) -> Option<u32> {
     if destination == "default" {
         return Some(0);
     }
-    let (network, length) = if let Some((network, length)) = destination.split_once('/') {
-        (network.parse::<IpAddr>().ok()?, length.parse::<u32>().ok()?)
-    } else {
-        let network = destination.parse::<IpAddr>().ok()?;
-        (network, if network.is_ipv4() { 32 } else { 128 })
-    };
-    let holds = match (network, ip) {
-        (IpAddr::V4(n), IpAddr::V4(a)) if length <= 32 => {
-            let mask = u32::MAX.checked_shl(32 - length).unwrap_or(0);
-            u32::from(n) & mask == u32::from(a) & mask
-        }
-        (IpAddr::V6(n), IpAddr::V6(a)) if length <= 128 => {
-            let mask = u128::MAX.checked_shl(128 - length).unwrap_or(0);
-            u128::from(n) & mask == u128::from(a) & mask
-        }
-        _ => false,
-    };
+    let (network, length) = super::prefix::parse(destination)?;
+    let holds = super::prefix::holds(network, length, ip);
     holds.then_some(length)
 }
 
