@@ -442,6 +442,7 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::PortProxy { .. } => "port-proxy",
         Evidence::StoppedContainer(_) => "stopped-container",
         Evidence::ReversePathFilter { .. } => "reverse-path-filter",
+        Evidence::ContainerPort(_) => "container-port",
     }
 }
 
@@ -537,7 +538,17 @@ fn evidence_samples() -> Vec<Evidence> {
 }
 
 /// Docker's: a proxy that sends the port on, and a stopped container that publishes it.
-fn docker_samples() -> [Evidence; 2] {
+fn docker_samples() -> [Evidence; 4] {
+    let published = refused::diagnose::ContainerPort {
+        runtime: "docker",
+        container: Some("web".into()),
+        address: "127.0.0.1".parse().unwrap(),
+        port: 8080,
+        container_port: Some(80),
+        protocol: "tcp",
+        pid: Some(2211),
+        process: Some("docker-proxy".into()),
+    };
     [
         Evidence::PortProxy {
             proxy: refused::diagnose::PortProxy {
@@ -554,6 +565,14 @@ fn docker_samples() -> [Evidence; 2] {
             state: "exited".into(),
             status: "Exited (1) 3 minutes ago".into(),
             container_port: 80,
+        }),
+        // Named by Docker's daemon, and as docker-proxy's command line alone says it (UDP).
+        Evidence::ContainerPort(published.clone()),
+        Evidence::ContainerPort(refused::diagnose::ContainerPort {
+            container: None,
+            address: "::".parse().unwrap(),
+            protocol: "udp",
+            ..published
         }),
     ]
 }

@@ -16,7 +16,9 @@ pub use crate::sys::route::Lookup as RouteLookup;
 use crate::sys::route::RejectingRoute;
 use crate::target::Target;
 
-use super::evidence::{HeldListener, HeldUnixListener, Loopback, UnixSocketFacts, Unseen};
+use super::evidence::{
+    ContainerPort, HeldListener, HeldUnixListener, Loopback, UnixSocketFacts, Unseen,
+};
 
 /// What was collected about one target.
 #[derive(Debug, Clone)]
@@ -47,6 +49,10 @@ pub struct Facts {
     /// When the name does not exist: Docker's running containers it names inside their
     /// networks (a container's or compose service's name), asked of its daemon.
     pub named_containers: Vec<NamedContainer>,
+    /// The sockets on the target's port (TCP ones, of this namespace or of the one that holds a
+    /// failed address; UDP ones of this namespace when no TCP one has the port) that a
+    /// container runtime's helper holds for a published port, with the container behind each.
+    pub container_ports: Vec<ContainerPort>,
     /// A port proxy of this host that accepted the connection and closed it (docker-proxy),
     /// with what it ran into where it sends the connection.
     pub proxied: Option<Proxied>,
@@ -61,8 +67,9 @@ pub struct Facts {
     /// This namespace's loopback interface: up or down, and the `disable_ipv6` sysctls that are
     /// on (`None`: not read; read when a connect failed).
     pub loopback: Option<Loopback>,
-    /// For a unix target: the attempt and what the path is.
-    pub unix: Option<(Attempt, UnixSocketFacts)>,
+    /// For a unix target: the attempt and what the path is (boxed: most targets have none, and
+    /// the diagnosis's futures hold facts in several copies).
+    pub unix: Option<Box<(Attempt, UnixSocketFacts)>>,
     /// What could not be seen.
     pub unseen: Vec<Unseen>,
     /// What of this host's firewall rules was read, beyond each address's `blockers`.

@@ -89,7 +89,7 @@ pub fn infer(facts: &Facts) -> Result<Finding, Unexplained> {
 }
 
 fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
-    if let Some((attempt, path)) = &facts.unix {
+    if let Some((attempt, path)) = facts.unix.as_deref() {
         return unix(attempt.outcome, path, &attempt.address.to_string());
     }
     if let Resolution::Failed(err) = &facts.resolution {
@@ -1289,11 +1289,7 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
         return Ok(refused_with_a_listener(facts, address, listener, &exact));
     }
     if !on_port.is_empty() {
-        return Ok(listening_elsewhere(
-            address.addr,
-            &on_port,
-            resolved_name(facts),
-        ));
+        return Ok(listening_elsewhere(facts, address.addr, &on_port));
     }
     if let Some(finding) = super::elsewhere::published_beside_loopback(facts, address) {
         return Ok(finding);
@@ -1308,6 +1304,9 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
             foreign,
             &facts.foreign,
         ));
+    }
+    if let Some(finding) = super::placeholder::udp_only(facts, ip, port) {
+        return Ok(finding);
     }
     if let Some(finding) = stopped_container(facts, ip, port) {
         return Ok(finding);
@@ -1486,9 +1485,11 @@ fn resolved_name(facts: &Facts) -> Option<&str> {
     }
 }
 
-/// Something has the port, but on an address or family the target does not reach; `name` is
-/// the name the target gave, if it gave one.
-fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener], name: Option<&str>) -> Finding {
+/// Something has the port, but on an address or family the target does not reach. A container
+/// runtime's helper (docker-proxy) is only the publishing's placeholder: the publishing is
+/// fixed, not the helper's bind.
+fn listening_elsewhere(facts: &Facts, addr: SocketAddr, on_port: &[&HeldListener]) -> Finding {
+    let name = resolved_name(facts);
     // An IPv4-mapped address is IPv4 on the wire: said as such.
     let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
     let ip = addr.ip();
@@ -1543,8 +1544,18 @@ fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener], name: Option
     };
     let finding = Finding::new(cause, summary)
         .evidence(listed(on_port))
-        .evidence([Evidence::LocalAddress { address: ip }])
-        .suggest(format!("connect to {} instead", bound.reach_at(ip)));
+        .evidence([Evidence::LocalAddress { address: ip }]);
+    let said = v6only.copied().unwrap_or(bound);
+    if let Some(published) = super::placeholder::of(facts, said) {
+        return super::placeholder::bound_elsewhere(
+            finding,
+            addr,
+            said,
+            published,
+            super::placeholder::Asked::Here,
+        );
+    }
+    let finding = finding.suggest(format!("connect to {} instead", bound.reach_at(ip)));
     if let Some(v6only) = v6only.filter(|l| l.listener.address.is_unspecified()) {
         // It is bound to `::` already: only the option keeps IPv4 out.
         finding.suggest(format!(
@@ -1626,10 +1637,11 @@ fn is_counterpart(bound: IpAddr, ip: IpAddr) -> bool {
 /// it exited (or never started), and took its DNAT rule and docker-proxy with it.
 fn stopped_container(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
     let first = facts.stopped_containers.first()?;
+    let running = "is not running";
     let mut finding = Finding::new(
         Cause::NoListener,
         format!(
-            "nothing listens on port {port} on this host ({ip} is local): Docker's container `{}` publishes it (`-p {port}:{}`) but is not running ({})",
+            "nothing listens on port {port} on this host ({ip} is local): Docker's container `{}` publishes it (`-p {port}:{}`) but {running} ({})",
             first.name, first.container_port, first.status
         ),
     )

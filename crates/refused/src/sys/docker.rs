@@ -137,6 +137,74 @@ fn named(listed: &Value, name: &str) -> Option<NamedContainer> {
     })
 }
 
+/// A port of this host that Docker publishes for a running container, as its daemon lists it
+/// (`docker ps`'s PORTS): the container behind a docker-proxy or dockerd's own socket on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publishing {
+    /// The container's name.
+    pub name: String,
+    /// The host's address it is published on, as Docker lists it (`0.0.0.0`, `::`,
+    /// `127.0.0.1`).
+    pub ip: IpAddr,
+    /// The container's own port.
+    pub inside: u16,
+    /// Whether it is published for UDP (`-p 8085:80/udp`), else TCP.
+    pub udp: bool,
+    /// The container's addresses on its networks (what a docker-proxy sends to).
+    pub container_ips: Vec<IpAddr>,
+}
+
+/// The running containers that Docker publishes `port` of this host for, TCP or UDP, asked of
+/// its daemon by `until`: one list, as `docker ps` asks it. An error when there is no daemon or
+/// its socket may not be used.
+pub fn running_publishing(port: u16, until: Instant) -> io::Result<Vec<Publishing>> {
+    in_time(until, move || {
+        let list = get(&socket_path(), "/containers/json", until)?;
+        Ok(list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|container| publishing_port(container, port))
+            .collect())
+    })
+}
+
+/// The ports of `listed` (an entry of `/containers/json`) published on `port` of this host.
+fn publishing_port(listed: &Value, port: u16) -> Vec<Publishing> {
+    let name = clean(
+        listed["Names"][0]
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches('/'),
+    );
+    let container_ips: Vec<IpAddr> = listed["NetworkSettings"]["Networks"]
+        .as_object()
+        .into_iter()
+        .flat_map(|networks| networks.values())
+        .flat_map(|network| [&network["IPAddress"], &network["GlobalIPv6Address"]])
+        .filter_map(|ip| ip.as_str()?.parse().ok())
+        .collect();
+    listed["Ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["PublicPort"].as_u64() == Some(u64::from(port)))
+        .filter_map(|p| {
+            Some(Publishing {
+                name: name.clone(),
+                ip: p["IP"].as_str()?.parse().ok()?,
+                inside: u16::try_from(p["PrivatePort"].as_u64()?).ok()?,
+                udp: match p["Type"].as_str()? {
+                    "tcp" => false,
+                    "udp" => true,
+                    _ => return None,
+                },
+                container_ips: container_ips.clone(),
+            })
+        })
+        .collect()
+}
+
 /// The daemon's socket: `DOCKER_HOST` when it names a unix socket, else Docker's default. Not
 /// `DOCKER_HOST` under `sudo` (root with `SUDO_UID`): a socket the user named would feed root's
 /// diagnosis whatever it likes.
@@ -410,6 +478,35 @@ mod tests {
                 published: Vec::new()
             })
         );
+    }
+
+    #[test]
+    fn a_running_container_publishes_its_ports_on_the_addresses_docker_lists() {
+        // As Docker 20.10 lists `-p 127.0.0.1:8084:80` and `-p 8085:80/udp`.
+        let listed = json!({
+            "Names": ["/local"],
+            "Ports": [
+                {"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": 8084, "Type": "tcp"},
+                {"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8085, "Type": "udp"},
+                {"PrivatePort": 9000, "Type": "tcp"}
+            ],
+            "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.3", "GlobalIPv6Address": ""}}}
+        });
+        let at_8084 = publishing_port(&listed, 8084);
+        assert_eq!(
+            at_8084,
+            vec![Publishing {
+                name: "local".into(),
+                ip: "127.0.0.1".parse().unwrap(),
+                inside: 80,
+                udp: false,
+                container_ips: vec!["172.17.0.3".parse().unwrap()],
+            }]
+        );
+        let at_8085 = publishing_port(&listed, 8085);
+        assert!(at_8085.len() == 1 && at_8085[0].udp);
+        // Exposed, not published: no port of the host.
+        assert!(publishing_port(&listed, 9000).is_empty());
     }
 
     #[test]
