@@ -1637,7 +1637,11 @@ fn is_counterpart(bound: IpAddr, ip: IpAddr) -> bool {
 /// it exited (or never started), and took its DNAT rule and docker-proxy with it.
 fn stopped_container(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
     let first = facts.stopped_containers.first()?;
-    let running = "is not running";
+    let running = if first.state == "restarting" {
+        "its program keeps exiting, and Docker restarts it"
+    } else {
+        "is not running"
+    };
     let mut finding = Finding::new(
         Cause::NoListener,
         format!(
@@ -1656,6 +1660,12 @@ fn stopped_container(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
     .suggest(if first.state == "created" {
         format!(
             "`docker start {0}` starts it: it was made and never started (compose: `docker compose up -d`)",
+            first.name
+        )
+    } else if first.state == "restarting" {
+        // Its restart policy starts it again and again: `docker start` changes nothing.
+        format!(
+            "its program keeps exiting and Docker keeps restarting it: `docker logs {0}` says why, `docker inspect -f '{{{{.State.ExitCode}}}}' {0}` gives its exit code",
             first.name
         )
     } else {

@@ -4233,3 +4233,39 @@ fn a_port_published_for_udp_only_is_said_so() {
     );
     assert!(matches!(finding.evidence[0], Evidence::ContainerPort(_)));
 }
+
+/// A crash-looping container (`--restart always`): `docker start` does nothing for it.
+#[test]
+fn a_restarting_container_is_sent_to_its_logs_not_started() {
+    use crate::sys::docker::StoppedContainer;
+    let mut f = one(
+        "127.0.0.1:8083",
+        tried("127.0.0.1:8083", Outcome::Refused, 0),
+    );
+    f.stopped_containers = vec![StoppedContainer {
+        name: "crash".into(),
+        id: "9bbb62717e18".into(),
+        state: "restarting".into(),
+        status: "Restarting (3) 2 seconds ago".into(),
+        container_port: 80,
+    }];
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert!(
+        finding
+            .summary
+            .ends_with("publishes it (`-p 8083:80`) but its program keeps exiting, and Docker restarts it (Restarting (3) 2 seconds ago)"),
+        "{}",
+        finding.summary
+    );
+    assert_eq!(
+        finding.suggestions[0],
+        "its program keeps exiting and Docker keeps restarting it: `docker logs crash` says why, `docker inspect -f '{{.State.ExitCode}}' crash` gives its exit code"
+    );
+    assert!(
+        !finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("docker start"))
+    );
+}
