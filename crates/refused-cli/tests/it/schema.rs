@@ -443,6 +443,7 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::StoppedContainer(_) => "stopped-container",
         Evidence::ReversePathFilter { .. } => "reverse-path-filter",
         Evidence::ContainerPort(_) => "container-port",
+        Evidence::UnpublishedContainer(_) => "unpublished-container",
     }
 }
 
@@ -538,7 +539,7 @@ fn evidence_samples() -> Vec<Evidence> {
 }
 
 /// Docker's: a proxy that sends the port on, and a stopped container that publishes it.
-fn docker_samples() -> [Evidence; 4] {
+fn docker_samples() -> [Evidence; 6] {
     let published = refused::diagnose::ContainerPort {
         runtime: "docker",
         container: Some("web".into()),
@@ -565,6 +566,22 @@ fn docker_samples() -> [Evidence; 4] {
             state: "exited".into(),
             status: "Exited (1) 3 minutes ago".into(),
             container_port: 80,
+        }),
+        Evidence::UnpublishedContainer(refused::diagnose::UnpublishedContainer {
+            name: "app".into(),
+            id: "85b4a5212a67".into(),
+            container_port: 80,
+            host_ip: None,
+            reason: "internal-network",
+            network: Some("intnet".into()),
+        }),
+        Evidence::UnpublishedContainer(refused::diagnose::UnpublishedContainer {
+            name: "six".into(),
+            id: "85b4a5212a67".into(),
+            container_port: 80,
+            host_ip: Some("::1".into()),
+            reason: "not-mapped",
+            network: None,
         }),
         // Named by Docker's daemon, and as docker-proxy's command line alone says it (UDP).
         Evidence::ContainerPort(published.clone()),

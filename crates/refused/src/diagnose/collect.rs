@@ -52,6 +52,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         stopped_containers: Vec::new(),
         named_containers: Vec::new(),
         container_ports: Vec::new(),
+        unpublished_containers: Vec::new(),
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
         reverse_path: None,
@@ -433,9 +434,10 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                         .map(|a| a.addr.ip())
                         .collect();
                     let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
-                    facts.stopped_containers =
-                        sys::docker::stopped_publishing(port, &local_ips, until)
-                            .unwrap_or_default();
+                    let docker = sys::docker::stopped_publishing(port, &local_ips, until)
+                        .unwrap_or_default();
+                    facts.stopped_containers = docker.stopped;
+                    facts.unpublished_containers = docker.unpublished;
                 }
             }
             Err(err) => facts.unseen.push(Unseen {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 // What the host collectors found, as the evidence and the facts carry it (`sys` itself is
 // private: how the host is read is not part of the API).
-pub use crate::sys::docker::StoppedContainer;
+pub use crate::sys::docker::{StoppedContainer, UnpublishedContainer};
 pub use crate::sys::firewall::{Blocker, Dnat, Hook, NatHook, NatTo, Stops, Tool, Verdict};
 pub use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::loopback::{Ipv6Switch, Loopback};
@@ -106,6 +106,10 @@ pub enum Evidence {
     /// A container of Docker's that is not running and publishes the target's port when it
     /// runs: nothing of it is left in the kernel, Docker's daemon says so.
     StoppedContainer(StoppedContainer),
+    /// A running container of Docker's that asks for the target's port (`-p`) while Docker
+    /// publishes nothing: the host's network, where published ports are discarded, an internal
+    /// network, or a binding the daemon did not map.
+    UnpublishedContainer(UnpublishedContainer),
     /// A port proxy of this host (docker-proxy) that takes the connection and sends it to
     /// `to`: there, our own connect ended in `outcome`.
     PortProxy {
@@ -513,6 +517,7 @@ impl fmt::Display for Evidence {
                 container.name, container.id, container.container_port, container.status
             ),
             Self::ContainerPort(port) => port.fmt(f),
+            Self::UnpublishedContainer(container) => container.fmt(f),
             Self::PortProxy { proxy, outcome } => write!(
                 f,
                 "{} (pid {}) listens on {} and sends each connection to {}; a connect from here to {} was {outcome}",

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::connect::Attempt;
 use crate::resolve::ResolveError;
-use crate::sys::docker::StoppedContainer;
 pub use crate::sys::docker::{NamedContainer, PublishedPort};
+use crate::sys::docker::{StoppedContainer, UnpublishedContainer};
 use crate::sys::firewall::{Blocker, Dnat};
 use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::netns::Namespace;
@@ -49,6 +49,10 @@ pub struct Facts {
     /// When the name does not exist: Docker's running containers it names inside their
     /// networks (a container's or compose service's name), asked of its daemon.
     pub named_containers: Vec<NamedContainer>,
+    /// When nothing of any namespace listens on the target's port: Docker's running containers
+    /// that ask for it (`-p`) while Docker publishes nothing (the host's network, an internal
+    /// one, a binding not mapped).
+    pub unpublished_containers: Vec<UnpublishedContainer>,
     /// The sockets on the target's port (TCP ones, of this namespace or of the one that holds a
     /// failed address; UDP ones of this namespace when no TCP one has the port) that a
     /// container runtime's helper holds for a published port, with the container behind each.

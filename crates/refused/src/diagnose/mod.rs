@@ -53,7 +53,7 @@ pub use evidence::{
     Blocker, Class, ClosedDirectory, ContainerPort, EarlierListener, Evidence, FileType, HeldBy,
     HeldListener, HeldUnixListener, Hook, Ipv6Switch, Listener, Loopback, Mode, NameSource,
     Neighbour, Owner, Permission, PolicyRule, PortProxy, Process, RejectingRoute, RouteKind,
-    StoppedContainer, UnixSocketFacts, Unseen,
+    StoppedContainer, UnixSocketFacts, UnpublishedContainer, Unseen,
 };
 pub use facts::{
     AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, NamedContainer, OwnerBlocked,

@@ -1311,6 +1311,9 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
     if let Some(finding) = stopped_container(facts, ip, port) {
         return Ok(finding);
     }
+    if let Some(finding) = unpublished_container(facts, ip, port) {
+        return Ok(finding);
+    }
     if let Some((candidate, why)) = intended(facts, ip, port, listeners) {
         return Ok(Finding::new(
             Cause::WrongPort,
@@ -1693,6 +1696,64 @@ fn stopped_container(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
         }
     }
     Some(finding)
+}
+
+/// Nothing listens on the port, and a running container of Docker's asks for it (`-p`), but
+/// Docker publishes nothing: its program is not where the user looks.
+fn unpublished_container(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
+    let first = facts.unpublished_containers.first()?;
+    let (name, inside) = (&first.name, first.container_port);
+    let flag = match first.host_ip.as_deref() {
+        Some(host_ip) if host_ip.contains(':') => format!("-p '[{host_ip}]:{port}:{inside}'"),
+        Some(host_ip) => format!("-p {host_ip}:{port}:{inside}"),
+        None => format!("-p {port}:{inside}"),
+    };
+    let (why, fix) = match (first.reason, &first.network) {
+        ("host-network", _) => (
+            "runs in the host's network (`--network host`), where Docker discards published ports"
+                .to_owned(),
+            format!(
+                "with `--network host` its program listens on this host's ports itself, on the port it is set to (not {port}): connect to that one (`sudo ss -ltnp` lists them), or re-create `{name}` without `--network host` for `{flag}` to publish its port {inside}"
+            ),
+        ),
+        (_, Some(network)) => (
+            format!(
+                "its network `{network}` is internal (`docker network create --internal`): Docker publishes no port of it"
+            ),
+            format!(
+                "re-create `{name}` on a network that is not internal (the default bridge, or one made without `--internal`), where `{flag}` publishes its port {inside}"
+            ),
+        ),
+        _ => (
+            "the daemon made no mapping for it (`docker port` lists none)".to_owned(),
+            if first.host_ip.as_deref().is_some_and(|ip| ip.contains(':')) {
+                format!(
+                    "publish it on IPv4 instead: re-create `{name}` with `-p 127.0.0.1:{port}:{inside}` (or `-p {port}:{inside}`): Docker maps no IPv6 binding without its userland proxy or IPv6 turned on"
+                )
+            } else {
+                format!(
+                    "`docker port {name}` lists what it publishes; dockerd's log says why it did not map `{flag}`"
+                )
+            },
+        ),
+    };
+    Some(
+        Finding::new(
+            Cause::NoListener,
+            format!(
+                "nothing listens on port {port} on this host ({ip} is local): Docker's container `{name}` asks for it (`{flag}`), but {why}"
+            ),
+        )
+        .evidence(
+            facts
+                .unpublished_containers
+                .iter()
+                .cloned()
+                .map(Evidence::UnpublishedContainer),
+        )
+        .evidence([Evidence::LocalAddress { address: ip }])
+        .suggest(fix),
+    )
 }
 
 fn no_listener(ip: IpAddr, port: u16) -> Finding {

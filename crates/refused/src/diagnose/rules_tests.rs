@@ -33,6 +33,7 @@ fn facts(target: &str) -> Facts {
         stopped_containers: Vec::new(),
         named_containers: Vec::new(),
         container_ports: Vec::new(),
+        unpublished_containers: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
         reverse_path: None,
         ipv6_usable: true,
@@ -4267,5 +4268,64 @@ fn a_restarting_container_is_sent_to_its_logs_not_started() {
             .suggestions
             .iter()
             .any(|s| s.contains("docker start"))
+    );
+}
+
+/// A running container that asks for the port while Docker publishes nothing: `--network
+/// host`, an `--internal` network, a binding not mapped (`[::1]` with IPv6 off); not the
+/// port of another container near it.
+#[test]
+fn a_running_container_docker_publishes_nothing_for_is_named() {
+    use crate::sys::docker::UnpublishedContainer;
+    let asking =
+        |reason: &'static str, network: Option<&str>, host_ip: Option<&str>| UnpublishedContainer {
+            name: "app".into(),
+            id: "85b4a5212a67".into(),
+            container_port: 80,
+            host_ip: host_ip.map(str::to_owned),
+            reason,
+            network: network.map(str::to_owned),
+        };
+    let finding = |container| {
+        let f = Facts {
+            // Another container's port near it: what was offered before.
+            listeners: Some(vec![listening("0.0.0.0:8094", "docker-proxy")]),
+            unpublished_containers: vec![container],
+            ..one(
+                "127.0.0.1:8093",
+                tried("127.0.0.1:8093", Outcome::Refused, 0),
+            )
+        };
+        infer(&f).unwrap()
+    };
+    let host = finding(asking("host-network", None, None));
+    assert_eq!(host.cause, Cause::NoListener);
+    assert_eq!(
+        host.summary,
+        "nothing listens on port 8093 on this host (127.0.0.1 is local): Docker's container `app` asks for it (`-p 8093:80`), but runs in the host's network (`--network host`), where Docker discards published ports"
+    );
+    assert!(matches!(
+        host.evidence[0],
+        Evidence::UnpublishedContainer(_)
+    ));
+    let internal = finding(asking("internal-network", Some("intnet"), None));
+    assert!(
+        internal
+            .summary
+            .ends_with("but its network `intnet` is internal (`docker network create --internal`): Docker publishes no port of it"),
+        "{}",
+        internal.summary
+    );
+    let six = finding(asking("not-mapped", None, Some("::1")));
+    assert!(
+        six.summary.contains("(`-p '[::1]:8093:80'`)"),
+        "{}",
+        six.summary
+    );
+    assert!(
+        six.suggestions[0]
+            .starts_with("publish it on IPv4 instead: re-create `app` with `-p 127.0.0.1:8093:80`"),
+        "{:?}",
+        six.suggestions
     );
 }
