@@ -227,7 +227,8 @@ async fn connected(
         if let Ok(own) = sys::own_tcp_listeners() {
             let own = own.into_iter().filter(|l| l.port == port).collect();
             held(&mut facts, port, own, Vec::new());
-            read_container_ports(&mut facts, port, &[]);
+            let docker_until = (std::time::Instant::now() + DOCKER_ASKED_FOR).min(until.into_std());
+            read_container_ports(&mut facts, port, &[], docker_until);
         }
         if !ready {
             // A proxy closes or resets what it cannot send on, and waits in silence on what
@@ -482,7 +483,8 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         address.route = rejected_by_route(&address.attempt, &path);
         address.holder = holder_of(address, &mut facts.unseen);
     }
-    read_container_ports(facts, port, &udp);
+    let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
+    read_container_ports(facts, port, &udp, until);
 }
 
 /// The unconnected UDP sockets of this namespace on `port`, with their owners.
@@ -509,8 +511,14 @@ fn udp_receivers(port: u16) -> Vec<HeldListener> {
 /// The sockets on `port` that a container runtime's helper holds for a published port (see
 /// [`Facts::container_ports`]): TCP ones of this namespace and of the namespaces that hold a
 /// failed address, and `udp`. Where each sends comes from docker-proxy's command line, which
-/// container that is from Docker's daemon (one list, asked only for a helper of Docker's).
-fn read_container_ports(facts: &mut Facts, port: u16, udp: &[HeldListener]) {
+/// container that is from Docker's daemon (one list, asked only for a helper of Docker's, by
+/// `until`).
+fn read_container_ports(
+    facts: &mut Facts,
+    port: u16,
+    udp: &[HeldListener],
+    until: std::time::Instant,
+) {
     let tcp = facts
         .listeners
         .iter()
@@ -538,7 +546,6 @@ fn read_container_ports(facts: &mut Facts, port: u16, udp: &[HeldListener]) {
         .iter()
         .any(|(_, _, publisher)| *publisher == process::Publisher::Docker)
     {
-        let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
         sys::docker::running_publishing(port, until).unwrap_or_default()
     } else {
         Vec::new()

@@ -94,6 +94,12 @@ pub(super) fn bound_elsewhere(
     if asked == Asked::Here {
         fixed = fixed.suggest(format!("connect to {} instead", bound.reach_at(ip)));
     }
+    if loopbacks && dnat_alone && ip.is_ipv6() {
+        // `-p '[::1]:...'` would be reserved and never forwarded: IPv4 is the way.
+        return fixed.suggest(format!(
+            "without its userland proxy, Docker forwards no connection to {ip} into a container: use 127.0.0.1"
+        ));
+    }
     let fix = if loopbacks {
         // `::1` for 127.0.0.1 or the other way: the asked family's loopback beside it.
         let wanted = if ip.is_ipv4() {

@@ -4206,6 +4206,22 @@ fn a_port_dockerd_reserves_on_ipv6_loopback_is_published_on_127_0_0_1() {
         ]
     );
     no_helper_bind_fix(&finding);
+
+    // `-p 127.0.0.1:8080:80` asked at `::1`: 127.0.0.1 is the way, never a `[::1]` publish.
+    let f = Facts {
+        listeners: Some(vec![listening("127.0.0.1:8080", "dockerd")]),
+        container_ports: vec![container_port("127.0.0.1:8080", "dockerd", Some("web"))],
+        ..one("[::1]:8080", tried("[::1]:8080", Outcome::Refused, 0))
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherFamily);
+    assert_eq!(
+        finding.suggestions,
+        [
+            "connect to 127.0.0.1:8080 instead",
+            "without its userland proxy, Docker forwards no connection to ::1 into a container: use 127.0.0.1"
+        ]
+    );
 }
 
 /// `-p 8085:80/udp` asked over TCP: published for UDP only, not the port of another container
