@@ -17,6 +17,7 @@ mod unix;
 mod wait;
 mod why;
 mod why_big_ruleset_lab;
+mod why_docker_publish_lab;
 mod why_firewall_lab;
 mod why_firewalld_lab;
 mod why_held_path_lab;

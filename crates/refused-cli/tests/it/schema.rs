@@ -427,6 +427,8 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::PortProxy { .. } => "port-proxy",
         Evidence::StoppedContainer(_) => "stopped-container",
         Evidence::ReversePathFilter { .. } => "reverse-path-filter",
+        Evidence::ContainerPort(_) => "container-port",
+        Evidence::UnpublishedContainer(_) => "unpublished-container",
     }
 }
 
@@ -522,7 +524,17 @@ fn evidence_samples() -> Vec<Evidence> {
 }
 
 /// Docker's: a proxy that sends the port on, and a stopped container that publishes it.
-fn docker_samples() -> [Evidence; 2] {
+fn docker_samples() -> [Evidence; 6] {
+    let published = refused::diagnose::ContainerPort {
+        runtime: "docker",
+        container: Some("web".into()),
+        address: "127.0.0.1".parse().unwrap(),
+        port: 8080,
+        container_port: Some(80),
+        protocol: "tcp",
+        pid: Some(2211),
+        process: Some("docker-proxy".into()),
+    };
     [
         Evidence::PortProxy {
             proxy: refused::diagnose::PortProxy {
@@ -539,6 +551,30 @@ fn docker_samples() -> [Evidence; 2] {
             state: "exited".into(),
             status: "Exited (1) 3 minutes ago".into(),
             container_port: 80,
+        }),
+        Evidence::UnpublishedContainer(refused::diagnose::UnpublishedContainer {
+            name: "app".into(),
+            id: "85b4a5212a67".into(),
+            container_port: 80,
+            host_ip: None,
+            reason: "internal-network",
+            network: Some("intnet".into()),
+        }),
+        Evidence::UnpublishedContainer(refused::diagnose::UnpublishedContainer {
+            name: "six".into(),
+            id: "85b4a5212a67".into(),
+            container_port: 80,
+            host_ip: Some("::1".into()),
+            reason: "not-mapped",
+            network: None,
+        }),
+        // Named by Docker's daemon, and as docker-proxy's command line alone says it (UDP).
+        Evidence::ContainerPort(published.clone()),
+        Evidence::ContainerPort(refused::diagnose::ContainerPort {
+            container: None,
+            address: "::".parse().unwrap(),
+            protocol: "udp",
+            ..published
         }),
     ]
 }

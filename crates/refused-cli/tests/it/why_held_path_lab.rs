@@ -10,7 +10,11 @@ use crate::why_lab::{cause, evidence, why};
 
 /// A third host linked to the lab's server (which forwards), at an address of its own that the
 /// client routes through the server: the address the holder holds, and the server's end.
-fn behind_the_server(lab: &Lab, letter: char, subnet: u8) -> (Netns, Ipv4Addr, Ipv4Addr) {
+pub(crate) fn behind_the_server(
+    lab: &Lab,
+    letter: char,
+    subnet: u8,
+) -> (Netns, Ipv4Addr, Ipv4Addr) {
     let pid = std::process::id();
     let (high, low) = ((pid >> 8) as u8, (pid & 0xff) as u8);
     let (own, gateway) = (
@@ -73,7 +77,7 @@ fn docker_host(
     (container, inside, host)
 }
 
-fn listen_in(netns: &Netns, addr: SocketAddr) -> std::net::TcpListener {
+pub(crate) fn listen_in(netns: &Netns, addr: SocketAddr) -> std::net::TcpListener {
     netns
         .run(|| ListenSpec::new(addr).listen())
         .unwrap()

@@ -37,7 +37,10 @@ fn known(target: &Target, failure: &ConnectError, options: &Options) -> Known {
             let Some(attempt) = failure.attempts().last() else {
                 return Known::Nothing;
             };
-            facts.unix = Some((attempt.clone(), collect::unix_facts(path, attempt.outcome)));
+            facts.unix = Some(Box::new((
+                attempt.clone(),
+                collect::unix_facts(path, attempt.outcome),
+            )));
             return Known::Complete(facts);
         }
         Endpoint::Tcp { host, port } => (host, port.get()),

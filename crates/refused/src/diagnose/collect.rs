@@ -26,7 +26,7 @@ use super::Options;
 use super::budget::Budget;
 use super::commands;
 use super::evidence::{
-    EarlierListener, HeldBy, HeldListener, HeldUnixListener, UnixSocketFacts, Unseen,
+    ContainerPort, EarlierListener, HeldBy, HeldListener, HeldUnixListener, UnixSocketFacts, Unseen,
 };
 use super::facts::{
     AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, OwnerBlocked, Privilege, Proxied,
@@ -52,6 +52,8 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         proxied: None,
         stopped_containers: Vec::new(),
         named_containers: Vec::new(),
+        container_ports: Vec::new(),
+        unpublished_containers: Vec::new(),
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
         reverse_path: None,
@@ -91,7 +93,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
     let mut facts = nothing_yet(target, options);
     let (host, port) = match target.endpoint() {
         Endpoint::Unix(path) => {
-            facts.unix = Some(unix(&dialer(budget.network_left()), path).await);
+            facts.unix = Some(Box::new(unix(&dialer(budget.network_left()), path).await));
             return facts;
         }
         Endpoint::Tcp { host, port } => (host, *port),
@@ -226,6 +228,8 @@ async fn connected(
         if let Ok(own) = sys::own_tcp_listeners() {
             let own = own.into_iter().filter(|l| l.port == port).collect();
             held(&mut facts, port, own, Vec::new());
+            let docker_until = (std::time::Instant::now() + DOCKER_ASKED_FOR).min(until.into_std());
+            read_container_ports(&mut facts, port, &[], docker_until);
         }
         if !ready {
             // A proxy closes or resets what it cannot send on, and waits in silence on what
@@ -395,6 +399,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     facts.ephemeral_ports = host::ephemeral_ports();
     read_loopback(facts);
     let any_local = facts.addresses.iter().any(|a| a.local);
+    // UDP sockets on the port, read when no TCP socket of any namespace has it: a port
+    // published for UDP alone.
+    let mut udp = Vec::new();
     if any_local {
         let own = sys::own_tcp_listeners();
         match own {
@@ -419,6 +426,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                     .and_then(reach_from_here)
                     .map(linked_or_not);
                 if !port_taken && facts.foreign.is_empty() {
+                    udp = udp_receivers(port);
                     service_sockets(facts, port);
                     // A stopped container publishes nothing the kernel shows: Docker knows.
                     let local_ips: Vec<std::net::IpAddr> = facts
@@ -428,9 +436,10 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                         .map(|a| a.addr.ip())
                         .collect();
                     let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
-                    facts.stopped_containers =
-                        sys::docker::stopped_publishing(port, &local_ips, until)
-                            .unwrap_or_default();
+                    let docker = sys::docker::stopped_publishing(port, &local_ips, until)
+                        .unwrap_or_default();
+                    facts.stopped_containers = docker.stopped;
+                    facts.unpublished_containers = docker.unpublished;
                 }
             }
             Err(err) => facts.unseen.push(Unseen {
@@ -474,6 +483,106 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         address.route_lookup = Some(path.lookup);
         address.route = rejected_by_route(&address.attempt, &path);
         address.holder = holder_of(address, &mut facts.unseen);
+    }
+    let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
+    read_container_ports(facts, port, &udp, until);
+}
+
+/// The unconnected UDP sockets of this namespace on `port`, with their owners.
+fn udp_receivers(port: u16) -> Vec<HeldListener> {
+    let receivers: Vec<Listener> = tables::read_udp_receivers()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| l.port == port)
+        .collect();
+    if receivers.is_empty() {
+        return Vec::new();
+    }
+    let inodes: HashSet<u64> = receivers.iter().map(|l| l.inode).collect();
+    let owners = process::owners(&inodes);
+    receivers
+        .into_iter()
+        .map(|l| {
+            let owner = owners.get(l.inode).cloned();
+            HeldListener::new(l, owner.as_ref(), None)
+        })
+        .collect()
+}
+
+/// The sockets on `port` that a container runtime's helper holds for a published port (see
+/// [`Facts::container_ports`]): TCP ones of this namespace and of the namespaces that hold a
+/// failed address, and `udp`. Where each sends comes from docker-proxy's command line, which
+/// container that is from Docker's daemon (one list, asked only for a helper of Docker's, by
+/// `until`).
+fn read_container_ports(
+    facts: &mut Facts,
+    port: u16,
+    udp: &[HeldListener],
+    until: std::time::Instant,
+) {
+    let tcp = facts
+        .listeners
+        .iter()
+        .flatten()
+        .chain(
+            facts
+                .addresses
+                .iter()
+                .filter_map(|a| a.holder.as_ref()?.listeners.as_ref())
+                .flatten(),
+        )
+        .filter(|l| l.listener.port == port);
+    let held: Vec<(HeldListener, bool, process::Publisher)> = tcp
+        .map(|l| (l, false))
+        .chain(udp.iter().map(|l| (l, true)))
+        .filter_map(|(l, udp)| {
+            let publisher = process::Publisher::of(l.process.as_deref()?)?;
+            Some((l.clone(), udp, publisher))
+        })
+        .collect();
+    if held.is_empty() {
+        return;
+    }
+    let by_docker = if held
+        .iter()
+        .any(|(_, _, publisher)| *publisher == process::Publisher::Docker)
+    {
+        sys::docker::running_publishing(port, until).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    for (held, udp, publisher) in held {
+        // docker-proxy's own word: the container's address and port it sends to.
+        let to = held
+            .pid
+            .and_then(process::docker_proxy)
+            .filter(|(proxy_udp, listens, _)| *proxy_udp == udp && listens.port() == port)
+            .map(|(_, _, to)| to);
+        let listed = by_docker.iter().find(|p| {
+            p.udp == udp
+                && p.ip == held.listener.address
+                && to.is_none_or(|to| {
+                    p.container_ips.is_empty() || p.container_ips.contains(&to.ip())
+                })
+        });
+        let container_port = ContainerPort {
+            runtime: match publisher {
+                process::Publisher::Docker => "docker",
+                process::Publisher::Podman => "podman",
+                process::Publisher::Kubectl => "kubectl",
+                process::Publisher::Other => "other",
+            },
+            container: listed.map(|p| p.name.clone()),
+            address: held.listener.address,
+            port,
+            container_port: to.map(|to| to.port()).or(listed.map(|p| p.inside)),
+            protocol: if udp { "udp" } else { "tcp" },
+            pid: held.pid,
+            process: held.process.clone(),
+        };
+        if !facts.container_ports.contains(&container_port) {
+            facts.container_ports.push(container_port);
+        }
     }
 }
 

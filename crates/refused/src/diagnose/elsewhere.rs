@@ -242,25 +242,7 @@ pub(super) fn held(
             held_path::refused(facts, holder, dest, listener, &exact, &inside, &enter)
         }
         (Outcome::Refused | Outcome::Reset, None) if !on_port.is_empty() => {
-            let bound = on_port[0];
-            let every = if ip.is_ipv4() { "0.0.0.0" } else { "::" };
-            let only_inside = if bound.listener.address.is_loopback() {
-                format!(", which only programs inside {netns} can reach")
-            } else {
-                String::new()
-            };
-            Finding::new(
-                Cause::ListeningOnOtherAddress,
-                format!(
-                    "{} listens on port {port} in {inside}, but only on {}{only_inside}",
-                    bound.owner(),
-                    bound.listener.address
-                ),
-            )
-            .evidence(listed(&on_port))
-            .suggest(format!(
-                "make the program listen on {every} (every address) inside the namespace: its bind or host setting (`--host {every}`, `--bind {every}`, `listen_addresses = '*'`)"
-            ))
+            bound_elsewhere(facts, &on_port, dest, netns, &inside)
         }
         (Outcome::Refused | Outcome::Reset, None) => {
             let candidate = intended(facts, ip, port, listeners).or_else(|| {
@@ -306,6 +288,76 @@ pub(super) fn held(
         address: ip,
         pid: holder.pid,
     }]))
+}
+
+/// Refused by a namespace where something has the port, on an address or family that `dest`
+/// is not: the family when every listener is of the other one, or only on `::` with
+/// `IPV6_V6ONLY`. A container runtime's helper there (docker-proxy) is only the publishing's
+/// placeholder: the publishing is fixed, not the helper's bind.
+fn bound_elsewhere(
+    facts: &Facts,
+    on_port: &[&HeldListener],
+    dest: SocketAddr,
+    netns: &Namespace,
+    inside: &str,
+) -> Finding {
+    let (ip, port) = (dest.ip(), dest.port());
+    let every = if ip.is_ipv4() { "0.0.0.0" } else { "::" };
+    let v6only = on_port.iter().copied().find(|l| {
+        l.listener.v6only == Some(true) && l.listener.address.is_unspecified() && ip.is_ipv4()
+    });
+    let other_family = on_port
+        .iter()
+        .all(|l| l.listener.address.is_ipv4() != ip.is_ipv4())
+        && on_port.iter().any(|l| l.listener.address.is_unspecified());
+    let bound = v6only.unwrap_or(on_port[0]);
+    let finding = if v6only.is_some() || other_family {
+        let (family, other) = if ip.is_ipv4() {
+            ("IPv4", "IPv6")
+        } else {
+            ("IPv6", "IPv4")
+        };
+        Finding::new(
+            Cause::ListeningOnOtherFamily,
+            format!(
+                "{} listens on {} ({other} only) in {inside}, and {dest} is {family}",
+                bound.owner(),
+                bound.endpoint()
+            ),
+        )
+        .evidence(listed(on_port))
+        .suggest(format!(
+            "make the program take {family} too inside the namespace: bind it to {every}, or to `::` with IPV6_V6ONLY off (its dual-stack or ipv6only setting)"
+        ))
+    } else {
+        let only_inside = if bound.listener.address.is_loopback() {
+            format!(", which only programs inside {netns} can reach")
+        } else {
+            String::new()
+        };
+        Finding::new(
+            Cause::ListeningOnOtherAddress,
+            format!(
+                "{} listens on port {port} in {inside}, but only on {}{only_inside}",
+                bound.owner(),
+                bound.listener.address
+            ),
+        )
+        .evidence(listed(on_port))
+        .suggest(format!(
+            "make the program listen on {every} (every address) inside the namespace: its bind or host setting (`--host {every}`, `--bind {every}`, `listen_addresses = '*'`)"
+        ))
+    };
+    match super::placeholder::of(facts, bound) {
+        Some(published) => super::placeholder::bound_elsewhere(
+            finding,
+            dest,
+            bound,
+            published,
+            super::placeholder::Asked::Outside,
+        ),
+        None => finding,
+    }
 }
 
 /// Refused though `listener` listens right there, with this host's rules unread: a reject rule

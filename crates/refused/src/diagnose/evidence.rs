@@ -8,7 +8,7 @@ use serde::Serialize;
 
 // What the host collectors found, as the evidence and the facts carry it (`sys` itself is
 // private: how the host is read is not part of the API).
-pub use crate::sys::docker::StoppedContainer;
+pub use crate::sys::docker::{StoppedContainer, UnpublishedContainer};
 pub use crate::sys::firewall::{Blocker, Dnat, Hook, NatHook, NatTo, Stops, Tool, Verdict};
 pub use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::loopback::{Ipv6Switch, Loopback};
@@ -106,6 +106,10 @@ pub enum Evidence {
     /// A container of Docker's that is not running and publishes the target's port when it
     /// runs: nothing of it is left in the kernel, Docker's daemon says so.
     StoppedContainer(StoppedContainer),
+    /// A running container of Docker's that asks for the target's port (`-p`) while Docker
+    /// publishes nothing: the host's network, where published ports are discarded, an internal
+    /// network, or a binding the daemon did not map.
+    UnpublishedContainer(UnpublishedContainer),
     /// A port proxy of this host (docker-proxy) that takes the connection and sends it to
     /// `to`: there, our own connect ended in `outcome`.
     PortProxy {
@@ -127,6 +131,89 @@ pub enum Evidence {
     /// A unix socket that the server of the target's service listens on, while nothing listens
     /// on the port (PostgreSQL with `listen_addresses = ''`).
     UnixListener(HeldUnixListener),
+    /// A port of this host that a container runtime publishes for a container (`docker run
+    /// -p`): the socket on it is only the runtime's placeholder (docker-proxy, dockerd's own).
+    ContainerPort(ContainerPort),
+}
+
+/// A port of this host that a container runtime publishes for a container, held by its helper
+/// (docker-proxy, dockerd's reservation with the userland proxy off, rootlessport): the address
+/// and family it is bound to are the publishing's (`-p 127.0.0.1:8080:80`), not a setting of
+/// the helper's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerPort {
+    /// The runtime: `docker`, `podman`, `kubectl` or `other`.
+    pub runtime: &'static str,
+    /// The container's name, when the runtime's daemon says (Docker's, on its socket).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The host's address it is published on (`0.0.0.0`, `::`, `127.0.0.1`).
+    pub address: IpAddr,
+    /// The host's port.
+    pub port: u16,
+    /// The container's own port, where docker-proxy's command line or the daemon says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_port: Option<u16>,
+    /// `tcp` or `udp`.
+    pub protocol: &'static str,
+    /// The helper holding the host's socket.
+    pub pid: Option<u32>,
+    /// Its command name.
+    pub process: Option<String>,
+}
+
+impl ContainerPort {
+    /// Whether it is `held`'s: the same socket's address, port and holder.
+    pub fn is_of(&self, held: &HeldListener) -> bool {
+        self.address == held.listener.address
+            && self.port == held.listener.port
+            && self.pid == held.pid
+    }
+
+    /// The publishing as `-p` writes it, on `address`: `127.0.0.1:8080:80`, `'[::]:8086:80'`,
+    /// `8080:80` for `None` (every address, both families), `/udp` for UDP.
+    pub fn flag(&self, address: Option<IpAddr>, udp: bool) -> String {
+        let inside = self
+            .container_port
+            .map_or_else(|| "CONTAINER_PORT".to_owned(), |p| p.to_string());
+        let proto = if udp { "/udp" } else { "" };
+        match address {
+            None => format!("{}:{inside}{proto}", self.port),
+            Some(IpAddr::V4(ip)) => format!("{ip}:{}:{inside}{proto}", self.port),
+            Some(IpAddr::V6(ip)) => format!("'[{ip}]:{}:{inside}{proto}'", self.port),
+        }
+    }
+}
+
+impl fmt::Display for ContainerPort {
+    /// `Docker publishes container `web`'s port 80/tcp on 127.0.0.1:8080 (docker-proxy (pid
+    /// 7) holds it)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let runtime = match self.runtime {
+            "docker" => "Docker",
+            "podman" => "Podman",
+            "kubectl" => "kubectl port-forward",
+            _ => "a container runtime",
+        };
+        write!(f, "{runtime} publishes ")?;
+        match (&self.container, self.container_port) {
+            (Some(name), Some(port)) => {
+                write!(f, "container `{name}`'s port {port}/{}", self.protocol)?;
+            }
+            (Some(name), None) => write!(f, "a port of container `{name}`")?,
+            (None, Some(port)) => write!(f, "a container's port {port}/{}", self.protocol)?,
+            (None, None) => write!(f, "a container's port")?,
+        }
+        write!(
+            f,
+            " on {}",
+            std::net::SocketAddr::new(self.address, self.port)
+        )?;
+        if let (Some(process), Some(pid)) = (&self.process, self.pid) {
+            write!(f, " ({process} (pid {pid}) holds it)")?;
+        }
+        Ok(())
+    }
 }
 
 /// A listener and, where it could be seen, the process and namespace it belongs to.
@@ -429,6 +516,8 @@ impl fmt::Display for Evidence {
                 "Docker's container `{}` ({}) publishes it to its port {} and is not running: {}",
                 container.name, container.id, container.container_port, container.status
             ),
+            Self::ContainerPort(port) => port.fmt(f),
+            Self::UnpublishedContainer(container) => container.fmt(f),
             Self::PortProxy { proxy, outcome } => write!(
                 f,
                 "{} (pid {}) listens on {} and sends each connection to {}; a connect from here to {} was {outcome}",

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::connect::Attempt;
 use crate::resolve::ResolveError;
-use crate::sys::docker::StoppedContainer;
 pub use crate::sys::docker::{NamedContainer, PublishedPort};
+use crate::sys::docker::{StoppedContainer, UnpublishedContainer};
 use crate::sys::firewall::{Blocker, Dnat};
 use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::netns::Namespace;
@@ -16,7 +16,9 @@ pub use crate::sys::route::Lookup as RouteLookup;
 use crate::sys::route::RejectingRoute;
 use crate::target::Target;
 
-use super::evidence::{HeldListener, HeldUnixListener, Loopback, UnixSocketFacts, Unseen};
+use super::evidence::{
+    ContainerPort, HeldListener, HeldUnixListener, Loopback, UnixSocketFacts, Unseen,
+};
 
 /// What was collected about one target.
 #[derive(Debug, Clone)]
@@ -50,6 +52,14 @@ pub struct Facts {
     /// Whether the target is the address of a proxy from the environment (`http_proxy`), not
     /// one the user typed: no listener on another port is offered as the one meant.
     pub proxy_address: bool,
+    /// When nothing of any namespace listens on the target's port: Docker's running containers
+    /// that ask for it (`-p`) while Docker publishes nothing (the host's network, an internal
+    /// one, a binding not mapped).
+    pub unpublished_containers: Vec<UnpublishedContainer>,
+    /// The sockets on the target's port (TCP ones, of this namespace or of the one that holds a
+    /// failed address; UDP ones of this namespace when no TCP one has the port) that a
+    /// container runtime's helper holds for a published port, with the container behind each.
+    pub container_ports: Vec<ContainerPort>,
     /// A port proxy of this host that accepted the connection and closed it (docker-proxy),
     /// with what it ran into where it sends the connection.
     pub proxied: Option<Proxied>,
@@ -64,8 +74,9 @@ pub struct Facts {
     /// This namespace's loopback interface: up or down, and the `disable_ipv6` sysctls that are
     /// on (`None`: not read; read when a connect failed).
     pub loopback: Option<Loopback>,
-    /// For a unix target: the attempt and what the path is.
-    pub unix: Option<(Attempt, UnixSocketFacts)>,
+    /// For a unix target: the attempt and what the path is (boxed: most targets have none, and
+    /// the diagnosis's futures hold facts in several copies).
+    pub unix: Option<Box<(Attempt, UnixSocketFacts)>>,
     /// What could not be seen.
     pub unseen: Vec<Unseen>,
     /// What of this host's firewall rules was read, beyond each address's `blockers`.

@@ -31,6 +31,7 @@ mod held_path;
 mod holder;
 mod icmp;
 mod loopback;
+mod placeholder;
 mod rate_limit;
 pub mod rules;
 mod socket_only;
@@ -50,10 +51,10 @@ pub use after::ReadAhead;
 // too); `diagnose::cause` and `diagnose::Cause` stay where callers found them.
 pub use crate::cause::{self, Cause};
 pub use evidence::{
-    Blocker, Class, ClosedDirectory, EarlierListener, Evidence, FileType, HeldBy, HeldListener,
-    HeldUnixListener, Hook, Ipv6Switch, Listener, Loopback, Mode, NameSource, Neighbour, Owner,
-    Permission, PolicyRule, PortProxy, Process, RejectingRoute, RouteKind, StoppedContainer,
-    UnixSocketFacts, Unseen,
+    Blocker, Class, ClosedDirectory, ContainerPort, EarlierListener, Evidence, FileType, HeldBy,
+    HeldListener, HeldUnixListener, Hook, Ipv6Switch, Listener, Loopback, Mode, NameSource,
+    Neighbour, Owner, Permission, PolicyRule, PortProxy, Process, RejectingRoute, RouteKind,
+    StoppedContainer, UnixSocketFacts, UnpublishedContainer, Unseen,
 };
 pub use facts::{
     AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, NamedContainer, OwnerBlocked,
@@ -264,7 +265,7 @@ pub async fn diagnose_read_ahead(
 /// The rules' finding on the facts, as the report.
 fn conclude(target: &Target, facts: Facts, start: Instant) -> Result<Diagnosis, Unexplained> {
     let finding = rules::infer(&facts)?;
-    let attempts = match &facts.unix {
+    let attempts = match facts.unix.as_deref() {
         Some((attempt, _)) => vec![attempt.clone()],
         None => facts.addresses.iter().map(|a| a.attempt.clone()).collect(),
     };

@@ -89,7 +89,7 @@ pub fn infer(facts: &Facts) -> Result<Finding, Unexplained> {
 }
 
 fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
-    if let Some((attempt, path)) = &facts.unix {
+    if let Some((attempt, path)) = facts.unix.as_deref() {
         return unix(attempt.outcome, path, &attempt.address.to_string());
     }
     if let Resolution::Failed(err) = &facts.resolution {
@@ -1288,11 +1288,7 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
         return Ok(refused_with_a_listener(facts, address, listener, &exact));
     }
     if !on_port.is_empty() {
-        return Ok(listening_elsewhere(
-            address.addr,
-            &on_port,
-            resolved_name(facts),
-        ));
+        return Ok(listening_elsewhere(facts, address.addr, &on_port));
     }
     if let Some(finding) = super::elsewhere::published_beside_loopback(facts, address) {
         return Ok(finding);
@@ -1308,7 +1304,13 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
             &facts.foreign,
         ));
     }
+    if let Some(finding) = super::placeholder::udp_only(facts, ip, port) {
+        return Ok(finding);
+    }
     if let Some(finding) = stopped_container(facts, ip, port) {
+        return Ok(finding);
+    }
+    if let Some(finding) = unpublished_container(facts, ip, port) {
         return Ok(finding);
     }
     if let Some((candidate, why)) = intended(facts, ip, port, listeners) {
@@ -1485,9 +1487,11 @@ fn resolved_name(facts: &Facts) -> Option<&str> {
     }
 }
 
-/// Something has the port, but on an address or family the target does not reach; `name` is
-/// the name the target gave, if it gave one.
-fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener], name: Option<&str>) -> Finding {
+/// Something has the port, but on an address or family the target does not reach. A container
+/// runtime's helper (docker-proxy) is only the publishing's placeholder: the publishing is
+/// fixed, not the helper's bind.
+fn listening_elsewhere(facts: &Facts, addr: SocketAddr, on_port: &[&HeldListener]) -> Finding {
+    let name = resolved_name(facts);
     // An IPv4-mapped address is IPv4 on the wire: said as such.
     let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
     let ip = addr.ip();
@@ -1542,8 +1546,18 @@ fn listening_elsewhere(addr: SocketAddr, on_port: &[&HeldListener], name: Option
     };
     let finding = Finding::new(cause, summary)
         .evidence(listed(on_port))
-        .evidence([Evidence::LocalAddress { address: ip }])
-        .suggest(format!("connect to {} instead", bound.reach_at(ip)));
+        .evidence([Evidence::LocalAddress { address: ip }]);
+    let said = v6only.copied().unwrap_or(bound);
+    if let Some(published) = super::placeholder::of(facts, said) {
+        return super::placeholder::bound_elsewhere(
+            finding,
+            addr,
+            said,
+            published,
+            super::placeholder::Asked::Here,
+        );
+    }
+    let finding = finding.suggest(format!("connect to {} instead", bound.reach_at(ip)));
     if let Some(v6only) = v6only.filter(|l| l.listener.address.is_unspecified()) {
         // It is bound to `::` already: only the option keeps IPv4 out.
         finding.suggest(format!(
@@ -1646,10 +1660,15 @@ fn is_counterpart(bound: IpAddr, ip: IpAddr) -> bool {
 /// it exited (or never started), and took its DNAT rule and docker-proxy with it.
 fn stopped_container(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
     let first = facts.stopped_containers.first()?;
+    let running = if first.state == "restarting" {
+        "its program keeps exiting, and Docker restarts it"
+    } else {
+        "is not running"
+    };
     let mut finding = Finding::new(
         Cause::NoListener,
         format!(
-            "nothing listens on port {port} on this host ({ip} is local): Docker's container `{}` publishes it (`-p {port}:{}`) but is not running ({})",
+            "nothing listens on port {port} on this host ({ip} is local): Docker's container `{}` publishes it (`-p {port}:{}`) but {running} ({})",
             first.name, first.container_port, first.status
         ),
     )
@@ -1664,6 +1683,12 @@ fn stopped_container(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
     .suggest(if first.state == "created" {
         format!(
             "`docker start {0}` starts it: it was made and never started (compose: `docker compose up -d`)",
+            first.name
+        )
+    } else if first.state == "restarting" {
+        // Its restart policy starts it again and again: `docker start` changes nothing.
+        format!(
+            "its program keeps exiting and Docker keeps restarting it: `docker logs {0}` says why, `docker inspect -f '{{{{.State.ExitCode}}}}' {0}` gives its exit code",
             first.name
         )
     } else {
@@ -1691,6 +1716,64 @@ fn stopped_container(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
         }
     }
     Some(finding)
+}
+
+/// Nothing listens on the port, and a running container of Docker's asks for it (`-p`), but
+/// Docker publishes nothing: its program is not where the user looks.
+fn unpublished_container(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
+    let first = facts.unpublished_containers.first()?;
+    let (name, inside) = (&first.name, first.container_port);
+    let flag = match first.host_ip.as_deref() {
+        Some(host_ip) if host_ip.contains(':') => format!("-p '[{host_ip}]:{port}:{inside}'"),
+        Some(host_ip) => format!("-p {host_ip}:{port}:{inside}"),
+        None => format!("-p {port}:{inside}"),
+    };
+    let (why, fix) = match (first.reason, &first.network) {
+        ("host-network", _) => (
+            "runs in the host's network (`--network host`), where Docker discards published ports"
+                .to_owned(),
+            format!(
+                "with `--network host` its program listens on this host's ports itself, on the port it is set to (not {port}): connect to that one (`sudo ss -ltnp` lists them), or re-create `{name}` without `--network host` for `{flag}` to publish its port {inside}"
+            ),
+        ),
+        (_, Some(network)) => (
+            format!(
+                "its network `{network}` is internal (`docker network create --internal`): Docker publishes no port of it"
+            ),
+            format!(
+                "re-create `{name}` on a network that is not internal (the default bridge, or one made without `--internal`), where `{flag}` publishes its port {inside}"
+            ),
+        ),
+        _ => (
+            "the daemon made no mapping for it (`docker port` lists none)".to_owned(),
+            if first.host_ip.as_deref().is_some_and(|ip| ip.contains(':')) {
+                format!(
+                    "publish it on IPv4 instead: re-create `{name}` with `-p 127.0.0.1:{port}:{inside}` (or `-p {port}:{inside}`): Docker maps no IPv6 binding without its userland proxy or IPv6 turned on"
+                )
+            } else {
+                format!(
+                    "`docker port {name}` lists what it publishes; dockerd's log says why it did not map `{flag}`"
+                )
+            },
+        ),
+    };
+    Some(
+        Finding::new(
+            Cause::NoListener,
+            format!(
+                "nothing listens on port {port} on this host ({ip} is local): Docker's container `{name}` asks for it (`{flag}`), but {why}"
+            ),
+        )
+        .evidence(
+            facts
+                .unpublished_containers
+                .iter()
+                .cloned()
+                .map(Evidence::UnpublishedContainer),
+        )
+        .evidence([Evidence::LocalAddress { address: ip }])
+        .suggest(fix),
+    )
 }
 
 fn no_listener(ip: IpAddr, port: u16) -> Finding {

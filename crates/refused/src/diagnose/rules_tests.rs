@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::connect::{Address, Attempt};
-use crate::diagnose::evidence::{BoundDevice, HeldBy, HeldUnixListener, UnixSocketFacts};
+use crate::diagnose::evidence::{
+    BoundDevice, ContainerPort, HeldBy, HeldUnixListener, UnixSocketFacts,
+};
 use crate::diagnose::facts::{Init, Privilege, RateLimits, RulesRead};
 use crate::resolve::ResolveError;
 use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
@@ -31,6 +33,8 @@ fn facts(target: &str) -> Facts {
         proxied: None,
         stopped_containers: Vec::new(),
         named_containers: Vec::new(),
+        container_ports: Vec::new(),
+        unpublished_containers: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
         reverse_path: None,
         ipv6_usable: true,
@@ -1861,7 +1865,7 @@ fn unix_finding(outcome: Outcome, facts: UnixSocketFacts) -> Finding {
         local_port: None,
     };
     infer(&Facts {
-        unix: Some((attempt, facts)),
+        unix: Some(Box::new((attempt, facts))),
         ..facts_unix()
     })
     .unwrap()
@@ -4138,4 +4142,332 @@ fn an_icmp_reject_from_a_namespace_whose_firewalld_rejects_names_its_zone() {
     address.holder = Some(holder);
     let finding = infer(&one("10.77.2.2:46110", address)).unwrap();
     assert_eq!(finding.cause, Cause::Rejected, "{finding:?}");
+}
+
+/// The published port that a container runtime's helper `process` holds on `at`.
+fn container_port(at: &str, process: &str, container: Option<&str>) -> ContainerPort {
+    let at: SocketAddr = at.parse().unwrap();
+    ContainerPort {
+        runtime: if process == "rootlessport" {
+            "podman"
+        } else {
+            "docker"
+        },
+        container: container.map(str::to_owned),
+        address: at.ip(),
+        port: at.port(),
+        container_port: Some(80),
+        protocol: "tcp",
+        pid: Some(4242),
+        process: Some(process.to_owned()),
+    }
+}
+
+/// No suggestion aims a bind, `--host` or `IPV6_V6ONLY` setting at a runtime's helper.
+fn no_helper_bind_fix(finding: &Finding) {
+    for s in &finding.suggestions {
+        for bad in ["--host", "--bind", "IPV6_V6ONLY", "listen on", "bind it"] {
+            assert!(!s.contains(bad), "{bad} in {s:?}: {finding:?}");
+        }
+    }
+}
+
+/// `docker run -p 127.0.0.1:8080:80`, asked at the host's other address: the publishing is
+/// fixed, never docker-proxy's or dockerd's bind (dockerd's `--host` is its API socket).
+#[test]
+fn a_port_docker_publishes_on_one_address_is_fixed_by_the_publishing() {
+    for process in ["docker-proxy", "dockerd"] {
+        let f = Facts {
+            listeners: Some(vec![listening("127.0.0.1:8080", process)]),
+            container_ports: vec![container_port("127.0.0.1:8080", process, Some("web"))],
+            ..one(
+                "10.249.3.1:8080",
+                AddressFacts {
+                    local: true,
+                    ..tried("10.249.3.1:8080", Outcome::Refused, 0)
+                },
+            )
+        };
+        let finding = infer(&f).unwrap();
+        assert_eq!(finding.cause, Cause::ListeningOnOtherAddress);
+        assert_eq!(
+            finding.summary,
+            format!(
+                "{process} (pid 4242) listens on port 8080, but only on 127.0.0.1, not on 10.249.3.1: Docker publishes container `web`'s port 80 on 127.0.0.1 alone (`-p 127.0.0.1:8080:80`), and {process} (pid 4242) only holds the port for it"
+            )
+        );
+        assert_eq!(
+            finding.suggestions,
+            [
+                "connect to 127.0.0.1:8080 instead",
+                "or publish it where it is asked: re-create container `web` with `-p 8080:80` (every address, both families) in place of `-p 127.0.0.1:8080:80` (compose: `ports: [\"8080:80\"]`); `-p 10.249.3.1:8080:80` publishes it on 10.249.3.1 alone",
+            ]
+        );
+        assert!(finding.evidence.iter().any(
+            |e| matches!(e, Evidence::ContainerPort(p) if p.container.as_deref() == Some("web"))
+        ));
+        no_helper_bind_fix(&finding);
+    }
+    // A program of the user's own, with no published port behind it: its bind is the fix.
+    let f = Facts {
+        listeners: Some(vec![listening("127.0.0.1:8080", "node")]),
+        ..one(
+            "10.249.3.1:8080",
+            AddressFacts {
+                local: true,
+                ..tried("10.249.3.1:8080", Outcome::Refused, 0)
+            },
+        )
+    };
+    assert!(infer(&f).unwrap().suggestions[1].contains("bind it to 0.0.0.0"));
+}
+
+/// `-p '[::]:8086:80'` (docker-proxy on `::` with `IPV6_V6ONLY`) asked over IPv4, here and from
+/// another host: the family, and `-p 8086:80`, never `IPV6_V6ONLY` turned off on docker-proxy.
+#[test]
+fn a_port_docker_publishes_on_one_family_is_fixed_by_the_publishing() {
+    use crate::diagnose::facts::Holder;
+    let mut proxy = listening("[::]:8086", "docker-proxy");
+    proxy.listener.v6only = Some(true);
+    let published = container_port("[::]:8086", "docker-proxy", None);
+    let f = Facts {
+        listeners: Some(vec![proxy.clone()]),
+        container_ports: vec![published.clone()],
+        ..one(
+            "127.0.0.1:8086",
+            tried("127.0.0.1:8086", Outcome::Refused, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherFamily);
+    assert!(
+        finding.summary.ends_with(
+            "Docker publishes the container's port 80 on IPv6 alone (`-p '[::]:8086:80'`), and docker-proxy (pid 4242) only holds the port for it"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert_eq!(
+        finding.suggestions,
+        [
+            "connect to [::1]:8086 instead",
+            "or publish it where it is asked: re-create the container with `-p 8086:80` (every address, both families) in place of `-p '[::]:8086:80'` (compose: `ports: [\"8086:80\"]`)",
+        ]
+    );
+    no_helper_bind_fix(&finding);
+
+    // From another namespace, at the Docker host's own address: the family again.
+    let netns = Namespace::Named("dockerhost".to_owned());
+    proxy.netns = Some(netns.clone());
+    let mut address = tried("10.249.1.1:8086", Outcome::Refused, 0);
+    address.holder = Some(Holder::new(netns, None, Some(vec![proxy])));
+    let f = Facts {
+        container_ports: vec![published],
+        ..one("10.249.1.1:8086", address)
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherFamily, "{finding:?}");
+    assert_eq!(
+        finding.suggestions,
+        [
+            "publish it where it is asked: re-create the container with `-p 8086:80` (every address, both families) in place of `-p '[::]:8086:80'` (compose: `ports: [\"8086:80\"]`)"
+        ]
+    );
+    no_helper_bind_fix(&finding);
+}
+
+/// `-p 127.0.0.1:8080:80`, asked from another namespace at the Docker host's address: the
+/// publishing, and no way in from here to suggest.
+#[test]
+fn a_port_docker_publishes_on_loopback_is_fixed_by_the_publishing_from_outside() {
+    use crate::diagnose::facts::Holder;
+    let netns = Namespace::Named("dockerhost".to_owned());
+    for process in ["docker-proxy", "dockerd", "rootlessport"] {
+        let mut proxy = listening("127.0.0.1:8080", process);
+        proxy.netns = Some(netns.clone());
+        let mut address = tried("10.249.1.1:8080", Outcome::Refused, 0);
+        address.holder = Some(Holder::new(netns.clone(), None, Some(vec![proxy])));
+        let f = Facts {
+            container_ports: vec![container_port("127.0.0.1:8080", process, Some("web"))],
+            ..one("10.249.1.1:8080", address)
+        };
+        let finding = infer(&f).unwrap();
+        assert_eq!(finding.cause, Cause::ListeningOnOtherAddress);
+        assert_eq!(finding.suggestions.len(), 1, "{finding:?}");
+        assert!(
+            finding.suggestions[0].starts_with(
+                "publish it where it is asked: re-create container `web` with `-p 8080:80` (every address, both families) in place of `-p 127.0.0.1:8080:80`"
+            ),
+            "{finding:?}"
+        );
+        no_helper_bind_fix(&finding);
+    }
+}
+
+/// `-p '[::1]:8080:80'` with the userland proxy off: dockerd only reserves the port, and Docker
+/// sends nothing from `::1` into a container; the one fix is 127.0.0.1.
+#[test]
+fn a_port_dockerd_reserves_on_ipv6_loopback_is_published_on_127_0_0_1() {
+    let f = Facts {
+        listeners: Some(vec![listening("[::1]:8080", "dockerd")]),
+        container_ports: vec![container_port("[::1]:8080", "dockerd", Some("web"))],
+        ..one(
+            "127.0.0.1:8080",
+            tried("127.0.0.1:8080", Outcome::Refused, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherFamily);
+    assert!(
+        finding.summary.ends_with(
+            "Docker publishes container `web`'s port 80 on ::1 alone (`-p '[::1]:8080:80'`), which dockerd (pid 4242) only reserves: without its userland proxy, Docker forwards no connection to ::1 into the container"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert_eq!(
+        finding.suggestions,
+        [
+            "publish it where it is asked: re-create container `web` with `-p 127.0.0.1:8080:80` in place of `-p '[::1]:8080:80'` (compose: `ports: [\"127.0.0.1:8080:80\"]`), then connect to 127.0.0.1:8080"
+        ]
+    );
+    no_helper_bind_fix(&finding);
+
+    // `-p 127.0.0.1:8080:80` asked at `::1`: 127.0.0.1 is the way, never a `[::1]` publish.
+    let f = Facts {
+        listeners: Some(vec![listening("127.0.0.1:8080", "dockerd")]),
+        container_ports: vec![container_port("127.0.0.1:8080", "dockerd", Some("web"))],
+        ..one("[::1]:8080", tried("[::1]:8080", Outcome::Refused, 0))
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherFamily);
+    assert_eq!(
+        finding.suggestions,
+        [
+            "connect to 127.0.0.1:8080 instead",
+            "without its userland proxy, Docker forwards no connection to ::1 into a container: use 127.0.0.1"
+        ]
+    );
+}
+
+/// `-p 8085:80/udp` asked over TCP: published for UDP only, not the port of another container
+/// near it.
+#[test]
+fn a_port_published_for_udp_only_is_said_so() {
+    let mut udp = container_port("0.0.0.0:8085", "docker-proxy", Some("dns"));
+    udp.protocol = "udp";
+    let f = Facts {
+        listeners: Some(vec![listening("0.0.0.0:8084", "docker-proxy")]),
+        container_ports: vec![udp],
+        ..one(
+            "127.0.0.1:8085",
+            tried("127.0.0.1:8085", Outcome::Refused, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert_eq!(
+        finding.summary,
+        "nothing listens on TCP port 8085 on this host (127.0.0.1 is local): Docker publishes it for UDP only (container `dns`, `-p 8085:80/udp`)"
+    );
+    assert_eq!(
+        finding.suggestions[0],
+        "publish it for TCP too: re-create container `dns` with `-p 8085:80` (TCP) beside `-p 8085:80/udp` (compose: `ports: [\"8085:80\", \"8085:80/udp\"]`)"
+    );
+    assert!(matches!(finding.evidence[0], Evidence::ContainerPort(_)));
+}
+
+/// A crash-looping container (`--restart always`): `docker start` does nothing for it.
+#[test]
+fn a_restarting_container_is_sent_to_its_logs_not_started() {
+    use crate::sys::docker::StoppedContainer;
+    let mut f = one(
+        "127.0.0.1:8083",
+        tried("127.0.0.1:8083", Outcome::Refused, 0),
+    );
+    f.stopped_containers = vec![StoppedContainer {
+        name: "crash".into(),
+        id: "9bbb62717e18".into(),
+        state: "restarting".into(),
+        status: "Restarting (3) 2 seconds ago".into(),
+        container_port: 80,
+    }];
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert!(
+        finding
+            .summary
+            .ends_with("publishes it (`-p 8083:80`) but its program keeps exiting, and Docker restarts it (Restarting (3) 2 seconds ago)"),
+        "{}",
+        finding.summary
+    );
+    assert_eq!(
+        finding.suggestions[0],
+        "its program keeps exiting and Docker keeps restarting it: `docker logs crash` says why, `docker inspect -f '{{.State.ExitCode}}' crash` gives its exit code"
+    );
+    assert!(
+        !finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("docker start"))
+    );
+}
+
+/// A running container that asks for the port while Docker publishes nothing: `--network
+/// host`, an `--internal` network, a binding not mapped (`[::1]` with IPv6 off); not the
+/// port of another container near it.
+#[test]
+fn a_running_container_docker_publishes_nothing_for_is_named() {
+    use crate::sys::docker::UnpublishedContainer;
+    let asking =
+        |reason: &'static str, network: Option<&str>, host_ip: Option<&str>| UnpublishedContainer {
+            name: "app".into(),
+            id: "85b4a5212a67".into(),
+            container_port: 80,
+            host_ip: host_ip.map(str::to_owned),
+            reason,
+            network: network.map(str::to_owned),
+        };
+    let finding = |container| {
+        let f = Facts {
+            // Another container's port near it: what was offered before.
+            listeners: Some(vec![listening("0.0.0.0:8094", "docker-proxy")]),
+            unpublished_containers: vec![container],
+            ..one(
+                "127.0.0.1:8093",
+                tried("127.0.0.1:8093", Outcome::Refused, 0),
+            )
+        };
+        infer(&f).unwrap()
+    };
+    let host = finding(asking("host-network", None, None));
+    assert_eq!(host.cause, Cause::NoListener);
+    assert_eq!(
+        host.summary,
+        "nothing listens on port 8093 on this host (127.0.0.1 is local): Docker's container `app` asks for it (`-p 8093:80`), but runs in the host's network (`--network host`), where Docker discards published ports"
+    );
+    assert!(matches!(
+        host.evidence[0],
+        Evidence::UnpublishedContainer(_)
+    ));
+    let internal = finding(asking("internal-network", Some("intnet"), None));
+    assert!(
+        internal
+            .summary
+            .ends_with("but its network `intnet` is internal (`docker network create --internal`): Docker publishes no port of it"),
+        "{}",
+        internal.summary
+    );
+    let six = finding(asking("not-mapped", None, Some("::1")));
+    assert!(
+        six.summary.contains("(`-p '[::1]:8093:80'`)"),
+        "{}",
+        six.summary
+    );
+    assert!(
+        six.suggestions[0]
+            .starts_with("publish it on IPv4 instead: re-create `app` with `-p 127.0.0.1:8093:80`"),
+        "{:?}",
+        six.suggestions
+    );
 }

@@ -137,6 +137,74 @@ fn named(listed: &Value, name: &str) -> Option<NamedContainer> {
     })
 }
 
+/// A port of this host that Docker publishes for a running container, as its daemon lists it
+/// (`docker ps`'s PORTS): the container behind a docker-proxy or dockerd's own socket on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publishing {
+    /// The container's name.
+    pub name: String,
+    /// The host's address it is published on, as Docker lists it (`0.0.0.0`, `::`,
+    /// `127.0.0.1`).
+    pub ip: IpAddr,
+    /// The container's own port.
+    pub inside: u16,
+    /// Whether it is published for UDP (`-p 8085:80/udp`), else TCP.
+    pub udp: bool,
+    /// The container's addresses on its networks (what a docker-proxy sends to).
+    pub container_ips: Vec<IpAddr>,
+}
+
+/// The running containers that Docker publishes `port` of this host for, TCP or UDP, asked of
+/// its daemon by `until`: one list, as `docker ps` asks it. An error when there is no daemon or
+/// its socket may not be used.
+pub fn running_publishing(port: u16, until: Instant) -> io::Result<Vec<Publishing>> {
+    in_time(until, move || {
+        let list = get(&socket_path(), "/containers/json", until)?;
+        Ok(list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|container| publishing_port(container, port))
+            .collect())
+    })
+}
+
+/// The ports of `listed` (an entry of `/containers/json`) published on `port` of this host.
+fn publishing_port(listed: &Value, port: u16) -> Vec<Publishing> {
+    let name = clean(
+        listed["Names"][0]
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches('/'),
+    );
+    let container_ips: Vec<IpAddr> = listed["NetworkSettings"]["Networks"]
+        .as_object()
+        .into_iter()
+        .flat_map(|networks| networks.values())
+        .flat_map(|network| [&network["IPAddress"], &network["GlobalIPv6Address"]])
+        .filter_map(|ip| ip.as_str()?.parse().ok())
+        .collect();
+    listed["Ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["PublicPort"].as_u64() == Some(u64::from(port)))
+        .filter_map(|p| {
+            Some(Publishing {
+                name: name.clone(),
+                ip: p["IP"].as_str()?.parse().ok()?,
+                inside: u16::try_from(p["PrivatePort"].as_u64()?).ok()?,
+                udp: match p["Type"].as_str()? {
+                    "tcp" => false,
+                    "udp" => true,
+                    _ => return None,
+                },
+                container_ips: container_ips.clone(),
+            })
+        })
+        .collect()
+}
+
 /// The daemon's socket: `DOCKER_HOST` when it names a unix socket, else Docker's default. Not
 /// `DOCKER_HOST` under `sudo` (root with `SUDO_UID`): a socket the user named would feed root's
 /// diagnosis whatever it likes.
@@ -171,30 +239,87 @@ fn clean(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).collect()
 }
 
-/// The stopped containers that publish TCP `port` of this host, asked of Docker's daemon by
-/// `until`. An error when there is no daemon or its socket may not be used.
-pub fn stopped_publishing(
-    port: u16,
-    ips: &[IpAddr],
-    until: Instant,
-) -> io::Result<Vec<StoppedContainer>> {
+/// A running container that asks for a port of this host (`-p`) for which Docker publishes
+/// nothing: it runs in the host's network, where published ports are discarded, or only on
+/// internal networks, or the daemon made no mapping for its binding (`[::1]` with IPv6 off).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnpublishedContainer {
+    /// Its name, without Docker's leading `/`.
+    pub name: String,
+    /// Its id, short (12 characters).
+    pub id: String,
+    /// The container's port the host's port is asked for.
+    pub container_port: u16,
+    /// The host's address of its binding, as given (`::1`); absent for every address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<String>,
+    /// Why Docker publishes nothing: `host-network`, `internal-network` or `not-mapped`.
+    pub reason: &'static str,
+    /// The internal network, for `internal-network`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+}
+
+impl std::fmt::Display for UnpublishedContainer {
+    /// `Docker's container `app` (85b4a5212a67) asks for it (its port 80), and Docker publishes
+    /// nothing: it runs in the host's network`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Docker's container `{}` ({}) asks for it (its port {}), and Docker publishes nothing: ",
+            self.name, self.id, self.container_port
+        )?;
+        match (self.reason, &self.network) {
+            ("host-network", _) => f.write_str("it runs in the host's network"),
+            (_, Some(network)) => write!(f, "its network `{network}` is internal"),
+            _ => f.write_str("the daemon lists no mapping of it"),
+        }
+    }
+}
+
+/// What Docker's daemon knows of a port of this host that nothing listens on: the stopped
+/// containers that publish it, and the running ones that ask for it in vain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotPublished {
+    /// Containers that publish it and are not running.
+    pub stopped: Vec<StoppedContainer>,
+    /// Running containers that ask for it, for which Docker publishes nothing.
+    pub unpublished: Vec<UnpublishedContainer>,
+}
+
+/// The containers that publish TCP `port` of this host but are not running, and the running
+/// ones that ask for it while Docker publishes nothing, asked of Docker's daemon by `until`. An
+/// error when there is no daemon or its socket may not be used.
+pub fn stopped_publishing(port: u16, ips: &[IpAddr], until: Instant) -> io::Result<NotPublished> {
     let ips = ips.to_vec();
     in_time(until, move || stopped_publishing_now(port, &ips, until))
 }
 
-fn stopped_publishing_now(
-    port: u16,
-    ips: &[IpAddr],
-    until: Instant,
-) -> io::Result<Vec<StoppedContainer>> {
+/// Whether `listed` (an entry of `/containers/json`) may hold a binding the kernel does not
+/// show: stopped, or running with no port published at all (the host's network, an internal
+/// one, a binding the daemon did not map).
+fn may_not_publish(listed: &Value) -> bool {
+    match listed["State"].as_str().unwrap_or_default() {
+        "exited" | "created" | "dead" | "restarting" => true,
+        "running" => !listed["Ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|port| port["PublicPort"].is_u64()),
+        _ => false,
+    }
+}
+
+fn stopped_publishing_now(port: u16, ips: &[IpAddr], until: Instant) -> io::Result<NotPublished> {
     let socket = socket_path();
-    let list = get(
-        &socket,
-        "/containers/json?all=1&filters=%7B%22status%22%3A%5B%22exited%22%2C%22created%22%2C%22dead%22%2C%22restarting%22%5D%7D",
-        until,
-    )?;
-    let mut found = Vec::new();
-    for container in list.as_array().into_iter().flatten().take(MOST_ASKED) {
+    let list = get(&socket, "/containers/json?all=1", until)?;
+    let mut found = NotPublished::default();
+    let candidates = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| may_not_publish(c));
+    for container in candidates.take(MOST_ASKED) {
         // An id is hex; anything else is not put in a request's path.
         let Some(id) = container["Id"]
             .as_str()
@@ -205,11 +330,94 @@ fn stopped_publishing_now(
         let Ok(inspected) = get(&socket, &format!("/containers/{id}/json"), until) else {
             continue;
         };
-        if let Some(stopped) = publishing(container, &inspected, port, ips) {
-            found.push(stopped);
+        if container["State"] == "running" {
+            if let Some(mut unpublished) = unpublished(container, &inspected, port, ips) {
+                if unpublished.reason == "not-mapped" {
+                    unpublished.network = internal_network(&socket, &inspected, until);
+                    if unpublished.network.is_some() {
+                        unpublished.reason = "internal-network";
+                    }
+                }
+                found.unpublished.push(unpublished);
+            }
+        } else if let Some(stopped) = publishing(container, &inspected, port, ips) {
+            found.stopped.push(stopped);
         }
     }
     Ok(found)
+}
+
+/// A running container of `listed`, as `inspected`, that asks for `port` (its
+/// `HostConfig.PortBindings`) where `ips` reach it, or on the other family's loopback for
+/// loopback; its reason `host-network` or, until its networks are asked, `not-mapped`.
+fn unpublished(
+    listed: &Value,
+    inspected: &Value,
+    port: u16,
+    ips: &[IpAddr],
+) -> Option<UnpublishedContainer> {
+    let loopback = ips.iter().any(IpAddr::is_loopback);
+    let (container_port, host_ip) = binding(inspected, port, |bound| {
+        bound_at(bound, ips) || (loopback && bound.is_loopback())
+    })?;
+    let host_network = inspected["HostConfig"]["NetworkMode"] == "host";
+    let name = listed["Names"][0].as_str().unwrap_or_default();
+    Some(UnpublishedContainer {
+        name: clean(name.trim_start_matches('/')),
+        id: clean(&listed["Id"].as_str()?.chars().take(12).collect::<String>()),
+        container_port,
+        host_ip: (!host_ip.is_empty()).then(|| clean(&host_ip)),
+        reason: if host_network {
+            "host-network"
+        } else {
+            "not-mapped"
+        },
+        network: None,
+    })
+}
+
+/// The first of the networks of `inspected` that Docker's daemon says is internal
+/// (`--internal`: it publishes no port of it).
+fn internal_network(socket: &std::path::Path, inspected: &Value, until: Instant) -> Option<String> {
+    let networks = inspected["NetworkSettings"]["Networks"].as_object()?;
+    networks.iter().find_map(|(name, network)| {
+        let id = network["NetworkID"]
+            .as_str()
+            .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit()))?;
+        let described = get(socket, &format!("/networks/{id}"), until).ok()?;
+        (described["Internal"] == true).then(|| clean(name))
+    })
+}
+
+/// Whether a binding's host address `bound` takes a connection to one of `ips`: the very
+/// address, or that family's wildcard.
+fn bound_at(bound: IpAddr, ips: &[IpAddr]) -> bool {
+    ips.iter()
+        .any(|ip| bound == *ip || (bound.is_unspecified() && bound.is_ipv4() == ip.is_ipv4()))
+}
+
+/// The container's port and the host's address (as given, empty for every address) of the
+/// TCP binding of `port` in `inspected`'s `HostConfig.PortBindings` whose address `takes`.
+fn binding(inspected: &Value, port: u16, takes: impl Fn(IpAddr) -> bool) -> Option<(u16, String)> {
+    let bindings = inspected["HostConfig"]["PortBindings"].as_object()?;
+    bindings.iter().find_map(|(inside, hosts)| {
+        let (number, protocol) = inside.split_once('/')?;
+        if protocol != "tcp" {
+            return None;
+        }
+        let host = hosts.as_array()?.iter().find(|host| {
+            let ip = host["HostIp"].as_str().unwrap_or_default();
+            host["HostPort"]
+                .as_str()
+                .and_then(|p| p.parse::<u16>().ok())
+                == Some(port)
+                && (ip.is_empty() || ip.parse::<IpAddr>().is_ok_and(&takes))
+        })?;
+        Some((
+            number.parse().ok()?,
+            host["HostIp"].as_str().unwrap_or_default().to_owned(),
+        ))
+    })
 }
 
 /// The container of `listed` (an entry of `/containers/json`) as one that publishes `port`,
@@ -221,29 +429,9 @@ fn publishing(
     port: u16,
     ips: &[IpAddr],
 ) -> Option<StoppedContainer> {
-    let bindings = inspected["HostConfig"]["PortBindings"].as_object()?;
     // Bound where the connection went: every address (`HostIp` empty), that family's
     // wildcard, or the very address tried.
-    let bound_here = |host: &Value| match host["HostIp"].as_str().unwrap_or_default() {
-        "" => true,
-        text => text.parse::<IpAddr>().is_ok_and(|bound| {
-            ips.iter().any(|ip| {
-                bound == *ip || (bound.is_unspecified() && bound.is_ipv4() == ip.is_ipv4())
-            })
-        }),
-    };
-    let container_port = bindings.iter().find_map(|(inside, hosts)| {
-        let (number, protocol) = inside.split_once('/')?;
-        let publishes = protocol == "tcp"
-            && hosts.as_array()?.iter().any(|host| {
-                host["HostPort"]
-                    .as_str()
-                    .and_then(|p| p.parse::<u16>().ok())
-                    == Some(port)
-                    && bound_here(host)
-            });
-        publishes.then(|| number.parse::<u16>().ok()).flatten()
-    })?;
+    let (container_port, _) = binding(inspected, port, |bound| bound_at(bound, ips))?;
     let name = listed["Names"][0].as_str().unwrap_or_default();
     Some(StoppedContainer {
         name: clean(name.trim_start_matches('/')),
@@ -409,6 +597,83 @@ mod tests {
                 service: None,
                 published: Vec::new()
             })
+        );
+    }
+
+    #[test]
+    fn a_running_container_publishes_its_ports_on_the_addresses_docker_lists() {
+        // As Docker 20.10 lists `-p 127.0.0.1:8084:80` and `-p 8085:80/udp`.
+        let listed = json!({
+            "Names": ["/local"],
+            "Ports": [
+                {"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": 8084, "Type": "tcp"},
+                {"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8085, "Type": "udp"},
+                {"PrivatePort": 9000, "Type": "tcp"}
+            ],
+            "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.3", "GlobalIPv6Address": ""}}}
+        });
+        let at_8084 = publishing_port(&listed, 8084);
+        assert_eq!(
+            at_8084,
+            vec![Publishing {
+                name: "local".into(),
+                ip: "127.0.0.1".parse().unwrap(),
+                inside: 80,
+                udp: false,
+                container_ips: vec!["172.17.0.3".parse().unwrap()],
+            }]
+        );
+        let at_8085 = publishing_port(&listed, 8085);
+        assert!(at_8085.len() == 1 && at_8085[0].udp);
+        // Exposed, not published: no port of the host.
+        assert!(publishing_port(&listed, 9000).is_empty());
+    }
+
+    #[test]
+    fn a_running_container_that_publishes_nothing_is_found_by_its_bindings() {
+        // As Docker 20.10 lists and inspects `--network host -p 8093:80`, and `-p
+        // '[::1]:8087:80'` with IPv6 off (no mapping: `Ports` has no `PublicPort`).
+        let listed = |name: &str, ports: Value| {
+            json!({"Id": "85b4a5212a67ccfa08f7", "Names": [format!("/{name}")], "State": "running",
+                "Ports": ports})
+        };
+        let host = listed("hostnet", json!([]));
+        let six = listed("six7", json!([{"PrivatePort": 80, "Type": "tcp"}]));
+        let web = listed(
+            "web",
+            json!([{"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}]),
+        );
+        assert!(may_not_publish(&host) && may_not_publish(&six));
+        assert!(!may_not_publish(&web));
+        let inspected = |mode: &str, host_ip: &str, port: &str| {
+            json!({"HostConfig": {"NetworkMode": mode,
+                "PortBindings": {"80/tcp": [{"HostIp": host_ip, "HostPort": port}]}}})
+        };
+        let v4: &[IpAddr] = &["127.0.0.1".parse().unwrap()];
+        let found = unpublished(&host, &inspected("host", "", "8093"), 8093, v4).unwrap();
+        assert_eq!(
+            (
+                found.name.as_str(),
+                found.id.as_str(),
+                found.reason,
+                found.container_port
+            ),
+            ("hostnet", "85b4a5212a67", "host-network", 80)
+        );
+        assert_eq!(found.host_ip, None);
+        // `::1` for 127.0.0.1: both are `localhost`.
+        let found = unpublished(&six, &inspected("default", "::1", "8087"), 8087, v4).unwrap();
+        assert_eq!(found.reason, "not-mapped");
+        assert_eq!(found.host_ip.as_deref(), Some("::1"));
+        // Another port, or an address the connection did not go to: not this one.
+        assert_eq!(
+            unpublished(&host, &inspected("host", "", "8093"), 8094, v4),
+            None
+        );
+        let lan: &[IpAddr] = &["192.168.1.5".parse().unwrap()];
+        assert_eq!(
+            unpublished(&six, &inspected("default", "::1", "8087"), 8087, lan),
+            None
         );
     }
 

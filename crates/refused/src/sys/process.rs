@@ -228,11 +228,39 @@ pub fn port_proxies() -> Vec<PortProxy> {
         .collect()
 }
 
+/// Where the `docker-proxy` of pid `pid` (of any namespace) listens and sends, and whether for
+/// UDP (`-proto udp`); `None` for another program, or SCTP.
+pub fn docker_proxy(pid: u32) -> Option<(bool, SocketAddr, SocketAddr)> {
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    if comm.trim_end() != "docker-proxy" {
+        return None;
+    }
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<String> = raw
+        .split(|b| *b == 0)
+        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .collect();
+    let (proto, listens, to) = docker_proxy_args(&args)?;
+    let udp = match proto.as_str() {
+        "tcp" => false,
+        "udp" => true,
+        _ => return None,
+    };
+    Some((udp, listens, to))
+}
+
 /// Where a `docker-proxy` listens and sends, from its arguments (Go's flags: `-name value`,
 /// `-name=value`, or with `--`): `-proto tcp -host-ip 0.0.0.0 -host-port 8080 -container-ip
 /// 172.17.0.2 -container-port 80` is (0.0.0.0:8080, 172.17.0.2:80). `None` for UDP or SCTP, or
 /// when one is missing.
 fn docker_proxy_ends(args: &[String]) -> Option<(SocketAddr, SocketAddr)> {
+    let (proto, listens, to) = docker_proxy_args(args)?;
+    (proto == "tcp").then_some((listens, to))
+}
+
+/// The protocol (`tcp` when not given), listening and sending ends of a `docker-proxy`'s
+/// arguments.
+fn docker_proxy_args(args: &[String]) -> Option<(String, SocketAddr, SocketAddr)> {
     const VALUED: [&str; 5] = [
         "proto",
         "host-ip",
@@ -257,9 +285,7 @@ fn docker_proxy_ends(args: &[String]) -> Option<(SocketAddr, SocketAddr)> {
             None => {}
         }
     }
-    if flags.get("proto").is_some_and(|proto| *proto != "tcp") {
-        return None;
-    }
+    let proto = flags.get("proto").copied().unwrap_or("tcp").to_owned();
     let end = |ip: &str, port: &str| -> Option<SocketAddr> {
         Some(SocketAddr::new(
             flags.get(ip)?.parse().ok()?,
@@ -267,9 +293,39 @@ fn docker_proxy_ends(args: &[String]) -> Option<(SocketAddr, SocketAddr)> {
         ))
     };
     Some((
+        proto,
         end("host-ip", "host-port")?,
         end("container-ip", "container-port")?,
     ))
+}
+
+/// Whose placeholder a socket of a container runtime's helper is: the program that holds a
+/// published port of this host for a container. Its address and family are the publishing's
+/// (`-p 127.0.0.1:8080:80`), never a setting of its own: dockerd's `--host` is its API socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publisher {
+    /// Docker's: `docker-proxy`, or `dockerd` itself (its reservation of the port, with the
+    /// userland proxy off, which its DNAT rules publish).
+    Docker,
+    /// Podman's: `rootlessport`, `conmon`, or the rootless network's `slirp4netns` or `pasta`.
+    Podman,
+    /// `kubectl port-forward`.
+    Kubectl,
+    /// Another runtime's (`containerd`, `rootlesskit`).
+    Other,
+}
+
+impl Publisher {
+    /// The publisher whose helper `command` (`/proc/PID/comm`) is, if it is one.
+    pub fn of(command: &str) -> Option<Self> {
+        Some(match command {
+            "docker-proxy" | "dockerd" => Self::Docker,
+            "rootlessport" | "conmon" | "slirp4netns" | "pasta" | "pasta.avx2" => Self::Podman,
+            "kubectl" => Self::Kubectl,
+            "containerd" | "rootlesskit" | "containerd-shim" => Self::Other,
+            _ => return None,
+        })
+    }
 }
 
 /// The pids whose command name (`/proc/PID/comm`) is one of `commands`, lowest first.
@@ -380,6 +436,17 @@ mod tests {
                 "docker-proxy -proto udp -host-ip 0.0.0.0 -host-port 53 -container-ip 172.17.0.2 -container-port 53"
             ),
             None
+        );
+        // Though its UDP publish is read for what it publishes.
+        assert_eq!(
+            docker_proxy_args(&args(
+                "docker-proxy -proto udp -host-ip 0.0.0.0 -host-port 8085 -container-ip 172.17.0.2 -container-port 80"
+            )),
+            Some((
+                "udp".to_owned(),
+                "0.0.0.0:8085".parse().unwrap(),
+                "172.17.0.2:80".parse().unwrap()
+            ))
         );
         assert_eq!(
             ends("docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port"),
