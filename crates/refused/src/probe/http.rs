@@ -222,10 +222,14 @@ where
         let response = match sender.send_request(request).await {
             Ok(response) => response,
             Err(err) => {
-                return protocol(
-                    Kind::NotTheProtocol,
-                    format!("no valid HTTP response: {err}"),
-                );
+                // Closed before any byte of an answer (a forwarder whose backend is down) is
+                // no other protocol's answer.
+                let kind = if err.is_incomplete_message() {
+                    Kind::Closed
+                } else {
+                    Kind::NotTheProtocol
+                };
+                return protocol(kind, format!("no valid HTTP response: {err}"));
             }
         };
         let status = response.status();
