@@ -19,6 +19,7 @@ mod why;
 mod why_big_ruleset_lab;
 mod why_firewall_lab;
 mod why_firewalld_lab;
+mod why_forwarder_lab;
 mod why_held_path_lab;
 mod why_hosts_lab;
 mod why_icmp_lab;

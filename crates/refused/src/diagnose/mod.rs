@@ -27,6 +27,7 @@ mod elsewhere;
 pub mod evidence;
 pub mod facts;
 mod firewalld;
+mod forwarded;
 mod held_path;
 mod holder;
 mod icmp;
@@ -48,6 +49,7 @@ pub use after::ReadAhead;
 // The cause vocabulary lives beside the outcomes (the probe and the connect error name causes
 // too); `diagnose::cause` and `diagnose::Cause` stay where callers found them.
 pub use crate::cause::{self, Cause};
+pub use crate::sys::forwarder::{Backend, Forwarder};
 pub use evidence::{
     Blocker, Class, ClosedDirectory, EarlierListener, Evidence, FileType, HeldBy, HeldListener,
     HeldUnixListener, Hook, Ipv6Switch, Listener, Loopback, Mode, NameSource, Neighbour, Owner,
@@ -55,8 +57,8 @@ pub use evidence::{
     UnixSocketFacts, Unseen,
 };
 pub use facts::{
-    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, NamedContainer, OwnerBlocked,
-    Privilege, Proxied, Resolution, RouteLookup, RulesRead,
+    AddressFacts, Facts, ForeignReach, Forwarded, Gateway, Holder, Init, NamedContainer,
+    OwnerBlocked, Privilege, Proxied, Resolution, RouteLookup, RulesRead,
 };
 pub use rules::{Finding, Unexplained};
 

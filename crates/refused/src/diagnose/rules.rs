@@ -523,6 +523,11 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
     if let Some(proxied) = super::elsewhere::proxied(facts, addr) {
         return proxied;
     }
+    // A forwarder (socat, ssh, kubectl) that ended it before the service answered, whatever
+    // the protocol: where its command line sends it says why.
+    if let Some(forwarded) = super::forwarded::explain(facts, addr, &summary, readiness, &holders) {
+        return forwarded;
+    }
     // A firewall's rate limit that drops the packets after the handshake's first.
     if let Some(limited) = super::rate_limit::explain(winner, &summary, readiness) {
         return limited.evidence(listed(&holders));

@@ -28,6 +28,7 @@ fn facts(target: &str) -> Facts {
         foreign_reach: None,
         unix_listeners: Vec::new(),
         proxied: None,
+        forwarder: None,
         stopped_containers: Vec::new(),
         named_containers: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
@@ -4012,4 +4013,220 @@ fn an_icmp_reject_from_a_namespace_whose_firewalld_rejects_names_its_zone() {
     address.holder = Some(holder);
     let finding = infer(&one("10.77.2.2:46110", address)).unwrap();
     assert_eq!(finding.cause, Cause::Rejected, "{finding:?}");
+}
+
+/// A probe that ended in `kind` after the connect.
+fn exchange_failed(kind: crate::probe::ProtocolErrorKind, detail: &str) -> Readiness {
+    Readiness::Failed(crate::probe::ProbeFailure::Protocol(
+        crate::probe::ProtocolError {
+            kind,
+            detail: detail.to_owned(),
+        },
+    ))
+}
+
+/// `socat TCP-LISTEN:9000,fork,bind=127.0.0.1 TCP:10.249.5.1:PORT` holding 127.0.0.1:9000, read
+/// with our own connect to its backend ending in `there`, and the probe of `target` in
+/// `readiness`.
+fn through_socat(target: &str, readiness: Readiness, backend: &str, there: Outcome) -> Facts {
+    let mut socat = listening("127.0.0.1:9000", "socat");
+    socat.pid = Some(5150);
+    let backend: SocketAddr = backend.parse().unwrap();
+    Facts {
+        probe: Some(readiness),
+        listeners: Some(vec![socat]),
+        forwarder: Some(Box::new(crate::diagnose::facts::Forwarded {
+            forwarder: crate::sys::forwarder::Forwarder {
+                pid: 5150,
+                process: "socat".to_owned(),
+                to: crate::sys::forwarder::Backend::Address(backend),
+            },
+            attempt: Some(tried(&backend.to_string(), there, 120).attempt),
+        })),
+        ..one(target, tried("127.0.0.1:9000", Outcome::Connected, 0))
+    }
+}
+
+#[test]
+fn a_forwarder_whose_backend_refuses_is_its_backend_for_every_scheme_not_a_wait() {
+    use crate::probe::ProtocolErrorKind as Kind;
+    // What each protocol's probe saw when socat closed the connection on its failed connect.
+    for (target, readiness) in [
+        (
+            "http://127.0.0.1:9000/",
+            exchange_failed(
+                Kind::Closed,
+                "no valid HTTP response: connection closed before message completed",
+            ),
+        ),
+        (
+            "redis://127.0.0.1:9000",
+            exchange_failed(
+                Kind::Closed,
+                "the server closed the connection instead of sending its reply to PING",
+            ),
+        ),
+        (
+            "postgres://127.0.0.1:9000",
+            exchange_failed(
+                Kind::Io,
+                "reading the answer failed: connection reset by peer",
+            ),
+        ),
+        (
+            "127.0.0.1:9000",
+            Readiness::NotReady("the connection was closed right after it was accepted".to_owned()),
+        ),
+    ] {
+        let f = through_socat(target, readiness, "10.249.5.1:8099", Outcome::Refused);
+        let finding = infer(&f).unwrap();
+        assert_eq!(finding.cause, Cause::NotReady, "{target}: {finding:?}");
+        assert!(
+            finding.summary.ends_with(
+                "; socat (pid 5150) forwards it to 10.249.5.1:8099, which refuses connections (tried from here)"
+            ),
+            "{target}: {}",
+            finding.summary
+        );
+        let fixes = finding.suggestions.join("\n");
+        assert!(
+            fixes.contains("socat forwards port 9000 to 10.249.5.1:8099, where nothing accepts")
+                && fixes.contains("waiting helps only if the backend is starting")
+                && !fixes.contains("wait for it"),
+            "{target}: {fixes}"
+        );
+        assert!(
+            finding.evidence.iter().any(|e| matches!(
+                e,
+                Evidence::PortProxy { proxy, outcome: Outcome::Refused }
+                    if proxy.process == "socat" && proxy.to.port() == 8099
+            )),
+            "{target}: {finding:?}"
+        );
+    }
+}
+
+#[test]
+fn a_forwarder_whose_backend_is_silent_says_it_does_not_answer() {
+    use crate::probe::ProtocolErrorKind as Kind;
+    let f = through_socat(
+        "http://127.0.0.1:9000/",
+        exchange_failed(
+            Kind::NoAnswer,
+            "no HTTP response before the timeout (the server accepted but did not answer)",
+        ),
+        "10.249.5.1:8003",
+        Outcome::Timeout,
+    );
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert!(
+        finding
+            .summary
+            .contains("forwards it to 10.249.5.1:8003, which does not answer"),
+        "{}",
+        finding.summary
+    );
+    let fixes = finding.suggestions.join("\n");
+    assert!(
+        fixes.contains("10.249.5.1:8003, which does not answer")
+            && fixes.contains("`refused why 10.249.5.1:8003`")
+            && !fixes.contains("wait for it"),
+        "{fixes}"
+    );
+}
+
+#[test]
+fn a_forwarder_passes_on_its_backends_own_answer() {
+    // An HTTP 503 came from a backend that is up, through socat: the service's readiness.
+    let f = through_socat(
+        "http://127.0.0.1:9000/",
+        Readiness::NotReady("HTTP 503 Service Unavailable".to_owned()),
+        "10.249.5.1:8099",
+        Outcome::Connected,
+    );
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert!(
+        finding.suggestions[0].contains("wait for it"),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn ssh_and_kubectl_forwards_name_their_backend_from_the_command_line() {
+    use crate::probe::ProtocolErrorKind as Kind;
+    use crate::sys::forwarder::{Backend, Forwarder};
+    let forwarded = |process: &str, to: Backend| {
+        let mut holder = listening("127.0.0.1:9000", process);
+        holder.pid = Some(77);
+        Facts {
+            probe: Some(exchange_failed(
+                Kind::Closed,
+                "no valid HTTP response: connection closed before message completed",
+            )),
+            listeners: Some(vec![holder]),
+            forwarder: Some(Box::new(crate::diagnose::facts::Forwarded {
+                forwarder: Forwarder {
+                    pid: 77,
+                    process: process.to_owned(),
+                    to,
+                },
+                attempt: None,
+            })),
+            ..one(
+                "http://127.0.0.1:9000/",
+                tried("127.0.0.1:9000", Outcome::Connected, 0),
+            )
+        }
+    };
+    let ssh = infer(&forwarded(
+        "ssh",
+        Backend::Through {
+            via: "deploy@bastion".to_owned(),
+            host: "db.internal".to_owned(),
+            port: 8080,
+        },
+    ))
+    .unwrap();
+    assert_eq!(ssh.cause, Cause::NotReady);
+    let fixes = ssh.suggestions.join("\n");
+    assert!(
+        fixes.contains("ssh forwards port 9000 through `deploy@bastion`")
+            && fixes.contains("db.internal:8080 as `deploy@bastion` sees it")
+            && !fixes.contains("wait for it"),
+        "{fixes}"
+    );
+
+    let kubectl = infer(&forwarded(
+        "kubectl",
+        Backend::Kubernetes {
+            resource: "svc/web".to_owned(),
+            namespace: Some("shop".to_owned()),
+            port: "80".to_owned(),
+        },
+    ))
+    .unwrap();
+    assert_eq!(kubectl.cause, Cause::NotReady);
+    let fixes = kubectl.suggestions.join("\n");
+    assert!(
+        fixes.contains(
+            "to port 80 of `svc/web` (namespace `shop`), which names a pod, not an address"
+        ) && fixes.contains("`kubectl get pods -n shop`")
+            && !fixes.contains("wait for it"),
+        "{fixes}"
+    );
+    // The backend's own answer through it (a TLS certificate, an HTTP status) is no drop.
+    let mut answered = forwarded(
+        "kubectl",
+        Backend::Kubernetes {
+            resource: "web-0".to_owned(),
+            namespace: None,
+            port: "80".to_owned(),
+        },
+    );
+    answered.probe = Some(Readiness::NotReady(
+        "HTTP 503 Service Unavailable".to_owned(),
+    ));
+    assert!(infer(&answered).unwrap().suggestions[0].contains("wait for it"));
 }
