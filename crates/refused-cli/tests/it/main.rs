@@ -30,4 +30,5 @@ mod why_owner_lab;
 mod why_path_lab;
 mod why_policy_routing_lab;
 mod why_real_hosts_lab;
+mod why_reuseport_lab;
 mod why_service_lab;

@@ -222,10 +222,15 @@ async fn connected(
         .iter()
         .skip_while(|a| !a.attempt.outcome.is_connected())
         .any(|a| a.local && !a.attempt.outcome.is_connected());
-    if (!ready || local_failed) && facts.addresses.iter().any(|a| a.local) {
+    if facts.addresses.iter().any(|a| a.local) {
         if let Ok(own) = sys::own_tcp_listeners() {
-            let own = own.into_iter().filter(|l| l.port == port).collect();
-            held(&mut facts, port, own, Vec::new());
+            let own: Vec<Listener> = own.into_iter().filter(|l| l.port == port).collect();
+            // A stuck member of an SO_REUSEPORT group fails its share of the connections,
+            // whichever member ours met: it is read every time, so the answer does not hang
+            // on the hash of our ports.
+            if !ready || local_failed || super::reuseport::has_stuck_member(&own) {
+                held(&mut facts, port, own, Vec::new());
+            }
         }
         if !ready {
             // A proxy closes or resets what it cannot send on, and waits in silence on what

@@ -33,6 +33,7 @@ mod holder;
 mod icmp;
 mod loopback;
 mod rate_limit;
+mod reuseport;
 pub mod rules;
 mod socket_only;
 mod unaccepted;

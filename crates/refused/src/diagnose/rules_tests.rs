@@ -4230,3 +4230,97 @@ fn ssh_and_kubectl_forwards_name_their_backend_from_the_command_line() {
     ));
     assert!(infer(&answered).unwrap().suggestions[0].contains("wait for it"));
 }
+
+/// Two sockets of an `SO_REUSEPORT` group on 127.0.0.1:9600: one `listen(0)` that never accepts,
+/// its queue full, and one that accepts.
+fn reuseport_group() -> Vec<HeldListener> {
+    let mut stuck = listening("127.0.0.1:9600", "worker");
+    stuck.pid = Some(31);
+    stuck.listener.inode = 1;
+    stuck.listener.queue = 1;
+    stuck.listener.backlog = Some(0);
+    let mut serving = listening("127.0.0.1:9600", "worker");
+    serving.pid = Some(32);
+    serving.listener.inode = 2;
+    vec![serving, stuck]
+}
+
+#[test]
+fn a_stuck_member_of_a_reuseport_group_is_named_whichever_member_the_try_met() {
+    use crate::connect::{ConnectError, ConnectErrorKind};
+    use crate::probe::ProbeFailure;
+    let timed_out = Readiness::Failed(ProbeFailure::Connect(ConnectError::new(
+        "127.0.0.1:9600".to_owned(),
+        ConnectErrorKind::Failed(Outcome::Timeout),
+        Vec::new(),
+        Duration::from_secs(3),
+    )));
+    let closed =
+        Readiness::NotReady("the connection was closed right after it was accepted".into());
+    // Hashed to the stuck one (the attempt timed out); to the other, with the probe's reconnect
+    // hashed to either (served, closed by the serving program, timed out at the stuck one).
+    let cases = [
+        (Outcome::Timeout, None),
+        (Outcome::Connected, Some(Readiness::Ready(String::new()))),
+        (Outcome::Connected, Some(closed)),
+        (Outcome::Connected, Some(timed_out)),
+    ];
+    for (outcome, probe) in cases {
+        let f = Facts {
+            probe: probe.clone(),
+            listeners: Some(reuseport_group()),
+            ..one("127.0.0.1:9600", tried("127.0.0.1:9600", outcome, 1000))
+        };
+        let finding = infer(&f).unwrap();
+        assert_eq!(
+            finding.cause,
+            Cause::ListenQueueFull,
+            "{outcome} {probe:?}: {finding:?}"
+        );
+        assert!(
+            finding.summary.starts_with(
+                "worker (pid 31) listens on 127.0.0.1:9600 in an SO_REUSEPORT group of 2 sockets, but its accept queue is full: 1 waiting, backlog 0"
+            ) && finding.summary.contains("about 1 in 2 connections to 127.0.0.1:9600")
+                && finding.summary.contains("served by worker (pid 32)"),
+            "{outcome} {probe:?}: {}",
+            finding.summary
+        );
+        let said = format!("{} {}", finding.summary, finding.suggestions.join(" "));
+        assert!(
+            !said.contains("proxy") && !said.contains("backend"),
+            "{said}"
+        );
+        assert!(
+            matches!(&finding.evidence[..], [Evidence::Listener(first), Evidence::Listener(_)] if first.pid == Some(31)),
+            "{finding:?}"
+        );
+    }
+}
+
+#[test]
+fn a_lone_listener_or_a_group_that_accepts_is_no_stuck_group() {
+    // The group's members all accepting: reachable.
+    let mut group = reuseport_group();
+    group[1].listener.queue = 0;
+    let f = Facts {
+        probe: Some(Readiness::Ready(String::new())),
+        listeners: Some(group),
+        ..one(
+            "127.0.0.1:9600",
+            tried("127.0.0.1:9600", Outcome::Connected, 0),
+        )
+    };
+    assert_eq!(cause(&f), Cause::Reachable);
+    // Members on other addresses are no group: the kernel picks the most specific.
+    let mut apart = reuseport_group();
+    apart[0].listener.address = "0.0.0.0".parse().unwrap();
+    assert!(!crate::diagnose::reuseport::has_stuck_member(
+        &apart.iter().map(|h| h.listener.clone()).collect::<Vec<_>>()
+    ));
+    assert!(crate::diagnose::reuseport::has_stuck_member(
+        &reuseport_group()
+            .iter()
+            .map(|h| h.listener.clone())
+            .collect::<Vec<_>>()
+    ));
+}
