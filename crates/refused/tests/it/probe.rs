@@ -235,6 +235,12 @@ async fn an_http_server_that_closes_before_answering_closed_the_connection() {
             "{kind:?}"
         );
     }
+    // The same before a TLS handshake: no failure of TLS's own (a certificate, a version).
+    let kind = kind(probe_text(&format!("https://{closing}/"), &options).await);
+    assert!(
+        matches!(kind, ProtocolErrorKind::Closed | ProtocolErrorKind::Io),
+        "{kind:?}"
+    );
 }
 
 #[tokio::test]
