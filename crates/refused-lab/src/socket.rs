@@ -18,6 +18,9 @@ pub struct ListenSpec {
     /// The interface to bind the socket to (`SO_BINDTODEVICE`): it then takes only the
     /// connections that come in through it.
     pub device: Option<&'static str>,
+    /// Join the `SO_REUSEPORT` group on the address: several sockets listen on it, and the
+    /// kernel hands each new connection to one of them by a hash of its addresses and ports.
+    pub reuse_port: bool,
 }
 
 impl ListenSpec {
@@ -28,7 +31,15 @@ impl ListenSpec {
             backlog: 128,
             v6only: true,
             device: None,
+            reuse_port: false,
         }
+    }
+
+    /// Joins the address's `SO_REUSEPORT` group (see [`ListenSpec::reuse_port`]).
+    #[must_use]
+    pub const fn reuse_port(mut self) -> Self {
+        self.reuse_port = true;
+        self
     }
 
     /// Binds the socket to an interface (`SO_BINDTODEVICE`, needs root).
@@ -63,6 +74,9 @@ impl ListenSpec {
             socket.set_only_v6(self.v6only)?;
         }
         socket.set_reuse_address(true)?;
+        if self.reuse_port {
+            socket.set_reuse_port(true)?;
+        }
         if let Some(device) = self.device {
             socket.bind_device(Some(device.as_bytes()))?;
         }

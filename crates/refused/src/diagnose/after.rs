@@ -104,7 +104,8 @@ async fn within(
     match known(target, failure, options) {
         Known::Complete(facts) => facts,
         Known::Addresses(facts, port) => collect::host_evidence(facts, port, until).await,
-        Known::Nothing => collect::facts(target, options).await,
+        // Boxed: the whole collection inside the read ahead's future would make it too large.
+        Known::Nothing => Box::pin(collect::facts(target, options)).await,
     }
 }
 

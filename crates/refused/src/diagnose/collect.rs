@@ -19,7 +19,7 @@ use crate::sys::services::Service;
 use crate::sys::tables::{self, Listener};
 use crate::sys::unix_diag;
 use crate::sys::unix_path::{self, FileType, Lookup, Mode, Owner};
-use crate::sys::{self, addresses, host, loopback, netns, process};
+use crate::sys::{self, addresses, forwarder, host, loopback, netns, process};
 use crate::target::{Endpoint, Host, Target};
 
 use super::Options;
@@ -29,8 +29,8 @@ use super::evidence::{
     ContainerPort, EarlierListener, HeldBy, HeldListener, HeldUnixListener, UnixSocketFacts, Unseen,
 };
 use super::facts::{
-    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, OwnerBlocked, Privilege, Proxied,
-    Published, Resolution, ReversePath, RulesRead,
+    AddressFacts, Facts, ForeignReach, Forwarded, Gateway, Holder, Init, OwnerBlocked, Privilege,
+    Proxied, Published, Resolution, ReversePath, RulesRead,
 };
 use super::rules;
 use super::socket_only;
@@ -50,6 +50,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         unix_listeners: Vec::new(),
         proxy_address: false,
         proxied: None,
+        forwarder: None,
         stopped_containers: Vec::new(),
         named_containers: Vec::new(),
         container_ports: Vec::new(),
@@ -224,26 +225,29 @@ async fn connected(
         .iter()
         .skip_while(|a| !a.attempt.outcome.is_connected())
         .any(|a| a.local && !a.attempt.outcome.is_connected());
-    if (!ready || local_failed) && facts.addresses.iter().any(|a| a.local) {
+    if facts.addresses.iter().any(|a| a.local) {
         if let Ok(own) = sys::own_tcp_listeners() {
-            let own = own.into_iter().filter(|l| l.port == port).collect();
-            held(&mut facts, port, own, Vec::new());
-            let docker_until = (std::time::Instant::now() + DOCKER_ASKED_FOR).min(until.into_std());
-            read_container_ports(&mut facts, port, &[], docker_until);
+            let own: Vec<Listener> = own.into_iter().filter(|l| l.port == port).collect();
+            // A stuck member of an SO_REUSEPORT group fails its share of the connections,
+            // whichever member ours met: it is read every time, so the answer does not hang
+            // on the hash of our ports.
+            if !ready || local_failed || super::reuseport::has_stuck_member(&own) {
+                held(&mut facts, port, own, Vec::new());
+                let docker_until =
+                    (std::time::Instant::now() + DOCKER_ASKED_FOR).min(until.into_std());
+                read_container_ports(&mut facts, port, &[], docker_until);
+            }
         }
         if !ready {
             // A proxy closes or resets what it cannot send on, and waits in silence on what
             // does not answer it (docker-proxy's own connect to a container that drops it, or
             // whose program's queue is full): either way, where it sends the connection says
-            // why. A quarter of the time left is kept for reading the namespace there, and a
-            // container on this host answers in far less than the cap, or not at all.
-            let left = until.saturating_duration_since(tokio::time::Instant::now());
-            let dial = if silence {
-                (left * 3 / 4).min(SILENT_BACKEND_DIAL)
-            } else {
-                left
-            };
-            facts.proxied = proxied(&mut facts, dial).await;
+            // why.
+            facts.proxied = proxied(&mut facts, backend_dial(until, silence)).await;
+            if facts.proxied.is_none() {
+                // Boxed: its dial would make every diagnosis's future larger.
+                facts.forwarder = Box::pin(forwarded(&facts, backend_dial(until, silence))).await;
+            }
         }
     }
     // Its warnings go with a target that is ready alone: otherwise not waited for.
@@ -262,6 +266,41 @@ async fn connected(
         facts = rate_limits(facts, until).await;
     }
     facts
+}
+
+/// How long our own connect to a proxy's backend may take: what is left, or after a silence,
+/// three quarters of it up to [`SILENT_BACKEND_DIAL`]. A quarter is kept for reading the
+/// namespace there, and a backend on this host answers in far less than the cap, or not at all.
+fn backend_dial(until: tokio::time::Instant, silence: bool) -> std::time::Duration {
+    let left = until.saturating_duration_since(tokio::time::Instant::now());
+    if silence {
+        (left * 3 / 4).min(SILENT_BACKEND_DIAL)
+    } else {
+        left
+    }
+}
+
+/// The forwarder of this host (socat, ssh, kubectl) that holds the connected local address's
+/// port, from its command line, and our own connect to its backend when that is an address.
+async fn forwarded(facts: &Facts, left: std::time::Duration) -> Option<Box<Forwarded>> {
+    let addr = facts
+        .addresses
+        .iter()
+        .find(|a| a.local && a.attempt.outcome.is_connected())?
+        .addr;
+    let (_, exact) = rules::on_port(facts.listeners.as_deref()?, addr);
+    let forwarder = exact
+        .into_iter()
+        .find_map(|held| forwarder::forwarder(held.pid?, held.process.as_deref()?, addr.port()))?;
+    let attempt = match forwarder.to {
+        forwarder::Backend::Address(to) => match dialer(left).dial_addrs(&[to]).await {
+            Ok(connected) => connected.attempts,
+            Err(err) => err.attempts().to_vec(),
+        }
+        .pop(),
+        _ => None,
+    };
+    Some(Box::new(Forwarded { forwarder, attempt }))
 }
 
 /// The port proxy of this host that took a local connection and closed it (docker-proxy), and

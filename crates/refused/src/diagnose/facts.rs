@@ -9,6 +9,7 @@ use crate::resolve::ResolveError;
 pub use crate::sys::docker::{NamedContainer, PublishedPort};
 use crate::sys::docker::{StoppedContainer, UnpublishedContainer};
 use crate::sys::firewall::{Blocker, Dnat};
+use crate::sys::forwarder::Forwarder;
 use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::netns::Namespace;
 use crate::sys::process::PortProxy;
@@ -63,6 +64,10 @@ pub struct Facts {
     /// A port proxy of this host that accepted the connection and closed it (docker-proxy),
     /// with what it ran into where it sends the connection.
     pub proxied: Option<Proxied>,
+    /// A port forwarder of this host (socat, ssh, kubectl) that holds the connected port,
+    /// read when the service was not ready: where it sends the connections, and what our own
+    /// connect there met. Boxed: every diagnosis's futures hold the facts.
+    pub forwarder: Option<Box<Forwarded>>,
     /// The ephemeral port range (read only when a connect failed).
     pub ephemeral_ports: Option<(u16, u16)>,
     /// Packets this namespace's reverse-path filter dropped while the attempts ran, and the
@@ -127,6 +132,16 @@ pub struct Proxied {
     /// The namespace of this host that holds [`PortProxy::to`] (a container's), read as a
     /// holder; `None` when none or several hold it.
     pub holder: Option<Holder>,
+}
+
+/// A port forwarder of this host that took the connection (see [`Facts::forwarder`]).
+#[derive(Debug, Clone)]
+pub struct Forwarded {
+    /// The forwarder, and where its command line sends the connections.
+    pub forwarder: Forwarder,
+    /// Our own connect to its backend, when that is an address (socat's `TCP:10.0.0.5:80`);
+    /// `None` for a name, a host that another host reaches (ssh), or a pod (kubectl).
+    pub attempt: Option<Attempt>,
 }
 
 /// Where this namespace would reach a listener of another namespace, at that namespace's own

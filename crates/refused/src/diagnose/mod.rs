@@ -27,12 +27,14 @@ mod elsewhere;
 pub mod evidence;
 pub mod facts;
 mod firewalld;
+mod forwarded;
 mod held_path;
 mod holder;
 mod icmp;
 mod loopback;
 mod placeholder;
 mod rate_limit;
+mod reuseport;
 pub mod rules;
 mod socket_only;
 mod unaccepted;
@@ -50,6 +52,7 @@ pub use after::ReadAhead;
 // The cause vocabulary lives beside the outcomes (the probe and the connect error name causes
 // too); `diagnose::cause` and `diagnose::Cause` stay where callers found them.
 pub use crate::cause::{self, Cause};
+pub use crate::sys::forwarder::{Backend, Forwarder};
 pub use evidence::{
     Blocker, Class, ClosedDirectory, ContainerPort, EarlierListener, Evidence, FileType, HeldBy,
     HeldListener, HeldUnixListener, Hook, Ipv6Switch, Listener, Loopback, Mode, NameSource,
@@ -57,8 +60,8 @@ pub use evidence::{
     StoppedContainer, UnixSocketFacts, UnpublishedContainer, Unseen,
 };
 pub use facts::{
-    AddressFacts, Facts, ForeignReach, Gateway, Holder, Init, NamedContainer, OwnerBlocked,
-    Privilege, Proxied, Resolution, RouteLookup, RulesRead,
+    AddressFacts, Facts, ForeignReach, Forwarded, Gateway, Holder, Init, NamedContainer,
+    OwnerBlocked, Privilege, Proxied, Resolution, RouteLookup, RulesRead,
 };
 pub use rules::{Finding, Unexplained};
 

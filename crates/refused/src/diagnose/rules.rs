@@ -368,6 +368,17 @@ fn resolver_failed(
 
 fn reachable(facts: &Facts, connected: usize) -> Finding {
     let winner = &facts.addresses[connected];
+    // A stuck member of an SO_REUSEPORT group fails its share of the connections, whichever
+    // member ours was hashed to: the same answer every time.
+    if winner.local {
+        let (_, exact) = on_port(facts.listeners.as_deref().unwrap_or_default(), winner.addr);
+        if let Some(mut stuck) = super::reuseport::stuck_member(&exact, winner.addr) {
+            stuck
+                .summary
+                .push_str("; this try was handed to another member and connected");
+            return stuck;
+        }
+    }
     if let Some(Readiness::Denied(reason)) = &facts.probe {
         return super::denied::denied(facts, winner, reason);
     }
@@ -522,6 +533,11 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
     // A port proxy whose own connect failed closes ours: the cause is where it sends it.
     if let Some(proxied) = super::elsewhere::proxied(facts, addr) {
         return proxied;
+    }
+    // A forwarder (socat, ssh, kubectl) that ended it before the service answered, whatever
+    // the protocol: where its command line sends it says why.
+    if let Some(forwarded) = super::forwarded::explain(facts, addr, &summary, readiness, &holders) {
+        return forwarded;
     }
     // A firewall's rate limit that drops the packets after the handshake's first.
     if let Some(limited) = super::rate_limit::explain(winner, &summary, readiness) {
@@ -1462,6 +1478,9 @@ pub(super) fn full_queue(exact: &[&HeldListener]) -> Option<Finding> {
 /// No answer from an address of this host: a full accept queue, or this host's firewall (the
 /// packets never leave the host, so a drop can only be its own).
 fn local_timeout(facts: &Facts, address: &AddressFacts, exact: &[&HeldListener]) -> Finding {
+    if let Some(finding) = super::reuseport::stuck_member(exact, address.addr) {
+        return finding;
+    }
     if let Some(finding) = full_queue(exact) {
         return finding;
     }

@@ -31,6 +31,7 @@ fn facts(target: &str) -> Facts {
         unix_listeners: Vec::new(),
         proxy_address: false,
         proxied: None,
+        forwarder: None,
         stopped_containers: Vec::new(),
         named_containers: Vec::new(),
         container_ports: Vec::new(),
@@ -4470,4 +4471,314 @@ fn a_running_container_docker_publishes_nothing_for_is_named() {
         "{:?}",
         six.suggestions
     );
+}
+
+/// A probe that ended in `kind` after the connect.
+fn exchange_failed(kind: crate::probe::ProtocolErrorKind, detail: &str) -> Readiness {
+    Readiness::Failed(crate::probe::ProbeFailure::Protocol(
+        crate::probe::ProtocolError {
+            kind,
+            detail: detail.to_owned(),
+        },
+    ))
+}
+
+/// `socat TCP-LISTEN:9000,fork,bind=127.0.0.1 TCP:10.249.5.1:PORT` holding 127.0.0.1:9000, read
+/// with our own connect to its backend ending in `there`, and the probe of `target` in
+/// `readiness`.
+fn through_socat(target: &str, readiness: Readiness, backend: &str, there: Outcome) -> Facts {
+    let mut socat = listening("127.0.0.1:9000", "socat");
+    socat.pid = Some(5150);
+    let backend: SocketAddr = backend.parse().unwrap();
+    Facts {
+        probe: Some(readiness),
+        listeners: Some(vec![socat]),
+        forwarder: Some(Box::new(crate::diagnose::facts::Forwarded {
+            forwarder: crate::sys::forwarder::Forwarder {
+                pid: 5150,
+                process: "socat".to_owned(),
+                to: crate::sys::forwarder::Backend::Address(backend),
+            },
+            attempt: Some(tried(&backend.to_string(), there, 120).attempt),
+        })),
+        ..one(target, tried("127.0.0.1:9000", Outcome::Connected, 0))
+    }
+}
+
+#[test]
+fn a_forwarder_whose_backend_refuses_is_its_backend_for_every_scheme_not_a_wait() {
+    use crate::probe::ProtocolErrorKind as Kind;
+    // What each protocol's probe saw when socat closed the connection on its failed connect.
+    for (target, readiness) in [
+        (
+            "http://127.0.0.1:9000/",
+            exchange_failed(
+                Kind::Closed,
+                "no valid HTTP response: connection closed before message completed",
+            ),
+        ),
+        (
+            "redis://127.0.0.1:9000",
+            exchange_failed(
+                Kind::Closed,
+                "the server closed the connection instead of sending its reply to PING",
+            ),
+        ),
+        (
+            "postgres://127.0.0.1:9000",
+            exchange_failed(
+                Kind::Io,
+                "reading the answer failed: connection reset by peer",
+            ),
+        ),
+        (
+            "127.0.0.1:9000",
+            Readiness::NotReady("the connection was closed right after it was accepted".to_owned()),
+        ),
+    ] {
+        let f = through_socat(target, readiness, "10.249.5.1:8099", Outcome::Refused);
+        let finding = infer(&f).unwrap();
+        assert_eq!(finding.cause, Cause::NotReady, "{target}: {finding:?}");
+        assert!(
+            finding.summary.ends_with(
+                "; socat (pid 5150) forwards it to 10.249.5.1:8099, which refuses connections (tried from here)"
+            ),
+            "{target}: {}",
+            finding.summary
+        );
+        let fixes = finding.suggestions.join("\n");
+        assert!(
+            fixes.contains("socat forwards port 9000 to 10.249.5.1:8099, where nothing accepts")
+                && fixes.contains("waiting helps only if the backend is starting")
+                && !fixes.contains("wait for it"),
+            "{target}: {fixes}"
+        );
+        assert!(
+            finding.evidence.iter().any(|e| matches!(
+                e,
+                Evidence::PortProxy { proxy, outcome: Outcome::Refused }
+                    if proxy.process == "socat" && proxy.to.port() == 8099
+            )),
+            "{target}: {finding:?}"
+        );
+    }
+}
+
+#[test]
+fn a_forwarder_whose_backend_is_silent_says_it_does_not_answer() {
+    use crate::probe::ProtocolErrorKind as Kind;
+    let f = through_socat(
+        "http://127.0.0.1:9000/",
+        exchange_failed(
+            Kind::NoAnswer,
+            "no HTTP response before the timeout (the server accepted but did not answer)",
+        ),
+        "10.249.5.1:8003",
+        Outcome::Timeout,
+    );
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert!(
+        finding
+            .summary
+            .contains("forwards it to 10.249.5.1:8003, which does not answer"),
+        "{}",
+        finding.summary
+    );
+    let fixes = finding.suggestions.join("\n");
+    assert!(
+        fixes.contains("10.249.5.1:8003, which does not answer")
+            && fixes.contains("`refused why 10.249.5.1:8003`")
+            && !fixes.contains("wait for it"),
+        "{fixes}"
+    );
+}
+
+#[test]
+fn a_forwarder_passes_on_its_backends_own_answer() {
+    // An HTTP 503 came from a backend that is up, through socat: the service's readiness.
+    let f = through_socat(
+        "http://127.0.0.1:9000/",
+        Readiness::NotReady("HTTP 503 Service Unavailable".to_owned()),
+        "10.249.5.1:8099",
+        Outcome::Connected,
+    );
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert!(
+        finding.suggestions[0].contains("wait for it"),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn ssh_and_kubectl_forwards_name_their_backend_from_the_command_line() {
+    use crate::probe::ProtocolErrorKind as Kind;
+    use crate::sys::forwarder::{Backend, Forwarder};
+    let forwarded = |process: &str, to: Backend| {
+        let mut holder = listening("127.0.0.1:9000", process);
+        holder.pid = Some(77);
+        Facts {
+            probe: Some(exchange_failed(
+                Kind::Closed,
+                "no valid HTTP response: connection closed before message completed",
+            )),
+            listeners: Some(vec![holder]),
+            forwarder: Some(Box::new(crate::diagnose::facts::Forwarded {
+                forwarder: Forwarder {
+                    pid: 77,
+                    process: process.to_owned(),
+                    to,
+                },
+                attempt: None,
+            })),
+            ..one(
+                "http://127.0.0.1:9000/",
+                tried("127.0.0.1:9000", Outcome::Connected, 0),
+            )
+        }
+    };
+    let ssh = infer(&forwarded(
+        "ssh",
+        Backend::Through {
+            via: "deploy@bastion".to_owned(),
+            host: "db.internal".to_owned(),
+            port: 8080,
+        },
+    ))
+    .unwrap();
+    assert_eq!(ssh.cause, Cause::NotReady);
+    let fixes = ssh.suggestions.join("\n");
+    assert!(
+        fixes.contains("ssh forwards port 9000 through `deploy@bastion`")
+            && fixes.contains("db.internal:8080 as `deploy@bastion` sees it")
+            && !fixes.contains("wait for it"),
+        "{fixes}"
+    );
+
+    let kubectl = infer(&forwarded(
+        "kubectl",
+        Backend::Kubernetes {
+            resource: "svc/web".to_owned(),
+            namespace: Some("shop".to_owned()),
+            port: "80".to_owned(),
+        },
+    ))
+    .unwrap();
+    assert_eq!(kubectl.cause, Cause::NotReady);
+    let fixes = kubectl.suggestions.join("\n");
+    assert!(
+        fixes.contains(
+            "to port 80 of `svc/web` (namespace `shop`), which names a pod, not an address"
+        ) && fixes.contains("`kubectl get pods -n shop`")
+            && !fixes.contains("wait for it"),
+        "{fixes}"
+    );
+    // The backend's own answer through it (a TLS certificate, an HTTP status) is no drop.
+    let mut answered = forwarded(
+        "kubectl",
+        Backend::Kubernetes {
+            resource: "web-0".to_owned(),
+            namespace: None,
+            port: "80".to_owned(),
+        },
+    );
+    answered.probe = Some(Readiness::NotReady(
+        "HTTP 503 Service Unavailable".to_owned(),
+    ));
+    assert!(infer(&answered).unwrap().suggestions[0].contains("wait for it"));
+}
+
+/// Two sockets of an `SO_REUSEPORT` group on 127.0.0.1:9600: one `listen(0)` that never accepts,
+/// its queue full, and one that accepts.
+fn reuseport_group() -> Vec<HeldListener> {
+    let mut stuck = listening("127.0.0.1:9600", "worker");
+    stuck.pid = Some(31);
+    stuck.listener.inode = 1;
+    stuck.listener.queue = 1;
+    stuck.listener.backlog = Some(0);
+    let mut serving = listening("127.0.0.1:9600", "worker");
+    serving.pid = Some(32);
+    serving.listener.inode = 2;
+    vec![serving, stuck]
+}
+
+#[test]
+fn a_stuck_member_of_a_reuseport_group_is_named_whichever_member_the_try_met() {
+    use crate::connect::{ConnectError, ConnectErrorKind};
+    use crate::probe::ProbeFailure;
+    let timed_out = Readiness::Failed(ProbeFailure::Connect(ConnectError::new(
+        "127.0.0.1:9600".to_owned(),
+        ConnectErrorKind::Failed(Outcome::Timeout),
+        Vec::new(),
+        Duration::from_secs(3),
+    )));
+    let closed =
+        Readiness::NotReady("the connection was closed right after it was accepted".into());
+    // Hashed to the stuck one (the attempt timed out); to the other, with the probe's reconnect
+    // hashed to either (served, closed by the serving program, timed out at the stuck one).
+    let cases = [
+        (Outcome::Timeout, None),
+        (Outcome::Connected, Some(Readiness::Ready(String::new()))),
+        (Outcome::Connected, Some(closed)),
+        (Outcome::Connected, Some(timed_out)),
+    ];
+    for (outcome, probe) in cases {
+        let f = Facts {
+            probe: probe.clone(),
+            listeners: Some(reuseport_group()),
+            ..one("127.0.0.1:9600", tried("127.0.0.1:9600", outcome, 1000))
+        };
+        let finding = infer(&f).unwrap();
+        assert_eq!(
+            finding.cause,
+            Cause::ListenQueueFull,
+            "{outcome} {probe:?}: {finding:?}"
+        );
+        assert!(
+            finding.summary.starts_with(
+                "worker (pid 31) listens on 127.0.0.1:9600 in an SO_REUSEPORT group of 2 sockets, but its accept queue is full: 1 waiting, backlog 0"
+            ) && finding.summary.contains("about 1 in 2 connections to 127.0.0.1:9600")
+                && finding.summary.contains("served by worker (pid 32)"),
+            "{outcome} {probe:?}: {}",
+            finding.summary
+        );
+        let said = format!("{} {}", finding.summary, finding.suggestions.join(" "));
+        assert!(
+            !said.contains("proxy") && !said.contains("backend"),
+            "{said}"
+        );
+        assert!(
+            matches!(&finding.evidence[..], [Evidence::Listener(first), Evidence::Listener(_)] if first.pid == Some(31)),
+            "{finding:?}"
+        );
+    }
+}
+
+#[test]
+fn a_lone_listener_or_a_group_that_accepts_is_no_stuck_group() {
+    // The group's members all accepting: reachable.
+    let mut group = reuseport_group();
+    group[1].listener.queue = 0;
+    let f = Facts {
+        probe: Some(Readiness::Ready(String::new())),
+        listeners: Some(group),
+        ..one(
+            "127.0.0.1:9600",
+            tried("127.0.0.1:9600", Outcome::Connected, 0),
+        )
+    };
+    assert_eq!(cause(&f), Cause::Reachable);
+    // Members on other addresses are no group: the kernel picks the most specific.
+    let mut apart = reuseport_group();
+    apart[0].listener.address = "0.0.0.0".parse().unwrap();
+    assert!(!crate::diagnose::reuseport::has_stuck_member(
+        &apart.iter().map(|h| h.listener.clone()).collect::<Vec<_>>()
+    ));
+    assert!(crate::diagnose::reuseport::has_stuck_member(
+        &reuseport_group()
+            .iter()
+            .map(|h| h.listener.clone())
+            .collect::<Vec<_>>()
+    ));
 }

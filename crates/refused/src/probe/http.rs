@@ -222,10 +222,20 @@ where
         let response = match sender.send_request(request).await {
             Ok(response) => response,
             Err(err) => {
-                return protocol(
-                    Kind::NotTheProtocol,
-                    format!("no valid HTTP response: {err}"),
-                );
+                // Closed before any byte of an answer (a forwarder whose backend is down) is
+                // no other protocol's answer: hyper says so as an incomplete message, or, when
+                // the close came before the request went out, as a canceled one.
+                let kind = if err.is_incomplete_message() || err.is_canceled() || err.is_closed() {
+                    Kind::Closed
+                } else if std::error::Error::source(&err)
+                    .is_some_and(<dyn std::error::Error>::is::<std::io::Error>)
+                {
+                    // A reset or a broken pipe, as the bounded reads of the other protocols say.
+                    Kind::Io
+                } else {
+                    Kind::NotTheProtocol
+                };
+                return protocol(kind, format!("no valid HTTP response: {err}"));
             }
         };
         let status = response.status();

@@ -43,7 +43,16 @@ where
     let started = Instant::now();
     match tokio::time::timeout_at(deadline, connector.connect(name, stream)).await {
         Ok(Ok(stream)) => Ok((stream, started.elapsed())),
-        Ok(Err(err)) => Err(protocol(Kind::Tls, describe(&err, target))),
+        Ok(Err(err)) => {
+            // Closed or reset before the server said anything of TLS (a forwarder whose
+            // backend is down): no handshake of its failed.
+            let kind = match err.kind() {
+                std::io::ErrorKind::UnexpectedEof => Kind::Closed,
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => Kind::Io,
+                _ => Kind::Tls,
+            };
+            Err(protocol(kind, describe(&err, target)))
+        }
         Err(_) => Err(too_slow("TLS handshake")),
     }
 }

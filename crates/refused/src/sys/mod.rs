@@ -8,6 +8,7 @@ pub mod addresses;
 pub mod docker;
 pub mod entry_watch;
 pub mod firewall;
+pub mod forwarder;
 pub mod host;
 pub mod interfaces;
 pub mod loopback;

@@ -204,6 +204,46 @@ async fn a_proxy_that_accepts_and_drops_is_not_ready() {
 }
 
 #[tokio::test]
+async fn an_http_server_that_closes_before_answering_closed_the_connection() {
+    use refused::probe::{ProbeFailure, ProtocolErrorKind};
+    // A forwarder whose backend is down reads the request and closes: no answer of another
+    // protocol, which a server that sends garbage gives.
+    let closing = fake(|mut stream| {
+        let _ = stream.read(&mut [0u8; 1024]);
+    });
+    let garbage = fake(replying(b"SSH-2.0-OpenSSH_9.2\r\n"));
+    let kind = |readiness: Readiness| match readiness {
+        Readiness::Failed(ProbeFailure::Protocol(err)) => err.kind,
+        other => panic!("{other}"),
+    };
+    let options = ProbeOptions::new();
+    assert_eq!(
+        kind(probe_text(&format!("http://{closing}/"), &options).await),
+        ProtocolErrorKind::Closed
+    );
+    assert_eq!(
+        kind(probe_text(&format!("http://{garbage}/"), &options).await),
+        ProtocolErrorKind::NotTheProtocol
+    );
+    // Closed at once, before the request was read: hyper's error depends on the moment (an
+    // incomplete message, a canceled request, a reset), never another protocol's answer.
+    let dropping = fake(drop);
+    for _ in 0..20 {
+        let kind = kind(probe_text(&format!("http://{dropping}/"), &options).await);
+        assert!(
+            matches!(kind, ProtocolErrorKind::Closed | ProtocolErrorKind::Io),
+            "{kind:?}"
+        );
+    }
+    // The same before a TLS handshake: no failure of TLS's own (a certificate, a version).
+    let kind = kind(probe_text(&format!("https://{closing}/"), &options).await);
+    assert!(
+        matches!(kind, ProtocolErrorKind::Closed | ProtocolErrorKind::Io),
+        "{kind:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_local_program_that_is_no_forwarder_needs_no_settle() {
     // It holds the connection (as a server waiting for a request does); the settle is long
     // enough that only the owner check can end the probe with this reason: the program found in
