@@ -1924,6 +1924,20 @@ pub(super) fn intended<'a>(
             return Some((l, format!("port {port} is usually {}'s", service.name)));
         }
     }
+    // A scheme that names the service (`postgres://`): its server is meant, the nearest, and no
+    // other program it can be told from (Redis near a port asked in `postgres://` is not it).
+    let service = service.or_else(|| scheme_service(scheme));
+    if let Some(named) = scheme_service(scheme).filter(|_| services::by_port(port).is_none()) {
+        if let Some(l) = reachable()
+            .filter(|l| l.process.as_deref().is_some_and(|p| named.is_command(p)))
+            .min_by_key(|l| l.listener.port.abs_diff(port))
+        {
+            return Some((
+                l,
+                format!("{}:// is {}'s scheme", scheme.as_str(), named.name),
+            ));
+        }
+    }
     // A near port's program may be the one meant, unless it is a system daemon.
     reachable()
         .filter(|l| is_near(port, l.listener.port))
@@ -1947,6 +1961,18 @@ pub(super) fn may_name_owner(scheme: Scheme, port: u16, listener_port: u16) -> b
             .is_some_and(|d| d.get() == listener_port)
         || is_near(port, listener_port)
         || services::by_port(port).is_some()
+        || scheme_service(scheme).is_some()
+}
+
+/// The service a scheme names, whatever the port: PostgreSQL, Redis, MySQL (not HTTP's, whose
+/// servers are every program).
+fn scheme_service(scheme: Scheme) -> Option<&'static services::Service> {
+    match scheme {
+        Scheme::Postgres | Scheme::Redis | Scheme::Mysql => {
+            services::by_port(scheme.default_port()?.get())
+        }
+        _ => None,
+    }
 }
 
 /// Ports a person might mix up: two apart, or the same number of digits with one digit changed,

@@ -737,6 +737,52 @@ fn ports_exhausted_shows_the_range() {
 }
 
 #[test]
+fn a_scheme_that_names_the_service_offers_its_server_not_another_near_it() {
+    let asked = |target: &str, listeners: Vec<HeldListener>| {
+        let addr = format!("127.0.0.1:{}", target.rsplit(':').next().unwrap());
+        infer(&Facts {
+            listeners: Some(listeners),
+            ..one(
+                target,
+                AddressFacts {
+                    local: true,
+                    ..tried(&addr, Outcome::Refused, 0)
+                },
+            )
+        })
+        .unwrap()
+    };
+    // Redis two ports off, PostgreSQL further: `postgres://` means PostgreSQL's.
+    let finding = asked(
+        "postgres://127.0.0.1:46706",
+        vec![
+            listening("127.0.0.1:46705", "redis-server"),
+            listening("127.0.0.1:46701", "postgres"),
+        ],
+    );
+    assert_eq!(finding.cause, Cause::WrongPort, "{finding:?}");
+    assert!(
+        finding.summary.contains(
+            "postgres (pid 4242) listens on 127.0.0.1:46701 (postgres:// is PostgreSQL's scheme)"
+        ),
+        "{}",
+        finding.summary
+    );
+    // No PostgreSQL at all: Redis is no near port of it.
+    let finding = asked(
+        "postgres://127.0.0.1:46706",
+        vec![listening("127.0.0.1:46705", "redis-server")],
+    );
+    assert_eq!(finding.cause, Cause::NoListener, "{finding:?}");
+    // Plain TCP keeps the near port.
+    let finding = asked(
+        "127.0.0.1:46706",
+        vec![listening("127.0.0.1:46705", "redis-server")],
+    );
+    assert_eq!(finding.cause, Cause::WrongPort, "{finding:?}");
+}
+
+#[test]
 fn a_rule_of_a_table_a_manager_rewrites_is_fixed_in_the_managers_words() {
     // Incus's network ACL of incusbr0, libvirt's NAT network, Docker's nftables backend: an
     // `nft delete` lasts until their next change.
