@@ -281,3 +281,33 @@ fn a_unix_socket_created_later_is_noticed() {
     assert_exit(&output, 0);
     drop(server.join().unwrap());
 }
+
+/// Signals the shell started `refused` with ignored (`trap '' INT TERM`, a background job of
+/// `sh -c`) stay ignored, for `refused` and for the command it `exec`s, as they would be for the
+/// command run alone: catching them would hand the command their default action.
+#[test]
+fn signals_started_ignored_stay_ignored_through_the_exec() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let refused = assert_cmd::cargo::cargo_bin("refused");
+    // The ignored signals of `grep`, run by `sh -c SCRIPT` (directly, or through `refused`).
+    let ignored = |script: &str| {
+        let output = Command::new("sh").args(["-c", script]).output().unwrap();
+        assert!(output.status.success(), "{script}: {output:?}");
+        let line = String::from_utf8(output.stdout).unwrap();
+        u64::from_str_radix(line.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap()
+    };
+    let through = format!(
+        "exec {} wait -q {addr} -- grep SigIgn /proc/self/status",
+        refused.display()
+    );
+    for trap in ["", "trap '' INT TERM; "] {
+        let alone = ignored(&format!("{trap}exec grep SigIgn /proc/self/status"));
+        assert_eq!(ignored(&format!("{trap}{through}")), alone, "{trap}");
+    }
+    // SIGINT (2) and SIGTERM (15), bits 1 and 14, were ignored in the second.
+    assert_eq!(
+        ignored(&format!("trap '' INT TERM; {through}")) & 0x4002,
+        0x4002
+    );
+}
