@@ -289,7 +289,7 @@ Examples:
 
 Readiness by scheme: tcp (accepts and does not drop at once), http/https (status 200-399 or
 --status, --body, --header), tls (handshake), postgres (not starting up, not too many clients),
-redis (PING, not LOADING), mysql (greeting).
+redis (PING, not LOADING), mysql (greeting), unix (accepts; PostgreSQL's .s.PGSQL.PORT as postgres).
 
 Exit status: that of the command when one is given and everything got ready (it replaces
 `refused`); else 0 when ready, 1 on timeout (each target's last outcome and cause are printed),

@@ -398,3 +398,46 @@ fn check_says_a_missing_path_does_not_exist() {
     let report = why_json(plain(), &path);
     assert_eq!(report["cause"], "socket-missing", "{report}");
 }
+
+/// PostgreSQL's socket, whose server says it is starting up (a fake of one socket: a real
+/// server cannot be held in that state): `why` says not ready, as for its port, and `check` is
+/// down, where a connect alone called it up.
+#[test]
+fn postgres_s_socket_that_is_starting_up_is_not_ready() {
+    use std::io::{Read, Write};
+    let scratch = refused_lab::Scratch::new("pg-socket-starting");
+    let socket = scratch.path().join(".s.PGSQL.5432");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let body = "SFATAL\0C57P03\0Mthe database system is starting up\0\0";
+    let mut reply = vec![b'E'];
+    reply.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_be_bytes());
+    reply.extend_from_slice(body.as_bytes());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(&reply);
+        }
+    });
+    let target = format!("unix://{}", socket.display());
+    let output = crate::common::refused()
+        .args(["why", "--json", &target])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "not-ready", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("the PostgreSQL server behind it is not ready: the database system is starting up (57P03)"),
+        "{report}"
+    );
+    crate::schema::assert_valid(crate::schema::Schema::Why, &report);
+    let output = crate::common::refused()
+        .args(["check", &target])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+}

@@ -94,7 +94,13 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
     let mut facts = nothing_yet(target, options);
     let (host, port) = match target.endpoint() {
         Endpoint::Unix(path) => {
-            facts.unix = Some(Box::new(unix(&dialer(budget.network_left()), path).await));
+            let unix = unix(&dialer(budget.network_left()), path).await;
+            // PostgreSQL's socket: is the server behind it ready?
+            if unix.0.outcome.is_connected() && crate::probe::is_postgres_socket(target) {
+                let report = probe::probe(target, &options.probe, budget.probe_left()).await;
+                facts.probe = Some(report.readiness);
+            }
+            facts.unix = Some(Box::new(unix));
             return facts;
         }
         Endpoint::Tcp { host, port } => (host, *port),

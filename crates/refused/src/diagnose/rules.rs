@@ -90,7 +90,22 @@ pub fn infer(facts: &Facts) -> Result<Finding, Unexplained> {
 
 fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
     if let Some((attempt, path)) = facts.unix.as_deref() {
-        return unix(attempt.outcome, path, &attempt.address.to_string());
+        let name = attempt.address.to_string();
+        // It connects, and the server behind it says it is not ready (PostgreSQL's socket).
+        if let Some(readiness @ (Readiness::NotReady(_) | Readiness::Failed(_))) = &facts.probe {
+            let summary = match readiness {
+                Readiness::NotReady(_) => format!(
+                    "{name} accepts connections, but the PostgreSQL server behind it is {readiness}"
+                ),
+                _ => format!(
+                    "{name} accepts connections, but the PostgreSQL exchange failed: {readiness}"
+                ),
+            };
+            return Ok(Finding::new(Cause::NotReady, summary)
+                .evidence([Evidence::UnixSocket(path.clone())])
+                .suggest(not_ready_fix(facts, readiness)));
+        }
+        return unix(attempt.outcome, path, &name);
     }
     if let Resolution::Failed(err) = &facts.resolution {
         let finding = dns(&err.name, err.kind, &facts.nameservers, facts.init);

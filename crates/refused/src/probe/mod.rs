@@ -336,6 +336,18 @@ impl Serialize for ProbeReport {
     }
 }
 
+/// Whether `target` is PostgreSQL's unix socket, whose name libpq builds from the port:
+/// `DIRECTORY/.s.PGSQL.PORT`.
+pub(crate) fn is_postgres_socket(target: &Target) -> bool {
+    let Endpoint::Unix(path) = target.endpoint() else {
+        return false;
+    };
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.strip_prefix(".s.PGSQL."))
+        .is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Probes `target` once; nothing (connect or exchange) goes on past `timeout`.
 pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -> ProbeReport {
     let start = Instant::now();
@@ -409,6 +421,10 @@ where
 {
     let mut extras = Extras::default();
     let readiness = match target.scheme() {
+        // PostgreSQL's own socket (`.s.PGSQL.5432`) answers its startup as its port does.
+        Scheme::Unix if is_postgres_socket(target) => {
+            postgres::probe(target, stream, deadline).await
+        }
         Scheme::Tcp | Scheme::Unix => {
             tcp::settle(stream, options.settle, deadline, ends, options.owner_check).await
         }

@@ -106,6 +106,49 @@ async fn a_real_postgres_accepts_connections() {
     assert!(readiness.is_ready(), "{readiness}");
 }
 
+/// PostgreSQL's unix socket (`.s.PGSQL.PORT`) gets PostgreSQL's startup, not only a connect:
+/// the real server says it accepts connections there, and one starting up (a fake of one
+/// socket: a real server cannot be held in that state) says it is not ready.
+#[tokio::test]
+async fn postgres_s_unix_socket_is_asked_as_postgres() {
+    if !require(
+        "postgres_s_unix_socket_is_asked_as_postgres",
+        &[Tool::Postgres],
+    ) {
+        return;
+    }
+    let pg = servers::postgres().unwrap();
+    let socket = pg.dir().join(format!(".s.PGSQL.{}", pg.addr.port()));
+    let readiness = ready(&format!("unix://{}", socket.display())).await;
+    assert_eq!(readiness.to_string(), "ready: accepting connections");
+
+    let scratch = refused_lab::Scratch::new("pg-starting");
+    let starting = scratch.path().join(".s.PGSQL.5432");
+    let listener = std::os::unix::net::UnixListener::bind(&starting).unwrap();
+    let reply = postgres_error("57P03", "the database system is starting up");
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(reply);
+        }
+    });
+    let readiness = probe_text(
+        &format!("unix://{}", starting.display()),
+        &ProbeOptions::new(),
+    )
+    .await;
+    assert_eq!(
+        readiness.to_string(),
+        "not ready: the database system is starting up (57P03)"
+    );
+    // Any other socket is asked for a connect alone.
+    let other = scratch.path().join("app.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&other).unwrap();
+    let readiness = probe_text(&format!("unix://{}", other.display()), &ProbeOptions::new()).await;
+    assert!(!readiness.to_string().contains("PostgreSQL"), "{readiness}");
+}
+
 #[tokio::test]
 async fn servers_that_are_up_but_not_ready_say_so() {
     let options = ProbeOptions::new();
