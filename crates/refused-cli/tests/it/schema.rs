@@ -759,6 +759,7 @@ fn unix_socket_samples() -> [Evidence; 2] {
             pid: Some(12),
             process: Some("nginx".into()),
         }],
+        listening_elsewhere: Vec::new(),
     };
     let owner = Owner {
         uid: 0,
@@ -783,6 +784,7 @@ fn unix_socket_samples() -> [Evidence; 2] {
                 owner,
             }),
             earlier_listeners: Vec::new(),
+            listening_elsewhere: vec!["/tmp/.s.PGSQL.5432".into()],
             ..socket
         }),
     ]

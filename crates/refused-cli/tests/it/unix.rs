@@ -441,3 +441,43 @@ fn postgres_s_socket_that_is_starting_up_is_not_ready() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "{output:?}");
 }
+
+/// libpq's classic: the client looks for PostgreSQL's socket in one folder, the server (real,
+/// Debian's) put it in another: the missing path is sent where a socket of its name listens.
+#[test]
+fn a_missing_postgres_socket_is_sent_to_the_folder_where_it_listens() {
+    let test = "a_missing_postgres_socket_is_sent_to_the_folder_where_it_listens";
+    if !refused_lab::require(test, &[refused_lab::Tool::Postgres]) {
+        return;
+    }
+    let pg = refused_lab::servers::postgres().unwrap();
+    let name = format!(".s.PGSQL.{}", pg.addr.port());
+    let real = pg.dir().join(&name);
+    // The server may take a moment to make its socket.
+    let started = std::time::Instant::now();
+    while !real.exists() && started.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let scratch = Scratch::new("pg-socket-elsewhere");
+    let asked = scratch.path().join(&name);
+    let output = refused()
+        .args(["why", "--json", &format!("unix://{}", asked.display())])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "socket-missing", "{report}");
+    assert!(
+        report["summary"].as_str().unwrap().contains(&format!(
+            "but a socket of that name listens at {}",
+            real.display()
+        )),
+        "{report}"
+    );
+    assert!(
+        report["suggestions"]
+            .to_string()
+            .contains(&format!("psql -h {}", pg.dir().display())),
+        "{report}"
+    );
+    crate::schema::assert_valid(crate::schema::Schema::Why, &report);
+}

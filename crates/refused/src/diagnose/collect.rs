@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::net::SocketAddr;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use futures_util::future::join_all;
 use tokio::task::JoinHandle;
@@ -1257,10 +1257,14 @@ pub(super) fn unix_facts(path: &Path, outcome: crate::Outcome) -> UnixSocketFact
         listening: None,
         closed_directory: None,
         earlier_listeners: Vec::new(),
+        listening_elsewhere: Vec::new(),
     };
     let metadata = match unix_path::lookup(path) {
         Lookup::Found(metadata) => metadata,
-        Lookup::Missing => return facts,
+        Lookup::Missing => {
+            facts.listening_elsewhere = same_name_elsewhere(path);
+            return facts;
+        }
         Lookup::Hidden(closed) => {
             facts.exists = None;
             facts.closed_directory = closed;
@@ -1281,6 +1285,22 @@ pub(super) fn unix_facts(path: &Path, outcome: crate::Outcome) -> UnixSocketFact
         facts.earlier_listeners = earlier_listeners(&earlier);
     }
     facts
+}
+
+/// The listening sockets of this namespace whose file has `path`'s name in another folder.
+fn same_name_elsewhere(path: &Path) -> Vec<PathBuf> {
+    let Some(name) = path.file_name() else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = sys::tables::read_unix_listeners()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|l| l.path)
+        .filter(|other| other.file_name() == Some(name) && other != path)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
 }
 
 /// Whether a socket listens on the very file at `path`, and the socket inodes of those that

@@ -375,6 +375,11 @@ pub struct UnixSocketFacts {
     /// since they bound it): their server runs, yet cannot be reached through the path.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub earlier_listeners: Vec<EarlierListener>,
+    /// When the path does not exist: sockets of the same file name that listen in other
+    /// folders (PostgreSQL's `.s.PGSQL.5432` in `/tmp` while the client looks in
+    /// `/var/run/postgresql`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub listening_elsewhere: Vec<PathBuf>,
 }
 
 /// A socket still bound to a file that was at the path once.

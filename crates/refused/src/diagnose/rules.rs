@@ -2002,12 +2002,46 @@ fn is_near(a: u16, b: u16) -> bool {
         && a.chars().zip(b.chars()).filter(|(x, y)| x != y).count() == 1
 }
 
+/// A unix socket path that does not exist, while a socket of its name listens in another
+/// folder: the service runs, and puts its socket there (PostgreSQL's `unix_socket_directories`).
+fn socket_elsewhere(facts: &UnixSocketFacts, path: &str) -> Finding {
+    let there = &facts.listening_elsewhere[0];
+    let finding = Finding::new(
+        Cause::SocketMissing,
+        format!(
+            "{path} does not exist, but a socket of that name listens at {}: the service runs, with its socket in another folder",
+            there.display()
+        ),
+    )
+    .suggest(format!("connect to unix://{} instead", there.display()));
+    let folder = there
+        .parent()
+        .map_or_else(String::new, |p| p.display().to_string());
+    if facts
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(".s.PGSQL."))
+    {
+        finding.suggest(format!(
+            "PostgreSQL's clients take the folder as the host: `psql -h {folder}`, `host={folder}` (libpq, psycopg), or set `PGHOST={folder}`; or make the server put its socket where clients look (`unix_socket_directories` in postgresql.conf)"
+        ))
+    } else {
+        finding.suggest(format!(
+            "or configure the client (or the service) so that both use the same folder, {folder}"
+        ))
+    }
+}
+
 /// Explains a unix socket target.
 fn unix(outcome: Outcome, facts: &UnixSocketFacts, path: &str) -> Result<Finding, Unexplained> {
     let evidence = Evidence::UnixSocket(facts.clone());
     let finding = match outcome {
         Outcome::Connected => Finding::new(Cause::Reachable, format!("{path} accepts connections")),
         _ if facts.exists.is_none() => hidden(facts, path),
+        _ if facts.exists == Some(false) && !facts.listening_elsewhere.is_empty() => {
+            socket_elsewhere(facts, path)
+        }
         _ if facts.exists == Some(false) => Finding::new(Cause::SocketMissing, format!("{path} does not exist: the service is not running, or it uses another path"))
             .suggest("start the service; `ss -lxp` lists the unix sockets that listen, and their paths"),
         _ if !facts.is_socket() => Finding::new(

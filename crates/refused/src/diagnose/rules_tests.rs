@@ -1897,7 +1897,31 @@ fn unix_facts(exists: bool, file_type: Option<FileType>) -> UnixSocketFacts {
         listening: Some(false),
         closed_directory: None,
         earlier_listeners: Vec::new(),
+        listening_elsewhere: Vec::new(),
     }
+}
+
+#[test]
+fn a_missing_socket_whose_name_listens_in_another_folder_is_sent_there() {
+    // libpq's classic: the client looks in /var/run/postgresql, the server put its socket in /tmp.
+    let facts = UnixSocketFacts {
+        path: PathBuf::from("/var/run/postgresql/.s.PGSQL.5432"),
+        listening_elsewhere: vec![PathBuf::from("/tmp/.s.PGSQL.5432")],
+        ..unix_facts(false, None)
+    };
+    let finding = unix_finding(Outcome::Other(Some(2)), facts);
+    assert_eq!(finding.cause, Cause::SocketMissing);
+    assert!(
+        finding
+            .summary
+            .contains("but a socket of that name listens at /tmp/.s.PGSQL.5432"),
+        "{}",
+        finding.summary
+    );
+    let fixes = finding.suggestions.join("\n");
+    assert!(fixes.contains("unix:///tmp/.s.PGSQL.5432"), "{fixes}");
+    assert!(fixes.contains("`host=/tmp`"), "{fixes}");
+    assert!(!fixes.contains("start the service"), "{fixes}");
 }
 
 fn unix_finding(outcome: Outcome, facts: UnixSocketFacts) -> Finding {
