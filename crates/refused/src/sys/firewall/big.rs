@@ -15,6 +15,7 @@
 use std::borrow::Cow;
 use std::process::{Child, Command, Stdio};
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::{FirewallError, Tool, legacy, nft, xt};
@@ -124,7 +125,7 @@ pub(super) fn read(saved: Vec<Saved>) -> Result<Value, FirewallError> {
     // `list tables` would fetch every rule (nft 1.0.6: as long as the whole ruleset); `list
     // chains` does not, and a table without chains has nothing to walk.
     let listed = nft(&["-j", "list", "chains"])?;
-    let tables = tables(&parse(&listed)?);
+    let tables = tables(&listed)?;
     drop(listed);
     let mut items = Vec::new();
     for (family, name) in tables.iter().filter(|(f, t)| !is_saved(&saved, f, t)) {
@@ -177,25 +178,44 @@ fn parse(json: &[u8]) -> Result<Value, FirewallError> {
         .map_err(|err| FirewallError::Failed(format!("unreadable JSON: {err}")))
 }
 
-/// The `(family, name)` of each table that has chains, as `nft -j list chains` lists them, in
-/// its order (the tables' own).
-pub(super) fn tables(listed: &Value) -> Vec<(String, String)> {
+/// `nft -j list chains`, as far as [`tables`] reads it: each chain's family and table, and
+/// nothing of a kube-proxy node's 5,000 chains kept as `serde_json` values (9 MB).
+#[derive(Deserialize)]
+struct Listed<'a> {
+    #[serde(borrow, default)]
+    nftables: Vec<Item<'a>>,
+}
+
+/// An item of the listing: a chain, or what is not one (`metainfo`).
+#[derive(Deserialize)]
+struct Item<'a> {
+    #[serde(borrow, default)]
+    chain: Option<ChainOf<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ChainOf<'a> {
+    #[serde(borrow, default)]
+    family: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    table: Option<Cow<'a, str>>,
+}
+
+/// The `(family, name)` of each table that has chains, as `nft -j list chains` lists them (its
+/// JSON), in its order (the tables' own).
+pub(super) fn tables(json: &[u8]) -> Result<Vec<(String, String)>, FirewallError> {
+    let listed: Listed<'_> = serde_json::from_slice(json)
+        .map_err(|err| FirewallError::Failed(format!("unreadable JSON: {err}")))?;
     let mut tables: Vec<(String, String)> = Vec::new();
-    for chain in listed["nftables"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|item| item.get("chain"))
-    {
-        let (Some(family), Some(table)) = (chain["family"].as_str(), chain["table"].as_str())
-        else {
+    for chain in listed.nftables.into_iter().filter_map(|item| item.chain) {
+        let (Some(family), Some(table)) = (chain.family, chain.table) else {
             continue;
         };
-        if !tables.iter().any(|(f, t)| f == family && t == table) {
-            tables.push((family.to_owned(), table.to_owned()));
+        if !tables.iter().any(|(f, t)| *f == family && *t == table) {
+            tables.push((family.into_owned(), table.into_owned()));
         }
     }
-    tables
+    Ok(tables)
 }
 
 #[cfg(test)]
@@ -268,7 +288,7 @@ COMMIT
             {"chain": {"family": "ip6", "table": "filter", "name": "OUTPUT"}},
             {"chain": {"family": "ip6"}},
         ]});
-        let tables = tables(&listed);
+        let tables = tables(&serde_json::to_vec(&listed).unwrap()).unwrap();
         let named: Vec<(&str, &str)> = tables
             .iter()
             .map(|(f, t)| (f.as_str(), t.as_str()))
@@ -277,7 +297,15 @@ COMMIT
             named,
             [("ip", "filter"), ("inet", "firewalld"), ("ip6", "filter")]
         );
-        assert!(super::tables(&Value::Null).is_empty());
+        // A name with an escape in it is read whole.
+        let escaped =
+            br#"{"nftables": [{"chain": {"family": "inet", "table": "a\"b", "name": "c"}}]}"#;
+        assert_eq!(
+            super::tables(escaped).unwrap(),
+            [("inet".to_owned(), "a\"b".to_owned())]
+        );
+        assert!(super::tables(br#"{"nftables": []}"#).unwrap().is_empty());
+        assert!(super::tables(b"not json").is_err());
     }
 
     #[test]
