@@ -214,7 +214,14 @@ impl<'a> Index<'a> {
                     .iter()
                     .find(|(t, _)| *t == table)
                     .map_or(&none, |(_, names)| names);
-                let translated = legacy::rule(family, table, chain, line, declared);
+                // A match that fails makes the rule fail, whatever comes after it (see
+                // `judge`): the rest of the line is not translated.
+                let mut fails = |expr: &Value| {
+                    expr.get("match")
+                        .is_some_and(|m| expr::matches(m, packet, sets) == Truth::No)
+                };
+                let translated =
+                    legacy::rule_unless(family, table, chain, line, declared, &mut fails)?;
                 if judge(&translated, packet, sets).0 == Truth::No {
                     return None;
                 }

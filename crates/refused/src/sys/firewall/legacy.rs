@@ -315,17 +315,31 @@ pub(super) fn rule(
     line: &str,
     chains: &HashSet<&str>,
 ) -> Value {
+    rule_unless(family, table, chain, line, chains, &mut |_| false).unwrap_or_default()
+}
+
+/// [`rule`], unless `fails` says of one of its expressions, as they are translated, that the
+/// rule cannot match: `None` then, the rest of the line left untranslated (a kube-proxy rule
+/// for another service's address ends at its `-d`).
+pub(super) fn rule_unless(
+    family: &str,
+    table: &str,
+    chain: &str,
+    line: &str,
+    chains: &HashSet<&str>,
+    fails: &mut dyn FnMut(&Value) -> bool,
+) -> Option<Value> {
     let spec = line
         .strip_prefix("-A ")
         .and_then(|rest| rest.split_once(' '))
         .map_or("", |(_, spec)| spec);
-    object([
+    Some(object([
         ("family", json!(family)),
         ("table", json!(table)),
         ("chain", json!(chain)),
-        ("expr", Value::Array(expr(spec, family, chains))),
+        ("expr", Value::Array(expr(spec, family, chains, fails)?)),
         ("listing", json!(line)),
-    ])
+    ]))
 }
 
 /// An extension we do not translate: a match that may hold (see the walk's `xt`).
@@ -395,21 +409,46 @@ pub(super) fn words(spec: &str) -> Option<Vec<Word>> {
     Some(words)
 }
 
-/// The expressions of one rule's specification (what follows `-A CHAIN`).
-fn expr(spec: &str, family: &str, chains: &HashSet<&str>) -> Vec<Value> {
+/// The `-m` modules whose options [`module_option`] translates (some of them).
+const TRANSLATED_MODULES: &[&str] = &[
+    "tcp",
+    "udp",
+    "multiport",
+    "conntrack",
+    "state",
+    "addrtype",
+    "iprange",
+    "owner",
+    "comment",
+];
+
+/// The expressions of one rule's specification (what follows `-A CHAIN`); `None` as soon as
+/// `fails` says so of one.
+fn expr(
+    spec: &str,
+    family: &str,
+    chains: &HashSet<&str>,
+    fails: &mut dyn FnMut(&Value) -> bool,
+) -> Option<Vec<Value>> {
     let Some(words) = words(spec) else {
         // Quoting we cannot read: a rule that may do anything.
-        return vec![
+        return Some(vec![
             unknown_match("?"),
             json!({"xt": {"type": "target", "name": "?"}}),
-        ];
+        ]);
     };
     let mut exprs = Vec::new();
     let mut words = words.iter().peekable();
     let mut negated = false;
     // The `-m` module whose options follow.
     let mut module = "";
+    // The expressions `fails` was asked about.
+    let mut asked = 0;
     while let Some(next) = words.next() {
+        if exprs[asked..].iter().any(&mut *fails) {
+            return None;
+        }
+        asked = exprs.len();
         if next.quoted {
             // A value where an option should be: the options before it were misread.
             exprs.push(unknown_match("?"));
@@ -463,18 +502,7 @@ fn expr(spec: &str, family: &str, chains: &HashSet<&str>) -> Vec<Value> {
             "-f" | "--fragment" => {}
             "-m" | "--match" => {
                 module = value();
-                if !matches!(
-                    module,
-                    "tcp"
-                        | "udp"
-                        | "multiport"
-                        | "conntrack"
-                        | "state"
-                        | "addrtype"
-                        | "iprange"
-                        | "owner"
-                        | "comment"
-                ) {
+                if !TRANSLATED_MODULES.contains(&module) {
                     exprs.push(unknown_match(module));
                 }
             }
@@ -501,7 +529,7 @@ fn expr(spec: &str, family: &str, chains: &HashSet<&str>) -> Vec<Value> {
         }
     }
     exprs.retain(|e| !e.is_null());
-    exprs
+    Some(exprs)
 }
 
 /// One option of a `-m` module, as nft's match; `None`: one we do not evaluate (its values
