@@ -158,21 +158,23 @@ impl<'a> Index<'a> {
     fn saved(saved: legacy::Saved<'a>) -> Self {
         let mut index = Self::empty(Some(saved.tool));
         let family = saved.family;
+        // The chains first, as for nft's: a rule of a chain declared after it is kept.
         for line in saved.lines() {
-            match line {
-                legacy::Line::Chain {
-                    table,
-                    name,
-                    policy,
-                } => {
-                    let base = legacy::base_chain_of(family, table, name, policy);
-                    index.chain((family, table, name), base.map(Cow::Owned));
-                }
-                legacy::Line::Rule { table, chain, line } => {
-                    if let Some(chain) = index.chains.get_mut(&(family, table, chain)) {
-                        let kept = OnceCell::new();
-                        chain.rules.push(Rule::Line { line, kept });
-                    }
+            if let legacy::Line::Chain {
+                table,
+                name,
+                policy,
+            } = line
+            {
+                let base = legacy::base_chain_of(family, table, name, policy);
+                index.chain((family, table, name), base.map(Cow::Owned));
+            }
+        }
+        for line in saved.lines() {
+            if let legacy::Line::Rule { table, chain, line } = line {
+                if let Some(chain) = index.chains.get_mut(&(family, table, chain)) {
+                    let kept = OnceCell::new();
+                    chain.rules.push(Rule::Line { line, kept });
                 }
             }
         }

@@ -9,8 +9,9 @@
 //! the split, 1.6 and older) and [`translate`]d into the shape of nft's JSON: base chains at the
 //! hooks and priorities `x_tables` registers them with, and rules made of nft's expressions for
 //! the matches that decide where a TCP connection goes, each when the walk meets it. The walk
-//! that evaluates nft's ruleset then evaluates them too. A match or target not translated becomes an `xt` extension, as
-//! iptables-nft's untranslated ones are: a rule that may apply, never one stated as the cause.
+//! that evaluates nft's ruleset then evaluates them too. A match or target not translated
+//! becomes an `xt` extension, as iptables-nft's untranslated ones are: a rule that may apply,
+//! never one stated as the cause.
 
 use std::collections::HashSet;
 use std::io;

@@ -178,3 +178,17 @@ fn a_rule_whose_match_fails_is_left_untranslated_after_it() {
     let kept = legacy::rule_unless("ip", "nat", "KUBE-MARK-MASQ", bare, &chains, &mut |_| true);
     assert!(kept.is_some());
 }
+
+/// The chains are read before the rules, as nft's are: a rule whose chain is declared after it
+/// (a table listed twice) is in that chain.
+#[test]
+fn a_rule_before_its_chains_declaration_is_read() {
+    let ruleset = from_text(
+        "*filter\n-A OUTPUT -p tcp -m tcp --dport 5 -j DROP\nCOMMIT\n\
+         *filter\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+    );
+    let packet = syn("10.0.0.1", 5);
+    let found = blockers(&ruleset, Hook::Output, &packet);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].rule, "-A OUTPUT -p tcp -m tcp --dport 5 -j DROP");
+}
