@@ -1,7 +1,9 @@
 //! The firewall's evaluation on a kube-proxy-sized iptables-legacy ruleset (5,000 services:
-//! about 20,000 rules in 5,000 chains): reading `iptables-legacy-save`'s text into the walk's
-//! shape, indexing it, and the walks `why` makes for one address (the DNAT of nat output,
-//! filter output). A Kubernetes node whose iptables is the legacy one holds such tables.
+//! about 20,000 rules in 5,000 chains): reading `iptables-legacy-save`'s text into a ruleset
+//! (it is kept as text), indexing it (its chains, each rule a line), and the walks `why` makes
+//! for one address (the DNAT of nat output, filter output), which translate the rules they meet
+//! (up to a match that fails) and keep those that may match. A Kubernetes node whose iptables is
+//! the legacy one holds such tables.
 //!
 //! Run: `cargo bench -p refused --bench firewall`
 

@@ -3929,8 +3929,8 @@ fn firewalld_blockers(name: &str, src: &str, port: u16) -> Vec<Blocker> {
         serde_json::from_str(&read("json")).unwrap()
     } else {
         let tables = vec![
-            firewall::legacy::translate(&read("legacy4"), "ip", Tool::IptablesLegacy),
-            firewall::legacy::translate(&read("legacy6"), "ip6", Tool::IptablesLegacy),
+            firewall::legacy::translate(read("legacy4"), "ip", Tool::IptablesLegacy),
+            firewall::legacy::translate(read("legacy6"), "ip6", Tool::IptablesLegacy),
         ];
         firewall::with_legacy(serde_json::Value::Null, tables)
     };

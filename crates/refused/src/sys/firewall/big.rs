@@ -3,7 +3,8 @@
 //!
 //! `nft -j list ruleset` of 20,000 iptables-nft rules takes nft a second and 200 MB, and our
 //! parse of its 10 MB of JSON as much again; `iptables-nft-save` lists the same rules in a
-//! tenth of the time, as text that [`legacy::translate`] makes into the walk's shape. So when
+//! tenth of the time, as text that the walk reads as it reads the legacy tables' (see
+//! [`legacy::translate`]: each rule translated only when it is met). So when
 //! iptables-nft's tables hold more than [`BIG`] rules, they are read with `iptables-nft-save`
 //! and `ip6tables-nft-save` (their rules are `iptables`'s, deleted by position), and every
 //! other table with `nft -j list table FAMILY NAME`. A table that iptables-nft-save says it
@@ -14,6 +15,7 @@
 use std::borrow::Cow;
 use std::process::{Child, Command, Stdio};
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::{FirewallError, Tool, legacy, nft, xt};
@@ -71,6 +73,14 @@ impl Saved {
         }
         Cow::Owned(kept)
     }
+
+    /// [`Self::compatible`], its own text moved when it showed all.
+    fn into_compatible(self) -> String {
+        if self.incompatible().is_empty() {
+            return self.text;
+        }
+        self.compatible().into_owned()
+    }
 }
 
 /// Both families' iptables-nft tables, listed; `None` when either command is missing or failed
@@ -91,7 +101,8 @@ pub(super) fn save_both() -> Option<Vec<Saved>> {
         let output = child?.wait_with_output().ok()?;
         output.status.success().then(|| Saved {
             family,
-            text: String::from_utf8_lossy(&output.stdout).into_owned(),
+            text: String::from_utf8(output.stdout)
+                .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()),
         })
     };
     let (v4, v6) = (finish(v4, "ip"), finish(v6, "ip6"));
@@ -110,14 +121,14 @@ pub(super) fn is_big(saved: &[Saved]) -> bool {
 /// The ruleset, read by parts: iptables-nft's tables from `saved`, every other table (and those
 /// `saved` could not show) from nft, with its `xt` extensions translated by nft's listing of
 /// that table.
-pub(super) fn read(saved: &[Saved]) -> Result<Value, FirewallError> {
+pub(super) fn read(saved: Vec<Saved>) -> Result<Value, FirewallError> {
     // `list tables` would fetch every rule (nft 1.0.6: as long as the whole ruleset); `list
     // chains` does not, and a table without chains has nothing to walk.
     let listed = nft(&["-j", "list", "chains"])?;
-    let tables = tables(&parse(&listed)?);
+    let tables = tables(&listed)?;
     drop(listed);
     let mut items = Vec::new();
-    for (family, name) in tables.iter().filter(|(f, t)| !is_saved(saved, f, t)) {
+    for (family, name) in tables.iter().filter(|(f, t)| !is_saved(&saved, f, t)) {
         let mut table = parse(&nft(&["-j", "list", "table", family, name])?)?;
         if xt::has_xt(&table) {
             // Only a help, as for the whole ruleset: without it the xt matches may match.
@@ -144,14 +155,17 @@ pub(super) fn is_saved(saved: &[Saved], family: &str, name: &str) -> bool {
 /// The ruleset of nft's `items` (the tables `saved` does not show) with iptables-nft's tables
 /// of `saved`, translated, under the `iptables` key: the walk meets the base chains of both by
 /// priority.
-pub(super) fn assemble(items: Vec<Value>, saved: &[Saved]) -> Value {
+pub(super) fn assemble(items: Vec<Value>, saved: Vec<Saved>) -> Value {
     let items = items
         .into_iter()
         .filter(|item| item.get("metainfo").is_none())
         .collect();
     let iptables = saved
-        .iter()
-        .map(|s| legacy::translate(&s.compatible(), s.family, Tool::Iptables))
+        .into_iter()
+        .map(|s| {
+            let family = s.family;
+            legacy::translate(s.into_compatible(), family, Tool::Iptables)
+        })
         .collect();
     let mut ruleset = serde_json::Map::new();
     ruleset.insert("nftables".to_owned(), Value::Array(items));
@@ -164,25 +178,44 @@ fn parse(json: &[u8]) -> Result<Value, FirewallError> {
         .map_err(|err| FirewallError::Failed(format!("unreadable JSON: {err}")))
 }
 
-/// The `(family, name)` of each table that has chains, as `nft -j list chains` lists them, in
-/// its order (the tables' own).
-pub(super) fn tables(listed: &Value) -> Vec<(String, String)> {
+/// `nft -j list chains`, as far as [`tables`] reads it: each chain's family and table, and
+/// nothing of a kube-proxy node's 5,000 chains kept as `serde_json` values (9 MB).
+#[derive(Deserialize)]
+struct Listed<'a> {
+    #[serde(borrow, default)]
+    nftables: Vec<Item<'a>>,
+}
+
+/// An item of the listing: a chain, or what is not one (`metainfo`).
+#[derive(Deserialize)]
+struct Item<'a> {
+    #[serde(borrow, default)]
+    chain: Option<ChainOf<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ChainOf<'a> {
+    #[serde(borrow, default)]
+    family: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    table: Option<Cow<'a, str>>,
+}
+
+/// The `(family, name)` of each table that has chains, as `nft -j list chains` lists them (its
+/// JSON), in its order (the tables' own).
+pub(super) fn tables(json: &[u8]) -> Result<Vec<(String, String)>, FirewallError> {
+    let listed: Listed<'_> = serde_json::from_slice(json)
+        .map_err(|err| FirewallError::Failed(format!("unreadable JSON: {err}")))?;
     let mut tables: Vec<(String, String)> = Vec::new();
-    for chain in listed["nftables"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|item| item.get("chain"))
-    {
-        let (Some(family), Some(table)) = (chain["family"].as_str(), chain["table"].as_str())
-        else {
+    for chain in listed.nftables.into_iter().filter_map(|item| item.chain) {
+        let (Some(family), Some(table)) = (chain.family, chain.table) else {
             continue;
         };
-        if !tables.iter().any(|(f, t)| f == family && t == table) {
-            tables.push((family.to_owned(), table.to_owned()));
+        if !tables.iter().any(|(f, t)| *f == family && *t == table) {
+            tables.push((family.into_owned(), table.into_owned()));
         }
     }
-    tables
+    Ok(tables)
 }
 
 #[cfg(test)]
@@ -255,7 +288,7 @@ COMMIT
             {"chain": {"family": "ip6", "table": "filter", "name": "OUTPUT"}},
             {"chain": {"family": "ip6"}},
         ]});
-        let tables = tables(&listed);
+        let tables = tables(&serde_json::to_vec(&listed).unwrap()).unwrap();
         let named: Vec<(&str, &str)> = tables
             .iter()
             .map(|(f, t)| (f.as_str(), t.as_str()))
@@ -264,7 +297,15 @@ COMMIT
             named,
             [("ip", "filter"), ("inet", "firewalld"), ("ip6", "filter")]
         );
-        assert!(super::tables(&Value::Null).is_empty());
+        // A name with an escape in it is read whole.
+        let escaped =
+            br#"{"nftables": [{"chain": {"family": "inet", "table": "a\"b", "name": "c"}}]}"#;
+        assert_eq!(
+            super::tables(escaped).unwrap(),
+            [("inet".to_owned(), "a\"b".to_owned())]
+        );
+        assert!(super::tables(br#"{"nftables": []}"#).unwrap().is_empty());
+        assert!(super::tables(b"not json").is_err());
     }
 
     #[test]

@@ -6,14 +6,17 @@
 //! (accept, drop, a jump to a chain that may decide) has been passed, what comes after is not
 //! surely reached either. Whatever the input, the walk is bounded (depth and rule budget).
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::expr::{self, Sets, Truth};
-use super::{Blocker, CtState, Dnat, Hook, NatHook, NatTo, Packet, Stops, Tool, Verdict, render};
+use super::{
+    Blocker, CtState, Dnat, Hook, NatHook, NatTo, Packet, Stops, Tool, Verdict, legacy, render,
+};
 
 /// nft refuses rulesets that jump deeper than this.
 const MAX_DEPTH: usize = 16;
@@ -60,12 +63,27 @@ struct Index<'a> {
     /// iptables tables with the chains of firewalld's iptables backend (`INPUT_ZONES`): the
     /// chains its builtin chains jump to are firewalld's.
     firewalld_tables: Vec<(&'a str, &'a str)>,
-    /// Base chains, in the ruleset's order.
-    bases: Vec<&'a Value>,
+    /// Base chains, in the ruleset's order: nft's as listed, iptables-save's made from their
+    /// declarations.
+    bases: Vec<Cow<'a, Value>>,
+    /// The chains each table of iptables-save's text declares, which its rules are translated
+    /// with (a `-j NAME` of one is a jump).
+    declared: Vec<(&'a str, HashSet<&'a str>)>,
 }
 
 struct Chain<'a> {
-    rules: Vec<&'a Value>,
+    rules: Vec<Rule<'a>>,
+}
+
+/// A rule of a chain: nft's, or a line of iptables-save's text, translated when the walk meets
+/// it and kept once it may match a packet (most rules of a big ruleset match none of those asked
+/// about: a kube-proxy rule for another service's address).
+enum Rule<'a> {
+    Json(&'a Value),
+    Line {
+        line: &'a str,
+        kept: OnceCell<Value>,
+    },
 }
 
 fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
@@ -79,46 +97,38 @@ impl<'a> Index<'a> {
         let mut all = vec![Self::new(ruleset, None)];
         let apart = ["iptables", "legacy"]
             .into_iter()
-            .flat_map(|key| ruleset[key].as_array().into_iter().flatten());
-        for legacy in apart {
-            let tool = Tool::deserialize(&legacy["tool"]).unwrap_or(Tool::IptablesLegacy);
-            all.push(Self::new(legacy, Some(tool)));
-        }
+            .flat_map(|key| ruleset[key].as_array().into_iter().flatten())
+            .filter_map(legacy::Saved::of);
+        all.extend(apart.map(Self::saved));
         all
     }
 
-    fn new(ruleset: &'a Value, legacy: Option<Tool>) -> Self {
-        let items = ruleset["nftables"]
-            .as_array()
-            .map_or(&[][..], Vec::as_slice);
-        let mut index = Index {
+    fn empty(legacy: Option<Tool>) -> Self {
+        Index {
             legacy,
             chains: HashMap::new(),
             sets: HashMap::new(),
             ufw_tables: Vec::new(),
             firewalld_tables: Vec::new(),
             bases: Vec::new(),
-        };
+            declared: Vec::new(),
+        }
+    }
+
+    fn new(ruleset: &'a Value, legacy: Option<Tool>) -> Self {
+        let items = ruleset["nftables"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        let mut index = Self::empty(legacy);
         for item in items {
             if let Some(chain) = item.get("chain") {
-                let (family, table, name) = (
+                let key = (
                     str_of(chain, "family"),
                     str_of(chain, "table"),
                     str_of(chain, "name"),
                 );
-                index
-                    .chains
-                    .entry((family, table, name))
-                    .or_insert(Chain { rules: Vec::new() });
-                if chain.get("hook").is_some() {
-                    index.bases.push(chain);
-                }
-                if name.starts_with("ufw-") || name.starts_with("ufw6-") {
-                    index.ufw_tables.push((family, table));
-                }
-                if name == FIREWALLD_SIGN {
-                    index.firewalld_tables.push((family, table));
-                }
+                let base = chain.get("hook").map(|_| Cow::Borrowed(chain));
+                index.chain(key, base);
             } else if let Some(set) = item.get("set").or_else(|| item.get("map")) {
                 let elements = set["elem"].as_array().map_or(&[][..], Vec::as_slice);
                 index.sets.insert(
@@ -138,10 +148,108 @@ impl<'a> Index<'a> {
                 str_of(rule, "chain"),
             );
             if let Some(chain) = index.chains.get_mut(&key) {
-                chain.rules.push(rule);
+                chain.rules.push(Rule::Json(rule));
             }
         }
         index
+    }
+
+    /// A ruleset of iptables-save's text: its chains, and its rules left as lines.
+    fn saved(saved: legacy::Saved<'a>) -> Self {
+        let mut index = Self::empty(Some(saved.tool));
+        let family = saved.family;
+        // The chains first, as for nft's: a rule of a chain declared after it is kept.
+        for line in saved.lines() {
+            if let legacy::Line::Chain {
+                table,
+                name,
+                policy,
+            } = line
+            {
+                let base = legacy::base_chain_of(family, table, name, policy);
+                index.chain((family, table, name), base.map(Cow::Owned));
+            }
+        }
+        for line in saved.lines() {
+            if let legacy::Line::Rule { table, chain, line } = line {
+                if let Some(chain) = index.chains.get_mut(&(family, table, chain)) {
+                    let kept = OnceCell::new();
+                    chain.rules.push(Rule::Line { line, kept });
+                }
+            }
+        }
+        index.declared = saved.declared();
+        index
+    }
+
+    /// Adds a chain (`base`: the base chain's object, when it is one).
+    fn chain(&mut self, key: Key<'a>, base: Option<Cow<'a, Value>>) {
+        let (family, table, name) = key;
+        self.chains
+            .entry(key)
+            .or_insert(Chain { rules: Vec::new() });
+        self.bases.extend(base);
+        if name.starts_with("ufw-") || name.starts_with("ufw6-") {
+            self.ufw_tables.push((family, table));
+        }
+        if name == FIREWALLD_SIGN {
+            self.firewalld_tables.push((family, table));
+        }
+    }
+
+    /// `rule` of `chain` judged for `packet` (see [`judge`]); `None` when it surely does not
+    /// match. A line of iptables-save's text is translated for it, and kept only then.
+    fn judge(
+        &'a self,
+        rule: &'a Rule<'a>,
+        (family, table, chain): Key<'a>,
+        packet: &Packet,
+        sets: &TableSets<'_, 'a>,
+    ) -> Option<(&'a Value, Judged<'a>)> {
+        let rule = match rule {
+            Rule::Json(rule) => rule,
+            Rule::Line { kept, .. } if kept.get().is_some() => kept.get()?,
+            Rule::Line { line, kept } => {
+                let none = HashSet::new();
+                let declared = self
+                    .declared
+                    .iter()
+                    .find(|(t, _)| *t == table)
+                    .map_or(&none, |(_, names)| names);
+                // A match that fails makes the rule fail, whatever comes after it (see
+                // `judge`): the rest of the line is not translated.
+                let mut fails = |expr: &Value| {
+                    expr.get("match")
+                        .is_some_and(|m| expr::matches(m, packet, sets) == Truth::No)
+                };
+                let translated =
+                    legacy::rule_unless(family, table, chain, line, declared, &mut fails)?;
+                if judge(&translated, packet, sets).0 == Truth::No {
+                    return None;
+                }
+                kept.get_or_init(|| translated)
+            }
+        };
+        let judged = judge(rule, packet, sets);
+        (judged.0 != Truth::No).then_some((rule, judged))
+    }
+
+    /// How many rules of iptables-save's text were kept translated.
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.chains
+            .values()
+            .flat_map(|chain| &chain.rules)
+            .filter(|rule| matches!(rule, Rule::Line { kept, .. } if kept.get().is_some()))
+            .count()
+    }
+}
+
+#[cfg(test)]
+impl Indexed<'_> {
+    /// How many rules of iptables-save's text the walks so far kept translated.
+    pub(super) fn kept(&self) -> usize {
+        self.indexes.iter().map(Index::kept).sum()
     }
 }
 
@@ -232,13 +340,12 @@ fn verdict_action(verdict: &Value) -> Action<'_> {
     }
 }
 
-/// Whether a rule matches the packet, what it then does, and whether it is a rate limit whose
-/// other matches all hold (see [`is_rate_limit`]).
-fn judge<'a>(
-    rule: &'a Value,
-    packet: &Packet,
-    sets: &TableSets<'_, 'a>,
-) -> (Truth, Action<'a>, bool) {
+/// What a rule says of a packet: whether it matches, what it then does, and whether it is a
+/// rate limit whose other matches all hold (see [`is_rate_limit`]).
+type Judged<'a> = (Truth, Action<'a>, bool);
+
+/// Judges `rule` for `packet`.
+fn judge<'a>(rule: &'a Value, packet: &Packet, sets: &TableSets<'_, 'a>) -> Judged<'a> {
     let exprs = rule["expr"].as_array().map_or(&[][..], Vec::as_slice);
     let mut truth = Truth::Yes;
     // The matches other than rate limits, and whether there was one.
@@ -388,7 +495,7 @@ enum Flow {
 }
 
 struct Walker<'i, 'a> {
-    index: &'i Index<'a>,
+    index: &'a Index<'a>,
     packet: &'i Packet,
     mode: Mode,
     budget: usize,
@@ -405,7 +512,7 @@ struct Walker<'i, 'a> {
 
 impl<'i, 'a> Walker<'i, 'a> {
     /// Walks one base chain of `index` and, in filter mode, meets its drop policy.
-    fn base(&mut self, index: &'i Index<'a>, chain: &'a Value, packet: &'i Packet) {
+    fn base(&mut self, index: &'a Index<'a>, chain: &'a Value, packet: &'i Packet) {
         if self.ended {
             return;
         }
@@ -431,7 +538,7 @@ impl<'i, 'a> Walker<'i, 'a> {
     /// [`newest_first`]): each is walked as if it came first. A rule that surely stops the
     /// packet stays certain: whichever runs first, the packet is stopped; every such rule is
     /// found, not only one, and each has to go before the packet gets through.
-    fn tied(&mut self, chains: &[(&'i Index<'a>, &'a Value, &'i Packet)]) {
+    fn tied(&mut self, chains: &[(&'a Index<'a>, &'a Value, &'i Packet)]) {
         if self.ended {
             return;
         }
@@ -498,16 +605,17 @@ impl<'i, 'a> Walker<'i, 'a> {
             table,
         };
         let mut clear = true;
-        for (position, &rule) in chain.rules.iter().enumerate() {
+        for (position, rule) in chain.rules.iter().enumerate() {
             if self.budget == 0 {
                 self.unsure = true;
                 return Truth::Maybe;
             }
             self.budget -= 1;
-            let (truth, action, limited) = judge(rule, self.packet, &sets);
-            if truth == Truth::No {
+            let key = (family, table, name);
+            let Some((rule, (truth, action, limited))) = index.judge(rule, key, self.packet, &sets)
+            else {
                 continue;
-            }
+            };
             let step = Step {
                 family,
                 table,
@@ -694,7 +802,7 @@ pub struct Seen<'p> {
 /// Walks the base chains of `hook` whose type is one of `types`, of every ruleset (nft's and
 /// the iptables-legacy tables') together, lowest priority first, as the kernel runs them.
 fn walk<'a>(
-    indexes: &[Index<'a>],
+    indexes: &'a [Index<'a>],
     seen: &Seen<'_>,
     mode: Mode,
     hook: &str,
@@ -717,7 +825,7 @@ fn walk<'a>(
     let mut bases: Vec<(usize, &Index<'a>, &'a Value)> = indexes
         .iter()
         .enumerate()
-        .flat_map(|(source, index)| index.bases.iter().map(move |c| (source, index, *c)))
+        .flat_map(|(source, index)| index.bases.iter().map(move |c| (source, index, &**c)))
         .filter(|(_, _, chain)| {
             chain["hook"] == hook
                 && types.iter().any(|t| chain["type"] == *t)
@@ -764,9 +872,7 @@ fn walk<'a>(
 /// in the order they were made, and a table's chains in theirs, but a chain added later to an
 /// older table runs before a newer table's, and when `x_tables` registered its hooks is not
 /// shown at all. Only a guess, then: [`Walker::tied`] walks them as if each came first.
-fn newest_first<'i, 'a>(
-    same: &[(usize, &'i Index<'a>, &'a Value)],
-) -> Vec<(&'i Index<'a>, &'a Value)> {
+fn newest_first<'a>(same: &[(usize, &'a Index<'a>, &'a Value)]) -> Vec<(&'a Index<'a>, &'a Value)> {
     let mut ordered: Vec<_> = same.iter().enumerate().collect();
     ordered.sort_by_key(|&(listed, &(source, ..))| (source, std::cmp::Reverse(listed)));
     ordered

@@ -8,14 +8,16 @@
 //! The tables are listed with `iptables-legacy-save` (`iptables-save` where iptables predates
 //! the split, 1.6 and older) and [`translate`]d into the shape of nft's JSON: base chains at the
 //! hooks and priorities `x_tables` registers them with, and rules made of nft's expressions for
-//! the matches that decide where a TCP connection goes. The walk that evaluates nft's ruleset
-//! then evaluates them too. A match or target not translated becomes an `xt` extension, as
-//! iptables-nft's untranslated ones are: a rule that may apply, never one stated as the cause.
+//! the matches that decide where a TCP connection goes, each when the walk meets it. The walk
+//! that evaluates nft's ruleset then evaluates them too. A match or target not translated
+//! becomes an `xt` extension, as iptables-nft's untranslated ones are: a rule that may apply,
+//! never one stated as the cause.
 
 use std::collections::HashSet;
 use std::io;
 use std::process::Command;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Tool;
@@ -43,7 +45,7 @@ impl LegacyTables {
         } else {
             Tool::Iptables
         };
-        Some(translate(self.save.as_deref()?, self.family, tool))
+        Some(translate(self.save.clone()?, self.family, tool))
     }
 
     /// Whether they hold something that may stop or translate a packet (a table can exist
@@ -170,61 +172,175 @@ fn base_chain(table: &str, chain: &str) -> Option<(&'static str, &'static str, i
     }
 }
 
-/// `iptables-save` output of `family` (`ip`, `ip6`) as a ruleset in nft's JSON shape:
-/// `{"tool": ..., "nftables": [chains and rules]}`. Each rule keeps its line as `listing`
+/// The key under which a ruleset made by [`translate`] keeps `iptables-save`'s text.
+const SAVE_KEY: &str = "iptables-save";
+
+/// `iptables-save` output of `family` (`ip`, `ip6`) as a ruleset to walk beside nft's:
+/// `{"tool": ..., "family": ..., "iptables-save": TEXT}`. Its builtin chains are base chains at
+/// the hooks and priorities `x_tables` registers them with; each rule is translated into nft's
+/// JSON shape only when the walk meets it, and kept only when it may match the packet (see the
+/// walk's index): kube-proxy's tens of thousands of rules, all translated into `serde_json`
+/// values at once, took 170 MB where their text takes 3. Each rule keeps its line as `listing`
 /// (`-A APP -p tcp -m tcp --dport 7001 -j DROP`), the way it is shown and deleted.
-pub fn translate(save: &str, family: &str, tool: Tool) -> Value {
-    // The chains of each table: a `-j NAME` of one of them is a jump (kube-proxy declares
-    // thousands: a set, not a list).
-    let mut chains: Vec<(&str, HashSet<&str>)> = Vec::new();
-    for line in save.lines() {
-        if let Some(name) = line.strip_prefix('*') {
-            chains.push((name.trim(), HashSet::new()));
-        } else if let (Some((_, names)), Some(decl)) = (chains.last_mut(), line.strip_prefix(':')) {
-            names.extend(decl.split_whitespace().next());
-        }
+pub fn translate(save: impl Into<String>, family: &str, tool: Tool) -> Value {
+    object([
+        ("tool", json!(tool)),
+        ("family", json!(family)),
+        (SAVE_KEY, Value::String(save.into())),
+    ])
+}
+
+/// A ruleset made by [`translate`], read.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Saved<'a> {
+    /// `ip` or `ip6`.
+    pub(super) family: &'a str,
+    pub(super) tool: Tool,
+    /// `iptables-save`'s output.
+    pub(super) text: &'a str,
+}
+
+/// One line of `iptables-save`'s output that the walk reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Line<'a> {
+    /// `:NAME POLICY [0:0]`, a chain declared in `table`.
+    Chain {
+        table: &'a str,
+        name: &'a str,
+        policy: Option<&'a str>,
+    },
+    /// `-A CHAIN SPEC`, a rule of `chain` in `table`; `line` is the whole line.
+    Rule {
+        table: &'a str,
+        chain: &'a str,
+        line: &'a str,
+    },
+}
+
+impl<'a> Saved<'a> {
+    /// `ruleset`, when [`translate`] made it.
+    pub(super) fn of(ruleset: &'a Value) -> Option<Self> {
+        Some(Self {
+            text: ruleset.get(SAVE_KEY)?.as_str()?,
+            family: ruleset["family"].as_str().unwrap_or("ip"),
+            tool: Tool::deserialize(&ruleset["tool"]).unwrap_or(Tool::IptablesLegacy),
+        })
     }
-    let none = HashSet::new();
-    let mut items = Vec::new();
-    let mut table = "";
-    let mut declared = &none;
-    for line in save.lines() {
-        let line = line.trim_end();
-        if let Some(name) = line.strip_prefix('*') {
-            table = name.trim();
-            declared = chains
-                .iter()
-                .find(|(t, _)| *t == table)
-                .map_or(&none, |(_, names)| names);
-        } else if let Some(decl) = line.strip_prefix(':') {
-            let mut words = decl.split_whitespace();
-            let (Some(name), policy) = (words.next(), words.next()) else {
-                continue;
-            };
-            let mut chain = json!({"family": family, "table": table, "name": name});
-            if let Some((kind, hook, prio)) = base_chain(table, name) {
-                chain["type"] = json!(kind);
-                chain["hook"] = json!(hook);
-                chain["prio"] = json!(prio);
-                chain["policy"] = json!(policy.unwrap_or("ACCEPT").to_ascii_lowercase());
+
+    /// The chains each table declares: a `-j NAME` of one of them is a jump (kube-proxy
+    /// declares thousands: a set, not a list). A table listed twice is read by its first list.
+    pub(super) fn declared(&self) -> Vec<(&'a str, HashSet<&'a str>)> {
+        let mut chains: Vec<(&str, HashSet<&str>)> = Vec::new();
+        for line in self.text.lines() {
+            if let Some(name) = line.strip_prefix('*') {
+                chains.push((name.trim(), HashSet::new()));
+            } else if let (Some((_, names)), Some(decl)) =
+                (chains.last_mut(), line.strip_prefix(':'))
+            {
+                names.extend(decl.split_whitespace().next());
             }
-            items.push(object([("chain", chain)]));
-        } else if let Some(rest) = line.strip_prefix("-A ") {
-            let (chain, spec) = rest.split_once(' ').unwrap_or((rest, ""));
-            let expr = rule(spec, family, declared);
-            items.push(object([(
-                "rule",
-                object([
-                    ("family", json!(family)),
-                    ("table", json!(table)),
-                    ("chain", json!(chain)),
-                    ("expr", Value::Array(expr)),
-                    ("listing", json!(line)),
-                ]),
-            )]));
         }
+        chains
     }
-    object([("tool", json!(tool)), ("nftables", Value::Array(items))])
+
+    /// Its chains and rules, in order.
+    pub(super) fn lines(self) -> impl Iterator<Item = Line<'a>> {
+        let mut table = "";
+        self.text.lines().filter_map(move |line| {
+            let line = line.trim_end();
+            if let Some(name) = line.strip_prefix('*') {
+                table = name.trim();
+                None
+            } else if let Some(decl) = line.strip_prefix(':') {
+                let mut words = decl.split_whitespace();
+                let name = words.next()?;
+                let policy = words.next();
+                Some(Line::Chain {
+                    table,
+                    name,
+                    policy,
+                })
+            } else {
+                let rest = line.strip_prefix("-A ")?;
+                let chain = rest.split_once(' ').map_or(rest, |(chain, _)| chain);
+                Some(Line::Rule { table, chain, line })
+            }
+        })
+    }
+
+    /// Its rules that may match a socket's owner (`-m owner --uid-owner`, `--gid-owner`),
+    /// translated: no other rule has an owner match.
+    pub(super) fn owner_rules(self) -> impl Iterator<Item = Value> {
+        let declared = self.declared();
+        let family = self.family;
+        let none = HashSet::new();
+        self.lines().filter_map(move |line| match line {
+            Line::Rule { table, chain, line } if line.contains("-owner") => {
+                let chains = declared
+                    .iter()
+                    .find(|(t, _)| *t == table)
+                    .map_or(&none, |(_, names)| names);
+                Some(rule(family, table, chain, line, chains))
+            }
+            _ => None,
+        })
+    }
+}
+
+/// The base chain object, in nft's JSON shape, of a chain `iptables-save` declares in `table`
+/// (`:NAME POLICY`); `None` for a chain that is not builtin.
+pub(super) fn base_chain_of(
+    family: &str,
+    table: &str,
+    name: &str,
+    policy: Option<&str>,
+) -> Option<Value> {
+    let (kind, hook, prio) = base_chain(table, name)?;
+    Some(json!({
+        "family": family,
+        "table": table,
+        "name": name,
+        "type": kind,
+        "hook": hook,
+        "prio": prio,
+        "policy": policy.unwrap_or("ACCEPT").to_ascii_lowercase(),
+    }))
+}
+
+/// The rule of `line` (`-A CHAIN SPEC`, of `chain` in `table`) in nft's JSON shape: `family`,
+/// `table`, `chain`, `expr` and `listing` (the line). `chains`: the chains its table declares.
+pub(super) fn rule(
+    family: &str,
+    table: &str,
+    chain: &str,
+    line: &str,
+    chains: &HashSet<&str>,
+) -> Value {
+    rule_unless(family, table, chain, line, chains, &mut |_| false).unwrap_or_default()
+}
+
+/// [`rule`], unless `fails` says of one of its expressions, as they are translated, that the
+/// rule cannot match: `None` then, the rest of the line left untranslated (a kube-proxy rule
+/// for another service's address ends at its `-d`).
+pub(super) fn rule_unless(
+    family: &str,
+    table: &str,
+    chain: &str,
+    line: &str,
+    chains: &HashSet<&str>,
+    fails: &mut dyn FnMut(&Value) -> bool,
+) -> Option<Value> {
+    let spec = line
+        .strip_prefix("-A ")
+        .and_then(|rest| rest.split_once(' '))
+        .map_or("", |(_, spec)| spec);
+    Some(object([
+        ("family", json!(family)),
+        ("table", json!(table)),
+        ("chain", json!(chain)),
+        ("expr", Value::Array(expr(spec, family, chains, fails)?)),
+        ("listing", json!(line)),
+    ]))
 }
 
 /// An extension we do not translate: a match that may hold (see the walk's `xt`).
@@ -294,21 +410,46 @@ pub(super) fn words(spec: &str) -> Option<Vec<Word>> {
     Some(words)
 }
 
-/// The expressions of one rule's specification (what follows `-A CHAIN`).
-fn rule(spec: &str, family: &str, chains: &HashSet<&str>) -> Vec<Value> {
+/// The `-m` modules whose options [`module_option`] translates (some of them).
+const TRANSLATED_MODULES: &[&str] = &[
+    "tcp",
+    "udp",
+    "multiport",
+    "conntrack",
+    "state",
+    "addrtype",
+    "iprange",
+    "owner",
+    "comment",
+];
+
+/// The expressions of one rule's specification (what follows `-A CHAIN`); `None` as soon as
+/// `fails` says so of one.
+fn expr(
+    spec: &str,
+    family: &str,
+    chains: &HashSet<&str>,
+    fails: &mut dyn FnMut(&Value) -> bool,
+) -> Option<Vec<Value>> {
     let Some(words) = words(spec) else {
         // Quoting we cannot read: a rule that may do anything.
-        return vec![
+        return Some(vec![
             unknown_match("?"),
             json!({"xt": {"type": "target", "name": "?"}}),
-        ];
+        ]);
     };
     let mut exprs = Vec::new();
     let mut words = words.iter().peekable();
     let mut negated = false;
     // The `-m` module whose options follow.
     let mut module = "";
+    // The expressions `fails` was asked about.
+    let mut asked = 0;
     while let Some(next) = words.next() {
+        if exprs[asked..].iter().any(&mut *fails) {
+            return None;
+        }
+        asked = exprs.len();
         if next.quoted {
             // A value where an option should be: the options before it were misread.
             exprs.push(unknown_match("?"));
@@ -362,18 +503,7 @@ fn rule(spec: &str, family: &str, chains: &HashSet<&str>) -> Vec<Value> {
             "-f" | "--fragment" => {}
             "-m" | "--match" => {
                 module = value();
-                if !matches!(
-                    module,
-                    "tcp"
-                        | "udp"
-                        | "multiport"
-                        | "conntrack"
-                        | "state"
-                        | "addrtype"
-                        | "iprange"
-                        | "owner"
-                        | "comment"
-                ) {
+                if !TRANSLATED_MODULES.contains(&module) {
                     exprs.push(unknown_match(module));
                 }
             }
@@ -400,7 +530,7 @@ fn rule(spec: &str, family: &str, chains: &HashSet<&str>) -> Vec<Value> {
         }
     }
     exprs.retain(|e| !e.is_null());
-    exprs
+    Some(exprs)
 }
 
 /// One option of a `-m` module, as nft's match; `None`: one we do not evaluate (its values

@@ -20,6 +20,8 @@ mod tests;
 mod tests_firewalld;
 #[cfg(test)]
 mod tests_real_hosts;
+#[cfg(test)]
+mod tests_saved;
 pub mod xt;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -443,7 +445,7 @@ pub fn read_ruleset() -> Result<Value, FirewallError> {
     // nft's listing: on a big host nft would have taken its 200 MB before being stopped, and
     // on a small one the count costs a few milliseconds.
     if let Some(saved) = big::save_both().filter(|saved| big::is_big(saved)) {
-        return big::read(&saved);
+        return big::read(saved);
     }
     let output = nft(&["-j", "list", "ruleset"])?;
     let mut ruleset: Value = serde_json::from_slice(&output)
@@ -521,6 +523,9 @@ pub use eval::Indexed;
 /// Whether any rule of `ruleset` matches a socket's owner (`meta skuid` / `skgid`, whatever
 /// the operator: `!= 0` too).
 pub fn has_owner_match(ruleset: &Value) -> bool {
+    if let Some(saved) = legacy::Saved::of(ruleset) {
+        return saved.owner_rules().any(|rule| has_owner_match(&rule));
+    }
     match ruleset {
         Value::Array(items) => items.iter().any(has_owner_match),
         Value::Object(object) => {
@@ -553,6 +558,12 @@ pub fn owner_ids(ruleset: &Value) -> (Vec<u32>, Vec<u32>) {
         }
     }
     fn visit(value: &Value, uids: &mut Vec<u32>, gids: &mut Vec<u32>) {
+        if let Some(saved) = legacy::Saved::of(value) {
+            saved
+                .owner_rules()
+                .for_each(|rule| visit(&rule, uids, gids));
+            return;
+        }
         match value {
             Value::Array(items) => items.iter().for_each(|v| visit(v, uids, gids)),
             Value::Object(object) => {

@@ -528,8 +528,8 @@ pub(super) fn legacy_made_by(name: &str) -> Value {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/firewall/");
     let read = |ext: &str| std::fs::read_to_string(format!("{dir}{name}.{ext}")).unwrap();
     let tables = vec![
-        legacy::translate(&read("legacy4"), "ip", Tool::IptablesLegacy),
-        legacy::translate(&read("legacy6"), "ip6", Tool::IptablesLegacy),
+        legacy::translate(read("legacy4"), "ip", Tool::IptablesLegacy),
+        legacy::translate(read("legacy6"), "ip6", Tool::IptablesLegacy),
     ];
     with_legacy(Value::Null, tables)
 }
@@ -621,6 +621,30 @@ fn legacy_tables_stop_what_the_same_rules_in_nftables_stop() {
         }
         // The packets do meet the rules.
         assert!(stopped > 20, "{name}: {stopped}");
+    }
+}
+
+/// The rules of iptables-save's text are translated when the walk meets them, and kept once one
+/// may match: one index, asked about every packet in turn, answers each as a new index does (a
+/// rule left for one packet is met again for the next).
+#[test]
+fn one_index_of_iptables_saves_text_answers_every_packet_as_a_new_one() {
+    for name in ["iptables", "ufw"] {
+        let (legacy, parts) = (legacy_made_by(name), read_by_parts(name, Vec::new()));
+        for ruleset in [&legacy, &parts] {
+            let indexed = Indexed::new(ruleset);
+            let mut stopped = 0;
+            for (hook, packet) in packets().into_iter().chain(packets().into_iter().rev()) {
+                let (once, fresh) = (
+                    indexed.blockers(hook, &packet, &packet),
+                    blockers(ruleset, hook, &packet),
+                );
+                assert_eq!(once, fresh, "{name}, {hook:?}: {packet:?}");
+                stopped += once.len();
+            }
+            assert!(stopped > 40, "{name}: {stopped}");
+            assert!(indexed.kept() > 0);
+        }
     }
 }
 
@@ -1045,7 +1069,7 @@ fn owner_matches_stop_only_the_programs_they_name() {
 fn read_by_parts(name: &str, others: Vec<Value>) -> Value {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/firewall/");
     let read = |ext: &str| std::fs::read_to_string(format!("{dir}{name}.{ext}")).unwrap();
-    let saved = [
+    let saved = vec![
         big::Saved {
             family: "ip",
             text: read("legacy4"),
@@ -1055,7 +1079,7 @@ fn read_by_parts(name: &str, others: Vec<Value>) -> Value {
             text: read("legacy6"),
         },
     ];
-    big::assemble(others, &saved)
+    big::assemble(others, saved)
 }
 
 #[test]
@@ -1130,7 +1154,7 @@ fn nfts_tables_and_iptables_tables_read_by_parts_meet_by_priority() {
     let packet = syn("10.77.0.2", 7201);
     let first = |prio: i64| {
         let found = blockers(
-            &big::assemble(nft_table(prio), &saved),
+            &big::assemble(nft_table(prio), saved.to_vec()),
             Hook::Output,
             &packet,
         );
