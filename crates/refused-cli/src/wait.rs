@@ -149,9 +149,11 @@ fn report_timeout(
         }
         let mut err = anstream::stderr().lock();
         let goal = if args.down { "down" } else { "ready" };
+        // "not ready after 30 s: starting up", not "...: not ready: starting up".
+        let last_said = last_text.strip_prefix("not ready: ").unwrap_or(&last_text);
         writeln!(
             err,
-            "{BAD}timeout{BAD:#} {target} not {goal} after {waited}: {last_text}"
+            "{BAD}timeout{BAD:#} {target} not {goal} after {waited}: {last_said}"
         )?;
         if let Some(d) = cause {
             writeln!(err, "  {BAD}{}{BAD:#}: {}", d.cause, d.summary)?;
