@@ -1,5 +1,6 @@
 //! Real servers from Debian's packages, started by tests on loopback ports of their own:
-//! PostgreSQL (`postgresql`) and Redis (`redis-server`). Each is stopped and its files removed
+//! PostgreSQL (`postgresql`), Redis (`redis-server`) and a TLS server of OpenSSL's (`openssl
+//! s_server`, with a certificate `openssl req -x509` made). Each is stopped and its files removed
 //! when dropped. A test checks first that they are installed: `require(test, &[Tool::Postgres])`.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -197,4 +198,74 @@ pub fn postgres_with(netns: Option<&Netns>, listen: PostgresListen) -> Result<Se
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
         dir,
     })
+}
+
+/// What kind of self-signed certificate [`openssl_server`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelfSigned {
+    /// What `openssl req -x509` makes by default: `CA:TRUE` (OpenSSL's `v3_ca` section).
+    Ca,
+    /// A server's own: `basicConstraints = critical,CA:FALSE`.
+    Leaf,
+}
+
+/// Makes a self-signed certificate for `localhost` (`CN=localhost`, subject alternative name
+/// `DNS:localhost`) with `openssl req -x509`, and serves it with `openssl s_server -www` (an
+/// HTTP 200 to any request) on a free loopback port, listening when this returns. The
+/// certificate is `cert.pem` in [`Server::dir`], for a `--cacert`.
+pub fn openssl_server(kind: SelfSigned) -> Result<Server, LabError> {
+    let dir = scratch("openssl")?;
+    let mut req = Command::new("openssl");
+    req.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+    ])
+    .args([
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost",
+    ]);
+    if kind == SelfSigned::Leaf {
+        req.args(["-addext", "basicConstraints=critical,CA:FALSE"]);
+    }
+    let made = req
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| not_started(Tool::Openssl, &err))?;
+    if !made.status.success() {
+        return Err(LabError::Tool {
+            tool: "openssl req".into(),
+            message: String::from_utf8_lossy(&made.stderr).trim().to_owned(),
+        });
+    }
+    let port = free_port()?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let child = Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(addr.to_string())
+        .arg("-cert")
+        .arg(dir.join("cert.pem"))
+        .arg("-key")
+        .arg(dir.join("key.pem"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|err| not_started(Tool::Openssl, &err))?;
+    let server = Server { child, addr, dir };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() {
+        if std::time::Instant::now() > deadline {
+            return Err(LabError::Tool {
+                tool: "openssl s_server".into(),
+                message: format!("not listening on {addr} after 10 s"),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Ok(server)
 }

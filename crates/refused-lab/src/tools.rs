@@ -34,11 +34,13 @@ pub enum Tool {
     Firewalld,
     /// `tinyproxy`: a real HTTP proxy, for `why` through `http_proxy`.
     Tinyproxy,
+    /// `openssl`: certificates as `openssl req -x509` makes them, served by `openssl s_server`.
+    Openssl,
 }
 
 impl Tool {
     /// Every tool, in the order the README's install command lists their packages.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Ip,
         Self::Nft,
         Self::Dnsmasq,
@@ -49,6 +51,7 @@ impl Tool {
         Self::DockerProxy,
         Self::Firewalld,
         Self::Tinyproxy,
+        Self::Openssl,
     ];
 
     /// The program's name.
@@ -64,6 +67,7 @@ impl Tool {
             Self::DockerProxy => "docker-proxy",
             Self::Firewalld => "firewalld",
             Self::Tinyproxy => "tinyproxy",
+            Self::Openssl => "openssl",
         }
     }
 
@@ -80,6 +84,7 @@ impl Tool {
             Self::DockerProxy => "docker.io",
             Self::Firewalld => "firewalld",
             Self::Tinyproxy => "tinyproxy",
+            Self::Openssl => "openssl",
         }
     }
 

@@ -13,6 +13,7 @@ mod scan;
 mod schema;
 mod serve;
 mod terminal;
+mod tls;
 mod unix;
 mod wait;
 mod why;

@@ -535,10 +535,17 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
             "{addr} accepts connections, but the {} service is {readiness}",
             scheme.as_str()
         ),
-        _ => format!(
-            "{addr} accepts connections, but the {} exchange failed: {readiness}",
-            scheme.as_str()
-        ),
+        // The certificate's fix is the finding's, not the summary's.
+        _ => match certificate_problem(readiness) {
+            Some((problem, _)) => format!(
+                "{addr} accepts connections, but the {} exchange failed: {problem}",
+                scheme.as_str()
+            ),
+            None => format!(
+                "{addr} accepts connections, but the {} exchange failed: {readiness}",
+                scheme.as_str()
+            ),
+        },
     };
     let (_, holders) = on_port(facts.listeners.as_deref().unwrap_or_default(), addr);
     // A hung program's queue takes one connection past its backlog: that connect "works".
@@ -700,9 +707,21 @@ fn network_holds(word: &str, ip: IpAddr) -> Option<bool> {
     Some(crate::sys::prefix::holds(network, length, ip))
 }
 
+/// The problem and the fix of a server's certificate that the TLS handshake rejected.
+fn certificate_problem(readiness: &Readiness) -> Option<(&str, &str)> {
+    match readiness {
+        Readiness::Failed(crate::probe::ProbeFailure::Protocol(err))
+            if err.kind == crate::probe::ProtocolErrorKind::Tls =>
+        {
+            crate::probe::certificate_problem(&err.detail)
+        }
+        _ => None,
+    }
+}
+
 /// What to do about a service that answered but not as ready: wait, unless waiting cannot
 /// change the answer (the wrong scheme for the port, a path the server does not have, a
-/// request it refuses).
+/// request it refuses, a certificate this host does not accept).
 fn not_ready_fix(facts: &Facts, readiness: &Readiness) -> String {
     let (program, target) = (&facts.program, &facts.target);
     let text = match readiness {
@@ -747,6 +766,9 @@ fn not_ready_fix(facts: &Facts, readiness: &Readiness) -> String {
         } else {
             "the port does not speak TLS: check the port, or use the service's TLS port".to_owned()
         };
+    }
+    if let Some((_, fix)) = certificate_problem(readiness) {
+        return format!("waiting does not change the server's certificate: {fix}");
     }
     let status = text
         .strip_prefix("HTTP ")

@@ -2182,6 +2182,33 @@ fn a_not_ready_answer_that_waiting_cannot_change_says_what_would() {
         )),
     );
     assert!(plain.contains("use `http://127.0.0.1:8443/`"), "{plain}");
+    // A certificate this host does not accept: its fix, never "wait for it", and the summary
+    // keeps the problem alone.
+    let rejected = Facts {
+        probe: Some(Readiness::Failed(crate::probe::ProbeFailure::Protocol(
+            crate::probe::ProtocolError {
+                kind: crate::probe::ProtocolErrorKind::Tls,
+                detail: crate::probe::rejection(&rustls::CertificateError::UnknownIssuer, "db"),
+            },
+        ))),
+        ..one(
+            "https://db:8443/",
+            tried("127.0.0.1:8443", Outcome::Connected, 0),
+        )
+    };
+    let finding = infer(&rejected).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert_eq!(
+        finding.summary,
+        "127.0.0.1:8443 accepts connections, but the https exchange failed: the server's certificate is not signed by an authority this host trusts (it is self-signed, or signed by a CA of its own)"
+    );
+    let certificate_fix = finding.suggestions.join("\n");
+    assert!(
+        certificate_fix
+            .starts_with("waiting does not change the server's certificate: `--cacert FILE`")
+            && !certificate_fix.contains("wait for it"),
+        "{certificate_fix}"
+    );
     // An implicit port is the old scheme's: the new scheme keeps it.
     let implicit = fix(
         "http://127.0.0.1/health",

@@ -27,7 +27,9 @@ mod tcp;
 mod tls;
 
 pub(crate) use http::SPEAKS_TLS;
-pub(crate) use tls::PLAIN_NOT_TLS;
+#[cfg(test)]
+pub(crate) use tls::rejection;
+pub(crate) use tls::{PLAIN_NOT_TLS, certificate_problem};
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -447,7 +447,9 @@ pub mod tls {
         let target = format!("tls://localhost:{}", addr.port());
         let readiness = probe_text(&target, &ProbeOptions::new()).await;
         assert!(
-            readiness.to_string().contains("does not trust"),
+            readiness
+                .to_string()
+                .contains("not signed by an authority this host trusts"),
             "{readiness}"
         );
 
@@ -456,6 +458,108 @@ pub mod tls {
             ..ProbeOptions::new()
         };
         assert!(probe_text(&target, &insecure).await.is_ready());
+    }
+
+    /// `--cacert` with the server's own certificate.
+    fn trusting(cert: std::path::PathBuf) -> ProbeOptions {
+        ProbeOptions {
+            ca_file: Some(cert),
+            ..ProbeOptions::new()
+        }
+    }
+
+    /// What `openssl req -x509` makes by default is a CA (`CA:TRUE`): given with `--cacert`, it
+    /// is trusted as the server's certificate, as curl and requests (OpenSSL) trust it; webpki
+    /// alone refused it as a CA used as an end entity, so `wait --cacert` never ended.
+    #[tokio::test]
+    async fn openssls_default_self_signed_certificate_is_trusted_with_cacert() {
+        if !require(
+            "openssls_default_self_signed_certificate_is_trusted_with_cacert",
+            &[Tool::Openssl],
+        ) {
+            return;
+        }
+        let server = servers::openssl_server(servers::SelfSigned::Ca).unwrap();
+        let port = server.addr.port();
+        let options = trusting(server.dir().join("cert.pem"));
+        for target in [
+            format!("https://localhost:{port}/"),
+            format!("tls://localhost:{port}"),
+        ] {
+            let readiness = probe_text(&target, &options).await;
+            assert!(readiness.is_ready(), "{target}: {readiness}");
+        }
+        // Trusted as it is, but still only for its names.
+        let readiness = probe_text(&format!("https://127.0.0.1:{port}/"), &options).await;
+        assert_eq!(
+            readiness.to_string(),
+            format!(
+                "the server's certificate is not valid for `127.0.0.1`: it is valid for `localhost`; fix: connect by a name it is valid for, or give the server a certificate whose subject alternative names hold `127.0.0.1`; `--insecure` skips the check"
+            )
+        );
+        // Without `--cacert`: a CA certificate, in words, not rustls's debug text.
+        let readiness =
+            probe_text(&format!("https://localhost:{port}/"), &ProbeOptions::new()).await;
+        let text = readiness.to_string();
+        assert!(
+            text.starts_with("the server's certificate is a CA certificate (`CA:TRUE`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("`--cacert FILE` with that very certificate"),
+            "{text}"
+        );
+        assert!(!text.contains("Other"), "{text}");
+    }
+
+    /// A self-signed `CA:FALSE` certificate for `localhost`, not trusted: said so, whatever a
+    /// trusted certificate of the same name (Debian's snakeoil, `CN=localhost`, in
+    /// `/etc/ssl/certs`) makes of the chain (webpki tried it and said `BadSignature`).
+    #[tokio::test]
+    async fn a_self_signed_server_certificate_is_not_trusted_in_words() {
+        if !require(
+            "a_self_signed_server_certificate_is_not_trusted_in_words",
+            &[Tool::Openssl],
+        ) {
+            return;
+        }
+        let server = servers::openssl_server(servers::SelfSigned::Leaf).unwrap();
+        let target = format!("https://localhost:{}/", server.addr.port());
+        let readiness = probe_text(&target, &ProbeOptions::new()).await;
+        assert_eq!(
+            readiness.to_string(),
+            "the server's certificate is not signed by an authority this host trusts (it is self-signed, or signed by a CA of its own); fix: `--cacert FILE` with that certificate, or the CA that signed it, trusts it (as curl's `--cacert` and requests' `verify=` do); `--insecure` skips the check"
+        );
+        let trusted = trusting(server.dir().join("cert.pem"));
+        let readiness = probe_text(&target, &trusted).await;
+        assert!(readiness.is_ready(), "{readiness}");
+    }
+
+    /// A CA certificate given with `--cacert` as the server's is trusted only in its validity
+    /// period: an expired one is expired (webpki checks the dates before the CA bit, which the
+    /// exception for `--cacert` relies on).
+    #[tokio::test]
+    async fn an_expired_ca_certificate_given_with_cacert_is_expired() {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.not_before = rcgen::date_time_ymd(2001, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2002, 1, 1);
+        let cert = params.self_signed(&key).unwrap();
+        let pki = Pki {
+            ca_pem: cert.pem(),
+            chain: vec![cert.der().clone()],
+            key: key.serialize_der(),
+        };
+        let addr = serve(&pki).await;
+        let (options, _guard) = with_ca(&pki);
+        let readiness = probe_text(&format!("tls://localhost:{}", addr.port()), &options).await;
+        assert!(
+            readiness.to_string().starts_with(
+                "the server's certificate expired on Tue, 01 Jan 2002 00:00:00 GMT; fix: renew it"
+            ),
+            "{readiness}"
+        );
     }
 
     /// A CA file for one test, removed afterwards.

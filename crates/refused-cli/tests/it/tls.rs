@@ -1,0 +1,120 @@
+//! `check`, `wait` and `why` against a real TLS server of OpenSSL's (`openssl s_server`) with the
+//! self-signed certificates `openssl req -x509` makes: what curl and Python's requests accept
+//! with `--cacert` / `verify=` is up here too, and what they reject is said in words.
+
+use refused_lab::servers::{SelfSigned, openssl_server};
+use refused_lab::{Tool, require};
+use serde_json::Value;
+
+use crate::common::refused;
+
+/// OpenSSL's default self-signed certificate is a CA (`CA:TRUE`): with `--cacert` it is the
+/// server's, as curl and requests take it; `wait` ended only at its timeout, `check` said
+/// `Other(OtherError(CaUsedAsEndEntity))`.
+#[test]
+fn check_wait_and_why_trust_openssls_default_certificate_with_cacert() {
+    if !require(
+        "check_wait_and_why_trust_openssls_default_certificate_with_cacert",
+        &[Tool::Openssl],
+    ) {
+        return;
+    }
+    let server = openssl_server(SelfSigned::Ca).unwrap();
+    let cert = server.dir().join("cert.pem");
+    let target = format!("https://localhost:{}/", server.addr.port());
+
+    let check = refused()
+        .args(["check", "--json", "--cacert"])
+        .arg(&cert)
+        .arg(&target)
+        .output()
+        .unwrap();
+    let line: Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(check.status.code(), Some(0), "{line}");
+    assert_eq!(line["reason"], "reachable", "{line}");
+
+    let wait = refused()
+        .args(["wait", "--timeout", "10s", "--cacert"])
+        .arg(&cert)
+        .args([&target, "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        wait.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&wait.stderr)
+    );
+
+    let why = refused()
+        .args(["why", "--json", "--cacert"])
+        .arg(&cert)
+        .arg(&target)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&why.stdout).unwrap();
+    assert_eq!(report["cause"], "reachable", "{report}");
+
+    // Without it: the same words in `check` and `why`, and `why`'s fix is the certificate's.
+    let check = refused().args(["check", &target]).output().unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        said.contains("the server's certificate is a CA certificate (`CA:TRUE`")
+            && !said.contains("Other("),
+        "{said}"
+    );
+    let why = refused().args(["why", "--json", &target]).output().unwrap();
+    let report: Value = serde_json::from_slice(&why.stdout).unwrap();
+    assert_eq!(report["cause"], "not-ready", "{report}");
+    let fix = report["suggestions"].to_string();
+    assert!(
+        fix.contains("waiting does not change the server's certificate: `--cacert FILE` with that very certificate")
+            && !fix.contains("wait for it"),
+        "{report}"
+    );
+}
+
+/// A self-signed `CA:FALSE` certificate for `localhost` is not trusted, in those words (it was
+/// `BadSignature`: Debian's snakeoil certificate, also `CN=localhost`, is in /etc/ssl/certs).
+#[test]
+fn a_self_signed_certificate_is_not_trusted_in_check_and_why() {
+    if !require(
+        "a_self_signed_certificate_is_not_trusted_in_check_and_why",
+        &[Tool::Openssl],
+    ) {
+        return;
+    }
+    let server = openssl_server(SelfSigned::Leaf).unwrap();
+    let target = format!("https://localhost:{}/", server.addr.port());
+    let check = refused()
+        .args(["check", "--json", &target])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let line: Value = serde_json::from_slice(&check.stdout).unwrap();
+    // The reason is the contract's, unchanged; the summary says why.
+    assert_eq!(line["reason"], "not-ready", "{line}");
+    let summary = line["summary"].as_str().unwrap();
+    assert!(
+        summary
+            .starts_with("the server's certificate is not signed by an authority this host trusts"),
+        "{line}"
+    );
+    let why = refused().args(["why", "--json", &target]).output().unwrap();
+    let report: Value = serde_json::from_slice(&why.stdout).unwrap();
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("is not signed by an authority this host trusts (it is self-signed, or signed by a CA of its own)"),
+        "{report}"
+    );
+    let with_cacert = refused()
+        .args(["check", "--cacert"])
+        .arg(server.dir().join("cert.pem"))
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert_eq!(with_cacert.status.code(), Some(0));
+}
