@@ -142,3 +142,18 @@ def test_the_one_liner_ends_with_the_cause_and_the_fix():
     at = next(i for i, line in enumerate(tail) if line.startswith("ConnectionRefusedError: [Errno 111]"))
     assert tail[at + 1].startswith(f"refused: no-listener: nothing listens on port {port}")
     assert tail[at + 2].startswith("  fix: ")
+
+
+def test_a_retry_loops_failures_share_one_diagnosis(installed):
+    # Each failure still carries the note; the diagnosis behind it is made once for the loop,
+    # not once per attempt (up to the install timeout each, for a filtered port).
+    with refused_port(47741) as port:
+        caught = []
+        for _ in range(10):
+            try:
+                socket.create_connection(("127.0.0.1", port))
+            except ConnectionRefusedError as exc:
+                caught.append(exc)
+    assert len(caught) == 10
+    assert all("refused: no-listener" in notes(e) for e in caught)
+    assert all(e.diagnosis is caught[0].diagnosis for e in caught)

@@ -17,6 +17,7 @@ import asyncio
 import contextvars
 import socket
 import ssl
+import time
 from typing import Any, Callable, Dict, Optional
 
 from refused._explain import is_connection_failure, target_text
@@ -30,11 +31,17 @@ _timeout = 1.0
 #: Set while inside create_connection: the inner connect() records its address only, and the
 #: outer call diagnoses the name once (not every address of it).
 _outer = contextvars.ContextVar("refused_outer", default=False)
+#: The last diagnosis of each target, and when it was made: a retry loop's failures within
+#: `_REUSE_FOR` seconds share one, instead of each paying a diagnosis (up to `_timeout` for a
+#: filtered port).
+_recent: Dict[str, tuple] = {}
+_REUSE_FOR = 5.0
 
 
 def install(*, timeout: float = 1.0, asyncio_loops: bool = True) -> None:
     """Make every connection failure raised from now on carry its address and, as a note, the
-    cause and the fix. ``timeout`` bounds each diagnosis (a filtered port waits that long).
+    cause and the fix. ``timeout`` bounds each diagnosis (a filtered port waits that long); the
+    failures of a retry loop towards one target within 5 s share one diagnosis.
     Calling it again only changes the timeout; ``uninstall()`` undoes it."""
     global _timeout
     _timeout = timeout
@@ -51,6 +58,7 @@ def install(*, timeout: float = 1.0, asyncio_loops: bool = True) -> None:
 
 def uninstall() -> None:
     """Put back what ``install()`` replaced."""
+    _recent.clear()
     for (owner, name), original in list(_originals.items()):
         setattr(owner, name, original)
     _originals.clear()
@@ -111,24 +119,44 @@ def _diagnose_into(exc: BaseException, target: Optional[str]) -> None:
     """Diagnoses `target` and adds the note; never lets a diagnosis problem hide `exc`."""
     if target is None or not _wants_note(exc):
         return
-    from refused import why
+    diagnosis = _reused(target)
+    if diagnosis is None:
+        from refused import why
 
-    try:
-        diagnosis = why(target, timeout=_timeout)
-    except Exception:  # the user's error matters more than ours
-        return
+        try:
+            diagnosis = why(target, timeout=_timeout)
+        except Exception:  # the user's error matters more than ours
+            return
+        _keep(target, diagnosis)
     _add_note(exc, diagnosis)
+
+
+def _reused(target: str) -> Any:
+    """The diagnosis of `target` made less than `_REUSE_FOR` seconds ago, if any."""
+    recent = _recent.get(target)
+    if recent is not None and time.monotonic() - recent[0] < _REUSE_FOR:
+        return recent[1]
+    return None
+
+
+def _keep(target: str, diagnosis: Any) -> None:
+    if len(_recent) > 256:  # a program that fails towards many targets: forget the old ones
+        _recent.clear()
+    _recent[target] = (time.monotonic(), diagnosis)
 
 
 async def _adiagnose_into(exc: BaseException, target: Optional[str]) -> None:
     if target is None or not _wants_note(exc):
         return
-    from refused import aio
+    diagnosis = _reused(target)
+    if diagnosis is None:
+        from refused import aio
 
-    try:
-        diagnosis = await aio.why(target, timeout=_timeout)
-    except Exception:
-        return
+        try:
+            diagnosis = await aio.why(target, timeout=_timeout)
+        except Exception:
+            return
+        _keep(target, diagnosis)
     _add_note(exc, diagnosis)
 
 
