@@ -93,3 +93,35 @@ pub fn answering(answer: &'static [u8]) -> std::net::SocketAddr {
     });
     addr
 }
+
+/// A free loopback port, for a program that cannot be told to take port 0 and say which it got.
+pub fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// Starts `command` (its output dropped) and waits, at most 5 s, until it accepts on `addr`.
+pub fn started_on(
+    command: &mut std::process::Command,
+    addr: std::net::SocketAddr,
+) -> std::process::Child {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let program = command.get_program().to_string_lossy().into_owned();
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{program} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}

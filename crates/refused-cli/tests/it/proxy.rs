@@ -2,13 +2,12 @@
 //! it accepts every connection and closes it at once. `why`, `check` and `wait` must agree that
 //! the service is not ready, whatever the moment of the close.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::process::{Child, Command};
 
 use refused_lab::socket::RefusedPort;
 
-use crate::common::refused;
+use crate::common::{free_port, refused, started_on};
 
 /// `socat` listening on a loopback port and forwarding to a port that refuses.
 struct DeadProxy {
@@ -28,29 +27,16 @@ impl DeadProxy {
             return None;
         }
         let backend = RefusedPort::v4().unwrap();
-        // A free port for socat: it cannot be told to take port 0 and say which it got.
-        let addr = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let child = Command::new("socat")
-            .arg(format!(
-                "TCP-LISTEN:{},bind=127.0.0.1,reuseaddr,fork",
-                addr.port()
-            ))
-            .arg(format!("TCP:{}", backend.addr()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "socat did not start"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let addr = free_port();
+        let child = started_on(
+            Command::new("socat")
+                .arg(format!(
+                    "TCP-LISTEN:{},bind=127.0.0.1,reuseaddr,fork",
+                    addr.port()
+                ))
+                .arg(format!("TCP:{}", backend.addr())),
+            addr,
+        );
         Some(Self {
             child,
             addr,

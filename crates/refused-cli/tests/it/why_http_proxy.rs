@@ -2,14 +2,13 @@
 //! connect to the proxy, so the "connection refused" they report is the proxy's. Against a real
 //! proxy (Debian's tinyproxy) on loopback, and a proxy port where nothing listens.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::process::{Child, Command};
 
 use refused_lab::{RefusedPort, Scratch, Tool, require};
 use serde_json::Value;
 
-use crate::common::{answering, refused};
+use crate::common::{answering, free_port, refused, started_on};
 use crate::schema::{Schema, assert_valid};
 
 /// tinyproxy in the foreground on a loopback port, for loopback clients only.
@@ -22,11 +21,7 @@ struct Tinyproxy {
 impl Tinyproxy {
     fn start() -> Self {
         let scratch = Scratch::new("tinyproxy");
-        // A free port: tinyproxy cannot be told to take port 0 and say which it got.
-        let addr = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        let addr = free_port();
         let config = scratch.path().join("tinyproxy.conf");
         std::fs::write(
             &config,
@@ -36,22 +31,10 @@ impl Tinyproxy {
             ),
         )
         .unwrap();
-        let child = Command::new("tinyproxy")
-            .arg("-d")
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "tinyproxy did not start"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let child = started_on(
+            Command::new("tinyproxy").arg("-d").arg("-c").arg(&config),
+            addr,
+        );
         Self {
             child,
             addr,
