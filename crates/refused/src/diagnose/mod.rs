@@ -69,7 +69,7 @@ pub use rules::{Finding, Unexplained};
 #[derive(Debug, Clone)]
 pub struct Options {
     /// The time limit of the whole diagnosis. Resolution and the attempts share it, less a fifth
-    /// (at most 200 ms) kept for reading this host's evidence afterwards; what has not been read
+    /// (at most 600 ms) kept for reading this host's evidence afterwards; what has not been read
     /// by the end is listed as unseen. The evidence gets at least 60 ms, even past the limit
     /// (a zero limit, or a resolver that answered at the last moment): a diagnosis ends within
     /// 60 ms past it.
