@@ -73,7 +73,8 @@ def test_requests_connection_error():
     with refused_port(47653) as port:
         exc = caught(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2))
         assert isinstance(exc, requests.ConnectionError)
-        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        # The request's URL: its scheme's probe is what the client met (credentials never).
+        assert refused.find_address(exc) == f"http://127.0.0.1:{port}/health"
         assert refused.explain(exc).cause == "no-listener"
 
 
@@ -82,7 +83,7 @@ def test_urllib3_new_connection_error():
         pool = urllib3.PoolManager(retries=False)
         exc = caught(lambda: pool.request("GET", f"http://127.0.0.1:{port}/"))
         assert isinstance(exc, urllib3.exceptions.NewConnectionError)
-        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.find_address(exc) == f"http://127.0.0.1:{port}"
         assert refused.explain(exc).cause == "no-listener"
 
 
@@ -90,7 +91,7 @@ def test_httpx_connect_error():
     with refused_port(47657) as port:
         exc = caught(lambda: httpx.get(f"http://127.0.0.1:{port}/"))
         assert isinstance(exc, httpx.ConnectError)
-        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.find_address(exc) == f"http://127.0.0.1:{port}/"
         assert refused.explain(exc).cause == "no-listener"
 
 
@@ -131,14 +132,14 @@ def test_asyncpg_without_a_server():
 def test_sqlalchemy_over_psycopg_and_pymysql():
     # SQLAlchemy wraps the driver's error in its own OperationalError.
     with refused_port(47837) as port:
-        for url in (
-            f"postgresql+psycopg://app@127.0.0.1:{port}/db",
-            f"mysql+pymysql://app@127.0.0.1:{port}/db",
+        for url, target in (
+            (f"postgresql+psycopg://app@127.0.0.1:{port}/db", f"postgres://127.0.0.1:{port}"),
+            (f"mysql+pymysql://app@127.0.0.1:{port}/db", f"127.0.0.1:{port}"),
         ):
             engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 2})
             exc = caught(engine.connect)
             assert isinstance(exc, sqlalchemy.exc.OperationalError), url
-            assert refused.find_address(exc) == f"127.0.0.1:{port}", url
+            assert refused.find_address(exc) == target, url
             assert refused.explain(exc).cause == "no-listener"
 
 
@@ -200,7 +201,7 @@ def test_redis_without_a_server():
         client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=2, retry=NO_RETRY)
         exc = caught(client.ping)
         assert isinstance(exc, redis.ConnectionError)
-        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.find_address(exc) == f"redis://127.0.0.1:{port}"
         assert refused.explain(exc).cause == "no-listener"
 
 
@@ -220,8 +221,8 @@ def test_psycopg_without_a_server():
         # From the failed connection's parameters, not from the message.
         from refused._explain import _from_attributes
 
-        assert _from_attributes(exc) == f"127.0.0.1:{port}"
-        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert _from_attributes(exc) == f"postgres://127.0.0.1:{port}"
+        assert refused.find_address(exc) == f"postgres://127.0.0.1:{port}"
         assert refused.explain(exc).cause == "no-listener"
 
 

@@ -1,8 +1,10 @@
 """Explain the connection failures other libraries raise: find the failure in an exception's
 chain and the address it was for, then ask ``refused.why``.
 
-The address comes from the objects in the chain, never guessed from text where an object
-holds it: the attribute ``install()`` (or ``refused.connect``) sets, urllib3's failed
+The address comes from the objects in the chain, with the scheme the client spoke (a request's
+URL, psycopg's ``postgres://``, redis-py's ``redis://``: the readiness probe then meets what the
+client met, a TLS or HTTP failure, a standby, a loading dataset), never guessed from text where
+an object holds it: the attribute ``install()`` (or ``refused.connect``) sets, urllib3's failed
 connection (``.conn``), httpx's and requests' request URL, psycopg's connection parameters,
 then the locals of the frames the failure went through (``socket.create_connection``'s
 ``address``, asyncio's ``sock_connect``, redis-py's connection object, pika's connection
@@ -131,8 +133,11 @@ def _request_url(e: BaseException) -> Optional[str]:
 
 
 def find_address(exc: BaseException) -> Optional[str]:
-    """The target (``"host:port"``, ``"[::1]:5432"``, ``"http://host"``,
-    ``"unix:///path"``) whose connect failed somewhere in ``exc``'s chain, or ``None``."""
+    """The target whose connect failed somewhere in ``exc``'s chain, or ``None``: in the
+    scheme the client spoke where its objects say it (``"http://host:port/path"`` of requests,
+    httpx and urllib3, ``"postgres://host:port"`` of psycopg, ``"redis://host:port"`` of
+    redis-py), so that ``why`` asks what the client asked; else ``"host:port"``,
+    ``"[::1]:5432"``, ``"unix:///path"``."""
     try:
         chain = list(_chain(exc))
         if not any(is_connection_failure(e) for e in chain):
@@ -288,12 +293,15 @@ def _from_connection(conn: Any) -> Optional[str]:
     if port is None and host:
         scheme = getattr(conn, "scheme", None)
         port = _SCHEME_PORTS.get(scheme) if isinstance(scheme, str) else None
-    return target_text(host, port)
+    hostport = target_text(host, port)
+    scheme = _scheme_of(conn) if hostport else None
+    return f"{scheme}://{hostport}" if scheme else hostport
 
 
 def _from_url(url: Any) -> Optional[str]:
-    """A request URL (httpx.URL or requests' string): `scheme://host[:port]`, so that the
-    scheme's default port and readiness probe apply."""
+    """A request URL (httpx.URL or requests' string) as ``scheme://host:port/path``, so that
+    the scheme's readiness probe asks what the client asked (a TLS handshake, the path's HTTP
+    status); never its credentials, query or fragment."""
     from urllib.parse import urlsplit
 
     try:
@@ -306,7 +314,28 @@ def _from_url(url: Any) -> Optional[str]:
     if port is None:
         port = _SCHEME_PORTS.get(parts.scheme)
     hostport = target_text(host, port)
-    return hostport if hostport else None
+    if hostport and parts.scheme in ("http", "https"):
+        return f"{parts.scheme}://{hostport}{parts.path}"
+    return hostport
+
+
+def _scheme_of(conn: Any) -> Optional[str]:
+    """The scheme whose readiness probe speaks what a library's connection object spoke:
+    psycopg's libpq connection `postgres`, redis-py's `redis`, urllib3's `http` or `https`;
+    ``None`` for any other (its target stays ``host:port``: a connect only)."""
+    classes = type(conn).__mro__
+    library = classes[0].__module__.split(".")[0]
+    if library.startswith("psycopg"):  # psycopg.pq, or psycopg_binary's
+        return "postgres"
+    if library == "redis":
+        return "redis"
+    if library == "urllib3":
+        # urllib3 1's pools say it; urllib3 2's connections by their class.
+        scheme = getattr(conn, "scheme", None)
+        if scheme in ("http", "https"):
+            return scheme
+        return "https" if any(c.__name__.startswith("HTTPS") for c in classes) else "http"
+    return None
 
 
 def _from_frames(e: BaseException) -> Optional[str]:
