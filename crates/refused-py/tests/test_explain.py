@@ -19,7 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 import refused
-from support import refused_port
+from support import full_queue, refused_port
 
 #: redis-py retries a failed connect with backoff by default: once is enough here.
 NO_RETRY = Retry(NoBackoff(), 0)
@@ -224,6 +224,27 @@ def test_psycopg_without_a_server():
         assert _from_attributes(exc) == f"postgres://127.0.0.1:{port}"
         assert refused.find_address(exc) == f"postgres://127.0.0.1:{port}"
         assert refused.explain(exc).cause == "no-listener"
+
+
+def test_psycopg_connect_timeout_is_explained_from_psycopgs_own_attempt():
+    # psycopg 3 times the connect out in Python: no libpq connection, the address in its frame.
+    with full_queue(47997) as port:
+        exc = caught(lambda: psycopg.connect(host="127.0.0.1", port=port, user="postgres", connect_timeout=1))
+        assert isinstance(exc, psycopg.errors.ConnectionTimeout)
+        assert refused.find_address(exc) == f"postgres://127.0.0.1:{port}"
+        assert refused.explain(exc, timeout=1).cause == "listen-queue-full"
+
+
+def test_psycopg_connects_to_hostaddr_when_it_is_set():
+    # `host` names the server (TLS, .pgpass); libpq connects to `hostaddr`.
+    from refused._explain import _from_conninfo
+
+    with refused_port(47999) as port:
+        exc = caught(lambda: psycopg.connect(f"host=localhost hostaddr=127.0.0.1 port={port} connect_timeout=2"))
+        assert exc.pgconn.host == b"localhost" and exc.pgconn.hostaddr == b"127.0.0.1"
+        assert refused.find_address(exc) == f"postgres://127.0.0.1:{port}"
+    assert _from_conninfo({"host": "db,db2", "hostaddr": "", "port": "6432,6433"}) == "postgres://db:6432"
+    assert _from_conninfo({"host": "/run/postgresql"}) == "unix:///run/postgresql/.s.PGSQL.5432"
 
 
 def test_psycopg_next_to_the_real_server_is_the_wrong_port(postgres_server):

@@ -293,8 +293,16 @@ def _from_connection(conn: Any) -> Optional[str]:
     if port is None and host:
         scheme = getattr(conn, "scheme", None)
         port = _SCHEME_PORTS.get(scheme) if isinstance(scheme, str) else None
+    scheme = _scheme_of(conn)
+    if scheme == "postgres":
+        # libpq connects to `hostaddr` when it is set; `host` then only names the server.
+        try:
+            hostaddr = getattr(conn, "hostaddr", None)
+        except Exception:  # an older libpq has none
+            hostaddr = None
+        if isinstance(hostaddr, (str, bytes)) and hostaddr:
+            host = hostaddr
     hostport = target_text(host, port)
-    scheme = _scheme_of(conn) if hostport else None
     return f"{scheme}://{hostport}" if scheme else hostport
 
 
@@ -347,6 +355,13 @@ def _from_frames(e: BaseException) -> Optional[str]:
         tb = tb.tb_next
     for frame in reversed(frames):
         local = frame.f_locals
+        # psycopg 3 resolves names and times connects out in Python, before any libpq
+        # connection exists: its `connect` holds the attempt it made (and all the parameters).
+        if str(frame.f_globals.get("__name__", "")).startswith("psycopg"):
+            for name in ("attempt", "params"):
+                found = _from_conninfo(local.get(name))
+                if found is not None:
+                    return found
         # socket.create_connection's `address` (the name asked for) before its `sa` (the last
         # address tried); asyncio's sock_connect `address`; redis-py's `socket_address`.
         for name in ("address", "sa", "addr", "socket_address"):
@@ -362,6 +377,21 @@ def _from_frames(e: BaseException) -> Optional[str]:
             if found is not None:
                 return found
     return None
+
+
+def _from_conninfo(params: Any) -> Optional[str]:
+    """psycopg's connection parameters as a dict (``{'host': 'db', 'port': '5432',
+    'hostaddr': '10.0.0.5'}``): ``postgres://`` its `hostaddr` (where libpq connects when it is
+    set) or its `host`, the first of a list; a `host` that is a directory is its unix socket."""
+    if not isinstance(params, dict):
+        return None
+    first = [str(params.get(key) or "").split(",")[0].strip() for key in ("hostaddr", "host", "port")]
+    hostaddr, host, port = first
+    port = port or "5432"
+    if not hostaddr and host.startswith("/"):
+        return f"unix://{host.rstrip('/')}/.s.PGSQL.{port}"
+    hostport = target_text(hostaddr or host, port)
+    return f"postgres://{hostport}" if hostport else None
 
 
 _TEXT_PATTERNS = (
