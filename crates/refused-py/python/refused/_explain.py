@@ -19,7 +19,7 @@ import re
 import socket
 from typing import Any, Iterator, Optional
 
-__all__ = ["explain", "find_address", "is_connection_failure", "target_text"]
+__all__ = ["explain", "find_address", "is_connection_failure", "question", "target_text"]
 
 #: The errnos of a connect that failed (as opposed to a read or a file error).
 CONNECT_ERRNOS = frozenset(
@@ -72,18 +72,29 @@ def explain(exc: BaseException, *, timeout: float = 3.0):
     the address that failed, or ``None`` when the chain holds no connection failure or no
     address could be found for it.
     """
-    target = find_address(exc)
-    if target is None:
+    asked = question(exc)
+    if asked is None:
         return None
     from refused import why
 
+    target, proxy = asked
+    return why(target, timeout=timeout, proxy=proxy)
+
+
+def question(exc: BaseException) -> Optional[tuple]:
+    """What ``explain`` asks ``why`` about ``exc``: the target and ``why``'s ``proxy`` argument
+    (``True``: the environment's, ``False``: none, or the proxy's URL); ``None`` when there
+    is nothing to ask. The pytest plugin keys its diagnoses by it."""
+    target = find_address(exc)
+    if target is None:
+        return None
     proxied = _through_proxy(exc)
     if proxied is not None:
         url, proxy = proxied
         # The proxy's failure is the one the client met: `why` asks it, and the target.
-        return why(url, timeout=timeout, proxy=True if proxy is None else proxy)
+        return url, True if proxy is None else proxy
     # The address the failure names was connected to directly.
-    return why(target, timeout=timeout, proxy=False)
+    return target, False
 
 
 def _through_proxy(exc: BaseException) -> Optional[tuple]:
