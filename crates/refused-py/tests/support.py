@@ -250,6 +250,26 @@ def redis_loading(port: int) -> Iterator[int]:
 
 
 @contextlib.contextmanager
+def tinyproxy(port: int) -> Iterator[str]:
+    """Debian's tinyproxy on 127.0.0.1:`port`, for loopback clients: its URL."""
+    binary = shutil.which("tinyproxy")
+    need(binary is not None, "tinyproxy is not installed (apt-get install tinyproxy)")
+    import refused
+
+    workdir = Path(tempfile.mkdtemp(prefix="refused-py-tinyproxy-"))
+    config = workdir / "tinyproxy.conf"
+    config.write_text(f"Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 5\nMaxClients 20\nLogLevel Critical\n")
+    proc = subprocess.Popen([binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert refused.wait(f"127.0.0.1:{port}", timeout=10), "tinyproxy did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def silent_listener() -> Iterator[int]:
     """A loopback port whose listener never accepts: the connect succeeds (the kernel queues it)
     and nothing is ever said on it (an HTTP client's read times out)."""

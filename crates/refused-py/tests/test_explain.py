@@ -19,7 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 import refused
-from support import full_queue, refused_port
+from support import full_queue, refused_port, tinyproxy
 
 #: redis-py retries a failed connect with backoff by default: once is enough here.
 NO_RETRY = Retry(NoBackoff(), 0)
@@ -273,6 +273,7 @@ def test_a_request_through_a_proxy_that_refuses_is_explained_at_the_proxy(listen
         proxy = f"http://user:secret@127.0.0.1:{proxy_port}"
         calls = [
             ("requests, proxies=", lambda: requests.get(url, timeout=2, proxies={"http": proxy})),
+            ("httpx, Client(proxy=)", lambda: httpx.Client(proxy=proxy, trust_env=False).get(url)),
         ]
         for name, call in calls:
             exc = caught(call)
@@ -304,3 +305,17 @@ def test_a_request_through_a_proxy_that_refuses_is_explained_at_the_proxy(listen
             assert document["cause"] == "no-listener", document
             assert "proxy" not in document, document
             assert document["attempts"][0]["address"] == f"127.0.0.1:{down}", document
+
+
+def test_httpx_through_a_proxy_that_cannot_reach_the_target():
+    # Debian's tinyproxy answers the CONNECT with "500 Unable to connect": httpx's ProxyError.
+    # The proxy is up, so the target is diagnosed (through it), with the proxy as a warning.
+    with tinyproxy(47983) as proxy, refused_port(47969) as down:
+        url = f"https://127.0.0.1:{down}/"
+        exc = caught(lambda: httpx.Client(proxy=proxy, trust_env=False).get(url))
+        assert isinstance(exc, httpx.ProxyError) and "Unable to connect" in str(exc), exc
+        document = refused.explain(exc, timeout=2).to_dict()
+    assert document["target"] == url, document
+    assert document["cause"] == "no-listener", document
+    assert document["proxy"]["address"] == "127.0.0.1:47983", document
+    assert document["proxy"]["diagnosed"] == "direct", document

@@ -46,6 +46,9 @@ _LIBRARY_FAILURES = {
     ("urllib3", "ConnectTimeoutError"),
     ("httpx", "ConnectError"),
     ("httpx", "ConnectTimeout"),
+    # The proxy answered a CONNECT with an error ("500 Unable to connect"): the target failed.
+    ("httpx", "ProxyError"),
+    ("httpcore", "ProxyError"),
     ("httpcore", "ConnectError"),
     ("httpcore", "ConnectTimeout"),
     ("requests", "ConnectionError"),
@@ -115,6 +118,7 @@ def _through_proxy(exc: BaseException) -> Optional[tuple]:
         from_env = proxies.get(parts.scheme) or proxies.get("all")
         if from_env and proxy_bypass_environment(parts.hostname or "", proxies):
             from_env = None
+        env = urlsplit(from_env) if from_env else None
         for e in chain:
             # urllib3 (and requests through it) keep the proxy on the connection or its pool
             # (in the instance: urllib3 2's `pool` property of a connection error warns).
@@ -123,13 +127,41 @@ def _through_proxy(exc: BaseException) -> Optional[tuple]:
                 proxy = getattr(holder, "proxy", None)
                 host = getattr(proxy, "host", None)
                 if isinstance(host, str) and host:
-                    env = urlsplit(from_env) if from_env else None
                     same = env is not None and (env.hostname, env.port) == (host, proxy.port)
                     # The environment's, said as such by `why`; else the one it was given.
                     return url, None if same else str(proxy)
+        # httpx keeps it on its transport's connection pool (httpcore's proxy), the
+        # environment's as well as a `Client(proxy=...)`.
+        found = next((p for p in map(_httpx_proxy, chain) if p is not None), None)
+        if found is not None:
+            scheme, host, port = found
+            same = env is not None and (env.hostname, env.port) == (host, port)
+            hostport = target_text(host, port) or (f"[{host}]" if ":" in host else host)
+            return url, None if same else f"{scheme}://{hostport}"
     except Exception:  # another library's object that misbehaves: no proxy to tell of
         return None
     return (url, None) if from_env else None
+
+
+def _httpx_proxy(e: BaseException) -> Optional[tuple]:
+    """The proxy of the httpx request ``e`` failed in, as ``(scheme, host, port)``: httpcore's
+    proxy pool (``_proxy_url``: never credentials, which it keeps in a header), found in the
+    frames of httpx's transport or of the pool itself."""
+    tb = e.__traceback__
+    while tb is not None:
+        frame, tb = tb.tb_frame, tb.tb_next
+        if not str(frame.f_globals.get("__name__", "")).startswith(("httpx", "httpcore")):
+            continue
+        holder = frame.f_locals.get("self")
+        for candidate in (holder, getattr(holder, "_pool", None)):
+            proxy_url = getattr(candidate, "_proxy_url", None)
+            scheme, host = getattr(proxy_url, "scheme", None), getattr(proxy_url, "host", None)
+            if isinstance(scheme, bytes) and isinstance(host, bytes) and host:
+                port = getattr(proxy_url, "port", None)
+                if not isinstance(port, int):
+                    port = {b"http": 80, b"https": 443}.get(scheme)
+                return scheme.decode(), host.decode(), port
+    return None
 
 
 def _request_url(e: BaseException) -> Optional[str]:
