@@ -116,3 +116,12 @@ def test_refusals_keep_their_cause_with_the_scheme():
         ):
             d = refused.explain(caught(call), timeout=2)
             assert (d.target, d.cause) == (target, "no-listener"), d.to_dict()
+
+
+def test_a_connection_object_without_a_host_gives_no_target():
+    # Some frames' `self` is a library object with the attributes and no address in them: it
+    # is passed over, never a scheme before nothing (`redis://None` would be a name to resolve).
+    from refused._explain import _from_connection
+
+    assert _from_connection(redis.Connection(host="", port=6379)) is None
+    assert _from_connection(redis.Connection(host="127.0.0.1", port=6379)) == "redis://127.0.0.1:6379"

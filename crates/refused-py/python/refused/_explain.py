@@ -346,7 +346,7 @@ def _from_connection(conn: Any) -> Optional[str]:
         if isinstance(hostaddr, (str, bytes)) and hostaddr:
             host = hostaddr
     hostport = target_text(host, port)
-    return f"{scheme}://{hostport}" if scheme else hostport
+    return f"{scheme}://{hostport}" if scheme and hostport else hostport
 
 
 def _from_url(url: Any) -> Optional[str]:
