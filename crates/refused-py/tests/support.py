@@ -170,6 +170,16 @@ def _postgres_bin() -> Optional[Path]:
 def postgres_server() -> Iterator[int]:
     """A real PostgreSQL on 127.0.0.1 (a port of POSTGRES_PORTS), trust authentication, run as the
     `postgres` user when we are root (it refuses to run as root)."""
+    with postgres(POSTGRES_PORTS) as port:
+        yield port
+
+
+@contextlib.contextmanager
+def postgres(ports, *settings: str, standby: bool = False) -> Iterator[int]:
+    """A real PostgreSQL on 127.0.0.1, on the first of `ports` where it comes up, with the
+    `-c` `settings` given. A `standby` (`standby.signal`, no primary) waits for WAL for ever:
+    with `hot_standby=off` it turns every client away (57P03), so it is waited for by its
+    port alone."""
     bin_dir = _postgres_bin()
     need(bin_dir is not None, "no /usr/lib/postgresql/*/bin/postgres (apt-get install postgresql)")
     workdir = Path(tempfile.mkdtemp(prefix="refused-py-pg-"))
@@ -185,18 +195,132 @@ def postgres_server() -> Iterator[int]:
         stdin=subprocess.DEVNULL,
         capture_output=True,
     )
+    if standby:
+        subprocess.run([*prefix, "touch", str(data / "standby.signal")], check=True)
+    options = [arg for setting in settings for arg in ("-c", setting)]
     proc, port = _start(
         "postgres",
         lambda port: [*prefix, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
-                      "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-k", str(workdir)],
-        lambda port: f"postgres://postgres@127.0.0.1:{port}/postgres",
-        POSTGRES_PORTS,
+                      "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-k", str(workdir), *options],
+        lambda port: f"127.0.0.1:{port}" if standby else f"postgres://postgres@127.0.0.1:{port}/postgres",
+        ports,
     )
     try:
         yield port
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def redis_loading(port: int) -> Iterator[int]:
+    """A real redis-server on 127.0.0.1:`port` loading a dataset of 100,000 keys slowly (50 µs a
+    key: about 5 s), answering `-LOADING` meanwhile (redis-py's `BusyLoadingError`)."""
+    binary = shutil.which("redis-server")
+    need(binary is not None, "redis-server is not installed (apt-get install redis-server)")
+    workdir = tempfile.mkdtemp(prefix="refused-py-redis-")
+    common = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir]
+    import redis
+
+    import refused
+
+    procs = []
+    try:
+        # Make the dataset (DEBUG POPULATE), save it, and start again loading it.
+        procs.append(subprocess.Popen([*common, "--enable-debug-command", "local"], stdout=subprocess.DEVNULL))
+        assert refused.wait(f"redis://127.0.0.1:{port}", timeout=30), "redis-server did not start"
+        client = redis.Redis(host="127.0.0.1", port=port)
+        client.execute_command("DEBUG", "POPULATE", 100000)
+        client.save()
+        client.close()
+        procs[0].terminate()
+        procs[0].wait(timeout=10)
+        procs.append(subprocess.Popen(
+            [*common, "--key-load-delay", "50", "--loading-process-events-interval-bytes", "1024"],
+            stdout=subprocess.DEVNULL,
+        ))
+        assert refused.wait(f"127.0.0.1:{port}", timeout=30), "redis-server did not start again"
+        yield port
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def tinyproxy(port: int) -> Iterator[str]:
+    """Debian's tinyproxy on 127.0.0.1:`port`, for loopback clients: its URL."""
+    binary = shutil.which("tinyproxy")
+    need(binary is not None, "tinyproxy is not installed (apt-get install tinyproxy)")
+    import refused
+
+    workdir = Path(tempfile.mkdtemp(prefix="refused-py-tinyproxy-"))
+    config = workdir / "tinyproxy.conf"
+    config.write_text(f"Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 5\nMaxClients 20\nLogLevel Critical\n")
+    proc = subprocess.Popen([binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert refused.wait(f"127.0.0.1:{port}", timeout=10), "tinyproxy did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def silent_listener() -> Iterator[int]:
+    """A loopback port whose listener never accepts: the connect succeeds (the kernel queues it)
+    and nothing is ever said on it (an HTTP client's read times out)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    with sock:
+        yield sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def self_signed_https() -> Iterator[int]:
+    """A loopback HTTPS server (200 to every request) whose certificate is self-signed, made by
+    Debian's `openssl`: no client trusts it."""
+    import ssl
+
+    binary = shutil.which("openssl")
+    need(binary is not None, "openssl is not installed (apt-get install openssl)")
+    workdir = Path(tempfile.mkdtemp(prefix="refused-py-tls-"))
+    subprocess.run(
+        [binary, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+         "-keyout", str(workdir / "key.pem"), "-out", str(workdir / "cert.pem")],
+        check=True, capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(workdir / "cert.pem", workdir / "key.pem")
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn, contextlib.suppress(OSError):
+                conn.settimeout(5)
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(4096)
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)
+        server.close()
+        thread.join(timeout=5)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

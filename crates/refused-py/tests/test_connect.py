@@ -66,3 +66,39 @@ def test_the_gil_is_released_while_connect_waits():
     # The counting thread only runs when the GIL is free; with it held for the whole wait it
     # would get at most a switch interval (5 ms) of work in.
     assert during > 1000, during
+
+
+def test_ctrl_c_interrupts_a_connect_that_gets_no_answer():
+    """A connect waiting on a port that never answers takes Ctrl-C within its signal check,
+    not after its whole timeout: the KeyboardInterrupt comes from `connect` itself."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with full_queue(47971) as port:
+        code = (
+            "import refused, signal, sys, time\n"
+            # A shell's background job inherits SIGINT ignored, and Python then leaves it so.
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "print('connecting', flush=True)\n"
+            "try:\n"
+            f"    refused.connect('127.0.0.1', {port}, timeout=8)\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted in connect', flush=True)\n"
+            "    sys.exit(3)\n"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline() == "connecting\n"
+            time.sleep(0.3)
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=30)
+            took = time.monotonic() - sent
+        finally:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3, (stdout, stderr)
+    assert stdout == "interrupted in connect\n", (stdout, stderr)
+    assert took < 1.0, took

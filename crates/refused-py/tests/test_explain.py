@@ -19,7 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 import refused
-from support import refused_port
+from support import full_queue, refused_port, tinyproxy
 
 #: redis-py retries a failed connect with backoff by default: once is enough here.
 NO_RETRY = Retry(NoBackoff(), 0)
@@ -73,7 +73,8 @@ def test_requests_connection_error():
     with refused_port(47653) as port:
         exc = caught(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2))
         assert isinstance(exc, requests.ConnectionError)
-        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        # The request's URL: its scheme's probe is what the client met (credentials never).
+        assert refused.find_address(exc) == f"http://127.0.0.1:{port}/health"
         assert refused.explain(exc).cause == "no-listener"
 
 
@@ -82,7 +83,7 @@ def test_urllib3_new_connection_error():
         pool = urllib3.PoolManager(retries=False)
         exc = caught(lambda: pool.request("GET", f"http://127.0.0.1:{port}/"))
         assert isinstance(exc, urllib3.exceptions.NewConnectionError)
-        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.find_address(exc) == f"http://127.0.0.1:{port}"
         assert refused.explain(exc).cause == "no-listener"
 
 
@@ -90,7 +91,7 @@ def test_httpx_connect_error():
     with refused_port(47657) as port:
         exc = caught(lambda: httpx.get(f"http://127.0.0.1:{port}/"))
         assert isinstance(exc, httpx.ConnectError)
-        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.find_address(exc) == f"http://127.0.0.1:{port}/"
         assert refused.explain(exc).cause == "no-listener"
 
 
@@ -131,14 +132,14 @@ def test_asyncpg_without_a_server():
 def test_sqlalchemy_over_psycopg_and_pymysql():
     # SQLAlchemy wraps the driver's error in its own OperationalError.
     with refused_port(47837) as port:
-        for url in (
-            f"postgresql+psycopg://app@127.0.0.1:{port}/db",
-            f"mysql+pymysql://app@127.0.0.1:{port}/db",
+        for url, target in (
+            (f"postgresql+psycopg://app@127.0.0.1:{port}/db", f"postgres://127.0.0.1:{port}"),
+            (f"mysql+pymysql://app@127.0.0.1:{port}/db", f"127.0.0.1:{port}"),
         ):
             engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 2})
             exc = caught(engine.connect)
             assert isinstance(exc, sqlalchemy.exc.OperationalError), url
-            assert refused.find_address(exc) == f"127.0.0.1:{port}", url
+            assert refused.find_address(exc) == target, url
             assert refused.explain(exc).cause == "no-listener"
 
 
@@ -200,7 +201,7 @@ def test_redis_without_a_server():
         client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=2, retry=NO_RETRY)
         exc = caught(client.ping)
         assert isinstance(exc, redis.ConnectionError)
-        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.find_address(exc) == f"redis://127.0.0.1:{port}"
         assert refused.explain(exc).cause == "no-listener"
 
 
@@ -220,9 +221,30 @@ def test_psycopg_without_a_server():
         # From the failed connection's parameters, not from the message.
         from refused._explain import _from_attributes
 
-        assert _from_attributes(exc) == f"127.0.0.1:{port}"
-        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert _from_attributes(exc) == f"postgres://127.0.0.1:{port}"
+        assert refused.find_address(exc) == f"postgres://127.0.0.1:{port}"
         assert refused.explain(exc).cause == "no-listener"
+
+
+def test_psycopg_connect_timeout_is_explained_from_psycopgs_own_attempt():
+    # psycopg 3 times the connect out in Python: no libpq connection, the address in its frame.
+    with full_queue(47997) as port:
+        exc = caught(lambda: psycopg.connect(host="127.0.0.1", port=port, user="postgres", connect_timeout=1))
+        assert isinstance(exc, psycopg.errors.ConnectionTimeout)
+        assert refused.find_address(exc) == f"postgres://127.0.0.1:{port}"
+        assert refused.explain(exc, timeout=1).cause == "listen-queue-full"
+
+
+def test_psycopg_connects_to_hostaddr_when_it_is_set():
+    # `host` names the server (TLS, .pgpass); libpq connects to `hostaddr`.
+    from refused._explain import _from_conninfo
+
+    with refused_port(47999) as port:
+        exc = caught(lambda: psycopg.connect(f"host=localhost hostaddr=127.0.0.1 port={port} connect_timeout=2"))
+        assert exc.pgconn.host == b"localhost" and exc.pgconn.hostaddr == b"127.0.0.1"
+        assert refused.find_address(exc) == f"postgres://127.0.0.1:{port}"
+    assert _from_conninfo({"host": "db,db2", "hostaddr": "", "port": "6432,6433"}) == "postgres://db:6432"
+    assert _from_conninfo({"host": "/run/postgresql"}) == "unix:///run/postgresql/.s.PGSQL.5432"
 
 
 def test_psycopg_next_to_the_real_server_is_the_wrong_port(postgres_server):
@@ -251,6 +273,7 @@ def test_a_request_through_a_proxy_that_refuses_is_explained_at_the_proxy(listen
         proxy = f"http://user:secret@127.0.0.1:{proxy_port}"
         calls = [
             ("requests, proxies=", lambda: requests.get(url, timeout=2, proxies={"http": proxy})),
+            ("httpx, Client(proxy=)", lambda: httpx.Client(proxy=proxy, trust_env=False).get(url)),
         ]
         for name, call in calls:
             exc = caught(call)
@@ -282,3 +305,17 @@ def test_a_request_through_a_proxy_that_refuses_is_explained_at_the_proxy(listen
             assert document["cause"] == "no-listener", document
             assert "proxy" not in document, document
             assert document["attempts"][0]["address"] == f"127.0.0.1:{down}", document
+
+
+def test_httpx_through_a_proxy_that_cannot_reach_the_target():
+    # Debian's tinyproxy answers the CONNECT with "500 Unable to connect": httpx's ProxyError.
+    # The proxy is up, so the target is diagnosed (through it), with the proxy as a warning.
+    with tinyproxy(47983) as proxy, refused_port(47969) as down:
+        url = f"https://127.0.0.1:{down}/"
+        exc = caught(lambda: httpx.Client(proxy=proxy, trust_env=False).get(url))
+        assert isinstance(exc, httpx.ProxyError) and "Unable to connect" in str(exc), exc
+        document = refused.explain(exc, timeout=2).to_dict()
+    assert document["target"] == url, document
+    assert document["cause"] == "no-listener", document
+    assert document["proxy"]["address"] == "127.0.0.1:47983", document
+    assert document["proxy"]["diagnosed"] == "direct", document

@@ -179,7 +179,8 @@ def explain(exc: BaseException, *, timeout: float = 3.0) -> Optional[Diagnosis]:
     """Diagnose the connection failure in an exception's chain (any library's)."""
 
 def find_address(exc: BaseException) -> Optional[str]:
-    """The target whose connect failed in an exception's chain."""
+    """The target whose connect failed in an exception's chain, in the scheme the client
+    spoke (``http://host:port/path``, ``postgres://host:port``, ``redis://host:port``)."""
 
 def install(*, timeout: float = 1.0, asyncio_loops: bool = True) -> None:
     """Make every connection failure carry its address and a note with the cause and fix."""

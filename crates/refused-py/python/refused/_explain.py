@@ -1,8 +1,10 @@
 """Explain the connection failures other libraries raise: find the failure in an exception's
 chain and the address it was for, then ask ``refused.why``.
 
-The address comes from the objects in the chain, never guessed from text where an object
-holds it: the attribute ``install()`` (or ``refused.connect``) sets, urllib3's failed
+The address comes from the objects in the chain, with the scheme the client spoke (a request's
+URL, psycopg's ``postgres://``, redis-py's ``redis://``: the readiness probe then meets what the
+client met, a TLS or HTTP failure, a standby, a loading dataset), never guessed from text where
+an object holds it: the attribute ``install()`` (or ``refused.connect``) sets, urllib3's failed
 connection (``.conn``), httpx's and requests' request URL, psycopg's connection parameters,
 then the locals of the frames the failure went through (``socket.create_connection``'s
 ``address``, asyncio's ``sock_connect``, redis-py's connection object, pika's connection
@@ -17,7 +19,7 @@ import re
 import socket
 from typing import Any, Iterator, Optional
 
-__all__ = ["explain", "find_address", "is_connection_failure", "target_text"]
+__all__ = ["explain", "find_address", "is_connection_failure", "question", "target_text"]
 
 #: The errnos of a connect that failed (as opposed to a read or a file error).
 CONNECT_ERRNOS = frozenset(
@@ -44,6 +46,9 @@ _LIBRARY_FAILURES = {
     ("urllib3", "ConnectTimeoutError"),
     ("httpx", "ConnectError"),
     ("httpx", "ConnectTimeout"),
+    # The proxy answered a CONNECT with an error ("500 Unable to connect"): the target failed.
+    ("httpx", "ProxyError"),
+    ("httpcore", "ProxyError"),
     ("httpcore", "ConnectError"),
     ("httpcore", "ConnectTimeout"),
     ("requests", "ConnectionError"),
@@ -70,18 +75,29 @@ def explain(exc: BaseException, *, timeout: float = 3.0):
     the address that failed, or ``None`` when the chain holds no connection failure or no
     address could be found for it.
     """
-    target = find_address(exc)
-    if target is None:
+    asked = question(exc)
+    if asked is None:
         return None
     from refused import why
 
+    target, proxy = asked
+    return why(target, timeout=timeout, proxy=proxy)
+
+
+def question(exc: BaseException) -> Optional[tuple]:
+    """What ``explain`` asks ``why`` about ``exc``: the target and ``why``'s ``proxy`` argument
+    (``True``: the environment's, ``False``: none, or the proxy's URL); ``None`` when there
+    is nothing to ask. The pytest plugin keys its diagnoses by it."""
+    target = find_address(exc)
+    if target is None:
+        return None
     proxied = _through_proxy(exc)
     if proxied is not None:
         url, proxy = proxied
         # The proxy's failure is the one the client met: `why` asks it, and the target.
-        return why(url, timeout=timeout, proxy=True if proxy is None else proxy)
+        return url, True if proxy is None else proxy
     # The address the failure names was connected to directly.
-    return why(target, timeout=timeout, proxy=False)
+    return target, False
 
 
 def _through_proxy(exc: BaseException) -> Optional[tuple]:
@@ -102,6 +118,7 @@ def _through_proxy(exc: BaseException) -> Optional[tuple]:
         from_env = proxies.get(parts.scheme) or proxies.get("all")
         if from_env and proxy_bypass_environment(parts.hostname or "", proxies):
             from_env = None
+        env = urlsplit(from_env) if from_env else None
         for e in chain:
             # urllib3 (and requests through it) keep the proxy on the connection or its pool
             # (in the instance: urllib3 2's `pool` property of a connection error warns).
@@ -110,13 +127,41 @@ def _through_proxy(exc: BaseException) -> Optional[tuple]:
                 proxy = getattr(holder, "proxy", None)
                 host = getattr(proxy, "host", None)
                 if isinstance(host, str) and host:
-                    env = urlsplit(from_env) if from_env else None
                     same = env is not None and (env.hostname, env.port) == (host, proxy.port)
                     # The environment's, said as such by `why`; else the one it was given.
                     return url, None if same else str(proxy)
+        # httpx keeps it on its transport's connection pool (httpcore's proxy), the
+        # environment's as well as a `Client(proxy=...)`.
+        found = next((p for p in map(_httpx_proxy, chain) if p is not None), None)
+        if found is not None:
+            scheme, host, port = found
+            same = env is not None and (env.hostname, env.port) == (host, port)
+            hostport = target_text(host, port) or (f"[{host}]" if ":" in host else host)
+            return url, None if same else f"{scheme}://{hostport}"
     except Exception:  # another library's object that misbehaves: no proxy to tell of
         return None
     return (url, None) if from_env else None
+
+
+def _httpx_proxy(e: BaseException) -> Optional[tuple]:
+    """The proxy of the httpx request ``e`` failed in, as ``(scheme, host, port)``: httpcore's
+    proxy pool (``_proxy_url``: never credentials, which it keeps in a header), found in the
+    frames of httpx's transport or of the pool itself."""
+    tb = e.__traceback__
+    while tb is not None:
+        frame, tb = tb.tb_frame, tb.tb_next
+        if not str(frame.f_globals.get("__name__", "")).startswith(("httpx", "httpcore")):
+            continue
+        holder = frame.f_locals.get("self")
+        for candidate in (holder, getattr(holder, "_pool", None)):
+            proxy_url = getattr(candidate, "_proxy_url", None)
+            scheme, host = getattr(proxy_url, "scheme", None), getattr(proxy_url, "host", None)
+            if isinstance(scheme, bytes) and isinstance(host, bytes) and host:
+                port = getattr(proxy_url, "port", None)
+                if not isinstance(port, int):
+                    port = {b"http": 80, b"https": 443}.get(scheme)
+                return scheme.decode(), host.decode(), port
+    return None
 
 
 def _request_url(e: BaseException) -> Optional[str]:
@@ -131,8 +176,11 @@ def _request_url(e: BaseException) -> Optional[str]:
 
 
 def find_address(exc: BaseException) -> Optional[str]:
-    """The target (``"host:port"``, ``"[::1]:5432"``, ``"http://host"``,
-    ``"unix:///path"``) whose connect failed somewhere in ``exc``'s chain, or ``None``."""
+    """The target whose connect failed somewhere in ``exc``'s chain, or ``None``: in the
+    scheme the client spoke where its objects say it (``"http://host:port/path"`` of requests,
+    httpx and urllib3, ``"postgres://host:port"`` of psycopg, ``"redis://host:port"`` of
+    redis-py), so that ``why`` asks what the client asked; else ``"host:port"``,
+    ``"[::1]:5432"``, ``"unix:///path"``."""
     try:
         chain = list(_chain(exc))
         if not any(is_connection_failure(e) for e in chain):
@@ -288,12 +336,23 @@ def _from_connection(conn: Any) -> Optional[str]:
     if port is None and host:
         scheme = getattr(conn, "scheme", None)
         port = _SCHEME_PORTS.get(scheme) if isinstance(scheme, str) else None
-    return target_text(host, port)
+    scheme = _scheme_of(conn)
+    if scheme == "postgres":
+        # libpq connects to `hostaddr` when it is set; `host` then only names the server.
+        try:
+            hostaddr = getattr(conn, "hostaddr", None)
+        except Exception:  # an older libpq has none
+            hostaddr = None
+        if isinstance(hostaddr, (str, bytes)) and hostaddr:
+            host = hostaddr
+    hostport = target_text(host, port)
+    return f"{scheme}://{hostport}" if scheme and hostport else hostport
 
 
 def _from_url(url: Any) -> Optional[str]:
-    """A request URL (httpx.URL or requests' string): `scheme://host[:port]`, so that the
-    scheme's default port and readiness probe apply."""
+    """A request URL (httpx.URL or requests' string) as ``scheme://host:port/path``, so that
+    the scheme's readiness probe asks what the client asked (a TLS handshake, the path's HTTP
+    status); never its credentials, query or fragment."""
     from urllib.parse import urlsplit
 
     try:
@@ -306,7 +365,28 @@ def _from_url(url: Any) -> Optional[str]:
     if port is None:
         port = _SCHEME_PORTS.get(parts.scheme)
     hostport = target_text(host, port)
-    return hostport if hostport else None
+    if hostport and parts.scheme in ("http", "https"):
+        return f"{parts.scheme}://{hostport}{parts.path}"
+    return hostport
+
+
+def _scheme_of(conn: Any) -> Optional[str]:
+    """The scheme whose readiness probe speaks what a library's connection object spoke:
+    psycopg's libpq connection `postgres`, redis-py's `redis`, urllib3's `http` or `https`;
+    ``None`` for any other (its target stays ``host:port``: a connect only)."""
+    classes = type(conn).__mro__
+    library = classes[0].__module__.split(".")[0]
+    if library.startswith("psycopg"):  # psycopg.pq, or psycopg_binary's
+        return "postgres"
+    if library == "redis":
+        return "redis"
+    if library == "urllib3":
+        # urllib3 1's pools say it; urllib3 2's connections by their class.
+        scheme = getattr(conn, "scheme", None)
+        if scheme in ("http", "https"):
+            return scheme
+        return "https" if any(c.__name__.startswith("HTTPS") for c in classes) else "http"
+    return None
 
 
 def _from_frames(e: BaseException) -> Optional[str]:
@@ -318,6 +398,13 @@ def _from_frames(e: BaseException) -> Optional[str]:
         tb = tb.tb_next
     for frame in reversed(frames):
         local = frame.f_locals
+        # psycopg 3 resolves names and times connects out in Python, before any libpq
+        # connection exists: its `connect` holds the attempt it made (and all the parameters).
+        if str(frame.f_globals.get("__name__", "")).startswith("psycopg"):
+            for name in ("attempt", "params"):
+                found = _from_conninfo(local.get(name))
+                if found is not None:
+                    return found
         # socket.create_connection's `address` (the name asked for) before its `sa` (the last
         # address tried); asyncio's sock_connect `address`; redis-py's `socket_address`.
         for name in ("address", "sa", "addr", "socket_address"):
@@ -333,6 +420,21 @@ def _from_frames(e: BaseException) -> Optional[str]:
             if found is not None:
                 return found
     return None
+
+
+def _from_conninfo(params: Any) -> Optional[str]:
+    """psycopg's connection parameters as a dict (``{'host': 'db', 'port': '5432',
+    'hostaddr': '10.0.0.5'}``): ``postgres://`` its `hostaddr` (where libpq connects when it is
+    set) or its `host`, the first of a list; a `host` that is a directory is its unix socket."""
+    if not isinstance(params, dict):
+        return None
+    first = [str(params.get(key) or "").split(",")[0].strip() for key in ("hostaddr", "host", "port")]
+    hostaddr, host, port = first
+    port = port or "5432"
+    if not hostaddr and host.startswith("/"):
+        return f"unix://{host.rstrip('/')}/.s.PGSQL.{port}"
+    hostport = target_text(hostaddr or host, port)
+    return f"postgres://{hostport}" if hostport else None
 
 
 _TEXT_PATTERNS = (

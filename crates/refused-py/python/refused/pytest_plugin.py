@@ -1,14 +1,26 @@
 """The pytest plugin of ``refused``: a test that fails because a connection failed gets the
 diagnosis (cause, evidence, fix) under its traceback. Registered through the ``pytest11``
-entry point; turn it off with ``-p no:refused``."""
+entry point; turn it off with ``-p no:refused``.
+
+The diagnosis is ``refused.explain``'s (the target in the scheme the client spoke, through the
+proxy it went through). Tests that fail against the same target (and proxy) within
+``CACHE_SECONDS`` share one diagnosis, so that a suite whose database is down does not wait out
+a diagnosis per test."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 SECTION = "refused: why the connection failed"
+
+#: How long a diagnosis stands for later failures against the same target and proxy.
+CACHE_SECONDS = 10.0
+
+#: The session's diagnoses: (target, proxy) -> (when it was made, the diagnosis).
+_DIAGNOSES = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,7 +39,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     report = outcome.get_result()
     if not report.failed or call.excinfo is None:
         return
-    text = _diagnose(call.excinfo.value, item.config.getoption("refused_timeout"))
+    cache = item.config.stash.setdefault(_DIAGNOSES, {})
+    text = _diagnose(call.excinfo.value, item.config.getoption("refused_timeout"), cache)
     if text is None:
         return
     longrepr = report.longrepr
@@ -37,17 +50,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         report.sections.append((SECTION, text))
 
 
-def _diagnose(exc: BaseException, timeout: float) -> "str | None":
-    from refused import find_address, why
+def _diagnose(exc: BaseException, timeout: float, cache: dict) -> "str | None":
+    from refused import why
+    from refused._explain import question
 
     try:
-        target = find_address(exc)
-        if target is None:
+        asked = question(exc)
+        if asked is None:
             return None
-        diagnosis = why(target, timeout=timeout)
+        made, diagnosis = cache.get(asked, (None, None))
+        age = None if made is None else time.monotonic() - made
+        if age is None or age >= CACHE_SECONDS:
+            target, proxy = asked
+            diagnosis = why(target, timeout=timeout, proxy=proxy)
+            cache[asked] = (time.monotonic(), diagnosis)
+            age = None
     except Exception as err:  # never turn a failing test into a crashing plugin
         return f"refused could not diagnose it: {err}"
     lines = [f"{diagnosis.cause}  {diagnosis.target}", f"  {diagnosis.summary}"]
+    if age is not None:
+        lines += [f"  (diagnosed {age:.1f} s ago, for an earlier failure against it)"]
     lines += [f"  warning: {w}" for w in diagnosis.warnings]
     evidence = [f"  {a.address} {a.outcome} in {a.elapsed * 1000:.1f} ms" for a in diagnosis.attempts]
     lines += ["evidence", *evidence] if evidence else []

@@ -1,0 +1,127 @@
+"""explain() asks what the client asked: the request's scheme and path, Postgres' startup,
+Redis' PING. A service that accepts the connection and then fails the client (TLS, HTTP, a
+standby, a loading dataset) is `not-ready`, as `refused why <scheme>://...` says, never a bare
+connect's `reachable`."""
+
+import time
+
+import httpx
+import psycopg
+import pytest
+import redis
+import requests
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+import refused
+from support import postgres, redis_loading, self_signed_https, silent_listener
+
+#: Ports of this module's own servers (this engineer's part of the suite's range).
+STANDBY_PORTS = (47987, 47989, 47991)
+FULL_PORTS = (47975, 47977, 47979)
+LOADING_PORT = 47993
+
+
+def caught(call):
+    try:
+        call()
+    except BaseException as exc:  # noqa: BLE001 - the point is to look at whatever it raised
+        return exc
+    raise AssertionError("it did not fail")
+
+
+def not_ready(exc, target):
+    diagnosis = refused.explain(exc, timeout=2)
+    assert diagnosis is not None, repr(exc)
+    assert diagnosis.target == target, diagnosis.to_dict()
+    assert diagnosis.cause == "not-ready", diagnosis.to_dict()
+    assert diagnosis.suggestions, diagnosis.to_dict()
+    return diagnosis
+
+
+def test_https_to_a_port_that_speaks_plain_text(listener):
+    url = f"https://127.0.0.1:{listener.port}/health"
+    for call in (lambda: requests.get(url, timeout=2), lambda: httpx.get(url, timeout=2)):
+        exc = caught(call)
+        d = not_ready(exc, url)
+        assert "TLS" in d.summary, d.summary
+
+
+def test_https_to_a_self_signed_certificate():
+    with self_signed_https() as port:
+        url = f"https://localhost:{port}/"
+        for call in (lambda: requests.get(url, timeout=2), lambda: httpx.get(url, timeout=2)):
+            exc = caught(call)
+            assert "CERTIFICATE_VERIFY_FAILED" in str(exc), exc
+            d = not_ready(exc, url)
+            assert "certificate" in d.summary, d.summary
+
+
+def test_a_read_timeout_is_the_server_that_does_not_answer():
+    with silent_listener() as port:
+        url = f"http://127.0.0.1:{port}/slow"
+        exc = caught(lambda: requests.get(url, timeout=(2, 0.3)))
+        assert isinstance(exc, requests.ReadTimeout)
+        d = not_ready(exc, url)
+        assert "did not answer" in d.summary, d.summary
+
+
+def test_the_request_urls_credentials_and_query_stay_out():
+    with silent_listener() as port:
+        exc = caught(lambda: requests.get(f"http://app:secret@127.0.0.1:{port}/q?token=abc", timeout=(2, 0.3)))
+        assert refused.find_address(exc) == f"http://127.0.0.1:{port}/q"
+
+
+def test_psycopg_to_a_standby_that_takes_no_clients():
+    with postgres(STANDBY_PORTS, "hot_standby=off", standby=True) as port:
+        # "starting up" (57P03 too) until it is in recovery, then "Hot standby mode is disabled".
+        deadline = time.monotonic() + 30
+        while True:
+            exc = caught(lambda: psycopg.connect(host="127.0.0.1", port=port, user="postgres", connect_timeout=2))
+            assert isinstance(exc, psycopg.OperationalError)
+            if "Hot standby mode is disabled" in str(exc) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert "Hot standby mode is disabled" in str(exc), exc
+        d = not_ready(exc, f"postgres://127.0.0.1:{port}")
+        assert "not accepting connections" in d.summary, d.summary
+
+
+def test_psycopg_to_a_server_with_too_many_clients():
+    with postgres(FULL_PORTS, "max_connections=1", "superuser_reserved_connections=0") as port:
+        with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres"):
+            exc = caught(lambda: psycopg.connect(host="127.0.0.1", port=port, user="postgres", connect_timeout=2))
+            assert "too many clients" in str(exc), exc  # 53300
+            d = not_ready(exc, f"postgres://127.0.0.1:{port}")
+        assert "too many clients" in d.summary, d.summary
+
+
+def test_redis_busy_loading_its_dataset():
+    with redis_loading(LOADING_PORT) as port:
+        client = redis.Redis(host="127.0.0.1", port=port, retry=Retry(NoBackoff(), 0))
+        exc = caught(client.ping)
+        assert isinstance(exc, redis.BusyLoadingError)
+        d = not_ready(exc, f"redis://127.0.0.1:{port}")
+        assert "LOADING" in d.summary, d.summary
+
+
+def test_refusals_keep_their_cause_with_the_scheme():
+    from support import refused_port
+
+    with refused_port(47995) as port:
+        for call, target in (
+            (lambda: requests.get(f"http://127.0.0.1:{port}/", timeout=2), f"http://127.0.0.1:{port}/"),
+            (lambda: psycopg.connect(host="127.0.0.1", port=port, connect_timeout=2), f"postgres://127.0.0.1:{port}"),
+            (redis.Redis(host="127.0.0.1", port=port, retry=Retry(NoBackoff(), 0)).ping, f"redis://127.0.0.1:{port}"),
+        ):
+            d = refused.explain(caught(call), timeout=2)
+            assert (d.target, d.cause) == (target, "no-listener"), d.to_dict()
+
+
+def test_a_connection_object_without_a_host_gives_no_target():
+    # Some frames' `self` is a library object with the attributes and no address in them: it
+    # is passed over, never a scheme before nothing (`redis://None` would be a name to resolve).
+    from refused._explain import _from_connection
+
+    assert _from_connection(redis.Connection(host="", port=6379)) is None
+    assert _from_connection(redis.Connection(host="127.0.0.1", port=6379)) == "redis://127.0.0.1:6379"
