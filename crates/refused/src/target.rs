@@ -406,6 +406,14 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
     } else {
         Form::HostPort
     };
+    if scheme == Scheme::Postgres {
+        if let Some(socket) = postgres_socket(host_port, path)? {
+            return unix_target(trimmed, &socket.to_string_lossy()).map(|target| Target {
+                path: path.to_owned(),
+                ..target
+            });
+        }
+    }
     let (host, port) = split_host_port(host_port, form)?;
     let port = match port {
         Some(text) => parse_port(text)?,
@@ -420,6 +428,77 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
         original: trimmed.to_owned(),
         pinned: None,
     })
+}
+
+/// The unix socket a `postgres://` URL names as libpq reads it: a host that is a folder,
+/// percent-encoded (`postgres://%2Fvar%2Frun%2Fpostgresql:5432/db`) or in the query
+/// (`postgres:///db?host=/tmp&port=5433`), or no host at all (`postgres:///db`: libpq's default
+/// folder, Debian's `/var/run/postgresql` where it exists, else `/tmp`). The socket is
+/// `FOLDER/.s.PGSQL.PORT`. `None` for a TCP host.
+fn postgres_socket(host_port: &str, path: &str) -> Result<Option<PathBuf>, TargetErrorKind> {
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| percent_decoded(value))
+    };
+    let (host, port_text) = match host_port.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
+        _ => (host_port, None),
+    };
+    let folder = if host.is_empty() {
+        match param("host") {
+            Some(host) if host.starts_with('/') => {
+                host.split(',').next().unwrap_or(&host).to_owned()
+            }
+            Some(_) => return Ok(None),
+            None if std::path::Path::new("/var/run/postgresql").is_dir() => {
+                "/var/run/postgresql".to_owned()
+            }
+            None => "/tmp".to_owned(),
+        }
+    } else if host.len() > 3 && host[..3].eq_ignore_ascii_case("%2f") {
+        percent_decoded(host)
+    } else {
+        return Ok(None);
+    };
+    let port = match port_text
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .or_else(|| param("port"))
+    {
+        Some(text) => parse_port(&text)?.get(),
+        None => 5432,
+    };
+    Ok(Some(
+        PathBuf::from(folder.trim_end_matches('/')).join(format!(".s.PGSQL.{port}")),
+    ))
+}
+
+/// `%XX` escapes decoded (what is not valid UTF-8 is replaced).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The path after `unix://` or `unix:`: absolute, or an abstract socket's `@name`.
@@ -664,6 +743,51 @@ mod tests {
         for input in ["unix:@app", "unix://@app", "@app"] {
             assert_eq!(error(input), TargetErrorKind::AbstractUnix("@app".into()));
         }
+    }
+
+    #[test]
+    fn postgres_urls_of_a_unix_socket_as_libpq_reads_them() {
+        let socket = |input: &str| {
+            let target: Target = input.parse().unwrap();
+            assert_eq!(target.scheme(), Scheme::Unix, "{input}");
+            assert_eq!(target.to_string(), input);
+            match target.endpoint() {
+                Endpoint::Unix(path) => path.display().to_string(),
+                Endpoint::Tcp { .. } => unreachable!(),
+            }
+        };
+        assert_eq!(
+            socket("postgres:///app?host=/tmp&port=5433"),
+            "/tmp/.s.PGSQL.5433"
+        );
+        assert_eq!(
+            socket("postgresql://u@/app?host=%2Fvar%2Frun%2Fpostgresql"),
+            "/var/run/postgresql/.s.PGSQL.5432"
+        );
+        assert_eq!(
+            socket("postgres://%2Fvar%2Frun%2Fpostgresql:5434/app"),
+            "/var/run/postgresql/.s.PGSQL.5434"
+        );
+        assert_eq!(socket("postgres://%2ftmp/app"), "/tmp/.s.PGSQL.5432");
+        // No host: libpq's default folder.
+        let default = socket("postgres:///app");
+        assert!(
+            default == "/var/run/postgresql/.s.PGSQL.5432" || default == "/tmp/.s.PGSQL.5432",
+            "{default}"
+        );
+        // The database stays for the startup packet.
+        let target: Target = "postgres:///app?host=/tmp".parse().unwrap();
+        assert!(target.path().starts_with("/app"));
+        // A TCP host is TCP, a host= that is not a folder too.
+        assert_eq!(tcp("postgres://db:5433/app").2, 5433);
+        assert!(matches!(
+            error("postgres:///app?host=db"),
+            TargetErrorKind::MissingHost(_)
+        ));
+        assert!(matches!(
+            error("postgres:///app?host=/tmp&port=x"),
+            TargetErrorKind::InvalidPort(_)
+        ));
     }
 
     #[test]

@@ -481,3 +481,33 @@ fn a_missing_postgres_socket_is_sent_to_the_folder_where_it_listens() {
     );
     crate::schema::assert_valid(crate::schema::Schema::Why, &report);
 }
+
+/// A `postgres://` URL of a unix socket, as libpq reads one (`?host=/folder`, or the folder
+/// percent-encoded as the host), reaches the real server's socket and asks it as PostgreSQL.
+#[test]
+fn postgres_urls_of_its_socket_folder_reach_the_socket() {
+    let test = "postgres_urls_of_its_socket_folder_reach_the_socket";
+    if !refused_lab::require(test, &[refused_lab::Tool::Postgres]) {
+        return;
+    }
+    let pg = refused_lab::servers::postgres().unwrap();
+    let (folder, port) = (pg.dir().display().to_string(), pg.addr.port());
+    let encoded = folder.replace('/', "%2F");
+    for target in [
+        format!("postgres:///postgres?host={folder}&port={port}"),
+        format!("postgresql://postgres@{encoded}:{port}/postgres"),
+    ] {
+        let output = refused()
+            .args(["wait", "--timeout", "20s", &target])
+            .output()
+            .unwrap();
+        assert_exit(&output, 0);
+        let output = refused().args(["check", &target]).output().unwrap();
+        assert_exit(&output, 0);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("accepting connections"),
+            "{target}: {stdout}"
+        );
+    }
+}
