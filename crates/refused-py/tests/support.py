@@ -475,3 +475,12 @@ def cli_why(cli: str, target: str, *, prefix: tuple = ()) -> dict:
 def settle() -> None:
     """Lets a closed listener's socket leave the tables before a diagnosis reads them."""
     time.sleep(0.01)
+
+
+def caught(call):
+    """What `call()` raised (it must raise)."""
+    try:
+        call()
+    except BaseException as exc:  # noqa: BLE001 - the point is to look at whatever it raised
+        return exc
+    raise AssertionError("it did not fail")

@@ -19,18 +19,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 import refused
-from support import full_queue, refused_port, tinyproxy
+from support import caught, full_queue, refused_port, tinyproxy
 
 #: redis-py retries a failed connect with backoff by default: once is enough here.
 NO_RETRY = Retry(NoBackoff(), 0)
-
-
-def caught(call):
-    try:
-        call()
-    except BaseException as exc:  # noqa: BLE001 - the point is to look at whatever it raised
-        return exc
-    raise AssertionError("it did not fail")
 
 
 def test_socket_create_connection():

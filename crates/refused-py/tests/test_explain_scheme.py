@@ -14,20 +14,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 import refused
-from support import postgres, redis_loading, self_signed_https, silent_listener
+from support import caught, postgres, redis_loading, self_signed_https, silent_listener
 
 #: Ports of this module's own servers (this engineer's part of the suite's range).
 STANDBY_PORTS = (47987, 47989, 47991)
 FULL_PORTS = (47975, 47977, 47979)
 LOADING_PORT = 47993
-
-
-def caught(call):
-    try:
-        call()
-    except BaseException as exc:  # noqa: BLE001 - the point is to look at whatever it raised
-        return exc
-    raise AssertionError("it did not fail")
 
 
 def not_ready(exc, target):
