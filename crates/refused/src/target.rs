@@ -377,12 +377,13 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
     if trimmed.starts_with('@') {
         return Err(TargetErrorKind::AbstractUnix(trimmed.to_owned()));
     }
-    // `unix:/run/app.sock`, as gunicorn, nginx and uWSGI write it.
+    // `unix:/run/app.sock`, as gunicorn, nginx and uWSGI write it (`unix:8080` stays a host
+    // named unix and its port).
     if let Some(rest) = trimmed
         .get(..5)
         .filter(|prefix| prefix.eq_ignore_ascii_case("unix:"))
         .map(|_| &trimmed[5..])
-        .filter(|rest| !rest.starts_with("//"))
+        .filter(|rest| !rest.starts_with("//") && !rest.bytes().all(|b| b.is_ascii_digit()))
     {
         return unix_path(trimmed, rest);
     }
@@ -739,6 +740,8 @@ mod tests {
             error("unix:app.sock"),
             TargetErrorKind::RelativeUnixPath("app.sock".into())
         );
+        // A host named unix, and its port.
+        assert_eq!(tcp("unix:8080").2, 8080);
         // Abstract sockets have no file: said so, not read as a host or a port.
         for input in ["unix:@app", "unix://@app", "@app"] {
             assert_eq!(error(input), TargetErrorKind::AbstractUnix("@app".into()));
@@ -982,6 +985,8 @@ mod tests {
 
         #[test]
         fn ipv6_round_trips(ip in any::<Ipv6Addr>(), port in 1u16..) {
+            // A link-local address needs its interface (a_link_local_address_needs_its_interface).
+            prop_assume!(!ip.is_unicast_link_local());
             let (_, host, parsed) = tcp(&format!("[{ip}]:{port}"));
             prop_assert_eq!(host, Host::Ip(IpAddr::V6(ip)));
             prop_assert_eq!(parsed, port);
