@@ -79,23 +79,18 @@ pub fn for_target(target: &Target, var: impl Fn(&str) -> Option<String>) -> Opti
         Scheme::Https => &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"],
         _ => return None,
     };
-    let (variable, url) = names.iter().find_map(|name| {
-        let value = var(name)?;
-        let value = value.trim();
-        (!value.is_empty()).then(|| ((*name).to_owned(), value.to_owned()))
-    })?;
-    let variable = Some(variable);
+    let (variable, proxy) = names
+        .iter()
+        .find_map(|name| Some((*name, given(&var(name)?)?)))?;
     let host = target.host()?;
     let port = target.port()?.get();
     let no_proxy = var("no_proxy").or_else(|| var("NO_PROXY"));
     if no_proxy.is_some_and(|list| bypasses(&list, host, port)) {
         return None;
     }
-    let (url, address) = read_url(&url);
     Some(Proxy {
-        variable,
-        url,
-        address,
+        variable: Some(variable.to_owned()),
+        ..proxy
     })
 }
 
@@ -127,15 +122,11 @@ fn read_url(url: &str) -> (String, Option<String>) {
 /// Whether `no_proxy` (a comma-separated list: names, `.domain` suffixes, addresses, CIDR
 /// networks, `host:port`, or `*`) lets `host` port `port` go direct.
 fn bypasses(list: &str, host: &Host, port: u16) -> bool {
-    let name = match host {
-        Host::Name(name) => name.trim_end_matches('.').to_ascii_lowercase(),
-        Host::Ip(ip) => ip.to_string(),
-        Host::ScopedIpv6 { ip, .. } => ip.to_string(),
-    };
-    let ip = match host {
-        Host::Ip(ip) => Some(*ip),
-        Host::ScopedIpv6 { ip, .. } => Some(IpAddr::V6(*ip)),
-        Host::Name(_) => None,
+    // A name matches names and suffixes; an address, addresses and networks.
+    let (name, ip) = match host {
+        Host::Name(name) => (name.trim_end_matches('.').to_ascii_lowercase(), None),
+        Host::Ip(ip) => (String::new(), Some(*ip)),
+        Host::ScopedIpv6 { ip, .. } => (String::new(), Some(IpAddr::V6(*ip))),
     };
     list.split([',', ' ']).map(str::trim).any(|entry| {
         if entry == "*" {

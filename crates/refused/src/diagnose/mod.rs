@@ -154,32 +154,35 @@ pub async fn diagnose_through(
     options: &Options,
 ) -> Result<Diagnosis, Unexplained> {
     let named = proxy.said();
-    let Some(to_proxy) = proxy.target() else {
-        let mut direct = diagnose(target, options).await?;
-        direct.warnings.push(format!(
-            "{named}, whose URL names no port (clients disagree on the default): this answer is about the direct connection"
-        ));
-        direct.proxy = Some(ThroughProxy {
+    let mark = |diagnosed| {
+        Some(ThroughProxy {
             proxy: proxy.clone(),
-            diagnosed: Diagnosed::Direct,
-        });
-        return Ok(direct);
+            diagnosed,
+        })
+    };
+    // The direct diagnosis stands, with what is known of the proxy as a warning.
+    let direct_with = |mut direct: Diagnosis, said: &str| {
+        direct.warnings.push(format!(
+            "{named}, {said}: this answer is about the direct connection from this host"
+        ));
+        direct.proxy = mark(Diagnosed::Direct);
+        direct
+    };
+    let Some(to_proxy) = proxy.target() else {
+        let said = "whose URL names no port (clients disagree on the default)";
+        return Ok(direct_with(diagnose(target, options).await?, said));
     };
     let (through, direct) = tokio::join!(
         diagnose_as(&to_proxy, options, true),
         diagnose(target, options)
     );
-    let (through, mut direct) = (through?, direct?);
+    let (through, direct) = (through?, direct?);
     let address = proxy.address.as_deref().unwrap_or_default();
     if through.cause.is_reachable() {
-        direct.warnings.push(format!(
-            "{named}, and {address} accepts connections: what they meet past it is the proxy's answer (a 502 or 503 when it cannot connect either); this answer is about the direct connection from this host"
-        ));
-        direct.proxy = Some(ThroughProxy {
-            proxy: proxy.clone(),
-            diagnosed: Diagnosed::Direct,
-        });
-        return Ok(direct);
+        let said = format!(
+            "and {address} accepts connections: what they meet past it is the proxy's answer (a 502 or 503 when it cannot connect either)"
+        );
+        return Ok(direct_with(direct, &said));
     }
     let host = target.host().map(ToString::to_string).unwrap_or_default();
     let mut suggestions = through.suggestions;
@@ -201,10 +204,7 @@ pub async fn diagnose_through(
         warnings,
         unseen: through.unseen,
         elapsed: through.elapsed.max(direct.elapsed),
-        proxy: Some(ThroughProxy {
-            proxy: proxy.clone(),
-            diagnosed: Diagnosed::Proxy,
-        }),
+        proxy: mark(Diagnosed::Proxy),
     })
 }
 
