@@ -232,13 +232,16 @@ async fn connected(
         .skip_while(|a| !a.attempt.outcome.is_connected())
         .any(|a| a.local && !a.attempt.outcome.is_connected());
     if facts.addresses.iter().any(|a| a.local) {
-        if let Ok(own) = sys::own_tcp_listeners() {
-            let own: Vec<Listener> = own.into_iter().filter(|l| l.port == port).collect();
-            // A stuck member of an SO_REUSEPORT group fails its share of the connections,
-            // whichever member ours met: it is read every time, so the answer does not hang
-            // on the hash of our ports.
-            if !ready || local_failed || super::reuseport::has_stuck_member(&own) {
+        // The port's listeners alone, picked by the kernel: read for every local target that
+        // connects, so a stuck member of an SO_REUSEPORT group, which fails its share of the
+        // connections whichever member ours met, is seen every time.
+        if let Ok(own) = sys::own_tcp_listeners_on(port) {
+            let wanted = !ready || local_failed;
+            if wanted || super::reuseport::has_stuck_member(&own) {
                 held(&mut facts, port, own, Vec::new());
+            }
+            // Docker's daemon, only for what goes wrong here (a stuck group needs none of it).
+            if wanted {
                 let docker_until =
                     (std::time::Instant::now() + DOCKER_ASKED_FOR).min(until.into_std());
                 read_container_ports(&mut facts, port, &[], docker_until);

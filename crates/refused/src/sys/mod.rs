@@ -32,6 +32,15 @@ pub fn own_tcp_listeners() -> std::io::Result<Vec<tables::Listener>> {
         .or_else(|_| tables::read_tcp_listeners(std::path::Path::new("/proc/net")))
 }
 
+/// [`own_tcp_listeners`] on `port` alone: the kernel picks them (`sock_diag`'s filter), or, where
+/// it cannot be asked, the table is read and filtered here.
+pub fn own_tcp_listeners_on(port: u16) -> std::io::Result<Vec<tables::Listener>> {
+    sock_diag::tcp_listeners_on(port).or_else(|_| {
+        let all = tables::read_tcp_listeners(std::path::Path::new("/proc/net"))?;
+        Ok(all.into_iter().filter(|l| l.port == port).collect())
+    })
+}
+
 /// Hands a descriptor to tokio's reactor. `AsyncFd::new` is deprecated because a type whose
 /// `as_raw_fd` could change or close its descriptor early breaks the reactor (tokio#8587), and
 /// its replacement is `unsafe`; an `OwnedFd` keeps one descriptor, open, for as long as it lives,
