@@ -311,3 +311,14 @@ def test_httpx_through_a_proxy_that_cannot_reach_the_target():
     assert document["cause"] == "no-listener", document
     assert document["proxy"]["address"] == "127.0.0.1:47983", document
     assert document["proxy"]["diagnosed"] == "direct", document
+
+
+def test_a_request_through_a_proxy_is_asked_without_its_credentials_or_query(listener):
+    url = f"http://bob:pw@{listener.target}/health?token=abc#top"
+    with refused_port(47861) as proxy_port:
+        exc = caught(
+            lambda: requests.get(url, timeout=2, proxies={"http": f"http://127.0.0.1:{proxy_port}"})
+        )
+        document = refused.explain(exc).to_dict()
+    assert document["target"] == f"http://{listener.target}/health", document
+    assert "pw" not in str(document) and "token" not in str(document), document

@@ -110,7 +110,9 @@ def _through_proxy(exc: BaseException) -> Optional[tuple]:
     try:
         chain = list(_chain(exc))
         url = next((u for u in map(_request_url, chain) if u is not None), None)
-        if url is None:
+        # What `why` is asked: never the URL's credentials, query or fragment.
+        target = _from_url(url) if url is not None else None
+        if url is None or target is None:
             return None
         parts = urlsplit(url)
         # The environment's, as requests and httpx (trust_env) read it.
@@ -129,7 +131,7 @@ def _through_proxy(exc: BaseException) -> Optional[tuple]:
                 if isinstance(host, str) and host:
                     same = env is not None and (env.hostname, env.port) == (host, proxy.port)
                     # The environment's, said as such by `why`; else the one it was given.
-                    return url, None if same else str(proxy)
+                    return target, None if same else str(proxy)
         # httpx keeps it on its transport's connection pool (httpcore's proxy), the
         # environment's as well as a `Client(proxy=...)`.
         found = next((p for p in map(_httpx_proxy, chain) if p is not None), None)
@@ -137,10 +139,10 @@ def _through_proxy(exc: BaseException) -> Optional[tuple]:
             scheme, host, port = found
             same = env is not None and (env.hostname, env.port) == (host, port)
             hostport = target_text(host, port) or (f"[{host}]" if ":" in host else host)
-            return url, None if same else f"{scheme}://{hostport}"
+            return target, None if same else f"{scheme}://{hostport}"
     except Exception:  # another library's object that misbehaves: no proxy to tell of
         return None
-    return (url, None) if from_env else None
+    return (target, None) if from_env else None
 
 
 def _httpx_proxy(e: BaseException) -> Optional[tuple]:
