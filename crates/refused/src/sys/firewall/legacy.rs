@@ -271,7 +271,12 @@ impl<'a> Saved<'a> {
     /// Its rules that may match a socket's owner (`-m owner --uid-owner`, `--gid-owner`),
     /// translated: no other rule has an owner match.
     pub(super) fn owner_rules(self) -> impl Iterator<Item = Value> {
-        let declared = self.declared();
+        // Most rulesets have none: the chains are not indexed for nothing.
+        let declared = if self.text.contains("-owner") {
+            self.declared()
+        } else {
+            Vec::new()
+        };
         let family = self.family;
         let none = HashSet::new();
         self.lines().filter_map(move |line| match line {

@@ -25,7 +25,7 @@ mod tests_saved;
 pub mod xt;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -462,19 +462,13 @@ pub fn read_ruleset() -> Result<Value, FirewallError> {
 }
 
 fn nft(args: &[&str]) -> Result<Vec<u8>, FirewallError> {
-    let child = Command::new("nft")
+    let output = Command::new("nft")
         .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+        .output()
         .map_err(|err| match err.kind() {
             std::io::ErrorKind::NotFound => FirewallError::NoTool,
             _ => FirewallError::Failed(err.to_string()),
         })?;
-    let output = child
-        .wait_with_output()
-        .map_err(|err| FirewallError::Failed(err.to_string()))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(FirewallError::Failed(stderr.trim().to_owned()));
