@@ -9,7 +9,7 @@ use tokio::time::Instant;
 /// The most of the time limit kept for reading this host's evidence after the attempts (a fifth
 /// of it below three seconds). Reading it takes about 20 ms on an idle host, most of it `nft`;
 /// the margin is for a loaded one, and for a Kubernetes node's 20,000 iptables rules (about
-/// 250 ms). The attempts lose no SYN by it at the usual limits: the kernel sends them at 0, 1,
+/// 0.2 s, more under load). The attempts lose no SYN by it at the usual limits: the kernel sends them at 0, 1,
 /// 3 and 7 s, and 2.4 s of a 3 s limit sees as many as 2.8 s did.
 const EVIDENCE_SHARE: Duration = Duration::from_millis(600);
 
