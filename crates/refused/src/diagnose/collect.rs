@@ -1168,13 +1168,19 @@ fn legacy_tables(facts: &mut Facts) -> Vec<serde_json::Value> {
         return Vec::new();
     };
     let mut rulesets = Vec::new();
-    for legacy in found.iter().filter(|l| l.may_matter()) {
-        if let Some(ruleset) = legacy.ruleset() {
-            rulesets.push(ruleset);
-            let family = usize::from(legacy.family == "ip6");
-            facts.rules_read.legacy_read[family] = Some(legacy.command);
-            continue;
-        }
+    for legacy in found
+        .into_iter()
+        .filter(firewall::legacy::LegacyTables::may_matter)
+    {
+        let (family, command) = (usize::from(legacy.family == "ip6"), legacy.command);
+        let legacy = match legacy.into_ruleset() {
+            Ok(ruleset) => {
+                rulesets.push(ruleset);
+                facts.rules_read.legacy_read[family] = Some(command);
+                continue;
+            }
+            Err(unlisted) => unlisted,
+        };
         facts.rules_read.legacy_unlisted = true;
         facts.unseen.push(Unseen {
             what: format!(

@@ -35,33 +35,45 @@ pub(super) struct Saved {
     pub(super) family: &'static str,
     /// Its output.
     pub(super) text: String,
-}
-
-impl Saved {
     /// The tables it says it cannot show (`` # Table `filter' is incompatible, use 'nft' tool. ``,
     /// `` # Table `nat' contains incompatible base-chains, ... ``): nft must list those. A table
     /// with incompatible base chains is listed all the same, without those chains.
-    pub(super) fn incompatible(&self) -> Vec<&str> {
-        self.text
+    pub(super) incompatible: Vec<String>,
+}
+
+impl Saved {
+    /// What `iptables-nft-save` of `family` printed; its text is read once for the tables it
+    /// cannot show (megabytes on a Kubernetes node, asked of for every table nft lists).
+    pub(super) fn new(family: &'static str, text: String) -> Self {
+        let incompatible = text
             .lines()
             .filter_map(|line| line.strip_prefix("# Table `"))
             .filter_map(|rest| rest.split_once('\''))
             .filter(|(_, said)| said.contains("incompatible"))
-            .map(|(table, _)| table)
-            .collect()
+            .map(|(table, _)| table.to_owned())
+            .collect();
+        Saved {
+            family,
+            text,
+            incompatible,
+        }
+    }
+
+    /// Whether it shows `table` whole.
+    fn shows(&self, table: &str) -> bool {
+        !self.incompatible.iter().any(|t| t == table)
     }
 
     /// Its text without the tables it could not show in full (not copied when it showed all).
     fn compatible(&self) -> Cow<'_, str> {
-        let incompatible = self.incompatible();
-        if incompatible.is_empty() {
+        if self.incompatible.is_empty() {
             return Cow::Borrowed(&self.text);
         }
         let mut kept = String::with_capacity(self.text.len());
         let mut skipping = false;
         for line in self.text.lines() {
             if let Some(table) = line.strip_prefix('*') {
-                skipping = incompatible.contains(&table.trim());
+                skipping = !self.shows(table.trim());
             }
             if !skipping {
                 kept.push_str(line);
@@ -76,7 +88,7 @@ impl Saved {
 
     /// [`Self::compatible`], its own text moved when it showed all.
     fn into_compatible(self) -> String {
-        if self.incompatible().is_empty() {
+        if self.incompatible.is_empty() {
             return self.text;
         }
         self.compatible().into_owned()
@@ -99,11 +111,9 @@ pub(super) fn save_both() -> Option<Vec<Saved>> {
     let v6 = spawn("ip6tables-nft-save");
     let finish = |child: Option<Child>, family| {
         let output = child?.wait_with_output().ok()?;
-        output.status.success().then(|| Saved {
-            family,
-            text: String::from_utf8(output.stdout)
-                .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()),
-        })
+        let text = String::from_utf8(output.stdout)
+            .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned());
+        output.status.success().then(|| Saved::new(family, text))
     };
     let (v4, v6) = (finish(v4, "ip"), finish(v6, "ip6"));
     Some(vec![v4?, v6?])
@@ -129,7 +139,7 @@ pub(super) fn read(saved: Vec<Saved>) -> Result<Value, FirewallError> {
     drop(listed);
     let mut items = Vec::new();
     for (family, name) in tables.iter().filter(|(f, t)| !is_saved(&saved, f, t)) {
-        let mut table = parse(&nft(&["-j", "list", "table", family, name])?)?;
+        let mut table: Value = super::parse_json(&nft(&["-j", "list", "table", family, name])?)?;
         if xt::has_xt(&table) {
             // Only a help, as for the whole ruleset: without it the xt matches may match.
             if let Ok(listing) = nft(&["-a", "-s", "list", "table", family, name]) {
@@ -146,10 +156,7 @@ pub(super) fn read(saved: Vec<Saved>) -> Result<Value, FirewallError> {
 /// Whether `saved` shows the table `family name` whole: one of iptables' tables that it did
 /// not call incompatible.
 pub(super) fn is_saved(saved: &[Saved], family: &str, name: &str) -> bool {
-    IPTABLES_TABLES.contains(&name)
-        && saved
-            .iter()
-            .any(|s| s.family == family && !s.incompatible().contains(&name))
+    IPTABLES_TABLES.contains(&name) && saved.iter().any(|s| s.family == family && s.shows(name))
 }
 
 /// The ruleset of nft's `items` (the tables `saved` does not show) with iptables-nft's tables
@@ -171,11 +178,6 @@ pub(super) fn assemble(items: Vec<Value>, saved: Vec<Saved>) -> Value {
     ruleset.insert("nftables".to_owned(), Value::Array(items));
     ruleset.insert("iptables".to_owned(), Value::Array(iptables));
     Value::Object(ruleset)
-}
-
-fn parse(json: &[u8]) -> Result<Value, FirewallError> {
-    serde_json::from_slice(json)
-        .map_err(|err| FirewallError::Failed(format!("unreadable JSON: {err}")))
 }
 
 /// `nft -j list chains`, as far as [`tables`] reads it: each chain's family and table, and
@@ -204,8 +206,7 @@ struct ChainOf<'a> {
 /// The `(family, name)` of each table that has chains, as `nft -j list chains` lists them (its
 /// JSON), in its order (the tables' own).
 pub(super) fn tables(json: &[u8]) -> Result<Vec<(String, String)>, FirewallError> {
-    let listed: Listed<'_> = serde_json::from_slice(json)
-        .map_err(|err| FirewallError::Failed(format!("unreadable JSON: {err}")))?;
+    let listed: Listed<'_> = super::parse_json(json)?;
     let mut tables: Vec<(String, String)> = Vec::new();
     for chain in listed.nftables.into_iter().filter_map(|item| item.chain) {
         let (Some(family), Some(table)) = (chain.family, chain.table) else {
@@ -245,17 +246,14 @@ COMMIT
 ";
 
     fn saved(family: &'static str, text: &str) -> Saved {
-        Saved {
-            family,
-            text: text.to_owned(),
-        }
+        Saved::new(family, text.to_owned())
     }
 
     #[test]
     fn tables_iptables_cannot_show_are_left_to_nft() {
         let both = [saved("ip", WITH_NFT_CHAIN), saved("ip6", WITH_NFT_RULE)];
-        assert_eq!(both[0].incompatible(), ["filter"]);
-        assert_eq!(both[1].incompatible(), ["filter"]);
+        assert_eq!(both[0].incompatible, ["filter"]);
+        assert_eq!(both[1].incompatible, ["filter"]);
         // The filter table goes, whole; nat stays.
         let kept = both[0].compatible();
         assert!(
@@ -274,7 +272,7 @@ COMMIT
         assert!(!is_saved(&both, "inet", "nat"));
         // A comment that is not iptables-save's warning is not one.
         let plain = saved("ip", "# Table `filter' was read\n*filter\nCOMMIT\n");
-        assert!(plain.incompatible().is_empty());
+        assert!(plain.incompatible.is_empty());
         assert_eq!(plain.compatible(), plain.text);
     }
 

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde_json::Value;
@@ -66,9 +66,6 @@ struct Index<'a> {
     /// Base chains, in the ruleset's order: nft's as listed, iptables-save's made from their
     /// declarations.
     bases: Vec<Cow<'a, Value>>,
-    /// The chains each table of iptables-save's text declares, which its rules are translated
-    /// with (a `-j NAME` of one is a jump).
-    declared: Vec<(&'a str, HashSet<&'a str>)>,
 }
 
 struct Chain<'a> {
@@ -111,7 +108,6 @@ impl<'a> Index<'a> {
             ufw_tables: Vec::new(),
             firewalld_tables: Vec::new(),
             bases: Vec::new(),
-            declared: Vec::new(),
         }
     }
 
@@ -178,7 +174,6 @@ impl<'a> Index<'a> {
                 }
             }
         }
-        index.declared = saved.declared();
         index
     }
 
@@ -210,23 +205,13 @@ impl<'a> Index<'a> {
             Rule::Json(rule) => rule,
             Rule::Line { kept, .. } if kept.get().is_some() => kept.get()?,
             Rule::Line { line, kept } => {
-                let none = HashSet::new();
-                let declared = self
-                    .declared
-                    .iter()
-                    .find(|(t, _)| *t == table)
-                    .map_or(&none, |(_, names)| names);
-                // A match that fails makes the rule fail, whatever comes after it (see
-                // `judge`): the rest of the line is not translated.
-                let mut fails = |expr: &Value| {
-                    expr.get("match")
-                        .is_some_and(|m| expr::matches(m, packet, sets) == Truth::No)
-                };
+                // A `-j NAME` of a chain its table declares is a jump.
+                let declared = |name: &str| self.chains.contains_key(&(family, table, name));
+                // An expression that fails makes the rule fail, whatever comes after it (see
+                // `judge`): the rest of the line is not translated, and the rule not kept.
+                let mut fails = |expr: &Value| fails(expr, packet, sets);
                 let translated =
-                    legacy::rule_unless(family, table, chain, line, declared, &mut fails)?;
-                if judge(&translated, packet, sets).0 == Truth::No {
-                    return None;
-                }
+                    legacy::rule_unless(family, table, chain, line, &declared, &mut fails)?;
                 kept.get_or_init(|| translated)
             }
         };
@@ -387,9 +372,7 @@ fn judge<'a>(rule: &'a Value, packet: &Packet, sets: &TableSets<'_, 'a>) -> Judg
                 (Some("target"), Some("DNAT" | "REDIRECT")) => Action::Nat(expr),
                 (Some("target"), Some(name)) if XT_NON_TERMINAL.contains(&name) => continue,
                 (Some("target"), _) => Action::Unknown,
-                // IPv6 extension headers (`-m rt`, ufw6's `--rt-type 0` drop): a TCP packet of
-                // this host's stack carries none, and without the header the match fails.
-                (Some("match"), Some("rt" | "frag" | "hbh" | "dst")) => {
+                _ if never_matches(value) => {
                     truth = Truth::No;
                     rest = Truth::No;
                     continue;
@@ -411,6 +394,22 @@ fn judge<'a>(rule: &'a Value, packet: &Packet, sets: &TableSets<'_, 'a>) -> Judg
         return (truth, action, limited && rest == Truth::Yes);
     }
     (truth, Action::Nothing, false)
+}
+
+/// Whether `expr` surely fails for `packet`: a match that does not hold, or an extension
+/// match that never does (see [`never_matches`]). A rule with one matches nothing.
+fn fails(expr: &Value, packet: &Packet, sets: &TableSets<'_, '_>) -> bool {
+    if let Some(m) = expr.get("match") {
+        return expr::matches(m, packet, sets) == Truth::No;
+    }
+    expr.get("xt").is_some_and(never_matches)
+}
+
+/// Whether an `xt` extension never matches a TCP packet of this host's stack: the IPv6
+/// extension headers' matches (`-m rt`, ufw6's `--rt-type 0` drop), whose header it never
+/// carries.
+fn never_matches(xt: &Value) -> bool {
+    xt["type"] == "match" && matches!(xt["name"].as_str(), Some("rt" | "frag" | "hbh" | "dst"))
 }
 
 /// Whether an expression counts packets against a rate: nft's `limit`, a `meter` or a set

@@ -37,15 +37,18 @@ pub struct LegacyTables {
 }
 
 impl LegacyTables {
-    /// The tables as a ruleset to evaluate beside nft's (see [`translate`]); `None` when they
-    /// could not be listed.
-    pub fn ruleset(&self) -> Option<Value> {
+    /// The tables as a ruleset to evaluate beside nft's (see [`translate`]), their listing
+    /// moved into it; themselves back when they could not be listed.
+    pub fn into_ruleset(self) -> Result<Value, Self> {
         let tool = if self.command.ends_with("-legacy") {
             Tool::IptablesLegacy
         } else {
             Tool::Iptables
         };
-        Some(translate(self.save.clone()?, self.family, tool))
+        match self.save {
+            Some(save) => Ok(translate(save, self.family, tool)),
+            None => Err(self),
+        }
     }
 
     /// Whether they hold something that may stop or translate a packet (a table can exist
@@ -285,7 +288,9 @@ impl<'a> Saved<'a> {
                     .iter()
                     .find(|(t, _)| *t == table)
                     .map_or(&none, |(_, names)| names);
-                Some(rule(family, table, chain, line, chains))
+                Some(rule(family, table, chain, line, &|name| {
+                    chains.contains(name)
+                }))
             }
             _ => None,
         })
@@ -313,13 +318,14 @@ pub(super) fn base_chain_of(
 }
 
 /// The rule of `line` (`-A CHAIN SPEC`, of `chain` in `table`) in nft's JSON shape: `family`,
-/// `table`, `chain`, `expr` and `listing` (the line). `chains`: the chains its table declares.
+/// `table`, `chain`, `expr` and `listing` (the line). `chains`: whether its table declares a
+/// chain of that name.
 pub(super) fn rule(
     family: &str,
     table: &str,
     chain: &str,
     line: &str,
-    chains: &HashSet<&str>,
+    chains: &dyn Fn(&str) -> bool,
 ) -> Value {
     rule_unless(family, table, chain, line, chains, &mut |_| false).unwrap_or_default()
 }
@@ -332,7 +338,7 @@ pub(super) fn rule_unless(
     table: &str,
     chain: &str,
     line: &str,
-    chains: &HashSet<&str>,
+    chains: &dyn Fn(&str) -> bool,
     fails: &mut dyn FnMut(&Value) -> bool,
 ) -> Option<Value> {
     let spec = line
@@ -433,7 +439,7 @@ const TRANSLATED_MODULES: &[&str] = &[
 fn expr(
     spec: &str,
     family: &str,
-    chains: &HashSet<&str>,
+    chains: &dyn Fn(&str) -> bool,
     fails: &mut dyn FnMut(&Value) -> bool,
 ) -> Option<Vec<Value>> {
     let Some(words) = words(spec) else {
@@ -635,7 +641,7 @@ fn address_field(option: &str) -> &'static str {
 }
 
 /// What `-j TARGET OPTIONS...` does.
-fn verdict(target: &str, options: &[&str], family: &str, chains: &HashSet<&str>) -> Value {
+fn verdict(target: &str, options: &[&str], family: &str, chains: &dyn Fn(&str) -> bool) -> Value {
     let option = |name: &str| {
         options
             .iter()
@@ -669,7 +675,7 @@ fn verdict(target: &str, options: &[&str], family: &str, chains: &HashSet<&str>)
             Some(port) => json!({"redirect": {"port": port_value(port)}}),
             None => json!({"redirect": null}),
         },
-        chain if chains.contains(chain) => json!({"jump": {"target": chain}}),
+        chain if chains(chain) => json!({"jump": {"target": chain}}),
         other => json!({"xt": {"type": "target", "name": other}}),
     }
 }

@@ -448,8 +448,7 @@ pub fn read_ruleset() -> Result<Value, FirewallError> {
         return big::read(saved);
     }
     let output = nft(&["-j", "list", "ruleset"])?;
-    let mut ruleset: Value = serde_json::from_slice(&output)
-        .map_err(|err| FirewallError::Failed(format!("unreadable JSON: {err}")))?;
+    let mut ruleset: Value = parse_json(&output)?;
     // Not held beside its parse and the listing below.
     drop(output);
     if xt::has_xt(&ruleset) {
@@ -459,6 +458,12 @@ pub fn read_ruleset() -> Result<Value, FirewallError> {
         }
     }
     Ok(ruleset)
+}
+
+/// nft's JSON output, parsed.
+fn parse_json<'de, T: serde::Deserialize<'de>>(json: &'de [u8]) -> Result<T, FirewallError> {
+    serde_json::from_slice(json)
+        .map_err(|err| FirewallError::Failed(format!("unreadable JSON: {err}")))
 }
 
 fn nft(args: &[&str]) -> Result<Vec<u8>, FirewallError> {

@@ -1070,14 +1070,8 @@ fn read_by_parts(name: &str, others: Vec<Value>) -> Value {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/firewall/");
     let read = |ext: &str| std::fs::read_to_string(format!("{dir}{name}.{ext}")).unwrap();
     let saved = vec![
-        big::Saved {
-            family: "ip",
-            text: read("legacy4"),
-        },
-        big::Saved {
-            family: "ip6",
-            text: read("legacy6"),
-        },
+        big::Saved::new("ip", read("legacy4")),
+        big::Saved::new("ip6", read("legacy6")),
     ];
     big::assemble(others, saved)
 }
@@ -1146,11 +1140,11 @@ fn nfts_tables_and_iptables_tables_read_by_parts_meet_by_priority() {
                     {"drop": null}]}}),
         ]
     };
-    let saved = [big::Saved {
-        family: "ip",
-        text: "*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -p tcp -m tcp --dport 7201 -j REJECT\nCOMMIT\n"
+    let saved = [big::Saved::new(
+        "ip",
+        "*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -p tcp -m tcp --dport 7201 -j REJECT\nCOMMIT\n"
             .to_owned(),
-    }];
+    )];
     let packet = syn("10.77.0.2", 7201);
     let first = |prio: i64| {
         let found = blockers(

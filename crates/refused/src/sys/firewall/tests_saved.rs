@@ -155,7 +155,7 @@ fn owner_matches_of_iptables_saves_text_are_found_and_no_others() {
 fn a_rule_whose_match_fails_is_left_untranslated_after_it() {
     let chains = std::collections::HashSet::from(["KUBE-SVC-1"]);
     let line = "-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-1";
-    let whole = legacy::rule("ip", "nat", "KUBE-SERVICES", line, &chains);
+    let whole = legacy::rule("ip", "nat", "KUBE-SERVICES", line, &|c| chains.contains(c));
     assert_eq!(whole["expr"].as_array().map(Vec::len), Some(4), "{whole}");
     assert_eq!(
         whole["expr"][3],
@@ -167,15 +167,36 @@ fn a_rule_whose_match_fails_is_left_untranslated_after_it() {
         asked.push(expr.clone());
         expr.to_string().contains("daddr")
     };
-    let none = legacy::rule_unless("ip", "nat", "KUBE-SERVICES", line, &chains, &mut fails);
+    let none = legacy::rule_unless(
+        "ip",
+        "nat",
+        "KUBE-SERVICES",
+        line,
+        &|c| chains.contains(c),
+        &mut fails,
+    );
     assert_eq!(none, None);
     assert_eq!(asked, [whole["expr"][0].clone()]);
     // None fails: the whole rule, as `rule` translates it.
-    let kept = legacy::rule_unless("ip", "nat", "KUBE-SERVICES", line, &chains, &mut |_| false);
+    let kept = legacy::rule_unless(
+        "ip",
+        "nat",
+        "KUBE-SERVICES",
+        line,
+        &|c| chains.contains(c),
+        &mut |_| false,
+    );
     assert_eq!(kept.as_ref(), Some(&whole));
     // A rule without matches: nothing to ask.
     let bare = "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000";
-    let kept = legacy::rule_unless("ip", "nat", "KUBE-MARK-MASQ", bare, &chains, &mut |_| true);
+    let kept = legacy::rule_unless(
+        "ip",
+        "nat",
+        "KUBE-MARK-MASQ",
+        bare,
+        &|c| chains.contains(c),
+        &mut |_| true,
+    );
     assert!(kept.is_some());
 }
 
