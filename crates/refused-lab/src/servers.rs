@@ -1,5 +1,5 @@
 //! Real servers from Debian's packages, started by tests on loopback ports of their own:
-//! PostgreSQL (`postgresql`), Redis (`redis-server`) and a TLS server of OpenSSL's (`openssl
+//! PostgreSQL (`postgresql`), Redis (`redis-server`), MariaDB (`mariadb-server`) and a TLS server of OpenSSL's (`openssl
 //! s_server`, with a certificate `openssl req -x509` made). Each is stopped and its files removed
 //! when dropped. A test checks first that they are installed: `require(test, &[Tool::Postgres])`.
 
@@ -198,6 +198,65 @@ pub fn postgres_with(netns: Option<&Netns>, listen: PostgresListen) -> Result<Se
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
         dir,
     })
+}
+
+/// Initialises a MariaDB data folder in a scratch folder (`mariadb-install-db`: root without a
+/// password, `root@localhost`, `root@127.0.0.1` and `root@::1`) and starts `mariadbd` on
+/// `addr` (in `netns` when given), with `args` added (`--max-connect-errors=2`,
+/// `--init-file=...`); its unix socket is `sock` in [`Server::dir`]. As root it runs as the
+/// package's `mysql` user. A test waits for it to listen (`refused wait mysql://...`). Unless
+/// `args` has `--skip-name-resolve`, it looks up its clients' addresses: write the namespace's
+/// `hosts` and `resolv.conf` first ([`Netns::write_etc`]), so that no lookup leaves the lab.
+pub fn mariadb(netns: Option<&Netns>, addr: SocketAddr, args: &[&str]) -> Result<Server, LabError> {
+    let dir = scratch("mariadb")?;
+    let root = rustix::process::geteuid().is_root();
+    let user: &[&str] = if root { &["--user=mysql"] } else { &[] };
+    if root {
+        let _ = Command::new("chown")
+            .args(["mysql:mysql"])
+            .arg(dir.path())
+            .status();
+    }
+    let data = dir.join("data");
+    let init = Command::new("mariadb-install-db")
+        .arg("--no-defaults")
+        .args(user)
+        .arg(format!("--datadir={}", data.display()))
+        .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+        // Its own temporary tables: two at once in /tmp remove each other's.
+        .arg(format!("--tmpdir={}", dir.path().display()))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| not_started(Tool::Mariadb, &err))?;
+    if !init.status.success() {
+        return Err(LabError::Tool {
+            tool: "mariadb-install-db".into(),
+            message: String::from_utf8_lossy(&init.stderr).trim().to_owned(),
+        });
+    }
+    let program = Tool::Mariadb.path().ok_or_else(|| LabError::Tool {
+        tool: "mariadbd".into(),
+        message: "not on PATH (apt-get install mariadb-server)".into(),
+    })?;
+    let mut command = netns.map_or_else(|| Command::new(&program), |n| n.command(&program));
+    let child = command
+        .arg("--no-defaults")
+        .args(user)
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--socket={}", dir.join("sock").display()))
+        .arg(format!("--pid-file={}", dir.join("pid").display()))
+        .arg(format!("--log-error={}", dir.join("error.log").display()))
+        .arg(format!("--tmpdir={}", dir.path().display()))
+        .arg(format!("--port={}", addr.port()))
+        .arg(format!("--bind-address={}", addr.ip()))
+        .args(["--innodb-buffer-pool-size=16M", "--skip-log-bin"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|err| not_started(Tool::Mariadb, &err))?;
+    Ok(Server { child, addr, dir })
 }
 
 /// What kind of self-signed certificate [`openssl_server`] makes.

@@ -36,11 +36,13 @@ pub enum Tool {
     Tinyproxy,
     /// `openssl`: certificates as `openssl req -x509` makes them, served by `openssl s_server`.
     Openssl,
+    /// `mariadbd` and `mariadb-install-db` (mariadb-server): a real MariaDB, for `mysql://`.
+    Mariadb,
 }
 
 impl Tool {
     /// Every tool, in the order the README's install command lists their packages.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Ip,
         Self::Nft,
         Self::Dnsmasq,
@@ -52,6 +54,7 @@ impl Tool {
         Self::Firewalld,
         Self::Tinyproxy,
         Self::Openssl,
+        Self::Mariadb,
     ];
 
     /// The program's name.
@@ -68,6 +71,7 @@ impl Tool {
             Self::Firewalld => "firewalld",
             Self::Tinyproxy => "tinyproxy",
             Self::Openssl => "openssl",
+            Self::Mariadb => "mariadbd",
         }
     }
 
@@ -85,6 +89,7 @@ impl Tool {
             Self::Firewalld => "firewalld",
             Self::Tinyproxy => "tinyproxy",
             Self::Openssl => "openssl",
+            Self::Mariadb => "mariadb-server",
         }
     }
 

@@ -28,6 +28,7 @@ mod why_http_proxy;
 mod why_icmp_lab;
 mod why_lab;
 mod why_loopback_lab;
+mod why_mysql_lab;
 mod why_netns;
 mod why_owner_lab;
 mod why_path_lab;

@@ -1,6 +1,6 @@
 //! The rule for a service that answers but turns this client away by its configuration (Redis's
-//! protected mode): `not-ready`, since the client cannot use it, with the configuration to change
-//! instead of a wait that would never end.
+//! protected mode, MySQL's accounts for other hosts or its blocked hosts): `not-ready`, since the
+//! client cannot use it, with the configuration to change instead of a wait that would never end.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -26,6 +26,7 @@ pub(super) fn denied(facts: &Facts, winner: &AddressFacts, reason: &str) -> Find
     .evidence(listed(&holders));
     match scheme {
         Scheme::Redis => protected_mode(facts, winner, &holders, finding),
+        Scheme::Mysql => mysql_host(facts, winner, reason, finding),
         _ => finding.suggest(
             "waiting does not help: change which clients the service's configuration lets in (its log says why it refused)",
         ),
@@ -60,6 +61,36 @@ fn protected_mode(
             "or connect from Redis's own host over loopback, which protected mode lets in",
         ),
     }
+}
+
+/// MySQL's and MariaDB's refusals of a client's host, before any login: no account is for it
+/// (1130), or it is blocked after too many connections that ended before a login (1129).
+fn mysql_host(facts: &Facts, winner: &AddressFacts, reason: &str, finding: Finding) -> Finding {
+    // `Host '10.0.0.5' is not allowed ...`: the address (or name) the server saw.
+    let host = reason
+        .split_once("Host '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map_or("THIS-HOST", |(host, _)| host);
+    let port = winner.addr.port();
+    if reason.ends_with(&format!("({})", crate::probe::mysql::HOST_BLOCKED)) {
+        return finding
+            .suggest(format!(
+                "the server blocked {host} after `max_connect_errors` connections in a row that ended before logging in (a health check that connects and closes does that; `{} check mysql://...` logs in, a bare `HOST:{port}` check does not): `mariadb-admin flush-hosts` (MySQL: `mysqladmin flush-hosts`, or `TRUNCATE performance_schema.host_cache`) on the server unblocks it",
+                facts.program
+            ))
+            .suggest(
+                "then find what keeps connecting without logging in (the server's log names each aborted connection), or raise `max_connect_errors`",
+            );
+    }
+    let finding = finding.suggest(format!(
+        "no account on the server is for connections from {host} (`SELECT user, host FROM mysql.user` shows the hosts they are for): create one, `CREATE USER 'app'@'{host}' IDENTIFIED BY '...'` and `GRANT ... TO 'app'@'{host}'`, or `'app'@'%'` for every host"
+    ));
+    if winner.addr.ip().is_loopback() {
+        return finding.suggest(
+            "an account for 'localhost' is for the unix socket (and TCP from loopback only when the server resolves names, `skip-name-resolve` off): connect through the socket (`mysql --socket=/run/mysqld/mysqld.sock`, the path in its `socket` setting), or create the account for '127.0.0.1' / '::1'",
+        );
+    }
+    finding
 }
 
 /// Where a client on the server's own host reaches the listener over loopback: only for an

@@ -770,6 +770,9 @@ fn not_ready_fix(facts: &Facts, readiness: &Readiness) -> String {
     if let Some((_, fix)) = certificate_problem(readiness) {
         return format!("waiting does not change the server's certificate: {fix}");
     }
+    if let Some(fix) = connections_taken(facts, text) {
+        return fix;
+    }
     let status = text
         .strip_prefix("HTTP ")
         .and_then(|rest| rest.get(..3))
@@ -790,6 +793,26 @@ fn not_ready_fix(facts: &Facts, readiness: &Readiness) -> String {
             "the service is up but not ready: wait for it (`{program} wait {target}`), or look at its logs"
         ),
     }
+}
+
+/// A database whose connections are all taken (MySQL's `Too many connections`, PostgreSQL's
+/// `too many clients already`): its clients hold them, and waiting helps only when they let go.
+fn connections_taken(facts: &Facts, text: &str) -> Option<String> {
+    let (program, target) = (&facts.program, &facts.target);
+    let who = match target.scheme() {
+        Scheme::Mysql
+            if text.ends_with(&format!("({})", crate::probe::mysql::TOO_MANY_CONNECTIONS)) =>
+        {
+            "`SHOW PROCESSLIST` on the server names them"
+        }
+        Scheme::Postgres if text.ends_with("(53300)") => {
+            "`SELECT usename, application_name, client_addr, state FROM pg_stat_activity` on the server names them"
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "the server's connections are all taken (its `max_connections`): its clients hold them ({who}); a connection pool larger than the server allows, or a program that does not close its connections, does that; `{program} wait {target}` ends when some are closed; else raise `max_connections`, or make the pools smaller"
+    ))
 }
 
 /// What to do about a listener that accepts and drops: the backend of a proxy is down.

@@ -4879,3 +4879,62 @@ fn a_lone_listener_or_a_group_that_accepts_is_no_stuck_group() {
             .collect::<Vec<_>>()
     ));
 }
+
+/// A database whose connections are all taken: its clients hold them, and waiting helps only
+/// when they let go; MySQL's refusals of a host are configuration, never a wait.
+#[test]
+fn a_full_database_names_its_clients_and_a_refused_host_its_accounts() {
+    let fix = |target: &str, readiness: Readiness| {
+        let f = Facts {
+            probe: Some(readiness),
+            ..one(target, tried("127.0.0.1:3306", Outcome::Connected, 0))
+        };
+        let finding = infer(&f).unwrap();
+        assert_eq!(finding.cause, Cause::NotReady);
+        (finding.summary, finding.suggestions.join("\n"))
+    };
+    let (_, pg) = fix(
+        "postgres://127.0.0.1:3306",
+        Readiness::NotReady("sorry, too many clients already (53300)".into()),
+    );
+    assert!(
+        pg.contains("connections are all taken (its `max_connections`)"),
+        "{pg}"
+    );
+    assert!(pg.contains("pg_stat_activity"), "{pg}");
+    let (_, my) = fix(
+        "mysql://127.0.0.1:3306",
+        Readiness::NotReady("Too many connections (1040)".into()),
+    );
+    assert!(my.contains("`SHOW PROCESSLIST`"), "{my}");
+    // The same words on another service are not its: the usual fix.
+    let (_, http) = fix(
+        "http://127.0.0.1:3306/",
+        Readiness::NotReady("HTTP 503 Too many connections (1040)".into()),
+    );
+    assert!(!http.contains("max_connections"), "{http}");
+
+    let (summary, host) = fix(
+        "mysql://127.0.0.1:3306",
+        Readiness::Denied(
+            "Host '127.0.0.1' is not allowed to connect to this MariaDB server (1130)".into(),
+        ),
+    );
+    assert!(
+        summary.contains("refuses this client by its configuration"),
+        "{summary}"
+    );
+    assert!(host.contains("CREATE USER 'app'@'127.0.0.1'"), "{host}");
+    assert!(host.contains("--socket="), "{host}");
+    assert!(!host.contains("wait for it"), "{host}");
+    let (_, blocked) = fix(
+        "mysql://127.0.0.1:3306",
+        Readiness::Denied("Host '10.0.0.5' is blocked because of many connection errors; unblock with 'mariadb-admin flush-hosts' (1129)".into()),
+    );
+    assert!(
+        blocked.contains("blocked 10.0.0.5 after `max_connect_errors`"),
+        "{blocked}"
+    );
+    assert!(blocked.contains("flush-hosts"), "{blocked}");
+    assert!(!blocked.contains("CREATE USER"), "{blocked}");
+}

@@ -20,7 +20,7 @@
 
 mod bounded;
 mod http;
-mod mysql;
+pub(crate) mod mysql;
 mod postgres;
 mod redis;
 mod tcp;

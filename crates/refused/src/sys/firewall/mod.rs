@@ -502,7 +502,7 @@ fn effective_caps(status: &str) -> Option<u64> {
 }
 
 /// `ruleset` (nft's, or an empty one) with the iptables-legacy tables `legacy` (each made by
-/// [`legacy::LegacyTables::ruleset`]) beside it: the walks evaluate both, nft's chains first
+/// [`legacy::LegacyTables::into_ruleset`]) beside it: the walks evaluate both, nft's chains first
 /// (the kernel's order between an nft chain and an `x_tables` one of the same priority is not
 /// known).
 pub fn with_legacy(mut ruleset: Value, legacy: Vec<Value>) -> Value {
