@@ -242,7 +242,15 @@ impl<'a> Display<'a> {
                         },
                     );
                 }
-                (*index, report.readiness.to_string())
+                let mut text = report.readiness.to_string();
+                if report.readiness.firewall_reject().is_some() {
+                    // Said once, when it starts: the polls from now on are far apart.
+                    text.push_str(&format!(
+                        "; trying again every {} s: a firewall's verdict does not change when the service starts, and a rate limit (ufw's `limit`) counts every try",
+                        refused::wait::REJECTED_INTERVAL.as_secs()
+                    ));
+                }
+                (*index, text)
             }
             WaitEvent::Done { index } => {
                 self.done[*index] = true;

@@ -28,6 +28,12 @@ pub const FIRST_INTERVAL: Duration = Duration::from_millis(2);
 /// 0.12-0.29% of a core on a small VM, about what a C loop asking the same question costs
 /// (0.21-0.29%), and one that only wakes 40 times a second 0.17-0.21% (`scripts/bench-wait.py`).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(25);
+/// The pause after a firewall rejected a probe (an ICMP error: iptables' `REJECT`, ufw's
+/// `limit`). ufw's limit rejects a new connection from an address that made six within 30 s,
+/// and counts a rejected one twice (its `recent --set` and `--update` rules both add it): fast
+/// polls keep it tripped for as long as they go on, and only a pause longer than 30 s clears it,
+/// whatever came before.
+pub const REJECTED_INTERVAL: Duration = Duration::from_secs(31);
 /// How long a connection must stay open, once a target has closed one right after accepting
 /// it: enough for a proxy that forks per connection to fail its backend and close.
 const PROXY_SETTLE: Duration = Duration::from_millis(100);
@@ -277,7 +283,12 @@ pub async fn wait(
             }
             continue;
         }
-        let pause = round.pauses.take(changed, options.interval);
+        let mut pause = round.pauses.take(changed, options.interval);
+        if state.last.as_ref().is_some_and(|r| r.readiness.firewall_reject().is_some()) {
+            // A firewall's verdict does not change when the service starts, and a rate limit
+            // counts every try: fast polls would keep it tripped for as long as they go on.
+            pause = pause.max(REJECTED_INTERVAL);
+        }
         rounds.push(round.run(pause));
     }
     let satisfied = match options.until {
@@ -338,7 +349,12 @@ fn same_state(a: &Readiness, b: &Readiness) -> bool {
         // Both `not-ready`, but one passes with time and the other does not.
         (Readiness::NotReady(_), Readiness::Denied(_))
         | (Readiness::Denied(_), Readiness::NotReady(_)) => false,
-        _ => a.as_label() == b.as_label() && a.reason() == b.reason(),
+        // A firewall's reject is refused as a closed port is, but it is news: the polls slow.
+        _ => {
+            a.as_label() == b.as_label()
+                && a.reason() == b.reason()
+                && a.firewall_reject().is_some() == b.firewall_reject().is_some()
+        }
     }
 }
 

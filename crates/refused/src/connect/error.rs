@@ -195,6 +195,21 @@ impl ConnectError {
     }
 
     /// The addresses whose attempts ended in `outcome`, each once.
+    /// The ICMP error of a firewall's reject (port unreachable, which a Linux host never sends
+    /// for TCP by itself, or administratively prohibited) when every failed attempt that was
+    /// read for one brought one: the connect was refused or unreachable on purpose. Only the
+    /// probes' and the diagnosis's connects read them.
+    pub fn firewall_reject(&self) -> Option<&IcmpError> {
+        let ConnectErrorKind::Failed(outcome) = self.kind else {
+            return None;
+        };
+        let mut failed = self.attempts.iter().filter(|a| a.outcome == outcome);
+        let first = failed.next()?.icmp.as_ref().filter(|icmp| icmp.is_reject())?;
+        failed
+            .all(|a| a.icmp.as_ref().is_some_and(IcmpError::is_reject))
+            .then_some(first)
+    }
+
     fn addresses_with(&self, outcome: Outcome) -> Vec<&Address> {
         let mut seen: Vec<&Address> = Vec::new();
         for attempt in self.attempts.iter().filter(|a| a.outcome == outcome) {
@@ -262,12 +277,20 @@ impl fmt::Display for ConnectError {
                     }
                     _ => (phrase, outcome.explanation()),
                 };
-                write!(f, "{phrase} {list} ({explanation}")?;
+                // A refusal that an ICMP error brought is a firewall's reject, not a host
+                // with nothing on the port (which answers with a reset).
+                if let Some(icmp) = self.firewall_reject() {
+                    let from = icmp.from.map(|ip| format!(" from {ip}")).unwrap_or_default();
+                    write!(f, "{phrase} {list} (a firewall rejected it: {icmp}{from}")?;
+                    f.write_str(")")?;
+                } else {
+                    write!(f, "{phrase} {list} ({explanation}")?;
 
-                if let (false, Outcome::Other(Some(errno))) = (unix, outcome) {
-                    write!(f, ": {}", io::Error::from_raw_os_error(*errno))?;
+                    if let (false, Outcome::Other(Some(errno))) = (unix, outcome) {
+                        write!(f, ": {}", io::Error::from_raw_os_error(*errno))?;
+                    }
+                    f.write_str(")")?;
                 }
-                f.write_str(")")?;
             }
         }
         let count = self.attempts.len();

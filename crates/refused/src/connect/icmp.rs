@@ -81,6 +81,16 @@ impl IcmpError {
         }
     }
 
+    /// Whether it is a firewall's reject: port unreachable (for TCP, a Linux host sends a
+    /// reset by itself; iptables' `REJECT` sends this by default, ufw's `limit` too) or
+    /// administratively prohibited.
+    pub(crate) fn is_reject(&self) -> bool {
+        matches!(
+            self.meaning(),
+            IcmpMeaning::PortUnreachable | IcmpMeaning::Prohibited
+        )
+    }
+
     /// Whether it is an administratively prohibited (ICMP code 13, ICMPv6 code 1): nft's
     /// `reject with icmpx admin-prohibited`, which firewalld's zones send.
     pub(crate) fn is_admin_prohibited(&self) -> bool {

@@ -123,6 +123,13 @@ pub(in crate::diagnose) fn fix(
     if let Some(table) = managed_table(blocker) {
         return managed_table_fix(finding, blocker, table, port, run);
     }
+    let finding = if blocker.rate_limit && !is_ufw_limit(blocker) {
+        finding.suggest(
+            "the rule is a limit (of new connections a second, or of connections open at once, from one address): it stops only what comes past it, so the port works again when the rate allows or the connections close (this check's own attempts count too); raise the limit, or exempt this client before it",
+        )
+    } else {
+        finding
+    };
     match blocker.tool {
         Tool::Nft => nft_fix(finding, blocker, port, run),
         Tool::Iptables | Tool::IptablesLegacy => iptables_fix(finding, blocker, port, run),

@@ -295,11 +295,14 @@ fn by_rule(
     fits: impl Fn(&&Blocker) -> bool,
 ) -> Option<Finding> {
     let blockers = holder.blockers.as_deref()?;
+    // A limit (of a rate, or of the connections open) stops only what is past it, which the
+    // rules cannot tell: named when no rule surely stops the connection.
     let blocker = blockers
         .iter()
         .filter(&fits)
         .find(|b| b.certain)
-        .or_else(|| blockers.iter().filter(&fits).find(|b| b.matches))?;
+        .or_else(|| blockers.iter().filter(&fits).find(|b| b.matches))
+        .or_else(|| blockers.iter().filter(&fits).find(|b| b.rate_limit))?;
     let how = if blocker.certain { "" } else { " probably" };
     let what = match blocker.stops {
         Stops::Request => "stops it",

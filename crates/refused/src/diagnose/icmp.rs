@@ -88,8 +88,11 @@ fn rejected(addr: SocketAddr, icmp: &IcmpError, sender: Sender) -> Finding {
         Sender::Target if icmp.is_admin_prohibited() => finding
             .suggest(format!("open TCP port {port} in the firewall of {host}: there, `sudo nft list ruleset` or `sudo {} -S` shows the rule that rejects it", iptables(host)))
             .suggest(super::firewalld::admin_prohibited_hint(host, port)),
+        // iptables' `REJECT` sends a port-unreachable by default, and so does ufw's `limit`
+        // once an address made six connections in 30 s: an open port can get it too.
         Sender::Target => finding
-            .suggest(format!("open TCP port {port} in the firewall of {host}: there, `sudo nft list ruleset` or `sudo {} -S` shows the rule that rejects it", iptables(host))),
+            .suggest(format!("open TCP port {port} in the firewall of {host}: there, `sudo nft list ruleset` or `sudo {} -S` shows the rule that rejects it", iptables(host)))
+            .suggest(format!("if port {port} took connections from here a moment ago, it is a rate limit (ufw's `limit`, `LIMIT` in `sudo ufw status` there, rejects an address's seventh connection within 30 s, and counts the rejected ones): stop trying for 30 s, or allow this client there (`sudo ufw allow from THIS-ADDRESS to any port {port} proto tcp`)")),
         Sender::Gateway(router) | Sender::Router(router) => finding
             .suggest(format!("open TCP port {port} to {host} in the firewall of the router {router} (its forward rules)"))
             .suggest(format!("`traceroute -T -p {port} {host}` shows the routers on the way")),

@@ -160,6 +160,15 @@ impl Readiness {
         }
     }
 
+    /// The ICMP error of a firewall's reject that failed its connect (see
+    /// [`ConnectError::firewall_reject`]).
+    pub fn firewall_reject(&self) -> Option<&crate::connect::IcmpError> {
+        match self {
+            Self::Failed(ProbeFailure::Connect(err)) => err.firewall_reject(),
+            _ => None,
+        }
+    }
+
     /// Whether the service is ready.
     pub const fn is_ready(&self) -> bool {
         matches!(self, Self::Ready(_))
@@ -354,10 +363,13 @@ pub(crate) fn is_postgres_socket(target: &Target) -> bool {
 pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -> ProbeReport {
     let start = Instant::now();
     let deadline = start + timeout;
+    // The ICMP error behind a failed connect tells a firewall's reject from a port with
+    // nothing on it (the probe's socket is its own: a stray ICMP error later ends only it).
     let dialer = Dialer::new()
         .attempt_timeout(timeout)
         .deadline(timeout)
-        .retry(RetryPolicy::never());
+        .retry(RetryPolicy::never())
+        .reading_icmp_errors();
     let mut connect = None;
     let ((readiness, extras), attempts) = match target.endpoint() {
         Endpoint::Unix(path) => match dialer.dial_unix(path).await {

@@ -412,21 +412,27 @@ fn never_matches(xt: &Value) -> bool {
     xt["type"] == "match" && matches!(xt["name"].as_str(), Some("rt" | "frag" | "hbh" | "dst"))
 }
 
-/// Whether an expression counts packets against a rate: nft's `limit`, a `meter` or a set
-/// statement (`update @x { ip saddr limit rate over 10/second }`) that limits per key, and
-/// iptables' `-m limit` and `-m hashlimit` (translated by nft's listing into these, or left
-/// as extensions). A set statement without a limit only adds to the set: it matches nothing.
+/// Whether an expression counts packets against a limit: nft's `limit`, a `meter` or a set
+/// statement (`update @x { ip saddr limit rate over 10/second }`) that limits per key, nft's
+/// `ct count`, and iptables' `-m limit`, `-m hashlimit`, `-m recent` (ufw's `limit`) and
+/// `-m connlimit` (translated by nft's listing into these, or left as extensions). A set
+/// statement without a limit only adds to the set: it matches nothing.
 fn is_rate_limit(key: &str, value: &Value) -> bool {
     let limits = |stmt: &Value| match stmt {
         Value::Array(stmts) => stmts.iter().any(|s| s.get("limit").is_some()),
         stmt => stmt.get("limit").is_some(),
     };
     match key {
-        "limit" => true,
+        // nft's `ct count over N`: the connections already open from here count.
+        "limit" | "ct count" => true,
         "meter" | "set" => limits(&value["stmt"]),
+        // iptables' `-m recent --update` (ufw's `limit`) and `-m connlimit` count too.
         "xt" => {
             value["type"] == "match"
-                && matches!(value["name"].as_str(), Some("limit" | "hashlimit"))
+                && matches!(
+                    value["name"].as_str(),
+                    Some("limit" | "hashlimit" | "recent" | "connlimit")
+                )
         }
         _ => false,
     }

@@ -302,8 +302,9 @@ pub struct Blocker {
     /// chain surely ends the packet's way before it), so that a rule that is not `certain` is
     /// so only because one before it may have stopped or accepted the packet first.
     pub matches: bool,
-    /// True when the rule is a rate limit (nft's `limit`, a `meter` or set that limits per
-    /// source, iptables' `-m limit` / `-m hashlimit`) and its other matches all hold, or its
+    /// True when the rule is a limit (nft's `limit`, a `meter` or set that limits per source,
+    /// `ct count`; iptables' `-m limit`, `-m hashlimit`, `-m recent`, `-m connlimit`) and its
+    /// other matches all hold, or its
     /// matches all hold after a rate-limited accept (`-m limit -j ACCEPT`, then `-j DROP`): it
     /// stops the packet once the rate is spent, which the rules alone cannot tell.
     #[serde(skip)]

@@ -70,6 +70,11 @@ fn render_one(expr: &Value) -> String {
         ),
         "xt" => format!("xt {} {}", plain(&value["type"]), plain(&value["name"])),
         "limit" => render_limit(value),
+        // `ct count over 2`
+        "ct count" => {
+            let over = if value["inv"] == true { "over " } else { "" };
+            format!("ct count {over}{}", plain(&value["val"]))
+        }
         // `meter NAME { ip saddr limit rate over 10/second }`
         "meter" => format!(
             "meter {} {{ {} {} }}",
