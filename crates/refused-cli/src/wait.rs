@@ -245,10 +245,11 @@ impl<'a> Display<'a> {
                 let mut text = report.readiness.to_string();
                 if report.readiness.firewall_reject().is_some() {
                     // Said once, when it starts: the polls from now on are far apart.
-                    text.push_str(&format!(
+                    let _ = write!(
+                        text,
                         "; trying again every {} s: a firewall's verdict does not change when the service starts, and a rate limit (ufw's `limit`) counts every try",
                         refused::wait::REJECTED_INTERVAL.as_secs()
-                    ));
+                    );
                 }
                 (*index, text)
             }

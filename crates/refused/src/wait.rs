@@ -284,7 +284,11 @@ pub async fn wait(
             continue;
         }
         let mut pause = round.pauses.take(changed, options.interval);
-        if state.last.as_ref().is_some_and(|r| r.readiness.firewall_reject().is_some()) {
+        if state
+            .last
+            .as_ref()
+            .is_some_and(|r| r.readiness.firewall_reject().is_some())
+        {
             // A firewall's verdict does not change when the service starts, and a rate limit
             // counts every try: fast polls would keep it tripped for as long as they go on.
             pause = pause.max(REJECTED_INTERVAL);

@@ -7,6 +7,7 @@ mod common;
 mod compat;
 mod deadline_lab;
 mod docs;
+mod limits_lab;
 mod proxy;
 mod readme;
 mod scan;

@@ -204,7 +204,11 @@ impl ConnectError {
             return None;
         };
         let mut failed = self.attempts.iter().filter(|a| a.outcome == outcome);
-        let first = failed.next()?.icmp.as_ref().filter(|icmp| icmp.is_reject())?;
+        let first = failed
+            .next()?
+            .icmp
+            .as_ref()
+            .filter(|icmp| icmp.is_reject())?;
         failed
             .all(|a| a.icmp.as_ref().is_some_and(IcmpError::is_reject))
             .then_some(first)
@@ -280,7 +284,10 @@ impl fmt::Display for ConnectError {
                 // A refusal that an ICMP error brought is a firewall's reject, not a host
                 // with nothing on the port (which answers with a reset).
                 if let Some(icmp) = self.firewall_reject() {
-                    let from = icmp.from.map(|ip| format!(" from {ip}")).unwrap_or_default();
+                    let from = icmp
+                        .from
+                        .map(|ip| format!(" from {ip}"))
+                        .unwrap_or_default();
                     write!(f, "{phrase} {list} (a firewall rejected it: {icmp}{from}")?;
                     f.write_str(")")?;
                 } else {
@@ -386,6 +393,40 @@ mod tests {
             err.to_string(),
             "connection refused by 127.0.0.1:8080 (nothing accepted on that port), 3 attempts over 1.2 s"
         );
+    }
+
+    /// A refusal an ICMP port-unreachable brought is a firewall's, said so; one attempt of
+    /// several without it (a reset) is not.
+    #[test]
+    fn a_refusal_by_icmp_is_a_firewalls() {
+        let icmp = IcmpError {
+            version: super::super::IcmpVersion::V4,
+            icmp_type: 3,
+            code: 3,
+            from: Some(Ipv4Addr::new(10, 0, 0, 2).into()),
+        };
+        let rejected = Attempt {
+            icmp: Some(icmp),
+            ..attempt(22, Outcome::Refused)
+        };
+        let err = ConnectError::new(
+            "10.0.0.2:22".into(),
+            ConnectErrorKind::Failed(Outcome::Refused),
+            vec![rejected.clone()],
+            Duration::from_millis(1),
+        );
+        assert_eq!(err.firewall_reject(), Some(&icmp));
+        assert_eq!(
+            err.to_string(),
+            "connection refused by 127.0.0.1:22 (a firewall rejected it: ICMP port-unreachable (type 3, code 3) from 10.0.0.2), 1 attempt over 1.0 ms"
+        );
+        let mixed = ConnectError::new(
+            "10.0.0.2:22".into(),
+            ConnectErrorKind::Failed(Outcome::Refused),
+            vec![rejected, attempt(22, Outcome::Refused)],
+            Duration::from_millis(1),
+        );
+        assert_eq!(mixed.firewall_reject(), None);
     }
 
     /// Every message of an error's chain, as `anyhow`'s `{:#}` prints them.
