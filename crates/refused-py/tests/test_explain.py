@@ -117,7 +117,7 @@ def test_asyncpg_without_a_server():
         connect = asyncpg.connect(host="127.0.0.1", port=port, user="app", timeout=2)
         exc = caught(lambda: asyncio.run(connect))
         assert isinstance(exc, OSError)
-        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.find_address(exc) == f"postgres://127.0.0.1:{port}"
         assert refused.explain(exc).cause == "no-listener"
 
 

@@ -2,13 +2,13 @@
 chain and the address it was for, then ask ``refused.why``.
 
 The address comes from the objects in the chain, with the scheme the client spoke (a request's
-URL, psycopg's ``postgres://``, redis-py's ``redis://``: the readiness probe then meets what the
-client met, a TLS or HTTP failure, a standby, a loading dataset), never guessed from text where
-an object holds it: the attribute ``install()`` (or ``refused.connect``) sets, urllib3's failed
-connection (``.conn``), httpx's and requests' request URL, psycopg's connection parameters,
-then the locals of the frames the failure went through (``socket.create_connection``'s
-``address``, asyncio's ``sock_connect``, redis-py's connection object, pika's connection
-parameters). Message text is read last, and only for libraries that keep the address nowhere
+URL, psycopg's and asyncpg's ``postgres://``, redis-py's ``redis://``: the readiness probe then
+meets what the client met, a TLS or HTTP failure, a standby, a loading dataset), never guessed
+from text where an object holds it: the attribute ``install()`` (or ``refused.connect``) sets,
+urllib3's failed connection (``.conn``), httpx's and requests' request URL, psycopg's connection
+parameters, then the locals of the frames the failure went through (asyncpg's ``addr`` before
+any other frame's, ``socket.create_connection``'s ``address``, asyncio's ``sock_connect``,
+redis-py's connection object, pika's connection parameters). Message text is read last, and only for libraries that keep the address nowhere
 else (pymongo's server selection, libpq's message).
 """
 
@@ -58,6 +58,10 @@ _LIBRARY_FAILURES = {
     ("psycopg2", "OperationalError"),
     # Raised when no server could be reached in time; its message names each one and why.
     ("pymongo", "ServerSelectionTimeoutError"),
+    # asyncpg's own, of a server that took the connection and turned the client away: starting
+    # up, shutting down or a standby that takes no clients (57P03), too many clients (53300).
+    ("asyncpg", "CannotConnectNowError"),
+    ("asyncpg", "TooManyConnectionsError"),
 }
 
 _SCHEME_PORTS = {"http": 80, "https": 443, "postgres": 5432, "postgresql": 5432, "redis": 6379}
@@ -69,7 +73,8 @@ def explain(exc: BaseException, *, timeout: float = 3.0):
     ``exc`` may be a bare ``ConnectionRefusedError`` from ``socket``, requests'
     ``ConnectionError``, urllib3's ``NewConnectionError``, redis-py's ``ConnectionError``,
     psycopg's ``OperationalError``, httpx's ``ConnectError``, asyncio's "Connect call failed",
-    aiohttp's ``ClientConnectorError``, SQLAlchemy's wrapping of a driver's error, pymongo's
+    asyncpg's ``CannotConnectNowError`` and ``TooManyConnectionsError``, aiohttp's
+    ``ClientConnectorError``, SQLAlchemy's wrapping of a driver's error, pymongo's
     ``ServerSelectionTimeoutError``, pika's ``AMQPConnectionError``, or any exception raised
     while handling one of those. Returns the ``refused.Diagnosis`` of
     the address that failed, or ``None`` when the chain holds no connection failure or no
@@ -180,7 +185,7 @@ def _request_url(e: BaseException) -> Optional[str]:
 def find_address(exc: BaseException) -> Optional[str]:
     """The target whose connect failed somewhere in ``exc``'s chain, or ``None``: in the
     scheme the client spoke where its objects say it (``"http://host:port/path"`` of requests,
-    httpx and urllib3, ``"postgres://host:port"`` of psycopg, ``"redis://host:port"`` of
+    httpx and urllib3, ``"postgres://host:port"`` of psycopg and asyncpg, ``"redis://host:port"`` of
     redis-py), so that ``why`` asks what the client asked; else ``"host:port"``,
     ``"[::1]:5432"``, ``"unix:///path"``."""
     try:
@@ -271,6 +276,10 @@ def _from_attributes(e: BaseException) -> Optional[str]:
     target = e.__dict__.get("target") if hasattr(e, "__dict__") else None
     if isinstance(target, str) and target and type(e).__module__.startswith("refused"):
         return target
+    # What install() asked `why` about: in the client's scheme where it knew it (asyncpg's).
+    asked = e.__dict__.get("_refused_target") if hasattr(e, "__dict__") else None
+    if isinstance(asked, str) and asked:
+        return asked
     address = e.__dict__.get("address") if hasattr(e, "__dict__") else None
     found = _from_address(address)
     if found is not None:
@@ -398,11 +407,23 @@ def _from_frames(e: BaseException) -> Optional[str]:
     while tb is not None:
         frames.append(tb.tb_frame)
         tb = tb.tb_next
-    for frame in reversed(frames):
+    frames.reverse()
+    # asyncpg keeps the address it connects to as `addr` in its own frames, above asyncio's
+    # that name it bare: the client's scheme, wherever the failure came from (a refusal in
+    # asyncio's frames, a standby's 57P03 in asyncpg's).
+    for frame in frames:
+        if _module(frame).startswith("asyncpg"):
+            found = _from_asyncpg(frame.f_locals.get("addr"))
+            if found is not None:
+                return found
+    for frame in frames:
         local = frame.f_locals
+        module = _module(frame)
+        if module.startswith("asyncpg"):  # its `host` and `port` arguments: lists, or None
+            continue
         # psycopg 3 resolves names and times connects out in Python, before any libpq
         # connection exists: its `connect` holds the attempt it made (and all the parameters).
-        if str(frame.f_globals.get("__name__", "")).startswith("psycopg"):
+        if module.startswith("psycopg"):
             for name in ("attempt", "params"):
                 found = _from_conninfo(local.get(name))
                 if found is not None:
@@ -421,6 +442,21 @@ def _from_frames(e: BaseException) -> Optional[str]:
             found = _from_connection(local.get(name))
             if found is not None:
                 return found
+    return None
+
+
+def _module(frame: Any) -> str:
+    return str(frame.f_globals.get("__name__", ""))
+
+
+def _from_asyncpg(addr: Any) -> Optional[str]:
+    """asyncpg's `addr`: `(host, port)`, asked as ``postgres://host:port``, or its unix
+    socket's path."""
+    if isinstance(addr, tuple) and len(addr) == 2:
+        hostport = target_text(addr[0], addr[1])
+        return f"postgres://{hostport}" if hostport else None
+    if isinstance(addr, str) and addr.startswith("/"):
+        return f"unix://{addr}"
     return None
 
 

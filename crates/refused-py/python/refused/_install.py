@@ -1,7 +1,8 @@
 """``refused.install()``: every connection failure of this program explains itself.
 
-It wraps ``socket.socket.connect``, ``socket.create_connection`` and asyncio's
-``sock_connect`` / ``create_connection``. A failure raised through them gets ``.address`` (the
+It wraps ``socket.socket.connect``, ``socket.create_connection``, asyncio's ``sock_connect`` /
+``create_connection`` and, when the program imported asyncpg, asyncpg's connect (whose server
+may turn the client away after the connect: a standby, too many clients). A failure raised through them gets ``.address`` (the
 one CPython leaves out) and a PEP 678 note with the cause and the fix, so a traceback ends with::
 
     ConnectionRefusedError: [Errno 111] Connection refused
@@ -16,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import socket
+import sys
 import ssl
 import time
 from typing import Any, Callable, Dict, Optional
 
-from refused._explain import is_connection_failure, target_text
+from refused._explain import find_address, is_connection_failure, target_text
 
 __all__ = ["install", "uninstall", "installed", "note"]
 
@@ -54,6 +56,10 @@ def install(*, timeout: float = 1.0, asyncio_loops: bool = True) -> None:
 
         _replace(selector_events.BaseSelectorEventLoop, "sock_connect", _wrap_sock_connect)
         _replace(base_events.BaseEventLoop, "create_connection", _wrap_loop_create_connection)
+        # asyncpg's one connect function (asyncpg.connect's and its pools'), when imported.
+        connect_utils = sys.modules.get("asyncpg.connect_utils")
+        if connect_utils is not None and callable(getattr(connect_utils, "_connect", None)):
+            _replace(connect_utils, "_connect", _wrap_asyncpg_connect)
 
 
 def uninstall() -> None:
@@ -101,6 +107,8 @@ def _add_note(exc: BaseException, diagnosis: Any) -> None:
     else:  # before 3.11 the notes are kept (PEP 678) but tracebacks do not show them
         exc.__notes__ = [*getattr(exc, "__notes__", []), text]
     exc._refused_note = True
+    # What was asked, in the client's scheme where it was known: explain() asks it again.
+    exc._refused_target = diagnosis.target
     try:
         exc.diagnosis = diagnosis
     except AttributeError:  # refused's own errors compute it lazily: fill the cache
@@ -234,7 +242,7 @@ def _wrap_loop_create_connection(original: Callable[..., Any]) -> Callable[..., 
                 _record(exc, (host, port))
                 if is_connection_failure(exc) or exc.errno is None:
                     # "Multiple exceptions: ..." has no errno; it is a connect failure all the same.
-                    exc_target = target_text(host, port)
+                    exc_target = _loop_target(protocol_factory, host, port)
                     if not _annotated(exc) and not isinstance(exc, ssl.SSLError):
                         from refused import aio
 
@@ -251,3 +259,26 @@ def _wrap_loop_create_connection(original: Callable[..., Any]) -> Callable[..., 
 
     create_connection.__wrapped__ = original  # type: ignore[attr-defined]
     return create_connection
+
+
+def _loop_target(protocol_factory: Any, host: Any, port: Any) -> Optional[str]:
+    """``host:port``, or ``postgres://host:port`` for asyncpg's connections (its protocol
+    factories are its own), so that `why` asks what the client asked."""
+    hostport = target_text(host, port)
+    if hostport and str(getattr(protocol_factory, "__module__", "")).startswith("asyncpg"):
+        return f"postgres://{hostport}"
+    return hostport
+
+
+def _wrap_asyncpg_connect(original: Callable[..., Any]) -> Callable[..., Any]:
+    async def _connect(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(*args, **kwargs)
+        except Exception as exc:
+            # A server that took the connection and turned the client away (57P03, 53300):
+            # raised after asyncio's create_connection returned, so noted here.
+            await _adiagnose_into(exc, find_address(exc))
+            raise
+
+    _connect.__wrapped__ = original  # type: ignore[attr-defined]
+    return _connect
