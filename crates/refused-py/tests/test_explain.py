@@ -322,3 +322,38 @@ def test_a_request_through_a_proxy_is_asked_without_its_credentials_or_query(lis
         document = refused.explain(exc).to_dict()
     assert document["target"] == f"http://{listener.target}/health", document
     assert "pw" not in str(document) and "token" not in str(document), document
+
+
+def test_a_group_of_failures_to_different_targets_is_its_first_failure_alone(listener):
+    # asyncio's TaskGroup (or any code) may group failures of different connections: the first
+    # is explained with its own target and proxy, never one member's target through another's
+    # proxy (the httpx request went through a dead proxy; the requests one went direct).
+    from refused._explain import question
+
+    with refused_port(48233) as down, refused_port(48235) as proxy_port:
+        direct = caught(lambda: requests.get(f"http://127.0.0.1:{down}/health", timeout=2))
+        proxied = caught(
+            lambda: httpx.Client(proxy=f"http://127.0.0.1:{proxy_port}", trust_env=False).get(f"http://{listener.target}/")
+        )
+        group = caught(lambda: _raise(_group("two services", [direct, proxied])))
+        assert refused.find_address(group) == f"http://127.0.0.1:{down}/health"
+        assert question(group) == (f"http://127.0.0.1:{down}/health", False)
+        document = refused.explain(group, timeout=2).to_dict()
+        assert (document["target"], document["cause"]) == (f"http://127.0.0.1:{down}/health", "no-listener"), document
+        assert "proxy" not in document, document
+        # The other way round, the proxied request is the one explained, through its proxy.
+        group = caught(lambda: _raise(_group("two services", [ValueError("bad config"), proxied, direct])))
+        assert question(group) == (f"http://{listener.target}/", f"http://127.0.0.1:{proxy_port}")
+
+
+def _group(message, exceptions):
+    import builtins
+
+    group = getattr(builtins, "ExceptionGroup", None)
+    if group is None:
+        pytest.skip("exception groups are Python 3.11's")
+    return group(message, exceptions)
+
+
+def _raise(exc):
+    raise exc

@@ -93,6 +93,8 @@ def question(exc: BaseException) -> Optional[tuple]:
     """What ``explain`` asks ``why`` about ``exc``: the target and ``why``'s ``proxy`` argument
     (``True``: the environment's, ``False``: none, or the proxy's URL); ``None`` when there
     is nothing to ask. The pytest plugin keys its diagnoses by it."""
+    # A group's one failure (or one name): its target and its proxy, not another member's.
+    exc = _focus(exc)
     target = find_address(exc)
     if target is None:
         return None
@@ -189,9 +191,12 @@ def find_address(exc: BaseException) -> Optional[str]:
     redis-py), so that ``why`` asks what the client asked; else ``"host:port"``,
     ``"[::1]:5432"``, ``"unix:///path"``."""
     try:
+        exc = _focus(exc)
         chain = list(_chain(exc))
         if not any(is_connection_failure(e) for e in chain):
             return None
+        if is_group(exc):  # one name's group: the name asked
+            return _group_target(exc)
     except Exception:  # another library's exception that misbehaves: nothing to say
         return None
     for finder in (_from_attributes, _from_frames, _from_text):
@@ -202,6 +207,48 @@ def find_address(exc: BaseException) -> Optional[str]:
                 continue
             if found is not None:
                 return found
+    return None
+
+
+def is_group(exc: BaseException) -> bool:
+    """Whether ``exc`` is an exception group (3.11's, or the ``exceptiongroup`` backport's)."""
+    return any(cls.__name__ == "BaseExceptionGroup" for cls in type(exc).__mro__)
+
+
+def _focus(exc: BaseException) -> BaseException:
+    """The failure of ``exc``'s chain to explain: ``exc``, unless its chain holds an exception
+    group. A group of one name's attempts (``socket.create_connection(all_errors=True)``: an
+    error for each address, which ``why NAME:PORT`` tries again) is explained as that name;
+    any other (asyncio's ``TaskGroup``: failures of different connections, maybe to different
+    targets) by its first member that holds a connection failure, alone: its target and its
+    proxy, never one member's target with another's proxy."""
+    seen: set = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        group = next((e for e in _chain(exc) if is_group(e)), None)
+        if group is None:
+            return exc
+        if _group_target(group) is not None:
+            return group
+        members = [m for m in getattr(group, "exceptions", ()) if isinstance(m, BaseException)]
+        first = next((m for m in members if any(is_connection_failure(e) for e in _chain(m))), None)
+        if first is None:
+            return exc
+        exc = first
+    return exc
+
+
+def _group_target(group: BaseException) -> Optional[str]:
+    """The one target a group's failures were for: what ``install()`` recorded on it, or the
+    ``address`` of ``socket.create_connection``, when that is where it was raised."""
+    found = _from_attributes(group)
+    if found is not None:
+        return found
+    tb = group.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None and _module(tb.tb_frame) == "socket":
+        return _from_address(tb.tb_frame.f_locals.get("address"))
     return None
 
 

@@ -22,7 +22,7 @@ import ssl
 import time
 from typing import Any, Callable, Dict, Optional
 
-from refused._explain import find_address, is_connection_failure, target_text
+from refused._explain import find_address, is_connection_failure, is_group, target_text
 
 __all__ = ["install", "uninstall", "installed", "note"]
 
@@ -117,10 +117,15 @@ def _add_note(exc: BaseException, diagnosis: Any) -> None:
 
 def _wants_note(exc: BaseException) -> bool:
     return (
-        is_connection_failure(exc)
+        (is_connection_failure(exc) or _failed_group(exc))
         and not isinstance(exc, ssl.SSLError)
         and not _annotated(exc)
     )
+
+
+def _failed_group(exc: BaseException) -> bool:
+    """A group of connect failures: ``create_connection(all_errors=True)``'s, one per address."""
+    return is_group(exc) and any(is_connection_failure(e) for e in getattr(exc, "exceptions", ()))
 
 
 def _diagnose_into(exc: BaseException, target: Optional[str]) -> None:
@@ -199,11 +204,14 @@ def _wrap_create_connection(original: Callable[..., Any]) -> Callable[..., Any]:
         token = _outer.set(True)
         try:
             return original(address, *args, **kwargs)
-        except OSError as exc:
-            _record(exc, address)
-            _outer.reset(token)
-            token = None
-            _diagnose_into(exc, target_text(address[0], address[1]))
+        except Exception as exc:
+            # An OSError, or with all_errors=True (3.11+) a group of each address's: both are
+            # the name's failure, which `why` asks of every address again.
+            if isinstance(exc, OSError) or _failed_group(exc):
+                _record(exc, address)
+                _outer.reset(token)
+                token = None
+                _diagnose_into(exc, target_text(address[0], address[1]))
             raise
         finally:
             if token is not None:
@@ -235,12 +243,15 @@ def _wrap_loop_create_connection(original: Callable[..., Any]) -> Callable[..., 
         token = _outer.set(True)
         try:
             return await original(self, protocol_factory, host, port, **kwargs)
-        except OSError as exc:
+        except Exception as exc:
+            # An OSError, or with all_errors=True (3.12+) a group of each address's.
+            if not isinstance(exc, OSError) and not _failed_group(exc):
+                raise
             _outer.reset(token)
             token = None
             if host is not None and port is not None:
                 _record(exc, (host, port))
-                if is_connection_failure(exc) or exc.errno is None:
+                if is_connection_failure(exc) or _failed_group(exc) or exc.errno is None:
                     # "Multiple exceptions: ..." has no errno; it is a connect failure all the same.
                     exc_target = _loop_target(protocol_factory, host, port)
                     if not _annotated(exc) and not isinstance(exc, ssl.SSLError):
