@@ -357,3 +357,32 @@ def _group(message, exceptions):
 
 def _raise(exc):
     raise exc
+
+
+def test_a_client_that_does_not_trust_the_environment_is_asked_direct(monkeypatch):
+    # http_proxy is set and dead; the clients were told not to read it, and went direct: the
+    # diagnosis is the target's, with no word of a proxy the client never went through.
+    with refused_port(48241) as proxy_port, refused_port(48243) as down:
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy_port}")
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        url = f"http://127.0.0.1:{down}/health"
+        session = requests.Session()
+        session.trust_env = False
+        for name, call in [
+            ("requests, trust_env = False", lambda: session.get(url, timeout=2)),
+            ("httpx, Client(trust_env=False)", lambda: httpx.Client(trust_env=False).get(url)),
+        ]:
+            exc = caught(call)
+            document = refused.explain(exc, timeout=2).to_dict()
+            assert (document["target"], document["cause"]) == (url, "no-listener"), (name, document)
+            assert "proxy" not in document, (name, document)
+            assert document["attempts"][0]["address"] == f"127.0.0.1:{down}", (name, document)
+        # The same clients trusting it went through it: the proxy's refusal.
+        for name, call in [
+            ("requests", lambda: requests.get(url, timeout=2)),
+            ("httpx", lambda: httpx.Client().get(url)),
+        ]:
+            document = refused.explain(caught(call), timeout=2).to_dict()
+            assert document["proxy"]["address"] == f"127.0.0.1:{proxy_port}", (name, document)

@@ -128,11 +128,13 @@ def _through_proxy(exc: BaseException) -> Optional[tuple]:
         if from_env and proxy_bypass_environment(parts.hostname or "", proxies):
             from_env = None
         env = urlsplit(from_env) if from_env else None
+        pooled = False
         for e in chain:
             # urllib3 (and requests through it) keep the proxy on the connection or its pool
             # (in the instance: urllib3 2's `pool` property of a connection error warns).
             for name in ("conn", "pool"):
                 holder = e.__dict__.get(name) if hasattr(e, "__dict__") else None
+                pooled = pooled or type(holder).__module__.startswith("urllib3")
                 proxy = getattr(holder, "proxy", None)
                 host = getattr(proxy, "host", None)
                 if isinstance(host, str) and host:
@@ -147,6 +149,11 @@ def _through_proxy(exc: BaseException) -> Optional[tuple]:
             same = env is not None and (env.hostname, env.port) == (host, port)
             hostport = target_text(host, port) or (f"[{host}]" if ":" in host else host)
             return target, None if same else f"{scheme}://{hostport}"
+        # urllib3's pool without a proxy, httpx's transport without a proxy pool: the client
+        # went direct, whatever the environment says (requests' `trust_env = False`, httpx's
+        # `Client(trust_env=False)`, a `proxies=` or `mounts` of its own).
+        if pooled or any(type(e).__module__.startswith("httpx") for e in chain):
+            return None
     except Exception:  # another library's object that misbehaves: no proxy to tell of
         return None
     return (target, None) if from_env else None
