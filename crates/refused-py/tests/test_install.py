@@ -196,3 +196,17 @@ def test_create_connection_with_all_errors_is_the_name_asked(lab):
         "localhost:48231 localhost:48231 ['[::1]:48231', '127.0.0.1:48231']",
         "localhost:48237 no-listener",
     ], done.stdout
+
+
+def test_asyncios_retry_loop_shares_one_diagnosis_too(installed):
+    # asyncio's create_connection goes through the one cache of diagnoses as socket's does.
+    with refused_port(48245) as port:
+        caught = []
+        for _ in range(3):
+            try:
+                asyncio.run(asyncio.open_connection("127.0.0.1", port))
+            except ConnectionRefusedError as exc:
+                caught.append(exc)
+    assert len(caught) == 3
+    assert all("refused: no-listener" in notes(e) for e in caught)
+    assert all(e.diagnosis is caught[0].diagnosis for e in caught)

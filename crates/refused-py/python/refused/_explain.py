@@ -8,8 +8,9 @@ from text where an object holds it: the attribute ``install()`` (or ``refused.co
 urllib3's failed connection (``.conn``), httpx's and requests' request URL, psycopg's connection
 parameters, then the locals of the frames the failure went through (asyncpg's ``addr`` before
 any other frame's, ``socket.create_connection``'s ``address``, asyncio's ``sock_connect``,
-redis-py's connection object, pika's connection parameters). Message text is read last, and only for libraries that keep the address nowhere
-else (pymongo's server selection, libpq's message).
+redis-py's connection object, pika's connection parameters). Message text is read last, and
+only for libraries that keep the address nowhere else (pymongo's server selection, libpq's
+message).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 import errno as _errno
 import re
 import socket
-from typing import Any, Iterator, Optional
+import time
+from typing import Any, Dict, Iterator, Optional
 
 __all__ = ["explain", "find_address", "is_connection_failure", "question", "target_text"]
 
@@ -64,6 +66,10 @@ _LIBRARY_FAILURES = {
     ("asyncpg", "TooManyConnectionsError"),
 }
 
+#: The diagnoses made, by what was asked (``question()``'s ``(target, proxy)``): when each was
+#: made, and the diagnosis (``diagnosed()``).
+_recent: Dict[tuple, tuple] = {}
+
 _SCHEME_PORTS = {"http": 80, "https": 443, "postgres": 5432, "postgresql": 5432, "redis": 6379}
 
 
@@ -89,16 +95,53 @@ def explain(exc: BaseException, *, timeout: float = 3.0):
     return why(target, timeout=timeout, proxy=proxy)
 
 
+def diagnosed(asked: tuple, *, timeout: float, within: float) -> tuple:
+    """``why``'s diagnosis of ``asked`` (``question()``'s ``(target, proxy)``), and its age in
+    seconds: one made less than ``within`` seconds ago for the same question, else made now
+    (age ``None``). ``install()`` (5 s) and the pytest plugin (10 s) share these, so that a
+    retry loop, or a suite whose database is down, does not wait out a diagnosis per failure."""
+    found = recent(asked, within)
+    if found is not None:
+        return found
+    from refused import why
+
+    target, proxy = asked
+    diagnosis = why(target, timeout=timeout, proxy=proxy)
+    keep(asked, diagnosis)
+    return diagnosis, None
+
+
+def recent(asked: tuple, within: float) -> Optional[tuple]:
+    """The diagnosis of ``asked`` made less than ``within`` seconds ago and its age, or ``None``."""
+    made = _recent.get(asked)
+    if made is not None:
+        age = time.monotonic() - made[0]
+        if age < within:
+            return made[1], age
+    return None
+
+
+def keep(asked: tuple, diagnosis: Any) -> None:
+    """Keeps ``diagnosis`` as the one of ``asked``, made now."""
+    if len(_recent) > 256:  # a program that fails towards many targets: forget the old ones
+        _recent.clear()
+    _recent[asked] = (time.monotonic(), diagnosis)
+
+
+def forget() -> None:
+    """Forgets every diagnosis kept."""
+    _recent.clear()
+
+
 def question(exc: BaseException) -> Optional[tuple]:
     """What ``explain`` asks ``why`` about ``exc``: the target and ``why``'s ``proxy`` argument
     (``True``: the environment's, ``False``: none, or the proxy's URL); ``None`` when there
-    is nothing to ask. The pytest plugin keys its diagnoses by it."""
-    # A group's one failure (or one name): its target and its proxy, not another member's.
-    exc = _focus(exc)
-    target = find_address(exc)
+    is nothing to ask. ``diagnosed()`` keys its diagnoses by it."""
+    chain = _failed_chain(exc)
+    target = None if chain is None else _address_in(chain)
     if target is None:
         return None
-    proxied = _through_proxy(exc)
+    proxied = _through_proxy(chain)
     if proxied is not None:
         url, proxy = proxied
         # The proxy's failure is the one the client met: `why` asks it, and the target.
@@ -107,16 +150,15 @@ def question(exc: BaseException) -> Optional[tuple]:
     return target, False
 
 
-def _through_proxy(exc: BaseException) -> Optional[tuple]:
+def _through_proxy(chain: list) -> Optional[tuple]:
     """For a failed request that went through a proxy: the request's URL, and the proxy's
     (``None``: the environment's, which ``why`` reads as the client did); ``None`` for a
-    direct connection."""
+    direct connection. ``chain``: the failure's, as ``_failed_chain`` gives it."""
     from urllib.parse import urlsplit
     from urllib.request import getproxies_environment, proxy_bypass_environment
 
     try:
-        chain = list(_chain(exc))
-        url = next((u for u in map(_request_url, chain) if u is not None), None)
+        url = next((u for u in map(_http_url, chain) if u is not None), None)
         # What `why` is asked: never the URL's credentials, query or fragment.
         target = _from_url(url) if url is not None else None
         if url is None or target is None:
@@ -180,13 +222,18 @@ def _httpx_proxy(e: BaseException) -> Optional[tuple]:
     return None
 
 
-def _request_url(e: BaseException) -> Optional[str]:
-    """The `http://` or `https://` URL of the request that failed (httpx's, requests')."""
+def _request_url(e: BaseException) -> Any:
+    """The URL of the request that failed (httpx's ``httpx.URL``, requests' string)."""
     try:
         request = getattr(e, "request", None)
     except RuntimeError:  # httpx's ConnectError.request, when unset
         return None
-    url = getattr(request, "url", None)
+    return getattr(request, "url", None)
+
+
+def _http_url(e: BaseException) -> Optional[str]:
+    """The `http://` or `https://` URL of the request that failed, as text."""
+    url = _request_url(e)
     text = str(url) if url is not None else ""
     return text if text.startswith(("http://", "https://")) else None
 
@@ -194,18 +241,51 @@ def _request_url(e: BaseException) -> Optional[str]:
 def find_address(exc: BaseException) -> Optional[str]:
     """The target whose connect failed somewhere in ``exc``'s chain, or ``None``: in the
     scheme the client spoke where its objects say it (``"http://host:port/path"`` of requests,
-    httpx and urllib3, ``"postgres://host:port"`` of psycopg and asyncpg, ``"redis://host:port"`` of
-    redis-py), so that ``why`` asks what the client asked; else ``"host:port"``,
+    httpx and urllib3, ``"postgres://host:port"`` of psycopg and asyncpg, ``"redis://host:port"``
+    of redis-py), so that ``why`` asks what the client asked; else ``"host:port"``,
     ``"[::1]:5432"``, ``"unix:///path"``."""
+    chain = _failed_chain(exc)
+    return None if chain is None else _address_in(chain)
+
+
+def _failed_chain(exc: BaseException) -> Optional[list]:
+    """The chain of the failure to explain in ``exc``'s, that failure first (walked once when
+    it holds no exception group); ``None`` when it holds no connection failure.
+
+    That failure is ``exc``, unless the chain holds an exception group. A group of one name's
+    attempts (``socket.create_connection(all_errors=True)``: an error for each address, which
+    ``why NAME:PORT`` tries again) is explained as that name; any other (asyncio's
+    ``TaskGroup``: failures of different connections, maybe to different targets) by its first
+    member that holds a connection failure, alone: its target and its proxy, never one
+    member's target with another's proxy."""
     try:
-        exc = _focus(exc)
         chain = list(_chain(exc))
-        if not any(is_connection_failure(e) for e in chain):
-            return None
-        if is_group(exc):  # one name's group: the name asked
-            return _group_target(exc)
+        seen: set = set()
+        while True:
+            group = next((e for e in chain if is_group(e)), None)
+            if group is None or id(group) in seen:
+                break
+            seen.add(id(group))
+            if _group_target(group) is not None:
+                chain = chain if group is chain[0] else list(_chain(group))
+                break
+            members = [m for m in getattr(group, "exceptions", ()) if isinstance(m, BaseException)]
+            first = next((m for m in members if any(map(is_connection_failure, _chain(m)))), None)
+            if first is None:
+                break
+            chain = list(_chain(first))
+        return chain if any(is_connection_failure(e) for e in chain) else None
     except Exception:  # another library's exception that misbehaves: nothing to say
         return None
+
+
+def _address_in(chain: list) -> Optional[str]:
+    """The target of the failure whose chain ``chain`` is (``_failed_chain``'s)."""
+    if is_group(chain[0]):  # one name's group: the name asked
+        try:
+            return _group_target(chain[0])
+        except Exception:  # another library's object that misbehaves: nothing to say
+            return None
     for finder in (_from_attributes, _from_frames, _from_text):
         for e in chain:
             try:
@@ -220,29 +300,6 @@ def find_address(exc: BaseException) -> Optional[str]:
 def is_group(exc: BaseException) -> bool:
     """Whether ``exc`` is an exception group (3.11's, or the ``exceptiongroup`` backport's)."""
     return any(cls.__name__ == "BaseExceptionGroup" for cls in type(exc).__mro__)
-
-
-def _focus(exc: BaseException) -> BaseException:
-    """The failure of ``exc``'s chain to explain: ``exc``, unless its chain holds an exception
-    group. A group of one name's attempts (``socket.create_connection(all_errors=True)``: an
-    error for each address, which ``why NAME:PORT`` tries again) is explained as that name;
-    any other (asyncio's ``TaskGroup``: failures of different connections, maybe to different
-    targets) by its first member that holds a connection failure, alone: its target and its
-    proxy, never one member's target with another's proxy."""
-    seen: set = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        group = next((e for e in _chain(exc) if is_group(e)), None)
-        if group is None:
-            return exc
-        if _group_target(group) is not None:
-            return group
-        members = [m for m in getattr(group, "exceptions", ()) if isinstance(m, BaseException)]
-        first = next((m for m in members if any(is_connection_failure(e) for e in _chain(m))), None)
-        if first is None:
-            return exc
-        exc = first
-    return exc
 
 
 def _group_target(group: BaseException) -> Optional[str]:
@@ -343,12 +400,8 @@ def _from_attributes(e: BaseException) -> Optional[str]:
         found = _from_connection(getattr(e, name, None))
         if found is not None:
             return found
-    # httpx (ConnectError.request raises RuntimeError when unset) and requests.
-    try:
-        request = getattr(e, "request", None)
-    except RuntimeError:
-        request = None
-    url = getattr(request, "url", None)
+    # httpx's and requests' request.
+    url = _request_url(e)
     if url is not None:
         found = _from_url(url)
         if found is not None:

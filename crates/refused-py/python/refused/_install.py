@@ -2,8 +2,9 @@
 
 It wraps ``socket.socket.connect``, ``socket.create_connection``, asyncio's ``sock_connect`` /
 ``create_connection`` and, when the program imported asyncpg, asyncpg's connect (whose server
-may turn the client away after the connect: a standby, too many clients). A failure raised through them gets ``.address`` (the
-one CPython leaves out) and a PEP 678 note with the cause and the fix, so a traceback ends with::
+may turn the client away after the connect: a standby, too many clients). A failure raised
+through them gets ``.address`` (the one CPython leaves out) and a PEP 678 note with the cause
+and the fix, so a traceback ends with::
 
     ConnectionRefusedError: [Errno 111] Connection refused
     refused: no-listener: nothing listens on port 8080 of 127.0.0.1 ...
@@ -19,10 +20,18 @@ import contextvars
 import socket
 import sys
 import ssl
-import time
 from typing import Any, Callable, Dict, Optional
 
-from refused._explain import find_address, is_connection_failure, is_group, target_text
+from refused._explain import (
+    diagnosed,
+    find_address,
+    forget,
+    is_connection_failure,
+    is_group,
+    keep,
+    recent,
+    target_text,
+)
 
 __all__ = ["install", "uninstall", "installed", "note"]
 
@@ -33,10 +42,8 @@ _timeout = 1.0
 #: Set while inside create_connection: the inner connect() records its address only, and the
 #: outer call diagnoses the name once (not every address of it).
 _outer = contextvars.ContextVar("refused_outer", default=False)
-#: The last diagnosis of each target, and when it was made: a retry loop's failures within
-#: `_REUSE_FOR` seconds share one, instead of each paying a diagnosis (up to `_timeout` for a
-#: filtered port).
-_recent: Dict[str, tuple] = {}
+#: A retry loop's failures towards one target within this many seconds share one diagnosis
+#: (`_explain.diagnosed`'s), instead of each paying one (up to `_timeout` for a filtered port).
 _REUSE_FOR = 5.0
 
 
@@ -64,7 +71,7 @@ def install(*, timeout: float = 1.0, asyncio_loops: bool = True) -> None:
 
 def uninstall() -> None:
     """Put back what ``install()`` replaced."""
-    _recent.clear()
+    forget()
     for (owner, name), original in list(_originals.items()):
         setattr(owner, name, original)
     _originals.clear()
@@ -132,44 +139,34 @@ def _diagnose_into(exc: BaseException, target: Optional[str]) -> None:
     """Diagnoses `target` and adds the note; never lets a diagnosis problem hide `exc`."""
     if target is None or not _wants_note(exc):
         return
-    diagnosis = _reused(target)
-    if diagnosis is None:
-        from refused import why
-
-        try:
-            diagnosis = why(target, timeout=_timeout)
-        except Exception:  # the user's error matters more than ours
-            return
-        _keep(target, diagnosis)
+    try:
+        # A connect's target, asked direct (the environment's proxy is for HTTP clients).
+        diagnosis, _ = diagnosed((target, False), timeout=_timeout, within=_REUSE_FOR)
+    except Exception:  # the user's error matters more than ours
+        return
     _add_note(exc, diagnosis)
-
-
-def _reused(target: str) -> Any:
-    """The diagnosis of `target` made less than `_REUSE_FOR` seconds ago, if any."""
-    recent = _recent.get(target)
-    if recent is not None and time.monotonic() - recent[0] < _REUSE_FOR:
-        return recent[1]
-    return None
-
-
-def _keep(target: str, diagnosis: Any) -> None:
-    if len(_recent) > 256:  # a program that fails towards many targets: forget the old ones
-        _recent.clear()
-    _recent[target] = (time.monotonic(), diagnosis)
 
 
 async def _adiagnose_into(exc: BaseException, target: Optional[str]) -> None:
     if target is None or not _wants_note(exc):
         return
-    diagnosis = _reused(target)
-    if diagnosis is None:
+    await _anote(exc, target)
+
+
+async def _anote(exc: BaseException, target: str) -> None:
+    """`_diagnose_into`'s diagnosis and note, awaited (with `why` on the library's runtime)."""
+    asked = (target, False)
+    found = recent(asked, _REUSE_FOR)
+    if found is not None:
+        diagnosis = found[0]
+    else:
         from refused import aio
 
         try:
-            diagnosis = await aio.why(target, timeout=_timeout)
-        except Exception:
+            diagnosis = await aio.why(target, timeout=_timeout, proxy=False)
+        except Exception:  # the user's error matters more than ours
             return
-        _keep(target, diagnosis)
+        keep(asked, diagnosis)
     _add_note(exc, diagnosis)
 
 
@@ -251,18 +248,10 @@ def _wrap_loop_create_connection(original: Callable[..., Any]) -> Callable[..., 
             token = None
             if host is not None and port is not None:
                 _record(exc, (host, port))
-                if is_connection_failure(exc) or _failed_group(exc) or exc.errno is None:
-                    # "Multiple exceptions: ..." has no errno; it is a connect failure all the same.
-                    exc_target = _loop_target(protocol_factory, host, port)
-                    if not _annotated(exc) and not isinstance(exc, ssl.SSLError):
-                        from refused import aio
-
-                        try:
-                            diagnosis = await aio.why(exc_target, timeout=_timeout)
-                        except Exception:
-                            diagnosis = None
-                        if diagnosis is not None:
-                            _add_note(exc, diagnosis)
+                # "Multiple exceptions: ..." has no errno; it is a connect failure all the same.
+                failed = is_connection_failure(exc) or _failed_group(exc) or exc.errno is None
+                if failed and not _annotated(exc) and not isinstance(exc, ssl.SSLError):
+                    await _anote(exc, _loop_target(protocol_factory, host, port))
             raise
         finally:
             if token is not None:
