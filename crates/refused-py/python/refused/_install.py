@@ -50,8 +50,11 @@ _REUSE_FOR = 5.0
 def install(*, timeout: float = 1.0, asyncio_loops: bool = True) -> None:
     """Make every connection failure raised from now on carry its address and, as a note, the
     cause and the fix. ``timeout`` bounds each diagnosis (a filtered port waits that long); the
-    failures of a retry loop towards one target within 5 s share one diagnosis.
-    Calling it again only changes the timeout; ``uninstall()`` undoes it."""
+    failures of a retry loop towards one target within 5 s share one diagnosis. With
+    ``asyncio_loops``, asyncio's connects are wrapped too, and asyncpg's connect when the program
+    imported asyncpg before this call (its server's "not accepting connections" or "too many
+    clients" come after the connect). Calling it again only changes the timeout;
+    ``uninstall()`` undoes it."""
     global _timeout
     _timeout = timeout
     if installed():
