@@ -174,25 +174,16 @@ fn aio_connect(
     let target = parse(py, &target_text(target, port))?;
     let dialer = dialer(timeout, retries, backoff, backoff_max)?;
     pending(
+        // Out of the runtime's reactor, here where it was registered.
         async move {
-            let Connected {
-                stream,
-                attempts,
-                elapsed,
-            } = dialer.dial(&target).await?;
-            // Out of the runtime's reactor, here where it was registered.
-            Ok(stream.into_std().map(|stream| Connected {
-                stream,
-                attempts,
-                elapsed,
-            }))
+            dialer
+                .dial(&target)
+                .await?
+                .try_map(tokio::net::TcpStream::into_std)
         },
-        |py, result: Result<std::io::Result<Connected<std::net::TcpStream>>, ConnectError>| {
-            match result {
-                Ok(Ok(connected)) => into_socket(py, connected).map(Bound::unbind),
-                Ok(Err(err)) => Err(pyo3::exceptions::PyOSError::new_err(err)),
-                Err(err) => Err(errors::connect_error(py, &err)),
-            }
+        |py, result: Result<Connected<std::net::TcpStream>, ConnectError>| match result {
+            Ok(connected) => into_socket(py, connected).map(Bound::unbind),
+            Err(err) => Err(errors::connect_error(py, &err)),
         },
     )
 }

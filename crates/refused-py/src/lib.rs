@@ -19,7 +19,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
 
-use refused::connect::{Address, ConnectError};
+use refused::connect::Address;
 use refused::diagnose::{self, Options};
 use refused::proxy::Proxy;
 use refused::scan::{Family, HostSpec, HostSpecError, PortSet, ScanOptions};
@@ -61,21 +61,12 @@ fn connect<'py>(
     // On the shared runtime, as `why` is: a Ctrl-C drops the dial (closing its sockets) within
     // SIGNAL_CHECK, where a blocking dial would hold the call for every attempt and backoff.
     let mut dial = Box::pin(async {
-        let Connected {
-            stream,
-            attempts,
-            elapsed,
-        } = dialer.dial(&target).await?;
         // Out of the runtime's reactor, here where it was registered; blocking, as documented.
-        let stream = stream.into_std().and_then(|stream| {
+        dialer.dial(&target).await?.try_map(|stream| {
+            let stream = stream.into_std()?;
             stream.set_nonblocking(false)?;
             Ok(stream)
-        });
-        Ok::<_, ConnectError>(stream.map(|stream| Connected {
-            stream,
-            attempts,
-            elapsed,
-        }))
+        })
     });
     // A connect this host answers at once (a listener on loopback) is done at the first poll,
     // made here in the runtime's context: no hand-off to the runtime's threads, which would
@@ -91,8 +82,7 @@ fn connect<'py>(
         std::task::Poll::Pending => block_on(py, dial)?,
     };
     match result {
-        Ok(Ok(connected)) => into_socket(py, connected),
-        Ok(Err(err)) => Err(pyo3::exceptions::PyOSError::new_err(err)),
+        Ok(connected) => into_socket(py, connected),
         Err(err) => Err(errors::connect_error(py, &err)),
     }
 }

@@ -117,7 +117,7 @@ def test_asyncpg_without_a_server():
         connect = asyncpg.connect(host="127.0.0.1", port=port, user="app", timeout=2)
         exc = caught(lambda: asyncio.run(connect))
         assert isinstance(exc, OSError)
-        assert refused.find_address(exc) == f"127.0.0.1:{port}"
+        assert refused.find_address(exc) == f"postgres://127.0.0.1:{port}"
         assert refused.explain(exc).cause == "no-listener"
 
 
@@ -322,3 +322,67 @@ def test_a_request_through_a_proxy_is_asked_without_its_credentials_or_query(lis
         document = refused.explain(exc).to_dict()
     assert document["target"] == f"http://{listener.target}/health", document
     assert "pw" not in str(document) and "token" not in str(document), document
+
+
+def test_a_group_of_failures_to_different_targets_is_its_first_failure_alone(listener):
+    # asyncio's TaskGroup (or any code) may group failures of different connections: the first
+    # is explained with its own target and proxy, never one member's target through another's
+    # proxy (the httpx request went through a dead proxy; the requests one went direct).
+    from refused._explain import question
+
+    with refused_port(48233) as down, refused_port(48235) as proxy_port:
+        direct = caught(lambda: requests.get(f"http://127.0.0.1:{down}/health", timeout=2))
+        proxied = caught(
+            lambda: httpx.Client(proxy=f"http://127.0.0.1:{proxy_port}", trust_env=False).get(f"http://{listener.target}/")
+        )
+        group = caught(lambda: _raise(_group("two services", [direct, proxied])))
+        assert refused.find_address(group) == f"http://127.0.0.1:{down}/health"
+        assert question(group) == (f"http://127.0.0.1:{down}/health", False)
+        document = refused.explain(group, timeout=2).to_dict()
+        assert (document["target"], document["cause"]) == (f"http://127.0.0.1:{down}/health", "no-listener"), document
+        assert "proxy" not in document, document
+        # The other way round, the proxied request is the one explained, through its proxy.
+        group = caught(lambda: _raise(_group("two services", [ValueError("bad config"), proxied, direct])))
+        assert question(group) == (f"http://{listener.target}/", f"http://127.0.0.1:{proxy_port}")
+
+
+def _group(message, exceptions):
+    import builtins
+
+    group = getattr(builtins, "ExceptionGroup", None)
+    if group is None:
+        pytest.skip("exception groups are Python 3.11's")
+    return group(message, exceptions)
+
+
+def _raise(exc):
+    raise exc
+
+
+def test_a_client_that_does_not_trust_the_environment_is_asked_direct(monkeypatch):
+    # http_proxy is set and dead; the clients were told not to read it, and went direct: the
+    # diagnosis is the target's, with no word of a proxy the client never went through.
+    with refused_port(48241) as proxy_port, refused_port(48243) as down:
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy_port}")
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        url = f"http://127.0.0.1:{down}/health"
+        session = requests.Session()
+        session.trust_env = False
+        for name, call in [
+            ("requests, trust_env = False", lambda: session.get(url, timeout=2)),
+            ("httpx, Client(trust_env=False)", lambda: httpx.Client(trust_env=False).get(url)),
+        ]:
+            exc = caught(call)
+            document = refused.explain(exc, timeout=2).to_dict()
+            assert (document["target"], document["cause"]) == (url, "no-listener"), (name, document)
+            assert "proxy" not in document, (name, document)
+            assert document["attempts"][0]["address"] == f"127.0.0.1:{down}", (name, document)
+        # The same clients trusting it went through it: the proxy's refusal.
+        for name, call in [
+            ("requests", lambda: requests.get(url, timeout=2)),
+            ("httpx", lambda: httpx.Client().get(url)),
+        ]:
+            document = refused.explain(caught(call), timeout=2).to_dict()
+            assert document["proxy"]["address"] == f"127.0.0.1:{proxy_port}", (name, document)

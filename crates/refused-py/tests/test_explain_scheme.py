@@ -3,8 +3,10 @@ Redis' PING. A service that accepts the connection and then fails the client (TL
 standby, a loading dataset) is `not-ready`, as `refused why <scheme>://...` says, never a bare
 connect's `reachable`."""
 
+import asyncio
 import time
 
+import asyncpg
 import httpx
 import psycopg
 import pytest
@@ -14,7 +16,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 import refused
-from support import caught, postgres, redis_loading, self_signed_https, silent_listener
+from support import caught, full_queue, postgres, redis_loading, refused_port, self_signed_https, silent_listener
 
 #: Ports of this module's own servers (this engineer's part of the suite's range).
 STANDBY_PORTS = (47987, 47989, 47991)
@@ -64,7 +66,12 @@ def test_the_request_urls_credentials_and_query_stay_out():
         assert refused.find_address(exc) == f"http://127.0.0.1:{port}/q"
 
 
-def test_psycopg_to_a_standby_that_takes_no_clients():
+def asyncpg_connect(port, **kwargs):
+    """asyncpg.connect to 127.0.0.1:`port` as `postgres`, run to its end: what it raised."""
+    return caught(lambda: asyncio.run(asyncpg.connect(host="127.0.0.1", port=port, user="postgres", **kwargs)))
+
+
+def test_psycopg_and_asyncpg_to_a_standby_that_takes_no_clients():
     with postgres(STANDBY_PORTS, "hot_standby=off", standby=True) as port:
         # "starting up" (57P03 too) until it is in recovery, then "Hot standby mode is disabled".
         deadline = time.monotonic() + 30
@@ -77,15 +84,55 @@ def test_psycopg_to_a_standby_that_takes_no_clients():
         assert "Hot standby mode is disabled" in str(exc), exc
         d = not_ready(exc, f"postgres://127.0.0.1:{port}")
         assert "not accepting connections" in d.summary, d.summary
+        # asyncpg's own protocol error of the same answer (57P03), found in asyncpg's frames.
+        exc = asyncpg_connect(port, timeout=2)
+        assert isinstance(exc, asyncpg.exceptions.CannotConnectNowError), repr(exc)
+        d = not_ready(exc, f"postgres://127.0.0.1:{port}")
+        assert "not accepting connections" in d.summary, d.summary
+        # install() notes it: asyncpg's connect is wrapped when the program imported it.
+        refused.install(timeout=2)
+        try:
+            exc = asyncpg_connect(port, timeout=2)
+        finally:
+            refused.uninstall()
+        notes = "\n".join(getattr(exc, "__notes__", []))
+        assert notes.startswith("refused: not-ready: "), (repr(exc), notes)
+        assert exc.diagnosis.target == f"postgres://127.0.0.1:{port}", exc.diagnosis.to_dict()
 
 
-def test_psycopg_to_a_server_with_too_many_clients():
+def test_psycopg_and_asyncpg_to_a_server_with_too_many_clients():
     with postgres(FULL_PORTS, "max_connections=1", "superuser_reserved_connections=0") as port:
         with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres"):
             exc = caught(lambda: psycopg.connect(host="127.0.0.1", port=port, user="postgres", connect_timeout=2))
             assert "too many clients" in str(exc), exc  # 53300
             d = not_ready(exc, f"postgres://127.0.0.1:{port}")
-        assert "too many clients" in d.summary, d.summary
+            assert "too many clients" in d.summary, d.summary
+            exc = asyncpg_connect(port, timeout=2)
+            assert isinstance(exc, asyncpg.exceptions.TooManyConnectionsError), repr(exc)
+            d = not_ready(exc, f"postgres://127.0.0.1:{port}")
+            assert "too many clients" in d.summary, d.summary
+
+
+def test_asyncpgs_refusals_and_timeouts_are_asked_as_postgres():
+    # asyncio's frames name the address bare; asyncpg's, above them, the client's scheme.
+    with refused_port(48213) as port:
+        exc = asyncpg_connect(port, timeout=2)
+        assert isinstance(exc, ConnectionRefusedError), repr(exc)
+        assert refused.find_address(exc) == f"postgres://127.0.0.1:{port}"
+        assert refused.explain(exc, timeout=2).cause == "no-listener"
+        # Under install() too: its note and explain() ask the same target.
+        refused.install(timeout=2)
+        try:
+            exc = asyncpg_connect(port, timeout=2)
+        finally:
+            refused.uninstall()
+        assert exc.diagnosis.target == f"postgres://127.0.0.1:{port}", exc.diagnosis.to_dict()
+        assert refused.find_address(exc) == f"postgres://127.0.0.1:{port}"
+    with full_queue(48215) as port:
+        # asyncpg's own timeout: a TimeoutError whose frames hold `host` and `port` as given.
+        exc = asyncpg_connect(port, timeout=1)
+        assert isinstance(exc, TimeoutError), repr(exc)
+        assert refused.find_address(exc) == f"postgres://127.0.0.1:{port}"
 
 
 def test_redis_busy_loading_its_dataset():

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 import refused
-from support import refused_port
+from support import need, refused_port
 
 
 @pytest.fixture
@@ -155,5 +155,58 @@ def test_a_retry_loops_failures_share_one_diagnosis(installed):
             except ConnectionRefusedError as exc:
                 caught.append(exc)
     assert len(caught) == 10
+    assert all("refused: no-listener" in notes(e) for e in caught)
+    assert all(e.diagnosis is caught[0].diagnosis for e in caught)
+
+
+def test_create_connection_with_all_errors_is_the_name_asked(lab):
+    """`socket.create_connection(all_errors=True)` (3.11+) raises a group of every address's
+    error: explained, and noted by install(), as the name and port asked (which `why` tries at
+    every address), not as the first address ([::1])."""
+    need(sys.version_info >= (3, 11), "all_errors is Python 3.11's")
+    lab.write_etc("hosts", "127.0.0.1 localhost\n::1 localhost\n")
+    code = (
+        "import socket, refused\n"
+        "def group():\n"
+        "    try:\n"
+        "        socket.create_connection(('localhost', 48231), all_errors=True)\n"
+        "    except ExceptionGroup as e:\n"
+        "        return e\n"
+        "e = group()\n"
+        "print(len(e.exceptions), refused.find_address(e), refused.explain(e, timeout=1).cause)\n"
+        "refused.install(timeout=1)\n"
+        "e = group()\n"
+        "print(e.address, e.__notes__[0].splitlines()[0].split(':')[1].strip())\n"
+        "print(refused.find_address(e), e.diagnosis.target, [a.address for a in e.diagnosis.attempts])\n"
+        # asyncio's TaskGroup: its member, asyncio's create_connection failure, has the note.
+        "import asyncio\n"
+        "async def main():\n"
+        "    async with asyncio.TaskGroup() as tasks:\n"
+        "        tasks.create_task(asyncio.open_connection('localhost', 48237))\n"
+        "try:\n"
+        "    asyncio.run(main())\n"
+        "except ExceptionGroup as e:\n"
+        "    print(refused.find_address(e), e.exceptions[0].__notes__[0].split(':')[1].strip())\n"
+    )
+    done = lab.python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "2 localhost:48231 no-listener",
+        "('localhost', 48231) no-listener",
+        "localhost:48231 localhost:48231 ['[::1]:48231', '127.0.0.1:48231']",
+        "localhost:48237 no-listener",
+    ], done.stdout
+
+
+def test_asyncios_retry_loop_shares_one_diagnosis_too(installed):
+    # asyncio's create_connection goes through the one cache of diagnoses as socket's does.
+    with refused_port(48245) as port:
+        caught = []
+        for _ in range(3):
+            try:
+                asyncio.run(asyncio.open_connection("127.0.0.1", port))
+            except ConnectionRefusedError as exc:
+                caught.append(exc)
+    assert len(caught) == 3
     assert all("refused: no-listener" in notes(e) for e in caught)
     assert all(e.diagnosis is caught[0].diagnosis for e in caught)

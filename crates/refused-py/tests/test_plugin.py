@@ -106,14 +106,14 @@ def test_cache(n):
 
 
 def test_a_diagnosis_is_made_again_once_it_is_old(monkeypatch, listener):
-    from refused import pytest_plugin
+    from refused import _explain, pytest_plugin
 
     with refused_port(47977) as port:
         exc = ConnectionRefusedError(111, "Connection refused")
         exc.address = ("127.0.0.1", port)
-        cache: dict = {}
-        first = pytest_plugin._diagnose(exc, 1.0, cache)
+        _explain.forget()
+        first = pytest_plugin._diagnose(exc, 1.0)
         assert "earlier failure" not in first and first.startswith(f"no-listener  127.0.0.1:{port}")
-        assert "earlier failure" in pytest_plugin._diagnose(exc, 1.0, cache)
+        assert "earlier failure" in pytest_plugin._diagnose(exc, 1.0)
         monkeypatch.setattr(pytest_plugin, "CACHE_SECONDS", 0.0)
-        assert "earlier failure" not in pytest_plugin._diagnose(exc, 1.0, cache)
+        assert "earlier failure" not in pytest_plugin._diagnose(exc, 1.0)

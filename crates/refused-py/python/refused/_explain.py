@@ -2,14 +2,15 @@
 chain and the address it was for, then ask ``refused.why``.
 
 The address comes from the objects in the chain, with the scheme the client spoke (a request's
-URL, psycopg's ``postgres://``, redis-py's ``redis://``: the readiness probe then meets what the
-client met, a TLS or HTTP failure, a standby, a loading dataset), never guessed from text where
-an object holds it: the attribute ``install()`` (or ``refused.connect``) sets, urllib3's failed
-connection (``.conn``), httpx's and requests' request URL, psycopg's connection parameters,
-then the locals of the frames the failure went through (``socket.create_connection``'s
-``address``, asyncio's ``sock_connect``, redis-py's connection object, pika's connection
-parameters). Message text is read last, and only for libraries that keep the address nowhere
-else (pymongo's server selection, libpq's message).
+URL, psycopg's and asyncpg's ``postgres://``, redis-py's ``redis://``: the readiness probe then
+meets what the client met, a TLS or HTTP failure, a standby, a loading dataset), never guessed
+from text where an object holds it: the attribute ``install()`` (or ``refused.connect``) sets,
+urllib3's failed connection (``.conn``), httpx's and requests' request URL, psycopg's connection
+parameters, then the locals of the frames the failure went through (asyncpg's ``addr`` before
+any other frame's, ``socket.create_connection``'s ``address``, asyncio's ``sock_connect``,
+redis-py's connection object, pika's connection parameters). Message text is read last, and
+only for libraries that keep the address nowhere else (pymongo's server selection, libpq's
+message).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 import errno as _errno
 import re
 import socket
-from typing import Any, Iterator, Optional
+import time
+from typing import Any, Dict, Iterator, Optional
 
 __all__ = ["explain", "find_address", "is_connection_failure", "question", "target_text"]
 
@@ -58,7 +60,15 @@ _LIBRARY_FAILURES = {
     ("psycopg2", "OperationalError"),
     # Raised when no server could be reached in time; its message names each one and why.
     ("pymongo", "ServerSelectionTimeoutError"),
+    # asyncpg's own, of a server that took the connection and turned the client away: starting
+    # up, shutting down or a standby that takes no clients (57P03), too many clients (53300).
+    ("asyncpg", "CannotConnectNowError"),
+    ("asyncpg", "TooManyConnectionsError"),
 }
+
+#: The diagnoses made, by what was asked (``question()``'s ``(target, proxy)``): when each was
+#: made, and the diagnosis (``diagnosed()``).
+_recent: Dict[tuple, tuple] = {}
 
 _SCHEME_PORTS = {"http": 80, "https": 443, "postgres": 5432, "postgresql": 5432, "redis": 6379}
 
@@ -69,7 +79,8 @@ def explain(exc: BaseException, *, timeout: float = 3.0):
     ``exc`` may be a bare ``ConnectionRefusedError`` from ``socket``, requests'
     ``ConnectionError``, urllib3's ``NewConnectionError``, redis-py's ``ConnectionError``,
     psycopg's ``OperationalError``, httpx's ``ConnectError``, asyncio's "Connect call failed",
-    aiohttp's ``ClientConnectorError``, SQLAlchemy's wrapping of a driver's error, pymongo's
+    asyncpg's ``CannotConnectNowError`` and ``TooManyConnectionsError``, aiohttp's
+    ``ClientConnectorError``, SQLAlchemy's wrapping of a driver's error, pymongo's
     ``ServerSelectionTimeoutError``, pika's ``AMQPConnectionError``, or any exception raised
     while handling one of those. Returns the ``refused.Diagnosis`` of
     the address that failed, or ``None`` when the chain holds no connection failure or no
@@ -84,14 +95,53 @@ def explain(exc: BaseException, *, timeout: float = 3.0):
     return why(target, timeout=timeout, proxy=proxy)
 
 
+def diagnosed(asked: tuple, *, timeout: float, within: float) -> tuple:
+    """``why``'s diagnosis of ``asked`` (``question()``'s ``(target, proxy)``), and its age in
+    seconds: one made less than ``within`` seconds ago for the same question, else made now
+    (age ``None``). ``install()`` (5 s) and the pytest plugin (10 s) share these, so that a
+    retry loop, or a suite whose database is down, does not wait out a diagnosis per failure."""
+    found = recent(asked, within)
+    if found is not None:
+        return found
+    from refused import why
+
+    target, proxy = asked
+    diagnosis = why(target, timeout=timeout, proxy=proxy)
+    keep(asked, diagnosis)
+    return diagnosis, None
+
+
+def recent(asked: tuple, within: float) -> Optional[tuple]:
+    """The diagnosis of ``asked`` made less than ``within`` seconds ago and its age, or ``None``."""
+    made = _recent.get(asked)
+    if made is not None:
+        age = time.monotonic() - made[0]
+        if age < within:
+            return made[1], age
+    return None
+
+
+def keep(asked: tuple, diagnosis: Any) -> None:
+    """Keeps ``diagnosis`` as the one of ``asked``, made now."""
+    if len(_recent) > 256:  # a program that fails towards many targets: forget the old ones
+        _recent.clear()
+    _recent[asked] = (time.monotonic(), diagnosis)
+
+
+def forget() -> None:
+    """Forgets every diagnosis kept."""
+    _recent.clear()
+
+
 def question(exc: BaseException) -> Optional[tuple]:
     """What ``explain`` asks ``why`` about ``exc``: the target and ``why``'s ``proxy`` argument
     (``True``: the environment's, ``False``: none, or the proxy's URL); ``None`` when there
-    is nothing to ask. The pytest plugin keys its diagnoses by it."""
-    target = find_address(exc)
+    is nothing to ask. ``diagnosed()`` keys its diagnoses by it."""
+    chain = _failed_chain(exc)
+    target = None if chain is None else _address_in(chain)
     if target is None:
         return None
-    proxied = _through_proxy(exc)
+    proxied = _through_proxy(chain)
     if proxied is not None:
         url, proxy = proxied
         # The proxy's failure is the one the client met: `why` asks it, and the target.
@@ -100,16 +150,15 @@ def question(exc: BaseException) -> Optional[tuple]:
     return target, False
 
 
-def _through_proxy(exc: BaseException) -> Optional[tuple]:
+def _through_proxy(chain: list) -> Optional[tuple]:
     """For a failed request that went through a proxy: the request's URL, and the proxy's
     (``None``: the environment's, which ``why`` reads as the client did); ``None`` for a
-    direct connection."""
+    direct connection. ``chain``: the failure's, as ``_failed_chain`` gives it."""
     from urllib.parse import urlsplit
     from urllib.request import getproxies_environment, proxy_bypass_environment
 
     try:
-        chain = list(_chain(exc))
-        url = next((u for u in map(_request_url, chain) if u is not None), None)
+        url = next((u for u in map(_http_url, chain) if u is not None), None)
         # What `why` is asked: never the URL's credentials, query or fragment.
         target = _from_url(url) if url is not None else None
         if url is None or target is None:
@@ -121,11 +170,13 @@ def _through_proxy(exc: BaseException) -> Optional[tuple]:
         if from_env and proxy_bypass_environment(parts.hostname or "", proxies):
             from_env = None
         env = urlsplit(from_env) if from_env else None
+        pooled = False
         for e in chain:
             # urllib3 (and requests through it) keep the proxy on the connection or its pool
             # (in the instance: urllib3 2's `pool` property of a connection error warns).
             for name in ("conn", "pool"):
                 holder = e.__dict__.get(name) if hasattr(e, "__dict__") else None
+                pooled = pooled or type(holder).__module__.startswith("urllib3")
                 proxy = getattr(holder, "proxy", None)
                 host = getattr(proxy, "host", None)
                 if isinstance(host, str) and host:
@@ -140,6 +191,11 @@ def _through_proxy(exc: BaseException) -> Optional[tuple]:
             same = env is not None and (env.hostname, env.port) == (host, port)
             hostport = target_text(host, port) or (f"[{host}]" if ":" in host else host)
             return target, None if same else f"{scheme}://{hostport}"
+        # urllib3's pool without a proxy, httpx's transport without a proxy pool: the client
+        # went direct, whatever the environment says (requests' `trust_env = False`, httpx's
+        # `Client(trust_env=False)`, a `proxies=` or `mounts` of its own).
+        if pooled or any(type(e).__module__.startswith("httpx") for e in chain):
+            return None
     except Exception:  # another library's object that misbehaves: no proxy to tell of
         return None
     return (target, None) if from_env else None
@@ -166,13 +222,18 @@ def _httpx_proxy(e: BaseException) -> Optional[tuple]:
     return None
 
 
-def _request_url(e: BaseException) -> Optional[str]:
-    """The `http://` or `https://` URL of the request that failed (httpx's, requests')."""
+def _request_url(e: BaseException) -> Any:
+    """The URL of the request that failed (httpx's ``httpx.URL``, requests' string)."""
     try:
         request = getattr(e, "request", None)
     except RuntimeError:  # httpx's ConnectError.request, when unset
         return None
-    url = getattr(request, "url", None)
+    return getattr(request, "url", None)
+
+
+def _http_url(e: BaseException) -> Optional[str]:
+    """The `http://` or `https://` URL of the request that failed, as text."""
+    url = _request_url(e)
     text = str(url) if url is not None else ""
     return text if text.startswith(("http://", "https://")) else None
 
@@ -180,15 +241,51 @@ def _request_url(e: BaseException) -> Optional[str]:
 def find_address(exc: BaseException) -> Optional[str]:
     """The target whose connect failed somewhere in ``exc``'s chain, or ``None``: in the
     scheme the client spoke where its objects say it (``"http://host:port/path"`` of requests,
-    httpx and urllib3, ``"postgres://host:port"`` of psycopg, ``"redis://host:port"`` of
-    redis-py), so that ``why`` asks what the client asked; else ``"host:port"``,
+    httpx and urllib3, ``"postgres://host:port"`` of psycopg and asyncpg, ``"redis://host:port"``
+    of redis-py), so that ``why`` asks what the client asked; else ``"host:port"``,
     ``"[::1]:5432"``, ``"unix:///path"``."""
+    chain = _failed_chain(exc)
+    return None if chain is None else _address_in(chain)
+
+
+def _failed_chain(exc: BaseException) -> Optional[list]:
+    """The chain of the failure to explain in ``exc``'s, that failure first (walked once when
+    it holds no exception group); ``None`` when it holds no connection failure.
+
+    That failure is ``exc``, unless the chain holds an exception group. A group of one name's
+    attempts (``socket.create_connection(all_errors=True)``: an error for each address, which
+    ``why NAME:PORT`` tries again) is explained as that name; any other (asyncio's
+    ``TaskGroup``: failures of different connections, maybe to different targets) by its first
+    member that holds a connection failure, alone: its target and its proxy, never one
+    member's target with another's proxy."""
     try:
         chain = list(_chain(exc))
-        if not any(is_connection_failure(e) for e in chain):
-            return None
+        seen: set = set()
+        while True:
+            group = next((e for e in chain if is_group(e)), None)
+            if group is None or id(group) in seen:
+                break
+            seen.add(id(group))
+            if _group_target(group) is not None:
+                chain = chain if group is chain[0] else list(_chain(group))
+                break
+            members = [m for m in getattr(group, "exceptions", ()) if isinstance(m, BaseException)]
+            first = next((m for m in members if any(map(is_connection_failure, _chain(m)))), None)
+            if first is None:
+                break
+            chain = list(_chain(first))
+        return chain if any(is_connection_failure(e) for e in chain) else None
     except Exception:  # another library's exception that misbehaves: nothing to say
         return None
+
+
+def _address_in(chain: list) -> Optional[str]:
+    """The target of the failure whose chain ``chain`` is (``_failed_chain``'s)."""
+    if is_group(chain[0]):  # one name's group: the name asked
+        try:
+            return _group_target(chain[0])
+        except Exception:  # another library's object that misbehaves: nothing to say
+            return None
     for finder in (_from_attributes, _from_frames, _from_text):
         for e in chain:
             try:
@@ -197,6 +294,25 @@ def find_address(exc: BaseException) -> Optional[str]:
                 continue
             if found is not None:
                 return found
+    return None
+
+
+def is_group(exc: BaseException) -> bool:
+    """Whether ``exc`` is an exception group (3.11's, or the ``exceptiongroup`` backport's)."""
+    return any(cls.__name__ == "BaseExceptionGroup" for cls in type(exc).__mro__)
+
+
+def _group_target(group: BaseException) -> Optional[str]:
+    """The one target a group's failures were for: what ``install()`` recorded on it, or the
+    ``address`` of ``socket.create_connection``, when that is where it was raised."""
+    found = _from_attributes(group)
+    if found is not None:
+        return found
+    tb = group.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None and _module(tb.tb_frame) == "socket":
+        return _from_address(tb.tb_frame.f_locals.get("address"))
     return None
 
 
@@ -271,6 +387,10 @@ def _from_attributes(e: BaseException) -> Optional[str]:
     target = e.__dict__.get("target") if hasattr(e, "__dict__") else None
     if isinstance(target, str) and target and type(e).__module__.startswith("refused"):
         return target
+    # What install() asked `why` about: in the client's scheme where it knew it (asyncpg's).
+    asked = e.__dict__.get("_refused_target") if hasattr(e, "__dict__") else None
+    if isinstance(asked, str) and asked:
+        return asked
     address = e.__dict__.get("address") if hasattr(e, "__dict__") else None
     found = _from_address(address)
     if found is not None:
@@ -280,12 +400,8 @@ def _from_attributes(e: BaseException) -> Optional[str]:
         found = _from_connection(getattr(e, name, None))
         if found is not None:
             return found
-    # httpx (ConnectError.request raises RuntimeError when unset) and requests.
-    try:
-        request = getattr(e, "request", None)
-    except RuntimeError:
-        request = None
-    url = getattr(request, "url", None)
+    # httpx's and requests' request.
+    url = _request_url(e)
     if url is not None:
         found = _from_url(url)
         if found is not None:
@@ -398,11 +514,23 @@ def _from_frames(e: BaseException) -> Optional[str]:
     while tb is not None:
         frames.append(tb.tb_frame)
         tb = tb.tb_next
-    for frame in reversed(frames):
+    frames.reverse()
+    # asyncpg keeps the address it connects to as `addr` in its own frames, above asyncio's
+    # that name it bare: the client's scheme, wherever the failure came from (a refusal in
+    # asyncio's frames, a standby's 57P03 in asyncpg's).
+    for frame in frames:
+        if _module(frame).startswith("asyncpg"):
+            found = _from_asyncpg(frame.f_locals.get("addr"))
+            if found is not None:
+                return found
+    for frame in frames:
         local = frame.f_locals
+        module = _module(frame)
+        if module.startswith("asyncpg"):  # its `host` and `port` arguments: lists, or None
+            continue
         # psycopg 3 resolves names and times connects out in Python, before any libpq
         # connection exists: its `connect` holds the attempt it made (and all the parameters).
-        if str(frame.f_globals.get("__name__", "")).startswith("psycopg"):
+        if module.startswith("psycopg"):
             for name in ("attempt", "params"):
                 found = _from_conninfo(local.get(name))
                 if found is not None:
@@ -421,6 +549,21 @@ def _from_frames(e: BaseException) -> Optional[str]:
             found = _from_connection(local.get(name))
             if found is not None:
                 return found
+    return None
+
+
+def _module(frame: Any) -> str:
+    return str(frame.f_globals.get("__name__", ""))
+
+
+def _from_asyncpg(addr: Any) -> Optional[str]:
+    """asyncpg's `addr`: `(host, port)`, asked as ``postgres://host:port``, or its unix
+    socket's path."""
+    if isinstance(addr, tuple) and len(addr) == 2:
+        hostport = target_text(addr[0], addr[1])
+        return f"postgres://{hostport}" if hostport else None
+    if isinstance(addr, str) and addr.startswith("/"):
+        return f"unix://{addr}"
     return None
 
 

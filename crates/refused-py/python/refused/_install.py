@@ -1,8 +1,10 @@
 """``refused.install()``: every connection failure of this program explains itself.
 
-It wraps ``socket.socket.connect``, ``socket.create_connection`` and asyncio's
-``sock_connect`` / ``create_connection``. A failure raised through them gets ``.address`` (the
-one CPython leaves out) and a PEP 678 note with the cause and the fix, so a traceback ends with::
+It wraps ``socket.socket.connect``, ``socket.create_connection``, asyncio's ``sock_connect`` /
+``create_connection`` and, when the program imported asyncpg, asyncpg's connect (whose server
+may turn the client away after the connect: a standby, too many clients). A failure raised
+through them gets ``.address`` (the one CPython leaves out) and a PEP 678 note with the cause
+and the fix, so a traceback ends with::
 
     ConnectionRefusedError: [Errno 111] Connection refused
     refused: no-listener: nothing listens on port 8080 of 127.0.0.1 ...
@@ -16,11 +18,20 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import socket
+import sys
 import ssl
-import time
 from typing import Any, Callable, Dict, Optional
 
-from refused._explain import is_connection_failure, target_text
+from refused._explain import (
+    diagnosed,
+    find_address,
+    forget,
+    is_connection_failure,
+    is_group,
+    keep,
+    recent,
+    target_text,
+)
 
 __all__ = ["install", "uninstall", "installed", "note"]
 
@@ -31,18 +42,19 @@ _timeout = 1.0
 #: Set while inside create_connection: the inner connect() records its address only, and the
 #: outer call diagnoses the name once (not every address of it).
 _outer = contextvars.ContextVar("refused_outer", default=False)
-#: The last diagnosis of each target, and when it was made: a retry loop's failures within
-#: `_REUSE_FOR` seconds share one, instead of each paying a diagnosis (up to `_timeout` for a
-#: filtered port).
-_recent: Dict[str, tuple] = {}
+#: A retry loop's failures towards one target within this many seconds share one diagnosis
+#: (`_explain.diagnosed`'s), instead of each paying one (up to `_timeout` for a filtered port).
 _REUSE_FOR = 5.0
 
 
 def install(*, timeout: float = 1.0, asyncio_loops: bool = True) -> None:
     """Make every connection failure raised from now on carry its address and, as a note, the
     cause and the fix. ``timeout`` bounds each diagnosis (a filtered port waits that long); the
-    failures of a retry loop towards one target within 5 s share one diagnosis.
-    Calling it again only changes the timeout; ``uninstall()`` undoes it."""
+    failures of a retry loop towards one target within 5 s share one diagnosis. With
+    ``asyncio_loops``, asyncio's connects are wrapped too, and asyncpg's connect when the program
+    imported asyncpg before this call (its server's "not accepting connections" or "too many
+    clients" come after the connect). Calling it again only changes the timeout;
+    ``uninstall()`` undoes it."""
     global _timeout
     _timeout = timeout
     if installed():
@@ -54,11 +66,15 @@ def install(*, timeout: float = 1.0, asyncio_loops: bool = True) -> None:
 
         _replace(selector_events.BaseSelectorEventLoop, "sock_connect", _wrap_sock_connect)
         _replace(base_events.BaseEventLoop, "create_connection", _wrap_loop_create_connection)
+        # asyncpg's one connect function (asyncpg.connect's and its pools'), when imported.
+        connect_utils = sys.modules.get("asyncpg.connect_utils")
+        if connect_utils is not None and callable(getattr(connect_utils, "_connect", None)):
+            _replace(connect_utils, "_connect", _wrap_asyncpg_connect)
 
 
 def uninstall() -> None:
     """Put back what ``install()`` replaced."""
-    _recent.clear()
+    forget()
     for (owner, name), original in list(_originals.items()):
         setattr(owner, name, original)
     _originals.clear()
@@ -101,6 +117,8 @@ def _add_note(exc: BaseException, diagnosis: Any) -> None:
     else:  # before 3.11 the notes are kept (PEP 678) but tracebacks do not show them
         exc.__notes__ = [*getattr(exc, "__notes__", []), text]
     exc._refused_note = True
+    # What was asked, in the client's scheme where it was known: explain() asks it again.
+    exc._refused_target = diagnosis.target
     try:
         exc.diagnosis = diagnosis
     except AttributeError:  # refused's own errors compute it lazily: fill the cache
@@ -109,54 +127,49 @@ def _add_note(exc: BaseException, diagnosis: Any) -> None:
 
 def _wants_note(exc: BaseException) -> bool:
     return (
-        is_connection_failure(exc)
+        (is_connection_failure(exc) or _failed_group(exc))
         and not isinstance(exc, ssl.SSLError)
         and not _annotated(exc)
     )
+
+
+def _failed_group(exc: BaseException) -> bool:
+    """A group of connect failures: ``create_connection(all_errors=True)``'s, one per address."""
+    return is_group(exc) and any(is_connection_failure(e) for e in getattr(exc, "exceptions", ()))
 
 
 def _diagnose_into(exc: BaseException, target: Optional[str]) -> None:
     """Diagnoses `target` and adds the note; never lets a diagnosis problem hide `exc`."""
     if target is None or not _wants_note(exc):
         return
-    diagnosis = _reused(target)
-    if diagnosis is None:
-        from refused import why
-
-        try:
-            diagnosis = why(target, timeout=_timeout)
-        except Exception:  # the user's error matters more than ours
-            return
-        _keep(target, diagnosis)
+    try:
+        # A connect's target, asked direct (the environment's proxy is for HTTP clients).
+        diagnosis, _ = diagnosed((target, False), timeout=_timeout, within=_REUSE_FOR)
+    except Exception:  # the user's error matters more than ours
+        return
     _add_note(exc, diagnosis)
-
-
-def _reused(target: str) -> Any:
-    """The diagnosis of `target` made less than `_REUSE_FOR` seconds ago, if any."""
-    recent = _recent.get(target)
-    if recent is not None and time.monotonic() - recent[0] < _REUSE_FOR:
-        return recent[1]
-    return None
-
-
-def _keep(target: str, diagnosis: Any) -> None:
-    if len(_recent) > 256:  # a program that fails towards many targets: forget the old ones
-        _recent.clear()
-    _recent[target] = (time.monotonic(), diagnosis)
 
 
 async def _adiagnose_into(exc: BaseException, target: Optional[str]) -> None:
     if target is None or not _wants_note(exc):
         return
-    diagnosis = _reused(target)
-    if diagnosis is None:
+    await _anote(exc, target)
+
+
+async def _anote(exc: BaseException, target: str) -> None:
+    """`_diagnose_into`'s diagnosis and note, awaited (with `why` on the library's runtime)."""
+    asked = (target, False)
+    found = recent(asked, _REUSE_FOR)
+    if found is not None:
+        diagnosis = found[0]
+    else:
         from refused import aio
 
         try:
-            diagnosis = await aio.why(target, timeout=_timeout)
-        except Exception:
+            diagnosis = await aio.why(target, timeout=_timeout, proxy=False)
+        except Exception:  # the user's error matters more than ours
             return
-        _keep(target, diagnosis)
+        keep(asked, diagnosis)
     _add_note(exc, diagnosis)
 
 
@@ -191,11 +204,14 @@ def _wrap_create_connection(original: Callable[..., Any]) -> Callable[..., Any]:
         token = _outer.set(True)
         try:
             return original(address, *args, **kwargs)
-        except OSError as exc:
-            _record(exc, address)
-            _outer.reset(token)
-            token = None
-            _diagnose_into(exc, target_text(address[0], address[1]))
+        except Exception as exc:
+            # An OSError, or with all_errors=True (3.11+) a group of each address's: both are
+            # the name's failure, which `why` asks of every address again.
+            if isinstance(exc, OSError) or _failed_group(exc):
+                _record(exc, address)
+                _outer.reset(token)
+                token = None
+                _diagnose_into(exc, target_text(address[0], address[1]))
             raise
         finally:
             if token is not None:
@@ -227,23 +243,18 @@ def _wrap_loop_create_connection(original: Callable[..., Any]) -> Callable[..., 
         token = _outer.set(True)
         try:
             return await original(self, protocol_factory, host, port, **kwargs)
-        except OSError as exc:
+        except Exception as exc:
+            # An OSError, or with all_errors=True (3.12+) a group of each address's.
+            if not isinstance(exc, OSError) and not _failed_group(exc):
+                raise
             _outer.reset(token)
             token = None
             if host is not None and port is not None:
                 _record(exc, (host, port))
-                if is_connection_failure(exc) or exc.errno is None:
-                    # "Multiple exceptions: ..." has no errno; it is a connect failure all the same.
-                    exc_target = target_text(host, port)
-                    if not _annotated(exc) and not isinstance(exc, ssl.SSLError):
-                        from refused import aio
-
-                        try:
-                            diagnosis = await aio.why(exc_target, timeout=_timeout)
-                        except Exception:
-                            diagnosis = None
-                        if diagnosis is not None:
-                            _add_note(exc, diagnosis)
+                # "Multiple exceptions: ..." has no errno; it is a connect failure all the same.
+                failed = is_connection_failure(exc) or _failed_group(exc) or exc.errno is None
+                if failed and not _annotated(exc) and not isinstance(exc, ssl.SSLError):
+                    await _anote(exc, _loop_target(protocol_factory, host, port))
             raise
         finally:
             if token is not None:
@@ -251,3 +262,26 @@ def _wrap_loop_create_connection(original: Callable[..., Any]) -> Callable[..., 
 
     create_connection.__wrapped__ = original  # type: ignore[attr-defined]
     return create_connection
+
+
+def _loop_target(protocol_factory: Any, host: Any, port: Any) -> Optional[str]:
+    """``host:port``, or ``postgres://host:port`` for asyncpg's connections (its protocol
+    factories are its own), so that `why` asks what the client asked."""
+    hostport = target_text(host, port)
+    if hostport and str(getattr(protocol_factory, "__module__", "")).startswith("asyncpg"):
+        return f"postgres://{hostport}"
+    return hostport
+
+
+def _wrap_asyncpg_connect(original: Callable[..., Any]) -> Callable[..., Any]:
+    async def _connect(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(*args, **kwargs)
+        except Exception as exc:
+            # A server that took the connection and turned the client away (57P03, 53300):
+            # raised after asyncio's create_connection returned, so noted here.
+            await _adiagnose_into(exc, find_address(exc))
+            raise
+
+    _connect.__wrapped__ = original  # type: ignore[attr-defined]
+    return _connect

@@ -9,7 +9,6 @@ a diagnosis per test."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -18,9 +17,6 @@ SECTION = "refused: why the connection failed"
 
 #: How long a diagnosis stands for later failures against the same target and proxy.
 CACHE_SECONDS = 10.0
-
-#: The session's diagnoses: (target, proxy) -> (when it was made, the diagnosis).
-_DIAGNOSES = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,8 +35,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     report = outcome.get_result()
     if not report.failed or call.excinfo is None:
         return
-    cache = item.config.stash.setdefault(_DIAGNOSES, {})
-    text = _diagnose(call.excinfo.value, item.config.getoption("refused_timeout"), cache)
+    text = _diagnose(call.excinfo.value, item.config.getoption("refused_timeout"))
     if text is None:
         return
     longrepr = report.longrepr
@@ -50,21 +45,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         report.sections.append((SECTION, text))
 
 
-def _diagnose(exc: BaseException, timeout: float, cache: dict) -> "str | None":
-    from refused import why
-    from refused._explain import question
+def _diagnose(exc: BaseException, timeout: float) -> "str | None":
+    from refused._explain import diagnosed, question
 
     try:
         asked = question(exc)
         if asked is None:
             return None
-        made, diagnosis = cache.get(asked, (None, None))
-        age = None if made is None else time.monotonic() - made
-        if age is None or age >= CACHE_SECONDS:
-            target, proxy = asked
-            diagnosis = why(target, timeout=timeout, proxy=proxy)
-            cache[asked] = (time.monotonic(), diagnosis)
-            age = None
+        diagnosis, age = diagnosed(asked, timeout=timeout, within=CACHE_SECONDS)
     except Exception as err:  # never turn a failing test into a crashing plugin
         return f"refused could not diagnose it: {err}"
     lines = [f"{diagnosis.cause}  {diagnosis.target}", f"  {diagnosis.summary}"]

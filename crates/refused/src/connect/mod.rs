@@ -41,8 +41,11 @@ pub struct Connected<S> {
 }
 
 impl<S> Connected<S> {
-    /// Converts the stream, keeping the record; a failed conversion becomes a `ConnectError`.
-    pub(crate) fn try_map<T>(
+    /// Converts the stream, keeping the record; a failed conversion becomes a `ConnectError`
+    /// of the last attempt's address, its outcome the conversion's errno (as a connect's
+    /// would be). Bindings that hand the stream on as another type (tokio's as the standard
+    /// library's, in blocking mode) keep the attempts and a typed error this way.
+    pub fn try_map<T>(
         self,
         convert: impl FnOnce(S) -> std::io::Result<T>,
     ) -> Result<Connected<T>, ConnectError> {
