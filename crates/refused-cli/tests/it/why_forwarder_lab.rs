@@ -1,12 +1,12 @@
 //! `refused why` to a port forwarder whose backend is down or silent (the real socat, in the
-//! lab's client, forwarding to the server), asked in a protocol: the backend is the answer, read
-//! from socat's command line and tried, not "wait for it".
+//! lab's client, forwarding to the server), asked in a protocol or as plain TCP: the backend is
+//! the answer, read from socat's command line and tried, not "wait for it" nor "reachable".
 
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use refused_lab::{Lab, SERVER_V4, Tool};
+use refused_lab::{Lab, ListenSpec, SERVER_V4, Tool};
 use serde_json::Value;
 
 use crate::why_lab::{cause, first_evidence, suggests, why};
@@ -133,4 +133,68 @@ fn a_forwarder_whose_backend_is_silent_says_it_does_not_answer() {
         "{report}"
     );
     assert!(!suggests(&report, "wait for it"), "{report}");
+}
+
+#[test]
+fn a_forwarder_whose_backend_is_silent_is_no_service_asked_as_plain_tcp() {
+    let test = "a_forwarder_whose_backend_is_silent_is_no_service_asked_as_plain_tcp";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Nft]) else {
+        return;
+    };
+    if !has_socat(test) {
+        return;
+    }
+    // socat holds our connection open while its own connect to the server's 48300 hangs: the
+    // settle alone sees a service.
+    lab.server
+        .filter("input", &["tcp dport 48300 drop"])
+        .unwrap();
+    forward(&lab, 48301, 48300);
+    for target in ["127.0.0.1:48301", "tcp://127.0.0.1:48301"] {
+        let report = why(&lab, &["--timeout", "4s", target]);
+        assert_eq!(cause(&report), "not-ready", "{target}: {report}");
+        let summary = report["summary"].as_str().unwrap();
+        assert!(
+            summary.contains(&format!(
+                "forwards it to {SERVER_V4}:48300, which does not answer"
+            )),
+            "{target}: {summary}"
+        );
+        assert_eq!(socat_sends_to(&report, 48300)["outcome"], "timeout");
+        assert!(
+            suggests(
+                &report,
+                &format!("{SERVER_V4}:48300, which does not answer")
+            ),
+            "{target}: {report}"
+        );
+        assert!(!suggests(&report, "wait for it"), "{target}: {report}");
+    }
+}
+
+#[test]
+fn a_forwarder_whose_backend_accepts_stays_reachable_as_plain_tcp() {
+    let test = "a_forwarder_whose_backend_accepts_stays_reachable_as_plain_tcp";
+    let Some(lab) = Lab::or_skip(test) else {
+        return;
+    };
+    if !has_socat(test) {
+        return;
+    }
+    // A server that accepts and says nothing (the kernel completes the handshake): socat holds
+    // ours open as it does for a silent backend, but its backend is there.
+    let _backend = lab
+        .server
+        .run(|| ListenSpec::new(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 48302))).listen())
+        .unwrap()
+        .unwrap();
+    forward(&lab, 48303, 48302);
+    for target in ["127.0.0.1:48303", "tcp://127.0.0.1:48303"] {
+        let report = why(&lab, &[target]);
+        assert_eq!(cause(&report), "reachable", "{target}: {report}");
+        assert!(
+            report["warnings"].as_array().is_none_or(Vec::is_empty),
+            "{target}: {report}"
+        );
+    }
 }

@@ -218,6 +218,7 @@ async fn connected(
     let report = probe::probe(target, &options.probe, budget.probe_left()).await;
     let ready = report.readiness.is_ready();
     let silence = report.readiness.is_silence();
+    let held_open_by = report.held_open;
     facts.probe = Some(report.readiness);
     // Every step from here ends by one deadline (each `last_until` would be later than the one
     // before, and the steps' overruns would add up).
@@ -235,10 +236,14 @@ async fn connected(
         // The port's listeners alone, picked by the kernel: read for every local target that
         // connects, so a stuck member of an SO_REUSEPORT group, which fails its share of the
         // connections whichever member ours met, is seen every time.
+        // Read, but their owners not looked up (a walk of `/proc`) unless something needs them.
+        let mut unowned = None;
         if let Ok(own) = sys::own_tcp_listeners_on(port) {
             let wanted = !ready || local_failed;
             if wanted || super::reuseport::has_stuck_member(&own) {
                 held(&mut facts, port, own, Vec::new());
+            } else {
+                unowned = Some(own);
             }
             // Docker's daemon, only for what goes wrong here (a stuck group needs none of it).
             if wanted {
@@ -257,6 +262,10 @@ async fn connected(
                 // Boxed: its dial would make every diagnosis's future larger.
                 facts.forwarder = Box::pin(forwarded(&facts, backend_dial(until, silence))).await;
             }
+        } else if let Some(acceptor) = held_open_by {
+            // A plain TCP connection that stayed open in silence: proof of a service, not of a
+            // forwarder's backend. (Another scheme's answer came from the backend.)
+            facts.forwarder = Box::pin(held_open(&mut facts, port, unowned, acceptor, until)).await;
         }
     }
     // Its warnings go with a target that is ready alone: otherwise not waited for.
@@ -292,24 +301,82 @@ fn backend_dial(until: tokio::time::Instant, silence: bool) -> std::time::Durati
 /// The forwarder of this host (socat, ssh, kubectl) that holds the connected local address's
 /// port, from its command line, and our own connect to its backend when that is an address.
 async fn forwarded(facts: &Facts, left: std::time::Duration) -> Option<Box<Forwarded>> {
+    let forwarder = listening_forwarder(facts)?;
+    let attempt = match forwarder.to {
+        forwarder::Backend::Address(to) => try_backend(to, left).await,
+        _ => None,
+    };
+    Some(Box::new(Forwarded { forwarder, attempt }))
+}
+
+/// A forwarder of this host (socat, ssh, kubectl) that took a `tcp://` connection which stayed
+/// open and silent for the whole settle, and our own connect to its backend when that failed: a
+/// forwarder holds the connection open while its own connect waits on a backend that does not
+/// answer (or one that refuses a round trip later), and only that connect tells it from a
+/// service. Who accepted is the settle's look-up (`acceptor`), read again (the listeners'
+/// owners, `unowned`) only when it did not end in time; a program that is no forwarder costs
+/// nothing more, a forwarder whose backend accepts one connect there.
+async fn held_open(
+    facts: &mut Facts,
+    port: u16,
+    mut unowned: Option<Vec<Listener>>,
+    acceptor: probe::Acceptor,
+    until: tokio::time::Instant,
+) -> Option<Box<Forwarded>> {
+    let accepted = match acceptor {
+        probe::Acceptor::Program(program) => {
+            forwarder::forwarder(program.pid, &program.command, port)?
+        }
+        probe::Acceptor::Hidden => return None,
+        probe::Acceptor::Unknown => {
+            if let Some(own) = unowned.take() {
+                held(facts, port, own, Vec::new());
+            }
+            listening_forwarder(facts)?
+        }
+    };
+    let forwarder::Backend::Address(to) = accepted.to else {
+        return None;
+    };
+    // It held ours in silence for the whole settle: the cap of a silence.
+    let attempt = try_backend(to, backend_dial(until, true)).await?;
+    if attempt.outcome.is_connected() {
+        return None;
+    }
+    // The listener and its owner, for the evidence: the forwarder that accepted may be a child
+    // of the one that listens (socat's `fork`).
+    if let Some(own) = unowned {
+        held(facts, port, own, Vec::new());
+    }
+    let forwarder = listening_forwarder(facts).unwrap_or(accepted);
+    Some(Box::new(Forwarded {
+        forwarder,
+        attempt: Some(attempt),
+    }))
+}
+
+/// The forwarder among the owners of the listeners that the connected local address reached,
+/// read from its command line.
+fn listening_forwarder(facts: &Facts) -> Option<forwarder::Forwarder> {
     let addr = facts
         .addresses
         .iter()
         .find(|a| a.local && a.attempt.outcome.is_connected())?
         .addr;
     let (_, exact) = rules::on_port(facts.listeners.as_deref()?, addr);
-    let forwarder = exact
+    exact
         .into_iter()
-        .find_map(|held| forwarder::forwarder(held.pid?, held.process.as_deref()?, addr.port()))?;
-    let attempt = match forwarder.to {
-        forwarder::Backend::Address(to) => match dialer(left).dial_addrs(&[to]).await {
-            Ok(connected) => connected.attempts,
-            Err(err) => err.attempts().to_vec(),
-        }
-        .pop(),
-        _ => None,
-    };
-    Some(Box::new(Forwarded { forwarder, attempt }))
+        .find_map(|held| forwarder::forwarder(held.pid?, held.process.as_deref()?, addr.port()))
+}
+
+/// Our own connect to `to`, where a proxy or forwarder of this host sends what it accepts: what
+/// it met there, as far as this host can tell.
+async fn try_backend(to: SocketAddr, left: std::time::Duration) -> Option<Attempt> {
+    match dialer(left).dial_addrs(&[to]).await {
+        Ok(connected) => connected.attempts,
+        Err(err) => err.attempts().to_vec(),
+    }
+    .pop()
 }
 
 /// The port proxy of this host that took a local connection and closed it (docker-proxy), and

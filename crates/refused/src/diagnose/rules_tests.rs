@@ -4692,6 +4692,61 @@ fn a_forwarder_whose_backend_is_silent_says_it_does_not_answer() {
 }
 
 #[test]
+fn a_forwarder_that_holds_plain_tcp_open_is_its_backend_not_reachable() {
+    // socat holds the connection while its own connect hangs: the settle saw it stay open.
+    for target in ["127.0.0.1:9000", "tcp://127.0.0.1:9000"] {
+        let f = through_socat(
+            target,
+            Readiness::Ready(String::new()),
+            "10.249.5.1:8003",
+            Outcome::Timeout,
+        );
+        let finding = infer(&f).unwrap();
+        assert_eq!(finding.cause, Cause::NotReady, "{target}: {finding:?}");
+        assert_eq!(
+            finding.summary,
+            "127.0.0.1:9000 accepts connections and holds them open; socat (pid 5150) forwards it to 10.249.5.1:8003, which does not answer (tried from here: no answer in 120 ms)"
+        );
+        let fixes = finding.suggestions.join("\n");
+        assert!(
+            fixes.contains("socat forwards port 9000 to 10.249.5.1:8003, which does not answer")
+                && !fixes.contains("wait for it"),
+            "{target}: {fixes}"
+        );
+        assert!(
+            finding.evidence.iter().any(|e| matches!(
+                e,
+                Evidence::PortProxy { proxy, outcome: Outcome::Timeout }
+                    if proxy.process == "socat" && proxy.to.port() == 8003
+            )),
+            "{target}: {finding:?}"
+        );
+    }
+    // A backend that refuses a round trip later than the settle: said as such.
+    let refusing = through_socat(
+        "127.0.0.1:9000",
+        Readiness::Ready(String::new()),
+        "10.249.5.1:8099",
+        Outcome::Refused,
+    );
+    assert!(
+        infer(&refusing).unwrap().summary.ends_with(
+            "forwards it to 10.249.5.1:8099, which refuses connections (tried from here)"
+        )
+    );
+    // Its backend accepts from here: a service behind a forwarder, reachable.
+    let up = through_socat(
+        "127.0.0.1:9000",
+        Readiness::Ready(String::new()),
+        "10.249.5.1:8099",
+        Outcome::Connected,
+    );
+    let finding = infer(&up).unwrap();
+    assert_eq!(finding.cause, Cause::Reachable, "{finding:?}");
+    assert!(finding.suggestions.is_empty(), "{finding:?}");
+}
+
+#[test]
 fn a_forwarder_passes_on_its_backends_own_answer() {
     // An HTTP 503 came from a backend that is up, through socat: the service's readiness.
     let f = through_socat(
