@@ -212,12 +212,7 @@ pub fn port_proxies() -> Vec<PortProxy> {
         .into_iter()
         .filter(|pid| is_in_namespace(*pid, own_net.as_deref()))
         .filter_map(|pid| {
-            let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let args: Vec<String> = raw
-                .split(|b| *b == 0)
-                .map(|arg| String::from_utf8_lossy(arg).into_owned())
-                .collect();
-            let (listens, to) = docker_proxy_ends(&args)?;
+            let (listens, to) = docker_proxy_ends(&command_line(pid)?)?;
             Some(PortProxy {
                 pid,
                 process: "docker-proxy".to_owned(),
@@ -228,6 +223,19 @@ pub fn port_proxies() -> Vec<PortProxy> {
         .collect()
 }
 
+/// The arguments of process `pid`, its program's name first, from `/proc/PID/cmdline` (readable
+/// by every user, unlike its descriptors): each ends in a NUL; empty ones say nothing to the
+/// parsers that read them and are left out. `None` when it cannot be read (the process ended).
+pub fn command_line(pid: u32) -> Option<Vec<String>> {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        raw.split(|b| *b == 0)
+            .filter(|arg| !arg.is_empty())
+            .map(|arg| String::from_utf8_lossy(arg).into_owned())
+            .collect(),
+    )
+}
+
 /// Where the `docker-proxy` of pid `pid` (of any namespace) listens and sends, and whether for
 /// UDP (`-proto udp`); `None` for another program, or SCTP.
 pub fn docker_proxy(pid: u32) -> Option<(bool, SocketAddr, SocketAddr)> {
@@ -235,12 +243,7 @@ pub fn docker_proxy(pid: u32) -> Option<(bool, SocketAddr, SocketAddr)> {
     if comm.trim_end() != "docker-proxy" {
         return None;
     }
-    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let args: Vec<String> = raw
-        .split(|b| *b == 0)
-        .map(|arg| String::from_utf8_lossy(arg).into_owned())
-        .collect();
-    let (proto, listens, to) = docker_proxy_args(&args)?;
+    let (proto, listens, to) = docker_proxy_args(&command_line(pid)?)?;
     let udp = match proto.as_str() {
         "tcp" => false,
         "udp" => true,
@@ -393,6 +396,13 @@ pub fn container_runtime(cgroup: &str) -> Option<ContainerRuntime> {
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_command_line_is_the_arguments_the_process_was_given() {
+        let args: Vec<String> = std::env::args().filter(|a| !a.is_empty()).collect();
+        assert_eq!(command_line(std::process::id()), Some(args));
+        assert_eq!(command_line(u32::MAX), None);
+    }
 
     #[test]
     fn a_docker_proxys_command_line_says_where_it_sends_the_port() {
