@@ -670,7 +670,8 @@ fn read_container_ports(
         // docker-proxy's own word: the container's address and port it sends to.
         let to = held
             .pid
-            .and_then(process::docker_proxy)
+            .zip(held.process.as_deref())
+            .and_then(|(pid, command)| process::docker_proxy(pid, command))
             .filter(|(proxy_udp, listens, _)| *proxy_udp == udp && listens.port() == port)
             .map(|(_, _, to)| to);
         let listed = by_docker.iter().find(|p| {

@@ -236,11 +236,11 @@ pub fn command_line(pid: u32) -> Option<Vec<String>> {
     )
 }
 
-/// Where the `docker-proxy` of pid `pid` (of any namespace) listens and sends, and whether for
-/// UDP (`-proto udp`); `None` for another program, or SCTP.
-pub fn docker_proxy(pid: u32) -> Option<(bool, SocketAddr, SocketAddr)> {
-    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    if comm.trim_end() != "docker-proxy" {
+/// Where the `docker-proxy` of pid `pid` (of any namespace), whose command name is `command`
+/// (`/proc/PID/comm`, as its socket's owner was read), listens and sends, and whether for UDP
+/// (`-proto udp`); `None` for another program, or SCTP.
+pub fn docker_proxy(pid: u32, command: &str) -> Option<(bool, SocketAddr, SocketAddr)> {
+    if command != "docker-proxy" {
         return None;
     }
     let (proto, listens, to) = docker_proxy_args(&command_line(pid)?)?;
