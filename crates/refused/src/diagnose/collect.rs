@@ -249,7 +249,7 @@ async fn connected(
             if wanted {
                 let docker_until =
                     (std::time::Instant::now() + DOCKER_ASKED_FOR).min(until.into_std());
-                read_container_ports(&mut facts, port, &[], docker_until);
+                read_container_ports(&mut facts, port, &[], None, docker_until);
             }
         }
         if !ready {
@@ -517,6 +517,8 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     // UDP sockets on the port, read when no TCP socket of any namespace has it: a port
     // published for UDP alone.
     let mut udp = Vec::new();
+    // Docker's running containers on the port, when its list was asked already.
+    let mut docker_running = None;
     if any_local {
         let own = sys::own_tcp_listeners();
         match own {
@@ -555,6 +557,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                         .unwrap_or_default();
                     facts.stopped_containers = docker.stopped;
                     facts.unpublished_containers = docker.unpublished;
+                    // From the same list (none from a daemon that did not answer, which is
+                    // not asked again).
+                    docker_running = Some(docker.running);
                 }
             }
             Err(err) => facts.unseen.push(Unseen {
@@ -600,7 +605,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         address.holder = holder_of(address, &mut facts.unseen);
     }
     let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
-    read_container_ports(facts, port, &udp, until);
+    read_container_ports(facts, port, &udp, docker_running, until);
 }
 
 /// The unconnected UDP sockets of this namespace on `port`, with their owners.
@@ -628,11 +633,12 @@ fn udp_receivers(port: u16) -> Vec<HeldListener> {
 /// [`Facts::container_ports`]): TCP ones of this namespace and of the namespaces that hold a
 /// failed address, and `udp`. Where each sends comes from docker-proxy's command line, which
 /// container that is from Docker's daemon (one list, asked only for a helper of Docker's, by
-/// `until`).
+/// `until`, unless `docker_running` is its answer already).
 fn read_container_ports(
     facts: &mut Facts,
     port: u16,
     udp: &[HeldListener],
+    docker_running: Option<Vec<sys::docker::Publishing>>,
     until: std::time::Instant,
 ) {
     let tcp = facts
@@ -662,7 +668,8 @@ fn read_container_ports(
         .iter()
         .any(|(_, _, publisher)| *publisher == process::Publisher::Docker)
     {
-        sys::docker::running_publishing(port, until).unwrap_or_default()
+        docker_running
+            .unwrap_or_else(|| sys::docker::running_publishing(port, until).unwrap_or_default())
     } else {
         Vec::new()
     };
