@@ -689,12 +689,7 @@ fn read_container_ports(
                 })
         });
         let container_port = ContainerPort {
-            runtime: match publisher {
-                process::Publisher::Docker => "docker",
-                process::Publisher::Podman => "podman",
-                process::Publisher::Kubectl => "kubectl",
-                process::Publisher::Other => "other",
-            },
+            runtime: publisher,
             container: listed.map(|p| p.name.clone()),
             address: held.listener.address,
             port,

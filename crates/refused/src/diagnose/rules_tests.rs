@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::connect::{Address, Attempt};
 use crate::diagnose::evidence::{
-    BoundDevice, ContainerPort, HeldBy, HeldUnixListener, UnixSocketFacts,
+    BoundDevice, ContainerPort, HeldBy, HeldUnixListener, Publisher, UnixSocketFacts,
 };
 use crate::diagnose::facts::{Init, Privilege, RateLimits, RulesRead};
 use crate::resolve::ResolveError;
@@ -4247,9 +4247,9 @@ fn container_port(at: &str, process: &str, container: Option<&str>) -> Container
     let at: SocketAddr = at.parse().unwrap();
     ContainerPort {
         runtime: if process == "rootlessport" {
-            "podman"
+            Publisher::Podman
         } else {
-            "docker"
+            Publisher::Docker
         },
         container: container.map(str::to_owned),
         address: at.ip(),

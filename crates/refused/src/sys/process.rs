@@ -305,7 +305,9 @@ fn docker_proxy_args(args: &[String]) -> Option<(String, SocketAddr, SocketAddr)
 /// Whose placeholder a socket of a container runtime's helper is: the program that holds a
 /// published port of this host for a container. Its address and family are the publishing's
 /// (`-p 127.0.0.1:8080:80`), never a setting of its own: dockerd's `--host` is its API socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Serialized in lowercase (`docker`, `podman`, `kubectl`, `other`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Publisher {
     /// Docker's: `docker-proxy`, or `dockerd` itself (its reservation of the port, with the
     /// userland proxy off, which its DNAT rules publish).
@@ -328,6 +330,22 @@ impl Publisher {
             "containerd" | "rootlesskit" | "containerd-shim" => Self::Other,
             _ => return None,
         })
+    }
+
+    /// The runtime as a sentence names it (`Docker`, `kubectl port-forward`); `None` for
+    /// another runtime's.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Self::Docker => Some("Docker"),
+            Self::Podman => Some("Podman"),
+            Self::Kubectl => Some("kubectl port-forward"),
+            Self::Other => None,
+        }
+    }
+
+    /// Whether it publishes a container's port with `-p`, which compose writes as `ports:`.
+    pub fn has_run_publish(self) -> bool {
+        matches!(self, Self::Docker | Self::Podman)
     }
 }
 
@@ -396,6 +414,18 @@ pub fn container_runtime(cgroup: &str) -> Option<ContainerRuntime> {
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_publisher_is_written_in_json_as_the_contract_names_it() {
+        for (publisher, name) in [
+            (Publisher::Docker, "docker"),
+            (Publisher::Podman, "podman"),
+            (Publisher::Kubectl, "kubectl"),
+            (Publisher::Other, "other"),
+        ] {
+            assert_eq!(serde_json::to_value(publisher).unwrap(), name);
+        }
+    }
 
     #[test]
     fn a_command_line_is_the_arguments_the_process_was_given() {
