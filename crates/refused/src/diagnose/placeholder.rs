@@ -144,14 +144,24 @@ fn recreate(
     } else {
         ""
     };
-    let compose = if published.runtime.has_run_publish() {
-        format!(" (compose: `ports: [\"{}\"]`)", flag.trim_matches('\''))
-    } else {
-        String::new()
-    };
+    let compose = compose(published, &[&flag]);
     format!(
         "publish it where it is asked: re-create {who} with `-p {flag}`{every} in place of `{current}`{compose}{then}"
     )
+}
+
+/// The `-p` flags as compose's `ports:` writes them (`8080:80` and `8080:80/udp` as
+/// `ports: ["8080:80", "8080:80/udp"]`, in parentheses), for a runtime whose containers
+/// compose publishes; else nothing.
+fn compose(published: &ContainerPort, flags: &[&str]) -> String {
+    if !published.runtime.has_run_publish() {
+        return String::new();
+    }
+    let ports: Vec<String> = flags
+        .iter()
+        .map(|flag| format!("\"{}\"", flag.trim_matches('\'')))
+        .collect();
+    format!(" (compose: `ports: [{}]`)", ports.join(", "))
 }
 
 /// The container by its name (its runtime's daemon said it), else as "the container".
@@ -185,15 +195,7 @@ pub(super) fn udp_only(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> 
     let udp_flag = first.flag(at, true);
     let tcp_flag = first.flag(at, false);
     let who = who(first);
-    let compose = if first.runtime.has_run_publish() {
-        format!(
-            " (compose: `ports: [\"{}\", \"{}\"]`)",
-            tcp_flag.trim_matches('\''),
-            udp_flag.trim_matches('\'')
-        )
-    } else {
-        String::new()
-    };
+    let compose = compose(first, &[&tcp_flag, &udp_flag]);
     Some(
         Finding::new(
             Cause::NoListener,
