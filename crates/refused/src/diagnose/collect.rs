@@ -404,11 +404,7 @@ async fn proxied(facts: &mut Facts, left: std::time::Duration) -> Option<Proxied
         return None;
     }
     let to = proxy.to;
-    let attempt = match dialer(left).dial_addrs(&[to]).await {
-        Ok(connected) => connected.attempts,
-        Err(err) => err.attempts().to_vec(),
-    }
-    .pop()?;
+    let attempt = try_backend(to, left).await?;
     let holder = match addresses::holders_of(to.ip()).as_slice() {
         [ns] if !host::is_local_address(to.ip()) => Some(super::holder::holder(
             ns,
