@@ -64,6 +64,21 @@ fn socat_sends_to(report: &Value, backend: u16) -> &Value {
     proxy
 }
 
+/// Checks that `report` is socat's backend, the server's `backend` port: `not-ready`, the
+/// summary saying `said` of it, our connect there ending in `outcome`, and a fix that says
+/// `fix`, not "wait for it".
+fn is_the_backend(report: &Value, backend: u16, said: &str, outcome: &str, fix: &str) {
+    assert_eq!(cause(report), "not-ready", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!("forwards it to {SERVER_V4}:{backend}, {said}")),
+        "{summary}"
+    );
+    assert_eq!(socat_sends_to(report, backend)["outcome"], outcome);
+    assert!(suggests(report, fix), "{report}");
+    assert!(!suggests(report, "wait for it"), "{report}");
+}
+
 #[test]
 fn a_forwarder_whose_backend_refuses_is_its_backend_in_every_scheme() {
     let test = "a_forwarder_whose_backend_refuses_is_its_backend_in_every_scheme";
@@ -81,23 +96,13 @@ fn a_forwarder_whose_backend_refuses_is_its_backend_in_every_scheme() {
         "127.0.0.1:46640",
     ] {
         let report = why(&lab, &[target]);
-        assert_eq!(cause(&report), "not-ready", "{target}: {report}");
-        let summary = report["summary"].as_str().unwrap();
-        assert!(
-            summary.contains(&format!(
-                "forwards it to {SERVER_V4}:46641, which refuses connections (tried from here)"
-            )),
-            "{target}: {summary}"
+        is_the_backend(
+            &report,
+            46641,
+            "which refuses connections (tried from here)",
+            "refused",
+            &format!("socat forwards port 46640 to {SERVER_V4}:46641, where nothing accepts"),
         );
-        assert_eq!(socat_sends_to(&report, 46641)["outcome"], "refused");
-        assert!(
-            suggests(
-                &report,
-                &format!("socat forwards port 46640 to {SERVER_V4}:46641, where nothing accepts")
-            ),
-            "{target}: {report}"
-        );
-        assert!(!suggests(&report, "wait for it"), "{target}: {report}");
     }
 }
 
@@ -111,64 +116,25 @@ fn a_forwarder_whose_backend_is_silent_says_it_does_not_answer() {
         return;
     }
     // The server drops what comes to its 46642: socat's own connect hangs, and so does ours.
+    // Asked as plain TCP, socat holds our connection open meanwhile: the settle alone sees a
+    // service.
     lab.server
         .filter("input", &["tcp dport 46642 drop"])
         .unwrap();
     forward(&lab, 46643, 46642);
-    let report = why(&lab, &["--timeout", "4s", "http://127.0.0.1:46643/"]);
-    assert_eq!(cause(&report), "not-ready", "{report}");
-    let summary = report["summary"].as_str().unwrap();
-    assert!(
-        summary.contains(&format!(
-            "forwards it to {SERVER_V4}:46642, which does not answer"
-        )),
-        "{summary}"
-    );
-    assert_eq!(socat_sends_to(&report, 46642)["outcome"], "timeout");
-    assert!(
-        suggests(
-            &report,
-            &format!("{SERVER_V4}:46642, which does not answer")
-        ),
-        "{report}"
-    );
-    assert!(!suggests(&report, "wait for it"), "{report}");
-}
-
-#[test]
-fn a_forwarder_whose_backend_is_silent_is_no_service_asked_as_plain_tcp() {
-    let test = "a_forwarder_whose_backend_is_silent_is_no_service_asked_as_plain_tcp";
-    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Nft]) else {
-        return;
-    };
-    if !has_socat(test) {
-        return;
-    }
-    // socat holds our connection open while its own connect to the server's 48300 hangs: the
-    // settle alone sees a service.
-    lab.server
-        .filter("input", &["tcp dport 48300 drop"])
-        .unwrap();
-    forward(&lab, 48301, 48300);
-    for target in ["127.0.0.1:48301", "tcp://127.0.0.1:48301"] {
+    for target in [
+        "http://127.0.0.1:46643/",
+        "127.0.0.1:46643",
+        "tcp://127.0.0.1:46643",
+    ] {
         let report = why(&lab, &["--timeout", "4s", target]);
-        assert_eq!(cause(&report), "not-ready", "{target}: {report}");
-        let summary = report["summary"].as_str().unwrap();
-        assert!(
-            summary.contains(&format!(
-                "forwards it to {SERVER_V4}:48300, which does not answer"
-            )),
-            "{target}: {summary}"
+        is_the_backend(
+            &report,
+            46642,
+            "which does not answer",
+            "timeout",
+            &format!("{SERVER_V4}:46642, which does not answer"),
         );
-        assert_eq!(socat_sends_to(&report, 48300)["outcome"], "timeout");
-        assert!(
-            suggests(
-                &report,
-                &format!("{SERVER_V4}:48300, which does not answer")
-            ),
-            "{target}: {report}"
-        );
-        assert!(!suggests(&report, "wait for it"), "{target}: {report}");
     }
 }
 
