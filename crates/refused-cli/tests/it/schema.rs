@@ -526,7 +526,7 @@ fn evidence_samples() -> Vec<Evidence> {
 /// Docker's: a proxy that sends the port on, and a stopped container that publishes it.
 fn docker_samples() -> [Evidence; 6] {
     let published = refused::diagnose::ContainerPort {
-        runtime: "docker",
+        runtime: refused::diagnose::evidence::Publisher::Docker,
         container: Some("web".into()),
         address: "127.0.0.1".parse().unwrap(),
         port: 8080,

@@ -100,6 +100,7 @@ fn a_port_docker_publishes_on_loopback_alone_is_fixed_by_its_publishing() {
     assert_eq!(fixes.len(), 1, "{report}");
     assert!(fixes[0].as_str().unwrap().starts_with(publish), "{report}");
     let published = first_evidence(&report, "container-port");
+    assert_eq!(published["runtime"], "docker", "{report}");
     assert_eq!(published["process"], "docker-proxy", "{report}");
     assert_eq!(published["container_port"], 80, "{report}");
     assert_eq!(published["address"], "127.0.0.1", "{report}");

@@ -218,6 +218,7 @@ async fn connected(
     let report = probe::probe(target, &options.probe, budget.probe_left()).await;
     let ready = report.readiness.is_ready();
     let silence = report.readiness.is_silence();
+    let held_open_by = report.held_open;
     facts.probe = Some(report.readiness);
     // Every step from here ends by one deadline (each `last_until` would be later than the one
     // before, and the steps' overruns would add up).
@@ -235,16 +236,20 @@ async fn connected(
         // The port's listeners alone, picked by the kernel: read for every local target that
         // connects, so a stuck member of an SO_REUSEPORT group, which fails its share of the
         // connections whichever member ours met, is seen every time.
+        // Read, but their owners not looked up (a walk of `/proc`) unless something needs them.
+        let mut unowned = None;
         if let Ok(own) = sys::own_tcp_listeners_on(port) {
             let wanted = !ready || local_failed;
             if wanted || super::reuseport::has_stuck_member(&own) {
                 held(&mut facts, port, own, Vec::new());
+            } else {
+                unowned = Some(own);
             }
             // Docker's daemon, only for what goes wrong here (a stuck group needs none of it).
             if wanted {
                 let docker_until =
                     (std::time::Instant::now() + DOCKER_ASKED_FOR).min(until.into_std());
-                read_container_ports(&mut facts, port, &[], docker_until);
+                read_container_ports(&mut facts, port, &[], None, docker_until);
             }
         }
         if !ready {
@@ -257,6 +262,10 @@ async fn connected(
                 // Boxed: its dial would make every diagnosis's future larger.
                 facts.forwarder = Box::pin(forwarded(&facts, backend_dial(until, silence))).await;
             }
+        } else if let Some(acceptor) = held_open_by {
+            // A plain TCP connection that stayed open in silence: proof of a service, not of a
+            // forwarder's backend. (Another scheme's answer came from the backend.)
+            facts.forwarder = Box::pin(held_open(&mut facts, port, unowned, acceptor, until)).await;
         }
     }
     // Its warnings go with a target that is ready alone: otherwise not waited for.
@@ -292,24 +301,82 @@ fn backend_dial(until: tokio::time::Instant, silence: bool) -> std::time::Durati
 /// The forwarder of this host (socat, ssh, kubectl) that holds the connected local address's
 /// port, from its command line, and our own connect to its backend when that is an address.
 async fn forwarded(facts: &Facts, left: std::time::Duration) -> Option<Box<Forwarded>> {
+    let forwarder = listening_forwarder(facts)?;
+    let attempt = match forwarder.to {
+        forwarder::Backend::Address(to) => try_backend(to, left).await,
+        _ => None,
+    };
+    Some(Box::new(Forwarded { forwarder, attempt }))
+}
+
+/// A forwarder of this host (socat, ssh, kubectl) that took a `tcp://` connection which stayed
+/// open and silent for the whole settle, and our own connect to its backend when that failed: a
+/// forwarder holds the connection open while its own connect waits on a backend that does not
+/// answer (or one that refuses a round trip later), and only that connect tells it from a
+/// service. Who accepted is the settle's look-up (`acceptor`), read again (the listeners'
+/// owners, `unowned`) only when it did not end in time; a program that is no forwarder costs
+/// nothing more, a forwarder whose backend accepts one connect there.
+async fn held_open(
+    facts: &mut Facts,
+    port: u16,
+    mut unowned: Option<Vec<Listener>>,
+    acceptor: probe::Acceptor,
+    until: tokio::time::Instant,
+) -> Option<Box<Forwarded>> {
+    let accepted = match acceptor {
+        probe::Acceptor::Program(program) => {
+            forwarder::forwarder(program.pid, &program.command, port)?
+        }
+        probe::Acceptor::Hidden => return None,
+        probe::Acceptor::Unknown => {
+            if let Some(own) = unowned.take() {
+                held(facts, port, own, Vec::new());
+            }
+            listening_forwarder(facts)?
+        }
+    };
+    let forwarder::Backend::Address(to) = accepted.to else {
+        return None;
+    };
+    // It held ours in silence for the whole settle: the cap of a silence.
+    let attempt = try_backend(to, backend_dial(until, true)).await?;
+    if attempt.outcome.is_connected() {
+        return None;
+    }
+    // The listener and its owner, for the evidence: the forwarder that accepted may be a child
+    // of the one that listens (socat's `fork`).
+    if let Some(own) = unowned {
+        held(facts, port, own, Vec::new());
+    }
+    let forwarder = listening_forwarder(facts).unwrap_or(accepted);
+    Some(Box::new(Forwarded {
+        forwarder,
+        attempt: Some(attempt),
+    }))
+}
+
+/// The forwarder among the owners of the listeners that the connected local address reached,
+/// read from its command line.
+fn listening_forwarder(facts: &Facts) -> Option<forwarder::Forwarder> {
     let addr = facts
         .addresses
         .iter()
         .find(|a| a.local && a.attempt.outcome.is_connected())?
         .addr;
     let (_, exact) = rules::on_port(facts.listeners.as_deref()?, addr);
-    let forwarder = exact
+    exact
         .into_iter()
-        .find_map(|held| forwarder::forwarder(held.pid?, held.process.as_deref()?, addr.port()))?;
-    let attempt = match forwarder.to {
-        forwarder::Backend::Address(to) => match dialer(left).dial_addrs(&[to]).await {
-            Ok(connected) => connected.attempts,
-            Err(err) => err.attempts().to_vec(),
-        }
-        .pop(),
-        _ => None,
-    };
-    Some(Box::new(Forwarded { forwarder, attempt }))
+        .find_map(|held| forwarder::forwarder(held.pid?, held.process.as_deref()?, addr.port()))
+}
+
+/// Our own connect to `to`, where a proxy or forwarder of this host sends what it accepts: what
+/// it met there, as far as this host can tell.
+async fn try_backend(to: SocketAddr, left: std::time::Duration) -> Option<Attempt> {
+    match dialer(left).dial_addrs(&[to]).await {
+        Ok(connected) => connected.attempts,
+        Err(err) => err.attempts().to_vec(),
+    }
+    .pop()
 }
 
 /// The port proxy of this host that took a local connection and closed it (docker-proxy), and
@@ -337,11 +404,7 @@ async fn proxied(facts: &mut Facts, left: std::time::Duration) -> Option<Proxied
         return None;
     }
     let to = proxy.to;
-    let attempt = match dialer(left).dial_addrs(&[to]).await {
-        Ok(connected) => connected.attempts,
-        Err(err) => err.attempts().to_vec(),
-    }
-    .pop()?;
+    let attempt = try_backend(to, left).await?;
     let holder = match addresses::holders_of(to.ip()).as_slice() {
         [ns] if !host::is_local_address(to.ip()) => Some(super::holder::holder(
             ns,
@@ -450,6 +513,8 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     // UDP sockets on the port, read when no TCP socket of any namespace has it: a port
     // published for UDP alone.
     let mut udp = Vec::new();
+    // Docker's running containers on the port, when its list was asked already.
+    let mut docker_running = None;
     if any_local {
         let own = sys::own_tcp_listeners();
         match own {
@@ -488,6 +553,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                         .unwrap_or_default();
                     facts.stopped_containers = docker.stopped;
                     facts.unpublished_containers = docker.unpublished;
+                    // From the same list (none from a daemon that did not answer, which is
+                    // not asked again).
+                    docker_running = Some(docker.running);
                 }
             }
             Err(err) => facts.unseen.push(Unseen {
@@ -533,7 +601,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         address.holder = holder_of(address, &mut facts.unseen);
     }
     let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
-    read_container_ports(facts, port, &udp, until);
+    read_container_ports(facts, port, &udp, docker_running, until);
 }
 
 /// The unconnected UDP sockets of this namespace on `port`, with their owners.
@@ -561,11 +629,12 @@ fn udp_receivers(port: u16) -> Vec<HeldListener> {
 /// [`Facts::container_ports`]): TCP ones of this namespace and of the namespaces that hold a
 /// failed address, and `udp`. Where each sends comes from docker-proxy's command line, which
 /// container that is from Docker's daemon (one list, asked only for a helper of Docker's, by
-/// `until`).
+/// `until`, unless `docker_running` is its answer already).
 fn read_container_ports(
     facts: &mut Facts,
     port: u16,
     udp: &[HeldListener],
+    docker_running: Option<Vec<sys::docker::Publishing>>,
     until: std::time::Instant,
 ) {
     let tcp = facts
@@ -595,7 +664,8 @@ fn read_container_ports(
         .iter()
         .any(|(_, _, publisher)| *publisher == process::Publisher::Docker)
     {
-        sys::docker::running_publishing(port, until).unwrap_or_default()
+        docker_running
+            .unwrap_or_else(|| sys::docker::running_publishing(port, until).unwrap_or_default())
     } else {
         Vec::new()
     };
@@ -603,7 +673,8 @@ fn read_container_ports(
         // docker-proxy's own word: the container's address and port it sends to.
         let to = held
             .pid
-            .and_then(process::docker_proxy)
+            .zip(held.process.as_deref())
+            .and_then(|(pid, command)| process::docker_proxy(pid, command))
             .filter(|(proxy_udp, listens, _)| *proxy_udp == udp && listens.port() == port)
             .map(|(_, _, to)| to);
         let listed = by_docker.iter().find(|p| {
@@ -614,12 +685,7 @@ fn read_container_ports(
                 })
         });
         let container_port = ContainerPort {
-            runtime: match publisher {
-                process::Publisher::Docker => "docker",
-                process::Publisher::Podman => "podman",
-                process::Publisher::Kubectl => "kubectl",
-                process::Publisher::Other => "other",
-            },
+            runtime: publisher,
             container: listed.map(|p| p.name.clone()),
             address: held.listener.address,
             port,

@@ -14,7 +14,7 @@ pub use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::loopback::{Ipv6Switch, Loopback};
 pub use crate::sys::netns::Namespace;
 pub use crate::sys::process::ContainerRuntime;
-pub use crate::sys::process::{PortProxy, Process};
+pub use crate::sys::process::{PortProxy, Process, Publisher};
 pub use crate::sys::resolv::{Nameserver, NameserverSource};
 pub use crate::sys::route::{PolicyRule, RejectingRoute, RouteKind};
 pub use crate::sys::tables::{BoundDevice, Listener};
@@ -143,7 +143,7 @@ pub enum Evidence {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerPort {
     /// The runtime: `docker`, `podman`, `kubectl` or `other`.
-    pub runtime: &'static str,
+    pub runtime: Publisher,
     /// The container's name, when the runtime's daemon says (Docker's, on its socket).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
@@ -189,12 +189,7 @@ impl fmt::Display for ContainerPort {
     /// `Docker publishes container `web`'s port 80/tcp on 127.0.0.1:8080 (docker-proxy (pid
     /// 7) holds it)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let runtime = match self.runtime {
-            "docker" => "Docker",
-            "podman" => "Podman",
-            "kubectl" => "kubectl port-forward",
-            _ => "a container runtime",
-        };
+        let runtime = self.runtime.name().unwrap_or("a container runtime");
         write!(f, "{runtime} publishes ")?;
         match (&self.container, self.container_port) {
             (Some(name), Some(port)) => {

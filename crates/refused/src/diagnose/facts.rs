@@ -65,8 +65,9 @@ pub struct Facts {
     /// with what it ran into where it sends the connection.
     pub proxied: Option<Proxied>,
     /// A port forwarder of this host (socat, ssh, kubectl) that holds the connected port,
-    /// read when the service was not ready: where it sends the connections, and what our own
-    /// connect there met. Boxed: every diagnosis's futures hold the facts.
+    /// read when the service was not ready, or when it held a plain TCP connection open and
+    /// silent and our connect to its backend failed: where it sends the connections, and what
+    /// our own connect there met. Boxed: every diagnosis's futures hold the facts.
     pub forwarder: Option<Box<Forwarded>>,
     /// The ephemeral port range (read only when a connect failed).
     pub ephemeral_ports: Option<(u16, u16)>,

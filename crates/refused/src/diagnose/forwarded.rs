@@ -18,10 +18,11 @@ use super::facts::Facts;
 use super::rules::{Finding, listed};
 
 /// `not-ready` with the forwarder's fix, for a target at `addr` whose listener is a forwarder
-/// read in [`Facts::forwarder`]: when our connect to its backend failed, or, for a backend we
-/// cannot try (a name, another host's, a pod), when the connection ended before the service
-/// said anything. `None` when the service answered (an HTTP 503 came from the backend), or the
-/// backend accepts from here and the probe's end does not say the forwarder dropped it.
+/// read in [`Facts::forwarder`]: when our connect to its backend failed (also after a `ready`
+/// plain TCP connection, which the forwarder held open while its own connect waited), or, for a
+/// backend we cannot try (a name, another host's, a pod), when the connection ended before the
+/// service said anything. `None` when the service answered (an HTTP 503 came from the backend),
+/// or the backend accepts from here and the probe's end does not say the forwarder dropped it.
 pub(super) fn explain(
     facts: &Facts,
     addr: SocketAddr,

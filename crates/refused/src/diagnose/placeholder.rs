@@ -7,7 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::cause::Cause;
-use super::evidence::{ContainerPort, Evidence, HeldListener};
+use super::evidence::{ContainerPort, Evidence, HeldListener, Publisher};
 use super::facts::Facts;
 use super::rules::Finding;
 
@@ -73,7 +73,7 @@ pub(super) fn bound_elsewhere(
         .evidence(finding.evidence)
         .evidence([Evidence::ContainerPort(published.clone())]);
     fixed.warnings = finding.warnings;
-    if published.runtime == "kubectl" {
+    if published.runtime == Publisher::Kubectl {
         return fixed.suggest(format!(
             "run `kubectl port-forward` with the address meant: `--address {}` (its own option: it forwards {alone} now)",
             if ip.is_ipv4() { "0.0.0.0" } else { "::" }
@@ -144,13 +144,24 @@ fn recreate(
     } else {
         ""
     };
-    let compose = match published.runtime {
-        "docker" | "podman" => format!(" (compose: `ports: [\"{}\"]`)", flag.trim_matches('\'')),
-        _ => String::new(),
-    };
+    let compose = compose(published, &[&flag]);
     format!(
         "publish it where it is asked: re-create {who} with `-p {flag}`{every} in place of `{current}`{compose}{then}"
     )
+}
+
+/// The `-p` flags as compose's `ports:` writes them (`8080:80` and `8080:80/udp` as
+/// `ports: ["8080:80", "8080:80/udp"]`, in parentheses), for a runtime whose containers
+/// compose publishes; else nothing.
+fn compose(published: &ContainerPort, flags: &[&str]) -> String {
+    if !published.runtime.has_run_publish() {
+        return String::new();
+    }
+    let ports: Vec<String> = flags
+        .iter()
+        .map(|flag| format!("\"{}\"", flag.trim_matches('\'')))
+        .collect();
+    format!(" (compose: `ports: [{}]`)", ports.join(", "))
 }
 
 /// The container by its name (its runtime's daemon said it), else as "the container".
@@ -163,12 +174,7 @@ fn who(published: &ContainerPort) -> String {
 
 /// The runtime as a sentence names it.
 fn runtime(published: &ContainerPort) -> &'static str {
-    match published.runtime {
-        "docker" => "Docker",
-        "podman" => "Podman",
-        "kubectl" => "kubectl port-forward",
-        _ => "its container runtime",
-    }
+    published.runtime.name().unwrap_or("its container runtime")
 }
 
 fn family(ip: IpAddr) -> &'static str {
@@ -189,14 +195,7 @@ pub(super) fn udp_only(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> 
     let udp_flag = first.flag(at, true);
     let tcp_flag = first.flag(at, false);
     let who = who(first);
-    let compose = match first.runtime {
-        "docker" | "podman" => format!(
-            " (compose: `ports: [\"{}\", \"{}\"]`)",
-            tcp_flag.trim_matches('\''),
-            udp_flag.trim_matches('\'')
-        ),
-        _ => String::new(),
-    };
+    let compose = compose(first, &[&tcp_flag, &udp_flag]);
     Some(
         Finding::new(
             Cause::NoListener,

@@ -400,6 +400,17 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
     if let Some(readiness @ (Readiness::NotReady(_) | Readiness::Failed(_))) = &facts.probe {
         return not_ready(facts, winner, readiness);
     }
+    // A forwarder holds the connection open while its own connect waits on a backend that
+    // does not answer: the settle saw nothing wrong, our connect to that backend did.
+    if let Some(readiness @ Readiness::Ready(_)) = &facts.probe {
+        let (_, holders) = on_port(facts.listeners.as_deref().unwrap_or_default(), winner.addr);
+        let summary = format!("{} accepts connections and holds them open", winner.addr);
+        if let Some(forwarded) =
+            super::forwarded::explain(facts, winner.addr, &summary, readiness, &holders)
+        {
+            return forwarded;
+        }
+    }
     let mut finding = Finding::new(
         Cause::Reachable,
         format!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::connect::{Address, Attempt};
 use crate::diagnose::evidence::{
-    BoundDevice, ContainerPort, HeldBy, HeldUnixListener, UnixSocketFacts,
+    BoundDevice, ContainerPort, HeldBy, HeldUnixListener, Publisher, UnixSocketFacts,
 };
 use crate::diagnose::facts::{Init, Privilege, RateLimits, RulesRead};
 use crate::resolve::ResolveError;
@@ -4247,9 +4247,9 @@ fn container_port(at: &str, process: &str, container: Option<&str>) -> Container
     let at: SocketAddr = at.parse().unwrap();
     ContainerPort {
         runtime: if process == "rootlessport" {
-            "podman"
+            Publisher::Podman
         } else {
-            "docker"
+            Publisher::Docker
         },
         container: container.map(str::to_owned),
         address: at.ip(),
@@ -4650,15 +4650,25 @@ fn a_forwarder_whose_backend_refuses_is_its_backend_for_every_scheme_not_a_wait(
                 && !fixes.contains("wait for it"),
             "{target}: {fixes}"
         );
-        assert!(
-            finding.evidence.iter().any(|e| matches!(
-                e,
-                Evidence::PortProxy { proxy, outcome: Outcome::Refused }
-                    if proxy.process == "socat" && proxy.to.port() == 8099
-            )),
+        assert_eq!(
+            socat_met(&finding, 8099),
+            Some(Outcome::Refused),
             "{target}: {finding:?}"
         );
     }
+}
+
+/// What our connect to socat's backend on `port` met, as the finding's `port-proxy` evidence
+/// says.
+fn socat_met(finding: &Finding, port: u16) -> Option<Outcome> {
+    finding.evidence.iter().find_map(|e| match e {
+        Evidence::PortProxy { proxy, outcome }
+            if proxy.process == "socat" && proxy.to.port() == port =>
+        {
+            Some(*outcome)
+        }
+        _ => None,
+    })
 }
 
 #[test]
@@ -4689,6 +4699,52 @@ fn a_forwarder_whose_backend_is_silent_says_it_does_not_answer() {
             && !fixes.contains("wait for it"),
         "{fixes}"
     );
+}
+
+#[test]
+fn a_forwarder_that_holds_plain_tcp_open_is_its_backend_not_reachable() {
+    // socat holds the connection while its own connect waits: the settle saw it stay open, and
+    // our connect to socat's backend ended in `there`.
+    let held_open = |target: &str, there| {
+        infer(&through_socat(
+            target,
+            Readiness::Ready(String::new()),
+            "10.249.5.1:8003",
+            there,
+        ))
+        .unwrap()
+    };
+    for target in ["127.0.0.1:9000", "tcp://127.0.0.1:9000"] {
+        let finding = held_open(target, Outcome::Timeout);
+        assert_eq!(finding.cause, Cause::NotReady, "{target}: {finding:?}");
+        assert_eq!(
+            finding.summary,
+            "127.0.0.1:9000 accepts connections and holds them open; socat (pid 5150) forwards it to 10.249.5.1:8003, which does not answer (tried from here: no answer in 120 ms)"
+        );
+        let fixes = finding.suggestions.join("\n");
+        assert!(
+            fixes.contains("socat forwards port 9000 to 10.249.5.1:8003, which does not answer")
+                && !fixes.contains("wait for it"),
+            "{target}: {fixes}"
+        );
+        assert_eq!(
+            socat_met(&finding, 8003),
+            Some(Outcome::Timeout),
+            "{target}: {finding:?}"
+        );
+    }
+    // A backend that refuses a round trip later than the settle: said as such.
+    assert!(
+        held_open("127.0.0.1:9000", Outcome::Refused)
+            .summary
+            .ends_with(
+                "forwards it to 10.249.5.1:8003, which refuses connections (tried from here)"
+            )
+    );
+    // Its backend accepts from here: a service behind a forwarder, reachable.
+    let up = held_open("127.0.0.1:9000", Outcome::Connected);
+    assert_eq!(up.cause, Cause::Reachable, "{up:?}");
+    assert!(up.suggestions.is_empty(), "{up:?}");
 }
 
 #[test]

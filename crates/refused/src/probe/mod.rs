@@ -27,6 +27,7 @@ mod tcp;
 mod tls;
 
 pub(crate) use http::SPEAKS_TLS;
+pub(crate) use tcp::Acceptor;
 #[cfg(test)]
 pub(crate) use tls::rejection;
 pub(crate) use tls::{PLAIN_NOT_TLS, certificate_problem};
@@ -302,6 +303,10 @@ pub struct ProbeReport {
     pub http: Option<HttpResponse>,
     /// What the TLS handshake showed, for `tls`/`https` targets that completed one.
     pub tls: Option<TlsSession>,
+    /// For a `tcp` connection that stayed open and silent for the whole settle, who accepted
+    /// it (as far as the settle's owner check found out): a forwarder holds it so whether its
+    /// backend answers or not.
+    pub(crate) held_open: Option<tcp::Acceptor>,
 }
 
 /// What a completed TLS handshake showed.
@@ -321,6 +326,7 @@ pub struct TlsSession {
 struct Extras {
     http: Option<HttpResponse>,
     tls: Option<TlsSession>,
+    held_open: Option<tcp::Acceptor>,
 }
 
 /// `{"state", "reason", "summary", "elapsed_ms", "attempts"}`: the fields `check` and `wait`
@@ -409,6 +415,7 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
         connect,
         http: extras.http,
         tls: extras.tls,
+        held_open: extras.held_open,
     }
 }
 
@@ -440,7 +447,10 @@ where
             postgres::probe(target, stream, deadline).await
         }
         Scheme::Tcp | Scheme::Unix => {
-            tcp::settle(stream, options.settle, deadline, ends, options.owner_check).await
+            let settled =
+                tcp::settle(stream, options.settle, deadline, ends, options.owner_check).await;
+            extras.held_open = settled.held_open;
+            settled.readiness
         }
         Scheme::Http => {
             let (readiness, head) = http::probe(target, stream, &options.http, deadline).await;

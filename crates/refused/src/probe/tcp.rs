@@ -66,33 +66,58 @@ pub struct Ends {
     pub server: SocketAddr,
 }
 
+/// Who took a connection off a listener of this host, as the settle's owner check found it.
+#[derive(Debug, Clone)]
+pub(crate) enum Acceptor {
+    /// Not looked up (no owner check, not a listener of this host), or the look-up did not end
+    /// within the settle (a busy host).
+    Unknown,
+    /// Looked up: no process `/proc` shows holds it (another user's, without root).
+    Hidden,
+    /// The process holding the accepted socket (the lowest pid).
+    Program(Process),
+}
+
+/// What a settle found.
+pub(super) struct Settled {
+    /// Ready, or closed or reset at once.
+    pub readiness: Readiness,
+    /// Who accepted a connection that stayed open and silent for the whole settle (a service,
+    /// or a forwarder waiting on its backend); `None` for any other end.
+    pub held_open: Option<Acceptor>,
+}
+
 /// Waits `settle` (cut to the deadline) for the peer to close or reset; silence or data is ready.
 /// With the ends of a TCP connection to a listener of this host, the settle starts when the
 /// program accepted it, and with `owner_check`, a program found in `/proc` that is no port
 /// forwarder ends it early: only a forwarder accepts and then closes for want of a backend.
-pub async fn settle<S: AsyncRead + Unpin>(
+pub(super) async fn settle<S: AsyncRead + Unpin>(
     mut stream: S,
     settle: Duration,
     deadline: Instant,
     ends: Option<Ends>,
     owner_check: bool,
-) -> Readiness {
+) -> Settled {
+    let ended = |readiness| Settled {
+        readiness,
+        held_open: None,
+    };
     if settle.is_zero() {
-        return Readiness::Ready(String::new());
+        return ended(Readiness::Ready(String::new()));
     }
     let mut accepted = None;
     if let Some(ends) = ends {
         match until_accepted(ends, deadline).await {
             Accept::NotYet => {
-                return Readiness::Ready(format!(
+                return ended(Readiness::Ready(format!(
                     "the program has not accepted the connection within {} ms (the kernel holds it in the queue)",
                     ACCEPT_GRACE.as_millis()
-                ));
+                )));
             }
             Accept::OutOfTime => {
-                return Readiness::NotReady(format!(
+                return ended(Readiness::NotReady(format!(
                     "{TIME_RAN_OUT} the program accepted the connection"
-                ));
+                )));
             }
             Accept::Now(inode) => accepted = inode.filter(|_| owner_check),
         }
@@ -102,6 +127,7 @@ pub async fn settle<S: AsyncRead + Unpin>(
     let mut byte = [0u8; 1];
     let read = tokio::time::timeout_at(until, stream.read(&mut byte));
     tokio::pin!(read);
+    let mut acceptor = Acceptor::Unknown;
     if let Some(inode) = accepted {
         // Looked up beside the settle, which it can only shorten: a walk of `/proc` takes about
         // a millisecond on a quiet host and may take longer than the settle on a busy one.
@@ -109,20 +135,21 @@ pub async fn settle<S: AsyncRead + Unpin>(
         tokio::select! {
             // A close that came meanwhile is seen first.
             biased;
-            read = &mut read => return judge(read, until < full, settle),
-            holder = holder => {
-                if let Ok(Some(program)) = holder {
-                    if !is_forwarder(&program.command) {
-                        return Readiness::Ready(format!(
-                            "accepted by {} (pid {}), not a port forwarder",
-                            program.command, program.pid
-                        ));
-                    }
+            read = &mut read => return judge(read, until < full, settle, acceptor),
+            holder = holder => match holder {
+                Ok(Some(program)) if !is_forwarder(&program.command) => {
+                    return ended(Readiness::Ready(format!(
+                        "accepted by {} (pid {}), not a port forwarder",
+                        program.command, program.pid
+                    )));
                 }
-            }
+                Ok(Some(program)) => acceptor = Acceptor::Program(program),
+                Ok(None) => acceptor = Acceptor::Hidden,
+                Err(_) => {}
+            },
         }
     }
-    judge(read.await, until < full, settle)
+    judge(read.await, until < full, settle, acceptor)
 }
 
 /// How a settle that saw nothing (no accept, no close, no data) before the time ran out begins:
@@ -136,19 +163,26 @@ fn holder(inode: u64) -> Option<Process> {
     owners.get(inode).cloned()
 }
 
-/// What the read of the settle says. `cut`: the deadline came before the settle's end.
+/// What the read of the settle says. `cut`: the deadline came before the settle's end;
+/// `acceptor`: who accepted, for a connection held open in silence to the end.
 fn judge(
     read: Result<std::io::Result<usize>, tokio::time::error::Elapsed>,
     cut: bool,
     settle: Duration,
-) -> Readiness {
-    match read {
+    acceptor: Acceptor,
+) -> Settled {
+    let readiness = match read {
         // The time ran out before the connection had stayed open for the settle: not proven.
         Err(_) if cut => Readiness::NotReady(format!(
             "{TIME_RAN_OUT} the connection had stayed open {} ms",
             settle.as_millis()
         )),
-        Err(_) => Readiness::Ready(String::new()),
+        Err(_) => {
+            return Settled {
+                readiness: Readiness::Ready(String::new()),
+                held_open: Some(acceptor),
+            };
+        }
         Ok(Ok(0)) => Readiness::NotReady(
             "the connection was closed right after it was accepted (a port proxy with nothing behind it?)"
                 .to_owned(),
@@ -157,6 +191,10 @@ fn judge(
         Ok(Err(err)) => Readiness::NotReady(format!(
             "the connection was reset right after it was accepted ({err})"
         )),
+    };
+    Settled {
+        readiness,
+        held_open: None,
     }
 }
 

@@ -160,13 +160,24 @@ pub struct Publishing {
 pub fn running_publishing(port: u16, until: Instant) -> io::Result<Vec<Publishing>> {
     in_time(until, move || {
         let list = get(&socket_path(), "/containers/json", until)?;
-        Ok(list
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|container| publishing_port(container, port))
-            .collect())
+        Ok(publishing_on(list.as_array().into_iter().flatten(), port))
     })
+}
+
+/// The ports published on `port` of this host by `containers` (entries of `/containers/json`).
+fn publishing_on<'a>(containers: impl Iterator<Item = &'a Value>, port: u16) -> Vec<Publishing> {
+    containers
+        .flat_map(|container| publishing_port(container, port))
+        .collect()
+}
+
+/// Whether `docker ps` (the daemon's list without `all`) shows `listed`: it runs, paused or
+/// restarting.
+fn is_running(listed: &Value) -> bool {
+    matches!(
+        listed["State"].as_str(),
+        Some("running" | "paused" | "restarting")
+    )
 }
 
 /// The ports of `listed` (an entry of `/containers/json`) published on `port` of this host.
@@ -277,19 +288,23 @@ impl std::fmt::Display for UnpublishedContainer {
     }
 }
 
-/// What Docker's daemon knows of a port of this host that nothing listens on: the stopped
-/// containers that publish it, and the running ones that ask for it in vain.
+/// What Docker's daemon knows of a port of this host that no TCP socket listens on: the stopped
+/// containers that publish it, the running ones that ask for it in vain, and what the running
+/// ones publish on it (UDP), from the same list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NotPublished {
     /// Containers that publish it and are not running.
     pub stopped: Vec<StoppedContainer>,
     /// Running containers that ask for it, for which Docker publishes nothing.
     pub unpublished: Vec<UnpublishedContainer>,
+    /// The running containers' publishings of it, as [`running_publishing`] gives them.
+    pub running: Vec<Publishing>,
 }
 
-/// The containers that publish TCP `port` of this host but are not running, and the running
-/// ones that ask for it while Docker publishes nothing, asked of Docker's daemon by `until`. An
-/// error when there is no daemon or its socket may not be used.
+/// The containers that publish TCP `port` of this host but are not running, the running ones
+/// that ask for it while Docker publishes nothing, and what the running ones publish on it,
+/// asked of Docker's daemon by `until` (one list, `docker ps -a`'s). An error when there is no
+/// daemon or its socket may not be used.
 pub fn stopped_publishing(port: u16, ips: &[IpAddr], until: Instant) -> io::Result<NotPublished> {
     let ips = ips.to_vec();
     in_time(until, move || stopped_publishing_now(port, &ips, until))
@@ -313,7 +328,16 @@ fn may_not_publish(listed: &Value) -> bool {
 fn stopped_publishing_now(port: u16, ips: &[IpAddr], until: Instant) -> io::Result<NotPublished> {
     let socket = socket_path();
     let list = get(&socket, "/containers/json?all=1", until)?;
-    let mut found = NotPublished::default();
+    let mut found = NotPublished {
+        running: publishing_on(
+            list.as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| is_running(c)),
+            port,
+        ),
+        ..NotPublished::default()
+    };
     let candidates = list
         .as_array()
         .into_iter()
@@ -627,6 +651,30 @@ mod tests {
         assert!(at_8085.len() == 1 && at_8085[0].udp);
         // Exposed, not published: no port of the host.
         assert!(publishing_port(&listed, 9000).is_empty());
+    }
+
+    #[test]
+    fn the_running_containers_of_docker_ps_a_are_those_docker_ps_lists() {
+        let container = |name: &str, state: &str| {
+            json!({
+                "Names": [format!("/{name}")],
+                "State": state,
+                "Ports": [{"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8085, "Type": "udp"}],
+                "NetworkSettings": {"Networks": {}}
+            })
+        };
+        let all = [
+            container("up", "running"),
+            container("held", "paused"),
+            container("again", "restarting"),
+            container("gone", "exited"),
+            container("new", "created"),
+        ];
+        let running: Vec<String> = publishing_on(all.iter().filter(|c| is_running(c)), 8085)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(running, ["up", "held", "again"]);
     }
 
     #[test]

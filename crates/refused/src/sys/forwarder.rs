@@ -4,7 +4,6 @@
 //! silent, a forwarder accepts the connection and then closes it or says nothing, whatever
 //! the protocol: its backend is the story, not the service's readiness.
 
-use std::fs;
 use std::net::{IpAddr, SocketAddr};
 
 /// The command names (`/proc/PID/comm`) whose command lines [`forwarder`] reads.
@@ -84,12 +83,7 @@ pub fn forwarder(pid: u32, process: &str, port: u16) -> Option<Forwarder> {
     if !READ.contains(&process) {
         return None;
     }
-    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let args: Vec<String> = raw
-        .split(|b| *b == 0)
-        .filter(|arg| !arg.is_empty())
-        .map(|arg| String::from_utf8_lossy(arg).into_owned())
-        .collect();
+    let args = super::process::command_line(pid)?;
     Some(Forwarder {
         pid,
         process: process.to_owned(),

@@ -212,12 +212,7 @@ pub fn port_proxies() -> Vec<PortProxy> {
         .into_iter()
         .filter(|pid| is_in_namespace(*pid, own_net.as_deref()))
         .filter_map(|pid| {
-            let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let args: Vec<String> = raw
-                .split(|b| *b == 0)
-                .map(|arg| String::from_utf8_lossy(arg).into_owned())
-                .collect();
-            let (listens, to) = docker_proxy_ends(&args)?;
+            let (listens, to) = docker_proxy_ends(&command_line(pid)?)?;
             Some(PortProxy {
                 pid,
                 process: "docker-proxy".to_owned(),
@@ -228,19 +223,27 @@ pub fn port_proxies() -> Vec<PortProxy> {
         .collect()
 }
 
-/// Where the `docker-proxy` of pid `pid` (of any namespace) listens and sends, and whether for
-/// UDP (`-proto udp`); `None` for another program, or SCTP.
-pub fn docker_proxy(pid: u32) -> Option<(bool, SocketAddr, SocketAddr)> {
-    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    if comm.trim_end() != "docker-proxy" {
+/// The arguments of process `pid`, its program's name first, from `/proc/PID/cmdline` (readable
+/// by every user, unlike its descriptors): each ends in a NUL; empty ones say nothing to the
+/// parsers that read them and are left out. `None` when it cannot be read (the process ended).
+pub fn command_line(pid: u32) -> Option<Vec<String>> {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        raw.split(|b| *b == 0)
+            .filter(|arg| !arg.is_empty())
+            .map(|arg| String::from_utf8_lossy(arg).into_owned())
+            .collect(),
+    )
+}
+
+/// Where the `docker-proxy` of pid `pid` (of any namespace), whose command name is `command`
+/// (`/proc/PID/comm`, as its socket's owner was read), listens and sends, and whether for UDP
+/// (`-proto udp`); `None` for another program, or SCTP.
+pub fn docker_proxy(pid: u32, command: &str) -> Option<(bool, SocketAddr, SocketAddr)> {
+    if command != "docker-proxy" {
         return None;
     }
-    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let args: Vec<String> = raw
-        .split(|b| *b == 0)
-        .map(|arg| String::from_utf8_lossy(arg).into_owned())
-        .collect();
-    let (proto, listens, to) = docker_proxy_args(&args)?;
+    let (proto, listens, to) = docker_proxy_args(&command_line(pid)?)?;
     let udp = match proto.as_str() {
         "tcp" => false,
         "udp" => true,
@@ -302,7 +305,9 @@ fn docker_proxy_args(args: &[String]) -> Option<(String, SocketAddr, SocketAddr)
 /// Whose placeholder a socket of a container runtime's helper is: the program that holds a
 /// published port of this host for a container. Its address and family are the publishing's
 /// (`-p 127.0.0.1:8080:80`), never a setting of its own: dockerd's `--host` is its API socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Serialized in lowercase (`docker`, `podman`, `kubectl`, `other`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Publisher {
     /// Docker's: `docker-proxy`, or `dockerd` itself (its reservation of the port, with the
     /// userland proxy off, which its DNAT rules publish).
@@ -325,6 +330,22 @@ impl Publisher {
             "containerd" | "rootlesskit" | "containerd-shim" => Self::Other,
             _ => return None,
         })
+    }
+
+    /// The runtime as a sentence names it (`Docker`, `kubectl port-forward`); `None` for
+    /// another runtime's.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Self::Docker => Some("Docker"),
+            Self::Podman => Some("Podman"),
+            Self::Kubectl => Some("kubectl port-forward"),
+            Self::Other => None,
+        }
+    }
+
+    /// Whether it publishes a container's port with `-p`, which compose writes as `ports:`.
+    pub fn has_run_publish(self) -> bool {
+        matches!(self, Self::Docker | Self::Podman)
     }
 }
 
@@ -393,6 +414,25 @@ pub fn container_runtime(cgroup: &str) -> Option<ContainerRuntime> {
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_publisher_is_written_in_json_as_the_contract_names_it() {
+        for (publisher, name) in [
+            (Publisher::Docker, "docker"),
+            (Publisher::Podman, "podman"),
+            (Publisher::Kubectl, "kubectl"),
+            (Publisher::Other, "other"),
+        ] {
+            assert_eq!(serde_json::to_value(publisher).unwrap(), name);
+        }
+    }
+
+    #[test]
+    fn a_command_line_is_the_arguments_the_process_was_given() {
+        let args: Vec<String> = std::env::args().filter(|a| !a.is_empty()).collect();
+        assert_eq!(command_line(std::process::id()), Some(args));
+        assert_eq!(command_line(u32::MAX), None);
+    }
 
     #[test]
     fn a_docker_proxys_command_line_says_where_it_sends_the_port() {
