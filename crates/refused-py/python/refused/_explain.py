@@ -490,7 +490,8 @@ def _from_url(url: Any) -> Optional[str]:
 
 def _scheme_of(conn: Any) -> Optional[str]:
     """The scheme whose readiness probe speaks what a library's connection object spoke:
-    psycopg's libpq connection `postgres`, redis-py's `redis`, urllib3's `http` or `https`;
+    psycopg's libpq connection `postgres`, redis-py's `redis`, PyMySQL's and aiomysql's
+    `mysql`, urllib3's `http` or `https`;
     ``None`` for any other (its target stays ``host:port``: a connect only)."""
     classes = type(conn).__mro__
     library = classes[0].__module__.split(".")[0]
@@ -498,6 +499,8 @@ def _scheme_of(conn: Any) -> Optional[str]:
         return "postgres"
     if library == "redis":
         return "redis"
+    if library in ("pymysql", "aiomysql"):
+        return "mysql"
     if library == "urllib3":
         # urllib3 1's pools say it; urllib3 2's connections by their class.
         scheme = getattr(conn, "scheme", None)
