@@ -22,8 +22,11 @@ pub enum ResolveErrorKind {
     /// The name exists but has no address of a usable family (`EAI_NODATA`, `EAI_ADDRFAMILY`).
     #[error("the name has no address record")]
     NoAddress,
-    /// The resolver did not answer in time or said to try again (`EAI_AGAIN`).
-    #[error("the resolver did not answer")]
+    /// The resolver did not answer in time or said to try again (`EAI_AGAIN`: a timeout, or a
+    /// SERVFAIL or REFUSED, which the system resolver does not tell apart).
+    #[error(
+        "the resolver did not answer, or answered that it failed (a timeout, SERVFAIL or REFUSED: `EAI_AGAIN`)"
+    )]
     Timeout,
     /// The resolver failed for good (`EAI_FAIL`: SERVFAIL, refused).
     #[error("the resolver failed")]

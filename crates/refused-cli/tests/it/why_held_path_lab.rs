@@ -485,3 +485,45 @@ fn a_link_local_address_of_another_namespace_has_its_rules_read() {
         "{report}"
     );
 }
+
+/// Nothing listens on the port in another namespace of this host, and that namespace's own
+/// firewall drops it (a container's own ufw, default deny): the rule is named, the missing
+/// listener after it; it was `filtered` with a cloud's security groups as the fix.
+#[test]
+fn a_namespaces_own_drop_is_named_when_nothing_listens_there() {
+    let test = "a_namespaces_own_drop_is_named_when_nothing_listens_there";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Nft]) else {
+        return;
+    };
+    // An address of the server's own (no other lab's server holds it).
+    let pid = std::process::id();
+    let own = Ipv4Addr::new(10, 98, (pid >> 8) as u8, (pid & 0xff) as u8);
+    lab.server
+        .ip(&["addr", "add", &format!("{own}/32"), "dev", "eth0"])
+        .unwrap();
+    lab.client
+        .ip(&["route", "add", &format!("{own}/32"), "dev", "eth0"])
+        .unwrap();
+    lab.server
+        .filter("input", &["tcp dport 7035 drop"])
+        .unwrap();
+    let report = why(&lab, &["--timeout", "3s", &format!("{own}:7035")]);
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("nothing listens on port 7035 in network namespace"),
+        "{report}"
+    );
+    assert!(summary.contains("tcp dport 7035 drop"), "{report}");
+    let fixes = report["suggestions"].as_array().unwrap();
+    assert!(
+        fixes
+            .last()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .starts_with("then start the service there"),
+        "{report}"
+    );
+    assert_eq!(evidence(&report, "firewall-rule").len(), 1, "{report}");
+}

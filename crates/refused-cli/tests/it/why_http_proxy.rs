@@ -152,3 +152,58 @@ fn a_proxy_that_takes_the_connection_leaves_the_direct_answer_with_a_warning() {
         "{report}"
     );
 }
+
+/// `all_proxy=socks5h://...`: the client sends the name to the proxy, which looks it up. A
+/// name this host cannot resolve (a lab namespace's resolver, NXDOMAIN) is no failure of the
+/// client's when the proxy takes the connection: the proxy's answer, with the lookup a warning.
+#[test]
+fn a_socks5h_proxy_looks_the_name_up_itself() {
+    let test = "a_socks5h_proxy_looks_the_name_up_itself";
+    let Some(lab) = refused_lab::Lab::or_skip_needing(test, &[Tool::Dnsmasq]) else {
+        return;
+    };
+    let _names = lab.half_working_names().unwrap();
+    let proxy: SocketAddr = "127.0.0.1:7041".parse().unwrap();
+    let _listener = lab
+        .client
+        .run(|| refused_lab::ListenSpec::new(proxy).listen())
+        .unwrap()
+        .unwrap();
+    let ask = |proxy_url: String| {
+        let output = lab
+            .client
+            .command(crate::why_lab::REFUSED)
+            .env("all_proxy", proxy_url)
+            .args(["why", "--json", "http://missing.lab.test/"])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_valid(Schema::Why, &report);
+        report
+    };
+    let remote = ask(format!("socks5h://{proxy}"));
+    assert_eq!(remote["cause"], "reachable", "{remote}");
+    assert_eq!(remote["proxy"]["diagnosed"], "proxy", "{remote}");
+    assert!(
+        remote["summary"]
+            .as_str()
+            .unwrap()
+            .contains("looks the name up itself (socks5h)"),
+        "{remote}"
+    );
+    let warning = remote["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("this host cannot look the name up (dns-not-found"),
+        "{remote}"
+    );
+    // socks5 (no h): the client looks the name up here, and fails.
+    let local = ask(format!("socks5://{proxy}"));
+    assert_eq!(local["cause"], "dns-not-found", "{local}");
+    assert!(
+        local["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("a SOCKS failure reply"),
+        "{local}"
+    );
+}

@@ -221,6 +221,7 @@ pub(super) fn held(
 
     let finding = match (address.attempt.outcome, exact.first()) {
         (Outcome::Timeout, Some(_)) => silent(holder, &exact, dest, &inside, &enter),
+        (Outcome::Timeout, None) => held_path::dropped_unheld(holder, dest, &inside, &enter)?,
         (Outcome::Reset, Some(listener)) => Finding::new(
             Cause::NotReady,
             format!(

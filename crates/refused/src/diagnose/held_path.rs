@@ -231,6 +231,26 @@ pub(super) fn dropped(
     by_rule(holder, &listens, exact, dest.port(), enter, drops)
 }
 
+/// No answer, nothing listening on the port there, and a drop of that namespace's own firewall
+/// stops the connection (a container's own firewall's default policy): the rule, named, and
+/// the missing listener after it.
+pub(super) fn dropped_unheld(
+    holder: &Holder,
+    dest: SocketAddr,
+    inside: &str,
+    enter: &str,
+) -> Option<Finding> {
+    let port = dest.port();
+    let listens = format!(
+        "nothing listens on port {port} in {inside}, and the connection to {dest} got no answer"
+    );
+    let drops = |b: &&Blocker| b.stops == Stops::Reply || b.verdict == Verdict::Drop;
+    let finding = by_rule(holder, &listens, &[], port, enter, drops)?;
+    Some(finding.suggest(format!(
+        "then start the service there: nothing listens on port {port} in that namespace (`{enter} ss -ltnp` lists what does)"
+    )))
+}
+
 /// No answer, though a reject of that namespace's own answers the connection with a reset:
 /// its own output rules (an egress allow-list) drop that reset, so the client waits for
 /// nothing where a refusal was meant.

@@ -179,8 +179,36 @@ pub async fn diagnose_through(
     let (through, direct) = (through?, direct?);
     let address = proxy.address.as_deref().unwrap_or_default();
     if through.cause.is_reachable() {
+        let scheme = proxy.url.split_once("://").map_or("", |(scheme, _)| scheme);
+        let socks = scheme.to_ascii_lowercase().starts_with("socks");
+        // socks5h and socks4a send the name to the proxy, which looks it up: this host's
+        // lookup is none of the client's business.
+        if matches!(scheme.to_ascii_lowercase().as_str(), "socks5h" | "socks4a")
+            && matches!(
+                direct.cause,
+                Cause::DnsNotFound | Cause::DnsNoAddress | Cause::DnsFailure
+            )
+        {
+            let mut through = through;
+            through.target = target.to_string();
+            through.summary = format!(
+                "{named}, {address}, which accepts connections and looks the name up itself ({scheme}): {}",
+                through.summary
+            );
+            through.warnings.push(format!(
+                "this host cannot look the name up ({}: {}): the proxy does, so that is not what the client meets; what it meets past the proxy is the proxy's SOCKS answer (`curl -x {} URL` shows it)",
+                direct.cause, direct.summary, proxy.url
+            ));
+            through.proxy = mark(Diagnosed::Proxy);
+            return Ok(through);
+        }
+        let answer = if socks {
+            "a SOCKS failure reply when it cannot connect either (curl: `(97) ...`)"
+        } else {
+            "a 502 or 503 when it cannot connect either"
+        };
         let said = format!(
-            "and {address} accepts connections: what they meet past it is the proxy's answer (a 502 or 503 when it cannot connect either)"
+            "and {address} accepts connections: what they meet past it is the proxy's answer ({answer})"
         );
         return Ok(direct_with(direct, &said));
     }

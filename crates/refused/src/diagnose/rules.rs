@@ -378,7 +378,7 @@ fn resolver_failed(
         };
     }
     Finding::new(Cause::DnsFailure, failed)
-        .suggest("check the nameservers in /etc/resolv.conf: are they up and reachable?")
+        .suggest("check the nameservers in /etc/resolv.conf: are they up and reachable, and do they answer this host (a server that does not recurse for it answers REFUSED)? `dig NAME @SERVER` shows which")
 }
 
 fn reachable(facts: &Facts, connected: usize) -> Finding {
@@ -800,6 +800,17 @@ fn not_ready_fix(facts: &Facts, readiness: &Readiness) -> String {
         Some(code @ 400..=499) if code != 408 && code != 429 => format!(
             "the server is up and rejects this request (HTTP {code}): check the URL; waiting does not change that"
         ),
+        // A gateway's own answers: its upstream, not the server that answered, failed.
+        Some(code @ (502 | 504)) => {
+            let failed = if code == 502 {
+                "refused, closed or garbled the connection"
+            } else {
+                "did not answer in time"
+            };
+            format!(
+                "HTTP {code} comes from a proxy (nginx, HAProxy, a load balancer, an ingress) whose upstream {failed}: its error log names the upstream (nginx: `connect() failed (111: Connection refused) while connecting to upstream, ... upstream: \"http://HOST:PORT/\"`), and `{program} why HOST:PORT` says why; waiting helps only if the upstream is starting"
+            )
+        }
         _ => format!(
             "the service is up but not ready: wait for it (`{program} wait {target}`), or look at its logs"
         ),

@@ -4994,3 +4994,27 @@ fn a_full_database_names_its_clients_and_a_refused_host_its_accounts() {
     assert!(blocked.contains("flush-hosts"), "{blocked}");
     assert!(!blocked.contains("CREATE USER"), "{blocked}");
 }
+
+/// A gateway's 502 or 504: the fix is its upstream, named through its log, not a wait.
+#[test]
+fn a_gateways_502_and_504_send_a_person_to_its_upstream() {
+    for (code, failed) in [(502, "refused, closed"), (504, "did not answer in time")] {
+        let f = Facts {
+            probe: Some(Readiness::NotReady(format!("HTTP {code} Bad Gateway"))),
+            ..one(
+                "http://127.0.0.1:8080/",
+                tried("127.0.0.1:8080", Outcome::Connected, 0),
+            )
+        };
+        let finding = infer(&f).unwrap();
+        assert_eq!(finding.cause, Cause::NotReady);
+        let fix = finding.suggestions.join("\n");
+        assert!(
+            fix.starts_with(&format!("HTTP {code} comes from a proxy")),
+            "{fix}"
+        );
+        assert!(fix.contains(failed), "{fix}");
+        assert!(fix.contains("refused why HOST:PORT"), "{fix}");
+        assert!(!fix.contains("wait for it"), "{fix}");
+    }
+}

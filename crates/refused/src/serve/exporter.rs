@@ -499,10 +499,22 @@ async fn explain(
     let Ok(permit) = Arc::clone(diagnoses).try_acquire_owned() else {
         return own_words(" (not diagnosed: too many diagnoses running)");
     };
+    // A failed connect is explained from its own attempts, as `wait` explains its last: a
+    // second connect in the time left would say less ("no answer within" what was left), or
+    // connect where the probe did not.
+    let failed = match readiness {
+        Readiness::Failed(ProbeFailure::Connect(err)) => Some(err.clone()),
+        _ => None,
+    };
     let runtime = tokio::runtime::Handle::current();
     let running = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        runtime.block_on(diagnose(&target, &options))
+        runtime.block_on(async {
+            match &failed {
+                Some(err) => diagnose::diagnose_failure(&target, err, &options).await,
+                None => diagnose(&target, &options).await,
+            }
+        })
     });
     let tokio_deadline = tokio::time::Instant::from_std(deadline);
     match tokio::time::timeout_at(tokio_deadline, running).await {
