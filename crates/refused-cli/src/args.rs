@@ -559,8 +559,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE", env = "REFUSED_SERVE_CONFIG")]
     pub config: Option<std::path::PathBuf>,
 
-    /// Allow targets in this CIDR block too (repeatable). Without it and without `allow:` in
-    /// the config, only loopback targets are probed.
+    /// Allow targets in this CIDR block (repeatable). Without it and without `allow:` in the
+    /// config, only loopback targets are probed; with it, only the blocks given (add `--allow
+    /// 127.0.0.0/8` to keep loopback).
     #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
     pub allow: Vec<refused::serve::Cidr>,
 

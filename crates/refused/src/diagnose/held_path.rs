@@ -227,8 +227,18 @@ pub(super) fn dropped(
     enter: &str,
 ) -> Option<Finding> {
     let listens = no_answer(exact, inside, dest);
-    let drops = |b: &&Blocker| b.stops == Stops::Reply || b.verdict == Verdict::Drop;
+    let drops = |b: &&Blocker| silences(b);
     by_rule(holder, &listens, exact, dest.port(), enter, drops)
+}
+
+/// Whether a rule of the holder's firewall can leave a connection without an answer: a drop,
+/// one that drops the replies, or a limit's reject by ICMP error, which the kernel sends at
+/// most about one a second to an address (`net.ipv4.icmp_ratelimit`): past that, a reject is
+/// silence (ufw's `limit` tripped by a burst of tries).
+fn silences(b: &Blocker) -> bool {
+    b.stops == Stops::Reply
+        || b.verdict == Verdict::Drop
+        || (b.rate_limit && b.verdict == Verdict::Reject)
 }
 
 /// No answer, nothing listening on the port there, and a drop of that namespace's own firewall
@@ -244,7 +254,7 @@ pub(super) fn dropped_unheld(
     let listens = format!(
         "nothing listens on port {port} in {inside}, and the connection to {dest} got no answer"
     );
-    let drops = |b: &&Blocker| b.stops == Stops::Reply || b.verdict == Verdict::Drop;
+    let drops = |b: &&Blocker| silences(b);
     let finding = by_rule(holder, &listens, &[], port, enter, drops)?;
     Some(finding.suggest(format!(
         "then start the service there: nothing listens on port {port} in that namespace (`{enter} ss -ltnp` lists what does)"

@@ -5018,3 +5018,33 @@ fn a_gateways_502_and_504_send_a_person_to_its_upstream() {
         assert!(!fix.contains("wait for it"), "{fix}");
     }
 }
+
+/// A timeout at another namespace's port behind a tripped limit whose reject is an ICMP error
+/// (ufw's `limit`): the kernel sends about one a second to an address, so a burst of tries meets
+/// silence. The limit is named, not "some firewall on the path".
+#[test]
+fn a_limits_icmp_reject_can_be_the_silence() {
+    let mut address = tried("10.77.2.2:1300", Outcome::Timeout, 2000);
+    let mut holder = held_by("fxh-l", 1300);
+    let limit = Blocker {
+        chain: "ufw-user-limit".to_owned(),
+        hook: Hook::Input,
+        tool: Tool::Iptables,
+        table: "ip filter".to_owned(),
+        rate_limit: true,
+        ..blocker("xt match recent reject", Verdict::Reject, false)
+    };
+    holder.blockers = Some(vec![limit]);
+    address.holder = Some(holder);
+    let finding = infer(&one("10.77.2.2:1300", address)).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
+    assert!(
+        finding.summary.contains("xt match recent reject"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0].starts_with("the rule is a limit"),
+        "{finding:?}"
+    );
+}
