@@ -71,16 +71,9 @@ fn a_connection_limit_is_named_as_a_limit() {
             "table inet limits {{\n chain input {{\n type filter hook input priority -10;\n tcp dport {nft_port} ct count over 2 reject with tcp reset\n }}\n}}\n"
         ))
         .unwrap();
-    // An address of the server's own (no other lab's server holds it): `why` asks which of
-    // this host's namespaces holds it, and must find one.
-    let pid = std::process::id();
-    let own = std::net::Ipv4Addr::new(10, 97, (pid >> 8) as u8, (pid & 0xff) as u8);
-    lab.server
-        .ip(&["addr", "add", &format!("{own}/32"), "dev", "eth0"])
-        .unwrap();
-    lab.client
-        .ip(&["route", "add", &format!("{own}/32"), "dev", "eth0"])
-        .unwrap();
+    // An address of the server's own: `why` asks which of this host's namespaces holds it,
+    // and must find one.
+    let own = crate::why_hosts_lab::server_only_address(&lab);
     for port in [iptables_port, nft_port] {
         let addr = SocketAddr::from((own, port));
         let _listener = lab

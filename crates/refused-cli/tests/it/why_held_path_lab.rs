@@ -495,15 +495,7 @@ fn a_namespaces_own_drop_is_named_when_nothing_listens_there() {
     let Some(lab) = Lab::or_skip_needing(test, &[Tool::Nft]) else {
         return;
     };
-    // An address of the server's own (no other lab's server holds it).
-    let pid = std::process::id();
-    let own = Ipv4Addr::new(10, 98, (pid >> 8) as u8, (pid & 0xff) as u8);
-    lab.server
-        .ip(&["addr", "add", &format!("{own}/32"), "dev", "eth0"])
-        .unwrap();
-    lab.client
-        .ip(&["route", "add", &format!("{own}/32"), "dev", "eth0"])
-        .unwrap();
+    let own = crate::why_hosts_lab::server_only_address(&lab);
     lab.server
         .filter("input", &["tcp dport 7035 drop"])
         .unwrap();

@@ -2152,16 +2152,24 @@ fn connected_but_the_protocol_says_not_ready() {
 /// Waiting is suggested only where it can change the answer: not for the wrong scheme for
 /// the port, a path the server does not have, or a request it refuses (audit of real setups:
 /// each said "wait for it").
+/// The finding for `target`, connected at `addr`, whose service answered `readiness`: always
+/// `not-ready`.
+fn not_ready_at(target: &str, addr: &str, readiness: Readiness) -> Finding {
+    let f = Facts {
+        probe: Some(readiness),
+        ..one(target, tried(addr, Outcome::Connected, 0))
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    finding
+}
+
 #[test]
 fn a_not_ready_answer_that_waiting_cannot_change_says_what_would() {
     let fix = |target: &str, readiness: Readiness| {
-        let f = Facts {
-            probe: Some(readiness),
-            ..one(target, tried("127.0.0.1:8443", Outcome::Connected, 0))
-        };
-        let finding = infer(&f).unwrap();
-        assert_eq!(finding.cause, Cause::NotReady);
-        finding.suggestions.join("\n")
+        not_ready_at(target, "127.0.0.1:8443", readiness)
+            .suggestions
+            .join("\n")
     };
     let not_ready = |text: &str| Readiness::NotReady(text.to_owned());
     let tls = fix(
@@ -4941,12 +4949,7 @@ fn a_lone_listener_or_a_group_that_accepts_is_no_stuck_group() {
 #[test]
 fn a_full_database_names_its_clients_and_a_refused_host_its_accounts() {
     let fix = |target: &str, readiness: Readiness| {
-        let f = Facts {
-            probe: Some(readiness),
-            ..one(target, tried("127.0.0.1:3306", Outcome::Connected, 0))
-        };
-        let finding = infer(&f).unwrap();
-        assert_eq!(finding.cause, Cause::NotReady);
+        let finding = not_ready_at(target, "127.0.0.1:3306", readiness);
         (finding.summary, finding.suggestions.join("\n"))
     };
     let (_, pg) = fix(
@@ -4999,15 +5002,8 @@ fn a_full_database_names_its_clients_and_a_refused_host_its_accounts() {
 #[test]
 fn a_gateways_502_and_504_send_a_person_to_its_upstream() {
     for (code, failed) in [(502, "refused, closed"), (504, "did not answer in time")] {
-        let f = Facts {
-            probe: Some(Readiness::NotReady(format!("HTTP {code} Bad Gateway"))),
-            ..one(
-                "http://127.0.0.1:8080/",
-                tried("127.0.0.1:8080", Outcome::Connected, 0),
-            )
-        };
-        let finding = infer(&f).unwrap();
-        assert_eq!(finding.cause, Cause::NotReady);
+        let answered = Readiness::NotReady(format!("HTTP {code} Bad Gateway"));
+        let finding = not_ready_at("http://127.0.0.1:8080/", "127.0.0.1:8080", answered);
         let fix = finding.suggestions.join("\n");
         assert!(
             fix.starts_with(&format!("HTTP {code} comes from a proxy")),
