@@ -9,14 +9,22 @@ command -v hyperfine >/dev/null || { echo "hyperfine is needed: apt-get install 
 cargo build --release --quiet
 bin=${CARGO_TARGET_DIR:-target}/release/refused
 
-# A port that refuses (bound by nobody: picked, then released) and a listener that accepts.
+# A port that refuses (bound by nobody: picked, then released) and a listener that accepts and
+# keeps each connection until its client closes it, as a server does (one that closes at once
+# is a port proxy with nothing behind it to `why`: `not-ready`, not `reachable`).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 closed=$(free_port)
 python3 -c '
-import socket, sys
+import selectors, socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 0)); s.listen(128); print(s.getsockname()[1], flush=True)
-while True: s.accept()[0].close()
+sel = selectors.DefaultSelector(); sel.register(s, selectors.EVENT_READ)
+while True:
+    for key, _ in sel.select():
+        if key.fileobj is s:
+            sel.register(s.accept()[0], selectors.EVENT_READ)
+        elif not key.fileobj.recv(4096):
+            sel.unregister(key.fileobj); key.fileobj.close()
 ' > /tmp/refused-bench-why.port &
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
