@@ -38,11 +38,13 @@ pub enum Tool {
     Openssl,
     /// `mariadbd` and `mariadb-install-db` (mariadb-server): a real MariaDB, for `mysql://`.
     Mariadb,
+    /// `fail2ban-server` and `fail2ban-client` (fail2ban): its bans, as its actions write them.
+    Fail2ban,
 }
 
 impl Tool {
     /// Every tool, in the order the README's install command lists their packages.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Ip,
         Self::Nft,
         Self::Dnsmasq,
@@ -55,6 +57,7 @@ impl Tool {
         Self::Tinyproxy,
         Self::Openssl,
         Self::Mariadb,
+        Self::Fail2ban,
     ];
 
     /// The program's name.
@@ -72,6 +75,7 @@ impl Tool {
             Self::Tinyproxy => "tinyproxy",
             Self::Openssl => "openssl",
             Self::Mariadb => "mariadbd",
+            Self::Fail2ban => "fail2ban-server",
         }
     }
 
@@ -90,6 +94,7 @@ impl Tool {
             Self::Tinyproxy => "tinyproxy",
             Self::Openssl => "openssl",
             Self::Mariadb => "mariadb-server",
+            Self::Fail2ban => "fail2ban",
         }
     }
 

@@ -20,6 +20,7 @@ mod wait;
 mod why;
 mod why_big_ruleset_lab;
 mod why_docker_publish_lab;
+mod why_fail2ban_lab;
 mod why_firewall_lab;
 mod why_firewalld_lab;
 mod why_forwarder_lab;

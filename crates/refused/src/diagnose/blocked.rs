@@ -60,6 +60,10 @@ pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
         _ if is_kube_proxy_reject(blocker) => {
             "kube-proxy's rule for a Kubernetes Service with no ready endpoints, in this host's firewall,".to_owned()
         }
+        _ if fail2ban_jail(blocker).is_some() => format!(
+            "fail2ban's ban (jail `{}`), in this host's firewall,",
+            fail2ban_jail(blocker).unwrap_or_default()
+        ),
         Tool::Nft | Tool::Iptables => "this host's own firewall".to_owned(),
         Tool::IptablesLegacy => "this host's own firewall (iptables-legacy)".to_owned(),
         Tool::Firewalld => crate::diagnose::firewalld::whose(blocker),
@@ -120,6 +124,9 @@ pub(in crate::diagnose) fn fix(
     if is_kube_proxy_reject(blocker) {
         return kube_proxy_fix(finding);
     }
+    if let Some(jail) = fail2ban_jail(blocker) {
+        return fail2ban_fix(finding, blocker, jail, run);
+    }
     if let Some(table) = managed_table(blocker) {
         return managed_table_fix(finding, blocker, table, port, run);
     }
@@ -136,6 +143,46 @@ pub(in crate::diagnose) fn fix(
         Tool::Ufw => ufw_fix(finding, blocker, port, run),
         Tool::Firewalld => crate::diagnose::firewalld::fix(finding, blocker, port, run),
     }
+}
+
+/// The fail2ban jail whose ban `blocker` is: its iptables actions' chain `f2b-JAIL` (Debian's
+/// default `iptables-multiport`: `-A f2b-sshd -s ADDR/32 -j REJECT`), or its nftables actions'
+/// table `f2b-table`, whose rules match the jail's set `addr-set-JAIL`.
+fn fail2ban_jail(blocker: &Blocker) -> Option<&str> {
+    if blocker.tool != Tool::Nft {
+        return blocker
+            .chain
+            .strip_prefix("f2b-")
+            .filter(|jail| !jail.is_empty());
+    }
+    if blocker.table.split_whitespace().last() != Some("f2b-table") {
+        return None;
+    }
+    let (_, after) = blocker.rule.split_once("@addr-set-")?;
+    let jail = after.split_whitespace().next()?;
+    (!jail.is_empty()).then_some(jail)
+}
+
+/// fail2ban's ban: not a rule to delete (fail2ban keeps its own list, and bans again), a ban
+/// that ends after the jail's `bantime`, lifted now with `fail2ban-client`.
+fn fail2ban_fix(finding: Finding, blocker: &Blocker, jail: &str, run: &str) -> Finding {
+    // iptables' ban names the address (`ip saddr 10.0.0.5`); the set's does not.
+    let address = blocker
+        .rule
+        .split_once("ip saddr ")
+        .or_else(|| blocker.rule.split_once("ip6 saddr "))
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .filter(|a| !a.starts_with('@'))
+        .map_or("ADDRESS", |a| {
+            a.trim_end_matches("/32").trim_end_matches("/128")
+        });
+    finding
+        .suggest(format!(
+            "fail2ban banned this client's address in its jail `{jail}` (too many failures in its log within `findtime`, failed logins for `sshd`): the ban ends after the jail's `bantime` (10 minutes by default); `{run} fail2ban-client set {jail} unbanip {address}` lifts it now, `{run} fail2ban-client status {jail}` lists the banned addresses"
+        ))
+        .suggest(format!(
+            "to keep the address from being banned again: `ignoreip = {address}` in the `[{jail}]` section of /etc/fail2ban/jail.local, then `{run} fail2ban-client reload`; deleting the rule by hand leaves fail2ban's own list behind"
+        ))
 }
 
 /// Whether a rule is kube-proxy's reject of a Service that has no ready endpoints: its
@@ -343,5 +390,85 @@ fn ufw_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding
             .suggest(format!(
                 "or change the default: `{run} ufw default allow {direction}`; `{run} ufw status verbose` shows it"
             ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::firewall::Hook;
+
+    fn rule(tool: Tool, table: &str, chain: &str, rule: &str) -> Blocker {
+        Blocker {
+            table: table.to_owned(),
+            chain: chain.to_owned(),
+            path: vec!["INPUT".to_owned(), chain.to_owned()],
+            hook: Hook::Input,
+            rule: rule.to_owned(),
+            verdict: Verdict::Reject,
+            handle: Some(4),
+            position: Some(1),
+            tool,
+            stops: Stops::Request,
+            certain: true,
+            matches: true,
+            rate_limit: false,
+            netns: None,
+        }
+    }
+
+    /// fail2ban's iptables actions (`f2b-JAIL`) and its nftables actions (`f2b-table`, the
+    /// jail's set): its unban, with the address when the rule names it; no other chain or table.
+    #[test]
+    fn fail2bans_bans_are_lifted_by_fail2ban() {
+        let iptables = rule(
+            Tool::Iptables,
+            "ip filter",
+            "f2b-sshd",
+            "ip saddr 10.0.0.5 reject",
+        );
+        assert_eq!(fail2ban_jail(&iptables), Some("sshd"));
+        let nft = rule(
+            Tool::Nft,
+            "inet f2b-table",
+            "f2b-chain",
+            "tcp dport { 22 } ip saddr @addr-set-nginx-http-auth reject",
+        );
+        assert_eq!(fail2ban_jail(&nft), Some("nginx-http-auth"));
+        let fix = |b: &Blocker| {
+            fail2ban_fix(
+                Finding::new(Cause::BlockedLocally, "x"),
+                b,
+                fail2ban_jail(b).unwrap(),
+                "sudo",
+            )
+            .suggestions
+        };
+        assert!(fix(&iptables)[0].contains("`sudo fail2ban-client set sshd unbanip 10.0.0.5`"));
+        assert!(
+            fix(&nft)[0].contains("`sudo fail2ban-client set nginx-http-auth unbanip ADDRESS`")
+        );
+        for other in [
+            rule(
+                Tool::Iptables,
+                "ip filter",
+                "INPUT",
+                "ip saddr 10.0.0.5 reject",
+            ),
+            rule(
+                Tool::Nft,
+                "inet filter",
+                "f2b-sshd",
+                "ip saddr 10.0.0.5 reject",
+            ),
+            rule(
+                Tool::Nft,
+                "inet f2b-table",
+                "f2b-chain",
+                "tcp dport 22 reject",
+            ),
+        ] {
+            assert_eq!(fail2ban_jail(&other), None, "{other:?}");
+        }
     }
 }
