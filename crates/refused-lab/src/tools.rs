@@ -40,11 +40,13 @@ pub enum Tool {
     Mariadb,
     /// `fail2ban-server` and `fail2ban-client` (fail2ban): its bans, as its actions write them.
     Fail2ban,
+    /// `sshd` (openssh-server, which brings `ssh` and `ssh-keygen`): real ssh tunnels.
+    Sshd,
 }
 
 impl Tool {
     /// Every tool, in the order the README's install command lists their packages.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Ip,
         Self::Nft,
         Self::Dnsmasq,
@@ -58,6 +60,7 @@ impl Tool {
         Self::Openssl,
         Self::Mariadb,
         Self::Fail2ban,
+        Self::Sshd,
     ];
 
     /// The program's name.
@@ -76,6 +79,7 @@ impl Tool {
             Self::Openssl => "openssl",
             Self::Mariadb => "mariadbd",
             Self::Fail2ban => "fail2ban-server",
+            Self::Sshd => "sshd",
         }
     }
 
@@ -95,6 +99,7 @@ impl Tool {
             Self::Openssl => "openssl",
             Self::Mariadb => "mariadb-server",
             Self::Fail2ban => "fail2ban",
+            Self::Sshd => "openssh-server",
         }
     }
 

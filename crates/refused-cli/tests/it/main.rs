@@ -38,3 +38,4 @@ mod why_policy_routing_lab;
 mod why_real_hosts_lab;
 mod why_reuseport_lab;
 mod why_service_lab;
+mod why_ssh_tunnel_lab;

@@ -1,4 +1,4 @@
-//! A port forwarder of this host (socat, ssh `-L`, `kubectl port-forward`) that took the
+//! A port forwarder of this host (socat, ssh `-L`, sshd for an `ssh -R`, `kubectl port-forward`) that took the
 //! connection and then closed it or said nothing: its backend is down, refuses it, or does not
 //! answer, whatever the protocol asked. The backend comes from the forwarder's command line and,
 //! when it is an address, our own connect there says what the forwarder met. Waiting helps only
@@ -57,6 +57,10 @@ pub(super) fn explain(
         },
         (None, Backend::Kubernetes { .. }) => {
             "a pod's port, which cannot be tried from here".to_owned()
+        }
+        (None, Backend::Remote { .. }) => {
+            "which the ssh client connects to on its own machine: it cannot be tried from here"
+                .to_owned()
         }
         (None, _) => "which cannot be tried from here".to_owned(),
     };
@@ -137,6 +141,9 @@ fn fix(program: &str, process: &str, port: u16, to: &Backend, outcome: Option<Ou
             _,
         ) => format!(
             "ssh forwards port {port} through `{via}`, which connects to {to}: that connect fails (ssh prints `open failed: connect failed`), so check on `{via}` that something listens on port {to_port} of {host} (`{program} why {host}:{to_port}` run there); {only_if}"
+        ),
+        (Backend::Remote { user }, _) => format!(
+            "sshd forwards port {port} back through an ssh session of `{user}` (its `ssh -R {port}:HOST:HOSTPORT`): the ssh client connects to HOST:HOSTPORT on its own machine, and ends the connection when that fails (it prints `connect_to HOST port HOSTPORT: failed`): start the service there or fix the `-R`'s target (`{program} why HOST:HOSTPORT` run on the client's machine); {only_if}"
         ),
         (
             Backend::Kubernetes {

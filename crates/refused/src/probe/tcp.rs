@@ -37,6 +37,7 @@ const FORWARDERS: &[&str] = &[
     "socat",
     "ssh",
     "sshd",
+    "sshd-session",
     "haproxy",
     "nginx",
     "envoy",
@@ -122,35 +123,57 @@ pub(super) async fn settle<S: AsyncRead + Unpin>(
             Accept::Now(inode) => accepted = inode.filter(|_| owner_check),
         }
     }
-    let full = Instant::now() + settle;
+    let start = Instant::now();
+    let full = start + settle;
     let until = full.min(deadline);
     let mut byte = [0u8; 1];
-    let read = tokio::time::timeout_at(until, stream.read(&mut byte));
-    tokio::pin!(read);
     let mut acceptor = Acceptor::Unknown;
-    if let Some(inode) = accepted {
-        // Looked up beside the settle, which it can only shorten: a walk of `/proc` takes about
-        // a millisecond on a quiet host and may take longer than the settle on a busy one.
-        let holder = tokio::task::spawn_blocking(move || holder(inode));
-        tokio::select! {
-            // A close that came meanwhile is seen first.
-            biased;
-            read = &mut read => return judge(read, until < full, settle, acceptor),
-            holder = holder => match holder {
-                Ok(Some(program)) if !is_forwarder(&program.command) => {
-                    return ended(Readiness::Ready(format!(
-                        "accepted by {} (pid {}), not a port forwarder",
-                        program.command, program.pid
-                    )));
-                }
-                Ok(Some(program)) => acceptor = Acceptor::Program(program),
-                Ok(None) => acceptor = Acceptor::Hidden,
-                Err(_) => {}
-            },
+    let read = {
+        let read = tokio::time::timeout_at(until, stream.read(&mut byte));
+        tokio::pin!(read);
+        if let Some(inode) = accepted {
+            // Looked up beside the settle, which it can only shorten: a walk of `/proc` takes
+            // about a millisecond on a quiet host and may take longer than the settle on a busy
+            // one.
+            let holder = tokio::task::spawn_blocking(move || holder(inode));
+            tokio::select! {
+                // A close that came meanwhile is seen first.
+                biased;
+                read = &mut read => return judge(read, until < full, settle, acceptor),
+                holder = holder => match holder {
+                    Ok(Some(program)) if !is_forwarder(&program.command) => {
+                        return ended(Readiness::Ready(format!(
+                            "accepted by {} (pid {}), not a port forwarder",
+                            program.command, program.pid
+                        )));
+                    }
+                    Ok(Some(program)) => acceptor = Acceptor::Program(program),
+                    Ok(None) => acceptor = Acceptor::Hidden,
+                    Err(_) => {}
+                },
+            }
         }
+        read.await
+    };
+    // An ssh tunnel's end (ssh for `-L`, sshd for `-R`) asks the other end of its session to
+    // connect, a round trip away, and closes when that fails: it is watched for longer.
+    let tunnel = matches!(&acceptor, Acceptor::Program(p) if TUNNELS.contains(&p.command.as_str()));
+    if read.is_err() && until == full && tunnel && settle < TUNNEL_SETTLE {
+        let longer = start + TUNNEL_SETTLE;
+        let until = longer.min(deadline);
+        let read = tokio::time::timeout_at(until, stream.read(&mut byte)).await;
+        return judge(read, until < longer, TUNNEL_SETTLE, acceptor);
     }
-    judge(read.await, until < full, settle, acceptor)
+    judge(read, until < full, settle, acceptor)
 }
+
+/// The ends of ssh tunnels (see [`TUNNEL_SETTLE`]): ssh's `-L`, sshd's session for `-R`
+/// (`sshd-session` from OpenSSH 9.8).
+const TUNNELS: &[&str] = &["ssh", "sshd", "sshd-session"];
+
+/// How long a connection an ssh tunnel's end accepted must stay open: that end closes it when
+/// the other end of the session fails to connect, a round trip of the session later.
+const TUNNEL_SETTLE: Duration = Duration::from_millis(150);
 
 /// How a settle that saw nothing (no accept, no close, no data) before the time ran out begins:
 /// a silence, which [`Readiness::is_silence`] tells apart from a close or a reset.

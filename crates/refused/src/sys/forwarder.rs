@@ -7,7 +7,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 /// The command names (`/proc/PID/comm`) whose command lines [`forwarder`] reads.
-pub const READ: [&str; 3] = ["socat", "ssh", "kubectl"];
+pub const READ: [&str; 5] = ["socat", "ssh", "kubectl", "sshd", "sshd-session"];
 
 /// A forwarder of this host and where it sends the connections it accepts on one port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,12 @@ pub enum Backend {
         /// The port.
         port: u16,
     },
+    /// The other end of an ssh session (`ssh -R PORT:HOST:HOSTPORT`): the session's process of
+    /// sshd listens here, and the ssh client connects to `HOST:HOSTPORT` on its own side.
+    Remote {
+        /// The session's user, as sshd's process title names it (`sshd: alice@notty`).
+        user: String,
+    },
     /// A port of a Kubernetes pod, or of the pod behind a service or deployment: `kubectl
     /// port-forward -n shop svc/web 8080:80`. Its address is the cluster's to know.
     Kubernetes {
@@ -61,6 +67,9 @@ impl std::fmt::Display for Backend {
             Self::Name { host, port } => write!(f, "{host}:{port}"),
             Self::Through { via, host, port } => {
                 write!(f, "{}:{port} as `{via}` sees it", bracketed(host))
+            }
+            Self::Remote { user } => {
+                write!(f, "the client's side of `{user}`'s ssh session (`ssh -R`)")
             }
             Self::Kubernetes {
                 resource,
@@ -94,6 +103,9 @@ pub fn forwarder(pid: u32, process: &str, port: u16) -> Option<Forwarder> {
 /// Where the command line `args` (the program's name first) of `process` sends what it
 /// accepts on `port`.
 pub fn backend(process: &str, args: &[String], port: u16) -> Option<Backend> {
+    if matches!(process, "sshd" | "sshd-session") {
+        return remote_forward(args.first()?);
+    }
     let args = args.get(1..)?;
     match process {
         "socat" => socat(args, port),
@@ -101,6 +113,25 @@ pub fn backend(process: &str, args: &[String], port: u16) -> Option<Backend> {
         "kubectl" => kubectl(args, port),
         _ => None,
     }
+}
+
+/// An ssh session's process of sshd, by the title sshd gives it (`sshd: alice@notty`, `sshd:
+/// alice@pts/0`, `sshd: root` for `ssh -N`; OpenSSH 9.8's `sshd-session: alice@notty`): a port
+/// it listens on is a remote
+/// forward of that session. The daemon's own (`sshd: /usr/sbin/sshd -D [listener] ...`) and the
+/// privileged half (`sshd: alice [priv]`) forward nothing.
+fn remote_forward(title: &str) -> Option<Backend> {
+    let rest = title
+        .strip_prefix("sshd: ")
+        .or_else(|| title.strip_prefix("sshd-session: "))?;
+    // `-N` (no command, no tty) leaves the title at the user alone: `sshd: root`.
+    let user = rest.split_once('@').map_or(rest, |(user, _)| user);
+    if user.is_empty() || user.contains([' ', '/']) {
+        return None;
+    }
+    Some(Backend::Remote {
+        user: user.to_owned(),
+    })
 }
 
 /// socat's two addresses: `TCP-LISTEN:9000,fork,reuseaddr` (or `TCP4-LISTEN`, `TCP-L`...) on
@@ -375,6 +406,34 @@ mod tests {
             backend("ssh", &args("ssh -R 9000:db:5432 jump"), 9000),
             None
         );
+    }
+
+    #[test]
+    fn an_ssh_sessions_sshd_forwards_to_its_client() {
+        let remote = |title: &str| backend("sshd", &[title.to_owned()], 9000);
+        assert_eq!(
+            remote("sshd: alice@notty"),
+            Some(Backend::Remote {
+                user: "alice".to_owned()
+            })
+        );
+        assert!(remote("sshd: root@pts/0").is_some());
+        assert!(remote("sshd: root").is_some());
+        assert!(
+            backend(
+                "sshd-session",
+                &["sshd-session: bob@notty".to_owned()],
+                9000
+            )
+            .is_some()
+        );
+        for not_a_session in [
+            "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups",
+            "sshd: alice [priv]",
+            "/usr/sbin/sshd -D",
+        ] {
+            assert_eq!(remote(not_a_session), None, "{not_a_session}");
+        }
     }
 
     #[test]
