@@ -208,6 +208,9 @@ struct Display<'a> {
     lines: Vec<String>,
     /// Which targets are done (for the summary line of those that do not fit on the screen).
     done: Vec<bool>,
+    /// Which targets answered otherwise than with a firewall's reject before (the wait's own
+    /// pace after a reject depends on it: see `refused::wait::TargetState::rejected_pause`).
+    answered: Vec<bool>,
     drawn: usize,
     last_draw: Instant,
 }
@@ -223,6 +226,7 @@ impl<'a> Display<'a> {
             start: Instant::now(),
             lines: vec!["waiting".to_owned(); targets.len()],
             done: vec![false; targets.len()],
+            answered: vec![false; targets.len()],
             drawn: 0,
             last_draw: Instant::now(),
         }
@@ -243,14 +247,22 @@ impl<'a> Display<'a> {
                     );
                 }
                 let mut text = report.readiness.to_string();
-                if report.readiness.firewall_reject().is_some() {
-                    // Said once, when it starts: the polls from now on are far apart.
+                let rejected = report.readiness.firewall_reject().is_some();
+                // Said once, when it starts: the polls from now on are slower.
+                if rejected && self.answered[*index] {
                     let _ = write!(
                         text,
-                        "; trying again every {} s: a firewall's verdict does not change when the service starts, and a rate limit (ufw's `limit`) counts every try",
+                        "; trying again in {} s: a rate limit these tries may have tripped (ufw's `limit`) counts every try, and clears after 30 s without",
                         refused::wait::REJECTED_INTERVAL.as_secs()
                     );
+                } else if rejected {
+                    let _ = write!(
+                        text,
+                        "; trying again every {} s (kube-proxy rejects so until a Service has a ready endpoint; ufw's `limit`, once tripped, needs 30 s without tries)",
+                        refused::wait::REJECTED_FROM_START.as_secs()
+                    );
                 }
+                self.answered[*index] |= !rejected;
                 (*index, text)
             }
             WaitEvent::Done { index } => {

@@ -28,12 +28,16 @@ pub const FIRST_INTERVAL: Duration = Duration::from_millis(2);
 /// 0.12-0.29% of a core on a small VM, about what a C loop asking the same question costs
 /// (0.21-0.29%), and one that only wakes 40 times a second 0.17-0.21% (`scripts/bench-wait.py`).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(25);
-/// The pause after a firewall rejected a probe (an ICMP error: iptables' `REJECT`, ufw's
-/// `limit`). ufw's limit rejects a new connection from an address that made six within 30 s,
-/// and counts a rejected one twice (its `recent --set` and `--update` rules both add it): fast
-/// polls keep it tripped for as long as they go on, and only a pause longer than 30 s clears it,
-/// whatever came before.
+/// The pause after a firewall rejected a probe (an ICMP error) when earlier probes were not
+/// rejected: a limit they tripped, such as ufw's `limit`, which rejects a new connection from an
+/// address that made six within 30 s, and counts a rejected one twice (its `recent --set` and
+/// `--update` rules both add it): fast polls keep it tripped for as long as they go on, and only
+/// a pause longer than 30 s clears it, whatever came before.
 pub const REJECTED_INTERVAL: Duration = Duration::from_secs(31);
+/// The pause after a firewall rejected every probe from the first: a reject that lifts when the
+/// service does (kube-proxy's, for a Service until it has a ready endpoint), asked once a second
+/// as `wait-for-it` asks.
+pub const REJECTED_FROM_START: Duration = Duration::from_secs(1);
 /// How long a connection must stay open, once a target has closed one right after accepting
 /// it: enough for a proxy that forks per connection to fail its backend and close.
 const PROXY_SETTLE: Duration = Duration::from_millis(100);
@@ -142,6 +146,10 @@ pub struct TargetState {
     pub skipped: u32,
     /// Probes in a row that reached the goal.
     streak: u32,
+    /// Whether a probe before the last ended otherwise than in a firewall's reject: a reject
+    /// that came after one is a limit these probes may have tripped (see
+    /// [`REJECTED_INTERVAL`]).
+    answered_before: bool,
 }
 
 impl TargetState {
@@ -152,11 +160,16 @@ impl TargetState {
             probes: 0,
             skipped: 0,
             streak: 0,
+            answered_before: false,
         }
     }
 
     /// Records a probe; returns whether it ended differently from the one before.
     fn record(&mut self, report: ProbeReport, goal: Goal) -> bool {
+        self.answered_before |= self
+            .last
+            .as_ref()
+            .is_some_and(|last| last.readiness.firewall_reject().is_none());
         let changed = self
             .last
             .as_ref()
@@ -169,6 +182,19 @@ impl TargetState {
         self.probes += 1;
         self.last = Some(report);
         changed
+    }
+
+    /// The pause a firewall's reject of its last probe asks for, if it was one: a limit these
+    /// probes tripped (a reject after other answers) is left [`REJECTED_INTERVAL`] to clear; a
+    /// reject from the first probe on (kube-proxy's for a Service without endpoints, until one
+    /// is ready) is asked again every [`REJECTED_FROM_START`].
+    pub fn rejected_pause(&self) -> Option<Duration> {
+        self.last.as_ref()?.readiness.firewall_reject()?;
+        Some(if self.answered_before {
+            REJECTED_INTERVAL
+        } else {
+            REJECTED_FROM_START
+        })
     }
 
     /// Whether its last probe was a failed connect (nothing to diagnose otherwise: a service
@@ -284,14 +310,10 @@ pub async fn wait(
             continue;
         }
         let mut pause = round.pauses.take(changed, options.interval);
-        if state
-            .last
-            .as_ref()
-            .is_some_and(|r| r.readiness.firewall_reject().is_some())
-        {
-            // A firewall's verdict does not change when the service starts, and a rate limit
-            // counts every try: fast polls would keep it tripped for as long as they go on.
-            pause = pause.max(REJECTED_INTERVAL);
+        if let Some(rejected) = state.rejected_pause() {
+            // A rate limit counts every try: fast polls would keep it tripped for as long as
+            // they go on, and kube-proxy's reject lifts only when the Service has an endpoint.
+            pause = pause.max(rejected);
         }
         rounds.push(round.run(pause));
     }

@@ -153,12 +153,13 @@ fn a_proxy_that_takes_the_connection_leaves_the_direct_answer_with_a_warning() {
     );
 }
 
-/// `all_proxy=socks5h://...`: the client sends the name to the proxy, which looks it up. A
-/// name this host cannot resolve (a lab namespace's resolver, NXDOMAIN) is no failure of the
-/// client's when the proxy takes the connection: the proxy's answer, with the lookup a warning.
+/// `all_proxy=socks5h://...` at a port that accepts but speaks no SOCKS: the direct answer
+/// (this host's failed lookup) stands, with a warning that the proxy would look the name up
+/// itself; `socks5://` looks it up here, and its warning speaks of a SOCKS reply. (A real
+/// SOCKS5 proxy, `ssh -D`, is `why_ssh_tunnel_lab`'s.)
 #[test]
-fn a_socks5h_proxy_looks_the_name_up_itself() {
-    let test = "a_socks5h_proxy_looks_the_name_up_itself";
+fn a_socks5h_proxy_that_speaks_no_socks_leaves_the_lookup() {
+    let test = "a_socks5h_proxy_that_speaks_no_socks_leaves_the_lookup";
     let Some(lab) = refused_lab::Lab::or_skip_needing(test, &[Tool::Dnsmasq]) else {
         return;
     };
@@ -169,35 +170,16 @@ fn a_socks5h_proxy_looks_the_name_up_itself() {
         .run(|| refused_lab::ListenSpec::new(proxy).listen())
         .unwrap()
         .unwrap();
-    let ask = |proxy_url: String| {
-        let output = lab
-            .client
-            .command(crate::why_lab::REFUSED)
-            .env("all_proxy", proxy_url)
-            .args(["why", "--json", "http://missing.lab.test/"])
-            .output()
-            .unwrap();
-        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert_valid(Schema::Why, &report);
-        report
-    };
-    let remote = ask(format!("socks5h://{proxy}"));
-    assert_eq!(remote["cause"], "reachable", "{remote}");
-    assert_eq!(remote["proxy"]["diagnosed"], "proxy", "{remote}");
+    let remote = crate::why_ssh_tunnel_lab::why_through(&lab, &format!("socks5h://{proxy}"));
+    assert_eq!(remote["cause"], "dns-not-found", "{remote}");
     assert!(
-        remote["summary"]
+        remote["warnings"][0]
             .as_str()
             .unwrap()
-            .contains("looks the name up itself (socks5h)"),
+            .contains("it looks names up itself (socks5h)"),
         "{remote}"
     );
-    let warning = remote["warnings"][0].as_str().unwrap();
-    assert!(
-        warning.starts_with("this host cannot look the name up (dns-not-found"),
-        "{remote}"
-    );
-    // socks5 (no h): the client looks the name up here, and fails.
-    let local = ask(format!("socks5://{proxy}"));
+    let local = crate::why_ssh_tunnel_lab::why_through(&lab, &format!("socks5://{proxy}"));
     assert_eq!(local["cause"], "dns-not-found", "{local}");
     assert!(
         local["warnings"][0]

@@ -79,12 +79,19 @@ fn mysql_probes_log_in_so_the_server_never_blocks_their_host() {
             "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
         )
         .unwrap();
-    let _server = started(&lab, &lab.server, addr, &["--max-connect-errors=2", &init]);
+    let server = started(&lab, &lab.server, addr, &["--max-connect-errors=2", &init]);
     let target = format!("mysql://{addr}");
     for n in 1..=5 {
         let (up, said) = refused(&lab, &["check", &target]);
         assert!(up, "check {n} of {target}: {said}");
     }
+    // The URL's user, an account without a password: its login succeeds, and the server's log
+    // says nothing of it (a denied one is a line fail2ban's `mysqld-auth` jail counts).
+    let (up, said) = refused(&lab, &["check", &format!("mysql://app@{addr}")]);
+    assert!(up, "{said}");
+    let log = std::fs::read_to_string(server.dir().join("error.log")).unwrap();
+    assert!(log.contains("Access denied for user 'refused'"), "{log}");
+    assert!(!log.contains("Access denied for user 'app'"), "{log}");
     // Two connections closed after the greeting, as a bare TCP health check (and this probe,
     // before it logged in) does: the host is blocked.
     lab.client

@@ -10,10 +10,24 @@ use refused_lab::{Lab, SERVER_V4, Scratch, Tool};
 
 use crate::why_lab::{REFUSED, cause, diagnosis};
 
-/// sshd in the lab's server on its port 22, for key logins as root; ssh in the client with
-/// `-R 127.0.0.1:port:127.0.0.1:to` (nothing listens on `to` in the client). Returns when
-/// the server listens on `port`.
-fn remote_forward(lab: &Lab, dir: &Scratch, port: u16, to: u16) {
+/// `refused why --json http://missing.lab.test/` in the lab's client with `all_proxy` set to
+/// `proxy`.
+pub(crate) fn why_through(lab: &Lab, proxy: &str) -> serde_json::Value {
+    let output = lab
+        .client
+        .command(REFUSED)
+        .env("all_proxy", proxy)
+        .args(["why", "--json", "http://missing.lab.test/"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    crate::schema::assert_valid(crate::schema::Schema::Why, &report);
+    report
+}
+
+/// sshd in the lab's server on its port 22, for key logins as root, and ssh in the client with
+/// `args` (`-R ...`, `-D ...`) logged in there.
+fn ssh_to_server(lab: &Lab, dir: &Scratch, args: &[&str]) {
     let path = |name: &str| dir.path().join(name).display().to_string();
     for key in ["host_key", "client_key"] {
         let made = Command::new("ssh-keygen")
@@ -55,24 +69,31 @@ fn remote_forward(lab: &Lab, dir: &Scratch, port: u16, to: u16) {
         "sshd did not start: {:?}",
         std::fs::read_to_string(path("sshd.log"))
     );
-    let forward = format!("127.0.0.1:{port}:127.0.0.1:{to}");
+    let key = path("client_key");
+    let login = format!("root@{SERVER_V4}");
     #[rustfmt::skip]
-    let args = [
-        "-N", "-i", &path("client_key"), "-o", "StrictHostKeyChecking=no",
+    let mut all = vec![
+        "-N", "-i", &key, "-o", "StrictHostKeyChecking=no",
         "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-        "-o", "ExitOnForwardFailure=yes", "-R", &forward, &format!("root@{SERVER_V4}"),
+        "-o", "ExitOnForwardFailure=yes",
     ];
-    lab.client.spawn("ssh", &args).unwrap();
-    let listening = format!("127.0.0.1:{port} ");
+    all.extend_from_slice(args);
+    all.push(&login);
+    lab.client.spawn("ssh", &all).unwrap();
+}
+
+/// Waits until `netns` listens on `listening` (`127.0.0.1:7051`).
+fn until_listening(netns: &refused_lab::Netns, listening: &str) {
+    let listening = format!("{listening} ");
     let start = Instant::now();
     loop {
-        let table = lab.server.exec("ss", &["-ltn"]).unwrap();
+        let table = netns.exec("ss", &["-ltn"]).unwrap();
         if String::from_utf8_lossy(&table.stdout).contains(&listening) {
             return;
         }
         assert!(
             start.elapsed() < Duration::from_secs(10),
-            "ssh -R did not listen"
+            "ssh did not listen on {listening}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -88,7 +109,8 @@ fn an_ssh_remote_forward_to_nothing_is_the_sessions_other_end() {
         return;
     };
     let dir = Scratch::new("ssh-tunnel");
-    remote_forward(&lab, &dir, 7051, 7052);
+    ssh_to_server(&lab, &dir, &["-R", "127.0.0.1:7051:127.0.0.1:7052"]);
+    until_listening(&lab.server, "127.0.0.1:7051");
     for target in ["127.0.0.1:7051", "http://127.0.0.1:7051/"] {
         let report = diagnosis(lab.server.command(REFUSED), &["--timeout", "5s", target]);
         assert_eq!(cause(&report), "not-ready", "{report}");
@@ -103,4 +125,35 @@ fn an_ssh_remote_forward_to_nothing_is_the_sessions_other_end() {
             "{report}"
         );
     }
+}
+
+/// `all_proxy=socks5h://` at a real SOCKS5 proxy (`ssh -D`): it takes clients without a
+/// password and looks the name up itself, so this host's failed lookup (NXDOMAIN from the lab's
+/// resolver) is not what the client meets: the proxy's answer, the lookup a warning. curl got a
+/// 200 through such a proxy where `why` said `dns-not-found`.
+#[test]
+fn a_socks5h_proxy_looks_the_name_up_itself() {
+    let test = "a_socks5h_proxy_looks_the_name_up_itself";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Sshd, Tool::Dnsmasq]) else {
+        return;
+    };
+    let _names = lab.half_working_names().unwrap();
+    let dir = Scratch::new("ssh-socks");
+    ssh_to_server(&lab, &dir, &["-D", "127.0.0.1:7061"]);
+    until_listening(&lab.client, "127.0.0.1:7061");
+    let report = why_through(&lab, "socks5h://127.0.0.1:7061");
+    assert_eq!(cause(&report), "reachable", "{report}");
+    assert_eq!(report["proxy"]["diagnosed"], "proxy", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("speaks SOCKS5 without a password and looks the name up itself"),
+        "{report}"
+    );
+    let warning = report["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("this host cannot look the name up (dns-not-found"),
+        "{report}"
+    );
 }

@@ -194,7 +194,6 @@ impl ConnectError {
                 .all(|a| matches!(a.address, Address::Unix(_)))
     }
 
-    /// The addresses whose attempts ended in `outcome`, each once.
     /// The ICMP error of a firewall's reject (port unreachable, which a Linux host never sends
     /// for TCP by itself, or administratively prohibited) when every failed attempt that was
     /// read for one brought one: the connect was refused or unreachable on purpose. Only the
@@ -214,6 +213,7 @@ impl ConnectError {
             .then_some(first)
     }
 
+    /// The addresses whose attempts ended in `outcome`, each once.
     fn addresses_with(&self, outcome: Outcome) -> Vec<&Address> {
         let mut seen: Vec<&Address> = Vec::new();
         for attempt in self.attempts.iter().filter(|a| a.outcome == outcome) {

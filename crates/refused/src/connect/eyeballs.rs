@@ -299,15 +299,24 @@ fn connect_one(addr: SocketAddr, icmp: IcmpErrors) -> Result<Connecting, Failure
     // rustix's `connect` is the system call alone: libc's wraps it as a cancellation point.
     // An error here is this host's own (no route, no port): nothing was sent, nothing answered.
     match rustix::net::connect(&socket, &addr) {
-        Ok(()) => return Ok(Connecting::Done(socket)),
+        Ok(()) => return Ok(Connecting::Done(made(socket, addr, icmp))),
         Err(Errno::INPROGRESS) => {}
         Err(err) => return Err(io::Error::from(err).into()),
     }
     match connected_now(&socket, addr) {
-        Some(Ok(())) => Ok(Connecting::Done(socket)),
+        Some(Ok(())) => Ok(Connecting::Done(made(socket, addr, icmp))),
         Some(Err(err)) => Err(Failure::of(err, &socket, icmp)),
         None => Ok(Connecting::InProgress(socket)),
     }
+}
+
+/// A socket whose connect succeeded: it no longer queues ICMP errors, if it did (see
+/// [`icmp::stop`]).
+fn made(socket: Socket, addr: SocketAddr, icmp: IcmpErrors) -> Socket {
+    if icmp == IcmpErrors::Read {
+        icmp::stop(&socket, addr);
+    }
+    socket
 }
 
 /// Waits on the reactor, until `limit`, for a handshake that takes a real round trip. The
@@ -321,7 +330,7 @@ async fn handshake(
 ) -> Result<Socket, Failure> {
     let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
     let err = match tokio::time::timeout_at(limit, connected(&stream, addr)).await {
-        Ok(Ok(())) => return Ok(stream.into_std().map(Socket::from)?),
+        Ok(Ok(())) => return Ok(made(stream.into_std().map(Socket::from)?, addr, icmp)),
         Ok(Err(err)) => err,
         Err(_) => io::ErrorKind::TimedOut.into(),
     };

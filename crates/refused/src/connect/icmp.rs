@@ -1,9 +1,10 @@
 //! The ICMP error behind a failed connect, read from the socket's error queue (`IP_RECVERR`,
 //! `IPV6_RECVERR`): which router or host answered the SYN, and with what.
 //!
-//! Only the diagnosis's own probe sockets ask for it ([`IcmpErrors::Read`]): with `IP_RECVERR`
-//! on, Linux turns an ICMP error that arrives later on an established connection into a hard
-//! error of that connection, which a stream handed to a user must not get.
+//! Only the probes' and the diagnosis's own sockets ask for it ([`IcmpErrors::Read`]), and only
+//! until the connect succeeds ([`stop`]): with `IP_RECVERR` on, Linux turns an ICMP error that
+//! arrives later on an established connection into a hard error of that connection, which a
+//! stream handed to a user, or a probe's exchange, must not get.
 
 use std::fmt;
 use std::io::{self, IoSliceMut};
@@ -135,16 +136,28 @@ impl fmt::Display for IcmpError {
 
 /// Asks the kernel to queue the ICMP errors of this socket's packets, before its connect.
 pub(crate) fn ask(socket: &Socket, addr: SocketAddr) -> io::Result<()> {
+    queue(socket, addr, true)
+}
+
+/// Stops queueing them once the connect succeeded: with `IP_RECVERR` on, Linux makes a later
+/// ICMP error (a route that flaps during a probe's exchange) fatal to the connection, where
+/// without it TCP retransmits. Best effort: the socket works either way.
+pub(crate) fn stop(socket: &Socket, addr: SocketAddr) {
+    let _ = queue(socket, addr, false);
+}
+
+fn queue(socket: &Socket, addr: SocketAddr, on: bool) -> io::Result<()> {
+    let on = &on;
     match addr {
-        SocketAddr::V4(_) => setsockopt(socket, sockopt::Ipv4RecvErr, &true),
+        SocketAddr::V4(_) => setsockopt(socket, sockopt::Ipv4RecvErr, on),
         // An IPv4-mapped address goes out as IPv4, whose errors IP_RECVERR queues.
         // Best effort: without it only the evidence is lost, never the attempt.
         SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some() => {
-            setsockopt(socket, sockopt::Ipv6RecvErr, &true).map(|()| {
-                let _ = setsockopt(socket, sockopt::Ipv4RecvErr, &true);
+            setsockopt(socket, sockopt::Ipv6RecvErr, on).map(|()| {
+                let _ = setsockopt(socket, sockopt::Ipv4RecvErr, on);
             })
         }
-        SocketAddr::V6(_) => setsockopt(socket, sockopt::Ipv6RecvErr, &true),
+        SocketAddr::V6(_) => setsockopt(socket, sockopt::Ipv6RecvErr, on),
     }
     .map_err(io::Error::from)
 }

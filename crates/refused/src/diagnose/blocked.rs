@@ -158,7 +158,11 @@ fn fail2ban_jail(blocker: &Blocker) -> Option<&str> {
     if blocker.table.split_whitespace().last() != Some("f2b-table") {
         return None;
     }
-    let (_, after) = blocker.rule.split_once("@addr-set-")?;
+    // `addr6-set-NAME` for IPv6.
+    let (_, after) = blocker
+        .rule
+        .split_once("@addr-set-")
+        .or_else(|| blocker.rule.split_once("@addr6-set-"))?;
     let jail = after.split_whitespace().next()?;
     (!jail.is_empty()).then_some(jail)
 }
@@ -178,7 +182,7 @@ fn fail2ban_fix(finding: Finding, blocker: &Blocker, jail: &str, run: &str) -> F
         });
     finding
         .suggest(format!(
-            "fail2ban banned this client's address in its jail `{jail}` (too many failures in its log within `findtime`, failed logins for `sshd`): the ban ends after the jail's `bantime` (10 minutes by default); `{run} fail2ban-client set {jail} unbanip {address}` lifts it now, `{run} fail2ban-client status {jail}` lists the banned addresses"
+            "fail2ban banned this client's address in its jail `{jail}` (too many failures in its log within `findtime`, failed logins for `sshd`): the ban ends after the jail's `bantime` (10 minutes by default); `{run} fail2ban-client set {jail} unbanip {address}` lifts it now, `{run} fail2ban-client status {jail}` lists the banned addresses (`{jail}` is the name its action gives the chain or set, the jail's own unless its configuration sets `name=`: `{run} fail2ban-client status` lists the jails)"
         ))
         .suggest(format!(
             "to keep the address from being banned again: `ignoreip = {address}` in the `[{jail}]` section of /etc/fail2ban/jail.local, then `{run} fail2ban-client reload`; deleting the rule by hand leaves fail2ban's own list behind"
@@ -435,6 +439,13 @@ mod tests {
             "tcp dport { 22 } ip saddr @addr-set-nginx-http-auth reject",
         );
         assert_eq!(fail2ban_jail(&nft), Some("nginx-http-auth"));
+        let six = rule(
+            Tool::Nft,
+            "inet f2b-table",
+            "f2b-chain",
+            "ip6 saddr @addr6-set-sshd reject",
+        );
+        assert_eq!(fail2ban_jail(&six), Some("sshd"));
         let fix = |b: &Blocker| {
             fail2ban_fix(
                 Finding::new(Cause::BlockedLocally, "x"),

@@ -221,7 +221,11 @@ pub(super) fn held(
 
     let finding = match (address.attempt.outcome, exact.first()) {
         (Outcome::Timeout, Some(_)) => silent(holder, &exact, dest, &inside, &enter),
-        (Outcome::Timeout, None) => held_path::dropped_unheld(holder, dest, &inside, &enter)?,
+        // Nothing on the port at all there: a listener on another of its addresses is not
+        // "nothing listens".
+        (Outcome::Timeout, None) if on_port.is_empty() => {
+            held_path::dropped_unheld(holder, dest, &inside, &enter)?
+        }
         (Outcome::Reset, Some(listener)) => Finding::new(
             Cause::NotReady,
             format!(

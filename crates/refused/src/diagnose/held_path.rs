@@ -332,7 +332,17 @@ fn by_rule(
         .filter(&fits)
         .find(|b| b.certain)
         .or_else(|| blockers.iter().filter(&fits).find(|b| b.matches))
-        .or_else(|| blockers.iter().filter(&fits).find(|b| b.rate_limit))?;
+        // Only when every rule that may stop it is a limit: an uncertain plain drop is as
+        // likely, and then no rule is named.
+        .or_else(|| {
+            let mut fitting = blockers.iter().filter(&fits).peekable();
+            fitting.peek()?;
+            fitting
+                .clone()
+                .all(|b| b.rate_limit)
+                .then(|| fitting.next())
+                .flatten()
+        })?;
     let how = if blocker.certain { "" } else { " probably" };
     let what = match blocker.stops {
         Stops::Request => "stops it",

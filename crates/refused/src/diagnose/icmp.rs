@@ -92,7 +92,7 @@ fn rejected(addr: SocketAddr, icmp: &IcmpError, sender: Sender) -> Finding {
         // once an address made six connections in 30 s: an open port can get it too.
         Sender::Target => finding
             .suggest(format!("open TCP port {port} in the firewall of {host}: there, `sudo nft list ruleset` or `sudo {} -S` shows the rule that rejects it", iptables(host)))
-            .suggest(format!("if port {port} took connections from here a moment ago, it is a rate limit (ufw's `limit`, `LIMIT` in `sudo ufw status` there, rejects an address's seventh connection within 30 s, and counts the rejected ones): stop trying for 30 s, or allow this client there (`sudo ufw allow from THIS-ADDRESS to any port {port} proto tcp`)"))
+            .suggest(format!("if port {port} took connections from here a moment ago, it is a rate limit (ufw's `limit`, `LIMIT` in `sudo ufw status` there, rejects an address's seventh connection within 30 s, and counts the rejected ones): stop trying for 30 s, or allow this client there ahead of the limit (`sudo ufw insert 1 allow from THIS-ADDRESS to any port {port} proto tcp`: an allow added after it is never reached)"))
             .suggest("or a ban of this client's address after failed logins (fail2ban's default action rejects so): there, `sudo fail2ban-client status` lists its jails, `sudo fail2ban-client status JAIL` the banned addresses, `sudo fail2ban-client set JAIL unbanip THIS-ADDRESS` lifts one"),
         Sender::Gateway(router) | Sender::Router(router) => finding
             .suggest(format!("open TCP port {port} to {host} in the firewall of the router {router} (its forward rules)"))

@@ -180,19 +180,20 @@ pub async fn diagnose_through(
     let address = proxy.address.as_deref().unwrap_or_default();
     if through.cause.is_reachable() {
         let scheme = proxy.url.split_once("://").map_or("", |(scheme, _)| scheme);
-        let socks = scheme.to_ascii_lowercase().starts_with("socks");
+        let scheme = scheme.to_ascii_lowercase();
+        let socks = scheme.starts_with("socks");
         // socks5h and socks4a send the name to the proxy, which looks it up: this host's
         // lookup is none of the client's business.
-        if matches!(scheme.to_ascii_lowercase().as_str(), "socks5h" | "socks4a")
+        let remote_lookup = matches!(scheme.as_str(), "socks5h" | "socks4a")
             && matches!(
                 direct.cause,
                 Cause::DnsNotFound | Cause::DnsNoAddress | Cause::DnsFailure
-            )
-        {
+            );
+        if remote_lookup && scheme == "socks5h" && socks5_greets(address, options.timeout).await {
             let mut through = through;
             through.target = target.to_string();
             through.summary = format!(
-                "{named}, {address}, which accepts connections and looks the name up itself ({scheme}): {}",
+                "{named}, {address}, which speaks SOCKS5 without a password and looks the name up itself: {}",
                 through.summary
             );
             through.warnings.push(format!(
@@ -201,6 +202,13 @@ pub async fn diagnose_through(
             ));
             through.proxy = mark(Diagnosed::Proxy);
             return Ok(through);
+        }
+        if remote_lookup {
+            let said = format!(
+                "and {address} accepts connections; it looks names up itself ({scheme}), so this host's failed lookup may not be what the client meets (`curl -x {} URL` tries through it)",
+                proxy.url
+            );
+            return Ok(direct_with(direct, &said));
         }
         let answer = if socks {
             "a SOCKS failure reply when it cannot connect either (curl: `(97) ...`)"
@@ -234,6 +242,22 @@ pub async fn diagnose_through(
         elapsed: through.elapsed.max(direct.elapsed),
         proxy: mark(Diagnosed::Proxy),
     })
+}
+
+/// Whether a SOCKS5 proxy at `address` takes a client without a password: its answer to the
+/// greeting that offers "no authentication" (`05 01 00`) is `05 00`. Within `limit`, at most
+/// a second.
+async fn socks5_greets(address: &str, limit: Duration) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let greet = async {
+        let mut proxy = tokio::net::TcpStream::connect(address).await.ok()?;
+        proxy.write_all(&[5, 1, 0]).await.ok()?;
+        let mut answer = [0u8; 2];
+        proxy.read_exact(&mut answer).await.ok()?;
+        Some(answer == [5, 0])
+    };
+    let limit = limit.min(Duration::from_secs(1));
+    matches!(tokio::time::timeout(limit, greet).await, Ok(Some(true)))
 }
 
 /// Diagnoses a target. Fails only when an attempt ends in a way no rule explains (out of file

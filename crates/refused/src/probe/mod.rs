@@ -475,7 +475,7 @@ where
         },
         Scheme::Postgres => postgres::probe(target, stream, deadline).await,
         Scheme::Redis => redis::probe(stream, deadline).await,
-        Scheme::Mysql => mysql::probe(stream, deadline).await,
+        Scheme::Mysql => mysql::probe(target, stream, deadline).await,
     };
     (readiness, extras)
 }

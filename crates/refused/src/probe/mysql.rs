@@ -1,12 +1,16 @@
 //! `mysql://`: the server's greeting. Protocol 10 is ready; an error packet (too many
 //! connections, host blocked) is not.
 //!
-//! After a greeting the probe logs in, as user `refused` without a password, and leaves: a
-//! connection closed before its login is a handshake error to the server, and
-//! `max_connect_errors` of them in a row (100 by default) block the client's host for every
-//! program on it (`Host '...' is blocked because of many connection errors`) until an
-//! administrator's `FLUSH HOSTS`; a denied login is not one (the server is up, as
-//! `mysqladmin ping` says on `Access denied`). HAProxy's `mysql-check` does the same.
+//! After a greeting the probe logs in, without a password, as the URL's user (`mysql://hc@db`)
+//! or `refused`, and leaves: a connection closed before its login is a handshake error to the
+//! server, and `max_connect_errors` of them in a row (100 by default) block the client's host
+//! for every program on it (`Host '...' is blocked because of many connection errors`) until an
+//! administrator's `FLUSH HOSTS`; a denied login is not one (the server is up, as `mysqladmin
+//! ping` says on `Access denied`). HAProxy's `mysql-check` does the same, with its `user`. A
+//! denied login is a line in the server's log (`Access denied for user ...`), which fail2ban's
+//! `mysqld-auth` jail counts where it is enabled: a monitor that probes often gives the URL an
+//! account without a password or privileges (`CREATE USER 'hc'@'%'`), whose login succeeds
+//! and logs nothing.
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Duration, Instant};
@@ -14,17 +18,20 @@ use tokio::time::{Duration, Instant};
 use super::ProtocolErrorKind as Kind;
 use super::Readiness;
 use super::bounded::{protocol, read_exact};
+use crate::target::Target;
 
 /// The largest packet we accept (a real greeting is under 128 bytes).
 const MAX_PACKET: usize = 16 * 1024;
 
-/// The user the probe logs in as: the name the server's log shows for its visits.
-const USER: &[u8] = b"refused";
+/// The user the probe logs in as when the URL names none (`mysql://hc@db`): the name the
+/// server's log shows for its visits.
+const USER: &str = "refused";
 
 /// At most this long for the login after the greeting: the readiness is already known.
 const LOGIN_LIMIT: Duration = Duration::from_secs(1);
 
 pub async fn probe<S: AsyncRead + AsyncWrite + Unpin>(
+    target: &Target,
     mut stream: S,
     deadline: Instant,
 ) -> Readiness {
@@ -36,7 +43,8 @@ pub async fn probe<S: AsyncRead + AsyncWrite + Unpin>(
     if readiness.is_ready() {
         let deadline = deadline.min(Instant::now() + LOGIN_LIMIT);
         // Whatever the login says, the server is up: its failure changes nothing.
-        let _ = log_in(&mut stream, &payload, deadline).await;
+        let user = target.user().unwrap_or(USER);
+        let _ = log_in(&mut stream, &payload, user, deadline).await;
     }
     readiness
 }
@@ -80,20 +88,23 @@ async fn send<S: AsyncWrite + Unpin>(
     }
 }
 
-/// Logs in as [`USER`] without a password and leaves (`COM_QUIT` after a login that
+/// Logs in as `user` without a password and leaves (`COM_QUIT` after a login that
 /// succeeds): the server counts a login it answered, not an aborted handshake.
 async fn log_in<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     greeting: &[u8],
+    user: &str,
     deadline: Instant,
 ) -> Result<(), Readiness> {
-    send(stream, 1, &handshake_response(greeting), deadline).await?;
+    send(stream, 1, &handshake_response(greeting, user), deadline).await?;
     // An authentication switch (to the user's plugin, or a made-up one for a user that does
     // not exist) is answered with the empty password again; a few rounds at most.
     for _ in 0..3 {
         let (number, reply) = packet(stream, deadline, "login's answer").await?;
         match reply.first() {
             Some(0x00) => return send(stream, 0, &[COM_QUIT], deadline).await,
+            // caching_sha2's "fast authentication succeeded": its OK comes next, unasked.
+            Some(0x01) if reply.get(1) == Some(&0x03) => {}
             Some(0xfe | 0x01) => send(stream, number.wrapping_add(1), &[], deadline).await?,
             _ => return Ok(()),
         }
@@ -111,9 +122,9 @@ pub(crate) const TOO_MANY_CONNECTIONS: u16 = 1040;
 /// `COM_QUIT`: the client leaves.
 const COM_QUIT: u8 = 0x01;
 
-/// The client's `HandshakeResponse41` to `greeting`: protocol 4.1, user [`USER`], an empty
+/// The client's `HandshakeResponse41` to `greeting`: protocol 4.1, `user`, an empty
 /// password, with the authentication plugin the server named when it takes one.
-fn handshake_response(greeting: &[u8]) -> Vec<u8> {
+fn handshake_response(greeting: &[u8], user: &str) -> Vec<u8> {
     const LONG_PASSWORD: u32 = 0x1;
     const PROTOCOL_41: u32 = 0x200;
     const SECURE_CONNECTION: u32 = 0x8000;
@@ -148,7 +159,7 @@ fn handshake_response(greeting: &[u8]) -> Vec<u8> {
     // utf8mb4_general_ci.
     response.push(45);
     response.extend_from_slice(&[0; 23]);
-    response.extend_from_slice(USER);
+    response.extend_from_slice(user.as_bytes());
     response.push(0);
     // An empty password: its length, zero.
     response.push(0);
@@ -218,7 +229,7 @@ mod tests {
             .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
             .collect();
         assert!(super::greeting(&greeting).is_ready());
-        let response = handshake_response(&greeting);
+        let response = handshake_response(&greeting, USER);
         let flags = u32::from_le_bytes(response[..4].try_into().unwrap());
         // Protocol 4.1, secure connection, plugin authentication.
         assert_eq!(flags & 0x8_8200, 0x8_8200);
@@ -230,6 +241,6 @@ mod tests {
         let mut old = greeting.clone();
         let at = old.iter().position(|b| *b == 0).unwrap() + 1 + 18;
         old[at..at + 2].copy_from_slice(&[0, 0]);
-        assert_eq!(handshake_response(&old).len(), 41);
+        assert_eq!(handshake_response(&old, USER).len(), 41);
     }
 }

@@ -414,25 +414,30 @@ fn never_matches(xt: &Value) -> bool {
 
 /// Whether an expression counts packets against a limit: nft's `limit`, a `meter` or a set
 /// statement (`update @x { ip saddr limit rate over 10/second }`) that limits per key, nft's
-/// `ct count`, and iptables' `-m limit`, `-m hashlimit`, `-m recent` (ufw's `limit`) and
-/// `-m connlimit` (translated by nft's listing into these, or left as extensions). A set
+/// `ct count`, and iptables' `-m limit`, `-m hashlimit`, `-m recent --hitcount` (ufw's
+/// `limit`) and `-m connlimit` (translated by nft's listing into these, or left as extensions). A set
 /// statement without a limit only adds to the set: it matches nothing.
 fn is_rate_limit(key: &str, value: &Value) -> bool {
+    // `update @perip { ip saddr limit rate over 10/second }`, `add @perip { ip saddr ct count
+    // over 2 }`.
+    let counts = |s: &Value| s.get("limit").is_some() || s.get("ct count").is_some();
     let limits = |stmt: &Value| match stmt {
-        Value::Array(stmts) => stmts.iter().any(|s| s.get("limit").is_some()),
-        stmt => stmt.get("limit").is_some(),
+        Value::Array(stmts) => stmts.iter().any(counts),
+        stmt => counts(stmt),
     };
     match key {
         // nft's `ct count over N`: the connections already open from here count.
         "limit" | "ct count" => true,
         "meter" | "set" => limits(&value["stmt"]),
-        // iptables' `-m recent --update` (ufw's `limit`) and `-m connlimit` count too.
+        // iptables' `-m connlimit` counts too, and `-m recent` with a `--hitcount` (ufw's
+        // `limit`; read from iptables-save's text: nft's listing leaves a `recent` match's
+        // options out, and one without a count is a port knock's or a ban's list).
         "xt" => {
             value["type"] == "match"
-                && matches!(
+                && (matches!(
                     value["name"].as_str(),
-                    Some("limit" | "hashlimit" | "recent" | "connlimit")
-                )
+                    Some("limit" | "hashlimit" | "connlimit")
+                ) || (value["name"] == "recent" && value["hitcount"] == true))
         }
         _ => false,
     }

@@ -528,6 +528,12 @@ fn expr(
                 exprs.push(json!({"goto": {"target": value()}}));
                 break;
             }
+            // `-m recent --update --seconds 30 --hitcount 6` (ufw's `limit`): a count of the
+            // address's new connections, which the walk calls a limit (a `recent` match without
+            // one is a port knock's or a ban's list, no limit).
+            "--hitcount" if module == "recent" => {
+                exprs.push(json!({"xt": {"type": "match", "name": "recent", "hitcount": true}}));
+            }
             option if option.starts_with("--") => {
                 let translated = module_option(module, option, op, family, &mut words);
                 exprs.push(translated.unwrap_or_else(|| unknown_match(module)));
