@@ -558,6 +558,61 @@ mod tests {
         port.addr().to_string().parse().unwrap()
     }
 
+    /// A probe refused by a reset, or by a firewall's ICMP port-unreachable.
+    fn refused_probe(icmp: bool) -> ProbeReport {
+        use crate::connect::{Address, Attempt, ConnectError, ConnectErrorKind, IcmpError};
+        use crate::outcome::Outcome;
+        let attempt = Attempt {
+            address: Address::Inet("10.0.0.2:22".parse().unwrap()),
+            outcome: Outcome::Refused,
+            errno: Outcome::Refused.errno(),
+            started: Duration::ZERO,
+            elapsed: Duration::from_millis(1),
+            try_number: 1,
+            icmp: icmp.then_some(IcmpError {
+                version: crate::connect::IcmpVersion::V4,
+                icmp_type: 3,
+                code: 3,
+                from: Some("10.0.0.2".parse().unwrap()),
+            }),
+            local_port: None,
+        };
+        let err = ConnectError::new(
+            "10.0.0.2:22".into(),
+            ConnectErrorKind::Failed(Outcome::Refused),
+            vec![attempt.clone()],
+            Duration::from_millis(1),
+        );
+        ProbeReport {
+            readiness: Readiness::Failed(crate::probe::ProbeFailure::Connect(err)),
+            attempts: vec![attempt],
+            elapsed: Duration::from_millis(1),
+            connect: None,
+            http: None,
+            tls: None,
+            held_open: None,
+        }
+    }
+
+    /// Rejected from the first probe (kube-proxy's reject of a Service without endpoints):
+    /// once a second; rejected after other answers (a limit the probes tripped): 31 s; answered
+    /// by a reset: no pause of a reject's.
+    #[test]
+    fn a_firewalls_reject_slows_the_polls_by_what_came_before() {
+        let mut from_start = TargetState::new();
+        from_start.record(refused_probe(true), Goal::Ready);
+        from_start.record(refused_probe(true), Goal::Ready);
+        assert_eq!(from_start.rejected_pause(), Some(REJECTED_FROM_START));
+        let mut tripped = TargetState::new();
+        tripped.record(refused_probe(false), Goal::Ready);
+        assert_eq!(tripped.rejected_pause(), None);
+        assert!(
+            tripped.record(refused_probe(true), Goal::Ready),
+            "a reject is news"
+        );
+        assert_eq!(tripped.rejected_pause(), Some(REJECTED_INTERVAL));
+    }
+
     #[test]
     fn the_pauses_grow_to_the_cap_and_start_over_on_a_change() {
         let mut state = Pauses::new();

@@ -354,6 +354,19 @@ pub(super) fn rule_unless(
     ]))
 }
 
+/// An option of `-m recent` (`--update --seconds 30 --hitcount 6`, ufw's `limit`): a
+/// `--hitcount` makes its match a count of the address's new connections, which the walk calls
+/// a limit (a `recent` list without one is a port knock's or a ban's, no limit). Whether the
+/// option takes a value.
+fn recent_option(option: &str, exprs: &mut [Value]) -> bool {
+    if option == "--hitcount" {
+        if let Some(recent) = exprs.iter_mut().rev().find(|e| e["xt"]["name"] == "recent") {
+            *recent = json!({"xt": {"type": "match", "name": "recent", "hitcount": true}});
+        }
+    }
+    matches!(option, "--seconds" | "--hitcount" | "--name" | "--mask")
+}
+
 /// An extension we do not translate: a match that may hold (see the walk's `xt`).
 fn unknown_match(name: &str) -> Value {
     json!({"xt": {"type": "match", "name": name}})
@@ -528,11 +541,11 @@ fn expr(
                 exprs.push(json!({"goto": {"target": value()}}));
                 break;
             }
-            // `-m recent --update --seconds 30 --hitcount 6` (ufw's `limit`): a count of the
-            // address's new connections, which the walk calls a limit (a `recent` match without
-            // one is a port knock's or a ban's list, no limit).
-            "--hitcount" if module == "recent" => {
-                exprs.push(json!({"xt": {"type": "match", "name": "recent", "hitcount": true}}));
+            // `-m recent`'s options are the one match it made (see `recent_option`).
+            option if module == "recent" => {
+                if recent_option(option, &mut exprs) {
+                    value();
+                }
             }
             option if option.starts_with("--") => {
                 let translated = module_option(module, option, op, family, &mut words);

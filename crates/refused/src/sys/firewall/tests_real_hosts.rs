@@ -249,3 +249,33 @@ fn a_rejects_reset_is_related_to_the_connection() {
     );
     assert!(out("RELATED,ESTABLISHED").is_empty());
 }
+
+/// Counts that are limits: nft's `ct count` in a rule or in a set's statement (`add @perip {
+/// ip saddr ct count over 2 }`), iptables' `-m recent --hitcount` (ufw's `limit`) and
+/// `-m connlimit`; a `recent` list without a count (a port knock's, a ban's) is no limit.
+#[test]
+fn connection_counts_are_limits_and_a_recent_list_is_not() {
+    let nft = json!({"nftables": [
+        {"chain": {"family": "inet", "table": "t", "name": "in", "type": "filter",
+                   "hook": "input", "prio": 0, "policy": "accept"}},
+        {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 3, "expr": [
+            {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 9}},
+            {"set": {"op": "add", "elem": {"payload": {"protocol": "ip", "field": "saddr"}},
+                     "set": "@perip", "stmt": [{"ct count": {"val": 2, "inv": true}}]}},
+            {"reject": null}]}},
+    ]});
+    let found = blockers(&nft, Hook::Input, &arriving_by_eth0(9));
+    assert!(found[0].rate_limit, "{found:?}");
+    assert!(!found[0].certain, "{found:?}");
+    let save = "*filter\n:INPUT ACCEPT [0:0]\n\
+        -A INPUT -p tcp -m tcp --dport 22 -m recent --update --seconds 30 --hitcount 6 --name DEFAULT -j REJECT\n\
+        -A INPUT -p tcp -m tcp --dport 23 -m recent --rcheck --name KNOCK -j ACCEPT\n\
+        -A INPUT -p tcp -m tcp --dport 23 -j DROP\n\
+        -A INPUT -p tcp -m tcp --dport 24 -m connlimit --connlimit-above 2 -j REJECT\nCOMMIT\n";
+    let saved = legacy::translate(save, "ip", Tool::Iptables);
+    let ruleset = json!({"nftables": [], "legacy": [saved]});
+    let limit = |port| blockers(&ruleset, Hook::Input, &arriving_by_eth0(port))[0].rate_limit;
+    assert!(limit(22));
+    assert!(!limit(23), "a port knock's list is no limit");
+    assert!(limit(24));
+}
