@@ -167,6 +167,17 @@ fn fail2ban_jail(blocker: &Blocker) -> Option<&str> {
     (!jail.is_empty()).then_some(jail)
 }
 
+/// The named set a rule matches the packet's source against (`ip saddr @ban`, `ip6 saddr
+/// @ban6`): a ban list (an allow list, `ip saddr != @allowed drop`, is not one).
+fn banned_by_set(blocker: &Blocker) -> Option<&str> {
+    let (_, after) = blocker
+        .rule
+        .split_once("ip saddr @")
+        .or_else(|| blocker.rule.split_once("ip6 saddr @"))?;
+    let set = after.split_whitespace().next()?;
+    (!set.is_empty()).then_some(set)
+}
+
 /// fail2ban's ban: not a rule to delete (fail2ban keeps its own list, and bans again), a ban
 /// that ends after the jail's `bantime`, lifted now with `fail2ban-client`.
 fn fail2ban_fix(finding: Finding, blocker: &Blocker, jail: &str, run: &str) -> Finding {
@@ -270,6 +281,29 @@ fn managed_table_fix(
 
 fn nft_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding {
     let (table, chain) = (&blocker.table, &blocker.chain);
+    // A ban list: the address in a named set the rule matches the source against (`ip saddr
+    // @ban drop`, filled by a rule, a tool or a person). The element goes, not the rule.
+    let finding = match banned_by_set(blocker) {
+        Some(set) => {
+            let owner = match table.split_whitespace().last() {
+                Some("crowdsec" | "crowdsec6") => Some(
+                    "CrowdSec's bouncer writes this set from its decisions: `sudo cscli decisions list` shows them, `sudo cscli decisions delete --ip THIS-ADDRESS` lifts this one",
+                ),
+                Some("sshguard") => Some(
+                    "sshguard writes this set: it unblocks an address after its block time; its whitelist (`WHITELIST_FILE`) keeps one from being blocked",
+                ),
+                _ => None,
+            };
+            let finding = finding.suggest(format!(
+                "this client's address is in the set `{set}` that the rule bans: `{run} nft list set {table} {set}` shows its addresses (and when they expire: a set with a `timeout` lets them go by itself); `{run} nft delete element {table} {set} {{ THIS-ADDRESS }}` takes this one out"
+            ));
+            match owner {
+                Some(owner) => finding.suggest(owner),
+                None => finding,
+            }
+        }
+        None => finding,
+    };
     let finding = match (blocker.handle, blocker.stops) {
         (Some(handle), _) => finding.suggest(format!(
             "remove the rule if it is not wanted: `{run} nft delete rule {table} {chain} handle {handle}`"
@@ -423,8 +457,10 @@ mod tests {
 
     /// fail2ban's iptables actions (`f2b-JAIL`) and its nftables actions (`f2b-table`, the
     /// jail's set): its unban, with the address when the rule names it; no other chain or table.
+    /// An nft ban set (`ip saddr @ban drop`): the element goes, not the rule; CrowdSec's set by
+    /// its `cscli`; an allow list's negated match is no ban.
     #[test]
-    fn fail2bans_bans_are_lifted_by_fail2ban() {
+    fn bans_are_lifted_by_their_owner() {
         let iptables = rule(
             Tool::Iptables,
             "ip filter",
@@ -459,6 +495,32 @@ mod tests {
         assert!(
             fix(&nft)[0].contains("`sudo fail2ban-client set nginx-http-auth unbanip ADDRESS`")
         );
+        let banned = rule(Tool::Nft, "inet filter", "input", "ip saddr @ban drop");
+        let bare = || Finding::new(Cause::BlockedLocally, "x");
+        let said = super::fix(bare(), &banned, 22, "sudo").suggestions;
+        assert!(said[0].contains("in the set `ban`"), "{said:?}");
+        assert!(
+            said[0].contains("`sudo nft delete element inet filter ban { THIS-ADDRESS }`"),
+            "{said:?}"
+        );
+        let crowdsec = rule(
+            Tool::Nft,
+            "ip crowdsec",
+            "crowdsec-chain",
+            "ip saddr @crowdsec-blacklists drop",
+        );
+        let said = super::fix(bare(), &crowdsec, 22, "sudo").suggestions;
+        assert!(
+            said[1].contains("cscli decisions delete --ip THIS-ADDRESS"),
+            "{said:?}"
+        );
+        let allowed = rule(
+            Tool::Nft,
+            "inet filter",
+            "input",
+            "ip saddr != @allowed drop",
+        );
+        assert_eq!(banned_by_set(&allowed), None);
         for other in [
             rule(
                 Tool::Iptables,
