@@ -457,7 +457,7 @@ mod tests {
 
     /// fail2ban's iptables actions (`f2b-JAIL`) and its nftables actions (`f2b-table`, the
     /// jail's set): its unban, with the address when the rule names it; no other chain or table.
-    /// An nft ban set (`ip saddr @ban drop`): the element goes, not the rule; CrowdSec's set by
+    /// An nft ban set (`ip saddr @ban drop`): the element goes, not the rule; the set of `CrowdSec` by
     /// its `cscli`; an allow list's negated match is no ban.
     #[test]
     fn bans_are_lifted_by_their_owner() {
