@@ -210,3 +210,15 @@ def test_asyncios_retry_loop_shares_one_diagnosis_too(installed):
     assert len(caught) == 3
     assert all("refused: no-listener" in notes(e) for e in caught)
     assert all(e.diagnosis is caught[0].diagnosis for e in caught)
+
+
+def test_redis_failures_keep_their_scheme_under_install(installed):
+    # install() records the inner connect's address (host:port) on its OSError; the client's
+    # scheme, from redis-py's connection in the frames, still decides what `why` asks.
+    import redis
+
+    with refused_port(47799) as port:
+        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=2)
+        with pytest.raises(redis.exceptions.ConnectionError) as caught:
+            client.ping()
+    assert refused.find_address(caught.value) == f"redis://127.0.0.1:{port}"

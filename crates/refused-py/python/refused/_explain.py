@@ -293,8 +293,25 @@ def _address_in(chain: list) -> Optional[str]:
             except Exception:  # another library's object that misbehaves: look further
                 continue
             if found is not None:
-                return found
+                return _with_scheme(found, chain) if finder is _from_attributes else found
     return None
+
+
+def _with_scheme(found: str, chain: list) -> str:
+    """``found`` (an address ``install()`` recorded on the inner ``OSError``: ``host:port``)
+    in the scheme the client spoke, when its frames say it for the same address (redis-py's
+    ``redis://host:port``): the service's own answer (``LOADING``, protected mode) is then
+    asked, as without ``install()``."""
+    if "://" in found:
+        return found
+    for e in chain:
+        try:
+            framed = _from_frames(e)
+        except Exception:  # another library's object that misbehaves: look further
+            continue
+        if framed is not None and "://" in framed and framed.split("://", 1)[1].rstrip("/") == found:
+            return framed
+    return found
 
 
 def is_group(exc: BaseException) -> bool:
