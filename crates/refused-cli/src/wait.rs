@@ -208,9 +208,6 @@ struct Display<'a> {
     lines: Vec<String>,
     /// Which targets are done (for the summary line of those that do not fit on the screen).
     done: Vec<bool>,
-    /// Which targets answered otherwise than with a firewall's reject before (the wait's own
-    /// pace after a reject depends on it: see `refused::wait::TargetState::rejected_pause`).
-    answered: Vec<bool>,
     drawn: usize,
     last_draw: Instant,
 }
@@ -226,7 +223,6 @@ impl<'a> Display<'a> {
             start: Instant::now(),
             lines: vec!["waiting".to_owned(); targets.len()],
             done: vec![false; targets.len()],
-            answered: vec![false; targets.len()],
             drawn: 0,
             last_draw: Instant::now(),
         }
@@ -235,7 +231,11 @@ impl<'a> Display<'a> {
     fn event(&mut self, event: &WaitEvent<'_>) {
         let elapsed = self.start.elapsed();
         let (index, text) = match event {
-            WaitEvent::Changed { index, report } => {
+            WaitEvent::Changed {
+                index,
+                report,
+                rejected_pause,
+            } => {
                 if self.mode == Mode::Json {
                     let _ = output::json_line(
                         "probe",
@@ -247,22 +247,24 @@ impl<'a> Display<'a> {
                     );
                 }
                 let mut text = report.readiness.to_string();
-                let rejected = report.readiness.firewall_reject().is_some();
                 // Said once, when it starts: the polls from now on are slower.
-                if rejected && self.answered[*index] {
-                    let _ = write!(
-                        text,
-                        "; trying again in {} s: a rate limit these tries may have tripped (ufw's `limit`) counts every try, and clears after 30 s without",
-                        refused::wait::REJECTED_INTERVAL.as_secs()
-                    );
-                } else if rejected {
-                    let _ = write!(
-                        text,
-                        "; trying again every {} s (kube-proxy rejects so until a Service has a ready endpoint; ufw's `limit`, once tripped, needs 30 s without tries)",
-                        refused::wait::REJECTED_FROM_START.as_secs()
-                    );
+                match rejected_pause {
+                    Some(pause) if *pause >= refused::wait::REJECTED_INTERVAL => {
+                        let _ = write!(
+                            text,
+                            "; trying again in {} s: a rate limit these tries may have tripped (ufw's `limit`) counts every try, and clears after 30 s without",
+                            pause.as_secs()
+                        );
+                    }
+                    Some(pause) => {
+                        let _ = write!(
+                            text,
+                            "; trying again every {} s (kube-proxy rejects so until a Service has a ready endpoint; ufw's `limit`, once tripped, needs 30 s without tries)",
+                            pause.as_secs()
+                        );
+                    }
+                    None => {}
                 }
-                self.answered[*index] |= !rejected;
                 (*index, text)
             }
             WaitEvent::Done { index } => {

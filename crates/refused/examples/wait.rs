@@ -23,7 +23,7 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
         ..WaitOptions::default()
     };
     let result = wait(&targets, &options, |event| match event {
-        WaitEvent::Changed { index, report } => {
+        WaitEvent::Changed { index, report, .. } => {
             println!("{}: {}", targets[index], report.readiness);
         }
         WaitEvent::Done { index } => println!("{}: done", targets[index]),

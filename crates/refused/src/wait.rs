@@ -123,6 +123,9 @@ pub enum WaitEvent<'a> {
         index: usize,
         /// The probe.
         report: &'a ProbeReport,
+        /// The slower pace the probe's firewall reject sets, if it was one (see
+        /// [`TargetState::rejected_pause`]).
+        rejected_pause: Option<Duration>,
     },
     /// Target `index` reached the goal.
     Done {
@@ -287,8 +290,13 @@ pub async fn wait(
         };
         let changed = state.record(*report, options.goal);
         if changed {
+            let rejected_pause = state.rejected_pause();
             if let Some(report) = &state.last {
-                on_event(WaitEvent::Changed { index, report });
+                on_event(WaitEvent::Changed {
+                    index,
+                    report,
+                    rejected_pause,
+                });
             }
         }
         let closed_at_once = matches!(targets[index].scheme(), Scheme::Tcp | Scheme::Unix)

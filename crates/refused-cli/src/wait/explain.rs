@@ -51,7 +51,7 @@ impl<'a> Explainer<'a> {
     /// Follows the wait.
     pub fn seen(&mut self, event: &WaitEvent<'_>) {
         let (index, seen) = match event {
-            WaitEvent::Changed { index, report } => match connect_failure(report) {
+            WaitEvent::Changed { index, report, .. } => match connect_failure(report) {
                 Some(err) => (index, Seen::Failing(err.clone())),
                 None => (index, Seen::Connecting),
             },

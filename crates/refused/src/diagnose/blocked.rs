@@ -51,6 +51,7 @@ pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
         Stops::Request => format!("stops the connection to {}", address.addr),
         Stops::Reply => format!("drops the replies from {}", address.addr),
     };
+    let jail = fail2ban_jail(blocker);
     let whose = match blocker.tool {
         Tool::Ufw if is_ufw_limit(blocker) => format!(
             "ufw's rate limit (`ufw {}`)",
@@ -60,9 +61,9 @@ pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
         _ if is_kube_proxy_reject(blocker) => {
             "kube-proxy's rule for a Kubernetes Service with no ready endpoints, in this host's firewall,".to_owned()
         }
-        _ if fail2ban_jail(blocker).is_some() => format!(
+        _ if jail.is_some() => format!(
             "fail2ban's ban (jail `{}`), in this host's firewall,",
-            fail2ban_jail(blocker).unwrap_or_default()
+            jail.unwrap_or_default()
         ),
         Tool::Nft | Tool::Iptables => "this host's own firewall".to_owned(),
         Tool::IptablesLegacy => "this host's own firewall (iptables-legacy)".to_owned(),
@@ -482,22 +483,14 @@ mod tests {
             "ip6 saddr @addr6-set-sshd reject",
         );
         assert_eq!(fail2ban_jail(&six), Some("sshd"));
-        let fix = |b: &Blocker| {
-            fail2ban_fix(
-                Finding::new(Cause::BlockedLocally, "x"),
-                b,
-                fail2ban_jail(b).unwrap(),
-                "sudo",
-            )
-            .suggestions
-        };
-        assert!(fix(&iptables)[0].contains("`sudo fail2ban-client set sshd unbanip 10.0.0.5`"));
+        let fixes =
+            |b: &Blocker| fix(Finding::new(Cause::BlockedLocally, "x"), b, 22, "sudo").suggestions;
+        assert!(fixes(&iptables)[0].contains("`sudo fail2ban-client set sshd unbanip 10.0.0.5`"));
         assert!(
-            fix(&nft)[0].contains("`sudo fail2ban-client set nginx-http-auth unbanip ADDRESS`")
+            fixes(&nft)[0].contains("`sudo fail2ban-client set nginx-http-auth unbanip ADDRESS`")
         );
         let banned = rule(Tool::Nft, "inet filter", "input", "ip saddr @ban drop");
-        let bare = || Finding::new(Cause::BlockedLocally, "x");
-        let said = super::fix(bare(), &banned, 22, "sudo").suggestions;
+        let said = fixes(&banned);
         assert!(said[0].contains("in the set `ban`"), "{said:?}");
         assert!(
             said[0].contains("`sudo nft delete element inet filter ban { THIS-ADDRESS }`"),
@@ -509,7 +502,7 @@ mod tests {
             "crowdsec-chain",
             "ip saddr @crowdsec-blacklists drop",
         );
-        let said = super::fix(bare(), &crowdsec, 22, "sudo").suggestions;
+        let said = fixes(&crowdsec);
         assert!(
             said[1].contains("cscli decisions delete --ip THIS-ADDRESS"),
             "{said:?}"

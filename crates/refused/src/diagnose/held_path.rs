@@ -335,13 +335,9 @@ fn by_rule(
         // Only when every rule that may stop it is a limit: an uncertain plain drop is as
         // likely, and then no rule is named.
         .or_else(|| {
-            let mut fitting = blockers.iter().filter(&fits).peekable();
-            fitting.peek()?;
-            fitting
-                .clone()
-                .all(|b| b.rate_limit)
-                .then(|| fitting.next())
-                .flatten()
+            let mut fitting = blockers.iter().filter(&fits);
+            let first = fitting.next()?;
+            (first.rate_limit && fitting.all(|b| b.rate_limit)).then_some(first)
         })?;
     let how = if blocker.certain { "" } else { " probably" };
     let what = match blocker.stops {
