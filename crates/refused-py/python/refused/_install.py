@@ -280,7 +280,8 @@ def _wrap_asyncpg_connect(original: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             # A server that took the connection and turned the client away (57P03, 53300):
             # raised after asyncio's create_connection returned, so noted here.
-            await _adiagnose_into(exc, find_address(exc))
+            if _wants_note(exc):  # else the address is looked for in vain
+                await _adiagnose_into(exc, find_address(exc))
             raise
 
     _connect.__wrapped__ = original  # type: ignore[attr-defined]

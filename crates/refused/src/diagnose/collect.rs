@@ -323,16 +323,18 @@ async fn held_open(
     acceptor: probe::Acceptor,
     until: tokio::time::Instant,
 ) -> Option<Box<Forwarded>> {
-    let accepted = match acceptor {
-        probe::Acceptor::Program(program) => {
-            forwarder::forwarder(program.pid, &program.command, port)?
-        }
+    // `listening`: found among the listeners' owners already, the evidence's forwarder.
+    let (accepted, listening) = match acceptor {
+        probe::Acceptor::Program(program) => (
+            forwarder::forwarder(program.pid, &program.command, port)?,
+            false,
+        ),
         probe::Acceptor::Hidden => return None,
         probe::Acceptor::Unknown => {
             if let Some(own) = unowned.take() {
                 held(facts, port, own, Vec::new());
             }
-            listening_forwarder(facts)?
+            (listening_forwarder(facts)?, true)
         }
     };
     let forwarder::Backend::Address(to) = accepted.to else {
@@ -345,10 +347,14 @@ async fn held_open(
     }
     // The listener and its owner, for the evidence: the forwarder that accepted may be a child
     // of the one that listens (socat's `fork`).
-    if let Some(own) = unowned {
-        held(facts, port, own, Vec::new());
-    }
-    let forwarder = listening_forwarder(facts).unwrap_or(accepted);
+    let forwarder = if listening {
+        accepted
+    } else {
+        if let Some(own) = unowned {
+            held(facts, port, own, Vec::new());
+        }
+        listening_forwarder(facts).unwrap_or(accepted)
+    };
     Some(Box::new(Forwarded {
         forwarder,
         attempt: Some(attempt),
