@@ -267,6 +267,16 @@ impl<'a> Display<'a> {
                 }
                 (*index, text)
             }
+            WaitEvent::Rest { index, pause } => (
+                *index,
+                format!(
+                    "rejected {} times in a row: resting {} s (until {}), which clears a rate limit tripped before this wait (ufw's `limit`, by tries of your own), then every {} s again",
+                    refused::wait::REJECTS_BEFORE_REST,
+                    pause.as_secs(),
+                    HumanDuration(elapsed + *pause),
+                    refused::wait::REJECTED_FROM_START.as_secs()
+                ),
+            ),
             WaitEvent::Done { index } => {
                 self.done[*index] = true;
                 if self.mode == Mode::Json {
@@ -285,6 +295,7 @@ impl<'a> Display<'a> {
                     format!("{GOOD}{done}{GOOD:#} after {}", HumanDuration(elapsed)),
                 )
             }
+            _ => return,
         };
         match self.mode {
             // The state that ends a target's wait is said once, by its `Done`.

@@ -26,7 +26,14 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
         WaitEvent::Changed { index, report, .. } => {
             println!("{}: {}", targets[index], report.readiness);
         }
+        WaitEvent::Rest { index, pause } => {
+            println!(
+                "{}: resting {pause:?} for a rate limit to clear",
+                targets[index]
+            );
+        }
         WaitEvent::Done { index } => println!("{}: done", targets[index]),
+        _ => {}
     })
     .await;
     if result.satisfied {

@@ -38,6 +38,12 @@ pub const REJECTED_INTERVAL: Duration = Duration::from_secs(31);
 /// service does (kube-proxy's, for a Service until it has a ready endpoint), asked once a second
 /// as `wait-for-it` asks.
 pub const REJECTED_FROM_START: Duration = Duration::from_secs(1);
+/// Probes rejected in a row from the first, after which the wait rests [`REJECTED_INTERVAL`]
+/// once (about 30 s at [`REJECTED_FROM_START`]'s pace): a limit tripped before the wait began
+/// (a person's own tries at ufw's `limit`ed ssh port) rejects from the first probe too, and a
+/// poll a second keeps it tripped for ever. A reject that is still there after the rest is no
+/// such limit, and is asked once a second again.
+pub const REJECTS_BEFORE_REST: u32 = 30;
 /// How long a connection must stay open, once a target has closed one right after accepting
 /// it: enough for a proxy that forks per connection to fail its backend and close.
 const PROXY_SETTLE: Duration = Duration::from_millis(100);
@@ -116,6 +122,7 @@ impl Default for WaitOptions {
 
 /// Something that happened while waiting, for the caller to show.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum WaitEvent<'a> {
     /// A probe of target `index` ended differently from the one before (or is the first).
     Changed {
@@ -126,6 +133,15 @@ pub enum WaitEvent<'a> {
         /// The slower pace the probe's firewall reject sets, if it was one (see
         /// [`TargetState::rejected_pause`]).
         rejected_pause: Option<Duration>,
+    },
+    /// Every probe of target `index` was rejected by a firewall, [`REJECTS_BEFORE_REST`] of
+    /// them: the wait leaves it alone for `pause`, which clears a rate limit tripped before the
+    /// wait began, then asks once a second again.
+    Rest {
+        /// Which target.
+        index: usize,
+        /// How long.
+        pause: Duration,
     },
     /// Target `index` reached the goal.
     Done {
@@ -153,6 +169,9 @@ pub struct TargetState {
     /// that came after one is a limit these probes may have tripped (see
     /// [`REJECTED_INTERVAL`]).
     answered_before: bool,
+    /// Probes rejected by a firewall while nothing else answered (see
+    /// [`REJECTS_BEFORE_REST`]).
+    rejects_from_start: u32,
 }
 
 impl TargetState {
@@ -164,6 +183,7 @@ impl TargetState {
             skipped: 0,
             streak: 0,
             answered_before: false,
+            rejects_from_start: 0,
         }
     }
 
@@ -173,6 +193,9 @@ impl TargetState {
             .last
             .as_ref()
             .is_some_and(|last| last.readiness.firewall_reject().is_none());
+        if !self.answered_before && report.readiness.firewall_reject().is_some() {
+            self.rejects_from_start += 1;
+        }
         let changed = self
             .last
             .as_ref()
@@ -190,14 +213,26 @@ impl TargetState {
     /// The pause a firewall's reject of its last probe asks for, if it was one: a limit these
     /// probes tripped (a reject after other answers) is left [`REJECTED_INTERVAL`] to clear; a
     /// reject from the first probe on (kube-proxy's for a Service without endpoints, until one
-    /// is ready) is asked again every [`REJECTED_FROM_START`].
+    /// is ready) is asked again every [`REJECTED_FROM_START`], but for one rest of
+    /// [`REJECTED_INTERVAL`] after [`REJECTS_BEFORE_REST`] of them (a limit tripped before the
+    /// wait).
     pub fn rejected_pause(&self) -> Option<Duration> {
         self.last.as_ref()?.readiness.firewall_reject()?;
-        Some(if self.answered_before {
+        Some(if self.answered_before || self.rests() {
             REJECTED_INTERVAL
         } else {
             REJECTED_FROM_START
         })
+    }
+
+    /// Whether its rejects from the first probe have just come to [`REJECTS_BEFORE_REST`].
+    fn rests(&self) -> bool {
+        !self.answered_before
+            && self.rejects_from_start == REJECTS_BEFORE_REST
+            && self
+                .last
+                .as_ref()
+                .is_some_and(|last| last.readiness.firewall_reject().is_some())
     }
 
     /// Whether its last probe was a failed connect (nothing to diagnose otherwise: a service
@@ -298,6 +333,11 @@ pub async fn wait(
                     rejected_pause,
                 });
             }
+        } else if state.rests() {
+            on_event(WaitEvent::Rest {
+                index,
+                pause: REJECTED_INTERVAL,
+            });
         }
         let closed_at_once = matches!(targets[index].scheme(), Scheme::Tcp | Scheme::Unix)
             && state
@@ -621,6 +661,33 @@ mod tests {
         assert_eq!(tripped.rejected_pause(), Some(REJECTED_INTERVAL));
     }
 
+    /// Rejected from the first probe, for [`REJECTS_BEFORE_REST`] probes: one rest long enough
+    /// for a limit tripped before the wait to clear, then once a second again.
+    #[test]
+    fn rejects_from_the_start_rest_once() {
+        let mut state = TargetState::new();
+        let pauses: Vec<Option<Duration>> = (0..REJECTS_BEFORE_REST + 3)
+            .map(|_| {
+                state.record(refused_probe(true), Goal::Ready);
+                state.rejected_pause()
+            })
+            .collect();
+        let rests: Vec<usize> = (0..pauses.len())
+            .filter(|&i| pauses[i] == Some(REJECTED_INTERVAL))
+            .collect();
+        assert_eq!(rests, [REJECTS_BEFORE_REST as usize - 1]);
+        assert!(
+            pauses[..rests[0]]
+                .iter()
+                .all(|p| *p == Some(REJECTED_FROM_START))
+        );
+        assert!(
+            pauses[rests[0] + 1..]
+                .iter()
+                .all(|p| *p == Some(REJECTED_FROM_START))
+        );
+    }
+
     #[test]
     fn the_pauses_grow_to_the_cap_and_start_over_on_a_change() {
         let mut state = Pauses::new();
@@ -866,6 +933,7 @@ mod tests {
         let result = wait(&[target(&port)], &options, |event| {
             let kind = match event {
                 WaitEvent::Changed { report, .. } => report.readiness.state().as_label(),
+                WaitEvent::Rest { .. } => "rest",
                 WaitEvent::Done { .. } => "done",
             };
             seen.lock().unwrap().push((kind, started.elapsed()));

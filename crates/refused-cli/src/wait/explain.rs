@@ -56,6 +56,8 @@ impl<'a> Explainer<'a> {
                 None => (index, Seen::Connecting),
             },
             WaitEvent::Done { index } => (index, Seen::Done),
+            // A rest changes nothing seen.
+            _ => return,
         };
         self.seen[*index] = seen;
     }

@@ -51,6 +51,50 @@ fn a_wait_does_not_keep_ufws_limit_tripped() {
     assert!(start.elapsed() < Duration::from_secs(45), "{said}");
 }
 
+/// `ufw limit` tripped before the wait, by a person's own tries (the port listens: six
+/// connections, then rejects): every probe is rejected from the first, as kube-proxy's reject
+/// of a Service without endpoints is, and a poll a second would keep the limit tripped for
+/// ever. After 30 rejects the waiter rests 31 s once, the limit clears, and the wait ends.
+#[test]
+fn a_wait_outlasts_a_ufw_limit_tripped_before_it() {
+    let test = "a_wait_outlasts_a_ufw_limit_tripped_before_it";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Ufw]) else {
+        return;
+    };
+    lab.server.ufw(&["limit", "7034/tcp"]).unwrap();
+    let addr = SocketAddr::from((SERVER_V4, 7034));
+    let _listener = lab
+        .server
+        .run(|| ListenSpec::new(addr).listen())
+        .unwrap()
+        .unwrap();
+    let tries: Vec<bool> = lab
+        .client
+        .run(|| (0..8).map(|_| TcpStream::connect(addr).is_ok()).collect())
+        .unwrap();
+    assert_eq!(
+        tries.last(),
+        Some(&false),
+        "the limit did not trip: {tries:?}"
+    );
+    let start = Instant::now();
+    let output = lab
+        .client
+        .command(REFUSED)
+        .args(["wait", "--timeout", "90s", &addr.to_string()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("trying again every 1 s"), "{said}");
+    assert!(
+        said.contains("rejected 30 times in a row: resting 31 s"),
+        "{said}"
+    );
+    // About 30 polls a second apart, one rest of 31 s: not the timeout.
+    assert!(start.elapsed() < Duration::from_secs(80), "{said}");
+}
+
 /// `connlimit` and `ct count` in another namespace of this host, over their count: the SYN is
 /// reset by the rule while the program listens. A limit of that namespace's firewall, named
 /// with its rule, not "no rule rejects it: wait for it".
