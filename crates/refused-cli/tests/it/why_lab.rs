@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use refused_lab::{
-    CLIENT_V4, FullQueue, Lab, ListenSpec, NO_ROUTE_V4, NO_ROUTE_V6, SERVER_V4, SERVER_V6, Scratch,
-    Tool, UNUSED_V4, UNUSED_V6,
+    CLIENT_V4, DnsZone, FullQueue, Lab, ListenSpec, NO_ROUTE_V4, NO_ROUTE_V6, SERVER_V4, SERVER_V6,
+    Scratch, Tool, UNUSED_V4, UNUSED_V6,
 };
 use serde_json::Value;
 
@@ -789,4 +789,42 @@ fn a_listener_bound_to_an_interface_is_named_with_its_address() {
     // Through the interface's own address it connects.
     let report = why(&lab, &[&format!("{CLIENT_V4}:{port}")]);
     assert_eq!(cause(&report), "reachable", "{report}");
+}
+
+/// A name with IPv6 addresses only, asked from a namespace without IPv6 (its addresses
+/// flushed, as an IPv4-only container is): no route, and the reason is the name's missing A
+/// record or this host's missing IPv6, not a route to add by hand.
+#[test]
+fn an_ipv6_only_name_from_an_ipv4_only_host() {
+    let Some(lab) =
+        Lab::or_skip_needing("an_ipv6_only_name_from_an_ipv4_only_host", &[Tool::Dnsmasq])
+    else {
+        return;
+    };
+    let _listener = lab
+        .server
+        .run(|| TcpListener::bind((SERVER_V6, 7040)))
+        .unwrap()
+        .unwrap();
+    lab.start_dns(&DnsZone::new().host("v6only.lab.test", &[SERVER_V6.into()]))
+        .unwrap();
+    lab.client
+        .exec("ip", &["-6", "addr", "flush", "dev", "eth0"])
+        .unwrap();
+    let report = why(&lab, &["v6only.lab.test:7040"]);
+    assert_eq!(cause(&report), "network-unreachable", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with(
+            "`v6only.lab.test` has IPv6 addresses only (no IPv4 address: no A record)"
+        ),
+        "{report}"
+    );
+    assert!(
+        report["suggestions"][0]
+            .as_str()
+            .unwrap()
+            .contains("`dig A v6only.lab.test`"),
+        "{report}"
+    );
 }
