@@ -1095,19 +1095,7 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
             .suggest(format!("check the routes of the routers on the way to {host}, and the firewall of {host} for TCP port {port} (a reject with ICMP net-unreachable looks the same)"))
             .suggest(format!("`ip route get {host}` shows the route this host takes, and its first router")))
         }
-        Outcome::NetworkUnreachable => match ipv6_only_name(facts) {
-            Some(name) if host.is_ipv6() => Finding::new(
-                Cause::NetworkUnreachable,
-                format!("`{name}` has IPv6 addresses only (no IPv4 address: no A record), and this host has no route to {host}: it reaches no IPv6 network there (an IPv4-only host or container)"),
-            )
-            .suggest(format!("if `{name}` should have an IPv4 address, its DNS lacks the A record: `dig A {name}` asks for it"))
-            .suggest(format!("or give this host IPv6 to {host}: an address and a route (`ip -6 route` lists the routes; in Docker, a network with `enable_ipv6`)")),
-            _ => Finding::new(
-                Cause::NetworkUnreachable,
-                format!("this host has no route to {host}"),
-            )
-            .suggest(format!("`ip route get {host}` shows the route this host would take; add one, or check the address")),
-        },
+        Outcome::NetworkUnreachable => no_route(facts, host),
         Outcome::AddressUnavailable => ports_exhausted(facts, addr),
         Outcome::Connected | Outcome::TooManyOpenFiles | Outcome::Other(_) => {
             return Err(Unexplained { address: addr.to_string(), outcome });
@@ -1288,13 +1276,27 @@ fn dead_gateway(address: &AddressFacts, gateway: &Gateway) -> Finding {
 
 /// IPv6 cannot be used on this host: `all`'s `disable_ipv6` is on, or the kernel has no IPv6.
 /// IPv4 is suggested only when the target did not fail over IPv4 as well.
-/// The target's name, when it resolved to IPv6 addresses alone.
-fn ipv6_only_name(facts: &Facts) -> Option<&str> {
-    match &facts.resolution {
+/// No route to `host` at all. For a name with IPv6 addresses only, that is an IPv4-only host
+/// or container asking for it: the name's missing A record, or this host's missing IPv6.
+fn no_route(facts: &Facts, host: IpAddr) -> Finding {
+    let ipv6_only = match &facts.resolution {
         Resolution::Resolved {
             name, addresses, ..
-        } if !addresses.is_empty() && addresses.iter().all(IpAddr::is_ipv6) => Some(name),
+        } if addresses.iter().all(IpAddr::is_ipv6) => Some(name),
         _ => None,
+    };
+    match ipv6_only {
+        Some(name) if host.is_ipv6() => Finding::new(
+            Cause::NetworkUnreachable,
+            format!("`{name}` has IPv6 addresses only (no IPv4 address: no A record), and this host has no route to {host}: it reaches no IPv6 network there (an IPv4-only host or container)"),
+        )
+        .suggest(format!("if `{name}` should have an IPv4 address, its DNS lacks the A record: `dig A {name}` asks for it"))
+        .suggest(format!("or give this host IPv6 to {host}: an address and a route (`ip -6 route` lists the routes; in Docker, a network with `enable_ipv6`)")),
+        _ => Finding::new(
+            Cause::NetworkUnreachable,
+            format!("this host has no route to {host}"),
+        )
+        .suggest(format!("`ip route get {host}` shows the route this host would take; add one, or check the address")),
     }
 }
 
