@@ -53,6 +53,9 @@ pub async fn run(args: WaitArgs, quiet: bool, mut signals: Signals) -> anyhow::R
     } else {
         Mode::Lines
     };
+    if let (Some(note), Mode::Lines | Mode::Live) = (output::direct_note("wait", &targets), mode) {
+        let _ = writeln!(anstream::stderr().lock(), "{note}");
+    }
     let display = RefCell::new(Display::new(mode, &targets, options.goal));
     let explainer = RefCell::new(Explainer::new(&targets, options.timeout, args.down));
     let read_ahead_at = explainer.borrow().read_ahead_at();

@@ -36,6 +36,21 @@ pub fn error(message: &str) {
     let _ = writeln!(stderr, "{BAD}error{BAD:#}: {message}");
 }
 
+/// For `check` and `wait`, which connect directly: a note about the first of `targets` whose
+/// requests an HTTP client would send through a proxy of the environment (`http_proxy`...),
+/// where the answer that client gets is the proxy's.
+pub fn direct_note(command: &str, targets: &[refused::Target]) -> Option<String> {
+    targets.iter().find_map(|target| {
+        let proxy = refused::proxy::for_target(target, |name| std::env::var(name).ok())?;
+        let text = target.to_string();
+        let quoted = shlex::try_quote(&text).ok()?;
+        Some(format!(
+            "note: {}; `{command}` connects to {target} directly (`refused why {quoted}` asks both)",
+            proxy.said()
+        ))
+    })
+}
+
 /// The version of the JSON contract, in every document and NDJSON line as `schema_version`
 /// (the schemas in `schemas/` describe it; docs/contract.md says what may change within one).
 pub const SCHEMA_VERSION: u32 = 1;

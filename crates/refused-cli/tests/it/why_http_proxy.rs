@@ -189,3 +189,38 @@ fn a_socks5h_proxy_that_speaks_no_socks_leaves_the_lookup() {
         "{local}"
     );
 }
+
+/// `check` and `wait` connect directly: with a proxy in the environment, they say so, since the
+/// answer an HTTP client gets is the proxy's (here, nothing listens there: curl would fail
+/// where `check` says up). Not for a target the proxy is not used for.
+#[test]
+fn check_and_wait_say_that_they_go_around_a_proxy() {
+    let server = answering(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    let target = format!("http://{server}/health");
+    let down = RefusedPort::v4().unwrap();
+    let proxy = format!("http://{}", down.addr());
+    let note = format!(
+        "note: `http_proxy` is set ({proxy}): curl, wget, Python's requests and Go's net/http send this request through that proxy; `COMMAND` connects to {target} directly (`refused why {target}` asks both)"
+    );
+    for args in [&["check"][..], &["wait", "--timeout", "5s"][..]] {
+        let output = refused()
+            .args(args)
+            .arg(&target)
+            .env("http_proxy", &proxy)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{said}");
+        assert!(said.contains(&note.replace("COMMAND", args[0])), "{said}");
+        // Not through the proxy: no note.
+        let output = refused()
+            .args(args)
+            .arg(&target)
+            .env("http_proxy", &proxy)
+            .env("no_proxy", server.ip().to_string())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(!said.contains("note:"), "{said}");
+    }
+}
