@@ -1004,3 +1004,53 @@ fn base_chains_of_one_priority_are_each_named() {
         "{report}"
     );
 }
+
+/// iptables' `--syn` (nft's `tcp flags syn / fin,syn,rst,ack`), in most hand-written rulesets:
+/// a connection's first packet is a SYN, so the rule is decided. An egress allow list that
+/// accepts `--syn` under a drop policy lets the connection out (no "policy drop may drop it");
+/// a `--syn` drop is the cause, surely, and written as nft writes it.
+#[test]
+fn iptables_syn_rules_are_decided() {
+    let Some(lab) = Lab::or_skip("iptables_syn_rules_are_decided") else {
+        return;
+    };
+    #[rustfmt::skip]
+    let rules: [&[&str]; 4] = [
+        &["-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT"],
+        &["-A", "OUTPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
+        &["-A", "OUTPUT", "-p", "tcp", "--dport", "41090", "--syn", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT"],
+        &["-A", "OUTPUT", "-p", "tcp", "--dport", "41091", "--syn", "-j", "DROP"],
+    ];
+    for rule in rules {
+        lab.client.iptables(rule).unwrap();
+    }
+    lab.client.iptables(&["-P", "OUTPUT", "DROP"]).unwrap();
+    // The server drops 41090: a remote host's silence, and the allow list is none of it.
+    let server_drops = "add table inet t; add chain inet t in { type filter hook input priority 0; }; add rule inet t in tcp dport 41090 drop";
+    lab.server.exec("nft", &[server_drops]).unwrap();
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41090")]);
+    assert_eq!(report["cause"], "filtered", "{report}");
+    assert!(
+        !report["warnings"].to_string().contains("policy drop"),
+        "{report}"
+    );
+    // Let out by the rule for 41090 only: 41092 meets the policy.
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41092")]);
+    assert!(
+        blocked_by(&report)["rule"]
+            .as_str()
+            .unwrap()
+            .contains("policy drop"),
+        "{report}"
+    );
+    let report = why(&lab, &["--timeout", "1s", &format!("{SERVER_V4}:41091")]);
+    let rule = blocked_by(&report);
+    assert!(
+        rule["rule"]
+            .as_str()
+            .unwrap()
+            .starts_with("tcp flags syn / fin,syn,rst,ack tcp dport 41091"),
+        "{report}"
+    );
+    assert_eq!(rule["certain"], true, "{report}");
+}

@@ -59,6 +59,75 @@ enum Field<'p> {
     NotLoopback,
     /// A uid or gid (`meta skuid`, `skgid`).
     Id(u32),
+    /// TCP's flags, as bits (`tcp flags`, masked by a `&`).
+    Flags(u8),
+}
+
+/// The TCP flags of a connection's first packet: SYN alone.
+const SYN: u8 = 0x02;
+
+/// The bit of one TCP flag as nft names it.
+fn flag_bit(name: &str) -> Option<u8> {
+    Some(match name {
+        "fin" => 0x01,
+        "syn" => SYN,
+        "rst" => 0x04,
+        "psh" => 0x08,
+        "ack" => 0x10,
+        "urg" => 0x20,
+        "ecn" => 0x40,
+        "cwr" => 0x80,
+        _ => return None,
+    })
+}
+
+/// TCP flags as nft's JSON writes a value of them: a name, a list of names (or'ed, as a mask
+/// is written), `{"|": [...]}`, or a number.
+fn flag_bits(value: &Value) -> Option<u8> {
+    match value {
+        Value::String(name) => flag_bit(name),
+        Value::Number(n) => n.as_u64().and_then(|n| u8::try_from(n).ok()),
+        Value::Array(parts) => parts
+            .iter()
+            .try_fold(0, |bits, part| Some(bits | flag_bits(part)?)),
+        Value::Object(object) => object.get("|").and_then(Value::as_array).and_then(|parts| {
+            parts
+                .iter()
+                .try_fold(0, |bits, part| Some(bits | flag_bits(part)?))
+        }),
+        _ => None,
+    }
+}
+
+/// `tcp flags OP right` for a packet whose (masked) flags are `flags`: `==` and `!=` compare the
+/// bits (a set: any of its values), `in` (`tcp flags syn`) asks whether any of the value's bits
+/// is set.
+fn compare_flags(flags: u8, op: &str, right: &Value) -> Truth {
+    let values: Vec<&Value> = match right.get("set").and_then(Value::as_array) {
+        Some(set) => set.iter().collect(),
+        None => vec![right],
+    };
+    let mut result = Truth::No;
+    for value in values {
+        let Some(bits) = flag_bits(value) else {
+            result = Truth::Maybe;
+            continue;
+        };
+        let hit = if op == "in" {
+            flags & bits != 0
+        } else {
+            flags == bits
+        };
+        if hit {
+            result = Truth::Yes;
+            break;
+        }
+    }
+    match op {
+        "==" | "in" => result,
+        "!=" => result.not(),
+        _ => Truth::Maybe,
+    }
 }
 
 /// What one side of a match reads from the packet.
@@ -82,6 +151,7 @@ pub fn compare(left: &Value, op: &str, right: &Value, packet: &Packet, sets: &dy
         return compare_concat(parts, op, right, packet, sets);
     }
     let field = match read(left, packet) {
+        Read::Known(Field::Flags(flags)) => return compare_flags(flags, op, right),
         Read::Known(field) => field,
         Read::Never => return Truth::No,
         Read::Unknown => return Truth::Maybe,
@@ -147,26 +217,7 @@ fn concat_one(fields: &[Option<Field<'_>>], value: &Value) -> Truth {
 fn read<'p>(left: &Value, packet: &'p Packet) -> Read<'p> {
     let v4 = packet.dst.is_ipv4();
     if let Some(payload) = left.get("payload") {
-        let (Some(protocol), Some(field)) =
-            (payload["protocol"].as_str(), payload["field"].as_str())
-        else {
-            return Read::Unknown;
-        };
-        let known = |value: Option<Field<'p>>| value.map_or(Read::Unknown, Read::Known);
-        return match (protocol, field) {
-            ("ip", _) if !v4 => Read::Never,
-            ("ip6", _) if v4 => Read::Never,
-            ("ip" | "ip6", "daddr") => Read::Known(Field::Addr(packet.dst)),
-            ("ip" | "ip6", "saddr") => known(packet.src.map(Field::Addr)),
-            ("ip", "protocol") | ("ip6", "nexthdr") => Read::Known(Field::Word("tcp")),
-            ("tcp" | "th", "dport") => known(packet.dport.map(Field::Port)),
-            ("tcp" | "th", "sport") => known(packet.sport.map(Field::Port)),
-            (
-                "udp" | "udplite" | "sctp" | "dccp" | "icmp" | "icmpv6" | "esp" | "ah" | "comp",
-                _,
-            ) => Read::Never,
-            _ => Read::Unknown,
-        };
+        return read_payload(payload, packet);
     }
     if let Some(meta) = left.get("meta") {
         return match meta["key"].as_str() {
@@ -197,6 +248,16 @@ fn read<'p>(left: &Value, packet: &'p Packet) -> Read<'p> {
                     Interface::Unknown => Read::Unknown,
                 }
             }
+            _ => Read::Unknown,
+        };
+    }
+    // `tcp flags & (fin | syn | rst | ack)`: iptables' `--syn`, nft's `tcp flags syn / syn,ack`.
+    if let Some([inner, mask]) = left.get("&").and_then(Value::as_array).map(Vec::as_slice) {
+        return match (read(inner, packet), flag_bits(mask)) {
+            (Read::Known(Field::Flags(flags)), Some(mask)) => {
+                Read::Known(Field::Flags(flags & mask))
+            }
+            (Read::Never, _) => Read::Never,
             _ => Read::Unknown,
         };
     }
@@ -250,6 +311,31 @@ fn read<'p>(left: &Value, packet: &'p Packet) -> Read<'p> {
     Read::Unknown
 }
 
+/// What a payload field (`ip daddr`, `tcp dport`, `tcp flags`) reads from the packet.
+fn read_payload<'p>(payload: &Value, packet: &'p Packet) -> Read<'p> {
+    let v4 = packet.dst.is_ipv4();
+    let (Some(protocol), Some(field)) = (payload["protocol"].as_str(), payload["field"].as_str())
+    else {
+        return Read::Unknown;
+    };
+    let known = |value: Option<Field<'p>>| value.map_or(Read::Unknown, Read::Known);
+    match (protocol, field) {
+        ("ip", _) if !v4 => Read::Never,
+        ("ip6", _) if v4 => Read::Never,
+        ("ip" | "ip6", "daddr") => Read::Known(Field::Addr(packet.dst)),
+        ("ip" | "ip6", "saddr") => known(packet.src.map(Field::Addr)),
+        ("ip", "protocol") | ("ip6", "nexthdr") => Read::Known(Field::Word("tcp")),
+        ("tcp" | "th", "dport") => known(packet.dport.map(Field::Port)),
+        ("tcp" | "th", "sport") => known(packet.sport.map(Field::Port)),
+        // A connection's first packet is a SYN; a reply may be a SYN-ACK or a reset.
+        ("tcp", "flags") if packet.state == CtState::New => Read::Known(Field::Flags(SYN)),
+        ("udp" | "udplite" | "sctp" | "dccp" | "icmp" | "icmpv6" | "esp" | "ah" | "comp", _) => {
+            Read::Never
+        }
+        _ => Read::Unknown,
+    }
+}
+
 /// Whether one of `right`'s values passes `test`: a value, a list, an anonymous set, or a
 /// named set.
 fn any_of(right: &Value, sets: &dyn Sets, test: impl Fn(&Value) -> Truth) -> Truth {
@@ -292,6 +378,7 @@ fn one(field: &Field<'_>, value: &Value) -> Truth {
         Field::Ifname(name) => value.as_str().map_or(Truth::Maybe, |pattern| {
             Truth::from_bool(ifname_matches(name, pattern))
         }),
+        Field::Flags(flags) => compare_flags(*flags, "==", value),
         Field::NotLoopback => match value.as_str() {
             Some("lo") => Truth::No,
             _ => Truth::Maybe,

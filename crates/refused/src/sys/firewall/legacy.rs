@@ -589,6 +589,12 @@ fn module_option<'w>(
             let left = json!({"payload": {"protocol": module, "field": field}});
             matching(left, op, ports(value()))
         }
+        // `--syn` is `--tcp-flags FIN,SYN,RST,ACK SYN`, which iptables-save writes.
+        ("tcp", "--syn") => tcp_flags(op, "FIN,SYN,RST,ACK", "SYN"),
+        ("tcp", "--tcp-flags") => {
+            let mask = value().to_owned();
+            tcp_flags(op, &mask, value())
+        }
         ("multiport", "--dports" | "--destination-ports") => {
             matching(th("dport"), op, list(value(), ports))
         }
@@ -648,6 +654,28 @@ fn module_option<'w>(
         }
     };
     Some(found)
+}
+
+/// `--tcp-flags MASK COMP` as nft's masked comparison of the flags: `tcp flags & (fin | syn |
+/// rst | ack) == syn`. The names are iptables' (`ALL`, `NONE` included).
+fn tcp_flags(op: &str, mask: &str, comp: &str) -> Value {
+    let names = |text: &str| -> Value {
+        let mut names = Vec::new();
+        for name in text.split(',').map(str::to_ascii_lowercase) {
+            match name.as_str() {
+                "all" => names.extend(["fin", "syn", "rst", "psh", "ack", "urg"].map(Value::from)),
+                "none" => {}
+                _ => names.push(Value::from(name)),
+            }
+        }
+        if names.is_empty() {
+            json!(0)
+        } else {
+            Value::Array(names)
+        }
+    };
+    let flags = json!({"payload": {"protocol": "tcp", "field": "flags"}});
+    matching(json!({"&": [flags, names(mask)]}), op, names(comp))
 }
 
 /// The address an option of `addrtype` or `iprange` looks at: `--src-*` the source's.

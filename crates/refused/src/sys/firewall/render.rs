@@ -21,6 +21,23 @@ pub fn render(exprs: &[Value]) -> String {
 
 fn render_one(expr: &Value) -> String {
     if let Some(m) = expr.get("match") {
+        // `tcp flags syn / fin,syn,rst,ack`, as nft writes a masked comparison of the flags
+        // (iptables' `--syn`).
+        if let Some([inner, mask]) = m["left"]
+            .get("&")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        {
+            if inner.get("payload").is_some_and(|p| p["field"] == "flags") {
+                let op = if m["op"] == "!=" { "!= " } else { "" };
+                return format!(
+                    "{} {op}{} / {}",
+                    render_left(inner),
+                    render_value(&m["right"]),
+                    render_value(mask)
+                );
+            }
+        }
         let op = match m["op"].as_str() {
             Some("==" | "in") | None => String::new(),
             Some(op) => format!(" {op}"),
@@ -205,6 +222,8 @@ fn render_left(left: &Value) -> String {
         }
     } else if let Some(ct) = left.get("ct") {
         format!("ct {}", plain(&ct["key"]))
+    } else if let Some([inner, mask]) = left.get("&").and_then(Value::as_array).map(Vec::as_slice) {
+        format!("{} & {}", render_left(inner), render_value(mask))
     } else if let Some(fib) = left.get("fib") {
         let flags: Vec<String> = match &fib["flags"] {
             Value::Array(flags) => flags.iter().map(plain).collect(),
@@ -234,6 +253,11 @@ fn render_value(value: &Value) -> String {
     if let Some(parts) = value.get("concat").and_then(Value::as_array) {
         let parts: Vec<String> = parts.iter().map(render_value).collect();
         return parts.join(" . ");
+    }
+    // Flags or'ed: `syn | ack`.
+    if let Some(parts) = value.get("|").and_then(Value::as_array) {
+        let parts: Vec<String> = parts.iter().map(render_value).collect();
+        return parts.join(" | ");
     }
     if let Some(list) = value.as_array() {
         // A map element is `[key, verdict]`; any other list is a set of flags.

@@ -754,11 +754,8 @@ fn legacy_rules_translate_each_match() {
     assert_eq!(out("10.0.0.5", 80), [at("OUTPUT", Some(2), true)]);
     assert_eq!(out("10.0.0.5", 8050), [at("OUTPUT", Some(2), true)]);
     assert_eq!(out("10.1.0.5", 80), []);
-    // `--tcp-flags` is not evaluated: the drop may apply, and so may the policy after it.
-    assert_eq!(
-        out("10.1.0.5", 7),
-        [at("OUTPUT", Some(3), false), policy(false)]
-    );
+    // `--tcp-flags FIN,SYN,RST,ACK SYN` (`--syn`) holds for a connection's first packet.
+    assert_eq!(out("10.1.0.5", 7), [at("OUTPUT", Some(3), true)]);
     // A later fragment, a UDP port: never this connection's first packet.
     assert_eq!(out("10.1.0.5", 9), []);
     // `-m state --state NEW -m addrtype --dst-type LOCAL`.
@@ -1199,4 +1196,110 @@ fn an_option_less_tcp_extension_is_the_protocol_alone() {
         &packet,
     );
     assert!(!flagged[0].certain, "{flagged:?}");
+}
+
+/// TCP's flags, as iptables-nft writes `--syn` (`tcp flags & (fin | syn | rst | ack) == syn`)
+/// and nft its own forms (`tcp flags syn`, `== syn`, `{ syn, syn | ack }`): a connection's
+/// first packet is a SYN alone, so each is decided for it, and left open for a reply (a SYN-ACK
+/// or a reset). iptables-save's `--tcp-flags FIN,SYN,RST,ACK SYN` reads the same.
+#[test]
+fn tcp_flags_are_decided_for_a_connections_first_packet() {
+    let flags = serde_json::json!({"payload": {"protocol": "tcp", "field": "flags"}});
+    let masked = |mask: serde_json::Value| serde_json::json!({"&": [flags.clone(), mask]});
+    let ruleset = |op: &str,
+                   left: &serde_json::Value,
+                   right: serde_json::Value,
+                   policy: &str,
+                   verdict: &str| {
+        serde_json::json!({"nftables": [
+            {"chain": {"family": "ip", "table": "filter", "name": "OUTPUT", "type": "filter",
+                       "hook": "output", "prio": 0, "policy": policy}},
+            {"rule": {"family": "ip", "table": "filter", "chain": "OUTPUT", "handle": 2, "expr": [
+                {"match": {"op": op, "left": left, "right": right}},
+                {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 80}},
+                {verdict: null}]}}
+        ]})
+    };
+    let syn_mask = masked(serde_json::json!(["fin", "syn", "rst", "ack"]));
+    let first = syn("10.77.0.2", 80);
+    // `--syn -j DROP`: the SYN is dropped, surely, and the rule is written as nft writes it.
+    let dropped = blockers(
+        &ruleset("==", &syn_mask, "syn".into(), "accept", "drop"),
+        Hook::Output,
+        &first,
+    );
+    assert_eq!(
+        rules(&dropped),
+        [("tcp flags syn / fin,syn,rst,ack tcp dport 80 drop", true)]
+    );
+    // `! --syn`, a reset's `tcp flags & rst == rst`, `tcp flags ack`: never a SYN.
+    for (op, left, right) in [
+        ("!=", &syn_mask, serde_json::json!("syn")),
+        ("==", &masked("rst".into()), serde_json::json!("rst")),
+        ("in", &flags, serde_json::json!("ack")),
+    ] {
+        let found = blockers(
+            &ruleset(op, left, right.clone(), "accept", "drop"),
+            Hook::Output,
+            &first,
+        );
+        assert!(found.is_empty(), "{op} {left} {right}: {found:?}");
+    }
+    // nft's `tcp flags syn`, `== syn` and a set holding `syn`: a SYN.
+    for (op, right) in [
+        ("in", serde_json::json!("syn")),
+        ("==", serde_json::json!("syn")),
+        (
+            "==",
+            serde_json::json!({"set": [{"|": ["syn", "ack"]}, "syn"]}),
+        ),
+    ] {
+        let found = blockers(
+            &ruleset(op, &flags, right.clone(), "accept", "drop"),
+            Hook::Output,
+            &first,
+        );
+        assert_eq!(found.len(), 1, "{op} {right}: {found:?}");
+        assert!(found[0].certain, "{op} {right}: {found:?}");
+    }
+    // An egress allow list: `--syn ... -j ACCEPT` under a drop policy lets the SYN out.
+    let allowed = blockers(
+        &ruleset("==", &syn_mask, "syn".into(), "drop", "accept"),
+        Hook::Output,
+        &first,
+    );
+    assert!(allowed.is_empty(), "{allowed:?}");
+    // A reply's flags are not known: the rule may stop it.
+    let reply = first.reply().unwrap();
+    let ruleset_in = serde_json::json!({"nftables": [
+        {"chain": {"family": "ip", "table": "filter", "name": "INPUT", "type": "filter",
+                   "hook": "input", "prio": 0, "policy": "accept"}},
+        {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 2, "expr": [
+            {"match": {"op": "==", "left": masked("rst".into()), "right": "rst"}},
+            {"drop": null}]}}
+    ]});
+    let found = blockers(&ruleset_in, Hook::Input, &reply);
+    assert_eq!(rules(&found), [("tcp flags rst / rst drop", false)]);
+    // iptables-save's text, legacy tables: the same answers.
+    let save = |rule: &str| {
+        let save = format!(
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n{rule}\nCOMMIT\n"
+        );
+        with_legacy(Value::Null, vec![legacy4(&save)])
+    };
+    let dropped = blockers(
+        &save("-A OUTPUT -p tcp -m tcp --dport 80 --tcp-flags FIN,SYN,RST,ACK SYN -j DROP"),
+        Hook::Output,
+        &first,
+    );
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert!(dropped[0].certain, "{dropped:?}");
+    for rule in [
+        "-A OUTPUT -p tcp -m tcp --dport 80 ! --tcp-flags FIN,SYN,RST,ACK SYN -j DROP",
+        "-A OUTPUT -p tcp -m tcp --tcp-flags RST RST -j DROP",
+        "-A OUTPUT -p tcp -m tcp --tcp-flags ALL NONE -j DROP",
+    ] {
+        let found = blockers(&save(rule), Hook::Output, &first);
+        assert!(found.is_empty(), "{rule}: {found:?}");
+    }
 }
