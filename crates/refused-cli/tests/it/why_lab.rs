@@ -828,3 +828,121 @@ fn an_ipv6_only_name_from_an_ipv4_only_host() {
         "{report}"
     );
 }
+
+/// Debian's `127.0.1.1 HOSTNAME` line: a program bound to the host name's address, asked as
+/// `localhost`. IPv4 was tried at 127.0.0.1 and refused too: the address is what is wrong, not
+/// the family (it said "listens on 127.0.1.1 (IPv4 only), and `[::1]` is IPv6").
+#[test]
+fn a_program_bound_to_the_host_names_address_is_on_another_address() {
+    let Some(lab) = Lab::or_skip("a_program_bound_to_the_host_names_address_is_on_another_address")
+    else {
+        return;
+    };
+    lab.client
+        .write_etc(
+            "hosts",
+            "::1 localhost\n127.0.0.1 localhost\n127.0.1.1 labhost\n",
+        )
+        .unwrap();
+    let _app = listen_on_client(&lab, "127.0.1.1:3001".parse().unwrap());
+    let report = why(&lab, &["localhost:3001"]);
+    assert_eq!(cause(&report), "listening-on-other-address", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.ends_with("listens on port 3001, but only on 127.0.1.1, not on 127.0.0.1"),
+        "{report}"
+    );
+    assert_eq!(
+        report["suggestions"][0], "connect to 127.0.1.1:3001 instead",
+        "{report}"
+    );
+}
+
+/// A name with both families, a dual-stack server, and this host's route that rejects the IPv6
+/// address: the warning names the route, not "make the service listen on it too" (it does).
+#[test]
+fn a_failed_family_is_explained_by_its_own_cause() {
+    let Some(lab) = Lab::or_skip("a_failed_family_is_explained_by_its_own_cause") else {
+        return;
+    };
+    lab.client
+        .write_etc(
+            "hosts",
+            &format!("127.0.0.1 localhost\n{SERVER_V6} both.lab.test\n{SERVER_V4} both.lab.test\n"),
+        )
+        .unwrap();
+    let _dual = lab
+        .server
+        .run(|| {
+            ListenSpec::new(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 3002)))
+                .v6only(false)
+                .listen()
+        })
+        .unwrap()
+        .unwrap();
+    lab.client
+        .exec(
+            "ip",
+            &[
+                "-6",
+                "route",
+                "add",
+                "unreachable",
+                &format!("{SERVER_V6}/128"),
+            ],
+        )
+        .unwrap();
+    let report = why_alone(&lab, &["both.lab.test:3002"]);
+    assert_eq!(cause(&report), "reachable", "{report}");
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains(
+            "`both.lab.test` also gives fd00:77::2, and [fd00:77::2]:3002 was host-unreachable"
+        ),
+        "{report}"
+    );
+    assert!(
+        warnings.contains(&format!("ip -6 route del unreachable {SERVER_V6}")),
+        "{report}"
+    );
+    assert!(!warnings.contains("make the service listen"), "{report}");
+}
+
+/// Without root, another namespace's `::` listener, whose `IPV6_V6ONLY` cannot be read, and a
+/// firewall's ICMP reject of IPv4 there: no TCP stack answers so, it is a rule, not the family
+/// (it said "(IPv6 only)"). Nor is the namespace's first process named as the owner when it is
+/// not its only one.
+#[test]
+fn without_root_a_reject_by_a_dual_stack_namespace_is_a_firewalls() {
+    let test = "without_root_a_reject_by_a_dual_stack_namespace_is_a_firewalls";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Iptables]) else {
+        return;
+    };
+    // Two processes of the namespace's own, neither the listener's owner.
+    lab.server.spawn("sleep", &["60"]).unwrap();
+    lab.server.spawn("sleep", &["61"]).unwrap();
+    let _dual = lab
+        .server
+        .run(|| {
+            ListenSpec::new(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 3003)))
+                .v6only(false)
+                .listen()
+        })
+        .unwrap()
+        .unwrap();
+    lab.server
+        .iptables(&[
+            "-A", "INPUT", "-p", "tcp", "--dport", "3003", "-j", "REJECT",
+        ])
+        .unwrap();
+    let own = crate::why_hosts_lab::server_only_address(&lab);
+    let target = format!("{own}:3003");
+    let mut as_nobody = lab.client.command("setpriv");
+    as_nobody.args(["--reuid=65534", "--regid=65534", "--clear-groups", REFUSED]);
+    let report = diagnosis(as_nobody, &["--timeout", "10s", &target]);
+    assert_ne!(cause(&report), "listening-on-other-family", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("a firewall rejects it"), "{report}");
+    assert!(!summary.contains("sleep"), "{report}");
+    assert!(summary.contains("a process of uid 0"), "{report}");
+}

@@ -206,6 +206,19 @@ async fn connected(
     {
         read_loopback(&mut facts);
     }
+    // An address that failed short of the server's reset (a route of this host, an ICMP
+    // error): the kernel's route for it, for the warning to say why (a netlink question; `ip`
+    // only for a route that rejects).
+    for address in facts.addresses.iter_mut().filter(|a| {
+        matches!(
+            a.attempt.outcome,
+            Outcome::NetworkUnreachable | Outcome::HostUnreachable | Outcome::PermissionDenied
+        )
+    }) {
+        let path = route::path_to(address.addr.ip(), address.addr.port());
+        address.route_lookup = Some(path.lookup);
+        address.route = rejected_by_route(&address.attempt, &path);
+    }
     // Our attempt met none of the rules that name a socket's owner: do they stop other
     // users' programs? Read beside the probe, and only where the rules can be read at all.
     let others = firewall::has_net_admin().then(|| {

@@ -246,6 +246,19 @@ pub(super) fn held(
         (Outcome::Refused, Some(listener)) => {
             held_path::refused(facts, holder, dest, listener, &exact, &inside, &enter)
         }
+        // A firewall's ICMP reject (no TCP stack answers a closed port so), and a listener on
+        // `::` there that may take IPv4 too (whether it is IPV6_V6ONLY is not known without
+        // root): a rule, not the family.
+        (Outcome::Refused, None)
+            if address.attempt.icmp.is_some() && maybe_dual_stack(&on_port, ip).is_some() =>
+        {
+            let listener = maybe_dual_stack(&on_port, ip)?;
+            if facts.own_rules_unread(address) {
+                this_host_or_that_namespace(facts, listener, &on_port, &inside, &enter)
+            } else {
+                held_path::refused(facts, holder, dest, listener, &on_port, &inside, &enter)
+            }
+        }
         (Outcome::Refused | Outcome::Reset, None) if !on_port.is_empty() => {
             bound_elsewhere(facts, &on_port, dest, netns, &inside)
         }
@@ -295,6 +308,17 @@ pub(super) fn held(
     }]))
 }
 
+/// A listener on `::` whose `IPV6_V6ONLY` is not known (another namespace's, read without root),
+/// which may take IPv4 `ip` too.
+fn maybe_dual_stack<'a>(on_port: &[&'a HeldListener], ip: IpAddr) -> Option<&'a HeldListener> {
+    on_port.iter().copied().find(|l| {
+        ip.is_ipv4()
+            && l.listener.address.is_ipv6()
+            && l.listener.address.is_unspecified()
+            && l.listener.v6only.is_none()
+    })
+}
+
 /// Refused by a namespace where something has the port, on an address or family that `dest`
 /// is not: the family when every listener is of the other one, or only on `::` with
 /// `IPV6_V6ONLY`. A container runtime's helper there (docker-proxy) is only the publishing's
@@ -322,10 +346,17 @@ fn bound_elsewhere(
         } else {
             ("IPv6", "IPv4")
         };
+        // `::` whose IPV6_V6ONLY is not known: it may take IPv4, and refused all the same.
+        let only = match maybe_dual_stack(on_port, ip) {
+            Some(_) => format!(
+                "{other} only, unless it takes IPv4 too: whether it is IPV6_V6ONLY is not known without root"
+            ),
+            None => format!("{other} only"),
+        };
         Finding::new(
             Cause::ListeningOnOtherFamily,
             format!(
-                "{} listens on {} ({other} only) in {inside}, and {dest} is {family}",
+                "{} listens on {} ({only}) in {inside}, and {dest} is {family}",
                 bound.owner(),
                 bound.endpoint()
             ),

@@ -227,14 +227,19 @@ fn listeners(ns: &netns::Other) -> Option<Vec<HeldListener>> {
     let listeners = netns::tcp_listeners_in(ns).ok()?;
     let inodes: HashSet<u64> = listeners.iter().map(|l| l.inode).collect();
     let owners = process::owners(&inodes);
+    let sole = std::cell::OnceCell::new();
     Some(
         listeners
             .into_iter()
+            // An owner not found (another user's process, without root) is the namespace's
+            // process only when it is the only one there (a container's one program).
             .map(|l| {
-                let owner = owners
-                    .get(l.inode)
-                    .cloned()
-                    .or_else(|| ns.pid.map(process::process));
+                let owner = owners.get(l.inode).cloned().or_else(|| {
+                    let pid = ns
+                        .pid
+                        .filter(|&pid| *sole.get_or_init(|| netns::sole_process(pid)))?;
+                    Some(process::process(pid))
+                });
                 HeldListener::new(l, owner.as_ref(), Some(ns.netns.clone()))
             })
             .collect(),

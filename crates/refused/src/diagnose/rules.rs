@@ -441,13 +441,11 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
     } else if let Some(first) = facts.addresses.first().filter(|_| connected > 0) {
         finding.warnings.push(format!(
             "{name} gives {} first, and {} was {}: clients that try only the first address \
-             (without happy eyeballs, such as Node 17 to 19) fail here; connect to {} or make \
-             the service listen on {} too",
+             (without happy eyeballs, such as Node 17 to 19) fail here; {}",
             first.addr.ip(),
             first.addr,
             first.attempt.outcome,
-            winner.addr.ip(),
-            first.addr.ip(),
+            failed_too(facts, winner, first, false),
         ));
     } else if let Some(later) = facts.addresses[connected + 1..]
         .iter()
@@ -478,21 +476,47 @@ fn later_failed(facts: &Facts, name: &str, winner: &AddressFacts, later: &Addres
         "clients that use IPv6 only or try it first (`curl -6`, a resolver set to prefer \
          IPv6, a program that takes the last address) fail here"
     };
-    let said = format!(
-        "{name} also gives {ip}, and {} was {}: {clients}",
-        later.addr, later.attempt.outcome
-    );
     // The listeners are read when a local address failed: then the rules can say why.
-    let why = facts
-        .listeners
-        .as_ref()
-        .and_then(|_| explain(facts, later).ok())
+    format!(
+        "{name} also gives {ip}, and {} was {}: {clients}; {}",
+        later.addr,
+        later.attempt.outcome,
+        failed_too(facts, winner, later, facts.listeners.is_some())
+    )
+}
+
+/// Why `failed`, an address the name also gives, failed while `winner` connected, and the fix:
+/// what the rules say of it alone, for a failure that is no reset (a route, a firewall's reject
+/// or drop, the path: the service has nothing to do with it), and for a reset when
+/// `resets_explained` (this host's listeners were read); else a reset is the service's, which
+/// does not listen there.
+fn failed_too(
+    facts: &Facts,
+    winner: &AddressFacts,
+    failed: &AddressFacts,
+    resets_explained: bool,
+) -> String {
+    let ip = failed.addr.ip();
+    let reset = matches!(failed.attempt.outcome, Outcome::Refused | Outcome::Reset)
+        && failed.attempt.icmp.is_none();
+    let why = (resets_explained || !reset)
+        .then(|| explain(facts, failed).ok())
+        .flatten()
         .filter(|f| f.cause != Cause::Reachable);
     let Some(why) = why else {
-        return format!(
-            "{said}; connect to {} or make the service listen on {ip} too",
-            winner.addr.ip()
-        );
+        return if reset {
+            format!(
+                "connect to {} or make the service listen on {ip} too",
+                winner.addr.ip()
+            )
+        } else {
+            format!(
+                "connect to {}; `refused why {}` tells why {} fails",
+                winner.addr.ip(),
+                failed.addr,
+                failed.addr
+            )
+        };
     };
     let fixes: Vec<String> = why
         .suggestions
@@ -500,9 +524,9 @@ fn later_failed(facts: &Facts, name: &str, winner: &AddressFacts, later: &Addres
         .map(|s| commands::fit(s, facts.privilege, facts.init))
         .collect();
     if fixes.is_empty() {
-        format!("{said}; {}", why.summary)
+        why.summary
     } else {
-        format!("{said}; {}: {}", why.summary, fixes.join("; "))
+        format!("{}: {}", why.summary, fixes.join("; "))
     }
 }
 
@@ -1644,6 +1668,17 @@ fn listening_elsewhere(facts: &Facts, addr: SocketAddr, on_port: &[&HeldListener
             .iter()
             .any(|l| is_counterpart(l.listener.address, ip))
     {
+        // The listener's own family was tried too, at another address, and failed
+        // (`localhost` to a program bound to Debian's `127.0.1.1 HOSTNAME`): the address is
+        // what is wrong, said of that one.
+        if let Some(same) = facts.addresses.iter().find(|a| {
+            !a.attempt.outcome.is_connected()
+                && a.addr.port() == addr.port()
+                && a.addr.ip().to_canonical().is_ipv4() == bound.listener.address.is_ipv4()
+                && !on_port.iter().any(|l| l.listener.accepts(a.addr.ip()))
+        }) {
+            return listening_elsewhere(facts, same.addr, on_port);
+        }
         (
             Cause::ListeningOnOtherFamily,
             format!(

@@ -251,6 +251,18 @@ fn pids() -> Vec<u32> {
     pids
 }
 
+/// Whether `pid` is the only process of its network namespace (told by its table, which any
+/// user may `stat`): then it holds every socket of that namespace, and is their owner where
+/// `/proc/PID/fd` cannot be read (another user's process, without root).
+pub fn sole_process(pid: u32) -> bool {
+    let Some(table) = table_id(Path::new(&format!("/proc/{pid}/net"))) else {
+        return false;
+    };
+    !pids().into_iter().any(|other| {
+        other != pid && table_id(Path::new(&format!("/proc/{other}/net"))) == Some(table)
+    })
+}
+
 /// A namespace's inode (the `INODE` of `net:[INODE]`), through a `/proc/.../ns/net` file, which
 /// only those allowed to ptrace the process may follow.
 fn namespace_inode(path: &Path) -> Option<u64> {
