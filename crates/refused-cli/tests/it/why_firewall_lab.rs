@@ -946,6 +946,14 @@ fn a_concatenation_set_stops_only_the_pairs_it_holds() {
         rule["handle"],
         handle(&lab, "inet block", "output", "@blocked drop")
     );
+    // The pair goes from the set; deleting the rule would let every pair through.
+    assert!(
+        suggests(
+            &report,
+            &format!("`nft delete element inet block blocked {{ {SERVER_V4} . 41083 }}`")
+        ),
+        "{report}"
+    );
 }
 
 /// Two base chains at the output hook and priority 0, nft's and then iptables' (as Docker or

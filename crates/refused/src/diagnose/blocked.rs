@@ -2,6 +2,7 @@
 //! with the tool that made it (nft, iptables, ufw, firewalld).
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 
 use crate::outcome::Outcome;
 use crate::sys::firewall::{Blocker, Stops, Tool, Verdict};
@@ -89,7 +90,7 @@ pub(super) fn by_rule(address: &AddressFacts) -> Option<Finding> {
             .map(Evidence::from),
     );
     for b in std::iter::once(blocker).chain(also) {
-        finding = fix(finding, b, address.addr.port(), "sudo");
+        finding = fix(finding, b, address.addr, "sudo");
     }
     // Two rules of one table share the command that shows them.
     let mut seen = std::collections::HashSet::new();
@@ -119,9 +120,10 @@ pub(in crate::diagnose) fn placed(blocker: &Blocker) -> String {
 pub(in crate::diagnose) fn fix(
     finding: Finding,
     blocker: &Blocker,
-    port: u16,
+    dest: SocketAddr,
     run: &str,
 ) -> Finding {
+    let port = dest.port();
     if is_kube_proxy_reject(blocker) {
         return kube_proxy_fix(finding);
     }
@@ -139,7 +141,7 @@ pub(in crate::diagnose) fn fix(
         finding
     };
     match blocker.tool {
-        Tool::Nft => nft_fix(finding, blocker, port, run),
+        Tool::Nft => nft_fix(finding, blocker, dest, run),
         Tool::Iptables | Tool::IptablesLegacy => iptables_fix(finding, blocker, port, run),
         Tool::Ufw => ufw_fix(finding, blocker, port, run),
         Tool::Firewalld => crate::diagnose::firewalld::fix(finding, blocker, port, run),
@@ -168,15 +170,42 @@ fn fail2ban_jail(blocker: &Blocker) -> Option<&str> {
     (!jail.is_empty()).then_some(jail)
 }
 
-/// The named set a rule matches the packet's source against (`ip saddr @ban`, `ip6 saddr
-/// @ban6`): a ban list (an allow list, `ip saddr != @allowed drop`, is not one).
-fn banned_by_set(blocker: &Blocker) -> Option<&str> {
-    let (_, after) = blocker
-        .rule
-        .split_once("ip saddr @")
-        .or_else(|| blocker.rule.split_once("ip6 saddr @"))?;
-    let set = after.split_whitespace().next()?;
-    (!set.is_empty()).then_some(set)
+/// A named set the rule matches this connection against (`ip saddr @ban`, `ip daddr . tcp
+/// dport @blocked`), and this connection's element of it as `nft` takes it (the client's
+/// source, not known here, as `THIS-ADDRESS`; a field we cannot fill as `ELEMENT`): the
+/// element goes, not the rule, which stops every element. An allow list (`ip saddr != @allowed
+/// drop`) is no ban.
+fn banned_by_set(blocker: &Blocker, dest: SocketAddr) -> Option<(&str, String)> {
+    let (before, after) = blocker.rule.split_once('@')?;
+    let set = after.split_whitespace().next().filter(|s| !s.is_empty())?;
+    let words: Vec<&str> = before.split_whitespace().collect();
+    // The key, from its end: `PROTOCOL FIELD` parts joined by `.`.
+    let mut parts = Vec::new();
+    let mut end = words.len();
+    while end >= 2 {
+        parts.push((words[end - 2], words[end - 1]));
+        end -= 2;
+        if end > 0 && words[end - 1] == "." {
+            end -= 1;
+        } else {
+            break;
+        }
+    }
+    let known = ["ip", "ip6", "tcp", "th", "meta"];
+    if parts.is_empty() || parts.iter().any(|(protocol, _)| !known.contains(protocol)) {
+        return None;
+    }
+    parts.reverse();
+    let element: Vec<String> = parts
+        .iter()
+        .map(|(_, field)| match *field {
+            "saddr" => "THIS-ADDRESS".to_owned(),
+            "daddr" => dest.ip().to_string(),
+            "dport" => dest.port().to_string(),
+            _ => "ELEMENT".to_owned(),
+        })
+        .collect();
+    Some((set, element.join(" . ")))
 }
 
 /// fail2ban's ban: not a rule to delete (fail2ban keeps its own list, and bans again), a ban
@@ -280,12 +309,13 @@ fn managed_table_fix(
     ))
 }
 
-fn nft_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding {
+fn nft_fix(finding: Finding, blocker: &Blocker, dest: SocketAddr, run: &str) -> Finding {
+    let port = dest.port();
     let (table, chain) = (&blocker.table, &blocker.chain);
-    // A ban list: the address in a named set the rule matches the source against (`ip saddr
-    // @ban drop`, filled by a rule, a tool or a person). The element goes, not the rule.
-    let finding = match banned_by_set(blocker) {
-        Some(set) => {
+    // A ban list: this connection in a named set the rule matches it against (`ip saddr @ban
+    // drop`, filled by a rule, a tool or a person). The element goes, not the rule.
+    let finding = match banned_by_set(blocker, dest) {
+        Some((set, element)) => {
             let owner = match table.split_whitespace().last() {
                 Some("crowdsec" | "crowdsec6") => Some(
                     "CrowdSec's bouncer writes this set from its decisions: `sudo cscli decisions list` shows them, `sudo cscli decisions delete --ip THIS-ADDRESS` lifts this one",
@@ -296,7 +326,7 @@ fn nft_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding
                 _ => None,
             };
             let finding = finding.suggest(format!(
-                "this client's address is in the set `{set}` that the rule bans: `{run} nft list set {table} {set}` shows its addresses (and when they expire: a set with a `timeout` lets them go by itself); `{run} nft delete element {table} {set} {{ THIS-ADDRESS }}` takes this one out"
+                "this connection is in the set `{set}` that the rule stops: `{run} nft list set {table} {set}` shows its elements (and when they expire: a set with a `timeout` lets them go by itself); `{run} nft delete element {table} {set} {{ {element} }}` takes this one out, where deleting the rule would let every element through"
             ));
             match owner {
                 Some(owner) => finding.suggest(owner),
@@ -321,8 +351,32 @@ fn nft_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding
     ))
 }
 
+/// The ipset a rule of iptables matches (`-m set --match-set NAME src`): its name, where the
+/// rule's text has it (iptables-save's; nft's listing of iptables-nft's rule says only `xt
+/// match set`).
+fn ipset_of(blocker: &Blocker) -> Option<&str> {
+    if let Some((_, after)) = blocker.rule.split_once("--match-set ") {
+        return after.split_whitespace().next();
+    }
+    blocker.rule.contains("xt match set").then_some("SET")
+}
+
 fn iptables_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding {
     let command = blocker.iptables_command();
+    // An ipset's match: the address goes from the set, not the rule from the chain.
+    let finding = match ipset_of(blocker) {
+        Some(set) => {
+            let named = if set == "SET" {
+                format!(" (`{run} {command}-save | grep match-set` names it)")
+            } else {
+                String::new()
+            };
+            finding.suggest(format!(
+                "the rule matches an ipset{named}: `{run} ipset test {set} ADDRESS` tells whether an address is in it, `{run} ipset del {set} ADDRESS` takes one out, `{run} ipset list {set}` lists them; deleting the rule would let every address of the set through"
+            ))
+        }
+        None => finding,
+    };
     let table = match blocker.table_name() {
         "filter" => String::new(),
         other => format!(" -t {other}"),
@@ -437,6 +491,12 @@ mod tests {
     use super::*;
     use crate::sys::firewall::Hook;
 
+    /// The connection the rules stop.
+    const DEST: SocketAddr = SocketAddr::new(
+        std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 9)),
+        22,
+    );
+
     fn rule(tool: Tool, table: &str, chain: &str, rule: &str) -> Blocker {
         Blocker {
             table: table.to_owned(),
@@ -483,8 +543,9 @@ mod tests {
             "ip6 saddr @addr6-set-sshd reject",
         );
         assert_eq!(fail2ban_jail(&six), Some("sshd"));
-        let fixes =
-            |b: &Blocker| fix(Finding::new(Cause::BlockedLocally, "x"), b, 22, "sudo").suggestions;
+        let fixes = |b: &Blocker| {
+            fix(Finding::new(Cause::BlockedLocally, "x"), b, DEST, "sudo").suggestions
+        };
         assert!(fixes(&iptables)[0].contains("`sudo fail2ban-client set sshd unbanip 10.0.0.5`"));
         assert!(
             fixes(&nft)[0].contains("`sudo fail2ban-client set nginx-http-auth unbanip ADDRESS`")
@@ -513,7 +574,39 @@ mod tests {
             "input",
             "ip saddr != @allowed drop",
         );
-        assert_eq!(banned_by_set(&allowed), None);
+        assert_eq!(banned_by_set(&allowed, DEST), None);
+        // An ipset's match, as iptables-save writes it and as nft lists iptables-nft's.
+        for (text, named) in [
+            (
+                "-A INPUT -p tcp -m set --match-set blocklist src -j DROP",
+                "blocklist",
+            ),
+            ("tcp dport 22 xt match set drop", "SET"),
+        ] {
+            let ipset = rule(Tool::Iptables, "ip filter", "INPUT", text);
+            assert!(
+                fixes(&ipset)[0].contains(&format!("`sudo ipset del {named} ADDRESS`")),
+                "{:?}",
+                fixes(&ipset)
+            );
+        }
+        // A blocklist of destinations and ports: this connection's pair goes.
+        let pairs = rule(
+            Tool::Nft,
+            "ip filter",
+            "output",
+            "ip daddr . tcp dport @blocked drop",
+        );
+        assert_eq!(
+            banned_by_set(&pairs, DEST),
+            Some(("blocked", "10.0.0.9 . 22".to_owned()))
+        );
+        assert!(
+            fixes(&pairs)[0]
+                .contains("`sudo nft delete element ip filter blocked { 10.0.0.9 . 22 }`"),
+            "{:?}",
+            fixes(&pairs)
+        );
         for other in [
             rule(
                 Tool::Iptables,

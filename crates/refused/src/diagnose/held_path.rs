@@ -46,7 +46,7 @@ pub(super) fn published_there(
     };
     if verdict.is_some() {
         let enter = super::elsewhere::enter(holder);
-        if let Some(finding) = by_rule(holder, &published_by, &[], to.port(), &enter, forwarded) {
+        if let Some(finding) = by_rule(holder, &published_by, &[], to, &enter, forwarded) {
             return Some(finding.evidence([Evidence::Dnat(published.rule.clone()), namespace]));
         }
     }
@@ -99,7 +99,7 @@ pub(super) fn refused(
         listener.endpoint()
     );
     let rejects = |b: &&Blocker| b.stops == Stops::Request && b.verdict == Verdict::Reject;
-    if let Some(finding) = by_rule(holder, &listens, exact, dest.port(), enter, rejects) {
+    if let Some(finding) = by_rule(holder, &listens, exact, dest, enter, rejects) {
         return finding;
     }
     let rules = format!("`{enter} nft list ruleset` shows the namespace's rules");
@@ -172,7 +172,7 @@ pub(super) fn rejected(
         exact.first()?.endpoint()
     );
     let rejects = |b: &&Blocker| b.stops == Stops::Request && b.verdict == Verdict::Reject;
-    by_rule(holder, &listens, exact, dest.port(), enter, rejects)
+    by_rule(holder, &listens, exact, dest, enter, rejects)
 }
 
 /// How a silence of a namespace's listener begins: who listens where, and the address asked.
@@ -228,7 +228,7 @@ pub(super) fn dropped(
 ) -> Option<Finding> {
     let listens = no_answer(exact, inside, dest);
     let drops = |b: &&Blocker| silences(b);
-    by_rule(holder, &listens, exact, dest.port(), enter, drops)
+    by_rule(holder, &listens, exact, dest, enter, drops)
 }
 
 /// Whether a rule of the holder's firewall can leave a connection without an answer: a drop,
@@ -255,7 +255,7 @@ pub(super) fn dropped_unheld(
         "nothing listens on port {port} in {inside}, and the connection to {dest} got no answer"
     );
     let drops = |b: &&Blocker| silences(b);
-    let finding = by_rule(holder, &listens, &[], port, enter, drops)?;
+    let finding = by_rule(holder, &listens, &[], dest, enter, drops)?;
     Some(finding.suggest(format!(
         "then start the service there: nothing listens on port {port} in that namespace (`{enter} ss -ltnp` lists what does)"
     )))
@@ -289,7 +289,7 @@ pub(super) fn reset_dropped(
     )
     .evidence([Evidence::from(reject), Evidence::from(dropping)])
     .evidence(listed(exact));
-    let finding = super::rules::blocked::fix(finding, reject, dest.port(), enter);
+    let finding = super::rules::blocked::fix(finding, reject, dest, enter);
     let (table, chain) = (&dropping.table, &dropping.chain);
     let let_out = match dropping.tool {
         Tool::Nft => format!("`{enter} nft insert rule {table} {chain} ct state related accept`"),
@@ -320,7 +320,7 @@ fn by_rule(
     holder: &Holder,
     listens: &str,
     exact: &[&HeldListener],
-    port: u16,
+    dest: SocketAddr,
     enter: &str,
     fits: impl Fn(&&Blocker) -> bool,
 ) -> Option<Finding> {
@@ -353,5 +353,5 @@ fn by_rule(
     )
     .evidence([Evidence::from(blocker)])
     .evidence(listed(exact));
-    Some(super::rules::blocked::fix(finding, blocker, port, enter))
+    Some(super::rules::blocked::fix(finding, blocker, dest, enter))
 }

@@ -546,7 +546,7 @@ fn blocked_for_others(facts: &Facts, winner: &AddressFacts, other: &OwnerBlocked
     let fix = blocked::fix(
         Finding::new(Cause::BlockedLocally, String::new()),
         blocker,
-        winner.addr.port(),
+        winner.addr,
         "sudo",
     );
     let remove = fix.suggestions.first().map_or_else(String::new, |s| {
