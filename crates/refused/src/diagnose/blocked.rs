@@ -575,38 +575,6 @@ mod tests {
             "ip saddr != @allowed drop",
         );
         assert_eq!(banned_by_set(&allowed, DEST), None);
-        // An ipset's match, as iptables-save writes it and as nft lists iptables-nft's.
-        for (text, named) in [
-            (
-                "-A INPUT -p tcp -m set --match-set blocklist src -j DROP",
-                "blocklist",
-            ),
-            ("tcp dport 22 xt match set drop", "SET"),
-        ] {
-            let ipset = rule(Tool::Iptables, "ip filter", "INPUT", text);
-            assert!(
-                fixes(&ipset)[0].contains(&format!("`sudo ipset del {named} ADDRESS`")),
-                "{:?}",
-                fixes(&ipset)
-            );
-        }
-        // A blocklist of destinations and ports: this connection's pair goes.
-        let pairs = rule(
-            Tool::Nft,
-            "ip filter",
-            "output",
-            "ip daddr . tcp dport @blocked drop",
-        );
-        assert_eq!(
-            banned_by_set(&pairs, DEST),
-            Some(("blocked", "10.0.0.9 . 22".to_owned()))
-        );
-        assert!(
-            fixes(&pairs)[0]
-                .contains("`sudo nft delete element ip filter blocked { 10.0.0.9 . 22 }`"),
-            "{:?}",
-            fixes(&pairs)
-        );
         for other in [
             rule(
                 Tool::Iptables,
@@ -628,6 +596,47 @@ mod tests {
             ),
         ] {
             assert_eq!(fail2ban_jail(&other), None, "{other:?}");
+        }
+    }
+
+    /// A set of what the rule stops (nft's named set, an ipset): the element goes, not the
+    /// rule, which would let every element through.
+    #[test]
+    fn set_elements_go_not_the_rule() {
+        let fixes = |b: &Blocker| {
+            fix(Finding::new(Cause::BlockedLocally, "x"), b, DEST, "sudo").suggestions
+        };
+        // A blocklist of destinations and ports: this connection's pair goes.
+        let pairs = rule(
+            Tool::Nft,
+            "ip filter",
+            "output",
+            "ip daddr . tcp dport @blocked drop",
+        );
+        assert_eq!(
+            banned_by_set(&pairs, DEST),
+            Some(("blocked", "10.0.0.9 . 22".to_owned()))
+        );
+        assert!(
+            fixes(&pairs)[0]
+                .contains("`sudo nft delete element ip filter blocked { 10.0.0.9 . 22 }`"),
+            "{:?}",
+            fixes(&pairs)
+        );
+        // An ipset's match, as iptables-save writes it and as nft lists iptables-nft's.
+        for (text, named) in [
+            (
+                "-A INPUT -p tcp -m set --match-set blocklist src -j DROP",
+                "blocklist",
+            ),
+            ("tcp dport 22 xt match set drop", "SET"),
+        ] {
+            let ipset = rule(Tool::Iptables, "ip filter", "INPUT", text);
+            assert!(
+                fixes(&ipset)[0].contains(&format!("`sudo ipset del {named} ADDRESS`")),
+                "{:?}",
+                fixes(&ipset)
+            );
         }
     }
 }
