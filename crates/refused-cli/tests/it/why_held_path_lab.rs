@@ -4,7 +4,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use refused_lab::{Lab, ListenSpec, Netns, SERVER_V4, Tool};
+use refused_lab::{CLIENT_V4, Lab, ListenSpec, Netns, SERVER_V4, Tool};
 
 use crate::why_lab::{cause, evidence, why};
 
@@ -518,4 +518,32 @@ fn a_namespaces_own_drop_is_named_when_nothing_listens_there() {
         "{report}"
     );
     assert_eq!(evidence(&report, "firewall-rule").len(), 1, "{report}");
+}
+
+/// A port the server publishes by DNAT to a namespace behind it whose program listens, but
+/// which has no route back to the client (no default route: the request arrives, the reply is
+/// never sent). The inner namespace sees the client's own address, not the server's: its
+/// missing route is the cause, not "a firewall drops it". Port 46581 is this test's.
+#[test]
+fn a_published_port_to_a_namespace_without_a_route_back_names_the_route() {
+    let test = "a_published_port_to_a_namespace_without_a_route_back_names_the_route";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Iptables]) else {
+        return;
+    };
+    let (container, _, host) = docker_host(&lab, 'r', 101, 103, 46_581);
+    container.ip(&["route", "del", "default"]).unwrap();
+    let _program = listen_in(
+        &container,
+        SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 80),
+    );
+    let report = why(&lab, &["--timeout", "2s", &format!("{host}:46581")]);
+    assert_eq!(cause(&report), "filtered", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            "that namespace has no route back to {CLIENT_V4}, this host's address"
+        )),
+        "{report}"
+    );
+    drop(container);
 }

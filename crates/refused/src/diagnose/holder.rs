@@ -33,7 +33,20 @@ pub(super) fn holder(
     follow: Follow,
     unseen: &mut Vec<Unseen>,
 ) -> Holder {
-    let read = Read::of(ns, dest, unseen);
+    holder_from(ns, dest, None, via, follow, unseen)
+}
+
+/// [`holder`], for a connection from `from` (`None`: our source address toward `dest`; a DNAT
+/// followed keeps the source of the connection it translated).
+fn holder_from(
+    ns: &netns::Other,
+    dest: SocketAddr,
+    from: Option<IpAddr>,
+    via: Option<IpAddr>,
+    follow: Follow,
+    unseen: &mut Vec<Unseen>,
+) -> Holder {
+    let read = Read::of(ns, dest, from, unseen);
     assess(ns, &read, dest, via, follow, unseen)
 }
 
@@ -47,7 +60,12 @@ struct Read {
 }
 
 impl Read {
-    fn of(ns: &netns::Other, dest: SocketAddr, unseen: &mut Vec<Unseen>) -> Self {
+    fn of(
+        ns: &netns::Other,
+        dest: SocketAddr,
+        from: Option<IpAddr>,
+        unseen: &mut Vec<Unseen>,
+    ) -> Self {
         let listeners = listeners(ns);
         if listeners.is_none() {
             unseen.push(Unseen {
@@ -57,17 +75,19 @@ impl Read {
             });
         }
         // Entering it needs root: without, nothing of this is known, and the rules say so.
-        let inside = host::source_address_to(dest).and_then(|src| {
-            let inside = netns::within(ns, || Ok(read_inside(src))).ok()?;
-            if inside.ruleset.is_none() {
-                unseen.push(Unseen {
-                    what: format!("the firewall rules of network namespace {}", ns.netns),
-                    how: format!("`ip netns exec {} nft list ruleset`", ns.netns),
-                    needs_root: true,
-                });
-            }
-            Some((src, inside))
-        });
+        let inside = from
+            .or_else(|| host::source_address_to(dest))
+            .and_then(|src| {
+                let inside = netns::within(ns, || Ok(read_inside(src))).ok()?;
+                if inside.ruleset.is_none() {
+                    unseen.push(Unseen {
+                        what: format!("the firewall rules of network namespace {}", ns.netns),
+                        how: format!("`ip netns exec {} nft list ruleset`", ns.netns),
+                        needs_root: true,
+                    });
+                }
+                Some((src, inside))
+            });
         Self { listeners, inside }
     }
 }
@@ -158,7 +178,8 @@ fn assess(
                 let via = route::path_to(to.ip(), to.port())
                     .gateway
                     .map(|hop| hop.address);
-                Some(holder(there, to, via, Follow::No, unseen))
+                // Not translated from: its packets come from our address toward `dest`.
+                Some(holder_from(there, to, Some(src), via, Follow::No, unseen))
             }
             _ => None,
         };
