@@ -185,3 +185,47 @@ fn localhost_with_ipv6_disabled_is_reachable_with_a_warning() {
         "{report}"
     );
 }
+
+/// This host's own link: the other end of its veth set down (the cable out), so the route
+/// stays, marked `linkdown`, and nothing reaches the server; or this host's interface itself set
+/// down, its routes gone. The link is the cause, not "that namespace has no route back" nor a
+/// route to add.
+#[test]
+fn a_link_without_carrier_or_set_down_is_named() {
+    let Some(lab) = Lab::or_skip("a_link_without_carrier_or_set_down_is_named") else {
+        return;
+    };
+    let _open = lab
+        .server
+        .run(|| std::net::TcpListener::bind((SERVER_V4, 7050)))
+        .unwrap()
+        .unwrap();
+    let target = format!("{SERVER_V4}:7050");
+    lab.server.ip(&["link", "set", "eth0", "down"]).unwrap();
+    let report = why(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(cause(&report), "host-unreachable", "{report}");
+    assert!(
+        report["summary"].as_str().unwrap().starts_with(
+            "this host's interface eth0, which the route to 10.77.0.2 leaves by, has no carrier"
+        ),
+        "{report}"
+    );
+    lab.server.ip(&["link", "set", "eth0", "up"]).unwrap();
+    lab.client.ip(&["link", "set", "eth0", "down"]).unwrap();
+    let report = why(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(cause(&report), "network-unreachable", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("this host's interface eth0, whose network holds 10.77.0.2, is down"),
+        "{report}"
+    );
+    assert!(
+        report["suggestions"][0]
+            .as_str()
+            .unwrap()
+            .contains("ip link set eth0 up"),
+        "{report}"
+    );
+}

@@ -617,6 +617,13 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         }
         address.route_lookup = Some(path.lookup);
         address.route = rejected_by_route(&address.attempt, &path);
+        if !address.local && !address.attempt.outcome.is_connected() {
+            let dev = path
+                .dev
+                .as_deref()
+                .filter(|_| path.lookup == route::Lookup::Routed);
+            address.down_link = sys::interfaces::down_link_to(ip, dev);
+        }
         address.holder = holder_of(address, &mut facts.unseen);
     }
     let until = std::time::Instant::now() + DOCKER_ASKED_FOR;

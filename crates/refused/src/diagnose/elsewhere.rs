@@ -124,6 +124,7 @@ pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
         blockers: None,
         route: None,
         route_lookup: None,
+        down_link: None,
         gateway: None,
         holder: proxied.holder.clone(),
         published: None,

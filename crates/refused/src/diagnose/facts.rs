@@ -11,6 +11,7 @@ use crate::sys::docker::{StoppedContainer, UnpublishedContainer};
 use crate::sys::firewall::{Blocker, Dnat};
 use crate::sys::forwarder::Forwarder;
 use crate::sys::host::{NameSource, Neighbour};
+pub use crate::sys::interfaces::DownLink;
 use crate::sys::netns::Namespace;
 use crate::sys::process::PortProxy;
 pub use crate::sys::route::Lookup as RouteLookup;
@@ -227,6 +228,10 @@ pub struct AddressFacts {
     pub route: Option<RejectingRoute>,
     /// What this host's route lookup for the address says (`None`: not asked).
     pub route_lookup: Option<RouteLookup>,
+    /// The interface of this host that keeps the address from being reached: the route's, up
+    /// without a carrier, or one set down whose network holds it (read for a remote address
+    /// that failed).
+    pub down_link: Option<DownLink>,
     /// The gateway the route to a remote address goes through, with its neighbour entry (`None`:
     /// the address is on a link of this host, or the route could not be read). `neighbour` is
     /// then of no use: the packets are sent to the gateway, never to the address itself.
@@ -386,6 +391,7 @@ impl AddressFacts {
             blockers: None,
             route: None,
             route_lookup: None,
+            down_link: None,
             gateway: None,
             holder: None,
             published: None,

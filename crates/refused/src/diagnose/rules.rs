@@ -1029,6 +1029,10 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
     if address.local {
         return local(facts, address);
     }
+    // This host's own link is down: nothing left it, whatever holds the address.
+    if let Some(finding) = link_down(address) {
+        return Ok(finding);
+    }
     // This host's reverse-path filter dropped packets while it was tried: the replies, which
     // never reach the socket (also when another namespace of this host holds the address).
     if let Some(finding) = reverse_path_drop(facts, address) {
@@ -1300,6 +1304,32 @@ fn dead_gateway(address: &AddressFacts, gateway: &Gateway) -> Finding {
 
 /// IPv6 cannot be used on this host: `all`'s `disable_ipv6` is on, or the kernel has no IPv6.
 /// IPv4 is suggested only when the target did not fail over IPv4 as well.
+/// This host's interface toward `addr` is down: up without a carrier (the route stays, and
+/// neighbour discovery fails on it), or set down with its routes gone.
+fn link_down(address: &AddressFacts) -> Option<Finding> {
+    let link = address.down_link.as_ref().filter(|_| {
+        matches!(
+            address.attempt.outcome,
+            Outcome::Timeout | Outcome::HostUnreachable | Outcome::NetworkUnreachable
+        )
+    })?;
+    let (name, addr) = (&link.name, address.addr);
+    let ip = addr.ip();
+    Some(if link.admin_down {
+        Finding::new(
+            Cause::NetworkUnreachable,
+            format!("this host's interface {name}, whose network holds {ip}, is down (set down, or never brought up): its routes went with it, so there is no route to {ip}"),
+        )
+        .suggest(format!("bring it up: `sudo ip link set {name} up` (and find what set it down: its network configuration, NetworkManager's `nmcli device status`)"))
+    } else {
+        Finding::new(
+            Cause::HostUnreachable,
+            format!("this host's interface {name}, which the route to {ip} leaves by, has no carrier (`NO-CARRIER` in `ip link show {name}`): its link is down at the other end, so nothing sent to {addr} reached it"),
+        )
+        .suggest(format!("connect the link: the cable or switch port, Wi-Fi; for a veth (a container's, a namespace's), bring up its other end where it is (`ip link set PEER up`); `ip link show {name}` says when it has a carrier"))
+    })
+}
+
 /// No route to `host` at all. For a name with IPv6 addresses only, that is an IPv4-only host
 /// or container asking for it: the name's missing A record, or this host's missing IPv6.
 fn no_route(facts: &Facts, host: IpAddr) -> Finding {

@@ -73,6 +73,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         blockers: Some(Vec::new()),
         route: None,
         route_lookup: None,
+        down_link: None,
         gateway: None,
         holder: None,
         published: None,

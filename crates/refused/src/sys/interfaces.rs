@@ -19,8 +19,51 @@ pub struct Interface {
     pub name: String,
     /// Whether it is administratively up (`ip link set NAME up`).
     pub up: bool,
+    /// Whether its link works (`IFF_RUNNING`: up, with a carrier; `NO-CARRIER` in `ip link`
+    /// when up without one).
+    pub running: bool,
     /// Its addresses, both families.
     pub addresses: Vec<IpAddr>,
+    /// Its addresses with their prefix lengths: the networks on its link.
+    pub networks: Vec<(IpAddr, u32)>,
+}
+
+/// An interface that keeps an address from being reached (see [`down_link_to`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownLink {
+    /// Its name.
+    pub name: String,
+    /// Set down (`ip link set NAME down`, or never brought up); else up without a carrier.
+    pub admin_down: bool,
+}
+
+/// The interface of this namespace that keeps `ip` from being reached: `dev`, the one the route
+/// leaves by, when it is up without a carrier (a cable out, the other end of a veth down: the
+/// route stays, marked `linkdown`); or, with no route at all (`dev` `None`), an interface set
+/// down whose own network holds `ip` (its routes went with it).
+pub fn down_link_to(ip: IpAddr, dev: Option<&str>) -> Option<DownLink> {
+    let found = interfaces();
+    match dev {
+        Some(dev) => found
+            .iter()
+            .find(|i| i.name == dev && i.up && !i.running && i.index != LOOPBACK_INDEX)
+            .map(|i| DownLink {
+                name: i.name.clone(),
+                admin_down: false,
+            }),
+        None => found
+            .iter()
+            .find(|i| {
+                !i.up
+                    && i.networks
+                        .iter()
+                        .any(|&(net, len)| super::prefix::holds(net, len, ip))
+            })
+            .map(|i| DownLink {
+                name: i.name.clone(),
+                admin_down: true,
+            }),
+    }
 }
 
 /// The interfaces of the calling thread's network namespace; empty when they cannot be listed.
@@ -37,8 +80,20 @@ pub fn interfaces() -> Vec<Interface> {
                 .map(|v4| IpAddr::V4(v4.ip()))
                 .or_else(|| a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
         });
+        let network = address.and_then(|address| {
+            let mask = entry.netmask.as_ref()?;
+            let len = mask
+                .as_sockaddr_in()
+                .map(|v4| u32::from(v4.ip()).count_ones())
+                .or_else(|| {
+                    mask.as_sockaddr_in6()
+                        .map(|v6| u128::from(v6.ip()).count_ones())
+                })?;
+            Some((address, len))
+        });
         if let Some(known) = found.iter_mut().find(|i| i.name == entry.interface_name) {
             known.addresses.extend(address);
+            known.networks.extend(network);
             continue;
         }
         let Ok(index) = if_nametoindex(entry.interface_name.as_str()) else {
@@ -47,8 +102,10 @@ pub fn interfaces() -> Vec<Interface> {
         found.push(Interface {
             index,
             up: entry.flags.contains(InterfaceFlags::IFF_UP),
+            running: entry.flags.contains(InterfaceFlags::IFF_RUNNING),
             name: entry.interface_name,
             addresses: address.into_iter().collect(),
+            networks: network.into_iter().collect(),
         });
     }
     found
