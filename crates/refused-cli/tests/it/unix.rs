@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -290,6 +290,44 @@ fn a_link_to_a_stale_socket_names_the_socket_file_to_remove() {
             link.display()
         )),
         "{fixes}"
+    );
+}
+
+/// A listener that does not accept (an overloaded php-fpm): its queue full, a connect fails at
+/// once (`EAGAIN`); `check` says the queue is full, as `why` does, not "an unexpected error"
+/// (audit h19).
+#[test]
+fn check_says_a_full_listen_queue_is_full() {
+    let scratch = Scratch::new("full-queue");
+    let path = scratch.join("full.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    // Backlog 0 queues one connection, which nobody accepts: the next finds the queue full.
+    rustix::net::listen(&listener, 0).unwrap();
+    let _queued = UnixStream::connect(&path).unwrap();
+
+    let output = plain()
+        .args(["check", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let line = json(&output);
+    crate::schema::assert_valid(crate::schema::Schema::Check, &line);
+    assert_eq!(line["reason"], "listen-queue-full", "{line}");
+    assert_eq!(line["attempts"][0]["errno"], 11, "{line}");
+    let summary = line["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("its listen queue is full") && !summary.contains("unexpected"),
+        "{summary}"
+    );
+    let output = plain().arg("check").arg(&path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "connection not accepted by {} (its listen queue is full: the server does not accept connections fast enough)",
+            path.display()
+        )),
+        "{stdout}"
     );
 }
 
