@@ -576,6 +576,12 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
     if let Some(limited) = super::rate_limit::explain(winner, &summary, readiness) {
         return limited.evidence(listed(&holders));
     }
+    // An HTTP front end's own answer: no backend, a rate limit, a close on purpose.
+    if let Some(front) =
+        super::front_end::explain(facts, addr, &summary, readiness, holders.first().copied())
+    {
+        return front.evidence(listed(&holders));
+    }
     let finding = Finding::new(Cause::NotReady, summary).evidence(listed(&holders));
     if matches!(scheme, Scheme::Tcp | Scheme::Unix) {
         // Closed as soon as accepted: waiting does not help a proxy whose backend is down or

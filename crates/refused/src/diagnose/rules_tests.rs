@@ -5162,3 +5162,6 @@ fn a_limits_icmp_reject_can_be_the_silence() {
         "{finding:?}"
     );
 }
+
+#[path = "front_end_tests.rs"]
+mod front_end;

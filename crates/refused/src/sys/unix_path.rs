@@ -168,7 +168,7 @@ impl Owner {
         self.group.clone().unwrap_or_else(|| self.gid.to_string())
     }
 
-    /// Whether the file's group makes its members administrators ([`is_admin_group`]).
+    /// Whether the file's group makes its members administrators (`is_admin_group`).
     pub fn has_admin_group(&self) -> bool {
         is_admin_group(self.gid, self.group.as_deref())
     }
