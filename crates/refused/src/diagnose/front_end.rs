@@ -68,7 +68,7 @@ pub(super) fn explain(
             } else {
                 "reset"
             };
-            if scheme == Scheme::Http && err.detail.starts_with(NO_RESPONSE) {
+            if scheme != Scheme::Tls && err.detail.starts_with(NO_RESPONSE) {
                 Some(unanswered(facts, addr, closed, holder))
             } else if scheme != Scheme::Http && err.detail.ends_with(NO_TLS_ANSWER) {
                 Some(handshake_closed(facts, addr, summary, closed, holder))

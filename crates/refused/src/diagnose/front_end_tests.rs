@@ -102,6 +102,15 @@ fn a_close_without_an_answer_is_said_with_what_does_it_on_purpose() {
             "{fixes}"
         );
     }
+    // The same close behind TLS (`return 444` in a `listen 443 ssl` server).
+    let finding = front("https://10.0.0.5:8080/", closed(), Some("nginx"));
+    assert!(
+        finding
+            .summary
+            .ends_with("closed the connection without answering the HTTPS request"),
+        "{}",
+        finding.summary
+    );
     let finding = front("http://10.0.0.5:8080/", closed(), Some("haproxy"));
     assert!(
         finding.suggestions[0].contains("`http-request reject`"),

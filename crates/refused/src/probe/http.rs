@@ -22,6 +22,8 @@ use crate::target::Target;
 const MAX_HEAD: usize = 64 * 1024;
 /// The most bytes of body a probe reads to look for its text.
 const MAX_BODY: usize = 256 * 1024;
+/// How long a probe reads a 400's or 503's body that no check asked for, to see who answered.
+const WHY_BODY_TIME: Duration = Duration::from_millis(500);
 
 /// What an HTTP response must look like to be ready.
 #[derive(Debug, Clone, Default)]
@@ -252,9 +254,21 @@ where
             status,
             hyper::StatusCode::BAD_REQUEST | hyper::StatusCode::SERVICE_UNAVAILABLE
         );
-        if check.read_body || wants_text && ok || says_why {
+        let asked = check.read_body || wants_text && ok;
+        if asked || says_why {
             let reading = Instant::now();
-            match read_body(body, check.read_body).await {
+            // A body read only for what it says of the server gets a moment: a slow one must
+            // not turn the status into a probe that was too slow.
+            let limit = if asked { None } else { Some(WHY_BODY_TIME) };
+            let read = read_body(body, check.read_body);
+            let read = match limit {
+                None => read.await,
+                Some(limit) => match tokio::time::timeout(limit, read).await {
+                    Ok(read) => read,
+                    Err(_) => return verdict(check, status, &parts.headers, None),
+                },
+            };
+            match read {
                 Ok((body, read)) => {
                     text = Some(String::from_utf8_lossy(&body).into_owned());
                     head.body_length = Some(read);
