@@ -43,7 +43,7 @@ pub(super) fn explain(
         Readiness::NotReady(text) if text.contains(crate::probe::NO_BACKEND) => Some(
             Finding::new(Cause::NotReady, summary)
                 .suggest(format!(
-                    "the load balancer answers that no server of its backend is available: its health checks mark them down, or none is configured; check the backends: HAProxy's `echo \"show servers state\" | sudo socat stdio /run/haproxy/admin.sock` (its `stats socket`), its log (`Server app/app1 is DOWN`) or its stats page name them, and `{program} why HOST:PORT` on a backend says why it fails"
+                    "the load balancer answers that no server of its backend is available: its health checks mark them down, or none is configured; check the backends: HAProxy's `echo \"show servers state\" | sudo socat stdio /run/haproxy/admin.sock` (its `stats socket`), its log (`Server BACKEND/SERVER is DOWN, reason: ...`) or its stats page name them, and `{program} why HOST:PORT` on a backend says why it fails"
                 ))
                 .suggest(format!(
                     "if a backend is starting, waiting helps: `{program} wait {target}`"
@@ -54,7 +54,7 @@ pub(super) fn explain(
                 .split_once("(Retry-After: ")
                 .and_then(|(_, rest)| rest.strip_suffix(')'))
                 .map_or_else(String::new, |after| {
-                    format!(" (it asks to wait {} before the next: Retry-After)", seconds(after))
+                    format!(" (its Retry-After asks to wait {} before the next request)", seconds(after))
                 });
             Some(Finding::new(Cause::NotReady, summary).suggest(format!(
                 "the server rate-limits this client{asked}: send fewer requests, or raise the limit on the server (nginx: `limit_req`'s `rate` and `burst`); polling it (`{program} wait`) is the wrong fix: every poll counts against the limit"

@@ -71,7 +71,7 @@ fn a_rate_limit_is_not_a_wait() {
     assert_eq!(finding.suggestions.len(), 1, "{:?}", finding.suggestions);
     let fix = &finding.suggestions[0];
     assert!(
-        fix.starts_with("the server rate-limits this client (it asks to wait 60 s before the next: Retry-After): send fewer requests")
+        fix.starts_with("the server rate-limits this client (its Retry-After asks to wait 60 s before the next request): send fewer requests")
             && fix.contains("is the wrong fix"),
         "{fix}"
     );
