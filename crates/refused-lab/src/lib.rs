@@ -18,7 +18,7 @@ pub use lab::{
 pub use netns::Netns;
 pub use scratch::Scratch;
 pub use socket::{FullQueue, ListenSpec, RefusedPort};
-pub use tools::{Tool, missing, require};
+pub use tools::{NGINX_STREAM_MODULE, Tool, missing, require};
 
 /// Why the lab could not do something.
 #[derive(Debug, thiserror::Error)]

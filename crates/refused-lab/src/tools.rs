@@ -42,11 +42,16 @@ pub enum Tool {
     Fail2ban,
     /// `sshd` (openssh-server, which brings `ssh` and `ssh-keygen`): real ssh tunnels.
     Sshd,
+    /// `haproxy`: a real load balancer, whose own answers (a 503 without a backend) `why` reads.
+    Haproxy,
+    /// `nginx` with its stream module (libnginx-mod-stream, for `ssl_preread`): a real web
+    /// server and proxy, whose deliberate closes and rate limits `why` reads.
+    Nginx,
 }
 
 impl Tool {
     /// Every tool, in the order the README's install command lists their packages.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 16] = [
         Self::Ip,
         Self::Nft,
         Self::Dnsmasq,
@@ -61,6 +66,8 @@ impl Tool {
         Self::Mariadb,
         Self::Fail2ban,
         Self::Sshd,
+        Self::Haproxy,
+        Self::Nginx,
     ];
 
     /// The program's name.
@@ -80,6 +87,8 @@ impl Tool {
             Self::Mariadb => "mariadbd",
             Self::Fail2ban => "fail2ban-server",
             Self::Sshd => "sshd",
+            Self::Haproxy => "haproxy",
+            Self::Nginx => "nginx",
         }
     }
 
@@ -100,6 +109,8 @@ impl Tool {
             Self::Mariadb => "mariadb-server",
             Self::Fail2ban => "fail2ban",
             Self::Sshd => "openssh-server",
+            Self::Haproxy => "haproxy",
+            Self::Nginx => "nginx libnginx-mod-stream",
         }
     }
 
@@ -112,10 +123,11 @@ impl Tool {
 
     /// Where the program is: found on `PATH` (as `Command::new` and `ip netns exec` look for
     /// it); for PostgreSQL, the newest `/usr/lib/postgresql/NN/bin` that has both `initdb` and
-    /// `postgres` (the folder, not a program).
+    /// `postgres` (the folder, not a program); nginx only with its stream module.
     pub fn path(self) -> Option<PathBuf> {
         match self {
             Self::Postgres => postgres_bin(),
+            Self::Nginx => on_path("nginx").filter(|_| Path::new(NGINX_STREAM_MODULE).is_file()),
             _ => on_path(self.program()),
         }
     }
@@ -125,6 +137,9 @@ impl Tool {
         self.path().is_some()
     }
 }
+
+/// Where Debian's libnginx-mod-stream puts nginx's stream module (`load_module` it).
+pub const NGINX_STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
 
 /// Whether every tool in `tools` is installed. When one is not: outside CI, prints one line
 /// (`skipping TEST: ... (apt-get install PACKAGE...)`) and returns `false`, so the test returns

@@ -24,6 +24,7 @@ mod why_fail2ban_lab;
 mod why_firewall_lab;
 mod why_firewalld_lab;
 mod why_forwarder_lab;
+mod why_front_end_lab;
 mod why_held_path_lab;
 mod why_hosts_lab;
 mod why_http_proxy;

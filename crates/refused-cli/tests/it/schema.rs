@@ -745,6 +745,7 @@ fn dnat_samples() -> [Evidence; 2] {
 fn unix_socket_samples() -> [Evidence; 2] {
     let socket = UnixSocketFacts {
         path: "/run/app.sock".into(),
+        link_target: Some("/run/app/app.sock".into()),
         exists: Some(true),
         file_type: Some(FileType::Socket),
         mode: Some(Mode::from_st_mode(0o140_660)),
@@ -782,6 +783,7 @@ fn unix_socket_samples() -> [Evidence; 2] {
                 path: "/run/private".into(),
                 mode: Mode::from_st_mode(0o040_700),
                 owner,
+                through_link: Some("/run/app.sock".into()),
             }),
             earlier_listeners: Vec::new(),
             listening_elsewhere: vec!["/tmp/.s.PGSQL.5432".into()],

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -189,6 +189,146 @@ fn a_socket_in_a_directory_this_user_may_not_search_is_permission_denied() {
         .output()
         .unwrap();
     assert_exit(&output, 0);
+}
+
+/// A socket reached through a link (a rootless Podman or Docker socket under `/run/user/UID`,
+/// linked from a public place): the directory that stops `nobody` is the link target's, found
+/// as the kernel walks the link, not the link's own, which anyone may search (audit h19); and
+/// the root group is never the group to join.
+#[test]
+fn a_socket_behind_a_link_names_the_directory_the_link_leads_into() {
+    let test = "a_socket_behind_a_link_names_the_directory_the_link_leads_into";
+    if !Lab::root_or_skip(test) {
+        return;
+    }
+    let scratch = Scratch::new("link-closed");
+    let binary = binary_in(&scratch);
+    let (private, public) = (scratch.join("private"), scratch.join("pub"));
+    fs::create_dir(&private).unwrap();
+    fs::create_dir(&public).unwrap();
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(&public, fs::Permissions::from_mode(0o755)).unwrap();
+    let socket = private.join("app.sock");
+    let _live = UnixListener::bind(&socket).unwrap();
+    fs::set_permissions(&socket, fs::Permissions::from_mode(0o666)).unwrap();
+    let absolute = public.join("link-private.sock");
+    std::os::unix::fs::symlink(&socket, &absolute).unwrap();
+    let relative = public.join("relative.sock");
+    std::os::unix::fs::symlink("../private/app.sock", &relative).unwrap();
+
+    for link in [&absolute, &relative] {
+        let report = why_json(as_nobody(&binary), link);
+        assert_eq!(report["cause"], "socket-permission-denied", "{report}");
+        let dir = &unix_evidence(&report)["closed_directory"];
+        assert_eq!(dir["path"], private.to_str().unwrap(), "{report}");
+        assert_eq!(dir["through_link"], link.to_str().unwrap(), "{report}");
+        let summary = report["summary"].as_str().unwrap();
+        assert!(
+            summary.contains(&format!(
+                "may not search directory {} (mode 0700, owner root), where the link {} leads",
+                private.display(),
+                link.display()
+            )),
+            "{summary}"
+        );
+        let fixes = report["suggestions"].to_string();
+        assert!(
+            fixes.contains(&format!("sudo chmod o+x {}", private.display()))
+                && !fixes.contains(&public.display().to_string())
+                && !fixes.contains("usermod"),
+            "{fixes}"
+        );
+    }
+
+    // A socket only root and its group `root` may write, in an open directory: run as root, or
+    // a group of the service's own; never `usermod -aG root`.
+    let open = scratch.join("rootgroup.sock");
+    let _root_group = UnixListener::bind(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o660)).unwrap();
+    let report = why_json(as_nobody(&binary), &open);
+    assert_eq!(report["cause"], "socket-permission-denied", "{report}");
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        !fixes.contains("usermod") && fixes.contains("a group of its own"),
+        "{fixes}"
+    );
+}
+
+/// A link to a stale socket: removing the link would leave the socket file, so the file named
+/// is the one the link leads to.
+#[test]
+fn a_link_to_a_stale_socket_names_the_socket_file_to_remove() {
+    let scratch = Scratch::new("link-stale");
+    let socket = scratch.join("stale.sock");
+    drop(UnixListener::bind(&socket).unwrap());
+    let socket = fs::canonicalize(&socket).unwrap();
+    fs::create_dir(scratch.join("pub")).unwrap();
+    let link = scratch.join("pub/link-stale.sock");
+    std::os::unix::fs::symlink("../stale.sock", &link).unwrap();
+
+    let report = why_json(plain(), &link);
+    assert_eq!(report["cause"], "socket-stale", "{report}");
+    assert_eq!(
+        unix_evidence(&report)["link_target"],
+        socket.to_str().unwrap(),
+        "{report}"
+    );
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with(&format!(
+            "{} is a link to {}, a socket file, but no process listens on it",
+            link.display(),
+            socket.display()
+        )),
+        "{summary}"
+    );
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains(&format!(
+            "remove the socket file {} first (removing the link {} leaves it)",
+            socket.display(),
+            link.display()
+        )),
+        "{fixes}"
+    );
+}
+
+/// A listener that does not accept (an overloaded php-fpm): its queue full, a connect fails at
+/// once (`EAGAIN`); `check` says the queue is full, as `why` does, not "an unexpected error"
+/// (audit h19).
+#[test]
+fn check_says_a_full_listen_queue_is_full() {
+    let scratch = Scratch::new("full-queue");
+    let path = scratch.join("full.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    // Backlog 0 queues one connection, which nobody accepts: the next finds the queue full.
+    rustix::net::listen(&listener, 0).unwrap();
+    let _queued = UnixStream::connect(&path).unwrap();
+
+    let output = plain()
+        .args(["check", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let line = json(&output);
+    crate::schema::assert_valid(crate::schema::Schema::Check, &line);
+    assert_eq!(line["reason"], "listen-queue-full", "{line}");
+    assert_eq!(line["attempts"][0]["errno"], 11, "{line}");
+    let summary = line["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("its listen queue is full") && !summary.contains("unexpected"),
+        "{summary}"
+    );
+    let output = plain().arg("check").arg(&path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "connection not accepted by {} (its listen queue is full: the server does not accept connections fast enough)",
+            path.display()
+        )),
+        "{stdout}"
+    );
 }
 
 #[test]

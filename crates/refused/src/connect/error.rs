@@ -279,6 +279,16 @@ impl fmt::Display for ConnectError {
                     (true, Outcome::PermissionDenied) => {
                         (phrase, "this user may not open the socket")
                     }
+                    // A unix listener's full queue fails a connect at once (`EAGAIN`), or holds
+                    // a blocking one: no packet is lost on the way.
+                    (true, Outcome::Other(Some(libc::EAGAIN))) => (
+                        "connection not accepted by",
+                        "its listen queue is full: the server does not accept connections fast enough",
+                    ),
+                    (true, Outcome::Timeout) => (
+                        phrase,
+                        "its listen queue is full: the server does not accept connections",
+                    ),
                     _ => (phrase, outcome.explanation()),
                 };
                 // A refusal that an ICMP error brought is a firewall's reject, not a host
@@ -594,6 +604,29 @@ mod tests {
             Duration::ZERO,
         );
         assert_eq!(tcp.as_label(), "other");
+
+        // A full listen queue is said as one, as `why` says it (audit h19: "an unexpected
+        // error"); a unix connect that times out waited on that queue, not on a lost packet.
+        let eagain = Outcome::Other(Some(libc::EAGAIN));
+        for (outcome, said) in [
+            (
+                eagain,
+                "connection not accepted by /run/app.sock (its listen queue is full: the server does not accept connections fast enough), 1 attempt over 0.0 ms",
+            ),
+            (
+                Outcome::Timeout,
+                "connection timed out to /run/app.sock (its listen queue is full: the server does not accept connections), 1 attempt over 0.0 ms",
+            ),
+        ] {
+            let full = ConnectError::new(
+                "unix:///run/app.sock".into(),
+                ConnectErrorKind::Failed(outcome),
+                vec![unix(outcome, outcome.errno())],
+                Duration::ZERO,
+            );
+            assert_eq!(full.cause(), Some(Cause::ListenQueueFull));
+            assert_eq!(full.to_string(), said);
+        }
     }
 
     #[test]

@@ -1348,6 +1348,7 @@ async fn unix(dialer: &Dialer, path: &Path) -> (Attempt, UnixSocketFacts) {
 pub(super) fn unix_facts(path: &Path, outcome: crate::Outcome) -> UnixSocketFacts {
     let mut facts = UnixSocketFacts {
         path: path.to_owned(),
+        link_target: unix_path::link_target(path),
         exists: Some(false),
         file_type: None,
         mode: None,

@@ -345,6 +345,10 @@ impl fmt::Display for HeldUnixListener {
 pub struct UnixSocketFacts {
     /// The path.
     pub path: PathBuf,
+    /// When the path is itself a symbolic link: the file at the end of its links, which the
+    /// other facts describe (absent when it is not a link).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_target: Option<PathBuf>,
     /// Whether anything exists there; `None` when a directory on the way hides it from this
     /// user ([`Self::closed_directory`]).
     pub exists: Option<bool>,
@@ -604,18 +608,35 @@ fn ipv6_unusable(f: &mut fmt::Formatter<'_>, disabled_by: &[Ipv6Switch]) -> fmt:
 fn unix_socket(f: &mut fmt::Formatter<'_>, facts: &UnixSocketFacts) -> fmt::Result {
     let path = facts.path.display();
     if let Some(dir) = &facts.closed_directory {
-        return write!(
+        write!(
             f,
             "directory {} (mode {}, owner {}, group {}) may not be searched by this user",
             dir.path.display(),
             dir.mode,
             dir.owner.user_name(),
             dir.owner.group_name()
-        );
+        )?;
+        if let Some(link) = &dir.through_link {
+            write!(f, " (the link {} leads into it)", link.display())?;
+        }
+        return Ok(());
     }
+    // A link is named with the file it leads to, which the facts describe.
+    let path = match &facts.link_target {
+        Some(target) => format!("{path} (a link to {})", target.display()),
+        None => path.to_string(),
+    };
     match (facts.exists, facts.file_type) {
         (None, _) => write!(f, "{path} cannot be looked at by this user"),
-        (Some(false), _) => write!(f, "{path} does not exist"),
+        (Some(false), _) => match &facts.link_target {
+            Some(target) => write!(
+                f,
+                "{} is a link to {}, which does not exist",
+                facts.path.display(),
+                target.display()
+            ),
+            None => write!(f, "{path} does not exist"),
+        },
         (Some(true), Some(FileType::Socket)) => {
             write!(f, "{path} is a socket")?;
             if let (Some(mode), Some(uid), Some(gid)) = (facts.mode, facts.uid, facts.gid) {

@@ -28,6 +28,7 @@ pub mod evidence;
 pub mod facts;
 mod firewalld;
 mod forwarded;
+mod front_end;
 mod held_path;
 mod holder;
 mod icmp;

@@ -600,6 +600,12 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
     if let Some(limited) = super::rate_limit::explain(winner, &summary, readiness) {
         return limited.evidence(listed(&holders));
     }
+    // An HTTP front end's own answer: no backend, a rate limit, a close on purpose.
+    if let Some(front) =
+        super::front_end::explain(facts, addr, &summary, readiness, holders.first().copied())
+    {
+        return front.evidence(listed(&holders));
+    }
     let finding = Finding::new(Cause::NotReady, summary).evidence(listed(&holders));
     if matches!(scheme, Scheme::Tcp | Scheme::Unix) {
         // Closed as soon as accepted: waiting does not help a proxy whose backend is down or
@@ -2188,24 +2194,32 @@ fn socket_elsewhere(facts: &UnixSocketFacts, path: &str) -> Finding {
 /// Explains a unix socket target.
 fn unix(outcome: Outcome, facts: &UnixSocketFacts, path: &str) -> Result<Finding, Unexplained> {
     let evidence = Evidence::UnixSocket(facts.clone());
+    // A path that is a link names the file it leads to: that file is the one to look at.
+    let file = facts.link_target.as_ref().map_or_else(
+        || path.to_owned(),
+        |target| format!("{path} (a link to {})", target.display()),
+    );
     let finding = match outcome {
         Outcome::Connected => Finding::new(Cause::Reachable, format!("{path} accepts connections")),
         _ if facts.exists.is_none() => hidden(facts, path),
         _ if facts.exists == Some(false) && !facts.listening_elsewhere.is_empty() => {
             socket_elsewhere(facts, path)
         }
-        _ if facts.exists == Some(false) => Finding::new(Cause::SocketMissing, format!("{path} does not exist: the service is not running, or it uses another path"))
+        _ if facts.exists == Some(false) => Finding::new(Cause::SocketMissing, match &facts.link_target {
+            Some(target) => format!("{path} is a link to {}, which does not exist: the service is not running, or it uses another path", target.display()),
+            None => format!("{path} does not exist: the service is not running, or it uses another path"),
+        })
             .suggest("start the service; `ss -lxp` lists the unix sockets that listen, and their paths"),
         _ if !facts.is_socket() => Finding::new(
             Cause::SocketMissing,
-            format!("{path} is a {}, not a socket", facts.file_type.map_or("file", FileType::as_str)),
+            format!("{file} is a {}, not a socket", facts.file_type.map_or("file", FileType::as_str)),
         )
         .suggest("check the socket path the service is configured with; `ss -lxp` lists the unix sockets that listen"),
         // Nobody listens on that very file: whether this user may write it does not matter.
         Outcome::PermissionDenied if facts.listening == Some(false) => stale(facts, path, outcome),
         Outcome::PermissionDenied => Finding::new(
             Cause::SocketPermissionDenied,
-            format!("{path} exists, but this user may not connect to it"),
+            format!("{file} exists, but this user may not connect to it"),
         )
         .suggest(permission_fix(facts)),
         Outcome::Refused => stale(facts, path, outcome),
@@ -2217,7 +2231,7 @@ fn unix(outcome: Outcome, facts: &UnixSocketFacts, path: &str) -> Result<Finding
         Outcome::Timeout => Finding::new(Cause::ListenQueueFull, format!("{path} did not accept within the timeout: its server does not call accept()")),
         Outcome::Other(Some(libc::EPROTOTYPE)) => Finding::new(
             Cause::SocketMissing,
-            format!("{path} is a socket of another type (datagram or seqpacket): a stream connection cannot reach it"),
+            format!("{file} is a socket of another type (datagram or seqpacket): a stream connection cannot reach it"),
         )
         .suggest("check the socket path the service is configured with; `ss -lxp` lists the unix stream sockets that listen"),
         other => return Err(Unexplained { address: path.to_owned(), outcome: other }),
@@ -2228,7 +2242,8 @@ fn unix(outcome: Outcome, facts: &UnixSocketFacts, path: &str) -> Result<Finding
 /// A socket file nobody listens on: left by a server that is gone, or replaced while its server
 /// still listens on the earlier file (deleted or overwritten by another instance or a cleanup).
 /// A connect denied by the file's mode (`outcome`) is said too: the new server's file may have
-/// the same mode.
+/// the same mode. Through a link, the socket file is the link's target: removing the link
+/// leaves it.
 fn stale(facts: &UnixSocketFacts, path: &str, outcome: Outcome) -> Finding {
     let denied = match (outcome, facts.mode) {
         (Outcome::PermissionDenied, Some(mode)) => {
@@ -2237,28 +2252,49 @@ fn stale(facts: &UnixSocketFacts, path: &str, outcome: Outcome) -> Finding {
         (Outcome::PermissionDenied, None) => " (and this user may not connect to it)".to_owned(),
         _ => String::new(),
     };
+    let socket = facts
+        .link_target
+        .as_ref()
+        .map_or_else(|| path.to_owned(), |t| t.display().to_string());
     let Some(earlier) = facts.earlier_listeners.first() else {
+        let (what, remove) = match &facts.link_target {
+            Some(target) => (
+                format!("{path} is a link to {}, a socket file,", target.display()),
+                format!(
+                    "remove the socket file {socket} first (removing the link {path} leaves it)"
+                ),
+            ),
+            None => (
+                format!("{path} is a socket file,"),
+                "remove the file first".to_owned(),
+            ),
+        };
         return Finding::new(
             Cause::SocketStale,
-            format!("{path} is a socket file, but no process listens on it{denied}: it was left by a server that is gone"),
+            format!("{what} but no process listens on it{denied}: it was left by a server that is gone"),
         )
-        .suggest("start the service again (it replaces the file); if it refuses to start because the file exists, remove the file first");
+        .suggest(format!("start the service again (it replaces the file); if it refuses to start because the file exists, {remove}"));
     };
     let owner = earlier.owner();
+    let through = facts
+        .link_target
+        .as_ref()
+        .map_or_else(String::new, |_| format!(" (which {path} leads to)"));
     Finding::new(
         Cause::SocketStale,
         format!(
-            "no process listens on the socket file at {path}{denied}, but {owner} still listens on an earlier file of that name: the file was deleted or replaced after it started"
+            "no process listens on the socket file at {socket}{through}{denied}, but {owner} still listens on an earlier file of that name: the file was deleted or replaced after it started"
         ),
     )
     .suggest(format!(
-        "restart {owner} so that it binds {path} again; until then nothing can reach it through that path"
+        "restart {owner} so that it binds {socket} again; until then nothing can reach it through that path"
     ))
     .suggest("find what replaced the file: a second instance of the service, or a cleanup of its directory (`systemd-tmpfiles`, a startup script)")
 }
 
 /// A path that a directory on the way hides from this user: the kernel denies the connect (and
-/// even a look at whether the socket exists) before the socket's own mode counts.
+/// even a look at whether the socket exists) before the socket's own mode counts. The directory
+/// is found as the kernel walks the path, through its links.
 fn hidden(facts: &UnixSocketFacts, path: &str) -> Finding {
     let Some(dir) = &facts.closed_directory else {
         return Finding::new(
@@ -2271,19 +2307,25 @@ fn hidden(facts: &UnixSocketFacts, path: &str) -> Finding {
     };
     let shown = dir.path.display();
     let user = dir.owner.user_name();
+    let through = dir.through_link.as_ref().map_or_else(String::new, |link| {
+        format!(", where the link {} leads", link.display())
+    });
     let finding = Finding::new(
         Cause::SocketPermissionDenied,
         format!(
-            "this user may not search directory {shown} (mode {}, owner {user}), so it cannot reach {path}, nor tell whether it exists",
+            "this user may not search directory {shown} (mode {}, owner {user}){through}, so it cannot reach {path}, nor tell whether it exists",
             dir.mode
         ),
     );
+    let group_may_search = dir.mode.grants(Class::Group, Permission::Search);
     let finding = match &dir.owner.group {
-        Some(group) if dir.mode.grants(Class::Group, Permission::Search) => finding.suggest(format!(
-            "join its group `{group}`: `sudo usermod -aG {group} $USER`, then log in again (or run as {user})"
+        Some(group) if group_may_search && !dir.owner.has_admin_group() => finding.suggest(format!(
+            "join its group `{group}`: `sudo usermod -aG {group} $USER`, then log in again (or {})",
+            run_as(&user)
         )),
         _ => finding.suggest(format!(
-            "run as {user} (`sudo -u {user} ...`), or let the service create {shown} with a mode others may search (`sudo chmod o+x {shown}`; the socket's own mode still decides who may connect)"
+            "{}, or let the service create {shown} with a mode others may search (`sudo chmod o+x {shown}`; the socket's own mode still decides who may connect)",
+            run_as(&user)
         )),
     };
     finding.suggest(format!(
@@ -2291,22 +2333,43 @@ fn hidden(facts: &UnixSocketFacts, path: &str) -> Finding {
     ))
 }
 
-/// How to get the right to connect to a unix socket: through its group when the group may write.
+/// How to get the right to connect to a unix socket: through its group when the group may
+/// write, unless the group makes administrators (`root`, `sudo`): then a group of the service's
+/// own, as Docker's `docker` group for docker.sock.
 fn permission_fix(facts: &UnixSocketFacts) -> String {
     let group_may_write = facts
         .mode
         .is_some_and(|m| m.grants(Class::Group, Permission::Write));
     let user = facts.user.as_deref().unwrap_or("its owner");
+    let mode = facts
+        .mode
+        .map_or_else(|| "unknown".to_owned(), |m| m.to_string());
+    let admin_group = facts
+        .gid
+        .is_some_and(|gid| crate::sys::unix_path::is_admin_group(gid, facts.group.as_deref()));
+    let own_group = "have the service give the socket a group of its own that may write (as Docker's `docker` group for docker.sock; `SocketGroup=` in a systemd socket unit) and join that group";
     match facts.group.as_deref() {
+        Some(group) if group_may_write && !admin_group => format!(
+            "join its group `{group}`: `sudo usermod -aG {group} $USER`, then log in again (or {})",
+            run_as(user)
+        ),
         Some(group) if group_may_write => format!(
-            "join its group `{group}`: `sudo usermod -aG {group} $USER`, then log in again (or run as {user})"
+            "only {user} and the group `{group}` may connect (mode {mode}), and joining `{group}` would make this user an administrator: {}, or {own_group}",
+            run_as(user)
         ),
         _ => format!(
-            "only {user} may connect (mode {}): run as {user} (`sudo -u {user} ...`), or have the service create the socket with a wider mode or group",
-            facts
-                .mode
-                .map_or_else(|| "unknown".to_owned(), |m| m.to_string())
+            "only {user} may connect (mode {mode}): {}, or {own_group} (or give it a wider mode)",
+            run_as(user)
         ),
+    }
+}
+
+/// `run as root (`sudo ...`)`, or as another user with `sudo -u`.
+fn run_as(user: &str) -> String {
+    if user == "root" {
+        "run as root (`sudo ...`)".to_owned()
+    } else {
+        format!("run as {user} (`sudo -u {user} ...`)")
     }
 }
 

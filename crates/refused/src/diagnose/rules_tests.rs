@@ -1888,6 +1888,7 @@ fn an_unexplained_outcome_is_an_error() {
 fn unix_facts(exists: bool, file_type: Option<FileType>) -> UnixSocketFacts {
     UnixSocketFacts {
         path: PathBuf::from("/run/app.sock"),
+        link_target: None,
         exists: Some(exists),
         file_type,
         mode: Some(Mode::from_st_mode(0o660)),
@@ -1991,9 +1992,14 @@ fn a_socket_its_group_may_write_is_reached_by_joining_the_group() {
         listening: Some(true),
         ..unix_facts(true, Some(FileType::Socket))
     };
-    let finding = unix_finding(Outcome::PermissionDenied, live.clone());
+    let docker = UnixSocketFacts {
+        gid: Some(998),
+        group: Some("docker".into()),
+        ..live.clone()
+    };
+    let finding = unix_finding(Outcome::PermissionDenied, docker);
     assert!(
-        finding.suggestions[0].contains("sudo usermod -aG sudo $USER"),
+        finding.suggestions[0].contains("sudo usermod -aG docker $USER"),
         "{:?}",
         finding.suggestions
     );
@@ -2084,6 +2090,7 @@ fn a_directory_this_user_may_not_search_denies_the_socket() {
                 user: Some("root".into()),
                 group: Some("sudo".into()),
             },
+            through_link: None,
         }),
         ..unix_facts(false, None)
     };
@@ -2101,9 +2108,15 @@ fn a_directory_this_user_may_not_search_denies_the_socket() {
         "{:?}",
         finding.suggestions
     );
+    // Its group `sudo` may search it, but joining `sudo` makes an administrator: not the fix.
     let finding = unix_finding(Outcome::PermissionDenied, closed(0o750));
     assert!(
-        finding.suggestions[0].contains("sudo usermod -aG sudo $USER"),
+        !finding.suggestions.iter().any(|s| s.contains("usermod")),
+        "{:?}",
+        finding.suggestions
+    );
+    assert!(
+        finding.suggestions[0].starts_with("run as root (`sudo ...`)"),
         "{:?}",
         finding.suggestions
     );
@@ -2115,6 +2128,111 @@ fn a_directory_this_user_may_not_search_denies_the_socket() {
     assert_eq!(
         unix_finding(Outcome::PermissionDenied, unknown).cause,
         Cause::SocketPermissionDenied
+    );
+}
+
+/// A socket that only root and an administrators' group may write (`root`, `sudo`): joining
+/// the group is never suggested (audit h19), a group of the service's own is.
+#[test]
+fn an_administrators_group_is_never_the_group_to_join() {
+    for (gid, group) in [(0, "root"), (27, "sudo"), (10, "wheel")] {
+        let live = UnixSocketFacts {
+            listening: Some(true),
+            gid: Some(gid),
+            group: Some(group.into()),
+            ..unix_facts(true, Some(FileType::Socket))
+        };
+        let finding = unix_finding(Outcome::PermissionDenied, live);
+        assert_eq!(finding.cause, Cause::SocketPermissionDenied);
+        let fix = &finding.suggestions[0];
+        assert!(!fix.contains("usermod"), "{group}: {fix}");
+        assert!(
+            fix.starts_with(&format!(
+                "only root and the group `{group}` may connect (mode 0660)"
+            )) && fix.contains("run as root (`sudo ...`)")
+                && fix.contains("Docker's `docker` group"),
+            "{group}: {fix}"
+        );
+    }
+}
+
+/// A directory reached through a link is named with the link: it is not on the path as written.
+#[test]
+fn a_closed_directory_behind_a_link_is_named_with_the_link() {
+    let facts = UnixSocketFacts {
+        path: PathBuf::from("/srv/pub/app.sock"),
+        exists: None,
+        file_type: None,
+        mode: None,
+        listening: None,
+        closed_directory: Some(ClosedDirectory {
+            path: PathBuf::from("/run/user/1000"),
+            mode: Mode::from_st_mode(0o700),
+            owner: Owner {
+                uid: 1000,
+                gid: 1000,
+                user: Some("alice".into()),
+                group: Some("alice".into()),
+            },
+            through_link: Some(PathBuf::from("/srv/pub/app.sock")),
+        }),
+        ..unix_facts(false, None)
+    };
+    let finding = unix_finding(Outcome::PermissionDenied, facts);
+    assert_eq!(finding.cause, Cause::SocketPermissionDenied);
+    assert!(
+        finding.summary.contains(
+            "may not search directory /run/user/1000 (mode 0700, owner alice), where the link /srv/pub/app.sock leads"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0].starts_with("run as alice (`sudo -u alice ...`)"),
+        "{:?}",
+        finding.suggestions
+    );
+}
+
+/// A link to a stale socket: the file to remove is the socket the link leads to, not the link.
+#[test]
+fn a_link_to_a_stale_socket_names_the_socket_file() {
+    let facts = UnixSocketFacts {
+        path: PathBuf::from("/srv/pub/app.sock"),
+        link_target: Some(PathBuf::from("/run/app/app.sock")),
+        ..unix_facts(true, Some(FileType::Socket))
+    };
+    let finding = unix_finding(Outcome::Refused, facts.clone());
+    assert_eq!(finding.cause, Cause::SocketStale);
+    assert!(
+        finding
+            .summary
+            .starts_with("/srv/pub/app.sock is a link to /run/app/app.sock, a socket file, but no process listens on it"),
+        "{}",
+        finding.summary
+    );
+    assert!(
+        finding.suggestions[0].ends_with(
+            "remove the socket file /run/app/app.sock first (removing the link /srv/pub/app.sock leaves it)"
+        ),
+        "{:?}",
+        finding.suggestions
+    );
+    let replaced = UnixSocketFacts {
+        earlier_listeners: vec![crate::diagnose::EarlierListener {
+            inode: 4242,
+            pid: Some(321),
+            process: Some("app".into()),
+        }],
+        ..facts
+    };
+    let finding = unix_finding(Outcome::Refused, replaced);
+    assert!(
+        finding.summary.starts_with(
+            "no process listens on the socket file at /run/app/app.sock (which /srv/pub/app.sock leads to)"
+        ),
+        "{}",
+        finding.summary
     );
 }
 
@@ -5045,3 +5163,6 @@ fn a_limits_icmp_reject_can_be_the_silence() {
         "{finding:?}"
     );
 }
+
+#[path = "front_end_tests.rs"]
+mod front_end;

@@ -1,5 +1,6 @@
 //! `http://` and `https://`: the status (200-399 by default, or a set), and optionally a header
-//! and the body. A 503 is not ready, not reachable.
+//! and the body. A 503 is not ready, not reachable; a load balancer's 503 without a backend and
+//! a rate limit's 429 are said as such.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::Request;
-use hyper::header::{CONTENT_LENGTH, HOST, LAST_MODIFIED, LOCATION, USER_AGENT};
+use hyper::header::{CONTENT_LENGTH, HOST, LAST_MODIFIED, LOCATION, RETRY_AFTER, USER_AGENT};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -21,6 +22,8 @@ use crate::target::Target;
 const MAX_HEAD: usize = 64 * 1024;
 /// The most bytes of body a probe reads to look for its text.
 const MAX_BODY: usize = 256 * 1024;
+/// How long a probe reads a 400's or 503's body that no check asked for, to see who answered.
+const WHY_BODY_TIME: Duration = Duration::from_millis(500);
 
 /// What an HTTP response must look like to be ready.
 #[derive(Debug, Clone, Default)]
@@ -245,11 +248,27 @@ where
         let wants_text = check.body.is_some() || check.body_regex.is_some();
         let ok = check.statuses.contains(status.as_u16());
         let mut text = None;
-        // A 400's body may say why: a plain request to a TLS port.
-        let bad_request = status == hyper::StatusCode::BAD_REQUEST;
-        if check.read_body || wants_text && ok || bad_request {
+        // A 400's body may say why (a plain request to a TLS port), and a 503's who answered
+        // (a load balancer without a backend).
+        let says_why = matches!(
+            status,
+            hyper::StatusCode::BAD_REQUEST | hyper::StatusCode::SERVICE_UNAVAILABLE
+        );
+        let asked = check.read_body || wants_text && ok;
+        if asked || says_why {
             let reading = Instant::now();
-            match read_body(body, check.read_body).await {
+            // A body read only for what it says of the server gets a moment: a slow one must
+            // not turn the status into a probe that was too slow.
+            let limit = if asked { None } else { Some(WHY_BODY_TIME) };
+            let read = read_body(body, check.read_body);
+            let read = match limit {
+                None => read.await,
+                Some(limit) => match tokio::time::timeout(limit, read).await {
+                    Ok(read) => read,
+                    Err(_) => return verdict(check, status, &parts.headers, None),
+                },
+            };
+            match read {
                 Ok((body, read)) => {
                     text = Some(String::from_utf8_lossy(&body).into_owned());
                     head.body_length = Some(read);
@@ -289,6 +308,32 @@ fn is_tls_port_answer(body: &str) -> bool {
     SAID.iter().any(|said| body.contains(said))
 }
 
+/// How a load balancer's 503 for want of a backend is told, in a readiness.
+pub(crate) const NO_BACKEND: &str = "the load balancer has no backend server available";
+
+/// How a 429 is told, in a readiness.
+pub(crate) const RATE_LIMITED: &str = "rate limited: the server asks for fewer requests";
+
+/// Whether a 503's body is a load balancer's own, for want of a healthy backend: HAProxy's
+/// ("No server is available to handle this request.") and Envoy's ("no healthy upstream").
+fn is_no_backend_answer(body: &str) -> bool {
+    const SAID: [&str; 2] = [
+        "No server is available to handle this request",
+        "no healthy upstream",
+    ];
+    SAID.iter().any(|said| body.contains(said))
+}
+
+/// ` (Retry-After: 60)`, when the server said when to ask again.
+fn retry_after(headers: &hyper::HeaderMap) -> String {
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map_or_else(String::new, |v| format!(" (Retry-After: {v})"))
+}
+
 /// Whether a response is ready: its status, then the header asked for, then its body's text
 /// (read when a check needs it).
 fn verdict(
@@ -309,7 +354,16 @@ fn verdict(
         if status == hyper::StatusCode::BAD_REQUEST && text.is_some_and(is_tls_port_answer) {
             return Readiness::NotReady(format!("{line}: {SPEAKS_TLS}"));
         }
-        return Readiness::NotReady(line);
+        let again = retry_after(headers);
+        if status == hyper::StatusCode::SERVICE_UNAVAILABLE
+            && text.is_some_and(is_no_backend_answer)
+        {
+            return Readiness::NotReady(format!("{line}: {NO_BACKEND}{again}"));
+        }
+        if status == hyper::StatusCode::TOO_MANY_REQUESTS {
+            return Readiness::NotReady(format!("{line}: {RATE_LIMITED}{again}"));
+        }
+        return Readiness::NotReady(format!("{line}{again}"));
     }
     if let Some((name, value)) = &check.header {
         let found = headers.get_all(name.as_str()).iter().any(|v| {
@@ -364,6 +418,47 @@ async fn read_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A load balancer's 503 without a backend and a rate limit's 429 are said as such, with
+    /// the Retry-After the server sent; another 503 stays a bare status (audit h19).
+    #[test]
+    fn a_front_ends_own_answers_are_named() {
+        let check = HttpCheck::default();
+        let mut headers = hyper::HeaderMap::new();
+        let said = |status: u16, headers: &hyper::HeaderMap, body: Option<&str>| {
+            let status = hyper::StatusCode::from_u16(status).unwrap();
+            match verdict(&check, status, headers, body) {
+                Readiness::NotReady(text) => text,
+                other => panic!("{other:?}"),
+            }
+        };
+        let haproxy = "<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>";
+        assert_eq!(
+            said(503, &headers, Some(haproxy)),
+            format!("HTTP 503 Service Unavailable: {NO_BACKEND}")
+        );
+        assert_eq!(
+            said(503, &headers, Some("no healthy upstream")),
+            format!("HTTP 503 Service Unavailable: {NO_BACKEND}")
+        );
+        assert_eq!(
+            said(503, &headers, Some("starting")),
+            "HTTP 503 Service Unavailable"
+        );
+        assert_eq!(
+            said(429, &headers, None),
+            format!("HTTP 429 Too Many Requests: {RATE_LIMITED}")
+        );
+        headers.insert(RETRY_AFTER, "60".parse().unwrap());
+        assert_eq!(
+            said(429, &headers, None),
+            format!("HTTP 429 Too Many Requests: {RATE_LIMITED} (Retry-After: 60)")
+        );
+        assert_eq!(
+            said(503, &headers, None),
+            "HTTP 503 Service Unavailable (Retry-After: 60)"
+        );
+    }
 
     #[test]
     fn status_sets() {

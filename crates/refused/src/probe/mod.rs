@@ -26,7 +26,7 @@ mod redis;
 mod tcp;
 mod tls;
 
-pub(crate) use http::SPEAKS_TLS;
+pub(crate) use http::{NO_BACKEND, RATE_LIMITED, SPEAKS_TLS};
 pub(crate) use tcp::Acceptor;
 #[cfg(test)]
 pub(crate) use tls::rejection;

@@ -1,11 +1,14 @@
 //! What is at a unix socket path: the file's type, mode and owner, or the directory on the way
-//! that this user may not search (then the kernel hides whether the path exists at all).
+//! that this user may not search (then the kernel hides whether the path exists at all). Symbolic
+//! links are followed as the kernel follows them for a connect.
 
+use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::fmt;
 use std::fs::{self, Metadata};
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
@@ -164,6 +167,17 @@ impl Owner {
     pub fn group_name(&self) -> String {
         self.group.clone().unwrap_or_else(|| self.gid.to_string())
     }
+
+    /// Whether the file's group makes its members administrators (`is_admin_group`).
+    pub fn has_admin_group(&self) -> bool {
+        is_admin_group(self.gid, self.group.as_deref())
+    }
+}
+
+/// Whether a group makes its members administrators (gid 0, `root`, `sudo`, `wheel`, `admin`,
+/// `adm`): joining it to reach one file gives far more than the file, so it is never the fix.
+pub fn is_admin_group(gid: u32, name: Option<&str>) -> bool {
+    gid == 0 || name.is_some_and(|g| matches!(g, "root" | "sudo" | "wheel" | "admin" | "adm"))
 }
 
 /// A directory that this user may not search.
@@ -176,6 +190,10 @@ pub struct ClosedDirectory {
     /// Its owner.
     #[serde(flatten)]
     pub owner: Owner,
+    /// The symbolic link whose target leads into the directory (the last one followed before
+    /// it), when the walk followed one: the directory is then not on the path as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub through_link: Option<PathBuf>,
 }
 
 /// What `stat` found at a path.
@@ -201,25 +219,123 @@ pub fn lookup(path: &Path) -> Lookup {
     }
 }
 
-/// The directory on the way to `path` that may not be searched: walking down from `/`, the
-/// parent of the first part whose `stat` is denied (its parent could be looked at, its inside
-/// could not).
+/// Links a walk follows at most, as the kernel's (`ELOOP` past 40).
+const MAX_LINKS: usize = 40;
+
+/// The directory on the way to `path` that may not be searched, with the link that led into it.
 fn closed_directory(path: &Path) -> Option<ClosedDirectory> {
-    let mut parts: Vec<&Path> = path.ancestors().collect();
-    parts.reverse();
-    for pair in parts.windows(2) {
-        let [parent, child] = pair else { continue };
-        match fs::metadata(child) {
-            Ok(_) => {}
-            Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
-                let metadata = fs::metadata(parent).ok()?;
-                return Some(ClosedDirectory {
-                    path: parent.to_path_buf(),
-                    mode: Mode::from_st_mode(metadata.mode()),
-                    owner: Owner::of(&metadata),
-                });
+    let start = if path.is_absolute() {
+        PathBuf::from("/")
+    } else {
+        std::env::current_dir().ok()?
+    };
+    let (dir, through_link) = denied_in(path, start, |part| match fs::symlink_metadata(part) {
+        Ok(metadata) if metadata.file_type().is_symlink() => {
+            fs::read_link(part).map_or(Step::Unknown, Step::Link)
+        }
+        Ok(_) => Step::Found,
+        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => Step::Denied,
+        Err(_) => Step::Unknown,
+    })?;
+    let metadata = fs::metadata(&dir).ok()?;
+    Some(ClosedDirectory {
+        path: dir,
+        mode: Mode::from_st_mode(metadata.mode()),
+        owner: Owner::of(&metadata),
+        through_link,
+    })
+}
+
+/// What a walk finds at one part of a path (`lstat`, and `readlink` for a link).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    /// Something that is not a link: a directory to go on in, or the end.
+    Found,
+    /// A symbolic link, and its target as written.
+    Link(PathBuf),
+    /// `EACCES`: the directory it is in may not be searched.
+    Denied,
+    /// Missing, or not readable for another reason: the walk stops without an answer.
+    Unknown,
+}
+
+/// Walks `path` as the kernel does for a connect: one part at a time from `start`, a symbolic
+/// link's target read in its place (from `/` when absolute, else from the link's directory),
+/// `..` from the directory reached. The directory whose part `look` finds denied, and the last
+/// link followed before it.
+fn denied_in(
+    path: &Path,
+    start: PathBuf,
+    look: impl Fn(&Path) -> Step,
+) -> Option<(PathBuf, Option<PathBuf>)> {
+    let mut dir = start;
+    let mut parts = parts_of(path);
+    let (mut link, mut links) = (None, 0);
+    while let Some(part) = parts.pop_front() {
+        if part == ".." {
+            dir.pop();
+            continue;
+        }
+        let next = dir.join(&part);
+        match look(&next) {
+            Step::Found => dir = next,
+            Step::Link(target) => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return None;
+                }
+                if target.is_absolute() {
+                    dir = PathBuf::from("/");
+                }
+                for part in parts_of(&target).into_iter().rev() {
+                    parts.push_front(part);
+                }
+                link = Some(next);
             }
-            Err(_) => return None,
+            Step::Denied => return Some((dir, link)),
+            Step::Unknown => return None,
+        }
+    }
+    None
+}
+
+/// The names and `..` of a path, in order (`/` and `.` say nothing to a walk).
+fn parts_of(path: &Path) -> VecDeque<OsString> {
+    path.components()
+        .filter_map(|part| match part {
+            Component::Normal(name) => Some(name.to_owned()),
+            Component::ParentDir => Some("..".into()),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
+        })
+        .collect()
+}
+
+/// Where `path` leads when it is itself a symbolic link: the file at the end of its links
+/// (which may not exist: a dangling link names what is missing). `None` for a path that is not
+/// a link (a link among its directories, as `/var/run`, changes no file's name that matters:
+/// removing or replacing the path acts on the file itself).
+pub fn link_target(path: &Path) -> Option<PathBuf> {
+    if !fs::symlink_metadata(path).ok()?.file_type().is_symlink() {
+        return None;
+    }
+    if let Ok(real) = fs::canonicalize(path) {
+        return Some(real);
+    }
+    // Dangling: follow the links by hand, to the first name that is not one (its directory
+    // resolved where it exists, so that `../app.sock` reads as a path).
+    let mut at = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        let target = fs::read_link(&at).ok()?;
+        let joined = match at.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+        at = match (joined.parent().map(fs::canonicalize), joined.file_name()) {
+            (Some(Ok(dir)), Some(name)) => dir.join(name),
+            _ => joined,
+        };
+        if !fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(at);
         }
     }
     None
@@ -266,6 +382,62 @@ mod tests {
                 "special file"
             ]
         );
+    }
+
+    /// A walk follows links as the kernel does: the closed directory is the link target's
+    /// (`/srv/private`), not the link's own (`/srv/pub`, which anyone may search), whether the
+    /// link is absolute, relative, or a directory's on the way.
+    #[test]
+    fn a_walk_follows_links_to_the_directory_that_stops_it() {
+        let look = |part: &Path| match part.to_str().unwrap() {
+            "/srv/pub/abs.sock" => Step::Link("/srv/private/app.sock".into()),
+            "/srv/pub/rel.sock" => Step::Link("../private/app.sock".into()),
+            "/srv/pub/dir" => Step::Link("../private".into()),
+            "/srv/pub/loop" => Step::Link("loop".into()),
+            "/srv/private/app.sock" => Step::Denied,
+            "/srv/gone/x" => Step::Unknown,
+            _ => Step::Found,
+        };
+        let walk = |path: &str| denied_in(Path::new(path), PathBuf::from("/"), look);
+        for (path, link) in [
+            ("/srv/pub/abs.sock", "/srv/pub/abs.sock"),
+            ("/srv/pub/rel.sock", "/srv/pub/rel.sock"),
+            ("/srv/pub/dir/app.sock", "/srv/pub/dir"),
+        ] {
+            assert_eq!(
+                walk(path),
+                Some((PathBuf::from("/srv/private"), Some(PathBuf::from(link)))),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            walk("/srv/pub/../private/app.sock"),
+            Some((PathBuf::from("/srv/private"), None))
+        );
+        assert_eq!(walk("/srv/pub/open.sock"), None);
+        assert_eq!(walk("/srv/gone/x"), None);
+        assert_eq!(walk("/srv/pub/loop"), None);
+    }
+
+    #[test]
+    fn a_link_leads_to_the_file_at_the_end_of_its_links() {
+        let dir = std::env::temp_dir().join(format!("refused-links-{}", std::process::id()));
+        fs::create_dir_all(dir.join("real")).unwrap();
+        let real = fs::canonicalize(dir.join("real")).unwrap();
+        fs::write(real.join("app.sock"), "").unwrap();
+        let link = |name: &str, to: &str| {
+            let at = dir.join(name);
+            std::os::unix::fs::symlink(to, &at).unwrap();
+            at
+        };
+        let to_file = link("file.sock", "real/app.sock");
+        let chained = link("chained.sock", "file.sock");
+        let dangling = link("gone.sock", "real/../real/gone.sock");
+        assert_eq!(link_target(&to_file), Some(real.join("app.sock")));
+        assert_eq!(link_target(&chained), Some(real.join("app.sock")));
+        assert_eq!(link_target(&dangling), Some(real.join("gone.sock")));
+        assert_eq!(link_target(&real.join("app.sock")), None);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

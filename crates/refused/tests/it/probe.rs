@@ -36,6 +36,36 @@ fn replying(reply: &'static [u8]) -> impl Fn(TcpStream) + Send + Sync {
     }
 }
 
+/// A 503 whose promised body never comes, its connection kept open: a read of the body for who
+/// answered must not turn it into a probe that was too slow.
+#[tokio::test]
+async fn a_503_whose_body_never_comes_is_still_a_503() {
+    let stalled = fake(|mut stream: TcpStream| {
+        let mut buf = [0u8; 1024];
+        let _ = stream.read(&mut buf);
+        let _ =
+            stream.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 100\r\n\r\n");
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let started = std::time::Instant::now();
+    let said = probe_text(&format!("http://{stalled}/"), &ProbeOptions::new()).await;
+    assert_eq!(said.to_string(), "not ready: HTTP 503 Service Unavailable");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    // HAProxy's own 503, as it sends it (`errorfile` default): the load balancer is named.
+    let haproxy = fake(replying(
+        b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 107\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n",
+    ));
+    let said = probe_text(&format!("http://{haproxy}/"), &ProbeOptions::new()).await;
+    assert_eq!(
+        said.to_string(),
+        "not ready: HTTP 503 Service Unavailable: the load balancer has no backend server available"
+    );
+}
+
 /// A MySQL server's first packet: it speaks first.
 fn greeting(payload: &'static [u8]) -> impl Fn(TcpStream) + Send + Sync {
     move |mut stream| {
