@@ -268,6 +268,14 @@ impl<'a> Display<'a> {
                     }
                     None => {}
                 }
+                // What the server asked: said at each change, as the pace it sets.
+                if let Some(pause) = refused::wait::server_pause(report) {
+                    let _ = write!(
+                        text,
+                        "; trying again in {} s, as the server asks (`Retry-After`; a 429 without one: a rate limit counts every try)",
+                        pause.as_secs_f64()
+                    );
+                }
                 (*index, text)
             }
             WaitEvent::Rest { index, pause } => (

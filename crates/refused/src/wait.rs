@@ -44,6 +44,23 @@ pub const REJECTED_FROM_START: Duration = Duration::from_secs(1);
 /// poll a second keeps it tripped for ever. A reject that is still there after the rest is no
 /// such limit, and is asked once a second again.
 pub const REJECTS_BEFORE_REST: u32 = 30;
+/// The longest pause an HTTP server's `Retry-After` sets (a longer one is taken as this).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The pause after a 429 that says no `Retry-After`: a rate limit counts the polls.
+pub const RATE_LIMITED_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The pause an HTTP server asked of its clients in the probe's answer: its `Retry-After` (of
+/// a 429 or a 503, at most [`MAX_RETRY_AFTER`]), or [`RATE_LIMITED_INTERVAL`] after a 429
+/// without one (a rate limit that fast polls only keep tripped).
+pub fn server_pause(report: &ProbeReport) -> Option<Duration> {
+    let http = report.http.as_ref()?;
+    match (http.status, http.retry_after) {
+        (429 | 503, Some(after)) => Some(after.min(MAX_RETRY_AFTER)),
+        (429, None) => Some(RATE_LIMITED_INTERVAL),
+        _ => None,
+    }
+}
+
 /// How long a connection must stay open, once a target has closed one right after accepting
 /// it: enough for a proxy that forks per connection to fail its backend and close.
 const PROXY_SETTLE: Duration = Duration::from_millis(100);
@@ -362,6 +379,10 @@ pub async fn wait(
             // A rate limit counts every try: fast polls would keep it tripped for as long as
             // they go on, and kube-proxy's reject lifts only when the Service has an endpoint.
             pause = pause.max(rejected);
+        }
+        if let Some(asked) = state.last.as_ref().and_then(server_pause) {
+            // What the server asked of its clients (`Retry-After`, a 429's limit).
+            pause = pause.max(asked);
         }
         rounds.push(round.run(pause));
     }

@@ -311,3 +311,59 @@ fn signals_started_ignored_stay_ignored_through_the_exec() {
         0x4002
     );
 }
+
+/// A server that answers its first `limited` requests with 429 (with `Retry-After: 1` when
+/// `retry_after`), then 200; how many requests it got, counted as they come.
+fn rate_limited(
+    limited: usize,
+    retry_after: bool,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&count);
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 2048];
+            if stream.read(&mut buf).unwrap_or(0) == 0 {
+                continue;
+            }
+            let seen = counted.fetch_add(1, Ordering::SeqCst);
+            let answer: &[u8] = match (seen < limited, retry_after) {
+                (true, true) => {
+                    b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n"
+                }
+                (true, false) => b"HTTP/1.1 429 Too Many Requests\r\ncontent-length: 0\r\n\r\n",
+                (false, _) => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+            };
+            let _ = stream.write_all(answer);
+        }
+    });
+    (addr, count)
+}
+
+/// A 429 asks for fewer requests: the wait asks again after the server's `Retry-After` (or a
+/// second without one), and says so, not 40 times a second, which keeps a rate limit tripped.
+#[test]
+fn a_rate_limited_server_is_asked_as_it_asks() {
+    for retry_after in [true, false] {
+        let (addr, count) = rate_limited(2, retry_after);
+        let output = refused()
+            .args(["wait", "--timeout", "20s", &format!("http://{addr}/")])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{said}");
+        assert!(
+            said.contains("trying again in 1 s, as the server asks"),
+            "{said}"
+        );
+        // Two 429s, then the 200: three requests, each after the pause asked.
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3, "{said}");
+    }
+}

@@ -119,6 +119,9 @@ pub struct HttpResponse {
     pub body_length: Option<u64>,
     /// The `Last-Modified` time the server sent, if it parsed (the three forms of RFC 9110).
     pub last_modified: Option<std::time::SystemTime>,
+    /// How long the server asked clients to wait before asking again (`Retry-After`, in
+    /// seconds or as a date, of a 429 or a 503), if it did.
+    pub retry_after: Option<Duration>,
 }
 
 impl HttpResponse {
@@ -151,6 +154,15 @@ impl HttpResponse {
             body_length: None,
             last_modified: header(LAST_MODIFIED)
                 .and_then(|value| httpdate::parse_http_date(value).ok()),
+            retry_after: header(RETRY_AFTER)
+                .filter(|_| matches!(status, 429 | 503))
+                .and_then(|value| match value.parse::<u64>() {
+                    Ok(seconds) => Some(Duration::from_secs(seconds)),
+                    Err(_) => httpdate::parse_http_date(value)
+                        .ok()?
+                        .duration_since(std::time::SystemTime::now())
+                        .ok(),
+                }),
         }
     }
 }
@@ -418,6 +430,32 @@ async fn read_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Retry-After` in seconds or as a date, of a 429 or a 503 only.
+    #[test]
+    fn retry_after_is_read_in_both_forms() {
+        let response = |status: u16, value: &str| {
+            let response = hyper::Response::builder()
+                .status(status)
+                .header(RETRY_AFTER, value)
+                .body(())
+                .unwrap();
+            HttpResponse::of(&response, Duration::ZERO).retry_after
+        };
+        assert_eq!(response(429, "7"), Some(Duration::from_secs(7)));
+        assert_eq!(response(503, " 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(response(200, "7"), None);
+        assert_eq!(response(429, "soon"), None);
+        let later = std::time::SystemTime::now() + Duration::from_secs(3600);
+        let date = response(503, &httpdate::fmt_http_date(later)).unwrap();
+        assert!(
+            date > Duration::from_secs(3500) && date <= Duration::from_secs(3600),
+            "{date:?}"
+        );
+        // A date gone by: nothing to wait for.
+        let past = std::time::SystemTime::now() - Duration::from_secs(60);
+        assert_eq!(response(503, &httpdate::fmt_http_date(past)), None);
+    }
 
     /// A load balancer's 503 without a backend and a rate limit's 429 are said as such, with
     /// the Retry-After the server sent; another 503 stays a bare status (audit h19).
