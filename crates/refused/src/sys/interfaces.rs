@@ -28,7 +28,8 @@ pub struct Interface {
     pub networks: Vec<(IpAddr, u32)>,
 }
 
-/// An interface that keeps an address from being reached (see [`down_link_to`]).
+/// An interface of this host that keeps an address from being reached: up without a carrier,
+/// or set down.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownLink {
     /// Its name.
