@@ -559,6 +559,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                         .unwrap_or_default();
                     facts.stopped_containers = docker.stopped;
                     facts.unpublished_containers = docker.unpublished;
+                    if facts.stopped_containers.is_empty() {
+                        facts.stopped_containers = podman_stopped(port, &local_ips);
+                    }
                     // From the same list (none from a daemon that did not answer, which is
                     // not asked again).
                     docker_running = Some(docker.running);
@@ -608,6 +611,17 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     }
     let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
     read_container_ports(facts, port, &udp, docker_running, until);
+}
+
+/// The longest `podman ps` is given: it takes about 80 ms.
+const PODMAN_ASKED_FOR: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The caller's stopped containers of Podman's that publish TCP `port` at one of `ips` (its
+/// rootful ones for root, a user's rootless ones): nothing of them is left in the kernel.
+fn podman_stopped(port: u16, ips: &[std::net::IpAddr]) -> Vec<sys::docker::StoppedContainer> {
+    let until = std::time::Instant::now() + PODMAN_ASKED_FOR;
+    let listed = sys::podman::containers(&sys::podman::Whose::Caller, until).unwrap_or_default();
+    sys::podman::stopped_publishing(&listed, port, ips)
 }
 
 /// The unconnected UDP sockets of this namespace on `port`, with their owners.

@@ -511,11 +511,7 @@ impl fmt::Display for Evidence {
             },
             Self::UnixSocket(facts) => unix_socket(f, facts),
             Self::UnixListener(held) => held.fmt(f),
-            Self::StoppedContainer(container) => write!(
-                f,
-                "Docker's container `{}` ({}) publishes it to its port {} and is not running: {}",
-                container.name, container.id, container.container_port, container.status
-            ),
+            Self::StoppedContainer(container) => container.fmt(f),
             Self::ContainerPort(port) => port.fmt(f),
             Self::UnpublishedContainer(container) => container.fmt(f),
             Self::PortProxy { proxy, outcome } => write!(

@@ -1312,6 +1312,8 @@ fn a_stopped_container_that_publishes_the_port_is_named() {
         state: "exited".into(),
         status: "Exited (1) 3 minutes ago".into(),
         container_port: 80,
+        runtime: crate::sys::process::ContainerRuntime::Docker,
+        pod: None,
     };
     let mut f = one(
         "127.0.0.1:8080",
@@ -1335,6 +1337,57 @@ fn a_stopped_container_that_publishes_the_port_is_named() {
     assert_eq!(
         finding.warnings,
         ["`web-old` publishes port 8080 too: only one of them can run at a time"]
+    );
+}
+
+/// Nothing on the port, and a container of Podman's that publishes it has exited (`podman ps
+/// --all` says so, no daemon): named in Podman's words, with `podman logs` and `podman start`,
+/// never Docker's; a pod's port is its infra container's, and the pod is what starts.
+#[test]
+fn a_stopped_podman_container_is_named_in_podmans_words() {
+    use crate::sys::docker::StoppedContainer;
+    use crate::sys::process::ContainerRuntime;
+    let mut f = one(
+        "127.0.0.1:8083",
+        tried("127.0.0.1:8083", Outcome::Refused, 0),
+    );
+    f.stopped_containers = vec![StoppedContainer {
+        name: "gone".into(),
+        id: "719ae3283ad1".into(),
+        state: "exited".into(),
+        status: "Exited (3) 5 minutes ago".into(),
+        container_port: 80,
+        runtime: ContainerRuntime::Podman,
+        pod: None,
+    }];
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert_eq!(
+        finding.summary,
+        "nothing listens on port 8083 on this host (127.0.0.1 is local): Podman's container `gone` publishes it (`-p 8083:80`) but is not running (Exited (3) 5 minutes ago)"
+    );
+    assert_eq!(
+        finding.suggestions[0],
+        "`podman logs gone` says why it stopped; `podman start gone` starts it again"
+    );
+    assert_eq!(
+        finding.evidence[0].to_string(),
+        "Podman's container `gone` (719ae3283ad1) publishes it to its port 80 and is not running: Exited (3) 5 minutes ago"
+    );
+    assert!(finding.suggestions.iter().all(|s| !s.contains("docker")));
+    f.stopped_containers[0].name = "1d0ff4fe20a3-infra".into();
+    f.stopped_containers[0].pod = Some("pod1".into());
+    let finding = infer(&f).unwrap();
+    assert!(
+        finding.summary.contains(
+            "Podman's pod `pod1` (its infra container `1d0ff4fe20a3-infra`) publishes it"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert_eq!(
+        finding.suggestions[0],
+        "`podman pod start pod1` starts the pod; `podman pod logs pod1` says why its containers stopped"
     );
 }
 
@@ -4497,6 +4550,8 @@ fn a_restarting_container_is_sent_to_its_logs_not_started() {
         state: "restarting".into(),
         status: "Restarting (3) 2 seconds ago".into(),
         container_port: 80,
+        runtime: crate::sys::process::ContainerRuntime::Docker,
+        pod: None,
     }];
     let finding = infer(&f).unwrap();
     assert_eq!(finding.cause, Cause::NoListener);

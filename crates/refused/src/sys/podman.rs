@@ -1,0 +1,299 @@
+//! Podman's own account of its containers: `podman ps --all --format json`, run as the user
+//! whose containers they are. A stopped container leaves nothing in the kernel (no DNAT rule,
+//! no `conmon` or `rootlessport` holding the port), and a running one's host port, container
+//! port and name are in libpod's database alone (a `BoltDB` file, not a format to read by hand):
+//! neither `conmon`'s nor `rootlessport`'s command line says which port goes where.
+//!
+//! Podman has no daemon to ask (its Docker-compatible API socket runs only when `podman.socket`
+//! is enabled, and then as one user's), and each user's containers are their own, rootful
+//! root's and rootless each user's: so the command is run as the caller, or, as root, as the
+//! owner of a rootless helper found on the port, with that helper's own environment (its
+//! `XDG_RUNTIME_DIR` and `CONTAINERS_*` files, where its podman keeps the state). It takes
+//! about 80 ms; it is given until a deadline and killed then.
+
+use std::io::{self, Read};
+use std::net::IpAddr;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::docker::StoppedContainer;
+use super::process::ContainerRuntime;
+
+/// The most of `podman ps`'s answer that is read: thousands of containers stay far below.
+const MOST_READ: u64 = 4 << 20;
+
+/// A container as `podman ps --all --format json` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    /// Its name.
+    pub name: String,
+    /// Its id, short (12 characters), as `podman ps` prints it.
+    pub id: String,
+    /// Podman's state: `running`, `exited`, `created`, `stopped`, `paused`.
+    pub state: String,
+    /// Podman's status text: `Exited (3) 5 seconds ago`.
+    pub status: String,
+    /// The pod it belongs to, by name.
+    pub pod: Option<String>,
+    /// Whether it is its pod's infra container, which holds the pod's published ports.
+    pub infra: bool,
+    /// The ports it publishes on this host (also while it is stopped).
+    pub ports: Vec<PortMapping>,
+}
+
+/// One `-p` of a container: `host_port` (and the `range - 1` after it) of `host_ip` to
+/// `container_port` (and the ports after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortMapping {
+    /// The host's address it is bound to; `None`: every address.
+    pub host_ip: Option<IpAddr>,
+    /// The container's own port.
+    pub container_port: u16,
+    /// The host's port.
+    pub host_port: u16,
+    /// How many ports in a row (`-p 8080-8081:80-81` is 2).
+    pub range: u16,
+    /// Whether for UDP.
+    pub udp: bool,
+}
+
+impl PortMapping {
+    /// The container's port that TCP port `port` of this host goes to, if this publishes it.
+    pub fn tcp_to(&self, port: u16) -> Option<u16> {
+        let offset = port.checked_sub(self.host_port)?;
+        (!self.udp && offset < self.range.max(1))
+            .then(|| self.container_port.checked_add(offset))
+            .flatten()
+    }
+
+    /// Whether a connection to `ip` reaches it: bound to every address, that family's
+    /// wildcard, or `ip` itself.
+    pub fn takes(&self, ip: IpAddr) -> bool {
+        self.host_ip.is_none_or(|bound| {
+            bound == ip || (bound.is_unspecified() && bound.is_ipv4() == ip.is_ipv4())
+        })
+    }
+}
+
+impl Container {
+    /// Whether it runs.
+    pub fn is_running(&self) -> bool {
+        self.state == "running"
+    }
+
+    /// The container's port that TCP port `port` of this host, asked at `ip`, goes to.
+    pub fn publishes(&self, ip: IpAddr, port: u16) -> Option<u16> {
+        self.ports
+            .iter()
+            .filter(|p| p.takes(ip))
+            .find_map(|p| p.tcp_to(port))
+    }
+
+    /// As a stopped container that publishes `port`, at one of `ips`.
+    fn stopped_publishing(&self, port: u16, ips: &[IpAddr]) -> Option<StoppedContainer> {
+        if self.is_running() {
+            return None;
+        }
+        let container_port = ips.iter().find_map(|ip| self.publishes(*ip, port))?;
+        Some(StoppedContainer {
+            name: self.name.clone(),
+            id: self.id.clone(),
+            state: self.state.clone(),
+            status: self.status.clone(),
+            container_port,
+            runtime: ContainerRuntime::Podman,
+            pod: self.pod.clone().filter(|_| self.infra),
+        })
+    }
+}
+
+/// Whose containers are listed.
+#[derive(Debug, Clone)]
+pub enum Whose {
+    /// The caller's: root's rootful ones, or a user's rootless ones.
+    Caller,
+}
+
+/// Podman's containers of `whose`, running or not, by `until`. An error when podman is not
+/// installed, fails, or does not answer in time (it is killed then).
+pub fn containers(whose: &Whose, until: Instant) -> io::Result<Vec<Container>> {
+    let mut command = Command::new("podman");
+    command
+        .args(["ps", "--all", "--format", "json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    match whose {
+        Whose::Caller => {}
+    }
+    let mut child = command.spawn()?;
+    let stdout = child.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("refused-podman".to_owned())
+        .spawn(move || {
+            let mut text = String::new();
+            let read = stdout.take(MOST_READ).read_to_string(&mut text);
+            let _ = sender.send(read.map(|_| text));
+        })?;
+    let answer = receiver.recv_timeout(until.saturating_duration_since(Instant::now()));
+    let Ok(read) = answer else {
+        // Ours to end: it was given until the deadline.
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(io::ErrorKind::TimedOut.into());
+    };
+    let status = child.wait()?;
+    let text = read?;
+    if !status.success() {
+        return Err(io::Error::other(format!("podman ps ended with {status}")));
+    }
+    Ok(parse(&text))
+}
+
+/// The stopped containers among `listed` that publish TCP `port` at one of `ips`.
+pub fn stopped_publishing(
+    listed: &[Container],
+    port: u16,
+    ips: &[IpAddr],
+) -> Vec<StoppedContainer> {
+    listed
+        .iter()
+        .filter_map(|c| c.stopped_publishing(port, ips))
+        .collect()
+}
+
+/// The containers of `podman ps --all --format json`'s answer; entries it cannot read are
+/// left out.
+pub fn parse(json: &str) -> Vec<Container> {
+    let Ok(Value::Array(listed)) = serde_json::from_str::<Value>(json) else {
+        return Vec::new();
+    };
+    listed.iter().filter_map(container).collect()
+}
+
+fn container(listed: &Value) -> Option<Container> {
+    let ports = listed["Ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|port| {
+            let number = |key: &str| u16::try_from(port[key].as_u64()?).ok();
+            Some(PortMapping {
+                host_ip: port["host_ip"]
+                    .as_str()
+                    .and_then(|ip| ip.parse().ok())
+                    .filter(|ip: &IpAddr| !(ip.is_unspecified() && ip.is_ipv4())),
+                container_port: number("container_port")?,
+                host_port: number("host_port")?,
+                range: number("range").unwrap_or(1),
+                udp: port["protocol"].as_str() == Some("udp"),
+            })
+        })
+        .collect();
+    let pod = listed["PodName"]
+        .as_str()
+        .filter(|pod| !pod.is_empty())
+        .map(clean);
+    Some(Container {
+        name: clean(listed["Names"][0].as_str()?),
+        id: clean(&listed["Id"].as_str()?.chars().take(12).collect::<String>()),
+        state: clean(listed["State"].as_str().unwrap_or_default()),
+        status: clean(listed["Status"].as_str().unwrap_or_default()),
+        pod,
+        infra: listed["IsInfra"].as_bool().unwrap_or(false),
+        ports,
+    })
+}
+
+/// Text podman printed, without control characters (a terminal's escapes).
+fn clean(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `podman ps --all --format json` of podman 4.3.1 (Debian 12), rootful, cut to the fields
+    /// read: a running container, one whose program exited at once, a pod's infra container
+    /// (stopped) and one published on 127.0.0.1 for a range of ports.
+    const LISTED: &str = r#"[
+      {"Exited": false, "ExitCode": 0, "Id": "4c9dfbc388ca2f19ead94bc82c010cbf0044222762951a9a220d92281fefda42",
+       "IsInfra": false, "Names": ["web"], "Pid": 12624, "Pod": "", "PodName": "",
+       "Ports": [{"host_ip": "", "container_port": 80, "host_port": 8080, "range": 1, "protocol": "tcp"}],
+       "State": "running", "Status": "Up 5 minutes ago"},
+      {"Exited": true, "ExitCode": 3, "Id": "719ae3283ad11e11f45a9e9852fda090b29786eeed3aabdb7b2210146c1f62a7",
+       "IsInfra": false, "Names": ["gone"], "Pid": 0, "Pod": "", "PodName": "",
+       "Ports": [{"host_ip": "", "container_port": 80, "host_port": 8083, "range": 1, "protocol": "tcp"}],
+       "State": "exited", "Status": "Exited (3) 5 minutes ago"},
+      {"Exited": true, "ExitCode": 0, "Id": "04d1e9e0d8a72f1e33f5579e517fd0db07ff76fd8115d31f67bf7104f520ecbe",
+       "IsInfra": true, "Names": ["1d0ff4fe20a3-infra"], "Pid": 0, "Pod": "1d0ff4fe20a3", "PodName": "pod1",
+       "Ports": [{"host_ip": "", "container_port": 80, "host_port": 8085, "range": 1, "protocol": "tcp"}],
+       "State": "exited", "Status": "Exited (0) 2 seconds ago"},
+      {"Exited": false, "ExitCode": 0, "Id": "e09df6ecfbd002482d27c8d036778775c4b7bf92b7805fe8d047617864ec07c3",
+       "IsInfra": false, "Names": ["\u001b[31mlocal"], "Pid": 0, "Pod": "", "PodName": "",
+       "Ports": [{"host_ip": "127.0.0.1", "container_port": 80, "host_port": 9000, "range": 2, "protocol": "tcp"},
+                 {"host_ip": "", "container_port": 53, "host_port": 5353, "range": 1, "protocol": "udp"}],
+       "State": "created", "Status": "Created"}
+    ]"#;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn podman_ps_is_read_as_containers_with_their_ports() {
+        let listed = parse(LISTED);
+        assert_eq!(listed.len(), 4);
+        assert_eq!(listed[0].name, "web");
+        assert_eq!(listed[0].id, "4c9dfbc388ca");
+        assert!(listed[0].is_running());
+        assert_eq!(listed[0].publishes(ip("127.0.0.1"), 8080), Some(80));
+        assert_eq!(listed[0].publishes(ip("::1"), 8080), Some(80));
+        assert_eq!(listed[2].pod.as_deref(), Some("pod1"));
+        assert!(listed[2].infra);
+        // A control character in a name is not printed.
+        assert_eq!(listed[3].name, "[31mlocal");
+        // `-p 127.0.0.1:9000-9001:80-81`: the second port to 81, on 127.0.0.1 alone.
+        assert_eq!(listed[3].publishes(ip("127.0.0.1"), 9001), Some(81));
+        assert_eq!(listed[3].publishes(ip("10.0.0.5"), 9001), None);
+        assert_eq!(listed[3].publishes(ip("127.0.0.1"), 9002), None);
+        // UDP is no TCP port.
+        assert_eq!(listed[3].publishes(ip("127.0.0.1"), 5353), None);
+        assert!(parse("not json").is_empty());
+        assert!(parse("{}").is_empty());
+    }
+
+    #[test]
+    fn a_stopped_container_is_found_by_the_port_it_publishes() {
+        let listed = parse(LISTED);
+        let local = [ip("127.0.0.1")];
+        let gone = stopped_publishing(&listed, 8083, &local);
+        assert_eq!(
+            gone,
+            [StoppedContainer {
+                name: "gone".into(),
+                id: "719ae3283ad1".into(),
+                state: "exited".into(),
+                status: "Exited (3) 5 minutes ago".into(),
+                container_port: 80,
+                runtime: ContainerRuntime::Podman,
+                pod: None,
+            }]
+        );
+        // A running container's port is not a stopped one's.
+        assert!(stopped_publishing(&listed, 8080, &local).is_empty());
+        // A pod's ports are its infra container's: the pod is named.
+        let pod = stopped_publishing(&listed, 8085, &local);
+        assert_eq!(pod[0].pod.as_deref(), Some("pod1"));
+        // Created and never started, published on 127.0.0.1 alone.
+        assert_eq!(
+            stopped_publishing(&listed, 9000, &local)[0].state,
+            "created"
+        );
+        assert!(stopped_publishing(&listed, 9000, &[ip("10.0.0.5")]).is_empty());
+    }
+}
