@@ -54,6 +54,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         stopped_containers: Vec::new(),
         named_containers: Vec::new(),
         container_ports: Vec::new(),
+        podman_containers: Vec::new(),
         unpublished_containers: Vec::new(),
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
@@ -611,6 +612,31 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     }
     let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
     read_container_ports(facts, port, &udp, docker_running, until);
+    facts.podman_containers = podman_containers(facts);
+}
+
+/// The containers of Podman's that the listeners read run in, from their `conmon`.
+fn podman_containers(facts: &Facts) -> Vec<sys::podman::PodmanContainer> {
+    let mut pids: Vec<u32> = facts
+        .listeners
+        .iter()
+        .flatten()
+        .chain(&facts.foreign)
+        .chain(
+            facts
+                .addresses
+                .iter()
+                .filter_map(|a| a.holder.as_ref()?.listeners.as_ref())
+                .flatten(),
+        )
+        .filter(|l| l.container == Some(process::ContainerRuntime::Podman))
+        .filter_map(|l| l.pid)
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids.into_iter()
+        .filter_map(sys::podman::monitored)
+        .collect()
 }
 
 /// The longest `podman ps` is given: it takes about 80 ms.

@@ -8,7 +8,7 @@ use crate::outcome::Outcome;
 use crate::sys::netns::Namespace;
 
 use super::cause::Cause;
-use super::evidence::{Evidence, HeldListener};
+use super::evidence::{ContainerRuntime, Evidence, HeldListener};
 use super::facts::{AddressFacts, Facts, Holder, Published};
 use super::held_path;
 use super::rules::{Finding, Unexplained, explain, full_queue, intended, listed, local, proxy_fix};
@@ -43,6 +43,7 @@ pub(super) fn published(
         ..inner
     };
     suggest_publishing(
+        facts,
         &mut finding,
         address.addr.port(),
         published.rule.chain == "DOCKER",
@@ -53,23 +54,55 @@ pub(super) fn published(
     Ok(finding)
 }
 
-/// A port Docker publishes (`by_docker`: its chain `DOCKER`, or its docker-proxy) to one where
-/// nothing listens, while the program listens on another: the fix is the publishing,
-/// `-p PORT:THAT`, first.
-pub(super) fn suggest_publishing(finding: &mut Finding, port: u16, by_docker: bool) {
-    if finding.cause != Cause::WrongPort || !by_docker {
+/// A port Docker publishes (`by_docker`: its chain `DOCKER`, or its docker-proxy), or Podman
+/// (the program there is in a container of Podman's: netavark's or CNI's DNAT rule), to one
+/// where nothing listens, while the program listens on another: the fix is the publishing,
+/// `-p PORT:THAT`, first, in the runtime's own words.
+pub(super) fn suggest_publishing(facts: &Facts, finding: &mut Finding, port: u16, by_docker: bool) {
+    if finding.cause != Cause::WrongPort {
         return;
     }
-    if let Some(Evidence::Listener(candidate)) = finding.evidence.first() {
-        let inside = candidate.listener.port;
-        // Docker's way of sending the published port elsewhere, in place of the general one.
-        finding
-            .suggestions
-            .retain(|s| !s.starts_with("send the published port to "));
-        finding.suggestions.insert(
-            0,
-            format!("publish the port the program listens on: `docker run -p {port}:{inside} ...` (compose: `ports: [\"{port}:{inside}\"]`)"),
-        );
+    let Some(Evidence::Listener(candidate)) = finding.evidence.first() else {
+        return;
+    };
+    let inside = candidate.listener.port;
+    let by_podman = candidate.container == Some(ContainerRuntime::Podman);
+    let fix = if by_docker {
+        format!(
+            "publish the port the program listens on: `docker run -p {port}:{inside} ...` (compose: `ports: [\"{port}:{inside}\"]`)"
+        )
+    } else if by_podman {
+        podman_publishing(facts, candidate, port, inside)
+    } else {
+        return;
+    };
+    // The runtime's way of sending the published port elsewhere, in place of the general one.
+    finding
+        .suggestions
+        .retain(|s| !s.starts_with("send the published port to "));
+    finding.suggestions.insert(0, fix);
+}
+
+/// Podman's fix for a port published to one where nothing listens, while `candidate` listens
+/// on `inside`: the container re-created with `podman run -p PORT:INSIDE`, named by its
+/// `conmon`, or its pod re-created with `podman pod create -p`, since a pod's containers
+/// publish nothing of their own (`podman run --pod` refuses `-p`).
+fn podman_publishing(facts: &Facts, candidate: &HeldListener, port: u16, inside: u16) -> String {
+    let container = candidate
+        .pid
+        .and_then(|pid| facts.podman_containers.iter().find(|c| c.pid == pid));
+    match container {
+        Some(c) if c.in_pod => format!(
+            "publish the port the program listens on: container `{}` is in a pod, whose ports are set when the pod is made: re-create the pod with `podman pod create -p {port}:{inside} ...` (`podman pod ps` lists the pods)",
+            c.name
+        ),
+        Some(c) => format!(
+            "publish the port the program listens on: re-create container `{0}` with `podman run -p {port}:{inside} ...` (`podman port {0}` lists what it publishes now)",
+            c.name
+        ),
+        None => format!(
+            "publish the port the program listens on: re-create the container with `podman run -p {port}:{inside} ...` (a pod's: `podman pod create -p {port}:{inside}`)"
+        ),
     }
 }
 
@@ -164,7 +197,7 @@ pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
         ),
         ..inner
     };
-    suggest_publishing(&mut finding, addr.port(), true);
+    suggest_publishing(facts, &mut finding, addr.port(), true);
     finding.evidence.insert(
         0,
         Evidence::PortProxy {

@@ -12,6 +12,7 @@ use crate::sys::firewall::{Blocker, Dnat};
 use crate::sys::forwarder::Forwarder;
 use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::netns::Namespace;
+pub use crate::sys::podman::PodmanContainer;
 use crate::sys::process::PortProxy;
 pub use crate::sys::route::Lookup as RouteLookup;
 use crate::sys::route::RejectingRoute;
@@ -61,6 +62,10 @@ pub struct Facts {
     /// failed address; UDP ones of this namespace when no TCP one has the port) that a
     /// container runtime's helper holds for a published port, with the container behind each.
     pub container_ports: Vec<ContainerPort>,
+    /// The containers of Podman's that the listeners read run in (their cgroup says Podman),
+    /// named by their `conmon`'s command line: a fix in Podman's words names the container,
+    /// or its pod.
+    pub podman_containers: Vec<PodmanContainer>,
     /// A port proxy of this host that accepted the connection and closed it (docker-proxy),
     /// with what it ran into where it sends the connection.
     pub proxied: Option<Proxied>,

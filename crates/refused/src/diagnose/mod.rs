@@ -61,7 +61,7 @@ pub use evidence::{
 };
 pub use facts::{
     AddressFacts, Facts, ForeignReach, Forwarded, Gateway, Holder, Init, NamedContainer,
-    OwnerBlocked, Privilege, Proxied, Resolution, RouteLookup, RulesRead,
+    OwnerBlocked, PodmanContainer, Privilege, Proxied, Resolution, RouteLookup, RulesRead,
 };
 pub use rules::{Finding, Unexplained};
 

@@ -35,6 +35,7 @@ fn facts(target: &str) -> Facts {
         stopped_containers: Vec::new(),
         named_containers: Vec::new(),
         container_ports: Vec::new(),
+        podman_containers: Vec::new(),
         unpublished_containers: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
         reverse_path: None,
@@ -3492,6 +3493,88 @@ fn a_port_another_namespace_sends_on_by_dnat_is_explained_where_it_goes() {
         finding.suggestions[0].contains("ip netns exec fxh-k ss -ltnp"),
         "{finding:?}"
     );
+}
+
+/// Rootful Podman's `podman run -p 8080:80` for a program on 3000: netavark's DNAT rule of this
+/// host sends the port to the container, where httpd listens on 3000 alone. The fix is
+/// Podman's, naming the container its `conmon` names (`podman run -p 8080:3000`), or, for a
+/// pod's container, the pod's (`podman pod create -p`); never Docker's words.
+#[test]
+fn a_podman_container_on_another_port_is_fixed_in_podmans_words() {
+    use crate::diagnose::facts::Published;
+    use crate::sys::firewall::{Dnat, NatHook, NatTo};
+    use crate::sys::podman::PodmanContainer;
+    use crate::sys::process::ContainerRuntime;
+    let to: SocketAddr = "10.88.0.9:80".parse().unwrap();
+    let asked = |containers: Vec<PodmanContainer>| {
+        let mut container = held_by("netns-9837a910", 3000);
+        let httpd = &mut container.listeners.as_mut().unwrap()[0];
+        httpd.listener.address = "::".parse().unwrap();
+        httpd.listener.v6only = Some(false);
+        httpd.process = Some("httpd".to_owned());
+        httpd.pid = Some(12624);
+        httpd.container = Some(ContainerRuntime::Podman);
+        let mut address = tried("127.0.0.1:8080", Outcome::Refused, 0);
+        address.published = Some(Published {
+            rule: Dnat {
+                to: NatTo::Address {
+                    address: to.ip(),
+                    port: Some(80),
+                },
+                table: "ip nat".to_owned(),
+                chain: "NETAVARK-DN-1D8721804F16F".to_owned(),
+                path: vec![
+                    "OUTPUT".to_owned(),
+                    "NETAVARK-HOSTPORT-DNAT".to_owned(),
+                    "NETAVARK-DN-1D8721804F16F".to_owned(),
+                ],
+                hook: NatHook::Output,
+                rule: "tcp dport 8080 dnat to 10.88.0.9:80".to_owned(),
+                handle: Some(7),
+                position: Some(1),
+                tool: Tool::Iptables,
+                certain: true,
+                netns: None,
+            },
+            to,
+            to_local: false,
+        });
+        address.holder = Some(container);
+        let mut f = one("localhost:8080", address);
+        f.podman_containers = containers;
+        infer(&f).unwrap()
+    };
+    let web = PodmanContainer {
+        pid: 12624,
+        name: "web".into(),
+        id: "4c9dfbc388ca".into(),
+        in_pod: false,
+    };
+    let finding = asked(vec![web.clone()]);
+    assert_eq!(finding.cause, Cause::WrongPort, "{finding:?}");
+    assert_eq!(
+        finding.suggestions,
+        [
+            "publish the port the program listens on: re-create container `web` with `podman run -p 8080:3000 ...` (`podman port web` lists what it publishes now)",
+            "or make the service listen on port 80"
+        ]
+    );
+    let finding = asked(vec![PodmanContainer {
+        name: "inpod".into(),
+        in_pod: true,
+        ..web
+    }]);
+    assert_eq!(
+        finding.suggestions[0],
+        "publish the port the program listens on: container `inpod` is in a pod, whose ports are set when the pod is made: re-create the pod with `podman pod create -p 8080:3000 ...` (`podman pod ps` lists the pods)"
+    );
+    // Its conmon not found (it ended): still Podman's words.
+    let finding = asked(Vec::new());
+    assert!(
+        finding.suggestions[0].contains("`podman run -p 8080:3000 ...`"),
+        "{finding:?}"
+    );
+    assert!(finding.suggestions.iter().all(|s| !s.contains("docker")));
 }
 
 /// `-p 8080:80` for a container whose program listens on 3000: the only port anything listens

@@ -208,6 +208,96 @@ fn container(listed: &Value) -> Option<Container> {
     })
 }
 
+/// A running container of Podman's, as the `conmon` that watches it names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodmanContainer {
+    /// A process of the container (a listener's owner).
+    pub pid: u32,
+    /// The container's name (`conmon -n`).
+    pub name: String,
+    /// Its id, short (`conmon -c`).
+    pub id: String,
+    /// Whether it is in a pod, whose ports are the pod's (its cgroup is under the pod's).
+    pub in_pod: bool,
+}
+
+/// The container of Podman's that process `pid` runs in, from the `conmon` above it: each
+/// container's monitor is its first process's parent, and its command line (readable by every
+/// user) names the container (`-c ID`, `-n NAME`). No podman is run for this.
+pub fn monitored(pid: u32) -> Option<PodmanContainer> {
+    let mut at = pid;
+    // The program may be a child of the container's first process (a shell's, a server's
+    // worker): a few steps up at most.
+    for _ in 0..8 {
+        let parent = parent_of(at)?;
+        if parent <= 1 {
+            return None;
+        }
+        let comm = std::fs::read_to_string(format!("/proc/{parent}/comm")).ok()?;
+        if comm.trim_end() == "conmon" {
+            let (id, name) = conmon_names(&super::process::command_line(parent)?)?;
+            let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+            return Some(PodmanContainer {
+                pid,
+                name,
+                id,
+                in_pod: is_in_pod(&cgroup),
+            });
+        }
+        at = parent;
+    }
+    None
+}
+
+/// The parent pid of `pid`, from `/proc/PID/stat` (after the command name's parenthesis).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// The container's id (short) and name of a `conmon`'s arguments: `-c ID` (`--cid`) and `-n
+/// NAME` (`--name`).
+fn conmon_names(args: &[String]) -> Option<(String, String)> {
+    let mut id = None;
+    let mut name = None;
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            // The first of each: podman's own arguments for its exit command come later.
+            "-c" | "--cid" => id = id.or(rest.next()),
+            "-n" | "--name" => name = name.or(rest.next()),
+            // Values that are arguments of another program (`--exit-command-arg --name`).
+            "--exit-command-arg" | "--runtime-arg" | "--exit-command" | "--runtime-opt" => {
+                rest.next();
+            }
+            _ => {}
+        }
+    }
+    Some((
+        clean(&id?.chars().take(12).collect::<String>()),
+        clean(name?),
+    ))
+}
+
+/// Whether a container's cgroup (`/proc/PID/cgroup`) is a pod's: systemd's
+/// `machine-libpod_pod_ID.slice`, or cgroupfs's `/libpod_parent/POD_ID/libpod-ID`.
+fn is_in_pod(cgroup: &str) -> bool {
+    cgroup.lines().any(|line| {
+        line.contains("libpod_pod_")
+            || line.split('/').collect::<Vec<_>>().windows(3).any(|w| {
+                w[0] == "libpod_parent"
+                    && w[1].len() == 64
+                    && w[1].chars().all(|c| c.is_ascii_hexdigit())
+                    && w[2].starts_with("libpod-")
+            })
+    })
+}
+
 /// Text podman printed, without control characters (a terminal's escapes).
 fn clean(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).collect()
@@ -295,5 +385,45 @@ mod tests {
             "created"
         );
         assert!(stopped_publishing(&listed, 9000, &[ip("10.0.0.5")]).is_empty());
+    }
+
+    #[test]
+    fn a_conmons_command_line_names_its_container() {
+        let args = |line: &str| -> Vec<String> { line.split(' ').map(str::to_owned).collect() };
+        // podman 4.3.1's, cut.
+        assert_eq!(
+            conmon_names(&args(
+                "/usr/bin/conmon --api-version 1 -c 4c9dfbc388ca2f19ead94bc82c010cbf0044222762951a9a220d92281fefda42 -u 4c9dfbc388ca2f19ead94bc82c010cbf0044222762951a9a220d92281fefda42 -r /usr/bin/runc -b /var/lib/containers/storage/overlay-containers/4c9d/userdata -n web --exit-dir /run/libpod/exits --exit-command-arg --name --exit-command-arg x"
+            )),
+            Some(("4c9dfbc388ca".to_owned(), "web".to_owned()))
+        );
+        assert_eq!(conmon_names(&args("conmon -c abc")), None);
+    }
+
+    #[test]
+    fn a_pods_container_is_told_by_its_cgroup() {
+        // cgroupfs (podman 4.3.1, cgroups v1), and systemd's slices.
+        assert!(is_in_pod(
+            "9:name=systemd:/libpod_parent/1d0ff4fe20a357412c86a138807589735bf456d928d9961b6370dea472065783/libpod-2032688fc25d6e5f714cf59d7c454543becab1d71dacfd645b511b2ae752b65e"
+        ));
+        assert!(is_in_pod(
+            "0::/machine.slice/machine-libpod_pod_1d0ff4fe20a3.slice/libpod-2032688fc25d.scope/container"
+        ));
+        assert!(!is_in_pod(
+            "9:name=systemd:/libpod_parent/libpod-4c9dfbc388ca2f19ead94bc82c010cbf0044222762951a9a220d92281fefda42"
+        ));
+        assert!(!is_in_pod(
+            "0::/machine.slice/libpod-4c9dfbc388ca.scope/container"
+        ));
+    }
+
+    #[test]
+    fn a_process_outside_any_container_has_no_monitor() {
+        assert_eq!(monitored(std::process::id()), None);
+        assert_eq!(monitored(u32::MAX), None);
+        assert_eq!(
+            parent_of(std::process::id()),
+            Some(std::os::unix::process::parent_id())
+        );
     }
 }
