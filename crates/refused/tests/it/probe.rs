@@ -650,3 +650,71 @@ async fn a_deadline_inside_the_accept_grace_is_not_ready() {
     assert!(whole.readiness.is_ready(), "{}", whole.readiness);
     drop(listener);
 }
+
+/// Rootless Podman's `rootlessport` accepts a published port's connections and hands each to
+/// its child in the container's namespace, which connects to the container's port; when that
+/// fails (nothing listens there, `-p 8080:80` for a program on 3000), it closes ours about
+/// 190 ms later (podman 4.3.1). A server named `rootlessport` that does so (Debian's python3
+/// run through a link of that name, so that `/proc/PID/comm` says it) is not ready: the settle
+/// is longer for it, as for an ssh tunnel's end, and a plain TCP `check` or `wait` does not
+/// take the container's broken port for up, nor do `wait`'s later probes.
+#[tokio::test]
+async fn rootlessports_late_close_is_not_ready() {
+    const TEST: &str = "rootlessports_late_close_is_not_ready";
+    let python = std::path::Path::new("/usr/bin/python3");
+    if !python.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{TEST}: required in CI: /usr/bin/python3 not installed (apt-get install python3)"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping {TEST}: /usr/bin/python3 not installed (apt-get install python3)"
+        );
+        return;
+    }
+    let scratch = refused_lab::Scratch::new("rootlessport");
+    let link = scratch.path().join("rootlessport");
+    std::os::unix::fs::symlink(python, &link).unwrap();
+    let mut server = std::process::Command::new(&link)
+        .args([
+            "-c",
+            "import socket, time\n\
+             s = socket.socket()\n\
+             s.bind(('127.0.0.1', 0))\n\
+             s.listen(16)\n\
+             print(s.getsockname()[1], flush=True)\n\
+             while True:\n\
+             \x20   c, _ = s.accept()\n\
+             \x20   time.sleep(0.19)\n\
+             \x20   c.close()\n",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut port,
+    )
+    .unwrap();
+    let target: Target = format!("tcp://127.0.0.1:{}", port.trim()).parse().unwrap();
+    let readiness = probe_text(&target.to_string(), &ProbeOptions::new()).await;
+    // `wait`'s probes after the first close keep the longer settle (no owner check then).
+    let options = WaitOptions {
+        timeout: Some(Duration::from_millis(1500)),
+        ..WaitOptions::default()
+    };
+    let waited = wait(std::slice::from_ref(&target), &options, |_| {}).await;
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(readiness.as_label(), "not-ready", "{readiness}");
+    assert!(
+        !waited.satisfied,
+        "{:?}",
+        waited.targets[0]
+            .last
+            .as_ref()
+            .map(|r| r.readiness.to_string())
+    );
+}
