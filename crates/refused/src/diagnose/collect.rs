@@ -55,6 +55,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         named_containers: Vec::new(),
         container_ports: Vec::new(),
         podman_containers: Vec::new(),
+        rootless: None,
         unpublished_containers: Vec::new(),
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
@@ -260,6 +261,9 @@ async fn connected(
             // why.
             facts.proxied = proxied(&mut facts, backend_dial(until, silence)).await;
             if facts.proxied.is_none() {
+                facts.rootless = rootless(&mut facts, until.into_std());
+            }
+            if facts.proxied.is_none() && facts.rootless.is_none() {
                 // Boxed: its dial would make every diagnosis's future larger.
                 facts.forwarder = Box::pin(forwarded(&facts, backend_dial(until, silence))).await;
             }
@@ -427,6 +431,57 @@ async fn proxied(facts: &mut Facts, left: std::time::Duration) -> Option<Proxied
     Some(Proxied {
         proxy,
         attempt,
+        holder,
+    })
+}
+
+/// Rootless Podman's `rootlessport` that holds the connected local port (see
+/// [`Facts::rootless`]): its command line says nothing of where it forwards, so its owner's
+/// podman is asked which running container publishes the port (`podman ps`, run as that user:
+/// Podman has no daemon, and a user's containers are theirs alone), and that container's
+/// namespace is read through its first process.
+fn rootless(facts: &mut Facts, until: std::time::Instant) -> Option<super::facts::RootlessForward> {
+    let addr = facts
+        .addresses
+        .iter()
+        .find(|a| a.local && a.attempt.outcome.is_connected())?
+        .addr;
+    let (_, exact) = rules::on_port(facts.listeners.as_deref()?, addr);
+    let held = exact
+        .into_iter()
+        .find(|l| l.process.as_deref() == Some("rootlessport"))?;
+    let pid = held.pid?;
+    let listens = SocketAddr::new(held.listener.address, held.listener.port);
+    let whose = sys::podman::Whose::of_process(pid)?;
+    if matches!(whose, sys::podman::Whose::Owner { .. }) && !host::is_root() {
+        // Another user's: only root may run their podman as them.
+        facts.unseen.push(Unseen {
+            what: format!(
+                "which container rootlessport (pid {pid}) forwards port {} to",
+                addr.port()
+            ),
+            how: AS_ROOT.to_owned(),
+            needs_root: true,
+        });
+        return None;
+    }
+    let asked = (std::time::Instant::now() + PODMAN_ASKED_FOR).min(until);
+    let listed = sys::podman::containers(&whose, asked).ok()?;
+    let (container, inside, first) = listed
+        .iter()
+        .filter(|c| c.is_running())
+        .find_map(|c| Some((c, c.publishes(addr.ip(), addr.port())?, c.pid?)))?;
+    let ns = netns::of_process(first);
+    let ip = addresses::of_namespace_beside_loopback(&ns, true)
+        .or_else(|| addresses::of_namespace_beside_loopback(&ns, false))?;
+    let to = SocketAddr::new(ip, inside);
+    let holder = super::holder::holder(&ns, to, None, super::holder::Follow::No, &mut facts.unseen);
+    Some(super::facts::RootlessForward {
+        pid,
+        listens,
+        container: container.name.clone(),
+        pod: container.pod.clone(),
+        to,
         holder,
     })
 }

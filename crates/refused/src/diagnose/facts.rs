@@ -66,6 +66,10 @@ pub struct Facts {
     /// named by their `conmon`'s command line: a fix in Podman's words names the container,
     /// or its pod.
     pub podman_containers: Vec<PodmanContainer>,
+    /// Rootless Podman's `rootlessport` that holds the connected port and closed the
+    /// connection: the container it forwards to, as the owner's podman lists it, and that
+    /// container's namespace, read.
+    pub rootless: Option<RootlessForward>,
     /// A port proxy of this host that accepted the connection and closed it (docker-proxy),
     /// with what it ran into where it sends the connection.
     pub proxied: Option<Proxied>,
@@ -138,6 +142,26 @@ pub struct Proxied {
     /// The namespace of this host that holds [`PortProxy::to`] (a container's), read as a
     /// holder; `None` when none or several hold it.
     pub holder: Option<Holder>,
+}
+
+/// Rootless Podman's `rootlessport` on a port of this host, and the container it forwards the
+/// port to (see [`Facts::rootless`]). Its child connects to the container's port inside the
+/// container's namespace, whose address (slirp4netns's, pasta's) is not reachable from here:
+/// only that namespace's listeners say what it met.
+#[derive(Debug, Clone)]
+pub struct RootlessForward {
+    /// The `rootlessport` process.
+    pub pid: u32,
+    /// Where it listens.
+    pub listens: SocketAddr,
+    /// The container's name, as its podman lists it.
+    pub container: String,
+    /// The pod whose infra container it is: the pod's port.
+    pub pod: Option<String>,
+    /// The container's address in its namespace, and its port the host's goes to.
+    pub to: SocketAddr,
+    /// The container's namespace, read.
+    pub holder: Holder,
 }
 
 /// A port forwarder of this host that took the connection (see [`Facts::forwarder`]).

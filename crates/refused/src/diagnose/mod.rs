@@ -61,7 +61,8 @@ pub use evidence::{
 };
 pub use facts::{
     AddressFacts, Facts, ForeignReach, Forwarded, Gateway, Holder, Init, NamedContainer,
-    OwnerBlocked, PodmanContainer, Privilege, Proxied, Resolution, RouteLookup, RulesRead,
+    OwnerBlocked, PodmanContainer, Privilege, Proxied, Resolution, RootlessForward, RouteLookup,
+    RulesRead,
 };
 pub use rules::{Finding, Unexplained};
 

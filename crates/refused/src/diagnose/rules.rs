@@ -567,6 +567,10 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
     if let Some(proxied) = super::elsewhere::proxied(facts, addr) {
         return proxied;
     }
+    // Rootless Podman's rootlessport, likewise: where its child connects inside the container.
+    if let Some(rootless) = super::elsewhere::rootless(facts, winner, readiness) {
+        return rootless;
+    }
     // A forwarder (socat, ssh, kubectl) that ended it before the service answered, whatever
     // the protocol: where its command line sends it says why.
     if let Some(forwarded) = super::forwarded::explain(facts, addr, &summary, readiness, &holders) {

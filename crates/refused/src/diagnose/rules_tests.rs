@@ -36,6 +36,7 @@ fn facts(target: &str) -> Facts {
         named_containers: Vec::new(),
         container_ports: Vec::new(),
         podman_containers: Vec::new(),
+        rootless: None,
         unpublished_containers: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
         reverse_path: None,
@@ -3575,6 +3576,91 @@ fn a_podman_container_on_another_port_is_fixed_in_podmans_words() {
         "{finding:?}"
     );
     assert!(finding.suggestions.iter().all(|s| !s.contains("docker")));
+}
+
+/// Rootless Podman: rootlessport holds 9080 and closes what it accepts when its child's connect
+/// inside the container fails. The container (its podman's word) and its namespace's listeners
+/// say why: a program on 3000 is the wrong port, fixed in Podman's words; one on the container's
+/// 127.0.0.1 is another address; nothing seen (its user reads `/proc`) sends to `podman logs`.
+#[test]
+fn rootlessports_closed_connection_is_explained_inside_the_container() {
+    use crate::diagnose::facts::RootlessForward;
+    let asked = |inside: HeldListener, pod: Option<&str>, target: &str| {
+        let mut holder = held_by("net:[4026532246]", 3000);
+        let mut inside = inside;
+        inside.netns = Some(holder.netns.clone());
+        holder.listeners = Some(vec![inside]);
+        holder.pid = Some(17291);
+        let mut rootlessport = listening("[::]:9080", "rootlessport");
+        rootlessport.pid = Some(17269);
+        Facts {
+            probe: Some(crate::probe::Readiness::NotReady(
+                "the connection was closed right after it was accepted (a port proxy with nothing behind it?)".into(),
+            )),
+            listeners: Some(vec![rootlessport]),
+            rootless: Some(RootlessForward {
+                pid: 17269,
+                listens: "[::]:9080".parse().unwrap(),
+                container: "web".into(),
+                pod: pod.map(str::to_owned),
+                to: "10.0.2.100:80".parse().unwrap(),
+                holder,
+            }),
+            ..one(target, tried("127.0.0.1:9080", Outcome::Connected, 0))
+        }
+    };
+    let on_3000 = listening("0.0.0.0:3000", "httpd");
+    let finding = infer(&asked(on_3000.clone(), None, "localhost:9080")).unwrap();
+    assert_eq!(finding.cause, Cause::WrongPort, "{finding:?}");
+    assert!(
+        finding.summary.starts_with(
+            "127.0.0.1:9080 is published to container `web`'s port 80 by rootless Podman's rootlessport (pid 17269), which accepts the connection and closes it when its own connect inside the container fails; there, nothing listens on port 80"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert_eq!(
+        finding.suggestions[0],
+        "publish the port the program listens on: re-create container `web` with `podman run -p 9080:3000 ...` (`podman port web` lists what it publishes now)"
+    );
+    // The same for HTTP, whose exchange rootlessport ended.
+    let mut http = asked(on_3000.clone(), None, "http://localhost:9080");
+    http.probe = Some(crate::probe::Readiness::Failed(
+        crate::probe::ProbeFailure::Protocol(crate::probe::ProtocolError {
+            kind: crate::probe::ProtocolErrorKind::Io,
+            detail: "connection error".into(),
+        }),
+    ));
+    assert_eq!(infer(&http).unwrap().cause, Cause::WrongPort);
+    // A pod's port: the pod is re-created.
+    let finding = infer(&asked(on_3000, Some("pod1"), "localhost:9080")).unwrap();
+    assert!(
+        finding
+            .summary
+            .contains("published to pod `pod1`'s port 80")
+    );
+    assert!(
+        finding.suggestions[0].contains("`podman pod create --name pod1 -p 9080:3000 ...`"),
+        "{:?}",
+        finding.suggestions
+    );
+    // On the container's own loopback.
+    let finding = infer(&asked(
+        listening("127.0.0.1:80", "httpd"),
+        None,
+        "localhost:9080",
+    ))
+    .unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherAddress);
+    // `[::]:3000` read from `/proc` (v6only unknown) takes no IPv4 that is known: its logs.
+    let mut v6 = listening("[::]:3000", "httpd");
+    v6.listener.v6only = None;
+    let finding = infer(&asked(v6, None, "localhost:9080")).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert_eq!(
+        finding.suggestions[0],
+        "`podman logs web` says whether its program started, and on which port: re-create it with `podman run -p 9080:PORT` for that one"
+    );
 }
 
 /// `-p 8080:80` for a container whose program listens on 3000: the only port anything listens

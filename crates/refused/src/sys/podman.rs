@@ -1,5 +1,5 @@
-//! Podman's own account of its containers: `podman ps --all --format json`, run as the user
-//! whose containers they are. A stopped container leaves nothing in the kernel (no DNAT rule,
+//! Podman's own account of its containers: `podman ps --all --pod --format json` (`--pod`
+//! fills in the pods' names), run as the user whose containers they are. A stopped container leaves nothing in the kernel (no DNAT rule,
 //! no `conmon` or `rootlessport` holding the port), and a running one's host port, container
 //! port and name are in libpod's database alone (a `BoltDB` file, not a format to read by hand):
 //! neither `conmon`'s nor `rootlessport`'s command line says which port goes where.
@@ -11,8 +11,10 @@
 //! `XDG_RUNTIME_DIR` and `CONTAINERS_*` files, where its podman keeps the state). It takes
 //! about 80 ms; it is given until a deadline and killed then.
 
+use std::ffi::OsString;
 use std::io::{self, Read};
 use std::net::IpAddr;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -24,7 +26,7 @@ use super::process::ContainerRuntime;
 /// The most of `podman ps`'s answer that is read: thousands of containers stay far below.
 const MOST_READ: u64 = 4 << 20;
 
-/// A container as `podman ps --all --format json` lists it.
+/// A container as `podman ps --all --pod --format json` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Container {
     /// Its name.
@@ -35,10 +37,12 @@ pub struct Container {
     pub state: String,
     /// Podman's status text: `Exited (3) 5 seconds ago`.
     pub status: String,
-    /// The pod it belongs to, by name.
+    /// The pod it belongs to, by name (`--pod` fills it in).
     pub pod: Option<String>,
     /// Whether it is its pod's infra container, which holds the pod's published ports.
     pub infra: bool,
+    /// Its first process, while it runs (on this host's pid numbers).
+    pub pid: Option<u32>,
     /// The ports it publishes on this host (also while it is stopped).
     pub ports: Vec<PortMapping>,
 }
@@ -114,6 +118,65 @@ impl Container {
 pub enum Whose {
     /// The caller's: root's rootful ones, or a user's rootless ones.
     Caller,
+    /// Another user's rootless ones, asked as root as that user, in the environment of one of
+    /// their podman's helpers (read from `/proc/PID/environ`).
+    Owner {
+        /// The user.
+        uid: u32,
+        /// Their group.
+        gid: u32,
+        /// The helper's environment, its podman's settings alone.
+        env: Vec<(OsString, OsString)>,
+    },
+}
+
+impl Whose {
+    /// The owner of process `pid`, with the podman settings of its environment, when that is
+    /// not the caller (then [`Whose::Caller`]). `None` when it cannot be read.
+    pub fn of_process(pid: u32) -> Option<Self> {
+        let meta = std::fs::metadata(format!("/proc/{pid}")).ok()?;
+        let uid = std::os::unix::fs::MetadataExt::uid(&meta);
+        let gid = std::os::unix::fs::MetadataExt::gid(&meta);
+        if uid == rustix::process::geteuid().as_raw() {
+            return Some(Self::Caller);
+        }
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        Some(Self::Owner {
+            uid,
+            gid,
+            env: podman_settings(&environ),
+        })
+    }
+}
+
+/// The variables of an environment (`/proc/PID/environ`'s NUL-separated `NAME=value`) that
+/// say where a user's podman keeps its state and settings.
+fn podman_settings(environ: &[u8]) -> Vec<(OsString, OsString)> {
+    use std::os::unix::ffi::OsStrExt;
+    const KEPT: [&str; 8] = [
+        "HOME",
+        "USER",
+        "XDG_RUNTIME_DIR",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "CONTAINERS_CONF",
+        "CONTAINERS_STORAGE_CONF",
+        "CONTAINER_HOST",
+    ];
+    environ
+        .split(|b| *b == 0)
+        .filter_map(|pair| {
+            let at = pair.iter().position(|b| *b == b'=')?;
+            let (name, value) = (&pair[..at], &pair[at + 1..]);
+            let name = std::str::from_utf8(name).ok()?;
+            (KEPT.contains(&name) && !value.is_empty()).then(|| {
+                (
+                    OsString::from(name),
+                    std::ffi::OsStr::from_bytes(value).to_owned(),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Podman's containers of `whose`, running or not, by `until`. An error when podman is not
@@ -121,12 +184,20 @@ pub enum Whose {
 pub fn containers(whose: &Whose, until: Instant) -> io::Result<Vec<Container>> {
     let mut command = Command::new("podman");
     command
-        .args(["ps", "--all", "--format", "json"])
+        .args(["ps", "--all", "--pod", "--format", "json"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    match whose {
-        Whose::Caller => {}
+    if let Whose::Owner { uid, gid, env } = whose {
+        // As root, as the user: their storage, their settings, a folder they may enter.
+        command.uid(*uid).gid(*gid).current_dir("/").env_clear();
+        if let Some(path) = std::env::var_os("PATH") {
+            command.env("PATH", path);
+        }
+        if !env.iter().any(|(name, _)| name == "XDG_RUNTIME_DIR") {
+            command.env("XDG_RUNTIME_DIR", format!("/run/user/{uid}"));
+        }
+        command.envs(env.iter().map(|(name, value)| (name, value)));
     }
     let mut child = command.spawn()?;
     let stdout = child.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?;
@@ -165,7 +236,7 @@ pub fn stopped_publishing(
         .collect()
 }
 
-/// The containers of `podman ps --all --format json`'s answer; entries it cannot read are
+/// The containers of `podman ps --all --pod --format json`'s answer; entries it cannot read are
 /// left out.
 pub fn parse(json: &str) -> Vec<Container> {
     let Ok(Value::Array(listed)) = serde_json::from_str::<Value>(json) else {
@@ -204,6 +275,10 @@ fn container(listed: &Value) -> Option<Container> {
         status: clean(listed["Status"].as_str().unwrap_or_default()),
         pod,
         infra: listed["IsInfra"].as_bool().unwrap_or(false),
+        pid: listed["Pid"]
+            .as_u64()
+            .and_then(|pid| u32::try_from(pid).ok())
+            .filter(|pid| *pid > 0),
         ports,
     })
 }
@@ -307,7 +382,7 @@ fn clean(text: &str) -> String {
 mod tests {
     use super::*;
 
-    /// `podman ps --all --format json` of podman 4.3.1 (Debian 12), rootful, cut to the fields
+    /// `podman ps --all --pod --format json` of podman 4.3.1 (Debian 12), rootful, cut to the fields
     /// read: a running container, one whose program exited at once, a pod's infra container
     /// (stopped) and one published on 127.0.0.1 for a range of ports.
     const LISTED: &str = r#"[
@@ -343,6 +418,8 @@ mod tests {
         assert!(listed[0].is_running());
         assert_eq!(listed[0].publishes(ip("127.0.0.1"), 8080), Some(80));
         assert_eq!(listed[0].publishes(ip("::1"), 8080), Some(80));
+        assert_eq!(listed[0].pid, Some(12624));
+        assert_eq!(listed[1].pid, None);
         assert_eq!(listed[2].pod.as_deref(), Some("pod1"));
         assert!(listed[2].infra);
         // A control character in a name is not printed.
@@ -425,5 +502,27 @@ mod tests {
             parent_of(std::process::id()),
             Some(std::os::unix::process::parent_id())
         );
+    }
+    #[test]
+    fn a_helpers_environment_gives_its_podmans_settings_alone() {
+        let environ = b"PATH=/usr/bin\0HOME=/home/pd\0XDG_RUNTIME_DIR=/run/user/1001\0CONTAINERS_CONF=/tmp/c.conf\0SECRET=x\0XDG_CONFIG_HOME=\0=odd\0";
+        let kept = podman_settings(environ);
+        assert_eq!(
+            kept,
+            [
+                ("HOME".into(), "/home/pd".into()),
+                ("XDG_RUNTIME_DIR".into(), "/run/user/1001".into()),
+                ("CONTAINERS_CONF".into(), "/tmp/c.conf".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn this_process_is_its_callers() {
+        assert!(matches!(
+            Whose::of_process(std::process::id()),
+            Some(Whose::Caller)
+        ));
+        assert!(Whose::of_process(u32::MAX).is_none());
     }
 }
