@@ -785,9 +785,15 @@ fn read_container_ports(
                     p.container_ips.is_empty() || p.container_ips.contains(&to.ip())
                 })
         });
+        // Rootful Podman's conmon holds the port itself: its command line names the container.
+        let conmon = held
+            .pid
+            .filter(|_| held.process.as_deref() == Some("conmon"))
+            .and_then(sys::podman::conmon_container)
+            .map(|(_, name)| name);
         let container_port = ContainerPort {
             runtime: publisher,
-            container: listed.map(|p| p.name.clone()),
+            container: listed.map(|p| p.name.clone()).or(conmon),
             address: held.listener.address,
             port,
             container_port: to.map(|to| to.port()).or(listed.map(|p| p.inside)),

@@ -144,7 +144,8 @@ pub enum Evidence {
 pub struct ContainerPort {
     /// The runtime: `docker`, `podman`, `kubectl` or `other`.
     pub runtime: Publisher,
-    /// The container's name, when the runtime's daemon says (Docker's, on its socket).
+    /// The container's name, when the runtime's daemon says (Docker's, on its socket), or the
+    /// helper itself (Podman's `conmon`, by its command line).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
     /// The host's address it is published on (`0.0.0.0`, `::`, `127.0.0.1`).

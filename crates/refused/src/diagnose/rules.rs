@@ -563,6 +563,10 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
     if let Some(full) = super::unaccepted::not_accepting(addr, scheme, readiness, &holders) {
         return full;
     }
+    // Rootful Podman's conmon reserves a published port and never accepts.
+    if let Some(reserved) = super::placeholder::reserved_only(facts, addr, readiness, &holders) {
+        return reserved;
+    }
     // A port proxy whose own connect failed closes ours: the cause is where it sends it.
     if let Some(proxied) = super::elsewhere::proxied(facts, addr) {
         return proxied;

@@ -3578,6 +3578,61 @@ fn a_podman_container_on_another_port_is_fixed_in_podmans_words() {
     assert!(finding.suggestions.iter().all(|s| !s.contains("docker")));
 }
 
+/// Rootful Podman's conmon reserves a published port and never accepts; a connection that no
+/// DNAT rule sent on (a container on an `--internal` network) waits in its queue: not-ready,
+/// naming the container its command line names, with the internal network as the likely why.
+/// Served through the DNAT rule (an HTTP answer), conmon on the port says nothing.
+#[test]
+fn a_port_conmon_only_reserves_is_not_served() {
+    use crate::sys::process::{ContainerRuntime, Publisher};
+    let asked = |readiness: crate::probe::Readiness, queue: u32, target: &str| {
+        let mut conmon = listening("0.0.0.0:8086", "conmon");
+        conmon.pid = Some(13685);
+        conmon.listener.queue = queue;
+        conmon.container = Some(ContainerRuntime::Podman);
+        Facts {
+            probe: Some(readiness),
+            listeners: Some(vec![conmon]),
+            container_ports: vec![ContainerPort {
+                runtime: Publisher::Podman,
+                container: Some("internal".into()),
+                address: "0.0.0.0".parse().unwrap(),
+                port: 8086,
+                container_port: None,
+                protocol: "tcp",
+                pid: Some(13685),
+                process: Some("conmon".into()),
+            }],
+            ..one(target, tried("127.0.0.1:8086", Outcome::Connected, 0))
+        }
+    };
+    let never = crate::probe::Readiness::NotReady(
+        "conmon (pid 13685) holds the port and never accepts: it only reserves it for a container"
+            .into(),
+    );
+    let finding = infer(&asked(never.clone(), 4, "localhost:8086")).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert_eq!(
+        finding.summary,
+        "127.0.0.1:8086 accepts connections, but only into the queue of conmon (pid 13685), which reserves port 8086 for Podman's container `internal` and never accepts: Podman forwards the port by DNAT rules of this host, and none sent this connection on"
+    );
+    assert!(finding.suggestions[0].contains("`--internal` network"));
+    assert!(finding.suggestions[0].contains("re-create container `internal`"));
+    // HTTP's silence, the same.
+    let silent = crate::probe::Readiness::Failed(crate::probe::ProbeFailure::Protocol(
+        crate::probe::ProtocolError {
+            kind: crate::probe::ProtocolErrorKind::NoAnswer,
+            detail: "no HTTP response before the timeout".into(),
+        },
+    ));
+    let finding = infer(&asked(silent, 4, "http://localhost:8086")).unwrap();
+    assert!(finding.summary.contains("only into the queue of conmon"));
+    // Served by the container behind the DNAT rule: its answer, conmon's queue empty.
+    let answered = crate::probe::Readiness::NotReady("HTTP 404 Not Found".into());
+    let finding = infer(&asked(answered, 0, "http://localhost:8086")).unwrap();
+    assert!(!finding.summary.contains("conmon"), "{}", finding.summary);
+}
+
 /// Rootless Podman: rootlessport holds 9080 and closes what it accepts when its child's connect
 /// inside the container fails. The container (its podman's word) and its namespace's listeners
 /// say why: a program on 3000 is the wrong port, fixed in Podman's words; one on the container's

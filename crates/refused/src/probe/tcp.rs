@@ -113,6 +113,16 @@ pub(super) async fn settle<S: AsyncRead + Unpin>(
     if let Some(ends) = ends {
         match until_accepted(ends, deadline).await {
             Accept::NotYet => {
+                // Rootful Podman's conmon holds a published port only to reserve it, and never
+                // accepts: a connection that no DNAT rule sent on waits in its queue for ever.
+                // Asked whatever the owner check (`wait` turns it off after such an answer):
+                // only after the accept grace ran out, which a served port never reaches.
+                if let Some(reserver) = reserver(ends) {
+                    return ended(Readiness::NotReady(format!(
+                        "{} (pid {}) holds the port and never accepts: it only reserves it for a container",
+                        reserver.command, reserver.pid
+                    )));
+                }
                 return ended(Readiness::Ready(format!(
                     "the program has not accepted the connection within {} ms (the kernel holds it in the queue)",
                     ACCEPT_GRACE.as_millis()
@@ -216,6 +226,29 @@ const HOLDER_WAIT: Duration = Duration::from_millis(100);
 /// closes ours when that fails, 185 to 196 ms later with podman 4.3.1 (Debian 12), even for a
 /// refusal; about twice that.
 const ROOTLESSPORT_SETTLE: Duration = Duration::from_millis(400);
+
+/// Programs that hold a listening socket for a port and never accept on it: rootful Podman's
+/// `conmon`, which reserves each port a container publishes (netavark's DNAT rules send the
+/// connections on before they reach it).
+const RESERVERS: &[&str] = &["conmon"];
+
+/// The program holding the listener that queued a connection to `ends.server`, when it is one
+/// that never accepts (see [`RESERVERS`]).
+fn reserver(ends: Ends) -> Option<Process> {
+    let server = ends.server;
+    let listeners = crate::sys::own_tcp_listeners_on(server.port()).ok()?;
+    let inodes: std::collections::HashSet<u64> = listeners
+        .iter()
+        .filter(|l| l.holds(server.ip()))
+        .map(|l| l.inode)
+        .collect();
+    let owners = process::owners(&inodes);
+    inodes
+        .iter()
+        .filter_map(|inode| owners.get(*inode))
+        .find(|p| RESERVERS.contains(&p.command.as_str()))
+        .cloned()
+}
 
 /// The ends of ssh tunnels (see [`TUNNEL_SETTLE`]): ssh's `-L`, sshd's session for `-R`
 /// (`sshd-session` from OpenSSH 9.8).

@@ -324,6 +324,11 @@ pub fn monitored(pid: u32) -> Option<PodmanContainer> {
     None
 }
 
+/// The container's short id and name that `conmon` of pid `pid` watches, from its command line.
+pub fn conmon_container(pid: u32) -> Option<(String, String)> {
+    conmon_names(&super::process::command_line(pid)?)
+}
+
 /// The parent pid of `pid`, from `/proc/PID/stat` (after the command name's parenthesis).
 fn parent_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
