@@ -182,6 +182,11 @@ fn podman_settings(environ: &[u8]) -> Vec<(OsString, OsString)> {
 /// Podman's containers of `whose`, running or not, by `until`. An error when podman is not
 /// installed, fails, or does not answer in time (it is killed then).
 pub fn containers(whose: &Whose, until: Instant) -> io::Result<Vec<Container>> {
+    // The caller's podman makes its storage when first run: a host where it was never used is
+    // left as it is (nothing of it can publish a port anyway).
+    if matches!(whose, Whose::Caller) && !callers_state_exists() {
+        return Err(io::ErrorKind::NotFound.into());
+    }
     let mut command = Command::new("podman");
     command
         .args(["ps", "--all", "--pod", "--format", "json"])
@@ -222,6 +227,32 @@ pub fn containers(whose: &Whose, until: Instant) -> io::Result<Vec<Container>> {
         return Err(io::Error::other(format!("podman ps ended with {status}")));
     }
     Ok(parse(&text))
+}
+
+/// Whether the caller's podman has state to list: its settings name a storage of their own
+/// (`CONTAINERS_STORAGE_CONF`), or libpod's folder is in the default storage (root's under
+/// `/var/lib/containers`, a user's under `XDG_DATA_HOME` or `~/.local/share`).
+fn callers_state_exists() -> bool {
+    if std::env::var_os("CONTAINERS_STORAGE_CONF").is_some() {
+        return true;
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".local/share"))
+        });
+    default_storage(super::host::is_root(), data.as_deref())
+        .is_some_and(|dir| dir.join("libpod").is_dir())
+}
+
+/// The default storage of podman: root's, or a user's under their data folder.
+fn default_storage(root: bool, data: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
+    if root {
+        Some(std::path::PathBuf::from("/var/lib/containers/storage"))
+    } else {
+        Some(data?.join("containers/storage"))
+    }
 }
 
 /// The stopped containers among `listed` that publish TCP `port` at one of `ips`.
@@ -529,5 +560,18 @@ mod tests {
             Some(Whose::Caller)
         ));
         assert!(Whose::of_process(u32::MAX).is_none());
+    }
+
+    #[test]
+    fn podmans_default_storage_is_roots_or_the_users_data_folders() {
+        assert_eq!(
+            default_storage(true, None).unwrap(),
+            std::path::Path::new("/var/lib/containers/storage")
+        );
+        assert_eq!(
+            default_storage(false, Some(std::path::Path::new("/home/pd/.local/share"))).unwrap(),
+            std::path::Path::new("/home/pd/.local/share/containers/storage")
+        );
+        assert_eq!(default_storage(false, None), None);
     }
 }
