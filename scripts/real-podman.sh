@@ -35,6 +35,9 @@ mkdir -p "$work"; chmod 755 "$work"
 ns=${PODMAN_NETNS:-rpd$$}
 user=${PODMAN_USER:-rpd$$}
 tun_mode=$(stat -c %a /dev/net/tun 2>/dev/null || true)
+# netavark keeps its lock and address database in /run/containers/networks whatever the
+# settings: removed at exit when this run made it.
+[ -e /run/containers ] && had_run_containers=1
 cleanup() {
   set +e
   [ -n "${user_made:-}" ] && as_user podman rm -a -f -t 0 >/dev/null 2>&1
@@ -52,6 +55,7 @@ cleanup() {
   ip netns del "$ns" 2>/dev/null
   [ -n "${user_made:-}" ] && userdel -r "$user" >/dev/null 2>&1
   [ -n "$tun_mode" ] && chmod "$tun_mode" /dev/net/tun
+  [ -z "${had_run_containers:-}" ] && rm -rf /run/containers
   rm -rf "$work"
 }
 trap cleanup EXIT
