@@ -362,7 +362,13 @@ pub async fn wait(
                 .as_ref()
                 .is_some_and(|r| matches!(r.readiness, Readiness::NotReady(_)));
         if closed_at_once {
-            round.options.settle = round.options.settle.max(PROXY_SETTLE);
+            // A slow forwarder's close (rootlessport's) came after a settle longer still.
+            let late = state.last.as_ref().and_then(|r| r.closed_late);
+            round.options.settle = round
+                .options
+                .settle
+                .max(PROXY_SETTLE)
+                .max(late.unwrap_or_default());
             round.options.owner_check = false;
         }
         if state.streak >= options.successes.max(1) {
@@ -660,6 +666,7 @@ mod tests {
             http: None,
             tls: None,
             held_open: None,
+            closed_late: None,
         }
     }
 

@@ -551,6 +551,8 @@ fn docker_samples() -> [Evidence; 6] {
             state: "exited".into(),
             status: "Exited (1) 3 minutes ago".into(),
             container_port: 80,
+            runtime: refused::diagnose::ContainerRuntime::Podman,
+            pod: Some("pod1".into()),
         }),
         Evidence::UnpublishedContainer(refused::diagnose::UnpublishedContainer {
             name: "app".into(),

@@ -54,6 +54,8 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         stopped_containers: Vec::new(),
         named_containers: Vec::new(),
         container_ports: Vec::new(),
+        podman_containers: Vec::new(),
+        rootless: None,
         unpublished_containers: Vec::new(),
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
@@ -272,6 +274,9 @@ async fn connected(
             // why.
             facts.proxied = proxied(&mut facts, backend_dial(until, silence)).await;
             if facts.proxied.is_none() {
+                facts.rootless = rootless(&mut facts, until.into_std());
+            }
+            if facts.proxied.is_none() && facts.rootless.is_none() {
                 // Boxed: its dial would make every diagnosis's future larger.
                 facts.forwarder = Box::pin(forwarded(&facts, backend_dial(until, silence))).await;
             }
@@ -443,6 +448,57 @@ async fn proxied(facts: &mut Facts, left: std::time::Duration) -> Option<Proxied
     })
 }
 
+/// Rootless Podman's `rootlessport` that holds the connected local port (see
+/// [`Facts::rootless`]): its command line says nothing of where it forwards, so its owner's
+/// podman is asked which running container publishes the port (`podman ps`, run as that user:
+/// Podman has no daemon, and a user's containers are theirs alone), and that container's
+/// namespace is read through its first process.
+fn rootless(facts: &mut Facts, until: std::time::Instant) -> Option<super::facts::RootlessForward> {
+    let addr = facts
+        .addresses
+        .iter()
+        .find(|a| a.local && a.attempt.outcome.is_connected())?
+        .addr;
+    let (_, exact) = rules::on_port(facts.listeners.as_deref()?, addr);
+    let held = exact
+        .into_iter()
+        .find(|l| l.process.as_deref() == Some("rootlessport"))?;
+    let pid = held.pid?;
+    let listens = SocketAddr::new(held.listener.address, held.listener.port);
+    let whose = sys::podman::Whose::of_process(pid)?;
+    if matches!(whose, sys::podman::Whose::Owner { .. }) && !host::is_root() {
+        // Another user's: only root may run their podman as them.
+        facts.unseen.push(Unseen {
+            what: format!(
+                "which container rootlessport (pid {pid}) forwards port {} to",
+                addr.port()
+            ),
+            how: AS_ROOT.to_owned(),
+            needs_root: true,
+        });
+        return None;
+    }
+    let asked = (std::time::Instant::now() + PODMAN_ASKED_FOR).min(until);
+    let listed = sys::podman::containers(&whose, asked).ok()?;
+    let (container, inside, first) = listed
+        .iter()
+        .filter(|c| c.is_running())
+        .find_map(|c| Some((c, c.publishes(addr.ip(), addr.port())?, c.pid?)))?;
+    let ns = netns::of_process(first);
+    let ip = addresses::of_namespace_beside_loopback(&ns, true)
+        .or_else(|| addresses::of_namespace_beside_loopback(&ns, false))?;
+    let to = SocketAddr::new(ip, inside);
+    let holder = super::holder::holder(&ns, to, None, super::holder::Follow::No, &mut facts.unseen);
+    Some(super::facts::RootlessForward {
+        pid,
+        listens,
+        container: container.name.clone(),
+        pod: container.pod.clone(),
+        to,
+        holder,
+    })
+}
+
 /// The rate limits on the server's side of each connected address (see [`super::rate_limit`]),
 /// read on the blocking pool (it runs `nft`) until `until`: unread after that.
 async fn rate_limits(facts: Facts, until: tokio::time::Instant) -> Facts {
@@ -572,6 +628,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                         .unwrap_or_default();
                     facts.stopped_containers = docker.stopped;
                     facts.unpublished_containers = docker.unpublished;
+                    if facts.stopped_containers.is_empty() {
+                        facts.stopped_containers = podman_stopped(port, &local_ips);
+                    }
                     // From the same list (none from a daemon that did not answer, which is
                     // not asked again).
                     docker_running = Some(docker.running);
@@ -628,6 +687,42 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     }
     let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
     read_container_ports(facts, port, &udp, docker_running, until);
+    facts.podman_containers = podman_containers(facts);
+}
+
+/// The containers of Podman's that the listeners read run in, from their `conmon`.
+fn podman_containers(facts: &Facts) -> Vec<sys::podman::PodmanContainer> {
+    let mut pids: Vec<u32> = facts
+        .listeners
+        .iter()
+        .flatten()
+        .chain(&facts.foreign)
+        .chain(
+            facts
+                .addresses
+                .iter()
+                .filter_map(|a| a.holder.as_ref()?.listeners.as_ref())
+                .flatten(),
+        )
+        .filter(|l| l.container == Some(process::ContainerRuntime::Podman))
+        .filter_map(|l| l.pid)
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids.into_iter()
+        .filter_map(sys::podman::monitored)
+        .collect()
+}
+
+/// The longest `podman ps` is given: it takes about 80 ms.
+const PODMAN_ASKED_FOR: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The caller's stopped containers of Podman's that publish TCP `port` at one of `ips` (its
+/// rootful ones for root, a user's rootless ones): nothing of them is left in the kernel.
+fn podman_stopped(port: u16, ips: &[std::net::IpAddr]) -> Vec<sys::docker::StoppedContainer> {
+    let until = std::time::Instant::now() + PODMAN_ASKED_FOR;
+    let listed = sys::podman::containers(&sys::podman::Whose::Caller, until).unwrap_or_default();
+    sys::podman::stopped_publishing(&listed, port, ips)
 }
 
 /// The unconnected UDP sockets of this namespace on `port`, with their owners.
@@ -710,9 +805,15 @@ fn read_container_ports(
                     p.container_ips.is_empty() || p.container_ips.contains(&to.ip())
                 })
         });
+        // Rootful Podman's conmon holds the port itself: its command line names the container.
+        let conmon = held
+            .pid
+            .filter(|_| held.process.as_deref() == Some("conmon"))
+            .and_then(sys::podman::conmon_container)
+            .map(|(_, name)| name);
         let container_port = ContainerPort {
             runtime: publisher,
-            container: listed.map(|p| p.name.clone()),
+            container: listed.map(|p| p.name.clone()).or(conmon),
             address: held.listener.address,
             port,
             container_port: to.map(|to| to.port()).or(listed.map(|p| p.inside)),

@@ -5,10 +5,11 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::outcome::Outcome;
+use crate::probe::Readiness;
 use crate::sys::netns::Namespace;
 
 use super::cause::Cause;
-use super::evidence::{Evidence, HeldListener};
+use super::evidence::{ContainerRuntime, Evidence, HeldListener};
 use super::facts::{AddressFacts, Facts, Holder, Published};
 use super::held_path;
 use super::rules::{Finding, Unexplained, explain, full_queue, intended, listed, local, proxy_fix};
@@ -43,6 +44,7 @@ pub(super) fn published(
         ..inner
     };
     suggest_publishing(
+        facts,
         &mut finding,
         address.addr.port(),
         published.rule.chain == "DOCKER",
@@ -53,24 +55,170 @@ pub(super) fn published(
     Ok(finding)
 }
 
-/// A port Docker publishes (`by_docker`: its chain `DOCKER`, or its docker-proxy) to one where
-/// nothing listens, while the program listens on another: the fix is the publishing,
-/// `-p PORT:THAT`, first.
-pub(super) fn suggest_publishing(finding: &mut Finding, port: u16, by_docker: bool) {
-    if finding.cause != Cause::WrongPort || !by_docker {
+/// A port Docker publishes (`by_docker`: its chain `DOCKER`, or its docker-proxy), or Podman
+/// (the program there is in a container of Podman's: netavark's or CNI's DNAT rule), to one
+/// where nothing listens, while the program listens on another: the fix is the publishing,
+/// `-p PORT:THAT`, first, in the runtime's own words.
+pub(super) fn suggest_publishing(facts: &Facts, finding: &mut Finding, port: u16, by_docker: bool) {
+    if finding.cause != Cause::WrongPort {
         return;
     }
-    if let Some(Evidence::Listener(candidate)) = finding.evidence.first() {
-        let inside = candidate.listener.port;
-        // Docker's way of sending the published port elsewhere, in place of the general one.
-        finding
-            .suggestions
-            .retain(|s| !s.starts_with("send the published port to "));
-        finding.suggestions.insert(
-            0,
-            format!("publish the port the program listens on: `docker run -p {port}:{inside} ...` (compose: `ports: [\"{port}:{inside}\"]`)"),
-        );
+    let Some(Evidence::Listener(candidate)) = finding.evidence.first() else {
+        return;
+    };
+    let inside = candidate.listener.port;
+    let by_podman = candidate.container == Some(ContainerRuntime::Podman);
+    let fix = if by_docker {
+        format!(
+            "publish the port the program listens on: `docker run -p {port}:{inside} ...` (compose: `ports: [\"{port}:{inside}\"]`)"
+        )
+    } else if by_podman {
+        podman_publishing(facts, candidate, port, inside)
+    } else {
+        return;
+    };
+    // The runtime's way of sending the published port elsewhere, in place of the general one.
+    finding
+        .suggestions
+        .retain(|s| !s.starts_with("send the published port to "));
+    finding.suggestions.insert(0, fix);
+}
+
+/// Podman's fix for a port published to one where nothing listens, while `candidate` listens
+/// on `inside`: the container re-created with `podman run -p PORT:INSIDE`, named by its
+/// `conmon`, or its pod re-created with `podman pod create -p`, since a pod's containers
+/// publish nothing of their own (`podman run --pod` refuses `-p`).
+fn podman_publishing(facts: &Facts, candidate: &HeldListener, port: u16, inside: u16) -> String {
+    let who = match candidate
+        .pid
+        .and_then(|pid| facts.podman_containers.iter().find(|c| c.pid == pid))
+    {
+        Some(c) if c.in_pod => PodmanWho::InPod(&c.name),
+        Some(c) => PodmanWho::Container(&c.name),
+        None => PodmanWho::Unknown,
+    };
+    podman_fix(&who, port, inside)
+}
+
+/// Whose publishing a Podman fix re-creates.
+pub(super) enum PodmanWho<'a> {
+    /// A container, by name.
+    Container(&'a str),
+    /// A pod's container, by name (the pod's name not known).
+    InPod(&'a str),
+    /// A pod, by name.
+    Pod(&'a str),
+    /// Not known.
+    Unknown,
+}
+
+/// `-p PORT:INSIDE` in Podman's words, for `who`.
+pub(super) fn podman_fix(who: &PodmanWho<'_>, port: u16, inside: u16) -> String {
+    let publish = "publish the port the program listens on";
+    match who {
+        PodmanWho::Container(name) => format!(
+            "{publish}: re-create container `{name}` with `podman run -p {port}:{inside} ...` (`podman port {name}` lists what it publishes now)"
+        ),
+        PodmanWho::InPod(name) => format!(
+            "{publish}: container `{name}` is in a pod, whose ports are set when the pod is made: re-create the pod with `podman pod create -p {port}:{inside} ...` (`podman pod ps` lists the pods)"
+        ),
+        PodmanWho::Pod(pod) => format!(
+            "{publish}: pod `{pod}`'s ports are set when it is made: re-create it with `podman pod create --name {pod} -p {port}:{inside} ...` (`podman pod inspect {pod}` lists them now)"
+        ),
+        PodmanWho::Unknown => format!(
+            "{publish}: re-create the container with `podman run -p {port}:{inside} ...` (a pod's: `podman pod create -p {port}:{inside}`)"
+        ),
     }
+}
+
+/// Rootless Podman's `rootlessport` that took the connection and closed it (or, for a protocol,
+/// ended it before any answer): its child's own connect inside the container failed, which is
+/// explained there from the container's listeners, as a published port is. `None` when none
+/// took it, or when the probe's end is not a drop (a service's own answer came through).
+pub(super) fn rootless(
+    facts: &Facts,
+    winner: &AddressFacts,
+    readiness: &Readiness,
+) -> Option<Finding> {
+    let addr = winner.addr;
+    let forward = facts
+        .rootless
+        .as_ref()
+        .filter(|f| f.listens.port() == addr.port())?;
+    if !super::forwarded::is_dropped(facts.target.scheme(), readiness) {
+        return None;
+    }
+    let to = forward.to;
+    // No connect of ours reaches `to` (the container's own address, behind slirp4netns or
+    // pasta): what rootlessport's child met is read from the listeners there, as if refused,
+    // the only failure that closes ours at once (a silence would hold it open).
+    let mut attempt = winner.attempt.clone();
+    attempt.outcome = Outcome::Refused;
+    let there = AddressFacts {
+        attempt,
+        addr: to,
+        local: false,
+        neighbour: None,
+        blockers: None,
+        route: None,
+        route_lookup: None,
+        gateway: None,
+        holder: Some(forward.holder.clone()),
+        published: None,
+        published_beside: None,
+        forwarded: None,
+        blocked_for_others: Vec::new(),
+        rate_limits: None,
+    };
+    let inner = held(facts, &there, to, &forward.holder, Sent::Published)?;
+    let (whose, who) = match &forward.pod {
+        Some(pod) => (format!("pod `{pod}`'s"), PodmanWho::Pod(pod)),
+        None => (
+            format!("container `{}`'s", forward.container),
+            PodmanWho::Container(&forward.container),
+        ),
+    };
+    let mut finding = Finding {
+        summary: format!(
+            "{addr} is published to {whose} port {} by rootless Podman's rootlessport (pid {}), which accepts the connection and closes it when its own connect inside the container fails; there, {}",
+            to.port(),
+            forward.pid,
+            inner.summary
+        ),
+        ..inner
+    };
+    match (finding.cause, finding.evidence.first()) {
+        (Cause::WrongPort, Some(Evidence::Listener(candidate))) => {
+            let fix = podman_fix(&who, addr.port(), candidate.listener.port);
+            finding
+                .suggestions
+                .retain(|s| !s.starts_with("send the published port to "));
+            finding.suggestions.insert(0, fix);
+        }
+        // The container's own user reads its listeners from `/proc`, which cannot say whether
+        // one on `[::]` takes IPv4: its podman says what runs there.
+        (Cause::NoListener, _) => {
+            let port = addr.port();
+            let (logs, again) = match &forward.pod {
+                Some(pod) => (
+                    format!("podman pod logs {pod}"),
+                    format!("podman pod create --name {pod} -p {port}:PORT"),
+                ),
+                None => (
+                    format!("podman logs {}", forward.container),
+                    format!("podman run -p {port}:PORT"),
+                ),
+            };
+            finding.suggestions.insert(
+                0,
+                format!(
+                    "`{logs}` says whether its program started, and on which port: re-create it with `{again}` for that one"
+                ),
+            );
+        }
+        _ => {}
+    }
+    Some(finding)
 }
 
 /// The one port that anything reachable at `ip` listens on in another namespace, when there is
@@ -165,7 +313,7 @@ pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
         ),
         ..inner
     };
-    suggest_publishing(&mut finding, addr.port(), true);
+    suggest_publishing(facts, &mut finding, addr.port(), true);
     finding.evidence.insert(
         0,
         Evidence::PortProxy {

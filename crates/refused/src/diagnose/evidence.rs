@@ -144,7 +144,8 @@ pub enum Evidence {
 pub struct ContainerPort {
     /// The runtime: `docker`, `podman`, `kubectl` or `other`.
     pub runtime: Publisher,
-    /// The container's name, when the runtime's daemon says (Docker's, on its socket).
+    /// The container's name, when the runtime's daemon says (Docker's, on its socket), or the
+    /// helper itself (Podman's `conmon`, by its command line).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
     /// The host's address it is published on (`0.0.0.0`, `::`, `127.0.0.1`).
@@ -515,11 +516,7 @@ impl fmt::Display for Evidence {
             },
             Self::UnixSocket(facts) => unix_socket(f, facts),
             Self::UnixListener(held) => held.fmt(f),
-            Self::StoppedContainer(container) => write!(
-                f,
-                "Docker's container `{}` ({}) publishes it to its port {} and is not running: {}",
-                container.name, container.id, container.container_port, container.status
-            ),
+            Self::StoppedContainer(container) => container.fmt(f),
             Self::ContainerPort(port) => port.fmt(f),
             Self::UnpublishedContainer(container) => container.fmt(f),
             Self::PortProxy { proxy, outcome } => write!(

@@ -13,6 +13,7 @@ use crate::sys::forwarder::Forwarder;
 use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::interfaces::DownLink;
 use crate::sys::netns::Namespace;
+pub use crate::sys::podman::PodmanContainer;
 use crate::sys::process::PortProxy;
 pub use crate::sys::route::Lookup as RouteLookup;
 use crate::sys::route::RejectingRoute;
@@ -62,6 +63,14 @@ pub struct Facts {
     /// failed address; UDP ones of this namespace when no TCP one has the port) that a
     /// container runtime's helper holds for a published port, with the container behind each.
     pub container_ports: Vec<ContainerPort>,
+    /// The containers of Podman's that the listeners read run in (their cgroup says Podman),
+    /// named by their `conmon`'s command line: a fix in Podman's words names the container,
+    /// or its pod.
+    pub podman_containers: Vec<PodmanContainer>,
+    /// Rootless Podman's `rootlessport` that holds the connected port and closed the
+    /// connection: the container it forwards to, as the owner's podman lists it, and that
+    /// container's namespace, read.
+    pub rootless: Option<RootlessForward>,
     /// A port proxy of this host that accepted the connection and closed it (docker-proxy),
     /// with what it ran into where it sends the connection.
     pub proxied: Option<Proxied>,
@@ -134,6 +143,26 @@ pub struct Proxied {
     /// The namespace of this host that holds [`PortProxy::to`] (a container's), read as a
     /// holder; `None` when none or several hold it.
     pub holder: Option<Holder>,
+}
+
+/// Rootless Podman's `rootlessport` on a port of this host, and the container it forwards the
+/// port to (see [`Facts::rootless`]). Its child connects to the container's port inside the
+/// container's namespace, whose address (slirp4netns's, pasta's) is not reachable from here:
+/// only that namespace's listeners say what it met.
+#[derive(Debug, Clone)]
+pub struct RootlessForward {
+    /// The `rootlessport` process.
+    pub pid: u32,
+    /// Where it listens.
+    pub listens: SocketAddr,
+    /// The container's name, as its podman lists it.
+    pub container: String,
+    /// The pod whose infra container it is: the pod's port.
+    pub pod: Option<String>,
+    /// The container's address in its namespace, and its port the host's goes to.
+    pub to: SocketAddr,
+    /// The container's namespace, read.
+    pub holder: Holder,
 }
 
 /// A port forwarder of this host that took the connection (see [`Facts::forwarder`]).

@@ -93,7 +93,7 @@ pub(super) fn explain(
 /// connection closed, reset or silent before the service said anything. An answer of the
 /// service's own (an HTTP status, Postgres's "starting up", a TLS certificate) came through
 /// the forwarder from a backend that is up.
-fn is_dropped(scheme: Scheme, readiness: &Readiness) -> bool {
+pub(super) fn is_dropped(scheme: Scheme, readiness: &Readiness) -> bool {
     match readiness {
         Readiness::NotReady(_) => matches!(scheme, Scheme::Tcp | Scheme::Unix),
         Readiness::Failed(ProbeFailure::Protocol(err)) => matches!(

@@ -71,6 +71,7 @@ pub(super) fn published_there(
         ..inner
     };
     super::elsewhere::suggest_publishing(
+        facts,
         &mut finding,
         dest.port(),
         published.rule.chain == "DOCKER",

@@ -55,14 +55,15 @@ pub use after::ReadAhead;
 pub use crate::cause::{self, Cause};
 pub use crate::sys::forwarder::{Backend, Forwarder};
 pub use evidence::{
-    Blocker, Class, ClosedDirectory, ContainerPort, EarlierListener, Evidence, FileType, HeldBy,
-    HeldListener, HeldUnixListener, Hook, Ipv6Switch, Listener, Loopback, Mode, NameSource,
-    Neighbour, Owner, Permission, PolicyRule, PortProxy, Process, RejectingRoute, RouteKind,
-    StoppedContainer, UnixSocketFacts, UnpublishedContainer, Unseen,
+    Blocker, Class, ClosedDirectory, ContainerPort, ContainerRuntime, EarlierListener, Evidence,
+    FileType, HeldBy, HeldListener, HeldUnixListener, Hook, Ipv6Switch, Listener, Loopback, Mode,
+    NameSource, Neighbour, Owner, Permission, PolicyRule, PortProxy, Process, RejectingRoute,
+    RouteKind, StoppedContainer, UnixSocketFacts, UnpublishedContainer, Unseen,
 };
 pub use facts::{
     AddressFacts, Facts, ForeignReach, Forwarded, Gateway, Holder, Init, NamedContainer,
-    OwnerBlocked, Privilege, Proxied, Resolution, RouteLookup, RulesRead,
+    OwnerBlocked, PodmanContainer, Privilege, Proxied, Resolution, RootlessForward, RouteLookup,
+    RulesRead,
 };
 pub use rules::{Finding, Unexplained};
 

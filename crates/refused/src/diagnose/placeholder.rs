@@ -6,6 +6,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use crate::probe::Readiness;
+
 use super::cause::Cause;
 use super::evidence::{ContainerPort, Evidence, HeldListener, Publisher};
 use super::facts::Facts;
@@ -210,5 +212,46 @@ pub(super) fn udp_only(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> 
             "publish it for TCP too: re-create {who} with `-p {tcp_flag}` (TCP) beside `-p {udp_flag}`{compose}"
         ))
         .suggest("or, if the service speaks UDP, use a UDP client: no TCP connection reaches it"),
+    )
+}
+
+/// A connection that only entered the queue of rootful Podman's `conmon`, which reserves a
+/// port a container publishes and never accepts: netavark's DNAT rules of this host send the
+/// published port's connections on before they reach it, so one that waits there met no rule
+/// (a container on an `--internal` network gets none). `None` when no such holder has the port
+/// with connections in its queue, or the probe met an answer (the DNAT rule's container's).
+pub(super) fn reserved_only(
+    facts: &Facts,
+    addr: SocketAddr,
+    readiness: &Readiness,
+    holders: &[&HeldListener],
+) -> Option<Finding> {
+    if !super::unaccepted::is_unserved(facts.target.scheme(), readiness) {
+        return None;
+    }
+    let held = holders
+        .iter()
+        .copied()
+        .find(|h| h.process.as_deref() == Some("conmon") && h.listener.queue > 0)?;
+    let published = of(facts, held);
+    let port = addr.port();
+    let who = published.map_or_else(|| "the container".to_owned(), who);
+    let name = published
+        .and_then(|p| p.container.as_deref())
+        .unwrap_or("CONTAINER");
+    Some(
+        Finding::new(
+            Cause::NotReady,
+            format!(
+                "{addr} accepts connections, but only into the queue of {}, which reserves port {port} for Podman's {who} and never accepts: Podman forwards the port by DNAT rules of this host, and none sent this connection on",
+                held.owner()
+            ),
+        )
+        .evidence(super::rules::listed(&[held]))
+        .evidence(published.cloned().map(Evidence::ContainerPort))
+        .suggest(format!(
+            "a container on an `--internal` network gets no DNAT rule for its `-p`: `podman inspect {name} --format '{{{{.NetworkSettings.Networks}}}}'` lists its networks, `podman network inspect NETWORK` says whether one is internal; re-create {who} on a network that is not internal"
+        ))
+        .suggest("else this host's nat rules were changed or flushed since the container started (`iptables -t nat -S`, `nft list ruleset`): `podman network reload --all` makes Podman's again"),
     )
 }

@@ -19,7 +19,7 @@ use super::cause::Cause;
 use crate::sys::unix_path::{Class, FileType, Permission};
 
 use super::commands;
-use super::evidence::{Evidence, HeldListener, Ipv6Switch, UnixSocketFacts};
+use super::evidence::{ContainerRuntime, Evidence, HeldListener, Ipv6Switch, UnixSocketFacts};
 use super::facts::{
     AddressFacts, Facts, ForeignReach, Gateway, Init, NamedContainer, OwnerBlocked, Resolution,
     RouteLookup,
@@ -587,9 +587,17 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
     if let Some(full) = super::unaccepted::not_accepting(addr, scheme, readiness, &holders) {
         return full;
     }
+    // Rootful Podman's conmon reserves a published port and never accepts.
+    if let Some(reserved) = super::placeholder::reserved_only(facts, addr, readiness, &holders) {
+        return reserved;
+    }
     // A port proxy whose own connect failed closes ours: the cause is where it sends it.
     if let Some(proxied) = super::elsewhere::proxied(facts, addr) {
         return proxied;
+    }
+    // Rootless Podman's rootlessport, likewise: where its child connects inside the container.
+    if let Some(rootless) = super::elsewhere::rootless(facts, winner, readiness) {
+        return rootless;
     }
     // A forwarder (socat, ssh, kubectl) that ended it before the service answered, whatever
     // the protocol: where its command line sends it says why.
@@ -1848,20 +1856,29 @@ fn is_counterpart(bound: IpAddr, ip: IpAddr) -> bool {
     bound.is_unspecified() || (bound.is_loopback() && ip.is_loopback()) || !ip.is_loopback()
 }
 
-/// Nothing listens on the port, and a container of Docker's that publishes it is not running:
-/// it exited (or never started), and took its DNAT rule and docker-proxy with it.
+/// Nothing listens on the port, and a container of Docker's or Podman's that publishes it is
+/// not running: it exited (or never started), and took its DNAT rule and port helper
+/// (docker-proxy, conmon, rootlessport) with it. Each runtime's own commands fix it.
 fn stopped_container(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
     let first = facts.stopped_containers.first()?;
-    let running = if first.state == "restarting" {
-        "its program keeps exiting, and Docker restarts it"
-    } else {
-        "is not running"
+    let (runtime, command) = match first.runtime {
+        ContainerRuntime::Podman => ("Podman", "podman"),
+        _ => ("Docker", "docker"),
     };
-    let mut finding = Finding::new(
+    let running = if first.state == "restarting" {
+        format!("its program keeps exiting, and {runtime} restarts it")
+    } else {
+        "is not running".to_owned()
+    };
+    let whose = match &first.pod {
+        Some(pod) => format!("pod `{pod}` (its infra container `{}`)", first.name),
+        None => format!("container `{}`", first.name),
+    };
+    let finding = Finding::new(
         Cause::NoListener,
         format!(
-            "nothing listens on port {port} on this host ({ip} is local): Docker's container `{}` publishes it (`-p {port}:{}`) but {running} ({})",
-            first.name, first.container_port, first.status
+            "nothing listens on port {port} on this host ({ip} is local): {runtime}'s {whose} publishes it (`-p {port}:{}`) but {running} ({})",
+            first.container_port, first.status
         ),
     )
     .evidence(
@@ -1871,21 +1888,30 @@ fn stopped_container(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
             .cloned()
             .map(Evidence::StoppedContainer),
     )
-    .evidence([Evidence::LocalAddress { address: ip }])
-    .suggest(if first.state == "created" {
+    .evidence([Evidence::LocalAddress { address: ip }]);
+    let compose = if first.runtime == ContainerRuntime::Podman {
+        ""
+    } else {
+        " (compose: `docker compose up -d`)"
+    };
+    let mut finding = finding.suggest(if let Some(pod) = &first.pod {
         format!(
-            "`docker start {0}` starts it: it was made and never started (compose: `docker compose up -d`)",
+            "`podman pod start {pod}` starts the pod; `podman pod logs {pod}` says why its containers stopped"
+        )
+    } else if first.state == "created" || first.state == "configured" {
+        format!(
+            "`{command} start {0}` starts it: it was made and never started{compose}",
             first.name
         )
     } else if first.state == "restarting" {
         // Its restart policy starts it again and again: `docker start` changes nothing.
         format!(
-            "its program keeps exiting and Docker keeps restarting it: `docker logs {0}` says why, `docker inspect -f '{{{{.State.ExitCode}}}}' {0}` gives its exit code",
+            "its program keeps exiting and {runtime} keeps restarting it: `{command} logs {0}` says why, `{command} inspect -f '{{{{.State.ExitCode}}}}' {0}` gives its exit code",
             first.name
         )
     } else {
         format!(
-            "`docker logs {0}` says why it stopped; `docker start {0}` starts it again (compose: `docker compose up -d`)",
+            "`{command} logs {0}` says why it stopped; `{command} start {0}` starts it again{compose}",
             first.name
         )
     })

@@ -35,6 +35,8 @@ fn facts(target: &str) -> Facts {
         stopped_containers: Vec::new(),
         named_containers: Vec::new(),
         container_ports: Vec::new(),
+        podman_containers: Vec::new(),
+        rootless: None,
         unpublished_containers: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
         reverse_path: None,
@@ -1313,6 +1315,8 @@ fn a_stopped_container_that_publishes_the_port_is_named() {
         state: "exited".into(),
         status: "Exited (1) 3 minutes ago".into(),
         container_port: 80,
+        runtime: crate::sys::process::ContainerRuntime::Docker,
+        pod: None,
     };
     let mut f = one(
         "127.0.0.1:8080",
@@ -1336,6 +1340,57 @@ fn a_stopped_container_that_publishes_the_port_is_named() {
     assert_eq!(
         finding.warnings,
         ["`web-old` publishes port 8080 too: only one of them can run at a time"]
+    );
+}
+
+/// Nothing on the port, and a container of Podman's that publishes it has exited (`podman ps
+/// --all` says so, no daemon): named in Podman's words, with `podman logs` and `podman start`,
+/// never Docker's; a pod's port is its infra container's, and the pod is what starts.
+#[test]
+fn a_stopped_podman_container_is_named_in_podmans_words() {
+    use crate::sys::docker::StoppedContainer;
+    use crate::sys::process::ContainerRuntime;
+    let mut f = one(
+        "127.0.0.1:8083",
+        tried("127.0.0.1:8083", Outcome::Refused, 0),
+    );
+    f.stopped_containers = vec![StoppedContainer {
+        name: "gone".into(),
+        id: "719ae3283ad1".into(),
+        state: "exited".into(),
+        status: "Exited (3) 5 minutes ago".into(),
+        container_port: 80,
+        runtime: ContainerRuntime::Podman,
+        pod: None,
+    }];
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert_eq!(
+        finding.summary,
+        "nothing listens on port 8083 on this host (127.0.0.1 is local): Podman's container `gone` publishes it (`-p 8083:80`) but is not running (Exited (3) 5 minutes ago)"
+    );
+    assert_eq!(
+        finding.suggestions[0],
+        "`podman logs gone` says why it stopped; `podman start gone` starts it again"
+    );
+    assert_eq!(
+        finding.evidence[0].to_string(),
+        "Podman's container `gone` (719ae3283ad1) publishes it to its port 80 and is not running: Exited (3) 5 minutes ago"
+    );
+    assert!(finding.suggestions.iter().all(|s| !s.contains("docker")));
+    f.stopped_containers[0].name = "1d0ff4fe20a3-infra".into();
+    f.stopped_containers[0].pod = Some("pod1".into());
+    let finding = infer(&f).unwrap();
+    assert!(
+        finding.summary.contains(
+            "Podman's pod `pod1` (its infra container `1d0ff4fe20a3-infra`) publishes it"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert_eq!(
+        finding.suggestions[0],
+        "`podman pod start pod1` starts the pod; `podman pod logs pod1` says why its containers stopped"
     );
 }
 
@@ -3560,6 +3615,228 @@ fn a_port_another_namespace_sends_on_by_dnat_is_explained_where_it_goes() {
     );
 }
 
+/// Rootful Podman's `podman run -p 8080:80` for a program on 3000: netavark's DNAT rule of this
+/// host sends the port to the container, where httpd listens on 3000 alone. The fix is
+/// Podman's, naming the container its `conmon` names (`podman run -p 8080:3000`), or, for a
+/// pod's container, the pod's (`podman pod create -p`); never Docker's words.
+#[test]
+fn a_podman_container_on_another_port_is_fixed_in_podmans_words() {
+    use crate::diagnose::facts::Published;
+    use crate::sys::firewall::{Dnat, NatHook, NatTo};
+    use crate::sys::podman::PodmanContainer;
+    use crate::sys::process::ContainerRuntime;
+    let to: SocketAddr = "10.88.0.9:80".parse().unwrap();
+    let asked = |containers: Vec<PodmanContainer>| {
+        let mut container = held_by("netns-9837a910", 3000);
+        let httpd = &mut container.listeners.as_mut().unwrap()[0];
+        httpd.listener.address = "::".parse().unwrap();
+        httpd.listener.v6only = Some(false);
+        httpd.process = Some("httpd".to_owned());
+        httpd.pid = Some(12624);
+        httpd.container = Some(ContainerRuntime::Podman);
+        let mut address = tried("127.0.0.1:8080", Outcome::Refused, 0);
+        address.published = Some(Published {
+            rule: Dnat {
+                to: NatTo::Address {
+                    address: to.ip(),
+                    port: Some(80),
+                },
+                table: "ip nat".to_owned(),
+                chain: "NETAVARK-DN-1D8721804F16F".to_owned(),
+                path: vec![
+                    "OUTPUT".to_owned(),
+                    "NETAVARK-HOSTPORT-DNAT".to_owned(),
+                    "NETAVARK-DN-1D8721804F16F".to_owned(),
+                ],
+                hook: NatHook::Output,
+                rule: "tcp dport 8080 dnat to 10.88.0.9:80".to_owned(),
+                handle: Some(7),
+                position: Some(1),
+                tool: Tool::Iptables,
+                certain: true,
+                netns: None,
+            },
+            to,
+            to_local: false,
+        });
+        address.holder = Some(container);
+        let mut f = one("localhost:8080", address);
+        f.podman_containers = containers;
+        infer(&f).unwrap()
+    };
+    let web = PodmanContainer {
+        pid: 12624,
+        name: "web".into(),
+        id: "4c9dfbc388ca".into(),
+        in_pod: false,
+    };
+    let finding = asked(vec![web.clone()]);
+    assert_eq!(finding.cause, Cause::WrongPort, "{finding:?}");
+    assert_eq!(
+        finding.suggestions,
+        [
+            "publish the port the program listens on: re-create container `web` with `podman run -p 8080:3000 ...` (`podman port web` lists what it publishes now)",
+            "or make the service listen on port 80"
+        ]
+    );
+    let finding = asked(vec![PodmanContainer {
+        name: "inpod".into(),
+        in_pod: true,
+        ..web
+    }]);
+    assert_eq!(
+        finding.suggestions[0],
+        "publish the port the program listens on: container `inpod` is in a pod, whose ports are set when the pod is made: re-create the pod with `podman pod create -p 8080:3000 ...` (`podman pod ps` lists the pods)"
+    );
+    // Its conmon not found (it ended): still Podman's words.
+    let finding = asked(Vec::new());
+    assert!(
+        finding.suggestions[0].contains("`podman run -p 8080:3000 ...`"),
+        "{finding:?}"
+    );
+    assert!(finding.suggestions.iter().all(|s| !s.contains("docker")));
+}
+
+/// Rootful Podman's conmon reserves a published port and never accepts; a connection that no
+/// DNAT rule sent on (a container on an `--internal` network) waits in its queue: not-ready,
+/// naming the container its command line names, with the internal network as the likely why.
+/// Served through the DNAT rule (an HTTP answer), conmon on the port says nothing.
+#[test]
+fn a_port_conmon_only_reserves_is_not_served() {
+    use crate::sys::process::{ContainerRuntime, Publisher};
+    let asked = |readiness: crate::probe::Readiness, queue: u32, target: &str| {
+        let mut conmon = listening("0.0.0.0:8086", "conmon");
+        conmon.pid = Some(13685);
+        conmon.listener.queue = queue;
+        conmon.container = Some(ContainerRuntime::Podman);
+        Facts {
+            probe: Some(readiness),
+            listeners: Some(vec![conmon]),
+            container_ports: vec![ContainerPort {
+                runtime: Publisher::Podman,
+                container: Some("internal".into()),
+                address: "0.0.0.0".parse().unwrap(),
+                port: 8086,
+                container_port: None,
+                protocol: "tcp",
+                pid: Some(13685),
+                process: Some("conmon".into()),
+            }],
+            ..one(target, tried("127.0.0.1:8086", Outcome::Connected, 0))
+        }
+    };
+    let never = crate::probe::Readiness::NotReady(
+        "conmon (pid 13685) holds the port and never accepts: it only reserves it for a container"
+            .into(),
+    );
+    let finding = infer(&asked(never.clone(), 4, "localhost:8086")).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert_eq!(
+        finding.summary,
+        "127.0.0.1:8086 accepts connections, but only into the queue of conmon (pid 13685), which reserves port 8086 for Podman's container `internal` and never accepts: Podman forwards the port by DNAT rules of this host, and none sent this connection on"
+    );
+    assert!(finding.suggestions[0].contains("`--internal` network"));
+    assert!(finding.suggestions[0].contains("re-create container `internal`"));
+    // HTTP's silence, the same.
+    let silent = crate::probe::Readiness::Failed(crate::probe::ProbeFailure::Protocol(
+        crate::probe::ProtocolError {
+            kind: crate::probe::ProtocolErrorKind::NoAnswer,
+            detail: "no HTTP response before the timeout".into(),
+        },
+    ));
+    let finding = infer(&asked(silent, 4, "http://localhost:8086")).unwrap();
+    assert!(finding.summary.contains("only into the queue of conmon"));
+    // Served by the container behind the DNAT rule: its answer, conmon's queue empty.
+    let answered = crate::probe::Readiness::NotReady("HTTP 404 Not Found".into());
+    let finding = infer(&asked(answered, 0, "http://localhost:8086")).unwrap();
+    assert!(!finding.summary.contains("conmon"), "{}", finding.summary);
+}
+
+/// Rootless Podman: rootlessport holds 9080 and closes what it accepts when its child's connect
+/// inside the container fails. The container (its podman's word) and its namespace's listeners
+/// say why: a program on 3000 is the wrong port, fixed in Podman's words; one on the container's
+/// 127.0.0.1 is another address; nothing seen (its user reads `/proc`) sends to `podman logs`.
+#[test]
+fn rootlessports_closed_connection_is_explained_inside_the_container() {
+    use crate::diagnose::facts::RootlessForward;
+    let asked = |inside: HeldListener, pod: Option<&str>, target: &str| {
+        let mut holder = held_by("net:[4026532246]", 3000);
+        let mut inside = inside;
+        inside.netns = Some(holder.netns.clone());
+        holder.listeners = Some(vec![inside]);
+        holder.pid = Some(17291);
+        let mut rootlessport = listening("[::]:9080", "rootlessport");
+        rootlessport.pid = Some(17269);
+        Facts {
+            probe: Some(crate::probe::Readiness::NotReady(
+                "the connection was closed right after it was accepted (a port proxy with nothing behind it?)".into(),
+            )),
+            listeners: Some(vec![rootlessport]),
+            rootless: Some(RootlessForward {
+                pid: 17269,
+                listens: "[::]:9080".parse().unwrap(),
+                container: "web".into(),
+                pod: pod.map(str::to_owned),
+                to: "10.0.2.100:80".parse().unwrap(),
+                holder,
+            }),
+            ..one(target, tried("127.0.0.1:9080", Outcome::Connected, 0))
+        }
+    };
+    let on_3000 = listening("0.0.0.0:3000", "httpd");
+    let finding = infer(&asked(on_3000.clone(), None, "localhost:9080")).unwrap();
+    assert_eq!(finding.cause, Cause::WrongPort, "{finding:?}");
+    assert!(
+        finding.summary.starts_with(
+            "127.0.0.1:9080 is published to container `web`'s port 80 by rootless Podman's rootlessport (pid 17269), which accepts the connection and closes it when its own connect inside the container fails; there, nothing listens on port 80"
+        ),
+        "{}",
+        finding.summary
+    );
+    assert_eq!(
+        finding.suggestions[0],
+        "publish the port the program listens on: re-create container `web` with `podman run -p 9080:3000 ...` (`podman port web` lists what it publishes now)"
+    );
+    // The same for HTTP, whose exchange rootlessport ended.
+    let mut http = asked(on_3000.clone(), None, "http://localhost:9080");
+    http.probe = Some(crate::probe::Readiness::Failed(
+        crate::probe::ProbeFailure::Protocol(crate::probe::ProtocolError {
+            kind: crate::probe::ProtocolErrorKind::Io,
+            detail: "connection error".into(),
+        }),
+    ));
+    assert_eq!(infer(&http).unwrap().cause, Cause::WrongPort);
+    // A pod's port: the pod is re-created.
+    let finding = infer(&asked(on_3000, Some("pod1"), "localhost:9080")).unwrap();
+    assert!(
+        finding
+            .summary
+            .contains("published to pod `pod1`'s port 80")
+    );
+    assert!(
+        finding.suggestions[0].contains("`podman pod create --name pod1 -p 9080:3000 ...`"),
+        "{:?}",
+        finding.suggestions
+    );
+    // On the container's own loopback.
+    let finding = infer(&asked(
+        listening("127.0.0.1:80", "httpd"),
+        None,
+        "localhost:9080",
+    ))
+    .unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherAddress);
+    // `[::]:3000` read from `/proc` (v6only unknown) takes no IPv4 that is known: its logs.
+    let mut v6 = listening("[::]:3000", "httpd");
+    v6.listener.v6only = None;
+    let finding = infer(&asked(v6, None, "localhost:9080")).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert_eq!(
+        finding.suggestions[0],
+        "`podman logs web` says whether its program started, and on which port: re-create it with `podman run -p 9080:PORT` for that one"
+    );
+}
+
 /// `-p 8080:80` for a container whose program listens on 3000: the only port anything listens
 /// on in there is offered, with the publishing to change; with two programs there, neither is.
 #[test]
@@ -4616,6 +4893,8 @@ fn a_restarting_container_is_sent_to_its_logs_not_started() {
         state: "restarting".into(),
         status: "Restarting (3) 2 seconds ago".into(),
         container_port: 80,
+        runtime: crate::sys::process::ContainerRuntime::Docker,
+        pod: None,
     }];
     let finding = infer(&f).unwrap();
     assert_eq!(finding.cause, Cause::NoListener);

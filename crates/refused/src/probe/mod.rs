@@ -307,6 +307,9 @@ pub struct ProbeReport {
     /// it (as far as the settle's owner check found out): a forwarder holds it so whether its
     /// backend answers or not.
     pub(crate) held_open: Option<tcp::Acceptor>,
+    /// For a `tcp` connection that a slow forwarder (rootlessport) closed after a settle made
+    /// longer for it: that settle, which a `wait`'s later probes keep.
+    pub(crate) closed_late: Option<Duration>,
 }
 
 /// What a completed TLS handshake showed.
@@ -327,6 +330,7 @@ struct Extras {
     http: Option<HttpResponse>,
     tls: Option<TlsSession>,
     held_open: Option<tcp::Acceptor>,
+    closed_late: Option<Duration>,
 }
 
 /// `{"state", "reason", "summary", "elapsed_ms", "attempts"}`: the fields `check` and `wait`
@@ -416,6 +420,7 @@ pub async fn probe(target: &Target, options: &ProbeOptions, timeout: Duration) -
         http: extras.http,
         tls: extras.tls,
         held_open: extras.held_open,
+        closed_late: extras.closed_late,
     }
 }
 
@@ -450,6 +455,7 @@ where
             let settled =
                 tcp::settle(stream, options.settle, deadline, ends, options.owner_check).await;
             extras.held_open = settled.held_open;
+            extras.closed_late = settled.closed_late;
             settled.readiness
         }
         Scheme::Http => {

@@ -86,6 +86,8 @@ pub(super) struct Settled {
     /// Who accepted a connection that stayed open and silent for the whole settle (a service,
     /// or a forwarder waiting on its backend); `None` for any other end.
     pub held_open: Option<Acceptor>,
+    /// The longer settle of a slow forwarder that then closed or reset the connection.
+    pub closed_late: Option<Duration>,
 }
 
 /// Waits `settle` (cut to the deadline) for the peer to close or reset; silence or data is ready.
@@ -102,6 +104,7 @@ pub(super) async fn settle<S: AsyncRead + Unpin>(
     let ended = |readiness| Settled {
         readiness,
         held_open: None,
+        closed_late: None,
     };
     if settle.is_zero() {
         return ended(Readiness::Ready(String::new()));
@@ -110,6 +113,16 @@ pub(super) async fn settle<S: AsyncRead + Unpin>(
     if let Some(ends) = ends {
         match until_accepted(ends, deadline).await {
             Accept::NotYet => {
+                // Rootful Podman's conmon holds a published port only to reserve it, and never
+                // accepts: a connection that no DNAT rule sent on waits in its queue for ever.
+                // Asked whatever the owner check (`wait` turns it off after such an answer):
+                // only after the accept grace ran out, which a served port never reaches.
+                if let Some(reserver) = reserver(ends) {
+                    return ended(Readiness::NotReady(format!(
+                        "{} (pid {}) holds the port and never accepts: it only reserves it for a container",
+                        reserver.command, reserver.pid
+                    )));
+                }
                 return ended(Readiness::Ready(format!(
                     "the program has not accepted the connection within {} ms (the kernel holds it in the queue)",
                     ACCEPT_GRACE.as_millis()
@@ -131,16 +144,30 @@ pub(super) async fn settle<S: AsyncRead + Unpin>(
     let read = {
         let read = tokio::time::timeout_at(until, stream.read(&mut byte));
         tokio::pin!(read);
+        let mut settled = None;
         if let Some(inode) = accepted {
             // Looked up beside the settle, which it can only shorten: a walk of `/proc` takes
             // about a millisecond on a quiet host and may take longer than the settle on a busy
             // one.
-            let holder = tokio::task::spawn_blocking(move || holder(inode));
+            let mut holder = tokio::task::spawn_blocking(move || holder(inode));
             tokio::select! {
                 // A close that came meanwhile is seen first.
                 biased;
-                read = &mut read => return judge(read, until < full, settle, acceptor),
-                holder = holder => match holder {
+                read = &mut read => {
+                    if read.is_ok() || until < full {
+                        return judge(read, until < full, settle, acceptor);
+                    }
+                    // Silent for the whole settle: whether a slow forwarder accepted it, which
+                    // closes later, is still asked (briefly), or its close would be missed.
+                    let asked = tokio::time::timeout_at(deadline.min(Instant::now() + HOLDER_WAIT), &mut holder);
+                    match asked.await {
+                        Ok(Ok(Some(program))) => acceptor = Acceptor::Program(program),
+                        Ok(Ok(None)) => acceptor = Acceptor::Hidden,
+                        _ => {}
+                    }
+                    settled = Some(read);
+                }
+                holder = &mut holder => match holder {
                     Ok(Some(program)) if !is_forwarder(&program.command) => {
                         return ended(Readiness::Ready(format!(
                             "accepted by {} (pid {}), not a port forwarder",
@@ -153,18 +180,74 @@ pub(super) async fn settle<S: AsyncRead + Unpin>(
                 },
             }
         }
-        read.await
+        match settled {
+            Some(read) => read,
+            None => read.await,
+        }
     };
     // An ssh tunnel's end (ssh for `-L`, sshd for `-R`) asks the other end of its session to
-    // connect, a round trip away, and closes when that fails: it is watched for longer.
-    let tunnel = matches!(&acceptor, Acceptor::Program(p) if TUNNELS.contains(&p.command.as_str()));
-    if read.is_err() && until == full && tunnel && settle < TUNNEL_SETTLE {
-        let longer = start + TUNNEL_SETTLE;
+    // connect, a round trip away, and closes when that fails; rootless Podman's rootlessport
+    // asks its child inside the container's namespace: each is watched for longer.
+    let slow = match &acceptor {
+        Acceptor::Program(p) => slow_settle(&p.command),
+        _ => None,
+    };
+    if let Some(slow) = slow.filter(|slow| read.is_err() && until == full && settle < *slow) {
+        let longer = start + slow;
         let until = longer.min(deadline);
         let read = tokio::time::timeout_at(until, stream.read(&mut byte)).await;
-        return judge(read, until < longer, TUNNEL_SETTLE, acceptor);
+        let mut settled = judge(read, until < longer, slow, acceptor);
+        if matches!(settled.readiness, Readiness::NotReady(_)) && until == longer {
+            settled.closed_late = Some(slow);
+        }
+        return settled;
     }
     judge(read, until < full, settle, acceptor)
+}
+
+/// How long a connection that `command` accepted must stay open, where its close comes later
+/// than a settle's: ssh's tunnels' ends, and rootlessport.
+fn slow_settle(command: &str) -> Option<Duration> {
+    if TUNNELS.contains(&command) {
+        Some(TUNNEL_SETTLE)
+    } else if command == "rootlessport" {
+        Some(ROOTLESSPORT_SETTLE)
+    } else {
+        None
+    }
+}
+
+/// How long the owner of a connection that stayed silent for the whole settle is still waited
+/// for, to know whether a slow forwarder (see [`slow_settle`]) accepted it.
+const HOLDER_WAIT: Duration = Duration::from_millis(100);
+
+/// How long a connection rootless Podman's `rootlessport` accepted must stay open: it hands
+/// each to its child in the container's namespace, which connects to the container's port, and
+/// closes ours when that fails, 185 to 196 ms later with podman 4.3.1 (Debian 12), even for a
+/// refusal; about twice that.
+const ROOTLESSPORT_SETTLE: Duration = Duration::from_millis(400);
+
+/// Programs that hold a listening socket for a port and never accept on it: rootful Podman's
+/// `conmon`, which reserves each port a container publishes (netavark's DNAT rules send the
+/// connections on before they reach it).
+const RESERVERS: &[&str] = &["conmon"];
+
+/// The program holding the listener that queued a connection to `ends.server`, when it is one
+/// that never accepts (see [`RESERVERS`]).
+fn reserver(ends: Ends) -> Option<Process> {
+    let server = ends.server;
+    let listeners = crate::sys::own_tcp_listeners_on(server.port()).ok()?;
+    let inodes: std::collections::HashSet<u64> = listeners
+        .iter()
+        .filter(|l| l.holds(server.ip()))
+        .map(|l| l.inode)
+        .collect();
+    let owners = process::owners(&inodes);
+    inodes
+        .iter()
+        .filter_map(|inode| owners.get(*inode))
+        .find(|p| RESERVERS.contains(&p.command.as_str()))
+        .cloned()
 }
 
 /// The ends of ssh tunnels (see [`TUNNEL_SETTLE`]): ssh's `-L`, sshd's session for `-R`
@@ -204,6 +287,7 @@ fn judge(
             return Settled {
                 readiness: Readiness::Ready(String::new()),
                 held_open: Some(acceptor),
+                closed_late: None,
             };
         }
         Ok(Ok(0)) => Readiness::NotReady(
@@ -218,6 +302,7 @@ fn judge(
     Settled {
         readiness,
         held_open: None,
+        closed_late: None,
     }
 }
 

@@ -35,6 +35,29 @@ pub struct StoppedContainer {
     pub status: String,
     /// The container's port the host's port goes to.
     pub container_port: u16,
+    /// Whose container it is: Docker's, or Podman's (`podman ps --all`).
+    pub runtime: super::process::ContainerRuntime,
+    /// The pod whose ports it holds, for a pod's infra container (Podman's): the pod is what
+    /// starts and stops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+}
+
+impl std::fmt::Display for StoppedContainer {
+    /// `Podman's container `gone` (719ae3283ad1) publishes it to its port 80 and is not
+    /// running: Exited (3) 5 minutes ago`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let runtime = if self.runtime == super::process::ContainerRuntime::Podman {
+            "Podman"
+        } else {
+            "Docker"
+        };
+        write!(
+            f,
+            "{runtime}'s container `{}` ({}) publishes it to its port {} and is not running: {}",
+            self.name, self.id, self.container_port, self.status
+        )
+    }
 }
 
 /// A running container that a name means inside its Docker networks: its own name, or its
@@ -463,6 +486,8 @@ fn publishing(
         state: clean(listed["State"].as_str().unwrap_or_default()),
         status: clean(listed["Status"].as_str().unwrap_or_default()),
         container_port,
+        runtime: super::process::ContainerRuntime::Docker,
+        pod: None,
     })
 }
 
@@ -547,6 +572,8 @@ mod tests {
                 state: "exited".into(),
                 status: "Exited (1) 3 minutes ago".into(),
                 container_port: 80,
+                runtime: crate::sys::process::ContainerRuntime::Docker,
+                pod: None,
             }
         );
         let at = |port, ips| publishing(&listed, &inspected, port, ips).map(|c| c.container_port);

@@ -14,6 +14,7 @@ pub mod interfaces;
 pub mod loopback;
 pub mod netns;
 pub mod netstat;
+pub mod podman;
 pub mod prefix;
 pub mod process;
 pub mod resolv;

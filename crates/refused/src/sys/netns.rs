@@ -364,6 +364,17 @@ pub fn others() -> Vec<Other> {
     found
 }
 
+/// The namespace of process `pid` (a container's first process), named by its inode where its
+/// link is readable.
+pub fn of_process(pid: u32) -> Other {
+    let netns = namespace_inode(Path::new(&format!("/proc/{pid}/ns/net")))
+        .map_or(Namespace::OfProcess(pid), Namespace::Unnamed);
+    Other {
+        netns,
+        pid: Some(pid),
+    }
+}
+
 /// A file of a namespace's `/proc/net` (`fib_trie`, `if_inet6`): through a process in it, or by
 /// entering a named one (root).
 pub fn read_net_file(ns: &Other, file: &str) -> io::Result<String> {

@@ -680,3 +680,127 @@ async fn a_deadline_inside_the_accept_grace_is_not_ready() {
     assert!(whole.readiness.is_ready(), "{}", whole.readiness);
     drop(listener);
 }
+
+/// A server run as Debian's python3 through a link named `name` (so that `/proc/PID/comm` says
+/// `name`), running `script`, which prints the port it listens on; `None` (skipped with a printed
+/// reason, or failed under CI) without `/usr/bin/python3`.
+fn named_server(
+    test: &str,
+    name: &str,
+    script: &str,
+) -> Option<(std::process::Child, u16, refused_lab::Scratch)> {
+    let python = std::path::Path::new("/usr/bin/python3");
+    if !python.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: required in CI: /usr/bin/python3 not installed (apt-get install python3)"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping {test}: /usr/bin/python3 not installed (apt-get install python3)"
+        );
+        return None;
+    }
+    let scratch = refused_lab::Scratch::new(name);
+    let link = scratch.path().join(name);
+    std::os::unix::fs::symlink(python, &link).unwrap();
+    let mut server = std::process::Command::new(&link)
+        .args(["-c", script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut port,
+    )
+    .unwrap();
+    Some((server, port.trim().parse().unwrap(), scratch))
+}
+
+/// Rootless Podman's `rootlessport` accepts a published port's connections and hands each to
+/// its child in the container's namespace, which connects to the container's port; when that
+/// fails (nothing listens there, `-p 8080:80` for a program on 3000), it closes ours about
+/// 190 ms later (podman 4.3.1). A server named `rootlessport` that does so is not ready: the
+/// settle is longer for it, as for an ssh tunnel's end, and a plain TCP `check` or `wait` does
+/// not take the container's broken port for up, nor do `wait`'s later probes.
+#[tokio::test]
+async fn rootlessports_late_close_is_not_ready() {
+    let Some((mut server, port, _scratch)) = named_server(
+        "rootlessports_late_close_is_not_ready",
+        "rootlessport",
+        "import socket, time\n\
+         s = socket.socket()\n\
+         s.bind(('127.0.0.1', 0))\n\
+         s.listen(16)\n\
+         print(s.getsockname()[1], flush=True)\n\
+         while True:\n\
+         \x20   c, _ = s.accept()\n\
+         \x20   time.sleep(0.19)\n\
+         \x20   c.close()\n",
+    ) else {
+        return;
+    };
+    let target: Target = format!("tcp://127.0.0.1:{port}").parse().unwrap();
+    let readiness = probe_text(&target.to_string(), &ProbeOptions::new()).await;
+    // `wait`'s probes after the first close keep the longer settle (no owner check then).
+    let options = WaitOptions {
+        timeout: Some(Duration::from_millis(1500)),
+        ..WaitOptions::default()
+    };
+    let waited = wait(std::slice::from_ref(&target), &options, |_| {}).await;
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(readiness.as_label(), "not-ready", "{readiness}");
+    assert!(
+        !waited.satisfied,
+        "{:?}",
+        waited.targets[0]
+            .last
+            .as_ref()
+            .map(|r| r.readiness.to_string())
+    );
+}
+
+/// Rootful Podman's `conmon` holds each port a container publishes and never accepts (netavark's
+/// DNAT rules send the connections on first); one no rule sends on (a container on an
+/// `--internal` network) waits in its queue for ever. A listener named `conmon` that never
+/// accepts is not ready, for `check` and for every probe of a `wait`, where a program that is
+/// merely slow to accept is still up after the accept grace.
+#[tokio::test]
+async fn conmons_reserved_port_is_not_ready() {
+    let Some((mut server, port, _scratch)) = named_server(
+        "conmons_reserved_port_is_not_ready",
+        "conmon",
+        "import socket, time\n\
+         s = socket.socket()\n\
+         s.bind(('127.0.0.1', 0))\n\
+         s.listen(16)\n\
+         print(s.getsockname()[1], flush=True)\n\
+         time.sleep(60)\n",
+    ) else {
+        return;
+    };
+    let target: Target = format!("tcp://127.0.0.1:{port}").parse().unwrap();
+    let readiness = probe_text(&target.to_string(), &ProbeOptions::new()).await;
+    let options = WaitOptions {
+        timeout: Some(Duration::from_millis(800)),
+        ..WaitOptions::default()
+    };
+    let waited = wait(std::slice::from_ref(&target), &options, |_| {}).await;
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(readiness.as_label(), "not-ready", "{readiness}");
+    assert!(
+        readiness.to_string().contains("never accepts"),
+        "{readiness}"
+    );
+    assert!(
+        !waited.satisfied,
+        "{:?}",
+        waited.targets[0]
+            .last
+            .as_ref()
+            .map(|r| r.readiness.to_string())
+    );
+}
