@@ -154,22 +154,7 @@ pub(super) fn rootless(
     // the only failure that closes ours at once (a silence would hold it open).
     let mut attempt = winner.attempt.clone();
     attempt.outcome = Outcome::Refused;
-    let there = AddressFacts {
-        attempt,
-        addr: to,
-        local: false,
-        neighbour: None,
-        blockers: None,
-        route: None,
-        route_lookup: None,
-        gateway: None,
-        holder: Some(forward.holder.clone()),
-        published: None,
-        published_beside: None,
-        forwarded: None,
-        blocked_for_others: Vec::new(),
-        rate_limits: None,
-    };
+    let there = AddressFacts::behind(attempt, to, Some(forward.holder.clone()));
     let inner = held(facts, &there, to, &forward.holder, Sent::Published)?;
     let (whose, who) = match &forward.pod {
         Some(pod) => (format!("pod `{pod}`'s"), PodmanWho::Pod(pod)),
@@ -264,23 +249,7 @@ pub(super) fn proxied(facts: &Facts, addr: SocketAddr) -> Option<Finding> {
     }
     let proxy = &proxied.proxy;
     let to = proxy.to;
-    let there = AddressFacts {
-        attempt: proxied.attempt.clone(),
-        addr: to,
-        local: false,
-        neighbour: None,
-        blockers: None,
-        route: None,
-        route_lookup: None,
-        down_link: None,
-        gateway: None,
-        holder: proxied.holder.clone(),
-        published: None,
-        published_beside: None,
-        forwarded: None,
-        blocked_for_others: Vec::new(),
-        rate_limits: None,
-    };
+    let there = AddressFacts::behind(proxied.attempt.clone(), to, proxied.holder.clone());
     let inner = proxied
         .holder
         .as_ref()

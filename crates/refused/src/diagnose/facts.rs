@@ -431,6 +431,28 @@ impl AddressFacts {
         }
     }
 
+    /// An address behind a port proxy of this host (where docker-proxy or rootlessport sends
+    /// the port), as `attempt` met it, held by `holder`: nothing else of it read.
+    pub fn behind(attempt: Attempt, addr: SocketAddr, holder: Option<Holder>) -> Self {
+        Self {
+            attempt,
+            addr,
+            local: false,
+            neighbour: None,
+            blockers: None,
+            route: None,
+            route_lookup: None,
+            down_link: None,
+            gateway: None,
+            holder,
+            published: None,
+            published_beside: None,
+            forwarded: None,
+            blocked_for_others: Vec::new(),
+            rate_limits: None,
+        }
+    }
+
     /// How long the attempt took.
     pub const fn elapsed(&self) -> Duration {
         self.attempt.elapsed
