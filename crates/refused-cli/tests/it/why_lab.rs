@@ -908,6 +908,42 @@ fn a_failed_family_is_explained_by_its_own_cause() {
     assert!(!warnings.contains("make the service listen"), "{report}");
 }
 
+/// A name with the server's address and one nobody on the link has: the server connects, and
+/// the other address's warning is not guessed from rules and neighbours the connected path never
+/// read ("rejected ... (ICMP host or admin prohibited): a firewall ... rejects it", "see \"not
+/// seen\"" with nothing unseen): `why` of that address tells it. Port 48501 is this test's.
+#[test]
+fn a_silent_other_address_is_not_blamed_on_a_firewall() {
+    let Some(lab) = Lab::or_skip("a_silent_other_address_is_not_blamed_on_a_firewall") else {
+        return;
+    };
+    lab.client
+        .write_etc(
+            "hosts",
+            &format!("127.0.0.1 localhost\n{SERVER_V4} two.lab.test\n{UNUSED_V4} two.lab.test\n"),
+        )
+        .unwrap();
+    let _server = lab
+        .server
+        .run(|| ListenSpec::new(SocketAddr::from((SERVER_V4, 48_501))).listen())
+        .unwrap()
+        .unwrap();
+    // Twice: ARP's first failure is a timeout, the next a fast EHOSTUNREACH.
+    for _ in 0..2 {
+        let report = why(&lab, &["--timeout", "4s", "two.lab.test:48501"]);
+        assert_eq!(cause(&report), "reachable", "{report}");
+        let warnings = report["warnings"].to_string();
+        assert!(
+            warnings.contains(&format!("connect to {SERVER_V4}; `"))
+                && warnings.contains(&format!(" why {UNUSED_V4}:48501` tells why")),
+            "{report}"
+        );
+        for guessed in ["firewall", "rejected", "not seen"] {
+            assert!(!warnings.contains(guessed), "{guessed}: {report}");
+        }
+    }
+}
+
 /// Without root, another namespace's `::` listener, whose `IPV6_V6ONLY` cannot be read, and a
 /// firewall's ICMP reject of IPv4 there: no TCP stack answers so, it is a rule, not the family
 /// (it said "(IPv6 only)"). Nor is the namespace's first process named as the owner when it is

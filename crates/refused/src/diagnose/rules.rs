@@ -486,10 +486,11 @@ fn later_failed(facts: &Facts, name: &str, winner: &AddressFacts, later: &Addres
 }
 
 /// Why `failed`, an address the name also gives, failed while `winner` connected, and the fix:
-/// what the rules say of it alone, for a failure that is no reset (a route, a firewall's reject
-/// or drop, the path: the service has nothing to do with it), and for a reset when
-/// `resets_explained` (this host's listeners were read); else a reset is the service's, which
-/// does not listen there.
+/// what the rules say of it alone, for a failure of this host's route (one that rejects it, or
+/// none at all: the service has nothing to do with it), and for a reset when `resets_explained`
+/// (this host's listeners were read); another failure (a drop, an ICMP error, a neighbour that
+/// never answered) is left to `why` of that address, and a reset is the service's, which does
+/// not listen there.
 fn failed_too(
     facts: &Facts,
     winner: &AddressFacts,
@@ -499,7 +500,13 @@ fn failed_too(
     let ip = failed.addr.ip();
     let reset = matches!(failed.attempt.outcome, Outcome::Refused | Outcome::Reset)
         && failed.attempt.icmp.is_none();
-    let why = (resets_explained || !reset)
+    // Of a failure that is no reset, a target that connected has this host's route read (a
+    // route that rejects it, or none at all), not its firewall nor its neighbour table: a
+    // drop, an ICMP error or a silent neighbour explained without them would be guessed (a
+    // neighbour that never answered said as a firewall's reject).
+    let route_read =
+        matches!(failed.attempt.outcome, Outcome::NetworkUnreachable) || failed.route.is_some();
+    let why = (if reset { resets_explained } else { route_read })
         .then(|| explain(facts, failed).ok())
         .flatten()
         .filter(|f| f.cause != Cause::Reachable);
@@ -511,8 +518,9 @@ fn failed_too(
             )
         } else {
             format!(
-                "connect to {}; `refused why {}` tells why {} fails",
+                "connect to {}; `{} why {}` tells why {} fails",
                 winner.addr.ip(),
+                facts.program,
                 failed.addr,
                 failed.addr
             )

@@ -2984,6 +2984,58 @@ fn reachable_with_ipv6_disabled_warns_about_the_ipv6_address() {
     );
 }
 
+/// A target that connected reads this host's route for another address that failed, not its
+/// firewall nor its neighbour table: a neighbour that never answered (a fast `EHOSTUNREACH`
+/// once ARP failed) is not said as a firewall's reject, nor a timeout as a drop whose rules
+/// "could not be read" (audit h22: it was, after 4f78b7e); a route that rejects it still is.
+#[test]
+fn a_failed_other_address_is_explained_only_by_what_was_read() {
+    let f = |outcome: Outcome, ms: u64| Facts {
+        resolution: Resolution::Resolved {
+            name: "twoaddr".into(),
+            addresses: vec!["10.0.0.2".parse().unwrap(), "10.0.0.99".parse().unwrap()],
+            source: NameSource::Hosts,
+        },
+        addresses: vec![
+            tried("10.0.0.2:8080", Outcome::Connected, 0),
+            AddressFacts {
+                blockers: None,
+                ..tried("10.0.0.99:8080", outcome, ms)
+            },
+        ],
+        ..facts("twoaddr:8080")
+    };
+    for (outcome, ms) in [(Outcome::HostUnreachable, 600), (Outcome::Timeout, 2400)] {
+        let finding = infer(&f(outcome, ms)).unwrap();
+        assert_eq!(finding.cause, Cause::Reachable);
+        let warning = finding.warnings.join(" ");
+        assert!(
+            warning.contains("connect to 10.0.0.2; `refused why 10.0.0.99:8080` tells why"),
+            "{warning}"
+        );
+        for guessed in [
+            "firewall",
+            "rejected",
+            "not seen",
+            "make the service listen",
+        ] {
+            assert!(!warning.contains(guessed), "{guessed}: {warning}");
+        }
+    }
+    // This host's own `unreachable` route is read, and named.
+    let mut routed = f(Outcome::HostUnreachable, 0);
+    routed.addresses[1].attempt.errno = Some(libc::EHOSTUNREACH);
+    routed.addresses[1].route = Some(crate::sys::route::RejectingRoute {
+        kind: crate::sys::route::RouteKind::Unreachable,
+        destination: Some("10.0.0.99/32".to_owned()),
+        table: None,
+        rule: None,
+    });
+    let warning = infer(&routed).unwrap().warnings.join(" ");
+    assert!(warning.contains("10.0.0.99/32"), "{warning}");
+    assert!(!warning.contains("tells why"), "{warning}");
+}
+
 #[test]
 fn what_the_unread_rules_could_explain_is_said() {
     // Without root, a fast EHOSTUNREACH may be this host's own `reject with icmp ...` rule.
