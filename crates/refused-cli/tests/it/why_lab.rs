@@ -858,6 +858,28 @@ fn a_program_bound_to_the_host_names_address_is_on_another_address() {
     );
 }
 
+/// A name that gives `::1` and an address of another host that nobody answers for, and a
+/// program on 127.0.0.1 only: the family is what is wrong, not "make the service listen on
+/// 10.77.0.99 too", which this host does not have (review h22). Port 48504 is this test's.
+#[test]
+fn the_listeners_family_is_not_redirected_to_another_hosts_address() {
+    let Some(lab) = Lab::or_skip("the_listeners_family_is_not_redirected_to_another_hosts_address")
+    else {
+        return;
+    };
+    lab.client
+        .write_etc(
+            "hosts",
+            &format!("127.0.0.1 localhost\n::1 app.lab.test\n{UNUSED_V4} app.lab.test\n"),
+        )
+        .unwrap();
+    let _app = listen_on_client(&lab, "127.0.0.1:48504".parse().unwrap());
+    let report = why(&lab, &["--timeout", "4s", "app.lab.test:48504"]);
+    assert_eq!(cause(&report), "listening-on-other-family", "{report}");
+    let said = format!("{} {}", report["summary"], report["suggestions"]);
+    assert!(!said.contains(&UNUSED_V4.to_string()), "{report}");
+}
+
 /// A name with both families, a dual-stack server, and this host's route that rejects the IPv6
 /// address: the warning names the route, not "make the service listen on it too" (it does).
 #[test]

@@ -1712,11 +1712,14 @@ fn listening_elsewhere(facts: &Facts, addr: SocketAddr, on_port: &[&HeldListener
             .iter()
             .any(|l| is_counterpart(l.listener.address, ip))
     {
-        // The listener's own family was tried too, at another address, and failed
-        // (`localhost` to a program bound to Debian's `127.0.1.1 HOSTNAME`): the address is
-        // what is wrong, said of that one.
+        // The listener's own family was tried too, at another address of this host, and
+        // refused (`localhost` to a program bound to Debian's `127.0.1.1 HOSTNAME`): the
+        // address is what is wrong, said of that one. Not an address of another host, nor one
+        // that failed otherwise: no listener of this host explains that one.
         if let Some(same) = facts.addresses.iter().find(|a| {
-            !a.attempt.outcome.is_connected()
+            a.local
+                && a.attempt.outcome == Outcome::Refused
+                && a.attempt.icmp.is_none()
                 && a.addr.port() == addr.port()
                 && a.addr.ip().to_canonical().is_ipv4() == bound.listener.address.is_ipv4()
                 && !on_port.iter().any(|l| l.listener.accepts(a.addr.ip()))

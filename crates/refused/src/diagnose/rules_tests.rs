@@ -3036,6 +3036,55 @@ fn a_failed_other_address_is_explained_only_by_what_was_read() {
     assert!(!warning.contains("tells why"), "{warning}");
 }
 
+/// A name that gives `::1` and another host's IPv4 address, and a program on 127.0.0.1 only:
+/// `::1` is refused for the family; the other host's address, which failed on its own (no
+/// neighbour answered), is not "an address this program should listen on too", nor this host's
+/// own (review h22: the redirect to the listener's family took any failed address).
+#[test]
+fn the_listeners_family_is_redirected_only_to_a_refused_address_of_this_host() {
+    let mut remote = tried("10.0.0.99:3000", Outcome::HostUnreachable, 600);
+    remote.local = false;
+    let f = Facts {
+        resolution: Resolution::Resolved {
+            name: "app".into(),
+            addresses: vec!["::1".parse().unwrap(), "10.0.0.99".parse().unwrap()],
+            source: NameSource::Hosts,
+        },
+        addresses: vec![tried("[::1]:3000", Outcome::Refused, 0), remote],
+        listeners: Some(vec![listening("127.0.0.1:3000", "python3")]),
+        ..facts("app:3000")
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherFamily, "{finding:?}");
+    assert!(!finding.summary.contains("10.0.0.99"), "{finding:?}");
+    assert!(
+        !finding.suggestions.iter().any(|s| s.contains("10.0.0.99")),
+        "{finding:?}"
+    );
+    // 127.0.0.1, this host's and refused, is the address that is wrong.
+    let f = Facts {
+        resolution: Resolution::Resolved {
+            name: "localhost".into(),
+            addresses: vec!["::1".parse().unwrap(), "127.0.0.1".parse().unwrap()],
+            source: NameSource::Hosts,
+        },
+        addresses: vec![
+            tried("[::1]:3000", Outcome::Refused, 0),
+            tried("127.0.0.1:3000", Outcome::Refused, 0),
+        ],
+        listeners: Some(vec![listening("127.0.1.1:3000", "python3")]),
+        ..facts("localhost:3000")
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherAddress, "{finding:?}");
+    assert!(
+        finding
+            .summary
+            .ends_with("but only on 127.0.1.1, not on 127.0.0.1"),
+        "{finding:?}"
+    );
+}
+
 #[test]
 fn what_the_unread_rules_could_explain_is_said() {
     // Without root, a fast EHOSTUNREACH may be this host's own `reject with icmp ...` rule.
