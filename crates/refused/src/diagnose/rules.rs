@@ -1316,8 +1316,6 @@ fn dead_gateway(address: &AddressFacts, gateway: &Gateway) -> Finding {
     .suggest(format!("or fix the route: `ip route get {host}` shows the route this host takes (the default route, when no other matches)"))
 }
 
-/// IPv6 cannot be used on this host: `all`'s `disable_ipv6` is on, or the kernel has no IPv6.
-/// IPv4 is suggested only when the target did not fail over IPv4 as well.
 /// This host's interface toward `addr` is down: up without a carrier (the route stays, and
 /// neighbour discovery fails on it), or set down with its routes gone.
 fn link_down(address: &AddressFacts) -> Option<Finding> {
@@ -1368,6 +1366,8 @@ fn no_route(facts: &Facts, host: IpAddr) -> Finding {
     }
 }
 
+/// IPv6 cannot be used on this host: `all`'s `disable_ipv6` is on, or the kernel has no IPv6.
+/// IPv4 is suggested only when the target did not fail over IPv4 as well.
 fn no_ipv6(facts: &Facts, addr: SocketAddr) -> Finding {
     let disabled_by = facts
         .loopback
