@@ -829,6 +829,34 @@ fn an_ipv6_only_name_from_an_ipv4_only_host() {
     );
 }
 
+/// The same from /etc/hosts, which has the name with an IPv6 address only (one no route of the
+/// lab reaches): the line to add, not "its DNS lacks the A record" nor `dig`, which never reads
+/// /etc/hosts (review h22).
+#[test]
+fn an_ipv6_only_name_of_etc_hosts_is_not_blamed_on_dns() {
+    let Some(lab) = Lab::or_skip("an_ipv6_only_name_of_etc_hosts_is_not_blamed_on_dns") else {
+        return;
+    };
+    lab.client
+        .write_etc(
+            "hosts",
+            &format!("127.0.0.1 localhost\n{NO_ROUTE_V6} v6hosts.lab.test\n"),
+        )
+        .unwrap();
+    let report = why(&lab, &["v6hosts.lab.test:48506"]);
+    assert_eq!(cause(&report), "network-unreachable", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("`v6hosts.lab.test` has IPv6 addresses only in /etc/hosts"),
+        "{report}"
+    );
+    let said = format!("{summary} {}", report["suggestions"]);
+    assert!(
+        !said.contains("A record") && !said.contains("dig"),
+        "{report}"
+    );
+}
+
 /// Debian's `127.0.1.1 HOSTNAME` line: a program bound to the host name's address, asked as
 /// `localhost`. IPv4 was tried at 127.0.0.1 and refused too: the address is what is wrong, not
 /// the family (it said "listens on 127.0.1.1 (IPv4 only), and `[::1]` is IPv6").

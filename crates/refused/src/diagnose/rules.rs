@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::outcome::Outcome;
 use crate::probe::Readiness;
 use crate::resolve::ResolveErrorKind;
-use crate::sys::host::Neighbour;
+use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::netns::Namespace;
 use crate::sys::resolv::{Nameserver, NameserverSource, is_resolved_stub};
 use crate::sys::route::{RejectingRoute, RouteKind};
@@ -1347,17 +1347,32 @@ fn link_down(address: &AddressFacts) -> Option<Finding> {
 fn no_route(facts: &Facts, host: IpAddr) -> Finding {
     let ipv6_only = match &facts.resolution {
         Resolution::Resolved {
-            name, addresses, ..
-        } if addresses.iter().all(IpAddr::is_ipv6) => Some(name),
+            name,
+            addresses,
+            source,
+        } if addresses.iter().all(IpAddr::is_ipv6) => Some((name, source)),
         _ => None,
     };
     match ipv6_only {
-        Some(name) if host.is_ipv6() => Finding::new(
-            Cause::NetworkUnreachable,
-            format!("`{name}` has IPv6 addresses only (no IPv4 address: no A record), and this host has no route to {host}: it reaches no IPv6 network there (an IPv4-only host or container)"),
-        )
-        .suggest(format!("if `{name}` should have an IPv4 address, its DNS lacks the A record: `dig A {name}` asks for it"))
-        .suggest(format!("or give this host IPv6 to {host}: an address and a route (`ip -6 route` lists the routes; in Docker, a network with `enable_ipv6`)")),
+        Some((name, source)) if host.is_ipv6() => {
+            // `/etc/hosts` is read before DNS: a name there has no A record to lack, only a line.
+            let (only, add) = match source {
+                NameSource::Hosts => (
+                    "in /etc/hosts (no IPv4 address)",
+                    format!("add a line for it to /etc/hosts (`getent ahosts {name}` shows what the system resolver gives)"),
+                ),
+                NameSource::Dns => (
+                    "(no IPv4 address: no A record)",
+                    format!("its DNS lacks the A record: `dig A {name}` asks for it"),
+                ),
+            };
+            Finding::new(
+                Cause::NetworkUnreachable,
+                format!("`{name}` has IPv6 addresses only {only}, and this host has no route to {host}: it reaches no IPv6 network there (an IPv4-only host or container)"),
+            )
+            .suggest(format!("if `{name}` should have an IPv4 address, {add}"))
+            .suggest(format!("or give this host IPv6 to {host}: an address and a route (`ip -6 route` lists the routes; in Docker, a network with `enable_ipv6`)"))
+        }
         _ => Finding::new(
             Cause::NetworkUnreachable,
             format!("this host has no route to {host}"),

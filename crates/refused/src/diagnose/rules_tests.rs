@@ -3085,6 +3085,44 @@ fn the_listeners_family_is_redirected_only_to_a_refused_address_of_this_host() {
     );
 }
 
+/// A name with IPv6 addresses only and no route to them: from DNS, its missing A record; from
+/// `/etc/hosts`, which `dig` never reads, the line to add (review h22: it said "its DNS lacks
+/// the A record: `dig A NAME`" of a name the evidence said came from /etc/hosts).
+#[test]
+fn an_ipv6_only_name_is_said_where_it_came_from() {
+    let f = |source| Facts {
+        resolution: Resolution::Resolved {
+            name: "v6only".into(),
+            addresses: vec!["fd00:222::5".parse().unwrap()],
+            source,
+        },
+        ..one(
+            "[fd00:222::5]:80",
+            tried("[fd00:222::5]:80", Outcome::NetworkUnreachable, 0),
+        )
+    };
+    let finding = infer(&f(NameSource::Dns)).unwrap();
+    assert_eq!(finding.cause, Cause::NetworkUnreachable);
+    assert!(finding.summary.contains("no A record"), "{finding:?}");
+    assert!(
+        finding.suggestions[0].contains("`dig A v6only`"),
+        "{finding:?}"
+    );
+    let finding = infer(&f(NameSource::Hosts)).unwrap();
+    assert_eq!(finding.cause, Cause::NetworkUnreachable);
+    assert!(
+        finding
+            .summary
+            .starts_with("`v6only` has IPv6 addresses only in /etc/hosts"),
+        "{finding:?}"
+    );
+    let said = format!("{} {:?}", finding.summary, finding.suggestions);
+    for dns in ["A record", "dig", "DNS"] {
+        assert!(!said.contains(dns), "{dns}: {said}");
+    }
+    assert!(finding.suggestions[0].contains("/etc/hosts"), "{finding:?}");
+}
+
 #[test]
 fn what_the_unread_rules_could_explain_is_said() {
     // Without root, a fast EHOSTUNREACH may be this host's own `reject with icmp ...` rule.
