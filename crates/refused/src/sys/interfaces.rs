@@ -28,7 +28,7 @@ pub struct Interface {
     pub networks: Vec<(IpAddr, u32)>,
 }
 
-/// An interface that keeps an address from being reached (see [`down_link_to`]).
+/// An interface that keeps an address from being reached (see `down_link_to`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownLink {
     /// Its name.
