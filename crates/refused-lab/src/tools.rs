@@ -47,11 +47,13 @@ pub enum Tool {
     /// `nginx` with its stream module (libnginx-mod-stream, for `ssl_preread`): a real web
     /// server and proxy, whose deliberate closes and rate limits `why` reads.
     Nginx,
+    /// `ipset`: iptables' sets, as a blocklist or an allow list matches them.
+    Ipset,
 }
 
 impl Tool {
     /// Every tool, in the order the README's install command lists their packages.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::Ip,
         Self::Nft,
         Self::Dnsmasq,
@@ -68,6 +70,7 @@ impl Tool {
         Self::Sshd,
         Self::Haproxy,
         Self::Nginx,
+        Self::Ipset,
     ];
 
     /// The program's name.
@@ -89,6 +92,7 @@ impl Tool {
             Self::Sshd => "sshd",
             Self::Haproxy => "haproxy",
             Self::Nginx => "nginx",
+            Self::Ipset => "ipset",
         }
     }
 
@@ -111,6 +115,7 @@ impl Tool {
             Self::Sshd => "openssh-server",
             Self::Haproxy => "haproxy",
             Self::Nginx => "nginx libnginx-mod-stream",
+            Self::Ipset => "ipset",
         }
     }
 

@@ -118,3 +118,28 @@ fn a_self_signed_certificate_is_not_trusted_in_check_and_why() {
         .unwrap();
     assert_eq!(with_cacert.status.code(), Some(0));
 }
+
+/// A plain `http://` request to OpenSSL's TLS port is closed without an answer: besides the
+/// closes a front end makes on purpose, `why` says that a TLS port does this too, and the
+/// `https://` URL to ask (review h22: only nginx's `return 444`, the PROXY protocol and a proxy
+/// without its backend were said).
+#[test]
+fn a_plain_request_to_a_tls_port_names_tls() {
+    if !require("a_plain_request_to_a_tls_port_names_tls", &[Tool::Openssl]) {
+        return;
+    }
+    let server = openssl_server(SelfSigned::Ca).unwrap();
+    let target = format!("http://localhost:{}/", server.addr.port());
+    let why = refused()
+        .args(["why", "--json", "--timeout", "5s", &target])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&why.stdout).unwrap();
+    assert_eq!(report["cause"], "not-ready", "{report}");
+    let fix = report["suggestions"].to_string();
+    let https = format!(" why https://localhost:{}/`", server.addr.port());
+    assert!(
+        fix.contains("speaks TLS") && fix.contains(&https),
+        "{report}"
+    );
+}

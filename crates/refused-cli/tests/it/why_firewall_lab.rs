@@ -1062,3 +1062,43 @@ fn iptables_syn_rules_are_decided() {
     );
     assert_eq!(rule["certain"], true, "{report}");
 }
+
+/// An allow list of iptables' (`-m set ! --match-set allowed dst -j REJECT`, with real ipset):
+/// what stops the connection is the address's absence from the set, so the fix adds it
+/// (`ipset add`), where `ipset del` of an address not in the set changes nothing (review h22).
+/// Port 48512 is this test's.
+#[test]
+fn an_ipset_allow_list_is_fixed_by_adding_the_address() {
+    let test = "an_ipset_allow_list_is_fixed_by_adding_the_address";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Iptables, Tool::Ipset]) else {
+        return;
+    };
+    let _open = listen_on_server(&lab, &[48512]);
+    lab.client
+        .exec("ipset", &["create", "allowed", "hash:ip"])
+        .unwrap();
+    lab.client
+        .exec("ipset", &["add", "allowed", "10.77.0.50"])
+        .unwrap();
+    lab.client
+        .iptables(&[
+            "-A",
+            "OUTPUT",
+            "-p",
+            "tcp",
+            "--dport",
+            "48512",
+            "-m",
+            "set",
+            "!",
+            "--match-set",
+            "allowed",
+            "dst",
+            "-j",
+            "REJECT",
+        ])
+        .unwrap();
+    let report = why(&lab, &["--timeout", "2s", &format!("{SERVER_V4}:48512")]);
+    assert_eq!(report["cause"], "blocked-locally", "{report}");
+    assert!(suggests(&report, "ipset add"), "{report}");
+}

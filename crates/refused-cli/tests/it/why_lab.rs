@@ -829,6 +829,34 @@ fn an_ipv6_only_name_from_an_ipv4_only_host() {
     );
 }
 
+/// The same from /etc/hosts, which has the name with an IPv6 address only (one no route of the
+/// lab reaches): the line to add, not "its DNS lacks the A record" nor `dig`, which never reads
+/// /etc/hosts (review h22).
+#[test]
+fn an_ipv6_only_name_of_etc_hosts_is_not_blamed_on_dns() {
+    let Some(lab) = Lab::or_skip("an_ipv6_only_name_of_etc_hosts_is_not_blamed_on_dns") else {
+        return;
+    };
+    lab.client
+        .write_etc(
+            "hosts",
+            &format!("127.0.0.1 localhost\n{NO_ROUTE_V6} v6hosts.lab.test\n"),
+        )
+        .unwrap();
+    let report = why(&lab, &["v6hosts.lab.test:48506"]);
+    assert_eq!(cause(&report), "network-unreachable", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("`v6hosts.lab.test` has IPv6 addresses only in /etc/hosts"),
+        "{report}"
+    );
+    let said = format!("{summary} {}", report["suggestions"]);
+    assert!(
+        !said.contains("A record") && !said.contains("dig"),
+        "{report}"
+    );
+}
+
 /// Debian's `127.0.1.1 HOSTNAME` line: a program bound to the host name's address, asked as
 /// `localhost`. IPv4 was tried at 127.0.0.1 and refused too: the address is what is wrong, not
 /// the family (it said "listens on 127.0.1.1 (IPv4 only), and `[::1]` is IPv6").
@@ -856,6 +884,28 @@ fn a_program_bound_to_the_host_names_address_is_on_another_address() {
         report["suggestions"][0], "connect to 127.0.1.1:3001 instead",
         "{report}"
     );
+}
+
+/// A name that gives `::1` and an address of another host that nobody answers for, and a
+/// program on 127.0.0.1 only: the family is what is wrong, not "make the service listen on
+/// 10.77.0.99 too", which this host does not have (review h22). Port 48504 is this test's.
+#[test]
+fn the_listeners_family_is_not_redirected_to_another_hosts_address() {
+    let Some(lab) = Lab::or_skip("the_listeners_family_is_not_redirected_to_another_hosts_address")
+    else {
+        return;
+    };
+    lab.client
+        .write_etc(
+            "hosts",
+            &format!("127.0.0.1 localhost\n::1 app.lab.test\n{UNUSED_V4} app.lab.test\n"),
+        )
+        .unwrap();
+    let _app = listen_on_client(&lab, "127.0.0.1:48504".parse().unwrap());
+    let report = why(&lab, &["--timeout", "4s", "app.lab.test:48504"]);
+    assert_eq!(cause(&report), "listening-on-other-family", "{report}");
+    let said = format!("{} {}", report["summary"], report["suggestions"]);
+    assert!(!said.contains(&UNUSED_V4.to_string()), "{report}");
 }
 
 /// A name with both families, a dual-stack server, and this host's route that rejects the IPv6
@@ -906,6 +956,42 @@ fn a_failed_family_is_explained_by_its_own_cause() {
         "{report}"
     );
     assert!(!warnings.contains("make the service listen"), "{report}");
+}
+
+/// A name with the server's address and one nobody on the link has: the server connects, and
+/// the other address's warning is not guessed from rules and neighbours the connected path never
+/// read ("rejected ... (ICMP host or admin prohibited): a firewall ... rejects it", "see \"not
+/// seen\"" with nothing unseen): `why` of that address tells it. Port 48501 is this test's.
+#[test]
+fn a_silent_other_address_is_not_blamed_on_a_firewall() {
+    let Some(lab) = Lab::or_skip("a_silent_other_address_is_not_blamed_on_a_firewall") else {
+        return;
+    };
+    lab.client
+        .write_etc(
+            "hosts",
+            &format!("127.0.0.1 localhost\n{SERVER_V4} two.lab.test\n{UNUSED_V4} two.lab.test\n"),
+        )
+        .unwrap();
+    let _server = lab
+        .server
+        .run(|| ListenSpec::new(SocketAddr::from((SERVER_V4, 48_501))).listen())
+        .unwrap()
+        .unwrap();
+    // Twice: ARP's first failure is a timeout, the next a fast EHOSTUNREACH.
+    for _ in 0..2 {
+        let report = why(&lab, &["--timeout", "4s", "two.lab.test:48501"]);
+        assert_eq!(cause(&report), "reachable", "{report}");
+        let warnings = report["warnings"].to_string();
+        assert!(
+            warnings.contains(&format!("connect to {SERVER_V4}; `"))
+                && warnings.contains(&format!(" why {UNUSED_V4}:48501` tells why")),
+            "{report}"
+        );
+        for guessed in ["firewall", "rejected", "not seen"] {
+            assert!(!warnings.contains(guessed), "{guessed}: {report}");
+        }
+    }
 }
 
 /// Without root, another namespace's `::` listener, whose `IPV6_V6ONLY` cannot be read, and a

@@ -353,26 +353,40 @@ fn nft_fix(finding: Finding, blocker: &Blocker, dest: SocketAddr, run: &str) -> 
 
 /// The ipset a rule of iptables matches (`-m set --match-set NAME src`): its name, where the
 /// rule's text has it (iptables-save's; nft's listing of iptables-nft's rule says only `xt
-/// match set`).
-fn ipset_of(blocker: &Blocker) -> Option<&str> {
-    if let Some((_, after)) = blocker.rule.split_once("--match-set ") {
-        return after.split_whitespace().next();
+/// match set`), and whether the match is negated (`! --match-set`: an allow list, which stops
+/// what is not in it; `None` where the text does not say).
+fn ipset_of(blocker: &Blocker) -> Option<(&str, Option<bool>)> {
+    if let Some((before, after)) = blocker.rule.split_once("--match-set ") {
+        let negated = before.trim_end().ends_with('!');
+        return Some((after.split_whitespace().next()?, Some(negated)));
     }
-    blocker.rule.contains("xt match set").then_some("SET")
+    blocker
+        .rule
+        .contains("xt match set")
+        .then_some(("SET", None))
 }
 
 fn iptables_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding {
     let command = blocker.iptables_command();
-    // An ipset's match: the address goes from the set, not the rule from the chain.
+    // An ipset's match: the address goes from the set (or, for an allow list, into it), not
+    // the rule from the chain.
     let finding = match ipset_of(blocker) {
-        Some(set) => {
+        Some((set, Some(true))) => finding.suggest(format!(
+            "the rule stops what is not in the ipset `{set}` (`! --match-set`, an allow list): `{run} ipset add {set} ADDRESS` lets one through, `{run} ipset list {set}` lists them; deleting the rule would let every address through"
+        )),
+        Some((set, negated)) => {
             let named = if set == "SET" {
                 format!(" (`{run} {command}-save | grep match-set` names it)")
             } else {
                 String::new()
             };
+            let allow = if negated.is_none() {
+                "; if it is `! --match-set` (an allow list), `ipset add` lets one through instead"
+            } else {
+                ""
+            };
             finding.suggest(format!(
-                "the rule matches an ipset{named}: `{run} ipset test {set} ADDRESS` tells whether an address is in it, `{run} ipset del {set} ADDRESS` takes one out, `{run} ipset list {set}` lists them; deleting the rule would let every address of the set through"
+                "the rule matches an ipset{named}: `{run} ipset test {set} ADDRESS` tells whether an address is in it, `{run} ipset del {set} ADDRESS` takes one out, `{run} ipset list {set}` lists them; deleting the rule would let every address of the set through{allow}"
             ))
         }
         None => finding,
@@ -638,5 +652,19 @@ mod tests {
                 fixes(&ipset)
             );
         }
+        // A negated match is an allow list: the address goes into the set (review h22: it
+        // said `ipset del` of an address that is not in it).
+        let allow = rule(
+            Tool::Iptables,
+            "ip filter",
+            "OUTPUT",
+            "-A OUTPUT -p tcp -m set ! --match-set allowed dst -j REJECT",
+        );
+        assert!(
+            fixes(&allow)[0].contains("`sudo ipset add allowed ADDRESS` lets one through")
+                && !fixes(&allow)[0].contains("ipset del"),
+            "{:?}",
+            fixes(&allow)
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! What an HTTP front end's own answer means, where waiting is not the fix, or not the only
 //! one: a load balancer with no healthy backend (HAProxy's 503), a rate limit (429), a close
-//! without an answer (nginx's `return 444`, a listener that expects the PROXY protocol), and a
+//! without an answer (nginx's `return 444`, a listener that expects the PROXY protocol, a TLS
+//! port asked over plain HTTP), and a
 //! close during the TLS handshake by a proxy that passes TLS through to a backend that failed.
 //! The cause stays `not-ready`; the summary and the fixes say which.
 
@@ -109,7 +110,7 @@ fn unanswered(
         Some("nginx") | None => "nginx does this on purpose for `return 444` (a server block for unknown Host names, a blocked path or client): its access log shows the request with status 444; for unknown Host names, send the name the server expects".to_owned(),
         Some(other) => format!("{other} may do this on purpose (a rule against unknown Host names, a blocked path or client): its log says why"),
     };
-    Finding::new(
+    let finding = Finding::new(
         Cause::NotReady,
         format!(
             "{addr} accepts connections, but {who} {closed} the connection without answering the {} request",
@@ -121,6 +122,16 @@ fn unanswered(
     .suggest(format!(
         "a proxy whose backend is down may close so too: its error log names the backend; waiting helps only if that is starting (`{} wait {}`)",
         facts.program, facts.target
+    ));
+    // A TLS server closes or resets a plain request it cannot read as a handshake (OpenSSL's,
+    // Python's), where Go's answers a 400 that the probe names.
+    if facts.target.scheme() != Scheme::Http {
+        return finding;
+    }
+    let https = facts.target.to_string().replacen("http://", "https://", 1);
+    finding.suggest(format!(
+        "a port that speaks TLS closes or resets a plain HTTP request so too: if it is one, ask it over TLS (`{} why {https}`)",
+        facts.program
     ))
 }
 

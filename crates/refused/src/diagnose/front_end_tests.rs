@@ -117,6 +117,29 @@ fn a_close_without_an_answer_is_said_with_what_does_it_on_purpose() {
         "{:?}",
         finding.suggestions
     );
+    // A plain request to a TLS port is closed or reset so too (OpenSSL's `s_server`, Python's
+    // `ssl`): said, with the https URL to ask (review h22); not of an https:// target.
+    for kind in [Kind::Closed, Kind::Io] {
+        let finding = front(
+            "http://10.0.0.5:8080/",
+            exchange_failed(kind, "no valid HTTP response: connection error"),
+            Some("openssl"),
+        );
+        assert!(
+            finding
+                .suggestions
+                .iter()
+                .any(|s| s.contains("speaks TLS") && s.contains("why https://10.0.0.5:8080/`")),
+            "{:?}",
+            finding.suggestions
+        );
+    }
+    let finding = front("https://10.0.0.5:8080/", closed(), Some("nginx"));
+    assert!(
+        !finding.suggestions.iter().any(|s| s.contains("speaks TLS")),
+        "{:?}",
+        finding.suggestions
+    );
 }
 
 #[test]

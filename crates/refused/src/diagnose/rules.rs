@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::outcome::Outcome;
 use crate::probe::Readiness;
 use crate::resolve::ResolveErrorKind;
-use crate::sys::host::Neighbour;
+use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::netns::Namespace;
 use crate::sys::resolv::{Nameserver, NameserverSource, is_resolved_stub};
 use crate::sys::route::{RejectingRoute, RouteKind};
@@ -486,10 +486,11 @@ fn later_failed(facts: &Facts, name: &str, winner: &AddressFacts, later: &Addres
 }
 
 /// Why `failed`, an address the name also gives, failed while `winner` connected, and the fix:
-/// what the rules say of it alone, for a failure that is no reset (a route, a firewall's reject
-/// or drop, the path: the service has nothing to do with it), and for a reset when
-/// `resets_explained` (this host's listeners were read); else a reset is the service's, which
-/// does not listen there.
+/// what the rules say of it alone, for a failure of this host's route (one that rejects it, or
+/// none at all: the service has nothing to do with it), and for a reset when `resets_explained`
+/// (this host's listeners were read); another failure (a drop, an ICMP error, a neighbour that
+/// never answered) is left to `why` of that address, and a reset is the service's, which does
+/// not listen there.
 fn failed_too(
     facts: &Facts,
     winner: &AddressFacts,
@@ -499,7 +500,13 @@ fn failed_too(
     let ip = failed.addr.ip();
     let reset = matches!(failed.attempt.outcome, Outcome::Refused | Outcome::Reset)
         && failed.attempt.icmp.is_none();
-    let why = (resets_explained || !reset)
+    // Of a failure that is no reset, a target that connected has this host's route read (a
+    // route that rejects it, or none at all), not its firewall nor its neighbour table: a
+    // drop, an ICMP error or a silent neighbour explained without them would be guessed (a
+    // neighbour that never answered said as a firewall's reject).
+    let route_read =
+        matches!(failed.attempt.outcome, Outcome::NetworkUnreachable) || failed.route.is_some();
+    let why = (if reset { resets_explained } else { route_read })
         .then(|| explain(facts, failed).ok())
         .flatten()
         .filter(|f| f.cause != Cause::Reachable);
@@ -511,8 +518,9 @@ fn failed_too(
             )
         } else {
             format!(
-                "connect to {}; `refused why {}` tells why {} fails",
+                "connect to {}; `{} why {}` tells why {} fails",
                 winner.addr.ip(),
+                facts.program,
                 failed.addr,
                 failed.addr
             )
@@ -1316,8 +1324,6 @@ fn dead_gateway(address: &AddressFacts, gateway: &Gateway) -> Finding {
     .suggest(format!("or fix the route: `ip route get {host}` shows the route this host takes (the default route, when no other matches)"))
 }
 
-/// IPv6 cannot be used on this host: `all`'s `disable_ipv6` is on, or the kernel has no IPv6.
-/// IPv4 is suggested only when the target did not fail over IPv4 as well.
 /// This host's interface toward `addr` is down: up without a carrier (the route stays, and
 /// neighbour discovery fails on it), or set down with its routes gone.
 fn link_down(address: &AddressFacts) -> Option<Finding> {
@@ -1349,17 +1355,32 @@ fn link_down(address: &AddressFacts) -> Option<Finding> {
 fn no_route(facts: &Facts, host: IpAddr) -> Finding {
     let ipv6_only = match &facts.resolution {
         Resolution::Resolved {
-            name, addresses, ..
-        } if addresses.iter().all(IpAddr::is_ipv6) => Some(name),
+            name,
+            addresses,
+            source,
+        } if addresses.iter().all(IpAddr::is_ipv6) => Some((name, source)),
         _ => None,
     };
     match ipv6_only {
-        Some(name) if host.is_ipv6() => Finding::new(
-            Cause::NetworkUnreachable,
-            format!("`{name}` has IPv6 addresses only (no IPv4 address: no A record), and this host has no route to {host}: it reaches no IPv6 network there (an IPv4-only host or container)"),
-        )
-        .suggest(format!("if `{name}` should have an IPv4 address, its DNS lacks the A record: `dig A {name}` asks for it"))
-        .suggest(format!("or give this host IPv6 to {host}: an address and a route (`ip -6 route` lists the routes; in Docker, a network with `enable_ipv6`)")),
+        Some((name, source)) if host.is_ipv6() => {
+            // `/etc/hosts` is read before DNS: a name there has no A record to lack, only a line.
+            let (only, add) = match source {
+                NameSource::Hosts => (
+                    "in /etc/hosts (no IPv4 address)",
+                    format!("add a line for it to /etc/hosts (`getent ahosts {name}` shows what the system resolver gives)"),
+                ),
+                NameSource::Dns => (
+                    "(no IPv4 address: no A record)",
+                    format!("its DNS lacks the A record: `dig A {name}` asks for it"),
+                ),
+            };
+            Finding::new(
+                Cause::NetworkUnreachable,
+                format!("`{name}` has IPv6 addresses only {only}, and this host has no route to {host}: it reaches no IPv6 network there (an IPv4-only host or container)"),
+            )
+            .suggest(format!("if `{name}` should have an IPv4 address, {add}"))
+            .suggest(format!("or give this host IPv6 to {host}: an address and a route (`ip -6 route` lists the routes; in Docker, a network with `enable_ipv6`)"))
+        }
         _ => Finding::new(
             Cause::NetworkUnreachable,
             format!("this host has no route to {host}"),
@@ -1368,6 +1389,8 @@ fn no_route(facts: &Facts, host: IpAddr) -> Finding {
     }
 }
 
+/// IPv6 cannot be used on this host: `all`'s `disable_ipv6` is on, or the kernel has no IPv6.
+/// IPv4 is suggested only when the target did not fail over IPv4 as well.
 fn no_ipv6(facts: &Facts, addr: SocketAddr) -> Finding {
     let disabled_by = facts
         .loopback
@@ -1712,11 +1735,14 @@ fn listening_elsewhere(facts: &Facts, addr: SocketAddr, on_port: &[&HeldListener
             .iter()
             .any(|l| is_counterpart(l.listener.address, ip))
     {
-        // The listener's own family was tried too, at another address, and failed
-        // (`localhost` to a program bound to Debian's `127.0.1.1 HOSTNAME`): the address is
-        // what is wrong, said of that one.
+        // The listener's own family was tried too, at another address of this host, and
+        // refused (`localhost` to a program bound to Debian's `127.0.1.1 HOSTNAME`): the
+        // address is what is wrong, said of that one. Not an address of another host, nor one
+        // that failed otherwise: no listener of this host explains that one.
         if let Some(same) = facts.addresses.iter().find(|a| {
-            !a.attempt.outcome.is_connected()
+            a.local
+                && a.attempt.outcome == Outcome::Refused
+                && a.attempt.icmp.is_none()
                 && a.addr.port() == addr.port()
                 && a.addr.ip().to_canonical().is_ipv4() == bound.listener.address.is_ipv4()
                 && !on_port.iter().any(|l| l.listener.accepts(a.addr.ip()))

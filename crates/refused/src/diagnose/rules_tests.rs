@@ -3039,6 +3039,145 @@ fn reachable_with_ipv6_disabled_warns_about_the_ipv6_address() {
     );
 }
 
+/// A target that connected reads this host's route for another address that failed, not its
+/// firewall nor its neighbour table: a neighbour that never answered (a fast `EHOSTUNREACH`
+/// once ARP failed) is not said as a firewall's reject, nor a timeout as a drop whose rules
+/// "could not be read" (audit h22: it was, after 4f78b7e); a route that rejects it still is.
+#[test]
+fn a_failed_other_address_is_explained_only_by_what_was_read() {
+    let f = |outcome: Outcome, ms: u64| Facts {
+        resolution: Resolution::Resolved {
+            name: "twoaddr".into(),
+            addresses: vec!["10.0.0.2".parse().unwrap(), "10.0.0.99".parse().unwrap()],
+            source: NameSource::Hosts,
+        },
+        addresses: vec![
+            tried("10.0.0.2:8080", Outcome::Connected, 0),
+            AddressFacts {
+                blockers: None,
+                ..tried("10.0.0.99:8080", outcome, ms)
+            },
+        ],
+        ..facts("twoaddr:8080")
+    };
+    for (outcome, ms) in [(Outcome::HostUnreachable, 600), (Outcome::Timeout, 2400)] {
+        let finding = infer(&f(outcome, ms)).unwrap();
+        assert_eq!(finding.cause, Cause::Reachable);
+        let warning = finding.warnings.join(" ");
+        assert!(
+            warning.contains("connect to 10.0.0.2; `refused why 10.0.0.99:8080` tells why"),
+            "{warning}"
+        );
+        for guessed in [
+            "firewall",
+            "rejected",
+            "not seen",
+            "make the service listen",
+        ] {
+            assert!(!warning.contains(guessed), "{guessed}: {warning}");
+        }
+    }
+    // This host's own `unreachable` route is read, and named.
+    let mut routed = f(Outcome::HostUnreachable, 0);
+    routed.addresses[1].attempt.errno = Some(libc::EHOSTUNREACH);
+    routed.addresses[1].route = Some(crate::sys::route::RejectingRoute {
+        kind: crate::sys::route::RouteKind::Unreachable,
+        destination: Some("10.0.0.99/32".to_owned()),
+        table: None,
+        rule: None,
+    });
+    let warning = infer(&routed).unwrap().warnings.join(" ");
+    assert!(warning.contains("10.0.0.99/32"), "{warning}");
+    assert!(!warning.contains("tells why"), "{warning}");
+}
+
+/// A name that gives `::1` and another host's IPv4 address, and a program on 127.0.0.1 only:
+/// `::1` is refused for the family; the other host's address, which failed on its own (no
+/// neighbour answered), is not "an address this program should listen on too", nor this host's
+/// own (review h22: the redirect to the listener's family took any failed address).
+#[test]
+fn the_listeners_family_is_redirected_only_to_a_refused_address_of_this_host() {
+    let mut remote = tried("10.0.0.99:3000", Outcome::HostUnreachable, 600);
+    remote.local = false;
+    let f = Facts {
+        resolution: Resolution::Resolved {
+            name: "app".into(),
+            addresses: vec!["::1".parse().unwrap(), "10.0.0.99".parse().unwrap()],
+            source: NameSource::Hosts,
+        },
+        addresses: vec![tried("[::1]:3000", Outcome::Refused, 0), remote],
+        listeners: Some(vec![listening("127.0.0.1:3000", "python3")]),
+        ..facts("app:3000")
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherFamily, "{finding:?}");
+    assert!(!finding.summary.contains("10.0.0.99"), "{finding:?}");
+    assert!(
+        !finding.suggestions.iter().any(|s| s.contains("10.0.0.99")),
+        "{finding:?}"
+    );
+    // 127.0.0.1, this host's and refused, is the address that is wrong.
+    let f = Facts {
+        resolution: Resolution::Resolved {
+            name: "localhost".into(),
+            addresses: vec!["::1".parse().unwrap(), "127.0.0.1".parse().unwrap()],
+            source: NameSource::Hosts,
+        },
+        addresses: vec![
+            tried("[::1]:3000", Outcome::Refused, 0),
+            tried("127.0.0.1:3000", Outcome::Refused, 0),
+        ],
+        listeners: Some(vec![listening("127.0.1.1:3000", "python3")]),
+        ..facts("localhost:3000")
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherAddress, "{finding:?}");
+    assert!(
+        finding
+            .summary
+            .ends_with("but only on 127.0.1.1, not on 127.0.0.1"),
+        "{finding:?}"
+    );
+}
+
+/// A name with IPv6 addresses only and no route to them: from DNS, its missing A record; from
+/// `/etc/hosts`, which `dig` never reads, the line to add (review h22: it said "its DNS lacks
+/// the A record: `dig A NAME`" of a name the evidence said came from /etc/hosts).
+#[test]
+fn an_ipv6_only_name_is_said_where_it_came_from() {
+    let f = |source| Facts {
+        resolution: Resolution::Resolved {
+            name: "v6only".into(),
+            addresses: vec!["fd00:222::5".parse().unwrap()],
+            source,
+        },
+        ..one(
+            "[fd00:222::5]:80",
+            tried("[fd00:222::5]:80", Outcome::NetworkUnreachable, 0),
+        )
+    };
+    let finding = infer(&f(NameSource::Dns)).unwrap();
+    assert_eq!(finding.cause, Cause::NetworkUnreachable);
+    assert!(finding.summary.contains("no A record"), "{finding:?}");
+    assert!(
+        finding.suggestions[0].contains("`dig A v6only`"),
+        "{finding:?}"
+    );
+    let finding = infer(&f(NameSource::Hosts)).unwrap();
+    assert_eq!(finding.cause, Cause::NetworkUnreachable);
+    assert!(
+        finding
+            .summary
+            .starts_with("`v6only` has IPv6 addresses only in /etc/hosts"),
+        "{finding:?}"
+    );
+    let said = format!("{} {:?}", finding.summary, finding.suggestions);
+    for dns in ["A record", "dig", "DNS"] {
+        assert!(!said.contains(dns), "{dns}: {said}");
+    }
+    assert!(finding.suggestions[0].contains("/etc/hosts"), "{finding:?}");
+}
+
 #[test]
 fn what_the_unread_rules_could_explain_is_said() {
     // Without root, a fast EHOSTUNREACH may be this host's own `reject with icmp ...` rule.
