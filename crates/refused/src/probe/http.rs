@@ -22,8 +22,10 @@ use crate::target::Target;
 const MAX_HEAD: usize = 64 * 1024;
 /// The most bytes of body a probe reads to look for its text.
 const MAX_BODY: usize = 256 * 1024;
-/// How long a probe reads a 400's or 503's body that no check asked for, to see who answered.
-const WHY_BODY_TIME: Duration = Duration::from_millis(500);
+/// How long a probe reads a 400's or 503's body that no check asked for, to see who answered:
+/// the pages that say (HAProxy's, nginx's, Go's) come with the head, in the same flight. A
+/// body that never comes costs every probe this long (`wait` pays it at each poll).
+const WHY_BODY_TIME: Duration = Duration::from_millis(50);
 
 /// What an HTTP response must look like to be ready.
 #[derive(Debug, Clone, Default)]
