@@ -206,11 +206,32 @@ fn a_link_without_carrier_or_set_down_is_named() {
     assert_eq!(cause(&report), "host-unreachable", "{report}");
     assert!(
         report["summary"].as_str().unwrap().starts_with(
-            "this host's interface eth0, which the route to 10.77.0.2 leaves by, has no carrier"
+            "this host's veth eth0, which the route to 10.77.0.2 leaves by, has no carrier (`NO-CARRIER`): its other end is down"
         ),
         "{report}"
     );
     lab.server.ip(&["link", "set", "eth0", "up"]).unwrap();
+    // A bridge whose last port went (docker0 once no container runs): no carrier, and nothing
+    // on it has the address.
+    for args in [
+        &["link", "add", "br9", "type", "bridge"][..],
+        &["addr", "add", "10.250.9.1/24", "dev", "br9"],
+        &["link", "set", "br9", "up"],
+        &["link", "add", "p9", "type", "veth", "peer", "name", "p9b"],
+        &["link", "set", "p9", "master", "br9"],
+        &["link", "set", "p9", "up"],
+        &["link", "del", "p9"],
+    ] {
+        lab.client.ip(args).unwrap();
+    }
+    let report = why(&lab, &["--timeout", "2s", "10.250.9.5:80"]);
+    assert_eq!(cause(&report), "host-unreachable", "{report}");
+    assert!(
+        report["summary"].as_str().unwrap().starts_with(
+            "this host's bridge br9, which the route to 10.250.9.5 leaves by, has no port up"
+        ),
+        "{report}"
+    );
     lab.client.ip(&["link", "set", "eth0", "down"]).unwrap();
     let report = why(&lab, &["--timeout", "2s", &target]);
     assert_eq!(cause(&report), "network-unreachable", "{report}");

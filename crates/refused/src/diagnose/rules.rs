@@ -1341,12 +1341,24 @@ fn link_down(address: &AddressFacts) -> Option<Finding> {
             format!("this host's interface {name}, whose network holds {ip}, is down (set down, or never brought up): its routes went with it, so there is no route to {ip}"),
         )
         .suggest(format!("bring it up: `sudo ip link set {name} up` (and find what set it down: its network configuration, NetworkManager's `nmcli device status`)"))
+    } else if link.kind.as_deref() == Some("bridge") {
+        Finding::new(
+            Cause::HostUnreachable,
+            format!("this host's bridge {name}, which the route to {ip} leaves by, has no port up (`NO-CARRIER`): nothing attached to it runs (its containers or virtual machines are stopped, as docker0 is with no container running), so nothing on it has {ip}"),
+        )
+        .suggest(format!("start what should have {ip} on that bridge (`docker ps -a`, `podman ps -a`, `virsh list --all` show the stopped ones); `bridge link show master {name}` lists its ports"))
+    } else if link.kind.as_deref() == Some("veth") {
+        Finding::new(
+            Cause::HostUnreachable,
+            format!("this host's veth {name}, which the route to {ip} leaves by, has no carrier (`NO-CARRIER`): its other end is down (the container or namespace it leads into stopped, or its link there was set down), so nothing sent to {addr} reached it"),
+        )
+        .suggest(format!("bring up the other end where it is (`ip link set PEER up` in its namespace), or start its container; `ip link show {name}` names the peer's index (`@if...`) and says when it has a carrier"))
     } else {
         Finding::new(
             Cause::HostUnreachable,
             format!("this host's interface {name}, which the route to {ip} leaves by, has no carrier (`NO-CARRIER` in `ip link show {name}`): its link is down at the other end, so nothing sent to {addr} reached it"),
         )
-        .suggest(format!("connect the link: the cable or switch port, Wi-Fi; for a veth (a container's, a namespace's), bring up its other end where it is (`ip link set PEER up`); `ip link show {name}` says when it has a carrier"))
+        .suggest(format!("connect the link: the cable or switch port, Wi-Fi; `ip link show {name}` says when it has a carrier"))
     })
 }
 

@@ -36,6 +36,9 @@ pub struct DownLink {
     pub name: String,
     /// Set down (`ip link set NAME down`, or never brought up); else up without a carrier.
     pub admin_down: bool,
+    /// Its kind, as `ip -d link` says it (`bridge`, `veth`, ...), for one up without a carrier;
+    /// `None` for a device of its own (an Ethernet card, Wi-Fi) or when not known.
+    pub kind: Option<String>,
 }
 
 /// The interface of this namespace that keeps `ip` from being reached: `dev`, the one the route
@@ -51,6 +54,7 @@ pub fn down_link_to(ip: IpAddr, dev: Option<&str>) -> Option<DownLink> {
             .map(|i| DownLink {
                 name: i.name.clone(),
                 admin_down: false,
+                kind: link_kind(&i.name),
             }),
         None => found
             .iter()
@@ -63,8 +67,23 @@ pub fn down_link_to(ip: IpAddr, dev: Option<&str>) -> Option<DownLink> {
             .map(|i| DownLink {
                 name: i.name.clone(),
                 admin_down: true,
+                kind: None,
             }),
     }
+}
+
+/// A virtual interface's kind (`ip -j -d link show dev NAME`'s `linkinfo.info_kind`: netlink,
+/// so the calling thread's namespace's); `None` for a device of its own or when `ip` fails.
+fn link_kind(name: &str) -> Option<String> {
+    let output = std::process::Command::new("ip")
+        .args(["-j", "-d", "link", "show", "dev", name])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    listed[0]["linkinfo"]["info_kind"]
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// The interfaces of the calling thread's network namespace; empty when they cannot be listed.
