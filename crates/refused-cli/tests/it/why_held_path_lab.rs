@@ -545,5 +545,35 @@ fn a_published_port_to_a_namespace_without_a_route_back_names_the_route() {
         )),
         "{report}"
     );
+    // The server masquerades what it forwards there (the container then sees the server's own
+    // address, which it reaches), and the container drops that address: no route back is
+    // missing, and none is said to be (review h22).
+    let pid = std::process::id();
+    let gateway = Ipv4Addr::new(10, 102, (pid >> 8) as u8, (pid & 0xff) as u8);
+    lab.server
+        .iptables(&[
+            "-t",
+            "nat",
+            "-A",
+            "POSTROUTING",
+            "-o",
+            "r0",
+            "-j",
+            "MASQUERADE",
+        ])
+        .unwrap();
+    #[rustfmt::skip]
+    container
+        .iptables(&["-A", "INPUT", "-s", &gateway.to_string(), "-p", "tcp", "--dport", "80", "-j", "DROP"])
+        .unwrap();
+    let report = why(&lab, &["--timeout", "2s", &format!("{host}:46581")]);
+    assert_eq!(cause(&report), "filtered", "{report}");
+    assert!(
+        !report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("no route back"),
+        "{report}"
+    );
     drop(container);
 }

@@ -33,15 +33,26 @@ pub(super) fn holder(
     follow: Follow,
     unseen: &mut Vec<Unseen>,
 ) -> Holder {
-    holder_from(ns, dest, None, via, follow, unseen)
+    holder_from(ns, dest, Source::Ours, via, follow, unseen)
 }
 
-/// [`holder`], for a connection from `from` (`None`: our source address toward `dest`; a DNAT
-/// followed keeps the source of the connection it translated).
+/// Where the connection a namespace sees comes from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// Our source address toward it.
+    Ours,
+    /// This address: ours toward the address a DNAT followed translated, which keeps it.
+    Kept(IpAddr),
+    /// Not known: a source translation (`masquerade`, `snat`) on the way may have made it an
+    /// address of the namespace that forwards it. Its inside (route back, rules) is not read.
+    Unknown,
+}
+
+/// [`holder`], for a connection `from` there.
 fn holder_from(
     ns: &netns::Other,
     dest: SocketAddr,
-    from: Option<IpAddr>,
+    from: Source,
     via: Option<IpAddr>,
     follow: Follow,
     unseen: &mut Vec<Unseen>,
@@ -60,12 +71,7 @@ struct Read {
 }
 
 impl Read {
-    fn of(
-        ns: &netns::Other,
-        dest: SocketAddr,
-        from: Option<IpAddr>,
-        unseen: &mut Vec<Unseen>,
-    ) -> Self {
+    fn of(ns: &netns::Other, dest: SocketAddr, from: Source, unseen: &mut Vec<Unseen>) -> Self {
         let listeners = listeners(ns);
         if listeners.is_none() {
             unseen.push(Unseen {
@@ -75,19 +81,22 @@ impl Read {
             });
         }
         // Entering it needs root: without, nothing of this is known, and the rules say so.
-        let inside = from
-            .or_else(|| host::source_address_to(dest))
-            .and_then(|src| {
-                let inside = netns::within(ns, || Ok(read_inside(src))).ok()?;
-                if inside.ruleset.is_none() {
-                    unseen.push(Unseen {
-                        what: format!("the firewall rules of network namespace {}", ns.netns),
-                        how: format!("`ip netns exec {} nft list ruleset`", ns.netns),
-                        needs_root: true,
-                    });
-                }
-                Some((src, inside))
-            });
+        let src = match from {
+            Source::Ours => host::source_address_to(dest),
+            Source::Kept(src) => Some(src),
+            Source::Unknown => None,
+        };
+        let inside = src.and_then(|src| {
+            let inside = netns::within(ns, || Ok(read_inside(src))).ok()?;
+            if inside.ruleset.is_none() {
+                unseen.push(Unseen {
+                    what: format!("the firewall rules of network namespace {}", ns.netns),
+                    how: format!("`ip netns exec {} nft list ruleset`", ns.netns),
+                    needs_root: true,
+                });
+            }
+            Some((src, inside))
+        });
         Self { listeners, inside }
     }
 }
@@ -143,18 +152,18 @@ fn assess(
     if let Some((to, rule)) = published {
         // Sent on: the input hook never sees it, the namespace there decides.
         let holders = addresses::holders_of(to.ip());
+        // Routed on to another namespace (a container): this one's forward chains see it,
+        // translated (Docker's DOCKER-USER, FORWARD). Which interface it leaves by is not
+        // read: a rule on it may match.
+        let forwarded = Packet {
+            dst: to.ip(),
+            dport: Some(to.port()),
+            oif: Interface::Unknown,
+            dst_local: Some(false),
+            dnat: Some(true),
+            ..arriving.clone()
+        };
         if !holders.iter().any(|one| one.netns == ns.netns) {
-            // Routed on to another namespace (a container): this one's forward chains see it,
-            // translated (Docker's DOCKER-USER, FORWARD). Which interface it leaves by is not
-            // read: a rule on it may match.
-            let forwarded = Packet {
-                dst: to.ip(),
-                dport: Some(to.port()),
-                oif: Interface::Unknown,
-                dst_local: Some(false),
-                dnat: Some(true),
-                ..arriving.clone()
-            };
             blockers.extend(ruleset.blockers(Hook::Forward, &forwarded, &forwarded));
         }
         let there = match (follow, holders.as_slice()) {
@@ -178,8 +187,14 @@ fn assess(
                 let via = route::path_to(to.ip(), to.port())
                     .gateway
                     .map(|hop| hop.address);
-                // Not translated from: its packets come from our address toward `dest`.
-                Some(holder_from(there, to, Some(src), via, Follow::No, unseen))
+                // The DNAT keeps the source, our address toward `dest`, unless a source
+                // translation on the way may change it.
+                let from = if ruleset.source_translated(&forwarded) {
+                    Source::Unknown
+                } else {
+                    Source::Kept(src)
+                };
+                Some(holder_from(there, to, from, via, Follow::No, unseen))
             }
             _ => None,
         };

@@ -364,12 +364,15 @@ fn judge<'a>(rule: &'a Value, packet: &Packet, sets: &TableSets<'_, 'a>) -> Judg
                 }
                 action
             }
-            "dnat" | "redirect" => Action::Nat(expr),
-            "snat" | "masquerade" | "tproxy" | "fwd" | "synproxy" => Action::OtherEnd,
+            // A source translation ends a nat chain as a destination's does (postrouting's).
+            "dnat" | "redirect" | "snat" | "masquerade" => Action::Nat(expr),
+            "tproxy" | "fwd" | "synproxy" => Action::OtherEnd,
             "vmap" => vmap(value, sets),
             "xt" => match (value["type"].as_str(), value["name"].as_str()) {
                 (Some("target"), Some("REJECT")) => Action::Stop(Verdict::Reject),
-                (Some("target"), Some("DNAT" | "REDIRECT")) => Action::Nat(expr),
+                (Some("target"), Some("DNAT" | "REDIRECT" | "SNAT" | "MASQUERADE")) => {
+                    Action::Nat(expr)
+                }
                 (Some("target"), Some(name)) if XT_NON_TERMINAL.contains(&name) => continue,
                 (Some("target"), _) => Action::Unknown,
                 _ if never_matches(value) => {
@@ -1002,6 +1005,9 @@ pub fn dnat(indexed: &Indexed<'_>, hook: NatHook, packet: &Packet) -> Vec<Dnat> 
             let (Found::Nat(statement), Some((rule, position))) = (&hit.what, hit.rule) else {
                 return None;
             };
+            if translates_source(statement) {
+                return None;
+            }
             Some(Dnat {
                 to: nat_to(statement),
                 table: format!("{} {}", hit.family, hit.table),
@@ -1017,6 +1023,28 @@ pub fn dnat(indexed: &Indexed<'_>, hook: NatHook, packet: &Packet) -> Vec<Dnat> 
             })
         })
         .collect()
+}
+
+/// Whether a statement of a nat chain translates the source (`snat`, `masquerade`, iptables'
+/// `SNAT` and `MASQUERADE` targets), not the destination.
+fn translates_source(statement: &Value) -> bool {
+    statement.get("snat").is_some()
+        || statement.get("masquerade").is_some()
+        || statement
+            .get("xt")
+            .is_some_and(|xt| matches!(xt["name"].as_str(), Some("SNAT" | "MASQUERADE")))
+}
+
+/// Whether a rule of nat postrouting may translate the source of `packet` (`snat`,
+/// `masquerade`): then where it goes sees this host's address, not the packet's own source.
+pub fn source_translated(indexed: &Indexed<'_>, packet: &Packet) -> bool {
+    let seen = Seen {
+        sent: packet,
+        translated: packet,
+    };
+    walk(&indexed.indexes, &seen, Mode::Nat, "postrouting", &["nat"])
+        .iter()
+        .any(|hit| matches!(&hit.what, Found::Nat(statement) if translates_source(statement)))
 }
 
 /// Where a `dnat` / `redirect` statement sends the packet.

@@ -618,4 +618,10 @@ impl Indexed<'_> {
     pub fn dnat(&self, hook: NatHook, packet: &Packet) -> Vec<Dnat> {
         eval::dnat(self, hook, packet)
     }
+
+    /// Whether a rule of nat postrouting may translate the source of `packet` (`snat`,
+    /// `masquerade`): where it goes then sees an address of this host, not the packet's source.
+    pub fn source_translated(&self, packet: &Packet) -> bool {
+        eval::source_translated(self, packet)
+    }
 }

@@ -1303,3 +1303,41 @@ fn tcp_flags_are_decided_for_a_connections_first_packet() {
         assert!(found.is_empty(), "{rule}: {found:?}");
     }
 }
+
+/// nat postrouting's source translations (nft's `masquerade`, `snat`, iptables' targets) are
+/// found for a forwarded packet, and never taken for a DNAT.
+#[test]
+fn source_translations_are_found_and_are_no_dnat() {
+    let ruleset = |statement: serde_json::Value, oif: &str| {
+        serde_json::json!({"nftables": [
+            {"chain": {"family": "ip", "table": "nat", "name": "POSTROUTING", "type": "nat",
+                       "hook": "postrouting", "prio": 100, "policy": "accept"}},
+            {"rule": {"family": "ip", "table": "nat", "chain": "POSTROUTING", "handle": 2, "expr": [
+                {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": oif}},
+                statement]}}
+        ]})
+    };
+    let forwarded = Packet {
+        oif: Interface::Unknown,
+        ..syn("10.99.0.2", 80)
+    };
+    let on_eth0 = syn("10.99.0.2", 80);
+    for statement in [
+        serde_json::json!({"masquerade": null}),
+        serde_json::json!({"snat": {"addr": "10.0.0.1"}}),
+        serde_json::json!({"xt": {"type": "target", "name": "MASQUERADE"}}),
+    ] {
+        let indexed =
+            |oif| Indexed::new(&ruleset(statement.clone(), oif)).source_translated(&forwarded);
+        assert!(
+            indexed("docker0"),
+            "{statement}: an unknown interface may be docker0"
+        );
+        let ruleset = ruleset(statement.clone(), "wlan0");
+        let indexed = Indexed::new(&ruleset);
+        // The packet leaves by eth0: a rule for wlan0 is not met.
+        assert!(!indexed.source_translated(&on_eth0), "{statement}");
+        assert!(indexed.dnat(NatHook::Prerouting, &on_eth0).is_empty());
+    }
+    assert!(!Indexed::new(&serde_json::json!({"nftables": []})).source_translated(&forwarded));
+}
