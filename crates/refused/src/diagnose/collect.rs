@@ -379,15 +379,21 @@ async fn held_open(
     }))
 }
 
-/// The forwarder among the owners of the listeners that the connected local address reached,
-/// read from its command line.
-fn listening_forwarder(facts: &Facts) -> Option<forwarder::Forwarder> {
+/// The local address that connected, and this host's listeners that take it.
+fn connected_listeners(facts: &Facts) -> Option<(SocketAddr, Vec<&HeldListener>)> {
     let addr = facts
         .addresses
         .iter()
         .find(|a| a.local && a.attempt.outcome.is_connected())?
         .addr;
     let (_, exact) = rules::on_port(facts.listeners.as_deref()?, addr);
+    Some((addr, exact))
+}
+
+/// The forwarder among the owners of the listeners that the connected local address reached,
+/// read from its command line.
+fn listening_forwarder(facts: &Facts) -> Option<forwarder::Forwarder> {
+    let (addr, exact) = connected_listeners(facts)?;
     exact
         .into_iter()
         .find_map(|held| forwarder::forwarder(held.pid?, held.process.as_deref()?, addr.port()))
@@ -454,12 +460,7 @@ async fn proxied(facts: &mut Facts, left: std::time::Duration) -> Option<Proxied
 /// Podman has no daemon, and a user's containers are theirs alone), and that container's
 /// namespace is read through its first process.
 fn rootless(facts: &mut Facts, until: std::time::Instant) -> Option<super::facts::RootlessForward> {
-    let addr = facts
-        .addresses
-        .iter()
-        .find(|a| a.local && a.attempt.outcome.is_connected())?
-        .addr;
-    let (_, exact) = rules::on_port(facts.listeners.as_deref()?, addr);
+    let (addr, exact) = connected_listeners(facts)?;
     let held = exact
         .into_iter()
         .find(|l| l.process.as_deref() == Some("rootlessport"))?;
