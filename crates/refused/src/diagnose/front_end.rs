@@ -107,7 +107,9 @@ fn unanswered(
         .map_or_else(|| "the server".to_owned(), HeldListener::owner);
     let on_purpose = match process(holder) {
         Some("haproxy") => "HAProxy does this on purpose for an `http-request reject` or `silent-drop` rule: its configuration and log say which".to_owned(),
-        Some("nginx") | None => "nginx does this on purpose for `return 444` (a server block for unknown Host names, a blocked path or client): its access log shows the request with status 444; for unknown Host names, send the name the server expects".to_owned(),
+        Some("nginx") => "nginx does this on purpose for `return 444` (a server block for unknown Host names, a blocked path or client): its access log shows the request with status 444; for unknown Host names, send the name the server expects".to_owned(),
+        // Who listens is not known (another host): nginx's is the likeliest such close.
+        None => "a server may do this on purpose: nginx for `return 444` (a server block for unknown Host names, a blocked path or client; its access log shows the request with status 444), HAProxy for a `silent-drop` rule; for unknown Host names, send the name the server expects".to_owned(),
         Some(other) => format!("{other} may do this on purpose (a rule against unknown Host names, a blocked path or client): its log says why"),
     };
     let finding = Finding::new(
