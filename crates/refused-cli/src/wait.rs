@@ -56,7 +56,7 @@ pub async fn run(args: WaitArgs, quiet: bool, mut signals: Signals) -> anyhow::R
     if let (Some(note), Mode::Lines | Mode::Live) = (output::direct_note("wait", &targets), mode) {
         let _ = writeln!(anstream::stderr().lock(), "{note}");
     }
-    let display = RefCell::new(Display::new(mode, &targets, options.goal));
+    let display = RefCell::new(Display::new(mode, &targets, options.goal, options.timeout));
     let explainer = RefCell::new(Explainer::new(&targets, options.timeout, args.down));
     let read_ahead_at = explainer.borrow().read_ahead_at();
     let result = {
@@ -207,6 +207,8 @@ struct Display<'a> {
     mode: Mode,
     targets: &'a [Target],
     goal: Goal,
+    /// The wait's `--timeout`, which may end it before a rest does.
+    timeout: Option<Duration>,
     start: Instant,
     lines: Vec<String>,
     /// Which targets are done (for the summary line of those that do not fit on the screen).
@@ -218,11 +220,12 @@ struct Display<'a> {
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
 impl<'a> Display<'a> {
-    fn new(mode: Mode, targets: &'a [Target], goal: Goal) -> Self {
+    fn new(mode: Mode, targets: &'a [Target], goal: Goal, timeout: Option<Duration>) -> Self {
         Self {
             mode,
             targets,
             goal,
+            timeout,
             start: Instant::now(),
             lines: vec!["waiting".to_owned(); targets.len()],
             done: vec![false; targets.len()],
@@ -278,16 +281,24 @@ impl<'a> Display<'a> {
                 }
                 (*index, text)
             }
-            WaitEvent::Rest { index, pause } => (
-                *index,
-                format!(
+            WaitEvent::Rest { index, pause } => {
+                let until = elapsed + *pause;
+                let mut text = format!(
                     "rejected {} times in a row: resting {} s (until {}), which clears a rate limit tripped before this wait (ufw's `limit`, by tries of your own), then every {} s again",
                     refused::wait::REJECTS_BEFORE_REST,
                     pause.as_secs(),
-                    HumanDuration(elapsed + *pause),
+                    HumanDuration(until),
                     refused::wait::REJECTED_FROM_START.as_secs()
-                ),
-            ),
+                );
+                if let Some(timeout) = self.timeout.filter(|t| *t < until) {
+                    let _ = write!(
+                        text,
+                        "; the wait's time limit ({}) ends it first",
+                        HumanDuration(timeout)
+                    );
+                }
+                (*index, text)
+            }
             WaitEvent::Done { index } => {
                 self.done[*index] = true;
                 if self.mode == Mode::Json {
