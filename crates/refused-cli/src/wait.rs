@@ -281,24 +281,7 @@ impl<'a> Display<'a> {
                 }
                 (*index, text)
             }
-            WaitEvent::Rest { index, pause } => {
-                let until = elapsed + *pause;
-                let mut text = format!(
-                    "rejected {} times in a row: resting {} s (until {}), which clears a rate limit tripped before this wait (ufw's `limit`, by tries of your own), then every {} s again",
-                    refused::wait::REJECTS_BEFORE_REST,
-                    pause.as_secs(),
-                    HumanDuration(until),
-                    refused::wait::REJECTED_FROM_START.as_secs()
-                );
-                if let Some(timeout) = self.timeout.filter(|t| *t < until) {
-                    let _ = write!(
-                        text,
-                        "; the wait's time limit ({}) ends it first",
-                        HumanDuration(timeout)
-                    );
-                }
-                (*index, text)
-            }
+            WaitEvent::Rest { index, pause } => (*index, self.rest_line(elapsed, *pause)),
             WaitEvent::Done { index } => {
                 self.done[*index] = true;
                 if self.mode == Mode::Json {
@@ -342,6 +325,26 @@ impl<'a> Display<'a> {
             }
             Mode::Json | Mode::Quiet => {}
         }
+    }
+
+    /// What a rest after rejects from the first probe says (see [`WaitEvent::Rest`]).
+    fn rest_line(&self, elapsed: Duration, pause: Duration) -> String {
+        let until = elapsed + pause;
+        let mut text = format!(
+            "rejected {} times in a row: resting {} s (until {}), which clears a rate limit tripped before this wait (ufw's `limit`, by tries of your own), then every {} s again",
+            refused::wait::REJECTS_BEFORE_REST,
+            pause.as_secs(),
+            HumanDuration(until),
+            refused::wait::REJECTED_FROM_START.as_secs()
+        );
+        if let Some(timeout) = self.timeout.filter(|t| *t < until) {
+            let _ = write!(
+                text,
+                "; the wait's time limit ({}) ends it first",
+                HumanDuration(timeout)
+            );
+        }
+        text
     }
 
     /// Whether a probe is the state this wait is for.
