@@ -469,7 +469,11 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
 /// Why it failed (who listens where) is what the rules say of it on its own.
 fn later_failed(facts: &Facts, name: &str, winner: &AddressFacts, later: &AddressFacts) -> String {
     let ip = later.addr.ip();
-    let clients = if ip.is_ipv4() {
+    let clients = if ip.is_ipv4() == winner.addr.is_ipv4() {
+        // Both of one family: the order, not the family, sends a client there.
+        "clients that take the addresses in another order (a resolver that rotates them, a \
+         program that takes the last one or picks one at random) fail here"
+    } else if ip.is_ipv4() {
         "clients that use IPv4 only or try it first (`curl -4`, Node before 17, Java with \
          `java.net.preferIPv4Stack`, a program that takes the last address) fail here"
     } else {

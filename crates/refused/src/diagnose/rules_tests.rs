@@ -3068,6 +3068,12 @@ fn a_failed_other_address_is_explained_only_by_what_was_read() {
             warning.contains("connect to 10.0.0.2; `refused why 10.0.0.99:8080` tells why"),
             "{warning}"
         );
+        // Two IPv4 addresses: the order sends a client to the failed one, not its family.
+        assert!(
+            warning.contains("clients that take the addresses in another order"),
+            "{warning}"
+        );
+        assert!(!warning.contains("IPv4 only"), "{warning}");
         for guessed in [
             "firewall",
             "rejected",
