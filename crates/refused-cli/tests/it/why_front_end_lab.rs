@@ -17,19 +17,7 @@ fn server(port: u16) -> String {
 
 /// Waits (`refused wait`, from the client) until `addr` accepts connections.
 fn wait_listening(lab: &Lab, addr: &str) {
-    let ready = lab
-        .client
-        .command(REFUSED)
-        .args([
-            "wait",
-            "--quiet",
-            "--timeout",
-            "10s",
-            &format!("tcp://{addr}"),
-        ])
-        .status()
-        .unwrap();
-    assert!(ready.success(), "{addr} did not listen");
+    crate::why_lab::wait_ready(&lab.client, &format!("tcp://{addr}"));
 }
 
 /// `refused why --json` on the server's own host: the listener's process is seen.

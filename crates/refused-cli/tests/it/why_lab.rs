@@ -104,6 +104,16 @@ pub(crate) fn evidence<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// Waits (`refused wait`, from `netns`, at most 10 s) until `target` is ready.
+pub(crate) fn wait_ready(netns: &refused_lab::Netns, target: &str) {
+    let ready = netns
+        .command(REFUSED)
+        .args(["wait", "--quiet", "--timeout", "10s", target])
+        .status()
+        .unwrap();
+    assert!(ready.success(), "{target} did not get ready");
+}
+
 /// Listens in the client namespace (where `refused` runs), as this test process.
 pub(crate) fn listen_on_client(lab: &Lab, addr: SocketAddr) -> TcpListener {
     lab.client
@@ -185,19 +195,7 @@ fn the_server_of_the_ports_service_listening_elsewhere_is_the_wrong_port() {
     let args = refused_lab::servers::redis_args(7777);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     lab.client.spawn("redis-server", &args).unwrap();
-    let ready = lab
-        .client
-        .command(REFUSED)
-        .args([
-            "wait",
-            "--quiet",
-            "--timeout",
-            "10s",
-            "redis://127.0.0.1:7777",
-        ])
-        .status()
-        .unwrap();
-    assert!(ready.success(), "redis-server did not get ready");
+    wait_ready(&lab.client, "redis://127.0.0.1:7777");
     let report = why(&lab, &["127.0.0.1:6379"]);
     assert_eq!(cause(&report), "wrong-port", "{report}");
     let listener = evidence(&report, "listener")[0];
