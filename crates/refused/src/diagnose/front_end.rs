@@ -130,7 +130,7 @@ fn unanswered(
     if facts.target.scheme() != Scheme::Http {
         return finding;
     }
-    let https = facts.target.to_string().replacen("http://", "https://", 1);
+    let https = super::rules::other_scheme(&facts.target, "http://", "https://");
     finding.suggest(format!(
         "a port that speaks TLS closes or resets a plain HTTP request so too: if it is one, ask it over TLS (`{} why {https}`)",
         facts.program

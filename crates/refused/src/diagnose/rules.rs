@@ -780,6 +780,29 @@ fn certificate_problem(readiness: &Readiness) -> Option<(&str, &str)> {
     }
 }
 
+/// `target` asked in another scheme (`http://` to `https://`), at the port the server answered
+/// on: an implicit one was the old scheme's default, which the new one would not use.
+pub(super) fn other_scheme(target: &crate::Target, from: &str, to: &str) -> String {
+    let url = target.to_string();
+    let port = match target.endpoint() {
+        Endpoint::Tcp { port, .. } => port.get(),
+        Endpoint::Unix(_) => 0,
+    };
+    let Some(rest) = url.strip_prefix(from) else {
+        return format!("{to}...");
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let explicit = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    if explicit {
+        format!("{to}{rest}")
+    } else {
+        format!("{to}{authority}:{port}{tail}")
+    }
+}
+
 /// What to do about a service that answered but not as ready: wait, unless waiting cannot
 /// change the answer (the wrong scheme for the port, a path the server does not have, a
 /// request it refuses, a certificate this host does not accept).
@@ -790,39 +813,17 @@ fn not_ready_fix(facts: &Facts, readiness: &Readiness) -> String {
         Readiness::Failed(crate::probe::ProbeFailure::Protocol(err)) => err.detail.as_str(),
         _ => "",
     };
-    let url = target.to_string();
-    let port = match target.endpoint() {
-        Endpoint::Tcp { port, .. } => port.get(),
-        Endpoint::Unix(_) => 0,
-    };
-    // The other scheme, at the port the server answered on: an implicit one was the old
-    // scheme's default, which the new one would not use.
-    let with_scheme = |from: &str, to: &str| {
-        let Some(rest) = url.strip_prefix(from) else {
-            return format!("{to}...");
-        };
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(end);
-        let explicit = authority
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
-        if explicit {
-            format!("{to}{rest}")
-        } else {
-            format!("{to}{authority}:{port}{tail}")
-        }
-    };
     if text.contains(crate::probe::SPEAKS_TLS) {
         return format!(
             "the port speaks TLS: use `{}`",
-            with_scheme("http://", "https://")
+            other_scheme(target, "http://", "https://")
         );
     }
     if text.contains(crate::probe::PLAIN_NOT_TLS) {
         return if target.scheme() == Scheme::Https {
             format!(
                 "the port speaks plain HTTP (or another protocol), not TLS: use `{}`, or the server's TLS port",
-                with_scheme("https://", "http://")
+                other_scheme(target, "https://", "http://")
             )
         } else {
             "the port does not speak TLS: check the port, or use the service's TLS port".to_owned()
