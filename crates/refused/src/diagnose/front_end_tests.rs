@@ -134,6 +134,20 @@ fn a_close_without_an_answer_is_said_with_what_does_it_on_purpose() {
             finding.suggestions
         );
     }
+    // Without a port: the TLS request goes to the port that closed the plain one, 80, not 443.
+    let finding = front(
+        "http://10.0.0.5/",
+        exchange_failed(Kind::Closed, "no valid HTTP response: connection error"),
+        Some("openssl"),
+    );
+    assert!(
+        finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("why https://10.0.0.5:80/`")),
+        "{:?}",
+        finding.suggestions
+    );
     let finding = front("https://10.0.0.5:8080/", closed(), Some("nginx"));
     assert!(
         !finding.suggestions.iter().any(|s| s.contains("speaks TLS")),
