@@ -217,9 +217,7 @@ async fn connected(
             Outcome::NetworkUnreachable | Outcome::HostUnreachable | Outcome::PermissionDenied
         )
     }) {
-        let path = route::path_to(address.addr.ip(), address.addr.port());
-        address.route_lookup = Some(path.lookup);
-        address.route = rejected_by_route(&address.attempt, &path);
+        read_route(address);
     }
     // Our attempt met none of the rules that name a socket's owner: do they stop other
     // users' programs? Read beside the probe, and only where the rules can be read at all.
@@ -648,11 +646,13 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     let read = read_rules(facts);
     // Indexed once for every address and packet asked about.
     let ruleset = read.as_ref().map(firewall::Indexed::new);
+    // This namespace's interfaces, listed once, when a remote address failed.
+    let interfaces = std::cell::OnceCell::new();
     for address in &mut facts.addresses {
         let ip = address.addr.ip();
         // The kernel's route for this very connection (policy rules on the port included):
         // asked once, for the rules' packet, the gateway and what rejects it.
-        let path = route::path_to(ip, address.addr.port());
+        let path = read_route(address);
         if let Some(ruleset) = &ruleset {
             let packet = our_packet(address, &path);
             address.published = published(ruleset, &packet);
@@ -675,14 +675,13 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                 });
             }
         }
-        address.route_lookup = Some(path.lookup);
-        address.route = rejected_by_route(&address.attempt, &path);
         if !address.local && !address.attempt.outcome.is_connected() {
             let dev = path
                 .dev
                 .as_deref()
                 .filter(|_| path.lookup == route::Lookup::Routed);
-            address.down_link = sys::interfaces::down_link_to(ip, dev);
+            let interfaces = interfaces.get_or_init(sys::interfaces::interfaces);
+            address.down_link = sys::interfaces::down_link_in(interfaces, ip, dev);
         }
         address.holder = holder_of(address, &mut facts.unseen);
     }
@@ -1229,6 +1228,15 @@ fn linked_or_not(addr: SocketAddr) -> ForeignReach {
 
 /// The route or policy rule of this host that failed the attempt: the kernel's lookup for the
 /// same packet fails the same way.
+/// The kernel's route for `address` (its lookup, and the route of this host that rejects it),
+/// recorded in it; the path, for what else the caller reads of it.
+fn read_route(address: &mut AddressFacts) -> route::Path {
+    let path = route::path_to(address.addr.ip(), address.addr.port());
+    address.route_lookup = Some(path.lookup);
+    address.route = rejected_by_route(&address.attempt, &path);
+    path
+}
+
 fn rejected_by_route(attempt: &Attempt, path: &route::Path) -> Option<RejectingRoute> {
     let addr = match &attempt.address {
         Address::Inet(addr) => *addr,

@@ -413,21 +413,8 @@ impl AddressFacts {
     /// An attempt to `addr`, with nothing of the host read yet.
     pub fn new(attempt: Attempt, addr: SocketAddr) -> Self {
         Self {
-            attempt,
-            addr,
             local: crate::sys::host::is_local_address(addr.ip()),
-            neighbour: None,
-            blockers: None,
-            route: None,
-            route_lookup: None,
-            down_link: None,
-            gateway: None,
-            holder: None,
-            published: None,
-            published_beside: None,
-            forwarded: None,
-            blocked_for_others: Vec::new(),
-            rate_limits: None,
+            ..Self::behind(attempt, addr, None)
         }
     }
 

@@ -41,12 +41,11 @@ pub struct DownLink {
     pub kind: Option<String>,
 }
 
-/// The interface of this namespace that keeps `ip` from being reached: `dev`, the one the route
+/// The interface of this namespace (its interfaces `found`) that keeps `ip` from being reached: `dev`, the one the route
 /// leaves by, when it is up without a carrier (a cable out, the other end of a veth down: the
 /// route stays, marked `linkdown`); or, with no route at all (`dev` `None`), an interface set
 /// down whose own network holds `ip` (its routes went with it).
-pub fn down_link_to(ip: IpAddr, dev: Option<&str>) -> Option<DownLink> {
-    let found = interfaces();
+pub fn down_link_in(found: &[Interface], ip: IpAddr, dev: Option<&str>) -> Option<DownLink> {
     match dev {
         Some(dev) => found
             .iter()
