@@ -91,7 +91,6 @@ fn a_wait_outlasts_a_ufw_limit_tripped_before_it() {
         said.contains("rejected 30 times in a row: resting 31 s"),
         "{said}"
     );
-    eprintln!("SAID-BEGIN\n{said}SAID-END");
     // About 30 polls a second apart, one rest of 31 s: not the timeout.
     assert!(start.elapsed() < Duration::from_secs(80), "{said}");
 }
