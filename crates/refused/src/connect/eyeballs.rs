@@ -204,10 +204,11 @@ impl Race {
     async fn attempt(&self, addr: SocketAddr) -> (Instant, Result<Socket, Failure>) {
         let started = Instant::now();
         // The timer is made only for a connect that did not finish in the call.
-        let result = match connect_one(addr, self.icmp) {
+        let icmp = self.icmp.toward(addr);
+        let result = match connect_one(addr, icmp) {
             Ok(Connecting::Done(socket)) => Ok(socket),
             Ok(Connecting::InProgress(socket)) => {
-                handshake(socket, addr, self.limit(started), self.icmp).await
+                handshake(socket, addr, self.limit(started), icmp).await
             }
             Err(failure) => Err(failure),
         };
@@ -222,12 +223,13 @@ impl Race {
     /// [`Race::attempt`] without the reactor, for a caller that owns the thread: a handshake
     /// that takes a round trip is waited for with `poll()`, bounded by the attempt's limit.
     fn attempt_blocking(&self, addr: SocketAddr, started: Instant) -> Result<Socket, Failure> {
-        let socket = match connect_one(addr, self.icmp)? {
+        let icmp = self.icmp.toward(addr);
+        let socket = match connect_one(addr, icmp)? {
             Connecting::Done(socket) => socket,
             Connecting::InProgress(socket) => {
                 match wait_in_thread(&socket, addr, self.limit(started)) {
                     Ok(()) => socket,
-                    Err(err) => return Err(Failure::of(err, &socket, self.icmp)),
+                    Err(err) => return Err(Failure::of(err, &socket, icmp)),
                 }
             }
         };

@@ -28,6 +28,19 @@ pub(crate) enum IcmpErrors {
     Read,
 }
 
+impl IcmpErrors {
+    /// What to do toward `addr`: a loopback address's error would come from this host, which
+    /// [`read`] leaves out, so none is asked for (two `setsockopt`s less on every `wait` poll
+    /// of a loopback target).
+    pub(crate) fn toward(self, addr: std::net::SocketAddr) -> Self {
+        if addr.ip().to_canonical().is_loopback() {
+            Self::Ignore
+        } else {
+            self
+        }
+    }
+}
+
 /// ICMP or ICMPv6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IcmpVersion {
@@ -235,6 +248,27 @@ fn icmp_error(err: &libc::sock_extended_err, from: Option<IpAddr>) -> Option<Icm
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Toward loopback no error is asked for: one would come from this host, which `read` leaves
+    /// out; elsewhere, as asked.
+    #[test]
+    fn loopback_asks_for_no_icmp_error() {
+        let at = |a: &str| a.parse::<std::net::SocketAddr>().unwrap();
+        assert_eq!(
+            IcmpErrors::Read.toward(at("127.0.0.1:80")),
+            IcmpErrors::Ignore
+        );
+        assert_eq!(IcmpErrors::Read.toward(at("[::1]:80")), IcmpErrors::Ignore);
+        assert_eq!(
+            IcmpErrors::Read.toward(at("[::ffff:127.0.0.1]:80")),
+            IcmpErrors::Ignore
+        );
+        assert_eq!(IcmpErrors::Read.toward(at("10.0.0.1:80")), IcmpErrors::Read);
+        assert_eq!(
+            IcmpErrors::Ignore.toward(at("10.0.0.1:80")),
+            IcmpErrors::Ignore
+        );
+    }
 
     fn v4(code: u8) -> IcmpError {
         IcmpError {
