@@ -117,7 +117,12 @@ pub(super) async fn settle<S: AsyncRead + Unpin>(
                 // accepts: a connection that no DNAT rule sent on waits in its queue for ever.
                 // Asked whatever the owner check (`wait` turns it off after such an answer):
                 // only after the accept grace ran out, which a served port never reaches.
-                if let Some(reserver) = reserver(ends) {
+                // Read off the runtime's threads: `/proc` (see `holder`).
+                let reserver = tokio::task::spawn_blocking(move || reserver(ends))
+                    .await
+                    .ok()
+                    .flatten();
+                if let Some(reserver) = reserver {
                     return ended(Readiness::NotReady(format!(
                         "{} (pid {}) holds the port and never accepts: it only reserves it for a container",
                         reserver.command, reserver.pid
@@ -242,12 +247,15 @@ fn reserver(ends: Ends) -> Option<Process> {
         .filter(|l| l.holds(server.ip()))
         .map(|l| l.inode)
         .collect();
-    let owners = process::owners(&inodes);
-    inodes
-        .iter()
-        .filter_map(|inode| owners.get(*inode))
-        .find(|p| RESERVERS.contains(&p.command.as_str()))
-        .cloned()
+    // Only the reservers' own descriptors: not every process's, which `owners` walks.
+    process::servers(RESERVERS)
+        .into_iter()
+        .find(|s| {
+            s.sockets
+                .as_ref()
+                .is_some_and(|held| held.iter().any(|inode| inodes.contains(inode)))
+        })
+        .map(|s| s.process)
 }
 
 /// The ends of ssh tunnels (see [`TUNNEL_SETTLE`]): ssh's `-L`, sshd's session for `-R`
