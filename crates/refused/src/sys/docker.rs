@@ -253,13 +253,13 @@ fn socket_path() -> PathBuf {
 
 /// Runs `work` (a question to the daemon) on a thread of its own, and gives up at `until`: a
 /// daemon that does not accept (its queue full) or answers slowly must not hold the diagnosis.
-fn in_time<T: Send + 'static>(
+pub(super) fn in_time<T: Send + 'static>(
     until: Instant,
     work: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> io::Result<T> {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::Builder::new()
-        .name("refused-docker".to_owned())
+        .name("refused-runtime".to_owned())
         .spawn(move || {
             let _ = sender.send(work());
         })?;
@@ -269,7 +269,7 @@ fn in_time<T: Send + 'static>(
 }
 
 /// Text the daemon sent, without control characters (a terminal's escapes).
-fn clean(text: &str) -> String {
+pub(super) fn clean(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).collect()
 }
 

@@ -11,6 +11,7 @@
 //! `XDG_RUNTIME_DIR` and `CONTAINERS_*` files, where its podman keeps the state). It takes
 //! about 80 ms; it is given until a deadline and killed then.
 
+use super::docker::clean;
 use std::ffi::OsString;
 use std::io::{self, Read};
 use std::net::IpAddr;
@@ -199,30 +200,29 @@ pub fn containers(whose: &Whose, until: Instant) -> io::Result<Vec<Container>> {
         if let Some(path) = std::env::var_os("PATH") {
             command.env("PATH", path);
         }
-        if !env.iter().any(|(name, _)| name == "XDG_RUNTIME_DIR") {
-            command.env("XDG_RUNTIME_DIR", format!("/run/user/{uid}"));
-        }
+        // The default, which the owner's own environment overrides when it has one.
+        command.env("XDG_RUNTIME_DIR", format!("/run/user/{uid}"));
         command.envs(env.iter().map(|(name, value)| (name, value)));
     }
     let mut child = command.spawn()?;
     let stdout = child.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?;
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("refused-podman".to_owned())
-        .spawn(move || {
-            let mut text = String::new();
-            let read = stdout.take(MOST_READ).read_to_string(&mut text);
-            let _ = sender.send(read.map(|_| text));
-        })?;
-    let answer = receiver.recv_timeout(until.saturating_duration_since(Instant::now()));
-    let Ok(read) = answer else {
-        // Ours to end: it was given until the deadline.
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(io::ErrorKind::TimedOut.into());
+    let read = super::docker::in_time(until, move || {
+        let mut text = String::new();
+        stdout
+            .take(MOST_READ)
+            .read_to_string(&mut text)
+            .map(|_| text)
+    });
+    let text = match read {
+        Ok(text) => text,
+        Err(err) => {
+            // Ours to end: it was given until the deadline.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(err);
+        }
     };
     let status = child.wait()?;
-    let text = read?;
     if !status.success() {
         return Err(io::Error::other(format!("podman ps ended with {status}")));
     }
@@ -341,7 +341,7 @@ pub fn monitored(pid: u32) -> Option<PodmanContainer> {
         }
         let comm = std::fs::read_to_string(format!("/proc/{parent}/comm")).ok()?;
         if comm.trim_end() == "conmon" {
-            let (id, name) = conmon_names(&super::process::command_line(parent)?)?;
+            let (id, name) = conmon_container(parent)?;
             let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
             return Some(PodmanContainer {
                 pid,
@@ -410,10 +410,6 @@ fn is_in_pod(cgroup: &str) -> bool {
 }
 
 /// Text podman printed, without control characters (a terminal's escapes).
-fn clean(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
