@@ -69,9 +69,11 @@ pub async fn run(args: CheckArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    if let (Some(note), false, false) = (output::direct_note("check", &targets), args.json, quiet) {
-        // A note only, as the hint below.
-        let _ = writeln!(anstream::stderr().lock(), "{note}");
+    if !args.json && !quiet {
+        if let Some(note) = output::direct_note("check", &targets) {
+            // A note only, as the hint below.
+            let _ = writeln!(anstream::stderr().lock(), "{note}");
+        }
     }
     // A failed connect's outcome says what happened, not why: say where the cause is told
     // (on stderr, so that the lines stay one a target).

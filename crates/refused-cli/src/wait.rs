@@ -53,8 +53,10 @@ pub async fn run(args: WaitArgs, quiet: bool, mut signals: Signals) -> anyhow::R
     } else {
         Mode::Lines
     };
-    if let (Some(note), Mode::Lines | Mode::Live) = (output::direct_note("wait", &targets), mode) {
-        let _ = writeln!(anstream::stderr().lock(), "{note}");
+    if matches!(mode, Mode::Lines | Mode::Live) {
+        if let Some(note) = output::direct_note("wait", &targets) {
+            let _ = writeln!(anstream::stderr().lock(), "{note}");
+        }
     }
     let display = RefCell::new(Display::new(mode, &targets, options.goal, options.timeout));
     let explainer = RefCell::new(Explainer::new(&targets, options.timeout, args.down));

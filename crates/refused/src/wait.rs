@@ -54,8 +54,9 @@ pub const RATE_LIMITED_INTERVAL: Duration = Duration::from_secs(1);
 /// without one (a rate limit that fast polls only keep tripped).
 pub fn server_pause(report: &ProbeReport) -> Option<Duration> {
     let http = report.http.as_ref()?;
+    // `retry_after` is read of a 429 or a 503 alone.
     match (http.status, http.retry_after) {
-        (429 | 503, Some(after)) => Some(after.min(MAX_RETRY_AFTER)),
+        (_, Some(after)) => Some(after.min(MAX_RETRY_AFTER)),
         (429, None) => Some(RATE_LIMITED_INTERVAL),
         _ => None,
     }
@@ -341,8 +342,8 @@ pub async fn wait(
             continue;
         };
         let changed = state.record(*report, options.goal);
+        let rejected_pause = state.rejected_pause();
         if changed {
-            let rejected_pause = state.rejected_pause();
             if let Some(report) = &state.last {
                 on_event(WaitEvent::Changed {
                     index,
@@ -381,7 +382,7 @@ pub async fn wait(
             continue;
         }
         let mut pause = round.pauses.take(changed, options.interval);
-        if let Some(rejected) = state.rejected_pause() {
+        if let Some(rejected) = rejected_pause {
             // A rate limit counts every try: fast polls would keep it tripped for as long as
             // they go on, and kube-proxy's reject lifts only when the Service has an endpoint.
             pause = pause.max(rejected);

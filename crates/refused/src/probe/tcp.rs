@@ -117,12 +117,11 @@ pub(super) async fn settle<S: AsyncRead + Unpin>(
                 // accepts: a connection that no DNAT rule sent on waits in its queue for ever.
                 // Asked whatever the owner check (`wait` turns it off after such an answer):
                 // only after the accept grace ran out, which a served port never reaches.
-                // Read off the runtime's threads: `/proc` (see `holder`).
-                let reserver = tokio::task::spawn_blocking(move || reserver(ends))
-                    .await
-                    .ok()
-                    .flatten();
-                if let Some(reserver) = reserver {
+                // Read here (only the reservers' descriptors, after a grace a served port
+                // never reaches), not on a thread of the blocking pool: the first such thread
+                // changed the ignored signals `wait -- CMD` hands its command (glibc's own
+                // real-time ones; `signals_started_ignored_stay_ignored_through_the_exec`).
+                if let Some(reserver) = reserver(ends) {
                     return ended(Readiness::NotReady(format!(
                         "{} (pid {}) holds the port and never accepts: it only reserves it for a container",
                         reserver.command, reserver.pid
