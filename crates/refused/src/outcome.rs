@@ -54,6 +54,8 @@ impl Outcome {
         match err.raw_os_error() {
             Some(errno) => Self::from_errno(errno),
             None if err.kind() == io::ErrorKind::TimedOut => Self::Timeout,
+            // Made by us, not the kernel: a socket the kernel connected to itself.
+            None if err.kind() == io::ErrorKind::ConnectionRefused => Self::Refused,
             None => Self::Other(None),
         }
     }

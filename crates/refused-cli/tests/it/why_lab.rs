@@ -660,6 +660,38 @@ fn ephemeral_ports_run_out() {
     assert_eq!(evidence(&report, "ephemeral-ports")[0]["low"], 40000);
 }
 
+/// Where the ephemeral range is the target's port alone, every connect to it with nothing
+/// listening is connected to itself by the kernel (TCP simultaneous open): a plain client gets a
+/// stream that echoes its own bytes. Nothing serves the port: `why` says so, `check` says down,
+/// `wait` never calls it ready.
+#[test]
+fn a_port_the_kernel_connects_to_itself_is_not_reachable() {
+    let Some(lab) = Lab::or_skip("a_port_the_kernel_connects_to_itself_is_not_reachable") else {
+        return;
+    };
+    lab.client
+        .sysctl("net.ipv4.ip_local_port_range", "40000 40000")
+        .unwrap();
+    let report = why(&lab, &["127.0.0.1:40000"]);
+    assert_eq!(cause(&report), "no-listener", "{report}");
+    assert_eq!(report["attempts"][0]["outcome"], "refused", "{report}");
+
+    let check = lab
+        .client
+        .command(REFUSED)
+        .args(["check", "127.0.0.1:40000"])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1), "{check:?}");
+    let wait = lab
+        .client
+        .command(REFUSED)
+        .args(["wait", "--timeout", "1500ms", "127.0.0.1:40000"])
+        .output()
+        .unwrap();
+    assert_eq!(wait.status.code(), Some(1), "{wait:?}");
+}
+
 #[test]
 fn unix_sockets_missing_stale_and_forbidden() {
     if !Lab::root_or_skip("unix_sockets_missing_stale_and_forbidden") {

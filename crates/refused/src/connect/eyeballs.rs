@@ -228,7 +228,7 @@ impl Race {
             Connecting::Done(socket) => socket,
             Connecting::InProgress(socket) => {
                 match wait_in_thread(&socket, addr, self.limit(started)) {
-                    Ok(()) => socket,
+                    Ok(()) => made(socket, addr, icmp)?,
                     Err(err) => return Err(Failure::of(err, &socket, icmp)),
                 }
             }
@@ -301,24 +301,58 @@ fn connect_one(addr: SocketAddr, icmp: IcmpErrors) -> Result<Connecting, Failure
     // rustix's `connect` is the system call alone: libc's wraps it as a cancellation point.
     // An error here is this host's own (no route, no port): nothing was sent, nothing answered.
     match rustix::net::connect(&socket, &addr) {
-        Ok(()) => return Ok(Connecting::Done(made(socket, addr, icmp))),
+        Ok(()) => return Ok(Connecting::Done(made(socket, addr, icmp)?)),
         Err(Errno::INPROGRESS) => {}
         Err(err) => return Err(io::Error::from(err).into()),
     }
     match connected_now(&socket, addr) {
-        Some(Ok(())) => Ok(Connecting::Done(made(socket, addr, icmp))),
+        Some(Ok(())) => Ok(Connecting::Done(made(socket, addr, icmp)?)),
         Some(Err(err)) => Err(Failure::of(err, &socket, icmp)),
         None => Ok(Connecting::InProgress(socket)),
     }
 }
 
 /// A socket whose connect succeeded: it no longer queues ICMP errors, if it did (see
-/// [`icmp::stop`]).
-fn made(socket: Socket, addr: SocketAddr, icmp: IcmpErrors) -> Socket {
+/// [`icmp::stop`]). Unless the kernel connected it to itself: refused, as nothing listens there.
+fn made(socket: Socket, addr: SocketAddr, icmp: IcmpErrors) -> Result<Socket, Failure> {
+    if is_connected_to_itself(&socket2::SockRef::from(&socket), addr.port()) {
+        // Closed with a reset: a TIME_WAIT would hold the port, and the next connect would find
+        // no local port free where the range is that one port.
+        let _ = socket.set_linger(Some(Duration::ZERO));
+        return Err(Failure::from(io::Error::new(
+            io::ErrorKind::ConnectionRefused,
+            ConnectedToItself,
+        )));
+    }
     if icmp == IcmpErrors::Read {
         icmp::stop(&socket, addr);
     }
-    socket
+    Ok(socket)
+}
+
+/// Why a connect that the kernel completed is taken for a refusal: the socket was given the
+/// port it connected to as its own (the port is in the ephemeral range and nothing listens
+/// there), and TCP's simultaneous open joined it to itself. Every byte written comes back; a
+/// client that took it for a server would wait for an answer that never comes, and `wait`
+/// would call a port ready that no program serves.
+#[derive(Debug, thiserror::Error)]
+#[error("the kernel connected the socket to itself: nothing listens on the port")]
+pub(crate) struct ConnectedToItself;
+
+/// Whether a connected socket is connected to itself (TCP simultaneous open: its local address
+/// is its peer's), `port` being the port it connected to. One `getsockname` when it is not.
+pub(crate) fn is_connected_to_itself(socket: &socket2::SockRef<'_>, port: u16) -> bool {
+    let Some(local) = socket.local_addr().ok().and_then(|a| a.as_socket()) else {
+        return false;
+    };
+    // The peer is asked only then: the address connected to may not be the kernel's (a
+    // connect to `0.0.0.0` reaches 127.0.0.1).
+    local.port() == port
+        && socket
+            .peer_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .is_some_and(|peer| peer.ip() == local.ip())
 }
 
 /// Waits on the reactor, until `limit`, for a handshake that takes a real round trip. The
@@ -332,7 +366,7 @@ async fn handshake(
 ) -> Result<Socket, Failure> {
     let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
     let err = match tokio::time::timeout_at(limit, connected(&stream, addr)).await {
-        Ok(Ok(())) => return Ok(made(stream.into_std().map(Socket::from)?, addr, icmp)),
+        Ok(Ok(())) => return made(stream.into_std().map(Socket::from)?, addr, icmp),
         Ok(Err(err)) => err,
         Err(_) => io::ErrorKind::TimedOut.into(),
     };

@@ -17,7 +17,7 @@ use mio::{Events, Interest, Poll, Token};
 use rand::seq::SliceRandom;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use crate::connect::eyeballs::finished;
+use crate::connect::eyeballs::{finished, is_connected_to_itself};
 use crate::sys::host::is_local_address;
 
 use super::timing::{Deadlines, Sample, Timing};
@@ -578,12 +578,12 @@ impl<'a> Worker<'a> {
         };
         self.connects += 1;
         match socket.connect(&addr.into()) {
-            Ok(()) => return connected(&SockRef::from(&socket)),
+            Ok(()) => return connected(&SockRef::from(&socket), addr.port()),
             Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
             Err(err) => return failed(&err),
         }
         match finished(&SockRef::from(&socket)) {
-            Some(Ok(())) => connected(&SockRef::from(&socket)),
+            Some(Ok(())) => connected(&SockRef::from(&socket), addr.port()),
             Some(Err(err)) => failed(&err),
             None => Step::Pending(mio::net::TcpStream::from_std(std::net::TcpStream::from(
                 socket,
@@ -597,7 +597,10 @@ impl<'a> Worker<'a> {
         };
         let step = match finished(&SockRef::from(&flight.stream)) {
             None => return,
-            Some(Ok(())) => connected(&SockRef::from(&flight.stream)),
+            Some(Ok(())) => connected(
+                &SockRef::from(&flight.stream),
+                work.addr(flight.probe.index).port(),
+            ),
             Some(Err(err)) => failed(&err),
         };
         if let Some(flight) = self.take(slot) {
@@ -654,12 +657,10 @@ impl<'a> Worker<'a> {
 }
 
 /// A completed handshake: open, unless the kernel connected the socket to itself.
-fn connected(socket: &SockRef<'_>) -> Step {
-    let local = socket.local_addr().ok().and_then(|a| a.as_socket());
-    let peer = socket.peer_addr().ok().and_then(|a| a.as_socket());
+fn connected(socket: &SockRef<'_>, port: u16) -> Step {
     // Close with a reset: no TIME_WAIT left behind per open port.
     let _ = socket.set_linger(Some(Duration::ZERO));
-    if local.is_some() && local == peer {
+    if is_connected_to_itself(socket, port) {
         return Step::SelfConnect;
     }
     Step::Done(Reason::SynAck)
@@ -692,15 +693,17 @@ mod tests {
             .unwrap();
         let own = socket.local_addr().unwrap();
         socket.connect(&own).unwrap();
+        let port = own.as_socket().unwrap().port();
         assert!(matches!(
-            connected(&SockRef::from(&socket)),
+            connected(&SockRef::from(&socket), port),
             Step::SelfConnect
         ));
 
         let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let port = listener.local_addr().unwrap().port();
         assert!(matches!(
-            connected(&SockRef::from(&stream)),
+            connected(&SockRef::from(&stream), port),
             Step::Done(Reason::SynAck)
         ));
     }

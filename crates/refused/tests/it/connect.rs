@@ -457,3 +457,57 @@ fn an_icmp_error_for_the_first_syn_ends_the_attempt() {
         );
     }
 }
+
+/// A port of the ephemeral range with nothing listening: the kernel can give the socket that
+/// very port as its own, and TCP's simultaneous open connects it to itself. Such a connect is
+/// refused (nothing listens there), by the blocking facade and the async dialer alike.
+#[test]
+fn a_socket_the_kernel_connects_to_itself_is_refused() {
+    let Some(lab) = Lab::or_skip("a_socket_the_kernel_connects_to_itself_is_refused") else {
+        return;
+    };
+    // One local port, the target's: every connect takes it for its own.
+    lab.client
+        .sysctl("net.ipv4.ip_local_port_range", "40000 40000")
+        .unwrap();
+    let target = SocketAddr::from((Ipv4Addr::LOCALHOST, 40000));
+    let (plain, ours) = lab
+        .client
+        .run(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let (mut plain, mut ours) = (0, Vec::new());
+            for _ in 0..5 {
+                // What a plain client gets: a stream connected to itself (closed with a reset,
+                // so that no TIME_WAIT holds the one local port).
+                if let Ok(stream) = std::net::TcpStream::connect(target) {
+                    plain += usize::from(stream.local_addr().unwrap() == target);
+                    socket2::SockRef::from(&stream)
+                        .set_linger(Some(Duration::ZERO))
+                        .unwrap();
+                }
+                ours.push(refused::blocking::dial_addrs(&Dialer::new(), &[target]).map(drop));
+                ours.push(
+                    runtime
+                        .block_on(Dialer::new().dial_addrs(&[target]))
+                        .map(drop),
+                );
+            }
+            (plain, ours)
+        })
+        .unwrap();
+    for result in ours {
+        let err = result.expect_err("a connect to a port nobody listens on succeeded");
+        assert!(
+            matches!(err.kind(), ConnectErrorKind::Failed(Outcome::Refused)),
+            "{err}"
+        );
+        assert!(
+            err.attempts().iter().all(|a| a.outcome == Outcome::Refused),
+            "{err:?}"
+        );
+    }
+    assert_eq!(plain, 5, "the kernel did not connect the socket to itself");
+}
