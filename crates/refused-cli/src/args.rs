@@ -448,6 +448,11 @@ pub struct WaitArgs {
     #[arg(long, short = 's')]
     pub strict: bool,
 
+    /// Poll a port of this host even as root, where `wait` otherwise loads a small eBPF program
+    /// so that the kernel tells it when a socket starts to listen.
+    #[arg(long, env = "REFUSED_NO_BPF", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub no_bpf: bool,
+
     /// Events as JSON, one per line, on stdout.
     #[arg(long)]
     pub json: bool,

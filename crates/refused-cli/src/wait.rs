@@ -42,6 +42,7 @@ pub async fn run(args: WaitArgs, quiet: bool, mut signals: Signals) -> anyhow::R
         interval: args.interval,
         successes: args.successes,
         probe: args.probe.options(),
+        listen_events: !args.no_bpf,
     };
 
     let mode = if args.json {

@@ -123,6 +123,11 @@ pub struct WaitOptions {
     pub successes: u32,
     /// How each probe checks readiness.
     pub probe: ProbeOptions,
+    /// Whether a wait for a port of this host may have the kernel tell it when a socket starts
+    /// to listen (an eBPF program, which only root may load), and sleep until then, instead of
+    /// asking the kernel's tables at every pause. Where the program cannot be loaded, the wait
+    /// polls as without it.
+    pub listen_events: bool,
 }
 
 impl Default for WaitOptions {
@@ -134,6 +139,7 @@ impl Default for WaitOptions {
             interval: DEFAULT_INTERVAL,
             successes: 1,
             probe: ProbeOptions::new(),
+            listen_events: true,
         }
     }
 }
@@ -322,7 +328,7 @@ pub async fn wait(
                 deadline,
                 cap: options.interval,
                 pauses: Pauses::new(),
-                gate: Gate::new(target, options.goal),
+                gate: Gate::new(target, options.goal, options.listen_events),
                 skipped: 0,
             }
             .run(Duration::ZERO),

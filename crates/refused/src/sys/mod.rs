@@ -11,6 +11,7 @@ pub mod firewall;
 pub mod forwarder;
 pub mod host;
 pub mod interfaces;
+pub mod listen_events;
 pub mod loopback;
 pub mod netns;
 pub mod netstat;

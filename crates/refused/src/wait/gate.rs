@@ -10,7 +10,9 @@
 //!   ([`ListenerLookup`]: one netlink round trip on a socket kept open, about 5 µs). No
 //!   listener: the poll ends there, with nothing recorded. Once the pauses reach their cap,
 //!   those polls run in a thread of their own up to the next real probe
-//!   ([`Gate::polls_in_thread`]), where a wakeup touches far less than the runtime's.
+//!   ([`Gate::polls_in_thread`]), where a wakeup touches far less than the runtime's; where
+//!   the kernel can tell of new listeners ([`ListenEvents`]: root), that thread does not poll
+//!   at all, but sleeps until a socket of the host starts to listen or the real probe is due.
 //! - Unix socket: missing, or a stale file no socket is bound to, the path cannot start to
 //!   work without a change to its directory (a server binds a new file), so the wait sleeps on
 //!   inotify ([`EntryWatch`]) instead of polling: no wakeup at all until the directory changes.
@@ -39,6 +41,7 @@ use crate::outcome::Outcome;
 use crate::probe::ProbeReport;
 use crate::sys::entry_watch::EntryWatch;
 use crate::sys::host::is_local_address;
+use crate::sys::listen_events::ListenEvents;
 use crate::sys::sock_diag::ListenerLookup;
 use crate::sys::unix_diag::{FileId, is_file_bound};
 use crate::target::{Endpoint, Target};
@@ -53,6 +56,12 @@ const POLL_THREADS: usize = 8;
 
 /// The threads polling now.
 static POLLING: AtomicUsize = AtomicUsize::new(0);
+
+/// After the kernel told of a listen that the lookup did not find, how many lookups more, and
+/// how far apart: the tracepoint fires as the socket's state becomes `LISTEN`, a moment before
+/// the socket is hashed where a SYN (and the lookup) finds it.
+const RECHECKS: u32 = 3;
+const RECHECK_AFTER: Duration = Duration::from_millis(1);
 
 /// What a poll should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +90,8 @@ enum Kind {
         /// The addresses the last probe tried, when it failed to connect and all are this
         /// host's; empty: not gated.
         local: Vec<SocketAddr>,
+        /// The kernel's word of each new listener, for the polls in a thread.
+        events: Events,
     },
     Unix {
         path: PathBuf,
@@ -94,13 +105,20 @@ enum Kind {
 }
 
 impl Gate {
-    /// A gate for `target`, closed until a real probe says what to wait for.
-    pub(super) fn new(target: &Target, goal: Goal) -> Self {
+    /// A gate for `target`, closed until a real probe says what to wait for. With
+    /// `listen_events`, its polls in a thread sleep until the kernel tells of a new listener
+    /// where it can ([`ListenEvents`]).
+    pub(super) fn new(target: &Target, goal: Goal, listen_events: bool) -> Self {
         let kind = match (goal, target.endpoint()) {
             (Goal::Down, _) => Kind::Off,
             (Goal::Ready, Endpoint::Tcp { .. }) => Kind::Tcp {
                 lookup: None,
                 local: Vec::new(),
+                events: if listen_events {
+                    Events::Untried
+                } else {
+                    Events::Off
+                },
             },
             (Goal::Ready, Endpoint::Unix(path)) => Kind::Unix {
                 path: path.clone(),
@@ -126,7 +144,7 @@ impl Gate {
         }
         match &mut self.kind {
             Kind::Off => Hold::Probe,
-            Kind::Tcp { lookup, local } => {
+            Kind::Tcp { lookup, local, .. } => {
                 if local.is_empty() {
                     return Hold::Probe;
                 }
@@ -181,7 +199,12 @@ impl Gate {
         deadline: Option<Instant>,
     ) -> Option<u32> {
         let last = self.last_probe?;
-        let Kind::Tcp { lookup, local } = &mut self.kind else {
+        let Kind::Tcp {
+            lookup,
+            local,
+            events,
+        } = &mut self.kind
+        else {
             return None;
         };
         if local.is_empty() {
@@ -196,22 +219,24 @@ impl Gate {
             deadline: deadline.map(Instant::into_std),
         };
         let addrs = local.clone();
+        let mut listening = std::mem::replace(events, Events::Off);
         // The loop stops at its next wakeup once this future is dropped (the wait ended).
         let stop = Arc::clone(&slot.stop);
         let polled = tokio::task::spawn_blocking(move || {
-            let polled = quiet_polls(&mut asked, &addrs, times, &stop);
-            (asked, polled)
+            let polled = quiet_polls(&mut asked, &addrs, times, &stop, listening.open());
+            (asked, listening, polled)
         })
         .await;
         drop(slot);
         match polled {
-            Ok((asked, (skipped, Ok(_)))) => {
+            Ok((asked, listening, (skipped, Ok(_)))) => {
                 *lookup = Some(asked);
+                *events = listening;
                 Some(skipped)
             }
             // Not allowed here (a seccomp filter, an old kernel), or the thread failed:
             // connect.
-            Ok((_, (skipped, Err(_)))) => {
+            Ok((_, _, (skipped, Err(_)))) => {
                 self.kind = Kind::Off;
                 Some(skipped)
             }
@@ -228,7 +253,7 @@ impl Gate {
         let failed = report.readiness.is_connect_failure();
         match &mut self.kind {
             Kind::Off => {}
-            Kind::Tcp { lookup, local } => {
+            Kind::Tcp { lookup, local, .. } => {
                 let tried: Vec<SocketAddr> = report
                     .attempts
                     .iter()
@@ -278,6 +303,29 @@ impl Gate {
                     *watch = Some(entry);
                 }
             }
+        }
+    }
+}
+
+/// Whether the kernel tells of new listeners ([`ListenEvents`]) to a gate's polls in a thread.
+#[derive(Debug)]
+enum Events {
+    /// Not asked yet: the program is loaded at the first polls in a thread, there.
+    Untried,
+    Open(ListenEvents),
+    /// Not wanted, or not to be had here (no root, an old kernel, a seccomp filter): poll.
+    Off,
+}
+
+impl Events {
+    /// The events, loading the program the first time.
+    fn open(&mut self) -> Option<&mut ListenEvents> {
+        if matches!(self, Self::Untried) {
+            *self = ListenEvents::open().map_or(Self::Off, Self::Open);
+        }
+        match self {
+            Self::Open(events) => Some(events),
+            Self::Untried | Self::Off => None,
         }
     }
 }
@@ -342,17 +390,45 @@ enum QuietEnd {
 /// one would, a poll falls due for a real probe, the deadline, or `stop`: the polls skipped,
 /// and why it ended (or the lookup's error). The polls keep the period, as the runtime's would
 /// (a period longer than a second makes every poll a real probe's).
+///
+/// With `events`, it asks only when the kernel tells of a new listener somewhere on this host
+/// (and [`RECHECKS`] times more, [`RECHECK_AFTER`] apart, when the lookup did not find it), and
+/// otherwise sleeps to the real probe's time or the deadline; `stop` is then seen at that
+/// wakeup, at most [`REAL_PROBE_EVERY`] later. A ring that fails leaves the periodic polls.
 fn quiet_polls(
     lookup: &mut ListenerLookup,
     addrs: &[SocketAddr],
     times: Times,
     stop: &AtomicBool,
+    mut events: Option<&mut ListenEvents>,
 ) -> (u32, std::io::Result<QuietEnd>) {
     let mut skipped = 0;
     let mut next = std::time::Instant::now() + times.period;
+    let mut rechecks = 0;
     loop {
-        let wake = times.deadline.map_or(next, |deadline| next.min(deadline));
-        std::thread::sleep(wake.saturating_duration_since(std::time::Instant::now()));
+        let now = std::time::Instant::now();
+        let told = match events.as_deref_mut() {
+            Some(listening) if rechecks == 0 => {
+                let until = times.deadline.map_or(times.due, |d| d.min(times.due));
+                let told = listening.wait(until.saturating_duration_since(now));
+                if told.is_err() {
+                    events = None;
+                }
+                told.unwrap_or(false)
+            }
+            _ => {
+                if rechecks > 0 {
+                    rechecks -= 1;
+                    next = now + RECHECK_AFTER;
+                }
+                let wake = times.deadline.map_or(next, |deadline| next.min(deadline));
+                std::thread::sleep(wake.saturating_duration_since(now));
+                false
+            }
+        };
+        if told {
+            rechecks = RECHECKS;
+        }
         if stop.load(Ordering::Relaxed) {
             return (skipped, Ok(QuietEnd::Stopped));
         }
@@ -462,7 +538,7 @@ mod tests {
             late.socket().listen(16).unwrap();
         });
         let far = times(Duration::from_secs(60), None);
-        let (skipped, end) = quiet_polls(&mut lookup, &[port.addr()], far, &stop);
+        let (skipped, end) = quiet_polls(&mut lookup, &[port.addr()], far, &stop, None);
         assert_eq!(end.unwrap(), QuietEnd::Taken);
         assert!(
             skipped >= 1,
@@ -481,7 +557,7 @@ mod tests {
         let stop = AtomicBool::new(false);
 
         let due = times(10 * PERIOD, Some(Duration::from_secs(60)));
-        let (skipped, end) = quiet_polls(&mut lookup, &addrs, due, &stop);
+        let (skipped, end) = quiet_polls(&mut lookup, &addrs, due, &stop, None);
         assert_eq!(end.unwrap(), QuietEnd::Due);
         assert!(std::time::Instant::now() >= due.due);
         assert!((1..10).contains(&skipped), "{skipped} polls in 10 periods");
@@ -492,19 +568,51 @@ mod tests {
             ..times(PERIOD, None)
         };
         let started = std::time::Instant::now();
-        let (skipped, end) = quiet_polls(&mut lookup, &addrs, long, &stop);
+        let (skipped, end) = quiet_polls(&mut lookup, &addrs, long, &stop, None);
         assert_eq!((skipped, end.unwrap()), (0, QuietEnd::Due));
         assert!(started.elapsed() >= long.period);
 
         let cut = times(Duration::from_secs(60), Some(3 * PERIOD));
-        let (_, end) = quiet_polls(&mut lookup, &addrs, cut, &stop);
+        let (_, end) = quiet_polls(&mut lookup, &addrs, cut, &stop, None);
         assert_eq!(end.unwrap(), QuietEnd::Deadline);
         assert!(std::time::Instant::now() >= cut.deadline.unwrap());
 
         stop.store(true, Ordering::Relaxed);
         let far = times(Duration::from_secs(60), None);
-        let (skipped, end) = quiet_polls(&mut lookup, &addrs, far, &stop);
+        let (skipped, end) = quiet_polls(&mut lookup, &addrs, far, &stop, None);
         assert_eq!((skipped, end.unwrap()), (0, QuietEnd::Stopped));
+    }
+
+    /// Told by the kernel: a listener on the port ends the polls at once; one on another port
+    /// does not. Root only (the eBPF program).
+    #[test]
+    fn quiet_polls_told_of_listeners_end_on_the_ports_own() {
+        if !refused_lab::Lab::root_or_skip("quiet_polls_told_of_listeners_end_on_the_ports_own") {
+            return;
+        }
+        let mut events = ListenEvents::open().unwrap();
+        let mut lookup = ListenerLookup::new().unwrap();
+        let stop = AtomicBool::new(false);
+        let port = Arc::new(RefusedPort::v4().unwrap());
+        let other = RefusedPort::v4().unwrap();
+
+        other.socket().listen(16).unwrap();
+        let due = times(Duration::from_millis(300), None);
+        let (_, end) = quiet_polls(&mut lookup, &[port.addr()], due, &stop, Some(&mut events));
+        assert_eq!(end.unwrap(), QuietEnd::Due);
+
+        let late = Arc::clone(&port);
+        let listener = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            late.socket().listen(16).unwrap();
+        });
+        let far = times(Duration::from_secs(60), None);
+        let (skipped, end) =
+            quiet_polls(&mut lookup, &[port.addr()], far, &stop, Some(&mut events));
+        assert_eq!(end.unwrap(), QuietEnd::Taken);
+        // No periodic polls: a wakeup per listener of the host, a few rechecks at most.
+        assert!(skipped < 20, "{skipped} polls skipped in 50 ms");
+        listener.join().unwrap();
     }
 
     /// No more than [`POLL_THREADS`] at once; a slot given back can be taken again.
