@@ -7,7 +7,11 @@
 # std, with the lowest and highest of them. Rows marked `(ref)` are floors and peers, not
 # refused (see crates/refused/benches/connect_ratio.rs). Packets go to 127.0.0.1 only.
 #
-#   scripts/bench-connect.sh [ROUNDS [REPEATS]]   (default 200 rounds, 5 repeats)
+#   scripts/bench-connect.sh [ROUNDS [REPEATS]] [--ephemeral]   (default 200 rounds, 5 repeats)
+#
+# The listener's port is outside the ephemeral range, as a server's usually is; `--ephemeral`
+# binds it to port 0 instead, a port inside it, where refused checks each connect for a socket
+# the kernel connected to itself (one `getsockname` more).
 #
 # The release build of the bench is made first. For syscall counts, one contender alone
 # (`--only` with no key lists the keys):
@@ -15,7 +19,11 @@
 #   strace -f -c BENCH --bench --only blocking 1000
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-200}
-repeats=${2:-5}
+flags=() numbers=()
+for arg in "$@"; do
+  case $arg in --*) flags+=("$arg") ;; *) numbers+=("$arg") ;; esac
+done
+rounds=${numbers[0]:-200}
+repeats=${numbers[1]:-5}
 echo "$(nproc) cores, Linux $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg) before the run"
-cargo bench --quiet -p refused --bench connect_ratio -- "$rounds" "$repeats"
+cargo bench --quiet -p refused --bench connect_ratio -- "$rounds" "$repeats" "${flags[@]}"

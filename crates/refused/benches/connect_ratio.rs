@@ -18,9 +18,13 @@
 //! async connect must make (it may not block the runtime's thread). The async rows are also
 //! measured against tokio's connect, their peer: what an async program would call instead.
 //!
-//! Run: `scripts/bench-connect.sh [ROUNDS [REPEATS]]` (or `cargo bench -p refused --bench
-//! connect_ratio -- ROUNDS REPEATS`); `-- --only KEY N` makes N connects of one contender alone,
-//! for `strace -c -f`.
+//! The listener has a port outside the ephemeral range, as a server's usually is (8080, 5432): a
+//! connect to a port inside it is checked for a socket the kernel connected to itself, one
+//! `getsockname` more; `--ephemeral` measures that case (a listener bound to port 0).
+//!
+//! Run: `scripts/bench-connect.sh [ROUNDS [REPEATS]] [--ephemeral]` (or `cargo bench -p refused
+//! --bench connect_ratio -- ROUNDS REPEATS`); `-- --only KEY N` makes N connects of one contender
+//! alone, for `strace -c -f`.
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -119,7 +123,7 @@ fn main() {
         .filter(|a| a != "--bench")
         .collect();
     let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
-    let addr = listener();
+    let addr = listener(args.iter().any(|a| a == "--ephemeral"));
     let bench = Bench::new(addr);
     // `--only KEY [N]`: N connects of one contender and nothing else, for `strace -c -f`.
     if let Some(at) = args.iter().position(|a| a == "--only") {
@@ -183,8 +187,16 @@ fn report(bench: &Bench, rounds: usize, repeats: usize) {
         }
     }
 
+    let range = ephemeral_range();
+    let port = bench.addr.port();
+    let inside = range.is_none_or(|(low, high)| (low..=high).contains(&port));
     println!(
         "{repeats} repeats of {rounds} rounds of {BATCH} connects to a loopback listener, interleaved"
+    );
+    println!(
+        "(its port {port} is {} the ephemeral range{})",
+        if inside { "inside" } else { "outside" },
+        range.map_or_else(String::new, |(low, high)| format!(", {low}-{high}"))
     );
     println!(
         "(a round's figure is its batch's median; a repeat's ratio the median of its rounds' ratios)"
@@ -378,6 +390,13 @@ fn median(samples: &mut [Duration]) -> Duration {
     samples[samples.len() / 2]
 }
 
+/// The kernel's ephemeral port range, connects' local ports.
+fn ephemeral_range() -> Option<(u16, u16)> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut parts = text.split_whitespace().map(str::parse);
+    Some((parts.next()?.ok()?, parts.next()?.ok()?))
+}
+
 /// A listener that accepts for the whole run, so its queue never fills, and leaves no
 /// `TIME_WAIT` behind: a run makes more connects than there are ephemeral ports, and with
 /// thousands of sockets in `TIME_WAIT` every connect pays for a long search of the port range
@@ -386,7 +405,9 @@ fn median(samples: &mut [Duration]) -> Duration {
 /// listener's sockets close with a reset (`SO_LINGER` 0, inherited by the accepted ones), and
 /// only after the client has closed its side: the last `HELD` are kept, far longer than a
 /// contender keeps its stream, so the reset never races a connect still being checked.
-fn listener() -> SocketAddr {
+///
+/// Its port is outside the ephemeral range (the first free one below it), unless `ephemeral`.
+fn listener(ephemeral: bool) -> SocketAddr {
     const HELD: usize = 64;
     // Far more than std's 128: on a busy 2-core machine the accepting thread can fall hundreds
     // of connects behind, and a full queue drops the SYN (a second's stall). The kernel caps it
@@ -394,8 +415,14 @@ fn listener() -> SocketAddr {
     const QUEUE: i32 = 4096;
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
     socket.set_linger(Some(Duration::ZERO)).expect("SO_LINGER");
-    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    socket.bind(&loopback.into()).expect("bind loopback");
+    let below = ephemeral_range().map_or(0, |(low, _)| low);
+    let ports = (1024..below).rev().take(if ephemeral { 0 } else { 1000 });
+    let bound = ports.chain([0]).any(|port| {
+        socket
+            .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
+            .is_ok()
+    });
+    assert!(bound, "bind loopback");
     socket.listen(QUEUE).expect("listen");
     let listener = TcpListener::from(socket);
     let addr = listener.local_addr().expect("local addr");

@@ -8,6 +8,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -315,7 +316,9 @@ fn connect_one(addr: SocketAddr, icmp: IcmpErrors) -> Result<Connecting, Failure
 /// A socket whose connect succeeded: it no longer queues ICMP errors, if it did (see
 /// [`icmp::stop`]). Unless the kernel connected it to itself: refused, as nothing listens there.
 fn made(socket: Socket, addr: SocketAddr, icmp: IcmpErrors) -> Result<Socket, Failure> {
-    if is_connected_to_itself(&socket2::SockRef::from(&socket), addr.port()) {
+    if may_connect_to_itself(addr.port())
+        && is_connected_to_itself(&socket2::SockRef::from(&socket), addr.port())
+    {
         // Closed with a reset: a TIME_WAIT would hold the port, and the next connect would find
         // no local port free where the range is that one port.
         let _ = socket.set_linger(Some(Duration::ZERO));
@@ -338,6 +341,17 @@ fn made(socket: Socket, addr: SocketAddr, icmp: IcmpErrors) -> Result<Socket, Fa
 #[derive(Debug, thiserror::Error)]
 #[error("the kernel connected the socket to itself: nothing listens on the port")]
 pub(crate) struct ConnectedToItself;
+
+/// Whether a connect to `port` can be given `port` as its own local port: the port is in the
+/// ephemeral range. The range is read once a process (the first connect's namespace's), so that
+/// a connect to any other port, which is nearly every server's, costs no `getsockname` (3-5% of
+/// a loopback connect); where it cannot be read, every port is checked.
+fn may_connect_to_itself(port: u16) -> bool {
+    static RANGE: OnceLock<Option<(u16, u16)>> = OnceLock::new();
+    RANGE
+        .get_or_init(crate::sys::host::ephemeral_ports)
+        .is_none_or(|(low, high)| (low..=high).contains(&port))
+}
 
 /// Whether a connected socket is connected to itself (TCP simultaneous open: its local address
 /// is its peer's), `port` being the port it connected to. One `getsockname` when it is not.
