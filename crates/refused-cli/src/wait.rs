@@ -193,6 +193,19 @@ struct StateEvent<'a> {
     report: Option<&'a ProbeReport>,
 }
 
+/// A `rest` line: every probe was rejected from the first, and the wait leaves the target alone
+/// for `pause` (see [`WaitEvent::Rest`]).
+#[derive(Serialize)]
+struct RestEvent {
+    target: String,
+    /// When, from the start of the wait.
+    #[serde(rename = "at_ms", serialize_with = "as_millis")]
+    at: Duration,
+    /// How long the rest lasts.
+    #[serde(rename = "pause_ms", serialize_with = "as_millis")]
+    pause: Duration,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     /// A live line per target on a terminal.
@@ -284,7 +297,19 @@ impl<'a> Display<'a> {
                 }
                 (*index, text)
             }
-            WaitEvent::Rest { index, pause } => (*index, self.rest_line(elapsed, *pause)),
+            WaitEvent::Rest { index, pause } => {
+                if self.mode == Mode::Json {
+                    let _ = output::json_line(
+                        "rest",
+                        &RestEvent {
+                            target: self.targets[*index].to_string(),
+                            at: elapsed,
+                            pause: *pause,
+                        },
+                    );
+                }
+                (*index, self.rest_line(elapsed, *pause))
+            }
             WaitEvent::Done { index } => {
                 self.done[*index] = true;
                 if self.mode == Mode::Json {

@@ -61,22 +61,7 @@ fn a_wait_outlasts_a_ufw_limit_tripped_before_it() {
     let Some(lab) = Lab::or_skip_needing(test, &[Tool::Ufw]) else {
         return;
     };
-    lab.server.ufw(&["limit", "7034/tcp"]).unwrap();
-    let addr = SocketAddr::from((SERVER_V4, 7034));
-    let _listener = lab
-        .server
-        .run(|| ListenSpec::new(addr).listen())
-        .unwrap()
-        .unwrap();
-    let tries: Vec<bool> = lab
-        .client
-        .run(|| (0..8).map(|_| TcpStream::connect(addr).is_ok()).collect())
-        .unwrap();
-    assert_eq!(
-        tries.last(),
-        Some(&false),
-        "the limit did not trip: {tries:?}"
-    );
+    let (addr, _listener) = limit_tripped(&lab, 7034);
     let start = Instant::now();
     let output = lab
         .client
@@ -93,6 +78,64 @@ fn a_wait_outlasts_a_ufw_limit_tripped_before_it() {
     );
     // About 30 polls a second apart, one rest of 31 s: not the timeout.
     assert!(start.elapsed() < Duration::from_secs(80), "{said}");
+}
+
+/// The same rest, as `wait --json` says it: a `rest` line, after the first probe's. The wait
+/// is ended once it has said so (the rest itself is the test above's).
+#[test]
+fn a_wait_json_says_when_it_rests() {
+    let test = "a_wait_json_says_when_it_rests";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Ufw]) else {
+        return;
+    };
+    let (addr, _listener) = limit_tripped(&lab, 7035);
+    let mut waiter = lab
+        .client
+        .command(REFUSED)
+        .args(["wait", "--json", "--timeout", "45s", &addr.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(waiter.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for line in std::io::BufRead::lines(stdout) {
+        let line: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        crate::schema::assert_valid(crate::schema::Schema::Wait, &line);
+        let rests = line["kind"] == "rest";
+        lines.push(line);
+        if rests {
+            break;
+        }
+    }
+    let _ = waiter.kill();
+    let _ = waiter.wait();
+    let kinds: Vec<&str> = lines.iter().filter_map(|l| l["kind"].as_str()).collect();
+    assert_eq!(kinds, ["probe", "rest"], "{lines:?}");
+    assert_eq!(lines[0]["reason"], "refused", "{lines:?}");
+    assert_eq!(lines[1]["pause_ms"], 31_000.0, "{lines:?}");
+    assert!(lines[1]["at_ms"].as_f64().unwrap() >= 29_000.0, "{lines:?}");
+}
+
+/// `ufw limit PORT/tcp` in the server namespace, a listener on the port, and 8 tries from the
+/// client, the last rejected: the limit tripped before any wait.
+fn limit_tripped(lab: &Lab, port: u16) -> (SocketAddr, std::net::TcpListener) {
+    lab.server.ufw(&["limit", &format!("{port}/tcp")]).unwrap();
+    let addr = SocketAddr::from((SERVER_V4, port));
+    let listener = lab
+        .server
+        .run(|| ListenSpec::new(addr).listen())
+        .unwrap()
+        .unwrap();
+    let tries: Vec<bool> = lab
+        .client
+        .run(|| (0..8).map(|_| TcpStream::connect(addr).is_ok()).collect())
+        .unwrap();
+    assert_eq!(
+        tries.last(),
+        Some(&false),
+        "the limit did not trip: {tries:?}"
+    );
+    (addr, listener)
 }
 
 /// `connlimit` and `ct count` in another namespace of this host, over their count: the SYN is
