@@ -14,8 +14,8 @@ use refused::diagnose::evidence::{
 };
 use refused::diagnose::{
     Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldBy, HeldListener,
-    HeldUnixListener, Ipv6Switch, Listener, Mode, NameSource, Neighbour, Owner, PolicyRule,
-    RejectingRoute, RouteKind, UnixSocketFacts,
+    HeldUnixListener, Ipv6Switch, LinkState, Listener, Mode, NameSource, Neighbour, Owner,
+    PolicyRule, RejectingRoute, RouteKind, UnixSocketFacts,
 };
 use refused::{Cause, Outcome};
 use refused_lab::{FullQueue, RefusedPort, Scratch};
@@ -419,6 +419,7 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::EphemeralPorts { .. } => "ephemeral-ports",
         Evidence::Ipv6Unusable { .. } => "ipv6-unusable",
         Evidence::LoopbackDown => "loopback-down",
+        Evidence::LinkDown { .. } => "link-down",
         Evidence::Route(_) => "route",
         Evidence::Dnat(_) => "dnat",
         Evidence::Namespace { .. } => "namespace",
@@ -505,6 +506,16 @@ fn evidence_samples() -> Vec<Evidence> {
             disabled_by: vec![Ipv6Switch::Default, Ipv6Switch::Lo],
         },
         Evidence::LoopbackDown,
+        Evidence::LinkDown {
+            interface: "docker0".into(),
+            state: LinkState::NoCarrier,
+            link_kind: Some("bridge".into()),
+        },
+        Evidence::LinkDown {
+            interface: "eth1".into(),
+            state: LinkState::Down,
+            link_kind: None,
+        },
     ]);
     samples.extend(route_samples());
     samples.extend(dnat_samples());

@@ -210,6 +210,12 @@ fn a_link_without_carrier_or_set_down_is_named() {
         ),
         "{report}"
     );
+    let link = &evidence(&report, "link-down")[0];
+    assert_eq!(
+        (&link["interface"], &link["state"], &link["link_kind"]),
+        (&"eth0".into(), &"no-carrier".into(), &"veth".into()),
+        "{report}"
+    );
     lab.server.ip(&["link", "set", "eth0", "up"]).unwrap();
     // A bridge whose last port went (docker0 once no container runs): no carrier, and nothing
     // on it has the address.
@@ -242,6 +248,9 @@ fn a_link_without_carrier_or_set_down_is_named() {
             .starts_with("this host's interface eth0, whose network holds 10.77.0.2, is down"),
         "{report}"
     );
+    let link = &evidence(&report, "link-down")[0];
+    assert_eq!(link["state"], "down", "{report}");
+    assert_eq!(link.get("link_kind"), None, "{report}");
     assert!(
         report["suggestions"][0]
             .as_str()

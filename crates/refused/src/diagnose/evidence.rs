@@ -20,6 +20,16 @@ pub use crate::sys::route::{PolicyRule, RejectingRoute, RouteKind};
 pub use crate::sys::tables::{BoundDevice, Listener};
 pub use crate::sys::unix_path::{Class, ClosedDirectory, FileType, Mode, Owner, Permission};
 
+/// How an interface of this host is down ([`Evidence::LinkDown`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkState {
+    /// Up, without a carrier: its routes stay, marked `linkdown`, and nothing goes through.
+    NoCarrier,
+    /// Set down (`ip link set NAME down`, or never brought up): its routes went with it.
+    Down,
+}
+
 /// One fact behind a diagnosis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -87,6 +97,19 @@ pub enum Evidence {
     /// The loopback interface `lo` of this network namespace is down: it has no 127.0.0.1 and
     /// no `::1`, and connections to its own addresses go nowhere.
     LoopbackDown,
+    /// The interface of this host that the route to the address leaves by is up without a
+    /// carrier (a cable out, a veth's other end down, a bridge with no port up), or set down
+    /// with its routes gone.
+    LinkDown {
+        /// Its name.
+        interface: String,
+        /// Which of the two.
+        state: LinkState,
+        /// Its kind, as `ip -d link` says it (`bridge`, `veth`, ...), for one without a carrier;
+        /// absent for a device of its own (an Ethernet card, Wi-Fi) or when not known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        link_kind: Option<String>,
+    },
     /// A route of this host that rejects the address: no packet left the host.
     Route(RejectingRoute),
     /// A DNAT rule of this host that publishes the port to another address.
@@ -479,6 +502,11 @@ impl fmt::Display for Evidence {
             Self::LoopbackDown => f.write_str(
                 "the loopback interface `lo` of this network namespace is down (`ip link show lo`)",
             ),
+            Self::LinkDown {
+                interface,
+                state,
+                link_kind,
+            } => link_down(f, interface, *state, link_kind.as_deref()),
             Self::Namespace { netns, address, .. } => {
                 write!(
                     f,
@@ -550,6 +578,28 @@ fn listener(f: &mut fmt::Formatter<'_>, held: &HeldListener) -> fmt::Result {
         }
         None if l.queue > 0 => write!(f, ", {} waiting to be accepted", l.queue),
         _ => Ok(()),
+    }
+}
+
+/// [`Evidence::LinkDown`] in words.
+fn link_down(
+    f: &mut fmt::Formatter<'_>,
+    interface: &str,
+    state: LinkState,
+    link_kind: Option<&str>,
+) -> fmt::Result {
+    match state {
+        LinkState::Down => write!(
+            f,
+            "this host's interface {interface} is down (`ip link show {interface}`)"
+        ),
+        LinkState::NoCarrier => {
+            let kind = link_kind.map_or_else(String::new, |kind| format!(" ({kind})"));
+            write!(
+                f,
+                "this host's interface {interface}{kind} has no carrier (`NO-CARRIER` in `ip link show {interface}`)"
+            )
+        }
     }
 }
 

@@ -56,9 +56,9 @@ pub use crate::cause::{self, Cause};
 pub use crate::sys::forwarder::{Backend, Forwarder};
 pub use evidence::{
     Blocker, Class, ClosedDirectory, ContainerPort, ContainerRuntime, EarlierListener, Evidence,
-    FileType, HeldBy, HeldListener, HeldUnixListener, Hook, Ipv6Switch, Listener, Loopback, Mode,
-    NameSource, Neighbour, Owner, Permission, PolicyRule, PortProxy, Process, RejectingRoute,
-    RouteKind, StoppedContainer, UnixSocketFacts, UnpublishedContainer, Unseen,
+    FileType, HeldBy, HeldListener, HeldUnixListener, Hook, Ipv6Switch, LinkState, Listener,
+    Loopback, Mode, NameSource, Neighbour, Owner, Permission, PolicyRule, PortProxy, Process,
+    RejectingRoute, RouteKind, StoppedContainer, UnixSocketFacts, UnpublishedContainer, Unseen,
 };
 pub use facts::{
     AddressFacts, Facts, ForeignReach, Forwarded, Gateway, Holder, Init, NamedContainer,

@@ -19,7 +19,9 @@ use super::cause::Cause;
 use crate::sys::unix_path::{Class, FileType, Permission};
 
 use super::commands;
-use super::evidence::{ContainerRuntime, Evidence, HeldListener, Ipv6Switch, UnixSocketFacts};
+use super::evidence::{
+    ContainerRuntime, Evidence, HeldListener, Ipv6Switch, LinkState, UnixSocketFacts,
+};
 use super::facts::{
     AddressFacts, Facts, ForeignReach, Gateway, Init, NamedContainer, OwnerBlocked, Resolution,
     RouteLookup,
@@ -1340,7 +1342,16 @@ fn link_down(address: &AddressFacts) -> Option<Finding> {
     })?;
     let (name, addr) = (&link.name, address.addr);
     let ip = addr.ip();
-    Some(if link.admin_down {
+    let evidence = Evidence::LinkDown {
+        interface: name.clone(),
+        state: if link.admin_down {
+            LinkState::Down
+        } else {
+            LinkState::NoCarrier
+        },
+        link_kind: link.kind.clone(),
+    };
+    let finding = if link.admin_down {
         Finding::new(
             Cause::NetworkUnreachable,
             format!("this host's interface {name}, whose network holds {ip}, is down (set down, or never brought up): its routes went with it, so there is no route to {ip}"),
@@ -1364,7 +1375,8 @@ fn link_down(address: &AddressFacts) -> Option<Finding> {
             format!("this host's interface {name}, which the route to {ip} leaves by, has no carrier (`NO-CARRIER` in `ip link show {name}`): its link is down at the other end, so nothing sent to {addr} reached it"),
         )
         .suggest(format!("connect the link: the cable or switch port, Wi-Fi; `ip link show {name}` says when it has a carrier"))
-    })
+    };
+    Some(finding.evidence([evidence]))
 }
 
 /// No route to `host` at all. For a name with IPv6 addresses only, that is an IPv4-only host
