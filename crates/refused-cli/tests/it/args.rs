@@ -330,3 +330,33 @@ fn the_top_level_help_lists_the_exit_codes() {
         assert!(help.contains(line), "{line}: {help}");
     }
 }
+
+/// What people paste from other tools' errors: each is a usage error whose message says what
+/// to type, never a diagnosis of something else (Java's `/127.0.0.1:8080` was a unix socket's
+/// path, Node's `::1:3000` said to write `[::1:3000]:PORT`).
+#[test]
+fn pasted_forms_say_what_to_type() {
+    for (pasted, meant) in [
+        ("::1:3000", "`[::1]:3000`"),
+        ("localhost/127.0.0.1:8080", "`127.0.0.1:8080`"),
+        ("/127.0.0.1:8080", "`127.0.0.1:8080`"),
+        ("127.0.0.1:8080:", "`127.0.0.1:8080`"),
+        (
+            "dial tcp 127.0.0.1:8080: connect: connection refused",
+            "`127.0.0.1:8080`",
+        ),
+        (
+            r#"connection to server at "localhost" (::1), port 5432 failed"#,
+            "`[::1]:5432`",
+        ),
+        ("rediss://127.0.0.1:6380", "`tls://127.0.0.1:6380`"),
+    ] {
+        for command in ["why", "check"] {
+            let output = refused().args([command, pasted]).output().unwrap();
+            assert_exit(&output, 2);
+            let stderr = stderr(&output);
+            assert!(stderr.contains(meant), "{command} {pasted}: {stderr}");
+            assert!(!stderr.contains("]:PORT"), "{command} {pasted}: {stderr}");
+        }
+    }
+}
