@@ -360,3 +360,28 @@ fn pasted_forms_say_what_to_type() {
         }
     }
 }
+
+/// A URL's password is in no report: `wait postgres://app:secret@db/app -- ...` runs in CI,
+/// whose logs keep every line.
+#[test]
+fn a_password_in_the_target_is_not_printed() {
+    let refusing = RefusedPort::v4().unwrap();
+    let target = format!("postgres://app:s3cret@{}/app", refusing.addr());
+    for args in [
+        vec!["why", &target],
+        vec!["why", "--json", &target],
+        vec!["check", &target],
+        vec!["check", "--json", &target],
+        vec!["wait", "--timeout", "200ms", &target],
+    ] {
+        let output = refused().args(&args).output().unwrap();
+        assert_exit(&output, 1);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            stderr(&output)
+        );
+        assert!(!all.contains("s3cret"), "{args:?}: {all}");
+        assert!(all.contains("app:***@"), "{args:?}: {all}");
+    }
+}

@@ -260,10 +260,55 @@ impl FromStr for Target {
     type Err = TargetError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        parse(input).map_err(|kind| TargetError {
-            input: input.to_owned(),
-            kind,
-        })
+        match parse(input) {
+            Ok(target) => Ok(Self {
+                original: without_password(&target.original, Userinfo::InAuthority).into_owned(),
+                ..target
+            }),
+            Err(kind) => {
+                let userinfo = if kind == TargetErrorKind::SlashInUserinfo {
+                    Userinfo::UpToLastAt
+                } else {
+                    Userinfo::InAuthority
+                };
+                Err(TargetError {
+                    input: without_password(input.trim(), userinfo).into_owned(),
+                    kind,
+                })
+            }
+        }
+    }
+}
+
+/// Where a URL's userinfo ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Userinfo {
+    /// At the last `@` of the authority (up to the first `/`, `?` or `#`): a parsed URL's.
+    InAuthority,
+    /// At the last `@` before the query, for a password with a `/` in it.
+    UpToLastAt,
+}
+
+/// The text with a URL's password written `***`: the target is printed in every report, the
+/// JSON's `target` and errors, which end up in CI logs (`wait postgres://app:secret@db/app`).
+fn without_password(text: &str, userinfo: Userinfo) -> std::borrow::Cow<'_, str> {
+    let Some(start) = text.find("://").map(|i| i + 3) else {
+        return text.into();
+    };
+    let rest = &text[start..];
+    let end = match userinfo {
+        Userinfo::InAuthority => rest.find(['/', '?', '#']),
+        Userinfo::UpToLastAt => rest.find(['?', '#']),
+    }
+    .unwrap_or(rest.len());
+    let Some(at) = rest[..end].rfind('@') else {
+        return text.into();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, password)) if !user.contains('/') && !password.is_empty() => {
+            format!("{}{user}:***{}", &text[..start], &rest[at..]).into()
+        }
+        _ => text.into(),
     }
 }
 
@@ -1309,6 +1354,28 @@ mod tests {
             error("redis+sentinel://s1:26379"),
             TargetErrorKind::OtherScheme(_) | TargetErrorKind::UnknownScheme(_)
         ));
+    }
+
+    #[test]
+    fn passwords_are_not_printed() {
+        let target: Target = "postgres://app:s3cret@db:5432/x".parse().unwrap();
+        assert_eq!(target.to_string(), "postgres://app:***@db:5432/x");
+        assert_eq!(target.user(), Some("app"));
+        // No password, or an `@` in the path: as written.
+        for input in [
+            "redis://app@cache/0",
+            "http://web:8080/@me",
+            "http://web/a:b@c",
+        ] {
+            assert_eq!(input.parse::<Target>().unwrap().to_string(), input);
+        }
+        let err = "http://u:pa/ss@web/".parse::<Target>().unwrap_err();
+        assert_eq!(err.kind(), &TargetErrorKind::SlashInUserinfo);
+        assert!(!err.to_string().contains("pa/ss"), "{err}");
+        let err = "postgres://app:s3cret@db:99999/x"
+            .parse::<Target>()
+            .unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
     #[test]
