@@ -241,3 +241,34 @@ fn why_takes_the_cacert_and_insecure_it_suggests() {
         assert_eq!(output.status.code(), Some(0), "{insecure}");
     }
 }
+
+/// A link-local address whose zone names an interface with no link-local network: `lo` never
+/// has one, so the connect fails in this host (no packet is sent) with `ENETUNREACH`. The
+/// route was looked up without the zone, found `fe80::/64` of another interface and said
+/// `rejected`, "a router or the host answered network unreachable (ICMP), though this host has
+/// a route to `fe80::1`".
+#[test]
+fn a_link_local_address_on_an_interface_without_its_network_has_no_route_there() {
+    if !std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        eprintln!("skipped: this kernel has no IPv6");
+        return;
+    }
+    let output = refused()
+        .args(["why", "--json", "[fe80::1%lo]:80"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "network-unreachable", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("this host has no route to fe80::1 by `lo`"),
+        "{summary}"
+    );
+    assert!(
+        report["suggestions"]
+            .to_string()
+            .contains("ip route get fe80::1 oif lo"),
+        "{report}"
+    );
+}

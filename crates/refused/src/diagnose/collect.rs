@@ -989,7 +989,7 @@ fn blocked_for_others(facts: &mut Facts) {
         .iter_mut()
         .filter(|a| a.attempt.outcome.is_connected())
     {
-        let path = route::path_to(address.addr.ip(), address.addr.port());
+        let path = route::path_to_socket(address.addr);
         let packet = our_packet(address, &path);
         let published = published(&indexed, &packet);
         // Our own request's: a rule that may stop the server's reply (whose owner matches
@@ -1231,7 +1231,7 @@ fn linked_or_not(addr: SocketAddr) -> ForeignReach {
 /// The kernel's route for `address` (its lookup, and the route of this host that rejects it),
 /// recorded in it; the path, for what else the caller reads of it.
 fn read_route(address: &mut AddressFacts) -> route::Path {
-    let path = route::path_to(address.addr.ip(), address.addr.port());
+    let path = route::path_to_socket(address.addr);
     address.route_lookup = Some(path.lookup);
     address.route = rejected_by_route(&address.attempt, &path);
     path

@@ -1398,12 +1398,30 @@ fn no_route(facts: &Facts, host: IpAddr) -> Finding {
             .suggest(format!("if `{name}` should have an IPv4 address, {add}"))
             .suggest(format!("or give this host IPv6 to {host}: an address and a route (`ip -6 route` lists the routes; in Docker, a network with `enable_ipv6`)"))
         }
-        _ => Finding::new(
-            Cause::NetworkUnreachable,
-            format!("this host has no route to {host}"),
-        )
-        .suggest(format!("`ip route get {host}` shows the route this host would take; add one, or check the address")),
+        _ => match facts.target.host() {
+            // A link-local address is reached by the interface its zone names only: that one
+            // has no route to it (no IPv6 link-local network: `lo`, a link without IPv6).
+            Some(crate::target::Host::ScopedIpv6 { ip, zone, .. }) if IpAddr::V6(*ip) == host => {
+                Finding::new(
+                    Cause::NetworkUnreachable,
+                    format!("this host has no route to {host} by `{zone}`, the interface the target's zone names: {host} is on no network of `{zone}` (`{zone}` has no link-local route: no IPv6 on it, or it is down)"),
+                )
+                .suggest(format!("name the interface {host} is on: `[{host}%eth0]` for eth0 (`ip -6 route show {}/64` lists the interfaces with a link-local network, `ip -6 neigh show {host}` the one that has heard from it)", link_local_prefix(*ip)))
+                .suggest(format!("`ip route get {host} oif {zone}` shows this lookup"))
+            }
+            _ => Finding::new(
+                Cause::NetworkUnreachable,
+                format!("this host has no route to {host}"),
+            )
+            .suggest(format!("`ip route get {host}` shows the route this host would take; add one, or check the address")),
+        },
     }
+}
+
+/// `fe80::` for a link-local address (the network every link's route covers).
+fn link_local_prefix(ip: std::net::Ipv6Addr) -> std::net::Ipv6Addr {
+    let segments = ip.segments();
+    std::net::Ipv6Addr::new(segments[0] & 0xffc0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 /// IPv6 cannot be used on this host: `all`'s `disable_ipv6` is on, or the kernel has no IPv6.
