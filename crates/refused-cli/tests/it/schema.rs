@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use refused::diagnose::evidence::{
     BoundDevice, ContainerRuntime, Dnat, Hook, Nameserver, NameserverSource, Namespace, NatHook,
-    NatTo, Stops, Tool, Verdict,
+    NatTo, Stopped, Stops, Tool, Verdict,
 };
 use refused::diagnose::{
     Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldBy, HeldListener,
@@ -622,6 +622,7 @@ fn listener_samples() -> [Evidence; 2] {
             pid: Some(99),
             process: Some("postgres".into()),
             container: Some(ContainerRuntime::Docker),
+            stopped: Some(Stopped::Traced),
             netns: Some(Namespace::Unnamed(4_026_532)),
         }),
     ]

@@ -14,7 +14,7 @@ pub use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::loopback::{Ipv6Switch, Loopback};
 pub use crate::sys::netns::Namespace;
 pub use crate::sys::process::ContainerRuntime;
-pub use crate::sys::process::{PortProxy, Process, Publisher};
+pub use crate::sys::process::{PortProxy, Process, Publisher, Stopped};
 pub use crate::sys::resolv::{Nameserver, NameserverSource};
 pub use crate::sys::route::{PolicyRule, RejectingRoute, RouteKind};
 pub use crate::sys::tables::{BoundDevice, Listener};
@@ -226,6 +226,9 @@ pub struct HeldListener {
     /// Its container runtime, when its cgroup names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerRuntime>,
+    /// The process is stopped (`signal`: SIGSTOP or Ctrl-Z; `traced`: a debugger's stop).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stopped>,
     /// The network namespace: `None` for ours.
     pub netns: Option<Namespace>,
 }
@@ -238,6 +241,7 @@ impl HeldListener {
             pid: owner.map(|p| p.pid),
             process: owner.map(|p| p.command.clone()),
             container: owner.and_then(|p| p.container),
+            stopped: owner.and_then(|p| p.stopped),
             netns,
         }
     }

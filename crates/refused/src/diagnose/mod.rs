@@ -58,7 +58,7 @@ pub use evidence::{
     Blocker, Class, ClosedDirectory, ContainerPort, ContainerRuntime, EarlierListener, Evidence,
     FileType, HeldBy, HeldListener, HeldUnixListener, Hook, Ipv6Switch, Listener, Loopback, Mode,
     NameSource, Neighbour, Owner, Permission, PolicyRule, PortProxy, Process, RejectingRoute,
-    RouteKind, StoppedContainer, UnixSocketFacts, UnpublishedContainer, Unseen,
+    RouteKind, Stopped, StoppedContainer, UnixSocketFacts, UnpublishedContainer, Unseen,
 };
 pub use facts::{
     AddressFacts, Facts, ForeignReach, Forwarded, Gateway, Holder, Init, NamedContainer,

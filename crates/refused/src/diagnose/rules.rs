@@ -599,6 +599,10 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
     if let Some(full) = super::unaccepted::not_accepting(addr, scheme, readiness, &holders) {
         return full;
     }
+    // A stopped program's queue still has room: each connect "works", nothing answers.
+    if let Some(stopped) = super::unaccepted::stopped_listener(addr, scheme, readiness, &holders) {
+        return stopped;
+    }
     // Rootful Podman's conmon reserves a published port and never accepts.
     if let Some(reserved) = super::placeholder::reserved_only(facts, addr, readiness, &holders) {
         return reserved;
@@ -1685,6 +1689,19 @@ pub(super) fn full_queue(exact: &[&HeldListener]) -> Option<Finding> {
         let limit = l
             .backlog
             .map_or_else(|| "its limit".to_owned(), |b| b.to_string());
+        if let Some((why, resume)) = super::unaccepted::stopped(full) {
+            return Finding::new(
+                Cause::ListenQueueFull,
+                format!(
+                    "{} listens on {}, but {why}: its accept queue is full ({} waiting, limit {limit}), so new connections are dropped",
+                    full.owner(),
+                    full.endpoint(),
+                    l.queue
+                ),
+            )
+            .evidence(listed(&[full]))
+            .suggest(resume);
+        }
         Finding::new(
             Cause::ListenQueueFull,
             format!(

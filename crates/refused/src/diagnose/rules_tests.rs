@@ -102,6 +102,7 @@ fn listening(addr: &str, process: &str) -> HeldListener {
         pid: Some(4242),
         process: Some(process.to_owned()),
         container: None,
+        stopped: None,
         netns: None,
     }
 }
@@ -3583,6 +3584,74 @@ fn a_connect_held_in_a_queue_over_its_backlog_is_a_full_queue_not_a_dead_backend
         cause(&probed("http://127.0.0.1:9500/", &busy, &hung)),
         Cause::NotReady
     );
+}
+
+#[test]
+fn a_stopped_program_is_resumed_not_waited_for_nor_given_a_larger_backlog() {
+    use crate::probe::{ProbeFailure, ProtocolError, ProtocolErrorKind, Readiness};
+    use crate::sys::process::Stopped;
+    // Ctrl-Z'd redis-server: the kernel queued our connect (room left), PING got no answer.
+    let mut stopped = listening("127.0.0.1:6379", "redis-server");
+    stopped.listener.queue = 1;
+    stopped.listener.backlog = Some(511);
+    stopped.stopped = Some(Stopped::Signal);
+    let silent = Readiness::Failed(ProbeFailure::Protocol(ProtocolError {
+        kind: ProtocolErrorKind::NoAnswer,
+        detail: "no answer within 3 s".to_owned(),
+    }));
+    let probed = |listener: &HeldListener, readiness: &Readiness| Facts {
+        probe: Some(readiness.clone()),
+        listeners: Some(vec![listener.clone()]),
+        ..one(
+            "redis://127.0.0.1:6379",
+            tried("127.0.0.1:6379", Outcome::Connected, 0),
+        )
+    };
+    let finding = infer(&probed(&stopped, &silent)).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert!(
+        finding
+            .summary
+            .contains("redis-server (pid 4242), which listens there, is stopped (state `T`"),
+        "{}",
+        finding.summary
+    );
+    assert_eq!(
+        finding.suggestions,
+        [
+            "resume it: `kill -CONT 4242` (or `fg` in the shell where Ctrl-Z suspended it); waiting or a larger backlog changes nothing"
+        ]
+    );
+    // Over its backlog: the queue is full, for the same reason.
+    let mut full = stopped.clone();
+    full.listener.queue = 3;
+    full.listener.backlog = Some(2);
+    let finding = infer(&probed(&full, &silent)).unwrap();
+    assert_eq!(finding.cause, Cause::ListenQueueFull);
+    assert!(
+        finding.suggestions[0].contains("`kill -CONT 4242`"),
+        "{finding:?}"
+    );
+    // A timeout at the full queue, by a debugger's stop.
+    full.stopped = Some(Stopped::Traced);
+    let f = Facts {
+        listeners: Some(vec![full.clone()]),
+        ..one(
+            "127.0.0.1:6379",
+            tried("127.0.0.1:6379", Outcome::Timeout, 3000),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListenQueueFull);
+    assert!(
+        finding.summary.contains("held stopped by a debugger"),
+        "{finding:?}"
+    );
+    assert!(finding.suggestions[0].contains("TracerPid"), "{finding:?}");
+    // A program that runs and answers (its own 503) is not about being stopped.
+    let busy = Readiness::NotReady("LOADING Redis is loading the dataset in memory".to_owned());
+    let finding = infer(&probed(&stopped, &busy)).unwrap();
+    assert!(!finding.summary.contains("stopped"), "{finding:?}");
 }
 
 /// A holder namespace `netns` of 10.77.2.2 whose socat listens on `port`, read as root: its
