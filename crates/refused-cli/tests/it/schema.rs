@@ -429,6 +429,7 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::ReversePathFilter { .. } => "reverse-path-filter",
         Evidence::ContainerPort(_) => "container-port",
         Evidence::UnpublishedContainer(_) => "unpublished-container",
+        Evidence::UdpSocket(_) => "udp-socket",
     }
 }
 
@@ -520,6 +521,16 @@ fn evidence_samples() -> Vec<Evidence> {
         dropped: 3,
         strict_interfaces: vec!["eth0".into(), "wg0".into()],
     });
+    let [Evidence::Listener(udp), _] = listener_samples() else {
+        unreachable!()
+    };
+    samples.push(Evidence::UdpSocket(HeldListener {
+        listener: Listener {
+            backlog: None,
+            ..udp.listener
+        },
+        ..udp
+    }));
     samples
 }
 

@@ -272,3 +272,35 @@ fn a_link_local_address_on_an_interface_without_its_network_has_no_route_there()
         "{report}"
     );
 }
+
+/// A port a program receives on over UDP alone, asked with TCP (statsd's 8125, syslog's 514):
+/// `no-listener`, which said "start the program that should listen on port N" of a program
+/// that runs; it names the UDP socket and its program, and says to use UDP.
+#[test]
+fn a_port_taken_for_udp_only_is_named_with_its_program() {
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let output = refused()
+        .args(["why", "--json", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "no-listener", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("receives UDP on 127.0.0.1:"), "{summary}");
+    let socket = report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "udp-socket")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(socket["pid"], std::process::id(), "{report}");
+    assert_eq!(socket["port"], port, "{report}");
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains(&format!("`nc -u 127.0.0.1 {port}`")),
+        "{report}"
+    );
+    assert!(!fixes.contains("start the program"), "{report}");
+}

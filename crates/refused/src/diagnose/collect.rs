@@ -57,6 +57,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         podman_containers: Vec::new(),
         rootless: None,
         unpublished_containers: Vec::new(),
+        udp_receivers: Vec::new(),
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
         reverse_path: None,
@@ -687,6 +688,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     }
     let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
     read_container_ports(facts, port, &udp, docker_running, until);
+    facts.udp_receivers = udp;
     facts.podman_containers = podman_containers(facts);
 }
 

@@ -134,6 +134,10 @@ pub enum Evidence {
     /// A port of this host that a container runtime publishes for a container (`docker run
     /// -p`): the socket on it is only the runtime's placeholder (docker-proxy, dockerd's own).
     ContainerPort(ContainerPort),
+    /// An unconnected UDP socket on the target's port, with who holds it (the same facts as a
+    /// listener's; `backlog` is `null`, `queue` what waits to be read): a service that speaks
+    /// UDP, while nothing listens for TCP.
+    UdpSocket(HeldListener),
 }
 
 /// A port of this host that a container runtime publishes for a container, held by its helper
@@ -522,6 +526,7 @@ impl fmt::Display for Evidence {
             Self::UnixListener(held) => held.fmt(f),
             Self::StoppedContainer(container) => container.fmt(f),
             Self::ContainerPort(port) => port.fmt(f),
+            Self::UdpSocket(held) => udp_socket(f, held),
             Self::UnpublishedContainer(container) => container.fmt(f),
             Self::PortProxy { proxy, outcome } => write!(
                 f,
@@ -555,6 +560,18 @@ fn listener(f: &mut fmt::Formatter<'_>, held: &HeldListener) -> fmt::Result {
         None if l.queue > 0 => write!(f, ", {} waiting to be accepted", l.queue),
         _ => Ok(()),
     }
+}
+
+/// `statsd (pid 7) receives UDP on 0.0.0.0:8125`.
+fn udp_socket(f: &mut fmt::Formatter<'_>, held: &HeldListener) -> fmt::Result {
+    write!(f, "{} receives UDP on {}", held.owner(), held.endpoint())?;
+    if held.listener.v6only == Some(true) {
+        f.write_str(" (IPv6 only)")?;
+    }
+    if let Some(container) = held.container {
+        write!(f, " ({container} container)")?;
+    }
+    Ok(())
 }
 
 /// `` firewall rule `tcp dport 7001 drop` in `inet filter` chain `output` matches ``.

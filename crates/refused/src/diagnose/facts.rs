@@ -59,6 +59,10 @@ pub struct Facts {
     /// that ask for it (`-p`) while Docker publishes nothing (the host's network, an internal
     /// one, a binding not mapped).
     pub unpublished_containers: Vec<UnpublishedContainer>,
+    /// When nothing of any namespace listens on the target's port: the unconnected UDP sockets
+    /// of this namespace on it, with their owners (a service that speaks UDP: DNS, syslog,
+    /// statsd, `WireGuard`), which no TCP connect reaches.
+    pub udp_receivers: Vec<HeldListener>,
     /// The sockets on the target's port (TCP ones, of this namespace or of the one that holds a
     /// failed address; UDP ones of this namespace when no TCP one has the port) that a
     /// container runtime's helper holds for a published port, with the container behind each.

@@ -38,6 +38,7 @@ mod rate_limit;
 mod reuseport;
 pub mod rules;
 mod socket_only;
+mod udp;
 mod unaccepted;
 
 use std::time::{Duration, Instant};

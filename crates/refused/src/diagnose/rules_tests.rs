@@ -38,6 +38,7 @@ fn facts(target: &str) -> Facts {
         podman_containers: Vec::new(),
         rootless: None,
         unpublished_containers: Vec::new(),
+        udp_receivers: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
         reverse_path: None,
         ipv6_usable: true,
