@@ -419,6 +419,11 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
             crate::connect::HumanDuration(winner.elapsed())
         ),
     );
+    if let Some(Readiness::Ready(answer)) = &facts.probe {
+        finding
+            .warnings
+            .extend(super::denied::pg_hba_rejected(facts, answer));
+    }
     let name = match &facts.resolution {
         Resolution::Resolved { name, .. } => format!("`{name}`"),
         _ => "the target".to_owned(),
