@@ -68,6 +68,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         rules_read: RulesRead::default(),
         program: options.program.clone(),
         probe: None,
+        speaks_tls: None,
         privilege: if host::is_root() {
             Privilege::Root
         } else {
@@ -237,6 +238,9 @@ async fn connected(
     // Every step from here ends by one deadline (each `last_until` would be later than the one
     // before, and the steps' overruns would add up).
     let until = budget.last_until();
+    if super::front_end::is_unanswered(target.scheme(), facts.probe.as_ref()) {
+        facts.speaks_tls = speaks_tls(&facts, options, until).await;
+    }
     // Who accepted and dropped it, when it is a program of this host (docker-proxy...); who
     // listens, when another address of this host failed (`localhost`'s other family).
     // Only a local address after one that connected is warned of with its listeners (an
@@ -725,6 +729,37 @@ fn podman_stopped(port: u16, ips: &[std::net::IpAddr]) -> Vec<sys::docker::Stopp
     let until = std::time::Instant::now() + PODMAN_ASKED_FOR;
     let listed = sys::podman::containers(&sys::podman::Whose::Caller, until).unwrap_or_default();
     sys::podman::stopped_publishing(&listed, port, ips)
+}
+
+/// Whether the address that connected answers a TLS handshake (certificates not checked: any
+/// TLS answer, an alert included, proves the port speaks TLS; plain text or a close does not).
+/// `None` when there was no time for it.
+async fn speaks_tls(facts: &Facts, options: &Options, until: tokio::time::Instant) -> Option<bool> {
+    let addr = facts
+        .addresses
+        .iter()
+        .find(|a| a.attempt.outcome.is_connected())?
+        .addr;
+    let tls: Target = format!("tls://{addr}").parse().ok()?;
+    let probe_options = probe::ProbeOptions {
+        insecure: true,
+        ..options.probe.clone()
+    };
+    let left = until.saturating_duration_since(tokio::time::Instant::now());
+    // A handshake on loopback or a LAN takes milliseconds: a server that does not answer in a
+    // second would not answer the user's client either.
+    let timeout = left.min(std::time::Duration::from_secs(1));
+    if timeout.is_zero() {
+        return None;
+    }
+    let report = probe::probe(&tls.pin(vec![addr]), &probe_options, timeout).await;
+    Some(match report.readiness {
+        probe::Readiness::Ready(_) => true,
+        probe::Readiness::Failed(probe::ProbeFailure::Protocol(err)) => {
+            err.kind == probe::ProtocolErrorKind::Tls
+        }
+        _ => false,
+    })
 }
 
 /// The unconnected UDP sockets of this namespace on `port`, with their owners.

@@ -104,6 +104,10 @@ pub struct Facts {
     /// For a scheme with a readiness probe (http, tls, postgres...) that connected: what the
     /// probe found.
     pub probe: Option<crate::probe::Readiness>,
+    /// For an `http://` target whose server closed (or reset) the request without an answer:
+    /// whether a TLS handshake with the address that connected got a TLS answer (`Some(true)`:
+    /// the port speaks TLS, and wants `https://`). `None` where it was not asked.
+    pub speaks_tls: Option<bool>,
     /// How suggestions name this program (`refused`, or the path it runs from).
     pub program: String,
     /// Who runs the diagnosis: commands suggested to root go without `sudo`.

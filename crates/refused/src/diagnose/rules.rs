@@ -797,7 +797,12 @@ pub(super) fn other_scheme(target: &crate::Target, from: &str, to: &str) -> Stri
         Endpoint::Tcp { port, .. } => port.get(),
         Endpoint::Unix(_) => 0,
     };
-    let Some(rest) = url.strip_prefix(from) else {
+    // `HTTP://` as typed: schemes are case-insensitive.
+    let Some(rest) = url
+        .get(..from.len())
+        .filter(|scheme| scheme.eq_ignore_ascii_case(from))
+        .map(|_| &url[from.len()..])
+    else {
         return format!("{to}...");
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());

@@ -52,6 +52,7 @@ fn facts(target: &str) -> Facts {
         rules_read: RulesRead::default(),
         program: "refused".to_owned(),
         probe: None,
+        speaks_tls: None,
         privilege: Privilege::User,
         init: Init::Systemd,
     }
