@@ -755,8 +755,9 @@ async fn speaks_tls(facts: &Facts, options: &Options, until: tokio::time::Instan
     let report = probe::probe(&tls.pin(vec![addr]), &probe_options, timeout).await;
     Some(match report.readiness {
         probe::Readiness::Ready(_) => true,
+        // Not any TLS error: a plain server's answer to the ClientHello (nginx's 400) is one.
         probe::Readiness::Failed(probe::ProbeFailure::Protocol(err)) => {
-            err.kind == probe::ProtocolErrorKind::Tls
+            err.kind == probe::ProtocolErrorKind::Tls && probe::is_tls_answer(&err.detail)
         }
         _ => false,
     })

@@ -30,7 +30,7 @@ pub(crate) use http::{NO_BACKEND, RATE_LIMITED, SPEAKS_TLS};
 pub(crate) use tcp::Acceptor;
 #[cfg(test)]
 pub(crate) use tls::rejection;
-pub(crate) use tls::{PLAIN_NOT_TLS, certificate_problem};
+pub(crate) use tls::{PLAIN_NOT_TLS, certificate_problem, is_tls_answer};
 
 use std::path::PathBuf;
 use std::time::Duration;
