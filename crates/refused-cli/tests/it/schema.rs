@@ -430,6 +430,7 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::ContainerPort(_) => "container-port",
         Evidence::UnpublishedContainer(_) => "unpublished-container",
         Evidence::UdpSocket(_) => "udp-socket",
+        Evidence::BoundSocket(_) => "bound-socket",
     }
 }
 
@@ -524,13 +525,15 @@ fn evidence_samples() -> Vec<Evidence> {
     let [Evidence::Listener(udp), _] = listener_samples() else {
         unreachable!()
     };
-    samples.push(Evidence::UdpSocket(HeldListener {
+    let udp = HeldListener {
         listener: Listener {
             backlog: None,
             ..udp.listener
         },
         ..udp
-    }));
+    };
+    samples.push(Evidence::UdpSocket(udp.clone()));
+    samples.push(Evidence::BoundSocket(udp));
     samples
 }
 

@@ -304,3 +304,43 @@ fn a_port_taken_for_udp_only_is_named_with_its_program() {
     );
     assert!(!fixes.contains("start the program"), "{report}");
 }
+
+/// A port a program has bound and does not listen on (stopped between `bind()` and `listen()`,
+/// as the lab's `RefusedPort` is on purpose): `no-listener`, which said "start the program that
+/// should listen on port N"; from Linux 6.8, whose `sock_diag` lists such sockets, it names the
+/// program that holds the port (a server started there fails with `Address already in use`).
+#[test]
+fn a_port_bound_without_listening_names_who_holds_it() {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut numbers = release
+        .trim()
+        .split(['.', '-'])
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    if (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) < (6, 8) {
+        eprintln!("skipped: Linux before 6.8 does not list bound sockets ({release})");
+        return;
+    }
+    let bound = refused_lab::RefusedPort::v4().unwrap();
+    let output = refused()
+        .args(["why", "--json", &bound.addr().to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "no-listener", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("bound without listening on it"),
+        "{summary}"
+    );
+    let socket = report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "bound-socket")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(socket["pid"], std::process::id(), "{report}");
+    let fixes = report["suggestions"].to_string();
+    assert!(fixes.contains("Address already in use"), "{report}");
+    assert!(!fixes.contains("start the program"), "{report}");
+}

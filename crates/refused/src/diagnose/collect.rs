@@ -58,6 +58,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         rootless: None,
         unpublished_containers: Vec::new(),
         udp_receivers: Vec::new(),
+        bound_only: Vec::new(),
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
         reverse_path: None,
@@ -619,6 +620,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                     .map(linked_or_not);
                 if !port_taken && facts.foreign.is_empty() {
                     udp = udp_receivers(port);
+                    facts.bound_only = owned(sys::own_tcp_bound_on(port));
                     service_sockets(facts, port);
                     // A stopped container publishes nothing the kernel shows: Docker knows.
                     let local_ips: Vec<std::net::IpAddr> = facts
@@ -765,11 +767,17 @@ async fn speaks_tls(facts: &Facts, options: &Options, until: tokio::time::Instan
 
 /// The unconnected UDP sockets of this namespace on `port`, with their owners.
 fn udp_receivers(port: u16) -> Vec<HeldListener> {
-    let receivers: Vec<Listener> = tables::read_udp_receivers()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|l| l.port == port)
-        .collect();
+    owned(
+        tables::read_udp_receivers()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|l| l.port == port)
+            .collect(),
+    )
+}
+
+/// Sockets of this namespace with their owners, looked up in one walk of `/proc`.
+fn owned(receivers: Vec<Listener>) -> Vec<HeldListener> {
     if receivers.is_empty() {
         return Vec::new();
     }

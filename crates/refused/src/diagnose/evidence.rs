@@ -138,6 +138,10 @@ pub enum Evidence {
     /// listener's; `backlog` is `null`, `queue` what waits to be read): a service that speaks
     /// UDP, while nothing listens for TCP.
     UdpSocket(HeldListener),
+    /// A TCP socket bound to the target's port that neither listens nor connects, with who
+    /// holds it (a listener's fields; `backlog` is `null`): a program between `bind()` and
+    /// `listen()`, or one that holds the port.
+    BoundSocket(HeldListener),
 }
 
 /// A port of this host that a container runtime publishes for a container, held by its helper
@@ -527,6 +531,7 @@ impl fmt::Display for Evidence {
             Self::StoppedContainer(container) => container.fmt(f),
             Self::ContainerPort(port) => port.fmt(f),
             Self::UdpSocket(held) => udp_socket(f, held),
+            Self::BoundSocket(held) => bound_socket(f, held),
             Self::UnpublishedContainer(container) => container.fmt(f),
             Self::PortProxy { proxy, outcome } => write!(
                 f,
@@ -560,6 +565,16 @@ fn listener(f: &mut fmt::Formatter<'_>, held: &HeldListener) -> fmt::Result {
         None if l.queue > 0 => write!(f, ", {} waiting to be accepted", l.queue),
         _ => Ok(()),
     }
+}
+
+/// `python3 (pid 7) has 127.0.0.1:8000 bound, and does not listen on it`.
+fn bound_socket(f: &mut fmt::Formatter<'_>, held: &HeldListener) -> fmt::Result {
+    write!(
+        f,
+        "{} has {} bound, and does not listen on it",
+        held.owner(),
+        held.endpoint()
+    )
 }
 
 /// `statsd (pid 7) receives UDP on 0.0.0.0:8125`.

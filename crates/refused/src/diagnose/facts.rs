@@ -63,6 +63,10 @@ pub struct Facts {
     /// of this namespace on it, with their owners (a service that speaks UDP: DNS, syslog,
     /// statsd, `WireGuard`), which no TCP connect reaches.
     pub udp_receivers: Vec<HeldListener>,
+    /// When nothing of any namespace listens on the target's port: the TCP sockets of this
+    /// namespace bound to it that neither listen nor connect (Linux 6.8 and later show them),
+    /// with their owners: a program stopped between `bind()` and `listen()`, or holding it.
+    pub bound_only: Vec<HeldListener>,
     /// The sockets on the target's port (TCP ones, of this namespace or of the one that holds a
     /// failed address; UDP ones of this namespace when no TCP one has the port) that a
     /// container runtime's helper holds for a published port, with the container behind each.

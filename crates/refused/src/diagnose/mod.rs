@@ -19,6 +19,7 @@
 //! ```
 
 mod after;
+mod bound;
 mod budget;
 mod collect;
 mod commands;

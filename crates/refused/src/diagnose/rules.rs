@@ -1565,6 +1565,9 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
     if let Some(finding) = super::placeholder::udp_only(facts, ip, port) {
         return Ok(finding);
     }
+    if let Some(finding) = super::bound::bound_only(facts, ip, port) {
+        return Ok(finding);
+    }
     if let Some(finding) = super::udp::udp_only(facts, ip, port) {
         return Ok(finding);
     }

@@ -39,6 +39,7 @@ fn facts(target: &str) -> Facts {
         rootless: None,
         unpublished_containers: Vec::new(),
         udp_receivers: Vec::new(),
+        bound_only: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
         reverse_path: None,
         ipv6_usable: true,
