@@ -385,3 +385,37 @@ fn a_password_in_the_target_is_not_printed() {
         assert!(all.contains("app:***@"), "{args:?}: {all}");
     }
 }
+
+/// `nc -z localhost 8080`'s habit, a host and its port as two arguments, and a port alone: said
+/// as such, with the one argument to write. `why` said "unexpected argument '8080' found",
+/// `check` and `wait` "no port given for `localhost`", and `8080` "write `8080:PORT`".
+#[test]
+fn a_host_and_port_apart_or_a_port_alone_say_what_to_type() {
+    for args in [
+        vec!["why", "localhost", "8080"],
+        vec!["localhost", "8080"],
+        vec!["check", "localhost", "8080"],
+        vec!["wait", "--timeout", "1s", "localhost", "8080"],
+    ] {
+        let output = refused().args(&args).output().unwrap();
+        assert_exit(&output, 2);
+        assert!(
+            stderr(&output).contains("two arguments (as `nc` takes them): write `localhost:8080`"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let output = refused().args(["why", "8080"]).output().unwrap();
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).contains("`8080` is a port alone: write `HOST:8080`"),
+        "{}",
+        stderr(&output)
+    );
+    let output = refused()
+        .args(["why", "127.0.0.1:1", "more"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("unexpected argument `more`"));
+}

@@ -449,6 +449,9 @@ pub enum TargetErrorKind {
         "unknown scheme (known: tcp, tls, http, https, postgres, redis, mysql, unix): to check its port, write `{0}`"
     )]
     OtherScheme(String),
+    /// A port alone (`8080`), as `nc -z localhost 8080` and `docker -p` write it apart.
+    #[error("`{0}` is a port alone: write `HOST:{0}` (`localhost:{0}` for this host)")]
+    PortAlone(String),
     /// A `/` in a URL's user name or password, which ends the host there.
     #[error(
         "the user name or password (before `@`) has a `/`, which ends the host: write it as `%2F`"
@@ -536,6 +539,9 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
     let split = split_host_port(host_port, form).and_then(|(host, port)| {
         let port = match port {
             Some(text) => parse_port(text)?,
+            None if form == Form::HostPort && parse_port(host_port).is_ok() => {
+                return Err(TargetErrorKind::PortAlone(host_port.to_owned()));
+            }
             None => scheme
                 .default_port()
                 .ok_or_else(|| TargetErrorKind::MissingPort(host_port.to_owned()))?,
@@ -1188,6 +1194,8 @@ mod tests {
             TargetErrorKind::MissingPort("localhost".into())
         );
         assert_eq!(error("tcp://db"), TargetErrorKind::MissingPort("db".into()));
+        // A port alone is not a host named 8080 (which no name is: its last label is numeric).
+        assert_eq!(error("8080"), TargetErrorKind::PortAlone("8080".into()));
         assert_eq!(
             error("gopher://host:70"),
             TargetErrorKind::OtherScheme("host:70".into())
