@@ -344,3 +344,42 @@ fn a_port_bound_without_listening_names_who_holds_it() {
     assert!(fixes.contains("Address already in use"), "{report}");
     assert!(!fixes.contains("start the program"), "{report}");
 }
+
+/// An HTTP/2-only server without TLS (h2c with prior knowledge, a gRPC server) sends its
+/// SETTINGS at once and a GOAWAY for an HTTP/1.1 request: `why http://` said "closed the
+/// connection without answering" (nginx's 444, the PROXY protocol...) or "invalid HTTP version
+/// parsed: the service is up but not ready: wait for it"; it names HTTP/2, and no wait.
+#[test]
+fn an_http2_only_port_is_named_not_waited_for() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+            let mut request = [0u8; 512];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(&[0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        }
+    });
+    let output = refused()
+        .args(["why", "--json", &format!("http://127.0.0.1:{port}/health")])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "not-ready", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the server answered in HTTP/2 frames"),
+        "{report}"
+    );
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains("waiting does not help")
+            && fixes.contains(&format!("check tcp://127.0.0.1:{port}`")),
+        "{report}"
+    );
+}

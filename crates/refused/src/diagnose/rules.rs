@@ -833,6 +833,17 @@ fn not_ready_fix(facts: &Facts, readiness: &Readiness) -> String {
             other_scheme(target, "http://", "https://")
         );
     }
+    if text.contains(crate::probe::SPEAKS_HTTP2) {
+        let port = other_scheme(target, "http://", "tcp://");
+        let port = port
+            .split(['/', '?', '#'])
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("/");
+        return format!(
+            "waiting does not help: the port speaks HTTP/2 alone, which `{program} check` asks in HTTP/1.1: `curl --http2-prior-knowledge {target}` asks it in HTTP/2, `grpc_health_probe -addr=...` a gRPC server's health, and `{program} check {port}` that the port accepts"
+        );
+    }
     if text.contains(crate::probe::PLAIN_NOT_TLS) {
         return if target.scheme() == Scheme::Https {
             format!(

@@ -19,6 +19,7 @@
 //! ```
 
 mod bounded;
+mod first_bytes;
 mod http;
 pub(crate) mod mysql;
 mod postgres;
@@ -26,7 +27,7 @@ mod redis;
 mod tcp;
 mod tls;
 
-pub(crate) use http::{NO_BACKEND, RATE_LIMITED, SPEAKS_TLS};
+pub(crate) use http::{NO_BACKEND, RATE_LIMITED, SPEAKS_HTTP2, SPEAKS_TLS};
 pub(crate) use tcp::Acceptor;
 #[cfg(test)]
 pub(crate) use tls::rejection;
