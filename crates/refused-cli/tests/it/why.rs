@@ -383,3 +383,42 @@ fn an_http2_only_port_is_named_not_waited_for() {
         "{report}"
     );
 }
+
+/// Another service on the port (an SSH server's banner to `http://` or `redis://`): "the
+/// service is up but not ready: wait for it", of a port that will never answer in that
+/// protocol; it says whose greeting that is, and that the service is on another port.
+#[test]
+fn another_protocols_greeting_is_not_waited_for() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+            let mut request = [0u8; 512];
+            let _ = stream.read(&mut request);
+        }
+    });
+    for target in [
+        format!("http://127.0.0.1:{port}/"),
+        format!("redis://127.0.0.1:{port}"),
+    ] {
+        let output = refused().args(["why", "--json", &target]).output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["cause"], "not-ready", "{report}");
+        assert!(
+            report["summary"]
+                .as_str()
+                .unwrap()
+                .contains("`SSH-2.0-OpenSSH_"),
+            "{report}"
+        );
+        let fixes = report["suggestions"].to_string();
+        assert!(
+            fixes.contains("waiting does not help")
+                && fixes.contains("an SSH server")
+                && !fixes.contains("wait for it"),
+            "{report}"
+        );
+    }
+}

@@ -817,6 +817,40 @@ pub(super) fn other_scheme(target: &crate::Target, from: &str, to: &str) -> Stri
     }
 }
 
+/// The fix for a port whose program answered in another protocol than the target's scheme (an
+/// SSH server's banner to `http://`, an SMTP greeting to `postgres://`): it will never answer
+/// in the scheme's, so no wait; the service is on another port, or another program has its.
+fn another_service(facts: &Facts, answer: &str) -> String {
+    let scheme = facts.target.scheme().as_str();
+    // The greetings servers send first, by how they begin.
+    let heard = [
+        ("SSH-", "an SSH server"),
+        ("220", "an SMTP or FTP server"),
+        ("+OK", "a POP3 server"),
+        ("* OK", "an IMAP server"),
+        ("HTTP/", "an HTTP server"),
+        ("-ERR", "a Redis server"),
+    ]
+    .iter()
+    .find(|(start, _)| {
+        answer.contains(&format!("`{start}")) || answer.contains(&format!("\"{start}"))
+    })
+    .map_or_else(String::new, |(_, what)| {
+        format!(" (by its first words, {what})")
+    });
+    let usual = facts
+        .target
+        .scheme()
+        .default_port()
+        .map_or_else(String::new, |port| {
+            format!("; {scheme}'s usual port is {port}")
+        });
+    let port = facts.target.port().map_or(0, crate::Port::get);
+    format!(
+        "waiting does not help: the program on port {port} speaks another protocol than {scheme}{heard}: the {scheme} service listens on another port (`ss -ltnp` lists them{usual}), or this port is another service's"
+    )
+}
+
 /// What to do about a service that answered but not as ready: wait, unless waiting cannot
 /// change the answer (the wrong scheme for the port, a path the server does not have, a
 /// request it refuses, a certificate this host does not accept).
@@ -859,6 +893,11 @@ fn not_ready_fix(facts: &Facts, readiness: &Readiness) -> String {
     }
     if let Some(fix) = connections_taken(facts, text) {
         return fix;
+    }
+    if let Readiness::Failed(crate::probe::ProbeFailure::Protocol(err)) = readiness {
+        if err.kind == crate::probe::ProtocolErrorKind::NotTheProtocol {
+            return another_service(facts, text);
+        }
     }
     let status = text
         .strip_prefix("HTTP ")

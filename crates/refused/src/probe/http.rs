@@ -320,9 +320,21 @@ fn other_protocol(first: &std::sync::Mutex<Vec<u8>>) -> Option<Readiness> {
     let first = first
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let said = match Other::of(&first)? {
-        Other::Http2 => SPEAKS_HTTP2,
-        Other::Tls => SPEAKS_TLS,
+    let said = match Other::of(&first) {
+        Some(Other::Http2) => SPEAKS_HTTP2,
+        Some(Other::Tls) => SPEAKS_TLS,
+        // Another server's greeting (an SSH banner): its first words say whose.
+        None if !first.is_empty() && !first.starts_with(b"HTTP/") => {
+            let text: String = String::from_utf8_lossy(&first)
+                .chars()
+                .take_while(|c| !c.is_control())
+                .collect();
+            return Some(protocol(
+                Kind::NotTheProtocol,
+                format!("not an HTTP server: its answer starts with `{text}`"),
+            ));
+        }
+        None => return None,
     };
     Some(protocol(
         Kind::NotTheProtocol,
