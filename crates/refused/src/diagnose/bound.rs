@@ -11,14 +11,36 @@ use super::evidence::{Evidence, HeldListener};
 use super::facts::Facts;
 use super::rules::Finding;
 
-/// `no-listener` on `ip`:`port`, said with the program that has the port bound; `None` when no
-/// such socket takes `ip` (bound to it, or to every address of its family).
-pub(super) fn bound_only(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
-    let bound: Vec<&HeldListener> = facts
+/// The sockets of `facts` bound to `port` and taking `ip` (bound to it, or to every address of
+/// its family).
+fn bound_to(facts: &Facts, ip: IpAddr, port: u16) -> Vec<&HeldListener> {
+    facts
         .bound_only
         .iter()
         .filter(|b| b.listener.port == port && b.listener.accepts(ip))
-        .collect();
+        .collect()
+}
+
+/// Beside a `wrong-port` finding (a listener that looks meant on another port): the program
+/// that has the target's port bound, which a server started there would meet.
+pub(super) fn bound_warning(facts: &Facts, ip: IpAddr, port: u16) -> Vec<String> {
+    bound_to(facts, ip, port)
+        .first()
+        .map(|first| {
+            format!(
+                "{} has {} bound without listening on it: a server started on port {port} may fail with `Address already in use` while it holds it",
+                first.owner(),
+                first.endpoint()
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
+/// `no-listener` on `ip`:`port`, said with the program that has the port bound; `None` when no
+/// such socket takes `ip`.
+pub(super) fn bound_only(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
+    let bound = bound_to(facts, ip, port);
     let first = bound.first()?;
     let owner = first.owner();
     let pid = first

@@ -62,6 +62,11 @@ impl Finding {
         self
     }
 
+    pub(super) fn warn(mut self, warnings: impl IntoIterator<Item = String>) -> Self {
+        self.warnings.extend(warnings);
+        self
+    }
+
     pub(super) fn suggest(mut self, suggestion: impl Into<String>) -> Self {
         self.suggestions.push(suggestion.into());
         self
@@ -1615,9 +1620,6 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
     if let Some(finding) = super::placeholder::udp_only(facts, ip, port) {
         return Ok(finding);
     }
-    if let Some(finding) = super::bound::bound_only(facts, ip, port) {
-        return Ok(finding);
-    }
     if let Some(finding) = super::udp::udp_only(facts, ip, port) {
         return Ok(finding);
     }
@@ -1641,7 +1643,13 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
             Evidence::LocalAddress { address: ip },
         ])
         .suggest(format!("connect to {} instead", candidate.reach_at(ip)))
-        .suggest(format!("or make the service listen on port {port}")));
+        .suggest(format!("or make the service listen on port {port}"))
+        .warn(super::bound::bound_warning(facts, ip, port)));
+    }
+    // After the intended listener: a port held by a client that binds before it connects, or
+    // by a test that keeps a port refusing, beside the service's real one, is not the story.
+    if let Some(finding) = super::bound::bound_only(facts, ip, port) {
+        return Ok(finding);
     }
     if let Some(finding) = super::socket_only::socket_only(facts, ip, port) {
         return Ok(finding);

@@ -1922,6 +1922,51 @@ fn a_full_accept_queue_explains_a_local_timeout_and_nothing_else_does() {
 }
 
 #[test]
+fn a_port_bound_without_listening_is_named_unless_another_looks_meant() {
+    let mut bound = listening("127.0.0.1:46706", "python3");
+    bound.listener.backlog = None;
+    let f = Facts {
+        bound_only: vec![bound],
+        ..one(
+            "127.0.0.1:46706",
+            tried("127.0.0.1:46706", Outcome::Refused, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert!(
+        finding
+            .summary
+            .contains("python3 (pid 4242) has 127.0.0.1:46706 bound without listening on it"),
+        "{finding:?}"
+    );
+    assert!(
+        matches!(finding.evidence[0], Evidence::BoundSocket(_)),
+        "{finding:?}"
+    );
+    // Bound to another address: not this port's story.
+    let mut elsewhere = f.bound_only[0].clone();
+    elsewhere.listener.address = "127.0.0.2".parse().unwrap();
+    let other = Facts {
+        bound_only: vec![elsewhere],
+        ..f.clone()
+    };
+    assert!(!infer(&other).unwrap().summary.contains("bound"));
+    // A listener next to it that looks meant (the service's real port): wrong-port, with the
+    // bound socket in a warning.
+    let near = Facts {
+        listeners: Some(vec![listening("127.0.0.1:46705", "redis-server")]),
+        ..f
+    };
+    let finding = infer(&near).unwrap();
+    assert_eq!(finding.cause, Cause::WrongPort, "{finding:?}");
+    assert!(
+        finding.warnings[0].contains("`Address already in use`"),
+        "{finding:?}"
+    );
+}
+
+#[test]
 fn the_most_specific_cause_of_several_addresses_wins() {
     let f = Facts {
         listeners: Some(vec![listening("127.0.0.1:3000", "node")]),
