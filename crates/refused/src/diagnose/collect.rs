@@ -70,6 +70,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         program: options.program.clone(),
         probe: None,
         speaks_tls: None,
+        hosts_has_it_undotted: false,
         privilege: if host::is_root() {
             Privilege::Root
         } else {
@@ -131,6 +132,10 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
                     .min(budget.last_until().into_std());
                 facts.named_containers =
                     sys::docker::running_named(name, until).unwrap_or_default();
+            }
+            if let Host::Name(name) = host {
+                facts.hosts_has_it_undotted = name.ends_with('.')
+                    && host::name_source(name.trim_end_matches('.')) == host::NameSource::Hosts;
             }
             facts.resolution = Resolution::Failed(err);
             return facts;

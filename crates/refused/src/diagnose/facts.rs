@@ -112,6 +112,9 @@ pub struct Facts {
     /// whether a TLS handshake with the address that connected got a TLS answer (`Some(true)`:
     /// the port speaks TLS, and wants `https://`). `None` where it was not asked.
     pub speaks_tls: Option<bool>,
+    /// For a name written with a final dot (`localhost.`) that did not resolve: whether
+    /// /etc/hosts has it without the dot, which glibc's files lookup does not match it to.
+    pub hosts_has_it_undotted: bool,
     /// How suggestions name this program (`refused`, or the path it runs from).
     pub program: String,
     /// Who runs the diagnosis: commands suggested to root go without `sudo`.

@@ -113,7 +113,18 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
         return unix(attempt.outcome, path, &name);
     }
     if let Resolution::Failed(err) = &facts.resolution {
-        let finding = dns(&err.name, err.kind, &facts.nameservers, facts.init);
+        let mut finding = dns(&err.name, err.kind, &facts.nameservers, facts.init);
+        if facts.hosts_has_it_undotted {
+            // glibc's files lookup compares names as written: `localhost.` is not `localhost`.
+            let undotted = err.name.trim_end_matches('.');
+            finding.suggestions.insert(
+                0,
+                format!(
+                    "write `{undotted}`, without the final dot: /etc/hosts has `{undotted}`, but the system resolver matches its names as written, so `{}` was asked of DNS alone",
+                    err.name
+                ),
+            );
+        }
         let port = match facts.target.endpoint() {
             Endpoint::Tcp { port, .. } => port.get(),
             Endpoint::Unix(_) => 0,

@@ -54,6 +54,7 @@ fn facts(target: &str) -> Facts {
         program: "refused".to_owned(),
         probe: None,
         speaks_tls: None,
+        hosts_has_it_undotted: false,
         privilege: Privilege::User,
         init: Init::Systemd,
     }
@@ -163,6 +164,31 @@ fn dns_failures_are_told_apart() {
             finding.summary
         );
     }
+}
+
+/// `localhost.`, with its final dot, is not `localhost` of /etc/hosts to glibc: it goes to DNS,
+/// which may not know it. The cause is the resolver's; the fix is to drop the dot.
+#[test]
+fn a_name_with_a_final_dot_that_hosts_has_without_it_says_to_drop_the_dot() {
+    let f = Facts {
+        resolution: Resolution::Failed(ResolveError {
+            name: "localhost.".into(),
+            kind: ResolveErrorKind::NotFound,
+        }),
+        hosts_has_it_undotted: true,
+        ..facts("localhost.:8080")
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::DnsNotFound);
+    assert!(
+        finding.suggestions[0].starts_with("write `localhost`, without the final dot"),
+        "{finding:?}"
+    );
+    let f = Facts {
+        hosts_has_it_undotted: false,
+        ..f
+    };
+    assert!(!infer(&f).unwrap().suggestions[0].contains("final dot"));
 }
 
 /// A compose service's name, tried from the host: it does not exist here, and the way in is the
