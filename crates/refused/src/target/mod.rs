@@ -596,6 +596,16 @@ fn without_query(path: &str) -> &str {
 /// has a port or the scheme a usual one, which target checks that port.
 fn other_scheme(trimmed: &str, prefix: &str, rest: &str) -> Result<Target, TargetErrorKind> {
     let lower = prefix.to_ascii_lowercase();
+    // Java's JDBC URLs: `jdbc:postgresql://db:5432/app`, `jdbc:mysql://...`, `jdbc:mariadb://`.
+    if let Some(scheme @ (Scheme::Postgres | Scheme::Mysql)) =
+        lower.strip_prefix("jdbc:").and_then(Scheme::from_prefix)
+    {
+        let rewritten = format!("{}://{rest}", scheme.as_str());
+        return parse(&rewritten).map(|target| Target {
+            original: trimmed.to_owned(),
+            ..target
+        });
+    }
     if let Some((base, transport)) = lower.split_once('+') {
         match (base, transport) {
             ("redis", "unix" | "socket") => return unix_path(trimmed, without_query(rest)),
@@ -1345,6 +1355,15 @@ mod tests {
             (Scheme::Mysql, name("db"), 3307)
         );
         assert_eq!(tcp("mariadb://db").2, 3306);
+        // Java's JDBC URLs.
+        assert_eq!(
+            tcp("jdbc:postgresql://db:5433/app?user=app"),
+            (Scheme::Postgres, name("db"), 5433)
+        );
+        assert_eq!(
+            tcp("jdbc:mysql://db/app"),
+            (Scheme::Mysql, name("db"), 3306)
+        );
         let unix = |input: &str| match input.parse::<Target>().unwrap().endpoint() {
             Endpoint::Unix(path) => path.display().to_string(),
             Endpoint::Tcp { .. } => panic!("{input}"),
