@@ -489,8 +489,8 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
         return unix_path(trimmed, rest);
     }
     // A whole error line pasted (`dial tcp 127.0.0.1:8080: connect: connection refused`): no
-    // target has spaces, a unix socket path's aside.
-    if trimmed.contains(char::is_whitespace) {
+    // target has spaces, a unix socket path's aside (`unix:///run/my app.sock`).
+    if !is_unix_url(trimmed) && trimmed.contains(char::is_whitespace) {
         return Err(TargetErrorKind::Spaces {
             meant: pasted::named_in_message(trimmed),
         });
@@ -568,6 +568,15 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
         path: path.to_owned(),
         original: trimmed.to_owned(),
         pinned: None,
+    })
+}
+
+/// Whether the text is a URL of a unix socket (`unix://`, `redis+unix://`, `redis+socket://`),
+/// whose path may hold spaces.
+fn is_unix_url(text: &str) -> bool {
+    text.split_once("://").is_some_and(|(prefix, _)| {
+        let prefix = prefix.to_ascii_lowercase();
+        prefix == "unix" || prefix.ends_with("+unix") || prefix.ends_with("+socket")
     })
 }
 
@@ -1327,10 +1336,17 @@ mod tests {
             TargetErrorKind::Spaces { meant: None }
         );
         // A unix socket path may have spaces.
-        assert_eq!(
-            "/run/my app/x.sock".parse::<Target>().unwrap().endpoint(),
-            &Endpoint::Unix("/run/my app/x.sock".into())
-        );
+        for input in [
+            "/run/my app/x.sock",
+            "unix:///run/my app/x.sock",
+            "redis+unix:///run/my app/x.sock",
+        ] {
+            assert_eq!(
+                input.parse::<Target>().unwrap().endpoint(),
+                &Endpoint::Unix("/run/my app/x.sock".into()),
+                "{input}"
+            );
+        }
         // Quoted as in JSON or YAML.
         assert_eq!(tcp("\"localhost:8080\"").2, 8080);
         assert_eq!(tcp("'[::1]:80'").2, 80);
