@@ -24,16 +24,18 @@ pub(super) fn udp_only(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> 
         .process
         .clone()
         .unwrap_or_else(|| "the program".to_owned());
-    let (host, at) = if takes(first, ip) {
-        (ip.to_string(), format!("{ip} included"))
+    let (host, at) = if first.listener.address == ip {
+        (ip.to_string(), String::new())
+    } else if takes(first, ip) {
+        (ip.to_string(), format!(" ({ip} included)"))
     } else {
-        (first.listener.address.to_string(), format!("not {ip}"))
+        (first.listener.address.to_string(), format!(" (not {ip})"))
     };
     Some(
         Finding::new(
             Cause::NoListener,
             format!(
-                "nothing listens for TCP on port {port} on this host ({ip} is local), but {} receives UDP on {} ({at}): a TCP connect never reaches a UDP socket",
+                "nothing listens for TCP on port {port} on this host ({ip} is local), but {} receives UDP on {}{at}: a TCP connect never reaches a UDP socket",
                 first.owner(),
                 first.endpoint()
             ),
