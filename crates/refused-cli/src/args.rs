@@ -232,6 +232,11 @@ pub struct WhyArgs {
     #[arg(value_name = "TARGET", required = true)]
     pub target: String,
 
+    /// A port typed apart from the host, as `nc HOST PORT` takes it: a usage error that says
+    /// to write `HOST:PORT`.
+    #[arg(value_name = "PORT", hide = true)]
+    pub port: Option<String>,
+
     /// How long the whole diagnosis may take, name lookup included: 500ms, 3s, 1m; `0`: no
     /// limit but the system's own.
     #[arg(long, short = 't', default_value = WHY_TIMEOUT, value_parser = parse_timeout)]

@@ -36,11 +36,7 @@ struct Report {
 const DESCRIPTORS_PER_CHECK: usize = 2;
 
 pub async fn run(args: CheckArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    let targets: Vec<Target> = args
-        .targets
-        .iter()
-        .map(|text| usage::parse(text))
-        .collect::<Result<_, _>>()?;
+    let targets: Vec<Target> = usage::parse_targets(&args.targets)?;
     let options = args.probe.options();
     // As many at once as the open-file limit allows (raised to its hard limit first, as `scan`
     // does); the rest wait their turn, so none fails for want of a descriptor it never had.

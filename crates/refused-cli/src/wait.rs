@@ -28,9 +28,7 @@ use explain::Explainer;
 pub async fn run(args: WaitArgs, quiet: bool, mut signals: Signals) -> anyhow::Result<ExitCode> {
     let mut targets = Vec::new();
     // One argument is one target: a URL may hold commas (`?a=1,2`), never a space.
-    for text in args.target_texts() {
-        targets.push(usage::parse::<Target>(&text)?);
-    }
+    targets.extend(usage::parse_targets(&args.target_texts())?);
     if targets.is_empty() {
         let missing = "no targets: give them as arguments, as `--host HOST --port PORT`, or in REFUSED_TARGETS";
         return Err(UsageError(missing.to_owned()).into());

@@ -14,6 +14,15 @@ use crate::usage;
 use crate::{EXIT_DOWN, EXIT_INTERNAL};
 
 pub async fn run(args: WhyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    if let Some(port) = &args.port {
+        return Err(usage::split_pair(&args.target, port)
+            .unwrap_or_else(|| {
+                usage::UsageError(format!(
+                    "unexpected argument `{port}`: `why` takes one target (`HOST:PORT`, `[IPV6]:PORT` or a URL)"
+                ))
+            })
+            .into());
+    }
     let target: Target = usage::parse(&args.target)?;
     let program =
         std::env::current_exe().map_or_else(|_| "refused".to_owned(), |p| p.display().to_string());

@@ -330,3 +330,92 @@ fn the_top_level_help_lists_the_exit_codes() {
         assert!(help.contains(line), "{line}: {help}");
     }
 }
+
+/// What people paste from other tools' errors: each is a usage error whose message says what
+/// to type, never a diagnosis of something else (Java's `/127.0.0.1:8080` was a unix socket's
+/// path, Node's `::1:3000` said to write `[::1:3000]:PORT`).
+#[test]
+fn pasted_forms_say_what_to_type() {
+    for (pasted, meant) in [
+        ("::1:3000", "`[::1]:3000`"),
+        ("localhost/127.0.0.1:8080", "`127.0.0.1:8080`"),
+        ("/127.0.0.1:8080", "`127.0.0.1:8080`"),
+        ("127.0.0.1:8080:", "`127.0.0.1:8080`"),
+        (
+            "dial tcp 127.0.0.1:8080: connect: connection refused",
+            "`127.0.0.1:8080`",
+        ),
+        (
+            r#"connection to server at "localhost" (::1), port 5432 failed"#,
+            "`[::1]:5432`",
+        ),
+        ("rediss://127.0.0.1:6380", "`tls://127.0.0.1:6380`"),
+    ] {
+        for command in ["why", "check"] {
+            let output = refused().args([command, pasted]).output().unwrap();
+            assert_exit(&output, 2);
+            let stderr = stderr(&output);
+            assert!(stderr.contains(meant), "{command} {pasted}: {stderr}");
+            assert!(!stderr.contains("]:PORT"), "{command} {pasted}: {stderr}");
+        }
+    }
+}
+
+/// A URL's password is in no report: `wait postgres://app:secret@db/app -- ...` runs in CI,
+/// whose logs keep every line.
+#[test]
+fn a_password_in_the_target_is_not_printed() {
+    let refusing = RefusedPort::v4().unwrap();
+    let target = format!("postgres://app:s3cret@{}/app", refusing.addr());
+    for args in [
+        vec!["why", &target],
+        vec!["why", "--json", &target],
+        vec!["check", &target],
+        vec!["check", "--json", &target],
+        vec!["wait", "--timeout", "200ms", &target],
+    ] {
+        let output = refused().args(&args).output().unwrap();
+        assert_exit(&output, 1);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            stderr(&output)
+        );
+        assert!(!all.contains("s3cret"), "{args:?}: {all}");
+        assert!(all.contains("app:***@"), "{args:?}: {all}");
+    }
+}
+
+/// `nc -z localhost 8080`'s habit, a host and its port as two arguments, and a port alone: said
+/// as such, with the one argument to write. `why` said "unexpected argument '8080' found",
+/// `check` and `wait` "no port given for `localhost`", and `8080` "write `8080:PORT`".
+#[test]
+fn a_host_and_port_apart_or_a_port_alone_say_what_to_type() {
+    for args in [
+        vec!["why", "localhost", "8080"],
+        vec!["localhost", "8080"],
+        vec!["check", "localhost", "8080"],
+        vec!["wait", "--timeout", "1s", "localhost", "8080"],
+    ] {
+        let output = refused().args(&args).output().unwrap();
+        assert_exit(&output, 2);
+        assert!(
+            stderr(&output).contains("two arguments (as `nc` takes them): write `localhost:8080`"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let output = refused().args(["why", "8080"]).output().unwrap();
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).contains("`8080` is a port alone: write `HOST:8080`"),
+        "{}",
+        stderr(&output)
+    );
+    let output = refused()
+        .args(["why", "127.0.0.1:1", "more"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("unexpected argument `more`"));
+}

@@ -40,3 +40,4 @@ mod why_real_hosts_lab;
 mod why_reuseport_lab;
 mod why_service_lab;
 mod why_ssh_tunnel_lab;
+mod why_stopped_lab;

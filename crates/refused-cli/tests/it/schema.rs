@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use refused::diagnose::evidence::{
     BoundDevice, ContainerRuntime, Dnat, Hook, Nameserver, NameserverSource, Namespace, NatHook,
-    NatTo, Stops, Tool, Verdict,
+    NatTo, Stopped, Stops, Tool, Verdict,
 };
 use refused::diagnose::{
     Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldBy, HeldListener,
@@ -430,6 +430,8 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::ReversePathFilter { .. } => "reverse-path-filter",
         Evidence::ContainerPort(_) => "container-port",
         Evidence::UnpublishedContainer(_) => "unpublished-container",
+        Evidence::UdpSocket(_) => "udp-socket",
+        Evidence::BoundSocket(_) => "bound-socket",
     }
 }
 
@@ -506,17 +508,8 @@ fn evidence_samples() -> Vec<Evidence> {
             disabled_by: vec![Ipv6Switch::Default, Ipv6Switch::Lo],
         },
         Evidence::LoopbackDown,
-        Evidence::LinkDown {
-            interface: "docker0".into(),
-            state: LinkState::NoCarrier,
-            link_kind: Some("bridge".into()),
-        },
-        Evidence::LinkDown {
-            interface: "eth1".into(),
-            state: LinkState::Down,
-            link_kind: None,
-        },
     ]);
+    samples.extend(link_down_samples());
     samples.extend(route_samples());
     samples.extend(dnat_samples());
     samples.push(Evidence::Namespace {
@@ -531,7 +524,35 @@ fn evidence_samples() -> Vec<Evidence> {
         dropped: 3,
         strict_interfaces: vec!["eth0".into(), "wg0".into()],
     });
+    let [Evidence::Listener(udp), _] = listener_samples() else {
+        unreachable!()
+    };
+    let udp = HeldListener {
+        listener: Listener {
+            backlog: None,
+            ..udp.listener
+        },
+        ..udp
+    };
+    samples.push(Evidence::UdpSocket(udp.clone()));
+    samples.push(Evidence::BoundSocket(udp));
     samples
+}
+
+/// This host's link down: without a carrier (a bridge), and set down.
+fn link_down_samples() -> [Evidence; 2] {
+    [
+        Evidence::LinkDown {
+            interface: "docker0".into(),
+            state: LinkState::NoCarrier,
+            link_kind: Some("bridge".into()),
+        },
+        Evidence::LinkDown {
+            interface: "eth1".into(),
+            state: LinkState::Down,
+            link_kind: None,
+        },
+    ]
 }
 
 /// Docker's: a proxy that sends the port on, and a stopped container that publishes it.
@@ -633,6 +654,7 @@ fn listener_samples() -> [Evidence; 2] {
             pid: Some(99),
             process: Some("postgres".into()),
             container: Some(ContainerRuntime::Docker),
+            stopped: Some(Stopped::Traced),
             netns: Some(Namespace::Unnamed(4_026_532)),
         }),
     ]

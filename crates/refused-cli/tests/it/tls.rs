@@ -119,10 +119,10 @@ fn a_self_signed_certificate_is_not_trusted_in_check_and_why() {
     assert_eq!(with_cacert.status.code(), Some(0));
 }
 
-/// A plain `http://` request to OpenSSL's TLS port is closed without an answer: besides the
-/// closes a front end makes on purpose, `why` says that a TLS port does this too, and the
-/// `https://` URL to ask (review h22: only nginx's `return 444`, the PROXY protocol and a proxy
-/// without its backend were said).
+/// A plain `http://` request to OpenSSL's TLS port is closed without an answer. `why` listed
+/// a TLS port among four guesses (nginx's `return 444`, the PROXY protocol, a proxy without its
+/// backend; review h22), last; it now asks the port a TLS handshake, which OpenSSL answers, and
+/// says that it speaks TLS, with the `https://` URL alone (audit h25).
 #[test]
 fn a_plain_request_to_a_tls_port_names_tls() {
     if !require("a_plain_request_to_a_tls_port_names_tls", &[Tool::Openssl]) {
@@ -136,10 +136,47 @@ fn a_plain_request_to_a_tls_port_names_tls() {
         .unwrap();
     let report: Value = serde_json::from_slice(&why.stdout).unwrap();
     assert_eq!(report["cause"], "not-ready", "{report}");
-    let fix = report["suggestions"].to_string();
-    let https = format!(" why https://localhost:{}/`", server.addr.port());
+    let summary = report["summary"].as_str().unwrap();
     assert!(
-        fix.contains("speaks TLS") && fix.contains(&https),
+        summary.contains("speaks TLS") && summary.contains("answered a TLS handshake"),
+        "{report}"
+    );
+    let fixes = report["suggestions"].as_array().unwrap();
+    let https = format!(" why https://localhost:{}/`", server.addr.port());
+    assert_eq!(fixes.len(), 1, "{report}");
+    assert!(fixes[0].as_str().unwrap().contains(&https), "{report}");
+}
+
+/// A plain HTTP server that closes a request without an answer does not speak TLS either: the
+/// handshake asked says so, and no TLS port is guessed.
+#[test]
+fn a_plain_port_that_closes_is_not_guessed_to_speak_tls() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            // Read the request (or the ClientHello), then close without a byte.
+            let mut buf = [0u8; 1024];
+            let _ = std::io::Read::read(&mut &stream, &mut buf);
+            drop(stream);
+        }
+    });
+    let why = refused()
+        .args(["why", "--json", "--timeout", "5s"])
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&why.stdout).unwrap();
+    assert_eq!(report["cause"], "not-ready", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("closed the connection without answering"),
+        "{report}"
+    );
+    assert!(
+        !report["suggestions"].to_string().contains("TLS"),
         "{report}"
     );
 }

@@ -241,3 +241,184 @@ fn why_takes_the_cacert_and_insecure_it_suggests() {
         assert_eq!(output.status.code(), Some(0), "{insecure}");
     }
 }
+
+/// A link-local address whose zone names an interface with no link-local network: `lo` never
+/// has one, so the connect fails in this host (no packet is sent) with `ENETUNREACH`. The
+/// route was looked up without the zone, found `fe80::/64` of another interface and said
+/// `rejected`, "a router or the host answered network unreachable (ICMP), though this host has
+/// a route to `fe80::1`".
+#[test]
+fn a_link_local_address_on_an_interface_without_its_network_has_no_route_there() {
+    if !std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        eprintln!("skipped: this kernel has no IPv6");
+        return;
+    }
+    let output = refused()
+        .args(["why", "--json", "[fe80::1%lo]:80"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "network-unreachable", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("this host has no route to fe80::1 by `lo`"),
+        "{summary}"
+    );
+    assert!(
+        report["suggestions"]
+            .to_string()
+            .contains("ip route get fe80::1 oif lo"),
+        "{report}"
+    );
+}
+
+/// A port a program receives on over UDP alone, asked with TCP (statsd's 8125, syslog's 514):
+/// `no-listener`, which said "start the program that should listen on port N" of a program
+/// that runs; it names the UDP socket and its program, and says to use UDP.
+#[test]
+fn a_port_taken_for_udp_only_is_named_with_its_program() {
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let output = refused()
+        .args(["why", "--json", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "no-listener", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("receives UDP on 127.0.0.1:"), "{summary}");
+    let socket = report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "udp-socket")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(socket["pid"], std::process::id(), "{report}");
+    assert_eq!(socket["port"], port, "{report}");
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains(&format!("`nc -u 127.0.0.1 {port}`")),
+        "{report}"
+    );
+    assert!(!fixes.contains("start the program"), "{report}");
+}
+
+/// A port a program has bound and does not listen on (stopped between `bind()` and `listen()`,
+/// as the lab's `RefusedPort` is on purpose): `no-listener`, which said "start the program that
+/// should listen on port N"; from Linux 6.8, whose `sock_diag` lists such sockets, it names the
+/// program that holds the port (a server started there fails with `Address already in use`).
+#[test]
+fn a_port_bound_without_listening_names_who_holds_it() {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut numbers = release
+        .trim()
+        .split(['.', '-'])
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    if (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) < (6, 8) {
+        eprintln!("skipped: Linux before 6.8 does not list bound sockets ({release})");
+        return;
+    }
+    let bound = refused_lab::RefusedPort::v4().unwrap();
+    let output = refused()
+        .args(["why", "--json", &bound.addr().to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "no-listener", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("bound without listening on it"),
+        "{summary}"
+    );
+    let socket = report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "bound-socket")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(socket["pid"], std::process::id(), "{report}");
+    let fixes = report["suggestions"].to_string();
+    assert!(fixes.contains("Address already in use"), "{report}");
+    assert!(!fixes.contains("start the program"), "{report}");
+}
+
+/// An HTTP/2-only server without TLS (h2c with prior knowledge, a gRPC server) sends its
+/// SETTINGS at once and a GOAWAY for an HTTP/1.1 request: `why http://` said "closed the
+/// connection without answering" (nginx's 444, the PROXY protocol...) or "invalid HTTP version
+/// parsed: the service is up but not ready: wait for it"; it names HTTP/2, and no wait.
+#[test]
+fn an_http2_only_port_is_named_not_waited_for() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+            let mut request = [0u8; 512];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(&[0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        }
+    });
+    let output = refused()
+        .args(["why", "--json", &format!("http://127.0.0.1:{port}/health")])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "not-ready", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the server answered in HTTP/2 frames"),
+        "{report}"
+    );
+    let fixes = report["suggestions"].to_string();
+    assert!(
+        fixes.contains("waiting does not help")
+            && fixes.contains(&format!("check tcp://127.0.0.1:{port}`")),
+        "{report}"
+    );
+}
+
+/// Another service on the port (an SSH server's banner to `http://` or `redis://`): "the
+/// service is up but not ready: wait for it", of a port that will never answer in that
+/// protocol; it says whose greeting that is, and that the service is on another port.
+#[test]
+fn another_protocols_greeting_is_not_waited_for() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+            let mut request = [0u8; 512];
+            let _ = stream.read(&mut request);
+        }
+    });
+    for target in [
+        format!("http://127.0.0.1:{port}/"),
+        format!("redis://127.0.0.1:{port}"),
+    ] {
+        let output = refused().args(["why", "--json", &target]).output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["cause"], "not-ready", "{report}");
+        assert!(
+            report["summary"]
+                .as_str()
+                .unwrap()
+                .contains("`SSH-2.0-OpenSSH_"),
+            "{report}"
+        );
+        let fixes = report["suggestions"].to_string();
+        assert!(
+            fixes.contains("waiting does not help")
+                && fixes.contains("an SSH server")
+                && !fixes.contains("wait for it"),
+            "{report}"
+        );
+    }
+}

@@ -459,3 +459,34 @@ fn replies_a_strict_reverse_path_filter_drops_are_this_hosts() {
         .unwrap();
     assert_eq!(cause(&why(&lab, &[&server.to_string()])), "reachable");
 }
+
+/// `localhost.:8080`, pasted with its final dot: glibc's files lookup matches names as written,
+/// so /etc/hosts's `localhost` is not it, and DNS is asked (here a nameserver of the client's
+/// own with nothing on port 53). The report said only that the resolver failed; it now says to
+/// drop the dot first.
+#[test]
+fn localhost_with_a_final_dot_is_told_to_drop_it() {
+    let Some(lab) = Lab::or_skip("localhost_with_a_final_dot_is_told_to_drop_it") else {
+        return;
+    };
+    let c = &lab.client;
+    c.write_etc(
+        "resolv.conf",
+        "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+    )
+    .unwrap();
+    c.write_etc("hosts", "127.0.0.1 localhost\n::1 localhost\n")
+        .unwrap();
+    let report = why(&lab, &["--timeout", "3s", "localhost.:8080"]);
+    assert!(cause(&report).starts_with("dns-"), "{report}");
+    assert!(
+        report["suggestions"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("write `localhost`, without the final dot"),
+        "{report}"
+    );
+    // Without the dot, /etc/hosts answers.
+    let report = why(&lab, &["--timeout", "3s", "localhost:8080"]);
+    assert_eq!(cause(&report), "no-listener", "{report}");
+}

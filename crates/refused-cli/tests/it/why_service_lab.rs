@@ -199,3 +199,50 @@ fn redis_on_its_unix_socket_alone_is_named_not_started() {
         "{report}"
     );
 }
+
+/// PostgreSQL whose `pg_hba.conf` has no line for TCP clients: it answers the startup packet
+/// with `no pg_hba.conf entry for host "127.0.0.1", ...`. The server is up (`pg_isready` says
+/// so too, and a client with TLS may match a `hostssl` line), so `reachable`, but the report
+/// said only "accepts connections": it now warns with the server's words and the line to add.
+#[test]
+fn postgres_that_pg_hba_turns_away_is_up_with_the_line_to_add() {
+    let test = "postgres_that_pg_hba_turns_away_is_up_with_the_line_to_add";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Postgres]) else {
+        return;
+    };
+    let pg = postgres_with(Some(&lab.client), PostgresListen::Loopback).unwrap();
+    let target = format!("postgres://app@127.0.0.1:{}/appdb", pg.addr.port());
+    wait_ready(&lab, &target);
+    let data = pg.dir().join("data");
+    std::fs::write(data.join("pg_hba.conf"), "local all all trust\n").unwrap();
+    let postmaster = std::fs::read_to_string(data.join("postmaster.pid")).unwrap();
+    let pid = postmaster.lines().next().unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // The reload is the postmaster's to make, soon after the signal.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let report = loop {
+        let report = why(&lab, &[&target]);
+        if report["warnings"].to_string().contains("pg_hba.conf") {
+            break report;
+        }
+        assert!(std::time::Instant::now() < deadline, "{report}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(cause(&report), "reachable", "{report}");
+    let warning = report["warnings"][0].as_str().unwrap();
+    assert!(
+        warning
+            .contains(r#"no pg_hba.conf entry for host "127.0.0.1", user "app", database "appdb""#),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("`host appdb app 127.0.0.1/32 scram-sha-256`"),
+        "{warning}"
+    );
+}

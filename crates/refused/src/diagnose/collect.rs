@@ -57,6 +57,8 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         podman_containers: Vec::new(),
         rootless: None,
         unpublished_containers: Vec::new(),
+        udp_receivers: Vec::new(),
+        bound_only: Vec::new(),
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
         reverse_path: None,
@@ -67,6 +69,8 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         rules_read: RulesRead::default(),
         program: options.program.clone(),
         probe: None,
+        speaks_tls: None,
+        hosts_has_it_undotted: false,
         privilege: if host::is_root() {
             Privilege::Root
         } else {
@@ -128,6 +132,10 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
                     .min(budget.last_until().into_std());
                 facts.named_containers =
                     sys::docker::running_named(name, until).unwrap_or_default();
+            }
+            if let Host::Name(name) = host {
+                facts.hosts_has_it_undotted = name.ends_with('.')
+                    && host::name_source(name.trim_end_matches('.')) == host::NameSource::Hosts;
             }
             facts.resolution = Resolution::Failed(err);
             return facts;
@@ -236,6 +244,9 @@ async fn connected(
     // Every step from here ends by one deadline (each `last_until` would be later than the one
     // before, and the steps' overruns would add up).
     let until = budget.last_until();
+    if super::front_end::is_unanswered(target.scheme(), facts.probe.as_ref()) {
+        facts.speaks_tls = speaks_tls(&facts, options, until).await;
+    }
     // Who accepted and dropped it, when it is a program of this host (docker-proxy...); who
     // listens, when another address of this host failed (`localhost`'s other family).
     // Only a local address after one that connected is warned of with its listeners (an
@@ -614,6 +625,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                     .map(linked_or_not);
                 if !port_taken && facts.foreign.is_empty() {
                     udp = udp_receivers(port);
+                    facts.bound_only = owned(sys::own_tcp_bound_on(port));
                     service_sockets(facts, port);
                     // A stopped container publishes nothing the kernel shows: Docker knows.
                     let local_ips: Vec<std::net::IpAddr> = facts
@@ -687,6 +699,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     }
     let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
     read_container_ports(facts, port, &udp, docker_running, until);
+    facts.udp_receivers = udp;
     facts.podman_containers = podman_containers(facts);
 }
 
@@ -725,13 +738,51 @@ fn podman_stopped(port: u16, ips: &[std::net::IpAddr]) -> Vec<sys::docker::Stopp
     sys::podman::stopped_publishing(&listed, port, ips)
 }
 
+/// Whether the address that connected answers a TLS handshake (certificates not checked: any
+/// TLS answer, an alert included, proves the port speaks TLS; plain text or a close does not).
+/// `None` when there was no time for it.
+async fn speaks_tls(facts: &Facts, options: &Options, until: tokio::time::Instant) -> Option<bool> {
+    let addr = facts
+        .addresses
+        .iter()
+        .find(|a| a.attempt.outcome.is_connected())?
+        .addr;
+    let tls: Target = format!("tls://{addr}").parse().ok()?;
+    let probe_options = probe::ProbeOptions {
+        insecure: true,
+        ..options.probe.clone()
+    };
+    let left = until.saturating_duration_since(tokio::time::Instant::now());
+    // A handshake on loopback or a LAN takes milliseconds: a server that does not answer in a
+    // second would not answer the user's client either.
+    let timeout = left.min(std::time::Duration::from_secs(1));
+    if timeout.is_zero() {
+        return None;
+    }
+    let report = probe::probe(&tls.pin(vec![addr]), &probe_options, timeout).await;
+    Some(match report.readiness {
+        probe::Readiness::Ready(_) => true,
+        // Not any TLS error: a plain server's answer to the ClientHello (nginx's 400) is one.
+        probe::Readiness::Failed(probe::ProbeFailure::Protocol(err)) => {
+            err.kind == probe::ProtocolErrorKind::Tls && probe::is_tls_answer(&err.detail)
+        }
+        _ => false,
+    })
+}
+
 /// The unconnected UDP sockets of this namespace on `port`, with their owners.
 fn udp_receivers(port: u16) -> Vec<HeldListener> {
-    let receivers: Vec<Listener> = tables::read_udp_receivers()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|l| l.port == port)
-        .collect();
+    owned(
+        tables::read_udp_receivers()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|l| l.port == port)
+            .collect(),
+    )
+}
+
+/// Sockets of this namespace with their owners, looked up in one walk of `/proc`.
+fn owned(receivers: Vec<Listener>) -> Vec<HeldListener> {
     if receivers.is_empty() {
         return Vec::new();
     }
@@ -989,7 +1040,7 @@ fn blocked_for_others(facts: &mut Facts) {
         .iter_mut()
         .filter(|a| a.attempt.outcome.is_connected())
     {
-        let path = route::path_to(address.addr.ip(), address.addr.port());
+        let path = route::path_to_socket(address.addr);
         let packet = our_packet(address, &path);
         let published = published(&indexed, &packet);
         // Our own request's: a rule that may stop the server's reply (whose owner matches
@@ -1231,7 +1282,7 @@ fn linked_or_not(addr: SocketAddr) -> ForeignReach {
 /// The kernel's route for `address` (its lookup, and the route of this host that rejects it),
 /// recorded in it; the path, for what else the caller reads of it.
 fn read_route(address: &mut AddressFacts) -> route::Path {
-    let path = route::path_to(address.addr.ip(), address.addr.port());
+    let path = route::path_to_socket(address.addr);
     address.route_lookup = Some(path.lookup);
     address.route = rejected_by_route(&address.attempt, &path);
     path

@@ -93,6 +93,42 @@ fn mysql_host(facts: &Facts, winner: &AddressFacts, reason: &str, finding: Findi
     finding
 }
 
+/// The warning for a PostgreSQL server that answered the probe's startup packet with a
+/// `pg_hba.conf` rejection (28000: `no pg_hba.conf entry for host "10.0.0.5", user "app",
+/// database "app", no encryption`, or a `reject` line's `pg_hba.conf rejects connection ...`).
+/// The server is up (as `pg_isready` says too), so the cause stays `reachable`: the probe asks
+/// without TLS, and a client that uses it (libpq's default `sslmode=prefer` does, where the
+/// server has TLS) may match a `hostssl` line; but a client turned away as the probe was is
+/// told which line to add. `None` for any other answer.
+pub(super) fn pg_hba_rejected(facts: &Facts, answer: &str) -> Option<String> {
+    if facts.target.scheme() != Scheme::Postgres || !answer.contains("pg_hba.conf") {
+        return None;
+    }
+    // The server's own words, between `answered: ` and the code.
+    let said = answer
+        .split_once("answered: ")
+        .map_or(answer, |(_, said)| said.strip_suffix(')').unwrap_or(said));
+    let quoted = |key: &str| {
+        said.split_once(&format!("{key} \""))
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(value, _)| value.to_owned())
+    };
+    let host = quoted("host").unwrap_or_else(|| "CLIENT-ADDRESS".to_owned());
+    let user = quoted("user").unwrap_or_else(|| "USER".to_owned());
+    let database = quoted("database").unwrap_or_else(|| "DATABASE".to_owned());
+    let prefix = if host.contains(':') { 128 } else { 32 };
+    let fix = if said.contains("rejects connection") {
+        "a `reject` line of pg_hba.conf matches it: narrow or remove that line, or put a line that lets it in above it".to_owned()
+    } else {
+        format!(
+            "if clients connect as the check did, add a line for them to pg_hba.conf, `host {database} {user} {host}/{prefix} scram-sha-256` (`SHOW hba_file;` names the file), and reload it (`SELECT pg_reload_conf();`)"
+        )
+    };
+    Some(format!(
+        "PostgreSQL is up, but turned this check's login away by its pg_hba.conf: {said}; the check asks without TLS, so a client that uses TLS may still match a `hostssl` line; {fix}"
+    ))
+}
+
 /// Where a client on the server's own host reaches the listener over loopback: only for an
 /// address of this host, and a listener seen to take loopback.
 fn loopback_reach(winner: &AddressFacts, holders: &[&HeldListener]) -> Option<SocketAddr> {

@@ -14,7 +14,7 @@ pub use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::loopback::{Ipv6Switch, Loopback};
 pub use crate::sys::netns::Namespace;
 pub use crate::sys::process::ContainerRuntime;
-pub use crate::sys::process::{PortProxy, Process, Publisher};
+pub use crate::sys::process::{PortProxy, Process, Publisher, Stopped};
 pub use crate::sys::resolv::{Nameserver, NameserverSource};
 pub use crate::sys::route::{PolicyRule, RejectingRoute, RouteKind};
 pub use crate::sys::tables::{BoundDevice, Listener};
@@ -157,6 +157,14 @@ pub enum Evidence {
     /// A port of this host that a container runtime publishes for a container (`docker run
     /// -p`): the socket on it is only the runtime's placeholder (docker-proxy, dockerd's own).
     ContainerPort(ContainerPort),
+    /// An unconnected UDP socket on the target's port, with who holds it (the same facts as a
+    /// listener's; `backlog` is `null`, `queue` what waits to be read): a service that speaks
+    /// UDP, while nothing listens for TCP.
+    UdpSocket(HeldListener),
+    /// A TCP socket bound to the target's port that neither listens nor connects, with who
+    /// holds it (a listener's fields; `backlog` is `null`): a program between `bind()` and
+    /// `listen()`, or one that holds the port.
+    BoundSocket(HeldListener),
 }
 
 /// A port of this host that a container runtime publishes for a container, held by its helper
@@ -249,6 +257,9 @@ pub struct HeldListener {
     /// Its container runtime, when its cgroup names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerRuntime>,
+    /// The process is stopped (`signal`: SIGSTOP or Ctrl-Z; `traced`: a debugger's stop).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stopped>,
     /// The network namespace: `None` for ours.
     pub netns: Option<Namespace>,
 }
@@ -261,6 +272,7 @@ impl HeldListener {
             pid: owner.map(|p| p.pid),
             process: owner.map(|p| p.command.clone()),
             container: owner.and_then(|p| p.container),
+            stopped: owner.and_then(|p| p.stopped),
             netns,
         }
     }
@@ -475,21 +487,7 @@ impl fmt::Display for Evidence {
                 address,
                 state,
                 gateway_for,
-            } => {
-                let who = gateway_for.map_or_else(
-                    || address.to_string(),
-                    |to| format!("the gateway {address} (the route to {to} goes through it)"),
-                );
-                match state {
-                    Neighbour::Answered => write!(f, "{who} answers neighbour discovery"),
-                    Neighbour::NoAnswer if address.is_ipv4() => {
-                        write!(f, "nobody answered ARP for {who}")
-                    }
-                    Neighbour::NoAnswer => {
-                        write!(f, "nobody answered neighbour discovery for {who}")
-                    }
-                }
-            }
+            } => neighbour(f, *address, *state, *gateway_for),
             Self::LocalAddress { address } => write!(f, "{address} is this host's own address"),
             Self::EphemeralPorts { low, high } => {
                 write!(f, "local ports come from {low}-{high}")
@@ -546,6 +544,8 @@ impl fmt::Display for Evidence {
             Self::UnixListener(held) => held.fmt(f),
             Self::StoppedContainer(container) => container.fmt(f),
             Self::ContainerPort(port) => port.fmt(f),
+            Self::UdpSocket(held) => udp_socket(f, held),
+            Self::BoundSocket(held) => bound_socket(f, held),
             Self::UnpublishedContainer(container) => container.fmt(f),
             Self::PortProxy { proxy, outcome } => write!(
                 f,
@@ -581,6 +581,24 @@ fn listener(f: &mut fmt::Formatter<'_>, held: &HeldListener) -> fmt::Result {
     }
 }
 
+/// [`Evidence::Neighbour`] in words.
+fn neighbour(
+    f: &mut fmt::Formatter<'_>,
+    address: IpAddr,
+    state: Neighbour,
+    gateway_for: Option<IpAddr>,
+) -> fmt::Result {
+    let who = gateway_for.map_or_else(
+        || address.to_string(),
+        |to| format!("the gateway {address} (the route to {to} goes through it)"),
+    );
+    match state {
+        Neighbour::Answered => write!(f, "{who} answers neighbour discovery"),
+        Neighbour::NoAnswer if address.is_ipv4() => write!(f, "nobody answered ARP for {who}"),
+        Neighbour::NoAnswer => write!(f, "nobody answered neighbour discovery for {who}"),
+    }
+}
+
 /// [`Evidence::LinkDown`] in words.
 fn link_down(
     f: &mut fmt::Formatter<'_>,
@@ -601,6 +619,28 @@ fn link_down(
             )
         }
     }
+}
+
+/// `python3 (pid 7) has 127.0.0.1:8000 bound, and does not listen on it`.
+fn bound_socket(f: &mut fmt::Formatter<'_>, held: &HeldListener) -> fmt::Result {
+    write!(
+        f,
+        "{} has {} bound, and does not listen on it",
+        held.owner(),
+        held.endpoint()
+    )
+}
+
+/// `statsd (pid 7) receives UDP on 0.0.0.0:8125`.
+fn udp_socket(f: &mut fmt::Formatter<'_>, held: &HeldListener) -> fmt::Result {
+    write!(f, "{} receives UDP on {}", held.owner(), held.endpoint())?;
+    if held.listener.v6only == Some(true) {
+        f.write_str(" (IPv6 only)")?;
+    }
+    if let Some(container) = held.container {
+        write!(f, " ({container} container)")?;
+    }
+    Ok(())
 }
 
 /// `` firewall rule `tcp dport 7001 drop` in `inet filter` chain `output` matches ``.

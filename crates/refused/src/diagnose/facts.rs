@@ -59,6 +59,14 @@ pub struct Facts {
     /// that ask for it (`-p`) while Docker publishes nothing (the host's network, an internal
     /// one, a binding not mapped).
     pub unpublished_containers: Vec<UnpublishedContainer>,
+    /// When nothing of any namespace listens on the target's port: the unconnected UDP sockets
+    /// of this namespace on it, with their owners (a service that speaks UDP: DNS, syslog,
+    /// statsd, `WireGuard`), which no TCP connect reaches.
+    pub udp_receivers: Vec<HeldListener>,
+    /// When nothing of any namespace listens on the target's port: the TCP sockets of this
+    /// namespace bound to it that neither listen nor connect (Linux 6.8 and later show them),
+    /// with their owners: a program stopped between `bind()` and `listen()`, or holding it.
+    pub bound_only: Vec<HeldListener>,
     /// The sockets on the target's port (TCP ones, of this namespace or of the one that holds a
     /// failed address; UDP ones of this namespace when no TCP one has the port) that a
     /// container runtime's helper holds for a published port, with the container behind each.
@@ -100,6 +108,13 @@ pub struct Facts {
     /// For a scheme with a readiness probe (http, tls, postgres...) that connected: what the
     /// probe found.
     pub probe: Option<crate::probe::Readiness>,
+    /// For an `http://` target whose server closed (or reset) the request without an answer:
+    /// whether a TLS handshake with the address that connected got a TLS answer (`Some(true)`:
+    /// the port speaks TLS, and wants `https://`). `None` where it was not asked.
+    pub speaks_tls: Option<bool>,
+    /// For a name written with a final dot (`localhost.`) that did not resolve: whether
+    /// /etc/hosts has it without the dot, which glibc's files lookup does not match it to.
+    pub hosts_has_it_undotted: bool,
     /// How suggestions name this program (`refused`, or the path it runs from).
     pub program: String,
     /// Who runs the diagnosis: commands suggested to root go without `sudo`.

@@ -81,6 +81,15 @@ pub(super) fn explain(
     }
 }
 
+/// Whether an `http://` probe ended as [`unanswered`] reads it: the server closed or reset the
+/// request without a byte of answer (where a TLS port's would be asked a handshake).
+pub(super) fn is_unanswered(scheme: Scheme, readiness: Option<&Readiness>) -> bool {
+    scheme == Scheme::Http
+        && matches!(readiness, Some(Readiness::Failed(ProbeFailure::Protocol(err)))
+            if matches!(err.kind, ProtocolErrorKind::Closed | ProtocolErrorKind::Io)
+                && err.detail.starts_with(NO_RESPONSE))
+}
+
 /// `60 s` for a number of seconds, else the date as sent.
 fn seconds(after: &str) -> String {
     if after.bytes().all(|b| b.is_ascii_digit()) {
@@ -105,6 +114,21 @@ fn unanswered(
     let who = holder
         .filter(|h| h.process.is_some())
         .map_or_else(|| "the server".to_owned(), HeldListener::owner);
+    // A TLS port closes or resets a plain request it cannot read as a handshake (OpenSSL's,
+    // Python's), where Go's answers a 400 that the probe names: a handshake asked says so.
+    if facts.speaks_tls == Some(true) {
+        let https = super::rules::other_scheme(&facts.target, "http://", "https://");
+        return Finding::new(
+            Cause::NotReady,
+            format!(
+                "{addr} speaks TLS: {who} {closed} the connection on the plain HTTP request, and answered a TLS handshake"
+            ),
+        )
+        .suggest(format!(
+            "ask it over TLS: `{https}` (`{} why {https}` checks it)",
+            facts.program
+        ));
+    }
     let on_purpose = match process(holder) {
         Some("haproxy") => "HAProxy does this on purpose for an `http-request reject` or `silent-drop` rule: its configuration and log say which".to_owned(),
         Some("nginx") => "nginx does this on purpose for `return 444` (a server block for unknown Host names, a blocked path or client): its access log shows the request with status 444; for unknown Host names, send the name the server expects".to_owned(),
@@ -127,7 +151,8 @@ fn unanswered(
     ));
     // A TLS server closes or resets a plain request it cannot read as a handshake (OpenSSL's,
     // Python's), where Go's answers a 400 that the probe names.
-    if facts.target.scheme() != Scheme::Http {
+    // Asked, and it does not: no such guess.
+    if facts.target.scheme() != Scheme::Http || facts.speaks_tls == Some(false) {
         return finding;
     }
     let https = super::rules::other_scheme(&facts.target, "http://", "https://");

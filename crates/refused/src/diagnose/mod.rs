@@ -19,6 +19,7 @@
 //! ```
 
 mod after;
+mod bound;
 mod budget;
 mod collect;
 mod commands;
@@ -38,6 +39,7 @@ mod rate_limit;
 mod reuseport;
 pub mod rules;
 mod socket_only;
+mod udp;
 mod unaccepted;
 
 use std::time::{Duration, Instant};
@@ -58,7 +60,8 @@ pub use evidence::{
     Blocker, Class, ClosedDirectory, ContainerPort, ContainerRuntime, EarlierListener, Evidence,
     FileType, HeldBy, HeldListener, HeldUnixListener, Hook, Ipv6Switch, LinkState, Listener,
     Loopback, Mode, NameSource, Neighbour, Owner, Permission, PolicyRule, PortProxy, Process,
-    RejectingRoute, RouteKind, StoppedContainer, UnixSocketFacts, UnpublishedContainer, Unseen,
+    RejectingRoute, RouteKind, Stopped, StoppedContainer, UnixSocketFacts, UnpublishedContainer,
+    Unseen,
 };
 pub use facts::{
     AddressFacts, Facts, ForeignReach, Forwarded, Gateway, Holder, Init, NamedContainer,

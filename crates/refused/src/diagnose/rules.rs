@@ -64,6 +64,11 @@ impl Finding {
         self
     }
 
+    pub(super) fn warn(mut self, warnings: impl IntoIterator<Item = String>) -> Self {
+        self.warnings.extend(warnings);
+        self
+    }
+
     pub(super) fn suggest(mut self, suggestion: impl Into<String>) -> Self {
         self.suggestions.push(suggestion.into());
         self
@@ -110,7 +115,18 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
         return unix(attempt.outcome, path, &name);
     }
     if let Resolution::Failed(err) = &facts.resolution {
-        let finding = dns(&err.name, err.kind, &facts.nameservers, facts.init);
+        let mut finding = dns(&err.name, err.kind, &facts.nameservers, facts.init);
+        if facts.hosts_has_it_undotted {
+            // glibc's files lookup compares names as written: `localhost.` is not `localhost`.
+            let undotted = err.name.trim_end_matches('.');
+            finding.suggestions.insert(
+                0,
+                format!(
+                    "write `{undotted}`, without the final dot: /etc/hosts has `{undotted}`, but the system resolver matches its names as written, so `{}` was asked of DNS alone",
+                    err.name
+                ),
+            );
+        }
         let port = match facts.target.endpoint() {
             Endpoint::Tcp { port, .. } => port.get(),
             Endpoint::Unix(_) => 0,
@@ -421,6 +437,11 @@ fn reachable(facts: &Facts, connected: usize) -> Finding {
             crate::connect::HumanDuration(winner.elapsed())
         ),
     );
+    if let Some(Readiness::Ready(answer)) = &facts.probe {
+        finding
+            .warnings
+            .extend(super::denied::pg_hba_rejected(facts, answer));
+    }
     let name = match &facts.resolution {
         Resolution::Resolved { name, .. } => format!("`{name}`"),
         _ => "the target".to_owned(),
@@ -600,6 +621,10 @@ fn not_ready(facts: &Facts, winner: &AddressFacts, readiness: &Readiness) -> Fin
     // A hung program's queue takes one connection past its backlog: that connect "works".
     if let Some(full) = super::unaccepted::not_accepting(addr, scheme, readiness, &holders) {
         return full;
+    }
+    // A stopped program's queue still has room: each connect "works", nothing answers.
+    if let Some(stopped) = super::unaccepted::stopped_listener(addr, scheme, readiness, &holders) {
+        return stopped;
     }
     // Rootful Podman's conmon reserves a published port and never accepts.
     if let Some(reserved) = super::placeholder::reserved_only(facts, addr, readiness, &holders) {
@@ -790,7 +815,12 @@ pub(super) fn other_scheme(target: &crate::Target, from: &str, to: &str) -> Stri
         Endpoint::Tcp { port, .. } => port.get(),
         Endpoint::Unix(_) => 0,
     };
-    let Some(rest) = url.strip_prefix(from) else {
+    // `HTTP://` as typed: schemes are case-insensitive.
+    let Some(rest) = url
+        .get(..from.len())
+        .filter(|scheme| scheme.eq_ignore_ascii_case(from))
+        .map(|_| &url[from.len()..])
+    else {
         return format!("{to}...");
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -803,6 +833,40 @@ pub(super) fn other_scheme(target: &crate::Target, from: &str, to: &str) -> Stri
     } else {
         format!("{to}{authority}:{port}{tail}")
     }
+}
+
+/// The fix for a port whose program answered in another protocol than the target's scheme (an
+/// SSH server's banner to `http://`, an SMTP greeting to `postgres://`): it will never answer
+/// in the scheme's, so no wait; the service is on another port, or another program has its.
+fn another_service(facts: &Facts, answer: &str) -> String {
+    let scheme = facts.target.scheme().as_str();
+    // The greetings servers send first, by how they begin.
+    let heard = [
+        ("SSH-", "an SSH server"),
+        ("220", "an SMTP or FTP server"),
+        ("+OK", "a POP3 server"),
+        ("* OK", "an IMAP server"),
+        ("HTTP/", "an HTTP server"),
+        ("-ERR", "a Redis server"),
+    ]
+    .iter()
+    .find(|(start, _)| {
+        answer.contains(&format!("`{start}")) || answer.contains(&format!("\"{start}"))
+    })
+    .map_or_else(String::new, |(_, what)| {
+        format!(" (by its first words, {what})")
+    });
+    let usual = facts
+        .target
+        .scheme()
+        .default_port()
+        .map_or_else(String::new, |port| {
+            format!("; {scheme}'s usual port is {port}")
+        });
+    let port = facts.target.port().map_or(0, crate::Port::get);
+    format!(
+        "waiting does not help: the program on port {port} speaks another protocol than {scheme}{heard}: the {scheme} service listens on another port (`ss -ltnp` lists them{usual}), or this port is another service's"
+    )
 }
 
 /// What to do about a service that answered but not as ready: wait, unless waiting cannot
@@ -821,6 +885,17 @@ fn not_ready_fix(facts: &Facts, readiness: &Readiness) -> String {
             other_scheme(target, "http://", "https://")
         );
     }
+    if text.contains(crate::probe::SPEAKS_HTTP2) {
+        let port = other_scheme(target, "http://", "tcp://");
+        let port = port
+            .split(['/', '?', '#'])
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("/");
+        return format!(
+            "waiting does not help: the port speaks HTTP/2 alone, which `{program} check` asks in HTTP/1.1: `curl --http2-prior-knowledge {target}` asks it in HTTP/2, `grpc_health_probe -addr=...` a gRPC server's health, and `{program} check {port}` that the port accepts"
+        );
+    }
     if text.contains(crate::probe::PLAIN_NOT_TLS) {
         return if target.scheme() == Scheme::Https {
             format!(
@@ -836,6 +911,11 @@ fn not_ready_fix(facts: &Facts, readiness: &Readiness) -> String {
     }
     if let Some(fix) = connections_taken(facts, text) {
         return fix;
+    }
+    if let Readiness::Failed(crate::probe::ProbeFailure::Protocol(err)) = readiness {
+        if err.kind == crate::probe::ProtocolErrorKind::NotTheProtocol {
+            return another_service(facts, text);
+        }
     }
     let status = text
         .strip_prefix("HTTP ")
@@ -1410,12 +1490,30 @@ fn no_route(facts: &Facts, host: IpAddr) -> Finding {
             .suggest(format!("if `{name}` should have an IPv4 address, {add}"))
             .suggest(format!("or give this host IPv6 to {host}: an address and a route (`ip -6 route` lists the routes; in Docker, a network with `enable_ipv6`)"))
         }
-        _ => Finding::new(
-            Cause::NetworkUnreachable,
-            format!("this host has no route to {host}"),
-        )
-        .suggest(format!("`ip route get {host}` shows the route this host would take; add one, or check the address")),
+        _ => match facts.target.host() {
+            // A link-local address is reached by the interface its zone names only: that one
+            // has no route to it (no IPv6 link-local network: `lo`, a link without IPv6).
+            Some(crate::target::Host::ScopedIpv6 { ip, zone, .. }) if IpAddr::V6(*ip) == host => {
+                Finding::new(
+                    Cause::NetworkUnreachable,
+                    format!("this host has no route to {host} by `{zone}`, the interface the target's zone names: {host} is on no network of `{zone}` (`{zone}` has no link-local route: no IPv6 on it, or it is down)"),
+                )
+                .suggest(format!("name the interface {host} is on: `[{host}%eth0]` for eth0 (`ip -6 route show {}/64` lists the interfaces with a link-local network, `ip -6 neigh show {host}` the one that has heard from it)", link_local_prefix(*ip)))
+                .suggest(format!("`ip route get {host} oif {zone}` shows this lookup"))
+            }
+            _ => Finding::new(
+                Cause::NetworkUnreachable,
+                format!("this host has no route to {host}"),
+            )
+            .suggest(format!("`ip route get {host}` shows the route this host would take; add one, or check the address")),
+        },
     }
+}
+
+/// `fe80::` for a link-local address (the network every link's route covers).
+fn link_local_prefix(ip: std::net::Ipv6Addr) -> std::net::Ipv6Addr {
+    let segments = ip.segments();
+    std::net::Ipv6Addr::new(segments[0] & 0xffc0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 /// IPv6 cannot be used on this host: `all`'s `disable_ipv6` is on, or the kernel has no IPv6.
@@ -1545,6 +1643,9 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
     if let Some(finding) = super::placeholder::udp_only(facts, ip, port) {
         return Ok(finding);
     }
+    if let Some(finding) = super::udp::udp_only(facts, ip, port) {
+        return Ok(finding);
+    }
     if let Some(finding) = stopped_container(facts, ip, port) {
         return Ok(finding);
     }
@@ -1565,7 +1666,13 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
             Evidence::LocalAddress { address: ip },
         ])
         .suggest(format!("connect to {} instead", candidate.reach_at(ip)))
-        .suggest(format!("or make the service listen on port {port}")));
+        .suggest(format!("or make the service listen on port {port}"))
+        .warn(super::bound::bound_warning(facts, ip, port)));
+    }
+    // After the intended listener: a port held by a client that binds before it connects, or
+    // by a test that keeps a port refusing, beside the service's real one, is not the story.
+    if let Some(finding) = super::bound::bound_only(facts, ip, port) {
+        return Ok(finding);
     }
     if let Some(finding) = super::socket_only::socket_only(facts, ip, port) {
         return Ok(finding);
@@ -1679,6 +1786,19 @@ pub(super) fn full_queue(exact: &[&HeldListener]) -> Option<Finding> {
         let limit = l
             .backlog
             .map_or_else(|| "its limit".to_owned(), |b| b.to_string());
+        if let Some((why, resume)) = super::unaccepted::stopped(full) {
+            return Finding::new(
+                Cause::ListenQueueFull,
+                format!(
+                    "{} listens on {}, but {why}: its accept queue is full ({} waiting, limit {limit}), so new connections are dropped",
+                    full.owner(),
+                    full.endpoint(),
+                    l.queue
+                ),
+            )
+            .evidence(listed(&[full]))
+            .suggest(resume);
+        }
         Finding::new(
             Cause::ListenQueueFull,
             format!(

@@ -38,6 +38,8 @@ fn facts(target: &str) -> Facts {
         podman_containers: Vec::new(),
         rootless: None,
         unpublished_containers: Vec::new(),
+        udp_receivers: Vec::new(),
+        bound_only: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
         reverse_path: None,
         ipv6_usable: true,
@@ -51,6 +53,8 @@ fn facts(target: &str) -> Facts {
         rules_read: RulesRead::default(),
         program: "refused".to_owned(),
         probe: None,
+        speaks_tls: None,
+        hosts_has_it_undotted: false,
         privilege: Privilege::User,
         init: Init::Systemd,
     }
@@ -102,6 +106,7 @@ fn listening(addr: &str, process: &str) -> HeldListener {
         pid: Some(4242),
         process: Some(process.to_owned()),
         container: None,
+        stopped: None,
         netns: None,
     }
 }
@@ -159,6 +164,31 @@ fn dns_failures_are_told_apart() {
             finding.summary
         );
     }
+}
+
+/// `localhost.`, with its final dot, is not `localhost` of /etc/hosts to glibc: it goes to DNS,
+/// which may not know it. The cause is the resolver's; the fix is to drop the dot.
+#[test]
+fn a_name_with_a_final_dot_that_hosts_has_without_it_says_to_drop_the_dot() {
+    let f = Facts {
+        resolution: Resolution::Failed(ResolveError {
+            name: "localhost.".into(),
+            kind: ResolveErrorKind::NotFound,
+        }),
+        hosts_has_it_undotted: true,
+        ..facts("localhost.:8080")
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::DnsNotFound);
+    assert!(
+        finding.suggestions[0].starts_with("write `localhost`, without the final dot"),
+        "{finding:?}"
+    );
+    let f = Facts {
+        hosts_has_it_undotted: false,
+        ..f
+    };
+    assert!(!infer(&f).unwrap().suggestions[0].contains("final dot"));
 }
 
 /// A compose service's name, tried from the host: it does not exist here, and the way in is the
@@ -1918,6 +1948,51 @@ fn a_full_accept_queue_explains_a_local_timeout_and_nothing_else_does() {
 }
 
 #[test]
+fn a_port_bound_without_listening_is_named_unless_another_looks_meant() {
+    let mut bound = listening("127.0.0.1:46706", "python3");
+    bound.listener.backlog = None;
+    let f = Facts {
+        bound_only: vec![bound],
+        ..one(
+            "127.0.0.1:46706",
+            tried("127.0.0.1:46706", Outcome::Refused, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert!(
+        finding
+            .summary
+            .contains("python3 (pid 4242) has 127.0.0.1:46706 bound without listening on it"),
+        "{finding:?}"
+    );
+    assert!(
+        matches!(finding.evidence[0], Evidence::BoundSocket(_)),
+        "{finding:?}"
+    );
+    // Bound to another address: not this port's story.
+    let mut elsewhere = f.bound_only[0].clone();
+    elsewhere.listener.address = "127.0.0.2".parse().unwrap();
+    let other = Facts {
+        bound_only: vec![elsewhere],
+        ..f.clone()
+    };
+    assert!(!infer(&other).unwrap().summary.contains("bound"));
+    // A listener next to it that looks meant (the service's real port): wrong-port, with the
+    // bound socket in a warning.
+    let near = Facts {
+        listeners: Some(vec![listening("127.0.0.1:46705", "redis-server")]),
+        ..f
+    };
+    let finding = infer(&near).unwrap();
+    assert_eq!(finding.cause, Cause::WrongPort, "{finding:?}");
+    assert!(
+        finding.warnings[0].contains("`Address already in use`"),
+        "{finding:?}"
+    );
+}
+
+#[test]
 fn the_most_specific_cause_of_several_addresses_wins() {
     let f = Facts {
         listeners: Some(vec![listening("127.0.0.1:3000", "node")]),
@@ -3583,6 +3658,74 @@ fn a_connect_held_in_a_queue_over_its_backlog_is_a_full_queue_not_a_dead_backend
         cause(&probed("http://127.0.0.1:9500/", &busy, &hung)),
         Cause::NotReady
     );
+}
+
+#[test]
+fn a_stopped_program_is_resumed_not_waited_for_nor_given_a_larger_backlog() {
+    use crate::probe::{ProbeFailure, ProtocolError, ProtocolErrorKind, Readiness};
+    use crate::sys::process::Stopped;
+    // Ctrl-Z'd redis-server: the kernel queued our connect (room left), PING got no answer.
+    let mut stopped = listening("127.0.0.1:6379", "redis-server");
+    stopped.listener.queue = 1;
+    stopped.listener.backlog = Some(511);
+    stopped.stopped = Some(Stopped::Signal);
+    let silent = Readiness::Failed(ProbeFailure::Protocol(ProtocolError {
+        kind: ProtocolErrorKind::NoAnswer,
+        detail: "no answer within 3 s".to_owned(),
+    }));
+    let probed = |listener: &HeldListener, readiness: &Readiness| Facts {
+        probe: Some(readiness.clone()),
+        listeners: Some(vec![listener.clone()]),
+        ..one(
+            "redis://127.0.0.1:6379",
+            tried("127.0.0.1:6379", Outcome::Connected, 0),
+        )
+    };
+    let finding = infer(&probed(&stopped, &silent)).unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert!(
+        finding
+            .summary
+            .contains("redis-server (pid 4242), which listens there, is stopped (state `T`"),
+        "{}",
+        finding.summary
+    );
+    assert_eq!(
+        finding.suggestions,
+        [
+            "resume it: `kill -CONT 4242` (or `fg` in the shell where Ctrl-Z suspended it); waiting or a larger backlog changes nothing"
+        ]
+    );
+    // Over its backlog: the queue is full, for the same reason.
+    let mut full = stopped.clone();
+    full.listener.queue = 3;
+    full.listener.backlog = Some(2);
+    let finding = infer(&probed(&full, &silent)).unwrap();
+    assert_eq!(finding.cause, Cause::ListenQueueFull);
+    assert!(
+        finding.suggestions[0].contains("`kill -CONT 4242`"),
+        "{finding:?}"
+    );
+    // A timeout at the full queue, by a debugger's stop.
+    full.stopped = Some(Stopped::Traced);
+    let f = Facts {
+        listeners: Some(vec![full.clone()]),
+        ..one(
+            "127.0.0.1:6379",
+            tried("127.0.0.1:6379", Outcome::Timeout, 3000),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListenQueueFull);
+    assert!(
+        finding.summary.contains("held stopped by a debugger"),
+        "{finding:?}"
+    );
+    assert!(finding.suggestions[0].contains("TracerPid"), "{finding:?}");
+    // A program that runs and answers (its own 503) is not about being stopped.
+    let busy = Readiness::NotReady("LOADING Redis is loading the dataset in memory".to_owned());
+    let finding = infer(&probed(&stopped, &busy)).unwrap();
+    assert!(!finding.summary.contains("stopped"), "{finding:?}");
 }
 
 /// A holder namespace `netns` of 10.77.2.2 whose socat listens on `port`, read as root: its

@@ -10,7 +10,7 @@ use crate::probe::{ProbeFailure, ProtocolErrorKind, Readiness};
 use crate::target::Scheme;
 
 use super::cause::Cause;
-use super::evidence::HeldListener;
+use super::evidence::{HeldListener, Stopped};
 use super::rules::{Finding, listed};
 
 /// `listen-queue-full` for a target that connected but was not served in time, when a listener
@@ -30,6 +30,19 @@ pub(super) fn not_accepting(
     let full = holders.iter().copied().find(|h| is_over_backlog(h))?;
     let (queue, backlog) = (full.listener.queue, full.listener.backlog?);
     let owner = full.owner();
+    if let Some((why, resume)) = stopped(full) {
+        return Some(
+            Finding::new(
+                Cause::ListenQueueFull,
+                format!(
+                    "{owner} listens on {}, but {why}: its accept queue is full ({queue} waiting, backlog {backlog}); the kernel completed the handshake to {addr} by itself, so the connect succeeded and then nothing served it",
+                    full.endpoint()
+                ),
+            )
+            .evidence(listed(&[full]))
+            .suggest(resume),
+        );
+    }
     let dump = full.pid.map_or_else(
         || "a stack dump of the process".to_owned(),
         |pid| format!("a stack dump of pid {pid} (`gdb -p {pid}`, `py-spy dump --pid {pid}`, `jstack {pid}`)"),
@@ -48,6 +61,61 @@ pub(super) fn not_accepting(
         ))
         .suggest("if it is only too slow for its load: more workers, or a larger listen() backlog (and `sudo sysctl -w net.core.somaxconn=4096`) to ride out bursts"),
     )
+}
+
+/// `not-ready` for a target that connected but was not served in time, when the program that
+/// listens is stopped while its queue still has room: the kernel queues each connection for it
+/// and nothing answers (an HTTP request waits for ever); once the queue is over its backlog,
+/// connects time out (`not_accepting`). Waiting does not help: it must be let run.
+pub(super) fn stopped_listener(
+    addr: SocketAddr,
+    scheme: Scheme,
+    readiness: &Readiness,
+    holders: &[&HeldListener],
+) -> Option<Finding> {
+    if !is_unserved(scheme, readiness) {
+        return None;
+    }
+    let holder = holders.iter().copied().find(|h| h.stopped.is_some())?;
+    let (why, resume) = stopped(holder)?;
+    let queue = match holder.listener.backlog {
+        Some(backlog) => format!("{} waiting, backlog {backlog}", holder.listener.queue),
+        None => format!("{} waiting", holder.listener.queue),
+    };
+    Some(
+        Finding::new(
+            Cause::NotReady,
+            format!(
+                "{addr} accepts connections, but {}, which listens there, {why}: the kernel queues connections for it ({queue}) and nothing answers them; once its queue is full, connects time out",
+                holder.owner(),
+            ),
+        )
+        .evidence(listed(&[holder]))
+        .suggest(resume),
+    )
+}
+
+/// What to say of a listener's stopped program, and how to let it run: `None` for one that runs.
+pub(super) fn stopped(holder: &HeldListener) -> Option<(String, String)> {
+    let pid = holder
+        .pid
+        .map_or_else(|| "PID".to_owned(), |pid| pid.to_string());
+    Some(match holder.stopped? {
+        Stopped::Signal => (
+            "is stopped (state `T`: SIGSTOP, or Ctrl-Z in its terminal) and runs none of its code"
+                .to_owned(),
+            format!(
+                "resume it: `kill -CONT {pid}` (or `fg` in the shell where Ctrl-Z suspended it); waiting or a larger backlog changes nothing"
+            ),
+        ),
+        Stopped::Traced => (
+            "is held stopped by a debugger or tracer (state `t`) and runs none of its code"
+                .to_owned(),
+            format!(
+                "continue or detach the debugger that holds it (`grep TracerPid /proc/{pid}/status` names it); waiting or a larger backlog changes nothing"
+            ),
+        ),
+    })
 }
 
 /// Whether the probe ran out of time after the connect, as a queued connection does: the

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use super::ProtocolErrorKind as Kind;
 use super::Readiness;
 use super::bounded::{protocol, too_slow};
+use super::first_bytes::{Other, Recorded};
 use crate::target::Target;
 
 /// The most bytes of response head a probe reads.
@@ -202,6 +203,8 @@ async fn exchange<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // What the server sent first, for when hyper cannot read it as HTTP/1.
+    let (stream, first) = Recorded::new(stream);
     let handshake = hyper::client::conn::http1::Builder::new()
         .max_buf_size(MAX_HEAD)
         .handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
@@ -239,6 +242,10 @@ where
         let response = match sender.send_request(request).await {
             Ok(response) => response,
             Err(err) => {
+                // Bytes of another protocol, which hyper failed on or took for none.
+                if let Some(readiness) = other_protocol(&first) {
+                    return readiness;
+                }
                 // Closed before any byte of an answer (a forwarder whose backend is down) is
                 // no other protocol's answer: hyper says so as an incomplete message, or, when
                 // the close came before the request went out, as a canceled one.
@@ -307,6 +314,36 @@ where
         () = driver => unreachable!("the driver never ends by itself"),
     }
 }
+
+/// The readiness of a server whose first bytes were another protocol's (see [`Other`]).
+fn other_protocol(first: &std::sync::Mutex<Vec<u8>>) -> Option<Readiness> {
+    let first = first
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let said = match Other::of(&first) {
+        Some(Other::Http2) => SPEAKS_HTTP2,
+        Some(Other::Tls) => SPEAKS_TLS,
+        // Another server's greeting (an SSH banner): its first words say whose.
+        None if !first.is_empty() && !first.starts_with(b"HTTP/") => {
+            let text: String = String::from_utf8_lossy(&first)
+                .chars()
+                .take_while(|c| !c.is_control())
+                .collect();
+            return Some(protocol(
+                Kind::NotTheProtocol,
+                format!("not an HTTP server: its answer starts with `{text}`"),
+            ));
+        }
+        None => return None,
+    };
+    Some(protocol(
+        Kind::NotTheProtocol,
+        format!("no valid HTTP response: {said}"),
+    ))
+}
+
+/// How an HTTP/2 server's frames in answer to an HTTP/1.1 request are told, in a readiness.
+pub(crate) const SPEAKS_HTTP2: &str = "the server answered in HTTP/2 frames: it speaks HTTP/2 only, without TLS (h2c with prior knowledge, as gRPC servers do), and the request was HTTP/1.1";
 
 /// How a refusal of a plain request by a TLS port is told, in a readiness.
 pub(crate) const SPEAKS_TLS: &str = "the port speaks TLS, and the request was plain HTTP";

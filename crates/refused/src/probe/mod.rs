@@ -19,6 +19,7 @@
 //! ```
 
 mod bounded;
+mod first_bytes;
 mod http;
 pub(crate) mod mysql;
 mod postgres;
@@ -26,11 +27,11 @@ mod redis;
 mod tcp;
 mod tls;
 
-pub(crate) use http::{NO_BACKEND, RATE_LIMITED, SPEAKS_TLS};
+pub(crate) use http::{NO_BACKEND, RATE_LIMITED, SPEAKS_HTTP2, SPEAKS_TLS};
 pub(crate) use tcp::Acceptor;
 #[cfg(test)]
 pub(crate) use tls::rejection;
-pub(crate) use tls::{PLAIN_NOT_TLS, certificate_problem};
+pub(crate) use tls::{PLAIN_NOT_TLS, certificate_problem, is_tls_answer};
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -401,7 +401,16 @@ fn alert_words(alert: AlertDescription, host: &str) -> String {
         }
         other => format!("{other:?}"),
     };
-    format!("the server ended the TLS handshake: {what}")
+    format!("{ALERT}{what}")
+}
+
+/// How the detail of a TLS alert the server sent begins.
+const ALERT: &str = "the server ended the TLS handshake: ";
+
+/// Whether a failed handshake's detail shows that the server spoke TLS: it sent an alert, or a
+/// certificate (rejected). Plain text, a close, or a message rustls could not read does not.
+pub(crate) fn is_tls_answer(detail: &str) -> bool {
+    detail.starts_with(ALERT) || detail.starts_with(CERTIFICATE)
 }
 
 /// Which certificates a [`Verifier`] trusts.

@@ -22,6 +22,40 @@ pub struct Process {
     /// The container runtime it runs under, if its cgroup says so.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerRuntime>,
+    /// Whether it is stopped, and how; `None` for one that runs (or sleeps). A listener's
+    /// evidence shows it (`HeldListener::stopped`).
+    #[serde(skip)]
+    pub stopped: Option<Stopped>,
+}
+
+/// How a process is stopped (`/proc/PID/stat`'s state). A stopped program runs none of its
+/// code, so it takes nothing off its listeners' accept queues while the kernel still completes
+/// their handshakes: connects succeed until the queue is full, then time out, and waiting or a
+/// larger backlog changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stopped {
+    /// `T`: by a signal, SIGSTOP or SIGTSTP (Ctrl-Z in its terminal).
+    Signal,
+    /// `t`: by a debugger or tracer holding it at a stop (gdb, `strace -p` at its attach).
+    Traced,
+}
+
+impl Stopped {
+    /// From `/proc/PID/stat`'s text: the state is the field after the command's `)`.
+    pub fn from_stat(stat: &str) -> Option<Self> {
+        let (_, after) = stat.rsplit_once(')')?;
+        match after.trim_start().chars().next()? {
+            'T' => Some(Self::Signal),
+            't' => Some(Self::Traced),
+            _ => None,
+        }
+    }
+
+    /// `pid`'s, read now.
+    pub fn of(pid: u32) -> Option<Self> {
+        Self::from_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    }
 }
 
 /// A container runtime, as a process's cgroup path names it. Serialized in lowercase (`docker`).
@@ -155,6 +189,7 @@ pub fn process(pid: u32) -> Process {
         pid,
         command,
         container,
+        stopped: Stopped::of(pid),
     }
 }
 
@@ -414,6 +449,23 @@ pub fn container_runtime(cgroup: &str) -> Option<ContainerRuntime> {
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_stopped_process_is_read_from_its_stat() {
+        use super::Stopped;
+        // The command may hold `)` and spaces: the state follows the last `)`.
+        assert_eq!(
+            Stopped::from_stat("42 (a) b) T 1 42"),
+            Some(Stopped::Signal)
+        );
+        assert_eq!(
+            Stopped::from_stat("42 (gdb me) t 1 42"),
+            Some(Stopped::Traced)
+        );
+        assert_eq!(Stopped::from_stat("42 (redis-server) S 1 42"), None);
+        assert_eq!(Stopped::from_stat(""), None);
+        assert_eq!(Stopped::of(std::process::id()), None);
+    }
 
     #[test]
     fn a_publisher_is_written_in_json_as_the_contract_names_it() {

@@ -36,6 +36,47 @@ pub fn tcp_listeners_on(port: u16) -> io::Result<Vec<Listener>> {
     query(Some(port))
 }
 
+/// `TCPF_BOUND_INACTIVE` (Linux 6.8): asked for, a dump walks the bind table for sockets bound
+/// to a port that neither listen nor connect; older kernels ignore the bit and send none.
+const TCPF_BOUND_INACTIVE: u32 = 1 << 13;
+
+/// The TCP sockets of the calling thread's namespace bound to `port` that neither listen nor
+/// connect (`ss -B`, which iproute2 6.8 added: `ss -ltn` does not list them): a program
+/// between `bind()` and `listen()`, or one that holds the port (a listener shut down with
+/// `shutdown(SHUT_RD)` is one again). Its connects are refused as if the port were free, but
+/// a server that binds it without `SO_REUSEADDR` fails with `EADDRINUSE`. The kernel dumps the
+/// whole bind table (no port filter there); empty before Linux 6.8.
+pub fn tcp_bound_on(port: u16) -> io::Result<Vec<Listener>> {
+    let socket = open()?;
+    let mut bound = Vec::new();
+    for family in [AF_INET, AF_INET6] {
+        let request = InetRequest {
+            family,
+            protocol: IPPROTO_TCP,
+            extensions: ExtensionFlags::empty(),
+            states: StateFlags::from_bits_retain(TCPF_BOUND_INACTIVE),
+            socket_id: if family == AF_INET {
+                SocketId::new_v4()
+            } else {
+                SocketId::new_v6()
+            },
+        };
+        let responses = ask(&socket, request, NLM_F_REQUEST | NLM_F_DUMP)?;
+        bound.extend(
+            responses
+                .iter()
+                .filter(|r| r.header.socket_id.source_port == port)
+                .map(|r| Listener {
+                    // Not a listener: no queue, no backlog.
+                    queue: 0,
+                    backlog: None,
+                    ..listener(r)
+                }),
+        );
+    }
+    Ok(bound)
+}
+
 fn query(port: Option<u16>) -> io::Result<Vec<Listener>> {
     let socket = open()?;
     let mut listeners = dump(&socket, AF_INET, port)?;
@@ -356,6 +397,34 @@ mod tests {
     use super::*;
     use socket2::{Domain, Protocol, Socket as RawSocket, Type};
     use std::net::{Ipv6Addr, SocketAddr as InetAddr};
+
+    /// A socket bound and never made to listen is found on its port (Linux 6.8 and later),
+    /// with its inode for its owner; a listener on the port is not among them.
+    #[test]
+    fn a_socket_bound_without_listening_is_found() {
+        let bound = RawSocket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        bound
+            .bind(&InetAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        let port = bound.local_addr().unwrap().as_socket().unwrap().port();
+        let found = tcp_bound_on(port).unwrap();
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        let mut numbers = release
+            .trim()
+            .split(['.', '-'])
+            .map(|n| n.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+        if (major, minor) < (6, 8) {
+            assert!(found.is_empty(), "{found:?}");
+            return;
+        }
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].address, std::net::IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(found[0].backlog, None);
+        assert!(found[0].inode > 0);
+        bound.listen(1).unwrap();
+        assert!(tcp_bound_on(port).unwrap().is_empty());
+    }
 
     /// A listener bound to an interface (`SO_BINDTODEVICE`) is taken for a connection to that
     /// interface's address and not for one to loopback, as the kernel takes a real SYN; the

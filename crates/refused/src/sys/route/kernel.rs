@@ -51,12 +51,13 @@ pub struct Answer {
 ///
 /// A connect from an unbound socket looks its route up twice: first from no address, which
 /// picks the source, then from that source (`ip_route_connect`); a rule on the source (`from
-/// 10.0.0.2 prohibit`) stops only the second.
-pub fn get(ip: IpAddr, port: u16, source: Option<IpAddr>) -> io::Result<Answer> {
+/// 10.0.0.2 prohibit`) stops only the second. `oif` is the interface a scoped IPv6 address's
+/// zone names (`[fe80::1%eth0]`), which the connect is bound to as well.
+pub fn get(ip: IpAddr, port: u16, source: Option<IpAddr>, oif: Option<u32>) -> io::Result<Answer> {
     let mut socket = Socket::new(NETLINK_ROUTE)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
-    socket.send(&request(ip, port, source), 0)?;
+    socket.send(&request(ip, port, source, oif), 0)?;
     let mut answer = Vec::with_capacity(4096);
     let length = socket.recv(&mut answer, 0)?;
     answer.truncate(length);
@@ -71,7 +72,7 @@ fn octets(ip: IpAddr) -> Vec<u8> {
 }
 
 /// The request, as the kernel reads it.
-pub fn request(ip: IpAddr, port: u16, source: Option<IpAddr>) -> Vec<u8> {
+pub fn request(ip: IpAddr, port: u16, source: Option<IpAddr>, oif: Option<u32>) -> Vec<u8> {
     let (family, length) = match ip {
         IpAddr::V4(_) => (libc::AF_INET as u8, 32),
         IpAddr::V6(_) => (libc::AF_INET6 as u8, 128),
@@ -95,6 +96,9 @@ pub fn request(ip: IpAddr, port: u16, source: Option<IpAddr>) -> Vec<u8> {
     attribute(&mut bytes, RTA_IP_PROTO, &[libc::IPPROTO_TCP as u8]);
     // The port in network order, as the kernel keeps it in the flow.
     attribute(&mut bytes, RTA_DPORT, &port.to_be_bytes());
+    if let Some(oif) = oif {
+        attribute(&mut bytes, RTA_OIF, &oif.to_ne_bytes());
+    }
     let total = bytes.len() as u32;
     bytes[0..4].copy_from_slice(&total.to_ne_bytes());
     bytes
@@ -209,7 +213,7 @@ mod tests {
 
     #[test]
     fn the_request_asks_for_tcp_and_the_port() {
-        let bytes = request("10.247.1.2".parse().unwrap(), 46400, None);
+        let bytes = request("10.247.1.2".parse().unwrap(), 46400, None, None);
         assert_eq!(bytes.len(), HEADER + RTMSG + 8 + 8 + 8);
         assert_eq!(&bytes[0..4], &(bytes.len() as u32).to_ne_bytes());
         assert_eq!(&bytes[4..6], &RTM_GETROUTE.to_ne_bytes());
@@ -221,7 +225,7 @@ mod tests {
         assert_eq!(attrs[12], libc::IPPROTO_TCP as u8);
         assert_eq!(&attrs[18..20], &RTA_DPORT.to_ne_bytes());
         assert_eq!(&attrs[20..22], &46400_u16.to_be_bytes());
-        let six = request("fd47::1".parse().unwrap(), 80, None);
+        let six = request("fd47::1".parse().unwrap(), 80, None, None);
         assert_eq!(six[HEADER + 1], 128);
         assert_eq!(six.len(), HEADER + RTMSG + 20 + 8 + 8);
         // The second lookup, from the source the first picked; one of the other family is not
@@ -230,6 +234,7 @@ mod tests {
             "10.247.1.2".parse().unwrap(),
             46400,
             Some("10.247.1.1".parse().unwrap()),
+            None,
         );
         assert_eq!(from[HEADER + 2], 32);
         assert_eq!(
@@ -244,8 +249,18 @@ mod tests {
             "10.247.1.2".parse().unwrap(),
             80,
             Some("::1".parse().unwrap()),
+            None,
         );
-        assert_eq!(mixed, request("10.247.1.2".parse().unwrap(), 80, None));
+        assert_eq!(
+            mixed,
+            request("10.247.1.2".parse().unwrap(), 80, None, None)
+        );
+        // A link-local address's zone: the interface the lookup is bound to, as the connect is.
+        let scoped = request("fe80::1".parse().unwrap(), 80, None, Some(7));
+        let oif = HEADER + RTMSG + 20 + 8 + 8;
+        assert_eq!(scoped.len(), oif + 8);
+        assert_eq!(&scoped[oif + 2..oif + 4], &RTA_OIF.to_ne_bytes());
+        assert_eq!(&scoped[oif + 4..oif + 8], &7_u32.to_ne_bytes());
     }
 
     #[test]
@@ -297,7 +312,7 @@ mod tests {
 
     #[test]
     fn loopback_is_answered_by_the_kernel() {
-        let found = get("127.0.0.1".parse().unwrap(), 9, None).unwrap();
+        let found = get("127.0.0.1".parse().unwrap(), 9, None, None).unwrap();
         assert!(found.local, "{found:?}");
         assert!(found.oif.is_some(), "{found:?}");
     }

@@ -176,12 +176,26 @@ pub struct Path {
 /// network namespace, policy rules included (see [`kernel`]). Where netlink cannot be asked,
 /// the UDP socket's lookup, the main table's interface and `ip route get`'s gateway.
 pub fn path_to(ip: IpAddr, port: u16) -> Path {
+    path_by(ip, port, None)
+}
+
+/// [`path_to`] a socket address, an IPv6 one's scope included: the connect to
+/// `[fe80::1%lo]:80` is bound to `lo`, whatever the main table says of `fe80::/64`.
+pub fn path_to_socket(addr: std::net::SocketAddr) -> Path {
+    let oif = match addr {
+        std::net::SocketAddr::V6(v6) if v6.scope_id() != 0 => Some(v6.scope_id()),
+        _ => None,
+    };
+    path_by(addr.ip(), addr.port(), oif)
+}
+
+fn path_by(ip: IpAddr, port: u16, oif: Option<u32>) -> Path {
     // As the connect does: a lookup from no address picks the source, then one from that
     // source gives the route the packet takes (a rule on the source can stop only this one).
-    let first = kernel::get(ip, port, None);
+    let first = kernel::get(ip, port, None, oif);
     let second = match &first {
         Ok(answer) if answer.source.is_some() && !answer.local => {
-            Some(kernel::get(ip, port, answer.source))
+            Some(kernel::get(ip, port, answer.source, oif))
         }
         _ => None,
     };

@@ -9,6 +9,8 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::PathBuf;
 use std::str::FromStr;
 
+mod pasted;
+
 /// A TCP port number, never zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Port(u16);
@@ -62,7 +64,8 @@ impl Scheme {
             "https" => Self::Https,
             "postgres" | "postgresql" => Self::Postgres,
             "redis" => Self::Redis,
-            "mysql" => Self::Mysql,
+            // MariaDB speaks MySQL's protocol, on its port.
+            "mysql" | "mariadb" => Self::Mysql,
             "unix" => Self::Unix,
             _ => return None,
         })
@@ -257,10 +260,55 @@ impl FromStr for Target {
     type Err = TargetError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        parse(input).map_err(|kind| TargetError {
-            input: input.to_owned(),
-            kind,
-        })
+        match parse(input) {
+            Ok(target) => Ok(Self {
+                original: without_password(&target.original, Userinfo::InAuthority).into_owned(),
+                ..target
+            }),
+            Err(kind) => {
+                let userinfo = if kind == TargetErrorKind::SlashInUserinfo {
+                    Userinfo::UpToLastAt
+                } else {
+                    Userinfo::InAuthority
+                };
+                Err(TargetError {
+                    input: without_password(input.trim(), userinfo).into_owned(),
+                    kind,
+                })
+            }
+        }
+    }
+}
+
+/// Where a URL's userinfo ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Userinfo {
+    /// At the last `@` of the authority (up to the first `/`, `?` or `#`): a parsed URL's.
+    InAuthority,
+    /// At the last `@` before the query, for a password with a `/` in it.
+    UpToLastAt,
+}
+
+/// The text with a URL's password written `***`: the target is printed in every report, the
+/// JSON's `target` and errors, which end up in CI logs (`wait postgres://app:secret@db/app`).
+fn without_password(text: &str, userinfo: Userinfo) -> std::borrow::Cow<'_, str> {
+    let Some(start) = text.find("://").map(|i| i + 3) else {
+        return text.into();
+    };
+    let rest = &text[start..];
+    let end = match userinfo {
+        Userinfo::InAuthority => rest.find(['/', '?', '#']),
+        Userinfo::UpToLastAt => rest.find(['?', '#']),
+    }
+    .unwrap_or(rest.len());
+    let Some(at) = rest[..end].rfind('@') else {
+        return text.into();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, password)) if !user.contains('/') && !password.is_empty() => {
+            format!("{}{user}:***{}", &text[..start], &rest[at..]).into()
+        }
+        _ => text.into(),
     }
 }
 
@@ -360,6 +408,55 @@ pub enum TargetErrorKind {
     /// A unix socket path with a NUL byte in it, which no file name has.
     #[error("unix socket path `{0}` contains a NUL byte")]
     UnixPathNul(String),
+    /// An IPv6 address and its port without brackets, as Node prints them (`::1:3000`): the
+    /// text with brackets (`[::1]:3000`).
+    #[error("an IPv6 address and its port need brackets: write `{0}`")]
+    BareIpv6WithPort(String),
+    /// `host:port:`, as cut from Go's `dial tcp 127.0.0.1:8080: connect: ...`.
+    #[error("unexpected `:` at the end: write `{0}`")]
+    TrailingColon(String),
+    /// More than one `:` in a `host:port` that is no IPv6 address.
+    #[error(
+        "`{0}` has more than one `:` (write `HOST:PORT`, an IPv6 address in brackets: `[::1]:PORT`)"
+    )]
+    TooManyColons(String),
+    /// Java's `NAME/ADDRESS:PORT` (`localhost/127.0.0.1:8080`): the address and port.
+    #[error(
+        "this is Java's `NAME/ADDRESS:PORT`: write `{0}`, the address it connected to (or the name, a `:` and the port, to try every address of the name)"
+    )]
+    JavaAddress(String),
+    /// Java's `/ADDRESS:PORT` (an address without a name), which reads as a unix socket's path:
+    /// the address and port.
+    #[error(
+        "this is Java's `/ADDRESS:PORT`: write `{0}`, the address it connected to (a unix socket of that path is written with `unix://` before it)"
+    )]
+    SlashAddress(String),
+    /// Spaces, as in an error message pasted whole; `meant` is the target it names, if any.
+    #[error(
+        "a target has no spaces{}",
+        match meant {
+            Some(meant) => format!(": the one in this text is `{meant}`"),
+            None => " (`HOST:PORT`, `[IPV6]:PORT` or a URL)".to_owned(),
+        }
+    )]
+    Spaces {
+        /// The target found in the text.
+        meant: Option<String>,
+    },
+    /// A scheme of another service: the target that checks its port (`HOST:PORT`, or
+    /// `tls://HOST:PORT` for a scheme that starts with TLS).
+    #[error(
+        "unknown scheme (known: tcp, tls, http, https, postgres, redis, mysql, unix): to check its port, write `{0}`"
+    )]
+    OtherScheme(String),
+    /// A port alone (`8080`), as `nc -z localhost 8080` and `docker -p` write it apart.
+    #[error("`{0}` is a port alone: write `HOST:{0}` (`localhost:{0}` for this host)")]
+    PortAlone(String),
+    /// A `/` in a URL's user name or password, which ends the host there.
+    #[error(
+        "the user name or password (before `@`) has a `/`, which ends the host: write it as `%2F`"
+    )]
+    SlashInUserinfo,
 }
 
 /// The longest unix socket path in bytes: `sun_path` is 108 bytes, and the path must end in NUL
@@ -367,11 +464,15 @@ pub enum TargetErrorKind {
 pub const UNIX_PATH_MAX: usize = 107;
 
 fn parse(input: &str) -> Result<Target, TargetErrorKind> {
-    let trimmed = input.trim();
+    let trimmed = unquoted(input.trim());
     if trimmed.is_empty() {
         return Err(TargetErrorKind::Empty);
     }
-    if trimmed.starts_with('/') {
+    if let Some(after_slash) = trimmed.strip_prefix('/') {
+        // Java's `/127.0.0.1:8080` (an `InetSocketAddress` without a name), not a file.
+        if let Some(meant) = pasted::literal_with_port(after_slash) {
+            return Err(TargetErrorKind::SlashAddress(meant));
+        }
         return unix_target(trimmed, trimmed);
     }
     if trimmed.starts_with('@') {
@@ -387,16 +488,22 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
     {
         return unix_path(trimmed, rest);
     }
+    // A whole error line pasted (`dial tcp 127.0.0.1:8080: connect: connection refused`): no
+    // target has spaces, a unix socket path's aside (`unix:///run/my app.sock`).
+    if !is_unix_url(trimmed) && trimmed.contains(char::is_whitespace) {
+        return Err(TargetErrorKind::Spaces {
+            meant: pasted::named_in_message(trimmed),
+        });
+    }
     let (scheme, rest) = match trimmed.split_once("://") {
-        Some((prefix, rest)) => (
-            Scheme::from_prefix(prefix)
-                .ok_or_else(|| TargetErrorKind::UnknownScheme(prefix.to_owned()))?,
-            rest,
-        ),
+        Some((prefix, rest)) => match Scheme::from_prefix(prefix) {
+            Some(scheme) => (scheme, rest),
+            None => return other_scheme(trimmed, prefix, rest),
+        },
         None => (Scheme::Tcp, trimmed),
     };
     if scheme == Scheme::Unix {
-        return unix_path(trimmed, rest);
+        return unix_path(trimmed, without_query(rest));
     }
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(authority_end);
@@ -415,12 +522,45 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
             });
         }
     }
-    let (host, port) = split_host_port(host_port, form)?;
-    let port = match port {
-        Some(text) => parse_port(text)?,
-        None => scheme
-            .default_port()
-            .ok_or_else(|| TargetErrorKind::MissingPort(host_port.to_owned()))?,
+    // Java's `localhost/127.0.0.1:8080`: the name, then the address it connected to.
+    if form == Form::HostPort && !authority.contains(':') && parse_host(authority).is_ok() {
+        if let Some(meant) = path.get(1..).and_then(pasted::literal_with_port) {
+            return Err(TargetErrorKind::JavaAddress(meant));
+        }
+    }
+    let query_host;
+    let host_port = match postgres_query_host(scheme, host_port, path) {
+        Some(host) => {
+            query_host = host;
+            query_host.as_str()
+        }
+        None => host_port,
+    };
+    let split = split_host_port(host_port, form).and_then(|(host, port)| {
+        let port = match port {
+            Some(text) => parse_port(text)?,
+            None if form == Form::HostPort && parse_port(host_port).is_ok() => {
+                return Err(TargetErrorKind::PortAlone(host_port.to_owned()));
+            }
+            None => scheme
+                .default_port()
+                .ok_or_else(|| TargetErrorKind::MissingPort(host_port.to_owned()))?,
+        };
+        Ok((host, port))
+    });
+    let (host, port) = match split {
+        Ok(split) => split,
+        // `user:pa/ss@db`: the `/` of the password ended the authority early.
+        Err(_)
+            if form == Form::Url
+                && path
+                    .split(['?', '#'])
+                    .next()
+                    .is_some_and(|p| p.contains('@')) =>
+        {
+            return Err(TargetErrorKind::SlashInUserinfo);
+        }
+        Err(err) => return Err(err),
     };
     Ok(Target {
         scheme,
@@ -428,6 +568,143 @@ fn parse(input: &str) -> Result<Target, TargetErrorKind> {
         path: path.to_owned(),
         original: trimmed.to_owned(),
         pinned: None,
+    })
+}
+
+/// Whether the text is a URL of a unix socket (`unix://`, `redis+unix://`, `redis+socket://`),
+/// whose path may hold spaces.
+fn is_unix_url(text: &str) -> bool {
+    text.split_once("://").is_some_and(|(prefix, _)| {
+        let prefix = prefix.to_ascii_lowercase();
+        prefix == "unix" || prefix.ends_with("+unix") || prefix.ends_with("+socket")
+    })
+}
+
+/// The text without one pair of quotes around it all, as a target is pasted from JSON, YAML or
+/// a shell line (`"localhost:8080"`).
+fn unquoted(text: &str) -> &str {
+    for quote in ['"', '\'', '`'] {
+        if let Some(inner) = text
+            .strip_prefix(quote)
+            .and_then(|rest| rest.strip_suffix(quote))
+        {
+            return inner.trim();
+        }
+    }
+    text
+}
+
+/// A `unix://` URL's path without its query: redis-py's `unix:///run/redis.sock?db=0`.
+fn without_query(path: &str) -> &str {
+    path.split_once(['?', '#']).map_or(path, |(path, _)| path)
+}
+
+/// A URL of a scheme `Scheme` does not name: a driver's (`postgresql+psycopg2://`, as
+/// `SQLAlchemy` writes them, `redis+unix://` and Celery's `redis+socket://`, requests-unixsocket's
+/// `http+unix://%2Frun%2Fapp.sock/`) read as its own, else an error that says, where the URL
+/// has a port or the scheme a usual one, which target checks that port.
+fn other_scheme(trimmed: &str, prefix: &str, rest: &str) -> Result<Target, TargetErrorKind> {
+    let lower = prefix.to_ascii_lowercase();
+    // Java's JDBC URLs: `jdbc:postgresql://db:5432/app`, `jdbc:mysql://...`, `jdbc:mariadb://`.
+    if let Some(scheme @ (Scheme::Postgres | Scheme::Mysql)) =
+        lower.strip_prefix("jdbc:").and_then(Scheme::from_prefix)
+    {
+        let rewritten = format!("{}://{rest}", scheme.as_str());
+        return parse(&rewritten).map(|target| Target {
+            original: trimmed.to_owned(),
+            ..target
+        });
+    }
+    if let Some((base, transport)) = lower.split_once('+') {
+        match (base, transport) {
+            ("redis", "unix" | "socket") => return unix_path(trimmed, without_query(rest)),
+            ("http" | "https", "unix") => {
+                let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+                let socket = percent_decoded(&rest[..end]);
+                return unix_path(trimmed, &socket).map(|target| Target {
+                    path: rest[end..].to_owned(),
+                    ..target
+                });
+            }
+            (_, "sentinel") => {}
+            _ => {
+                if let Some(scheme @ (Scheme::Postgres | Scheme::Mysql | Scheme::Redis)) =
+                    Scheme::from_prefix(base)
+                {
+                    let rewritten = format!("{}://{rest}", scheme.as_str());
+                    return parse(&rewritten).map(|target| Target {
+                        original: trimmed.to_owned(),
+                        ..target
+                    });
+                }
+            }
+        }
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let usual = OTHER_SCHEMES.iter().find(|(name, ..)| *name == lower);
+    let instead = match split_host_port(host_port, Form::Url) {
+        Ok((host, Some(port))) if parse_port(port).is_ok() => {
+            let tls = usual.is_some_and(|(_, _, tls)| *tls);
+            Some(format!("{}{host}:{port}", if tls { "tls://" } else { "" }))
+        }
+        Ok((host, None)) => {
+            usual.map(|(_, port, tls)| format!("{}{host}:{port}", if *tls { "tls://" } else { "" }))
+        }
+        _ => None,
+    };
+    Err(match instead {
+        Some(instead) => TargetErrorKind::OtherScheme(instead),
+        None => TargetErrorKind::UnknownScheme(prefix.to_owned()),
+    })
+}
+
+/// Schemes of other services with their usual port, and whether they speak TLS from the start.
+const OTHER_SCHEMES: &[(&str, u16, bool)] = &[
+    ("amqp", 5672, false),
+    ("amqps", 5671, true),
+    ("ftp", 21, false),
+    ("imap", 143, false),
+    ("imaps", 993, true),
+    ("ldap", 389, false),
+    ("ldaps", 636, true),
+    ("memcached", 11211, false),
+    ("mongodb", 27017, false),
+    ("mqtt", 1883, false),
+    ("mqtts", 8883, true),
+    ("mssql", 1433, false),
+    ("nats", 4222, false),
+    ("rediss", 6379, true),
+    ("smtp", 25, false),
+    ("smtps", 465, true),
+    ("sqlserver", 1433, false),
+    ("ssh", 22, false),
+    ("ws", 80, false),
+    ("wss", 443, true),
+];
+
+/// libpq's TCP host given in the query (`postgres:///db?host=db&port=5433`), as `HOST:PORT`,
+/// for a URL with no host of its own.
+fn postgres_query_host(scheme: Scheme, host_port: &str, path: &str) -> Option<String> {
+    if scheme != Scheme::Postgres || !host_port.is_empty() {
+        return None;
+    }
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| percent_decoded(value))
+    };
+    let host = param("host")?;
+    // libpq tries a list's hosts in turn: the first is the one that failed first.
+    let host = host.split(',').next().unwrap_or_default().to_owned();
+    let port = param("port").unwrap_or_else(|| "5432".to_owned());
+    let port = port.split(',').next().unwrap_or_default();
+    Some(match host.parse::<Ipv6Addr>() {
+        Ok(ip) => format!("[{ip}]:{port}"),
+        Err(_) => format!("{host}:{port}"),
     })
 }
 
@@ -584,7 +861,7 @@ fn split_host_port(text: &str, form: Form) -> Result<(Host, Option<&str>), Targe
         return Ok((host, port));
     }
     if text.matches(':').count() > 1 {
-        return Err(TargetErrorKind::BareIpv6(text.to_owned()));
+        return Err(pasted::many_colons(text));
     }
     let (host, port) = match text.split_once(':') {
         Some((host, port)) => (host, Some(port)),
@@ -783,10 +1060,15 @@ mod tests {
         assert!(target.path().starts_with("/app"));
         // A TCP host is TCP, a host= that is not a folder too.
         assert_eq!(tcp("postgres://db:5433/app").2, 5433);
-        assert!(matches!(
-            error("postgres:///app?host=db"),
-            TargetErrorKind::MissingHost(_)
-        ));
+        // libpq's TCP host in the query: the first of a list, with its port.
+        assert_eq!(
+            tcp("postgres:///app?host=db"),
+            (Scheme::Postgres, name("db"), 5432)
+        );
+        assert_eq!(
+            tcp("postgres:///app?host=db1,db2&port=5433,5434"),
+            (Scheme::Postgres, name("db1"), 5433)
+        );
         assert!(matches!(
             error("postgres:///app?host=/tmp&port=x"),
             TargetErrorKind::InvalidPort(_)
@@ -931,11 +1213,20 @@ mod tests {
             TargetErrorKind::MissingPort("localhost".into())
         );
         assert_eq!(error("tcp://db"), TargetErrorKind::MissingPort("db".into()));
+        // A port alone is not a host named 8080 (which no name is: its last label is numeric).
+        assert_eq!(error("8080"), TargetErrorKind::PortAlone("8080".into()));
         assert_eq!(
-            error("ftp://host:21"),
-            TargetErrorKind::UnknownScheme("ftp".into())
+            error("gopher://host:70"),
+            TargetErrorKind::OtherScheme("host:70".into())
         );
-        assert_eq!(error("::1:80"), TargetErrorKind::BareIpv6("::1:80".into()));
+        assert_eq!(
+            error("gopher://host"),
+            TargetErrorKind::UnknownScheme("gopher".into())
+        );
+        assert_eq!(
+            error("fe80::1"),
+            TargetErrorKind::BareIpv6("fe80::1".into())
+        );
         assert_eq!(error("[zz]:80"), TargetErrorKind::InvalidIpv6("zz".into()));
         assert_eq!(
             error("[::1]80"),
@@ -943,12 +1234,191 @@ mod tests {
         );
         assert_eq!(
             error("bad host:80"),
-            TargetErrorKind::InvalidHost("bad host".into())
+            TargetErrorKind::Spaces {
+                meant: Some("host:80".into())
+            }
+        );
+        // A `/` in a password ends the authority: not "port `pa` is not a number".
+        assert_eq!(
+            error("http://u:pa/ss@web/"),
+            TargetErrorKind::SlashInUserinfo
+        );
+        assert_eq!(
+            error("bad_host!:80"),
+            TargetErrorKind::InvalidHost("bad_host!".into())
         );
         assert_eq!(
             error("a..b:80"),
             TargetErrorKind::InvalidHost("a..b".into())
         );
+    }
+
+    #[test]
+    fn forms_other_tools_print_say_what_to_type() {
+        let meant = |input: &str| match error(input) {
+            TargetErrorKind::BareIpv6WithPort(meant)
+            | TargetErrorKind::JavaAddress(meant)
+            | TargetErrorKind::SlashAddress(meant)
+            | TargetErrorKind::TrailingColon(meant)
+            | TargetErrorKind::OtherScheme(meant)
+            | TargetErrorKind::Spaces { meant: Some(meant) } => meant,
+            other => panic!("{input}: {other:?}"),
+        };
+        // Node's `ECONNREFUSED ::1:3000`: the address alone would have no port.
+        assert_eq!(meant("::1:3000"), "[::1]:3000");
+        assert_eq!(meant("2001:db8::1:8080"), "[2001:db8::1]:8080");
+        // Java's `InetSocketAddress`, with and without its name, IPv6 unbracketed.
+        assert_eq!(meant("localhost/127.0.0.1:8080"), "127.0.0.1:8080");
+        assert_eq!(meant("localhost/0:0:0:0:0:0:0:1:8080"), "[::1]:8080");
+        assert_eq!(meant("/127.0.0.1:8080"), "127.0.0.1:8080");
+        let message = "/127.0.0.1:8080".parse::<Target>().unwrap_err().to_string();
+        assert!(message.contains("`unix://` before it"), "{message}");
+        assert_eq!(
+            "unix:///127.0.0.1:8080"
+                .parse::<Target>()
+                .unwrap()
+                .endpoint(),
+            &Endpoint::Unix("/127.0.0.1:8080".into())
+        );
+        // Go's `dial tcp 127.0.0.1:8080: connect:`, cut at the space.
+        assert_eq!(meant("127.0.0.1:8080:"), "127.0.0.1:8080");
+        assert_eq!(
+            error("localhost:80:90"),
+            TargetErrorKind::TooManyColons("localhost:80:90".into())
+        );
+        // Whole error lines.
+        for (line, target) in [
+            (
+                "dial tcp 127.0.0.1:8080: connect: connection refused",
+                "127.0.0.1:8080",
+            ),
+            (
+                r#"Get "http://localhost:8080/x": dial tcp [::1]:8080: connect: connection refused"#,
+                "http://localhost:8080/x",
+            ),
+            ("connect ECONNREFUSED ::1:3000", "[::1]:3000"),
+            (
+                r#"connection to server at "localhost" (::1), port 5432 failed: Connection refused"#,
+                "[::1]:5432",
+            ),
+            (
+                "Failed to connect to localhost port 8080 after 0 ms: Couldn't connect to server",
+                "localhost:8080",
+            ),
+            (
+                "HTTPConnectionPool(host='localhost', port=8080): Max retries exceeded",
+                "localhost:8080",
+            ),
+            ("host=db port=5433 dbname=app", "db:5433"),
+            (
+                "Error 111 connecting to localhost:6379. Connection refused.",
+                "localhost:6379",
+            ),
+            (
+                "Can't connect to MySQL server on '127.0.0.1:3306' (111)",
+                "127.0.0.1:3306",
+            ),
+            (
+                "dial unix /var/run/docker.sock: connect: no such file or directory",
+                "/var/run/docker.sock",
+            ),
+            (
+                "Connection refused: localhost/127.0.0.1:8080",
+                "127.0.0.1:8080",
+            ),
+            ("Connection refused: /127.0.0.1:8080", "127.0.0.1:8080"),
+            ("localhost 8080", "localhost:8080"),
+        ] {
+            assert_eq!(meant(line), target, "{line}");
+        }
+        assert_eq!(
+            error("[Errno 111] Connection refused"),
+            TargetErrorKind::Spaces { meant: None }
+        );
+        // A unix socket path may have spaces.
+        for input in [
+            "/run/my app/x.sock",
+            "unix:///run/my app/x.sock",
+            "redis+unix:///run/my app/x.sock",
+        ] {
+            assert_eq!(
+                input.parse::<Target>().unwrap().endpoint(),
+                &Endpoint::Unix("/run/my app/x.sock".into()),
+                "{input}"
+            );
+        }
+        // Quoted as in JSON or YAML.
+        assert_eq!(tcp("\"localhost:8080\"").2, 8080);
+        assert_eq!(tcp("'[::1]:80'").2, 80);
+        // Other services' schemes: the port to check.
+        assert_eq!(meant("rediss://cache:6380"), "tls://cache:6380");
+        assert_eq!(meant("amqp://guest:guest@mq/"), "mq:5672");
+        assert_eq!(
+            error("mongodb+srv://cluster0.example.test/"),
+            TargetErrorKind::UnknownScheme("mongodb+srv".into())
+        );
+    }
+
+    #[test]
+    fn driver_and_socket_schemes_read_as_their_own() {
+        // SQLAlchemy's `dialect+driver://`.
+        assert_eq!(
+            tcp("postgresql+psycopg2://u@db/app"),
+            (Scheme::Postgres, name("db"), 5432)
+        );
+        assert_eq!(
+            tcp("mysql+pymysql://u@db:3307/app"),
+            (Scheme::Mysql, name("db"), 3307)
+        );
+        assert_eq!(tcp("mariadb://db").2, 3306);
+        // Java's JDBC URLs.
+        assert_eq!(
+            tcp("jdbc:postgresql://db:5433/app?user=app"),
+            (Scheme::Postgres, name("db"), 5433)
+        );
+        assert_eq!(
+            tcp("jdbc:mysql://db/app"),
+            (Scheme::Mysql, name("db"), 3306)
+        );
+        let unix = |input: &str| match input.parse::<Target>().unwrap().endpoint() {
+            Endpoint::Unix(path) => path.display().to_string(),
+            Endpoint::Tcp { .. } => panic!("{input}"),
+        };
+        // redis-py's and Celery's; the query is not part of the file's name.
+        assert_eq!(unix("unix:///run/redis.sock?db=0"), "/run/redis.sock");
+        assert_eq!(unix("redis+unix:///run/redis.sock?db=1"), "/run/redis.sock");
+        assert_eq!(unix("redis+socket:///run/redis.sock"), "/run/redis.sock");
+        // requests-unixsocket's.
+        let target: Target = "http+unix://%2Frun%2Fapp.sock/info".parse().unwrap();
+        assert_eq!(target.endpoint(), &Endpoint::Unix("/run/app.sock".into()));
+        assert_eq!(target.path(), "/info");
+        // A sentinel's port is not Redis's.
+        assert!(matches!(
+            error("redis+sentinel://s1:26379"),
+            TargetErrorKind::OtherScheme(_) | TargetErrorKind::UnknownScheme(_)
+        ));
+    }
+
+    #[test]
+    fn passwords_are_not_printed() {
+        let target: Target = "postgres://app:s3cret@db:5432/x".parse().unwrap();
+        assert_eq!(target.to_string(), "postgres://app:***@db:5432/x");
+        assert_eq!(target.user(), Some("app"));
+        // No password, or an `@` in the path: as written.
+        for input in [
+            "redis://app@cache/0",
+            "http://web:8080/@me",
+            "http://web/a:b@c",
+        ] {
+            assert_eq!(input.parse::<Target>().unwrap().to_string(), input);
+        }
+        let err = "http://u:pa/ss@web/".parse::<Target>().unwrap_err();
+        assert_eq!(err.kind(), &TargetErrorKind::SlashInUserinfo);
+        assert!(!err.to_string().contains("pa/ss"), "{err}");
+        let err = "postgres://app:s3cret@db:99999/x"
+            .parse::<Target>()
+            .unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
     #[test]
