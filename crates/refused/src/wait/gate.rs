@@ -393,8 +393,9 @@ enum QuietEnd {
 ///
 /// With `events`, it asks only when the kernel tells of a new listener somewhere on this host
 /// (and [`RECHECKS`] times more, [`RECHECK_AFTER`] apart, when the lookup did not find it), and
-/// otherwise sleeps to the real probe's time or the deadline; `stop` is then seen at that
-/// wakeup, at most [`REAL_PROBE_EVERY`] later. A ring that fails leaves the periodic polls.
+/// otherwise sleeps to the real probe's time or the deadline, after one look first (a listener
+/// from before the program has no record); `stop` is then seen at that wakeup, at most
+/// [`REAL_PROBE_EVERY`] later. A ring that fails leaves the periodic polls.
 fn quiet_polls(
     lookup: &mut ListenerLookup,
     addrs: &[SocketAddr],
@@ -405,9 +406,16 @@ fn quiet_polls(
     let mut skipped = 0;
     let mut next = std::time::Instant::now() + times.period;
     let mut rechecks = 0;
+    // A listener that started between the caller's last look and the program's attaching is in
+    // no record of the ring (later ones are, between two calls too): look once before sleeping.
+    let mut look_first = events.is_some();
     loop {
         let now = std::time::Instant::now();
         let told = match events.as_deref_mut() {
+            _ if look_first => {
+                look_first = false;
+                false
+            }
             Some(listening) if rechecks == 0 => {
                 let until = times.deadline.map_or(times.due, |d| d.min(times.due));
                 let told = listening.wait(until.saturating_duration_since(now));
@@ -613,6 +621,32 @@ mod tests {
         // No periodic polls: a wakeup per listener of the host, a few rechecks at most.
         assert!(skipped < 20, "{skipped} polls skipped in 50 ms");
         listener.join().unwrap();
+    }
+
+    /// A port that started listening before the program was attached is in no record of the
+    /// ring: the polls look once before they sleep, rather than at the real probe's time.
+    /// Root only (the eBPF program).
+    #[test]
+    fn quiet_polls_told_of_listeners_find_one_from_before_the_program() {
+        if !refused_lab::Lab::root_or_skip(
+            "quiet_polls_told_of_listeners_find_one_from_before_the_program",
+        ) {
+            return;
+        }
+        let port = RefusedPort::v4().unwrap();
+        port.socket().listen(16).unwrap();
+        let mut events = ListenEvents::open().unwrap();
+        let mut lookup = ListenerLookup::new().unwrap();
+        let stop = AtomicBool::new(false);
+        let started = std::time::Instant::now();
+        let due = times(Duration::from_secs(5), None);
+        let (_, end) = quiet_polls(&mut lookup, &[port.addr()], due, &stop, Some(&mut events));
+        assert_eq!(end.unwrap(), QuietEnd::Taken);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     /// No more than [`POLL_THREADS`] at once; a slot given back can be taken again.
