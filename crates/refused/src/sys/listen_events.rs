@@ -26,7 +26,7 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
@@ -146,6 +146,13 @@ struct RawTracepointOpen {
     _pad: u32,
 }
 
+// The offsets of `include/uapi/linux/bpf.h`, which the kernel reads the attributes at.
+const _: () =
+    assert!(size_of::<MapCreate>() == 20 && std::mem::offset_of!(MapCreate, map_flags) == 16);
+const _: () =
+    assert!(size_of::<ProgLoad>() == 64 && std::mem::offset_of!(ProgLoad, prog_name) == 48);
+const _: () = assert!(size_of::<RawTracepointOpen>() == 16 && size_of::<Insn>() == 8);
+
 /// `bpf(cmd, attr)`: the new descriptor.
 fn bpf<T>(cmd: libc::c_int, attr: &T) -> io::Result<OwnedFd> {
     let size = u32::try_from(size_of::<T>()).map_err(|_| io::ErrorKind::InvalidInput)?;
@@ -201,12 +208,15 @@ impl Page {
         Ok(Self { at, len })
     }
 
-    /// The position the page starts with (`consumer_pos` or `producer_pos`, 8-byte aligned at
-    /// the start of a page), which the kernel updates concurrently.
-    fn position(&self) -> &AtomicU64 {
+    /// The position the page starts with (`consumer_pos` or `producer_pos`, an `unsigned long`
+    /// at the start of a page), which the kernel updates concurrently. On the producer's page,
+    /// mapped read-only, only a `Relaxed` load is defined (`std::sync::atomic`, "Atomic accesses
+    /// to read-only memory").
+    fn position(&self) -> &AtomicUsize {
         // SAFETY: the mapping is at least a page, page-aligned, alive as long as `self`, and the
-        // kernel reads and writes the position atomically.
-        unsafe { self.at.cast::<AtomicU64>().as_ref() }
+        // kernel reads and writes the position atomically (`smp_load_acquire`,
+        // `smp_store_release`).
+        unsafe { self.at.cast::<AtomicUsize>().as_ref() }
     }
 }
 
@@ -294,7 +304,8 @@ impl ListenEvents {
                 Err(err) => return Err(err.into()),
             }
         }
-        let written = self.producer.position().load(Ordering::Acquire);
+        // Relaxed: the page is read-only, and no record is read, so nothing needs ordering.
+        let written = self.producer.position().load(Ordering::Relaxed);
         self.consumer.position().store(written, Ordering::Release);
         Ok(true)
     }
