@@ -24,7 +24,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -290,19 +290,28 @@ impl ListenEvents {
         })
     }
 
-    /// Waits at most `timeout` for a socket of this host to start listening since the last
-    /// call (or `open`): whether one did. Every record waiting is taken, so the next call waits
-    /// for the next one.
-    pub fn wait(&mut self, timeout: Duration) -> io::Result<bool> {
+    /// Waits at most `timeout`, or until `also` is readable, for a socket of this host to
+    /// start listening since the last call (or `open`): whether one did. Every record waiting
+    /// is taken, so the next call waits for the next one.
+    pub fn wait(&mut self, timeout: Duration, also: Option<BorrowedFd<'_>>) -> io::Result<bool> {
         let timeout = Timespec::try_from(timeout).ok();
-        let mut fds = [PollFd::new(&self.ring, PollFlags::IN)];
+        let ring = self.ring.as_fd();
+        let also_or_ring = also.unwrap_or(ring);
+        let mut both = [
+            PollFd::new(&ring, PollFlags::IN),
+            PollFd::new(&also_or_ring, PollFlags::IN),
+        ];
+        let fds = &mut both[..if also.is_some() { 2 } else { 1 }];
         loop {
-            match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            match rustix::event::poll(fds, timeout.as_ref()) {
                 Ok(0) => return Ok(false),
                 Ok(_) => break,
                 Err(rustix::io::Errno::INTR) => {}
                 Err(err) => return Err(err.into()),
             }
+        }
+        if fds[0].revents().is_empty() {
+            return Ok(false);
         }
         // Relaxed: the page is read-only, and no record is read, so nothing needs ordering.
         let written = self.producer.position().load(Ordering::Relaxed);
@@ -335,7 +344,7 @@ mod tests {
         }
         let mut events = ListenEvents::open().unwrap();
         let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).unwrap();
-        assert!(events.wait(Duration::from_secs(5)).unwrap());
+        assert!(events.wait(Duration::from_secs(5), None).unwrap());
         drop(listener);
     }
 }
