@@ -5,11 +5,14 @@
 //! while nothing starts to listen, where polling the kernel's tables cost a wakeup every 25 ms.
 //!
 //! Root only (`CAP_BPF` and `CAP_PERFMON`), and only where the kernel has BPF ring buffers (Linux
-//! 5.8) and the system call is allowed (Docker's default seccomp profile forbids it): anywhere
-//! else [`ListenEvents::open`] fails and the caller polls. The program is twelve instructions,
-//! written out below, so nothing is compiled and no object file is loaded. It reads no kernel
-//! structure (only the tracepoint's `newstate` argument), so it needs no BTF and no offsets of
-//! this kernel's; the port is checked by the caller, with the lookup it polls with.
+//! 5.8) and no seccomp filter is on the thread: a filter that does not expect `bpf(2)` may kill
+//! the process rather than fail the call (systemd's `SystemCallFilter=` does, unless
+//! `SystemCallErrorNumber=` is set, and `bpf` is in its `@privileged` group, outside
+//! `@system-service`), so it is not tried there. Anywhere else [`ListenEvents::open`] fails and
+//! the caller polls. The program is twelve instructions, written out below, so nothing is
+//! compiled and no object file is loaded. It reads no kernel structure (only the tracepoint's
+//! `newstate` argument), so it needs no BTF and no offsets of this kernel's; the port is checked
+//! by the caller, with the lookup it polls with.
 //!
 //! Why not a perf event on the same tracepoint (no program at all): it needs the tracepoint's id
 //! from tracefs, which is not mounted everywhere, and closing the last perf user of a
@@ -244,8 +247,14 @@ pub struct ListenEvents {
 
 impl ListenEvents {
     /// Loads and attaches the program. Fails without root (`EPERM`), on a kernel older than 5.8
-    /// or without BPF (`EINVAL`, `ENOSYS`), or where a seccomp filter forbids `bpf(2)`.
+    /// or without BPF (`EINVAL`, `ENOSYS`), and without a call where a seccomp filter is on
+    /// this thread, or its status cannot be read (`Unsupported`).
     pub fn open() -> io::Result<Self> {
+        let status = std::fs::read_to_string("/proc/thread-self/status")
+            .map_err(|_| io::ErrorKind::Unsupported)?;
+        if is_filtered(&status) {
+            return Err(io::ErrorKind::Unsupported.into());
+        }
         let ring = bpf(
             BPF_MAP_CREATE,
             &MapCreate {
@@ -320,9 +329,30 @@ impl ListenEvents {
     }
 }
 
+/// Whether a `/proc/PID/status` says a seccomp filter (or strict mode) is on: its `Seccomp:`
+/// line is other than 0 (a kernel without seccomp has no such line, and no filter).
+fn is_filtered(status: &str) -> bool {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Seccomp:"))
+        .is_some_and(|mode| mode.trim() != "0")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// systemd's `SystemCallFilter=` and Docker's profile show as mode 2: no `bpf(2)` there.
+    #[test]
+    fn a_seccomp_filter_is_seen_in_the_status() {
+        let status = "Name:\trefused\nSeccomp:\t2\nSeccomp_filters:\t1\n";
+        assert!(is_filtered(status));
+        assert!(is_filtered("Seccomp:\t1\n"));
+        assert!(!is_filtered("Name:\trefused\n"));
+        assert!(!is_filtered(
+            "Name:\trefused\nSeccomp:\t0\nSeccomp_filters:\t0\n"
+        ));
+    }
 
     /// The program as the kernel's disassembler would show it: the jump lands on `r0 = 0`.
     #[test]
