@@ -42,10 +42,6 @@ const BPF_RAW_TRACEPOINT_OPEN: libc::c_int = 17;
 const BPF_MAP_TYPE_RINGBUF: u32 = 27;
 const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
 
-/// The ring buffer's size: a page, the least the kernel takes, holds 256 records; the waiter
-/// empties it at each wakeup.
-const RING_SIZE: u32 = 4096;
-
 /// The tracepoint, as its raw form is named (`TP_PROTO(sk, oldstate, newstate)`).
 const TRACEPOINT: &CStr = c"inet_sock_set_state";
 
@@ -259,7 +255,7 @@ impl ListenEvents {
             BPF_MAP_CREATE,
             &MapCreate {
                 map_type: BPF_MAP_TYPE_RINGBUF,
-                max_entries: RING_SIZE,
+                max_entries: ring_size()?,
                 ..MapCreate::default()
             },
         )?;
@@ -329,6 +325,13 @@ impl ListenEvents {
     }
 }
 
+/// The ring buffer's size: a page, the least the kernel takes (it must be a power of two and a
+/// multiple of the page: 4 KiB here, 64 KiB on some arm64 and ppc64 kernels, where 4 KiB is
+/// `EINVAL`); a record takes 16 bytes, and the waiter empties the ring at each wakeup.
+fn ring_size() -> io::Result<u32> {
+    u32::try_from(rustix::param::page_size()).map_err(|_| io::ErrorKind::Unsupported.into())
+}
+
 /// Whether a `/proc/PID/status` says a seccomp filter (or strict mode) is on: its `Seccomp:`
 /// line is other than 0 (a kernel without seccomp has no such line, and no filter).
 fn is_filtered(status: &str) -> bool {
@@ -352,6 +355,14 @@ mod tests {
         assert!(!is_filtered(
             "Name:\trefused\nSeccomp:\t0\nSeccomp_filters:\t0\n"
         ));
+    }
+
+    /// The kernel takes a ring of one page, whatever its size.
+    #[test]
+    fn the_ring_is_a_page() {
+        let size = ring_size().unwrap();
+        assert!(size.is_power_of_two());
+        assert_eq!(usize::try_from(size).unwrap(), rustix::param::page_size());
     }
 
     /// The program as the kernel's disassembler would show it: the jump lands on `r0 = 0`.
