@@ -5,11 +5,14 @@
 //! while nothing starts to listen, where polling the kernel's tables cost a wakeup every 25 ms.
 //!
 //! Root only (`CAP_BPF` and `CAP_PERFMON`), and only where the kernel has BPF ring buffers (Linux
-//! 5.8) and the system call is allowed (Docker's default seccomp profile forbids it): anywhere
-//! else [`ListenEvents::open`] fails and the caller polls. The program is twelve instructions,
-//! written out below, so nothing is compiled and no object file is loaded. It reads no kernel
-//! structure (only the tracepoint's `newstate` argument), so it needs no BTF and no offsets of
-//! this kernel's; the port is checked by the caller, with the lookup it polls with.
+//! 5.8) and no seccomp filter is on the thread: a filter that does not expect `bpf(2)` may kill
+//! the process rather than fail the call (systemd's `SystemCallFilter=` does, unless
+//! `SystemCallErrorNumber=` is set, and `bpf` is in its `@privileged` group, outside
+//! `@system-service`), so it is not tried there. Anywhere else [`ListenEvents::open`] fails and
+//! the caller polls. The program is twelve instructions, written out below, so nothing is
+//! compiled and no object file is loaded. It reads no kernel structure (only the tracepoint's
+//! `newstate` argument), so it needs no BTF and no offsets of this kernel's; the port is checked
+//! by the caller, with the lookup it polls with.
 //!
 //! Why not a perf event on the same tracepoint (no program at all): it needs the tracepoint's id
 //! from tracefs, which is not mounted everywhere, and closing the last perf user of a
@@ -24,9 +27,9 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
@@ -38,10 +41,6 @@ const BPF_RAW_TRACEPOINT_OPEN: libc::c_int = 17;
 
 const BPF_MAP_TYPE_RINGBUF: u32 = 27;
 const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
-
-/// The ring buffer's size: a page, the least the kernel takes, holds 256 records; the waiter
-/// empties it at each wakeup.
-const RING_SIZE: u32 = 4096;
 
 /// The tracepoint, as its raw form is named (`TP_PROTO(sk, oldstate, newstate)`).
 const TRACEPOINT: &CStr = c"inet_sock_set_state";
@@ -146,6 +145,13 @@ struct RawTracepointOpen {
     _pad: u32,
 }
 
+// The offsets of `include/uapi/linux/bpf.h`, which the kernel reads the attributes at.
+const _: () =
+    assert!(size_of::<MapCreate>() == 20 && std::mem::offset_of!(MapCreate, map_flags) == 16);
+const _: () =
+    assert!(size_of::<ProgLoad>() == 64 && std::mem::offset_of!(ProgLoad, prog_name) == 48);
+const _: () = assert!(size_of::<RawTracepointOpen>() == 16 && size_of::<Insn>() == 8);
+
 /// `bpf(cmd, attr)`: the new descriptor.
 fn bpf<T>(cmd: libc::c_int, attr: &T) -> io::Result<OwnedFd> {
     let size = u32::try_from(size_of::<T>()).map_err(|_| io::ErrorKind::InvalidInput)?;
@@ -201,12 +207,15 @@ impl Page {
         Ok(Self { at, len })
     }
 
-    /// The position the page starts with (`consumer_pos` or `producer_pos`, 8-byte aligned at
-    /// the start of a page), which the kernel updates concurrently.
-    fn position(&self) -> &AtomicU64 {
+    /// The position the page starts with (`consumer_pos` or `producer_pos`, an `unsigned long`
+    /// at the start of a page), which the kernel updates concurrently. On the producer's page,
+    /// mapped read-only, only a `Relaxed` load is defined (`std::sync::atomic`, "Atomic accesses
+    /// to read-only memory").
+    fn position(&self) -> &AtomicUsize {
         // SAFETY: the mapping is at least a page, page-aligned, alive as long as `self`, and the
-        // kernel reads and writes the position atomically.
-        unsafe { self.at.cast::<AtomicU64>().as_ref() }
+        // kernel reads and writes the position atomically (`smp_load_acquire`,
+        // `smp_store_release`).
+        unsafe { self.at.cast::<AtomicUsize>().as_ref() }
     }
 }
 
@@ -234,13 +243,19 @@ pub struct ListenEvents {
 
 impl ListenEvents {
     /// Loads and attaches the program. Fails without root (`EPERM`), on a kernel older than 5.8
-    /// or without BPF (`EINVAL`, `ENOSYS`), or where a seccomp filter forbids `bpf(2)`.
+    /// or without BPF (`EINVAL`, `ENOSYS`), and without a call where a seccomp filter is on
+    /// this thread, or its status cannot be read (`Unsupported`).
     pub fn open() -> io::Result<Self> {
+        let status = std::fs::read_to_string("/proc/thread-self/status")
+            .map_err(|_| io::ErrorKind::Unsupported)?;
+        if is_filtered(&status) {
+            return Err(io::ErrorKind::Unsupported.into());
+        }
         let ring = bpf(
             BPF_MAP_CREATE,
             &MapCreate {
                 map_type: BPF_MAP_TYPE_RINGBUF,
-                max_entries: RING_SIZE,
+                max_entries: ring_size()?,
                 ..MapCreate::default()
             },
         )?;
@@ -280,29 +295,75 @@ impl ListenEvents {
         })
     }
 
-    /// Waits at most `timeout` for a socket of this host to start listening since the last
-    /// call (or `open`): whether one did. Every record waiting is taken, so the next call waits
-    /// for the next one.
-    pub fn wait(&mut self, timeout: Duration) -> io::Result<bool> {
+    /// Waits at most `timeout`, or until `also` is readable, for a socket of this host to
+    /// start listening since the last call (or `open`): whether one did. Every record waiting
+    /// is taken, so the next call waits for the next one.
+    pub fn wait(&mut self, timeout: Duration, also: Option<BorrowedFd<'_>>) -> io::Result<bool> {
         let timeout = Timespec::try_from(timeout).ok();
-        let mut fds = [PollFd::new(&self.ring, PollFlags::IN)];
+        let ring = self.ring.as_fd();
+        let also_or_ring = also.unwrap_or(ring);
+        let mut both = [
+            PollFd::new(&ring, PollFlags::IN),
+            PollFd::new(&also_or_ring, PollFlags::IN),
+        ];
+        let fds = &mut both[..if also.is_some() { 2 } else { 1 }];
         loop {
-            match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            match rustix::event::poll(fds, timeout.as_ref()) {
                 Ok(0) => return Ok(false),
                 Ok(_) => break,
                 Err(rustix::io::Errno::INTR) => {}
                 Err(err) => return Err(err.into()),
             }
         }
-        let written = self.producer.position().load(Ordering::Acquire);
+        if fds[0].revents().is_empty() {
+            return Ok(false);
+        }
+        // Relaxed: the page is read-only, and no record is read, so nothing needs ordering.
+        let written = self.producer.position().load(Ordering::Relaxed);
         self.consumer.position().store(written, Ordering::Release);
         Ok(true)
     }
 }
 
+/// The ring buffer's size: a page, the least the kernel takes (it must be a power of two and a
+/// multiple of the page: 4 KiB here, 64 KiB on some arm64 and ppc64 kernels, where 4 KiB is
+/// `EINVAL`); a record takes 16 bytes, and the waiter empties the ring at each wakeup.
+fn ring_size() -> io::Result<u32> {
+    u32::try_from(rustix::param::page_size()).map_err(|_| io::ErrorKind::Unsupported.into())
+}
+
+/// Whether a `/proc/PID/status` says a seccomp filter (or strict mode) is on: its `Seccomp:`
+/// line is other than 0 (a kernel without seccomp has no such line, and no filter).
+fn is_filtered(status: &str) -> bool {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Seccomp:"))
+        .is_some_and(|mode| mode.trim() != "0")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// systemd's `SystemCallFilter=` and Docker's profile show as mode 2: no `bpf(2)` there.
+    #[test]
+    fn a_seccomp_filter_is_seen_in_the_status() {
+        let status = "Name:\trefused\nSeccomp:\t2\nSeccomp_filters:\t1\n";
+        assert!(is_filtered(status));
+        assert!(is_filtered("Seccomp:\t1\n"));
+        assert!(!is_filtered("Name:\trefused\n"));
+        assert!(!is_filtered(
+            "Name:\trefused\nSeccomp:\t0\nSeccomp_filters:\t0\n"
+        ));
+    }
+
+    /// The kernel takes a ring of one page, whatever its size.
+    #[test]
+    fn the_ring_is_a_page() {
+        let size = ring_size().unwrap();
+        assert!(size.is_power_of_two());
+        assert_eq!(usize::try_from(size).unwrap(), rustix::param::page_size());
+    }
 
     /// The program as the kernel's disassembler would show it: the jump lands on `r0 = 0`.
     #[test]
@@ -324,7 +385,7 @@ mod tests {
         }
         let mut events = ListenEvents::open().unwrap();
         let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).unwrap();
-        assert!(events.wait(Duration::from_secs(5)).unwrap());
+        assert!(events.wait(Duration::from_secs(5), None).unwrap());
         drop(listener);
     }
 }

@@ -28,6 +28,7 @@
 //! fail is what it waits for, and only a real one proves it.
 
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -220,7 +221,9 @@ impl Gate {
         };
         let addrs = local.clone();
         let mut listening = std::mem::replace(events, Events::Off);
-        // The loop stops at its next wakeup once this future is dropped (the wait ended).
+        // The loop stops once this future is dropped (the wait ended): woken at once where it
+        // sleeps on the kernel's events, at its next poll otherwise.
+        let slot = slot.waking(!matches!(listening, Events::Off));
         let stop = Arc::clone(&slot.stop);
         let polled = tokio::task::spawn_blocking(move || {
             let polled = quiet_polls(&mut asked, &addrs, times, &stop, listening.open());
@@ -333,8 +336,47 @@ impl Events {
 /// One of the [`POLL_THREADS`] counted by `polling`: given back, and its loop told to stop,
 /// when dropped.
 struct PollThread {
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stop>,
     polling: &'static AtomicUsize,
+}
+
+/// Tells a loop of [`quiet_polls`] to stop. A loop that sleeps on the kernel's events sleeps up to
+/// the real probe's time, a second, and would hold its program attached, and a runtime's
+/// shutdown (which waits for its blocking pool), that long: an `eventfd` written with the flag
+/// wakes it.
+#[derive(Debug, Default)]
+struct Stop {
+    flag: AtomicBool,
+    /// Written once stopped; `None` where the loop polls (it sees the flag at its next poll) or
+    /// none could be made.
+    wake: Option<OwnedFd>,
+}
+
+impl Stop {
+    /// A stop that wakes a loop sleeping on the kernel's events.
+    fn waking() -> Self {
+        use rustix::event::{EventfdFlags, eventfd};
+        Self {
+            flag: AtomicBool::new(false),
+            wake: eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK).ok(),
+        }
+    }
+
+    fn set(&self) {
+        self.flag.store(true, Ordering::Release);
+        if let Some(wake) = &self.wake {
+            let _ = rustix::io::write(wake, &1u64.to_ne_bytes());
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// What a sleep on the kernel's events also wakes for.
+    fn wake(&self) -> Option<BorrowedFd<'_>> {
+        self.wake.as_ref().map(AsFd::as_fd)
+    }
 }
 
 impl PollThread {
@@ -353,11 +395,19 @@ impl PollThread {
             polling,
         })
     }
+
+    /// With a stop that wakes a loop sleeping on the kernel's events, when it may.
+    fn waking(mut self, events: bool) -> Self {
+        if events {
+            self.stop = Arc::new(Stop::waking());
+        }
+        self
+    }
 }
 
 impl Drop for PollThread {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.set();
         self.polling.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -393,24 +443,32 @@ enum QuietEnd {
 ///
 /// With `events`, it asks only when the kernel tells of a new listener somewhere on this host
 /// (and [`RECHECKS`] times more, [`RECHECK_AFTER`] apart, when the lookup did not find it), and
-/// otherwise sleeps to the real probe's time or the deadline; `stop` is then seen at that
-/// wakeup, at most [`REAL_PROBE_EVERY`] later. A ring that fails leaves the periodic polls.
+/// otherwise sleeps to the real probe's time or the deadline, after one look first (a listener
+/// from before the program has no record); `stop` wakes it there (see [`Stop`]). A ring that
+/// fails leaves the periodic polls.
 fn quiet_polls(
     lookup: &mut ListenerLookup,
     addrs: &[SocketAddr],
     times: Times,
-    stop: &AtomicBool,
+    stop: &Stop,
     mut events: Option<&mut ListenEvents>,
 ) -> (u32, std::io::Result<QuietEnd>) {
     let mut skipped = 0;
     let mut next = std::time::Instant::now() + times.period;
     let mut rechecks = 0;
+    // A listener that started between the caller's last look and the program's attaching is in
+    // no record of the ring (later ones are, between two calls too): look once before sleeping.
+    let mut look_first = events.is_some();
     loop {
         let now = std::time::Instant::now();
         let told = match events.as_deref_mut() {
+            _ if look_first => {
+                look_first = false;
+                false
+            }
             Some(listening) if rechecks == 0 => {
                 let until = times.deadline.map_or(times.due, |d| d.min(times.due));
-                let told = listening.wait(until.saturating_duration_since(now));
+                let told = listening.wait(until.saturating_duration_since(now), stop.wake());
                 if told.is_err() {
                     events = None;
                 }
@@ -429,7 +487,7 @@ fn quiet_polls(
         if told {
             rechecks = RECHECKS;
         }
-        if stop.load(Ordering::Relaxed) {
+        if stop.is_set() {
             return (skipped, Ok(QuietEnd::Stopped));
         }
         let now = std::time::Instant::now();
@@ -531,7 +589,7 @@ mod tests {
     fn quiet_polls_end_when_a_listener_appears() {
         let port = Arc::new(RefusedPort::v4().unwrap());
         let mut lookup = ListenerLookup::new().unwrap();
-        let stop = AtomicBool::new(false);
+        let stop = Stop::default();
         let late = Arc::clone(&port);
         let listener = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
@@ -554,7 +612,7 @@ mod tests {
         let port = RefusedPort::v4().unwrap();
         let addrs = [port.addr()];
         let mut lookup = ListenerLookup::new().unwrap();
-        let stop = AtomicBool::new(false);
+        let stop = Stop::default();
 
         let due = times(10 * PERIOD, Some(Duration::from_secs(60)));
         let (skipped, end) = quiet_polls(&mut lookup, &addrs, due, &stop, None);
@@ -577,7 +635,7 @@ mod tests {
         assert_eq!(end.unwrap(), QuietEnd::Deadline);
         assert!(std::time::Instant::now() >= cut.deadline.unwrap());
 
-        stop.store(true, Ordering::Relaxed);
+        stop.set();
         let far = times(Duration::from_secs(60), None);
         let (skipped, end) = quiet_polls(&mut lookup, &addrs, far, &stop, None);
         assert_eq!((skipped, end.unwrap()), (0, QuietEnd::Stopped));
@@ -592,7 +650,7 @@ mod tests {
         }
         let mut events = ListenEvents::open().unwrap();
         let mut lookup = ListenerLookup::new().unwrap();
-        let stop = AtomicBool::new(false);
+        let stop = Stop::default();
         let port = Arc::new(RefusedPort::v4().unwrap());
         let other = RefusedPort::v4().unwrap();
 
@@ -615,6 +673,60 @@ mod tests {
         listener.join().unwrap();
     }
 
+    /// A port that started listening before the program was attached is in no record of the
+    /// ring: the polls look once before they sleep, rather than at the real probe's time.
+    /// Root only (the eBPF program).
+    #[test]
+    fn quiet_polls_told_of_listeners_find_one_from_before_the_program() {
+        if !refused_lab::Lab::root_or_skip(
+            "quiet_polls_told_of_listeners_find_one_from_before_the_program",
+        ) {
+            return;
+        }
+        let port = RefusedPort::v4().unwrap();
+        port.socket().listen(16).unwrap();
+        let mut events = ListenEvents::open().unwrap();
+        let mut lookup = ListenerLookup::new().unwrap();
+        let stop = Stop::default();
+        let started = std::time::Instant::now();
+        let due = times(Duration::from_secs(5), None);
+        let (_, end) = quiet_polls(&mut lookup, &[port.addr()], due, &stop, Some(&mut events));
+        assert_eq!(end.unwrap(), QuietEnd::Taken);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    /// Told to stop while it sleeps on the kernel's events, the loop ends at once, not at the
+    /// real probe's time. Root only (the eBPF program).
+    #[test]
+    fn quiet_polls_told_of_listeners_stop_at_once() {
+        if !refused_lab::Lab::root_or_skip("quiet_polls_told_of_listeners_stop_at_once") {
+            return;
+        }
+        let mut events = ListenEvents::open().unwrap();
+        let mut lookup = ListenerLookup::new().unwrap();
+        let port = RefusedPort::v4().unwrap();
+        let stop = Arc::new(Stop::waking());
+        let stopper = Arc::clone(&stop);
+        let started = std::time::Instant::now();
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            stopper.set();
+        });
+        let due = times(Duration::from_secs(5), None);
+        let (_, end) = quiet_polls(&mut lookup, &[port.addr()], due, &stop, Some(&mut events));
+        assert_eq!(end.unwrap(), QuietEnd::Stopped);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        setter.join().unwrap();
+    }
+
     /// No more than [`POLL_THREADS`] at once; a slot given back can be taken again.
     #[test]
     fn poll_threads_are_bounded() {
@@ -630,9 +742,6 @@ mod tests {
         taken.pop();
         assert!(PollThread::take_from(&POLLING).is_some());
         drop(taken);
-        assert!(
-            stop.load(Ordering::Relaxed),
-            "a slot given back stops its loop"
-        );
+        assert!(stop.is_set(), "a slot given back stops its loop");
     }
 }
