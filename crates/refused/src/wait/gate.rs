@@ -59,8 +59,10 @@ const POLL_THREADS: usize = 8;
 static POLLING: AtomicUsize = AtomicUsize::new(0);
 
 /// After the kernel told of a listen that the lookup did not find, how many lookups more, and
-/// how far apart: the tracepoint fires as the socket's state becomes `LISTEN`, a moment before
-/// the socket is hashed where a SYN (and the lookup) finds it.
+/// how far apart, the first: the tracepoint fires as the socket's state becomes `LISTEN`, a
+/// moment before the socket is hashed where a SYN (and the lookup) finds it. Each waits four
+/// times the one before (1, 4, 16 ms), so a listener slow to get there (its thread preempted, a
+/// stalled virtual CPU) is still found within about 20 ms, not at the real probe.
 const RECHECKS: u32 = 3;
 const RECHECK_AFTER: Duration = Duration::from_millis(1);
 
@@ -315,8 +317,14 @@ impl Gate {
 enum Events {
     /// Not asked yet: the program is loaded at the first polls in a thread, there.
     Untried,
-    Open(ListenEvents),
-    /// Not wanted, or not to be had here (no root, an old kernel, a seccomp filter): poll.
+    /// The program, and the process's one slot for it (dropped after it: detached, then given
+    /// back).
+    Open {
+        events: ListenEvents,
+        _slot: ProgramSlot,
+    },
+    /// Not wanted, not to be had here (no root, an old kernel, a seccomp filter), or another
+    /// target of this process has the program: poll.
     Off,
 }
 
@@ -324,12 +332,44 @@ impl Events {
     /// The events, loading the program the first time.
     fn open(&mut self) -> Option<&mut ListenEvents> {
         if matches!(self, Self::Untried) {
-            *self = ListenEvents::open().map_or(Self::Off, Self::Open);
+            *self = ProgramSlot::take(&ATTACHED)
+                .and_then(|slot| {
+                    Some(Self::Open {
+                        events: ListenEvents::open().ok()?,
+                        _slot: slot,
+                    })
+                })
+                .unwrap_or(Self::Off);
         }
         match self {
-            Self::Open(events) => Some(events),
+            Self::Open { events, .. } => Some(events),
             Self::Untried | Self::Off => None,
         }
+    }
+}
+
+/// Whether a gate of this process has the program attached. One at a time: the program runs at
+/// every change of state of every TCP socket of the host (about 34 ns each, ten a connection,
+/// measured with `kernel.bpf_stats_enabled`), so each one attached adds to every connection's
+/// cost while the wait lasts; the other targets of a wait poll.
+static ATTACHED: AtomicBool = AtomicBool::new(false);
+
+/// The one slot of `attached`, held while a program is attached; given back when dropped.
+#[derive(Debug)]
+struct ProgramSlot(&'static AtomicBool);
+
+impl ProgramSlot {
+    fn take(attached: &'static AtomicBool) -> Option<Self> {
+        attached
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| Self(attached))
+    }
+}
+
+impl Drop for ProgramSlot {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -442,7 +482,7 @@ enum QuietEnd {
 /// (a period longer than a second makes every poll a real probe's).
 ///
 /// With `events`, it asks only when the kernel tells of a new listener somewhere on this host
-/// (and [`RECHECKS`] times more, [`RECHECK_AFTER`] apart, when the lookup did not find it), and
+/// (and [`RECHECKS`] times more, from [`RECHECK_AFTER`] on, when the lookup did not find it), and
 /// otherwise sleeps to the real probe's time or the deadline, after one look first (a listener
 /// from before the program has no record); `stop` wakes it there (see [`Stop`]). A ring that
 /// fails leaves the periodic polls.
@@ -477,7 +517,7 @@ fn quiet_polls(
             _ => {
                 if rechecks > 0 {
                     rechecks -= 1;
-                    next = now + RECHECK_AFTER;
+                    next = now + RECHECK_AFTER * 4u32.pow(RECHECKS - rechecks - 1);
                 }
                 let wake = times.deadline.map_or(next, |deadline| next.min(deadline));
                 std::thread::sleep(wake.saturating_duration_since(now));
@@ -725,6 +765,17 @@ mod tests {
             started.elapsed()
         );
         setter.join().unwrap();
+    }
+
+    /// One program slot a process: taken once, and again once given back.
+    #[test]
+    fn one_program_at_a_time() {
+        // A flag of its own: the process's may be taken by another test's wait.
+        static ATTACHED: AtomicBool = AtomicBool::new(false);
+        let first = ProgramSlot::take(&ATTACHED).unwrap();
+        assert!(ProgramSlot::take(&ATTACHED).is_none());
+        drop(first);
+        assert!(ProgramSlot::take(&ATTACHED).is_some());
     }
 
     /// No more than [`POLL_THREADS`] at once; a slot given back can be taken again.
