@@ -345,11 +345,15 @@ pub(crate) struct ConnectedToItself;
 /// Whether a connect to `port` can be given `port` as its own local port: the port is in the
 /// ephemeral range. The range is read once a process (the first connect's namespace's), so that
 /// a connect to any other port, which is nearly every server's, costs no `getsockname` (3-5% of
-/// a loopback connect); where it cannot be read, every port is checked.
+/// a loopback connect); widened to the kernel's default (`32768-60999`), which every namespace
+/// starts with, so that a connect from a thread in another namespace is checked too unless that
+/// namespace set a range of its own. Where it cannot be read, every port is checked.
 fn may_connect_to_itself(port: u16) -> bool {
     static RANGE: OnceLock<Option<(u16, u16)>> = OnceLock::new();
     RANGE
-        .get_or_init(crate::sys::host::ephemeral_ports)
+        .get_or_init(|| {
+            crate::sys::host::ephemeral_ports().map(|(low, high)| (low.min(32768), high.max(60999)))
+        })
         .is_none_or(|(low, high)| (low..=high).contains(&port))
 }
 
