@@ -335,10 +335,7 @@ fn ring_size() -> io::Result<u32> {
 /// Whether a `/proc/PID/status` says a seccomp filter (or strict mode) is on: its `Seccomp:`
 /// line is other than 0 (a kernel without seccomp has no such line, and no filter).
 fn is_filtered(status: &str) -> bool {
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Seccomp:"))
-        .is_some_and(|mode| mode.trim() != "0")
+    crate::sys::process::status_field(status, "Seccomp").is_some_and(|mode| mode != "0")
 }
 
 #[cfg(test)]

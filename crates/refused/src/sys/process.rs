@@ -113,6 +113,15 @@ impl Owners {
     }
 }
 
+/// The value of field `name` (`CapEff`, `Seccomp`) of a `/proc/PID/status` text, trimmed.
+pub fn status_field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
+    status.lines().find_map(|line| {
+        line.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .map(str::trim)
+    })
+}
+
 /// Looks for the processes holding the sockets with these inodes. When several hold one socket
 /// (a forked server), the lowest pid, usually the parent, is kept.
 ///

@@ -495,11 +495,7 @@ pub fn has_net_admin() -> bool {
 
 /// The `CapEff:` line of a `/proc/PID/status`.
 fn effective_caps(status: &str) -> Option<u64> {
-    let hex = status
-        .lines()
-        .find_map(|line| line.strip_prefix("CapEff:"))?
-        .trim();
-    u64::from_str_radix(hex, 16).ok()
+    u64::from_str_radix(crate::sys::process::status_field(status, "CapEff")?, 16).ok()
 }
 
 /// `ruleset` (nft's, or an empty one) with the iptables-legacy tables `legacy` (each made by
