@@ -36,11 +36,9 @@ pub fn parse_targets(texts: &[String]) -> Result<Vec<refused::Target>, UsageErro
 pub fn split_pair(host: &str, port: &str) -> Option<UsageError> {
     let joined = format!("{host}:{port}");
     let is_port = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
-    let host_alone = matches!(
-        host.parse::<refused::Target>()
-            .map_err(|e| e.kind().clone()),
-        Err(refused::TargetErrorKind::MissingPort(_))
-    );
+    let host_alone = host
+        .parse::<refused::Target>()
+        .is_err_and(|e| matches!(e.kind(), refused::TargetErrorKind::MissingPort(_)));
     (is_port && host_alone && joined.parse::<refused::Target>().is_ok()).then(|| {
         UsageError(format!(
             "`{host} {port}` is a host and its port as two arguments (as `nc` takes them): write `{joined}`"

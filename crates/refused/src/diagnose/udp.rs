@@ -18,7 +18,7 @@ pub(super) fn udp_only(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> 
         .iter()
         .filter(|u| u.listener.port == port)
         .collect();
-    on_port.sort_by_key(|u| !takes(u, ip));
+    on_port.sort_by_key(|u| !u.listener.holds(ip));
     let first = on_port.first()?;
     let process = first
         .process
@@ -26,7 +26,7 @@ pub(super) fn udp_only(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> 
         .unwrap_or_else(|| "the program".to_owned());
     let (host, at) = if first.listener.address == ip {
         (ip.to_string(), String::new())
-    } else if takes(first, ip) {
+    } else if first.listener.holds(ip) {
         (ip.to_string(), format!(" ({ip} included)"))
     } else {
         (first.listener.address.to_string(), format!(" (not {ip})"))
@@ -49,15 +49,6 @@ pub(super) fn udp_only(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> 
             "if it should take TCP too, turn TCP on in its configuration: `ss -lunp` and `ss -ltnp` list its UDP and TCP sockets on port {port}"
         )),
     )
-}
-
-/// Whether a UDP socket receives what is sent to `ip`: bound to it, to its family's wildcard, or
-/// to IPv6's when it is not v6only (it takes IPv4 too).
-fn takes(socket: &HeldListener, ip: IpAddr) -> bool {
-    let address = socket.listener.address;
-    address == ip
-        || (address.is_unspecified() && address.is_ipv4() == ip.is_ipv4())
-        || (address.is_unspecified() && ip.is_ipv4() && socket.listener.v6only == Some(false))
 }
 
 #[cfg(test)]
@@ -88,13 +79,14 @@ mod tests {
     #[test]
     fn a_wildcard_takes_its_family_and_ipv6s_takes_ipv4_too() {
         let lo: IpAddr = "127.0.0.1".parse().unwrap();
-        assert!(takes(&udp("0.0.0.0", 8125, "statsd"), lo));
-        assert!(takes(&udp("127.0.0.1", 8125, "statsd"), lo));
-        assert!(!takes(&udp("127.0.0.53", 53, "systemd-resolve"), lo));
-        assert!(takes(&udp("::", 514, "rsyslogd"), lo));
-        assert!(!takes(
-            &udp("0.0.0.0", 514, "rsyslogd"),
-            "::1".parse().unwrap()
-        ));
+        assert!(udp("0.0.0.0", 8125, "statsd").listener.holds(lo));
+        assert!(udp("127.0.0.1", 8125, "statsd").listener.holds(lo));
+        assert!(!udp("127.0.0.53", 53, "systemd-resolve").listener.holds(lo));
+        assert!(udp("::", 514, "rsyslogd").listener.holds(lo));
+        assert!(
+            !udp("0.0.0.0", 514, "rsyslogd")
+                .listener
+                .holds("::1".parse().unwrap())
+        );
     }
 }

@@ -280,14 +280,14 @@ where
             let reading = Instant::now();
             // A body read only for what it says of the server gets a moment: a slow one must
             // not turn the status into a probe that was too slow.
-            let limit = if asked { None } else { Some(WHY_BODY_TIME) };
             let read = read_body(body, check.read_body);
-            let read = match limit {
-                None => read.await,
-                Some(limit) => match tokio::time::timeout(limit, read).await {
+            let read = if asked {
+                read.await
+            } else {
+                match tokio::time::timeout(WHY_BODY_TIME, read).await {
                     Ok(read) => read,
                     Err(_) => return verdict(check, status, &parts.headers, None),
-                },
+                }
             };
             match read {
                 Ok((body, read)) => {

@@ -48,39 +48,22 @@ const TCPF_BOUND_INACTIVE: u32 = 1 << 13;
 /// whole bind table (no port filter there); empty before Linux 6.8.
 pub fn tcp_bound_on(port: u16) -> io::Result<Vec<Listener>> {
     let socket = open()?;
-    let mut bound = Vec::new();
-    for family in [AF_INET, AF_INET6] {
-        let request = InetRequest {
-            family,
-            protocol: IPPROTO_TCP,
-            extensions: ExtensionFlags::empty(),
-            states: StateFlags::from_bits_retain(TCPF_BOUND_INACTIVE),
-            socket_id: if family == AF_INET {
-                SocketId::new_v4()
-            } else {
-                SocketId::new_v6()
-            },
-        };
-        let responses = ask(&socket, request, NLM_F_REQUEST | NLM_F_DUMP)?;
-        bound.extend(
-            responses
-                .iter()
-                .filter(|r| r.header.socket_id.source_port == port)
-                .map(|r| Listener {
-                    // Not a listener: no queue, no backlog.
-                    queue: 0,
-                    backlog: None,
-                    ..listener(r)
-                }),
-        );
+    let inactive = StateFlags::from_bits_retain(TCPF_BOUND_INACTIVE);
+    let mut bound = dump(&socket, AF_INET, inactive.clone(), None)?;
+    bound.extend(dump(&socket, AF_INET6, inactive, None)?);
+    bound.retain(|b| b.port == port);
+    for b in &mut bound {
+        // Not a listener: no queue, no backlog.
+        b.queue = 0;
+        b.backlog = None;
     }
     Ok(bound)
 }
 
 fn query(port: Option<u16>) -> io::Result<Vec<Listener>> {
     let socket = open()?;
-    let mut listeners = dump(&socket, AF_INET, port)?;
-    listeners.extend(dump(&socket, AF_INET6, port)?);
+    let mut listeners = dump(&socket, AF_INET, StateFlags::LISTEN, port)?;
+    listeners.extend(dump(&socket, AF_INET6, StateFlags::LISTEN, port)?);
     name_devices(&mut listeners);
     Ok(listeners)
 }
@@ -110,7 +93,14 @@ fn name_devices(listeners: &mut [Listener]) {
     }
 }
 
-fn dump(socket: &Socket, family: u8, port: Option<u16>) -> io::Result<Vec<Listener>> {
+/// The sockets of `family` in `states`; `port`, when given, is the request's source port (a
+/// filter for listeners, not for every table).
+fn dump(
+    socket: &Socket,
+    family: u8,
+    states: StateFlags,
+    port: Option<u16>,
+) -> io::Result<Vec<Listener>> {
     let mut socket_id = if family == AF_INET {
         SocketId::new_v4()
     } else {
@@ -122,7 +112,7 @@ fn dump(socket: &Socket, family: u8, port: Option<u16>) -> io::Result<Vec<Listen
         family,
         protocol: IPPROTO_TCP,
         extensions: ExtensionFlags::empty(),
-        states: StateFlags::LISTEN,
+        states,
         socket_id,
     };
     let responses = ask(socket, request, NLM_F_REQUEST | NLM_F_DUMP)?;

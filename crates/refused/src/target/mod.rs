@@ -609,11 +609,7 @@ fn other_scheme(trimmed: &str, prefix: &str, rest: &str) -> Result<Target, Targe
     if let Some(scheme @ (Scheme::Postgres | Scheme::Mysql)) =
         lower.strip_prefix("jdbc:").and_then(Scheme::from_prefix)
     {
-        let rewritten = format!("{}://{rest}", scheme.as_str());
-        return parse(&rewritten).map(|target| Target {
-            original: trimmed.to_owned(),
-            ..target
-        });
+        return as_scheme(trimmed, scheme, rest);
     }
     if let Some((base, transport)) = lower.split_once('+') {
         match (base, transport) {
@@ -631,11 +627,7 @@ fn other_scheme(trimmed: &str, prefix: &str, rest: &str) -> Result<Target, Targe
                 if let Some(scheme @ (Scheme::Postgres | Scheme::Mysql | Scheme::Redis)) =
                     Scheme::from_prefix(base)
                 {
-                    let rewritten = format!("{}://{rest}", scheme.as_str());
-                    return parse(&rewritten).map(|target| Target {
-                        original: trimmed.to_owned(),
-                        ..target
-                    });
+                    return as_scheme(trimmed, scheme, rest);
                 }
             }
         }
@@ -656,6 +648,14 @@ fn other_scheme(trimmed: &str, prefix: &str, rest: &str) -> Result<Target, Targe
     Err(match instead {
         Some(instead) => TargetErrorKind::OtherScheme(instead),
         None => TargetErrorKind::UnknownScheme(prefix.to_owned()),
+    })
+}
+
+/// `rest` read as a URL of `scheme`, printed as it was written (`trimmed`).
+fn as_scheme(trimmed: &str, scheme: Scheme, rest: &str) -> Result<Target, TargetErrorKind> {
+    parse(&format!("{}://{rest}", scheme.as_str())).map(|target| Target {
+        original: trimmed.to_owned(),
+        ..target
     })
 }
 
@@ -702,10 +702,15 @@ fn postgres_query_host(scheme: Scheme, host_port: &str, path: &str) -> Option<St
     let host = host.split(',').next().unwrap_or_default().to_owned();
     let port = param("port").unwrap_or_else(|| "5432".to_owned());
     let port = port.split(',').next().unwrap_or_default();
-    Some(match host.parse::<Ipv6Addr>() {
+    Some(joined(&host, port))
+}
+
+/// `HOST:PORT` for a host and port written apart, an IPv6 address put in brackets.
+fn joined(host: &str, port: &str) -> String {
+    match host.parse::<Ipv6Addr>() {
         Ok(ip) => format!("[{ip}]:{port}"),
         Err(_) => format!("{host}:{port}"),
-    })
+    }
 }
 
 /// The unix socket a `postgres://` URL names as libpq reads it: a host that is a folder,

@@ -3,9 +3,9 @@
 //! refused`). Each is read only to say what to type: a guess is never diagnosed in place of what
 //! was meant, so these stay usage errors, with the target that was meant in their message.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
-use super::{Form, Host, TargetErrorKind, parse, split_host_port};
+use super::{Form, Host, TargetErrorKind, joined, parse, split_host_port};
 
 /// `IP:PORT` as we write it (`127.0.0.1:8080`, `[::1]:3000`) for an address literal and its port
 /// written as `IP:PORT`, `[IPV6]:PORT`, or an IPv6 address and its port without brackets, as
@@ -110,9 +110,6 @@ fn is_port(text: &str) -> bool {
 
 /// `HOST:PORT` for a host and a port written apart, the host checked as a target would be.
 fn host_and_port(host: &str, port: &str) -> Option<String> {
-    let joined = match host.parse::<IpAddr>() {
-        Ok(IpAddr::V6(ip)) => format!("[{ip}]:{port}"),
-        _ => format!("{host}:{port}"),
-    };
+    let joined = joined(host, port);
     parse(&joined).is_ok().then_some(joined)
 }
