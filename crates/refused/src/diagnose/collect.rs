@@ -600,6 +600,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     let mut udp = Vec::new();
     // Docker's running containers on the port, when its list was asked already.
     let mut docker_running = None;
+    let mut bound_only = None;
     if any_local {
         let own = sys::own_tcp_listeners();
         match own {
@@ -624,27 +625,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                     .and_then(reach_from_here)
                     .map(linked_or_not);
                 if !port_taken && facts.foreign.is_empty() {
-                    udp = udp_receivers(port);
-                    facts.bound_only = owned(sys::own_tcp_bound_on(port));
-                    service_sockets(facts, port);
-                    // A stopped container publishes nothing the kernel shows: Docker knows.
-                    let local_ips: Vec<std::net::IpAddr> = facts
-                        .addresses
-                        .iter()
-                        .filter(|a| a.local)
-                        .map(|a| a.addr.ip())
-                        .collect();
-                    let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
-                    let docker = sys::docker::stopped_publishing(port, &local_ips, until)
-                        .unwrap_or_default();
-                    facts.stopped_containers = docker.stopped;
-                    facts.unpublished_containers = docker.unpublished;
-                    if facts.stopped_containers.is_empty() {
-                        facts.stopped_containers = podman_stopped(port, &local_ips);
-                    }
-                    // From the same list (none from a daemon that did not answer, which is
-                    // not asked again).
-                    docker_running = Some(docker.running);
+                    let unheld = look_past_listeners(facts, port);
+                    (udp, bound_only) = (unheld.udp, unheld.bound_only);
+                    docker_running = Some(unheld.docker_running);
                 }
             }
             Err(err) => facts.unseen.push(Unseen {
@@ -701,6 +684,58 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     read_container_ports(facts, port, &udp, docker_running, until);
     facts.udp_receivers = udp;
     facts.podman_containers = podman_containers(facts);
+    if let Some(reading) = bound_only {
+        facts.bound_only = reading
+            .join()
+            .unwrap_or_else(|failed| std::panic::resume_unwind(failed));
+    }
+}
+
+/// What [`look_past_listeners`] found of a port no listener of any namespace has.
+struct Unheld {
+    /// UDP sockets on the port: a port published for UDP alone.
+    udp: Vec<HeldListener>,
+    /// The sockets bound to the port that never listened, still being read (see
+    /// [`sys::own_tcp_bound_on`]) beside the rest of this host's evidence: the kernel walks its
+    /// whole tables for them, about 1 ms whatever the port.
+    bound_only: Option<std::thread::JoinHandle<Vec<HeldListener>>>,
+    /// Docker's running containers on the port (none when its daemon did not answer).
+    docker_running: Vec<sys::docker::Publishing>,
+}
+
+/// Where no listener of any namespace has `port`: what else holds it or would: UDP sockets,
+/// sockets bound without listening, service sockets, stopped containers.
+fn look_past_listeners(facts: &mut Facts, port: u16) -> Unheld {
+    let udp = udp_receivers(port);
+    let read = move || owned(sys::own_tcp_bound_on(port));
+    let spawned = std::thread::Builder::new()
+        .name("bound-only".to_owned())
+        .spawn(read);
+    if spawned.is_err() {
+        facts.bound_only = read();
+    }
+    service_sockets(facts, port);
+    // A stopped container publishes nothing the kernel shows: Docker knows.
+    let local_ips: Vec<std::net::IpAddr> = facts
+        .addresses
+        .iter()
+        .filter(|a| a.local)
+        .map(|a| a.addr.ip())
+        .collect();
+    let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
+    let docker = sys::docker::stopped_publishing(port, &local_ips, until).unwrap_or_default();
+    facts.stopped_containers = docker.stopped;
+    facts.unpublished_containers = docker.unpublished;
+    if facts.stopped_containers.is_empty() {
+        facts.stopped_containers = podman_stopped(port, &local_ips);
+    }
+    Unheld {
+        udp,
+        bound_only: spawned.ok(),
+        // From the same list (none from a daemon that did not answer, which is not asked
+        // again).
+        docker_running: docker.running,
+    }
 }
 
 /// The containers of Podman's that the listeners read run in, from their `conmon`.
