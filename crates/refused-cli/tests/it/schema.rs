@@ -13,9 +13,9 @@ use refused::diagnose::evidence::{
     NatTo, Stopped, Stops, Tool, Verdict,
 };
 use refused::diagnose::{
-    Blocker, ClosedDirectory, EarlierListener, Evidence, FileType, HeldBy, HeldListener,
-    HeldUnixListener, Ipv6Switch, LinkState, Listener, Mode, NameSource, Neighbour, Owner,
-    PolicyRule, RejectingRoute, RouteKind, UnixSocketFacts,
+    Blocker, ClosedDirectory, ConnectionsLeft, EarlierListener, Evidence, FileType, HeldBy,
+    HeldListener, HeldUnixListener, Ipv6Switch, LinkState, Listener, Mode, NameSource, Neighbour,
+    Owner, PolicyRule, RejectingRoute, RouteKind, UnixSocketFacts,
 };
 use refused::{Cause, Outcome};
 use refused_lab::{FullQueue, RefusedPort, Scratch};
@@ -432,6 +432,7 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::UnpublishedContainer(_) => "unpublished-container",
         Evidence::UdpSocket(_) => "udp-socket",
         Evidence::BoundSocket(_) => "bound-socket",
+        Evidence::ConnectionsLeft(_) => "connections-left",
     }
 }
 
@@ -536,7 +537,28 @@ fn evidence_samples() -> Vec<Evidence> {
     };
     samples.push(Evidence::UdpSocket(udp.clone()));
     samples.push(Evidence::BoundSocket(udp));
+    samples.extend(connections_left_samples());
     samples
+}
+
+/// Connections left on a port: open ones with their holder, and closing ones alone.
+fn connections_left_samples() -> [Evidence; 2] {
+    [
+        Evidence::ConnectionsLeft(ConnectionsLeft {
+            port: 8080,
+            open: 2,
+            pid: Some(7),
+            process: Some("gunicorn".into()),
+            closing: 1,
+        }),
+        Evidence::ConnectionsLeft(ConnectionsLeft {
+            port: 8080,
+            open: 0,
+            pid: None,
+            process: None,
+            closing: 3,
+        }),
+    ]
 }
 
 /// This host's link down: without a carrier (a bridge), and set down.

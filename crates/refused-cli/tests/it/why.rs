@@ -345,6 +345,85 @@ fn a_port_bound_without_listening_names_who_holds_it() {
     assert!(!fixes.contains("start the program"), "{report}");
 }
 
+/// A listener on a port below this host's ephemeral range, where servers listen (inside it, a
+/// port is also the own port of this host's clients' connections), and past `after`.
+fn server_port_listener(after: u16) -> std::net::TcpListener {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let low: u16 = range.split_whitespace().next().unwrap().parse().unwrap();
+    let start = after.max(10_000 + u16::try_from(std::process::id() % 5_000).unwrap());
+    (start..low)
+        .find_map(|port| std::net::TcpListener::bind(("127.0.0.1", port)).ok())
+        .expect("a free port below the ephemeral range")
+}
+
+/// A server that closed its listening socket and still serves what it accepted (shutting
+/// down, draining), and one that stopped a moment ago (its ends of its connections closing,
+/// held by no program): both were "start the program that should listen on port N" with
+/// nothing else; each now says what happened to the server, from its connections left.
+#[test]
+fn connections_left_on_a_port_say_what_happened_to_its_server() {
+    let why = |addr: std::net::SocketAddr| {
+        let output = refused()
+            .args(["why", "--json", &addr.to_string()])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["cause"], "no-listener", "{report}");
+        let left = report["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "connections-left")
+            .unwrap_or_else(|| panic!("{report}"))
+            .clone();
+        (report, left)
+    };
+
+    let draining = server_port_listener(0);
+    let addr = draining.local_addr().unwrap();
+    let _client = std::net::TcpStream::connect(addr).unwrap();
+    let (_kept, _) = draining.accept().unwrap();
+    drop(draining);
+    let (report, left) = why(addr);
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("still has connections open on it"),
+        "{report}"
+    );
+    assert_eq!(left["open"], 1, "{report}");
+    assert_eq!(left["pid"], std::process::id(), "{report}");
+    assert!(
+        report["suggestions"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("`refused wait {addr}`")),
+        "{report}"
+    );
+
+    let stopped = server_port_listener(addr.port() + 1);
+    let addr = stopped.local_addr().unwrap();
+    let client = std::net::TcpStream::connect(addr).unwrap();
+    let (served, _) = stopped.accept().unwrap();
+    // As a server's end is closed when it exits: first, then its client's.
+    drop(stopped);
+    drop(served);
+    drop(client);
+    let (report, left) = why(addr);
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("stopped or crashed"),
+        "{report}"
+    );
+    assert_eq!(left["open"], 0, "{report}");
+    assert!(left["closing"].as_u64().unwrap() >= 1, "{report}");
+    assert!(left["pid"].is_null(), "{report}");
+}
+
 /// An HTTP/2-only server without TLS (h2c with prior knowledge, a gRPC server) sends its
 /// SETTINGS at once and a GOAWAY for an HTTP/1.1 request: `why http://` said "closed the
 /// connection without answering" (nginx's 444, the PROXY protocol...) or "invalid HTTP version

@@ -26,7 +26,8 @@ use super::Options;
 use super::budget::Budget;
 use super::commands;
 use super::evidence::{
-    ContainerPort, EarlierListener, HeldBy, HeldListener, HeldUnixListener, UnixSocketFacts, Unseen,
+    ConnectionsLeft, ContainerPort, EarlierListener, HeldBy, HeldListener, HeldUnixListener,
+    UnixSocketFacts, Unseen,
 };
 use super::facts::{
     AddressFacts, Facts, ForeignReach, Forwarded, Gateway, Holder, Init, OwnerBlocked, Privilege,
@@ -59,6 +60,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         unpublished_containers: Vec::new(),
         udp_receivers: Vec::new(),
         bound_only: Vec::new(),
+        connections_left: None,
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
         reverse_path: None,
@@ -600,7 +602,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     let mut udp = Vec::new();
     // Docker's running containers on the port, when its list was asked already.
     let mut docker_running = None;
-    let mut bound_only = None;
+    let mut not_listening = None;
     if any_local {
         let own = sys::own_tcp_listeners();
         match own {
@@ -626,7 +628,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                     .map(linked_or_not);
                 if !port_taken && facts.foreign.is_empty() {
                     let unheld = look_past_listeners(facts, port);
-                    (udp, bound_only) = (unheld.udp, unheld.bound_only);
+                    (udp, not_listening) = (unheld.udp, unheld.not_listening);
                     docker_running = Some(unheld.docker_running);
                 }
             }
@@ -684,10 +686,68 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
     read_container_ports(facts, port, &udp, docker_running, until);
     facts.udp_receivers = udp;
     facts.podman_containers = podman_containers(facts);
-    if let Some(reading) = bound_only {
-        facts.bound_only = reading
+    if let Some(reading) = not_listening {
+        reading
             .join()
-            .unwrap_or_else(|failed| std::panic::resume_unwind(failed));
+            .unwrap_or_else(|failed| std::panic::resume_unwind(failed))
+            .store(facts);
+    }
+}
+
+/// The sockets of this namespace on a port where nothing listens, with their owners.
+struct NotListening {
+    bound_only: Vec<HeldListener>,
+    connections_left: Option<ConnectionsLeft>,
+}
+
+impl NotListening {
+    fn store(self, facts: &mut Facts) {
+        facts.bound_only = self.bound_only;
+        facts.connections_left = self.connections_left;
+    }
+}
+
+/// The sockets of this namespace on `port` that do not listen, their owners looked up in one
+/// walk of `/proc`.
+fn not_listening(port: u16) -> NotListening {
+    let sockets = sys::own_port_sockets(port);
+    let open = || {
+        sockets
+            .connections
+            .iter()
+            .filter(|c| c.state == sys::sock_diag::ConnectionState::Open)
+    };
+    let inodes: HashSet<u64> = sockets
+        .bound
+        .iter()
+        .map(|b| b.inode)
+        .chain(open().map(|c| c.inode))
+        .filter(|inode| *inode != 0)
+        .collect();
+    let owners = process::owners(&inodes);
+    let holder = open()
+        .filter_map(|c| owners.get(c.inode))
+        .min_by_key(|p| p.pid);
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let closing = sockets.connections.len() - open().count();
+    let connections_left = (!sockets.connections.is_empty()).then(|| ConnectionsLeft {
+        port,
+        open: count(open().count()),
+        pid: holder.map(|p| p.pid),
+        process: holder.map(|p| p.command.clone()),
+        closing: count(closing),
+    });
+    let bound_only = sockets
+        .bound
+        .into_iter()
+        .map(|b| {
+            let owner = owners.get(b.inode).cloned();
+            HeldListener::new(b, owner.as_ref(), None)
+        })
+        .collect();
+    NotListening {
+        bound_only,
+        connections_left,
     }
 }
 
@@ -695,10 +755,10 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
 struct Unheld {
     /// UDP sockets on the port: a port published for UDP alone.
     udp: Vec<HeldListener>,
-    /// The sockets bound to the port that never listened, still being read (see
-    /// [`sys::own_tcp_bound_on`]) beside the rest of this host's evidence: the kernel walks its
+    /// The sockets on the port that do not listen, still being read (see
+    /// [`sys::own_port_sockets`]) beside the rest of this host's evidence: the kernel walks its
     /// whole tables for them, about 1 ms whatever the port.
-    bound_only: Option<std::thread::JoinHandle<Vec<HeldListener>>>,
+    not_listening: Option<std::thread::JoinHandle<NotListening>>,
     /// Docker's running containers on the port (none when its daemon did not answer).
     docker_running: Vec<sys::docker::Publishing>,
 }
@@ -707,12 +767,12 @@ struct Unheld {
 /// sockets bound without listening, service sockets, stopped containers.
 fn look_past_listeners(facts: &mut Facts, port: u16) -> Unheld {
     let udp = udp_receivers(port);
-    let read = move || owned(sys::own_tcp_bound_on(port));
+    let read = move || not_listening(port);
     let spawned = std::thread::Builder::new()
-        .name("bound-only".to_owned())
+        .name("not-listening".to_owned())
         .spawn(read);
     if spawned.is_err() {
-        facts.bound_only = read();
+        read().store(facts);
     }
     service_sockets(facts, port);
     // A stopped container publishes nothing the kernel shows: Docker knows.
@@ -731,7 +791,7 @@ fn look_past_listeners(facts: &mut Facts, port: u16) -> Unheld {
     }
     Unheld {
         udp,
-        bound_only: spawned.ok(),
+        not_listening: spawned.ok(),
         // From the same list (none from a daemon that did not answer, which is not asked
         // again).
         docker_running: docker.running,

@@ -165,6 +165,75 @@ pub enum Evidence {
     /// holds it (a listener's fields; `backlog` is `null`): a program between `bind()` and
     /// `listen()`, or one that holds the port.
     BoundSocket(HeldListener),
+    /// The connections left on a port of this host where nothing listens: a server's own ends,
+    /// which outlive its listening socket.
+    ConnectionsLeft(ConnectionsLeft),
+}
+
+/// The connections whose own end is on a port of this host where nothing listens: still open
+/// (a server that closed its listening socket and serves what it accepted: shutting down,
+/// draining), or closing (a server that stopped within the last minute: the kernel finishes
+/// the connections it closed alone, `TIME_WAIT` lasts 60 s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionsLeft {
+    /// The port.
+    pub port: u16,
+    /// Connections a program still has open (established, or closed by their peer only).
+    pub open: u32,
+    /// The program holding them (the lowest pid of those seen), where it was seen.
+    pub pid: Option<u32>,
+    /// Its command name.
+    pub process: Option<String>,
+    /// Connections this host's end closed, which no program holds (`FIN_WAIT`, `LAST_ACK`,
+    /// `TIME_WAIT`): closed within about the last minute.
+    pub closing: u32,
+}
+
+impl ConnectionsLeft {
+    /// `python3 (pid 7)`, where the holder was seen.
+    pub fn holder(&self) -> Option<String> {
+        Some(format!("{} (pid {})", self.process.as_ref()?, self.pid?))
+    }
+}
+
+/// `1 connection`, `2 connections`.
+fn connections(count: u32) -> String {
+    if count == 1 {
+        "1 connection".to_owned()
+    } else {
+        format!("{count} connections")
+    }
+}
+
+/// `python3 (pid 7) has 2 connections open on port 8080, and 3 more closed within the last
+/// minute`.
+impl fmt::Display for ConnectionsLeft {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let port = self.port;
+        if self.open > 0 {
+            match self.holder() {
+                Some(holder) => write!(
+                    f,
+                    "{holder} has {} open on port {port}",
+                    connections(self.open)
+                )?,
+                None => write!(f, "{} open on port {port}", connections(self.open))?,
+            }
+            if self.closing > 0 {
+                write!(
+                    f,
+                    ", and {} more closed by this host within the last minute",
+                    self.closing
+                )?;
+            }
+            return Ok(());
+        }
+        write!(
+            f,
+            "{} on port {port} closed by this host within the last minute, held by no program",
+            connections(self.closing)
+        )
+    }
 }
 
 /// A port of this host that a container runtime publishes for a container, held by its helper
@@ -546,6 +615,7 @@ impl fmt::Display for Evidence {
             Self::ContainerPort(port) => port.fmt(f),
             Self::UdpSocket(held) => udp_socket(f, held),
             Self::BoundSocket(held) => bound_socket(f, held),
+            Self::ConnectionsLeft(left) => left.fmt(f),
             Self::UnpublishedContainer(container) => container.fmt(f),
             Self::PortProxy { proxy, outcome } => write!(
                 f,

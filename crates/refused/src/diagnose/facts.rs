@@ -20,7 +20,8 @@ use crate::sys::route::RejectingRoute;
 use crate::target::Target;
 
 use super::evidence::{
-    ContainerPort, HeldListener, HeldUnixListener, Loopback, UnixSocketFacts, Unseen,
+    ConnectionsLeft, ContainerPort, HeldListener, HeldUnixListener, Loopback, UnixSocketFacts,
+    Unseen,
 };
 
 /// What was collected about one target.
@@ -67,6 +68,9 @@ pub struct Facts {
     /// namespace bound to it that neither listen nor connect (Linux 6.8 and later show them),
     /// with their owners: a program stopped between `bind()` and `listen()`, or holding it.
     pub bound_only: Vec<HeldListener>,
+    /// When nothing of any namespace listens on the target's port: the connections of this
+    /// namespace whose own end is on it, with the program holding the open ones.
+    pub connections_left: Option<ConnectionsLeft>,
     /// The sockets on the target's port (TCP ones, of this namespace or of the one that holds a
     /// failed address; UDP ones of this namespace when no TCP one has the port) that a
     /// container runtime's helper holds for a published port, with the container behind each.

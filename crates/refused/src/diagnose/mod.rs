@@ -33,6 +33,7 @@ mod front_end;
 mod held_path;
 mod holder;
 mod icmp;
+mod left;
 mod loopback;
 mod placeholder;
 mod rate_limit;
@@ -57,11 +58,11 @@ pub use after::ReadAhead;
 pub use crate::cause::{self, Cause};
 pub use crate::sys::forwarder::{Backend, Forwarder};
 pub use evidence::{
-    Blocker, Class, ClosedDirectory, ContainerPort, ContainerRuntime, EarlierListener, Evidence,
-    FileType, HeldBy, HeldListener, HeldUnixListener, Hook, Ipv6Switch, LinkState, Listener,
-    Loopback, Mode, NameSource, Neighbour, Owner, Permission, PolicyRule, PortProxy, Process,
-    RejectingRoute, RouteKind, Stopped, StoppedContainer, UnixSocketFacts, UnpublishedContainer,
-    Unseen,
+    Blocker, Class, ClosedDirectory, ConnectionsLeft, ContainerPort, ContainerRuntime,
+    EarlierListener, Evidence, FileType, HeldBy, HeldListener, HeldUnixListener, Hook, Ipv6Switch,
+    LinkState, Listener, Loopback, Mode, NameSource, Neighbour, Owner, Permission, PolicyRule,
+    PortProxy, Process, RejectingRoute, RouteKind, Stopped, StoppedContainer, UnixSocketFacts,
+    UnpublishedContainer, Unseen,
 };
 pub use facts::{
     AddressFacts, Facts, ForeignReach, Forwarded, Gateway, Holder, Init, NamedContainer,

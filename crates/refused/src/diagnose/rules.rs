@@ -1677,6 +1677,9 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
     if let Some(finding) = super::socket_only::socket_only(facts, ip, port) {
         return Ok(finding);
     }
+    if let Some(finding) = super::left::connections_left(facts, ip, port) {
+        return Ok(finding);
+    }
     Ok(no_listener(ip, port))
 }
 

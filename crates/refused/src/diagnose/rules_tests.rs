@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::*;
 use crate::connect::{Address, Attempt};
 use crate::diagnose::evidence::{
-    BoundDevice, ContainerPort, HeldBy, HeldUnixListener, Publisher, UnixSocketFacts,
+    BoundDevice, ConnectionsLeft, ContainerPort, HeldBy, HeldUnixListener, Publisher,
+    UnixSocketFacts,
 };
 use crate::diagnose::facts::{Init, Privilege, RateLimits, RulesRead};
 use crate::resolve::ResolveError;
@@ -40,6 +41,7 @@ fn facts(target: &str) -> Facts {
         unpublished_containers: Vec::new(),
         udp_receivers: Vec::new(),
         bound_only: Vec::new(),
+        connections_left: None,
         ephemeral_ports: Some((32768, 60999)),
         reverse_path: None,
         ipv6_usable: true,
@@ -5733,3 +5735,72 @@ fn a_limits_icmp_reject_can_be_the_silence() {
 
 #[path = "front_end_tests.rs"]
 mod front_end;
+
+/// Connections left on a port where nothing listens: held by a program, it closed its
+/// listening socket (shutting down); closing, with no program, the server stopped within the
+/// last minute. A port of the ephemeral range is also the own port of this host's clients'
+/// connections: nothing is said of them there.
+#[test]
+fn connections_left_on_a_port_say_what_happened_to_its_server() {
+    let left = |open, closing| ConnectionsLeft {
+        port: 8080,
+        open,
+        pid: (open > 0).then_some(77),
+        process: (open > 0).then(|| "gunicorn".to_owned()),
+        closing,
+    };
+    let draining = Facts {
+        connections_left: Some(left(2, 1)),
+        ..one(
+            "127.0.0.1:8080",
+            tried("127.0.0.1:8080", Outcome::Refused, 0),
+        )
+    };
+    let finding = infer(&draining).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert!(
+        finding
+            .summary
+            .contains("gunicorn (pid 77) still has connections open on it"),
+        "{finding:?}"
+    );
+    assert_eq!(
+        finding.evidence[0].to_string(),
+        "gunicorn (pid 77) has 2 connections open on port 8080, and 1 more closed by this host within the last minute"
+    );
+    assert!(
+        finding.suggestions[0].contains("`refused wait 127.0.0.1:8080`"),
+        "{finding:?}"
+    );
+
+    let stopped = Facts {
+        connections_left: Some(left(0, 3)),
+        ..draining.clone()
+    };
+    let finding = infer(&stopped).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert!(
+        finding.summary.contains("stopped or crashed"),
+        "{finding:?}"
+    );
+    assert_eq!(
+        finding.evidence[0].to_string(),
+        "3 connections on port 8080 closed by this host within the last minute, held by no program"
+    );
+
+    let ephemeral = Facts {
+        connections_left: Some(ConnectionsLeft {
+            port: 40000,
+            ..left(0, 3)
+        }),
+        ..one(
+            "127.0.0.1:40000",
+            tried("127.0.0.1:40000", Outcome::Refused, 0),
+        )
+    };
+    let finding = infer(&ephemeral).unwrap();
+    assert!(
+        finding.summary.contains("nothing near it looks meant"),
+        "{finding:?}"
+    );
+}

@@ -34,10 +34,10 @@ pub fn own_tcp_listeners() -> std::io::Result<Vec<tables::Listener>> {
         .or_else(|_| tables::read_tcp_listeners(std::path::Path::new("/proc/net")))
 }
 
-/// The TCP sockets of this namespace bound to `port` that neither listen nor connect (see
-/// [`sock_diag::tcp_bound_on`]); none where netlink cannot be asked, or before Linux 6.8.
-pub fn own_tcp_bound_on(port: u16) -> Vec<tables::Listener> {
-    sock_diag::tcp_bound_on(port).unwrap_or_default()
+/// The TCP sockets of this namespace on `port` that do not listen (see
+/// [`sock_diag::port_sockets`]); none where netlink cannot be asked.
+pub fn own_port_sockets(port: u16) -> sock_diag::PortSockets {
+    sock_diag::port_sockets(port).unwrap_or_default()
 }
 
 /// [`own_tcp_listeners`] on `port` alone: the kernel picks them (`sock_diag`'s filter), or, where

@@ -40,25 +40,92 @@ pub fn tcp_listeners_on(port: u16) -> io::Result<Vec<Listener>> {
 /// to a port that neither listen nor connect; older kernels ignore the bit and send none.
 const TCPF_BOUND_INACTIVE: u32 = 1 << 13;
 
-/// The TCP sockets of the calling thread's namespace bound to `port` that neither listen nor
-/// connect (`ss -B`, which iproute2 6.8 added: `ss -ltn` does not list them): a program
-/// between `bind()` and `listen()`, or one that holds the port (a listener shut down with
-/// `shutdown(SHUT_RD)` is one again). Its connects are refused as if the port were free, but
-/// a server that binds it without `SO_REUSEADDR` fails with `EADDRINUSE`. The kernel has no
-/// port filter there: it walks its whole bind table, and its table of connections too (about
-/// 1 ms here with both empty, 65,536 and 262,144 buckets), so both families are asked in one
-/// walk. Empty before Linux 6.8.
-pub fn tcp_bound_on(port: u16) -> io::Result<Vec<Listener>> {
-    let socket = open()?;
-    let mut bound = dump_both_families(&socket, TCPF_BOUND_INACTIVE)?;
-    bound.retain(|b| b.port == port);
-    for b in &mut bound {
-        // Not a listener: no queue, no backlog.
-        b.queue = 0;
-        b.backlog = None;
-    }
-    Ok(bound)
+/// The TCP sockets of the calling thread's namespace on `port` that do not listen, which tell
+/// what held a port where nothing listens now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortSockets {
+    /// Sockets bound to the port that neither listen nor connect (`ss -B`, which iproute2 6.8
+    /// added: `ss -ltn` does not list them): a program between `bind()` and `listen()`, or one
+    /// that holds the port (a listener shut down with `shutdown(SHUT_RD)` is one again). Its
+    /// connects are refused as if the port were free, but a server that binds it without
+    /// `SO_REUSEADDR` fails with `EADDRINUSE`. Linux 6.8 and later; none before.
+    pub bound: Vec<Listener>,
+    /// Connections whose own end is on the port: a server's ends, which outlive its listening
+    /// socket (a server that closed it and still serves, or ends closing after it stopped).
+    pub connections: Vec<Connection>,
 }
+
+/// A connection's end on this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection {
+    /// Its own address and port.
+    pub local: std::net::SocketAddr,
+    /// Whether a program still has it open.
+    pub state: ConnectionState,
+    /// Its inode, by which `/proc` names its holder; 0 once no program holds it.
+    pub inode: u64,
+}
+
+/// Where a connection stands, as far as its holder goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Established, or closed by the peer only (`CLOSE_WAIT`), or by a program that still has
+    /// it: a program has it open.
+    Open,
+    /// Closed by this end (`FIN_WAIT1`, `FIN_WAIT2`, `CLOSING`, `LAST_ACK`, `TIME_WAIT`), and
+    /// held by no program: the kernel finishes it alone, for about a minute at most
+    /// (`TIME_WAIT` lasts 60 s).
+    Closing,
+}
+
+/// The `TCPF_` bits of the states of [`ConnectionState`], from the kernel's `tcp_states.h`.
+const TCPF_CONNECTIONS: u32 = 1 << 1 // ESTABLISHED
+    | 1 << 4 // FIN_WAIT1
+    | 1 << 5 // FIN_WAIT2
+    | 1 << 6 // TIME_WAIT
+    | 1 << 8 // CLOSE_WAIT
+    | 1 << 9 // LAST_ACK
+    | 1 << 11; // CLOSING
+
+/// The sockets of the calling thread's namespace on `port` that do not listen (see
+/// [`PortSockets`]). The kernel has no port filter for bound sockets: it walks its whole bind
+/// table, and its table of connections too (about 1 ms here with both empty, 65,536 and 262,144
+/// buckets), so both families and both kinds are asked in one walk; the connections it filters
+/// by their own port itself.
+pub fn port_sockets(port: u16) -> io::Result<PortSockets> {
+    let socket = open()?;
+    let mut sockets = PortSockets::default();
+    for answer in dump_both_families(&socket, TCPF_BOUND_INACTIVE | TCPF_CONNECTIONS, port)? {
+        let header = &answer.header;
+        if header.socket_id.source_port != port {
+            continue;
+        }
+        let state = match header.state {
+            TCP_CLOSE => {
+                let mut bound = listener(&answer);
+                // Not a listener: no queue, no backlog.
+                bound.queue = 0;
+                bound.backlog = None;
+                sockets.bound.push(bound);
+                continue;
+            }
+            // Half-closed by a program that still has it (`shutdown(SHUT_WR)`) is open too.
+            TCP_ESTABLISHED | TCP_CLOSE_WAIT => ConnectionState::Open,
+            _ if header.inode != 0 => ConnectionState::Open,
+            _ => ConnectionState::Closing,
+        };
+        sockets.connections.push(Connection {
+            local: std::net::SocketAddr::new(header.socket_id.source_address, port),
+            state,
+            inode: u64::from(header.inode),
+        });
+    }
+    Ok(sockets)
+}
+
+/// `TCP_CLOSE_WAIT` and `TCP_CLOSE` of the kernel's `tcp_states.h` (a bound socket's state).
+const TCP_CLOSE_WAIT: u8 = 8;
+const TCP_CLOSE: u8 = 7;
 
 /// `TCPDIAG_GETSOCK` of the kernel's `inet_diag.h`: the request from before
 /// `SOCK_DIAG_BY_FAMILY`, which the kernel still serves. It has no protocol field (TCP is
@@ -67,24 +134,27 @@ pub fn tcp_bound_on(port: u16) -> io::Result<Vec<Listener>> {
 /// `SOCK_DIAG_BY_FAMILY`'s are, under its own type.
 const TCPDIAG_GETSOCK: u16 = 18;
 
-/// The TCP sockets of both families in `states` (the kernel's `TCPF_` bits), in one walk.
-fn dump_both_families(socket: &Socket, states: u32) -> io::Result<Vec<Listener>> {
+/// The TCP sockets of both families in `states` (the kernel's `TCPF_` bits), in one walk;
+/// connections only where their own port is `port` (bound sockets of every port).
+fn dump_both_families(socket: &Socket, states: u32, port: u16) -> io::Result<Vec<InetResponse>> {
     // struct nlmsghdr (length, type, flags, sequence, port id), then struct inet_diag_req:
-    // family (0: both), the two prefix lengths, the extensions (none), the socket id (zeros:
-    // any), the states, idiag_dbs.
+    // family (0: both), the two prefix lengths, the extensions (none), the socket id (its
+    // source port, big-endian, then zeros: any), the states, idiag_dbs.
     const LENGTH: usize = 16 + 4 + 48 + 4 + 4;
     let mut request = Vec::with_capacity(LENGTH);
     request.extend_from_slice(&u32::try_from(LENGTH).unwrap_or(0).to_ne_bytes());
     request.extend_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
     request.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    request.resize(16 + 4, 0);
+    request.extend_from_slice(&port.to_be_bytes());
     request.resize(16 + 4 + 48, 0);
     request.extend_from_slice(&states.to_ne_bytes());
     request.extend_from_slice(&0u32.to_ne_bytes());
     let answers = exchange_bytes(socket, &request, true)?;
     Ok(answers
-        .iter()
+        .into_iter()
         .filter_map(|answer| match answer {
-            SockDiagMessage::InetResponse(response) => Some(listener(response)),
+            SockDiagMessage::InetResponse(response) => Some(*response),
             _ => None,
         })
         .collect())
@@ -440,7 +510,7 @@ mod tests {
         let bound6 = RawSocket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP)).unwrap();
         bound6.set_only_v6(true).unwrap();
         let v6_bound = bound6.bind(&InetAddr::from((Ipv6Addr::LOCALHOST, port)).into());
-        let found = tcp_bound_on(port).unwrap();
+        let found = port_sockets(port).unwrap().bound;
         let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
         let mut numbers = release
             .trim()
@@ -465,7 +535,51 @@ mod tests {
         );
         bound.listen(1).unwrap();
         drop(bound6);
-        assert!(tcp_bound_on(port).unwrap().is_empty());
+        assert!(port_sockets(port).unwrap().bound.is_empty());
+    }
+
+    /// A server's ends of its connections outlive its listening socket: held while it keeps
+    /// them, closing (no inode) once it closed them first; the client's ends, whose own port is
+    /// another, are not the port's.
+    #[test]
+    fn a_servers_connections_are_found_on_its_port() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _kept_client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (kept, _) = listener.accept().unwrap();
+        let closed_client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (closed, _) = listener.accept().unwrap();
+        drop(listener);
+        // The server closes first: its end goes to FIN_WAIT2, then TIME_WAIT once the client
+        // closes too.
+        drop(closed);
+        drop(closed_client);
+        let found = port_sockets(port).unwrap();
+        assert!(found.bound.is_empty(), "{found:?}");
+        let inode = {
+            use std::os::fd::AsRawFd;
+            let link = std::fs::read_link(format!("/proc/self/fd/{}", kept.as_raw_fd())).unwrap();
+            let link = link.to_string_lossy().into_owned();
+            link.trim_start_matches("socket:[")
+                .trim_end_matches(']')
+                .parse::<u64>()
+                .unwrap()
+        };
+        let mut states: Vec<_> = found
+            .connections
+            .iter()
+            .map(|c| (c.state, c.inode))
+            .collect();
+        states.sort_by_key(|(_, inode)| std::cmp::Reverse(*inode));
+        assert_eq!(
+            states,
+            [
+                (ConnectionState::Open, inode),
+                (ConnectionState::Closing, 0)
+            ],
+            "{found:?}"
+        );
+        assert!(found.connections.iter().all(|c| c.local.port() == port));
     }
 
     /// A listener bound to an interface (`SO_BINDTODEVICE`) is taken for a connection to that

@@ -1,0 +1,67 @@
+//! The rule for a port of this host where nothing listens, but connections are left on it: a
+//! server's own ends outlive its listening socket. Still open, a program serves what it had
+//! accepted after it closed the listening socket (a server shutting down, draining, or
+//! restarting: Go's `Shutdown`, gunicorn's graceful stop); closing with no program left, the
+//! server stopped or crashed within the last minute (the kernel finishes the connections it
+//! closed alone; `TIME_WAIT` lasts 60 s). "Start the program" is right either way, but a
+//! person is told what happened to it: the port was served a moment ago.
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::cause::Cause;
+use super::evidence::Evidence;
+use super::facts::Facts;
+use super::rules::Finding;
+use crate::sys::services;
+
+/// The kernel's default ephemeral range, where this host's range could not be read.
+const DEFAULT_EPHEMERAL: (u16, u16) = (32768, 60999);
+
+/// `no-listener` on `ip`:`port`, said with the connections left on the port; `None` when none
+/// are, or when the port is in the ephemeral range: there it is also the own port of this
+/// host's clients' connections, to anywhere, which are no server's ends.
+pub(super) fn connections_left(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
+    let left = facts.connections_left.as_ref()?;
+    let (low, high) = facts.ephemeral_ports.unwrap_or(DEFAULT_EPHEMERAL);
+    if (low..=high).contains(&port) {
+        return None;
+    }
+    let finding = if left.open > 0 {
+        let holder = left.holder().unwrap_or_else(|| "a program".to_owned());
+        Finding::new(
+            Cause::NoListener,
+            format!(
+                "nothing listens on port {port} on this host ({ip} is local), but {holder} still has connections open on it: it closed its listening socket and serves what it had accepted, as a server shutting down or restarting does"
+            ),
+        )
+        .suggest(format!(
+            "if {holder} is shutting down or restarting, wait for it to listen again: `refused wait {}`",
+            SocketAddr::new(ip, port)
+        ))
+        .suggest(format!(
+            "if it should be serving, its log says why it closed its listening socket; `ss -tnp state established '( sport = :{port} )'` lists its connections"
+        ))
+    } else {
+        let log = match services::by_port(port).and_then(services::Service::installed_unit) {
+            Some(unit) => format!("`journalctl -u {unit} -e`"),
+            None => "its log (`journalctl -e` where systemd runs it)".to_owned(),
+        };
+        Finding::new(
+            Cause::NoListener,
+            format!(
+                "nothing listens on port {port} on this host ({ip} is local), but this host closed connections on it within the last minute: the program that served it stopped or crashed"
+            ),
+        )
+        .suggest(format!(
+            "find why it stopped: {log}, and `sudo dmesg | grep -i 'killed process'` for the out-of-memory killer; then start it again"
+        ))
+    };
+    Some(
+        finding
+            .evidence([
+                Evidence::ConnectionsLeft(left.clone()),
+                Evidence::LocalAddress { address: ip },
+            ])
+            .suggest("`ss -ltnp` lists what listens on this host"),
+    )
+}
