@@ -231,7 +231,7 @@ fn aio_check<'py>(
 
 /// Awaitable ``wait``.
 #[pyfunction]
-#[pyo3(signature = (*targets, timeout = Some(30.0), any = false, down = false, interval = 0.025))]
+#[pyo3(signature = (*targets, timeout = Some(30.0), any = false, down = false, interval = 0.025, bpf = true))]
 fn aio_wait<'py>(
     py: Python<'py>,
     targets: &Bound<'py, PyTuple>,
@@ -239,9 +239,10 @@ fn aio_wait<'py>(
     any: bool,
     down: bool,
     interval: f64,
+    bpf: bool,
 ) -> PyResult<Pending> {
     let (texts, parsed) = parse_all(py, targets)?;
-    let options = wait_options(timeout, any, down, interval)?;
+    let options = wait_options(timeout, any, down, interval, bpf)?;
     pending(
         async move { refused::wait::wait(&parsed, &options, |_| {}).await },
         move |py, result| object(py, WaitResult::new(py, &texts, result)?),

@@ -130,9 +130,12 @@ fn check(py: Python<'_>, targets: &Bound<'_, PyTuple>, timeout: f64) -> PyResult
 /// they no longer accept connections; ``timeout=None`` waits for ever.
 ///
 /// Polls fast at first and backs off to ``interval``, so a service is noticed within
-/// milliseconds of coming up. Returns a ``WaitResult``, true when the condition was met.
+/// milliseconds of coming up. As root, a wait for a port of this host is told by the kernel
+/// when a socket starts to listen (a small eBPF program, which runs at every TCP state change
+/// of the host while the wait lasts) instead of polling; ``bpf=False`` polls. Returns a
+/// ``WaitResult``, true when the condition was met.
 #[pyfunction]
-#[pyo3(signature = (*targets, timeout = Some(30.0), any = false, down = false, interval = 0.025))]
+#[pyo3(signature = (*targets, timeout = Some(30.0), any = false, down = false, interval = 0.025, bpf = true))]
 fn wait(
     py: Python<'_>,
     targets: &Bound<'_, PyTuple>,
@@ -140,9 +143,10 @@ fn wait(
     any: bool,
     down: bool,
     interval: f64,
+    bpf: bool,
 ) -> PyResult<WaitResult> {
     let (texts, parsed) = parse_all(py, targets)?;
-    let options = wait_options(timeout, any, down, interval)?;
+    let options = wait_options(timeout, any, down, interval, bpf)?;
     let result = block_on(py, async move {
         refused::wait::wait(&parsed, &options, |_| {}).await
     })?;
@@ -306,12 +310,14 @@ fn wait_options(
     any: bool,
     down: bool,
     interval: f64,
+    bpf: bool,
 ) -> PyResult<WaitOptions> {
     Ok(WaitOptions {
         timeout: timeout.map(|t| duration("timeout", t)).transpose()?,
         until: if any { Until::Any } else { Until::All },
         goal: if down { Goal::Down } else { Goal::Ready },
         interval: duration("interval", interval)?,
+        listen_events: bpf,
         ..WaitOptions::default()
     })
 }

@@ -1,6 +1,7 @@
 """why, check, wait and scan against real sockets; why's to_dict() is the CLI's JSON."""
 
 import json
+import os
 import socket
 import threading
 import time
@@ -8,7 +9,7 @@ import time
 import pytest
 
 import refused
-from support import Listener, cli_why, refused_port, same_as_cli
+from support import Listener, cli_why, need, refused_port, same_as_cli
 
 
 def test_why_names_no_listener_with_evidence_and_fix():
@@ -84,6 +85,45 @@ def test_wait_notices_a_service_that_starts_later():
         late.close()
     assert result and result.satisfied and result.done == [True]
     assert result.reports[0].ready
+
+
+def bpf_objects():
+    """The eBPF objects this process holds (a program, its link, its ring buffer)."""
+    names = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            names.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            pass
+    return [name for name in names if name.startswith("anon_inode:bpf")]
+
+
+def test_a_root_wait_is_told_of_listeners_unless_bpf_is_off():
+    need(os.geteuid() == 0, "the eBPF program that tells a wait of new listeners needs root")
+    for bpf in (True, False):
+        probe = Listener()
+        port = probe.port
+        probe.close()
+        late = socket.socket()
+        late.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held = []
+
+        def listen_later():
+            time.sleep(0.3)
+            held.extend(bpf_objects())
+            late.bind(("127.0.0.1", port))
+            late.listen(8)
+
+        thread = threading.Thread(target=listen_later)
+        thread.start()
+        try:
+            result = refused.wait(f"127.0.0.1:{port}", timeout=10.0, bpf=bpf)
+        finally:
+            thread.join()
+            late.close()
+        assert result and result.done == [True]
+        assert bool(held) == bpf, (bpf, held)
+    assert not bpf_objects()
 
 
 def test_wait_times_out_and_says_why():

@@ -163,8 +163,10 @@ def wait(
     any: bool = False,
     down: bool = False,
     interval: float = 0.025,
+    bpf: bool = True,
 ) -> WaitResult:
-    """Wait until the targets are ready (or down)."""
+    """Wait until the targets are ready (or down); ``bpf=False``: poll, never load the eBPF
+    program that tells a root wait of new listeners."""
 
 def scan(
     host: str,

@@ -83,10 +83,11 @@ async def wait(
     any: bool = False,
     down: bool = False,
     interval: float = 0.025,
+    bpf: bool = True,
 ) -> WaitResult:
     """Wait for the targets as ``refused.wait`` does."""
     return await _done(_refused.aio_wait(
-        *targets, timeout=timeout, any=any, down=down, interval=interval
+        *targets, timeout=timeout, any=any, down=down, interval=interval, bpf=bpf
     ))
 
 
