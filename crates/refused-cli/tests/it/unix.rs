@@ -651,3 +651,63 @@ fn postgres_urls_of_its_socket_folder_reach_the_socket() {
         );
     }
 }
+
+/// requests-unixsocket's `http+unix://` (an app's API on a socket, Docker's `/_ping`) gets an
+/// HTTP request, with `Host: localhost` as curl's `--unix-socket` sends, not only a connect:
+/// `check` says the status, and `why` names an HTTP server that answers 503 as not ready (both
+/// said "accepts connections").
+#[test]
+fn an_http_unix_target_is_asked_over_http() {
+    use std::io::{BufRead, BufReader, Write};
+    let scratch = Scratch::new("http-unix");
+    let path = scratch.join("app.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let (hosts, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push(line.trim_end().to_owned());
+            }
+            let ping = head.first().is_some_and(|l| l.starts_with("GET /_ping "));
+            if let Some(host) = head.iter().find_map(|l| l.strip_prefix("host: ")) {
+                let _ = hosts.send(host.to_owned());
+            }
+            let status = if ping {
+                "200 OK"
+            } else {
+                "503 Service Unavailable"
+            };
+            let _ = (&stream).write_all(
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+        }
+    });
+    let encoded = path.display().to_string().replace('/', "%2F");
+
+    let ping = format!("http+unix://{encoded}/_ping");
+    let output = refused().args(["check", &ping]).output().unwrap();
+    assert_exit(&output, 0);
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("HTTP 200 OK"), "{said}");
+    assert_eq!(seen.recv().unwrap(), "localhost");
+
+    let health = format!("http+unix://{encoded}/health");
+    let output = refused().args(["why", "--json", &health]).output().unwrap();
+    assert_exit(&output, 1);
+    let report = json(&output);
+    assert_eq!(report["cause"], "not-ready", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the HTTP server behind it is not ready: HTTP 503"),
+        "{report}"
+    );
+}

@@ -20,7 +20,7 @@ use crate::sys::tables::{self, Listener};
 use crate::sys::unix_diag;
 use crate::sys::unix_path::{self, FileType, Lookup, Mode, Owner};
 use crate::sys::{self, addresses, forwarder, host, loopback, netns, process};
-use crate::target::{Endpoint, Host, Target};
+use crate::target::{Endpoint, Host, Scheme, Target};
 
 use super::Options;
 use super::budget::Budget;
@@ -103,8 +103,11 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
     let (host, port) = match target.endpoint() {
         Endpoint::Unix(path) => {
             let unix = unix(&dialer(budget.network_left()), path).await;
-            // PostgreSQL's socket: is the server behind it ready?
-            if unix.0.outcome.is_connected() && crate::probe::is_postgres_socket(target) {
+            // PostgreSQL's socket, or one named with a protocol (`redis+unix://`,
+            // `http+unix://`): is the server behind it ready?
+            let checked =
+                target.scheme() != Scheme::Unix || crate::probe::is_postgres_socket(target);
+            if unix.0.outcome.is_connected() && checked {
                 let report = probe::probe(target, &options.probe, budget.probe_left()).await;
                 facts.probe = Some(report.readiness);
             }

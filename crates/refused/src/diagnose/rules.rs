@@ -98,14 +98,20 @@ pub fn infer(facts: &Facts) -> Result<Finding, Unexplained> {
 fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
     if let Some((attempt, path)) = facts.unix.as_deref() {
         let name = attempt.address.to_string();
-        // It connects, and the server behind it says it is not ready (PostgreSQL's socket).
+        // It connects, and the server behind it says it is not ready (PostgreSQL's socket,
+        // Redis's, an HTTP server's).
         if let Some(readiness @ (Readiness::NotReady(_) | Readiness::Failed(_))) = &facts.probe {
+            let protocol = match facts.target.scheme() {
+                Scheme::Http => "HTTP",
+                Scheme::Redis => "Redis",
+                _ => "PostgreSQL",
+            };
             let summary = match readiness {
                 Readiness::NotReady(_) => format!(
-                    "{name} accepts connections, but the PostgreSQL server behind it is {readiness}"
+                    "{name} accepts connections, but the {protocol} server behind it is {readiness}"
                 ),
                 _ => format!(
-                    "{name} accepts connections, but the PostgreSQL exchange failed: {readiness}"
+                    "{name} accepts connections, but the {protocol} exchange failed: {readiness}"
                 ),
             };
             return Ok(Finding::new(Cause::NotReady, summary)

@@ -194,6 +194,19 @@ where
     (readiness, response)
 }
 
+/// The request's `Host`: the target's host, with its port unless it is the scheme's. Over a
+/// unix socket (`http+unix://`) there is no host: `localhost`, as curl's `--unix-socket`
+/// sends (nginx answers 400 to an empty `Host`).
+fn authority(target: &Target) -> String {
+    let host = target
+        .host()
+        .map_or_else(|| "localhost".to_owned(), ToString::to_string);
+    match (target.port(), target.scheme().default_port()) {
+        (Some(port), Some(default)) if port != default => format!("{host}:{port}"),
+        _ => host,
+    }
+}
+
 async fn exchange<S>(
     target: &Target,
     stream: S,
@@ -213,11 +226,7 @@ where
         Ok(parts) => parts,
         Err(err) => return protocol(Kind::NotTheProtocol, format!("HTTP failed: {err}")),
     };
-    let host = target.host().map(ToString::to_string).unwrap_or_default();
-    let authority = match (target.port(), target.scheme().default_port()) {
-        (Some(port), Some(default)) if port != default => format!("{host}:{port}"),
-        _ => host,
-    };
+    let authority = authority(target);
     let path = if target.path().is_empty() {
         "/"
     } else {

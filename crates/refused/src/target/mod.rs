@@ -613,12 +613,26 @@ fn other_scheme(trimmed: &str, prefix: &str, rest: &str) -> Result<Target, Targe
     }
     if let Some((base, transport)) = lower.split_once('+') {
         match (base, transport) {
-            ("redis", "unix" | "socket") => return unix_path(trimmed, without_query(rest)),
+            // Redis's own check over its socket: a Redis still loading its data accepts
+            // connections and answers `-LOADING`.
+            ("redis", "unix" | "socket") => {
+                return unix_path(trimmed, without_query(rest)).map(|target| Target {
+                    scheme: Scheme::Redis,
+                    ..target
+                });
+            }
             ("http" | "https", "unix") => {
                 let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
                 let socket = percent_decoded(&rest[..end]);
                 return unix_path(trimmed, &socket).map(|target| Target {
                     path: rest[end..].to_owned(),
+                    // HTTP's check over the socket (Docker's API: `/_ping`); TLS over a unix
+                    // socket has no name to check a certificate against: a connect.
+                    scheme: if base == "http" {
+                        Scheme::Http
+                    } else {
+                        Scheme::Unix
+                    },
                     ..target
                 });
             }
@@ -1393,10 +1407,19 @@ mod tests {
         assert_eq!(unix("unix:///run/redis.sock?db=0"), "/run/redis.sock");
         assert_eq!(unix("redis+unix:///run/redis.sock?db=1"), "/run/redis.sock");
         assert_eq!(unix("redis+socket:///run/redis.sock"), "/run/redis.sock");
+        // Checked as Redis over its socket; a plain `unix://` URL is any program's.
+        for (input, scheme) in [
+            ("redis+unix:///run/redis.sock?db=1", Scheme::Redis),
+            ("redis+socket:///run/redis.sock", Scheme::Redis),
+            ("unix:///run/redis.sock?db=0", Scheme::Unix),
+        ] {
+            assert_eq!(input.parse::<Target>().unwrap().scheme(), scheme, "{input}");
+        }
         // requests-unixsocket's.
         let target: Target = "http+unix://%2Frun%2Fapp.sock/info".parse().unwrap();
         assert_eq!(target.endpoint(), &Endpoint::Unix("/run/app.sock".into()));
         assert_eq!(target.path(), "/info");
+        assert_eq!(target.scheme(), Scheme::Http);
         // A sentinel's port is not Redis's.
         assert!(matches!(
             error("redis+sentinel://s1:26379"),

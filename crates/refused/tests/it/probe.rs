@@ -119,6 +119,26 @@ async fn a_real_redis_answers_ping_and_one_with_a_password_is_still_up() {
     assert!(readiness.to_string().contains("NOAUTH"), "{readiness}");
 }
 
+/// Redis's unix socket, named as redis-py and Celery name it (`redis+unix://`,
+/// `redis+socket://`), gets Redis's `PING`, not only a connect: a Redis still loading its data
+/// accepts connections there and answers `-LOADING`.
+#[tokio::test]
+async fn a_real_redis_answers_ping_on_its_unix_socket() {
+    if !require(
+        "a_real_redis_answers_ping_on_its_unix_socket",
+        &[Tool::RedisServer],
+    ) {
+        return;
+    }
+    // Relative to its `--dir`, its scratch folder.
+    let redis = servers::redis(&["--unixsocket", "redis.sock"]).unwrap();
+    let socket = redis.dir().join("redis.sock");
+    for scheme in ["redis+unix", "redis+socket"] {
+        let readiness = ready(&format!("{scheme}://{}?db=0", socket.display())).await;
+        assert_eq!(readiness.to_string(), "ready: PING answered PONG");
+    }
+}
+
 #[tokio::test]
 async fn a_real_postgres_accepts_connections() {
     if !require("a_real_postgres_accepts_connections", &[Tool::Postgres]) {
