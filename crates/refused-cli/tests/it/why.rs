@@ -422,6 +422,35 @@ fn connections_left_on_a_port_say_what_happened_to_its_server() {
     assert_eq!(left["open"], 0, "{report}");
     assert!(left["closing"].as_u64().unwrap() >= 1, "{report}");
     assert!(left["pid"].is_null(), "{report}");
+
+    // A client's own connection from a port it chose (an NFS mount's, from a reserved port, to
+    // 2049) is no server's end: its peer's port is a service's, not a client's.
+    // Four digits against five: not a port near the one asked for, which `why` would offer.
+    let service = (7100..7900)
+        .find_map(|port| std::net::TcpListener::bind(("127.0.0.1", port)).ok())
+        .unwrap();
+    let chosen = server_port_listener(addr.port() + 1);
+    let from = chosen.local_addr().unwrap();
+    drop(chosen);
+    let client = rustix::net::socket(
+        rustix::net::AddressFamily::INET,
+        rustix::net::SocketType::STREAM,
+        None,
+    )
+    .unwrap();
+    rustix::net::sockopt::set_socket_reuseaddr(&client, true).unwrap();
+    rustix::net::bind(&client, &from).unwrap();
+    rustix::net::connect(&client, &service.local_addr().unwrap()).unwrap();
+    let output = refused()
+        .args(["why", "--json", &from.to_string()])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cause"], "no-listener", "{report}");
+    assert!(
+        !report["evidence"].to_string().contains("connections-left"),
+        "{report}"
+    );
 }
 
 /// An HTTP/2-only server without TLS (h2c with prior knowledge, a gRPC server) sends its

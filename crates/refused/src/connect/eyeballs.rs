@@ -352,7 +352,9 @@ fn may_connect_to_itself(port: u16) -> bool {
     static RANGE: OnceLock<Option<(u16, u16)>> = OnceLock::new();
     RANGE
         .get_or_init(|| {
-            crate::sys::host::ephemeral_ports().map(|(low, high)| (low.min(32768), high.max(60999)))
+            let (default_low, default_high) = crate::sys::host::DEFAULT_EPHEMERAL_PORTS;
+            crate::sys::host::ephemeral_ports()
+                .map(|(low, high)| (low.min(default_low), high.max(default_high)))
         })
         .is_none_or(|(low, high)| (low..=high).contains(&port))
 }

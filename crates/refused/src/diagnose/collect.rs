@@ -710,10 +710,21 @@ impl NotListening {
     }
 }
 
+/// The lowest port of the other systems' ephemeral ranges (Linux's default 32768-60999;
+/// Windows', macOS's and the BSDs' 49152-65535).
+const EPHEMERAL_ELSEWHERE: u16 = 32768;
+
 /// The sockets of this namespace on `port` that do not listen, their owners looked up in one
-/// walk of `/proc`.
-fn not_listening(port: u16) -> NotListening {
-    let sockets = sys::own_port_sockets(port);
+/// walk of `/proc`. A connection counts as a server's end when its peer's port is a client's:
+/// in `ephemeral` (this host's range) or in another system's. One whose peer's port is a
+/// service's is a client's own, from a port it chose (an NFS mount's, from a reserved port
+/// below 1024, to 2049).
+fn not_listening(port: u16, ephemeral: (u16, u16)) -> NotListening {
+    let mut sockets = sys::own_port_sockets(port);
+    sockets.connections.retain(|c| {
+        let peer = c.remote.port();
+        peer >= EPHEMERAL_ELSEWHERE || (ephemeral.0..=ephemeral.1).contains(&peer)
+    });
     let open = || {
         sockets
             .connections
@@ -770,7 +781,10 @@ struct Unheld {
 /// sockets bound without listening, service sockets, stopped containers.
 fn look_past_listeners(facts: &mut Facts, port: u16) -> Unheld {
     let udp = udp_receivers(port);
-    let read = move || not_listening(port);
+    let ephemeral = facts
+        .ephemeral_ports
+        .unwrap_or(host::DEFAULT_EPHEMERAL_PORTS);
+    let read = move || not_listening(port, ephemeral);
     let spawned = std::thread::Builder::new()
         .name("not-listening".to_owned())
         .spawn(read);

@@ -12,17 +12,15 @@ use super::cause::Cause;
 use super::evidence::Evidence;
 use super::facts::Facts;
 use super::rules::Finding;
+use crate::sys::host::DEFAULT_EPHEMERAL_PORTS;
 use crate::sys::services;
-
-/// The kernel's default ephemeral range, where this host's range could not be read.
-const DEFAULT_EPHEMERAL: (u16, u16) = (32768, 60999);
 
 /// `no-listener` on `ip`:`port`, said with the connections left on the port; `None` when none
 /// are, or when the port is in the ephemeral range: there it is also the own port of this
 /// host's clients' connections, to anywhere, which are no server's ends.
 pub(super) fn connections_left(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
     let left = facts.connections_left.as_ref()?;
-    let (low, high) = facts.ephemeral_ports.unwrap_or(DEFAULT_EPHEMERAL);
+    let (low, high) = facts.ephemeral_ports.unwrap_or(DEFAULT_EPHEMERAL_PORTS);
     if (low..=high).contains(&port) {
         return None;
     }

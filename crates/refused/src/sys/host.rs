@@ -57,6 +57,9 @@ pub fn runs_systemd() -> bool {
     fs::symlink_metadata("/run/systemd/system").is_ok_and(|meta| meta.is_dir())
 }
 
+/// The kernel's default ephemeral port range (`net.ipv4.ip_local_port_range`).
+pub const DEFAULT_EPHEMERAL_PORTS: (u16, u16) = (32768, 60999);
+
 /// The ephemeral port range connects take their local port from.
 pub fn ephemeral_ports() -> Option<(u16, u16)> {
     let text = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;

@@ -60,6 +60,8 @@ pub struct PortSockets {
 pub struct Connection {
     /// Its own address and port.
     pub local: std::net::SocketAddr,
+    /// Its peer's.
+    pub remote: std::net::SocketAddr,
     /// Whether a program still has it open.
     pub state: ConnectionState,
     /// Its inode, by which `/proc` names its holder; 0 once no program holds it.
@@ -116,6 +118,10 @@ pub fn port_sockets(port: u16) -> io::Result<PortSockets> {
         };
         sockets.connections.push(Connection {
             local: std::net::SocketAddr::new(header.socket_id.source_address, port),
+            remote: std::net::SocketAddr::new(
+                header.socket_id.destination_address,
+                header.socket_id.destination_port,
+            ),
             state,
             inode: u64::from(header.inode),
         });
