@@ -58,7 +58,12 @@ pub async fn run(args: WaitArgs, quiet: bool, mut signals: Signals) -> anyhow::R
         }
     }
     let display = RefCell::new(Display::new(mode, &targets, options.goal, options.timeout));
-    let explainer = RefCell::new(Explainer::new(&targets, options.timeout, args.down));
+    let explainer = RefCell::new(Explainer::new(
+        &targets,
+        options.timeout,
+        options.probe.clone(),
+        args.down,
+    ));
     let read_ahead_at = explainer.borrow().read_ahead_at();
     let result = {
         let waiting = wait(&targets, &options, |event| {

@@ -2,12 +2,16 @@
 //! connects still fail, within the wait's own `--timeout` (docs/contract.md: a process ends within
 //! 100 ms past it). The last probe's failed connect is the evidence of the network, made over the
 //! whole wait, so it is not made again; this host's evidence is read ahead, shortly before the
-//! deadline, so that explaining takes next to no time after it.
+//! deadline, so that explaining takes next to no time after it. A target that connects but is
+//! not ready is diagnosed whole in that time (its probe, a TLS handshake where `http://` met
+//! a closed connection...), so the report can say what `why` would: waiting cannot help an
+//! `http://` target on a TLS port.
 
 use std::time::Duration;
 
+use refused::Cause;
 use refused::diagnose::{self, Diagnosis, Options, ReadAhead};
-use refused::probe::{ProbeFailure, ProbeReport, Readiness};
+use refused::probe::{ProbeFailure, ProbeOptions, ProbeReport, Readiness};
 use refused::wait::{TargetState, WaitEvent};
 use refused::{ConnectError, Target};
 use tokio::time::Instant;
@@ -23,22 +27,38 @@ pub struct Explainer<'a> {
     seen: Vec<Seen>,
     /// Per target, this host's evidence being read ahead.
     ahead: Vec<Option<ReadAhead>>,
+    /// Per target that connects but is not ready, its whole diagnosis, running.
+    connected: Vec<Option<tokio::task::JoinHandle<Option<Diagnosis>>>>,
     /// When to read ahead: `None` for a wait without a deadline.
     read_ahead_at: Option<Instant>,
+    /// How long before the deadline that is.
+    read_ahead_for: Duration,
+    /// The wait's probe options (`--cacert`, `--status`...), which a diagnosis's probe uses too.
+    probe: ProbeOptions,
     /// A wait until the targets are down, which needs no `why`.
     down: bool,
 }
 
 impl<'a> Explainer<'a> {
-    /// For a wait starting now with this `timeout` (`None`: for ever); `down` waits need no cause.
-    pub fn new(targets: &'a [Target], timeout: Option<Duration>, down: bool) -> Self {
+    /// For a wait starting now with this `timeout` (`None`: for ever) and `probe` options;
+    /// `down` waits need no cause.
+    pub fn new(
+        targets: &'a [Target],
+        timeout: Option<Duration>,
+        probe: ProbeOptions,
+        down: bool,
+    ) -> Self {
         let start = Instant::now();
+        let read_ahead_for = timeout.map_or(READ_AHEAD, |t| READ_AHEAD.min(t / 4));
         Self {
             targets,
             seen: vec![Seen::Nothing; targets.len()],
             ahead: targets.iter().map(|_| None).collect(),
+            connected: targets.iter().map(|_| None).collect(),
             read_ahead_at: timeout
-                .and_then(|t| start.checked_add(t.saturating_sub(READ_AHEAD.min(t / 4)))),
+                .and_then(|t| start.checked_add(t.saturating_sub(read_ahead_for))),
+            read_ahead_for,
+            probe,
             down,
         }
     }
@@ -70,7 +90,19 @@ impl<'a> Explainer<'a> {
             let failure = match seen {
                 Seen::Nothing => None,
                 Seen::Failing(err) => Some(err),
-                Seen::Connecting | Seen::Done => continue,
+                Seen::Connecting => {
+                    let target = self.targets[index].clone();
+                    let options = Options {
+                        timeout: self.read_ahead_for,
+                        probe: self.probe.clone(),
+                        ..Options::default()
+                    };
+                    self.connected[index] = Some(tokio::spawn(async move {
+                        diagnose::diagnose(&target, &options).await.ok()
+                    }));
+                    continue;
+                }
+                Seen::Done => continue,
             };
             self.ahead[index] = Some(diagnose::read_ahead(
                 &self.targets[index],
@@ -82,8 +114,8 @@ impl<'a> Explainer<'a> {
 
     /// The cause of each target not done whose last probe failed to connect, all at once (they
     /// share `left`, what is left of `--timeout`: nothing, or next to nothing; the library then
-    /// allows a floor of a few tens of ms). A service that connects but is not ready needs no
-    /// `why`: its own reason says it.
+    /// allows a floor of a few tens of ms). A service that connects but is not ready has the
+    /// diagnosis read ahead, where it ended within `left` and found it still not ready.
     pub async fn explain(self, states: &[TargetState], left: Duration) -> Vec<Option<Diagnosis>> {
         let options = Options {
             timeout: left,
@@ -92,15 +124,18 @@ impl<'a> Explainer<'a> {
         let targets = self.targets;
         let causes = states
             .iter()
-            .zip(self.ahead)
+            .zip(self.ahead.into_iter().zip(self.connected))
             .enumerate()
-            .map(|(index, (state, ahead))| {
+            .map(|(index, (state, (ahead, connected)))| {
                 let options = &options;
                 async move {
-                    let err = state.last.as_ref().and_then(connect_failure)?;
                     if state.done || self.down {
                         return None;
                     }
+                    let Some(err) = state.last.as_ref().and_then(connect_failure) else {
+                        let diagnosis = tokio::time::timeout(left, connected?).await.ok()?;
+                        return diagnosis.ok().flatten().filter(says_more);
+                    };
                     let target = &targets[index];
                     let diagnosis = match ahead {
                         // Boxed: its future holds the whole read-ahead facts.
@@ -115,6 +150,17 @@ impl<'a> Explainer<'a> {
             });
         futures_util::future::join_all(causes).await
     }
+}
+
+/// Whether the diagnosis of a target that connects says more than its last probe did: not when
+/// it is ready by now, nor when its advice is the plain "wait for it" (`why`'s fix for a service
+/// that is up and not ready, with nothing known of why), which the wait just did.
+fn says_more(diagnosis: &Diagnosis) -> bool {
+    diagnosis.cause != Cause::Reachable
+        && !diagnosis
+            .suggestions
+            .first()
+            .is_some_and(|fix| fix.contains("wait for it"))
 }
 
 /// What the wait has shown of one target.

@@ -147,6 +147,65 @@ fn a_plain_request_to_a_tls_port_names_tls() {
     assert!(fixes[0].as_str().unwrap().contains(&https), "{report}");
 }
 
+/// `wait` for an `http://` target on a TLS port ran out of time saying only "no valid HTTP
+/// response": the probe's own words. Its report now says what `why` says, diagnosed before the
+/// deadline: the port speaks TLS, and the `https://` URL to ask. An HTTP 503, where `why` knows
+/// nothing more than "wait for it", gets no such line.
+#[test]
+fn a_wait_that_times_out_on_a_tls_port_says_it_speaks_tls() {
+    if !require(
+        "a_wait_that_times_out_on_a_tls_port_says_it_speaks_tls",
+        &[Tool::Openssl],
+    ) {
+        return;
+    }
+    let server = openssl_server(SelfSigned::Ca).unwrap();
+    let target = format!("http://localhost:{}/", server.addr.port());
+    let wait = refused()
+        .args(["wait", "--timeout", "2s", &target])
+        .output()
+        .unwrap();
+    assert_eq!(wait.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&wait.stderr);
+    assert!(
+        said.contains("not-ready: ") && said.contains("speaks TLS"),
+        "{said}"
+    );
+    let https = format!("https://localhost:{}/", server.addr.port());
+    assert!(
+        said.contains(&format!("fix: ask it over TLS: `{https}`")),
+        "{said}"
+    );
+    let json = refused()
+        .args(["wait", "--json", "--timeout", "2s", &target])
+        .output()
+        .unwrap();
+    let last = String::from_utf8_lossy(&json.stdout);
+    let timeout: Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+    assert_eq!(timeout["cause"], "not-ready", "{timeout}");
+
+    let unavailable = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = unavailable.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in unavailable.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = std::io::Read::read(&mut &stream, &mut buf);
+            let _ = std::io::Write::write_all(
+                &mut &stream,
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n",
+            );
+        }
+    });
+    let wait = refused()
+        .args(["wait", "--timeout", "1s"])
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&wait.stderr);
+    assert!(said.contains("not ready after 1.0 s: HTTP 503"), "{said}");
+    assert!(!said.contains("not-ready: "), "{said}");
+}
+
 /// A plain HTTP server that closes a request without an answer does not speak TLS either: the
 /// handshake asked says so, and no TLS port is guessed.
 #[test]
