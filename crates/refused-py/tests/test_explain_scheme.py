@@ -4,6 +4,7 @@ standby, a loading dataset) is `not-ready`, as `refused why <scheme>://...` says
 connect's `reachable`."""
 
 import asyncio
+import tempfile
 import time
 
 import asyncpg
@@ -155,6 +156,24 @@ def test_redis_busy_loading_its_dataset():
         assert isinstance(exc, redis.BusyLoadingError)
         d = not_ready(exc, f"redis://127.0.0.1:{port}")
         assert "LOADING" in d.summary, d.summary
+
+
+def test_redis_on_its_unix_socket_is_asked_as_redis():
+    # redis-py's unix socket connection: its target is `redis+unix://`, so the explanation asks
+    # Redis (LOADING), where a bare `unix://` connect said `reachable`.
+    socket_path = f"{tempfile.mkdtemp(prefix='refused-py-redis-sock-')}/redis.sock"
+    with redis_loading(LOADING_PORT + 1, unix_socket=socket_path):
+        assert refused.wait(f"unix://{socket_path}", timeout=30), "no unix socket"
+        client = redis.Redis(unix_socket_path=socket_path, retry=Retry(NoBackoff(), 0))
+        exc = caught(client.ping)
+        assert isinstance(exc, redis.BusyLoadingError), repr(exc)
+        d = not_ready(exc, f"redis+unix://{socket_path}")
+        assert "LOADING" in d.summary, d.summary
+    missing = redis.Redis(unix_socket_path=socket_path, retry=Retry(NoBackoff(), 0))
+    exc = caught(missing.ping)
+    assert refused.find_address(exc) == f"redis+unix://{socket_path}", repr(exc)
+    # Killed, it left its socket file behind.
+    assert refused.explain(exc, timeout=2).cause == "socket-stale"
 
 
 def test_refusals_keep_their_cause_with_the_scheme():
