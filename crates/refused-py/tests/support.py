@@ -214,9 +214,10 @@ def postgres(ports, *settings: str, standby: bool = False) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def redis_loading(port: int) -> Iterator[int]:
-    """A real redis-server on 127.0.0.1:`port` loading a dataset of 100,000 keys slowly (50 µs a
-    key: about 5 s), answering `-LOADING` meanwhile (redis-py's `BusyLoadingError`)."""
+def redis_loading(port: int, unix_socket: Optional[str] = None) -> Iterator[int]:
+    """A real redis-server on 127.0.0.1:`port` (and on `unix_socket`, when given) loading a
+    dataset of 100,000 keys slowly (50 µs a key: about 5 s), answering `-LOADING` meanwhile
+    (redis-py's `BusyLoadingError`)."""
     binary = shutil.which("redis-server")
     need(binary is not None, "redis-server is not installed (apt-get install redis-server)")
     workdir = tempfile.mkdtemp(prefix="refused-py-redis-")
@@ -237,7 +238,8 @@ def redis_loading(port: int) -> Iterator[int]:
         procs[0].terminate()
         procs[0].wait(timeout=10)
         procs.append(subprocess.Popen(
-            [*common, "--key-load-delay", "50", "--loading-process-events-interval-bytes", "1024"],
+            [*common, "--key-load-delay", "50", "--loading-process-events-interval-bytes", "1024",
+             *(["--unixsocket", unix_socket] if unix_socket else [])],
             stdout=subprocess.DEVNULL,
         ))
         assert refused.wait(f"127.0.0.1:{port}", timeout=30), "redis-server did not start again"

@@ -22,6 +22,7 @@ from support import caught, full_queue, postgres, redis_loading, refused_port, s
 STANDBY_PORTS = (47987, 47989, 47991)
 FULL_PORTS = (47975, 47977, 47979)
 LOADING_PORT = 47993
+UNIX_LOADING_PORT = 47893
 
 
 def not_ready(exc, target):
@@ -141,6 +142,18 @@ def test_redis_busy_loading_its_dataset():
         exc = caught(client.ping)
         assert isinstance(exc, redis.BusyLoadingError)
         d = not_ready(exc, f"redis://127.0.0.1:{port}")
+        assert "LOADING" in d.summary, d.summary
+
+
+def test_redis_busy_loading_its_dataset_over_its_unix_socket(tmp_path):
+    # redis-py's unix socket connection is asked as Redis over the socket (`redis+unix://`):
+    # a bare `unix://` connect would find it `reachable`.
+    path = str(tmp_path / "redis.sock")
+    with redis_loading(UNIX_LOADING_PORT, unix_socket=path):
+        client = redis.Redis(unix_socket_path=path, retry=Retry(NoBackoff(), 0))
+        exc = caught(client.ping)
+        assert isinstance(exc, redis.BusyLoadingError)
+        d = not_ready(exc, f"redis+unix://{path}")
         assert "LOADING" in d.summary, d.summary
 
 

@@ -462,7 +462,12 @@ def _from_connection(conn: Any) -> Optional[str]:
     if not isinstance(path, (str, bytes)):
         path = None
     if isinstance(path, (str, bytes)) and path and not host:
-        return _from_address(path)
+        found = _from_address(path)
+        # redis-py's unix socket connection: asked as Redis over its socket, so that a server
+        # loading its dataset (`BusyLoadingError`) is `not-ready`, not a connect's `reachable`.
+        if found is not None and found.startswith("unix:///") and _scheme_of(conn) == "redis":
+            return f"redis+{found}"
+        return found
     if isinstance(host, bytes) and host.startswith(b"/") or isinstance(host, str) and host.startswith("/"):
         # libpq's host may be a unix socket directory: the socket is .s.PGSQL.PORT in it.
         directory = host.decode() if isinstance(host, bytes) else host
