@@ -2118,6 +2118,44 @@ fn unix_sockets() {
     );
 }
 
+/// A socket named with a protocol (`redis+unix://`) whose program speaks another: the fix
+/// names the socket's path, not a port (it has none) nor the scheme's usual port.
+#[test]
+fn a_unix_socket_that_speaks_another_protocol_is_named_by_its_path() {
+    let live = UnixSocketFacts {
+        listening: Some(true),
+        ..unix_facts(true, Some(FileType::Socket))
+    };
+    let attempt = Attempt {
+        address: Address::Unix(live.path.clone()),
+        outcome: Outcome::Connected,
+        errno: None,
+        started: Duration::ZERO,
+        elapsed: Duration::ZERO,
+        try_number: 1,
+        icmp: None,
+        local_port: None,
+    };
+    let finding = infer(&Facts {
+        unix: Some(Box::new((attempt, live))),
+        probe: Some(Readiness::Failed(crate::probe::ProbeFailure::Protocol(
+            crate::probe::ProtocolError {
+                kind: crate::probe::ProtocolErrorKind::NotTheProtocol,
+                detail: "not a Redis reply: `SSH-2.0-OpenSSH_9.6`".to_owned(),
+            },
+        ))),
+        ..facts("redis+unix:///run/app.sock")
+    })
+    .unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert_eq!(
+        finding.suggestions,
+        [
+            "waiting does not help: the program on /run/app.sock speaks another protocol than redis (by its first words, an SSH server): the redis server's socket is at another path (`ss -lxp` lists them), or this socket is another service's"
+        ]
+    );
+}
+
 #[test]
 fn a_socket_its_group_may_write_is_reached_by_joining_the_group() {
     let live = UnixSocketFacts {
