@@ -748,6 +748,10 @@ fn not_listening(port: u16, ephemeral: (u16, u16)) -> NotListening {
     let holder = open()
         .filter_map(|c| owners.get(c.inode))
         .min_by_key(|p| p.pid);
+    let holders: HashSet<u32> = open()
+        .filter_map(|c| owners.get(c.inode))
+        .map(|p| p.pid)
+        .collect();
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     let closing = sockets.connections.len() - open().count();
     let connections_left = (!sockets.connections.is_empty()).then(|| ConnectionsLeft {
@@ -755,6 +759,7 @@ fn not_listening(port: u16, ephemeral: (u16, u16)) -> NotListening {
         open: count(open().count()),
         pid: holder.map(|p| p.pid),
         process: holder.map(|p| p.command.clone()),
+        holders: count(holders.len()),
         closing: count(closing),
     });
     let bound_only = sockets
@@ -1773,7 +1778,11 @@ mod tests {
         // The client's port as the whole range: the server's end counts, held by this process.
         let left = not_listening(port, (peer, peer)).connections_left.unwrap();
         assert_eq!((left.port, left.open), (port, 1), "{left:?}");
-        assert_eq!(left.pid, Some(std::process::id()), "{left:?}");
+        assert_eq!(
+            (left.pid, left.holders),
+            (Some(std::process::id()), 1),
+            "{left:?}"
+        );
         // The port inside the range: nothing.
         let range = (port.min(peer), port.max(peer));
         assert_eq!(not_listening(port, range).connections_left, None);

@@ -5785,6 +5785,7 @@ fn connections_left_on_a_port_say_what_happened_to_its_server() {
         open,
         pid: (open > 0).then_some(77),
         process: (open > 0).then(|| "gunicorn".to_owned()),
+        holders: u32::from(open > 0),
         closing,
     };
     let draining = Facts {
@@ -5839,6 +5840,38 @@ fn connections_left_on_a_port_say_what_happened_to_its_server() {
     let finding = infer(&ephemeral).unwrap();
     assert!(
         finding.summary.contains("nothing near it looks meant"),
+        "{finding:?}"
+    );
+}
+
+/// Connections left open by several programs: the sessions a forking server made, which
+/// outlive it (sshd's), as much as a draining server's workers. Neither story is told as the
+/// only one, and the lowest pid is not said to hold them all.
+#[test]
+fn connections_left_by_several_programs_are_not_one_servers() {
+    let sessions = Facts {
+        connections_left: Some(ConnectionsLeft {
+            port: 22,
+            open: 2,
+            pid: Some(901),
+            process: Some("sshd-session".to_owned()),
+            holders: 2,
+            closing: 0,
+        }),
+        ..one("127.0.0.1:22", tried("127.0.0.1:22", Outcome::Refused, 0))
+    };
+    let finding = infer(&sessions).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert_eq!(
+        finding.summary,
+        "nothing listens on port 22 on this host (127.0.0.1 is local), but sshd-session (pid 901) and 1 other process still have connections open on it, accepted before its listening socket closed: a server shutting down or restarting still serves them, and so do the sessions or workers a stopped server forked (sshd's outlive it)"
+    );
+    assert_eq!(
+        finding.evidence[0].to_string(),
+        "sshd-session (pid 901) and 1 other process have 2 connections open on port 22"
+    );
+    assert!(
+        finding.suggestions[1].starts_with("else start the program that should listen on port 22"),
         "{finding:?}"
     );
 }
