@@ -19,9 +19,13 @@ use crate::sys::services;
 
 /// `no-listener` on `ip`:`port`, said with the connections left on the port; `None` when none
 /// are, or when the port is in the ephemeral range: there it is also the own port of this
-/// host's clients' connections, to anywhere, which are no server's ends.
+/// host's clients' connections, to anywhere, which are no server's ends. The connections were
+/// read on the target's port: a port a DNAT rule of this host sends it to has none read.
 pub(super) fn connections_left(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
-    let left = facts.connections_left.as_ref()?;
+    let left = facts
+        .connections_left
+        .as_ref()
+        .filter(|left| left.port == port)?;
     let (low, high) = facts.ephemeral_ports.unwrap_or(DEFAULT_EPHEMERAL_PORTS);
     if (low..=high).contains(&port) {
         return None;

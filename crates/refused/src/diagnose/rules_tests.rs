@@ -5844,6 +5844,57 @@ fn connections_left_on_a_port_say_what_happened_to_its_server() {
     );
 }
 
+/// A port this host publishes by DNAT to another port of its own, where nothing listens: the
+/// connections left on the target's port (where they were read) are not the other port's.
+#[test]
+fn connections_left_on_the_published_port_are_not_its_destinations() {
+    use crate::diagnose::facts::Published;
+    use crate::sys::firewall::{Dnat, NatHook, NatTo};
+    let to: SocketAddr = "127.0.0.1:9090".parse().unwrap();
+    let mut address = tried("127.0.0.1:8080", Outcome::Refused, 0);
+    address.published = Some(Published {
+        rule: Dnat {
+            to: NatTo::Address {
+                address: to.ip(),
+                port: Some(9090),
+            },
+            table: "ip nat".to_owned(),
+            chain: "OUTPUT".to_owned(),
+            path: vec!["OUTPUT".to_owned()],
+            hook: NatHook::Output,
+            rule: "tcp dport 8080 dnat to 127.0.0.1:9090".to_owned(),
+            handle: Some(3),
+            position: Some(1),
+            tool: Tool::Nft,
+            certain: true,
+            netns: None,
+        },
+        to,
+        to_local: true,
+    });
+    let f = Facts {
+        connections_left: Some(ConnectionsLeft {
+            port: 8080,
+            open: 2,
+            pid: Some(77),
+            process: Some("gunicorn".to_owned()),
+            holders: 1,
+            closing: 0,
+        }),
+        ..one("127.0.0.1:8080", address)
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener, "{finding:?}");
+    assert!(
+        !finding.summary.contains("gunicorn")
+            && !finding
+                .evidence
+                .iter()
+                .any(|e| matches!(e, Evidence::ConnectionsLeft(_))),
+        "{finding:?}"
+    );
+}
+
 /// Connections left open by several programs: the sessions a forking server made, which
 /// outlive it (sshd's), as much as a draining server's workers. Neither story is told as the
 /// only one, and the lowest pid is not said to hold them all.
