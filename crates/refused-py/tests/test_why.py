@@ -109,8 +109,13 @@ def test_a_root_wait_is_told_of_listeners_unless_bpf_is_off():
         held = []
 
         def listen_later():
-            time.sleep(0.3)
-            held.extend(bpf_objects())
+            # The program is loaded once the wait polls in its thread (about 75 ms in, on an
+            # idle host): looked for until it is there, not at a fixed time a slower host
+            # would miss; without it, 0.5 s of a wait that polls.
+            until = time.monotonic() + (5.0 if bpf else 0.5)
+            while time.monotonic() < until and not held:
+                held.extend(bpf_objects())
+                time.sleep(0.01)
             late.bind(("127.0.0.1", port))
             late.listen(8)
 

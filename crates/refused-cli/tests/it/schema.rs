@@ -549,6 +549,7 @@ fn connections_left_samples() -> [Evidence; 2] {
             open: 2,
             pid: Some(7),
             process: Some("gunicorn".into()),
+            holders: 3,
             closing: 1,
         }),
         Evidence::ConnectionsLeft(ConnectionsLeft {
@@ -556,6 +557,7 @@ fn connections_left_samples() -> [Evidence; 2] {
             open: 0,
             pid: None,
             process: None,
+            holders: 0,
             closing: 3,
         }),
     ]

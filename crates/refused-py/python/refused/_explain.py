@@ -463,8 +463,9 @@ def _from_connection(conn: Any) -> Optional[str]:
         path = None
     if isinstance(path, (str, bytes)) and path and not host:
         found = _from_address(path)
-        # redis-py's unix socket connection: asked as Redis there too (`-LOADING`).
-        if found is not None and found.startswith("unix://") and _scheme_of(conn) == "redis":
+        # redis-py's unix socket connection: asked as Redis over its socket, so that a server
+        # loading its dataset (`BusyLoadingError`) is `not-ready`, not a connect's `reachable`.
+        if found is not None and found.startswith("unix:///") and _scheme_of(conn) == "redis":
             return f"redis+{found}"
         return found
     if isinstance(host, bytes) and host.startswith(b"/") or isinstance(host, str) and host.startswith("/"):

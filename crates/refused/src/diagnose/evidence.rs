@@ -171,8 +171,8 @@ pub enum Evidence {
 }
 
 /// The connections whose own end is on a port of this host where nothing listens: still open
-/// (a server that closed its listening socket and serves what it accepted: shutting down,
-/// draining), or closing (a server that stopped within the last minute: the kernel finishes
+/// (accepted before the listening socket closed: a server shutting down or draining, or the
+/// sessions a stopped server forked), or closing (a server that stopped within the last minute: the kernel finishes
 /// the connections it closed alone, `TIME_WAIT` lasts 60 s).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConnectionsLeft {
@@ -184,6 +184,9 @@ pub struct ConnectionsLeft {
     pub pid: Option<u32>,
     /// Its command name.
     pub process: Option<String>,
+    /// How many programs were seen holding them: more than one are the sessions or workers a
+    /// forking server made (sshd's sessions, which outlive it), or a draining server's workers.
+    pub holders: u32,
     /// Connections this host's end closed, which no program holds (`FIN_WAIT`, `LAST_ACK`,
     /// `TIME_WAIT`): closed within about the last minute.
     pub closing: u32,
@@ -193,6 +196,17 @@ impl ConnectionsLeft {
     /// `python3 (pid 7)`, where the holder was seen.
     pub fn holder(&self) -> Option<String> {
         Some(format!("{} (pid {})", self.process.as_ref()?, self.pid?))
+    }
+
+    /// `python3 (pid 7)`, or `python3 (pid 7) and 2 other processes` where more hold them,
+    /// with the verb's number: `has` or `have`.
+    pub fn holders(&self) -> Option<(String, &'static str)> {
+        let holder = self.holder()?;
+        Some(match self.holders.saturating_sub(1) {
+            0 => (holder, "has"),
+            1 => (format!("{holder} and 1 other process"), "have"),
+            others => (format!("{holder} and {others} other processes"), "have"),
+        })
     }
 }
 
@@ -211,10 +225,10 @@ impl fmt::Display for ConnectionsLeft {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let port = self.port;
         if self.open > 0 {
-            match self.holder() {
-                Some(holder) => write!(
+            match self.holders() {
+                Some((holders, verb)) => write!(
                     f,
-                    "{holder} has {} open on port {port}",
+                    "{holders} {verb} {} open on port {port}",
                     connections(self.open)
                 )?,
                 None => write!(f, "{} open on port {port}", connections(self.open))?,

@@ -1,10 +1,12 @@
 //! The rule for a port of this host where nothing listens, but connections are left on it: a
-//! server's own ends outlive its listening socket. Still open, a program serves what it had
-//! accepted after it closed the listening socket (a server shutting down, draining, or
-//! restarting: Go's `Shutdown`, gunicorn's graceful stop); closing with no program left, the
-//! server stopped or crashed within the last minute (the kernel finishes the connections it
-//! closed alone; `TIME_WAIT` lasts 60 s). "Start the program" is right either way, but a
-//! person is told what happened to it: the port was served a moment ago.
+//! server's own ends outlive its listening socket. Still open, a program serves what was
+//! accepted before the listening socket closed: a server shutting down, draining, or
+//! restarting (Go's `Shutdown`, gunicorn's graceful stop), or the sessions or workers a
+//! stopped server forked, which outlive it (sshd's sessions): which one, the sockets do not
+//! say, so both are told. Closing with no program left, the server stopped or crashed within
+//! the last minute (the kernel finishes the connections it closed alone; `TIME_WAIT` lasts
+//! 60 s). "Start the program" is right either way, but a person is told what happened to it:
+//! the port was served a moment ago.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -17,19 +19,26 @@ use crate::sys::services;
 
 /// `no-listener` on `ip`:`port`, said with the connections left on the port; `None` when none
 /// are, or when the port is in the ephemeral range: there it is also the own port of this
-/// host's clients' connections, to anywhere, which are no server's ends.
+/// host's clients' connections, to anywhere, which are no server's ends. The connections were
+/// read on the target's port: a port a DNAT rule of this host sends it to has none read.
 pub(super) fn connections_left(facts: &Facts, ip: IpAddr, port: u16) -> Option<Finding> {
-    let left = facts.connections_left.as_ref()?;
+    let left = facts
+        .connections_left
+        .as_ref()
+        .filter(|left| left.port == port)?;
     let (low, high) = facts.ephemeral_ports.unwrap_or(DEFAULT_EPHEMERAL_PORTS);
     if (low..=high).contains(&port) {
         return None;
     }
     let finding = if left.open > 0 {
-        let holder = left.holder().unwrap_or_else(|| "a program".to_owned());
+        let (holders, verb) = left
+            .holders()
+            .unwrap_or_else(|| ("a program".to_owned(), "has"));
+        let holder = left.holder().unwrap_or_else(|| "it".to_owned());
         Finding::new(
             Cause::NoListener,
             format!(
-                "nothing listens on port {port} on this host ({ip} is local), but {holder} still has connections open on it: it closed its listening socket and serves what it had accepted, as a server shutting down or restarting does"
+                "nothing listens on port {port} on this host ({ip} is local), but {holders} still {verb} connections open on it, accepted before its listening socket closed: a server shutting down or restarting still serves them, and so do the sessions or workers a stopped server forked (sshd's outlive it)"
             ),
         )
         .suggest(format!(
@@ -37,7 +46,7 @@ pub(super) fn connections_left(facts: &Facts, ip: IpAddr, port: u16) -> Option<F
             SocketAddr::new(ip, port)
         ))
         .suggest(format!(
-            "if it should be serving, its log says why it closed its listening socket; `ss -tnp state established '( sport = :{port} )'` lists its connections"
+            "else start the program that should listen on port {port} (its log says why it stopped listening); `ss -tnp state established '( sport = :{port} )'` lists the connections and their processes"
         ))
     } else {
         let log = match services::by_port(port).and_then(services::Service::installed_unit) {

@@ -841,9 +841,10 @@ pub(super) fn other_scheme(target: &crate::Target, from: &str, to: &str) -> Stri
     }
 }
 
-/// The fix for a port whose program answered in another protocol than the target's scheme (an
-/// SSH server's banner to `http://`, an SMTP greeting to `postgres://`): it will never answer
-/// in the scheme's, so no wait; the service is on another port, or another program has its.
+/// The fix for a port (or a unix socket) whose program answered in another protocol than the
+/// target's scheme (an SSH server's banner to `http://`, an SMTP greeting to `postgres://`): it
+/// will never answer in the scheme's, so no wait; the service is on another port, or another
+/// program has its.
 fn another_service(facts: &Facts, answer: &str) -> String {
     let scheme = facts.target.scheme().as_str();
     // The greetings servers send first, by how they begin.
@@ -862,6 +863,13 @@ fn another_service(facts: &Facts, answer: &str) -> String {
     .map_or_else(String::new, |(_, what)| {
         format!(" (by its first words, {what})")
     });
+    // Over a unix socket (`redis+unix://`, `http+unix://`) there is no port: its path.
+    if let Endpoint::Unix(path) = facts.target.endpoint() {
+        let path = path.display();
+        return format!(
+            "waiting does not help: the program on {path} speaks another protocol than {scheme}{heard}: the {scheme} server's socket is at another path (`ss -lxp` lists them), or this socket is another service's"
+        );
+    }
     let usual = facts
         .target
         .scheme()

@@ -2118,6 +2118,44 @@ fn unix_sockets() {
     );
 }
 
+/// A socket named with a protocol (`redis+unix://`) whose program speaks another: the fix
+/// names the socket's path, not a port (it has none) nor the scheme's usual port.
+#[test]
+fn a_unix_socket_that_speaks_another_protocol_is_named_by_its_path() {
+    let live = UnixSocketFacts {
+        listening: Some(true),
+        ..unix_facts(true, Some(FileType::Socket))
+    };
+    let attempt = Attempt {
+        address: Address::Unix(live.path.clone()),
+        outcome: Outcome::Connected,
+        errno: None,
+        started: Duration::ZERO,
+        elapsed: Duration::ZERO,
+        try_number: 1,
+        icmp: None,
+        local_port: None,
+    };
+    let finding = infer(&Facts {
+        unix: Some(Box::new((attempt, live))),
+        probe: Some(Readiness::Failed(crate::probe::ProbeFailure::Protocol(
+            crate::probe::ProtocolError {
+                kind: crate::probe::ProtocolErrorKind::NotTheProtocol,
+                detail: "not a Redis reply: `SSH-2.0-OpenSSH_9.6`".to_owned(),
+            },
+        ))),
+        ..facts("redis+unix:///run/app.sock")
+    })
+    .unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    assert_eq!(
+        finding.suggestions,
+        [
+            "waiting does not help: the program on /run/app.sock speaks another protocol than redis (by its first words, an SSH server): the redis server's socket is at another path (`ss -lxp` lists them), or this socket is another service's"
+        ]
+    );
+}
+
 #[test]
 fn a_socket_its_group_may_write_is_reached_by_joining_the_group() {
     let live = UnixSocketFacts {
@@ -5747,6 +5785,7 @@ fn connections_left_on_a_port_say_what_happened_to_its_server() {
         open,
         pid: (open > 0).then_some(77),
         process: (open > 0).then(|| "gunicorn".to_owned()),
+        holders: u32::from(open > 0),
         closing,
     };
     let draining = Facts {
@@ -5801,6 +5840,89 @@ fn connections_left_on_a_port_say_what_happened_to_its_server() {
     let finding = infer(&ephemeral).unwrap();
     assert!(
         finding.summary.contains("nothing near it looks meant"),
+        "{finding:?}"
+    );
+}
+
+/// A port this host publishes by DNAT to another port of its own, where nothing listens: the
+/// connections left on the target's port (where they were read) are not the other port's.
+#[test]
+fn connections_left_on_the_published_port_are_not_its_destinations() {
+    use crate::diagnose::facts::Published;
+    use crate::sys::firewall::{Dnat, NatHook, NatTo};
+    let to: SocketAddr = "127.0.0.1:9090".parse().unwrap();
+    let mut address = tried("127.0.0.1:8080", Outcome::Refused, 0);
+    address.published = Some(Published {
+        rule: Dnat {
+            to: NatTo::Address {
+                address: to.ip(),
+                port: Some(9090),
+            },
+            table: "ip nat".to_owned(),
+            chain: "OUTPUT".to_owned(),
+            path: vec!["OUTPUT".to_owned()],
+            hook: NatHook::Output,
+            rule: "tcp dport 8080 dnat to 127.0.0.1:9090".to_owned(),
+            handle: Some(3),
+            position: Some(1),
+            tool: Tool::Nft,
+            certain: true,
+            netns: None,
+        },
+        to,
+        to_local: true,
+    });
+    let f = Facts {
+        connections_left: Some(ConnectionsLeft {
+            port: 8080,
+            open: 2,
+            pid: Some(77),
+            process: Some("gunicorn".to_owned()),
+            holders: 1,
+            closing: 0,
+        }),
+        ..one("127.0.0.1:8080", address)
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener, "{finding:?}");
+    assert!(
+        !finding.summary.contains("gunicorn")
+            && !finding
+                .evidence
+                .iter()
+                .any(|e| matches!(e, Evidence::ConnectionsLeft(_))),
+        "{finding:?}"
+    );
+}
+
+/// Connections left open by several programs: the sessions a forking server made, which
+/// outlive it (sshd's), as much as a draining server's workers. Neither story is told as the
+/// only one, and the lowest pid is not said to hold them all.
+#[test]
+fn connections_left_by_several_programs_are_not_one_servers() {
+    let sessions = Facts {
+        connections_left: Some(ConnectionsLeft {
+            port: 22,
+            open: 2,
+            pid: Some(901),
+            process: Some("sshd-session".to_owned()),
+            holders: 2,
+            closing: 0,
+        }),
+        ..one("127.0.0.1:22", tried("127.0.0.1:22", Outcome::Refused, 0))
+    };
+    let finding = infer(&sessions).unwrap();
+    assert_eq!(finding.cause, Cause::NoListener);
+    assert_eq!(
+        finding.summary,
+        "nothing listens on port 22 on this host (127.0.0.1 is local), but sshd-session (pid 901) and 1 other process still have connections open on it, accepted before its listening socket closed: a server shutting down or restarting still serves them, and so do the sessions or workers a stopped server forked (sshd's outlive it)"
+    );
+    assert_eq!(
+        finding.evidence[0].to_string(),
+        "sshd-session (pid 901) and 1 other process have 2 connections open on port 22"
+    );
+    assert!(
+        finding.suggestions[1].starts_with("else start the program that should listen on port 22"),
         "{finding:?}"
     );
 }
