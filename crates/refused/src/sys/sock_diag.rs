@@ -156,14 +156,7 @@ fn dump_both_families(socket: &Socket, states: u32, port: u16) -> io::Result<Vec
     request.resize(16 + 4 + 48, 0);
     request.extend_from_slice(&states.to_ne_bytes());
     request.extend_from_slice(&0u32.to_ne_bytes());
-    let answers = exchange_bytes(socket, &request, true)?;
-    Ok(answers
-        .into_iter()
-        .filter_map(|answer| match answer {
-            SockDiagMessage::InetResponse(response) => Some(*response),
-            _ => None,
-        })
-        .collect())
+    Ok(inet_responses(exchange_bytes(socket, &request, true)?))
 }
 
 fn query(port: Option<u16>) -> io::Result<Vec<Listener>> {
@@ -402,13 +395,18 @@ fn exact(
 /// Sends one inet request and reads its answers.
 fn ask(socket: &Socket, request: InetRequest, flags: u16) -> io::Result<Vec<InetResponse>> {
     let answers = exchange(socket, SockDiagMessage::InetRequest(request), flags)?;
-    Ok(answers
+    Ok(inet_responses(answers))
+}
+
+/// The inet sockets among `answers`.
+fn inet_responses(answers: Vec<SockDiagMessage>) -> Vec<InetResponse> {
+    answers
         .into_iter()
         .filter_map(|answer| match answer {
             SockDiagMessage::InetResponse(response) => Some(*response),
             _ => None,
         })
-        .collect())
+        .collect()
 }
 
 /// A netlink socket for `sock_diag` requests, in the calling thread's namespace.
