@@ -289,9 +289,61 @@ enum Userinfo {
     UpToLastAt,
 }
 
-/// The text with a URL's password written `***`: the target is printed in every report, the
-/// JSON's `target` and errors, which end up in CI logs (`wait postgres://app:secret@db/app`).
+/// The names of a URL's query parameters that carry a secret (libpq's `password` and
+/// `sslpassword`, redis-py's `password`, JDBC's, an API's `token`...), compared without case.
+const SECRET_PARAMETERS: [&str; 10] = [
+    "password",
+    "passwd",
+    "pass",
+    "pwd",
+    "sslpassword",
+    "secret",
+    "token",
+    "access_token",
+    "api_key",
+    "apikey",
+];
+
+/// The text with a URL's password written `***`, in its userinfo and in its query
+/// (`?password=`): the target is printed in every report, the JSON's `target` and errors,
+/// which end up in CI logs (`wait postgres://app:secret@db/app`).
 fn without_password(text: &str, userinfo: Userinfo) -> std::borrow::Cow<'_, str> {
+    match without_userinfo_password(text, userinfo) {
+        std::borrow::Cow::Borrowed(text) => without_secret_parameters(text),
+        std::borrow::Cow::Owned(text) => without_secret_parameters(&text).into_owned().into(),
+    }
+}
+
+/// The text with the values of its query's [`SECRET_PARAMETERS`] written `***`.
+fn without_secret_parameters(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some(start) = text.find('?').map(|i| i + 1) else {
+        return text.into();
+    };
+    let end = text[start..].find('#').map_or(text.len(), |i| start + i);
+    let mut changed = false;
+    let query: Vec<String> = text[start..end]
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value))
+                if !value.is_empty()
+                    && SECRET_PARAMETERS
+                        .iter()
+                        .any(|secret| name.eq_ignore_ascii_case(secret)) =>
+            {
+                changed = true;
+                format!("{name}=***")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    if !changed {
+        return text.into();
+    }
+    format!("{}{}{}", &text[..start], query.join("&"), &text[end..]).into()
+}
+
+/// The text with its userinfo's password written `***`.
+fn without_userinfo_password(text: &str, userinfo: Userinfo) -> std::borrow::Cow<'_, str> {
     let Some(start) = text.find("://").map(|i| i + 3) else {
         return text.into();
     };
@@ -1447,6 +1499,29 @@ mod tests {
             .parse::<Target>()
             .unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
+        // In the query (libpq, redis-py, JDBC, an API's token), whatever the case; the
+        // request still carries it.
+        let target: Target = "postgres://db/app?user=app&Password=s3cret&sslmode=require"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            target.to_string(),
+            "postgres://db/app?user=app&Password=***&sslmode=require"
+        );
+        let target: Target = "http://u:pw@api:8080/health?token=abc#top".parse().unwrap();
+        assert_eq!(
+            target.to_string(),
+            "http://u:***@api:8080/health?token=***#top"
+        );
+        assert_eq!(target.path(), "/health?token=abc#top");
+        let err = "redis://cache:99999/0?password=s3cret"
+            .parse::<Target>()
+            .unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        // Other parameters, and an empty one, as written.
+        for input in ["http://web/?passage=1", "postgres://db/app?password="] {
+            assert_eq!(input.parse::<Target>().unwrap().to_string(), input);
+        }
     }
 
     #[test]
