@@ -347,6 +347,18 @@ pub async fn wait(
             // Out of time for this target.
             continue;
         };
+        // A probe the deadline cut short met only that: its silence is the wait's, not the
+        // service's, and the answer before it (`LOADING`, a 503 that takes a while) says more.
+        let cut = deadline.is_some_and(|d| Instant::now() >= d);
+        if cut
+            && report.readiness.is_silence()
+            && state
+                .last
+                .as_ref()
+                .is_some_and(|last| !last.readiness.is_silence())
+        {
+            continue;
+        }
         let changed = state.record(*report, options.goal);
         let rejected_pause = state.rejected_pause();
         if changed {

@@ -391,3 +391,41 @@ fn a_rate_limited_server_is_asked_as_it_asks() {
         assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3, "{said}");
     }
 }
+
+/// An HTTP server that answers 503 after 300 ms: the wait's last probe, cut short by its own
+/// deadline, met no answer in the time left, and the timeout line said "no HTTP response before
+/// the timeout (the server accepted but did not answer)" of a server that answered every time.
+/// It says the server's last answer.
+#[test]
+fn the_last_probe_cut_by_the_deadline_does_not_hide_the_answer_before_it() {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut request = [0u8; 1024];
+                let _ = (&stream).read(&mut request);
+                std::thread::sleep(Duration::from_millis(300));
+                let _ = (&stream)
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
+            });
+        }
+    });
+    let output = refused()
+        .args(["wait", "--timeout", "1s"])
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let said = String::from_utf8_lossy(&output.stderr);
+    let timeout = said
+        .lines()
+        .find(|line| line.starts_with("timeout "))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        timeout.ends_with("not ready after 1.0 s: HTTP 503 Service Unavailable"),
+        "{said}"
+    );
+    assert!(!said.contains("no HTTP response"), "{said}");
+}
