@@ -852,6 +852,12 @@ fn percent_decoded(text: &str) -> String {
 
 /// The path after `unix://` or `unix:`: absolute, or an abstract socket's `@name`.
 fn unix_path(original: &str, path: &str) -> Result<Target, TargetErrorKind> {
+    // redis-py's `unix://[user[:password]@]/path`: a login for the server, not part of the path
+    // (and never printed: the password is in it).
+    let path = match path.split_once("@/") {
+        Some((userinfo, _)) if !userinfo.contains('/') => &path[userinfo.len() + 1..],
+        _ => path,
+    };
     if path.starts_with('/') {
         unix_target(original, path)
     } else if path.starts_with('@') {
@@ -1459,6 +1465,14 @@ mod tests {
         assert_eq!(unix("unix:///run/redis.sock?db=0"), "/run/redis.sock");
         assert_eq!(unix("redis+unix:///run/redis.sock?db=1"), "/run/redis.sock");
         assert_eq!(unix("redis+socket:///run/redis.sock"), "/run/redis.sock");
+        // redis-py's login before the path.
+        assert_eq!(unix("unix://app@/run/redis.sock?db=0"), "/run/redis.sock");
+        assert_eq!(
+            unix("redis+unix://app:s3cret@/run/redis.sock"),
+            "/run/redis.sock"
+        );
+        let target: Target = "unix://:s3cret@/run/redis.sock".parse().unwrap();
+        assert_eq!(target.to_string(), "unix://:***@/run/redis.sock");
         // Checked as Redis over its socket; a plain `unix://` URL is any program's.
         for (input, scheme) in [
             ("redis+unix:///run/redis.sock?db=1", Scheme::Redis),
