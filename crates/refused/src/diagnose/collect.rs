@@ -701,12 +701,15 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
 struct NotListening {
     bound_only: Vec<HeldListener>,
     connections_left: Option<ConnectionsLeft>,
+    /// Where the kernel could not be asked (a seccomp filter that forbids netlink).
+    unseen: Option<Unseen>,
 }
 
 impl NotListening {
     fn store(self, facts: &mut Facts) {
         facts.bound_only = self.bound_only;
         facts.connections_left = self.connections_left;
+        facts.unseen.extend(self.unseen);
     }
 }
 
@@ -722,7 +725,31 @@ const EPHEMERAL_ELSEWHERE: u16 = 32768;
 /// may have its own end (the rule says nothing of them), and their owners would cost a walk of
 /// every descriptor of the host (0.3 s with 100,000 connections open).
 fn not_listening(port: u16, ephemeral: (u16, u16)) -> NotListening {
-    let mut sockets = sys::own_port_sockets(port);
+    not_listening_in(port, ephemeral, sys::own_port_sockets(port))
+}
+
+/// [`not_listening`] with what the kernel answered: what it could not answer is unseen.
+fn not_listening_in(
+    port: u16,
+    ephemeral: (u16, u16),
+    read: std::io::Result<sys::sock_diag::PortSockets>,
+) -> NotListening {
+    let mut sockets = match read {
+        Ok(sockets) => sockets,
+        Err(err) => {
+            return NotListening {
+                bound_only: Vec::new(),
+                connections_left: None,
+                unseen: Some(Unseen {
+                    what: format!(
+                        "sockets bound to port {port} without listening, and connections left on it (sock_diag: {err})"
+                    ),
+                    how: format!("`ss -tanpB sport = :{port}` lists them"),
+                    needs_root: false,
+                }),
+            };
+        }
+    };
     let range = ephemeral.0..=ephemeral.1;
     if range.contains(&port) {
         sockets.connections.clear();
@@ -773,6 +800,7 @@ fn not_listening(port: u16, ephemeral: (u16, u16)) -> NotListening {
     NotListening {
         bound_only,
         connections_left,
+        unseen: None,
     }
 }
 
@@ -1786,6 +1814,18 @@ mod tests {
         // The port inside the range: nothing.
         let range = (port.min(peer), port.max(peer));
         assert_eq!(not_listening(port, range).connections_left, None);
+    }
+
+    /// Where netlink cannot be asked (a seccomp filter), the sockets on the port are said to
+    /// be unseen, not silently none.
+    #[test]
+    fn sockets_sock_diag_cannot_give_are_unseen() {
+        let refused = std::io::Error::from_raw_os_error(libc::EPERM);
+        let read = not_listening_in(8080, (32768, 60999), Err(refused));
+        assert!(read.bound_only.is_empty() && read.connections_left.is_none());
+        let unseen = read.unseen.unwrap();
+        assert!(unseen.what.contains("port 8080"), "{unseen:?}");
+        assert!(unseen.how.contains("sport = :8080"), "{unseen:?}");
     }
 
     #[test]

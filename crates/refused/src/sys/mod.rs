@@ -35,9 +35,9 @@ pub fn own_tcp_listeners() -> std::io::Result<Vec<tables::Listener>> {
 }
 
 /// The TCP sockets of this namespace on `port` that do not listen (see
-/// [`sock_diag::port_sockets`]); none where netlink cannot be asked.
-pub fn own_port_sockets(port: u16) -> sock_diag::PortSockets {
-    sock_diag::port_sockets(port).unwrap_or_default()
+/// [`sock_diag::port_sockets`]); an error where netlink cannot be asked (a seccomp filter).
+pub fn own_port_sockets(port: u16) -> std::io::Result<sock_diag::PortSockets> {
+    sock_diag::port_sockets(port)
 }
 
 /// [`own_tcp_listeners`] on `port` alone: the kernel picks them (`sock_diag`'s filter), or, where
