@@ -42,7 +42,8 @@ pub(super) fn connections_left(facts: &Facts, ip: IpAddr, port: u16) -> Option<F
             ),
         )
         .suggest(format!(
-            "if {holder} is shutting down or restarting, wait for it to listen again: `refused wait {}`",
+            "if {holder} is shutting down or restarting, wait for it to listen again: `{} wait {}`",
+            facts.program,
             SocketAddr::new(ip, port)
         ))
         .suggest(format!(
