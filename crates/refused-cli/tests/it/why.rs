@@ -399,7 +399,7 @@ fn connections_left_on_a_port_say_what_happened_to_its_server() {
         report["suggestions"][0]
             .as_str()
             .unwrap()
-            .contains(&format!("`refused wait {addr}`")),
+            .contains(&format!("refused wait {addr}`")),
         "{report}"
     );
 
