@@ -6,15 +6,41 @@ use std::net::{IpAddr, SocketAddr};
 use serde::Serialize;
 use socket2::{Domain, Socket, Type};
 
-/// Whether `ip` is one of this host's own addresses (any interface, all of 127.0.0.0/8, `::1`).
+/// Whether `ip` is one of this host's own addresses (any interface, all of 127.0.0.0/8, `::1`,
+/// the addresses of a `local` route such as `ip route add local 10.0.9.0/24 dev lo`).
 ///
-/// Asked of the kernel itself: binding a socket to an address only works for a local one
-/// (`EADDRNOTAVAIL` otherwise), which also covers addresses `getifaddrs` would not list, such
-/// as all of 127.0.0.0/8. `ip_nonlocal_bind` would fool it; it is off unless set on purpose.
+/// Asked of the kernel itself: its route lookup for the address is of type `local` exactly
+/// when a packet to it is delivered to this host, which is what a connect meets. A bind would
+/// tell too, but not everywhere: with `net.ipv4.ip_nonlocal_bind=1` (keepalived's and HAProxy's
+/// hosts, for an address that moves between them) it takes any address, and an IPv6 `local`
+/// route's addresses ("any IP") take no bind; it is asked only where netlink cannot be.
 pub fn is_local_address(ip: IpAddr) -> bool {
     if ip.is_loopback() || ip.is_unspecified() {
         return true;
     }
+    match super::route::kernel::get(ip, 0, None, None) {
+        Ok(answer) => answer.local,
+        // A route or rule that rejects the packet: not delivered here.
+        Err(err)
+            if err.raw_os_error().is_some_and(|errno| {
+                [
+                    libc::ENETUNREACH,
+                    libc::EHOSTUNREACH,
+                    libc::EACCES,
+                    libc::EINVAL,
+                ]
+                .contains(&errno)
+            }) =>
+        {
+            false
+        }
+        Err(_) => binds_to(ip),
+    }
+}
+
+/// Whether a socket can be bound to `ip`: for a local address only (`EADDRNOTAVAIL` otherwise),
+/// unless `ip_nonlocal_bind` is on.
+fn binds_to(ip: IpAddr) -> bool {
     let Ok(socket) = Socket::new(
         Domain::for_address(SocketAddr::new(ip, 0)),
         Type::DGRAM,
