@@ -53,3 +53,40 @@ fn the_addresses_of_a_local_route_are_this_hosts() {
         assert_eq!(cause(&report), "no-listener", "{report}");
     }
 }
+
+/// A program bound to an address that then left this host (`ip addr del`: a DHCP lease renewed
+/// with another one, a VPN gone down), and one bound with `ip_nonlocal_bind` to an address that
+/// is not here (a virtual address another host holds): their listeners stay in the table. The
+/// fix was "connect to 10.77.0.11:22804 instead", which nothing reaches; it is to bind again.
+#[test]
+fn a_listener_on_an_address_this_host_does_not_have_is_named_as_such() {
+    let Some(lab) =
+        Lab::or_skip("a_listener_on_an_address_this_host_does_not_have_is_named_as_such")
+    else {
+        return;
+    };
+    lab.client
+        .ip(&["addr", "add", "10.77.0.11/24", "dev", "eth0"])
+        .unwrap();
+    let _removed = listen_on_client(&lab, "10.77.0.11:22804".parse().unwrap());
+    lab.client
+        .ip(&["addr", "del", "10.77.0.11/24", "dev", "eth0"])
+        .unwrap();
+    lab.client.sysctl("net.ipv4.ip_nonlocal_bind", "1").unwrap();
+    let _not_yet = listen_on_client(&lab, "10.77.0.77:22805".parse().unwrap());
+    for (target, gone) in [
+        ("10.77.0.1:22804", "10.77.0.11"),
+        ("127.0.0.1:22805", "10.77.0.77"),
+    ] {
+        let report = why(&lab, &[target]);
+        assert_eq!(cause(&report), "listening-on-other-address", "{report}");
+        let summary = report["summary"].as_str().unwrap();
+        assert!(
+            summary.contains(&format!("{gone}, an address no interface of this host has")),
+            "{report}"
+        );
+        let fixes = report["suggestions"].to_string();
+        assert!(!fixes.contains(&format!("connect to {gone}")), "{report}");
+        assert!(fixes.contains("restart"), "{report}");
+    }
+}

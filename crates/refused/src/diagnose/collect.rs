@@ -45,6 +45,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         nameservers: Vec::new(),
         addresses: Vec::new(),
         listeners: None,
+        absent_addresses: Vec::new(),
         foreign: Vec::new(),
         foreign_reach: None,
         unix_listeners: Vec::new(),
@@ -1502,6 +1503,14 @@ fn held(facts: &mut Facts, port: u16, own: Vec<Listener>, foreign: Vec<netns::Fo
         unowned |= owner.is_none() && inodes.contains(&listener.inode);
         HeldListener::new(listener, owner.as_ref(), netns)
     };
+    // Of the listeners a finding may name, those on a specific address: is it still ours?
+    let mut asked = HashSet::new();
+    facts.absent_addresses = own
+        .iter()
+        .filter(|l| inodes.contains(&l.inode) && !l.address.is_unspecified())
+        .map(|l| l.address.to_canonical())
+        .filter(|ip| asked.insert(*ip) && !host::is_local_address(*ip))
+        .collect();
     let listeners = own.into_iter().map(|l| hold(l, None, None)).collect();
     facts.foreign = foreign
         .into_iter()

@@ -37,6 +37,11 @@ pub struct Facts {
     pub addresses: Vec<AddressFacts>,
     /// This namespace's TCP listeners, with their owners (`None`: could not be read).
     pub listeners: Option<Vec<HeldListener>>,
+    /// The addresses some of those listeners (the ones a finding may name) are bound to that
+    /// this host does not have: removed after the program bound them (a DHCP lease renewed with
+    /// another address, a VPN gone down), or not come yet (bound with `IP_FREEBIND` or
+    /// `ip_nonlocal_bind`: a virtual address another host holds now). No connect reaches them.
+    pub absent_addresses: Vec<IpAddr>,
     /// Listeners on the target's port in other namespaces of this host.
     pub foreign: Vec<HeldListener>,
     /// Where this namespace would reach the first of them: its namespace's own address (a
@@ -124,6 +129,12 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// Whether `ip`, a listener's address, is one this host does not have (see
+    /// [`Facts::absent_addresses`]).
+    pub fn has_absent(&self, ip: IpAddr) -> bool {
+        self.absent_addresses.contains(&ip.to_canonical())
+    }
+
     /// Whether this host's firewall rules that would judge `address` could not be read (no
     /// root, or nft's ruleset failed): a local reject or drop then looks like a remote one.
     pub fn own_rules_unread(&self, address: &AddressFacts) -> bool {

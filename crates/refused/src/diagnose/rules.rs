@@ -1908,6 +1908,8 @@ fn listening_elsewhere(facts: &Facts, addr: SocketAddr, on_port: &[&HeldListener
                 family(ip.is_ipv4())
             ),
         )
+    } else if facts.has_absent(bound.listener.address) {
+        return bound_to_an_absent_address(addr, bound, on_port);
     } else {
         (
             Cause::ListeningOnOtherAddress,
@@ -1949,6 +1951,36 @@ fn listening_elsewhere(facts: &Facts, addr: SocketAddr, on_port: &[&HeldListener
             "or make the service listen on {ip} too: bind it to {every} (every address) or to {ip}"
         ))
     }
+}
+
+/// A listener bound to an address this host does not have (see [`Facts::absent_addresses`]):
+/// no connect reaches it, so "connect to it instead" would fail too. The program binds again,
+/// or the address comes back.
+fn bound_to_an_absent_address(
+    addr: SocketAddr,
+    bound: &HeldListener,
+    on_port: &[&HeldListener],
+) -> Finding {
+    let ip = addr.ip();
+    let gone = bound.listener.address;
+    let every = if gone.is_ipv4() { "0.0.0.0" } else { "::" };
+    Finding::new(
+        Cause::ListeningOnOtherAddress,
+        format!(
+            "{} listens on port {}, but only on {gone}, an address no interface of this host has, not on {ip}: it was removed after the program bound it (a DHCP lease renewed with another address, a VPN gone down), or the program bound it before it came (`IP_FREEBIND`, `ip_nonlocal_bind`)",
+            bound.owner(),
+            addr.port(),
+        ),
+    )
+    .evidence(listed(on_port))
+    .evidence([Evidence::LocalAddress { address: ip }])
+    .suggest(format!(
+        "restart {} so that it binds an address this host has, or bind it to {every} (every address, those that come and go included)",
+        bound.owner()
+    ))
+    .suggest(format!(
+        "or, if {gone} should be this host's (a virtual address that fails over between hosts: keepalived, another VRRP daemon), bring it back here; `ip addr show` lists the addresses this host has now"
+    ))
 }
 
 /// The fix of a service that listens on `bound`, of the other family than the `ip` asked:

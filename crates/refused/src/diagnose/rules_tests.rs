@@ -26,6 +26,7 @@ fn facts(target: &str) -> Facts {
         nameservers: Vec::new(),
         addresses: Vec::new(),
         listeners: Some(Vec::new()),
+        absent_addresses: Vec::new(),
         foreign: Vec::new(),
         foreign_reach: None,
         unix_listeners: Vec::new(),
@@ -5733,3 +5734,29 @@ fn a_limits_icmp_reject_can_be_the_silence() {
 
 #[path = "front_end_tests.rs"]
 mod front_end;
+
+/// A listener on an address this host no longer has (removed after the bind) or has not yet
+/// (bound with `IP_FREEBIND`): "connect to 10.0.0.11:8090 instead" failed too; the program
+/// binds again, or the address comes back.
+#[test]
+fn a_listener_on_an_address_this_host_does_not_have_is_not_offered() {
+    let mut local = tried("10.0.0.1:8090", Outcome::Refused, 0);
+    local.local = true;
+    let f = Facts {
+        listeners: Some(vec![listening("10.0.0.11:8090", "app")]),
+        absent_addresses: vec!["10.0.0.11".parse().unwrap()],
+        ..one("10.0.0.1:8090", local)
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherAddress, "{finding:?}");
+    assert!(
+        finding
+            .summary
+            .contains("10.0.0.11, an address no interface of this host has"),
+        "{finding:?}"
+    );
+    let fixes = finding.suggestions.join("\n");
+    assert!(!fixes.contains("connect to 10.0.0.11"), "{fixes}");
+    assert!(fixes.contains("restart app (pid 4242)"), "{fixes}");
+    assert!(fixes.contains("bind it to 0.0.0.0"), "{fixes}");
+}
