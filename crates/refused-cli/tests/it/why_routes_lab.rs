@@ -90,3 +90,82 @@ fn a_listener_on_an_address_this_host_does_not_have_is_named_as_such() {
         assert!(fixes.contains("restart"), "{report}");
     }
 }
+
+/// Turns duplicate address detection on for the client's link (the lab turns it off), with
+/// `transmits` probes `retrans_ms` apart and no random delay before the first.
+fn with_dad(lab: &Lab, transmits: &str, retrans_ms: &str) {
+    let c = &lab.client;
+    c.sysctl("net.ipv6.conf.eth0.accept_dad", "1").unwrap();
+    c.sysctl("net.ipv6.conf.eth0.dad_transmits", transmits)
+        .unwrap();
+    c.sysctl("net.ipv6.conf.eth0.router_solicitation_delay", "0")
+        .unwrap();
+    c.sysctl("net.ipv6.neigh.eth0.retrans_time_ms", retrans_ms)
+        .unwrap();
+}
+
+/// An IPv6 address just added is tentative while duplicate address detection runs: the kernel
+/// does not count it as its own, so the connect leaves the host and nobody answers. It was
+/// `blocked-locally` "this host's firewall drops it" (there is no rule: the address had become
+/// local by the time the host was read), or a remote host's `host-unreachable`; it is named.
+#[test]
+fn a_tentative_ipv6_address_is_named() {
+    let Some(lab) = Lab::or_skip("a_tentative_ipv6_address_is_named") else {
+        return;
+    };
+    // Five probes a second apart: tentative for five seconds.
+    with_dad(&lab, "5", "1000");
+    lab.client
+        .ip(&["-6", "addr", "add", "fd00:77::50/64", "dev", "eth0"])
+        .unwrap();
+    let report = why(&lab, &["--timeout", "1s", "[fd00:77::50]:22806"]);
+    assert_eq!(cause(&report), "host-unreachable", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("still tentative"), "{report}");
+    assert!(
+        report["suggestions"].to_string().contains("nodad"),
+        "{report}"
+    );
+}
+
+/// The client given the server's own address: its duplicate address detection fails
+/// (`dadfailed`), and from then on it ignores the server's neighbour advertisements for that
+/// address, so it cannot reach the server at all. It was "nobody on the local network has it";
+/// it is this host's failed copy, with the `ip addr del` that removes it.
+#[test]
+fn an_address_that_failed_duplicate_detection_is_named() {
+    let Some(lab) = Lab::or_skip("an_address_that_failed_duplicate_detection_is_named") else {
+        return;
+    };
+    with_dad(&lab, "1", "200");
+    let copy = format!("{SERVER_V6}/64");
+    lab.client
+        .ip(&["-6", "addr", "add", &copy, "dev", "eth0"])
+        .unwrap();
+    let failed = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let shown = lab
+            .client
+            .exec("ip", &["-6", "addr", "show", "dev", "eth0"])
+            .unwrap();
+        String::from_utf8_lossy(&shown.stdout).contains("dadfailed")
+    });
+    assert!(failed, "the client's copy never failed detection");
+    lab.client
+        .ip(&["-6", "neigh", "flush", "dev", "eth0"])
+        .unwrap();
+    let target = SocketAddr::new(SERVER_V6.into(), 22_808).to_string();
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(cause(&report), "host-unreachable", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("duplicate address detection failed"),
+        "{report}"
+    );
+    assert!(
+        report["suggestions"]
+            .to_string()
+            .contains(&format!("ip -6 addr del {copy} dev eth0")),
+        "{report}"
+    );
+}

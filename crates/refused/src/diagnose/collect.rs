@@ -671,6 +671,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                 });
             }
         }
+        if let (std::net::IpAddr::V6(v6), false) = (ip, address.attempt.outcome.is_connected()) {
+            address.ipv6_state = sys::addresses::ipv6_state(v6);
+        }
         if !address.local && !address.attempt.outcome.is_connected() {
             let dev = path
                 .dev

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::connect::Attempt;
 use crate::resolve::ResolveError;
+pub use crate::sys::addresses::Ipv6State;
 pub use crate::sys::docker::{NamedContainer, PublishedPort};
 use crate::sys::docker::{StoppedContainer, UnpublishedContainer};
 use crate::sys::firewall::{Blocker, Dnat};
@@ -283,6 +284,10 @@ pub struct AddressFacts {
     pub route: Option<RejectingRoute>,
     /// What this host's route lookup for the address says (`None`: not asked).
     pub route_lookup: Option<RouteLookup>,
+    /// For an IPv6 address this namespace has but that takes no connection: still tentative
+    /// (duplicate address detection), or failed it (another host on the link has it). Read
+    /// for a failed attempt.
+    pub ipv6_state: Option<Ipv6State>,
     /// The interface of this host that keeps the address from being reached: the route's, up
     /// without a carrier, or one set down whose network holds it (read for a remote address
     /// that failed).
@@ -455,6 +460,7 @@ impl AddressFacts {
             blockers: None,
             route: None,
             route_lookup: None,
+            ipv6_state: None,
             down_link: None,
             gateway: None,
             holder,

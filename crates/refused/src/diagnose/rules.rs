@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::outcome::Outcome;
 use crate::probe::Readiness;
 use crate::resolve::ResolveErrorKind;
+use crate::sys::addresses::Ipv6State;
 use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::netns::Namespace;
 use crate::sys::resolv::{Nameserver, NameserverSource, is_resolved_stub};
@@ -147,11 +148,69 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
         None => most_specific(facts)?,
     };
     reverse_path_warning(facts, &mut finding);
+    dad_failed_warning(facts, &mut finding);
     // What the name resolved to comes first: it is where every attempt started.
     let mut evidence = resolution_evidence(facts);
     evidence.append(&mut finding.evidence);
     finding.evidence = evidence;
     Ok(finding)
+}
+
+/// An IPv6 address of this host still tentative: until duplicate address detection ends
+/// (about a second after it was added) the kernel does not count it as its own, so the connect
+/// left the host, and nobody answered for it.
+fn tentative(facts: &Facts, addr: SocketAddr) -> Finding {
+    let ip = addr.ip();
+    Finding::new(
+        Cause::HostUnreachable,
+        format!(
+            "{ip} is being added to this host and is still tentative: until duplicate address detection ends (about a second after it was added), a connection to it leaves the host and nobody answers it"
+        ),
+    )
+    .suggest(format!(
+        "try again in a second: `{} why {}`",
+        facts.program, facts.target
+    ))
+    .suggest(format!(
+        "a program that tried to bind {ip} meanwhile failed (`Cannot assign requested address`) and must be started again; to have the address usable at once, add it with `nodad` (`ip -6 addr add ... nodad`)"
+    ))
+}
+
+/// An IPv6 address this host has too, whose duplicate address detection failed: another host
+/// on the link has it, and this host ignores that host's neighbour advertisements for an
+/// address of its own, so neighbour discovery for it never ends.
+fn dad_failed(addr: SocketAddr, dev: &str, prefix: u8) -> Finding {
+    let ip = addr.ip();
+    Finding::new(
+        Cause::HostUnreachable,
+        format!(
+            "this host has {ip} too (on {dev}), but its duplicate address detection failed: another host on the link has it, and this host ignores that host's answers to neighbour discovery for an address of its own, so it cannot reach it"
+        ),
+    )
+    .suggest(format!(
+        "remove this host's copy, if {ip} is the other host's: `sudo ip -6 addr del {ip}/{prefix} dev {dev}`"
+    ))
+    .suggest("or give one of the two hosts another address; `ip -6 addr show` marks the failed copy `dadfailed`")
+}
+
+/// Warns of the addresses tried that this host has too, failed (`dadfailed`), when the attempt
+/// went on to the other host that has it (its neighbour entry, learned before, still stands).
+fn dad_failed_warning(facts: &Facts, finding: &mut Finding) {
+    for address in &facts.addresses {
+        if let Some(Ipv6State::DadFailed { dev, .. }) = &address.ipv6_state {
+            // Its own finding says so (see `dad_failed`).
+            if matches!(
+                address.attempt.outcome,
+                Outcome::Timeout | Outcome::HostUnreachable
+            ) {
+                continue;
+            }
+            finding.warnings.push(format!(
+                "this host has {} too (on {dev}), but its duplicate address detection failed (`dadfailed` in `ip -6 addr show`): another host on the link has it, and no program here can bind it; once this host's neighbour entry for it is gone, it cannot reach that host either",
+                address.addr.ip()
+            ));
+        }
+    }
 }
 
 /// Explains every failed address and keeps the finding that says the most. Between two that
@@ -1058,6 +1117,15 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
     // without IPv6, nothing else about them matters.
     if let Some(finding) = super::loopback::explain(facts, address) {
         return Ok(finding);
+    }
+    match &address.ipv6_state {
+        Some(Ipv6State::Tentative) => return Ok(tentative(facts, address.addr)),
+        Some(Ipv6State::DadFailed { dev, prefix })
+            if matches!(outcome, Outcome::Timeout | Outcome::HostUnreachable) =>
+        {
+            return Ok(dad_failed(address.addr, dev, *prefix));
+        }
+        _ => {}
     }
     // A route of this host failed it: nothing was sent.
     if let Some(route) = &address.route {
