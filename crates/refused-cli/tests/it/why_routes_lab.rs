@@ -128,6 +128,61 @@ fn a_tentative_ipv6_address_is_named() {
     );
 }
 
+/// The same address, whose detection ended while the connect waited: by the time the host is
+/// read it is local, and no rule drops anything. A timeout was `blocked-locally` "this host's
+/// firewall drops it" (it has no rule); it is `filtered`, saying that no rule drops it and that
+/// an address added just now takes no connection at first. A neighbour discovery that failed
+/// within the attempt (three probes half a second apart) was `rejected` "a firewall on
+/// `fd00:77::51` rejects it on purpose", of this host's own address; it is `host-unreachable`,
+/// saying that the address was not yet this host's.
+#[test]
+fn a_local_address_that_failed_as_a_remote_one_does_not_blame_a_firewall() {
+    let Some(lab) =
+        Lab::or_skip("a_local_address_that_failed_as_a_remote_one_does_not_blame_a_firewall")
+    else {
+        return;
+    };
+    // One probe, a quarter of a second: local well before the attempt's end. Neighbour
+    // discovery for it, the connect's, asks ten times as many: no error within the attempt.
+    with_dad(&lab, "1", "250");
+    lab.client
+        .sysctl("net.ipv6.neigh.eth0.mcast_solicit", "10")
+        .unwrap();
+    lab.client
+        .ip(&["-6", "addr", "add", "fd00:77::51/64", "dev", "eth0"])
+        .unwrap();
+    let report = why(&lab, &["--timeout", "2s", "[fd00:77::51]:22807"]);
+    assert_eq!(cause(&report), "filtered", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("no rule of this host's firewall drops it"),
+        "{report}"
+    );
+    assert_eq!(evidence(&report, "local-address").len(), 1, "{report}");
+    assert!(
+        report["suggestions"]
+            .to_string()
+            .contains("added to this host just now"),
+        "{report}"
+    );
+
+    // Three probes: neighbour discovery fails in 0.75 s.
+    lab.client
+        .sysctl("net.ipv6.neigh.eth0.mcast_solicit", "3")
+        .unwrap();
+    lab.client
+        .ip(&["-6", "addr", "add", "fd00:77::52/64", "dev", "eth0"])
+        .unwrap();
+    let report = why(&lab, &["--timeout", "2s", "[fd00:77::52]:22807"]);
+    assert_eq!(cause(&report), "host-unreachable", "{report}");
+    assert_eq!(report["attempts"][0]["outcome"], "host-unreachable");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("this host's own address now, but was not"),
+        "{report}"
+    );
+}
+
 /// The client given the server's own address: its duplicate address detection fails
 /// (`dadfailed`), and from then on it ignores the server's neighbour advertisements for that
 /// address, so it cannot reach the server at all. It was "nobody on the local network has it";

@@ -1655,6 +1655,13 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
 
     match address.attempt.outcome {
         Outcome::Timeout => return Ok(local_timeout(facts, address, &exact)),
+        // Neighbour discovery failed: the connect went out on a link, so the address was not
+        // this host's then. No rule of ours, no other host's ICMP: it became ours since.
+        Outcome::HostUnreachable
+            if address.attempt.icmp.is_none() && rules_all_read(facts, address) =>
+        {
+            return Ok(became_local(address));
+        }
         Outcome::Refused | Outcome::Reset => {}
         Outcome::PermissionDenied => {
             return Ok(Finding::new(
@@ -1755,10 +1762,7 @@ fn refused_with_a_listener(
     listener: &HeldListener,
     exact: &[&HeldListener],
 ) -> Finding {
-    let rules_all_read = !facts.own_rules_unread(address)
-        && !facts.rules_read.legacy_unlisted
-        && address.blockers.as_ref().is_some_and(Vec::is_empty);
-    if rules_all_read {
+    if rules_all_read(facts, address) {
         // Every rule was read and none stops it: no firewall of this host to blame.
         return started_after(
             facts,
@@ -1894,6 +1898,26 @@ fn local_timeout(facts: &Facts, address: &AddressFacts, exact: &[&HeldListener])
     if let Some(finding) = full_queue(exact) {
         return finding;
     }
+    if rules_all_read(facts, address) {
+        // Every rule was read and none drops it: naming the firewall would send the person
+        // after a rule that does not exist.
+        let ip = address.addr.ip();
+        return Finding::new(
+            Cause::Filtered,
+            format!(
+                "{} is this host's own address, yet the connection got no answer, and no rule of this host's firewall drops it",
+                address.addr
+            ),
+        )
+        .evidence([Evidence::LocalAddress { address: ip }])
+        .evidence(listed(exact))
+        .suggest(format!(
+            "if {ip} was added to this host just now, try again: the connection was made before it was this host's (an IPv6 address takes none for about a second after it is added, while duplicate address detection runs)"
+        ))
+        .suggest(
+            "else something beside the firewall drops it: a `tc` filter or qdisc (`tc qdisc show`, `tc filter show dev lo ingress`), or an eBPF program (`bpftool net show`)",
+        );
+    }
     let finding = Finding::new(
         Cause::BlockedLocally,
         format!(
@@ -1906,6 +1930,29 @@ fn local_timeout(facts: &Facts, address: &AddressFacts, exact: &[&HeldListener])
     }])
     .evidence(listed(exact));
     see_the_rules(finding, facts, address)
+}
+
+/// Whether every rule of this host's firewall was read, and none stops the connection.
+fn rules_all_read(facts: &Facts, address: &AddressFacts) -> bool {
+    !facts.own_rules_unread(address)
+        && !facts.rules_read.legacy_unlisted
+        && address.blockers.as_ref().is_some_and(Vec::is_empty)
+}
+
+/// An address of this host whose connect failed the way one to another host on a link does
+/// (neighbour discovery unanswered): it was not this host's when the connect was made.
+fn became_local(address: &AddressFacts) -> Finding {
+    let ip = address.addr.ip();
+    Finding::new(
+        Cause::HostUnreachable,
+        format!(
+            "{ip} is this host's own address now, but was not when the connection was made: it went out on a link, and nobody answered neighbour discovery for it"
+        ),
+    )
+    .evidence([Evidence::LocalAddress { address: ip }])
+    .suggest(format!(
+        "try again: {ip} was added to this host just now (an IPv6 address takes no connection for about a second after it is added, while duplicate address detection runs)"
+    ))
 }
 
 /// The name the target's addresses came from; `None` for an address literal.

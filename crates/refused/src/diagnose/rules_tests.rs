@@ -1940,13 +1940,34 @@ fn a_full_accept_queue_explains_a_local_timeout_and_nothing_else_does() {
         finding.summary
     );
 
-    // The same timeout with an empty queue: the packets never left this host, so its firewall.
+    // The same timeout with an empty queue, this host's rules unread: the packets never left
+    // this host, so its firewall.
     full.listener.queue = 0;
-    let f = Facts {
+    let mut f = Facts {
         listeners: Some(vec![full]),
         ..f
     };
+    f.addresses[0].blockers = None;
     assert_eq!(cause(&f), Cause::BlockedLocally);
+
+    // Every rule read, and none drops it: no firewall to name (an address added while the
+    // connect was made, a `tc` filter, an eBPF program).
+    f.addresses[0].blockers = Some(Vec::new());
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::Filtered, "{finding:?}");
+    assert!(
+        finding
+            .summary
+            .contains("no rule of this host's firewall drops it"),
+        "{finding:?}"
+    );
+    assert!(
+        finding
+            .suggestions
+            .join("\n")
+            .contains("added to this host just now"),
+        "{finding:?}"
+    );
 }
 
 #[test]
