@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use refused_lab::{Lab, SERVER_V4, SERVER_V6};
+use refused_lab::{Lab, ListenSpec, SERVER_V4, SERVER_V6};
 
 use crate::why_lab::{cause, evidence, listen_on_client, why, why_alone};
 
@@ -223,4 +223,53 @@ fn an_address_that_failed_duplicate_detection_is_named() {
             .contains(&format!("ip -6 addr del {copy} dev eth0")),
         "{report}"
     );
+}
+
+/// `ip route add 10.77.0.2/32 dev lo`, typed for "any IP" without `local`: the packets to the
+/// server go out on `lo`, come back in, are not for this host, and are dropped. It was
+/// `filtered` "a firewall drops the packets, or the path is broken" (IPv4) and `rejected` "a
+/// router or the host answered network unreachable" (IPv6, whose connect fails at once, from
+/// this host itself); it is this host's route, named, with the fixes both ways.
+#[test]
+fn a_plain_route_through_loopback_is_named() {
+    let Some(lab) = Lab::or_skip("a_plain_route_through_loopback_is_named") else {
+        return;
+    };
+    let _open = lab
+        .server
+        .run(|| ListenSpec::new(SocketAddr::new(SERVER_V6.into(), 22_809)).listen())
+        .unwrap()
+        .unwrap();
+    for (ip, six, route) in [
+        (IpAddr::from(SERVER_V4), "", format!("{SERVER_V4} dev lo")),
+        (
+            IpAddr::from(SERVER_V6),
+            " -6",
+            format!("{SERVER_V6} dev lo"),
+        ),
+    ] {
+        let prefix = if ip.is_ipv4() { "/32" } else { "/128" };
+        let add = format!("{ip}{prefix}");
+        let family = if ip.is_ipv4() { "-4" } else { "-6" };
+        lab.client
+            .ip(&[family, "route", "add", &add, "dev", "lo"])
+            .unwrap();
+        let target = SocketAddr::new(ip, 22_809).to_string();
+        let report = why_alone(&lab, &["--timeout", "2s", &target]);
+        assert_eq!(cause(&report), "network-unreachable", "{report}");
+        let summary = report["summary"].as_str().unwrap();
+        assert!(
+            summary.contains(&format!("through its loopback interface (`{route}`)")),
+            "{report}"
+        );
+        let fixes = report["suggestions"].to_string();
+        assert!(
+            fixes.contains(&format!("ip{six} route add local {route}")),
+            "{report}"
+        );
+        assert!(
+            fixes.contains(&format!("ip{six} route del {route}")),
+            "{report}"
+        );
+    }
 }

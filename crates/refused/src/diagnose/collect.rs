@@ -671,6 +671,13 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                 });
             }
         }
+        if !address.local
+            && !address.attempt.outcome.is_connected()
+            && path.lookup == route::Lookup::Routed
+            && path.dev.as_deref() == Some("lo")
+        {
+            address.looped = route::through_loopback(address.addr);
+        }
         if let (std::net::IpAddr::V6(v6), false) = (ip, address.attempt.outcome.is_connected()) {
             address.ipv6_state = sys::addresses::ipv6_state(v6);
         }

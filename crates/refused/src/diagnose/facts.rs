@@ -296,6 +296,9 @@ pub struct AddressFacts {
     /// the address is on a link of this host, or the route could not be read). `neighbour` is
     /// then of no use: the packets are sent to the gateway, never to the address itself.
     pub gateway: Option<Gateway>,
+    /// For a remote address that failed: the plain route that sends it through `lo` (`10.0.9.0/24
+    /// dev lo`, where `local` was meant), so that its packets never leave this host.
+    pub looped: Option<String>,
     /// Another network namespace of this host that holds the address the packets go to (a
     /// container's own IP, or where a DNAT rule sends a published port).
     pub holder: Option<Holder>,
@@ -463,6 +466,7 @@ impl AddressFacts {
             ipv6_state: None,
             down_link: None,
             gateway: None,
+            looped: None,
             holder,
             published: None,
             published_beside: None,

@@ -156,6 +156,25 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
     Ok(finding)
 }
 
+/// A remote address that this host routes through `lo` with a plain route: its packets come
+/// back in on `lo`, are not for this host, and are dropped. `ip route add PREFIX dev lo` is
+/// what a person types for "any IP", where `local` makes every address of it this host's.
+fn looped_route(ip: IpAddr, route: &str) -> Finding {
+    let six = if ip.is_ipv6() { " -6" } else { "" };
+    Finding::new(
+        Cause::NetworkUnreachable,
+        format!(
+            "this host routes {ip} through its loopback interface (`{route}`), yet {ip} is not one of its addresses: the packets never leave this host, and nothing here answers them"
+        ),
+    )
+    .suggest(format!(
+        "if every address of it should be this host's (AnyIP), make the route `local`: `sudo ip{six} route del {route}`, then `sudo ip{six} route add local {route}`"
+    ))
+    .suggest(format!(
+        "else remove it, and the route it hid takes {ip} again: `sudo ip{six} route del {route}`"
+    ))
+}
+
 /// An IPv6 address of this host still tentative: until duplicate address detection ends
 /// (about a second after it was added) the kernel does not count it as its own, so the connect
 /// left the host, and nobody answered for it.
@@ -1130,6 +1149,9 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
     // A route of this host failed it: nothing was sent.
     if let Some(route) = &address.route {
         return Ok(rejected_by_route(address.addr, route));
+    }
+    if let Some(route) = &address.looped {
+        return Ok(looped_route(address.addr.ip(), route));
     }
     // This host's own firewall, when its rules say so (and the outcome fits the verdict).
     let Some(by_rule) = blocked::by_rule(address) else {

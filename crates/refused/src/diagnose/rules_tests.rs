@@ -80,6 +80,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         blockers: Some(Vec::new()),
         route: None,
         route_lookup: None,
+        looped: None,
         ipv6_state: None,
         down_link: None,
         gateway: None,

@@ -309,6 +309,36 @@ pub fn rejecting(flow: &policy::Flow, lookup: Lookup) -> Option<RejectingRoute> 
     }
 }
 
+/// The route that sends a TCP packet to `addr` through the loopback interface as a plain
+/// (unicast) route, as `ip route` writes it (`10.0.9.0/24 dev lo`, with its table when not
+/// `main`): `ip route add PREFIX dev lo` where `ip route add local PREFIX dev lo` ("any IP") was
+/// meant. `ip route get fibmatch`, which gives the route itself, not the address's cache entry.
+pub fn through_loopback(addr: std::net::SocketAddr) -> Option<String> {
+    let (ip, port) = (addr.ip().to_string(), addr.port().to_string());
+    let found = ip_json(
+        addr.ip(),
+        &[
+            "route", "get", "fibmatch", &ip, "ipproto", "tcp", "dport", &port,
+        ],
+    )?;
+    through_loopback_in(&found)
+}
+
+/// [`through_loopback`] from `ip -j route get fibmatch`'s answer.
+pub fn through_loopback_in(found: &Value) -> Option<String> {
+    let route = found.as_array()?.first()?;
+    let unicast = route["type"].as_str().is_none_or(|kind| kind == "unicast");
+    if !unicast || route["dev"] != "lo" || route.get("gateway").is_some() {
+        return None;
+    }
+    let mut text = format!("{} dev lo", route["dst"].as_str()?);
+    if let Some(table) = route["table"].as_str().filter(|t| *t != "main") {
+        text.push_str(" table ");
+        text.push_str(table);
+    }
+    Some(text)
+}
+
 /// `ip -j -4|-6 ARGS`'s answer, for the family of `ip`.
 fn ip_json(ip: IpAddr, args: &[&str]) -> Option<Value> {
     let family = if ip.is_ipv4() { "-4" } else { "-6" };
@@ -509,6 +539,29 @@ pub fn via_v6(table: &str, ip: Ipv6Addr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_route_through_loopback_is_found_and_a_local_one_is_not() {
+        let json = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+        assert_eq!(
+            through_loopback_in(&json(
+                r#"[{"dst":"10.128.44.0/24","dev":"lo","scope":"link","flags":[]}]"#
+            ))
+            .as_deref(),
+            Some("10.128.44.0/24 dev lo")
+        );
+        assert_eq!(
+            through_loopback_in(&json(
+                r#"[{"dst":"fd28:44::/64","dev":"lo","table":"100","flags":[]}]"#
+            ))
+            .as_deref(),
+            Some("fd28:44::/64 dev lo table 100")
+        );
+        let local = r#"[{"type":"local","dst":"10.128.9.0/24","dev":"lo","table":"local"}]"#;
+        assert_eq!(through_loopback_in(&json(local)), None);
+        let out = r#"[{"dst":"default","gateway":"10.0.0.1","dev":"eth0","flags":[]}]"#;
+        assert_eq!(through_loopback_in(&json(out)), None);
+    }
 
     fn routes() -> Value {
         serde_json::json!([
