@@ -498,8 +498,9 @@ fn evidence_samples() -> Vec<Evidence> {
             address: "::1".parse().unwrap(),
         },
         Evidence::EphemeralPorts {
-            low: 32768,
-            high: 60999,
+            low: 40000,
+            high: 40009,
+            reserved: Some(10),
         },
         Evidence::Ipv6Unusable {
             disabled_by: Vec::new(),

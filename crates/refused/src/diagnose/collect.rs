@@ -62,6 +62,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         bound_only: Vec::new(),
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
+        reserved_ports: None,
         reverse_path: None,
         ipv6_usable: true,
         loopback: None,
@@ -591,9 +592,18 @@ fn read_loopback(facts: &mut Facts) {
 /// one's bindings: milliseconds when it answers).
 const DOCKER_ASKED_FOR: std::time::Duration = std::time::Duration::from_millis(300);
 
+/// The range local ports come from, and how many of them are reserved.
+fn read_ephemeral_ports(facts: &mut Facts) {
+    facts.ephemeral_ports = host::ephemeral_ports();
+    facts.reserved_ports = facts
+        .ephemeral_ports
+        .and_then(|(low, high)| host::reserved_ports_in(low, high))
+        .filter(|reserved| *reserved > 0);
+}
+
 /// The host-side evidence of a failed connect: listeners, owners, namespaces, rules, neighbours.
 fn look_at_this_host(facts: &mut Facts, port: u16) {
-    facts.ephemeral_ports = host::ephemeral_ports();
+    read_ephemeral_ports(facts);
     read_loopback(facts);
     let any_local = facts.addresses.iter().any(|a| a.local);
     // UDP sockets on the port, read when no TCP socket of any namespace has it: a port

@@ -95,6 +95,9 @@ pub struct Facts {
     pub forwarder: Option<Box<Forwarded>>,
     /// The ephemeral port range (read only when a connect failed).
     pub ephemeral_ports: Option<(u16, u16)>,
+    /// How many ports of that range `ip_local_reserved_ports` reserves (`None`: not read, or
+    /// none).
+    pub reserved_ports: Option<u32>,
     /// Packets this namespace's reverse-path filter dropped while the attempts ran, and the
     /// interfaces where it is strict (`rp_filter` 1), read when it dropped any (`None`: the
     /// counter could not be read).

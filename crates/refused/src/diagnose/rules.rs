@@ -1637,16 +1637,39 @@ fn no_ipv6(facts: &Facts, addr: SocketAddr) -> Finding {
 }
 
 fn ports_exhausted(facts: &Facts, addr: SocketAddr) -> Finding {
-    let mut finding = Finding::new(
-        Cause::PortsExhausted,
-        format!("no local port was free to connect to {addr}: every ephemeral port is in use for connections to it"),
-    )
-    .suggest("count the connections holding them: `ss -tan state time-wait | wc -l` and `ss -tan | wc -l`")
-    .suggest("widen the range: `sudo sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"`, and reuse connections (pooling, keep-alive)");
+    let reserved = facts.reserved_ports;
+    let all_reserved = facts
+        .ephemeral_ports
+        .zip(reserved)
+        .is_some_and(|((low, high), reserved)| reserved > u32::from(high - low));
+    let mut finding = if all_reserved {
+        // No connection holds them: `ss` would show nothing, and a wider range may be
+        // reserved as well.
+        Finding::new(
+            Cause::PortsExhausted,
+            format!("no local port was free to connect to {addr}: every port of the ephemeral range is reserved (`net.ipv4.ip_local_reserved_ports`), and a connect never takes a reserved port"),
+        )
+        .suggest("make the reserved list leave some of the range free, or the range reach past it: `sysctl net.ipv4.ip_local_reserved_ports net.ipv4.ip_local_port_range` shows both")
+    } else {
+        let finding = Finding::new(
+            Cause::PortsExhausted,
+            format!("no local port was free to connect to {addr}: every ephemeral port is in use for connections to it"),
+        )
+        .suggest("count the connections holding them: `ss -tan state time-wait | wc -l` and `ss -tan | wc -l`")
+        .suggest("widen the range: `sudo sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"`, and reuse connections (pooling, keep-alive)");
+        match reserved {
+            Some(reserved) => finding.warn(Some(format!(
+                "{reserved} ports of the range are reserved (`net.ipv4.ip_local_reserved_ports`): connects take only the others"
+            ))),
+            None => finding,
+        }
+    };
     if let Some((low, high)) = facts.ephemeral_ports {
-        finding
-            .evidence
-            .push(Evidence::EphemeralPorts { low, high });
+        finding.evidence.push(Evidence::EphemeralPorts {
+            low,
+            high,
+            reserved,
+        });
     }
     finding
 }

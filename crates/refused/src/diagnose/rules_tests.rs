@@ -42,6 +42,7 @@ fn facts(target: &str) -> Facts {
         udp_receivers: Vec::new(),
         bound_only: Vec::new(),
         ephemeral_ports: Some((32768, 60999)),
+        reserved_ports: None,
         reverse_path: None,
         ipv6_usable: true,
         loopback: Some(Loopback {
@@ -767,7 +768,8 @@ fn ports_exhausted_shows_the_range() {
         finding.evidence,
         [Evidence::EphemeralPorts {
             low: 32768,
-            high: 60999
+            high: 60999,
+            reserved: None,
         }]
     );
 }
@@ -5782,4 +5784,32 @@ fn a_listener_on_an_address_this_host_does_not_have_is_not_offered() {
     assert!(!fixes.contains("connect to 10.0.0.11"), "{fixes}");
     assert!(fixes.contains("restart app (pid 4242)"), "{fixes}");
     assert!(fixes.contains("bind it to 0.0.0.0"), "{fixes}");
+}
+
+/// A range every port of which `ip_local_reserved_ports` reserves: no connection holds them.
+#[test]
+fn ports_all_reserved_are_named_not_counted() {
+    let f = Facts {
+        ephemeral_ports: Some((40000, 40009)),
+        reserved_ports: Some(10),
+        ..one(
+            "192.0.2.7:80",
+            tried("192.0.2.7:80", Outcome::AddressUnavailable, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::PortsExhausted);
+    assert!(finding.summary.contains("is reserved"), "{finding:?}");
+    assert!(
+        !finding.suggestions.join("\n").contains("ss -tan"),
+        "{finding:?}"
+    );
+    // Part of it: the connections are the story, the reserved ports a warning.
+    let f = Facts {
+        reserved_ports: Some(4),
+        ..f
+    };
+    let finding = infer(&f).unwrap();
+    assert!(finding.summary.contains("in use"), "{finding:?}");
+    assert_eq!(finding.warnings.len(), 1, "{finding:?}");
 }

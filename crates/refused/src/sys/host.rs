@@ -90,6 +90,30 @@ pub fn ephemeral_ports() -> Option<(u16, u16)> {
     Some((parts.next()?.ok()?, parts.next()?.ok()?))
 }
 
+/// How many ports of the ephemeral range `low..=high` `net.ipv4.ip_local_reserved_ports`
+/// reserves (IPv6 too): a connect never takes them. `None`: the list could not be read.
+pub fn reserved_ports_in(low: u16, high: u16) -> Option<u32> {
+    let text = fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports").ok()?;
+    Some(count_reserved(&text, low, high))
+}
+
+/// Counts the ports of `low..=high` in the text of `ip_local_reserved_ports`
+/// (`40000-40009,50000`, as the kernel writes it: sorted, merged).
+pub fn count_reserved(text: &str, low: u16, high: u16) -> u32 {
+    text.trim()
+        .split(',')
+        .filter_map(|part| {
+            let (from, to) = part.split_once('-').unwrap_or((part, part));
+            let (from, to) = (
+                from.trim().parse::<u16>().ok()?,
+                to.trim().parse::<u16>().ok()?,
+            );
+            let (from, to) = (from.max(low), to.min(high));
+            (from <= to).then(|| u32::from(to - from) + 1)
+        })
+        .sum()
+}
+
 /// What neighbour discovery knows of an address on a local link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -218,6 +242,14 @@ mod tests {
         assert!(is_local_address("127.3.2.1".parse().unwrap()));
         assert!(!is_local_address("192.0.2.77".parse().unwrap()));
         assert!(!is_local_address("2001:db8::77".parse().unwrap()));
+    }
+
+    #[test]
+    fn counts_the_reserved_ports_of_the_range() {
+        assert_eq!(count_reserved("\n", 32768, 60999), 0);
+        assert_eq!(count_reserved("40000-40009\n", 40000, 40009), 10);
+        assert_eq!(count_reserved("8080,39990-40004,40009\n", 40000, 40009), 6);
+        assert_eq!(count_reserved("1-1000\n", 32768, 60999), 0);
     }
 
     #[test]
