@@ -58,6 +58,7 @@ fn the_addresses_of_a_local_route_are_this_hosts() {
 /// with another one, a VPN gone down), and one bound with `ip_nonlocal_bind` to an address that
 /// is not here (a virtual address another host holds): their listeners stay in the table. The
 /// fix was "connect to 10.77.0.11:22804 instead", which nothing reaches; it is to bind again.
+/// Asked at the address that left, the listener was not mentioned; it is a warning.
 #[test]
 fn a_listener_on_an_address_this_host_does_not_have_is_named_as_such() {
     let Some(lab) =
@@ -89,6 +90,16 @@ fn a_listener_on_an_address_this_host_does_not_have_is_named_as_such() {
         assert!(!fixes.contains(&format!("connect to {gone}")), "{report}");
         assert!(fixes.contains("restart"), "{report}");
     }
+    // Asked at the address that left: the connection goes out on the link, and nobody has it
+    // there. The listener a person sees in `ss` is warned of, as out of reach.
+    let report = why(&lab, &["--timeout", "2s", "10.77.0.11:22804"]);
+    assert_ne!(cause(&report), "no-listener", "{report}");
+    assert!(
+        report["warnings"].to_string().contains(
+            "listens on 10.77.0.11:22804 on this host, but no interface of this host has 10.77.0.11"
+        ),
+        "{report}"
+    );
 }
 
 /// Turns duplicate address detection on for the client's link (the lab turns it off), with

@@ -46,6 +46,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         addresses: Vec::new(),
         listeners: None,
         absent_addresses: Vec::new(),
+        stranded: Vec::new(),
         foreign: Vec::new(),
         foreign_reach: None,
         unix_listeners: Vec::new(),
@@ -592,6 +593,33 @@ fn read_loopback(facts: &mut Facts) {
 /// one's bindings: milliseconds when it answers).
 const DOCKER_ASKED_FOR: std::time::Duration = std::time::Duration::from_millis(300);
 
+/// This namespace's listeners bound to a failed target address that is not this host's (one
+/// dump of the port's listeners), with their owners.
+fn stranded(facts: &Facts, port: u16) -> Vec<HeldListener> {
+    let failed: Vec<std::net::IpAddr> = facts
+        .addresses
+        .iter()
+        .filter(|a| !a.local && !a.attempt.outcome.is_connected())
+        .map(|a| a.addr.ip().to_canonical())
+        .collect();
+    let Ok(on_port) = sys::own_tcp_listeners_on(port) else {
+        return Vec::new();
+    };
+    let bound: Vec<Listener> = on_port
+        .into_iter()
+        .filter(|l| failed.contains(&l.address.to_canonical()))
+        .collect();
+    let inodes: HashSet<u64> = bound.iter().map(|l| l.inode).collect();
+    let owners = process::owners(&inodes);
+    bound
+        .into_iter()
+        .map(|l| {
+            let owner = owners.get(l.inode).cloned();
+            HeldListener::new(l, owner.as_ref(), None)
+        })
+        .collect()
+}
+
 /// The range local ports come from, and how many of them are reserved.
 fn read_ephemeral_ports(facts: &mut Facts) {
     facts.ephemeral_ports = host::ephemeral_ports();
@@ -649,6 +677,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         }
     }
 
+    if !any_local {
+        facts.stranded = stranded(facts, port);
+    }
     let read = read_rules(facts);
     // Indexed once for every address and packet asked about.
     let ruleset = read.as_ref().map(firewall::Indexed::new);

@@ -43,6 +43,10 @@ pub struct Facts {
     /// another address, a VPN gone down), or not come yet (bound with `IP_FREEBIND` or
     /// `ip_nonlocal_bind`: a virtual address another host holds now). No connect reaches them.
     pub absent_addresses: Vec<IpAddr>,
+    /// For a target address that failed and is not this host's: this namespace's listeners
+    /// bound to it all the same (the address was removed after they bound it, or they bound it
+    /// with `IP_FREEBIND` before it came), with their owners. Nothing reaches them.
+    pub stranded: Vec<HeldListener>,
     /// Listeners on the target's port in other namespaces of this host.
     pub foreign: Vec<HeldListener>,
     /// Where this namespace would reach the first of them: its namespace's own address (a

@@ -149,6 +149,7 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
     };
     reverse_path_warning(facts, &mut finding);
     dad_failed_warning(facts, &mut finding);
+    stranded_warning(facts, &mut finding);
     // What the name resolved to comes first: it is where every attempt started.
     let mut evidence = resolution_evidence(facts);
     evidence.append(&mut finding.evidence);
@@ -173,6 +174,20 @@ fn looped_route(ip: IpAddr, route: &str) -> Finding {
     .suggest(format!(
         "else remove it, and the route it hid takes {ip} again: `sudo ip{six} route del {route}`"
     ))
+}
+
+/// Warns of this host's listeners bound to the failed address, which this host does not have:
+/// the program a person sees in `ss` listening there is not where the connection went.
+fn stranded_warning(facts: &Facts, finding: &mut Finding) {
+    for listener in &facts.stranded {
+        let ip = listener.listener.address;
+        let every = if ip.is_ipv4() { "0.0.0.0" } else { "::" };
+        finding.warnings.push(format!(
+            "{} listens on {} on this host, but no interface of this host has {ip} (removed after the program bound it, or bound before it came, with `IP_FREEBIND` or `ip_nonlocal_bind`): the connection went out to the network, and nothing reaches that listener; restart it or bind it to {every}, or bring {ip} back",
+            listener.owner(),
+            listener.endpoint()
+        ));
+    }
 }
 
 /// An IPv6 address of this host still tentative: until duplicate address detection ends

@@ -27,6 +27,7 @@ fn facts(target: &str) -> Facts {
         addresses: Vec::new(),
         listeners: Some(Vec::new()),
         absent_addresses: Vec::new(),
+        stranded: Vec::new(),
         foreign: Vec::new(),
         foreign_reach: None,
         unix_listeners: Vec::new(),
