@@ -284,3 +284,49 @@ fn a_plain_route_through_loopback_is_named() {
         );
     }
 }
+
+/// A route whose `src` is an address the server has no route back to (the client's loopback
+/// address, the server without a default route): the SYN arrives, the reply is never sent. It
+/// was a bare `filtered` "a firewall drops the packets"; the cause stays (nothing here proves
+/// more), with a warning naming the source address off the link.
+#[test]
+fn a_source_address_off_the_link_is_warned_of() {
+    let Some(lab) = Lab::or_skip("a_source_address_off_the_link_is_warned_of") else {
+        return;
+    };
+    let _open = lab
+        .server
+        .run(|| ListenSpec::new(SocketAddr::new(SERVER_V4.into(), 22_811)).listen())
+        .unwrap()
+        .unwrap();
+    let target = SocketAddr::new(SERVER_V4.into(), 22_811).to_string();
+    lab.client
+        .ip(&["addr", "add", "10.77.7.1/32", "dev", "lo"])
+        .unwrap();
+    lab.client
+        .ip(&[
+            "route",
+            "add",
+            &format!("{SERVER_V4}/32"),
+            "dev",
+            "eth0",
+            "src",
+            "10.77.7.1",
+        ])
+        .unwrap();
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(cause(&report), "filtered", "{report}");
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("from 10.77.7.1, which is not on eth0's network"),
+        "{report}"
+    );
+    // From its own link's address, it connects, and nothing is warned of.
+    lab.client
+        .ip(&["route", "del", &format!("{SERVER_V4}/32")])
+        .unwrap();
+    let report = why_alone(&lab, &[&target]);
+    assert_eq!(cause(&report), "reachable", "{report}");
+    assert_eq!(report["warnings"], serde_json::json!([]), "{report}");
+}

@@ -593,6 +593,43 @@ fn read_loopback(facts: &mut Facts) {
 /// one's bindings: milliseconds when it answers).
 const DOCKER_ASKED_FOR: std::time::Duration = std::time::Duration::from_millis(300);
 
+/// What this host's own addresses and routes say of an address that failed: an IPv6 address
+/// of ours that takes no connection, and, for a remote one, a route through `lo`, a link down,
+/// a source address off the link the packets leave by.
+fn read_failed_path(
+    address: &mut AddressFacts,
+    path: &route::Path,
+    interfaces: &std::cell::OnceCell<Vec<sys::interfaces::Interface>>,
+) {
+    let ip = address.addr.ip();
+    if let std::net::IpAddr::V6(v6) = ip {
+        address.ipv6_state = sys::addresses::ipv6_state(v6);
+    }
+    if address.local {
+        return;
+    }
+    let dev = path
+        .dev
+        .as_deref()
+        .filter(|_| path.lookup == route::Lookup::Routed);
+    if dev == Some("lo") {
+        address.looped = route::through_loopback(address.addr);
+    }
+    let interfaces = interfaces.get_or_init(sys::interfaces::interfaces);
+    address.down_link = sys::interfaces::down_link_in(interfaces, ip, dev);
+    // A source off the link (a route's `src`, an address of another interface): the replies
+    // come back only if the other side routes that address to us.
+    let link = dev.and_then(|dev| interfaces.iter().find(|i| i.name == dev));
+    address.off_link_source = path.source.zip(link).and_then(|(source, link)| {
+        let on_link = link
+            .networks
+            .iter()
+            .any(|(network, length)| sys::prefix::holds(*network, *length, source));
+        (!on_link && !link.networks.is_empty() && dev != Some("lo"))
+            .then(|| (source, link.name.clone()))
+    });
+}
+
 /// This namespace's listeners bound to a failed target address that is not this host's (one
 /// dump of the port's listeners), with their owners.
 fn stranded(facts: &Facts, port: u16) -> Vec<HeldListener> {
@@ -712,23 +749,8 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                 });
             }
         }
-        if !address.local
-            && !address.attempt.outcome.is_connected()
-            && path.lookup == route::Lookup::Routed
-            && path.dev.as_deref() == Some("lo")
-        {
-            address.looped = route::through_loopback(address.addr);
-        }
-        if let (std::net::IpAddr::V6(v6), false) = (ip, address.attempt.outcome.is_connected()) {
-            address.ipv6_state = sys::addresses::ipv6_state(v6);
-        }
-        if !address.local && !address.attempt.outcome.is_connected() {
-            let dev = path
-                .dev
-                .as_deref()
-                .filter(|_| path.lookup == route::Lookup::Routed);
-            let interfaces = interfaces.get_or_init(sys::interfaces::interfaces);
-            address.down_link = sys::interfaces::down_link_in(interfaces, ip, dev);
+        if !address.attempt.outcome.is_connected() {
+            read_failed_path(address, &path, &interfaces);
         }
         address.holder = holder_of(address, &mut facts.unseen);
     }

@@ -306,6 +306,11 @@ pub struct AddressFacts {
     /// For a remote address that failed: the plain route that sends it through `lo` (`10.0.9.0/24
     /// dev lo`, where `local` was meant), so that its packets never leave this host.
     pub looped: Option<String>,
+    /// For a remote address that failed: the source address this host sends from, and the
+    /// interface the packets leave by, when no network of that interface holds the source (a
+    /// route's `src`, an address of another interface): the replies come back only if the
+    /// other side has a route to it.
+    pub off_link_source: Option<(IpAddr, String)>,
     /// Another network namespace of this host that holds the address the packets go to (a
     /// container's own IP, or where a DNAT rule sends a published port).
     pub holder: Option<Holder>,
@@ -474,6 +479,7 @@ impl AddressFacts {
             down_link: None,
             gateway: None,
             looped: None,
+            off_link_source: None,
             holder,
             published: None,
             published_beside: None,

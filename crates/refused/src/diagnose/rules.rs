@@ -150,6 +150,7 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
     reverse_path_warning(facts, &mut finding);
     dad_failed_warning(facts, &mut finding);
     stranded_warning(facts, &mut finding);
+    off_link_source_warning(facts, &mut finding);
     // What the name resolved to comes first: it is where every attempt started.
     let mut evidence = resolution_evidence(facts);
     evidence.append(&mut finding.evidence);
@@ -174,6 +175,29 @@ fn looped_route(ip: IpAddr, route: &str) -> Finding {
     .suggest(format!(
         "else remove it, and the route it hid takes {ip} again: `sudo ip{six} route del {route}`"
     ))
+}
+
+/// Warns, behind a silence with nothing else to say, of a source address off the link the
+/// packets leave by: the other side may have no route back to it (a route's `src`).
+fn off_link_source_warning(facts: &Facts, finding: &mut Finding) {
+    if finding.cause != Cause::Filtered {
+        return;
+    }
+    // A namespace of this host that holds the address is read for its route back instead.
+    for address in facts
+        .addresses
+        .iter()
+        .filter(|a| a.attempt.outcome == Outcome::Timeout && a.holder.is_none())
+    {
+        if let Some((source, dev)) = &address.off_link_source {
+            finding.warnings.push(format!(
+                "this host sends to {} from {source}, which is not on {dev}'s network (the route's `src`, or an address of another interface): unless {} and the routers on the way route {source} back to this host, the replies never come; `ip route get {}` shows the source",
+                address.addr.ip(),
+                address.addr.ip(),
+                address.addr.ip()
+            ));
+        }
+    }
 }
 
 /// Warns of this host's listeners bound to the failed address, which this host does not have:
