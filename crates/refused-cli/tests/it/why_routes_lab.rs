@@ -48,7 +48,12 @@ fn the_addresses_of_a_local_route_are_this_hosts() {
         assert_eq!(cause(&report), "listening-on-other-address", "{report}");
         assert_eq!(evidence(&report, "local-address").len(), 1, "{report}");
     }
-    for target in ["[fd00:77:9::5]:22803", "10.77.9.5:22803"] {
+    // An IPv4-mapped address is the IPv4 one on the wire: this host's too.
+    for target in [
+        "[fd00:77:9::5]:22803",
+        "10.77.9.5:22803",
+        "[::ffff:10.77.9.5]:22803",
+    ] {
         let report = why(&lab, &[target]);
         assert_eq!(cause(&report), "no-listener", "{report}");
     }

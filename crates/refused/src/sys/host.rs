@@ -15,6 +15,8 @@ use socket2::{Domain, Socket, Type};
 /// hosts, for an address that moves between them) it takes any address, and an IPv6 `local`
 /// route's addresses ("any IP") take no bind; it is asked only where netlink cannot be.
 pub fn is_local_address(ip: IpAddr) -> bool {
+    // An IPv4-mapped address (`::ffff:10.0.0.1`) is IPv4 on the wire; IPv6's routes know it not.
+    let ip = ip.to_canonical();
     if ip.is_loopback() || ip.is_unspecified() {
         return true;
     }
@@ -242,6 +244,8 @@ mod tests {
         assert!(is_local_address("127.3.2.1".parse().unwrap()));
         assert!(!is_local_address("192.0.2.77".parse().unwrap()));
         assert!(!is_local_address("2001:db8::77".parse().unwrap()));
+        assert!(is_local_address("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!is_local_address("::ffff:192.0.2.77".parse().unwrap()));
     }
 
     #[test]
