@@ -148,7 +148,7 @@ fn a_tentative_ipv6_address_is_named() {
 /// read it is local, and no rule drops anything. A timeout was `blocked-locally` "this host's
 /// firewall drops it" (it has no rule); it is `filtered`, saying that no rule drops it and that
 /// an address added just now takes no connection at first. A neighbour discovery that failed
-/// within the attempt (three probes half a second apart) was `rejected` "a firewall on
+/// within the attempt (three probes 0.6 s apart) was `rejected` "a firewall on
 /// `fd00:77::51` rejects it on purpose", of this host's own address; it is `host-unreachable`,
 /// saying that the address was not yet this host's.
 #[test]
@@ -158,9 +158,10 @@ fn a_local_address_that_failed_as_a_remote_one_does_not_blame_a_firewall() {
     else {
         return;
     };
-    // One probe, a quarter of a second: local well before the attempt's end. Neighbour
-    // discovery for it, the connect's, asks ten times as many: no error within the attempt.
-    with_dad(&lab, "1", "250");
+    // One probe, 0.6 s (room for `refused` to start and connect before it ends, on a busy
+    // machine): local well before the attempt's end, 1.6 s. Neighbour discovery for it, the
+    // connect's, asks ten times: no error within the attempt.
+    with_dad(&lab, "1", "600");
     lab.client
         .sysctl("net.ipv6.neigh.eth0.mcast_solicit", "10")
         .unwrap();
@@ -182,14 +183,14 @@ fn a_local_address_that_failed_as_a_remote_one_does_not_blame_a_firewall() {
         "{report}"
     );
 
-    // Three probes: neighbour discovery fails in 0.75 s.
+    // Three probes: neighbour discovery fails in 1.8 s, within the attempt's 2.4 s.
     lab.client
         .sysctl("net.ipv6.neigh.eth0.mcast_solicit", "3")
         .unwrap();
     lab.client
         .ip(&["-6", "addr", "add", "fd00:77::52/64", "dev", "eth0"])
         .unwrap();
-    let report = why(&lab, &["--timeout", "2s", "[fd00:77::52]:22807"]);
+    let report = why(&lab, &["--timeout", "3s", "[fd00:77::52]:22807"]);
     assert_eq!(cause(&report), "host-unreachable", "{report}");
     assert_eq!(report["attempts"][0]["outcome"], "host-unreachable");
     let summary = report["summary"].as_str().unwrap();
