@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use refused_lab::{Lab, ListenSpec, SERVER_V4, SERVER_V6};
+use refused_lab::{Lab, ListenSpec, SERVER_V4, SERVER_V6, Tool, UNUSED_V4};
 
 use crate::why_lab::{cause, evidence, listen_on_client, why, why_alone};
 
@@ -335,4 +335,44 @@ fn a_source_address_off_the_link_is_warned_of() {
     let report = why_alone(&lab, &[&target]);
     assert_eq!(cause(&report), "reachable", "{report}");
     assert_eq!(report["warnings"], serde_json::json!([]), "{report}");
+}
+
+/// An IPv4-mapped address (`[::ffff:10.77.0.2]:22812`, as a dual-stack server's log writes a
+/// client) is IPv4 on the wire, but this host's routes, neighbours and rules were asked about
+/// the IPv6 form: a rule of this host that drops it was not seen (`filtered`, "check the firewall
+/// of `::ffff:10.77.0.2`"), nor the neighbour that never answered. They are asked about the IPv4
+/// address now.
+#[test]
+fn an_ipv4_mapped_address_is_explained_as_the_ipv4_one() {
+    let Some(lab) = Lab::or_skip_needing(
+        "an_ipv4_mapped_address_is_explained_as_the_ipv4_one",
+        &[Tool::Nft],
+    ) else {
+        return;
+    };
+    lab.client
+        .filter(
+            "output",
+            &[&format!("ip daddr {SERVER_V4} tcp dport 22812 drop")],
+        )
+        .unwrap();
+    let report = why_alone(
+        &lab,
+        &["--timeout", "2s", &format!("[::ffff:{SERVER_V4}]:22812")],
+    );
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    assert_eq!(evidence(&report, "firewall-rule").len(), 1, "{report}");
+
+    let report = why_alone(
+        &lab,
+        &["--timeout", "2s", &format!("[::ffff:{UNUSED_V4}]:22812")],
+    );
+    assert_eq!(cause(&report), "host-unreachable", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("nobody on the local network has {UNUSED_V4}")),
+        "{report}"
+    );
 }

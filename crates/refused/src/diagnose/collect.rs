@@ -1406,7 +1406,7 @@ fn rejected_by_route(attempt: &Attempt, path: &route::Path) -> Option<RejectingR
         return None;
     }
     let flow = route::policy::Flow {
-        dst: addr.ip(),
+        dst: addr.ip().to_canonical(),
         dport: addr.port(),
         src: path.source,
         uid: rustix::process::geteuid().as_raw(),

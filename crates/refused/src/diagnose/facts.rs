@@ -456,8 +456,15 @@ pub struct RouteBack {
 }
 
 impl AddressFacts {
-    /// An attempt to `addr`, with nothing of the host read yet.
+    /// An attempt to `addr`, with nothing of the host read yet. An IPv4-mapped address
+    /// (`[::ffff:10.0.0.5]:80`, pasted from a dual-stack server's log) is the IPv4 one on the
+    /// wire: this host's routes, neighbours and firewall rules are asked about that one.
     pub fn new(attempt: Attempt, addr: SocketAddr) -> Self {
+        // Only then: a new socket address would lose an IPv6 one's scope (`%eth0`).
+        let addr = match addr.ip().to_canonical() {
+            IpAddr::V4(v4) if addr.is_ipv6() => SocketAddr::new(IpAddr::V4(v4), addr.port()),
+            _ => addr,
+        };
         Self {
             local: crate::sys::host::is_local_address(addr.ip()),
             ..Self::behind(attempt, addr, None)
