@@ -251,16 +251,25 @@ fn dad_failed(addr: SocketAddr, dev: &str, prefix: u8) -> Finding {
     .suggest("or give one of the two hosts another address; `ip -6 addr show` marks the failed copy `dadfailed`")
 }
 
+/// Whether this host's failed copy of the address explains the attempt: no answer, and no
+/// neighbour entry that answered (one learned before still carries the packets, and then the
+/// silence is the other host's).
+fn dad_failure_explains(address: &AddressFacts) -> bool {
+    matches!(address.ipv6_state, Some(Ipv6State::DadFailed { .. }))
+        && matches!(
+            address.attempt.outcome,
+            Outcome::Timeout | Outcome::HostUnreachable
+        )
+        && address.neighbour != Some(Neighbour::Answered)
+}
+
 /// Warns of the addresses tried that this host has too, failed (`dadfailed`), when the attempt
 /// went on to the other host that has it (its neighbour entry, learned before, still stands).
 fn dad_failed_warning(facts: &Facts, finding: &mut Finding) {
     for address in &facts.addresses {
         if let Some(Ipv6State::DadFailed { dev, .. }) = &address.ipv6_state {
             // Its own finding says so (see `dad_failed`).
-            if matches!(
-                address.attempt.outcome,
-                Outcome::Timeout | Outcome::HostUnreachable
-            ) {
+            if dad_failure_explains(address) {
                 continue;
             }
             finding.warnings.push(format!(
@@ -1178,9 +1187,7 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
     }
     match &address.ipv6_state {
         Some(Ipv6State::Tentative) => return Ok(tentative(facts, address.addr)),
-        Some(Ipv6State::DadFailed { dev, prefix })
-            if matches!(outcome, Outcome::Timeout | Outcome::HostUnreachable) =>
-        {
+        Some(Ipv6State::DadFailed { dev, prefix }) if dad_failure_explains(address) => {
             return Ok(dad_failed(address.addr, dev, *prefix));
         }
         _ => {}

@@ -5815,3 +5815,33 @@ fn ports_all_reserved_are_named_not_counted() {
     assert!(finding.summary.contains("in use"), "{finding:?}");
     assert_eq!(finding.warnings.len(), 1, "{finding:?}");
 }
+
+/// This host's copy of an address failed duplicate address detection: it explains a silence
+/// when neighbour discovery for the address gets nowhere (the kernel ignores the other host's
+/// answers), not when a neighbour entry learned before still carries the packets.
+#[test]
+fn a_failed_copy_explains_a_silence_only_without_a_neighbour_that_answered() {
+    let mut failed = tried("[fd00:77::2]:80", Outcome::Timeout, 1600);
+    failed.blockers = Some(Vec::new());
+    failed.ipv6_state = Some(crate::sys::addresses::Ipv6State::DadFailed {
+        dev: "eth0".to_owned(),
+        prefix: 64,
+    });
+    failed.neighbour = Some(Neighbour::NoAnswer);
+    let finding = infer(&one("[fd00:77::2]:80", failed.clone())).unwrap();
+    assert_eq!(finding.cause, Cause::HostUnreachable, "{finding:?}");
+    assert!(
+        finding
+            .suggestions
+            .join("\n")
+            .contains("ip -6 addr del fd00:77::2/64 dev eth0"),
+        "{finding:?}"
+    );
+    failed.neighbour = Some(Neighbour::Answered);
+    let finding = infer(&one("[fd00:77::2]:80", failed)).unwrap();
+    assert_eq!(finding.cause, Cause::Filtered, "{finding:?}");
+    assert!(
+        finding.warnings.iter().any(|w| w.contains("dadfailed")),
+        "{finding:?}"
+    );
+}
