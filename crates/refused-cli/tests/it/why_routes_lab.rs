@@ -376,3 +376,37 @@ fn an_ipv4_mapped_address_is_explained_as_the_ipv4_one() {
         "{report}"
     );
 }
+
+/// A `throw` route in the main table over part of the link's network: the lookup ends there,
+/// no table after it has a route, and the connect fails as with none. It was "this host has no
+/// route to 10.77.0.2 ... add one", while the link's route is right there; it names the throw
+/// route, with its `ip route del`.
+#[test]
+fn a_throw_route_that_hides_a_route_is_named() {
+    let Some(lab) = Lab::or_skip("a_throw_route_that_hides_a_route_is_named") else {
+        return;
+    };
+    for (ip, six, thrown) in [
+        (IpAddr::from(SERVER_V4), "", "10.77.0.0/28"),
+        (IpAddr::from(SERVER_V6), " -6", "fd00:77::/120"),
+    ] {
+        let family = if ip.is_ipv4() { "-4" } else { "-6" };
+        lab.client
+            .ip(&[family, "route", "add", "throw", thrown])
+            .unwrap();
+        let target = SocketAddr::new(ip, 22_813).to_string();
+        let report = why_alone(&lab, &["--timeout", "2s", &target]);
+        assert_eq!(cause(&report), "network-unreachable", "{report}");
+        let summary = report["summary"].as_str().unwrap();
+        assert!(
+            summary.contains(&format!("route `throw {thrown}`")),
+            "{report}"
+        );
+        assert!(
+            report["suggestions"]
+                .to_string()
+                .contains(&format!("ip{six} route del throw {thrown}")),
+            "{report}"
+        );
+    }
+}

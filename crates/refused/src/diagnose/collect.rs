@@ -615,6 +615,9 @@ fn read_failed_path(
     if dev == Some("lo") {
         address.looped = route::through_loopback(address.addr);
     }
+    if path.lookup == route::Lookup::NoRoute && address.route.is_none() {
+        address.thrown = route::throw_route_to(ip);
+    }
     let interfaces = interfaces.get_or_init(sys::interfaces::interfaces);
     address.down_link = sys::interfaces::down_link_in(interfaces, ip, dev);
     // A source off the link (a route's `src`, an address of another interface): the replies

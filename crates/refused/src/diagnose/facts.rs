@@ -306,6 +306,9 @@ pub struct AddressFacts {
     /// For a remote address that failed: the plain route that sends it through `lo` (`10.0.9.0/24
     /// dev lo`, where `local` was meant), so that its packets never leave this host.
     pub looped: Option<String>,
+    /// For an address no route was found for: the `throw` route of this host that holds it
+    /// (`throw 10.0.9.0/24`), which ended the lookup in its table.
+    pub thrown: Option<String>,
     /// For a remote address that failed: the source address this host sends from, and the
     /// interface the packets leave by, when no network of that interface holds the source (a
     /// route's `src`, an address of another interface): the replies come back only if the
@@ -486,6 +489,7 @@ impl AddressFacts {
             down_link: None,
             gateway: None,
             looped: None,
+            thrown: None,
             off_link_source: None,
             holder,
             published: None,

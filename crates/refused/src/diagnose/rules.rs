@@ -1199,6 +1199,10 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
     if let Some(route) = &address.looped {
         return Ok(looped_route(address.addr.ip(), route));
     }
+    // No route found, nothing sent: a throw route ended the lookup.
+    if let (Some(thrown), Outcome::NetworkUnreachable) = (&address.thrown, outcome) {
+        return Ok(thrown_route(address.addr.ip(), thrown));
+    }
     // This host's own firewall, when its rules say so (and the outcome fits the verdict).
     let Some(by_rule) = blocked::by_rule(address) else {
         return beyond_the_rules(facts, address);
@@ -1644,6 +1648,25 @@ fn no_route(facts: &Facts, host: IpAddr) -> Finding {
             .suggest(format!("`ip route get {host}` shows the route this host would take; add one, or check the address")),
         },
     }
+}
+
+/// No route found, where a `throw` route of this host holds the address: it ends the lookup in
+/// its table, and the tables after it have none (in `main`, it hides the route it overrides,
+/// a connected network's). "Add a route" would miss it.
+fn thrown_route(host: IpAddr, thrown: &str) -> Finding {
+    let six = if host.is_ipv6() { " -6" } else { "" };
+    Finding::new(
+        Cause::NetworkUnreachable,
+        format!(
+            "this host's route `{thrown}` ends the lookup for {host} in its table, and no table after it has a route: the connection fails as if there were none"
+        ),
+    )
+    .suggest(format!(
+        "if it is not wanted, remove it: `sudo ip{six} route del {thrown}` (and from the network configuration that adds it)"
+    ))
+    .suggest(format!(
+        "or give a table after it a route to {host}; `ip rule` lists the tables in their order, `ip route get {host}` shows the lookup"
+    ))
 }
 
 /// `fe80::` for a link-local address (the network every link's route covers).

@@ -83,6 +83,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         route: None,
         route_lookup: None,
         looped: None,
+        thrown: None,
         off_link_source: None,
         ipv6_state: None,
         down_link: None,

@@ -309,6 +309,37 @@ pub fn rejecting(flow: &policy::Flow, lookup: Lookup) -> Option<RejectingRoute> 
     }
 }
 
+/// The `throw` route of this host that holds `ip` (the longest, in any table), as `ip route`
+/// writes it (`throw 10.0.9.0/24`, with its table when not `main`): read when no route was
+/// found, which such a route causes when the tables after it have none, hiding the one it
+/// overrides (a connected network's).
+pub fn throw_route_to(ip: IpAddr) -> Option<String> {
+    throw_route_in(
+        &ip_json(ip, &["route", "show", "table", "all", "type", "throw"])?,
+        ip,
+    )
+}
+
+/// [`throw_route_to`] in `ip -j route show table all type throw`'s answer.
+pub fn throw_route_in(routes: &Value, ip: IpAddr) -> Option<String> {
+    routes
+        .as_array()?
+        .iter()
+        .filter(|route| route["type"] == "throw")
+        .filter_map(|route| {
+            let destination = route["dst"].as_str()?;
+            let length = prefix_holding(destination, ip)?;
+            let table = route["table"].as_str().filter(|t| *t != "main");
+            let text = match table {
+                Some(table) => format!("throw {destination} table {table}"),
+                None => format!("throw {destination}"),
+            };
+            Some((length, text))
+        })
+        .max_by_key(|(length, _)| *length)
+        .map(|(_, text)| text)
+}
+
 /// The route that sends a TCP packet to `addr` through the loopback interface as a plain
 /// (unicast) route, as `ip route` writes it (`10.0.9.0/24 dev lo`, with its table when not
 /// `main`): `ip route add PREFIX dev lo` where `ip route add local PREFIX dev lo` ("any IP") was
@@ -539,6 +570,26 @@ pub fn via_v6(table: &str, ip: Ipv6Addr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_longest_throw_route_holding_the_address_is_found() {
+        let routes: Value = serde_json::from_str(
+            r#"[{"type":"throw","dst":"10.128.0.0/16","flags":[]},
+                {"type":"throw","dst":"10.128.0.0/28","table":"100","flags":[]},
+                {"type":"throw","dst":"10.129.0.0/28","flags":[]}]"#,
+        )
+        .unwrap();
+        let ip = |s: &str| s.parse().unwrap();
+        assert_eq!(
+            throw_route_in(&routes, ip("10.128.0.2")).as_deref(),
+            Some("throw 10.128.0.0/28 table 100")
+        );
+        assert_eq!(
+            throw_route_in(&routes, ip("10.128.5.2")).as_deref(),
+            Some("throw 10.128.0.0/16")
+        );
+        assert_eq!(throw_route_in(&routes, ip("10.130.0.2")), None);
+    }
 
     #[test]
     fn a_plain_route_through_loopback_is_found_and_a_local_one_is_not() {
