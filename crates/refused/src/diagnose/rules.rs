@@ -1769,12 +1769,8 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
 
     match address.attempt.outcome {
         Outcome::Timeout => return Ok(local_timeout(facts, address, &exact)),
-        // Neighbour discovery failed: the connect went out on a link, so the address was not
-        // this host's then. No rule of ours, no other host's ICMP: it became ours since.
-        Outcome::HostUnreachable
-            if address.attempt.icmp.is_none() && rules_all_read(facts, address) =>
-        {
-            return Ok(became_local(address));
+        Outcome::HostUnreachable if became_local(facts, address) => {
+            return Ok(became_local_finding(address));
         }
         Outcome::Refused | Outcome::Reset => {}
         Outcome::PermissionDenied => {
@@ -2053,9 +2049,18 @@ fn rules_all_read(facts: &Facts, address: &AddressFacts) -> bool {
         && address.blockers.as_ref().is_some_and(Vec::is_empty)
 }
 
+/// Whether an address of this host whose connect failed with neighbour discovery unanswered
+/// became this host's while the connect waited: the connect went out on a link, so the address
+/// was not this host's then, and neither a rule of ours nor another host's ICMP made the error.
+fn became_local(facts: &Facts, address: &AddressFacts) -> bool {
+    address.attempt.outcome == Outcome::HostUnreachable
+        && address.attempt.icmp.is_none()
+        && rules_all_read(facts, address)
+}
+
 /// An address of this host whose connect failed the way one to another host on a link does
-/// (neighbour discovery unanswered): it was not this host's when the connect was made.
-fn became_local(address: &AddressFacts) -> Finding {
+/// (see [`became_local`]): it was not this host's when the connect was made.
+fn became_local_finding(address: &AddressFacts) -> Finding {
     let ip = address.addr.ip();
     Finding::new(
         Cause::HostUnreachable,
