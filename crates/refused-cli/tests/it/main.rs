@@ -38,6 +38,7 @@ mod why_path_lab;
 mod why_policy_routing_lab;
 mod why_real_hosts_lab;
 mod why_reuseport_lab;
+mod why_routes_lab;
 mod why_service_lab;
 mod why_ssh_tunnel_lab;
 mod why_stopped_lab;

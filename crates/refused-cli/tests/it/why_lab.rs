@@ -660,6 +660,32 @@ fn ephemeral_ports_run_out() {
     assert_eq!(evidence(&report, "ephemeral-ports")[0]["low"], 40000);
 }
 
+/// The range reserved whole (`ip_local_reserved_ports`): no connection holds a port, and the
+/// fix "count the connections holding them" found none. It names the reserved list.
+#[test]
+fn ephemeral_ports_all_reserved() {
+    let Some(lab) = Lab::or_skip("ephemeral_ports_all_reserved") else {
+        return;
+    };
+    let c = &lab.client;
+    c.sysctl("net.ipv4.ip_local_port_range", "40000 40009")
+        .unwrap();
+    c.sysctl("net.ipv4.ip_local_reserved_ports", "39000-40009")
+        .unwrap();
+    let report = why(&lab, &[&SocketAddr::from((SERVER_V4, 22_810)).to_string()]);
+    assert_eq!(cause(&report), "ports-exhausted", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("every port of the ephemeral range is reserved"),
+        "{report}"
+    );
+    assert_eq!(evidence(&report, "ephemeral-ports")[0]["reserved"], 10);
+    assert!(
+        !report["suggestions"].to_string().contains("ss -tan"),
+        "{report}"
+    );
+}
+
 /// Where the ephemeral range is the target's port alone, every connect to it with nothing
 /// listening is connected to itself by the kernel (TCP simultaneous open): a plain client gets a
 /// stream that echoes its own bytes. Nothing serves the port: `why` says so, `check` says down,

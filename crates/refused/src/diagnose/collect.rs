@@ -46,6 +46,8 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         nameservers: Vec::new(),
         addresses: Vec::new(),
         listeners: None,
+        absent_addresses: Vec::new(),
+        stranded: Vec::new(),
         foreign: Vec::new(),
         foreign_reach: None,
         unix_listeners: Vec::new(),
@@ -63,6 +65,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         connections_left: None,
         // Read with the rest of the host's evidence, only if something failed.
         ephemeral_ports: None,
+        reserved_ports: None,
         reverse_path: None,
         ipv6_usable: true,
         loopback: None,
@@ -595,9 +598,85 @@ fn read_loopback(facts: &mut Facts) {
 /// one's bindings: milliseconds when it answers).
 const DOCKER_ASKED_FOR: std::time::Duration = std::time::Duration::from_millis(300);
 
+/// What this host's own addresses and routes say of an address that failed: an IPv6 address
+/// of ours that takes no connection, and, for a remote one, a route through `lo`, a link down,
+/// a source address off the link the packets leave by.
+fn read_failed_path(
+    address: &mut AddressFacts,
+    path: &route::Path,
+    interfaces: &std::cell::OnceCell<Vec<sys::interfaces::Interface>>,
+) {
+    let ip = address.addr.ip();
+    if let std::net::IpAddr::V6(v6) = ip {
+        address.ipv6_state = sys::addresses::ipv6_state(v6);
+    }
+    if address.local {
+        return;
+    }
+    let dev = path
+        .dev
+        .as_deref()
+        .filter(|_| path.lookup == route::Lookup::Routed);
+    if dev == Some("lo") {
+        address.looped = route::through_loopback(address.addr);
+    }
+    if path.lookup == route::Lookup::NoRoute && address.route.is_none() {
+        address.thrown = route::throw_route_to(ip);
+    }
+    let interfaces = interfaces.get_or_init(sys::interfaces::interfaces);
+    address.down_link = sys::interfaces::down_link_in(interfaces, ip, dev);
+    // A source off the link (a route's `src`, an address of another interface): the replies
+    // come back only if the other side routes that address to us.
+    let link = dev.and_then(|dev| interfaces.iter().find(|i| i.name == dev));
+    address.off_link_source = path.source.zip(link).and_then(|(source, link)| {
+        let on_link = link
+            .networks
+            .iter()
+            .any(|(network, length)| sys::prefix::holds(*network, *length, source));
+        (!on_link && !link.networks.is_empty() && dev != Some("lo"))
+            .then(|| (source, link.name.clone()))
+    });
+}
+
+/// This namespace's listeners bound to a failed target address that is not this host's (one
+/// dump of the port's listeners), with their owners.
+fn stranded(facts: &Facts, port: u16) -> Vec<HeldListener> {
+    let failed: Vec<std::net::IpAddr> = facts
+        .addresses
+        .iter()
+        .filter(|a| !a.local && !a.attempt.outcome.is_connected())
+        .map(|a| a.addr.ip().to_canonical())
+        .collect();
+    let Ok(on_port) = sys::own_tcp_listeners_on(port) else {
+        return Vec::new();
+    };
+    let bound: Vec<Listener> = on_port
+        .into_iter()
+        .filter(|l| failed.contains(&l.address.to_canonical()))
+        .collect();
+    let inodes: HashSet<u64> = bound.iter().map(|l| l.inode).collect();
+    let owners = process::owners(&inodes);
+    bound
+        .into_iter()
+        .map(|l| {
+            let owner = owners.get(l.inode).cloned();
+            HeldListener::new(l, owner.as_ref(), None)
+        })
+        .collect()
+}
+
+/// The range local ports come from, and how many of them are reserved.
+fn read_ephemeral_ports(facts: &mut Facts) {
+    facts.ephemeral_ports = host::ephemeral_ports();
+    facts.reserved_ports = facts
+        .ephemeral_ports
+        .and_then(|(low, high)| host::reserved_ports_in(low, high))
+        .filter(|reserved| *reserved > 0);
+}
+
 /// The host-side evidence of a failed connect: listeners, owners, namespaces, rules, neighbours.
 fn look_at_this_host(facts: &mut Facts, port: u16) {
-    facts.ephemeral_ports = host::ephemeral_ports();
+    read_ephemeral_ports(facts);
     read_loopback(facts);
     let any_local = facts.addresses.iter().any(|a| a.local);
     // UDP sockets on the port, read when no TCP socket of any namespace has it: a port
@@ -643,6 +722,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         }
     }
 
+    if !any_local {
+        facts.stranded = stranded(facts, port);
+    }
     let read = read_rules(facts);
     // Indexed once for every address and packet asked about.
     let ruleset = read.as_ref().map(firewall::Indexed::new);
@@ -675,13 +757,8 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
                 });
             }
         }
-        if !address.local && !address.attempt.outcome.is_connected() {
-            let dev = path
-                .dev
-                .as_deref()
-                .filter(|_| path.lookup == route::Lookup::Routed);
-            let interfaces = interfaces.get_or_init(sys::interfaces::interfaces);
-            address.down_link = sys::interfaces::down_link_in(interfaces, ip, dev);
+        if !address.attempt.outcome.is_connected() {
+            read_failed_path(address, &path, &interfaces);
         }
         address.holder = holder_of(address, &mut facts.unseen);
     }
@@ -1448,7 +1525,7 @@ fn rejected_by_route(attempt: &Attempt, path: &route::Path) -> Option<RejectingR
         return None;
     }
     let flow = route::policy::Flow {
-        dst: addr.ip(),
+        dst: addr.ip().to_canonical(),
         dport: addr.port(),
         src: path.source,
         uid: rustix::process::geteuid().as_raw(),
@@ -1618,6 +1695,14 @@ fn held(facts: &mut Facts, port: u16, own: Vec<Listener>, foreign: Vec<netns::Fo
         unowned |= owner.is_none() && inodes.contains(&listener.inode);
         HeldListener::new(listener, owner.as_ref(), netns)
     };
+    // Of the listeners a finding may name, those on a specific address: is it still ours?
+    let mut asked = HashSet::new();
+    facts.absent_addresses = own
+        .iter()
+        .filter(|l| inodes.contains(&l.inode) && !l.address.is_unspecified())
+        .map(|l| l.address.to_canonical())
+        .filter(|ip| asked.insert(*ip) && !host::is_local_address(*ip))
+        .collect();
     let listeners = own.into_iter().map(|l| hold(l, None, None)).collect();
     facts.foreign = foreign
         .into_iter()

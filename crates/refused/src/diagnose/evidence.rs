@@ -86,6 +86,10 @@ pub enum Evidence {
         low: u16,
         /// Highest port.
         high: u16,
+        /// How many of them `net.ipv4.ip_local_reserved_ports` reserves (connects skip them);
+        /// absent when none is, or the list could not be read.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reserved: Option<u32>,
     },
     /// IPv6 cannot be used on this host, or not on its loopback interface.
     Ipv6Unusable {
@@ -572,8 +576,16 @@ impl fmt::Display for Evidence {
                 gateway_for,
             } => neighbour(f, *address, *state, *gateway_for),
             Self::LocalAddress { address } => write!(f, "{address} is this host's own address"),
-            Self::EphemeralPorts { low, high } => {
-                write!(f, "local ports come from {low}-{high}")
+            Self::EphemeralPorts {
+                low,
+                high,
+                reserved,
+            } => {
+                write!(f, "local ports come from {low}-{high}")?;
+                match reserved {
+                    Some(reserved) => write!(f, ", {reserved} of them reserved"),
+                    None => Ok(()),
+                }
             }
             Self::Ipv6Unusable { disabled_by } => ipv6_unusable(f, disabled_by),
             Self::ReversePathFilter {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::connect::Attempt;
 use crate::resolve::ResolveError;
+pub use crate::sys::addresses::Ipv6State;
 pub use crate::sys::docker::{NamedContainer, PublishedPort};
 use crate::sys::docker::{StoppedContainer, UnpublishedContainer};
 use crate::sys::firewall::{Blocker, Dnat};
@@ -38,6 +39,15 @@ pub struct Facts {
     pub addresses: Vec<AddressFacts>,
     /// This namespace's TCP listeners, with their owners (`None`: could not be read).
     pub listeners: Option<Vec<HeldListener>>,
+    /// The addresses some of those listeners (the ones a finding may name) are bound to that
+    /// this host does not have: removed after the program bound them (a DHCP lease renewed with
+    /// another address, a VPN gone down), or not come yet (bound with `IP_FREEBIND` or
+    /// `ip_nonlocal_bind`: a virtual address another host holds now). No connect reaches them.
+    pub absent_addresses: Vec<IpAddr>,
+    /// For a target address that failed and is not this host's: this namespace's listeners
+    /// bound to it all the same (the address was removed after they bound it, or they bound it
+    /// with `IP_FREEBIND` before it came), with their owners. Nothing reaches them.
+    pub stranded: Vec<HeldListener>,
     /// Listeners on the target's port in other namespaces of this host.
     pub foreign: Vec<HeldListener>,
     /// Where this namespace would reach the first of them: its namespace's own address (a
@@ -93,6 +103,9 @@ pub struct Facts {
     pub forwarder: Option<Box<Forwarded>>,
     /// The ephemeral port range (read only when a connect failed).
     pub ephemeral_ports: Option<(u16, u16)>,
+    /// How many ports of that range `ip_local_reserved_ports` reserves (`None`: not read, or
+    /// none).
+    pub reserved_ports: Option<u32>,
     /// Packets this namespace's reverse-path filter dropped while the attempts ran, and the
     /// interfaces where it is strict (`rp_filter` 1), read when it dropped any (`None`: the
     /// counter could not be read).
@@ -128,6 +141,12 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// Whether `ip`, a listener's address, is one this host does not have (see
+    /// [`Facts::absent_addresses`]).
+    pub fn has_absent(&self, ip: IpAddr) -> bool {
+        self.absent_addresses.contains(&ip.to_canonical())
+    }
+
     /// Whether this host's firewall rules that would judge `address` could not be read (no
     /// root, or nft's ruleset failed): a local reject or drop then looks like a remote one.
     pub fn own_rules_unread(&self, address: &AddressFacts) -> bool {
@@ -276,6 +295,10 @@ pub struct AddressFacts {
     pub route: Option<RejectingRoute>,
     /// What this host's route lookup for the address says (`None`: not asked).
     pub route_lookup: Option<RouteLookup>,
+    /// For an IPv6 address this namespace has but that takes no connection: still tentative
+    /// (duplicate address detection), or failed it (another host on the link has it). Read
+    /// for a failed attempt.
+    pub ipv6_state: Option<Ipv6State>,
     /// The interface of this host that keeps the address from being reached: the route's, up
     /// without a carrier, or one set down whose network holds it (read for a remote address
     /// that failed).
@@ -284,6 +307,17 @@ pub struct AddressFacts {
     /// the address is on a link of this host, or the route could not be read). `neighbour` is
     /// then of no use: the packets are sent to the gateway, never to the address itself.
     pub gateway: Option<Gateway>,
+    /// For a remote address that failed: the plain route that sends it through `lo` (`10.0.9.0/24
+    /// dev lo`, where `local` was meant), so that its packets never leave this host.
+    pub looped: Option<String>,
+    /// For an address no route was found for: the `throw` route of this host that holds it
+    /// (`throw 10.0.9.0/24`), which ended the lookup in its table.
+    pub thrown: Option<String>,
+    /// For a remote address that failed: the source address this host sends from, and the
+    /// interface the packets leave by, when no network of that interface holds the source (a
+    /// route's `src`, an address of another interface): the replies come back only if the
+    /// other side has a route to it.
+    pub off_link_source: Option<(IpAddr, String)>,
     /// Another network namespace of this host that holds the address the packets go to (a
     /// container's own IP, or where a DNAT rule sends a published port).
     pub holder: Option<Holder>,
@@ -429,8 +463,15 @@ pub struct RouteBack {
 }
 
 impl AddressFacts {
-    /// An attempt to `addr`, with nothing of the host read yet.
+    /// An attempt to `addr`, with nothing of the host read yet. An IPv4-mapped address
+    /// (`[::ffff:10.0.0.5]:80`, pasted from a dual-stack server's log) is the IPv4 one on the
+    /// wire: this host's routes, neighbours and firewall rules are asked about that one.
     pub fn new(attempt: Attempt, addr: SocketAddr) -> Self {
+        // Only then: a new socket address would lose an IPv6 one's scope (`%eth0`).
+        let addr = match addr.ip().to_canonical() {
+            IpAddr::V4(v4) if addr.is_ipv6() => SocketAddr::new(IpAddr::V4(v4), addr.port()),
+            _ => addr,
+        };
         Self {
             local: crate::sys::host::is_local_address(addr.ip()),
             ..Self::behind(attempt, addr, None)
@@ -448,8 +489,12 @@ impl AddressFacts {
             blockers: None,
             route: None,
             route_lookup: None,
+            ipv6_state: None,
             down_link: None,
             gateway: None,
+            looped: None,
+            thrown: None,
+            off_link_source: None,
             holder,
             published: None,
             published_beside: None,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::outcome::Outcome;
 use crate::probe::Readiness;
 use crate::resolve::ResolveErrorKind;
+use crate::sys::addresses::Ipv6State;
 use crate::sys::host::{NameSource, Neighbour};
 use crate::sys::netns::Namespace;
 use crate::sys::resolv::{Nameserver, NameserverSource, is_resolved_stub};
@@ -153,11 +154,136 @@ fn cause_of(facts: &Facts) -> Result<Finding, Unexplained> {
         None => most_specific(facts)?,
     };
     reverse_path_warning(facts, &mut finding);
+    dad_failed_warning(facts, &mut finding);
+    stranded_warning(facts, &mut finding);
+    off_link_source_warning(facts, &mut finding);
     // What the name resolved to comes first: it is where every attempt started.
     let mut evidence = resolution_evidence(facts);
     evidence.append(&mut finding.evidence);
     finding.evidence = evidence;
     Ok(finding)
+}
+
+/// A remote address that this host routes through `lo` with a plain route: its packets come
+/// back in on `lo`, are not for this host, and are dropped. `ip route add PREFIX dev lo` is
+/// what a person types for "any IP", where `local` makes every address of it this host's.
+fn looped_route(ip: IpAddr, route: &str) -> Finding {
+    let six = if ip.is_ipv6() { " -6" } else { "" };
+    Finding::new(
+        Cause::NetworkUnreachable,
+        format!(
+            "this host routes {ip} through its loopback interface (`{route}`), yet {ip} is not one of its addresses: the packets never leave this host, and nothing here answers them"
+        ),
+    )
+    .suggest(format!(
+        "if every address of it should be this host's (AnyIP), make the route `local`: `sudo ip{six} route del {route}`, then `sudo ip{six} route add local {route}`"
+    ))
+    .suggest(format!(
+        "else remove it, and the route it hid takes {ip} again: `sudo ip{six} route del {route}`"
+    ))
+}
+
+/// Warns, behind a silence with nothing else to say, of a source address off the link the
+/// packets leave by: the other side may have no route back to it (a route's `src`).
+fn off_link_source_warning(facts: &Facts, finding: &mut Finding) {
+    if finding.cause != Cause::Filtered {
+        return;
+    }
+    // A namespace of this host that holds the address is read for its route back instead.
+    for address in facts
+        .addresses
+        .iter()
+        .filter(|a| a.attempt.outcome == Outcome::Timeout && a.holder.is_none())
+    {
+        if let Some((source, dev)) = &address.off_link_source {
+            finding.warnings.push(format!(
+                "this host sends to {} from {source}, which is not on {dev}'s network (the route's `src`, or an address of another interface): unless {} and the routers on the way route {source} back to this host, the replies never come; `ip route get {}` shows the source",
+                address.addr.ip(),
+                address.addr.ip(),
+                address.addr.ip()
+            ));
+        }
+    }
+}
+
+/// Warns of this host's listeners bound to the failed address, which this host does not have:
+/// the program a person sees in `ss` listening there is not where the connection went.
+fn stranded_warning(facts: &Facts, finding: &mut Finding) {
+    for listener in &facts.stranded {
+        let ip = listener.listener.address;
+        let every = if ip.is_ipv4() { "0.0.0.0" } else { "::" };
+        finding.warnings.push(format!(
+            "{} listens on {} on this host, but no interface of this host has {ip} (removed after the program bound it, or bound before it came, with `IP_FREEBIND` or `ip_nonlocal_bind`): the connection went out to the network, and nothing reaches that listener; restart it or bind it to {every}, or bring {ip} back",
+            listener.owner(),
+            listener.endpoint()
+        ));
+    }
+}
+
+/// An IPv6 address of this host still tentative: until duplicate address detection ends
+/// (about a second after it was added) the kernel does not count it as its own, so the connect
+/// left the host, and nobody answered for it.
+fn tentative(facts: &Facts, addr: SocketAddr) -> Finding {
+    let ip = addr.ip();
+    Finding::new(
+        Cause::HostUnreachable,
+        format!(
+            "{ip} is being added to this host and is still tentative: until duplicate address detection ends (about a second after it was added), a connection to it leaves the host and nobody answers it"
+        ),
+    )
+    .suggest(format!(
+        "try again in a second: `{} why {}`",
+        facts.program, facts.target
+    ))
+    .suggest(format!(
+        "a program that tried to bind {ip} meanwhile failed (`Cannot assign requested address`) and must be started again; to have the address usable at once, add it with `nodad` (`ip -6 addr add ... nodad`)"
+    ))
+}
+
+/// An IPv6 address this host has too, whose duplicate address detection failed: another host
+/// on the link has it, and this host ignores that host's neighbour advertisements for an
+/// address of its own, so neighbour discovery for it never ends.
+fn dad_failed(addr: SocketAddr, dev: &str, prefix: u8) -> Finding {
+    let ip = addr.ip();
+    Finding::new(
+        Cause::HostUnreachable,
+        format!(
+            "this host has {ip} too (on {dev}), but its duplicate address detection failed: another host on the link has it, and this host ignores that host's answers to neighbour discovery for an address of its own, so it cannot reach it"
+        ),
+    )
+    .suggest(format!(
+        "remove this host's copy, if {ip} is the other host's: `sudo ip -6 addr del {ip}/{prefix} dev {dev}`"
+    ))
+    .suggest("or give one of the two hosts another address; `ip -6 addr show` marks the failed copy `dadfailed`")
+}
+
+/// Whether this host's failed copy of the address explains the attempt: no answer, and no
+/// neighbour entry that answered (one learned before still carries the packets, and then the
+/// silence is the other host's).
+fn dad_failure_explains(address: &AddressFacts) -> bool {
+    matches!(address.ipv6_state, Some(Ipv6State::DadFailed { .. }))
+        && matches!(
+            address.attempt.outcome,
+            Outcome::Timeout | Outcome::HostUnreachable
+        )
+        && address.neighbour != Some(Neighbour::Answered)
+}
+
+/// Warns of the addresses tried that this host has too, failed (`dadfailed`), when the attempt
+/// went on to the other host that has it (its neighbour entry, learned before, still stands).
+fn dad_failed_warning(facts: &Facts, finding: &mut Finding) {
+    for address in &facts.addresses {
+        if let Some(Ipv6State::DadFailed { dev, .. }) = &address.ipv6_state {
+            // Its own finding says so (see `dad_failed`).
+            if dad_failure_explains(address) {
+                continue;
+            }
+            finding.warnings.push(format!(
+                "this host has {} too (on {dev}), but its duplicate address detection failed (`dadfailed` in `ip -6 addr show`): another host on the link has it, and no program here can bind it; once this host's neighbour entry for it is gone, it cannot reach that host either",
+                address.addr.ip()
+            ));
+        }
+    }
 }
 
 /// Explains every failed address and keeps the finding that says the most. Between two that
@@ -1073,9 +1199,23 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
     if let Some(finding) = super::loopback::explain(facts, address) {
         return Ok(finding);
     }
+    match &address.ipv6_state {
+        Some(Ipv6State::Tentative) => return Ok(tentative(facts, address.addr)),
+        Some(Ipv6State::DadFailed { dev, prefix }) if dad_failure_explains(address) => {
+            return Ok(dad_failed(address.addr, dev, *prefix));
+        }
+        _ => {}
+    }
     // A route of this host failed it: nothing was sent.
     if let Some(route) = &address.route {
         return Ok(rejected_by_route(address.addr, route));
+    }
+    if let Some(route) = &address.looped {
+        return Ok(looped_route(address.addr.ip(), route));
+    }
+    // No route found, nothing sent: a throw route ended the lookup.
+    if let (Some(thrown), Outcome::NetworkUnreachable) = (&address.thrown, outcome) {
+        return Ok(thrown_route(address.addr.ip(), thrown));
     }
     // This host's own firewall, when its rules say so (and the outcome fits the verdict).
     let Some(by_rule) = blocked::by_rule(address) else {
@@ -1524,6 +1664,25 @@ fn no_route(facts: &Facts, host: IpAddr) -> Finding {
     }
 }
 
+/// No route found, where a `throw` route of this host holds the address: it ends the lookup in
+/// its table, and the tables after it have none (in `main`, it hides the route it overrides,
+/// a connected network's). "Add a route" would miss it.
+fn thrown_route(host: IpAddr, thrown: &str) -> Finding {
+    let six = if host.is_ipv6() { " -6" } else { "" };
+    Finding::new(
+        Cause::NetworkUnreachable,
+        format!(
+            "this host's route `{thrown}` ends the lookup for {host} in its table, and no table after it has a route: the connection fails as if there were none"
+        ),
+    )
+    .suggest(format!(
+        "if it is not wanted, remove it: `sudo ip{six} route del {thrown}` (and from the network configuration that adds it)"
+    ))
+    .suggest(format!(
+        "or give a table after it a route to {host}; `ip rule` lists the tables in their order, `ip route get {host}` shows the lookup"
+    ))
+}
+
 /// `fe80::` for a link-local address (the network every link's route covers).
 fn link_local_prefix(ip: std::net::Ipv6Addr) -> std::net::Ipv6Addr {
     let segments = ip.segments();
@@ -1561,16 +1720,39 @@ fn no_ipv6(facts: &Facts, addr: SocketAddr) -> Finding {
 }
 
 fn ports_exhausted(facts: &Facts, addr: SocketAddr) -> Finding {
-    let mut finding = Finding::new(
-        Cause::PortsExhausted,
-        format!("no local port was free to connect to {addr}: every ephemeral port is in use for connections to it"),
-    )
-    .suggest("count the connections holding them: `ss -tan state time-wait | wc -l` and `ss -tan | wc -l`")
-    .suggest("widen the range: `sudo sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"`, and reuse connections (pooling, keep-alive)");
+    let reserved = facts.reserved_ports;
+    let all_reserved = facts
+        .ephemeral_ports
+        .zip(reserved)
+        .is_some_and(|((low, high), reserved)| reserved > u32::from(high - low));
+    let mut finding = if all_reserved {
+        // No connection holds them: `ss` would show nothing, and a wider range may be
+        // reserved as well.
+        Finding::new(
+            Cause::PortsExhausted,
+            format!("no local port was free to connect to {addr}: every port of the ephemeral range is reserved (`net.ipv4.ip_local_reserved_ports`), and a connect never takes a reserved port"),
+        )
+        .suggest("make the reserved list leave some of the range free, or the range reach past it: `sysctl net.ipv4.ip_local_reserved_ports net.ipv4.ip_local_port_range` shows both")
+    } else {
+        let finding = Finding::new(
+            Cause::PortsExhausted,
+            format!("no local port was free to connect to {addr}: every ephemeral port is in use for connections to it"),
+        )
+        .suggest("count the connections holding them: `ss -tan state time-wait | wc -l` and `ss -tan | wc -l`")
+        .suggest("widen the range: `sudo sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"`, and reuse connections (pooling, keep-alive)");
+        match reserved {
+            Some(reserved) => finding.warn(Some(format!(
+                "{reserved} ports of the range are reserved (`net.ipv4.ip_local_reserved_ports`): connects take only the others"
+            ))),
+            None => finding,
+        }
+    };
     if let Some((low, high)) = facts.ephemeral_ports {
-        finding
-            .evidence
-            .push(Evidence::EphemeralPorts { low, high });
+        finding.evidence.push(Evidence::EphemeralPorts {
+            low,
+            high,
+            reserved,
+        });
     }
     finding
 }
@@ -1601,6 +1783,9 @@ pub(super) fn local(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
 
     match address.attempt.outcome {
         Outcome::Timeout => return Ok(local_timeout(facts, address, &exact)),
+        Outcome::HostUnreachable if became_local(facts, address) => {
+            return Ok(became_local_finding(address));
+        }
         Outcome::Refused | Outcome::Reset => {}
         Outcome::PermissionDenied => {
             return Ok(Finding::new(
@@ -1704,10 +1889,7 @@ fn refused_with_a_listener(
     listener: &HeldListener,
     exact: &[&HeldListener],
 ) -> Finding {
-    let rules_all_read = !facts.own_rules_unread(address)
-        && !facts.rules_read.legacy_unlisted
-        && address.blockers.as_ref().is_some_and(Vec::is_empty);
-    if rules_all_read {
+    if rules_all_read(facts, address) {
         // Every rule was read and none stops it: no firewall of this host to blame.
         return started_after(
             facts,
@@ -1843,6 +2025,26 @@ fn local_timeout(facts: &Facts, address: &AddressFacts, exact: &[&HeldListener])
     if let Some(finding) = full_queue(exact) {
         return finding;
     }
+    if rules_all_read(facts, address) {
+        // Every rule was read and none drops it: naming the firewall would send the person
+        // after a rule that does not exist.
+        let ip = address.addr.ip();
+        return Finding::new(
+            Cause::Filtered,
+            format!(
+                "{} is this host's own address, yet the connection got no answer, and no rule of this host's firewall drops it",
+                address.addr
+            ),
+        )
+        .evidence([Evidence::LocalAddress { address: ip }])
+        .evidence(listed(exact))
+        .suggest(format!(
+            "if {ip} was added to this host just now, try again: the connection was made before it was this host's (an IPv6 address takes none for about a second after it is added, while duplicate address detection runs)"
+        ))
+        .suggest(
+            "else something beside the firewall drops it: a `tc` filter or qdisc (`tc qdisc show`, `tc filter show dev lo ingress`), or an eBPF program (`bpftool net show`)",
+        );
+    }
     let finding = Finding::new(
         Cause::BlockedLocally,
         format!(
@@ -1855,6 +2057,38 @@ fn local_timeout(facts: &Facts, address: &AddressFacts, exact: &[&HeldListener])
     }])
     .evidence(listed(exact));
     see_the_rules(finding, facts, address)
+}
+
+/// Whether every rule of this host's firewall was read, and none stops the connection.
+fn rules_all_read(facts: &Facts, address: &AddressFacts) -> bool {
+    !facts.own_rules_unread(address)
+        && !facts.rules_read.legacy_unlisted
+        && address.blockers.as_ref().is_some_and(Vec::is_empty)
+}
+
+/// Whether an address of this host whose connect failed with neighbour discovery unanswered
+/// became this host's while the connect waited: the connect went out on a link, so the address
+/// was not this host's then, and neither a rule of ours nor another host's ICMP made the error.
+fn became_local(facts: &Facts, address: &AddressFacts) -> bool {
+    address.attempt.outcome == Outcome::HostUnreachable
+        && address.attempt.icmp.is_none()
+        && rules_all_read(facts, address)
+}
+
+/// An address of this host whose connect failed the way one to another host on a link does
+/// (see [`became_local`]): it was not this host's when the connect was made.
+fn became_local_finding(address: &AddressFacts) -> Finding {
+    let ip = address.addr.ip();
+    Finding::new(
+        Cause::HostUnreachable,
+        format!(
+            "{ip} is this host's own address now, but was not when the connection was made: it went out on a link, and nobody answered neighbour discovery for it"
+        ),
+    )
+    .evidence([Evidence::LocalAddress { address: ip }])
+    .suggest(format!(
+        "try again: {ip} was added to this host just now (an IPv6 address takes no connection for about a second after it is added, while duplicate address detection runs)"
+    ))
 }
 
 /// The name the target's addresses came from; `None` for an address literal.
@@ -1925,6 +2159,8 @@ fn listening_elsewhere(facts: &Facts, addr: SocketAddr, on_port: &[&HeldListener
                 family(ip.is_ipv4())
             ),
         )
+    } else if facts.has_absent(bound.listener.address) {
+        return bound_to_an_absent_address(addr, bound, on_port);
     } else {
         (
             Cause::ListeningOnOtherAddress,
@@ -1966,6 +2202,36 @@ fn listening_elsewhere(facts: &Facts, addr: SocketAddr, on_port: &[&HeldListener
             "or make the service listen on {ip} too: bind it to {every} (every address) or to {ip}"
         ))
     }
+}
+
+/// A listener bound to an address this host does not have (see [`Facts::absent_addresses`]):
+/// no connect reaches it, so "connect to it instead" would fail too. The program binds again,
+/// or the address comes back.
+fn bound_to_an_absent_address(
+    addr: SocketAddr,
+    bound: &HeldListener,
+    on_port: &[&HeldListener],
+) -> Finding {
+    let ip = addr.ip();
+    let gone = bound.listener.address;
+    let every = if gone.is_ipv4() { "0.0.0.0" } else { "::" };
+    Finding::new(
+        Cause::ListeningOnOtherAddress,
+        format!(
+            "{} listens on port {}, but only on {gone}, an address no interface of this host has, not on {ip}: it was removed after the program bound it (a DHCP lease renewed with another address, a VPN gone down), or the program bound it before it came (`IP_FREEBIND`, `ip_nonlocal_bind`)",
+            bound.owner(),
+            addr.port(),
+        ),
+    )
+    .evidence(listed(on_port))
+    .evidence([Evidence::LocalAddress { address: ip }])
+    .suggest(format!(
+        "restart {} so that it binds an address this host has, or bind it to {every} (every address, those that come and go included)",
+        bound.owner()
+    ))
+    .suggest(format!(
+        "or, if {gone} should be this host's (a virtual address that fails over between hosts: keepalived, another VRRP daemon), bring it back here; `ip addr show` lists the addresses this host has now"
+    ))
 }
 
 /// The fix of a service that listens on `bound`, of the other family than the `ip` asked:

@@ -27,6 +27,8 @@ fn facts(target: &str) -> Facts {
         nameservers: Vec::new(),
         addresses: Vec::new(),
         listeners: Some(Vec::new()),
+        absent_addresses: Vec::new(),
+        stranded: Vec::new(),
         foreign: Vec::new(),
         foreign_reach: None,
         unix_listeners: Vec::new(),
@@ -43,6 +45,7 @@ fn facts(target: &str) -> Facts {
         bound_only: Vec::new(),
         connections_left: None,
         ephemeral_ports: Some((32768, 60999)),
+        reserved_ports: None,
         reverse_path: None,
         ipv6_usable: true,
         loopback: Some(Loopback {
@@ -81,6 +84,10 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         blockers: Some(Vec::new()),
         route: None,
         route_lookup: None,
+        looped: None,
+        thrown: None,
+        off_link_source: None,
+        ipv6_state: None,
         down_link: None,
         gateway: None,
         holder: None,
@@ -766,7 +773,8 @@ fn ports_exhausted_shows_the_range() {
         finding.evidence,
         [Evidence::EphemeralPorts {
             low: 32768,
-            high: 60999
+            high: 60999,
+            reserved: None,
         }]
     );
 }
@@ -1940,13 +1948,34 @@ fn a_full_accept_queue_explains_a_local_timeout_and_nothing_else_does() {
         finding.summary
     );
 
-    // The same timeout with an empty queue: the packets never left this host, so its firewall.
+    // The same timeout with an empty queue, this host's rules unread: the packets never left
+    // this host, so its firewall.
     full.listener.queue = 0;
-    let f = Facts {
+    let mut f = Facts {
         listeners: Some(vec![full]),
         ..f
     };
+    f.addresses[0].blockers = None;
     assert_eq!(cause(&f), Cause::BlockedLocally);
+
+    // Every rule read, and none drops it: no firewall to name (an address added while the
+    // connect was made, a `tc` filter, an eBPF program).
+    f.addresses[0].blockers = Some(Vec::new());
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::Filtered, "{finding:?}");
+    assert!(
+        finding
+            .summary
+            .contains("no rule of this host's firewall drops it"),
+        "{finding:?}"
+    );
+    assert!(
+        finding
+            .suggestions
+            .join("\n")
+            .contains("added to this host just now"),
+        "{finding:?}"
+    );
 }
 
 #[test]
@@ -5923,6 +5952,90 @@ fn connections_left_by_several_programs_are_not_one_servers() {
     );
     assert!(
         finding.suggestions[1].starts_with("else start the program that should listen on port 22"),
+        "{finding:?}"
+    );
+}
+
+/// A listener on an address this host no longer has (removed after the bind) or has not yet
+/// (bound with `IP_FREEBIND`): "connect to 10.0.0.11:8090 instead" failed too; the program
+/// binds again, or the address comes back.
+#[test]
+fn a_listener_on_an_address_this_host_does_not_have_is_not_offered() {
+    let mut local = tried("10.0.0.1:8090", Outcome::Refused, 0);
+    local.local = true;
+    let f = Facts {
+        listeners: Some(vec![listening("10.0.0.11:8090", "app")]),
+        absent_addresses: vec!["10.0.0.11".parse().unwrap()],
+        ..one("10.0.0.1:8090", local)
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::ListeningOnOtherAddress, "{finding:?}");
+    assert!(
+        finding
+            .summary
+            .contains("10.0.0.11, an address no interface of this host has"),
+        "{finding:?}"
+    );
+    let fixes = finding.suggestions.join("\n");
+    assert!(!fixes.contains("connect to 10.0.0.11"), "{fixes}");
+    assert!(fixes.contains("restart app (pid 4242)"), "{fixes}");
+    assert!(fixes.contains("bind it to 0.0.0.0"), "{fixes}");
+}
+
+/// A range every port of which `ip_local_reserved_ports` reserves: no connection holds them.
+#[test]
+fn ports_all_reserved_are_named_not_counted() {
+    let f = Facts {
+        ephemeral_ports: Some((40000, 40009)),
+        reserved_ports: Some(10),
+        ..one(
+            "192.0.2.7:80",
+            tried("192.0.2.7:80", Outcome::AddressUnavailable, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(finding.cause, Cause::PortsExhausted);
+    assert!(finding.summary.contains("is reserved"), "{finding:?}");
+    assert!(
+        !finding.suggestions.join("\n").contains("ss -tan"),
+        "{finding:?}"
+    );
+    // Part of it: the connections are the story, the reserved ports a warning.
+    let f = Facts {
+        reserved_ports: Some(4),
+        ..f
+    };
+    let finding = infer(&f).unwrap();
+    assert!(finding.summary.contains("in use"), "{finding:?}");
+    assert_eq!(finding.warnings.len(), 1, "{finding:?}");
+}
+
+/// This host's copy of an address failed duplicate address detection: it explains a silence
+/// when neighbour discovery for the address gets nowhere (the kernel ignores the other host's
+/// answers), not when a neighbour entry learned before still carries the packets.
+#[test]
+fn a_failed_copy_explains_a_silence_only_without_a_neighbour_that_answered() {
+    let mut failed = tried("[fd00:77::2]:80", Outcome::Timeout, 1600);
+    failed.blockers = Some(Vec::new());
+    failed.ipv6_state = Some(crate::sys::addresses::Ipv6State::DadFailed {
+        dev: "eth0".to_owned(),
+        prefix: 64,
+    });
+    failed.neighbour = Some(Neighbour::NoAnswer);
+    let finding = infer(&one("[fd00:77::2]:80", failed.clone())).unwrap();
+    assert_eq!(finding.cause, Cause::HostUnreachable, "{finding:?}");
+    assert!(
+        finding
+            .suggestions
+            .join("\n")
+            .contains("ip -6 addr del fd00:77::2/64 dev eth0"),
+        "{finding:?}"
+    );
+    failed.neighbour = Some(Neighbour::Answered);
+    let finding = infer(&one("[fd00:77::2]:80", failed)).unwrap();
+    assert_eq!(finding.cause, Cause::Filtered, "{finding:?}");
+    assert!(
+        finding.warnings.iter().any(|w| w.contains("dadfailed")),
         "{finding:?}"
     );
 }

@@ -60,7 +60,10 @@ pub fn holds(text: &str, ip: IpAddr) -> bool {
             let mask = u32::MAX.checked_shl(32 - u32::from(*length)).unwrap_or(0);
             u32::from(*network) & mask == u32::from(v4) & mask
         }),
-        IpAddr::V6(v6) => if_inet6_addresses(text).contains(&v6),
+        // A copy that failed duplicate address detection is not held: another host has it.
+        IpAddr::V6(v6) => {
+            if_inet6_entries(text).any(|(ip, flags)| ip == v6 && flags & IFA_F_DADFAILED == 0)
+        }
     }
 }
 
@@ -89,20 +92,112 @@ pub fn fib_trie_locals(text: &str) -> Vec<(std::net::Ipv4Addr, u8)> {
 
 /// The addresses of `/proc/net/if_inet6` (32 hex digits, then index, prefix, scope, flags, name).
 pub fn if_inet6_addresses(text: &str) -> Vec<Ipv6Addr> {
-    text.lines()
-        .filter_map(|line| {
-            let hex = line.split_whitespace().next()?;
-            (hex.len() == 32)
-                .then(|| u128::from_str_radix(hex, 16).ok())
-                .flatten()
-                .map(Ipv6Addr::from)
+    if_inet6_entries(text).map(|(ip, _)| ip).collect()
+}
+
+/// `IFA_F_TENTATIVE`: duplicate address detection is still running.
+const IFA_F_TENTATIVE: u32 = 0x40;
+/// `IFA_F_DADFAILED`: another host on the link has the address.
+const IFA_F_DADFAILED: u32 = 0x08;
+/// `IFA_F_OPTIMISTIC`: usable while tentative (RFC 4429).
+const IFA_F_OPTIMISTIC: u32 = 0x04;
+
+/// The addresses of `/proc/net/if_inet6` with their flags.
+fn if_inet6_entries(text: &str) -> impl Iterator<Item = (Ipv6Addr, u32)> + '_ {
+    if_inet6_lines(text).map(|(ip, _, flags, _)| (ip, flags))
+}
+
+/// The lines of `/proc/net/if_inet6`: address, prefix length, flags, interface.
+fn if_inet6_lines(text: &str) -> impl Iterator<Item = (Ipv6Addr, u8, u32, &str)> + '_ {
+    text.lines().filter_map(|line| {
+        let mut fields = line.split_whitespace();
+        let hex = fields.next().filter(|hex| hex.len() == 32)?;
+        let ip = Ipv6Addr::from(u128::from_str_radix(hex, 16).ok()?);
+        let prefix = u8::from_str_radix(fields.nth(1)?, 16).ok()?;
+        let flags = u32::from_str_radix(fields.nth(1)?, 16).ok()?;
+        Some((ip, prefix, flags, fields.next()?))
+    })
+}
+
+/// Why an IPv6 address of this namespace takes no connection yet, or never will.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ipv6State {
+    /// Duplicate address detection still runs (about a second after the address was added):
+    /// no packet reaches it, and no program can bind it.
+    Tentative,
+    /// Duplicate address detection failed: another host on the link has the address. The
+    /// kernel ignores the neighbour advertisements of an address it has itself, so that host
+    /// is not reached from here either, once its neighbour entry is gone.
+    DadFailed {
+        /// The interface that has the failed copy.
+        dev: String,
+        /// Its prefix length.
+        prefix: u8,
+    },
+}
+
+/// The state of `ip` in the text of `/proc/net/if_inet6`, when every entry of it is tentative
+/// or failed (an address that works on one interface works).
+pub fn ipv6_state_in(text: &str, ip: Ipv6Addr) -> Option<Ipv6State> {
+    let states: Vec<Option<Ipv6State>> = if_inet6_lines(text)
+        .filter(|(found, ..)| *found == ip)
+        .map(|(_, prefix, flags, dev)| {
+            if flags & IFA_F_DADFAILED != 0 {
+                Some(Ipv6State::DadFailed {
+                    dev: dev.to_owned(),
+                    prefix,
+                })
+            } else if flags & IFA_F_TENTATIVE != 0 && flags & IFA_F_OPTIMISTIC == 0 {
+                Some(Ipv6State::Tentative)
+            } else {
+                None
+            }
         })
-        .collect()
+        .collect();
+    if states.iter().any(Option::is_none) {
+        return None;
+    }
+    states.into_iter().flatten().next()
+}
+
+/// [`ipv6_state_in`] this namespace's addresses.
+pub fn ipv6_state(ip: Ipv6Addr) -> Option<Ipv6State> {
+    ipv6_state_in(
+        &std::fs::read_to_string("/proc/thread-self/net/if_inet6").ok()?,
+        ip,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_tentative_and_failed_ipv6_addresses() {
+        // As a namespace listed them: fd28::50 being added, fd28::2 also held by another host
+        // on the link, fd28::1 added with `nodad`, fd28::7 optimistic, fd28::9 on two links.
+        let text = "00000000000000000000000000000001 01 80 10 80       lo\n\
+                    fd280000000000000000000000000001 02 40 00 82    eth0\n\
+                    fd280000000000000000000000000050 02 40 00 40    eth0\n\
+                    fd280000000000000000000000000002 02 40 00 c8    eth0\n\
+                    fd280000000000000000000000000007 02 40 00 44    eth0\n\
+                    fd280000000000000000000000000009 02 40 00 c8    eth0\n\
+                    fd280000000000000000000000000009 03 40 00 80    eth1\n";
+        let state = |ip: &str| ipv6_state_in(text, ip.parse().unwrap());
+        assert_eq!(state("fd28::50"), Some(Ipv6State::Tentative));
+        assert_eq!(
+            state("fd28::2"),
+            Some(Ipv6State::DadFailed {
+                dev: "eth0".to_owned(),
+                prefix: 64
+            })
+        );
+        assert_eq!(state("fd28::1"), None);
+        assert_eq!(state("fd28::7"), None);
+        assert_eq!(state("fd28::9"), None);
+        assert_eq!(state("fd28::99"), None);
+        assert_eq!(if_inet6_addresses(text).len(), 7);
+    }
 
     const FIB_TRIE: &str = "Main:
   +-- 0.0.0.0/0 3 0 5

@@ -6,15 +6,43 @@ use std::net::{IpAddr, SocketAddr};
 use serde::Serialize;
 use socket2::{Domain, Socket, Type};
 
-/// Whether `ip` is one of this host's own addresses (any interface, all of 127.0.0.0/8, `::1`).
+/// Whether `ip` is one of this host's own addresses (any interface, all of 127.0.0.0/8, `::1`,
+/// the addresses of a `local` route such as `ip route add local 10.0.9.0/24 dev lo`).
 ///
-/// Asked of the kernel itself: binding a socket to an address only works for a local one
-/// (`EADDRNOTAVAIL` otherwise), which also covers addresses `getifaddrs` would not list, such
-/// as all of 127.0.0.0/8. `ip_nonlocal_bind` would fool it; it is off unless set on purpose.
+/// Asked of the kernel itself: its route lookup for the address is of type `local` exactly
+/// when a packet to it is delivered to this host, which is what a connect meets. A bind would
+/// tell too, but not everywhere: with `net.ipv4.ip_nonlocal_bind=1` (keepalived's and HAProxy's
+/// hosts, for an address that moves between them) it takes any address, and an IPv6 `local`
+/// route's addresses ("any IP") take no bind; it is asked only where netlink cannot be.
 pub fn is_local_address(ip: IpAddr) -> bool {
+    // An IPv4-mapped address (`::ffff:10.0.0.1`) is IPv4 on the wire; IPv6's routes know it not.
+    let ip = ip.to_canonical();
     if ip.is_loopback() || ip.is_unspecified() {
         return true;
     }
+    match super::route::kernel::get(ip, 0, None, None) {
+        Ok(answer) => answer.local,
+        // A route or rule that rejects the packet: not delivered here.
+        Err(err)
+            if err.raw_os_error().is_some_and(|errno| {
+                [
+                    libc::ENETUNREACH,
+                    libc::EHOSTUNREACH,
+                    libc::EACCES,
+                    libc::EINVAL,
+                ]
+                .contains(&errno)
+            }) =>
+        {
+            false
+        }
+        Err(_) => binds_to(ip),
+    }
+}
+
+/// Whether a socket can be bound to `ip`: for a local address only (`EADDRNOTAVAIL` otherwise),
+/// unless `ip_nonlocal_bind` is on.
+fn binds_to(ip: IpAddr) -> bool {
     let Ok(socket) = Socket::new(
         Domain::for_address(SocketAddr::new(ip, 0)),
         Type::DGRAM,
@@ -65,6 +93,30 @@ pub fn ephemeral_ports() -> Option<(u16, u16)> {
     let text = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
     let mut parts = text.split_whitespace().map(str::parse);
     Some((parts.next()?.ok()?, parts.next()?.ok()?))
+}
+
+/// How many ports of the ephemeral range `low..=high` `net.ipv4.ip_local_reserved_ports`
+/// reserves (IPv6 too): a connect never takes them. `None`: the list could not be read.
+pub fn reserved_ports_in(low: u16, high: u16) -> Option<u32> {
+    let text = fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports").ok()?;
+    Some(count_reserved(&text, low, high))
+}
+
+/// Counts the ports of `low..=high` in the text of `ip_local_reserved_ports`
+/// (`40000-40009,50000`, as the kernel writes it: sorted, merged).
+pub fn count_reserved(text: &str, low: u16, high: u16) -> u32 {
+    text.trim()
+        .split(',')
+        .filter_map(|part| {
+            let (from, to) = part.split_once('-').unwrap_or((part, part));
+            let (from, to) = (
+                from.trim().parse::<u16>().ok()?,
+                to.trim().parse::<u16>().ok()?,
+            );
+            let (from, to) = (from.max(low), to.min(high));
+            (from <= to).then(|| u32::from(to - from) + 1)
+        })
+        .sum()
 }
 
 /// What neighbour discovery knows of an address on a local link.
@@ -195,6 +247,16 @@ mod tests {
         assert!(is_local_address("127.3.2.1".parse().unwrap()));
         assert!(!is_local_address("192.0.2.77".parse().unwrap()));
         assert!(!is_local_address("2001:db8::77".parse().unwrap()));
+        assert!(is_local_address("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!is_local_address("::ffff:192.0.2.77".parse().unwrap()));
+    }
+
+    #[test]
+    fn counts_the_reserved_ports_of_the_range() {
+        assert_eq!(count_reserved("\n", 32768, 60999), 0);
+        assert_eq!(count_reserved("40000-40009\n", 40000, 40009), 10);
+        assert_eq!(count_reserved("8080,39990-40004,40009\n", 40000, 40009), 6);
+        assert_eq!(count_reserved("1-1000\n", 32768, 60999), 0);
     }
 
     #[test]

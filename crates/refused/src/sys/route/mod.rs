@@ -309,6 +309,67 @@ pub fn rejecting(flow: &policy::Flow, lookup: Lookup) -> Option<RejectingRoute> 
     }
 }
 
+/// The `throw` route of this host that holds `ip` (the longest, in any table), as `ip route`
+/// writes it (`throw 10.0.9.0/24`, with its table when not `main`): read when no route was
+/// found, which such a route causes when the tables after it have none, hiding the one it
+/// overrides (a connected network's).
+pub fn throw_route_to(ip: IpAddr) -> Option<String> {
+    throw_route_in(
+        &ip_json(ip, &["route", "show", "table", "all", "type", "throw"])?,
+        ip,
+    )
+}
+
+/// [`throw_route_to`] in `ip -j route show table all type throw`'s answer.
+pub fn throw_route_in(routes: &Value, ip: IpAddr) -> Option<String> {
+    routes
+        .as_array()?
+        .iter()
+        .filter(|route| route["type"] == "throw")
+        .filter_map(|route| {
+            let destination = route["dst"].as_str()?;
+            let length = prefix_holding(destination, ip)?;
+            let table = route["table"].as_str().filter(|t| *t != "main");
+            let text = match table {
+                Some(table) => format!("throw {destination} table {table}"),
+                None => format!("throw {destination}"),
+            };
+            Some((length, text))
+        })
+        .max_by_key(|(length, _)| *length)
+        .map(|(_, text)| text)
+}
+
+/// The route that sends a TCP packet to `addr` through the loopback interface as a plain
+/// (unicast) route, as `ip route` writes it (`10.0.9.0/24 dev lo`, with its table when not
+/// `main`): `ip route add PREFIX dev lo` where `ip route add local PREFIX dev lo` ("any IP") was
+/// meant. `ip route get fibmatch`, which gives the route itself, not the address's cache entry.
+pub fn through_loopback(addr: std::net::SocketAddr) -> Option<String> {
+    let (ip, port) = (addr.ip().to_string(), addr.port().to_string());
+    let found = ip_json(
+        addr.ip(),
+        &[
+            "route", "get", "fibmatch", &ip, "ipproto", "tcp", "dport", &port,
+        ],
+    )?;
+    through_loopback_in(&found)
+}
+
+/// [`through_loopback`] from `ip -j route get fibmatch`'s answer.
+pub fn through_loopback_in(found: &Value) -> Option<String> {
+    let route = found.as_array()?.first()?;
+    let unicast = route["type"].as_str().is_none_or(|kind| kind == "unicast");
+    if !unicast || route["dev"] != "lo" || route.get("gateway").is_some() {
+        return None;
+    }
+    let mut text = format!("{} dev lo", route["dst"].as_str()?);
+    if let Some(table) = route["table"].as_str().filter(|t| *t != "main") {
+        text.push_str(" table ");
+        text.push_str(table);
+    }
+    Some(text)
+}
+
 /// `ip -j -4|-6 ARGS`'s answer, for the family of `ip`.
 fn ip_json(ip: IpAddr, args: &[&str]) -> Option<Value> {
     let family = if ip.is_ipv4() { "-4" } else { "-6" };
@@ -509,6 +570,49 @@ pub fn via_v6(table: &str, ip: Ipv6Addr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_longest_throw_route_holding_the_address_is_found() {
+        let routes: Value = serde_json::from_str(
+            r#"[{"type":"throw","dst":"10.128.0.0/16","flags":[]},
+                {"type":"throw","dst":"10.128.0.0/28","table":"100","flags":[]},
+                {"type":"throw","dst":"10.129.0.0/28","flags":[]}]"#,
+        )
+        .unwrap();
+        let ip = |s: &str| s.parse().unwrap();
+        assert_eq!(
+            throw_route_in(&routes, ip("10.128.0.2")).as_deref(),
+            Some("throw 10.128.0.0/28 table 100")
+        );
+        assert_eq!(
+            throw_route_in(&routes, ip("10.128.5.2")).as_deref(),
+            Some("throw 10.128.0.0/16")
+        );
+        assert_eq!(throw_route_in(&routes, ip("10.130.0.2")), None);
+    }
+
+    #[test]
+    fn a_plain_route_through_loopback_is_found_and_a_local_one_is_not() {
+        let json = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+        assert_eq!(
+            through_loopback_in(&json(
+                r#"[{"dst":"10.128.44.0/24","dev":"lo","scope":"link","flags":[]}]"#
+            ))
+            .as_deref(),
+            Some("10.128.44.0/24 dev lo")
+        );
+        assert_eq!(
+            through_loopback_in(&json(
+                r#"[{"dst":"fd28:44::/64","dev":"lo","table":"100","flags":[]}]"#
+            ))
+            .as_deref(),
+            Some("fd28:44::/64 dev lo table 100")
+        );
+        let local = r#"[{"type":"local","dst":"10.128.9.0/24","dev":"lo","table":"local"}]"#;
+        assert_eq!(through_loopback_in(&json(local)), None);
+        let out = r#"[{"dst":"default","gateway":"10.0.0.1","dev":"eth0","flags":[]}]"#;
+        assert_eq!(through_loopback_in(&json(out)), None);
+    }
 
     fn routes() -> Value {
         serde_json::json!([
