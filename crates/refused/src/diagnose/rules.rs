@@ -1020,6 +1020,14 @@ fn not_ready_fix(facts: &Facts, readiness: &Readiness) -> String {
         _ => "",
     };
     if text.contains(crate::probe::SPEAKS_TLS) {
+        // No URL names HTTPS over a unix socket (no `https+unix://`): curl asks it so.
+        if let Endpoint::Unix(path) = target.endpoint() {
+            let path = path.display();
+            let request = Some(target.path()).filter(|p| !p.is_empty()).unwrap_or("/");
+            return format!(
+                "waiting does not help: the socket speaks TLS, which `{program}` does not ask over a unix socket: `curl --unix-socket {path} https://localhost{request}` asks it over TLS, and `{program} check unix://{path}` that it accepts"
+            );
+        }
         return format!(
             "the port speaks TLS: use `{}`",
             other_scheme(target, "http://", "https://")

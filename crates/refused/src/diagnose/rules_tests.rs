@@ -2105,6 +2105,42 @@ fn unix_finding(outcome: Outcome, facts: UnixSocketFacts) -> Finding {
     .unwrap()
 }
 
+/// An HTTP request over a unix socket that speaks TLS: no `https://` URL reaches a socket, so
+/// the fix names curl's `--unix-socket` over TLS (review h29: it said "use `https://...`").
+#[test]
+fn a_unix_socket_that_speaks_tls_is_not_sent_to_an_https_url() {
+    let socket = UnixSocketFacts {
+        listening: Some(true),
+        ..unix_facts(true, Some(FileType::Socket))
+    };
+    let attempt = Attempt {
+        address: Address::Unix(socket.path.clone()),
+        outcome: Outcome::Connected,
+        errno: None,
+        started: Duration::ZERO,
+        elapsed: Duration::ZERO,
+        try_number: 1,
+        icmp: None,
+        local_port: None,
+    };
+    let finding = infer(&Facts {
+        probe: Some(Readiness::NotReady(format!(
+            "HTTP 400 Bad Request: {}",
+            crate::probe::SPEAKS_TLS
+        ))),
+        unix: Some(Box::new((attempt, socket))),
+        ..facts("http+unix://%2Frun%2Fapp.sock/health")
+    })
+    .unwrap();
+    assert_eq!(finding.cause, Cause::NotReady);
+    let fixes = finding.suggestions.join("\n");
+    assert!(
+        fixes.contains("`curl --unix-socket /run/app.sock https://localhost/health`"),
+        "{fixes}"
+    );
+    assert!(!fixes.contains("use `https://"), "{fixes}");
+}
+
 #[test]
 fn unix_sockets() {
     let with = |outcome, facts| unix_finding(outcome, facts).cause;
