@@ -431,7 +431,9 @@ fn ufw_limit_rule(blocker: &Blocker, port: u16) -> String {
         crate::sys::firewall::Hook::Output => " out",
         crate::sys::firewall::Hook::Prerouting
         | crate::sys::firewall::Hook::Input
-        | crate::sys::firewall::Hook::Forward => "",
+        | crate::sys::firewall::Hook::Forward
+        | crate::sys::firewall::Hook::Ingress
+        | crate::sys::firewall::Hook::Egress => "",
     };
     format!("limit{out} {port}/tcp")
 }
@@ -458,7 +460,9 @@ fn ufw_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding
         crate::sys::firewall::Hook::Output => " out",
         crate::sys::firewall::Hook::Prerouting
         | crate::sys::firewall::Hook::Input
-        | crate::sys::firewall::Hook::Forward => "",
+        | crate::sys::firewall::Hook::Forward
+        | crate::sys::firewall::Hook::Ingress
+        | crate::sys::firewall::Hook::Egress => "",
     };
     let chain = blocker.chain.as_str();
     let family = if chain.starts_with("ufw6-") { "6" } else { "" };

@@ -1608,7 +1608,7 @@ fn blockers(
         out.oif = route::interface_of(&route::path_to(to.ip(), to.port()), local);
         out.dnat = Some(true);
     }
-    let mut found = ruleset.blockers(Hook::Output, packet, &out);
+    let mut found = leaving_blockers(ruleset, packet, &out);
     let local = out.dst_local == Some(true);
     if local {
         // A packet to this host itself comes back in by `lo`.
@@ -1628,16 +1628,29 @@ fn blockers(
                 oif: Interface::Named("lo".to_owned()),
                 ..reply.clone()
             };
-            found.extend(ruleset.blockers(Hook::Output, &leaving, &leaving));
+            found.extend(leaving_blockers(ruleset, &leaving, &leaving));
         }
         found.extend(arriving_blockers(ruleset, &reply));
     }
     found
 }
 
-/// The rules that stop a packet arriving at this host: at prerouting first, then at input.
+/// The rules that stop a packet this host sends: at output, then at its interface's egress.
+fn leaving_blockers(
+    ruleset: &firewall::Indexed<'_>,
+    sent: &Packet,
+    translated: &Packet,
+) -> Vec<firewall::Blocker> {
+    let mut found = ruleset.blockers(Hook::Output, sent, translated);
+    found.extend(ruleset.blockers(Hook::Egress, sent, translated));
+    found
+}
+
+/// The rules that stop a packet arriving at this host: at its interface's ingress first, then
+/// at prerouting, then at input.
 fn arriving_blockers(ruleset: &firewall::Indexed<'_>, packet: &Packet) -> Vec<firewall::Blocker> {
-    let mut found = ruleset.blockers(Hook::Prerouting, packet, packet);
+    let mut found = ruleset.blockers(Hook::Ingress, packet, packet);
+    found.extend(ruleset.blockers(Hook::Prerouting, packet, packet));
     found.extend(ruleset.blockers(Hook::Input, packet, packet));
     found
 }

@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use super::expr::{self, Sets, Truth};
 use super::{
-    Blocker, CtState, Dnat, Hook, NatHook, NatTo, Packet, Stops, Tool, Verdict, legacy, render,
+    Blocker, CtState, Dnat, Hook, Interface, NatHook, NatTo, Packet, Stops, Tool, Verdict, legacy,
+    render,
 };
 
 /// nft refuses rulesets that jump deeper than this.
@@ -828,12 +829,21 @@ fn walk<'a>(
     };
     let output = hook == "output";
     // Conntrack runs at -200 at output and at prerouting: a chain before it (raw) sees a packet
-    // with no connection yet, whose `ct state` reads `invalid`.
+    // with no connection yet, whose `ct state` reads `invalid`. The ingress hook comes before
+    // either, whatever its chain's priority; egress after both.
     let before_conntrack = output || hook == "prerouting";
+    let ingress = hook == "ingress";
     let packet_at = |prio: i64| match prio {
+        _ if ingress => &untracked,
         prio if before_conntrack && prio < CONNTRACK_PRIORITY => &untracked,
         prio if output && prio < NAT_PRIORITY => seen.sent,
         _ => seen.translated,
+    };
+    // A chain of a device hook sees the packets of its own devices alone.
+    let device = match hook {
+        "ingress" => Some(&seen.translated.iif),
+        "egress" => Some(&seen.translated.oif),
+        _ => None,
     };
     let mut bases: Vec<(usize, &Index<'a>, &'a Value)> = indexes
         .iter()
@@ -846,8 +856,13 @@ fn walk<'a>(
                     "inet" => true,
                     "ip" => v4,
                     "ip6" => !v4,
+                    // A netdev chain sees every packet of its device, of either family; a
+                    // bridge table's (whose hooks are named input, output, forward too) sees
+                    // only what a bridge of this host passes, never these.
+                    "netdev" => device.is_some(),
                     _ => false,
                 }
+                && device.is_none_or(|device| is_attached(chain, device))
         })
         .collect();
     // Stable: within a priority and a ruleset, the ruleset's order.
@@ -876,6 +891,15 @@ fn walk<'a>(
         }
     }
     walker.hits
+}
+
+/// Whether a chain of a device hook sees the packets of `device`: only when it is named, and
+/// the chain names it.
+fn is_attached(chain: &Value, device: &Interface) -> bool {
+    match device {
+        Interface::Named(name) => super::netdev::is_attached(chain, name),
+        _ => false,
+    }
 }
 
 /// Base chains of one hook and priority (each with its ruleset's number, in the ruleset's
@@ -959,7 +983,9 @@ pub fn blockers(indexed: &Indexed<'_>, hook: Hook, seen: &Seen<'_>) -> Vec<Block
     let types: &[&str] = match hook {
         // iptables' mangle OUTPUT is a `route` chain, and may drop too.
         Hook::Output => &["filter", "route"],
-        Hook::Prerouting | Hook::Input | Hook::Forward => &["filter"],
+        Hook::Prerouting | Hook::Input | Hook::Forward | Hook::Ingress | Hook::Egress => {
+            &["filter"]
+        }
     };
     let hits = walk(&indexed.indexes, seen, Mode::Filter, hook.as_str(), types);
     let stops = match seen.translated.state {

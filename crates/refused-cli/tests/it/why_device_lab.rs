@@ -1,0 +1,159 @@
+//! `refused why --json` where the client host drops the packets outside its `ip`, `ip6` and
+//! `inet` tables' usual hooks: a `netdev` table's chains, attached to the interface the
+//! connection leaves or its reply comes in by. The client runs as a machine of its own (the
+//! server is a remote host), so a drop it does not see would be blamed on the server. Ports
+//! 47300-47399 are this file's.
+
+use refused_lab::{Family, Lab, ListenSpec, Tool};
+use serde_json::Value;
+
+use crate::why_lab::{first_evidence, suggests, why_alone};
+
+/// The command of the report's suggestion that removes the rule, as the person would run it.
+fn delete_command(report: &Value) -> String {
+    let fix = report["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|s| s.contains("nft delete rule"))
+        .unwrap_or_else(|| panic!("no `nft delete rule` in {report}"));
+    let (_, command) = fix.split_once('`').unwrap();
+    command.split_once('`').unwrap().0.to_owned()
+}
+
+/// Runs `command` (`nft ...`) in the client namespace.
+fn run_on_client(lab: &Lab, command: &str) {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(words[0], "nft", "{command}");
+    lab.client.exec("nft", &words[1..]).unwrap();
+}
+
+/// A `netdev` chain on the client's interface that drops the server's replies (the SYN-ACK,
+/// `tcp sport`): no rule of the tables read before stopped them, and the timeout was `filtered`
+/// with the advice to check the server's firewall. It is this host's own rule, named with its
+/// handle, and the `nft delete rule` it gives makes the port connect.
+#[test]
+fn a_netdev_ingress_rule_that_drops_the_replies_is_blocked_locally() {
+    let Some(lab) = Lab::or_skip_needing(
+        "a_netdev_ingress_rule_that_drops_the_replies_is_blocked_locally",
+        &[Tool::Nft],
+    ) else {
+        return;
+    };
+    let _open = lab
+        .server
+        .run(|| ListenSpec::new(Lab::server_addr(Family::V4, 47301)).listen())
+        .unwrap()
+        .unwrap();
+    lab.client
+        .nft(
+            "table netdev f {
+                chain in { type filter hook ingress device eth0 priority 0; policy accept;
+                    tcp sport 47301 drop
+                }
+            }",
+        )
+        .unwrap();
+    let target = Lab::server_addr(Family::V4, 47301).to_string();
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["cause"], "blocked-locally", "{report}");
+    let rule = first_evidence(&report, "firewall-rule");
+    assert_eq!(rule["table"], "netdev f", "{report}");
+    assert_eq!(rule["hook"], "ingress", "{report}");
+    assert_eq!(rule["stops"], "reply", "{report}");
+    assert_eq!(rule["rule"], "tcp sport 47301 drop", "{report}");
+    let handle = rule["handle"].as_u64().unwrap();
+    let command = delete_command(&report);
+    assert_eq!(
+        command,
+        format!("nft delete rule netdev f in handle {handle}")
+    );
+    run_on_client(&lab, &command);
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["cause"], "reachable", "{report}");
+}
+
+/// The same at the `egress` hook (Linux 5.16 and later): the SYN never leaves the host.
+/// A chain attached to another device (`lo`) is not met by it.
+#[test]
+fn a_netdev_egress_rule_that_drops_the_request_is_blocked_locally() {
+    let Some(lab) = Lab::or_skip_needing(
+        "a_netdev_egress_rule_that_drops_the_request_is_blocked_locally",
+        &[Tool::Nft],
+    ) else {
+        return;
+    };
+    let _open = lab
+        .server
+        .run(|| ListenSpec::new(Lab::server_addr(Family::V4, 47302)).listen())
+        .unwrap()
+        .unwrap();
+    lab.client
+        .nft(
+            "table netdev f {
+                chain other { type filter hook egress device lo priority -10; policy drop; }
+                chain out { type filter hook egress device eth0 priority 0; policy accept;
+                    ip daddr 10.77.0.2 tcp dport 47302 drop
+                }
+            }",
+        )
+        .unwrap();
+    let target = Lab::server_addr(Family::V4, 47302).to_string();
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["cause"], "blocked-locally", "{report}");
+    let rule = first_evidence(&report, "firewall-rule");
+    assert_eq!(rule["hook"], "egress", "{report}");
+    assert_eq!(rule["chain"], "out", "{report}");
+    assert_eq!(rule["stops"], "request", "{report}");
+    assert_eq!(rule["certain"], true, "{report}");
+    let evidence = report["evidence"].as_array().unwrap();
+    assert!(
+        !evidence.iter().any(|e| e["chain"] == "other"),
+        "a chain of `lo` named: {report}"
+    );
+    run_on_client(&lab, &delete_command(&report));
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["cause"], "reachable", "{report}");
+}
+
+/// A `bridge` table's chains are named input and output too, but see only what a bridge of
+/// this host passes: on a client with no bridge, the server's own drop is `filtered`, and the
+/// bridge rule that would stop the packets were it an `inet` one is not blamed.
+#[test]
+fn a_bridge_tables_rules_are_not_blamed_for_a_remote_drop() {
+    let Some(lab) = Lab::or_skip_needing(
+        "a_bridge_tables_rules_are_not_blamed_for_a_remote_drop",
+        &[Tool::Nft],
+    ) else {
+        return;
+    };
+    let _open = lab
+        .server
+        .run(|| ListenSpec::new(Lab::server_addr(Family::V4, 47303)).listen())
+        .unwrap()
+        .unwrap();
+    lab.server
+        .filter("input", &["tcp dport 47303 drop"])
+        .unwrap();
+    lab.client
+        .nft(
+            "table bridge b {
+                chain input { type filter hook input priority 0; tcp sport 47303 drop; }
+                chain output { type filter hook output priority 0; tcp dport 47303 drop; }
+            }",
+        )
+        .unwrap();
+    let target = Lab::server_addr(Family::V4, 47303).to_string();
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["cause"], "filtered", "{report}");
+    assert!(
+        !report["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "firewall-rule"),
+        "{report}"
+    );
+    assert!(!suggests(&report, "bridge"), "{report}");
+}

@@ -1,0 +1,82 @@
+//! The evaluator on chains attached to devices (`netdev` tables, an `inet` table's ingress)
+//! and on a `bridge` table, whose chains never see our packets.
+
+use super::tests::syn;
+use super::*;
+
+/// The chains attached to devices of `tests/fixtures/firewall/nft_devices.json`, their
+/// devices read from the listing as `read_ruleset` does (nft 1.0.6's JSON leaves them out).
+fn devices() -> Value {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/firewall/");
+    let json = std::fs::read_to_string(format!("{dir}nft_devices.json")).unwrap();
+    let listing = std::fs::read_to_string(format!("{dir}nft_devices.txt")).unwrap();
+    let mut ruleset: Value = serde_json::from_str(&json).unwrap();
+    assert!(netdev::lacks_devices(&ruleset));
+    netdev::add_devices(&mut ruleset, &listing);
+    ruleset
+}
+
+#[test]
+fn a_netdev_chain_stops_the_packets_of_its_own_devices() {
+    let ruleset = devices();
+    // The SYN leaves by eth0: the egress chain of eth0 drops it.
+    let found = blockers(&ruleset, Hook::Egress, &syn("10.77.0.2", 81));
+    assert_eq!(
+        rules(&found),
+        [("ip daddr 10.77.0.2 tcp dport 81 drop", true)]
+    );
+    assert_eq!(found[0].table, "netdev f");
+    assert_eq!(found[0].hook, Hook::Egress);
+    assert_eq!(found[0].handle, Some(4));
+    assert_eq!(found[0].tool, Tool::Nft);
+    assert!(blockers(&ruleset, Hook::Egress, &syn("10.77.0.3", 81)).is_empty());
+    // Leaving by another interface, or one not known: not that chain's.
+    let by = |oif| Packet {
+        oif,
+        ..syn("10.77.0.2", 81)
+    };
+    assert!(blockers(&ruleset, Hook::Egress, &by(Interface::Named("eth1".into()))).is_empty());
+    assert!(blockers(&ruleset, Hook::Egress, &by(Interface::Unknown)).is_empty());
+    // The reply comes in by eth0: the netdev chain of eth0 and lo, and the inet one of eth0.
+    let reply = |sport| syn("10.77.0.2", sport).reply().unwrap();
+    let found = blockers(&ruleset, Hook::Ingress, &reply(80));
+    assert_eq!(rules(&found), [("tcp sport 80 drop", true)]);
+    assert_eq!(found[0].stops, Stops::Reply);
+    let found = blockers(&ruleset, Hook::Ingress, &reply(82));
+    assert_eq!(rules(&found), [("tcp sport 82 drop", true)]);
+    assert_eq!(found[0].table, "inet i");
+    // An IPv6 reply meets the netdev chain too: it sees both families.
+    let six = syn("fd00:77::2", 80).reply().unwrap();
+    assert_eq!(
+        rules(&blockers(&ruleset, Hook::Ingress, &six)),
+        [("tcp sport 80 drop", true)]
+    );
+}
+
+#[test]
+fn a_bridge_tables_chains_never_stop_our_packets() {
+    // `table bridge b` drops tcp port 83 at its input and output hooks, which see only what a
+    // bridge of this host passes, never a packet this host sends or receives itself.
+    let ruleset = devices();
+    for hook in [Hook::Output, Hook::Egress] {
+        assert!(blockers(&ruleset, hook, &syn("10.77.0.2", 83)).is_empty());
+    }
+    let reply = syn("10.77.0.2", 83).reply().unwrap();
+    for hook in [Hook::Ingress, Hook::Prerouting, Hook::Input] {
+        assert!(blockers(&ruleset, hook, &reply).is_empty());
+    }
+    // Nor do the device chains at the hooks of the inet tables.
+    assert!(blockers(&ruleset, Hook::Output, &syn("10.77.0.2", 81)).is_empty());
+    assert!(
+        blockers(
+            &ruleset,
+            Hook::Input,
+            &syn("10.77.0.2", 80).reply().unwrap()
+        )
+        .is_empty()
+    );
+}
+
+fn rules(found: &[Blocker]) -> Vec<(&str, bool)> {
+    found.iter().map(|b| (b.rule.as_str(), b.certain)).collect()
+}
