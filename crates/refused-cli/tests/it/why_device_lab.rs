@@ -1,8 +1,8 @@
 //! `refused why --json` where the client host drops the packets outside its `ip`, `ip6` and
 //! `inet` tables' usual hooks: a `netdev` table's chains, attached to the interface the
-//! connection leaves or its reply comes in by. The client runs as a machine of its own (the
-//! server is a remote host), so a drop it does not see would be blamed on the server. Ports
-//! 47300-47399 are this file's.
+//! connection leaves or its reply comes in by, and a `tc` qdisc there. The client runs as a
+//! machine of its own (the server is a remote host), so a drop it does not see would be blamed
+//! on the server. Ports 47300-47399 are this file's.
 
 use refused_lab::{Family, Lab, ListenSpec, Tool};
 use serde_json::Value;
@@ -156,4 +156,81 @@ fn a_bridge_tables_rules_are_not_blamed_for_a_remote_drop() {
         "{report}"
     );
     assert!(!suggests(&report, "bridge"), "{report}");
+}
+
+/// A `tc` qdisc on the client's interface that drops everything it is given (a token bucket
+/// smaller than any packet): the SYN never leaves. It said `filtered`, sending the person to
+/// the server's firewall alone; the qdisc and its drop counter are named now, with the command
+/// that removes it, first among the fixes. The cause stays `filtered`: the counter covers
+/// every connection's packets, so it names a candidate.
+#[test]
+fn a_tc_qdisc_that_drops_on_the_routes_interface_is_named() {
+    let Some(lab) = Lab::or_skip("a_tc_qdisc_that_drops_on_the_routes_interface_is_named") else {
+        return;
+    };
+    let _open = lab
+        .server
+        .run(|| ListenSpec::new(Lab::server_addr(Family::V4, 47310)).listen())
+        .unwrap()
+        .unwrap();
+    // A bucket of 40 bytes: every frame is larger, and tbf drops it.
+    lab.client
+        .exec(
+            "tc",
+            &[
+                "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "8bit", "burst", "40",
+                "limit", "1",
+            ],
+        )
+        .unwrap();
+    let target = Lab::server_addr(Family::V4, 47310).to_string();
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["cause"], "filtered", "{report}");
+    let dropper = first_evidence(&report, "dropper");
+    assert_eq!(dropper["device"], "eth0", "{report}");
+    assert_eq!(dropper["what"], "qdisc", "{report}");
+    assert_eq!(dropper["name"], "tbf", "{report}");
+    assert_eq!(dropper["direction"], "egress", "{report}");
+    assert!(dropper["dropped"].as_u64().unwrap() >= 1, "{report}");
+    assert_eq!(dropper["remove"], "tc qdisc del dev eth0 root", "{report}");
+    let first = report["suggestions"][0].as_str().unwrap();
+    assert!(first.contains("`tc qdisc del dev eth0 root`"), "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("this host itself drops packets on eth0"),
+        "{report}"
+    );
+    // The fix it gives works.
+    let words: Vec<&str> = "qdisc del dev eth0 root".split(' ').collect();
+    lab.client.exec("tc", &words).unwrap();
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["cause"], "reachable", "{report}");
+}
+
+/// A refusal reads no `tc` state (it is never the cause there), and a timeout with nothing on
+/// the interface names nothing.
+#[test]
+fn a_timeout_with_nothing_on_the_interface_names_no_dropper() {
+    let Some(lab) = Lab::or_skip_needing(
+        "a_timeout_with_nothing_on_the_interface_names_no_dropper",
+        &[Tool::Nft],
+    ) else {
+        return;
+    };
+    lab.server
+        .filter("input", &["tcp dport 47311 drop"])
+        .unwrap();
+    let target = Lab::server_addr(Family::V4, 47311).to_string();
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["cause"], "filtered", "{report}");
+    assert!(
+        !report["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "dropper"),
+        "{report}"
+    );
 }

@@ -638,6 +638,30 @@ fn read_failed_path(
     });
 }
 
+/// After a timeout no certain rule explains, or this host's own neighbour discovery
+/// unanswered (a drop on the way in takes its replies too): what drops packets on the route's
+/// interface outside the firewall's tables. Only then: `tc` and `ip` cost a few milliseconds.
+fn read_droppers(address: &mut AddressFacts, path: &route::Path) {
+    let ruled = address
+        .blockers
+        .as_ref()
+        .is_some_and(|found| found.iter().any(|b| b.certain));
+    let unanswered = match address.attempt.outcome {
+        Outcome::Timeout => true,
+        Outcome::HostUnreachable => address.attempt.icmp.is_none(),
+        _ => false,
+    };
+    if !unanswered || ruled {
+        return;
+    }
+    let device = if address.local {
+        Some("lo")
+    } else {
+        path.dev.as_deref()
+    };
+    address.droppers = device.map(sys::dropper::on).unwrap_or_default();
+}
+
 /// This namespace's listeners bound to a failed target address that is not this host's (one
 /// dump of the port's listeners), with their owners.
 fn stranded(facts: &Facts, port: u16) -> Vec<HeldListener> {
@@ -760,6 +784,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         if !address.attempt.outcome.is_connected() {
             read_failed_path(address, &path, &interfaces);
         }
+        // A timeout no certain rule explains: what drops packets on the route's interface outside
+        // the firewall's tables. Only then: `tc` and `ip` cost a few milliseconds.
+        read_droppers(address, &path);
         address.holder = holder_of(address, &mut facts.unseen);
     }
     let until = std::time::Instant::now() + DOCKER_ASKED_FOR;

@@ -1324,7 +1324,7 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
             super::elsewhere::Sent::Directly,
         )
     }) {
-        return Ok(finding);
+        return Ok(super::dropper::named(finding, address));
     }
     // The ICMP error that ended the attempt says who answered and how: no guess from timing.
     if let Some(finding) = super::icmp::explain(address) {
@@ -1392,7 +1392,8 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
             return Err(Unexplained { address: addr.to_string(), outcome });
         }
     };
-    Ok(finding)
+    // No answer, or no neighbour answer: what drops packets on this host's interface.
+    Ok(super::dropper::named(finding, address))
 }
 
 /// A route of type `unreachable`, `blackhole` (network-unreachable) or `prohibit`
@@ -2029,7 +2030,7 @@ fn local_timeout(facts: &Facts, address: &AddressFacts, exact: &[&HeldListener])
         // Every rule was read and none drops it: naming the firewall would send the person
         // after a rule that does not exist.
         let ip = address.addr.ip();
-        return Finding::new(
+        let finding = Finding::new(
             Cause::Filtered,
             format!(
                 "{} is this host's own address, yet the connection got no answer, and no rule of this host's firewall drops it",
@@ -2044,6 +2045,7 @@ fn local_timeout(facts: &Facts, address: &AddressFacts, exact: &[&HeldListener])
         .suggest(
             "else something beside the firewall drops it: a `tc` filter or qdisc (`tc qdisc show`, `tc filter show dev lo ingress`), or an eBPF program (`bpftool net show`)",
         );
+        return super::dropper::named(finding, address);
     }
     let finding = Finding::new(
         Cause::BlockedLocally,
