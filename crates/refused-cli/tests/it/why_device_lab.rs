@@ -234,3 +234,37 @@ fn a_timeout_with_nothing_on_the_interface_names_no_dropper() {
         "{report}"
     );
 }
+
+/// An XDP program on the client's interface that drops every packet coming in: the server's
+/// replies, ARP's included, never reach the host. It said `filtered` or `host-unreachable`
+/// ("nobody on the local network has it"), both about the other side; the program is named
+/// now (XDP counts its drops nowhere we read: a candidate, with the command that detaches it).
+#[test]
+fn an_xdp_program_on_the_routes_interface_is_named() {
+    let Some(lab) = Lab::or_skip("an_xdp_program_on_the_routes_interface_is_named") else {
+        return;
+    };
+    let _open = lab
+        .server
+        .run(|| ListenSpec::new(Lab::server_addr(Family::V4, 47320)).listen())
+        .unwrap()
+        .unwrap();
+    let xdp = lab.client.xdp_drop("eth0").unwrap();
+    let target = Lab::server_addr(Family::V4, 47320).to_string();
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    let cause = report["cause"].as_str().unwrap();
+    assert!(matches!(cause, "filtered" | "host-unreachable"), "{report}");
+    let dropper = first_evidence(&report, "dropper");
+    assert_eq!(dropper["what"], "xdp", "{report}");
+    assert_eq!(dropper["name"], "generic", "{report}");
+    assert_eq!(dropper["device"], "eth0", "{report}");
+    assert!(dropper["program"].as_u64().is_some(), "{report}");
+    assert!(
+        suggests(&report, "`ip link set dev eth0 xdpgeneric off`"),
+        "{report}"
+    );
+    // Detached, the port connects.
+    drop(xdp);
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["cause"], "reachable", "{report}");
+}

@@ -24,15 +24,7 @@ pub(super) fn named(finding: Finding, address: &AddressFacts) -> Finding {
     }
     let device = &droppers[0].device;
     let things: Vec<String> = droppers.iter().map(short).collect();
-    let mut fixes: Vec<String> = removable(droppers)
-        .map(|d| {
-            format!(
-                "if it is {} that drops them, remove it: `sudo {}`",
-                short(d),
-                d.remove
-            )
-        })
-        .collect();
+    let mut fixes: Vec<String> = removable(droppers).map(fix).collect();
     let counted = droppers.iter().any(|d| d.dropped.is_some());
     let tell = if counted {
         format!(
@@ -66,6 +58,23 @@ pub(super) fn named(finding: Finding, address: &AddressFacts) -> Finding {
     fixes.append(&mut finding.suggestions);
     finding.suggestions = fixes;
     finding
+}
+
+/// The command that removes it, said as a condition: it is only a candidate.
+fn fix(dropper: &Dropper) -> String {
+    let fix = format!(
+        "if it is {} that drops them, remove it: `sudo {}`",
+        short(dropper),
+        dropper.remove
+    );
+    if dropper.what != DropperKind::Xdp {
+        return fix;
+    }
+    // A program attached through a BPF link (Cilium's, libxdp's, a test's) refuses the netlink
+    // detach; its link has to go.
+    format!(
+        "{fix} (\"Can't replace active BPF XDP link\": a BPF link holds it, `sudo bpftool link show` names the link and its program; the program that made it, or removing its pin under /sys/fs/bpf, detaches it)"
+    )
 }
 
 /// The droppers whose removal a person would run: a filter rather than the `clsact` qdisc
