@@ -18,8 +18,13 @@ use crate::sys::dropper::{Dropper, DropperKind};
 /// `finding` (a `filtered` timeout) with what may drop the packets on this host's interface.
 pub(super) fn named(finding: Finding, address: &AddressFacts) -> Finding {
     let droppers = &address.droppers;
-    // No answer, or no neighbour answer: a drop on the way in takes ARP's replies too.
-    if !matches!(finding.cause, Cause::Filtered | Cause::HostUnreachable) || droppers.is_empty() {
+    // No answer, or no neighbour answer: a drop on the way in takes ARP's replies too. A
+    // `blocked-locally` that this host's unread rules were only guessed to explain (an address
+    // of its own, no root) may be these as well.
+    let guessed = finding.cause == Cause::BlockedLocally && address.blockers.is_none();
+    if !(matches!(finding.cause, Cause::Filtered | Cause::HostUnreachable) || guessed)
+        || droppers.is_empty()
+    {
         return finding;
     }
     let device = &droppers[0].device;
@@ -38,15 +43,23 @@ pub(super) fn named(finding: Finding, address: &AddressFacts) -> Finding {
         )
     };
     let mut finding = Finding {
-        summary: if counted {
+        summary: if guessed {
+            // The firewall was only a guess: both stand side by side.
             format!(
-                "{}; yet this host itself drops packets on {device} outside its firewall's tables ({}): these may be among them",
+                "{} is this host's own address, yet the connection got no answer: this host drops it, by a rule of its firewall (its rules could not be read) or outside its tables, where {} on {device} {} packets",
+                address.addr,
+                things.join(", "),
+                if counted { "drops" } else { "may drop" }
+            )
+        } else if counted {
+            format!(
+                "{}; but this host itself drops packets on {device} outside its firewall's tables ({}): these may be among them",
                 finding.summary,
                 things.join(", ")
             )
         } else {
             format!(
-                "{}; yet {} on {device} of this host itself may drop them, outside its firewall's tables",
+                "{}; but {} on {device} of this host itself may drop them, outside its firewall's tables",
                 finding.summary,
                 things.join(", ")
             )
@@ -226,6 +239,28 @@ mod tests {
         assert!(finding.warnings[0].contains("tc -s qdisc show dev eth0"));
         let shown = finding.evidence[0].to_string();
         assert!(shown.contains("has dropped 4 packets"), "{shown}");
+    }
+
+    #[test]
+    fn a_guessed_local_firewall_is_put_beside_the_dropper() {
+        // An address of this host, no root: the firewall was a guess, the qdisc is read.
+        let guessed = Finding::new(Cause::BlockedLocally, "this host's firewall drops it");
+        let address = timed_out(clsact_and_filter());
+        let finding = named(guessed.clone(), &address);
+        assert_eq!(finding.cause, Cause::BlockedLocally);
+        assert!(
+            finding.summary.contains(
+                "by a rule of its firewall (its rules could not be read) or outside its tables"
+            ),
+            "{}",
+            finding.summary
+        );
+        // A rule that was read and stops it is not a guess: left alone.
+        let read = AddressFacts {
+            blockers: Some(Vec::new()),
+            ..address
+        };
+        assert_eq!(named(guessed.clone(), &read), guessed);
     }
 
     #[test]

@@ -2058,7 +2058,7 @@ fn local_timeout(facts: &Facts, address: &AddressFacts, exact: &[&HeldListener])
         address: address.addr.ip(),
     }])
     .evidence(listed(exact));
-    see_the_rules(finding, facts, address)
+    super::dropper::named(see_the_rules(finding, facts, address), address)
 }
 
 /// Whether every rule of this host's firewall was read, and none stops the connection.
