@@ -11,15 +11,22 @@ use crate::why_lab::{first_evidence, suggests, why_alone};
 
 /// The command of the report's suggestion that removes the rule, as the person would run it.
 fn delete_command(report: &Value) -> String {
+    command_with(report, "nft delete rule")
+}
+
+/// The first command of the report's suggestions that contains `needle`.
+fn command_with(report: &Value, needle: &str) -> String {
     let fix = report["suggestions"]
         .as_array()
         .unwrap()
         .iter()
         .filter_map(Value::as_str)
-        .find(|s| s.contains("nft delete rule"))
-        .unwrap_or_else(|| panic!("no `nft delete rule` in {report}"));
-    let (_, command) = fix.split_once('`').unwrap();
-    command.split_once('`').unwrap().0.to_owned()
+        .find(|s| s.contains(needle))
+        .unwrap_or_else(|| panic!("no `{needle}` in {report}"));
+    fix.split('`')
+        .find(|part| part.contains(needle))
+        .unwrap()
+        .to_owned()
 }
 
 /// Runs `command` (`nft ...`) in the client namespace.
@@ -265,6 +272,50 @@ fn an_xdp_program_on_the_routes_interface_is_named() {
     );
     // Detached, the port connects.
     drop(xdp);
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["cause"], "reachable", "{report}");
+}
+
+/// A netdev allow-list on the client's interface (`policy drop`, ARP and ssh let in): the
+/// replies from port 47304 meet the policy. Its `arp` line read as "may match", so the policy
+/// was only a warning on `filtered`; and the fix offered, `ct state established,related
+/// accept`, is refused by nft in a netdev table (no conntrack before ingress). It is
+/// `blocked-locally` now, with a fix by source address and port that works.
+#[test]
+fn a_netdev_allow_list_that_drops_the_replies_gets_a_fix_that_works() {
+    let Some(lab) = Lab::or_skip_needing(
+        "a_netdev_allow_list_that_drops_the_replies_gets_a_fix_that_works",
+        &[Tool::Nft],
+    ) else {
+        return;
+    };
+    let _open = lab
+        .server
+        .run(|| ListenSpec::new(Lab::server_addr(Family::V4, 47304)).listen())
+        .unwrap()
+        .unwrap();
+    lab.client
+        .nft(
+            "table netdev f {
+                chain in { type filter hook ingress device eth0 priority 0; policy drop;
+                    arp operation reply accept
+                    tcp sport 22 accept
+                }
+            }",
+        )
+        .unwrap();
+    let target = Lab::server_addr(Family::V4, 47304).to_string();
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["cause"], "blocked-locally", "{report}");
+    let rule = first_evidence(&report, "firewall-rule");
+    assert_eq!(rule["rule"], "policy drop", "{report}");
+    assert_eq!(rule["certain"], true, "{report}");
+    let command = command_with(&report, "nft insert rule");
+    assert_eq!(
+        command,
+        "nft insert rule netdev f in ip saddr 10.77.0.2 tcp sport 47304 accept"
+    );
+    run_on_client(&lab, &command);
     let report = why_alone(&lab, &["--timeout", "2s", &target]);
     assert_eq!(report["cause"], "reachable", "{report}");
 }

@@ -332,6 +332,11 @@ fn read_payload<'p>(payload: &Value, packet: &'p Packet) -> Read<'p> {
         ("udp" | "udplite" | "sctp" | "dccp" | "icmp" | "icmpv6" | "esp" | "ah" | "comp", _) => {
             Read::Never
         }
+        // A `netdev` or `bridge` chain sees frames: ours carry IP, never ARP (`arp operation
+        // reply accept`, a netdev allow-list's first line), and their ethertype is `meta
+        // protocol`'s.
+        ("arp", _) => Read::Never,
+        ("ether", "type") => Read::Known(Field::Word(if v4 { "ip" } else { "ip6" })),
         _ => Read::Unknown,
     }
 }

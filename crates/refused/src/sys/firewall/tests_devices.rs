@@ -80,3 +80,24 @@ fn a_bridge_tables_chains_never_stop_our_packets() {
 fn rules(found: &[Blocker]) -> Vec<(&str, bool)> {
     found.iter().map(|b| (b.rule.as_str(), b.certain)).collect()
 }
+
+#[test]
+fn arp_matches_never_hold_for_our_packets_and_the_ethertype_is_ip() {
+    // A netdev allow-list (nft's JSON for `policy drop; arp operation reply accept; meta
+    // protocol arp accept; ether type arp accept; tcp sport 22 accept`): a reply from port 80
+    // meets the policy, for sure; one from port 22 is accepted.
+    let rule = |expr: Value| serde_json::json!({"rule": {"family": "netdev", "table": "f", "chain": "in", "handle": 9, "expr": expr}});
+    let ruleset = serde_json::json!({"nftables": [
+        {"chain": {"family": "netdev", "table": "f", "name": "in", "handle": 1, "type": "filter", "hook": "ingress", "prio": 0, "policy": "drop", "dev": "eth0"}},
+        rule(serde_json::json!([{"match": {"op": "==", "left": {"payload": {"protocol": "arp", "field": "operation"}}, "right": "reply"}}, {"accept": null}])),
+        rule(serde_json::json!([{"match": {"op": "==", "left": {"meta": {"key": "protocol"}}, "right": "arp"}}, {"accept": null}])),
+        rule(serde_json::json!([{"match": {"op": "==", "left": {"payload": {"protocol": "ether", "field": "type"}}, "right": "arp"}}, {"accept": null}])),
+        rule(serde_json::json!([{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "sport"}}, "right": 22}}, {"accept": null}])),
+    ]});
+    let reply = |sport| syn("10.77.0.2", sport).reply().unwrap();
+    assert_eq!(
+        rules(&blockers(&ruleset, Hook::Ingress, &reply(80))),
+        [("policy drop", true)]
+    );
+    assert!(blockers(&ruleset, Hook::Ingress, &reply(22)).is_empty());
+}
