@@ -319,3 +319,49 @@ fn a_netdev_allow_list_that_drops_the_replies_gets_a_fix_that_works() {
     let report = why_alone(&lab, &["--timeout", "2s", &target]);
     assert_eq!(report["cause"], "reachable", "{report}");
 }
+
+/// The client's address on a bridge that holds its interface (a Proxmox or libvirt host's
+/// `vmbr0`), and a `bridge` table whose input chain drops the server's replies (ebtables'
+/// `INPUT`): frames the bridge delivers to the host meet it. It was never read, and the
+/// timeout was `filtered`, blamed on the server; it is this host's rule now. The same table
+/// on a host without a bridge is never blamed (above).
+#[test]
+fn a_bridge_tables_rule_on_the_routes_bridge_is_blocked_locally() {
+    let Some(lab) = Lab::or_skip_needing(
+        "a_bridge_tables_rule_on_the_routes_bridge_is_blocked_locally",
+        &[Tool::Nft],
+    ) else {
+        return;
+    };
+    let _open = lab
+        .server
+        .run(|| ListenSpec::new(Lab::server_addr(Family::V4, 47305)).listen())
+        .unwrap()
+        .unwrap();
+    let c = &lab.client;
+    c.ip(&["link", "add", "br0", "type", "bridge"]).unwrap();
+    c.ip(&["link", "set", "eth0", "master", "br0"]).unwrap();
+    c.ip(&["addr", "flush", "dev", "eth0"]).unwrap();
+    c.ip(&["addr", "add", "10.77.0.1/24", "dev", "br0"])
+        .unwrap();
+    c.ip(&["link", "set", "br0", "up"]).unwrap();
+    c.nft(
+        "table bridge b {
+            chain input { type filter hook input priority 0; policy accept;
+                ip saddr 10.77.0.2 tcp sport 47305 drop
+            }
+        }",
+    )
+    .unwrap();
+    let target = Lab::server_addr(Family::V4, 47305).to_string();
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["cause"], "blocked-locally", "{report}");
+    let rule = first_evidence(&report, "firewall-rule");
+    assert_eq!(rule["table"], "bridge b", "{report}");
+    assert_eq!(rule["hook"], "input", "{report}");
+    assert_eq!(rule["stops"], "reply", "{report}");
+    assert_eq!(rule["certain"], true, "{report}");
+    run_on_client(&lab, &delete_command(&report));
+    let report = why_alone(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(report["cause"], "reachable", "{report}");
+}

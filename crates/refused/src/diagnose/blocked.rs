@@ -343,8 +343,9 @@ fn nft_fix(finding: Finding, blocker: &Blocker, dest: SocketAddr, run: &str) -> 
             "the chain's policy drops it: add an accept rule, for example `{run} nft insert rule {table} {chain} tcp dport {port} accept`"
         )),
         // A chain of the ingress hook comes before conntrack (and nft refuses `ct` in a
-        // netdev table): the replies are told by their source, the server's address and port.
-        (None, Stops::Reply) if blocker.hook == Hook::Ingress => {
+        // netdev table), a bridge's input chain too unless `br_netfilter` looks: the replies
+        // are told by their source, the server's address and port.
+        (None, Stops::Reply) if matches!(blocker.hook, Hook::Ingress | Hook::BridgeInput) => {
             let (family, ip) = match dest.ip() {
                 std::net::IpAddr::V4(ip) => ("ip", ip.to_string()),
                 std::net::IpAddr::V6(ip) => ("ip6", ip.to_string()),
@@ -440,7 +441,13 @@ fn is_ufw_limit(blocker: &Blocker) -> bool {
 fn ufw_limit_rule(blocker: &Blocker, port: u16) -> String {
     let out = match blocker.hook {
         Hook::Output => " out",
-        Hook::Prerouting | Hook::Input | Hook::Forward | Hook::Ingress | Hook::Egress => "",
+        Hook::Prerouting
+        | Hook::Input
+        | Hook::Forward
+        | Hook::Ingress
+        | Hook::Egress
+        | Hook::BridgeInput
+        | Hook::BridgeOutput => "",
     };
     format!("limit{out} {port}/tcp")
 }
@@ -465,7 +472,13 @@ fn ufw_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding
     }
     let out = match blocker.hook {
         Hook::Output => " out",
-        Hook::Prerouting | Hook::Input | Hook::Forward | Hook::Ingress | Hook::Egress => "",
+        Hook::Prerouting
+        | Hook::Input
+        | Hook::Forward
+        | Hook::Ingress
+        | Hook::Egress
+        | Hook::BridgeInput
+        | Hook::BridgeOutput => "",
     };
     let chain = blocker.chain.as_str();
     let family = if chain.starts_with("ufw6-") { "6" } else { "" };

@@ -1636,6 +1636,18 @@ fn blockers(
         out.dnat = Some(true);
     }
     let mut found = leaving_blockers(ruleset, packet, &out);
+    // Sent through a bridge of this host (its address on the bridge, the ports enslaved): the
+    // bridge's own tables see the SYN going out and the replies coming in (ebtables' `OUTPUT`
+    // and `INPUT`). Asked only when there are such tables.
+    let bridged = match &out.oif {
+        Interface::Named(dev) if dev != "lo" && ruleset.has_bridge_chains() => {
+            sys::interfaces::is_bridge(dev)
+        }
+        _ => false,
+    };
+    if bridged {
+        found.extend(ruleset.blockers(Hook::BridgeOutput, packet, &out));
+    }
     let local = out.dst_local == Some(true);
     if local {
         // A packet to this host itself comes back in by `lo`.
@@ -1658,6 +1670,9 @@ fn blockers(
             found.extend(leaving_blockers(ruleset, &leaving, &leaving));
         }
         found.extend(arriving_blockers(ruleset, &reply));
+        if bridged {
+            found.extend(ruleset.blockers(Hook::BridgeInput, &reply, &reply));
+        }
     }
     found
 }

@@ -274,6 +274,9 @@ fn read<'p>(left: &Value, packet: &'p Packet) -> Read<'p> {
             return Read::Unknown;
         }
         if ct["key"] == "state" {
+            if packet.state == CtState::Unknown {
+                return Read::Unknown;
+            }
             return Read::Known(Field::Word(packet.state.as_str()));
         }
         // A first packet's status holds `dnat` if its destination was translated, and no

@@ -144,6 +144,9 @@ pub enum CtState {
     /// Not looked up by conntrack yet (a chain of the output hook under priority -200, such as
     /// iptables' raw table): nft's `ct state` reads `invalid`.
     Invalid,
+    /// Not known: a `bridge` chain's frame arriving, which conntrack has seen only where
+    /// `br_netfilter` and its sysctls make it look.
+    Unknown,
 }
 
 impl CtState {
@@ -154,6 +157,7 @@ impl CtState {
             Self::Established => "established",
             Self::Related => "related",
             Self::Invalid => "invalid",
+            Self::Unknown => "unknown",
         }
     }
 }
@@ -192,15 +196,24 @@ pub enum Hook {
     /// Packets as they leave by one interface, after routing and the output hook (a `netdev`
     /// table's chain attached to that device; Linux 5.16 and later).
     Egress,
+    /// A `bridge` table's input chain: frames a bridge of this host delivers to the host
+    /// itself, when the route's interface is that bridge (ebtables' `INPUT`). nft names it
+    /// `input`, as the table's family tells apart.
+    #[serde(rename = "input")]
+    BridgeInput,
+    /// A `bridge` table's output chain: frames this host sends out through a bridge (ebtables'
+    /// `OUTPUT`).
+    #[serde(rename = "output")]
+    BridgeOutput,
 }
 
 impl Hook {
-    /// nft's name for it: `output`, `input`.
+    /// nft's name for it: `output`, `input` (a bridge table's too).
     pub const fn as_str(self) -> &'static str {
         match self {
-            Self::Output => "output",
+            Self::Output | Self::BridgeOutput => "output",
             Self::Prerouting => "prerouting",
-            Self::Input => "input",
+            Self::Input | Self::BridgeInput => "input",
             Self::Forward => "forward",
             Self::Ingress => "ingress",
             Self::Egress => "egress",

@@ -101,3 +101,74 @@ fn arp_matches_never_hold_for_our_packets_and_the_ethertype_is_ip() {
     );
     assert!(blockers(&ruleset, Hook::Ingress, &reply(22)).is_empty());
 }
+
+#[test]
+fn a_bridge_tables_chains_stop_what_goes_through_a_bridge() {
+    // When the route's interface is a bridge (the caller asks), `table bridge b`'s input and
+    // output chains see the reply and the SYN.
+    let ruleset = devices();
+    let found = blockers(&ruleset, Hook::BridgeOutput, &syn("10.77.0.2", 83));
+    assert_eq!(rules(&found), [("tcp dport 83 drop", true)]);
+    assert_eq!(found[0].table, "bridge b");
+    assert_eq!(found[0].hook, Hook::BridgeOutput);
+    let reply = syn("10.77.0.2", 83).reply().unwrap();
+    let found = blockers(&ruleset, Hook::BridgeInput, &reply);
+    assert_eq!(rules(&found), [("tcp sport 83 drop", true)]);
+    assert_eq!(found[0].stops, Stops::Reply);
+    // Its JSON names the hook as nft does; the table's family tells it is a bridge's.
+    assert_eq!(serde_json::to_value(found[0].hook).unwrap(), "input");
+    // The host's own chains are not walked again there.
+    assert!(
+        blockers(
+            &ruleset,
+            Hook::BridgeInput,
+            &syn("10.77.0.2", 80).reply().unwrap()
+        )
+        .is_empty()
+    );
+    assert!(Indexed::new(&ruleset).has_bridge_chains());
+}
+
+#[test]
+fn a_bridge_chains_ct_state_and_ports_are_not_known() {
+    // Whether conntrack saw an arriving frame depends on `br_netfilter`; which port of the
+    // bridge it came by is not known: neither decides.
+    let rule = |expr: Value| serde_json::json!({"rule": {"family": "bridge", "table": "b", "chain": "input", "handle": 3, "expr": expr}});
+    let ruleset = serde_json::json!({"nftables": [
+        {"chain": {"family": "bridge", "table": "b", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}},
+        rule(serde_json::json!([{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established"]}}, {"accept": null}])),
+        rule(serde_json::json!([{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "eth0"}}, {"drop": null}])),
+    ]});
+    let reply = syn("10.77.0.2", 80).reply().unwrap();
+    let found = blockers(&ruleset, Hook::BridgeInput, &reply);
+    assert_eq!(rules(&found), [(r#"iifname "eth0" drop"#, false)]);
+}
+
+#[test]
+fn ebtables_ip_match_is_read_from_the_listing() {
+    // `ebtables -A INPUT -p IPv4 --ip-src 10.130.0.0/28 --ip-proto tcp --ip-sport 80 -j DROP`,
+    // as ebtables-nft makes it and nft 1.0.6 lists it.
+    let mut ruleset = serde_json::json!({"nftables": [
+        {"chain": {"family": "bridge", "table": "filter", "name": "INPUT", "handle": 1, "type": "filter", "hook": "input", "prio": -200, "policy": "accept"}},
+        {"rule": {"family": "bridge", "table": "filter", "chain": "INPUT", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ether", "field": "type"}}, "right": "ip"}}, {"xt": {"type": "match", "name": "ip"}}, {"counter": {"packets": 0, "bytes": 0}}, {"drop": null}]}},
+    ]});
+    let listing = "table bridge filter { # handle 20
+	chain INPUT { # handle 1
+		type filter hook input priority filter; policy accept;
+		ether type ip ip saddr 10.130.0.0/28 tcp sport 80 counter drop # handle 2
+	}
+}
+";
+    assert!(xt::has_xt(&ruleset));
+    xt::translate(&mut ruleset, listing);
+    let reply = |src: &str, sport| Packet {
+        src: Some(src.parse().unwrap()),
+        sport: Some(sport),
+        ..syn("10.77.0.1", 40000).reply().unwrap()
+    };
+    let found = blockers(&ruleset, Hook::BridgeInput, &reply("10.130.0.2", 80));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].certain);
+    assert!(blockers(&ruleset, Hook::BridgeInput, &reply("10.130.0.99", 80)).is_empty());
+    assert!(blockers(&ruleset, Hook::BridgeInput, &reply("10.130.0.2", 81)).is_empty());
+}
