@@ -129,14 +129,25 @@ fn json(program: &str, args: &[&str]) -> Option<Value> {
         .and_then(|out| serde_json::from_slice(&out.stdout).ok())
 }
 
-/// The qdiscs of `tc -s -j qdisc show dev DEVICE` that counted drops.
+/// The qdiscs whose drops are chosen, not a queue's overflow: a `clsact` or `ingress` one's
+/// are its filters' verdicts, a `netem`'s its configured loss.
+fn drops_on_purpose(kind: &str) -> bool {
+    matches!(kind, "clsact" | "ingress" | "netem")
+}
+
+/// The qdiscs of `tc -s -j qdisc show dev DEVICE` that drop on purpose and counted drops, and
+/// the others that dropped at least as many packets as they sent (a shaper with a bucket
+/// smaller than a packet, a queue of no length). A busy link's `fq_codel` or `pfifo_fast`
+/// drops a few packets in every burst: naming it at every timeout would send the person after
+/// a queue that works.
 pub fn qdiscs_of(device: &str, listed: &Value) -> Vec<Dropper> {
     let mut found = Vec::new();
     for qdisc in listed.as_array().into_iter().flatten() {
         let (Some(kind), Some(dropped)) = (qdisc["kind"].as_str(), qdisc["drops"].as_u64()) else {
             continue;
         };
-        if dropped == 0 {
+        let sent = qdisc["packets"].as_u64().unwrap_or(u64::MAX);
+        if dropped == 0 || !(drops_on_purpose(kind) || dropped >= sent) {
             continue;
         }
         let root = qdisc["root"].as_bool() == Some(true);
@@ -262,13 +273,31 @@ mod tests {
         assert_eq!(found[0].remove, "tc qdisc del dev eth0 clsact");
         // A root qdisc (a `netem loss`, a shaper) that dropped: its own removal.
         let netem = parsed(
-            r#"[{"kind":"netem","handle":"8001:","root":true,"options":{"limit":1000,"loss-random":{"loss":1}},"drops":12}]"#,
+            r#"[{"kind":"netem","handle":"8001:","root":true,"options":{"limit":1000,"loss-random":{"loss":1}},"packets":900,"drops":12}]"#,
         );
         let found = qdiscs_of("eth0", &netem);
         assert_eq!(found[0].remove, "tc qdisc del dev eth0 root");
         assert_eq!(found[0].direction, Some(Direction::Egress));
         // Nothing dropped: nothing named.
-        assert!(qdiscs_of("eth0", &parsed(r#"[{"kind":"tbf","root":true,"drops":0}]"#)).is_empty());
+        assert!(
+            qdiscs_of(
+                "eth0",
+                &parsed(r#"[{"kind":"tbf","root":true,"packets":0,"drops":0}]"#)
+            )
+            .is_empty()
+        );
+        // A busy link's queue that overflowed now and then: not named. One that sends nothing
+        // it is given (a bucket smaller than a packet): named, under `mq` by its handle.
+        let queues = parsed(
+            r#"[{"kind":"mq","handle":"0:","root":true,"packets":52000,"drops":12},{"kind":"fq_codel","handle":"0:","parent":":1","packets":52000,"drops":12},{"kind":"tbf","handle":"8002:","parent":":2","packets":0,"drops":3}]"#,
+        );
+        let found = qdiscs_of("eth0", &queues);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].name, "tbf");
+        assert_eq!(
+            found[0].remove,
+            "tc qdisc del dev eth0 parent :2 handle 8002:"
+        );
         assert!(qdiscs_of("eth0", &parsed("{}")).is_empty());
     }
 
