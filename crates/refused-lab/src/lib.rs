@@ -10,6 +10,7 @@ mod scratch;
 pub mod servers;
 pub mod socket;
 mod tools;
+mod xdp;
 
 pub use lab::{
     CLIENT_V4, CLIENT_V6, DnsZone, Family, Lab, NO_ROUTE_V4, NO_ROUTE_V6, PREFIX, SERVER_V4,
@@ -19,6 +20,7 @@ pub use netns::Netns;
 pub use scratch::Scratch;
 pub use socket::{FullQueue, ListenSpec, RefusedPort};
 pub use tools::{NGINX_STREAM_MODULE, Tool, missing, require};
+pub use xdp::XdpDrop;
 
 /// Why the lab could not do something.
 #[derive(Debug, thiserror::Error)]

@@ -310,6 +310,14 @@ impl Netns {
         Ok(())
     }
 
+    /// Attaches an XDP program that drops every packet to `device` of this namespace (generic
+    /// mode); it stays attached while the value lives. `Unsupported` where the kernel refuses
+    /// to load or attach it (no BPF syscall, no XDP).
+    pub fn xdp_drop(&self, device: &str) -> Result<crate::xdp::XdpDrop, LabError> {
+        self.run(|| crate::xdp::attach_drop(device))?
+            .map_err(|_| LabError::Unsupported("loading an XDP program (bpf(2))"))
+    }
+
     /// Sets a sysctl inside the namespace (`net.ipv4.ip_local_port_range`, say).
     pub fn sysctl(&self, key: &str, value: &str) -> Result<(), LabError> {
         self.exec("sysctl", &["-q", "-w", &format!("{key}={value}")])

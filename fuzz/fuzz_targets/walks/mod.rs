@@ -16,7 +16,15 @@ pub fn walk(indexed: &Indexed<'_>, dst_local: bool) {
     };
     let syn6 = Packet::outgoing(None, "fd00::2".parse().unwrap(), 443);
     for packet in [syn.clone(), syn.reply().unwrap(), syn6] {
-        for hook in [Hook::Output, Hook::Prerouting, Hook::Input] {
+        for hook in [
+            Hook::Output,
+            Hook::Prerouting,
+            Hook::Input,
+            Hook::Ingress,
+            Hook::Egress,
+            Hook::BridgeInput,
+            Hook::BridgeOutput,
+        ] {
             let found = indexed.blockers(hook, &packet, &packet);
             if let Some(at) = found.iter().position(|b| b.certain) {
                 assert_eq!(at, found.len() - 1, "{found:?}");

@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use refused::diagnose::evidence::{
-    BoundDevice, ContainerRuntime, Dnat, Hook, Nameserver, NameserverSource, Namespace, NatHook,
-    NatTo, Stopped, Stops, Tool, Verdict,
+    BoundDevice, ContainerRuntime, Direction, Dnat, Dropper, DropperKind, Hook, Nameserver,
+    NameserverSource, Namespace, NatHook, NatTo, Stopped, Stops, Tool, Verdict,
 };
 use refused::diagnose::{
     Blocker, ClosedDirectory, ConnectionsLeft, EarlierListener, Evidence, FileType, HeldBy,
@@ -428,6 +428,7 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::PortProxy { .. } => "port-proxy",
         Evidence::StoppedContainer(_) => "stopped-container",
         Evidence::ReversePathFilter { .. } => "reverse-path-filter",
+        Evidence::Dropper(_) => "dropper",
         Evidence::ContainerPort(_) => "container-port",
         Evidence::UnpublishedContainer(_) => "unpublished-container",
         Evidence::UdpSocket(_) => "udp-socket",
@@ -545,7 +546,47 @@ fn evidence_samples() -> Vec<Evidence> {
     samples.push(Evidence::UdpSocket(udp.clone()));
     samples.push(Evidence::BoundSocket(udp));
     samples.extend(connections_left_samples());
+    samples.extend(dropper_samples());
     samples
+}
+
+/// What may drop packets on an interface: a qdisc with its counter, a filter under it, an XDP
+/// program (the optional fields present and absent).
+fn dropper_samples() -> [Evidence; 3] {
+    let qdisc = Dropper {
+        device: "eth0".into(),
+        what: DropperKind::Qdisc,
+        name: "clsact".into(),
+        direction: None,
+        pref: None,
+        program: None,
+        dropped: Some(4),
+        remove: "tc qdisc del dev eth0 clsact".into(),
+    };
+    let filter = Dropper {
+        what: DropperKind::Filter,
+        name: "bpf".into(),
+        direction: Some(Direction::Ingress),
+        pref: Some(49152),
+        program: Some(1015),
+        dropped: None,
+        remove: "tc filter del dev eth0 ingress pref 49152".into(),
+        ..qdisc.clone()
+    };
+    let xdp = Dropper {
+        what: DropperKind::Xdp,
+        name: "generic".into(),
+        direction: Some(Direction::Ingress),
+        program: Some(1016),
+        dropped: None,
+        remove: "ip link set dev eth0 xdpgeneric off".into(),
+        ..qdisc.clone()
+    };
+    [
+        Evidence::Dropper(qdisc),
+        Evidence::Dropper(filter),
+        Evidence::Dropper(xdp),
+    ]
 }
 
 /// Connections left on a port: open ones with their holder, and closing ones alone.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use crate::outcome::Outcome;
-use crate::sys::firewall::{Blocker, Stops, Tool, Verdict};
+use crate::sys::firewall::{Blocker, Hook, Stops, Tool, Verdict};
 
 use super::{AddressFacts, Cause, Evidence, Finding};
 
@@ -342,6 +342,18 @@ fn nft_fix(finding: Finding, blocker: &Blocker, dest: SocketAddr, run: &str) -> 
         (None, Stops::Request) => finding.suggest(format!(
             "the chain's policy drops it: add an accept rule, for example `{run} nft insert rule {table} {chain} tcp dport {port} accept`"
         )),
+        // A chain of the ingress hook comes before conntrack (and nft refuses `ct` in a
+        // netdev table), a bridge's input chain too unless `br_netfilter` looks: the replies
+        // are told by their source, the server's address and port.
+        (None, Stops::Reply) if matches!(blocker.hook, Hook::Ingress | Hook::BridgeInput) => {
+            let (family, ip) = match dest.ip() {
+                std::net::IpAddr::V4(ip) => ("ip", ip.to_string()),
+                std::net::IpAddr::V6(ip) => ("ip6", ip.to_string()),
+            };
+            finding.suggest(format!(
+                "the chain's policy drops the replies, before conntrack (where `ct state` cannot tell them): accept them by their source, for example `{run} nft insert rule {table} {chain} {family} saddr {ip} tcp sport {port} accept`"
+            ))
+        }
         (None, Stops::Reply) => finding.suggest(format!(
             "the chain's policy drops the replies: accept them, for example `{run} nft insert rule {table} {chain} ct state established,related accept`"
         )),
@@ -428,10 +440,14 @@ fn is_ufw_limit(blocker: &Blocker) -> bool {
 /// The `ufw` arguments of the limit rule, as `ufw status` names it: `limit out 8080/tcp`.
 fn ufw_limit_rule(blocker: &Blocker, port: u16) -> String {
     let out = match blocker.hook {
-        crate::sys::firewall::Hook::Output => " out",
-        crate::sys::firewall::Hook::Prerouting
-        | crate::sys::firewall::Hook::Input
-        | crate::sys::firewall::Hook::Forward => "",
+        Hook::Output => " out",
+        Hook::Prerouting
+        | Hook::Input
+        | Hook::Forward
+        | Hook::Ingress
+        | Hook::Egress
+        | Hook::BridgeInput
+        | Hook::BridgeOutput => "",
     };
     format!("limit{out} {port}/tcp")
 }
@@ -455,10 +471,14 @@ fn ufw_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding
         return ufw_limit_fix(finding, blocker, port, run);
     }
     let out = match blocker.hook {
-        crate::sys::firewall::Hook::Output => " out",
-        crate::sys::firewall::Hook::Prerouting
-        | crate::sys::firewall::Hook::Input
-        | crate::sys::firewall::Hook::Forward => "",
+        Hook::Output => " out",
+        Hook::Prerouting
+        | Hook::Input
+        | Hook::Forward
+        | Hook::Ingress
+        | Hook::Egress
+        | Hook::BridgeInput
+        | Hook::BridgeOutput => "",
     };
     let chain = blocker.chain.as_str();
     let family = if chain.starts_with("ufw6-") { "6" } else { "" };

@@ -638,6 +638,30 @@ fn read_failed_path(
     });
 }
 
+/// After a timeout no certain rule explains, or this host's own neighbour discovery
+/// unanswered (a drop on the way in takes its replies too): what drops packets on the route's
+/// interface outside the firewall's tables. Only then: `tc` and `ip` cost a few milliseconds.
+fn read_droppers(address: &mut AddressFacts, path: &route::Path) {
+    let ruled = address
+        .blockers
+        .as_ref()
+        .is_some_and(|found| found.iter().any(|b| b.certain));
+    let unanswered = match address.attempt.outcome {
+        Outcome::Timeout => true,
+        Outcome::HostUnreachable => address.attempt.icmp.is_none(),
+        _ => false,
+    };
+    if !unanswered || ruled {
+        return;
+    }
+    let device = if address.local {
+        Some("lo")
+    } else {
+        path.dev.as_deref()
+    };
+    address.droppers = device.map(sys::dropper::on).unwrap_or_default();
+}
+
 /// This namespace's listeners bound to a failed target address that is not this host's (one
 /// dump of the port's listeners), with their owners.
 fn stranded(facts: &Facts, port: u16) -> Vec<HeldListener> {
@@ -760,6 +784,9 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
         if !address.attempt.outcome.is_connected() {
             read_failed_path(address, &path, &interfaces);
         }
+        // A timeout no certain rule explains: what drops packets on the route's interface outside
+        // the firewall's tables. Only then: `tc` and `ip` cost a few milliseconds.
+        read_droppers(address, &path);
         address.holder = holder_of(address, &mut facts.unseen);
     }
     let until = std::time::Instant::now() + DOCKER_ASKED_FOR;
@@ -1608,7 +1635,19 @@ fn blockers(
         out.oif = route::interface_of(&route::path_to(to.ip(), to.port()), local);
         out.dnat = Some(true);
     }
-    let mut found = ruleset.blockers(Hook::Output, packet, &out);
+    let mut found = leaving_blockers(ruleset, packet, &out);
+    // Sent through a bridge of this host (its address on the bridge, the ports enslaved): the
+    // bridge's own tables see the SYN going out and the replies coming in (ebtables' `OUTPUT`
+    // and `INPUT`). Asked only when there are such tables.
+    let bridged = match &out.oif {
+        Interface::Named(dev) if dev != "lo" && ruleset.has_bridge_chains() => {
+            sys::interfaces::is_bridge(dev)
+        }
+        _ => false,
+    };
+    if bridged {
+        found.extend(ruleset.blockers(Hook::BridgeOutput, packet, &out));
+    }
     let local = out.dst_local == Some(true);
     if local {
         // A packet to this host itself comes back in by `lo`.
@@ -1628,16 +1667,32 @@ fn blockers(
                 oif: Interface::Named("lo".to_owned()),
                 ..reply.clone()
             };
-            found.extend(ruleset.blockers(Hook::Output, &leaving, &leaving));
+            found.extend(leaving_blockers(ruleset, &leaving, &leaving));
         }
         found.extend(arriving_blockers(ruleset, &reply));
+        if bridged {
+            found.extend(ruleset.blockers(Hook::BridgeInput, &reply, &reply));
+        }
     }
     found
 }
 
-/// The rules that stop a packet arriving at this host: at prerouting first, then at input.
+/// The rules that stop a packet this host sends: at output, then at its interface's egress.
+fn leaving_blockers(
+    ruleset: &firewall::Indexed<'_>,
+    sent: &Packet,
+    translated: &Packet,
+) -> Vec<firewall::Blocker> {
+    let mut found = ruleset.blockers(Hook::Output, sent, translated);
+    found.extend(ruleset.blockers(Hook::Egress, sent, translated));
+    found
+}
+
+/// The rules that stop a packet arriving at this host: at its interface's ingress first, then
+/// at prerouting, then at input.
 fn arriving_blockers(ruleset: &firewall::Indexed<'_>, packet: &Packet) -> Vec<firewall::Blocker> {
-    let mut found = ruleset.blockers(Hook::Prerouting, packet, packet);
+    let mut found = ruleset.blockers(Hook::Ingress, packet, packet);
+    found.extend(ruleset.blockers(Hook::Prerouting, packet, packet));
     found.extend(ruleset.blockers(Hook::Input, packet, packet));
     found
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 // What the host collectors found, as the evidence and the facts carry it (`sys` itself is
 // private: how the host is read is not part of the API).
 pub use crate::sys::docker::{StoppedContainer, UnpublishedContainer};
+pub use crate::sys::dropper::{Direction, Dropper, DropperKind};
 pub use crate::sys::firewall::{Blocker, Dnat, Hook, NatHook, NatTo, Stops, Tool, Verdict};
 pub use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::loopback::{Ipv6Switch, Loopback};
@@ -158,6 +159,9 @@ pub enum Evidence {
     /// A unix socket that the server of the target's service listens on, while nothing listens
     /// on the port (PostgreSQL with `listen_addresses = ''`).
     UnixListener(HeldUnixListener),
+    /// Something on the interface the connection uses that may drop its packets outside the
+    /// firewall's tables: a `tc` qdisc that counted drops, a filter under it, an XDP program.
+    Dropper(Dropper),
     /// A port of this host that a container runtime publishes for a container (`docker run
     /// -p`): the socket on it is only the runtime's placeholder (docker-proxy, dockerd's own).
     ContainerPort(ContainerPort),
@@ -592,6 +596,7 @@ impl fmt::Display for Evidence {
                 dropped,
                 strict_interfaces,
             } => reverse_path(f, *dropped, strict_interfaces),
+            Self::Dropper(dropper) => super::dropper::describe(f, dropper),
             Self::LoopbackDown => f.write_str(
                 "the loopback interface `lo` of this network namespace is down (`ip link show lo`)",
             ),

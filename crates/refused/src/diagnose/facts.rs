@@ -318,6 +318,10 @@ pub struct AddressFacts {
     /// route's `src`, an address of another interface): the replies come back only if the
     /// other side has a route to it.
     pub off_link_source: Option<(IpAddr, String)>,
+    /// For an attempt that timed out: what may drop packets on the interface the route uses,
+    /// outside the firewall's tables (`tc` qdiscs that counted drops and their filters, an XDP
+    /// program). Empty when nothing is there, or it was not read.
+    pub droppers: Vec<crate::sys::dropper::Dropper>,
     /// Another network namespace of this host that holds the address the packets go to (a
     /// container's own IP, or where a DNAT rule sends a published port).
     pub holder: Option<Holder>,
@@ -495,6 +499,7 @@ impl AddressFacts {
             looped: None,
             thrown: None,
             off_link_source: None,
+            droppers: Vec::new(),
             holder,
             published: None,
             published_beside: None,

@@ -142,7 +142,9 @@ fn assess(
         owner: SocketOwner::default(),
         dnat: Some(false),
     };
-    let mut blockers = ruleset.blockers(Hook::Prerouting, &arriving, &arriving);
+    // A chain attached to the interface it comes in by sees it first.
+    let mut blockers = ruleset.blockers(Hook::Ingress, &arriving, &arriving);
+    blockers.extend(ruleset.blockers(Hook::Prerouting, &arriving, &arriving));
     let published = ruleset
         .dnat(NatHook::Prerouting, &arriving)
         .into_iter()
@@ -203,6 +205,7 @@ fn assess(
         blockers.extend(ruleset.blockers(Hook::Input, &arriving, &arriving));
         let reply = reply_to(&arriving);
         blockers.extend(ruleset.blockers(Hook::Output, &reply, &reply));
+        blockers.extend(ruleset.blockers(Hook::Egress, &reply, &reply));
         if blockers.iter().any(is_certain_reset) {
             // The reset that reject sends back leaves by its output hook too.
             let reset = Packet {

@@ -24,6 +24,7 @@ mod budget;
 mod collect;
 mod commands;
 mod denied;
+mod dropper;
 mod elsewhere;
 pub mod evidence;
 pub mod facts;

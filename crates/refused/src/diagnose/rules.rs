@@ -1332,7 +1332,7 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
             super::elsewhere::Sent::Directly,
         )
     }) {
-        return Ok(finding);
+        return Ok(super::dropper::named(finding, address));
     }
     // The ICMP error that ended the attempt says who answered and how: no guess from timing.
     if let Some(finding) = super::icmp::explain(address) {
@@ -1400,7 +1400,8 @@ fn beyond_the_rules(facts: &Facts, address: &AddressFacts) -> Result<Finding, Un
             return Err(Unexplained { address: addr.to_string(), outcome });
         }
     };
-    Ok(finding)
+    // No answer, or no neighbour answer: what drops packets on this host's interface.
+    Ok(super::dropper::named(finding, address))
 }
 
 /// A route of type `unreachable`, `blackhole` (network-unreachable) or `prohibit`
@@ -2037,7 +2038,7 @@ fn local_timeout(facts: &Facts, address: &AddressFacts, exact: &[&HeldListener])
         // Every rule was read and none drops it: naming the firewall would send the person
         // after a rule that does not exist.
         let ip = address.addr.ip();
-        return Finding::new(
+        let finding = Finding::new(
             Cause::Filtered,
             format!(
                 "{} is this host's own address, yet the connection got no answer, and no rule of this host's firewall drops it",
@@ -2052,6 +2053,7 @@ fn local_timeout(facts: &Facts, address: &AddressFacts, exact: &[&HeldListener])
         .suggest(
             "else something beside the firewall drops it: a `tc` filter or qdisc (`tc qdisc show`, `tc filter show dev lo ingress`), or an eBPF program (`bpftool net show`)",
         );
+        return super::dropper::named(finding, address);
     }
     let finding = Finding::new(
         Cause::BlockedLocally,
@@ -2064,7 +2066,7 @@ fn local_timeout(facts: &Facts, address: &AddressFacts, exact: &[&HeldListener])
         address: address.addr.ip(),
     }])
     .evidence(listed(exact));
-    see_the_rules(finding, facts, address)
+    super::dropper::named(see_the_rules(finding, facts, address), address)
 }
 
 /// Whether every rule of this host's firewall was read, and none stops the connection.

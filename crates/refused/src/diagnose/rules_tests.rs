@@ -87,6 +87,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         looped: None,
         thrown: None,
         off_link_source: None,
+        droppers: Vec::new(),
         ipv6_state: None,
         down_link: None,
         gateway: None,

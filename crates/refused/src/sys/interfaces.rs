@@ -85,6 +85,12 @@ fn link_kind(name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Whether `name` is a bridge (`ip link add br0 type bridge`): a `bridge` table's input and
+/// output chains see what this host receives and sends through it.
+pub fn is_bridge(name: &str) -> bool {
+    link_kind(name).as_deref() == Some("bridge")
+}
+
 /// The interfaces of the calling thread's network namespace; empty when they cannot be listed.
 pub fn interfaces() -> Vec<Interface> {
     let Ok(entries) = getifaddrs() else {

@@ -6,6 +6,7 @@
 
 pub mod addresses;
 pub mod docker;
+pub mod dropper;
 pub mod entry_watch;
 pub mod firewall;
 pub mod forwarder;

@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{FirewallError, Tool, legacy, nft, xt};
+use super::{FirewallError, Tool, legacy, nft};
 
 /// Rules in iptables-nft's tables (both families) from which the ruleset is read by parts.
 /// Below, nft's JSON costs little (2,000 rules: about 0.1 s) and its listing is kept for the
@@ -140,12 +140,7 @@ pub(super) fn read(saved: Vec<Saved>) -> Result<Value, FirewallError> {
     let mut items = Vec::new();
     for (family, name) in tables.iter().filter(|(f, t)| !is_saved(&saved, f, t)) {
         let mut table: Value = super::parse_json(&nft(&["-j", "list", "table", family, name])?)?;
-        if xt::has_xt(&table) {
-            // Only a help, as for the whole ruleset: without it the xt matches may match.
-            if let Ok(listing) = nft(&["-a", "-s", "list", "table", family, name]) {
-                xt::translate(&mut table, &String::from_utf8_lossy(&listing));
-            }
-        }
+        super::with_listing(&mut table, &["-a", "-s", "list", "table", family, name]);
         if let Some(Value::Array(parts)) = table.get_mut("nftables").map(Value::take) {
             items.extend(parts);
         }

@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use super::expr::{self, Sets, Truth};
 use super::{
-    Blocker, CtState, Dnat, Hook, NatHook, NatTo, Packet, Stops, Tool, Verdict, legacy, render,
+    Blocker, CtState, Dnat, Hook, Interface, NatHook, NatTo, Packet, Stops, Tool, Verdict, legacy,
+    render,
 };
 
 /// nft refuses rulesets that jump deeper than this.
@@ -47,6 +48,14 @@ impl<'a> Indexed<'a> {
         Self {
             indexes: Index::all(ruleset),
         }
+    }
+
+    /// Whether some base chain is a `bridge` table's: only then is it worth asking whether
+    /// the route's interface is a bridge.
+    pub fn has_bridge_chains(&self) -> bool {
+        self.indexes
+            .iter()
+            .any(|index| index.bases.iter().any(|c| str_of(c, "family") == "bridge"))
     }
 }
 
@@ -812,13 +821,22 @@ pub struct Seen<'p> {
     pub translated: &'p Packet,
 }
 
+/// Which families' base chains a walk meets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Families {
+    /// `ip`, `ip6`, `inet`, and `netdev` at the device hooks: what the host's own packets meet.
+    Host,
+    /// `bridge` alone: what a bridge of this host passes, when the route's interface is one.
+    Bridge,
+}
+
 /// Walks the base chains of `hook` whose type is one of `types`, of every ruleset (nft's and
 /// the iptables-legacy tables') together, lowest priority first, as the kernel runs them.
 fn walk<'a>(
     indexes: &'a [Index<'a>],
     seen: &Seen<'_>,
     mode: Mode,
-    hook: &str,
+    (hook, families): (&str, Families),
     types: &[&str],
 ) -> Vec<Hit<'a>> {
     let v4 = seen.translated.dst.is_ipv4();
@@ -826,14 +844,37 @@ fn walk<'a>(
         state: CtState::Invalid,
         ..seen.sent.clone()
     };
+    // A bridge chain sees the bridge's port as the interface (`iifname`, `oifname`), which is
+    // not known here; an arriving frame's conntrack state depends on `br_netfilter`.
+    let bridged = Packet {
+        iif: Interface::Unknown,
+        oif: Interface::Unknown,
+        state: if hook == "output" {
+            seen.translated.state
+        } else {
+            CtState::Unknown
+        },
+        ..seen.translated.clone()
+    };
+    let bridge = families == Families::Bridge;
     let output = hook == "output";
     // Conntrack runs at -200 at output and at prerouting: a chain before it (raw) sees a packet
-    // with no connection yet, whose `ct state` reads `invalid`.
+    // with no connection yet, whose `ct state` reads `invalid`. The ingress hook comes before
+    // either, whatever its chain's priority; egress after both.
     let before_conntrack = output || hook == "prerouting";
+    let ingress = hook == "ingress";
     let packet_at = |prio: i64| match prio {
+        _ if bridge => &bridged,
+        _ if ingress => &untracked,
         prio if before_conntrack && prio < CONNTRACK_PRIORITY => &untracked,
         prio if output && prio < NAT_PRIORITY => seen.sent,
         _ => seen.translated,
+    };
+    // A chain of a device hook sees the packets of its own devices alone.
+    let device = match hook {
+        "ingress" => Some(&seen.translated.iif),
+        "egress" => Some(&seen.translated.oif),
+        _ => None,
     };
     let mut bases: Vec<(usize, &Index<'a>, &'a Value)> = indexes
         .iter()
@@ -843,11 +884,17 @@ fn walk<'a>(
             chain["hook"] == hook
                 && types.iter().any(|t| chain["type"] == *t)
                 && match str_of(chain, "family") {
+                    _ if bridge => str_of(chain, "family") == "bridge",
                     "inet" => true,
                     "ip" => v4,
                     "ip6" => !v4,
+                    // A netdev chain sees every packet of its device, of either family; a
+                    // bridge table's (whose hooks are named input, output, forward too) sees
+                    // only what a bridge of this host passes, walked apart.
+                    "netdev" => device.is_some(),
                     _ => false,
                 }
+                && device.is_none_or(|device| is_attached(chain, device))
         })
         .collect();
     // Stable: within a priority and a ruleset, the ruleset's order.
@@ -857,7 +904,7 @@ fn walk<'a>(
     };
     let mut walker = Walker {
         index: first,
-        packet: seen.translated,
+        packet: if bridge { &bridged } else { seen.translated },
         mode,
         budget: BUDGET,
         hits: Vec::new(),
@@ -876,6 +923,15 @@ fn walk<'a>(
         }
     }
     walker.hits
+}
+
+/// Whether a chain of a device hook sees the packets of `device`: only when it is named, and
+/// the chain names it.
+fn is_attached(chain: &Value, device: &Interface) -> bool {
+    match device {
+        Interface::Named(name) => super::netdev::is_attached(chain, name),
+        _ => false,
+    }
 }
 
 /// Base chains of one hook and priority (each with its ruleset's number, in the ruleset's
@@ -959,12 +1015,28 @@ pub fn blockers(indexed: &Indexed<'_>, hook: Hook, seen: &Seen<'_>) -> Vec<Block
     let types: &[&str] = match hook {
         // iptables' mangle OUTPUT is a `route` chain, and may drop too.
         Hook::Output => &["filter", "route"],
-        Hook::Prerouting | Hook::Input | Hook::Forward => &["filter"],
+        Hook::Prerouting
+        | Hook::Input
+        | Hook::Forward
+        | Hook::Ingress
+        | Hook::Egress
+        | Hook::BridgeInput
+        | Hook::BridgeOutput => &["filter"],
     };
-    let hits = walk(&indexed.indexes, seen, Mode::Filter, hook.as_str(), types);
+    let families = match hook {
+        Hook::BridgeInput | Hook::BridgeOutput => Families::Bridge,
+        _ => Families::Host,
+    };
+    let hits = walk(
+        &indexed.indexes,
+        seen,
+        Mode::Filter,
+        (hook.as_str(), families),
+        types,
+    );
     let stops = match seen.translated.state {
         CtState::Established | CtState::Related => Stops::Reply,
-        CtState::New | CtState::Invalid => Stops::Request,
+        CtState::New | CtState::Invalid | CtState::Unknown => Stops::Request,
     };
     hits.iter()
         .filter_map(|hit| {
@@ -999,7 +1071,13 @@ pub fn dnat(indexed: &Indexed<'_>, hook: NatHook, packet: &Packet) -> Vec<Dnat> 
         sent: packet,
         translated: packet,
     };
-    let hits = walk(&indexed.indexes, &seen, Mode::Nat, hook.as_str(), &["nat"]);
+    let hits = walk(
+        &indexed.indexes,
+        &seen,
+        Mode::Nat,
+        (hook.as_str(), Families::Host),
+        &["nat"],
+    );
     hits.iter()
         .filter_map(|hit| {
             let (Found::Nat(statement), Some((rule, position))) = (&hit.what, hit.rule) else {
@@ -1042,9 +1120,15 @@ pub fn source_translated(indexed: &Indexed<'_>, packet: &Packet) -> bool {
         sent: packet,
         translated: packet,
     };
-    walk(&indexed.indexes, &seen, Mode::Nat, "postrouting", &["nat"])
-        .iter()
-        .any(|hit| matches!(&hit.what, Found::Nat(statement) if translates_source(statement)))
+    walk(
+        &indexed.indexes,
+        &seen,
+        Mode::Nat,
+        ("postrouting", Families::Host),
+        &["nat"],
+    )
+    .iter()
+    .any(|hit| matches!(&hit.what, Found::Nat(statement) if translates_source(statement)))
 }
 
 /// Where a `dnat` / `redirect` statement sends the packet.

@@ -274,6 +274,9 @@ fn read<'p>(left: &Value, packet: &'p Packet) -> Read<'p> {
             return Read::Unknown;
         }
         if ct["key"] == "state" {
+            if packet.state == CtState::Unknown {
+                return Read::Unknown;
+            }
             return Read::Known(Field::Word(packet.state.as_str()));
         }
         // A first packet's status holds `dnat` if its destination was translated, and no
@@ -332,6 +335,11 @@ fn read_payload<'p>(payload: &Value, packet: &'p Packet) -> Read<'p> {
         ("udp" | "udplite" | "sctp" | "dccp" | "icmp" | "icmpv6" | "esp" | "ah" | "comp", _) => {
             Read::Never
         }
+        // A `netdev` or `bridge` chain sees frames: ours carry IP, never ARP (`arp operation
+        // reply accept`, a netdev allow-list's first line), and their ethertype is `meta
+        // protocol`'s.
+        ("arp", _) => Read::Never,
+        ("ether", "type") => Read::Known(Field::Word(if v4 { "ip" } else { "ip6" })),
         _ => Read::Unknown,
     }
 }

@@ -13,9 +13,12 @@ mod big;
 mod eval;
 mod expr;
 pub mod legacy;
+mod netdev;
 mod render;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_devices;
 #[cfg(test)]
 mod tests_firewalld;
 #[cfg(test)]
@@ -141,6 +144,9 @@ pub enum CtState {
     /// Not looked up by conntrack yet (a chain of the output hook under priority -200, such as
     /// iptables' raw table): nft's `ct state` reads `invalid`.
     Invalid,
+    /// Not known: a `bridge` chain's frame arriving, which conntrack has seen only where
+    /// `br_netfilter` and its sysctls make it look.
+    Unknown,
 }
 
 impl CtState {
@@ -151,6 +157,7 @@ impl CtState {
             Self::Established => "established",
             Self::Related => "related",
             Self::Invalid => "invalid",
+            Self::Unknown => "unknown",
         }
     }
 }
@@ -183,16 +190,33 @@ pub enum Hook {
     /// Packets this host routes on to another (a DNAT to a container: Docker's `DOCKER-USER`
     /// and `FORWARD`).
     Forward,
+    /// Packets as they arrive by one interface, before anything else of this host sees them
+    /// (a `netdev` table's chain, or an `inet` one's, attached to that device).
+    Ingress,
+    /// Packets as they leave by one interface, after routing and the output hook (a `netdev`
+    /// table's chain attached to that device; Linux 5.16 and later).
+    Egress,
+    /// A `bridge` table's input chain: frames a bridge of this host delivers to the host
+    /// itself, when the route's interface is that bridge (ebtables' `INPUT`). nft names it
+    /// `input`, as the table's family tells apart.
+    #[serde(rename = "input")]
+    BridgeInput,
+    /// A `bridge` table's output chain: frames this host sends out through a bridge (ebtables'
+    /// `OUTPUT`).
+    #[serde(rename = "output")]
+    BridgeOutput,
 }
 
 impl Hook {
-    /// nft's name for it: `output`, `input`.
+    /// nft's name for it: `output`, `input` (a bridge table's too).
     pub const fn as_str(self) -> &'static str {
         match self {
-            Self::Output => "output",
+            Self::Output | Self::BridgeOutput => "output",
             Self::Prerouting => "prerouting",
-            Self::Input => "input",
+            Self::Input | Self::BridgeInput => "input",
             Self::Forward => "forward",
+            Self::Ingress => "ingress",
+            Self::Egress => "egress",
         }
     }
 }
@@ -452,13 +476,29 @@ pub fn read_ruleset() -> Result<Value, FirewallError> {
     let mut ruleset: Value = parse_json(&output)?;
     // Not held beside its parse and the listing below.
     drop(output);
-    if xt::has_xt(&ruleset) {
-        // The listing is only a help: without it the xt matches stay "may match".
-        if let Ok(listing) = nft(&["-a", "-s", "list", "ruleset"]) {
-            xt::translate(&mut ruleset, &String::from_utf8_lossy(&listing));
-        }
-    }
+    with_listing(&mut ruleset, &["-a", "-s", "list", "ruleset"]);
     Ok(ruleset)
+}
+
+/// What nft's text listing (`nft ARGS`, of the ruleset or of one table) adds to its JSON, read
+/// only when needed: the native expressions of iptables' extensions (`xt`), and the devices of
+/// the chains of the `ingress` and `egress` hooks (see [`netdev`]). The listing is only a help:
+/// without it the xt matches stay "may match", and those chains are not walked.
+pub(super) fn with_listing(ruleset: &mut Value, args: &[&str]) {
+    let (has_xt, lacks_devices) = (xt::has_xt(ruleset), netdev::lacks_devices(ruleset));
+    if !has_xt && !lacks_devices {
+        return;
+    }
+    let Ok(listing) = nft(args) else {
+        return;
+    };
+    let listing = String::from_utf8_lossy(&listing);
+    if has_xt {
+        xt::translate(ruleset, &listing);
+    }
+    if lacks_devices {
+        netdev::add_devices(ruleset, &listing);
+    }
 }
 
 /// nft's JSON output, parsed.

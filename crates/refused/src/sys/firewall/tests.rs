@@ -99,7 +99,7 @@ pub(super) fn made_by(name: &str) -> Value {
 }
 
 /// The SYN this host sends to `dst:dport` from 10.77.0.1 (or `fd00:77::1`) by `eth0`.
-fn syn(dst: &str, dport: u16) -> Packet {
+pub(super) fn syn(dst: &str, dport: u16) -> Packet {
     let dst: IpAddr = dst.parse().unwrap();
     let src = if dst.is_ipv4() {
         "10.77.0.1"

@@ -277,6 +277,7 @@ fn native_of(xt: &Value, text: &str, rule: &[Value]) -> Option<Vec<Value>> {
             let said = rest.split_whitespace().any(|w| w == name || w == "xt");
             (!said).then(Vec::new)
         }
+        ("match", "ip") => ebt_ip(text),
         ("target", "REJECT") => Some(vec![reject_of(text)]),
         ("target", "DNAT") => Some(vec![dnat_of(text)?]),
         ("target", "REDIRECT") => {
@@ -290,6 +291,60 @@ fn native_of(xt: &Value, text: &str, rule: &[Value]) -> Option<Vec<Value>> {
             Some(vec![json!({"redirect": port.map(|p| json!({"port": p}))})])
         }
         _ => None,
+    }
+}
+
+/// ebtables' IPv4 match (`-p IPv4 --ip-src --ip-dst --ip-proto --ip-sport --ip-dport`, the
+/// kernel's `ebt_ip`), which a `bridge` table's rule holds as `xt match ip` and nft lists as
+/// native clauses; `None` when the listing says anything else of it (`ip dscp`, `icmp`).
+fn ebt_ip(text: &str) -> Option<Vec<Value>> {
+    if ["ip dscp", "icmp", "xt match"]
+        .iter()
+        .any(|o| text.contains(o))
+    {
+        return None;
+    }
+    let payload =
+        |protocol: &str, field: &str| json!({"payload": {"protocol": protocol, "field": field}});
+    let mut found = Vec::new();
+    for field in ["saddr", "daddr"] {
+        if let Some((op, value)) = single_clause(text, &format!("ip {field} ")) {
+            found.push(match_expr(
+                op,
+                &payload("ip", field),
+                &address_value(&value)?,
+            ));
+        }
+    }
+    if let Some((op, value)) = single_clause(text, "ip protocol ") {
+        found.push(match_expr(
+            op,
+            &payload("ip", "protocol"),
+            &words_value(&value),
+        ));
+    }
+    for protocol in ["tcp", "udp", "sctp", "dccp", "udplite"] {
+        for field in ["dport", "sport"] {
+            if let Some((op, value)) = single_clause(text, &format!("{protocol} {field} ")) {
+                found.push(match_expr(
+                    op,
+                    &payload(protocol, field),
+                    &ports_value(&value)?,
+                ));
+            }
+        }
+    }
+    (!found.is_empty()).then_some(found)
+}
+
+/// `10.0.0.1` or `10.0.0.0/24` as a JSON value.
+fn address_value(value: &str) -> Option<Value> {
+    match value.split_once('/') {
+        Some((addr, len)) => {
+            let len: u8 = len.parse().ok()?;
+            Some(json!({"prefix": {"addr": addr, "len": len}}))
+        }
+        None => Some(json!(value)),
     }
 }
 
