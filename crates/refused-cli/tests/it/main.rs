@@ -19,6 +19,7 @@ mod unix;
 mod wait;
 mod why;
 mod why_big_ruleset_lab;
+mod why_conntrack_lab;
 mod why_docker_publish_lab;
 mod why_fail2ban_lab;
 mod why_firewall_lab;

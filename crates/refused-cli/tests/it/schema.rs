@@ -428,12 +428,29 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::PortProxy { .. } => "port-proxy",
         Evidence::StoppedContainer(_) => "stopped-container",
         Evidence::ReversePathFilter { .. } => "reverse-path-filter",
+        Evidence::ConntrackTable { .. } => "conntrack-table",
         Evidence::ContainerPort(_) => "container-port",
         Evidence::UnpublishedContainer(_) => "unpublished-container",
         Evidence::UdpSocket(_) => "udp-socket",
         Evidence::BoundSocket(_) => "bound-socket",
         Evidence::ConnectionsLeft(_) => "connections-left",
     }
+}
+
+/// What this host's netfilter dropped beside its rules: the reverse-path filter's, a full
+/// conntrack table's (a function of its own: the samples' list is at clippy's length limit).
+fn dropped_here_samples() -> [Evidence; 2] {
+    [
+        Evidence::ReversePathFilter {
+            dropped: 3,
+            strict_interfaces: vec!["eth0".into(), "wg0".into()],
+        },
+        Evidence::ConntrackTable {
+            count: 262_144,
+            max: 262_144,
+            dropped: 3,
+        },
+    ]
 }
 
 /// The ephemeral range, with the count of its reserved ports (a function of its own: the
@@ -528,10 +545,7 @@ fn evidence_samples() -> Vec<Evidence> {
     samples.extend(unix_socket_samples());
     samples.extend(unix_listener_samples());
     samples.extend(docker_samples());
-    samples.push(Evidence::ReversePathFilter {
-        dropped: 3,
-        strict_interfaces: vec!["eth0".into(), "wg0".into()],
-    });
+    samples.extend(dropped_here_samples());
     let [Evidence::Listener(udp), _] = listener_samples() else {
         unreachable!()
     };

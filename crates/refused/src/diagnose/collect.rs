@@ -67,6 +67,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         ephemeral_ports: None,
         reserved_ports: None,
         reverse_path: None,
+        conntrack: None,
         ipv6_usable: true,
         loopback: None,
         unix: None,
@@ -166,6 +167,8 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         .any(|a| a.is_ipv4() && !a.ip().is_loopback())
         .then(|| sys::netstat::reverse_path_drops().ok())
         .flatten();
+    // conntrack's drops too (a full table drops every new connection's first packet).
+    let conntrack_before = sys::conntrack::stats();
     let dialer = dialer(budget.network_left());
     let tries = addrs.iter().map(|addr| {
         let dialer = &dialer;
@@ -191,6 +194,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
             )
         })
         .map(|dropped| reverse_path(dropped, &facts.addresses));
+    facts.conntrack = super::conntrack::read_drops(conntrack_before, &facts.addresses);
 
     if facts
         .addresses

@@ -155,6 +155,17 @@ pub enum Evidence {
         /// The interfaces where the filter is strict.
         strict_interfaces: Vec<String>,
     },
+    /// This namespace's connection tracking table is full, and conntrack dropped packets while
+    /// the connection was tried: a new connection's first packet gets no entry, and is dropped
+    /// before any rule sees it.
+    ConntrackTable {
+        /// Entries in the table (`nf_conntrack_count`, the namespace's).
+        count: u64,
+        /// Its limit (`nf_conntrack_max`, the host's).
+        max: u64,
+        /// Packets conntrack dropped meanwhile (`drop` of `/proc/net/stat/nf_conntrack`).
+        dropped: u64,
+    },
     /// A unix socket that the server of the target's service listens on, while nothing listens
     /// on the port (PostgreSQL with `listen_addresses = ''`).
     UnixListener(HeldUnixListener),
@@ -551,6 +562,22 @@ fn reverse_path(f: &mut fmt::Formatter<'_>, dropped: u64, strict: &[String]) -> 
     Ok(())
 }
 
+fn conntrack_table(f: &mut fmt::Formatter<'_>, table: &Evidence) -> fmt::Result {
+    let Evidence::ConntrackTable {
+        count,
+        max,
+        dropped,
+    } = table
+    else {
+        return Ok(());
+    };
+    write!(
+        f,
+        "this namespace's conntrack table holds {count} entries of its limit of {max} (`nf_conntrack_count`, `nf_conntrack_max`), and conntrack dropped {dropped} packet{} for want of room while the connection was tried (`drop` in /proc/net/stat/nf_conntrack)",
+        if *dropped == 1 { "" } else { "s" }
+    )
+}
+
 impl fmt::Display for Evidence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -592,6 +619,7 @@ impl fmt::Display for Evidence {
                 dropped,
                 strict_interfaces,
             } => reverse_path(f, *dropped, strict_interfaces),
+            Self::ConntrackTable { .. } => conntrack_table(f, self),
             Self::LoopbackDown => f.write_str(
                 "the loopback interface `lo` of this network namespace is down (`ip link show lo`)",
             ),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::connect::Attempt;
 use crate::resolve::ResolveError;
 pub use crate::sys::addresses::Ipv6State;
+pub use crate::sys::conntrack::{ConntrackDrops, ConntrackStats};
 pub use crate::sys::docker::{NamedContainer, PublishedPort};
 use crate::sys::docker::{StoppedContainer, UnpublishedContainer};
 use crate::sys::firewall::{Blocker, Dnat};
@@ -110,6 +111,9 @@ pub struct Facts {
     /// interfaces where it is strict (`rp_filter` 1), read when it dropped any (`None`: the
     /// counter could not be read).
     pub reverse_path: Option<ReversePath>,
+    /// What this namespace's conntrack dropped while the attempts ran, and how full its table
+    /// was then (`None`: conntrack not loaded, or its counters unread).
+    pub conntrack: Option<ConntrackDrops>,
     /// Whether IPv6 works on this host (read only when a connect failed).
     pub ipv6_usable: bool,
     /// This namespace's loopback interface: up or down, and the `disable_ipv6` sysctls that are

@@ -23,6 +23,7 @@ mod bound;
 mod budget;
 mod collect;
 mod commands;
+mod conntrack;
 mod denied;
 mod elsewhere;
 pub mod evidence;

@@ -1217,6 +1217,10 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
     if let (Some(thrown), Outcome::NetworkUnreachable) = (&address.thrown, outcome) {
         return Ok(thrown_route(address.addr.ip(), thrown));
     }
+    // This host's conntrack dropped the SYN, its table full: before any rule saw it.
+    if let Some(finding) = super::conntrack::full_table(facts, address) {
+        return Ok(finding);
+    }
     // This host's own firewall, when its rules say so (and the outcome fits the verdict).
     let Some(by_rule) = blocked::by_rule(address) else {
         return beyond_the_rules(facts, address);

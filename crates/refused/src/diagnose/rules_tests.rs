@@ -47,6 +47,7 @@ fn facts(target: &str) -> Facts {
         ephemeral_ports: Some((32768, 60999)),
         reserved_ports: None,
         reverse_path: None,
+        conntrack: None,
         ipv6_usable: true,
         loopback: Some(Loopback {
             up: Some(true),
@@ -5802,6 +5803,9 @@ fn a_limits_icmp_reject_can_be_the_silence() {
 
 #[path = "front_end_tests.rs"]
 mod front_end;
+
+#[path = "conntrack_tests.rs"]
+mod conntrack;
 
 /// Connections left on a port where nothing listens: held by a program, it closed its
 /// listening socket (shutting down); closing, with no program, the server stopped within the

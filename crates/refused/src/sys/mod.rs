@@ -5,6 +5,7 @@
 //! "not seen", never as an empty answer.
 
 pub mod addresses;
+pub mod conntrack;
 pub mod docker;
 pub mod entry_watch;
 pub mod firewall;

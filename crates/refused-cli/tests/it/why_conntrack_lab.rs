@@ -1,0 +1,112 @@
+//! `refused why --json` where this host's connection tracking stops the packets: a full
+//! conntrack table (`nf_conntrack: table full, dropping packet`, the busy NAT gateway's and
+//! Kubernetes node's classic) drops the first packet of every new connection before any rule
+//! sees it. Ports 43100-43199 are this file's.
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use refused_lab::{Lab, ListenSpec, SERVER_V4, Tool};
+
+use crate::why_lab::{cause, first_evidence, suggests, why};
+
+const CONNTRACK_MAX: &str = "/proc/sys/net/netfilter/nf_conntrack_max";
+
+/// The host's `nf_conntrack_max`, set low for a test and put back when dropped, panic or not.
+/// On current kernels it is the first namespace's alone (read-only in the others) and bounds
+/// every namespace's own table: the test that sets it runs alone (`.config/nextest.toml`), and
+/// for a few seconds.
+struct LowConntrackMax {
+    was: String,
+}
+
+impl LowConntrackMax {
+    fn set(max: u32) -> Self {
+        let was = std::fs::read_to_string(CONNTRACK_MAX)
+            .unwrap_or_else(|err| panic!("{CONNTRACK_MAX}: {err}"));
+        std::fs::write(CONNTRACK_MAX, max.to_string()).unwrap();
+        Self { was }
+    }
+}
+
+impl Drop for LowConntrackMax {
+    fn drop(&mut self) {
+        if let Err(err) = std::fs::write(CONNTRACK_MAX, self.was.trim()) {
+            eprintln!(
+                "could not put back {CONNTRACK_MAX} ({}): {err}",
+                self.was.trim()
+            );
+        }
+    }
+}
+
+/// The client's table filled with established ("assured") connections to the server, which
+/// conntrack may not evict for a new one (it evicts unassured ones, and drops the packet when
+/// there are none): every new connection's SYN is dropped, going out to the server as over the
+/// client's own loopback. It read as `filtered`, "a firewall of this host or of that namespace
+/// drops it", and on loopback as a `tc` filter or an eBPF program; it is `blocked-locally`,
+/// proved by conntrack's own counters, with who holds the entries and the limit to raise.
+#[test]
+fn a_full_conntrack_table_is_blocked_locally() {
+    let test = "a_full_conntrack_table_is_blocked_locally";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Nft]) else {
+        return;
+    };
+    // A rule that asks for conntrack makes it track this namespace (the usual first line of a
+    // ruleset).
+    lab.client
+        .filter("input", &["ct state established,related accept"])
+        .unwrap();
+    let filled = lab
+        .server
+        .run(|| {
+            ListenSpec::new(SocketAddr::from((SERVER_V4, 43100)))
+                .backlog(512)
+                .listen()
+        })
+        .unwrap()
+        .unwrap();
+    let _target = lab
+        .server
+        .run(|| ListenSpec::new(SocketAddr::from((SERVER_V4, 43101))).listen())
+        .unwrap()
+        .unwrap();
+    let _own = lab
+        .client
+        .run(|| ListenSpec::new("127.0.0.1:43102".parse().unwrap()).listen())
+        .unwrap()
+        .unwrap();
+    let max = LowConntrackMax::set(64);
+    // Filled until a connect gets no answer: bounded, and quick (each connect is a round trip
+    // on a veth; the last one waits 300 ms).
+    let held = lab
+        .client
+        .run(|| {
+            let to = SocketAddr::from((SERVER_V4, 43100));
+            (0..128)
+                .map_while(|_| TcpStream::connect_timeout(&to, Duration::from_millis(300)).ok())
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+    assert!(held.len() >= 32, "only {} connections", held.len());
+    let reports = [format!("{SERVER_V4}:43101"), "127.0.0.1:43102".to_owned()]
+        .map(|target| why(&lab, &["--timeout", "2s", &target]));
+    drop(max);
+    drop((held, filled));
+    for report in reports {
+        assert_eq!(cause(&report), "blocked-locally", "{report}");
+        assert!(
+            report["summary"]
+                .as_str()
+                .unwrap()
+                .contains("connection tracking table is full"),
+            "{report}"
+        );
+        let table = first_evidence(&report, "conntrack-table");
+        assert_eq!(table["max"], 64, "{report}");
+        assert!(table["count"].as_u64().unwrap() >= 61, "{report}");
+        assert!(table["dropped"].as_u64().unwrap() >= 1, "{report}");
+        assert!(suggests(&report, "conntrack -L"), "{report}");
+        assert!(suggests(&report, "nf_conntrack_max=128"), "{report}");
+    }
+}

@@ -1,0 +1,71 @@
+//! The rule for a connection whose first packet this host's connection tracking dropped: its
+//! table is full (`nf_conntrack: table full, dropping packet` in the kernel's log), so no entry
+//! can be made for a new connection, and the SYN is dropped before any rule of the firewall
+//! sees it, going out or, over loopback, coming in. The client times out, which looks like a
+//! firewall anywhere on the way (`filtered`), and the rules, which drop nothing, do not
+//! explain it. `blocked-locally`: this host's netfilter stops the packet, and the fix is here
+//! (who holds the entries, the limit, the timeouts), never on the path or the server.
+//!
+//! The proof is conntrack's own counters, which anyone may read: its `drop` counter rose
+//! while our attempts ran, with the table at its limit. Both are the namespace's, so other
+//! connections' drops count too, but with the table full every new connection's first packet
+//! is dropped, ours with them. A table that is full with nothing dropped (entries evicted to
+//! make room: only connections not yet "assured" are) explains nothing.
+
+use super::cause::Cause;
+use super::evidence::Evidence;
+use super::facts::{AddressFacts, Facts};
+use super::rules::Finding;
+use crate::outcome::Outcome;
+use crate::sys::conntrack::{ConntrackDrops, ConntrackStats};
+
+/// What conntrack dropped since `before` (read ahead of the attempts), read when an attempt
+/// timed out: the only outcome a dropped SYN gives.
+pub(super) fn read_drops(
+    before: Option<ConntrackStats>,
+    addresses: &[AddressFacts],
+) -> Option<ConntrackDrops> {
+    addresses
+        .iter()
+        .any(|a| a.attempt.outcome == Outcome::Timeout)
+        .then_some(before)
+        .flatten()
+        .and_then(ConntrackDrops::since)
+}
+
+/// `blocked-locally` for a timeout while this namespace's conntrack table was full and dropped
+/// packets; `None` otherwise.
+pub(super) fn full_table(facts: &Facts, address: &AddressFacts) -> Option<Finding> {
+    let drops = facts.conntrack.filter(|d| d.dropped > 0 && d.is_full())?;
+    if address.attempt.outcome != Outcome::Timeout {
+        return None;
+    }
+    let addr = address.addr;
+    let finding = Finding::new(
+        Cause::BlockedLocally,
+        format!(
+            "this host's connection tracking table is full ({} of {} entries): conntrack drops the first packet of every new connection, the one to {addr} included, before any rule of the firewall sees it",
+            drops.count, drops.max
+        ),
+    )
+    .evidence([Evidence::ConntrackTable {
+        count: drops.count,
+        max: drops.max,
+        dropped: drops.dropped,
+    }]);
+    Some(fixes(finding, drops))
+}
+
+fn fixes(finding: Finding, drops: ConntrackDrops) -> Finding {
+    finding
+        .suggest(
+            "see who holds the entries, counted by source address: `sudo conntrack -L | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^src=/) { print $i; break } }' | sort | uniq -c | sort -rn | head` (Debian's `conntrack` package); a program that opens connections without end, or a flood, is the thing to stop",
+        )
+        .suggest(format!(
+            "raise the limit: `sudo sysctl -w net.netfilter.nf_conntrack_max={}` on the host (it is the first namespace's: read-only in a container's), and in /etc/sysctl.d/ to keep it",
+            drops.max.saturating_mul(2)
+        ))
+        .suggest(
+            "let entries of connections gone silent go sooner: `sudo sysctl -w net.netfilter.nf_conntrack_tcp_timeout_established=86400` (five days by default, for a connection whose end this host never saw)",
+        )
+}
