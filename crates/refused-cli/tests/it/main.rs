@@ -16,6 +16,7 @@ mod serve;
 mod terminal;
 mod tls;
 mod unix;
+mod unix_hidden_lab;
 mod wait;
 mod why;
 mod why_big_ruleset_lab;

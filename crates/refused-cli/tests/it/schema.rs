@@ -13,9 +13,9 @@ use refused::diagnose::evidence::{
     NatTo, Stopped, Stops, Tool, Verdict,
 };
 use refused::diagnose::{
-    Blocker, ClosedDirectory, ConnectionsLeft, EarlierListener, Evidence, FileType, HeldBy,
-    HeldListener, HeldUnixListener, Ipv6Switch, LinkState, Listener, Mode, NameSource, Neighbour,
-    Owner, PolicyRule, RejectingRoute, RouteKind, UnixSocketFacts,
+    Blocker, ClosedDirectory, ConnectionsLeft, EarlierListener, Evidence, FileSeen, FileType,
+    HeldBy, HeldListener, HeldUnixListener, HiddenListener, Ipv6Switch, LinkState, Listener, Mode,
+    NameSource, Neighbour, Owner, PolicyRule, RejectingRoute, RouteKind, UnixSocketFacts,
 };
 use refused::{Cause, Outcome};
 use refused_lab::{FullQueue, RefusedPort, Scratch};
@@ -841,6 +841,7 @@ fn unix_socket_samples() -> [Evidence; 2] {
             process: Some("nginx".into()),
         }],
         listening_elsewhere: Vec::new(),
+        listening_hidden: Vec::new(),
     };
     let owner = Owner {
         uid: 0,
@@ -867,6 +868,22 @@ fn unix_socket_samples() -> [Evidence; 2] {
             }),
             earlier_listeners: Vec::new(),
             listening_elsewhere: vec!["/tmp/.s.PGSQL.5432".into()],
+            listening_hidden: vec![
+                HiddenListener {
+                    inode: 78,
+                    pid: Some(13),
+                    process: Some("redis-server".into()),
+                    netns: Some(Namespace::Unnamed(4_026_532_999)),
+                    file: Some(FileSeen::OwnFileSystem),
+                },
+                HiddenListener {
+                    inode: 79,
+                    pid: None,
+                    process: None,
+                    netns: None,
+                    file: None,
+                },
+            ],
             ..socket
         }),
     ]

@@ -1761,11 +1761,13 @@ pub(super) fn unix_facts(path: &Path, outcome: crate::Outcome) -> UnixSocketFact
         closed_directory: None,
         earlier_listeners: Vec::new(),
         listening_elsewhere: Vec::new(),
+        listening_hidden: Vec::new(),
     };
     let metadata = match unix_path::lookup(path) {
         Lookup::Found(metadata) => metadata,
         Lookup::Missing => {
             facts.listening_elsewhere = same_name_elsewhere(path);
+            facts.listening_hidden = super::unix_hidden::listeners(path);
             return facts;
         }
         Lookup::Hidden(closed) => {

@@ -18,6 +18,7 @@ pub use crate::sys::process::{PortProxy, Process, Publisher, Stopped};
 pub use crate::sys::resolv::{Nameserver, NameserverSource};
 pub use crate::sys::route::{PolicyRule, RejectingRoute, RouteKind};
 pub use crate::sys::tables::{BoundDevice, Listener};
+pub use crate::sys::unix_hidden::FileSeen;
 pub use crate::sys::unix_path::{Class, ClosedDirectory, FileType, Mode, Owner, Permission};
 
 /// How an interface of this host is down ([`Evidence::LinkDown`]).
@@ -513,6 +514,38 @@ pub struct UnixSocketFacts {
     /// `/var/run/postgresql`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub listening_elsewhere: Vec<PathBuf>,
+    /// When the path does not exist: sockets that listen bound to that very path, whose file
+    /// this process's file system does not show (it is in their process's own file system: a
+    /// container's; or it was deleted since), with who holds them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub listening_hidden: Vec<HiddenListener>,
+}
+
+/// A socket that listens bound to a unix socket path that does not exist here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HiddenListener {
+    /// The socket's inode.
+    pub inode: u64,
+    /// The process holding it (`None`: not found, or not readable without root).
+    pub pid: Option<u32>,
+    /// Its command name.
+    pub process: Option<String>,
+    /// Its network namespace, when it is not ours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<Namespace>,
+    /// Where its file is, as its process sees the path (`None`: its root could not be read,
+    /// which needs root for another user's process).
+    pub file: Option<FileSeen>,
+}
+
+impl HiddenListener {
+    /// `nginx (pid 123)`, or `a process` when it could not be seen.
+    pub fn owner(&self) -> String {
+        match (&self.process, self.pid) {
+            (Some(process), Some(pid)) => format!("{process} (pid {pid})"),
+            _ => "a process".to_owned(),
+        }
+    }
 }
 
 /// A socket still bound to a file that was at the path once.
@@ -839,15 +872,18 @@ fn unix_socket(f: &mut fmt::Formatter<'_>, facts: &UnixSocketFacts) -> fmt::Resu
     };
     match (facts.exists, facts.file_type) {
         (None, _) => write!(f, "{path} cannot be looked at by this user"),
-        (Some(false), _) => match &facts.link_target {
-            Some(target) => write!(
-                f,
-                "{} is a link to {}, which does not exist",
-                facts.path.display(),
-                target.display()
-            ),
-            None => write!(f, "{path} does not exist"),
-        },
+        (Some(false), _) => {
+            match &facts.link_target {
+                Some(target) => write!(
+                    f,
+                    "{} is a link to {}, which does not exist",
+                    facts.path.display(),
+                    target.display()
+                ),
+                None => write!(f, "{path} does not exist"),
+            }?;
+            hidden_listener(f, facts.listening_hidden.first())
+        }
         (Some(true), Some(FileType::Socket)) => {
             write!(f, "{path} is a socket")?;
             if let (Some(mode), Some(uid), Some(gid)) = (facts.mode, facts.uid, facts.gid) {
@@ -874,6 +910,29 @@ fn unix_socket(f: &mut fmt::Formatter<'_>, facts: &UnixSocketFacts) -> fmt::Resu
             "{path} is a {}, not a socket",
             kind.map_or("file", FileType::as_str)
         ),
+    }
+}
+
+/// The socket that listens bound to a path that does not exist, and where its file is.
+fn hidden_listener(f: &mut fmt::Formatter<'_>, hidden: Option<&HiddenListener>) -> fmt::Result {
+    let Some(hidden) = hidden else {
+        return Ok(());
+    };
+    let owner = hidden.owner();
+    match hidden.file {
+        Some(FileSeen::OwnFileSystem) => write!(
+            f,
+            " here; {owner} listens on a socket at that path in its own file system"
+        ),
+        Some(FileSeen::Deleted) => write!(
+            f,
+            "; {owner} listens on a socket bound to it, whose file was deleted"
+        ),
+        None => write!(f, "; {owner} listens on a socket bound to it"),
+    }?;
+    match &hidden.netns {
+        Some(netns) => write!(f, " (network namespace {netns})"),
+        None => Ok(()),
     }
 }
 

@@ -43,6 +43,7 @@ pub mod rules;
 mod socket_only;
 mod udp;
 mod unaccepted;
+mod unix_hidden;
 
 use std::time::{Duration, Instant};
 
@@ -60,10 +61,10 @@ pub use crate::cause::{self, Cause};
 pub use crate::sys::forwarder::{Backend, Forwarder};
 pub use evidence::{
     Blocker, Class, ClosedDirectory, ConnectionsLeft, ContainerPort, ContainerRuntime,
-    EarlierListener, Evidence, FileType, HeldBy, HeldListener, HeldUnixListener, Hook, Ipv6Switch,
-    LinkState, Listener, Loopback, Mode, NameSource, Neighbour, Owner, Permission, PolicyRule,
-    PortProxy, Process, RejectingRoute, RouteKind, Stopped, StoppedContainer, UnixSocketFacts,
-    UnpublishedContainer, Unseen,
+    EarlierListener, Evidence, FileSeen, FileType, HeldBy, HeldListener, HeldUnixListener,
+    HiddenListener, Hook, Ipv6Switch, LinkState, Listener, Loopback, Mode, NameSource, Neighbour,
+    Owner, Permission, PolicyRule, PortProxy, Process, RejectingRoute, RouteKind, Stopped,
+    StoppedContainer, UnixSocketFacts, UnpublishedContainer, Unseen,
 };
 pub use facts::{
     AddressFacts, Facts, ForeignReach, Forwarded, Gateway, Holder, Init, NamedContainer,

@@ -2690,6 +2690,10 @@ fn unix(outcome: Outcome, facts: &UnixSocketFacts, path: &str) -> Result<Finding
     let finding = match outcome {
         Outcome::Connected => Finding::new(Cause::Reachable, format!("{path} accepts connections")),
         _ if facts.exists.is_none() => hidden(facts, path),
+        // A socket bound to that very path listens: its file is elsewhere, or gone.
+        _ if facts.exists == Some(false) && !facts.listening_hidden.is_empty() => {
+            super::unix_hidden::finding(&facts.listening_hidden[0], path)
+        }
         _ if facts.exists == Some(false) && !facts.listening_elsewhere.is_empty() => {
             socket_elsewhere(facts, path)
         }

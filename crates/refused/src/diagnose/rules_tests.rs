@@ -2062,6 +2062,7 @@ fn unix_facts(exists: bool, file_type: Option<FileType>) -> UnixSocketFacts {
         closed_directory: None,
         earlier_listeners: Vec::new(),
         listening_elsewhere: Vec::new(),
+        listening_hidden: Vec::new(),
     }
 }
 
@@ -5806,6 +5807,9 @@ mod front_end;
 
 #[path = "conntrack_tests.rs"]
 mod conntrack;
+
+#[path = "unix_hidden_tests.rs"]
+mod unix_hidden;
 
 /// Connections left on a port where nothing listens: held by a program, it closed its
 /// listening socket (shutting down); closing, with no program, the server stopped within the

@@ -26,6 +26,7 @@ pub mod sock_diag;
 pub mod tables;
 pub mod ticker;
 pub mod unix_diag;
+pub mod unix_hidden;
 pub mod unix_path;
 
 /// This namespace's TCP listeners: through `sock_diag` (with backlog and v6only), or, where
