@@ -36,6 +36,7 @@ mod holder;
 mod icmp;
 mod left;
 mod loopback;
+mod namespaced;
 mod placeholder;
 mod rate_limit;
 mod reuseport;

@@ -2522,16 +2522,20 @@ fn other_namespace(
         foreign.endpoint()
     };
     let finding = match (foreign.container, &foreign.netns, foreign.pid) {
-        (Some(runtime), _, _) if runtime.has_run_publish() => finding
-            .suggest(format!("publish the port: `{runtime} run -p {port}:{port} ...` (compose: `ports: [\"{port}:{port}\"]`)")),
-        (Some(_), _, _) => finding.suggest(format!("expose port {port} of the container (a Service or a port mapping)")),
+        (Some(runtime), _, _) => finding.suggest(super::namespaced::container_fix(runtime, port)),
         (None, Some(Namespace::Named(name)), _) => finding
-            .suggest(format!("connect from inside it: `sudo ip netns exec {name} {program} check {inside}`"))
+            .suggest(format!(
+                "connect from inside it: `sudo ip netns exec {name} {program} check {inside}`"
+            ))
             .suggest("or forward the port into it (a veth and a route, or `socat`)"),
         (None, _, Some(pid)) => finding
-            .suggest(format!("connect from inside it: `sudo nsenter -t {pid} -n {program} check {inside}`"))
+            .suggest(format!(
+                "connect from inside it: `sudo nsenter -t {pid} -n {program} check {inside}`"
+            ))
             .suggest("or forward the port into it"),
-        (None, _, None) => finding.suggest("connect from inside that namespace, or forward the port into it"),
+        (None, _, None) => {
+            finding.suggest("connect from inside that namespace, or forward the port into it")
+        }
     };
     match facts.foreign_reach {
         Some(ForeignReach::Linked(reach)) => finding.suggest(format!(

@@ -5811,6 +5811,9 @@ mod conntrack;
 #[path = "unix_hidden_tests.rs"]
 mod unix_hidden;
 
+#[path = "namespaced_tests.rs"]
+mod namespaced;
+
 /// Connections left on a port where nothing listens: held by a program, it closed its
 /// listening socket (shutting down); closing, with no program, the server stopped within the
 /// last minute. A port of the ephemeral range is also the own port of this host's clients'

@@ -1,0 +1,63 @@
+//! Rule tests of the fixes for a listener in another namespace (`namespaced`): each container
+//! runtime's own way in, and a namespace entered through a process of it (audit h31).
+
+use super::*;
+use crate::diagnose::evidence::ContainerRuntime;
+
+fn in_other_namespace(foreign: HeldListener) -> Finding {
+    let f = Facts {
+        foreign: vec![foreign],
+        ..one(
+            "127.0.0.1:7000",
+            tried("127.0.0.1:7000", Outcome::Refused, 0),
+        )
+    };
+    let finding = infer(&f).unwrap();
+    assert_eq!(
+        finding.cause,
+        Cause::ListenerInOtherNamespace,
+        "{finding:?}"
+    );
+    finding
+}
+
+fn foreign(runtime: Option<ContainerRuntime>) -> HeldListener {
+    HeldListener {
+        container: runtime,
+        netns: Some(Namespace::Unnamed(4_026_532_999)),
+        ..listening("0.0.0.0:7000", "app")
+    }
+}
+
+#[test]
+fn each_runtime_lets_the_port_in_its_own_way() {
+    for (runtime, fix) in [
+        (ContainerRuntime::Docker, "docker run -p 7000:7000"),
+        (ContainerRuntime::Podman, "podman run -p 7000:7000"),
+        (ContainerRuntime::Containerd, "nerdctl run -p 7000:7000"),
+        (
+            ContainerRuntime::Kubernetes,
+            "kubectl port-forward pod/NAME 7000:7000",
+        ),
+        (
+            ContainerRuntime::Lxc,
+            "lxc config device add NAME port7000 proxy",
+        ),
+    ] {
+        let finding = in_other_namespace(foreign(Some(runtime)));
+        assert!(
+            finding.suggestions[0].contains(fix),
+            "{runtime}: {finding:?}"
+        );
+        // A Kubernetes word for an LXC container, or the reverse, sends a person astray.
+        let other = if runtime == ContainerRuntime::Lxc {
+            "Service"
+        } else {
+            "lxc "
+        };
+        assert!(
+            !finding.suggestions[0].contains(other),
+            "{runtime}: {finding:?}"
+        );
+    }
+}
