@@ -701,6 +701,7 @@ fn listener_samples() -> [Evidence; 2] {
             container: Some(ContainerRuntime::Docker),
             stopped: Some(Stopped::Traced),
             netns: Some(Namespace::Unnamed(4_026_532)),
+            netns_pid: None,
         }),
     ]
 }

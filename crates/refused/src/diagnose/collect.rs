@@ -1710,7 +1710,10 @@ fn held(facts: &mut Facts, port: u16, own: Vec<Listener>, foreign: Vec<netns::Fo
     let listeners = own.into_iter().map(|l| hold(l, None, None)).collect();
     facts.foreign = foreign
         .into_iter()
-        .map(|f| hold(f.listener, Some(f.netns), f.pid))
+        .map(|f| HeldListener {
+            netns_pid: f.pid,
+            ..hold(f.listener, Some(f.netns), f.pid)
+        })
         .collect();
     facts.listeners = Some(listeners);
     if unowned && owners.unreadable > 0 {

@@ -361,6 +361,11 @@ pub struct HeldListener {
     pub stopped: Option<Stopped>,
     /// The network namespace: `None` for ours.
     pub netns: Option<Namespace>,
+    /// A process running in that namespace, through which `nsenter -t PID -n` enters it: the
+    /// holder may not be one (a program that made the socket there and went back to its own
+    /// namespace, as some daemons and test harnesses do). Not part of the JSON.
+    #[serde(skip)]
+    pub netns_pid: Option<u32>,
 }
 
 impl HeldListener {
@@ -373,6 +378,7 @@ impl HeldListener {
             container: owner.and_then(|p| p.container),
             stopped: owner.and_then(|p| p.stopped),
             netns,
+            netns_pid: None,
         }
     }
 

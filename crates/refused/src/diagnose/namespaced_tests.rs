@@ -25,6 +25,8 @@ fn foreign(runtime: Option<ContainerRuntime>) -> HeldListener {
     HeldListener {
         container: runtime,
         netns: Some(Namespace::Unnamed(4_026_532_999)),
+        netns_pid: Some(4242),
+        pid: Some(777),
         ..listening("0.0.0.0:7000", "app")
     }
 }
@@ -60,4 +62,27 @@ fn each_runtime_lets_the_port_in_its_own_way() {
             "{runtime}: {finding:?}"
         );
     }
+}
+
+#[test]
+fn a_namespace_is_entered_through_a_process_of_it() {
+    // The holder is the namespace's own process.
+    let own = HeldListener {
+        pid: Some(4242),
+        ..foreign(None)
+    };
+    let finding = in_other_namespace(own);
+    assert!(
+        finding.suggestions[0].contains("nsenter -t 4242 -n")
+            && !finding.suggestions[0].contains("runs in another"),
+        "{finding:?}"
+    );
+    // The holder made the socket there from its own namespace.
+    let finding = in_other_namespace(foreign(None));
+    assert!(
+        finding.suggestions[0].contains("nsenter -t 4242 -n")
+            && finding.suggestions[0]
+                .contains("app (pid 777), which holds the socket, runs in another"),
+        "{finding:?}"
+    );
 }

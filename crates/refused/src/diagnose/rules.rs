@@ -2521,7 +2521,12 @@ fn other_namespace(
     } else {
         foreign.endpoint()
     };
-    let finding = match (foreign.container, &foreign.netns, foreign.pid) {
+    // `nsenter` enters the namespace of a process in it: the holder may be outside it.
+    let finding = match (
+        foreign.container,
+        &foreign.netns,
+        foreign.netns_pid.or(foreign.pid),
+    ) {
         (Some(runtime), _, _) => finding.suggest(super::namespaced::container_fix(runtime, port)),
         (None, Some(Namespace::Named(name)), _) => finding
             .suggest(format!(
@@ -2530,7 +2535,8 @@ fn other_namespace(
             .suggest("or forward the port into it (a veth and a route, or `socat`)"),
         (None, _, Some(pid)) => finding
             .suggest(format!(
-                "connect from inside it: `sudo nsenter -t {pid} -n {program} check {inside}`"
+                "connect from inside it: `sudo nsenter -t {pid} -n {program} check {inside}`{}",
+                super::namespaced::held_from_outside(foreign)
             ))
             .suggest("or forward the port into it"),
         (None, _, None) => {

@@ -118,6 +118,7 @@ fn listening(addr: &str, process: &str) -> HeldListener {
         container: None,
         stopped: None,
         netns: None,
+        netns_pid: None,
     }
 }
 

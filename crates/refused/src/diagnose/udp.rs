@@ -73,6 +73,7 @@ mod tests {
             container: None,
             stopped: None,
             netns: None,
+            netns_pid: None,
         }
     }
 
