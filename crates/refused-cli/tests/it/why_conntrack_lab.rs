@@ -110,3 +110,57 @@ fn a_full_conntrack_table_is_blocked_locally() {
         assert!(suggests(&report, "nf_conntrack_max=128"), "{report}");
     }
 }
+
+/// The client's own `notrack` for a port on the way out (written for one direction only) with
+/// the usual `ct state invalid drop`: conntrack never saw the SYN, so the server's SYN-ACK is
+/// invalid, and dropped. It read as `filtered`, "a firewall of this host or of that namespace
+/// drops it"; it is `blocked-locally`, the drop named with the `notrack` behind it, and the
+/// first fix (untrack the replies too) is checked to work.
+#[test]
+fn a_reply_left_invalid_by_our_own_notrack_is_blocked_locally() {
+    let test = "a_reply_left_invalid_by_our_own_notrack_is_blocked_locally";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Nft]) else {
+        return;
+    };
+    let _listener = lab
+        .server
+        .run(|| ListenSpec::new(SocketAddr::from((SERVER_V4, 43110))).listen())
+        .unwrap()
+        .unwrap();
+    lab.client
+        .nft(
+            "table inet raw {
+               chain output { type filter hook output priority raw; tcp dport 43110 notrack; }
+             }
+             table inet filter {
+               chain input { type filter hook input priority 0; ct state invalid drop; ct state established,related accept; }
+             }",
+        )
+        .unwrap();
+    let target = format!("{SERVER_V4}:43110");
+    let report = why(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("`tcp dport 43110 notrack` (inet raw output)")
+            && summary.contains("`ct state invalid drop` (inet filter input)"),
+        "{report}"
+    );
+    let rule = first_evidence(&report, "firewall-rule");
+    assert_eq!(rule["stops"], "reply", "{report}");
+    assert!(suggests(&report, "tcp sport 43110 notrack"), "{report}");
+    assert!(
+        suggests(&report, "nft delete rule inet raw output handle"),
+        "{report}"
+    );
+    // The first fix: the replies untracked too, before conntrack.
+    lab.client
+        .nft(
+            "table inet raw {
+               chain prerouting { type filter hook prerouting priority raw; tcp sport 43110 notrack; }
+             }",
+        )
+        .unwrap();
+    let report = why(&lab, &["--timeout", "2s", &target]);
+    assert_eq!(cause(&report), "reachable", "{report}");
+}

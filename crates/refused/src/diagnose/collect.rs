@@ -743,6 +743,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
             let packet = our_packet(address, &path);
             address.published = published(ruleset, &packet);
             address.blockers = Some(blockers(ruleset, &packet, address.published.as_ref()));
+            address.untracked_reply = super::untracked::read(ruleset, &packet).map(Box::new);
             if address.published.is_none() && ip.is_loopback() {
                 address.published_beside = published_beside(ruleset, address.addr);
             }

@@ -9,7 +9,9 @@ use serde::Serialize;
 // What the host collectors found, as the evidence and the facts carry it (`sys` itself is
 // private: how the host is read is not part of the API).
 pub use crate::sys::docker::{StoppedContainer, UnpublishedContainer};
-pub use crate::sys::firewall::{Blocker, Dnat, Hook, NatHook, NatTo, Stops, Tool, Verdict};
+pub use crate::sys::firewall::{
+    Blocker, Dnat, Hook, NatHook, NatTo, Stops, Tool, Untracked, Verdict,
+};
 pub use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::loopback::{Ipv6Switch, Loopback};
 pub use crate::sys::netns::Namespace;

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+pub use super::untracked::UntrackedReply;
 use crate::connect::Attempt;
 use crate::resolve::ResolveError;
 pub use crate::sys::addresses::Ipv6State;
@@ -342,6 +343,10 @@ pub struct AddressFacts {
     /// Rate limits of the server's side (this host's firewall, or the holder namespace's) that
     /// drop packets of connections already made: read after a connect that went silent.
     pub rate_limits: Option<RateLimits>,
+    /// A `notrack` rule of this host that our request meets on the way out, with the rules
+    /// that drop the reply it makes invalid (read with the rules, for a remote address; boxed:
+    /// most addresses have none).
+    pub untracked_reply: Option<Box<UntrackedReply>>,
 }
 
 /// A rule that stops a connection for the programs of one user or group.
@@ -505,6 +510,7 @@ impl AddressFacts {
             forwarded: None,
             blocked_for_others: Vec::new(),
             rate_limits: None,
+            untracked_reply: None,
         }
     }
 

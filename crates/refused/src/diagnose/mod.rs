@@ -45,6 +45,7 @@ mod socket_only;
 mod udp;
 mod unaccepted;
 mod unix_hidden;
+mod untracked;
 
 use std::time::{Duration, Instant};
 

@@ -1221,6 +1221,10 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
     if let Some(finding) = super::conntrack::full_table(facts, address) {
         return Ok(finding);
     }
+    // This host's `notrack` left the request untracked, and its rules drop the invalid reply.
+    if let Some(finding) = super::untracked::finding(facts, address) {
+        return Ok(finding);
+    }
     // This host's own firewall, when its rules say so (and the outcome fits the verdict).
     let Some(by_rule) = blocked::by_rule(address) else {
         return beyond_the_rules(facts, address);

@@ -97,6 +97,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         forwarded: None,
         blocked_for_others: Vec::new(),
         rate_limits: None,
+        untracked_reply: None,
     }
 }
 
