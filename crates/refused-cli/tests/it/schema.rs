@@ -702,6 +702,7 @@ fn listener_samples() -> [Evidence; 2] {
             stopped: Some(Stopped::Traced),
             netns: Some(Namespace::Unnamed(4_026_532)),
             netns_pid: None,
+            service_unit: None,
         }),
     ]
 }

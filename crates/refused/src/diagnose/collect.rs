@@ -1711,9 +1711,13 @@ fn held(facts: &mut Facts, port: u16, own: Vec<Listener>, foreign: Vec<netns::Fo
     let listeners = own.into_iter().map(|l| hold(l, None, None)).collect();
     facts.foreign = foreign
         .into_iter()
-        .map(|f| HeldListener {
-            netns_pid: f.pid,
-            ..hold(f.listener, Some(f.netns), f.pid)
+        .map(|f| {
+            let listener = hold(f.listener, Some(f.netns), f.pid);
+            HeldListener {
+                netns_pid: f.pid,
+                service_unit: super::namespaced::service_unit(&listener),
+                ..listener
+            }
         })
         .collect();
     facts.listeners = Some(listeners);

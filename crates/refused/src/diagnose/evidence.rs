@@ -368,6 +368,11 @@ pub struct HeldListener {
     /// namespace, as some daemons and test harnesses do). Not part of the JSON.
     #[serde(skip)]
     pub netns_pid: Option<u32>,
+    /// For a listener in an unnamed namespace of no container: the systemd service its holder
+    /// runs as (a unit with `PrivateNetwork=yes` has a namespace of its own). Not part of the
+    /// JSON.
+    #[serde(skip)]
+    pub service_unit: Option<String>,
 }
 
 impl HeldListener {
@@ -381,6 +386,7 @@ impl HeldListener {
             stopped: owner.and_then(|p| p.stopped),
             netns,
             netns_pid: None,
+            service_unit: None,
         }
     }
 

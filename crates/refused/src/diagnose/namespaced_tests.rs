@@ -86,3 +86,34 @@ fn a_namespace_is_entered_through_a_process_of_it() {
         "{finding:?}"
     );
 }
+
+#[test]
+fn a_service_of_its_own_namespace_is_named_with_private_network() {
+    let unit = HeldListener {
+        service_unit: Some("app.service".to_owned()),
+        ..foreign(None)
+    };
+    let finding = in_other_namespace(unit);
+    assert!(
+        finding.suggestions[0].starts_with("app.service runs in a network namespace of its own")
+            && finding.suggestions[0].contains("PrivateNetwork=no"),
+        "{finding:?}"
+    );
+    assert!(
+        finding.suggestions[1].contains("JoinsNamespaceOf=app.service"),
+        "{finding:?}"
+    );
+    assert!(
+        finding.suggestions[2].contains("nsenter -t 4242 -n"),
+        "{finding:?}"
+    );
+    // Without a unit, nothing of systemd is said.
+    let finding = in_other_namespace(foreign(None));
+    assert!(
+        !finding
+            .suggestions
+            .iter()
+            .any(|s| s.contains("PrivateNetwork")),
+        "{finding:?}"
+    );
+}

@@ -2537,12 +2537,7 @@ fn other_namespace(
                 "connect from inside it: `sudo ip netns exec {name} {program} check {inside}`"
             ))
             .suggest("or forward the port into it (a veth and a route, or `socat`)"),
-        (None, _, Some(pid)) => finding
-            .suggest(format!(
-                "connect from inside it: `sudo nsenter -t {pid} -n {program} check {inside}`{}",
-                super::namespaced::held_from_outside(foreign)
-            ))
-            .suggest("or forward the port into it"),
+        (None, _, Some(pid)) => super::namespaced::entered(finding, foreign, pid, program, &inside),
         (None, _, None) => {
             finding.suggest("connect from inside that namespace, or forward the port into it")
         }

@@ -120,6 +120,7 @@ fn listening(addr: &str, process: &str) -> HeldListener {
         stopped: None,
         netns: None,
         netns_pid: None,
+        service_unit: None,
     }
 }
 

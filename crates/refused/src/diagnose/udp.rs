@@ -74,6 +74,7 @@ mod tests {
             stopped: None,
             netns: None,
             netns_pid: None,
+            service_unit: None,
         }
     }
 
