@@ -449,6 +449,7 @@ fn dropped_here_samples() -> [Evidence; 2] {
             count: 262_144,
             max: 262_144,
             dropped: 3,
+            netns: Some(Namespace::Named("gw".into())),
         },
     ]
 }

@@ -164,3 +164,61 @@ fn a_reply_left_invalid_by_our_own_notrack_is_blocked_locally() {
     let report = why(&lab, &["--timeout", "2s", &target]);
     assert_eq!(cause(&report), "reachable", "{report}");
 }
+
+/// The table full in the namespace that holds the address (a container of this host that
+/// tracks its connections, a NAT gateway's namespace), not in ours: the SYN leaves, and is
+/// dropped there. It read as `filtered`, "a firewall of this host or of that namespace drops
+/// it"; it is named as that namespace's full table, with the commands to run there.
+#[test]
+fn a_full_conntrack_table_in_the_holders_namespace_is_named_there() {
+    let test = "a_full_conntrack_table_in_the_holders_namespace_is_named_there";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Nft]) else {
+        return;
+    };
+    // A host of this test's own address: the lab's server address may be held by other labs.
+    let (host, own) = crate::why_real_hosts_lab::own_host(&lab);
+    host.filter("input", &["ct state established,related accept"])
+        .unwrap();
+    let listen = |port: u16| {
+        host.run(|| {
+            ListenSpec::new(SocketAddr::from((own, port)))
+                .backlog(512)
+                .listen()
+        })
+        .unwrap()
+        .unwrap()
+    };
+    let (filled, _target) = (listen(43120), listen(43121));
+    let max = LowConntrackMax::set(64);
+    let held = lab
+        .client
+        .run(|| {
+            let to = SocketAddr::from((own, 43120));
+            (0..128)
+                .map_while(|_| TcpStream::connect_timeout(&to, Duration::from_millis(300)).ok())
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+    assert!(held.len() >= 32, "only {} connections", held.len());
+    let report = why(&lab, &["--timeout", "2s", &format!("{own}:43121")]);
+    drop(max);
+    drop((held, filled));
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("that namespace's connection tracking table is full"),
+        "{report}"
+    );
+    let table = first_evidence(&report, "conntrack-table");
+    assert_eq!(table["netns"], host.name(), "{report}");
+    assert_eq!(table["max"], 64, "{report}");
+    assert!(
+        suggests(
+            &report,
+            &format!("ip netns exec {} conntrack -L", host.name())
+        ),
+        "{report}"
+    );
+}

@@ -14,7 +14,8 @@
 
 use super::cause::Cause;
 use super::evidence::Evidence;
-use super::facts::{AddressFacts, Facts};
+use super::evidence::HeldListener;
+use super::facts::{AddressFacts, Facts, Holder};
 use super::rules::Finding;
 use crate::outcome::Outcome;
 use crate::sys::conntrack::{ConntrackDrops, ConntrackStats};
@@ -52,8 +53,50 @@ pub(super) fn full_table(facts: &Facts, address: &AddressFacts) -> Option<Findin
         count: drops.count,
         max: drops.max,
         dropped: drops.dropped,
+        netns: None,
     }]);
     Some(fixes(finding, drops))
+}
+
+/// `blocked-locally` for a silence from a listener of another namespace of this host whose own
+/// conntrack table is full and has dropped packets (its counters since it was made: the table
+/// full now is what drops a new connection's SYN there); `None` otherwise. `enter` runs a
+/// command in it.
+pub(super) fn full_there(
+    holder: &Holder,
+    exact: &[&HeldListener],
+    dest: std::net::SocketAddr,
+    inside: &str,
+    enter: &str,
+) -> Option<Finding> {
+    let table = holder.conntrack.filter(|t| t.dropped > 0 && t.is_full())?;
+    let finding = Finding::new(
+        Cause::BlockedLocally,
+        format!(
+            "{}: that namespace's connection tracking table is full ({} of {} entries), so its conntrack drops the first packet of every new connection, this one included, before any rule there sees it",
+            super::held_path::no_answer(exact, inside, dest),
+            table.count,
+            table.max
+        ),
+    )
+    .evidence([Evidence::ConntrackTable {
+        count: table.count,
+        max: table.max,
+        dropped: table.dropped,
+        netns: Some(holder.netns.clone()),
+    }])
+    .evidence(super::rules::listed(exact))
+    .suggest(format!(
+        "see who holds its entries, counted by source address: `{enter} conntrack -L | awk '{{ for (i = 1; i <= NF; i++) if ($i ~ /^src=/) {{ print $i; break }} }}' | sort | uniq -c | sort -rn | head` (Debian's `conntrack` package)"
+    ))
+    .suggest(format!(
+        "raise the limit on the host: `sudo sysctl -w net.netfilter.nf_conntrack_max={}` (the first namespace's, which bounds every namespace's table), and in /etc/sysctl.d/ to keep it",
+        table.max.saturating_mul(2)
+    ))
+    .suggest(format!(
+        "let entries of connections gone silent go sooner there: `{enter} sysctl -w net.netfilter.nf_conntrack_tcp_timeout_established=86400` (five days by default)"
+    ));
+    Some(finding)
 }
 
 fn fixes(finding: Finding, drops: ConntrackDrops) -> Finding {

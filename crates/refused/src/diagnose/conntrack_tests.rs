@@ -37,6 +37,7 @@ fn a_full_table_that_dropped_packets_blocks_a_timeout_locally() {
             count: 40,
             max: 40,
             dropped: 6,
+            netns: None,
         }));
         assert!(
             finding.suggestions[0].contains("conntrack -L")
@@ -71,4 +72,40 @@ fn a_refusal_is_not_put_on_the_table() {
         )
     };
     assert_eq!(infer(&f).unwrap().cause, Cause::Closed);
+}
+
+#[test]
+fn a_full_table_in_the_namespace_that_holds_the_address_is_named_there() {
+    let mut address = tried("10.77.2.2:1100", Outcome::Timeout, 2400);
+    let mut holder = held_by("gw", 1100);
+    holder.conntrack = Some(drops(8, 40));
+    address.holder = Some(holder.clone());
+    let finding = infer(&one("10.77.2.2:1100", address.clone())).unwrap();
+    assert_eq!(finding.cause, Cause::BlockedLocally, "{finding:?}");
+    assert!(
+        finding
+            .summary
+            .contains("that namespace's connection tracking table is full (40 of 40 entries)"),
+        "{finding:?}"
+    );
+    assert!(finding.evidence.contains(&Evidence::ConntrackTable {
+        count: 40,
+        max: 40,
+        dropped: 8,
+        netns: Some(Namespace::Named("gw".to_owned())),
+    }));
+    assert!(
+        finding.suggestions[0].contains("ip netns exec gw conntrack -L"),
+        "{finding:?}"
+    );
+    // Not full there, or never dropped anything: not its table.
+    for table in [drops(8, 20), drops(0, 40)] {
+        holder.conntrack = Some(table);
+        address.holder = Some(holder.clone());
+        let finding = infer(&one("10.77.2.2:1100", address.clone())).unwrap();
+        assert!(
+            !finding.summary.contains("connection tracking"),
+            "{finding:?}"
+        );
+    }
 }

@@ -166,8 +166,12 @@ pub enum Evidence {
         count: u64,
         /// Its limit (`nf_conntrack_max`, the host's).
         max: u64,
-        /// Packets conntrack dropped meanwhile (`drop` of `/proc/net/stat/nf_conntrack`).
+        /// Packets conntrack dropped meanwhile (`drop` of `/proc/net/stat/nf_conntrack`); for
+        /// another namespace's table, since it was made.
         dropped: u64,
+        /// The namespace whose table it is, when not ours (the one that holds the address).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        netns: Option<Namespace>,
     },
     /// A unix socket that the server of the target's service listens on, while nothing listens
     /// on the port (PostgreSQL with `listen_addresses = ''`).
@@ -614,13 +618,21 @@ fn conntrack_table(f: &mut fmt::Formatter<'_>, table: &Evidence) -> fmt::Result 
         count,
         max,
         dropped,
+        netns,
     } = table
     else {
         return Ok(());
     };
+    let (whose, when) = match netns {
+        Some(netns) => (format!("network namespace {netns}'s"), "since it was made"),
+        None => (
+            "this namespace's".to_owned(),
+            "while the connection was tried",
+        ),
+    };
     write!(
         f,
-        "this namespace's conntrack table holds {count} entries of its limit of {max} (`nf_conntrack_count`, `nf_conntrack_max`), and conntrack dropped {dropped} packet{} for want of room while the connection was tried (`drop` in /proc/net/stat/nf_conntrack)",
+        "{whose} conntrack table holds {count} entries of its limit of {max} (`nf_conntrack_count`, `nf_conntrack_max`), and conntrack dropped {dropped} packet{} for want of room {when} (`drop` in /proc/net/stat/nf_conntrack)",
         if *dropped == 1 { "" } else { "s" }
     )
 }

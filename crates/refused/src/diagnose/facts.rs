@@ -432,6 +432,9 @@ pub struct Holder {
     /// A rule of its output that drops the reset its own reject sends back (an egress
     /// allow-list without `ct state related`): the client sees a silence, not a refusal.
     pub reset_dropped: Option<Blocker>,
+    /// Its conntrack table, read after our attempts, with every drop since it was made
+    /// (`None`: conntrack not loaded, or not readable).
+    pub conntrack: Option<ConntrackDrops>,
 }
 
 impl Holder {
@@ -446,6 +449,7 @@ impl Holder {
             published: None,
             route_back: None,
             reset_dropped: None,
+            conntrack: None,
         }
     }
 }

@@ -66,6 +66,18 @@ pub fn max() -> Option<u64> {
         .ok()
 }
 
+/// The table of another namespace, `ns` (through a process of it, or from inside a named one,
+/// as root), with everything its conntrack dropped since it was made.
+pub fn table_in(ns: &super::netns::Other) -> Option<ConntrackDrops> {
+    let stats = parse_stats(&super::netns::read_net_file(ns, "stat/nf_conntrack").ok()?)?;
+    Some(ConntrackDrops {
+        dropped: stats.dropped,
+        early_dropped: stats.early_dropped,
+        count: stats.count,
+        max: max().unwrap_or(0),
+    })
+}
+
 /// `/proc/net/stat/nf_conntrack`'s text: a line of names, then one line of hexadecimal values
 /// per CPU.
 fn parse_stats(text: &str) -> Option<ConntrackStats> {
