@@ -222,3 +222,42 @@ fn a_full_conntrack_table_in_the_holders_namespace_is_named_there() {
         "{report}"
     );
 }
+
+/// The same made by iptables-nft: `-t raw -j NOTRACK` (which nft's JSON shows as a bare `CT`
+/// target, and its listing as `notrack`) and `--ctstate INVALID -j DROP`.
+#[test]
+fn a_reply_left_invalid_by_iptables_notrack_is_blocked_locally() {
+    let test = "a_reply_left_invalid_by_iptables_notrack_is_blocked_locally";
+    let Some(lab) = Lab::or_skip_needing(test, &[Tool::Nft, Tool::Iptables]) else {
+        return;
+    };
+    let _listener = lab
+        .server
+        .run(|| ListenSpec::new(SocketAddr::from((SERVER_V4, 43111))).listen())
+        .unwrap()
+        .unwrap();
+    for rule in [
+        "-t raw -A OUTPUT -p tcp --dport 43111 -j NOTRACK",
+        "-A INPUT -m conntrack --ctstate INVALID -j DROP",
+        "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+    ] {
+        lab.client
+            .iptables(&rule.split(' ').collect::<Vec<_>>())
+            .unwrap();
+    }
+    let report = why(&lab, &["--timeout", "2s", &format!("{SERVER_V4}:43111")]);
+    assert_eq!(cause(&report), "blocked-locally", "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("(ip raw OUTPUT) leaves the connection"),
+        "{report}"
+    );
+    assert_eq!(
+        first_evidence(&report, "firewall-rule")["stops"],
+        "reply",
+        "{report}"
+    );
+    assert!(suggests(&report, "iptables -t raw -D OUTPUT 1"), "{report}");
+}
