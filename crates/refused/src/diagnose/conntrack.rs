@@ -11,10 +11,13 @@
 //! connections' drops count too, but with the table full every new connection's first packet
 //! is dropped, ours with them. A table that is full with nothing dropped (entries evicted to
 //! make room: only connections not yet "assured" are) explains nothing.
+//!
+//! The namespace of this host that holds the address (a container that tracks its
+//! connections, a gateway's namespace) fills its own table the same way: there only its table
+//! now and its drops since it was made can be read (`full_there`).
 
 use super::cause::Cause;
-use super::evidence::Evidence;
-use super::evidence::HeldListener;
+use super::evidence::{Evidence, HeldListener};
 use super::facts::{AddressFacts, Facts, Holder};
 use super::rules::Finding;
 use crate::outcome::Outcome;
