@@ -13,9 +13,9 @@ use refused::diagnose::evidence::{
     NameserverSource, Namespace, NatHook, NatTo, Stopped, Stops, Tool, Verdict,
 };
 use refused::diagnose::{
-    Blocker, ClosedDirectory, ConnectionsLeft, EarlierListener, Evidence, FileType, HeldBy,
-    HeldListener, HeldUnixListener, Ipv6Switch, LinkState, Listener, Mode, NameSource, Neighbour,
-    Owner, PolicyRule, RejectingRoute, RouteKind, UnixSocketFacts,
+    Blocker, ClosedDirectory, ConnectionsLeft, EarlierListener, Evidence, FileSeen, FileType,
+    HeldBy, HeldListener, HeldUnixListener, HiddenListener, Ipv6Switch, LinkState, Listener, Mode,
+    NameSource, Neighbour, Owner, PolicyRule, RejectingRoute, RouteKind, UnixSocketFacts,
 };
 use refused::{Cause, Outcome};
 use refused_lab::{FullQueue, RefusedPort, Scratch};
@@ -428,6 +428,7 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::PortProxy { .. } => "port-proxy",
         Evidence::StoppedContainer(_) => "stopped-container",
         Evidence::ReversePathFilter { .. } => "reverse-path-filter",
+        Evidence::ConntrackTable { .. } => "conntrack-table",
         Evidence::Dropper(_) => "dropper",
         Evidence::ContainerPort(_) => "container-port",
         Evidence::UnpublishedContainer(_) => "unpublished-container",
@@ -435,6 +436,23 @@ fn kind_of(evidence: &Evidence) -> &'static str {
         Evidence::BoundSocket(_) => "bound-socket",
         Evidence::ConnectionsLeft(_) => "connections-left",
     }
+}
+
+/// What this host's netfilter dropped beside its rules: the reverse-path filter's, a full
+/// conntrack table's (a function of its own: the samples' list is at clippy's length limit).
+fn dropped_here_samples() -> [Evidence; 2] {
+    [
+        Evidence::ReversePathFilter {
+            dropped: 3,
+            strict_interfaces: vec!["eth0".into(), "wg0".into()],
+        },
+        Evidence::ConntrackTable {
+            count: 262_144,
+            max: 262_144,
+            dropped: 3,
+            netns: Some(Namespace::Named("gw".into())),
+        },
+    ]
 }
 
 /// The ephemeral range, with the count of its reserved ports (a function of its own: the
@@ -529,10 +547,7 @@ fn evidence_samples() -> Vec<Evidence> {
     samples.extend(unix_socket_samples());
     samples.extend(unix_listener_samples());
     samples.extend(docker_samples());
-    samples.push(Evidence::ReversePathFilter {
-        dropped: 3,
-        strict_interfaces: vec!["eth0".into(), "wg0".into()],
-    });
+    samples.extend(dropped_here_samples());
     let [Evidence::Listener(udp), _] = listener_samples() else {
         unreachable!()
     };
@@ -728,6 +743,8 @@ fn listener_samples() -> [Evidence; 2] {
             container: Some(ContainerRuntime::Docker),
             stopped: Some(Stopped::Traced),
             netns: Some(Namespace::Unnamed(4_026_532)),
+            netns_pid: None,
+            service_unit: None,
         }),
     ]
 }
@@ -868,6 +885,7 @@ fn unix_socket_samples() -> [Evidence; 2] {
             process: Some("nginx".into()),
         }],
         listening_elsewhere: Vec::new(),
+        listening_hidden: Vec::new(),
     };
     let owner = Owner {
         uid: 0,
@@ -894,6 +912,22 @@ fn unix_socket_samples() -> [Evidence; 2] {
             }),
             earlier_listeners: Vec::new(),
             listening_elsewhere: vec!["/tmp/.s.PGSQL.5432".into()],
+            listening_hidden: vec![
+                HiddenListener {
+                    inode: 78,
+                    pid: Some(13),
+                    process: Some("redis-server".into()),
+                    netns: Some(Namespace::Unnamed(4_026_532_999)),
+                    file: Some(FileSeen::OwnFileSystem),
+                },
+                HiddenListener {
+                    inode: 79,
+                    pid: None,
+                    process: None,
+                    netns: None,
+                    file: None,
+                },
+            ],
             ..socket
         }),
     ]

@@ -16,6 +16,7 @@ const REFUSED: &str = env!("CARGO_BIN_EXE_refused");
 // Ports of these tests only: other tests' `why` look at every namespace of the host.
 const IN_CONTAINER: u16 = 43_960;
 const IN_NAMED: u16 = 43_961;
+const HELD_FROM_OUTSIDE: u16 = 43_962;
 
 /// A process in a namespace of its own, like a container's; killed when dropped.
 struct Container(Child);
@@ -118,5 +119,66 @@ fn listeners_in_other_namespaces_with_and_without_root() {
             .iter()
             .any(|u| u["what"].as_str().unwrap().ends_with(&not_seen) && u["needs_root"] == true),
         "{report}"
+    );
+}
+
+/// A socket made in an unnamed namespace by a process that then went back to its own (as some
+/// daemons and this test do): `nsenter` through its holder entered the holder's namespace, not
+/// the socket's. The namespace is entered through a process in it, named as such.
+#[test]
+fn a_listener_held_from_outside_its_namespace_is_entered_through_a_process_in_it() {
+    let test = "a_listener_held_from_outside_its_namespace_is_entered_through_a_process_in_it";
+    if !Lab::root_or_skip(test) {
+        return;
+    }
+    let inside = Container(
+        Command::new("unshare")
+            .args(["--net", "--", "sleep", "60"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let ours = std::fs::metadata("/proc/self/ns/net").unwrap().ino();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(format!("/proc/{}/ns/net", inside.0.id()))
+        .map(|m| m.ino())
+        .is_ok_and(|ns| ns == ours)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "unshare never made its namespace"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let there = std::fs::File::open(format!("/proc/{}/ns/net", inside.0.id())).unwrap();
+    // A thread of ours enters it, listens (on every address: its `lo` is down) and ends.
+    let _listener = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                rustix::thread::move_into_link_name_space(
+                    std::os::fd::AsFd::as_fd(&there),
+                    Some(rustix::thread::LinkNameSpaceType::Network),
+                )
+                .unwrap();
+                ListenSpec::new(SocketAddr::from((Ipv4Addr::UNSPECIFIED, HELD_FROM_OUTSIDE)))
+                    .listen()
+                    .unwrap()
+            })
+            .join()
+            .unwrap()
+    });
+    let report = as_root(&format!("127.0.0.1:{HELD_FROM_OUTSIDE}"));
+    assert_eq!(cause(&report), "listener-in-other-namespace", "{report}");
+    let listener = evidence(&report, "listener")[0];
+    assert_eq!(listener["pid"], std::process::id(), "{report}");
+    assert_eq!(
+        listener["netns"],
+        format!("net:[{}]", inside.netns_inode()).as_str(),
+        "{report}"
+    );
+    let enter = format!("nsenter -t {} -n", inside.0.id());
+    assert!(
+        super::why_lab::suggests(&report, &enter),
+        "{enter}: {report}"
     );
 }

@@ -14,7 +14,7 @@ use crate::why_lab::{first_evidence, why, why_alone};
 /// A host of the lab linked to the client alone, at an address of its own (made of this
 /// process's id: the lab's server address is held by every lab running at the time, and a
 /// namespace is read only when it is the one that holds the address).
-fn own_host(lab: &Lab) -> (Netns, Ipv4Addr) {
+pub(crate) fn own_host(lab: &Lab) -> (Netns, Ipv4Addr) {
     let pid = std::process::id();
     let (high, low) = ((pid >> 8) as u8, (pid & 0xff) as u8);
     let (own, gateway) = (

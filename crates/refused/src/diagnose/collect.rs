@@ -67,6 +67,7 @@ pub(super) fn nothing_yet(target: &Target, options: &Options) -> Facts {
         ephemeral_ports: None,
         reserved_ports: None,
         reverse_path: None,
+        conntrack: None,
         ipv6_usable: true,
         loopback: None,
         unix: None,
@@ -166,6 +167,8 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
         .any(|a| a.is_ipv4() && !a.ip().is_loopback())
         .then(|| sys::netstat::reverse_path_drops().ok())
         .flatten();
+    // conntrack's drops too (a full table drops every new connection's first packet).
+    let conntrack_before = sys::conntrack::stats();
     let dialer = dialer(budget.network_left());
     let tries = addrs.iter().map(|addr| {
         let dialer = &dialer;
@@ -191,6 +194,7 @@ pub async fn facts(target: &Target, options: &Options) -> Facts {
             )
         })
         .map(|dropped| reverse_path(dropped, &facts.addresses));
+    facts.conntrack = super::conntrack::read_drops(conntrack_before, &facts.addresses);
 
     if facts
         .addresses
@@ -763,6 +767,7 @@ fn look_at_this_host(facts: &mut Facts, port: u16) {
             let packet = our_packet(address, &path);
             address.published = published(ruleset, &packet);
             address.blockers = Some(blockers(ruleset, &packet, address.published.as_ref()));
+            address.untracked_reply = super::untracked::read(ruleset, &packet).map(Box::new);
             if address.published.is_none() && ip.is_loopback() {
                 address.published_beside = published_beside(ruleset, address.addr);
             }
@@ -1761,7 +1766,14 @@ fn held(facts: &mut Facts, port: u16, own: Vec<Listener>, foreign: Vec<netns::Fo
     let listeners = own.into_iter().map(|l| hold(l, None, None)).collect();
     facts.foreign = foreign
         .into_iter()
-        .map(|f| hold(f.listener, Some(f.netns), f.pid))
+        .map(|f| {
+            let listener = hold(f.listener, Some(f.netns), f.pid);
+            HeldListener {
+                netns_pid: f.pid,
+                service_unit: super::namespaced::service_unit(&listener),
+                ..listener
+            }
+        })
         .collect();
     facts.listeners = Some(listeners);
     if unowned && owners.unreadable > 0 {
@@ -1812,11 +1824,13 @@ pub(super) fn unix_facts(path: &Path, outcome: crate::Outcome) -> UnixSocketFact
         closed_directory: None,
         earlier_listeners: Vec::new(),
         listening_elsewhere: Vec::new(),
+        listening_hidden: Vec::new(),
     };
     let metadata = match unix_path::lookup(path) {
         Lookup::Found(metadata) => metadata,
         Lookup::Missing => {
             facts.listening_elsewhere = same_name_elsewhere(path);
+            facts.listening_hidden = super::unix_hidden::listeners(path);
             return facts;
         }
         Lookup::Hidden(closed) => {

@@ -551,8 +551,10 @@ fn silent(
 ) -> Finding {
     let beyond = || held_path::silent(holder, exact, dest, inside, enter);
     let dropped = || held_path::dropped(holder, exact, dest, inside, enter);
+    let table_full = || super::conntrack::full_there(holder, exact, dest, inside, enter);
     let reset_dropped = || held_path::reset_dropped(holder, exact, dest, inside, enter);
     full_queue(exact)
+        .or_else(table_full)
         .or_else(beyond)
         .or_else(reset_dropped)
         .or_else(dropped)

@@ -10,7 +10,9 @@ use serde::Serialize;
 // private: how the host is read is not part of the API).
 pub use crate::sys::docker::{StoppedContainer, UnpublishedContainer};
 pub use crate::sys::dropper::{Direction, Dropper, DropperKind};
-pub use crate::sys::firewall::{Blocker, Dnat, Hook, NatHook, NatTo, Stops, Tool, Verdict};
+pub use crate::sys::firewall::{
+    Blocker, Dnat, Hook, NatHook, NatTo, Stops, Tool, Untracked, Verdict,
+};
 pub use crate::sys::host::{NameSource, Neighbour};
 pub use crate::sys::loopback::{Ipv6Switch, Loopback};
 pub use crate::sys::netns::Namespace;
@@ -19,6 +21,7 @@ pub use crate::sys::process::{PortProxy, Process, Publisher, Stopped};
 pub use crate::sys::resolv::{Nameserver, NameserverSource};
 pub use crate::sys::route::{PolicyRule, RejectingRoute, RouteKind};
 pub use crate::sys::tables::{BoundDevice, Listener};
+pub use crate::sys::unix_hidden::FileSeen;
 pub use crate::sys::unix_path::{Class, ClosedDirectory, FileType, Mode, Owner, Permission};
 
 /// How an interface of this host is down ([`Evidence::LinkDown`]).
@@ -155,6 +158,21 @@ pub enum Evidence {
         dropped: u64,
         /// The interfaces where the filter is strict.
         strict_interfaces: Vec<String>,
+    },
+    /// This namespace's connection tracking table is full, and conntrack dropped packets while
+    /// the connection was tried: a new connection's first packet gets no entry, and is dropped
+    /// before any rule sees it.
+    ConntrackTable {
+        /// Entries in the table (`nf_conntrack_count`, the namespace's).
+        count: u64,
+        /// Its limit (`nf_conntrack_max`, the host's).
+        max: u64,
+        /// Packets conntrack dropped meanwhile (`drop` of `/proc/net/stat/nf_conntrack`); for
+        /// another namespace's table, since it was made.
+        dropped: u64,
+        /// The namespace whose table it is, when not ours (the one that holds the address).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        netns: Option<Namespace>,
     },
     /// A unix socket that the server of the target's service listens on, while nothing listens
     /// on the port (PostgreSQL with `listen_addresses = ''`).
@@ -353,6 +371,16 @@ pub struct HeldListener {
     pub stopped: Option<Stopped>,
     /// The network namespace: `None` for ours.
     pub netns: Option<Namespace>,
+    /// A process running in that namespace, through which `nsenter -t PID -n` enters it: the
+    /// holder may not be one (a program that made the socket there and went back to its own
+    /// namespace, as some daemons and test harnesses do). Not part of the JSON.
+    #[serde(skip)]
+    pub netns_pid: Option<u32>,
+    /// For a listener in an unnamed namespace of no container: the systemd service its holder
+    /// runs as (a unit with `PrivateNetwork=yes` has a namespace of its own). Not part of the
+    /// JSON.
+    #[serde(skip)]
+    pub service_unit: Option<String>,
 }
 
 impl HeldListener {
@@ -365,6 +393,8 @@ impl HeldListener {
             container: owner.and_then(|p| p.container),
             stopped: owner.and_then(|p| p.stopped),
             netns,
+            netns_pid: None,
+            service_unit: None,
         }
     }
 
@@ -506,6 +536,38 @@ pub struct UnixSocketFacts {
     /// `/var/run/postgresql`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub listening_elsewhere: Vec<PathBuf>,
+    /// When the path does not exist: sockets that listen bound to that very path, whose file
+    /// this process's file system does not show (it is in their process's own file system: a
+    /// container's; or it was deleted since), with who holds them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub listening_hidden: Vec<HiddenListener>,
+}
+
+/// A socket that listens bound to a unix socket path that does not exist here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HiddenListener {
+    /// The socket's inode.
+    pub inode: u64,
+    /// The process holding it (`None`: not found, or not readable without root).
+    pub pid: Option<u32>,
+    /// Its command name.
+    pub process: Option<String>,
+    /// Its network namespace, when it is not ours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<Namespace>,
+    /// Where its file is, as its process sees the path (`None`: its root could not be read,
+    /// which needs root for another user's process).
+    pub file: Option<FileSeen>,
+}
+
+impl HiddenListener {
+    /// `nginx (pid 123)`, or `a process` when it could not be seen.
+    pub fn owner(&self) -> String {
+        match (&self.process, self.pid) {
+            (Some(process), Some(pid)) => format!("{process} (pid {pid})"),
+            _ => "a process".to_owned(),
+        }
+    }
 }
 
 /// A socket still bound to a file that was at the path once.
@@ -555,6 +617,30 @@ fn reverse_path(f: &mut fmt::Formatter<'_>, dropped: u64, strict: &[String]) -> 
     Ok(())
 }
 
+fn conntrack_table(f: &mut fmt::Formatter<'_>, table: &Evidence) -> fmt::Result {
+    let Evidence::ConntrackTable {
+        count,
+        max,
+        dropped,
+        netns,
+    } = table
+    else {
+        return Ok(());
+    };
+    let (whose, when) = match netns {
+        Some(netns) => (format!("network namespace {netns}'s"), "since it was made"),
+        None => (
+            "this namespace's".to_owned(),
+            "while the connection was tried",
+        ),
+    };
+    write!(
+        f,
+        "{whose} conntrack table holds {count} entries of its limit of {max} (`nf_conntrack_count`, `nf_conntrack_max`), and conntrack dropped {dropped} packet{} for want of room {when} (`drop` in /proc/net/stat/nf_conntrack)",
+        if *dropped == 1 { "" } else { "s" }
+    )
+}
+
 impl fmt::Display for Evidence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -597,6 +683,7 @@ impl fmt::Display for Evidence {
                 strict_interfaces,
             } => reverse_path(f, *dropped, strict_interfaces),
             Self::Dropper(dropper) => super::dropper::describe(f, dropper),
+            Self::ConntrackTable { .. } => conntrack_table(f, self),
             Self::LoopbackDown => f.write_str(
                 "the loopback interface `lo` of this network namespace is down (`ip link show lo`)",
             ),
@@ -816,15 +903,18 @@ fn unix_socket(f: &mut fmt::Formatter<'_>, facts: &UnixSocketFacts) -> fmt::Resu
     };
     match (facts.exists, facts.file_type) {
         (None, _) => write!(f, "{path} cannot be looked at by this user"),
-        (Some(false), _) => match &facts.link_target {
-            Some(target) => write!(
-                f,
-                "{} is a link to {}, which does not exist",
-                facts.path.display(),
-                target.display()
-            ),
-            None => write!(f, "{path} does not exist"),
-        },
+        (Some(false), _) => {
+            match &facts.link_target {
+                Some(target) => write!(
+                    f,
+                    "{} is a link to {}, which does not exist",
+                    facts.path.display(),
+                    target.display()
+                ),
+                None => write!(f, "{path} does not exist"),
+            }?;
+            hidden_listener(f, facts.listening_hidden.first())
+        }
         (Some(true), Some(FileType::Socket)) => {
             write!(f, "{path} is a socket")?;
             if let (Some(mode), Some(uid), Some(gid)) = (facts.mode, facts.uid, facts.gid) {
@@ -851,6 +941,29 @@ fn unix_socket(f: &mut fmt::Formatter<'_>, facts: &UnixSocketFacts) -> fmt::Resu
             "{path} is a {}, not a socket",
             kind.map_or("file", FileType::as_str)
         ),
+    }
+}
+
+/// The socket that listens bound to a path that does not exist, and where its file is.
+fn hidden_listener(f: &mut fmt::Formatter<'_>, hidden: Option<&HiddenListener>) -> fmt::Result {
+    let Some(hidden) = hidden else {
+        return Ok(());
+    };
+    let owner = hidden.owner();
+    match hidden.file {
+        Some(FileSeen::OwnFileSystem) => write!(
+            f,
+            " here; {owner} listens on a socket at that path in its own file system"
+        ),
+        Some(FileSeen::Deleted) => write!(
+            f,
+            "; {owner} listens on a socket bound to it, whose file was deleted"
+        ),
+        None => write!(f, "; {owner} listens on a socket bound to it"),
+    }?;
+    match &hidden.netns {
+        Some(netns) => write!(f, " (network namespace {netns})"),
+        None => Ok(()),
     }
 }
 

@@ -4,9 +4,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+pub use super::untracked::UntrackedReply;
 use crate::connect::Attempt;
 use crate::resolve::ResolveError;
 pub use crate::sys::addresses::Ipv6State;
+pub use crate::sys::conntrack::{ConntrackDrops, ConntrackStats};
 pub use crate::sys::docker::{NamedContainer, PublishedPort};
 use crate::sys::docker::{StoppedContainer, UnpublishedContainer};
 use crate::sys::firewall::{Blocker, Dnat};
@@ -110,6 +112,9 @@ pub struct Facts {
     /// interfaces where it is strict (`rp_filter` 1), read when it dropped any (`None`: the
     /// counter could not be read).
     pub reverse_path: Option<ReversePath>,
+    /// What this namespace's conntrack dropped while the attempts ran, and how full its table
+    /// was then (`None`: conntrack not loaded, or its counters unread).
+    pub conntrack: Option<ConntrackDrops>,
     /// Whether IPv6 works on this host (read only when a connect failed).
     pub ipv6_usable: bool,
     /// This namespace's loopback interface: up or down, and the `disable_ipv6` sysctls that are
@@ -342,6 +347,10 @@ pub struct AddressFacts {
     /// Rate limits of the server's side (this host's firewall, or the holder namespace's) that
     /// drop packets of connections already made: read after a connect that went silent.
     pub rate_limits: Option<RateLimits>,
+    /// A `notrack` rule of this host that our request meets on the way out, with the rules
+    /// that drop the reply it makes invalid (read with the rules, for a remote address; boxed:
+    /// most addresses have none).
+    pub untracked_reply: Option<Box<UntrackedReply>>,
 }
 
 /// A rule that stops a connection for the programs of one user or group.
@@ -427,6 +436,9 @@ pub struct Holder {
     /// A rule of its output that drops the reset its own reject sends back (an egress
     /// allow-list without `ct state related`): the client sees a silence, not a refusal.
     pub reset_dropped: Option<Blocker>,
+    /// Its conntrack table, read after our attempts, with every drop since it was made
+    /// (`None`: conntrack not loaded, or not readable).
+    pub conntrack: Option<ConntrackDrops>,
 }
 
 impl Holder {
@@ -441,6 +453,7 @@ impl Holder {
             published: None,
             route_back: None,
             reset_dropped: None,
+            conntrack: None,
         }
     }
 }
@@ -506,6 +519,7 @@ impl AddressFacts {
             forwarded: None,
             blocked_for_others: Vec::new(),
             rate_limits: None,
+            untracked_reply: None,
         }
     }
 

@@ -112,6 +112,9 @@ fn assess(
 ) -> Holder {
     let mut held = Holder::new(ns.netns.clone(), ns.pid, read.listeners.clone());
     held.via = via;
+    // A full table there drops our SYN as ours drops it here (readable through a process of
+    // it without root).
+    held.conntrack = crate::sys::conntrack::table_in(ns);
     let Some((src, inside)) = &read.inside else {
         return held;
     };

@@ -23,6 +23,7 @@ mod bound;
 mod budget;
 mod collect;
 mod commands;
+mod conntrack;
 mod denied;
 mod dropper;
 mod elsewhere;
@@ -36,6 +37,7 @@ mod holder;
 mod icmp;
 mod left;
 mod loopback;
+mod namespaced;
 mod placeholder;
 mod rate_limit;
 mod reuseport;
@@ -43,6 +45,8 @@ pub mod rules;
 mod socket_only;
 mod udp;
 mod unaccepted;
+mod unix_hidden;
+mod untracked;
 
 use std::time::{Duration, Instant};
 
@@ -60,10 +64,10 @@ pub use crate::cause::{self, Cause};
 pub use crate::sys::forwarder::{Backend, Forwarder};
 pub use evidence::{
     Blocker, Class, ClosedDirectory, ConnectionsLeft, ContainerPort, ContainerRuntime,
-    EarlierListener, Evidence, FileType, HeldBy, HeldListener, HeldUnixListener, Hook, Ipv6Switch,
-    LinkState, Listener, Loopback, Mode, NameSource, Neighbour, Owner, Permission, PolicyRule,
-    PortProxy, Process, RejectingRoute, RouteKind, Stopped, StoppedContainer, UnixSocketFacts,
-    UnpublishedContainer, Unseen,
+    EarlierListener, Evidence, FileSeen, FileType, HeldBy, HeldListener, HeldUnixListener,
+    HiddenListener, Hook, Ipv6Switch, LinkState, Listener, Loopback, Mode, NameSource, Neighbour,
+    Owner, Permission, PolicyRule, PortProxy, Process, RejectingRoute, RouteKind, Stopped,
+    StoppedContainer, UnixSocketFacts, UnpublishedContainer, Unseen,
 };
 pub use facts::{
     AddressFacts, Facts, ForeignReach, Forwarded, Gateway, Holder, Init, NamedContainer,

@@ -1225,6 +1225,14 @@ pub(super) fn explain(facts: &Facts, address: &AddressFacts) -> Result<Finding, 
     if let (Some(thrown), Outcome::NetworkUnreachable) = (&address.thrown, outcome) {
         return Ok(thrown_route(address.addr.ip(), thrown));
     }
+    // This host's conntrack dropped the SYN, its table full: before any rule saw it.
+    if let Some(finding) = super::conntrack::full_table(facts, address) {
+        return Ok(finding);
+    }
+    // This host's `notrack` left the request untracked, and its rules drop the invalid reply.
+    if let Some(finding) = super::untracked::finding(facts, address) {
+        return Ok(finding);
+    }
     // This host's own firewall, when its rules say so (and the outcome fits the verdict).
     let Some(by_rule) = blocked::by_rule(address) else {
         return beyond_the_rules(facts, address);
@@ -2527,17 +2535,22 @@ fn other_namespace(
     } else {
         foreign.endpoint()
     };
-    let finding = match (foreign.container, &foreign.netns, foreign.pid) {
-        (Some(runtime), _, _) if runtime.has_run_publish() => finding
-            .suggest(format!("publish the port: `{runtime} run -p {port}:{port} ...` (compose: `ports: [\"{port}:{port}\"]`)")),
-        (Some(_), _, _) => finding.suggest(format!("expose port {port} of the container (a Service or a port mapping)")),
+    // `nsenter` enters the namespace of a process in it: the holder may be outside it.
+    let finding = match (
+        foreign.container,
+        &foreign.netns,
+        foreign.netns_pid.or(foreign.pid),
+    ) {
+        (Some(runtime), _, _) => finding.suggest(super::namespaced::container_fix(runtime, port)),
         (None, Some(Namespace::Named(name)), _) => finding
-            .suggest(format!("connect from inside it: `sudo ip netns exec {name} {program} check {inside}`"))
+            .suggest(format!(
+                "connect from inside it: `sudo ip netns exec {name} {program} check {inside}`"
+            ))
             .suggest("or forward the port into it (a veth and a route, or `socat`)"),
-        (None, _, Some(pid)) => finding
-            .suggest(format!("connect from inside it: `sudo nsenter -t {pid} -n {program} check {inside}`"))
-            .suggest("or forward the port into it"),
-        (None, _, None) => finding.suggest("connect from inside that namespace, or forward the port into it"),
+        (None, _, Some(pid)) => super::namespaced::entered(finding, foreign, pid, program, &inside),
+        (None, _, None) => {
+            finding.suggest("connect from inside that namespace, or forward the port into it")
+        }
     };
     match facts.foreign_reach {
         Some(ForeignReach::Linked(reach)) => finding.suggest(format!(
@@ -2696,6 +2709,10 @@ fn unix(outcome: Outcome, facts: &UnixSocketFacts, path: &str) -> Result<Finding
     let finding = match outcome {
         Outcome::Connected => Finding::new(Cause::Reachable, format!("{path} accepts connections")),
         _ if facts.exists.is_none() => hidden(facts, path),
+        // A socket bound to that very path listens: its file is elsewhere, or gone.
+        _ if facts.exists == Some(false) && !facts.listening_hidden.is_empty() => {
+            super::unix_hidden::finding(&facts.listening_hidden[0], path)
+        }
         _ if facts.exists == Some(false) && !facts.listening_elsewhere.is_empty() => {
             socket_elsewhere(facts, path)
         }

@@ -47,6 +47,7 @@ fn facts(target: &str) -> Facts {
         ephemeral_ports: Some((32768, 60999)),
         reserved_ports: None,
         reverse_path: None,
+        conntrack: None,
         ipv6_usable: true,
         loopback: Some(Loopback {
             up: Some(true),
@@ -97,6 +98,7 @@ fn tried(addr: &str, outcome: Outcome, ms: u64) -> AddressFacts {
         forwarded: None,
         blocked_for_others: Vec::new(),
         rate_limits: None,
+        untracked_reply: None,
     }
 }
 
@@ -118,6 +120,8 @@ fn listening(addr: &str, process: &str) -> HeldListener {
         container: None,
         stopped: None,
         netns: None,
+        netns_pid: None,
+        service_unit: None,
     }
 }
 
@@ -2062,6 +2066,7 @@ fn unix_facts(exists: bool, file_type: Option<FileType>) -> UnixSocketFacts {
         closed_directory: None,
         earlier_listeners: Vec::new(),
         listening_elsewhere: Vec::new(),
+        listening_hidden: Vec::new(),
     }
 }
 
@@ -5839,6 +5844,15 @@ fn a_limits_icmp_reject_can_be_the_silence() {
 
 #[path = "front_end_tests.rs"]
 mod front_end;
+
+#[path = "conntrack_tests.rs"]
+mod conntrack;
+
+#[path = "unix_hidden_tests.rs"]
+mod unix_hidden;
+
+#[path = "namespaced_tests.rs"]
+mod namespaced;
 
 /// Connections left on a port where nothing listens: held by a program, it closed its
 /// listening socket (shutting down); closing, with no program, the server stopped within the

@@ -73,6 +73,8 @@ mod tests {
             container: None,
             stopped: None,
             netns: None,
+            netns_pid: None,
+            service_unit: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! "not seen", never as an empty answer.
 
 pub mod addresses;
+pub mod conntrack;
 pub mod docker;
 pub mod dropper;
 pub mod entry_watch;
@@ -26,6 +27,7 @@ pub mod sock_diag;
 pub mod tables;
 pub mod ticker;
 pub mod unix_diag;
+pub mod unix_hidden;
 pub mod unix_path;
 
 /// This namespace's TCP listeners: through `sock_diag` (with backlog and v6only), or, where

@@ -441,6 +441,27 @@ fn socket_inode(link: &Path) -> Option<u64> {
         .ok()
 }
 
+/// The systemd service a process runs as, from its cgroup (`0::/system.slice/NAME.service`;
+/// a user's, `.../user@1000.service/app.slice/NAME.service`, is its last `.service`); `None`
+/// outside one (a scope, a container, no systemd).
+pub fn service_unit(cgroup: &str) -> Option<String> {
+    // The unified hierarchy's line, or systemd's own of cgroup v1 (a hybrid host has both).
+    cgroup
+        .lines()
+        .filter(|line| line.starts_with("0::") || line.contains(":name=systemd:"))
+        .filter_map(|line| line.splitn(3, ':').nth(2))
+        .find_map(|path| {
+            path.rsplit('/')
+                .find(|part| part.ends_with(".service") && !part.starts_with("user@"))
+        })
+        .map(str::to_owned)
+}
+
+/// [`service_unit`] of process `pid`.
+pub fn service_unit_of(pid: u32) -> Option<String> {
+    service_unit(&fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?)
+}
+
 /// The container runtime named in a process's cgroup path.
 pub fn container_runtime(cgroup: &str) -> Option<ContainerRuntime> {
     [
@@ -458,6 +479,37 @@ pub fn container_runtime(cgroup: &str) -> Option<ContainerRuntime> {
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_service_is_read_from_its_cgroup() {
+        assert_eq!(
+            service_unit("0::/system.slice/app.service\n").as_deref(),
+            Some("app.service")
+        );
+        assert_eq!(
+            service_unit(
+                "0::/user.slice/user-1000.slice/user@1000.service/app.slice/web.service\n"
+            )
+            .as_deref(),
+            Some("web.service")
+        );
+        assert_eq!(
+            service_unit("12:pids:/\n1:name=systemd:/system.slice/app.service\n0::/\n").as_deref(),
+            Some("app.service")
+        );
+        assert_eq!(
+            service_unit("1:name=systemd:/system.slice/app.service\n").as_deref(),
+            Some("app.service")
+        );
+        for outside in [
+            "0::/\n",
+            "0::/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-x.scope\n",
+            "0::/system.slice/docker-0123.scope\n",
+            "",
+        ] {
+            assert_eq!(service_unit(outside), None, "{outside}");
+        }
+    }
 
     #[test]
     fn a_stopped_process_is_read_from_its_stat() {

@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use super::expr::{self, Sets, Truth};
 use super::{
-    Blocker, CtState, Dnat, Hook, Interface, NatHook, NatTo, Packet, Stops, Tool, Verdict, legacy,
-    render,
+    Blocker, CtState, Dnat, Hook, Interface, NatHook, NatTo, Packet, Stops, Tool, Untracked,
+    Verdict, legacy, render,
 };
 
 /// nft refuses rulesets that jump deeper than this.
@@ -277,6 +277,9 @@ enum Action<'a> {
     Stop(Verdict),
     /// A `dnat` or `redirect` statement (or iptables' untranslated DNAT/REDIRECT target).
     Nat(&'a Value),
+    /// A rule whose only work is `notrack` (iptables' `NOTRACK` target): conntrack leaves the
+    /// packet alone; the next rule follows.
+    Untrack,
     /// Ends the chain in a way we do not follow (queue, snat, an unknown target).
     OtherEnd,
     /// Something we do not know: it may end the chain, or not.
@@ -344,6 +347,7 @@ fn judge<'a>(rule: &'a Value, packet: &Packet, sets: &TableSets<'_, 'a>) -> Judg
     let mut truth = Truth::Yes;
     // The matches other than rate limits, and whether there was one.
     let (mut rest, mut limited) = (Truth::Yes, false);
+    let mut untrack = false;
     for expr in exprs {
         let Some((key, value)) = expr.as_object().and_then(|o| o.iter().next()) else {
             truth = truth.and(Truth::Maybe);
@@ -363,8 +367,12 @@ fn judge<'a>(rule: &'a Value, packet: &Packet, sets: &TableSets<'_, 'a>) -> Judg
                 rest = rest.and(hit);
                 continue;
             }
-            "counter" | "log" | "mangle" | "notrack" | "set" | "map" | "dup" | "secmark"
-            | "ct helper" | "ct timeout" | "ct expectation" | "continue" => continue,
+            "notrack" => {
+                untrack = true;
+                continue;
+            }
+            "counter" | "log" | "mangle" | "set" | "map" | "dup" | "secmark" | "ct helper"
+            | "ct timeout" | "ct expectation" | "continue" => continue,
             "accept" | "drop" | "reject" | "return" | "jump" | "goto" | "queue" => {
                 let mut action = verdict_action(expr);
                 // A reject statement carries its options, never a chain.
@@ -381,6 +389,10 @@ fn judge<'a>(rule: &'a Value, packet: &Packet, sets: &TableSets<'_, 'a>) -> Judg
                 (Some("target"), Some("REJECT")) => Action::Stop(Verdict::Reject),
                 (Some("target"), Some("DNAT" | "REDIRECT" | "SNAT" | "MASQUERADE")) => {
                     Action::Nat(expr)
+                }
+                (Some("target"), Some("NOTRACK")) => {
+                    untrack = true;
+                    continue;
                 }
                 (Some("target"), Some(name)) if XT_NON_TERMINAL.contains(&name) => continue,
                 (Some("target"), _) => Action::Unknown,
@@ -405,7 +417,12 @@ fn judge<'a>(rule: &'a Value, packet: &Packet, sets: &TableSets<'_, 'a>) -> Judg
         };
         return (truth, action, limited && rest == Truth::Yes);
     }
-    (truth, Action::Nothing, false)
+    let action = if untrack {
+        Action::Untrack
+    } else {
+        Action::Nothing
+    };
+    (truth, action, false)
 }
 
 /// Whether `expr` surely fails for `packet`: a match that does not hold, or an extension
@@ -482,6 +499,8 @@ fn vmap<'a>(value: &'a Value, sets: &TableSets<'_, 'a>) -> Action<'a> {
 enum Mode {
     Filter,
     Nat,
+    /// The `notrack` rules of the chains before conntrack.
+    Untrack,
 }
 
 /// Something found on the way.
@@ -504,6 +523,7 @@ struct Hit<'a> {
 enum Found<'a> {
     Stop(Verdict),
     Nat(&'a Value),
+    Untrack,
 }
 
 /// How a rule's action leaves the chain being walked.
@@ -679,6 +699,21 @@ impl<'i, 'a> Walker<'i, 'a> {
         };
         match action {
             Action::Nothing => Flow::Next,
+            Action::Untrack => {
+                if self.mode == Mode::Untrack {
+                    let sureness = (sure && here, truth == Truth::Yes, false);
+                    let rule = Some(step.rule);
+                    self.hit(
+                        step.family,
+                        step.table,
+                        path.clone(),
+                        rule,
+                        Found::Untrack,
+                        sureness,
+                    );
+                }
+                Flow::Next
+            }
             Action::Accept => {
                 self.limited_accept |= step.limited;
                 ends_here(here)
@@ -883,6 +918,8 @@ fn walk<'a>(
         .filter(|(_, _, chain)| {
             chain["hook"] == hook
                 && types.iter().any(|t| chain["type"] == *t)
+                // A `notrack` after conntrack looked the packet up does nothing.
+                && (mode != Mode::Untrack || priority(chain) < CONNTRACK_PRIORITY)
                 && match str_of(chain, "family") {
                     _ if bridge => str_of(chain, "family") == "bridge",
                     "inet" => true,
@@ -1129,6 +1166,31 @@ pub fn source_translated(indexed: &Indexed<'_>, packet: &Packet) -> bool {
     )
     .iter()
     .any(|hit| matches!(&hit.what, Found::Nat(statement) if translates_source(statement)))
+}
+
+/// The `notrack` rule that surely leaves `seen` untracked at `hook` (`output` or `prerouting`,
+/// in a chain before conntrack): the rule as nft writes it, with its table and handle.
+pub fn untracked_by(indexed: &Indexed<'_>, hook: Hook, seen: &Seen<'_>) -> Option<Untracked> {
+    walk(
+        &indexed.indexes,
+        seen,
+        Mode::Untrack,
+        (hook.as_str(), Families::Host),
+        &["filter"],
+    )
+    .iter()
+    .find(|hit| hit.certain && matches!(hit.what, Found::Untrack))
+    .and_then(|hit| {
+        let (rule, position) = hit.rule?;
+        Some(Untracked {
+            table: format!("{} {}", hit.family, hit.table),
+            chain: hit.path.last().copied().unwrap_or_default().to_owned(),
+            rule: rule_text(rule),
+            handle: rule["handle"].as_u64(),
+            position,
+            tool: hit.tool,
+        })
+    })
 }
 
 /// Where a `dnat` / `redirect` statement sends the packet.

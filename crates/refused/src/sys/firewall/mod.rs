@@ -388,6 +388,23 @@ pub enum NatTo {
     Unknown,
 }
 
+/// A `notrack` rule that leaves a packet untracked by conntrack (raw `output` or `prerouting`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Untracked {
+    /// `family table` (`inet raw`, `ip raw`).
+    pub table: String,
+    /// The chain the rule is in.
+    pub chain: String,
+    /// The rule, written as nft would (`tcp dport 7001 notrack`).
+    pub rule: String,
+    /// Its handle (`nft delete rule ... handle N`).
+    pub handle: Option<u64>,
+    /// Its place in its chain, from 1 (`iptables -t raw -D CHAIN N`).
+    pub position: usize,
+    /// The tool that made it.
+    pub tool: Tool,
+}
+
 /// A rule that translates the destination of a packet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Dnat {
@@ -648,6 +665,16 @@ impl Indexed<'_> {
     /// mangle: priority under -100) see it as `sent`, the others as `translated`.
     pub fn blockers(&self, hook: Hook, sent: &Packet, translated: &Packet) -> Vec<Blocker> {
         eval::blockers(self, hook, &eval::Seen { sent, translated })
+    }
+
+    /// The `notrack` rule that surely leaves `packet` untracked at `hook`, as it is sent (a
+    /// chain before conntrack sees it before any translation): see [`eval::untracked_by`].
+    pub fn untracked_by(&self, hook: Hook, packet: &Packet) -> Option<Untracked> {
+        let seen = eval::Seen {
+            sent: packet,
+            translated: packet,
+        };
+        eval::untracked_by(self, hook, &seen)
     }
 
     /// [`dnat`], once indexed.

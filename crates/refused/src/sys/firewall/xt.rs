@@ -278,9 +278,20 @@ fn native_of(xt: &Value, text: &str, rule: &[Value]) -> Option<Vec<Value>> {
             (!said).then(Vec::new)
         }
         ("match", "ip") => ebt_ip(text),
-        ("target", "REJECT") => Some(vec![reject_of(text)]),
-        ("target", "DNAT") => Some(vec![dnat_of(text)?]),
-        ("target", "REDIRECT") => {
+        ("target", name) => native_target(name, text),
+        _ => None,
+    }
+}
+
+/// The native statement an iptables target stands for, read from its rule's listed text.
+fn native_target(name: &str, text: &str) -> Option<Vec<Value>> {
+    match name {
+        // `-j NOTRACK` is `-j CT --notrack`; CT's other uses (`--helper`, `--zone`) are listed
+        // as `ct helper set`, `ct zone set`, and stay unknown.
+        "CT" => has_word_unquoted(text, "notrack").then(|| vec![json!({"notrack": null})]),
+        "REJECT" => Some(vec![reject_of(text)]),
+        "DNAT" => Some(vec![dnat_of(text)?]),
+        "REDIRECT" => {
             if !text.contains("redirect") {
                 return None;
             }
@@ -346,6 +357,13 @@ fn address_value(value: &str) -> Option<Value> {
         }
         None => Some(json!(value)),
     }
+}
+
+/// Whether `word` is a word of `text` outside its quoted strings (a comment).
+fn has_word_unquoted(text: &str, word: &str) -> bool {
+    text.split('"')
+        .step_by(2)
+        .any(|outside| outside.split_whitespace().any(|w| w == word))
 }
 
 fn match_expr(op: &str, left: &Value, right: &Value) -> Value {
