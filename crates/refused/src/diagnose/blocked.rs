@@ -437,9 +437,9 @@ fn is_ufw_limit(blocker: &Blocker) -> bool {
     matches!(chain, Some("user-limit" | "user-limit-accept"))
 }
 
-/// The `ufw` arguments of the limit rule, as `ufw status` names it: `limit out 8080/tcp`.
-fn ufw_limit_rule(blocker: &Blocker, port: u16) -> String {
-    let out = match blocker.hook {
+/// ufw's word for a rule of the output hook (` out`), none for the others.
+const fn ufw_direction(hook: Hook) -> &'static str {
+    match hook {
         Hook::Output => " out",
         Hook::Prerouting
         | Hook::Input
@@ -448,7 +448,12 @@ fn ufw_limit_rule(blocker: &Blocker, port: u16) -> String {
         | Hook::Egress
         | Hook::BridgeInput
         | Hook::BridgeOutput => "",
-    };
+    }
+}
+
+/// The `ufw` arguments of the limit rule, as `ufw status` names it: `limit out 8080/tcp`.
+fn ufw_limit_rule(blocker: &Blocker, port: u16) -> String {
+    let out = ufw_direction(blocker.hook);
     format!("limit{out} {port}/tcp")
 }
 
@@ -470,16 +475,7 @@ fn ufw_fix(finding: Finding, blocker: &Blocker, port: u16, run: &str) -> Finding
     if is_ufw_limit(blocker) {
         return ufw_limit_fix(finding, blocker, port, run);
     }
-    let out = match blocker.hook {
-        Hook::Output => " out",
-        Hook::Prerouting
-        | Hook::Input
-        | Hook::Forward
-        | Hook::Ingress
-        | Hook::Egress
-        | Hook::BridgeInput
-        | Hook::BridgeOutput => "",
-    };
+    let out = ufw_direction(blocker.hook);
     let chain = blocker.chain.as_str();
     let family = if chain.starts_with("ufw6-") { "6" } else { "" };
     if chain.contains("-user-") && blocker.position.is_some() {

@@ -2093,8 +2093,9 @@ fn a_missing_socket_whose_name_listens_in_another_folder_is_sent_there() {
     assert!(!fixes.contains("start the service"), "{fixes}");
 }
 
-fn unix_finding(outcome: Outcome, facts: UnixSocketFacts) -> Finding {
-    let attempt = Attempt {
+/// The one attempt at the unix socket of `facts`, ended by `outcome`.
+fn unix_attempt(facts: &UnixSocketFacts, outcome: Outcome) -> Attempt {
+    Attempt {
         address: Address::Unix(facts.path.clone()),
         outcome,
         errno: None,
@@ -2103,7 +2104,11 @@ fn unix_finding(outcome: Outcome, facts: UnixSocketFacts) -> Finding {
         try_number: 1,
         icmp: None,
         local_port: None,
-    };
+    }
+}
+
+fn unix_finding(outcome: Outcome, facts: UnixSocketFacts) -> Finding {
+    let attempt = unix_attempt(&facts, outcome);
     infer(&Facts {
         unix: Some(Box::new((attempt, facts))),
         ..facts_unix()
@@ -2119,16 +2124,7 @@ fn a_unix_socket_that_speaks_tls_is_not_sent_to_an_https_url() {
         listening: Some(true),
         ..unix_facts(true, Some(FileType::Socket))
     };
-    let attempt = Attempt {
-        address: Address::Unix(socket.path.clone()),
-        outcome: Outcome::Connected,
-        errno: None,
-        started: Duration::ZERO,
-        elapsed: Duration::ZERO,
-        try_number: 1,
-        icmp: None,
-        local_port: None,
-    };
+    let attempt = unix_attempt(&socket, Outcome::Connected);
     let finding = infer(&Facts {
         probe: Some(Readiness::NotReady(format!(
             "HTTP 400 Bad Request: {}",
@@ -2197,16 +2193,7 @@ fn a_unix_socket_that_speaks_another_protocol_is_named_by_its_path() {
         listening: Some(true),
         ..unix_facts(true, Some(FileType::Socket))
     };
-    let attempt = Attempt {
-        address: Address::Unix(live.path.clone()),
-        outcome: Outcome::Connected,
-        errno: None,
-        started: Duration::ZERO,
-        elapsed: Duration::ZERO,
-        try_number: 1,
-        icmp: None,
-        local_port: None,
-    };
+    let attempt = unix_attempt(&live, Outcome::Connected);
     let finding = infer(&Facts {
         unix: Some(Box::new((attempt, live))),
         probe: Some(Readiness::Failed(crate::probe::ProbeFailure::Protocol(
