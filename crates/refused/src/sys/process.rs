@@ -462,8 +462,18 @@ pub fn service_unit_of(pid: u32) -> Option<String> {
     service_unit(&fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?)
 }
 
-/// The container runtime named in a process's cgroup path.
+/// The container runtime named in a process's cgroup path. Containers run in scopes or plain
+/// folders (`docker-ID.scope`, `/docker/ID`, `libpod-ID.scope`, `kubepods.slice/...`,
+/// `lxc.payload.NAME`); a `.service` is a program of the host, the runtimes' own daemons
+/// included: `docker.service` holds dockerd and its docker-proxy, which listen on the host's
+/// ports, and `lxcfs.service` or a user's `docker-compose-app.service` are no containers.
 pub fn container_runtime(cgroup: &str) -> Option<ContainerRuntime> {
+    let parts: Vec<&str> = cgroup
+        .lines()
+        .filter_map(|line| line.splitn(3, ':').nth(2))
+        .flat_map(|path| path.split('/'))
+        .filter(|part| !part.ends_with(".service"))
+        .collect();
     [
         ("docker", ContainerRuntime::Docker),
         ("libpod", ContainerRuntime::Podman),
@@ -472,7 +482,7 @@ pub fn container_runtime(cgroup: &str) -> Option<ContainerRuntime> {
         ("lxc", ContainerRuntime::Lxc),
     ]
     .into_iter()
-    .find_map(|(needle, name)| cgroup.contains(needle).then_some(name))
+    .find_map(|(needle, name)| parts.iter().any(|p| p.contains(needle)).then_some(name))
 }
 
 #[cfg(test)]
@@ -684,5 +694,31 @@ mod tests {
             Some(ContainerRuntime::Docker)
         );
         assert_eq!(container_runtime("0::/user.slice/session-1.scope"), None);
+        // cgroupfs's driver, cgroup v1's lines, a Kubernetes pod, an LXC container.
+        assert_eq!(
+            container_runtime("12:pids:/docker/3f2a\n0::/docker/3f2a\n"),
+            Some(ContainerRuntime::Docker)
+        );
+        assert_eq!(
+            container_runtime(
+                "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/cri-containerd-3f2a.scope"
+            ),
+            Some(ContainerRuntime::Kubernetes)
+        );
+        assert_eq!(
+            container_runtime("0::/lxc.payload.c1/init.scope"),
+            Some(ContainerRuntime::Lxc)
+        );
+        // The runtimes' daemons, and units that only bear a runtime's name, are the host's:
+        // docker-proxy in docker.service listens on the host's own ports.
+        for host in [
+            "0::/system.slice/docker.service\n",
+            "12:pids:/system.slice/docker.service\n0::/system.slice/docker.service\n",
+            "0::/system.slice/containerd.service\n",
+            "0::/system.slice/lxcfs.service\n",
+            "0::/user.slice/user-1000.slice/user@1000.service/app.slice/docker-compose-app.service\n",
+        ] {
+            assert_eq!(container_runtime(host), None, "{host}");
+        }
     }
 }
